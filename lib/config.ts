@@ -1,0 +1,281 @@
+/**
+ * config.conf: INI with the seed's `[Network] host / port / client_id` and the
+ * sections this project adds. Every key is known; every value is checked; an
+ * error names the file, line, section and key and says what is allowed.
+ */
+import ini from "ini";
+import { dirname, isAbsolute, join, resolve } from "node:path";
+import { ID_RULE, type NodeId, toNodeId } from "./ids.ts";
+import type { LogLevel } from "./log.ts";
+
+/** A loaded, validated configuration. Paths are absolute. */
+export interface Config {
+  /** The file it came from. */
+  file: string;
+  /** Where the node listens. */
+  host: string;
+  port: number;
+  /** The node id (`client_id`). */
+  nodeId: NodeId;
+  /** What other nodes are told to dial (defaults to host / port). */
+  publicHost: string;
+  publicPort: number;
+  /** Where keys, certificates and the store live. */
+  dataDir: string;
+  /** Accept links from unknown nodes without the owner's approval. */
+  openFederation: boolean;
+  /** Largest frame accepted on a link, bytes. */
+  maxFrameBytes: number;
+  /** Open connections in total / from one address. */
+  maxConnections: number;
+  maxConnectionsPerAddress: number;
+  /** Time a new connection gets to finish TLS, the upgrade and authentication. */
+  handshakeTimeoutMs: number;
+  /** Port of the local browser UI on loopback; 0 picks a free one. */
+  uiPort: number;
+  logLevel: LogLevel;
+}
+
+/** A config file that cannot be used; the message says where and what to do. */
+export class ConfigError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "ConfigError";
+  }
+}
+
+interface KeySpec {
+  parse: (raw: string) => unknown;
+  allowed: string;
+}
+
+const portSpec = (min: number): KeySpec => ({
+  parse: (raw) => {
+    const n = /^\d{1,5}$/.test(raw) ? Number(raw) : NaN;
+    if (!(n >= min && n <= 65535)) throw new RangeError();
+    return n;
+  },
+  allowed: `a whole number from ${min} to 65535`,
+});
+
+const intSpec = (min: number, max: number): KeySpec => ({
+  parse: (raw) => {
+    const n = /^\d{1,10}$/.test(raw) ? Number(raw) : NaN;
+    if (!(n >= min && n <= max)) throw new RangeError();
+    return n;
+  },
+  allowed: `a whole number from ${min} to ${max}`,
+});
+
+const boolSpec: KeySpec = {
+  parse: (raw) => {
+    if (raw === "true" || raw === "yes" || raw === "1") return true;
+    if (raw === "false" || raw === "no" || raw === "0") return false;
+    throw new RangeError();
+  },
+  allowed: "true or false",
+};
+
+const hostSpec: KeySpec = {
+  parse: (raw) => {
+    // A DNS name, IPv4 address, or IPv6 address (optionally in brackets).
+    const host = raw.startsWith("[") && raw.endsWith("]") ? raw.slice(1, -1) : raw;
+    const dns = /^(?=.{1,253}$)([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$/;
+    const ipv6 = /^[0-9a-fA-F:.]{2,45}$/;
+    if (!(dns.test(host) || (host.includes(":") && ipv6.test(host)))) throw new RangeError();
+    return host;
+  },
+  allowed: "a host name, an IPv4 address or an IPv6 address",
+};
+
+const SPEC: Record<string, Record<string, KeySpec>> = {
+  Network: {
+    host: hostSpec,
+    port: portSpec(1),
+    client_id: { parse: toNodeId, allowed: ID_RULE },
+    public_host: hostSpec,
+    public_port: portSpec(1),
+  },
+  Storage: { data_dir: { parse: (raw) => raw, allowed: "a folder path" } },
+  Federation: { open: boolSpec },
+  Limits: {
+    max_frame_bytes: intSpec(65_536, 16 * 1024 * 1024),
+    max_connections: intSpec(4, 4096),
+    max_connections_per_address: intSpec(1, 1024),
+    handshake_timeout_ms: intSpec(100, 120_000),
+  },
+  UI: { port: portSpec(0) },
+  Log: {
+    level: {
+      parse: (raw) => {
+        if (!["debug", "info", "warn", "error"].includes(raw)) throw new RangeError();
+        return raw;
+      },
+      allowed: "debug, info, warn or error",
+    },
+  },
+};
+
+const REQUIRED: Array<[string, string]> = [["Network", "port"], ["Network", "client_id"]];
+
+/** Defaults for everything optional. */
+export const CONFIG_DEFAULTS = {
+  host: "127.0.0.1",
+  dataDir: "data",
+  openFederation: false,
+  maxFrameBytes: 1024 * 1024,
+  maxConnections: 256,
+  maxConnectionsPerAddress: 16,
+  handshakeTimeoutMs: 5_000,
+  uiPort: 0,
+  logLevel: "info" as LogLevel,
+};
+
+/**
+ * Parses config text. `file` is used for messages and to resolve `data_dir`.
+ *
+ * @throws {ConfigError} with file, line, section and key named
+ */
+export function parseConfig(text: string, file: string): Config {
+  const where = (line: number, section?: string, key?: string) =>
+    `Cannot load config ${JSON.stringify(file)}: line ${line}` +
+    (section ? `, [${section}]` : "") + (key ? ` ${key}` : "");
+  // First pass: line numbers, unknown sections and keys, duplicates, bare lines.
+  const lineOf = new Map<string, number>();
+  let section = "";
+  text.split(/\r?\n/).forEach((rawLine, i) => {
+    const line = rawLine.trim();
+    const n = i + 1;
+    if (line === "" || line.startsWith(";") || line.startsWith("#")) return;
+    const header = /^\[([^\]]*)\]\s*([;#].*)?$/.exec(line);
+    if (header) {
+      section = header[1].trim();
+      if (!(section in SPEC)) {
+        throw new ConfigError(
+          `${where(n)}: unknown section [${section}]; allowed: ${
+            Object.keys(SPEC).map((s) => `[${s}]`).join(", ")
+          }`,
+        );
+      }
+      return;
+    }
+    const eq = line.indexOf("=");
+    if (eq <= 0) throw new ConfigError(`${where(n, section)}: expected "key = value"`);
+    const key = line.slice(0, eq).trim();
+    if (!section) throw new ConfigError(`${where(n)}: key ${key} is outside any [section]`);
+    if (!(key in SPEC[section])) {
+      throw new ConfigError(
+        `${where(n, section, key)}: unknown key; allowed in [${section}]: ${
+          Object.keys(SPEC[section]).join(", ")
+        }`,
+      );
+    }
+    const id = `${section}.${key}`;
+    if (lineOf.has(id)) {
+      throw new ConfigError(`${where(n, section, key)}: set twice (first on line ${lineOf.get(id)})`);
+    }
+    lineOf.set(id, n);
+  });
+  const parsed = ini.parse(text) as Record<string, Record<string, unknown>>;
+  const value = (sec: string, key: string): unknown => {
+    const raw = parsed[sec]?.[key];
+    if (raw === undefined) return undefined;
+    const text = String(raw).trim();
+    const spec = SPEC[sec][key];
+    try {
+      if (text === "") throw new RangeError();
+      return spec.parse(text);
+    } catch {
+      throw new ConfigError(
+        `${where(lineOf.get(`${sec}.${key}`) ?? 0, sec, key)}: ${
+          JSON.stringify(text)
+        } is not allowed; use ${spec.allowed}`,
+      );
+    }
+  };
+  for (const [sec, key] of REQUIRED) {
+    if (parsed[sec]?.[key] === undefined) {
+      throw new ConfigError(
+        `Cannot load config ${JSON.stringify(file)}: [${sec}] ${key} is missing; add it (${
+          SPEC[sec][key].allowed
+        })`,
+      );
+    }
+  }
+  const host = (value("Network", "host") as string | undefined) ?? CONFIG_DEFAULTS.host;
+  const port = value("Network", "port") as number;
+  const dataDirRaw = (value("Storage", "data_dir") as string | undefined) ??
+    CONFIG_DEFAULTS.dataDir;
+  const base = dirname(resolve(file));
+  return {
+    file: resolve(file),
+    host,
+    port,
+    nodeId: value("Network", "client_id") as NodeId,
+    publicHost: (value("Network", "public_host") as string | undefined) ?? host,
+    publicPort: (value("Network", "public_port") as number | undefined) ?? port,
+    dataDir: isAbsolute(dataDirRaw) ? dataDirRaw : join(base, dataDirRaw),
+    openFederation: (value("Federation", "open") as boolean | undefined) ??
+      CONFIG_DEFAULTS.openFederation,
+    maxFrameBytes: (value("Limits", "max_frame_bytes") as number | undefined) ??
+      CONFIG_DEFAULTS.maxFrameBytes,
+    maxConnections: (value("Limits", "max_connections") as number | undefined) ??
+      CONFIG_DEFAULTS.maxConnections,
+    maxConnectionsPerAddress:
+      (value("Limits", "max_connections_per_address") as number | undefined) ??
+        CONFIG_DEFAULTS.maxConnectionsPerAddress,
+    handshakeTimeoutMs: (value("Limits", "handshake_timeout_ms") as number | undefined) ??
+      CONFIG_DEFAULTS.handshakeTimeoutMs,
+    uiPort: (value("UI", "port") as number | undefined) ?? CONFIG_DEFAULTS.uiPort,
+    logLevel: (value("Log", "level") as LogLevel | undefined) ?? CONFIG_DEFAULTS.logLevel,
+  };
+}
+
+/**
+ * Reads and parses a config file.
+ *
+ * @throws {ConfigError} unreadable or invalid
+ */
+export async function loadConfig(file: string): Promise<Config> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(file);
+  } catch (cause) {
+    const why = cause instanceof Deno.errors.NotFound
+      ? "no such file; create one (see the example config.conf) or pass --config PATH"
+      : cause instanceof Deno.errors.PermissionDenied
+      ? "permission denied; check the file's permissions (and Deno's --allow-read)"
+      : (cause as Error).message;
+    throw new ConfigError(`Cannot load config ${JSON.stringify(file)}: ${why}`, { cause });
+  }
+  return parseConfig(text, file);
+}
+
+/** Options of {@linkcode renderConfig}. */
+export interface RenderConfigOptions {
+  host?: string;
+  port: number;
+  nodeId: string;
+  dataDir?: string;
+  openFederation?: boolean;
+}
+
+/** Writes a config file's text (used by `init-multi`). */
+export function renderConfig(options: RenderConfigOptions): string {
+  const { host = CONFIG_DEFAULTS.host, port, nodeId, dataDir = CONFIG_DEFAULTS.dataDir } =
+    options;
+  return [
+    "; fedchat node configuration (see config.conf in the project for every key)",
+    "[Network]",
+    `host = ${host}`,
+    `port = ${port}`,
+    `client_id = ${nodeId}`,
+    "",
+    "[Storage]",
+    `data_dir = ${dataDir}`,
+    "",
+    "[Federation]",
+    `open = ${options.openFederation ?? false}`,
+    "",
+  ].join("\n");
+}

@@ -1,0 +1,85 @@
+import assert from "node:assert/strict";
+import { ConfigError, loadConfig, parseConfig, renderConfig } from "./config.ts";
+
+const GOOD = "[Network]\nhost = 127.0.0.1\nport = 8443\nclient_id = alice\n";
+
+function errorOf(text: string): string {
+  try {
+    parseConfig(text, "/etc/fc/test.conf");
+  } catch (e) {
+    assert.ok(e instanceof ConfigError, `expected ConfigError, got ${e}`);
+    return e.message;
+  }
+  assert.fail("parsed without error");
+}
+
+Deno.test("parseConfig() reads the seed's keys and fills defaults", () => {
+  const c = parseConfig(GOOD, "/etc/fc/test.conf");
+  assert.equal(c.host, "127.0.0.1");
+  assert.equal(c.port, 8443);
+  assert.equal(c.nodeId, "alice");
+  assert.equal(c.dataDir, "/etc/fc/data");
+  assert.equal(c.publicHost, "127.0.0.1");
+  assert.equal(c.openFederation, false);
+});
+
+Deno.test("parseConfig() accepts the seed's inline comments", () => {
+  const c = parseConfig(
+    "[Network]\nhost = 192.168.0.98  # Your server IP\nport = 8443 ; p\nclient_id = bob\n",
+    "x.conf",
+  );
+  assert.equal(c.host, "192.168.0.98");
+  assert.equal(c.port, 8443);
+});
+
+Deno.test("parseConfig() reads the example config.conf", async () => {
+  const c = await loadConfig(new URL("../config.conf", import.meta.url).pathname);
+  assert.equal(c.nodeId, "alice");
+  assert.equal(c.maxFrameBytes, 1048576);
+});
+
+Deno.test("parseConfig() names file, line, section and key for a bad port", () => {
+  const m = errorOf("[Network]\nhost = 127.0.0.1\nport = 99999\nclient_id = alice\n");
+  assert.match(m, /test\.conf/);
+  assert.match(m, /line 3, \[Network\] port/);
+  assert.match(m, /"99999" is not allowed; use a whole number from 1 to 65535/);
+  assert.match(errorOf("[Network]\nport = abc\nclient_id = a\n"), /line 2, \[Network\] port/);
+  assert.match(errorOf("[Network]\nport = -1\nclient_id = a\n"), /line 2/);
+  assert.match(errorOf("[Network]\nport =\nclient_id = a\n"), /line 2/);
+});
+
+Deno.test("parseConfig() reports a missing port and a missing client_id", () => {
+  assert.match(errorOf("[Network]\nclient_id = alice\n"), /\[Network\] port is missing/);
+  assert.match(errorOf("[Network]\nport = 1\n"), /\[Network\] client_id is missing/);
+});
+
+Deno.test("parseConfig() refuses an id that cannot be part of an address", () => {
+  for (const bad of ["Alice", "al ice", "a@b", "-x", "a".repeat(33), "é"]) {
+    const m = errorOf(`[Network]\nport = 1\nclient_id = ${bad}\n`);
+    assert.match(m, /line 3, \[Network\] client_id/, bad);
+    assert.match(m, /a-z, 0-9/);
+  }
+});
+
+Deno.test("parseConfig() refuses unknown keys, sections, duplicates and bare lines", () => {
+  assert.match(errorOf(GOOD + "colour = red\n"), /line 5, \[Network\] colour: unknown key/);
+  assert.match(errorOf(GOOD + "[Nope]\n"), /line 5: unknown section \[Nope\]/);
+  assert.match(errorOf(GOOD + "port = 1\n"), /line 5, \[Network\] port: set twice/);
+  assert.match(errorOf(GOOD + "justaword\n"), /line 5, \[Network\]: expected "key = value"/);
+  assert.match(errorOf("port = 1\n"), /outside any \[section\]/);
+  assert.match(errorOf(GOOD + "[Federation]\nopen = maybe\n"), /true or false/);
+  assert.match(errorOf(GOOD.replace("127.0.0.1", "bad host!")), /host name/);
+});
+
+Deno.test("loadConfig() explains an unreadable file", async () => {
+  await assert.rejects(
+    loadConfig("/nonexistent/fedchat.conf"),
+    (e: Error) => e instanceof ConfigError && /no such file/.test(e.message),
+  );
+});
+
+Deno.test("renderConfig() output parses back", () => {
+  const c = parseConfig(renderConfig({ port: 9001, nodeId: "node2" }), "/x/y.conf");
+  assert.equal(c.port, 9001);
+  assert.equal(c.nodeId, "node2");
+});

@@ -1,0 +1,15 @@
+/** The federation error hierarchy. */
+
+/** Base class of errors from links, handshakes and routing. */
+export class FederationError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** A peer broke the protocol: bad frame, bad field, wrong order, too big. */
+export class ProtocolError extends FederationError {}
+
+/** A peer failed to prove its identity, or proved one we refuse. */
+export class AuthError extends FederationError {}

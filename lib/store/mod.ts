@@ -1,0 +1,8 @@
+/**
+ * The node's embedded store, behind a narrow interface so a node that outgrows
+ * one machine can move to a database server without touching federation code.
+ *
+ * @module
+ */
+export type { NodeStore, PeerRecord, PeerState } from "./node_store.ts";
+export { openSqliteNodeStore } from "./sqlite_node_store.ts";

@@ -1,0 +1,36 @@
+/** What the node keeps durably, as an interface with swappable backends. */
+import type { NodeId } from "../ids.ts";
+
+/**
+ * A peer's standing: `linked` (we keep a link to it), `pending` (it asked to
+ * link and waits for the owner), `rejected` (the owner said no).
+ */
+export type PeerState = "linked" | "pending" | "rejected";
+
+/** One known node. */
+export interface PeerRecord {
+  nodeId: NodeId;
+  /** Pinned raw Ed25519 key; null until first contact. */
+  publicKey: Uint8Array | null;
+  /** Expected fingerprint from an invite, checked at first contact. */
+  expectedFingerprint: string | null;
+  /** Where to dial it; null when only it dials us. */
+  host: string | null;
+  port: number | null;
+  state: PeerState;
+  createdAtMs: number;
+  /** Last refusal or failure, for `links` and `status`. */
+  lastError: string | null;
+  lastErrorAtMs: number | null;
+}
+
+/** The node's durable state. */
+export interface NodeStore {
+  getPeer(nodeId: NodeId): PeerRecord | undefined;
+  listPeers(): PeerRecord[];
+  putPeer(peer: PeerRecord): void;
+  deletePeer(nodeId: NodeId): void;
+  /** Runs SQLite's integrity check (or the backend's equivalent); "ok" when sound. */
+  integrityCheck(): string;
+  close(): void;
+}

@@ -1,0 +1,113 @@
+/** The node store on node:sqlite in WAL mode. */
+import { DatabaseSync } from "node:sqlite";
+import type { NodeId } from "../ids.ts";
+import type { NodeStore, PeerRecord, PeerState } from "./node_store.ts";
+
+const SCHEMA_VERSION = 1;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS peers (
+  node_id TEXT PRIMARY KEY,
+  public_key BLOB,
+  expected_fingerprint TEXT,
+  host TEXT,
+  port INTEGER,
+  state TEXT NOT NULL CHECK (state IN ('linked', 'pending', 'rejected')),
+  created_at_ms INTEGER NOT NULL,
+  last_error TEXT,
+  last_error_at_ms INTEGER
+) STRICT;
+`;
+
+interface PeerRow {
+  node_id: string;
+  public_key: Uint8Array | null;
+  expected_fingerprint: string | null;
+  host: string | null;
+  port: number | null;
+  state: string;
+  created_at_ms: number;
+  last_error: string | null;
+  last_error_at_ms: number | null;
+}
+
+function toPeer(row: PeerRow): PeerRecord {
+  return {
+    nodeId: row.node_id as NodeId,
+    publicKey: row.public_key ? new Uint8Array(row.public_key) : null,
+    expectedFingerprint: row.expected_fingerprint,
+    host: row.host,
+    port: row.port,
+    state: row.state as PeerState,
+    createdAtMs: row.created_at_ms,
+    lastError: row.last_error,
+    lastErrorAtMs: row.last_error_at_ms,
+  };
+}
+
+/**
+ * Opens (creating if needed) the store at `path`; `":memory:"` for tests.
+ *
+ * @throws {Error} when the file is not a fedchat store of a known version
+ */
+export function openSqliteNodeStore(path: string): NodeStore {
+  const db = new DatabaseSync(path);
+  db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;");
+  db.exec(SCHEMA);
+  const version = db.prepare("SELECT value FROM meta WHERE key = 'schema'").get() as
+    | { value: string }
+    | undefined;
+  if (!version) {
+    db.prepare("INSERT INTO meta (key, value) VALUES ('schema', ?)").run(String(SCHEMA_VERSION));
+  } else if (Number(version.value) !== SCHEMA_VERSION) {
+    db.close();
+    throw new Error(
+      `Cannot open store ${JSON.stringify(path)}: schema version ${version.value}, ` +
+        `this fedchat reads ${SCHEMA_VERSION}`,
+    );
+  }
+  const getPeer = db.prepare("SELECT * FROM peers WHERE node_id = ?");
+  const listPeers = db.prepare("SELECT * FROM peers ORDER BY node_id");
+  const putPeer = db.prepare(
+    `INSERT INTO peers (node_id, public_key, expected_fingerprint, host, port, state,
+       created_at_ms, last_error, last_error_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+     ON CONFLICT (node_id) DO UPDATE SET public_key = excluded.public_key,
+       expected_fingerprint = excluded.expected_fingerprint, host = excluded.host,
+       port = excluded.port, state = excluded.state, last_error = excluded.last_error,
+       last_error_at_ms = excluded.last_error_at_ms`,
+  );
+  const deletePeer = db.prepare("DELETE FROM peers WHERE node_id = ?");
+  return {
+    getPeer(nodeId) {
+      const row = getPeer.get(nodeId) as PeerRow | undefined;
+      return row ? toPeer(row) : undefined;
+    },
+    listPeers() {
+      return (listPeers.all() as unknown as PeerRow[]).map(toPeer);
+    },
+    putPeer(p) {
+      putPeer.run(
+        p.nodeId,
+        p.publicKey,
+        p.expectedFingerprint,
+        p.host,
+        p.port,
+        p.state,
+        p.createdAtMs,
+        p.lastError,
+        p.lastErrorAtMs,
+      );
+    },
+    deletePeer(nodeId) {
+      deletePeer.run(nodeId);
+    },
+    integrityCheck() {
+      const row = db.prepare("PRAGMA integrity_check").get() as Record<string, string>;
+      return Object.values(row)[0];
+    },
+    close() {
+      db.close();
+    },
+  };
+}

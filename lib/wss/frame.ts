@@ -1,0 +1,166 @@
+/**
+ * RFC 6455 WebSocket framing: an encoder and an incremental parser that caps
+ * every size before allocating and refuses what we never send (extensions,
+ * unknown opcodes, unmasked client frames, oversized control frames).
+ */
+
+/** RFC 6455 §5.2 opcodes. */
+export const OPCODE = { continuation: 0, text: 1, binary: 2, close: 8, ping: 9, pong: 10 } as const;
+
+/** A whole frame as parsed. */
+export interface Frame {
+  fin: boolean;
+  opcode: number;
+  payload: Uint8Array;
+}
+
+/** A violation of RFC 6455 or of our limits; the connection must close. */
+export class FrameError extends Error {
+  /** RFC 6455 §7.4.1 close code to send. */
+  readonly code: number;
+  constructor(message: string, code = 1002) {
+    super(message);
+    this.name = "FrameError";
+    this.code = code;
+  }
+}
+
+/** XORs `data` in place with the 4-byte `mask` (RFC 6455 §5.3). */
+export function applyMask(data: Uint8Array, mask: Uint8Array): void {
+  const n = data.length;
+  let i = 0;
+  if (data.byteOffset % 4 === 0 && n >= 16) {
+    const words = new Uint32Array(data.buffer, data.byteOffset, n >>> 2);
+    const m = new DataView(mask.buffer, mask.byteOffset, 4).getUint32(0, true);
+    for (let w = 0; w < words.length; w++) words[w] ^= m;
+    i = words.length * 4;
+  }
+  for (; i < n; i++) data[i] ^= mask[i & 3];
+}
+
+/**
+ * Encodes one frame. With `masked`, a random mask is drawn and the payload is
+ * copied and masked (clients must mask, RFC 6455 §5.1).
+ */
+export function encodeFrame(opcode: number, payload: Uint8Array, masked: boolean): Uint8Array {
+  const len = payload.length;
+  const extra = len < 126 ? 0 : len < 65536 ? 2 : 8;
+  const headerLen = 2 + extra + (masked ? 4 : 0);
+  const out = new Uint8Array(headerLen + len);
+  out[0] = 0x80 | opcode;
+  out[1] = (masked ? 0x80 : 0) | (extra === 0 ? len : extra === 2 ? 126 : 127);
+  const view = new DataView(out.buffer);
+  if (extra === 2) view.setUint16(2, len);
+  if (extra === 8) view.setBigUint64(2, BigInt(len));
+  out.set(payload, headerLen);
+  if (masked) {
+    const mask = out.subarray(2 + extra, headerLen);
+    crypto.getRandomValues(mask);
+    const body = out.subarray(headerLen);
+    applyMask(body, mask);
+  }
+  return out;
+}
+
+/** Options of {@linkcode FrameParser}. */
+export interface FrameParserOptions {
+  /** Frames from the peer must be masked (we are the server) or unmasked (client). */
+  expectMasked: boolean;
+  /** Largest payload of one frame. */
+  maxFrameBytes: number;
+}
+
+/** Turns a byte stream into frames; throws {@linkcode FrameError} on anything wrong. */
+export class FrameParser {
+  #expectMasked: boolean;
+  #max: number;
+  #head = new Uint8Array(14);
+  #headLen = 0;
+  #need = 2;
+  #payload: Uint8Array | null = null;
+  #filled = 0;
+  #fin = false;
+  #opcode = 0;
+  #mask: Uint8Array | null = null;
+
+  constructor(options: FrameParserOptions) {
+    this.#expectMasked = options.expectMasked;
+    this.#max = options.maxFrameBytes;
+  }
+
+  /** Feeds bytes; returns the frames they complete. */
+  push(chunk: Uint8Array): Frame[] {
+    const frames: Frame[] = [];
+    let i = 0;
+    while (i < chunk.length) {
+      if (this.#payload === null) {
+        const take = Math.min(this.#need - this.#headLen, chunk.length - i);
+        this.#head.set(chunk.subarray(i, i + take), this.#headLen);
+        this.#headLen += take;
+        i += take;
+        if (this.#headLen < this.#need) break;
+        const done = this.#parseHead();
+        if (done === "more") continue;
+        if (this.#payload!.length === 0) frames.push(this.#finish());
+      } else {
+        const take = Math.min(this.#payload.length - this.#filled, chunk.length - i);
+        this.#payload.set(chunk.subarray(i, i + take), this.#filled);
+        this.#filled += take;
+        i += take;
+        if (this.#filled === this.#payload.length) frames.push(this.#finish());
+      }
+    }
+    return frames;
+  }
+
+  #parseHead(): "more" | "ready" {
+    const h = this.#head;
+    const b0 = h[0];
+    const b1 = h[1];
+    if (b0 & 0x70) throw new FrameError("Cannot read frame: reserved bits set");
+    const opcode = b0 & 0x0f;
+    if (![0, 1, 2, 8, 9, 10].includes(opcode)) {
+      throw new FrameError(`Cannot read frame: unknown opcode ${opcode}`);
+    }
+    const masked = (b1 & 0x80) !== 0;
+    if (masked !== this.#expectMasked) {
+      throw new FrameError(`Cannot read frame: ${masked ? "masked" : "unmasked"} frame`);
+    }
+    const len7 = b1 & 0x7f;
+    const extra = len7 === 126 ? 2 : len7 === 127 ? 8 : 0;
+    const need = 2 + extra + (masked ? 4 : 0);
+    if (this.#headLen < need) {
+      this.#need = need;
+      return "more";
+    }
+    const view = new DataView(h.buffer);
+    let len = len7;
+    if (extra === 2) len = view.getUint16(2);
+    if (extra === 8) {
+      if (view.getUint32(2) !== 0) throw new FrameError("Cannot read frame: too large", 1009);
+      len = view.getUint32(6);
+    }
+    if (opcode >= 8 && (len > 125 || !(b0 & 0x80))) {
+      throw new FrameError("Cannot read frame: bad control frame");
+    }
+    if (len > this.#max) {
+      throw new FrameError(`Cannot read frame: ${len} bytes exceeds ${this.#max}`, 1009);
+    }
+    this.#fin = (b0 & 0x80) !== 0;
+    this.#opcode = opcode;
+    this.#mask = masked ? h.slice(need - 4, need) : null;
+    this.#payload = new Uint8Array(len);
+    this.#filled = 0;
+    return "ready";
+  }
+
+  #finish(): Frame {
+    const payload = this.#payload!;
+    if (this.#mask) applyMask(payload, this.#mask);
+    const frame = { fin: this.#fin, opcode: this.#opcode, payload };
+    this.#payload = null;
+    this.#headLen = 0;
+    this.#need = 2;
+    return frame;
+  }
+}

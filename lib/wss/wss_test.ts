@@ -1,0 +1,174 @@
+import assert from "node:assert/strict";
+import { connect } from "node:net";
+import tls from "node:tls";
+import { createCertificate } from "../tls.ts";
+import { SILENT_LOGGER } from "../log.ts";
+import { dialWss, encodeFrame, FrameParser, startWssServer, type WsConnection } from "./mod.ts";
+
+const material = await createCertificate(["127.0.0.1"], Date.now());
+
+async function withServer(
+  opts: { handshakeTimeoutMs?: number; maxPerAddress?: number; maxMessageBytes?: number },
+  fn: (port: number, accepted: WsConnection[]) => Promise<void>,
+) {
+  const accepted: WsConnection[] = [];
+  const server = await startWssServer({
+    host: "127.0.0.1",
+    port: 0,
+    ...material,
+    maxConnections: 64,
+    maxConnectionsPerAddress: opts.maxPerAddress ?? 16,
+    handshakeTimeoutMs: opts.handshakeTimeoutMs ?? 2000,
+    maxMessageBytes: opts.maxMessageBytes ?? 1 << 20,
+    routes: {
+      "/echo": ({ ws, authenticated }) => {
+        authenticated();
+        accepted.push(ws);
+        ws.onMessage = (d) => ws.send(d);
+      },
+    },
+    log: SILENT_LOGGER,
+  });
+  try {
+    await fn(server.port, accepted);
+  } finally {
+    await server.close();
+  }
+}
+
+function nextMessage(ws: WsConnection): Promise<Uint8Array> {
+  return new Promise((resolve) => (ws.onMessage = (d) => resolve(d)));
+}
+
+function closed(ws: WsConnection): Promise<number> {
+  return new Promise((resolve) => (ws.onClose = (i) => resolve(i.code)));
+}
+
+const dial = (port: number, path = "/echo", maxMessageBytes = 1 << 20) =>
+  dialWss({ host: "127.0.0.1", port, path, timeoutMs: 2000, maxMessageBytes });
+
+Deno.test({
+  name: "dialWss() round-trips small and large messages",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: () =>
+    withServer({}, async (port) => {
+      const ws = await dial(port);
+      for (const size of [0, 1, 125, 126, 65535, 65536, 300_000]) {
+        const data = crypto.getRandomValues(new Uint8Array(Math.min(size, 65536)));
+        const big = new Uint8Array(size);
+        for (let i = 0; i < size; i += data.length) big.set(data.subarray(0, size - i), i);
+        const got = nextMessage(ws);
+        ws.send(big);
+        assert.deepEqual(await got, big);
+      }
+      ws.close();
+    }),
+});
+
+Deno.test({
+  name: "server closes a connection whose frame exceeds the cap",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: () =>
+    withServer({ maxMessageBytes: 100_000 }, async (port) => {
+      const ws = await dial(port);
+      const code = closed(ws);
+      ws.send(new Uint8Array(100_001));
+      assert.equal(await code, 1009);
+    }),
+});
+
+Deno.test({
+  name: "server answers 404 to an unknown path and 400 to garbage",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: () =>
+    withServer({}, async (port) => {
+      await assert.rejects(dial(port, "/nope"), /404/);
+      const answer = await new Promise<string>((resolve) => {
+        const s = tls.connect({ host: "127.0.0.1", port, rejectUnauthorized: false });
+        let text = "";
+        s.on("secureConnect", () => s.write("\x00\x01garbage\r\n\r\n"));
+        s.on("data", (d: Uint8Array) => (text += new TextDecoder().decode(d)));
+        s.on("close", () => resolve(text));
+        s.on("error", () => {});
+      });
+      assert.match(answer, /^HTTP\/1\.1 400/);
+    }),
+});
+
+Deno.test({
+  name: "server drops a connection that never finishes TLS within the deadline",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: () =>
+    withServer({ handshakeTimeoutMs: 300 }, async (port) => {
+      const t0 = Date.now();
+      await new Promise<void>((resolve) => {
+        const s = connect(port, "127.0.0.1");
+        s.on("connect", () => s.write("\x16\x03\x01"));
+        s.on("close", () => resolve());
+        s.on("error", () => {});
+      });
+      const ms = Date.now() - t0;
+      assert.ok(ms < 3000, `closed after ${ms} ms`);
+    }),
+});
+
+Deno.test({
+  name: "server caps connections per address and keeps serving",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: () =>
+    withServer({ maxPerAddress: 3, handshakeTimeoutMs: 5000 }, async (port) => {
+      const idle = await Promise.all([0, 1, 2].map(() =>
+        new Promise<ReturnType<typeof connect>>((resolve) => {
+          const s = connect(port, "127.0.0.1");
+          s.on("connect", () => resolve(s));
+          s.on("error", () => {});
+        })
+      ));
+      // A fourth connection from the same address is cut at once.
+      const cut = await new Promise<boolean>((resolve) => {
+        const s = connect(port, "127.0.0.1");
+        s.on("close", () => resolve(true));
+        s.on("error", () => {});
+      });
+      assert.ok(cut);
+      for (const s of idle) s.destroy();
+      // Once they are gone, a real client gets through.
+      for (let i = 0; i < 50; i++) {
+        try {
+          const ws = await dial(port);
+          ws.close();
+          return;
+        } catch {
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      }
+      assert.fail("could not connect after the idle connections closed");
+    }),
+});
+
+Deno.test("FrameParser refuses unmasked client frames, reserved bits and bad opcodes", () => {
+  const server = () => new FrameParser({ expectMasked: true, maxFrameBytes: 1000 });
+  assert.throws(() => server().push(encodeFrame(2, new Uint8Array(3), false)), /unmasked/);
+  const rsv = encodeFrame(2, new Uint8Array(3), true);
+  rsv[0] |= 0x40;
+  assert.throws(() => server().push(rsv), /reserved/);
+  const op = encodeFrame(2, new Uint8Array(3), true);
+  op[0] = 0x83;
+  assert.throws(() => server().push(op), /opcode/);
+  const huge = new Uint8Array([0x82, 0xff, 0, 0, 0, 1, 0, 0, 0, 0, 1, 2, 3, 4]);
+  assert.throws(() => server().push(huge), /too large/);
+});
+
+Deno.test("FrameParser reassembles frames split at every byte", () => {
+  const frame = encodeFrame(2, new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8, 9]), true);
+  const p = new FrameParser({ expectMasked: true, maxFrameBytes: 1000 });
+  const out = [];
+  for (const b of frame) out.push(...p.push(new Uint8Array([b])));
+  assert.equal(out.length, 1);
+  assert.deepEqual(out[0].payload, new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8, 9]));
+});
