@@ -3,8 +3,7 @@
  * (rustls needs them; Chromium refuses Ed25519 TLS certificates). TLS hides
  * traffic from the network; who a node is, is proven by the node-key handshake.
  */
-import "reflect-metadata";
-import * as x509 from "@peculiar/x509";
+import type * as X509 from "@peculiar/x509";
 import { join } from "node:path";
 import type { Logger } from "./log.ts";
 
@@ -20,7 +19,7 @@ export const CERT_KEY_FILE = "server.key";
 
 const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
 
-function sanFor(name: string): x509.JsonGeneralName {
+function sanFor(name: string): X509.JsonGeneralName {
   return IPV4.test(name) || name.includes(":")
     ? { type: "ip", value: name }
     : { type: "dns", value: name };
@@ -36,6 +35,9 @@ function toPem(label: string, der: ArrayBuffer): string {
  * 127.0.0.1, valid for ten years from `nowMs`.
  */
 export async function createCertificate(hosts: string[], nowMs: number): Promise<TlsMaterial> {
+  // Loaded only when a certificate is made, to keep ordinary start-up fast.
+  await import("reflect-metadata");
+  const x509 = await import("@peculiar/x509");
   const alg = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" };
   const keys = await crypto.subtle.generateKey(alg, true, ["sign", "verify"]) as CryptoKeyPair;
   const names = [...new Set([...hosts, "localhost", "127.0.0.1"])].filter((h) =>

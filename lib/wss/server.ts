@@ -99,8 +99,6 @@ export async function startWssServer(options: WssServerOptions): Promise<WssServ
     log.debug("TLS handshake failed", { addr: sock?.remoteAddress, why: e.message });
     sock?.destroy();
   });
-  server.on("error", (e: Error) => log.error("listener error", { why: e.message }));
-
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.port, options.host, () => {
@@ -108,6 +106,7 @@ export async function startWssServer(options: WssServerOptions): Promise<WssServ
       resolve();
     });
   });
+  server.on("error", (e: Error) => log.error("listener error", { why: e.message }));
   const port = (server.address() as { port: number }).port;
   return {
     port,

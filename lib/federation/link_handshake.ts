@@ -1,0 +1,285 @@
+/**
+ * The node-link handshake: both nodes prove possession of their Ed25519 node
+ * keys over a transcript bound to this connection (both nonces, both ids, both
+ * ephemeral keys, a protocol label), and derive keys for the link's own
+ * encryption from an ephemeral X25519 exchange, so a proxy that terminates TLS
+ * (nginx, Cloudflare) sees only ciphertext and cannot splice or replay.
+ *
+ *   I → R  HELLO_I  v, id_I, key_I, nonce_I, eph_I, expected id_R, endpoint_I
+ *   R → I  HELLO_R  v, id_R, key_R, nonce_R, eph_R, sig_R(label‖"R"‖H(HELLO_I‖HELLO_R*))
+ *   I → R  AUTH_I   sig_I(label‖"I"‖H(HELLO_I‖HELLO_R))
+ *   both   k_IR, k_RI = HKDF-SHA-256(ikm = X25519(eph_I, eph_R),
+ *                                    salt = H(HELLO_I‖HELLO_R‖AUTH_I), info = label‖dir)
+ */
+import { ByteReader, ByteWriter, DecodeError } from "../codec.ts";
+import { ed25519Sign, ed25519Verify, importEd25519PublicKey } from "../e2e/mod.ts";
+import { type NodeId, toNodeId } from "../ids.ts";
+import { AuthError, ProtocolError } from "./errors.ts";
+import type { NodeKey } from "./node_key.ts";
+
+/** Protocol label, in every signature and key derivation. */
+export const LINK_LABEL = "fedchat-link-v1";
+const VERSION = 1;
+const MSG = { helloI: 1, helloR: 2, authI: 3 } as const;
+const MAX_HANDSHAKE_BYTES = 1024;
+
+/** An endpoint a node asks to be dialled at. */
+export interface Endpoint {
+  host: string;
+  port: number;
+}
+
+/** Who we are, for the handshake. */
+export interface LinkSelf {
+  nodeId: NodeId;
+  key: NodeKey;
+}
+
+/** Keys of an established link, one per direction. */
+export interface LinkKeys {
+  send: CryptoKey;
+  receive: CryptoKey;
+}
+
+/** What the handshake proved about the peer. */
+export interface PeerProof {
+  nodeId: NodeId;
+  publicKey: Uint8Array;
+  /** The endpoint an initiator asked to be dialled at (responder side only). */
+  endpoint: Endpoint | null;
+}
+
+const te = new TextEncoder();
+
+async function sha256(...parts: Uint8Array[]): Promise<Uint8Array> {
+  const w = new ByteWriter();
+  for (const p of parts) w.fixed(p);
+  return new Uint8Array(await crypto.subtle.digest("SHA-256", w.finish() as BufferSource));
+}
+
+function signedPayload(role: "I" | "R", hash: Uint8Array): Uint8Array {
+  return new ByteWriter().fixed(te.encode(LINK_LABEL)).u8(0).fixed(te.encode(role)).fixed(hash)
+    .finish();
+}
+
+async function ephemeral(): Promise<{ privateKey: CryptoKey; publicKey: Uint8Array }> {
+  const pair = await crypto.subtle.generateKey({ name: "X25519" }, true, [
+    "deriveBits",
+  ]) as CryptoKeyPair;
+  return {
+    privateKey: pair.privateKey,
+    publicKey: new Uint8Array(await crypto.subtle.exportKey("raw", pair.publicKey)),
+  };
+}
+
+async function deriveKeys(
+  privateKey: CryptoKey,
+  peerEphemeral: Uint8Array,
+  salt: Uint8Array,
+  role: "I" | "R",
+): Promise<LinkKeys> {
+  let shared: ArrayBuffer;
+  try {
+    const pub = await crypto.subtle.importKey("raw", peerEphemeral as BufferSource, {
+      name: "X25519",
+    }, false, []);
+    shared = await crypto.subtle.deriveBits({ name: "X25519", public: pub }, privateKey, 256);
+  } catch (cause) {
+    // An all-zero shared secret (low-order point) throws here: a refusal, not a crash.
+    throw new AuthError("Cannot derive link keys: the peer's ephemeral key is refused", { cause });
+  }
+  const ikm = await crypto.subtle.importKey("raw", shared, "HKDF", false, ["deriveKey"]);
+  const derive = (dir: string) =>
+    crypto.subtle.deriveKey(
+      { name: "HKDF", hash: "SHA-256", salt: salt as BufferSource, info: te.encode(`${LINK_LABEL} ${dir}`) },
+      ikm,
+      { name: "AES-GCM", length: 256 },
+      false,
+      ["encrypt", "decrypt"],
+    );
+  const [ir, ri] = await Promise.all([derive("I->R"), derive("R->I")]);
+  return role === "I" ? { send: ir, receive: ri } : { send: ri, receive: ir };
+}
+
+function reader(bytes: Uint8Array, kind: number, what: string): ByteReader {
+  if (bytes.length > MAX_HANDSHAKE_BYTES) throw new ProtocolError(`Cannot read ${what}: too large`);
+  const r = new ByteReader(bytes);
+  if (r.u8("kind") !== kind) throw new ProtocolError(`Cannot read ${what}: unexpected message`);
+  if (r.u8("version") !== VERSION) throw new ProtocolError(`Cannot read ${what}: unknown version`);
+  return r;
+}
+
+function wrapDecode<T>(what: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof DecodeError || e instanceof RangeError || e instanceof TypeError) {
+      throw new ProtocolError(`Cannot read ${what}: ${e.message}`, { cause: e });
+    }
+    throw e;
+  }
+}
+
+/** Initiator state between HELLO_I and HELLO_R. */
+export interface InitiatorState {
+  self: LinkSelf;
+  expected: NodeId;
+  ephemeral: CryptoKey;
+  helloI: Uint8Array;
+}
+
+/** Builds HELLO_I. */
+export async function initiatorHello(
+  self: LinkSelf,
+  options: { expected: NodeId; endpoint: Endpoint | null },
+): Promise<{ state: InitiatorState; message: Uint8Array }> {
+  const eph = await ephemeral();
+  const helloI = new ByteWriter().u8(MSG.helloI).u8(VERSION).str(self.nodeId)
+    .fixed(self.key.publicKey).fixed(crypto.getRandomValues(new Uint8Array(32)))
+    .fixed(eph.publicKey).str(options.expected).str(options.endpoint?.host ?? "")
+    .u16(options.endpoint?.port ?? 0).finish();
+  return {
+    state: { self, expected: options.expected, ephemeral: eph.privateKey, helloI },
+    message: helloI,
+  };
+}
+
+/** Responder state between HELLO_R and AUTH_I. */
+export interface ResponderState {
+  peer: PeerProof;
+  peerKey: CryptoKey;
+  ephemeral: CryptoKey;
+  peerEphemeral: Uint8Array;
+  helloI: Uint8Array;
+  helloR: Uint8Array;
+}
+
+/**
+ * Reads HELLO_I and answers HELLO_R. The initiator's identity is not proven
+ * until {@linkcode responderFinish}.
+ *
+ * @throws {ProtocolError} malformed; {AuthError} addressed to another node or a refused key
+ */
+export async function responderHello(
+  self: LinkSelf,
+  helloI: Uint8Array,
+): Promise<{ state: ResponderState; message: Uint8Array }> {
+  const f = wrapDecode("HELLO_I", () => {
+    const r = reader(helloI, MSG.helloI, "HELLO_I");
+    const nodeId = toNodeId(r.str(32, "id"));
+    const publicKey = r.fixed(32, "key");
+    r.fixed(32, "nonce");
+    const eph = r.fixed(32, "ephemeral");
+    const expected = r.str(32, "expected id");
+    const host = r.str(253, "endpoint host");
+    const port = r.u16("endpoint port");
+    r.end("HELLO_I");
+    return { nodeId, publicKey, eph, expected, host, port };
+  });
+  if (f.expected !== self.nodeId) {
+    throw new AuthError(`Cannot accept link: it is addressed to ${JSON.stringify(f.expected)}`);
+  }
+  if (f.nodeId === self.nodeId) throw new AuthError("Cannot accept link: it claims our own id");
+  let peerKey: CryptoKey;
+  try {
+    peerKey = await importEd25519PublicKey(f.publicKey);
+  } catch (cause) {
+    throw new AuthError("Cannot accept link: the peer's node key is refused", { cause });
+  }
+  const eph = await ephemeral();
+  const unsigned = new ByteWriter().u8(MSG.helloR).u8(VERSION).str(self.nodeId)
+    .fixed(self.key.publicKey).fixed(crypto.getRandomValues(new Uint8Array(32)))
+    .fixed(eph.publicKey).finish();
+  const sig = await ed25519Sign(
+    self.key.privateKey,
+    signedPayload("R", await sha256(helloI, unsigned)),
+  );
+  const helloR = new ByteWriter().fixed(unsigned).fixed(sig).finish();
+  const endpoint = f.host && f.port ? { host: f.host, port: f.port } : null;
+  return {
+    state: {
+      peer: { nodeId: f.nodeId, publicKey: f.publicKey, endpoint },
+      peerKey,
+      ephemeral: eph.privateKey,
+      peerEphemeral: f.eph,
+      helloI,
+      helloR,
+    },
+    message: helloR,
+  };
+}
+
+/**
+ * Reads HELLO_R, checks the responder's proof, and answers AUTH_I. The caller
+ * then checks the proven key against its pins before using the link.
+ *
+ * @throws {ProtocolError} malformed; {AuthError} wrong id or bad signature
+ */
+export async function initiatorFinish(
+  state: InitiatorState,
+  helloR: Uint8Array,
+): Promise<{ message: Uint8Array; keys: LinkKeys; peer: PeerProof }> {
+  const f = wrapDecode("HELLO_R", () => {
+    const r = reader(helloR, MSG.helloR, "HELLO_R");
+    const nodeId = toNodeId(r.str(32, "id"));
+    const publicKey = r.fixed(32, "key");
+    r.fixed(32, "nonce");
+    const eph = r.fixed(32, "ephemeral");
+    const sig = r.fixed(64, "signature");
+    r.end("HELLO_R");
+    return { nodeId, publicKey, eph, sig };
+  });
+  if (f.nodeId !== state.expected) {
+    throw new AuthError(
+      `Cannot link: the node there is ${JSON.stringify(f.nodeId)}, not ${
+        JSON.stringify(state.expected)
+      }`,
+    );
+  }
+  let key: CryptoKey;
+  try {
+    key = await importEd25519PublicKey(f.publicKey);
+  } catch (cause) {
+    throw new AuthError("Cannot link: the peer's node key is refused", { cause });
+  }
+  const unsigned = helloR.subarray(0, helloR.length - 64);
+  const ok = await ed25519Verify(key, f.sig, signedPayload("R", await sha256(state.helloI, unsigned)));
+  if (!ok) throw new AuthError("Cannot link: the peer's signature does not verify");
+  const sig = await ed25519Sign(
+    state.self.key.privateKey,
+    signedPayload("I", await sha256(state.helloI, helloR)),
+  );
+  const authI = new ByteWriter().u8(MSG.authI).u8(VERSION).fixed(sig).finish();
+  const keys = await deriveKeys(state.ephemeral, f.eph, await sha256(state.helloI, helloR, authI), "I");
+  return { message: authI, keys, peer: { nodeId: f.nodeId, publicKey: f.publicKey, endpoint: null } };
+}
+
+/**
+ * Reads AUTH_I: the initiator has now proven its key.
+ *
+ * @throws {ProtocolError} malformed; {AuthError} bad signature
+ */
+export async function responderFinish(
+  state: ResponderState,
+  authI: Uint8Array,
+): Promise<{ keys: LinkKeys; peer: PeerProof }> {
+  const sig = wrapDecode("AUTH_I", () => {
+    const r = reader(authI, MSG.authI, "AUTH_I");
+    const s = r.fixed(64, "signature");
+    r.end("AUTH_I");
+    return s;
+  });
+  const ok = await ed25519Verify(
+    state.peerKey,
+    sig,
+    signedPayload("I", await sha256(state.helloI, state.helloR)),
+  );
+  if (!ok) throw new AuthError("Cannot accept link: the peer's signature does not verify");
+  const keys = await deriveKeys(
+    state.ephemeral,
+    state.peerEphemeral,
+    await sha256(state.helloI, state.helloR, authI),
+    "R",
+  );
+  return { keys, peer: state.peer };
+}

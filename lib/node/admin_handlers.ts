@@ -1,0 +1,41 @@
+/** The admin commands a node answers, each a thin call into its parts. */
+import { toNodeId } from "../ids.ts";
+import { parseInvite } from "../federation/mod.ts";
+import { type AdminHandler, AdminError } from "./admin_server.ts";
+import type { Node } from "./node.ts";
+
+function str(args: Record<string, unknown>, name: string): string {
+  const v = args[name];
+  if (typeof v !== "string" || v.length === 0 || v.length > 500) {
+    throw new AdminError(`Missing or bad argument ${name}`);
+  }
+  return v;
+}
+
+/** Builds the command table for `node`. */
+export function adminHandlers(node: Node): Record<string, AdminHandler> {
+  return {
+    status: () => ({ kind: "result", value: node.status() }),
+    links: () => ({ kind: "result", value: node.links.links() }),
+    invite: () => ({ kind: "result", value: node.invite() }),
+    connect: async (args) => {
+      let target;
+      if (typeof args.invite === "string") {
+        target = parseInvite(args.invite);
+      } else {
+        const port = Number(args.port);
+        if (!Number.isInteger(port) || port < 1 || port > 65535) {
+          throw new AdminError(`Cannot connect: port ${JSON.stringify(args.port)} is not 1 to 65535`);
+        }
+        target = { nodeId: toNodeId(str(args, "nodeId")), host: str(args, "host"), port };
+      }
+      const waitMs = typeof args.waitMs === "number" ? Math.min(60_000, args.waitMs) : 10_000;
+      return { kind: "result", value: await node.links.connect(target, waitMs) };
+    },
+    approve: (args) => ({ kind: "result", value: node.links.approve(toNodeId(args.nodeId)) }),
+    reject: (args) => {
+      node.links.reject(toNodeId(args.nodeId));
+      return { kind: "result", value: null };
+    },
+  };
+}

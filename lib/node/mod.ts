@@ -1,0 +1,9 @@
+/**
+ * The node: accounts, inboxes, outbox, the owner's admin channel, and the
+ * composition of federation parts into a running process.
+ *
+ * @module
+ */
+export { type Node, type NodeStatus, startNode, type StartNodeOptions } from "./node.ts";
+export { adminCall, adminStream, NotRunningError } from "./admin_client.ts";
+export { AdminError } from "./admin_server.ts";
