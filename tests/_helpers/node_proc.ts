@@ -1,0 +1,196 @@
+/**
+ * Real node processes for multi-node tests: each on 127.0.0.1 with real TLS,
+ * its own config and data directory under .tmp/, stopped in `finally`.
+ */
+import { join, resolve } from "node:path";
+import { adminCall } from "../../lib/node/mod.ts";
+
+const REPO = resolve(new URL("../..", import.meta.url).pathname);
+
+/** A fresh folder under .tmp/ for one test. */
+export async function tempRoot(name: string): Promise<string> {
+  await Deno.mkdir(join(REPO, ".tmp"), { recursive: true });
+  return await Deno.makeTempDir({ dir: join(REPO, ".tmp"), prefix: `${name}-` });
+}
+
+/** A port free on 127.0.0.1 right now. */
+export function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+/** Polls `fn` until it returns true, or fails after `timeoutMs` naming `what`. */
+export async function waitUntil(
+  what: string,
+  fn: () => Promise<boolean> | boolean,
+  timeoutMs = 15_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      if (await fn()) return;
+    } catch (e) {
+      last = e;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${last}` : ""}`);
+}
+
+/** Runs main.ts with `args`; returns exit code and output. */
+export async function runCli(
+  args: string[],
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-net", "--allow-read", "--allow-write=.tmp", join(REPO, "main.ts"), ...args],
+    cwd: REPO,
+    env: { NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const d = new TextDecoder();
+  return { code: out.code, stdout: d.decode(out.stdout), stderr: d.decode(out.stderr) };
+}
+
+/** Options of {@linkcode NodeProc.create}. */
+export interface NodeProcOptions {
+  id: string;
+  root: string;
+  port?: number;
+  open?: boolean;
+  /** Extra INI text appended to the config. */
+  extra?: string;
+  /** Reuse another node's data directory (an impostor needs its own). */
+  dataDir?: string;
+}
+
+/** One node process. */
+export class NodeProc {
+  readonly id: string;
+  readonly port: number;
+  readonly configPath: string;
+  readonly dataDir: string;
+  #child: Deno.ChildProcess | null = null;
+  #output = "";
+
+  private constructor(id: string, port: number, configPath: string, dataDir: string) {
+    this.id = id;
+    this.port = port;
+    this.configPath = configPath;
+    this.dataDir = dataDir;
+  }
+
+  /** Writes the config and starts the node; resolves once it prints `ready`. */
+  static async create(o: NodeProcOptions): Promise<NodeProc> {
+    const port = o.port ?? freePort();
+    const dataDir = o.dataDir ?? join(o.root, `${o.id}-data`);
+    const configPath = join(o.root, `${o.id}-${port}.conf`);
+    await Deno.writeTextFile(
+      configPath,
+      `[Network]\nhost = 127.0.0.1\nport = ${port}\nclient_id = ${o.id}\n` +
+        `[Storage]\ndata_dir = ${dataDir}\n[Federation]\nopen = ${o.open ?? false}\n` +
+        `[Log]\nlevel = debug\n${o.extra ?? ""}`,
+    );
+    const node = new NodeProc(o.id, port, configPath, dataDir);
+    await node.start();
+    return node;
+  }
+
+  /** Everything the process printed so far. */
+  get output(): string {
+    return this.#output;
+  }
+
+  get running(): boolean {
+    return this.#child !== null;
+  }
+
+  /** Starts (or restarts) the process and waits for `ready`. */
+  async start(): Promise<void> {
+    if (this.#child) throw new Error(`${this.id} is already running`);
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--allow-net",
+        "--allow-read",
+        "--allow-write=.tmp",
+        join(REPO, "main.ts"),
+        "server",
+        "--config",
+        this.configPath,
+      ],
+      cwd: REPO,
+      env: { NO_COLOR: "1" },
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    this.#output += "\n--- start ---\n";
+    this.#child = child;
+    const d = new TextDecoder();
+    const pump = async (stream: ReadableStream<Uint8Array>) => {
+      for await (const c of stream) this.#output += d.decode(c, { stream: true });
+    };
+    pump(child.stdout).catch(() => {});
+    pump(child.stderr).catch(() => {});
+    const exited = child.status.then((s) => s);
+    const deadline = Date.now() + 20_000;
+    const from = this.#output.length;
+    while (!/ready on /.test(this.#output.slice(from))) {
+      const done = await Promise.race([exited, new Promise((r) => setTimeout(r, 25))]);
+      if (done && typeof done === "object" && "code" in done) {
+        this.#child = null;
+        throw new Error(`${this.id} exited before ready:\n${this.#output}`);
+      }
+      if (Date.now() > deadline) throw new Error(`${this.id} not ready:\n${this.#output}`);
+    }
+  }
+
+  /** Asks the running node for something over its admin channel. */
+  admin(cmd: string, args: Record<string, unknown> = {}): Promise<unknown> {
+    return adminCall(this.dataDir, cmd, args);
+  }
+
+  /** `status --json` as an object. */
+  async status(): Promise<{ nodeId: string; fingerprint: string; invite: string; links: LinkRow[] }> {
+    return await this.admin("status") as never;
+  }
+
+  /** The state of the link to `peer`, or undefined. */
+  async link(peer: string): Promise<LinkRow | undefined> {
+    return (await this.status()).links.find((l) => l.peer === peer);
+  }
+
+  /** Stops with SIGTERM (or SIGKILL with `hard`) and waits for the exit. */
+  async stop(hard = false): Promise<void> {
+    const child = this.#child;
+    if (!child) return;
+    this.#child = null;
+    try {
+      child.kill(hard ? "SIGKILL" : "SIGTERM");
+    } catch { /* already gone */ }
+    const timer = setTimeout(() => {
+      try {
+        child.kill("SIGKILL");
+      } catch { /* gone */ }
+    }, 5000);
+    await child.status;
+    clearTimeout(timer);
+  }
+}
+
+/** A row of `links`. */
+export interface LinkRow {
+  peer: string;
+  state: string;
+  lastError: string | null;
+  fingerprint: string | null;
+  sinceMs: number;
+}
+
+/** Waits until `a`'s link to `peer` is in `state`. */
+export async function waitLink(a: NodeProc, peer: string, state: string, timeoutMs = 15_000) {
+  await waitUntil(`${a.id}→${peer} ${state}`, async () => (await a.link(peer))?.state === state, timeoutMs);
+}
