@@ -27,7 +27,13 @@ import { SecureChannel } from "./secure_channel.ts";
 export const LINK_PATH = "/fedchat/v1/link";
 
 /** A link's state as shown to people and scripts. */
-export type LinkState = "up" | "connecting" | "down" | "pending-approval" | "awaiting-owner" | "refused";
+export type LinkState =
+  | "up"
+  | "connecting"
+  | "down"
+  | "pending-approval"
+  | "awaiting-owner"
+  | "refused";
 
 /** One row of `links` / `status --json`. */
 export interface LinkInfo {
@@ -191,6 +197,18 @@ export class LinkManager {
     this.#log.info("link rejected", { peer: nodeId });
   }
 
+  /** Closes the link to a node and forgets it (its pin too). */
+  remove(nodeId: NodeId): void {
+    const rt = this.#peers.get(nodeId);
+    if (rt) {
+      if (rt.timer !== null) this.#o.clock.clearTimer(rt.timer);
+      this.#peers.delete(nodeId);
+      rt.channel?.close("link removed by the owner");
+    }
+    this.#fpCache.delete(nodeId);
+    this.#o.store.deletePeer(nodeId);
+  }
+
   /** Every known peer with its link state. */
   links(): LinkInfo[] {
     return this.#o.store.listPeers().map((rec) => {
@@ -218,7 +236,10 @@ export class LinkManager {
   /** Handles an incoming connection on {@linkcode LINK_PATH}. */
   accept(accepted: Accepted): void {
     this.#acceptAsync(accepted).catch((e) => {
-      this.#log.info("incoming link refused", { addr: accepted.ws.remoteAddress, why: (e as Error).message });
+      this.#log.info("incoming link refused", {
+        addr: accepted.ws.remoteAddress,
+        why: (e as Error).message,
+      });
       accepted.ws.close(1008, e instanceof AuthError ? "authentication failed" : "protocol error");
     });
   }
@@ -243,7 +264,9 @@ export class LinkManager {
     this.#register(peer.nodeId, channel, peer.nodeId, peer.publicKey);
   }
 
-  async #policy(peer: PeerProof): Promise<{ status: "accepted" | "pending" | "refused"; reason: string }> {
+  async #policy(
+    peer: PeerProof,
+  ): Promise<{ status: "accepted" | "pending" | "refused"; reason: string }> {
     const store = this.#o.store;
     const rec = store.getPeer(peer.nodeId);
     const now = this.#o.clock.nowMs();
@@ -252,7 +275,8 @@ export class LinkManager {
       const refusal = await this.#checkPins(rec, peer.publicKey, fp);
       if (refusal) return { status: "refused", reason: "key does not match the pinned key" };
       if (rec.state === "rejected") return { status: "refused", reason: "refused by the owner" };
-      const endpoint = peer.endpoint ?? (rec.host && rec.port ? { host: rec.host, port: rec.port } : null);
+      const endpoint = peer.endpoint ??
+        (rec.host && rec.port ? { host: rec.host, port: rec.port } : null);
       store.putPeer({
         ...rec,
         publicKey: peer.publicKey,
@@ -276,7 +300,10 @@ export class LinkManager {
     });
     this.#fpCache.set(peer.nodeId, shortFingerprint(fp));
     if (this.#o.open) return { status: "accepted", reason: "" };
-    this.#log.info("link request waits for approval", { peer: peer.nodeId, fp: shortFingerprint(fp) });
+    this.#log.info("link request waits for approval", {
+      peer: peer.nodeId,
+      fp: shortFingerprint(fp),
+    });
     return { status: "pending", reason: "waiting for the owner" };
   }
 
@@ -286,13 +313,18 @@ export class LinkManager {
     if (rec.publicKey && !constantTimeEqual(rec.publicKey, key)) {
       why = `refused a different key for ${rec.nodeId}: presented ${shortFingerprint(fp)}, ` +
         `pinned ${shortFingerprint(await fullFingerprint(rec.publicKey))}`;
-    } else if (!rec.publicKey && rec.expectedFingerprint && !fingerprintMatches(fp, rec.expectedFingerprint)) {
+    } else if (
+      !rec.publicKey && rec.expectedFingerprint && !fingerprintMatches(fp, rec.expectedFingerprint)
+    ) {
       why = `refused a key for ${rec.nodeId} that does not match the invite: presented ${
         shortFingerprint(fp)
       }`;
     }
     if (why) {
-      this.#log.warn("link refused: key mismatch", { peer: rec.nodeId, presented: shortFingerprint(fp) });
+      this.#log.warn("link refused: key mismatch", {
+        peer: rec.nodeId,
+        presented: shortFingerprint(fp),
+      });
       this.#o.store.putPeer({ ...rec, lastError: why, lastErrorAtMs: this.#o.clock.nowMs() });
     }
     return why;
@@ -363,7 +395,9 @@ export class LinkManager {
     if (this.#stopped || rt.dialing || rt.state === "up" || !rec || rec.state !== "linked") return;
     if (!rec.host || !rec.port) return;
     rt.dialing = true;
-    if (rt.state !== "pending-approval" && rt.state !== "refused") this.#setState(peer, "connecting");
+    if (rt.state !== "pending-approval" && rt.state !== "refused") {
+      this.#setState(peer, "connecting");
+    }
     let ws: WsConnection | null = null;
     try {
       const timeout = this.#o.handshakeTimeoutMs;
@@ -374,7 +408,10 @@ export class LinkManager {
         timeoutMs: timeout,
         maxMessageBytes: this.#o.maxMessageBytes,
       });
-      const hello = await initiatorHello(this.#o.self, { expected: peer, endpoint: this.#o.endpoint });
+      const hello = await initiatorHello(this.#o.self, {
+        expected: peer,
+        endpoint: this.#o.endpoint,
+      });
       ws.send(hello.message);
       const fin = await initiatorFinish(hello.state, await nextMessage(ws, timeout));
       const fp = await fullFingerprint(fin.peer.publicKey);
@@ -398,7 +435,9 @@ export class LinkManager {
       }
       channel.close("link not accepted");
       this.#setState(peer, first.status === "pending" ? "pending-approval" : "refused");
-      if (first.status === "refused") this.#recordError(peer, `refused by ${peer}: ${first.reason}`);
+      if (first.status === "refused") {
+        this.#recordError(peer, `refused by ${peer}: ${first.reason}`);
+      }
     } catch (e) {
       ws?.destroy();
       const msg = (e as Error).message;
@@ -413,7 +452,9 @@ export class LinkManager {
 
   #recordError(peer: NodeId, why: string): void {
     const rec = this.#o.store.getPeer(peer);
-    if (rec) this.#o.store.putPeer({ ...rec, lastError: why, lastErrorAtMs: this.#o.clock.nowMs() });
+    if (rec) {
+      this.#o.store.putPeer({ ...rec, lastError: why, lastErrorAtMs: this.#o.clock.nowMs() });
+    }
   }
 
   #register(peer: NodeId, channel: SecureChannel, initiator: NodeId, key: Uint8Array): void {
@@ -437,7 +478,9 @@ export class LinkManager {
     rt.initiator = initiator;
     rt.lastReceivedMs = this.#o.clock.nowMs();
     const latest = this.#o.store.getPeer(peer);
-    if (latest?.lastError) this.#o.store.putPeer({ ...latest, lastError: null, lastErrorAtMs: null });
+    if (latest?.lastError) {
+      this.#o.store.putPeer({ ...latest, lastError: null, lastErrorAtMs: null });
+    }
     this.#setState(peer, "up");
     this.#log.info("link up", { peer, initiator });
     channel.onMessage = (bytes) => {
@@ -491,7 +534,9 @@ function nextMessage(ws: WsConnection, timeoutMs: number): Promise<Uint8Array> {
     };
     ws.onClose = (info) => {
       clearTimeout(timer);
-      reject(new FederationError(`connection closed during the handshake: ${info.reason || info.code}`));
+      reject(
+        new FederationError(`connection closed during the handshake: ${info.reason || info.code}`),
+      );
     };
   });
 }

@@ -1,0 +1,32 @@
+/**
+ * `deno task bench [NAME...]`: runs benchmarks one after another, each in its
+ * own process, passing their output through. Benchmarks assert nothing.
+ */
+// deno-lint-ignore-file no-console
+const ALL = ["startup", "e2e", "routing"];
+const names = Deno.args.length > 0 ? Deno.args : ALL;
+for (const name of names) {
+  const file = new URL(`./${name}.ts`, import.meta.url).pathname;
+  try {
+    await Deno.stat(file);
+  } catch {
+    console.log(`(no benchmark named ${name})`);
+    continue;
+  }
+  console.log(`== ${name}`);
+  const { code } = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-net",
+      "--allow-read",
+      "--allow-write=.tmp",
+      "--allow-run",
+      "--allow-env",
+      "--allow-sys",
+      file,
+    ],
+    stdout: "inherit",
+    stderr: "inherit",
+  }).spawn().status;
+  if (code !== 0) console.log(`${name} exited with ${code}`);
+}
