@@ -1,0 +1,117 @@
+/**
+ * Envelopes: what nodes carry for each other. The header is for routing and
+ * delivery; `body` is opaque to nodes (ciphertext between clients, or a node
+ * message such as a signed delivery receipt). Relays change only `ttl`.
+ *
+ *   u8 version=1 | [16] id | u8 kind | u8 ttl | u64 createdAtMs | u64 expiresAtMs
+ *   | str from | str to | bytes body
+ *
+ * `from` / `to` are user addresses (`name@node`) for user kinds, and node ids
+ * for node kinds.
+ */
+import { ByteReader, ByteWriter, DecodeError } from "../codec.ts";
+import { type Address, type NodeId, splitAddress, toAddress, toNodeId } from "../ids.ts";
+import { ProtocolError } from "./errors.ts";
+
+const VERSION = 1;
+
+/** Hops an envelope may take before it is dropped. */
+export const DEFAULT_TTL = 32;
+/** Largest body an envelope may carry. */
+export const MAX_ENVELOPE_BODY = 512 * 1024;
+/** Envelope ids are 16 random bytes. */
+export const ENVELOPE_ID_BYTES = 16;
+
+/** Kinds of envelope; `user` kinds go between clients, `node` kinds between nodes. */
+export const ENVELOPE_KINDS = {
+  /** A chat request (with its handshake), allowed before acceptance. */
+  request: { code: 1, between: "user" },
+  /** Anything else a client sends a contact: messages, acceptances, receipts, files. */
+  message: { code: 2, between: "user" },
+  /** A destination node's signed receipt for envelopes it stored. */
+  receipt: { code: 3, between: "node" },
+  /** A diagnostic probe that records the path it takes, answered by a reply. */
+  probe: { code: 4, between: "node" },
+  probeReply: { code: 5, between: "node" },
+} as const;
+
+/** The name of an envelope kind. */
+export type EnvelopeKind = keyof typeof ENVELOPE_KINDS;
+
+const KIND_BY_CODE = new Map(
+  Object.entries(ENVELOPE_KINDS).map(([k, v]) => [v.code as number, k as EnvelopeKind]),
+);
+
+/** A decoded envelope. */
+export interface Envelope {
+  id: Uint8Array;
+  kind: EnvelopeKind;
+  ttl: number;
+  createdAtMs: number;
+  expiresAtMs: number;
+  /** A user address for user kinds, a node id for node kinds. */
+  from: string;
+  to: string;
+  body: Uint8Array;
+}
+
+/** Hex form of an envelope id, for maps, logs and the store. */
+export function envelopeIdHex(id: Uint8Array): string {
+  let s = "";
+  for (const b of id) s += b.toString(16).padStart(2, "0");
+  return s;
+}
+
+/** The node an envelope is going to. */
+export function destinationNode(e: Envelope): NodeId {
+  return ENVELOPE_KINDS[e.kind].between === "user"
+    ? splitAddress(e.to as Address).node
+    : e.to as NodeId;
+}
+
+/** The node an envelope came from. */
+export function originNode(e: Envelope): NodeId {
+  return ENVELOPE_KINDS[e.kind].between === "user"
+    ? splitAddress(e.from as Address).node
+    : e.from as NodeId;
+}
+
+/** Encodes an envelope. */
+export function encodeEnvelope(e: Envelope): Uint8Array {
+  return new ByteWriter().u8(VERSION).fixed(e.id).u8(ENVELOPE_KINDS[e.kind].code).u8(e.ttl)
+    .u64(e.createdAtMs).u64(e.expiresAtMs).str(e.from).str(e.to).bytes(e.body).finish();
+}
+
+/** Offset of the ttl byte, so relays can decrement it without re-encoding. */
+export const TTL_OFFSET = 1 + ENVELOPE_ID_BYTES + 1;
+
+/**
+ * Decodes and validates an envelope.
+ *
+ * @throws {ProtocolError} malformed, unknown version or kind, bad address, oversized body
+ */
+export function decodeEnvelope(bytes: Uint8Array): Envelope {
+  try {
+    if (bytes.length > MAX_ENVELOPE_BODY + 256) throw new DecodeError("envelope too large");
+    const r = new ByteReader(bytes);
+    if (r.u8("version") !== VERSION) throw new DecodeError("unknown version");
+    const id = r.fixed(ENVELOPE_ID_BYTES, "id");
+    const kind = KIND_BY_CODE.get(r.u8("kind"));
+    if (!kind) throw new DecodeError("unknown kind");
+    const ttl = r.u8("ttl");
+    const createdAtMs = r.u64("createdAtMs");
+    const expiresAtMs = r.u64("expiresAtMs");
+    const parse = ENVELOPE_KINDS[kind].between === "user" ? toAddress : toNodeId;
+    const from = parse(r.str(80, "from"));
+    const to = parse(r.str(80, "to"));
+    const body = r.bytes(MAX_ENVELOPE_BODY, "body");
+    r.end("envelope");
+    if (expiresAtMs < createdAtMs) throw new DecodeError("expires before it was created");
+    return { id, kind, ttl, createdAtMs, expiresAtMs, from, to, body };
+  } catch (e) {
+    if (e instanceof DecodeError || e instanceof RangeError || e instanceof TypeError) {
+      throw new ProtocolError(`Cannot read envelope: ${e.message}`, { cause: e });
+    }
+    throw e;
+  }
+}
