@@ -100,12 +100,12 @@ const times: number[] = [];
 try {
   for (let i = 0; i < HANDSHAKES; i++) {
     const t0 = performance.now();
-    const link = await a.links.connect({ nodeId: "hb" as NodeId, host: "127.0.0.1", port: b.port });
+    const link = await a.federation.links.connect({ nodeId: "hb" as NodeId, host: "127.0.0.1", port: b.port });
     const ms = performance.now() - t0;
     if (link.state !== "up") throw new Error(`link not up: ${link.state} ${link.lastError}`);
     times.push(ms);
-    a.links.remove("hb" as NodeId);
-    b.links.remove("ha" as NodeId);
+    a.federation.links.remove("hb" as NodeId);
+    b.federation.links.remove("ha" as NodeId);
     await new Promise((r) => setTimeout(r, 20));
   }
 } finally {

@@ -7,6 +7,8 @@ export function formatLinks(links: LinkInfo[]): string {
   return links.map((l) => {
     const addr = l.host ? `${l.host}:${l.port}` : "(no address)";
     const err = l.lastError ? `  last error: ${l.lastError}` : "";
-    return `${l.peer.padEnd(16)} ${l.state.padEnd(16)} ${addr.padEnd(24)} ${l.fingerprint ?? ""}${err}`;
+    return `${l.peer.padEnd(16)} ${l.state.padEnd(16)} ${addr.padEnd(24)} ${
+      l.fingerprint ?? ""
+    }${err}`;
   }).join("\n");
 }

@@ -17,7 +17,9 @@ export async function initMulti(
   const dir = resolve(typeof flags.dir === "string" ? flags.dir : "multi");
   const basePort = Number(flags["base-port"] ?? 9001);
   if (!Number.isInteger(basePort) || basePort < 1024 || basePort + n - 1 > 65535) {
-    throw new CliError("Cannot init-multi: --base-port must be 1024 to 65535 with room for N ports");
+    throw new CliError(
+      "Cannot init-multi: --base-port must be 1024 to 65535 with room for N ports",
+    );
   }
   await Deno.mkdir(dir, { recursive: true });
   const ids = Array.from({ length: n }, (_, i) => NAMES[i] ?? `node${i + 1}`);

@@ -28,7 +28,12 @@ async function runNode(
   const startedAt = performance.now();
   const config = await configFrom(flags);
   const log = createLogger({ level: config.logLevel });
-  const node = await startNode({ config, log, clock: SYSTEM_CLOCK });
+  const node = await startNode({
+    config,
+    log,
+    clock: SYSTEM_CLOCK,
+    ownerOnline: mode !== "server",
+  });
   const readyMs = Math.round(performance.now() - startedAt);
   printLine(`fedchat node ${node.config.nodeId} (${mode})`);
   printLine(`  fingerprint  ${node.fingerprint}`);
@@ -85,7 +90,11 @@ const COMMANDS: Record<string, Command> = {
       if (p.length === 1 && p[0].startsWith("fedchat://")) args = { invite: p[0] };
       else if (p.length === 3) args = { host: p[0], port: Number(p[1]), nodeId: p[2] };
       else throw new CliError("Cannot connect: give HOST PORT NODE_ID, or one invite line");
-      const link = await admin(f, "connect", args) as { peer: string; state: string; lastError: string | null };
+      const link = await admin(f, "connect", args) as {
+        peer: string;
+        state: string;
+        lastError: string | null;
+      };
       printLine(`${link.peer}: ${link.state}${link.lastError ? ` (${link.lastError})` : ""}`);
       return link.state === "up" || link.state === "pending-approval" ? 0 : 1;
     },
@@ -131,15 +140,45 @@ const COMMANDS: Record<string, Command> = {
       return 0;
     },
   },
+  ping: {
+    usage: "ping NODE_ID [--config PATH]",
+    summary: "Send a probe to a node and show the path it took",
+    flags: CONFIG_FLAG,
+    run: async (p, f) => {
+      if (p.length !== 1) throw new CliError("Cannot ping: give one NODE_ID");
+      const r = await admin(f, "ping", { nodeId: p[0] }) as { path: string[]; rttMs: number };
+      printLine(`${r.path.join(" -> ")}  ${r.rttMs} ms`);
+      return 0;
+    },
+  },
+  directory: {
+    usage: "directory [--json] [--config PATH]",
+    summary: "List the users of every reachable node, with presence",
+    flags: { ...CONFIG_FLAG, json: { type: "boolean" } },
+    run: async (_p, f) => {
+      const d = await admin(f, "directory") as Array<{ address: string; presence: string }>;
+      if (f.json) printLine(JSON.stringify(d));
+      else for (const u of d) printLine(`${u.address.padEnd(40)} ${u.presence}`);
+      if (!f.json && d.length === 0) printLine("nobody reachable yet");
+      return 0;
+    },
+  },
   status: {
     usage: "status [--json] [--config PATH]",
     summary: "Show the node's id, fingerprint, address and links",
     flags: { ...CONFIG_FLAG, json: { type: "boolean" } },
     run: async (_p, f) => {
-      const s = await admin(f, "status") as { nodeId: string; fingerprint: string; listening: { host: string; port: number }; links: never };
+      const s = await admin(f, "status") as {
+        nodeId: string;
+        fingerprint: string;
+        listening: { host: string; port: number };
+        links: never;
+      };
       if (f.json) printLine(JSON.stringify(s));
       else {
-        printLine(`node ${s.nodeId}  fingerprint ${s.fingerprint}  on ${s.listening.host}:${s.listening.port}`);
+        printLine(
+          `node ${s.nodeId}  fingerprint ${s.fingerprint}  on ${s.listening.host}:${s.listening.port}`,
+        );
         printLine(formatLinks(s.links));
       }
       return 0;

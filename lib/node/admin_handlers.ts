@@ -1,7 +1,7 @@
 /** The admin commands a node answers, each a thin call into its parts. */
 import { toNodeId } from "../ids.ts";
 import { parseInvite } from "../federation/mod.ts";
-import { type AdminHandler, AdminError } from "./admin_server.ts";
+import { AdminError, type AdminHandler } from "./admin_server.ts";
 import type { Node } from "./node.ts";
 
 function str(args: Record<string, unknown>, name: string): string {
@@ -16,7 +16,7 @@ function str(args: Record<string, unknown>, name: string): string {
 export function adminHandlers(node: Node): Record<string, AdminHandler> {
   return {
     status: () => ({ kind: "result", value: node.status() }),
-    links: () => ({ kind: "result", value: node.links.links() }),
+    links: () => ({ kind: "result", value: node.federation.links.links() }),
     invite: () => ({ kind: "result", value: node.invite() }),
     connect: async (args) => {
       let target;
@@ -25,16 +25,30 @@ export function adminHandlers(node: Node): Record<string, AdminHandler> {
       } else {
         const port = Number(args.port);
         if (!Number.isInteger(port) || port < 1 || port > 65535) {
-          throw new AdminError(`Cannot connect: port ${JSON.stringify(args.port)} is not 1 to 65535`);
+          throw new AdminError(
+            `Cannot connect: port ${JSON.stringify(args.port)} is not 1 to 65535`,
+          );
         }
         target = { nodeId: toNodeId(str(args, "nodeId")), host: str(args, "host"), port };
       }
       const waitMs = typeof args.waitMs === "number" ? Math.min(60_000, args.waitMs) : 10_000;
-      return { kind: "result", value: await node.links.connect(target, waitMs) };
+      return { kind: "result", value: await node.federation.links.connect(target, waitMs) };
     },
-    approve: (args) => ({ kind: "result", value: node.links.approve(toNodeId(args.nodeId)) }),
+    approve: (args) => ({
+      kind: "result",
+      value: node.federation.links.approve(toNodeId(args.nodeId)),
+    }),
+    ping: async (args) => {
+      const waitMs = typeof args.waitMs === "number" ? Math.min(60_000, args.waitMs) : 5_000;
+      return {
+        kind: "result",
+        value: await node.federation.forwarder.probe(toNodeId(args.nodeId), waitMs),
+      };
+    },
+    routes: () => ({ kind: "result", value: node.federation.routes() }),
+    directory: () => ({ kind: "result", value: node.federation.router.directory() }),
     reject: (args) => {
-      node.links.reject(toNodeId(args.nodeId));
+      node.federation.links.reject(toNodeId(args.nodeId));
       return { kind: "result", value: null };
     },
   };

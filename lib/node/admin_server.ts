@@ -59,7 +59,9 @@ async function isLive(path: string): Promise<boolean> {
 export async function checkNotRunning(dataDir: string): Promise<void> {
   if (await isLive(join(dataDir, ADMIN_SOCKET))) {
     throw new AdminError(
-      `Cannot start: another fedchat node is running with data directory ${JSON.stringify(dataDir)}`,
+      `Cannot start: another fedchat node is running with data directory ${
+        JSON.stringify(dataDir)
+      }`,
     );
   }
 }

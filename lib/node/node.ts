@@ -10,14 +10,19 @@ import { type NodeStore, openSqliteNodeStore } from "../store/mod.ts";
 import { loadOrCreateCertificate } from "../tls.ts";
 import { startWssServer, type WssServer } from "../wss/mod.ts";
 import {
+  createFederation,
+  type DirectoryEntry,
+  type Federation,
   formatInvite,
   fullFingerprint,
   LINK_PATH,
-  LinkManager,
+  type LinkInfo,
   loadOrCreateNodeKey,
   type NodeKey,
   shortFingerprint,
+  type TableRow,
 } from "../federation/mod.ts";
+import type { UserName } from "../ids.ts";
 import { type AdminServer, checkNotRunning, startAdminServer } from "./admin_server.ts";
 import { adminHandlers } from "./admin_handlers.ts";
 
@@ -31,7 +36,11 @@ export interface NodeStatus {
   listening: { host: string; port: number };
   endpoint: { host: string; port: number };
   invite: string;
-  links: ReturnType<LinkManager["links"]>;
+  links: LinkInfo[];
+  /** Known nodes with next hop and distance. */
+  routes: TableRow[];
+  /** Listed users of every reachable node. */
+  directory: DirectoryEntry[];
 }
 
 /** A started node. */
@@ -41,7 +50,7 @@ export interface Node {
   fingerprint: string;
   fullFingerprint: string;
   port: number;
-  links: LinkManager;
+  federation: Federation;
   store: NodeStore;
   status(): NodeStatus;
   invite(): string;
@@ -53,6 +62,8 @@ export interface StartNodeOptions {
   config: Config;
   log: Logger;
   clock: Clock;
+  /** The owner's client runs in this process (default mode), so the owner is online. */
+  ownerOnline?: boolean;
 }
 
 /**
@@ -79,8 +90,9 @@ export async function startNode(options: StartNodeOptions): Promise<Node> {
     for (const fn of cleanups.reverse()) await fn();
   };
   try {
-    const links = new LinkManager({
-      self: { nodeId: config.nodeId, key },
+    const federation = createFederation({
+      self: config.nodeId,
+      key,
       endpoint: { host: config.publicHost, port: config.publicPort },
       store,
       clock,
@@ -88,8 +100,15 @@ export async function startNode(options: StartNodeOptions): Promise<Node> {
       open: config.openFederation,
       maxMessageBytes: config.maxFrameBytes,
       handshakeTimeoutMs: config.handshakeTimeoutMs,
+      listed: true,
+      deliverLocal: () => {},
     });
-    cleanups.push(() => links.stop());
+    const links = federation.links;
+    cleanups.push(() => federation.stop());
+    federation.setUsers([{
+      name: config.nodeId as string as UserName,
+      presence: options.ownerOnline ? "online" : "offline",
+    }]);
     let server: WssServer;
     try {
       server = await startWssServer({
@@ -114,14 +133,19 @@ export async function startNode(options: StartNodeOptions): Promise<Node> {
     const port = server.port;
     const endpointPort = config.publicPort === config.port ? port : config.publicPort;
     const invite = () =>
-      formatInvite({ nodeId: config.nodeId, host: config.publicHost, port: endpointPort, fingerprint: full });
+      formatInvite({
+        nodeId: config.nodeId,
+        host: config.publicHost,
+        port: endpointPort,
+        fingerprint: full,
+      });
     const node: Node = {
       config,
       key,
       fingerprint: shortFingerprint(full),
       fullFingerprint: full,
       port,
-      links,
+      federation,
       store,
       invite,
       status: () => ({
@@ -131,12 +155,14 @@ export async function startNode(options: StartNodeOptions): Promise<Node> {
         endpoint: { host: config.publicHost, port: endpointPort },
         invite: invite(),
         links: links.links(),
+        routes: federation.routes(),
+        directory: federation.router.directory(),
       }),
       stop: cleanup,
     };
     const admin: AdminServer = await startAdminServer(config.dataDir, adminHandlers(node), log);
     cleanups.push(() => admin.close());
-    links.start();
+    federation.start();
     return node;
   } catch (e) {
     await cleanup();

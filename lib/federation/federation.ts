@@ -1,0 +1,106 @@
+/**
+ * One node's federation: the link layer, the router and the forwarder wired
+ * together. Links carry announcements to the router and envelopes to the
+ * forwarder; the router's paths steer the forwarder.
+ */
+import type { Clock } from "../clock.ts";
+import { ed25519Sign } from "../e2e/mod.ts";
+import type { NodeId } from "../ids.ts";
+import type { Logger } from "../log.ts";
+import type { NodeStore } from "../store/mod.ts";
+import type { Envelope } from "./envelope.ts";
+import { Forwarder } from "./forwarder.ts";
+import type { Endpoint } from "./link_handshake.ts";
+import { LinkManager } from "./link_manager.ts";
+import type { NodeKey } from "./node_key.ts";
+import { type LocalUser, Router, type TableRow } from "./routing/mod.ts";
+
+/** Options of {@linkcode createFederation}. */
+export interface FederationOptions {
+  self: NodeId;
+  key: NodeKey;
+  endpoint: Endpoint;
+  store: NodeStore;
+  clock: Clock;
+  log: Logger;
+  open: boolean;
+  maxMessageBytes: number;
+  handshakeTimeoutMs: number;
+  /** Whether the node lists its users in the directory. */
+  listed: boolean;
+  /** An envelope for this node arrived (user kinds and receipts). */
+  deliverLocal(envelope: Envelope, bytes: Uint8Array): void;
+}
+
+/** The wired parts. */
+export interface Federation {
+  links: LinkManager;
+  router: Router;
+  forwarder: Forwarder;
+  /** Known nodes with next hop and distance, for `status --json`. */
+  routes(): TableRow[];
+  setUsers(users: readonly LocalUser[]): void;
+  start(): void;
+  stop(): void;
+}
+
+/** Builds the link layer, router and forwarder of one node. */
+export function createFederation(o: FederationOptions): Federation {
+  const log = o.log;
+  const links = new LinkManager({
+    self: { nodeId: o.self, key: o.key },
+    endpoint: o.endpoint,
+    store: o.store,
+    clock: o.clock,
+    log,
+    open: o.open,
+    maxMessageBytes: o.maxMessageBytes,
+    handshakeTimeoutMs: o.handshakeTimeoutMs,
+  });
+  const router = new Router({
+    self: o.self,
+    signer: { publicKey: o.key.publicKey, sign: (m) => ed25519Sign(o.key.privateKey, m) },
+    send: (peer, bytes) => void links.send(peer, { kind: "announce", bytes }),
+    clock: o.clock,
+    endpoint: o.endpoint,
+    listed: o.listed,
+    events: {
+      onRejected: (peer, reason, origin) =>
+        log.child("routing").warn("announcement refused", { peer, reason, origin }),
+    },
+  });
+  const forwarder = new Forwarder({
+    self: o.self,
+    clock: o.clock,
+    log: log.child("forward"),
+    sendToPeer: (peer, bytes) => links.send(peer, { kind: "envelope", bytes }),
+    nextHop: (dest) => router.nextHop(dest),
+    reportHopFailure: (peer) => router.reportHopFailure(peer),
+    deliverLocal: o.deliverLocal,
+  });
+  // Neighbours' keys are proven by the link handshake: pin them for routing too.
+  for (const rec of o.store.listPeers()) {
+    if (rec.publicKey && rec.state === "linked") router.pinKey(rec.nodeId, rec.publicKey);
+  }
+  links.onLinkUp = (peer, key) => router.linkUp(peer, key);
+  links.onLinkDown = (peer) => router.linkDown(peer);
+  links.onMessage = (peer, m) => {
+    if (m.kind === "announce") {
+      Promise.resolve(router.receiveAnnouncement(peer, m.bytes)).catch((e) =>
+        log.warn("announcement failed", { peer, why: (e as Error).message })
+      );
+    } else if (m.kind === "envelope") forwarder.receive(peer, m.bytes);
+  };
+  return {
+    links,
+    router,
+    forwarder,
+    routes: () => router.table(),
+    setUsers: (users) => router.setUsers(users),
+    start: () => links.start(),
+    stop: () => {
+      links.stop();
+      router.stop();
+    },
+  };
+}

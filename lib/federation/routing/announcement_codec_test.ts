@@ -1,0 +1,168 @@
+import assert from "node:assert/strict";
+import { toNodeId, toUserName } from "../../ids.ts";
+import type { AnnouncementBody } from "./announcement.ts";
+import { MAX_ANNOUNCEMENT_BYTES } from "./announcement.ts";
+import {
+  decodeAnnouncement,
+  encodeAnnouncementBody,
+  joinAnnouncement,
+  peekAnnouncement,
+} from "./announcement_codec.ts";
+import { AnnouncementDecodeError } from "./errors.ts";
+
+const SIG = new Uint8Array(64).fill(7);
+
+function body(over: Partial<AnnouncementBody> = {}): AnnouncementBody {
+  return {
+    origin: toNodeId("alice"),
+    publicKey: new Uint8Array(32).fill(1),
+    seq: 1_700_000_000_123,
+    issuedAtMs: 1_700_000_000_123,
+    expiresAtMs: 1_700_003_600_123,
+    listed: true,
+    endpoint: { host: "chat.example.org", port: 8443 },
+    links: [toNodeId("carol"), toNodeId("bob")],
+    users: [
+      { name: toUserName("zed"), presence: "offline" },
+      { name: toUserName("alice"), presence: "online" },
+    ],
+    ...over,
+  };
+}
+
+function wire(over: Partial<AnnouncementBody> = {}): Uint8Array {
+  return joinAnnouncement(encodeAnnouncementBody(body(over)), SIG);
+}
+
+/** Rewrites one byte of valid wire bytes. */
+function patched(bytes: Uint8Array, at: number, value: number): Uint8Array {
+  const copy = bytes.slice();
+  copy[at] = value;
+  return copy;
+}
+
+Deno.test("decodeAnnouncement() round-trips every field, sorted canonically", () => {
+  const bytes = wire();
+  const a = decodeAnnouncement(bytes);
+  assert.equal(a.version, 1);
+  assert.equal(a.origin, "alice");
+  assert.deepEqual(a.publicKey, new Uint8Array(32).fill(1));
+  assert.equal(a.seq, 1_700_000_000_123);
+  assert.equal(a.issuedAtMs, 1_700_000_000_123);
+  assert.equal(a.expiresAtMs, 1_700_003_600_123);
+  assert.equal(a.listed, true);
+  assert.deepEqual(a.endpoint, { host: "chat.example.org", port: 8443 });
+  assert.deepEqual(a.links, ["bob", "carol"]);
+  assert.deepEqual(a.users, [
+    { name: "alice", presence: "online" },
+    { name: "zed", presence: "offline" },
+  ]);
+  assert.deepEqual(a.signature, SIG);
+  assert.deepEqual(a.bytes, bytes);
+  assert.deepEqual(joinAnnouncement(a.body, a.signature), bytes);
+  assert.deepEqual(encodeAnnouncementBody(a), a.body);
+});
+
+Deno.test("decodeAnnouncement() round-trips an unlisted node without endpoint or links", () => {
+  const a = decodeAnnouncement(wire({ listed: false, users: [], links: [], endpoint: undefined }));
+  assert.equal(a.listed, false);
+  assert.equal(a.endpoint, undefined);
+  assert.deepEqual(a.links, []);
+  assert.deepEqual(a.users, []);
+});
+
+Deno.test("decodeAnnouncement() rejects every truncation", () => {
+  const bytes = wire();
+  for (let n = 0; n < bytes.length; n++) {
+    assert.throws(
+      () => decodeAnnouncement(bytes.subarray(0, n)),
+      AnnouncementDecodeError,
+      `len ${n}`,
+    );
+  }
+});
+
+Deno.test("decodeAnnouncement() rejects trailing bytes and oversized input", () => {
+  const bytes = wire();
+  const longer = new Uint8Array(bytes.length + 1);
+  longer.set(bytes);
+  assert.throws(() => decodeAnnouncement(longer), /trailing bytes/);
+  assert.throws(() => decodeAnnouncement(new Uint8Array(MAX_ANNOUNCEMENT_BYTES + 1)), /over 65536/);
+});
+
+Deno.test("decodeAnnouncement() rejects an unknown version", () => {
+  assert.throws(() => decodeAnnouncement(patched(wire(), 0, 2)), /unknown version 2/);
+  assert.throws(() => decodeAnnouncement(patched(wire(), 0, 0)), AnnouncementDecodeError);
+});
+
+Deno.test("decodeAnnouncement() rejects bad fields", () => {
+  const bytes = wire();
+  // Layout: version 0, origin len 1, "alice" 2..6, key 7..38, seq 39..46, issued 47..54,
+  // expires 55..62, flags 63.
+  assert.throws(() => decodeAnnouncement(patched(bytes, 2, 0x41)), /bad origin/); // "Alice"
+  assert.throws(() => decodeAnnouncement(patched(bytes, 39, 0x00 | 0x20)), /seq over 2\^53/);
+  assert.throws(() => decodeAnnouncement(patched(bytes, 63, 0x07)), /unknown flags/);
+  const seqZero = bytes.slice();
+  seqZero.fill(0, 39, 47);
+  assert.throws(() => decodeAnnouncement(seqZero), /seq is 0/);
+  const unlisted = wire({ listed: true });
+  assert.throws(() => decodeAnnouncement(patched(unlisted, 63, 0x02)), /unlisted node lists users/);
+  const presenceAt = bytes.length - 64 - 1;
+  assert.throws(() => decodeAnnouncement(patched(bytes, presenceAt, 2)), /bad presence/);
+});
+
+Deno.test("decodeAnnouncement() rejects unsorted or duplicate links and links to itself", () => {
+  const one = wire({ links: [toNodeId("bob")], users: [], endpoint: undefined });
+  const twoSame = new Uint8Array([
+    ...one.subarray(0, 64),
+    0,
+    2,
+    3,
+    98,
+    111,
+    98,
+    3,
+    98,
+    111,
+    98,
+    0,
+    0,
+    ...SIG,
+  ]);
+  assert.throws(() => decodeAnnouncement(twoSame), /links not ascending/);
+  const toSelf = new Uint8Array([
+    ...one.subarray(0, 64),
+    0,
+    1,
+    5,
+    ...new TextEncoder().encode("alice"),
+    0,
+    0,
+    ...SIG,
+  ]);
+  assert.throws(() => decodeAnnouncement(toSelf), /link to itself/);
+  const lengthLie = new Uint8Array([...one.subarray(0, 64), 0xff, 0xff, ...SIG]);
+  assert.throws(() => decodeAnnouncement(lengthLie), AnnouncementDecodeError);
+});
+
+Deno.test("encodeAnnouncementBody() refuses out-of-range fields", () => {
+  assert.throws(() => encodeAnnouncementBody(body({ seq: 0 })), RangeError);
+  assert.throws(() => encodeAnnouncementBody(body({ seq: 2 ** 53 })), RangeError);
+  assert.throws(() => encodeAnnouncementBody(body({ publicKey: new Uint8Array(31) })), RangeError);
+  assert.throws(() => encodeAnnouncementBody(body({ listed: false })), /unlisted node lists users/);
+  assert.throws(() => encodeAnnouncementBody(body({ links: [toNodeId("alice")] })), RangeError);
+  assert.throws(
+    () => encodeAnnouncementBody(body({ endpoint: { host: "a b", port: 1 } })),
+    RangeError,
+  );
+  assert.throws(
+    () => encodeAnnouncementBody(body({ endpoint: { host: "a", port: 70000 } })),
+    RangeError,
+  );
+});
+
+Deno.test("peekAnnouncement() reads origin and seq, and nothing from garbage", () => {
+  assert.deepEqual(peekAnnouncement(wire()), { origin: "alice", seq: 1_700_000_000_123 });
+  assert.equal(peekAnnouncement(new Uint8Array([1, 5, 97])), undefined);
+  assert.equal(peekAnnouncement(new Uint8Array([9, 1, 97])), undefined);
+});
