@@ -100,7 +100,11 @@ const times: number[] = [];
 try {
   for (let i = 0; i < HANDSHAKES; i++) {
     const t0 = performance.now();
-    const link = await a.federation.links.connect({ nodeId: "hb" as NodeId, host: "127.0.0.1", port: b.port });
+    const link = await a.federation.links.connect({
+      nodeId: "hb" as NodeId,
+      host: "127.0.0.1",
+      port: b.port,
+    });
     const ms = performance.now() - t0;
     if (link.state !== "up") throw new Error(`link not up: ${link.state} ${link.lastError}`);
     times.push(ms);

@@ -93,7 +93,7 @@ export class LinkManager {
   #stopped = false;
 
   constructor(options: LinkManagerOptions) {
-    this.#o = { heartbeatMs: 2000, deadAfterMs: 6000, maxBackoffMs: 30_000, ...options };
+    this.#o = { heartbeatMs: 500, deadAfterMs: 2000, maxBackoffMs: 30_000, ...options };
     this.#log = options.log.child("links");
     this.#heartbeat = this.#o.clock.setTimer(() => this.#beat(), this.#o.heartbeatMs);
   }

@@ -45,7 +45,14 @@ export async function runCli(
   args: string[],
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-net", "--allow-read", "--allow-write=.tmp", join(REPO, "main.ts"), ...args],
+    args: [
+      "run",
+      "--allow-net",
+      "--allow-read",
+      "--allow-write=.tmp",
+      join(REPO, "main.ts"),
+      ...args,
+    ],
     cwd: REPO,
     env: { NO_COLOR: "1" },
     stdout: "piped",
@@ -154,7 +161,9 @@ export class NodeProc {
   }
 
   /** `status --json` as an object. */
-  async status(): Promise<{ nodeId: string; fingerprint: string; invite: string; links: LinkRow[] }> {
+  async status(): Promise<
+    { nodeId: string; fingerprint: string; invite: string; links: LinkRow[] }
+  > {
     return await this.admin("status") as never;
   }
 
@@ -163,12 +172,18 @@ export class NodeProc {
     return (await this.status()).links.find((l) => l.peer === peer);
   }
 
+  /** Sends a signal to the running process (SIGSTOP freezes it with its sockets open). */
+  signal(sig: Deno.Signal): void {
+    this.#child?.kill(sig);
+  }
+
   /** Stops with SIGTERM (or SIGKILL with `hard`) and waits for the exit. */
   async stop(hard = false): Promise<void> {
     const child = this.#child;
     if (!child) return;
     this.#child = null;
     try {
+      child.kill("SIGCONT");
       child.kill(hard ? "SIGKILL" : "SIGTERM");
     } catch { /* already gone */ }
     const timer = setTimeout(() => {
@@ -192,5 +207,9 @@ export interface LinkRow {
 
 /** Waits until `a`'s link to `peer` is in `state`. */
 export async function waitLink(a: NodeProc, peer: string, state: string, timeoutMs = 15_000) {
-  await waitUntil(`${a.id}→${peer} ${state}`, async () => (await a.link(peer))?.state === state, timeoutMs);
+  await waitUntil(
+    `${a.id}→${peer} ${state}`,
+    async () => (await a.link(peer))?.state === state,
+    timeoutMs,
+  );
 }
