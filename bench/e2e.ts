@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-console -- a benchmark prints its figures
 /**
  * lib/e2e benchmark: ratchet messages/s (encrypt + decrypt of 100-byte messages),
  * handshakes/s (request, read, accept, complete), file encryption and decryption MB/s.

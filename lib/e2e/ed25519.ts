@@ -116,3 +116,61 @@ export function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
   for (let i = 0; i < a.length; i++) diff |= a[i] ^ b[i];
   return diff === 0;
 }
+
+// RFC 8410 §7 PKCS #8 prefix for an Ed25519 private key (OID 1.3.101.112).
+const ED25519_PKCS8_PREFIX = Uint8Array.from([
+  0x30,
+  0x2e,
+  0x02,
+  0x01,
+  0x00,
+  0x30,
+  0x05,
+  0x06,
+  0x03,
+  0x2b,
+  0x65,
+  0x70,
+  0x04,
+  0x22,
+  0x04,
+  0x20,
+]);
+
+/** Length of an Ed25519 private key seed (RFC 8032 §5.1.5). */
+export const ED25519_SEED_BYTES = 32;
+
+/**
+ * Imports a 32-byte Ed25519 seed (RFC 8032 §5.1.5 private key) as a signing key,
+ * through PKCS #8 since WebCrypto has no raw private import.
+ *
+ * @throws {CodecError} wrong length
+ */
+export async function importEd25519PrivateKey(
+  seed: Uint8Array,
+  extractable = false,
+): Promise<CryptoKey> {
+  if (!(seed instanceof Uint8Array) || seed.length !== ED25519_SEED_BYTES) {
+    throw new CodecError(`Cannot import Ed25519 private key: expected ${ED25519_SEED_BYTES} bytes`);
+  }
+  const der = new Uint8Array(ED25519_PKCS8_PREFIX.length + ED25519_SEED_BYTES);
+  der.set(ED25519_PKCS8_PREFIX);
+  der.set(seed, ED25519_PKCS8_PREFIX.length);
+  return await crypto.subtle.importKey(
+    "pkcs8",
+    der as BufferSource,
+    { name: "Ed25519" },
+    extractable,
+    ["sign"],
+  );
+}
+
+/** The 32-byte public key of an Ed25519 seed (RFC 8032 §5.1.5). */
+export async function ed25519PublicKey(seed: Uint8Array): Promise<Uint8Array> {
+  const key = await importEd25519PrivateKey(seed, true);
+  const jwk = await crypto.subtle.exportKey("jwk", key);
+  if (typeof jwk.x !== "string") throw new CodecError("Cannot export Ed25519 public key");
+  const b64 = jwk.x.replace(/-/g, "+").replace(/_/g, "/");
+  const bin = atob(b64 + "=".repeat((4 - (b64.length % 4)) % 4));
+  return Uint8Array.from(bin, (c) => c.charCodeAt(0));
+}

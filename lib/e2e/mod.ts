@@ -1,8 +1,163 @@
 /**
  * End-to-end cryptography: keys, handshake, ratchet, file encryption, safety numbers.
- * Pure: no I/O, no clock, no `Deno.*`; runs in Deno and in browsers.
+ * Pure: no I/O, no clock, no `Deno.*`; runs in Deno and in browsers on WebCrypto
+ * (Ed25519, X25519, AES-GCM, PBKDF2, SHA-256, ML-KEM-768). Formats and guarantees:
+ * docs/E2E.md.
+ *
+ * @example
+ * ```ts
+ * import * as e2e from "./mod.ts";
+ * const alice = await e2e.generateIdentity();
+ * const bob = await e2e.generateIdentity();
+ * const { request, pending } = await e2e.createChatRequest({
+ *   identity: alice, from: "alice@nodea", to: "bob@nodeb",
+ * });
+ * const verified = await e2e.readChatRequest(request, { localAddress: "bob@nodeb" });
+ * const accepted = await e2e.acceptChatRequest({ identity: bob, request: verified });
+ * const done = await e2e.completeChatRequest({
+ *   identity: alice, pending, acceptance: accepted.acceptance,
+ * });
+ * const sent = await e2e.ratchetEncrypt({
+ *   state: done.session, plaintext: new TextEncoder().encode("hi"),
+ * });
+ * const got = await e2e.ratchetDecrypt({ state: accepted.session, message: sent.message });
+ * ```
  *
  * @module
  */
 export * from "./errors.ts";
 export * from "./ed25519.ts";
+export { DeterministicRandom, type Random, SYSTEM_RANDOM } from "./random.ts";
+export {
+  checkX25519PublicKey,
+  generateX25519KeyPair,
+  x25519,
+  X25519_KEY_BYTES,
+  X25519_LOW_ORDER_KEYS,
+  type X25519KeyPair,
+  x25519PublicKey,
+} from "./x25519.ts";
+export {
+  generateMlKemKeyPair,
+  type Kem,
+  MLKEM768_CIPHERTEXT_BYTES,
+  MLKEM768_ENCAPSULATION_KEY_BYTES,
+  MLKEM768_SEED_BYTES,
+  MLKEM768_SHARED_SECRET_BYTES,
+  mlKemDecapsulate,
+  type MlKemEncapsulation,
+  type MlKemKeyPair,
+  mlKemKeyPairFromSeed,
+  WEBCRYPTO_KEM,
+} from "./mlkem.ts";
+export {
+  type Aead,
+  AEAD_KEY_BYTES,
+  AEAD_NONCE_BYTES,
+  AEAD_TAG_BYTES,
+  WEBCRYPTO_AEAD,
+} from "./aead.ts";
+export {
+  decodeIdentityKeyPair,
+  decodePublicIdentity,
+  encodeIdentityKeyPair,
+  encodePublicIdentity,
+  generateIdentity,
+  type GenerateIdentityOptions,
+  IDENTITY_KEY_PAIR_BYTES,
+  IDENTITY_VERSION,
+  type IdentityKeyPair,
+  importPublicIdentity,
+  PUBLIC_IDENTITY_BYTES,
+  type PublicIdentity,
+  signWithIdentity,
+  verifyByIdentity,
+  verifyPublicIdentity,
+} from "./identity.ts";
+export {
+  DEFAULT_PBKDF2_ITERATIONS,
+  MAX_PBKDF2_ITERATIONS,
+  MIN_PBKDF2_ITERATIONS,
+  openIdentity,
+  SEALED_IDENTITY_BYTES,
+  SEALED_IDENTITY_VERSION,
+  sealIdentity,
+  type SealIdentityOptions,
+} from "./identity_seal.ts";
+export {
+  acceptChatRequest,
+  type AcceptChatRequestOptions,
+  type AcceptedChat,
+  checkHandshakeConfirm,
+  completeChatRequest,
+  type CompleteChatRequestOptions,
+  type CompletedChat,
+  createChatRequest,
+  type CreateChatRequestOptions,
+  readChatRequest,
+  type VerifiedChatRequest,
+} from "./handshake.ts";
+export {
+  type ChatAcceptanceMessage,
+  type ChatRequestMessage,
+  decodeChatAcceptance,
+  decodeChatRequest,
+  decodeHandshakeConfirm,
+  decodePendingChatRequest,
+  encodePendingChatRequest,
+  HANDSHAKE_VERSION,
+  MAX_CHAT_ACCEPTANCE_BYTES,
+  MAX_CHAT_REQUEST_BYTES,
+  type PendingChatRequest,
+} from "./handshake_messages.ts";
+export {
+  DEFAULT_MAX_SKIP,
+  DEFAULT_MAX_SKIPPED_KEYS,
+  initRatchetAsInitiator,
+  initRatchetAsResponder,
+  type RatchetBinding,
+  ratchetDecrypt,
+  type RatchetDecryptOptions,
+  type RatchetDecryptResult,
+  ratchetEncrypt,
+  type RatchetEncryptOptions,
+  type RatchetEncryptResult,
+  type RatchetState,
+  type SkippedKey,
+} from "./double_ratchet.ts";
+export {
+  decodeRatchetMessage,
+  MAX_RATCHET_MESSAGE_BYTES,
+  MAX_RATCHET_PLAINTEXT_BYTES,
+  RATCHET_HEADER_BYTES,
+  RATCHET_MESSAGE_VERSION,
+  type RatchetHeader,
+  type RatchetMessage,
+} from "./ratchet_message.ts";
+export {
+  decodeRatchetState,
+  encodeRatchetState,
+  MAX_ADDRESS_BYTES,
+  RATCHET_STATE_VERSION,
+} from "./ratchet_state.ts";
+export {
+  SAFETY_NUMBER_ITERATIONS,
+  SAFETY_QR_PREFIX,
+  type SafetyNumber,
+  safetyNumber,
+  type SafetyParty,
+  safetyQrMatches,
+} from "./safety_number.ts";
+export {
+  chunkCount,
+  decodeFileManifest,
+  DEFAULT_FILE_CHUNK_BYTES,
+  encodeFileManifest,
+  FILE_MANIFEST_BYTES,
+  FILE_MANIFEST_VERSION,
+  type FileManifest,
+  MAX_FILE_CHUNK_BYTES,
+  MIN_FILE_CHUNK_BYTES,
+} from "./file_manifest.ts";
+export { DEFAULT_FILE_WINDOW, FileEncryptor, type FileEncryptorOptions } from "./file_encryptor.ts";
+export { FileDecryptor, type FileDecryptorOptions } from "./file_decryptor.ts";

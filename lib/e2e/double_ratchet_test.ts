@@ -1,0 +1,210 @@
+import assert from "node:assert/strict";
+import { concat } from "./_bytes.ts";
+import { flip, makeSessionPair, text } from "./_testing.ts";
+import { ratchetDecrypt, ratchetEncrypt, type RatchetState } from "./double_ratchet.ts";
+import { CodecError, DecryptError, StateError } from "./errors.ts";
+import { decodeRatchetState, encodeRatchetState } from "./ratchet_state.ts";
+import { RATCHET_HEADER_BYTES } from "./ratchet_message.ts";
+import { X25519_LOW_ORDER_KEYS } from "./x25519.ts";
+
+const pair = await makeSessionPair("ratchet-tests");
+
+async function send(state: RatchetState, s: string, ad?: Uint8Array) {
+  return await ratchetEncrypt({ state, plaintext: text(s), ad });
+}
+
+async function rejectsUniformly(state: RatchetState, message: Uint8Array, ad?: Uint8Array) {
+  const before = encodeRatchetState(state);
+  await assert.rejects(ratchetDecrypt({ state, message, ad }), (e: unknown) => {
+    assert.ok(e instanceof DecryptError);
+    assert.equal((e as Error).message, "Cannot decrypt message");
+    return true;
+  });
+  assert.deepEqual(encodeRatchetState(state), before, "state unchanged");
+}
+
+Deno.test("ratchetDecrypt() rejects a tampered ciphertext, tag and header", async () => {
+  const { message } = await send(pair.aliceSession, "secret");
+  await rejectsUniformly(pair.bobSession, flip(message, RATCHET_HEADER_BYTES + 1));
+  await rejectsUniformly(pair.bobSession, flip(message, message.length - 1));
+  for (const i of [1, 20, 33, 36, 37, 40]) {
+    await rejectsUniformly(pair.bobSession, flip(message, i));
+  }
+});
+
+Deno.test("ratchetDecrypt() rejects the wrong key, wrong associated data and another session", async () => {
+  const { message } = await send(pair.aliceSession, "secret", text("ad-1"));
+  await rejectsUniformly(pair.bobSession, message, text("ad-2"));
+  await rejectsUniformly(pair.bobSession, message);
+  const other = await makeSessionPair("other");
+  await rejectsUniformly(other.bobSession, message, text("ad-1"));
+  // Same keys but different addresses: the AD binds sender and receiver.
+  await rejectsUniformly(
+    { ...pair.bobSession, peerAddress: "mallory@nodem" },
+    message,
+    text("ad-1"),
+  );
+  assert.deepEqual(
+    (await ratchetDecrypt({ state: pair.bobSession, message, ad: text("ad-1") })).plaintext,
+    text("secret"),
+  );
+});
+
+Deno.test("ratchetDecrypt() refuses a replay", async () => {
+  const { message } = await send(pair.aliceSession, "once");
+  const { newState } = await ratchetDecrypt({ state: pair.bobSession, message });
+  await rejectsUniformly(newState, message);
+});
+
+Deno.test("ratchetDecrypt() handles out-of-order messages exactly once", async () => {
+  let a = pair.aliceSession;
+  const msgs: Uint8Array[] = [];
+  for (let i = 0; i < 5; i++) {
+    const r = await send(a, `m${i}`);
+    a = r.newState;
+    msgs.push(r.message);
+  }
+  let b = pair.bobSession;
+  for (const i of [3, 0, 4, 2, 1]) {
+    const r = await ratchetDecrypt({ state: b, message: msgs[i] });
+    assert.deepEqual(r.plaintext, text(`m${i}`));
+    b = r.newState;
+    await rejectsUniformly(b, msgs[i]);
+  }
+  assert.equal(b.skipped.length, 0);
+});
+
+Deno.test("ratchetDecrypt() refuses a skip beyond maxSkip before deriving anything", async () => {
+  let a = pair.aliceSession;
+  let last: Uint8Array = new Uint8Array(0);
+  for (let i = 0; i < 12; i++) {
+    const r = await send(a, `m${i}`);
+    a = r.newState;
+    last = r.message;
+  }
+  await assert.rejects(
+    ratchetDecrypt({ state: pair.bobSession, message: last, maxSkip: 10 }),
+    DecryptError,
+  );
+  const ok = await ratchetDecrypt({ state: pair.bobSession, message: last, maxSkip: 11 });
+  assert.equal(ok.newState.skipped.length, 11);
+});
+
+Deno.test("ratchetDecrypt() of a forged huge counter costs nothing and changes nothing", async () => {
+  const { message } = await send(pair.aliceSession, "x");
+  const forged = message.slice();
+  new DataView(forged.buffer).setUint32(37, 0xffffffff); // n
+  const t0 = performance.now();
+  await rejectsUniformly(pair.bobSession, forged);
+  new DataView(forged.buffer).setUint32(33, 0xffffffff); // pn
+  await rejectsUniformly(pair.bobSession, forged);
+  assert.ok(performance.now() - t0 < 1000);
+});
+
+Deno.test("ratchetDecrypt() rejects truncated, oversized, unknown-version and low-order-key messages", async () => {
+  const { message } = await send(pair.aliceSession, "x");
+  await rejectsUniformly(pair.bobSession, message.subarray(0, RATCHET_HEADER_BYTES + 15));
+  await rejectsUniformly(pair.bobSession, new Uint8Array(0));
+  await rejectsUniformly(pair.bobSession, concat(message, new Uint8Array((1 << 20) + 100)));
+  const v2 = message.slice();
+  v2[0] = 2;
+  await rejectsUniformly(pair.bobSession, v2);
+  const low = message.slice();
+  low.set(X25519_LOW_ORDER_KEYS[3], 1);
+  await rejectsUniformly(pair.bobSession, low);
+});
+
+Deno.test("ratchetEncrypt() refuses to send before the responder has a sending chain", async () => {
+  await assert.rejects(send(pair.bobSession, "too early"), StateError);
+  await assert.rejects(
+    ratchetEncrypt({ state: pair.aliceSession, plaintext: new Uint8Array((1 << 20) + 1) }),
+    RangeError,
+  );
+});
+
+Deno.test("ratchetEncrypt() and ratchetDecrypt() never mutate their input state", async () => {
+  const before = encodeRatchetState(pair.aliceSession);
+  const r = await send(pair.aliceSession, "x");
+  assert.deepEqual(encodeRatchetState(pair.aliceSession), before);
+  const bBefore = encodeRatchetState(pair.bobSession);
+  await ratchetDecrypt({ state: pair.bobSession, message: r.message });
+  assert.deepEqual(encodeRatchetState(pair.bobSession), bBefore);
+});
+
+Deno.test("the skipped-key store drops the oldest keys beyond maxSkippedKeys", async () => {
+  let a = pair.aliceSession;
+  const msgs: Uint8Array[] = [];
+  for (let i = 0; i < 8; i++) {
+    const r = await send(a, `m${i}`);
+    a = r.newState;
+    msgs.push(r.message);
+  }
+  const r = await ratchetDecrypt({ state: pair.bobSession, message: msgs[7], maxSkippedKeys: 3 });
+  assert.equal(r.newState.skipped.length, 3);
+  await rejectsUniformly(r.newState, msgs[0]);
+  assert.deepEqual(
+    (await ratchetDecrypt({ state: r.newState, message: msgs[6] })).plaintext,
+    text("m6"),
+  );
+});
+
+Deno.test("ratchet state round-trips through its encoding mid-conversation", async () => {
+  let a = pair.aliceSession, b = pair.bobSession;
+  const held: Uint8Array[] = [];
+  for (let i = 0; i < 6; i++) {
+    const r = await send(a, `m${i}`);
+    a = r.newState;
+    if (i % 2 === 0) held.push(r.message);
+    else b = (await ratchetDecrypt({ state: b, message: r.message })).newState;
+  }
+  for (const s of [a, b, pair.bobSession]) {
+    assert.deepEqual(decodeRatchetState(encodeRatchetState(s)), s);
+  }
+  b = decodeRatchetState(encodeRatchetState(b));
+  assert.equal(b.skipped.length, 3);
+  for (const m of held) b = (await ratchetDecrypt({ state: b, message: m })).newState;
+  assert.equal(b.skipped.length, 0);
+  const reply = await send(b, "back");
+  assert.deepEqual(
+    (await ratchetDecrypt({
+      state: decodeRatchetState(encodeRatchetState(a)),
+      message: reply.message,
+    })).plaintext,
+    text("back"),
+  );
+});
+
+Deno.test("decodeRatchetState() rejects truncated, oversized, unknown-version and bad-count input", () => {
+  const bytes = encodeRatchetState(pair.aliceSession);
+  assert.throws(() => decodeRatchetState(bytes.subarray(0, bytes.length - 1)), CodecError);
+  assert.throws(() => decodeRatchetState(concat(bytes, new Uint8Array(1))), CodecError);
+  assert.throws(() => decodeRatchetState(flip(bytes, 0)), CodecError);
+  const badCount = bytes.slice();
+  badCount[badCount.length - 1] = 5;
+  assert.throws(() => decodeRatchetState(badCount), CodecError);
+  assert.throws(() => decodeRatchetState(new Uint8Array(8_000_000)), CodecError);
+});
+
+Deno.test("a window overrun at the start of an unseen chain fails cleanly; the other direction still works", async () => {
+  let a = pair.aliceSession;
+  let b = pair.bobSession;
+  const first = await send(a, "first");
+  a = first.newState;
+  b = (await ratchetDecrypt({ state: b, message: first.message })).newState;
+  const reply = await send(b, "reply");
+  b = reply.newState;
+  a = (await ratchetDecrypt({ state: a, message: reply.message })).newState; // Alice ratchets
+  for (let i = 0; i < 12; i++) a = (await send(a, "lost")).newState; // never delivered
+  const late = await send(a, "late");
+  await assert.rejects(
+    ratchetDecrypt({ state: b, message: late.message, maxSkip: 10 }),
+    DecryptError,
+  );
+  // Bob's state is untouched and he can still talk to Alice; recovering Alice's
+  // direction needs her to ratchet, which needs a new key from Bob: a new handshake.
+  const more = await send(b, "still here");
+  assert.deepEqual(
+    (await ratchetDecrypt({ state: late.newState, message: more.message })).plaintext,
+    text("still here"),
+  );
+});
