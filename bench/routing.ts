@@ -5,7 +5,7 @@
  * detection), announcement bytes per link per minute at steady state, and routing state
  * per node. Prints human lines, then one JSON line.
  *
- *   deno run -A bench/routing.ts [--sizes=1000,10000] [--steady-min=20] [--seed=1]
+ *   deno run -A bench/routing.ts [--sizes=1000,2000,10000] [--steady-min=30] [--seed=1] [--budget=480]
  */
 import { type NodeId, toNodeId, toUserName } from "../lib/ids.ts";
 import { decodeAnnouncement, Simulation } from "../lib/federation/routing/mod.ts";
@@ -32,12 +32,13 @@ interface Figures {
   wallSeconds: number;
 }
 
-function parseArgs(): { sizes: number[]; steadyMin: number; seed: number } {
+function parseArgs(): { sizes: number[]; steadyMin: number; seed: number; budgetSeconds: number } {
   const get = (name: string) => Deno.args.find((a) => a.startsWith(`--${name}=`))?.split("=")[1];
   return {
-    sizes: (get("sizes") ?? "1000,10000").split(",").map(Number),
-    steadyMin: Number(get("steady-min") ?? 20),
+    sizes: (get("sizes") ?? "1000,2000,10000").split(",").map(Number),
+    steadyMin: Number(get("steady-min") ?? 30),
     seed: Number(get("seed") ?? 1),
+    budgetSeconds: Number(get("budget") ?? 480),
   };
 }
 
@@ -266,9 +267,57 @@ async function benchOne(n: number, steadyMin: number, seed: number): Promise<Fig
   };
 }
 
-const { sizes, steadyMin, seed } = parseArgs();
-const results: Figures[] = [];
-for (const n of sizes) results.push(await benchOne(n, steadyMin, seed));
+interface Skipped {
+  nodes: number;
+  skipped: string;
+  estimatedEvents: number;
+  estimatedWallSeconds: number;
+  estimatedStateWireBytesPerNode: number;
+  estimatedStateHeapBytesPerNode: number;
+  estimatedSteadyBytesPerLinkPerMin: number;
+}
+
+/**
+ * Flooding costs O(nodes × links) deliveries per wave of announcements, and every node holds
+ * every announcement: from the last size run, estimates a size that would not fit the wall
+ * budget instead of running it.
+ */
+function estimate(n: number, last: Figures): Skipped {
+  const scale = (n * 2 * n) / (last.nodes * last.links);
+  const perNode = n / last.nodes;
+  return {
+    nodes: n,
+    skipped: `over the ${budgetSeconds} s wall budget: ${n} × ${2 * n} deliveries per flood wave ` +
+      `in one JS process (run with --budget=N to try)`,
+    estimatedEvents: Math.round(last.events * scale),
+    estimatedWallSeconds: Math.round(last.wallSeconds * scale),
+    estimatedStateWireBytesPerNode: Math.round(last.stateWireBytesPerNode * perNode),
+    estimatedStateHeapBytesPerNode: Math.round(last.stateHeapBytesPerNode * perNode),
+    // Each refresh crosses each link about as often at any size; the count of origins scales.
+    estimatedSteadyBytesPerLinkPerMin: Math.round(last.steadyBytesPerLinkPerMin * perNode),
+  };
+}
+
+const { sizes, steadyMin, seed, budgetSeconds } = parseArgs();
+const results: (Figures | Skipped)[] = [];
+let last: Figures | undefined;
+for (const n of sizes) {
+  const guess = last && estimate(n, last);
+  if (guess && guess.estimatedWallSeconds > budgetSeconds) {
+    console.log(`${n} nodes: not run, ${guess.skipped}; estimated ${guess.estimatedWallSeconds} s`);
+    console.log(
+      `  estimates: ${guess.estimatedSteadyBytesPerLinkPerMin} B per link per minute at steady state, ` +
+        `${(guess.estimatedStateWireBytesPerNode / 1024 / 1024).toFixed(1)} MiB wire / ` +
+        `${
+          (guess.estimatedStateHeapBytesPerNode / 1024 / 1024).toFixed(1)
+        } MiB heap of state per node\n`,
+    );
+    results.push(guess);
+    continue;
+  }
+  last = await benchOne(n, steadyMin, seed);
+  results.push(last);
+}
 console.log(JSON.stringify({
   bench: "routing",
   hopDelayMs: HOP_DELAY_MS,

@@ -269,9 +269,10 @@ class Reader {
     return hi * TWO_32 + lo;
   }
 
+  /** A view into the input, not a copy: decoded announcements share the wire buffer. */
   bytes(n: number): Uint8Array {
     this.#need(n);
-    const out = this.#bytes.slice(this.offset, this.offset + n);
+    const out = this.#bytes.subarray(this.offset, this.offset + n);
     this.offset += n;
     return out;
   }

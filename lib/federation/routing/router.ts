@@ -98,6 +98,7 @@ export class Router {
   /**
    * Handles announcement bytes from neighbour `fromPeer`. Answers synchronously when it
    * can (duplicates, bad input, synchronous verifiers), else after the signature check.
+   * The router keeps and forwards `bytes` itself: do not reuse the buffer afterwards.
    */
   receiveAnnouncement(fromPeer: NodeId, bytes: Uint8Array): ReceiveKind | Promise<ReceiveKind> {
     if (this.#stopped) return "rejected";
