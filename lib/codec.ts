@@ -118,7 +118,9 @@ export class ByteReader {
 
   u64(field: string): number {
     const v = this.#view.getBigUint64(this.#take(8, field));
-    if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new DecodeError(`Cannot decode ${field}: too large`);
+    if (v > BigInt(Number.MAX_SAFE_INTEGER)) {
+      throw new DecodeError(`Cannot decode ${field}: too large`);
+    }
     return Number(v);
   }
 

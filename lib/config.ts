@@ -80,7 +80,8 @@ const hostSpec: KeySpec = {
   parse: (raw) => {
     // A DNS name, IPv4 address, or IPv6 address (optionally in brackets).
     const host = raw.startsWith("[") && raw.endsWith("]") ? raw.slice(1, -1) : raw;
-    const dns = /^(?=.{1,253}$)([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$/;
+    const dns =
+      /^(?=.{1,253}$)([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$/;
     const ipv6 = /^[0-9a-fA-F:.]{2,45}$/;
     if (!(dns.test(host) || (host.includes(":") && ipv6.test(host)))) throw new RangeError();
     return host;
@@ -172,7 +173,9 @@ export function parseConfig(text: string, file: string): Config {
     }
     const id = `${section}.${key}`;
     if (lineOf.has(id)) {
-      throw new ConfigError(`${where(n, section, key)}: set twice (first on line ${lineOf.get(id)})`);
+      throw new ConfigError(
+        `${where(n, section, key)}: set twice (first on line ${lineOf.get(id)})`,
+      );
     }
     lineOf.set(id, n);
   });
@@ -262,8 +265,7 @@ export interface RenderConfigOptions {
 
 /** Writes a config file's text (used by `init-multi`). */
 export function renderConfig(options: RenderConfigOptions): string {
-  const { host = CONFIG_DEFAULTS.host, port, nodeId, dataDir = CONFIG_DEFAULTS.dataDir } =
-    options;
+  const { host = CONFIG_DEFAULTS.host, port, nodeId, dataDir = CONFIG_DEFAULTS.dataDir } = options;
   return [
     "; fedchat node configuration (see config.conf in the project for every key)",
     "[Network]",

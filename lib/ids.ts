@@ -14,7 +14,8 @@ export type Address = string & { readonly __brand: "Address" };
 const ID_PATTERN = /^[a-z0-9][a-z0-9_-]{0,31}$/;
 
 /** What a valid id looks like, for error messages. */
-export const ID_RULE = "1 to 32 characters of a-z, 0-9, '-' and '_', starting with a letter or digit";
+export const ID_RULE =
+  "1 to 32 characters of a-z, 0-9, '-' and '_', starting with a letter or digit";
 
 function checkId(value: unknown, what: string): string {
   if (typeof value !== "string") throw new TypeError(`Cannot parse ${what}: not a string`);

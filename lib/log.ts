@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-console -- the one place that writes to the console
 /**
  * The one place that writes to the console. Lines are `LEVEL component: message`
  * with `key=value` fields; never keys, plaintext, tokens or whole payloads.
@@ -44,12 +45,13 @@ function formatFields(fields: LogFields | undefined): string {
 
 /** Makes a logger writing text lines to stderr (or `sink`). */
 export function createLogger(options: LoggerOptions = {}): Logger {
-  const { level = "info", sink = (line: string) => console.error(line), component = "" } =
-    options;
+  const { level = "info", sink = (line: string) => console.error(line), component = "" } = options;
   const write = (lvl: LogLevel, message: string, fields?: LogFields) => {
     if (RANK[lvl] < RANK[level]) return;
     const prefix = component ? `${component}: ` : "";
-    sink(`${new Date().toISOString()} ${lvl.toUpperCase()} ${prefix}${message}${formatFields(fields)}`);
+    sink(
+      `${new Date().toISOString()} ${lvl.toUpperCase()} ${prefix}${message}${formatFields(fields)}`,
+    );
   };
   return {
     debug: (m, f) => write("debug", m, f),

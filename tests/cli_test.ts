@@ -10,7 +10,10 @@ Deno.test({
   fn: async () => {
     const root = await tempRoot("cli");
     const cases: Array<[string, RegExp]> = [
-      ["[Network]\nport = 70000\nclient_id = a\n", /line 2, \[Network\] port: "70000" is not allowed/],
+      [
+        "[Network]\nport = 70000\nclient_id = a\n",
+        /line 2, \[Network\] port: "70000" is not allowed/,
+      ],
       ["[Network]\nclient_id = a\n", /\[Network\] port is missing/],
       ["[Network]\nport = 9000\n", /\[Network\] client_id is missing/],
       ["[Network]\nport = 9000\nclient_id = Bad Id\n", /line 3, \[Network\] client_id/],
@@ -36,7 +39,19 @@ Deno.test({
   fn: async () => {
     const top = await runCli(["--help"]);
     assert.equal(top.code, 0);
-    for (const cmd of ["start", "server", "init-multi", "connect", "invite", "links", "approve", "reject", "status"]) {
+    for (
+      const cmd of [
+        "start",
+        "server",
+        "init-multi",
+        "connect",
+        "invite",
+        "links",
+        "approve",
+        "reject",
+        "status",
+      ]
+    ) {
       assert.match(top.stdout, new RegExp(`\\b${cmd}\\b`));
       const r = await runCli([cmd, "--help"]);
       assert.equal(r.code, 0, cmd);
@@ -78,9 +93,15 @@ Deno.test({
     const root = await tempRoot("corrupt");
     const data = join(root, "d");
     await Deno.mkdir(data);
-    await Deno.writeTextFile(join(data, "server_private_key.pem"), "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n");
+    await Deno.writeTextFile(
+      join(data, "server_private_key.pem"),
+      "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+    );
     const file = join(root, "n.conf");
-    await Deno.writeTextFile(file, `[Network]\nport = 9000\nclient_id = n\n[Storage]\ndata_dir = ${data}\n`);
+    await Deno.writeTextFile(
+      file,
+      `[Network]\nport = 9000\nclient_id = n\n[Storage]\ndata_dir = ${data}\n`,
+    );
     const r = await runCli(["server", "--config", file]);
     assert.equal(r.code, 1);
     assert.match(r.stdout, /corrupt; restore it from a backup, or move it away/);
@@ -89,7 +110,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: "node: first start makes key (0600) and certificate; deleting the certificate regenerates it",
+  name:
+    "node: first start makes key (0600) and certificate; deleting the certificate regenerates it",
   ...opts,
   fn: async () => {
     const root = await tempRoot("certs");
@@ -98,7 +120,10 @@ Deno.test({
       const fp = (await n.status()).fingerprint;
       assert.match(fp, /^[a-z2-7]{5}(-[a-z2-7]{5}){3}$/);
       assert.match(n.output, new RegExp(`fingerprint +${fp}`));
-      assert.equal((await Deno.stat(join(n.dataDir, "server_private_key.pem"))).mode! & 0o777, 0o600);
+      assert.equal(
+        (await Deno.stat(join(n.dataDir, "server_private_key.pem"))).mode! & 0o777,
+        0o600,
+      );
       assert.equal((await Deno.stat(join(n.dataDir, "server.key"))).mode! & 0o777, 0o600);
       assert.equal((await Deno.stat(n.dataDir)).mode! & 0o777, 0o700);
       const oldCert = await Deno.readTextFile(join(n.dataDir, "server.crt"));

@@ -16,7 +16,14 @@ Deno.test({
       nodes.push(a, b, c);
 
       // A–B with `connect HOST PORT NODE_ID`: B's owner must approve.
-      const connect = await runCli(["connect", "127.0.0.1", String(b.port), "bob", "--config", a.configPath]);
+      const connect = await runCli([
+        "connect",
+        "127.0.0.1",
+        String(b.port),
+        "bob",
+        "--config",
+        a.configPath,
+      ]);
       assert.equal(connect.code, 0, connect.stdout + connect.stderr);
       assert.match(connect.stdout, /bob: pending-approval/);
       assert.equal((await b.link("alice"))?.state, "awaiting-owner");

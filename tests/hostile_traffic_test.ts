@@ -83,19 +83,37 @@ Deno.test({
       assert.ok(await closedWithin(s3, 3000), "oversized head closed");
 
       // 4. Upgrade, then a frame that is not a handshake message.
-      const w4 = await dialWss({ host: "127.0.0.1", port: a.port, path: LINK, timeoutMs: 3000, maxMessageBytes: 1 << 20 });
+      const w4 = await dialWss({
+        host: "127.0.0.1",
+        port: a.port,
+        path: LINK,
+        timeoutMs: 3000,
+        maxMessageBytes: 1 << 20,
+      });
       const c4 = new Promise<number>((r) => (w4.onClose = (i) => r(i.code)));
       w4.send(new TextEncoder().encode("hello, I am definitely a node"));
       assert.equal(await c4, 1008);
 
       // 5. Upgrade, then a frame larger than max_frame_bytes.
-      const w5 = await dialWss({ host: "127.0.0.1", port: a.port, path: LINK, timeoutMs: 3000, maxMessageBytes: 1 << 20 });
+      const w5 = await dialWss({
+        host: "127.0.0.1",
+        port: a.port,
+        path: LINK,
+        timeoutMs: 3000,
+        maxMessageBytes: 1 << 20,
+      });
       const c5 = new Promise<number>((r) => (w5.onClose = (i) => r(i.code)));
       w5.send(new Uint8Array(200_000));
       assert.equal(await c5, 1009);
 
       // 6. Upgrade and say nothing: closed by the deadline.
-      const w6 = await dialWss({ host: "127.0.0.1", port: a.port, path: LINK, timeoutMs: 3000, maxMessageBytes: 1 << 20 });
+      const w6 = await dialWss({
+        host: "127.0.0.1",
+        port: a.port,
+        path: LINK,
+        timeoutMs: 3000,
+        maxMessageBytes: 1 << 20,
+      });
       const t6 = Date.now();
       await new Promise<void>((r) => (w6.onClose = () => r()));
       assert.ok(Date.now() - t6 < 4000, "silent connection closed by the deadline");
@@ -112,7 +130,9 @@ Deno.test({
 
       // 8. Half-open flood: more idle TCP connections than the per-address cap.
       const idle: Deno.TcpConn[] = [];
-      for (let i = 0; i < 30; i++) idle.push(await Deno.connect({ hostname: "127.0.0.1", port: a.port }));
+      for (let i = 0; i < 30; i++) {
+        idle.push(await Deno.connect({ hostname: "127.0.0.1", port: a.port }));
+      }
       const closedAll = await Promise.all(idle.map((s) => tcpClosedWithin(s, 4000)));
       assert.ok(closedAll.every(Boolean), "every idle connection was closed by cap or deadline");
 

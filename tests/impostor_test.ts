@@ -18,16 +18,31 @@ Deno.test({
       const realFp = (await b.status()).fingerprint;
 
       // Same id, own data directory, so another key.
-      const fake = await NodeProc.create({ id: "bob", root: root, dataDir: `${root}/fake-bob-data` });
+      const fake = await NodeProc.create({
+        id: "bob",
+        root: root,
+        dataDir: `${root}/fake-bob-data`,
+      });
       nodes.push(fake);
       assert.notEqual((await fake.status()).fingerprint, realFp);
-      const r = await runCli(["connect", "127.0.0.1", String(a.port), "alice", "--config", fake.configPath]);
+      const r = await runCli([
+        "connect",
+        "127.0.0.1",
+        String(a.port),
+        "alice",
+        "--config",
+        fake.configPath,
+      ]);
       assert.notEqual(r.code, 0);
 
       // A refused it and says so in status --json; the impostor sees a refusal.
-      await waitUntil("A records the refusal", async () =>
-        /refused a different key for bob/.test((await a.link("bob"))?.lastError ?? ""));
-      const status = JSON.parse((await runCli(["status", "--json", "--config", a.configPath])).stdout);
+      await waitUntil(
+        "A records the refusal",
+        async () => /refused a different key for bob/.test((await a.link("bob"))?.lastError ?? ""),
+      );
+      const status = JSON.parse(
+        (await runCli(["status", "--json", "--config", a.configPath])).stdout,
+      );
       const row = status.links.find((l: { peer: string }) => l.peer === "bob");
       assert.match(row.lastError, /refused a different key for bob/);
       assert.equal(row.fingerprint, realFp, "the pinned key is still the real one");

@@ -16,7 +16,10 @@ const NGINX = ["/usr/sbin/nginx", "/usr/bin/nginx"].find((p) => {
   }
 });
 
-async function startNginx(root: string, upstreamPort: number): Promise<{ port: number; stop: () => Promise<void> }> {
+async function startNginx(
+  root: string,
+  upstreamPort: number,
+): Promise<{ port: number; stop: () => Promise<void> }> {
   const dir = join(root, "nginx");
   await Deno.mkdir(join(dir, "tmp"), { recursive: true });
   const tlsFiles = await createCertificate(["localhost"], Date.now());

@@ -1,5 +1,5 @@
 /**
- * The node-link handshake: both nodes prove possession of their Ed25519 node
+ * The channel handshake (node links, and clients to their home node): both nodes prove possession of their Ed25519 node
  * keys over a transcript bound to this connection (both nonces, both ids, both
  * ephemeral keys, a protocol label), and derive keys for the link's own
  * encryption from an ephemeral X25519 exchange, so a proxy that terminates TLS
@@ -15,10 +15,18 @@ import { ByteReader, ByteWriter, DecodeError } from "../codec.ts";
 import { ed25519Sign, ed25519Verify, importEd25519PublicKey } from "../e2e/mod.ts";
 import { type NodeId, toNodeId } from "../ids.ts";
 import { AuthError, ProtocolError } from "./errors.ts";
-import type { NodeKey } from "./node_key.ts";
 
-/** Protocol label, in every signature and key derivation. */
+/** A node's (or a client's) signing identity. */
+export interface NodeKey {
+  privateKey: CryptoKey;
+  /** Raw 32-byte Ed25519 public key. */
+  publicKey: Uint8Array;
+}
+
+/** Protocol label of node links, in every signature and key derivation. */
 export const LINK_LABEL = "fedchat-link-v1";
+/** Protocol label of a client authenticating to its home node (same handshake). */
+export const CLIENT_LABEL = "fedchat-client-v1";
 const VERSION = 1;
 const MSG = { helloI: 1, helloR: 2, authI: 3 } as const;
 const MAX_HANDSHAKE_BYTES = 1024;
@@ -57,8 +65,8 @@ async function sha256(...parts: Uint8Array[]): Promise<Uint8Array> {
   return new Uint8Array(await crypto.subtle.digest("SHA-256", w.finish() as BufferSource));
 }
 
-function signedPayload(role: "I" | "R", hash: Uint8Array): Uint8Array {
-  return new ByteWriter().fixed(te.encode(LINK_LABEL)).u8(0).fixed(te.encode(role)).fixed(hash)
+function signedPayload(label: string, role: "I" | "R", hash: Uint8Array): Uint8Array {
+  return new ByteWriter().fixed(te.encode(label)).u8(0).fixed(te.encode(role)).fixed(hash)
     .finish();
 }
 
@@ -73,6 +81,7 @@ async function ephemeral(): Promise<{ privateKey: CryptoKey; publicKey: Uint8Arr
 }
 
 async function deriveKeys(
+  label: string,
   privateKey: CryptoKey,
   peerEphemeral: Uint8Array,
   salt: Uint8Array,
@@ -80,9 +89,15 @@ async function deriveKeys(
 ): Promise<LinkKeys> {
   let shared: ArrayBuffer;
   try {
-    const pub = await crypto.subtle.importKey("raw", peerEphemeral as BufferSource, {
-      name: "X25519",
-    }, false, []);
+    const pub = await crypto.subtle.importKey(
+      "raw",
+      peerEphemeral as BufferSource,
+      {
+        name: "X25519",
+      },
+      false,
+      [],
+    );
     shared = await crypto.subtle.deriveBits({ name: "X25519", public: pub }, privateKey, 256);
   } catch (cause) {
     // An all-zero shared secret (low-order point) throws here: a refusal, not a crash.
@@ -91,7 +106,12 @@ async function deriveKeys(
   const ikm = await crypto.subtle.importKey("raw", shared, "HKDF", false, ["deriveKey"]);
   const derive = (dir: string) =>
     crypto.subtle.deriveKey(
-      { name: "HKDF", hash: "SHA-256", salt: salt as BufferSource, info: te.encode(`${LINK_LABEL} ${dir}`) },
+      {
+        name: "HKDF",
+        hash: "SHA-256",
+        salt: salt as BufferSource,
+        info: te.encode(`${label} ${dir}`),
+      },
       ikm,
       { name: "AES-GCM", length: 256 },
       false,
@@ -122,6 +142,7 @@ function wrapDecode<T>(what: string, fn: () => T): T {
 
 /** Initiator state between HELLO_I and HELLO_R. */
 export interface InitiatorState {
+  label: string;
   self: LinkSelf;
   expected: NodeId;
   ephemeral: CryptoKey;
@@ -131,21 +152,23 @@ export interface InitiatorState {
 /** Builds HELLO_I. */
 export async function initiatorHello(
   self: LinkSelf,
-  options: { expected: NodeId; endpoint: Endpoint | null },
+  options: { expected: NodeId; endpoint: Endpoint | null; label?: string },
 ): Promise<{ state: InitiatorState; message: Uint8Array }> {
+  const label = options.label ?? LINK_LABEL;
   const eph = await ephemeral();
   const helloI = new ByteWriter().u8(MSG.helloI).u8(VERSION).str(self.nodeId)
     .fixed(self.key.publicKey).fixed(crypto.getRandomValues(new Uint8Array(32)))
     .fixed(eph.publicKey).str(options.expected).str(options.endpoint?.host ?? "")
     .u16(options.endpoint?.port ?? 0).finish();
   return {
-    state: { self, expected: options.expected, ephemeral: eph.privateKey, helloI },
+    state: { label, self, expected: options.expected, ephemeral: eph.privateKey, helloI },
     message: helloI,
   };
 }
 
 /** Responder state between HELLO_R and AUTH_I. */
 export interface ResponderState {
+  label: string;
   peer: PeerProof;
   peerKey: CryptoKey;
   ephemeral: CryptoKey;
@@ -163,6 +186,7 @@ export interface ResponderState {
 export async function responderHello(
   self: LinkSelf,
   helloI: Uint8Array,
+  label = LINK_LABEL,
 ): Promise<{ state: ResponderState; message: Uint8Array }> {
   const f = wrapDecode("HELLO_I", () => {
     const r = reader(helloI, MSG.helloI, "HELLO_I");
@@ -192,12 +216,13 @@ export async function responderHello(
     .fixed(eph.publicKey).finish();
   const sig = await ed25519Sign(
     self.key.privateKey,
-    signedPayload("R", await sha256(helloI, unsigned)),
+    signedPayload(label, "R", await sha256(helloI, unsigned)),
   );
   const helloR = new ByteWriter().fixed(unsigned).fixed(sig).finish();
   const endpoint = f.host && f.port ? { host: f.host, port: f.port } : null;
   return {
     state: {
+      label,
       peer: { nodeId: f.nodeId, publicKey: f.publicKey, endpoint },
       peerKey,
       ephemeral: eph.privateKey,
@@ -243,15 +268,29 @@ export async function initiatorFinish(
     throw new AuthError("Cannot link: the peer's node key is refused", { cause });
   }
   const unsigned = helloR.subarray(0, helloR.length - 64);
-  const ok = await ed25519Verify(key, f.sig, signedPayload("R", await sha256(state.helloI, unsigned)));
+  const ok = await ed25519Verify(
+    key,
+    f.sig,
+    signedPayload(state.label, "R", await sha256(state.helloI, unsigned)),
+  );
   if (!ok) throw new AuthError("Cannot link: the peer's signature does not verify");
   const sig = await ed25519Sign(
     state.self.key.privateKey,
-    signedPayload("I", await sha256(state.helloI, helloR)),
+    signedPayload(state.label, "I", await sha256(state.helloI, helloR)),
   );
   const authI = new ByteWriter().u8(MSG.authI).u8(VERSION).fixed(sig).finish();
-  const keys = await deriveKeys(state.ephemeral, f.eph, await sha256(state.helloI, helloR, authI), "I");
-  return { message: authI, keys, peer: { nodeId: f.nodeId, publicKey: f.publicKey, endpoint: null } };
+  const keys = await deriveKeys(
+    state.label,
+    state.ephemeral,
+    f.eph,
+    await sha256(state.helloI, helloR, authI),
+    "I",
+  );
+  return {
+    message: authI,
+    keys,
+    peer: { nodeId: f.nodeId, publicKey: f.publicKey, endpoint: null },
+  };
 }
 
 /**
@@ -272,10 +311,11 @@ export async function responderFinish(
   const ok = await ed25519Verify(
     state.peerKey,
     sig,
-    signedPayload("I", await sha256(state.helloI, state.helloR)),
+    signedPayload(state.label, "I", await sha256(state.helloI, state.helloR)),
   );
   if (!ok) throw new AuthError("Cannot accept link: the peer's signature does not verify");
   const keys = await deriveKeys(
+    state.label,
     state.ephemeral,
     state.peerEphemeral,
     await sha256(state.helloI, state.helloR, authI),

@@ -5,7 +5,7 @@
  * the link). Encryption runs concurrently; delivery keeps the order.
  */
 import type { WsConnection } from "../wss/mod.ts";
-import type { LinkKeys } from "./link_handshake.ts";
+import type { LinkKeys } from "./handshake.ts";
 
 /** AES-GCM tag length in bytes. */
 export const TAG_BYTES = 16;

@@ -8,8 +8,4 @@ export class FederationError extends Error {
   }
 }
 
-/** A peer broke the protocol: bad frame, bad field, wrong order, too big. */
-export class ProtocolError extends FederationError {}
-
-/** A peer failed to prove its identity, or proved one we refuse. */
-export class AuthError extends FederationError {}
+export { AuthError, ProtocolError } from "../channel/mod.ts";

@@ -16,7 +16,7 @@ import {
   type Envelope,
   envelopeIdHex,
   TTL_OFFSET,
-} from "./envelope.ts";
+} from "../protocol/mod.ts";
 import { FederationError } from "./errors.ts";
 
 /** What the forwarder needs from the link layer and the router. */

@@ -2,8 +2,7 @@ import assert from "node:assert/strict";
 import { SILENT_LOGGER } from "../log.ts";
 import { FakeClock } from "../clock.ts";
 import { type NodeId, toNodeId } from "../ids.ts";
-import { decodeEnvelope, encodeEnvelope, type Envelope, TTL_OFFSET } from "./envelope.ts";
-import { ProtocolError } from "./errors.ts";
+import { decodeEnvelope, encodeEnvelope, type Envelope, EnvelopeError, TTL_OFFSET } from "../protocol/mod.ts";
 import { Forwarder } from "./forwarder.ts";
 
 const sample = (over: Partial<Envelope> = {}): Envelope => ({
@@ -38,7 +37,7 @@ Deno.test("decodeEnvelope() rejects truncated, trailing, unknown version/kind an
     encodeEnvelope(sample({ expiresAtMs: 10 })),
     new Uint8Array(0),
   ];
-  for (const b of bad) assert.throws(() => decodeEnvelope(b), ProtocolError);
+  for (const b of bad) assert.throws(() => decodeEnvelope(b), EnvelopeError);
 });
 
 Deno.test("Forwarder sends on the next hop with ttl lowered, and drops at ttl 1", () => {

@@ -9,19 +9,22 @@ import type { NodeId } from "../ids.ts";
 import type { Logger } from "../log.ts";
 import type { NodeStore, PeerRecord } from "../store/mod.ts";
 import { type Accepted, dialWss, type WsConnection } from "../wss/mod.ts";
-import { AuthError, FederationError } from "./errors.ts";
 import {
+  AuthError,
   type Endpoint,
   initiatorFinish,
   initiatorHello,
   type LinkSelf,
+  nextChannelMessage,
+  nextMessage,
   type PeerProof,
   responderFinish,
   responderHello,
-} from "./link_handshake.ts";
+  SecureChannel,
+} from "../channel/mod.ts";
+import { FederationError } from "./errors.ts";
 import { decodeLinkMessage, encodeLinkMessage, type LinkMessage } from "./link_message.ts";
 import { fingerprintMatches, fullFingerprint, shortFingerprint } from "./node_key.ts";
-import { SecureChannel } from "./secure_channel.ts";
 
 /** URL path of node links on the listener. */
 export const LINK_PATH = "/fedchat/v1/link";
@@ -425,7 +428,7 @@ export class LinkManager {
       this.#fpCache.set(peer, shortFingerprint(fp));
       ws.send(fin.message);
       const channel = new SecureChannel(ws, fin.keys);
-      const first = await nextChannelMessage(channel, timeout, this.#o.maxMessageBytes);
+      const first = decodeLinkMessage(await nextChannelMessage(channel, timeout), this.#o.maxMessageBytes);
       if (first.kind !== "result") throw new FederationError("peer did not answer the link");
       if (first.status === "accepted") {
         rt.dialing = false;
@@ -522,44 +525,4 @@ export class LinkManager {
     }
     this.#heartbeat = this.#o.clock.setTimer(() => this.#beat(), this.#o.heartbeatMs);
   }
-}
-
-function nextMessage(ws: WsConnection, timeoutMs: number): Promise<Uint8Array> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new FederationError("handshake timed out")), timeoutMs);
-    ws.onMessage = (data) => {
-      clearTimeout(timer);
-      ws.onMessage = () => {};
-      resolve(data);
-    };
-    ws.onClose = (info) => {
-      clearTimeout(timer);
-      reject(
-        new FederationError(`connection closed during the handshake: ${info.reason || info.code}`),
-      );
-    };
-  });
-}
-
-function nextChannelMessage(
-  channel: SecureChannel,
-  timeoutMs: number,
-  maxBytes: number,
-): Promise<LinkMessage> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new FederationError("no answer to the link")), timeoutMs);
-    channel.onMessage = (data) => {
-      clearTimeout(timer);
-      channel.onMessage = null;
-      try {
-        resolve(decodeLinkMessage(data, maxBytes));
-      } catch (e) {
-        reject(e);
-      }
-    };
-    channel.onClose = (reason) => {
-      clearTimeout(timer);
-      reject(new FederationError(`link closed: ${reason}`));
-    };
-  });
 }

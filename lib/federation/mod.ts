@@ -16,15 +16,5 @@ export { formatInvite, type Invite, parseInvite } from "./invite.ts";
 export { LINK_PATH, type LinkInfo, LinkManager, type LinkState } from "./link_manager.ts";
 export type { LinkMessage } from "./link_message.ts";
 export { createFederation, type Federation, type FederationOptions } from "./federation.ts";
-export {
-  decodeEnvelope,
-  DEFAULT_TTL,
-  destinationNode,
-  encodeEnvelope,
-  type Envelope,
-  envelopeIdHex,
-  type EnvelopeKind,
-  originNode,
-} from "./envelope.ts";
 export type { ForwardResult, ProbeResult } from "./forwarder.ts";
 export type { DirectoryEntry, LocalUser, TableRow } from "./routing/mod.ts";

@@ -10,12 +10,8 @@ import { FederationError } from "./errors.ts";
 /** File name of the node identity key inside the data directory. */
 export const NODE_KEY_FILE = "server_private_key.pem";
 
-/** A node's signing identity. */
-export interface NodeKey {
-  privateKey: CryptoKey;
-  /** Raw 32-byte Ed25519 public key. */
-  publicKey: Uint8Array;
-}
+export type { NodeKey } from "../channel/mod.ts";
+import type { NodeKey } from "../channel/mod.ts";
 
 const BASE32 = "abcdefghijklmnopqrstuvwxyz234567";
 

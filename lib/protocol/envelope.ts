@@ -11,12 +11,20 @@
  */
 import { ByteReader, ByteWriter, DecodeError } from "../codec.ts";
 import { type Address, type NodeId, splitAddress, toAddress, toNodeId } from "../ids.ts";
-import { ProtocolError } from "./errors.ts";
+
 
 const VERSION = 1;
 
 /** Hops an envelope may take before it is dropped. */
 export const DEFAULT_TTL = 32;
+/** Envelope bytes that do not decode. */
+export class EnvelopeError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "EnvelopeError";
+  }
+}
+
 /** Largest body an envelope may carry. */
 export const MAX_ENVELOPE_BODY = 512 * 1024;
 /** Envelope ids are 16 random bytes. */
@@ -33,6 +41,9 @@ export const ENVELOPE_KINDS = {
   /** A diagnostic probe that records the path it takes, answered by a reply. */
   probe: { code: 4, between: "node" },
   probeReply: { code: 5, between: "node" },
+  /** Asks a node for a local user's published intro bundle. */
+  bundleRequest: { code: 6, between: "node" },
+  bundleReply: { code: 7, between: "node" },
 } as const;
 
 /** The name of an envelope kind. */
@@ -88,7 +99,7 @@ export const TTL_OFFSET = 1 + ENVELOPE_ID_BYTES + 1;
 /**
  * Decodes and validates an envelope.
  *
- * @throws {ProtocolError} malformed, unknown version or kind, bad address, oversized body
+ * @throws {EnvelopeError} malformed, unknown version or kind, bad address, oversized body
  */
 export function decodeEnvelope(bytes: Uint8Array): Envelope {
   try {
@@ -110,7 +121,7 @@ export function decodeEnvelope(bytes: Uint8Array): Envelope {
     return { id, kind, ttl, createdAtMs, expiresAtMs, from, to, body };
   } catch (e) {
     if (e instanceof DecodeError || e instanceof RangeError || e instanceof TypeError) {
-      throw new ProtocolError(`Cannot read envelope: ${e.message}`, { cause: e });
+      throw new EnvelopeError(`Cannot read envelope: ${e.message}`, { cause: e });
     }
     throw e;
   }

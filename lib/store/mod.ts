@@ -6,3 +6,10 @@
  */
 export type { NodeStore, PeerRecord, PeerState } from "./node_store.ts";
 export { openSqliteNodeStore } from "./sqlite_node_store.ts";
+export type {
+  AccountRecord,
+  ContactPolicy,
+  InboxRecord,
+  MessageStore,
+  OutboxRecord,
+} from "./message_store.ts";

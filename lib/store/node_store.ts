@@ -1,5 +1,6 @@
 /** What the node keeps durably, as an interface with swappable backends. */
 import type { NodeId } from "../ids.ts";
+import type { MessageStore } from "./message_store.ts";
 
 /**
  * A peer's standing: `linked` (we keep a link to it), `pending` (it asked to
@@ -25,7 +26,7 @@ export interface PeerRecord {
 }
 
 /** The node's durable state. */
-export interface NodeStore {
+export interface NodeStore extends MessageStore {
   getPeer(nodeId: NodeId): PeerRecord | undefined;
   listPeers(): PeerRecord[];
   putPeer(peer: PeerRecord): void;

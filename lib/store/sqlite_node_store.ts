@@ -2,6 +2,7 @@
 import { DatabaseSync } from "node:sqlite";
 import type { NodeId } from "../ids.ts";
 import type { NodeStore, PeerRecord, PeerState } from "./node_store.ts";
+import { messageStatements } from "./sqlite_message_store.ts";
 
 const SCHEMA_VERSION = 1;
 
@@ -17,6 +18,40 @@ CREATE TABLE IF NOT EXISTS peers (
   created_at_ms INTEGER NOT NULL,
   last_error TEXT,
   last_error_at_ms INTEGER
+) STRICT;
+CREATE TABLE IF NOT EXISTS accounts (
+  name TEXT PRIMARY KEY,
+  public_key BLOB,
+  enroll_hash BLOB,
+  bundle BLOB,
+  listed INTEGER NOT NULL,
+  created_at_ms INTEGER NOT NULL
+) STRICT;
+CREATE TABLE IF NOT EXISTS outbox (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  id TEXT NOT NULL UNIQUE,
+  owner TEXT NOT NULL,
+  dest TEXT NOT NULL,
+  bytes BLOB NOT NULL,
+  expires_at_ms INTEGER NOT NULL
+) STRICT;
+CREATE TABLE IF NOT EXISTS inbox (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  id TEXT NOT NULL UNIQUE,
+  owner TEXT NOT NULL,
+  bytes BLOB NOT NULL,
+  received_at_ms INTEGER NOT NULL
+) STRICT;
+CREATE INDEX IF NOT EXISTS inbox_owner ON inbox (owner, seq);
+CREATE TABLE IF NOT EXISTS delivered (
+  id TEXT PRIMARY KEY,
+  keep_until_ms INTEGER NOT NULL
+) STRICT;
+CREATE TABLE IF NOT EXISTS contacts (
+  owner TEXT NOT NULL,
+  address TEXT NOT NULL,
+  policy TEXT NOT NULL CHECK (policy IN ('allow', 'block')),
+  PRIMARY KEY (owner, address)
 ) STRICT;
 `;
 
@@ -79,6 +114,7 @@ export function openSqliteNodeStore(path: string): NodeStore {
   );
   const deletePeer = db.prepare("DELETE FROM peers WHERE node_id = ?");
   return {
+    ...messageStatements(db),
     getPeer(nodeId) {
       const row = getPeer.get(nodeId) as PeerRow | undefined;
       return row ? toPeer(row) : undefined;

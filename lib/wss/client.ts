@@ -40,7 +40,10 @@ export async function dialWss(options: DialOptions): Promise<WsConnection> {
   const hostHeader = host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
   try {
     const rest = await new Promise<Uint8Array>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms`)), timeoutMs);
+      const timer = setTimeout(
+        () => reject(new Error(`timed out after ${timeoutMs} ms`)),
+        timeoutMs,
+      );
       let buf = new Uint8Array(0);
       const fail = (e: Error) => {
         clearTimeout(timer);

@@ -132,7 +132,8 @@ Deno.test({
       // A fourth connection from the same address is cut at once.
       const cut = await new Promise<boolean>((resolve) => {
         const s = connect(port, "127.0.0.1");
-        s.on("close", () => resolve(true));
+        s.on("close", () =>
+          resolve(true));
         s.on("error", () => {});
       });
       assert.ok(cut);

@@ -1,0 +1,142 @@
+/**
+ * The client protocol: messages between a client and its home node, the same
+ * over WebSocket (inside the authenticated channel) and in process.
+ *
+ *   u8 version=1 | u8 type | str json fields | bytes payload (an envelope or a bundle)
+ *
+ * Each type's JSON fields are checked by {@linkcode decodeClientMessage}.
+ */
+import { ByteReader, ByteWriter, DecodeError } from "../codec.ts";
+
+const VERSION = 1;
+/** Largest client message. */
+export const MAX_CLIENT_MESSAGE_BYTES = 1024 * 1024;
+
+/** Every message, discriminated by `type`. */
+export type ClientMessage =
+  // client → node
+  | { type: "hello"; enrollCode?: string }
+  | { type: "submit"; req: number; envelope: Uint8Array }
+  | { type: "ack"; ids: string[] }
+  | { type: "policy"; address: string; policy: "allow" | "block" | "none" }
+  | { type: "publish"; bundle: Uint8Array }
+  | { type: "fetch"; req: number; address: string }
+  | { type: "directory"; req: number }
+  // node → client
+  | { type: "welcome"; user: string; node: string; nowMs: number }
+  | { type: "submitted"; req: number; id?: string; state?: "sent" | "delivered"; error?: string }
+  | { type: "deliver"; seq: number; id: string; envelope: Uint8Array }
+  | { type: "notice"; seq: number; id: string; ref: string; state: "delivered" | "failed"; reason?: string }
+  | { type: "bundle"; req: number; bundle?: Uint8Array; error?: string }
+  | { type: "entries"; req: number; entries: Array<{ address: string; presence: string; node: string }> }
+  | { type: "error"; message: string };
+
+const TYPES = [
+  "hello",
+  "submit",
+  "ack",
+  "policy",
+  "publish",
+  "fetch",
+  "directory",
+  "welcome",
+  "submitted",
+  "deliver",
+  "notice",
+  "bundle",
+  "entries",
+  "error",
+] as const;
+
+const PAYLOAD_FIELD: Partial<Record<ClientMessage["type"], string>> = {
+  submit: "envelope",
+  deliver: "envelope",
+  publish: "bundle",
+  bundle: "bundle",
+};
+
+/** Encodes a client message. */
+export function encodeClientMessage(m: ClientMessage): Uint8Array {
+  const field = PAYLOAD_FIELD[m.type];
+  const fields: Record<string, unknown> = { ...m };
+  delete fields.type;
+  let payload: Uint8Array = new Uint8Array(0);
+  if (field) {
+    payload = (fields[field] as Uint8Array | undefined) ?? payload;
+    delete fields[field];
+  }
+  return new ByteWriter().u8(VERSION).u8(TYPES.indexOf(m.type)).str(JSON.stringify(fields))
+    .bytes(payload).finish();
+}
+
+const isStr = (v: unknown, max = 200) => typeof v === "string" && v.length <= max;
+const isInt = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0;
+const opt = (v: unknown, check: (x: unknown) => boolean) => v === undefined || check(v);
+
+function valid(type: ClientMessage["type"], f: Record<string, unknown>): boolean {
+  switch (type) {
+    case "hello":
+      return opt(f.enrollCode, (v) => isStr(v, 100));
+    case "submit":
+    case "directory":
+      return isInt(f.req);
+    case "fetch":
+      return isInt(f.req) && isStr(f.address);
+    case "ack":
+      return Array.isArray(f.ids) && f.ids.length <= 4096 && f.ids.every((x) => isStr(x, 80));
+    case "policy":
+      return isStr(f.address) && ["allow", "block", "none"].includes(f.policy as string);
+    case "publish":
+      return true;
+    case "welcome":
+      return isStr(f.user) && isStr(f.node) && isInt(f.nowMs);
+    case "submitted":
+      return isInt(f.req) && opt(f.id, isStr) && opt(f.state, (v) => v === "sent" || v === "delivered") &&
+        opt(f.error, (v) => isStr(v, 1000));
+    case "deliver":
+      return isInt(f.seq) && isStr(f.id);
+    case "notice":
+      return isInt(f.seq) && isStr(f.id) && isStr(f.ref) &&
+        (f.state === "delivered" || f.state === "failed") && opt(f.reason, isStr);
+    case "bundle":
+      return isInt(f.req) && opt(f.error, (v) => isStr(v, 1000));
+    case "entries":
+      return isInt(f.req) && Array.isArray(f.entries) && f.entries.length <= 100_000 &&
+        f.entries.every((e) =>
+          typeof e === "object" && e !== null && isStr(e.address) && isStr(e.presence) && isStr(e.node)
+        );
+    case "error":
+      return isStr(f.message, 2000);
+  }
+}
+
+/**
+ * Decodes and checks a client message.
+ *
+ * @throws {DecodeError} malformed, unknown type, or a field of the wrong shape
+ */
+export function decodeClientMessage(bytes: Uint8Array): ClientMessage {
+  if (bytes.length > MAX_CLIENT_MESSAGE_BYTES) throw new DecodeError("Cannot read client message: too large");
+  const r = new ByteReader(bytes);
+  if (r.u8("version") !== VERSION) throw new DecodeError("Cannot read client message: unknown version");
+  const type = TYPES[r.u8("type")];
+  if (!type) throw new DecodeError("Cannot read client message: unknown type");
+  let fields: unknown;
+  try {
+    fields = JSON.parse(r.str(65_535, "fields"));
+  } catch (e) {
+    if (e instanceof DecodeError) throw e;
+    throw new DecodeError("Cannot read client message: fields are not JSON");
+  }
+  const payload = r.bytes(MAX_CLIENT_MESSAGE_BYTES, "payload");
+  r.end("client message");
+  if (typeof fields !== "object" || fields === null || Array.isArray(fields)) {
+    throw new DecodeError("Cannot read client message: fields must be an object");
+  }
+  const f = fields as Record<string, unknown>;
+  if (!valid(type, f)) throw new DecodeError(`Cannot read client message: bad fields for ${type}`);
+  const field = PAYLOAD_FIELD[type];
+  const m = { ...f, type } as Record<string, unknown>;
+  if (field && (payload.length > 0 || type !== "bundle")) m[field] = payload;
+  return m as ClientMessage;
+}

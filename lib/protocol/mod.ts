@@ -1,0 +1,27 @@
+/**
+ * Wire types shared by nodes and clients: envelopes, and the client protocol
+ * between a client and its home node.
+ *
+ * @module
+ */
+export {
+  decodeEnvelope,
+  DEFAULT_TTL,
+  destinationNode,
+  encodeEnvelope,
+  ENVELOPE_ID_BYTES,
+  ENVELOPE_KINDS,
+  type Envelope,
+  EnvelopeError,
+  envelopeIdHex,
+  type EnvelopeKind,
+  MAX_ENVELOPE_BODY,
+  originNode,
+  TTL_OFFSET,
+} from "./envelope.ts";
+export {
+  type ClientMessage,
+  decodeClientMessage,
+  encodeClientMessage,
+  MAX_CLIENT_MESSAGE_BYTES,
+} from "./client_message.ts";

@@ -1,0 +1,145 @@
+/** The message half of the SQLite node store. */
+import type { DatabaseSync } from "node:sqlite";
+import type { NodeId, UserName } from "../ids.ts";
+import type {
+  AccountRecord,
+  ContactPolicy,
+  InboxRecord,
+  MessageStore,
+  OutboxRecord,
+} from "./message_store.ts";
+
+type Row = Record<string, unknown>;
+const bytesOrNull = (v: unknown) => (v ? new Uint8Array(v as Uint8Array) : null);
+
+function toAccount(r: Row): AccountRecord {
+  return {
+    name: r.name as UserName,
+    publicKey: bytesOrNull(r.public_key),
+    enrollHash: bytesOrNull(r.enroll_hash),
+    bundle: bytesOrNull(r.bundle),
+    listed: r.listed === 1,
+    createdAtMs: r.created_at_ms as number,
+  };
+}
+
+/** Prepares the message statements on an open database. */
+export function messageStatements(db: DatabaseSync): MessageStore {
+  const q = {
+    getAccount: db.prepare("SELECT * FROM accounts WHERE name = ?"),
+    listAccounts: db.prepare("SELECT * FROM accounts ORDER BY name"),
+    putAccount: db.prepare(
+      `INSERT INTO accounts (name, public_key, enroll_hash, bundle, listed, created_at_ms)
+       VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET public_key = excluded.public_key,
+       enroll_hash = excluded.enroll_hash, bundle = excluded.bundle, listed = excluded.listed`,
+    ),
+    deleteAccount: db.prepare("DELETE FROM accounts WHERE name = ?"),
+    deleteInboxOf: db.prepare("DELETE FROM inbox WHERE owner = ?"),
+    deleteContactsOf: db.prepare("DELETE FROM contacts WHERE owner = ?"),
+    outboxAdd: db.prepare(
+      "INSERT OR IGNORE INTO outbox (id, owner, dest, bytes, expires_at_ms) VALUES (?, ?, ?, ?, ?)",
+    ),
+    outboxDelete: db.prepare("DELETE FROM outbox WHERE id = ?"),
+    outboxAll: db.prepare("SELECT * FROM outbox ORDER BY seq"),
+    delivered: db.prepare("SELECT 1 AS x FROM delivered WHERE id = ?"),
+    markDelivered: db.prepare("INSERT OR IGNORE INTO delivered (id, keep_until_ms) VALUES (?, ?)"),
+    inboxAdd: db.prepare(
+      "INSERT INTO inbox (id, owner, bytes, received_at_ms) VALUES (?, ?, ?, ?)",
+    ),
+    inboxFor: db.prepare("SELECT * FROM inbox WHERE owner = ? AND seq > ? ORDER BY seq LIMIT ?"),
+    inboxDelete: db.prepare("DELETE FROM inbox WHERE owner = ? AND id = ?"),
+    inboxCount: db.prepare("SELECT count(*) AS n FROM inbox WHERE owner = ?"),
+    purge: db.prepare("DELETE FROM delivered WHERE keep_until_ms < ?"),
+    setContact: db.prepare(
+      `INSERT INTO contacts (owner, address, policy) VALUES (?, ?, ?)
+       ON CONFLICT (owner, address) DO UPDATE SET policy = excluded.policy`,
+    ),
+    deleteContact: db.prepare("DELETE FROM contacts WHERE owner = ? AND address = ?"),
+    contact: db.prepare("SELECT policy FROM contacts WHERE owner = ? AND address = ?"),
+  };
+  let depth = 0;
+  const store: MessageStore = {
+    getAccount: (name) => {
+      const r = q.getAccount.get(name) as Row | undefined;
+      return r ? toAccount(r) : undefined;
+    },
+    listAccounts: () => (q.listAccounts.all() as Row[]).map(toAccount),
+    putAccount: (a) =>
+      void q.putAccount.run(
+        a.name,
+        a.publicKey,
+        a.enrollHash,
+        a.bundle,
+        a.listed ? 1 : 0,
+        a.createdAtMs,
+      ),
+    deleteAccount: (name) =>
+      store.transaction(() => {
+        q.deleteAccount.run(name);
+        q.deleteInboxOf.run(name);
+        q.deleteContactsOf.run(name);
+      }),
+    outboxAdd: (rows) =>
+      store.transaction(() => {
+        for (const r of rows) q.outboxAdd.run(r.id, r.owner, r.dest, r.bytes, r.expiresAtMs);
+      }),
+    outboxDelete: (ids) =>
+      store.transaction(() => {
+        for (const id of ids) q.outboxDelete.run(id);
+      }),
+    outboxAll: () =>
+      (q.outboxAll.all() as Row[]).map((r): OutboxRecord => ({
+        id: r.id as string,
+        owner: r.owner as UserName,
+        dest: r.dest as NodeId,
+        bytes: new Uint8Array(r.bytes as Uint8Array),
+        expiresAtMs: r.expires_at_ms as number,
+      })),
+    inboxAdd: (rows) =>
+      store.transaction(() => {
+        const added = new Set<string>();
+        for (const r of rows) {
+          if (q.delivered.get(r.id)) continue;
+          q.markDelivered.run(r.id, r.keepUntilMs);
+          q.inboxAdd.run(r.id, r.owner, r.bytes, r.receivedAtMs);
+          added.add(r.id);
+        }
+        return added;
+      }),
+    wasDelivered: (id) => q.delivered.get(id) !== undefined,
+    inboxFor: (owner, afterSeq, limit) =>
+      (q.inboxFor.all(owner, afterSeq, limit) as Row[]).map((r): InboxRecord => ({
+        seq: r.seq as number,
+        id: r.id as string,
+        owner: r.owner as UserName,
+        bytes: new Uint8Array(r.bytes as Uint8Array),
+        receivedAtMs: r.received_at_ms as number,
+      })),
+    inboxDelete: (owner, ids) =>
+      store.transaction(() => {
+        for (const id of ids) q.inboxDelete.run(owner, id);
+      }),
+    inboxCount: (owner) => (q.inboxCount.get(owner) as { n: number }).n,
+    purgeDelivered: (nowMs) => Number(q.purge.run(nowMs).changes),
+    setContactPolicy: (owner, address, policy: ContactPolicy | null) =>
+      void (policy ? q.setContact.run(owner, address, policy) : q.deleteContact.run(owner, address)),
+    contactPolicy: (owner, address) =>
+      ((q.contact.get(owner, address) as { policy: ContactPolicy } | undefined)?.policy) ?? null,
+    transaction<T>(fn: () => T): T {
+      if (depth > 0) return fn();
+      depth++;
+      db.exec("BEGIN IMMEDIATE");
+      try {
+        const out = fn();
+        db.exec("COMMIT");
+        return out;
+      } catch (e) {
+        db.exec("ROLLBACK");
+        throw e;
+      } finally {
+        depth--;
+      }
+    },
+  };
+  return store;
+}
