@@ -2,9 +2,10 @@
  * The layout table of STYLE.md, checked on the real module graph from
  * `deno info --json`, so a wrong import fails CI instead of a review.
  *
- * One deliberate exception: lib/federation and leaf infra (lib/channel) import
- * lib/e2e/mod.ts (pure code, no I/O) for Ed25519 key import, so that
- * small-order keys are refused by the one function every caller goes through.
+ * One deliberate exception: lib/federation, lib/node and leaf infra
+ * (lib/channel) import lib/e2e/mod.ts (pure code, no I/O) for Ed25519 key
+ * import and signatures, so that small-order keys are refused by the one
+ * function every caller goes through.
  */
 import assert from "node:assert/strict";
 import { relative, resolve } from "node:path";
@@ -91,8 +92,8 @@ function allowed(e: Edge): string | null {
     return `${from} imports ${to}: federation may import leaf infra and lib/e2e/mod.ts`;
   }
   if (a === "node") {
-    if (isLeaf(to) || to === "lib/federation/mod.ts") return null;
-    return `${from} imports ${to}: node may import lib/federation/mod.ts and leaf infra`;
+    if (isLeaf(to) || to === "lib/federation/mod.ts" || to === "lib/e2e/mod.ts") return null;
+    return `${from} imports ${to}: node may import lib/federation/mod.ts, lib/e2e/mod.ts and leaf infra`;
   }
   if (a === "client") {
     if (isLeaf(to) || to === "lib/e2e/mod.ts") return null;

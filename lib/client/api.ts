@@ -93,7 +93,9 @@ export type ClientEvent =
 export interface ClientApi {
   self(): Promise<SelfInfo>;
   links(): Promise<LinkView[]>;
-  connect(target: { host: string; port: number; nodeId: string } | { invite: string }): Promise<LinkView>;
+  connect(
+    target: { host: string; port: number; nodeId: string } | { invite: string },
+  ): Promise<LinkView>;
   approveLink(nodeId: string): Promise<void>;
   rejectLink(nodeId: string): Promise<void>;
   directory(): Promise<DirectoryUser[]>;

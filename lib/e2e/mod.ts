@@ -161,3 +161,4 @@ export {
 } from "./file_manifest.ts";
 export { DEFAULT_FILE_WINDOW, FileEncryptor, type FileEncryptorOptions } from "./file_encryptor.ts";
 export { FileDecryptor, type FileDecryptorOptions } from "./file_decryptor.ts";
+export { MAX_INTRO_BYTES, openIntro, sealIntro } from "./intro_seal.ts";

@@ -13,46 +13,7 @@ export const NODE_KEY_FILE = "server_private_key.pem";
 export type { NodeKey } from "../channel/mod.ts";
 import type { NodeKey } from "../channel/mod.ts";
 
-const BASE32 = "abcdefghijklmnopqrstuvwxyz234567";
-
-function base32(bytes: Uint8Array): string {
-  let out = "";
-  let bits = 0;
-  let acc = 0;
-  for (const b of bytes) {
-    acc = (acc << 8) | b;
-    bits += 8;
-    while (bits >= 5) {
-      out += BASE32[(acc >>> (bits - 5)) & 31];
-      bits -= 5;
-    }
-    acc &= (1 << bits) - 1;
-  }
-  if (bits > 0) out += BASE32[(acc << (5 - bits)) & 31];
-  return out;
-}
-
-/** Full fingerprint: base32 of SHA-256 over the raw public key (52 characters). */
-export async function fullFingerprint(publicKey: Uint8Array): Promise<string> {
-  const digest = new Uint8Array(
-    await crypto.subtle.digest("SHA-256", publicKey as BufferSource),
-  );
-  return base32(digest);
-}
-
-/**
- * Short fingerprint to read aloud: the first 100 bits of the full one, in
- * four groups of five (`abcde-fghij-klmno-pqrst`).
- */
-export function shortFingerprint(full: string): string {
-  return full.slice(0, 20).match(/.{5}/g)!.join("-");
-}
-
-/** Tells whether `given` (short or full, any case, dashes optional) matches `full`. */
-export function fingerprintMatches(full: string, given: string): boolean {
-  const g = given.toLowerCase().replaceAll("-", "");
-  return g.length >= 20 && full.startsWith(g);
-}
+export { fingerprintMatches, fullFingerprint, shortFingerprint } from "../fingerprint.ts";
 
 function pemBody(pem: string): Uint8Array {
   const m = /-----BEGIN PRIVATE KEY-----([A-Za-z0-9+/=\s]+)-----END PRIVATE KEY-----/.exec(pem);

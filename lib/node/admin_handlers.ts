@@ -1,5 +1,6 @@
 /** The admin commands a node answers, each a thin call into its parts. */
-import { toNodeId } from "../ids.ts";
+import { toNodeId, toUserName } from "../ids.ts";
+import { addUser } from "./accounts.ts";
 import { parseInvite } from "../federation/mod.ts";
 import { AdminError, type AdminHandler } from "./admin_server.ts";
 import type { Node } from "./node.ts";
@@ -47,6 +48,38 @@ export function adminHandlers(node: Node): Record<string, AdminHandler> {
     },
     routes: () => ({ kind: "result", value: node.federation.routes() }),
     directory: () => ({ kind: "result", value: node.federation.router.directory() }),
+    "users-add": async (args) => ({
+      kind: "result",
+      value: {
+        ...(await addUser(node.store, str(args, "name"), Date.now(), {
+          listed: args.listed !== false,
+        })),
+        node: node.config.nodeId,
+        host: node.config.publicHost,
+        port: node.status().endpoint.port,
+        fingerprint: node.fingerprint,
+      },
+    }),
+    "users-list": () => ({
+      kind: "result",
+      value: node.store.listAccounts().map((a) => ({
+        name: a.name,
+        enrolled: a.publicKey !== null || (a.name as string) === node.config.nodeId,
+        listed: a.listed,
+        online: node.clients.online().has(a.name),
+        inbox: node.store.inboxCount(a.name),
+      })),
+    }),
+    "users-remove": (args) => {
+      const name = toUserName(str(args, "name"));
+      if ((name as string) === node.config.nodeId) {
+        throw new AdminError("Cannot remove the node's owner");
+      }
+      if (!node.store.getAccount(name)) throw new AdminError(`Cannot remove ${name}: no such user`);
+      node.store.deleteAccount(name);
+      node.clients.announceUsers();
+      return { kind: "result", value: null };
+    },
     reject: (args) => {
       node.federation.links.reject(toNodeId(args.nodeId));
       return { kind: "result", value: null };

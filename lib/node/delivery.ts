@@ -124,7 +124,9 @@ export class Delivery {
       throw new DeliveryError(`Cannot send: clients may not send ${e.kind} envelopes`);
     }
     if (e.from !== `${owner}@${this.#o.self}`) {
-      throw new DeliveryError(`Cannot send: an envelope from ${owner} must say from ${owner}@${this.#o.self}`);
+      throw new DeliveryError(
+        `Cannot send: an envelope from ${owner} must say from ${owner}@${this.#o.self}`,
+      );
     }
     if (e.kind === "request" && e.body.length > MAX_TEXT_BODY) {
       throw new DeliveryError("Cannot send: request too large");
@@ -153,8 +155,7 @@ export class Delivery {
     }
     return new Promise((resolve) => {
       this.#o.committer.write(
-        () =>
-          this.#o.store.outboxAdd([{ id, owner, dest, bytes, expiresAtMs: e.expiresAtMs }]),
+        () => this.#o.store.outboxAdd([{ id, owner, dest, bytes, expiresAtMs: e.expiresAtMs }]),
         () => {
           if (!this.#pending.has(id)) {
             this.#pending.set(id, { envelope: e, bytes, owner, dest, sentAtMs: 0 });
@@ -197,9 +198,13 @@ export class Delivery {
     if (e.kind === "request") {
       // A blocked or over-eager sender is dropped without telling it: it sees "delivered".
       if (policy === "block") return { store: false, status: "stored" };
-      if (this.#o.store.wasDelivered(envelopeIdHex(e.id))) return { store: false, status: "stored" };
+      if (this.#o.store.wasDelivered(envelopeIdHex(e.id))) {
+        return { store: false, status: "stored" };
+      }
       const senderNode = splitAddress(e.from as Address).node;
-      if (!this.#bySender.take(`${name}|${e.from}`) || !this.#byNode.take(`${name}|${senderNode}`)) {
+      if (
+        !this.#bySender.take(`${name}|${e.from}`) || !this.#byNode.take(`${name}|${senderNode}`)
+      ) {
         this.#o.log.info("request dropped: rate limit", { to: name, from: e.from });
         return { store: false, status: "stored" };
       }
@@ -239,19 +244,21 @@ export class Delivery {
     const batches = this.#receipts;
     this.#receipts = new Map();
     for (const [origin, entries] of batches) {
-      void signReceipt({ dest: this.#o.self, origin, entries }, this.#o.key.privateKey).then((body) => {
-        const now = this.#o.clock.nowMs();
-        this.#o.federation.forwarder.send({
-          id: crypto.getRandomValues(new Uint8Array(16)),
-          kind: "receipt",
-          ttl: DEFAULT_TTL,
-          createdAtMs: now,
-          expiresAtMs: now + 60_000,
-          from: this.#o.self,
-          to: origin,
-          body,
-        });
-      });
+      void signReceipt({ dest: this.#o.self, origin, entries }, this.#o.key.privateKey).then(
+        (body) => {
+          const now = this.#o.clock.nowMs();
+          this.#o.federation.forwarder.send({
+            id: crypto.getRandomValues(new Uint8Array(16)),
+            kind: "receipt",
+            ttl: DEFAULT_TTL,
+            createdAtMs: now,
+            expiresAtMs: now + 60_000,
+            from: this.#o.self,
+            to: origin,
+            body,
+          });
+        },
+      );
     }
   }
 

@@ -6,4 +6,10 @@
  */
 export { type Node, type NodeStatus, startNode, type StartNodeOptions } from "./node.ts";
 export { adminCall, adminStream, NotRunningError } from "./admin_client.ts";
-export { AdminError } from "./admin_server.ts";
+export {
+  AdminError,
+  type AdminHandler,
+  type AdminReply,
+  startAdminServer,
+} from "./admin_server.ts";
+export type { ClientLink } from "./client_hub.ts";

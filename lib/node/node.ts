@@ -23,7 +23,17 @@ import {
   type TableRow,
 } from "../federation/mod.ts";
 import type { UserName } from "../ids.ts";
-import { type AdminServer, checkNotRunning, startAdminServer } from "./admin_server.ts";
+import {
+  type AdminHandler,
+  type AdminServer,
+  checkNotRunning,
+  startAdminServer,
+} from "./admin_server.ts";
+import { ensureOwner } from "./accounts.ts";
+import { BundleService } from "./bundle_service.ts";
+import { CLIENT_PATH, ClientHub, type ClientLink } from "./client_hub.ts";
+import { Committer } from "./committer.ts";
+import { Delivery } from "./delivery.ts";
 import { adminHandlers } from "./admin_handlers.ts";
 
 /** Store file inside the data directory. */
@@ -52,6 +62,10 @@ export interface Node {
   port: number;
   federation: Federation;
   store: NodeStore;
+  delivery: Delivery;
+  clients: ClientHub;
+  /** Connects a client running in this process as `user` (trusted: no handshake). */
+  attachLocalClient(user: UserName): ClientLink;
   status(): NodeStatus;
   invite(): string;
   stop(): Promise<void>;
@@ -62,8 +76,11 @@ export interface StartNodeOptions {
   config: Config;
   log: Logger;
   clock: Clock;
-  /** The owner's client runs in this process (default mode), so the owner is online. */
-  ownerOnline?: boolean;
+  /**
+   * More admin commands (the in-process client's); the object may be filled
+   * after start: commands are looked up when they arrive.
+   */
+  adminExtras?: Record<string, AdminHandler>;
 }
 
 /**
@@ -90,6 +107,10 @@ export async function startNode(options: StartNodeOptions): Promise<Node> {
     for (const fn of cleanups.reverse()) await fn();
   };
   try {
+    ensureOwner(store, config.nodeId as string as UserName, clock.nowMs());
+    const committer = new Committer(store, log.child("store"));
+    const bundles = new BundleService(config.nodeId, store, clock);
+    let delivery: Delivery | null = null;
     const federation = createFederation({
       self: config.nodeId,
       key,
@@ -101,14 +122,37 @@ export async function startNode(options: StartNodeOptions): Promise<Node> {
       maxMessageBytes: config.maxFrameBytes,
       handshakeTimeoutMs: config.handshakeTimeoutMs,
       listed: true,
-      deliverLocal: () => {},
+      deliverLocal: (e, bytes) => {
+        if (e.kind === "bundleRequest" || e.kind === "bundleReply") bundles.receive(e);
+        else delivery?.receiveLocal(e, bytes);
+      },
     });
+    bundles.federation = federation;
+    const clients = new ClientHub({
+      self: { nodeId: config.nodeId, key },
+      store,
+      committer,
+      federation,
+      bundles,
+      clock,
+      log: log.child("clients"),
+      handshakeTimeoutMs: config.handshakeTimeoutMs,
+    });
+    delivery = new Delivery({
+      self: config.nodeId,
+      key,
+      store,
+      committer,
+      federation,
+      clock,
+      log: log.child("delivery"),
+      onEvent: (ev) => clients.onDeliveryEvent(ev),
+    });
+    clients.delivery = delivery;
+    cleanups.push(() => delivery!.stop());
     const links = federation.links;
     cleanups.push(() => federation.stop());
-    federation.setUsers([{
-      name: config.nodeId as string as UserName,
-      presence: options.ownerOnline ? "online" : "offline",
-    }]);
+    clients.announceUsers();
     let server: WssServer;
     try {
       server = await startWssServer({
@@ -120,7 +164,7 @@ export async function startNode(options: StartNodeOptions): Promise<Node> {
         maxConnectionsPerAddress: config.maxConnectionsPerAddress,
         handshakeTimeoutMs: config.handshakeTimeoutMs,
         maxMessageBytes: config.maxFrameBytes,
-        routes: { [LINK_PATH]: (a) => links.accept(a) },
+        routes: { [LINK_PATH]: (a) => links.accept(a), [CLIENT_PATH]: (a) => clients.accept(a) },
         log: log.child("listener"),
       });
     } catch (cause) {
@@ -147,6 +191,9 @@ export async function startNode(options: StartNodeOptions): Promise<Node> {
       port,
       federation,
       store,
+      delivery,
+      clients,
+      attachLocalClient: (user) => attachLocal(clients, user),
       invite,
       status: () => ({
         nodeId: config.nodeId,
@@ -160,7 +207,8 @@ export async function startNode(options: StartNodeOptions): Promise<Node> {
       }),
       stop: cleanup,
     };
-    const admin: AdminServer = await startAdminServer(config.dataDir, adminHandlers(node), log);
+    const handlers = Object.assign(options.adminExtras ?? {}, adminHandlers(node));
+    const admin: AdminServer = await startAdminServer(config.dataDir, handlers, log);
     cleanups.push(() => admin.close());
     federation.start();
     return node;
@@ -168,4 +216,55 @@ export async function startNode(options: StartNodeOptions): Promise<Node> {
     await cleanup();
     throw e;
   }
+}
+
+/** One end of an in-process link; messages sent before a handler is set wait for it. */
+class InProcessEnd implements ClientLink {
+  peer!: InProcessEnd;
+  open = true;
+  #handler: ((bytes: Uint8Array) => void) | null = null;
+  #queue: Uint8Array[] = [];
+  onClose: (reason: string) => void = () => {};
+
+  get onMessage(): ((bytes: Uint8Array) => void) | null {
+    return this.#handler;
+  }
+
+  set onMessage(handler: ((bytes: Uint8Array) => void) | null) {
+    this.#handler = handler;
+    while (handler && this.#handler === handler && this.#queue.length > 0) {
+      handler(this.#queue.shift()!);
+    }
+  }
+
+  /** Hands bytes to this end (from its peer), in a later microtask. */
+  deliver(bytes: Uint8Array): void {
+    queueMicrotask(() => {
+      if (!this.open) return;
+      if (this.#handler) this.#handler(bytes);
+      else this.#queue.push(bytes);
+    });
+  }
+
+  send(bytes: Uint8Array): void {
+    if (this.open) this.peer.deliver(bytes);
+  }
+
+  close(reason: string): void {
+    if (!this.open) return;
+    this.open = false;
+    this.peer.open = false;
+    this.onClose(reason);
+    this.peer.onClose(reason);
+  }
+}
+
+/** Two ends of an in-process client connection carrying the same encoded messages. */
+function attachLocal(clients: ClientHub, user: UserName): ClientLink {
+  const clientEnd = new InProcessEnd();
+  const nodeEnd = new InProcessEnd();
+  clientEnd.peer = nodeEnd;
+  nodeEnd.peer = clientEnd;
+  clients.attach(user, nodeEnd);
+  return clientEnd;
 }

@@ -39,9 +39,12 @@ function withLabel(body: Uint8Array): Uint8Array {
 
 /** Encodes and signs a receipt with the destination node's key. */
 export async function signReceipt(r: Receipt, privateKey: CryptoKey): Promise<Uint8Array> {
-  if (r.entries.length > MAX_RECEIPT_ENTRIES) throw new RangeError("Cannot sign receipt: too many entries");
+  if (r.entries.length > MAX_RECEIPT_ENTRIES) {
+    throw new RangeError("Cannot sign receipt: too many entries");
+  }
   const body = unsigned(r);
-  return new ByteWriter().fixed(body).fixed(await ed25519Sign(privateKey, withLabel(body))).finish();
+  return new ByteWriter().fixed(body).fixed(await ed25519Sign(privateKey, withLabel(body)))
+    .finish();
 }
 
 /**

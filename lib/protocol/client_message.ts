@@ -26,9 +26,20 @@ export type ClientMessage =
   | { type: "welcome"; user: string; node: string; nowMs: number }
   | { type: "submitted"; req: number; id?: string; state?: "sent" | "delivered"; error?: string }
   | { type: "deliver"; seq: number; id: string; envelope: Uint8Array }
-  | { type: "notice"; seq: number; id: string; ref: string; state: "delivered" | "failed"; reason?: string }
+  | {
+    type: "notice";
+    seq: number;
+    id: string;
+    ref: string;
+    state: "delivered" | "failed";
+    reason?: string;
+  }
   | { type: "bundle"; req: number; bundle?: Uint8Array; error?: string }
-  | { type: "entries"; req: number; entries: Array<{ address: string; presence: string; node: string }> }
+  | {
+    type: "entries";
+    req: number;
+    entries: Array<{ address: string; presence: string; node: string }>;
+  }
   | { type: "error"; message: string };
 
 const TYPES = [
@@ -91,7 +102,8 @@ function valid(type: ClientMessage["type"], f: Record<string, unknown>): boolean
     case "welcome":
       return isStr(f.user) && isStr(f.node) && isInt(f.nowMs);
     case "submitted":
-      return isInt(f.req) && opt(f.id, isStr) && opt(f.state, (v) => v === "sent" || v === "delivered") &&
+      return isInt(f.req) && opt(f.id, isStr) &&
+        opt(f.state, (v) => v === "sent" || v === "delivered") &&
         opt(f.error, (v) => isStr(v, 1000));
     case "deliver":
       return isInt(f.seq) && isStr(f.id);
@@ -103,7 +115,8 @@ function valid(type: ClientMessage["type"], f: Record<string, unknown>): boolean
     case "entries":
       return isInt(f.req) && Array.isArray(f.entries) && f.entries.length <= 100_000 &&
         f.entries.every((e) =>
-          typeof e === "object" && e !== null && isStr(e.address) && isStr(e.presence) && isStr(e.node)
+          typeof e === "object" && e !== null && isStr(e.address) && isStr(e.presence) &&
+          isStr(e.node)
         );
     case "error":
       return isStr(f.message, 2000);
@@ -116,9 +129,13 @@ function valid(type: ClientMessage["type"], f: Record<string, unknown>): boolean
  * @throws {DecodeError} malformed, unknown type, or a field of the wrong shape
  */
 export function decodeClientMessage(bytes: Uint8Array): ClientMessage {
-  if (bytes.length > MAX_CLIENT_MESSAGE_BYTES) throw new DecodeError("Cannot read client message: too large");
+  if (bytes.length > MAX_CLIENT_MESSAGE_BYTES) {
+    throw new DecodeError("Cannot read client message: too large");
+  }
   const r = new ByteReader(bytes);
-  if (r.u8("version") !== VERSION) throw new DecodeError("Cannot read client message: unknown version");
+  if (r.u8("version") !== VERSION) {
+    throw new DecodeError("Cannot read client message: unknown version");
+  }
   const type = TYPES[r.u8("type")];
   if (!type) throw new DecodeError("Cannot read client message: unknown type");
   let fields: unknown;
@@ -139,4 +156,12 @@ export function decodeClientMessage(bytes: Uint8Array): ClientMessage {
   const m = { ...f, type } as Record<string, unknown>;
   if (field && (payload.length > 0 || type !== "bundle")) m[field] = payload;
   return m as ClientMessage;
+}
+
+/** One end of a client connection (WebSocket channel or in process), carrying encoded messages. */
+export interface ClientLink {
+  send(bytes: Uint8Array): void;
+  close(reason: string): void;
+  onMessage: ((bytes: Uint8Array) => void) | null;
+  onClose: (reason: string) => void;
 }

@@ -12,7 +12,6 @@
 import { ByteReader, ByteWriter, DecodeError } from "../codec.ts";
 import { type Address, type NodeId, splitAddress, toAddress, toNodeId } from "../ids.ts";
 
-
 const VERSION = 1;
 
 /** Hops an envelope may take before it is dropped. */

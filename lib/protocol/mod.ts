@@ -9,9 +9,9 @@ export {
   DEFAULT_TTL,
   destinationNode,
   encodeEnvelope,
+  type Envelope,
   ENVELOPE_ID_BYTES,
   ENVELOPE_KINDS,
-  type Envelope,
   EnvelopeError,
   envelopeIdHex,
   type EnvelopeKind,
@@ -20,6 +20,7 @@ export {
   TTL_OFFSET,
 } from "./envelope.ts";
 export {
+  type ClientLink,
   type ClientMessage,
   decodeClientMessage,
   encodeClientMessage,

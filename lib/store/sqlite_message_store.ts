@@ -122,7 +122,9 @@ export function messageStatements(db: DatabaseSync): MessageStore {
     inboxCount: (owner) => (q.inboxCount.get(owner) as { n: number }).n,
     purgeDelivered: (nowMs) => Number(q.purge.run(nowMs).changes),
     setContactPolicy: (owner, address, policy: ContactPolicy | null) =>
-      void (policy ? q.setContact.run(owner, address, policy) : q.deleteContact.run(owner, address)),
+      void (policy
+        ? q.setContact.run(owner, address, policy)
+        : q.deleteContact.run(owner, address)),
     contactPolicy: (owner, address) =>
       ((q.contact.get(owner, address) as { policy: ContactPolicy } | undefined)?.policy) ?? null,
     transaction<T>(fn: () => T): T {

@@ -72,6 +72,8 @@ export interface NodeProcOptions {
   extra?: string;
   /** Reuse another node's data directory (an impostor needs its own). */
   dataDir?: string;
+  /** Run the owner's client in the node's process (default mode) instead of `server`. */
+  withClient?: boolean;
 }
 
 /** One node process. */
@@ -80,14 +82,22 @@ export class NodeProc {
   readonly port: number;
   readonly configPath: string;
   readonly dataDir: string;
+  readonly mode: "start" | "server";
   #child: Deno.ChildProcess | null = null;
   #output = "";
 
-  private constructor(id: string, port: number, configPath: string, dataDir: string) {
+  private constructor(
+    id: string,
+    port: number,
+    configPath: string,
+    dataDir: string,
+    mode: "start" | "server",
+  ) {
     this.id = id;
     this.port = port;
     this.configPath = configPath;
     this.dataDir = dataDir;
+    this.mode = mode;
   }
 
   /** Writes the config and starts the node; resolves once it prints `ready`. */
@@ -101,7 +111,7 @@ export class NodeProc {
         `[Storage]\ndata_dir = ${dataDir}\n[Federation]\nopen = ${o.open ?? false}\n` +
         `[Log]\nlevel = debug\n${o.extra ?? ""}`,
     );
-    const node = new NodeProc(o.id, port, configPath, dataDir);
+    const node = new NodeProc(o.id, port, configPath, dataDir, o.withClient ? "start" : "server");
     await node.start();
     return node;
   }
@@ -125,7 +135,7 @@ export class NodeProc {
         "--allow-read",
         "--allow-write=.tmp",
         join(REPO, "main.ts"),
-        "server",
+        this.mode,
         "--config",
         this.configPath,
       ],

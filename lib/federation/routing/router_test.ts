@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
 import { toNodeId, toUserName } from "../../ids.ts";
 import { network, routeProblems, stopAll } from "./_test_networks.ts";
+import { FakeAnnouncementSigner, FakeAnnouncementVerifier } from "./fake_signature.ts";
+import { Router } from "./router.ts";
+import { SimClock } from "./sim_clock.ts";
 
 const n = toNodeId;
 const LINE = [["a", "b"], ["b", "c"], ["c", "d"]] as const;
@@ -167,4 +170,21 @@ Deno.test("Router syncs a new neighbour with its whole database at once", async 
   await sim.run(1_000);
   assert.equal(sim.router("a").distance(n("e")), 4);
   stopAll(sim);
+});
+
+Deno.test("receiveAnnouncement() rejects garbage and reports the sender", async () => {
+  const rejections: string[] = [];
+  const router = new Router({
+    self: n("a"),
+    signer: FakeAnnouncementSigner.forNode("a"),
+    verifier: new FakeAnnouncementVerifier(),
+    clock: new SimClock(),
+    send: () => {},
+    events: { onRejected: (from, reason) => rejections.push(`${from}:${reason}`) },
+  });
+  router.linkUp(n("b"));
+  assert.equal(await router.receiveAnnouncement(n("b"), new Uint8Array([1, 2, 3])), "rejected");
+  assert.equal(await router.receiveAnnouncement(n("b"), new Uint8Array(70_000)), "rejected");
+  assert.deepEqual(rejections, ["b:bad-encoding", "b:bad-encoding"]);
+  router.stop();
 });

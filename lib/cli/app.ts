@@ -1,0 +1,161 @@
+/**
+ * Running processes: a node with its owner's client (default), a headless
+ * node (`server`), or a client of a node elsewhere (`client`).
+ */
+import { basename, dirname, join, resolve } from "node:path";
+import { type ClientApi, openClient, remoteLink } from "../client/mod.ts";
+import type { Clock } from "../clock.ts";
+import type { Config } from "../config.ts";
+import type { LinkInfo } from "../federation/mod.ts";
+import {
+  type Address,
+  type NodeId,
+  toAddress,
+  toNodeId,
+  toUserName,
+  type UserName,
+} from "../ids.ts";
+import { createLogger, type Logger, printLine } from "../log.ts";
+import { type AdminHandler, type Node, startAdminServer, startNode } from "../node/mod.ts";
+import { CliError } from "./cli_error.ts";
+import { clientAdminHandlers } from "./client_admin.ts";
+
+/** Where the owner's client keeps its store in the default mode: beside the node's data. */
+export function ownerClientDir(config: Config): string {
+  return join(dirname(config.dataDir), `${basename(config.dataDir)}-client`);
+}
+
+function waitForSignal(): Promise<void> {
+  return new Promise((resolve) => {
+    Deno.addSignalListener("SIGINT", () => resolve());
+    Deno.addSignalListener("SIGTERM", () => resolve());
+  });
+}
+
+/** Runs a node, with the owner's client in the same process unless `headless`. */
+export async function runNode(config: Config, clock: Clock, headless: boolean): Promise<number> {
+  const startedAt = performance.now();
+  const log = createLogger({ level: config.logLevel });
+  const extras: Record<string, AdminHandler> = {};
+  const node = await startNode({ config, log, clock, adminExtras: extras });
+  let closeClient = () => {};
+  if (!headless) {
+    const owner = config.nodeId as string as UserName;
+    const client = await openClient({
+      dir: ownerClientDir(config),
+      address: toAddress(`${owner}@${config.nodeId}`),
+      clock,
+      log: log.child("client"),
+      node: nodeControl(node),
+      open: () => Promise.resolve(node.attachLocalClient(owner)),
+    });
+    Object.assign(extras, clientAdminHandlers(client.core));
+    closeClient = client.close;
+  }
+  const readyMs = Math.round(performance.now() - startedAt);
+  printLine(`fedchat node ${node.config.nodeId} (${headless ? "server" : "server+client"})`);
+  printLine(`  fingerprint  ${node.fingerprint}`);
+  printLine(`  listening    ${config.host}:${node.port} (TLS)`);
+  printLine(`  invite       ${node.invite()}`);
+  printLine(`ready on ${config.host}:${node.port} in ${readyMs} ms`);
+  await waitForSignal();
+  printLine("stopping");
+  closeClient();
+  await node.stop();
+  return 0;
+}
+
+function linkView(l: LinkInfo) {
+  return {
+    peer: l.peer,
+    state: l.state,
+    host: l.host,
+    port: l.port,
+    fingerprint: l.fingerprint,
+    lastError: l.lastError,
+  };
+}
+
+/** What the owner's client may do to the node in the same process. */
+function nodeControl(node: Node) {
+  const links = node.federation.links;
+  return {
+    nodeId: node.config.nodeId,
+    nodeFingerprint: node.fingerprint,
+    invite: () => node.invite(),
+    links: () => Promise.resolve(links.links().map(linkView)),
+    connect: async (t: { host: string; port: number; nodeId: string } | { invite: string }) => {
+      const { parseInvite } = await import("../federation/mod.ts");
+      const target = "invite" in t ? parseInvite(t.invite) : { ...t, nodeId: toNodeId(t.nodeId) };
+      return linkView(await links.connect(target));
+    },
+    approve: (id: string) => Promise.resolve(void links.approve(toNodeId(id))),
+    reject: (id: string) => Promise.resolve(links.reject(toNodeId(id))),
+  };
+}
+
+/** Options of {@linkcode runClientOnly}. */
+export interface ClientOnlyOptions {
+  dir: string;
+  node?: string;
+  user?: string;
+  code?: string;
+  fingerprint?: string;
+  clock: Clock;
+  logLevel?: "debug" | "info" | "warn" | "error";
+}
+
+/** Runs a client (and its admin socket) against a node elsewhere. */
+export async function runClientOnly(o: ClientOnlyOptions): Promise<number> {
+  const dir = resolve(o.dir);
+  const settingsFile = join(dir, "client.json");
+  let saved: { host: string; port: number; address: string } | null = null;
+  try {
+    saved = JSON.parse(await Deno.readTextFile(settingsFile));
+  } catch { /* first run */ }
+  let host = saved?.host;
+  let port = saved?.port;
+  if (o.node) {
+    const m = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(o.node);
+    if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) {
+      throw new CliError("Cannot start client: --node must be HOST:PORT");
+    }
+    host = m[1].replace(/^\[|\]$/g, "");
+    port = Number(m[2]);
+  }
+  const address: Address | undefined = o.user
+    ? (o.user.includes("@") ? toAddress(o.user) : undefined)
+    : saved
+    ? toAddress(saved.address)
+    : undefined;
+  if (!host || !port || !address) {
+    throw new CliError(
+      "Cannot start client: give --node HOST:PORT and --user NAME@NODE the first time (users add prints both)",
+    );
+  }
+  const [user, nodeId] = address.split("@") as [string, string];
+  await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
+  await Deno.writeTextFile(settingsFile, JSON.stringify({ host, port, address }));
+  const log: Logger = createLogger({ level: o.logLevel ?? "info" });
+  const client = await openClient({
+    dir,
+    address,
+    clock: o.clock,
+    log: log.child("client"),
+    open: remoteLink({
+      host,
+      port,
+      nodeId: toNodeId(nodeId) as NodeId,
+      user: toUserName(user),
+      enrollCode: o.code,
+      nodeFingerprint: o.fingerprint,
+    }),
+  });
+  const admin = await startAdminServer(dir, clientAdminHandlers(client.core as ClientApi), log);
+  printLine(`fedchat client ${address} connected to ${host}:${port}`);
+  printLine(`ready (client directory ${dir})`);
+  await waitForSignal();
+  await admin.close();
+  client.close();
+  return 0;
+}

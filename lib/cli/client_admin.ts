@@ -1,0 +1,46 @@
+/** Admin commands served by a running client (its CLI twins act through them). */
+import type { ClientApi, ClientEvent } from "../client/mod.ts";
+import { AdminError, type AdminHandler } from "../node/mod.ts";
+
+function str(args: Record<string, unknown>, name: string, max = 500): string {
+  const v = args[name];
+  if (typeof v !== "string" || v.length === 0 || v.length > max) {
+    throw new AdminError(`Missing or bad argument ${name}`);
+  }
+  return v;
+}
+
+const result = (value: unknown) => ({ kind: "result" as const, value });
+
+/** Builds the client's command table. */
+export function clientAdminHandlers(client: ClientApi): Record<string, AdminHandler> {
+  return {
+    whoami: async () => result(await client.self()),
+    request: async (a) =>
+      result(await client.request(str(a, "address"), typeof a.intro === "string" ? a.intro : "")),
+    requests: async () => result(await client.requests()),
+    accept: async (a) => result(await client.accept(str(a, "address"))),
+    decline: async (a) => result(await client.reject(str(a, "address"))),
+    block: async (a) => result(await client.block(str(a, "address"))),
+    send: async (a) => result(await client.send(str(a, "address"), str(a, "text", 16_000))),
+    history: async (a) => {
+      const limit = typeof a.limit === "number" ? Math.min(100_000, Math.max(1, a.limit)) : 500;
+      return result(await client.history(str(a, "address"), { limit }));
+    },
+    contacts: async () => result(await client.contacts()),
+    verify: async (a) => result(await client.safety(str(a, "address"))),
+    "accept-key": async (a) => result(await client.acceptKeyChange(str(a, "address"))),
+    "client-directory": async () => result(await client.directory()),
+    listen: () => ({
+      kind: "stream",
+      subscribe: (emit) =>
+        client.subscribe((event: ClientEvent) => {
+          emit(event);
+          // A listener shows incoming messages, so they count as read.
+          if (event.kind === "message" && event.message.direction === "in") {
+            void client.markRead(event.message.peer).catch(() => {});
+          }
+        }),
+    }),
+  };
+}

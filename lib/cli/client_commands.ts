@@ -1,0 +1,178 @@
+/** Commands that act on a running client: requests, messages, keys, events. */
+import { printLine } from "../log.ts";
+import { CliError } from "./cli_error.ts";
+import { call, type Command, stream, TARGET_FLAGS } from "./command.ts";
+
+const FLAGS = { ...TARGET_FLAGS, json: { type: "boolean" as const } };
+
+function one(p: string[], what: string): string {
+  if (p.length !== 1) throw new CliError(`Cannot ${what}: give one ADDRESS (name@node)`);
+  return p[0];
+}
+
+const time = (ms: number) => new Date(ms).toISOString().replace("T", " ").slice(0, 19);
+
+/** Client commands by name. */
+export const CLIENT_COMMANDS: Record<string, Command> = {
+  request: {
+    usage: "request ADDRESS [TEXT]",
+    summary: "Ask someone for a chat, with an introduction they see before accepting",
+    flags: FLAGS,
+    run: async (p, f) => {
+      if (p.length < 1) throw new CliError("Cannot request: give ADDRESS and an optional TEXT");
+      await call(f, "request", { address: p[0], intro: p.slice(1).join(" ") });
+      printLine(`request sent to ${p[0]}`);
+      return 0;
+    },
+  },
+  requests: {
+    usage: "requests [--json]",
+    summary: "List chat requests waiting for your answer",
+    flags: FLAGS,
+    run: async (_p, f) => {
+      const r = await call(f, "requests") as Array<
+        { from: string; intro: string; fingerprint: string }
+      >;
+      if (f.json) printLine(JSON.stringify(r));
+      else for (const x of r) printLine(`${x.from}  key ${x.fingerprint}  "${x.intro}"`);
+      if (!f.json && r.length === 0) printLine("no requests waiting");
+      return 0;
+    },
+  },
+  accept: {
+    usage: "accept ADDRESS",
+    summary: "Accept a chat request",
+    flags: FLAGS,
+    run: async (p, f) => {
+      await call(f, "accept", { address: one(p, "accept") });
+      printLine(`accepted ${p[0]}`);
+      return 0;
+    },
+  },
+  reject: {
+    usage: "reject ADDRESS",
+    summary: "Reject a chat request (the sender is not told; further requests are dropped)",
+    flags: FLAGS,
+    run: async (p, f) => {
+      await call(f, "decline", { address: one(p, "reject") });
+      printLine(`rejected ${p[0]}`);
+      return 0;
+    },
+  },
+  block: {
+    usage: "block ADDRESS",
+    summary: "Block an address: its requests and messages are dropped at your node",
+    flags: FLAGS,
+    run: async (p, f) => {
+      await call(f, "block", { address: one(p, "block") });
+      printLine(`blocked ${p[0]}`);
+      return 0;
+    },
+  },
+  send: {
+    usage: "send ADDRESS TEXT",
+    summary: "Send a message in an accepted chat",
+    flags: FLAGS,
+    run: async (p, f) => {
+      if (p.length < 2) throw new CliError("Cannot send: give ADDRESS and TEXT");
+      const m = await call(f, "send", { address: p[0], text: p.slice(1).join(" ") }) as {
+        id: string;
+        state: string;
+      };
+      printLine(f.json ? JSON.stringify(m) : `${m.state} ${m.id}`);
+      return 0;
+    },
+  },
+  history: {
+    usage: "history ADDRESS [--json]",
+    summary: "Show a conversation with timestamps and delivery states",
+    flags: FLAGS,
+    run: async (p, f) => {
+      const h = await call(f, "history", {
+        address: one(p, "show history"),
+        limit: 100_000,
+      }) as Array<
+        { direction: string; text: string; sentAtMs: number; state: string }
+      >;
+      if (f.json) printLine(JSON.stringify(h));
+      else {for (const m of h) {
+          printLine(
+            `${time(m.sentAtMs)} ${m.direction === "out" ? ">" : "<"} ${m.text}  (${m.state})`,
+          );
+        }}
+      return 0;
+    },
+  },
+  contacts: {
+    usage: "contacts [--json]",
+    summary: "List contacts and the state of each chat",
+    flags: FLAGS,
+    run: async (_p, f) => {
+      const c = await call(f, "contacts") as Array<
+        { address: string; state: string; unread: number; keyChanged: boolean }
+      >;
+      if (f.json) printLine(JSON.stringify(c));
+      else {
+        for (const x of c) {
+          printLine(
+            `${x.address.padEnd(40)} ${x.state}${x.unread ? `  ${x.unread} unread` : ""}${
+              x.keyChanged ? "  KEY CHANGED" : ""
+            }`,
+          );
+        }
+      }
+      return 0;
+    },
+  },
+  verify: {
+    usage: "verify ADDRESS [--json]",
+    summary: "Show the safety number to compare with a contact",
+    flags: FLAGS,
+    run: async (p, f) => {
+      const s = await call(f, "verify", { address: one(p, "verify") }) as {
+        digits: string;
+        qr: string;
+      };
+      printLine(f.json ? JSON.stringify(s) : `${p[0]}\n  ${s.digits}\n  qr: ${s.qr}`);
+      return 0;
+    },
+  },
+  "accept-key": {
+    usage: "accept-key ADDRESS",
+    summary: "Accept a contact's changed key after verifying it",
+    flags: FLAGS,
+    run: async (p, f) => {
+      await call(f, "accept-key", { address: one(p, "accept a key") });
+      printLine(`accepted the new key of ${p[0]}`);
+      return 0;
+    },
+  },
+  listen: {
+    usage: "listen [--json]",
+    summary: "Print events as they happen (requests, messages, state changes), one per line",
+    flags: FLAGS,
+    run: async (_p, f) => {
+      for await (const ev of stream(f, "listen")) {
+        printLine(f.json ? JSON.stringify(ev) : describe(ev as Record<string, unknown>));
+      }
+      return 0;
+    },
+  },
+};
+
+function describe(ev: Record<string, unknown>): string {
+  const m = ev.message as
+    | { peer: string; direction: string; text: string; sentAtMs: number }
+    | undefined;
+  if (ev.kind === "message" && m) {
+    return `${time(m.sentAtMs)} ${m.direction === "in" ? `${m.peer}:` : `to ${m.peer}:`} ${m.text}`;
+  }
+  if (ev.kind === "request") {
+    const r = ev.request as { from: string; intro: string };
+    return `chat request from ${r.from}: "${r.intro}"  (accept ${r.from} / reject ${r.from})`;
+  }
+  if (ev.kind === "state") {
+    return `${ev.peer} ${ev.id}: ${ev.state}${ev.reason ? ` (${ev.reason})` : ""}`;
+  }
+  return JSON.stringify(ev);
+}

@@ -1,0 +1,307 @@
+/**
+ * The client's own store (keys, contacts with their pinned identities and
+ * ratchet sessions, history), in its own directory, never the node's.
+ * Every decrypted message is stored together with the new ratchet state in
+ * one transaction before it is shown or acknowledged.
+ */
+import { DatabaseSync } from "node:sqlite";
+import type { Contact, MessageState } from "./api.ts";
+
+const SCHEMA = `
+PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS contacts (
+  address TEXT PRIMARY KEY,
+  state TEXT NOT NULL,
+  identity BLOB,
+  expected_identity BLOB,
+  key_changed INTEGER NOT NULL DEFAULT 0,
+  session BLOB,
+  pending BLOB,
+  out_seq INTEGER NOT NULL DEFAULT 0,
+  unread INTEGER NOT NULL DEFAULT 0,
+  last_message_at_ms INTEGER
+) STRICT;
+CREATE TABLE IF NOT EXISTS messages (
+  id TEXT PRIMARY KEY,
+  peer TEXT NOT NULL,
+  direction TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  text TEXT NOT NULL,
+  sent_at_ms INTEGER NOT NULL,
+  received_at_ms INTEGER,
+  state TEXT NOT NULL,
+  reason TEXT,
+  envelope BLOB
+) STRICT;
+CREATE INDEX IF NOT EXISTS messages_peer ON messages (peer, direction, seq);
+CREATE TABLE IF NOT EXISTS requests (
+  address TEXT PRIMARY KEY,
+  intro TEXT NOT NULL,
+  identity BLOB NOT NULL,
+  request BLOB NOT NULL,
+  received_at_ms INTEGER NOT NULL
+) STRICT;
+CREATE TABLE IF NOT EXISTS processed (id TEXT PRIMARY KEY) STRICT;
+`;
+
+/** A contact row as stored. */
+export interface ContactRow {
+  address: string;
+  state: Contact["state"];
+  identity: Uint8Array | null;
+  /** The identity an intro was sealed to, checked when they accept. */
+  expectedIdentity: Uint8Array | null;
+  keyChanged: boolean;
+  session: Uint8Array | null;
+  pending: Uint8Array | null;
+  outSeq: number;
+  unread: number;
+  lastMessageAtMs: number | null;
+}
+
+/** A message row as stored. */
+export interface MessageRow {
+  id: string;
+  peer: string;
+  direction: "in" | "out";
+  seq: number;
+  text: string;
+  sentAtMs: number;
+  receivedAtMs: number | null;
+  state: MessageState;
+  reason: string | null;
+  /** Encoded envelope of an outgoing message not yet accepted by the node. */
+  envelope: Uint8Array | null;
+}
+
+/** A chat request waiting for an answer. */
+export interface RequestRow {
+  address: string;
+  intro: string;
+  identity: Uint8Array;
+  request: Uint8Array;
+  receivedAtMs: number;
+}
+
+type Row = Record<string, unknown>;
+const b = (v: unknown) => (v ? new Uint8Array(v as Uint8Array) : null);
+
+function toContact(r: Row): ContactRow {
+  return {
+    address: r.address as string,
+    state: r.state as Contact["state"],
+    identity: b(r.identity),
+    expectedIdentity: b(r.expected_identity),
+    keyChanged: r.key_changed === 1,
+    session: b(r.session),
+    pending: b(r.pending),
+    outSeq: r.out_seq as number,
+    unread: r.unread as number,
+    lastMessageAtMs: (r.last_message_at_ms as number | null) ?? null,
+  };
+}
+
+function toMessage(r: Row): MessageRow {
+  return {
+    id: r.id as string,
+    peer: r.peer as string,
+    direction: r.direction as "in" | "out",
+    seq: r.seq as number,
+    text: r.text as string,
+    sentAtMs: r.sent_at_ms as number,
+    receivedAtMs: (r.received_at_ms as number | null) ?? null,
+    state: r.state as MessageState,
+    reason: (r.reason as string | null) ?? null,
+    envelope: b(r.envelope),
+  };
+}
+
+/** The client store on node:sqlite. */
+export class ClientStore {
+  #db: DatabaseSync;
+  #depth = 0;
+
+  constructor(path: string) {
+    this.#db = new DatabaseSync(path);
+    this.#db.exec(SCHEMA);
+  }
+
+  getMeta(key: string): Uint8Array | null {
+    return b(
+      (this.#db.prepare("SELECT value FROM meta WHERE key = ?").get(key) as Row | undefined)?.value,
+    );
+  }
+
+  setMeta(key: string, value: Uint8Array): void {
+    this.#db.prepare(
+      "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    )
+      .run(key, value);
+  }
+
+  contact(address: string): ContactRow | undefined {
+    const r = this.#db.prepare("SELECT * FROM contacts WHERE address = ?").get(address) as
+      | Row
+      | undefined;
+    return r ? toContact(r) : undefined;
+  }
+
+  contacts(): ContactRow[] {
+    return (this.#db.prepare(
+      "SELECT * FROM contacts ORDER BY coalesce(last_message_at_ms, 0) DESC, address",
+    )
+      .all() as Row[]).map(toContact);
+  }
+
+  putContact(c: ContactRow): void {
+    this.#db.prepare(
+      `INSERT INTO contacts (address, state, identity, expected_identity, key_changed, session, pending,
+         out_seq, unread, last_message_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (address) DO UPDATE SET state = excluded.state, identity = excluded.identity,
+         expected_identity = excluded.expected_identity, key_changed = excluded.key_changed,
+         session = excluded.session, pending = excluded.pending, out_seq = excluded.out_seq,
+         unread = excluded.unread, last_message_at_ms = excluded.last_message_at_ms`,
+    ).run(
+      c.address,
+      c.state,
+      c.identity,
+      c.expectedIdentity,
+      c.keyChanged ? 1 : 0,
+      c.session,
+      c.pending,
+      c.outSeq,
+      c.unread,
+      c.lastMessageAtMs,
+    );
+  }
+
+  putMessage(m: MessageRow): void {
+    this.#db.prepare(
+      `INSERT INTO messages (id, peer, direction, seq, text, sent_at_ms, received_at_ms, state, reason, envelope)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET state = excluded.state,
+         reason = excluded.reason, received_at_ms = excluded.received_at_ms, envelope = excluded.envelope`,
+    ).run(
+      m.id,
+      m.peer,
+      m.direction,
+      m.seq,
+      m.text,
+      m.sentAtMs,
+      m.receivedAtMs,
+      m.state,
+      m.reason,
+      m.envelope,
+    );
+  }
+
+  message(id: string): MessageRow | undefined {
+    const r = this.#db.prepare("SELECT * FROM messages WHERE id = ?").get(id) as Row | undefined;
+    return r ? toMessage(r) : undefined;
+  }
+
+  /** A conversation in order: by sender and its sequence, interleaved by time. */
+  history(peer: string, limit: number): MessageRow[] {
+    const rows = (this.#db.prepare(
+      `SELECT * FROM (SELECT * FROM messages WHERE peer = ? ORDER BY sent_at_ms DESC, seq DESC LIMIT ?)
+       ORDER BY sent_at_ms, direction, seq`,
+    ).all(peer, limit) as Row[]).map(toMessage);
+    return rows;
+  }
+
+  /** Outgoing messages the node has not taken yet (after a restart). */
+  unsent(): MessageRow[] {
+    return (this.#db.prepare(
+      "SELECT * FROM messages WHERE envelope IS NOT NULL ORDER BY sent_at_ms, seq",
+    )
+      .all() as Row[]).map(toMessage);
+  }
+
+  /** Outgoing messages up to `seq` not yet marked read. */
+  markOutRead(peer: string, upToSeq: number): string[] {
+    const rows = this.#db.prepare(
+      "SELECT id FROM messages WHERE peer = ? AND direction = 'out' AND seq <= ? AND state IN ('sent', 'delivered')",
+    ).all(peer, upToSeq) as Row[];
+    this.#db.prepare(
+      "UPDATE messages SET state = 'read' WHERE peer = ? AND direction = 'out' AND seq <= ? AND state IN ('sent', 'delivered')",
+    ).run(peer, upToSeq);
+    return rows.map((r) => r.id as string);
+  }
+
+  /** Highest incoming sequence number from `peer`. */
+  lastInSeq(peer: string): number {
+    const r = this.#db.prepare(
+      "SELECT max(seq) AS s FROM messages WHERE peer = ? AND direction = 'in'",
+    ).get(peer) as
+      | Row
+      | undefined;
+    return (r?.s as number | null) ?? 0;
+  }
+
+  request(address: string): RequestRow | undefined {
+    const r = this.#db.prepare("SELECT * FROM requests WHERE address = ?").get(address) as
+      | Row
+      | undefined;
+    return r
+      ? {
+        address: r.address as string,
+        intro: r.intro as string,
+        identity: new Uint8Array(r.identity as Uint8Array),
+        request: new Uint8Array(r.request as Uint8Array),
+        receivedAtMs: r.received_at_ms as number,
+      }
+      : undefined;
+  }
+
+  requests(): RequestRow[] {
+    return (this.#db.prepare("SELECT address FROM requests ORDER BY received_at_ms").all() as Row[])
+      .map((r) => this.request(r.address as string)!);
+  }
+
+  putRequest(r: RequestRow): void {
+    this.#db.prepare(
+      `INSERT INTO requests (address, intro, identity, request, received_at_ms) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (address) DO UPDATE SET intro = excluded.intro, identity = excluded.identity,
+         request = excluded.request, received_at_ms = excluded.received_at_ms`,
+    ).run(r.address, r.intro, r.identity, r.request, r.receivedAtMs);
+  }
+
+  deleteRequest(address: string): void {
+    this.#db.prepare("DELETE FROM requests WHERE address = ?").run(address);
+  }
+
+  /** Records that an inbox id was handled; false when it already was. */
+  markProcessed(id: string): boolean {
+    return Number(
+      this.#db.prepare("INSERT OR IGNORE INTO processed (id) VALUES (?)").run(id).changes,
+    ) === 1;
+  }
+
+  wasProcessed(id: string): boolean {
+    return this.#db.prepare("SELECT 1 AS x FROM processed WHERE id = ?").get(id) !== undefined;
+  }
+
+  transaction<T>(fn: () => T): T {
+    if (this.#depth > 0) return fn();
+    this.#depth++;
+    this.#db.exec("BEGIN IMMEDIATE");
+    try {
+      const out = fn();
+      this.#db.exec("COMMIT");
+      return out;
+    } catch (e) {
+      this.#db.exec("ROLLBACK");
+      throw e;
+    } finally {
+      this.#depth--;
+    }
+  }
+
+  integrityCheck(): string {
+    return Object.values(this.#db.prepare("PRAGMA integrity_check").get() as Row)[0] as string;
+  }
+
+  close(): void {
+    this.#db.close();
+  }
+}

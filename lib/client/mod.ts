@@ -1,0 +1,16 @@
+/**
+ * The client core: the user's identity, contacts, sessions and history, and
+ * its conversation with its home node.
+ *
+ * @module
+ */
+export type * from "./api.ts";
+export { ClientCore, type ClientCoreOptions, type NodeControl } from "./client_core.ts";
+export { ClientStore } from "./client_store.ts";
+export {
+  type OpenClient,
+  openClient,
+  type OpenClientOptions,
+  remoteLink,
+  type RemoteLinkOptions,
+} from "./open_client.ts";

@@ -1,0 +1,162 @@
+/**
+ * The client's connection to its home node: requests with replies, pushed
+ * inbox items, and reconnection with backoff when the link drops.
+ */
+import type { Logger } from "../log.ts";
+import {
+  type ClientLink,
+  type ClientMessage,
+  decodeClientMessage,
+  encodeClientMessage,
+} from "../protocol/mod.ts";
+
+type Reply = Extract<ClientMessage, { type: "submitted" | "bundle" | "entries" }>;
+type Request = Extract<ClientMessage, { type: "submit" | "fetch" | "directory" }>;
+type WithoutReq<T> = T extends unknown ? Omit<T, "req"> : never;
+
+/** Options of {@linkcode NodeConnection}. */
+export interface NodeConnectionOptions {
+  /** Opens a link and has sent the hello (remote) or attached (in process). */
+  open(): Promise<ClientLink>;
+  log: Logger;
+  /** Each pushed inbox item, in order. */
+  onPush(m: Extract<ClientMessage, { type: "deliver" | "notice" }>): void;
+  /** Called after every (re)connection, once the node said welcome. */
+  onConnected(): void;
+  requestTimeoutMs?: number;
+}
+
+/** A reconnecting connection to the home node. */
+export class NodeConnection {
+  #o: NodeConnectionOptions;
+  #link: ClientLink | null = null;
+  #nextReq = 1;
+  #waiting = new Map<number, { resolve: (m: Reply) => void; reject: (e: Error) => void }>();
+  #stopped = false;
+  #backoffMs = 250;
+  #connected: Promise<void>;
+  #markConnected!: () => void;
+
+  constructor(options: NodeConnectionOptions) {
+    this.#o = options;
+    this.#connected = new Promise((r) => (this.#markConnected = r));
+  }
+
+  /** True while a link is up. */
+  get up(): boolean {
+    return this.#link !== null;
+  }
+
+  /** Connects (retrying) and resolves once the first connection is up. */
+  start(): Promise<void> {
+    void this.#connect();
+    return this.#connected;
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    this.#link?.close("client stopping");
+    this.#link = null;
+  }
+
+  async #connect(): Promise<void> {
+    while (!this.#stopped) {
+      try {
+        const link = await this.#o.open();
+        const welcomed = new Promise<void>((resolve, reject) => {
+          link.onMessage = (bytes) => {
+            let m: ClientMessage;
+            try {
+              m = decodeClientMessage(bytes);
+            } catch (e) {
+              this.#o.log.warn("node sent a malformed message", { why: (e as Error).message });
+              return;
+            }
+            if (m.type === "welcome") return resolve();
+            this.#receive(m);
+          };
+          link.onClose = (reason) => reject(new Error(reason));
+        });
+        await welcomed;
+        this.#link = link;
+        this.#backoffMs = 250;
+        link.onClose = (reason) => {
+          if (this.#link !== link) return;
+          this.#link = null;
+          this.#o.log.info("disconnected from node", { why: reason });
+          for (const w of this.#waiting.values()) {
+            w.reject(new Error(`Cannot reach the node: ${reason}`));
+          }
+          this.#waiting.clear();
+          if (!this.#stopped) void this.#connect();
+        };
+        this.#markConnected();
+        this.#o.onConnected();
+        return;
+      } catch (e) {
+        this.#o.log.info("cannot connect to node", {
+          why: (e as Error).message,
+          retryMs: this.#backoffMs,
+        });
+        await new Promise((r) => setTimeout(r, this.#backoffMs));
+        this.#backoffMs = Math.min(10_000, this.#backoffMs * 2);
+      }
+    }
+  }
+
+  #receive(m: ClientMessage): void {
+    switch (m.type) {
+      case "deliver":
+      case "notice":
+        return this.#o.onPush(m);
+      case "submitted":
+      case "bundle":
+      case "entries": {
+        const w = this.#waiting.get(m.req);
+        if (w) {
+          this.#waiting.delete(m.req);
+          w.resolve(m);
+        }
+        return;
+      }
+      case "error":
+        return this.#o.log.warn("node reported an error", { why: m.message });
+      default:
+        return;
+    }
+  }
+
+  /** Sends a message that needs no reply; false when not connected. */
+  send(m: ClientMessage): boolean {
+    if (!this.#link) return false;
+    this.#link.send(encodeClientMessage(m));
+    return true;
+  }
+
+  /**
+   * Sends a request and resolves with the node's reply.
+   *
+   * @throws {Error} not connected, timed out, or disconnected meanwhile
+   */
+  request<T extends Reply>(m: WithoutReq<Request>): Promise<T> {
+    if (!this.#link) return Promise.reject(new Error("Cannot reach the node: not connected"));
+    const req = this.#nextReq++;
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#waiting.delete(req);
+        reject(new Error("Cannot reach the node: no answer"));
+      }, this.#o.requestTimeoutMs ?? 15_000);
+      this.#waiting.set(req, {
+        resolve: (r) => {
+          clearTimeout(timer);
+          resolve(r as T);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      });
+      this.#link!.send(encodeClientMessage({ ...m, req } as ClientMessage));
+    });
+  }
+}

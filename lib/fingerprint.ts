@@ -1,0 +1,41 @@
+/**
+ * Key fingerprints people compare: base32 (RFC 4648 alphabet, lower case, no
+ * padding) of SHA-256 over the raw public key; the first 20 characters in
+ * groups of five are read aloud.
+ */
+
+const BASE32 = "abcdefghijklmnopqrstuvwxyz234567";
+
+/** RFC 4648 base32, lower case, no padding. */
+export function base32(bytes: Uint8Array): string {
+  let out = "";
+  let bits = 0;
+  let acc = 0;
+  for (const b of bytes) {
+    acc = (acc << 8) | b;
+    bits += 8;
+    while (bits >= 5) {
+      out += BASE32[(acc >>> (bits - 5)) & 31];
+      bits -= 5;
+    }
+    acc &= (1 << bits) - 1;
+  }
+  if (bits > 0) out += BASE32[(acc << (5 - bits)) & 31];
+  return out;
+}
+
+/** Full fingerprint: base32 of SHA-256 over the raw public key (52 characters). */
+export async function fullFingerprint(publicKey: Uint8Array): Promise<string> {
+  return base32(new Uint8Array(await crypto.subtle.digest("SHA-256", publicKey as BufferSource)));
+}
+
+/** The first 100 bits of a full fingerprint, as `abcde-fghij-klmno-pqrst`. */
+export function shortFingerprint(full: string): string {
+  return full.slice(0, 20).match(/.{5}/g)!.join("-");
+}
+
+/** Tells whether `given` (short or full, any case, dashes optional) matches `full`. */
+export function fingerprintMatches(full: string, given: string): boolean {
+  const g = given.toLowerCase().replaceAll("-", "");
+  return g.length >= 20 && full.startsWith(g);
+}

@@ -1,0 +1,113 @@
+/**
+ * Intro bundles: each client publishes a small signed bundle (its identity and
+ * a key to encrypt chat-request intros to); a client about to send a request
+ * fetches the recipient's bundle through its own node, which asks the
+ * recipient's node with a bundleRequest envelope.
+ */
+import type { Clock } from "../clock.ts";
+import type { Federation } from "../federation/mod.ts";
+import { type Address, type NodeId, splitAddress, toUserName, type UserName } from "../ids.ts";
+import { ByteReader, ByteWriter } from "../codec.ts";
+import { DEFAULT_TTL, type Envelope, envelopeIdHex } from "../protocol/mod.ts";
+import type { NodeStore } from "../store/mod.ts";
+
+/** Fetches bundles for clients and answers other nodes' requests. */
+export class BundleService {
+  #self: NodeId;
+  #store: NodeStore;
+  #federation!: Federation;
+  #clock: Clock;
+  #waiting = new Map<string, (bundle: Uint8Array | null) => void>();
+
+  constructor(self: NodeId, store: NodeStore, clock: Clock) {
+    this.#self = self;
+    this.#store = store;
+    this.#clock = clock;
+  }
+
+  /** Set once the federation exists (they refer to each other). */
+  set federation(f: Federation) {
+    this.#federation = f;
+  }
+
+  /**
+   * The published bundle of `address`.
+   *
+   * @throws {Error} no such user, no bundle, unreachable
+   */
+  async fetch(address: Address, timeoutMs = 5000): Promise<Uint8Array> {
+    const { name, node } = splitAddress(address);
+    if (node === this.#self) {
+      const bundle = this.#store.getAccount(name)?.bundle;
+      if (!bundle) {
+        throw new Error(
+          `Cannot find ${address}: no such user, or their client has not started yet`,
+        );
+      }
+      return bundle;
+    }
+    const now = this.#clock.nowMs();
+    const id = crypto.getRandomValues(new Uint8Array(16));
+    const e: Envelope = {
+      id,
+      kind: "bundleRequest",
+      ttl: DEFAULT_TTL,
+      createdAtMs: now,
+      expiresAtMs: now + timeoutMs,
+      from: this.#self,
+      to: node,
+      body: new ByteWriter().str(name).finish(),
+    };
+    const key = envelopeIdHex(id);
+    const answer = new Promise<Uint8Array | null>((resolve) => {
+      const timer = this.#clock.setTimer(() => {
+        this.#waiting.delete(key);
+        resolve(null);
+      }, timeoutMs);
+      this.#waiting.set(key, (b) => {
+        this.#clock.clearTimer(timer);
+        resolve(b);
+      });
+    });
+    if (this.#federation.forwarder.send(e) === "no-route") {
+      this.#waiting.delete(key);
+      throw new Error(`Cannot reach ${node}: no route to that node`);
+    }
+    const bundle = await answer;
+    if (bundle === null) throw new Error(`Cannot reach ${node}: no answer`);
+    if (bundle.length === 0) throw new Error(`Cannot find ${address}: no such user on ${node}`);
+    return bundle;
+  }
+
+  /** Handles bundleRequest and bundleReply envelopes addressed to this node. */
+  receive(e: Envelope): void {
+    if (e.kind === "bundleRequest") {
+      let name: UserName;
+      try {
+        const r = new ByteReader(e.body);
+        name = toUserName(r.str(32, "user"));
+        r.end("bundle request");
+      } catch {
+        return;
+      }
+      const bundle = this.#store.getAccount(name)?.bundle ?? new Uint8Array(0);
+      const now = this.#clock.nowMs();
+      this.#federation.forwarder.send({
+        id: e.id,
+        kind: "bundleReply",
+        ttl: DEFAULT_TTL,
+        createdAtMs: now,
+        expiresAtMs: now + 10_000,
+        from: this.#self,
+        to: e.from,
+        body: bundle,
+      });
+    } else if (e.kind === "bundleReply") {
+      const key = envelopeIdHex(e.id);
+      const resolve = this.#waiting.get(key);
+      if (!resolve) return;
+      this.#waiting.delete(key);
+      resolve(e.body.length <= 8192 ? e.body : null);
+    }
+  }
+}

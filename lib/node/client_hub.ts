@@ -1,0 +1,293 @@
+/**
+ * The node's side of the client protocol: authenticates remote clients (the
+ * channel handshake with the client label, plus a one-time enrollment code on
+ * first contact), attaches the in-process client, and serves each client's
+ * submissions, acknowledgements, policies, bundles and directory, pushing its
+ * inbox (envelopes and delivery notices) in order.
+ */
+import {
+  AuthError,
+  CLIENT_LABEL,
+  type LinkSelf,
+  nextChannelMessage,
+  nextMessage,
+  responderFinish,
+  responderHello,
+  SecureChannel,
+} from "../channel/mod.ts";
+import type { Clock } from "../clock.ts";
+import { constantTimeEqual } from "../e2e/mod.ts";
+import type { Federation } from "../federation/mod.ts";
+import { toAddress, toUserName, type UserName } from "../ids.ts";
+import type { Logger } from "../log.ts";
+import {
+  type ClientLink,
+  type ClientMessage,
+  decodeClientMessage,
+  encodeClientMessage,
+} from "../protocol/mod.ts";
+import type { NodeStore } from "../store/mod.ts";
+import type { Accepted } from "../wss/mod.ts";
+import { enrollmentMatches } from "./accounts.ts";
+import type { BundleService } from "./bundle_service.ts";
+import type { Committer } from "./committer.ts";
+import { type Delivery, DeliveryError, type DeliveryEvent } from "./delivery.ts";
+
+/** URL path of the client protocol on the node's listener. */
+export const CLIENT_PATH = "/fedchat/v1/client";
+const NOTICE_MARK = 0xff;
+const PUSH_BATCH = 256;
+const MAX_BUNDLE_BYTES = 8192;
+
+export type { ClientLink } from "../protocol/mod.ts";
+
+interface Session {
+  user: UserName;
+  link: ClientLink;
+  pushedSeq: number;
+  unacked: number;
+}
+
+/** Options of {@linkcode ClientHub}. */
+export interface ClientHubOptions {
+  self: LinkSelf;
+  store: NodeStore;
+  committer: Committer;
+  federation: Federation;
+  bundles: BundleService;
+  clock: Clock;
+  log: Logger;
+  handshakeTimeoutMs: number;
+}
+
+/** Serves every client of this node. */
+export class ClientHub {
+  #o: ClientHubOptions;
+  #sessions = new Map<UserName, Session>();
+  delivery!: Delivery;
+
+  constructor(options: ClientHubOptions) {
+    this.#o = options;
+  }
+
+  /** Users with a client attached now. */
+  online(): Set<UserName> {
+    return new Set(this.#sessions.keys());
+  }
+
+  /** Re-announces the node's users with their presence. */
+  announceUsers(): void {
+    const online = this.online();
+    this.#o.federation.setUsers(
+      this.#o.store.listAccounts().map((a) => ({
+        name: a.name,
+        presence: online.has(a.name) ? "online" : "offline",
+        listed: a.listed,
+      })),
+    );
+  }
+
+  /** Handles a remote client connecting on {@linkcode CLIENT_PATH}. */
+  accept(accepted: Accepted): void {
+    this.#acceptAsync(accepted).catch((e) => {
+      this.#o.log.info("client refused", {
+        addr: accepted.ws.remoteAddress,
+        why: (e as Error).message,
+      });
+      accepted.ws.close(1008, e instanceof AuthError ? "authentication failed" : "protocol error");
+    });
+  }
+
+  async #acceptAsync({ ws, authenticated }: Accepted): Promise<void> {
+    const t = this.#o.handshakeTimeoutMs;
+    const hello = await responderHello(this.#o.self, await nextMessage(ws, t), CLIENT_LABEL);
+    ws.send(hello.message);
+    const { keys, peer } = await responderFinish(hello.state, await nextMessage(ws, t));
+    const channel = new SecureChannel(ws, keys);
+    const first = decodeClientMessage(await nextChannelMessage(channel, t));
+    if (first.type !== "hello") throw new AuthError("client did not say hello");
+    const user = toUserName(peer.nodeId);
+    const account = this.#o.store.getAccount(user);
+    if (!account) throw new AuthError(`no account ${user}`);
+    if (account.publicKey) {
+      if (!constantTimeEqual(account.publicKey, peer.publicKey)) {
+        throw new AuthError(`wrong key for ${user}`);
+      }
+    } else if (!first.enrollCode || !(await enrollmentMatches(account, first.enrollCode))) {
+      throw new AuthError(`${user} has not enrolled and gave no valid code`);
+    } else {
+      this.#o.store.putAccount({
+        ...this.#o.store.getAccount(user)!,
+        publicKey: peer.publicKey,
+        enrollHash: null,
+      });
+      this.#o.log.info("client enrolled", { user });
+    }
+    authenticated();
+    const link: ClientLink = {
+      send: (b) => channel.send(b),
+      close: (r) => channel.close(r),
+      onMessage: null,
+      onClose: () => {},
+    };
+    channel.onClose = (r) => link.onClose(r);
+    channel.onMessage = (b) => link.onMessage?.(b);
+    this.attach(user, link);
+  }
+
+  /** Attaches an authenticated client; a newer client of the same user replaces the older. */
+  attach(user: UserName, link: ClientLink): void {
+    const old = this.#sessions.get(user);
+    if (old) old.link.close("replaced by a newer client");
+    const s: Session = { user, link, pushedSeq: 0, unacked: 0 };
+    this.#sessions.set(user, s);
+    link.onClose = () => {
+      if (this.#sessions.get(user) === s) {
+        this.#sessions.delete(user);
+        this.announceUsers();
+      }
+    };
+    link.onMessage = (bytes) => this.#receive(s, bytes);
+    this.#send(s, {
+      type: "welcome",
+      user,
+      node: this.#o.self.nodeId,
+      nowMs: this.#o.clock.nowMs(),
+    });
+    this.announceUsers();
+    this.#push(s);
+  }
+
+  /** Delivery changed something for a user: record notices durably, push. */
+  onDeliveryEvent(ev: DeliveryEvent): void {
+    if (ev.kind === "inbox") {
+      const s = this.#sessions.get(ev.owner);
+      if (s) this.#push(s);
+      return;
+    }
+    const notice = new TextEncoder().encode(
+      JSON.stringify({ ref: ev.id, state: ev.state, reason: ev.reason }),
+    );
+    const bytes = new Uint8Array(notice.length + 1);
+    bytes[0] = NOTICE_MARK;
+    bytes.set(notice, 1);
+    const now = this.#o.clock.nowMs();
+    this.#o.committer.write(
+      () =>
+        this.#o.store.inboxAdd([{
+          id: `n${ev.id}`,
+          owner: ev.owner,
+          bytes,
+          receivedAtMs: now,
+          keepUntilMs: now + 8 * 24 * 3600_000,
+        }]),
+      () => {
+        const s = this.#sessions.get(ev.owner);
+        if (s) this.#push(s);
+      },
+    );
+  }
+
+  #send(s: Session, m: ClientMessage): void {
+    s.link.send(encodeClientMessage(m));
+  }
+
+  #push(s: Session): void {
+    if (this.#sessions.get(s.user) !== s || s.unacked >= PUSH_BATCH) return;
+    const rows = this.#o.store.inboxFor(s.user, s.pushedSeq, PUSH_BATCH - s.unacked);
+    for (const r of rows) {
+      s.pushedSeq = r.seq;
+      s.unacked++;
+      if (r.bytes[0] === NOTICE_MARK) {
+        const n = JSON.parse(new TextDecoder().decode(r.bytes.subarray(1)));
+        this.#send(s, {
+          type: "notice",
+          seq: r.seq,
+          id: r.id,
+          ref: n.ref,
+          state: n.state,
+          reason: n.reason,
+        });
+      } else {
+        this.#send(s, { type: "deliver", seq: r.seq, id: r.id, envelope: r.bytes });
+      }
+    }
+  }
+
+  #receive(s: Session, bytes: Uint8Array): void {
+    let m: ClientMessage;
+    try {
+      m = decodeClientMessage(bytes);
+    } catch (e) {
+      this.#o.log.warn("client sent a malformed message", {
+        user: s.user,
+        why: (e as Error).message,
+      });
+      this.#send(s, { type: "error", message: (e as Error).message });
+      return;
+    }
+    this.#handle(s, m).catch((e) => {
+      this.#o.log.warn("client request failed", {
+        user: s.user,
+        type: m.type,
+        why: (e as Error).message,
+      });
+      this.#send(s, { type: "error", message: (e as Error).message });
+    });
+  }
+
+  async #handle(s: Session, m: ClientMessage): Promise<void> {
+    switch (m.type) {
+      case "submit":
+        try {
+          const r = await this.delivery.submit(s.user, m.envelope);
+          this.#send(s, { type: "submitted", req: m.req, id: r.id, state: r.state });
+        } catch (e) {
+          if (!(e instanceof DeliveryError)) throw e;
+          this.#send(s, { type: "submitted", req: m.req, error: e.message });
+        }
+        return;
+      case "ack": {
+        const ids = m.ids;
+        s.unacked = Math.max(0, s.unacked - ids.length);
+        this.#o.committer.write(() => this.#o.store.inboxDelete(s.user, ids), () => this.#push(s));
+        return;
+      }
+      case "policy": {
+        const address = toAddress(m.address);
+        this.#o.store.setContactPolicy(s.user, address, m.policy === "none" ? null : m.policy);
+        return;
+      }
+      case "publish": {
+        if (m.bundle.length > MAX_BUNDLE_BYTES) {
+          throw new RangeError("Cannot publish: bundle too large");
+        }
+        this.#o.store.putAccount({ ...this.#o.store.getAccount(s.user)!, bundle: m.bundle });
+        return;
+      }
+      case "fetch": {
+        const address = toAddress(m.address);
+        try {
+          const bundle = await this.#o.bundles.fetch(address);
+          this.#send(s, { type: "bundle", req: m.req, bundle });
+        } catch (e) {
+          this.#send(s, { type: "bundle", req: m.req, error: (e as Error).message });
+        }
+        return;
+      }
+      case "directory":
+        this.#send(s, {
+          type: "entries",
+          req: m.req,
+          entries: this.#o.federation.router.directory().map((d) => ({
+            address: d.address,
+            presence: d.presence,
+            node: d.node,
+          })),
+        });
+        return;
+      default:
+        throw new TypeError(`Cannot handle ${m.type} from a client`);
+    }
+  }
+}

@@ -1,0 +1,154 @@
+/**
+ * The UI's HTTP API as data: what the browser sends and gets back, and the
+ * validating parsers the server runs on every body from the browser.
+ */
+import type {
+  ChatMessage,
+  Contact,
+  DirectoryUser,
+  IncomingRequest,
+  LinkView,
+  SelfInfo,
+} from "../client/api.ts";
+
+export type {
+  ChatMessage,
+  ClientEvent,
+  Contact,
+  DirectoryUser,
+  IncomingRequest,
+  LinkView,
+  MessageState,
+  SelfInfo,
+} from "../client/api.ts";
+
+/** Largest JSON body the server reads from the browser. */
+export const MAX_BODY_BYTES = 16 * 1024;
+/** Longest chat message text, in characters. */
+export const MAX_TEXT_CHARS = 8000;
+
+/** A QR code as one SVG path over a `size` × `size` module grid. */
+export interface QrPath {
+  size: number;
+  d: string;
+}
+
+/** Everything a page needs to paint, loaded in one request. */
+export interface UiSnapshot {
+  self: SelfInfo;
+  links: LinkView[];
+  directory: DirectoryUser[];
+  contacts: Contact[];
+  requests: IncomingRequest[];
+}
+
+/** A safety number with its QR code, ready to draw. */
+export interface SafetyView {
+  address: string;
+  digits: string;
+  qr: QrPath;
+}
+
+/** A command the browser asks the client core to run (`POST /api/command`). */
+export type UiCommand =
+  | { kind: "connect"; host: string; port: number; nodeId: string }
+  | { kind: "connectInvite"; invite: string }
+  | { kind: "approveLink"; nodeId: string }
+  | { kind: "rejectLink"; nodeId: string }
+  | { kind: "request"; address: string; intro: string }
+  | { kind: "accept"; address: string }
+  | { kind: "reject"; address: string }
+  | { kind: "block"; address: string }
+  | { kind: "send"; address: string; text: string }
+  | { kind: "markRead"; address: string }
+  | { kind: "acceptKeyChange"; address: string };
+
+/** What `POST /api/command` answers. */
+export type UiCommandResult =
+  | { kind: "ok" }
+  | { kind: "link"; link: LinkView }
+  | { kind: "message"; message: ChatMessage }
+  | { kind: "error"; error: string };
+
+const ADDRESS = /^[a-z0-9][a-z0-9_-]{0,31}(@[a-z0-9][a-z0-9_-]{0,31})?$/;
+const NODE_ID = /^[a-z0-9][a-z0-9_-]{0,31}$/;
+const HOST = /^[A-Za-z0-9.:\[\]-]{1,253}$/;
+
+/** True when `value` looks like `name@node` (or a bare `node`). */
+export function isAddress(value: unknown): value is string {
+  return typeof value === "string" && ADDRESS.test(value);
+}
+
+/** True when `value` is a valid node id. */
+export function isNodeId(value: unknown): value is string {
+  return typeof value === "string" && NODE_ID.test(value);
+}
+
+function field(obj: Record<string, unknown>, key: string): unknown {
+  return Object.hasOwn(obj, key) ? obj[key] : undefined;
+}
+
+function str(obj: Record<string, unknown>, key: string, maxChars: number): string {
+  const v = field(obj, key);
+  if (typeof v !== "string") throw new TypeError(`Cannot read command: "${key}" must be a string`);
+  if (v.length > maxChars) {
+    throw new RangeError(`Cannot read command: "${key}" is longer than ${maxChars} characters`);
+  }
+  return v;
+}
+
+function address(obj: Record<string, unknown>): string {
+  const v = str(obj, "address", 65);
+  if (!ADDRESS.test(v)) throw new RangeError(`Cannot read command: bad address ${JSON.stringify(v)}`);
+  return v;
+}
+
+function nodeId(obj: Record<string, unknown>): string {
+  const v = str(obj, "nodeId", 32);
+  if (!NODE_ID.test(v)) throw new RangeError(`Cannot read command: bad node id ${JSON.stringify(v)}`);
+  return v;
+}
+
+/**
+ * Parses a command sent by the browser; every field is checked.
+ *
+ * @throws {TypeError|RangeError} naming what is wrong
+ */
+export function parseUiCommand(value: unknown): UiCommand {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new TypeError("Cannot read command: not an object");
+  }
+  const obj = value as Record<string, unknown>;
+  const kind = field(obj, "kind");
+  switch (kind) {
+    case "connect": {
+      const host = str(obj, "host", 253);
+      if (!HOST.test(host)) throw new RangeError("Cannot read command: bad host");
+      const port = field(obj, "port");
+      if (typeof port !== "number" || !Number.isInteger(port) || port < 1 || port > 65535) {
+        throw new RangeError("Cannot read command: port must be 1 to 65535");
+      }
+      return { kind, host, port, nodeId: nodeId(obj) };
+    }
+    case "connectInvite":
+      return { kind, invite: str(obj, "invite", 400).trim() };
+    case "approveLink":
+    case "rejectLink":
+      return { kind, nodeId: nodeId(obj) };
+    case "request":
+      return { kind, address: address(obj), intro: str(obj, "intro", 500) };
+    case "send": {
+      const text = str(obj, "text", MAX_TEXT_CHARS);
+      if (text.trim() === "") throw new RangeError("Cannot read command: empty message");
+      return { kind, address: address(obj), text };
+    }
+    case "accept":
+    case "reject":
+    case "block":
+    case "markRead":
+    case "acceptKeyChange":
+      return { kind, address: address(obj) };
+    default:
+      throw new RangeError("Cannot read command: unknown kind");
+  }
+}

@@ -1,0 +1,86 @@
+/**
+ * The shapes of route modules under routes/ (Fresh-style: one file per URL),
+ * and the context the UI server hands them. Routes import these as types only.
+ */
+import type { ComponentType } from "preact";
+import type { ClientApi } from "../client/api.ts";
+import type { Logger } from "../log.ts";
+import type { ChatMessage, PageState, QrPath, UiSnapshot } from "../ui/mod.ts";
+
+/** What every route handler gets. */
+export interface RouteContext {
+  client: ClientApi;
+  request: Request;
+  url: URL;
+  /** Path parameters (`/chat/:address` → `{ address }`), already URL-decoded. */
+  params: Record<string, string>;
+  log: Logger;
+  /** Everything a page paints. */
+  snapshot(): Promise<UiSnapshot>;
+  /** Draws a QR code. */
+  qr(text: string): QrPath;
+}
+
+/** What an API handler gets: the request body reader and the event stream. */
+export interface ApiContext extends RouteContext {
+  /**
+   * Reads a JSON body of at most `MAX_BODY_BYTES`.
+   *
+   * @throws {TypeError|RangeError} when the body is missing, too large or not JSON
+   */
+  readJson(): Promise<unknown>;
+  /** A JSON response, never cached. */
+  json(value: unknown, status?: number): Response;
+  /** Upgrades to the event WebSocket; a plain request gets 400. */
+  upgradeEvents(): Response;
+}
+
+/** An API route module: handlers by method. */
+export interface ApiRoute {
+  handler: {
+    GET?: (ctx: ApiContext) => Response | Promise<Response>;
+    POST?: (ctx: ApiContext) => Response | Promise<Response>;
+  };
+}
+
+/** What a page's `load` returns. */
+export interface PageData<D = unknown> {
+  title: string;
+  /** The conversation the page is about. */
+  active?: string | null;
+  histories?: Record<string, ChatMessage[]>;
+  /** Page-specific serialisable data. */
+  data: D;
+}
+
+/** Props of a page component. */
+export interface PageProps<D = unknown> {
+  state: PageState;
+  data: D;
+  params: Record<string, string>;
+  path: string;
+}
+
+/** A page route module: a loader and a default-exported component. */
+export interface PageRoute<D = unknown> {
+  load(ctx: RouteContext): Promise<PageData<D>>;
+  default: ComponentType<PageProps<D>>;
+}
+
+/** Props of the document shell (routes/_app.tsx). */
+export interface AppProps {
+  title: string;
+  path: string;
+  state: PageState;
+  /** Popout windows have no navigation. */
+  bare: boolean;
+  children: preact.ComponentChildren;
+}
+
+/** Every route, as routes/mod.ts lists them. */
+export interface RouteManifest {
+  app: ComponentType<AppProps>;
+  /** Hono-style paths (`/chat/:address`). */
+  pages: Record<string, PageRoute<never>>;
+  api: Record<string, ApiRoute>;
+}

@@ -1,0 +1,61 @@
+/**
+ * Headless Chromium for UI tests and benches: Debian's /usr/bin/chromium
+ * driven by playwright-core, with its temp files kept under .tmp/, and
+ * screenshots saved under .tmp/screenshots/.
+ */
+import { join, resolve } from "node:path";
+import type { Browser, BrowserContext, Page } from "playwright-core";
+
+const REPO = resolve(new URL("../..", import.meta.url).pathname);
+
+/** Where the tests save screenshots (not committed). */
+export const SCREENSHOTS = join(REPO, ".tmp", "screenshots");
+
+/** Starts headless Chromium; its profile and Playwright's temp files go under .tmp/. */
+export async function launchChromium(): Promise<Browser> {
+  const tmp = join(REPO, ".tmp", "chromium");
+  await Deno.mkdir(tmp, { recursive: true });
+  // Playwright makes its temp profile in os.tmpdir(): keep it inside the writable .tmp/.
+  Deno.env.set("TMPDIR", tmp);
+  const { chromium } = await import("playwright-core");
+  return await chromium.launch({
+    executablePath: "/usr/bin/chromium",
+    headless: true,
+    args: [
+      "--no-sandbox",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-gpu",
+    ],
+    env: { ...Deno.env.toObject(), HOME: tmp, TMPDIR: tmp },
+  });
+}
+
+/** A fresh browser context (its own cookies), like a second person's browser. */
+export async function newContext(
+  browser: Browser,
+  options: { colorScheme?: "light" | "dark" } = {},
+): Promise<BrowserContext> {
+  return await browser.newContext({
+    viewport: { width: 1100, height: 720 },
+    colorScheme: options.colorScheme ?? "light",
+    timezoneId: "UTC",
+    locale: "en-GB",
+  });
+}
+
+/** Opens the UI's token URL and waits until the islands have hydrated. */
+export async function openUi(context: BrowserContext, url: string): Promise<Page> {
+  const page = await context.newPage();
+  await page.goto(url);
+  await page.waitForSelector("html[data-hydrated]");
+  return page;
+}
+
+/** Saves a full-page screenshot as .tmp/screenshots/NAME.png. */
+export async function screenshot(page: Page, name: string): Promise<string> {
+  await Deno.mkdir(SCREENSHOTS, { recursive: true });
+  const path = join(SCREENSHOTS, `${name}.png`);
+  await page.screenshot({ path });
+  return path;
+}
