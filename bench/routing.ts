@@ -11,6 +11,7 @@ import { type NodeId, toNodeId, toUserName } from "../lib/ids.ts";
 import { decodeAnnouncement, Simulation } from "../lib/federation/routing/mod.ts";
 
 const HOP_DELAY_MS = 20;
+const ENCODER = new TextEncoder();
 const SETTLE_LIMIT_MS = 120_000;
 
 interface Figures {
@@ -30,6 +31,11 @@ interface Figures {
   routeProblemsInSample: number;
   events: number;
   wallSeconds: number;
+}
+
+/** Writes one line to stdout (a benchmark's output is its purpose). */
+function print(line: string): void {
+  Deno.stdout.writeSync(ENCODER.encode(`${line}\n`));
 }
 
 function parseArgs(): { sizes: number[]; steadyMin: number; seed: number; budgetSeconds: number } {
@@ -144,7 +150,7 @@ async function benchOne(n: number, steadyMin: number, seed: number): Promise<Fig
   const t0 = sim.clock.nowMs();
   for (const [a, b] of edges) sim.connect(id(a), id(b));
   const convergeMs = runToConvergence() - t0;
-  console.log(
+  print(
     `${n} nodes, ${edges.length} links: converged from cold start in ${convergeMs} ms simulated`,
   );
 
@@ -173,7 +179,7 @@ async function benchOne(n: number, steadyMin: number, seed: number): Promise<Fig
     if (h === live) complete++;
   }
   const reconvergeMs = runToConvergence() - tFail;
-  console.log(`killed ${k} nodes: re-converged ${reconvergeMs} ms after failure detection`);
+  print(`killed ${k} nodes: re-converged ${reconvergeMs} ms after failure detection`);
 
   // Route check on a sample against BFS truth.
   let routeProblemsInSample = 0;
@@ -183,7 +189,7 @@ async function benchOne(n: number, steadyMin: number, seed: number): Promise<Fig
     routeProblemsInSample += sim.checkRoutes(who).length;
     for (const d of sim.trueDistances(who).values()) diameterSample = Math.max(diameterSample, d);
   }
-  console.log(
+  print(
     `route check on 10 nodes: ${routeProblemsInSample} problems; eccentricity up to ${diameterSample}`,
   );
 
@@ -193,7 +199,7 @@ async function benchOne(n: number, steadyMin: number, seed: number): Promise<Fig
   let bytes0 = sim.bytesSent;
   sim.clock.runUntil(sim.clock.nowMs() + steadyMin * 60_000);
   const steadyBytesPerLinkPerMin = (sim.bytesSent - bytes0) / liveLinks / steadyMin;
-  console.log(
+  print(
     `steady state (refresh only, ${steadyMin} min): ${
       steadyBytesPerLinkPerMin.toFixed(0)
     } B per link per minute` +
@@ -214,7 +220,7 @@ async function benchOne(n: number, steadyMin: number, seed: number): Promise<Fig
   bytes0 = sim.bytesSent;
   sim.clock.runUntil(sim.clock.nowMs() + presenceMin * 60_000);
   const presenceBytesPerLinkPerMin = (sim.bytesSent - bytes0) / liveLinks / presenceMin;
-  console.log(
+  print(
     `with presence changes (one per node per 10 min, ${presenceMin} min): ` +
       `${presenceBytesPerLinkPerMin.toFixed(0)} B per link per minute`,
   );
@@ -236,7 +242,7 @@ async function benchOne(n: number, steadyMin: number, seed: number): Promise<Fig
   }));
   const perEntry = (Deno.memoryUsage().heapUsed - heap0) / decoded.length + 48; // + map entry
   const announcementBytesAvg = wire / count;
-  console.log(
+  print(
     `routing state per node: ${count} announcements, ${
       (wire / 1024).toFixed(0)
     } KiB on the wire, ` +
@@ -246,7 +252,7 @@ async function benchOne(n: number, steadyMin: number, seed: number): Promise<Fig
   );
   for (const i of liveIds) sim.router(i).stop();
   const wallSeconds = (performance.now() - wallStart) / 1000;
-  console.log(`wall time ${wallSeconds.toFixed(1)} s, ${sim.clock.eventsRun} simulated events\n`);
+  print(`wall time ${wallSeconds.toFixed(1)} s, ${sim.clock.eventsRun} simulated events\n`);
   return {
     nodes: n,
     links: edges.length,
@@ -304,8 +310,8 @@ let last: Figures | undefined;
 for (const n of sizes) {
   const guess = last && estimate(n, last);
   if (guess && guess.estimatedWallSeconds > budgetSeconds) {
-    console.log(`${n} nodes: not run, ${guess.skipped}; estimated ${guess.estimatedWallSeconds} s`);
-    console.log(
+    print(`${n} nodes: not run, ${guess.skipped}; estimated ${guess.estimatedWallSeconds} s`);
+    print(
       `  estimates: ${guess.estimatedSteadyBytesPerLinkPerMin} B per link per minute at steady state, ` +
         `${(guess.estimatedStateWireBytesPerNode / 1024 / 1024).toFixed(1)} MiB wire / ` +
         `${
@@ -318,7 +324,7 @@ for (const n of sizes) {
   last = await benchOne(n, steadyMin, seed);
   results.push(last);
 }
-console.log(JSON.stringify({
+print(JSON.stringify({
   bench: "routing",
   hopDelayMs: HOP_DELAY_MS,
   refreshMs: 600_000,

@@ -9,12 +9,14 @@ export function nextMessage(ws: WsConnection, timeoutMs: number): Promise<Uint8A
     const timer = setTimeout(() => reject(new ProtocolError("handshake timed out")), timeoutMs);
     ws.onMessage = (data) => {
       clearTimeout(timer);
-      ws.onMessage = () => {};
+      ws.onMessage = null; // later messages wait for the next handler
       resolve(data);
     };
     ws.onClose = (info) => {
       clearTimeout(timer);
-      reject(new ProtocolError(`connection closed during the handshake: ${info.reason || info.code}`));
+      reject(
+        new ProtocolError(`connection closed during the handshake: ${info.reason || info.code}`),
+      );
     };
   });
 }
@@ -25,7 +27,10 @@ export function nextMessage(ws: WsConnection, timeoutMs: number): Promise<Uint8A
  */
 export function nextChannelMessage(channel: SecureChannel, timeoutMs: number): Promise<Uint8Array> {
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new ProtocolError("no answer on the channel")), timeoutMs);
+    const timer = setTimeout(
+      () => reject(new ProtocolError("no answer on the channel")),
+      timeoutMs,
+    );
     channel.onMessage = (data) => {
       clearTimeout(timer);
       channel.onMessage = null;

@@ -317,8 +317,8 @@ export class ClientCore implements ClientApi {
       envelope,
     }));
     this.#emit({ kind: "message", message: view(m!) });
-    void this.#submit(m!);
-    return view(m!);
+    await this.#submit(m!);
+    return view(this.#o.store.message(m!.id) ?? m!);
   }
 
   /**
@@ -421,7 +421,9 @@ export class ClientCore implements ClientApi {
     const peer = toAddress(addressText);
     const c = this.#o.store.contact(peer);
     if (!c?.identity) {
-      return Promise.reject(new Error(`Cannot show a safety number: no key is pinned for ${peer} yet`));
+      return Promise.reject(
+        new Error(`Cannot show a safety number: no key is pinned for ${peer} yet`),
+      );
     }
     const s = e2e.safetyNumber({
       local: { address: this.#o.address, identity: this.#o.identity.publicIdentity },

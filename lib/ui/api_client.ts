@@ -1,5 +1,11 @@
 /** The browser's typed client for the UI server's HTTP API (same origin, cookie session). */
-import type { ChatMessage, SafetyView, UiCommand, UiCommandResult, UiSnapshot } from "./api_types.ts";
+import type {
+  ChatMessage,
+  SafetyView,
+  UiCommand,
+  UiCommandResult,
+  UiSnapshot,
+} from "./api_types.ts";
 
 /** Calls the UI API; `fetchFn` is injectable for tests. */
 export class UiApiClient {

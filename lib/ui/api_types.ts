@@ -99,13 +99,17 @@ function str(obj: Record<string, unknown>, key: string, maxChars: number): strin
 
 function address(obj: Record<string, unknown>): string {
   const v = str(obj, "address", 65);
-  if (!ADDRESS.test(v)) throw new RangeError(`Cannot read command: bad address ${JSON.stringify(v)}`);
+  if (!ADDRESS.test(v)) {
+    throw new RangeError(`Cannot read command: bad address ${JSON.stringify(v)}`);
+  }
   return v;
 }
 
 function nodeId(obj: Record<string, unknown>): string {
   const v = str(obj, "nodeId", 32);
-  if (!NODE_ID.test(v)) throw new RangeError(`Cannot read command: bad node id ${JSON.stringify(v)}`);
+  if (!NODE_ID.test(v)) {
+    throw new RangeError(`Cannot read command: bad node id ${JSON.stringify(v)}`);
+  }
   return v;
 }
 

@@ -12,5 +12,10 @@ export { type Notice, StoreContext, UiStore, type UiStoreOptions } from "./ui_st
 export { useStore } from "./use_store.ts";
 export { Island, type IslandProps } from "./island.tsx";
 export { PAGE_STATE_ID, type PageState, scriptJson } from "./page_state.ts";
-export { parseSlash, SLASH_COMMANDS, type SlashAction, type SlashCommandHelp } from "./slash_commands.ts";
+export {
+  parseSlash,
+  SLASH_COMMANDS,
+  type SlashAction,
+  type SlashCommandHelp,
+} from "./slash_commands.ts";
 export { dayKey, formatDay, formatTime } from "./time_format.ts";

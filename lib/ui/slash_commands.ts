@@ -61,7 +61,10 @@ export function parseSlash(line: string, current: string | null): SlashAction {
     case "request": {
       const address = rest[0] ?? "";
       if (!isAddress(address)) return badAddress(address);
-      return { kind: "command", command: { kind: "request", address, intro: rest.slice(1).join(" ") } };
+      return {
+        kind: "command",
+        command: { kind: "request", address, intro: rest.slice(1).join(" ") },
+      };
     }
     case "verify":
       return isAddress(arg0) ? { kind: "verify", address: arg0 } : badAddress(arg0);

@@ -1,8 +1,12 @@
 /** Timestamps and day separators as a conversation shows them. */
 
-/** `14:05` in the viewer's locale. */
+/**
+ * `14:05`, local time, 24-hour: the same text on the server and in the
+ * browser, so hydration changes nothing.
+ */
 export function formatTime(ms: number): string {
-  return new Date(ms).toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" });
+  const d = new Date(ms);
+  return `${String(d.getHours()).padStart(2, "0")}:${String(d.getMinutes()).padStart(2, "0")}`;
 }
 
 /** Local calendar day of `ms`, as a sortable key `YYYY-MM-DD`. */
@@ -18,7 +22,7 @@ export function formatDay(ms: number, nowMs: number): string {
   const key = dayKey(ms);
   if (key === dayKey(nowMs)) return "Today";
   if (key === dayKey(nowMs - 86_400_000)) return "Yesterday";
-  return new Date(ms).toLocaleDateString(undefined, {
+  return new Date(ms).toLocaleDateString("en-GB", {
     weekday: "long",
     year: "numeric",
     month: "long",

@@ -1,13 +1,13 @@
 /**
- * Starts the UI server on loopback: a random token (also written to a 0600
- * file), 127.0.0.1 and ::1 on one port, and the app of {@linkcode createUiApp}.
+ * Starts the UI server on loopback: a random token (kept in a 0600 file and
+ * reused on restart), 127.0.0.1 and ::1 on one port, and the app of {@linkcode createUiApp}.
  */
 import type { ClientApi } from "../client/api.ts";
 import type { Logger } from "../log.ts";
 import { MANIFEST } from "../../routes/mod.ts";
 import { EventStream } from "./event_stream.ts";
 import { createUiApp } from "./ui_app.ts";
-import { newToken, UiGuard } from "./ui_guard.ts";
+import { isToken, newToken, sessionFor, UiGuard } from "./ui_guard.ts";
 
 /** Options of {@linkcode startUiServer}. */
 export interface UiServerOptions {
@@ -31,9 +31,24 @@ export interface UiServer {
   close(): Promise<void>;
 }
 
-async function writeToken(path: string, token: string): Promise<void> {
+/**
+ * The token kept in `path` when it is well-formed and readable by its owner
+ * only (so pages survive a restart), else a new one written with mode 0600.
+ */
+async function loadOrWriteToken(path: string): Promise<string> {
+  try {
+    const info = await Deno.stat(path);
+    const text = (await Deno.readTextFile(path)).trim();
+    if (info.isFile && info.mode !== null && (info.mode & 0o077) === 0 && isToken(text)) {
+      return text;
+    }
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound)) throw err;
+  }
+  const token = newToken();
   await Deno.writeTextFile(path, token + "\n", { mode: 0o600 });
   await Deno.chmod(path, 0o600);
+  return token;
 }
 
 /** See {@linkcode UiServerOptions}. */
@@ -42,8 +57,8 @@ export async function startUiServer(options: UiServerOptions): Promise<UiServer>
   if (host !== "127.0.0.1") {
     throw new RangeError(`Cannot start UI server on "${host}": it listens on loopback only`);
   }
-  const token = newToken();
-  await writeToken(tokenFile, token);
+  const token = await loadOrWriteToken(tokenFile);
+  const session = await sessionFor(token);
   let handler: Deno.ServeHandler = () => new Response(null, { status: 503 });
   const serve = (hostname: string, p: number) =>
     Deno.serve({ hostname, port: p, onListen() {} }, (req, info) => handler(req, info));
@@ -58,7 +73,7 @@ export async function startUiServer(options: UiServerOptions): Promise<UiServer>
   const events = new EventStream(client, log);
   const app = createUiApp({
     client,
-    guard: new UiGuard({ port: actualPort, token }),
+    guard: new UiGuard({ port: actualPort, token, session }),
     events,
     manifest: MANIFEST,
     log,

@@ -88,7 +88,11 @@ export function createUiApp(options: UiAppOptions): Hono {
     if (decision.kind === "redirect") {
       return new Response(null, {
         status: 303,
-        headers: { ...SECURITY_HEADERS, location: decision.location, "set-cookie": decision.setCookie },
+        headers: {
+          ...SECURITY_HEADERS,
+          location: decision.location,
+          "set-cookie": decision.setCookie,
+        },
       });
     }
     await next();

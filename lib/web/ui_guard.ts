@@ -10,9 +10,8 @@ export type GuardDecision =
   | { kind: "refuse"; status: 400 | 403 | 405 | 421 }
   | { kind: "redirect"; location: string; setCookie: string };
 
-/** Most sessions kept; the oldest is forgotten first. */
-const MAX_SESSIONS = 64;
-const SESSION_BYTES = 32;
+const TOKEN_BYTES = 32;
+const TOKEN_PATTERN = /^[A-Za-z0-9_-]{43}$/;
 
 /** Constant-time string comparison (lengths are not secret). */
 function sameText(a: string, b: string): boolean {
@@ -31,24 +30,49 @@ export function base64Url(bytes: Uint8Array): string {
 
 /** A fresh random token: 32 bytes, base64url. */
 export function newToken(): string {
-  return base64Url(crypto.getRandomValues(new Uint8Array(SESSION_BYTES)));
+  return base64Url(crypto.getRandomValues(new Uint8Array(TOKEN_BYTES)));
+}
+
+/** True when `text` has the shape of a token made by {@linkcode newToken}. */
+export function isToken(text: string): boolean {
+  return TOKEN_PATTERN.test(text);
+}
+
+/**
+ * The session cookie's value: HMAC-SHA-256 of a fixed label under the token.
+ * It is derived, not stored, so a page's cookie stays valid when the process
+ * restarts with the same token, and the event socket reconnects by itself.
+ */
+export async function sessionFor(token: string): Promise<string> {
+  const key = await crypto.subtle.importKey(
+    "raw",
+    new TextEncoder().encode(token),
+    { name: "HMAC", hash: "SHA-256" },
+    false,
+    ["sign"],
+  );
+  const mac = await crypto.subtle.sign("HMAC", key, new TextEncoder().encode("fedchat-ui-session"));
+  return base64Url(new Uint8Array(mac));
 }
 
 /** Options of {@linkcode UiGuard}. */
 export interface UiGuardOptions {
   port: number;
   token: string;
+  /** From {@linkcode sessionFor}. */
+  session: string;
 }
 
 /** Checks requests against the loopback names, the UI's origin, and the token. */
 export class UiGuard {
   #token: string;
+  #session: string;
   #hosts: Set<string>;
-  #sessions: string[] = [];
   readonly cookieName: string;
 
-  constructor({ port, token }: UiGuardOptions) {
+  constructor({ port, token, session }: UiGuardOptions) {
     this.#token = token;
+    this.#session = session;
     this.#hosts = new Set([`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`]);
     this.cookieName = `fedchat_${port}`;
   }
@@ -76,13 +100,10 @@ export class UiGuard {
       if (!sameText(token, this.#token)) return { kind: "refuse", status: 403 };
       if (method !== "GET" || upgrade) return { kind: "pass" };
       url.searchParams.delete("token");
-      const session = base64Url(crypto.getRandomValues(new Uint8Array(SESSION_BYTES)));
-      this.#sessions.push(session);
-      if (this.#sessions.length > MAX_SESSIONS) this.#sessions.shift();
       return {
         kind: "redirect",
         location: url.pathname + url.search,
-        setCookie: `${this.cookieName}=${session}; HttpOnly; SameSite=Strict; Path=/`,
+        setCookie: `${this.cookieName}=${this.#session}; HttpOnly; SameSite=Strict; Path=/`,
       };
     }
     const auth = h.get("authorization");
@@ -90,7 +111,7 @@ export class UiGuard {
       return { kind: "pass" };
     }
     const cookie = this.#cookie(h.get("cookie"));
-    if (cookie !== null && this.#sessions.some((s) => sameText(s, cookie))) return { kind: "pass" };
+    if (cookie !== null && sameText(cookie, this.#session)) return { kind: "pass" };
     return { kind: "refuse", status: 403 };
   }
 

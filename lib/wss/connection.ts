@@ -26,8 +26,25 @@ export interface CloseInfo {
 
 /** One WebSocket connection. Set the `on*` callbacks before bytes arrive. */
 export class WsConnection {
-  /** Called with each whole message (binary or text as bytes). */
-  onMessage: (data: Uint8Array, isText: boolean) => void = () => {};
+  #handler: ((data: Uint8Array, isText: boolean) => void) | null = null;
+  #held: Array<[Uint8Array, boolean]> = [];
+
+  /**
+   * Receives each whole message (binary or text as bytes). Messages that
+   * arrive while no handler is set wait for the next one set (during a
+   * handshake, the next step's handler is set a little later).
+   */
+  get onMessage(): ((data: Uint8Array, isText: boolean) => void) | null {
+    return this.#handler;
+  }
+
+  set onMessage(handler: ((data: Uint8Array, isText: boolean) => void) | null) {
+    this.#handler = handler;
+    while (handler && this.#handler === handler && this.#held.length > 0 && !this.#closed) {
+      const [d, t] = this.#held.shift()!;
+      handler(d, t);
+    }
+  }
   /** Called once when the connection is gone. */
   onClose: (info: CloseInfo) => void = () => {};
 
@@ -192,7 +209,7 @@ export class WsConnection {
         return this.#fragment(f);
       default:
         if (this.#fragments.length > 0) return this.close(1002, "interleaved message");
-        if (f.fin) return this.onMessage(f.payload, f.opcode === OPCODE.text);
+        if (f.fin) return this.#deliver(f.payload, f.opcode === OPCODE.text);
         this.#fragmentText = f.opcode === OPCODE.text;
         return this.#fragment(f);
     }
@@ -211,6 +228,13 @@ export class WsConnection {
     }
     this.#fragments = [];
     this.#fragmentBytes = 0;
-    this.onMessage(out, this.#fragmentText);
+    this.#deliver(out, this.#fragmentText);
+  }
+
+  #deliver(data: Uint8Array, isText: boolean): void {
+    if (this.#handler) return this.#handler(data, isText);
+    // Bounded: a peer cannot make us hold more than a few messages before a handler exists.
+    if (this.#held.length >= 16) return this.close(1008, "too many messages during the handshake");
+    this.#held.push([data, isText]);
   }
 }

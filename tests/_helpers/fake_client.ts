@@ -378,7 +378,7 @@ export class FakeClient implements ClientApi {
     let seed = fingerprintOf(a + b);
     while (digits.length < 60) {
       seed = fingerprintOf(seed);
-      digits += parseInt(seed.replace(/ /g, ""), 16).toString().padStart(5, "0").slice(-5);
+      for (const ch of seed.replace(/ /g, "")) digits += String(parseInt(ch, 16) % 10);
     }
     const groups = digits.slice(0, 60).match(/.{5}/g)!.join(" ");
     return Promise.resolve({

@@ -1,0 +1,86 @@
+/** Helpers for messaging tests over real node processes. */
+import { type NodeProc, waitUntil } from "./node_proc.ts";
+
+/** A message as `history` returns it. */
+export interface Msg {
+  id: string;
+  direction: "in" | "out";
+  text: string;
+  sentAtMs: number;
+  receivedAtMs: number | null;
+  state: string;
+}
+
+/** The conversation `n`'s owner has with `peer`. */
+export async function history(n: NodeProc, peer: string): Promise<Msg[]> {
+  return (await n.admin("history", { address: peer, limit: 100_000 })) as Msg[];
+}
+
+/** Links `a` to `b` (b open or approving), waits until up. */
+export async function link(a: NodeProc, b: NodeProc): Promise<void> {
+  await a.admin("connect", { host: "127.0.0.1", port: b.port, nodeId: b.id, waitMs: 5000 });
+  const row = (await b.link(a.id))!;
+  if (row?.state === "awaiting-owner") await b.admin("approve", { nodeId: a.id });
+  await waitUntil(`${a.id}–${b.id} up`, async () => (await a.link(b.id))?.state === "up");
+}
+
+/** Waits until `from` can see `to` in its directory, then runs request → accept. */
+export async function startChat(
+  a: NodeProc,
+  aAddr: string,
+  b: NodeProc,
+  bAddr: string,
+  intro = "hello",
+) {
+  await waitUntil(`${bAddr} reachable from ${aAddr}`, async () => {
+    try {
+      await a.admin("request", { address: bAddr, intro });
+      return true;
+    } catch {
+      return false;
+    }
+  }, 20_000);
+  await waitUntil(
+    `request at ${bAddr}`,
+    async () =>
+      ((await b.admin("requests")) as Array<{ from: string }>).some((r) => r.from === aAddr),
+  );
+  await b.admin("accept", { address: aAddr });
+  await waitUntil(
+    `${aAddr} sees the acceptance`,
+    async () =>
+      ((await a.admin("contacts")) as Array<{ address: string; state: string }>).some((c) =>
+        c.address === bAddr && c.state === "accepted"
+      ),
+  );
+}
+
+/** Searches every file under `dir` (and `extra` text) for any of `needles`; returns hits. */
+export async function findCanaries(
+  dirs: string[],
+  needles: string[],
+  extra: string[] = [],
+): Promise<string[]> {
+  const hits: string[] = [];
+  const enc = new TextEncoder();
+  const patterns = needles.map((n) => enc.encode(n));
+  const scan = (where: string, bytes: Uint8Array) => {
+    for (const [i, p] of patterns.entries()) {
+      outer: for (let at = 0; at + p.length <= bytes.length; at++) {
+        for (let k = 0; k < p.length; k++) if (bytes[at + k] !== p[k]) continue outer;
+        hits.push(`${needles[i]} in ${where}`);
+        break;
+      }
+    }
+  };
+  const walk = async (dir: string) => {
+    for await (const e of Deno.readDir(dir)) {
+      const path = `${dir}/${e.name}`;
+      if (e.isDirectory) await walk(path);
+      else if (e.isFile) scan(path, await Deno.readFile(path));
+    }
+  };
+  for (const d of dirs) await walk(d);
+  for (const [i, t] of extra.entries()) scan(`log ${i}`, enc.encode(t));
+  return hits;
+}
