@@ -38,7 +38,7 @@ try {
     const mode = i < RUNS ? "kill" : "silent";
     await waitUntil(
       "path through a2",
-      async () => (await probe().catch(() => [])).includes("a2"),
+      async () => (await probe().catch((): string[] => [])).includes("a2"),
       30_000,
     );
     let firstAlt = 0;

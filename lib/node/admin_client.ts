@@ -21,6 +21,10 @@ async function open(dataDir: string): Promise<Deno.UnixConn> {
   }
 }
 
+async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
+  while (bytes.length > 0) bytes = bytes.subarray(await conn.write(bytes));
+}
+
 async function* lines(conn: Deno.Conn): AsyncGenerator<unknown> {
   const decoder = new TextDecoder();
   let pending = "";
@@ -49,7 +53,7 @@ export async function adminCall(
 ): Promise<unknown> {
   const conn = await open(dataDir);
   try {
-    await conn.write(new TextEncoder().encode(JSON.stringify({ cmd, args }) + "\n"));
+    await writeAll(conn, new TextEncoder().encode(JSON.stringify({ cmd, args }) + "\n"));
     for await (const msg of lines(conn)) {
       const m = msg as { ok: boolean; result?: unknown; error?: string };
       if (!m.ok) throw new Error(m.error ?? "unknown error");
@@ -69,7 +73,7 @@ export async function* adminStream(
 ): AsyncGenerator<unknown> {
   const conn = await open(dataDir);
   try {
-    await conn.write(new TextEncoder().encode(JSON.stringify({ cmd, args }) + "\n"));
+    await writeAll(conn, new TextEncoder().encode(JSON.stringify({ cmd, args }) + "\n"));
     for await (const msg of lines(conn)) {
       const m = msg as { ok: boolean; event?: unknown; error?: string; streaming?: boolean };
       if (!m.ok) throw new Error(m.error ?? "unknown error");

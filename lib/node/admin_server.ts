@@ -143,7 +143,11 @@ function parseRequest(line: string): AdminRequest {
 }
 
 async function serve(conn: Deno.Conn, handlers: Record<string, AdminHandler>, log: Logger) {
-  const write = (obj: unknown) => conn.write(te.encode(JSON.stringify(obj) + "\n"));
+  const write = async (obj: unknown) => {
+    // conn.write may take only part of a large buffer.
+    let bytes = te.encode(JSON.stringify(obj) + "\n");
+    while (bytes.length > 0) bytes = bytes.subarray(await conn.write(bytes));
+  };
   let req: AdminRequest;
   try {
     const line = await readLine(conn);
