@@ -1,0 +1,54 @@
+/** @jsxImportSource preact */
+/** Connection state of the event stream, toasts, and the notification switch. */
+import { useEffect, useState } from "preact/hooks";
+import { useStore } from "../lib/ui/mod.ts";
+
+export default function StatusBar() {
+  const store = useStore();
+  const state = store.socket.value;
+  const notice = store.notice.value;
+  const [permission, setPermission] = useState<string>("unsupported");
+  useEffect(() => {
+    if ("Notification" in globalThis) setPermission(Notification.permission);
+  }, []);
+  useEffect(() => {
+    if (!notice) return;
+    const t = setTimeout(() => (store.notice.value = null), 6000);
+    return () => clearTimeout(t);
+  }, [notice]);
+  const label = state === "open" ? "live" : state === "connecting" ? "connecting…" : "offline";
+  return (
+    <div class="status">
+      {permission === "default" && (
+        <button
+          type="button"
+          class="small"
+          onClick={async () => setPermission(await Notification.requestPermission())}
+        >
+          Enable notifications
+        </button>
+      )}
+      <span class={`conn conn-${state}`} role="status" aria-label={`Connection: ${label}`}>
+        {label}
+      </span>
+      <div class="toast-area" aria-live="polite">
+        {notice && (
+          <div
+            class={`toast toast-${notice.kind}`}
+            role={notice.kind === "error" ? "alert" : "status"}
+          >
+            {notice.text}
+            <button
+              type="button"
+              class="link"
+              aria-label="Dismiss"
+              onClick={() => (store.notice.value = null)}
+            >
+              ×
+            </button>
+          </div>
+        )}
+      </div>
+    </div>
+  );
+}

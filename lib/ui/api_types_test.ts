@@ -1,0 +1,38 @@
+import assert from "node:assert/strict";
+import { MAX_TEXT_CHARS, parseUiCommand } from "./api_types.ts";
+
+Deno.test("parseUiCommand() keeps only the known fields of a valid command", () => {
+  assert.deepEqual(
+    parseUiCommand({ kind: "send", address: "bob@bob", text: "hi", extra: 1 }),
+    { kind: "send", address: "bob@bob", text: "hi" },
+  );
+  assert.deepEqual(parseUiCommand({ kind: "connect", host: "[::1]", port: 1, nodeId: "b" }), {
+    kind: "connect",
+    host: "[::1]",
+    port: 1,
+    nodeId: "b",
+  });
+});
+
+Deno.test("parseUiCommand() rejects wrong shapes, types and sizes", () => {
+  const bad: unknown[] = [
+    null,
+    [],
+    "send",
+    {},
+    { kind: "__proto__" },
+    { kind: "send", address: "bob@bob", text: "" },
+    { kind: "send", address: "bob@bob", text: "x".repeat(MAX_TEXT_CHARS + 1) },
+    { kind: "send", address: "BOB", text: "x" },
+    { kind: "connect", host: "h", port: 1.5, nodeId: "b" },
+    { kind: "connect", host: "h", port: 0, nodeId: "b" },
+    { kind: "approveLink", nodeId: "" },
+    JSON.parse('{"__proto__": {"kind": "accept"}, "address": "bob@bob"}'),
+  ];
+  for (const value of bad) {
+    assert.throws(
+      () => parseUiCommand(value),
+      (e: unknown) => e instanceof TypeError || e instanceof RangeError,
+    );
+  }
+});

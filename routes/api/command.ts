@@ -1,0 +1,61 @@
+/** `POST /api/command`: runs one validated command on the client core. */
+import { parseUiCommand, type UiCommand, type UiCommandResult } from "../../lib/ui/mod.ts";
+import type { ClientApi } from "../../lib/client/api.ts";
+import type { ApiContext, ApiRoute } from "../../lib/web/mod.ts";
+
+async function run(client: ClientApi, c: UiCommand): Promise<UiCommandResult> {
+  switch (c.kind) {
+    case "connect":
+      return {
+        kind: "link",
+        link: await client.connect({ host: c.host, port: c.port, nodeId: c.nodeId }),
+      };
+    case "connectInvite":
+      return { kind: "link", link: await client.connect({ invite: c.invite }) };
+    case "approveLink":
+      await client.approveLink(c.nodeId);
+      return { kind: "ok" };
+    case "rejectLink":
+      await client.rejectLink(c.nodeId);
+      return { kind: "ok" };
+    case "request":
+      await client.request(c.address, c.intro);
+      return { kind: "ok" };
+    case "accept":
+      await client.accept(c.address);
+      return { kind: "ok" };
+    case "reject":
+      await client.reject(c.address);
+      return { kind: "ok" };
+    case "block":
+      await client.block(c.address);
+      return { kind: "ok" };
+    case "send":
+      return { kind: "message", message: await client.send(c.address, c.text) };
+    case "markRead":
+      await client.markRead(c.address);
+      return { kind: "ok" };
+    case "acceptKeyChange":
+      await client.acceptKeyChange(c.address);
+      return { kind: "ok" };
+  }
+}
+
+export const handler: ApiRoute["handler"] = {
+  async POST(ctx: ApiContext) {
+    let command: UiCommand;
+    try {
+      command = parseUiCommand(await ctx.readJson());
+    } catch (err) {
+      const error = err instanceof Error ? err.message : "Cannot read command";
+      return ctx.json({ kind: "error", error }, /too large/.test(error) ? 413 : 400);
+    }
+    try {
+      return ctx.json(await run(ctx.client, command));
+    } catch (err) {
+      ctx.log.info("command refused", { kind: command.kind });
+      const error = err instanceof Error ? err.message : String(err);
+      return ctx.json({ kind: "error", error } satisfies UiCommandResult, 422);
+    }
+  },
+};
