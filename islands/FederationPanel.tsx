@@ -3,7 +3,7 @@
 import { useState } from "preact/hooks";
 import { useStore } from "../lib/ui/mod.ts";
 
-const PENDING = new Set(["pending", "awaiting-approval", "incoming"]);
+const PENDING = new Set(["awaiting-owner", "pending", "awaiting-approval", "incoming"]);
 
 export default function FederationPanel() {
   const store = useStore();

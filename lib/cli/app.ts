@@ -3,7 +3,8 @@
  * node (`server`), or a client of a node elsewhere (`client`).
  */
 import { basename, dirname, join, resolve } from "node:path";
-import { type ClientApi, openClient, remoteLink } from "../client/mod.ts";
+import { type ClientApi, type ClientCore, openClient, remoteLink } from "../client/mod.ts";
+import { startUiServer } from "../web/mod.ts";
 import type { Clock } from "../clock.ts";
 import type { Config } from "../config.ts";
 import type { LinkInfo } from "../federation/mod.ts";
@@ -39,6 +40,7 @@ export async function runNode(config: Config, clock: Clock, headless: boolean): 
   const extras: Record<string, AdminHandler> = {};
   const node = await startNode({ config, log, clock, adminExtras: extras });
   let closeClient = () => {};
+  let uiUrl = "";
   if (!headless) {
     const owner = config.nodeId as string as UserName;
     const client = await openClient({
@@ -50,13 +52,29 @@ export async function runNode(config: Config, clock: Clock, headless: boolean): 
       open: () => Promise.resolve(node.attachLocalClient(owner)),
     });
     Object.assign(extras, clientAdminHandlers(client.core));
-    closeClient = client.close;
+    const ui = await startUiServer({
+      client: client.core,
+      port: config.uiPort,
+      tokenFile: join(ownerClientDir(config), UI_TOKEN_FILE),
+      log: log.child("ui"),
+    });
+    uiUrl = ui.url;
+    const stopWatch = watchChanges(client.core, async () => [
+      JSON.stringify(node.federation.links.links().map((l) => [l.peer, l.state])),
+      JSON.stringify(node.federation.router.directory()),
+    ]);
+    closeClient = () => {
+      stopWatch();
+      void ui.close();
+      client.close();
+    };
   }
   const readyMs = Math.round(performance.now() - startedAt);
   printLine(`fedchat node ${node.config.nodeId} (${headless ? "server" : "server+client"})`);
   printLine(`  fingerprint  ${node.fingerprint}`);
   printLine(`  listening    ${config.host}:${node.port} (TLS)`);
   printLine(`  invite       ${node.invite()}`);
+  if (uiUrl) printLine(`  open         ${uiUrl}`);
   printLine(`ready on ${config.host}:${node.port} in ${readyMs} ms`);
   await waitForSignal();
   printLine("stopping");
@@ -74,6 +92,24 @@ function linkView(l: LinkInfo) {
     fingerprint: l.fingerprint,
     lastError: l.lastError,
   };
+}
+
+/** File (in the client's directory, mode 0600) that keeps the UI's token across restarts. */
+const UI_TOKEN_FILE = "ui.token";
+
+/**
+ * Tells views when links or the directory change: compares a snapshot every
+ * second (cheap: tens of rows) and emits on change.
+ */
+function watchChanges(core: ClientCore, snapshot: () => Promise<[string, string]>): () => void {
+  let last: [string, string] = ["", ""];
+  const timer = setInterval(async () => {
+    const now = await snapshot().catch(() => last);
+    if (now[0] !== last[0]) core.notify({ kind: "links" });
+    if (now[1] !== last[1]) core.notify({ kind: "directory" });
+    last = now;
+  }, 1000);
+  return () => clearInterval(timer);
 }
 
 /** What the owner's client may do to the node in the same process. */
@@ -103,6 +139,7 @@ export interface ClientOnlyOptions {
   fingerprint?: string;
   clock: Clock;
   logLevel?: "debug" | "info" | "warn" | "error";
+  uiPort?: number;
 }
 
 /** Runs a client (and its admin socket) against a node elsewhere. */
@@ -152,9 +189,22 @@ export async function runClientOnly(o: ClientOnlyOptions): Promise<number> {
     }),
   });
   const admin = await startAdminServer(dir, clientAdminHandlers(client.core as ClientApi), log);
+  const ui = await startUiServer({
+    client: client.core,
+    port: o.uiPort ?? 0,
+    tokenFile: join(dir, UI_TOKEN_FILE),
+    log: log.child("ui"),
+  });
+  const stopWatch = watchChanges(
+    client.core,
+    async () => ["", JSON.stringify(await client.core.directory())],
+  );
   printLine(`fedchat client ${address} connected to ${host}:${port}`);
+  printLine(`  open         ${ui.url}`);
   printLine(`ready (client directory ${dir})`);
   await waitForSignal();
+  stopWatch();
+  await ui.close();
   await admin.close();
   client.close();
   return 0;

@@ -105,6 +105,11 @@ export class ClientCore implements ClientApi {
     return () => this.#listeners.delete(listener);
   }
 
+  /** Tells views that something outside the core changed (links, the directory). */
+  notify(event: Extract<ClientEvent, { kind: "links" | "directory" }>): void {
+    this.#emit(event);
+  }
+
   #emit(event: ClientEvent): void {
     for (const l of this.#listeners) {
       try {

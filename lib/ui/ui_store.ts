@@ -37,6 +37,15 @@ export interface UiStoreOptions {
   histories?: Record<string, ChatMessage[]>;
 }
 
+/** Order of delivery states; `failed` is final. */
+const STATE_RANK: Record<ChatMessage["state"], number> = {
+  sending: 0,
+  sent: 1,
+  delivered: 2,
+  read: 3,
+  failed: 4,
+};
+
 /** The page's state and the actions on it. */
 export class UiStore {
   readonly self: Signal<UiSnapshot["self"]>;
@@ -229,7 +238,11 @@ export class UiStore {
   #addMessage(m: ChatMessage): void {
     const list = this.histories.value[m.peer] ?? [];
     const i = list.findIndex((x) => x.id === m.id);
-    const next = i >= 0 ? list.map((x, j) => (j === i ? m : x)) : [...list, m];
+    // A command's answer can arrive after a newer state event: never step a state back.
+    const merged = i >= 0 && STATE_RANK[list[i].state] > STATE_RANK[m.state]
+      ? { ...m, state: list[i].state }
+      : m;
+    const next = i >= 0 ? list.map((x, j) => (j === i ? merged : x)) : [...list, m];
     next.sort((a, b) => a.sentAtMs - b.sentAtMs);
     this.histories.value = { ...this.histories.value, [m.peer]: next };
   }

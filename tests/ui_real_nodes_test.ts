@@ -1,0 +1,73 @@
+/**
+ * The seed's workflow clicked through in Chromium against two real node
+ * processes (default mode: node, client core and UI in one process each) on
+ * 127.0.0.1 with real TLS: connect by host, port and id; see the other user;
+ * request; accept in the dialog; chat both ways; pop-out window.
+ * Playwright needs more than the test run's permissions, so the test re-runs
+ * this file as a driver with --allow-all (see ui_workflow_test.ts).
+ */
+import assert from "node:assert/strict";
+import { launchChromium } from "./_helpers/browser.ts";
+import { NodeProc, tempRoot, waitUntil } from "./_helpers/node_proc.ts";
+import { chatWorkflow } from "./ui_workflow_test.ts";
+
+function uiUrl(n: NodeProc): string {
+  const m = /open\s+(http:\/\/127\.0\.0\.1:\d+\/\?token=\S+)/.exec(n.output);
+  if (!m) throw new Error(`${n.id} printed no UI address`);
+  return m[1];
+}
+
+async function realWorkflow(): Promise<void> {
+  const root = await tempRoot("ui-real");
+  const nodes: NodeProc[] = [];
+  const browser = await launchChromium();
+  try {
+    const alice = await NodeProc.create({ id: "alice", root, withClient: true });
+    const bob = await NodeProc.create({ id: "bob", root, withClient: true, open: true });
+    nodes.push(alice, bob);
+    await chatWorkflow(
+      browser,
+      {
+        url: uiUrl(alice),
+        address: "alice@alice",
+        connectTo: { host: "127.0.0.1", port: bob.port, nodeId: "bob" },
+      },
+      { url: uiUrl(bob), address: "bob@bob" },
+    );
+    // What the pages showed is what the client cores hold.
+    await waitUntil("bob's history", async () => {
+      const h = (await bob.admin("history", { address: "alice@alice" })) as Array<{ text: string }>;
+      return h.some((m) => m.text === "Sent from the pop-out");
+    });
+  } finally {
+    await browser.close();
+    await Promise.all(nodes.map((n) => n.stop()));
+  }
+}
+
+if (import.meta.main) {
+  await realWorkflow();
+  // deno-lint-ignore no-console -- the driver reports its verdict to the parent test
+  console.log("UI_REAL_OK");
+} else {
+  Deno.test({
+    name: "UI: the seed's workflow in two browsers against two real nodes",
+    sanitizeOps: false,
+    sanitizeResources: false,
+    async fn() {
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "--allow-all", new URL(import.meta.url).pathname],
+        cwd: new URL("..", import.meta.url).pathname,
+        env: { NO_COLOR: "1" },
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const stdout = new TextDecoder().decode(out.stdout);
+      const stderr = new TextDecoder().decode(out.stderr);
+      assert.ok(
+        out.success && stdout.includes("UI_REAL_OK"),
+        `driver failed:\n${stdout}\n${stderr}`,
+      );
+    },
+  });
+}
