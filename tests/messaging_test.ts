@@ -281,3 +281,46 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "messaging: both sides sending at once, many in flight, keep their ratchets in step",
+  ...opts,
+  fn: async () => {
+    const root = await tempRoot("concurrent");
+    const nodes: NodeProc[] = [];
+    try {
+      const a = await NodeProc.create({ id: "alice", root, open: true, withClient: true });
+      const b = await NodeProc.create({ id: "bob", root, open: true, withClient: true });
+      nodes.push(a, b);
+      await link(a, b);
+      await startChat(a, "alice@alice", b, "bob@bob");
+      const n = 60;
+      await Promise.all([
+        ...Array.from(
+          { length: n },
+          (_, i) => a.admin("send", { address: "bob@bob", text: `a${i}` }),
+        ),
+        ...Array.from(
+          { length: n },
+          (_, i) => b.admin("send", { address: "alice@alice", text: `b${i}` }),
+        ),
+      ]);
+      await waitUntil(
+        "all at bob",
+        async () =>
+          (await history(b, "alice@alice")).filter((m) => m.direction === "in").length === n,
+      );
+      await waitUntil(
+        "all at alice",
+        async () => (await history(a, "bob@bob")).filter((m) => m.direction === "in").length === n,
+      );
+      const inAt = async (x: NodeProc, peer: string) =>
+        new Set((await history(x, peer)).filter((m) => m.direction === "in").map((m) => m.text));
+      assert.equal((await inAt(b, "alice@alice")).size, n);
+      assert.equal((await inAt(a, "bob@bob")).size, n);
+      assert.doesNotMatch(a.output + b.output, /dropped an incoming envelope/);
+    } finally {
+      await Promise.all(nodes.map((x) => x.stop()));
+    }
+  },
+});

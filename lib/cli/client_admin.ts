@@ -22,7 +22,7 @@ export function clientAdminHandlers(client: ClientApi): Record<string, AdminHand
     accept: async (a) => result(await client.accept(str(a, "address"))),
     decline: async (a) => result(await client.reject(str(a, "address"))),
     block: async (a) => result(await client.block(str(a, "address"))),
-    send: async (a) => result(await client.send(str(a, "address"), str(a, "text", 16_000))),
+    send: async (a) => result(await client.send(str(a, "address"), str(a, "text", 1_000_000))),
     history: async (a) => {
       const limit = typeof a.limit === "number" ? Math.min(100_000, Math.max(1, a.limit)) : 500;
       return result(await client.history(str(a, "address"), { limit }));

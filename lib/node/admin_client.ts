@@ -2,6 +2,14 @@
 import { join } from "node:path";
 import { ADMIN_SOCKET } from "./admin_server.ts";
 
+/** The running process refused a command; its message is meant for the user. */
+export class AdminReplyError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "AdminReplyError";
+  }
+}
+
 /** No node answers on the admin socket. */
 export class NotRunningError extends Error {
   constructor(dataDir: string) {
@@ -56,7 +64,7 @@ export async function adminCall(
     await writeAll(conn, new TextEncoder().encode(JSON.stringify({ cmd, args }) + "\n"));
     for await (const msg of lines(conn)) {
       const m = msg as { ok: boolean; result?: unknown; error?: string };
-      if (!m.ok) throw new Error(m.error ?? "unknown error");
+      if (!m.ok) throw new AdminReplyError(m.error ?? "unknown error");
       return m.result;
     }
     throw new Error("the node closed the admin connection without an answer");
@@ -76,7 +84,7 @@ export async function* adminStream(
     await writeAll(conn, new TextEncoder().encode(JSON.stringify({ cmd, args }) + "\n"));
     for await (const msg of lines(conn)) {
       const m = msg as { ok: boolean; event?: unknown; error?: string; streaming?: boolean };
-      if (!m.ok) throw new Error(m.error ?? "unknown error");
+      if (!m.ok) throw new AdminReplyError(m.error ?? "unknown error");
       if (m.streaming) continue;
       yield m.event;
     }

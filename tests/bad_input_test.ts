@@ -1,0 +1,180 @@
+/**
+ * Bad input from a client gets a clear error or is dropped with a log line,
+ * and the node keeps serving everyone else: garbage, malformed envelopes,
+ * envelopes claiming another sender, an address that does not exist, a
+ * message before acceptance, oversized input.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { ClientStore, remoteLink } from "../lib/client/mod.ts";
+import { type NodeId, toNodeId, toUserName } from "../lib/ids.ts";
+import {
+  type ClientLink,
+  type ClientMessage,
+  decodeClientMessage,
+  DEFAULT_TTL,
+  encodeClientMessage,
+  encodeEnvelope,
+  type Envelope,
+  envelopeIdHex,
+} from "../lib/protocol/mod.ts";
+import { history, link, startChat } from "./_helpers/chat.ts";
+import { NodeProc, runCli, tempRoot, waitUntil } from "./_helpers/node_proc.ts";
+
+const opts = { sanitizeOps: false, sanitizeResources: false };
+
+/** A raw client connection that records everything the node says. */
+async function rawClient(node: NodeProc, user: string, code: string, dir: string) {
+  await Deno.mkdir(dir, { recursive: true });
+  const store = new ClientStore(join(dir, "client.db"));
+  const link: ClientLink = await remoteLink({
+    host: "127.0.0.1",
+    port: node.port,
+    nodeId: toNodeId(node.id) as NodeId,
+    user: toUserName(user),
+    enrollCode: code,
+  })(store);
+  const got: ClientMessage[] = [];
+  let closed = "";
+  link.onMessage = (b) => got.push(decodeClientMessage(b));
+  link.onClose = (r) => (closed = r || "closed");
+  await waitUntil("welcome", () => got.some((m) => m.type === "welcome"));
+  return {
+    got,
+    closed: () => closed,
+    send: (m: ClientMessage) => link.send(encodeClientMessage(m)),
+    raw: (b: Uint8Array) => link.send(b),
+    close: () => {
+      link.close("done");
+      store.close();
+    },
+  };
+}
+
+function envelope(over: Partial<Envelope>): Envelope {
+  const now = Date.now();
+  return {
+    id: crypto.getRandomValues(new Uint8Array(16)),
+    kind: "message",
+    ttl: DEFAULT_TTL,
+    createdAtMs: now,
+    expiresAtMs: now + 60_000,
+    from: "mallory@nodea",
+    to: "bob@nodeb",
+    body: new Uint8Array([3, 0, 0, 0, 1, 9]),
+    ...over,
+  };
+}
+
+Deno.test({
+  name: "bad input from a client: clear errors or logged drops, and the node keeps serving",
+  ...opts,
+  fn: async () => {
+    const root = await tempRoot("bad-input");
+    const nodes: NodeProc[] = [];
+    let mallory: Awaited<ReturnType<typeof rawClient>> | null = null;
+    try {
+      const a = await NodeProc.create({ id: "nodea", root, open: true, withClient: true });
+      const b = await NodeProc.create({ id: "nodeb", root, open: true, withClient: true });
+      nodes.push(a, b);
+      await link(a, b);
+      const added = JSON.parse(
+        (await runCli(["users", "add", "mallory", "--json", "--config", a.configPath])).stdout,
+      );
+      mallory = await rawClient(a, "mallory", added.code, join(root, "mallory"));
+      const reply = async (req: number) => {
+        await waitUntil(
+          `reply ${req}`,
+          () => mallory!.got.some((m) => "req" in m && m.req === req),
+        );
+        return mallory!.got.find((m) => "req" in m && m.req === req) as Extract<
+          ClientMessage,
+          { type: "submitted" }
+        >;
+      };
+
+      // Garbage: an error message, and the connection still answers.
+      mallory.raw(new Uint8Array([1, 200, 0, 0]));
+      mallory.raw(crypto.getRandomValues(new Uint8Array(300)));
+      await waitUntil("errors", () => mallory!.got.filter((m) => m.type === "error").length >= 2);
+      mallory.send({ type: "directory", req: 1 });
+      await reply(1);
+
+      // A malformed envelope; one that claims to be from alice.
+      mallory.send({ type: "submit", req: 2, envelope: new Uint8Array([1, 2, 3]) });
+      assert.match((await reply(2)).error ?? "", /Cannot read envelope/);
+      mallory.send({
+        type: "submit",
+        req: 3,
+        envelope: encodeEnvelope(envelope({ from: "nodea@nodea" })),
+      });
+      assert.match((await reply(3)).error ?? "", /must say from mallory@nodea/);
+
+      // An address that does not exist: sent, then reported failed.
+      const ghost = envelope({ kind: "request", to: "nobody@nodeb" });
+      mallory.send({ type: "submit", req: 4, envelope: encodeEnvelope(ghost) });
+      assert.equal((await reply(4)).state, "sent");
+      await waitUntil(
+        "no-such-user notice",
+        () =>
+          mallory!.got.some((m) =>
+            m.type === "notice" && m.ref === envelopeIdHex(ghost.id) && m.reason === "no-such-user"
+          ),
+      );
+
+      // A message before acceptance: refused by bob's node, never shown to bob.
+      const early = envelope({ to: "nodeb@nodeb" });
+      mallory.send({ type: "submit", req: 5, envelope: encodeEnvelope(early) });
+      await reply(5);
+      await waitUntil(
+        "refused notice",
+        () =>
+          mallory!.got.some((m) =>
+            m.type === "notice" && m.ref === envelopeIdHex(early.id) && m.reason === "refused"
+          ),
+      );
+      assert.match(b.output, /message dropped: sender not accepted/);
+      assert.deepEqual(await history(b, "mallory@nodea"), []);
+
+      // Oversized: a request body over the limit gets an error; a frame over the cap closes the link.
+      mallory.send({
+        type: "submit",
+        req: 6,
+        envelope: encodeEnvelope(envelope({ kind: "request", body: new Uint8Array(100_000) })),
+      });
+      assert.match((await reply(6)).error ?? "", /too large/);
+      mallory.raw(new Uint8Array(2 * 1024 * 1024));
+      await waitUntil(
+        "oversized frame closes mallory's connection",
+        () => mallory!.closed() !== "",
+      );
+
+      // The CLI explains what a person can get wrong.
+      const big = await runCli([
+        "send",
+        "nodeb@nodeb",
+        "x".repeat(17_000),
+        "--config",
+        a.configPath,
+      ]);
+      assert.match(big.stdout, /a message is 1 to 16,000 characters/);
+      const stranger = await runCli(["send", "nodeb@nodeb", "hi", "--config", a.configPath]);
+      assert.match(stranger.stdout, /has not accepted a chat with you/);
+      const nobody = await runCli(["request", "nobody@nodeb", "hi", "--config", a.configPath]);
+      assert.match(nobody.stdout, /no such user/);
+      const badAddr = await runCli(["request", "Not An Address", "--config", a.configPath]);
+      assert.match(badAddr.stdout, /Cannot parse/);
+
+      // Everyone else is unaffected.
+      await startChat(a, "nodea@nodea", b, "nodeb@nodeb");
+      await a.admin("send", { address: "nodeb@nodeb", text: "still here" });
+      await waitUntil(
+        "alice→bob works",
+        async () => (await history(b, "nodea@nodea")).some((m) => m.text === "still here"),
+      );
+    } finally {
+      mallory?.close();
+      await Promise.all(nodes.map((n) => n.stop()));
+    }
+  },
+});
