@@ -80,9 +80,20 @@ export class ClientCore implements ClientApi {
     return this.#o.address;
   }
 
+  /**
+   * Runs `fn` after everything queued before it. Every change to a ratchet
+   * session (sending, receiving, accepting) goes through this one queue, so two
+   * never read the same state and one never overwrites the other's.
+   */
+  #exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#chain.then(fn);
+    this.#chain = run.then(() => {}, () => {});
+    return run;
+  }
+
   /** Handles one pushed inbox item; items are handled strictly in order. */
   onPush(m: { type: "deliver" | "notice"; id: string } & Record<string, unknown>): void {
-    this.#chain = this.#chain.then(() => this.#handlePush(m)).catch((e) =>
+    void this.#exclusive(() => this.#handlePush(m)).catch((e) =>
       this.#o.log.warn("could not handle an inbox item", { id: m.id, why: (e as Error).message })
     );
   }
@@ -299,31 +310,37 @@ export class ClientCore implements ClientApi {
     if (text.length === 0 || text.length > 16_000) {
       throw new Error("Cannot send: a message is 1 to 16,000 characters");
     }
-    const c = this.#o.store.contact(to);
-    if (!c || c.state !== "accepted" || !c.session) {
-      throw new Error(`Cannot send: ${to} has not accepted a chat with you`);
-    }
-    if (c.keyChanged) {
-      throw new Error(`Cannot send: ${to}'s key changed; verify and accept it first`);
-    }
-    const seq = c.outSeq + 1;
-    const now = this.#o.clock.nowMs();
-    const inner: Inner = { t: "text", seq, at: now, text };
-    const m = await this.#sealAndStore(c, inner, (id, envelope) => ({
-      id,
-      peer: to,
-      direction: "out",
-      seq,
-      text,
-      sentAtMs: now,
-      receivedAtMs: null,
-      state: "sending",
-      reason: null,
-      envelope,
-    }));
-    this.#emit({ kind: "message", message: view(m!) });
-    await this.#submit(m!);
-    return view(this.#o.store.message(m!.id) ?? m!);
+    const m = await this.#exclusive(async () => {
+      const c = this.#o.store.contact(to);
+      if (!c || c.state !== "accepted" || !c.session) {
+        throw new Error(`Cannot send: ${to} has not accepted a chat with you`);
+      }
+      if (c.keyChanged) {
+        throw new Error(`Cannot send: ${to}'s key changed; verify and accept it first`);
+      }
+      const seq = c.outSeq + 1;
+      const now = this.#o.clock.nowMs();
+      const sealed = await this.#sealAndStore(
+        c,
+        { t: "text", seq, at: now, text },
+        (id, envelope) => ({
+          id,
+          peer: to,
+          direction: "out",
+          seq,
+          text,
+          sentAtMs: now,
+          receivedAtMs: null,
+          state: "sending",
+          reason: null,
+          envelope,
+        }),
+      );
+      return sealed.row!;
+    });
+    this.#emit({ kind: "message", message: view(m) });
+    await this.#submit(m);
+    return view(this.#o.store.message(m.id) ?? m);
   }
 
   /**
@@ -334,7 +351,7 @@ export class ClientCore implements ClientApi {
     c: ContactRow,
     inner: Inner,
     row: ((id: string, envelope: Uint8Array) => MessageRow) | null,
-  ): Promise<MessageRow | null> {
+  ): Promise<{ row: MessageRow | null; envelope: Uint8Array }> {
     const id = crypto.getRandomValues(new Uint8Array(16));
     const state = await e2e.decodeRatchetState(c.session!);
     const { newState, message } = await e2e.ratchetEncrypt({
@@ -364,8 +381,7 @@ export class ClientCore implements ClientApi {
       });
       if (m) this.#o.store.putMessage(m);
     });
-    if (!m) await this.#submitEnvelope(envelope);
-    return m;
+    return { row: m, envelope };
   }
 
   async #submit(m: MessageRow): Promise<void> {
@@ -415,7 +431,11 @@ export class ClientCore implements ClientApi {
     if (c.unread > 0) this.#o.store.putContact({ ...c, unread: 0 });
     if (upTo > 0 && c.session) {
       try {
-        await this.#sealAndStore({ ...c, unread: 0 }, { t: "read", upTo }, null);
+        const sealed = await this.#exclusive(async () => {
+          const fresh = this.#o.store.contact(peer)!;
+          return await this.#sealAndStore({ ...fresh, unread: 0 }, { t: "read", upTo }, null);
+        });
+        await this.#submitEnvelope(sealed.envelope);
       } catch (e) {
         this.#o.log.debug("read receipt not sent", { peer, why: (e as Error).message });
       }
@@ -551,7 +571,10 @@ export class ClientCore implements ClientApi {
       });
       this.#emit({ kind: "contact", contact: await this.#contactView(row) });
       // The responder can send only after our first ratchet message.
-      await this.#sealAndStore(row, { t: "hi" }, null);
+      const hi = await this.#sealAndStore(row, { t: "hi" }, null);
+      void this.#submitEnvelope(hi.envelope).catch((e) =>
+        this.#o.log.info("first message not sent yet", { peer: from, why: (e as Error).message })
+      );
       return;
     }
     if (c.state !== "accepted" || !c.session) throw new Error("message before acceptance");
