@@ -1,0 +1,78 @@
+/**
+ * Computes fedchat's own frozen vectors: fixed identities, randomness and a recorded
+ * ML-KEM encapsulation give fixed bytes for every wire and stored format. The test
+ * (lib/e2e/frozen_vectors_test.ts) recomputes them and compares with vectors.json;
+ * make_vectors.ts writes vectors.json (only when a format change is deliberate).
+ */
+import {
+  acceptChatRequest,
+  completeChatRequest,
+  createChatRequest,
+  DeterministicRandom,
+  encodeFileManifest,
+  encodePublicIdentity,
+  encodeRatchetState,
+  FileEncryptor,
+  generateIdentity,
+  type MlKemEncapsulation,
+  ratchetDecrypt,
+  ratchetEncrypt,
+  readChatRequest,
+  safetyNumber,
+  sealIdentity,
+} from "../../../lib/e2e/mod.ts";
+import { toHex } from "../../../lib/e2e/_bytes.ts";
+import { RecordedKem } from "../../../lib/e2e/_testing.ts";
+
+const r = (label: string) => new DeterministicRandom(`fedchat/vector/${label}`);
+const utf8 = (s: string) => new TextEncoder().encode(s);
+
+/** The request alone, so the generator can encapsulate to its ML-KEM key. */
+export async function frozenRequest() {
+  const alice = await generateIdentity({ random: r("alice") });
+  return { alice, ...(await createChatRequest({ identity: alice, from: "alice@nodea", to: "bob@nodeb", random: r("request") })) };
+}
+
+/** Every frozen value, as hex, given the recorded encapsulation. */
+export async function computeFrozenVectors(kem: MlKemEncapsulation): Promise<Record<string, string>> {
+  const { alice, request, pending } = await frozenRequest();
+  const bob = await generateIdentity({ random: r("bob") });
+  const verified = await readChatRequest(request, { localAddress: "bob@nodeb" });
+  const accepted = await acceptChatRequest({ identity: bob, request: verified, random: r("accept"), kem: new RecordedKem(kem) });
+  const done = await completeChatRequest({ identity: alice, pending, acceptance: accepted.acceptance, random: r("complete") });
+  const m1 = await ratchetEncrypt({ state: done.session, plaintext: utf8("hello bob") });
+  const b1 = await ratchetDecrypt({ state: accepted.session, message: m1.message, random: r("bob-ratchet") });
+  const m2 = await ratchetEncrypt({ state: b1.newState, plaintext: utf8("hello alice") });
+  const a2 = await ratchetDecrypt({ state: m1.newState, message: m2.message, random: r("alice-ratchet") });
+  const m3 = await ratchetEncrypt({ state: a2.newState, plaintext: utf8("third"), ad: utf8("ad") });
+  const b3 = await ratchetDecrypt({ state: m2.newState, message: m3.message, ad: utf8("ad"), random: r("bob-ratchet-2") });
+  const safety = safetyNumber({
+    local: { address: "alice@nodea", identity: alice.publicIdentity },
+    peer: { address: "bob@nodeb", identity: bob.publicIdentity },
+  });
+  const sealed = await sealIdentity(alice, { passphrase: "frozen passphrase", iterations: 1000, random: r("seal") });
+  const enc = new FileEncryptor({ chunkBytes: 1024, random: r("file") });
+  const chunks: Uint8Array[] = [];
+  const fileData = Uint8Array.from({ length: 2500 }, (_, i) => i & 0xff);
+  for await (const c of enc.encrypt([fileData])) chunks.push(c);
+  return {
+    aliceIdentity: toHex(encodePublicIdentity(alice.publicIdentity)),
+    bobIdentity: toHex(encodePublicIdentity(bob.publicIdentity)),
+    request: toHex(request),
+    kemCiphertext: toHex(kem.ciphertext),
+    kemSharedSecret: toHex(kem.sharedSecret),
+    acceptance: toHex(accepted.acceptance),
+    confirm: toHex(done.confirm),
+    sessionId: toHex(done.session.sessionId),
+    message1: toHex(m1.message),
+    message2: toHex(m2.message),
+    message3: toHex(m3.message),
+    aliceState: toHex(encodeRatchetState(a2.newState)),
+    bobState: toHex(encodeRatchetState(b3.newState)),
+    safetyDigits: safety.digits,
+    safetyQr: safety.qr,
+    sealedIdentity: toHex(sealed),
+    fileChunks: chunks.map(toHex).join(","),
+    fileManifest: toHex(encodeFileManifest(await enc.manifest())),
+  };
+}
