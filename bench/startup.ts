@@ -20,7 +20,7 @@ function pct(xs: number[], p: number): number {
   return Math.round(s[Math.min(s.length - 1, Math.floor(p * s.length))] * 100) / 100;
 }
 
-async function freePort(): Promise<number> {
+function freePort(): number {
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const p = (l.addr as Deno.NetAddr).port;
   l.close();
@@ -67,7 +67,7 @@ for (let i = 0; i < RUNS; i++) {
   const cfg = join(root, `n${i}.conf`);
   await Deno.writeTextFile(
     cfg,
-    `[Network]\nport = ${await freePort()}\nclient_id = n${i}\n[Storage]\ndata_dir = n${i}-data\n`,
+    `[Network]\nport = ${freePort()}\nclient_id = n${i}\n[Storage]\ndata_dir = n${i}-data\n`,
   );
   first.push(await startOnce(cfg));
   again.push(await startOnce(cfg));
@@ -87,7 +87,7 @@ console.log(
 // handshake, RESULT. Each round forgets the peer so every handshake is a first contact.
 const mk = async (id: string, open: boolean) => {
   const text =
-    `[Network]\nport = ${await freePort()}\nclient_id = ${id}\n[Storage]\ndata_dir = ${id}-hs\n[Federation]\nopen = ${open}\n`;
+    `[Network]\nport = ${freePort()}\nclient_id = ${id}\n[Storage]\ndata_dir = ${id}-hs\n[Federation]\nopen = ${open}\n`;
   return await startNode({
     config: parseConfig(text, join(root, `${id}.conf`)),
     log: SILENT_LOGGER,

@@ -21,7 +21,8 @@ function prng(seed: number): () => number {
 }
 
 Deno.test({
-  name: "crash: kill -9 of sender, relay and receiver during 2,000 messages loses and repeats nothing",
+  name:
+    "crash: kill -9 of sender, relay and receiver during 2,000 messages loses and repeats nothing",
   sanitizeOps: false,
   sanitizeResources: false,
   fn: async () => {
@@ -73,7 +74,10 @@ Deno.test({
       const dups = texts.filter((t, i) => texts.indexOf(t) !== i);
       assert.deepEqual(dups, [], `duplicates (seed ${seed}, ${log.join(", ")})`);
       assert.deepEqual(texts.filter((t) => !attempted.has(t)), [], "only sent messages appear");
-      assert.ok(seenSent.size >= MESSAGES - KILLS * 5, `most sends were acknowledged (${seenSent.size})`);
+      assert.ok(
+        seenSent.size >= MESSAGES - KILLS * 5,
+        `most sends were acknowledged (${seenSent.size})`,
+      );
       // In order: each incoming message's position follows the sending order.
       const order = texts.map((t) => Number(t.slice(1)));
       assert.deepEqual(order, [...order].sort((x, y) => x - y), "in sending order");
@@ -94,7 +98,12 @@ Deno.test({
       }
     } catch (e) {
       for (const n of nodes) {
-        console.error(`--- ${n.id}\n${n.output.split("\n").filter((l) => !/DEBUG/.test(l)).slice(-25).join("\n")}`);
+        // deno-lint-ignore no-console -- a failed run shows what each node logged
+        console.error(
+          `--- ${n.id}\n${
+            n.output.split("\n").filter((l) => !/DEBUG/.test(l)).slice(-25).join("\n")
+          }`,
+        );
       }
       throw e;
     } finally {

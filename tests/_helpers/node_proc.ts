@@ -121,6 +121,11 @@ export class NodeProc {
     return this.#output;
   }
 
+  /** The process id while running. */
+  get pid(): number | undefined {
+    return this.#child?.pid;
+  }
+
   get running(): boolean {
     return this.#child !== null;
   }
