@@ -16,6 +16,7 @@ import {
   type UiStore,
   useStore,
 } from "../lib/ui/mod.ts";
+import FilePanel, { SendFileButton } from "./FilePanel.tsx";
 
 export interface ChatWindowsProps {
   /** A pop-out window: one conversation, no tabs. */
@@ -51,6 +52,18 @@ export default function ChatWindows({ popout }: ChatWindowsProps) {
         role={popout ? "region" : "tabpanel"}
         id="conversation"
         aria-label={active ? `Conversation with ${active}` : "No conversation"}
+        onDragOver={(e) => {
+          if (active && contact?.state === "accepted") e.preventDefault();
+        }}
+        onDrop={(e) => {
+          const files = e.dataTransfer?.files;
+          if (!active || !files || files.length === 0) return;
+          e.preventDefault();
+          if (contact?.state !== "accepted" || contact.keyChanged) {
+            return store.tell("error", "Files can be sent only in an accepted chat");
+          }
+          for (const f of files) void store.sendFile(active, f);
+        }}
       >
         {active
           ? <Conversation store={store} address={active} contact={contact} popout={popout} />
@@ -200,6 +213,11 @@ function Conversation(
           </div>
         </div>
         <span class="spacer" />
+        <SendFileButton
+          store={store}
+          address={address}
+          disabled={contact?.state !== "accepted" || contact.keyChanged}
+        />
         <button type="button" onClick={() => store.showSafety(address)}>Safety number</button>
         {!popout && (
           <button
@@ -267,6 +285,7 @@ function Conversation(
           </svg>
         </aside>
       )}
+      <FilePanel store={store} address={address} />
       <ol class="messages" ref={listRef} aria-label="Messages" aria-live="polite" tabIndex={0}>
         {messages.length === 0 && <li class="empty">No messages yet. Say hello.</li>}
         {messages.map((m) => {

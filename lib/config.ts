@@ -33,6 +33,14 @@ export interface Config {
   handshakeTimeoutMs: number;
   /** Port of the local browser UI on loopback; 0 picks a free one. */
   uiPort: number;
+  /** Largest file (bytes) this node accepts for a local user. */
+  maxFileBytes: number;
+  /** File bytes one local user may have waiting at this node, not yet taken by their client. */
+  fileQuotaBytes: number;
+  /** Where the owner's client saves received files; null: `downloads` in the client's folder. */
+  downloadsDir: string | null;
+  /** Offers of files up to this size are accepted without asking; larger ones always ask. */
+  autoAcceptFileBytes: number;
   logLevel: LogLevel;
 }
 
@@ -65,6 +73,18 @@ const intSpec = (min: number, max: number): KeySpec => ({
     return n;
   },
   allowed: `a whole number from ${min} to ${max}`,
+});
+
+const UNITS: Record<string, number> = { "": 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
+
+const byteSpec = (min: number, max: number): KeySpec => ({
+  parse: (raw) => {
+    const m = /^(\d{1,16})\s*([kmgt]?)i?b?$/i.exec(raw);
+    const n = m ? Number(m[1]) * UNITS[m[2].toLowerCase()] : NaN;
+    if (!(Number.isSafeInteger(n) && n >= min && n <= max)) throw new RangeError();
+    return n;
+  },
+  allowed: `a number of bytes from ${min} to ${max}, optionally with K, M, G or T (1024-based)`,
 });
 
 const boolSpec: KeySpec = {
@@ -104,6 +124,12 @@ const SPEC: Record<string, Record<string, KeySpec>> = {
     max_connections: intSpec(4, 4096),
     max_connections_per_address: intSpec(1, 1024),
     handshake_timeout_ms: intSpec(100, 120_000),
+    max_file_bytes: byteSpec(0, 2 ** 50),
+    file_quota_bytes: byteSpec(1024 * 1024, 2 ** 50),
+  },
+  Files: {
+    downloads_dir: { parse: (raw) => raw, allowed: "a folder path" },
+    auto_accept_bytes: byteSpec(0, 2 ** 50),
   },
   UI: { port: portSpec(0) },
   Log: {
@@ -129,6 +155,9 @@ export const CONFIG_DEFAULTS = {
   maxConnectionsPerAddress: 16,
   handshakeTimeoutMs: 5_000,
   uiPort: 0,
+  maxFileBytes: 8 * 1024 ** 3,
+  fileQuotaBytes: 2 * 1024 ** 3,
+  autoAcceptFileBytes: 0,
   logLevel: "info" as LogLevel,
 };
 
@@ -210,6 +239,7 @@ export function parseConfig(text: string, file: string): Config {
   const dataDirRaw = (value("Storage", "data_dir") as string | undefined) ??
     CONFIG_DEFAULTS.dataDir;
   const base = dirname(resolve(file));
+  const downloadsRaw = value("Files", "downloads_dir") as string | undefined;
   return {
     file: resolve(file),
     host,
@@ -230,6 +260,17 @@ export function parseConfig(text: string, file: string): Config {
     handshakeTimeoutMs: (value("Limits", "handshake_timeout_ms") as number | undefined) ??
       CONFIG_DEFAULTS.handshakeTimeoutMs,
     uiPort: (value("UI", "port") as number | undefined) ?? CONFIG_DEFAULTS.uiPort,
+    maxFileBytes: (value("Limits", "max_file_bytes") as number | undefined) ??
+      CONFIG_DEFAULTS.maxFileBytes,
+    fileQuotaBytes: (value("Limits", "file_quota_bytes") as number | undefined) ??
+      CONFIG_DEFAULTS.fileQuotaBytes,
+    downloadsDir: downloadsRaw === undefined
+      ? null
+      : isAbsolute(downloadsRaw)
+      ? downloadsRaw
+      : join(base, downloadsRaw),
+    autoAcceptFileBytes: (value("Files", "auto_accept_bytes") as number | undefined) ??
+      CONFIG_DEFAULTS.autoAcceptFileBytes,
     logLevel: (value("Log", "level") as LogLevel | undefined) ?? CONFIG_DEFAULTS.logLevel,
   };
 }

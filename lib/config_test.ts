@@ -83,3 +83,24 @@ Deno.test("renderConfig() output parses back", () => {
   assert.equal(c.port, 9001);
   assert.equal(c.nodeId, "node2");
 });
+
+Deno.test("parseConfig() reads file limits in bytes with K, M, G, T and the [Files] keys", () => {
+  const c = parseConfig(
+    GOOD +
+      "[Limits]\nmax_file_bytes = 4G\nfile_quota_bytes = 512M\n" +
+      "[Files]\ndownloads_dir = dl\nauto_accept_bytes = 1024\n",
+    "/etc/fc/test.conf",
+  );
+  assert.equal(c.maxFileBytes, 4 * 1024 ** 3);
+  assert.equal(c.fileQuotaBytes, 512 * 1024 ** 2);
+  assert.equal(c.downloadsDir, "/etc/fc/dl");
+  assert.equal(c.autoAcceptFileBytes, 1024);
+  const d = parseConfig(GOOD, "/etc/fc/test.conf");
+  assert.equal(d.downloadsDir, null);
+  assert.equal(d.autoAcceptFileBytes, 0);
+  assert.match(
+    errorOf(GOOD + "[Limits]\nmax_file_bytes = lots\n"),
+    /\[Limits\] max_file_bytes: "lots" is not allowed; use a number of bytes/,
+  );
+  assert.match(errorOf(GOOD + "[Limits]\nfile_quota_bytes = 10\n"), /file_quota_bytes/);
+});

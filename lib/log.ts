@@ -69,3 +69,13 @@ export const SILENT_LOGGER: Logger = createLogger({ level: "error", sink: () => 
 export function printLine(text: string): void {
   console.log(text);
 }
+
+/**
+ * Shows a progress line: redrawn in place on a terminal, one line per call
+ * otherwise (so a log or a pipe reads well).
+ */
+export function printProgress(text: string, final = false): void {
+  if (Deno.stdout.isTerminal()) {
+    Deno.stdout.writeSync(new TextEncoder().encode(`\r\x1b[2K${text}${final ? "\n" : ""}`));
+  } else console.log(text);
+}

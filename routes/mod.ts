@@ -16,6 +16,7 @@ import * as apiEvents from "./api/events.ts";
 import * as apiHistory from "./api/history/[address].ts";
 import * as apiSafety from "./api/safety/[address].ts";
 import * as apiState from "./api/state.ts";
+import * as apiUpload from "./api/upload/[address].ts";
 
 const page = <D>(m: PageRoute<D>) => m as unknown as PageRoute<never>;
 
@@ -35,5 +36,6 @@ export const MANIFEST: RouteManifest = {
     "/api/history/:address": apiHistory,
     "/api/safety/:address": apiSafety,
     "/api/state": apiState,
+    "/api/upload/:address": apiUpload,
   },
 };

@@ -50,6 +50,8 @@ export async function runNode(config: Config, clock: Clock, headless: boolean): 
       log: log.child("client"),
       node: nodeControl(node),
       open: () => Promise.resolve(node.attachLocalClient(owner)),
+      downloadsDir: config.downloadsDir ?? undefined,
+      autoAcceptFileBytes: config.autoAcceptFileBytes,
     });
     Object.assign(extras, clientAdminHandlers(client.core));
     const ui = await startUiServer({
@@ -59,10 +61,11 @@ export async function runNode(config: Config, clock: Clock, headless: boolean): 
       log: log.child("ui"),
     });
     uiUrl = ui.url;
-    const stopWatch = watchChanges(client.core, async () => [
-      JSON.stringify(node.federation.links.links().map((l) => [l.peer, l.state])),
-      JSON.stringify(node.federation.router.directory()),
-    ]);
+    const stopWatch = watchChanges(client.core, () =>
+      Promise.resolve([
+        JSON.stringify(node.federation.links.links().map((l) => [l.peer, l.state])),
+        JSON.stringify(node.federation.router.directory()),
+      ]));
     closeClient = () => {
       stopWatch();
       void ui.close();

@@ -31,6 +31,18 @@ export function clientAdminHandlers(client: ClientApi): Record<string, AdminHand
     verify: async (a) => result(await client.safety(str(a, "address"))),
     "accept-key": async (a) => result(await client.acceptKeyChange(str(a, "address"))),
     "client-directory": async () => result(await client.directory()),
+    "send-file": async (a) =>
+      result(
+        await client.sendFile(str(a, "address"), {
+          path: str(a, "path", 4096),
+          name: typeof a.name === "string" ? a.name : undefined,
+          type: typeof a.type === "string" ? a.type : undefined,
+        }),
+      ),
+    files: async () => result(await client.files()),
+    "accept-file": async (a) => result(await client.acceptFile(str(a, "target"))),
+    "decline-file": async (a) => result(await client.declineFile(str(a, "target"))),
+    "cancel-file": async (a) => result(await client.cancelFile(str(a, "id"))),
     listen: () => ({
       kind: "stream",
       subscribe: (emit) =>

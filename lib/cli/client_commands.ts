@@ -2,6 +2,8 @@
 import { printLine } from "../log.ts";
 import { CliError } from "./cli_error.ts";
 import { call, type Command, stream, TARGET_FLAGS } from "./command.ts";
+import { describeTransfer } from "./file_commands.ts";
+import type { FileTransfer } from "../client/mod.ts";
 
 const FLAGS = { ...TARGET_FLAGS, json: { type: "boolean" as const } };
 
@@ -171,6 +173,7 @@ function describe(ev: Record<string, unknown>): string {
     const r = ev.request as { from: string; intro: string };
     return `chat request from ${r.from}: "${r.intro}"  (accept ${r.from} / reject ${r.from})`;
   }
+  if (ev.kind === "file") return describeTransfer(ev.transfer as FileTransfer);
   if (ev.kind === "state") {
     return `${ev.peer} ${ev.id}: ${ev.state}${ev.reason ? ` (${ev.reason})` : ""}`;
   }

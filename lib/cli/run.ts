@@ -6,6 +6,7 @@ import { printLine } from "../log.ts";
 import { runClientOnly, runNode } from "./app.ts";
 import { CliError } from "./cli_error.ts";
 import { CLIENT_COMMANDS } from "./client_commands.ts";
+import { FILE_COMMANDS } from "./file_commands.ts";
 import type { Command, Flags } from "./command.ts";
 import { NODE_COMMANDS } from "./node_commands.ts";
 
@@ -55,7 +56,12 @@ const RUN_COMMANDS: Record<string, Command> = {
   },
 };
 
-const COMMANDS: Record<string, Command> = { ...RUN_COMMANDS, ...NODE_COMMANDS, ...CLIENT_COMMANDS };
+const COMMANDS: Record<string, Command> = {
+  ...RUN_COMMANDS,
+  ...NODE_COMMANDS,
+  ...CLIENT_COMMANDS,
+  ...FILE_COMMANDS,
+};
 
 function help(): string {
   const rows = Object.values(COMMANDS).map((c) => `  ${c.usage.padEnd(60)} ${c.summary}`);

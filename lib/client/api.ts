@@ -80,6 +80,45 @@ export interface SafetyInfo {
   qr: string;
 }
 
+/** States of a file transfer (docs/FILES.md). */
+export type FileState =
+  | "offered"
+  | "sending"
+  | "receiving"
+  | "sent"
+  | "complete"
+  | "declined"
+  | "cancelled"
+  | "failed";
+
+/** A file offered, moving, or done, as both sides see it. */
+export interface FileTransfer {
+  /** File id (hex). */
+  id: string;
+  peer: string;
+  direction: "in" | "out";
+  /** Sender: the name offered; receiver: the sanitised name it is (or will be) saved under. */
+  name: string;
+  size: number;
+  /** Media type the sender gave (informative only). */
+  type: string;
+  state: FileState;
+  /** Sender: bytes stored at the receiver's node; receiver: bytes written. */
+  bytesDone: number;
+  /** Recent rate in bytes per second; 0 when nothing moves. */
+  rateBytesPerSec: number;
+  /** Estimated time left, or null when unknown. */
+  etaMs: number | null;
+  /** Sender: the file sent; receiver: the saved file, once complete. */
+  path: string | null;
+  /** Receiver: the downloads folder. */
+  folder: string | null;
+  /** Why it failed or was cancelled, when it was. */
+  reason?: string;
+  createdAtMs: number;
+  updatedAtMs: number;
+}
+
 /** Something changed; views refresh what the event names. */
 export type ClientEvent =
   | { kind: "request"; request: IncomingRequest }
@@ -87,6 +126,7 @@ export type ClientEvent =
   | { kind: "state"; peer: string; id: string; state: MessageState; reason?: string }
   | { kind: "contact"; contact: Contact }
   | { kind: "directory" }
+  | { kind: "file"; transfer: FileTransfer }
   | { kind: "links" };
 
 /** The commands and events of a client core. Errors are thrown with user-facing messages. */
@@ -111,6 +151,26 @@ export interface ClientApi {
   markRead(address: string): Promise<void>;
   safety(address: string): Promise<SafetyInfo>;
   acceptKeyChange(address: string): Promise<void>;
+  /**
+   * Offers a file from this machine to a contact; it is sent once they accept.
+   * `name` replaces the file's own name in the offer.
+   */
+  sendFile(
+    address: string,
+    file: { path: string; name?: string; type?: string },
+  ): Promise<FileTransfer>;
+  /** Offers a file given as a stream (the browser's upload), kept in the client's folder meanwhile. */
+  uploadFile(
+    address: string,
+    upload: { name: string; type: string; body: ReadableStream<Uint8Array> },
+  ): Promise<FileTransfer>;
+  /** Every transfer, newest first. */
+  files(): Promise<FileTransfer[]>;
+  /** Accepts an offer, by file id or by the sender's address (their latest offer). */
+  acceptFile(idOrAddress: string): Promise<FileTransfer>;
+  declineFile(idOrAddress: string): Promise<FileTransfer>;
+  /** Stops a transfer in either direction; the other side is told. */
+  cancelFile(id: string): Promise<FileTransfer>;
   /** Subscribes to events; returns the unsubscribe function. */
   subscribe(listener: (event: ClientEvent) => void): () => void;
 }

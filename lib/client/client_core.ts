@@ -16,14 +16,23 @@ import type {
   ClientEvent,
   Contact,
   DirectoryUser,
+  FileTransfer,
   IncomingRequest,
   LinkView,
   SafetyInfo,
   SelfInfo,
 } from "./api.ts";
 import type { ClientStore, ContactRow, MessageRow } from "./client_store.ts";
+import { FileTransfers } from "./file_transfers.ts";
 import type { NodeConnection } from "./node_connection.ts";
-import { decodeInner, decodePayload, encodePayload, type Inner } from "./payload.ts";
+import {
+  decodeInner,
+  decodePayload,
+  encodePayload,
+  type FileInner,
+  type Inner,
+  isFileInner,
+} from "./payload.ts";
 
 /** What only a client whose node runs in the same process can do. */
 export interface NodeControl {
@@ -50,6 +59,8 @@ export interface ClientCoreOptions {
   node?: NodeControl;
   /** How long a message may wait for delivery before it is reported failed. */
   messageLifetimeMs?: number;
+  /** File transfers: where files are saved and staged, and which offers need no question. */
+  files: { downloadsDir: string; stagingDir: string; autoAcceptBytes?: number };
 }
 
 const td = new TextDecoder();
@@ -72,8 +83,97 @@ export class ClientCore implements ClientApi {
   #chain: Promise<void> = Promise.resolve();
   #acks: string[] = [];
 
+  #files: FileTransfers;
+
   constructor(options: ClientCoreOptions) {
     this.#o = { messageLifetimeMs: 7 * 24 * 3600_000, ...options };
+    this.#files = new FileTransfers({
+      ...options.files,
+      self: options.address,
+      store: options.store,
+      connection: options.connection,
+      clock: options.clock,
+      log: options.log.child("files"),
+      lifetimeMs: this.#o.messageLifetimeMs,
+      checkContact: (peer) => void this.#sendable(peer, "send a file"),
+      sendInner: (peer, inner, write) => this.#sendFileInner(peer, inner, write),
+      emit: (event) => this.#emit(event),
+    });
+  }
+
+  /** The file transfers (chunks from the node go straight to them). */
+  get transfers(): FileTransfers {
+    return this.#files;
+  }
+
+  /** Stops timers (the store is closed by its owner). */
+  stop(): void {
+    this.#files.stop();
+  }
+
+  #sendable(peer: string, what: string): ContactRow {
+    const c = this.#o.store.contact(peer);
+    if (!c || c.state !== "accepted" || !c.session) {
+      throw new Error(`Cannot ${what}: ${peer} has not accepted a chat with you`);
+    }
+    if (c.keyChanged) {
+      throw new Error(`Cannot ${what}: ${peer}'s key changed; verify and accept it first`);
+    }
+    return c;
+  }
+
+  /**
+   * Seals a file transfer message through the ratchet; `write` and the sealed
+   * envelope are stored in the same transaction as the new session, and the
+   * envelope is kept until the node takes it (sent again after a reconnection).
+   */
+  async #sendFileInner(peer: string, inner: FileInner, write?: () => void): Promise<void> {
+    let id = "";
+    const sealed = await this.#exclusive(async () => {
+      const c = this.#sendable(toAddress(peer), "send");
+      return await this.#sealAndStore(c, inner, null, (hex, envelope) => {
+        id = hex;
+        write?.();
+        this.#o.store.putOutgoing(hex, envelope);
+      });
+    });
+    await this.#submitOutgoing(id, sealed.envelope);
+  }
+
+  async #submitOutgoing(id: string, envelope: Uint8Array): Promise<void> {
+    try {
+      await this.#submitEnvelope(envelope);
+    } catch (e) {
+      const msg = (e as Error).message;
+      if (/not connected|no answer|Cannot reach the node/.test(msg)) return; // sent after reconnect
+      this.#o.log.warn("a file transfer message was refused", { why: msg });
+    }
+    this.#o.store.deleteOutgoing(id);
+  }
+
+  sendFile(
+    address: string,
+    file: { path: string; name?: string; type?: string },
+  ): Promise<FileTransfer> {
+    return this.#files.offer(toAddress(address), file);
+  }
+  uploadFile(
+    address: string,
+    upload: { name: string; type: string; body: ReadableStream<Uint8Array> },
+  ): Promise<FileTransfer> {
+    return this.#files.upload(toAddress(address), upload);
+  }
+  files(): Promise<FileTransfer[]> {
+    return Promise.resolve(this.#files.list());
+  }
+  acceptFile(idOrAddress: string): Promise<FileTransfer> {
+    return this.#files.accept(idOrAddress);
+  }
+  declineFile(idOrAddress: string): Promise<FileTransfer> {
+    return this.#files.decline(idOrAddress);
+  }
+  cancelFile(id: string): Promise<FileTransfer> {
+    return this.#files.cancel(id);
   }
 
   get address(): Address {
@@ -109,6 +209,8 @@ export class ClientCore implements ClientApi {
       if (c.state === "blocked" || c.state === "rejected") this.#policy(c.address, "block");
     }
     for (const m of this.#o.store.unsent()) void this.#submit(m);
+    for (const o of this.#o.store.outgoing()) void this.#submitOutgoing(o.id, o.envelope);
+    this.#files.onConnected();
   }
 
   subscribe(listener: (event: ClientEvent) => void): () => void {
@@ -351,6 +453,7 @@ export class ClientCore implements ClientApi {
     c: ContactRow,
     inner: Inner,
     row: ((id: string, envelope: Uint8Array) => MessageRow) | null,
+    also?: (id: string, envelope: Uint8Array) => void,
   ): Promise<{ row: MessageRow | null; envelope: Uint8Array }> {
     const id = crypto.getRandomValues(new Uint8Array(16));
     const state = await e2e.decodeRatchetState(c.session!);
@@ -380,6 +483,7 @@ export class ClientCore implements ClientApi {
         lastMessageAtMs: inner.t === "text" ? now : c.lastMessageAtMs,
       });
       if (m) this.#o.store.putMessage(m);
+      also?.(hex, envelope);
     });
     return { row: m, envelope };
   }
@@ -609,11 +713,14 @@ export class ClientCore implements ClientApi {
       return;
     }
     let readIds: string[] = [];
+    const file = isFileInner(inner) ? this.#files.receive(from, inner) : null;
     this.#o.store.transaction(() => {
       this.#o.store.putContact({ ...c, session });
       if (inner.t === "read") readIds = this.#o.store.markOutRead(from, inner.upTo);
+      file?.write();
       this.#o.store.markProcessed(id);
     });
+    file?.after();
     for (const rid of readIds) this.#emit({ kind: "state", peer: from, id: rid, state: "read" });
   }
 }

@@ -8,7 +8,7 @@ import { DatabaseSync } from "node:sqlite";
 import type { Contact, MessageState } from "./api.ts";
 
 const SCHEMA = `
-PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;
+PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS contacts (
   address TEXT PRIMARY KEY,
@@ -43,6 +43,24 @@ CREATE TABLE IF NOT EXISTS requests (
   received_at_ms INTEGER NOT NULL
 ) STRICT;
 CREATE TABLE IF NOT EXISTS processed (id TEXT PRIMARY KEY) STRICT;
+CREATE TABLE IF NOT EXISTS transfers (
+  id TEXT PRIMARY KEY,
+  peer TEXT NOT NULL,
+  direction TEXT NOT NULL,
+  name TEXT NOT NULL,
+  type TEXT NOT NULL,
+  size INTEGER NOT NULL,
+  manifest BLOB NOT NULL,
+  path TEXT,
+  state TEXT NOT NULL,
+  reason TEXT,
+  done BLOB NOT NULL,
+  done_bytes INTEGER NOT NULL,
+  attempts TEXT NOT NULL,
+  created_at_ms INTEGER NOT NULL,
+  updated_at_ms INTEGER NOT NULL
+) STRICT;
+CREATE TABLE IF NOT EXISTS outgoing (id TEXT PRIMARY KEY, envelope BLOB NOT NULL) STRICT;
 `;
 
 /** A contact row as stored. */
@@ -74,6 +92,42 @@ export interface MessageRow {
   /** Encoded envelope of an outgoing message not yet accepted by the node. */
   envelope: Uint8Array | null;
 }
+
+/** A file transfer as stored (lib/client/file_transfers.ts). */
+export interface TransferRow {
+  /** File id, hex. */
+  id: string;
+  peer: string;
+  direction: "in" | "out";
+  /** The name as offered (sender's) or as it will be saved (receiver's, sanitised). */
+  name: string;
+  type: string;
+  size: number;
+  /** Encoded lib/e2e FileManifest (holds the file key). */
+  manifest: Uint8Array;
+  /** Sender: the file sent; receiver: the saved file once complete. */
+  path: string | null;
+  state: TransferState;
+  reason: string | null;
+  /** Bitmap of chunks stored at the receiver's node (out) or written (in). */
+  done: Uint8Array;
+  doneBytes: number;
+  /** Chunk index → attempt, for chunks the receiver asked for again. */
+  attempts: Record<string, number>;
+  createdAtMs: number;
+  updatedAtMs: number;
+}
+
+/** States of a transfer. */
+export type TransferState =
+  | "offered"
+  | "sending"
+  | "receiving"
+  | "sent"
+  | "complete"
+  | "declined"
+  | "cancelled"
+  | "failed";
 
 /** A chat request waiting for an answer. */
 export interface RequestRow {
@@ -114,6 +168,26 @@ function toMessage(r: Row): MessageRow {
     state: r.state as MessageState,
     reason: (r.reason as string | null) ?? null,
     envelope: b(r.envelope),
+  };
+}
+
+function toTransfer(r: Row): TransferRow {
+  return {
+    id: r.id as string,
+    peer: r.peer as string,
+    direction: r.direction as "in" | "out",
+    name: r.name as string,
+    type: r.type as string,
+    size: r.size as number,
+    manifest: new Uint8Array(r.manifest as Uint8Array),
+    path: (r.path as string | null) ?? null,
+    state: r.state as TransferState,
+    reason: (r.reason as string | null) ?? null,
+    done: new Uint8Array(r.done as Uint8Array),
+    doneBytes: r.done_bytes as number,
+    attempts: JSON.parse(r.attempts as string),
+    createdAtMs: r.created_at_ms as number,
+    updatedAtMs: r.updated_at_ms as number,
   };
 }
 
@@ -279,6 +353,66 @@ export class ClientStore {
 
   wasProcessed(id: string): boolean {
     return this.#db.prepare("SELECT 1 AS x FROM processed WHERE id = ?").get(id) !== undefined;
+  }
+
+  putTransfer(t: TransferRow): void {
+    this.#db.prepare(
+      `INSERT INTO transfers (id, peer, direction, name, type, size, manifest, path, state, reason,
+         done, done_bytes, attempts, created_at_ms, updated_at_ms)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET name = excluded.name, path = excluded.path,
+         state = excluded.state, reason = excluded.reason, done = excluded.done,
+         done_bytes = excluded.done_bytes, attempts = excluded.attempts,
+         updated_at_ms = excluded.updated_at_ms`,
+    ).run(
+      t.id,
+      t.peer,
+      t.direction,
+      t.name,
+      t.type,
+      t.size,
+      t.manifest,
+      t.path,
+      t.state,
+      t.reason,
+      t.done,
+      t.doneBytes,
+      JSON.stringify(t.attempts),
+      t.createdAtMs,
+      t.updatedAtMs,
+    );
+  }
+
+  transfer(id: string): TransferRow | undefined {
+    const r = this.#db.prepare("SELECT * FROM transfers WHERE id = ?").get(id) as Row | undefined;
+    return r ? toTransfer(r) : undefined;
+  }
+
+  /** Every transfer, newest first. */
+  transfers(): TransferRow[] {
+    return (this.#db.prepare("SELECT * FROM transfers ORDER BY created_at_ms DESC, id")
+      .all() as Row[])
+      .map(toTransfer);
+  }
+
+  /** Keeps a sealed envelope until the node has taken it. */
+  putOutgoing(id: string, envelope: Uint8Array): void {
+    this.#db.prepare("INSERT OR REPLACE INTO outgoing (id, envelope) VALUES (?, ?)").run(
+      id,
+      envelope,
+    );
+  }
+
+  deleteOutgoing(id: string): void {
+    this.#db.prepare("DELETE FROM outgoing WHERE id = ?").run(id);
+  }
+
+  /** Sealed envelopes the node has not taken yet. */
+  outgoing(): Array<{ id: string; envelope: Uint8Array }> {
+    return (this.#db.prepare("SELECT * FROM outgoing").all() as Row[]).map((r) => ({
+      id: r.id as string,
+      envelope: new Uint8Array(r.envelope as Uint8Array),
+    }));
   }
 
   transaction<T>(fn: () => T): T {

@@ -21,6 +21,8 @@ export interface NodeConnectionOptions {
   log: Logger;
   /** Each pushed inbox item, in order. */
   onPush(m: Extract<ClientMessage, { type: "deliver" | "notice" }>): void;
+  /** File chunks for us, and what became of the chunks we sent (outside the inbox order). */
+  onChunk?(m: Extract<ClientMessage, { type: "chunkDeliver" | "chunkResult" }>): void;
   /** Called after every (re)connection, once the node said welcome. */
   onConnected(): void;
   requestTimeoutMs?: number;
@@ -109,6 +111,9 @@ export class NodeConnection {
       case "deliver":
       case "notice":
         return this.#o.onPush(m);
+      case "chunkDeliver":
+      case "chunkResult":
+        return this.#o.onChunk?.(m);
       case "submitted":
       case "bundle":
       case "entries": {

@@ -42,6 +42,10 @@ export interface OpenClientOptions {
   node?: NodeControl;
   /** Opens the link to the node; given the client's store for keys it must keep. */
   open(store: ClientStore): Promise<ClientLink>;
+  /** Where received files are saved; default `downloads` in the client's folder. */
+  downloadsDir?: string;
+  /** Offers up to this size are accepted without asking (default 0: always ask). */
+  autoAcceptFileBytes?: number;
 }
 
 /** Opens the client's store (creating its identity on first run) and connects. */
@@ -61,6 +65,10 @@ export async function openClient(o: OpenClientOptions): Promise<OpenClient> {
     open: () => o.open(store),
     log: o.log,
     onPush: (m) => holder.core!.onPush(m as never),
+    onChunk: (m) => {
+      if (m.type === "chunkDeliver") holder.core!.transfers.onChunk(m.id, m.envelope);
+      else holder.core!.transfers.onChunkResults(m.results);
+    },
     onConnected: () => holder.core!.onConnected(),
   });
   const core = holder.core = new ClientCore({
@@ -71,12 +79,18 @@ export async function openClient(o: OpenClientOptions): Promise<OpenClient> {
     clock: o.clock,
     log: o.log,
     node: o.node,
+    files: {
+      downloadsDir: o.downloadsDir ?? join(o.dir, "downloads"),
+      stagingDir: join(o.dir, "outgoing"),
+      autoAcceptBytes: o.autoAcceptFileBytes ?? 0,
+    },
   });
   await connection.start();
   return {
     core,
     store,
     close: () => {
+      core.stop();
       connection.stop();
       store.close();
     },

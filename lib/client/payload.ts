@@ -5,7 +5,10 @@
  *   message body  = u8 2 | bytes acceptance            (the chat handshake's answer)
  *                 | u8 3 | bytes ratchet message        (everything after)
  *
- * Inside a ratchet message, JSON: {t:"text", seq, at, text} | {t:"read", upTo} | {t:"hi"}.
+ * Inside a ratchet message, JSON: {t:"text", seq, at, text} | {t:"read", upTo} | {t:"hi"},
+ * and the file transfer's messages (docs/FILES.md): {t:"file-offer", id, name, size, type,
+ * manifest (base64, lib/e2e FileManifest)} | {t:"file-accept"|"file-decline"|"file-done", id}
+ * | {t:"file-cancel", id, reason?} | {t:"file-resend", id, index, attempt}.
  */
 import { ByteReader, ByteWriter } from "../codec.ts";
 
@@ -19,7 +22,63 @@ export type Payload =
 export type Inner =
   | { t: "text"; seq: number; at: number; text: string }
   | { t: "read"; upTo: number }
-  | { t: "hi" };
+  | { t: "hi" }
+  | FileInner;
+
+/** The file transfer's messages inside the ratchet; `id` is the file id in hex. */
+export type FileInner =
+  | { t: "file-offer"; id: string; name: string; size: number; type: string; manifest: string }
+  | { t: "file-accept" | "file-decline" | "file-done"; id: string }
+  | { t: "file-cancel"; id: string; reason?: string }
+  | { t: "file-resend"; id: string; index: number; attempt: number };
+
+/** Tells file transfer messages from the rest. */
+export function isFileInner(inner: Inner): inner is FileInner {
+  return inner.t.startsWith("file-");
+}
+
+const FILE_ID = /^[0-9a-f]{32}$/;
+
+function decodeFileInner(v: Record<string, unknown>): FileInner | null {
+  if (typeof v.id !== "string" || !FILE_ID.test(v.id)) return null;
+  const id = v.id;
+  switch (v.t) {
+    case "file-offer":
+      if (
+        typeof v.name === "string" && v.name.length <= 4096 && Number.isSafeInteger(v.size) &&
+        (v.size as number) >= 0 && typeof v.type === "string" && v.type.length <= 200 &&
+        typeof v.manifest === "string" && v.manifest.length <= 200
+      ) {
+        return {
+          t: "file-offer",
+          id,
+          name: v.name,
+          size: v.size as number,
+          type: v.type,
+          manifest: v.manifest,
+        };
+      }
+      return null;
+    case "file-accept":
+    case "file-decline":
+    case "file-done":
+      return { t: v.t, id };
+    case "file-cancel":
+      if (v.reason !== undefined && (typeof v.reason !== "string" || v.reason.length > 500)) {
+        return null;
+      }
+      return { t: "file-cancel", id, ...(v.reason ? { reason: v.reason as string } : {}) };
+    case "file-resend":
+      if (
+        Number.isSafeInteger(v.index) && (v.index as number) >= 0 &&
+        Number.isSafeInteger(v.attempt) && (v.attempt as number) > 0 && (v.attempt as number) < 100
+      ) {
+        return { t: "file-resend", id, index: v.index as number, attempt: v.attempt as number };
+      }
+      return null;
+  }
+  return null;
+}
 
 const MAX = 256 * 1024;
 
@@ -56,5 +115,9 @@ export function decodeInner(bytes: Uint8Array): Inner {
   }
   if (v?.t === "read" && Number.isSafeInteger(v.upTo)) return { t: "read", upTo: v.upTo };
   if (v?.t === "hi") return { t: "hi" };
+  if (typeof v?.t === "string" && v.t.startsWith("file-")) {
+    const f = decodeFileInner(v);
+    if (f) return f;
+  }
   throw new TypeError("Cannot read message: unknown content");
 }

@@ -2,7 +2,7 @@
  * End-to-end cryptography: keys, handshake, ratchet, file encryption, safety numbers.
  * Pure: no I/O, no clock, no `Deno.*`; runs in Deno and in browsers on WebCrypto
  * (Ed25519, X25519, AES-GCM, PBKDF2, SHA-256, ML-KEM-768). Formats and guarantees:
- * docs/E2E.md.
+ * docs/PROTOCOL.md §11 and docs/SECURITY.md.
  *
  * @example
  * ```ts
@@ -161,4 +161,5 @@ export {
 } from "./file_manifest.ts";
 export { DEFAULT_FILE_WINDOW, FileEncryptor, type FileEncryptorOptions } from "./file_encryptor.ts";
 export { FileDecryptor, type FileDecryptorOptions } from "./file_decryptor.ts";
+export { FileChunkSealer, FileDigester } from "./file_chunk_sealer.ts";
 export { MAX_INTRO_BYTES, openIntro, sealIntro } from "./intro_seal.ts";

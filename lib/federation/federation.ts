@@ -30,6 +30,8 @@ export interface FederationOptions {
   listed: boolean;
   /** An envelope for this node arrived (user kinds and receipts). */
   deliverLocal(envelope: Envelope, bytes: Uint8Array): void;
+  /** Test hook: a malicious relay (see Forwarder). */
+  alterForwarded?(envelope: Envelope, bytes: Uint8Array): Uint8Array;
 }
 
 /** The wired parts. */
@@ -77,6 +79,7 @@ export function createFederation(o: FederationOptions): Federation {
     nextHop: (dest) => router.nextHop(dest),
     reportHopFailure: (peer) => router.reportHopFailure(peer),
     deliverLocal: o.deliverLocal,
+    alterForwarded: o.alterForwarded,
   });
   // Neighbours' keys are proven by the link handshake: pin them for routing too.
   for (const rec of o.store.listPeers()) {

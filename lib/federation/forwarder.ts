@@ -31,6 +31,11 @@ export interface ForwarderOptions {
   reportHopFailure?(peer: NodeId): void;
   /** An envelope addressed to this node (user or node kind). */
   deliverLocal(envelope: Envelope, bytes: Uint8Array): void;
+  /**
+   * Test hook: a malicious relay, which may change what it forwards for
+   * others. Never set in a real node.
+   */
+  alterForwarded?(envelope: Envelope, bytes: Uint8Array): Uint8Array;
 }
 
 /** Outcome of sending one envelope. */
@@ -117,6 +122,7 @@ export class Forwarder {
       }
       bytes = bytes.slice();
       bytes[TTL_OFFSET] = e.ttl - 1;
+      if (this.#o.alterForwarded) bytes = this.#o.alterForwarded(e, bytes);
     }
     const hop = this.#o.nextHop(dest);
     if (!hop || hop === fromPeer) return "no-route";

@@ -2,7 +2,13 @@ import assert from "node:assert/strict";
 import { SILENT_LOGGER } from "../log.ts";
 import { FakeClock } from "../clock.ts";
 import { type NodeId, toNodeId } from "../ids.ts";
-import { decodeEnvelope, encodeEnvelope, type Envelope, EnvelopeError, TTL_OFFSET } from "../protocol/mod.ts";
+import {
+  decodeEnvelope,
+  encodeEnvelope,
+  type Envelope,
+  EnvelopeError,
+  TTL_OFFSET,
+} from "../protocol/mod.ts";
 import { Forwarder } from "./forwarder.ts";
 
 const sample = (over: Partial<Envelope> = {}): Envelope => ({

@@ -428,7 +428,10 @@ export class LinkManager {
       this.#fpCache.set(peer, shortFingerprint(fp));
       ws.send(fin.message);
       const channel = new SecureChannel(ws, fin.keys);
-      const first = decodeLinkMessage(await nextChannelMessage(channel, timeout), this.#o.maxMessageBytes);
+      const first = decodeLinkMessage(
+        await nextChannelMessage(channel, timeout),
+        this.#o.maxMessageBytes,
+      );
       if (first.kind !== "result") throw new FederationError("peer did not answer the link");
       if (first.status === "accepted") {
         rt.dialing = false;

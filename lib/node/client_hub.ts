@@ -24,7 +24,9 @@ import {
   type ClientLink,
   type ClientMessage,
   decodeClientMessage,
+  decodeEnvelope,
   encodeClientMessage,
+  envelopeIdHex,
 } from "../protocol/mod.ts";
 import type { NodeStore } from "../store/mod.ts";
 import type { Accepted } from "../wss/mod.ts";
@@ -32,12 +34,15 @@ import { enrollmentMatches } from "./accounts.ts";
 import type { BundleService } from "./bundle_service.ts";
 import type { Committer } from "./committer.ts";
 import { type Delivery, DeliveryError, type DeliveryEvent } from "./delivery.ts";
+import type { FileSpool } from "./file_spool.ts";
 
 /** URL path of the client protocol on the node's listener. */
 export const CLIENT_PATH = "/fedchat/v1/client";
 const NOTICE_MARK = 0xff;
 const PUSH_BATCH = 256;
 const MAX_BUNDLE_BYTES = 8192;
+/** File chunk bytes pushed to a client and not yet acknowledged. */
+const CHUNK_WINDOW_BYTES = 4 * 1024 * 1024;
 
 export type { ClientLink } from "../protocol/mod.ts";
 
@@ -46,6 +51,9 @@ interface Session {
   link: ClientLink;
   pushedSeq: number;
   unacked: number;
+  /** Chunks pushed and not yet acknowledged, with their sizes. */
+  chunksOut: Map<string, number>;
+  chunkBytesOut: number;
 }
 
 /** Options of {@linkcode ClientHub}. */
@@ -55,6 +63,7 @@ export interface ClientHubOptions {
   committer: Committer;
   federation: Federation;
   bundles: BundleService;
+  spool: FileSpool;
   clock: Clock;
   log: Logger;
   handshakeTimeoutMs: number;
@@ -139,7 +148,14 @@ export class ClientHub {
   attach(user: UserName, link: ClientLink): void {
     const old = this.#sessions.get(user);
     if (old) old.link.close("replaced by a newer client");
-    const s: Session = { user, link, pushedSeq: 0, unacked: 0 };
+    const s: Session = {
+      user,
+      link,
+      pushedSeq: 0,
+      unacked: 0,
+      chunksOut: new Map(),
+      chunkBytesOut: 0,
+    };
     this.#sessions.set(user, s);
     link.onClose = () => {
       if (this.#sessions.get(user) === s) {
@@ -156,13 +172,21 @@ export class ClientHub {
     });
     this.announceUsers();
     this.#push(s);
+    this.#pushChunks(s);
   }
 
   /** Delivery changed something for a user: record notices durably, push. */
   onDeliveryEvent(ev: DeliveryEvent): void {
-    if (ev.kind === "inbox") {
+    if (ev.kind === "inbox" || ev.kind === "chunks") {
       const s = this.#sessions.get(ev.owner);
-      if (s) this.#push(s);
+      if (s && ev.kind === "inbox") this.#push(s);
+      if (s && ev.kind === "chunks") this.#pushChunks(s);
+      return;
+    }
+    if (ev.kind === "chunkResults") {
+      // Not kept: a client that missed it retries the chunk and hears again.
+      const s = this.#sessions.get(ev.owner);
+      if (s) this.#send(s, { type: "chunkResult", results: ev.results });
       return;
     }
     const notice = new TextEncoder().encode(
@@ -214,6 +238,25 @@ export class ClientHub {
     }
   }
 
+  /** Pushes waiting file chunks, at most {@linkcode CHUNK_WINDOW_BYTES} unacknowledged. */
+  #pushChunks(s: Session): void {
+    if (this.#sessions.get(s.user) !== s) return;
+    for (const c of this.#o.spool.pending(s.user)) {
+      if (s.chunkBytesOut >= CHUNK_WINDOW_BYTES) return;
+      if (s.chunksOut.has(c.id)) continue;
+      s.chunksOut.set(c.id, c.bytes);
+      s.chunkBytesOut += c.bytes;
+      this.#o.spool.read(s.user, c.id).then(
+        (envelope) => {
+          if (this.#sessions.get(s.user) === s) {
+            this.#send(s, { type: "chunkDeliver", id: c.id, envelope });
+          }
+        },
+        (e) => this.#o.log.warn("cannot read a kept chunk", { why: (e as Error).message }),
+      );
+    }
+  }
+
   #receive(s: Session, bytes: Uint8Array): void {
     let m: ClientMessage;
     try {
@@ -251,6 +294,32 @@ export class ClientHub {
         const ids = m.ids;
         s.unacked = Math.max(0, s.unacked - ids.length);
         this.#o.committer.write(() => this.#o.store.inboxDelete(s.user, ids), () => this.#push(s));
+        return;
+      }
+      case "chunkSubmit": {
+        let result;
+        try {
+          result = await this.delivery.stream(s.user, m.envelope);
+        } catch (e) {
+          if (!(e instanceof DeliveryError)) throw e;
+          let id = "";
+          try {
+            id = envelopeIdHex(decodeEnvelope(m.envelope).id);
+          } catch { /* undecodable: the client hears the error below */ }
+          if (!id) throw e;
+          result = { id, state: "failed" as const, reason: e.message };
+        }
+        if (result) this.#send(s, { type: "chunkResult", results: [result] });
+        return;
+      }
+      case "chunkAck": {
+        const taken = m.ids.filter((id) => s.chunksOut.has(id));
+        for (const id of taken) {
+          s.chunkBytesOut -= s.chunksOut.get(id)!;
+          s.chunksOut.delete(id);
+        }
+        await this.#o.spool.remove(s.user, taken);
+        this.#pushChunks(s);
         return;
       }
       case "policy": {

@@ -12,16 +12,21 @@
 import type { Clock } from "../clock.ts";
 import type { Federation, NodeKey } from "../federation/mod.ts";
 import {
+  type ChunkBody,
+  type ChunkResult,
+  decodeChunkBody,
   decodeEnvelope,
   DEFAULT_TTL,
   destinationNode,
   type Envelope,
   envelopeIdHex,
+  TTL_OFFSET,
 } from "../protocol/mod.ts";
 import { type Address, type NodeId, splitAddress, type UserName } from "../ids.ts";
 import type { Logger } from "../log.ts";
 import type { NodeStore } from "../store/mod.ts";
 import type { Committer } from "./committer.ts";
+import type { FileSpool } from "./file_spool.ts";
 import { RateLimiter } from "./rate_limit.ts";
 import { openReceipt, type ReceiptStatus, signReceipt } from "./receipt.ts";
 
@@ -36,7 +41,11 @@ export class DeliveryError extends Error {
 /** What delivery tells the client sessions. */
 export type DeliveryEvent =
   | { kind: "state"; owner: UserName; id: string; state: "delivered" | "failed"; reason?: string }
-  | { kind: "inbox"; owner: UserName };
+  | { kind: "inbox"; owner: UserName }
+  /** A file chunk for `owner` is on disk. */
+  | { kind: "chunks"; owner: UserName }
+  /** What the destination did with chunks `owner` sent. */
+  | { kind: "chunkResults"; owner: UserName; results: ChunkResult[] };
 
 /** Options of {@linkcode Delivery}. */
 export interface DeliveryOptions {
@@ -45,6 +54,8 @@ export interface DeliveryOptions {
   store: NodeStore;
   committer: Committer;
   federation: Federation;
+  /** Where file chunks for local users are kept. */
+  spool: FileSpool;
   clock: Clock;
   log: Logger;
   onEvent(event: DeliveryEvent): void;
@@ -65,11 +76,23 @@ interface Pending {
 }
 
 const MAX_TEXT_BODY = 64 * 1024;
+/** How long a forwarded chunk waits for its receipt before the sender's client retries it. */
+const STREAM_FORGET_MS = 60_000;
+
+/** Why a chunk was refused, as its sender's client is told. */
+const CHUNK_REFUSALS: Record<string, string> = {
+  "no-such-user": "there is no such user",
+  refused: "the recipient has not accepted a chat with you",
+  "too-large": "the file is larger than the recipient's node accepts",
+  "quota-full": "the recipient's node has no room left for this user (quota full)",
+};
 
 /** The delivery engine of one node. */
 export class Delivery {
   #o: Required<DeliveryOptions>;
   #pending = new Map<string, Pending>();
+  /** Chunks forwarded and waiting for a receipt: not stored, the client retries them. */
+  #streaming = new Map<string, { owner: UserName; dest: NodeId; sentAtMs: number }>();
   #receipts = new Map<NodeId, Array<{ id: Uint8Array; status: ReceiptStatus }>>();
   #receiptTimer: number | null = null;
   #pumpTimer: number;
@@ -167,10 +190,108 @@ export class Delivery {
     });
   }
 
+  /**
+   * Takes a file chunk from a local user's client and forwards it at once,
+   * without storing it: the client keeps the file and retries a chunk until
+   * the destination's receipt comes back (as a `chunkResults` event). Returns
+   * a result now when there is one already (refused, local, no route).
+   *
+   * @throws {DeliveryError} not a chunk from this user, bad expiry
+   */
+  stream(owner: UserName, bytes: Uint8Array): Promise<ChunkResult | null> {
+    let e: Envelope;
+    try {
+      e = decodeEnvelope(bytes);
+    } catch (err) {
+      throw new DeliveryError((err as Error).message);
+    }
+    const now = this.#o.clock.nowMs();
+    if (e.kind !== "chunk") throw new DeliveryError("Cannot send: expected a chunk envelope");
+    if (e.from !== `${owner}@${this.#o.self}`) {
+      throw new DeliveryError(
+        `Cannot send: an envelope from ${owner} must say from ${owner}@${this.#o.self}`,
+      );
+    }
+    if (e.expiresAtMs <= now || e.expiresAtMs > now + this.#o.maxLifetimeMs) {
+      throw new DeliveryError("Cannot send: expiry must be in the future and within 7 days");
+    }
+    const id = envelopeIdHex(e.id);
+    if (destinationNode(e) === this.#o.self) {
+      return new Promise((resolve) =>
+        this.#receiveChunk(e, bytes, (s) => resolve(chunkResult(id, s)))
+      );
+    }
+    if (e.ttl !== DEFAULT_TTL) {
+      bytes = bytes.slice();
+      e = { ...e, ttl: DEFAULT_TTL };
+      bytes[TTL_OFFSET] = DEFAULT_TTL;
+    }
+    const dest = destinationNode(e);
+    if (this.#o.federation.forwarder.send(e, bytes) !== "forwarded") {
+      return Promise.resolve({ id, state: "retry", reason: `no route to ${dest} now` });
+    }
+    this.#streaming.set(id, { owner, dest, sentAtMs: now });
+    return Promise.resolve(null);
+  }
+
+  /** Keeps a chunk for a local user on disk, then reports what became of it. */
+  #receiveChunk(e: Envelope, bytes: Uint8Array, done: (status: ReceiptStatus) => void): void {
+    const { name } = splitAddress(e.to as Address);
+    const id = envelopeIdHex(e.id);
+    let chunk: ChunkBody;
+    try {
+      chunk = decodeChunkBody(e.body);
+    } catch (err) {
+      this.#o.log.info("chunk dropped: malformed", { id, why: (err as Error).message });
+      return done("refused");
+    }
+    if (!this.#o.store.getAccount(name)) return done("no-such-user");
+    if (this.#o.store.contactPolicy(name, e.from) !== "allow") {
+      this.#o.log.info("chunk dropped: sender not accepted", { to: name, from: e.from });
+      return done("refused");
+    }
+    // A retransmission of a chunk taken already, or one being kept: the same answer again.
+    if (this.#o.store.wasDelivered(id)) return done("stored");
+    const verdict = this.#o.spool.admit(name, {
+      id,
+      fileId: envelopeIdHex(chunk.fileId),
+      index: chunk.index,
+      fileBytes: chunk.fileBytes,
+      bytes: bytes.length,
+    });
+    if (verdict === "duplicate") return; // its first copy answers once written
+    if (verdict !== "ok") return done(verdict);
+    const now = this.#o.clock.nowMs();
+    this.#o.spool.write(name, id, bytes).then(
+      () =>
+        this.#o.committer.write(
+          () =>
+            this.#o.store.markDelivered([{
+              id,
+              keepUntilMs: Math.max(e.expiresAtMs, now) + 24 * 3600_000,
+            }]),
+          () => {
+            done("stored");
+            this.#o.onEvent({ kind: "chunks", owner: name });
+          },
+        ),
+      (err) => {
+        // A full disk refuses this chunk and nothing else; the sender sees the quota error.
+        this.#o.log.error("cannot keep a chunk", { to: name, why: (err as Error).message });
+        done("quota-full");
+      },
+    );
+  }
+
   /** Handles an envelope addressed to this node (from the forwarder). */
   receiveLocal(e: Envelope, bytes: Uint8Array): void {
     if (e.kind === "receipt") {
       void this.#onReceipt(e);
+      return;
+    }
+    if (e.kind === "chunk") {
+      const origin = splitAddress(e.from as Address).node;
+      this.#receiveChunk(e, bytes, (status) => this.#queueReceipt(origin, e.id, status));
       return;
     }
     if (e.kind !== "request" && e.kind !== "message") return;
@@ -281,9 +402,22 @@ export class Delivery {
       return this.#o.log.warn("receipt refused: bad signature or addressing", { node: dest });
     }
     const done: Array<[Pending, ReceiptStatus]> = [];
+    const chunks = new Map<UserName, ChunkResult[]>();
     for (const entry of receipt.entries) {
-      const p = this.#pending.get(envelopeIdHex(entry.id));
+      const hex = envelopeIdHex(entry.id);
+      const s = this.#streaming.get(hex);
+      if (s && s.dest === dest) {
+        this.#streaming.delete(hex);
+        const list = chunks.get(s.owner) ?? [];
+        list.push(chunkResult(hex, entry.status));
+        chunks.set(s.owner, list);
+        continue;
+      }
+      const p = this.#pending.get(hex);
       if (p && p.dest === dest) done.push([p, entry.status]);
+    }
+    for (const [owner, results] of chunks) {
+      this.#o.onEvent({ kind: "chunkResults", owner, results });
     }
     if (done.length === 0) return;
     const ids = done.map(([p]) => envelopeIdHex(p.envelope.id));
@@ -345,6 +479,9 @@ export class Delivery {
 
   #expire(): void {
     const now = this.#o.clock.nowMs();
+    for (const [id, s] of this.#streaming) {
+      if (now - s.sentAtMs > STREAM_FORGET_MS) this.#streaming.delete(id);
+    }
     const expired = [...this.#pending.values()].filter((p) => p.envelope.expiresAtMs <= now);
     if (expired.length === 0) return;
     const ids = expired.map((p) => envelopeIdHex(p.envelope.id));
@@ -361,4 +498,10 @@ export class Delivery {
       }
     });
   }
+}
+
+function chunkResult(id: string, status: ReceiptStatus): ChunkResult {
+  return status === "stored"
+    ? { id, state: "stored" }
+    : { id, state: "failed", reason: CHUNK_REFUSALS[status] ?? status };
 }

@@ -23,6 +23,7 @@ import {
   type TableRow,
 } from "../federation/mod.ts";
 import type { UserName } from "../ids.ts";
+import type { Envelope } from "../protocol/mod.ts";
 import {
   type AdminHandler,
   type AdminServer,
@@ -34,10 +35,13 @@ import { BundleService } from "./bundle_service.ts";
 import { CLIENT_PATH, ClientHub, type ClientLink } from "./client_hub.ts";
 import { Committer } from "./committer.ts";
 import { Delivery } from "./delivery.ts";
+import { FileSpool } from "./file_spool.ts";
 import { adminHandlers } from "./admin_handlers.ts";
 
 /** Store file inside the data directory. */
 export const STORE_FILE = "node.db";
+/** Folder of file chunks kept for local users, inside the data directory. */
+export const SPOOL_DIR = "files";
 
 /** What `status --json` prints. */
 export interface NodeStatus {
@@ -81,6 +85,8 @@ export interface StartNodeOptions {
    * after start: commands are looked up when they arrive.
    */
   adminExtras?: Record<string, AdminHandler>;
+  /** Test hook: a malicious relay that changes what it forwards (tests/files_test.ts). */
+  alterForwarded?(envelope: Envelope, bytes: Uint8Array): Uint8Array;
 }
 
 /**
@@ -110,6 +116,12 @@ export async function startNode(options: StartNodeOptions): Promise<Node> {
     ensureOwner(store, config.nodeId as string as UserName, clock.nowMs());
     const committer = new Committer(store, log.child("store"));
     const bundles = new BundleService(config.nodeId, store, clock);
+    const spool = await FileSpool.open({
+      dir: join(config.dataDir, SPOOL_DIR),
+      maxFileBytes: config.maxFileBytes,
+      quotaBytes: config.fileQuotaBytes,
+      log: log.child("files"),
+    });
     let delivery: Delivery | null = null;
     const federation = createFederation({
       self: config.nodeId,
@@ -122,6 +134,7 @@ export async function startNode(options: StartNodeOptions): Promise<Node> {
       maxMessageBytes: config.maxFrameBytes,
       handshakeTimeoutMs: config.handshakeTimeoutMs,
       listed: true,
+      alterForwarded: options.alterForwarded,
       deliverLocal: (e, bytes) => {
         if (e.kind === "bundleRequest" || e.kind === "bundleReply") bundles.receive(e);
         else delivery?.receiveLocal(e, bytes);
@@ -134,6 +147,7 @@ export async function startNode(options: StartNodeOptions): Promise<Node> {
       committer,
       federation,
       bundles,
+      spool,
       clock,
       log: log.child("clients"),
       handshakeTimeoutMs: config.handshakeTimeoutMs,
@@ -144,6 +158,7 @@ export async function startNode(options: StartNodeOptions): Promise<Node> {
       store,
       committer,
       federation,
+      spool,
       clock,
       log: log.child("delivery"),
       onEvent: (ev) => clients.onDeliveryEvent(ev),

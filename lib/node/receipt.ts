@@ -15,7 +15,8 @@ const VERSION = 1;
 const LABEL = new TextEncoder().encode("fedchat-receipt-v1\0");
 /** Most entries in one receipt. */
 export const MAX_RECEIPT_ENTRIES = 4096;
-const STATUS = ["stored", "no-such-user", "refused"] as const;
+/** "too-large" and "quota-full" answer file chunks over the destination's limits. */
+const STATUS = ["stored", "no-such-user", "refused", "too-large", "quota-full"] as const;
 
 /** What the destination did with one envelope. */
 export type ReceiptStatus = typeof STATUS[number];

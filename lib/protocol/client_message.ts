@@ -40,7 +40,23 @@ export type ClientMessage =
     req: number;
     entries: Array<{ address: string; presence: string; node: string }>;
   }
-  | { type: "error"; message: string };
+  | { type: "error"; message: string }
+  // file chunks (lib/protocol/file_chunk.ts), outside the inbox order
+  /** client → node: send a chunk envelope now; answered by chunkResult, never stored in an outbox */
+  | { type: "chunkSubmit"; envelope: Uint8Array }
+  /** node → client: the destination stored (or refused) chunks; "retry": no route now */
+  | { type: "chunkResult"; results: ChunkResult[] }
+  /** node → client: a chunk kept for this user */
+  | { type: "chunkDeliver"; id: string; envelope: Uint8Array }
+  /** client → node: chunks taken; the node deletes them */
+  | { type: "chunkAck"; ids: string[] };
+
+/** What became of one submitted chunk. */
+export interface ChunkResult {
+  id: string;
+  state: "stored" | "failed" | "retry";
+  reason?: string;
+}
 
 const TYPES = [
   "hello",
@@ -57,6 +73,10 @@ const TYPES = [
   "bundle",
   "entries",
   "error",
+  "chunkSubmit",
+  "chunkResult",
+  "chunkDeliver",
+  "chunkAck",
 ] as const;
 
 const PAYLOAD_FIELD: Partial<Record<ClientMessage["type"], string>> = {
@@ -64,6 +84,8 @@ const PAYLOAD_FIELD: Partial<Record<ClientMessage["type"], string>> = {
   deliver: "envelope",
   publish: "bundle",
   bundle: "bundle",
+  chunkSubmit: "envelope",
+  chunkDeliver: "envelope",
 };
 
 /** Encodes a client message. */
@@ -120,6 +142,18 @@ function valid(type: ClientMessage["type"], f: Record<string, unknown>): boolean
         );
     case "error":
       return isStr(f.message, 2000);
+    case "chunkSubmit":
+      return true;
+    case "chunkDeliver":
+      return isStr(f.id);
+    case "chunkAck":
+      return Array.isArray(f.ids) && f.ids.length <= 4096 && f.ids.every((x) => isStr(x, 80));
+    case "chunkResult":
+      return Array.isArray(f.results) && f.results.length <= 4096 &&
+        f.results.every((r) =>
+          typeof r === "object" && r !== null && isStr(r.id, 80) &&
+          ["stored", "failed", "retry"].includes(r.state) && opt(r.reason, (v) => isStr(v, 500))
+        );
   }
 }
 

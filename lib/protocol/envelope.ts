@@ -43,6 +43,11 @@ export const ENVELOPE_KINDS = {
   /** Asks a node for a local user's published intro bundle. */
   bundleRequest: { code: 6, between: "node" },
   bundleReply: { code: 7, between: "node" },
+  /**
+   * One end-to-end encrypted chunk of a file (body: lib/protocol/file_chunk.ts);
+   * forwarded like a message, kept on disk by the destination, never in an outbox.
+   */
+  chunk: { code: 8, between: "user" },
 } as const;
 
 /** The name of an envelope kind. */

@@ -20,9 +20,19 @@ export {
   TTL_OFFSET,
 } from "./envelope.ts";
 export {
+  type ChunkResult,
   type ClientLink,
   type ClientMessage,
   decodeClientMessage,
   encodeClientMessage,
   MAX_CLIENT_MESSAGE_BYTES,
 } from "./client_message.ts";
+export {
+  CHUNK_HEADER_BYTES,
+  type ChunkBody,
+  chunkEnvelopeId,
+  decodeChunkBody,
+  encodeChunkBody,
+  FILE_ID_BYTES,
+  MAX_SEALED_CHUNK_BYTES,
+} from "./file_chunk.ts";

@@ -55,6 +55,11 @@ export interface MessageStore {
   inboxAdd(rows: Array<Omit<InboxRecord, "seq"> & { keepUntilMs: number }>): Set<string>;
   /** Tells whether an envelope id was already delivered here. */
   wasDelivered(id: string): boolean;
+  /**
+   * Remembers ids as delivered without an inbox row (file chunks, kept on
+   * disk); returns the ids that were new.
+   */
+  markDelivered(rows: Array<{ id: string; keepUntilMs: number }>): Set<string>;
   inboxFor(owner: UserName, afterSeq: number, limit: number): InboxRecord[];
   inboxDelete(owner: UserName, ids: string[]): void;
   inboxCount(owner: UserName): number;

@@ -107,6 +107,14 @@ export function messageStatements(db: DatabaseSync): MessageStore {
         return added;
       }),
     wasDelivered: (id) => q.delivered.get(id) !== undefined,
+    markDelivered: (rows) =>
+      store.transaction(() => {
+        const added = new Set<string>();
+        for (const r of rows) {
+          if (Number(q.markDelivered.run(r.id, r.keepUntilMs).changes) === 1) added.add(r.id);
+        }
+        return added;
+      }),
     inboxFor: (owner, afterSeq, limit) =>
       (q.inboxFor.all(owner, afterSeq, limit) as Row[]).map((r): InboxRecord => ({
         seq: r.seq as number,

@@ -30,6 +30,19 @@ export class UiApiClient {
     return await this.#get(`/api/safety/${encodeURIComponent(address)}`) as SafetyView;
   }
 
+  /** Uploads a file the user picked or dropped and offers it to `address`. */
+  async upload(address: string, file: File): Promise<UiCommandResult> {
+    const q = new URLSearchParams({ name: file.name, type: file.type });
+    const res = await this.#fetch(`/api/upload/${encodeURIComponent(address)}?${q}`, {
+      method: "POST",
+      headers: { "content-type": "application/octet-stream" },
+      body: file,
+      credentials: "same-origin",
+    });
+    const body = await res.json().catch(() => null) as UiCommandResult | null;
+    return body ?? { kind: "error", error: `Cannot send file: HTTP ${res.status}` };
+  }
+
   /** Runs a command; a refusal by the client core comes back as `{ kind: "error" }`. */
   async command(command: UiCommand): Promise<UiCommandResult> {
     const res = await this.#fetch("/api/command", {

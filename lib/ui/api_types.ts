@@ -6,6 +6,7 @@ import type {
   ChatMessage,
   Contact,
   DirectoryUser,
+  FileTransfer,
   IncomingRequest,
   LinkView,
   SelfInfo,
@@ -16,6 +17,8 @@ export type {
   ClientEvent,
   Contact,
   DirectoryUser,
+  FileState,
+  FileTransfer,
   IncomingRequest,
   LinkView,
   MessageState,
@@ -40,6 +43,8 @@ export interface UiSnapshot {
   directory: DirectoryUser[];
   contacts: Contact[];
   requests: IncomingRequest[];
+  /** File transfers, newest first. */
+  files: FileTransfer[];
 }
 
 /** A safety number with its QR code, ready to draw. */
@@ -61,18 +66,21 @@ export type UiCommand =
   | { kind: "block"; address: string }
   | { kind: "send"; address: string; text: string }
   | { kind: "markRead"; address: string }
-  | { kind: "acceptKeyChange"; address: string };
+  | { kind: "acceptKeyChange"; address: string }
+  | { kind: "acceptFile" | "declineFile" | "cancelFile"; id: string };
 
 /** What `POST /api/command` answers. */
 export type UiCommandResult =
   | { kind: "ok" }
   | { kind: "link"; link: LinkView }
   | { kind: "message"; message: ChatMessage }
+  | { kind: "file"; transfer: FileTransfer }
   | { kind: "error"; error: string };
 
 const ADDRESS = /^[a-z0-9][a-z0-9_-]{0,31}(@[a-z0-9][a-z0-9_-]{0,31})?$/;
 const NODE_ID = /^[a-z0-9][a-z0-9_-]{0,31}$/;
 const HOST = /^[A-Za-z0-9.:\[\]-]{1,253}$/;
+const FILE_ID = /^[0-9a-f]{32}$/;
 
 /** True when `value` looks like `name@node` (or a bare `node`). */
 export function isAddress(value: unknown): value is string {
@@ -152,6 +160,13 @@ export function parseUiCommand(value: unknown): UiCommand {
     case "markRead":
     case "acceptKeyChange":
       return { kind, address: address(obj) };
+    case "acceptFile":
+    case "declineFile":
+    case "cancelFile": {
+      const id = str(obj, "id", 32);
+      if (!FILE_ID.test(id)) throw new RangeError("Cannot read command: bad file id");
+      return { kind, id };
+    }
     default:
       throw new RangeError("Cannot read command: unknown kind");
   }

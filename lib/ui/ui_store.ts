@@ -10,6 +10,7 @@ import type {
   ChatMessage,
   ClientEvent,
   Contact,
+  FileTransfer,
   SafetyView,
   UiCommand,
   UiCommandResult,
@@ -53,6 +54,8 @@ export class UiStore {
   readonly directory: Signal<UiSnapshot["directory"]>;
   readonly contacts: Signal<Contact[]>;
   readonly requests: Signal<UiSnapshot["requests"]>;
+  /** File transfers, newest first. */
+  readonly files: Signal<FileTransfer[]>;
   readonly histories: Signal<Record<string, ChatMessage[]>>;
   readonly tabs: Signal<string[]>;
   readonly active: Signal<string | null>;
@@ -71,6 +74,7 @@ export class UiStore {
     this.directory = signal(snapshot.directory);
     this.contacts = signal(snapshot.contacts);
     this.requests = signal(snapshot.requests);
+    this.files = signal(snapshot.files ?? []);
     this.histories = signal(options.histories ?? {});
     this.active = signal(active);
     this.tabs = signal(chatTabs(snapshot.contacts, active));
@@ -94,6 +98,7 @@ export class UiStore {
       this.directory.value = s.directory;
       this.contacts.value = s.contacts;
       this.requests.value = s.requests;
+      this.files.value = s.files;
       this.tabs.value = chatTabs(s.contacts, this.active.value, this.tabs.value);
     });
     const active = this.active.value;
@@ -166,7 +171,29 @@ export class UiStore {
     if (result.kind === "error") this.tell("error", result.error);
     if (result.kind === "message") this.#addMessage(result.message);
     if (result.kind === "link") this.#upsertLink(result.link);
+    if (result.kind === "file") this.#upsertFile(result.transfer);
     return result;
+  }
+
+  /** Uploads a file and offers it to `address`; progress comes as file events. */
+  async sendFile(address: string, file: File): Promise<void> {
+    if (!this.#api) return;
+    let result: UiCommandResult;
+    try {
+      result = await this.#api.upload(address, file);
+    } catch (err) {
+      result = { kind: "error", error: err instanceof Error ? err.message : String(err) };
+    }
+    if (result.kind === "error") this.tell("error", result.error);
+    if (result.kind === "file") this.#upsertFile(result.transfer);
+  }
+
+  #upsertFile(t: FileTransfer): void {
+    const list = this.files.value;
+    const i = list.findIndex((x) => x.id === t.id);
+    // A late command answer must not step back a newer event (updatedAtMs orders them).
+    if (i >= 0 && list[i].updatedAtMs > t.updatedAtMs) return;
+    this.files.value = i >= 0 ? list.map((x, j) => (j === i ? t : x)) : [t, ...list];
   }
 
   /** Shows a toast. */
@@ -227,6 +254,15 @@ export class UiStore {
       case "directory":
         void this.refreshDirectory().catch(() => {});
         break;
+      case "file": {
+        const t = event.transfer;
+        const known = this.files.value.some((x) => x.id === t.id);
+        this.#upsertFile(t);
+        if (!known && t.direction === "in" && t.state === "offered") {
+          this.#notify(t.peer, `offers a file: ${t.name}`);
+        }
+        break;
+      }
       case "links":
         if (this.#api) {
           void this.#api.snapshot().then((s) => this.links.value = s.links).catch(() => {});

@@ -116,14 +116,15 @@ export function createUiApp(options: UiAppOptions): Hono {
     params,
     log,
     snapshot: async (): Promise<UiSnapshot> => {
-      const [self, links, directory, contacts, requests] = await Promise.all([
+      const [self, links, directory, contacts, requests, files] = await Promise.all([
         client.self(),
         client.links(),
         client.directory(),
         client.contacts(),
         client.requests(),
+        client.files(),
       ]);
-      return { self, links, directory, contacts, requests };
+      return { self, links, directory, contacts, requests, files };
     },
     qr: qrPath,
   });

@@ -38,6 +38,12 @@ async function run(client: ClientApi, c: UiCommand): Promise<UiCommandResult> {
     case "acceptKeyChange":
       await client.acceptKeyChange(c.address);
       return { kind: "ok" };
+    case "acceptFile":
+      return { kind: "file", transfer: await client.acceptFile(c.id) };
+    case "declineFile":
+      return { kind: "file", transfer: await client.declineFile(c.id) };
+    case "cancelFile":
+      return { kind: "file", transfer: await client.cancelFile(c.id) };
   }
 }
 

@@ -10,6 +10,7 @@ import type {
   ClientEvent,
   Contact,
   DirectoryUser,
+  FileTransfer,
   IncomingRequest,
   LinkView,
   SafetyInfo,
@@ -404,5 +405,28 @@ export class FakeClient implements ClientApi {
   subscribe(listener: (event: ClientEvent) => void): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
+  }
+
+  // File transfers are tested against real clients (tests/files_test.ts, tests/ui_files_test.ts).
+  files(): Promise<FileTransfer[]> {
+    return Promise.resolve([]);
+  }
+  #noFiles(): Promise<FileTransfer> {
+    return Promise.reject(new Error("Cannot send files with the fake client"));
+  }
+  sendFile(): Promise<FileTransfer> {
+    return this.#noFiles();
+  }
+  uploadFile(): Promise<FileTransfer> {
+    return this.#noFiles();
+  }
+  acceptFile(): Promise<FileTransfer> {
+    return this.#noFiles();
+  }
+  declineFile(): Promise<FileTransfer> {
+    return this.#noFiles();
+  }
+  cancelFile(): Promise<FileTransfer> {
+    return this.#noFiles();
   }
 }

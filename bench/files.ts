@@ -1,0 +1,156 @@
+/**
+ * File transfer (run by hand: `deno task bench files`): 1 GiB from alice@A
+ * to bob@C through relay B, three real node processes on loopback (A and C
+ * with their owners' clients in process, B headless). Prints MB/s end to end
+ * (offer with its digest pass, acceptance, transfer, check and save) and for
+ * the transfer alone (acceptance to saved), the peak RSS of each process
+ * (VmHWM), and, as the physical reference in the same run, the same file
+ * copied over plain HTTPS on loopback (Deno.serve with TLS → fetch → file).
+ * JSON line last. Targets: ≥ 100 MB/s end to end, peak RSS < 150 MB per
+ * process, at least a third of the plain-HTTPS figure. `MB` = 10^6 bytes.
+ */
+// deno-lint-ignore-file no-console
+import { join } from "node:path";
+import { link, startChat } from "../tests/_helpers/chat.ts";
+import { sha256File, transfer, writeTestFile } from "../tests/_helpers/files.ts";
+import { NodeProc, tempRoot, waitUntil } from "../tests/_helpers/node_proc.ts";
+import type { FileTransfer } from "../lib/client/mod.ts";
+
+const BYTES = Number(Deno.env.get("BYTES") ?? 1024 ** 3);
+
+// Reading another process's /proc entry needs --allow-all in Deno; `cat` needs only --allow-run.
+async function proc(pid: number | undefined, file: string): Promise<string> {
+  const out = await new Deno.Command("cat", { args: [`/proc/${pid}/${file}`], stdout: "piped" })
+    .output().catch(() => null);
+  return out ? new TextDecoder().decode(out.stdout) : "";
+}
+
+/** CPU seconds (user + system) a process has used. */
+async function cpuSeconds(pid: number | undefined): Promise<number> {
+  const fields = (await proc(pid, "stat")).split(") ")[1]?.split(" ") ?? [];
+  return (Number(fields[11] ?? 0) + Number(fields[12] ?? 0)) / 100;
+}
+
+async function peakMiB(pid: number | undefined): Promise<number> {
+  const text = await proc(pid, "status");
+  return Math.round(Number(/VmHWM:\s+(\d+)/.exec(text)?.[1] ?? 0) / 1024);
+}
+
+async function httpsReference(root: string, src: string, certDir: string): Promise<number> {
+  const server = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-net=127.0.0.1",
+      "--allow-read",
+      new URL("./_https_file_server.ts", import.meta.url).pathname,
+      join(certDir, "server.crt"),
+      join(certDir, "server.key"),
+      src,
+    ],
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  try {
+    const reader = server.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let out = "";
+    while (!/port (\d+)/.test(out)) out += (await reader.read()).value ?? "";
+    const port = Number(/port (\d+)/.exec(out)![1]);
+    const client = Deno.createHttpClient({
+      caCerts: [await Deno.readTextFile(join(certDir, "server.crt"))],
+    });
+    const dest = join(root, "https-copy.bin");
+    const started = performance.now();
+    // The certificate names 127.0.0.1 (lib/tls.ts puts the host in its SANs).
+    // With the DOM typings in deno.json, RequestInit lacks Deno's `client`.
+    const res = await fetch(`https://127.0.0.1:${port}/`, { client } as RequestInit);
+    using f = await Deno.open(dest, { write: true, create: true, truncate: true });
+    await res.body!.pipeTo(f.writable);
+    const seconds = (performance.now() - started) / 1000;
+    client.close();
+    await Deno.remove(dest);
+    return BYTES / 1e6 / seconds;
+  } finally {
+    server.kill("SIGKILL");
+    await server.status;
+  }
+}
+
+const root = await tempRoot("bench-files");
+const nodes: NodeProc[] = [];
+try {
+  const src = join(root, "one-gib.bin");
+  await writeTestFile(src, BYTES, 42);
+  const [a, b, c] = await Promise.all([
+    NodeProc.create({ id: "alice", root, withClient: true }),
+    NodeProc.create({ id: "relay", root, open: true }),
+    NodeProc.create({ id: "bob", root, withClient: true, open: true }),
+  ]);
+  nodes.push(a, b, c);
+  await link(a, b);
+  await link(b, c);
+  await startChat(a, "alice@alice", c, "bob@bob");
+
+  const cpu0 = await Promise.all([a, b, c].map((n) => cpuSeconds(n.pid)));
+  const started = performance.now();
+  const t = (await a.admin("send-file", { address: "bob@bob", path: src })) as FileTransfer;
+  const offeredMs = performance.now() - started;
+  await waitUntil("offer at bob", async () => (await transfer(c, t.id)) !== undefined, 60_000);
+  const acceptedAt = performance.now();
+  await c.admin("accept-file", { target: t.id });
+  let got: FileTransfer | undefined;
+  await waitUntil("saved at bob", async () => {
+    got = await transfer(c, t.id);
+    if (got?.state === "failed") throw new Error(got.reason);
+    return got?.state === "complete";
+  }, 600_000);
+  const done = performance.now();
+  const cpu1 = await Promise.all([a, b, c].map((n) => cpuSeconds(n.pid)));
+  const cpu = {
+    alice: Math.round((cpu1[0] - cpu0[0]) * 10) / 10,
+    relay: Math.round((cpu1[1] - cpu0[1]) * 10) / 10,
+    bob: Math.round((cpu1[2] - cpu0[2]) * 10) / 10,
+  };
+  const rss = {
+    alice: await peakMiB(a.pid),
+    relay: await peakMiB(b.pid),
+    bob: await peakMiB(c.pid),
+  };
+  const endToEnd = BYTES / 1e6 / ((done - started) / 1000);
+  const transferOnly = BYTES / 1e6 / ((done - acceptedAt) / 1000);
+  const same = (await sha256File(got!.path!)) === (await sha256File(src));
+  await Deno.remove(got!.path!);
+  const https = await httpsReference(root, src, join(root, "relay-data"));
+  console.log(
+    `${(BYTES / 1024 ** 3).toFixed(2)} GiB alice@A → relay B → bob@C: ` +
+      `${endToEnd.toFixed(1)} MB/s end to end (offer with digest pass ${
+        Math.round(offeredMs)
+      } ms), ${transferOnly.toFixed(1)} MB/s from acceptance to saved; digest ${
+        same ? "matches" : "DIFFERS"
+      }`,
+  );
+  console.log(`peak RSS: alice ${rss.alice} MiB, relay ${rss.relay} MiB, bob ${rss.bob} MiB`);
+  console.log(
+    `CPU seconds during the transfer (2 cores): alice ${cpu.alice}, relay ${cpu.relay}, bob ${cpu.bob}` +
+      ` over ${((done - started) / 1000).toFixed(1)} s of wall time`,
+  );
+  console.log(
+    `plain HTTPS on loopback (Deno.serve TLS → fetch → file): ${https.toFixed(1)} MB/s; ` +
+      `fedchat reaches ${(endToEnd / https * 100).toFixed(0)}% of it`,
+  );
+  console.log(JSON.stringify({
+    bench: "files",
+    bytes: BYTES,
+    mbPerSec: Math.round(endToEnd * 10) / 10,
+    transferMbPerSec: Math.round(transferOnly * 10) / 10,
+    offerMs: Math.round(offeredMs),
+    digestMatches: same,
+    peakRssMiB: rss,
+    cpuSeconds: cpu,
+    httpsMbPerSec: Math.round(https * 10) / 10,
+    ratioToHttps: Math.round((endToEnd / https) * 100) / 100,
+    targets: { mbPerSec: 100, peakRssMiB: 150, ratioToHttps: 0.33 },
+  }));
+} finally {
+  await Promise.all(nodes.map((n) => n.stop()));
+  await Deno.remove(root, { recursive: true }).catch(() => {});
+}

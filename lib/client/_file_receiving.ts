@@ -1,0 +1,220 @@
+/**
+ * The receiving side of one file transfer (private to lib/client): chunks
+ * from the node are authenticated (lib/e2e: file id, index and final flag
+ * are in the associated data), written at their offset in a temporary file
+ * in the downloads folder, marked in a bitmap in the client store, and only
+ * then acknowledged to the node, which deletes them. A chunk that fails to
+ * authenticate (altered on the way) is asked for again, at most
+ * {@linkcode MAX_ATTEMPTS} times, then the transfer fails loudly. Once every
+ * chunk is there the whole file is read back and its digest checked against
+ * the manifest; only then is it given its sanitised, unused name.
+ */
+import { join } from "node:path";
+import * as e2e from "../e2e/mod.ts";
+import type { ChunkBody } from "../protocol/mod.ts";
+import type { TransferRow } from "./client_store.ts";
+import { type FileContext, hasBit, RateMeter, readAt, setBit, writeAt } from "./_file_context.ts";
+import { numberedFileName } from "./file_name.ts";
+
+/** Times a chunk is asked for again before the transfer fails. */
+export const MAX_ATTEMPTS = 3;
+/** Chunks written before their progress is stored and they are acknowledged. */
+const ACK_BATCH = 8;
+
+/** Where a transfer's data waits until it checks out. */
+export function partPath(downloadsDir: string, id: string): string {
+  return join(downloadsDir, `.${id}.part`);
+}
+
+/** One incoming transfer while it is being received. */
+export class FileReceiving {
+  row: TransferRow;
+  readonly rate = new RateMeter();
+  #ctx: FileContext;
+  #dir: string;
+  #manifest: e2e.FileManifest;
+  #decryptor: e2e.FileDecryptor;
+  #file: Deno.FsFile | null = null;
+  #chain: Promise<void> = Promise.resolve();
+  #queued = 0;
+  #acks: string[] = [];
+  #finishing = false;
+
+  constructor(ctx: FileContext, row: TransferRow, downloadsDir: string) {
+    this.#ctx = ctx;
+    this.row = row;
+    this.#dir = downloadsDir;
+    this.#manifest = e2e.decodeFileManifest(row.manifest);
+    this.#decryptor = new e2e.FileDecryptor(this.#manifest);
+  }
+
+  get complete(): boolean {
+    for (let i = 0; i < this.#decryptor.chunkCount; i++) {
+      if (!hasBit(this.row.done, i)) return false;
+    }
+    return true;
+  }
+
+  /** Queues one chunk (chunks are written one after another). */
+  take(id: string, chunk: ChunkBody): void {
+    this.#queued++;
+    this.#chain = this.#chain.then(() => this.#write(id, chunk)).catch((e) =>
+      this.fail(`Cannot save file: ${(e as Error).message}`)
+    ).finally(() => {
+      if (--this.#queued === 0 || this.#acks.length >= ACK_BATCH) this.#flush();
+    });
+  }
+
+  async #write(id: string, c: ChunkBody): Promise<void> {
+    this.#acks.push(id);
+    if (this.row.state !== "receiving" || hasBit(this.row.done, c.index)) return;
+    if (c.index >= this.#decryptor.chunkCount) return;
+    let plain: Uint8Array;
+    try {
+      plain = await this.#decryptor.decryptChunk(c.index, c.sealed);
+    } catch {
+      return this.#altered(c.index);
+    }
+    this.#file ??= await Deno.open(partPath(this.#dir, this.row.id), {
+      read: true,
+      write: true,
+      create: true,
+    });
+    await writeAt(this.#file, c.index * this.#manifest.chunkBytes, plain);
+    setBit(this.row.done, c.index);
+    this.row.doneBytes += plain.length;
+    this.rate.add(this.#ctx.clock.nowMs(), this.row.doneBytes);
+  }
+
+  #altered(index: number): void {
+    const attempt = (this.row.attempts[index] ?? 0) + 1;
+    this.#ctx.log.warn("a file chunk failed to authenticate", { id: this.row.id, index, attempt });
+    if (attempt > MAX_ATTEMPTS) {
+      return this.fail(
+        `Cannot receive file: chunk ${index} arrived altered ${MAX_ATTEMPTS} times; giving up`,
+        true,
+      );
+    }
+    this.row.attempts = { ...this.row.attempts, [index]: attempt };
+    void this.#ctx.sendInner(
+      this.row.peer,
+      { t: "file-resend", id: this.row.id, index, attempt },
+      () => this.#ctx.store.putTransfer(this.row),
+    ).catch((e) => this.#ctx.log.warn("cannot ask for a chunk again", { why: String(e) }));
+  }
+
+  /** Stores progress, then acknowledges the chunks written so far (the node deletes them). */
+  #flush(): void {
+    if (this.#acks.length === 0) return;
+    const ids = this.#acks;
+    this.#acks = [];
+    if (this.row.state === "receiving" || this.row.state === "complete") {
+      this.row.updatedAtMs = this.#ctx.clock.nowMs();
+      this.#ctx.store.putTransfer(this.row);
+    }
+    this.#ctx.connection.send({ type: "chunkAck", ids });
+    if (this.row.state === "receiving" && this.complete) void this.finish();
+    else this.#ctx.changed(this.row);
+  }
+
+  /** Checks the whole file against the manifest's digest and saves it under its name. */
+  async finish(): Promise<void> {
+    if (this.#finishing || this.row.state !== "receiving") return;
+    this.#finishing = true;
+    const part = partPath(this.#dir, this.row.id);
+    try {
+      this.#file ??= await Deno.open(part, { read: true, write: true, create: true });
+      const file = this.#file;
+      await file.truncate(this.row.size);
+      await file.syncData();
+      if (!e2e.constantTimeEqual(await this.#digest(file), this.#manifest.digest)) {
+        await Deno.remove(part).catch(() => {});
+        return this.fail("Cannot save file: its content does not match the sender's digest", true);
+      }
+      this.close();
+      const saved = await placeWithoutOverwriting(part, this.#dir, this.row.name);
+      this.row.path = saved.path;
+      this.row.name = saved.name;
+      this.row.state = "complete";
+      this.row.updatedAtMs = this.#ctx.clock.nowMs();
+      await this.#ctx.sendInner(
+        this.row.peer,
+        { t: "file-done", id: this.row.id },
+        () => this.#ctx.store.putTransfer(this.row),
+      ).catch((e) => {
+        this.#ctx.store.putTransfer(this.row);
+        this.#ctx.log.info("file saved; the sender is not told yet", { why: String(e) });
+      });
+      this.#ctx.changed(this.row, true);
+    } catch (e) {
+      this.fail(`Cannot save file: ${(e as Error).message}`, true);
+    } finally {
+      this.#finishing = false;
+    }
+  }
+
+  async #digest(file: Deno.FsFile): Promise<Uint8Array> {
+    const { chunkBytes } = this.#manifest;
+    const d = new e2e.FileDigester(chunkBytes);
+    const queue: Promise<Uint8Array>[] = [];
+    for (let i = 0; i < this.#decryptor.chunkCount; i++) {
+      const len = Math.min(chunkBytes, this.row.size - i * chunkBytes);
+      queue.push(readAt(file, i * chunkBytes, len).then((b) => e2e.FileDigester.chunkDigest(b)));
+      // Reads are sequential (one handle); digests overlap, four at a time.
+      await queue[queue.length - 1].catch(() => {});
+      if (queue.length >= 4) d.add(await queue.shift()!);
+    }
+    while (queue.length > 0) d.add(await queue.shift()!);
+    return d.finish(this.row.size);
+  }
+
+  /** Ends the transfer with an error; `tell` lets the sender know. */
+  fail(reason: string, tell = false): void {
+    if (this.row.state !== "receiving") return;
+    this.#ctx.log.warn("file transfer failed", { id: this.row.id, why: reason });
+    this.row.state = "failed";
+    this.row.reason = reason;
+    this.row.updatedAtMs = this.#ctx.clock.nowMs();
+    this.#ctx.store.putTransfer(this.row);
+    this.close();
+    void Deno.remove(partPath(this.#dir, this.row.id)).catch(() => {});
+    if (tell) {
+      void this.#ctx.sendInner(this.row.peer, { t: "file-cancel", id: this.row.id, reason })
+        .catch(() => {});
+    }
+    this.#ctx.changed(this.row, true);
+  }
+
+  close(): void {
+    const file = this.#file;
+    this.#file = null;
+    try {
+      file?.close();
+    } catch { /* closed already */ }
+  }
+}
+
+/**
+ * Gives the checked file its name: `name`, else `name (1)`, `name (2)`...
+ * A hard link never replaces an existing file, so nothing is overwritten
+ * even when another program creates the same name meanwhile.
+ */
+async function placeWithoutOverwriting(
+  part: string,
+  dir: string,
+  safeName: string,
+): Promise<{ path: string; name: string }> {
+  for (let n = 0; n < 10_000; n++) {
+    const name = numberedFileName(safeName, n);
+    const path = join(dir, name);
+    try {
+      await Deno.link(part, path);
+    } catch (e) {
+      if (e instanceof Deno.errors.AlreadyExists) continue;
+      throw e;
+    }
+    await Deno.remove(part);
+    return { path, name };
+  }
+  throw new Error(`no free name for "${safeName}" in the downloads folder`);
+}

@@ -1,0 +1,536 @@
+/**
+ * File transfers of one client (docs/FILES.md). A file is offered inside a
+ * chat through the ratchet (name, size, type and the lib/e2e manifest with
+ * the file's fresh key and whole-file digest); the receiver accepts (or the
+ * client does, for offers up to `autoAcceptBytes`) or declines; the sender
+ * then streams encrypted chunks (see _file_sending.ts) and the receiver
+ * writes, checks and saves them (see _file_receiving.ts). Either side may
+ * cancel. Progress lives in the client store, so both sides resume after a
+ * restart; views get `{kind: "file"}` events, at most five a second per
+ * transfer while bytes move.
+ */
+import { basename, extname, join } from "node:path";
+import type { Clock } from "../clock.ts";
+import * as e2e from "../e2e/mod.ts";
+import type { Logger } from "../log.ts";
+import {
+  type ChunkResult,
+  decodeChunkBody,
+  decodeEnvelope,
+  envelopeIdHex,
+} from "../protocol/mod.ts";
+import type { ClientEvent, FileTransfer } from "./api.ts";
+import type { ClientStore, TransferRow } from "./client_store.ts";
+import type { NodeConnection } from "./node_connection.ts";
+import type { FileInner } from "./payload.ts";
+import { sanitizeFileName } from "./file_name.ts";
+import { bitmapBytes, type FileContext, fromBase64, readAt, toBase64 } from "./_file_context.ts";
+import { FileSending } from "./_file_sending.ts";
+import { FileReceiving, partPath } from "./_file_receiving.ts";
+
+/** Options of {@linkcode FileTransfers}. */
+export interface FileTransfersOptions {
+  self: string;
+  store: ClientStore;
+  connection: NodeConnection;
+  clock: Clock;
+  log: Logger;
+  /** Where received files are saved. */
+  downloadsDir: string;
+  /** Where files uploaded from the browser wait until they are sent. */
+  stagingDir: string;
+  /** Offers up to this size are accepted without asking (0: always ask). */
+  autoAcceptBytes?: number;
+  /** Unacknowledged chunk bytes per transfer. */
+  windowBytes?: number;
+  /** Plaintext bytes per chunk. */
+  chunkBytes?: number;
+  /** Resend a chunk with no result after this long. */
+  retryMs?: number;
+  lifetimeMs?: number;
+  /** Checks that `peer` is an accepted contact we may send to; throws a user-facing error. */
+  checkContact(peer: string): void;
+  sendInner(peer: string, inner: FileInner, write?: () => void): Promise<void>;
+  emit(event: ClientEvent): void;
+}
+
+const ACTIVE = new Set(["offered", "sending", "receiving", "sent"]);
+const TYPES: Record<string, string> = {
+  ".txt": "text/plain",
+  ".pdf": "application/pdf",
+  ".png": "image/png",
+  ".jpg": "image/jpeg",
+  ".jpeg": "image/jpeg",
+  ".gif": "image/gif",
+  ".zip": "application/zip",
+  ".json": "application/json",
+  ".mp4": "video/mp4",
+};
+
+/** The client's file transfers. */
+export class FileTransfers {
+  #o: Required<FileTransfersOptions>;
+  #ctx: FileContext;
+  #sending = new Map<string, FileSending>();
+  #receiving = new Map<string, FileReceiving>();
+  #byChunkId = new Map<string, FileSending>();
+  #lastEmit = new Map<string, number>();
+  #timer: ReturnType<typeof setInterval>;
+
+  constructor(options: FileTransfersOptions) {
+    this.#o = {
+      autoAcceptBytes: 0,
+      windowBytes: 8 * 1024 * 1024,
+      chunkBytes: e2e.DEFAULT_FILE_CHUNK_BYTES,
+      retryMs: 5_000,
+      lifetimeMs: 7 * 24 * 3600_000,
+      ...options,
+    };
+    const o = this.#o;
+    this.#ctx = {
+      self: o.self,
+      store: o.store,
+      connection: o.connection,
+      clock: o.clock,
+      log: o.log,
+      lifetimeMs: o.lifetimeMs,
+      sendInner: o.sendInner,
+      changed: (row, now) => this.#changed(row, now),
+    };
+    this.#timer = setInterval(() => this.#tick(), 500);
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+    for (const s of this.#sending.values()) {
+      s.flush();
+      s.close();
+    }
+    for (const r of this.#receiving.values()) r.close();
+  }
+
+  /** After (re)connecting: go on with every transfer that was moving. */
+  onConnected(): void {
+    for (const row of this.#o.store.transfers()) {
+      if (row.direction === "out" && row.state === "sending") {
+        const s = this.#sender(row);
+        s.retry(true);
+        void s.pump();
+      }
+      if (row.direction === "in" && row.state === "receiving") {
+        const r = this.#receiver(row);
+        if (r.complete) void r.finish();
+      }
+    }
+  }
+
+  #sender(row: TransferRow): FileSending {
+    let s = this.#sending.get(row.id);
+    if (!s) {
+      s = new FileSending(this.#ctx, row, {
+        windowBytes: this.#o.windowBytes,
+        retryMs: this.#o.retryMs,
+        byChunkId: this.#byChunkId,
+      });
+      this.#sending.set(row.id, s);
+    }
+    return s;
+  }
+
+  #receiver(row: TransferRow): FileReceiving {
+    let r = this.#receiving.get(row.id);
+    if (!r) {
+      r = new FileReceiving(this.#ctx, row, this.#o.downloadsDir);
+      this.#receiving.set(row.id, r);
+    }
+    return r;
+  }
+
+  #tick(): void {
+    for (const s of this.#sending.values()) {
+      s.flush();
+      if (s.row.state !== "sending") continue;
+      s.retry();
+      void this.#pump(s);
+    }
+  }
+
+  #pump(s: FileSending): Promise<void> {
+    return s.pump();
+  }
+
+  #changed(row: TransferRow, now = false): void {
+    const t = this.#o.clock.nowMs();
+    if (!now && t - (this.#lastEmit.get(row.id) ?? 0) < 200) return;
+    this.#lastEmit.set(row.id, t);
+    if (!ACTIVE.has(row.state)) this.#retire(row);
+    this.#o.emit({ kind: "file", transfer: this.#view(row) });
+  }
+
+  /** A transfer that ended drops its runtime (and a browser upload's staged copy). */
+  #retire(row: TransferRow): void {
+    this.#sending.get(row.id)?.close();
+    this.#sending.delete(row.id);
+    this.#receiving.get(row.id)?.close();
+    this.#receiving.delete(row.id);
+    if (row.direction === "out" && row.path?.startsWith(this.#o.stagingDir)) {
+      void Deno.remove(row.path).catch(() => {});
+    }
+  }
+
+  #view(row: TransferRow): FileTransfer {
+    const now = this.#o.clock.nowMs();
+    const rt = row.direction === "out" ? this.#sending.get(row.id) : this.#receiving.get(row.id);
+    const moving = row.state === "sending" || row.state === "receiving";
+    const rate = rt && moving ? rt.rate.rate(now) : 0;
+    return {
+      id: row.id,
+      peer: row.peer,
+      direction: row.direction,
+      name: row.name,
+      size: row.size,
+      type: row.type,
+      state: row.state,
+      bytesDone: row.doneBytes,
+      rateBytesPerSec: rate,
+      etaMs: rate > 0 ? Math.round(((row.size - row.doneBytes) * 1000) / rate) : null,
+      path: row.path,
+      folder: row.direction === "in" ? this.#o.downloadsDir : null,
+      ...(row.reason ? { reason: row.reason } : {}),
+      createdAtMs: row.createdAtMs,
+      updatedAtMs: row.updatedAtMs,
+    };
+  }
+
+  /** Every transfer, newest first. */
+  list(): FileTransfer[] {
+    return this.#o.store.transfers().map((r) => this.#view(this.#live(r)));
+  }
+
+  /** The runtime's copy of a row when there is one (it is ahead of the store). */
+  #live(row: TransferRow): TransferRow {
+    return (row.direction === "out"
+      ? this.#sending.get(row.id)?.row
+      : this.#receiving.get(row.id)?.row) ?? row;
+  }
+
+  /**
+   * Offers a file: computes its digest (one read), makes a manifest with a
+   * fresh key, and sends the offer through the ratchet.
+   *
+   * @throws {Error} not a contact, not a readable regular file
+   */
+  async offer(
+    peer: string,
+    file: { path: string; name?: string; type?: string },
+  ): Promise<FileTransfer> {
+    this.#o.checkContact(peer);
+    let info: Deno.FileInfo;
+    try {
+      info = await Deno.stat(file.path);
+    } catch (e) {
+      throw new Error(`Cannot send file "${file.path}": ${(e as Error).message}`);
+    }
+    if (!info.isFile) throw new Error(`Cannot send file "${file.path}": not a regular file`);
+    const size = info.size;
+    const chunkBytes = this.#o.chunkBytes;
+    const digest = await fileDigest(file.path, size, chunkBytes);
+    const manifest: e2e.FileManifest = {
+      fileId: crypto.getRandomValues(new Uint8Array(16)),
+      key: crypto.getRandomValues(new Uint8Array(32)),
+      chunkBytes,
+      byteLength: size,
+      digest,
+    };
+    const now = this.#o.clock.nowMs();
+    const name = (file.name ?? basename(file.path)).slice(0, 1024) || "file";
+    const row: TransferRow = {
+      id: envelopeIdHex(manifest.fileId),
+      peer,
+      direction: "out",
+      name,
+      type: (file.type ?? TYPES[extname(name).toLowerCase()] ?? "application/octet-stream")
+        .slice(0, 200),
+      size,
+      manifest: e2e.encodeFileManifest(manifest),
+      path: file.path,
+      state: "offered",
+      reason: null,
+      done: new Uint8Array(bitmapBytes(e2e.chunkCount(size, chunkBytes))),
+      doneBytes: 0,
+      attempts: {},
+      createdAtMs: now,
+      updatedAtMs: now,
+    };
+    await this.#o.sendInner(peer, {
+      t: "file-offer",
+      id: row.id,
+      name: row.name,
+      size,
+      type: row.type,
+      manifest: toBase64(row.manifest),
+    }, () => this.#o.store.putTransfer(row));
+    this.#changed(row, true);
+    return this.#view(row);
+  }
+
+  /** Keeps a browser upload in the staging folder, then offers it. */
+  async upload(
+    peer: string,
+    u: { name: string; type: string; body: ReadableStream<Uint8Array> },
+  ): Promise<FileTransfer> {
+    this.#o.checkContact(peer);
+    await Deno.mkdir(this.#o.stagingDir, { recursive: true, mode: 0o700 });
+    const path = join(this.#o.stagingDir, crypto.randomUUID());
+    const f = await Deno.open(path, { write: true, createNew: true, mode: 0o600 });
+    try {
+      await u.body.pipeTo(f.writable);
+    } catch (e) {
+      await Deno.remove(path).catch(() => {});
+      throw new Error(`Cannot send file: the upload broke off (${(e as Error).message})`);
+    }
+    return await this.offer(peer, { path, name: u.name, type: u.type });
+  }
+
+  #find(idOrAddress: string, direction: "in" | "out" | null, states: string[]): TransferRow {
+    const rows = this.#o.store.transfers().map((r) => this.#live(r)).filter((r) =>
+      (r.id === idOrAddress || r.peer === idOrAddress) &&
+      (direction === null || r.direction === direction)
+    );
+    const row = rows.find((r) => states.includes(r.state));
+    if (!row) {
+      throw new Error(
+        rows.length === 0
+          ? `Cannot find a file transfer "${idOrAddress}"; see \`files\``
+          : `Cannot do that: the transfer "${rows[0].id}" is ${rows[0].state}`,
+      );
+    }
+    return row;
+  }
+
+  /** Accepts an offer: the sender starts sending. */
+  async accept(idOrAddress: string): Promise<FileTransfer> {
+    const row = this.#find(idOrAddress, "in", ["offered"]);
+    await Deno.mkdir(this.#o.downloadsDir, { recursive: true, mode: 0o700 });
+    await Deno.writeFile(partPath(this.#o.downloadsDir, row.id), new Uint8Array(0), {
+      mode: 0o600,
+    });
+    const next = { ...row, state: "receiving" as const, updatedAtMs: this.#o.clock.nowMs() };
+    await this.#o.sendInner(
+      row.peer,
+      { t: "file-accept", id: row.id },
+      () => this.#o.store.putTransfer(next),
+    );
+    this.#receiver(next);
+    this.#changed(next, true);
+    return this.#view(next);
+  }
+
+  /** Declines an offer. */
+  async decline(idOrAddress: string): Promise<FileTransfer> {
+    const row = this.#find(idOrAddress, "in", ["offered"]);
+    const next = { ...row, state: "declined" as const, updatedAtMs: this.#o.clock.nowMs() };
+    await this.#o.sendInner(
+      row.peer,
+      { t: "file-decline", id: row.id },
+      () => this.#o.store.putTransfer(next),
+    );
+    this.#changed(next, true);
+    return this.#view(next);
+  }
+
+  /** Cancels a transfer in either direction. */
+  async cancel(id: string): Promise<FileTransfer> {
+    const row = this.#find(id, null, ["offered", "sending", "receiving", "sent"]);
+    const next = {
+      ...row,
+      state: "cancelled" as const,
+      reason: "cancelled by you",
+      updatedAtMs: this.#o.clock.nowMs(),
+    };
+    this.#retire(next);
+    if (row.direction === "in") {
+      await Deno.remove(partPath(this.#o.downloadsDir, row.id)).catch(() => {});
+    }
+    await this.#o.sendInner(
+      row.peer,
+      { t: "file-cancel", id: row.id },
+      () => this.#o.store.putTransfer(next),
+    );
+    this.#changed(next, true);
+    return this.#view(next);
+  }
+
+  /**
+   * A transfer message from `peer` arrived through the ratchet. Returns the
+   * store write (run in the core's transaction with the new session) and
+   * what to do after the commit.
+   */
+  receive(peer: string, m: FileInner): { write: () => void; after: () => void } {
+    const nothing = { write: () => {}, after: () => {} };
+    const stored = this.#o.store.transfer(m.id);
+    const row = stored ? this.#live(stored) : undefined;
+    if (m.t === "file-offer") {
+      if (row) return nothing; // ids are random: a second offer with the same id is a replay
+      let manifest: e2e.FileManifest;
+      try {
+        manifest = e2e.decodeFileManifest(fromBase64(m.manifest));
+      } catch {
+        this.#o.log.warn("dropped a file offer with a bad manifest", { from: peer });
+        return nothing;
+      }
+      if (manifest.byteLength !== m.size || envelopeIdHex(manifest.fileId) !== m.id) {
+        this.#o.log.warn("dropped a file offer that contradicts its manifest", { from: peer });
+        return nothing;
+      }
+      const now = this.#o.clock.nowMs();
+      const offer: TransferRow = {
+        id: m.id,
+        peer,
+        direction: "in",
+        name: sanitizeFileName(m.name),
+        type: m.type,
+        size: m.size,
+        manifest: e2e.encodeFileManifest(manifest),
+        path: null,
+        state: "offered",
+        reason: null,
+        done: new Uint8Array(bitmapBytes(e2e.chunkCount(m.size, manifest.chunkBytes))),
+        doneBytes: 0,
+        attempts: {},
+        createdAtMs: now,
+        updatedAtMs: now,
+      };
+      return {
+        write: () => this.#o.store.putTransfer(offer),
+        after: () => {
+          this.#changed(offer, true);
+          if (this.#o.autoAcceptBytes > 0 && m.size <= this.#o.autoAcceptBytes) {
+            this.accept(m.id).catch((e) =>
+              this.#o.log.warn("cannot accept a file offer", { why: (e as Error).message })
+            );
+          }
+        },
+      };
+    }
+    if (!row || row.peer !== peer) return nothing;
+    const now = this.#o.clock.nowMs();
+    const set = (state: TransferRow["state"], reason: string | null = row.reason) => {
+      const next = { ...row, state, reason, updatedAtMs: now };
+      const rt = row.direction === "out" ? this.#sending.get(row.id) : this.#receiving.get(row.id);
+      if (rt) rt.row = next;
+      return next;
+    };
+    switch (m.t) {
+      case "file-accept": {
+        if (row.direction !== "out" || row.state !== "offered") return nothing;
+        const next = set("sending");
+        return {
+          write: () => this.#o.store.putTransfer(next),
+          after: () => {
+            this.#changed(next, true);
+            void this.#pump(this.#sender(next));
+          },
+        };
+      }
+      case "file-decline":
+      case "file-done": {
+        if (row.direction !== "out") return nothing;
+        // The receiver checked the digest, so "done" may overtake our last receipts.
+        if (
+          m.t === "file-decline"
+            ? row.state !== "offered"
+            : row.state !== "sent" && row.state !== "sending"
+        ) return nothing;
+        const next = set(m.t === "file-decline" ? "declined" : "complete");
+        return {
+          write: () => this.#o.store.putTransfer(next),
+          after: () => this.#changed(next, true),
+        };
+      }
+      case "file-cancel": {
+        if (!ACTIVE.has(row.state)) return nothing;
+        const next = m.reason
+          ? set("failed", `${peer}: ${m.reason}`)
+          : set("cancelled", `cancelled by ${peer}`);
+        return {
+          write: () => this.#o.store.putTransfer(next),
+          after: () => {
+            this.#retire(next);
+            if (row.direction === "in") {
+              void Deno.remove(partPath(this.#o.downloadsDir, row.id)).catch(() => {});
+            }
+            this.#changed(next, true);
+          },
+        };
+      }
+      case "file-resend": {
+        if (row.direction !== "out" || (row.state !== "sending" && row.state !== "sent")) {
+          return nothing;
+        }
+        return {
+          write: () => {},
+          after: () => {
+            const s = this.#sender(row);
+            s.resend(m.index, m.attempt);
+            this.#changed(s.row, true);
+            void this.#pump(s);
+          },
+        };
+      }
+    }
+  }
+
+  /** Results of chunks this client sent. */
+  onChunkResults(results: ChunkResult[]): void {
+    const touched = new Set<FileSending>();
+    for (const r of results) {
+      const s = this.#byChunkId.get(r.id);
+      if (!s) continue;
+      this.#byChunkId.delete(r.id);
+      if (s.onResult(r)) touched.add(s);
+    }
+    for (const s of touched) void this.#pump(s);
+  }
+
+  /** A chunk the node kept for us. */
+  onChunk(id: string, envelope: Uint8Array): void {
+    const ack = () => this.#o.connection.send({ type: "chunkAck", ids: [id] });
+    let chunk;
+    let from: string;
+    try {
+      const e = decodeEnvelope(envelope);
+      if (e.kind !== "chunk" || e.to !== this.#o.self) throw new TypeError("not a chunk for us");
+      from = e.from;
+      chunk = decodeChunkBody(e.body);
+    } catch (e) {
+      this.#o.log.warn("dropped a malformed chunk", { id, why: (e as Error).message });
+      return void ack();
+    }
+    const fileId = envelopeIdHex(chunk.fileId);
+    let r = this.#receiving.get(fileId);
+    if (!r) {
+      const row = this.#o.store.transfer(fileId);
+      if (row?.direction === "in" && row.state === "receiving" && row.peer === from) {
+        r = this.#receiver(row);
+      }
+    }
+    if (!r || r.row.peer !== from) return void ack();
+    r.take(id, chunk);
+  }
+}
+
+/** The whole-file digest of a file on disk (the manifest's), reading it once. */
+async function fileDigest(path: string, size: number, chunkBytes: number): Promise<Uint8Array> {
+  const d = new e2e.FileDigester(chunkBytes);
+  using file = await Deno.open(path, { read: true });
+  const count = e2e.chunkCount(size, chunkBytes);
+  const queue: Promise<Uint8Array>[] = [];
+  for (let i = 0; i < count; i++) {
+    const chunk = await readAt(file, i * chunkBytes, Math.min(chunkBytes, size - i * chunkBytes));
+    queue.push(e2e.FileDigester.chunkDigest(chunk));
+    if (queue.length >= 4) d.add(await queue.shift()!);
+  }
+  while (queue.length > 0) d.add(await queue.shift()!);
+  return d.finish(size);
+}

@@ -1,0 +1,102 @@
+/**
+ * Random-access chunk sealing and an incremental whole-file digest, for file
+ * transfers that resume: a chunk can be sealed again at any index with the
+ * manifest's key and gives the same bytes (the nonce and associated data
+ * depend only on the file id, chunk size and index), and the digest is
+ * computed before sending and checked after receiving, chunk by chunk.
+ * Same construction as {@linkcode FileEncryptor} (see _file_chunk.ts).
+ *
+ * @example
+ * ```ts
+ * const digester = new FileDigester(chunkBytes);
+ * for (const chunk of chunks) digester.add(await FileDigester.chunkDigest(chunk));
+ * const manifest = { fileId, key, chunkBytes, byteLength, digest: digester.finish(byteLength) };
+ * const sealed = await new FileChunkSealer(manifest).seal(0, chunks[0]);
+ * ```
+ */
+import { type Aead, WEBCRYPTO_AEAD } from "./aead.ts";
+import { chunkAd, chunkDigest, chunkNonce, FileDigest } from "./_file_chunk.ts";
+import { checkChunkBytes, chunkCount, type FileManifest } from "./file_manifest.ts";
+
+/** Seals chunks of one file at any index. */
+export class FileChunkSealer {
+  #manifest: FileManifest;
+  #chunks: number;
+  #aead: Aead;
+
+  /** @throws {RangeError} bad chunk size, length, key or file id */
+  constructor(manifest: FileManifest, { aead = WEBCRYPTO_AEAD }: { aead?: Aead } = {}) {
+    checkChunkBytes(manifest.chunkBytes);
+    if (!Number.isSafeInteger(manifest.byteLength) || manifest.byteLength < 0) {
+      throw new RangeError("Cannot seal file: length out of range");
+    }
+    if (manifest.key.length !== 32 || manifest.fileId.length !== 16) {
+      throw new RangeError("Cannot seal file: key must be 32 bytes and file id 16");
+    }
+    this.#manifest = manifest;
+    this.#chunks = chunkCount(manifest.byteLength, manifest.chunkBytes);
+    this.#aead = aead;
+  }
+
+  /** Number of chunks of the file (at least one). */
+  get chunkCount(): number {
+    return this.#chunks;
+  }
+
+  /** Plaintext length of chunk `index`. @throws {RangeError} past the end */
+  plainChunkBytes(index: number): number {
+    if (!Number.isSafeInteger(index) || index < 0 || index >= this.#chunks) {
+      throw new RangeError(`Cannot seal chunk "${index}": the file has ${this.#chunks}`);
+    }
+    const { chunkBytes, byteLength } = this.#manifest;
+    return Math.min(chunkBytes, byteLength - index * chunkBytes);
+  }
+
+  /**
+   * Seals chunk `index`; the same input always gives the same output.
+   *
+   * @throws {RangeError} index past the end or wrong plaintext length
+   */
+  seal(index: number, plaintext: Uint8Array): Promise<Uint8Array> {
+    const want = this.plainChunkBytes(index);
+    if (plaintext.length !== want) {
+      throw new RangeError(
+        `Cannot seal chunk "${index}": length "${plaintext.length}", expected "${want}"`,
+      );
+    }
+    const { key, fileId, chunkBytes } = this.#manifest;
+    return this.#aead.seal(
+      key,
+      chunkNonce(index),
+      plaintext,
+      chunkAd(fileId, chunkBytes, index, index === this.#chunks - 1),
+    );
+  }
+}
+
+/** The whole-file digest of a {@linkcode FileManifest}, fed chunk digests in order. */
+export class FileDigester {
+  #digest: FileDigest;
+
+  constructor(chunkBytes: number) {
+    this.#digest = new FileDigest(checkChunkBytes(chunkBytes));
+  }
+
+  /** SHA-256 of one plaintext chunk (WebCrypto; run several at once). */
+  static chunkDigest(plaintext: Uint8Array): Promise<Uint8Array> {
+    return chunkDigest(plaintext);
+  }
+
+  /** Adds the next chunk's digest (chunks in index order). */
+  add(chunkDigestBytes: Uint8Array): void {
+    if (chunkDigestBytes.length !== 32) {
+      throw new RangeError("Cannot add digest: expected 32 bytes");
+    }
+    this.#digest.add(chunkDigestBytes);
+  }
+
+  /** The digest of a file of `byteLength` bytes whose chunks were all added. */
+  finish(byteLength: number): Uint8Array {
+    return this.#digest.finish(byteLength);
+  }
+}

@@ -1,0 +1,76 @@
+/**
+ * The body of a `chunk` envelope: one end-to-end encrypted chunk of a file,
+ * with the little a receiving node needs to keep it on disk, apply limits and
+ * hand it to its user's client in order. Nodes never see the file key, the
+ * name or the plaintext.
+ *
+ *   u8 version=1 | [16] fileId | u32 index | u64 fileBytes | bytes sealed (u32 length)
+ *
+ * `fileBytes` is the plaintext size the sender claims (checked against the
+ * node's limit; the receiving client checks it against the manifest).
+ * Envelope ids of chunks are derived, so a retransmission has the same id and
+ * the destination's de-duplication makes it harmless:
+ *
+ *   id = SHA-256("fedchat/v1/chunk-id\0" | fileId | u32 index | u32 attempt)[0..16]
+ *
+ * `attempt` grows only when the receiver asks for a chunk again (it arrived
+ * altered), so the new copy is not taken for a duplicate.
+ */
+import { ByteReader, ByteWriter, DecodeError } from "../codec.ts";
+
+const VERSION = 1;
+const ID_LABEL = new TextEncoder().encode("fedchat/v1/chunk-id\0");
+/** Bytes of a file id. */
+export const FILE_ID_BYTES = 16;
+/** Largest sealed chunk a chunk envelope carries. */
+export const MAX_SEALED_CHUNK_BYTES = 256 * 1024 + 16;
+/** Fixed bytes of a chunk body before the sealed bytes. */
+export const CHUNK_HEADER_BYTES = 1 + FILE_ID_BYTES + 4 + 8 + 4;
+
+/** A decoded chunk body. */
+export interface ChunkBody {
+  fileId: Uint8Array;
+  index: number;
+  fileBytes: number;
+  sealed: Uint8Array;
+}
+
+/** Encodes a chunk body. */
+export function encodeChunkBody(c: ChunkBody): Uint8Array {
+  if (c.fileId.length !== FILE_ID_BYTES) throw new RangeError("Cannot encode chunk: bad file id");
+  if (c.sealed.length > MAX_SEALED_CHUNK_BYTES) {
+    throw new RangeError("Cannot encode chunk: too large");
+  }
+  return new ByteWriter().u8(VERSION).fixed(c.fileId).u32(c.index).u64(c.fileBytes)
+    .bytes(c.sealed).finish();
+}
+
+/**
+ * Decodes a chunk body.
+ *
+ * @throws {DecodeError} malformed, unknown version, oversized
+ */
+export function decodeChunkBody(bytes: Uint8Array): ChunkBody {
+  if (bytes.length > CHUNK_HEADER_BYTES + MAX_SEALED_CHUNK_BYTES) {
+    throw new DecodeError("Cannot decode chunk: too large");
+  }
+  const r = new ByteReader(bytes);
+  if (r.u8("version") !== VERSION) throw new DecodeError("Cannot decode chunk: unknown version");
+  const fileId = r.fixed(FILE_ID_BYTES, "file id");
+  const index = r.u32("index");
+  const fileBytes = r.u64("file bytes");
+  const sealed = r.bytes(MAX_SEALED_CHUNK_BYTES, "sealed chunk");
+  r.end("chunk");
+  return { fileId, index, fileBytes, sealed };
+}
+
+/** The envelope id of chunk `index` of file `fileId`, for the given attempt. */
+export async function chunkEnvelopeId(
+  fileId: Uint8Array,
+  index: number,
+  attempt = 0,
+): Promise<Uint8Array> {
+  const input = new ByteWriter().fixed(ID_LABEL).fixed(fileId).u32(index).u32(attempt).finish();
+  const d = await crypto.subtle.digest("SHA-256", input as BufferSource);
+  return new Uint8Array(d, 0, 16);
+}

@@ -1,0 +1,48 @@
+import assert from "node:assert/strict";
+import { DecodeError } from "../codec.ts";
+import {
+  CHUNK_HEADER_BYTES,
+  chunkEnvelopeId,
+  decodeChunkBody,
+  encodeChunkBody,
+  MAX_SEALED_CHUNK_BYTES,
+} from "./file_chunk.ts";
+
+const body = {
+  fileId: new Uint8Array(16).fill(7),
+  index: 3,
+  fileBytes: 5_000_000_000,
+  sealed: new Uint8Array(100).fill(1),
+};
+
+Deno.test("chunk body round trip", () => {
+  const bytes = encodeChunkBody(body);
+  assert.equal(bytes.length, CHUNK_HEADER_BYTES + 100);
+  assert.deepEqual(decodeChunkBody(bytes), body);
+});
+
+Deno.test("decodeChunkBody() rejects unknown version, truncation, trailing and oversized input", () => {
+  const bytes = encodeChunkBody(body);
+  const v2 = bytes.slice();
+  v2[0] = 2;
+  assert.throws(() => decodeChunkBody(v2), DecodeError);
+  assert.throws(() => decodeChunkBody(bytes.subarray(0, bytes.length - 1)), DecodeError);
+  assert.throws(() => decodeChunkBody(new Uint8Array([...bytes, 0])), DecodeError);
+  assert.throws(
+    () => decodeChunkBody(new Uint8Array(CHUNK_HEADER_BYTES + MAX_SEALED_CHUNK_BYTES + 1)),
+    DecodeError,
+  );
+  assert.throws(
+    () => encodeChunkBody({ ...body, sealed: new Uint8Array(MAX_SEALED_CHUNK_BYTES + 1) }),
+    RangeError,
+  );
+});
+
+Deno.test("chunkEnvelopeId() is deterministic per file, index and attempt", async () => {
+  const a = await chunkEnvelopeId(body.fileId, 1);
+  assert.equal(a.length, 16);
+  assert.deepEqual(a, await chunkEnvelopeId(body.fileId, 1, 0));
+  assert.notDeepEqual(a, await chunkEnvelopeId(body.fileId, 2));
+  assert.notDeepEqual(a, await chunkEnvelopeId(body.fileId, 1, 1));
+  assert.notDeepEqual(a, await chunkEnvelopeId(new Uint8Array(16), 1));
+});
