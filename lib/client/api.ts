@@ -80,7 +80,7 @@ export interface SafetyInfo {
   qr: string;
 }
 
-/** States of a file transfer (docs/FILES.md). */
+/** States of a file transfer (docs/PROTOCOL.md §13). */
 export type FileState =
   | "offered"
   | "sending"

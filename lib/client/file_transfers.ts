@@ -1,5 +1,5 @@
 /**
- * File transfers of one client (docs/FILES.md). A file is offered inside a
+ * File transfers of one client (docs/PROTOCOL.md §13). A file is offered inside a
  * chat through the ratchet (name, size, type and the lib/e2e manifest with
  * the file's fresh key and whole-file digest); the receiver accepts (or the
  * client does, for offers up to `autoAcceptBytes`) or declines; the sender

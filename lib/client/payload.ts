@@ -6,7 +6,7 @@
  *                 | u8 3 | bytes ratchet message        (everything after)
  *
  * Inside a ratchet message, JSON: {t:"text", seq, at, text} | {t:"read", upTo} | {t:"hi"},
- * and the file transfer's messages (docs/FILES.md): {t:"file-offer", id, name, size, type,
+ * and the file transfer's messages (docs/PROTOCOL.md §13): {t:"file-offer", id, name, size, type,
  * manifest (base64, lib/e2e FileManifest)} | {t:"file-accept"|"file-decline"|"file-done", id}
  * | {t:"file-cancel", id, reason?} | {t:"file-resend", id, index, attempt}.
  */
