@@ -45,8 +45,9 @@ export interface LinkSelf {
 
 /** Keys of an established link, one per direction. */
 export interface LinkKeys {
-  send: CryptoKey;
-  receive: CryptoKey;
+  /** Raw AES-256-GCM keys, 32 bytes each. */
+  send: Uint8Array;
+  receive: Uint8Array;
 }
 
 /** What the handshake proved about the peer. */
@@ -103,19 +104,19 @@ async function deriveKeys(
     // An all-zero shared secret (low-order point) throws here: a refusal, not a crash.
     throw new AuthError("Cannot derive link keys: the peer's ephemeral key is refused", { cause });
   }
-  const ikm = await crypto.subtle.importKey("raw", shared, "HKDF", false, ["deriveKey"]);
-  const derive = (dir: string) =>
-    crypto.subtle.deriveKey(
-      {
-        name: "HKDF",
-        hash: "SHA-256",
-        salt: salt as BufferSource,
-        info: te.encode(`${label} ${dir}`),
-      },
-      ikm,
-      { name: "AES-GCM", length: 256 },
-      false,
-      ["encrypt", "decrypt"],
+  const ikm = await crypto.subtle.importKey("raw", shared, "HKDF", false, ["deriveBits"]);
+  const derive = async (dir: string) =>
+    new Uint8Array(
+      await crypto.subtle.deriveBits(
+        {
+          name: "HKDF",
+          hash: "SHA-256",
+          salt: salt as BufferSource,
+          info: te.encode(`${label} ${dir}`),
+        },
+        ikm,
+        256,
+      ),
     );
   const [ir, ri] = await Promise.all([derive("I->R"), derive("R->I")]);
   return role === "I" ? { send: ir, receive: ri } : { send: ri, receive: ir };

@@ -2,13 +2,23 @@
  * The link's own encryption over a WebSocket: AES-256-GCM per message with a
  * per-direction counter as nonce (never sent: the channel is ordered, so a
  * dropped, replayed, reordered or spliced message fails to decrypt and ends
- * the link). Encryption runs concurrently; delivery keeps the order.
+ * the link).
+ *
+ * Small messages are sealed with node:crypto's AES-GCM, synchronously: a
+ * WebCrypto call costs 40–80 µs of thread hand-off per message, which
+ * dominated small-message relaying (190k vs ~12k seals/s here). Large ones
+ * (file chunks) go to WebCrypto, which is faster per byte (about 440 vs 170
+ * MB/s here). While any asynchronous seal or open is pending, later messages
+ * queue behind it, so order is kept either way.
  */
+import { createCipheriv, createDecipheriv } from "node:crypto";
 import type { WsConnection } from "../wss/mod.ts";
 import type { LinkKeys } from "./handshake.ts";
 
 /** AES-GCM tag length in bytes. */
 export const TAG_BYTES = 16;
+/** Messages below this size are sealed synchronously. */
+const SYNC_MAX_BYTES = 32 * 1024;
 
 function nonce(counter: number): Uint8Array {
   const n = new Uint8Array(12);
@@ -16,10 +26,70 @@ function nonce(counter: number): Uint8Array {
   return n;
 }
 
+function seal(key: Uint8Array, counter: number, plaintext: Uint8Array): Uint8Array {
+  const c = createCipheriv("aes-256-gcm", key, nonce(counter));
+  const head = c.update(plaintext);
+  const tail = c.final();
+  const tag = c.getAuthTag();
+  const out = new Uint8Array(head.length + tail.length + TAG_BYTES);
+  out.set(head, 0);
+  out.set(tail, head.length);
+  out.set(tag, head.length + tail.length);
+  return out;
+}
+
+function open(key: Uint8Array, counter: number, sealed: Uint8Array): Uint8Array | null {
+  try {
+    const d = createDecipheriv("aes-256-gcm", key, nonce(counter));
+    d.setAuthTag(sealed.subarray(sealed.length - TAG_BYTES));
+    const head = d.update(sealed.subarray(0, sealed.length - TAG_BYTES));
+    const tail = d.final();
+    if (tail.length === 0) return new Uint8Array(head.buffer, head.byteOffset, head.length);
+    const out = new Uint8Array(head.length + tail.length);
+    out.set(head, 0);
+    out.set(tail, head.length);
+    return out;
+  } catch {
+    return null;
+  }
+}
+
 /** An encrypted, ordered message channel over one WebSocket. */
 export class SecureChannel {
+  /** Called once when the channel is gone, with why. */
+  onClose: (reason: string) => void = () => {};
+
+  #ws: WsConnection;
+  #keys: LinkKeys;
+  #sendCounter = 0;
+  #receiveCounter = 0;
+  #closed = false;
   #handler: ((plaintext: Uint8Array) => void) | null = null;
   #queue: Uint8Array[] = [];
+  #sendTail: Promise<void> | null = null;
+  #receiveTail: Promise<void> | null = null;
+  #webKeys: Promise<{ send: CryptoKey; receive: CryptoKey }> | null = null;
+
+  #web(): Promise<{ send: CryptoKey; receive: CryptoKey }> {
+    const imp = (k: Uint8Array) =>
+      crypto.subtle.importKey("raw", k as BufferSource, "AES-GCM", false, ["encrypt", "decrypt"]);
+    this.#webKeys ??= Promise.all([imp(this.#keys.send), imp(this.#keys.receive)]).then((
+      [send, receive],
+    ) => ({ send, receive }));
+    return this.#webKeys;
+  }
+
+  constructor(ws: WsConnection, keys: LinkKeys) {
+    this.#ws = ws;
+    this.#keys = keys;
+    ws.onMessage = (data) => this.#receive(data);
+    // Deliver what already arrived before reporting the close.
+    ws.onClose = (info) => {
+      const why = info.reason || `closed (${info.code})`;
+      if (this.#receiveTail) void this.#receiveTail.then(() => this.#finish(why));
+      else this.#finish(why);
+    };
+  }
 
   /**
    * Receives each decrypted message, in order. Messages that arrive while no
@@ -30,25 +100,6 @@ export class SecureChannel {
     while (this.#handler === handler && handler && this.#queue.length > 0) {
       handler(this.#queue.shift()!);
     }
-  }
-  /** Called once when the channel is gone, with why. */
-  onClose: (reason: string) => void = () => {};
-
-  #ws: WsConnection;
-  #keys: LinkKeys;
-  #sendCounter = 0;
-  #receiveCounter = 0;
-  #sendTail: Promise<void> = Promise.resolve();
-  #receiveTail: Promise<void> = Promise.resolve();
-  #closed = false;
-
-  constructor(ws: WsConnection, keys: LinkKeys) {
-    this.#ws = ws;
-    this.#keys = keys;
-    ws.onMessage = (data) => this.#receive(data);
-    // Deliver what already arrived before reporting the close.
-    ws.onClose = (info) =>
-      void this.#receiveTail.then(() => this.#finish(info.reason || `closed (${info.code})`));
   }
 
   /** The underlying connection (for liveness and address). */
@@ -64,21 +115,41 @@ export class SecureChannel {
   /** Encrypts and sends; messages go out in call order. */
   send(plaintext: Uint8Array): void {
     if (this.#closed) return;
-    const sealed = crypto.subtle.encrypt(
-      { name: "AES-GCM", iv: nonce(this.#sendCounter++) as BufferSource },
-      this.#keys.send,
-      plaintext as BufferSource,
-    );
-    sealed.catch(() => {}); // handled in order below; avoids an unhandled rejection meanwhile
-    this.#sendTail = this.#sendTail.then(async () => {
-      const ct = new Uint8Array(await sealed);
+    const counter = this.#sendCounter++;
+    const small = plaintext.length < SYNC_MAX_BYTES;
+    if (small && this.#sendTail === null) {
+      this.#ws.sendCoalesced(seal(this.#keys.send, counter, plaintext));
+      return;
+    }
+    const sealed = small
+      ? Promise.resolve(seal(this.#keys.send, counter, plaintext))
+      : this.#web().then(async (k) =>
+        new Uint8Array(
+          await crypto.subtle.encrypt(
+            { name: "AES-GCM", iv: nonce(counter) as BufferSource },
+            k.send,
+            plaintext as BufferSource,
+          ),
+        )
+      );
+    sealed.catch(() => {}); // handled in order below
+    const tail: Promise<void> = (this.#sendTail ?? Promise.resolve()).then(async () => {
+      const ct = await sealed;
       if (!this.#closed) this.#ws.sendCoalesced(ct);
-    }).catch(() => this.close("encrypt failed"));
+    });
+    this.#sendTail = tail;
+    tail.then(
+      () => {
+        if (this.#sendTail === tail) this.#sendTail = null;
+      },
+      () => this.close("encrypt failed"),
+    );
   }
 
-  /** Resolves when everything sent so far is handed to the socket and drained. */
+  /** Resolves when everything sent so far has drained to the socket. */
   async flushed(): Promise<void> {
     await this.#sendTail;
+    await new Promise<void>((r) => queueMicrotask(r));
     await this.#ws.drained();
   }
 
@@ -95,25 +166,36 @@ export class SecureChannel {
     this.onClose(reason);
   }
 
+  #deliver(pt: Uint8Array | null): void {
+    if (this.#closed) return;
+    if (pt === null) return this.close("message failed to authenticate", 1002);
+    if (this.#handler) this.#handler(pt);
+    else this.#queue.push(pt);
+  }
+
   #receive(data: Uint8Array): void {
     if (this.#closed) return;
     if (data.length < TAG_BYTES) return this.close("short message", 1002);
-    const opened = crypto.subtle.decrypt(
-      { name: "AES-GCM", iv: nonce(this.#receiveCounter++) as BufferSource },
-      this.#keys.receive,
-      data as BufferSource,
+    const counter = this.#receiveCounter++;
+    const small = data.length < SYNC_MAX_BYTES;
+    if (small && this.#receiveTail === null) {
+      return this.#deliver(open(this.#keys.receive, counter, data));
+    }
+    const opened: Promise<Uint8Array | null> = small
+      ? Promise.resolve(open(this.#keys.receive, counter, data))
+      : this.#web().then((k) =>
+        crypto.subtle.decrypt(
+          { name: "AES-GCM", iv: nonce(counter) as BufferSource },
+          k.receive,
+          data as BufferSource,
+        )
+      ).then((b) => new Uint8Array(b), () => null);
+    const tail: Promise<void> = (this.#receiveTail ?? Promise.resolve()).then(async () =>
+      this.#deliver(await opened)
     );
-    opened.catch(() => {}); // handled in order below; avoids an unhandled rejection meanwhile
-    this.#receiveTail = this.#receiveTail.then(async () => {
-      let pt: Uint8Array;
-      try {
-        pt = new Uint8Array(await opened);
-      } catch {
-        return this.close("message failed to authenticate", 1002);
-      }
-      if (this.#closed) return;
-      if (this.#handler) this.#handler(pt);
-      else this.#queue.push(pt);
+    this.#receiveTail = tail;
+    void tail.then(() => {
+      if (this.#receiveTail === tail) this.#receiveTail = null;
     });
   }
 }

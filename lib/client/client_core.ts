@@ -24,6 +24,7 @@ import type {
 } from "./api.ts";
 import type { ClientStore, ContactRow, MessageRow } from "./client_store.ts";
 import { FileTransfers } from "./file_transfers.ts";
+import { NODE_AEAD } from "./node_aead.ts";
 import type { NodeConnection } from "./node_connection.ts";
 import {
   decodeInner,
@@ -458,6 +459,7 @@ export class ClientCore implements ClientApi {
     const id = crypto.getRandomValues(new Uint8Array(16));
     const state = await e2e.decodeRatchetState(c.session!);
     const { newState, message } = await e2e.ratchetEncrypt({
+      aead: NODE_AEAD,
       state,
       plaintext: te.encode(JSON.stringify(inner)),
       ad: id,
@@ -685,6 +687,7 @@ export class ClientCore implements ClientApi {
     if (p.kind !== "ratchet") throw new Error("unexpected payload");
     const state = await e2e.decodeRatchetState(c.session);
     const { newState, plaintext } = await e2e.ratchetDecrypt({
+      aead: NODE_AEAD,
       state,
       message: p.message,
       ad: e.id,

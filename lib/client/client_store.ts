@@ -4,7 +4,7 @@
  * Every decrypted message is stored together with the new ratchet state in
  * one transaction before it is shown or acknowledged.
  */
-import { DatabaseSync } from "node:sqlite";
+import { DatabaseSync, type StatementSync } from "node:sqlite";
 import type { Contact, MessageState } from "./api.ts";
 
 const SCHEMA = `
@@ -200,36 +200,47 @@ export class ClientStore {
     this.#db = new DatabaseSync(path);
     this.#db.exec(SCHEMA);
   }
+  #statements = new Map<string, StatementSync>();
+
+  /** A prepared statement, prepared once per SQL text (preparing costs more than running). */
+  #stmt(sql: string): StatementSync {
+    let st = this.#statements.get(sql);
+    if (!st) {
+      st = this.#db.prepare(sql);
+      this.#statements.set(sql, st);
+    }
+    return st;
+  }
 
   getMeta(key: string): Uint8Array | null {
     return b(
-      (this.#db.prepare("SELECT value FROM meta WHERE key = ?").get(key) as Row | undefined)?.value,
+      (this.#stmt("SELECT value FROM meta WHERE key = ?").get(key) as Row | undefined)?.value,
     );
   }
 
   setMeta(key: string, value: Uint8Array): void {
-    this.#db.prepare(
+    this.#stmt(
       "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
     )
       .run(key, value);
   }
 
   contact(address: string): ContactRow | undefined {
-    const r = this.#db.prepare("SELECT * FROM contacts WHERE address = ?").get(address) as
+    const r = this.#stmt("SELECT * FROM contacts WHERE address = ?").get(address) as
       | Row
       | undefined;
     return r ? toContact(r) : undefined;
   }
 
   contacts(): ContactRow[] {
-    return (this.#db.prepare(
+    return (this.#stmt(
       "SELECT * FROM contacts ORDER BY coalesce(last_message_at_ms, 0) DESC, address",
     )
       .all() as Row[]).map(toContact);
   }
 
   putContact(c: ContactRow): void {
-    this.#db.prepare(
+    this.#stmt(
       `INSERT INTO contacts (address, state, identity, expected_identity, key_changed, session, pending,
          out_seq, unread, last_message_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (address) DO UPDATE SET state = excluded.state, identity = excluded.identity,
@@ -251,7 +262,7 @@ export class ClientStore {
   }
 
   putMessage(m: MessageRow): void {
-    this.#db.prepare(
+    this.#stmt(
       `INSERT INTO messages (id, peer, direction, seq, text, sent_at_ms, received_at_ms, state, reason, envelope)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET state = excluded.state,
          reason = excluded.reason, received_at_ms = excluded.received_at_ms, envelope = excluded.envelope`,
@@ -270,13 +281,13 @@ export class ClientStore {
   }
 
   message(id: string): MessageRow | undefined {
-    const r = this.#db.prepare("SELECT * FROM messages WHERE id = ?").get(id) as Row | undefined;
+    const r = this.#stmt("SELECT * FROM messages WHERE id = ?").get(id) as Row | undefined;
     return r ? toMessage(r) : undefined;
   }
 
   /** A conversation in order: by sender and its sequence, interleaved by time. */
   history(peer: string, limit: number): MessageRow[] {
-    const rows = (this.#db.prepare(
+    const rows = (this.#stmt(
       `SELECT * FROM (SELECT * FROM messages WHERE peer = ? ORDER BY sent_at_ms DESC, seq DESC LIMIT ?)
        ORDER BY sent_at_ms, direction, seq`,
     ).all(peer, limit) as Row[]).map(toMessage);
@@ -285,7 +296,7 @@ export class ClientStore {
 
   /** Outgoing messages the node has not taken yet (after a restart). */
   unsent(): MessageRow[] {
-    return (this.#db.prepare(
+    return (this.#stmt(
       "SELECT * FROM messages WHERE envelope IS NOT NULL ORDER BY sent_at_ms, seq",
     )
       .all() as Row[]).map(toMessage);
@@ -293,10 +304,10 @@ export class ClientStore {
 
   /** Outgoing messages up to `seq` not yet marked read. */
   markOutRead(peer: string, upToSeq: number): string[] {
-    const rows = this.#db.prepare(
+    const rows = this.#stmt(
       "SELECT id FROM messages WHERE peer = ? AND direction = 'out' AND seq <= ? AND state IN ('sent', 'delivered')",
     ).all(peer, upToSeq) as Row[];
-    this.#db.prepare(
+    this.#stmt(
       "UPDATE messages SET state = 'read' WHERE peer = ? AND direction = 'out' AND seq <= ? AND state IN ('sent', 'delivered')",
     ).run(peer, upToSeq);
     return rows.map((r) => r.id as string);
@@ -304,7 +315,7 @@ export class ClientStore {
 
   /** Highest incoming sequence number from `peer`. */
   lastInSeq(peer: string): number {
-    const r = this.#db.prepare(
+    const r = this.#stmt(
       "SELECT max(seq) AS s FROM messages WHERE peer = ? AND direction = 'in'",
     ).get(peer) as
       | Row
@@ -313,7 +324,7 @@ export class ClientStore {
   }
 
   request(address: string): RequestRow | undefined {
-    const r = this.#db.prepare("SELECT * FROM requests WHERE address = ?").get(address) as
+    const r = this.#stmt("SELECT * FROM requests WHERE address = ?").get(address) as
       | Row
       | undefined;
     return r
@@ -328,12 +339,12 @@ export class ClientStore {
   }
 
   requests(): RequestRow[] {
-    return (this.#db.prepare("SELECT address FROM requests ORDER BY received_at_ms").all() as Row[])
+    return (this.#stmt("SELECT address FROM requests ORDER BY received_at_ms").all() as Row[])
       .map((r) => this.request(r.address as string)!);
   }
 
   putRequest(r: RequestRow): void {
-    this.#db.prepare(
+    this.#stmt(
       `INSERT INTO requests (address, intro, identity, request, received_at_ms) VALUES (?, ?, ?, ?, ?)
        ON CONFLICT (address) DO UPDATE SET intro = excluded.intro, identity = excluded.identity,
          request = excluded.request, received_at_ms = excluded.received_at_ms`,
@@ -341,22 +352,22 @@ export class ClientStore {
   }
 
   deleteRequest(address: string): void {
-    this.#db.prepare("DELETE FROM requests WHERE address = ?").run(address);
+    this.#stmt("DELETE FROM requests WHERE address = ?").run(address);
   }
 
   /** Records that an inbox id was handled; false when it already was. */
   markProcessed(id: string): boolean {
     return Number(
-      this.#db.prepare("INSERT OR IGNORE INTO processed (id) VALUES (?)").run(id).changes,
+      this.#stmt("INSERT OR IGNORE INTO processed (id) VALUES (?)").run(id).changes,
     ) === 1;
   }
 
   wasProcessed(id: string): boolean {
-    return this.#db.prepare("SELECT 1 AS x FROM processed WHERE id = ?").get(id) !== undefined;
+    return this.#stmt("SELECT 1 AS x FROM processed WHERE id = ?").get(id) !== undefined;
   }
 
   putTransfer(t: TransferRow): void {
-    this.#db.prepare(
+    this.#stmt(
       `INSERT INTO transfers (id, peer, direction, name, type, size, manifest, path, state, reason,
          done, done_bytes, attempts, created_at_ms, updated_at_ms)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -384,32 +395,32 @@ export class ClientStore {
   }
 
   transfer(id: string): TransferRow | undefined {
-    const r = this.#db.prepare("SELECT * FROM transfers WHERE id = ?").get(id) as Row | undefined;
+    const r = this.#stmt("SELECT * FROM transfers WHERE id = ?").get(id) as Row | undefined;
     return r ? toTransfer(r) : undefined;
   }
 
   /** Every transfer, newest first. */
   transfers(): TransferRow[] {
-    return (this.#db.prepare("SELECT * FROM transfers ORDER BY created_at_ms DESC, id")
+    return (this.#stmt("SELECT * FROM transfers ORDER BY created_at_ms DESC, id")
       .all() as Row[])
       .map(toTransfer);
   }
 
   /** Keeps a sealed envelope until the node has taken it. */
   putOutgoing(id: string, envelope: Uint8Array): void {
-    this.#db.prepare("INSERT OR REPLACE INTO outgoing (id, envelope) VALUES (?, ?)").run(
+    this.#stmt("INSERT OR REPLACE INTO outgoing (id, envelope) VALUES (?, ?)").run(
       id,
       envelope,
     );
   }
 
   deleteOutgoing(id: string): void {
-    this.#db.prepare("DELETE FROM outgoing WHERE id = ?").run(id);
+    this.#stmt("DELETE FROM outgoing WHERE id = ?").run(id);
   }
 
   /** Sealed envelopes the node has not taken yet. */
   outgoing(): Array<{ id: string; envelope: Uint8Array }> {
-    return (this.#db.prepare("SELECT * FROM outgoing").all() as Row[]).map((r) => ({
+    return (this.#stmt("SELECT * FROM outgoing").all() as Row[]).map((r) => ({
       id: r.id as string,
       envelope: new Uint8Array(r.envelope as Uint8Array),
     }));
@@ -432,7 +443,7 @@ export class ClientStore {
   }
 
   integrityCheck(): string {
-    return Object.values(this.#db.prepare("PRAGMA integrity_check").get() as Row)[0] as string;
+    return Object.values(this.#stmt("PRAGMA integrity_check").get() as Row)[0] as string;
   }
 
   close(): void {

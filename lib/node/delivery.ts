@@ -27,6 +27,7 @@ import type { Logger } from "../log.ts";
 import type { NodeStore } from "../store/mod.ts";
 import type { Committer } from "./committer.ts";
 import type { FileSpool } from "./file_spool.ts";
+import { OutboxQueue, type Pending } from "./outbox_queue.ts";
 import { RateLimiter } from "./rate_limit.ts";
 import { openReceipt, type ReceiptStatus, signReceipt } from "./receipt.ts";
 
@@ -67,14 +68,6 @@ export interface DeliveryOptions {
   window?: number;
 }
 
-interface Pending {
-  envelope: Envelope;
-  bytes: Uint8Array;
-  owner: UserName;
-  dest: NodeId;
-  sentAtMs: number;
-}
-
 const MAX_TEXT_BODY = 64 * 1024;
 /** How long a forwarded chunk waits for its receipt before the sender's client retries it. */
 const STREAM_FORGET_MS = 60_000;
@@ -90,7 +83,7 @@ const CHUNK_REFUSALS: Record<string, string> = {
 /** The delivery engine of one node. */
 export class Delivery {
   #o: Required<DeliveryOptions>;
-  #pending = new Map<string, Pending>();
+  #pending = new OutboxQueue();
   /** Chunks forwarded and waiting for a receipt: not stored, the client retries them. */
   #streaming = new Map<string, { owner: UserName; dest: NodeId; sentAtMs: number }>();
   #receipts = new Map<NodeId, Array<{ id: Uint8Array; status: ReceiptStatus }>>();
@@ -105,12 +98,11 @@ export class Delivery {
     this.#byNode = new RateLimiter(options.clock, { burst: 30, perMinute: 30 });
     for (const r of options.store.outboxAll()) {
       try {
-        this.#pending.set(r.id, {
+        this.#pending.add(r.id, {
           envelope: decodeEnvelope(r.bytes),
           bytes: r.bytes,
           owner: r.owner,
           dest: r.dest,
-          sentAtMs: 0,
         });
       } catch {
         this.#o.log.error("dropped an undecodable outbox entry", { id: r.id });
@@ -180,9 +172,7 @@ export class Delivery {
       this.#o.committer.write(
         () => this.#o.store.outboxAdd([{ id, owner, dest, bytes, expiresAtMs: e.expiresAtMs }]),
         () => {
-          if (!this.#pending.has(id)) {
-            this.#pending.set(id, { envelope: e, bytes, owner, dest, sentAtMs: 0 });
-          }
+          this.#pending.add(id, { envelope: e, bytes, owner, dest });
           this.#sendSoon();
           resolve({ id, state: "sent" });
         },
@@ -421,7 +411,7 @@ export class Delivery {
     }
     if (done.length === 0) return;
     const ids = done.map(([p]) => envelopeIdHex(p.envelope.id));
-    for (const id of ids) this.#pending.delete(id);
+    for (const id of ids) this.#pending.remove(id);
     this.#o.committer.write(() => this.#o.store.outboxDelete(ids), () => {
       for (const [p, status] of done) {
         this.#o.onEvent({
@@ -447,6 +437,7 @@ export class Delivery {
   }
 
   #tick(): void {
+    this.#pending.requeueOverdue(this.#o.clock.nowMs(), this.#o.retryMs);
     this.pump();
     this.#expire();
     this.#pumpTimer = this.#o.clock.setTimer(() => this.#tick(), 250);
@@ -455,26 +446,11 @@ export class Delivery {
   /** Sends what is due: new envelopes, and ones whose receipt is overdue. */
   pump(): void {
     const now = this.#o.clock.nowMs();
-    const inflight = new Map<NodeId, number>();
-    const blocked = new Set<NodeId>();
-    for (const p of this.#pending.values()) {
-      if (blocked.has(p.dest)) continue;
-      const busy = p.sentAtMs > 0 && now - p.sentAtMs < this.#o.retryMs;
-      const n = inflight.get(p.dest) ?? 0;
-      if (busy) {
-        inflight.set(p.dest, n + 1);
-        continue;
-      }
-      if (n >= this.#o.window) continue;
-      if (p.envelope.expiresAtMs <= now) continue;
-      const result = this.#o.federation.forwarder.send(p.envelope, p.bytes);
-      if (result === "forwarded") {
-        p.sentAtMs = now;
-        inflight.set(p.dest, n + 1);
-      } else {
-        blocked.add(p.dest);
-      }
-    }
+    this.#pending.pump(
+      this.#o.window,
+      now,
+      (p) => this.#o.federation.forwarder.send(p.envelope, p.bytes) === "forwarded",
+    );
   }
 
   #expire(): void {
@@ -485,7 +461,7 @@ export class Delivery {
     const expired = [...this.#pending.values()].filter((p) => p.envelope.expiresAtMs <= now);
     if (expired.length === 0) return;
     const ids = expired.map((p) => envelopeIdHex(p.envelope.id));
-    for (const id of ids) this.#pending.delete(id);
+    for (const id of ids) this.#pending.remove(id);
     this.#o.committer.write(() => this.#o.store.outboxDelete(ids), () => {
       for (const p of expired) {
         this.#o.onEvent({

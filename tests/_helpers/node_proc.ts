@@ -6,6 +6,7 @@ import { join, resolve } from "node:path";
 import { adminCall } from "../../lib/node/mod.ts";
 
 const REPO = resolve(new URL("../..", import.meta.url).pathname);
+const PROFILE_DIR = Deno.env.get("FEDCHAT_PROFILE_DIR");
 
 /** A fresh folder under .tmp/ for one test. */
 export async function tempRoot(name: string): Promise<string> {
@@ -139,6 +140,8 @@ export class NodeProc {
         "--allow-net",
         "--allow-read",
         "--allow-write=.tmp",
+        // For profiling by hand: FEDCHAT_PROFILE_DIR=.tmp/prof deno task bench ...
+        ...(PROFILE_DIR ? ["--cpu-prof", `--cpu-prof-dir=${PROFILE_DIR}`] : []),
         join(REPO, "main.ts"),
         this.mode,
         "--config",
