@@ -9,6 +9,7 @@
  */
 import assert from "node:assert/strict";
 import * as e2e from "../lib/e2e/mod.ts";
+import { browserTest, launchChromium } from "./_helpers/browser.ts";
 
 const ROOT = new URL("../", import.meta.url);
 const BUNDLE = new URL(".tmp/e2e_browser_bundle.js", ROOT);
@@ -39,7 +40,6 @@ const fromHex = (h: string) => Uint8Array.from(h.match(/../g) ?? [], (x) => pars
 
 async function drive(): Promise<void> {
   {
-    const { chromium } = await import("playwright-core");
     const js = await Deno.readTextFile(BUNDLE);
     const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
       const path = new URL(req.url).pathname;
@@ -50,16 +50,7 @@ async function drive(): Promise<void> {
         headers: { "content-type": "text/html" },
       });
     });
-    const browser = await chromium.launch({
-      executablePath: "/usr/bin/chromium",
-      headless: true,
-      args: [
-        "--no-sandbox",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-gpu",
-      ],
-    });
+    const browser = await launchChromium();
     try {
       const page = await browser.newPage();
       // 127.0.0.1 is a secure context, which WebCrypto requires.
@@ -192,37 +183,9 @@ async function drive(): Promise<void> {
   }
 }
 
-if (import.meta.main) {
-  await drive();
-  // deno-lint-ignore no-console -- the driver reports its verdict to the parent test
-  console.log("E2E_BROWSER_OK");
-} else {
-  Deno.test({
-    name: "lib/e2e handshake, ratchet and file round trip pass in headless Chromium",
-    sanitizeOps: false,
-    sanitizeResources: false,
-    async fn() {
-      await bundle();
-      const tmp = new URL(".tmp/browser-profile/", ROOT).pathname;
-      await Deno.mkdir(tmp, { recursive: true });
-      const out = await new Deno.Command(Deno.execPath(), {
-        args: [
-          "run",
-          // Playwright probes /proc (WSL detection), which Deno grants only with -A.
-          "--allow-all",
-          new URL(import.meta.url).pathname,
-        ],
-        cwd: ROOT.pathname,
-        env: { TMPDIR: tmp, NO_COLOR: "1" },
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      const stdout = new TextDecoder().decode(out.stdout);
-      const stderr = new TextDecoder().decode(out.stderr);
-      assert.ok(
-        out.success && stdout.includes("E2E_BROWSER_OK"),
-        `driver failed:\n${stdout}\n${stderr}`,
-      );
-    },
-  });
-}
+browserTest({
+  name: "lib/e2e handshake, ratchet and file round trip pass in headless Chromium",
+  file: import.meta.url,
+  drive: drive,
+  before: bundle,
+});

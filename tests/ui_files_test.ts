@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import type { Page } from "playwright-core";
-import { launchChromium, newContext, openUi, screenshot } from "./_helpers/browser.ts";
+import { browserTest, launchChromium, newContext, openUi, screenshot } from "./_helpers/browser.ts";
 import { link, startChat } from "./_helpers/chat.ts";
 import { sha256File, writeTestFile } from "./_helpers/files.ts";
 import { NodeProc, tempRoot } from "./_helpers/node_proc.ts";
@@ -92,30 +92,8 @@ async function uiFiles(): Promise<void> {
   }
 }
 
-if (import.meta.main) {
-  await uiFiles();
-  // deno-lint-ignore no-console -- the driver reports its verdict to the parent test
-  console.log("UI_FILES_OK");
-} else {
-  Deno.test({
-    name:
-      "UI: send a file with the button; both progress bars move; it arrives with the same digest",
-    sanitizeOps: false,
-    sanitizeResources: false,
-    async fn() {
-      const out = await new Deno.Command(Deno.execPath(), {
-        args: ["run", "--allow-all", new URL(import.meta.url).pathname],
-        cwd: new URL("..", import.meta.url).pathname,
-        env: { NO_COLOR: "1" },
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      const stdout = new TextDecoder().decode(out.stdout);
-      const stderr = new TextDecoder().decode(out.stderr);
-      assert.ok(
-        out.success && stdout.includes("UI_FILES_OK"),
-        `driver failed:\n${stdout}\n${stderr}`,
-      );
-    },
-  });
-}
+browserTest({
+  name: "UI: send a file with the button; both progress bars move; it arrives with the same digest",
+  file: import.meta.url,
+  drive: uiFiles,
+});

@@ -6,10 +6,9 @@
  * Playwright needs more than the test run's permissions, so the test re-runs
  * this file as a driver with --allow-all (see ui_workflow_test.ts).
  */
-import assert from "node:assert/strict";
-import { launchChromium } from "./_helpers/browser.ts";
+import { browserTest, launchChromium } from "./_helpers/browser.ts";
 import { NodeProc, tempRoot, waitUntil } from "./_helpers/node_proc.ts";
-import { chatWorkflow } from "./ui_workflow_test.ts";
+import { chatWorkflow } from "./_helpers/ui_workflow.ts";
 
 function uiUrl(n: NodeProc): string {
   const m = /open\s+(http:\/\/127\.0\.0\.1:\d+\/\?token=\S+)/.exec(n.output);
@@ -45,29 +44,8 @@ async function realWorkflow(): Promise<void> {
   }
 }
 
-if (import.meta.main) {
-  await realWorkflow();
-  // deno-lint-ignore no-console -- the driver reports its verdict to the parent test
-  console.log("UI_REAL_OK");
-} else {
-  Deno.test({
-    name: "UI: the seed's workflow in two browsers against two real nodes",
-    sanitizeOps: false,
-    sanitizeResources: false,
-    async fn() {
-      const out = await new Deno.Command(Deno.execPath(), {
-        args: ["run", "--allow-all", new URL(import.meta.url).pathname],
-        cwd: new URL("..", import.meta.url).pathname,
-        env: { NO_COLOR: "1" },
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      const stdout = new TextDecoder().decode(out.stdout);
-      const stderr = new TextDecoder().decode(out.stderr);
-      assert.ok(
-        out.success && stdout.includes("UI_REAL_OK"),
-        `driver failed:\n${stdout}\n${stderr}`,
-      );
-    },
-  });
-}
+browserTest({
+  name: "UI: the seed's workflow in two browsers against two real nodes",
+  file: import.meta.url,
+  drive: realWorkflow,
+});

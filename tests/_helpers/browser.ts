@@ -59,3 +59,64 @@ export async function screenshot(page: Page, name: string): Promise<string> {
   await page.screenshot({ path });
   return path;
 }
+
+/** Options of {@linkcode browserTest}. */
+export interface BrowserTestOptions {
+  /** The test's name. */
+  name: string;
+  /** `import.meta.url` of the test file, which is also the driver. */
+  file: string;
+  /** What the driver does in its own process (with --allow-all). */
+  drive: () => Promise<void>;
+  /** Runs in the test process before the driver starts (e.g. building a bundle). */
+  before?: () => Promise<unknown>;
+}
+
+const DRIVER_OK = "BROWSER_DRIVER_OK";
+
+/**
+ * Registers a browser test. Playwright probes /proc and HOME, which Deno
+ * grants only with --allow-all, so the test re-runs its own file as a driver
+ * process with --allow-all (temp files under .tmp/) and checks its verdict.
+ * Call it at the top level of a test file.
+ */
+export function browserTest({ name, file, drive, before }: BrowserTestOptions): void {
+  const isDriver = Deno.env.get("FEDCHAT_BROWSER_DRIVER") === new URL(file).pathname;
+  if (isDriver) {
+    drive().then(
+      () => {
+        // deno-lint-ignore no-console -- the driver reports its verdict to the parent test
+        console.log(DRIVER_OK);
+        Deno.exit(0);
+      },
+      (e) => {
+        // deno-lint-ignore no-console -- the driver reports its failure to the parent test
+        console.error(e);
+        Deno.exit(1);
+      },
+    );
+    return;
+  }
+  Deno.test({
+    name,
+    sanitizeOps: false,
+    sanitizeResources: false,
+    async fn() {
+      await before?.();
+      const tmp = join(REPO, ".tmp", "chromium");
+      await Deno.mkdir(tmp, { recursive: true });
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "--allow-all", new URL(file).pathname],
+        cwd: REPO,
+        env: { NO_COLOR: "1", TMPDIR: tmp, FEDCHAT_BROWSER_DRIVER: new URL(file).pathname },
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const stdout = new TextDecoder().decode(out.stdout);
+      const stderr = new TextDecoder().decode(out.stderr);
+      if (!out.success || !stdout.includes(DRIVER_OK)) {
+        throw new Error(`browser driver failed:\n${stdout}\n${stderr}`);
+      }
+    },
+  });
+}
