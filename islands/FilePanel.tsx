@@ -5,7 +5,7 @@
  * where a received file was saved.
  */
 import { useRef } from "preact/hooks";
-import type { FileTransfer, UiStore } from "../lib/ui/mod.ts";
+import { type FileTransfer, formatEta, formatSize, type UiStore } from "../lib/ui/mod.ts";
 
 const STATE_LABEL: Record<FileTransfer["state"], string> = {
   offered: "offered",
@@ -17,25 +17,6 @@ const STATE_LABEL: Record<FileTransfer["state"], string> = {
   cancelled: "cancelled",
   failed: "failed ✕",
 };
-
-/** "12.3 MB". */
-export function formatSize(n: number): string {
-  if (n < 1000) return `${n} B`;
-  const units = ["kB", "MB", "GB", "TB"];
-  let v = n;
-  let u = -1;
-  while (v >= 1000 && u < units.length - 1) {
-    v /= 1000;
-    u++;
-  }
-  return `${v.toFixed(v < 10 ? 2 : 1)} ${units[u]}`;
-}
-
-function formatEta(ms: number | null): string {
-  if (ms === null) return "";
-  const s = Math.ceil(ms / 1000);
-  return s >= 60 ? `${Math.floor(s / 60)} min ${s % 60} s left` : `${s} s left`;
-}
 
 /**
  * The Send File button: picks files and offers them to `address`. Its name

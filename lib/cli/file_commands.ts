@@ -2,30 +2,12 @@
 import { resolve } from "node:path";
 import type { FileTransfer } from "../client/mod.ts";
 import { printLine, printProgress } from "../log.ts";
+import { formatEta, formatSize as formatBytes } from "../ui/mod.ts";
 import { CliError } from "./cli_error.ts";
 import { call, type Command, stream, TARGET_FLAGS } from "./command.ts";
 
 const FLAGS = { ...TARGET_FLAGS, json: { type: "boolean" as const } };
 const ENDED = new Set(["complete", "declined", "cancelled", "failed"]);
-
-/** "12.3 MB", "512 B". */
-export function formatBytes(n: number): string {
-  if (n < 1000) return `${n} B`;
-  const units = ["kB", "MB", "GB", "TB"];
-  let v = n;
-  let u = -1;
-  while (v >= 1000 && u < units.length - 1) {
-    v /= 1000;
-    u++;
-  }
-  return `${v.toFixed(v < 10 ? 2 : 1)} ${units[u]}`;
-}
-
-function formatEta(ms: number | null): string {
-  if (ms === null) return "";
-  const s = Math.ceil(ms / 1000);
-  return s >= 60 ? `, ${Math.floor(s / 60)} min ${s % 60} s left` : `, ${s} s left`;
-}
 
 /** One line about a transfer, as `files` and `send-file` show it. */
 export function describeTransfer(t: FileTransfer): string {
@@ -35,7 +17,7 @@ export function describeTransfer(t: FileTransfer): string {
   const progress = moving
     ? `  ${pct}% ${formatBytes(t.bytesDone)}/${formatBytes(t.size)}, ${
       formatBytes(t.rateBytesPerSec)
-    }/s${formatEta(t.etaMs)}`
+    }/s${t.etaMs === null ? "" : `, ${formatEta(t.etaMs)}`}`
     : "";
   const where = t.state === "complete" && t.direction === "in" ? `  saved as ${t.path}` : "";
   const why = t.reason ? `  (${t.reason})` : "";

@@ -19,3 +19,4 @@ export {
   type SlashCommandHelp,
 } from "./slash_commands.ts";
 export { dayKey, formatDay, formatTime } from "./time_format.ts";
+export { formatEta, formatSize } from "./size_format.ts";
