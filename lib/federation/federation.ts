@@ -67,8 +67,15 @@ export function createFederation(o: FederationOptions): Federation {
     endpoint: o.endpoint,
     listed: o.listed,
     events: {
-      onRejected: (peer, reason, origin) =>
-        log.child("routing").warn("announcement refused", { peer, reason, origin }),
+      onRejected: (peer, reason, origin) => {
+        log.child("routing").warn("announcement refused", { peer, reason, origin });
+        // Neighbours forward only announcements they verified: undecodable or forged
+        // bytes can only come from the neighbour itself. (Expiry, skew and key
+        // conflicts can be honest and are only logged.)
+        if (reason === "bad-encoding" || reason === "bad-signature") {
+          links.disconnect(peer, `sent a ${reason} announcement`);
+        }
+      },
     },
   });
   const forwarder = new Forwarder({
@@ -92,7 +99,10 @@ export function createFederation(o: FederationOptions): Federation {
       Promise.resolve(router.receiveAnnouncement(peer, m.bytes)).catch((e) =>
         log.warn("announcement failed", { peer, why: (e as Error).message })
       );
-    } else if (m.kind === "envelope") forwarder.receive(peer, m.bytes);
+    } else if (m.kind === "envelope" && forwarder.receive(peer, m.bytes) === "invalid") {
+      // Every hop decodes what it forwards, so a malformed envelope comes from this neighbour.
+      links.disconnect(peer, "sent a malformed envelope");
+    }
   };
   return {
     links,

@@ -77,6 +77,8 @@ interface Runtime {
   timer: number | null;
   dialing: boolean;
   lastReceivedMs: number;
+  /** Redial delay after a disconnect for misbehaviour (0: none). */
+  penaltyMs: number;
 }
 
 /** The link layer of one node. */
@@ -198,6 +200,19 @@ export class LinkManager {
     rt.channel?.close("rejected by the owner");
     this.#setState(nodeId, "refused");
     this.#log.info("link rejected", { peer: nodeId });
+  }
+
+  /**
+   * Closes the link to a misbehaving peer (it may link again after the usual
+   * backoff); the reason is logged and recorded as its last error.
+   */
+  disconnect(peer: NodeId, reason: string): void {
+    const rt = this.#peers.get(peer);
+    if (!rt?.channel) return;
+    this.#log.warn("link closed: peer misbehaved", { peer, why: reason });
+    this.#recordError(peer, `disconnected: ${reason}`);
+    rt.penaltyMs = Math.min(this.#o.maxBackoffMs, Math.max(5_000, rt.penaltyMs * 2));
+    rt.channel.close(reason, 1008);
   }
 
   /** Closes the link to a node and forgets it (its pin too). */
@@ -345,6 +360,7 @@ export class LinkManager {
         timer: null,
         dialing: false,
         lastReceivedMs: 0,
+        penaltyMs: 0,
       };
       this.#peers.set(peer, rt);
     }
@@ -509,7 +525,8 @@ export class LinkManager {
       this.#setState(peer, "down");
       this.#log.info("link down", { peer, why: reason });
       this.onLinkDown(peer);
-      if (!this.#stopped) this.#scheduleDial(peer, 200 + Math.random() * 300);
+      // Redial soon after an ordinary drop; later after a disconnect for misbehaviour.
+      if (!this.#stopped) this.#scheduleDial(peer, rt.penaltyMs || 200 + Math.random() * 300);
     };
     this.onLinkUp(peer, key);
   }

@@ -1,0 +1,90 @@
+/**
+ * A linked peer that sends garbage inside an authenticated link (a malformed
+ * envelope, an undecodable announcement) is disconnected and the reason is
+ * logged and shown; the node keeps serving everyone else.
+ */
+import assert from "node:assert/strict";
+import { SYSTEM_CLOCK } from "../lib/clock.ts";
+import { LinkManager } from "../lib/federation/mod.ts";
+import { toNodeId } from "../lib/ids.ts";
+import { SILENT_LOGGER } from "../lib/log.ts";
+import { openSqliteNodeStore } from "../lib/store/mod.ts";
+import { link } from "./_helpers/chat.ts";
+import { NodeProc, tempRoot, waitUntil } from "./_helpers/node_proc.ts";
+
+Deno.test({
+  name:
+    "a peer sending a malformed envelope or announcement is disconnected; others are unaffected",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const root = await tempRoot("misbehaving");
+    const nodes: NodeProc[] = [];
+    const pair = await crypto.subtle.generateKey({ name: "Ed25519" }, true, [
+      "sign",
+      "verify",
+    ]) as CryptoKeyPair;
+    const key = {
+      privateKey: pair.privateKey,
+      publicKey: new Uint8Array(await crypto.subtle.exportKey("raw", pair.publicKey)),
+    };
+    const store = openSqliteNodeStore(":memory:");
+    const mallory = new LinkManager({
+      self: { nodeId: toNodeId("mallory"), key },
+      endpoint: { host: "127.0.0.1", port: 9 },
+      store,
+      clock: SYSTEM_CLOCK,
+      log: SILENT_LOGGER,
+      open: true,
+      maxMessageBytes: 1 << 20,
+      handshakeTimeoutMs: 5000,
+    });
+    try {
+      const a = await NodeProc.create({ id: "alice", root, open: true });
+      const b = await NodeProc.create({ id: "bob", root, open: true });
+      nodes.push(a, b);
+      await link(a, b);
+      const bobSince = (await a.link("bob"))!.sinceMs;
+      const alice = toNodeId("alice");
+      const up = async () => mallory.links().find((l) => l.peer === "alice")?.state === "up";
+
+      assert.equal(
+        (await mallory.connect({ nodeId: alice, host: "127.0.0.1", port: a.port })).state,
+        "up",
+      );
+      assert.ok(mallory.send(alice, { kind: "envelope", bytes: new Uint8Array([1, 2, 3]) }));
+      await waitUntil("alice drops mallory", async () => !(await up()));
+      await waitUntil(
+        "alice logs why",
+        () => /peer misbehaved peer=mallory why="sent a malformed envelope"/.test(a.output),
+      );
+      assert.match(
+        (await a.link("mallory"))?.lastError ?? "",
+        /disconnected: sent a malformed envelope/,
+      );
+
+      // Mallory comes back (its own redial) and sends an undecodable announcement.
+      await waitUntil("mallory relinked", up, 15_000);
+      assert.ok(
+        mallory.send(alice, {
+          kind: "announce",
+          bytes: crypto.getRandomValues(new Uint8Array(300)),
+        }),
+      );
+      await waitUntil("alice drops mallory again", async () => !(await up()));
+      await waitUntil(
+        "alice logs the announcement",
+        () => /why="sent a bad-encoding announcement"/.test(a.output),
+      );
+
+      // Alice kept serving: bob's link never dropped, and probes still cross it.
+      assert.equal((await a.link("bob"))?.sinceMs, bobSince);
+      const probe = (await a.admin("ping", { nodeId: "bob" })) as { path: string[] };
+      assert.deepEqual(probe.path, ["alice", "bob"]);
+    } finally {
+      mallory.stop();
+      store.close();
+      await Promise.all(nodes.map((n) => n.stop()));
+    }
+  },
+});
