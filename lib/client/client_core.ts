@@ -147,7 +147,7 @@ export class ClientCore implements ClientApi {
     } catch (e) {
       const msg = (e as Error).message;
       if (/not connected|no answer|Cannot reach the node/.test(msg)) return; // sent after reconnect
-      this.#o.log.warn("a file transfer message was refused", { why: msg });
+      this.#o.log.warn("an outgoing control message was refused", { why: msg });
     }
     this.#o.store.deleteOutgoing(id);
   }
@@ -677,10 +677,13 @@ export class ClientCore implements ClientApi {
       });
       this.#emit({ kind: "contact", contact: await this.#contactView(row) });
       // The responder can send only after our first ratchet message.
-      const hi = await this.#sealAndStore(row, { t: "hi" }, null);
-      void this.#submitEnvelope(hi.envelope).catch((e) =>
-        this.#o.log.info("first message not sent yet", { peer: from, why: (e as Error).message })
-      );
+      // It is kept in the outgoing table until the node takes it, like file messages.
+      let hiId = "";
+      const hi = await this.#sealAndStore(row, { t: "hi" }, null, (hex, envelope) => {
+        hiId = hex;
+        this.#o.store.putOutgoing(hex, envelope);
+      });
+      void this.#submitOutgoing(hiId, hi.envelope);
       return;
     }
     if (c.state !== "accepted" || !c.session) throw new Error("message before acceptance");
