@@ -429,13 +429,14 @@ export class ClientStore {
   transaction<T>(fn: () => T): T {
     if (this.#depth > 0) return fn();
     this.#depth++;
-    this.#db.exec("BEGIN IMMEDIATE");
+    // Prepared once: exec() parses the statement text on every call.
+    this.#stmt("BEGIN IMMEDIATE").run();
     try {
       const out = fn();
-      this.#db.exec("COMMIT");
+      this.#stmt("COMMIT").run();
       return out;
     } catch (e) {
-      this.#db.exec("ROLLBACK");
+      this.#stmt("ROLLBACK").run();
       throw e;
     } finally {
       this.#depth--;

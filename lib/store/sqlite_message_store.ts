@@ -26,6 +26,10 @@ function toAccount(r: Row): AccountRecord {
 /** Prepares the message statements on an open database. */
 export function messageStatements(db: DatabaseSync): MessageStore {
   const q = {
+    // Prepared once: exec() parses the statement text on every call.
+    begin: db.prepare("BEGIN IMMEDIATE"),
+    commit: db.prepare("COMMIT"),
+    rollback: db.prepare("ROLLBACK"),
     getAccount: db.prepare("SELECT * FROM accounts WHERE name = ?"),
     listAccounts: db.prepare("SELECT * FROM accounts ORDER BY name"),
     putAccount: db.prepare(
@@ -138,13 +142,13 @@ export function messageStatements(db: DatabaseSync): MessageStore {
     transaction<T>(fn: () => T): T {
       if (depth > 0) return fn();
       depth++;
-      db.exec("BEGIN IMMEDIATE");
+      q.begin.run();
       try {
         const out = fn();
-        db.exec("COMMIT");
+        q.commit.run();
         return out;
       } catch (e) {
-        db.exec("ROLLBACK");
+        q.rollback.run();
         throw e;
       } finally {
         depth--;
