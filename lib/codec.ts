@@ -129,6 +129,17 @@ export class ByteReader {
     return this.#buf.slice(at, at + n);
   }
 
+  /**
+   * Length-prefixed bytes, at most `max`, as a view into the input (no copy):
+   * for large fields such as envelope bodies. Mutating the input changes it.
+   */
+  bytesView(max: number, field: string): Uint8Array {
+    const n = this.u32(field);
+    if (n > max) throw new DecodeError(`Cannot decode ${field}: ${n} bytes exceeds ${max}`);
+    const at = this.#take(n, field);
+    return this.#buf.subarray(at, at + n);
+  }
+
   /** Length-prefixed bytes, at most `max`. */
   bytes(max: number, field: string): Uint8Array {
     const n = this.u32(field);

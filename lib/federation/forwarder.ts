@@ -120,7 +120,7 @@ export class Forwarder {
         });
         return "no-route";
       }
-      bytes = bytes.slice();
+      // The bytes came off our own link decryption and nothing else holds them: lower ttl in place.
       bytes[TTL_OFFSET] = e.ttl - 1;
       if (this.#o.alterForwarded) bytes = this.#o.alterForwarded(e, bytes);
     }

@@ -119,7 +119,8 @@ export function decodeEnvelope(bytes: Uint8Array): Envelope {
     const parse = ENVELOPE_KINDS[kind].between === "user" ? toAddress : toNodeId;
     const from = parse(r.str(80, "from"));
     const to = parse(r.str(80, "to"));
-    const body = r.bytes(MAX_ENVELOPE_BODY, "body");
+    // A view, not a copy: a relay forwards the bytes it received, and bodies can be 256 KiB chunks.
+    const body = r.bytesView(MAX_ENVELOPE_BODY, "body");
     r.end("envelope");
     if (expiresAtMs < createdAtMs) throw new DecodeError("expires before it was created");
     return { id, kind, ttl, createdAtMs, expiresAtMs, from, to, body };
