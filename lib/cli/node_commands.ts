@@ -120,7 +120,7 @@ export const NODE_COMMANDS: Record<string, Command> = {
         else {
           printLine(`Added ${r.name}@${r.node}. Give them this command (the code works once):`);
           printLine(
-            `  main.ts client --node ${r.host}:${r.port} --user ${r.name}@${r.node} --code ${r.code} ` +
+            `  npx deno@2.9.6 task cli client --node ${r.host}:${r.port} --user ${r.name}@${r.node} --code ${r.code} ` +
               `--fingerprint ${r.fingerprint}`,
           );
         }
