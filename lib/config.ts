@@ -24,6 +24,8 @@ export interface Config {
   dataDir: string;
   /** Accept links from unknown nodes without the owner's approval. */
   openFederation: boolean;
+  /** Whether this node's users appear in other nodes' directories at all. */
+  listed: boolean;
   /** Largest frame accepted on a link, bytes. */
   maxFrameBytes: number;
   /** Open connections in total / from one address. */
@@ -118,7 +120,7 @@ const SPEC: Record<string, Record<string, KeySpec>> = {
     public_port: portSpec(1),
   },
   Storage: { data_dir: { parse: (raw) => raw, allowed: "a folder path" } },
-  Federation: { open: boolSpec },
+  Federation: { open: boolSpec, listed: boolSpec },
   Limits: {
     max_frame_bytes: intSpec(65_536, 16 * 1024 * 1024),
     max_connections: intSpec(4, 4096),
@@ -150,6 +152,7 @@ export const CONFIG_DEFAULTS = {
   host: "127.0.0.1",
   dataDir: "data",
   openFederation: false,
+  listed: true,
   maxFrameBytes: 1024 * 1024,
   maxConnections: 256,
   maxConnectionsPerAddress: 16,
@@ -250,6 +253,7 @@ export function parseConfig(text: string, file: string): Config {
     dataDir: isAbsolute(dataDirRaw) ? dataDirRaw : join(base, dataDirRaw),
     openFederation: (value("Federation", "open") as boolean | undefined) ??
       CONFIG_DEFAULTS.openFederation,
+    listed: (value("Federation", "listed") as boolean | undefined) ?? CONFIG_DEFAULTS.listed,
     maxFrameBytes: (value("Limits", "max_frame_bytes") as number | undefined) ??
       CONFIG_DEFAULTS.maxFrameBytes,
     maxConnections: (value("Limits", "max_connections") as number | undefined) ??

@@ -4,6 +4,7 @@
  * when a relay dies; the directory on every node.
  */
 import assert from "node:assert/strict";
+import { link, startChat } from "./_helpers/chat.ts";
 import { NodeProc, tempRoot, waitLink, waitUntil } from "./_helpers/node_proc.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
@@ -162,6 +163,42 @@ Deno.test({
       assert.equal((await route(a1, "a2"))?.reachable ?? false, false);
     } finally {
       await stopAll(nodes);
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "directory: an unlisted node and an unlisted user are missing from directories but reachable by address",
+  ...opts,
+  fn: async () => {
+    const root = await tempRoot("unlisted");
+    const nodes: NodeProc[] = [];
+    try {
+      const a = await NodeProc.create({ id: "alice", root, open: true, withClient: true });
+      const h = await NodeProc.create({
+        id: "hidden",
+        root,
+        open: true,
+        withClient: true,
+        extra: "[Federation]\nlisted = false\n",
+      });
+      nodes.push(a, h);
+      await a.admin("users-add", { name: "shy", listed: false });
+      await link(a, h);
+      await waitDistance(a, "hidden", 1);
+      const dir = async (n: NodeProc) =>
+        ((await n.admin("directory")) as Array<{ address: string }>).map((e) => e.address);
+      await waitUntil("hidden sees alice", async () => (await dir(h)).includes("alice@alice"));
+      assert.ok(
+        !(await dir(a)).includes("hidden@hidden"),
+        "an unlisted node's owner is not listed",
+      );
+      assert.ok(!(await dir(h)).includes("shy@alice"), "an unlisted user is not listed");
+      // Someone who knows the address still reaches it.
+      await startChat(a, "alice@alice", h, "hidden@hidden", "I know your address");
+    } finally {
+      await Promise.all(nodes.map((n) => n.stop()));
     }
   },
 });

@@ -133,7 +133,7 @@ export async function startNode(options: StartNodeOptions): Promise<Node> {
       open: config.openFederation,
       maxMessageBytes: config.maxFrameBytes,
       handshakeTimeoutMs: config.handshakeTimeoutMs,
-      listed: true,
+      listed: config.listed,
       alterForwarded: options.alterForwarded,
       deliverLocal: (e, bytes) => {
         if (e.kind === "bundleRequest" || e.kind === "bundleReply") bundles.receive(e);
