@@ -178,3 +178,43 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "an envelope whose destination stays unreachable past its expiry is reported failed: expired",
+  ...opts,
+  fn: async () => {
+    const root = await tempRoot("expiry");
+    const nodes: NodeProc[] = [];
+    let client: Awaited<ReturnType<typeof rawClient>> | null = null;
+    try {
+      const a = await NodeProc.create({ id: "nodea", root, open: true, withClient: true });
+      const b = await NodeProc.create({ id: "nodeb", root, open: true, withClient: true });
+      nodes.push(a, b);
+      await link(a, b);
+      const added = JSON.parse(
+        (await runCli(["users", "add", "erin", "--json", "--config", a.configPath])).stdout,
+      );
+      client = await rawClient(a, "erin", added.code, join(root, "erin"));
+      await b.stop();
+      const e = envelope({ from: "erin@nodea", to: "nodeb@nodeb", expiresAtMs: Date.now() + 1500 });
+      client.send({ type: "submit", req: 1, envelope: encodeEnvelope(e) });
+      await waitUntil(
+        "sent",
+        () => client!.got.some((m) => m.type === "submitted" && m.req === 1 && m.state === "sent"),
+      );
+      await waitUntil(
+        "expired notice",
+        () =>
+          client!.got.some((m) =>
+            m.type === "notice" && m.ref === envelopeIdHex(e.id) && m.state === "failed" &&
+            m.reason === "expired"
+          ),
+        10_000,
+      );
+    } finally {
+      client?.close();
+      await Promise.all(nodes.map((n) => n.stop()));
+    }
+  },
+});
