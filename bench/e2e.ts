@@ -6,38 +6,12 @@
  *
  *   deno run --allow-read=. bench/e2e.ts
  */
-import { createCipheriv, createDecipheriv } from "node:crypto";
 import * as e2e from "../lib/e2e/mod.ts";
+// AES-256-GCM through node:crypto (synchronous), as the client core uses it.
+import { NODE_AEAD } from "../lib/client/node_aead.ts";
 
 const MSG = new Uint8Array(100).fill(0x61);
 const SECONDS = Number(Deno.env.get("BENCH_SECONDS") ?? "3");
-
-/** AES-256-GCM through node:crypto (synchronous), to show the cost of WebCrypto's async hop. */
-const NODE_AEAD: e2e.Aead = {
-  seal(key, nonce, plaintext, ad) {
-    const c = createCipheriv("aes-256-gcm", key, nonce);
-    c.setAAD(ad);
-    const out = new Uint8Array(plaintext.length + 16);
-    out.set(c.update(plaintext));
-    c.final();
-    out.set(c.getAuthTag(), plaintext.length);
-    return Promise.resolve(out);
-  },
-  open(key, nonce, sealed, ad) {
-    try {
-      const d = createDecipheriv("aes-256-gcm", key, nonce);
-      d.setAAD(ad);
-      d.setAuthTag(sealed.subarray(sealed.length - 16));
-      const out = new Uint8Array(d.update(sealed.subarray(0, sealed.length - 16)));
-      d.final();
-      return Promise.resolve(out);
-    } catch (cause) {
-      return Promise.reject(
-        new e2e.DecryptError("Cannot decrypt: authentication failed", { cause }),
-      );
-    }
-  },
-};
 
 async function handshake(alice: e2e.IdentityKeyPair, bob: e2e.IdentityKeyPair) {
   const { request, pending } = await e2e.createChatRequest({
