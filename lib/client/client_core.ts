@@ -357,29 +357,39 @@ export class ClientCore implements ClientApi {
 
   async accept(addressText: string): Promise<void> {
     const from = toAddress(addressText);
-    const req = this.#o.store.request(from);
-    if (!req) throw new Error(`Cannot accept: no request from ${from}`);
-    const verified = await e2e.readChatRequest(req.request, { localAddress: this.#o.address });
-    const accepted = await e2e.acceptChatRequest({ identity: this.#o.identity, request: verified });
-    const prev = this.#o.store.contact(from);
-    const row: ContactRow = {
-      ...(prev ?? this.#blankContact(from)),
-      state: "accepted",
-      identity: e2e.encodePublicIdentity(accepted.peerIdentity),
-      keyChanged: false,
-      session: e2e.encodeRatchetState(accepted.session),
-      pending: null,
-    };
-    this.#o.store.transaction(() => {
-      this.#o.store.putContact(row);
-      this.#o.store.deleteRequest(from);
+    // The new session is created in the session queue, and the acceptance is kept in the
+    // outgoing table until the node takes it, so a dropped connection cannot lose it.
+    const { row, id, envelope } = await this.#exclusive(async () => {
+      const req = this.#o.store.request(from);
+      if (!req) throw new Error(`Cannot accept: no request from ${from}`);
+      const verified = await e2e.readChatRequest(req.request, { localAddress: this.#o.address });
+      const accepted = await e2e.acceptChatRequest({
+        identity: this.#o.identity,
+        request: verified,
+      });
+      const prev = this.#o.store.contact(from);
+      const row: ContactRow = {
+        ...(prev ?? this.#blankContact(from)),
+        state: "accepted",
+        identity: e2e.encodePublicIdentity(accepted.peerIdentity),
+        keyChanged: false,
+        session: e2e.encodeRatchetState(accepted.session),
+        pending: null,
+      };
+      const { id, envelope } = this.#envelope(
+        from,
+        "message",
+        encodePayload({ kind: "acceptance", acceptance: accepted.acceptance }),
+      );
+      this.#o.store.transaction(() => {
+        this.#o.store.putContact(row);
+        this.#o.store.deleteRequest(from);
+        this.#o.store.putOutgoing(id, envelope);
+      });
+      return { row, id, envelope };
     });
     this.#policy(from, "allow");
-    await this.#send(
-      from,
-      "message",
-      encodePayload({ kind: "acceptance", acceptance: accepted.acceptance }),
-    );
+    await this.#submitOutgoing(id, envelope);
     this.#emit({ kind: "contact", contact: await this.#contactView(row) });
   }
 
@@ -515,9 +525,19 @@ export class ClientCore implements ClientApi {
   }
 
   async #send(to: Address, kind: "request" | "message", body: Uint8Array): Promise<void> {
+    await this.#submitEnvelope(this.#envelope(to, kind, body).envelope);
+  }
+
+  /** A new envelope from us, and its id (hex). */
+  #envelope(
+    to: Address,
+    kind: "request" | "message",
+    body: Uint8Array,
+  ): { id: string; envelope: Uint8Array } {
     const now = this.#o.clock.nowMs();
+    const idBytes = crypto.getRandomValues(new Uint8Array(16));
     const envelope = encodeEnvelope({
-      id: crypto.getRandomValues(new Uint8Array(16)),
+      id: idBytes,
       kind,
       ttl: DEFAULT_TTL,
       createdAtMs: now,
@@ -526,7 +546,7 @@ export class ClientCore implements ClientApi {
       to,
       body,
     });
-    await this.#submitEnvelope(envelope);
+    return { id: envelopeIdHex(idBytes), envelope };
   }
 
   async markRead(addressText: string): Promise<void> {
