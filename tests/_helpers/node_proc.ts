@@ -7,6 +7,7 @@ import { adminCall } from "../../lib/node/mod.ts";
 
 const REPO = resolve(new URL("../..", import.meta.url).pathname);
 const PROFILE_DIR = Deno.env.get("FEDCHAT_PROFILE_DIR");
+const V8_FLAGS = Deno.env.get("FEDCHAT_V8_FLAGS");
 
 /** A fresh folder under .tmp/ for one test. */
 export async function tempRoot(name: string): Promise<string> {
@@ -142,6 +143,8 @@ export class NodeProc {
         "--allow-write=.tmp",
         // For profiling by hand: FEDCHAT_PROFILE_DIR=.tmp/prof deno task bench ...
         ...(PROFILE_DIR ? ["--cpu-prof", `--cpu-prof-dir=${PROFILE_DIR}`] : []),
+        // For experiments by hand, e.g. FEDCHAT_V8_FLAGS=--max-semi-space-size=2
+        ...(V8_FLAGS ? [`--v8-flags=${V8_FLAGS}`] : []),
         join(REPO, "main.ts"),
         this.mode,
         "--config",
