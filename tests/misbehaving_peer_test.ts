@@ -46,14 +46,14 @@ Deno.test({
       await link(a, b);
       const bobSince = (await a.link("bob"))!.sinceMs;
       const alice = toNodeId("alice");
-      const up = async () => mallory.links().find((l) => l.peer === "alice")?.state === "up";
+      const up = () => mallory.links().find((l) => l.peer === "alice")?.state === "up";
 
       assert.equal(
         (await mallory.connect({ nodeId: alice, host: "127.0.0.1", port: a.port })).state,
         "up",
       );
       assert.ok(mallory.send(alice, { kind: "envelope", bytes: new Uint8Array([1, 2, 3]) }));
-      await waitUntil("alice drops mallory", async () => !(await up()));
+      await waitUntil("alice drops mallory", () => !up());
       await waitUntil(
         "alice logs why",
         () => /peer misbehaved peer=mallory why="sent a malformed envelope"/.test(a.output),
@@ -71,7 +71,7 @@ Deno.test({
           bytes: crypto.getRandomValues(new Uint8Array(300)),
         }),
       );
-      await waitUntil("alice drops mallory again", async () => !(await up()));
+      await waitUntil("alice drops mallory again", () => !up());
       await waitUntil(
         "alice logs the announcement",
         () => /why="sent a bad-encoding announcement"/.test(a.output),
