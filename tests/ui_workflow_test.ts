@@ -66,7 +66,10 @@ async function fakeWorkflow(browser: Browser): Promise<void> {
     net.rotateKey("bob@bob");
     const warning = a.getByRole("alert").filter({ hasText: "key has changed" });
     await warning.waitFor();
-    assert.equal(await a.getByRole("button", { name: "Send" }).isDisabled(), true);
+    const sendButton = a.getByRole("button", { name: "Send" });
+    // The warning and the disabled button come in one render, but give it a moment (bounded).
+    for (let i = 0; i < 50 && !(await sendButton.isDisabled()); i++) await a.waitForTimeout(50);
+    assert.equal(await sendButton.isDisabled(), true);
     await screenshot(a, "key-change");
     await warning.getByRole("button", { name: "Accept new key" }).click();
     await warning.waitFor({ state: "hidden" });

@@ -81,6 +81,9 @@ export async function chatWorkflow(
   await send(a, "Shall we test the pop-out window?");
   await b.locator(".msg.in", { hasText: "pop-out" }).waitFor();
   for (const page of [a, b]) {
+    // The sender's own page may render its last message a moment after the receiver's.
+    await page.locator(".msg", { hasText: "pop-out" }).locator("time").waitFor();
+    await page.locator(".msg time").nth(2).waitFor();
     const times = await page.locator(".msg time").allTextContents();
     assert.ok(times.length >= 3, "every message shows a time");
     for (const t of times) assert.match(t.trim(), TIME);
