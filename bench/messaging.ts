@@ -13,7 +13,7 @@ import { SYSTEM_CLOCK } from "../lib/clock.ts";
 import { type NodeId, toAddress, toNodeId, toUserName } from "../lib/ids.ts";
 import { SILENT_LOGGER } from "../lib/log.ts";
 import { link } from "../tests/_helpers/chat.ts";
-import { NodeProc, runCli, tempRoot, waitUntil } from "../tests/_helpers/node_proc.ts";
+import { NodeProc, tempRoot, waitUntil } from "../tests/_helpers/node_proc.ts";
 
 const THROUGHPUT_N = Number(Deno.env.get("N") ?? 20_000);
 const WINDOW = 512;
@@ -31,9 +31,7 @@ async function rssMiB(pid: number | undefined): Promise<{ rss: number; peak: num
 }
 
 async function clientFor(root: string, node: NodeProc, name: string) {
-  const added = JSON.parse(
-    (await runCli(["users", "add", name, "--json", "--config", node.configPath])).stdout,
-  );
+  const added = await node.addUser(name);
   return await openClient({
     dir: join(root, `${name}-client`),
     address: toAddress(`${name}@${node.id}`),

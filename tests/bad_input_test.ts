@@ -66,6 +66,15 @@ function envelope(over: Partial<Envelope>): Envelope {
   };
 }
 
+/** Nodes A and B (each with its owner's client), linked; both added to `nodes` for cleanup. */
+async function linkedPair(root: string, nodes: NodeProc[]): Promise<[NodeProc, NodeProc]> {
+  const a = await NodeProc.create({ id: "nodea", root, open: true, withClient: true });
+  const b = await NodeProc.create({ id: "nodeb", root, open: true, withClient: true });
+  nodes.push(a, b);
+  await link(a, b);
+  return [a, b];
+}
+
 Deno.test({
   name: "bad input from a client: clear errors or logged drops, and the node keeps serving",
   ...opts,
@@ -74,13 +83,8 @@ Deno.test({
     const nodes: NodeProc[] = [];
     let mallory: Awaited<ReturnType<typeof rawClient>> | null = null;
     try {
-      const a = await NodeProc.create({ id: "nodea", root, open: true, withClient: true });
-      const b = await NodeProc.create({ id: "nodeb", root, open: true, withClient: true });
-      nodes.push(a, b);
-      await link(a, b);
-      const added = JSON.parse(
-        (await runCli(["users", "add", "mallory", "--json", "--config", a.configPath])).stdout,
-      );
+      const [a, b] = await linkedPair(root, nodes);
+      const added = await a.addUser("mallory");
       mallory = await rawClient(a, "mallory", added.code, join(root, "mallory"));
       const reply = async (req: number) => {
         await waitUntil(
@@ -188,13 +192,8 @@ Deno.test({
     const nodes: NodeProc[] = [];
     let client: Awaited<ReturnType<typeof rawClient>> | null = null;
     try {
-      const a = await NodeProc.create({ id: "nodea", root, open: true, withClient: true });
-      const b = await NodeProc.create({ id: "nodeb", root, open: true, withClient: true });
-      nodes.push(a, b);
-      await link(a, b);
-      const added = JSON.parse(
-        (await runCli(["users", "add", "erin", "--json", "--config", a.configPath])).stdout,
-      );
+      const [a, b] = await linkedPair(root, nodes);
+      const added = await a.addUser("erin");
       client = await rawClient(a, "erin", added.code, join(root, "erin"));
       await b.stop();
       const e = envelope({ from: "erin@nodea", to: "nodeb@nodeb", expiresAtMs: Date.now() + 1500 });

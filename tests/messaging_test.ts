@@ -117,8 +117,7 @@ Deno.test({
       );
 
       // carol: a second person on node A, with her own client process.
-      const added = await runCli(["users", "add", "carol", "--json", "--config", a.configPath]);
-      const info = JSON.parse(added.stdout);
+      const info = await a.addUser("carol");
       const carolDir = join(root, "carol-client");
       const carolProc = (user: string, dir: string, code?: string) => {
         const child = new Deno.Command(Deno.execPath(), {

@@ -13,12 +13,6 @@ import { link, startChat } from "./_helpers/chat.ts";
 import { sha256File, writeTestFile } from "./_helpers/files.ts";
 import { NodeProc, tempRoot } from "./_helpers/node_proc.ts";
 
-function uiUrl(n: NodeProc): string {
-  const m = /open\s+(http:\/\/127\.0\.0\.1:\d+\/\?token=\S+)/.exec(n.output);
-  if (!m) throw new Error(`${n.id} printed no UI address`);
-  return m[1];
-}
-
 /** Records every value the page's file progress bars take. */
 async function watchProgress(page: Page): Promise<void> {
   await page.evaluate(() => {
@@ -52,8 +46,8 @@ async function uiFiles(): Promise<void> {
     const src = join(root, "holiday photos.bin");
     await writeTestFile(src, 80_000_000, 3);
 
-    const a = await openUi(await newContext(browser), uiUrl(alice));
-    const b = await openUi(await newContext(browser), uiUrl(bob));
+    const a = await openUi(await newContext(browser), alice.uiUrl());
+    const b = await openUi(await newContext(browser), bob.uiUrl());
     await a.goto(new URL("/chat/bob%40bob", a.url()).href);
     await b.goto(new URL("/chat/alice%40alice", b.url()).href);
     await a.waitForSelector("html[data-hydrated]");

@@ -10,12 +10,6 @@ import { browserTest, launchChromium } from "./_helpers/browser.ts";
 import { NodeProc, tempRoot, waitUntil } from "./_helpers/node_proc.ts";
 import { chatWorkflow } from "./_helpers/ui_workflow.ts";
 
-function uiUrl(n: NodeProc): string {
-  const m = /open\s+(http:\/\/127\.0\.0\.1:\d+\/\?token=\S+)/.exec(n.output);
-  if (!m) throw new Error(`${n.id} printed no UI address`);
-  return m[1];
-}
-
 async function realWorkflow(): Promise<void> {
   const root = await tempRoot("ui-real");
   const nodes: NodeProc[] = [];
@@ -27,11 +21,11 @@ async function realWorkflow(): Promise<void> {
     await chatWorkflow(
       browser,
       {
-        url: uiUrl(alice),
+        url: alice.uiUrl(),
         address: "alice@alice",
         connectTo: { host: "127.0.0.1", port: bob.port, nodeId: "bob" },
       },
-      { url: uiUrl(bob), address: "bob@bob" },
+      { url: bob.uiUrl(), address: "bob@bob" },
     );
     // What the pages showed is what the client cores hold.
     await waitUntil("bob's history", async () => {

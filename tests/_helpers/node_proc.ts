@@ -188,6 +188,20 @@ export class NodeProc {
     return await this.admin("status") as never;
   }
 
+  /** The browser UI's token URL the process printed at start (default mode). */
+  uiUrl(): string {
+    const m = /open\s+(http:\/\/127\.0\.0\.1:\d+\/\?token=\S+)/.exec(this.#output);
+    if (!m) throw new Error(`${this.id} printed no UI address`);
+    return m[1];
+  }
+
+  /** Adds a user with `users add NAME --json` (the real CLI); returns its enrollment details. */
+  async addUser(name: string): Promise<{ name: string; code: string; fingerprint: string }> {
+    const r = await runCli(["users", "add", name, "--json", "--config", this.configPath]);
+    if (r.code !== 0) throw new Error(`users add ${name} failed: ${r.stdout}${r.stderr}`);
+    return JSON.parse(r.stdout);
+  }
+
   /** The state of the link to `peer`, or undefined. */
   async link(peer: string): Promise<LinkRow | undefined> {
     return (await this.status()).links.find((l) => l.peer === peer);
