@@ -2,7 +2,10 @@
 /**
  * The one place that writes to the console. Lines are `LEVEL component: message`
  * with `key=value` fields; never keys, plaintext, tokens or whole payloads.
+ * Messages and field values pass through {@linkcode visible}, so text from a
+ * peer cannot move the cursor, clear the screen or forge a log line.
  */
+import { visible, visibleMultiline } from "./safe_text.ts";
 
 /** Severity of a log line. */
 export type LogLevel = "debug" | "info" | "warn" | "error";
@@ -37,8 +40,8 @@ function formatFields(fields: LogFields | undefined): string {
   let out = "";
   for (const [k, v] of Object.entries(fields)) {
     if (v === undefined) continue;
-    const text = String(v);
-    out += ` ${k}=${/[\s"=]/.test(text) ? JSON.stringify(text) : text}`;
+    const text = visible(String(v));
+    out += ` ${visible(k)}=${/[\s"=]/.test(text) ? JSON.stringify(text) : text}`;
   }
   return out;
 }
@@ -50,7 +53,9 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     if (RANK[lvl] < RANK[level]) return;
     const prefix = component ? `${component}: ` : "";
     sink(
-      `${new Date().toISOString()} ${lvl.toUpperCase()} ${prefix}${message}${formatFields(fields)}`,
+      `${new Date().toISOString()} ${lvl.toUpperCase()} ${prefix}${visible(message)}${
+        formatFields(fields)
+      }`,
     );
   };
   return {
@@ -65,9 +70,12 @@ export function createLogger(options: LoggerOptions = {}): Logger {
 /** A logger that drops everything (tests). */
 export const SILENT_LOGGER: Logger = createLogger({ level: "error", sink: () => {} });
 
-/** Writes a line for the user to stdout (CLI output, not logs). */
+/**
+ * Writes a line for the user to stdout (CLI output, not logs). Remote text in
+ * it is made visible (see {@linkcode visibleMultiline}); JSON stays valid.
+ */
 export function printLine(text: string): void {
-  console.log(text);
+  console.log(visibleMultiline(text));
 }
 
 /**
@@ -76,6 +84,8 @@ export function printLine(text: string): void {
  */
 export function printProgress(text: string, final = false): void {
   if (Deno.stdout.isTerminal()) {
-    Deno.stdout.writeSync(new TextEncoder().encode(`\r\x1b[2K${text}${final ? "\n" : ""}`));
-  } else console.log(text);
+    Deno.stdout.writeSync(
+      new TextEncoder().encode(`\r\x1b[2K${visible(text)}${final ? "\n" : ""}`),
+    );
+  } else console.log(visible(text));
 }
