@@ -8,7 +8,8 @@
  * - `confirmed`: delivered (the same key, validly signed) through two different neighbours,
  *   or pinned so in an earlier run. The earliest confirmed key of an id keeps it.
  * - `provisional`: heard through one neighbour only (its `introducer`), counted against
- *   that neighbour's budget; never believed for receipts, never persisted. A different key
+ *   that neighbour's budget; never persisted, believed for receipts only while no other
+ *   neighbour contests it (earliest seen). A different key
  *   for the id from another neighbour is held as a `rival`; the first of the two keys to be
  *   delivered by a second neighbour wins.
  *
@@ -248,8 +249,19 @@ export function pinFromStore(key: Uint8Array, source: "link" | "confirmed"): Ori
   return freeze({ ...UNKNOWN_ORIGIN, key, trust: source });
 }
 
-/** Whether `state`'s key may verify what the origin signs outside routing (receipts). */
+/**
+ * Whether `state`'s key may verify what the origin signs outside routing (receipts): a key
+ * pinned by a link or confirmed through two neighbours, or the earliest key seen for the id
+ * as long as no other neighbour contests it (a node behind a single neighbour has no second
+ * opinion to ask).
+ */
 export function believed(state: OriginState): boolean {
+  if (state.trust === "link" || state.trust === "confirmed") return true;
+  return state.trust === "provisional" && state.rival === undefined;
+}
+
+/** Whether `state` is worth saving across restarts (provisional keys never are). */
+export function pinned(state: OriginState): boolean {
   return state.trust === "link" || state.trust === "confirmed";
 }
 

@@ -65,7 +65,7 @@ Deno.test("receive() keeps a first announcement as provisional, introduced by it
     expiresAtMs: NOW + 60 * MINUTE - 5_000,
   });
   assert.deepEqual(result.forward, ["q", "x"]);
-  assert.equal(believed(result.newState), false);
+  assert.equal(believed(result.newState), true); // earliest seen, uncontested
 });
 
 Deno.test("receive() never mutates its input state", () => {
@@ -133,6 +133,7 @@ Deno.test("a provisional key does not take over an id, and loses it to a key two
   assert.equal(contested.kind, "rejected");
   assert.equal(contested.reason, "key-conflict");
   assert.deepEqual(contested.newState.rival, { key: X.publicKey, via: "q" });
+  assert.equal(believed(contested.newState), false); // contested: neither key verifies receipts
   assert.deepEqual(contested.newState.key, Y.publicKey);
   // q again is not a second neighbour; a forged copy through r is not proof either.
   assert.equal(run(contested.newState, ann({ seq: 4 }), { from: "q" }).reason, "key-conflict");

@@ -34,6 +34,7 @@ import {
   type OriginState,
   pinByLink,
   pinFromStore,
+  pinned,
   receive,
   type RejectReason,
   type Trust,
@@ -425,9 +426,9 @@ export class Router {
   }
 
   /**
-   * The key of `node` to verify what it signs outside routing (delivery receipts): only a
-   * key pinned by a link handshake or confirmed through two neighbours, never a provisional
-   * one.
+   * The key of `node` to verify what it signs outside routing (delivery receipts): a key
+   * pinned by a link handshake or confirmed through two neighbours, or the earliest key
+   * heard while no neighbour contests it; undefined for a contested id.
    */
   believedKey(node: NodeId): Uint8Array | undefined {
     if (node === this.self) return this.#o.signer.publicKey;
@@ -539,7 +540,7 @@ export class Router {
   /** Stores a decided state; a key newly believed is saved to the pins. */
   #apply(node: NodeId, old: OriginState, next: OriginState): void {
     this.#db.set(node, next);
-    if (next.key === undefined || !believed(next)) return;
+    if (next.key === undefined || !pinned(next)) return;
     if (old.trust === next.trust && old.key !== undefined && bytesEqual(old.key, next.key)) return;
     this.#o.pins?.save(node, next.key, next.trust as "link" | "confirmed");
   }
