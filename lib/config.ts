@@ -43,7 +43,23 @@ export interface Config {
   downloadsDir: string | null;
   /** Offers of files up to this size are accepted without asking; larger ones always ask. */
   autoAcceptFileBytes: number;
+  /** Routing-origin budgets (`[Limits]`), the router's `OriginLimits`. */
+  routingLimits: RoutingLimits;
   logLevel: LogLevel;
+}
+
+/** How many origins (other nodes) the router keeps, and how many one neighbour may introduce. */
+export interface RoutingLimits {
+  /** Origins kept in all, confirmed ones included (`max_routing_origins`). */
+  maxOrigins: number;
+  /** Origins heard through one neighbour only, per neighbour (`max_provisional_origins_per_peer`). */
+  maxProvisionalPerPeer: number;
+  /** Such origins in all (`max_provisional_origins`). */
+  maxProvisionalTotal: number;
+  /** Bytes of their announcements per neighbour (`max_provisional_bytes_per_peer`). */
+  maxProvisionalBytesPerPeer: number;
+  /** Bytes of their announcements in all (`max_provisional_bytes`). */
+  maxProvisionalBytesTotal: number;
 }
 
 /** A config file that cannot be used; the message says where and what to do. */
@@ -128,6 +144,11 @@ const SPEC: Record<string, Record<string, KeySpec>> = {
     handshake_timeout_ms: intSpec(100, 120_000),
     max_file_bytes: byteSpec(0, 2 ** 50),
     file_quota_bytes: byteSpec(1024 * 1024, 2 ** 50),
+    max_routing_origins: intSpec(16, 10_000_000),
+    max_provisional_origins_per_peer: intSpec(1, 10_000_000),
+    max_provisional_origins: intSpec(1, 10_000_000),
+    max_provisional_bytes_per_peer: byteSpec(64 * 1024, 2 ** 40),
+    max_provisional_bytes: byteSpec(64 * 1024, 2 ** 40),
   },
   Files: {
     downloads_dir: { parse: (raw) => raw, allowed: "a folder path" },
@@ -161,6 +182,13 @@ export const CONFIG_DEFAULTS = {
   maxFileBytes: 8 * 1024 ** 3,
   fileQuotaBytes: 2 * 1024 ** 3,
   autoAcceptFileBytes: 0,
+  routingLimits: Object.freeze({
+    maxOrigins: 100_000,
+    maxProvisionalPerPeer: 4096,
+    maxProvisionalTotal: 16_384,
+    maxProvisionalBytesPerPeer: 4 * 1024 * 1024,
+    maxProvisionalBytesTotal: 16 * 1024 * 1024,
+  }) as Readonly<RoutingLimits>,
   logLevel: "info" as LogLevel,
 };
 
@@ -261,7 +289,21 @@ export function parseConfig(text: string, file: string): Config {
       : join(base, downloadsRaw),
     autoAcceptFileBytes: (value("Files", "auto_accept_bytes") as number | undefined) ??
       CONFIG_DEFAULTS.autoAcceptFileBytes,
+    routingLimits: routingLimits(value),
     logLevel: (value("Log", "level") as LogLevel | undefined) ?? CONFIG_DEFAULTS.logLevel,
+  };
+}
+
+function routingLimits(value: (sec: string, key: string) => unknown): RoutingLimits {
+  const d = CONFIG_DEFAULTS.routingLimits;
+  const get = (key: string, fallback: number) =>
+    (value("Limits", key) as number | undefined) ?? fallback;
+  return {
+    maxOrigins: get("max_routing_origins", d.maxOrigins),
+    maxProvisionalPerPeer: get("max_provisional_origins_per_peer", d.maxProvisionalPerPeer),
+    maxProvisionalTotal: get("max_provisional_origins", d.maxProvisionalTotal),
+    maxProvisionalBytesPerPeer: get("max_provisional_bytes_per_peer", d.maxProvisionalBytesPerPeer),
+    maxProvisionalBytesTotal: get("max_provisional_bytes", d.maxProvisionalBytesTotal),
   };
 }
 

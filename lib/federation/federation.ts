@@ -3,6 +3,7 @@
  * together. Links carry announcements to the router and envelopes to the
  * forwarder; the router's paths steer the forwarder.
  */
+import { ThrottledLog } from "../budget.ts";
 import type { Clock } from "../clock.ts";
 import { ed25519Sign } from "../e2e/mod.ts";
 import type { NodeId } from "../ids.ts";
@@ -13,7 +14,14 @@ import { Forwarder } from "./forwarder.ts";
 import type { Endpoint } from "../channel/mod.ts";
 import { LinkManager } from "./link_manager.ts";
 import type { NodeKey } from "./node_key.ts";
-import { type LocalUser, Router, type TableRow } from "./routing/mod.ts";
+import {
+  type BudgetFactory,
+  encodeAnnouncementFrame,
+  type LocalUser,
+  type OriginLimits,
+  Router,
+  type TableRow,
+} from "./routing/mod.ts";
 
 /** Options of {@linkcode createFederation}. */
 export interface FederationOptions {
@@ -28,6 +36,10 @@ export interface FederationOptions {
   handshakeTimeoutMs: number;
   /** Whether the node lists its users in the directory. */
   listed: boolean;
+  /** Routing-origin budgets (`config.routingLimits`); defaults when missing. */
+  routingLimits?: Partial<OriginLimits>;
+  /** Where the routing budgets are registered, so `status --json` shows them. */
+  budgets?: BudgetFactory;
   /** An envelope for this node arrived (user kinds and receipts). */
   deliverLocal(envelope: Envelope, bytes: Uint8Array): void;
   /** Test hook: a malicious relay (see Forwarder). */
@@ -59,16 +71,30 @@ export function createFederation(o: FederationOptions): Federation {
     maxMessageBytes: o.maxMessageBytes,
     handshakeTimeoutMs: o.handshakeTimeoutMs,
   });
+  // A neighbour can make us refuse thousands of announcements: one line per kind per minute.
+  const refusals = new ThrottledLog(log.child("routing"), o.clock);
   const router = new Router({
     self: o.self,
     signer: { publicKey: o.key.publicKey, sign: (m) => ed25519Sign(o.key.privateKey, m) },
-    send: (peer, bytes) => void links.send(peer, { kind: "announce", bytes }),
+    send: (peer, announcement, ageMs) =>
+      void links.send(peer, {
+        kind: "announce",
+        bytes: encodeAnnouncementFrame({ announcement, ageMs }),
+      }),
     clock: o.clock,
     endpoint: o.endpoint,
     listed: o.listed,
+    // Keys proven by handshakes or confirmed through two neighbours survive restarts.
+    pins: o.store.originPins,
+    limits: o.routingLimits,
+    budgets: o.budgets,
     events: {
       onRejected: (peer, reason, origin) => {
-        log.child("routing").warn("announcement refused", { peer, reason, origin });
+        refusals.write("warn", `${peer}|${reason}`, "announcement refused", {
+          peer,
+          reason,
+          origin,
+        });
         // Neighbours forward only announcements they verified: undecodable or forged
         // bytes can only come from the neighbour itself. (Expiry, skew and key
         // conflicts can be honest and are only logged.)

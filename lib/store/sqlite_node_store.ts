@@ -3,8 +3,11 @@ import { DatabaseSync } from "node:sqlite";
 import type { NodeId } from "../ids.ts";
 import type { NodeStore, PeerRecord, PeerState } from "./node_store.ts";
 import { messageStatements } from "./sqlite_message_store.ts";
+import { ORIGIN_PINS_SCHEMA, sqliteOriginPins } from "./sqlite_origin_pins.ts";
 
-const SCHEMA_VERSION = 1;
+// 2: origin_pins (routing keys that survive restarts). A version 1 store gains the table.
+const SCHEMA_VERSION = 2;
+const MIGRATES_FROM = [1];
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -53,7 +56,7 @@ CREATE TABLE IF NOT EXISTS contacts (
   policy TEXT NOT NULL CHECK (policy IN ('allow', 'block')),
   PRIMARY KEY (owner, address)
 ) STRICT;
-`;
+${ORIGIN_PINS_SCHEMA}`;
 
 interface PeerRow {
   node_id: string;
@@ -95,6 +98,9 @@ export function openSqliteNodeStore(path: string): NodeStore {
     | undefined;
   if (!version) {
     db.prepare("INSERT INTO meta (key, value) VALUES ('schema', ?)").run(String(SCHEMA_VERSION));
+  } else if (MIGRATES_FROM.includes(Number(version.value))) {
+    // The schema above already added what is new; only the version moves.
+    db.prepare("UPDATE meta SET value = ? WHERE key = 'schema'").run(String(SCHEMA_VERSION));
   } else if (Number(version.value) !== SCHEMA_VERSION) {
     db.close();
     throw new Error(
@@ -115,6 +121,7 @@ export function openSqliteNodeStore(path: string): NodeStore {
   const deletePeer = db.prepare("DELETE FROM peers WHERE node_id = ?");
   return {
     ...messageStatements(db),
+    originPins: sqliteOriginPins(db),
     getPeer(nodeId) {
       const row = getPeer.get(nodeId) as PeerRow | undefined;
       return row ? toPeer(row) : undefined;
