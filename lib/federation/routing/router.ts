@@ -7,7 +7,11 @@
 import type { NodeId } from "../../ids.ts";
 import { Budget } from "../../budget.ts";
 import { type Clock, SYSTEM_CLOCK } from "../../clock.ts";
-import { ANNOUNCEMENT_VERSION, type SignedAnnouncement } from "./announcement.ts";
+import {
+  ANNOUNCEMENT_AGE_BYTES,
+  ANNOUNCEMENT_VERSION,
+  type SignedAnnouncement,
+} from "./announcement.ts";
 import { decodeAnnouncementFrame, peekAnnouncement, peekVersion } from "./announcement_codec.ts";
 import {
   buildDirectoryPage,
@@ -194,6 +198,20 @@ export class Router {
       const known = this.#db.seqOf(peek.origin);
       if (peek.seq < known) return "stale";
       if (peek.seq === known) return "duplicate";
+    }
+    // A new origin from a neighbour whose provisional budget is spent costs no decoding or
+    // signature check.
+    if (peek.origin !== this.self && (i < 0 || this.#db.at(i).trust === undefined)) {
+      const decision = admitOrigin({
+        usage: this.#db,
+        limits: this.#limits,
+        introducer: fromPeer,
+        bytes: bytes.length - ANNOUNCEMENT_AGE_BYTES,
+      });
+      if (decision.kind === "refuse" && decision.budget === "per-peer") {
+        this.#budgets.provisional.refuse(fromPeer, this.#clock.nowMs());
+        return this.#reject(fromPeer, "over-budget", peek.origin);
+      }
     }
     let frame;
     try {
