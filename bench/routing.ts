@@ -11,6 +11,7 @@
  *   deno run -A --v8-flags=--max-old-space-size=8192,--expose-gc bench/routing.ts \
  *     [--sizes=1000,2000,10000] [--steady-min=30] [--seed=1] [--budget=900]
  */
+import process from "node:process";
 import { type NodeId, toNodeId, toUserName } from "../lib/ids.ts";
 import { Budget } from "../lib/budget.ts";
 import {
@@ -49,7 +50,9 @@ interface Figures {
   events: number;
   messagesDelivered: number;
   convergeWallSeconds: number;
+  convergeCpuSeconds: number;
   wallSeconds: number;
+  cpuSeconds: number;
 }
 
 /** Writes one line to stdout (a benchmark's output is its purpose). */
@@ -114,6 +117,11 @@ function connectedWithout(n: number, adj: number[][], dead: Set<number>): boolea
 
 async function benchOne(n: number, steadyMin: number, seed: number): Promise<Figures> {
   const wallStart = performance.now();
+  const cpuStart = process.cpuUsage();
+  const cpuSeconds = () => {
+    const u = process.cpuUsage(cpuStart);
+    return (u.user + u.system) / 1e6;
+  };
   const random = mulberry32(seed);
   const id = (i: number) => toNodeId(`n${i}`);
   const edges = randomMesh(n, random);
@@ -174,9 +182,11 @@ async function benchOne(n: number, steadyMin: number, seed: number): Promise<Fig
   for (const [a, b] of edges) sim.connect(id(a), id(b));
   const convergeMs = runToConvergence() - t0;
   const convergeWallSeconds = (performance.now() - wallStart) / 1000;
+  const convergeCpuSeconds = cpuSeconds();
   print(
     `${n} nodes, ${edges.length} links: converged from cold start in ${convergeMs} ms simulated ` +
-      `(${convergeWallSeconds.toFixed(1)} s wall, ${sim.clock.eventsRun} events, ` +
+      `(${convergeWallSeconds.toFixed(1)} s wall, ${convergeCpuSeconds.toFixed(1)} s CPU, ` +
+      `${sim.clock.eventsRun} events, ` +
       `${sim.messagesDelivered} messages)`,
   );
 
@@ -342,8 +352,10 @@ async function benchOne(n: number, steadyMin: number, seed: number): Promise<Fig
   print(`refusals: ${JSON.stringify(refusals)}`);
   for (const i of liveIds) sim.router(i).stop();
   const wallSeconds = (performance.now() - wallStart) / 1000;
+  const cpuTotal = cpuSeconds();
   print(
-    `wall time ${wallSeconds.toFixed(1)} s, ${sim.clock.eventsRun} simulated events, ` +
+    `wall time ${wallSeconds.toFixed(1)} s (${cpuTotal.toFixed(1)} s CPU), ` +
+      `${sim.clock.eventsRun} simulated events, ` +
       `${sim.messagesDelivered} messages delivered\n`,
   );
   return {
@@ -372,7 +384,9 @@ async function benchOne(n: number, steadyMin: number, seed: number): Promise<Fig
     events: sim.clock.eventsRun,
     messagesDelivered: sim.messagesDelivered,
     convergeWallSeconds: Math.round(convergeWallSeconds * 10) / 10,
+    convergeCpuSeconds: Math.round(convergeCpuSeconds * 10) / 10,
     wallSeconds: Math.round(wallSeconds * 10) / 10,
+    cpuSeconds: Math.round(cpuTotal * 10) / 10,
   };
 }
 

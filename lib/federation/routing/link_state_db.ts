@@ -279,6 +279,6 @@ export class LinkStateDb implements OriginUsage {
     this.#expires = grow(this.#expires, (n) => new Float64Array(n));
     this.#trust = grow(this.#trust, (n) => new Uint8Array(n));
     this.#introducer = grow(this.#introducer, (n) => new Uint32Array(n));
-    while (this.#ann.length < size) this.#ann.push(undefined);
+    this.#ann = this.#ann.concat(new Array(size - this.#ann.length).fill(undefined));
   }
 }

@@ -177,12 +177,17 @@ export type ReceiveResult =
 export function receive(
   { state, input, options }: {
     state: OriginState;
-    input: AnnouncementInput & { signatureValid: boolean; neighbours: readonly NodeId[] };
+    input: AnnouncementInput & {
+      signatureValid: boolean;
+      neighbours: readonly NodeId[];
+      /** What {@linkcode checkAnnouncement} said for this state and input, if already asked. */
+      precheck?: Precheck;
+    };
     options?: AcceptanceOptions;
   },
 ): ReceiveResult {
   const { announcement: a, fromPeer } = input;
-  const pre = checkAnnouncement({ state, input, options });
+  const pre = input.precheck ?? checkAnnouncement({ state, input, options });
   if (pre.kind === "rejected") return { kind: "rejected", newState: state, reason: pre.reason };
   if (pre.kind !== "verify") return { kind: pre.kind, newState: state };
   if (!input.signatureValid) return { kind: "rejected", newState: state, reason: "bad-signature" };

@@ -39,6 +39,7 @@ import {
   pinByLink,
   pinFromStore,
   pinned,
+  type Precheck,
   receive,
   type RejectReason,
   type Trust,
@@ -267,7 +268,8 @@ export class Router {
       );
     }
     const valid = verifyAnnouncement(a, pre.publicKey, this.#verifier);
-    if (typeof valid === "boolean") return this.#finish(fromPeer, a, ageMs, valid);
+    // Synchronous (simulations): nothing changed in between, so the state and precheck hold.
+    if (typeof valid === "boolean") return this.#finish(fromPeer, a, ageMs, valid, state, pre);
     const entry: Flight = { waiting: [] };
     this.#flights.set(flightKey, entry);
     return this.#track(valid.then((ok) => {
@@ -492,8 +494,10 @@ export class Router {
     a: SignedAnnouncement,
     ageMs: number,
     signatureValid: boolean,
+    known?: OriginState,
+    precheck?: Precheck,
   ): ReceiveKind {
-    const state = this.#db.get(a.origin);
+    const state = known ?? this.#db.get(a.origin);
     const result = receive({
       state,
       input: {
@@ -503,6 +507,7 @@ export class Router {
         fromPeer,
         signatureValid,
         neighbours: this.#neighbourList,
+        precheck,
       },
       options: this.#o,
     });
