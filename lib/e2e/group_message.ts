@@ -206,6 +206,17 @@ export async function processGroupMessage(
     });
   }
   const sender = memberOfLeaf(senderNode.leaf, senderIndex);
+  if (pm.epoch !== mls.groupContext.epoch) {
+    // A late message from a past epoch counts only if its sender is still a member:
+    // a removed member keeps the keys of the epochs it saw and must not use them to
+    // speak after its removal.
+    const now = state.members.find((m) => m.leafIndex === senderIndex);
+    if (!sameMember(now, sender)) {
+      throw new DecryptError("Cannot decrypt group message", {
+        cause: new StateError("sender of a past epoch is no longer a member"),
+      });
+    }
+  }
   if (content.contentType === "application") {
     const next: ClientState = pm.epoch === mls.groupContext.epoch
       ? { ...mls, secretTree: opened.tree }
