@@ -91,7 +91,7 @@ export async function encryptGroupMessage(
   const cs = await mlsSuite(random);
   const result = await createApplicationMessage(mls, plaintext, cs);
   return {
-    newState: wrapGroupState(result.newState),
+    newState: wrapGroupState(result.newState, state),
     message: encodeMls({
       version: "mls10",
       wireformat: "mls_private_message",
@@ -229,7 +229,7 @@ export async function processGroupMessage(
       };
     return {
       kind: "application",
-      newState: wrapGroupState(next),
+      newState: wrapGroupState(next, state),
       sender,
       plaintext: content.applicationData,
       epoch: Number(pm.epoch),

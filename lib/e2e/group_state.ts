@@ -180,9 +180,21 @@ export function groupClientConfig() {
   }, checkLeafCredential);
 }
 
-/** Wraps an MLS client state as a fedchat {@linkcode GroupState} (internal). */
-export function wrapGroupState(mls: ClientState): GroupState {
+/**
+ * Wraps an MLS client state as a fedchat {@linkcode GroupState} (internal).
+ * `previous`, when its tree and context are the very same objects (an
+ * application message moved only the secret tree), lends its decoded view.
+ */
+export function wrapGroupState(mls: ClientState, previous?: GroupState): GroupState {
   const ctx = mls.groupContext;
+  const before = previous?.[MLS];
+  if (
+    previous !== undefined && before !== undefined && before.ratchetTree === mls.ratchetTree &&
+    before.groupContext === ctx && before.groupActiveState === mls.groupActiveState &&
+    before.unappliedProposals === mls.unappliedProposals
+  ) {
+    return Object.freeze({ ...previous, [MLS]: mls });
+  }
   if (ctx.cipherSuite !== CIPHERSUITE) throw new CodecError("Cannot read group: wrong ciphersuite");
   const fields = contextFields(ctx.extensions);
   const members = membersOf(mls);
