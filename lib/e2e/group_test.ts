@@ -386,3 +386,22 @@ Deno.test("transitions never change their input state", async () => {
   const again = await processGroupMessage({ state: states.bob, message: m.message });
   assert.equal(again.kind, "application");
 });
+
+Deno.test("an empty commit (a self-update) advances the epoch for everyone", async () => {
+  const random = new DeterministicRandom("self-update");
+  const { states } = await groupOf(["alice", "bob", "carol"], random);
+  const c = await commitPendingProposals({ state: states.bob, random });
+  assert.equal(c.added.length + c.removed.length, 0);
+  assert.ok(c.commit.length > 1000, "carries an update path");
+  states.bob = c.newState;
+  assert.deepEqual(await deliver(states, c.commit, ["alice", "carol"]), {
+    alice: "commit",
+    carol: "commit",
+  });
+  assert.equal(states.alice.epoch, 2);
+  const m = await send(states, "carol", "after update", random);
+  assert.deepEqual(await deliver(states, m, ["alice", "bob"]), {
+    alice: "after update",
+    bob: "after update",
+  });
+});
