@@ -27,7 +27,7 @@ import {
   importEd25519PrivateKey,
   importEd25519PublicKey,
 } from "./ed25519.ts";
-import { CodecError, VerifyError } from "./errors.ts";
+import { CodecError, StateError, VerifyError } from "./errors.ts";
 import {
   decodeGroupCredential,
   type GroupMember,
@@ -73,11 +73,11 @@ export interface GroupHubInfo {
 /**
  * Builds the signed hub info of `state`'s epoch; commits return it already.
  *
- * @throws {VerifyError} not a member any more
+ * @throws {StateError} not a member any more
  */
 export async function createGroupHubInfo(state: GroupState): Promise<Uint8Array> {
   const mls = mlsOf(state);
-  if (state.self === null) throw new VerifyError("Cannot sign hub info: not a member");
+  if (state.self === null) throw new StateError("Cannot sign hub info: not a member");
   const w = new ByteWriter()
     .u8(GROUP_HUB_INFO_VERSION)
     .bytes16(state.groupId)

@@ -27,7 +27,7 @@ import {
 } from "ts-mls/keyPackage.js";
 import { verifyLeafNodeSignatureKeyPackage } from "ts-mls/leafNode.js";
 import { ED25519_SEED_BYTES, ed25519PublicKey } from "./ed25519.ts";
-import { CodecError, E2eError, VerifyError } from "./errors.ts";
+import { CodecError, VerifyError } from "./errors.ts";
 import {
   checkGroupAddress,
   decodeGroupCredential,
@@ -323,10 +323,7 @@ export async function readGroupKeyPackage(
     };
   } catch (cause) {
     if (cause instanceof VerifyError) throw cause;
-    if (cause instanceof E2eError || cause instanceof Error) {
-      throw new VerifyError("Cannot read key package: invalid", { cause });
-    }
-    throw cause;
+    throw new VerifyError("Cannot read key package: invalid", { cause });
   }
 }
 
