@@ -17,7 +17,8 @@
  * against the caller's clock when a key package is read; leaves already in a
  * group are not expired by it.
  */
-import { ByteReader, ByteWriter, checkLength, concat, utf8 } from "./_bytes.ts";
+import { ByteReader, ByteWriter } from "./byte_codec.ts";
+import { checkLength, concat, utf8 } from "./_bytes.ts";
 import { CIPHERSUITE_ID } from "./_mls.ts";
 import { ED25519_PUBLIC_KEY_BYTES, ED25519_SIGNATURE_BYTES } from "./ed25519.ts";
 import { CodecError, VerifyError } from "./errors.ts";
@@ -81,8 +82,8 @@ export function checkGroupAddress(address: unknown): string {
 function encodeUnsigned(c: Omit<GroupCredential, "signature">): Uint8Array {
   return new ByteWriter()
     .u8(GROUP_CREDENTIAL_VERSION)
-    .string16(checkGroupAddress(c.address))
-    .bytes(encodePublicIdentity(c.identity))
+    .str16(checkGroupAddress(c.address))
+    .raw(encodePublicIdentity(c.identity))
     .u64(c.notBeforeMs)
     .u64(c.notAfterMs)
     .finish();
@@ -130,11 +131,11 @@ export function decodeGroupCredential(bytes: Uint8Array): GroupCredential {
   if (version !== GROUP_CREDENTIAL_VERSION) {
     throw new CodecError(`Cannot decode group credential: unknown version "${version}"`);
   }
-  const address = checkGroupAddress(r.string16(MAX_ADDRESS_BYTES));
+  const address = checkGroupAddress(r.str16(MAX_ADDRESS_BYTES));
   const identity = readPublicIdentity(r);
   const notBeforeMs = r.u64();
   const notAfterMs = r.u64();
-  const signature = r.bytes(ED25519_SIGNATURE_BYTES);
+  const signature = r.raw(ED25519_SIGNATURE_BYTES);
   r.end();
   return { address, identity, notBeforeMs, notAfterMs, signature };
 }

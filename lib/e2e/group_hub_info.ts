@@ -18,7 +18,8 @@
  * the hub cannot check (commits are encrypted), so a lying member can misdirect
  * the fan-out (availability) but not read or forge messages.
  */
-import { ByteReader, ByteWriter, concat, utf8 } from "./_bytes.ts";
+import { ByteReader, ByteWriter } from "./byte_codec.ts";
+import { concat, utf8 } from "./_bytes.ts";
 import {
   ED25519_PUBLIC_KEY_BYTES,
   ED25519_SIGNATURE_BYTES,
@@ -82,8 +83,8 @@ export async function createGroupHubInfo(state: GroupState): Promise<Uint8Array>
     .u8(GROUP_HUB_INFO_VERSION)
     .bytes16(state.groupId)
     .u64(state.epoch)
-    .string16(state.name)
-    .string16(state.homeNode)
+    .str16(state.name)
+    .str16(state.homeNode)
     .u32(state.self.leafIndex)
     .u16(state.members.length);
   for (const m of state.members) {
@@ -91,7 +92,7 @@ export async function createGroupHubInfo(state: GroupState): Promise<Uint8Array>
     if (node?.nodeType !== "leaf" || node.leaf.credential.credentialType !== "basic") {
       throw new VerifyError("Cannot sign hub info: tree and members disagree");
     }
-    w.u32(m.leafIndex).bytes(node.leaf.signaturePublicKey).bytes16(node.leaf.credential.identity);
+    w.u32(m.leafIndex).raw(node.leaf.signaturePublicKey).bytes16(node.leaf.credential.identity);
   }
   const body = w.finish();
   const key = await importEd25519PrivateKey(mls.signaturePrivateKey);
@@ -140,8 +141,8 @@ function decodeHubInfo(
   }
   const groupId = r.bytes16(255);
   const epoch = r.u64();
-  const name = r.string16(MAX_GROUP_NAME_BYTES);
-  const homeNode = r.string16(MAX_HOME_NODE_BYTES);
+  const name = r.str16(MAX_GROUP_NAME_BYTES);
+  const homeNode = r.str16(MAX_HOME_NODE_BYTES);
   const signerLeaf = r.u32();
   const count = r.u16();
   if (count === 0 || count > MAX_GROUP_MEMBERS) {
@@ -154,7 +155,7 @@ function decodeHubInfo(
     const leafIndex = r.u32();
     if (leafIndex <= last) throw new CodecError("Cannot decode hub info: leaves out of order");
     last = leafIndex;
-    const signatureKey = r.bytes(ED25519_PUBLIC_KEY_BYTES);
+    const signatureKey = r.raw(ED25519_PUBLIC_KEY_BYTES);
     const raw = r.bytes16(MAX_GROUP_CREDENTIAL_BYTES);
     const c = decodeGroupCredential(raw);
     const m: HubMember = { address: c.address, identity: c.identity, leafIndex, signatureKey };
@@ -162,7 +163,7 @@ function decodeHubInfo(
     credentials.push(raw);
   }
   const bodyLength = r.offset;
-  const signature = r.bytes(ED25519_SIGNATURE_BYTES);
+  const signature = r.raw(ED25519_SIGNATURE_BYTES);
   r.end();
   const signer = members.find((m) => m.leafIndex === signerLeaf);
   if (signer === undefined) throw new CodecError("Cannot decode hub info: signer not listed");

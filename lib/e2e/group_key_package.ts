@@ -8,7 +8,8 @@
  *   version u8 = 1 | lastResort u8 | key package: u16 len + MLSMessage
  *   | init private key: u16 len | HPKE private key: u16 len | signature seed [32]
  */
-import { ByteReader, ByteWriter, copy } from "./_bytes.ts";
+import { ByteReader, ByteWriter } from "./byte_codec.ts";
+import { copy } from "./_bytes.ts";
 import {
   CIPHERSUITE,
   decodeMls,
@@ -169,7 +170,7 @@ function encodeSecret(
     .bytes16(keyPackage)
     .bytes16(p.initPrivateKey)
     .bytes16(p.hpkePrivateKey)
-    .bytes(p.signaturePrivateKey)
+    .raw(p.signaturePrivateKey)
     .finish();
 }
 
@@ -207,7 +208,7 @@ export function decodeKeyPackageSecret(bytes: Uint8Array): KeyPackageSecret {
   const privatePackage = {
     initPrivateKey: r.bytes16(4096),
     hpkePrivateKey: r.bytes16(4096),
-    signaturePrivateKey: r.bytes(ED25519_SEED_BYTES),
+    signaturePrivateKey: r.raw(ED25519_SEED_BYTES),
   };
   r.end();
   return { keyPackage: message.keyPackage, privatePackage, lastResort: flag === 1 };

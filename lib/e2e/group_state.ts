@@ -12,7 +12,8 @@
  *
  *   version u8 = 1 | name: u16 len + UTF-8 | home node id: u16 len + UTF-8
  */
-import { ByteReader, ByteWriter, copy, utf8 } from "./_bytes.ts";
+import { ByteReader, ByteWriter } from "./byte_codec.ts";
+import { copy, utf8 } from "./_bytes.ts";
 import {
   CIPHERSUITE,
   type ClientState,
@@ -92,7 +93,7 @@ export function encodeGroupContextFields(fields: GroupContextFields): Uint8Array
   ) {
     throw new CodecError("Cannot use home node: expected a node id");
   }
-  return new ByteWriter().u8(GROUP_CONTEXT_VERSION).string16(fields.name).string16(
+  return new ByteWriter().u8(GROUP_CONTEXT_VERSION).str16(fields.name).str16(
     fields.homeNode,
   ).finish();
 }
@@ -115,8 +116,8 @@ function decodeGroupContextFields(bytes: Uint8Array): GroupContextFields {
   if (version !== GROUP_CONTEXT_VERSION) {
     throw new CodecError(`Cannot decode group context extension: unknown version "${version}"`);
   }
-  const name = r.string16(MAX_GROUP_NAME_BYTES);
-  const homeNode = r.string16(MAX_HOME_NODE_BYTES);
+  const name = r.str16(MAX_GROUP_NAME_BYTES);
+  const homeNode = r.str16(MAX_HOME_NODE_BYTES);
   r.end();
   return { name, homeNode };
 }
@@ -224,7 +225,7 @@ export function mlsOf(state: GroupState): ClientState {
 /** Encodes the whole client-side group state (secret!) for the client's store. */
 export function encodeGroupState(state: GroupState): Uint8Array {
   const body = encodeMlsGroupState(mlsOf(state));
-  return new ByteWriter().u8(GROUP_STATE_VERSION).bytes(body).finish();
+  return new ByteWriter().u8(GROUP_STATE_VERSION).raw(body).finish();
 }
 
 /**
