@@ -235,6 +235,13 @@ export async function processGroupMessage(
       epoch: Number(pm.epoch),
     };
   }
+  if (content.contentType === "commit" && senderIndex === mls.privatePath.leafIndex) {
+    // Our own commit, echoed back: its result is the pending state createCommit returned
+    // (which holds the new path's private keys); processing it again would not.
+    throw new VerifyError("Cannot process group handshake message", {
+      cause: new StateError("own commit: keep the pending state once the hub accepts it"),
+    });
+  }
   return await processHandshake(state, pm, sender, cs, policy);
 }
 

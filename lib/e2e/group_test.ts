@@ -405,3 +405,14 @@ Deno.test("an empty commit (a self-update) advances the epoch for everyone", asy
     bob: "after update",
   });
 });
+
+Deno.test("a commit echoed back to its committer is refused: the pending state is the one to keep", async () => {
+  const random = new DeterministicRandom("echo");
+  const { states } = await groupOf(["alice", "bob"], random);
+  const c = await renameGroup({ state: states.alice, name: "x", random });
+  await assert.rejects(
+    processGroupMessage({ state: states.alice, message: c.commit }),
+    VerifyError,
+  );
+  await assert.rejects(processGroupMessage({ state: c.newState, message: c.commit }), DecryptError);
+});
