@@ -10,7 +10,11 @@ export type { OriginPinRecord, OriginPinSource, OriginPinStore } from "./sqlite_
 export type {
   AccountRecord,
   ContactPolicy,
+  InboxAdd,
+  InboxKind,
   InboxRecord,
+  InboxUsage,
   MessageStore,
   OutboxRecord,
 } from "./message_store.ts";
+export { describeStoreFailure, type StoreFailure, storeFailure } from "./store_failure.ts";

@@ -11,6 +11,8 @@ const BACKENDS: Array<[string, () => NodeStore]> = [
 const peer = (id: string, over: Partial<PeerRecord> = {}): PeerRecord => ({
   nodeId: toNodeId(id),
   publicKey: new Uint8Array(32).fill(7),
+  presentedKey: null,
+  address: null,
   expectedFingerprint: null,
   host: "127.0.0.1",
   port: 9000,
@@ -33,7 +35,7 @@ for (const [name, open] of BACKENDS) {
     }
   });
 
-  Deno.test(`${name}: putPeer() updates in place and keeps createdAtMs`, () => {
+  Deno.test(`${name}: putPeer() updates in place`, () => {
     const s = open();
     try {
       s.putPeer(peer("bob"));
@@ -41,7 +43,7 @@ for (const [name, open] of BACKENDS) {
       const got = s.getPeer(toNodeId("bob"))!;
       assert.equal(got.state, "rejected");
       assert.equal(got.lastError, "x");
-      assert.equal(got.createdAtMs, 1);
+      assert.equal(got.createdAtMs, 99);
       assert.equal(s.listPeers().length, 1);
       s.deletePeer(toNodeId("bob"));
       assert.equal(s.listPeers().length, 0);
@@ -96,16 +98,16 @@ Deno.test("originPins: pins and the seq reservation survive reopening the store"
   }
 });
 
-Deno.test("openSqliteNodeStore() migrates a version 1 store: peers kept, pins table added", () => {
+Deno.test("openSqliteNodeStore() migrates a version 2 store: peers kept, pins table added", () => {
   const dir = Deno.makeTempDirSync({ dir: ".tmp" });
   try {
     const path = `${dir}/s.db`;
     const old = openSqliteNodeStore(path);
     old.putPeer(peer("bob"));
     old.close();
-    // Make it look like a store written before version 2.
+    // Make it look like a store written before version 3.
     const raw = new DatabaseSync(path);
-    raw.exec("DROP TABLE origin_pins; UPDATE meta SET value = '1' WHERE key = 'schema'");
+    raw.exec("DROP TABLE origin_pins; UPDATE meta SET value = '2' WHERE key = 'schema'");
     raw.close();
     const s = openSqliteNodeStore(path);
     assert.deepEqual(s.getPeer(toNodeId("bob")), peer("bob"));
@@ -117,7 +119,7 @@ Deno.test("openSqliteNodeStore() migrates a version 1 store: peers kept, pins ta
       value: string;
     };
     check.close();
-    assert.equal(row.value, "2");
+    assert.equal(row.value, "3");
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }
