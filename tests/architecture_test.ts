@@ -27,13 +27,6 @@ const REPO = resolve(new URL("..", import.meta.url).pathname);
 const KNOWN_CYCLES: KnownCycle[] = [
   {
     issue: "issue 12",
-    cycle: "lib/node/node.ts ⇄ lib/node/admin_handlers.ts",
-    from: "lib/node/admin_handlers.ts",
-    to: "lib/node/node.ts",
-    why: "the admin handlers take the whole Node (type-only) while node.ts builds them",
-  },
-  {
-    issue: "issue 12",
     cycle: "lib/web ⇄ routes",
     from: "lib/web/start_ui_server.ts",
     to: "routes/mod.ts",
