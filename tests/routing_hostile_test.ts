@@ -11,18 +11,15 @@
  */
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
-import { SYSTEM_CLOCK } from "../lib/clock.ts";
-import { LinkManager } from "../lib/federation/mod.ts";
 import {
   type AnnouncementBody,
   Ed25519AnnouncementSigner,
   encodeAnnouncementFrame,
   signAnnouncement,
 } from "../lib/federation/routing/mod.ts";
-import { type NodeId, toNodeId, toUserName } from "../lib/ids.ts";
-import { SILENT_LOGGER } from "../lib/log.ts";
-import { openSqliteNodeStore } from "../lib/store/mod.ts";
+import { toNodeId, toUserName } from "../lib/ids.ts";
 import { NodeProc, tempRoot, waitLink, waitUntil } from "./_helpers/node_proc.ts";
+import { type RawPeer, rawPeer } from "./_helpers/raw_peer.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 const n = toNodeId;
@@ -49,14 +46,13 @@ async function connect(a: NodeProc, b: NodeProc): Promise<void> {
   await waitLink(a, b.id, "up");
 }
 
-/** A hostile node in this process: a link layer and a signer, no router. */
+/** A hostile node in this process: a raw link layer and a signer, no router. */
 class Mallory {
-  readonly links: LinkManager;
+  readonly peer: RawPeer;
   readonly signer: Ed25519AnnouncementSigner;
-  #store = openSqliteNodeStore(":memory:");
 
-  private constructor(links: LinkManager, signer: Ed25519AnnouncementSigner) {
-    this.links = links;
+  private constructor(peer: RawPeer, signer: Ed25519AnnouncementSigner) {
+    this.peer = peer;
     this.signer = signer;
   }
 
@@ -65,29 +61,14 @@ class Mallory {
       "sign",
       "verify",
     ]) as CryptoKeyPair;
-    const signer = await Ed25519AnnouncementSigner.fromKeyPair(pair);
-    const store = openSqliteNodeStore(":memory:");
-    const links = new LinkManager({
-      self: {
-        nodeId: n("mallory"),
-        key: { privateKey: pair.privateKey, publicKey: signer.publicKey },
-      },
-      endpoint: { host: "127.0.0.1", port: 9 },
-      store,
-      clock: SYSTEM_CLOCK,
-      log: SILENT_LOGGER,
-      open: true,
-      maxMessageBytes: 1 << 20,
-      handshakeTimeoutMs: 5000,
-    });
-    const m = new Mallory(links, signer);
-    m.#store = store;
-    return m;
+    return new Mallory(
+      await rawPeer("mallory", pair),
+      await Ed25519AnnouncementSigner.fromKeyPair(pair),
+    );
   }
 
   async dial(p: NodeProc): Promise<void> {
-    const info = await this.links.connect({ nodeId: n(p.id), host: "127.0.0.1", port: p.port });
-    assert.equal(info.state, "up");
+    assert.equal(await this.peer.connect(p.id, p.port), "up");
   }
 
   /** Signs `over` (origin "mallory" unless given) with Mallory's key; returns the frame. */
@@ -106,12 +87,11 @@ class Mallory {
   }
 
   send(to: string, bytes: Uint8Array): void {
-    assert.ok(this.links.send(n(to), { kind: "announce", bytes }), `mallory → ${to}`);
+    assert.ok(this.peer.send(to, { kind: "announce", bytes }), `mallory → ${to}`);
   }
 
   stop(): void {
-    this.links.stop();
-    this.#store.close();
+    this.peer.stop();
   }
 }
 
@@ -243,9 +223,7 @@ Deno.test({
       // link then comes back, and mallory says who it is again.
       const own = frames[frames.length - 1];
       await waitUntil("alice has mallory's own announcement", async () => {
-        if (mallory.links.links().find((l) => l.peer === "alice")?.state === "up") {
-          mallory.links.send(n("alice"), { kind: "announce", bytes: own });
-        }
+        if (mallory.peer.up("alice")) mallory.peer.send("alice", { kind: "announce", bytes: own });
         return (await route(alice, "mallory"))?.reachable === true;
       }, 30_000);
       await waitUntil(
