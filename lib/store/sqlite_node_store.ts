@@ -152,9 +152,10 @@ export function openSqliteNodeStore(path: string): NodeStore {
        address = excluded.address, created_at_ms = excluded.created_at_ms`,
   );
   const deletePeer = db.prepare("DELETE FROM peers WHERE node_id = ?");
+  const originPins = sqliteOriginPins(db);
   return {
     ...messageStatements(db),
-    originPins: sqliteOriginPins(db),
+    originPins,
     getPeer(nodeId) {
       const row = getPeer.get(nodeId) as PeerRow | undefined;
       return row ? toPeer(row) : undefined;
@@ -185,6 +186,7 @@ export function openSqliteNodeStore(path: string): NodeStore {
       return Object.values(row)[0];
     },
     close() {
+      originPins.flush();
       db.close();
     },
   };

@@ -21,8 +21,14 @@ export interface OriginPinRecord {
 export interface OriginPinStore {
   /** Every pin, oldest first. */
   load(): OriginPinRecord[];
-  /** Saves (or replaces) the pin of `node`. */
+  /**
+   * Saves (or replaces) the pin of `node`. Writes are batched into one transaction a moment
+   * later (a federation's worth of confirmations must not cost one fsync each); a crash
+   * loses at most that moment's pins, which are learnt again.
+   */
   save(node: NodeId, key: Uint8Array, source: OriginPinSource): void;
+  /** Writes batched pins now (the store calls it before closing). */
+  flush(): void;
   /** The highest own announcement seq reserved, 0 if none. */
   loadSeq(): number;
   /** Reserves own seqs up to `seq`. */
@@ -45,8 +51,13 @@ interface PinRow {
   source: string;
 }
 
+/** How long saves wait to be written together. */
+const BATCH_MS = 100;
+
 /** Pins over an open node-store database; `nowMs` stamps each pin. */
 export function sqliteOriginPins(db: DatabaseSync, nowMs: () => number = Date.now): OriginPinStore {
+  const pending = new Map<NodeId, { key: Uint8Array; source: OriginPinSource; atMs: number }>();
+  let timer: number | undefined;
   const list = db.prepare(
     "SELECT node_id, public_key, source FROM origin_pins ORDER BY pinned_at_ms",
   );
@@ -60,8 +71,25 @@ export function sqliteOriginPins(db: DatabaseSync, nowMs: () => number = Date.no
     `INSERT INTO meta (key, value) VALUES ('routing_seq', ?)
      ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
   );
+  const flush = () => {
+    if (timer !== undefined) clearTimeout(timer);
+    timer = undefined;
+    if (pending.size === 0) return;
+    db.exec("BEGIN");
+    try {
+      for (const [node, p] of pending) put.run(node, p.key, p.source, p.atMs);
+      db.exec("COMMIT");
+    } catch (e) {
+      db.exec("ROLLBACK");
+      throw e;
+    } finally {
+      pending.clear();
+    }
+  };
   return {
+    flush,
     load() {
+      flush();
       return (list.all() as unknown as PinRow[])
         .filter((r) => r.source === "link" || r.source === "confirmed")
         .map((r) => ({
@@ -72,7 +100,11 @@ export function sqliteOriginPins(db: DatabaseSync, nowMs: () => number = Date.no
     },
     save(node, key, source) {
       if (key.length !== 32) throw new RangeError("Cannot save origin pin: key is not 32 bytes");
-      put.run(node, key, source, Math.floor(nowMs()));
+      pending.set(node, { key: key.slice(), source, atMs: Math.floor(nowMs()) });
+      if (timer === undefined) {
+        timer = setTimeout(flush, BATCH_MS) as unknown as number;
+        Deno.unrefTimer(timer);
+      }
     },
     loadSeq() {
       const row = getSeq.get() as { value: string } | undefined;
