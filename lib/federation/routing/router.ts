@@ -22,7 +22,6 @@ import {
 } from "./directory.ts";
 import { Ed25519AnnouncementVerifier } from "./ed25519_signature.ts";
 import { rankFirstHops } from "./first_hops.ts";
-import { HopPenalties } from "./hop_penalties.ts";
 import { LinkStateDb, type OriginBudgets } from "./link_state_db.ts";
 import {
   admitGrowth,
@@ -48,17 +47,8 @@ import {
 import { computeRoutes, type Route, type RouteGraph } from "./route_table.ts";
 import { type LocalUser, OwnAnnouncer } from "./own_announcer.ts";
 import { type AnnouncementVerifier, verifyAnnouncement } from "./signatures.ts";
-import {
-  forgetPeer,
-  NO_SUSPICION,
-  pairSuspicion,
-  peerSuspicion,
-  reportDelivered,
-  reportMiss,
-  type Suspect,
-  suspects,
-  type SuspicionState,
-} from "./suspicion.ts";
+import { PathJudge } from "./path_judge.ts";
+import type { Suspect } from "./suspicion.ts";
 import type { ReceiveKind, RouterOptions, RoutingStats, TableRow } from "./router_options.ts";
 
 interface Flight {
@@ -89,8 +79,7 @@ export class Router {
   #flights = new Map<string, Flight>();
   #busy = 0;
   #idleWaiters: (() => void)[] = [];
-  #penalties: HopPenalties;
-  #suspicion: SuspicionState = NO_SUSPICION;
+  #judge: PathJudge;
   #routes: Map<NodeId, Route> | undefined;
   #sortedReachable: NodeId[] | undefined;
   #routesAtMs = 0;
@@ -127,7 +116,7 @@ export class Router {
       if (pin.node === this.self || this.#db.origins >= l.maxOrigins) continue;
       this.#db.set(pin.node, pinFromStore(pin.key, pin.source));
     }
-    this.#penalties = new HopPenalties(options);
+    this.#judge = new PathJudge(options);
     this.#own = new OwnAnnouncer({
       ...options,
       clock: this.#clock,
@@ -175,7 +164,7 @@ export class Router {
   linkDown(peer: NodeId): void {
     if (this.#stopped || !this.#neighbours.delete(peer)) return;
     this.#neighbourList = [...this.#neighbours].sort();
-    this.#penalties.clear(peer);
+    this.#judge.linkDown(peer);
     this.#invalidate();
     this.#own.request();
   }
@@ -297,7 +286,7 @@ export class Router {
   /** Notes a failed hand-off through `peer` (the link refused it); its routes cost more. */
   reportHopFailure(peer: NodeId): void {
     if (!this.#neighbours.has(peer)) return;
-    this.#penalties.addFailure(peer, this.#clock.nowMs());
+    this.#judge.hopFailed(peer, this.#clock.nowMs());
     this.#invalidate();
   }
 
@@ -306,42 +295,31 @@ export class Router {
    * hop rises (for `dest`, and by half for everything), so resends prefer other paths.
    */
   reportMiss(firstHop: NodeId, dest: NodeId): void {
-    this.#suspicion = reportMiss(
-      this.#suspicion,
-      { peer: firstHop, dest, nowMs: this.#clock.nowMs() },
-      this.#o,
-    );
+    this.#judge.miss(firstHop, dest, this.#clock.nowMs());
     this.#invalidate();
   }
 
   /** A receipt came back for an envelope for `dest` sent through `firstHop`. */
   reportDelivered(firstHop: NodeId, dest: NodeId): void {
-    const next = reportDelivered(
-      this.#suspicion,
-      { peer: firstHop, dest, nowMs: this.#clock.nowMs() },
-      this.#o,
-    );
-    if (next === this.#suspicion) return;
-    this.#suspicion = next;
-    this.#invalidate();
+    if (this.#judge.delivered(firstHop, dest, this.#clock.nowMs())) this.#invalidate();
   }
 
   /** Forgets every suspicion of `peer` (the owner vouches for it again). */
   clearSuspicion(peer: NodeId): void {
-    this.#suspicion = forgetPeer(this.#suspicion, peer);
+    this.#judge.forget(peer);
     this.#invalidate();
   }
 
   /** Suspected hops (misses without receipts), strongest first. */
   suspects(): Suspect[] {
-    return suspects(this.#suspicion, this.#clock.nowMs(), this.#o);
+    return this.#judge.suspects(this.#clock.nowMs());
   }
 
   /** The neighbour to forward an envelope for `dest` to, or undefined if unreachable. */
   nextHop(dest: NodeId): NodeId | undefined {
     const hop = this.#table().get(dest)?.nextHop;
     if (hop === undefined) return undefined;
-    if (pairSuspicion(this.#suspicion, hop, dest, this.#clock.nowMs(), this.#o) === 0) return hop;
+    if (this.#judge.pairCost(hop, dest, this.#clock.nowMs()) === 0) return hop;
     return this.nextHops(dest)[0] ?? hop;
   }
 
@@ -355,9 +333,7 @@ export class Router {
     return rankFirstHops({
       graph: this.#graph(nowMs),
       dest,
-      cost: (hop) =>
-        this.#penalties.cost(hop, nowMs) + peerSuspicion(this.#suspicion, hop, nowMs, this.#o) +
-        pairSuspicion(this.#suspicion, hop, dest, nowMs, this.#o),
+      cost: (hop) => this.#judge.hopCost(hop, nowMs) + this.#judge.pairCost(hop, dest, nowMs),
     }).map((h) => h.hop);
   }
 
@@ -387,8 +363,7 @@ export class Router {
       const hop = route === undefined ? undefined : this.nextHop(a.origin);
       const suspicion = hop === undefined
         ? 0
-        : pairSuspicion(this.#suspicion, hop, a.origin, nowMs, this.#o) +
-          peerSuspicion(this.#suspicion, hop, nowMs, this.#o);
+        : this.#judge.pairCost(hop, a.origin, nowMs) + this.#judge.hopCost(hop, nowMs);
       rows.push({
         node: a.origin,
         reachable: route !== undefined,
@@ -584,14 +559,13 @@ export class Router {
       self: this.self,
       links: this.#neighbourList,
       announcementOf: (n) => this.#db.live(n, nowMs),
-      penalty: (p) =>
-        this.#penalties.cost(p, nowMs) + peerSuspicion(this.#suspicion, p, nowMs, this.#o),
+      penalty: (p) => this.#judge.hopCost(p, nowMs),
     };
   }
 
   #table(): Map<NodeId, Route> {
     const nowMs = this.#clock.nowMs();
-    const decaying = (this.#penalties.active || this.#suspicion.size > 0) &&
+    const decaying = this.#judge.active &&
       nowMs - this.#routesAtMs >= (this.#o.penaltyRecomputeMs ?? 1000);
     if (this.#routes === undefined || decaying) {
       this.#routes = computeRoutes(this.#graph(nowMs));

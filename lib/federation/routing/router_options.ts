@@ -89,7 +89,7 @@ export interface TableRow {
   readonly trust: Trust;
   /** For a provisional node: the neighbour that introduced it. */
   readonly introducedBy?: NodeId;
-  /** Suspicion of `nextHop` for this node (misses without receipts), when there is any. */
+  /** Extra cost of `nextHop` for this node (refused hand-offs, missing receipts), when any. */
   readonly suspicion?: number;
 }
 
