@@ -20,6 +20,13 @@ import { SILENT_LOGGER } from "../lib/log.ts";
 
 const REPO = resolve(new URL("..", import.meta.url).pathname);
 const TEXT_BYTES = 100;
+/**
+ * Marks the child's answers: with FEDCHAT_V8_FLAGS=--trace-gc, V8 writes its
+ * own lines to the same stdout in buffered chunks, which may end mid-line.
+ */
+const MARK = "\u0001fedchat-bench ";
+/** The longest a command may take before the parent gives up on it. */
+const CALL_TIMEOUT_MS = 20 * 60_000;
 
 /** Wall clock in ms with sub-ms precision, comparable across processes. */
 export function wallMs(): number {
@@ -71,8 +78,9 @@ export class ClientProc {
         while ((nl = buf.indexOf("\n")) >= 0) {
           const line = buf.slice(0, nl);
           buf = buf.slice(nl + 1);
-          if (!line.startsWith("{")) continue;
-          const m = JSON.parse(line);
+          const at = line.indexOf(MARK);
+          if (at < 0) continue;
+          const m = JSON.parse(line.slice(at + MARK.length));
           if (m.ready) markReady();
           const w = this.#waiting.get(m.id);
           if (!w) continue;
@@ -140,7 +148,20 @@ export class ClientProc {
   call<T>(op: string, args: Record<string, unknown> = {}): Promise<T> {
     const id = this.#next++;
     return new Promise<T>((resolve, reject) => {
-      this.#waiting.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      const timer = setTimeout(() => {
+        this.#waiting.delete(id);
+        reject(new Error(`${this.name}: ${op} took over ${CALL_TIMEOUT_MS} ms`));
+      }, CALL_TIMEOUT_MS);
+      this.#waiting.set(id, {
+        resolve: (v) => {
+          clearTimeout(timer);
+          resolve(v as T);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      });
       this.#writer.write(new TextEncoder().encode(JSON.stringify({ id, op, ...args }) + "\n"))
         .catch(reject);
     });
@@ -331,7 +352,7 @@ async function childMain(o: {
     },
   };
 
-  const reply = (m: unknown) => console.log(JSON.stringify(m));
+  const reply = (m: unknown) => console.log(MARK + JSON.stringify(m));
   reply({ ready: true, pid: Deno.pid });
   let buf = "";
   const d = new TextDecoder();

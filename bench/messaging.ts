@@ -164,7 +164,8 @@ async function scenario(hops: 1 | 3) {
       return { got, acked };
     };
 
-    // Warm-up: JIT, the link's first messages, SQLite pages.
+    // RSS with the chat set up and no traffic yet, then a warm-up: JIT, the link, SQLite pages.
+    const fresh = await sample(pids);
     await alice.call("burst", { to: bobAddr, tag: "w", n: 500, window: 64 });
     await settle("w", 500);
     const idle0 = await sample(pids);
@@ -216,6 +217,8 @@ async function scenario(hops: 1 | 3) {
         anonMiB: mib(s.anonKiB),
         fileMiB: mib(s.fileKiB),
         shmemMiB: mib(s.shmemKiB),
+        freshMiB: mib(fresh.procs.get(p.pid)!.rssKiB),
+        idleMiB: mib(idle1.procs.get(p.pid)!.rssKiB),
         idleCpuPct: round1(((idle.cpuS.get(p.pid) ?? 0) / idle.seconds) * 100),
       };
     });
@@ -300,6 +303,11 @@ function print(r: Result): void {
   console.log(
     `  all fedchat processes: ${sum(b)} µs CPU per message at max, ${sum(l)} µs at 1,000 msg/s ` +
       `(MiB: RSS now, peak VmHWM, highest sample at max and at 1k; sys%: kernel share of the CPU)`,
+  );
+  console.log(
+    `  RSS before traffic / after a 500-message warm-up: ${
+      r.processes.map((p) => `${p.role} ${p.freshMiB}/${p.idleMiB}`).join(", ")
+    } MiB`,
   );
   console.log(
     `  RSS now = anonymous + file-backed + shared: ${
