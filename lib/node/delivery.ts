@@ -35,12 +35,13 @@ import {
   TTL_OFFSET,
   type UserEnvelope,
 } from "../protocol/mod.ts";
-import type { InboxKind, NodeStore } from "../store/mod.ts";
+import { type InboxKind, type NodeStore, storeFailure } from "../store/mod.ts";
 import { type Admission, admit, admitChunk, checkSubmission, OPEN_FACTS } from "./admission.ts";
 import type { Committer } from "./committer.ts";
 import type { DeliveryBudgets } from "./delivery_budgets.ts";
 import type { FileSpool } from "./file_spool.ts";
 import { Outbox } from "./outbox.ts";
+import type { ResourceState } from "./resource_state.ts";
 import {
   decodeReceipt,
   encodeReceipt,
@@ -114,6 +115,8 @@ export interface DeliveryOptions {
   log: Logger;
   /** Log lines about one offender, at most once per interval. */
   throttled: ThrottledLog;
+  /** Where a full disk is reported. */
+  resources?: ResourceState;
   times?: Partial<DeliveryTimes>;
   /** Envelopes in flight per destination node. */
   window?: number;
@@ -423,12 +426,15 @@ export class Delivery {
         ),
       (err) => {
         this.#o.budgets.dedupRelease(origin);
-        // A full disk refuses this chunk and nothing else; the sender sees the quota error.
+        // A full disk refuses this chunk and nothing else: "busy", so the sender tries again
+        // when there may be room; any other write failure is a refusal it hears about.
+        const kind = storeFailure(err);
+        if (kind === "disk-full") this.#o.resources?.storeFailed(kind, (err as Error).message);
         this.#o.throttled.write("error", `chunk-write|${name}`, "cannot keep a chunk", {
           to: name,
           why: (err as Error).message,
         });
-        done("quota-full");
+        done(kind === "disk-full" ? "busy" : "quota-full");
       },
     );
   }

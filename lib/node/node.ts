@@ -187,6 +187,7 @@ export async function startNode(options: StartNodeOptions): Promise<Node> {
       clock,
       log: log.child("delivery"),
       throttled: new ThrottledLog(log.child("delivery"), clock),
+      resources,
       times: {
         maxLifetimeMs: config.delivery.messageLifetimeMs,
         clockAllowanceMs: config.delivery.clockAllowanceMs,
@@ -200,11 +201,13 @@ export async function startNode(options: StartNodeOptions): Promise<Node> {
       federation,
       bundles,
       delivery,
+      resources,
       spool,
       clock,
       log: log.child("clients"),
       handshakeTimeoutMs: config.handshakeTimeoutMs,
     });
+    cleanups.push(() => clients.stop());
     federation.onLocal((e, bytes, viaPeer) => {
       if (e.kind === "bundleRequest" || e.kind === "bundleReply") bundles.receive(e);
       else delivery.receiveLocal(e, bytes, viaPeer);

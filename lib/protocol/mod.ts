@@ -39,6 +39,7 @@ export {
   decodeClientMessage,
   encodeClientMessage,
   MAX_CLIENT_MESSAGE_BYTES,
+  type NodeCondition,
 } from "./client_message.ts";
 export {
   CHUNK_HEADER_BYTES,
