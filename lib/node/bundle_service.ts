@@ -8,22 +8,40 @@ import type { Clock } from "../clock.ts";
 import type { Forwarder } from "../federation/mod.ts";
 import { type Address, type NodeId, splitAddress, toUserName, type UserName } from "../ids.ts";
 import { ByteReader, ByteWriter } from "../e2e/mod.ts";
-import { DEFAULT_TTL, type Envelope, envelopeIdHex, type NodeEnvelope } from "../protocol/mod.ts";
+import {
+  DEFAULT_TTL,
+  encodeEnvelope,
+  type Envelope,
+  envelopeIdHex,
+  type NodeEnvelope,
+} from "../protocol/mod.ts";
 import type { NodeStore } from "../store/mod.ts";
+
+/** Options of {@linkcode BundleService}. */
+export interface BundleServiceOptions {
+  self: NodeId;
+  store: NodeStore;
+  clock: Clock;
+  forwarder: Pick<Forwarder, "send" | "sendEncoded">;
+  /** A request sent through `firstHop` to `dest` got no answer (paths are judged by results). */
+  reportMiss(firstHop: NodeId, dest: NodeId): void;
+}
 
 /** Fetches bundles for clients and answers other nodes' requests. */
 export class BundleService {
   #self: NodeId;
   #store: NodeStore;
-  #forwarder: Pick<Forwarder, "send">;
+  #forwarder: Pick<Forwarder, "send" | "sendEncoded">;
   #clock: Clock;
+  #reportMiss: (firstHop: NodeId, dest: NodeId) => void;
   #waiting = new Map<string, (bundle: Uint8Array | null) => void>();
 
-  constructor(self: NodeId, store: NodeStore, clock: Clock, forwarder: Pick<Forwarder, "send">) {
-    this.#self = self;
-    this.#store = store;
-    this.#clock = clock;
-    this.#forwarder = forwarder;
+  constructor(o: BundleServiceOptions) {
+    this.#self = o.self;
+    this.#store = o.store;
+    this.#clock = o.clock;
+    this.#forwarder = o.forwarder;
+    this.#reportMiss = o.reportMiss;
   }
 
   /**
@@ -65,18 +83,22 @@ export class BundleService {
         resolve(b);
       });
     });
-    if (this.#forwarder.send(e) === "no-route") {
+    const hop = this.#forwarder.sendEncoded(node, encodeEnvelope(e));
+    if (hop === null) {
       this.#waiting.delete(key);
       throw new Error(`Cannot reach ${node}: no route to that node`);
     }
     const bundle = await answer;
-    if (bundle === null) throw new Error(`Cannot reach ${node}: no answer`);
+    if (bundle === null) {
+      this.#reportMiss(hop, node);
+      throw new Error(`Cannot reach ${node}: no answer`);
+    }
     if (bundle.length === 0) throw new Error(`Cannot find ${address}: no such user on ${node}`);
     return bundle;
   }
 
   /** Handles bundleRequest and bundleReply envelopes addressed to this node. */
-  receive(e: Envelope): void {
+  receive(e: Envelope, viaPeer: NodeId | null = null): void {
     if (e.kind !== "bundleRequest" && e.kind !== "bundleReply") return;
     if (e.kind === "bundleRequest") {
       let name: UserName;
@@ -89,16 +111,20 @@ export class BundleService {
       }
       const bundle = this.#store.getAccount(name)?.bundle ?? new Uint8Array(0);
       const now = this.#clock.nowMs();
-      this.#forwarder.send({
-        id: e.id,
-        kind: "bundleReply",
-        ttl: DEFAULT_TTL,
-        createdAtMs: now,
-        expiresAtMs: now + 10_000,
-        from: this.#self,
-        to: e.from,
-        body: bundle,
-      });
+      this.#forwarder.send(
+        {
+          id: e.id,
+          kind: "bundleReply",
+          ttl: DEFAULT_TTL,
+          createdAtMs: now,
+          expiresAtMs: now + 10_000,
+          from: this.#self,
+          to: e.from,
+          body: bundle,
+        },
+        undefined,
+        viaPeer ?? undefined,
+      );
     } else if (e.kind === "bundleReply") {
       const key = envelopeIdHex(e.id);
       const resolve = this.#waiting.get(key);

@@ -72,12 +72,14 @@ export type DeliveryEvent =
 export interface DeliveryNetwork {
   /** Hands this node's envelope towards `dest`; the first hop, or null with no route now. */
   sendEncoded(dest: NodeId, bytes: Uint8Array): NodeId | null;
-  /** Sends a node envelope of this node's (receipts). */
-  send(envelope: NodeEnvelope): unknown;
+  /** Sends a node envelope of this node's (receipts), first through `prefer` if its link is up. */
+  send(envelope: NodeEnvelope, prefer?: NodeId): unknown;
   /** Envelopes sent through `firstHop` to `dest` were not answered in time. */
   reportMiss(firstHop: NodeId, dest: NodeId): void;
   /** An envelope sent through `firstHop` to `dest` was answered. */
   reportDelivered(firstHop: NodeId, dest: NodeId): void;
+  /** The neighbour this node would send an envelope for `dest` to now. */
+  nextHop(dest: NodeId): NodeId | undefined;
   /** Ends the link to a neighbour that misbehaved. */
   disconnect(peer: NodeId, reason: string): void;
 }
@@ -147,12 +149,15 @@ export class Delivery {
   /** Chunks forwarded and waiting for a receipt: not stored, the client retries them. */
   #streaming = new Map<string, { owner: UserName; dest: NodeId; sentAtMs: number }>();
   #receipts = new Map<NodeId, ReceiptEntries>();
+  /** The neighbour each origin's latest envelope came through: receipts go back that way. */
+  #cameVia = new Map<NodeId, NodeId>();
   #receiptsScheduled = false;
   #pumpTimer: number;
   #sweepTimer: number;
   #stopped = false;
   #listeners = new Set<(event: DeliveryEvent) => void>();
   #sweeps = 0;
+  #missedBack = new Map<NodeId, number>();
 
   constructor(options: DeliveryOptions) {
     this.#o = options;
@@ -354,6 +359,7 @@ export class Delivery {
       alreadyDelivered: this.#o.store.wasDelivered(envelopeIdHex(e.id)),
     };
     const pre = admit(kind, { ...base, ...OPEN_FACTS });
+    if (base.alreadyDelivered) this.#returnPathMissed(origin);
     if (!pre.store) return this.#noted(pre, e, origin);
     const now = this.#o.clock.nowMs();
     const b = this.#o.budgets;
@@ -362,6 +368,19 @@ export class Delivery {
       : b.messageRate(origin, now);
     const room = withinRate && b.inboxTake(name, kindOf(e), encodedLength(e), origin, now);
     return this.#noted(admit(kind, { ...base, withinRate, room }), e, origin);
+  }
+
+  /**
+   * An envelope stored before came again: its origin did not get our receipt,
+   * so the path back counts as missed (at most once a second per origin).
+   */
+  #returnPathMissed(origin: NodeId): void {
+    const now = this.#o.clock.nowMs();
+    if (origin === this.#o.self || now - (this.#missedBack.get(origin) ?? 0) < 1_000) return;
+    this.#missedBack.set(origin, now);
+    if (this.#missedBack.size > 10_000) this.#missedBack.clear();
+    const hop = this.#o.network.nextHop(origin);
+    if (hop) this.#o.network.reportMiss(hop, origin);
   }
 
   #noted(a: Admission, e: UserEnvelope, origin: NodeId): Admission {
@@ -399,7 +418,10 @@ export class Delivery {
       policy: this.#o.store.contactPolicy(name, e.from),
       alreadyDelivered: this.#o.store.wasDelivered(id),
     });
-    if (verdict !== "spool") return done(this.#noted(verdict, e, origin).status);
+    if (verdict !== "spool") {
+      if (verdict.status === "stored") this.#returnPathMissed(origin);
+      return done(this.#noted(verdict, e, origin).status);
+    }
     const spooled = this.#o.spool.admit(name, {
       id,
       fileId: envelopeIdHex(chunk.fileId),
@@ -474,6 +496,11 @@ export class Delivery {
       this.#settle([{ id, status }], this.#o.self);
       return;
     }
+    if (viaPeer) {
+      this.#cameVia.delete(origin);
+      this.#cameVia.set(origin, viaPeer);
+      if (this.#cameVia.size > 10_000) this.#cameVia.delete(this.#cameVia.keys().next().value!);
+    }
     let list = this.#receipts.get(origin);
     if (!list) this.#receipts.set(origin, list = []);
     list.push({ id, status });
@@ -500,7 +527,7 @@ export class Delivery {
           from: this.#o.self,
           to: origin,
           body: encodeReceipt(entries.slice(i, i + MAX_RECEIPT_ENTRIES)),
-        });
+        }, this.#cameVia.get(origin));
       }
     }
   }
