@@ -40,6 +40,7 @@ import { type Admission, admit, admitChunk, checkSubmission, OPEN_FACTS } from "
 import type { Committer } from "./committer.ts";
 import type { DeliveryBudgets } from "./delivery_budgets.ts";
 import type { FileSpool } from "./file_spool.ts";
+import { DeliveryError } from "./errors.ts";
 import { Outbox } from "./outbox.ts";
 import type { ResourceState } from "./resource_state.ts";
 import {
@@ -51,13 +52,7 @@ import {
   TEMPORARY_STATUSES,
 } from "./receipt.ts";
 
-/** A refused submission; the message says why, for the client to show. */
-export class DeliveryError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "DeliveryError";
-  }
-}
+export { DeliveryError } from "./errors.ts";
 
 /** What delivery tells the client sessions. */
 export type DeliveryEvent =
