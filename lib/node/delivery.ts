@@ -31,6 +31,7 @@ import {
   EnvelopeError,
   envelopeIdHex,
   type NodeEnvelope,
+  nodeEnvelope,
   originNode,
   TTL_OFFSET,
   type UserEnvelope,
@@ -513,16 +514,18 @@ export class Delivery {
     const now = this.#o.clock.nowMs();
     for (const [origin, entries] of batches) {
       for (let i = 0; i < entries.length; i += MAX_RECEIPT_ENTRIES) {
-        this.#o.network.send({
-          id: crypto.getRandomValues(new Uint8Array(16)),
-          kind: "receipt",
-          ttl: DEFAULT_TTL,
-          createdAtMs: now,
-          expiresAtMs: now + 60_000,
-          from: this.#o.self,
-          to: origin,
-          body: encodeReceipt(entries.slice(i, i + MAX_RECEIPT_ENTRIES)),
-        }, this.#cameVia.get(origin));
+        const body = encodeReceipt(entries.slice(i, i + MAX_RECEIPT_ENTRIES));
+        this.#o.network.send(
+          nodeEnvelope({
+            kind: "receipt",
+            from: this.#o.self,
+            to: origin,
+            body,
+            nowMs: now,
+            lifetimeMs: 60_000,
+          }),
+          this.#cameVia.get(origin),
+        );
       }
     }
   }
