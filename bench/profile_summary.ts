@@ -126,7 +126,16 @@ export function classify(stack: CallFrame[]): string {
     case "lib/node/delivery.ts":
       return "delivery logic (submit/admit/receipt handling)";
     case "lib/node/outbox_queue.ts":
+    case "lib/node/outbox.ts":
       return "outbox bookkeeping (memory)";
+    case "lib/federation/provenance.ts":
+    case "lib/federation/merkle.ts":
+      return "provenance: Merkle batch sign/verify";
+    case "lib/node/delivery_budgets.ts":
+    case "lib/node/admission.ts":
+    case "lib/node/resource_state.ts":
+    case "lib/federation/peer_conduct.ts":
+      return "budgets + admission";
     case "lib/node/client_hub.ts":
       return "push/ack bookkeeping (client hub)";
     case "lib/federation/forwarder.ts":
