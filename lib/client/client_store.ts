@@ -6,6 +6,7 @@
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import type { Contact, MessageState } from "./api.ts";
+import type { RequestMemory } from "./request_freshness.ts";
 
 const SCHEMA = `
 PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;
@@ -61,6 +62,20 @@ CREATE TABLE IF NOT EXISTS transfers (
   updated_at_ms INTEGER NOT NULL
 ) STRICT;
 CREATE TABLE IF NOT EXISTS outgoing (id TEXT PRIMARY KEY, envelope BLOB NOT NULL) STRICT;
+CREATE TABLE IF NOT EXISTS claims (
+  address TEXT PRIMARY KEY,
+  intro TEXT NOT NULL,
+  identity BLOB NOT NULL,
+  request BLOB NOT NULL,
+  received_at_ms INTEGER NOT NULL
+) STRICT;
+CREATE TABLE IF NOT EXISTS seen_requests (
+  hash TEXT PRIMARY KEY,
+  sender TEXT NOT NULL,
+  until_ms INTEGER NOT NULL
+) STRICT;
+CREATE INDEX IF NOT EXISTS seen_requests_sender ON seen_requests (sender);
+CREATE INDEX IF NOT EXISTS seen_requests_until ON seen_requests (until_ms);
 `;
 
 /** A contact row as stored. */
@@ -129,7 +144,10 @@ export type TransferState =
   | "cancelled"
   | "failed";
 
-/** A chat request waiting for an answer. */
+/**
+ * A chat request waiting for an answer; also a key claim (table `claims`): a
+ * request from the address of an accepted contact, made with another key.
+ */
 export interface RequestRow {
   address: string;
   intro: string;
@@ -168,6 +186,16 @@ function toMessage(r: Row): MessageRow {
     state: r.state as MessageState,
     reason: (r.reason as string | null) ?? null,
     envelope: b(r.envelope),
+  };
+}
+
+function toRequest(r: Row): RequestRow {
+  return {
+    address: r.address as string,
+    intro: r.intro as string,
+    identity: new Uint8Array(r.identity as Uint8Array),
+    request: new Uint8Array(r.request as Uint8Array),
+    receivedAtMs: r.received_at_ms as number,
   };
 }
 
@@ -324,35 +352,77 @@ export class ClientStore {
   }
 
   request(address: string): RequestRow | undefined {
-    const r = this.#stmt("SELECT * FROM requests WHERE address = ?").get(address) as
-      | Row
-      | undefined;
-    return r
-      ? {
-        address: r.address as string,
-        intro: r.intro as string,
-        identity: new Uint8Array(r.identity as Uint8Array),
-        request: new Uint8Array(r.request as Uint8Array),
-        receivedAtMs: r.received_at_ms as number,
-      }
-      : undefined;
+    return this.#requestRow("requests", address);
   }
 
   requests(): RequestRow[] {
-    return (this.#stmt("SELECT address FROM requests ORDER BY received_at_ms").all() as Row[])
-      .map((r) => this.request(r.address as string)!);
+    return this.#requestRows("requests");
   }
 
   putRequest(r: RequestRow): void {
+    this.#putRequestRow("requests", r);
+  }
+
+  deleteRequest(address: string): void {
+    this.#stmt("DELETE FROM requests WHERE address = ?").run(address);
+  }
+
+  /** The key claim made in the name of `address`, if any. */
+  claim(address: string): RequestRow | undefined {
+    return this.#requestRow("claims", address);
+  }
+
+  claims(): RequestRow[] {
+    return this.#requestRows("claims");
+  }
+
+  putClaim(r: RequestRow): void {
+    this.#putRequestRow("claims", r);
+  }
+
+  deleteClaim(address: string): void {
+    this.#stmt("DELETE FROM claims WHERE address = ?").run(address);
+  }
+
+  #requestRow(table: "requests" | "claims", address: string): RequestRow | undefined {
+    const r = this.#stmt(`SELECT * FROM ${table} WHERE address = ?`).get(address) as
+      | Row
+      | undefined;
+    return r ? toRequest(r) : undefined;
+  }
+
+  #requestRows(table: "requests" | "claims"): RequestRow[] {
+    return (this.#stmt(`SELECT * FROM ${table} ORDER BY received_at_ms`).all() as Row[])
+      .map(toRequest);
+  }
+
+  #putRequestRow(table: "requests" | "claims", r: RequestRow): void {
     this.#stmt(
-      `INSERT INTO requests (address, intro, identity, request, received_at_ms) VALUES (?, ?, ?, ?, ?)
+      `INSERT INTO ${table} (address, intro, identity, request, received_at_ms) VALUES (?, ?, ?, ?, ?)
        ON CONFLICT (address) DO UPDATE SET intro = excluded.intro, identity = excluded.identity,
          request = excluded.request, received_at_ms = excluded.received_at_ms`,
     ).run(r.address, r.intro, r.identity, r.request, r.receivedAtMs);
   }
 
-  deleteRequest(address: string): void {
-    this.#stmt("DELETE FROM requests WHERE address = ?").run(address);
+  /**
+   * What is remembered about request `hash` from `sender` (lib/client/request_freshness.ts),
+   * after forgetting what has expired.
+   */
+  requestMemory(hash: string, sender: string, nowMs: number): RequestMemory {
+    this.#stmt("DELETE FROM seen_requests WHERE until_ms < ?").run(nowMs);
+    const count = (sql: string, ...args: string[]) =>
+      (this.#stmt(sql).get(...args) as Row).n as number;
+    return {
+      seen: this.#stmt("SELECT 1 AS x FROM seen_requests WHERE hash = ?").get(hash) !== undefined,
+      forSender: count("SELECT count(*) AS n FROM seen_requests WHERE sender = ?", sender),
+      total: count("SELECT count(*) AS n FROM seen_requests"),
+    };
+  }
+
+  /** Remembers a request's hash until `untilMs`, so a replay of it is refused. */
+  rememberRequest(hash: string, sender: string, untilMs: number): void {
+    this.#stmt("INSERT OR IGNORE INTO seen_requests (hash, sender, until_ms) VALUES (?, ?, ?)")
+      .run(hash, sender, untilMs);
   }
 
   /** Records that an inbox id was handled; false when it already was. */
