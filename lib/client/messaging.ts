@@ -10,14 +10,15 @@ import * as e2e from "../e2e/mod.ts";
 import { type Address, toAddress } from "../ids.ts";
 import type { Logger } from "../log.ts";
 import { type ChatMessage, type ClientEvent, MAX_MESSAGE_CHARS } from "./api.ts";
-import type { ClientStore, MessageRow } from "./client_store.ts";
+import type { ClientStore, ContactRow, MessageRow } from "./client_store.ts";
 import { canSend } from "./contact_state.ts";
 import type { Contacts } from "./contacts.ts";
 import { ChatStateError } from "./errors.ts";
 import type { Step } from "./inbox.ts";
 import type { Outbox } from "./outbox.ts";
-import { decodeInner, type FileInner, isFileInner } from "./payload.ts";
-import type { Sessions } from "./sessions.ts";
+import type { NewEnvelope } from "./new_envelope.ts";
+import { decodeInner, type FileInner, type Inner, isFileInner } from "./payload.ts";
+import type { SealOptions, Sessions } from "./sessions.ts";
 
 /** What an incoming file message does (lib/client/file_transfers.ts `receive`). */
 export type FileReceiver = (peer: string, inner: FileInner) => { write(): void; after(): void };
@@ -70,7 +71,7 @@ export class Messaging {
       const seq = c.outSeq + 1;
       const now = this.#o.clock.nowMs();
       let row: MessageRow | null = null;
-      await this.#o.sessions.seal(c, { t: "text", seq, at: now, text }, {
+      await this.#seal(to, c, { t: "text", seq, at: now, text }, {
         update: (c) => ({ ...c, outSeq: seq, lastMessageAtMs: now }),
         write: (envelope) => {
           row = {
@@ -103,7 +104,7 @@ export class Messaging {
   async sendControl(peer: string, inner: FileInner, write?: () => void): Promise<void> {
     const env = await this.#o.sessions.exclusive(async () => {
       const c = this.#o.contacts.sendable(toAddress(peer), "send");
-      return await this.#o.sessions.seal(c, inner, {
+      return await this.#seal(peer, c, inner, {
         write: (envelope) => {
           write?.();
           this.#o.store.putOutgoing(envelope.id, envelope.bytes);
@@ -111,6 +112,24 @@ export class Messaging {
       });
     });
     await this.#o.outbox.control(env.id, env.bytes);
+  }
+
+  /** Seals through the sessions; a chat that cannot send yet is the user's error, not a crash. */
+  async #seal(
+    peer: string,
+    c: ContactRow,
+    inner: Inner,
+    options: SealOptions,
+  ): Promise<NewEnvelope> {
+    try {
+      return await this.#o.sessions.seal(c, inner, options);
+    } catch (e) {
+      if (!(e instanceof e2e.StateError)) throw e;
+      throw new ChatStateError(
+        `Cannot send to ${peer} yet: the chat opens with their first message, which is on its way`,
+        { cause: e },
+      );
+    }
   }
 
   /** Marks a conversation read, and tells the sender which of its messages were shown. */
@@ -124,7 +143,7 @@ export class Messaging {
         this.#o.store.putContact({ ...c, unread: 0 });
         return null;
       }
-      return await this.#o.sessions.seal(c, { t: "read", upTo }, {
+      return await this.#seal(peer, c, { t: "read", upTo }, {
         update: (c) => ({ ...c, unread: 0 }),
         write: (envelope) => this.#o.store.putOutgoing(envelope.id, envelope.bytes),
       });
