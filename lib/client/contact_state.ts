@@ -264,18 +264,18 @@ export function refuse(
   return { newContact: { ...(contact ?? blankContact(address)), state } };
 }
 
-/** May we send (text, files, receipts) in this chat? */
+/** May we send (text, files, receipts) in this chat? `why` reads after the address. */
 export function canSend(
   contact: ContactRow | undefined,
 ): { kind: "ok"; contact: ContactRow } | { kind: "refuse"; why: string } {
   if (!contact || contact.state !== "accepted" || !contact.session) {
-    return { kind: "refuse", why: "they have not accepted a chat with you" };
+    return { kind: "refuse", why: "has not accepted a chat with you" };
   }
   if (contact.keyChanged) {
     return {
       kind: "refuse",
-      why: "the key that answered is not the one their node published; compare safety numbers " +
-        "and confirm it first",
+      why: "answered with another key than the one their node published; compare safety " +
+        "numbers and confirm it first",
     };
   }
   return { kind: "ok", contact };

@@ -133,7 +133,7 @@ export class Contacts {
    */
   sendable(peer: string, what: string): ContactRow {
     const d = state.canSend(this.#o.store.contact(peer));
-    if (d.kind === "refuse") throw new ChatStateError(`Cannot ${what}: ${peer}: ${d.why}`);
+    if (d.kind === "refuse") throw new ChatStateError(`Cannot ${what}: ${peer} ${d.why}`);
     return d.contact;
   }
 
