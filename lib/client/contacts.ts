@@ -9,24 +9,23 @@ import type { Clock } from "../clock.ts";
 import * as e2e from "../e2e/mod.ts";
 import { type Address, toAddress } from "../ids.ts";
 import type { Logger } from "../log.ts";
-import type {
-  ClientEvent,
-  Contact,
-  IncomingRequest,
-  KeyChange,
-  KeyClaim,
-  KeyInfo,
-  SafetyInfo,
-} from "./api.ts";
+import type { ClientEvent, Contact, IncomingRequest, KeyChange, SafetyInfo } from "./api.ts";
 import type { ClientStore, ContactRow, RequestRow } from "./client_store.ts";
 import * as state from "./contact_state.ts";
-import { ChatStateError } from "./errors.ts";
-import { identityFingerprint, identityMatches } from "./identity_fingerprint.ts";
+import {
+  claimView,
+  contactView,
+  keyInfo,
+  requestView,
+  safetyNumberWith,
+  type SafetyParties,
+} from "./contact_views.ts";
+import { ChatStateError, NodeRefusedError } from "./errors.ts";
+import { identityMatches } from "./identity_fingerprint.ts";
 import { NO_STEP, type Step } from "./inbox.ts";
 import { type NewEnvelope, newEnvelope } from "./new_envelope.ts";
 import type { NodeConnection } from "./node_connection.ts";
 import type { Outbox } from "./outbox.ts";
-import { NodeRefusedError } from "./errors.ts";
 import { encodePayload } from "./payload.ts";
 import type { Sessions } from "./sessions.ts";
 
@@ -58,17 +57,8 @@ export class Contacts {
 
   // --- views -------------------------------------------------------------------------------
 
-  async view(c: ContactRow): Promise<Contact> {
-    const claim = this.#o.store.claim(c.address);
-    return {
-      address: c.address,
-      state: c.state,
-      fingerprint: c.identity ? (await identityFingerprint(c.identity)).short : null,
-      keyChanged: c.keyChanged,
-      claim: claim && c.state === "accepted" ? await this.#claimView(claim) : null,
-      unread: c.unread,
-      lastMessageAtMs: c.lastMessageAtMs,
-    };
+  view(c: ContactRow): Promise<Contact> {
+    return contactView(this.#o.store, c);
   }
 
   async list(): Promise<Contact[]> {
@@ -76,32 +66,21 @@ export class Contacts {
   }
 
   async requests(): Promise<IncomingRequest[]> {
-    return await Promise.all(this.#o.store.requests().map((r) => this.#requestView(r)));
-  }
-
-  async #requestView(r: RequestRow): Promise<IncomingRequest> {
-    const c = this.#o.store.contact(r.address);
-    return {
-      from: r.address,
-      intro: r.intro,
-      fingerprint: (await identityFingerprint(r.identity)).short,
-      receivedAtMs: r.receivedAtMs,
-      restart: c?.state === "accepted" && state.sameIdentity(c.identity, r.identity),
-    };
-  }
-
-  async #claimView(r: RequestRow): Promise<KeyClaim> {
-    return {
-      address: r.address,
-      fingerprint: (await identityFingerprint(r.identity)).short,
-      intro: r.intro,
-      receivedAtMs: r.receivedAtMs,
-    };
+    return await Promise.all(this.#o.store.requests().map((r) => requestView(this.#o.store, r)));
   }
 
   async #emitContact(address: string): Promise<void> {
     const c = this.#o.store.contact(address);
     if (c) this.#o.emit({ kind: "contact", contact: await this.view(c) });
+  }
+
+  #parties(peer: string, identity: Uint8Array): SafetyParties {
+    return {
+      self: this.#o.self,
+      selfIdentity: this.#o.identity.publicIdentity,
+      peer,
+      identity,
+    };
   }
 
   /** The safety number with `peer`'s pinned key. */
@@ -110,20 +89,8 @@ export class Contacts {
     if (!c?.identity) {
       throw new ChatStateError(`Cannot show a safety number: no key is pinned for ${peer} yet`);
     }
-    const s = this.#safetyNumber(peer, c.identity);
+    const s = safetyNumberWith(this.#parties(peer, c.identity));
     return { address: peer, digits: s.digits, qr: s.qr };
-  }
-
-  #safetyNumber(peer: string, identity: Uint8Array): e2e.SafetyNumber {
-    return e2e.safetyNumber({
-      local: { address: this.#o.self, identity: this.#o.identity.publicIdentity },
-      peer: { address: peer, identity: e2e.decodePublicIdentity(identity) },
-    });
-  }
-
-  async #keyInfo(peer: string, identity: Uint8Array): Promise<KeyInfo> {
-    const s = this.#safetyNumber(peer, identity);
-    return { fingerprint: (await identityFingerprint(identity)).short, digits: s.digits, qr: s.qr };
   }
 
   /**
@@ -311,8 +278,8 @@ export class Contacts {
     return {
       address,
       kind: change.kind,
-      current: await this.#keyInfo(address, change.current),
-      claimed: await this.#keyInfo(address, change.claimed),
+      current: await keyInfo(this.#parties(address, change.current)),
+      claimed: await keyInfo(this.#parties(address, change.claimed)),
       intro: change.kind === "claim" ? change.claim.intro : null,
       receivedAtMs: change.kind === "claim" ? change.claim.receivedAtMs : null,
     };
@@ -350,12 +317,17 @@ export class Contacts {
   /** Forgets the claim on `addressText`; the chat goes on with the pinned key. */
   async dismissKeyChange(addressText: string): Promise<void> {
     const address = toAddress(addressText);
-    const d = state.dismissKeyChange({
-      contact: this.#o.store.contact(address),
-      claim: this.#o.store.claim(address),
+    await this.#o.sessions.exclusive(() => {
+      const d = state.dismissKeyChange({
+        contact: this.#o.store.contact(address),
+        claim: this.#o.store.claim(address),
+      });
+      if (d.kind === "refuse") {
+        throw new ChatStateError(`Cannot dismiss a key claim for ${address}: ${d.why}`);
+      }
+      this.#o.store.deleteClaim(address);
+      return Promise.resolve();
     });
-    if (d.kind === "refuse") throw new ChatStateError(`Cannot dismiss for ${address}: ${d.why}`);
-    this.#o.store.deleteClaim(address);
     await this.#emitContact(address);
   }
 
@@ -386,7 +358,7 @@ export class Contacts {
             store.rememberRequest(out.remember.hash, out.remember.sender, out.remember.untilMs);
           },
           after: async () => {
-            this.#o.emit({ kind: "request", request: await this.#requestView(out.request) });
+            this.#o.emit({ kind: "request", request: await requestView(store, out.request) });
           },
         };
       case "claim":
@@ -399,7 +371,7 @@ export class Contacts {
             store.rememberRequest(out.remember.hash, out.remember.sender, out.remember.untilMs);
           },
           after: async () => {
-            this.#o.emit({ kind: "claim", claim: await this.#claimView(out.claim) });
+            this.#o.emit({ kind: "claim", claim: await claimView(out.claim) });
             await this.#emitContact(from);
           },
         };
