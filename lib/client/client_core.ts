@@ -1,17 +1,19 @@
 /**
  * The client core, a thin facade over its engines ({@linkcode ClientApi} for
- * views):
+ * views). Which file decides what:
  *
- * | file                 | decides                                                       |
- * | -------------------- | ------------------------------------------------------------- |
- * | `contact_state.ts`   | what a request, an acceptance, a claim, a key change or a block does to a contact (pure) |
- * | `request_freshness.ts` | whether a request is fresh or a replay (pure)               |
- * | `contacts.ts`        | runs the handshake crypto and applies contact_state.ts        |
- * | `messaging.ts`       | text, read receipts, notices, incoming ratchet messages        |
- * | `sessions.ts`        | the ratchet sessions: one queue, states in memory              |
- * | `outbox.ts`          | sealed envelopes kept until the node takes them; retry or fail by error type |
- * | `inbox.ts`           | pushed items in order: route, commit, then show, then ack      |
- * | `file_transfers.ts`  | files (with `file_offer.ts` for what an offer may ask)         |
+ * | file                   | decides                                                          |
+ * | ---------------------- | ---------------------------------------------------------------- |
+ * | `contact_state.ts`     | what a request, an acceptance, a claim, a key change or a block does to a contact (pure) |
+ * | `request_freshness.ts` | whether a request is fresh or a replay (pure)                    |
+ * | `file_offer.ts`        | what a file offer may ask before anything is allocated (pure)    |
+ * | `outbox.ts`            | retry or fail a submission, by the error's type; keeps envelopes until taken |
+ * | `contacts.ts`          | runs the handshake crypto and applies contact_state.ts           |
+ * | `contact_views.ts`     | how contacts, requests, claims and keys look to views            |
+ * | `messaging.ts`         | text, read receipts, notices, incoming ratchet messages          |
+ * | `sessions.ts`          | the ratchet sessions: one queue, states in memory                 |
+ * | `inbox.ts`             | pushed items in order: route, commit, then show, then ack         |
+ * | `file_transfers.ts`    | files                                                            |
  *
  * State is persisted (one transaction with the new ratchet state) before
  * anything is shown, sent or acknowledged, so a crash at any moment neither
