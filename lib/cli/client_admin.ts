@@ -29,7 +29,15 @@ export function clientAdminHandlers(client: ClientApi): Record<string, AdminHand
     },
     contacts: async () => result(await client.contacts()),
     verify: async (a) => result(await client.safety(str(a, "address"))),
-    "accept-key": async (a) => result(await client.acceptKeyChange(str(a, "address"))),
+    "key-change": async (a) => result(await client.keyChange(str(a, "address"))),
+    "accept-key": async (a) =>
+      result(
+        await client.acceptKeyChange(
+          str(a, "address"),
+          typeof a.confirm === "string" ? { confirm: a.confirm } : undefined,
+        ),
+      ),
+    "dismiss-key": async (a) => result(await client.dismissKeyChange(str(a, "address"))),
     "client-directory": async () => result(await client.directory()),
     "send-file": async (a) =>
       result(

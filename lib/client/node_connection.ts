@@ -9,6 +9,7 @@ import {
   decodeClientMessage,
   encodeClientMessage,
 } from "../protocol/mod.ts";
+import { NodeRefusedError, NodeUnavailableError } from "./errors.ts";
 
 type Reply = Extract<ClientMessage, { type: "submitted" | "bundle" | "entries" }>;
 type Request = Extract<ClientMessage, { type: "submit" | "fetch" | "directory" }>;
@@ -87,7 +88,7 @@ export class NodeConnection {
           this.#link = null;
           this.#o.log.info("disconnected from node", { why: reason });
           for (const w of this.#waiting.values()) {
-            w.reject(new Error(`Cannot reach the node: ${reason}`));
+            w.reject(new NodeUnavailableError(`Cannot reach the node: ${reason}`));
           }
           this.#waiting.clear();
           if (!this.#stopped) void this.#connect();
@@ -141,15 +142,17 @@ export class NodeConnection {
   /**
    * Sends a request and resolves with the node's reply.
    *
-   * @throws {Error} not connected, timed out, or disconnected meanwhile
+   * @throws {NodeUnavailableError} not connected, timed out, or disconnected meanwhile
    */
   request<T extends Reply>(m: WithoutReq<Request>): Promise<T> {
-    if (!this.#link) return Promise.reject(new Error("Cannot reach the node: not connected"));
+    if (!this.#link) {
+      return Promise.reject(new NodeUnavailableError("Cannot reach the node: not connected"));
+    }
     const req = this.#nextReq++;
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#waiting.delete(req);
-        reject(new Error("Cannot reach the node: no answer"));
+        reject(new NodeUnavailableError("Cannot reach the node: no answer"));
       }, this.#o.requestTimeoutMs ?? 15_000);
       this.#waiting.set(req, {
         resolve: (r) => {
@@ -163,5 +166,47 @@ export class NodeConnection {
       });
       this.#link!.send(encodeClientMessage({ ...m, req } as ClientMessage));
     });
+  }
+
+  /**
+   * Hands the node an envelope to deliver; resolves with how far it got.
+   *
+   * @throws {NodeUnavailableError} the node cannot be asked now (send it again later)
+   * @throws {NodeRefusedError} the node refused it (its sentence is the message)
+   */
+  async submit(envelope: Uint8Array): Promise<"sent" | "delivered"> {
+    const r = await this.request<Extract<ClientMessage, { type: "submitted" }>>({
+      type: "submit",
+      envelope,
+    });
+    if (r.error || !r.state) {
+      throw new NodeRefusedError(r.error ?? "Cannot send: refused by the node");
+    }
+    return r.state;
+  }
+
+  /**
+   * Asks the node for a user's published identity bundle.
+   *
+   * @throws {NodeUnavailableError} the node cannot be asked now
+   * @throws {NodeRefusedError} no bundle (no such user, unreachable, not published)
+   */
+  async fetchBundle(address: string): Promise<Uint8Array> {
+    const r = await this.request<Extract<ClientMessage, { type: "bundle" }>>({
+      type: "fetch",
+      address,
+    });
+    if (!r.bundle) throw new NodeRefusedError(r.error ?? `Cannot find ${address}`);
+    return r.bundle;
+  }
+
+  /**
+   * The directory as the node knows it.
+   *
+   * @throws {NodeUnavailableError} the node cannot be asked now
+   */
+  async directory(): Promise<Extract<ClientMessage, { type: "entries" }>["entries"]> {
+    return (await this.request<Extract<ClientMessage, { type: "entries" }>>({ type: "directory" }))
+      .entries;
   }
 }

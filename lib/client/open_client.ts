@@ -64,7 +64,7 @@ export async function openClient(o: OpenClientOptions): Promise<OpenClient> {
   const connection = new NodeConnection({
     open: () => o.open(store),
     log: o.log,
-    onPush: (m) => holder.core!.onPush(m as never),
+    onPush: (m) => holder.core!.onPush(m),
     onChunk: (m) => {
       if (m.type === "chunkDeliver") holder.core!.transfers.onChunk(m.id, m.envelope);
       else holder.core!.transfers.onChunkResults(m.results);
