@@ -51,16 +51,24 @@ export function clientAdminHandlers(client: ClientApi): Record<string, AdminHand
     "accept-file": async (a) => result(await client.acceptFile(str(a, "target"))),
     "decline-file": async (a) => result(await client.declineFile(str(a, "target"))),
     "cancel-file": async (a) => result(await client.cancelFile(str(a, "id"))),
+    conditions: async () => result(await client.nodeConditions()),
     listen: () => ({
       kind: "stream",
-      subscribe: (emit) =>
-        client.subscribe((event: ClientEvent) => {
+      subscribe: (emit) => {
+        // A listener that starts while something is wrong with the node hears it at once.
+        void client.nodeConditions().then((conditions) => {
+          if (Object.values(conditions).some((c) => c.state !== "ok")) {
+            emit({ kind: "node", conditions });
+          }
+        });
+        return client.subscribe((event: ClientEvent) => {
           emit(event);
           // A listener shows incoming messages, so they count as read.
           if (event.kind === "message" && event.message.direction === "in") {
             void client.markRead(event.message.peer).catch(() => {});
           }
-        }),
+        });
+      },
     }),
   };
 }

@@ -244,6 +244,13 @@ function describe(ev: Record<string, unknown>): string {
       `your chat is unaffected (key-change ${c.address})`;
   }
   if (ev.kind === "file") return describeTransfer(ev.transfer as FileTransfer);
+  if (ev.kind === "node") {
+    const bad = Object.entries(ev.conditions as Record<string, { state: string; message?: string }>)
+      .filter(([, c]) => c.state !== "ok");
+    return bad.length === 0
+      ? "node: all resources ok again"
+      : bad.map(([name, c]) => `node ${name}: ${c.state} (${c.message ?? ""})`).join("\n");
+  }
   if (ev.kind === "state") {
     return `${ev.peer} ${ev.id}: ${ev.state}${ev.reason ? ` (${ev.reason})` : ""}`;
   }

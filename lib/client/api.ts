@@ -183,11 +183,18 @@ export type ClientEvent =
   | { kind: "contact"; contact: Contact }
   | { kind: "directory" }
   | { kind: "file"; transfer: FileTransfer }
-  | { kind: "links" };
+  | { kind: "links" }
+  /** The node's resource conditions changed (a full disk started or ended). */
+  | { kind: "node"; conditions: NodeConditions };
+
+/** The node's resource conditions, by resource ("store"): "ok" or what is wrong, with a sentence. */
+export type NodeConditions = Record<string, { state: string; message?: string; sinceMs?: number }>;
 
 /** The commands and events of a client core. Errors are thrown with user-facing messages. */
 export interface ClientApi {
   self(): Promise<SelfInfo>;
+  /** The home node's resource conditions (a full disk is named here). */
+  nodeConditions(): Promise<NodeConditions>;
   links(): Promise<LinkView[]>;
   connect(
     target: { host: string; port: number; nodeId: string } | { invite: string },

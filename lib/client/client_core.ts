@@ -33,6 +33,7 @@ import type {
   IncomingRequest,
   KeyChange,
   LinkView,
+  NodeConditions,
   SafetyInfo,
   SelfInfo,
 } from "./api.ts";
@@ -153,6 +154,19 @@ export class ClientCore implements ClientApi {
   /** Handles one pushed inbox item; items are handled strictly in order. */
   onPush(item: InboxItem): void {
     void this.#inbox.push(item);
+  }
+
+  /** The node told its resource conditions (at welcome, and when one starts or ends). */
+  onCondition(conditions: NodeConditions): void {
+    const changed = JSON.stringify(conditions) !== JSON.stringify(this.#conditions);
+    this.#conditions = conditions;
+    if (changed) this.#emit({ kind: "node", conditions });
+  }
+
+  #conditions: NodeConditions = {};
+
+  nodeConditions(): Promise<NodeConditions> {
+    return Promise.resolve(this.#conditions);
   }
 
   /** After (re)connecting: publish our bundle, and hand the node what it has not taken yet. */

@@ -20,13 +20,19 @@ export interface NodeConnectionOptions {
   /** Opens a link and has sent the hello (remote) or attached (in process). */
   open(): Promise<ClientLink>;
   log: Logger;
+  requestTimeoutMs?: number;
+}
+
+/** Who hears what the node pushes (given at {@linkcode NodeConnection.start}). */
+export interface NodeReceiver {
   /** Each pushed inbox item, in order. */
   onPush(m: Extract<ClientMessage, { type: "deliver" | "notice" }>): void;
   /** File chunks for us, and what became of the chunks we sent (outside the inbox order). */
   onChunk?(m: Extract<ClientMessage, { type: "chunkDeliver" | "chunkResult" }>): void;
+  /** The node's resource conditions (a full disk), at every welcome and when they change. */
+  onCondition?(m: Extract<ClientMessage, { type: "condition" }>): void;
   /** Called after every (re)connection, once the node said welcome. */
   onConnected(): void;
-  requestTimeoutMs?: number;
 }
 
 /** A reconnecting connection to the home node. */
@@ -50,8 +56,11 @@ export class NodeConnection {
     return this.#link !== null;
   }
 
-  /** Connects (retrying) and resolves once the first connection is up. */
-  start(): Promise<void> {
+  #receiver: NodeReceiver | null = null;
+
+  /** Connects (retrying), pushing to `receiver`; resolves once the first connection is up. */
+  start(receiver: NodeReceiver): Promise<void> {
+    this.#receiver = receiver;
     void this.#connect();
     return this.#connected;
   }
@@ -94,7 +103,7 @@ export class NodeConnection {
           if (!this.#stopped) void this.#connect();
         };
         this.#markConnected();
-        this.#o.onConnected();
+        this.#receiver?.onConnected();
         return;
       } catch (e) {
         this.#o.log.info("cannot connect to node", {
@@ -111,10 +120,12 @@ export class NodeConnection {
     switch (m.type) {
       case "deliver":
       case "notice":
-        return this.#o.onPush(m);
+        return this.#receiver?.onPush(m);
       case "chunkDeliver":
       case "chunkResult":
-        return this.#o.onChunk?.(m);
+        return this.#receiver?.onChunk?.(m);
+      case "condition":
+        return this.#receiver?.onCondition?.(m);
       case "submitted":
       case "bundle":
       case "entries": {

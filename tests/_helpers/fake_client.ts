@@ -167,6 +167,13 @@ export class FakeClient implements ClientApi {
     this.#emit({ kind: "links" });
   }
 
+  /** Set by tests to show a node condition (a full disk). */
+  conditions: Record<string, { state: string; message?: string }> = {};
+
+  nodeConditions(): Promise<Record<string, { state: string; message?: string }>> {
+    return Promise.resolve(this.conditions);
+  }
+
   self(): Promise<SelfInfo> {
     return Promise.resolve({
       address: this.address,
