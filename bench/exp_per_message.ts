@@ -72,6 +72,7 @@ async function session() {
     identity: alice,
     from: "alice@na",
     to: "bob@nb",
+    createdAtMs: Date.now(),
   });
   const verified = await e2e.readChatRequest(request, { localAddress: "bob@nb" });
   const accepted = await e2e.acceptChatRequest({ identity: bob, request: verified });
