@@ -49,7 +49,7 @@ export interface FederationOptions {
   /** Budget and lifetime of link requests waiting for the owner. */
   pendingLinks: { perAddress: number; total: number; ttlMs: number };
   /** Test hook: a malicious relay (see Forwarder). */
-  alterForwarded?(envelope: Envelope, bytes: Uint8Array): Uint8Array;
+  alterForwarded?(envelope: Envelope, bytes: Uint8Array): Uint8Array | null;
 }
 
 /** The wired parts. */
@@ -130,13 +130,9 @@ export function createFederation(o: FederationOptions): Federation {
   const provenance = new Provenance({
     self: o.self,
     privateKeyPkcs8: o.privateKeyPkcs8,
-    // Keys proven by a link handshake first, then what routing pinned.
-    keyOf: (node) => {
-      const peer = o.store.getPeer(node);
-      if (peer?.publicKey && peer.state === "linked") return peer.publicKey;
-      // Never a provisional key that another neighbour contests.
-      return router.believedKey(node);
-    },
+    // Keys proven by a link handshake first, then what routing believes (never a
+    // provisional key that another neighbour contests).
+    keyOf: (node) => links.pinnedKey(node) ?? router.believedKey(node),
   });
   const forwarder = new Forwarder({
     self: o.self,
