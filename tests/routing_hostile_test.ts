@@ -18,6 +18,7 @@ import {
   signAnnouncement,
 } from "../lib/federation/routing/mod.ts";
 import { toNodeId, toUserName } from "../lib/ids.ts";
+import { history, startChat } from "./_helpers/chat.ts";
 import { NodeProc, tempRoot, waitLink, waitUntil } from "./_helpers/node_proc.ts";
 import { type RawPeer, rawPeer } from "./_helpers/raw_peer.ts";
 
@@ -298,7 +299,8 @@ const FAKETIME = [
   .find((p) => existsSync(p));
 
 Deno.test({
-  name: "routing: clocks two hours apart (A correct, R slow, B fast): routes form and stay",
+  name: "clocks two hours apart (A correct, R slow, B fast): routes form, and 100 messages " +
+    "each way arrive exactly once",
   ...opts,
   // .ci/run installs libfaketime (Debian package faketime).
   ignore: FAKETIME === undefined,
@@ -312,9 +314,15 @@ Deno.test({
       FAKETIME_DONT_FAKE_MONOTONIC: "1",
     });
     try {
-      const a = await NodeProc.create({ id: "a", root, open: true });
+      const a = await NodeProc.create({ id: "a", root, open: true, withClient: true });
       const r = await NodeProc.create({ id: "r", root, open: true, env: skewed("-2h") });
-      const b = await NodeProc.create({ id: "b", root, open: true, env: skewed("+2h") });
+      const b = await NodeProc.create({
+        id: "b",
+        root,
+        open: true,
+        withClient: true,
+        env: skewed("+2h"),
+      });
       nodes.push(a, r, b);
       const clock = async (p: NodeProc) =>
         (await new Deno.Command("date", { args: ["+%s"], env: p.env }).output()).stdout;
@@ -329,6 +337,34 @@ Deno.test({
       for (const p of nodes) {
         assert.doesNotMatch(p.output, /reason=(expired|from-future|bad-lifetime)/, p.id);
       }
+      // Envelopes, receipts and the chat handshake do not compare clocks either.
+      await startChat(a, "a@a", b, "b@b");
+      for (let i = 0; i < 100; i++) {
+        await a.admin("send", { address: "b@b", text: `ab${i}` });
+        await b.admin("send", { address: "a@a", text: `ba${i}` });
+      }
+      const arrived = async (n: NodeProc, peer: string, prefix: string) =>
+        (await history(n, peer)).filter((m) => m.direction === "in" && m.text.startsWith(prefix));
+      await waitUntil(
+        "100 at b",
+        async () => (await arrived(b, "a@a", "ab")).length >= 100,
+        60_000,
+      );
+      await waitUntil(
+        "100 at a",
+        async () => (await arrived(a, "b@b", "ba")).length >= 100,
+        60_000,
+      );
+      const want = (prefix: string) => Array.from({ length: 100 }, (_, i) => `${prefix}${i}`);
+      assert.deepEqual((await arrived(b, "a@a", "ab")).map((m) => m.text), want("ab"));
+      assert.deepEqual((await arrived(a, "b@b", "ba")).map((m) => m.text), want("ba"));
+      await waitUntil(
+        "a sees its messages delivered",
+        async () =>
+          (await history(a, "b@b")).filter((m) => m.direction === "out")
+            .every((m) => m.state === "delivered" || m.state === "read"),
+        60_000,
+      );
     } finally {
       await Promise.all(nodes.map((p) => p.stop()));
     }

@@ -91,6 +91,7 @@ export function createFederation(o: FederationOptions): Federation {
       up: (peer, key) => router.linkUp(peer, key),
       down: (peer) => router.linkDown(peer),
       message: (peer, m) => onMessage(peer, m),
+      forgotten: (peer) => router.forget(peer),
     },
   });
   // A neighbour can make us refuse thousands of announcements: one line per kind per minute.

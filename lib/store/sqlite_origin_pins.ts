@@ -29,6 +29,8 @@ export interface OriginPinStore {
   save(node: NodeId, key: Uint8Array, source: OriginPinSource): void;
   /** Writes batched pins now (the store calls it before closing). */
   flush(): void;
+  /** Deletes the pin of `node` (the owner forgot it). */
+  forget(node: NodeId): void;
   /** The highest own announcement seq reserved, 0 if none. */
   loadSeq(): number;
   /** Reserves own seqs up to `seq`. */
@@ -66,6 +68,7 @@ export function sqliteOriginPins(db: DatabaseSync, nowMs: () => number = Date.no
      ON CONFLICT (node_id) DO UPDATE SET public_key = excluded.public_key,
        source = excluded.source, pinned_at_ms = excluded.pinned_at_ms`,
   );
+  const del = db.prepare("DELETE FROM origin_pins WHERE node_id = ?");
   const getSeq = db.prepare("SELECT value FROM meta WHERE key = 'routing_seq'");
   const putSeq = db.prepare(
     `INSERT INTO meta (key, value) VALUES ('routing_seq', ?)
@@ -88,6 +91,10 @@ export function sqliteOriginPins(db: DatabaseSync, nowMs: () => number = Date.no
   };
   return {
     flush,
+    forget(node) {
+      pending.delete(node);
+      del.run(node);
+    },
     load() {
       flush();
       return (list.all() as unknown as PinRow[])

@@ -22,6 +22,8 @@ export interface OriginPins {
   load(): readonly OriginPin[];
   /** Saves (or replaces) the pin of `node`. */
   save(node: NodeId, key: Uint8Array, source: PinSource): void;
+  /** Deletes the pin of `node` (the owner forgot it). */
+  forget(node: NodeId): void;
   /** The highest own seq reserved so far, 0 if none. */
   loadSeq(): number;
   /** Reserves own seqs up to `seq` (written before any of them is used). */
@@ -42,6 +44,11 @@ export class MemoryOriginPins implements OriginPins {
   save(node: NodeId, key: Uint8Array, source: PinSource): void {
     this.writes++;
     this.#pins.set(node, Object.freeze({ node, key: key.slice(), source }));
+  }
+
+  forget(node: NodeId): void {
+    this.writes++;
+    this.#pins.delete(node);
   }
 
   loadSeq(): number {

@@ -139,6 +139,17 @@ export class Router {
     this.#invalidate();
   }
 
+  /**
+   * Forgets everything believed about `node` (the owner's `links forget`): its
+   * key, pin and announcement; the next key heard for it starts from nothing.
+   */
+  forget(node: NodeId): void {
+    if (node === this.self) return;
+    this.#db.delete(node);
+    this.#o.pins?.forget(node);
+    this.#invalidate();
+  }
+
   /** A link to `peer` is up (after its handshake): syncs it and re-announces. */
   linkUp(peer: NodeId, publicKey?: Uint8Array): void {
     if (this.#stopped || peer === this.self) return;
