@@ -18,6 +18,8 @@ import { LinkManager } from "./link_manager.ts";
 import type { LinkMessage } from "./link_message.ts";
 import type { NodeKey } from "./node_key.ts";
 import {
+  batchFrames,
+  encodeAnnouncementBatch,
   encodeAnnouncementFrame,
   type LocalUser,
   type OriginLimits,
@@ -99,11 +101,16 @@ export function createFederation(o: FederationOptions): Federation {
   const router = new Router({
     self: o.self,
     signer: { publicKey: o.key.publicKey, sign: (m) => ed25519Sign(o.key.privateKey, m) },
-    send: (peer, announcement, ageMs) =>
-      void links.send(peer, {
-        kind: "announce",
-        bytes: encodeAnnouncementFrame({ announcement, ageMs }),
-      }),
+    // One link message per flush and neighbour: a lone announcement as before, more batched.
+    send: (peer, batch) => {
+      const frames = batchFrames(batch);
+      void links.send(
+        peer,
+        frames.length === 1
+          ? { kind: "announce", bytes: encodeAnnouncementFrame(frames[0]) }
+          : { kind: "announce-batch", bytes: encodeAnnouncementBatch(frames) },
+      );
+    },
     clock: o.clock,
     endpoint: o.endpoint,
     listed: o.listed,
@@ -153,8 +160,11 @@ export function createFederation(o: FederationOptions): Federation {
     if (rec.publicKey && rec.state === "linked") router.pinKey(rec.nodeId, rec.publicKey);
   }
   const onMessage = (peer: NodeId, m: LinkMessage) => {
-    if (m.kind === "announce") {
-      Promise.resolve(router.receiveAnnouncement(peer, m.bytes)).catch((e) =>
+    if (m.kind === "announce" || m.kind === "announce-batch") {
+      const kinds = m.kind === "announce"
+        ? router.receiveAnnouncement(peer, m.bytes)
+        : router.receiveAnnouncementBatch(peer, m.bytes);
+      Promise.resolve(kinds).catch((e) =>
         log.warn("announcement failed", { peer, why: (e as Error).message })
       );
     } else if (m.kind === "envelope") {

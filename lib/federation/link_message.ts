@@ -6,7 +6,14 @@ import { ByteReader, ByteWriter, CodecError } from "../e2e/mod.ts";
 import { ProtocolError } from "./errors.ts";
 
 const VERSION = 1;
-const KIND = { result: 1, heartbeat: 2, announce: 3, envelope: 4, bye: 5 } as const;
+const KIND = {
+  result: 1,
+  heartbeat: 2,
+  announce: 3,
+  envelope: 4,
+  bye: 5,
+  "announce-batch": 6,
+} as const;
 const STATUS = ["accepted", "pending", "refused"] as const;
 
 /** The responder's verdict on a link, the first message it sends. */
@@ -17,6 +24,8 @@ export type LinkMessage =
   | { kind: "result"; status: LinkStatus; reason: string }
   | { kind: "heartbeat" }
   | { kind: "announce"; bytes: Uint8Array }
+  /** Several announcement frames (routing/announcement_batch.ts). */
+  | { kind: "announce-batch"; bytes: Uint8Array }
   | { kind: "envelope"; bytes: Uint8Array }
   | { kind: "bye"; reason: string };
 
@@ -29,6 +38,7 @@ export function encodeLinkMessage(m: LinkMessage): Uint8Array {
     case "heartbeat":
       return w.finish();
     case "announce":
+    case "announce-batch":
     case "envelope":
       return w.raw(m.bytes).finish();
     case "bye":
@@ -59,8 +69,13 @@ export function decodeLinkMessage(bytes: Uint8Array, maxBytes: number): LinkMess
         m = { kind: "heartbeat" };
         break;
       case KIND.announce:
+        m = { kind: "announce", bytes: r.rest() };
+        break;
+      case KIND["announce-batch"]:
+        m = { kind: "announce-batch", bytes: r.rest() };
+        break;
       case KIND.envelope:
-        m = { kind: kind === KIND.announce ? "announce" : "envelope", bytes: r.rest() };
+        m = { kind: "envelope", bytes: r.rest() };
         break;
       case KIND.bye:
         m = { kind: "bye", reason: r.str16(200, "reason") };

@@ -92,12 +92,24 @@ export function encodeAnnouncementFrame(frame: AnnouncementFrame): Uint8Array {
   return out;
 }
 
+/** Options of {@linkcode decodeAnnouncement} and {@linkcode decodeAnnouncementFrame}. */
+export interface DecodeOptions {
+  /**
+   * The id the decoder's owner already holds equal to `id`, if any: decoded ids (origin and
+   * links) then share its string instead of keeping a copy each, and need no second check.
+   */
+  known?: (id: string) => NodeId | undefined;
+}
+
 /**
  * Decodes a frame from the wire: the announcement (a copy of the signed bytes, so the link's
  * buffer is not kept) and its age. The signature is not verified here.
  * @throws {AnnouncementDecodeError} wrong size, version, length or field
  */
-export function decodeAnnouncementFrame(bytes: Uint8Array): AnnouncementFrame {
+export function decodeAnnouncementFrame(
+  bytes: Uint8Array,
+  options: DecodeOptions = {},
+): AnnouncementFrame {
   if (!(bytes instanceof Uint8Array)) {
     throw new AnnouncementDecodeError("Cannot decode announcement: not bytes");
   }
@@ -107,7 +119,7 @@ export function decodeAnnouncementFrame(bytes: Uint8Array): AnnouncementFrame {
   }
   const at = bytes.length - ANNOUNCEMENT_AGE_BYTES;
   const ageMs = new DataView(bytes.buffer, bytes.byteOffset + at, 4).getUint32(0);
-  return { announcement: decodeAnnouncement(bytes.slice(0, at)), ageMs };
+  return { announcement: decodeAnnouncement(bytes.slice(0, at), options), ageMs };
 }
 
 /**
@@ -115,13 +127,16 @@ export function decodeAnnouncementFrame(bytes: Uint8Array): AnnouncementFrame {
  * here. The result keeps `bytes` (not a copy).
  * @throws {AnnouncementDecodeError} wrong size, version, length or field
  */
-export function decodeAnnouncement(bytes: Uint8Array): SignedAnnouncement {
+export function decodeAnnouncement(
+  bytes: Uint8Array,
+  { known }: DecodeOptions = {},
+): SignedAnnouncement {
   if (!(bytes instanceof Uint8Array)) {
     throw new AnnouncementDecodeError("Cannot decode announcement: not bytes");
   }
   checkSize(bytes);
   try {
-    return new DecodedAnnouncement(bytes);
+    return new DecodedAnnouncement(bytes, known);
   } catch (cause) {
     if (cause instanceof AnnouncementDecodeError) throw cause;
     throw new AnnouncementDecodeError(`Cannot decode announcement: ${(cause as Error).message}`, {
@@ -160,6 +175,23 @@ function checkSize(bytes: Uint8Array): void {
     throw new AnnouncementDecodeError(
       `Cannot decode announcement: ${bytes.length} bytes is over ${MAX_ANNOUNCEMENT_BYTES}`,
     );
+  }
+}
+
+/** A node id; one `known` already is shared, not copied. */
+function readNodeId(
+  r: ByteReader,
+  what: string,
+  known: ((id: string) => NodeId | undefined) | undefined,
+): NodeId {
+  if (known === undefined) return readId(r, toNodeId, what);
+  const s = r.str16(MAX_ID_BYTES, what);
+  const held = known(s);
+  if (held !== undefined) return held;
+  try {
+    return toNodeId(s);
+  } catch (cause) {
+    throw new AnnouncementDecodeError(`Cannot decode announcement: bad ${what}`, { cause });
   }
 }
 
@@ -211,13 +243,13 @@ class DecodedAnnouncement implements SignedAnnouncement {
   #usersAt: number;
   #bodyEnd: number;
 
-  constructor(bytes: Uint8Array) {
+  constructor(bytes: Uint8Array, known?: (id: string) => NodeId | undefined) {
     const r = new ByteReader(bytes, WHAT);
     const version = r.u8("version");
     if (version !== ANNOUNCEMENT_VERSION) {
       throw new AnnouncementDecodeError(`Cannot decode announcement: unknown version ${version}`);
     }
-    const origin = readId(r, toNodeId, "origin");
+    const origin = readNodeId(r, "origin", known);
     const publicKey = r.rawView(ANNOUNCEMENT_KEY_BYTES, "key");
     const seq = r.u32("seq");
     const lifetimeMs = r.u32("lifetimeMs");
@@ -243,7 +275,7 @@ class DecodedAnnouncement implements SignedAnnouncement {
     }
     const links: NodeId[] = [];
     for (let i = 0; i < linkCount; i++) {
-      const link = readId(r, toNodeId, "link");
+      const link = readNodeId(r, "link", known);
       if (link === origin) {
         throw new AnnouncementDecodeError("Cannot decode announcement: link to itself");
       }

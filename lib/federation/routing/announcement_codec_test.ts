@@ -169,3 +169,28 @@ Deno.test("peekAnnouncement() reads origin and seq, and nothing from garbage", (
   assert.equal(peekAnnouncement(new Uint8Array([2, 0, 5, 97])), undefined);
   assert.equal(peekAnnouncement(new Uint8Array([9, 0, 1, 97])), undefined);
 });
+
+Deno.test("decodeAnnouncement() asks the caller for ids it holds, and still checks the others", () => {
+  const asked: string[] = [];
+  const held = new Map([["bob", toNodeId("bob")], ["alice", toNodeId("alice")]]);
+  const a = decodeAnnouncement(wire(), {
+    known: (id) => {
+      asked.push(id);
+      return held.get(id);
+    },
+  });
+  assert.deepEqual(asked, ["alice", "bob", "carol"]);
+  assert.equal(a.origin, "alice");
+  assert.deepEqual(a.links, ["bob", "carol"]);
+  const frame = decodeAnnouncementFrame(encodeAnnouncementFrame({ announcement: a, ageMs: 5 }), {
+    known: (id) => held.get(id),
+  });
+  assert.deepEqual(frame.announcement.links, ["bob", "carol"]);
+  // An id nobody holds is checked as before.
+  const bad = wire({ links: [toNodeId("bob")] });
+  const at = bad.indexOf(0x62, 40); // the "b" of the link "bob"
+  assert.throws(
+    () => decodeAnnouncement(patched(bad, at, 0x42), { known: () => undefined }),
+    AnnouncementDecodeError,
+  );
+});

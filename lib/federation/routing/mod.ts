@@ -5,20 +5,33 @@
  *
  * The link layer owns the {@linkcode Router}: it calls `linkUp`/`linkDown` as
  * authenticated links come and go, passes announcement frames to
- * `receiveAnnouncement`, and sends what the router hands to its `send` callback
- * (encoded with `encodeAnnouncementFrame`). Delivery reports results with
- * `reportMiss`/`reportDelivered` and resends along `nextHops(dest)`.
+ * `receiveAnnouncement` (and batches to `receiveAnnouncementBatch`), and sends the
+ * batch the router hands to its `send` callback at each flush (one frame encoded with
+ * `encodeAnnouncementFrame`, more with `encodeAnnouncementBatch`). Delivery reports
+ * results with `reportMiss`/`reportDelivered` and resends along `nextHops(dest)`.
  *
  * @example
  * ```ts
  * import { toNodeId } from "../../ids.ts";
- * import { Ed25519AnnouncementSigner, encodeAnnouncementFrame, Router } from "./mod.ts";
+ * import {
+ *   batchFrames,
+ *   Ed25519AnnouncementSigner,
+ *   encodeAnnouncementBatch,
+ *   encodeAnnouncementFrame,
+ *   Router,
+ * } from "./mod.ts";
  *
  * const links = new Map<string, { send(bytes: Uint8Array): void }>();
  * const router = new Router({
  *   self: toNodeId("alice"),
  *   signer: await Ed25519AnnouncementSigner.generate(),
- *   send: (peer, a, ageMs) => links.get(peer)?.send(encodeAnnouncementFrame({ announcement: a, ageMs })),
+ *   send: (peer, batch) => {
+ *     const frames = batchFrames(batch);
+ *     const bytes = frames.length === 1
+ *       ? encodeAnnouncementFrame(frames[0])
+ *       : encodeAnnouncementBatch(frames);
+ *     links.get(peer)?.send(bytes);
+ *   },
  * });
  * router.linkUp(toNodeId("bob")); // after the link handshake; pass bob's key to pin it
  * const hop = router.nextHop(toNodeId("dave")); // undefined until dave is reachable
@@ -42,8 +55,17 @@ export {
   type SignedAnnouncement,
 } from "./announcement.ts";
 export {
+  batchWireBytes,
+  decodeAnnouncementBatch,
+  encodeAnnouncementBatch,
+  MAX_BATCH_ANNOUNCEMENTS,
+  MAX_BATCH_BYTES,
+} from "./announcement_batch.ts";
+export { AnnouncementTable } from "./announcement_table.ts";
+export {
   decodeAnnouncement,
   decodeAnnouncementFrame,
+  type DecodeOptions,
   encodeAnnouncementBody,
   encodeAnnouncementFrame,
   joinAnnouncement,
@@ -64,6 +86,7 @@ export {
 export { AnnouncementDecodeError, RoutingError } from "./errors.ts";
 export { FakeAnnouncementSigner, FakeAnnouncementVerifier } from "./fake_signature.ts";
 export { type FirstHop, rankFirstHops } from "./first_hops.ts";
+export { type AnnouncementBatch, batchFrames } from "./flooder.ts";
 export { type HopPenaltyOptions } from "./hop_penalties.ts";
 export {
   type Admission,

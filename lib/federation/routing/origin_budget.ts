@@ -49,6 +49,8 @@ export type Admission =
   | { readonly kind: "evict"; readonly peer: NodeId }
   | { readonly kind: "refuse"; readonly budget: "per-peer" | "total" };
 
+const ADMIT: Admission = Object.freeze({ kind: "admit" });
+
 /**
  * Decides whether a new origin may be kept: provisional (introduced by `introducer`, `bytes`
  * of announcement) or, with `introducer` undefined, confirmed or pinned by a link.
@@ -72,7 +74,7 @@ export function admitOrigin(
     const full = usage.provisional + 1 > limits.maxProvisionalTotal ||
       usage.provisionalBytes + bytes > limits.maxProvisionalBytesTotal ||
       usage.origins + 1 > limits.maxOrigins;
-    if (!full) return { kind: "admit" };
+    if (!full) return ADMIT;
     // Fair share: only a neighbour holding more than this one gives way.
     const top = usage.largest();
     if (top !== undefined && top.peer !== introducer && top.count > mine.count + 1) {
@@ -80,7 +82,7 @@ export function admitOrigin(
     }
     return { kind: "refuse", budget: "total" };
   }
-  if (usage.origins + 1 <= limits.maxOrigins) return { kind: "admit" };
+  if (usage.origins + 1 <= limits.maxOrigins) return ADMIT;
   const top = usage.largest();
   return top !== undefined
     ? { kind: "evict", peer: top.peer }

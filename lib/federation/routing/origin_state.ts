@@ -1,7 +1,9 @@
 /**
  * What a node keeps about one origin, and the pure transitions that accept or refuse an
  * announcement for it. The link-state database is a table of these, one per origin, so a
- * transition reads one small immutable record and returns the next.
+ * transition reads one small immutable record and returns the next. Records are immutable
+ * by type (`readonly`), not frozen at run time: a transition runs for every announcement a
+ * node accepts, and the database takes each record apart into its columns at once.
  *
  * Trust in an origin's key (see docs/SECURITY.md "Routing"):
  * - `link`: proven by a link handshake with this node; overrides anything flooded.
@@ -98,6 +100,9 @@ export type Precheck =
     readonly reason?: undefined;
   };
 
+const STALE: Precheck = Object.freeze({ kind: "stale" });
+const DUPLICATE: Precheck = Object.freeze({ kind: "duplicate" });
+
 /** What {@linkcode checkAnnouncement} and {@linkcode receive} judge. */
 export interface AnnouncementInput {
   announcement: SignedAnnouncement;
@@ -125,8 +130,8 @@ export function checkAnnouncement(
   const sameKey = state.key === undefined || bytesEqual(state.key, a.publicKey);
   // A provisional id's seq belongs to its key; a rival key has seqs of its own.
   if (sameKey || state.trust !== "provisional") {
-    if (a.seq < state.seq) return { kind: "stale" };
-    if (a.seq === state.seq) return { kind: "duplicate" };
+    if (a.seq < state.seq) return STALE;
+    if (a.seq === state.seq) return DUPLICATE;
   }
   let claim: KeyClaim = state.key === undefined ? "new" : "same";
   if (!sameKey) {
@@ -156,17 +161,15 @@ export function checkAnnouncement(
 /** Result of {@linkcode receive}. */
 export type ReceiveResult =
   | {
+    /** Store `newState`, then flood it (see flood_queue.ts: to every neighbour that lacks it). */
     readonly kind: "accepted";
     readonly newState: OriginState;
-    /** Neighbours to forward it to. */
-    readonly forward: readonly NodeId[];
     readonly reason?: undefined;
   }
   | {
     readonly kind: "duplicate" | "stale" | "rejected";
     readonly newState: OriginState;
     readonly reason?: RejectReason;
-    readonly forward?: undefined;
   };
 
 /**
@@ -179,7 +182,6 @@ export function receive(
     state: OriginState;
     input: AnnouncementInput & {
       signatureValid: boolean;
-      neighbours: readonly NodeId[];
       /** What {@linkcode checkAnnouncement} said for this state and input, if already asked. */
       precheck?: Precheck;
     };
@@ -192,8 +194,8 @@ export function receive(
   if (pre.kind !== "verify") return { kind: pre.kind, newState: state };
   if (!input.signatureValid) return { kind: "rejected", newState: state, reason: "bad-signature" };
   if (pre.claim === "rival") {
-    const rival = Object.freeze({ key: a.publicKey, via: fromPeer });
-    return { kind: "rejected", newState: freeze({ ...state, rival }), reason: "key-conflict" };
+    const rival = { key: a.publicKey, via: fromPeer };
+    return { kind: "rejected", newState: { ...state, rival }, reason: "key-conflict" };
   }
   const expiresAtMs = input.nowMs + a.lifetimeMs - input.ageMs;
   let next: OriginState;
@@ -220,10 +222,7 @@ export function receive(
   } else {
     next = { ...vouched(state, fromPeer), seq: a.seq, announcement: a, expiresAtMs };
   }
-  // The origin gets its own announcement back too: if it is not the origin's latest (an
-  // earlier run's), the origin then lifts its seq past it.
-  const forward = input.neighbours.filter((n) => n !== fromPeer);
-  return { kind: "accepted", newState: freeze(next), forward };
+  return { kind: "accepted", newState: next };
 }
 
 /**
@@ -235,7 +234,7 @@ export function confirmByDuplicate(
   { state, fromPeer, sameBytes }: { state: OriginState; fromPeer: NodeId; sameBytes: boolean },
 ): OriginState {
   if (state.trust !== "provisional" || !sameBytes || fromPeer === state.introducer) return state;
-  return freeze(vouched(state, fromPeer));
+  return vouched(state, fromPeer);
 }
 
 /** A key proven by a link handshake: it replaces whatever flooding said, seq included. */
@@ -244,14 +243,14 @@ export function pinByLink(state: OriginState, key: Uint8Array): OriginState {
     return state;
   }
   if (state.key !== undefined && bytesEqual(state.key, key)) {
-    return freeze({ ...state, trust: "link", introducer: undefined, rival: undefined });
+    return { ...state, trust: "link", introducer: undefined, rival: undefined };
   }
-  return freeze({ ...UNKNOWN_ORIGIN, key, trust: "link" });
+  return { ...UNKNOWN_ORIGIN, key, trust: "link" };
 }
 
 /** A pin loaded from an earlier run: believed as it was (no announcement yet). */
 export function pinFromStore(key: Uint8Array, source: "link" | "confirmed"): OriginState {
-  return freeze({ ...UNKNOWN_ORIGIN, key, trust: source });
+  return { ...UNKNOWN_ORIGIN, key, trust: source };
 }
 
 /**
@@ -273,10 +272,6 @@ export function pinned(state: OriginState): boolean {
 function vouched(state: OriginState, fromPeer: NodeId): OriginState {
   if (state.trust !== "provisional" || fromPeer === state.introducer) return state;
   return { ...state, trust: "confirmed", introducer: undefined, rival: undefined };
-}
-
-function freeze(state: OriginState): OriginState {
-  return Object.freeze(state);
 }
 
 /** Compares public bytes (keys, wire bytes); not for secrets. */

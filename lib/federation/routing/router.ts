@@ -1,18 +1,15 @@
 /**
  * The router: a thin shell around the pure decisions (origin_state.ts, origin_budget.ts,
  * suspicion.ts, route_table.ts, first_hops.ts, directory.ts). It owns the link-state
- * database, issues this node's announcements, floods accepted ones with their age raised,
- * and answers route and directory queries from a lazily recomputed table.
+ * database, hands received announcements to its {@linkcode AnnouncementIntake}, issues this
+ * node's announcements, floods in batches through its {@linkcode Flooder}, and answers
+ * route and directory queries from a lazily recomputed table.
  */
 import type { NodeId } from "../../ids.ts";
 import { Budget } from "../../budget.ts";
 import { type Clock, SYSTEM_CLOCK } from "../../clock.ts";
-import {
-  ANNOUNCEMENT_AGE_BYTES,
-  ANNOUNCEMENT_VERSION,
-  type SignedAnnouncement,
-} from "./announcement.ts";
-import { decodeAnnouncementFrame, peekAnnouncement, peekVersion } from "./announcement_codec.ts";
+import type { SignedAnnouncement } from "./announcement.ts";
+import { AnnouncementIntake } from "./announcement_intake.ts";
 import {
   buildDirectoryPage,
   type DirectoryEntry,
@@ -22,61 +19,26 @@ import {
 } from "./directory.ts";
 import { Ed25519AnnouncementVerifier } from "./ed25519_signature.ts";
 import { rankFirstHops } from "./first_hops.ts";
+import { Flooder } from "./flooder.ts";
 import { LinkStateDb, type OriginBudgets } from "./link_state_db.ts";
-import {
-  admitGrowth,
-  admitOrigin,
-  DEFAULT_ORIGIN_LIMITS,
-  type OriginLimits,
-} from "./origin_budget.ts";
-import {
-  believed,
-  bytesEqual,
-  checkAnnouncement,
-  confirmByDuplicate,
-  type OriginState,
-  pinByLink,
-  pinFromStore,
-  pinned,
-  type Precheck,
-  receive,
-  type RejectReason,
-  type Trust,
-  UNKNOWN_ORIGIN,
-} from "./origin_state.ts";
+import { DEFAULT_ORIGIN_LIMITS } from "./origin_budget.ts";
+import { believed, pinFromStore, type Trust } from "./origin_state.ts";
 import { computeRoutes, type Route, type RouteGraph } from "./route_table.ts";
 import { type LocalUser, OwnAnnouncer } from "./own_announcer.ts";
-import { type AnnouncementVerifier, verifyAnnouncement } from "./signatures.ts";
 import { PathJudge } from "./path_judge.ts";
 import type { Suspect } from "./suspicion.ts";
 import type { ReceiveKind, RouterOptions, RoutingStats, TableRow } from "./router_options.ts";
-
-interface Flight {
-  readonly waiting: {
-    fromPeer: NodeId;
-    announcement: SignedAnnouncement;
-    ageMs: number;
-    resolve(kind: ReceiveKind | PromiseLike<ReceiveKind>): void;
-  }[];
-}
-
-// The smallest version 1 announcement (no links, no users, 1-character id).
-const MIN_V1_BYTES = 128;
-// Evictions one admission may make (bytes may need more than one).
-const MAX_EVICTIONS = 16;
 
 /** A node's routing core. */
 export class Router {
   readonly self: NodeId;
   #o: RouterOptions;
   #clock: Clock;
-  #verifier: AnnouncementVerifier;
-  #limits: OriginLimits;
-  #budgets: OriginBudgets;
   #db: LinkStateDb;
+  #flooder: Flooder;
+  #intake: AnnouncementIntake;
   #neighbours = new Set<NodeId>();
   #neighbourList: readonly NodeId[] = [];
-  #flights = new Map<string, Flight>();
   #busy = 0;
   #idleWaiters: (() => void)[] = [];
   #judge: PathJudge;
@@ -84,7 +46,8 @@ export class Router {
   #sortedReachable: NodeId[] | undefined;
   #routesAtMs = 0;
   #own: OwnAnnouncer;
-  #hopAgeMs: number;
+  /** Table id of the own announcement, 0 before the first. */
+  #ownId = 0;
   #purgeTimer: number | undefined;
   #stopped = false;
 
@@ -92,51 +55,65 @@ export class Router {
     this.self = options.self;
     this.#o = options;
     this.#clock = options.clock ?? SYSTEM_CLOCK;
-    this.#verifier = options.verifier ?? new Ed25519AnnouncementVerifier();
-    this.#hopAgeMs = options.hopAgeMs ?? 1000;
-    this.#limits = { ...DEFAULT_ORIGIN_LIMITS, ...options.limits };
+    const verifier = options.verifier ?? new Ed25519AnnouncementVerifier();
+    const limits = { ...DEFAULT_ORIGIN_LIMITS, ...options.limits };
     const make = (name: string, perKey: number, total: number) =>
       options.budgets?.budget(name, { perKey, total }) ?? new Budget(name, { perKey, total });
-    const l = this.#limits;
-    this.#budgets = {
-      origins: make("routing.origins", l.maxOrigins, l.maxOrigins),
+    const budgets: OriginBudgets = {
+      origins: make("routing.origins", limits.maxOrigins, limits.maxOrigins),
       provisional: make(
         "routing.provisional_origins",
-        l.maxProvisionalPerPeer,
-        l.maxProvisionalTotal,
+        limits.maxProvisionalPerPeer,
+        limits.maxProvisionalTotal,
       ),
       provisionalBytes: make(
         "routing.provisional_bytes",
-        l.maxProvisionalBytesPerPeer,
-        l.maxProvisionalBytesTotal,
+        limits.maxProvisionalBytesPerPeer,
+        limits.maxProvisionalBytesTotal,
       ),
     };
-    this.#db = new LinkStateDb({ index: options.index, budgets: this.#budgets });
+    const index = options.table?.index ?? options.index;
+    this.#db = new LinkStateDb({ index, table: options.table, budgets });
     for (const pin of options.pins?.load() ?? []) {
-      if (pin.node === this.self || this.#db.origins >= l.maxOrigins) continue;
+      if (pin.node === this.self || this.#db.origins >= limits.maxOrigins) continue;
       this.#db.set(pin.node, pinFromStore(pin.key, pin.source));
     }
     this.#judge = new PathJudge(options);
+    this.#flooder = new Flooder({
+      db: this.#db,
+      clock: this.#clock,
+      hopAgeMs: options.hopAgeMs ?? 1000,
+      flushDelayMs: options.flushDelayMs ?? 0,
+      own: (nowMs) =>
+        this.#ownId === 0 ? undefined : { id: this.#ownId, ageMs: this.#own.ageAt(nowMs) },
+      send: options.send,
+    });
+    this.#intake = new AnnouncementIntake({
+      router: options,
+      clock: this.#clock,
+      verifier,
+      limits,
+      budgets,
+      db: this.#db,
+      flooder: this.#flooder,
+      receiveOwn: (peer, a) => this.#own.receiveOwn(peer, a, verifier),
+      changed: () => this.#invalidate(),
+      track: (p) => this.#track(p),
+    });
     this.#own = new OwnAnnouncer({
       ...options,
       clock: this.#clock,
       links: () => this.#neighbourList,
       publish: (a) => this.#publishOwn(a),
       track: (p) => this.#track(p),
-      onForged: (peer, reason) => this.#reject(peer, reason, this.self),
+      onForged: (peer, reason) => this.#intake.reject(peer, reason, this.self),
     });
     this.#schedulePurge();
   }
 
   /** Pins `node` to `publicKey` (proven by a link handshake); flooded knowledge of it is void. */
   pinKey(node: NodeId, publicKey: Uint8Array): void {
-    if (node === this.self) return;
-    const state = this.#db.get(node);
-    const next = pinByLink(state, publicKey.slice());
-    if (next === state) return;
-    if (state.trust === undefined) this.#admit(undefined, 0);
-    this.#apply(node, state, next);
-    this.#invalidate();
+    if (node !== this.self) this.#intake.pin(node, publicKey);
   }
 
   /**
@@ -150,7 +127,10 @@ export class Router {
     this.#invalidate();
   }
 
-  /** A link to `peer` is up (after its handshake): syncs it and re-announces. */
+  /**
+   * A link to `peer` is up (after its handshake): at the next flush the peer gets the whole
+   * database (so it needs no further round trip), and this node re-announces.
+   */
   linkUp(peer: NodeId, publicKey?: Uint8Array): void {
     if (this.#stopped || peer === this.self) return;
     if (publicKey !== undefined) this.pinKey(peer, publicKey);
@@ -158,23 +138,17 @@ export class Router {
       this.#neighbours.add(peer);
       this.#neighbourList = [...this.#neighbours].sort();
     }
-    // Full database to the new neighbour, so it needs no further round trip.
-    const nowMs = this.#clock.nowMs();
-    const own = this.#own.current;
-    if (own !== undefined) this.#o.send(peer, own, this.#own.ageAt(nowMs));
-    // Including the peer's own: after a restart it learns the seq to go past.
-    for (const [a, expiresAtMs] of this.#db.liveAnnouncements(nowMs)) {
-      const ageMs = Math.max(0, Math.ceil(a.lifetimeMs - (expiresAtMs - nowMs))) + this.#hopAgeMs;
-      if (ageMs < a.lifetimeMs) this.#o.send(peer, a, ageMs);
-    }
-    this.#invalidate();
+    // The re-announcement first: when it can go at once, it rides in the same flush.
     this.#own.request();
+    this.#flooder.linkUp(peer);
+    this.#invalidate();
   }
 
   /** The link to `peer` is down: routes drop it now, and the next announcement omits it. */
   linkDown(peer: NodeId): void {
     if (this.#stopped || !this.#neighbours.delete(peer)) return;
     this.#neighbourList = [...this.#neighbours].sort();
+    this.#flooder.linkDown(peer);
     this.#judge.linkDown(peer);
     this.#invalidate();
     this.#own.request();
@@ -186,102 +160,53 @@ export class Router {
    * verifiers), else after the signature check.
    */
   receiveAnnouncement(fromPeer: NodeId, bytes: Uint8Array): ReceiveKind | Promise<ReceiveKind> {
-    if (this.#stopped) return "rejected";
-    // A node not yet upgraded is honest, only old: refused without blame.
-    if (peekVersion(bytes) === ANNOUNCEMENT_VERSION - 1 && bytes.length >= MIN_V1_BYTES) {
-      return this.#reject(fromPeer, "bad-version", undefined);
-    }
-    const peek = peekAnnouncement(bytes);
-    if (peek === undefined) return this.#reject(fromPeer, "bad-encoding", undefined);
-    // Replays of a pinned origin are settled before decoding.
-    const i = this.#db.index.find(peek.origin);
-    if (peek.origin !== this.self && i >= 0 && !this.#db.isProvisional(i)) {
-      const known = this.#db.seqOf(peek.origin);
-      if (peek.seq < known) return "stale";
-      if (peek.seq === known) return "duplicate";
-    }
-    // A new origin from a neighbour whose provisional budget is spent costs no decoding or
-    // signature check.
-    if (peek.origin !== this.self && (i < 0 || this.#db.at(i).trust === undefined)) {
-      const decision = admitOrigin({
-        usage: this.#db,
-        limits: this.#limits,
-        introducer: fromPeer,
-        bytes: bytes.length - ANNOUNCEMENT_AGE_BYTES,
-      });
-      if (decision.kind === "refuse" && decision.budget === "per-peer") {
-        this.#budgets.provisional.refuse(fromPeer, this.#clock.nowMs());
-        return this.#reject(fromPeer, "over-budget", peek.origin);
-      }
-    }
-    let frame;
-    try {
-      frame = decodeAnnouncementFrame(bytes);
-    } catch {
-      return this.#reject(fromPeer, "bad-encoding", peek.origin);
-    }
-    return this.receiveFrame(fromPeer, frame.announcement, frame.ageMs);
+    return this.#intake.receiveBytes(fromPeer, bytes);
+  }
+
+  /**
+   * Handles an ANNOUNCE_BATCH link message from `fromPeer`: each frame as if it had come
+   * alone; a malformed container is refused as `bad-encoding`.
+   */
+  receiveAnnouncementBatch(
+    fromPeer: NodeId,
+    bytes: Uint8Array,
+  ): ReceiveKind[] | Promise<ReceiveKind[]> {
+    return this.#intake.receiveBatchBytes(fromPeer, bytes);
   }
 
   /**
    * Handles a decoded announcement and its age from neighbour `fromPeer` (in-process
-   * transports such as the simulation; the signature is still checked).
+   * transports; the signature is still checked).
    */
   receiveFrame(
     fromPeer: NodeId,
     a: SignedAnnouncement,
     ageMs: number,
   ): ReceiveKind | Promise<ReceiveKind> {
-    if (this.#stopped) return "rejected";
-    if (a.origin === this.self) return this.#own.receiveOwn(fromPeer, a, this.#verifier);
-    // Hot path: replays and duplicates of a settled (not provisional) origin, no state built.
-    const i = this.#db.index.find(a.origin);
-    if (i >= 0) {
-      const settled = this.#db.settledSeqAt(i);
-      if (a.seq < settled) return "stale";
-      if (a.seq === settled) return "duplicate";
-    }
-    const state = i < 0 ? UNKNOWN_ORIGIN : this.#db.at(i);
-    const nowMs = this.#clock.nowMs();
-    const pre = checkAnnouncement({
-      state,
-      input: { announcement: a, ageMs, nowMs, fromPeer },
-      options: this.#o,
-    });
-    if (pre.kind === "duplicate") {
-      const same = state.announcement !== undefined &&
-        bytesEqual(state.announcement.bytes, a.bytes);
-      const next = confirmByDuplicate({ state, fromPeer, sameBytes: same });
-      if (next !== state) {
-        this.#apply(a.origin, state, next);
-        this.#invalidate();
-      }
-      return "duplicate";
-    }
-    if (pre.kind === "rejected") return this.#reject(fromPeer, pre.reason, a.origin);
-    if (pre.kind !== "verify") return "stale";
-    const flightKey = `${a.origin}:${a.seq}`;
-    const flight = this.#flights.get(flightKey);
-    if (flight !== undefined) {
-      return new Promise((resolve) =>
-        flight.waiting.push({ fromPeer, announcement: a, ageMs, resolve })
-      );
-    }
-    const valid = verifyAnnouncement(a, pre.publicKey, this.#verifier);
-    // Synchronous (simulations): nothing changed in between, so the state and precheck hold.
-    if (typeof valid === "boolean") return this.#finish(fromPeer, a, ageMs, valid, state, pre);
-    const entry: Flight = { waiting: [] };
-    this.#flights.set(flightKey, entry);
-    return this.#track(valid.then((ok) => {
-      this.#flights.delete(flightKey);
-      const kind = this.#stopped ? "rejected" : this.#finish(fromPeer, a, ageMs, ok);
-      for (const w of entry.waiting) {
-        // Same bytes as a refused one: refused without a second check; else judged afresh.
-        if (kind === "rejected" && bytesEqual(w.announcement.bytes, a.bytes)) w.resolve("rejected");
-        else w.resolve(this.receiveFrame(w.fromPeer, w.announcement, w.ageMs));
-      }
-      return kind;
-    }));
+    return this.#intake.receiveFrame(fromPeer, a, ageMs);
+  }
+
+  /**
+   * Handles a batch by ids of the router's {@linkcode AnnouncementTable}, `ids[start … end)`
+   * with `ages` (a simulation, whose routers share one table; the signature is still
+   * checked, once per announcement for all routers with the fake scheme).
+   */
+  receiveShared(
+    fromPeer: NodeId,
+    ids: Uint32Array,
+    ages: Uint32Array,
+    start: number,
+    end: number,
+  ): void {
+    this.#intake.receiveShared(fromPeer, ids, ages, start, end);
+  }
+
+  /**
+   * Sends what waits to be flooded now, instead of at the flush timer: for a transport that
+   * knows a burst of messages has ended (the simulation).
+   */
+  flush(): void {
+    this.#flooder.flush();
   }
 
   /** Replaces this node's users; an announcement follows if what is listed changed. */
@@ -453,6 +378,7 @@ export class Router {
       provisionalBytes: this.#db.provisionalBytes,
       live,
       neighbours: this.#neighbourList.length,
+      columnBytes: this.#db.columnBytes + this.#flooder.queue.columnBytes,
     };
   }
 
@@ -471,97 +397,19 @@ export class Router {
   stop(): void {
     this.#stopped = true;
     this.#own.stop();
+    this.#intake.stop();
+    this.#flooder.stop();
     if (this.#purgeTimer !== undefined) this.#clock.clearTimer(this.#purgeTimer);
     this.#purgeTimer = undefined;
   }
 
-  #finish(
-    fromPeer: NodeId,
-    a: SignedAnnouncement,
-    ageMs: number,
-    signatureValid: boolean,
-    known?: OriginState,
-    precheck?: Precheck,
-  ): ReceiveKind {
-    const state = known ?? this.#db.get(a.origin);
-    const result = receive({
-      state,
-      input: {
-        announcement: a,
-        ageMs,
-        nowMs: this.#clock.nowMs(),
-        fromPeer,
-        signatureValid,
-        neighbours: this.#neighbourList,
-        precheck,
-      },
-      options: this.#o,
-    });
-    if (result.kind === "rejected") {
-      if (result.newState !== state) this.#db.set(a.origin, result.newState); // a rival key
-      return this.#reject(fromPeer, result.reason!, a.origin);
-    }
-    if (result.kind !== "accepted") return result.kind;
-    const next = result.newState;
-    if (state.trust === undefined) {
-      const introducer = next.trust === "provisional" ? next.introducer : undefined;
-      if (!this.#admit(introducer, a.bytes.length)) {
-        return this.#reject(fromPeer, "over-budget", a.origin);
-      }
-    } else if (state.trust === "provisional" && next.trust === "provisional") {
-      const ok = admitGrowth({
-        usage: this.#db,
-        limits: this.#limits,
-        introducer: next.introducer!,
-        oldBytes: state.announcement?.bytes.length ?? 0,
-        newBytes: a.bytes.length,
-      });
-      if (!ok) {
-        this.#budgets.provisionalBytes.refuse(next.introducer!, this.#clock.nowMs());
-        return this.#reject(fromPeer, "over-budget", a.origin);
-      }
-    }
-    this.#apply(a.origin, state, next);
-    const ageOut = ageMs + this.#hopAgeMs;
-    if (ageOut < a.lifetimeMs) { for (const peer of result.forward) this.#o.send(peer, a, ageOut); }
-    this.#invalidate();
-    this.#o.events?.onAccepted?.(a.origin, a.seq);
-    return "accepted";
-  }
-
-  /** Makes room for one more origin, evicting provisional ones as decided; false if refused. */
-  #admit(introducer: NodeId | undefined, bytes: number): boolean {
-    for (let i = 0; i <= MAX_EVICTIONS; i++) {
-      const decision = admitOrigin({ usage: this.#db, limits: this.#limits, introducer, bytes });
-      if (decision.kind === "admit") return true;
-      const victim = decision.kind === "evict" ? this.#db.provisionalOf(decision.peer) : undefined;
-      if (victim === undefined) break;
-      this.#db.delete(victim);
-      this.#invalidate();
-    }
-    this.#db.syncBudgets();
-    const nowMs = this.#clock.nowMs();
-    if (introducer === undefined) this.#budgets.origins.refuse("all", nowMs);
-    else this.#budgets.provisional.refuse(introducer, nowMs);
-    return false;
-  }
-
-  /** Stores a decided state; a key newly believed is saved to the pins. */
-  #apply(node: NodeId, old: OriginState, next: OriginState): void {
-    this.#db.set(node, next);
-    if (next.key === undefined || !pinned(next)) return;
-    if (old.trust === next.trust && old.key !== undefined && bytesEqual(old.key, next.key)) return;
-    this.#o.pins?.save(node, next.key, next.trust as "link" | "confirmed");
-  }
-
-  #reject(fromPeer: NodeId, reason: RejectReason, origin: string | undefined): "rejected" {
-    this.#o.events?.onRejected?.(fromPeer, reason, origin);
-    return "rejected";
-  }
-
   #publishOwn(a: SignedAnnouncement): void {
     if (this.#stopped) return;
-    for (const peer of this.#neighbourList) this.#o.send(peer, a, 0);
+    const table = this.#db.table;
+    const old = this.#ownId;
+    this.#ownId = table.add(a);
+    table.unref(old);
+    this.#flooder.ownChanged();
     this.#o.events?.onAnnounced?.(a);
   }
 

@@ -3,6 +3,8 @@ import type { Budget, BudgetOptions } from "../../budget.ts";
 import type { Clock } from "../../clock.ts";
 import type { NodeId } from "../../ids.ts";
 import type { Endpoint, SignedAnnouncement } from "./announcement.ts";
+import type { AnnouncementTable } from "./announcement_table.ts";
+import type { AnnouncementBatch } from "./flooder.ts";
 import type { HopPenaltyOptions } from "./hop_penalties.ts";
 import type { OriginLimits } from "./origin_budget.ts";
 import type { OriginIndex } from "./origin_index.ts";
@@ -37,10 +39,11 @@ export interface RouterOptions extends AcceptanceOptions, HopPenaltyOptions, Sus
   /** Signs this node's announcements; its public key is announced. */
   signer: AnnouncementSigner;
   /**
-   * Hands an announcement to the link to `peer`, with the age to give it (encode it with
-   * `encodeAnnouncementFrame`); must not throw (a dead link is `linkDown`'s job).
+   * Hands a batch of announcements, each with the age to give it, to the link to `peer` as
+   * one link message (`batchFrames`, then `encodeAnnouncementFrame` for one or
+   * `encodeAnnouncementBatch` for more); must not throw (a dead link is `linkDown`'s job).
    */
-  send(peer: NodeId, announcement: SignedAnnouncement, ageMs: number): void;
+  send(peer: NodeId, batch: AnnouncementBatch): void;
   /** Default: Ed25519 through WebCrypto. */
   verifier?: AnnouncementVerifier;
   /** Default: the system clock. Only durations and this node's own expiries are read from it. */
@@ -58,6 +61,11 @@ export interface RouterOptions extends AcceptanceOptions, HopPenaltyOptions, Sus
   lifetimeMs?: number;
   /** Age added at every hop, for time on the wire (OSPF's InfTransDelay). Default 1 s. */
   hopAgeMs?: number;
+  /**
+   * Accepted announcements wait this long for others to join them in one batch per
+   * neighbour. Default 0: they go once the messages being handled now are done.
+   */
+  flushDelayMs?: number;
   /** How often expired announcements are dropped. Default 1 minute. */
   purgeIntervalMs?: number;
   /** Recompute routes at most this often while a penalty decays. Default 1 s. */
@@ -70,6 +78,11 @@ export interface RouterOptions extends AcceptanceOptions, HopPenaltyOptions, Sus
   pins?: OriginPins;
   /** Node-id indexes; a simulation shares one between its routers. Default: its own. */
   index?: OriginIndex;
+  /**
+   * Where announcements are held by id (its index is then the router's); a simulation
+   * shares one between its routers. Default: its own.
+   */
+  table?: AnnouncementTable;
   /** Randomness for refresh jitter. Default Math.random. */
   random?: () => number;
   events?: RouterEvents;
@@ -100,4 +113,6 @@ export interface RoutingStats {
   readonly provisionalBytes: number;
   readonly live: number;
   readonly neighbours: number;
+  /** Bytes of the per-origin columns (database and flood marks), announcements aside. */
+  readonly columnBytes: number;
 }

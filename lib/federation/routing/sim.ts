@@ -2,15 +2,18 @@
  * Many routers in one process over a fake transport (constant per-hop delay, FIFO per
  * directed link) and a {@linkcode SimClock}: for tests and the routing benchmark.
  *
- * Built to reach 10,000 nodes: routers share one {@linkcode OriginIndex}; announcements are
- * passed as decoded objects, so there is one copy per (origin, seq) in the whole
- * simulation; with the fake signature scheme each is verified once for all routers; each
- * directed link queues its messages and costs one clock event per burst. Each node may be
- * given its own clock offset (clocks that disagree) and its own pins (restarts).
+ * Built to reach 10,000 nodes: routers share one {@linkcode OriginIndex} and one
+ * {@linkcode AnnouncementTable}, so there is one decoded copy per (origin, seq) in the whole
+ * simulation and links carry table ids (each in-flight id holds a reference); with the fake
+ * signature scheme each announcement is verified once for all routers; a router's flush is
+ * one message per neighbour (a batch, as on a real link) and one clock event. Each node may
+ * be given its own clock offset (clocks that disagree) and its own pins (restarts).
  */
 import { type NodeId, toNodeId } from "../../ids.ts";
 import type { Clock } from "../../clock.ts";
-import { ANNOUNCEMENT_AGE_BYTES, type SignedAnnouncement } from "./announcement.ts";
+import type { SignedAnnouncement } from "./announcement.ts";
+import { AnnouncementTable } from "./announcement_table.ts";
+import { type InFlightChunk, InFlightSlab } from "./_in_flight.ts";
 import { Ed25519AnnouncementSigner, Ed25519AnnouncementVerifier } from "./ed25519_signature.ts";
 import { FakeAnnouncementSigner, FakeAnnouncementVerifier } from "./fake_signature.ts";
 import { OriginIndex } from "./origin_index.ts";
@@ -57,32 +60,37 @@ export interface SimNodeOptions {
 export interface LinkTraffic {
   readonly from: NodeId;
   readonly to: NodeId;
+  /** Announcements. */
   readonly messages: number;
+  /** Link messages (a batch or a lone announcement each). */
+  readonly frames: number;
   readonly bytes: number;
 }
 
-/** One directed link: a FIFO of messages in flight, drained by one clock event per burst. */
+/** One link message in flight: table ids with ages (views into the slab), or raw bytes. */
+interface InFlight {
+  readonly link: SimLink;
+  /** The link's generation when sent: a message of a link since cleared is dropped. */
+  readonly generation: number;
+  readonly due: number;
+  readonly chunk: InFlightChunk | undefined;
+  readonly ids: Uint32Array | undefined;
+  readonly ages: Uint32Array | undefined;
+  readonly bytes: Uint8Array | undefined;
+}
+
+/** One directed link: what it carried; its messages wait in the receiver's inbox. */
 class SimLink {
   readonly from: NodeId;
   readonly to: SimNode;
   messages = 0;
+  frames = 0;
   bytes = 0;
-  items: (SignedAnnouncement | Uint8Array)[] = [];
-  ages: number[] = [];
-  due: number[] = [];
-  head = 0;
-  scheduled = false;
+  generation = 0;
 
   constructor(from: NodeId, to: SimNode) {
     this.from = from;
     this.to = to;
-  }
-
-  clear(): void {
-    this.items = [];
-    this.ages = [];
-    this.due = [];
-    this.head = 0;
   }
 }
 
@@ -98,6 +106,14 @@ interface SimNode {
   alive: boolean;
   links: Set<NodeId>;
   out: Map<NodeId, SimLink>;
+  /**
+   * Messages to this node in arrival order (one delay for every link), delivered together
+   * by one clock event per arrival time, after which the router floods what they brought.
+   */
+  inbox: (InFlight | undefined)[];
+  inboxHead: number;
+  wakeAtMs: number;
+  wake: () => void;
 }
 
 /** A network of simulated nodes. */
@@ -105,18 +121,24 @@ export class Simulation {
   readonly clock: SimClock;
   /** Node-id indexes shared by every router. */
   readonly index = new OriginIndex({ shared: true });
-  /** Messages and bytes handed to links so far. */
+  /** Announcements shared by every router, and by the links in between. */
+  readonly table = new AnnouncementTable(this.index);
+  /** Announcements, link messages and bytes handed to links so far. */
   messagesSent = 0;
+  framesSent = 0;
   bytesSent = 0;
-  /** Messages delivered to a live receiver. */
+  /** Announcements delivered to a live receiver. */
   messagesDelivered = 0;
   #o: SimulationOptions;
   #nodes = new Map<NodeId, SimNode>();
   #memo = new WeakMap<SignedAnnouncement, Uint8Array>();
+  #delayMs: number;
+  #slab = new InFlightSlab();
 
   constructor(options: SimulationOptions = {}) {
     this.#o = options;
     this.clock = new SimClock({ startMs: options.startMs });
+    this.#delayMs = options.hopDelayMs ?? 10;
   }
 
   /** Adds a node with no links. */
@@ -146,6 +168,10 @@ export class Simulation {
       alive: true,
       links: new Set(),
       out: new Map(),
+      inbox: [],
+      inboxHead: 0,
+      wakeAtMs: -1,
+      wake: () => this.#wake(node),
     };
     this.index.intern(self);
     this.#nodes.set(self, node);
@@ -173,7 +199,7 @@ export class Simulation {
     return this.#node(id).pins;
   }
 
-  /** Messages `from` has handed to its link to `to`. */
+  /** Announcements `from` has handed to its link to `to`. */
   sentCount(from: string, to: string): number {
     return this.#node(from).out.get(to as NodeId)?.messages ?? 0;
   }
@@ -183,7 +209,13 @@ export class Simulation {
     const out: LinkTraffic[] = [];
     for (const node of this.#nodes.values()) {
       for (const l of node.out.values()) {
-        out.push({ from: l.from, to: l.to.id, messages: l.messages, bytes: l.bytes });
+        out.push({
+          from: l.from,
+          to: l.to.id,
+          messages: l.messages,
+          frames: l.frames,
+          bytes: l.bytes,
+        });
       }
     }
     return out;
@@ -209,8 +241,8 @@ export class Simulation {
     const [na, nb] = [this.#node(a), this.#node(b)];
     na.links.delete(nb.id);
     nb.links.delete(na.id);
-    na.out.get(nb.id)?.clear();
-    nb.out.get(na.id)?.clear();
+    this.#clear(na.out.get(nb.id));
+    this.#clear(nb.out.get(na.id));
     if (na.alive) na.router.linkDown(nb.id);
     if (nb.alive) nb.router.linkDown(na.id);
   }
@@ -221,10 +253,10 @@ export class Simulation {
     if (!node.alive) return;
     node.alive = false;
     node.router.stop();
-    for (const l of node.out.values()) l.clear();
+    for (const l of node.out.values()) this.#clear(l);
     for (const peer of node.links) {
       const other = this.#nodes.get(peer)!;
-      other.out.get(node.id)?.clear();
+      this.#clear(other.out.get(node.id));
       if (other.alive) other.router.linkDown(node.id);
     }
   }
@@ -247,7 +279,7 @@ export class Simulation {
   inject(from: string, to: string, bytes: Uint8Array): void {
     const sender = this.#nodes.get(from as NodeId);
     const receiver = this.#node(to);
-    this.#enqueue(this.#link(sender, from as NodeId, receiver), bytes, 0, bytes.length);
+    this.#enqueue(this.#link(sender, from as NodeId, receiver), undefined, bytes, 1, bytes.length);
   }
 
   /** Runs simulated time forward by `ms`. */
@@ -306,6 +338,7 @@ export class Simulation {
   #start(node: SimNode): Router {
     const observer = this.#o.observer;
     const self = node.id;
+    const table = this.table;
     return new Router({
       ...this.#o.routerOptions,
       self,
@@ -314,13 +347,16 @@ export class Simulation {
       clock: node.clock,
       users: node.users,
       listed: node.listed,
-      index: this.index,
+      table,
       ...(node.pins ? { pins: node.pins } : {}),
-      send: (peer, announcement, ageMs) => {
+      send: (peer, batch) => {
         const to = this.#nodes.get(peer);
         if (to === undefined) return;
-        const bytes = announcement.bytes.length + ANNOUNCEMENT_AGE_BYTES;
-        this.#enqueue(this.#link(node, self, to), announcement, ageMs, bytes);
+        const room = this.#slab.alloc(batch.count);
+        room.ids.set(batch.ids.subarray(0, batch.count));
+        room.ages.set(batch.ages.subarray(0, batch.count));
+        for (let k = 0; k < batch.count; k++) table.ref(room.ids[k]);
+        this.#enqueue(this.#link(node, self, to), room, undefined, batch.count, batch.wireBytes);
       },
       events: {
         onAccepted: observer?.accepted && ((origin, seq) => observer.accepted!(self, origin, seq)),
@@ -343,51 +379,69 @@ export class Simulation {
 
   #enqueue(
     link: SimLink,
-    item: SignedAnnouncement | Uint8Array,
-    ageMs: number,
-    bytes: number,
+    room: { chunk: InFlightChunk; ids: Uint32Array; ages: Uint32Array } | undefined,
+    bytes: Uint8Array | undefined,
+    count: number,
+    wireBytes: number,
   ): void {
-    this.messagesSent++;
-    this.bytesSent += bytes;
-    link.messages++;
-    link.bytes += bytes;
-    const delayMs = this.#o.hopDelayMs ?? 10;
-    link.items.push(item);
-    link.ages.push(ageMs);
-    link.due.push(this.clock.nowMs() + delayMs);
-    if (!link.scheduled) {
-      link.scheduled = true;
-      this.clock.schedule(() => this.#drain(link), delayMs);
+    this.messagesSent += count;
+    this.framesSent++;
+    this.bytesSent += wireBytes;
+    link.messages += count;
+    link.frames++;
+    link.bytes += wireBytes;
+    const due = this.clock.nowMs() + this.#delayMs;
+    const to = link.to;
+    to.inbox.push({
+      link,
+      generation: link.generation,
+      due,
+      chunk: room?.chunk,
+      ids: room?.ids,
+      ages: room?.ages,
+      bytes,
+    });
+    if (to.wakeAtMs !== due) {
+      to.wakeAtMs = due;
+      this.clock.schedule(to.wake, this.#delayMs);
     }
   }
 
-  /** Delivers everything due on `link`, in order; reschedules for what is not due yet. */
-  #drain(link: SimLink): void {
-    link.scheduled = false;
+  /** Delivers every message due at `node` now, in order, then has its router flood. */
+  #wake(node: SimNode): void {
     const now = this.clock.nowMs();
-    const receiver = link.to;
-    while (link.head < link.items.length && link.due[link.head] <= now) {
-      const item = link.items[link.head];
-      const ageMs = link.ages[link.head];
-      link.items[link.head] = undefined as unknown as SignedAnnouncement;
-      link.head++;
-      if (!receiver.alive) continue;
-      this.messagesDelivered++;
-      if (item instanceof Uint8Array) void receiver.router.receiveAnnouncement(link.from, item);
-      else void receiver.router.receiveFrame(link.from, item, ageMs);
+    const inbox = node.inbox;
+    let delivered = false;
+    while (node.inboxHead < inbox.length && inbox[node.inboxHead]!.due <= now) {
+      const m = inbox[node.inboxHead]!;
+      inbox[node.inboxHead++] = undefined;
+      const live = node.alive && m.link.generation === m.generation;
+      if (m.ids === undefined) {
+        if (live) {
+          this.messagesDelivered++;
+          void node.router.receiveAnnouncement(m.link.from, m.bytes!);
+          delivered = true;
+        }
+        continue;
+      }
+      if (live) {
+        this.messagesDelivered += m.ids.length;
+        node.router.receiveShared(m.link.from, m.ids, m.ages!, 0, m.ids.length);
+        delivered = true;
+      }
+      for (let k = 0; k < m.ids.length; k++) this.table.unref(m.ids[k]);
+      this.#slab.release(m.chunk!);
     }
-    if (link.head === link.items.length) {
-      link.clear();
-      return;
+    if (node.inboxHead === inbox.length) {
+      node.inbox = [];
+      node.inboxHead = 0;
     }
-    if (link.head > 4096) {
-      link.items = link.items.slice(link.head);
-      link.ages = link.ages.slice(link.head);
-      link.due = link.due.slice(link.head);
-      link.head = 0;
-    }
-    link.scheduled = true;
-    this.clock.schedule(() => this.#drain(link), link.due[link.head] - now);
+    if (delivered) node.router.flush();
+  }
+
+  /** Drops what is in flight on `link` (the link or a node went down). */
+  #clear(link: SimLink | undefined): void {
+    if (link !== undefined) link.generation++;
   }
 
   #node(id: string): SimNode {
