@@ -76,6 +76,8 @@ export interface NodeProcOptions {
   dataDir?: string;
   /** Run the owner's client in the node's process (default mode) instead of `server`. */
   withClient?: boolean;
+  /** Start the process under `ulimit -n fdLimit` (through bash), to test the descriptor limit. */
+  fdLimit?: number;
 }
 
 /** One node process. */
@@ -85,6 +87,8 @@ export class NodeProc {
   readonly configPath: string;
   readonly dataDir: string;
   readonly mode: "start" | "server";
+  /** See {@linkcode NodeProcOptions.fdLimit}. */
+  fdLimit: number | null = null;
   #child: Deno.ChildProcess | null = null;
   #output = "";
 
@@ -114,6 +118,7 @@ export class NodeProc {
         `[Log]\nlevel = debug\n${o.extra ?? ""}`,
     );
     const node = new NodeProc(o.id, port, configPath, dataDir, o.withClient ? "start" : "server");
+    node.fdLimit = o.fdLimit ?? null;
     await node.start();
     return node;
   }
@@ -135,8 +140,12 @@ export class NodeProc {
   /** Starts (or restarts) the process and waits for `ready`. */
   async start(): Promise<void> {
     if (this.#child) throw new Error(`${this.id} is already running`);
-    const child = new Deno.Command(Deno.execPath(), {
+    const deno = Deno.execPath();
+    // With a descriptor limit, bash sets it and then becomes deno (exec keeps the pid).
+    const limited = this.fdLimit !== null;
+    const child = new Deno.Command(limited ? "bash" : deno, {
       args: [
+        ...(limited ? ["-c", `ulimit -n ${this.fdLimit}; exec "$0" "$@"`, deno] : []),
         "run",
         "--allow-net",
         "--allow-read",
