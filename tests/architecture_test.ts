@@ -19,7 +19,7 @@ interface Edge {
 }
 
 async function graph(): Promise<Edge[]> {
-  const roots = ["main.ts"];
+  const roots = ["main.ts", "islands/_entry.ts"];
   for await (const e of Deno.readDir(`${REPO}/lib`)) {
     if (e.isDirectory) roots.push(`lib/${e.name}/mod.ts`);
   }
@@ -66,8 +66,33 @@ const LEAF_DIRS = new Set(["store", "wss", "protocol", "channel"]);
 const isLeaf = (p: string) => area(p) === "leaf" || LEAF_DIRS.has(area(p));
 const isMod = (p: string) => p.endsWith("/mod.ts");
 
+const BROWSER_PACKAGES = /^npm:\/?(preact|@preact\/signals)(@|\/|$)/;
+
+/**
+ * islands/ and components/ run in the browser: lib/ui, preact and signals,
+ * shared components (components/), and types from anywhere. An island never
+ * imports another island file (only the browser entry gathers them).
+ */
+function browserSide(e: Edge): string | null {
+  const { from, to, typeOnly } = e;
+  if (typeOnly || BROWSER_PACKAGES.test(to) || to.startsWith("lib/ui/")) return null;
+  if (to.startsWith("components/")) return null;
+  if (to.startsWith("islands/") && from === "islands/_entry.ts") return null;
+  return `${from} imports ${to}: islands and components may import lib/ui, preact and components/`;
+}
+
+/** routes/ render pages: front doors of lib, islands, components, their own files. */
+function routeSide(e: Edge): string | null {
+  const { from, to, typeOnly } = e;
+  if (typeOnly || to.startsWith("npm:") || isMod(to)) return null;
+  if (/^(routes|islands|components)\//.test(to)) return null;
+  return `${from} imports ${to}: routes import lib front doors (mod.ts), islands and components`;
+}
+
 function allowed(e: Edge): string | null {
   const { from, to, typeOnly } = e;
+  if (from.startsWith("islands/") || from.startsWith("components/")) return browserSide(e);
+  if (from.startsWith("routes/")) return routeSide(e);
   if (!from.startsWith("lib/")) return null; // main.ts, tests, bench: anything
   if (to.startsWith("npm:") || to.startsWith("node:") || to.startsWith("jsr:")) {
     if (area(from) === "e2e" && !to.startsWith("npm:")) {

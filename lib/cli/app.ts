@@ -3,8 +3,15 @@
  * node (`server`), or a client of a node elsewhere (`client`).
  */
 import { basename, dirname, join, resolve } from "node:path";
-import { type ClientApi, type ClientCore, openClient, remoteLink } from "../client/mod.ts";
-import { startUiServer } from "../web/mod.ts";
+import {
+  type ClientApi,
+  type ClientCore,
+  MAX_MESSAGE_CHARS,
+  openClient,
+  remoteLink,
+} from "../client/mod.ts";
+import { startUiServer, type UiServer, type UiServerLimits } from "../web/mod.ts";
+import { MANIFEST } from "../../routes/mod.ts";
 import type { Clock } from "../clock.ts";
 import type { Config } from "../config.ts";
 import type { LinkInfo } from "../federation/mod.ts";
@@ -54,12 +61,20 @@ export async function runNode(config: Config, clock: Clock, headless: boolean): 
       autoAcceptFileBytes: config.autoAcceptFileBytes,
     });
     Object.assign(extras, clientAdminHandlers(client.core));
-    const ui = await startUiServer({
+    const ui = await startUi({
       client: client.core,
       port: config.uiPort,
       tokenFile: join(ownerClientDir(config), UI_TOKEN_FILE),
+      limits: {
+        maxConnections: config.uiMaxConnections,
+        maxConnectionsPerAddress: config.uiMaxConnectionsPerAddress,
+        headTimeoutMs: config.uiHeadTimeoutMs,
+        idleTimeoutMs: config.uiIdleTimeoutMs,
+        maxUploadBytes: config.uiMaxUploadBytes,
+      },
       log: log.child("ui"),
     });
+    Object.assign(extras, uiAdminHandlers(ui));
     uiUrl = ui.url;
     const stopWatch = watchChanges(client.core, () =>
       Promise.resolve([
@@ -99,6 +114,33 @@ function linkView(l: LinkInfo) {
 
 /** File (in the client's directory, mode 0600) that keeps the UI's token across restarts. */
 const UI_TOKEN_FILE = "ui.token";
+
+/** Starts the UI server with the routes and the client core's limits (this is the composition root). */
+function startUi(o: {
+  client: ClientApi;
+  port: number;
+  tokenFile: string;
+  limits?: Partial<UiServerLimits>;
+  log: Logger;
+}): Promise<UiServer> {
+  return startUiServer({
+    ...o,
+    manifest: MANIFEST,
+    clientLimits: { maxMessageChars: MAX_MESSAGE_CHARS },
+  });
+}
+
+/** The UI's admin commands (CLI twins: `ui-url`, `ui-signout`, `ui-status`). */
+function uiAdminHandlers(ui: UiServer): Record<string, AdminHandler> {
+  return {
+    "ui-url": () => ({ kind: "result", value: { url: ui.url } }),
+    "ui-signout": async () => {
+      const { url, signedOut } = await ui.signOut(null);
+      return { kind: "result", value: { url, signedOut } };
+    },
+    "ui-status": () => ({ kind: "result", value: ui.status() }),
+  };
+}
 
 /**
  * Tells views when links or the directory change: compares a snapshot every
@@ -191,13 +233,15 @@ export async function runClientOnly(o: ClientOnlyOptions): Promise<number> {
       nodeFingerprint: o.fingerprint,
     }),
   });
-  const admin = await startAdminServer(dir, clientAdminHandlers(client.core as ClientApi), log);
-  const ui = await startUiServer({
+  const handlers = clientAdminHandlers(client.core as ClientApi);
+  const admin = await startAdminServer(dir, handlers, log);
+  const ui = await startUi({
     client: client.core,
     port: o.uiPort ?? 0,
     tokenFile: join(dir, UI_TOKEN_FILE),
     log: log.child("ui"),
   });
+  Object.assign(handlers, uiAdminHandlers(ui));
   const stopWatch = watchChanges(
     client.core,
     async () => ["", JSON.stringify(await client.core.directory())],

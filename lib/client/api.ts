@@ -4,6 +4,9 @@
  * tested against a fake and run against the real client core.
  */
 
+/** Longest chat message, in UTF-16 code units: the one limit for the client core and every view. */
+export const MAX_MESSAGE_CHARS = 16_000;
+
 /** Delivery state of one sent message, as the sender sees it. */
 export type MessageState = "sending" | "sent" | "delivered" | "read" | "failed";
 

@@ -22,6 +22,7 @@ import type {
   SafetyInfo,
   SelfInfo,
 } from "./api.ts";
+import { MAX_MESSAGE_CHARS } from "./api.ts";
 import type { ClientStore, ContactRow, MessageRow } from "./client_store.ts";
 import { FileTransfers } from "./file_transfers.ts";
 import { NODE_AEAD } from "./node_aead.ts";
@@ -420,8 +421,9 @@ export class ClientCore implements ClientApi {
 
   async send(addressText: string, text: string): Promise<ChatMessage> {
     const to = toAddress(addressText);
-    if (text.length === 0 || text.length > 16_000) {
-      throw new Error("Cannot send: a message is 1 to 16,000 characters");
+    if (text.length === 0 || text.length > MAX_MESSAGE_CHARS) {
+      const most = MAX_MESSAGE_CHARS.toLocaleString("en-US");
+      throw new Error(`Cannot send: a message is 1 to ${most} characters`);
     }
     const m = await this.#exclusive(async () => {
       const c = this.#o.store.contact(to);

@@ -5,6 +5,7 @@
  * @module
  */
 export type * from "./api.ts";
+export { MAX_MESSAGE_CHARS } from "./api.ts";
 export { ClientCore, type ClientCoreOptions, type NodeControl } from "./client_core.ts";
 export { ClientStore } from "./client_store.ts";
 export {

@@ -14,6 +14,7 @@ import type {
   SafetyView,
   UiCommand,
   UiCommandResult,
+  UiLimits,
   UiSnapshot,
 } from "./api_types.ts";
 import type { SocketState } from "./event_socket.ts";
@@ -36,6 +37,8 @@ export interface UiStoreOptions {
   /** The conversation this page is about, if any. */
   active?: string | null;
   histories?: Record<string, ChatMessage[]>;
+  /** The time to draw with (the entry moves it on; rendering never reads a clock). */
+  nowMs: number;
 }
 
 /** Order of delivery states; `failed` is final. */
@@ -63,6 +66,11 @@ export class UiStore {
   readonly notice = signal<Notice | null>(null);
   readonly safety = signal<SafetyView | null>(null);
   readonly directoryLoading = signal(false);
+  readonly limits: Signal<UiLimits>;
+  /** The time the page draws with; set by whoever owns the clock (the browser entry). */
+  readonly nowMs: Signal<number>;
+  /** The session and the token were refused: the page must be opened with the printed URL. */
+  readonly signedOut = signal(false);
   #api: UiApiClient | undefined;
   #isVisible: () => boolean;
   #notify: (title: string, body: string) => void;
@@ -75,6 +83,8 @@ export class UiStore {
     this.contacts = signal(snapshot.contacts);
     this.requests = signal(snapshot.requests);
     this.files = signal(snapshot.files ?? []);
+    this.limits = signal(snapshot.limits);
+    this.nowMs = signal(options.nowMs);
     this.histories = signal(options.histories ?? {});
     this.active = signal(active);
     this.tabs = signal(chatTabs(snapshot.contacts, active));
@@ -99,6 +109,7 @@ export class UiStore {
       this.contacts.value = s.contacts;
       this.requests.value = s.requests;
       this.files.value = s.files;
+      this.limits.value = s.limits;
       this.tabs.value = chatTabs(s.contacts, this.active.value, this.tabs.value);
     });
     const active = this.active.value;
@@ -194,6 +205,24 @@ export class UiStore {
     // A late command answer must not step back a newer event (updatedAtMs orders them).
     if (i >= 0 && list[i].updatedAtMs > t.updatedAtMs) return;
     this.files.value = i >= 0 ? list.map((x, j) => (j === i ? t : x)) : [t, ...list];
+  }
+
+  /**
+   * Signs out every other session and replaces the token of the printed
+   * address; this page stays signed in.
+   */
+  async signOutOthers(): Promise<void> {
+    if (!this.#api) return;
+    try {
+      const n = await this.#api.signOutOthers();
+      this.tell(
+        "info",
+        `Signed out ${n} other session${n === 1 ? "" : "s"}. The address printed at start ` +
+          "no longer works: `fedchat ui-url` prints the new one.",
+      );
+    } catch (err) {
+      this.tell("error", err instanceof Error ? err.message : String(err));
+    }
   }
 
   /** Shows a toast. */
