@@ -9,6 +9,7 @@ import { CLIENT_COMMANDS } from "./client_commands.ts";
 import { FILE_COMMANDS } from "./file_commands.ts";
 import type { Command, Flags } from "./command.ts";
 import { NODE_COMMANDS } from "./node_commands.ts";
+import { UI_COMMANDS } from "./ui_commands.ts";
 
 const CONFIG_FLAG = { config: { type: "string" as const, short: "c" } };
 
@@ -61,6 +62,7 @@ const COMMANDS: Record<string, Command> = {
   ...NODE_COMMANDS,
   ...CLIENT_COMMANDS,
   ...FILE_COMMANDS,
+  ...UI_COMMANDS,
 };
 
 function help(): string {
