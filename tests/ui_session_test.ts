@@ -126,6 +126,12 @@ async function sessionScenario(browser: Browser): Promise<void> {
     const mine = { "x-fedchat-session": held.session! };
     assert.equal(await statusOf(`${ui}/api/state`, { headers: mine }), 200);
 
+    // A tab opened by hand on the bare address shares the session while the process runs.
+    const tab = await context.newPage();
+    await tab.goto(`${ui}/directory`);
+    await tab.waitForSelector("html[data-hydrated]");
+    await tab.close();
+
     // 2. Sessions die with the process; the open page signs in again by itself.
     await alice.stop();
     await alice.start();
