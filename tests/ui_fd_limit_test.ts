@@ -114,8 +114,10 @@ async function floodAndCheck(extra: string, expect: Expect): Promise<void> {
 Deno.test({
   name: "UI flood under ulimit -n 1024: 5,000 connections are capped and the process keeps its PID",
   async fn() {
-    // The default [UI] max_connections is 128; a few sockets of the node may come and go.
-    await floodAndCheck("", { maxExtraSockets: 128 + 8, acceptErrors: false });
+    // Every flood connection comes from 127.0.0.1: the default per-address cap (64) binds. A
+    // socket closed with a read pending gives its descriptor back a moment later, so up to about
+    // one cap's worth more may be on their way out.
+    await floodAndCheck("", { maxExtraSockets: 2 * 64 + 8, acceptErrors: false });
   },
 });
 
