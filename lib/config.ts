@@ -3,9 +3,9 @@
  * sections this project adds. Every key is known; every value is checked; an
  * error names the file, line, section and key and says what is allowed.
  */
-import ini from "ini";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { ID_RULE, type NodeId, toNodeId } from "./ids.ts";
+import { IniSyntaxError, parseIni } from "./ini.ts";
 import type { LogLevel } from "./log.ts";
 
 /** A loaded, validated configuration. Paths are absolute. */
@@ -191,66 +191,52 @@ export const CONFIG_DEFAULTS = {
  * @throws {ConfigError} with file, line, section and key named
  */
 export function parseConfig(text: string, file: string): Config {
-  const where = (line: number, section?: string, key?: string) =>
+  const where = (line: number, section?: string | null, key?: string) =>
     `Cannot load config ${JSON.stringify(file)}: line ${line}` +
     (section ? `, [${section}]` : "") + (key ? ` ${key}` : "");
-  // First pass: line numbers, unknown sections and keys, duplicates, bare lines.
-  const lineOf = new Map<string, number>();
-  let section = "";
-  text.split(/\r?\n/).forEach((rawLine, i) => {
-    const line = rawLine.trim();
-    const n = i + 1;
-    if (line === "" || line.startsWith(";") || line.startsWith("#")) return;
-    const header = /^\[([^\]]*)\]\s*([;#].*)?$/.exec(line);
-    if (header) {
-      section = header[1].trim();
-      if (!(section in SPEC)) {
-        throw new ConfigError(
-          `${where(n)}: unknown section [${section}]; allowed: ${
-            Object.keys(SPEC).map((s) => `[${s}]`).join(", ")
-          }`,
-        );
-      }
-      return;
-    }
-    const eq = line.indexOf("=");
-    if (eq <= 0) throw new ConfigError(`${where(n, section)}: expected "key = value"`);
-    const key = line.slice(0, eq).trim();
-    if (!section) throw new ConfigError(`${where(n)}: key ${key} is outside any [section]`);
-    if (!(key in SPEC[section])) {
+  let sections;
+  try {
+    sections = parseIni(text);
+  } catch (e) {
+    if (!(e instanceof IniSyntaxError)) throw e;
+    const key = e.section === null ? undefined : e.key ?? undefined;
+    throw new ConfigError(`${where(e.line, e.section, key)}: ${e.message}`, { cause: e });
+  }
+  for (const [name, section] of sections) {
+    if (!(name in SPEC)) {
       throw new ConfigError(
-        `${where(n, section, key)}: unknown key; allowed in [${section}]: ${
-          Object.keys(SPEC[section]).join(", ")
+        `${where(section.line)}: unknown section [${name}]; allowed: ${
+          Object.keys(SPEC).map((s) => `[${s}]`).join(", ")
         }`,
       );
     }
-    const id = `${section}.${key}`;
-    if (lineOf.has(id)) {
-      throw new ConfigError(
-        `${where(n, section, key)}: set twice (first on line ${lineOf.get(id)})`,
-      );
+    for (const [key, entry] of section.entries) {
+      if (!(key in SPEC[name])) {
+        throw new ConfigError(
+          `${where(entry.line, name, key)}: unknown key; allowed in [${name}]: ${
+            Object.keys(SPEC[name]).join(", ")
+          }`,
+        );
+      }
     }
-    lineOf.set(id, n);
-  });
-  const parsed = ini.parse(text) as Record<string, Record<string, unknown>>;
+  }
   const value = (sec: string, key: string): unknown => {
-    const raw = parsed[sec]?.[key];
-    if (raw === undefined) return undefined;
-    const text = String(raw).trim();
+    const entry = sections.get(sec)?.entries.get(key);
+    if (entry === undefined) return undefined;
     const spec = SPEC[sec][key];
     try {
-      if (text === "") throw new RangeError();
-      return spec.parse(text);
+      if (entry.value === "") throw new RangeError();
+      return spec.parse(entry.value);
     } catch {
       throw new ConfigError(
-        `${where(lineOf.get(`${sec}.${key}`) ?? 0, sec, key)}: ${
-          JSON.stringify(text)
+        `${where(entry.line, sec, key)}: ${
+          JSON.stringify(entry.value)
         } is not allowed; use ${spec.allowed}`,
       );
     }
   };
   for (const [sec, key] of REQUIRED) {
-    if (parsed[sec]?.[key] === undefined) {
+    if (!sections.get(sec)?.entries.has(key)) {
       throw new ConfigError(
         `Cannot load config ${JSON.stringify(file)}: [${sec}] ${key} is missing; add it (${
           SPEC[sec][key].allowed

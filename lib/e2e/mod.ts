@@ -28,6 +28,7 @@
 export * from "./errors.ts";
 export * from "./ed25519.ts";
 export { DeterministicRandom, type Random, SYSTEM_RANDOM } from "./random.ts";
+export { ByteReader, ByteWriter } from "./byte_codec.ts";
 export {
   checkX25519PublicKey,
   generateX25519KeyPair,

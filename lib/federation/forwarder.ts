@@ -4,7 +4,7 @@
  * being stored (the origin keeps it until the destination acknowledges).
  * Probes record the path they take, for `ping` and for tests.
  */
-import { ByteReader, ByteWriter } from "../codec.ts";
+import { ByteReader, ByteWriter } from "../e2e/mod.ts";
 import type { Clock } from "../clock.ts";
 import { type NodeId, toNodeId } from "../ids.ts";
 import type { Logger } from "../log.ts";
@@ -50,17 +50,17 @@ export interface ProbeResult {
 
 function encodePath(path: NodeId[]): Uint8Array {
   const w = new ByteWriter().u8(path.length);
-  for (const p of path) w.str(p);
+  for (const p of path) w.str16(p);
   return w.finish();
 }
 
 function decodePath(bytes: Uint8Array): NodeId[] {
-  const r = new ByteReader(bytes);
+  const r = new ByteReader(bytes, "forwarder");
   const n = r.u8("path length");
   if (n > 64) throw new RangeError("path too long");
   const out: NodeId[] = [];
-  for (let i = 0; i < n; i++) out.push(toNodeId(r.str(32, "hop")));
-  r.end("path");
+  for (let i = 0; i < n; i++) out.push(toNodeId(r.str16(32, "hop")));
+  r.end();
   return out;
 }
 

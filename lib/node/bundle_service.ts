@@ -7,7 +7,7 @@
 import type { Clock } from "../clock.ts";
 import type { Federation } from "../federation/mod.ts";
 import { type Address, type NodeId, splitAddress, toUserName, type UserName } from "../ids.ts";
-import { ByteReader, ByteWriter } from "../codec.ts";
+import { ByteReader, ByteWriter } from "../e2e/mod.ts";
 import { DEFAULT_TTL, type Envelope, envelopeIdHex } from "../protocol/mod.ts";
 import type { NodeStore } from "../store/mod.ts";
 
@@ -56,7 +56,7 @@ export class BundleService {
       expiresAtMs: now + timeoutMs,
       from: this.#self,
       to: node,
-      body: new ByteWriter().str(name).finish(),
+      body: new ByteWriter().str16(name).finish(),
     };
     const key = envelopeIdHex(id);
     const answer = new Promise<Uint8Array | null>((resolve) => {
@@ -84,9 +84,9 @@ export class BundleService {
     if (e.kind === "bundleRequest") {
       let name: UserName;
       try {
-        const r = new ByteReader(e.body);
-        name = toUserName(r.str(32, "user"));
-        r.end("bundle request");
+        const r = new ByteReader(e.body, "bundle service");
+        name = toUserName(r.str16(32, "user"));
+        r.end();
       } catch {
         return;
       }

@@ -7,7 +7,7 @@
  *   u8 version=1 | str dest | str origin | u16 n | n × ([16] id | u8 status) | [64] sig
  *   sig = Ed25519(dest key, "fedchat-receipt-v1" | 0x00 | everything before sig)
  */
-import { ByteReader, ByteWriter, DecodeError } from "../codec.ts";
+import { ByteReader, ByteWriter, CodecError } from "../e2e/mod.ts";
 import { ed25519Sign, ed25519Verify, importEd25519PublicKey } from "../e2e/mod.ts";
 import { type NodeId, toNodeId } from "../ids.ts";
 
@@ -29,13 +29,13 @@ export interface Receipt {
 }
 
 function unsigned(r: Receipt): Uint8Array {
-  const w = new ByteWriter().u8(VERSION).str(r.dest).str(r.origin).u16(r.entries.length);
-  for (const e of r.entries) w.fixed(e.id).u8(STATUS.indexOf(e.status));
+  const w = new ByteWriter().u8(VERSION).str16(r.dest).str16(r.origin).u16(r.entries.length);
+  for (const e of r.entries) w.raw(e.id).u8(STATUS.indexOf(e.status));
   return w.finish();
 }
 
 function withLabel(body: Uint8Array): Uint8Array {
-  return new ByteWriter().fixed(LABEL).fixed(body).finish();
+  return new ByteWriter().raw(LABEL).raw(body).finish();
 }
 
 /** Encodes and signs a receipt with the destination node's key. */
@@ -44,32 +44,32 @@ export async function signReceipt(r: Receipt, privateKey: CryptoKey): Promise<Ui
     throw new RangeError("Cannot sign receipt: too many entries");
   }
   const body = unsigned(r);
-  return new ByteWriter().fixed(body).fixed(await ed25519Sign(privateKey, withLabel(body)))
+  return new ByteWriter().raw(body).raw(await ed25519Sign(privateKey, withLabel(body)))
     .finish();
 }
 
 /**
  * Decodes a receipt and checks its signature against the destination's key.
  *
- * @throws {DecodeError} malformed; returns null when the signature is bad
+ * @throws {CodecError} malformed; returns null when the signature is bad
  */
 export async function openReceipt(bytes: Uint8Array, destKey: Uint8Array): Promise<Receipt | null> {
-  if (bytes.length < 64) throw new DecodeError("Cannot decode receipt: truncated");
+  if (bytes.length < 64) throw new CodecError("Cannot decode receipt: truncated");
   const body = bytes.subarray(0, bytes.length - 64);
-  const r = new ByteReader(body);
-  if (r.u8("version") !== VERSION) throw new DecodeError("Cannot decode receipt: unknown version");
-  const dest = toNodeId(r.str(32, "dest"));
-  const origin = toNodeId(r.str(32, "origin"));
+  const r = new ByteReader(body, "receipt");
+  if (r.u8("version") !== VERSION) throw new CodecError("Cannot decode receipt: unknown version");
+  const dest = toNodeId(r.str16(32, "dest"));
+  const origin = toNodeId(r.str16(32, "origin"));
   const n = r.u16("count");
-  if (n > MAX_RECEIPT_ENTRIES) throw new DecodeError("Cannot decode receipt: too many entries");
+  if (n > MAX_RECEIPT_ENTRIES) throw new CodecError("Cannot decode receipt: too many entries");
   const entries: Receipt["entries"] = [];
   for (let i = 0; i < n; i++) {
-    const id = r.fixed(16, "id");
+    const id = r.raw(16, "id");
     const status = STATUS[r.u8("status")];
-    if (!status) throw new DecodeError("Cannot decode receipt: unknown status");
+    if (!status) throw new CodecError("Cannot decode receipt: unknown status");
     entries.push({ id, status });
   }
-  r.end("receipt");
+  r.end();
   const key = await importEd25519PublicKey(destKey);
   const ok = await ed25519Verify(key, bytes.subarray(bytes.length - 64), withLabel(body));
   return ok ? { dest, origin, entries } : null;

@@ -6,7 +6,7 @@
  *
  * Each type's JSON fields are checked by {@linkcode decodeClientMessage}.
  */
-import { ByteReader, ByteWriter, DecodeError } from "../codec.ts";
+import { ByteReader, ByteWriter, CodecError } from "../e2e/mod.ts";
 
 const VERSION = 1;
 /** Largest client message. */
@@ -98,8 +98,8 @@ export function encodeClientMessage(m: ClientMessage): Uint8Array {
     payload = (fields[field] as Uint8Array | undefined) ?? payload;
     delete fields[field];
   }
-  return new ByteWriter().u8(VERSION).u8(TYPES.indexOf(m.type)).str(JSON.stringify(fields))
-    .bytes(payload).finish();
+  return new ByteWriter().u8(VERSION).u8(TYPES.indexOf(m.type)).str16(JSON.stringify(fields))
+    .bytes32(payload).finish();
 }
 
 const isStr = (v: unknown, max = 200) => typeof v === "string" && v.length <= max;
@@ -160,32 +160,32 @@ function valid(type: ClientMessage["type"], f: Record<string, unknown>): boolean
 /**
  * Decodes and checks a client message.
  *
- * @throws {DecodeError} malformed, unknown type, or a field of the wrong shape
+ * @throws {CodecError} malformed, unknown type, or a field of the wrong shape
  */
 export function decodeClientMessage(bytes: Uint8Array): ClientMessage {
   if (bytes.length > MAX_CLIENT_MESSAGE_BYTES) {
-    throw new DecodeError("Cannot read client message: too large");
+    throw new CodecError("Cannot read client message: too large");
   }
-  const r = new ByteReader(bytes);
+  const r = new ByteReader(bytes, "client message");
   if (r.u8("version") !== VERSION) {
-    throw new DecodeError("Cannot read client message: unknown version");
+    throw new CodecError("Cannot read client message: unknown version");
   }
   const type = TYPES[r.u8("type")];
-  if (!type) throw new DecodeError("Cannot read client message: unknown type");
+  if (!type) throw new CodecError("Cannot read client message: unknown type");
   let fields: unknown;
   try {
-    fields = JSON.parse(r.str(65_535, "fields"));
+    fields = JSON.parse(r.str16(65_535, "fields"));
   } catch (e) {
-    if (e instanceof DecodeError) throw e;
-    throw new DecodeError("Cannot read client message: fields are not JSON");
+    if (e instanceof CodecError) throw e;
+    throw new CodecError("Cannot read client message: fields are not JSON");
   }
-  const payload = r.bytes(MAX_CLIENT_MESSAGE_BYTES, "payload");
-  r.end("client message");
+  const payload = r.bytes32(MAX_CLIENT_MESSAGE_BYTES, "payload");
+  r.end();
   if (typeof fields !== "object" || fields === null || Array.isArray(fields)) {
-    throw new DecodeError("Cannot read client message: fields must be an object");
+    throw new CodecError("Cannot read client message: fields must be an object");
   }
   const f = fields as Record<string, unknown>;
-  if (!valid(type, f)) throw new DecodeError(`Cannot read client message: bad fields for ${type}`);
+  if (!valid(type, f)) throw new CodecError(`Cannot read client message: bad fields for ${type}`);
   const field = PAYLOAD_FIELD[type];
   const m = { ...f, type } as Record<string, unknown>;
   if (field && (payload.length > 0 || type !== "bundle")) m[field] = payload;

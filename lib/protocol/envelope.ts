@@ -9,7 +9,7 @@
  * `from` / `to` are user addresses (`name@node`) for user kinds, and node ids
  * for node kinds.
  */
-import { ByteReader, ByteWriter, DecodeError } from "../codec.ts";
+import { ByteReader, ByteWriter, CodecError } from "../e2e/mod.ts";
 import { type Address, type NodeId, splitAddress, toAddress, toNodeId } from "../ids.ts";
 
 const VERSION = 1;
@@ -72,9 +72,7 @@ export interface Envelope {
 
 /** Hex form of an envelope id, for maps, logs and the store. */
 export function envelopeIdHex(id: Uint8Array): string {
-  let s = "";
-  for (const b of id) s += b.toString(16).padStart(2, "0");
-  return s;
+  return id.toHex();
 }
 
 /** The node an envelope is going to. */
@@ -93,8 +91,8 @@ export function originNode(e: Envelope): NodeId {
 
 /** Encodes an envelope. */
 export function encodeEnvelope(e: Envelope): Uint8Array {
-  return new ByteWriter().u8(VERSION).fixed(e.id).u8(ENVELOPE_KINDS[e.kind].code).u8(e.ttl)
-    .u64(e.createdAtMs).u64(e.expiresAtMs).str(e.from).str(e.to).bytes(e.body).finish();
+  return new ByteWriter().u8(VERSION).raw(e.id).u8(ENVELOPE_KINDS[e.kind].code).u8(e.ttl)
+    .u64(e.createdAtMs).u64(e.expiresAtMs).str16(e.from).str16(e.to).bytes32(e.body).finish();
 }
 
 /** Offset of the ttl byte, so relays can decrement it without re-encoding. */
@@ -107,25 +105,25 @@ export const TTL_OFFSET = 1 + ENVELOPE_ID_BYTES + 1;
  */
 export function decodeEnvelope(bytes: Uint8Array): Envelope {
   try {
-    if (bytes.length > MAX_ENVELOPE_BODY + 256) throw new DecodeError("envelope too large");
-    const r = new ByteReader(bytes);
-    if (r.u8("version") !== VERSION) throw new DecodeError("unknown version");
-    const id = r.fixed(ENVELOPE_ID_BYTES, "id");
+    if (bytes.length > MAX_ENVELOPE_BODY + 256) throw new CodecError("envelope too large");
+    const r = new ByteReader(bytes, "envelope");
+    if (r.u8("version") !== VERSION) throw new CodecError("unknown version");
+    const id = r.raw(ENVELOPE_ID_BYTES, "id");
     const kind = KIND_BY_CODE.get(r.u8("kind"));
-    if (!kind) throw new DecodeError("unknown kind");
+    if (!kind) throw new CodecError("unknown kind");
     const ttl = r.u8("ttl");
     const createdAtMs = r.u64("createdAtMs");
     const expiresAtMs = r.u64("expiresAtMs");
     const parse = ENVELOPE_KINDS[kind].between === "user" ? toAddress : toNodeId;
-    const from = parse(r.str(80, "from"));
-    const to = parse(r.str(80, "to"));
+    const from = parse(r.str16(80, "from"));
+    const to = parse(r.str16(80, "to"));
     // A view, not a copy: a relay forwards the bytes it received, and bodies can be 256 KiB chunks.
-    const body = r.bytesView(MAX_ENVELOPE_BODY, "body");
-    r.end("envelope");
-    if (expiresAtMs < createdAtMs) throw new DecodeError("expires before it was created");
+    const body = r.bytes32View(MAX_ENVELOPE_BODY, "body");
+    r.end();
+    if (expiresAtMs < createdAtMs) throw new CodecError("expires before it was created");
     return { id, kind, ttl, createdAtMs, expiresAtMs, from, to, body };
   } catch (e) {
-    if (e instanceof DecodeError || e instanceof RangeError || e instanceof TypeError) {
+    if (e instanceof CodecError || e instanceof RangeError || e instanceof TypeError) {
       throw new EnvelopeError(`Cannot read envelope: ${e.message}`, { cause: e });
     }
     throw e;
