@@ -15,8 +15,8 @@ import {
   DEFAULT_TTL,
   encodeClientMessage,
   encodeEnvelope,
-  type Envelope,
   envelopeIdHex,
+  type EnvelopeInit,
 } from "../lib/protocol/mod.ts";
 import { history, link, startChat } from "./_helpers/chat.ts";
 import { NodeProc, runCli, tempRoot, waitUntil } from "./_helpers/node_proc.ts";
@@ -51,7 +51,7 @@ async function rawClient(node: NodeProc, user: string, code: string, dir: string
   };
 }
 
-function envelope(over: Partial<Envelope>): Envelope {
+function envelope(over: Partial<EnvelopeInit>): EnvelopeInit {
   const now = Date.now();
   return {
     id: crypto.getRandomValues(new Uint8Array(16)),

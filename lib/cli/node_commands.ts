@@ -47,12 +47,31 @@ export const NODE_COMMANDS: Record<string, Command> = {
     },
   },
   links: {
-    usage: "links [--json] [--config PATH]",
-    summary: "List linked and waiting nodes with their state",
-    flags: JSON_FLAG,
-    run: async (_p, f) => {
-      const links = await call(f, "links");
-      printLine(f.json ? JSON.stringify(links) : formatLinks(links as never));
+    usage: "links [--json] [--config PATH] | links forget NODE_ID [--yes]",
+    summary: "List linked and waiting nodes with their state; forget one (and its pinned key)",
+    flags: { ...JSON_FLAG, yes: { type: "boolean" as const } },
+    run: async (p, f) => {
+      if (p.length === 0) {
+        const links = await call(f, "links");
+        printLine(f.json ? JSON.stringify(links) : formatLinks(links as never));
+        return 0;
+      }
+      if (p[0] !== "forget" || p.length !== 2) {
+        throw new CliError("Cannot run links: use `links`, or `links forget NODE_ID`");
+      }
+      const links = await call(f, "links") as Array<{ peer: string; fingerprint: string | null }>;
+      const known = links.find((l) => l.peer === p[1]);
+      if (!known) throw new CliError(`Cannot forget ${p[1]}: this node does not know it`);
+      if (!f.yes) {
+        printLine(
+          `${p[1]} is pinned to key ${known.fingerprint ?? "(none yet)"}. Forgetting it drops ` +
+            "the link and the pin, so the next key that answers to this id is trusted anew.\n" +
+            `Run again with --yes to forget it: links forget ${p[1]} --yes`,
+        );
+        return 1;
+      }
+      await call(f, "forget", { nodeId: p[1] });
+      printLine(`${p[1]}: forgotten`);
       return 0;
     },
   },

@@ -5,29 +5,25 @@
  * recipient's node with a bundleRequest envelope.
  */
 import type { Clock } from "../clock.ts";
-import type { Federation } from "../federation/mod.ts";
+import type { Forwarder } from "../federation/mod.ts";
 import { type Address, type NodeId, splitAddress, toUserName, type UserName } from "../ids.ts";
 import { ByteReader, ByteWriter } from "../e2e/mod.ts";
-import { DEFAULT_TTL, type Envelope, envelopeIdHex } from "../protocol/mod.ts";
+import { DEFAULT_TTL, type Envelope, envelopeIdHex, type NodeEnvelope } from "../protocol/mod.ts";
 import type { NodeStore } from "../store/mod.ts";
 
 /** Fetches bundles for clients and answers other nodes' requests. */
 export class BundleService {
   #self: NodeId;
   #store: NodeStore;
-  #federation!: Federation;
+  #forwarder: Pick<Forwarder, "send">;
   #clock: Clock;
   #waiting = new Map<string, (bundle: Uint8Array | null) => void>();
 
-  constructor(self: NodeId, store: NodeStore, clock: Clock) {
+  constructor(self: NodeId, store: NodeStore, clock: Clock, forwarder: Pick<Forwarder, "send">) {
     this.#self = self;
     this.#store = store;
     this.#clock = clock;
-  }
-
-  /** Set once the federation exists (they refer to each other). */
-  set federation(f: Federation) {
-    this.#federation = f;
+    this.#forwarder = forwarder;
   }
 
   /**
@@ -48,7 +44,7 @@ export class BundleService {
     }
     const now = this.#clock.nowMs();
     const id = crypto.getRandomValues(new Uint8Array(16));
-    const e: Envelope = {
+    const e: NodeEnvelope = {
       id,
       kind: "bundleRequest",
       ttl: DEFAULT_TTL,
@@ -69,7 +65,7 @@ export class BundleService {
         resolve(b);
       });
     });
-    if (this.#federation.forwarder.send(e) === "no-route") {
+    if (this.#forwarder.send(e) === "no-route") {
       this.#waiting.delete(key);
       throw new Error(`Cannot reach ${node}: no route to that node`);
     }
@@ -81,6 +77,7 @@ export class BundleService {
 
   /** Handles bundleRequest and bundleReply envelopes addressed to this node. */
   receive(e: Envelope): void {
+    if (e.kind !== "bundleRequest" && e.kind !== "bundleReply") return;
     if (e.kind === "bundleRequest") {
       let name: UserName;
       try {
@@ -92,7 +89,7 @@ export class BundleService {
       }
       const bundle = this.#store.getAccount(name)?.bundle ?? new Uint8Array(0);
       const now = this.#clock.nowMs();
-      this.#federation.forwarder.send({
+      this.#forwarder.send({
         id: e.id,
         kind: "bundleReply",
         ttl: DEFAULT_TTL,

@@ -28,7 +28,7 @@ import {
   encodeClientMessage,
   envelopeIdHex,
 } from "../protocol/mod.ts";
-import type { NodeStore } from "../store/mod.ts";
+import type { InboxKind, NodeStore } from "../store/mod.ts";
 import type { Accepted } from "../wss/mod.ts";
 import { enrollmentMatches } from "./accounts.ts";
 import type { BundleService } from "./bundle_service.ts";
@@ -63,6 +63,7 @@ export interface ClientHubOptions {
   committer: Committer;
   federation: Federation;
   bundles: BundleService;
+  delivery: Delivery;
   spool: FileSpool;
   clock: Clock;
   log: Logger;
@@ -73,10 +74,19 @@ export interface ClientHubOptions {
 export class ClientHub {
   #o: ClientHubOptions;
   #sessions = new Map<UserName, Session>();
-  delivery!: Delivery;
 
   constructor(options: ClientHubOptions) {
     this.#o = options;
+    options.delivery.onEvent((ev) => this.#onDeliveryEvent(ev));
+  }
+
+  /** Ends the session of `user` at once (the account was removed). */
+  detach(user: UserName, reason: string): void {
+    const s = this.#sessions.get(user);
+    if (!s) return;
+    this.#sessions.delete(user);
+    s.link.close(reason);
+    this.announceUsers();
   }
 
   /** Users with a client attached now. */
@@ -176,7 +186,7 @@ export class ClientHub {
   }
 
   /** Delivery changed something for a user: record notices durably, push. */
-  onDeliveryEvent(ev: DeliveryEvent): void {
+  #onDeliveryEvent(ev: DeliveryEvent): void {
     if (ev.kind === "inbox" || ev.kind === "chunks") {
       const s = this.#sessions.get(ev.owner);
       if (s && ev.kind === "inbox") this.#push(s);
@@ -202,8 +212,10 @@ export class ClientHub {
           id: `n${ev.id}`,
           owner: ev.owner,
           bytes,
+          kind: "notice",
           receivedAtMs: now,
           keepUntilMs: now + 8 * 24 * 3600_000,
+          origin: null,
         }]),
       () => {
         const s = this.#sessions.get(ev.owner);
@@ -283,7 +295,7 @@ export class ClientHub {
     switch (m.type) {
       case "submit":
         try {
-          const r = await this.delivery.submit(s.user, m.envelope);
+          const r = await this.#o.delivery.submit(s.user, m.envelope);
           this.#send(s, { type: "submitted", req: m.req, id: r.id, state: r.state });
         } catch (e) {
           if (!(e instanceof DeliveryError)) throw e;
@@ -293,13 +305,19 @@ export class ClientHub {
       case "ack": {
         const ids = m.ids;
         s.unacked = Math.max(0, s.unacked - ids.length);
-        this.#o.committer.write(() => this.#o.store.inboxDelete(s.user, ids), () => this.#push(s));
+        let gone: Array<{ kind: InboxKind; bytes: number }> = [];
+        this.#o.committer.write(() => {
+          gone = this.#o.store.inboxDelete(s.user, ids);
+        }, () => {
+          this.#o.delivery.released(s.user, gone);
+          this.#push(s);
+        });
         return;
       }
       case "chunkSubmit": {
         let result;
         try {
-          result = await this.delivery.stream(s.user, m.envelope);
+          result = await this.#o.delivery.stream(s.user, m.envelope);
         } catch (e) {
           if (!(e instanceof DeliveryError)) throw e;
           let id = "";
