@@ -12,6 +12,7 @@
  */
 import assert from "node:assert/strict";
 import { MAX_MESSAGE_CHARS } from "../lib/client/mod.ts";
+import { MANIFEST } from "../routes/mod.ts";
 import { sessionProof } from "../lib/ui/mod.ts";
 import type { UiServer } from "../lib/web/mod.ts";
 import { type FakeClient, FakeNetwork } from "./_helpers/fake_client.ts";
@@ -143,6 +144,8 @@ interface Route {
   body?: string;
   /** A page URL: the shell, public and data-free. */
   shell?: boolean;
+  /** The status with a good session, when not 200 (101 for the WebSocket). */
+  expect?: number;
 }
 
 /** Every route, as a request a browser would make. */
@@ -166,6 +169,14 @@ function routes(port: number): Route[] {
       path: "/api/command",
       headers: { ...origin, "content-type": "application/json" },
       body: JSON.stringify({ kind: "request", address: "bob@bob", intro: "" }),
+    },
+    {
+      // Reaches the route, which the fake client refuses (it has no files): 422.
+      method: "POST",
+      path: "/api/upload/bob@bob?name=a.txt",
+      headers: { ...origin, "content-type": "application/octet-stream" },
+      body: "hello",
+      expect: 422,
     },
     {
       method: "GET",
@@ -195,6 +206,14 @@ function assertNoData(res: RawResponse, what: string): void {
   }
 }
 
+Deno.test("UI security: data routes all live under /api/ (the guard's rule), and the list above covers them", () => {
+  for (const path of Object.keys(MANIFEST.api)) assert.ok(path.startsWith("/api/"), path);
+  const listed = routes(1).map((r) => r.path.split("?")[0].replace(/bob@bob/, ":address"));
+  for (const path of [...Object.keys(MANIFEST.api), ...Object.keys(MANIFEST.pages)]) {
+    assert.ok(listed.includes(path), `${path} is checked`);
+  }
+});
+
 Deno.test("UI security: a good session reaches every route (the baseline the refusals differ from)", async () => {
   const s = await setup();
   try {
@@ -204,7 +223,7 @@ Deno.test("UI security: a good session reaches every route (the baseline the ref
         ...r.headers,
         ...withSession(r, s.session),
       }, r.body);
-      const ok = r.path === "/api/events" ? 101 : 200;
+      const ok = r.expect ?? (r.path === "/api/events" ? 101 : 200);
       assert.equal(res.status, ok, `${r.method} ${r.path}`);
       if (ok === 200) assert.ok(res.body.length > 0, `${r.path} has data`);
       if (r.path === "/api/state") assert.match(res.body, /alice@alice/, r.path);
@@ -280,6 +299,20 @@ Deno.test("UI security: wrong Host, foreign Origin, no or wrong credential are r
       "content-type": "application/json",
     }, JSON.stringify({ kind: "accept", address: "bob@bob" }));
     assertRefused(postNoOrigin, "POST without Origin");
+    // Spellings of a data path that a router might read as /api/...: refused, no data.
+    for (
+      const path of [
+        "/%61pi/state",
+        "/%61%70%69/state",
+        "/API/state",
+        "//api/state",
+        "/static/../api/state",
+        "/api//state",
+        "/x/..%2fapi/state",
+      ]
+    ) {
+      assertRefused(await raw(s.port, "GET", path, { host: `127.0.0.1:${s.port}` }), path);
+    }
     for (const method of ["PUT", "DELETE", "OPTIONS", "PATCH"]) {
       assertRefused(
         await raw(s.port, method, "/api/state", {

@@ -28,6 +28,15 @@ export interface RequestHead {
 
 const START_LINE = /^([A-Z]{1,16}) (\/[\x21-\x7e]{0,4095}) HTTP\/1\.([01])$/;
 
+/**
+ * Escapes the router would decode into characters that can also be written
+ * plainly: letters, digits, `-._~`, `/` and `%`. A path is refused when it
+ * has one, so the path the guard reads (`/%61pi/state`) and the path the
+ * router matches (`/api/state`) are never two different things.
+ */
+const AMBIGUOUS_ESCAPE =
+  /%(?![0-9A-Fa-f]{2})|%(2[dDeEfF5]|3[0-9]|[46][1-9A-Fa-f]|[57][0-9aA]|5[fF]|7[eE])/;
+
 function tokens(value: string | undefined): string[] {
   return (value ?? "").toLowerCase().split(",").map((t) => t.trim()).filter((t) => t !== "");
 }
@@ -63,6 +72,10 @@ export function checkRequestHead(head: HttpHead): RequestHead {
     throw new BadRequestError("Cannot read request: bad request line");
   }
   const [, method, target, minor] = m;
+  const path = target.split("?")[0];
+  if (AMBIGUOUS_ESCAPE.test(path)) {
+    throw new BadRequestError("Cannot read request: write the path without needless escapes");
+  }
   const h = head.headers;
   if (h.has("transfer-encoding")) {
     throw new WebError("Cannot read request: send the body with Content-Length", 501);

@@ -33,6 +33,30 @@ Deno.test("checkRequestHead() reads a browser's request: length, keep-alive, upg
   assert.equal(check("GET / HTTP/1.1\r\nConnection: close\r\n\r\n").keepAlive, false);
   assert.equal(check("GET / HTTP/1.0\r\n\r\n").keepAlive, false);
   assert.equal(findRequestHead(te.encode("GET / HTTP/1.1\r\nHost: h\r\n")), null, "not yet whole");
+  assert.equal(
+    check("GET /chat/bob%40bob?chat=a%40b HTTP/1.1\r\n\r\n").target,
+    "/chat/bob%40bob?chat=a%40b",
+  );
+  assert.equal(check("GET /x%C3%A9%20y HTTP/1.1\r\n\r\n").method, "GET");
+});
+
+Deno.test("checkRequestHead() refuses escapes that a router would decode into a plain path", () => {
+  // `/%61pi/state` is `/api/state` to the router but not to a check on the raw path.
+  for (
+    const path of [
+      "/%61pi/state",
+      "/%41pi",
+      "/api%2Fstate",
+      "/%2e%2e/api",
+      "/a%7e",
+      "/%5f",
+      "/%25",
+      "/%3",
+      "/%zz",
+    ]
+  ) {
+    assert.equal(status(`GET ${path} HTTP/1.1\r\n\r\n`), 400, path);
+  }
 });
 
 Deno.test("checkRequestHead() refuses what only an attacker sends", () => {
