@@ -186,3 +186,37 @@ Deno.test("UI HTTP: connections that never sign in are capped and pushed out; a 
     await ui.close();
   }
 });
+
+Deno.test("UI HTTP: the event socket stays open for a page that answers pings, and closes a silent one", async () => {
+  const { ui, session, port } = await start();
+  try {
+    const origin = `http://127.0.0.1:${port}`;
+    // Deno's WebSocket answers pings by itself, as browsers do.
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/api/events`, {
+      protocols: ["fedchat", `fedchat-session.${session}`],
+      headers: { origin },
+    } as unknown as string[]);
+    let closedEarly = false;
+    ws.onclose = () => (closedEarly = true);
+    await new Promise((resolve, reject) => {
+      ws.onopen = resolve;
+      ws.onerror = reject;
+    });
+    // A raw client that upgrades and then never sends a frame (no pong to our pings).
+    const silent = await connect(port);
+    await silent.write(te.encode(
+      `GET /api/events HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nOrigin: ${origin}\r\n` +
+        "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n" +
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" +
+        `Sec-WebSocket-Protocol: fedchat, fedchat-session.${session}\r\n\r\n`,
+    ));
+    const { text, closed } = await readToEnd(silent, 3 * LIMITS.idleTimeoutMs);
+    assert.match(text, /^HTTP\/1\.1 101 /);
+    assert.equal(closed, true, "the silent socket is closed by the idle deadline");
+    assert.equal(closedEarly, false, "the answering socket outlived the idle period");
+    assert.equal(ui.status().eventSockets, 1);
+    ws.close();
+  } finally {
+    await ui.close();
+  }
+});
