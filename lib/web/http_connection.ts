@@ -72,13 +72,6 @@ async function readHead(io: ConnIo): Promise<RequestHead | null> {
   }
 }
 
-async function refuse(io: ConnIo, status: number, idleTimeoutMs: number): Promise<void> {
-  io.deadline(idleTimeoutMs, "write");
-  await io.write(responseHead(status, [], ["content-length: 0", "connection: close"]));
-  io.clearDeadline();
-  await io.finish();
-}
-
 /** Serves requests on `io` until it closes; never throws. */
 export async function serveHttpConnection(
   io: ConnIo,
@@ -86,6 +79,13 @@ export async function serveHttpConnection(
 ): Promise<void> {
   const { handler, port, headTimeoutMs, idleTimeoutMs, maxBodyBytes, log } = options;
   let trusted = false;
+  /** Answers `status` with no body and closes. */
+  const refuse = async (status: number) => {
+    io.deadline(idleTimeoutMs, "write");
+    await io.write(responseHead(status, { extra: ["content-length: 0", "connection: close"] }));
+    io.clearDeadline();
+    await io.finish();
+  };
   const trust = () => {
     if (trusted) return;
     trusted = true;
@@ -100,11 +100,11 @@ export async function serveHttpConnection(
       } catch (err) {
         if (!(err instanceof WebError)) throw err;
         log.debug("request refused", { status: err.status, addr: io.remoteAddress });
-        return await refuse(io, err.status, idleTimeoutMs);
+        return await refuse(err.status);
       }
       io.clearDeadline();
       if (head === null) return;
-      if (head.contentLength > maxBodyBytes) return await refuse(io, 413, idleTimeoutMs);
+      if (head.contentLength > maxBodyBytes) return await refuse(413);
       const body = head.contentLength > 0
         ? requestBody(io, {
           length: head.contentLength,
@@ -141,12 +141,14 @@ export async function serveHttpConnection(
       }
       if (accepted !== null && response.status === 200 && !io.closed) {
         const a: UpgradeAcceptance = accepted;
-        const ok = await io.write(responseHead(101, [], [
-          "upgrade: websocket",
-          "connection: Upgrade",
-          `sec-websocket-accept: ${a.accept}`,
-          ...(a.protocol ? [`sec-websocket-protocol: ${a.protocol}`] : []),
-        ]));
+        const ok = await io.write(responseHead(101, {
+          extra: [
+            "upgrade: websocket",
+            "connection: Upgrade",
+            `sec-websocket-accept: ${a.accept}`,
+            ...(a.protocol ? [`sec-websocket-protocol: ${a.protocol}`] : []),
+          ],
+        }));
         if (ok) a.onOpen(io);
         return;
       }

@@ -53,11 +53,18 @@ export interface WriteResponseOptions {
   idleTimeoutMs: number;
 }
 
+/** Options of {@linkcode responseHead}. */
+export interface ResponseHeadOptions {
+  /** The response's own headers (hop-by-hop ones are dropped). */
+  headers?: Iterable<[string, string]>;
+  /** Lines the connection adds (`content-length: 5`, `connection: close`). */
+  extra?: string[];
+}
+
 /** The status line and headers, ending with the blank line. */
 export function responseHead(
   status: number,
-  headers: Iterable<[string, string]>,
-  extra: string[],
+  { headers = [], extra = [] }: ResponseHeadOptions,
 ): Uint8Array {
   let text = `HTTP/1.1 ${status} ${REASONS[status] ?? "Status"}\r\n`;
   for (const [k, v] of headers) {
@@ -70,13 +77,6 @@ export function responseHead(
   return te.encode(text + "\r\n");
 }
 
-async function timedWrite(io: ConnIo, bytes: Uint8Array, idleTimeoutMs: number): Promise<boolean> {
-  io.deadline(idleTimeoutMs, "write");
-  const ok = await io.write(bytes);
-  io.clearDeadline();
-  return ok;
-}
-
 /**
  * Writes `response`; resolves false when the connection failed on the way
  * (the body is cancelled then).
@@ -87,6 +87,13 @@ export async function writeResponse(
   options: WriteResponseOptions,
 ): Promise<boolean> {
   const { head, close, idleTimeoutMs } = options;
+  /** Writes `bytes` under the idle deadline. */
+  const timedWrite = async (bytes: Uint8Array) => {
+    io.deadline(idleTimeoutMs, "write");
+    const ok = await io.write(bytes);
+    io.clearDeadline();
+    return ok;
+  };
   const status = response.status;
   const connection = close ? "connection: close" : "connection: keep-alive";
   const noBody = head || status === 204 || status === 304 || response.body === null;
@@ -96,9 +103,7 @@ export async function writeResponse(
       `content-length: ${head ? (response.headers.get("content-length") ?? "0") : "0"}`,
     ];
     return await timedWrite(
-      io,
-      responseHead(status, response.headers, [...length, connection]),
-      idleTimeoutMs,
+      responseHead(status, { headers: response.headers, extra: [...length, connection] }),
     );
   }
   const reader = response.body!.getReader();
@@ -123,17 +128,20 @@ export async function writeResponse(
         body.set(c, at);
         at += c.length;
       }
-      const top = responseHead(status, response.headers, [
-        `content-length: ${buffered}`,
-        connection,
-      ]);
+      const top = responseHead(status, {
+        headers: response.headers,
+        extra: [`content-length: ${buffered}`, connection],
+      });
       const all = new Uint8Array(top.length + body.length);
       all.set(top);
       all.set(body, top.length);
-      return await timedWrite(io, all, idleTimeoutMs);
+      return await timedWrite(all);
     }
-    const top = responseHead(status, response.headers, ["transfer-encoding: chunked", connection]);
-    if (!await timedWrite(io, top, idleTimeoutMs)) return false;
+    const top = responseHead(status, {
+      headers: response.headers,
+      extra: ["transfer-encoding: chunked", connection],
+    });
+    if (!await timedWrite(top)) return false;
     const chunk = async (bytes: Uint8Array) => {
       if (bytes.length === 0) return true;
       const size = te.encode(`${bytes.length.toString(16)}\r\n`);
@@ -141,7 +149,7 @@ export async function writeResponse(
       out.set(size);
       out.set(bytes, size.length);
       out.set([13, 10], size.length + bytes.length);
-      return await timedWrite(io, out, idleTimeoutMs);
+      return await timedWrite(out);
     };
     for (const c of first) if (!await chunk(c)) return false;
     for (;;) {
@@ -149,7 +157,7 @@ export async function writeResponse(
       if (done) break;
       if (!await chunk(value)) return false;
     }
-    return await timedWrite(io, te.encode("0\r\n\r\n"), idleTimeoutMs);
+    return await timedWrite(te.encode("0\r\n\r\n"));
   } finally {
     await reader.cancel().catch(() => {});
   }

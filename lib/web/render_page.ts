@@ -8,13 +8,18 @@ import { renderToString } from "preact-render-to-string";
 import { type PageContent, type PageState, StoreContext, UiStore } from "../ui/mod.ts";
 import type { PageData, PageProps, PageRoute, RouteContext, RouteManifest } from "./route_types.ts";
 
-/** Runs the page's loader and renders its content at `nowMs`. */
-export async function renderPage(
-  manifest: RouteManifest,
-  route: PageRoute<never>,
-  ctx: RouteContext,
-  nowMs: number,
-): Promise<PageContent> {
+/** Options of {@linkcode renderPage}. */
+export interface RenderPageOptions {
+  manifest: RouteManifest;
+  route: PageRoute<never>;
+  ctx: RouteContext;
+  /** The time the page is drawn at (day separators). */
+  nowMs: number;
+}
+
+/** Runs the page's loader and renders its content. */
+export async function renderPage(options: RenderPageOptions): Promise<PageContent> {
+  const { manifest, route, ctx, nowMs } = options;
   const [snapshot, page] = await Promise.all([
     ctx.snapshot(),
     route.load(ctx) as Promise<PageData<unknown>>,

@@ -198,7 +198,7 @@ export function createUiApp(options: UiAppOptions): Hono<Env> {
     if (!found) throw new NotFoundError("Cannot load page: no such page");
     const route = manifest.pages[found.pattern];
     const ctx = context(c.req.raw, found.params, url);
-    return json(await renderPage(manifest, route, ctx, clock.nowMs()));
+    return json(await renderPage({ manifest, route, ctx, nowMs: clock.nowMs() }));
   });
 
   for (const path of Object.keys(manifest.pages)) {
