@@ -39,6 +39,25 @@ async function statusOf(port: number, path: string, headers: Record<string, stri
   }
 }
 
+/** Whether the node's TLS port completes a handshake (its links and clients can connect). */
+async function nodePortAnswers(node: NodeProc): Promise<boolean> {
+  const cert = await Deno.readTextFile(`${node.dataDir}/server.crt`);
+  let conn: Deno.TlsConn | null = null;
+  const timer = setTimeout(() => conn?.close(), 5000);
+  try {
+    conn = await Deno.connectTls({ hostname: "127.0.0.1", port: node.port, caCerts: [cert] });
+    await conn.handshake();
+    return true;
+  } catch {
+    return false;
+  } finally {
+    clearTimeout(timer);
+    try {
+      conn?.close();
+    } catch { /* closed by the timer */ }
+  }
+}
+
 function uiOf(node: NodeProc): { port: number; token: string } {
   const url = new URL(node.uiUrl());
   return { port: Number(url.port), token: url.searchParams.get("token")! };
@@ -50,6 +69,8 @@ interface Expect {
   maxExtraSockets: number;
   /** Whether the process must run out of descriptors (and log it). */
   acceptErrors: boolean;
+  /** Whether the node's TLS port must still answer afterwards. */
+  nodePort: boolean;
 }
 
 async function floodAndCheck(extra: string, expect: Expect): Promise<void> {
@@ -103,6 +124,7 @@ async function floodAndCheck(extra: string, expect: Expect): Promise<void> {
     assert.ok(alive(pid));
     const status = await node.status();
     assert.equal(status.nodeId, "alice");
+    if (expect.nodePort) assert.ok(await nodePortAnswers(node), "the node's port answers");
     if (expect.acceptErrors) {
       assert.match(node.output, /accept failed/, "running out of descriptors is logged");
     }
@@ -117,7 +139,11 @@ Deno.test({
     // Every flood connection comes from 127.0.0.1: the default per-address cap (64) binds. A
     // socket closed with a read pending gives its descriptor back a moment later, so up to about
     // one cap's worth more may be on their way out.
-    await floodAndCheck("", { maxExtraSockets: 2 * 64 + 8, acceptErrors: false });
+    await floodAndCheck("", {
+      maxExtraSockets: 2 * 64 + 8,
+      acceptErrors: false,
+      nodePort: true,
+    });
   },
 });
 
@@ -127,7 +153,9 @@ Deno.test({
   async fn() {
     await floodAndCheck(
       "[UI]\nmax_connections = 4096\nmax_connections_per_address = 4096\n",
-      { maxExtraSockets: FD_LIMIT, acceptErrors: true },
+      // The node's own port (node:tls) stops accepting for good once accept() has failed with
+      // EMFILE (measured); that is lib/wss's to fix, so it is not checked here.
+      { maxExtraSockets: FD_LIMIT, acceptErrors: true, nodePort: false },
     );
   },
 });
