@@ -10,13 +10,18 @@ import {
   openClient,
   remoteLink,
 } from "../client/mod.ts";
-import { startUiServer, type UiServer, type UiServerLimits } from "../web/mod.ts";
-import { MANIFEST } from "../../routes/mod.ts";
+import {
+  type RouteManifest,
+  startUiServer,
+  type UiServer,
+  type UiServerLimits,
+} from "../web/mod.ts";
 import type { Clock } from "../clock.ts";
 import type { Config } from "../config.ts";
 import type { LinkInfo } from "../federation/mod.ts";
 import {
   type Address,
+  ID_RULE,
   type NodeId,
   toAddress,
   toNodeId,
@@ -27,6 +32,7 @@ import { createLogger, type Logger, printLine } from "../log.ts";
 import { type AdminHandler, type Node, startAdminServer, startNode } from "../node/mod.ts";
 import { CliError } from "./cli_error.ts";
 import { clientAdminHandlers } from "./client_admin.ts";
+import { parseHostPort } from "./host_port.ts";
 
 /** Where the owner's client keeps its store in the default mode: beside the node's data. */
 export function ownerClientDir(config: Config): string {
@@ -40,8 +46,18 @@ function waitForSignal(): Promise<void> {
   });
 }
 
+/** Options of {@linkcode runNode}. */
+export interface RunNodeOptions {
+  clock: Clock;
+  /** Node only: no owner's client, no UI. */
+  headless: boolean;
+  /** The UI's routes (routes/mod.ts), handed in by main.ts. */
+  manifest: RouteManifest;
+}
+
 /** Runs a node, with the owner's client in the same process unless `headless`. */
-export async function runNode(config: Config, clock: Clock, headless: boolean): Promise<number> {
+export async function runNode(config: Config, options: RunNodeOptions): Promise<number> {
+  const { clock, headless, manifest } = options;
   const startedAt = performance.now();
   const log = createLogger({ level: config.logLevel });
   const extras: Record<string, AdminHandler> = {};
@@ -63,6 +79,7 @@ export async function runNode(config: Config, clock: Clock, headless: boolean): 
     Object.assign(extras, clientAdminHandlers(client.core));
     const ui = await startUi({
       client: client.core,
+      manifest,
       port: config.uiPort,
       tokenFile: join(ownerClientDir(config), UI_TOKEN_FILE),
       limits: {
@@ -115,19 +132,16 @@ function linkView(l: LinkInfo) {
 /** File (in the client's directory, mode 0600) that keeps the UI's token across restarts. */
 const UI_TOKEN_FILE = "ui.token";
 
-/** Starts the UI server with the routes and the client core's limits (this is the composition root). */
+/** Starts the UI server with the routes and the client core's limits. */
 function startUi(o: {
   client: ClientApi;
+  manifest: RouteManifest;
   port: number;
   tokenFile: string;
   limits?: Partial<UiServerLimits>;
   log: Logger;
 }): Promise<UiServer> {
-  return startUiServer({
-    ...o,
-    manifest: MANIFEST,
-    clientLimits: { maxMessageChars: MAX_MESSAGE_CHARS },
-  });
+  return startUiServer({ ...o, clientLimits: { maxMessageChars: MAX_MESSAGE_CHARS } });
 }
 
 /** The UI's admin commands (CLI twins: `ui-url`, `ui-signout`, `ui-status`). */
@@ -185,6 +199,21 @@ export interface ClientOnlyOptions {
   clock: Clock;
   logLevel?: "debug" | "info" | "warn" | "error";
   uiPort?: number;
+  /** The UI's routes (routes/mod.ts), handed in by main.ts. */
+  manifest: RouteManifest;
+}
+
+/** The `--user` flag as an address. @throws {CliError} when it is not NAME@NODE */
+function userAddress(user: string): Address {
+  try {
+    return toAddress(user);
+  } catch (cause) {
+    // toAddress throws TypeError or RangeError for any value it refuses; here, what was typed.
+    throw new CliError(
+      `Cannot start client: --user ${JSON.stringify(user)} is not NAME@NODE, each ${ID_RULE}`,
+      { cause },
+    );
+  }
 }
 
 /** Runs a client (and its admin socket) against a node elsewhere. */
@@ -197,16 +226,9 @@ export async function runClientOnly(o: ClientOnlyOptions): Promise<number> {
   } catch { /* first run */ }
   let host = saved?.host;
   let port = saved?.port;
-  if (o.node) {
-    const m = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(o.node);
-    if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) {
-      throw new CliError("Cannot start client: --node must be HOST:PORT");
-    }
-    host = m[1].replace(/^\[|\]$/g, "");
-    port = Number(m[2]);
-  }
+  if (o.node) ({ host, port } = parseHostPort(o.node));
   const address: Address | undefined = o.user
-    ? (o.user.includes("@") ? toAddress(o.user) : undefined)
+    ? (o.user.includes("@") ? userAddress(o.user) : undefined)
     : saved
     ? toAddress(saved.address)
     : undefined;
@@ -237,6 +259,7 @@ export async function runClientOnly(o: ClientOnlyOptions): Promise<number> {
   const admin = await startAdminServer(dir, handlers, log);
   const ui = await startUi({
     client: client.core,
+    manifest: o.manifest,
     port: o.uiPort ?? 0,
     tokenFile: join(dir, UI_TOKEN_FILE),
     log: log.child("ui"),

@@ -2,6 +2,7 @@
 import { printLine } from "../log.ts";
 import { CliError } from "./cli_error.ts";
 import { call, type Command, TARGET_FLAGS } from "./command.ts";
+import { enrollCommand, type Enrollment } from "./enroll_command.ts";
 import { formatLinks } from "./format.ts";
 import { initMulti } from "./init_multi.ts";
 
@@ -127,21 +128,11 @@ export const NODE_COMMANDS: Record<string, Command> = {
     run: async (p, f) => {
       const [sub, name] = p;
       if (sub === "add" && name && p.length === 2) {
-        const r = await call(f, "users-add", { name, listed: !f.unlisted }) as {
-          name: string;
-          code: string;
-          node: string;
-          host: string;
-          port: number;
-          fingerprint: string;
-        };
+        const r = await call(f, "users-add", { name, listed: !f.unlisted }) as Enrollment;
         if (f.json) printLine(JSON.stringify(r));
         else {
           printLine(`Added ${r.name}@${r.node}. Give them this command (the code works once):`);
-          printLine(
-            `  npx deno@2.9.6 task cli client --node ${r.host}:${r.port} --user ${r.name}@${r.node} --code ${r.code} ` +
-              `--fingerprint ${r.fingerprint}`,
-          );
+          printLine(`  ${enrollCommand(r)}`);
         }
         return 0;
       }
