@@ -67,10 +67,8 @@ async function floodScenario(browser: Browser): Promise<void> {
           status.connections.used <= PER_ADDRESS,
           `${mode}: ${status.connections.used} held`,
         );
-        // A socket closed while a read or write of it is pending gives its descriptor back a
-        // moment later, so under a flood up to a couple of caps' worth more are on their way out
-        // (measured: about 60 to 145 here, where main held all 5,000).
-        assert.ok(most <= 3 * PER_ADDRESS + 8, `${mode}: ${most} sockets more than before`);
+        // A few pushed-out ones may still be on their way out (the accept loop yields every 8).
+        assert.ok(most <= PER_ADDRESS + 16, `${mode}: ${most} sockets more than before`);
         // Every flood connection is closed by the server: refused, pushed out, or by deadline.
         await waitUntil(
           `${mode}: the server to close the flood`,

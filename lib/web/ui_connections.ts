@@ -17,7 +17,8 @@ export interface UiConnectionsOptions {
 
 /** What {@linkcode UiConnections.admit} decided. */
 export type Admission =
-  | { kind: "admit"; id: number }
+  /** `pushedOut`: another connection was closed to make room. */
+  | { kind: "admit"; id: number; pushedOut: boolean }
   | { kind: "refuse"; why: "total" | "address" };
 
 interface Entry {
@@ -55,7 +56,8 @@ export class UiConnections {
    * that has not signed in when a limit is reached.
    */
   admit(address: string, evict: () => void): Admission {
-    if (!this.#budget.fits(address)) {
+    let pushedOut = false;
+    while (!this.#budget.fits(address)) {
       const addressFull = this.#budget.usedBy(address) + 1 > this.#limitPerAddress();
       const victim = this.#oldestUntrusted(addressFull ? address : null);
       if (victim === null) {
@@ -65,13 +67,13 @@ export class UiConnections {
       const entry = this.#entries.get(victim)!;
       this.release(victim);
       this.#evicted++;
+      pushedOut = true;
       entry.evict();
-      if (!this.#budget.fits(address)) return this.admit(address, evict);
     }
     this.#budget.take(address);
     const id = this.#next++;
     this.#entries.set(id, { address, trusted: false, evict });
-    return { kind: "admit", id };
+    return { kind: "admit", id, pushedOut };
   }
 
   /** Marks connection `id` as signed in: it is never pushed out. */

@@ -18,8 +18,10 @@ Deno.test("UiConnections admits up to the caps, then pushes out the oldest that 
   const c = t.admit("c");
   assert.ok(a.kind === "admit" && b.kind === "admit" && c.kind === "admit");
   t.connections.trust(a.id);
+  assert.equal(c.kind === "admit" && c.pushedOut, false);
   // The address is full: the oldest unsigned one (b) makes room, not the signed-in a.
-  assert.equal(t.admit("d").kind, "admit");
+  const d = t.admit("d");
+  assert.equal(d.kind === "admit" && d.pushedOut, true);
   assert.deepEqual(t.evicted, ["b"]);
   assert.equal(t.admit("e").kind, "admit");
   assert.deepEqual(t.evicted, ["b", "c"]);

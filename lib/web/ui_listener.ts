@@ -43,6 +43,8 @@ export interface UiListener {
 
 const FIRST_PAUSE_MS = 5;
 const MAX_PAUSE_MS = 1_000;
+/** Push-outs between two turns of the event loop in the accept loop (see there). */
+const YIELD_EVERY_PUSHED_OUT = 8;
 
 /** Binds the port and starts accepting. */
 export function startUiListener(options: UiListenerOptions): UiListener {
@@ -59,8 +61,10 @@ export function startUiListener(options: UiListenerOptions): UiListener {
   const live = new Set<ConnIo>();
   let stopped = false;
   let acceptErrors = 0;
+  let pushedOut = 0;
 
-  const admit = (conn: Deno.Conn) => {
+  /** Admits `conn`; true when another connection was closed to make room. */
+  const admit = (conn: Deno.Conn): boolean => {
     const address = (conn.remoteAddr as Deno.NetAddr).hostname;
     const io = new ConnIo(conn, { clock, remoteAddress: address });
     const admission = connections.admit(address, () => io.close("pushed out"));
@@ -71,7 +75,7 @@ export function startUiListener(options: UiListenerOptions): UiListener {
         open: connections.size,
       });
       io.close("refused");
-      return;
+      return false;
     }
     live.add(io);
     io.onClose(() => {
@@ -80,6 +84,7 @@ export function startUiListener(options: UiListenerOptions): UiListener {
     });
     io.setNoDelay();
     onConnection({ io, trust: () => connections.trust(admission.id) });
+    return admission.pushedOut;
   };
 
   const loop = async (listener: Deno.Listener) => {
@@ -104,7 +109,14 @@ export function startUiListener(options: UiListenerOptions): UiListener {
       }
       pauseMs = FIRST_PAUSE_MS;
       try {
-        admit(conn);
+        // A connection closed while its read is pending gives its descriptor back only when
+        // the runtime next polls that read, and a newcomer's request head is read only when the
+        // loop gets a turn: let one turn pass every few push-outs. Without it a flood kept up to
+        // two caps' worth more descriptors, and pushed out an honest request before its head was
+        // read (both measured).
+        if (admit(conn) && ++pushedOut % YIELD_EVERY_PUSHED_OUT === 0) {
+          await new Promise((resolve) => setTimeout(resolve, 0));
+        }
       } catch (err) {
         log.warn("UI connection failed", { error: err instanceof Error ? err.name : "unknown" });
         try {

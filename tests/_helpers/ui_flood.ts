@@ -130,12 +130,16 @@ export async function startFlood(options: FloodOptions): Promise<Flood> {
   };
 }
 
-/** Descriptor names of `pid`, or none when the process is gone. */
+/**
+ * Descriptor names of `pid`, or none when the process is gone. Reading
+ * another process's /proc needs --allow-all (run the test as a driver).
+ */
 function fds(pid: number): string[] {
   try {
     return [...Deno.readDirSync(`/proc/${pid}/fd`)].map((e) => e.name);
-  } catch {
-    return [];
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return [];
+    throw err;
   }
 }
 
@@ -162,7 +166,9 @@ export function rssMiB(pid: number): number {
   let status = "";
   try {
     status = Deno.readTextFileSync(`/proc/${pid}/status`);
-  } catch { /* gone */ }
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound)) throw err;
+  }
   const m = /VmRSS:\s+(\d+) kB/.exec(status);
   return m ? Math.round(Number(m[1]) / 1024) : 0;
 }
@@ -172,7 +178,8 @@ export function alive(pid: number): boolean {
   try {
     Deno.statSync(`/proc/${pid}`);
     return true;
-  } catch {
-    return false;
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return false;
+    throw err;
   }
 }
