@@ -5,7 +5,8 @@
  */
 import type { Clock } from "../clock.ts";
 
-const READ_CHUNK_BYTES = 16 * 1024;
+/** Bytes read at once unless the caller asks for more (a flood's idle connections stay small). */
+const READ_CHUNK_BYTES = 4 * 1024;
 /** How long a closing connection waits for the peer's end before it is dropped. */
 const LINGER_MS = 2_000;
 /** Most bytes read and dropped while lingering. */
@@ -51,15 +52,18 @@ export class ConnIo {
     else this.#onClose.push(fn);
   }
 
-  /** The next bytes: pushed-back ones first; null at the peer's end or once closed. */
-  async read(): Promise<Uint8Array | null> {
+  /**
+   * The next bytes (at most `maxBytes`; pushed-back ones first, whole); null
+   * at the peer's end or once closed.
+   */
+  async read(maxBytes = READ_CHUNK_BYTES): Promise<Uint8Array | null> {
     if (this.#pushedBack) {
       const bytes = this.#pushedBack;
       this.#pushedBack = null;
       return bytes;
     }
     if (this.#closed) return null;
-    const buf = new Uint8Array(READ_CHUNK_BYTES);
+    const buf = new Uint8Array(maxBytes);
     try {
       const n = await this.#conn.read(buf);
       if (n === null) {

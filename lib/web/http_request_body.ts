@@ -5,6 +5,9 @@
  */
 import type { ConnIo } from "./conn_io.ts";
 
+/** Most bytes read at once for a body (uploads stream in pieces this big). */
+const BODY_CHUNK_BYTES = 64 * 1024;
+
 /** Options of {@linkcode requestBody}. */
 export interface RequestBodyOptions {
   /** Content-Length. */
@@ -37,7 +40,7 @@ export function requestBody(io: ConnIo, options: RequestBodyOptions): RequestBod
         return;
       }
       io.deadline(idleTimeoutMs, "body");
-      const bytes = await io.read();
+      const bytes = await io.read(Math.min(left, BODY_CHUNK_BYTES));
       io.clearDeadline();
       if (bytes === null) {
         controller.error(new Error("Cannot read request body: the connection ended early"));
