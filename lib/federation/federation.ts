@@ -41,7 +41,7 @@ export interface FederationOptions {
   /** Budget and lifetime of link requests waiting for the owner. */
   pendingLinks: { perAddress: number; total: number; ttlMs: number };
   /** Test hook: a malicious relay (see Forwarder). */
-  alterForwarded?(envelope: Envelope, bytes: Uint8Array): Uint8Array;
+  alterForwarded?(envelope: Envelope, bytes: Uint8Array): Uint8Array | null;
 }
 
 /** The wired parts. */

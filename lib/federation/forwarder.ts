@@ -27,6 +27,7 @@ import {
   EnvelopeError,
   envelopeIdHex,
   type NodeEnvelope,
+  nodeEnvelope,
   TTL_OFFSET,
   withoutAuth,
 } from "../protocol/mod.ts";
@@ -52,9 +53,9 @@ export interface ForwarderOptions {
   deliverLocal(envelope: Envelope, bytes: Uint8Array, viaPeer: NodeId | null): void;
   /**
    * Test hook: a malicious relay, which may change what it forwards for
-   * others. Never set in a real node.
+   * others, or drop it (null). Never set in a real node.
    */
-  alterForwarded?(envelope: Envelope, bytes: Uint8Array): Uint8Array;
+  alterForwarded?(envelope: Envelope, bytes: Uint8Array): Uint8Array | null;
 }
 
 /** Outcome of sending one envelope of this node's. */
@@ -120,7 +121,7 @@ interface Probe {
 export class Forwarder {
   #o: ForwarderOptions;
   #probes = new Map<string, Probe>();
-  #batch: Array<{ dest: NodeId; bytes: Uint8Array }> = [];
+  #batch: Array<{ dest: NodeId; bytes: Uint8Array; hop: NodeId }> = [];
 
   constructor(options: ForwarderOptions) {
     this.#o = options;
@@ -131,24 +132,25 @@ export class Forwarder {
    * node). "forwarded" means a route exists now; the envelope is proven and
    * written at the end of this turn, with everything else sent in it.
    */
-  send(envelope: Envelope, bytes = encodeEnvelope(envelope)): ForwardResult {
+  send(envelope: Envelope, bytes = encodeEnvelope(envelope), prefer?: NodeId): ForwardResult {
     const dest = destinationNode(envelope);
     if (dest === this.#o.self) {
       queueMicrotask(() => this.#local(envelope, bytes, null));
       return "local";
     }
-    return this.sendEncoded(dest, bytes) === null ? "no-route" : "forwarded";
+    return this.sendEncoded(dest, bytes, prefer) === null ? "no-route" : "forwarded";
   }
 
   /**
    * Sends unsigned envelope bytes of this node's to another node; returns the
    * neighbour it goes to now, or null when there is no route. It is proven and
-   * written at the end of this turn.
+   * written at the end of this turn. `prefer` names a neighbour to try first
+   * (an answer goes back the way its question came, which is known to work).
    */
-  sendEncoded(dest: NodeId, bytes: Uint8Array): NodeId | null {
-    const hop = this.#o.nextHop(dest);
+  sendEncoded(dest: NodeId, bytes: Uint8Array, prefer?: NodeId): NodeId | null {
+    const hop = prefer ?? this.#o.nextHop(dest);
     if (!hop) return null;
-    this.#batch.push({ dest, bytes });
+    this.#batch.push({ dest, bytes, hop });
     if (this.#batch.length === 1) queueMicrotask(() => this.#flush());
     return hop;
   }
@@ -160,7 +162,11 @@ export class Forwarder {
     const signed = this.#o.provenance.signBatch(batch.map((b) => b.bytes));
     for (let i = 0; i < batch.length; i++) {
       const dest = batch[i].dest;
-      const hop = this.#o.nextHop(dest);
+      let hop: NodeId | undefined = batch[i].hop;
+      if (!this.#o.sendToPeer(hop, signed[i])) {
+        const other = this.#o.nextHop(dest);
+        hop = other !== hop ? other : undefined;
+      } else continue;
       if (!hop || !this.#o.sendToPeer(hop, signed[i])) {
         if (hop) this.#o.reportHopFailure?.(hop);
         // Lost for this attempt: the outbox (or the client, for chunks) sends it again.
@@ -191,7 +197,11 @@ export class Forwarder {
     // The bytes came off our own link decryption and nothing else holds them: lower ttl in place
     // (it is outside the proof).
     bytes[TTL_OFFSET] = e.ttl - 1;
-    if (this.#o.alterForwarded) bytes = this.#o.alterForwarded(e, bytes);
+    if (this.#o.alterForwarded) {
+      const altered = this.#o.alterForwarded(e, bytes);
+      if (altered === null) return "dropped";
+      bytes = altered;
+    }
     const hop = this.#o.nextHop(dest);
     if (!hop || hop === fromPeer) return "dropped";
     if (!this.#o.sendToPeer(hop, bytes)) {
@@ -212,16 +222,15 @@ export class Forwarder {
   probe(dest: NodeId, timeoutMs = 5000): Promise<ProbeResult> {
     const now = this.#o.clock.nowMs();
     const id = crypto.getRandomValues(new Uint8Array(16));
-    const e: NodeEnvelope = {
+    const e = nodeEnvelope({
       id,
       kind: "probe",
-      ttl: DEFAULT_TTL,
-      createdAtMs: now,
-      expiresAtMs: now + timeoutMs,
       from: this.#o.self,
       to: dest,
       body: new Uint8Array(0),
-    };
+      nowMs: now,
+      lifetimeMs: timeoutMs,
+    });
     return new Promise((resolve, reject) => {
       const key = envelopeIdHex(id);
       const timer = this.#o.clock.setTimer(() => {
@@ -246,17 +255,14 @@ export class Forwarder {
 
   #answerProbe(e: NodeEnvelope, hop: number, final: boolean): void {
     if (e.from === this.#o.self) return;
-    const now = this.#o.clock.nowMs();
-    this.send({
-      id: crypto.getRandomValues(new Uint8Array(16)),
+    this.send(nodeEnvelope({
       kind: "probeReply",
-      ttl: DEFAULT_TTL,
-      createdAtMs: now,
-      expiresAtMs: now + 10_000,
       from: this.#o.self,
       to: e.from,
       body: encodeProbeHop({ probe: e.id, hop, node: this.#o.self, final }),
-    });
+      nowMs: this.#o.clock.nowMs(),
+      lifetimeMs: 10_000,
+    }));
   }
 
   #probeReplied(e: Envelope): void {

@@ -8,22 +8,34 @@ import type { Clock } from "../clock.ts";
 import type { Forwarder } from "../federation/mod.ts";
 import { type Address, type NodeId, splitAddress, toUserName, type UserName } from "../ids.ts";
 import { ByteReader, ByteWriter } from "../e2e/mod.ts";
-import { DEFAULT_TTL, type Envelope, envelopeIdHex, type NodeEnvelope } from "../protocol/mod.ts";
+import { encodeEnvelope, type Envelope, envelopeIdHex, nodeEnvelope } from "../protocol/mod.ts";
 import type { NodeStore } from "../store/mod.ts";
+
+/** Options of {@linkcode BundleService}. */
+export interface BundleServiceOptions {
+  self: NodeId;
+  store: NodeStore;
+  clock: Clock;
+  forwarder: Pick<Forwarder, "send" | "sendEncoded">;
+  /** A request sent through `firstHop` to `dest` got no answer (paths are judged by results). */
+  reportMiss(firstHop: NodeId, dest: NodeId): void;
+}
 
 /** Fetches bundles for clients and answers other nodes' requests. */
 export class BundleService {
   #self: NodeId;
   #store: NodeStore;
-  #forwarder: Pick<Forwarder, "send">;
+  #forwarder: Pick<Forwarder, "send" | "sendEncoded">;
   #clock: Clock;
+  #reportMiss: (firstHop: NodeId, dest: NodeId) => void;
   #waiting = new Map<string, (bundle: Uint8Array | null) => void>();
 
-  constructor(self: NodeId, store: NodeStore, clock: Clock, forwarder: Pick<Forwarder, "send">) {
-    this.#self = self;
-    this.#store = store;
-    this.#clock = clock;
-    this.#forwarder = forwarder;
+  constructor(o: BundleServiceOptions) {
+    this.#self = o.self;
+    this.#store = o.store;
+    this.#clock = o.clock;
+    this.#forwarder = o.forwarder;
+    this.#reportMiss = o.reportMiss;
   }
 
   /**
@@ -42,18 +54,15 @@ export class BundleService {
       }
       return bundle;
     }
-    const now = this.#clock.nowMs();
-    const id = crypto.getRandomValues(new Uint8Array(16));
-    const e: NodeEnvelope = {
-      id,
+    const e = nodeEnvelope({
       kind: "bundleRequest",
-      ttl: DEFAULT_TTL,
-      createdAtMs: now,
-      expiresAtMs: now + timeoutMs,
       from: this.#self,
       to: node,
       body: new ByteWriter().str16(name).finish(),
-    };
+      nowMs: this.#clock.nowMs(),
+      lifetimeMs: timeoutMs,
+    });
+    const id = e.id;
     const key = envelopeIdHex(id);
     const answer = new Promise<Uint8Array | null>((resolve) => {
       const timer = this.#clock.setTimer(() => {
@@ -65,18 +74,22 @@ export class BundleService {
         resolve(b);
       });
     });
-    if (this.#forwarder.send(e) === "no-route") {
+    const hop = this.#forwarder.sendEncoded(node, encodeEnvelope(e));
+    if (hop === null) {
       this.#waiting.delete(key);
       throw new Error(`Cannot reach ${node}: no route to that node`);
     }
     const bundle = await answer;
-    if (bundle === null) throw new Error(`Cannot reach ${node}: no answer`);
+    if (bundle === null) {
+      this.#reportMiss(hop, node);
+      throw new Error(`Cannot reach ${node}: no answer`);
+    }
     if (bundle.length === 0) throw new Error(`Cannot find ${address}: no such user on ${node}`);
     return bundle;
   }
 
   /** Handles bundleRequest and bundleReply envelopes addressed to this node. */
-  receive(e: Envelope): void {
+  receive(e: Envelope, viaPeer: NodeId | null = null): void {
     if (e.kind !== "bundleRequest" && e.kind !== "bundleReply") return;
     if (e.kind === "bundleRequest") {
       let name: UserName;
@@ -88,17 +101,16 @@ export class BundleService {
         return;
       }
       const bundle = this.#store.getAccount(name)?.bundle ?? new Uint8Array(0);
-      const now = this.#clock.nowMs();
-      this.#forwarder.send({
+      const reply = nodeEnvelope({
         id: e.id,
         kind: "bundleReply",
-        ttl: DEFAULT_TTL,
-        createdAtMs: now,
-        expiresAtMs: now + 10_000,
         from: this.#self,
         to: e.from,
         body: bundle,
+        nowMs: this.#clock.nowMs(),
+        lifetimeMs: 10_000,
       });
+      this.#forwarder.send(reply, undefined, viaPeer ?? undefined);
     } else if (e.kind === "bundleReply") {
       const key = envelopeIdHex(e.id);
       const resolve = this.#waiting.get(key);

@@ -35,11 +35,15 @@ import type { BundleService } from "./bundle_service.ts";
 import type { Committer } from "./committer.ts";
 import { type Delivery, DeliveryError, type DeliveryEvent } from "./delivery.ts";
 import type { FileSpool } from "./file_spool.ts";
+import type { ResourceState } from "./resource_state.ts";
 
 /** URL path of the client protocol on the node's listener. */
 export const CLIENT_PATH = "/fedchat/v1/client";
 const NOTICE_MARK = 0xff;
 const PUSH_BATCH = 256;
+/** Items a client has not acknowledged for this long are pushed again. */
+const REPUSH_AFTER_MS = 15_000;
+const REPUSH_CHECK_MS = 5_000;
 const MAX_BUNDLE_BYTES = 8192;
 /** File chunk bytes pushed to a client and not yet acknowledged. */
 const CHUNK_WINDOW_BYTES = 4 * 1024 * 1024;
@@ -51,6 +55,8 @@ interface Session {
   link: ClientLink;
   pushedSeq: number;
   unacked: number;
+  /** When the client last acknowledged, or was last pushed to (this node's clock). */
+  progressAtMs: number;
   /** Chunks pushed and not yet acknowledged, with their sizes. */
   chunksOut: Map<string, number>;
   chunkBytesOut: number;
@@ -64,6 +70,8 @@ export interface ClientHubOptions {
   federation: Federation;
   bundles: BundleService;
   delivery: Delivery;
+  /** The node's resource conditions, told to every client. */
+  resources: ResourceState;
   spool: FileSpool;
   clock: Clock;
   log: Logger;
@@ -78,6 +86,35 @@ export class ClientHub {
   constructor(options: ClientHubOptions) {
     this.#o = options;
     options.delivery.onEvent((ev) => this.#onDeliveryEvent(ev));
+    options.resources.subscribe(() => {
+      for (const s of this.#sessions.values()) this.#sendCondition(s);
+    });
+    this.#repushTimer = options.clock.setTimer(() => this.#repush(), REPUSH_CHECK_MS);
+  }
+
+  #repushTimer: number;
+
+  /** Stops the timer (sessions close with the listener). */
+  stop(): void {
+    this.#o.clock.clearTimer(this.#repushTimer);
+  }
+
+  /**
+   * A client that stopped acknowledging (it could not store what it got: its
+   * disk was full, say) gets its unacknowledged items again, from the oldest;
+   * it recognises the ones it did take by their inbox ids.
+   */
+  #repush(): void {
+    const now = this.#o.clock.nowMs();
+    for (const s of this.#sessions.values()) {
+      if (s.unacked > 0 && now - s.progressAtMs >= REPUSH_AFTER_MS) {
+        this.#o.log.info("pushing unacknowledged items again", { user: s.user, items: s.unacked });
+        s.pushedSeq = 0;
+        s.unacked = 0;
+        this.#push(s);
+      }
+    }
+    this.#repushTimer = this.#o.clock.setTimer(() => this.#repush(), REPUSH_CHECK_MS);
   }
 
   /** Ends the session of `user` at once (the account was removed). */
@@ -163,6 +200,7 @@ export class ClientHub {
       link,
       pushedSeq: 0,
       unacked: 0,
+      progressAtMs: this.#o.clock.nowMs(),
       chunksOut: new Map(),
       chunkBytesOut: 0,
     };
@@ -181,8 +219,13 @@ export class ClientHub {
       nowMs: this.#o.clock.nowMs(),
     });
     this.announceUsers();
+    this.#sendCondition(s);
     this.#push(s);
     this.#pushChunks(s);
+  }
+
+  #sendCondition(s: Session): void {
+    this.#send(s, { type: "condition", resources: this.#o.resources.snapshot() });
   }
 
   /** Delivery changed something for a user: record notices durably, push. */
@@ -231,6 +274,7 @@ export class ClientHub {
   #push(s: Session): void {
     if (this.#sessions.get(s.user) !== s || s.unacked >= PUSH_BATCH) return;
     const rows = this.#o.store.inboxFor(s.user, s.pushedSeq, PUSH_BATCH - s.unacked);
+    if (rows.length > 0) s.progressAtMs = this.#o.clock.nowMs();
     for (const r of rows) {
       s.pushedSeq = r.seq;
       s.unacked++;
@@ -305,6 +349,7 @@ export class ClientHub {
       case "ack": {
         const ids = m.ids;
         s.unacked = Math.max(0, s.unacked - ids.length);
+        s.progressAtMs = this.#o.clock.nowMs();
         let gone: Array<{ kind: InboxKind; bytes: number }> = [];
         this.#o.committer.write(() => {
           gone = this.#o.store.inboxDelete(s.user, ids);

@@ -31,16 +31,19 @@ import {
   EnvelopeError,
   envelopeIdHex,
   type NodeEnvelope,
+  nodeEnvelope,
   originNode,
   TTL_OFFSET,
   type UserEnvelope,
 } from "../protocol/mod.ts";
-import type { InboxKind, NodeStore } from "../store/mod.ts";
+import { type InboxKind, type NodeStore, storeFailure } from "../store/mod.ts";
 import { type Admission, admit, admitChunk, checkSubmission, OPEN_FACTS } from "./admission.ts";
 import type { Committer } from "./committer.ts";
 import type { DeliveryBudgets } from "./delivery_budgets.ts";
 import type { FileSpool } from "./file_spool.ts";
+import { DeliveryError } from "./errors.ts";
 import { Outbox } from "./outbox.ts";
+import type { ResourceState } from "./resource_state.ts";
 import {
   decodeReceipt,
   encodeReceipt,
@@ -50,13 +53,7 @@ import {
   TEMPORARY_STATUSES,
 } from "./receipt.ts";
 
-/** A refused submission; the message says why, for the client to show. */
-export class DeliveryError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "DeliveryError";
-  }
-}
+export { DeliveryError } from "./errors.ts";
 
 /** What delivery tells the client sessions. */
 export type DeliveryEvent =
@@ -71,12 +68,14 @@ export type DeliveryEvent =
 export interface DeliveryNetwork {
   /** Hands this node's envelope towards `dest`; the first hop, or null with no route now. */
   sendEncoded(dest: NodeId, bytes: Uint8Array): NodeId | null;
-  /** Sends a node envelope of this node's (receipts). */
-  send(envelope: NodeEnvelope): unknown;
+  /** Sends a node envelope of this node's (receipts), first through `prefer` if its link is up. */
+  send(envelope: NodeEnvelope, prefer?: NodeId): unknown;
   /** Envelopes sent through `firstHop` to `dest` were not answered in time. */
   reportMiss(firstHop: NodeId, dest: NodeId): void;
   /** An envelope sent through `firstHop` to `dest` was answered. */
   reportDelivered(firstHop: NodeId, dest: NodeId): void;
+  /** The neighbour this node would send an envelope for `dest` to now. */
+  nextHop(dest: NodeId): NodeId | undefined;
   /** Ends the link to a neighbour that misbehaved. */
   disconnect(peer: NodeId, reason: string): void;
 }
@@ -114,6 +113,8 @@ export interface DeliveryOptions {
   log: Logger;
   /** Log lines about one offender, at most once per interval. */
   throttled: ThrottledLog;
+  /** Where a full disk is reported. */
+  resources?: ResourceState;
   times?: Partial<DeliveryTimes>;
   /** Envelopes in flight per destination node. */
   window?: number;
@@ -144,12 +145,15 @@ export class Delivery {
   /** Chunks forwarded and waiting for a receipt: not stored, the client retries them. */
   #streaming = new Map<string, { owner: UserName; dest: NodeId; sentAtMs: number }>();
   #receipts = new Map<NodeId, ReceiptEntries>();
+  /** The neighbour each origin's latest envelope came through: receipts go back that way. */
+  #cameVia = new Map<NodeId, NodeId>();
   #receiptsScheduled = false;
   #pumpTimer: number;
   #sweepTimer: number;
   #stopped = false;
   #listeners = new Set<(event: DeliveryEvent) => void>();
   #sweeps = 0;
+  #missedBack = new Map<NodeId, number>();
 
   constructor(options: DeliveryOptions) {
     this.#o = options;
@@ -351,6 +355,7 @@ export class Delivery {
       alreadyDelivered: this.#o.store.wasDelivered(envelopeIdHex(e.id)),
     };
     const pre = admit(kind, { ...base, ...OPEN_FACTS });
+    if (base.alreadyDelivered) this.#returnPathMissed(origin);
     if (!pre.store) return this.#noted(pre, e, origin);
     const now = this.#o.clock.nowMs();
     const b = this.#o.budgets;
@@ -359,6 +364,19 @@ export class Delivery {
       : b.messageRate(origin, now);
     const room = withinRate && b.inboxTake(name, kindOf(e), encodedLength(e), origin, now);
     return this.#noted(admit(kind, { ...base, withinRate, room }), e, origin);
+  }
+
+  /**
+   * An envelope stored before came again: its origin did not get our receipt,
+   * so the path back counts as missed (at most once a second per origin).
+   */
+  #returnPathMissed(origin: NodeId): void {
+    const now = this.#o.clock.nowMs();
+    if (origin === this.#o.self || now - (this.#missedBack.get(origin) ?? 0) < 1_000) return;
+    this.#missedBack.set(origin, now);
+    if (this.#missedBack.size > 10_000) this.#missedBack.clear();
+    const hop = this.#o.network.nextHop(origin);
+    if (hop) this.#o.network.reportMiss(hop, origin);
   }
 
   #noted(a: Admission, e: UserEnvelope, origin: NodeId): Admission {
@@ -396,7 +414,10 @@ export class Delivery {
       policy: this.#o.store.contactPolicy(name, e.from),
       alreadyDelivered: this.#o.store.wasDelivered(id),
     });
-    if (verdict !== "spool") return done(this.#noted(verdict, e, origin).status);
+    if (verdict !== "spool") {
+      if (verdict.status === "stored") this.#returnPathMissed(origin);
+      return done(this.#noted(verdict, e, origin).status);
+    }
     const spooled = this.#o.spool.admit(name, {
       id,
       fileId: envelopeIdHex(chunk.fileId),
@@ -423,12 +444,15 @@ export class Delivery {
         ),
       (err) => {
         this.#o.budgets.dedupRelease(origin);
-        // A full disk refuses this chunk and nothing else; the sender sees the quota error.
+        // A full disk refuses this chunk and nothing else: "busy", so the sender tries again
+        // when there may be room; any other write failure is a refusal it hears about.
+        const kind = storeFailure(err);
+        if (kind === "disk-full") this.#o.resources?.storeFailed(kind, (err as Error).message);
         this.#o.throttled.write("error", `chunk-write|${name}`, "cannot keep a chunk", {
           to: name,
           why: (err as Error).message,
         });
-        done("quota-full");
+        done(kind === "disk-full" ? "busy" : "quota-full");
       },
     );
   }
@@ -468,6 +492,11 @@ export class Delivery {
       this.#settle([{ id, status }], this.#o.self);
       return;
     }
+    if (viaPeer) {
+      this.#cameVia.delete(origin);
+      this.#cameVia.set(origin, viaPeer);
+      if (this.#cameVia.size > 10_000) this.#cameVia.delete(this.#cameVia.keys().next().value!);
+    }
     let list = this.#receipts.get(origin);
     if (!list) this.#receipts.set(origin, list = []);
     list.push({ id, status });
@@ -485,16 +514,18 @@ export class Delivery {
     const now = this.#o.clock.nowMs();
     for (const [origin, entries] of batches) {
       for (let i = 0; i < entries.length; i += MAX_RECEIPT_ENTRIES) {
-        this.#o.network.send({
-          id: crypto.getRandomValues(new Uint8Array(16)),
-          kind: "receipt",
-          ttl: DEFAULT_TTL,
-          createdAtMs: now,
-          expiresAtMs: now + 60_000,
-          from: this.#o.self,
-          to: origin,
-          body: encodeReceipt(entries.slice(i, i + MAX_RECEIPT_ENTRIES)),
-        });
+        const body = encodeReceipt(entries.slice(i, i + MAX_RECEIPT_ENTRIES));
+        this.#o.network.send(
+          nodeEnvelope({
+            kind: "receipt",
+            from: this.#o.self,
+            to: origin,
+            body,
+            nowMs: now,
+            lifetimeMs: 60_000,
+          }),
+          this.#cameVia.get(origin),
+        );
       }
     }
   }

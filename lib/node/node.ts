@@ -95,7 +95,7 @@ export interface StartNodeOptions {
    */
   adminExtras?: Record<string, AdminHandler>;
   /** Test hook: a malicious relay that changes what it forwards (tests/files_test.ts). */
-  alterForwarded?(envelope: Envelope, bytes: Uint8Array): Uint8Array;
+  alterForwarded?(envelope: Envelope, bytes: Uint8Array): Uint8Array | null;
 }
 
 /**
@@ -170,16 +170,23 @@ export async function startNode(options: StartNodeOptions): Promise<Node> {
       alterForwarded: options.alterForwarded,
     });
     cleanups.push(() => federation.stop());
-    const bundles = new BundleService(config.nodeId, store, clock, federation.forwarder);
+    const bundles = new BundleService({
+      self: config.nodeId,
+      store,
+      clock,
+      forwarder: federation.forwarder,
+      reportMiss: (hop) => federation.router.reportHopFailure(hop),
+    });
     const delivery = new Delivery({
       self: config.nodeId,
       store,
       committer,
       network: {
         sendEncoded: (dest, bytes) => federation.forwarder.sendEncoded(dest, bytes),
-        send: (e) => federation.forwarder.send(e),
+        send: (e, prefer) => federation.forwarder.send(e, undefined, prefer),
         reportMiss: (hop) => federation.router.reportHopFailure(hop),
         reportDelivered: () => {},
+        nextHop: (dest) => federation.router.nextHop(dest),
         disconnect: (peer, reason) => federation.links.disconnect(peer, reason),
       },
       spool,
@@ -187,6 +194,7 @@ export async function startNode(options: StartNodeOptions): Promise<Node> {
       clock,
       log: log.child("delivery"),
       throttled: new ThrottledLog(log.child("delivery"), clock),
+      resources,
       times: {
         maxLifetimeMs: config.delivery.messageLifetimeMs,
         clockAllowanceMs: config.delivery.clockAllowanceMs,
@@ -200,13 +208,15 @@ export async function startNode(options: StartNodeOptions): Promise<Node> {
       federation,
       bundles,
       delivery,
+      resources,
       spool,
       clock,
       log: log.child("clients"),
       handshakeTimeoutMs: config.handshakeTimeoutMs,
     });
+    cleanups.push(() => clients.stop());
     federation.onLocal((e, bytes, viaPeer) => {
-      if (e.kind === "bundleRequest" || e.kind === "bundleReply") bundles.receive(e);
+      if (e.kind === "bundleRequest" || e.kind === "bundleReply") bundles.receive(e, viaPeer);
       else delivery.receiveLocal(e, bytes, viaPeer);
     });
     const links = federation.links;

@@ -25,6 +25,7 @@ export {
   MAX_BATCH,
   MAX_ENVELOPE_BODY,
   type NodeEnvelope,
+  nodeEnvelope,
   type NodeKind,
   originNode,
   TTL_OFFSET,
@@ -39,6 +40,7 @@ export {
   decodeClientMessage,
   encodeClientMessage,
   MAX_CLIENT_MESSAGE_BYTES,
+  type NodeCondition,
 } from "./client_message.ts";
 export {
   CHUNK_HEADER_BYTES,
