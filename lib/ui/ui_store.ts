@@ -292,6 +292,14 @@ export class UiStore {
         }
         break;
       }
+      case "node": {
+        // The home node says a resource is in trouble (a full disk): tell the user in words.
+        const bad = Object.entries(event.conditions).filter(([, c]) => c.state !== "ok");
+        if (bad.length > 0) {
+          this.tell("error", bad.map(([name, c]) => c.message ?? `${name}: ${c.state}`).join("; "));
+        }
+        break;
+      }
       case "links":
         if (this.#api) {
           void this.#api.snapshot().then((s) => this.links.value = s.links).catch(() => {});
