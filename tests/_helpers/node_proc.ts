@@ -79,6 +79,8 @@ export interface NodeProcOptions {
   dataDir?: string;
   /** Run the owner's client in the node's process (default mode) instead of `server`. */
   withClient?: boolean;
+  /** Extra environment for the process (e.g. libfaketime's LD_PRELOAD and FAKETIME). */
+  env?: Record<string, string>;
   /** Start the process under `ulimit -n fdLimit` (through bash), to test the descriptor limit. */
   fdLimit?: number;
 }
@@ -90,6 +92,7 @@ export class NodeProc {
   readonly configPath: string;
   readonly dataDir: string;
   readonly mode: "start" | "server";
+  readonly env: Record<string, string>;
   /** See {@linkcode NodeProcOptions.fdLimit}. */
   fdLimit: number | null = null;
   #child: Deno.ChildProcess | null = null;
@@ -101,7 +104,9 @@ export class NodeProc {
     configPath: string,
     dataDir: string,
     mode: "start" | "server",
+    env: Record<string, string> = {},
   ) {
+    this.env = env;
     this.id = id;
     this.port = port;
     this.configPath = configPath;
@@ -120,7 +125,14 @@ export class NodeProc {
         `[Storage]\ndata_dir = ${dataDir}\n[Federation]\nopen = ${o.open ?? false}\n` +
         `[Log]\nlevel = debug\n${o.extra ?? ""}`,
     );
-    const node = new NodeProc(o.id, port, configPath, dataDir, o.withClient ? "start" : "server");
+    const node = new NodeProc(
+      o.id,
+      port,
+      configPath,
+      dataDir,
+      o.withClient ? "start" : "server",
+      o.env,
+    );
     node.fdLimit = o.fdLimit ?? null;
     await node.start();
     return node;
@@ -163,7 +175,7 @@ export class NodeProc {
         this.configPath,
       ],
       cwd: REPO,
-      env: { NO_COLOR: "1" },
+      env: { NO_COLOR: "1", ...this.env },
       stdout: "piped",
       stderr: "piped",
     }).spawn();
