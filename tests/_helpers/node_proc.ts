@@ -81,6 +81,8 @@ export interface NodeProcOptions {
   withClient?: boolean;
   /** Extra environment for the process (e.g. libfaketime's LD_PRELOAD and FAKETIME). */
   env?: Record<string, string>;
+  /** Start the process under `ulimit -n fdLimit` (through bash), to test the descriptor limit. */
+  fdLimit?: number;
 }
 
 /** One node process. */
@@ -91,6 +93,8 @@ export class NodeProc {
   readonly dataDir: string;
   readonly mode: "start" | "server";
   readonly env: Record<string, string>;
+  /** See {@linkcode NodeProcOptions.fdLimit}. */
+  fdLimit: number | null = null;
   #child: Deno.ChildProcess | null = null;
   #output = "";
 
@@ -129,6 +133,7 @@ export class NodeProc {
       o.withClient ? "start" : "server",
       o.env,
     );
+    node.fdLimit = o.fdLimit ?? null;
     await node.start();
     return node;
   }
@@ -150,8 +155,12 @@ export class NodeProc {
   /** Starts (or restarts) the process and waits for `ready`. */
   async start(): Promise<void> {
     if (this.#child) throw new Error(`${this.id} is already running`);
-    const child = new Deno.Command(Deno.execPath(), {
+    const deno = Deno.execPath();
+    // With a descriptor limit, bash sets it and then becomes deno (exec keeps the pid).
+    const limited = this.fdLimit !== null;
+    const child = new Deno.Command(limited ? "bash" : deno, {
       args: [
+        ...(limited ? ["-c", `ulimit -n ${this.fdLimit}; exec "$0" "$@"`, deno] : []),
         "run",
         "--allow-net",
         "--allow-read",
