@@ -119,7 +119,8 @@ export function mailboxStatements(db: DatabaseSync): MailboxStore {
   const sums = (rows: Row[]) => new Map(rows.map((r) => [r.k as NodeId, Number(r.b ?? 0)]));
   return {
     ownMailboxes: () => (q.own.all() as Row[]).map((r) => r.node_id as NodeId),
-    setOwnMailbox: (node, on, nowMs) => void (on ? q.ownAdd.run(node, nowMs) : q.ownDelete.run(node)),
+    setOwnMailbox: (node, on, nowMs) =>
+      void (on ? q.ownAdd.run(node, nowMs) : q.ownDelete.run(node)),
     servedNodes: () =>
       (q.served.all() as Row[]).map((r) => ({
         node: r.node_id as NodeId,
@@ -142,7 +143,11 @@ export function mailboxStatements(db: DatabaseSync): MailboxStore {
       for (const id of ids) {
         const r = q.heldDelete.get(id) as Row | undefined;
         if (r) {
-          gone.push({ forNode: r.for_node as NodeId, origin: r.origin as NodeId, bytes: Number(r.b) });
+          gone.push({
+            forNode: r.for_node as NodeId,
+            origin: r.origin as NodeId,
+            bytes: Number(r.b),
+          });
         }
       }
       return gone;
@@ -165,8 +170,7 @@ export function mailboxStatements(db: DatabaseSync): MailboxStore {
     },
     custodyFor: (dest, limit) => (q.custodyFor.all(dest, limit) as Row[]).map(toCustody),
     custodyDestinations: () => (q.custodyDests.all() as Row[]).map((r) => r.dest as NodeId),
-    custodyExpired: (nowMs, limit) =>
-      (q.custodyExpired.all(nowMs, limit) as Row[]).map(toCustody),
+    custodyExpired: (nowMs, limit) => (q.custodyExpired.all(nowMs, limit) as Row[]).map(toCustody),
     knownMailboxes: () =>
       new Map(
         (q.known.all() as Row[]).map((r) => [
