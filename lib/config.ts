@@ -3,9 +3,9 @@
  * sections this project adds. Every key is known; every value is checked; an
  * error names the file, line, section and key and says what is allowed.
  */
-import ini from "ini";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { ID_RULE, type NodeId, toNodeId } from "./ids.ts";
+import { IniSyntaxError, parseIni } from "./ini.ts";
 import type { LogLevel } from "./log.ts";
 
 /** A loaded, validated configuration. Paths are absolute. */
@@ -54,6 +54,39 @@ export interface Config {
   /** Offers of files up to this size are accepted without asking; larger ones always ask. */
   autoAcceptFileBytes: number;
   logLevel: LogLevel;
+  /** Budgets on what others (and local users) can make this node keep or do: `[Limits]`. */
+  limits: Limits;
+  /** How long undelivered messages wait, and how far clocks may disagree: `[Delivery]`. */
+  delivery: DeliverySettings;
+}
+
+/** `[Delivery]` settings. */
+export interface DeliverySettings {
+  /** How long an undelivered message waits before its sender is told it failed. */
+  messageLifetimeMs: number;
+  /** How far another node's clock may be from ours when judging an envelope's age. */
+  clockAllowanceMs: number;
+}
+
+/** The budgets of `[Limits]`, by field (see {@linkcode LIMIT_KEYS} for keys and defaults). */
+export interface Limits {
+  outboxRowsPerUser: number;
+  outboxBytesPerUser: number;
+  inboxBytesPerUser: number;
+  inboxBytesTotal: number;
+  pendingRequestsPerUser: number;
+  dedupIdsPerOrigin: number;
+  dedupIdsTotal: number;
+  requestsPerSenderPerMinute: number;
+  requestsPerOriginPerMinute: number;
+  messagesPerOriginPerSecond: number;
+  undeliverablePerOriginPerMinute: number;
+  peerEnvelopesPerSecond: number;
+  peerForgedPerMinute: number;
+  pendingLinksPerAddress: number;
+  pendingLinksTotal: number;
+  pendingLinkTtlMs: number;
+  fileSpoolTotalBytes: number;
 }
 
 /** A config file that cannot be used; the message says where and what to do. */
@@ -99,6 +132,143 @@ const byteSpec = (min: number, max: number): KeySpec => ({
   allowed: `a number of bytes from ${min} to ${max}, optionally with K, M, G or T (1024-based)`,
 });
 
+const DURATION_UNITS: Record<string, number> = {
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+};
+
+const durationSpec = (minMs: number, maxMs: number): KeySpec => ({
+  parse: (raw) => {
+    const m = /^(\d{1,12})\s*(ms|s|m|h|d)$/.exec(raw);
+    const n = m ? Number(m[1]) * DURATION_UNITS[m[2]] : NaN;
+    if (!(Number.isSafeInteger(n) && n >= minMs && n <= maxMs)) throw new RangeError();
+    return n;
+  },
+  allowed: `a duration from ${formatMs(minMs)} to ${formatMs(maxMs)}, like 30s, 90m, 12h or 7d`,
+});
+
+function formatMs(ms: number): string {
+  for (const [unit, size] of [["d", 86_400_000], ["h", 3_600_000], ["m", 60_000], ["s", 1000]]) {
+    if (ms % (size as number) === 0) return `${ms / (size as number)}${unit}`;
+  }
+  return `${ms}ms`;
+}
+
+/**
+ * The `[Limits]` budgets: config key, field, what is allowed, default. Each is
+ * counted in `status --json` under `budgets`; docs/SECURITY.md lists what
+ * happens when one is reached.
+ */
+export const LIMIT_KEYS: ReadonlyArray<
+  { key: string; field: keyof Limits; spec: KeySpec; default: number }
+> = [
+  {
+    key: "outbox_messages_per_user",
+    field: "outboxRowsPerUser",
+    spec: intSpec(1, 100_000_000),
+    default: 100_000,
+  },
+  {
+    key: "outbox_bytes_per_user",
+    field: "outboxBytesPerUser",
+    spec: byteSpec(65_536, 2 ** 50),
+    default: 512 * 1024 ** 2,
+  },
+  {
+    key: "inbox_bytes_per_user",
+    field: "inboxBytesPerUser",
+    spec: byteSpec(65_536, 2 ** 50),
+    default: 256 * 1024 ** 2,
+  },
+  {
+    key: "inbox_bytes_total",
+    field: "inboxBytesTotal",
+    spec: byteSpec(65_536, 2 ** 50),
+    default: 4 * 1024 ** 3,
+  },
+  {
+    key: "pending_requests_per_user",
+    field: "pendingRequestsPerUser",
+    spec: intSpec(1, 1_000_000),
+    default: 200,
+  },
+  {
+    key: "dedup_ids_per_origin",
+    field: "dedupIdsPerOrigin",
+    spec: intSpec(1000, 1_000_000_000),
+    default: 2_000_000,
+  },
+  {
+    key: "dedup_ids_total",
+    field: "dedupIdsTotal",
+    spec: intSpec(1000, 1_000_000_000),
+    default: 10_000_000,
+  },
+  {
+    key: "requests_per_sender_per_minute",
+    field: "requestsPerSenderPerMinute",
+    spec: intSpec(1, 1_000_000),
+    default: 5,
+  },
+  {
+    key: "requests_per_origin_per_minute",
+    field: "requestsPerOriginPerMinute",
+    spec: intSpec(1, 1_000_000),
+    default: 30,
+  },
+  {
+    key: "messages_per_origin_per_second",
+    field: "messagesPerOriginPerSecond",
+    spec: intSpec(1, 10_000_000),
+    default: 20_000,
+  },
+  {
+    key: "undeliverable_per_origin_per_minute",
+    field: "undeliverablePerOriginPerMinute",
+    spec: intSpec(1, 10_000_000),
+    default: 600,
+  },
+  {
+    key: "peer_envelopes_per_second",
+    field: "peerEnvelopesPerSecond",
+    spec: intSpec(10, 10_000_000),
+    default: 50_000,
+  },
+  {
+    key: "peer_forged_per_minute",
+    field: "peerForgedPerMinute",
+    spec: intSpec(1, 1_000_000),
+    default: 20,
+  },
+  {
+    key: "pending_links_per_address",
+    field: "pendingLinksPerAddress",
+    spec: intSpec(1, 10_000),
+    default: 4,
+  },
+  {
+    key: "pending_links_total",
+    field: "pendingLinksTotal",
+    spec: intSpec(1, 100_000),
+    default: 64,
+  },
+  {
+    key: "pending_link_ttl",
+    field: "pendingLinkTtlMs",
+    spec: durationSpec(60_000, 365 * 86_400_000),
+    default: 7 * 86_400_000,
+  },
+  {
+    key: "file_spool_total_bytes",
+    field: "fileSpoolTotalBytes",
+    spec: byteSpec(1024 * 1024, 2 ** 50),
+    default: 16 * 1024 ** 3,
+  },
+];
+
 const boolSpec: KeySpec = {
   parse: (raw) => {
     if (raw === "true" || raw === "yes" || raw === "1") return true;
@@ -143,6 +313,11 @@ const SPEC: Record<string, Record<string, KeySpec>> = {
     write_stall_ms: intSpec(1000, 600_000),
     max_file_bytes: byteSpec(0, 2 ** 50),
     file_quota_bytes: byteSpec(1024 * 1024, 2 ** 50),
+    ...Object.fromEntries(LIMIT_KEYS.map((k) => [k.key, k.spec])),
+  },
+  Delivery: {
+    message_lifetime: durationSpec(60_000, 90 * 86_400_000),
+    clock_allowance: durationSpec(0, 7 * 86_400_000),
   },
   Files: {
     downloads_dir: { parse: (raw) => raw, allowed: "a folder path" },
@@ -180,6 +355,8 @@ export const CONFIG_DEFAULTS = {
   fileQuotaBytes: 2 * 1024 ** 3,
   autoAcceptFileBytes: 0,
   logLevel: "info" as LogLevel,
+  messageLifetimeMs: 7 * 86_400_000,
+  clockAllowanceMs: 12 * 3_600_000,
 };
 
 /**
@@ -188,66 +365,52 @@ export const CONFIG_DEFAULTS = {
  * @throws {ConfigError} with file, line, section and key named
  */
 export function parseConfig(text: string, file: string): Config {
-  const where = (line: number, section?: string, key?: string) =>
+  const where = (line: number, section?: string | null, key?: string) =>
     `Cannot load config ${JSON.stringify(file)}: line ${line}` +
     (section ? `, [${section}]` : "") + (key ? ` ${key}` : "");
-  // First pass: line numbers, unknown sections and keys, duplicates, bare lines.
-  const lineOf = new Map<string, number>();
-  let section = "";
-  text.split(/\r?\n/).forEach((rawLine, i) => {
-    const line = rawLine.trim();
-    const n = i + 1;
-    if (line === "" || line.startsWith(";") || line.startsWith("#")) return;
-    const header = /^\[([^\]]*)\]\s*([;#].*)?$/.exec(line);
-    if (header) {
-      section = header[1].trim();
-      if (!(section in SPEC)) {
-        throw new ConfigError(
-          `${where(n)}: unknown section [${section}]; allowed: ${
-            Object.keys(SPEC).map((s) => `[${s}]`).join(", ")
-          }`,
-        );
-      }
-      return;
-    }
-    const eq = line.indexOf("=");
-    if (eq <= 0) throw new ConfigError(`${where(n, section)}: expected "key = value"`);
-    const key = line.slice(0, eq).trim();
-    if (!section) throw new ConfigError(`${where(n)}: key ${key} is outside any [section]`);
-    if (!(key in SPEC[section])) {
+  let sections;
+  try {
+    sections = parseIni(text);
+  } catch (e) {
+    if (!(e instanceof IniSyntaxError)) throw e;
+    const key = e.section === null ? undefined : e.key ?? undefined;
+    throw new ConfigError(`${where(e.line, e.section, key)}: ${e.message}`, { cause: e });
+  }
+  for (const [name, section] of sections) {
+    if (!(name in SPEC)) {
       throw new ConfigError(
-        `${where(n, section, key)}: unknown key; allowed in [${section}]: ${
-          Object.keys(SPEC[section]).join(", ")
+        `${where(section.line)}: unknown section [${name}]; allowed: ${
+          Object.keys(SPEC).map((s) => `[${s}]`).join(", ")
         }`,
       );
     }
-    const id = `${section}.${key}`;
-    if (lineOf.has(id)) {
-      throw new ConfigError(
-        `${where(n, section, key)}: set twice (first on line ${lineOf.get(id)})`,
-      );
+    for (const [key, entry] of section.entries) {
+      if (!(key in SPEC[name])) {
+        throw new ConfigError(
+          `${where(entry.line, name, key)}: unknown key; allowed in [${name}]: ${
+            Object.keys(SPEC[name]).join(", ")
+          }`,
+        );
+      }
     }
-    lineOf.set(id, n);
-  });
-  const parsed = ini.parse(text) as Record<string, Record<string, unknown>>;
+  }
   const value = (sec: string, key: string): unknown => {
-    const raw = parsed[sec]?.[key];
-    if (raw === undefined) return undefined;
-    const text = String(raw).trim();
+    const entry = sections.get(sec)?.entries.get(key);
+    if (entry === undefined) return undefined;
     const spec = SPEC[sec][key];
     try {
-      if (text === "") throw new RangeError();
-      return spec.parse(text);
+      if (entry.value === "") throw new RangeError();
+      return spec.parse(entry.value);
     } catch {
       throw new ConfigError(
-        `${where(lineOf.get(`${sec}.${key}`) ?? 0, sec, key)}: ${
-          JSON.stringify(text)
+        `${where(entry.line, sec, key)}: ${
+          JSON.stringify(entry.value)
         } is not allowed; use ${spec.allowed}`,
       );
     }
   };
   for (const [sec, key] of REQUIRED) {
-    if (parsed[sec]?.[key] === undefined) {
+    if (!sections.get(sec)?.entries.has(key)) {
       throw new ConfigError(
         `Cannot load config ${JSON.stringify(file)}: [${sec}] ${key} is missing; add it (${
           SPEC[sec][key].allowed
@@ -261,14 +424,15 @@ export function parseConfig(text: string, file: string): Config {
     CONFIG_DEFAULTS.dataDir;
   const base = dirname(resolve(file));
   const downloadsRaw = value("Files", "downloads_dir") as string | undefined;
+  const lineOfKey = (key: string) => sections.get("Limits")?.entries.get(key)?.line;
   const limit = <K extends keyof typeof CONFIG_DEFAULTS>(key: string, fallback: K) =>
     (value("Limits", key) as (typeof CONFIG_DEFAULTS)[K] | undefined) ?? CONFIG_DEFAULTS[fallback];
   const maxFrameBytes = limit("max_frame_bytes", "maxFrameBytes");
   const writeBufferBytes = limit("write_buffer_bytes", "writeBufferBytes");
   const maxWriteBufferBytes = limit("max_write_buffer_bytes", "maxWriteBufferBytes");
   if (maxWriteBufferBytes < writeBufferBytes + 2 * maxFrameBytes) {
-    const line = lineOf.get("Limits.max_write_buffer_bytes") ??
-      lineOf.get("Limits.write_buffer_bytes") ?? lineOf.get("Limits.max_frame_bytes") ?? 0;
+    const line = lineOfKey("max_write_buffer_bytes") ?? lineOfKey("write_buffer_bytes") ??
+      lineOfKey("max_frame_bytes") ?? 0;
     throw new ConfigError(
       `${where(line, "Limits", "max_write_buffer_bytes")}: ${maxWriteBufferBytes} is too small; ` +
         `use at least write_buffer_bytes + 2 × max_frame_bytes (${
@@ -288,7 +452,7 @@ export function parseConfig(text: string, file: string): Config {
     throw new ConfigError(
       `${
         where(
-          lineOf.get("Limits.reserved_known_connections") ?? 0,
+          lineOfKey("reserved_known_connections") ?? 0,
           "Limits",
           "reserved_known_connections",
         )
@@ -331,6 +495,15 @@ export function parseConfig(text: string, file: string): Config {
     autoAcceptFileBytes: (value("Files", "auto_accept_bytes") as number | undefined) ??
       CONFIG_DEFAULTS.autoAcceptFileBytes,
     logLevel: (value("Log", "level") as LogLevel | undefined) ?? CONFIG_DEFAULTS.logLevel,
+    limits: Object.fromEntries(
+      LIMIT_KEYS.map((k) => [k.field, (value("Limits", k.key) as number | undefined) ?? k.default]),
+    ) as unknown as Limits,
+    delivery: {
+      messageLifetimeMs: (value("Delivery", "message_lifetime") as number | undefined) ??
+        CONFIG_DEFAULTS.messageLifetimeMs,
+      clockAllowanceMs: (value("Delivery", "clock_allowance") as number | undefined) ??
+        CONFIG_DEFAULTS.clockAllowanceMs,
+    },
   };
 }
 

@@ -3,25 +3,11 @@
  * padding) of SHA-256 over the raw public key; the first 20 characters in
  * groups of five are read aloud.
  */
+import { base32nopad as scureBase32nopad } from "@scure/base";
 
-const BASE32 = "abcdefghijklmnopqrstuvwxyz234567";
-
-/** RFC 4648 base32, lower case, no padding. */
+/** RFC 4648 base32 (§6), lower case, no padding (`@scure/base`). */
 export function base32(bytes: Uint8Array): string {
-  let out = "";
-  let bits = 0;
-  let acc = 0;
-  for (const b of bytes) {
-    acc = (acc << 8) | b;
-    bits += 8;
-    while (bits >= 5) {
-      out += BASE32[(acc >>> (bits - 5)) & 31];
-      bits -= 5;
-    }
-    acc &= (1 << bits) - 1;
-  }
-  if (bits > 0) out += BASE32[(acc << (5 - bits)) & 31];
-  return out;
+  return scureBase32nopad.encode(bytes).toLowerCase();
 }
 
 /** Full fingerprint: base32 of SHA-256 over the raw public key (52 characters). */

@@ -26,7 +26,7 @@ function sanFor(name: string): X509.JsonGeneralName {
 }
 
 function toPem(label: string, der: ArrayBuffer): string {
-  const b64 = btoa(String.fromCharCode(...new Uint8Array(der)));
+  const b64 = new Uint8Array(der).toBase64();
   return `-----BEGIN ${label}-----\n${b64.replace(/.{1,64}/g, "$&\n")}-----END ${label}-----\n`;
 }
 
@@ -47,7 +47,7 @@ export async function createCertificate(hosts: string[], nowMs: number): Promise
   crypto.getRandomValues(serial);
   serial[0] &= 0x7f;
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
-    serialNumber: Array.from(serial, (b) => b.toString(16).padStart(2, "0")).join(""),
+    serialNumber: serial.toHex(),
     name: `CN=${names[0]}`,
     notBefore: new Date(nowMs - 60_000),
     notAfter: new Date(nowMs + 10 * 365 * 24 * 3600_000),

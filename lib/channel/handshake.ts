@@ -11,7 +11,7 @@
  *   both   k_IR, k_RI = HKDF-SHA-256(ikm = X25519(eph_I, eph_R),
  *                                    salt = H(HELLO_I‖HELLO_R‖AUTH_I), info = label‖dir)
  */
-import { ByteReader, ByteWriter, DecodeError } from "../codec.ts";
+import { ByteReader, ByteWriter, CodecError } from "../e2e/mod.ts";
 import { ed25519Sign, ed25519Verify, importEd25519PublicKey } from "../e2e/mod.ts";
 import { type NodeId, toNodeId } from "../ids.ts";
 import { AuthError, ProtocolError } from "./errors.ts";
@@ -62,12 +62,12 @@ const te = new TextEncoder();
 
 async function sha256(...parts: Uint8Array[]): Promise<Uint8Array> {
   const w = new ByteWriter();
-  for (const p of parts) w.fixed(p);
+  for (const p of parts) w.raw(p);
   return new Uint8Array(await crypto.subtle.digest("SHA-256", w.finish() as BufferSource));
 }
 
 function signedPayload(label: string, role: "I" | "R", hash: Uint8Array): Uint8Array {
-  return new ByteWriter().fixed(te.encode(label)).u8(0).fixed(te.encode(role)).fixed(hash)
+  return new ByteWriter().raw(te.encode(label)).u8(0).raw(te.encode(role)).raw(hash)
     .finish();
 }
 
@@ -124,7 +124,7 @@ async function deriveKeys(
 
 function reader(bytes: Uint8Array, kind: number, what: string): ByteReader {
   if (bytes.length > MAX_HANDSHAKE_BYTES) throw new ProtocolError(`Cannot read ${what}: too large`);
-  const r = new ByteReader(bytes);
+  const r = new ByteReader(bytes, "handshake");
   if (r.u8("kind") !== kind) throw new ProtocolError(`Cannot read ${what}: unexpected message`);
   if (r.u8("version") !== VERSION) throw new ProtocolError(`Cannot read ${what}: unknown version`);
   return r;
@@ -134,7 +134,7 @@ function wrapDecode<T>(what: string, fn: () => T): T {
   try {
     return fn();
   } catch (e) {
-    if (e instanceof DecodeError || e instanceof RangeError || e instanceof TypeError) {
+    if (e instanceof CodecError || e instanceof RangeError || e instanceof TypeError) {
       throw new ProtocolError(`Cannot read ${what}: ${e.message}`, { cause: e });
     }
     throw e;
@@ -157,9 +157,9 @@ export async function initiatorHello(
 ): Promise<{ state: InitiatorState; message: Uint8Array }> {
   const label = options.label ?? LINK_LABEL;
   const eph = await ephemeral();
-  const helloI = new ByteWriter().u8(MSG.helloI).u8(VERSION).str(self.nodeId)
-    .fixed(self.key.publicKey).fixed(crypto.getRandomValues(new Uint8Array(32)))
-    .fixed(eph.publicKey).str(options.expected).str(options.endpoint?.host ?? "")
+  const helloI = new ByteWriter().u8(MSG.helloI).u8(VERSION).str16(self.nodeId)
+    .raw(self.key.publicKey).raw(crypto.getRandomValues(new Uint8Array(32)))
+    .raw(eph.publicKey).str16(options.expected).str16(options.endpoint?.host ?? "")
     .u16(options.endpoint?.port ?? 0).finish();
   return {
     state: { label, self, expected: options.expected, ephemeral: eph.privateKey, helloI },
@@ -191,14 +191,14 @@ export async function responderHello(
 ): Promise<{ state: ResponderState; message: Uint8Array }> {
   const f = wrapDecode("HELLO_I", () => {
     const r = reader(helloI, MSG.helloI, "HELLO_I");
-    const nodeId = toNodeId(r.str(32, "id"));
-    const publicKey = r.fixed(32, "key");
-    r.fixed(32, "nonce");
-    const eph = r.fixed(32, "ephemeral");
-    const expected = r.str(32, "expected id");
-    const host = r.str(253, "endpoint host");
+    const nodeId = toNodeId(r.str16(32, "id"));
+    const publicKey = r.raw(32, "key");
+    r.raw(32, "nonce");
+    const eph = r.raw(32, "ephemeral");
+    const expected = r.str16(32, "expected id");
+    const host = r.str16(253, "endpoint host");
     const port = r.u16("endpoint port");
-    r.end("HELLO_I");
+    r.end();
     return { nodeId, publicKey, eph, expected, host, port };
   });
   if (f.expected !== self.nodeId) {
@@ -212,14 +212,14 @@ export async function responderHello(
     throw new AuthError("Cannot accept link: the peer's node key is refused", { cause });
   }
   const eph = await ephemeral();
-  const unsigned = new ByteWriter().u8(MSG.helloR).u8(VERSION).str(self.nodeId)
-    .fixed(self.key.publicKey).fixed(crypto.getRandomValues(new Uint8Array(32)))
-    .fixed(eph.publicKey).finish();
+  const unsigned = new ByteWriter().u8(MSG.helloR).u8(VERSION).str16(self.nodeId)
+    .raw(self.key.publicKey).raw(crypto.getRandomValues(new Uint8Array(32)))
+    .raw(eph.publicKey).finish();
   const sig = await ed25519Sign(
     self.key.privateKey,
     signedPayload(label, "R", await sha256(helloI, unsigned)),
   );
-  const helloR = new ByteWriter().fixed(unsigned).fixed(sig).finish();
+  const helloR = new ByteWriter().raw(unsigned).raw(sig).finish();
   const endpoint = f.host && f.port ? { host: f.host, port: f.port } : null;
   return {
     state: {
@@ -247,12 +247,12 @@ export async function initiatorFinish(
 ): Promise<{ message: Uint8Array; keys: LinkKeys; peer: PeerProof }> {
   const f = wrapDecode("HELLO_R", () => {
     const r = reader(helloR, MSG.helloR, "HELLO_R");
-    const nodeId = toNodeId(r.str(32, "id"));
-    const publicKey = r.fixed(32, "key");
-    r.fixed(32, "nonce");
-    const eph = r.fixed(32, "ephemeral");
-    const sig = r.fixed(64, "signature");
-    r.end("HELLO_R");
+    const nodeId = toNodeId(r.str16(32, "id"));
+    const publicKey = r.raw(32, "key");
+    r.raw(32, "nonce");
+    const eph = r.raw(32, "ephemeral");
+    const sig = r.raw(64, "signature");
+    r.end();
     return { nodeId, publicKey, eph, sig };
   });
   if (f.nodeId !== state.expected) {
@@ -279,7 +279,7 @@ export async function initiatorFinish(
     state.self.key.privateKey,
     signedPayload(state.label, "I", await sha256(state.helloI, helloR)),
   );
-  const authI = new ByteWriter().u8(MSG.authI).u8(VERSION).fixed(sig).finish();
+  const authI = new ByteWriter().u8(MSG.authI).u8(VERSION).raw(sig).finish();
   const keys = await deriveKeys(
     state.label,
     state.ephemeral,
@@ -305,8 +305,8 @@ export async function responderFinish(
 ): Promise<{ keys: LinkKeys; peer: PeerProof }> {
   const sig = wrapDecode("AUTH_I", () => {
     const r = reader(authI, MSG.authI, "AUTH_I");
-    const s = r.fixed(64, "signature");
-    r.end("AUTH_I");
+    const s = r.raw(64, "signature");
+    r.end();
     return s;
   });
   const ok = await ed25519Verify(

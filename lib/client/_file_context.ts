@@ -85,15 +85,3 @@ export async function writeAt(file: Deno.FsFile, offset: number, bytes: Uint8Arr
   let put = 0;
   while (put < bytes.length) put += await file.write(bytes.subarray(put));
 }
-
-/** Base64 of bytes. */
-export function toBase64(bytes: Uint8Array): string {
-  let s = "";
-  for (const b of bytes) s += String.fromCharCode(b);
-  return btoa(s);
-}
-
-/** Bytes of base64. @throws {Error} not base64 */
-export function fromBase64(text: string): Uint8Array {
-  return Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
-}

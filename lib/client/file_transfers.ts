@@ -24,7 +24,7 @@ import type { ClientStore, TransferRow } from "./client_store.ts";
 import type { NodeConnection } from "./node_connection.ts";
 import type { FileInner } from "./payload.ts";
 import { sanitizeFileName } from "./file_name.ts";
-import { bitmapBytes, type FileContext, fromBase64, readAt, toBase64 } from "./_file_context.ts";
+import { bitmapBytes, type FileContext, readAt } from "./_file_context.ts";
 import { FileSending } from "./_file_sending.ts";
 import { FileReceiving, partPath } from "./_file_receiving.ts";
 
@@ -268,7 +268,7 @@ export class FileTransfers {
       name: row.name,
       size,
       type: row.type,
-      manifest: toBase64(row.manifest),
+      manifest: row.manifest.toBase64(),
     }, () => this.#o.store.putTransfer(row));
     this.#changed(row, true);
     return this.#view(row);
@@ -374,7 +374,7 @@ export class FileTransfers {
       if (row) return nothing; // ids are random: a second offer with the same id is a replay
       let manifest: e2e.FileManifest;
       try {
-        manifest = e2e.decodeFileManifest(fromBase64(m.manifest));
+        manifest = e2e.decodeFileManifest(Uint8Array.fromBase64(m.manifest));
       } catch {
         this.#o.log.warn("dropped a file offer with a bad manifest", { from: peer });
         return nothing;

@@ -10,7 +10,7 @@
  * manifest (base64, lib/e2e FileManifest)} | {t:"file-accept"|"file-decline"|"file-done", id}
  * | {t:"file-cancel", id, reason?} | {t:"file-resend", id, index, attempt}.
  */
-import { ByteReader, ByteWriter } from "../codec.ts";
+import { ByteReader, ByteWriter } from "../e2e/mod.ts";
 
 /** A decoded envelope body. */
 export type Payload =
@@ -85,22 +85,22 @@ const MAX = 256 * 1024;
 /** Encodes an envelope body. */
 export function encodePayload(p: Payload): Uint8Array {
   const w = new ByteWriter();
-  if (p.kind === "request") return w.u8(1).bytes(p.request).bytes(p.intro).finish();
-  if (p.kind === "acceptance") return w.u8(2).bytes(p.acceptance).finish();
-  return w.u8(3).bytes(p.message).finish();
+  if (p.kind === "request") return w.u8(1).bytes32(p.request).bytes32(p.intro).finish();
+  if (p.kind === "acceptance") return w.u8(2).bytes32(p.acceptance).finish();
+  return w.u8(3).bytes32(p.message).finish();
 }
 
 /** Decodes an envelope body. @throws {Error} malformed */
 export function decodePayload(bytes: Uint8Array): Payload {
-  const r = new ByteReader(bytes);
+  const r = new ByteReader(bytes, "payload");
   const kind = r.u8("kind");
   let p: Payload;
   if (kind === 1) {
-    p = { kind: "request", request: r.bytes(MAX, "request"), intro: r.bytes(8192, "intro") };
-  } else if (kind === 2) p = { kind: "acceptance", acceptance: r.bytes(MAX, "acceptance") };
-  else if (kind === 3) p = { kind: "ratchet", message: r.bytes(MAX, "message") };
+    p = { kind: "request", request: r.bytes32(MAX, "request"), intro: r.bytes32(8192, "intro") };
+  } else if (kind === 2) p = { kind: "acceptance", acceptance: r.bytes32(MAX, "acceptance") };
+  else if (kind === 3) p = { kind: "ratchet", message: r.bytes32(MAX, "message") };
   else throw new RangeError("Cannot read payload: unknown kind");
-  r.end("payload");
+  r.end();
   return p;
 }
 

@@ -11,7 +11,8 @@
  * run beside the AES-GCM work), and only 32 bytes per chunk go through the incremental
  * hash here. It depends on the plaintext and chunk size only, not on the key or file id.
  */
-import { ByteWriter, utf8 } from "./_bytes.ts";
+import { ByteWriter } from "./byte_codec.ts";
+import { utf8 } from "./_bytes.ts";
 import { Sha256 } from "./_sha256.ts";
 
 const AD_LABEL = utf8("fedchat/v1/file/chunk\0");
@@ -24,7 +25,7 @@ export function chunkNonce(index: number): Uint8Array {
 
 /** The associated data of chunk `index`. */
 export function chunkAd(fileId: Uint8Array, chunkBytes: number, index: number, final: boolean) {
-  return new ByteWriter().bytes(AD_LABEL).bytes(fileId).u32(chunkBytes).u64(index).u8(final ? 1 : 0)
+  return new ByteWriter().raw(AD_LABEL).raw(fileId).u32(chunkBytes).u64(index).u8(final ? 1 : 0)
     .finish();
 }
 
@@ -38,7 +39,7 @@ export class FileDigest {
   #hash: Sha256;
 
   constructor(chunkBytes: number) {
-    this.#hash = new Sha256().update(new ByteWriter().bytes(DIGEST_LABEL).u32(chunkBytes).finish());
+    this.#hash = new Sha256().update(new ByteWriter().raw(DIGEST_LABEL).u32(chunkBytes).finish());
   }
 
   add(chunkDigestBytes: Uint8Array): void {

@@ -4,7 +4,8 @@
  * AES-256-GCM as the AEAD. State is plain immutable data; every transition returns
  * a new state and leaves its input untouched, so a failed decrypt changes nothing.
  */
-import { ByteWriter, concat, copy, utf8 } from "./_bytes.ts";
+import { ByteWriter } from "./byte_codec.ts";
+import { concat, copy, utf8 } from "./_bytes.ts";
 import { hkdfExpand, hkdfSha256, HmacSha256 } from "./_sha256.ts";
 import { type Aead, WEBCRYPTO_AEAD } from "./aead.ts";
 import { constantTimeEqual } from "./ed25519.ts";
@@ -108,8 +109,8 @@ function associatedData(
   ad: Uint8Array,
   headerBytes: Uint8Array,
 ): Uint8Array {
-  return new ByteWriter().bytes(AD_LABEL).string16(sender).string16(receiver).bytes(sessionId)
-    .u32(ad.length).bytes(ad).bytes(headerBytes).finish();
+  return new ByteWriter().raw(AD_LABEL).str16(sender).str16(receiver).raw(sessionId)
+    .u32(ad.length).raw(ad).raw(headerBytes).finish();
 }
 
 /** Double Ratchet §3.3 RatchetInitAlice: the side that sends first (the chat initiator). */

@@ -170,7 +170,5 @@ export async function ed25519PublicKey(seed: Uint8Array): Promise<Uint8Array> {
   const key = await importEd25519PrivateKey(seed, true);
   const jwk = await crypto.subtle.exportKey("jwk", key);
   if (typeof jwk.x !== "string") throw new CodecError("Cannot export Ed25519 public key");
-  const b64 = jwk.x.replace(/-/g, "+").replace(/_/g, "/");
-  const bin = atob(b64 + "=".repeat((4 - (b64.length % 4)) % 4));
-  return Uint8Array.from(bin, (c) => c.charCodeAt(0));
+  return Uint8Array.fromBase64(jwk.x, { alphabet: "base64url" });
 }

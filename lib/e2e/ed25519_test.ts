@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { fromHex } from "./_bytes.ts";
 import {
   checkEd25519PublicKey,
   ED25519_SMALL_ORDER_KEYS,
@@ -21,7 +20,7 @@ Deno.test("importEd25519PublicKey() refuses each of the 8 small-order encodings"
 Deno.test("importEd25519PublicKey() refuses non-canonical y >= p", async () => {
   await assert.rejects(
     importEd25519PublicKey(
-      fromHex("eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f"),
+      Uint8Array.fromHex("eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f"),
     ),
     VerifyError,
   );

@@ -4,7 +4,8 @@
  *
  *   version u8 = 1 | fileId [16] | key [32] | chunkBytes u32 | byteLength u64 | digest [32]
  */
-import { ByteReader, ByteWriter, checkLength } from "./_bytes.ts";
+import { ByteReader, ByteWriter } from "./byte_codec.ts";
+import { checkLength } from "./_bytes.ts";
 import { CodecError } from "./errors.ts";
 
 /** Version byte of the manifest. */
@@ -53,11 +54,11 @@ export function chunkCount(byteLength: number, chunkBytes: number): number {
 /** Encodes a manifest. */
 export function encodeFileManifest(m: FileManifest): Uint8Array {
   return new ByteWriter().u8(FILE_MANIFEST_VERSION)
-    .bytes(checkLength(m.fileId, 16, "file id"))
-    .bytes(checkLength(m.key, 32, "file key"))
+    .raw(checkLength(m.fileId, 16, "file id"))
+    .raw(checkLength(m.key, 32, "file key"))
     .u32(checkChunkBytes(m.chunkBytes))
     .u64(m.byteLength)
-    .bytes(checkLength(m.digest, 32, "file digest"))
+    .raw(checkLength(m.digest, 32, "file digest"))
     .finish();
 }
 
@@ -75,8 +76,8 @@ export function decodeFileManifest(bytes: Uint8Array): FileManifest {
   if (version !== FILE_MANIFEST_VERSION) {
     throw new CodecError(`Cannot decode file manifest: unknown version "${version}"`);
   }
-  const fileId = r.bytes(16);
-  const key = r.bytes(32);
+  const fileId = r.raw(16);
+  const key = r.raw(32);
   const chunkBytes = r.u32();
   try {
     checkChunkBytes(chunkBytes);
@@ -84,7 +85,7 @@ export function decodeFileManifest(bytes: Uint8Array): FileManifest {
     throw new CodecError("Cannot decode file manifest: chunk size out of range", { cause });
   }
   const byteLength = r.u64();
-  const digest = r.bytes(32);
+  const digest = r.raw(32);
   r.end();
   return { fileId, key, chunkBytes, byteLength, digest };
 }

@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { fromHex } from "./_bytes.ts";
 import { computeFrozenVectors, frozenRequest } from "../../tests/vectors/fedchat/frozen.ts";
 import { mlKemDecapsulate } from "./mlkem.ts";
 
@@ -9,14 +8,14 @@ const VECTORS = JSON.parse(
 
 Deno.test("the recorded ML-KEM encapsulation in the frozen vectors is honest", async () => {
   const { pending } = await frozenRequest();
-  const k = await mlKemDecapsulate(pending.kemSeed, fromHex(VECTORS.kemCiphertext));
-  assert.deepEqual(k, fromHex(VECTORS.kemSharedSecret));
+  const k = await mlKemDecapsulate(pending.kemSeed, Uint8Array.fromHex(VECTORS.kemCiphertext));
+  assert.deepEqual(k, Uint8Array.fromHex(VECTORS.kemSharedSecret));
 });
 
 Deno.test("handshake, ratchet, state, safety number, sealed identity and file bytes match the frozen vectors", async () => {
   const got = await computeFrozenVectors({
-    ciphertext: fromHex(VECTORS.kemCiphertext),
-    sharedSecret: fromHex(VECTORS.kemSharedSecret),
+    ciphertext: Uint8Array.fromHex(VECTORS.kemCiphertext),
+    sharedSecret: Uint8Array.fromHex(VECTORS.kemSharedSecret),
   });
   for (const key of Object.keys(VECTORS)) assert.equal(got[key], VECTORS[key], `${key} changed`);
   assert.deepEqual(Object.keys(got).sort(), Object.keys(VECTORS).sort());

@@ -19,7 +19,8 @@
  * The root key starts a Double Ratchet (§3.3): A as Alice with B's ratchet key EK_B,
  * B as Bob with the key pair EK_B. TH is the session id bound into every message.
  */
-import { ByteWriter, concat, utf8 } from "./_bytes.ts";
+import { ByteWriter } from "./byte_codec.ts";
+import { concat, utf8 } from "./_bytes.ts";
 import { hkdfSha256, hmacSha256, sha256 } from "./_sha256.ts";
 import {
   initRatchetAsInitiator,

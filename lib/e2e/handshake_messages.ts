@@ -13,7 +13,8 @@
  * from / to are addresses (u16 length + UTF-8, 1 to 320 bytes). Each signature covers
  * a label and every byte before it.
  */
-import { ByteReader, ByteWriter, checkLength } from "./_bytes.ts";
+import { ByteReader, ByteWriter } from "./byte_codec.ts";
+import { checkLength } from "./_bytes.ts";
 import { ED25519_SIGNATURE_BYTES } from "./ed25519.ts";
 import { CodecError } from "./errors.ts";
 import { encodePublicIdentity, type PublicIdentity, readPublicIdentity } from "./identity.ts";
@@ -92,16 +93,16 @@ function readHead(r: ByteReader, kind: number, what: string): void {
 }
 
 function readAddress(r: ByteReader, what: string): string {
-  return checkAddress(r.string16(MAX_ADDRESS_BYTES), what);
+  return checkAddress(r.str16(MAX_ADDRESS_BYTES), what);
 }
 
 /** Encodes the signed part of a chat request (everything but the signature). */
 export function encodeChatRequestBody(f: ChatRequestFields): Uint8Array {
   return new ByteWriter().u8(HANDSHAKE_VERSION).u8(KIND_REQUEST)
-    .string16(checkAddress(f.from, "sender")).string16(checkAddress(f.to, "recipient"))
-    .bytes(encodePublicIdentity(f.identity))
-    .bytes(checkLength(f.ephemeralKey, X25519_KEY_BYTES, "ephemeral key"))
-    .bytes(checkLength(f.kemEncapsulationKey, MLKEM768_ENCAPSULATION_KEY_BYTES, "ML-KEM key"))
+    .str16(checkAddress(f.from, "sender")).str16(checkAddress(f.to, "recipient"))
+    .raw(encodePublicIdentity(f.identity))
+    .raw(checkLength(f.ephemeralKey, X25519_KEY_BYTES, "ephemeral key"))
+    .raw(checkLength(f.kemEncapsulationKey, MLKEM768_ENCAPSULATION_KEY_BYTES, "ML-KEM key"))
     .finish();
 }
 
@@ -119,10 +120,10 @@ export function decodeChatRequest(bytes: Uint8Array): ChatRequestMessage {
   const from = readAddress(r, "sender");
   const to = readAddress(r, "recipient");
   const identity = readPublicIdentity(r);
-  const ephemeralKey = r.bytes(X25519_KEY_BYTES);
-  const kemEncapsulationKey = r.bytes(MLKEM768_ENCAPSULATION_KEY_BYTES);
+  const ephemeralKey = r.raw(X25519_KEY_BYTES);
+  const kemEncapsulationKey = r.raw(MLKEM768_ENCAPSULATION_KEY_BYTES);
   const signed = bytes.slice(0, r.offset);
-  const signature = r.bytes(ED25519_SIGNATURE_BYTES);
+  const signature = r.raw(ED25519_SIGNATURE_BYTES);
   r.end();
   return {
     from,
@@ -139,11 +140,11 @@ export function decodeChatRequest(bytes: Uint8Array): ChatRequestMessage {
 /** Encodes the part of an acceptance the transcript hash covers (up to the confirmation). */
 export function encodeChatAcceptanceBody(f: ChatAcceptanceFields): Uint8Array {
   return new ByteWriter().u8(HANDSHAKE_VERSION).u8(KIND_ACCEPTANCE)
-    .string16(checkAddress(f.from, "sender")).string16(checkAddress(f.to, "recipient"))
-    .bytes(checkLength(f.requestHash, 32, "request hash"))
-    .bytes(encodePublicIdentity(f.identity))
-    .bytes(checkLength(f.ephemeralKey, X25519_KEY_BYTES, "ephemeral key"))
-    .bytes(checkLength(f.kemCiphertext, MLKEM768_CIPHERTEXT_BYTES, "ML-KEM ciphertext"))
+    .str16(checkAddress(f.from, "sender")).str16(checkAddress(f.to, "recipient"))
+    .raw(checkLength(f.requestHash, 32, "request hash"))
+    .raw(encodePublicIdentity(f.identity))
+    .raw(checkLength(f.ephemeralKey, X25519_KEY_BYTES, "ephemeral key"))
+    .raw(checkLength(f.kemCiphertext, MLKEM768_CIPHERTEXT_BYTES, "ML-KEM ciphertext"))
     .finish();
 }
 
@@ -160,14 +161,14 @@ export function decodeChatAcceptance(bytes: Uint8Array): ChatAcceptanceMessage {
   readHead(r, KIND_ACCEPTANCE, "chat acceptance");
   const from = readAddress(r, "sender");
   const to = readAddress(r, "recipient");
-  const requestHash = r.bytes(32);
+  const requestHash = r.raw(32);
   const identity = readPublicIdentity(r);
-  const ephemeralKey = r.bytes(X25519_KEY_BYTES);
-  const kemCiphertext = r.bytes(MLKEM768_CIPHERTEXT_BYTES);
+  const ephemeralKey = r.raw(X25519_KEY_BYTES);
+  const kemCiphertext = r.raw(MLKEM768_CIPHERTEXT_BYTES);
   const transcriptPart = bytes.slice(0, r.offset);
-  const confirmation = r.bytes(32);
+  const confirmation = r.raw(32);
   const signed = bytes.slice(0, r.offset);
-  const signature = r.bytes(ED25519_SIGNATURE_BYTES);
+  const signature = r.raw(ED25519_SIGNATURE_BYTES);
   r.end();
   return {
     from,
@@ -189,8 +190,8 @@ export function encodeHandshakeConfirm(
   confirmation: Uint8Array,
 ): Uint8Array {
   return new ByteWriter().u8(HANDSHAKE_VERSION).u8(KIND_CONFIRM)
-    .bytes(checkLength(requestHash, 32, "request hash"))
-    .bytes(checkLength(confirmation, 32, "confirmation")).finish();
+    .raw(checkLength(requestHash, 32, "request hash"))
+    .raw(checkLength(confirmation, 32, "confirmation")).finish();
 }
 
 /**
@@ -206,8 +207,8 @@ export function decodeHandshakeConfirm(
     throw new CodecError("Cannot decode handshake confirmation: expected 66 bytes");
   }
   readHead(r, KIND_CONFIRM, "handshake confirmation");
-  const requestHash = r.bytes(32);
-  const confirmation = r.bytes(32);
+  const requestHash = r.raw(32);
+  const confirmation = r.raw(32);
   r.end();
   return { requestHash, confirmation };
 }
@@ -225,8 +226,8 @@ export interface PendingChatRequest {
 /** Encodes a pending request for storage (secret). */
 export function encodePendingChatRequest(p: PendingChatRequest): Uint8Array {
   return new ByteWriter().u8(HANDSHAKE_VERSION).u8(KIND_PENDING)
-    .bytes(checkLength(p.ephemeralPrivateKey, X25519_KEY_BYTES, "ephemeral private key"))
-    .bytes(checkLength(p.kemSeed, MLKEM768_SEED_BYTES, "ML-KEM seed"))
+    .raw(checkLength(p.ephemeralPrivateKey, X25519_KEY_BYTES, "ephemeral private key"))
+    .raw(checkLength(p.kemSeed, MLKEM768_SEED_BYTES, "ML-KEM seed"))
     .bytes16(p.request).finish();
 }
 
@@ -241,8 +242,8 @@ export function decodePendingChatRequest(bytes: Uint8Array): PendingChatRequest 
     throw new CodecError("Cannot decode pending chat request: too long");
   }
   readHead(r, KIND_PENDING, "pending chat request");
-  const ephemeralPrivateKey = r.bytes(X25519_KEY_BYTES);
-  const kemSeed = r.bytes(MLKEM768_SEED_BYTES);
+  const ephemeralPrivateKey = r.raw(X25519_KEY_BYTES);
+  const kemSeed = r.raw(MLKEM768_SEED_BYTES);
   const request = r.bytes16(MAX_CHAT_REQUEST_BYTES);
   r.end();
   decodeChatRequest(request);

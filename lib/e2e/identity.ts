@@ -7,7 +7,8 @@
  *
  * where signature = Ed25519(signingSeed, "fedchat/v1/identity" || 0x00 || signingKey || dhKey).
  */
-import { ByteReader, ByteWriter, checkLength, concat, utf8 } from "./_bytes.ts";
+import { ByteReader, ByteWriter } from "./byte_codec.ts";
+import { checkLength, concat, utf8 } from "./_bytes.ts";
 import {
   ED25519_PUBLIC_KEY_BYTES,
   ED25519_SEED_BYTES,
@@ -102,9 +103,9 @@ export async function verifyByIdentity(
 export function encodePublicIdentity(identity: PublicIdentity): Uint8Array {
   return new ByteWriter()
     .u8(IDENTITY_VERSION)
-    .bytes(checkLength(identity.signingKey, ED25519_PUBLIC_KEY_BYTES, "signing key"))
-    .bytes(checkLength(identity.dhKey, X25519_KEY_BYTES, "DH key"))
-    .bytes(checkLength(identity.signature, ED25519_SIGNATURE_BYTES, "identity signature"))
+    .raw(checkLength(identity.signingKey, ED25519_PUBLIC_KEY_BYTES, "signing key"))
+    .raw(checkLength(identity.dhKey, X25519_KEY_BYTES, "DH key"))
+    .raw(checkLength(identity.signature, ED25519_SIGNATURE_BYTES, "identity signature"))
     .finish();
 }
 
@@ -115,9 +116,9 @@ export function readPublicIdentity(reader: ByteReader): PublicIdentity {
     throw new CodecError(`Cannot decode identity: unknown version "${version}"`);
   }
   return {
-    signingKey: reader.bytes(ED25519_PUBLIC_KEY_BYTES),
-    dhKey: reader.bytes(X25519_KEY_BYTES),
-    signature: reader.bytes(ED25519_SIGNATURE_BYTES),
+    signingKey: reader.raw(ED25519_PUBLIC_KEY_BYTES),
+    dhKey: reader.raw(X25519_KEY_BYTES),
+    signature: reader.raw(ED25519_SIGNATURE_BYTES),
   };
 }
 
@@ -163,9 +164,9 @@ export async function importPublicIdentity(bytes: Uint8Array): Promise<PublicIde
 export function encodeIdentityKeyPair(identity: IdentityKeyPair): Uint8Array {
   return new ByteWriter()
     .u8(IDENTITY_VERSION)
-    .bytes(checkLength(identity.signingSeed, ED25519_SEED_BYTES, "signing seed"))
-    .bytes(checkLength(identity.dhPrivateKey, X25519_KEY_BYTES, "DH private key"))
-    .bytes(encodePublicIdentity(identity.publicIdentity))
+    .raw(checkLength(identity.signingSeed, ED25519_SEED_BYTES, "signing seed"))
+    .raw(checkLength(identity.dhPrivateKey, X25519_KEY_BYTES, "DH private key"))
+    .raw(encodePublicIdentity(identity.publicIdentity))
     .finish();
 }
 
@@ -186,8 +187,8 @@ export async function decodeIdentityKeyPair(bytes: Uint8Array): Promise<Identity
   if (version !== IDENTITY_VERSION) {
     throw new CodecError(`Cannot decode identity key pair: unknown version "${version}"`);
   }
-  const signingSeed = reader.bytes(ED25519_SEED_BYTES);
-  const dhPrivateKey = reader.bytes(X25519_KEY_BYTES);
+  const signingSeed = reader.raw(ED25519_SEED_BYTES);
+  const dhPrivateKey = reader.raw(X25519_KEY_BYTES);
   const publicIdentity = readPublicIdentity(reader);
   reader.end();
   const [signingKey, dhKey] = await Promise.all([

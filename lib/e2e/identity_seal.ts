@@ -8,7 +8,7 @@
  *
  * The 34 header bytes are the associated data, so a changed cost or salt fails.
  */
-import { ByteReader, ByteWriter } from "./_bytes.ts";
+import { ByteReader, ByteWriter } from "./byte_codec.ts";
 import { AEAD_NONCE_BYTES, AEAD_TAG_BYTES, WEBCRYPTO_AEAD } from "./aead.ts";
 import { CodecError, DecryptError } from "./errors.ts";
 import {
@@ -73,13 +73,13 @@ export async function sealIdentity(
   const salt = random.bytes(SALT_BYTES);
   const nonce = random.bytes(AEAD_NONCE_BYTES);
   const header = new ByteWriter().u8(SEALED_IDENTITY_VERSION).u8(KDF_PBKDF2_SHA256).u32(iterations)
-    .bytes(salt).bytes(nonce).finish();
+    .raw(salt).raw(nonce).finish();
   const key = await deriveKey(passphrase, salt, iterations);
   const plaintext = encodeIdentityKeyPair(identity);
   const sealed = await WEBCRYPTO_AEAD.seal(key, nonce, plaintext, header);
   key.fill(0);
   plaintext.fill(0);
-  return new ByteWriter().bytes(header).bytes(sealed).finish();
+  return new ByteWriter().raw(header).raw(sealed).finish();
 }
 
 /**
@@ -110,8 +110,8 @@ export async function openIdentity(
   } catch (cause) {
     throw new CodecError("Cannot decode sealed identity: iteration count out of range", { cause });
   }
-  const salt = reader.bytes(SALT_BYTES);
-  const nonce = reader.bytes(AEAD_NONCE_BYTES);
+  const salt = reader.raw(SALT_BYTES);
+  const nonce = reader.raw(AEAD_NONCE_BYTES);
   const header = sealed.subarray(0, reader.offset);
   const body = reader.rest();
   const key = await deriveKey(passphrase, salt, iterations);

@@ -5,7 +5,8 @@
  *
  * The first 41 bytes are the header; they are part of the associated data.
  */
-import { ByteReader, ByteWriter, checkLength } from "./_bytes.ts";
+import { ByteReader, ByteWriter } from "./byte_codec.ts";
+import { checkLength } from "./_bytes.ts";
 import { AEAD_TAG_BYTES } from "./aead.ts";
 import { CodecError } from "./errors.ts";
 import { X25519_KEY_BYTES } from "./x25519.ts";
@@ -43,7 +44,7 @@ export interface RatchetMessage {
 export function encodeRatchetHeader(header: RatchetHeader): Uint8Array {
   return new ByteWriter()
     .u8(RATCHET_MESSAGE_VERSION)
-    .bytes(checkLength(header.dh, X25519_KEY_BYTES, "ratchet key"))
+    .raw(checkLength(header.dh, X25519_KEY_BYTES, "ratchet key"))
     .u32(header.pn)
     .u32(header.n)
     .finish();
@@ -66,7 +67,7 @@ export function decodeRatchetMessage(bytes: Uint8Array): RatchetMessage {
   if (version !== RATCHET_MESSAGE_VERSION) {
     throw new CodecError(`Cannot decode ratchet message: unknown version "${version}"`);
   }
-  const header = { dh: reader.bytes(X25519_KEY_BYTES), pn: reader.u32(), n: reader.u32() };
+  const header = { dh: reader.raw(X25519_KEY_BYTES), pn: reader.u32(), n: reader.u32() };
   const headerBytes = bytes.slice(0, RATCHET_HEADER_BYTES);
   return { header, headerBytes, sealed: reader.rest() };
 }

@@ -8,7 +8,8 @@
  *   | sendCount u32 | recvCount u32 | prevSendCount u32
  *   | skipped count u32 | count x (dh [32] | n u32 | messageKey [32])
  */
-import { ByteReader, ByteWriter, checkLength } from "./_bytes.ts";
+import { ByteReader, ByteWriter } from "./byte_codec.ts";
+import { checkLength } from "./_bytes.ts";
 import type { RatchetState, SkippedKey } from "./double_ratchet.ts";
 import { CodecError } from "./errors.ts";
 
@@ -30,23 +31,23 @@ const HAS_RECV = 4;
 export function encodeRatchetState(state: RatchetState): Uint8Array {
   const w = new ByteWriter()
     .u8(RATCHET_STATE_VERSION)
-    .string16(state.localAddress)
-    .string16(state.peerAddress)
-    .bytes(checkLength(state.sessionId, 32, "session id"))
-    .bytes(checkLength(state.rootKey, 32, "root key"))
-    .bytes(checkLength(state.dhSelf.privateKey, 32, "ratchet private key"))
-    .bytes(checkLength(state.dhSelf.publicKey, 32, "ratchet public key"))
+    .str16(state.localAddress)
+    .str16(state.peerAddress)
+    .raw(checkLength(state.sessionId, 32, "session id"))
+    .raw(checkLength(state.rootKey, 32, "root key"))
+    .raw(checkLength(state.dhSelf.privateKey, 32, "ratchet private key"))
+    .raw(checkLength(state.dhSelf.publicKey, 32, "ratchet public key"))
     .u8(
       (state.dhPeer ? HAS_PEER : 0) | (state.sendChainKey ? HAS_SEND : 0) |
         (state.recvChainKey ? HAS_RECV : 0),
     );
-  if (state.dhPeer) w.bytes(checkLength(state.dhPeer, 32, "peer ratchet key"));
-  if (state.sendChainKey) w.bytes(checkLength(state.sendChainKey, 32, "sending chain key"));
-  if (state.recvChainKey) w.bytes(checkLength(state.recvChainKey, 32, "receiving chain key"));
+  if (state.dhPeer) w.raw(checkLength(state.dhPeer, 32, "peer ratchet key"));
+  if (state.sendChainKey) w.raw(checkLength(state.sendChainKey, 32, "sending chain key"));
+  if (state.recvChainKey) w.raw(checkLength(state.recvChainKey, 32, "receiving chain key"));
   w.u32(state.sendCount).u32(state.recvCount).u32(state.prevSendCount).u32(state.skipped.length);
   for (const s of state.skipped) {
-    w.bytes(checkLength(s.dh, 32, "skipped key chain")).u32(s.n)
-      .bytes(checkLength(s.messageKey, 32, "skipped message key"));
+    w.raw(checkLength(s.dh, 32, "skipped key chain")).u32(s.n)
+      .raw(checkLength(s.messageKey, 32, "skipped message key"));
   }
   return w.finish();
 }
@@ -63,18 +64,18 @@ export function decodeRatchetState(bytes: Uint8Array): RatchetState {
   if (version !== RATCHET_STATE_VERSION) {
     throw new CodecError(`Cannot decode ratchet state: unknown version "${version}"`);
   }
-  const localAddress = r.string16(MAX_ADDRESS_BYTES);
-  const peerAddress = r.string16(MAX_ADDRESS_BYTES);
-  const sessionId = r.bytes(32);
-  const rootKey = r.bytes(32);
-  const dhSelf = { privateKey: r.bytes(32), publicKey: r.bytes(32) };
+  const localAddress = r.str16(MAX_ADDRESS_BYTES);
+  const peerAddress = r.str16(MAX_ADDRESS_BYTES);
+  const sessionId = r.raw(32);
+  const rootKey = r.raw(32);
+  const dhSelf = { privateKey: r.raw(32), publicKey: r.raw(32) };
   const flags = r.u8();
   if ((flags & ~(HAS_PEER | HAS_SEND | HAS_RECV)) !== 0) {
     throw new CodecError(`Cannot decode ratchet state: unknown flags "${flags}"`);
   }
-  const dhPeer = flags & HAS_PEER ? r.bytes(32) : null;
-  const sendChainKey = flags & HAS_SEND ? r.bytes(32) : null;
-  const recvChainKey = flags & HAS_RECV ? r.bytes(32) : null;
+  const dhPeer = flags & HAS_PEER ? r.raw(32) : null;
+  const sendChainKey = flags & HAS_SEND ? r.raw(32) : null;
+  const recvChainKey = flags & HAS_RECV ? r.raw(32) : null;
   if (recvChainKey !== null && dhPeer === null) {
     throw new CodecError("Cannot decode ratchet state: receiving chain without peer key");
   }
@@ -87,7 +88,7 @@ export function decodeRatchetState(bytes: Uint8Array): RatchetState {
   }
   const skipped: SkippedKey[] = [];
   for (let i = 0; i < count; i++) {
-    skipped.push({ dh: r.bytes(32), n: r.u32(), messageKey: r.bytes(32) });
+    skipped.push({ dh: r.raw(32), n: r.u32(), messageKey: r.raw(32) });
   }
   r.end();
   return {

@@ -12,7 +12,8 @@
  * The DH key is not hashed: it is signed by the signing key, so it cannot change
  * without the signing key changing.
  */
-import { ByteWriter, toHex, utf8 } from "./_bytes.ts";
+import { ByteWriter } from "./byte_codec.ts";
+import { utf8 } from "./_bytes.ts";
 import { Sha256 } from "./_sha256.ts";
 import { constantTimeEqual } from "./ed25519.ts";
 import type { PublicIdentity } from "./identity.ts";
@@ -43,7 +44,7 @@ export interface SafetyNumber {
 function fingerprint(party: SafetyParty): Uint8Array {
   const key = party.identity.signingKey;
   let f = new Sha256().update(
-    new ByteWriter().bytes(LABEL).string16(party.address).bytes(key).finish(),
+    new ByteWriter().raw(LABEL).str16(party.address).raw(key).finish(),
   )
     .digest();
   for (let i = 0; i < SAFETY_NUMBER_ITERATIONS; i++) {
@@ -67,7 +68,7 @@ export function safetyNumber(
   { local, peer }: { local: SafetyParty; peer: SafetyParty },
 ): SafetyNumber {
   const halves = [fingerprint(local), fingerprint(peer)]
-    .map((f) => ({ hex: toHex(f), digits: digitsOf(f) }))
+    .map((f) => ({ hex: f.toHex(), digits: digitsOf(f) }))
     .sort((a, b) => (a.digits < b.digits ? -1 : a.digits > b.digits ? 1 : a.hex < b.hex ? -1 : 1));
   const all = halves[0].digits + halves[1].digits;
   const digits = all.match(/.{5}/g)!.join(" ");

@@ -1,15 +1,14 @@
 import assert from "node:assert/strict";
-import { toHex } from "./_bytes.ts";
 import { hkdfSha256, HmacSha256, hmacSha256, Sha256, sha256 } from "./_sha256.ts";
 
 Deno.test("sha256() matches WebCrypto across block boundaries", async () => {
   for (const n of [0, 1, 55, 56, 63, 64, 65, 119, 120, 127, 128, 1000, 65_536]) {
     const data = crypto.getRandomValues(new Uint8Array(n));
-    const want = toHex(new Uint8Array(await crypto.subtle.digest("SHA-256", data)));
-    assert.equal(toHex(sha256(data)), want, `length ${n}`);
+    const want = (new Uint8Array(await crypto.subtle.digest("SHA-256", data))).toHex();
+    assert.equal((sha256(data)).toHex(), want, `length ${n}`);
     const h = new Sha256();
     for (let i = 0; i < n; i += 7) h.update(data.subarray(i, i + 7));
-    assert.equal(toHex(h.digest()), want, `incremental length ${n}`);
+    assert.equal((h.digest()).toHex(), want, `incremental length ${n}`);
   }
 });
 
@@ -22,11 +21,11 @@ Deno.test("hmacSha256() matches WebCrypto HMAC, including keys over 64 bytes", a
     ])
       .catch(() => null);
     if (k === null) continue; // WebCrypto refuses empty HMAC keys.
-    const want = toHex(new Uint8Array(await crypto.subtle.sign("HMAC", k, msg)));
-    assert.equal(toHex(hmacSha256(key, msg)), want);
+    const want = (new Uint8Array(await crypto.subtle.sign("HMAC", k, msg))).toHex();
+    assert.equal((hmacSha256(key, msg)).toHex(), want);
     const h = new HmacSha256(key);
-    assert.equal(toHex(h.mac(msg.subarray(0, 10), msg.subarray(10))), want);
-    assert.equal(toHex(h.mac(msg)), want, "reusable");
+    assert.equal((h.mac(msg.subarray(0, 10), msg.subarray(10))).toHex(), want);
+    assert.equal((h.mac(msg)).toHex(), want, "reusable");
   }
 });
 

@@ -89,9 +89,7 @@ function pkcs8(privateKey: Uint8Array): Uint8Array {
 }
 
 function base64UrlToBytes(text: string): Uint8Array {
-  const b64 = text.replace(/-/g, "+").replace(/_/g, "/");
-  const bin = atob(b64 + "=".repeat((4 - (b64.length % 4)) % 4));
-  return Uint8Array.from(bin, (c) => c.charCodeAt(0));
+  return Uint8Array.fromBase64(text, { alphabet: "base64url" });
 }
 
 /** The public key of a raw private key (RFC 7748 §6.1: X25519(a, 9)). */

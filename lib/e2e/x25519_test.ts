@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { fromHex } from "./_bytes.ts";
 import { CodecError, VerifyError } from "./errors.ts";
 import {
   checkX25519PublicKey,
@@ -25,7 +24,7 @@ Deno.test("checkX25519PublicKey() refuses every low-order u-coordinate", () => {
 });
 
 Deno.test("checkX25519PublicKey() refuses non-canonical encodings of low-order points (p, p + 1)", () => {
-  const p = fromHex(P_HEX);
+  const p = Uint8Array.fromHex(P_HEX);
   const p1 = p.slice();
   p1[0] += 1;
   assert.throws(() => checkX25519PublicKey(p), VerifyError);

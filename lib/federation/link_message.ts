@@ -2,7 +2,7 @@
  * Messages inside an established link's secure channel. Version byte, kind
  * byte, then the kind's fields; the decoder checks every length.
  */
-import { ByteReader, ByteWriter, DecodeError } from "../codec.ts";
+import { ByteReader, ByteWriter, CodecError } from "../e2e/mod.ts";
 import { ProtocolError } from "./errors.ts";
 
 const VERSION = 1;
@@ -25,14 +25,14 @@ export function encodeLinkMessage(m: LinkMessage): Uint8Array {
   const w = new ByteWriter().u8(VERSION).u8(KIND[m.kind]);
   switch (m.kind) {
     case "result":
-      return w.u8(STATUS.indexOf(m.status)).str(m.reason).finish();
+      return w.u8(STATUS.indexOf(m.status)).str16(m.reason).finish();
     case "heartbeat":
       return w.finish();
     case "announce":
     case "envelope":
-      return w.fixed(m.bytes).finish();
+      return w.raw(m.bytes).finish();
     case "bye":
-      return w.str(m.reason).finish();
+      return w.str16(m.reason).finish();
   }
 }
 
@@ -43,16 +43,16 @@ export function encodeLinkMessage(m: LinkMessage): Uint8Array {
  */
 export function decodeLinkMessage(bytes: Uint8Array, maxBytes: number): LinkMessage {
   try {
-    if (bytes.length > maxBytes) throw new DecodeError("message too large");
-    const r = new ByteReader(bytes);
-    if (r.u8("version") !== VERSION) throw new DecodeError("unknown version");
+    if (bytes.length > maxBytes) throw new CodecError("message too large");
+    const r = new ByteReader(bytes, "link message");
+    if (r.u8("version") !== VERSION) throw new CodecError("unknown version");
     const kind = r.u8("kind");
     let m: LinkMessage;
     switch (kind) {
       case KIND.result: {
         const status = STATUS[r.u8("status")];
-        if (!status) throw new DecodeError("unknown status");
-        m = { kind: "result", status, reason: r.str(200, "reason") };
+        if (!status) throw new CodecError("unknown status");
+        m = { kind: "result", status, reason: r.str16(200, "reason") };
         break;
       }
       case KIND.heartbeat:
@@ -63,15 +63,15 @@ export function decodeLinkMessage(bytes: Uint8Array, maxBytes: number): LinkMess
         m = { kind: kind === KIND.announce ? "announce" : "envelope", bytes: r.rest() };
         break;
       case KIND.bye:
-        m = { kind: "bye", reason: r.str(200, "reason") };
+        m = { kind: "bye", reason: r.str16(200, "reason") };
         break;
       default:
-        throw new DecodeError(`unknown kind ${kind}`);
+        throw new CodecError(`unknown kind ${kind}`);
     }
-    r.end("link message");
+    r.end();
     return m;
   } catch (e) {
-    if (e instanceof DecodeError) {
+    if (e instanceof CodecError) {
       throw new ProtocolError(`Cannot read link message: ${e.message}`, { cause: e });
     }
     throw e;

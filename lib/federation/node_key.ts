@@ -18,13 +18,12 @@ export { fingerprintMatches, fullFingerprint, shortFingerprint } from "../finger
 function pemBody(pem: string): Uint8Array {
   const m = /-----BEGIN PRIVATE KEY-----([A-Za-z0-9+/=\s]+)-----END PRIVATE KEY-----/.exec(pem);
   if (!m) throw new TypeError("no PKCS#8 PEM block");
-  return Uint8Array.from(atob(m[1].replace(/\s+/g, "")), (c) => c.charCodeAt(0));
+  return Uint8Array.fromBase64(m[1].replace(/\s+/g, ""));
 }
 
 async function publicFromPrivate(privateKey: CryptoKey): Promise<Uint8Array> {
   const jwk = await crypto.subtle.exportKey("jwk", privateKey);
-  const b64 = jwk.x!.replaceAll("-", "+").replaceAll("_", "/");
-  return Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+  return Uint8Array.fromBase64(jwk.x!, { alphabet: "base64url" });
 }
 
 /**
@@ -73,7 +72,7 @@ export async function loadOrCreateNodeKey(dataDir: string, log: Logger): Promise
     "verify",
   ]) as CryptoKeyPair;
   const pkcs8 = new Uint8Array(await crypto.subtle.exportKey("pkcs8", pair.privateKey));
-  const b64 = btoa(String.fromCharCode(...pkcs8)).replace(/.{1,64}/g, "$&\n");
+  const b64 = pkcs8.toBase64().replace(/.{1,64}/g, "$&\n");
   await Deno.writeTextFile(file, `-----BEGIN PRIVATE KEY-----\n${b64}-----END PRIVATE KEY-----\n`, {
     mode: 0o600,
     createNew: true,

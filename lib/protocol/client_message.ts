@@ -6,7 +6,7 @@
  *
  * Each type's JSON fields are checked by {@linkcode decodeClientMessage}.
  */
-import { ByteReader, ByteWriter, DecodeError } from "../codec.ts";
+import { ByteReader, ByteWriter, CodecError } from "../e2e/mod.ts";
 
 const VERSION = 1;
 /** Largest client message. */
@@ -49,7 +49,20 @@ export type ClientMessage =
   /** node → client: a chunk kept for this user */
   | { type: "chunkDeliver"; id: string; envelope: Uint8Array }
   /** client → node: chunks taken; the node deletes them */
-  | { type: "chunkAck"; ids: string[] };
+  | { type: "chunkAck"; ids: string[] }
+  /**
+   * node → client: the node's resource conditions (a full disk), at welcome and when one
+   * starts or ends, so the owner sees them in the UI and `listen`
+   */
+  | { type: "condition"; resources: Record<string, NodeCondition> };
+
+/** One of the node's resource conditions as clients hear it. */
+export interface NodeCondition {
+  /** "ok", or what is wrong ("disk-full", "io-error", ...). */
+  state: string;
+  message?: string;
+  sinceMs?: number;
+}
 
 /** What became of one submitted chunk. */
 export interface ChunkResult {
@@ -77,6 +90,7 @@ const TYPES = [
   "chunkResult",
   "chunkDeliver",
   "chunkAck",
+  "condition",
 ] as const;
 
 const PAYLOAD_FIELD: Partial<Record<ClientMessage["type"], string>> = {
@@ -98,8 +112,8 @@ export function encodeClientMessage(m: ClientMessage): Uint8Array {
     payload = (fields[field] as Uint8Array | undefined) ?? payload;
     delete fields[field];
   }
-  return new ByteWriter().u8(VERSION).u8(TYPES.indexOf(m.type)).str(JSON.stringify(fields))
-    .bytes(payload).finish();
+  return new ByteWriter().u8(VERSION).u8(TYPES.indexOf(m.type)).str16(JSON.stringify(fields))
+    .bytes32(payload).finish();
 }
 
 const isStr = (v: unknown, max = 200) => typeof v === "string" && v.length <= max;
@@ -148,6 +162,16 @@ function valid(type: ClientMessage["type"], f: Record<string, unknown>): boolean
       return isStr(f.id);
     case "chunkAck":
       return Array.isArray(f.ids) && f.ids.length <= 4096 && f.ids.every((x) => isStr(x, 80));
+    case "condition": {
+      const r = f.resources;
+      if (typeof r !== "object" || r === null || Array.isArray(r)) return false;
+      const entries = Object.entries(r);
+      return entries.length <= 16 &&
+        entries.every(([k, v]) =>
+          isStr(k, 40) && typeof v === "object" && v !== null && isStr(v.state, 40) &&
+          opt(v.message, (m) => isStr(m, 500)) && opt(v.sinceMs, isInt)
+        );
+    }
     case "chunkResult":
       return Array.isArray(f.results) && f.results.length <= 4096 &&
         f.results.every((r) =>
@@ -160,32 +184,32 @@ function valid(type: ClientMessage["type"], f: Record<string, unknown>): boolean
 /**
  * Decodes and checks a client message.
  *
- * @throws {DecodeError} malformed, unknown type, or a field of the wrong shape
+ * @throws {CodecError} malformed, unknown type, or a field of the wrong shape
  */
 export function decodeClientMessage(bytes: Uint8Array): ClientMessage {
   if (bytes.length > MAX_CLIENT_MESSAGE_BYTES) {
-    throw new DecodeError("Cannot read client message: too large");
+    throw new CodecError("Cannot read client message: too large");
   }
-  const r = new ByteReader(bytes);
+  const r = new ByteReader(bytes, "client message");
   if (r.u8("version") !== VERSION) {
-    throw new DecodeError("Cannot read client message: unknown version");
+    throw new CodecError("Cannot read client message: unknown version");
   }
   const type = TYPES[r.u8("type")];
-  if (!type) throw new DecodeError("Cannot read client message: unknown type");
+  if (!type) throw new CodecError("Cannot read client message: unknown type");
   let fields: unknown;
   try {
-    fields = JSON.parse(r.str(65_535, "fields"));
+    fields = JSON.parse(r.str16(65_535, "fields"));
   } catch (e) {
-    if (e instanceof DecodeError) throw e;
-    throw new DecodeError("Cannot read client message: fields are not JSON");
+    if (e instanceof CodecError) throw e;
+    throw new CodecError("Cannot read client message: fields are not JSON");
   }
-  const payload = r.bytes(MAX_CLIENT_MESSAGE_BYTES, "payload");
-  r.end("client message");
+  const payload = r.bytes32(MAX_CLIENT_MESSAGE_BYTES, "payload");
+  r.end();
   if (typeof fields !== "object" || fields === null || Array.isArray(fields)) {
-    throw new DecodeError("Cannot read client message: fields must be an object");
+    throw new CodecError("Cannot read client message: fields must be an object");
   }
   const f = fields as Record<string, unknown>;
-  if (!valid(type, f)) throw new DecodeError(`Cannot read client message: bad fields for ${type}`);
+  if (!valid(type, f)) throw new CodecError(`Cannot read client message: bad fields for ${type}`);
   const field = PAYLOAD_FIELD[type];
   const m = { ...f, type } as Record<string, unknown>;
   if (field && (payload.length > 0 || type !== "bundle")) m[field] = payload;

@@ -16,7 +16,7 @@
  * `attempt` grows only when the receiver asks for a chunk again (it arrived
  * altered), so the new copy is not taken for a duplicate.
  */
-import { ByteReader, ByteWriter, DecodeError } from "../codec.ts";
+import { ByteReader, ByteWriter, CodecError } from "../e2e/mod.ts";
 
 const VERSION = 1;
 const ID_LABEL = new TextEncoder().encode("fedchat/v1/chunk-id\0");
@@ -41,26 +41,26 @@ export function encodeChunkBody(c: ChunkBody): Uint8Array {
   if (c.sealed.length > MAX_SEALED_CHUNK_BYTES) {
     throw new RangeError("Cannot encode chunk: too large");
   }
-  return new ByteWriter().u8(VERSION).fixed(c.fileId).u32(c.index).u64(c.fileBytes)
-    .bytes(c.sealed).finish();
+  return new ByteWriter().u8(VERSION).raw(c.fileId).u32(c.index).u64(c.fileBytes)
+    .bytes32(c.sealed).finish();
 }
 
 /**
  * Decodes a chunk body.
  *
- * @throws {DecodeError} malformed, unknown version, oversized
+ * @throws {CodecError} malformed, unknown version, oversized
  */
 export function decodeChunkBody(bytes: Uint8Array): ChunkBody {
   if (bytes.length > CHUNK_HEADER_BYTES + MAX_SEALED_CHUNK_BYTES) {
-    throw new DecodeError("Cannot decode chunk: too large");
+    throw new CodecError("Cannot decode chunk: too large");
   }
-  const r = new ByteReader(bytes);
-  if (r.u8("version") !== VERSION) throw new DecodeError("Cannot decode chunk: unknown version");
-  const fileId = r.fixed(FILE_ID_BYTES, "file id");
+  const r = new ByteReader(bytes, "file chunk");
+  if (r.u8("version") !== VERSION) throw new CodecError("Cannot decode chunk: unknown version");
+  const fileId = r.raw(FILE_ID_BYTES, "file id");
   const index = r.u32("index");
   const fileBytes = r.u64("file bytes");
-  const sealed = r.bytes(MAX_SEALED_CHUNK_BYTES, "sealed chunk");
-  r.end("chunk");
+  const sealed = r.bytes32(MAX_SEALED_CHUNK_BYTES, "sealed chunk");
+  r.end();
   return { fileId, index, fileBytes, sealed };
 }
 
@@ -70,7 +70,7 @@ export async function chunkEnvelopeId(
   index: number,
   attempt = 0,
 ): Promise<Uint8Array> {
-  const input = new ByteWriter().fixed(ID_LABEL).fixed(fileId).u32(index).u32(attempt).finish();
+  const input = new ByteWriter().raw(ID_LABEL).raw(fileId).u32(index).u32(attempt).finish();
   const d = await crypto.subtle.digest("SHA-256", input as BufferSource);
   return new Uint8Array(d, 0, 16);
 }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { DecodeError } from "../codec.ts";
+import { CodecError } from "../e2e/mod.ts";
 import {
   CHUNK_HEADER_BYTES,
   chunkEnvelopeId,
@@ -25,12 +25,12 @@ Deno.test("decodeChunkBody() rejects unknown version, truncation, trailing and o
   const bytes = encodeChunkBody(body);
   const v2 = bytes.slice();
   v2[0] = 2;
-  assert.throws(() => decodeChunkBody(v2), DecodeError);
-  assert.throws(() => decodeChunkBody(bytes.subarray(0, bytes.length - 1)), DecodeError);
-  assert.throws(() => decodeChunkBody(new Uint8Array([...bytes, 0])), DecodeError);
+  assert.throws(() => decodeChunkBody(v2), CodecError);
+  assert.throws(() => decodeChunkBody(bytes.subarray(0, bytes.length - 1)), CodecError);
+  assert.throws(() => decodeChunkBody(new Uint8Array([...bytes, 0])), CodecError);
   assert.throws(
     () => decodeChunkBody(new Uint8Array(CHUNK_HEADER_BYTES + MAX_SEALED_CHUNK_BYTES + 1)),
-    DecodeError,
+    CodecError,
   );
   assert.throws(
     () => encodeChunkBody({ ...body, sealed: new Uint8Array(MAX_SEALED_CHUNK_BYTES + 1) }),

@@ -82,10 +82,14 @@ export async function until(what: string, fn: () => boolean, timeoutMs = 10_000)
   }
 }
 
-/** Resolves with the close code the connection ends with. */
-export function closeCode(ws: WsConnection): Promise<number> {
-  return new Promise((resolve) => {
+/** Resolves with the close code the connection ends with; rejects if it is still open after `timeoutMs`. */
+export function closeCode(ws: WsConnection, timeoutMs = 20_000): Promise<number> {
+  return new Promise((resolve, reject) => {
     if (!ws.open) return resolve(-1);
-    ws.onClose = (i) => resolve(i.code);
+    const timer = setTimeout(() => reject(new Error("Timed out waiting for the close")), timeoutMs);
+    ws.onClose = (i) => {
+      clearTimeout(timer);
+      resolve(i.code);
+    };
   });
 }

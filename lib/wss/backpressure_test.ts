@@ -35,15 +35,15 @@ Deno.test({
       async ({ server, client }) => {
         let received = 0;
         client.onMessage = () => void received++;
+        let drained = 0;
+        server.onDrain = () => void drained++;
         client.pauseReading();
         const sent = await sendUntilHeldBack(server, new Uint8Array(64 * KIB));
         assert.equal(server.writable, false, "not writable while the peer does not read");
         assert.ok(server.bufferedBytes > 64 * KIB, "unsent bytes above the low-water mark");
-        let drained = 0;
-        server.onDrain = () => void drained++;
         client.resumeReading();
-        await until("onDrain", () => drained === 1);
-        assert.ok(server.writable);
+        await until("writable again", () => server.writable);
+        assert.ok(drained >= 1, "onDrain was called");
         await until("every message arrives", () => received === sent);
       },
     ),
@@ -116,7 +116,13 @@ Deno.test({
       async ({ server, client, monitor }) => {
         client.pauseReading();
         const code = closeCode(server);
-        await sendUntilHeldBack(server, new Uint8Array(64 * KIB));
+        // A sender that respects `writable` keeps offering; the kernel may take more now and
+        // then (its buffers grow), but not for ever: then 300 ms pass without relief.
+        const msg = new Uint8Array(64 * KIB);
+        for (let i = 0; i < MAX_SENDS && server.open; i++) {
+          if (server.writable) server.send(msg);
+          else await new Promise((r) => setTimeout(r, 20));
+        }
         assert.equal(await code, 1008);
         assert.equal(monitor.counts().writeStalls, 1);
         client.resumeReading();

@@ -21,7 +21,6 @@ import {
   safetyNumber,
   sealIdentity,
 } from "../../../lib/e2e/mod.ts";
-import { toHex } from "../../../lib/e2e/_bytes.ts";
 import { RecordedKem } from "../../../lib/e2e/_testing.ts";
 
 const r = (label: string) => new DeterministicRandom(`fedchat/vector/${label}`);
@@ -56,23 +55,23 @@ export async function computeFrozenVectors(kem: MlKemEncapsulation): Promise<Rec
   const fileData = Uint8Array.from({ length: 2500 }, (_, i) => i & 0xff);
   for await (const c of enc.encrypt([fileData])) chunks.push(c);
   return {
-    aliceIdentity: toHex(encodePublicIdentity(alice.publicIdentity)),
-    bobIdentity: toHex(encodePublicIdentity(bob.publicIdentity)),
-    request: toHex(request),
-    kemCiphertext: toHex(kem.ciphertext),
-    kemSharedSecret: toHex(kem.sharedSecret),
-    acceptance: toHex(accepted.acceptance),
-    confirm: toHex(done.confirm),
-    sessionId: toHex(done.session.sessionId),
-    message1: toHex(m1.message),
-    message2: toHex(m2.message),
-    message3: toHex(m3.message),
-    aliceState: toHex(encodeRatchetState(a2.newState)),
-    bobState: toHex(encodeRatchetState(b3.newState)),
+    aliceIdentity: (encodePublicIdentity(alice.publicIdentity)).toHex(),
+    bobIdentity: (encodePublicIdentity(bob.publicIdentity)).toHex(),
+    request: request.toHex(),
+    kemCiphertext: kem.ciphertext.toHex(),
+    kemSharedSecret: kem.sharedSecret.toHex(),
+    acceptance: accepted.acceptance.toHex(),
+    confirm: done.confirm.toHex(),
+    sessionId: done.session.sessionId.toHex(),
+    message1: m1.message.toHex(),
+    message2: m2.message.toHex(),
+    message3: m3.message.toHex(),
+    aliceState: (encodeRatchetState(a2.newState)).toHex(),
+    bobState: (encodeRatchetState(b3.newState)).toHex(),
     safetyDigits: safety.digits,
     safetyQr: safety.qr,
-    sealedIdentity: toHex(sealed),
-    fileChunks: chunks.map(toHex).join(","),
-    fileManifest: toHex(encodeFileManifest(await enc.manifest())),
+    sealedIdentity: sealed.toHex(),
+    fileChunks: chunks.map((c) => c.toHex()).join(","),
+    fileManifest: (encodeFileManifest(await enc.manifest())).toHex(),
   };
 }

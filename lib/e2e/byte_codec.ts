@@ -1,0 +1,234 @@
+/**
+ * The one binary codec of the project, for every wire and stored type:
+ * big-endian integers and length-prefixed fields. Method names say the
+ * prefix, so moving code between folders cannot change a wire format:
+ *
+ * | writer          | reader                    | bytes on the wire            |
+ * | --------------- | ------------------------- | ---------------------------- |
+ * | `raw(b)`        | `raw(n)`                  | `b` as is (length known)     |
+ * | `bytes16(b)`    | `bytes16(max)`            | u16 length, then `b`         |
+ * | `bytes32(b)`    | `bytes32(max)` / `…View`  | u32 length, then `b`         |
+ * | `str16(s)`      | `str16(maxBytes)`         | u16 length, then UTF-8 of `s`|
+ *
+ * The reader checks every length against what is left and against a cap
+ * before it allocates, so a length from the wire is never trusted; it throws
+ * {@linkcode CodecError} naming the type and field. The writer refuses values
+ * out of range (`RangeError`) instead of wrapping them.
+ *
+ * @example
+ * ```ts
+ * const bytes = new ByteWriter().u8(1).str16("alice@a").bytes32(body).finish();
+ * const r = new ByteReader(bytes, "greeting");
+ * const version = r.u8("version"), from = r.str16(320, "from"), b = r.bytes32(1024, "body");
+ * r.end();
+ * ```
+ */
+import { CodecError } from "./errors.ts";
+
+const ENCODER = new TextEncoder();
+const DECODER = new TextDecoder("utf-8", { fatal: true });
+
+function checkInt(value: number, max: number, what: string): void {
+  if (!Number.isInteger(value) || value < 0 || value > max) {
+    throw new RangeError(`Cannot encode ${what}: ${value} is not an integer from 0 to ${max}`);
+  }
+}
+
+/** Appends fields to a growing buffer. */
+export class ByteWriter {
+  #buf: Uint8Array;
+  #view: DataView;
+  #len = 0;
+
+  constructor(initialBytes = 256) {
+    this.#buf = new Uint8Array(initialBytes);
+    this.#view = new DataView(this.#buf.buffer);
+  }
+
+  #ensure(n: number): void {
+    if (this.#len + n <= this.#buf.length) return;
+    let size = Math.max(16, this.#buf.length * 2);
+    while (size < this.#len + n) size *= 2;
+    const next = new Uint8Array(size);
+    next.set(this.#buf.subarray(0, this.#len));
+    this.#buf = next;
+    this.#view = new DataView(next.buffer);
+  }
+
+  /** Bytes written so far. */
+  get length(): number {
+    return this.#len;
+  }
+
+  u8(value: number): this {
+    checkInt(value, 0xff, "u8");
+    this.#ensure(1);
+    this.#buf[this.#len++] = value;
+    return this;
+  }
+
+  u16(value: number): this {
+    checkInt(value, 0xffff, "u16");
+    this.#ensure(2);
+    this.#view.setUint16(this.#len, value);
+    this.#len += 2;
+    return this;
+  }
+
+  u32(value: number): this {
+    checkInt(value, 0xffff_ffff, "u32");
+    this.#ensure(4);
+    this.#view.setUint32(this.#len, value);
+    this.#len += 4;
+    return this;
+  }
+
+  /** An integer from 0 to 2^53 − 1, as 8 bytes. */
+  u64(value: number): this {
+    checkInt(value, Number.MAX_SAFE_INTEGER, "u64");
+    this.#ensure(8);
+    this.#view.setBigUint64(this.#len, BigInt(value));
+    this.#len += 8;
+    return this;
+  }
+
+  /** Bytes with no length prefix (a fixed size both sides know, or the last field). */
+  raw(bytes: Uint8Array): this {
+    this.#ensure(bytes.length);
+    this.#buf.set(bytes, this.#len);
+    this.#len += bytes.length;
+    return this;
+  }
+
+  /** A u16 length, then the bytes. */
+  bytes16(bytes: Uint8Array): this {
+    checkInt(bytes.length, 0xffff, "field length");
+    return this.u16(bytes.length).raw(bytes);
+  }
+
+  /** A u32 length, then the bytes. */
+  bytes32(bytes: Uint8Array): this {
+    checkInt(bytes.length, 0xffff_ffff, "field length");
+    return this.u32(bytes.length).raw(bytes);
+  }
+
+  /** A u16 length, then the UTF-8 bytes of `text`. */
+  str16(text: string): this {
+    return this.bytes16(ENCODER.encode(text));
+  }
+
+  /** The bytes written (a copy of exactly that length). */
+  finish(): Uint8Array {
+    return this.#buf.slice(0, this.#len);
+  }
+}
+
+/** Reads what {@linkcode ByteWriter} wrote; every read checks the remaining length first. */
+export class ByteReader {
+  #bytes: Uint8Array;
+  #view: DataView;
+  #at = 0;
+  #what: string;
+
+  /** `what` names the type being decoded, for error messages. */
+  constructor(bytes: Uint8Array, what: string) {
+    if (!(bytes instanceof Uint8Array)) throw new CodecError(`Cannot decode ${what}: not bytes`);
+    this.#bytes = bytes;
+    this.#view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.#what = what;
+  }
+
+  /** Bytes read so far. */
+  get offset(): number {
+    return this.#at;
+  }
+
+  /** Bytes not yet read. */
+  get remaining(): number {
+    return this.#bytes.length - this.#at;
+  }
+
+  #fail(field: string, why: string): never {
+    throw new CodecError(`Cannot decode ${this.#what}: ${field} ${why}`);
+  }
+
+  #take(n: number, field: string): number {
+    if (n > this.#bytes.length - this.#at) this.#fail(field, "is truncated");
+    const at = this.#at;
+    this.#at += n;
+    return at;
+  }
+
+  u8(field = "u8"): number {
+    return this.#bytes[this.#take(1, field)];
+  }
+
+  u16(field = "u16"): number {
+    return this.#view.getUint16(this.#take(2, field));
+  }
+
+  u32(field = "u32"): number {
+    return this.#view.getUint32(this.#take(4, field));
+  }
+
+  /** An integer up to 2^53 − 1; larger ones are refused. */
+  u64(field = "u64"): number {
+    const v = this.#view.getBigUint64(this.#take(8, field));
+    if (v > BigInt(Number.MAX_SAFE_INTEGER)) this.#fail(field, "is too large");
+    return Number(v);
+  }
+
+  /** Exactly `n` bytes, copied. */
+  raw(n: number, field = "field"): Uint8Array {
+    const at = this.#take(n, field);
+    return this.#bytes.slice(at, at + n);
+  }
+
+  /** Exactly `n` bytes as a view into the input (no copy; mutating the input changes it). */
+  rawView(n: number, field = "field"): Uint8Array {
+    const at = this.#take(n, field);
+    return this.#bytes.subarray(at, at + n);
+  }
+
+  #length(prefix: number, max: number, field: string): number {
+    if (prefix > max) this.#fail(field, `has ${prefix} bytes, more than ${max}`);
+    return prefix;
+  }
+
+  /** A u16-prefixed field of at most `max` bytes, copied. */
+  bytes16(max: number, field = "field"): Uint8Array {
+    return this.raw(this.#length(this.u16(field), max, field), field);
+  }
+
+  /** A u32-prefixed field of at most `max` bytes, copied. */
+  bytes32(max: number, field = "field"): Uint8Array {
+    return this.raw(this.#length(this.u32(field), max, field), field);
+  }
+
+  /** A u32-prefixed field of at most `max` bytes, as a view (large bodies: no copy). */
+  bytes32View(max: number, field = "field"): Uint8Array {
+    return this.rawView(this.#length(this.u32(field), max, field), field);
+  }
+
+  /** A u16-prefixed UTF-8 string of at most `maxBytes`; invalid UTF-8 is refused. */
+  str16(maxBytes: number, field = "string"): string {
+    const bytes = this.rawView(this.#length(this.u16(field), maxBytes, field), field);
+    try {
+      return DECODER.decode(bytes);
+    } catch (cause) {
+      throw new CodecError(`Cannot decode ${this.#what}: ${field} is not UTF-8`, { cause });
+    }
+  }
+
+  /** Everything not yet read, copied. */
+  rest(): Uint8Array {
+    return this.raw(this.remaining, "rest");
+  }
+
+  /** Throws unless every byte was read. */
+  end(): void {
+    if (this.remaining !== 0) {
+      throw new CodecError(`Cannot decode ${this.#what}: ${this.remaining} trailing bytes`);
+    }
+  }
+}

@@ -1,0 +1,57 @@
+import assert from "node:assert/strict";
+import { ByteReader, ByteWriter } from "./byte_codec.ts";
+import { CodecError } from "./errors.ts";
+
+Deno.test("ByteWriter and ByteReader round-trip every field type", () => {
+  const body = new Uint8Array(70_000).map((_, i) => i * 7);
+  const bytes = new ByteWriter(4).u8(255).u16(65535).u32(0xffff_ffff).u64(2 ** 53 - 1)
+    .raw(Uint8Array.of(1, 2, 3)).bytes16(Uint8Array.of(9)).bytes32(body).str16("café ✓")
+    .finish();
+  const r = new ByteReader(bytes, "sample");
+  assert.equal(r.u8(), 255);
+  assert.equal(r.u16(), 65535);
+  assert.equal(r.u32(), 0xffff_ffff);
+  assert.equal(r.u64(), 2 ** 53 - 1);
+  assert.deepEqual(r.raw(3), Uint8Array.of(1, 2, 3));
+  assert.deepEqual(r.bytes16(1), Uint8Array.of(9));
+  const view = r.bytes32View(body.length);
+  assert.deepEqual(view, body);
+  assert.equal(view.buffer, bytes.buffer, "a view shares the input");
+  assert.equal(r.str16(20), "café ✓");
+  r.end();
+});
+
+Deno.test("ByteWriter refuses values out of range instead of wrapping them", () => {
+  const w = new ByteWriter();
+  assert.throws(() => w.u8(256), RangeError);
+  assert.throws(() => w.u16(-1), RangeError);
+  assert.throws(() => w.u32(2 ** 32), RangeError);
+  assert.throws(() => w.u64(2 ** 53), RangeError);
+  assert.throws(() => w.u8(1.5), RangeError);
+  assert.throws(() => w.bytes16(new Uint8Array(65_536)), RangeError);
+});
+
+Deno.test("ByteReader refuses truncation, over-cap lengths, bad UTF-8, huge u64 and trailing bytes", () => {
+  const fails = (bytes: Uint8Array, read: (r: ByteReader) => unknown, re: RegExp) =>
+    assert.throws(
+      () => read(new ByteReader(bytes, "thing")),
+      (e: unknown) => e instanceof CodecError && re.test(e.message),
+    );
+  fails(Uint8Array.of(0), (r) => r.u16("len"), /thing: len is truncated/);
+  fails(Uint8Array.of(0, 5, 1), (r) => r.bytes16(10, "f"), /f is truncated/);
+  fails(
+    Uint8Array.of(0, 0, 0, 11),
+    (r) => r.bytes32(10, "body"),
+    /body has 11 bytes, more than 10/,
+  );
+  fails(Uint8Array.of(0, 2, 0xc3, 0x28), (r) => r.str16(10, "name"), /name is not UTF-8/);
+  fails(new Uint8Array(8).fill(0xff), (r) => r.u64("seq"), /seq is too large/);
+  fails(Uint8Array.of(1, 2), (r) => (r.u8(), r.end()), /1 trailing bytes/);
+  assert.throws(() => new ByteReader("x" as unknown as Uint8Array, "t"), CodecError);
+});
+
+Deno.test("ByteReader checks a length before allocating it", () => {
+  // A u32 length of 4 GiB in a 4-byte input must fail on the cap, not try to allocate.
+  const r = new ByteReader(Uint8Array.of(0xff, 0xff, 0xff, 0xff), "big");
+  assert.throws(() => r.bytes32(1024, "x"), /more than 1024/);
+});
