@@ -34,7 +34,7 @@ import {
   preferLink,
 } from "./link_policy.ts";
 import { decodeLinkMessage, encodeLinkMessage, type LinkMessage } from "./link_message.ts";
-import { fullFingerprint, shortFingerprint } from "./node_key.ts";
+import { fingerprintOf, fullFingerprint, shortFingerprint } from "./node_key.ts";
 import { Redial } from "./redial.ts";
 
 /** URL path of node links on the listener. */
@@ -120,7 +120,6 @@ export class LinkManager {
   #heartbeat: number;
   #sweep: number;
   #stopped = false;
-  #fpCache = new Map<NodeId, string>();
 
   constructor(options: LinkManagerOptions) {
     this.#o = { heartbeatMs: 500, deadAfterMs: 2000, maxBackoffMs: 30_000, ...options };
@@ -252,7 +251,6 @@ export class LinkManager {
     this.#redial.forget(nodeId);
     this.#peers.delete(nodeId);
     rt?.channel?.close("link forgotten by the owner");
-    this.#fpCache.delete(nodeId);
     this.#o.store.deletePeer(nodeId);
     this.#log.info("link forgotten", { peer: nodeId });
     this.#o.events.forgotten?.(nodeId);
@@ -265,6 +263,7 @@ export class LinkManager {
 
   #info(rec: PeerRecord): LinkInfo {
     const rt = this.#peers.get(rec.nodeId);
+    const key = rec.publicKey ?? rec.presentedKey;
     const state: LinkState = rec.state === "pending"
       ? "awaiting-owner"
       : rec.state === "rejected"
@@ -276,9 +275,7 @@ export class LinkManager {
       sinceMs: rt?.sinceMs ?? rec.createdAtMs,
       host: rec.host,
       port: rec.port,
-      fingerprint: (rec.publicKey ?? rec.presentedKey)
-        ? this.#fpCache.get(rec.nodeId) ?? null
-        : null,
+      fingerprint: key ? shortFingerprint(fingerprintOf(key)) : null,
       lastError: rec.lastError,
       lastErrorAtMs: rec.lastErrorAtMs,
     };
@@ -341,7 +338,6 @@ export class LinkManager {
       }
       this.#put(verdict.record);
     }
-    this.#fpCache.set(proof.nodeId, shortFingerprint(proof.fingerprint));
     if (verdict.kind === "refuse" && verdict.keyMismatch) {
       this.#log.warn("link refused: key mismatch", {
         peer: proof.nodeId,
@@ -357,7 +353,6 @@ export class LinkManager {
 
   #put(rec: PeerRecord): void {
     this.#o.store.putPeer(rec);
-    if (rec.publicKey === null && rec.presentedKey === null) this.#fpCache.delete(rec.nodeId);
   }
 
   #releasePending(rec: PeerRecord | undefined): void {
@@ -372,7 +367,6 @@ export class LinkManager {
       if (rec.state !== "pending" || rec.createdAtMs > before) continue;
       this.#releasePending(rec);
       this.#o.store.deletePeer(rec.nodeId);
-      this.#fpCache.delete(rec.nodeId);
       this.#log.info("link request expired", { peer: rec.nodeId });
     }
     this.#sweep = this.#o.clock.setTimer(() => this.#expirePending(), SWEEP_MS);
@@ -479,6 +473,7 @@ export class LinkManager {
       }
     } catch (e) {
       ws?.destroy();
+      if (this.#stopped) return;
       const msg = (e as Error).message;
       this.#recordError(peer, msg);
       this.#setState(peer, e instanceof AuthError ? "refused" : "down");
@@ -490,6 +485,7 @@ export class LinkManager {
   }
 
   #recordError(peer: NodeId, why: string): void {
+    if (this.#stopped) return;
     const rec = this.#o.store.getPeer(peer);
     if (rec) {
       this.#o.store.putPeer({ ...rec, lastError: why, lastErrorAtMs: this.#o.clock.nowMs() });
