@@ -7,6 +7,12 @@
  * at the fd limit), and a watchdog that replaces the listening socket when
  * running out of file descriptors has stopped it (accept_watchdog.ts).
  *
+ * The listening socket is plain TCP: a connection is admitted or refused
+ * before any TLS work, and only an admitted one gets a TLS socket. Measured
+ * on Deno 2.9.6: a tls.Server spends ~500 µs of CPU on each accepted socket
+ * even when it is destroyed at once (~90 µs here), enough for a flood to back
+ * up the kernel's accept queue in front of the peers it should let in.
+ *
  * A thin shell: admission, flow control and the watchdog decide; this file
  * wires sockets and timers to them.
  */
