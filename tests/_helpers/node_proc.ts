@@ -81,6 +81,8 @@ export interface NodeProcOptions {
   withClient?: boolean;
   /** Start under `ulimit -n` this many open files (through bash), to test fd exhaustion. */
   maxOpenFiles?: number;
+  /** Extra environment for the process (e.g. libfaketime's LD_PRELOAD and FAKETIME). */
+  env?: Record<string, string>;
 }
 
 /** One node process. */
@@ -91,6 +93,7 @@ export class NodeProc {
   readonly dataDir: string;
   readonly mode: "start" | "server";
   readonly maxOpenFiles: number | undefined;
+  readonly env: Record<string, string>;
   #child: Deno.ChildProcess | null = null;
   #exited = false;
   #output = "";
@@ -101,9 +104,10 @@ export class NodeProc {
     configPath: string,
     dataDir: string,
     mode: "start" | "server",
-    maxOpenFiles?: number,
+    extras: { env?: Record<string, string>; maxOpenFiles?: number } = {},
   ) {
-    this.maxOpenFiles = maxOpenFiles;
+    this.env = extras.env ?? {};
+    this.maxOpenFiles = extras.maxOpenFiles;
     this.id = id;
     this.port = port;
     this.configPath = configPath;
@@ -128,7 +132,7 @@ export class NodeProc {
       configPath,
       dataDir,
       o.withClient ? "start" : "server",
-      o.maxOpenFiles,
+      { env: o.env, maxOpenFiles: o.maxOpenFiles },
     );
     await node.start();
     return node;
@@ -189,7 +193,7 @@ export class NodeProc {
     const child = new Deno.Command(program, {
       args,
       cwd: REPO,
-      env: { NO_COLOR: "1" },
+      env: { NO_COLOR: "1", ...this.env },
       stdout: "piped",
       stderr: "piped",
     }).spawn();
