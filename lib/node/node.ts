@@ -255,6 +255,8 @@ export async function startNode(options: StartNodeOptions): Promise<Node> {
           p.state === "linked" && p.host ? [p.host] : []
         ),
         clock,
+        // The listener's caps (listener.connections / .unauthenticated / .reservedKnown).
+        budgets,
         routes: { [LINK_PATH]: (a) => links.accept(a), [CLIENT_PATH]: (a) => clients.accept(a) },
         log: log.child("listener"),
       });
