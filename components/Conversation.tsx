@@ -24,6 +24,7 @@ import { SendFileButton } from "./SendFileButton.tsx";
 const STATE_LABEL: Record<ChatMessage["state"], string> = {
   sending: "sending…",
   sent: "✓ sent",
+  held: "✓ at mailbox",
   delivered: "✓✓ delivered",
   read: "✓✓ read",
   failed: "✕ failed",

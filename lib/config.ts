@@ -96,6 +96,9 @@ export interface Limits {
   pendingLinksTotal: number;
   pendingLinkTtlMs: number;
   fileSpoolTotalBytes: number;
+  mailboxBytesPerSender: number;
+  mailboxBytesTotal: number;
+  mailboxDefaultQuotaBytes: number;
   /** Routing: other nodes kept in all, confirmed ones included. */
   routingOrigins: number;
   /** Routing: origins heard through one neighbour only, per neighbour. */
@@ -287,6 +290,24 @@ export const LIMIT_KEYS: ReadonlyArray<
     default: 16 * 1024 ** 3,
   },
   {
+    key: "mailbox_bytes_per_sender",
+    field: "mailboxBytesPerSender",
+    spec: byteSpec(65_536, 2 ** 50),
+    default: 256 * 1024 ** 2,
+  },
+  {
+    key: "mailbox_bytes_total",
+    field: "mailboxBytesTotal",
+    spec: byteSpec(65_536, 2 ** 50),
+    default: 4 * 1024 ** 3,
+  },
+  {
+    key: "mailbox_default_quota",
+    field: "mailboxDefaultQuotaBytes",
+    spec: byteSpec(65_536, 2 ** 50),
+    default: 1024 ** 3,
+  },
+  {
     key: "max_routing_origins",
     field: "routingOrigins",
     spec: intSpec(16, 10_000_000),
@@ -317,6 +338,21 @@ export const LIMIT_KEYS: ReadonlyArray<
     default: 16 * 1024 ** 2,
   },
 ];
+
+/**
+ * Parses a size as config.conf writes it (`512`, `64K`, `1G`, 1024-based), for
+ * command-line flags that take one.
+ *
+ * @throws {RangeError} not a size from `min` to 2^50 bytes
+ */
+export function parseByteSize(text: string, min = 0): number {
+  const spec = byteSpec(min, 2 ** 50);
+  try {
+    return spec.parse(text.trim()) as number;
+  } catch {
+    throw new RangeError(`Cannot read size ${JSON.stringify(text)}: use ${spec.allowed}`);
+  }
+}
 
 const boolSpec: KeySpec = {
   parse: (raw) => {
@@ -365,7 +401,7 @@ const SPEC: Record<string, Record<string, KeySpec>> = {
     ...Object.fromEntries(LIMIT_KEYS.map((k) => [k.key, k.spec])),
   },
   Delivery: {
-    message_lifetime: durationSpec(60_000, 90 * 86_400_000),
+    message_lifetime: durationSpec(10_000, 90 * 86_400_000),
     clock_allowance: durationSpec(0, 7 * 86_400_000),
   },
   Files: {

@@ -31,7 +31,8 @@ export type ClientMessage =
     seq: number;
     id: string;
     ref: string;
-    state: "delivered" | "failed";
+    /** `held`: a mailbox holds it (`reason` names it); `kept`: kept at the node (reason says why). */
+    state: "delivered" | "failed" | "held" | "kept";
     reason?: string;
   }
   | { type: "bundle"; req: number; bundle?: Uint8Array; error?: string }
@@ -145,7 +146,7 @@ function valid(type: ClientMessage["type"], f: Record<string, unknown>): boolean
       return isInt(f.seq) && isStr(f.id);
     case "notice":
       return isInt(f.seq) && isStr(f.id) && isStr(f.ref) &&
-        (f.state === "delivered" || f.state === "failed") && opt(f.reason, isStr);
+        ["delivered", "failed", "held", "kept"].includes(f.state as string) && opt(f.reason, isStr);
     case "bundle":
       return isInt(f.req) && opt(f.error, (v) => isStr(v, 1000));
     case "entries":

@@ -45,9 +45,10 @@ export interface UiStoreOptions {
 const STATE_RANK: Record<ChatMessage["state"], number> = {
   sending: 0,
   sent: 1,
-  delivered: 2,
-  read: 3,
-  failed: 4,
+  held: 2,
+  delivered: 3,
+  read: 4,
+  failed: 5,
 };
 
 /** The page's state and the actions on it. */

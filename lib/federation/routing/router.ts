@@ -395,6 +395,7 @@ export class Router {
         trust: state.trust!,
         ...(state.introducer ? { introducedBy: state.introducer } : {}),
         ...(suspicion > 0 ? { suspicion: Math.round(suspicion * 100) / 100 } : {}),
+        ...(a.mailboxes ? { mailboxes: a.mailboxes } : {}),
       });
     }
     return rows.sort((x, y) => (x.node < y.node ? -1 : 1));
