@@ -7,8 +7,9 @@
  * of its own errors, never anything else (in particular no engine error such
  * as "Cannot read properties of undefined", anywhere in the cause chain); it
  * keeps or allocates at most `perByte × input length + fixed` bytes; it takes
- * less than `timeLimitMs`; and where the format is canonical, re-encoding
- * what it returned gives the input back.
+ * less than `timeLimitMs`; what it returns keeps the target's `check`; and
+ * where the format is canonical, re-encoding what it returned gives the
+ * input back.
  */
 import { visible } from "../../lib/safe_text.ts";
 import { randomBytes, randomJsonText, randomText } from "./generate.ts";
@@ -16,7 +17,7 @@ import { mutateBytes, mutateJson, type MutationContext } from "./mutate.ts";
 import { Prng } from "./prng.ts";
 
 /** How a case broke the rule. */
-export type FailureKind = "error" | "alloc" | "slow" | "reencode";
+export type FailureKind = "error" | "alloc" | "slow" | "reencode" | "contract";
 
 /** An issue already reported to another area: its failures are counted, not failed. */
 export interface KnownIssue {
@@ -53,6 +54,8 @@ export interface FuzzTarget {
   timeLimitMs?: number;
   /** For canonical formats: the encoding of a decoded value, which must equal the input. */
   reencode?(value: unknown): Uint8Array;
+  /** What the decoder promises about a value it returns: a complaint, or null when kept. */
+  check?(value: unknown): string | null;
   /** Relative cost: the fixed-seed test runs `cases × share` of this target; default 1. */
   share?: number;
   known?: readonly KnownIssue[];
@@ -246,6 +249,8 @@ export async function runCase(target: FuzzTarget, input: Uint8Array): Promise<Ca
       kind: "alloc",
       message: `${allocBytes} bytes for a ${input.length}-byte input (limit ${limit})`,
     };
+  } else if (!threw && target.check?.(value)) {
+    result.failure = { kind: "contract", message: target.check(value)! };
   } else if (!threw && target.reencode) {
     let again: Uint8Array | undefined;
     try {

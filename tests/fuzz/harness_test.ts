@@ -121,7 +121,7 @@ Deno.test("the harness catches a decoder that allocates 1 MB for a 4-byte input"
   assert.equal(r.failure?.kind, "alloc");
 });
 
-Deno.test("the harness catches slow cases, non-canonical acceptance and known issues", async () => {
+Deno.test("the harness catches slow cases, non-canonical acceptance, broken contracts; tolerates known issues", async () => {
   const slow = planted("slow", (input) => {
     const until = performance.now() + (input.length === 3 ? 40 : 0);
     while (performance.now() < until) { /* busy */ }
@@ -136,6 +136,12 @@ Deno.test("the harness catches slow cases, non-canonical acceptance and known is
   const lax = planted("lax", (input) => good(Uint8Array.of(1, ...input.subarray(1))));
   lax.reencode = (v) => Uint8Array.of(1, (v as Uint8Array).length, ...(v as Uint8Array));
   assert.equal((await runCase(lax, Uint8Array.of(7, 1, 5))).failure?.kind, "reencode");
+
+  const loose = planted("loose", (input) => ({ body: input.length > 3 ? "text" : good(input) }));
+  loose.check = (v) =>
+    (v as { body: unknown }).body instanceof Uint8Array ? null : "body is not bytes";
+  assert.equal((await runCase(loose, SEEDS[0])).failure?.kind, "contract");
+  assert.equal((await runCase(loose, SEEDS[2])).failure, undefined);
 
   const known = planted("known", (input) => {
     if (input.length === 0) throw new SyntaxError("Unexpected end of JSON input");
