@@ -54,6 +54,8 @@ export interface FuzzTarget {
   timeLimitMs?: number;
   /** For canonical formats: the encoding of a decoded value, which must equal the input. */
   reencode?(value: unknown): Uint8Array;
+  /** A format-aware mutation, used for a third of the mutated cases besides the generic ones. */
+  mutate?(input: Uint8Array, ctx: MutationContext): Uint8Array;
   /** What the decoder promises about a value it returns: a complaint, or null when kept. */
   check?(value: unknown): string | null;
   /** Relative cost: the fixed-seed test runs `cases × share` of this target; default 1. */
@@ -292,6 +294,13 @@ export function caseInput(
   const r = rng.int(100);
   if (r < 4) return base.slice();
   if (r < 12) return randomBytes(rng, maxBytes);
+  if (target.mutate && r < 45) {
+    try {
+      return target.mutate(base, ctx);
+    } catch {
+      // A corpus entry the format-aware mutator cannot parse: mutate its bytes instead.
+    }
+  }
   switch (target.format ?? "bytes") {
     case "json":
       if (r < 30) return te.encode(randomJsonText(rng, target.dictionary ?? []));

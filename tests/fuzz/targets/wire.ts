@@ -1,0 +1,294 @@
+/**
+ * Fuzz targets of node-to-node and client-to-node wire types: link messages,
+ * envelopes, probe paths, receipts, client messages, chunk bodies, and the
+ * client's envelope payloads.
+ */
+import { CONFIG_DEFAULTS } from "../../../lib/config.ts";
+import { ProtocolError } from "../../../lib/federation/errors.ts";
+import {
+  decodeLinkMessage,
+  encodeLinkMessage,
+  type LinkMessage,
+} from "../../../lib/federation/link_message.ts";
+import { decodePath, encodePath } from "../../../lib/federation/probe_path.ts";
+import { toNodeId } from "../../../lib/ids.ts";
+import { openReceipt, signReceipt } from "../../../lib/node/receipt.ts";
+import * as protocol from "../../../lib/protocol/mod.ts";
+import { decodeInner, decodePayload, encodePayload } from "../../../lib/client/payload.ts";
+import { type FuzzTarget, rejects } from "../harness.ts";
+import { mutateJson } from "../mutate.ts";
+import { ByteReader, ByteWriter, CodecError } from "../../../lib/e2e/mod.ts";
+import { chat, once } from "./_fixtures.ts";
+
+const te = new TextEncoder();
+const fill = (n: number, v: number) => new Uint8Array(n).fill(v);
+
+const envelope = (over: Partial<protocol.Envelope>): protocol.Envelope => ({
+  id: fill(16, 9),
+  kind: "message",
+  ttl: 32,
+  createdAtMs: 1_700_000_000_000,
+  expiresAtMs: 1_700_000_600_000,
+  from: "alice@nodea",
+  to: "bob@nodeb",
+  body: Uint8Array.of(1, 2, 3),
+  ...over,
+});
+
+const ENVELOPES = once(async () => {
+  const { request, messages } = await chat();
+  return [
+    envelope({ kind: "request", body: request }),
+    envelope({ body: messages[0] }),
+    envelope({ kind: "receipt", from: "nodeb", to: "nodea", body: new Uint8Array(0) }),
+    envelope({ kind: "probe", from: "nodea", to: "nodec", body: encodePath([toNodeId("nodea")]) }),
+    envelope({ kind: "bundleRequest", from: "nodea", to: "nodeb", ttl: 1 }),
+    envelope({
+      kind: "chunk",
+      body: protocol.encodeChunkBody({
+        fileId: fill(16, 4),
+        index: 3,
+        fileBytes: 1_000_000,
+        sealed: fill(300, 5),
+      }),
+    }),
+  ].map((e) => protocol.encodeEnvelope(e));
+});
+
+const receiptKey = once(async () => {
+  const pair = await crypto.subtle.generateKey("Ed25519", true, [
+    "sign",
+    "verify",
+  ]) as CryptoKeyPair;
+  const publicKey = new Uint8Array(await crypto.subtle.exportKey("raw", pair.publicKey));
+  return { privateKey: pair.privateKey, publicKey };
+});
+
+const CLIENT_MESSAGES: protocol.ClientMessage[] = [
+  { type: "hello", enrollCode: "abcd-efgh" },
+  { type: "hello" },
+  { type: "submit", req: 7, envelope: fill(40, 1) },
+  { type: "ack", ids: ["00ff", "aa"] },
+  { type: "policy", address: "bob@nodeb", policy: "block" },
+  { type: "publish", bundle: fill(129, 1) },
+  { type: "fetch", req: 1, address: "bob@nodeb" },
+  { type: "directory", req: 2 },
+  { type: "welcome", user: "alice", node: "nodea", nowMs: 1_700_000_000_000 },
+  { type: "submitted", req: 7, id: "ab", state: "sent" },
+  { type: "deliver", seq: 4, id: "ab", envelope: fill(50, 2) },
+  { type: "notice", seq: 5, id: "cd", ref: "ab", state: "failed", reason: "expired" },
+  { type: "bundle", req: 1, bundle: fill(129, 3) },
+  { type: "bundle", req: 1, error: "no such user" },
+  { type: "entries", req: 2, entries: [{ address: "bob@nodeb", presence: "online", node: "b" }] },
+  { type: "error", message: "Cannot do that" },
+  { type: "chunkSubmit", envelope: fill(60, 4) },
+  { type: "chunkResult", results: [{ id: "ab", state: "retry" }, { id: "cd", state: "stored" }] },
+  { type: "chunkDeliver", id: "ab", envelope: fill(20, 5) },
+  { type: "chunkAck", ids: ["ab"] },
+];
+
+const PAYLOAD_FIELDS: Record<string, string> = {
+  submit: "envelope",
+  deliver: "envelope",
+  publish: "bundle",
+  bundle: "bundle",
+  chunkSubmit: "envelope",
+  chunkDeliver: "envelope",
+};
+
+const CLIENT_KEYS = [
+  "bundle",
+  "envelope",
+  "enrollCode",
+  "req",
+  "ids",
+  "address",
+  "policy",
+  "user",
+  "node",
+  "nowMs",
+  "id",
+  "state",
+  "error",
+  "seq",
+  "ref",
+  "reason",
+  "entries",
+  "presence",
+  "message",
+  "results",
+];
+
+const INNERS = [
+  { t: "text", seq: 1, at: 1_700_000_000_000, text: "hello" },
+  { t: "read", upTo: 3 },
+  { t: "hi" },
+  {
+    t: "file-offer",
+    id: "0123456789abcdef0123456789abcdef",
+    name: "a.txt",
+    size: 10,
+    type: "text/plain",
+    manifest: "AQ==",
+  },
+  { t: "file-accept", id: "0123456789abcdef0123456789abcdef" },
+  { t: "file-cancel", id: "0123456789abcdef0123456789abcdef", reason: "no" },
+  { t: "file-resend", id: "0123456789abcdef0123456789abcdef", index: 2, attempt: 1 },
+];
+
+/** The wire targets. */
+export const WIRE_TARGETS: FuzzTarget[] = [
+  {
+    name: "link-message",
+    owner: "fuzz",
+    errors: "ProtocolError",
+    decode: (b) => decodeLinkMessage(b, CONFIG_DEFAULTS.maxFrameBytes),
+    allowed: rejects(ProtocolError),
+    seeds: async () =>
+      ([
+        { kind: "result", status: "accepted", reason: "" },
+        { kind: "result", status: "refused", reason: "not approved" },
+        { kind: "heartbeat" },
+        { kind: "announce", bytes: fill(200, 1) },
+        { kind: "envelope", bytes: (await ENVELOPES())[1] },
+        { kind: "bye", reason: "shutting down" },
+      ] as LinkMessage[]).map(encodeLinkMessage),
+    reencode: (v) => encodeLinkMessage(v as LinkMessage),
+  },
+  {
+    name: "envelope",
+    owner: "fuzz",
+    errors: "EnvelopeError",
+    decode: protocol.decodeEnvelope,
+    allowed: rejects(protocol.EnvelopeError),
+    seeds: ENVELOPES,
+    reencode: (v) => protocol.encodeEnvelope(v as protocol.Envelope),
+    known: [{ id: "envelope-bare-address", kind: "reencode" }],
+  },
+  {
+    name: "probe-path",
+    owner: "fuzz",
+    errors: "CodecError",
+    decode: decodePath,
+    allowed: rejects(CodecError),
+    seeds: () =>
+      [[], ["nodea"], ["nodea", "b-1", "c_2"], Array.from({ length: 64 }, (_, i) => `n${i}`)]
+        .map((p) => encodePath(p.map(toNodeId))),
+    reencode: (v) => encodePath(v as ReturnType<typeof decodePath>),
+  },
+  {
+    // Only the decoding is fuzzed; a valid structure then costs one signature check.
+    name: "receipt",
+    owner: "fuzz",
+    errors: "CodecError (or null for a bad signature)",
+    decode: async (b) => openReceipt(b, (await receiptKey()).publicKey),
+    allowed: rejects(CodecError),
+    seeds: async () => {
+      const { privateKey } = await receiptKey();
+      const id = (i: number) => fill(16, i);
+      return await Promise.all([
+        signReceipt(
+          { dest: toNodeId("nodeb"), origin: toNodeId("nodea"), entries: [] },
+          privateKey,
+        ),
+        signReceipt({
+          dest: toNodeId("nodeb"),
+          origin: toNodeId("nodea"),
+          entries: [{ id: id(1), status: "stored" }, { id: id(2), status: "quota-full" }],
+        }, privateKey),
+      ]);
+    },
+    share: 0.5,
+    known: [{
+      id: "receipt-id-error",
+      kind: "error",
+      matches: (m) => m.startsWith("threw RangeError: Cannot parse node id"),
+    }],
+  },
+  {
+    name: "client-message",
+    owner: "fuzz",
+    errors: "CodecError",
+    decode: protocol.decodeClientMessage,
+    allowed: rejects(CodecError),
+    seeds: () => CLIENT_MESSAGES.map(protocol.encodeClientMessage),
+    dictionary: CLIENT_KEYS.map((k) => `"${k}":`),
+    // Mutates the JSON fields, the type byte or the payload inside a well-framed message.
+    mutate: (input, ctx) => {
+      const r = new ByteReader(input, "fuzz");
+      const version = r.u8(), type = r.u8(), json = r.bytes16(65_535), payload = r.bytes32(1 << 20);
+      const fields = ctx.rng.chance(0.7) ? mutateJson(json, ctx, CLIENT_KEYS) : json;
+      return new ByteWriter().u8(version).u8(ctx.rng.chance(0.2) ? ctx.rng.int(20) : type)
+        .bytes16(fields.subarray(0, 65_535))
+        .bytes32(ctx.rng.chance(0.3) ? new Uint8Array(ctx.rng.int(3)) : payload).finish();
+    },
+    // The payload field (envelope or bundle) holds bytes or is absent, whatever the JSON says.
+    check: (v) => {
+      const m = v as Record<string, unknown>;
+      const field = PAYLOAD_FIELDS[m.type as string];
+      if (!field || m[field] === undefined || m[field] instanceof Uint8Array) return null;
+      return `${m.type}.${field} is ${JSON.stringify(m[field])?.slice(0, 40)}, not bytes`;
+    },
+    known: [{ id: "client-bundle-from-json", kind: "contract" }],
+  },
+  {
+    name: "file-chunk",
+    owner: "fuzz",
+    errors: "CodecError",
+    decode: protocol.decodeChunkBody,
+    allowed: rejects(CodecError),
+    seeds: () =>
+      [0, 1, 300].map((n) =>
+        protocol.encodeChunkBody({
+          fileId: fill(16, n),
+          index: n,
+          fileBytes: n * 7,
+          sealed: fill(n, 6),
+        })
+      ),
+    reencode: (v) => protocol.encodeChunkBody(v as protocol.ChunkBody),
+  },
+  {
+    name: "client-payload",
+    owner: "client",
+    errors: "CodecError, RangeError",
+    decode: decodePayload,
+    allowed: rejects(CodecError, RangeError),
+    seeds: async () => {
+      const { request, acceptance, messages, sealedIntro } = await chat();
+      return [
+        encodePayload({ kind: "request", request, intro: sealedIntro }),
+        encodePayload({ kind: "acceptance", acceptance }),
+        encodePayload({ kind: "ratchet", message: messages[0] }),
+      ];
+    },
+    reencode: (v) => encodePayload(v as Parameters<typeof encodePayload>[0]),
+  },
+  {
+    name: "client-inner",
+    owner: "client",
+    errors: 'TypeError "Cannot read message: …"',
+    decode: decodeInner,
+    allowed: (e) => rejects(TypeError)(e) && /^Cannot read /.test((e as Error).message),
+    seeds: () => INNERS.map((m) => te.encode(JSON.stringify(m))),
+    format: "json",
+    dictionary: [
+      "t",
+      "seq",
+      "at",
+      "text",
+      "upTo",
+      "id",
+      "name",
+      "size",
+      "type",
+      "manifest",
+      "index",
+    ],
+    known: [{
+      id: "client-inner-foreign-errors",
+      kind: "error",
+      matches: (m) => /^threw (SyntaxError|TypeError: The encoded data)/.test(m),
+    }],
+  },
+];
