@@ -48,6 +48,15 @@ export async function signReceipt(r: Receipt, privateKey: CryptoKey): Promise<Ui
     .finish();
 }
 
+function readNodeId(r: ByteReader, field: string): NodeId {
+  const text = r.str16(32, field);
+  try {
+    return toNodeId(text);
+  } catch (cause) {
+    throw new CodecError(`Cannot decode receipt: ${field} is not a node id`, { cause });
+  }
+}
+
 /**
  * Decodes a receipt and checks its signature against the destination's key.
  *
@@ -58,8 +67,8 @@ export async function openReceipt(bytes: Uint8Array, destKey: Uint8Array): Promi
   const body = bytes.subarray(0, bytes.length - 64);
   const r = new ByteReader(body, "receipt");
   if (r.u8("version") !== VERSION) throw new CodecError("Cannot decode receipt: unknown version");
-  const dest = toNodeId(r.str16(32, "dest"));
-  const origin = toNodeId(r.str16(32, "origin"));
+  const dest = readNodeId(r, "dest");
+  const origin = readNodeId(r, "origin");
   const n = r.u16("count");
   if (n > MAX_RECEIPT_ENTRIES) throw new CodecError("Cannot decode receipt: too many entries");
   const entries: Receipt["entries"] = [];

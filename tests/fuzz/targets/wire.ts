@@ -199,11 +199,6 @@ export const WIRE_TARGETS: FuzzTarget[] = [
       ]);
     },
     share: 0.5,
-    known: [{
-      id: "receipt-id-error",
-      kind: "error",
-      matches: (m) => m.startsWith("threw RangeError: Cannot parse node id"),
-    }],
   },
   {
     name: "client-message",
