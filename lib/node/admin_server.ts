@@ -136,7 +136,12 @@ async function readLine(conn: Deno.Conn): Promise<string | null> {
  * @throws {AdminError} not an object with a string `cmd` and an object `args`
  */
 export function parseAdminRequest(line: string): AdminRequest {
-  const v = JSON.parse(line);
+  let v;
+  try {
+    v = JSON.parse(line);
+  } catch {
+    throw new AdminError("Cannot read admin request: not JSON; send one JSON object per line");
+  }
   if (typeof v !== "object" || v === null || typeof v.cmd !== "string") {
     throw new AdminError("Cannot read admin request: expected {cmd, args}");
   }

@@ -104,11 +104,6 @@ export const TEXT_TARGETS: FuzzTarget[] = [
     format: "json",
     dictionary: ["cmd", "args", "host", "port", "nodeId", "address", "text", "limit"],
     maxBytes: 64 * 1024,
-    known: [{
-      id: "admin-json-syntax-error",
-      kind: "error",
-      matches: (m) => m.startsWith("threw SyntaxError"),
-    }],
   },
   {
     // What POST /api/command runs: the route's JSON step (refusals there are the route's),
