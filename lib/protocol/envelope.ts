@@ -98,6 +98,14 @@ export function encodeEnvelope(e: Envelope): Uint8Array {
 /** Offset of the ttl byte, so relays can decrement it without re-encoding. */
 export const TTL_OFFSET = 1 + ENVELOPE_ID_BYTES + 1;
 
+// User kinds carry `name@node` on the wire; the bare `node` that toAddress() also takes
+// would decode to an address other than the bytes a relay forwards.
+function toWireAddress(text: string): Address {
+  const address = toAddress(text);
+  if (address !== text) throw new CodecError(`address "${text}" is not name@node`);
+  return address;
+}
+
 /**
  * Decodes and validates an envelope.
  *
@@ -114,7 +122,7 @@ export function decodeEnvelope(bytes: Uint8Array): Envelope {
     const ttl = r.u8("ttl");
     const createdAtMs = r.u64("createdAtMs");
     const expiresAtMs = r.u64("expiresAtMs");
-    const parse = ENVELOPE_KINDS[kind].between === "user" ? toAddress : toNodeId;
+    const parse = ENVELOPE_KINDS[kind].between === "user" ? toWireAddress : toNodeId;
     const from = parse(r.str16(80, "from"));
     const to = parse(r.str16(80, "to"));
     // A view, not a copy: a relay forwards the bytes it received, and bodies can be 256 KiB chunks.

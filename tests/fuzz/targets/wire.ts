@@ -163,7 +163,6 @@ export const WIRE_TARGETS: FuzzTarget[] = [
     allowed: rejects(protocol.EnvelopeError),
     seeds: ENVELOPES,
     reencode: (v) => protocol.encodeEnvelope(v as protocol.Envelope),
-    known: [{ id: "envelope-bare-address", kind: "reencode" }],
   },
   {
     name: "probe-path",
