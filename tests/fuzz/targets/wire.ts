@@ -223,7 +223,6 @@ export const WIRE_TARGETS: FuzzTarget[] = [
       if (!field || m[field] === undefined || m[field] instanceof Uint8Array) return null;
       return `${m.type}.${field} is ${JSON.stringify(m[field])?.slice(0, 40)}, not bytes`;
     },
-    known: [{ id: "client-bundle-from-json", kind: "contract" }],
   },
   {
     name: "file-chunk",
