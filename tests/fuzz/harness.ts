@@ -57,7 +57,7 @@ export interface FuzzTarget {
   /** A format-aware mutation, used for a third of the mutated cases besides the generic ones. */
   mutate?(input: Uint8Array, ctx: MutationContext): Uint8Array;
   /** What the decoder promises about a value it returns: a complaint, or null when kept. */
-  check?(value: unknown): string | null;
+  check?(value: unknown, input: Uint8Array): string | null;
   /** Relative cost: the fixed-seed test runs `cases × share` of this target; default 1. */
   share?: number;
   known?: readonly KnownIssue[];
@@ -251,8 +251,8 @@ export async function runCase(target: FuzzTarget, input: Uint8Array): Promise<Ca
       kind: "alloc",
       message: `${allocBytes} bytes for a ${input.length}-byte input (limit ${limit})`,
     };
-  } else if (!threw && target.check?.(value)) {
-    result.failure = { kind: "contract", message: target.check(value)! };
+  } else if (!threw && target.check?.(value, input)) {
+    result.failure = { kind: "contract", message: target.check(value, input)! };
   } else if (!threw && target.reencode) {
     let again: Uint8Array | undefined;
     try {

@@ -57,6 +57,10 @@ const CONFIG_WORDS = [
   "auto_accept_bytes",
   "level",
   " = ",
+  "[__proto__]",
+  "[constructor]",
+  "toString",
+  "__proto__",
   "true",
   "65535",
   "4096",
@@ -69,6 +73,24 @@ const CONFIG_WORDS = [
   " ; comment",
   '"quoted # value"',
 ];
+
+// Every section and key config.conf may hold (the example config.conf documents each).
+const KNOWN_KEYS: Record<string, readonly string[]> = {
+  Network: ["host", "port", "client_id", "public_host", "public_port"],
+  Storage: ["data_dir"],
+  Federation: ["open", "listed"],
+  Limits: [
+    "max_frame_bytes",
+    "max_connections",
+    "max_connections_per_address",
+    "handshake_timeout_ms",
+    "max_file_bytes",
+    "file_quota_bytes",
+  ],
+  Files: ["downloads_dir", "auto_accept_bytes"],
+  UI: ["port"],
+  Log: ["level"],
+};
 
 const CONFIGS = [
   renderConfig({ port: 9000, nodeId: "alice", openFederation: true }),
@@ -135,6 +157,16 @@ export const TEXT_TARGETS: FuzzTarget[] = [
     errors: "ConfigError",
     decode: (b) => parseConfig(utf8(b), "fuzz.conf"),
     allowed: rejects(ConfigError),
+    // An accepted config holds no section or key the program does not know.
+    check: (_, input) => {
+      for (const [name, section] of parseIni(utf8(input))) {
+        if (!Object.hasOwn(KNOWN_KEYS, name)) return `accepted unknown section [${name}]`;
+        for (const key of section.entries.keys()) {
+          if (!KNOWN_KEYS[name].includes(key)) return `accepted unknown key ${key} in [${name}]`;
+        }
+      }
+      return null;
+    },
     seeds: () => CONFIGS.map((c) => te.encode(c)),
     format: "text",
     dictionary: CONFIG_WORDS,
