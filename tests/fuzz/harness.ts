@@ -50,7 +50,7 @@ export interface FuzzTarget {
   maxBytes?: number;
   /** Allowed bytes kept or allocated: `perByte × input length + fixed`; default 8 and 64 KiB. */
   allocation?: { perByte: number; fixed: number };
-  /** A case slower than this (three times over) fails; default 250 ms. */
+  /** A case slower than this (three times over) fails; default 500 ms. */
   timeLimitMs?: number;
   /** For canonical formats: the encoding of a decoded value, which must equal the input. */
   reencode?(value: unknown): Uint8Array;
@@ -125,6 +125,10 @@ const ENGINE_MESSAGES = new RegExp(
     "is not valid JSON",
     "Bad control character",
     "Unterminated string",
+    "Cannot use 'in' operator",
+    "Cannot redefine property",
+    "Invalid regular expression",
+    "URI malformed",
   ].join("|"),
   "i",
 );
@@ -347,7 +351,7 @@ export interface RunOptions {
 /** Judges one case, re-running a slow one twice so a busy machine is not taken for a bug. */
 export async function judgeCase(target: FuzzTarget, input: Uint8Array): Promise<CaseResult> {
   const result = await runCase(target, input);
-  const limit = target.timeLimitMs ?? 250;
+  const limit = target.timeLimitMs ?? 500;
   if (result.failure || result.ms <= limit) return result;
   let ms = result.ms;
   for (let i = 0; i < 2 && ms > limit; i++) ms = Math.min(ms, (await runCase(target, input)).ms);
