@@ -307,11 +307,13 @@ export function caseInput(
   }
   switch (target.format ?? "bytes") {
     case "json":
-      if (r < 30) return te.encode(randomJsonText(rng, target.dictionary ?? []));
+      if (r < 30) return te.encode(randomJsonText(rng, target.dictionary ?? [])).slice(0, maxBytes);
       if (r < 65) return mutateJson(base, ctx, target.dictionary ?? []);
       break;
     case "text":
-      if (r < 30) return te.encode(randomText(rng, target.dictionary ?? [], maxBytes));
+      if (r < 30) {
+        return te.encode(randomText(rng, target.dictionary ?? [], maxBytes)).slice(0, maxBytes);
+      }
       break;
   }
   return mutateBytes(base, ctx);

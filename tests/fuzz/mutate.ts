@@ -222,5 +222,7 @@ export function mutateJson(
   }
   const rounds = 1 + ctx.rng.int(3);
   for (let i = 0; i < rounds; i++) value = mutateValue(value, ctx, keys);
-  return new TextEncoder().encode(JSON.stringify(value) ?? "null");
+  const out = new TextEncoder().encode(JSON.stringify(value) ?? "null");
+  // Repeated strings can outgrow the target's maximum: cut, as a sender's limit would.
+  return out.length > ctx.maxBytes ? out.slice(0, ctx.maxBytes) : out;
 }
