@@ -6,11 +6,12 @@
  * The rule checked on every case: the decoder returns a value or throws one
  * of its own errors, never anything else (in particular no engine error such
  * as "Cannot read properties of undefined", anywhere in the cause chain); it
- * keeps or allocates at most `perByte × input length + fixed` bytes; it takes
- * less than `timeLimitMs`; what it returns keeps the target's `check`; and
+ * keeps or allocates at most `perByte × input length + fixed` bytes; it uses
+ * less than `timeLimitMs` of CPU time; what it returns keeps the target's `check`; and
  * where the format is canonical, re-encoding what it returned gives the
  * input back.
  */
+import process from "node:process";
 import { visible } from "../../lib/safe_text.ts";
 import { randomBytes, randomJsonText, randomText } from "./generate.ts";
 import { mutateBytes, mutateJson, type MutationContext } from "./mutate.ts";
@@ -50,7 +51,7 @@ export interface FuzzTarget {
   maxBytes?: number;
   /** Allowed bytes kept or allocated: `perByte × input length + fixed`; default 8 and 64 KiB. */
   allocation?: { perByte: number; fixed: number };
-  /** A case slower than this (three times over) fails; default 500 ms. */
+  /** A case using more CPU time than this (three times over) fails; default 500 ms. */
   timeLimitMs?: number;
   /** For canonical formats: the encoding of a decoded value, which must equal the input. */
   reencode?(value: unknown): Uint8Array;
@@ -206,6 +207,7 @@ export function retainedBytes(value: unknown, input: Uint8Array, cap = Infinity)
 export interface CaseResult {
   accepted: boolean;
   error?: unknown;
+  /** CPU time of the process during the call (not wall time, so a busy machine does not count). */
   ms: number;
   /** max(bytes held by the value, external memory grown during the call). */
   allocBytes: number;
@@ -234,7 +236,7 @@ export async function runCase(target: FuzzTarget, input: Uint8Array): Promise<Ca
   const { perByte, fixed } = target.allocation ?? { perByte: 8, fixed: 64 * 1024 };
   const limit = perByte * input.length + fixed;
   const before = Deno.memoryUsage().external;
-  const start = performance.now();
+  const cpu = process.cpuUsage();
   let value: unknown;
   let error: unknown;
   let threw = false;
@@ -244,7 +246,8 @@ export async function runCase(target: FuzzTarget, input: Uint8Array): Promise<Ca
     threw = true;
     error = e;
   }
-  const ms = performance.now() - start;
+  const used = process.cpuUsage(cpu);
+  const ms = (used.user + used.system) / 1000;
   const external = Deno.memoryUsage().external - before;
   const allocBytes = Math.max(external, threw ? 0 : retainedBytes(value, input, limit * 2));
   const result: CaseResult = { accepted: !threw, error, ms, allocBytes };
