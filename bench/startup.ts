@@ -108,8 +108,8 @@ try {
     const ms = performance.now() - t0;
     if (link.state !== "up") throw new Error(`link not up: ${link.state} ${link.lastError}`);
     times.push(ms);
-    a.federation.links.remove("hb" as NodeId);
-    b.federation.links.remove("ha" as NodeId);
+    a.federation.links.forget("hb" as NodeId);
+    b.federation.links.forget("ha" as NodeId);
     await new Promise((r) => setTimeout(r, 20));
   }
 } finally {

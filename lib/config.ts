@@ -44,6 +44,39 @@ export interface Config {
   /** Offers of files up to this size are accepted without asking; larger ones always ask. */
   autoAcceptFileBytes: number;
   logLevel: LogLevel;
+  /** Budgets on what others (and local users) can make this node keep or do: `[Limits]`. */
+  limits: Limits;
+  /** How long undelivered messages wait, and how far clocks may disagree: `[Delivery]`. */
+  delivery: DeliverySettings;
+}
+
+/** `[Delivery]` settings. */
+export interface DeliverySettings {
+  /** How long an undelivered message waits before its sender is told it failed. */
+  messageLifetimeMs: number;
+  /** How far another node's clock may be from ours when judging an envelope's age. */
+  clockAllowanceMs: number;
+}
+
+/** The budgets of `[Limits]`, by field (see {@linkcode LIMIT_KEYS} for keys and defaults). */
+export interface Limits {
+  outboxRowsPerUser: number;
+  outboxBytesPerUser: number;
+  inboxBytesPerUser: number;
+  inboxBytesTotal: number;
+  pendingRequestsPerUser: number;
+  dedupIdsPerOrigin: number;
+  dedupIdsTotal: number;
+  requestsPerSenderPerMinute: number;
+  requestsPerOriginPerMinute: number;
+  messagesPerOriginPerSecond: number;
+  undeliverablePerOriginPerMinute: number;
+  peerEnvelopesPerSecond: number;
+  peerForgedPerMinute: number;
+  pendingLinksPerAddress: number;
+  pendingLinksTotal: number;
+  pendingLinkTtlMs: number;
+  fileSpoolTotalBytes: number;
 }
 
 /** A config file that cannot be used; the message says where and what to do. */
@@ -89,6 +122,143 @@ const byteSpec = (min: number, max: number): KeySpec => ({
   allowed: `a number of bytes from ${min} to ${max}, optionally with K, M, G or T (1024-based)`,
 });
 
+const DURATION_UNITS: Record<string, number> = {
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+};
+
+const durationSpec = (minMs: number, maxMs: number): KeySpec => ({
+  parse: (raw) => {
+    const m = /^(\d{1,12})\s*(ms|s|m|h|d)$/.exec(raw);
+    const n = m ? Number(m[1]) * DURATION_UNITS[m[2]] : NaN;
+    if (!(Number.isSafeInteger(n) && n >= minMs && n <= maxMs)) throw new RangeError();
+    return n;
+  },
+  allowed: `a duration from ${formatMs(minMs)} to ${formatMs(maxMs)}, like 30s, 90m, 12h or 7d`,
+});
+
+function formatMs(ms: number): string {
+  for (const [unit, size] of [["d", 86_400_000], ["h", 3_600_000], ["m", 60_000], ["s", 1000]]) {
+    if (ms % (size as number) === 0) return `${ms / (size as number)}${unit}`;
+  }
+  return `${ms}ms`;
+}
+
+/**
+ * The `[Limits]` budgets: config key, field, what is allowed, default. Each is
+ * counted in `status --json` under `budgets`; docs/SECURITY.md lists what
+ * happens when one is reached.
+ */
+export const LIMIT_KEYS: ReadonlyArray<
+  { key: string; field: keyof Limits; spec: KeySpec; default: number }
+> = [
+  {
+    key: "outbox_messages_per_user",
+    field: "outboxRowsPerUser",
+    spec: intSpec(1, 100_000_000),
+    default: 100_000,
+  },
+  {
+    key: "outbox_bytes_per_user",
+    field: "outboxBytesPerUser",
+    spec: byteSpec(65_536, 2 ** 50),
+    default: 512 * 1024 ** 2,
+  },
+  {
+    key: "inbox_bytes_per_user",
+    field: "inboxBytesPerUser",
+    spec: byteSpec(65_536, 2 ** 50),
+    default: 256 * 1024 ** 2,
+  },
+  {
+    key: "inbox_bytes_total",
+    field: "inboxBytesTotal",
+    spec: byteSpec(65_536, 2 ** 50),
+    default: 4 * 1024 ** 3,
+  },
+  {
+    key: "pending_requests_per_user",
+    field: "pendingRequestsPerUser",
+    spec: intSpec(1, 1_000_000),
+    default: 200,
+  },
+  {
+    key: "dedup_ids_per_origin",
+    field: "dedupIdsPerOrigin",
+    spec: intSpec(1000, 1_000_000_000),
+    default: 2_000_000,
+  },
+  {
+    key: "dedup_ids_total",
+    field: "dedupIdsTotal",
+    spec: intSpec(1000, 1_000_000_000),
+    default: 10_000_000,
+  },
+  {
+    key: "requests_per_sender_per_minute",
+    field: "requestsPerSenderPerMinute",
+    spec: intSpec(1, 1_000_000),
+    default: 5,
+  },
+  {
+    key: "requests_per_origin_per_minute",
+    field: "requestsPerOriginPerMinute",
+    spec: intSpec(1, 1_000_000),
+    default: 30,
+  },
+  {
+    key: "messages_per_origin_per_second",
+    field: "messagesPerOriginPerSecond",
+    spec: intSpec(1, 10_000_000),
+    default: 20_000,
+  },
+  {
+    key: "undeliverable_per_origin_per_minute",
+    field: "undeliverablePerOriginPerMinute",
+    spec: intSpec(1, 10_000_000),
+    default: 600,
+  },
+  {
+    key: "peer_envelopes_per_second",
+    field: "peerEnvelopesPerSecond",
+    spec: intSpec(10, 10_000_000),
+    default: 50_000,
+  },
+  {
+    key: "peer_forged_per_minute",
+    field: "peerForgedPerMinute",
+    spec: intSpec(1, 1_000_000),
+    default: 20,
+  },
+  {
+    key: "pending_links_per_address",
+    field: "pendingLinksPerAddress",
+    spec: intSpec(1, 10_000),
+    default: 4,
+  },
+  {
+    key: "pending_links_total",
+    field: "pendingLinksTotal",
+    spec: intSpec(1, 100_000),
+    default: 64,
+  },
+  {
+    key: "pending_link_ttl",
+    field: "pendingLinkTtlMs",
+    spec: durationSpec(60_000, 365 * 86_400_000),
+    default: 7 * 86_400_000,
+  },
+  {
+    key: "file_spool_total_bytes",
+    field: "fileSpoolTotalBytes",
+    spec: byteSpec(1024 * 1024, 2 ** 50),
+    default: 16 * 1024 ** 3,
+  },
+];
+
 const boolSpec: KeySpec = {
   parse: (raw) => {
     if (raw === "true" || raw === "yes" || raw === "1") return true;
@@ -128,6 +298,11 @@ const SPEC: Record<string, Record<string, KeySpec>> = {
     handshake_timeout_ms: intSpec(100, 120_000),
     max_file_bytes: byteSpec(0, 2 ** 50),
     file_quota_bytes: byteSpec(1024 * 1024, 2 ** 50),
+    ...Object.fromEntries(LIMIT_KEYS.map((k) => [k.key, k.spec])),
+  },
+  Delivery: {
+    message_lifetime: durationSpec(60_000, 90 * 86_400_000),
+    clock_allowance: durationSpec(0, 7 * 86_400_000),
   },
   Files: {
     downloads_dir: { parse: (raw) => raw, allowed: "a folder path" },
@@ -162,6 +337,8 @@ export const CONFIG_DEFAULTS = {
   fileQuotaBytes: 2 * 1024 ** 3,
   autoAcceptFileBytes: 0,
   logLevel: "info" as LogLevel,
+  messageLifetimeMs: 7 * 86_400_000,
+  clockAllowanceMs: 12 * 3_600_000,
 };
 
 /**
@@ -263,6 +440,15 @@ export function parseConfig(text: string, file: string): Config {
     autoAcceptFileBytes: (value("Files", "auto_accept_bytes") as number | undefined) ??
       CONFIG_DEFAULTS.autoAcceptFileBytes,
     logLevel: (value("Log", "level") as LogLevel | undefined) ?? CONFIG_DEFAULTS.logLevel,
+    limits: Object.fromEntries(
+      LIMIT_KEYS.map((k) => [k.field, (value("Limits", k.key) as number | undefined) ?? k.default]),
+    ) as unknown as Limits,
+    delivery: {
+      messageLifetimeMs: (value("Delivery", "message_lifetime") as number | undefined) ??
+        CONFIG_DEFAULTS.messageLifetimeMs,
+      clockAllowanceMs: (value("Delivery", "clock_allowance") as number | undefined) ??
+        CONFIG_DEFAULTS.clockAllowanceMs,
+    },
   };
 }
 

@@ -12,8 +12,8 @@
 
 // C0 and C1 controls and DEL; bidi embeddings, overrides and isolates; zero-width and
 // joiner characters; line and paragraph separators; BOM; interlinear annotations.
-// deno-lint-ignore no-control-regex -- matching control characters is the point
 const UNSAFE =
+  // deno-lint-ignore no-control-regex -- matching control characters is the point
   /[\u0000-\u001f\u007f-\u009f\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb]/gu;
 
 /** `text` with every unsafe character replaced by its visible escape `\uXXXX`. */

@@ -6,52 +6,20 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { ClientStore, remoteLink } from "../lib/client/mod.ts";
-import { type NodeId, toNodeId, toUserName } from "../lib/ids.ts";
 import {
-  type ClientLink,
   type ClientMessage,
-  decodeClientMessage,
   DEFAULT_TTL,
-  encodeClientMessage,
   encodeEnvelope,
-  type Envelope,
   envelopeIdHex,
+  type EnvelopeInit,
 } from "../lib/protocol/mod.ts";
+import { rawClient } from "./_helpers/raw_client.ts";
 import { history, link, startChat } from "./_helpers/chat.ts";
 import { NodeProc, runCli, tempRoot, waitUntil } from "./_helpers/node_proc.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
-/** A raw client connection that records everything the node says. */
-async function rawClient(node: NodeProc, user: string, code: string, dir: string) {
-  await Deno.mkdir(dir, { recursive: true });
-  const store = new ClientStore(join(dir, "client.db"));
-  const link: ClientLink = await remoteLink({
-    host: "127.0.0.1",
-    port: node.port,
-    nodeId: toNodeId(node.id) as NodeId,
-    user: toUserName(user),
-    enrollCode: code,
-  })(store);
-  const got: ClientMessage[] = [];
-  let closed = "";
-  link.onMessage = (b) => got.push(decodeClientMessage(b));
-  link.onClose = (r) => (closed = r || "closed");
-  await waitUntil("welcome", () => got.some((m) => m.type === "welcome"));
-  return {
-    got,
-    closed: () => closed,
-    send: (m: ClientMessage) => link.send(encodeClientMessage(m)),
-    raw: (b: Uint8Array) => link.send(b),
-    close: () => {
-      link.close("done");
-      store.close();
-    },
-  };
-}
-
-function envelope(over: Partial<Envelope>): Envelope {
+function envelope(over: Partial<EnvelopeInit>): EnvelopeInit {
   const now = Date.now();
   return {
     id: crypto.getRandomValues(new Uint8Array(16)),
@@ -213,6 +181,31 @@ Deno.test({
       );
     } finally {
       client?.close();
+      await Promise.all(nodes.map((n) => n.stop()));
+    }
+  },
+});
+
+Deno.test({
+  name: "users remove ends that user's client session at once; a new account of the name is new",
+  ...opts,
+  fn: async () => {
+    const root = await tempRoot("users-remove");
+    const nodes: NodeProc[] = [];
+    let carol: Awaited<ReturnType<typeof rawClient>> | null = null;
+    try {
+      const [a] = await linkedPair(root, nodes);
+      const added = await a.addUser("carol");
+      carol = await rawClient(a, "carol", added.code, join(root, "carol"));
+      const removed = await runCli(["users", "remove", "carol", "--config", a.configPath]);
+      assert.equal(removed.code, 0, removed.stdout + removed.stderr);
+      await waitUntil("carol's session is closed", () => carol!.closed() !== "", 3_000);
+      // A new carol enrolls with a new code; the old device's key is no one's now.
+      await a.addUser("carol");
+      const users = (await a.admin("users-list")) as Array<{ name: string; enrolled: boolean }>;
+      assert.equal(users.find((u) => u.name === "carol")?.enrolled, false);
+    } finally {
+      carol?.close();
       await Promise.all(nodes.map((n) => n.stop()));
     }
   },

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { commandToRun } from "../lib/cli/command_line.ts";
 import { NodeProc, runCli, tempRoot } from "./_helpers/node_proc.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
@@ -55,7 +56,7 @@ Deno.test({
       assert.match(top.stdout, new RegExp(`\\b${cmd}\\b`));
       const r = await runCli([cmd, "--help"]);
       assert.equal(r.code, 0, cmd);
-      assert.match(r.stdout, /^usage: main\.ts /, cmd);
+      assert.ok(r.stdout.startsWith(`usage: ${commandToRun([])} `), cmd);
     }
     const root = await tempRoot("cli-none");
     const file = join(root, "x.conf");
@@ -63,6 +64,32 @@ Deno.test({
     const r = await runCli(["links", "--config", file]);
     assert.equal(r.code, 1);
     assert.match(r.stdout, /none is running/);
+    assert.ok(r.stdout.includes(commandToRun(["start", "--config", file])), r.stdout);
+  },
+});
+
+Deno.test({
+  name: "cli: what the user typed wrong is one line saying what to do, never a stack trace",
+  ...opts,
+  fn: async () => {
+    const cases: Array<[string[], RegExp]> = [
+      [
+        ["links", "--bogus"],
+        /^Cannot run links: .*--bogus.*; see npx deno@\S+ task cli links --help$/,
+      ],
+      [["client", "--node", "nohost"], /^Cannot start client: --node "nohost" is not HOST:PORT/],
+      [["client", "--node", "h:1", "--user", "Bad@x"], /^Cannot start client: --user "Bad@x"/],
+      [
+        ["frobnicate"],
+        /^Cannot run "frobnicate": no such command; see npx deno@\S+ task cli --help$/,
+      ],
+    ];
+    for (const [args, want] of cases) {
+      const r = await runCli(args);
+      assert.notEqual(r.code, 0, args.join(" "));
+      assert.match(r.stdout.trim(), want);
+      assert.doesNotMatch(r.stdout + r.stderr, /\n\s+at |Unexpected error/, "no stack trace");
+    }
   },
 });
 

@@ -4,11 +4,8 @@
  * logged and shown; the node keeps serving everyone else.
  */
 import assert from "node:assert/strict";
-import { SYSTEM_CLOCK } from "../lib/clock.ts";
-import { LinkManager } from "../lib/federation/mod.ts";
 import { toNodeId } from "../lib/ids.ts";
-import { SILENT_LOGGER } from "../lib/log.ts";
-import { openSqliteNodeStore } from "../lib/store/mod.ts";
+import { rawPeer } from "./_helpers/raw_peer.ts";
 import { link } from "./_helpers/chat.ts";
 import { NodeProc, tempRoot, waitUntil } from "./_helpers/node_proc.ts";
 
@@ -20,25 +17,7 @@ Deno.test({
   fn: async () => {
     const root = await tempRoot("misbehaving");
     const nodes: NodeProc[] = [];
-    const pair = await crypto.subtle.generateKey({ name: "Ed25519" }, true, [
-      "sign",
-      "verify",
-    ]) as CryptoKeyPair;
-    const key = {
-      privateKey: pair.privateKey,
-      publicKey: new Uint8Array(await crypto.subtle.exportKey("raw", pair.publicKey)),
-    };
-    const store = openSqliteNodeStore(":memory:");
-    const mallory = new LinkManager({
-      self: { nodeId: toNodeId("mallory"), key },
-      endpoint: { host: "127.0.0.1", port: 9 },
-      store,
-      clock: SYSTEM_CLOCK,
-      log: SILENT_LOGGER,
-      open: true,
-      maxMessageBytes: 1 << 20,
-      handshakeTimeoutMs: 5000,
-    });
+    const mallory = await rawPeer("mallory");
     try {
       const a = await NodeProc.create({ id: "alice", root, open: true });
       const b = await NodeProc.create({ id: "bob", root, open: true });
@@ -46,12 +25,9 @@ Deno.test({
       await link(a, b);
       const bobSince = (await a.link("bob"))!.sinceMs;
       const alice = toNodeId("alice");
-      const up = () => mallory.links().find((l) => l.peer === "alice")?.state === "up";
+      const up = () => mallory.up("alice");
 
-      assert.equal(
-        (await mallory.connect({ nodeId: alice, host: "127.0.0.1", port: a.port })).state,
-        "up",
-      );
+      assert.equal(await mallory.connect("alice", a.port), "up");
       assert.ok(mallory.send(alice, { kind: "envelope", bytes: new Uint8Array([1, 2, 3]) }));
       await waitUntil("alice drops mallory", () => !up());
       await waitUntil(
@@ -83,7 +59,6 @@ Deno.test({
       assert.deepEqual(probe.path, ["alice", "bob"]);
     } finally {
       mallory.stop();
-      store.close();
       await Promise.all(nodes.map((n) => n.stop()));
     }
   },

@@ -10,6 +10,7 @@ import type { Config } from "../config.ts";
 import type { LinkInfo } from "../federation/mod.ts";
 import {
   type Address,
+  ID_RULE,
   type NodeId,
   toAddress,
   toNodeId,
@@ -20,6 +21,7 @@ import { createLogger, type Logger, printLine } from "../log.ts";
 import { type AdminHandler, type Node, startAdminServer, startNode } from "../node/mod.ts";
 import { CliError } from "./cli_error.ts";
 import { clientAdminHandlers } from "./client_admin.ts";
+import { parseHostPort } from "./host_port.ts";
 
 /** Where the owner's client keeps its store in the default mode: beside the node's data. */
 export function ownerClientDir(config: Config): string {
@@ -145,6 +147,19 @@ export interface ClientOnlyOptions {
   uiPort?: number;
 }
 
+/** The `--user` flag as an address. @throws {CliError} when it is not NAME@NODE */
+function userAddress(user: string): Address {
+  try {
+    return toAddress(user);
+  } catch (cause) {
+    // toAddress throws TypeError or RangeError for any value it refuses; here, what was typed.
+    throw new CliError(
+      `Cannot start client: --user ${JSON.stringify(user)} is not NAME@NODE, each ${ID_RULE}`,
+      { cause },
+    );
+  }
+}
+
 /** Runs a client (and its admin socket) against a node elsewhere. */
 export async function runClientOnly(o: ClientOnlyOptions): Promise<number> {
   const dir = resolve(o.dir);
@@ -155,16 +170,9 @@ export async function runClientOnly(o: ClientOnlyOptions): Promise<number> {
   } catch { /* first run */ }
   let host = saved?.host;
   let port = saved?.port;
-  if (o.node) {
-    const m = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(o.node);
-    if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) {
-      throw new CliError("Cannot start client: --node must be HOST:PORT");
-    }
-    host = m[1].replace(/^\[|\]$/g, "");
-    port = Number(m[2]);
-  }
+  if (o.node) ({ host, port } = parseHostPort(o.node));
   const address: Address | undefined = o.user
-    ? (o.user.includes("@") ? toAddress(o.user) : undefined)
+    ? (o.user.includes("@") ? userAddress(o.user) : undefined)
     : saved
     ? toAddress(saved.address)
     : undefined;

@@ -5,6 +5,7 @@ import { printLine, printProgress } from "../log.ts";
 import { formatEta, formatSize as formatBytes } from "../ui/mod.ts";
 import { CliError } from "./cli_error.ts";
 import { call, type Command, stream, TARGET_FLAGS } from "./command.ts";
+import { commandToRun } from "./command_line.ts";
 
 const FLAGS = { ...TARGET_FLAGS, json: { type: "boolean" as const } };
 const ENDED = new Set(["complete", "declined", "cancelled", "failed"]);
@@ -122,7 +123,9 @@ export const FILE_COMMANDS: Record<string, Command> = {
     summary: "Cancel a file transfer in either direction",
     flags: FLAGS,
     run: async (p, f) => {
-      if (p.length !== 1) throw new CliError("Cannot cancel: give the file ID (see `files`)");
+      if (p.length !== 1) {
+        throw new CliError(`Cannot cancel: give the file ID (see ${commandToRun(["files"])})`);
+      }
       const t = await call(f, "cancel-file", { id: p[0] }) as FileTransfer;
       printLine(f.json ? JSON.stringify(t) : `cancelled ${t.id} "${t.name}"`);
       return 0;

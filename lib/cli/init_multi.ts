@@ -2,6 +2,7 @@
 import { join, resolve } from "node:path";
 import { renderConfig } from "../config.ts";
 import { CliError } from "./cli_error.ts";
+import { commandToRun } from "./command_line.ts";
 
 const NAMES = ["alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy"];
 
@@ -40,16 +41,14 @@ export async function initMulti(
     }
     lines.push(`  ${id.padEnd(8)} port ${basePort + i}  ${file}`);
   }
+  const config = (id: string) => ["--config", join(dir, `${id}.conf`)];
   lines.push("", "Start each in its own terminal:");
-  for (const id of ids) lines.push(`  deno task start --config ${join(dir, `${id}.conf`)}`);
+  for (const id of ids) lines.push(`  ${commandToRun(["start", ...config(id)])}`);
   lines.push("", "Then link them, for example each to the next:");
   for (let i = 0; i + 1 < n; i++) {
-    lines.push(
-      `  deno task cli connect 127.0.0.1 ${basePort + i + 1} ${ids[i + 1]} --config ${
-        join(dir, `${ids[i]}.conf`)
-      }`,
-    );
-    lines.push(`  deno task cli approve ${ids[i]} --config ${join(dir, `${ids[i + 1]}.conf`)}`);
+    const next = ["127.0.0.1", String(basePort + i + 1), ids[i + 1]];
+    lines.push(`  ${commandToRun(["connect", ...next, ...config(ids[i])])}`);
+    lines.push(`  ${commandToRun(["approve", ids[i], ...config(ids[i + 1])])}`);
   }
   return lines;
 }

@@ -2,6 +2,7 @@
 import { printLine } from "../log.ts";
 import { CliError } from "./cli_error.ts";
 import { call, type Command, TARGET_FLAGS } from "./command.ts";
+import { enrollCommand, type Enrollment } from "./enroll_command.ts";
 import { formatLinks } from "./format.ts";
 import { initMulti } from "./init_multi.ts";
 
@@ -47,12 +48,31 @@ export const NODE_COMMANDS: Record<string, Command> = {
     },
   },
   links: {
-    usage: "links [--json] [--config PATH]",
-    summary: "List linked and waiting nodes with their state",
-    flags: JSON_FLAG,
-    run: async (_p, f) => {
-      const links = await call(f, "links");
-      printLine(f.json ? JSON.stringify(links) : formatLinks(links as never));
+    usage: "links [--json] [--config PATH] | links forget NODE_ID [--yes]",
+    summary: "List linked and waiting nodes with their state; forget one (and its pinned key)",
+    flags: { ...JSON_FLAG, yes: { type: "boolean" as const } },
+    run: async (p, f) => {
+      if (p.length === 0) {
+        const links = await call(f, "links");
+        printLine(f.json ? JSON.stringify(links) : formatLinks(links as never));
+        return 0;
+      }
+      if (p[0] !== "forget" || p.length !== 2) {
+        throw new CliError("Cannot run links: use `links`, or `links forget NODE_ID`");
+      }
+      const links = await call(f, "links") as Array<{ peer: string; fingerprint: string | null }>;
+      const known = links.find((l) => l.peer === p[1]);
+      if (!known) throw new CliError(`Cannot forget ${p[1]}: this node does not know it`);
+      if (!f.yes) {
+        printLine(
+          `${p[1]} is pinned to key ${known.fingerprint ?? "(none yet)"}. Forgetting it drops ` +
+            "the link and the pin, so the next key that answers to this id is trusted anew.\n" +
+            `Run again with --yes to forget it: links forget ${p[1]} --yes`,
+        );
+        return 1;
+      }
+      await call(f, "forget", { nodeId: p[1] });
+      printLine(`${p[1]}: forgotten`);
       return 0;
     },
   },
@@ -108,21 +128,11 @@ export const NODE_COMMANDS: Record<string, Command> = {
     run: async (p, f) => {
       const [sub, name] = p;
       if (sub === "add" && name && p.length === 2) {
-        const r = await call(f, "users-add", { name, listed: !f.unlisted }) as {
-          name: string;
-          code: string;
-          node: string;
-          host: string;
-          port: number;
-          fingerprint: string;
-        };
+        const r = await call(f, "users-add", { name, listed: !f.unlisted }) as Enrollment;
         if (f.json) printLine(JSON.stringify(r));
         else {
           printLine(`Added ${r.name}@${r.node}. Give them this command (the code works once):`);
-          printLine(
-            `  npx deno@2.9.6 task cli client --node ${r.host}:${r.port} --user ${r.name}@${r.node} --code ${r.code} ` +
-              `--fingerprint ${r.fingerprint}`,
-          );
+          printLine(`  ${enrollCommand(r)}`);
         }
         return 0;
       }

@@ -1,11 +1,13 @@
 /** Command dispatch for main.ts. */
 import { parseArgs } from "node:util";
 import { SYSTEM_CLOCK } from "../clock.ts";
-import { ConfigError, loadConfig } from "../config.ts";
+import { loadConfig } from "../config.ts";
 import { printLine } from "../log.ts";
 import { runClientOnly, runNode } from "./app.ts";
 import { CliError } from "./cli_error.ts";
 import { CLIENT_COMMANDS } from "./client_commands.ts";
+import { commandToRun } from "./command_line.ts";
+import { describeFailure } from "./describe_failure.ts";
 import { FILE_COMMANDS } from "./file_commands.ts";
 import type { Command, Flags } from "./command.ts";
 import { NODE_COMMANDS } from "./node_commands.ts";
@@ -68,7 +70,7 @@ function help(): string {
   return [
     "fedchat: federated, end-to-end encrypted chat",
     "",
-    "usage: main.ts COMMAND [ARGS] [--config PATH]   (config.conf in this folder by default)",
+    `usage: ${commandToRun([])} COMMAND [ARGS] [--config PATH]   (config.conf by default)`,
     "Client commands act on the running client: the node's own (--config), or a client",
     "started with `client` (--client DIR).",
     "",
@@ -89,27 +91,45 @@ export async function runCli(argv: string[]): Promise<number> {
   const rest = name === first ? argv.slice(1) : argv;
   const cmd = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
   if (!cmd) {
-    printLine(`Unknown command ${JSON.stringify(name)}. Run main.ts --help for the list.`);
+    printLine(
+      `Cannot run ${JSON.stringify(name)}: no such command; see ${commandToRun(["--help"])}`,
+    );
     return 2;
   }
   try {
+    const { values, positionals } = parseFlags(name, cmd, rest);
+    if (values.help) {
+      printLine(`usage: ${commandToRun([])} ${cmd.usage}\n\n${cmd.summary}`);
+      return 0;
+    }
+    return await cmd.run(positionals, values);
+  } catch (e) {
+    printLine(describeFailure(e).text);
+    return 1;
+  }
+}
+
+/**
+ * The command's flags and positionals.
+ *
+ * @throws {CliError} an unknown flag, or a flag without its value
+ */
+function parseFlags(name: string, cmd: Command, args: string[]) {
+  try {
     const { values, positionals } = parseArgs({
-      args: rest,
+      args,
       options: { ...cmd.flags, help: { type: "boolean", short: "h" } },
       allowPositionals: true,
       strict: true,
     });
-    if (values.help) {
-      printLine(`usage: main.ts ${cmd.usage}\n\n${cmd.summary}`);
-      return 0;
-    }
-    return await cmd.run(positionals, values as Flags);
-  } catch (e) {
-    const err = e as Error;
-    const userError = e instanceof CliError || e instanceof ConfigError ||
-      (err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS") || err.name !== "Error" ||
-      err.message.startsWith("Cannot");
-    printLine(userError ? err.message : `Unexpected error: ${err.stack ?? err}`);
-    return 1;
+    return { values: values as Flags, positionals };
+  } catch (cause) {
+    // ERR_PARSE_ARGS_*: what was typed; anything else is a bug in the command's flag table.
+    const code = (cause as { code?: unknown }).code;
+    if (typeof code !== "string" || !code.startsWith("ERR_PARSE_ARGS_")) throw cause;
+    throw new CliError(
+      `Cannot run ${name}: ${(cause as Error).message}; see ${commandToRun([name, "--help"])}`,
+      { cause },
+    );
   }
 }

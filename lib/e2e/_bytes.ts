@@ -5,7 +5,6 @@
 import { CodecError } from "./errors.ts";
 
 const ENCODER = new TextEncoder();
-const DECODER = new TextDecoder("utf-8", { fatal: true });
 
 /** Encodes a string as UTF-8. */
 export function utf8(text: string): Uint8Array {

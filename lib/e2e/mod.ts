@@ -1,5 +1,6 @@
 /**
- * End-to-end cryptography: keys, handshake, ratchet, file encryption, safety numbers.
+ * End-to-end cryptography: keys, handshake, ratchet, file encryption, safety numbers,
+ * and group chats over MLS (RFC 9420, through ts-mls; group*.ts).
  * Pure: no I/O, no clock, no `Deno.*`; runs in Deno and in browsers on WebCrypto
  * (Ed25519, X25519, AES-GCM, PBKDF2, SHA-256, ML-KEM-768). Formats and guarantees:
  * docs/PROTOCOL.md §11 and docs/SECURITY.md.
@@ -166,3 +167,75 @@ export { DEFAULT_FILE_WINDOW, FileEncryptor, type FileEncryptorOptions } from ".
 export { FileDecryptor, type FileDecryptorOptions } from "./file_decryptor.ts";
 export { FileChunkSealer, FileDigester } from "./file_chunk_sealer.ts";
 export { MAX_INTRO_BYTES, openIntro, sealIntro } from "./intro_seal.ts";
+export {
+  checkGroupAddress,
+  GROUP_CREDENTIAL_VERSION,
+  type GroupMember,
+  MAX_GROUP_CREDENTIAL_BYTES,
+} from "./group_credential.ts";
+export {
+  DEFAULT_GROUP_KEY_PACKAGE_LIFETIME_MS,
+  type GeneratedGroupKeyPackage,
+  generateGroupKeyPackage,
+  type GenerateGroupKeyPackageOptions,
+  GROUP_KEY_PACKAGE_SECRET_VERSION,
+  MAX_CLOCK_SKEW_MS,
+  MAX_GROUP_KEY_PACKAGE_BYTES,
+  MAX_GROUP_KEY_PACKAGE_LIFETIME_MS,
+  readGroupKeyPackage,
+  type ReadGroupKeyPackageOptions,
+  type VerifiedGroupKeyPackage,
+} from "./group_key_package.ts";
+export {
+  decodeGroupState,
+  encodeGroupState,
+  GROUP_EPOCH_WINDOW,
+  GROUP_STATE_VERSION,
+  type GroupState,
+  MAX_GROUP_FORWARD_STEPS,
+  MAX_GROUP_MEMBERS,
+  MAX_GROUP_NAME_BYTES,
+  MAX_GROUP_SKIPPED_KEYS,
+  MAX_GROUP_STATE_BYTES,
+  MAX_PENDING_PROPOSALS,
+} from "./group_state.ts";
+export {
+  addGroupMembers,
+  type AddGroupMembersOptions,
+  commitPendingProposals,
+  createGroup,
+  type CreateGroupOptions,
+  GROUP_ID_BYTES,
+  type GroupCommitOptions,
+  type GroupCommitResult,
+  proposeLeaveGroup,
+  type ProposeLeaveGroupOptions,
+  removeGroupMembers,
+  type RemoveGroupMembersOptions,
+  renameGroup,
+  type RenameGroupOptions,
+} from "./group.ts";
+export {
+  encryptGroupMessage,
+  type EncryptGroupMessageOptions,
+  type GroupChange,
+  type GroupMessageHeader,
+  type GroupReceiveResult,
+  type JoinedGroup,
+  joinGroup,
+  type JoinGroupOptions,
+  MAX_GROUP_MESSAGE_BYTES,
+  MAX_GROUP_PLAINTEXT_BYTES,
+  MAX_GROUP_WELCOME_BYTES,
+  peekGroupMessage,
+  processGroupMessage,
+  type ProcessGroupMessageOptions,
+} from "./group_message.ts";
+export {
+  createGroupHubInfo,
+  GROUP_HUB_INFO_VERSION,
+  type GroupHubInfo,
+  type HubMember,
+  MAX_GROUP_HUB_INFO_BYTES,
+  readGroupHubInfo,
+} from "./group_hub_info.ts";

@@ -3,6 +3,7 @@
  * together. Links carry announcements to the router and envelopes to the
  * forwarder; the router's paths steer the forwarder.
  */
+import { type BudgetRegistry, ThrottledLog } from "../budget.ts";
 import type { Clock } from "../clock.ts";
 import { ed25519Sign } from "../e2e/mod.ts";
 import type { NodeId } from "../ids.ts";
@@ -10,8 +11,11 @@ import type { Logger } from "../log.ts";
 import type { NodeStore } from "../store/mod.ts";
 import type { Envelope } from "../protocol/mod.ts";
 import { Forwarder } from "./forwarder.ts";
+import { PeerConduct, type PeerConductOptions } from "./peer_conduct.ts";
+import { Provenance } from "./provenance.ts";
 import type { Endpoint } from "../channel/mod.ts";
 import { LinkManager } from "./link_manager.ts";
+import type { LinkMessage } from "./link_message.ts";
 import type { NodeKey } from "./node_key.ts";
 import { type LocalUser, Router, type TableRow } from "./routing/mod.ts";
 
@@ -28,10 +32,16 @@ export interface FederationOptions {
   handshakeTimeoutMs: number;
   /** Whether the node lists its users in the directory. */
   listed: boolean;
-  /** An envelope for this node arrived (user kinds and receipts). */
-  deliverLocal(envelope: Envelope, bytes: Uint8Array): void;
+  /** PKCS#8 DER of the node's private key, for signing envelope batches (provenance.ts). */
+  privateKeyPkcs8: Uint8Array;
+  /** The node's budgets; the federation registers its own in it. */
+  budgets: BudgetRegistry;
+  /** Limits on what one neighbour may send. */
+  conduct: PeerConductOptions;
+  /** Budget and lifetime of link requests waiting for the owner. */
+  pendingLinks: { perAddress: number; total: number; ttlMs: number };
   /** Test hook: a malicious relay (see Forwarder). */
-  alterForwarded?(envelope: Envelope, bytes: Uint8Array): Uint8Array;
+  alterForwarded?(envelope: Envelope, bytes: Uint8Array): Uint8Array | null;
 }
 
 /** The wired parts. */
@@ -39,6 +49,12 @@ export interface Federation {
   links: LinkManager;
   router: Router;
   forwarder: Forwarder;
+  provenance: Provenance;
+  /**
+   * Sets who gets envelopes addressed to this node, proven (user kinds,
+   * receipts, bundles); `viaPeer` handed it over (null: made here).
+   */
+  onLocal(handler: (envelope: Envelope, bytes: Uint8Array, viaPeer: NodeId | null) => void): void;
   /** Known nodes with next hop and distance, for `status --json`. */
   routes(): TableRow[];
   setUsers(users: readonly LocalUser[]): void;
@@ -58,6 +74,16 @@ export function createFederation(o: FederationOptions): Federation {
     open: o.open,
     maxMessageBytes: o.maxMessageBytes,
     handshakeTimeoutMs: o.handshakeTimeoutMs,
+    pendingBudget: o.budgets.budget("pending_links", {
+      perKey: o.pendingLinks.perAddress,
+      total: o.pendingLinks.total,
+    }),
+    pendingTtlMs: o.pendingLinks.ttlMs,
+    events: {
+      up: (peer, key) => router.linkUp(peer, key),
+      down: (peer) => router.linkDown(peer),
+      message: (peer, m) => onMessage(peer, m),
+    },
   });
   const router = new Router({
     self: o.self,
@@ -78,36 +104,63 @@ export function createFederation(o: FederationOptions): Federation {
       },
     },
   });
+  let local: (e: Envelope, bytes: Uint8Array, via: NodeId | null) => void = () => {};
+  const provenance = new Provenance({
+    self: o.self,
+    privateKeyPkcs8: o.privateKeyPkcs8,
+    // Keys proven by a link handshake first, then what routing pinned.
+    keyOf: (node) => {
+      const peer = o.store.getPeer(node);
+      if (peer?.publicKey && peer.state === "linked") return peer.publicKey;
+      return router.announcementOf(node)?.publicKey;
+    },
+  });
   const forwarder = new Forwarder({
     self: o.self,
     clock: o.clock,
     log: log.child("forward"),
+    provenance,
     sendToPeer: (peer, bytes) => links.send(peer, { kind: "envelope", bytes }),
     nextHop: (dest) => router.nextHop(dest),
     reportHopFailure: (peer) => router.reportHopFailure(peer),
-    deliverLocal: o.deliverLocal,
+    deliverLocal: (e, bytes, via) => local(e, bytes, via),
     alterForwarded: o.alterForwarded,
   });
+  const conduct = new PeerConduct(o.budgets, o.conduct);
+  const throttled = new ThrottledLog(log.child("forward"), o.clock);
   // Neighbours' keys are proven by the link handshake: pin them for routing too.
   for (const rec of o.store.listPeers()) {
     if (rec.publicKey && rec.state === "linked") router.pinKey(rec.nodeId, rec.publicKey);
   }
-  links.onLinkUp = (peer, key) => router.linkUp(peer, key);
-  links.onLinkDown = (peer) => router.linkDown(peer);
-  links.onMessage = (peer, m) => {
+  const onMessage = (peer: NodeId, m: LinkMessage) => {
     if (m.kind === "announce") {
       Promise.resolve(router.receiveAnnouncement(peer, m.bytes)).catch((e) =>
         log.warn("announcement failed", { peer, why: (e as Error).message })
       );
-    } else if (m.kind === "envelope" && forwarder.receive(peer, m.bytes) === "invalid") {
-      // Every hop decodes what it forwards, so a malformed envelope comes from this neighbour.
-      links.disconnect(peer, "sent a malformed envelope");
+    } else if (m.kind === "envelope") {
+      // Every hop proves what it forwards, so what fails here comes from this neighbour.
+      const result = forwarder.receive(peer, m.bytes);
+      const verdict = conduct.judge(peer, result, o.clock.nowMs());
+      if (verdict.kind === "disconnect") links.disconnect(peer, verdict.reason);
+      else if (verdict.kind === "drop") {
+        throttled.write("warn", `${peer}|${verdict.reason}`, `dropped a ${verdict.reason}`, {
+          peer,
+        });
+      } else if (result === "unknown-origin") {
+        throttled.write("info", `${peer}|unknown`, "dropped an envelope from an unknown origin", {
+          peer,
+        });
+      }
     }
   };
   return {
     links,
     router,
     forwarder,
+    provenance,
+    onLocal: (handler) => {
+      local = handler;
+    },
     routes: () => router.table(),
     setUsers: (users) => router.setUsers(users),
     start: () => links.start(),

@@ -1,45 +1,77 @@
 /**
- * Hop-by-hop forwarding: an envelope for this node is handed up; any other is
+ * Hop-by-hop forwarding. An envelope for this node is handed up; any other is
  * sent to the next hop on the shortest path with its ttl lowered, without
- * being stored (the origin keeps it until the destination acknowledges).
- * Probes record the path they take, for `ping` and for tests.
+ * being stored (the origin keeps it until the destination acknowledges it).
+ *
+ * Every envelope that arrives on a link is decoded and its provenance proven
+ * (provenance.ts) before anything else happens to it, so a relay never
+ * passes on what its origin did not make, and whatever fails can only have
+ * come from the neighbour that handed it over. This node's own envelopes are
+ * collected during one turn of the event loop and proven as one batch.
+ *
+ * Probes (`ping`): every relay that forwards a probe answers its origin with
+ * a probeReply naming itself and its hop number, and the destination answers
+ * last, so the origin learns the path without anyone changing the probe.
  */
-import { ByteReader, ByteWriter } from "../e2e/mod.ts";
 import type { Clock } from "../clock.ts";
+import { ByteReader, ByteWriter } from "../e2e/mod.ts";
 import { type NodeId, toNodeId } from "../ids.ts";
 import type { Logger } from "../log.ts";
 import {
-  decodeEnvelope,
+  type DecodedEnvelope,
+  decodeEnvelopeWithAuth,
   DEFAULT_TTL,
   destinationNode,
   encodeEnvelope,
   type Envelope,
+  EnvelopeError,
   envelopeIdHex,
+  type NodeEnvelope,
   TTL_OFFSET,
+  withoutAuth,
 } from "../protocol/mod.ts";
 import { FederationError } from "./errors.ts";
+import type { Provenance, ProvenanceVerdict } from "./provenance.ts";
 
-/** What the forwarder needs from the link layer and the router. */
+/** What the forwarder needs from the link layer, the router and the node. */
 export interface ForwarderOptions {
   self: NodeId;
   clock: Clock;
   log: Logger;
-  /** Sends envelope bytes to a linked peer; false when its link is not up. */
+  provenance: Provenance;
+  /** Sends envelope bytes to a linked peer; false when its link is not up or is congested. */
   sendToPeer(peer: NodeId, bytes: Uint8Array): boolean;
+  /** Next hops towards `dest`, best first (the first is used; others after failures). */
   nextHop(dest: NodeId): NodeId | undefined;
   /** Told when a hop could not take an envelope, so it loses preference. */
   reportHopFailure?(peer: NodeId): void;
-  /** An envelope addressed to this node (user or node kind). */
-  deliverLocal(envelope: Envelope, bytes: Uint8Array): void;
+  /**
+   * An envelope addressed to this node, proven (`viaPeer` is the neighbour that
+   * handed it over, null when it was made here); `bytes` are without the proof.
+   */
+  deliverLocal(envelope: Envelope, bytes: Uint8Array, viaPeer: NodeId | null): void;
   /**
    * Test hook: a malicious relay, which may change what it forwards for
-   * others. Never set in a real node.
+   * others, or drop it (null). Never set in a real node.
    */
-  alterForwarded?(envelope: Envelope, bytes: Uint8Array): Uint8Array;
+  alterForwarded?(envelope: Envelope, bytes: Uint8Array): Uint8Array | null;
 }
 
-/** Outcome of sending one envelope. */
-export type ForwardResult = "forwarded" | "local" | "no-route" | "expired";
+/** Outcome of sending one envelope of this node's. */
+export type ForwardResult = "forwarded" | "local" | "no-route";
+
+/** Outcome of bytes received on a link; all but `forwarded`/`local` cost nothing to keep. */
+export type ReceiveResult =
+  | "forwarded"
+  | "local"
+  /** No route on, or the ttl ran out: dropped (the origin resends). */
+  | "dropped"
+  /** Not an envelope, or an unsigned one: only the neighbour can have made it. */
+  | "invalid"
+  /** The proof fails under the origin's key: altered or forged (or a key conflict). */
+  | "forged"
+  /** No trusted key for the origin yet. */
+  | "unknown-origin";
 
 /** A probe's answer. */
 export interface ProbeResult {
@@ -48,96 +80,148 @@ export interface ProbeResult {
   rttMs: number;
 }
 
-function encodePath(path: NodeId[]): Uint8Array {
-  const w = new ByteWriter().u8(path.length);
-  for (const p of path) w.str16(p);
-  return w.finish();
+interface ProbeHop {
+  probe: Uint8Array;
+  hop: number;
+  node: NodeId;
+  final: boolean;
 }
 
-function decodePath(bytes: Uint8Array): NodeId[] {
-  const r = new ByteReader(bytes, "forwarder");
-  const n = r.u8("path length");
-  if (n > 64) throw new RangeError("path too long");
-  const out: NodeId[] = [];
-  for (let i = 0; i < n; i++) out.push(toNodeId(r.str16(32, "hop")));
+function encodeProbeHop(h: ProbeHop): Uint8Array {
+  return new ByteWriter().u8(1).raw(h.probe).u8(h.hop).str16(h.node).u8(h.final ? 1 : 0)
+    .finish();
+}
+
+/** @throws {CodecError} */
+function decodeProbeHop(bytes: Uint8Array): ProbeHop {
+  const r = new ByteReader(bytes, "probe reply");
+  if (r.u8("version") !== 1) throw new EnvelopeError("Cannot read probe reply: unknown version");
+  const probe = r.raw(16, "probe");
+  const hop = r.u8("hop");
+  const node = toNodeId(r.str16(32, "node"));
+  const final = r.u8("final") === 1;
   r.end();
-  return out;
+  return { probe, hop, node, final };
+}
+
+const VERDICT_RESULT: Record<Exclude<ProvenanceVerdict, "ok">, ReceiveResult> = {
+  unsigned: "invalid",
+  "bad-proof": "forged",
+  "unknown-origin": "unknown-origin",
+};
+
+interface Probe {
+  hops: Map<number, NodeId>;
+  sentAtMs: number;
+  finish: (r: ProbeResult) => void;
 }
 
 /** Forwards envelopes for one node. */
 export class Forwarder {
   #o: ForwarderOptions;
-  #probes = new Map<string, { resolve: (r: ProbeResult) => void; sentAtMs: number }>();
+  #probes = new Map<string, Probe>();
+  #batch: Array<{ dest: NodeId; bytes: Uint8Array; hop: NodeId }> = [];
 
   constructor(options: ForwarderOptions) {
     this.#o = options;
   }
 
-  /** Sends an envelope from this node (or hands it up when it is for this node). */
-  send(envelope: Envelope, bytes = encodeEnvelope(envelope)): ForwardResult {
-    return this.#route(envelope, bytes, null);
+  /**
+   * Sends an envelope made by this node (or hands it up when it is for this
+   * node). "forwarded" means a route exists now; the envelope is proven and
+   * written at the end of this turn, with everything else sent in it.
+   */
+  send(envelope: Envelope, bytes = encodeEnvelope(envelope), prefer?: NodeId): ForwardResult {
+    const dest = destinationNode(envelope);
+    if (dest === this.#o.self) {
+      queueMicrotask(() => this.#local(envelope, bytes, null));
+      return "local";
+    }
+    return this.sendEncoded(dest, bytes, prefer) === null ? "no-route" : "forwarded";
+  }
+
+  /**
+   * Sends unsigned envelope bytes of this node's to another node; returns the
+   * neighbour it goes to now, or null when there is no route. It is proven and
+   * written at the end of this turn. `prefer` names a neighbour to try first
+   * (an answer goes back the way its question came, which is known to work).
+   */
+  sendEncoded(dest: NodeId, bytes: Uint8Array, prefer?: NodeId): NodeId | null {
+    const hop = prefer ?? this.#o.nextHop(dest);
+    if (!hop) return null;
+    this.#batch.push({ dest, bytes, hop });
+    if (this.#batch.length === 1) queueMicrotask(() => this.#flush());
+    return hop;
+  }
+
+  #flush(): void {
+    const batch = this.#batch;
+    this.#batch = [];
+    if (batch.length === 0) return;
+    const signed = this.#o.provenance.signBatch(batch.map((b) => b.bytes));
+    for (let i = 0; i < batch.length; i++) {
+      const dest = batch[i].dest;
+      let hop: NodeId | undefined = batch[i].hop;
+      if (!this.#o.sendToPeer(hop, signed[i])) {
+        const other = this.#o.nextHop(dest);
+        hop = other !== hop ? other : undefined;
+      } else continue;
+      if (!hop || !this.#o.sendToPeer(hop, signed[i])) {
+        if (hop) this.#o.reportHopFailure?.(hop);
+        // Lost for this attempt: the outbox (or the client, for chunks) sends it again.
+        this.#o.log.debug("own envelope not sent: no route at flush", { dest });
+      }
+    }
   }
 
   /** Handles envelope bytes that arrived on the link from `fromPeer`. */
-  receive(fromPeer: NodeId, bytes: Uint8Array): ForwardResult | "invalid" {
-    let e: Envelope;
+  receive(fromPeer: NodeId, bytes: Uint8Array): ReceiveResult {
+    let decoded: DecodedEnvelope;
     try {
-      e = decodeEnvelope(bytes);
+      decoded = decodeEnvelopeWithAuth(bytes);
     } catch (err) {
-      this.#o.log.warn("dropped a malformed envelope", {
-        peer: fromPeer,
-        why: (err as Error).message,
-      });
+      if (!(err instanceof EnvelopeError)) throw err;
+      this.#o.log.debug("malformed envelope", { peer: fromPeer, why: err.message });
       return "invalid";
     }
-    return this.#route(e, bytes, fromPeer);
-  }
-
-  #route(e: Envelope, bytes: Uint8Array, fromPeer: NodeId | null): ForwardResult {
-    const { self, log } = this.#o;
+    const verdict = this.#o.provenance.verify(bytes, decoded);
+    if (verdict !== "ok") return VERDICT_RESULT[verdict];
+    const e = decoded.envelope;
     const dest = destinationNode(e);
-    if (e.expiresAtMs < this.#o.clock.nowMs()) {
-      log.debug("dropped an expired envelope", { id: envelopeIdHex(e.id) });
-      return "expired";
-    }
-    if (e.kind === "probe" && dest !== self && fromPeer !== null) {
-      // Probes record each hop they pass.
-      const path = [...decodePath(e.body), self];
-      e = { ...e, body: encodePath(path) };
-      bytes = encodeEnvelope(e);
-    }
-    if (dest === self) {
-      if (e.kind === "probe") this.#answerProbe(e);
-      else if (e.kind === "probeReply") this.#probeReplied(e);
-      else this.#o.deliverLocal(e, bytes);
+    if (dest === this.#o.self) {
+      this.#local(e, withoutAuth(bytes, decoded), fromPeer);
       return "local";
     }
-    if (fromPeer !== null) {
-      if (e.ttl <= 1) {
-        log.info("dropped an envelope whose ttl ran out", {
-          id: envelopeIdHex(e.id),
-          from: fromPeer,
-        });
-        return "no-route";
-      }
-      // The bytes came off our own link decryption and nothing else holds them: lower ttl in place.
-      bytes[TTL_OFFSET] = e.ttl - 1;
-      if (this.#o.alterForwarded) bytes = this.#o.alterForwarded(e, bytes);
+    if (e.ttl <= 1) return "dropped";
+    // The bytes came off our own link decryption and nothing else holds them: lower ttl in place
+    // (it is outside the proof).
+    bytes[TTL_OFFSET] = e.ttl - 1;
+    if (this.#o.alterForwarded) {
+      const altered = this.#o.alterForwarded(e, bytes);
+      if (altered === null) return "dropped";
+      bytes = altered;
     }
     const hop = this.#o.nextHop(dest);
-    if (!hop || hop === fromPeer) return "no-route";
+    if (!hop || hop === fromPeer) return "dropped";
     if (!this.#o.sendToPeer(hop, bytes)) {
       this.#o.reportHopFailure?.(hop);
-      return "no-route";
+      return "dropped";
     }
+    if (e.kind === "probe") this.#answerProbe(e, DEFAULT_TTL - e.ttl + 1, false);
     return "forwarded";
+  }
+
+  #local(e: Envelope, bytes: Uint8Array, viaPeer: NodeId | null): void {
+    if (e.kind === "probe") return this.#answerProbe(e, DEFAULT_TTL - e.ttl + 1, true);
+    if (e.kind === "probeReply") return this.#probeReplied(e);
+    this.#o.deliverLocal(e, bytes, viaPeer);
   }
 
   /** Sends a probe to `dest` and resolves with the path it took, or rejects after `timeoutMs`. */
   probe(dest: NodeId, timeoutMs = 5000): Promise<ProbeResult> {
     const now = this.#o.clock.nowMs();
     const id = crypto.getRandomValues(new Uint8Array(16));
-    const e: Envelope = {
+    const e: NodeEnvelope = {
       id,
       kind: "probe",
       ttl: DEFAULT_TTL,
@@ -145,7 +229,7 @@ export class Forwarder {
       expiresAtMs: now + timeoutMs,
       from: this.#o.self,
       to: dest,
-      body: encodePath([this.#o.self]),
+      body: new Uint8Array(0),
     };
     return new Promise((resolve, reject) => {
       const key = envelopeIdHex(id);
@@ -154,14 +238,14 @@ export class Forwarder {
         reject(new FederationError(`Cannot reach ${dest}: no answer within ${timeoutMs} ms`));
       }, timeoutMs);
       this.#probes.set(key, {
+        hops: new Map(),
         sentAtMs: now,
-        resolve: (r) => {
+        finish: (r) => {
           this.#o.clock.clearTimer(timer);
           resolve(r);
         },
       });
-      const result = this.send(e);
-      if (result === "no-route") {
+      if (this.send(e) === "no-route") {
         this.#o.clock.clearTimer(timer);
         this.#probes.delete(key);
         reject(new FederationError(`Cannot reach ${dest}: no route`));
@@ -169,35 +253,36 @@ export class Forwarder {
     });
   }
 
-  #answerProbe(e: Envelope): void {
+  #answerProbe(e: NodeEnvelope, hop: number, final: boolean): void {
+    if (e.from === this.#o.self) return;
     const now = this.#o.clock.nowMs();
-    let path: NodeId[];
-    try {
-      path = [...decodePath(e.body), this.#o.self];
-    } catch {
-      return;
-    }
     this.send({
-      id: e.id,
+      id: crypto.getRandomValues(new Uint8Array(16)),
       kind: "probeReply",
       ttl: DEFAULT_TTL,
       createdAtMs: now,
       expiresAtMs: now + 10_000,
       from: this.#o.self,
       to: e.from,
-      body: encodePath(path),
+      body: encodeProbeHop({ probe: e.id, hop, node: this.#o.self, final }),
     });
   }
 
   #probeReplied(e: Envelope): void {
-    const pending = this.#probes.get(envelopeIdHex(e.id));
-    if (!pending) return;
-    this.#probes.delete(envelopeIdHex(e.id));
+    let h: ProbeHop;
     try {
-      pending.resolve({
-        path: decodePath(e.body),
-        rttMs: this.#o.clock.nowMs() - pending.sentAtMs,
-      });
-    } catch { /* a malformed reply is ignored; the probe times out */ }
+      h = decodeProbeHop(e.body);
+    } catch {
+      return; // a malformed reply is ignored; the probe times out
+    }
+    const key = envelopeIdHex(h.probe);
+    const probe = this.#probes.get(key);
+    // Only the node a reply is proven to come from may name itself.
+    if (!probe || h.node !== e.from) return;
+    probe.hops.set(h.hop, h.node);
+    if (!h.final) return;
+    this.#probes.delete(key);
+    const path = [this.#o.self, ...[...probe.hops].sort((a, b) => a[0] - b[0]).map(([, n]) => n)];
+    probe.finish({ path, rttMs: this.#o.clock.nowMs() - probe.sentAtMs });
   }
 }

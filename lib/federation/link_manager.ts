@@ -1,10 +1,12 @@
 /**
- * Keeps the node's links: dials the peers it knows with backoff, accepts and
- * authenticates incoming links under the owner's policy, pins keys, keeps one
- * link per peer, watches heartbeats, and reports state for `links` / `status`.
+ * Keeps the node's links: the shell around link_policy.ts (which decides who
+ * may link and what is pinned) and redial.ts (which decides when to dial).
+ * It runs handshakes, stores what the decisions return, keeps one channel per
+ * peer, sends heartbeats, budgets the nodes waiting for approval (per address,
+ * in total, with expiry), and reports state for `links` / `status`.
  */
+import type { Budget } from "../budget.ts";
 import type { Clock } from "../clock.ts";
-import { constantTimeEqual } from "../e2e/mod.ts";
 import type { NodeId } from "../ids.ts";
 import type { Logger } from "../log.ts";
 import type { NodeStore, PeerRecord } from "../store/mod.ts";
@@ -17,14 +19,23 @@ import {
   type LinkSelf,
   nextChannelMessage,
   nextMessage,
-  type PeerProof,
   responderFinish,
   responderHello,
   SecureChannel,
 } from "../channel/mod.ts";
 import { FederationError } from "./errors.ts";
+import {
+  decideApprove,
+  decideConnect,
+  decideIncoming,
+  decideOutgoing,
+  type LinkProof,
+  type LinkVerdict,
+  preferLink,
+} from "./link_policy.ts";
 import { decodeLinkMessage, encodeLinkMessage, type LinkMessage } from "./link_message.ts";
-import { fingerprintMatches, fullFingerprint, shortFingerprint } from "./node_key.ts";
+import { fullFingerprint, shortFingerprint } from "./node_key.ts";
+import { Redial } from "./redial.ts";
 
 /** URL path of node links on the listener. */
 export const LINK_PATH = "/fedchat/v1/link";
@@ -45,9 +56,22 @@ export interface LinkInfo {
   sinceMs: number;
   host: string | null;
   port: number | null;
+  /** The pinned key's fingerprint, or for a node awaiting approval the one it presented. */
   fingerprint: string | null;
   lastError: string | null;
   lastErrorAtMs: number | null;
+}
+
+/** What the link layer tells the rest of the node. */
+export interface LinkEvents {
+  /** A link to `peer` is up (its key is proven). */
+  up(peer: NodeId, publicKey: Uint8Array): void;
+  /** The link to `peer` went down. */
+  down(peer: NodeId): void;
+  /** A message arrived from `peer` (heartbeats and results are handled here). */
+  message(peer: NodeId, message: LinkMessage): void;
+  /** The owner forgot `peer`: its pins go everywhere. */
+  forgotten?(peer: NodeId): void;
 }
 
 /** Options of {@linkcode LinkManager}. */
@@ -58,10 +82,17 @@ export interface LinkManagerOptions {
   store: NodeStore;
   clock: Clock;
   log: Logger;
+  events: LinkEvents;
   /** Accept unknown nodes without approval. */
   open: boolean;
   maxMessageBytes: number;
   handshakeTimeoutMs: number;
+  /** Nodes waiting for approval, keyed by the address they connected from (and in total). */
+  pendingBudget: Budget;
+  /** A node waiting for approval is forgotten after this long. */
+  pendingTtlMs: number;
+  /** The jitter's randomness (tests inject one). */
+  random?: () => number;
   heartbeatMs?: number;
   /** A link with nothing received for this long is down. */
   deadAfterMs?: number;
@@ -73,40 +104,43 @@ interface Runtime {
   initiator: NodeId | null;
   state: LinkState;
   sinceMs: number;
-  backoffMs: number;
-  timer: number | null;
   dialing: boolean;
   lastReceivedMs: number;
-  /** Redial delay after a disconnect for misbehaviour (0: none). */
-  penaltyMs: number;
 }
+
+const SWEEP_MS = 60_000;
 
 /** The link layer of one node. */
 export class LinkManager {
-  /** A link to `peer` is up (its key is proven). */
-  onLinkUp: (peer: NodeId, publicKey: Uint8Array) => void = () => {};
-  /** The link to `peer` went down. */
-  onLinkDown: (peer: NodeId) => void = () => {};
-  /** A message arrived from `peer` (heartbeats and results are handled here). */
-  onMessage: (peer: NodeId, message: LinkMessage) => void = () => {};
-
-  #o: Required<LinkManagerOptions>;
+  #o: Required<Omit<LinkManagerOptions, "random">>;
   #log: Logger;
   #peers = new Map<NodeId, Runtime>();
   #waiters = new Map<NodeId, Array<() => void>>();
+  #redial: Redial;
   #heartbeat: number;
+  #sweep: number;
   #stopped = false;
+  #fpCache = new Map<NodeId, string>();
 
   constructor(options: LinkManagerOptions) {
     this.#o = { heartbeatMs: 500, deadAfterMs: 2000, maxBackoffMs: 30_000, ...options };
     this.#log = options.log.child("links");
+    this.#redial = new Redial({
+      clock: options.clock,
+      random: options.random,
+      maxMs: this.#o.maxBackoffMs,
+    });
+    for (const rec of options.store.listPeers()) {
+      if (rec.state === "pending" && rec.address) options.pendingBudget.take(rec.address);
+    }
     this.#heartbeat = this.#o.clock.setTimer(() => this.#beat(), this.#o.heartbeatMs);
+    this.#sweep = this.#o.clock.setTimer(() => this.#expirePending(), 0);
   }
 
   /** Starts dialling every linked peer with a known endpoint. */
   start(): void {
     for (const rec of this.#o.store.listPeers()) {
-      if (rec.state === "linked" && rec.host && rec.port) this.#scheduleDial(rec.nodeId, 0);
+      if (rec.state === "linked" && rec.host && rec.port) this.#dialIn(rec.nodeId, 0);
     }
   }
 
@@ -114,10 +148,9 @@ export class LinkManager {
   stop(): void {
     this.#stopped = true;
     this.#o.clock.clearTimer(this.#heartbeat);
-    for (const rt of this.#peers.values()) {
-      if (rt.timer !== null) this.#o.clock.clearTimer(rt.timer);
-      rt.channel?.close("node stopping");
-    }
+    this.#o.clock.clearTimer(this.#sweep);
+    this.#redial.stop();
+    for (const rt of this.#peers.values()) rt.channel?.close("node stopping");
   }
 
   /** Peers whose link is up now. */
@@ -136,6 +169,8 @@ export class LinkManager {
   /**
    * Records a peer to link with (from `connect` or an invite) and dials it.
    * Resolves with its link row once the attempt settles or `waitMs` passes.
+   *
+   * @throws {FederationError} its own id; a pinned key the invite contradicts
    */
   async connect(
     target: { nodeId: NodeId; host: string; port: number; fingerprint?: string },
@@ -144,112 +179,107 @@ export class LinkManager {
     if (target.nodeId === this.#o.self.nodeId) {
       throw new FederationError("Cannot connect: that is this node's own id");
     }
-    const store = this.#o.store;
-    const existing = store.getPeer(target.nodeId);
-    if (existing?.publicKey && target.fingerprint) {
-      const fp = await fullFingerprint(existing.publicKey);
-      if (!fingerprintMatches(fp, target.fingerprint)) {
-        throw new FederationError(
-          `Cannot connect: ${target.nodeId} is pinned to key ${shortFingerprint(fp)}, ` +
-            "but the invite names another key",
-        );
-      }
-    }
-    store.putPeer({
-      nodeId: target.nodeId,
-      publicKey: existing?.publicKey ?? null,
-      expectedFingerprint: target.fingerprint ?? existing?.expectedFingerprint ?? null,
-      host: target.host,
-      port: target.port,
-      state: "linked",
-      createdAtMs: existing?.createdAtMs ?? this.#o.clock.nowMs(),
-      lastError: null,
-      lastErrorAtMs: null,
+    const rec = this.#o.store.getPeer(target.nodeId);
+    const decision = decideConnect({
+      record: rec,
+      target,
+      pinnedFingerprint: rec?.publicKey ? await fullFingerprint(rec.publicKey) : null,
+      nowMs: this.#o.clock.nowMs(),
     });
-    const rt = this.#runtime(target.nodeId);
-    rt.backoffMs = 0;
+    if (decision.kind === "refuse") throw new FederationError(decision.reason);
+    this.#releasePending(rec);
+    this.#put(decision.record);
+    this.#redial.reset(target.nodeId);
     const settled = this.#waitSettled(target.nodeId, waitMs);
-    if (rt.state !== "up") this.#scheduleDial(target.nodeId, 0);
+    if (this.#runtime(target.nodeId).state !== "up") this.#dialIn(target.nodeId, 0);
     await settled;
-    return this.links().find((l) => l.peer === target.nodeId)!;
+    return this.#info(this.#o.store.getPeer(target.nodeId)!);
   }
 
-  /** Lets a pending node link; dials it when it left an endpoint. */
+  /** Lets a waiting node link (pinning the key it presented); dials it when it left an endpoint. */
   approve(nodeId: NodeId): LinkInfo {
     const rec = this.#o.store.getPeer(nodeId);
-    if (!rec || rec.state === "linked") {
-      throw new FederationError(`Cannot approve ${nodeId}: no link request from it is waiting`);
-    }
-    this.#o.store.putPeer({ ...rec, state: "linked", lastError: null, lastErrorAtMs: null });
+    const decision = decideApprove(rec);
+    if (decision.kind === "refuse") throw new FederationError(decision.reason);
+    this.#releasePending(rec);
+    this.#put(decision.record);
     this.#log.info("link approved", { peer: nodeId });
-    const rt = this.#runtime(nodeId);
-    rt.backoffMs = 0;
-    if (rec.host && rec.port) this.#scheduleDial(nodeId, 0);
+    this.#redial.reset(nodeId);
+    if (decision.record.host && decision.record.port) this.#dialIn(nodeId, 0);
     else this.#setState(nodeId, "down");
-    return this.links().find((l) => l.peer === nodeId)!;
+    return this.#info(decision.record);
   }
 
   /** Refuses a node: its link is closed and further attempts are turned away. */
   reject(nodeId: NodeId): void {
     const rec = this.#o.store.getPeer(nodeId);
     if (!rec) throw new FederationError(`Cannot reject ${nodeId}: this node does not know it`);
-    this.#o.store.putPeer({ ...rec, state: "rejected" });
-    const rt = this.#runtime(nodeId);
-    if (rt.timer !== null) this.#o.clock.clearTimer(rt.timer);
-    rt.timer = null;
-    rt.channel?.close("rejected by the owner");
+    this.#releasePending(rec);
+    this.#put({ ...rec, state: "rejected", presentedKey: null, address: null });
+    this.#redial.cancel(nodeId);
+    this.#runtime(nodeId).channel?.close("rejected by the owner");
     this.#setState(nodeId, "refused");
     this.#log.info("link rejected", { peer: nodeId });
   }
 
   /**
-   * Closes the link to a misbehaving peer (it may link again after the usual
-   * backoff); the reason is logged and recorded as its last error.
+   * Closes the link to a misbehaving peer; it is dialled again only after a
+   * growing wait. The reason is logged and recorded as its last error.
    */
   disconnect(peer: NodeId, reason: string): void {
     const rt = this.#peers.get(peer);
     if (!rt?.channel) return;
     this.#log.warn("link closed: peer misbehaved", { peer, why: reason });
     this.#recordError(peer, `disconnected: ${reason}`);
-    rt.penaltyMs = Math.min(this.#o.maxBackoffMs, Math.max(5_000, rt.penaltyMs * 2));
+    this.#redial.penalize(peer);
     rt.channel.close(reason, 1008);
   }
 
-  /** Closes the link to a node and forgets it (its pin too). */
-  remove(nodeId: NodeId): void {
+  /**
+   * Closes the link to a node and forgets it, its pin included (the owner's
+   * deliberate step before trusting another key for the id).
+   *
+   * @throws {FederationError} the node is not known
+   */
+  forget(nodeId: NodeId): void {
+    const rec = this.#o.store.getPeer(nodeId);
+    if (!rec) throw new FederationError(`Cannot forget ${nodeId}: this node does not know it`);
+    this.#releasePending(rec);
     const rt = this.#peers.get(nodeId);
-    if (rt) {
-      if (rt.timer !== null) this.#o.clock.clearTimer(rt.timer);
-      this.#peers.delete(nodeId);
-      rt.channel?.close("link removed by the owner");
-    }
+    this.#redial.forget(nodeId);
+    this.#peers.delete(nodeId);
+    rt?.channel?.close("link forgotten by the owner");
     this.#fpCache.delete(nodeId);
     this.#o.store.deletePeer(nodeId);
+    this.#log.info("link forgotten", { peer: nodeId });
+    this.#o.events.forgotten?.(nodeId);
   }
 
   /** Every known peer with its link state. */
   links(): LinkInfo[] {
-    return this.#o.store.listPeers().map((rec) => {
-      const rt = this.#peers.get(rec.nodeId);
-      const state: LinkState = rec.state === "pending"
-        ? "awaiting-owner"
-        : rec.state === "rejected"
-        ? "refused"
-        : rt?.state ?? "down";
-      return {
-        peer: rec.nodeId,
-        state,
-        sinceMs: rt?.sinceMs ?? rec.createdAtMs,
-        host: rec.host,
-        port: rec.port,
-        fingerprint: rec.publicKey ? this.#fpCache.get(rec.nodeId) ?? null : null,
-        lastError: rec.lastError,
-        lastErrorAtMs: rec.lastErrorAtMs,
-      };
-    });
+    return this.#o.store.listPeers().map((rec) => this.#info(rec));
   }
 
-  #fpCache = new Map<NodeId, string>();
+  #info(rec: PeerRecord): LinkInfo {
+    const rt = this.#peers.get(rec.nodeId);
+    const state: LinkState = rec.state === "pending"
+      ? "awaiting-owner"
+      : rec.state === "rejected"
+      ? "refused"
+      : rt?.state ?? "down";
+    return {
+      peer: rec.nodeId,
+      state,
+      sinceMs: rt?.sinceMs ?? rec.createdAtMs,
+      host: rec.host,
+      port: rec.port,
+      fingerprint: (rec.publicKey ?? rec.presentedKey)
+        ? this.#fpCache.get(rec.nodeId) ?? null
+        : null,
+      lastError: rec.lastError,
+      lastErrorAtMs: rec.lastErrorAtMs,
+    };
+  }
 
   /** Handles an incoming connection on {@linkcode LINK_PATH}. */
   accept(accepted: Accepted): void {
@@ -269,11 +299,28 @@ export class LinkManager {
     const { keys, peer } = await responderFinish(state, await nextMessage(ws, timeout));
     authenticated();
     const channel = new SecureChannel(ws, keys);
-    const verdict = await this.#policy(peer);
+    const proof: LinkProof = {
+      ...peer,
+      fingerprint: await fullFingerprint(peer.publicKey),
+      address: ws.remoteAddress,
+    };
+    const rec = this.#o.store.getPeer(peer.nodeId);
+    const pendingRoom = rec !== undefined || this.#o.pendingBudget.fits(ws.remoteAddress);
+    const verdict = decideIncoming({
+      record: rec,
+      proof,
+      open: this.#o.open,
+      nowMs: this.#o.clock.nowMs(),
+      pendingRoom,
+    });
+    this.#apply(verdict, proof, rec);
     const result = (status: "accepted" | "pending" | "refused", reason: string) =>
       channel.send(encodeLinkMessage({ kind: "result", status, reason }));
-    if (verdict.status !== "accepted") {
-      result(verdict.status, verdict.reason);
+    if (verdict.kind !== "accept") {
+      if (verdict.kind === "refuse" && !verdict.keyMismatch && !pendingRoom) {
+        this.#o.pendingBudget.refuse(ws.remoteAddress, this.#o.clock.nowMs());
+      }
+      result(verdict.kind === "pending" ? "pending" : "refused", verdict.reason);
       await channel.flushed();
       channel.close(verdict.reason);
       return;
@@ -282,70 +329,49 @@ export class LinkManager {
     this.#register(peer.nodeId, channel, peer.nodeId, peer.publicKey);
   }
 
-  async #policy(
-    peer: PeerProof,
-  ): Promise<{ status: "accepted" | "pending" | "refused"; reason: string }> {
-    const store = this.#o.store;
-    const rec = store.getPeer(peer.nodeId);
-    const now = this.#o.clock.nowMs();
-    const fp = await fullFingerprint(peer.publicKey);
-    if (rec) {
-      const refusal = await this.#checkPins(rec, peer.publicKey, fp);
-      if (refusal) return { status: "refused", reason: "key does not match the pinned key" };
-      if (rec.state === "rejected") return { status: "refused", reason: "refused by the owner" };
-      const endpoint = peer.endpoint ??
-        (rec.host && rec.port ? { host: rec.host, port: rec.port } : null);
-      store.putPeer({
-        ...rec,
-        publicKey: peer.publicKey,
-        host: rec.host ?? endpoint?.host ?? null,
-        port: rec.port ?? endpoint?.port ?? null,
-      });
-      this.#fpCache.set(peer.nodeId, shortFingerprint(fp));
-      if (rec.state === "pending") return { status: "pending", reason: "waiting for the owner" };
-      return { status: "accepted", reason: "" };
+  /** Stores what a decision returned, logs refusals, counts a new waiting node. */
+  #apply(verdict: LinkVerdict, proof: LinkProof, before: PeerRecord | undefined): void {
+    if (verdict.record) {
+      if (verdict.kind === "pending" && !before && proof.address) {
+        this.#o.pendingBudget.take(proof.address);
+      }
+      this.#put(verdict.record);
     }
-    store.putPeer({
-      nodeId: peer.nodeId,
-      publicKey: peer.publicKey,
-      expectedFingerprint: null,
-      host: peer.endpoint?.host ?? null,
-      port: peer.endpoint?.port ?? null,
-      state: this.#o.open ? "linked" : "pending",
-      createdAtMs: now,
-      lastError: null,
-      lastErrorAtMs: null,
-    });
-    this.#fpCache.set(peer.nodeId, shortFingerprint(fp));
-    if (this.#o.open) return { status: "accepted", reason: "" };
-    this.#log.info("link request waits for approval", {
-      peer: peer.nodeId,
-      fp: shortFingerprint(fp),
-    });
-    return { status: "pending", reason: "waiting for the owner" };
+    this.#fpCache.set(proof.nodeId, shortFingerprint(proof.fingerprint));
+    if (verdict.kind === "refuse" && verdict.keyMismatch) {
+      this.#log.warn("link refused: key mismatch", {
+        peer: proof.nodeId,
+        presented: shortFingerprint(proof.fingerprint),
+      });
+    } else if (verdict.kind === "pending" && !before) {
+      this.#log.info("link request waits for approval", {
+        peer: proof.nodeId,
+        fp: shortFingerprint(proof.fingerprint),
+      });
+    }
   }
 
-  /** Returns a refusal text when the proven key breaks a pin (and records it). */
-  async #checkPins(rec: PeerRecord, key: Uint8Array, fp: string): Promise<string | null> {
-    let why: string | null = null;
-    if (rec.publicKey && !constantTimeEqual(rec.publicKey, key)) {
-      why = `refused a different key for ${rec.nodeId}: presented ${shortFingerprint(fp)}, ` +
-        `pinned ${shortFingerprint(await fullFingerprint(rec.publicKey))}`;
-    } else if (
-      !rec.publicKey && rec.expectedFingerprint && !fingerprintMatches(fp, rec.expectedFingerprint)
-    ) {
-      why = `refused a key for ${rec.nodeId} that does not match the invite: presented ${
-        shortFingerprint(fp)
-      }`;
+  #put(rec: PeerRecord): void {
+    this.#o.store.putPeer(rec);
+    if (rec.publicKey === null && rec.presentedKey === null) this.#fpCache.delete(rec.nodeId);
+  }
+
+  #releasePending(rec: PeerRecord | undefined): void {
+    if (rec?.state === "pending" && rec.address) this.#o.pendingBudget.release(rec.address);
+  }
+
+  /** Forgets nodes that waited for approval longer than the configured time. */
+  #expirePending(): void {
+    if (this.#stopped) return;
+    const before = this.#o.clock.nowMs() - this.#o.pendingTtlMs;
+    for (const rec of this.#o.store.listPeers()) {
+      if (rec.state !== "pending" || rec.createdAtMs > before) continue;
+      this.#releasePending(rec);
+      this.#o.store.deletePeer(rec.nodeId);
+      this.#fpCache.delete(rec.nodeId);
+      this.#log.info("link request expired", { peer: rec.nodeId });
     }
-    if (why) {
-      this.#log.warn("link refused: key mismatch", {
-        peer: rec.nodeId,
-        presented: shortFingerprint(fp),
-      });
-      this.#o.store.putPeer({ ...rec, lastError: why, lastErrorAtMs: this.#o.clock.nowMs() });
-    }
-    return why;
+    this.#sweep = this.#o.clock.setTimer(() => this.#expirePending(), SWEEP_MS);
   }
 
   #runtime(peer: NodeId): Runtime {
@@ -356,11 +382,8 @@ export class LinkManager {
         initiator: null,
         state: "down",
         sinceMs: this.#o.clock.nowMs(),
-        backoffMs: 0,
-        timer: null,
         dialing: false,
         lastReceivedMs: 0,
-        penaltyMs: 0,
       };
       this.#peers.set(peer, rt);
     }
@@ -391,21 +414,8 @@ export class LinkManager {
     });
   }
 
-  #scheduleDial(peer: NodeId, delayMs: number): void {
-    if (this.#stopped) return;
-    const rt = this.#runtime(peer);
-    if (rt.timer !== null) this.#o.clock.clearTimer(rt.timer);
-    rt.timer = this.#o.clock.setTimer(() => {
-      rt.timer = null;
-      this.#dial(peer);
-    }, delayMs);
-  }
-
-  #retry(peer: NodeId): void {
-    const rt = this.#runtime(peer);
-    rt.backoffMs = Math.min(this.#o.maxBackoffMs, Math.max(500, rt.backoffMs * 2));
-    const jitter = rt.backoffMs * (0.8 + Math.random() * 0.4);
-    this.#scheduleDial(peer, jitter);
+  #dialIn(peer: NodeId, delayMs: number): void {
+    if (!this.#stopped) this.#redial.at(peer, delayMs, () => void this.#dial(peer));
   }
 
   async #dial(peer: NodeId): Promise<void> {
@@ -433,15 +443,18 @@ export class LinkManager {
       });
       ws.send(hello.message);
       const fin = await initiatorFinish(hello.state, await nextMessage(ws, timeout));
-      const fp = await fullFingerprint(fin.peer.publicKey);
+      const proof: LinkProof = {
+        ...fin.peer,
+        fingerprint: await fullFingerprint(fin.peer.publicKey),
+        address: null,
+      };
       const current = this.#o.store.getPeer(peer) ?? rec;
-      const refusal = await this.#checkPins(current, fin.peer.publicKey, fp);
-      if (refusal) throw new AuthError(refusal);
+      const verdict = decideOutgoing({ record: current, proof, nowMs: this.#o.clock.nowMs() });
+      this.#apply(verdict, proof, current);
+      if (verdict.kind === "refuse") throw new AuthError(verdict.reason);
       if (!current.publicKey) {
-        this.#o.store.putPeer({ ...current, publicKey: fin.peer.publicKey });
-        this.#log.info("pinned node key", { peer, fp: shortFingerprint(fp) });
+        this.#log.info("pinned node key", { peer, fp: shortFingerprint(proof.fingerprint) });
       }
-      this.#fpCache.set(peer, shortFingerprint(fp));
       ws.send(fin.message);
       const channel = new SecureChannel(ws, fin.keys);
       const first = decodeLinkMessage(
@@ -451,7 +464,7 @@ export class LinkManager {
       if (first.kind !== "result") throw new FederationError("peer did not answer the link");
       if (first.status === "accepted") {
         rt.dialing = false;
-        rt.backoffMs = 0;
+        this.#redial.reset(peer);
         this.#register(peer, channel, this.#o.self.nodeId, fin.peer.publicKey);
         return;
       }
@@ -469,7 +482,7 @@ export class LinkManager {
     } finally {
       rt.dialing = false;
     }
-    this.#retry(peer);
+    if (!this.#stopped) this.#redial.afterFailure(peer, () => void this.#dial(peer));
   }
 
   #recordError(peer: NodeId, why: string): void {
@@ -481,12 +494,14 @@ export class LinkManager {
 
   #register(peer: NodeId, channel: SecureChannel, initiator: NodeId, key: Uint8Array): void {
     const rt = this.#runtime(peer);
-    const self = this.#o.self.nodeId;
     if (rt.channel?.open) {
-      // Both sides keep the link initiated by the smaller id; a same-direction
-      // newcomer replaces the old one (the peer restarted).
-      const preferred = self < peer ? self : peer;
-      if (rt.initiator === preferred && initiator !== preferred) {
+      const keep = preferLink({
+        self: this.#o.self.nodeId,
+        peer,
+        existing: rt.initiator!,
+        incoming: initiator,
+      });
+      if (keep === "keep-existing") {
         channel.close("duplicate link");
         return;
       }
@@ -494,8 +509,7 @@ export class LinkManager {
       rt.channel = null;
       old.close("replaced by a newer link");
     }
-    if (rt.timer !== null) this.#o.clock.clearTimer(rt.timer);
-    rt.timer = null;
+    this.#redial.cancel(peer);
     rt.channel = channel;
     rt.initiator = initiator;
     rt.lastReceivedMs = this.#o.clock.nowMs();
@@ -517,18 +531,18 @@ export class LinkManager {
       }
       if (m.kind === "heartbeat" || m.kind === "result") return;
       if (m.kind === "bye") return channel.close(`peer said bye: ${m.reason}`);
-      this.onMessage(peer, m);
+      this.#o.events.message(peer, m);
     };
     channel.onClose = (reason) => {
       if (rt.channel !== channel) return;
       rt.channel = null;
       this.#setState(peer, "down");
       this.#log.info("link down", { peer, why: reason });
-      this.onLinkDown(peer);
+      this.#o.events.down(peer);
       // Redial soon after an ordinary drop; later after a disconnect for misbehaviour.
-      if (!this.#stopped) this.#scheduleDial(peer, rt.penaltyMs || 200 + Math.random() * 300);
+      if (!this.#stopped) this.#redial.afterDrop(peer, () => void this.#dial(peer));
     };
-    this.onLinkUp(peer, key);
+    this.#o.events.up(peer, key);
   }
 
   #beat(): void {

@@ -16,5 +16,6 @@ export { formatInvite, type Invite, parseInvite } from "./invite.ts";
 export { LINK_PATH, type LinkInfo, LinkManager, type LinkState } from "./link_manager.ts";
 export type { LinkMessage } from "./link_message.ts";
 export { createFederation, type Federation, type FederationOptions } from "./federation.ts";
-export type { ForwardResult, ProbeResult } from "./forwarder.ts";
+export type { Forwarder, ForwardResult, ProbeResult, ReceiveResult } from "./forwarder.ts";
+export type { ProvenanceVerdict } from "./provenance.ts";
 export type { DirectoryEntry, LocalUser, TableRow } from "./routing/mod.ts";

@@ -2,7 +2,12 @@
 import { join } from "node:path";
 import { ADMIN_SOCKET } from "./admin_server.ts";
 
-/** The running process refused a command; its message is meant for the user. */
+/**
+ * The running process did not carry out a command: it answered
+ * `{ok: false, error}` (the error's text, written for the user, is this
+ * error's message) or hung up without answering. Every failure reported over
+ * the admin socket arrives as this one type.
+ */
 export class AdminReplyError extends Error {
   constructor(message: string) {
     super(message);
@@ -10,22 +15,36 @@ export class AdminReplyError extends Error {
   }
 }
 
-/** No node answers on the admin socket. */
+/** No process answers on the admin socket of `dataDir`. */
 export class NotRunningError extends Error {
-  constructor(dataDir: string) {
+  /** The data directory (or client directory) whose socket nobody answers. */
+  readonly dataDir: string;
+
+  constructor(dataDir: string, options?: ErrorOptions) {
     super(
       `Cannot reach the node: none is running with data directory ${JSON.stringify(dataDir)}; ` +
-        "start it first (deno task start, or main.ts server)",
+        "start it first",
+      options,
     );
     this.name = "NotRunningError";
+    this.dataDir = dataDir;
   }
+}
+
+/** The error a `{ok: false, error}` reply stands for. */
+function refusal(reply: { error?: unknown }): AdminReplyError {
+  return new AdminReplyError(
+    typeof reply.error === "string"
+      ? reply.error
+      : "Cannot run the command: the process refused it",
+  );
 }
 
 async function open(dataDir: string): Promise<Deno.UnixConn> {
   try {
     return await Deno.connect({ transport: "unix", path: join(dataDir, ADMIN_SOCKET) });
-  } catch {
-    throw new NotRunningError(dataDir);
+  } catch (cause) {
+    throw new NotRunningError(dataDir, { cause });
   }
 }
 
@@ -52,7 +71,8 @@ async function* lines(conn: Deno.Conn): AsyncGenerator<unknown> {
 /**
  * Sends one command and returns its result.
  *
- * @throws {NotRunningError} no node; {Error} the node's error message
+ * @throws {NotRunningError} nothing answers; {AdminReplyError} the process refused the
+ *   command (the message says why) or hung up without an answer
  */
 export async function adminCall(
   dataDir: string,
@@ -63,17 +83,24 @@ export async function adminCall(
   try {
     await writeAll(conn, new TextEncoder().encode(JSON.stringify({ cmd, args }) + "\n"));
     for await (const msg of lines(conn)) {
-      const m = msg as { ok: boolean; result?: unknown; error?: string };
-      if (!m.ok) throw new AdminReplyError(m.error ?? "unknown error");
+      const m = msg as { ok: boolean; result?: unknown; error?: unknown };
+      if (!m.ok) throw refusal(m);
       return m.result;
     }
-    throw new Error("the node closed the admin connection without an answer");
+    throw new AdminReplyError(
+      `Cannot run ${JSON.stringify(cmd)}: the process closed the admin connection without an ` +
+        "answer; see its output (it may be stopping)",
+    );
   } finally {
     conn.close();
   }
 }
 
-/** Sends a streaming command and yields its events until the node goes away. */
+/**
+ * Sends a streaming command and yields its events until the node goes away.
+ *
+ * @throws {NotRunningError} nothing answers; {AdminReplyError} the process refused the command
+ */
 export async function* adminStream(
   dataDir: string,
   cmd: string,
@@ -83,8 +110,8 @@ export async function* adminStream(
   try {
     await writeAll(conn, new TextEncoder().encode(JSON.stringify({ cmd, args }) + "\n"));
     for await (const msg of lines(conn)) {
-      const m = msg as { ok: boolean; event?: unknown; error?: string; streaming?: boolean };
-      if (!m.ok) throw new AdminReplyError(m.error ?? "unknown error");
+      const m = msg as { ok: boolean; event?: unknown; error?: unknown; streaming?: boolean };
+      if (!m.ok) throw refusal(m);
       if (m.streaming) continue;
       yield m.event;
     }

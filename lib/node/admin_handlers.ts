@@ -3,7 +3,24 @@ import { toNodeId, toUserName } from "../ids.ts";
 import { addUser } from "./accounts.ts";
 import { parseInvite } from "../federation/mod.ts";
 import { AdminError, type AdminHandler } from "./admin_server.ts";
-import type { Node } from "./node.ts";
+import type { Federation } from "../federation/mod.ts";
+import type { NodeId } from "../ids.ts";
+import type { NodeStore } from "../store/mod.ts";
+import type { ClientHub } from "./client_hub.ts";
+
+/**
+ * What the admin commands need of a node (lib/node/node.ts's `Node` has it);
+ * declared here so that this file does not import node.ts, which imports it.
+ */
+export interface AdminNode {
+  config: { nodeId: NodeId; publicHost: string };
+  fingerprint: string;
+  federation: Federation;
+  store: NodeStore;
+  clients: Pick<ClientHub, "online" | "announceUsers" | "detach">;
+  status(): { endpoint: { port: number } };
+  invite(): string;
+}
 
 function str(args: Record<string, unknown>, name: string): string {
   const v = args[name];
@@ -14,7 +31,7 @@ function str(args: Record<string, unknown>, name: string): string {
 }
 
 /** Builds the command table for `node`. */
-export function adminHandlers(node: Node): Record<string, AdminHandler> {
+export function adminHandlers(node: AdminNode): Record<string, AdminHandler> {
   return {
     status: () => ({ kind: "result", value: node.status() }),
     links: () => ({ kind: "result", value: node.federation.links.links() }),
@@ -77,7 +94,13 @@ export function adminHandlers(node: Node): Record<string, AdminHandler> {
       }
       if (!node.store.getAccount(name)) throw new AdminError(`Cannot remove ${name}: no such user`);
       node.store.deleteAccount(name);
+      // The removed user's client goes at once: a later account of the same name is someone else.
+      node.clients.detach(name, "account removed");
       node.clients.announceUsers();
+      return { kind: "result", value: null };
+    },
+    forget: (args) => {
+      node.federation.links.forget(toNodeId(args.nodeId));
       return { kind: "result", value: null };
     },
     reject: (args) => {

@@ -5,29 +5,43 @@
  * recipient's node with a bundleRequest envelope.
  */
 import type { Clock } from "../clock.ts";
-import type { Federation } from "../federation/mod.ts";
+import type { Forwarder } from "../federation/mod.ts";
 import { type Address, type NodeId, splitAddress, toUserName, type UserName } from "../ids.ts";
 import { ByteReader, ByteWriter } from "../e2e/mod.ts";
-import { DEFAULT_TTL, type Envelope, envelopeIdHex } from "../protocol/mod.ts";
+import {
+  DEFAULT_TTL,
+  encodeEnvelope,
+  type Envelope,
+  envelopeIdHex,
+  type NodeEnvelope,
+} from "../protocol/mod.ts";
 import type { NodeStore } from "../store/mod.ts";
+
+/** Options of {@linkcode BundleService}. */
+export interface BundleServiceOptions {
+  self: NodeId;
+  store: NodeStore;
+  clock: Clock;
+  forwarder: Pick<Forwarder, "send" | "sendEncoded">;
+  /** A request sent through `firstHop` to `dest` got no answer (paths are judged by results). */
+  reportMiss(firstHop: NodeId, dest: NodeId): void;
+}
 
 /** Fetches bundles for clients and answers other nodes' requests. */
 export class BundleService {
   #self: NodeId;
   #store: NodeStore;
-  #federation!: Federation;
+  #forwarder: Pick<Forwarder, "send" | "sendEncoded">;
   #clock: Clock;
+  #reportMiss: (firstHop: NodeId, dest: NodeId) => void;
   #waiting = new Map<string, (bundle: Uint8Array | null) => void>();
 
-  constructor(self: NodeId, store: NodeStore, clock: Clock) {
-    this.#self = self;
-    this.#store = store;
-    this.#clock = clock;
-  }
-
-  /** Set once the federation exists (they refer to each other). */
-  set federation(f: Federation) {
-    this.#federation = f;
+  constructor(o: BundleServiceOptions) {
+    this.#self = o.self;
+    this.#store = o.store;
+    this.#clock = o.clock;
+    this.#forwarder = o.forwarder;
+    this.#reportMiss = o.reportMiss;
   }
 
   /**
@@ -48,7 +62,7 @@ export class BundleService {
     }
     const now = this.#clock.nowMs();
     const id = crypto.getRandomValues(new Uint8Array(16));
-    const e: Envelope = {
+    const e: NodeEnvelope = {
       id,
       kind: "bundleRequest",
       ttl: DEFAULT_TTL,
@@ -69,18 +83,23 @@ export class BundleService {
         resolve(b);
       });
     });
-    if (this.#federation.forwarder.send(e) === "no-route") {
+    const hop = this.#forwarder.sendEncoded(node, encodeEnvelope(e));
+    if (hop === null) {
       this.#waiting.delete(key);
       throw new Error(`Cannot reach ${node}: no route to that node`);
     }
     const bundle = await answer;
-    if (bundle === null) throw new Error(`Cannot reach ${node}: no answer`);
+    if (bundle === null) {
+      this.#reportMiss(hop, node);
+      throw new Error(`Cannot reach ${node}: no answer`);
+    }
     if (bundle.length === 0) throw new Error(`Cannot find ${address}: no such user on ${node}`);
     return bundle;
   }
 
   /** Handles bundleRequest and bundleReply envelopes addressed to this node. */
-  receive(e: Envelope): void {
+  receive(e: Envelope, viaPeer: NodeId | null = null): void {
+    if (e.kind !== "bundleRequest" && e.kind !== "bundleReply") return;
     if (e.kind === "bundleRequest") {
       let name: UserName;
       try {
@@ -92,16 +111,20 @@ export class BundleService {
       }
       const bundle = this.#store.getAccount(name)?.bundle ?? new Uint8Array(0);
       const now = this.#clock.nowMs();
-      this.#federation.forwarder.send({
-        id: e.id,
-        kind: "bundleReply",
-        ttl: DEFAULT_TTL,
-        createdAtMs: now,
-        expiresAtMs: now + 10_000,
-        from: this.#self,
-        to: e.from,
-        body: bundle,
-      });
+      this.#forwarder.send(
+        {
+          id: e.id,
+          kind: "bundleReply",
+          ttl: DEFAULT_TTL,
+          createdAtMs: now,
+          expiresAtMs: now + 10_000,
+          from: this.#self,
+          to: e.from,
+          body: bundle,
+        },
+        undefined,
+        viaPeer ?? undefined,
+      );
     } else if (e.kind === "bundleReply") {
       const key = envelopeIdHex(e.id);
       const resolve = this.#waiting.get(key);

@@ -28,18 +28,22 @@ import {
   encodeClientMessage,
   envelopeIdHex,
 } from "../protocol/mod.ts";
-import type { NodeStore } from "../store/mod.ts";
+import type { InboxKind, NodeStore } from "../store/mod.ts";
 import type { Accepted } from "../wss/mod.ts";
 import { enrollmentMatches } from "./accounts.ts";
 import type { BundleService } from "./bundle_service.ts";
 import type { Committer } from "./committer.ts";
 import { type Delivery, DeliveryError, type DeliveryEvent } from "./delivery.ts";
 import type { FileSpool } from "./file_spool.ts";
+import type { ResourceState } from "./resource_state.ts";
 
 /** URL path of the client protocol on the node's listener. */
 export const CLIENT_PATH = "/fedchat/v1/client";
 const NOTICE_MARK = 0xff;
 const PUSH_BATCH = 256;
+/** Items a client has not acknowledged for this long are pushed again. */
+const REPUSH_AFTER_MS = 15_000;
+const REPUSH_CHECK_MS = 5_000;
 const MAX_BUNDLE_BYTES = 8192;
 /** File chunk bytes pushed to a client and not yet acknowledged. */
 const CHUNK_WINDOW_BYTES = 4 * 1024 * 1024;
@@ -51,6 +55,8 @@ interface Session {
   link: ClientLink;
   pushedSeq: number;
   unacked: number;
+  /** When the client last acknowledged, or was last pushed to (this node's clock). */
+  progressAtMs: number;
   /** Chunks pushed and not yet acknowledged, with their sizes. */
   chunksOut: Map<string, number>;
   chunkBytesOut: number;
@@ -63,6 +69,9 @@ export interface ClientHubOptions {
   committer: Committer;
   federation: Federation;
   bundles: BundleService;
+  delivery: Delivery;
+  /** The node's resource conditions, told to every client. */
+  resources: ResourceState;
   spool: FileSpool;
   clock: Clock;
   log: Logger;
@@ -73,10 +82,48 @@ export interface ClientHubOptions {
 export class ClientHub {
   #o: ClientHubOptions;
   #sessions = new Map<UserName, Session>();
-  delivery!: Delivery;
 
   constructor(options: ClientHubOptions) {
     this.#o = options;
+    options.delivery.onEvent((ev) => this.#onDeliveryEvent(ev));
+    options.resources.subscribe(() => {
+      for (const s of this.#sessions.values()) this.#sendCondition(s);
+    });
+    this.#repushTimer = options.clock.setTimer(() => this.#repush(), REPUSH_CHECK_MS);
+  }
+
+  #repushTimer: number;
+
+  /** Stops the timer (sessions close with the listener). */
+  stop(): void {
+    this.#o.clock.clearTimer(this.#repushTimer);
+  }
+
+  /**
+   * A client that stopped acknowledging (it could not store what it got: its
+   * disk was full, say) gets its unacknowledged items again, from the oldest;
+   * it recognises the ones it did take by their inbox ids.
+   */
+  #repush(): void {
+    const now = this.#o.clock.nowMs();
+    for (const s of this.#sessions.values()) {
+      if (s.unacked > 0 && now - s.progressAtMs >= REPUSH_AFTER_MS) {
+        this.#o.log.info("pushing unacknowledged items again", { user: s.user, items: s.unacked });
+        s.pushedSeq = 0;
+        s.unacked = 0;
+        this.#push(s);
+      }
+    }
+    this.#repushTimer = this.#o.clock.setTimer(() => this.#repush(), REPUSH_CHECK_MS);
+  }
+
+  /** Ends the session of `user` at once (the account was removed). */
+  detach(user: UserName, reason: string): void {
+    const s = this.#sessions.get(user);
+    if (!s) return;
+    this.#sessions.delete(user);
+    s.link.close(reason);
+    this.announceUsers();
   }
 
   /** Users with a client attached now. */
@@ -153,6 +200,7 @@ export class ClientHub {
       link,
       pushedSeq: 0,
       unacked: 0,
+      progressAtMs: this.#o.clock.nowMs(),
       chunksOut: new Map(),
       chunkBytesOut: 0,
     };
@@ -171,12 +219,17 @@ export class ClientHub {
       nowMs: this.#o.clock.nowMs(),
     });
     this.announceUsers();
+    this.#sendCondition(s);
     this.#push(s);
     this.#pushChunks(s);
   }
 
+  #sendCondition(s: Session): void {
+    this.#send(s, { type: "condition", resources: this.#o.resources.snapshot() });
+  }
+
   /** Delivery changed something for a user: record notices durably, push. */
-  onDeliveryEvent(ev: DeliveryEvent): void {
+  #onDeliveryEvent(ev: DeliveryEvent): void {
     if (ev.kind === "inbox" || ev.kind === "chunks") {
       const s = this.#sessions.get(ev.owner);
       if (s && ev.kind === "inbox") this.#push(s);
@@ -202,8 +255,10 @@ export class ClientHub {
           id: `n${ev.id}`,
           owner: ev.owner,
           bytes,
+          kind: "notice",
           receivedAtMs: now,
           keepUntilMs: now + 8 * 24 * 3600_000,
+          origin: null,
         }]),
       () => {
         const s = this.#sessions.get(ev.owner);
@@ -219,6 +274,7 @@ export class ClientHub {
   #push(s: Session): void {
     if (this.#sessions.get(s.user) !== s || s.unacked >= PUSH_BATCH) return;
     const rows = this.#o.store.inboxFor(s.user, s.pushedSeq, PUSH_BATCH - s.unacked);
+    if (rows.length > 0) s.progressAtMs = this.#o.clock.nowMs();
     for (const r of rows) {
       s.pushedSeq = r.seq;
       s.unacked++;
@@ -283,7 +339,7 @@ export class ClientHub {
     switch (m.type) {
       case "submit":
         try {
-          const r = await this.delivery.submit(s.user, m.envelope);
+          const r = await this.#o.delivery.submit(s.user, m.envelope);
           this.#send(s, { type: "submitted", req: m.req, id: r.id, state: r.state });
         } catch (e) {
           if (!(e instanceof DeliveryError)) throw e;
@@ -293,13 +349,20 @@ export class ClientHub {
       case "ack": {
         const ids = m.ids;
         s.unacked = Math.max(0, s.unacked - ids.length);
-        this.#o.committer.write(() => this.#o.store.inboxDelete(s.user, ids), () => this.#push(s));
+        s.progressAtMs = this.#o.clock.nowMs();
+        let gone: Array<{ kind: InboxKind; bytes: number }> = [];
+        this.#o.committer.write(() => {
+          gone = this.#o.store.inboxDelete(s.user, ids);
+        }, () => {
+          this.#o.delivery.released(s.user, gone);
+          this.#push(s);
+        });
         return;
       }
       case "chunkSubmit": {
         let result;
         try {
-          result = await this.delivery.stream(s.user, m.envelope);
+          result = await this.#o.delivery.stream(s.user, m.envelope);
         } catch (e) {
           if (!(e instanceof DeliveryError)) throw e;
           let id = "";

@@ -1,37 +1,57 @@
 /**
- * Delivery: nothing acknowledged is lost, nothing is delivered twice.
+ * Delivery: nothing acknowledged is lost, nothing is delivered twice. This is
+ * the engine; the decisions are in admission.ts, the outbox index in
+ * outbox.ts, the budgets in delivery_budgets.ts.
  *
  * Sending node: a client's envelope goes into the durable outbox (group
  * commit) before the client hears "sent"; it is sent along the route and kept
- * until the destination node's signed receipt arrives ("delivered"), retried
- * while it has no route or no receipt, and reported "failed" at expiry.
- * Destination node: de-duplicates by envelope id, checks the recipient's
- * policy, stores the envelope in the recipient's inbox, and only after the
- * commit sends the receipt. The inbox keeps it until the client acknowledges.
+ * until the destination's receipt arrives ("delivered"), sent again while it
+ * has no route or no receipt (a first hop whose envelopes go unanswered loses
+ * traffic to the next-best path), and reported "failed" at expiry (this
+ * node's clock).
+ *
+ * Destination node: every envelope arrives proven (lib/federation/provenance.ts);
+ * it is admitted or not on the recipient's policy, the id's history, the
+ * proven origin's rates and the inbox's room; stored in the recipient's inbox
+ * and only after the commit answered with a receipt. The inbox keeps it until
+ * the client acknowledges it, or until its keep-until on this node's clock.
  */
 import type { Clock } from "../clock.ts";
-import type { Federation, NodeKey } from "../federation/mod.ts";
+import type { ThrottledLog } from "../budget.ts";
+import { type NodeId, splitAddress, type UserName } from "../ids.ts";
+import type { Logger } from "../log.ts";
 import {
-  type ChunkBody,
   type ChunkResult,
   decodeChunkBody,
   decodeEnvelope,
   DEFAULT_TTL,
   destinationNode,
+  encodeEnvelope,
   type Envelope,
+  EnvelopeError,
   envelopeIdHex,
+  type NodeEnvelope,
+  originNode,
   TTL_OFFSET,
+  type UserEnvelope,
 } from "../protocol/mod.ts";
-import { type Address, type NodeId, splitAddress, type UserName } from "../ids.ts";
-import type { Logger } from "../log.ts";
-import type { NodeStore } from "../store/mod.ts";
+import { type InboxKind, type NodeStore, storeFailure } from "../store/mod.ts";
+import { type Admission, admit, admitChunk, checkSubmission, OPEN_FACTS } from "./admission.ts";
 import type { Committer } from "./committer.ts";
+import type { DeliveryBudgets } from "./delivery_budgets.ts";
 import type { FileSpool } from "./file_spool.ts";
-import { OutboxQueue, type Pending } from "./outbox_queue.ts";
-import { RateLimiter } from "./rate_limit.ts";
-import { openReceipt, type ReceiptStatus, signReceipt } from "./receipt.ts";
+import { Outbox } from "./outbox.ts";
+import type { ResourceState } from "./resource_state.ts";
+import {
+  decodeReceipt,
+  encodeReceipt,
+  MAX_RECEIPT_ENTRIES,
+  type ReceiptEntries,
+  type ReceiptStatus,
+  TEMPORARY_STATUSES,
+} from "./receipt.ts";
 
-/** A refused submission; the message says why. */
+/** A refused submission; the message says why, for the client to show. */
 export class DeliveryError extends Error {
   constructor(message: string) {
     super(message);
@@ -48,29 +68,69 @@ export type DeliveryEvent =
   /** What the destination did with chunks `owner` sent. */
   | { kind: "chunkResults"; owner: UserName; results: ChunkResult[] };
 
+/** What delivery needs of the federation (the forwarder and the router's path judgement). */
+export interface DeliveryNetwork {
+  /** Hands this node's envelope towards `dest`; the first hop, or null with no route now. */
+  sendEncoded(dest: NodeId, bytes: Uint8Array): NodeId | null;
+  /** Sends a node envelope of this node's (receipts), first through `prefer` if its link is up. */
+  send(envelope: NodeEnvelope, prefer?: NodeId): unknown;
+  /** Envelopes sent through `firstHop` to `dest` were not answered in time. */
+  reportMiss(firstHop: NodeId, dest: NodeId): void;
+  /** An envelope sent through `firstHop` to `dest` was answered. */
+  reportDelivered(firstHop: NodeId, dest: NodeId): void;
+  /** The neighbour this node would send an envelope for `dest` to now. */
+  nextHop(dest: NodeId): NodeId | undefined;
+  /** Ends the link to a neighbour that misbehaved. */
+  disconnect(peer: NodeId, reason: string): void;
+}
+
+/** Time limits of delivery. */
+export interface DeliveryTimes {
+  /** Longest life a client may give an envelope (this node's message lifetime). */
+  maxLifetimeMs: number;
+  /** How far another node's clock may be from ours when judging an envelope's age. */
+  clockAllowanceMs: number;
+  /** Resend an envelope with no receipt after this long. */
+  retryMs: number;
+  /** A destination that answered `busy` is left alone this long. */
+  busyPauseMs: number;
+}
+
+/** Defaults of {@linkcode DeliveryTimes}. */
+export const DELIVERY_TIMES: DeliveryTimes = {
+  maxLifetimeMs: 7 * 24 * 3600_000,
+  clockAllowanceMs: 12 * 3600_000,
+  retryMs: 5_000,
+  busyPauseMs: 5_000,
+};
+
 /** Options of {@linkcode Delivery}. */
 export interface DeliveryOptions {
   self: NodeId;
-  key: NodeKey;
   store: NodeStore;
   committer: Committer;
-  federation: Federation;
+  network: DeliveryNetwork;
   /** Where file chunks for local users are kept. */
   spool: FileSpool;
+  budgets: DeliveryBudgets;
   clock: Clock;
   log: Logger;
-  onEvent(event: DeliveryEvent): void;
-  /** Longest life a client may give an envelope. */
-  maxLifetimeMs?: number;
-  /** Resend an envelope with no receipt after this long. */
-  retryMs?: number;
+  /** Log lines about one offender, at most once per interval. */
+  throttled: ThrottledLog;
+  /** Where a full disk is reported. */
+  resources?: ResourceState;
+  times?: Partial<DeliveryTimes>;
   /** Envelopes in flight per destination node. */
   window?: number;
 }
 
-const MAX_TEXT_BODY = 64 * 1024;
 /** How long a forwarded chunk waits for its receipt before the sender's client retries it. */
 const STREAM_FORGET_MS = 60_000;
+const MAX_REQUEST_BODY = 64 * 1024;
+/** The outbox is checked for expired envelopes this often; inboxes and ids every minute. */
+const EXPIRY_MS = 1_000;
+const SWEEP_MS = 60_000;
+const SWEEP_ROWS = 5_000;
 
 /** Why a chunk was refused, as its sender's client is told. */
 const CHUNK_REFUSALS: Record<string, string> = {
@@ -78,103 +138,152 @@ const CHUNK_REFUSALS: Record<string, string> = {
   refused: "the recipient has not accepted a chat with you",
   "too-large": "the file is larger than the recipient's node accepts",
   "quota-full": "the recipient's node has no room left for this user (quota full)",
+  expired: "it arrived past its expiry",
 };
 
 /** The delivery engine of one node. */
 export class Delivery {
-  #o: Required<DeliveryOptions>;
-  #pending = new OutboxQueue();
+  #o: DeliveryOptions;
+  #t: DeliveryTimes;
+  #outbox: Outbox;
   /** Chunks forwarded and waiting for a receipt: not stored, the client retries them. */
   #streaming = new Map<string, { owner: UserName; dest: NodeId; sentAtMs: number }>();
-  #receipts = new Map<NodeId, Array<{ id: Uint8Array; status: ReceiptStatus }>>();
-  #receiptTimer: number | null = null;
+  #receipts = new Map<NodeId, ReceiptEntries>();
+  /** The neighbour each origin's latest envelope came through: receipts go back that way. */
+  #cameVia = new Map<NodeId, NodeId>();
+  #receiptsScheduled = false;
   #pumpTimer: number;
-  #bySender: RateLimiter;
-  #byNode: RateLimiter;
+  #sweepTimer: number;
+  #stopped = false;
+  #listeners = new Set<(event: DeliveryEvent) => void>();
+  #sweeps = 0;
+  #missedBack = new Map<NodeId, number>();
 
   constructor(options: DeliveryOptions) {
-    this.#o = { maxLifetimeMs: 7 * 24 * 3600_000, retryMs: 5_000, window: 512, ...options };
-    this.#bySender = new RateLimiter(options.clock, { burst: 5, perMinute: 5 });
-    this.#byNode = new RateLimiter(options.clock, { burst: 30, perMinute: 30 });
-    for (const r of options.store.outboxAll()) {
-      try {
-        this.#pending.add(r.id, {
-          envelope: decodeEnvelope(r.bytes),
-          bytes: r.bytes,
-          owner: r.owner,
-          dest: r.dest,
-        });
-      } catch {
-        this.#o.log.error("dropped an undecodable outbox entry", { id: r.id });
-      }
-    }
+    this.#o = options;
+    this.#t = { ...DELIVERY_TIMES, ...options.times };
+    this.#outbox = new Outbox({ store: options.store, window: options.window ?? 512 });
     this.#pumpTimer = options.clock.setTimer(() => this.#tick(), 250);
+    this.#sweepTimer = options.clock.setTimer(() => this.#sweep(), EXPIRY_MS);
   }
 
-  /** Envelopes waiting for a receipt. */
-  get outboxSize(): number {
-    return this.#pending.size;
+  /** Calls `listener` with every delivery event (the client sessions listen). */
+  onEvent(listener: (event: DeliveryEvent) => void): void {
+    this.#listeners.add(listener);
+  }
+
+  #emit(event: DeliveryEvent): void {
+    for (const l of this.#listeners) l(event);
+  }
+
+  /**
+   * A client took inbox rows (their sizes and kinds, from the store's delete):
+   * their room is free again.
+   */
+  released(owner: UserName, rows: Array<{ kind: InboxKind; bytes: number }>): void {
+    for (const r of rows) this.#o.budgets.inboxRelease(owner, r.kind, r.bytes);
+  }
+
+  /** What `status --json` shows of delivery. */
+  view(): { outboxInMemory: number; inFlight: number; streamingChunks: number } {
+    return {
+      outboxInMemory: this.#outbox.inMemory,
+      inFlight: this.#outbox.inFlight,
+      streamingChunks: this.#streaming.size,
+    };
   }
 
   stop(): void {
+    this.#stopped = true;
     this.#o.clock.clearTimer(this.#pumpTimer);
-    if (this.#receiptTimer !== null) this.#o.clock.clearTimer(this.#receiptTimer);
+    this.#o.clock.clearTimer(this.#sweepTimer);
+  }
+
+  #decodeSubmitted(bytes: Uint8Array): UserEnvelope {
+    let e: Envelope;
+    try {
+      e = decodeEnvelope(bytes);
+    } catch (err) {
+      if (err instanceof EnvelopeError) throw new DeliveryError(err.message);
+      throw err;
+    }
+    return e as UserEnvelope;
+  }
+
+  #check(owner: UserName, e: Envelope, kinds: Array<"request" | "message" | "chunk">): void {
+    const verdict = checkSubmission({
+      envelope: e,
+      owner,
+      self: this.#o.self,
+      kinds,
+      nowMs: this.#o.clock.nowMs(),
+      maxLifetimeMs: this.#t.maxLifetimeMs,
+    });
+    if (!verdict.ok) throw new DeliveryError(verdict.message);
   }
 
   /**
    * Takes an envelope from a local user's client. Resolves once it is durable:
    * "sent" (in the outbox) or "delivered" (the recipient is on this node).
    *
-   * @throws {DeliveryError} not from this user, bad kind, too big, bad expiry
+   * @throws {DeliveryError} not from this user, bad kind, too big, bad expiry, outbox full
    */
   submit(owner: UserName, bytes: Uint8Array): Promise<{ id: string; state: "sent" | "delivered" }> {
-    let e: Envelope;
-    try {
-      e = decodeEnvelope(bytes);
-    } catch (err) {
-      throw new DeliveryError((err as Error).message);
-    }
-    const now = this.#o.clock.nowMs();
-    if (e.kind !== "request" && e.kind !== "message") {
-      throw new DeliveryError(`Cannot send: clients may not send ${e.kind} envelopes`);
-    }
-    if (e.from !== `${owner}@${this.#o.self}`) {
-      throw new DeliveryError(
-        `Cannot send: an envelope from ${owner} must say from ${owner}@${this.#o.self}`,
-      );
-    }
-    if (e.kind === "request" && e.body.length > MAX_TEXT_BODY) {
+    let e = this.#decodeSubmitted(bytes);
+    this.#check(owner, e, ["request", "message"]);
+    if (e.kind === "request" && e.body.length > MAX_REQUEST_BODY) {
       throw new DeliveryError("Cannot send: request too large");
     }
-    if (e.expiresAtMs <= now || e.expiresAtMs > now + this.#o.maxLifetimeMs) {
-      throw new DeliveryError("Cannot send: expiry must be in the future and within 7 days");
+    if (e.ttl !== DEFAULT_TTL) {
+      e = { ...e, ttl: DEFAULT_TTL };
+      bytes = encodeEnvelope(e);
     }
-    if (e.ttl !== DEFAULT_TTL) e = { ...e, ttl: DEFAULT_TTL };
     const id = envelopeIdHex(e.id);
     const dest = destinationNode(e);
+    const now = this.#o.clock.nowMs();
     if (dest === this.#o.self) {
+      const verdict = this.#admitUserEnvelope(e, this.#o.self);
+      if (verdict.status === "no-such-user") {
+        throw new DeliveryError(`Cannot send: there is no user ${e.to}`);
+      }
+      if (verdict.status === "busy") {
+        throw new DeliveryError(`Cannot send: ${e.to}'s inbox is full; try again later`);
+      }
+      if (!verdict.store) return Promise.resolve({ id, state: "delivered" });
       return new Promise((resolve, reject) => {
-        const verdict = this.#admit(e, bytes);
-        if (verdict.status === "no-such-user") {
-          return reject(new DeliveryError(`Cannot send: there is no user ${e.to}`));
-        }
-        if (!verdict.store) return resolve({ id, state: "delivered" });
         this.#o.committer.write(
-          () => this.#inboxAdd(e, bytes, now),
+          () => this.#inboxAdd(e, bytes, this.#o.self, now),
           () => {
-            this.#o.onEvent({ kind: "inbox", owner: splitAddress(e.to as Address).name });
+            this.#emit({ kind: "inbox", owner: splitAddress(e.to).name });
             resolve({ id, state: "delivered" });
           },
+          (kind) => reject(new DeliveryError(`Cannot send: this node's store failed (${kind})`)),
         );
       });
     }
-    return new Promise((resolve) => {
+    if (!this.#o.budgets.outboxTake(owner, bytes.length, now)) {
+      throw new DeliveryError(
+        "Cannot send: your outbox is full (too many messages waiting for their recipients); " +
+          "try again when some are delivered",
+      );
+    }
+    return new Promise((resolve, reject) => {
+      let seq = 0;
       this.#o.committer.write(
-        () => this.#o.store.outboxAdd([{ id, owner, dest, bytes, expiresAtMs: e.expiresAtMs }]),
         () => {
-          this.#pending.add(id, { envelope: e, bytes, owner, dest });
+          seq =
+            this.#o.store.outboxAdd([{ id, owner, dest, bytes, expiresAtMs: e.expiresAtMs }])[0];
+        },
+        () => {
+          if (seq > 0) {
+            this.#outbox.added([{ seq, id, owner, dest, bytes, expiresAtMs: e.expiresAtMs }]);
+          } else this.#o.budgets.outboxRelease(owner, bytes.length);
           this.#sendSoon();
           resolve({ id, state: "sent" });
+        },
+        (kind) => {
+          this.#o.budgets.outboxRelease(owner, bytes.length);
+          reject(new DeliveryError(`Cannot send: this node's store failed (${kind})`));
         },
       );
     });
@@ -189,26 +298,12 @@ export class Delivery {
    * @throws {DeliveryError} not a chunk from this user, bad expiry
    */
   stream(owner: UserName, bytes: Uint8Array): Promise<ChunkResult | null> {
-    let e: Envelope;
-    try {
-      e = decodeEnvelope(bytes);
-    } catch (err) {
-      throw new DeliveryError((err as Error).message);
-    }
-    const now = this.#o.clock.nowMs();
-    if (e.kind !== "chunk") throw new DeliveryError("Cannot send: expected a chunk envelope");
-    if (e.from !== `${owner}@${this.#o.self}`) {
-      throw new DeliveryError(
-        `Cannot send: an envelope from ${owner} must say from ${owner}@${this.#o.self}`,
-      );
-    }
-    if (e.expiresAtMs <= now || e.expiresAtMs > now + this.#o.maxLifetimeMs) {
-      throw new DeliveryError("Cannot send: expiry must be in the future and within 7 days");
-    }
+    let e = this.#decodeSubmitted(bytes);
+    this.#check(owner, e, ["chunk"]);
     const id = envelopeIdHex(e.id);
     if (destinationNode(e) === this.#o.self) {
       return new Promise((resolve) =>
-        this.#receiveChunk(e, bytes, (s) => resolve(chunkResult(id, s)))
+        this.#receiveChunk(e, bytes, this.#o.self, (s) => resolve(chunkResult(id, s)))
       );
     }
     if (e.ttl !== DEFAULT_TTL) {
@@ -217,207 +312,277 @@ export class Delivery {
       bytes[TTL_OFFSET] = DEFAULT_TTL;
     }
     const dest = destinationNode(e);
-    if (this.#o.federation.forwarder.send(e, bytes) !== "forwarded") {
+    if (this.#o.network.sendEncoded(dest, bytes) === null) {
       return Promise.resolve({ id, state: "retry", reason: `no route to ${dest} now` });
     }
-    this.#streaming.set(id, { owner, dest, sentAtMs: now });
+    this.#streaming.set(id, { owner, dest, sentAtMs: this.#o.clock.nowMs() });
     return Promise.resolve(null);
   }
 
+  /** Handles a proven envelope addressed to this node (from the forwarder). */
+  receiveLocal(e: Envelope, bytes: Uint8Array, viaPeer: NodeId | null): void {
+    const origin = originNode(e);
+    if (e.kind === "receipt") return this.#onReceipt(e);
+    if (e.kind === "chunk") {
+      this.#receiveChunk(e, bytes, origin, (status) => this.#answer(origin, e.id, status, viaPeer));
+      return;
+    }
+    if (e.kind !== "request" && e.kind !== "message") return;
+    const verdict = this.#admitUserEnvelope(e, origin);
+    if (!verdict.store) return this.#answer(origin, e.id, verdict.status, viaPeer);
+    const now = this.#o.clock.nowMs();
+    this.#o.committer.write(
+      () => this.#inboxAdd(e, bytes, origin, now),
+      () => {
+        this.#answer(origin, e.id, "stored", viaPeer);
+        this.#emit({ kind: "inbox", owner: splitAddress(e.to).name });
+      },
+      () => {
+        this.#o.budgets.inboxRelease(splitAddress(e.to).name, kindOf(e), encodedLength(e));
+        this.#o.budgets.dedupRelease(origin);
+      },
+    );
+  }
+
+  #stale(e: Envelope): boolean {
+    return this.#o.clock.nowMs() > e.expiresAtMs + this.#t.clockAllowanceMs;
+  }
+
+  /** Gathers the facts and asks {@linkcode admit}; takes budget only when it will store. */
+  #admitUserEnvelope(e: UserEnvelope, origin: NodeId): Admission {
+    const { name } = splitAddress(e.to);
+    const kind = e.kind === "request" ? "request" : "message";
+    const base = {
+      stale: this.#stale(e),
+      recipientExists: this.#o.store.getAccount(name) !== undefined,
+      policy: this.#o.store.contactPolicy(name, e.from),
+      alreadyDelivered: this.#o.store.wasDelivered(envelopeIdHex(e.id)),
+    };
+    const pre = admit(kind, { ...base, ...OPEN_FACTS });
+    if (base.alreadyDelivered) this.#returnPathMissed(origin);
+    if (!pre.store) return this.#noted(pre, e, origin);
+    const now = this.#o.clock.nowMs();
+    const b = this.#o.budgets;
+    const withinRate = kind === "request"
+      ? b.requestRate(e.from, origin, now)
+      : b.messageRate(origin, now);
+    const room = withinRate && b.inboxTake(name, kindOf(e), encodedLength(e), origin, now);
+    return this.#noted(admit(kind, { ...base, withinRate, room }), e, origin);
+  }
+
+  /**
+   * An envelope stored before came again: its origin did not get our receipt,
+   * so the path back counts as missed (at most once a second per origin).
+   */
+  #returnPathMissed(origin: NodeId): void {
+    const now = this.#o.clock.nowMs();
+    if (origin === this.#o.self || now - (this.#missedBack.get(origin) ?? 0) < 1_000) return;
+    this.#missedBack.set(origin, now);
+    if (this.#missedBack.size > 10_000) this.#missedBack.clear();
+    const hop = this.#o.network.nextHop(origin);
+    if (hop) this.#o.network.reportMiss(hop, origin);
+  }
+
+  #noted(a: Admission, e: UserEnvelope, origin: NodeId): Admission {
+    if (a.note) {
+      this.#o.throttled.write("info", `drop|${origin}|${a.note}`, `${e.kind} dropped: ${a.note}`, {
+        origin,
+        to: e.to,
+      });
+    }
+    return a;
+  }
+
   /** Keeps a chunk for a local user on disk, then reports what became of it. */
-  #receiveChunk(e: Envelope, bytes: Uint8Array, done: (status: ReceiptStatus) => void): void {
-    const { name } = splitAddress(e.to as Address);
+  #receiveChunk(
+    e: UserEnvelope,
+    bytes: Uint8Array,
+    origin: NodeId,
+    done: (status: ReceiptStatus) => void,
+  ): void {
+    const { name } = splitAddress(e.to);
     const id = envelopeIdHex(e.id);
-    let chunk: ChunkBody;
+    let chunk;
     try {
       chunk = decodeChunkBody(e.body);
     } catch (err) {
-      this.#o.log.info("chunk dropped: malformed", { id, why: (err as Error).message });
+      this.#o.throttled.write("info", `chunk|${origin}`, "chunk dropped: malformed", {
+        origin,
+        why: (err as Error).message,
+      });
       return done("refused");
     }
-    if (!this.#o.store.getAccount(name)) return done("no-such-user");
-    if (this.#o.store.contactPolicy(name, e.from) !== "allow") {
-      this.#o.log.info("chunk dropped: sender not accepted", { to: name, from: e.from });
-      return done("refused");
+    const verdict = admitChunk({
+      stale: this.#stale(e),
+      recipientExists: this.#o.store.getAccount(name) !== undefined,
+      policy: this.#o.store.contactPolicy(name, e.from),
+      alreadyDelivered: this.#o.store.wasDelivered(id),
+    });
+    if (verdict !== "spool") {
+      if (verdict.status === "stored") this.#returnPathMissed(origin);
+      return done(this.#noted(verdict, e, origin).status);
     }
-    // A retransmission of a chunk taken already, or one being kept: the same answer again.
-    if (this.#o.store.wasDelivered(id)) return done("stored");
-    const verdict = this.#o.spool.admit(name, {
+    const spooled = this.#o.spool.admit(name, {
       id,
       fileId: envelopeIdHex(chunk.fileId),
       index: chunk.index,
       fileBytes: chunk.fileBytes,
       bytes: bytes.length,
     });
-    if (verdict === "duplicate") return; // its first copy answers once written
-    if (verdict !== "ok") return done(verdict);
+    if (spooled === "duplicate") return; // its first copy answers once written
+    if (spooled !== "ok") return done(spooled);
     const now = this.#o.clock.nowMs();
+    if (!this.#o.budgets.dedupTake(origin, now)) {
+      void this.#o.spool.remove(name, [id]);
+      return done("busy");
+    }
     this.#o.spool.write(name, id, bytes).then(
       () =>
         this.#o.committer.write(
-          () =>
-            this.#o.store.markDelivered([{
-              id,
-              keepUntilMs: Math.max(e.expiresAtMs, now) + 24 * 3600_000,
-            }]),
+          () => this.#o.store.markDelivered([{ id, keepUntilMs: this.#keepUntil(e, now), origin }]),
           () => {
             done("stored");
-            this.#o.onEvent({ kind: "chunks", owner: name });
+            this.#emit({ kind: "chunks", owner: name });
           },
+          () => this.#o.budgets.dedupRelease(origin),
         ),
       (err) => {
-        // A full disk refuses this chunk and nothing else; the sender sees the quota error.
-        this.#o.log.error("cannot keep a chunk", { to: name, why: (err as Error).message });
-        done("quota-full");
+        this.#o.budgets.dedupRelease(origin);
+        // A full disk refuses this chunk and nothing else: "busy", so the sender tries again
+        // when there may be room; any other write failure is a refusal it hears about.
+        const kind = storeFailure(err);
+        if (kind === "disk-full") this.#o.resources?.storeFailed(kind, (err as Error).message);
+        this.#o.throttled.write("error", `chunk-write|${name}`, "cannot keep a chunk", {
+          to: name,
+          why: (err as Error).message,
+        });
+        done(kind === "disk-full" ? "busy" : "quota-full");
       },
     );
   }
 
-  /** Handles an envelope addressed to this node (from the forwarder). */
-  receiveLocal(e: Envelope, bytes: Uint8Array): void {
-    if (e.kind === "receipt") {
-      void this.#onReceipt(e);
-      return;
-    }
-    if (e.kind === "chunk") {
-      const origin = splitAddress(e.from as Address).node;
-      this.#receiveChunk(e, bytes, (status) => this.#queueReceipt(origin, e.id, status));
-      return;
-    }
-    if (e.kind !== "request" && e.kind !== "message") return;
-    const verdict = this.#admit(e, bytes);
-    const origin = splitAddress(e.from as Address).node;
-    if (!verdict.store) {
-      this.#queueReceipt(origin, e.id, verdict.status);
-      return;
-    }
-    this.#o.committer.write(
-      () => this.#inboxAdd(e, bytes, this.#o.clock.nowMs()),
-      () => {
-        this.#queueReceipt(origin, e.id, "stored");
-        this.#o.onEvent({ kind: "inbox", owner: splitAddress(e.to as Address).name });
-      },
-    );
+  /**
+   * How long this node remembers an id (and keeps an unread inbox row), on its
+   * own clock: the envelope's own lifetime (a duration, so clocks need not
+   * agree), at most this node's message lifetime, plus twice the clock
+   * allowance, so a resend its origin may still make finds the id.
+   */
+  #keepUntil(e: Envelope, nowMs: number): number {
+    const lifetime = Math.min(e.expiresAtMs - e.createdAtMs, this.#t.maxLifetimeMs);
+    return nowMs + lifetime + 2 * this.#t.clockAllowanceMs;
   }
 
-  /** Decides what to do with an envelope for a local user. */
-  #admit(e: Envelope, _bytes: Uint8Array): { store: boolean; status: ReceiptStatus } {
-    const { name } = splitAddress(e.to as Address);
-    const account = this.#o.store.getAccount(name);
-    if (!account) return { store: false, status: "no-such-user" };
-    const policy = this.#o.store.contactPolicy(name, e.from);
-    if (e.kind === "request") {
-      // A blocked or over-eager sender is dropped without telling it: it sees "delivered".
-      if (policy === "block") return { store: false, status: "stored" };
-      if (this.#o.store.wasDelivered(envelopeIdHex(e.id))) {
-        return { store: false, status: "stored" };
-      }
-      const senderNode = splitAddress(e.from as Address).node;
-      if (
-        !this.#bySender.take(`${name}|${e.from}`) || !this.#byNode.take(`${name}|${senderNode}`)
-      ) {
-        this.#o.log.info("request dropped: rate limit", { to: name, from: e.from });
-        return { store: false, status: "stored" };
-      }
-      return { store: true, status: "stored" };
-    }
-    if (policy !== "allow") {
-      this.#o.log.info("message dropped: sender not accepted", { to: name, from: e.from });
-      return { store: false, status: "refused" };
-    }
-    return { store: true, status: "stored" };
-  }
-
-  #inboxAdd(e: Envelope, bytes: Uint8Array, now: number): void {
-    const { name } = splitAddress(e.to as Address);
+  #inboxAdd(e: UserEnvelope, bytes: Uint8Array, origin: NodeId, now: number): void {
     this.#o.store.inboxAdd([{
       id: envelopeIdHex(e.id),
-      owner: name,
+      owner: splitAddress(e.to).name,
       bytes,
+      kind: kindOf(e),
       receivedAtMs: now,
-      keepUntilMs: Math.max(e.expiresAtMs, now) + 24 * 3600_000,
+      keepUntilMs: this.#keepUntil(e, now),
+      origin,
     }]);
   }
 
-  #queueReceipt(origin: NodeId, id: Uint8Array, status: ReceiptStatus): void {
-    const list = this.#receipts.get(origin) ?? [];
+  /** Queues a receipt entry for `origin`; undeliverable envelopes count against their origin. */
+  #answer(origin: NodeId, id: Uint8Array, status: ReceiptStatus, viaPeer: NodeId | null): void {
+    if (status === "no-such-user" || status === "refused") {
+      const nowMs = this.#o.clock.nowMs();
+      if (!this.#o.budgets.undeliverable(origin, nowMs) && viaPeer === origin) {
+        this.#o.network.disconnect(origin, "kept sending undeliverable envelopes");
+      }
+    }
+    if (origin === this.#o.self) {
+      this.#settle([{ id, status }], this.#o.self);
+      return;
+    }
+    if (viaPeer) {
+      this.#cameVia.delete(origin);
+      this.#cameVia.set(origin, viaPeer);
+      if (this.#cameVia.size > 10_000) this.#cameVia.delete(this.#cameVia.keys().next().value!);
+    }
+    let list = this.#receipts.get(origin);
+    if (!list) this.#receipts.set(origin, list = []);
     list.push({ id, status });
-    this.#receipts.set(origin, list);
-    if (list.length >= 1024) this.#flushReceipts();
-    else if (this.#receiptTimer === null) {
-      this.#receiptTimer = this.#o.clock.setTimer(() => this.#flushReceipts(), 5);
+    if (list.length >= MAX_RECEIPT_ENTRIES) this.#flushReceipts();
+    else if (!this.#receiptsScheduled) {
+      this.#receiptsScheduled = true;
+      setTimeout(() => this.#flushReceipts(), 0);
     }
   }
 
   #flushReceipts(): void {
-    if (this.#receiptTimer !== null) this.#o.clock.clearTimer(this.#receiptTimer);
-    this.#receiptTimer = null;
+    this.#receiptsScheduled = false;
     const batches = this.#receipts;
     this.#receipts = new Map();
+    const now = this.#o.clock.nowMs();
     for (const [origin, entries] of batches) {
-      void signReceipt({ dest: this.#o.self, origin, entries }, this.#o.key.privateKey).then(
-        (body) => {
-          const now = this.#o.clock.nowMs();
-          this.#o.federation.forwarder.send({
-            id: crypto.getRandomValues(new Uint8Array(16)),
-            kind: "receipt",
-            ttl: DEFAULT_TTL,
-            createdAtMs: now,
-            expiresAtMs: now + 60_000,
-            from: this.#o.self,
-            to: origin,
-            body,
-          });
-        },
-      );
+      for (let i = 0; i < entries.length; i += MAX_RECEIPT_ENTRIES) {
+        this.#o.network.send({
+          id: crypto.getRandomValues(new Uint8Array(16)),
+          kind: "receipt",
+          ttl: DEFAULT_TTL,
+          createdAtMs: now,
+          expiresAtMs: now + 60_000,
+          from: this.#o.self,
+          to: origin,
+          body: encodeReceipt(entries.slice(i, i + MAX_RECEIPT_ENTRIES)),
+        }, this.#cameVia.get(origin));
+      }
     }
   }
 
-  #keyOf(node: NodeId): Uint8Array | undefined {
-    return this.#o.federation.router.announcementOf(node)?.publicKey ??
-      this.#o.store.getPeer(node)?.publicKey ?? undefined;
-  }
-
-  async #onReceipt(e: Envelope): Promise<void> {
-    const dest = e.from as NodeId;
-    const key = this.#keyOf(dest);
-    if (!key) return this.#o.log.warn("receipt from a node with no known key", { node: dest });
-    let receipt;
+  #onReceipt(e: NodeEnvelope): void {
+    let entries: ReceiptEntries;
     try {
-      receipt = await openReceipt(e.body, key);
+      entries = decodeReceipt(e.body);
     } catch (err) {
-      return this.#o.log.warn("malformed receipt", { node: dest, why: (err as Error).message });
+      this.#o.throttled.write("warn", `receipt|${e.from}`, "malformed receipt", {
+        node: e.from,
+        why: (err as Error).message,
+      });
+      return;
     }
-    if (!receipt || receipt.dest !== dest || receipt.origin !== this.#o.self) {
-      return this.#o.log.warn("receipt refused: bad signature or addressing", { node: dest });
-    }
-    const done: Array<[Pending, ReceiptStatus]> = [];
+    this.#settle(entries, e.from);
+  }
+
+  /** Applies what destination `dest` (proven) did with our envelopes and chunks. */
+  #settle(entries: ReceiptEntries, dest: NodeId): void {
+    const done: Array<[{ id: string; owner: UserName; bytes: number }, ReceiptStatus]> = [];
     const chunks = new Map<UserName, ChunkResult[]>();
-    for (const entry of receipt.entries) {
+    const now = this.#o.clock.nowMs();
+    for (const entry of entries) {
       const hex = envelopeIdHex(entry.id);
       const s = this.#streaming.get(hex);
       if (s && s.dest === dest) {
         this.#streaming.delete(hex);
-        const list = chunks.get(s.owner) ?? [];
+        let list = chunks.get(s.owner);
+        if (!list) chunks.set(s.owner, list = []);
         list.push(chunkResult(hex, entry.status));
-        chunks.set(s.owner, list);
         continue;
       }
-      const p = this.#pending.get(hex);
-      if (p && p.dest === dest) done.push([p, entry.status]);
+      const p = this.#outbox.get(hex);
+      if (!p || p.dest !== dest) continue;
+      if (p.firstHop) this.#o.network.reportDelivered(p.firstHop, dest);
+      if (TEMPORARY_STATUSES.has(entry.status)) {
+        this.#outbox.requeue(hex);
+        this.#outbox.pause(dest, now + this.#t.busyPauseMs);
+        continue;
+      }
+      this.#outbox.remove(hex);
+      done.push([{ id: hex, owner: p.owner, bytes: p.bytes.length }, entry.status]);
     }
     for (const [owner, results] of chunks) {
-      this.#o.onEvent({ kind: "chunkResults", owner, results });
+      this.#emit({ kind: "chunkResults", owner, results });
     }
     if (done.length === 0) return;
-    const ids = done.map(([p]) => envelopeIdHex(p.envelope.id));
-    for (const id of ids) this.#pending.remove(id);
-    this.#o.committer.write(() => this.#o.store.outboxDelete(ids), () => {
+    this.#o.committer.write(() => this.#o.store.outboxDelete(done.map(([p]) => p.id)), () => {
       for (const [p, status] of done) {
-        this.#o.onEvent({
+        this.#o.budgets.outboxRelease(p.owner, p.bytes);
+        this.#emit({
           kind: "state",
           owner: p.owner,
-          id: envelopeIdHex(p.envelope.id),
+          id: p.id,
           state: status === "stored" ? "delivered" : "failed",
           reason: status === "stored" ? undefined : status,
         });
@@ -437,47 +602,75 @@ export class Delivery {
   }
 
   #tick(): void {
-    this.#pending.requeueOverdue(this.#o.clock.nowMs(), this.#o.retryMs);
+    if (this.#stopped) return;
+    const now = this.#o.clock.nowMs();
+    // Paths are judged by results: a first hop whose envelopes went unanswered is reported once
+    // per tick, and the resends take whatever path the router prefers now.
+    const missed = new Set<string>();
+    for (const e of this.#outbox.overdue(now, this.#t.retryMs)) {
+      if (e.firstHop && !missed.has(`${e.firstHop}|${e.dest}`)) {
+        missed.add(`${e.firstHop}|${e.dest}`);
+        this.#o.network.reportMiss(e.firstHop, e.dest);
+      }
+    }
     this.pump();
-    this.#expire();
+    for (const [id, s] of this.#streaming) {
+      if (now - s.sentAtMs > STREAM_FORGET_MS) this.#streaming.delete(id);
+    }
     this.#pumpTimer = this.#o.clock.setTimer(() => this.#tick(), 250);
   }
 
   /** Sends what is due: new envelopes, and ones whose receipt is overdue. */
   pump(): void {
-    const now = this.#o.clock.nowMs();
-    this.#pending.pump(
-      this.#o.window,
-      now,
-      (p) => this.#o.federation.forwarder.send(p.envelope, p.bytes) === "forwarded",
-    );
+    this.#outbox.pump(this.#o.clock.nowMs(), (p) => this.#o.network.sendEncoded(p.dest, p.bytes));
   }
 
-  #expire(): void {
-    const now = this.#o.clock.nowMs();
-    for (const [id, s] of this.#streaming) {
-      if (now - s.sentAtMs > STREAM_FORGET_MS) this.#streaming.delete(id);
-    }
-    const expired = [...this.#pending.values()].filter((p) => p.envelope.expiresAtMs <= now);
-    if (expired.length === 0) return;
-    const ids = expired.map((p) => envelopeIdHex(p.envelope.id));
-    for (const id of ids) this.#pending.remove(id);
-    this.#o.committer.write(() => this.#o.store.outboxDelete(ids), () => {
-      for (const p of expired) {
-        this.#o.onEvent({
-          kind: "state",
-          owner: p.owner,
-          id: envelopeIdHex(p.envelope.id),
-          state: "failed",
-          reason: "expired",
-        });
+  /** Reports envelopes past their expiry (this node's clock) as failed, and drops them. */
+  #expireOutbox(now: number): boolean {
+    const expired = this.#o.store.outboxExpired(now, SWEEP_ROWS);
+    if (expired.length === 0) return false;
+    for (const r of expired) this.#outbox.remove(r.id);
+    this.#o.committer.write(() => this.#o.store.outboxDelete(expired.map((r) => r.id)), () => {
+      for (const r of expired) {
+        this.#o.budgets.outboxRelease(r.owner, r.bytes.length);
+        this.#emit({ kind: "state", owner: r.owner, id: r.id, state: "failed", reason: "expired" });
       }
     });
+    return expired.length === SWEEP_ROWS;
+  }
+
+  /** Expires the outbox, forgets old inbox rows and ids, gives their budget back. */
+  #sweep(): void {
+    if (this.#stopped) return;
+    const now = this.#o.clock.nowMs();
+    const more = this.#expireOutbox(now);
+    this.#sweeps++;
+    if (this.#sweeps % (SWEEP_MS / EXPIRY_MS) === 1) {
+      this.#o.committer.write(() => {
+        const gone = this.#o.store.purgeExpired(now, SWEEP_ROWS);
+        for (const r of gone.inbox) this.#o.budgets.inboxRelease(r.owner, r.kind, r.bytes);
+        for (const r of gone.delivered) this.#o.budgets.dedupRelease(r.origin);
+      });
+      this.#o.spool.expire(now).catch((e) =>
+        this.#o.log.warn("cannot expire chunks", { why: (e as Error).message })
+      );
+    }
+    this.#sweepTimer = this.#o.clock.setTimer(() => this.#sweep(), more ? 100 : EXPIRY_MS);
   }
 }
 
+function kindOf(e: UserEnvelope): InboxKind {
+  return e.kind === "request" ? "request" : "message";
+}
+
+function encodedLength(e: UserEnvelope): number {
+  return e.body.length + 64 + e.from.length + e.to.length;
+}
+
 function chunkResult(id: string, status: ReceiptStatus): ChunkResult {
-  return status === "stored"
-    ? { id, state: "stored" }
-    : { id, state: "failed", reason: CHUNK_REFUSALS[status] ?? status };
+  if (status === "stored") return { id, state: "stored" };
+  if (TEMPORARY_STATUSES.has(status)) {
+    return { id, state: "retry", reason: "the recipient's node is busy" };
+  }
+  return { id, state: "failed", reason: CHUNK_REFUSALS[status] ?? status };
 }

@@ -21,6 +21,10 @@ export interface FileSpoolOptions {
   maxFileBytes: number;
   /** Bytes one user may have waiting here. */
   quotaBytes: number;
+  /** Bytes all users together may have waiting here. */
+  totalBytes: number;
+  /** A chunk not taken by its client within this long is deleted (the sender's file expired). */
+  keepMs: number;
   log: Logger;
 }
 
@@ -28,6 +32,8 @@ interface Held {
   file: string;
   bytes: number;
   written: boolean;
+  /** When it was written (this node's clock; the file's mtime after a restart). */
+  atMs: number;
 }
 
 const NAME = /^([0-9a-f]{32})-([0-9a-f]{8})-([0-9a-f]{32})\.chunk$/;
@@ -37,6 +43,7 @@ export class FileSpool {
   #o: FileSpoolOptions;
   #users = new Map<UserName, Map<string, Held>>();
   #heldBytes = new Map<UserName, number>();
+  #totalBytes = 0;
 
   private constructor(o: FileSpoolOptions) {
     this.#o = o;
@@ -58,8 +65,13 @@ export class FileSpool {
       names.sort();
       for (const name of names) {
         const file = join(o.dir, u.name, name);
-        const { size } = await Deno.stat(file);
-        spool.#add(user, NAME.exec(name)![3], { file, bytes: size, written: true });
+        const { size, mtime } = await Deno.stat(file);
+        spool.#add(user, NAME.exec(name)![3], {
+          file,
+          bytes: size,
+          written: true,
+          atMs: mtime?.getTime() ?? Date.now(),
+        });
       }
     }
     return spool;
@@ -70,6 +82,12 @@ export class FileSpool {
     if (!m) this.#users.set(user, m = new Map());
     m.set(id, held);
     this.#heldBytes.set(user, (this.#heldBytes.get(user) ?? 0) + held.bytes);
+    this.#totalBytes += held.bytes;
+  }
+
+  /** Bytes waiting for every user together. */
+  get totalBytes(): number {
+    return this.#totalBytes;
   }
 
   /** Bytes waiting for `user` (including chunks being written). */
@@ -88,11 +106,13 @@ export class FileSpool {
     if (this.#users.get(user)?.has(chunk.id)) return "duplicate";
     if (chunk.fileBytes > this.#o.maxFileBytes) return "too-large";
     if (this.heldBytes(user) + chunk.bytes > this.#o.quotaBytes) return "quota-full";
+    if (this.#totalBytes + chunk.bytes > this.#o.totalBytes) return "quota-full";
     const name = `${chunk.fileId}-${chunk.index.toString(16).padStart(8, "0")}-${chunk.id}.chunk`;
     this.#add(user, chunk.id, {
       file: join(this.#o.dir, user, name),
       bytes: chunk.bytes,
       written: false,
+      atMs: Date.now(),
     });
     return "ok";
   }
@@ -123,6 +143,7 @@ export class FileSpool {
     if (!m || !held) return undefined;
     m.delete(id);
     this.#heldBytes.set(user, this.heldBytes(user) - held.bytes);
+    this.#totalBytes -= held.bytes;
     return held;
   }
 
@@ -138,6 +159,22 @@ export class FileSpool {
     const held = this.#users.get(user)?.get(id);
     if (!held?.written) throw new Error(`Cannot read chunk ${id}: not held`);
     return await Deno.readFile(held.file);
+  }
+
+  /**
+   * Deletes chunks written more than `keepMs` before `nowMs` that no client
+   * took; returns how many went.
+   */
+  async expire(nowMs: number): Promise<number> {
+    let gone = 0;
+    for (const [user, chunks] of this.#users) {
+      const old = [...chunks].filter(([, h]) => h.written && nowMs - h.atMs > this.#o.keepMs);
+      if (old.length === 0) continue;
+      await this.remove(user, old.map(([id]) => id));
+      gone += old.length;
+    }
+    if (gone > 0) this.#o.log.info("expired chunks no client took", { chunks: gone });
+    return gone;
   }
 
   /** Deletes chunks the client took. */

@@ -5,7 +5,7 @@
  * @module
  */
 export { type Node, type NodeStatus, startNode, type StartNodeOptions } from "./node.ts";
-export { adminCall, adminStream, NotRunningError } from "./admin_client.ts";
+export { adminCall, AdminReplyError, adminStream, NotRunningError } from "./admin_client.ts";
 export {
   AdminError,
   type AdminHandler,

@@ -3,6 +3,7 @@
  * owner's admin channel, built from a config.
  */
 import { join } from "node:path";
+import { BudgetRegistry, type BudgetView, ThrottledLog } from "../budget.ts";
 import type { Clock } from "../clock.ts";
 import type { Config } from "../config.ts";
 import type { Logger } from "../log.ts";
@@ -35,6 +36,8 @@ import { BundleService } from "./bundle_service.ts";
 import { CLIENT_PATH, ClientHub, type ClientLink } from "./client_hub.ts";
 import { Committer } from "./committer.ts";
 import { Delivery } from "./delivery.ts";
+import { DeliveryBudgets } from "./delivery_budgets.ts";
+import { type ResourceCondition, ResourceState } from "./resource_state.ts";
 import { FileSpool } from "./file_spool.ts";
 import { adminHandlers } from "./admin_handlers.ts";
 
@@ -55,6 +58,11 @@ export interface NodeStatus {
   routes: TableRow[];
   /** Listed users of every reachable node. */
   directory: DirectoryEntry[];
+  /** Every budget: limits, what is in use, refusals. */
+  budgets: Record<string, BudgetView>;
+  /** Resource conditions (a full disk is named here). */
+  resources: Record<string, ResourceCondition>;
+  delivery: ReturnType<Delivery["view"]>;
 }
 
 /** A started node. */
@@ -68,6 +76,7 @@ export interface Node {
   store: NodeStore;
   delivery: Delivery;
   clients: ClientHub;
+  resources: ResourceState;
   /** Connects a client running in this process as `user` (trusted: no handshake). */
   attachLocalClient(user: UserName): ClientLink;
   status(): NodeStatus;
@@ -86,7 +95,7 @@ export interface StartNodeOptions {
    */
   adminExtras?: Record<string, AdminHandler>;
   /** Test hook: a malicious relay that changes what it forwards (tests/files_test.ts). */
-  alterForwarded?(envelope: Envelope, bytes: Uint8Array): Uint8Array;
+  alterForwarded?(envelope: Envelope, bytes: Uint8Array): Uint8Array | null;
 }
 
 /**
@@ -114,59 +123,103 @@ export async function startNode(options: StartNodeOptions): Promise<Node> {
   };
   try {
     ensureOwner(store, config.nodeId as string as UserName, clock.nowMs());
-    const committer = new Committer(store, log.child("store"));
-    const bundles = new BundleService(config.nodeId, store, clock);
+    const limits = config.limits;
+    const budgets = new BudgetRegistry(log.child("budgets"), clock);
+    const resources = new ResourceState(clock, log.child("resources"));
+    const committer = new Committer(store, log.child("store"), resources);
     const spool = await FileSpool.open({
       dir: join(config.dataDir, SPOOL_DIR),
       maxFileBytes: config.maxFileBytes,
       quotaBytes: config.fileQuotaBytes,
+      totalBytes: limits.fileSpoolTotalBytes,
+      keepMs: config.delivery.messageLifetimeMs + 2 * config.delivery.clockAllowanceMs,
       log: log.child("files"),
     });
-    let delivery: Delivery | null = null;
+    budgets.add({
+      name: "file_spool_bytes",
+      view: () => ({
+        limit: config.fileQuotaBytes,
+        totalLimit: limits.fileSpoolTotalBytes,
+        used: spool.totalBytes,
+        refusals: 0,
+      }),
+    });
     const federation = createFederation({
       self: config.nodeId,
       key,
+      privateKeyPkcs8: new Uint8Array(await crypto.subtle.exportKey("pkcs8", key.privateKey)),
       endpoint: { host: config.publicHost, port: config.publicPort },
       store,
       clock,
       log,
+      budgets,
+      conduct: {
+        envelopesPerSecond: limits.peerEnvelopesPerSecond,
+        forgedPerMinute: limits.peerForgedPerMinute,
+        overRatePerMinute: limits.peerEnvelopesPerSecond * 60,
+      },
+      pendingLinks: {
+        perAddress: limits.pendingLinksPerAddress,
+        total: limits.pendingLinksTotal,
+        ttlMs: limits.pendingLinkTtlMs,
+      },
       open: config.openFederation,
       maxMessageBytes: config.maxFrameBytes,
       handshakeTimeoutMs: config.handshakeTimeoutMs,
       listed: config.listed,
       alterForwarded: options.alterForwarded,
-      deliverLocal: (e, bytes) => {
-        if (e.kind === "bundleRequest" || e.kind === "bundleReply") bundles.receive(e);
-        else delivery?.receiveLocal(e, bytes);
+    });
+    cleanups.push(() => federation.stop());
+    const bundles = new BundleService({
+      self: config.nodeId,
+      store,
+      clock,
+      forwarder: federation.forwarder,
+      reportMiss: (hop) => federation.router.reportHopFailure(hop),
+    });
+    const delivery = new Delivery({
+      self: config.nodeId,
+      store,
+      committer,
+      network: {
+        sendEncoded: (dest, bytes) => federation.forwarder.sendEncoded(dest, bytes),
+        send: (e, prefer) => federation.forwarder.send(e, undefined, prefer),
+        reportMiss: (hop) => federation.router.reportHopFailure(hop),
+        reportDelivered: () => {},
+        nextHop: (dest) => federation.router.nextHop(dest),
+        disconnect: (peer, reason) => federation.links.disconnect(peer, reason),
+      },
+      spool,
+      budgets: new DeliveryBudgets(budgets, limits, store),
+      clock,
+      log: log.child("delivery"),
+      throttled: new ThrottledLog(log.child("delivery"), clock),
+      resources,
+      times: {
+        maxLifetimeMs: config.delivery.messageLifetimeMs,
+        clockAllowanceMs: config.delivery.clockAllowanceMs,
       },
     });
-    bundles.federation = federation;
+    cleanups.push(() => delivery.stop());
     const clients = new ClientHub({
       self: { nodeId: config.nodeId, key },
       store,
       committer,
       federation,
       bundles,
+      delivery,
+      resources,
       spool,
       clock,
       log: log.child("clients"),
       handshakeTimeoutMs: config.handshakeTimeoutMs,
     });
-    delivery = new Delivery({
-      self: config.nodeId,
-      key,
-      store,
-      committer,
-      federation,
-      spool,
-      clock,
-      log: log.child("delivery"),
-      onEvent: (ev) => clients.onDeliveryEvent(ev),
+    cleanups.push(() => clients.stop());
+    federation.onLocal((e, bytes, viaPeer) => {
+      if (e.kind === "bundleRequest" || e.kind === "bundleReply") bundles.receive(e, viaPeer);
+      else delivery.receiveLocal(e, bytes, viaPeer);
     });
-    clients.delivery = delivery;
-    cleanups.push(() => delivery!.stop());
     const links = federation.links;
-    cleanups.push(() => federation.stop());
     clients.announceUsers();
     let server: WssServer;
     try {
@@ -208,6 +261,7 @@ export async function startNode(options: StartNodeOptions): Promise<Node> {
       store,
       delivery,
       clients,
+      resources,
       attachLocalClient: (user) => attachLocal(clients, user),
       invite,
       status: () => ({
@@ -219,6 +273,9 @@ export async function startNode(options: StartNodeOptions): Promise<Node> {
         links: links.links(),
         routes: federation.routes(),
         directory: federation.router.directory(),
+        budgets: budgets.snapshot(),
+        resources: resources.snapshot(),
+        delivery: delivery.view(),
       }),
       stop: cleanup,
     };

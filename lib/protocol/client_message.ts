@@ -49,7 +49,20 @@ export type ClientMessage =
   /** node → client: a chunk kept for this user */
   | { type: "chunkDeliver"; id: string; envelope: Uint8Array }
   /** client → node: chunks taken; the node deletes them */
-  | { type: "chunkAck"; ids: string[] };
+  | { type: "chunkAck"; ids: string[] }
+  /**
+   * node → client: the node's resource conditions (a full disk), at welcome and when one
+   * starts or ends, so the owner sees them in the UI and `listen`
+   */
+  | { type: "condition"; resources: Record<string, NodeCondition> };
+
+/** One of the node's resource conditions as clients hear it. */
+export interface NodeCondition {
+  /** "ok", or what is wrong ("disk-full", "io-error", ...). */
+  state: string;
+  message?: string;
+  sinceMs?: number;
+}
 
 /** What became of one submitted chunk. */
 export interface ChunkResult {
@@ -77,6 +90,7 @@ const TYPES = [
   "chunkResult",
   "chunkDeliver",
   "chunkAck",
+  "condition",
 ] as const;
 
 const PAYLOAD_FIELD: Partial<Record<ClientMessage["type"], string>> = {
@@ -148,6 +162,16 @@ function valid(type: ClientMessage["type"], f: Record<string, unknown>): boolean
       return isStr(f.id);
     case "chunkAck":
       return Array.isArray(f.ids) && f.ids.length <= 4096 && f.ids.every((x) => isStr(x, 80));
+    case "condition": {
+      const r = f.resources;
+      if (typeof r !== "object" || r === null || Array.isArray(r)) return false;
+      const entries = Object.entries(r);
+      return entries.length <= 16 &&
+        entries.every(([k, v]) =>
+          isStr(k, 40) && typeof v === "object" && v !== null && isStr(v.state, 40) &&
+          opt(v.message, (m) => isStr(m, 500)) && opt(v.sinceMs, isInt)
+        );
+    }
     case "chunkResult":
       return Array.isArray(f.results) && f.results.length <= 4096 &&
         f.results.every((r) =>

@@ -1,18 +1,23 @@
 /**
  * Envelopes: what nodes carry for each other. The header is for routing and
  * delivery; `body` is opaque to nodes (ciphertext between clients, or a node
- * message such as a signed delivery receipt). Relays change only `ttl`.
+ * message such as a delivery receipt). Relays change only `ttl`.
  *
- *   u8 version=1 | [16] id | u8 kind | u8 ttl | u64 createdAtMs | u64 expiresAtMs
- *   | str from | str to | bytes body
+ *   u8 version=2 | [16] id | u8 kind | u8 ttl | u64 createdAtMs | u64 expiresAtMs
+ *   | str16 from | str16 to | bytes32 body | [auth]
  *
  * `from` / `to` are user addresses (`name@node`) for user kinds, and node ids
- * for node kinds.
+ * for node kinds. `auth` is the origin node's provenance proof (see
+ * lib/federation/provenance.ts): present on every envelope between nodes,
+ * absent on what a client submits to its own node and on what a node keeps
+ * for its clients. Version 1 (the same layout, never with `auth`) is still
+ * read, for stores written by earlier versions.
  */
 import { ByteReader, ByteWriter, CodecError } from "../e2e/mod.ts";
 import { type Address, type NodeId, splitAddress, toAddress, toNodeId } from "../ids.ts";
 
-const VERSION = 1;
+const VERSION = 2;
+const LEGACY_VERSION = 1;
 
 /** Hops an envelope may take before it is dropped. */
 export const DEFAULT_TTL = 32;
@@ -28,6 +33,8 @@ export class EnvelopeError extends Error {
 export const MAX_ENVELOPE_BODY = 512 * 1024;
 /** Envelope ids are 16 random bytes. */
 export const ENVELOPE_ID_BYTES = 16;
+/** Largest provenance proof after the body. */
+export const MAX_AUTH_BYTES = 2048;
 
 /** Kinds of envelope; `user` kinds go between clients, `node` kinds between nodes. */
 export const ENVELOPE_KINDS = {
@@ -35,7 +42,7 @@ export const ENVELOPE_KINDS = {
   request: { code: 1, between: "user" },
   /** Anything else a client sends a contact: messages, acceptances, receipts, files. */
   message: { code: 2, between: "user" },
-  /** A destination node's signed receipt for envelopes it stored. */
+  /** A destination node's receipt for envelopes it stored. */
   receipt: { code: 3, between: "node" },
   /** A diagnostic probe that records the path it takes, answered by a reply. */
   probe: { code: 4, between: "node" },
@@ -52,22 +59,66 @@ export const ENVELOPE_KINDS = {
 
 /** The name of an envelope kind. */
 export type EnvelopeKind = keyof typeof ENVELOPE_KINDS;
+/** Kinds whose `from` and `to` are user addresses. */
+export type UserKind = {
+  [K in EnvelopeKind]: (typeof ENVELOPE_KINDS)[K]["between"] extends "user" ? K : never;
+}[EnvelopeKind];
+/** Kinds whose `from` and `to` are node ids. */
+export type NodeKind = Exclude<EnvelopeKind, UserKind>;
 
 const KIND_BY_CODE = new Map(
   Object.entries(ENVELOPE_KINDS).map(([k, v]) => [v.code as number, k as EnvelopeKind]),
 );
 
-/** A decoded envelope. */
-export interface Envelope {
+interface EnvelopeHeader {
   id: Uint8Array;
-  kind: EnvelopeKind;
   ttl: number;
+  /** The origin's clock: when it was made. */
   createdAtMs: number;
+  /** The origin's clock: when the origin gives up on it. */
   expiresAtMs: number;
-  /** A user address for user kinds, a node id for node kinds. */
-  from: string;
-  to: string;
   body: Uint8Array;
+}
+
+/** An envelope between clients: `from` and `to` are addresses. */
+export interface UserEnvelope extends EnvelopeHeader {
+  kind: UserKind;
+  from: Address;
+  to: Address;
+}
+
+/** An envelope between nodes: `from` and `to` are node ids. */
+export interface NodeEnvelope extends EnvelopeHeader {
+  kind: NodeKind;
+  from: NodeId;
+  to: NodeId;
+}
+
+/** A decoded envelope. */
+export type Envelope = UserEnvelope | NodeEnvelope;
+
+/** The origin node's proof that it made an envelope (lib/federation/provenance.ts). */
+export interface EnvelopeAuth {
+  /** Leaf index in the origin's signed batch, and the batch's size. */
+  index: number;
+  size: number;
+  /** Merkle audit path, leaf to root (RFC 9162 §2.1.3). */
+  path: Uint8Array[];
+  /** Ed25519 signature of the origin node over the batch root. */
+  signature: Uint8Array;
+}
+
+/** What {@linkcode decodeEnvelope} returns: the envelope, its proof, and where the proof starts. */
+export interface DecodedEnvelope {
+  envelope: Envelope;
+  auth: EnvelopeAuth | null;
+  /** Length of the signed part (everything before `auth`). */
+  signedLength: number;
+}
+
+/** True for kinds whose ends are user addresses. */
+export function isUserEnvelope(e: Envelope): e is UserEnvelope {
+  return ENVELOPE_KINDS[e.kind].between === "user";
 }
 
 /** Hex form of an envelope id, for maps, logs and the store. */
@@ -77,22 +128,12 @@ export function envelopeIdHex(id: Uint8Array): string {
 
 /** The node an envelope is going to. */
 export function destinationNode(e: Envelope): NodeId {
-  return ENVELOPE_KINDS[e.kind].between === "user"
-    ? splitAddress(e.to as Address).node
-    : e.to as NodeId;
+  return isUserEnvelope(e) ? splitAddress(e.to).node : e.to;
 }
 
-/** The node an envelope came from. */
+/** The node an envelope came from (whose key must prove it). */
 export function originNode(e: Envelope): NodeId {
-  return ENVELOPE_KINDS[e.kind].between === "user"
-    ? splitAddress(e.from as Address).node
-    : e.from as NodeId;
-}
-
-/** Encodes an envelope. */
-export function encodeEnvelope(e: Envelope): Uint8Array {
-  return new ByteWriter().u8(VERSION).raw(e.id).u8(ENVELOPE_KINDS[e.kind].code).u8(e.ttl)
-    .u64(e.createdAtMs).u64(e.expiresAtMs).str16(e.from).str16(e.to).bytes32(e.body).finish();
+  return isUserEnvelope(e) ? splitAddress(e.from).node : e.from;
 }
 
 /** Offset of the ttl byte, so relays can decrement it without re-encoding. */
@@ -106,34 +147,98 @@ function toWireAddress(text: string): Address {
   return address;
 }
 
+/** What {@linkcode encodeEnvelope} takes: an envelope whose ends may be plain strings. */
+export type EnvelopeInit = Omit<Envelope, "from" | "to"> & { from: string; to: string };
+
 /**
- * Decodes and validates an envelope.
+ * Encodes an envelope without a proof (what a client submits; what a node
+ * stores). The ends are checked when the bytes are decoded, by every receiver.
+ */
+export function encodeEnvelope(e: EnvelopeInit): Uint8Array {
+  return new ByteWriter(64 + e.body.length).u8(VERSION).raw(e.id).u8(ENVELOPE_KINDS[e.kind].code)
+    .u8(e.ttl).u64(e.createdAtMs).u64(e.expiresAtMs).str16(e.from).str16(e.to).bytes32(e.body)
+    .finish();
+}
+
+/** Appends a proof to unsigned envelope bytes. */
+export function encodeEnvelopeAuth(unsigned: Uint8Array, auth: EnvelopeAuth): Uint8Array {
+  const w = new ByteWriter(unsigned.length + 70 + 32 * auth.path.length).raw(unsigned)
+    .u16(auth.index).u16(auth.size).u8(auth.path.length);
+  for (const node of auth.path) w.raw(node);
+  return w.raw(auth.signature).finish();
+}
+
+/** Most leaves in one signed batch (a path of at most 10 nodes). */
+export const MAX_BATCH = 1024;
+
+function decodeAuth(r: ByteReader): EnvelopeAuth {
+  const index = r.u16("auth index");
+  const size = r.u16("auth size");
+  if (size < 1 || size > MAX_BATCH || index >= size) throw new CodecError("bad batch position");
+  const n = r.u8("auth path length");
+  if (n > 10) throw new CodecError("auth path too long");
+  const path: Uint8Array[] = [];
+  for (let i = 0; i < n; i++) path.push(r.raw(32, "auth path"));
+  return { index, size, path, signature: r.raw(64, "auth signature") };
+}
+
+/**
+ * Decodes and validates an envelope (a proof after the body is checked for
+ * shape and dropped: clients read envelopes their node already proved).
  *
  * @throws {EnvelopeError} malformed, unknown version or kind, bad address, oversized body
  */
 export function decodeEnvelope(bytes: Uint8Array): Envelope {
+  return decodeEnvelopeWithAuth(bytes).envelope;
+}
+
+/**
+ * Decodes and validates an envelope; the proof, if any, is returned beside it
+ * (checking it is the provenance verifier's job).
+ *
+ * @throws {EnvelopeError} malformed, unknown version or kind, bad address, oversized body
+ */
+export function decodeEnvelopeWithAuth(bytes: Uint8Array): DecodedEnvelope {
   try {
-    if (bytes.length > MAX_ENVELOPE_BODY + 256) throw new CodecError("envelope too large");
+    if (bytes.length > MAX_ENVELOPE_BODY + 256 + MAX_AUTH_BYTES) {
+      throw new CodecError("envelope too large");
+    }
     const r = new ByteReader(bytes, "envelope");
-    if (r.u8("version") !== VERSION) throw new CodecError("unknown version");
+    const version = r.u8("version");
+    if (version !== VERSION && version !== LEGACY_VERSION) throw new CodecError("unknown version");
     const id = r.raw(ENVELOPE_ID_BYTES, "id");
     const kind = KIND_BY_CODE.get(r.u8("kind"));
     if (!kind) throw new CodecError("unknown kind");
     const ttl = r.u8("ttl");
     const createdAtMs = r.u64("createdAtMs");
     const expiresAtMs = r.u64("expiresAtMs");
-    const parse = ENVELOPE_KINDS[kind].between === "user" ? toWireAddress : toNodeId;
-    const from = parse(r.str16(80, "from"));
-    const to = parse(r.str16(80, "to"));
+    const fromText = r.str16(80, "from");
+    const toText = r.str16(80, "to");
     // A view, not a copy: a relay forwards the bytes it received, and bodies can be 256 KiB chunks.
     const body = r.bytes32View(MAX_ENVELOPE_BODY, "body");
+    const signedLength = r.offset;
+    const auth = r.remaining > 0 && version === VERSION ? decodeAuth(r) : null;
     r.end();
     if (expiresAtMs < createdAtMs) throw new CodecError("expires before it was created");
-    return { id, kind, ttl, createdAtMs, expiresAtMs, from, to, body };
+    const head = { id, ttl, createdAtMs, expiresAtMs, body };
+    const envelope: Envelope = ENVELOPE_KINDS[kind].between === "user"
+      ? {
+        ...head,
+        kind: kind as UserKind,
+        from: toWireAddress(fromText),
+        to: toWireAddress(toText),
+      }
+      : { ...head, kind: kind as NodeKind, from: toNodeId(fromText), to: toNodeId(toText) };
+    return { envelope, auth, signedLength };
   } catch (e) {
     if (e instanceof CodecError || e instanceof RangeError || e instanceof TypeError) {
       throw new EnvelopeError(`Cannot read envelope: ${e.message}`, { cause: e });
     }
     throw e;
   }
+}
+
+/** The unsigned part of envelope bytes (a view): what a node keeps for its clients. */
+export function withoutAuth(bytes: Uint8Array, decoded: DecodedEnvelope): Uint8Array {
+  return decoded.auth ? bytes.subarray(0, decoded.signedLength) : bytes;
 }

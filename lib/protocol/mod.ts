@@ -5,19 +5,32 @@
  * @module
  */
 export {
+  type DecodedEnvelope,
   decodeEnvelope,
+  decodeEnvelopeWithAuth,
   DEFAULT_TTL,
   destinationNode,
   encodeEnvelope,
+  encodeEnvelopeAuth,
   type Envelope,
   ENVELOPE_ID_BYTES,
   ENVELOPE_KINDS,
+  type EnvelopeAuth,
   EnvelopeError,
   envelopeIdHex,
+  type EnvelopeInit,
   type EnvelopeKind,
+  isUserEnvelope,
+  MAX_AUTH_BYTES,
+  MAX_BATCH,
   MAX_ENVELOPE_BODY,
+  type NodeEnvelope,
+  type NodeKind,
   originNode,
   TTL_OFFSET,
+  type UserEnvelope,
+  type UserKind,
+  withoutAuth,
 } from "./envelope.ts";
 export {
   type ChunkResult,
@@ -26,6 +39,7 @@ export {
   decodeClientMessage,
   encodeClientMessage,
   MAX_CLIENT_MESSAGE_BYTES,
+  type NodeCondition,
 } from "./client_message.ts";
 export {
   CHUNK_HEADER_BYTES,

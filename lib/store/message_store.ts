@@ -16,14 +16,20 @@ export interface AccountRecord {
 
 /** An envelope this node keeps until its destination node acknowledges it. */
 export interface OutboxRecord {
+  /** Order of arrival; pages are read after a seq. */
+  seq: number;
   id: string;
   owner: UserName;
   dest: NodeId;
   bytes: Uint8Array;
+  /** This node's clock: when it is reported failed. */
   expiresAtMs: number;
 }
 
-/** An envelope kept for a local user until their client acknowledges it. */
+/** What kind of inbox row it is, for budgets (requests from strangers are counted apart). */
+export type InboxKind = "request" | "message" | "notice";
+
+/** An envelope (or a delivery notice) kept for a local user until their client acknowledges it. */
 export interface InboxRecord {
   seq: number;
   id: string;
@@ -32,39 +38,79 @@ export interface InboxRecord {
   receivedAtMs: number;
 }
 
-/** A user's rule for a remote address. */
-export type ContactPolicy = "allow" | "block";
+/** A row to add to an inbox. */
+export interface InboxAdd {
+  id: string;
+  owner: UserName;
+  bytes: Uint8Array;
+  kind: InboxKind;
+  receivedAtMs: number;
+  /** This node's clock: when the row (and its de-duplication id) may be forgotten. */
+  keepUntilMs: number;
+  /** The node it came from (de-duplication is counted per origin); null for notices. */
+  origin: NodeId | null;
+}
+
+/** What one user holds in their inbox. */
+export interface InboxUsage {
+  rows: number;
+  bytes: number;
+  requests: number;
+}
 
 /** Delivery state, stored by the node. */
 export interface MessageStore {
   getAccount(name: UserName): AccountRecord | undefined;
   listAccounts(): AccountRecord[];
   putAccount(account: AccountRecord): void;
+  /** Deletes an account with its inbox, outbox and contact policies. */
   deleteAccount(name: UserName): void;
 
-  /** Adds envelopes to the outbox (ignored when the id is there already). */
-  outboxAdd(rows: OutboxRecord[]): void;
+  /**
+   * Adds envelopes to the outbox; returns each row's seq (0 when the id was
+   * there already and the row was ignored).
+   */
+  outboxAdd(rows: Array<Omit<OutboxRecord, "seq">>): number[];
   outboxDelete(ids: string[]): void;
-  /** Every outbox envelope in the order it was added. */
-  outboxAll(): OutboxRecord[];
+  /** Destination nodes with something in the outbox. */
+  outboxDestinations(): NodeId[];
+  /** Up to `limit` envelopes for `dest` after `afterSeq`, oldest first. */
+  outboxPage(dest: NodeId, afterSeq: number, limit: number): OutboxRecord[];
+  /** Up to `limit` envelopes (any destination) whose expiry is at or before `nowMs`. */
+  outboxExpired(nowMs: number, limit: number): OutboxRecord[];
+  /** Rows and bytes in the outbox per local user. */
+  outboxUsage(): Map<UserName, { rows: number; bytes: number }>;
 
   /**
-   * Stores envelopes in inboxes unless their id was delivered before; returns
-   * the ids that were new. `keepUntilMs` bounds how long an id is remembered.
+   * Stores rows in inboxes unless their id was delivered before; returns the
+   * ids that were new. Each id is remembered until the row's `keepUntilMs`.
    */
-  inboxAdd(rows: Array<Omit<InboxRecord, "seq"> & { keepUntilMs: number }>): Set<string>;
+  inboxAdd(rows: InboxAdd[]): Set<string>;
   /** Tells whether an envelope id was already delivered here. */
   wasDelivered(id: string): boolean;
   /**
    * Remembers ids as delivered without an inbox row (file chunks, kept on
    * disk); returns the ids that were new.
    */
-  markDelivered(rows: Array<{ id: string; keepUntilMs: number }>): Set<string>;
+  markDelivered(
+    rows: Array<{ id: string; keepUntilMs: number; origin: NodeId | null }>,
+  ): Set<string>;
   inboxFor(owner: UserName, afterSeq: number, limit: number): InboxRecord[];
-  inboxDelete(owner: UserName, ids: string[]): void;
+  /** Deletes rows the client took; returns the kind and size of each row deleted. */
+  inboxDelete(owner: UserName, ids: string[]): Array<{ kind: InboxKind; bytes: number }>;
   inboxCount(owner: UserName): number;
-  /** Forgets delivered ids whose keep-until has passed. */
-  purgeDelivered(nowMs: number): number;
+  /** What each user holds in their inbox. */
+  inboxUsage(): Map<UserName, InboxUsage>;
+  /** De-duplication ids remembered per origin node. */
+  deliveredUsage(): Map<NodeId, number>;
+  /**
+   * Forgets inbox rows and de-duplication ids whose keep-until has passed
+   * (at most `limit` of each); says what went, so budgets can give it back.
+   */
+  purgeExpired(nowMs: number, limit: number): {
+    inbox: Array<{ owner: UserName; kind: InboxKind; bytes: number }>;
+    delivered: Array<{ origin: NodeId | null }>;
+  };
 
   setContactPolicy(owner: UserName, address: string, policy: ContactPolicy | null): void;
   contactPolicy(owner: UserName, address: string): ContactPolicy | null;
@@ -72,3 +118,6 @@ export interface MessageStore {
   /** Runs `fn` in one transaction (one fsync for everything in it). */
   transaction<T>(fn: () => T): T;
 }
+
+/** A user's rule for a remote address. */
+export type ContactPolicy = "allow" | "block";

@@ -9,7 +9,11 @@ export { openSqliteNodeStore } from "./sqlite_node_store.ts";
 export type {
   AccountRecord,
   ContactPolicy,
+  InboxAdd,
+  InboxKind,
   InboxRecord,
+  InboxUsage,
   MessageStore,
   OutboxRecord,
 } from "./message_store.ts";
+export { describeStoreFailure, type StoreFailure, storeFailure } from "./store_failure.ts";

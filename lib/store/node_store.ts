@@ -11,8 +11,15 @@ export type PeerState = "linked" | "pending" | "rejected";
 /** One known node. */
 export interface PeerRecord {
   nodeId: NodeId;
-  /** Pinned raw Ed25519 key; null until first contact. */
+  /** Pinned raw Ed25519 key; null until a link the owner asked for (or approved) proves one. */
   publicKey: Uint8Array | null;
+  /**
+   * The key a node waiting for approval presented: shown to the owner, pinned
+   * only if they approve it (never a pin by itself).
+   */
+  presentedKey: Uint8Array | null;
+  /** The IP address a waiting node connected from (pending requests are budgeted per address). */
+  address: string | null;
   /** Expected fingerprint from an invite, checked at first contact. */
   expectedFingerprint: string | null;
   /** Where to dial it; null when only it dials us. */

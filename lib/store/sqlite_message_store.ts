@@ -4,7 +4,9 @@ import type { NodeId, UserName } from "../ids.ts";
 import type {
   AccountRecord,
   ContactPolicy,
+  InboxKind,
   InboxRecord,
+  InboxUsage,
   MessageStore,
   OutboxRecord,
 } from "./message_store.ts";
@@ -20,6 +22,17 @@ function toAccount(r: Row): AccountRecord {
     bundle: bytesOrNull(r.bundle),
     listed: r.listed === 1,
     createdAtMs: r.created_at_ms as number,
+  };
+}
+
+function toOutbox(r: Row): OutboxRecord {
+  return {
+    seq: r.seq as number,
+    id: r.id as string,
+    owner: r.owner as UserName,
+    dest: r.dest as NodeId,
+    bytes: new Uint8Array(r.bytes as Uint8Array),
+    expiresAtMs: r.expires_at_ms as number,
   };
 }
 
@@ -39,21 +52,53 @@ export function messageStatements(db: DatabaseSync): MessageStore {
     ),
     deleteAccount: db.prepare("DELETE FROM accounts WHERE name = ?"),
     deleteInboxOf: db.prepare("DELETE FROM inbox WHERE owner = ?"),
+    deleteOutboxOf: db.prepare("DELETE FROM outbox WHERE owner = ?"),
     deleteContactsOf: db.prepare("DELETE FROM contacts WHERE owner = ?"),
     outboxAdd: db.prepare(
       "INSERT OR IGNORE INTO outbox (id, owner, dest, bytes, expires_at_ms) VALUES (?, ?, ?, ?, ?)",
     ),
     outboxDelete: db.prepare("DELETE FROM outbox WHERE id = ?"),
-    outboxAll: db.prepare("SELECT * FROM outbox ORDER BY seq"),
-    delivered: db.prepare("SELECT 1 AS x FROM delivered WHERE id = ?"),
-    markDelivered: db.prepare("INSERT OR IGNORE INTO delivered (id, keep_until_ms) VALUES (?, ?)"),
-    inboxAdd: db.prepare(
-      "INSERT INTO inbox (id, owner, bytes, received_at_ms) VALUES (?, ?, ?, ?)",
+    outboxDestinations: db.prepare("SELECT DISTINCT dest FROM outbox"),
+    outboxPage: db.prepare(
+      "SELECT * FROM outbox WHERE dest = ? AND seq > ? ORDER BY seq LIMIT ?",
     ),
-    inboxFor: db.prepare("SELECT * FROM inbox WHERE owner = ? AND seq > ? ORDER BY seq LIMIT ?"),
-    inboxDelete: db.prepare("DELETE FROM inbox WHERE owner = ? AND id = ?"),
+    outboxExpired: db.prepare(
+      "SELECT * FROM outbox WHERE expires_at_ms <= ? ORDER BY expires_at_ms LIMIT ?",
+    ),
+    outboxUsage: db.prepare(
+      "SELECT owner, count(*) AS n, sum(length(bytes)) AS b FROM outbox GROUP BY owner",
+    ),
+    delivered: db.prepare("SELECT 1 AS x FROM delivered WHERE id = ?"),
+    markDelivered: db.prepare(
+      "INSERT OR IGNORE INTO delivered (id, keep_until_ms, origin) VALUES (?, ?, ?)",
+    ),
+    inboxAdd: db.prepare(
+      `INSERT INTO inbox (id, owner, bytes, received_at_ms, kind, keep_until_ms)
+       VALUES (?, ?, ?, ?, ?, ?)`,
+    ),
+    inboxFor: db.prepare(
+      "SELECT seq, id, owner, bytes, received_at_ms FROM inbox WHERE owner = ? AND seq > ? " +
+        "ORDER BY seq LIMIT ?",
+    ),
+    inboxDelete: db.prepare(
+      "DELETE FROM inbox WHERE owner = ? AND id = ? RETURNING kind, length(bytes) AS b",
+    ),
     inboxCount: db.prepare("SELECT count(*) AS n FROM inbox WHERE owner = ?"),
-    purge: db.prepare("DELETE FROM delivered WHERE keep_until_ms < ?"),
+    inboxUsage: db.prepare(
+      `SELECT owner, count(*) AS n, sum(length(bytes)) AS b,
+       sum(CASE WHEN kind = 'request' THEN 1 ELSE 0 END) AS r FROM inbox GROUP BY owner`,
+    ),
+    deliveredUsage: db.prepare(
+      "SELECT origin, count(*) AS n FROM delivered WHERE origin IS NOT NULL GROUP BY origin",
+    ),
+    expiredInbox: db.prepare(
+      "SELECT id, owner, kind, length(bytes) AS b FROM inbox WHERE keep_until_ms < ? LIMIT ?",
+    ),
+    deleteInboxId: db.prepare("DELETE FROM inbox WHERE id = ?"),
+    expiredDelivered: db.prepare(
+      "SELECT id, origin FROM delivered WHERE keep_until_ms < ? LIMIT ?",
+    ),
+    deleteDeliveredId: db.prepare("DELETE FROM delivered WHERE id = ?"),
     setContact: db.prepare(
       `INSERT INTO contacts (owner, address, policy) VALUES (?, ?, ?)
        ON CONFLICT (owner, address) DO UPDATE SET policy = excluded.policy`,
@@ -81,31 +126,38 @@ export function messageStatements(db: DatabaseSync): MessageStore {
       store.transaction(() => {
         q.deleteAccount.run(name);
         q.deleteInboxOf.run(name);
+        q.deleteOutboxOf.run(name);
         q.deleteContactsOf.run(name);
       }),
     outboxAdd: (rows) =>
-      store.transaction(() => {
-        for (const r of rows) q.outboxAdd.run(r.id, r.owner, r.dest, r.bytes, r.expiresAtMs);
-      }),
+      store.transaction(() =>
+        rows.map((r) => {
+          const res = q.outboxAdd.run(r.id, r.owner, r.dest, r.bytes, r.expiresAtMs);
+          return Number(res.changes) === 1 ? Number(res.lastInsertRowid) : 0;
+        })
+      ),
     outboxDelete: (ids) =>
       store.transaction(() => {
         for (const id of ids) q.outboxDelete.run(id);
       }),
-    outboxAll: () =>
-      (q.outboxAll.all() as Row[]).map((r): OutboxRecord => ({
-        id: r.id as string,
-        owner: r.owner as UserName,
-        dest: r.dest as NodeId,
-        bytes: new Uint8Array(r.bytes as Uint8Array),
-        expiresAtMs: r.expires_at_ms as number,
-      })),
+    outboxDestinations: () => (q.outboxDestinations.all() as Row[]).map((r) => r.dest as NodeId),
+    outboxPage: (dest, afterSeq, limit) =>
+      (q.outboxPage.all(dest, afterSeq, limit) as Row[]).map(toOutbox),
+    outboxExpired: (nowMs, limit) => (q.outboxExpired.all(nowMs, limit) as Row[]).map(toOutbox),
+    outboxUsage: () =>
+      new Map(
+        (q.outboxUsage.all() as Row[]).map((r) => [
+          r.owner as UserName,
+          { rows: Number(r.n), bytes: Number(r.b ?? 0) },
+        ]),
+      ),
     inboxAdd: (rows) =>
       store.transaction(() => {
         const added = new Set<string>();
         for (const r of rows) {
           if (q.delivered.get(r.id)) continue;
-          q.markDelivered.run(r.id, r.keepUntilMs);
-          q.inboxAdd.run(r.id, r.owner, r.bytes, r.receivedAtMs);
+          q.markDelivered.run(r.id, r.keepUntilMs, r.origin);
+          q.inboxAdd.run(r.id, r.owner, r.bytes, r.receivedAtMs, r.kind, r.keepUntilMs);
           added.add(r.id);
         }
         return added;
@@ -115,7 +167,9 @@ export function messageStatements(db: DatabaseSync): MessageStore {
       store.transaction(() => {
         const added = new Set<string>();
         for (const r of rows) {
-          if (Number(q.markDelivered.run(r.id, r.keepUntilMs).changes) === 1) added.add(r.id);
+          if (Number(q.markDelivered.run(r.id, r.keepUntilMs, r.origin).changes) === 1) {
+            added.add(r.id);
+          }
         }
         return added;
       }),
@@ -129,10 +183,37 @@ export function messageStatements(db: DatabaseSync): MessageStore {
       })),
     inboxDelete: (owner, ids) =>
       store.transaction(() => {
-        for (const id of ids) q.inboxDelete.run(owner, id);
+        const gone: Array<{ kind: InboxKind; bytes: number }> = [];
+        for (const id of ids) {
+          const r = q.inboxDelete.get(owner, id) as Row | undefined;
+          if (r) gone.push({ kind: r.kind as InboxKind, bytes: Number(r.b) });
+        }
+        return gone;
       }),
     inboxCount: (owner) => (q.inboxCount.get(owner) as { n: number }).n,
-    purgeDelivered: (nowMs) => Number(q.purge.run(nowMs).changes),
+    inboxUsage: () =>
+      new Map(
+        (q.inboxUsage.all() as Row[]).map((r): [UserName, InboxUsage] => [
+          r.owner as UserName,
+          { rows: Number(r.n), bytes: Number(r.b ?? 0), requests: Number(r.r ?? 0) },
+        ]),
+      ),
+    deliveredUsage: () =>
+      new Map(
+        (q.deliveredUsage.all() as Row[]).map((r) => [r.origin as NodeId, Number(r.n)]),
+      ),
+    purgeExpired: (nowMs, limit) =>
+      store.transaction(() => {
+        const inbox = (q.expiredInbox.all(nowMs, limit) as Row[]).map((r) => {
+          q.deleteInboxId.run(r.id as string);
+          return { owner: r.owner as UserName, kind: r.kind as InboxKind, bytes: Number(r.b) };
+        });
+        const delivered = (q.expiredDelivered.all(nowMs, limit) as Row[]).map((r) => {
+          q.deleteDeliveredId.run(r.id as string);
+          return { origin: (r.origin as NodeId | null) ?? null };
+        });
+        return { inbox, delivered };
+      }),
     setContactPolicy: (owner, address, policy: ContactPolicy | null) =>
       void (policy
         ? q.setContact.run(owner, address, policy)
@@ -148,7 +229,9 @@ export function messageStatements(db: DatabaseSync): MessageStore {
         q.commit.run();
         return out;
       } catch (e) {
-        q.rollback.run();
+        // SQLite rolls back by itself on some errors (a full disk): then there is nothing to roll
+        // back, and a ROLLBACK would throw and hide the real error.
+        if (db.isTransaction) q.rollback.run();
         throw e;
       } finally {
         depth--;

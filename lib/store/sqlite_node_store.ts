@@ -4,7 +4,7 @@ import type { NodeId } from "../ids.ts";
 import type { NodeStore, PeerRecord, PeerState } from "./node_store.ts";
 import { messageStatements } from "./sqlite_message_store.ts";
 
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 2;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -17,7 +17,9 @@ CREATE TABLE IF NOT EXISTS peers (
   state TEXT NOT NULL CHECK (state IN ('linked', 'pending', 'rejected')),
   created_at_ms INTEGER NOT NULL,
   last_error TEXT,
-  last_error_at_ms INTEGER
+  last_error_at_ms INTEGER,
+  presented_key BLOB,
+  address TEXT
 ) STRICT;
 CREATE TABLE IF NOT EXISTS accounts (
   name TEXT PRIMARY KEY,
@@ -40,12 +42,14 @@ CREATE TABLE IF NOT EXISTS inbox (
   id TEXT NOT NULL UNIQUE,
   owner TEXT NOT NULL,
   bytes BLOB NOT NULL,
-  received_at_ms INTEGER NOT NULL
+  received_at_ms INTEGER NOT NULL,
+  kind TEXT NOT NULL DEFAULT 'message' CHECK (kind IN ('request', 'message', 'notice')),
+  keep_until_ms INTEGER NOT NULL DEFAULT 0
 ) STRICT;
-CREATE INDEX IF NOT EXISTS inbox_owner ON inbox (owner, seq);
 CREATE TABLE IF NOT EXISTS delivered (
   id TEXT PRIMARY KEY,
-  keep_until_ms INTEGER NOT NULL
+  keep_until_ms INTEGER NOT NULL,
+  origin TEXT
 ) STRICT;
 CREATE TABLE IF NOT EXISTS contacts (
   owner TEXT NOT NULL,
@@ -53,6 +57,27 @@ CREATE TABLE IF NOT EXISTS contacts (
   policy TEXT NOT NULL CHECK (policy IN ('allow', 'block')),
   PRIMARY KEY (owner, address)
 ) STRICT;
+`;
+
+// Indexes on columns that version 1 lacked: made after the migration.
+const INDEXES = `
+CREATE INDEX IF NOT EXISTS inbox_owner ON inbox (owner, seq);
+CREATE INDEX IF NOT EXISTS inbox_keep ON inbox (keep_until_ms);
+CREATE INDEX IF NOT EXISTS outbox_dest ON outbox (dest, seq);
+CREATE INDEX IF NOT EXISTS outbox_expiry ON outbox (expires_at_ms);
+CREATE INDEX IF NOT EXISTS delivered_keep ON delivered (keep_until_ms);
+`;
+
+/** Version 1 → 2: inbox rows get a kind and a keep-until, de-duplication ids an origin. */
+const MIGRATE_1_TO_2 = `
+ALTER TABLE inbox ADD COLUMN kind TEXT NOT NULL DEFAULT 'message'
+  CHECK (kind IN ('request', 'message', 'notice'));
+ALTER TABLE inbox ADD COLUMN keep_until_ms INTEGER NOT NULL DEFAULT 0;
+UPDATE inbox SET keep_until_ms = received_at_ms + 8 * 86400000;
+ALTER TABLE delivered ADD COLUMN origin TEXT;
+ALTER TABLE peers ADD COLUMN presented_key BLOB;
+ALTER TABLE peers ADD COLUMN address TEXT;
+UPDATE peers SET presented_key = public_key, public_key = NULL WHERE state = 'pending';
 `;
 
 interface PeerRow {
@@ -65,12 +90,16 @@ interface PeerRow {
   created_at_ms: number;
   last_error: string | null;
   last_error_at_ms: number | null;
+  presented_key: Uint8Array | null;
+  address: string | null;
 }
 
 function toPeer(row: PeerRow): PeerRecord {
   return {
     nodeId: row.node_id as NodeId,
     publicKey: row.public_key ? new Uint8Array(row.public_key) : null,
+    presentedKey: row.presented_key ? new Uint8Array(row.presented_key) : null,
+    address: row.address,
     expectedFingerprint: row.expected_fingerprint,
     host: row.host,
     port: row.port,
@@ -95,6 +124,8 @@ export function openSqliteNodeStore(path: string): NodeStore {
     | undefined;
   if (!version) {
     db.prepare("INSERT INTO meta (key, value) VALUES ('schema', ?)").run(String(SCHEMA_VERSION));
+  } else if (Number(version.value) === 1) {
+    db.exec(`BEGIN; ${MIGRATE_1_TO_2} UPDATE meta SET value = '2' WHERE key = 'schema'; COMMIT;`);
   } else if (Number(version.value) !== SCHEMA_VERSION) {
     db.close();
     throw new Error(
@@ -102,15 +133,18 @@ export function openSqliteNodeStore(path: string): NodeStore {
         `this fedchat reads ${SCHEMA_VERSION}`,
     );
   }
+  db.exec(INDEXES);
   const getPeer = db.prepare("SELECT * FROM peers WHERE node_id = ?");
   const listPeers = db.prepare("SELECT * FROM peers ORDER BY node_id");
   const putPeer = db.prepare(
     `INSERT INTO peers (node_id, public_key, expected_fingerprint, host, port, state,
-       created_at_ms, last_error, last_error_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+       created_at_ms, last_error, last_error_at_ms, presented_key, address)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
      ON CONFLICT (node_id) DO UPDATE SET public_key = excluded.public_key,
        expected_fingerprint = excluded.expected_fingerprint, host = excluded.host,
        port = excluded.port, state = excluded.state, last_error = excluded.last_error,
-       last_error_at_ms = excluded.last_error_at_ms`,
+       last_error_at_ms = excluded.last_error_at_ms, presented_key = excluded.presented_key,
+       address = excluded.address, created_at_ms = excluded.created_at_ms`,
   );
   const deletePeer = db.prepare("DELETE FROM peers WHERE node_id = ?");
   return {
@@ -133,6 +167,8 @@ export function openSqliteNodeStore(path: string): NodeStore {
         p.createdAtMs,
         p.lastError,
         p.lastErrorAtMs,
+        p.presentedKey,
+        p.address,
       );
     },
     deletePeer(nodeId) {

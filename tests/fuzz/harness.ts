@@ -54,7 +54,7 @@ export interface FuzzTarget {
   /** A case using more CPU time than this (three times over) fails; default 500 ms. */
   timeLimitMs?: number;
   /** For canonical formats: the encoding of a decoded value, which must equal the input. */
-  reencode?(value: unknown): Uint8Array;
+  reencode?(value: unknown, input: Uint8Array): Uint8Array;
   /** A format-aware mutation, used for a third of the mutated cases besides the generic ones. */
   mutate?(input: Uint8Array, ctx: MutationContext): Uint8Array;
   /** What the decoder promises about a value it returns: a complaint, or null when kept. */
@@ -263,7 +263,7 @@ export async function runCase(target: FuzzTarget, input: Uint8Array): Promise<Ca
   } else if (!threw && target.reencode) {
     let again: Uint8Array | undefined;
     try {
-      again = target.reencode(value);
+      again = target.reencode(value, input);
     } catch (e) {
       result.failure = { kind: "reencode", message: `re-encoding threw ${describe(e)}` };
     }

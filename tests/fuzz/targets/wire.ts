@@ -12,7 +12,7 @@ import {
 } from "../../../lib/federation/link_message.ts";
 import { decodePath, encodePath } from "../../../lib/federation/probe_path.ts";
 import { toNodeId } from "../../../lib/ids.ts";
-import { openReceipt, signReceipt } from "../../../lib/node/receipt.ts";
+import { decodeReceipt, encodeReceipt, type ReceiptEntries } from "../../../lib/node/receipt.ts";
 import * as protocol from "../../../lib/protocol/mod.ts";
 import { decodeInner, decodePayload, encodePayload } from "../../../lib/client/payload.ts";
 import { type FuzzTarget, rejects } from "../harness.ts";
@@ -23,7 +23,7 @@ import { chat, once } from "./_fixtures.ts";
 const te = new TextEncoder();
 const fill = (n: number, v: number) => new Uint8Array(n).fill(v);
 
-const envelope = (over: Partial<protocol.Envelope>): protocol.Envelope => ({
+const envelope = (over: Partial<protocol.EnvelopeInit>): protocol.EnvelopeInit => ({
   id: fill(16, 9),
   kind: "message",
   ttl: 32,
@@ -35,13 +35,21 @@ const envelope = (over: Partial<protocol.Envelope>): protocol.Envelope => ({
   ...over,
 });
 
+// A provenance proof's shape (lib/federation/provenance.ts checks it; the codec only reads it).
+const AUTH: protocol.EnvelopeAuth = {
+  index: 2,
+  size: 5,
+  path: [fill(32, 1), fill(32, 2), fill(32, 3)],
+  signature: fill(64, 4),
+};
+
 const ENVELOPES = once(async () => {
   const { request, messages } = await chat();
-  return [
+  const plain = [
     envelope({ kind: "request", body: request }),
     envelope({ body: messages[0] }),
     envelope({ kind: "receipt", from: "nodeb", to: "nodea", body: new Uint8Array(0) }),
-    envelope({ kind: "probe", from: "nodea", to: "nodec", body: encodePath([toNodeId("nodea")]) }),
+    envelope({ kind: "probe", from: "nodea", to: "nodec", body: new Uint8Array(0) }),
     envelope({ kind: "bundleRequest", from: "nodea", to: "nodeb", ttl: 1 }),
     envelope({
       kind: "chunk",
@@ -53,15 +61,10 @@ const ENVELOPES = once(async () => {
       }),
     }),
   ].map((e) => protocol.encodeEnvelope(e));
-});
-
-const receiptKey = once(async () => {
-  const pair = await crypto.subtle.generateKey("Ed25519", true, [
-    "sign",
-    "verify",
-  ]) as CryptoKeyPair;
-  const publicKey = new Uint8Array(await crypto.subtle.exportKey("raw", pair.publicKey));
-  return { privateKey: pair.privateKey, publicKey };
+  // Between nodes every envelope carries its origin's proof; a stored version 1 has none.
+  const legacy = plain[1].slice();
+  legacy[0] = 1;
+  return [...plain, ...plain.slice(0, 3).map((b) => protocol.encodeEnvelopeAuth(b, AUTH)), legacy];
 });
 
 const CLIENT_MESSAGES: protocol.ClientMessage[] = [
@@ -159,10 +162,23 @@ export const WIRE_TARGETS: FuzzTarget[] = [
     name: "envelope",
     owner: "fuzz",
     errors: "EnvelopeError",
-    decode: protocol.decodeEnvelope,
+    decode: protocol.decodeEnvelopeWithAuth,
     allowed: rejects(protocol.EnvelopeError),
     seeds: ENVELOPES,
-    reencode: (v) => protocol.encodeEnvelope(v as protocol.Envelope),
+    // Re-encoded with its proof, in the version it came in (1 is read for old stores).
+    reencode: (v, input) => {
+      const { envelope, auth } = v as protocol.DecodedEnvelope;
+      const plain = protocol.encodeEnvelope(envelope);
+      const bytes = auth ? protocol.encodeEnvelopeAuth(plain, auth) : plain;
+      if (input[0] === 1) bytes[0] = 1;
+      return bytes;
+    },
+    check: (v, input) => {
+      const { auth, signedLength } = v as protocol.DecodedEnvelope;
+      if (input[0] === 1 && auth) return "a version 1 envelope came with a proof";
+      if (signedLength > input.length) return `signedLength ${signedLength} past the input`;
+      return null;
+    },
   },
   {
     name: "probe-path",
@@ -176,28 +192,20 @@ export const WIRE_TARGETS: FuzzTarget[] = [
     reencode: (v) => encodePath(v as ReturnType<typeof decodePath>),
   },
   {
-    // Only the decoding is fuzzed; a valid structure then costs one signature check.
     name: "receipt",
     owner: "fuzz",
-    errors: "CodecError (or null for a bad signature)",
-    decode: async (b) => openReceipt(b, (await receiptKey()).publicKey),
+    errors: "CodecError",
+    decode: decodeReceipt,
     allowed: rejects(CodecError),
-    seeds: async () => {
-      const { privateKey } = await receiptKey();
-      const id = (i: number) => fill(16, i);
-      return await Promise.all([
-        signReceipt(
-          { dest: toNodeId("nodeb"), origin: toNodeId("nodea"), entries: [] },
-          privateKey,
-        ),
-        signReceipt({
-          dest: toNodeId("nodeb"),
-          origin: toNodeId("nodea"),
-          entries: [{ id: id(1), status: "stored" }, { id: id(2), status: "quota-full" }],
-        }, privateKey),
-      ]);
-    },
-    share: 0.5,
+    seeds: () =>
+      ([
+        [],
+        [{ id: fill(16, 1), status: "stored" }, { id: fill(16, 2), status: "quota-full" }],
+        Array.from({ length: 40 }, (_, i) => ({ id: fill(16, i), status: "busy" })),
+      ] as ReceiptEntries[]).map(encodeReceipt),
+    reencode: (v) => encodeReceipt(v as ReceiptEntries),
+    // Each 17-byte entry becomes an object holding a 16-byte copy: about 150 bytes.
+    allocation: { perByte: 12, fixed: 64 * 1024 },
   },
   {
     name: "client-message",

@@ -1,0 +1,212 @@
+/**
+ * Where a link is approved: the pure decisions of the link layer. Each takes
+ * the stored record of a peer and what a handshake proved, and returns the
+ * verdict and the record to store; link_manager.ts applies them.
+ *
+ * Pins are the owner's: a key is pinned only by a link the owner asked for
+ * (`connect`, an invite), by the owner's `approve`, or at first contact on a
+ * node the owner opened to all. A node that merely asked to link and waits
+ * for approval pins nothing: its key is kept as `presentedKey`, to be shown
+ * and pinned only if the owner approves it, and an invite for the same id
+ * replaces it.
+ */
+import type { Endpoint } from "../channel/mod.ts";
+import { constantTimeEqual } from "../e2e/mod.ts";
+import type { NodeId } from "../ids.ts";
+import type { PeerRecord } from "../store/mod.ts";
+import { fingerprintMatches } from "./node_key.ts";
+
+/** What the link handshake proved about the other side. */
+export interface LinkProof {
+  nodeId: NodeId;
+  publicKey: Uint8Array;
+  /** Its full fingerprint (base32 of SHA-256 of the key). */
+  fingerprint: string;
+  /** Where it asked to be dialled (incoming links only). */
+  endpoint: Endpoint | null;
+  /** The address it connected from (incoming links only). */
+  address: string | null;
+}
+
+/** The verdict on a link and the record to store (null: store nothing). */
+export type LinkVerdict =
+  | { kind: "accept"; record: PeerRecord }
+  | { kind: "pending"; record: PeerRecord | null; reason: string }
+  | { kind: "refuse"; record: PeerRecord | null; reason: string; keyMismatch: boolean };
+
+function mismatch(rec: PeerRecord, proof: LinkProof): string | null {
+  if (rec.publicKey && !constantTimeEqual(rec.publicKey, proof.publicKey)) {
+    return `refused a different key for ${rec.nodeId}`;
+  }
+  if (
+    !rec.publicKey && rec.expectedFingerprint &&
+    !fingerprintMatches(proof.fingerprint, rec.expectedFingerprint)
+  ) {
+    return `refused a key for ${rec.nodeId} that does not match the invite`;
+  }
+  return null;
+}
+
+/**
+ * An incoming link, after its handshake. `pendingRoom` says whether the
+ * pending-approval budget has room for this address.
+ */
+export function decideIncoming(input: {
+  record: PeerRecord | undefined;
+  proof: LinkProof;
+  open: boolean;
+  nowMs: number;
+  pendingRoom: boolean;
+}): LinkVerdict {
+  const { record: rec, proof, open, nowMs } = input;
+  if (rec?.state === "rejected") {
+    return { kind: "refuse", record: null, reason: "refused by the owner", keyMismatch: false };
+  }
+  if (rec?.state === "linked") {
+    const why = mismatch(rec, proof);
+    if (why) {
+      return {
+        kind: "refuse",
+        record: { ...rec, lastError: why, lastErrorAtMs: nowMs },
+        reason: "key does not match the pinned key",
+        keyMismatch: true,
+      };
+    }
+    return {
+      kind: "accept",
+      record: {
+        ...rec,
+        publicKey: proof.publicKey,
+        host: rec.host ?? proof.endpoint?.host ?? null,
+        port: rec.port ?? proof.endpoint?.port ?? null,
+      },
+    };
+  }
+  const fresh: PeerRecord = {
+    nodeId: proof.nodeId,
+    publicKey: open ? proof.publicKey : null,
+    presentedKey: open ? null : proof.publicKey,
+    address: proof.address,
+    expectedFingerprint: null,
+    host: proof.endpoint?.host ?? null,
+    port: proof.endpoint?.port ?? null,
+    state: open ? "linked" : "pending",
+    createdAtMs: rec?.createdAtMs ?? nowMs,
+    lastError: null,
+    lastErrorAtMs: null,
+  };
+  if (open && !rec) return { kind: "accept", record: fresh };
+  // Pending: waits for the owner. A pending record is refreshed by its latest attempt (the key
+  // shown for approval is the one that asked last), but only while there is room for it.
+  if (!rec && !input.pendingRoom) {
+    return {
+      kind: "refuse",
+      record: null,
+      reason: "too many link requests are waiting for the owner",
+      keyMismatch: false,
+    };
+  }
+  return {
+    kind: "pending",
+    record: { ...fresh, publicKey: null, state: "pending" },
+    reason: "waiting for the owner",
+  };
+}
+
+/** An outgoing link we dialled, after its handshake. */
+export function decideOutgoing(
+  input: { record: PeerRecord; proof: LinkProof; nowMs: number },
+): LinkVerdict {
+  const { record: rec, proof, nowMs } = input;
+  const why = mismatch(rec, proof);
+  if (why) {
+    return {
+      kind: "refuse",
+      record: { ...rec, lastError: why, lastErrorAtMs: nowMs },
+      reason: why,
+      keyMismatch: true,
+    };
+  }
+  return { kind: "accept", record: { ...rec, publicKey: proof.publicKey, presentedKey: null } };
+}
+
+/** What `connect` (the owner, with an address and maybe an invite's fingerprint) does. */
+export type ConnectDecision =
+  | { kind: "ok"; record: PeerRecord }
+  | { kind: "refuse"; reason: string };
+
+/**
+ * The owner asks to link with `target`. A pinned key must match the invite's
+ * fingerprint (forgetting the pin is a separate, deliberate step); a pending
+ * or rejected record is replaced, so a stranger that asked first under the
+ * same id cannot block the real node's invite.
+ */
+export function decideConnect(input: {
+  record: PeerRecord | undefined;
+  target: { nodeId: NodeId; host: string; port: number; fingerprint?: string };
+  pinnedFingerprint: string | null;
+  nowMs: number;
+}): ConnectDecision {
+  const { record: rec, target, pinnedFingerprint, nowMs } = input;
+  const linkedPin = rec?.state === "linked" && rec.publicKey !== null;
+  if (
+    linkedPin && target.fingerprint && pinnedFingerprint &&
+    !fingerprintMatches(pinnedFingerprint, target.fingerprint)
+  ) {
+    return {
+      kind: "refuse",
+      reason: `Cannot connect: ${target.nodeId} is pinned to another key than the invite names; ` +
+        `if you trust the invite, run \`links forget ${target.nodeId}\` first`,
+    };
+  }
+  const keep = rec?.state === "linked";
+  return {
+    kind: "ok",
+    record: {
+      nodeId: target.nodeId,
+      publicKey: keep ? rec!.publicKey : null,
+      presentedKey: null,
+      address: null,
+      expectedFingerprint: target.fingerprint ?? (keep ? rec!.expectedFingerprint : null),
+      host: target.host,
+      port: target.port,
+      state: "linked",
+      createdAtMs: keep ? rec!.createdAtMs : nowMs,
+      lastError: null,
+      lastErrorAtMs: null,
+    },
+  };
+}
+
+/** The owner approves a waiting node: the key it presented is pinned. */
+export function decideApprove(rec: PeerRecord | undefined): ConnectDecision {
+  if (!rec || rec.state !== "pending" || !rec.presentedKey) {
+    return {
+      kind: "refuse",
+      reason: `Cannot approve ${rec?.nodeId ?? "that node"}: no link request from it is waiting`,
+    };
+  }
+  return {
+    kind: "ok",
+    record: {
+      ...rec,
+      publicKey: rec.presentedKey,
+      presentedKey: null,
+      state: "linked",
+      lastError: null,
+      lastErrorAtMs: null,
+    },
+  };
+}
+
+/**
+ * Two links to one peer (both dialled at once, or the peer restarted): both
+ * sides keep the one whose initiator has the smaller id; a newer link in the
+ * same direction replaces the older.
+ */
+export function preferLink(
+  input: { self: NodeId; peer: NodeId; existing: NodeId; incoming: NodeId },
+): "keep-existing" | "replace" {
+  const preferred = input.self < input.peer ? input.self : input.peer;
+  return input.existing === preferred && input.incoming !== preferred ? "keep-existing" : "replace";
+}

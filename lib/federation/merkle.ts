@@ -1,0 +1,83 @@
+/**
+ * The Merkle tree of a signed envelope batch (RFC 9162 §2.1: domain-separated
+ * leaf and node hashes, the tree split at the largest power of two, audit
+ * paths from leaf to root). One signature over the root proves every
+ * envelope of the batch; each envelope carries only its own audit path.
+ * SHA-256 is node:crypto's (native); these functions are pure.
+ */
+import { createHash } from "node:crypto";
+
+const LEAF = Uint8Array.of(0x00);
+const NODE = Uint8Array.of(0x01);
+
+/** Hash of a leaf: SHA-256(0x00 ‖ parts…) (RFC 9162 §2.1.1). */
+export function leafHash(parts: readonly Uint8Array[]): Uint8Array {
+  const h = createHash("sha256").update(LEAF);
+  for (const p of parts) h.update(p);
+  return new Uint8Array(h.digest());
+}
+
+function nodeHash(left: Uint8Array, right: Uint8Array): Uint8Array {
+  return new Uint8Array(createHash("sha256").update(NODE).update(left).update(right).digest());
+}
+
+function split(n: number): number {
+  let k = 1;
+  while (k * 2 < n) k *= 2;
+  return k;
+}
+
+/**
+ * The root of `leaves` (already leaf-hashed) and every leaf's audit path,
+ * deepest sibling first (RFC 9162 §2.1.1, §2.1.3.1).
+ */
+export function merkleTree(
+  leaves: readonly Uint8Array[],
+): { root: Uint8Array; paths: Uint8Array[][] } {
+  if (leaves.length === 0) throw new RangeError("Cannot build a Merkle tree of no leaves");
+  const paths: Uint8Array[][] = leaves.map(() => []);
+  const build = (from: number, to: number): Uint8Array => {
+    if (to - from === 1) return leaves[from];
+    const k = split(to - from);
+    const left = build(from, from + k);
+    const right = build(from + k, to);
+    for (let i = from; i < from + k; i++) paths[i].push(right);
+    for (let i = from + k; i < to; i++) paths[i].push(left);
+    return nodeHash(left, right);
+  };
+  return { root: build(0, leaves.length), paths };
+}
+
+/**
+ * The root that `leaf` at `index` of a tree of `size` leaves proves with
+ * `path` (RFC 9162 §2.1.3.2), or null when the path cannot be one of that
+ * tree's (wrong length or position).
+ */
+export function rootFromPath(
+  leaf: Uint8Array,
+  index: number,
+  size: number,
+  path: readonly Uint8Array[],
+): Uint8Array | null {
+  if (!(index >= 0 && index < size)) return null;
+  let fn = index;
+  let sn = size - 1;
+  let r = leaf;
+  for (const p of path) {
+    if (sn === 0) return null;
+    if ((fn & 1) === 1 || fn === sn) {
+      r = nodeHash(p, r);
+      if ((fn & 1) === 0) {
+        while ((fn & 1) === 0 && fn !== 0) {
+          fn >>= 1;
+          sn >>= 1;
+        }
+      }
+    } else {
+      r = nodeHash(r, p);
+    }
+    fn >>= 1;
+    sn >>= 1;
+  }
+  return sn === 0 ? r : null;
+}

@@ -1,0 +1,100 @@
+import assert from "node:assert/strict";
+import { toAddress, toNodeId } from "../ids.ts";
+import {
+  decodeEnvelopeWithAuth,
+  encodeEnvelope,
+  type Envelope,
+  TTL_OFFSET,
+} from "../protocol/mod.ts";
+import { testNodeKey, testProvenances } from "./_test_nodes.ts";
+import { Provenance } from "./provenance.ts";
+
+const [a, b, m] = ["a", "b", "m"].map(toNodeId);
+
+function envelope(over: Partial<Envelope> = {}): Uint8Array {
+  return encodeEnvelope({
+    id: crypto.getRandomValues(new Uint8Array(16)),
+    kind: "message",
+    ttl: 32,
+    createdAtMs: 1_000,
+    expiresAtMs: 2_000,
+    from: toAddress("alice@a"),
+    to: toAddress("bob@b"),
+    body: new Uint8Array([1, 2, 3]),
+    ...over,
+  } as Envelope);
+}
+
+const verify = (p: Provenance, bytes: Uint8Array) => p.verify(bytes, decodeEnvelopeWithAuth(bytes));
+
+Deno.test("a signed batch proves each of its envelopes, with one signature check per batch", () => {
+  const p = testProvenances([a, b]);
+  const batch = Array.from({ length: 37 }, () => envelope());
+  const signed = p.get(a)!.signBatch(batch);
+  for (const bytes of signed) assert.equal(verify(p.get(b)!, bytes), "ok");
+  assert.equal(p.get(b)!.signatureChecks, 1);
+});
+
+Deno.test("the ttl may change on the way; any other byte may not", () => {
+  const p = testProvenances([a, b]);
+  const [signed] = p.get(a)!.signBatch([envelope()]);
+  const lowered = signed.slice();
+  lowered[TTL_OFFSET] = 7;
+  assert.equal(verify(p.get(b)!, lowered), "ok");
+  const { signedLength } = decodeEnvelopeWithAuth(signed);
+  for (const at of [0 + 1, TTL_OFFSET + 3, signedLength - 1, signedLength + 5, signed.length - 1]) {
+    const altered = signed.slice();
+    altered[at] ^= 1;
+    let verdict;
+    try {
+      verdict = verify(p.get(b)!, altered);
+    } catch {
+      verdict = "undecodable";
+    }
+    assert.notEqual(verdict, "ok", `byte ${at}`);
+  }
+});
+
+Deno.test("an envelope claiming another node's user is refused: only that node's key proves it", () => {
+  const p = testProvenances([a, b, m]);
+  // m signs an envelope that says it is from alice@a.
+  const [forged] = p.get(m)!.signBatch([envelope()]);
+  assert.equal(verify(p.get(b)!, forged), "bad-proof");
+  // ...and one from its own user is fine.
+  const [own] = p.get(m)!.signBatch([envelope({ from: toAddress("mallory@m") })]);
+  assert.equal(verify(p.get(b)!, own), "ok");
+});
+
+Deno.test("an unsigned envelope, and one from an origin with no trusted key, are not proven", () => {
+  const p = testProvenances([a, b]);
+  assert.equal(verify(p.get(b)!, envelope()), "unsigned");
+  const stranger = new Provenance({
+    self: toNodeId("z"),
+    privateKeyPkcs8: testNodeKey().pkcs8,
+    keyOf: () => undefined,
+  });
+  const [signed] = p.get(a)!.signBatch([envelope()]);
+  assert.equal(verify(stranger, signed), "unknown-origin");
+});
+
+Deno.test("a small-order key trusted for the origin proves nothing", () => {
+  const [signed] = testProvenances([a, b]).get(a)!.signBatch([envelope()]);
+  const weak = new Provenance({
+    self: b,
+    privateKeyPkcs8: testNodeKey().pkcs8,
+    keyOf: () =>
+      Uint8Array.fromHex("0100000000000000000000000000000000000000000000000000000000000000"),
+  });
+  assert.equal(verify(weak, signed), "bad-proof");
+});
+
+Deno.test("a proof moved to another envelope of the same batch fails", () => {
+  const p = testProvenances([a, b]);
+  const [one, two] = p.get(a)!.signBatch([envelope(), envelope()]);
+  const d1 = decodeEnvelopeWithAuth(one);
+  const d2 = decodeEnvelopeWithAuth(two);
+  const spliced = new Uint8Array(d1.signedLength + (two.length - d2.signedLength));
+  spliced.set(one.subarray(0, d1.signedLength));
+  spliced.set(two.subarray(d2.signedLength), d1.signedLength);
+  assert.equal(verify(p.get(b)!, spliced), "bad-proof");
+});
