@@ -10,7 +10,11 @@ import {
   encodeLinkMessage,
   type LinkMessage,
 } from "../../../lib/federation/link_message.ts";
-import { decodePath, encodePath } from "../../../lib/federation/probe_path.ts";
+import {
+  decodeProbeHop,
+  encodeProbeHop,
+  type ProbeHop,
+} from "../../../lib/federation/probe_hop.ts";
 import { toNodeId } from "../../../lib/ids.ts";
 import { decodeReceipt, encodeReceipt, type ReceiptEntries } from "../../../lib/node/receipt.ts";
 import * as protocol from "../../../lib/protocol/mod.ts";
@@ -181,15 +185,17 @@ export const WIRE_TARGETS: FuzzTarget[] = [
     },
   },
   {
-    name: "probe-path",
+    name: "probe-hop",
     owner: "fuzz",
     errors: "CodecError",
-    decode: decodePath,
+    decode: decodeProbeHop,
     allowed: rejects(CodecError),
     seeds: () =>
-      [[], ["nodea"], ["nodea", "b-1", "c_2"], Array.from({ length: 64 }, (_, i) => `n${i}`)]
-        .map((p) => encodePath(p.map(toNodeId))),
-    reencode: (v) => encodePath(v as ReturnType<typeof decodePath>),
+      [
+        { probe: fill(16, 1), hop: 1, node: toNodeId("nodeb"), final: false },
+        { probe: fill(16, 2), hop: 31, node: toNodeId("n_1-x"), final: true },
+      ].map(encodeProbeHop),
+    reencode: (v) => encodeProbeHop(v as ProbeHop),
   },
   {
     name: "receipt",
