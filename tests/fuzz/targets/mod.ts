@@ -5,6 +5,7 @@
  */
 import type { FuzzTarget } from "../harness.ts";
 import { E2E_TARGETS } from "./e2e.ts";
+import { GROUP_TARGETS } from "./group.ts";
 import { TEXT_TARGETS } from "./text.ts";
 import { TRANSPORT_TARGETS } from "./transport.ts";
 import { WIRE_TARGETS } from "./wire.ts";
@@ -13,6 +14,7 @@ import { WIRE_TARGETS } from "./wire.ts";
 export const TARGETS: readonly FuzzTarget[] = [
   ...WIRE_TARGETS,
   ...E2E_TARGETS,
+  ...GROUP_TARGETS,
   ...TRANSPORT_TARGETS,
   ...TEXT_TARGETS,
 ];
