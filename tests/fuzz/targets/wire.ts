@@ -1,7 +1,7 @@
 /**
  * Fuzz targets of node-to-node and client-to-node wire types: link messages,
- * envelopes, probe paths, receipts, client messages, chunk bodies, and the
- * client's envelope payloads.
+ * envelopes and their provenance proofs, probe replies, receipts, client
+ * messages, chunk bodies, and the client's envelope payloads.
  */
 import { CONFIG_DEFAULTS } from "../../../lib/config.ts";
 import { ProtocolError } from "../../../lib/federation/errors.ts";
@@ -10,6 +10,7 @@ import {
   encodeLinkMessage,
   type LinkMessage,
 } from "../../../lib/federation/link_message.ts";
+import { testProvenances } from "../../../lib/federation/_test_nodes.ts";
 import {
   decodeProbeHop,
   encodeProbeHop,
@@ -70,6 +71,27 @@ const ENVELOPES = once(async () => {
   legacy[0] = 1;
   return [...plain, ...plain.slice(0, 3).map((b) => protocol.encodeEnvelopeAuth(b, AUTH)), legacy];
 });
+
+// Nodes a and b trusting each other's keys; a's envelopes (batches of 1 and 3) for b to prove.
+const PROVENANCE = once(() => {
+  const prov = testProvenances(["nodea", "nodeb"].map(toNodeId));
+  const a = prov.get(toNodeId("nodea"))!;
+  const mine = (n: number) =>
+    protocol.encodeEnvelope(
+      envelope({ kind: "bundleRequest", from: "nodea", to: "nodeb", body: fill(n, n) }),
+    );
+  const user = protocol.encodeEnvelope(envelope({ from: "alice@nodea", to: "bob@nodeb" }));
+  const seeds = [...a.signBatch([mine(1)]), ...a.signBatch([mine(2), user, mine(3)])];
+  for (const b of seeds) SIGNED.add(withoutTtl(b));
+  return Promise.resolve({ verifier: prov.get(toNodeId("nodeb"))!, seeds });
+});
+// What a signed: the only envelopes that may prove "ok" (ttl is outside the proof).
+const SIGNED = new Set<string>();
+const withoutTtl = (b: Uint8Array) => {
+  const c = b.slice();
+  if (c.length > protocol.TTL_OFFSET) c[protocol.TTL_OFFSET] = 0;
+  return c.toHex();
+};
 
 const CLIENT_MESSAGES: protocol.ClientMessage[] = [
   { type: "hello", enrollCode: "abcd-efgh" },
@@ -183,6 +205,22 @@ export const WIRE_TARGETS: FuzzTarget[] = [
       if (signedLength > input.length) return `signedLength ${signedLength} past the input`;
       return null;
     },
+  },
+  {
+    // What a node runs on every envelope from a link: decode, then prove its origin.
+    name: "provenance",
+    owner: "federation",
+    errors: "EnvelopeError (decoding); verify() returns a verdict, never throws",
+    decode: async (b) => {
+      const { verifier } = await PROVENANCE();
+      return verifier.verify(b, protocol.decodeEnvelopeWithAuth(b));
+    },
+    allowed: rejects(protocol.EnvelopeError),
+    seeds: async () => (await PROVENANCE()).seeds,
+    check: (verdict, input) =>
+      verdict === "ok" && !SIGNED.has(withoutTtl(input))
+        ? "an envelope nodea never signed proved ok"
+        : null,
   },
   {
     name: "probe-hop",
