@@ -18,6 +18,7 @@ async function handshake(alice: e2e.IdentityKeyPair, bob: e2e.IdentityKeyPair) {
     identity: alice,
     from: "alice@nodea",
     to: "bob@nodeb",
+    createdAtMs: Date.now(),
   });
   const verified = await e2e.readChatRequest(request, { localAddress: "bob@nodeb" });
   const accepted = await e2e.acceptChatRequest({ identity: bob, request: verified });

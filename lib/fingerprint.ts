@@ -3,6 +3,7 @@
  * padding) of SHA-256 over the raw public key; the first 20 characters in
  * groups of five are read aloud.
  */
+import { sha256 } from "@noble/hashes/sha2.js";
 import { base32nopad as scureBase32nopad } from "@scure/base";
 
 /** RFC 4648 base32 (§6), lower case, no padding (`@scure/base`). */
@@ -11,8 +12,13 @@ export function base32(bytes: Uint8Array): string {
 }
 
 /** Full fingerprint: base32 of SHA-256 over the raw public key (52 characters). */
-export async function fullFingerprint(publicKey: Uint8Array): Promise<string> {
-  return base32(new Uint8Array(await crypto.subtle.digest("SHA-256", publicKey as BufferSource)));
+export function fingerprintOf(publicKey: Uint8Array): string {
+  return base32(sha256(publicKey));
+}
+
+/** {@linkcode fingerprintOf}, for callers that await it. */
+export function fullFingerprint(publicKey: Uint8Array): Promise<string> {
+  return Promise.resolve(fingerprintOf(publicKey));
 }
 
 /** The first 100 bits of a full fingerprint, as `abcde-fghij-klmno-pqrst`. */

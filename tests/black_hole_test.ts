@@ -7,13 +7,8 @@
  * arrives exactly once, and A never shows one delivered before H stored it.
  */
 import assert from "node:assert/strict";
-import { join } from "node:path";
-import { SYSTEM_CLOCK } from "../lib/clock.ts";
-import { loadConfig } from "../lib/config.ts";
-import { createLogger } from "../lib/log.ts";
-import { startNode } from "../lib/node/mod.ts";
 import { history, link, startChat } from "./_helpers/chat.ts";
-import { freePort, NodeProc, tempRoot, waitUntil } from "./_helpers/node_proc.ts";
+import { inProcessNode, NodeProc, tempRoot, waitUntil } from "./_helpers/node_proc.ts";
 
 Deno.test({
   name: "black hole: a relay that drops envelopes is routed around; 100 messages arrive once",
@@ -21,20 +16,9 @@ Deno.test({
   sanitizeResources: false,
   fn: async () => {
     const root = await tempRoot("black-hole");
-    const port = freePort();
-    const configPath = join(root, "m.conf");
-    await Deno.writeTextFile(
-      configPath,
-      `[Network]\nhost = 127.0.0.1\nport = ${port}\nclient_id = m\n` +
-        `[Storage]\ndata_dir = ${join(root, "m-data")}\n[Federation]\nopen = true\n`,
-    );
     let dropped = 0;
-    const m = await startNode({
-      config: await loadConfig(configPath),
-      log: createLogger({ level: "error" }),
-      clock: SYSTEM_CLOCK,
-      alterForwarded: () => (dropped++, null),
-    });
+    const m = await inProcessNode({ root, id: "m", alterForwarded: () => (dropped++, null) });
+    const port = m.port;
     const nodes: NodeProc[] = [];
     try {
       const a = await NodeProc.create({ id: "a", root, open: true, withClient: true });

@@ -69,6 +69,11 @@ Deno.test({
         return s.resources.store.state === "disk-full";
       }, 30_000);
       assert.match(b.output, /disk is full/);
+      // ...and so does bob's client (what the UI and `listen` show).
+      await waitUntil("bob's client hears it", async () => {
+        const c = (await b.admin("conditions")) as Record<string, { state: string }>;
+        return c.store?.state === "disk-full";
+      });
       // Nothing was acknowledged that was not stored: alice sees no message delivered.
       const out = (await history(a, "bob@bob")).filter((m) => m.direction === "out");
       assert.ok(out.every((m) => m.state !== "delivered" && m.state !== "read"));
@@ -96,6 +101,8 @@ Deno.test({
       assert.equal(await sha256File(file.path!), await sha256File(src));
       const s = (await b.admin("status")) as { resources: Record<string, { state: string }> };
       assert.equal(s.resources.store.state, "ok");
+      const c = (await b.admin("conditions")) as Record<string, { state: string }>;
+      assert.equal(c.store.state, "ok");
     } finally {
       await Promise.all(nodes.map((n) => n.stop()));
       await run("umount", "-l", disk);

@@ -70,6 +70,7 @@ async function drive(): Promise<void> {
           identity: alice,
           from: "alice@nodea",
           to: "bob@nodeb",
+          createdAtMs: Date.now(),
         });
         const verified = await e2e.readChatRequest(request, { localAddress: "bob@nodeb" });
         const accepted = await e2e.acceptChatRequest({ identity: bob, request: verified });
@@ -139,6 +140,7 @@ async function drive(): Promise<void> {
         identity: alice,
         from: "alice@deno",
         to: "bob@chromium",
+        createdAtMs: Date.now(),
       });
       const acceptance = await page.evaluate(async (requestHex: string) => {
         // deno-lint-ignore no-explicit-any

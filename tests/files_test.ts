@@ -7,11 +7,7 @@ import assert from "node:assert/strict";
 import { basename, dirname, join } from "node:path";
 import { sanitizeFileName } from "../lib/client/file_name.ts";
 import type { FileTransfer } from "../lib/client/mod.ts";
-import { loadConfig } from "../lib/config.ts";
-import { createLogger } from "../lib/log.ts";
-import { startNode } from "../lib/node/mod.ts";
 import { decodeChunkBody, decodeEnvelopeWithAuth, type Envelope } from "../lib/protocol/mod.ts";
-import { SYSTEM_CLOCK } from "../lib/clock.ts";
 import { link, startChat } from "./_helpers/chat.ts";
 import {
   downloadsDir,
@@ -21,7 +17,7 @@ import {
   waitTransfer,
   writeTestFile,
 } from "./_helpers/files.ts";
-import { freePort, NodeProc, runCli, tempRoot, waitUntil } from "./_helpers/node_proc.ts";
+import { inProcessNode, NodeProc, runCli, tempRoot, waitUntil } from "./_helpers/node_proc.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 const CHUNK = 256 * 1024;
@@ -269,20 +265,12 @@ Deno.test({
   ...opts,
   fn: async () => {
     const root = await tempRoot("files-tamper");
-    const port = freePort();
-    const configPath = join(root, "relay.conf");
-    await Deno.writeTextFile(
-      configPath,
-      `[Network]\nhost = 127.0.0.1\nport = ${port}\nclient_id = relay\n` +
-        `[Storage]\ndata_dir = ${join(root, "relay-data")}\n[Federation]\nopen = true\n`,
-    );
     let mode: "once" | "always" = "once";
     let altered = 0;
     // The malicious relay flips a bit of chunk 1's ciphertext (its last byte is the GCM tag's).
-    const relay = await startNode({
-      config: await loadConfig(configPath),
-      log: createLogger({ level: "error" }),
-      clock: SYSTEM_CLOCK,
+    const relay = await inProcessNode({
+      root,
+      id: "relay",
       alterForwarded: (e: Envelope, bytes: Uint8Array) => {
         if (e.kind !== "chunk" || decodeChunkBody(e.body).index !== 1) return bytes;
         if (mode === "once" && altered > 0) return bytes;
@@ -292,6 +280,7 @@ Deno.test({
         return bytes;
       },
     });
+    const port = relay.port;
     const nodes: NodeProc[] = [];
     try {
       const [a, b] = await Promise.all([

@@ -29,7 +29,15 @@ export function clientAdminHandlers(client: ClientApi): Record<string, AdminHand
     },
     contacts: async () => result(await client.contacts()),
     verify: async (a) => result(await client.safety(str(a, "address"))),
-    "accept-key": async (a) => result(await client.acceptKeyChange(str(a, "address"))),
+    "key-change": async (a) => result(await client.keyChange(str(a, "address"))),
+    "accept-key": async (a) =>
+      result(
+        await client.acceptKeyChange(
+          str(a, "address"),
+          typeof a.confirm === "string" ? { confirm: a.confirm } : undefined,
+        ),
+      ),
+    "dismiss-key": async (a) => result(await client.dismissKeyChange(str(a, "address"))),
     "client-directory": async () => result(await client.directory()),
     "send-file": async (a) =>
       result(
@@ -43,16 +51,24 @@ export function clientAdminHandlers(client: ClientApi): Record<string, AdminHand
     "accept-file": async (a) => result(await client.acceptFile(str(a, "target"))),
     "decline-file": async (a) => result(await client.declineFile(str(a, "target"))),
     "cancel-file": async (a) => result(await client.cancelFile(str(a, "id"))),
+    conditions: async () => result(await client.nodeConditions()),
     listen: () => ({
       kind: "stream",
-      subscribe: (emit) =>
-        client.subscribe((event: ClientEvent) => {
+      subscribe: (emit) => {
+        // A listener that starts while something is wrong with the node hears it at once.
+        void client.nodeConditions().then((conditions) => {
+          if (Object.values(conditions).some((c) => c.state !== "ok")) {
+            emit({ kind: "node", conditions });
+          }
+        });
+        return client.subscribe((event: ClientEvent) => {
           emit(event);
           // A listener shows incoming messages, so they count as read.
           if (event.kind === "message" && event.message.direction === "in") {
             void client.markRead(event.message.peer).catch(() => {});
           }
-        }),
+        });
+      },
     }),
   };
 }

@@ -3,9 +3,10 @@ import { printLine } from "../log.ts";
 import { CliError } from "./cli_error.ts";
 import { call, type Command, stream, TARGET_FLAGS } from "./command.ts";
 import { describeTransfer } from "./file_commands.ts";
-import type { FileTransfer } from "../client/mod.ts";
+import type { FileTransfer, KeyChange } from "../client/mod.ts";
 
 const FLAGS = { ...TARGET_FLAGS, json: { type: "boolean" as const } };
+const KEY_FLAGS = { ...FLAGS, confirm: { type: "string" as const } };
 
 function one(p: string[], what: string): string {
   if (p.length !== 1) throw new CliError(`Cannot ${what}: give one ADDRESS (name@node)`);
@@ -33,10 +34,18 @@ export const CLIENT_COMMANDS: Record<string, Command> = {
     flags: FLAGS,
     run: async (_p, f) => {
       const r = await call(f, "requests") as Array<
-        { from: string; intro: string; fingerprint: string }
+        { from: string; intro: string; fingerprint: string; restart: boolean }
       >;
       if (f.json) printLine(JSON.stringify(r));
-      else for (const x of r) printLine(`${x.from}  key ${x.fingerprint}  "${x.intro}"`);
+      else {
+        for (const x of r) {
+          printLine(
+            `${x.from}  key ${x.fingerprint}  "${x.intro}"${
+              x.restart ? "  (restart: same key as your chat; they lost their side of it)" : ""
+            }`,
+          );
+        }
+      }
       if (!f.json && r.length === 0) printLine("no requests waiting");
       return 0;
     },
@@ -111,15 +120,21 @@ export const CLIENT_COMMANDS: Record<string, Command> = {
     flags: FLAGS,
     run: async (_p, f) => {
       const c = await call(f, "contacts") as Array<
-        { address: string; state: string; unread: number; keyChanged: boolean }
+        {
+          address: string;
+          state: string;
+          unread: number;
+          keyChanged: boolean;
+          claim: { fingerprint: string } | null;
+        }
       >;
       if (f.json) printLine(JSON.stringify(c));
       else {
         for (const x of c) {
           printLine(
             `${x.address.padEnd(40)} ${x.state}${x.unread ? `  ${x.unread} unread` : ""}${
-              x.keyChanged ? "  KEY CHANGED" : ""
-            }`,
+              x.keyChanged ? "  KEY CHANGED (see key-change)" : ""
+            }${x.claim ? `  WARNING: another key claims this address (see key-change)` : ""}`,
           );
         }
       }
@@ -139,13 +154,47 @@ export const CLIENT_COMMANDS: Record<string, Command> = {
       return 0;
     },
   },
-  "accept-key": {
-    usage: "accept-key ADDRESS",
-    summary: "Accept a contact's changed key after verifying it",
+  "key-change": {
+    usage: "key-change ADDRESS [--json]",
+    summary: "Show a waiting key change: both keys, both safety numbers",
     flags: FLAGS,
     run: async (p, f) => {
-      await call(f, "accept-key", { address: one(p, "accept a key") });
-      printLine(`accepted the new key of ${p[0]}`);
+      const k = await call(f, "key-change", { address: one(p, "show a key change") }) as
+        | KeyChange
+        | null;
+      if (f.json) printLine(JSON.stringify(k));
+      else if (!k) printLine(`no key change is waiting for ${p[0]}`);
+      else printKeyChange(k);
+      return 0;
+    },
+  },
+  "accept-key": {
+    usage: "accept-key ADDRESS --confirm FINGERPRINT",
+    summary: "Take a contact's new key, after comparing safety numbers (see key-change)",
+    flags: KEY_FLAGS,
+    run: async (p, f) => {
+      const address = one(p, "accept a key");
+      if (typeof f.confirm !== "string") {
+        const k = await call(f, "key-change", { address }) as KeyChange | null;
+        if (!k) throw new CliError(`Cannot accept a key: no key change is waiting for ${address}`);
+        printKeyChange(k);
+        throw new CliError(
+          "Cannot accept the new key yet: compare the safety numbers above with your contact, " +
+            `then run accept-key ${address} --confirm ${k.claimed.fingerprint}`,
+        );
+      }
+      await call(f, "accept-key", { address, confirm: f.confirm });
+      printLine(`accepted the new key of ${address}`);
+      return 0;
+    },
+  },
+  "dismiss-key": {
+    usage: "dismiss-key ADDRESS",
+    summary: "Forget a claim made with another key; the chat goes on with the key you have",
+    flags: FLAGS,
+    run: async (p, f) => {
+      await call(f, "dismiss-key", { address: one(p, "dismiss a key claim") });
+      printLine(`dismissed the claim on ${p[0]}`);
       return 0;
     },
   },
@@ -162,6 +211,22 @@ export const CLIENT_COMMANDS: Record<string, Command> = {
   },
 };
 
+function printKeyChange(k: KeyChange): void {
+  printLine(
+    k.kind === "claim"
+      ? `${k.address}: someone claims to be ${k.address} with another key; your chat is unaffected`
+      : `${k.address}: your request was answered by another key than the one their node published; ` +
+        "sending waits",
+  );
+  printLine(`  ${k.kind === "claim" ? "key you have" : "key published"}  ${k.current.fingerprint}`);
+  printLine(`    safety number  ${k.current.digits}`);
+  printLine(`  ${k.kind === "claim" ? "claimed key " : "key answering"}  ${k.claimed.fingerprint}`);
+  printLine(`    safety number  ${k.claimed.digits}`);
+  if (k.intro !== null) printLine(`  their words: "${k.intro}"`);
+  printLine(`  take the new key: accept-key ${k.address} --confirm ${k.claimed.fingerprint}`);
+  if (k.kind === "claim") printLine(`  forget the claim: dismiss-key ${k.address}`);
+}
+
 function describe(ev: Record<string, unknown>): string {
   const m = ev.message as
     | { peer: string; direction: string; text: string; sentAtMs: number }
@@ -173,7 +238,19 @@ function describe(ev: Record<string, unknown>): string {
     const r = ev.request as { from: string; intro: string };
     return `chat request from ${r.from}: "${r.intro}"  (accept ${r.from} / reject ${r.from})`;
   }
+  if (ev.kind === "claim") {
+    const c = ev.claim as { address: string; fingerprint: string };
+    return `WARNING: someone claims to be ${c.address} with another key (${c.fingerprint}); ` +
+      `your chat is unaffected (key-change ${c.address})`;
+  }
   if (ev.kind === "file") return describeTransfer(ev.transfer as FileTransfer);
+  if (ev.kind === "node") {
+    const bad = Object.entries(ev.conditions as Record<string, { state: string; message?: string }>)
+      .filter(([, c]) => c.state !== "ok");
+    return bad.length === 0
+      ? "node: all resources ok again"
+      : bad.map(([name, c]) => `node ${name}: ${c.state} (${c.message ?? ""})`).join("\n");
+  }
   if (ev.kind === "state") {
     return `${ev.peer} ${ev.id}: ${ev.state}${ev.reason ? ` (${ev.reason})` : ""}`;
   }

@@ -4,6 +4,9 @@
  * tested against a fake and run against the real client core.
  */
 
+/** Longest message, in characters (UTF-16 code units, as `String.length` counts). */
+export const MAX_MESSAGE_CHARS = 16_000;
+
 /** Delivery state of one sent message, as the sender sees it. */
 export type MessageState = "sending" | "sent" | "delivered" | "read" | "failed";
 
@@ -27,10 +30,20 @@ export interface ChatMessage {
 export interface Contact {
   address: string;
   state: "requested" | "incoming" | "accepted" | "rejected" | "blocked";
-  /** Short fingerprint of their identity key, once known. */
+  /** Short fingerprint of their identity key (`abcde-fghij-klmno-pqrst`), once known. */
   fingerprint: string | null;
-  /** Their key changed since it was pinned: sending is stopped until the user accepts it. */
+  /**
+   * Our request was answered by another key than the one their node published:
+   * sending waits until the user compares safety numbers and confirms it
+   * (`keyChange()`, `acceptKeyChange()`).
+   */
   keyChanged: boolean;
+  /**
+   * Someone claims to be this contact with another key. A warning only: the chat
+   * goes on with the pinned key. See `keyChange()`, `acceptKeyChange()`,
+   * `dismissKeyChange()`.
+   */
+  claim: KeyClaim | null;
   unread: number;
   lastMessageAtMs: number | null;
 }
@@ -39,8 +52,50 @@ export interface Contact {
 export interface IncomingRequest {
   from: string;
   intro: string;
+  /** Short fingerprint of the requester's identity key. */
   fingerprint: string;
   receivedAtMs: number;
+  /**
+   * From an accepted contact, with the key already pinned: they lost their side
+   * of the chat and ask to start again. Accepting replaces the session (same key).
+   */
+  restart: boolean;
+}
+
+/** "Someone claims to be `address` with another key": a request made in a contact's name. */
+export interface KeyClaim {
+  address: string;
+  /** Short fingerprint of the claimed key. */
+  fingerprint: string;
+  /** The claimant's intro (their words, unverified). */
+  intro: string;
+  receivedAtMs: number;
+}
+
+/** A key and what to compare it by. */
+export interface KeyInfo {
+  /** Short fingerprint (`abcde-fghij-klmno-pqrst`). */
+  fingerprint: string;
+  /** The safety number this key would give with ours (60 digits in groups of five). */
+  digits: string;
+  qr: string;
+}
+
+/** A key change waiting for the user, with both keys to compare. */
+export interface KeyChange {
+  address: string;
+  /**
+   * `claim`: someone asked for a chat in this contact's name with `claimed`; the
+   * chat runs with `current`. `answer`: our request was answered by `claimed`, not
+   * by `current` (the key their node published); the chat runs with `claimed` and
+   * sending waits.
+   */
+  kind: "claim" | "answer";
+  current: KeyInfo;
+  claimed: KeyInfo;
+  /** The claimant's intro (`claim` only). */
+  intro: string | null;
+  receivedAtMs: number | null;
 }
 
 /** A user in the directory. */
@@ -122,16 +177,24 @@ export interface FileTransfer {
 /** Something changed; views refresh what the event names. */
 export type ClientEvent =
   | { kind: "request"; request: IncomingRequest }
+  | { kind: "claim"; claim: KeyClaim }
   | { kind: "message"; message: ChatMessage }
   | { kind: "state"; peer: string; id: string; state: MessageState; reason?: string }
   | { kind: "contact"; contact: Contact }
   | { kind: "directory" }
   | { kind: "file"; transfer: FileTransfer }
-  | { kind: "links" };
+  | { kind: "links" }
+  /** The node's resource conditions changed (a full disk started or ended). */
+  | { kind: "node"; conditions: NodeConditions };
+
+/** The node's resource conditions, by resource ("store"): "ok" or what is wrong, with a sentence. */
+export type NodeConditions = Record<string, { state: string; message?: string; sinceMs?: number }>;
 
 /** The commands and events of a client core. Errors are thrown with user-facing messages. */
 export interface ClientApi {
   self(): Promise<SelfInfo>;
+  /** The home node's resource conditions (a full disk is named here). */
+  nodeConditions(): Promise<NodeConditions>;
   links(): Promise<LinkView[]>;
   connect(
     target: { host: string; port: number; nodeId: string } | { invite: string },
@@ -150,7 +213,16 @@ export interface ClientApi {
   /** Marks a conversation's messages as read (sends read receipts). */
   markRead(address: string): Promise<void>;
   safety(address: string): Promise<SafetyInfo>;
-  acceptKeyChange(address: string): Promise<void>;
+  /** The key change waiting for `address`, both keys with their safety numbers; null if none. */
+  keyChange(address: string): Promise<KeyChange | null>;
+  /**
+   * Accepts the waiting key change. `confirm` must be the new key's fingerprint
+   * (short or full, as `keyChange()` shows it): a deliberate step, refused without
+   * it. For a claim this accepts the claimant's request and ends the old session.
+   */
+  acceptKeyChange(address: string, options?: { confirm: string }): Promise<void>;
+  /** Forgets a claim; the chat goes on with the pinned key. */
+  dismissKeyChange(address: string): Promise<void>;
   /**
    * Offers a file from this machine to a contact; it is sent once they accept.
    * `name` replaces the file's own name in the offer.

@@ -5,191 +5,28 @@
  * one transaction before it is shown or acknowledged.
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
-import type { Contact, MessageState } from "./api.ts";
+import type { RequestMemory } from "./request_freshness.ts";
+import {
+  b,
+  type ContactRow,
+  type MessageRow,
+  type RequestRow,
+  type Row,
+  SCHEMA,
+  toContact,
+  toMessage,
+  toRequest,
+  toTransfer,
+  type TransferRow,
+} from "./_store_rows.ts";
 
-const SCHEMA = `
-PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS contacts (
-  address TEXT PRIMARY KEY,
-  state TEXT NOT NULL,
-  identity BLOB,
-  expected_identity BLOB,
-  key_changed INTEGER NOT NULL DEFAULT 0,
-  session BLOB,
-  pending BLOB,
-  out_seq INTEGER NOT NULL DEFAULT 0,
-  unread INTEGER NOT NULL DEFAULT 0,
-  last_message_at_ms INTEGER
-) STRICT;
-CREATE TABLE IF NOT EXISTS messages (
-  id TEXT PRIMARY KEY,
-  peer TEXT NOT NULL,
-  direction TEXT NOT NULL,
-  seq INTEGER NOT NULL,
-  text TEXT NOT NULL,
-  sent_at_ms INTEGER NOT NULL,
-  received_at_ms INTEGER,
-  state TEXT NOT NULL,
-  reason TEXT,
-  envelope BLOB
-) STRICT;
-CREATE INDEX IF NOT EXISTS messages_peer ON messages (peer, direction, seq);
-CREATE TABLE IF NOT EXISTS requests (
-  address TEXT PRIMARY KEY,
-  intro TEXT NOT NULL,
-  identity BLOB NOT NULL,
-  request BLOB NOT NULL,
-  received_at_ms INTEGER NOT NULL
-) STRICT;
-CREATE TABLE IF NOT EXISTS processed (id TEXT PRIMARY KEY) STRICT;
-CREATE TABLE IF NOT EXISTS transfers (
-  id TEXT PRIMARY KEY,
-  peer TEXT NOT NULL,
-  direction TEXT NOT NULL,
-  name TEXT NOT NULL,
-  type TEXT NOT NULL,
-  size INTEGER NOT NULL,
-  manifest BLOB NOT NULL,
-  path TEXT,
-  state TEXT NOT NULL,
-  reason TEXT,
-  done BLOB NOT NULL,
-  done_bytes INTEGER NOT NULL,
-  attempts TEXT NOT NULL,
-  created_at_ms INTEGER NOT NULL,
-  updated_at_ms INTEGER NOT NULL
-) STRICT;
-CREATE TABLE IF NOT EXISTS outgoing (id TEXT PRIMARY KEY, envelope BLOB NOT NULL) STRICT;
-`;
-
-/** A contact row as stored. */
-export interface ContactRow {
-  address: string;
-  state: Contact["state"];
-  identity: Uint8Array | null;
-  /** The identity an intro was sealed to, checked when they accept. */
-  expectedIdentity: Uint8Array | null;
-  keyChanged: boolean;
-  session: Uint8Array | null;
-  pending: Uint8Array | null;
-  outSeq: number;
-  unread: number;
-  lastMessageAtMs: number | null;
-}
-
-/** A message row as stored. */
-export interface MessageRow {
-  id: string;
-  peer: string;
-  direction: "in" | "out";
-  seq: number;
-  text: string;
-  sentAtMs: number;
-  receivedAtMs: number | null;
-  state: MessageState;
-  reason: string | null;
-  /** Encoded envelope of an outgoing message not yet accepted by the node. */
-  envelope: Uint8Array | null;
-}
-
-/** A file transfer as stored (lib/client/file_transfers.ts). */
-export interface TransferRow {
-  /** File id, hex. */
-  id: string;
-  peer: string;
-  direction: "in" | "out";
-  /** The name as offered (sender's) or as it will be saved (receiver's, sanitised). */
-  name: string;
-  type: string;
-  size: number;
-  /** Encoded lib/e2e FileManifest (holds the file key). */
-  manifest: Uint8Array;
-  /** Sender: the file sent; receiver: the saved file once complete. */
-  path: string | null;
-  state: TransferState;
-  reason: string | null;
-  /** Bitmap of chunks stored at the receiver's node (out) or written (in). */
-  done: Uint8Array;
-  doneBytes: number;
-  /** Chunk index → attempt, for chunks the receiver asked for again. */
-  attempts: Record<string, number>;
-  createdAtMs: number;
-  updatedAtMs: number;
-}
-
-/** States of a transfer. */
-export type TransferState =
-  | "offered"
-  | "sending"
-  | "receiving"
-  | "sent"
-  | "complete"
-  | "declined"
-  | "cancelled"
-  | "failed";
-
-/** A chat request waiting for an answer. */
-export interface RequestRow {
-  address: string;
-  intro: string;
-  identity: Uint8Array;
-  request: Uint8Array;
-  receivedAtMs: number;
-}
-
-type Row = Record<string, unknown>;
-const b = (v: unknown) => (v ? new Uint8Array(v as Uint8Array) : null);
-
-function toContact(r: Row): ContactRow {
-  return {
-    address: r.address as string,
-    state: r.state as Contact["state"],
-    identity: b(r.identity),
-    expectedIdentity: b(r.expected_identity),
-    keyChanged: r.key_changed === 1,
-    session: b(r.session),
-    pending: b(r.pending),
-    outSeq: r.out_seq as number,
-    unread: r.unread as number,
-    lastMessageAtMs: (r.last_message_at_ms as number | null) ?? null,
-  };
-}
-
-function toMessage(r: Row): MessageRow {
-  return {
-    id: r.id as string,
-    peer: r.peer as string,
-    direction: r.direction as "in" | "out",
-    seq: r.seq as number,
-    text: r.text as string,
-    sentAtMs: r.sent_at_ms as number,
-    receivedAtMs: (r.received_at_ms as number | null) ?? null,
-    state: r.state as MessageState,
-    reason: (r.reason as string | null) ?? null,
-    envelope: b(r.envelope),
-  };
-}
-
-function toTransfer(r: Row): TransferRow {
-  return {
-    id: r.id as string,
-    peer: r.peer as string,
-    direction: r.direction as "in" | "out",
-    name: r.name as string,
-    type: r.type as string,
-    size: r.size as number,
-    manifest: new Uint8Array(r.manifest as Uint8Array),
-    path: (r.path as string | null) ?? null,
-    state: r.state as TransferState,
-    reason: (r.reason as string | null) ?? null,
-    done: new Uint8Array(r.done as Uint8Array),
-    doneBytes: r.done_bytes as number,
-    attempts: JSON.parse(r.attempts as string),
-    createdAtMs: r.created_at_ms as number,
-    updatedAtMs: r.updated_at_ms as number,
-  };
-}
+export type {
+  ContactRow,
+  MessageRow,
+  RequestRow,
+  TransferRow,
+  TransferState,
+} from "./_store_rows.ts";
 
 /** The client store on node:sqlite. */
 export class ClientStore {
@@ -324,35 +161,77 @@ export class ClientStore {
   }
 
   request(address: string): RequestRow | undefined {
-    const r = this.#stmt("SELECT * FROM requests WHERE address = ?").get(address) as
-      | Row
-      | undefined;
-    return r
-      ? {
-        address: r.address as string,
-        intro: r.intro as string,
-        identity: new Uint8Array(r.identity as Uint8Array),
-        request: new Uint8Array(r.request as Uint8Array),
-        receivedAtMs: r.received_at_ms as number,
-      }
-      : undefined;
+    return this.#requestRow("requests", address);
   }
 
   requests(): RequestRow[] {
-    return (this.#stmt("SELECT address FROM requests ORDER BY received_at_ms").all() as Row[])
-      .map((r) => this.request(r.address as string)!);
+    return this.#requestRows("requests");
   }
 
   putRequest(r: RequestRow): void {
+    this.#putRequestRow("requests", r);
+  }
+
+  deleteRequest(address: string): void {
+    this.#stmt("DELETE FROM requests WHERE address = ?").run(address);
+  }
+
+  /** The key claim made in the name of `address`, if any. */
+  claim(address: string): RequestRow | undefined {
+    return this.#requestRow("claims", address);
+  }
+
+  claims(): RequestRow[] {
+    return this.#requestRows("claims");
+  }
+
+  putClaim(r: RequestRow): void {
+    this.#putRequestRow("claims", r);
+  }
+
+  deleteClaim(address: string): void {
+    this.#stmt("DELETE FROM claims WHERE address = ?").run(address);
+  }
+
+  #requestRow(table: "requests" | "claims", address: string): RequestRow | undefined {
+    const r = this.#stmt(`SELECT * FROM ${table} WHERE address = ?`).get(address) as
+      | Row
+      | undefined;
+    return r ? toRequest(r) : undefined;
+  }
+
+  #requestRows(table: "requests" | "claims"): RequestRow[] {
+    return (this.#stmt(`SELECT * FROM ${table} ORDER BY received_at_ms`).all() as Row[])
+      .map(toRequest);
+  }
+
+  #putRequestRow(table: "requests" | "claims", r: RequestRow): void {
     this.#stmt(
-      `INSERT INTO requests (address, intro, identity, request, received_at_ms) VALUES (?, ?, ?, ?, ?)
+      `INSERT INTO ${table} (address, intro, identity, request, received_at_ms) VALUES (?, ?, ?, ?, ?)
        ON CONFLICT (address) DO UPDATE SET intro = excluded.intro, identity = excluded.identity,
          request = excluded.request, received_at_ms = excluded.received_at_ms`,
     ).run(r.address, r.intro, r.identity, r.request, r.receivedAtMs);
   }
 
-  deleteRequest(address: string): void {
-    this.#stmt("DELETE FROM requests WHERE address = ?").run(address);
+  /**
+   * What is remembered about request `hash` from `sender` (lib/client/request_freshness.ts),
+   * after forgetting what has expired.
+   */
+  requestMemory(hash: string, sender: string, nowMs: number): RequestMemory {
+    this.#stmt("DELETE FROM seen_requests WHERE until_ms < ?").run(nowMs);
+    const count = (sql: string, ...args: string[]) =>
+      (this.#stmt(sql).get(...args) as Row).n as number;
+    return {
+      seen: this.#stmt("SELECT 1 AS x FROM seen_requests WHERE hash = ?").get(hash) !== undefined,
+      forSender: count("SELECT count(*) AS n FROM seen_requests WHERE sender = ?", sender),
+      total: count("SELECT count(*) AS n FROM seen_requests"),
+    };
+  }
+
+  /** Remembers a request's hash until `untilMs`, so a replay of it is refused. */
+  rememberRequest(hash: string, sender: string, untilMs: number): void {
+    this.#stmt("INSERT OR IGNORE INTO seen_requests (hash, sender, until_ms) VALUES (?, ?, ?)")
+      .run(hash, sender, untilMs);
   }
 
   /** Records that an inbox id was handled; false when it already was. */

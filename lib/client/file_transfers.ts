@@ -24,6 +24,7 @@ import type { ClientStore, TransferRow } from "./client_store.ts";
 import type { NodeConnection } from "./node_connection.ts";
 import type { FileInner } from "./payload.ts";
 import { sanitizeFileName } from "./file_name.ts";
+import { checkFileOffer, DEFAULT_FILE_OFFER_LIMITS, type FileOfferLimits } from "./file_offer.ts";
 import { bitmapBytes, type FileContext, readAt } from "./_file_context.ts";
 import { FileSending } from "./_file_sending.ts";
 import { FileReceiving, partPath } from "./_file_receiving.ts";
@@ -48,6 +49,8 @@ export interface FileTransfersOptions {
   /** Resend a chunk with no result after this long. */
   retryMs?: number;
   lifetimeMs?: number;
+  /** What an offer may ask (file_offer.ts); checked before anything is allocated. */
+  offerLimits?: FileOfferLimits;
   /** Checks that `peer` is an accepted contact we may send to; throws a user-facing error. */
   checkContact(peer: string): void;
   sendInner(peer: string, inner: FileInner, write?: () => void): Promise<void>;
@@ -84,6 +87,7 @@ export class FileTransfers {
       chunkBytes: e2e.DEFAULT_FILE_CHUNK_BYTES,
       retryMs: 5_000,
       lifetimeMs: 7 * 24 * 3600_000,
+      offerLimits: DEFAULT_FILE_OFFER_LIMITS,
       ...options,
     };
     const o = this.#o;
@@ -234,6 +238,8 @@ export class FileTransfers {
     if (!info.isFile) throw new Error(`Cannot send file "${file.path}": not a regular file`);
     const size = info.size;
     const chunkBytes = this.#o.chunkBytes;
+    const fits = checkFileOffer({ size, chunkBytes, limits: this.#o.offerLimits });
+    if (fits.kind === "refused") throw new RangeError(`Cannot send file: ${fits.why}`);
     const digest = await fileDigest(file.path, size, chunkBytes);
     const manifest: e2e.FileManifest = {
       fileId: crypto.getRandomValues(new Uint8Array(16)),
@@ -256,7 +262,7 @@ export class FileTransfers {
       path: file.path,
       state: "offered",
       reason: null,
-      done: new Uint8Array(bitmapBytes(e2e.chunkCount(size, chunkBytes))),
+      done: new Uint8Array(bitmapBytes(fits.chunks)),
       doneBytes: 0,
       attempts: {},
       createdAtMs: now,
@@ -308,14 +314,26 @@ export class FileTransfers {
     return row;
   }
 
-  /** Accepts an offer: the sender starts sending. */
+  /** Accepts an offer: the bitmap of received chunks is made now, and the sender starts sending. */
   async accept(idOrAddress: string): Promise<FileTransfer> {
     const row = this.#find(idOrAddress, "in", ["offered"]);
+    const fits = checkFileOffer({
+      size: row.size,
+      chunkBytes: e2e.decodeFileManifest(row.manifest).chunkBytes,
+      limits: this.#o.offerLimits,
+    });
+    if (fits.kind === "refused") throw new RangeError(`Cannot accept file: ${fits.why}`);
     await Deno.mkdir(this.#o.downloadsDir, { recursive: true, mode: 0o700 });
     await Deno.writeFile(partPath(this.#o.downloadsDir, row.id), new Uint8Array(0), {
       mode: 0o600,
     });
-    const next = { ...row, state: "receiving" as const, updatedAtMs: this.#o.clock.nowMs() };
+    const next = {
+      ...row,
+      state: "receiving" as const,
+      done: new Uint8Array(bitmapBytes(fits.chunks)),
+      doneBytes: 0,
+      updatedAtMs: this.#o.clock.nowMs(),
+    };
     await this.#o.sendInner(
       row.peer,
       { t: "file-accept", id: row.id },
@@ -383,6 +401,22 @@ export class FileTransfers {
         this.#o.log.warn("dropped a file offer that contradicts its manifest", { from: peer });
         return nothing;
       }
+      // Before anything is allocated or stored: a hostile offer costs its sender, not us.
+      const fits = checkFileOffer({
+        size: m.size,
+        chunkBytes: manifest.chunkBytes,
+        limits: this.#o.offerLimits,
+      });
+      if (fits.kind === "refused") {
+        this.#o.log.warn("refused a file offer", { from: peer, size: m.size, why: fits.why });
+        return {
+          write: () => {},
+          after: () =>
+            void this.#o.sendInner(peer, { t: "file-cancel", id: m.id, reason: fits.why }).catch(
+              (e) => this.#o.log.info("cannot tell the sender", { why: String(e) }),
+            ),
+        };
+      }
       const now = this.#o.clock.nowMs();
       const offer: TransferRow = {
         id: m.id,
@@ -395,7 +429,8 @@ export class FileTransfers {
         path: null,
         state: "offered",
         reason: null,
-        done: new Uint8Array(bitmapBytes(e2e.chunkCount(m.size, manifest.chunkBytes))),
+        // The bitmap is made on accept: an offer nobody answered costs a row, not its chunk count.
+        done: new Uint8Array(0),
         doneBytes: 0,
         attempts: {},
         createdAtMs: now,

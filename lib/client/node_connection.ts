@@ -9,6 +9,7 @@ import {
   decodeClientMessage,
   encodeClientMessage,
 } from "../protocol/mod.ts";
+import { NodeRefusedError, NodeUnavailableError } from "./errors.ts";
 
 type Reply = Extract<ClientMessage, { type: "submitted" | "bundle" | "entries" }>;
 type Request = Extract<ClientMessage, { type: "submit" | "fetch" | "directory" }>;
@@ -19,13 +20,19 @@ export interface NodeConnectionOptions {
   /** Opens a link and has sent the hello (remote) or attached (in process). */
   open(): Promise<ClientLink>;
   log: Logger;
+  requestTimeoutMs?: number;
+}
+
+/** Who hears what the node pushes (given at {@linkcode NodeConnection.start}). */
+export interface NodeReceiver {
   /** Each pushed inbox item, in order. */
   onPush(m: Extract<ClientMessage, { type: "deliver" | "notice" }>): void;
   /** File chunks for us, and what became of the chunks we sent (outside the inbox order). */
   onChunk?(m: Extract<ClientMessage, { type: "chunkDeliver" | "chunkResult" }>): void;
+  /** The node's resource conditions (a full disk), at every welcome and when they change. */
+  onCondition?(m: Extract<ClientMessage, { type: "condition" }>): void;
   /** Called after every (re)connection, once the node said welcome. */
   onConnected(): void;
-  requestTimeoutMs?: number;
 }
 
 /** A reconnecting connection to the home node. */
@@ -49,8 +56,11 @@ export class NodeConnection {
     return this.#link !== null;
   }
 
-  /** Connects (retrying) and resolves once the first connection is up. */
-  start(): Promise<void> {
+  #receiver: NodeReceiver | null = null;
+
+  /** Connects (retrying), pushing to `receiver`; resolves once the first connection is up. */
+  start(receiver: NodeReceiver): Promise<void> {
+    this.#receiver = receiver;
     void this.#connect();
     return this.#connected;
   }
@@ -87,13 +97,13 @@ export class NodeConnection {
           this.#link = null;
           this.#o.log.info("disconnected from node", { why: reason });
           for (const w of this.#waiting.values()) {
-            w.reject(new Error(`Cannot reach the node: ${reason}`));
+            w.reject(new NodeUnavailableError(`Cannot reach the node: ${reason}`));
           }
           this.#waiting.clear();
           if (!this.#stopped) void this.#connect();
         };
         this.#markConnected();
-        this.#o.onConnected();
+        this.#receiver?.onConnected();
         return;
       } catch (e) {
         this.#o.log.info("cannot connect to node", {
@@ -110,10 +120,12 @@ export class NodeConnection {
     switch (m.type) {
       case "deliver":
       case "notice":
-        return this.#o.onPush(m);
+        return this.#receiver?.onPush(m);
       case "chunkDeliver":
       case "chunkResult":
-        return this.#o.onChunk?.(m);
+        return this.#receiver?.onChunk?.(m);
+      case "condition":
+        return this.#receiver?.onCondition?.(m);
       case "submitted":
       case "bundle":
       case "entries": {
@@ -141,15 +153,17 @@ export class NodeConnection {
   /**
    * Sends a request and resolves with the node's reply.
    *
-   * @throws {Error} not connected, timed out, or disconnected meanwhile
+   * @throws {NodeUnavailableError} not connected, timed out, or disconnected meanwhile
    */
   request<T extends Reply>(m: WithoutReq<Request>): Promise<T> {
-    if (!this.#link) return Promise.reject(new Error("Cannot reach the node: not connected"));
+    if (!this.#link) {
+      return Promise.reject(new NodeUnavailableError("Cannot reach the node: not connected"));
+    }
     const req = this.#nextReq++;
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#waiting.delete(req);
-        reject(new Error("Cannot reach the node: no answer"));
+        reject(new NodeUnavailableError("Cannot reach the node: no answer"));
       }, this.#o.requestTimeoutMs ?? 15_000);
       this.#waiting.set(req, {
         resolve: (r) => {
@@ -163,5 +177,47 @@ export class NodeConnection {
       });
       this.#link!.send(encodeClientMessage({ ...m, req } as ClientMessage));
     });
+  }
+
+  /**
+   * Hands the node an envelope to deliver; resolves with how far it got.
+   *
+   * @throws {NodeUnavailableError} the node cannot be asked now (send it again later)
+   * @throws {NodeRefusedError} the node refused it (its sentence is the message)
+   */
+  async submit(envelope: Uint8Array): Promise<"sent" | "delivered"> {
+    const r = await this.request<Extract<ClientMessage, { type: "submitted" }>>({
+      type: "submit",
+      envelope,
+    });
+    if (r.error || !r.state) {
+      throw new NodeRefusedError(r.error ?? "Cannot send: refused by the node");
+    }
+    return r.state;
+  }
+
+  /**
+   * Asks the node for a user's published identity bundle.
+   *
+   * @throws {NodeUnavailableError} the node cannot be asked now
+   * @throws {NodeRefusedError} no bundle (no such user, unreachable, not published)
+   */
+  async fetchBundle(address: string): Promise<Uint8Array> {
+    const r = await this.request<Extract<ClientMessage, { type: "bundle" }>>({
+      type: "fetch",
+      address,
+    });
+    if (!r.bundle) throw new NodeRefusedError(r.error ?? `Cannot find ${address}`);
+    return r.bundle;
+  }
+
+  /**
+   * The directory as the node knows it.
+   *
+   * @throws {NodeUnavailableError} the node cannot be asked now
+   */
+  async directory(): Promise<Extract<ClientMessage, { type: "entries" }>["entries"]> {
+    return (await this.request<Extract<ClientMessage, { type: "entries" }>>({ type: "directory" }))
+      .entries;
   }
 }

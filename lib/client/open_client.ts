@@ -60,18 +60,8 @@ export async function openClient(o: OpenClientOptions): Promise<OpenClient> {
     o.log.info("created user identity", { address: o.address });
   }
   const identity = await e2e.decodeIdentityKeyPair(raw);
-  const holder: { core?: ClientCore } = {};
-  const connection = new NodeConnection({
-    open: () => o.open(store),
-    log: o.log,
-    onPush: (m) => holder.core!.onPush(m as never),
-    onChunk: (m) => {
-      if (m.type === "chunkDeliver") holder.core!.transfers.onChunk(m.id, m.envelope);
-      else holder.core!.transfers.onChunkResults(m.results);
-    },
-    onConnected: () => holder.core!.onConnected(),
-  });
-  const core = holder.core = new ClientCore({
+  const connection = new NodeConnection({ open: () => o.open(store), log: o.log });
+  const core = new ClientCore({
     address: o.address,
     identity,
     store,
@@ -85,7 +75,15 @@ export async function openClient(o: OpenClientOptions): Promise<OpenClient> {
       autoAcceptBytes: o.autoAcceptFileBytes ?? 0,
     },
   });
-  await connection.start();
+  await connection.start({
+    onPush: (m) => core.onPush(m),
+    onChunk: (m) => {
+      if (m.type === "chunkDeliver") core.transfers.onChunk(m.id, m.envelope);
+      else core.transfers.onChunkResults(m.results);
+    },
+    onCondition: (m) => core.onCondition(m.resources),
+    onConnected: () => core.onConnected(),
+  });
   return {
     core,
     store,

@@ -1,7 +1,7 @@
 /**
  * What clients put in envelope bodies (nodes see only these bytes):
  *
- *   request body  = u8 1 | bytes chat request (lib/e2e) | bytes sealed intro
+ *   request body  = u8 4 | bytes chat request (lib/e2e, version 2; the sealed intro is inside)
  *   message body  = u8 2 | bytes acceptance            (the chat handshake's answer)
  *                 | u8 3 | bytes ratchet message        (everything after)
  *
@@ -9,12 +9,15 @@
  * and the file transfer's messages (docs/PROTOCOL.md §13): {t:"file-offer", id, name, size, type,
  * manifest (base64, lib/e2e FileManifest)} | {t:"file-accept"|"file-decline"|"file-done", id}
  * | {t:"file-cancel", id, reason?} | {t:"file-resend", id, index, attempt}.
+ *
+ * Kind 1 (`u8 1 | request v1 | sealed intro` beside it, outside the signature) is
+ * no longer read.
  */
-import { ByteReader, ByteWriter } from "../e2e/mod.ts";
+import { ByteReader, ByteWriter, MAX_CHAT_REQUEST_BYTES } from "../e2e/mod.ts";
 
 /** A decoded envelope body. */
 export type Payload =
-  | { kind: "request"; request: Uint8Array; intro: Uint8Array }
+  | { kind: "request"; request: Uint8Array }
   | { kind: "acceptance"; acceptance: Uint8Array }
   | { kind: "ratchet"; message: Uint8Array };
 
@@ -85,7 +88,7 @@ const MAX = 256 * 1024;
 /** Encodes an envelope body. */
 export function encodePayload(p: Payload): Uint8Array {
   const w = new ByteWriter();
-  if (p.kind === "request") return w.u8(1).bytes32(p.request).bytes32(p.intro).finish();
+  if (p.kind === "request") return w.u8(4).bytes32(p.request).finish();
   if (p.kind === "acceptance") return w.u8(2).bytes32(p.acceptance).finish();
   return w.u8(3).bytes32(p.message).finish();
 }
@@ -95,10 +98,10 @@ export function decodePayload(bytes: Uint8Array): Payload {
   const r = new ByteReader(bytes, "payload");
   const kind = r.u8("kind");
   let p: Payload;
-  if (kind === 1) {
-    p = { kind: "request", request: r.bytes32(MAX, "request"), intro: r.bytes32(8192, "intro") };
-  } else if (kind === 2) p = { kind: "acceptance", acceptance: r.bytes32(MAX, "acceptance") };
+  if (kind === 4) p = { kind: "request", request: r.bytes32(MAX_CHAT_REQUEST_BYTES, "request") };
+  else if (kind === 2) p = { kind: "acceptance", acceptance: r.bytes32(MAX, "acceptance") };
   else if (kind === 3) p = { kind: "ratchet", message: r.bytes32(MAX, "message") };
+  else if (kind === 1) throw new RangeError("Cannot read payload: a version 1 request");
   else throw new RangeError("Cannot read payload: unknown kind");
   r.end();
   return p;

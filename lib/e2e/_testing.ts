@@ -48,6 +48,7 @@ export async function makeSessionPair(seed = "pair", random?: Random): Promise<S
     identity: alice,
     from: "alice@nodea",
     to: "bob@nodeb",
+    createdAtMs: 1_700_000_000_000,
     random: r,
   });
   const verified = await readChatRequest(request, { localAddress: "bob@nodeb" });

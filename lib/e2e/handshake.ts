@@ -4,7 +4,8 @@
  * Key Agreement Protocol" §3) with the responder's ephemeral key in the place of the
  * signed prekey, and a post-quantum KEM secret mixed in as in PQXDH.
  *
- * A (initiator) -> B: request  = A's identity, EK_A, ML-KEM ek_A, both addresses, signed by A.
+ * A (initiator) -> B: request  = A's identity, EK_A, ML-KEM ek_A, both addresses, A's clock,
+ *                               a nonce and the intro sealed to B, signed by A.
  * B -> A:             acceptance = hash(request), B's identity, EK_B, ML-KEM ct, confirmation,
  *                                  both addresses, signed by B.
  * A -> B (optional):  confirm = hash(request), A's confirmation (or just A's first message).
@@ -30,6 +31,7 @@ import {
 import { constantTimeEqual } from "./ed25519.ts";
 import { VerifyError } from "./errors.ts";
 import {
+  CHAT_REQUEST_NONCE_BYTES,
   type ChatRequestMessage,
   decodeChatAcceptance,
   decodeChatRequest,
@@ -71,22 +73,30 @@ export interface CreateChatRequestOptions {
   from: string;
   /** The address we ask to chat with. */
   to: string;
-  /** Randomness for the ephemeral keys. */
+  /** Our clock now (lib/e2e has none); the receiver judges how fresh the request is. */
+  createdAtMs: number;
+  /** The intro, already sealed to the recipient (`sealIntro`); signed with the rest. */
+  sealedIntro?: Uint8Array;
+  /** Randomness for the ephemeral keys and the nonce. */
   random?: Random;
 }
 
 /** Makes a chat request; keep `pending` (secret) until the acceptance arrives. */
 export async function createChatRequest(
-  { identity, from, to, random = SYSTEM_RANDOM }: CreateChatRequestOptions,
+  { identity, from, to, createdAtMs, sealedIntro = new Uint8Array(0), random = SYSTEM_RANDOM }:
+    CreateChatRequestOptions,
 ): Promise<{ request: Uint8Array; pending: PendingChatRequest }> {
   const ephemeral = await generateX25519KeyPair(random);
   const kem = await generateMlKemKeyPair(random);
   const body = encodeChatRequestBody({
     from,
     to,
+    createdAtMs,
+    nonce: random.bytes(CHAT_REQUEST_NONCE_BYTES),
     identity: identity.publicIdentity,
     ephemeralKey: ephemeral.publicKey,
     kemEncapsulationKey: kem.encapsulationKey,
+    sealedIntro,
   });
   const signature = await signWithIdentity(identity, concat(REQUEST_SIGNATURE_LABEL, body));
   const request = concat(body, signature);
@@ -98,7 +108,9 @@ export async function createChatRequest(
 
 /**
  * Decodes and checks a received chat request: addressed to `localAddress`, keys
- * acceptable, signature valid. Whether to accept it is the user's decision.
+ * acceptable, signature valid (over everything, the sealed intro, time and nonce
+ * included). Whether it is fresh (`createdAtMs`, `requestHash` not seen before) is
+ * the caller's to judge, with its clock; whether to accept it is the user's decision.
  *
  * @throws {CodecError} malformed
  * @throws {VerifyError} wrong recipient, refused key or bad signature

@@ -1,8 +1,9 @@
 /**
  * Wire encodings of the chat handshake (see handshake.ts for the protocol).
  *
- *   ChatRequest    = version u8 = 1 | kind u8 = 1 | from | to | identity [129]
- *                    | ephemeralKey [32] | kemEncapsulationKey [1184] | signature [64]
+ *   ChatRequest    = version u8 = 2 | kind u8 = 1 | from | to | createdAtMs u64 | nonce [16]
+ *                    | identity [129] | ephemeralKey [32] | kemEncapsulationKey [1184]
+ *                    | sealedIntro (u16 len + 0 to 4,145 bytes) | signature [64]
  *   ChatAcceptance = version u8 = 1 | kind u8 = 2 | from | to | requestHash [32]
  *                    | identity [129] | ephemeralKey [32] | kemCiphertext [1088]
  *                    | confirmation [32] | signature [64]
@@ -11,7 +12,10 @@
  *                    | ephemeralPrivateKey [32] | kemSeed [64] | request (u16 len + bytes)
  *
  * from / to are addresses (u16 length + UTF-8, 1 to 320 bytes). Each signature covers
- * a label and every byte before it.
+ * a label and every byte before it: in a request that includes the sealed intro (so
+ * no relay can swap it), the sender's clock and a random nonce (so a receiver can
+ * judge freshness and remember what it has seen). Version 1 requests (no intro,
+ * time or nonce under the signature) are no longer decoded.
  */
 import { ByteReader, ByteWriter } from "./byte_codec.ts";
 import { checkLength } from "./_bytes.ts";
@@ -23,13 +27,21 @@ import {
   MLKEM768_ENCAPSULATION_KEY_BYTES,
   MLKEM768_SEED_BYTES,
 } from "./mlkem.ts";
+import { MAX_INTRO_BYTES } from "./intro_seal.ts";
 import { MAX_ADDRESS_BYTES } from "./ratchet_state.ts";
 import { X25519_KEY_BYTES } from "./x25519.ts";
 
-/** Version byte of handshake messages. */
+/** Version byte of acceptances, confirmations and stored pending requests. */
 export const HANDSHAKE_VERSION = 1;
+/** Version byte of chat requests. */
+export const CHAT_REQUEST_VERSION = 2;
+/** Bytes of a request's nonce. */
+export const CHAT_REQUEST_NONCE_BYTES = 16;
+/** Largest sealed intro a request carries (intro_seal.ts: version, key, intro, tag). */
+export const MAX_SEALED_INTRO_BYTES = 1 + 32 + MAX_INTRO_BYTES + 16;
 /** Largest encoded chat request. */
-export const MAX_CHAT_REQUEST_BYTES = 2 + 2 * (2 + MAX_ADDRESS_BYTES) + 129 + 32 + 1184 + 64;
+export const MAX_CHAT_REQUEST_BYTES = 2 + 2 * (2 + MAX_ADDRESS_BYTES) + 8 +
+  CHAT_REQUEST_NONCE_BYTES + 129 + 32 + 1184 + 2 + MAX_SEALED_INTRO_BYTES + 64;
 /** Largest encoded chat acceptance. */
 export const MAX_CHAT_ACCEPTANCE_BYTES = 2 + 2 * (2 + MAX_ADDRESS_BYTES) + 32 + 129 + 32 + 1088 +
   32 + 64;
@@ -43,9 +55,15 @@ const KIND_PENDING = 0x81;
 export interface ChatRequestFields {
   readonly from: string;
   readonly to: string;
+  /** The sender's clock when it made the request (judged by the receiver, never trusted). */
+  readonly createdAtMs: number;
+  /** 16 random bytes: two requests never sign the same bytes. */
+  readonly nonce: Uint8Array;
   readonly identity: PublicIdentity;
   readonly ephemeralKey: Uint8Array;
   readonly kemEncapsulationKey: Uint8Array;
+  /** The intro sealed to the recipient (intro_seal.ts); may be empty. */
+  readonly sealedIntro: Uint8Array;
 }
 
 /** A decoded chat request; `signed` is the exact byte range the signature covers. */
@@ -83,9 +101,9 @@ function checkAddress(address: unknown, what: string): string {
   return address;
 }
 
-function readHead(r: ByteReader, kind: number, what: string): void {
+function readHead(r: ByteReader, kind: number, what: string, expected = HANDSHAKE_VERSION): void {
   const version = r.u8();
-  if (version !== HANDSHAKE_VERSION) {
+  if (version !== expected) {
     throw new CodecError(`Cannot decode ${what}: unknown version "${version}"`);
   }
   const k = r.u8();
@@ -98,11 +116,19 @@ function readAddress(r: ByteReader, what: string): string {
 
 /** Encodes the signed part of a chat request (everything but the signature). */
 export function encodeChatRequestBody(f: ChatRequestFields): Uint8Array {
-  return new ByteWriter().u8(HANDSHAKE_VERSION).u8(KIND_REQUEST)
+  if (f.sealedIntro.length > MAX_SEALED_INTRO_BYTES) {
+    throw new RangeError(
+      `Cannot encode chat request: sealed intro over ${MAX_SEALED_INTRO_BYTES} bytes`,
+    );
+  }
+  return new ByteWriter().u8(CHAT_REQUEST_VERSION).u8(KIND_REQUEST)
     .str16(checkAddress(f.from, "sender")).str16(checkAddress(f.to, "recipient"))
+    .u64(f.createdAtMs)
+    .raw(checkLength(f.nonce, CHAT_REQUEST_NONCE_BYTES, "request nonce"))
     .raw(encodePublicIdentity(f.identity))
     .raw(checkLength(f.ephemeralKey, X25519_KEY_BYTES, "ephemeral key"))
     .raw(checkLength(f.kemEncapsulationKey, MLKEM768_ENCAPSULATION_KEY_BYTES, "ML-KEM key"))
+    .bytes16(f.sealedIntro)
     .finish();
 }
 
@@ -116,21 +142,27 @@ export function decodeChatRequest(bytes: Uint8Array): ChatRequestMessage {
   if (r.remaining > MAX_CHAT_REQUEST_BYTES) {
     throw new CodecError("Cannot decode chat request: too long");
   }
-  readHead(r, KIND_REQUEST, "chat request");
+  readHead(r, KIND_REQUEST, "chat request", CHAT_REQUEST_VERSION);
   const from = readAddress(r, "sender");
   const to = readAddress(r, "recipient");
+  const createdAtMs = r.u64();
+  const nonce = r.raw(CHAT_REQUEST_NONCE_BYTES);
   const identity = readPublicIdentity(r);
   const ephemeralKey = r.raw(X25519_KEY_BYTES);
   const kemEncapsulationKey = r.raw(MLKEM768_ENCAPSULATION_KEY_BYTES);
+  const sealedIntro = r.bytes16(MAX_SEALED_INTRO_BYTES);
   const signed = bytes.slice(0, r.offset);
   const signature = r.raw(ED25519_SIGNATURE_BYTES);
   r.end();
   return {
     from,
     to,
+    createdAtMs,
+    nonce,
     identity,
     ephemeralKey,
     kemEncapsulationKey,
+    sealedIntro,
     signature,
     signed,
     bytes: bytes.slice(),

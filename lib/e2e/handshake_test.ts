@@ -10,19 +10,33 @@ import {
   createChatRequest,
   readChatRequest,
 } from "./handshake.ts";
-import { decodePendingChatRequest, encodePendingChatRequest } from "./handshake_messages.ts";
+import {
+  CHAT_REQUEST_VERSION,
+  decodeChatRequest,
+  decodePendingChatRequest,
+  encodeChatRequestBody,
+  encodePendingChatRequest,
+  MAX_SEALED_INTRO_BYTES,
+} from "./handshake_messages.ts";
 import { generateIdentity } from "./identity.ts";
+import { openIntro, sealIntro } from "./intro_seal.ts";
 import { X25519_LOW_ORDER_KEYS } from "./x25519.ts";
 
 const alice = await generateIdentity();
 const bob = await generateIdentity();
 const carol = await generateIdentity();
 
+const NOW = 1_700_000_000_000;
+const AD = text("alice@nodea|bob@nodeb");
+
 async function start() {
+  const sealedIntro = await sealIntro({ recipient: bob.publicIdentity, intro: text("hi"), ad: AD });
   const { request, pending } = await createChatRequest({
     identity: alice,
     from: "alice@nodea",
     to: "bob@nodeb",
+    createdAtMs: NOW,
+    sealedIntro,
   });
   const verified = await readChatRequest(request, { localAddress: "bob@nodeb" });
   const accepted = await acceptChatRequest({ identity: bob, request: verified });
@@ -47,6 +61,55 @@ Deno.test("handshake completes, confirms, and the ratchet works both ways", asyn
   assert.deepEqual(
     (await ratchetDecrypt({ state: m1.newState, message: m2.message })).plaintext,
     text("hi"),
+  );
+});
+
+Deno.test("readChatRequest() returns the signed time, nonce and sealed intro", async () => {
+  const { request, verified } = await start();
+  assert.equal(request[0], CHAT_REQUEST_VERSION);
+  assert.equal(verified.createdAtMs, NOW);
+  assert.equal(verified.nonce.length, 16);
+  assert.equal(
+    new TextDecoder().decode(
+      await openIntro({ identity: bob, sealed: verified.sealedIntro, ad: AD }),
+    ),
+    "hi",
+  );
+  const again = await start();
+  assert.notDeepEqual(again.verified.nonce, verified.nonce);
+  assert.notDeepEqual(again.verified.requestHash, verified.requestHash);
+});
+
+/** The request re-encoded with some fields changed and the original signature kept. */
+function resigned(request: Uint8Array, change: Record<string, unknown>): Uint8Array {
+  const d = decodeChatRequest(request);
+  return concat(encodeChatRequestBody({ ...d, ...change }), d.signature);
+}
+
+Deno.test("readChatRequest() refuses a request whose sealed intro was swapped", async () => {
+  const { request } = await start();
+  const swapped = await sealIntro({ recipient: bob.publicIdentity, intro: text("evil"), ad: AD });
+  const forged = resigned(request, { sealedIntro: swapped });
+  await assert.rejects(readChatRequest(forged, { localAddress: "bob@nodeb" }), VerifyError);
+  const stripped = resigned(request, { sealedIntro: new Uint8Array(0) });
+  await assert.rejects(readChatRequest(stripped, { localAddress: "bob@nodeb" }), VerifyError);
+});
+
+Deno.test("readChatRequest() refuses a request whose time or nonce was changed", async () => {
+  const { request } = await start();
+  for (const change of [{ createdAtMs: NOW + 1 }, { nonce: new Uint8Array(16) }]) {
+    await assert.rejects(
+      readChatRequest(resigned(request, change), { localAddress: "bob@nodeb" }),
+      VerifyError,
+    );
+  }
+});
+
+Deno.test("chat request encoding refuses an oversized sealed intro", async () => {
+  const { request } = await start();
+  assert.throws(
+    () => resigned(request, { sealedIntro: new Uint8Array(MAX_SEALED_INTRO_BYTES + 1) }),
+    RangeError,
   );
 });
 
@@ -84,11 +147,20 @@ Deno.test("readChatRequest() rejects truncated, oversized and unknown-version re
     readChatRequest(new Uint8Array(5000), { localAddress: "bob@nodeb" }),
     CodecError,
   );
+  // Version 1 (no signed time, nonce or intro) is no longer read.
+  const v1 = request.slice();
+  v1[0] = 1;
+  await assert.rejects(readChatRequest(v1, { localAddress: "bob@nodeb" }), CodecError);
 });
 
 Deno.test("completeChatRequest() refuses an acceptance replayed to another request", async () => {
   const first = await start();
-  const second = await createChatRequest({ identity: alice, from: "alice@nodea", to: "bob@nodeb" });
+  const second = await createChatRequest({
+    identity: alice,
+    from: "alice@nodea",
+    to: "bob@nodeb",
+    createdAtMs: NOW,
+  });
   await assert.rejects(
     completeChatRequest({
       identity: alice,
@@ -141,8 +213,8 @@ Deno.test("completeChatRequest() refuses an acceptance from a different identity
 
 Deno.test("readChatRequest() refuses a low-order ephemeral key", async () => {
   const { request } = await start();
-  // Ephemeral key sits right after version, kind, two addresses and the identity.
-  const offset = 2 + 2 + "alice@nodea".length + 2 + "bob@nodeb".length + 129;
+  // Ephemeral key sits after version, kind, two addresses, time, nonce and the identity.
+  const offset = 2 + 2 + "alice@nodea".length + 2 + "bob@nodeb".length + 8 + 16 + 129;
   const forged = request.slice();
   forged.set(X25519_LOW_ORDER_KEYS[0], offset);
   await assert.rejects(readChatRequest(forged, { localAddress: "bob@nodeb" }), VerifyError);

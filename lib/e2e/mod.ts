@@ -11,7 +11,7 @@
  * const alice = await e2e.generateIdentity();
  * const bob = await e2e.generateIdentity();
  * const { request, pending } = await e2e.createChatRequest({
- *   identity: alice, from: "alice@nodea", to: "bob@nodeb",
+ *   identity: alice, from: "alice@nodea", to: "bob@nodeb", createdAtMs: Date.now(),
  * });
  * const verified = await e2e.readChatRequest(request, { localAddress: "bob@nodeb" });
  * const accepted = await e2e.acceptChatRequest({ identity: bob, request: verified });
@@ -102,6 +102,8 @@ export {
   type VerifiedChatRequest,
 } from "./handshake.ts";
 export {
+  CHAT_REQUEST_NONCE_BYTES,
+  CHAT_REQUEST_VERSION,
   type ChatAcceptanceMessage,
   type ChatRequestMessage,
   decodeChatAcceptance,
@@ -112,6 +114,7 @@ export {
   HANDSHAKE_VERSION,
   MAX_CHAT_ACCEPTANCE_BYTES,
   MAX_CHAT_REQUEST_BYTES,
+  MAX_SEALED_INTRO_BYTES,
   type PendingChatRequest,
 } from "./handshake_messages.ts";
 export {

@@ -109,11 +109,7 @@ export function createFederation(o: FederationOptions): Federation {
     self: o.self,
     privateKeyPkcs8: o.privateKeyPkcs8,
     // Keys proven by a link handshake first, then what routing pinned.
-    keyOf: (node) => {
-      const peer = o.store.getPeer(node);
-      if (peer?.publicKey && peer.state === "linked") return peer.publicKey;
-      return router.announcementOf(node)?.publicKey;
-    },
+    keyOf: (node) => links.pinnedKey(node) ?? router.announcementOf(node)?.publicKey,
   });
   const forwarder = new Forwarder({
     self: o.self,

@@ -27,6 +27,7 @@ import {
   EnvelopeError,
   envelopeIdHex,
   type NodeEnvelope,
+  nodeEnvelope,
   TTL_OFFSET,
   withoutAuth,
 } from "../protocol/mod.ts";
@@ -221,16 +222,15 @@ export class Forwarder {
   probe(dest: NodeId, timeoutMs = 5000): Promise<ProbeResult> {
     const now = this.#o.clock.nowMs();
     const id = crypto.getRandomValues(new Uint8Array(16));
-    const e: NodeEnvelope = {
+    const e = nodeEnvelope({
       id,
       kind: "probe",
-      ttl: DEFAULT_TTL,
-      createdAtMs: now,
-      expiresAtMs: now + timeoutMs,
       from: this.#o.self,
       to: dest,
       body: new Uint8Array(0),
-    };
+      nowMs: now,
+      lifetimeMs: timeoutMs,
+    });
     return new Promise((resolve, reject) => {
       const key = envelopeIdHex(id);
       const timer = this.#o.clock.setTimer(() => {
@@ -255,17 +255,14 @@ export class Forwarder {
 
   #answerProbe(e: NodeEnvelope, hop: number, final: boolean): void {
     if (e.from === this.#o.self) return;
-    const now = this.#o.clock.nowMs();
-    this.send({
-      id: crypto.getRandomValues(new Uint8Array(16)),
+    this.send(nodeEnvelope({
       kind: "probeReply",
-      ttl: DEFAULT_TTL,
-      createdAtMs: now,
-      expiresAtMs: now + 10_000,
       from: this.#o.self,
       to: e.from,
       body: encodeProbeHop({ probe: e.id, hop, node: this.#o.self, final }),
-    });
+      nowMs: this.#o.clock.nowMs(),
+      lifetimeMs: 10_000,
+    }));
   }
 
   #probeReplied(e: Envelope): void {

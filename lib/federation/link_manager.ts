@@ -34,7 +34,7 @@ import {
   preferLink,
 } from "./link_policy.ts";
 import { decodeLinkMessage, encodeLinkMessage, type LinkMessage } from "./link_message.ts";
-import { fullFingerprint, shortFingerprint } from "./node_key.ts";
+import { fingerprintOf, fullFingerprint, shortFingerprint } from "./node_key.ts";
 import { Redial } from "./redial.ts";
 
 /** URL path of node links on the listener. */
@@ -120,7 +120,8 @@ export class LinkManager {
   #heartbeat: number;
   #sweep: number;
   #stopped = false;
-  #fpCache = new Map<NodeId, string>();
+  /** Keys pinned for linked peers, kept in memory: provenance asks for them per envelope. */
+  #pins = new Map<NodeId, Uint8Array>();
 
   constructor(options: LinkManagerOptions) {
     this.#o = { heartbeatMs: 500, deadAfterMs: 2000, maxBackoffMs: 30_000, ...options };
@@ -132,6 +133,7 @@ export class LinkManager {
     });
     for (const rec of options.store.listPeers()) {
       if (rec.state === "pending" && rec.address) options.pendingBudget.take(rec.address);
+      this.#notePin(rec);
     }
     this.#heartbeat = this.#o.clock.setTimer(() => this.#beat(), this.#o.heartbeatMs);
     this.#sweep = this.#o.clock.setTimer(() => this.#expirePending(), 0);
@@ -249,8 +251,8 @@ export class LinkManager {
     this.#redial.forget(nodeId);
     this.#peers.delete(nodeId);
     rt?.channel?.close("link forgotten by the owner");
-    this.#fpCache.delete(nodeId);
     this.#o.store.deletePeer(nodeId);
+    this.#pins.delete(nodeId);
     this.#log.info("link forgotten", { peer: nodeId });
     this.#o.events.forgotten?.(nodeId);
   }
@@ -262,6 +264,7 @@ export class LinkManager {
 
   #info(rec: PeerRecord): LinkInfo {
     const rt = this.#peers.get(rec.nodeId);
+    const key = rec.publicKey ?? rec.presentedKey;
     const state: LinkState = rec.state === "pending"
       ? "awaiting-owner"
       : rec.state === "rejected"
@@ -273,9 +276,7 @@ export class LinkManager {
       sinceMs: rt?.sinceMs ?? rec.createdAtMs,
       host: rec.host,
       port: rec.port,
-      fingerprint: (rec.publicKey ?? rec.presentedKey)
-        ? this.#fpCache.get(rec.nodeId) ?? null
-        : null,
+      fingerprint: key ? shortFingerprint(fingerprintOf(key)) : null,
       lastError: rec.lastError,
       lastErrorAtMs: rec.lastErrorAtMs,
     };
@@ -337,7 +338,6 @@ export class LinkManager {
       }
       this.#put(verdict.record);
     }
-    this.#fpCache.set(proof.nodeId, shortFingerprint(proof.fingerprint));
     if (verdict.kind === "refuse" && verdict.keyMismatch) {
       this.#log.warn("link refused: key mismatch", {
         peer: proof.nodeId,
@@ -353,7 +353,17 @@ export class LinkManager {
 
   #put(rec: PeerRecord): void {
     this.#o.store.putPeer(rec);
-    if (rec.publicKey === null && rec.presentedKey === null) this.#fpCache.delete(rec.nodeId);
+    this.#notePin(rec);
+  }
+
+  #notePin(rec: PeerRecord): void {
+    if (rec.state === "linked" && rec.publicKey) this.#pins.set(rec.nodeId, rec.publicKey);
+    else this.#pins.delete(rec.nodeId);
+  }
+
+  /** The key pinned for `peer` by a link (the owner's pin), if it is a linked peer. */
+  pinnedKey(peer: NodeId): Uint8Array | undefined {
+    return this.#pins.get(peer);
   }
 
   #releasePending(rec: PeerRecord | undefined): void {
@@ -368,7 +378,6 @@ export class LinkManager {
       if (rec.state !== "pending" || rec.createdAtMs > before) continue;
       this.#releasePending(rec);
       this.#o.store.deletePeer(rec.nodeId);
-      this.#fpCache.delete(rec.nodeId);
       this.#log.info("link request expired", { peer: rec.nodeId });
     }
     this.#sweep = this.#o.clock.setTimer(() => this.#expirePending(), SWEEP_MS);
@@ -475,6 +484,7 @@ export class LinkManager {
       }
     } catch (e) {
       ws?.destroy();
+      if (this.#stopped) return;
       const msg = (e as Error).message;
       this.#recordError(peer, msg);
       this.#setState(peer, e instanceof AuthError ? "refused" : "down");
@@ -486,6 +496,7 @@ export class LinkManager {
   }
 
   #recordError(peer: NodeId, why: string): void {
+    if (this.#stopped) return;
     const rec = this.#o.store.getPeer(peer);
     if (rec) {
       this.#o.store.putPeer({ ...rec, lastError: why, lastErrorAtMs: this.#o.clock.nowMs() });

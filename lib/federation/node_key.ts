@@ -13,7 +13,12 @@ export const NODE_KEY_FILE = "server_private_key.pem";
 export type { NodeKey } from "../channel/mod.ts";
 import type { NodeKey } from "../channel/mod.ts";
 
-export { fingerprintMatches, fullFingerprint, shortFingerprint } from "../fingerprint.ts";
+export {
+  fingerprintMatches,
+  fingerprintOf,
+  fullFingerprint,
+  shortFingerprint,
+} from "../fingerprint.ts";
 
 function pemBody(pem: string): Uint8Array {
   const m = /-----BEGIN PRIVATE KEY-----([A-Za-z0-9+/=\s]+)-----END PRIVATE KEY-----/.exec(pem);

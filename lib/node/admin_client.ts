@@ -1,6 +1,7 @@
 /** The CLI's side of the admin channel. */
 import { join } from "node:path";
 import { ADMIN_SOCKET } from "./admin_server.ts";
+import { NodeError } from "./errors.ts";
 
 /**
  * The running process did not carry out a command: it answered
@@ -8,15 +9,10 @@ import { ADMIN_SOCKET } from "./admin_server.ts";
  * error's message) or hung up without answering. Every failure reported over
  * the admin socket arrives as this one type.
  */
-export class AdminReplyError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "AdminReplyError";
-  }
-}
+export class AdminReplyError extends NodeError {}
 
 /** No process answers on the admin socket of `dataDir`. */
-export class NotRunningError extends Error {
+export class NotRunningError extends NodeError {
   /** The data directory (or client directory) whose socket nobody answers. */
   readonly dataDir: string;
 
@@ -26,7 +22,6 @@ export class NotRunningError extends Error {
         "start it first",
       options,
     );
-    this.name = "NotRunningError";
     this.dataDir = dataDir;
   }
 }

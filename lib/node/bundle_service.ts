@@ -8,13 +8,7 @@ import type { Clock } from "../clock.ts";
 import type { Forwarder } from "../federation/mod.ts";
 import { type Address, type NodeId, splitAddress, toUserName, type UserName } from "../ids.ts";
 import { ByteReader, ByteWriter } from "../e2e/mod.ts";
-import {
-  DEFAULT_TTL,
-  encodeEnvelope,
-  type Envelope,
-  envelopeIdHex,
-  type NodeEnvelope,
-} from "../protocol/mod.ts";
+import { encodeEnvelope, type Envelope, envelopeIdHex, nodeEnvelope } from "../protocol/mod.ts";
 import type { NodeStore } from "../store/mod.ts";
 
 /** Options of {@linkcode BundleService}. */
@@ -60,18 +54,15 @@ export class BundleService {
       }
       return bundle;
     }
-    const now = this.#clock.nowMs();
-    const id = crypto.getRandomValues(new Uint8Array(16));
-    const e: NodeEnvelope = {
-      id,
+    const e = nodeEnvelope({
       kind: "bundleRequest",
-      ttl: DEFAULT_TTL,
-      createdAtMs: now,
-      expiresAtMs: now + timeoutMs,
       from: this.#self,
       to: node,
       body: new ByteWriter().str16(name).finish(),
-    };
+      nowMs: this.#clock.nowMs(),
+      lifetimeMs: timeoutMs,
+    });
+    const id = e.id;
     const key = envelopeIdHex(id);
     const answer = new Promise<Uint8Array | null>((resolve) => {
       const timer = this.#clock.setTimer(() => {
@@ -110,21 +101,16 @@ export class BundleService {
         return;
       }
       const bundle = this.#store.getAccount(name)?.bundle ?? new Uint8Array(0);
-      const now = this.#clock.nowMs();
-      this.#forwarder.send(
-        {
-          id: e.id,
-          kind: "bundleReply",
-          ttl: DEFAULT_TTL,
-          createdAtMs: now,
-          expiresAtMs: now + 10_000,
-          from: this.#self,
-          to: e.from,
-          body: bundle,
-        },
-        undefined,
-        viaPeer ?? undefined,
-      );
+      const reply = nodeEnvelope({
+        id: e.id,
+        kind: "bundleReply",
+        from: this.#self,
+        to: e.from,
+        body: bundle,
+        nowMs: this.#clock.nowMs(),
+        lifetimeMs: 10_000,
+      });
+      this.#forwarder.send(reply, undefined, viaPeer ?? undefined);
     } else if (e.kind === "bundleReply") {
       const key = envelopeIdHex(e.id);
       const resolve = this.#waiting.get(key);

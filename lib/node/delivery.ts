@@ -16,6 +16,7 @@
  * and only after the commit answered with a receipt. The inbox keeps it until
  * the client acknowledges it, or until its keep-until on this node's clock.
  */
+import { setImmediate } from "node:timers";
 import type { Clock } from "../clock.ts";
 import type { ThrottledLog } from "../budget.ts";
 import { type NodeId, splitAddress, type UserName } from "../ids.ts";
@@ -31,6 +32,7 @@ import {
   EnvelopeError,
   envelopeIdHex,
   type NodeEnvelope,
+  nodeEnvelope,
   originNode,
   TTL_OFFSET,
   type UserEnvelope,
@@ -40,6 +42,7 @@ import { type Admission, admit, admitChunk, checkSubmission, OPEN_FACTS } from "
 import type { Committer } from "./committer.ts";
 import type { DeliveryBudgets } from "./delivery_budgets.ts";
 import type { FileSpool } from "./file_spool.ts";
+import { DeliveryError } from "./errors.ts";
 import { Outbox } from "./outbox.ts";
 import type { ResourceState } from "./resource_state.ts";
 import {
@@ -51,13 +54,7 @@ import {
   TEMPORARY_STATUSES,
 } from "./receipt.ts";
 
-/** A refused submission; the message says why, for the client to show. */
-export class DeliveryError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "DeliveryError";
-  }
-}
+export { DeliveryError } from "./errors.ts";
 
 /** What delivery tells the client sessions. */
 export type DeliveryEvent =
@@ -507,7 +504,7 @@ export class Delivery {
     if (list.length >= MAX_RECEIPT_ENTRIES) this.#flushReceipts();
     else if (!this.#receiptsScheduled) {
       this.#receiptsScheduled = true;
-      setTimeout(() => this.#flushReceipts(), 0);
+      setImmediate(() => this.#flushReceipts());
     }
   }
 
@@ -518,16 +515,18 @@ export class Delivery {
     const now = this.#o.clock.nowMs();
     for (const [origin, entries] of batches) {
       for (let i = 0; i < entries.length; i += MAX_RECEIPT_ENTRIES) {
-        this.#o.network.send({
-          id: crypto.getRandomValues(new Uint8Array(16)),
-          kind: "receipt",
-          ttl: DEFAULT_TTL,
-          createdAtMs: now,
-          expiresAtMs: now + 60_000,
-          from: this.#o.self,
-          to: origin,
-          body: encodeReceipt(entries.slice(i, i + MAX_RECEIPT_ENTRIES)),
-        }, this.#cameVia.get(origin));
+        const body = encodeReceipt(entries.slice(i, i + MAX_RECEIPT_ENTRIES));
+        this.#o.network.send(
+          nodeEnvelope({
+            kind: "receipt",
+            from: this.#o.self,
+            to: origin,
+            body,
+            nowMs: now,
+            lifetimeMs: 60_000,
+          }),
+          this.#cameVia.get(origin),
+        );
       }
     }
   }

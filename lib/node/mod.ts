@@ -5,6 +5,7 @@
  * @module
  */
 export { type Node, type NodeStatus, startNode, type StartNodeOptions } from "./node.ts";
+export { DeliveryError, NodeError } from "./errors.ts";
 export { adminCall, AdminReplyError, adminStream, NotRunningError } from "./admin_client.ts";
 export {
   AdminError,

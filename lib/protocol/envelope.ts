@@ -136,6 +136,31 @@ export function originNode(e: Envelope): NodeId {
   return isUserEnvelope(e) ? splitAddress(e.from).node : e.from;
 }
 
+/**
+ * A new envelope between nodes (receipts, probes, bundles): a fresh random id
+ * unless one is given, the default ttl, and `lifetimeMs` from `nowMs`.
+ */
+export function nodeEnvelope(o: {
+  kind: NodeKind;
+  from: NodeId;
+  to: NodeId;
+  body: Uint8Array;
+  nowMs: number;
+  lifetimeMs: number;
+  id?: Uint8Array;
+}): NodeEnvelope {
+  return {
+    id: o.id ?? crypto.getRandomValues(new Uint8Array(ENVELOPE_ID_BYTES)),
+    kind: o.kind,
+    ttl: DEFAULT_TTL,
+    createdAtMs: o.nowMs,
+    expiresAtMs: o.nowMs + o.lifetimeMs,
+    from: o.from,
+    to: o.to,
+    body: o.body,
+  };
+}
+
 /** Offset of the ttl byte, so relays can decrement it without re-encoding. */
 export const TTL_OFFSET = 1 + ENVELOPE_ID_BYTES + 1;
 

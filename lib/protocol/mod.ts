@@ -25,6 +25,7 @@ export {
   MAX_BATCH,
   MAX_ENVELOPE_BODY,
   type NodeEnvelope,
+  nodeEnvelope,
   type NodeKind,
   originNode,
   TTL_OFFSET,

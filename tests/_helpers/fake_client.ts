@@ -12,6 +12,7 @@ import type {
   DirectoryUser,
   FileTransfer,
   IncomingRequest,
+  KeyChange,
   LinkView,
   SafetyInfo,
   SelfInfo,
@@ -147,6 +148,7 @@ export class FakeClient implements ClientApi {
       state: "requested",
       fingerprint: null,
       keyChanged: false,
+      claim: null,
       unread: 0,
       lastMessageAtMs: null,
     };
@@ -163,6 +165,13 @@ export class FakeClient implements ClientApi {
       lastError: null,
     });
     this.#emit({ kind: "links" });
+  }
+
+  /** Set by tests to show a node condition (a full disk). */
+  conditions: Record<string, { state: string; message?: string }> = {};
+
+  nodeConditions(): Promise<Record<string, { state: string; message?: string }>> {
+    return Promise.resolve(this.conditions);
   }
 
   self(): Promise<SelfInfo> {
@@ -260,6 +269,7 @@ export class FakeClient implements ClientApi {
       intro,
       fingerprint: from.fingerprint,
       receivedAtMs: this.#net.now(),
+      restart: false,
     };
     this.#requests.set(from.address, request);
     this.#setContact({
@@ -396,9 +406,30 @@ export class FakeClient implements ClientApi {
     this.#setContact({ ...c, keyChanged: true, fingerprint });
   }
 
-  acceptKeyChange(address: string): Promise<void> {
+  keyChange(address: string): Promise<KeyChange | null> {
+    const c = this.#contacts.get(address);
+    if (!c?.keyChanged) return Promise.resolve(null);
+    const key = (fingerprint: string) => ({ fingerprint, digits: fingerprint, qr: fingerprint });
+    return Promise.resolve({
+      address,
+      kind: "answer",
+      current: key(fingerprintOf(address)),
+      claimed: key(c.fingerprint ?? ""),
+      intro: null,
+      receivedAtMs: null,
+    });
+  }
+
+  // Lenient: the fake takes the change with or without `confirm` (the real core requires it).
+  acceptKeyChange(address: string, _options?: { confirm: string }): Promise<void> {
     const c = this.#contacts.get(address);
     if (c) this.#setContact({ ...c, keyChanged: false });
+    return Promise.resolve();
+  }
+
+  dismissKeyChange(address: string): Promise<void> {
+    const c = this.#contacts.get(address);
+    if (c) this.#setContact({ ...c, claim: null });
     return Promise.resolve();
   }
 

@@ -3,7 +3,10 @@
  * its own config and data directory under .tmp/, stopped in `finally`.
  */
 import { join, resolve } from "node:path";
-import { adminCall } from "../../lib/node/mod.ts";
+import { SYSTEM_CLOCK } from "../../lib/clock.ts";
+import { loadConfig } from "../../lib/config.ts";
+import { createLogger } from "../../lib/log.ts";
+import { adminCall, type Node, startNode, type StartNodeOptions } from "../../lib/node/mod.ts";
 
 const REPO = resolve(new URL("../..", import.meta.url).pathname);
 const PROFILE_DIR = Deno.env.get("FEDCHAT_PROFILE_DIR");
@@ -247,4 +250,33 @@ export async function waitLink(a: NodeProc, peer: string, state: string, timeout
     async () => (await a.link(peer))?.state === state,
     timeoutMs,
   );
+}
+
+/**
+ * A node started inside the test's own process (so a test hook can be set on
+ * it), with its config and data under `root`, on a free port.
+ */
+export async function inProcessNode(
+  o: {
+    root: string;
+    id: string;
+    open?: boolean;
+    alterForwarded?: StartNodeOptions["alterForwarded"];
+  },
+): Promise<Node & { configPath: string }> {
+  const port = freePort();
+  const configPath = join(o.root, `${o.id}.conf`);
+  await Deno.writeTextFile(
+    configPath,
+    `[Network]\nhost = 127.0.0.1\nport = ${port}\nclient_id = ${o.id}\n` +
+      `[Storage]\ndata_dir = ${join(o.root, `${o.id}-data`)}\n` +
+      `[Federation]\nopen = ${o.open ?? true}\n`,
+  );
+  const node = await startNode({
+    config: await loadConfig(configPath),
+    log: createLogger({ level: "error" }),
+    clock: SYSTEM_CLOCK,
+    alterForwarded: o.alterForwarded,
+  });
+  return Object.assign(node, { configPath });
 }

@@ -20,6 +20,7 @@ import {
   readChatRequest,
   safetyNumber,
   sealIdentity,
+  sealIntro,
 } from "../../../lib/e2e/mod.ts";
 import { RecordedKem } from "../../../lib/e2e/_testing.ts";
 
@@ -29,12 +30,14 @@ const utf8 = (s: string) => new TextEncoder().encode(s);
 /** The request alone, so the generator can encapsulate to its ML-KEM key. */
 export async function frozenRequest() {
   const alice = await generateIdentity({ random: r("alice") });
-  return { alice, ...(await createChatRequest({ identity: alice, from: "alice@nodea", to: "bob@nodeb", random: r("request") })) };
+  const bob = await generateIdentity({ random: r("bob") });
+  const sealedIntro = await sealIntro({ recipient: bob.publicIdentity, intro: utf8("hello, it is alice"), ad: utf8("alice@nodea|bob@nodeb"), random: r("intro") });
+  return { alice, sealedIntro, ...(await createChatRequest({ identity: alice, from: "alice@nodea", to: "bob@nodeb", createdAtMs: 1_700_000_000_000, sealedIntro, random: r("request") })) };
 }
 
 /** Every frozen value, as hex, given the recorded encapsulation. */
 export async function computeFrozenVectors(kem: MlKemEncapsulation): Promise<Record<string, string>> {
-  const { alice, request, pending } = await frozenRequest();
+  const { alice, request, pending, sealedIntro } = await frozenRequest();
   const bob = await generateIdentity({ random: r("bob") });
   const verified = await readChatRequest(request, { localAddress: "bob@nodeb" });
   const accepted = await acceptChatRequest({ identity: bob, request: verified, random: r("accept"), kem: new RecordedKem(kem) });
@@ -57,6 +60,7 @@ export async function computeFrozenVectors(kem: MlKemEncapsulation): Promise<Rec
   return {
     aliceIdentity: (encodePublicIdentity(alice.publicIdentity)).toHex(),
     bobIdentity: (encodePublicIdentity(bob.publicIdentity)).toHex(),
+    sealedIntro: sealedIntro.toHex(),
     request: request.toHex(),
     kemCiphertext: kem.ciphertext.toHex(),
     kemSharedSecret: kem.sharedSecret.toHex(),

@@ -1,0 +1,65 @@
+/**
+ * What a file offer may ask of the receiver. An offer is a contact's claim
+ * (docs/PROTOCOL.md §13): its size, chunk size and so its chunk count are
+ * checked here, before anything is allocated or stored, and the bitmap of
+ * received chunks is made only when the user accepts, bounded by
+ * {@linkcode MAX_FILE_OFFER_CHUNKS}. Without this, an offer of 2^40 bytes in
+ * 1 KiB chunks made the receiver allocate and store a 128 MiB bitmap before
+ * anyone had said yes.
+ */
+import * as e2e from "../e2e/mod.ts";
+
+/** Largest file an offer may announce: 256 GiB. */
+export const MAX_FILE_OFFER_BYTES = 256 * 1024 ** 3;
+/** Most chunks an offer may announce: 2^20, so a bitmap is at most 128 KiB. */
+export const MAX_FILE_OFFER_CHUNKS = 2 ** 20;
+
+/** The bounds of {@linkcode checkFileOffer}. */
+export interface FileOfferLimits {
+  maxBytes: number;
+  maxChunks: number;
+}
+
+/** The defaults, from the constants above. */
+export const DEFAULT_FILE_OFFER_LIMITS: FileOfferLimits = Object.freeze({
+  maxBytes: MAX_FILE_OFFER_BYTES,
+  maxChunks: MAX_FILE_OFFER_CHUNKS,
+});
+
+/** The verdict on an offer: its chunk count, or why it is refused (a sentence for both sides). */
+export type FileOfferCheck =
+  | { kind: "ok"; chunks: number }
+  | { kind: "refused"; why: string };
+
+/** Checks an offer's size and chunk size (from its manifest); pure, allocates nothing. */
+export function checkFileOffer(
+  { size, chunkBytes, limits = DEFAULT_FILE_OFFER_LIMITS }: {
+    size: number;
+    chunkBytes: number;
+    limits?: FileOfferLimits;
+  },
+): FileOfferCheck {
+  if (!Number.isSafeInteger(size) || size < 0) {
+    return { kind: "refused", why: "the offered size is not a size" };
+  }
+  if (
+    !Number.isSafeInteger(chunkBytes) || chunkBytes < e2e.MIN_FILE_CHUNK_BYTES ||
+    chunkBytes > e2e.MAX_FILE_CHUNK_BYTES
+  ) {
+    return { kind: "refused", why: "the offered chunk size is out of range" };
+  }
+  if (size > limits.maxBytes) {
+    return {
+      kind: "refused",
+      why: `the file is larger than the receiver accepts (${limits.maxBytes} bytes)`,
+    };
+  }
+  const chunks = e2e.chunkCount(size, chunkBytes);
+  if (chunks > limits.maxChunks) {
+    return {
+      kind: "refused",
+      why: `the file has more chunks than the receiver accepts (${limits.maxChunks})`,
+    };
+  }
+  return { kind: "ok", chunks };
+}

@@ -1,0 +1,123 @@
+/**
+ * What the node pushes from the user's inbox, handled strictly in order (in
+ * the sessions' queue): each envelope is routed by its payload to the engine
+ * that decides about it, which returns a {@linkcode Step}: its store writes,
+ * and what to do once they are durable. The inbox commits the writes with
+ * "this inbox id is handled" in one transaction, then runs the step's `after`
+ * (show, send), then acknowledges. An id already handled is acknowledged
+ * again and nothing is shown twice; input that cannot be read or decrypted is
+ * logged and dropped, so it cannot wedge the inbox.
+ */
+import type { Address } from "../ids.ts";
+import type { Logger } from "../log.ts";
+import { decodeEnvelope } from "../protocol/mod.ts";
+import type { ClientStore } from "./client_store.ts";
+import { decodePayload } from "./payload.ts";
+
+/** What handling one inbox item changes: written with the item's id, then `after`. */
+export interface Step {
+  write?(): void;
+  after?(): void | Promise<void>;
+}
+
+/** Nothing to write or do (the item is still marked handled). */
+export const NO_STEP: Step = Object.freeze({});
+
+/** The engines the inbox routes to. */
+export interface InboxHandlers {
+  /** A chat request (its signature, freshness and sender are the handler's to judge). */
+  request(from: Address, request: Uint8Array): Promise<Step>;
+  /** The answer to a chat request we sent. */
+  acceptance(from: Address, acceptance: Uint8Array): Promise<Step>;
+  /** A ratchet message, bound to its envelope id. */
+  ratchet(from: Address, envelopeId: Uint8Array, message: Uint8Array): Promise<Step>;
+  /** The node's word on one of our envelopes. */
+  notice(ref: string, state: "delivered" | "failed", reason?: string): Step;
+}
+
+/** Options of {@linkcode Inbox}. */
+export interface InboxOptions {
+  /** Our address: envelopes to anyone else are dropped. */
+  self: string;
+  store: ClientStore;
+  log: Logger;
+  handlers: InboxHandlers;
+  /** The queue every session change runs in (`Sessions.exclusive`). */
+  exclusive<T>(fn: () => Promise<T>): Promise<T>;
+  /** Sends acknowledgements to the node. */
+  ack(ids: string[]): void;
+}
+
+/** A pushed inbox item (client protocol `deliver` or `notice`). */
+export type InboxItem =
+  | { type: "deliver"; id: string; envelope: Uint8Array }
+  | { type: "notice"; id: string; ref: string; state: "delivered" | "failed"; reason?: string };
+
+/** The acknowledgements one message carries at most. */
+const ACK_BATCH = 4096;
+
+/** Handles pushed inbox items. */
+export class Inbox {
+  #o: InboxOptions;
+  #acks: string[] = [];
+
+  constructor(options: InboxOptions) {
+    this.#o = options;
+  }
+
+  /** Handles one pushed item, after every item pushed before it. */
+  push(item: InboxItem): Promise<void> {
+    return this.#o.exclusive(() => this.#handle(item)).catch((e) =>
+      this.#o.log.error("could not handle an inbox item", { id: item.id, why: String(e) })
+    );
+  }
+
+  async #handle(item: InboxItem): Promise<void> {
+    const store = this.#o.store;
+    if (item.type === "notice") {
+      const step = this.#o.handlers.notice(item.ref, item.state, item.reason);
+      if (step.write) store.transaction(() => step.write!());
+      await step.after?.();
+      return this.#ack(item.id);
+    }
+    if (store.wasProcessed(item.id)) return this.#ack(item.id);
+    let step: Step = NO_STEP;
+    try {
+      step = await this.#route(item.envelope);
+    } catch (e) {
+      // Unreadable or undecryptable: dropped (and logged) so it cannot wedge the inbox.
+      this.#o.log.warn("dropped an incoming envelope", { id: item.id, why: String(e) });
+    }
+    store.transaction(() => {
+      step.write?.();
+      store.markProcessed(item.id);
+    });
+    await step.after?.();
+    this.#ack(item.id);
+  }
+
+  #route(bytes: Uint8Array): Promise<Step> {
+    const e = decodeEnvelope(bytes);
+    if (e.to !== this.#o.self) throw new TypeError("Cannot handle envelope: not addressed to us");
+    const from = e.from as Address;
+    const p = decodePayload(e.body);
+    const h = this.#o.handlers;
+    if (e.kind === "request") {
+      if (p.kind !== "request") throw new TypeError("Cannot handle request: wrong payload");
+      return h.request(from, p.request);
+    }
+    if (e.kind !== "message") throw new TypeError(`Cannot handle envelope kind "${e.kind}"`);
+    if (p.kind === "acceptance") return h.acceptance(from, p.acceptance);
+    if (p.kind === "ratchet") return h.ratchet(from, e.id, p.message);
+    throw new TypeError("Cannot handle message: a request payload in a message envelope");
+  }
+
+  #ack(id: string): void {
+    this.#acks.push(id);
+    if (this.#acks.length === 1) {
+      queueMicrotask(() => {
+        while (this.#acks.length > 0) this.#o.ack(this.#acks.splice(0, ACK_BATCH));
+      });
+    }
+  }
+}

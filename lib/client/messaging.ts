@@ -1,0 +1,237 @@
+/**
+ * Messages in accepted chats: sending text (sealed, stored with the new
+ * session and the message row in one transaction, then handed to the
+ * outbox), read receipts, the file transfer's control messages, delivery
+ * notices, and what an incoming ratchet message does (a text shown, sent
+ * messages marked read, a file message passed to the file transfers).
+ */
+import type { Clock } from "../clock.ts";
+import * as e2e from "../e2e/mod.ts";
+import { type Address, toAddress } from "../ids.ts";
+import type { Logger } from "../log.ts";
+import { type ChatMessage, type ClientEvent, MAX_MESSAGE_CHARS } from "./api.ts";
+import type { ClientStore, ContactRow, MessageRow } from "./client_store.ts";
+import { canSend } from "./contact_state.ts";
+import type { Contacts } from "./contacts.ts";
+import { ChatStateError } from "./errors.ts";
+import type { Step } from "./inbox.ts";
+import type { Outbox } from "./outbox.ts";
+import type { NewEnvelope } from "./new_envelope.ts";
+import { decodeInner, type FileInner, type Inner, isFileInner } from "./payload.ts";
+import type { SealOptions, Sessions } from "./sessions.ts";
+
+/** What an incoming file message does (lib/client/file_transfers.ts `receive`). */
+export type FileReceiver = (peer: string, inner: FileInner) => { write(): void; after(): void };
+
+/** Options of {@linkcode Messaging}. */
+export interface MessagingOptions {
+  store: ClientStore;
+  sessions: Sessions;
+  outbox: Outbox;
+  contacts: Contacts;
+  clock: Clock;
+  log: Logger;
+  emit(event: ClientEvent): void;
+  /** Set once the file transfers exist (they send through this engine). */
+  files?: FileReceiver;
+}
+
+/** Messages in accepted chats. */
+export class Messaging {
+  #o: MessagingOptions;
+
+  constructor(options: MessagingOptions) {
+    this.#o = options;
+  }
+
+  /** Where incoming file messages go. */
+  set files(receiver: FileReceiver) {
+    this.#o.files = receiver;
+  }
+
+  history(addressText: string, limit = 500): ChatMessage[] {
+    return this.#o.store.history(toAddress(addressText), limit).map(messageView);
+  }
+
+  /**
+   * Sends a text message.
+   *
+   * @throws {RangeError} empty or longer than {@linkcode MAX_MESSAGE_CHARS}
+   * @throws {ChatStateError} no accepted chat, or its key awaits confirmation
+   */
+  async send(addressText: string, text: string): Promise<ChatMessage> {
+    const to = toAddress(addressText);
+    if (text.length === 0 || text.length > MAX_MESSAGE_CHARS) {
+      throw new RangeError(
+        `Cannot send: a message is 1 to ${MAX_MESSAGE_CHARS.toLocaleString("en")} characters`,
+      );
+    }
+    const m = await this.#o.sessions.exclusive(async () => {
+      const c = this.#o.contacts.sendable(to, "send");
+      const seq = c.outSeq + 1;
+      const now = this.#o.clock.nowMs();
+      let row: MessageRow | null = null;
+      await this.#seal(to, c, { t: "text", seq, at: now, text }, {
+        update: (c) => ({ ...c, outSeq: seq, lastMessageAtMs: now }),
+        write: (envelope) => {
+          row = {
+            id: envelope.id,
+            peer: to,
+            direction: "out",
+            seq,
+            text,
+            sentAtMs: now,
+            receivedAtMs: null,
+            state: "sending",
+            reason: null,
+            envelope: envelope.bytes,
+          };
+          this.#o.store.putMessage(row);
+        },
+      });
+      return row! as MessageRow;
+    });
+    this.#o.emit({ kind: "message", message: messageView(m) });
+    return messageView(await this.#o.outbox.message(m));
+  }
+
+  /**
+   * Seals one of the file transfer's messages; `write` runs in the sealing
+   * transaction, and the envelope is kept until the node takes it.
+   *
+   * @throws {ChatStateError} no accepted chat, or its key awaits confirmation
+   */
+  async sendControl(peer: string, inner: FileInner, write?: () => void): Promise<void> {
+    const env = await this.#o.sessions.exclusive(async () => {
+      const c = this.#o.contacts.sendable(toAddress(peer), "send");
+      return await this.#seal(peer, c, inner, {
+        write: (envelope) => {
+          write?.();
+          this.#o.store.putOutgoing(envelope.id, envelope.bytes);
+        },
+      });
+    });
+    await this.#o.outbox.control(env.id, env.bytes);
+  }
+
+  /** Seals through the sessions; a chat that cannot send yet is the user's error, not a crash. */
+  async #seal(
+    peer: string,
+    c: ContactRow,
+    inner: Inner,
+    options: SealOptions,
+  ): Promise<NewEnvelope> {
+    try {
+      return await this.#o.sessions.seal(c, inner, options);
+    } catch (e) {
+      if (!(e instanceof e2e.StateError)) throw e;
+      throw new ChatStateError(
+        `Cannot send to ${peer} yet: the chat opens with their first message, which is on its way`,
+        { cause: e },
+      );
+    }
+  }
+
+  /** Marks a conversation read, and tells the sender which of its messages were shown. */
+  async markRead(addressText: string): Promise<void> {
+    const peer = toAddress(addressText);
+    const env = await this.#o.sessions.exclusive(async () => {
+      const c = this.#o.store.contact(peer);
+      if (!c || c.state !== "accepted" || c.unread === 0) return null;
+      const upTo = this.#o.store.lastInSeq(peer);
+      if (upTo === 0 || canSend(c).kind !== "ok") {
+        this.#o.store.putContact({ ...c, unread: 0 });
+        return null;
+      }
+      return await this.#seal(peer, c, { t: "read", upTo }, {
+        update: (c) => ({ ...c, unread: 0 }),
+        write: (envelope) => this.#o.store.putOutgoing(envelope.id, envelope.bytes),
+      });
+    });
+    if (env) await this.#o.outbox.control(env.id, env.bytes);
+  }
+
+  /** The node's word on one of our messages. */
+  notice(ref: string, state: "delivered" | "failed", reason?: string): Step {
+    const msg = this.#o.store.message(ref);
+    if (!msg || msg.state === "read") return {};
+    return {
+      write: () =>
+        this.#o.store.putMessage({ ...msg, state, reason: reason ?? null, envelope: null }),
+      after: () =>
+        this.#o.emit({
+          kind: "state",
+          peer: msg.peer,
+          id: ref,
+          state,
+          ...(reason ? { reason } : {}),
+        }),
+    };
+  }
+
+  /** A ratchet message arrived (in the sessions' queue). @throws when it cannot be read */
+  async receive(from: Address, envelopeId: Uint8Array, message: Uint8Array): Promise<Step> {
+    const c = this.#o.store.contact(from);
+    if (!c || c.state !== "accepted" || !c.session) {
+      throw new ChatStateError("Cannot read message: no accepted chat with its sender");
+    }
+    const { newState, plaintext } = await this.#o.sessions.decrypt(c, message, envelopeId);
+    const inner = decodeInner(plaintext);
+    const session = e2e.encodeRatchetState(newState);
+    const store = this.#o.store;
+    const settle = () => this.#o.sessions.settle(from, newState);
+    const now = this.#o.clock.nowMs();
+    if (inner.t === "text") {
+      const msg: MessageRow = {
+        id: envelopeId.toHex(),
+        peer: from,
+        direction: "in",
+        seq: inner.seq,
+        text: inner.text,
+        sentAtMs: inner.at,
+        receivedAtMs: now,
+        state: "delivered",
+        reason: null,
+        envelope: null,
+      };
+      return {
+        write: () => {
+          store.putContact({ ...c, session, unread: c.unread + 1, lastMessageAtMs: now });
+          store.putMessage(msg);
+        },
+        after: () => {
+          settle();
+          this.#o.emit({ kind: "message", message: messageView(msg) });
+        },
+      };
+    }
+    let readIds: string[] = [];
+    const file = isFileInner(inner) && this.#o.files ? this.#o.files(from, inner) : null;
+    return {
+      write: () => {
+        store.putContact({ ...c, session });
+        if (inner.t === "read") readIds = store.markOutRead(from, inner.upTo);
+        file?.write();
+      },
+      after: () => {
+        settle();
+        file?.after();
+        for (const id of readIds) this.#o.emit({ kind: "state", peer: from, id, state: "read" });
+      },
+    };
+  }
+}
+
+/** A message row as views see it. */
+export function messageView(m: MessageRow): ChatMessage {
+  return {
+    id: m.id,
+    peer: m.peer,
+    direction: m.direction,
+    text: m.text,
+    sentAtMs: m.sentAtMs,
+    receivedAtMs: m.receivedAtMs,
+    state: m.state,
+    ...(m.reason ? { reason: m.reason } : {}),
+  };
+}

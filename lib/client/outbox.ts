@@ -1,0 +1,112 @@
+/**
+ * The client's outbox: sealed envelopes are stored (a text message in its
+ * row, anything else in the `outgoing` table) in the same transaction as the
+ * ratchet state that made them, and kept until the node takes them. A node
+ * that cannot be asked now ({@linkcode NodeUnavailableError}) means "again
+ * after the next connection"; a node that refuses ({@linkcode NodeRefusedError})
+ * means the message failed, with the node's sentence. The decision is on the
+ * error's type ({@linkcode submitOutcome}), never on its text.
+ */
+import type { Logger } from "../log.ts";
+import type { ClientEvent } from "./api.ts";
+import type { ClientStore, MessageRow } from "./client_store.ts";
+import { NodeRefusedError, NodeUnavailableError } from "./errors.ts";
+
+/** What became of one submission. */
+export type SubmitOutcome =
+  | { kind: "taken"; state: "sent" | "delivered" }
+  /** The node could not be asked: keep it, send it after the next connection. */
+  | { kind: "retry" }
+  /** The node refused it: it will not go. */
+  | { kind: "refused"; reason: string };
+
+/**
+ * What a submission's failure means, by the error's type.
+ *
+ * @throws {unknown} `error` itself when it is neither: a bug, not a delivery outcome
+ */
+export function submitOutcome(error: unknown): SubmitOutcome {
+  if (error instanceof NodeUnavailableError) return { kind: "retry" };
+  if (error instanceof NodeRefusedError) return { kind: "refused", reason: error.message };
+  throw error;
+}
+
+/** What the outbox needs of the node connection. */
+export interface Submitter {
+  /** @throws {NodeUnavailableError} @throws {NodeRefusedError} */
+  submit(envelope: Uint8Array): Promise<"sent" | "delivered">;
+}
+
+/** Options of {@linkcode Outbox}. */
+export interface OutboxOptions {
+  store: ClientStore;
+  node: Submitter;
+  log: Logger;
+  emit(event: ClientEvent): void;
+}
+
+/** Hands sealed envelopes to the node and keeps them until it takes them. */
+export class Outbox {
+  #o: OutboxOptions;
+
+  constructor(options: OutboxOptions) {
+    this.#o = options;
+  }
+
+  async #submit(envelope: Uint8Array): Promise<SubmitOutcome> {
+    try {
+      return { kind: "taken", state: await this.#o.node.submit(envelope) };
+    } catch (e) {
+      return submitOutcome(e);
+    }
+  }
+
+  /**
+   * Submits a stored text message (its row holds the envelope); returns the row
+   * as it is now: `sent`/`delivered`, still `sending` (kept), or `failed`.
+   */
+  async message(m: MessageRow): Promise<MessageRow> {
+    if (!m.envelope) return m;
+    const out = await this.#submit(m.envelope);
+    if (out.kind === "retry") return this.#o.store.message(m.id) ?? m;
+    const latest = this.#o.store.message(m.id) ?? m;
+    let row: MessageRow;
+    if (out.kind === "taken") {
+      // A notice or a read receipt may have overtaken the answer: never step back.
+      const state = latest.state === "sending" || latest.state === "sent"
+        ? out.state
+        : latest.state;
+      row = { ...latest, state, envelope: null };
+    } else {
+      row = { ...latest, state: "failed", reason: out.reason, envelope: null };
+    }
+    this.#o.store.putMessage(row);
+    this.#o.emit({
+      kind: "state",
+      peer: row.peer,
+      id: row.id,
+      state: row.state,
+      ...(row.reason ? { reason: row.reason } : {}),
+    });
+    return row;
+  }
+
+  /** Submits an envelope kept in the `outgoing` table; it leaves the table unless it must wait. */
+  async control(id: string, envelope: Uint8Array): Promise<SubmitOutcome> {
+    const out = await this.#submit(envelope);
+    if (out.kind === "retry") return out;
+    if (out.kind === "refused") {
+      this.#o.log.warn("the node refused an outgoing message", { id, why: out.reason });
+    }
+    this.#o.store.deleteOutgoing(id);
+    return out;
+  }
+
+  /** After a (re)connection: everything the node has not taken yet, in the order it was made. */
+  resubmitAll(): void {
+    const failed = (e: unknown) =>
+      this.#o.log.error("cannot resubmit", { why: e instanceof Error ? e.message : String(e) });
+    for (const m of this.#o.store.unsent()) this.message(m).catch(failed);
+    for (const o of this.#o.store.outgoing()) this.control(o.id, o.envelope).catch(failed);
+  }
+}

@@ -1,0 +1,76 @@
+import assert from "node:assert/strict";
+import {
+  judgeRequestFreshness,
+  REMEMBERED_REQUESTS_PER_SENDER,
+  REMEMBERED_REQUESTS_TOTAL,
+  REQUEST_MAX_AGE_MS,
+  REQUEST_MAX_AHEAD_MS,
+} from "./request_freshness.ts";
+
+const NOW = 1_800_000_000_000;
+const HOUR = 3_600_000;
+const empty = { seen: false, forSender: 0, total: 0 };
+
+Deno.test("judgeRequestFreshness() lets a request through and says how long to remember it", () => {
+  assert.deepEqual(judgeRequestFreshness({ createdAtMs: NOW, nowMs: NOW, memory: empty }), {
+    kind: "fresh",
+    rememberUntilMs: NOW + REQUEST_MAX_AGE_MS,
+  });
+});
+
+Deno.test("judgeRequestFreshness() allows clocks hours apart and a week in an outbox", () => {
+  for (const createdAtMs of [NOW - 7 * 24 * HOUR - 5 * HOUR, NOW + 5 * HOUR, NOW - 3 * HOUR]) {
+    assert.equal(judgeRequestFreshness({ createdAtMs, nowMs: NOW, memory: empty }).kind, "fresh");
+  }
+});
+
+Deno.test("judgeRequestFreshness() refuses a replay, a stale and a far-future request", () => {
+  assert.equal(
+    judgeRequestFreshness({ createdAtMs: NOW, nowMs: NOW, memory: { ...empty, seen: true } }).kind,
+    "replay",
+  );
+  assert.equal(
+    judgeRequestFreshness({ createdAtMs: NOW - REQUEST_MAX_AGE_MS - 1, nowMs: NOW, memory: empty })
+      .kind,
+    "stale",
+  );
+  assert.equal(
+    judgeRequestFreshness({
+      createdAtMs: NOW + REQUEST_MAX_AHEAD_MS + 1,
+      nowMs: NOW,
+      memory: empty,
+    })
+      .kind,
+    "ahead",
+  );
+});
+
+Deno.test("judgeRequestFreshness() keeps a replay a replay: a full memory refuses new requests", () => {
+  const full = [
+    { seen: false, forSender: REMEMBERED_REQUESTS_PER_SENDER, total: 40 },
+    { seen: false, forSender: 0, total: REMEMBERED_REQUESTS_TOTAL },
+  ];
+  for (const memory of full) {
+    assert.equal(
+      judgeRequestFreshness({ createdAtMs: NOW, nowMs: NOW, memory }).kind,
+      "memory-full",
+    );
+  }
+});
+
+Deno.test("judgeRequestFreshness() remembers a request exactly as long as it could be replayed", () => {
+  // A request accepted at the edge of the future window stays remembered until it is stale.
+  const createdAtMs = NOW + REQUEST_MAX_AHEAD_MS;
+  const v = judgeRequestFreshness({ createdAtMs, nowMs: NOW, memory: empty });
+  assert.equal(v.kind, "fresh");
+  const until = (v as { rememberUntilMs: number }).rememberUntilMs;
+  // Just before `until` it is still fresh (so it must be remembered); at `until` + 1 it is stale.
+  assert.equal(
+    judgeRequestFreshness({ createdAtMs, nowMs: until - 1, memory: empty }).kind,
+    "fresh",
+  );
+  assert.equal(
+    judgeRequestFreshness({ createdAtMs, nowMs: until + 1, memory: empty }).kind,
+    "stale",
+  );
+});
