@@ -21,10 +21,18 @@ export const chat = once(async () => {
   const random = new e2e.DeterministicRandom("fedchat/fuzz");
   const alice = await e2e.generateIdentity({ random });
   const bob = await e2e.generateIdentity({ random });
+  const sealedIntro = await e2e.sealIntro({
+    recipient: bob.publicIdentity,
+    intro: te.encode("hello, it is Alice from the conference"),
+    ad: INTRO_AD,
+    random,
+  });
   const { request, pending } = await e2e.createChatRequest({
     identity: alice,
     from: "alice@nodea",
     to: "bob@nodeb",
+    createdAtMs: 1_700_000_000_000,
+    sealedIntro,
     random,
   });
   const verified = await e2e.readChatRequest(request, { localAddress: "bob@nodeb" });
@@ -46,12 +54,6 @@ export const chat = once(async () => {
   // A Bob state with a skipped key, and one after replying (a full DH step).
   const third = await e2e.ratchetDecrypt({ state: accepted.session, message: messages[2] });
   const reply = await e2e.ratchetEncrypt({ state: third.newState, plaintext: te.encode("yo") });
-  const sealedIntro = await e2e.sealIntro({
-    recipient: bob.publicIdentity,
-    intro: te.encode("hello, it is Alice from the conference"),
-    ad: INTRO_AD,
-    random,
-  });
   const sealedIdentity = await e2e.sealIdentity(alice, {
     passphrase: "correct horse",
     iterations: e2e.MIN_PBKDF2_ITERATIONS,
