@@ -35,6 +35,15 @@ export interface Config {
   handshakeTimeoutMs: number;
   /** Port of the local browser UI on loopback; 0 picks a free one. */
   uiPort: number;
+  /** Open connections to the UI port in total / from one address. */
+  uiMaxConnections: number;
+  uiMaxConnectionsPerAddress: number;
+  /** Time a UI connection gets to send a whole request head (first or next). */
+  uiHeadTimeoutMs: number;
+  /** Time a UI connection may stay silent while we wait on it (a body, a write, a pong). */
+  uiIdleTimeoutMs: number;
+  /** Largest file the browser may upload through the UI. */
+  uiMaxUploadBytes: number;
   /** Largest file (bytes) this node accepts for a local user. */
   maxFileBytes: number;
   /** File bytes one local user may have waiting at this node, not yet taken by their client. */
@@ -77,6 +86,16 @@ export interface Limits {
   pendingLinksTotal: number;
   pendingLinkTtlMs: number;
   fileSpoolTotalBytes: number;
+  /** Routing: other nodes kept in all, confirmed ones included. */
+  routingOrigins: number;
+  /** Routing: origins heard through one neighbour only, per neighbour. */
+  provisionalOriginsPerPeer: number;
+  /** Routing: such origins in all. */
+  provisionalOrigins: number;
+  /** Routing: bytes of their announcements per neighbour. */
+  provisionalBytesPerPeer: number;
+  /** Routing: bytes of their announcements in all. */
+  provisionalBytes: number;
 }
 
 /** A config file that cannot be used; the message says where and what to do. */
@@ -257,6 +276,36 @@ export const LIMIT_KEYS: ReadonlyArray<
     spec: byteSpec(1024 * 1024, 2 ** 50),
     default: 16 * 1024 ** 3,
   },
+  {
+    key: "max_routing_origins",
+    field: "routingOrigins",
+    spec: intSpec(16, 10_000_000),
+    default: 100_000,
+  },
+  {
+    key: "max_provisional_origins_per_peer",
+    field: "provisionalOriginsPerPeer",
+    spec: intSpec(1, 10_000_000),
+    default: 4096,
+  },
+  {
+    key: "max_provisional_origins",
+    field: "provisionalOrigins",
+    spec: intSpec(1, 10_000_000),
+    default: 16_384,
+  },
+  {
+    key: "max_provisional_bytes_per_peer",
+    field: "provisionalBytesPerPeer",
+    spec: byteSpec(65_536, 2 ** 40),
+    default: 4 * 1024 ** 2,
+  },
+  {
+    key: "max_provisional_bytes",
+    field: "provisionalBytes",
+    spec: byteSpec(65_536, 2 ** 40),
+    default: 16 * 1024 ** 2,
+  },
 ];
 
 const boolSpec: KeySpec = {
@@ -308,7 +357,14 @@ const SPEC: Record<string, Record<string, KeySpec>> = {
     downloads_dir: { parse: (raw) => raw, allowed: "a folder path" },
     auto_accept_bytes: byteSpec(0, 2 ** 50),
   },
-  UI: { port: portSpec(0) },
+  UI: {
+    port: portSpec(0),
+    max_connections: intSpec(8, 4096),
+    max_connections_per_address: intSpec(4, 4096),
+    head_timeout_ms: intSpec(500, 120_000),
+    idle_timeout_ms: intSpec(1_000, 600_000),
+    max_upload_bytes: byteSpec(0, 2 ** 50),
+  },
   Log: {
     level: {
       parse: (raw) => {
@@ -333,6 +389,11 @@ export const CONFIG_DEFAULTS = {
   maxConnectionsPerAddress: 16,
   handshakeTimeoutMs: 5_000,
   uiPort: 0,
+  uiMaxConnections: 128,
+  uiMaxConnectionsPerAddress: 64,
+  uiHeadTimeoutMs: 10_000,
+  uiIdleTimeoutMs: 60_000,
+  uiMaxUploadBytes: 8 * 1024 ** 3,
   maxFileBytes: 8 * 1024 ** 3,
   fileQuotaBytes: 2 * 1024 ** 3,
   autoAcceptFileBytes: 0,
@@ -428,6 +489,17 @@ export function parseConfig(text: string, file: string): Config {
     handshakeTimeoutMs: (value("Limits", "handshake_timeout_ms") as number | undefined) ??
       CONFIG_DEFAULTS.handshakeTimeoutMs,
     uiPort: (value("UI", "port") as number | undefined) ?? CONFIG_DEFAULTS.uiPort,
+    uiMaxConnections: (value("UI", "max_connections") as number | undefined) ??
+      CONFIG_DEFAULTS.uiMaxConnections,
+    uiMaxConnectionsPerAddress:
+      (value("UI", "max_connections_per_address") as number | undefined) ??
+        CONFIG_DEFAULTS.uiMaxConnectionsPerAddress,
+    uiHeadTimeoutMs: (value("UI", "head_timeout_ms") as number | undefined) ??
+      CONFIG_DEFAULTS.uiHeadTimeoutMs,
+    uiIdleTimeoutMs: (value("UI", "idle_timeout_ms") as number | undefined) ??
+      CONFIG_DEFAULTS.uiIdleTimeoutMs,
+    uiMaxUploadBytes: (value("UI", "max_upload_bytes") as number | undefined) ??
+      CONFIG_DEFAULTS.uiMaxUploadBytes,
     maxFileBytes: (value("Limits", "max_file_bytes") as number | undefined) ??
       CONFIG_DEFAULTS.maxFileBytes,
     fileQuotaBytes: (value("Limits", "file_quota_bytes") as number | undefined) ??

@@ -16,7 +16,6 @@
  * and only after the commit answered with a receipt. The inbox keeps it until
  * the client acknowledges it, or until its keep-until on this node's clock.
  */
-import { setImmediate } from "node:timers";
 import type { Clock } from "../clock.ts";
 import type { ThrottledLog } from "../budget.ts";
 import { type NodeId, splitAddress, type UserName } from "../ids.ts";
@@ -32,7 +31,6 @@ import {
   EnvelopeError,
   envelopeIdHex,
   type NodeEnvelope,
-  nodeEnvelope,
   originNode,
   TTL_OFFSET,
   type UserEnvelope,
@@ -44,11 +42,10 @@ import type { DeliveryBudgets } from "./delivery_budgets.ts";
 import type { FileSpool } from "./file_spool.ts";
 import { DeliveryError } from "./errors.ts";
 import { Outbox } from "./outbox.ts";
+import { ReceiptBatcher } from "./receipt_batcher.ts";
 import type { ResourceState } from "./resource_state.ts";
 import {
   decodeReceipt,
-  encodeReceipt,
-  MAX_RECEIPT_ENTRIES,
   type ReceiptEntries,
   type ReceiptStatus,
   TEMPORARY_STATUSES,
@@ -145,10 +142,7 @@ export class Delivery {
   #outbox: Outbox;
   /** Chunks forwarded and waiting for a receipt: not stored, the client retries them. */
   #streaming = new Map<string, { owner: UserName; dest: NodeId; sentAtMs: number }>();
-  #receipts = new Map<NodeId, ReceiptEntries>();
-  /** The neighbour each origin's latest envelope came through: receipts go back that way. */
-  #cameVia = new Map<NodeId, NodeId>();
-  #receiptsScheduled = false;
+  #receipts: ReceiptBatcher;
   #pumpTimer: number;
   #sweepTimer: number;
   #stopped = false;
@@ -160,6 +154,10 @@ export class Delivery {
     this.#o = options;
     this.#t = { ...DELIVERY_TIMES, ...options.times };
     this.#outbox = new Outbox({ store: options.store, window: options.window ?? 512 });
+    this.#receipts = new ReceiptBatcher(options.self, {
+      clock: options.clock,
+      send: (e, prefer) => options.network.send(e, prefer),
+    });
     this.#pumpTimer = options.clock.setTimer(() => this.#tick(), 250);
     this.#sweepTimer = options.clock.setTimer(() => this.#sweep(), EXPIRY_MS);
   }
@@ -493,42 +491,7 @@ export class Delivery {
       this.#settle([{ id, status }], this.#o.self);
       return;
     }
-    if (viaPeer) {
-      this.#cameVia.delete(origin);
-      this.#cameVia.set(origin, viaPeer);
-      if (this.#cameVia.size > 10_000) this.#cameVia.delete(this.#cameVia.keys().next().value!);
-    }
-    let list = this.#receipts.get(origin);
-    if (!list) this.#receipts.set(origin, list = []);
-    list.push({ id, status });
-    if (list.length >= MAX_RECEIPT_ENTRIES) this.#flushReceipts();
-    else if (!this.#receiptsScheduled) {
-      this.#receiptsScheduled = true;
-      setImmediate(() => this.#flushReceipts());
-    }
-  }
-
-  #flushReceipts(): void {
-    this.#receiptsScheduled = false;
-    const batches = this.#receipts;
-    this.#receipts = new Map();
-    const now = this.#o.clock.nowMs();
-    for (const [origin, entries] of batches) {
-      for (let i = 0; i < entries.length; i += MAX_RECEIPT_ENTRIES) {
-        const body = encodeReceipt(entries.slice(i, i + MAX_RECEIPT_ENTRIES));
-        this.#o.network.send(
-          nodeEnvelope({
-            kind: "receipt",
-            from: this.#o.self,
-            to: origin,
-            body,
-            nowMs: now,
-            lifetimeMs: 60_000,
-          }),
-          this.#cameVia.get(origin),
-        );
-      }
-    }
+    this.#receipts.add(origin, id, status, viaPeer);
   }
 
   #onReceipt(e: NodeEnvelope): void {

@@ -55,6 +55,15 @@ export const ENVELOPE_KINDS = {
    * forwarded like a message, kept on disk by the destination, never in an outbox.
    */
   chunk: { code: 8, between: "user" },
+  /**
+   * A sending node hands a mailbox an envelope (with its proof) for a node the mailbox serves
+   * (body: lib/protocol/mailbox_body.ts); answered by a receipt saying `held` or why not.
+   */
+  custody: { code: 20, between: "node" },
+  /** A mailbox hands a served node an envelope it held; answered by a receipt. */
+  mailboxDelivery: { code: 21, between: "node" },
+  /** Asks a destination what it did with envelopes its sender handed to a mailbox. */
+  receiptQuery: { code: 22, between: "node" },
 } as const;
 
 /** The name of an envelope kind. */

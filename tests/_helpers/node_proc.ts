@@ -79,6 +79,10 @@ export interface NodeProcOptions {
   dataDir?: string;
   /** Run the owner's client in the node's process (default mode) instead of `server`. */
   withClient?: boolean;
+  /** Extra environment for the process (e.g. libfaketime's LD_PRELOAD and FAKETIME). */
+  env?: Record<string, string>;
+  /** Start the process under `ulimit -n fdLimit` (through bash), to test the descriptor limit. */
+  fdLimit?: number;
 }
 
 /** One node process. */
@@ -88,6 +92,9 @@ export class NodeProc {
   readonly configPath: string;
   readonly dataDir: string;
   readonly mode: "start" | "server";
+  readonly env: Record<string, string>;
+  /** See {@linkcode NodeProcOptions.fdLimit}. */
+  fdLimit: number | null = null;
   #child: Deno.ChildProcess | null = null;
   #output = "";
 
@@ -97,7 +104,9 @@ export class NodeProc {
     configPath: string,
     dataDir: string,
     mode: "start" | "server",
+    env: Record<string, string> = {},
   ) {
+    this.env = env;
     this.id = id;
     this.port = port;
     this.configPath = configPath;
@@ -116,7 +125,15 @@ export class NodeProc {
         `[Storage]\ndata_dir = ${dataDir}\n[Federation]\nopen = ${o.open ?? false}\n` +
         `[Log]\nlevel = debug\n${o.extra ?? ""}`,
     );
-    const node = new NodeProc(o.id, port, configPath, dataDir, o.withClient ? "start" : "server");
+    const node = new NodeProc(
+      o.id,
+      port,
+      configPath,
+      dataDir,
+      o.withClient ? "start" : "server",
+      o.env,
+    );
+    node.fdLimit = o.fdLimit ?? null;
     await node.start();
     return node;
   }
@@ -138,8 +155,12 @@ export class NodeProc {
   /** Starts (or restarts) the process and waits for `ready`. */
   async start(): Promise<void> {
     if (this.#child) throw new Error(`${this.id} is already running`);
-    const child = new Deno.Command(Deno.execPath(), {
+    const deno = Deno.execPath();
+    // With a descriptor limit, bash sets it and then becomes deno (exec keeps the pid).
+    const limited = this.fdLimit !== null;
+    const child = new Deno.Command(limited ? "bash" : deno, {
       args: [
+        ...(limited ? ["-c", `ulimit -n ${this.fdLimit}; exec "$0" "$@"`, deno] : []),
         "run",
         "--allow-net",
         "--allow-read",
@@ -154,7 +175,7 @@ export class NodeProc {
         this.configPath,
       ],
       cwd: REPO,
-      env: { NO_COLOR: "1" },
+      env: { NO_COLOR: "1", ...this.env },
       stdout: "piped",
       stderr: "piped",
     }).spawn();
