@@ -7,10 +7,15 @@ import { IniSyntaxError, parseIni } from "../../../lib/ini.ts";
 import { formatInvite, parseInvite } from "../../../lib/federation/invite.ts";
 import { toNodeId } from "../../../lib/ids.ts";
 import { AdminError, parseAdminRequest } from "../../../lib/node/admin_server.ts";
-import { MAX_BODY_BYTES, parseUiCommand } from "../../../lib/ui/api_types.ts";
+import { MAX_MESSAGE_CHARS } from "../../../lib/client/api.ts";
+import { parseUiCommand } from "../../../lib/ui/api_types.ts";
 import { type FuzzTarget, InputRefused, rejects } from "../harness.ts";
 
 const te = new TextEncoder();
+// The UI server's limits: commands are checked against the client's message length, and
+// bodies are capped at 6 bytes per character plus 4 KiB (lib/web/start_ui_server.ts).
+const UI_LIMITS = { maxMessageChars: MAX_MESSAGE_CHARS };
+const MAX_BODY_BYTES = MAX_MESSAGE_CHARS * 6 + 4096;
 const utf8 = (b: Uint8Array) => new TextDecoder().decode(b);
 
 const ADMIN_REQUESTS = [
@@ -141,7 +146,7 @@ export const TEXT_TARGETS: FuzzTarget[] = [
       } catch (cause) {
         throw new InputRefused("not JSON", { cause });
       }
-      return parseUiCommand(value);
+      return parseUiCommand(value, UI_LIMITS);
     },
     allowed: (e) =>
       e instanceof InputRefused ||

@@ -16,11 +16,16 @@ import { CONFIG_DEFAULTS } from "../../../lib/config.ts";
 import { type NodeId, toNodeId, toUserName } from "../../../lib/ids.ts";
 import {
   decodeAnnouncement,
+  decodeAnnouncementFrame,
   encodeAnnouncementBody,
+  encodeAnnouncementFrame,
   joinAnnouncement,
   peekAnnouncement,
 } from "../../../lib/federation/routing/announcement_codec.ts";
-import type { SignedAnnouncement } from "../../../lib/federation/routing/announcement.ts";
+import type {
+  AnnouncementFrame,
+  SignedAnnouncement,
+} from "../../../lib/federation/routing/announcement.ts";
 import { AnnouncementDecodeError } from "../../../lib/federation/routing/errors.ts";
 import { encodeFrame, FrameError, FrameParser, OPCODE } from "../../../lib/wss/frame.ts";
 import { checkUpgradeRequest, HttpHeadError, parseHead } from "../../../lib/wss/http_head.ts";
@@ -101,9 +106,8 @@ function announcement(over: Partial<Parameters<typeof encodeAnnouncementBody>[0]
   const body = encodeAnnouncementBody({
     origin: toNodeId("alice"),
     publicKey: new Uint8Array(32).fill(1),
-    seq: 1_700_000_000_123,
-    issuedAtMs: 1_700_000_000_123,
-    expiresAtMs: 1_700_003_600_123,
+    seq: 1_700_000_123,
+    lifetimeMs: 3_600_000,
     listed: true,
     endpoint: { host: "chat.example.org", port: 8443 },
     links: ["carol", "bob"].map(toNodeId),
@@ -119,6 +123,7 @@ function announcement(over: Partial<Parameters<typeof encodeAnnouncementBody>[0]
 const ANNOUNCEMENTS = () => [
   announcement({}),
   announcement({ listed: false, users: [], endpoint: undefined, links: [] }),
+  announcement({ mailboxes: ["mbox-1", "mbox-2"].map(toNodeId) }),
   announcement({
     links: Array.from({ length: 40 }, (_, i) => toNodeId(`n${i}`)) as NodeId[],
     users: Array.from({ length: 40 }, (_, i) => ({
@@ -127,6 +132,9 @@ const ANNOUNCEMENTS = () => [
     })),
   }),
 ];
+
+// What links carry: the signed bytes, then a u32 age.
+const FRAMES = () => ANNOUNCEMENTS().map((b, i) => Uint8Array.of(...b, 0, 0, i, 7 * i));
 
 /** Targets in lib/channel, lib/wss and lib/federation/routing. */
 export const TRANSPORT_TARGETS: FuzzTarget[] = [
@@ -217,11 +225,20 @@ export const TRANSPORT_TARGETS: FuzzTarget[] = [
     },
   },
   {
+    name: "announcement-frame",
+    owner: "routing",
+    errors: "AnnouncementDecodeError",
+    decode: decodeAnnouncementFrame,
+    allowed: rejects(AnnouncementDecodeError),
+    seeds: FRAMES,
+    reencode: (v) => encodeAnnouncementFrame(v as AnnouncementFrame),
+  },
+  {
     name: "announcement-peek",
     owner: "routing",
     errors: "none (undefined when unreadable)",
     decode: peekAnnouncement,
     allowed: () => false,
-    seeds: ANNOUNCEMENTS,
+    seeds: () => [...ANNOUNCEMENTS(), ...FRAMES()],
   },
 ];
