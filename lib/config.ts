@@ -28,9 +28,19 @@ export interface Config {
   listed: boolean;
   /** Largest frame accepted on a link, bytes. */
   maxFrameBytes: number;
-  /** Open connections in total / from one address. */
+  /** Open connections in total / from one address (an IPv6 /64 counts as one). */
   maxConnections: number;
   maxConnectionsPerAddress: number;
+  /** Connections not yet authenticated from addresses that never authenticated here (default: half of `maxConnections`). */
+  maxUnauthenticatedConnections: number;
+  /** Slots of `maxConnections` kept for addresses that authenticated before (default: an eighth). */
+  reservedKnownConnections: number;
+  /** Unsent bytes per connection at which senders wait (and 1/4 of it: go on). */
+  writeBufferBytes: number;
+  /** Unsent bytes per connection past which it is closed (its peer is not reading). */
+  maxWriteBufferBytes: number;
+  /** A connection whose senders have waited this long is closed. */
+  writeStallMs: number;
   /** Time a new connection gets to finish TLS, the upgrade and authentication. */
   handshakeTimeoutMs: number;
   /** Port of the local browser UI on loopback; 0 picks a free one. */
@@ -344,7 +354,12 @@ const SPEC: Record<string, Record<string, KeySpec>> = {
     max_frame_bytes: intSpec(65_536, 16 * 1024 * 1024),
     max_connections: intSpec(4, 4096),
     max_connections_per_address: intSpec(1, 1024),
+    max_unauthenticated_connections: intSpec(1, 4096),
+    reserved_known_connections: intSpec(0, 4096),
     handshake_timeout_ms: intSpec(100, 120_000),
+    write_buffer_bytes: byteSpec(16 * 1024, 256 * 1024 * 1024),
+    max_write_buffer_bytes: byteSpec(64 * 1024, 1024 * 1024 * 1024),
+    write_stall_ms: intSpec(1000, 600_000),
     max_file_bytes: byteSpec(0, 2 ** 50),
     file_quota_bytes: byteSpec(1024 * 1024, 2 ** 50),
     ...Object.fromEntries(LIMIT_KEYS.map((k) => [k.key, k.spec])),
@@ -388,6 +403,9 @@ export const CONFIG_DEFAULTS = {
   maxConnections: 256,
   maxConnectionsPerAddress: 16,
   handshakeTimeoutMs: 5_000,
+  writeBufferBytes: 1024 * 1024,
+  maxWriteBufferBytes: 8 * 1024 * 1024,
+  writeStallMs: 30_000,
   uiPort: 0,
   uiMaxConnections: 128,
   uiMaxConnectionsPerAddress: 64,
@@ -468,6 +486,41 @@ export function parseConfig(text: string, file: string): Config {
     CONFIG_DEFAULTS.dataDir;
   const base = dirname(resolve(file));
   const downloadsRaw = value("Files", "downloads_dir") as string | undefined;
+  const lineOfKey = (key: string) => sections.get("Limits")?.entries.get(key)?.line;
+  const limit = <K extends keyof typeof CONFIG_DEFAULTS>(key: string, fallback: K) =>
+    (value("Limits", key) as (typeof CONFIG_DEFAULTS)[K] | undefined) ?? CONFIG_DEFAULTS[fallback];
+  const maxFrameBytes = limit("max_frame_bytes", "maxFrameBytes");
+  const writeBufferBytes = limit("write_buffer_bytes", "writeBufferBytes");
+  const maxWriteBufferBytes = limit("max_write_buffer_bytes", "maxWriteBufferBytes");
+  if (maxWriteBufferBytes < writeBufferBytes + 2 * maxFrameBytes) {
+    const line = lineOfKey("max_write_buffer_bytes") ?? lineOfKey("write_buffer_bytes") ??
+      lineOfKey("max_frame_bytes") ?? 0;
+    throw new ConfigError(
+      `${where(line, "Limits", "max_write_buffer_bytes")}: ${maxWriteBufferBytes} is too small; ` +
+        `use at least write_buffer_bytes + 2 × max_frame_bytes (${
+          writeBufferBytes + 2 * maxFrameBytes
+        }), so one connection can hold a message past its high-water mark`,
+    );
+  }
+  const maxConnections = limit("max_connections", "maxConnections");
+  // Defaults follow max_connections: half for strangers, an eighth kept for known addresses.
+  const maxUnauthenticatedConnections =
+    (value("Limits", "max_unauthenticated_connections") as number | undefined) ??
+      Math.max(1, Math.floor(maxConnections / 2));
+  const reservedKnownConnections =
+    (value("Limits", "reserved_known_connections") as number | undefined) ??
+      Math.floor(maxConnections / 8);
+  if (reservedKnownConnections >= maxConnections) {
+    throw new ConfigError(
+      `${
+        where(
+          lineOfKey("reserved_known_connections") ?? 0,
+          "Limits",
+          "reserved_known_connections",
+        )
+      }: ${reservedKnownConnections} is too large; use less than max_connections (${maxConnections})`,
+    );
+  }
   return {
     file: resolve(file),
     host,
@@ -479,15 +532,18 @@ export function parseConfig(text: string, file: string): Config {
     openFederation: (value("Federation", "open") as boolean | undefined) ??
       CONFIG_DEFAULTS.openFederation,
     listed: (value("Federation", "listed") as boolean | undefined) ?? CONFIG_DEFAULTS.listed,
-    maxFrameBytes: (value("Limits", "max_frame_bytes") as number | undefined) ??
-      CONFIG_DEFAULTS.maxFrameBytes,
-    maxConnections: (value("Limits", "max_connections") as number | undefined) ??
-      CONFIG_DEFAULTS.maxConnections,
+    maxFrameBytes,
+    maxConnections,
     maxConnectionsPerAddress:
       (value("Limits", "max_connections_per_address") as number | undefined) ??
         CONFIG_DEFAULTS.maxConnectionsPerAddress,
+    maxUnauthenticatedConnections,
+    reservedKnownConnections,
     handshakeTimeoutMs: (value("Limits", "handshake_timeout_ms") as number | undefined) ??
       CONFIG_DEFAULTS.handshakeTimeoutMs,
+    writeBufferBytes,
+    maxWriteBufferBytes,
+    writeStallMs: limit("write_stall_ms", "writeStallMs"),
     uiPort: (value("UI", "port") as number | undefined) ?? CONFIG_DEFAULTS.uiPort,
     uiMaxConnections: (value("UI", "max_connections") as number | undefined) ??
       CONFIG_DEFAULTS.uiMaxConnections,

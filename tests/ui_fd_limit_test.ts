@@ -83,7 +83,7 @@ async function floodAndCheck(extra: string, expect: Expect): Promise<void> {
     id: "alice",
     root,
     withClient: true,
-    fdLimit: FD_LIMIT,
+    maxOpenFiles: FD_LIMIT,
     extra,
   });
   try {

@@ -29,6 +29,7 @@ import {
   type UserName,
 } from "../ids.ts";
 import { createLogger, type Logger, printLine } from "../log.ts";
+import { installProcessGuard } from "../process_guard.ts";
 import { type AdminHandler, type Node, startAdminServer, startNode } from "../node/mod.ts";
 import { CliError } from "./cli_error.ts";
 import { clientAdminHandlers } from "./client_admin.ts";
@@ -60,6 +61,8 @@ export async function runNode(config: Config, options: RunNodeOptions): Promise<
   const { clock, headless, manifest } = options;
   const startedAt = performance.now();
   const log = createLogger({ level: config.logLevel });
+  // Last resort only: connection input is contained by lib/wss's guard.
+  const guard = installProcessGuard({ log: log.child("process") });
   const extras: Record<string, AdminHandler> = {};
   const node = await startNode({ config, log, clock, adminExtras: extras });
   let closeClient = () => {};
@@ -115,6 +118,7 @@ export async function runNode(config: Config, options: RunNodeOptions): Promise<
   printLine("stopping");
   closeClient();
   await node.stop();
+  guard.uninstall();
   return 0;
 }
 
@@ -241,6 +245,7 @@ export async function runClientOnly(o: ClientOnlyOptions): Promise<number> {
   await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
   await Deno.writeTextFile(settingsFile, JSON.stringify({ host, port, address }));
   const log: Logger = createLogger({ level: o.logLevel ?? "info" });
+  const guard = installProcessGuard({ log: log.child("process") });
   const client = await openClient({
     dir,
     address,
@@ -277,5 +282,6 @@ export async function runClientOnly(o: ClientOnlyOptions): Promise<number> {
   await ui.close();
   await admin.close();
   client.close();
+  guard.uninstall();
   return 0;
 }

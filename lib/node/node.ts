@@ -241,8 +241,22 @@ export async function startNode(options: StartNodeOptions): Promise<Node> {
         key: tls.key,
         maxConnections: config.maxConnections,
         maxConnectionsPerAddress: config.maxConnectionsPerAddress,
+        maxUnauthenticatedConnections: config.maxUnauthenticatedConnections,
+        reservedKnownConnections: config.reservedKnownConnections,
         handshakeTimeoutMs: config.handshakeTimeoutMs,
         maxMessageBytes: config.maxFrameBytes,
+        write: {
+          highWaterBytes: config.writeBufferBytes,
+          maxBufferedBytes: config.maxWriteBufferBytes,
+          stallMs: config.writeStallMs,
+        },
+        // Linked peers' endpoints count as known at once, before they re-authenticate.
+        knownAddresses: store.listPeers().flatMap((p) =>
+          p.state === "linked" && p.host ? [p.host] : []
+        ),
+        clock,
+        // The listener's caps (listener.connections / .unauthenticated / .reservedKnown).
+        budgets,
         routes: { [LINK_PATH]: (a) => links.accept(a), [CLIENT_PATH]: (a) => clients.accept(a) },
         log: log.child("listener"),
       });
