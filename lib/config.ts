@@ -474,7 +474,8 @@ export function parseConfig(text: string, file: string): Config {
     throw new ConfigError(`${where(e.line, e.section, key)}: ${e.message}`, { cause: e });
   }
   for (const [name, section] of sections) {
-    if (!(name in SPEC)) {
+    // Own properties only: "__proto__", "constructor" or "toString" are not sections or keys.
+    if (!Object.hasOwn(SPEC, name)) {
       throw new ConfigError(
         `${where(section.line)}: unknown section [${name}]; allowed: ${
           Object.keys(SPEC).map((s) => `[${s}]`).join(", ")
@@ -482,7 +483,7 @@ export function parseConfig(text: string, file: string): Config {
       );
     }
     for (const [key, entry] of section.entries) {
-      if (!(key in SPEC[name])) {
+      if (!Object.hasOwn(SPEC[name], key)) {
         throw new ConfigError(
           `${where(entry.line, name, key)}: unknown key; allowed in [${name}]: ${
             Object.keys(SPEC[name]).join(", ")

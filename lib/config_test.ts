@@ -71,6 +71,16 @@ Deno.test("parseConfig() refuses unknown keys, sections, duplicates and bare lin
   assert.match(errorOf(GOOD.replace("127.0.0.1", "bad host!")), /host name/);
 });
 
+Deno.test("parseConfig() refuses names inherited from Object.prototype as sections and keys", () => {
+  assert.match(errorOf(`${GOOD}[__proto__]\nclient_id = bob\n`), /unknown section \[__proto__\]/);
+  assert.match(errorOf(`${GOOD}[constructor]\nname = x\n`), /unknown section \[constructor\]/);
+  assert.match(errorOf(`${GOOD}toString = 1\n`), /\[Network\] toString: unknown key/);
+  assert.match(
+    errorOf(`${GOOD}[Log]\nhasOwnProperty = 1\n`),
+    /\[Log\] hasOwnProperty: unknown key/,
+  );
+});
+
 Deno.test("loadConfig() explains an unreadable file", async () => {
   await assert.rejects(
     loadConfig("/nonexistent/fedchat.conf"),

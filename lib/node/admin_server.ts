@@ -142,8 +142,18 @@ async function readLine(conn: Deno.Conn): Promise<string | null> {
   return new TextDecoder().decode(all);
 }
 
-function parseRequest(line: string): AdminRequest {
-  const v = JSON.parse(line);
+/**
+ * Parses one admin request line.
+ *
+ * @throws {AdminError} not an object with a string `cmd` and an object `args`
+ */
+export function parseAdminRequest(line: string): AdminRequest {
+  let v;
+  try {
+    v = JSON.parse(line);
+  } catch {
+    throw new AdminError("Cannot read admin request: not JSON; send one JSON object per line");
+  }
   if (typeof v !== "object" || v === null || typeof v.cmd !== "string") {
     throw new AdminError("Cannot read admin request: expected {cmd, args}");
   }
@@ -164,7 +174,7 @@ async function serve(conn: Deno.Conn, handlers: Record<string, AdminHandler>, lo
   try {
     const line = await readLine(conn);
     if (line === null) return;
-    req = parseRequest(line);
+    req = parseAdminRequest(line);
   } catch (e) {
     await write({ ok: false, error: (e as Error).message }).catch(() => {});
     return;

@@ -213,7 +213,9 @@ export function decodeClientMessage(bytes: Uint8Array): ClientMessage {
   if (!valid(type, f)) throw new CodecError(`Cannot read client message: bad fields for ${type}`);
   const field = PAYLOAD_FIELD[type];
   const m = { ...f, type } as Record<string, unknown>;
+  // The payload field comes from the payload bytes only, never from the JSON.
   if (field && (payload.length > 0 || type !== "bundle")) m[field] = payload;
+  else if (field) delete m[field];
   return m as ClientMessage;
 }
 
