@@ -18,9 +18,9 @@ async function reachable(n: NodeProc, node: string): Promise<boolean> {
 }
 
 /** A, M, B linked A–M–B; B names M as its mailbox and M serves B; alice and bob chat. */
-async function setup(root: string, nodes: NodeProc[], mExtra = "") {
-  const a = await NodeProc.create({ id: "a", root, open: true, withClient: true });
-  const m = await NodeProc.create({ id: "m", root, open: true, extra: mExtra });
+async function setup(root: string, nodes: NodeProc[], aExtra = "") {
+  const a = await NodeProc.create({ id: "a", root, open: true, withClient: true, extra: aExtra });
+  const m = await NodeProc.create({ id: "m", root, open: true });
   const b = await NodeProc.create({ id: "b", root, open: true, withClient: true });
   nodes.push(a, m, b);
   await link(a, m);
@@ -30,12 +30,16 @@ async function setup(root: string, nodes: NodeProc[], mExtra = "") {
   const add = await runCli(["mailbox", "add", "m", "--config", b.configPath]);
   assert.equal(add.code, 0, add.stdout + add.stderr);
   await startChat(a, "a@a", b, "b@b");
-  // A has heard B name its mailbox.
-  await waitUntil("a knows b's mailbox", async () => {
-    const routes = (await a.admin("routes")) as Array<{ node: string; mailboxes?: string[] }>;
-    return routes.some((r) => r.node === "b" && r.mailboxes?.includes("m"));
-  }, 20_000);
+  await knowsMailbox(a, "b", "m");
   return { a, m, b };
+}
+
+/** Waits until `n` has heard `node` name `mailbox` in its announcements. */
+async function knowsMailbox(n: NodeProc, node: string, mailbox: string): Promise<void> {
+  await waitUntil(`${n.id} knows ${node}'s mailbox`, async () => {
+    const routes = (await n.admin("routes")) as Array<{ node: string; mailboxes?: string[] }>;
+    return routes.some((r) => r.node === node && r.mailboxes?.includes(mailbox));
+  }, 20_000);
 }
 
 const texts = (n: number, prefix: string) => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
@@ -171,7 +175,7 @@ Deno.test({
 
 Deno.test({
   name: "mailbox: a node M does not serve cannot store there; over its quota the sender keeps " +
-    "custody and says so; an expired envelope is reported failed: expired",
+    "custody and says so",
   ...opts,
   fn: async () => {
     const root = await tempRoot("mailbox-limits");
@@ -184,6 +188,7 @@ Deno.test({
       await link(c, m);
       assert.equal((await runCli(["mailbox", "add", "m", "--config", c.configPath])).code, 0);
       await startChat(a, "a@a", c, "c@c");
+      await knowsMailbox(a, "c", "m");
       await c.stop();
       await waitUntil("c unreachable", async () => !(await reachable(a, "c")), 30_000);
       await a.admin("send", { address: "c@c", text: "to c" });
@@ -216,6 +221,51 @@ Deno.test({
         budgets: Record<string, { used: number; refusals: number }>;
       };
       assert.ok(status.budgets.mailbox_held_bytes.used <= 64 * 1024 + 8 * 1024);
+    } finally {
+      await Promise.all(nodes.map((n) => n.stop()));
+    }
+  },
+});
+
+Deno.test({
+  name: "mailbox: an envelope past its lifetime is dropped at M and alice sees failed: expired",
+  ...opts,
+  fn: async () => {
+    const root = await tempRoot("mailbox-expiry");
+    const nodes: NodeProc[] = [];
+    try {
+      const { a, m, b } = await setup(root, nodes, "[Delivery]\nmessage_lifetime = 15s\n");
+      await b.stop();
+      await waitUntil("b unreachable from a", async () => !(await reachable(a, "b")), 30_000);
+      await a.admin("send", { address: "b@b", text: "short-lived" });
+      await waitUntil(
+        "held at m",
+        async () =>
+          (await history(a, "b@b")).some((x) => x.text === "short-lived" && x.state === "held"),
+        30_000,
+      );
+      await waitUntil(
+        "alice sees it expired",
+        async () =>
+          (await history(a, "b@b")).some((x) =>
+            x.text === "short-lived" && x.state === "failed" && /expired/.test(x.reason ?? "")
+          ),
+        60_000,
+      );
+      const served = (await m.admin("mailbox-served")) as Array<
+        { node: string; heldBytes: number }
+      >;
+      assert.equal(served.find((s) => s.node === "b")?.heldBytes ?? 0, 0, "m dropped it");
+      // Bob comes back: the expired message never appears.
+      await b.start();
+      await waitUntil("b reachable again", async () => await reachable(a, "b"), 30_000);
+      await a.admin("send", { address: "b@b", text: "after" });
+      await waitUntil(
+        "bob has the later one",
+        async () => (await inbound(b, "a@a", "after")).length === 1,
+        30_000,
+      );
+      assert.equal((await inbound(b, "a@a", "short-lived")).length, 0);
     } finally {
       await Promise.all(nodes.map((n) => n.stop()));
     }

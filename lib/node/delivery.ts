@@ -647,7 +647,9 @@ export class Delivery {
         let list = chunks.get(s.owner);
         if (!list) chunks.set(s.owner, list = []);
         list.push(chunkResult(hex, entry.status, s.custodyAt));
-        if (s.custodyAt && entry.status !== "held") this.#custody.refusedBy(from, entry.status);
+        if (s.custodyAt && entry.status !== "held") {
+          this.#custody.refusedBy(from, s.dest, entry.status);
+        }
         continue;
       }
       const p = this.#outbox.get(hex);
@@ -660,7 +662,7 @@ export class Delivery {
           if (!list) held.set(from, list = []);
           list.push(p);
         } else {
-          this.#custody.refusedBy(from, entry.status);
+          this.#custody.refusedBy(from, p.dest, entry.status);
           p.custodyAt = null;
           this.#outbox.requeue(hex);
           this.#emit({
