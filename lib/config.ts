@@ -62,6 +62,8 @@ export interface Config {
   downloadsDir: string | null;
   /** Offers of files up to this size are accepted without asking; larger ones always ask. */
   autoAcceptFileBytes: number;
+  /** Files pushed while the owner's node was away (through a mailbox) are taken up to this size. */
+  awayAcceptFileBytes: number;
   logLevel: LogLevel;
   /** Budgets on what others (and local users) can make this node keep or do: `[Limits]`. */
   limits: Limits;
@@ -407,6 +409,7 @@ const SPEC: Record<string, Record<string, KeySpec>> = {
   Files: {
     downloads_dir: { parse: (raw) => raw, allowed: "a folder path" },
     auto_accept_bytes: byteSpec(0, 2 ** 50),
+    away_accept_bytes: byteSpec(0, 2 ** 50),
   },
   UI: {
     port: portSpec(0),
@@ -451,6 +454,7 @@ export const CONFIG_DEFAULTS = {
   maxFileBytes: 8 * 1024 ** 3,
   fileQuotaBytes: 2 * 1024 ** 3,
   autoAcceptFileBytes: 0,
+  awayAcceptFileBytes: 64 * 1024 * 1024,
   logLevel: "info" as LogLevel,
   messageLifetimeMs: 7 * 86_400_000,
   clockAllowanceMs: 12 * 3_600_000,
@@ -603,6 +607,8 @@ export function parseConfig(text: string, file: string): Config {
       : join(base, downloadsRaw),
     autoAcceptFileBytes: (value("Files", "auto_accept_bytes") as number | undefined) ??
       CONFIG_DEFAULTS.autoAcceptFileBytes,
+    awayAcceptFileBytes: (value("Files", "away_accept_bytes") as number | undefined) ??
+      CONFIG_DEFAULTS.awayAcceptFileBytes,
     logLevel: (value("Log", "level") as LogLevel | undefined) ?? CONFIG_DEFAULTS.logLevel,
     limits: Object.fromEntries(
       LIMIT_KEYS.map((k) => [k.field, (value("Limits", k.key) as number | undefined) ?? k.default]),

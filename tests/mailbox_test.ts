@@ -8,6 +8,8 @@ import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { join } from "node:path";
 import { canaryForms, findCanaries, history, link, startChat } from "./_helpers/chat.ts";
+import { sha256File, transfer, waitTransfer } from "./_helpers/files.ts";
+import type { FileTransfer } from "../lib/client/mod.ts";
 import { NodeProc, runCli, tempRoot, waitUntil } from "./_helpers/node_proc.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
@@ -49,7 +51,8 @@ async function inbound(n: NodeProc, peer: string, prefix: string) {
 }
 
 Deno.test({
-  name: "mailbox: 200 messages reach bob although alice and bob are never online together; " +
+  name: "mailbox: 200 messages and a 5 MB file reach bob although alice and bob are never " +
+    "online together; " +
     "alice later sees them delivered; M holds no plaintext",
   ...opts,
   fn: async () => {
@@ -61,16 +64,29 @@ Deno.test({
       await waitUntil("b unreachable from a", async () => !(await reachable(a, "b")), 30_000);
       const canary = "CANARY-7f3e9a";
       for (const t of texts(200, `${canary}-`)) await a.admin("send", { address: "b@b", text: t });
-      // Alice's node hands them to M, which holds them: alice sees "held".
+      // A 5 MB file whose name and every 64 KiB of content carry the canary.
+      const src = join(root, "src.bin");
+      const block = new Uint8Array(65_536);
+      crypto.getRandomValues(block.subarray(0, 60_000));
+      block.set(new TextEncoder().encode(canary), 60_000);
+      await Deno.writeFile(src, new Uint8Array(5_000_000).map((_, i) => block[i % block.length]));
+      const sent = (await a.admin("send-file", {
+        address: "b@b",
+        path: src,
+        name: `${canary}.bin`,
+      })) as FileTransfer;
+      // Alice's node hands them to M, which holds them: alice sees "held", and the file sent.
       await waitUntil(
-        "all 200 held at m",
+        "all 200 held at m, the file pushed there",
         async () =>
           (await history(a, "b@b")).filter((x) => x.direction === "out" && x.state === "held")
-            .length === 200,
+              .length === 200 && (await transfer(a, sent.id))?.state === "sent",
         60_000,
       );
+      assert.match((await transfer(a, sent.id))!.reason ?? "", /held at mailbox m/);
       await a.stop();
       await b.start();
+      const started = Date.now();
       await waitUntil(
         "bob has all 200",
         async () => (await inbound(b, "a@a", canary)).length >= 200,
@@ -78,6 +94,13 @@ Deno.test({
       );
       const got = await inbound(b, "a@a", canary);
       assert.deepEqual(got.map((x) => x.text), texts(200, `${canary}-`), "once each, in order");
+      const file = await waitTransfer(
+        b,
+        sent.id,
+        "complete",
+        Math.max(1, 30_000 - (Date.now() - started)),
+      );
+      assert.equal(await sha256File(file.path!), await sha256File(src));
       // Alice comes back: her node asks bob's what became of them.
       await a.start();
       await waitUntil(
@@ -89,6 +112,7 @@ Deno.test({
             .every((x) => x.state === "delivered" || x.state === "read"),
         60_000,
       );
+      await waitTransfer(a, sent.id, "complete", 30_000);
       // M held them and read nothing.
       const hits = await findCanaries([m.dataDir], canaryForms(canary), [m.output]);
       assert.deepEqual(hits, []);

@@ -67,7 +67,12 @@ export interface ClientCoreOptions {
   /** How long a message may wait for delivery before it is reported failed. */
   messageLifetimeMs?: number;
   /** File transfers: where files are saved and staged, and which offers need no question. */
-  files: { downloadsDir: string; stagingDir: string; autoAcceptBytes?: number };
+  files: {
+    downloadsDir: string;
+    stagingDir: string;
+    autoAcceptBytes?: number;
+    awayAcceptBytes?: number;
+  };
 }
 
 /** The client core; see {@linkcode ClientApi}. */
@@ -132,7 +137,19 @@ export class ClientCore implements ClientApi {
         request: (from, request) => this.#contacts.receiveRequest(from, request),
         acceptance: (from, acceptance) => this.#contacts.receiveAcceptance(from, acceptance),
         ratchet: (from, id, message) => this.#messaging.receive(from, id, message),
-        notice: (ref, state, reason) => this.#messaging.notice(ref, state, reason),
+        notice: (ref, state, reason) => {
+          const step = this.#messaging.notice(ref, state, reason);
+          if (state !== "held") return step;
+          // The peer's node is away and a mailbox holds for it: offers waiting for it are pushed.
+          const peer = store.message(ref)?.peer ?? null;
+          return {
+            write: step.write,
+            after: () => {
+              this.#files.held(ref, peer);
+              return step.after?.();
+            },
+          };
+        },
       },
     });
   }

@@ -101,7 +101,7 @@ export class Messaging {
    *
    * @throws {ChatStateError} no accepted chat, or its key awaits confirmation
    */
-  async sendControl(peer: string, inner: FileInner, write?: () => void): Promise<void> {
+  async sendControl(peer: string, inner: FileInner, write?: () => void): Promise<string> {
     const env = await this.#o.sessions.exclusive(async () => {
       const c = this.#o.contacts.sendable(toAddress(peer), "send");
       return await this.#seal(peer, c, inner, {
@@ -112,6 +112,7 @@ export class Messaging {
       });
     });
     await this.#o.outbox.control(env.id, env.bytes);
+    return env.id;
   }
 
   /** Seals through the sessions; a chat that cannot send yet is the user's error, not a crash. */

@@ -60,6 +60,8 @@ interface Session {
   /** Chunks pushed and not yet acknowledged, with their sizes. */
   chunksOut: Map<string, number>;
   chunkBytesOut: number;
+  /** When a chunk was last pushed (from none out) or taken. */
+  chunkProgressAtMs: number;
 }
 
 /** Options of {@linkcode ClientHub}. */
@@ -112,6 +114,13 @@ export class ClientHub {
         s.pushedSeq = 0;
         s.unacked = 0;
         this.#push(s);
+      }
+      // Chunks the client left here (their file was not offered yet, or it could not store
+      // them) go again, so a chunk that overtook its offer is not stuck.
+      if (s.chunksOut.size > 0 && now - s.chunkProgressAtMs >= REPUSH_AFTER_MS) {
+        s.chunksOut.clear();
+        s.chunkBytesOut = 0;
+        this.#pushChunks(s);
       }
     }
     this.#repushTimer = this.#o.clock.setTimer(() => this.#repush(), REPUSH_CHECK_MS);
@@ -203,6 +212,7 @@ export class ClientHub {
       progressAtMs: this.#o.clock.nowMs(),
       chunksOut: new Map(),
       chunkBytesOut: 0,
+      chunkProgressAtMs: this.#o.clock.nowMs(),
     };
     this.#sessions.set(user, s);
     link.onClose = () => {
@@ -294,12 +304,18 @@ export class ClientHub {
     }
   }
 
-  /** Pushes waiting file chunks, at most {@linkcode CHUNK_WINDOW_BYTES} unacknowledged. */
+  /**
+   * Pushes waiting file chunks, at most {@linkcode CHUNK_WINDOW_BYTES}
+   * unacknowledged, and only once the client took its inbox: a file's offer
+   * (in the inbox) reaches the client before its chunks, also when both
+   * waited at a mailbox.
+   */
   #pushChunks(s: Session): void {
-    if (this.#sessions.get(s.user) !== s) return;
+    if (this.#sessions.get(s.user) !== s || s.unacked > 0) return;
     for (const c of this.#o.spool.pending(s.user)) {
       if (s.chunkBytesOut >= CHUNK_WINDOW_BYTES) return;
       if (s.chunksOut.has(c.id)) continue;
+      if (s.chunksOut.size === 0) s.chunkProgressAtMs = this.#o.clock.nowMs();
       s.chunksOut.set(c.id, c.bytes);
       s.chunkBytesOut += c.bytes;
       this.#o.spool.read(s.user, c.id).then(
@@ -356,6 +372,7 @@ export class ClientHub {
         }, () => {
           this.#o.delivery.released(s.user, gone);
           this.#push(s);
+          this.#pushChunks(s);
         });
         return;
       }
@@ -381,6 +398,7 @@ export class ClientHub {
           s.chunkBytesOut -= s.chunksOut.get(id)!;
           s.chunksOut.delete(id);
         }
+        s.chunkProgressAtMs = this.#o.clock.nowMs();
         await this.#o.spool.remove(s.user, taken);
         this.#pushChunks(s);
         return;
