@@ -17,6 +17,7 @@
  * the client acknowledges it, or until its keep-until on this node's clock.
  */
 import type { Clock } from "../clock.ts";
+import type { ProvenanceVerdict } from "../federation/mod.ts";
 import type { RateBudget, ThrottledLog } from "../budget.ts";
 import { type NodeId, splitAddress, type UserName } from "../ids.ts";
 import type { Logger } from "../log.ts";
@@ -97,7 +98,9 @@ export interface DeliveryNetwork {
   /** This node's proof on its own envelopes (unsigned in, signed out). */
   signOwn(unsigned: Uint8Array[]): Uint8Array[];
   /** Decodes envelope bytes with their proof and checks it (null: not an envelope). */
-  verify(bytes: Uint8Array): { decoded: DecodedEnvelope; proven: boolean } | null;
+  verify(
+    bytes: Uint8Array,
+  ): { decoded: DecodedEnvelope; proven: boolean; verdict: ProvenanceVerdict } | null;
   /** The mailboxes `dest` named (kept across restarts). */
   mailboxesOf(dest: NodeId): readonly NodeId[];
 }
@@ -429,12 +432,25 @@ export class Delivery {
     if (!checked || !env || !isUserEnvelope(env) || destinationNode(env) !== this.#o.self) {
       return this.#receipts.add(e.from, e.id, "refused", null);
     }
-    if (!checked.proven) {
-      // The origin's key may be unknown here yet: the mailbox keeps it and tries again.
+    if (checked.verdict === "unknown-origin") {
+      // The origin's key is unknown here yet: the mailbox keeps it and tries again.
       this.#o.throttled.write("info", `mailbox|${e.from}`, "held envelope not proven yet", {
         mailbox: e.from,
       });
       return this.#receipts.add(e.from, env.id, "busy", null);
+    }
+    if (!checked.proven) {
+      // Altered or forged (by the mailbox or before it): never stored.
+      this.#o.throttled.write(
+        "warn",
+        `mailbox-forged|${e.from}`,
+        "a mailbox handed over a forged or altered envelope",
+        {
+          mailbox: e.from,
+          verdict: checked.verdict,
+        },
+      );
+      return this.#receipts.add(e.from, env.id, "refused", null);
     }
     this.#receiveUser(env, withoutAuth(inner, checked.decoded), null, e.from);
   }
@@ -449,7 +465,8 @@ export class Delivery {
       return;
     }
     for (const id of ids) {
-      if (this.#o.store.wasDelivered(envelopeIdHex(id))) {
+      // Only the envelope's origin hears about it: nobody else learns what was delivered.
+      if (this.#o.store.wasDeliveredFrom(envelopeIdHex(id), e.from)) {
         this.#answer(e.from, id, "stored", viaPeer);
       }
     }

@@ -137,7 +137,8 @@ export async function startNode(options: StartNodeOptions): Promise<Node> {
       } catch {
         return null;
       }
-      return { decoded, proven: federation.provenance.verify(bytes, decoded) === "ok" };
+      const verdict = federation.provenance.verify(bytes, decoded);
+      return { decoded, proven: verdict === "ok", verdict };
     };
     const budgets = new BudgetRegistry(log.child("budgets"), clock);
     const resources = new ResourceState(clock, log.child("resources"));
