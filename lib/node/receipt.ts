@@ -18,7 +18,8 @@ export const MAX_RECEIPT_ENTRIES = 4096;
  * `busy` means "not kept now, send it again later" (an inbox or the node is full);
  * `expired` means the envelope arrived past its expiry.
  */
-const STATUS = [
+/** Receipt statuses by their wire code (the index). */
+export const RECEIPT_STATUSES = [
   "stored",
   "no-such-user",
   "refused",
@@ -27,6 +28,7 @@ const STATUS = [
   "busy",
   "expired",
 ] as const;
+const STATUS = RECEIPT_STATUSES;
 
 /** What the destination did with one envelope. */
 export type ReceiptStatus = typeof STATUS[number];
