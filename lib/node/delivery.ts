@@ -30,34 +30,45 @@ import {
   type Envelope,
   EnvelopeError,
   envelopeIdHex,
+  isGroupEnvelope,
   type NodeEnvelope,
   nodeEnvelope,
   originNode,
   TTL_OFFSET,
   type UserEnvelope,
 } from "../protocol/mod.ts";
-import { type InboxKind, type NodeStore, storeFailure } from "../store/mod.ts";
+import { type InboxAdd, type InboxKind, type NodeStore, storeFailure } from "../store/mod.ts";
 import { type Admission, admit, admitChunk, checkSubmission, OPEN_FACTS } from "./admission.ts";
 import type { Committer } from "./committer.ts";
 import type { DeliveryBudgets } from "./delivery_budgets.ts";
 import type { FileSpool } from "./file_spool.ts";
 import { DeliveryError } from "./errors.ts";
+import {
+  decodeReceiptEntries,
+  encodeReceiptEntries,
+  type ReceiptEntry,
+  type UserResult,
+} from "./group_receipt.ts";
+import { envelopeStatus } from "./group_rules.ts";
+import type { GroupOutcome, GroupService } from "./group_service.ts";
+import type { FanoutRow } from "./group_store.ts";
 import { Outbox } from "./outbox.ts";
 import type { ResourceState } from "./resource_state.ts";
-import {
-  decodeReceipt,
-  encodeReceipt,
-  MAX_RECEIPT_ENTRIES,
-  type ReceiptEntries,
-  type ReceiptStatus,
-  TEMPORARY_STATUSES,
-} from "./receipt.ts";
+import { MAX_RECEIPT_ENTRIES, type ReceiptStatus, TEMPORARY_STATUSES } from "./receipt.ts";
 
 export { DeliveryError } from "./errors.ts";
 
 /** What delivery tells the client sessions. */
 export type DeliveryEvent =
-  | { kind: "state"; owner: UserName; id: string; state: "delivered" | "failed"; reason?: string }
+  | {
+    kind: "state";
+    owner: UserName;
+    id: string;
+    state: "delivered" | "failed";
+    reason?: string;
+    /** Per-user results of a group envelope: address → receipt status. */
+    users?: Record<string, string>;
+  }
   | { kind: "inbox"; owner: UserName }
   /** A file chunk for `owner` is on disk. */
   | { kind: "chunks"; owner: UserName }
@@ -118,7 +129,15 @@ export interface DeliveryOptions {
   times?: Partial<DeliveryTimes>;
   /** Envelopes in flight per destination node. */
   window?: number;
+  /** Groups: judges group envelopes for this node's users, and is the hub of its groups. */
+  groups?: GroupService;
 }
+
+/**
+ * Owner of the outbox rows of this node's own envelopes (a hub's fan-out): not a
+ * user name (user names cannot start with "~"), so nobody is told about them.
+ */
+export const NODE_OWNER = "~node" as UserName;
 
 /** How long a forwarded chunk waits for its receipt before the sender's client retries it. */
 const STREAM_FORGET_MS = 60_000;
@@ -144,7 +163,7 @@ export class Delivery {
   #outbox: Outbox;
   /** Chunks forwarded and waiting for a receipt: not stored, the client retries them. */
   #streaming = new Map<string, { owner: UserName; dest: NodeId; sentAtMs: number }>();
-  #receipts = new Map<NodeId, ReceiptEntries>();
+  #receipts = new Map<NodeId, ReceiptEntry[]>();
   /** The neighbour each origin's latest envelope came through: receipts go back that way. */
   #cameVia = new Map<NodeId, NodeId>();
   #receiptsScheduled = false;
@@ -169,6 +188,7 @@ export class Delivery {
   }
 
   #emit(event: DeliveryEvent): void {
+    if (event.owner === NODE_OWNER) return;
     for (const l of this.#listeners) l(event);
   }
 
@@ -206,7 +226,11 @@ export class Delivery {
     return e as UserEnvelope;
   }
 
-  #check(owner: UserName, e: Envelope, kinds: Array<"request" | "message" | "chunk">): void {
+  #check(
+    owner: UserName,
+    e: Envelope,
+    kinds: Array<"request" | "message" | "chunk" | "group" | "groupHub">,
+  ): void {
     const verdict = checkSubmission({
       envelope: e,
       owner,
@@ -224,9 +248,19 @@ export class Delivery {
    *
    * @throws {DeliveryError} not from this user, bad kind, too big, bad expiry, outbox full
    */
-  submit(owner: UserName, bytes: Uint8Array): Promise<{ id: string; state: "sent" | "delivered" }> {
+  submit(
+    owner: UserName,
+    bytes: Uint8Array,
+  ): Promise<{ id: string; state: "sent" | "delivered"; users?: Record<string, string> }> {
     let e = this.#decodeSubmitted(bytes);
-    this.#check(owner, e, ["request", "message"]);
+    this.#check(
+      owner,
+      e,
+      this.#o.groups ? ["request", "message", "group", "groupHub"] : [
+        "request",
+        "message",
+      ],
+    );
     if (e.kind === "request" && e.body.length > MAX_REQUEST_BODY) {
       throw new DeliveryError("Cannot send: request too large");
     }
@@ -237,6 +271,7 @@ export class Delivery {
     const id = envelopeIdHex(e.id);
     const dest = destinationNode(e);
     const now = this.#o.clock.nowMs();
+    if (dest === this.#o.self && isGroupEnvelope(e)) return this.#submitGroupHere(e, bytes, id);
     if (dest === this.#o.self) {
       const verdict = this.#admitUserEnvelope(e, this.#o.self);
       if (verdict.status === "no-such-user") {
@@ -323,6 +358,13 @@ export class Delivery {
       this.#receiveChunk(e, bytes, origin, (status) => this.#answer(origin, e.id, status, viaPeer));
       return;
     }
+    if (e.kind === "group" || e.kind === "groupHub" || e.kind === "groupFanout") {
+      void this.#receiveGroup(e, bytes, origin).then(
+        (r) => this.#answer(origin, e.id, r.status, viaPeer, r.users),
+        (err) => this.#o.log.warn("cannot judge a group envelope", { why: String(err) }),
+      );
+      return;
+    }
     if (e.kind !== "request" && e.kind !== "message") return;
     const verdict = this.#admitUserEnvelope(e, origin);
     if (!verdict.store) return this.#answer(origin, e.id, verdict.status, viaPeer);
@@ -338,6 +380,143 @@ export class Delivery {
         this.#o.budgets.dedupRelease(origin);
       },
     );
+  }
+
+  /**
+   * Judges a group envelope addressed to this node (groups.judge decides), keeps
+   * it for the users it is stored for (each within their inbox's room; one
+   * without room is "busy" and its sender tries again), and resolves with the
+   * receipt's status and per-user results once that is durable.
+   */
+  async #receiveGroup(
+    e: Envelope,
+    bytes: Uint8Array,
+    origin: NodeId,
+  ): Promise<{ status: ReceiptStatus; users?: UserResult[]; note?: string }> {
+    const groups = this.#o.groups;
+    if (!groups) return { status: "refused" };
+    if (this.#stale(e)) return { status: "expired" };
+    const now = this.#o.clock.nowMs();
+    if (e.kind === "group" && !this.#o.budgets.messageRate(origin, now)) return { status: "busy" };
+    const verdict: GroupOutcome = await groups.judge(e, origin);
+    const hex = envelopeIdHex(e.id);
+    const users = verdict.users?.map((u) => ({ ...u }));
+    const rows: InboxAdd[] = [];
+    const length = bytes.length + 64;
+    for (const s of verdict.store) {
+      const rowId = `${hex}.${s.name}`;
+      if (this.#o.store.wasDelivered(rowId)) continue;
+      const name = s.name as UserName;
+      if (!this.#o.budgets.inboxTake(name, s.kind, length, origin, now)) {
+        const u = users?.find((x) => x.name === s.name);
+        if (u) u.status = "busy";
+        continue;
+      }
+      rows.push({
+        id: rowId,
+        owner: name,
+        bytes,
+        kind: s.kind,
+        receivedAtMs: now,
+        keepUntilMs: this.#keepUntil(e, now),
+        origin,
+      });
+    }
+    const status = users && verdict.status !== "busy" && verdict.store.length > 0
+      ? envelopeStatus(users)
+      : verdict.status;
+    if (verdict.note && status !== "stored") {
+      this.#o.throttled.write("info", `group|${origin}|${verdict.note}`, "group envelope dropped", {
+        origin,
+        kind: e.kind,
+        why: verdict.note,
+      });
+    }
+    const result = {
+      status,
+      ...(users ? { users } : {}),
+      ...(verdict.note ? { note: verdict.note } : {}),
+    };
+    if (rows.length === 0) return result;
+    return await new Promise((resolve) => {
+      this.#o.committer.write(
+        () => this.#o.store.inboxAdd(rows),
+        () => {
+          for (const owner of new Set(rows.map((r) => r.owner))) {
+            this.#emit({ kind: "inbox", owner });
+          }
+          resolve(result);
+        },
+        () => {
+          for (const r of rows) {
+            this.#o.budgets.inboxRelease(r.owner, r.kind, length);
+            this.#o.budgets.dedupRelease(origin);
+          }
+          resolve({ status: "busy" });
+        },
+      );
+    });
+  }
+
+  /** A local client's group envelope for this very node (its own home node, or members here). */
+  async #submitGroupHere(
+    e: Envelope,
+    bytes: Uint8Array,
+    id: string,
+  ): Promise<{ id: string; state: "delivered"; users?: Record<string, string> }> {
+    const r = await this.#receiveGroup(e, bytes, this.#o.self);
+    if (r.status === "busy") {
+      throw new DeliveryError("Cannot send: this node is busy with the group; try again later");
+    }
+    if (e.kind === "groupHub" && r.status !== "stored") {
+      throw new DeliveryError(
+        `Cannot change the group: its home node refused (${r.note ?? r.status})`,
+      );
+    }
+    return {
+      id,
+      state: "delivered",
+      ...(r.users ? { users: userMap(r.users, this.#o.self) } : {}),
+    };
+  }
+
+  /**
+   * Takes this node's own envelopes (a hub's fan-out): those for other nodes
+   * into the outbox (sent and resent like any), those for this node judged and
+   * kept here. Resolves once all are durable.
+   */
+  enqueueOwn(rows: readonly FanoutRow[]): Promise<void> {
+    const here = rows.filter((r) => r.dest === this.#o.self);
+    const there = rows.filter((r) => r.dest !== this.#o.self);
+    const local = here.map(async (r) => {
+      const e = decodeEnvelope(r.bytes);
+      const out = await this.#receiveGroup(e, r.bytes, this.#o.self);
+      if (out.status === "busy") throw new DeliveryError("Cannot keep the fan-out here yet");
+    });
+    const remote = there.length === 0 ? Promise.resolve() : new Promise<void>((resolve, reject) => {
+      let seqs: number[] = [];
+      const items = there.map((r) => ({
+        id: r.id,
+        owner: NODE_OWNER,
+        dest: r.dest as NodeId,
+        bytes: r.bytes,
+        expiresAtMs: r.expiresAtMs,
+      }));
+      this.#o.committer.write(
+        () => {
+          seqs = this.#o.store.outboxAdd(items);
+        },
+        () => {
+          this.#outbox.added(
+            items.map((x, i) => ({ ...x, seq: seqs[i] })).filter((x) => x.seq > 0),
+          );
+          this.#sendSoon();
+          resolve();
+        },
+        (kind) => reject(new DeliveryError(`Cannot keep the fan-out: store failed (${kind})`)),
+      );
+    });
+    return Promise.all([remote, ...local]).then(() => {});
   }
 
   #stale(e: Envelope): boolean {
@@ -481,7 +660,13 @@ export class Delivery {
   }
 
   /** Queues a receipt entry for `origin`; undeliverable envelopes count against their origin. */
-  #answer(origin: NodeId, id: Uint8Array, status: ReceiptStatus, viaPeer: NodeId | null): void {
+  #answer(
+    origin: NodeId,
+    id: Uint8Array,
+    status: ReceiptStatus,
+    viaPeer: NodeId | null,
+    users?: UserResult[],
+  ): void {
     if (status === "no-such-user" || status === "refused") {
       const nowMs = this.#o.clock.nowMs();
       if (!this.#o.budgets.undeliverable(origin, nowMs) && viaPeer === origin) {
@@ -489,7 +674,7 @@ export class Delivery {
       }
     }
     if (origin === this.#o.self) {
-      this.#settle([{ id, status }], this.#o.self);
+      this.#settle([{ id, status, ...(users ? { users } : {}) }], this.#o.self);
       return;
     }
     if (viaPeer) {
@@ -499,7 +684,7 @@ export class Delivery {
     }
     let list = this.#receipts.get(origin);
     if (!list) this.#receipts.set(origin, list = []);
-    list.push({ id, status });
+    list.push({ id, status, ...(users ? { users } : {}) });
     if (list.length >= MAX_RECEIPT_ENTRIES) this.#flushReceipts();
     else if (!this.#receiptsScheduled) {
       this.#receiptsScheduled = true;
@@ -514,7 +699,7 @@ export class Delivery {
     const now = this.#o.clock.nowMs();
     for (const [origin, entries] of batches) {
       for (let i = 0; i < entries.length; i += MAX_RECEIPT_ENTRIES) {
-        const body = encodeReceipt(entries.slice(i, i + MAX_RECEIPT_ENTRIES));
+        const body = encodeReceiptEntries(entries.slice(i, i + MAX_RECEIPT_ENTRIES));
         this.#o.network.send(
           nodeEnvelope({
             kind: "receipt",
@@ -531,9 +716,9 @@ export class Delivery {
   }
 
   #onReceipt(e: NodeEnvelope): void {
-    let entries: ReceiptEntries;
+    let entries: ReceiptEntry[];
     try {
-      entries = decodeReceipt(e.body);
+      entries = decodeReceiptEntries(e.body);
     } catch (err) {
       this.#o.throttled.write("warn", `receipt|${e.from}`, "malformed receipt", {
         node: e.from,
@@ -545,8 +730,10 @@ export class Delivery {
   }
 
   /** Applies what destination `dest` (proven) did with our envelopes and chunks. */
-  #settle(entries: ReceiptEntries, dest: NodeId): void {
-    const done: Array<[{ id: string; owner: UserName; bytes: number }, ReceiptStatus]> = [];
+  #settle(entries: ReceiptEntry[], dest: NodeId): void {
+    const done: Array<
+      [{ id: string; owner: UserName; bytes: number }, ReceiptStatus, UserResult[] | undefined]
+    > = [];
     const chunks = new Map<UserName, ChunkResult[]>();
     const now = this.#o.clock.nowMs();
     for (const entry of entries) {
@@ -568,14 +755,14 @@ export class Delivery {
         continue;
       }
       this.#outbox.remove(hex);
-      done.push([{ id: hex, owner: p.owner, bytes: p.bytes.length }, entry.status]);
+      done.push([{ id: hex, owner: p.owner, bytes: p.bytes.length }, entry.status, entry.users]);
     }
     for (const [owner, results] of chunks) {
       this.#emit({ kind: "chunkResults", owner, results });
     }
     if (done.length === 0) return;
     this.#o.committer.write(() => this.#o.store.outboxDelete(done.map(([p]) => p.id)), () => {
-      for (const [p, status] of done) {
+      for (const [p, status, users] of done) {
         this.#o.budgets.outboxRelease(p.owner, p.bytes);
         this.#emit({
           kind: "state",
@@ -583,6 +770,7 @@ export class Delivery {
           id: p.id,
           state: status === "stored" ? "delivered" : "failed",
           reason: status === "stored" ? undefined : status,
+          ...(users ? { users: userMap(users, dest) } : {}),
         });
       }
       this.#sendSoon();
@@ -671,4 +859,9 @@ function chunkResult(id: string, status: ReceiptStatus): ChunkResult {
     return { id, state: "retry", reason: "the recipient's node is busy" };
   }
   return { id, state: "failed", reason: CHUNK_REFUSALS[status] ?? status };
+}
+
+/** Per-user results as addresses on `node`, for the sender's client. */
+function userMap(users: readonly UserResult[], node: NodeId): Record<string, string> {
+  return Object.fromEntries(users.map((u) => [`${u.name}@${node}`, u.status]));
 }
