@@ -9,6 +9,7 @@ import { CLIENT_COMMANDS } from "./client_commands.ts";
 import { commandToRun } from "./command_line.ts";
 import { describeFailure } from "./describe_failure.ts";
 import { FILE_COMMANDS } from "./file_commands.ts";
+import { GROUP_COMMANDS } from "./group_commands.ts";
 import type { Command, Flags } from "./command.ts";
 import { NODE_COMMANDS } from "./node_commands.ts";
 
@@ -63,6 +64,7 @@ const COMMANDS: Record<string, Command> = {
   ...NODE_COMMANDS,
   ...CLIENT_COMMANDS,
   ...FILE_COMMANDS,
+  ...GROUP_COMMANDS,
 };
 
 function help(): string {

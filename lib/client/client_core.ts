@@ -14,6 +14,9 @@
  * | `sessions.ts`          | the ratchet sessions: one queue, states in memory                 |
  * | `inbox.ts`             | pushed items in order: route, commit, then show, then ack         |
  * | `file_transfers.ts`    | files                                                            |
+ * | `groups.ts`            | group chats (MLS): commands, what arrives, views                 |
+ * | `group_engine.ts`      | how a group changes: applied in the home node's order, our changes pending until it takes them |
+ * | `group_rules.ts`       | admins, invitations, held order, who commits a leaving (pure)    |
  *
  * State is persisted (one transaction with the new ratchet state) before
  * anything is shown, sent or acknowledged, so a crash at any moment neither
@@ -30,6 +33,10 @@ import type {
   Contact,
   DirectoryUser,
   FileTransfer,
+  GroupInvitationView,
+  GroupMemberView,
+  GroupMessage,
+  GroupView,
   IncomingRequest,
   KeyChange,
   LinkView,
@@ -41,6 +48,7 @@ import type { ClientStore } from "./client_store.ts";
 import { Contacts } from "./contacts.ts";
 import { ChatStateError } from "./errors.ts";
 import { FileTransfers } from "./file_transfers.ts";
+import { Groups } from "./groups.ts";
 import { identityFingerprint } from "./identity_fingerprint.ts";
 import { Inbox, type InboxItem } from "./inbox.ts";
 import { Messaging } from "./messaging.ts";
@@ -79,6 +87,7 @@ export class ClientCore implements ClientApi {
   #inbox: Inbox;
   #outbox: Outbox;
   #files: FileTransfers;
+  #groups: Groups;
 
   constructor(options: ClientCoreOptions) {
     this.#o = options;
@@ -122,6 +131,18 @@ export class ClientCore implements ClientApi {
       emit,
     });
     this.#messaging.files = (peer, inner) => this.#files.receive(peer, inner);
+    this.#groups = new Groups({
+      self,
+      identity: options.identity,
+      store,
+      connection,
+      clock,
+      log: log.child("groups"),
+      lifetimeMs,
+      exclusive: (fn) => sessions.exclusive(fn),
+      emit,
+    });
+    const groups = this.#groups;
     this.#inbox = new Inbox({
       self,
       store,
@@ -132,7 +153,9 @@ export class ClientCore implements ClientApi {
         request: (from, request) => this.#contacts.receiveRequest(from, request),
         acceptance: (from, acceptance) => this.#contacts.receiveAcceptance(from, acceptance),
         ratchet: (from, id, message) => this.#messaging.receive(from, id, message),
-        notice: (ref, state, reason) => this.#messaging.notice(ref, state, reason),
+        notice: (ref, state, reason, users) =>
+          groups.notice(ref, state, reason, users) ?? this.#messaging.notice(ref, state, reason),
+        group: (e, inboxId) => groups.receive(e, inboxId),
       },
     });
   }
@@ -149,6 +172,12 @@ export class ClientCore implements ClientApi {
   /** Stops timers (the store is closed by its owner). */
   stop(): void {
     this.#files.stop();
+    this.#groups.stop();
+  }
+
+  /** The node has `count` of our one-time group key packages left. */
+  onKeyPackages(count: number, lastResort: boolean): void {
+    this.#groups.onKeyPackages(count, lastResort);
   }
 
   /** Handles one pushed inbox item; items are handled strictly in order. */
@@ -178,6 +207,7 @@ export class ClientCore implements ClientApi {
     this.#contacts.onConnected();
     this.#outbox.resubmitAll();
     this.#files.onConnected();
+    this.#groups.onConnected();
   }
 
   subscribe(listener: (event: ClientEvent) => void): () => void {
@@ -319,5 +349,55 @@ export class ClientCore implements ClientApi {
   }
   cancelFile(id: string): Promise<FileTransfer> {
     return this.#files.cancel(id);
+  }
+
+  // --- groups -----------------------------------------------------------------------------------
+
+  groups(): Promise<GroupView[]> {
+    return this.#try(() => this.#groups.list());
+  }
+  invitations(): Promise<GroupInvitationView[]> {
+    return this.#groups.invitations();
+  }
+  createGroup(name: string): Promise<GroupView> {
+    return this.#groups.create(name);
+  }
+  inviteToGroup(group: string, address: string): Promise<GroupView> {
+    return this.#groups.invite(group, address);
+  }
+  acceptInvitation(group: string): Promise<GroupView> {
+    return this.#groups.accept(group);
+  }
+  declineInvitation(group: string): Promise<void> {
+    return this.#groups.decline(group);
+  }
+  removeFromGroup(group: string, address: string): Promise<GroupView> {
+    return this.#groups.remove(group, address);
+  }
+  leaveGroup(group: string): Promise<void> {
+    return this.#groups.leave(group);
+  }
+  renameGroup(group: string, name: string): Promise<GroupView> {
+    return this.#groups.rename(group, name);
+  }
+  groupMembers(group: string): Promise<GroupMemberView[]> {
+    return this.#groups.members(group);
+  }
+  sendToGroup(group: string, text: string): Promise<GroupMessage> {
+    return this.#groups.send(group, text);
+  }
+  groupHistory(group: string, options: { limit?: number } = {}): Promise<GroupMessage[]> {
+    return this.#try(() => this.#groups.history(group, options.limit ?? 500));
+  }
+  markGroupRead(group: string): Promise<void> {
+    return this.#groups.markRead(group);
+  }
+
+  #try<T>(fn: () => T): Promise<T> {
+    try {
+      return Promise.resolve(fn());
+    } catch (e) {
+      return Promise.reject(e);
+    }
   }
 }

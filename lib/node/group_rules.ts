@@ -7,7 +7,8 @@
  *   hub): the first valid commit of each epoch from a member wins; adding,
  *   renaming and removing anyone but a member who asked to leave (or an
  *   invitee who declined) is an admin's right; what it accepts is fanned out
- *   to every member's node, one envelope per node.
+ *   to every member's node, one envelope per node (a commit to the
+ *   committer too, whose client takes it as the word that it won).
  * - {@linkcode judgeDelivery}: a member node's decision for an application
  *   message: a sender who is not a member (by the node's copy of the hub's
  *   list) is refused before any client decrypts; each named user must be a
@@ -215,7 +216,9 @@ export function decideHub(i: HubInput): HubVerdict {
     lastEnvelope: i.envelopeId,
     updatedAtMs: i.nowMs,
   };
-  const fanout = targets(others, {
+  // The committer's node gets it too: its copy of the member list must move on, and the
+  // committer's client takes its own commit as the word that it was accepted.
+  const fanout = targets(addresses, {
     ...base,
     epoch: next.epoch,
     members: after,

@@ -118,7 +118,7 @@ Deno.test("hub: the first commit of an epoch wins; the next one for that epoch i
   assert.deepEqual(late, { kind: "refuse", why: "stale epoch 4: the group is at 5" });
 });
 
-Deno.test("hub: one fan-out envelope per node, without the committer; invitees get the welcome", () => {
+Deno.test("hub: one fan-out envelope per node, the committer's too; invitees get the welcome", () => {
   const erin = member("erin@nodeb", 3);
   const v = decideHub(input({
     info: info([alice, bob, carol, erin], alice),
@@ -130,8 +130,13 @@ Deno.test("hub: one fan-out envelope per node, without the committer; invitees g
   assert.equal(v.kind, "accept");
   if (v.kind !== "accept") return;
   const seen = v.fanout.map((t) => `${t.node}:${t.body.op}:${t.body.recipients.join(",")}`);
-  assert.deepEqual(seen, ["nodeb:commit:bob", "nodec:commit:carol", "nodeb:invite:erin"]);
-  const invite = v.fanout[2].body;
+  assert.deepEqual(seen, [
+    "hub:commit:alice",
+    "nodeb:commit:bob",
+    "nodec:commit:carol",
+    "nodeb:invite:erin",
+  ]);
+  const invite = v.fanout[3].body;
   assert.equal(invite.op === "invite" && invite.invitations[0].invitee, "erin");
   assert.deepEqual(invite.members, ["alice@hub", "bob@nodeb", "carol@nodec", "erin@nodeb"]);
 });
