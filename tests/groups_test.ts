@@ -242,6 +242,7 @@ Deno.test({
     } catch (e) {
       for (const n of [...nodes, ...clients]) {
         const lines = n.output.split("\n").filter((l) => /WARN|ERROR|group/.test(l));
+        // deno-lint-ignore no-console -- a failed run shows what each process logged
         console.log(`--- ${"id" in n ? n.id : n.address}\n${lines.slice(-30).join("\n")}`);
       }
       throw e;

@@ -301,9 +301,16 @@ export class GroupService {
   }
 
   #admitInvitation(name: string, inviter: string, origin: NodeId, nowMs: number): boolean {
-    const ok = this.#invitesBySender.take(inviter, nowMs) &&
-      this.#invitesByOrigin.take(origin, nowMs) && this.#invitations.fits(name) &&
-      this.#groupsPerUser.fits(name);
+    let ok = this.#invitesBySender.take(inviter, nowMs) &&
+      this.#invitesByOrigin.take(origin, nowMs);
+    if (ok && !this.#invitations.fits(name)) {
+      this.#invitations.refuse(name, nowMs);
+      ok = false;
+    }
+    if (ok && !this.#groupsPerUser.fits(name)) {
+      this.#groupsPerUser.refuse(name, nowMs);
+      ok = false;
+    }
     if (!ok) {
       this.#throttled.write("info", `invite|${origin}`, "invitation dropped: over its budget", {
         origin,
