@@ -3,7 +3,17 @@
  * own process, passing their output through. Benchmarks assert nothing.
  */
 // deno-lint-ignore-file no-console
-const ALL = ["startup", "e2e", "groups_crypto", "routing", "failover", "messaging", "ui", "files"];
+const ALL = [
+  "startup",
+  "e2e",
+  "groups_crypto",
+  "groups",
+  "routing",
+  "failover",
+  "messaging",
+  "ui",
+  "files",
+];
 const names = Deno.args.length > 0 ? Deno.args : ALL;
 for (const name of names) {
   const file = new URL(`./${name}.ts`, import.meta.url).pathname;

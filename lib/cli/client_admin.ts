@@ -55,8 +55,16 @@ export function clientAdminHandlers(client: ClientApi): Record<string, AdminHand
     groups: async () => result(await client.groups()),
     invitations: async () => result(await client.invitations()),
     "group-create": async (a) => result(await client.createGroup(str(a, "name", 256))),
-    "group-invite": async (a) =>
-      result(await client.inviteToGroup(str(a, "group", 300), str(a, "address"))),
+    "group-invite": async (a) => {
+      const many = Array.isArray(a.addresses) && a.addresses.length <= 256 &&
+        a.addresses.every((x) => typeof x === "string" && x.length <= 100);
+      return result(
+        await client.inviteToGroup(
+          str(a, "group", 300),
+          many ? a.addresses as string[] : str(a, "address"),
+        ),
+      );
+    },
     "group-accept": async (a) => result(await client.acceptInvitation(str(a, "group", 300))),
     "group-decline": async (a) => result(await client.declineInvitation(str(a, "group", 300))),
     "group-remove": async (a) =>

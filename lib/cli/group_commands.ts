@@ -50,16 +50,17 @@ const SUB: Record<
     },
   },
   invite: {
-    usage: "group invite GROUP ADDRESS",
-    args: 2,
+    usage: "group invite GROUP ADDRESS [ADDRESS...]",
+    args: -2,
     run: async (p, f) => {
-      const g = await call(f, "group-invite", { group: p[0], address: p[1] }) as GroupView;
+      const addresses = p.slice(1);
+      const g = await call(f, "group-invite", { group: p[0], addresses }) as GroupView;
       printLine(
         f.json
           ? JSON.stringify(g)
           : g.pending
-          ? `invitation to ${p[1]} waits for the home node (${g.home})`
-          : `invited ${p[1]} to "${g.name}"; they see it with their requests`,
+          ? `invitation to ${addresses.join(", ")} waits for the home node (${g.home})`
+          : `invited ${addresses.join(", ")} to "${g.name}"; they see it with their requests`,
       );
     },
   },

@@ -119,7 +119,8 @@ export interface PendingChange {
 export type Intent =
   & { id: string; attempts: number }
   & (
-    | { op: "add"; address: string; keyPackage: string }
+    /** Adds several people in one commit (their key packages in base64, in the same order). */
+    | { op: "add"; addresses: string[]; keyPackages: string[] }
     | { op: "remove"; address: string }
     | { op: "rename"; name: string }
     /** Propose our leaving (again, after a commit that did not remove us). */

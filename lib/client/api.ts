@@ -353,11 +353,12 @@ export interface ClientApi {
   /** Creates a group with us as its only member and admin; our node is its home. */
   createGroup(name: string): Promise<GroupView>;
   /**
-   * Invites `address` (admins only): takes one of their key packages, commits
-   * the addition and sends the invitation through the home node. Resolves once
-   * the home node took it (or after 30 s with `pending` set).
+   * Invites `address` (or several, in one commit; admins only): takes one key
+   * package of each, commits the addition and sends the invitations through
+   * the home node. Resolves once the home node took it (or after 30 s with
+   * `pending` set).
    */
-  inviteToGroup(group: string, address: string): Promise<GroupView>;
+  inviteToGroup(group: string, address: string | readonly string[]): Promise<GroupView>;
   /** Accepts an invitation: joins from its Welcome (opened only now). */
   acceptInvitation(group: string): Promise<GroupView>;
   /** Declines an invitation; the group's members are told (an admin then removes us). */

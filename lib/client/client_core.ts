@@ -362,7 +362,7 @@ export class ClientCore implements ClientApi {
   createGroup(name: string): Promise<GroupView> {
     return this.#groups.create(name);
   }
-  inviteToGroup(group: string, address: string): Promise<GroupView> {
+  inviteToGroup(group: string, address: string | readonly string[]): Promise<GroupView> {
     return this.#groups.invite(group, address);
   }
   acceptInvitation(group: string): Promise<GroupView> {

@@ -490,27 +490,41 @@ export class GroupEngine {
     try {
       switch (intent.op) {
         case "add": {
-          if (members.includes(intent.address)) return this.#drop(g.key, intent);
-          const kp = await e2e.readGroupKeyPackage(Uint8Array.fromBase64(intent.keyPackage), {
-            nowMs: ctx.clock.nowMs(),
-            address: intent.address,
-          });
-          const c = await e2e.addGroupMembers({ state, keyPackages: [kp] });
-          const invitation = await signInvitation({
-            inviter: ctx.self,
-            invitee: intent.address,
-            home: g.home,
-            groupId: ref.groupId,
-            name: c.newState.name,
-            epoch: c.newState.epoch,
-            createdAtMs: ctx.clock.nowMs(),
-            welcomeHash: await welcomeHash(c.welcome!),
-            admins: g.admins,
-            joined: g.joined,
-          }, ctx.identity);
+          const todo = intent.addresses.map((a, i) => ({ a, kp: intent.keyPackages[i] }))
+            .filter((x) => !members.includes(x.a));
+          if (todo.length === 0) return this.#drop(g.key, intent);
+          const kps = [];
+          for (const x of todo) {
+            kps.push(
+              await e2e.readGroupKeyPackage(Uint8Array.fromBase64(x.kp), {
+                nowMs: ctx.clock.nowMs(),
+                address: x.a,
+              }),
+            );
+          }
+          const c = await e2e.addGroupMembers({ state, keyPackages: kps });
+          const hash = await welcomeHash(c.welcome!);
+          const invitations = [];
+          for (const x of todo) {
+            invitations.push({
+              invitee: x.a,
+              invitation: await signInvitation({
+                inviter: ctx.self,
+                invitee: x.a,
+                home: g.home,
+                groupId: ref.groupId,
+                name: c.newState.name,
+                epoch: c.newState.epoch,
+                createdAtMs: ctx.clock.nowMs(),
+                welcomeHash: hash,
+                admins: g.admins,
+                joined: g.joined,
+              }, ctx.identity),
+            });
+          }
           made = {
             newState: c.newState,
-            what: `add ${intent.address}`,
+            what: `add ${todo.map((x) => x.a).join(", ")}`,
             submission: {
               ...ref,
               epoch: state.epoch,
@@ -518,7 +532,7 @@ export class GroupEngine {
               commit: c.commit,
               hubInfo: c.hubInfo,
               welcome: c.welcome,
-              invitations: [{ invitee: intent.address, invitation }],
+              invitations,
             },
           };
           break;

@@ -299,40 +299,43 @@ export class Groups {
     }
   }
 
-  async invite(text: string, addressText: string): Promise<GroupView> {
-    const address = toAddress(addressText);
+  /** Invites one or several people in one commit (one Welcome, one invitation each). */
+  async invite(text: string, addressTexts: string | readonly string[]): Promise<GroupView> {
+    const addresses = [
+      ...new Set((typeof addressTexts === "string" ? [addressTexts] : addressTexts)
+        .map((a) => toAddress(a))),
+    ];
+    if (addresses.length === 0) throw new RangeError("Cannot invite: give an address");
     const g = this.#group(text);
     this.#needAdmin(g, "invite");
-    if (address === this.#ctx.self) throw new ChatStateError("Cannot invite yourself");
     const state = acceptedState(this.#ctx, g);
-    if (state.members.some((m) => m.address === address)) {
-      throw new ChatStateError(`Cannot invite ${address}: already in the group`);
-    }
-    if (state.members.length >= e2e.MAX_GROUP_MEMBERS) {
+    if (state.members.length + addresses.length > e2e.MAX_GROUP_MEMBERS) {
       throw new ChatStateError(
         `Cannot invite: a group has at most ${e2e.MAX_GROUP_MEMBERS} members`,
       );
     }
-    const bytes = await this.#ctx.connection.fetchKeyPackage(address);
-    const kp = await e2e.readGroupKeyPackage(bytes, { nowMs: this.#ctx.clock.nowMs(), address });
-    // A key pinned by a 1:1 chat must be the one the key package carries.
-    const contact = this.#ctx.store.contact(address);
-    if (
-      contact?.identity &&
-      !e2e.constantTimeEqual(contact.identity, e2e.encodePublicIdentity(kp.identity))
-    ) {
-      throw new ChatStateError(
-        `Cannot invite ${address}: their key package carries another key than your chat pinned; ` +
-          "compare safety numbers first",
-      );
+    const keyPackages: string[] = [];
+    for (const address of addresses) {
+      if (address === this.#ctx.self) throw new ChatStateError("Cannot invite yourself");
+      if (state.members.some((m) => m.address === address)) {
+        throw new ChatStateError(`Cannot invite ${address}: already in the group`);
+      }
+      const bytes = await this.#ctx.connection.fetchKeyPackage(address);
+      const kp = await e2e.readGroupKeyPackage(bytes, { nowMs: this.#ctx.clock.nowMs(), address });
+      // A key pinned by a 1:1 chat must be the one the key package carries.
+      const contact = this.#ctx.store.contact(address);
+      if (
+        contact?.identity &&
+        !e2e.constantTimeEqual(contact.identity, e2e.encodePublicIdentity(kp.identity))
+      ) {
+        throw new ChatStateError(
+          `Cannot invite ${address}: their key package carries another key than your chat ` +
+            "pinned; compare safety numbers first",
+        );
+      }
+      keyPackages.push(bytes.toBase64());
     }
-    return await this.#change(g, {
-      id: hex16(),
-      attempts: 0,
-      op: "add",
-      address,
-      keyPackage: bytes.toBase64(),
-    });
+    return await this.#change(g, { id: hex16(), attempts: 0, op: "add", addresses, keyPackages });
   }
 
   async remove(text: string, addressText: string): Promise<GroupView> {

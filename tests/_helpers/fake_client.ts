@@ -455,7 +455,7 @@ export class FakeClient implements ClientApi {
   createGroup(_name: string): Promise<GroupView> {
     return this.#noGroups();
   }
-  inviteToGroup(_group: string, _address: string): Promise<GroupView> {
+  inviteToGroup(_group: string, _address: string | readonly string[]): Promise<GroupView> {
     return this.#noGroups();
   }
   acceptInvitation(_group: string): Promise<GroupView> {
