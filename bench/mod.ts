@@ -1,6 +1,8 @@
 /**
  * `deno task bench [NAME...]`: runs benchmarks one after another, each in its
  * own process, passing their output through. Benchmarks assert nothing.
+ * Arguments starting with "--" go to each benchmark:
+ * `deno task bench messaging --hops=1 --vs-prosody`.
  */
 // deno-lint-ignore-file no-console
 const ALL = [
@@ -14,7 +16,10 @@ const ALL = [
   "ui",
   "files",
 ];
-const names = Deno.args.length > 0 ? Deno.args : ALL;
+// Arguments starting with "--" are passed to every benchmark run (e.g. `--vs-prosody`).
+const flags = Deno.args.filter((a) => a.startsWith("--"));
+const picked = Deno.args.filter((a) => !a.startsWith("--"));
+const names = picked.length > 0 ? picked : ALL;
 for (const name of names) {
   const file = new URL(`./${name}.ts`, import.meta.url).pathname;
   try {
@@ -34,6 +39,7 @@ for (const name of names) {
       "--allow-env",
       "--allow-sys",
       file,
+      ...flags,
     ],
     stdout: "inherit",
     stderr: "inherit",

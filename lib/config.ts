@@ -77,6 +77,16 @@ export interface Limits {
   pendingLinksTotal: number;
   pendingLinkTtlMs: number;
   fileSpoolTotalBytes: number;
+  /** Routing: other nodes kept in all, confirmed ones included. */
+  routingOrigins: number;
+  /** Routing: origins heard through one neighbour only, per neighbour. */
+  provisionalOriginsPerPeer: number;
+  /** Routing: such origins in all. */
+  provisionalOrigins: number;
+  /** Routing: bytes of their announcements per neighbour. */
+  provisionalBytesPerPeer: number;
+  /** Routing: bytes of their announcements in all. */
+  provisionalBytes: number;
   keyPackagesPerUser: number;
   keyPackageFetchesPerOriginPerMinute: number;
   pendingInvitationsPerUser: number;
@@ -265,6 +275,36 @@ export const LIMIT_KEYS: ReadonlyArray<
     field: "fileSpoolTotalBytes",
     spec: byteSpec(1024 * 1024, 2 ** 50),
     default: 16 * 1024 ** 3,
+  },
+  {
+    key: "max_routing_origins",
+    field: "routingOrigins",
+    spec: intSpec(16, 10_000_000),
+    default: 100_000,
+  },
+  {
+    key: "max_provisional_origins_per_peer",
+    field: "provisionalOriginsPerPeer",
+    spec: intSpec(1, 10_000_000),
+    default: 4096,
+  },
+  {
+    key: "max_provisional_origins",
+    field: "provisionalOrigins",
+    spec: intSpec(1, 10_000_000),
+    default: 16_384,
+  },
+  {
+    key: "max_provisional_bytes_per_peer",
+    field: "provisionalBytesPerPeer",
+    spec: byteSpec(65_536, 2 ** 40),
+    default: 4 * 1024 ** 2,
+  },
+  {
+    key: "max_provisional_bytes",
+    field: "provisionalBytes",
+    spec: byteSpec(65_536, 2 ** 40),
+    default: 16 * 1024 ** 2,
   },
   {
     key: "key_packages_per_user",

@@ -104,3 +104,35 @@ Deno.test("parseConfig() reads file limits in bytes with K, M, G, T and the [Fil
   );
   assert.match(errorOf(GOOD + "[Limits]\nfile_quota_bytes = 10\n"), /file_quota_bytes/);
 });
+
+Deno.test("parseConfig() reads the routing-origin budgets under [Limits], with safe defaults", () => {
+  const pick = (c: ReturnType<typeof parseConfig>) => {
+    const l = c.limits;
+    return [
+      l.routingOrigins,
+      l.provisionalOriginsPerPeer,
+      l.provisionalOrigins,
+      l.provisionalBytesPerPeer,
+      l.provisionalBytes,
+    ];
+  };
+  assert.deepEqual(pick(parseConfig(GOOD, "/etc/fc/test.conf")), [
+    100_000,
+    4096,
+    16_384,
+    4 * 1024 * 1024,
+    16 * 1024 * 1024,
+  ]);
+  const c = parseConfig(
+    GOOD +
+      "[Limits]\nmax_routing_origins = 5000\nmax_provisional_origins_per_peer = 64\n" +
+      "max_provisional_origins = 256\nmax_provisional_bytes_per_peer = 1M\n" +
+      "max_provisional_bytes = 2M\n",
+    "/etc/fc/test.conf",
+  );
+  assert.deepEqual(pick(c), [5000, 64, 256, 1024 * 1024, 2 * 1024 * 1024]);
+  assert.throws(
+    () => parseConfig(GOOD + "[Limits]\nmax_provisional_origins_per_peer = 0\n", "/x.conf"),
+    /max_provisional_origins_per_peer: "0" is not allowed; use a whole number from 1/,
+  );
+});

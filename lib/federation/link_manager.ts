@@ -120,6 +120,8 @@ export class LinkManager {
   #heartbeat: number;
   #sweep: number;
   #stopped = false;
+  /** Keys pinned for linked peers, kept in memory: provenance asks for them per envelope. */
+  #pins = new Map<NodeId, Uint8Array>();
 
   constructor(options: LinkManagerOptions) {
     this.#o = { heartbeatMs: 500, deadAfterMs: 2000, maxBackoffMs: 30_000, ...options };
@@ -131,6 +133,7 @@ export class LinkManager {
     });
     for (const rec of options.store.listPeers()) {
       if (rec.state === "pending" && rec.address) options.pendingBudget.take(rec.address);
+      this.#notePin(rec);
     }
     this.#heartbeat = this.#o.clock.setTimer(() => this.#beat(), this.#o.heartbeatMs);
     this.#sweep = this.#o.clock.setTimer(() => this.#expirePending(), 0);
@@ -249,6 +252,7 @@ export class LinkManager {
     this.#peers.delete(nodeId);
     rt?.channel?.close("link forgotten by the owner");
     this.#o.store.deletePeer(nodeId);
+    this.#pins.delete(nodeId);
     this.#log.info("link forgotten", { peer: nodeId });
     this.#o.events.forgotten?.(nodeId);
   }
@@ -349,6 +353,17 @@ export class LinkManager {
 
   #put(rec: PeerRecord): void {
     this.#o.store.putPeer(rec);
+    this.#notePin(rec);
+  }
+
+  #notePin(rec: PeerRecord): void {
+    if (rec.state === "linked" && rec.publicKey) this.#pins.set(rec.nodeId, rec.publicKey);
+    else this.#pins.delete(rec.nodeId);
+  }
+
+  /** The key pinned for `peer` by a link (the owner's pin), if it is a linked peer. */
+  pinnedKey(peer: NodeId): Uint8Array | undefined {
+    return this.#pins.get(peer);
   }
 
   #releasePending(rec: PeerRecord | undefined): void {

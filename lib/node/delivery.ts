@@ -16,6 +16,7 @@
  * and only after the commit answered with a receipt. The inbox keeps it until
  * the client acknowledges it, or until its keep-until on this node's clock.
  */
+import { setImmediate } from "node:timers";
 import type { Clock } from "../clock.ts";
 import type { ThrottledLog } from "../budget.ts";
 import { type NodeId, splitAddress, type UserName } from "../ids.ts";
@@ -688,7 +689,7 @@ export class Delivery {
     if (list.length >= MAX_RECEIPT_ENTRIES) this.#flushReceipts();
     else if (!this.#receiptsScheduled) {
       this.#receiptsScheduled = true;
-      setTimeout(() => this.#flushReceipts(), 0);
+      setImmediate(() => this.#flushReceipts());
     }
   }
 

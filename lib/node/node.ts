@@ -62,6 +62,10 @@ export interface NodeStatus {
   routes: TableRow[];
   /** Listed users of every reachable node. */
   directory: DirectoryEntry[];
+  /** Neighbours whose envelopes went unanswered (paths judged by results). */
+  suspects: ReturnType<Federation["router"]["suspects"]>;
+  /** Origins known, provisional ones, and their bytes. */
+  routing: ReturnType<Federation["router"]["stats"]>;
   /** Every budget: limits, what is in use, refusals. */
   budgets: Record<string, BudgetView>;
   /** Resource conditions (a full disk is named here). */
@@ -163,6 +167,13 @@ export async function startNode(options: StartNodeOptions): Promise<Node> {
         forgedPerMinute: limits.peerForgedPerMinute,
         overRatePerMinute: limits.peerEnvelopesPerSecond * 60,
       },
+      routingLimits: {
+        maxOrigins: limits.routingOrigins,
+        maxProvisionalPerPeer: limits.provisionalOriginsPerPeer,
+        maxProvisionalTotal: limits.provisionalOrigins,
+        maxProvisionalBytesPerPeer: limits.provisionalBytesPerPeer,
+        maxProvisionalBytesTotal: limits.provisionalBytes,
+      },
       pendingLinks: {
         perAddress: limits.pendingLinksPerAddress,
         total: limits.pendingLinksTotal,
@@ -180,7 +191,7 @@ export async function startNode(options: StartNodeOptions): Promise<Node> {
       store,
       clock,
       forwarder: federation.forwarder,
-      reportMiss: (hop) => federation.router.reportHopFailure(hop),
+      reportMiss: (hop, dest) => federation.router.reportMiss(hop, dest),
     });
     const groupStore = new GroupStore(join(config.dataDir, GROUP_STORE_FILE));
     cleanups.push(() => groupStore.close());
@@ -207,8 +218,8 @@ export async function startNode(options: StartNodeOptions): Promise<Node> {
       network: {
         sendEncoded: (dest, bytes) => federation.forwarder.sendEncoded(dest, bytes),
         send: (e, prefer) => federation.forwarder.send(e, undefined, prefer),
-        reportMiss: (hop) => federation.router.reportHopFailure(hop),
-        reportDelivered: () => {},
+        reportMiss: (hop, dest) => federation.router.reportMiss(hop, dest),
+        reportDelivered: (hop, dest) => federation.router.reportDelivered(hop, dest),
         nextHop: (dest) => federation.router.nextHop(dest),
         disconnect: (peer, reason) => federation.links.disconnect(peer, reason),
       },
@@ -302,6 +313,8 @@ export async function startNode(options: StartNodeOptions): Promise<Node> {
         links: links.links(),
         routes: federation.routes(),
         directory: federation.router.directory(),
+        suspects: federation.router.suspects(),
+        routing: federation.router.stats(),
         budgets: budgets.snapshot(),
         resources: resources.snapshot(),
         delivery: delivery.view(),

@@ -6,6 +6,7 @@
  */
 export type { NodeStore, PeerRecord, PeerState } from "./node_store.ts";
 export { openSqliteNodeStore } from "./sqlite_node_store.ts";
+export type { OriginPinRecord, OriginPinSource, OriginPinStore } from "./sqlite_origin_pins.ts";
 export type {
   AccountRecord,
   ContactPolicy,

@@ -79,6 +79,8 @@ export interface NodeProcOptions {
   dataDir?: string;
   /** Run the owner's client in the node's process (default mode) instead of `server`. */
   withClient?: boolean;
+  /** Extra environment for the process (e.g. libfaketime's LD_PRELOAD and FAKETIME). */
+  env?: Record<string, string>;
 }
 
 /** One node process. */
@@ -88,6 +90,7 @@ export class NodeProc {
   readonly configPath: string;
   readonly dataDir: string;
   readonly mode: "start" | "server";
+  readonly env: Record<string, string>;
   #child: Deno.ChildProcess | null = null;
   #output = "";
 
@@ -97,7 +100,9 @@ export class NodeProc {
     configPath: string,
     dataDir: string,
     mode: "start" | "server",
+    env: Record<string, string> = {},
   ) {
+    this.env = env;
     this.id = id;
     this.port = port;
     this.configPath = configPath;
@@ -116,7 +121,14 @@ export class NodeProc {
         `[Storage]\ndata_dir = ${dataDir}\n[Federation]\nopen = ${o.open ?? false}\n` +
         `[Log]\nlevel = debug\n${o.extra ?? ""}`,
     );
-    const node = new NodeProc(o.id, port, configPath, dataDir, o.withClient ? "start" : "server");
+    const node = new NodeProc(
+      o.id,
+      port,
+      configPath,
+      dataDir,
+      o.withClient ? "start" : "server",
+      o.env,
+    );
     await node.start();
     return node;
   }
@@ -154,7 +166,7 @@ export class NodeProc {
         this.configPath,
       ],
       cwd: REPO,
-      env: { NO_COLOR: "1" },
+      env: { NO_COLOR: "1", ...this.env },
       stdout: "piped",
       stderr: "piped",
     }).spawn();
