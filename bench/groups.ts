@@ -83,7 +83,15 @@ const members: Member[] = [];
 try {
   const t0 = performance.now();
   for (let i = 0; i < NODES; i++) {
-    nodes.push(await NodeProc.create({ id: `n${i}`, root, open: true }));
+    nodes.push(
+      await NodeProc.create({
+        id: `n${i}`,
+        root,
+        open: true,
+        // Every client and link comes from 127.0.0.1: the per-address cap would stop at 16.
+        extra: "[Limits]\nmax_connections = 1024\nmax_connections_per_address = 1024\n",
+      }),
+    );
   }
   for (const n of nodes.slice(1)) await link(n, nodes[0]);
   for (const n of nodes) {
@@ -144,12 +152,12 @@ try {
   }
   const epochOf = async (m: Member) =>
     (await core(m).groups()).find((x) => x.id === g)?.epoch ?? -1;
-  const atEpoch = async (e: number) => {
-    for (const m of [...online, later].filter((x) => x.client)) {
+  const atEpoch = async (e: number, also: Member[] = []) => {
+    for (const m of [...online, ...also].filter((x) => x.client)) {
       await waitUntil(`${m.address} at epoch ${e}`, async () => (await epochOf(m)) >= e, 300_000);
     }
   };
-  await atEpoch(await epochOf(creator));
+  await atEpoch(await epochOf(creator), [later]);
   const formMs = Math.round(performance.now() - t1);
   console.log(
     `group of ${members.length} formed in ${formMs} ms (epoch ${await epochOf(creator)})`,
@@ -158,7 +166,11 @@ try {
   // Remove one member, then add one.
   let e0 = await epochOf(creator);
   const [, removeCommitMs] = await timed(() => core(creator).removeFromGroup(g, later.address));
-  const [, removeAllMs] = await timed(() => atEpoch(e0 + 1));
+  const [, removeAllMs] = await timed(async () => {
+    await atEpoch(e0 + 1);
+    await waitUntil("the removed member knows", async () =>
+      (await core(later).groups()).find((x) => x.id === g)?.state === "removed", 300_000);
+  });
   e0 = await epochOf(creator);
   const [, addCommitMs] = await timed(() => core(creator).inviteToGroup(g, later.address));
   const [, addAllMs] = await timed(async () => {

@@ -818,8 +818,10 @@ export class GroupEngine {
 
   /** Hands application envelopes to the node; what it says goes into their message's delivery. */
   async submitApp(envs: ReadonlyArray<{ id: string; bytes: Uint8Array }>): Promise<void> {
-    for (const env of envs) {
-      const out = await submitGroupEnvelope(this.#ctx, env.bytes);
+    // All at once: the node writes them to its outbox in one commit (one fsync), not one each.
+    const outs = await Promise.all(envs.map((env) => submitGroupEnvelope(this.#ctx, env.bytes)));
+    for (const [i, env] of envs.entries()) {
+      const out = outs[i];
       if (out.kind === "retry") continue;
       this.#ctx.store.groups.deleteOutgoing(env.id);
       if (out.kind === "taken" && out.state === "sent") {

@@ -251,7 +251,9 @@ export class GroupService {
       names: d.names,
       users: this.#users(d.names, key),
     });
-    return this.#remember(id, outcome(j, "message"));
+    // Not remembered: judging again gives the same answer unless the group changed meanwhile, and
+    // each user's copy is kept once (its row id); only fan-outs, which change things, are.
+    return outcome(j, "message");
   }
 
   #fanoutIn(e: NodeEnvelope, origin: NodeId, id: string): GroupOutcome {
@@ -344,6 +346,14 @@ export class GroupService {
       this.#setState(owner, key, state === "none" ? null : state, now);
       if (this.#o.groups.localUsersOf(key).length === 0) this.#o.groups.deleteMemberGroup(key);
     });
+  }
+
+  /** A local account was removed: its standings and key packages go, and their budgets. */
+  forgetUser(owner: UserName): void {
+    this.#o.groups.forgetUser(owner);
+    this.#keyPackages.clear(owner);
+    this.#invitations.clear(owner);
+    this.#groupsPerUser.clear(owner);
   }
 
   // --- the hub --------------------------------------------------------------------------------
