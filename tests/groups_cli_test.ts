@@ -11,7 +11,8 @@ import { NodeProc, runCli, tempRoot, waitUntil } from "./_helpers/node_proc.ts";
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
 Deno.test({
-  name: "groups CLI: create, invite, requests, accept, send, history, members, groups, rename, remove, listen",
+  name:
+    "groups CLI: create, invite, requests, accept, send, history, members, groups, rename, remove, listen",
   ...opts,
   fn: async () => {
     const root = await tempRoot("groups-cli");
@@ -50,23 +51,41 @@ Deno.test({
         for await (const c of listen!.stdout) events += d.decode(c, { stream: true });
       })().catch(() => {});
 
-      assert.match(await cli(a, "group", "create", "book", "club"), /^created [0-9a-f]{32}@alice {2}"book club" {2}1 member {2}\(admin\)/);
+      assert.match(
+        await cli(a, "group", "create", "book", "club"),
+        /^created [0-9a-f]{32}@alice {2}"book club" {2}1 member {2}\(admin\)/,
+      );
       await waitUntil("invited", async () => {
-        const r = await runCli(["group", "invite", "book club", "bob@bob", "--config", a.configPath]);
+        const r = await runCli([
+          "group",
+          "invite",
+          "book club",
+          "bob@bob",
+          "--config",
+          a.configPath,
+        ]);
         return r.code === 0 && /invited bob@bob to "book club"/.test(r.stdout);
       }, 30_000);
-      await waitUntil("the invitation shows with requests", async () =>
-        /group "book club" \(2 members\): invitation from alice@alice {2}key [a-z2-7-]+ {2}\(group accept [0-9a-f]{32}@alice/
-          .test(await cli(b, "requests")));
+      await waitUntil(
+        "the invitation shows with requests",
+        async () =>
+          /group "book club" \(2 members\): invitation from alice@alice {2}key [a-z2-7-]+ {2}\(group accept [0-9a-f]{32}@alice/
+            .test(await cli(b, "requests")),
+      );
       assert.match(await cli(b, "group", "accept", "book club"), /^joined /);
       await cli(a, "group", "send", "book club", "hello", "bob");
-      await waitUntil("bob has it", async () =>
-        /alice@alice: hello bob/.test(await cli(b, "group", "history", "book club")));
+      await waitUntil(
+        "bob has it",
+        async () => /alice@alice: hello bob/.test(await cli(b, "group", "history", "book club")),
+      );
       // bob's listener showed it, so it counts as read; alice sees delivered and read.
-      await waitUntil("delivered to 1 of 1, read by 1", async () =>
-        /> hello bob {2}\(delivered to 1 of 1, read by 1\)/.test(
-          await cli(a, "group", "history", "book club"),
-        ));
+      await waitUntil(
+        "delivered to 1 of 1, read by 1",
+        async () =>
+          /> hello bob {2}\(delivered to 1 of 1, read by 1\)/.test(
+            await cli(a, "group", "history", "book club"),
+          ),
+      );
       const members = await cli(a, "group", "members", "book club");
       assert.match(members, /alice@alice +key [a-z2-7-]+ {2}\(you, admin\)/);
       assert.match(members, /bob@bob +key [a-z2-7-]+\n {2}safety number (\d{5} ){11}\d{5}/);
@@ -74,7 +93,14 @@ Deno.test({
       await cli(a, "group", "rename", "book club", "readers");
       await waitUntil("renamed at bob", async () => /"readers"/.test(await cli(b, "groups")));
       // bob may not remove: only an admin may.
-      const refused = await runCli(["group", "remove", "readers", "alice@alice", "--config", b.configPath]);
+      const refused = await runCli([
+        "group",
+        "remove",
+        "readers",
+        "alice@alice",
+        "--config",
+        b.configPath,
+      ]);
       assert.equal(refused.code, 1);
       assert.match(refused.stdout + refused.stderr, /only an admin may/);
       await cli(a, "group", "remove", "readers", "bob@bob");
