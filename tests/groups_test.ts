@@ -66,7 +66,7 @@ function waitingMessages(nodeDataDir: string, user: string): Uint8Array[] {
 
 Deno.test({
   name:
-    "groups: five users on three nodes through a relay: invitations, messages once and in order, removal, re-adding, no plaintext at any node",
+    "groups: five users on three nodes through a relay: invitations, messages once and in order, a file, removal, re-adding, no plaintext at any node",
   ...opts,
   fn: async () => {
     const root = await tempRoot("groups");
@@ -143,6 +143,42 @@ Deno.test({
         30_000,
       );
       assert.equal((await groupOf(bob, g))?.unread, 0);
+
+      // A file for the group: one transfer per member, its key through the group; bob accepts,
+      // cyril declines, the others leave it waiting.
+      const FILE_CANARY = "GRPFILECANARY-4c0ffee5";
+      const content = new TextEncoder().encode(`${FILE_CANARY}\n`.repeat(12_000)); // ~300 KiB
+      const filePath = join(root, "notes.txt");
+      await Deno.writeFile(filePath, content);
+      const offers = await alice.admin("group-send-file", { group: g, path: filePath }) as Array<
+        { id: string; peer: string }
+      >;
+      assert.deepEqual(
+        offers.map((o) => o.peer).sort(),
+        [bob, cyril, carol, dave].map((u) => u.address).sort(),
+      );
+      type T = { id: string; peer: string; state: string; path: string | null };
+      const filesOf = async (u: User) => await u.admin("files") as T[];
+      await waitUntil(
+        "the offer reaches bob and cyril",
+        async () =>
+          (await filesOf(bob)).some((t) => t.state === "offered") &&
+          (await filesOf(cyril)).some((t) => t.state === "offered"),
+      );
+      await bob.admin("accept-file", { target: alice.address });
+      await cyril.admin("decline-file", { target: alice.address });
+      await waitUntil(
+        "bob has the file",
+        async () => (await filesOf(bob)).some((t) => t.state === "complete"),
+        60_000,
+      );
+      const saved = (await filesOf(bob)).find((t) => t.state === "complete")!;
+      assert.deepEqual(await Deno.readFile(saved.path!), content);
+      await waitUntil("alice sees complete and declined", async () => {
+        const mine = await filesOf(alice);
+        return mine.some((t) => t.peer === bob.address && t.state === "complete") &&
+          mine.some((t) => t.peer === cyril.address && t.state === "declined");
+      }, 30_000);
 
       // dave is removed. carol's client is stopped, so what follows waits in her inbox at node A:
       // the bytes a removed member would need.
@@ -229,8 +265,15 @@ Deno.test({
 
       // No node (the relay included) holds any message in any encoding, in its data or its log.
       await Promise.all(nodes.map((n) => n.stop()));
-      const needles = [CANARY, after, missed, welcomeBack, afterLeave, sent[bob.address][0]]
-        .flatMap(canaryForms);
+      const needles = [
+        CANARY,
+        after,
+        missed,
+        welcomeBack,
+        afterLeave,
+        sent[bob.address][0],
+        FILE_CANARY,
+      ].flatMap(canaryForms);
       const hits = await findCanaries(
         nodes.map((n) => n.dataDir),
         needles,

@@ -80,6 +80,14 @@ export function clientAdminHandlers(client: ClientApi): Record<string, AdminHand
       return result(await client.groupHistory(str(a, "group", 300), { limit }));
     },
     "group-read": async (a) => result(await client.markGroupRead(str(a, "group", 300))),
+    "group-send-file": async (a) =>
+      result(
+        await client.sendFileToGroup(str(a, "group", 300), {
+          path: str(a, "path", 4096),
+          name: typeof a.name === "string" ? a.name : undefined,
+          type: typeof a.type === "string" ? a.type : undefined,
+        }),
+      ),
     listen: () => ({
       kind: "stream",
       subscribe: (emit) => {

@@ -4,6 +4,7 @@
  * GROUP is a group's id (`hex@home`, or a prefix of its hex of at least six
  * characters) or its name where only one group has it.
  */
+import { resolve } from "node:path";
 import { printLine } from "../log.ts";
 import { CliError } from "./cli_error.ts";
 import { call, type Command, type Flags, TARGET_FLAGS } from "./command.ts";
@@ -136,6 +137,18 @@ const SUB: Record<
       printLine(f.json ? JSON.stringify(m) : `${m.state} ${m.id}`);
     },
   },
+  "send-file": {
+    usage: "group send-file GROUP PATH",
+    args: 2,
+    run: async (p, f) => {
+      const t = await call(f, "group-send-file", { group: p[0], path: resolve(p[1]) }) as Array<
+        { id: string; peer: string; name: string }
+      >;
+      if (f.json) return printLine(JSON.stringify(t));
+      for (const x of t) printLine(`offered ${x.id} "${x.name}" to ${x.peer}`);
+      printLine("each member accepts or declines it (see files)");
+    },
+  },
   history: {
     usage: "group history GROUP [--json]",
     args: 1,
@@ -164,7 +177,8 @@ export const GROUP_COMMANDS: Record<string, Command> = {
     },
   },
   group: {
-    usage: "group create|invite|accept|decline|remove|leave|rename|members|send|history ...",
+    usage:
+      "group create|invite|accept|decline|remove|leave|rename|members|send|send-file|history ...",
     summary: "Group chats: GROUP is a group's id or its name (see groups)",
     flags: FLAGS,
     run: async (p, f) => {

@@ -20,7 +20,7 @@ export interface FileContext {
   /** Envelope lifetime for chunks. */
   lifetimeMs: number;
   /** Sends a transfer message through the ratchet; `write` runs in the sealing transaction. */
-  sendInner(peer: string, inner: FileInner, write?: () => void): Promise<void>;
+  sendInner(peer: string, inner: FileInner, write?: () => void, via?: string): Promise<void>;
   /** The row changed: tell views (throttled unless `now`). */
   changed(row: TransferRow, now?: boolean): void;
 }

@@ -14,6 +14,7 @@
  * | `group_sent`         | which message and recipients each sent envelope carried, until its receipt |
  * | `group_reads`        | how far each member has read our messages                           |
  * | `group_key_packages` | our key packages' secrets, until a Welcome uses them                |
+ * | `group_files`        | file transfers that go through a group: file id → group and member  |
  */
 import type { DatabaseSync, StatementSync } from "node:sqlite";
 
@@ -93,6 +94,11 @@ CREATE TABLE IF NOT EXISTS group_reads (
   reader TEXT NOT NULL,
   up_to INTEGER NOT NULL,
   PRIMARY KEY (key, reader)
+) STRICT;
+CREATE TABLE IF NOT EXISTS group_files (
+  file_id TEXT PRIMARY KEY,
+  key TEXT NOT NULL,
+  peer TEXT NOT NULL
 ) STRICT;
 CREATE TABLE IF NOT EXISTS group_key_packages (
   ref TEXT PRIMARY KEY,
@@ -509,6 +515,24 @@ export class ClientGroupTables {
       key,
     ) as Row[];
     return Object.fromEntries(rows.map((r) => [r.reader as string, r.up_to as number]));
+  }
+
+  // --- files --------------------------------------------------------------------------------
+
+  /** The group a file transfer's messages go through, and the member at the other end. */
+  fileRoute(fileId: string): { key: string; peer: string } | undefined {
+    const r = this.#stmt("SELECT key, peer FROM group_files WHERE file_id = ?").get(fileId) as
+      | Row
+      | undefined;
+    return r ? { key: r.key as string, peer: r.peer as string } : undefined;
+  }
+
+  putFileRoute(fileId: string, key: string, peer: string): void {
+    this.#stmt("INSERT OR IGNORE INTO group_files (file_id, key, peer) VALUES (?, ?, ?)").run(
+      fileId,
+      key,
+      peer,
+    );
   }
 
   // --- key packages ---------------------------------------------------------------------------

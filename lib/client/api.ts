@@ -377,6 +377,15 @@ export interface ClientApi {
   groupHistory(group: string, options?: { limit?: number }): Promise<GroupMessage[]>;
   /** Marks a group's messages read (a read receipt goes to the group). */
   markGroupRead(group: string): Promise<void>;
+  /**
+   * Offers a file from this machine to every other member: one transfer per
+   * member (see `files()`), its key sent through the group; each member accepts
+   * or declines as in a 1:1 chat, and chunks go to those who accept.
+   */
+  sendFileToGroup(
+    group: string,
+    file: { path: string; name?: string; type?: string },
+  ): Promise<FileTransfer[]>;
   /** Subscribes to events; returns the unsubscribe function. */
   subscribe(listener: (event: ClientEvent) => void): () => void;
 }

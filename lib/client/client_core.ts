@@ -127,7 +127,13 @@ export class ClientCore implements ClientApi {
       log: log.child("files"),
       lifetimeMs,
       checkContact: (peer) => void this.#contacts.sendable(peer, "send a file"),
-      sendInner: (peer, inner, write) => this.#messaging.sendControl(peer, inner, write),
+      // A group file's messages go through its group; the rest through the 1:1 chat.
+      sendInner: (peer, inner, write, via) => {
+        const group = via ?? this.#groups.fileRoute(inner.id);
+        return group
+          ? this.#groups.sendFileControl(group, peer, inner, write)
+          : this.#messaging.sendControl(peer, inner, write);
+      },
       emit,
     });
     this.#messaging.files = (peer, inner) => this.#files.receive(peer, inner);
@@ -141,6 +147,10 @@ export class ClientCore implements ClientApi {
       lifetimeMs,
       exclusive: (fn) => sessions.exclusive(fn),
       emit,
+      files: {
+        receive: (peer, inner) => this.#files.receive(peer, inner),
+        offer: (peer, file, options) => this.#files.offer(toAddress(peer), file, options),
+      },
     });
     const groups = this.#groups;
     this.#inbox = new Inbox({
@@ -391,6 +401,12 @@ export class ClientCore implements ClientApi {
   }
   markGroupRead(group: string): Promise<void> {
     return this.#groups.markRead(group);
+  }
+  sendFileToGroup(
+    group: string,
+    file: { path: string; name?: string; type?: string },
+  ): Promise<FileTransfer[]> {
+    return this.#groups.sendFile(group, file);
   }
 
   #try<T>(fn: () => T): Promise<T> {

@@ -53,7 +53,12 @@ export interface FileTransfersOptions {
   offerLimits?: FileOfferLimits;
   /** Checks that `peer` is an accepted contact we may send to; throws a user-facing error. */
   checkContact(peer: string): void;
-  sendInner(peer: string, inner: FileInner, write?: () => void): Promise<void>;
+  /**
+   * Sends a transfer message to `peer`; `write` runs in the sealing transaction.
+   * `via` names the group an offer goes through (a group file): the file's
+   * later messages take the same way.
+   */
+  sendInner(peer: string, inner: FileInner, write?: () => void, via?: string): Promise<void>;
   emit(event: ClientEvent): void;
 }
 
@@ -227,8 +232,12 @@ export class FileTransfers {
   async offer(
     peer: string,
     file: { path: string; name?: string; type?: string },
+    options: {
+      /** The group the offer goes through (a group member, not a 1:1 contact). */
+      via?: string;
+    } = {},
   ): Promise<FileTransfer> {
-    this.#o.checkContact(peer);
+    if (options.via === undefined) this.#o.checkContact(peer);
     let info: Deno.FileInfo;
     try {
       info = await Deno.stat(file.path);
@@ -268,14 +277,19 @@ export class FileTransfers {
       createdAtMs: now,
       updatedAtMs: now,
     };
-    await this.#o.sendInner(peer, {
-      t: "file-offer",
-      id: row.id,
-      name: row.name,
-      size,
-      type: row.type,
-      manifest: row.manifest.toBase64(),
-    }, () => this.#o.store.putTransfer(row));
+    await this.#o.sendInner(
+      peer,
+      {
+        t: "file-offer",
+        id: row.id,
+        name: row.name,
+        size,
+        type: row.type,
+        manifest: row.manifest.toBase64(),
+      },
+      () => this.#o.store.putTransfer(row),
+      options.via,
+    );
     this.#changed(row, true);
     return this.#view(row);
   }

@@ -21,6 +21,7 @@ import {
 } from "../protocol/mod.ts";
 import {
   type ClientEvent,
+  type FileTransfer,
   type GroupInvitationView,
   type GroupMemberView,
   type GroupMessage,
@@ -35,7 +36,8 @@ import { ChatStateError } from "./errors.ts";
 import { GroupEngine, groupView, messageView } from "./group_engine.ts";
 import { readInvitation, welcomeHash } from "./group_invitation.ts";
 import { GroupKeyPackages } from "./group_key_packages.ts";
-import type { GroupInner } from "./group_payload.ts";
+import type { GroupFileInner, GroupInner } from "./group_payload.ts";
+import type { FileInner } from "./payload.ts";
 import { judgeInvitation } from "./group_rules.ts";
 import { identityFingerprint } from "./identity_fingerprint.ts";
 import { NO_STEP, type Step } from "./inbox.ts";
@@ -58,6 +60,15 @@ export interface GroupsOptions {
   /** The client's one queue (`Sessions.exclusive`). */
   exclusive<T>(fn: () => Promise<T>): Promise<T>;
   emit(event: ClientEvent): void;
+  /** The file transfers: a group file message for us goes to them. */
+  files: {
+    receive(peer: string, inner: FileInner): { write(): void; after(): void };
+    offer(
+      peer: string,
+      file: { path: string; name?: string; type?: string },
+      options: { via?: string },
+    ): Promise<FileTransfer>;
+  };
 }
 
 const hex16 = () => crypto.getRandomValues(new Uint8Array(16)).toHex();
@@ -772,10 +783,94 @@ export class Groups {
         };
       }
       default:
-        // Group files (the offer with its key as a group message) are not handled yet.
-        ctx.log.info("ignored a group message this client does not handle", { t: inner.t });
-        return keep;
+        return this.#fileMessage(g, sender, inner);
     }
+  }
+
+  /**
+   * A file message through the group: an offer to us (its key inside, under MLS), or a
+   * transfer's answer; the file transfers decide, as for a 1:1 chat (PROTOCOL.md §14).
+   */
+  #fileMessage(g: GroupRow, sender: string, inner: GroupFileInner) {
+    const ctx = this.#ctx;
+    const keep = { write: (x: GroupRow) => x, after: () => {} };
+    if (inner.to !== ctx.self) return keep; // another member's transfer
+    const { to: _, ...message } = inner;
+    const route = ctx.store.groups.fileRoute(inner.id);
+    if (message.t === "file-offer") {
+      if (route) return keep; // ids are random: a replay
+    } else if (!route || route.key !== g.key || route.peer !== sender) return keep;
+    const step = this.#o.files.receive(sender, message);
+    const row = message.t === "file-offer"
+      ? this.#engine.eventRow(
+        g,
+        `${sender} offered a file: "${message.name}" (${message.size} bytes)`,
+        sender,
+      )
+      : null;
+    return {
+      write: (x: GroupRow) => {
+        if (message.t === "file-offer") ctx.store.groups.putFileRoute(inner.id, g.key, sender);
+        if (row) ctx.store.groups.putMessage(row);
+        step.write();
+        return x;
+      },
+      after: () => {
+        step.after();
+        if (row) this.#o.emit({ kind: "groupMessage", message: messageView(row, {}) });
+      },
+    };
+  }
+
+  /** The group file `fileId`'s messages go through, if it is a group file. */
+  fileRoute(fileId: string): string | undefined {
+    return this.#ctx.store.groups.fileRoute(fileId)?.key;
+  }
+
+  /**
+   * Sends a file transfer's message to one member through group `key` (a group
+   * message naming that member); `write` runs in the sealing transaction.
+   */
+  async sendFileControl(
+    key: string,
+    peer: string,
+    inner: FileInner,
+    write?: () => void,
+  ): Promise<void> {
+    const envs = await this.#o.exclusive(async () => {
+      const g = this.#ctx.store.groups.group(key);
+      if (!g || g.state !== "active") throw new ChatStateError("Cannot send: not in the group");
+      const envs = await this.#engine.seal(g, { ...inner, to: peer }, {
+        write: () => {
+          this.#ctx.store.groups.putFileRoute(inner.id, key, peer);
+          write?.();
+        },
+      });
+      if (envs === null) {
+        throw new ChatStateError("Cannot send a file now: a member is leaving; try again shortly");
+      }
+      return envs;
+    });
+    if (envs.length > 0) await this.#o.exclusive(() => this.#engine.submitApp(envs));
+  }
+
+  /**
+   * Offers a file to every other member: one transfer each (a fresh key, sent
+   * to that member through the group; chunks as in a 1:1 chat, once they accept).
+   */
+  async sendFile(
+    text: string,
+    file: { path: string; name?: string; type?: string },
+  ): Promise<FileTransfer[]> {
+    const g = this.#group(text);
+    const members = acceptedState(this.#ctx, g).members.map((m) => m.address)
+      .filter((a) => a !== this.#ctx.self);
+    if (members.length === 0) {
+      throw new ChatStateError("Cannot send a file: nobody else is in the group");
+    }
+    const out: FileTransfer[] = [];
+    for (const m of members) out.push(await this.#o.files.offer(m, file, { via: g.key }));
+    return out;
   }
 
   /** The node's word on one of our group envelopes; null when it is not one of ours. */

@@ -591,7 +591,7 @@ export class Delivery {
     const verdict = admitChunk({
       stale: this.#stale(e),
       recipientExists: this.#o.store.getAccount(name) !== undefined,
-      policy: this.#o.store.contactPolicy(name, e.from),
+      policy: this.#chunkPolicy(name, e.from),
       alreadyDelivered: this.#o.store.wasDelivered(id),
     });
     if (verdict !== "spool") {
@@ -635,6 +635,13 @@ export class Delivery {
         done(kind === "disk-full" ? "busy" : "quota-full");
       },
     );
+  }
+
+  /** A chunk's sender is allowed by the recipient, or shares a group they joined (a group file). */
+  #chunkPolicy(name: UserName, from: string): ReturnType<NodeStore["contactPolicy"]> {
+    const policy = this.#o.store.contactPolicy(name, from);
+    if (policy === null && this.#o.groups?.sharesGroup(name, from)) return "allow";
+    return policy;
   }
 
   /**

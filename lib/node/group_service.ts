@@ -348,6 +348,14 @@ export class GroupService {
     });
   }
 
+  /**
+   * Whether local user `owner` joined a group `sender` is a member of (by this
+   * node's copies): a group file's chunks are let through like a contact's.
+   */
+  sharesGroup(owner: UserName, sender: string): boolean {
+    return this.#o.groups.joinedMemberLists(owner).some((members) => members.includes(sender));
+  }
+
   /** A local account was removed: its standings and key packages go, and their budgets. */
   forgetUser(owner: UserName): void {
     this.#o.groups.forgetUser(owner);

@@ -273,6 +273,15 @@ export class GroupStore {
       .map((r) => ({ owner: r.owner as string, state: r.state as LocalGroupState }));
   }
 
+  /** Member lists of the groups `owner` joined (this node's copies). */
+  joinedMemberLists(owner: string): string[][] {
+    const rows = this.#stmt(
+      `SELECT m.members FROM local_groups l JOIN member_groups m ON m.key = l.key
+       WHERE l.owner = ? AND l.state = 'joined'`,
+    ).all(owner) as Row[];
+    return rows.map((r) => JSON.parse(r.members as string));
+  }
+
   /** Per local user: groups (any standing) and invitations waiting. */
   localUsage(): Map<string, { groups: number; invited: number }> {
     const out = new Map<string, { groups: number; invited: number }>();

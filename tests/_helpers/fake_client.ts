@@ -485,6 +485,9 @@ export class FakeClient implements ClientApi {
   markGroupRead(_group: string): Promise<void> {
     return this.#noGroups();
   }
+  sendFileToGroup(_group: string, _file: { path: string }): Promise<FileTransfer[]> {
+    return this.#noGroups();
+  }
 
   // File transfers are tested against real clients (tests/files_test.ts, tests/ui_files_test.ts).
   files(): Promise<FileTransfer[]> {
