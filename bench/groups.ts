@@ -168,8 +168,11 @@ try {
   const [, removeCommitMs] = await timed(() => core(creator).removeFromGroup(g, later.address));
   const [, removeAllMs] = await timed(async () => {
     await atEpoch(e0 + 1);
-    await waitUntil("the removed member knows", async () =>
-      (await core(later).groups()).find((x) => x.id === g)?.state === "removed", 300_000);
+    await waitUntil(
+      "the removed member knows",
+      async () => (await core(later).groups()).find((x) => x.id === g)?.state === "removed",
+      300_000,
+    );
   });
   e0 = await epochOf(creator);
   const [, addCommitMs] = await timed(() => core(creator).inviteToGroup(g, later.address));
