@@ -12,9 +12,8 @@ import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import * as e2e from "../lib/e2e/mod.ts";
 import { decodeEnvelope, decodeGroupDelivery } from "../lib/protocol/mod.ts";
-import { findCanaries, link } from "./_helpers/chat.ts";
+import { canaryForms, findCanaries, link } from "./_helpers/chat.ts";
 import {
-  canaryForms,
   ClientProc,
   converged,
   groupOf,

@@ -876,11 +876,15 @@ export class Groups {
   /** The node's word on one of our group envelopes; null when it is not one of ours. */
   notice(
     ref: string,
-    state: "delivered" | "failed",
+    state: "delivered" | "failed" | "held" | "kept",
     reason?: string,
     users?: Record<string, string>,
   ): Step | null {
     const groups = this.#ctx.store.groups;
+    if (state === "held" || state === "kept") {
+      // A mailbox holds it, or our node keeps it: still on its way.
+      return groups.sent(ref) ? NO_STEP : null;
+    }
     if (groups.sent(ref)) {
       return { after: () => this.#engine.delivered(ref, state, users, reason) };
     }

@@ -34,7 +34,7 @@ export interface InboxHandlers {
   /** The node's word on one of our envelopes (`users`: per-user results of a group envelope). */
   notice(
     ref: string,
-    state: "delivered" | "failed",
+    state: "delivered" | "failed" | "held" | "kept",
     reason?: string,
     users?: Record<string, string>,
   ): Step;
@@ -62,7 +62,7 @@ export type InboxItem =
     type: "notice";
     id: string;
     ref: string;
-    state: "delivered" | "failed";
+    state: "delivered" | "failed" | "held" | "kept";
     reason?: string;
     users?: Record<string, string>;
   };

@@ -211,7 +211,7 @@ export class GroupService {
     if (e.kind === "groupHub") return await this.#hub(e as GroupEnvelope, origin, id);
     const before = this.#o.groups.decision(id) as GroupOutcome | undefined;
     if (before) return before;
-    if (e.kind === "group") return this.#delivery(e as GroupEnvelope, id);
+    if (e.kind === "group") return this.#delivery(e as GroupEnvelope);
     if (e.kind === "groupFanout") return this.#fanoutIn(e as NodeEnvelope, origin, id);
     return { status: "refused", store: [], note: `not a group kind: ${e.kind}` };
   }
@@ -234,7 +234,7 @@ export class GroupService {
     return outcome;
   }
 
-  #delivery(e: GroupEnvelope, id: string): GroupOutcome {
+  #delivery(e: GroupEnvelope): GroupOutcome {
     let d;
     try {
       d = decodeGroupDelivery(e.body);

@@ -39,7 +39,8 @@ export type ClientMessage =
     seq: number;
     id: string;
     ref: string;
-    state: "delivered" | "failed";
+    /** `held`: a mailbox holds it (`reason` names it); `kept`: kept at the node (reason says why). */
+    state: "delivered" | "failed" | "held" | "kept";
     reason?: string;
     /** Per-user results of a group envelope (docs/PROTOCOL.md §14): address → status. */
     users?: Record<string, string>;
@@ -177,7 +178,8 @@ function valid(type: ClientMessage["type"], f: Record<string, unknown>): boolean
       return isInt(f.seq) && isStr(f.id);
     case "notice":
       return isInt(f.seq) && isStr(f.id) && isStr(f.ref) &&
-        (f.state === "delivered" || f.state === "failed") && opt(f.reason, isStr) &&
+        ["delivered", "failed", "held", "kept"].includes(f.state as string) &&
+        opt(f.reason, isStr) &&
         opt(f.users, isUsers);
     case "bundle":
       return isInt(f.req) && opt(f.error, (v) => isStr(v, 1000));
@@ -255,9 +257,10 @@ export function decodeClientMessage(bytes: Uint8Array): ClientMessage {
   if (!valid(type, f)) throw new CodecError(`Cannot read client message: bad fields for ${type}`);
   const field = PAYLOAD_FIELD[type];
   const m = { ...f, type } as Record<string, unknown>;
+  // The payload field comes from the payload bytes only, never from the JSON.
   if (field && (payload.length > 0 || (type !== "bundle" && type !== "keyPackage"))) {
     m[field] = payload;
-  }
+  } else if (field) delete m[field];
   return m as ClientMessage;
 }
 

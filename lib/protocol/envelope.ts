@@ -68,6 +68,15 @@ export const ENVELOPE_KINDS = {
   /** Asks a node for one of a local user's MLS key packages (consumed: handed out once). */
   keyPackageRequest: { code: 12, between: "node" },
   keyPackageReply: { code: 13, between: "node" },
+  /**
+   * A sending node hands a mailbox an envelope (with its proof) for a node the mailbox serves
+   * (body: lib/protocol/mailbox_body.ts); answered by a receipt saying `held` or why not.
+   */
+  custody: { code: 20, between: "node" },
+  /** A mailbox hands a served node an envelope it held; answered by a receipt. */
+  mailboxDelivery: { code: 21, between: "node" },
+  /** Asks a destination what it did with envelopes its sender handed to a mailbox. */
+  receiptQuery: { code: 22, between: "node" },
 } as const;
 
 /** The name of an envelope kind. */
@@ -193,6 +202,14 @@ export function nodeEnvelope(o: {
 /** Offset of the ttl byte, so relays can decrement it without re-encoding. */
 export const TTL_OFFSET = 1 + ENVELOPE_ID_BYTES + 1;
 
+// User kinds carry `name@node` on the wire; the bare `node` that toAddress() also takes
+// would decode to an address other than the bytes a relay forwards.
+function toWireAddress(text: string): Address {
+  const address = toAddress(text);
+  if (address !== text) throw new CodecError(`address "${text}" is not name@node`);
+  return address;
+}
+
 /** What {@linkcode encodeEnvelope} takes: an envelope whose ends may be plain strings. */
 export type EnvelopeInit = Omit<Envelope, "from" | "to"> & { from: string; to: string };
 
@@ -269,10 +286,15 @@ export function decodeEnvelopeWithAuth(bytes: Uint8Array): DecodedEnvelope {
     const head = { id, ttl, createdAtMs, expiresAtMs, body };
     const between = ENVELOPE_KINDS[kind].between;
     const envelope: Envelope = between === "user"
-      ? { ...head, kind: kind as UserKind, from: toAddress(fromText), to: toAddress(toText) }
+      ? {
+        ...head,
+        kind: kind as UserKind,
+        from: toWireAddress(fromText),
+        to: toWireAddress(toText),
+      }
       : between === "node"
       ? { ...head, kind: kind as NodeKind, from: toNodeId(fromText), to: toNodeId(toText) }
-      : { ...head, kind: kind as GroupKind, from: toAddress(fromText), to: toNodeId(toText) };
+      : { ...head, kind: kind as GroupKind, from: toWireAddress(fromText), to: toNodeId(toText) };
     return { envelope, auth, signedLength };
   } catch (e) {
     if (e instanceof CodecError || e instanceof RangeError || e instanceof TypeError) {

@@ -55,6 +55,13 @@ export {
   MAX_SEALED_CHUNK_BYTES,
 } from "./file_chunk.ts";
 export {
+  decodeHeldEnvelope,
+  decodeReceiptQuery,
+  encodeHeldEnvelope,
+  encodeReceiptQuery,
+  MAX_QUERY_IDS,
+} from "./mailbox_body.ts";
+export {
   decodeGroupDelivery,
   decodeHubFanout,
   decodeHubSubmission,

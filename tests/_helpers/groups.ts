@@ -1,8 +1,7 @@
 /**
  * Helpers for group tests over real node processes: remote client processes
- * (`main.ts client`, a second user on a node), a uniform handle on any user's
- * client (the owner's, in its node's process, or a remote one), and the
- * encodings a canary may hide in.
+ * (`main.ts client`, a second user on a node), and a uniform handle on any
+ * user's client (the owner's, in its node's process, or a remote one).
  */
 import { join, resolve } from "node:path";
 import { adminCall } from "../../lib/node/mod.ts";
@@ -188,20 +187,4 @@ export async function converged(users: readonly User[], g: string, timeoutMs = 6
     throw new Error(`${(e as Error).message}\n${last}`);
   });
   return last.split("\n")[0];
-}
-
-/**
- * The forms a canary may take in stored bytes or logs: UTF-8, hex (both cases),
- * base64 at each of the three alignments, and UTF-16LE.
- */
-export function canaryForms(canary: string): string[] {
-  const bytes = new TextEncoder().encode(canary);
-  const forms = [canary, bytes.toHex(), bytes.toHex().toUpperCase()];
-  for (let k = 0; k < 3; k++) {
-    const b64 = new Uint8Array([...new Uint8Array(k), ...bytes]).toBase64();
-    // Drop what the k leading bytes and the unknown following bytes touch.
-    forms.push(b64.slice(Math.ceil((k * 4) / 3) + (k > 0 ? 1 : 0), b64.length - 4));
-  }
-  forms.push([...canary].map((ch) => `${ch}\0`).join(""));
-  return forms;
 }
