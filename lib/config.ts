@@ -111,6 +111,15 @@ export interface Limits {
   provisionalBytesPerPeer: number;
   /** Routing: bytes of their announcements in all. */
   provisionalBytes: number;
+  keyPackagesPerUser: number;
+  keyPackageFetchesPerOriginPerMinute: number;
+  pendingInvitationsPerUser: number;
+  invitationsPerSenderPerMinute: number;
+  invitationsPerOriginPerMinute: number;
+  groupsPerUser: number;
+  groupMembersMax: number;
+  hubGroupsTotal: number;
+  hubSubmissionsPerOriginPerMinute: number;
 }
 
 /** A config file that cannot be used; the message says where and what to do. */
@@ -338,6 +347,60 @@ export const LIMIT_KEYS: ReadonlyArray<
     field: "provisionalBytes",
     spec: byteSpec(65_536, 2 ** 40),
     default: 16 * 1024 ** 2,
+  },
+  {
+    key: "key_packages_per_user",
+    field: "keyPackagesPerUser",
+    spec: intSpec(2, 1000),
+    default: 32,
+  },
+  {
+    key: "key_package_fetches_per_origin_per_minute",
+    field: "keyPackageFetchesPerOriginPerMinute",
+    spec: intSpec(1, 1_000_000),
+    default: 60,
+  },
+  {
+    key: "pending_invitations_per_user",
+    field: "pendingInvitationsPerUser",
+    spec: intSpec(1, 100_000),
+    default: 50,
+  },
+  {
+    key: "invitations_per_sender_per_minute",
+    field: "invitationsPerSenderPerMinute",
+    spec: intSpec(1, 1_000_000),
+    default: 10,
+  },
+  {
+    key: "invitations_per_origin_per_minute",
+    field: "invitationsPerOriginPerMinute",
+    spec: intSpec(1, 1_000_000),
+    default: 60,
+  },
+  {
+    key: "groups_per_user",
+    field: "groupsPerUser",
+    spec: intSpec(1, 1_000_000),
+    default: 500,
+  },
+  {
+    key: "group_members_max",
+    field: "groupMembersMax",
+    spec: intSpec(2, 256),
+    default: 256,
+  },
+  {
+    key: "hub_groups_total",
+    field: "hubGroupsTotal",
+    spec: intSpec(1, 10_000_000),
+    default: 10_000,
+  },
+  {
+    key: "hub_submissions_per_origin_per_minute",
+    field: "hubSubmissionsPerOriginPerMinute",
+    spec: intSpec(1, 10_000_000),
+    default: 600,
   },
 ];
 

@@ -21,7 +21,7 @@ export interface FileContext {
   lifetimeMs: number;
   /** Sends a transfer message through the ratchet; `write` runs in the sealing transaction. */
   /** Seals and sends; resolves to the envelope's id once the node has it. */
-  sendInner(peer: string, inner: FileInner, write?: () => void): Promise<string>;
+  sendInner(peer: string, inner: FileInner, write?: () => void, via?: string): Promise<string>;
   /** The row changed: tell views (throttled unless `now`). */
   changed(row: TransferRow, now?: boolean): void;
 }

@@ -61,8 +61,13 @@ export interface FileTransfersOptions {
   offerLimits?: FileOfferLimits;
   /** Checks that `peer` is an accepted contact we may send to; throws a user-facing error. */
   checkContact(peer: string): void;
-  /** Seals and sends; resolves to the envelope's id once the node has it. */
-  sendInner(peer: string, inner: FileInner, write?: () => void): Promise<string>;
+  /**
+   * Seals and sends a transfer message to `peer`; `write` runs in the sealing
+   * transaction; resolves to the envelope's id once the node has it. `via`
+   * names the group an offer goes through (a group file): the file's later
+   * messages take the same way.
+   */
+  sendInner(peer: string, inner: FileInner, write?: () => void, via?: string): Promise<string>;
   emit(event: ClientEvent): void;
 }
 
@@ -244,8 +249,12 @@ export class FileTransfers {
   async offer(
     peer: string,
     file: { path: string; name?: string; type?: string },
+    options: {
+      /** The group the offer goes through (a group member, not a 1:1 contact). */
+      via?: string;
+    } = {},
   ): Promise<FileTransfer> {
-    this.#o.checkContact(peer);
+    if (options.via === undefined) this.#o.checkContact(peer);
     let info: Deno.FileInfo;
     try {
       info = await Deno.stat(file.path);
@@ -285,14 +294,19 @@ export class FileTransfers {
       createdAtMs: now,
       updatedAtMs: now,
     };
-    const envelope = await this.#o.sendInner(peer, {
-      t: "file-offer",
-      id: row.id,
-      name: row.name,
-      size,
-      type: row.type,
-      manifest: row.manifest.toBase64(),
-    }, () => this.#o.store.putTransfer(row));
+    const envelope = await this.#o.sendInner(
+      peer,
+      {
+        t: "file-offer",
+        id: row.id,
+        name: row.name,
+        size,
+        type: row.type,
+        manifest: row.manifest.toBase64(),
+      },
+      () => this.#o.store.putTransfer(row),
+      options.via,
+    );
     this.#offerEnvelopes.set(envelope, row.id);
     this.#changed(row, true);
     return this.#view(row);

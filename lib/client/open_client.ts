@@ -88,6 +88,7 @@ export async function openClient(o: OpenClientOptions): Promise<OpenClient> {
       else core.transfers.onChunkResults(m.results);
     },
     onCondition: (m) => core.onCondition(m.resources),
+    onKeyPackages: (m) => core.onKeyPackages(m.count, m.lastResort),
     onConnected: () => core.onConnected(),
   });
   return {

@@ -35,7 +35,9 @@ import type { BundleService } from "./bundle_service.ts";
 import type { Committer } from "./committer.ts";
 import { type Delivery, DeliveryError, type DeliveryEvent } from "./delivery.ts";
 import type { FileSpool } from "./file_spool.ts";
+import type { GroupService } from "./group_service.ts";
 import type { ResourceState } from "./resource_state.ts";
+import { decodeKeyPackageList } from "../protocol/mod.ts";
 
 /** URL path of the client protocol on the node's listener. */
 export const CLIENT_PATH = "/fedchat/v1/client";
@@ -78,6 +80,8 @@ export interface ClientHubOptions {
   clock: Clock;
   log: Logger;
   handshakeTimeoutMs: number;
+  /** Groups: key packages, and each user's standing in groups. */
+  groups?: GroupService;
 }
 
 /** Serves every client of this node. */
@@ -92,6 +96,10 @@ export class ClientHub {
       for (const s of this.#sessions.values()) this.#sendCondition(s);
     });
     this.#repushTimer = options.clock.setTimer(() => this.#repush(), REPUSH_CHECK_MS);
+    options.groups?.onKeyPackages((e) => {
+      const s = this.#sessions.get(e.owner);
+      if (s) this.#send(s, { type: "keyPackageCount", count: e.count, lastResort: e.lastResort });
+    });
   }
 
   #repushTimer: number;
@@ -230,6 +238,8 @@ export class ClientHub {
     });
     this.announceUsers();
     this.#sendCondition(s);
+    const kp = this.#o.groups?.keyPackageCount(user);
+    if (kp) this.#send(s, { type: "keyPackageCount", count: kp.count, lastResort: kp.lastResort });
     this.#push(s);
     this.#pushChunks(s);
   }
@@ -253,7 +263,7 @@ export class ClientHub {
       return;
     }
     const notice = new TextEncoder().encode(
-      JSON.stringify({ ref: ev.id, state: ev.state, reason: ev.reason }),
+      JSON.stringify({ ref: ev.id, state: ev.state, reason: ev.reason, users: ev.users }),
     );
     const bytes = new Uint8Array(notice.length + 1);
     bytes[0] = NOTICE_MARK;
@@ -297,6 +307,7 @@ export class ClientHub {
           ref: n.ref,
           state: n.state,
           reason: n.reason,
+          ...(n.users ? { users: n.users } : {}),
         });
       } else {
         this.#send(s, { type: "deliver", seq: r.seq, id: r.id, envelope: r.bytes });
@@ -356,7 +367,13 @@ export class ClientHub {
       case "submit":
         try {
           const r = await this.#o.delivery.submit(s.user, m.envelope);
-          this.#send(s, { type: "submitted", req: m.req, id: r.id, state: r.state });
+          this.#send(s, {
+            type: "submitted",
+            req: m.req,
+            id: r.id,
+            state: r.state,
+            ...(r.users ? { users: r.users } : {}),
+          });
         } catch (e) {
           if (!(e instanceof DeliveryError)) throw e;
           this.#send(s, { type: "submitted", req: m.req, error: e.message });
@@ -425,6 +442,25 @@ export class ClientHub {
         }
         return;
       }
+      case "keyPackages": {
+        const groups = this.#need(this.#o.groups);
+        const e = await groups.publishKeyPackages(s.user, decodeKeyPackageList(m.packages));
+        this.#send(s, { type: "keyPackageCount", count: e.count, lastResort: e.lastResort });
+        return;
+      }
+      case "keyPackageFetch": {
+        const groups = this.#need(this.#o.groups);
+        try {
+          const keyPackage = await groups.fetchKeyPackage(m.address);
+          this.#send(s, { type: "keyPackage", req: m.req, keyPackage });
+        } catch (e) {
+          this.#send(s, { type: "keyPackage", req: m.req, error: (e as Error).message });
+        }
+        return;
+      }
+      case "groupPolicy":
+        this.#need(this.#o.groups).setLocalStanding(s.user, m.group, m.state);
+        return;
       case "directory":
         this.#send(s, {
           type: "entries",
@@ -439,5 +475,10 @@ export class ClientHub {
       default:
         throw new TypeError(`Cannot handle ${m.type} from a client`);
     }
+  }
+
+  #need<T>(x: T | undefined): T {
+    if (x === undefined) throw new TypeError("Cannot do that: this node has no groups");
+    return x;
   }
 }
