@@ -1,5 +1,5 @@
 /**
- * Bodies of the mailbox envelope kinds (PROTOCOL.md §14):
+ * Bodies of the mailbox envelope kinds (PROTOCOL.md §15):
  *
  *   custody, mailboxDelivery = u8 version=1 | bytes32 envelope (with its origin's proof)
  *   receiptQuery             = u8 version=1 | u16 n | n × [16] envelope id   (n ≤ 4,096)
