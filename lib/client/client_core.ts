@@ -14,6 +14,9 @@
  * | `sessions.ts`          | the ratchet sessions: one queue, states in memory                 |
  * | `inbox.ts`             | pushed items in order: route, commit, then show, then ack         |
  * | `file_transfers.ts`    | files                                                            |
+ * | `groups.ts`            | group chats (MLS): commands, what arrives, views                 |
+ * | `group_engine.ts`      | how a group changes: applied in the home node's order, our changes pending until it takes them |
+ * | `group_rules.ts`       | admins, invitations, held order, who commits a leaving (pure)    |
  *
  * State is persisted (one transaction with the new ratchet state) before
  * anything is shown, sent or acknowledged, so a crash at any moment neither
@@ -30,6 +33,10 @@ import type {
   Contact,
   DirectoryUser,
   FileTransfer,
+  GroupInvitationView,
+  GroupMemberView,
+  GroupMessage,
+  GroupView,
   IncomingRequest,
   KeyChange,
   LinkView,
@@ -41,6 +48,7 @@ import type { ClientStore } from "./client_store.ts";
 import { Contacts } from "./contacts.ts";
 import { ChatStateError } from "./errors.ts";
 import { FileTransfers } from "./file_transfers.ts";
+import { Groups } from "./groups.ts";
 import { identityFingerprint } from "./identity_fingerprint.ts";
 import { Inbox, type InboxItem } from "./inbox.ts";
 import { Messaging } from "./messaging.ts";
@@ -67,7 +75,12 @@ export interface ClientCoreOptions {
   /** How long a message may wait for delivery before it is reported failed. */
   messageLifetimeMs?: number;
   /** File transfers: where files are saved and staged, and which offers need no question. */
-  files: { downloadsDir: string; stagingDir: string; autoAcceptBytes?: number };
+  files: {
+    downloadsDir: string;
+    stagingDir: string;
+    autoAcceptBytes?: number;
+    awayAcceptBytes?: number;
+  };
 }
 
 /** The client core; see {@linkcode ClientApi}. */
@@ -79,6 +92,7 @@ export class ClientCore implements ClientApi {
   #inbox: Inbox;
   #outbox: Outbox;
   #files: FileTransfers;
+  #groups: Groups;
 
   constructor(options: ClientCoreOptions) {
     this.#o = options;
@@ -118,10 +132,32 @@ export class ClientCore implements ClientApi {
       log: log.child("files"),
       lifetimeMs,
       checkContact: (peer) => void this.#contacts.sendable(peer, "send a file"),
-      sendInner: (peer, inner, write) => this.#messaging.sendControl(peer, inner, write),
+      // A group file's messages go through its group; the rest through the 1:1 chat.
+      sendInner: (peer, inner, write, via) => {
+        const group = via ?? this.#groups.fileRoute(inner.id);
+        return group
+          ? this.#groups.sendFileControl(group, peer, inner, write)
+          : this.#messaging.sendControl(peer, inner, write);
+      },
       emit,
     });
     this.#messaging.files = (peer, inner) => this.#files.receive(peer, inner);
+    this.#groups = new Groups({
+      self,
+      identity: options.identity,
+      store,
+      connection,
+      clock,
+      log: log.child("groups"),
+      lifetimeMs,
+      exclusive: (fn) => sessions.exclusive(fn),
+      emit,
+      files: {
+        receive: (peer, inner) => this.#files.receive(peer, inner),
+        offer: (peer, file, options) => this.#files.offer(toAddress(peer), file, options),
+      },
+    });
+    const groups = this.#groups;
     this.#inbox = new Inbox({
       self,
       store,
@@ -132,7 +168,22 @@ export class ClientCore implements ClientApi {
         request: (from, request) => this.#contacts.receiveRequest(from, request),
         acceptance: (from, acceptance) => this.#contacts.receiveAcceptance(from, acceptance),
         ratchet: (from, id, message) => this.#messaging.receive(from, id, message),
-        notice: (ref, state, reason) => this.#messaging.notice(ref, state, reason),
+        notice: (ref, state, reason, users) => {
+          const group = groups.notice(ref, state, reason, users);
+          if (group) return group;
+          const step = this.#messaging.notice(ref, state, reason);
+          if (state !== "held") return step;
+          // The peer's node is away and a mailbox holds for it: offers waiting for it are pushed.
+          const peer = store.message(ref)?.peer ?? null;
+          return {
+            write: step.write,
+            after: () => {
+              this.#files.held(ref, peer);
+              return step.after?.();
+            },
+          };
+        },
+        group: (e, inboxId) => groups.receive(e, inboxId),
       },
     });
   }
@@ -149,6 +200,12 @@ export class ClientCore implements ClientApi {
   /** Stops timers (the store is closed by its owner). */
   stop(): void {
     this.#files.stop();
+    this.#groups.stop();
+  }
+
+  /** The node has `count` of our one-time group key packages left. */
+  onKeyPackages(count: number, lastResort: boolean): void {
+    this.#groups.onKeyPackages(count, lastResort);
   }
 
   /** Handles one pushed inbox item; items are handled strictly in order. */
@@ -178,6 +235,7 @@ export class ClientCore implements ClientApi {
     this.#contacts.onConnected();
     this.#outbox.resubmitAll();
     this.#files.onConnected();
+    this.#groups.onConnected();
   }
 
   subscribe(listener: (event: ClientEvent) => void): () => void {
@@ -319,5 +377,61 @@ export class ClientCore implements ClientApi {
   }
   cancelFile(id: string): Promise<FileTransfer> {
     return this.#files.cancel(id);
+  }
+
+  // --- groups -----------------------------------------------------------------------------------
+
+  groups(): Promise<GroupView[]> {
+    return this.#try(() => this.#groups.list());
+  }
+  invitations(): Promise<GroupInvitationView[]> {
+    return this.#groups.invitations();
+  }
+  createGroup(name: string): Promise<GroupView> {
+    return this.#groups.create(name);
+  }
+  inviteToGroup(group: string, address: string | readonly string[]): Promise<GroupView> {
+    return this.#groups.invite(group, address);
+  }
+  acceptInvitation(group: string): Promise<GroupView> {
+    return this.#groups.accept(group);
+  }
+  declineInvitation(group: string): Promise<void> {
+    return this.#groups.decline(group);
+  }
+  removeFromGroup(group: string, address: string): Promise<GroupView> {
+    return this.#groups.remove(group, address);
+  }
+  leaveGroup(group: string): Promise<void> {
+    return this.#groups.leave(group);
+  }
+  renameGroup(group: string, name: string): Promise<GroupView> {
+    return this.#groups.rename(group, name);
+  }
+  groupMembers(group: string): Promise<GroupMemberView[]> {
+    return this.#groups.members(group);
+  }
+  sendToGroup(group: string, text: string): Promise<GroupMessage> {
+    return this.#groups.send(group, text);
+  }
+  groupHistory(group: string, options: { limit?: number } = {}): Promise<GroupMessage[]> {
+    return this.#try(() => this.#groups.history(group, options.limit ?? 500));
+  }
+  markGroupRead(group: string): Promise<void> {
+    return this.#groups.markRead(group);
+  }
+  sendFileToGroup(
+    group: string,
+    file: { path: string; name?: string; type?: string },
+  ): Promise<FileTransfer[]> {
+    return this.#groups.sendFile(group, file);
+  }
+
+  #try<T>(fn: () => T): Promise<T> {
+    try {
+      return Promise.resolve(fn());
+    } catch (e) {
+      return Promise.reject(e);
+    }
   }
 }

@@ -6,6 +6,7 @@
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import type { RequestMemory } from "./request_freshness.ts";
+import { ClientGroupTables } from "./_group_tables.ts";
 import {
   b,
   type ContactRow,
@@ -21,6 +22,15 @@ import {
 } from "./_store_rows.ts";
 
 export type {
+  GroupMessageRow,
+  GroupOutgoingRow,
+  GroupRow,
+  HeldRow,
+  Intent,
+  InvitationRow,
+  PendingChange,
+} from "./_group_tables.ts";
+export type {
   ContactRow,
   MessageRow,
   RequestRow,
@@ -33,9 +43,13 @@ export class ClientStore {
   #db: DatabaseSync;
   #depth = 0;
 
+  /** The group tables (lib/client/_group_tables.ts), in this store's transactions. */
+  readonly groups: ClientGroupTables;
+
   constructor(path: string) {
     this.#db = new DatabaseSync(path);
     this.#db.exec(SCHEMA);
+    this.groups = new ClientGroupTables(this.#db, (sql) => this.#stmt(sql));
   }
   #statements = new Map<string, StatementSync>();
 

@@ -10,7 +10,7 @@
  */
 import type { Address } from "../ids.ts";
 import type { Logger } from "../log.ts";
-import { decodeEnvelope } from "../protocol/mod.ts";
+import { decodeEnvelope, type Envelope } from "../protocol/mod.ts";
 import type { ClientStore } from "./client_store.ts";
 import { decodePayload } from "./payload.ts";
 
@@ -31,8 +31,15 @@ export interface InboxHandlers {
   acceptance(from: Address, acceptance: Uint8Array): Promise<Step>;
   /** A ratchet message, bound to its envelope id. */
   ratchet(from: Address, envelopeId: Uint8Array, message: Uint8Array): Promise<Step>;
-  /** The node's word on one of our envelopes. */
-  notice(ref: string, state: "delivered" | "failed", reason?: string): Step;
+  /** The node's word on one of our envelopes (`users`: per-user results of a group envelope). */
+  notice(
+    ref: string,
+    state: "delivered" | "failed" | "held" | "kept",
+    reason?: string,
+    users?: Record<string, string>,
+  ): Step;
+  /** A group envelope (application message, or what the group's home node fanned out). */
+  group?(envelope: Envelope, inboxId: string): Promise<Step>;
 }
 
 /** Options of {@linkcode Inbox}. */
@@ -51,7 +58,14 @@ export interface InboxOptions {
 /** A pushed inbox item (client protocol `deliver` or `notice`). */
 export type InboxItem =
   | { type: "deliver"; id: string; envelope: Uint8Array }
-  | { type: "notice"; id: string; ref: string; state: "delivered" | "failed"; reason?: string };
+  | {
+    type: "notice";
+    id: string;
+    ref: string;
+    state: "delivered" | "failed" | "held" | "kept";
+    reason?: string;
+    users?: Record<string, string>;
+  };
 
 /** The acknowledgements one message carries at most. */
 const ACK_BATCH = 4096;
@@ -75,7 +89,7 @@ export class Inbox {
   async #handle(item: InboxItem): Promise<void> {
     const store = this.#o.store;
     if (item.type === "notice") {
-      const step = this.#o.handlers.notice(item.ref, item.state, item.reason);
+      const step = this.#o.handlers.notice(item.ref, item.state, item.reason, item.users);
       if (step.write) store.transaction(() => step.write!());
       await step.after?.();
       return this.#ack(item.id);
@@ -83,7 +97,7 @@ export class Inbox {
     if (store.wasProcessed(item.id)) return this.#ack(item.id);
     let step: Step = NO_STEP;
     try {
-      step = await this.#route(item.envelope);
+      step = await this.#route(item.envelope, item.id);
     } catch (e) {
       // Unreadable or undecryptable: dropped (and logged) so it cannot wedge the inbox.
       this.#o.log.warn("dropped an incoming envelope", { id: item.id, why: String(e) });
@@ -96,8 +110,12 @@ export class Inbox {
     this.#ack(item.id);
   }
 
-  #route(bytes: Uint8Array): Promise<Step> {
+  #route(bytes: Uint8Array, inboxId: string): Promise<Step> {
     const e = decodeEnvelope(bytes);
+    if (e.kind === "group" || e.kind === "groupFanout") {
+      if (!this.#o.handlers.group) throw new TypeError("Cannot handle group envelopes here");
+      return this.#o.handlers.group(e, inboxId);
+    }
     if (e.to !== this.#o.self) throw new TypeError("Cannot handle envelope: not addressed to us");
     const from = e.from as Address;
     const p = decodePayload(e.body);

@@ -9,7 +9,7 @@ import type { Clock } from "../clock.ts";
 import * as e2e from "../e2e/mod.ts";
 import { type Address, toAddress } from "../ids.ts";
 import type { Logger } from "../log.ts";
-import { type ChatMessage, type ClientEvent, MAX_MESSAGE_CHARS } from "./api.ts";
+import { type ChatMessage, type ClientEvent, MAX_MESSAGE_CHARS, type MessageState } from "./api.ts";
 import type { ClientStore, ContactRow, MessageRow } from "./client_store.ts";
 import { canSend } from "./contact_state.ts";
 import type { Contacts } from "./contacts.ts";
@@ -101,7 +101,7 @@ export class Messaging {
    *
    * @throws {ChatStateError} no accepted chat, or its key awaits confirmation
    */
-  async sendControl(peer: string, inner: FileInner, write?: () => void): Promise<void> {
+  async sendControl(peer: string, inner: FileInner, write?: () => void): Promise<string> {
     const env = await this.#o.sessions.exclusive(async () => {
       const c = this.#o.contacts.sendable(toAddress(peer), "send");
       return await this.#seal(peer, c, inner, {
@@ -112,6 +112,7 @@ export class Messaging {
       });
     });
     await this.#o.outbox.control(env.id, env.bytes);
+    return env.id;
   }
 
   /** Seals through the sessions; a chat that cannot send yet is the user's error, not a crash. */
@@ -152,9 +153,12 @@ export class Messaging {
   }
 
   /** The node's word on one of our messages. */
-  notice(ref: string, state: "delivered" | "failed", reason?: string): Step {
+  notice(ref: string, notice: "delivered" | "failed" | "held" | "kept", reason?: string): Step {
     const msg = this.#o.store.message(ref);
     if (!msg || msg.state === "read") return {};
+    // A mailbox's custody never steps a message back from delivered.
+    if ((notice === "held" || notice === "kept") && msg.state === "delivered") return {};
+    const state: MessageState = notice === "kept" ? "sent" : notice;
     return {
       write: () =>
         this.#o.store.putMessage({ ...msg, state, reason: reason ?? null, envelope: null }),

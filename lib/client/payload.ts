@@ -8,6 +8,7 @@
  * Inside a ratchet message, JSON: {t:"text", seq, at, text} | {t:"read", upTo} | {t:"hi"},
  * and the file transfer's messages (docs/PROTOCOL.md §13): {t:"file-offer", id, name, size, type,
  * manifest (base64, lib/e2e FileManifest)} | {t:"file-accept"|"file-decline"|"file-done", id}
+ * | {t:"file-push", id} (chunks follow without waiting for an accept: the receiver is away)
  * | {t:"file-cancel", id, reason?} | {t:"file-resend", id, index, attempt}.
  *
  * Kind 1 (`u8 1 | request v1 | sealed intro` beside it, outside the signature) is
@@ -31,7 +32,7 @@ export type Inner =
 /** The file transfer's messages inside the ratchet; `id` is the file id in hex. */
 export type FileInner =
   | { t: "file-offer"; id: string; name: string; size: number; type: string; manifest: string }
-  | { t: "file-accept" | "file-decline" | "file-done"; id: string }
+  | { t: "file-accept" | "file-decline" | "file-done" | "file-push"; id: string }
   | { t: "file-cancel"; id: string; reason?: string }
   | { t: "file-resend"; id: string; index: number; attempt: number };
 
@@ -65,6 +66,7 @@ function decodeFileInner(v: Record<string, unknown>): FileInner | null {
     case "file-accept":
     case "file-decline":
     case "file-done":
+    case "file-push":
       return { t: v.t, id };
     case "file-cancel":
       if (v.reason !== undefined && (typeof v.reason !== "string" || v.reason.length > 500)) {

@@ -48,6 +48,8 @@ export interface FederationOptions {
   routingLimits?: Partial<OriginLimits>;
   /** Limits on what one neighbour may send. */
   conduct: PeerConductOptions;
+  /** An announcement of `origin` was accepted (read it with `router.announcementOf`). */
+  onAnnouncement?(origin: NodeId): void;
   /** Budget and lifetime of link requests waiting for the owner. */
   pendingLinks: { perAddress: number; total: number; ttlMs: number };
   /** Test hook: a malicious relay (see Forwarder). */
@@ -119,6 +121,7 @@ export function createFederation(o: FederationOptions): Federation {
     limits: o.routingLimits,
     budgets: o.budgets,
     events: {
+      onAccepted: (origin) => o.onAnnouncement?.(origin),
       onRejected: (peer, reason, origin) => {
         refusals.write("warn", `${peer}|${reason}`, "announcement refused", {
           peer,

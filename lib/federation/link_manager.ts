@@ -160,12 +160,21 @@ export class LinkManager {
     return [...this.#peers].filter(([, rt]) => rt.state === "up").map(([id]) => id);
   }
 
-  /** Sends a message to a peer; false when its link is not up. */
+  /**
+   * Sends a message to a peer; false when it was not queued: the link is not
+   * up, or the peer is not reading (the link is then closed). See
+   * SecureChannel's `writable` / `onDrain` for when to send more.
+   */
   send(peer: NodeId, message: LinkMessage): boolean {
     const rt = this.#peers.get(peer);
     if (!rt?.channel || rt.state !== "up") return false;
-    rt.channel.send(encodeLinkMessage(message));
-    return true;
+    return rt.channel.send(encodeLinkMessage(message));
+  }
+
+  /** Whether a message to `peer` would be queued below its high-water mark (the link is up). */
+  writable(peer: NodeId): boolean {
+    const rt = this.#peers.get(peer);
+    return rt?.state === "up" && rt.channel?.writable === true;
   }
 
   /**
@@ -298,7 +307,6 @@ export class LinkManager {
     const { state, message } = await responderHello(this.#o.self, await nextMessage(ws, timeout));
     ws.send(message);
     const { keys, peer } = await responderFinish(state, await nextMessage(ws, timeout));
-    authenticated();
     const channel = new SecureChannel(ws, keys);
     const proof: LinkProof = {
       ...peer,
@@ -326,6 +334,8 @@ export class LinkManager {
       channel.close(verdict.reason);
       return;
     }
+    // Only a peer let in ends the deadline and makes its address known to the listener.
+    authenticated();
     result("accepted", "");
     this.#register(peer.nodeId, channel, peer.nodeId, peer.publicKey);
   }

@@ -16,49 +16,65 @@
  * and only after the commit answered with a receipt. The inbox keeps it until
  * the client acknowledges it, or until its keep-until on this node's clock.
  */
-import { setImmediate } from "node:timers";
 import type { Clock } from "../clock.ts";
-import type { ThrottledLog } from "../budget.ts";
+import type { ProvenanceVerdict } from "../federation/mod.ts";
+import type { RateBudget, ThrottledLog } from "../budget.ts";
 import { type NodeId, splitAddress, type UserName } from "../ids.ts";
 import type { Logger } from "../log.ts";
 import {
   type ChunkResult,
   decodeChunkBody,
+  type DecodedEnvelope,
   decodeEnvelope,
+  decodeHeldEnvelope,
+  decodeReceiptQuery,
   DEFAULT_TTL,
   destinationNode,
   encodeEnvelope,
   type Envelope,
   EnvelopeError,
   envelopeIdHex,
+  isGroupEnvelope,
+  isUserEnvelope,
   type NodeEnvelope,
-  nodeEnvelope,
   originNode,
   TTL_OFFSET,
   type UserEnvelope,
+  withoutAuth,
 } from "../protocol/mod.ts";
-import { type InboxKind, type NodeStore, storeFailure } from "../store/mod.ts";
+import { type InboxAdd, type InboxKind, type NodeStore, storeFailure } from "../store/mod.ts";
 import { type Admission, admit, admitChunk, checkSubmission, OPEN_FACTS } from "./admission.ts";
 import type { Committer } from "./committer.ts";
 import type { DeliveryBudgets } from "./delivery_budgets.ts";
 import type { FileSpool } from "./file_spool.ts";
 import { DeliveryError } from "./errors.ts";
-import { Outbox } from "./outbox.ts";
+import { Custody } from "./custody.ts";
+import { decodeReceiptEntries, type ReceiptEntry, type UserResult } from "./group_receipt.ts";
+import { envelopeStatus } from "./group_rules.ts";
+import type { GroupOutcome, GroupService } from "./group_service.ts";
+import type { FanoutRow } from "./group_store.ts";
+import { Outbox, type OutboxEntry } from "./outbox.ts";
+import { ReceiptBatcher } from "./receipt_batcher.ts";
 import type { ResourceState } from "./resource_state.ts";
-import {
-  decodeReceipt,
-  encodeReceipt,
-  MAX_RECEIPT_ENTRIES,
-  type ReceiptEntries,
-  type ReceiptStatus,
-  TEMPORARY_STATUSES,
-} from "./receipt.ts";
+import { type ReceiptStatus, TEMPORARY_STATUSES } from "./receipt.ts";
 
 export { DeliveryError } from "./errors.ts";
 
 /** What delivery tells the client sessions. */
 export type DeliveryEvent =
-  | { kind: "state"; owner: UserName; id: string; state: "delivered" | "failed"; reason?: string }
+  | {
+    kind: "state";
+    owner: UserName;
+    id: string;
+    /**
+     * `held`: a mailbox holds it for its destination (`reason` names the mailbox);
+     * `kept`: a mailbox would not take it, this node keeps it (`reason` says why).
+     */
+    state: "held" | "kept" | "delivered" | "failed";
+    reason?: string;
+    /** Per-user results of a group envelope: address → receipt status. */
+    users?: Record<string, string>;
+  }
   | { kind: "inbox"; owner: UserName }
   /** A file chunk for `owner` is on disk. */
   | { kind: "chunks"; owner: UserName }
@@ -79,6 +95,16 @@ export interface DeliveryNetwork {
   nextHop(dest: NodeId): NodeId | undefined;
   /** Ends the link to a neighbour that misbehaved. */
   disconnect(peer: NodeId, reason: string): void;
+  /** Whether a route to `node` exists now. */
+  hasRoute(node: NodeId): boolean;
+  /** This node's proof on its own envelopes (unsigned in, signed out). */
+  signOwn(unsigned: Uint8Array[]): Uint8Array[];
+  /** Decodes envelope bytes with their proof and checks it (null: not an envelope). */
+  verify(
+    bytes: Uint8Array,
+  ): { decoded: DecodedEnvelope; proven: boolean; verdict: ProvenanceVerdict } | null;
+  /** The mailboxes `dest` named (kept across restarts). */
+  mailboxesOf(dest: NodeId): readonly NodeId[];
 }
 
 /** Time limits of delivery. */
@@ -116,10 +142,19 @@ export interface DeliveryOptions {
   throttled: ThrottledLog;
   /** Where a full disk is reported. */
   resources?: ResourceState;
+
   times?: Partial<DeliveryTimes>;
   /** Envelopes in flight per destination node. */
   window?: number;
+  /** Groups: judges group envelopes for this node's users, and is the hub of its groups. */
+  groups?: GroupService;
 }
+
+/**
+ * Owner of the outbox rows of this node's own envelopes (a hub's fan-out): not a
+ * user name (user names cannot start with "~"), so nobody is told about them.
+ */
+export const NODE_OWNER = "~node" as UserName;
 
 /** How long a forwarded chunk waits for its receipt before the sender's client retries it. */
 const STREAM_FORGET_MS = 60_000;
@@ -144,11 +179,13 @@ export class Delivery {
   #t: DeliveryTimes;
   #outbox: Outbox;
   /** Chunks forwarded and waiting for a receipt: not stored, the client retries them. */
-  #streaming = new Map<string, { owner: UserName; dest: NodeId; sentAtMs: number }>();
-  #receipts = new Map<NodeId, ReceiptEntries>();
-  /** The neighbour each origin's latest envelope came through: receipts go back that way. */
-  #cameVia = new Map<NodeId, NodeId>();
-  #receiptsScheduled = false;
+  #streaming = new Map<
+    string,
+    { owner: UserName; dest: NodeId; sentAtMs: number; custodyAt: NodeId | null }
+  >();
+  #custody: Custody;
+  #queries: RateBudget | null = null;
+  #receipts: ReceiptBatcher;
   #pumpTimer: number;
   #sweepTimer: number;
   #stopped = false;
@@ -160,9 +197,40 @@ export class Delivery {
     this.#o = options;
     this.#t = { ...DELIVERY_TIMES, ...options.times };
     this.#outbox = new Outbox({ store: options.store, window: options.window ?? 512 });
+    this.#receipts = new ReceiptBatcher(options.self, {
+      clock: options.clock,
+      send: (e, prefer) => options.network.send(e, prefer),
+    });
+    this.#custody = new Custody({
+      self: options.self,
+      store: options.store,
+      committer: options.committer,
+      network: {
+        hasRoute: (n) => options.network.hasRoute(n),
+        signOwn: (b) => options.network.signOwn(b),
+        sendEncoded: (d, b) => options.network.sendEncoded(d, b),
+        send: (e) => options.network.send(e),
+      },
+      clock: options.clock,
+      log: options.log,
+      mailboxesOf: (d) => options.network.mailboxesOf(d),
+      emit: (ev) => this.#emit({ kind: "state", ...ev }),
+      released: (owner, bytes) => options.budgets.outboxRelease(owner, bytes),
+    });
     this.#pumpTimer = options.clock.setTimer(() => this.#tick(), 250);
     this.#sweepTimer = options.clock.setTimer(() => this.#sweep(), EXPIRY_MS);
   }
+
+  /** Rate of receipt queries per origin (registered once the node has its budgets). */
+  set queryRate(rate: RateBudget) {
+    this.#queries = rate;
+  }
+
+  /**
+   * Sees receipts first (a mailbox settling what it handed over) and returns
+   * the entries that were not about its envelopes.
+   */
+  receiptTap: ((entries: ReceiptEntry[], from: NodeId) => ReceiptEntry[]) | null = null;
 
   /** Calls `listener` with every delivery event (the client sessions listen). */
   onEvent(listener: (event: DeliveryEvent) => void): void {
@@ -170,6 +238,7 @@ export class Delivery {
   }
 
   #emit(event: DeliveryEvent): void {
+    if (event.owner === NODE_OWNER) return;
     for (const l of this.#listeners) l(event);
   }
 
@@ -192,6 +261,7 @@ export class Delivery {
 
   stop(): void {
     this.#stopped = true;
+    this.#custody.stop();
     this.#o.clock.clearTimer(this.#pumpTimer);
     this.#o.clock.clearTimer(this.#sweepTimer);
   }
@@ -207,7 +277,11 @@ export class Delivery {
     return e as UserEnvelope;
   }
 
-  #check(owner: UserName, e: Envelope, kinds: Array<"request" | "message" | "chunk">): void {
+  #check(
+    owner: UserName,
+    e: Envelope,
+    kinds: Array<"request" | "message" | "chunk" | "group" | "groupHub">,
+  ): void {
     const verdict = checkSubmission({
       envelope: e,
       owner,
@@ -225,9 +299,19 @@ export class Delivery {
    *
    * @throws {DeliveryError} not from this user, bad kind, too big, bad expiry, outbox full
    */
-  submit(owner: UserName, bytes: Uint8Array): Promise<{ id: string; state: "sent" | "delivered" }> {
+  submit(
+    owner: UserName,
+    bytes: Uint8Array,
+  ): Promise<{ id: string; state: "sent" | "delivered"; users?: Record<string, string> }> {
     let e = this.#decodeSubmitted(bytes);
-    this.#check(owner, e, ["request", "message"]);
+    this.#check(
+      owner,
+      e,
+      this.#o.groups ? ["request", "message", "group", "groupHub"] : [
+        "request",
+        "message",
+      ],
+    );
     if (e.kind === "request" && e.body.length > MAX_REQUEST_BODY) {
       throw new DeliveryError("Cannot send: request too large");
     }
@@ -238,6 +322,7 @@ export class Delivery {
     const id = envelopeIdHex(e.id);
     const dest = destinationNode(e);
     const now = this.#o.clock.nowMs();
+    if (dest === this.#o.self && isGroupEnvelope(e)) return this.#submitGroupHere(e, bytes, id);
     if (dest === this.#o.self) {
       const verdict = this.#admitUserEnvelope(e, this.#o.self);
       if (verdict.status === "no-such-user") {
@@ -309,29 +394,56 @@ export class Delivery {
       bytes[TTL_OFFSET] = DEFAULT_TTL;
     }
     const dest = destinationNode(e);
-    if (this.#o.network.sendEncoded(dest, bytes) === null) {
+    // A destination with mailboxes and no route: the chunk goes to one of them.
+    const mailbox = this.#custody.maybeHandOver({ dest, attempts: 0, bytes });
+    if (mailbox === null && this.#o.network.sendEncoded(dest, bytes) === null) {
       return Promise.resolve({ id, state: "retry", reason: `no route to ${dest} now` });
     }
-    this.#streaming.set(id, { owner, dest, sentAtMs: this.#o.clock.nowMs() });
+    this.#streaming.set(id, { owner, dest, sentAtMs: this.#o.clock.nowMs(), custodyAt: mailbox });
     return Promise.resolve(null);
   }
 
   /** Handles a proven envelope addressed to this node (from the forwarder). */
   receiveLocal(e: Envelope, bytes: Uint8Array, viaPeer: NodeId | null): void {
-    const origin = originNode(e);
     if (e.kind === "receipt") return this.#onReceipt(e);
-    if (e.kind === "chunk") {
-      this.#receiveChunk(e, bytes, origin, (status) => this.#answer(origin, e.id, status, viaPeer));
+    if (e.kind === "mailboxDelivery") return this.#fromMailbox(e);
+    if (e.kind === "receiptQuery") return this.#answerQuery(e, viaPeer);
+    if (e.kind === "chunk" || e.kind === "request" || e.kind === "message") {
+      this.#receiveUser(e, bytes, viaPeer, null);
+    }
+    if (e.kind === "group" || e.kind === "groupHub" || e.kind === "groupFanout") {
+      const origin = originNode(e);
+      void this.#receiveGroup(e, bytes, origin).then(
+        (r) => this.#answer(origin, e.id, r.status, viaPeer, r.users),
+        (err) => this.#o.log.warn("cannot judge a group envelope", { why: String(err) }),
+      );
       return;
     }
-    if (e.kind !== "request" && e.kind !== "message") return;
+  }
+
+  /**
+   * A user envelope for this node: admitted, stored, answered to its origin
+   * (and, when a mailbox handed it over, to that mailbox too).
+   */
+  #receiveUser(
+    e: UserEnvelope,
+    bytes: Uint8Array,
+    viaPeer: NodeId | null,
+    mailbox: NodeId | null,
+  ): void {
+    const origin = originNode(e);
+    const answer = (status: ReceiptStatus) => {
+      this.#answer(origin, e.id, status, viaPeer);
+      if (mailbox) this.#receipts.add(mailbox, e.id, status, null);
+    };
+    if (e.kind === "chunk") return this.#receiveChunk(e, bytes, origin, answer);
     const verdict = this.#admitUserEnvelope(e, origin);
-    if (!verdict.store) return this.#answer(origin, e.id, verdict.status, viaPeer);
+    if (!verdict.store) return answer(verdict.status);
     const now = this.#o.clock.nowMs();
     this.#o.committer.write(
       () => this.#inboxAdd(e, bytes, origin, now),
       () => {
-        this.#answer(origin, e.id, "stored", viaPeer);
+        answer("stored");
         this.#emit({ kind: "inbox", owner: splitAddress(e.to).name });
       },
       () => {
@@ -339,6 +451,212 @@ export class Delivery {
         this.#o.budgets.dedupRelease(origin);
       },
     );
+  }
+
+  /**
+   * Judges a group envelope addressed to this node (groups.judge decides), keeps
+   * it for the users it is stored for (each within their inbox's room; one
+   * without room is "busy" and its sender tries again), and resolves with the
+   * receipt's status and per-user results once that is durable.
+   */
+  async #receiveGroup(
+    e: Envelope,
+    bytes: Uint8Array,
+    origin: NodeId,
+  ): Promise<{ status: ReceiptStatus; users?: UserResult[]; note?: string }> {
+    const groups = this.#o.groups;
+    if (!groups) return { status: "refused" };
+    if (this.#stale(e)) return { status: "expired" };
+    const now = this.#o.clock.nowMs();
+    if (e.kind === "group" && !this.#o.budgets.messageRate(origin, now)) return { status: "busy" };
+    const verdict: GroupOutcome = await groups.judge(e, origin);
+    const hex = envelopeIdHex(e.id);
+    const users = verdict.users?.map((u) => ({ ...u }));
+    const rows: InboxAdd[] = [];
+    const length = bytes.length + 64;
+    for (const s of verdict.store) {
+      const rowId = `${hex}.${s.name}`;
+      if (this.#o.store.wasDelivered(rowId)) continue;
+      const name = s.name as UserName;
+      if (!this.#o.budgets.inboxTake(name, s.kind, length, origin, now)) {
+        const u = users?.find((x) => x.name === s.name);
+        if (u) u.status = "busy";
+        continue;
+      }
+      rows.push({
+        id: rowId,
+        owner: name,
+        bytes,
+        kind: s.kind,
+        receivedAtMs: now,
+        keepUntilMs: this.#keepUntil(e, now),
+        origin,
+      });
+    }
+    const status = users && verdict.status !== "busy" && verdict.store.length > 0
+      ? envelopeStatus(users)
+      : verdict.status;
+    if (verdict.note && status !== "stored") {
+      this.#o.throttled.write("info", `group|${origin}|${verdict.note}`, "group envelope dropped", {
+        origin,
+        kind: e.kind,
+        why: verdict.note,
+      });
+    }
+    const result = {
+      status,
+      ...(users ? { users } : {}),
+      ...(verdict.note ? { note: verdict.note } : {}),
+    };
+    if (rows.length === 0) return result;
+    return await new Promise((resolve) => {
+      this.#o.committer.write(
+        () => this.#o.store.inboxAdd(rows),
+        () => {
+          for (const owner of new Set(rows.map((r) => r.owner))) {
+            this.#emit({ kind: "inbox", owner });
+          }
+          resolve(result);
+        },
+        () => {
+          for (const r of rows) {
+            this.#o.budgets.inboxRelease(r.owner, r.kind, length);
+            this.#o.budgets.dedupRelease(origin);
+          }
+          resolve({ status: "busy" });
+        },
+      );
+    });
+  }
+
+  /** A local client's group envelope for this very node (its own home node, or members here). */
+  async #submitGroupHere(
+    e: Envelope,
+    bytes: Uint8Array,
+    id: string,
+  ): Promise<{ id: string; state: "delivered"; users?: Record<string, string> }> {
+    const r = await this.#receiveGroup(e, bytes, this.#o.self);
+    if (r.status === "busy") {
+      throw new DeliveryError("Cannot send: this node is busy with the group; try again later");
+    }
+    if (e.kind === "groupHub" && r.status !== "stored") {
+      throw new DeliveryError(
+        `Cannot change the group: its home node refused (${r.note ?? r.status})`,
+      );
+    }
+    return {
+      id,
+      state: "delivered",
+      ...(r.users ? { users: userMap(r.users, this.#o.self) } : {}),
+    };
+  }
+
+  /**
+   * Takes this node's own envelopes (a hub's fan-out): those for other nodes
+   * into the outbox (sent and resent like any), those for this node judged and
+   * kept here. Resolves once all are durable.
+   */
+  enqueueOwn(rows: readonly FanoutRow[]): Promise<void> {
+    const here = rows.filter((r) => r.dest === this.#o.self);
+    const there = rows.filter((r) => r.dest !== this.#o.self);
+    const local = here.map(async (r) => {
+      const e = decodeEnvelope(r.bytes);
+      const out = await this.#receiveGroup(e, r.bytes, this.#o.self);
+      if (out.status === "busy") throw new DeliveryError("Cannot keep the fan-out here yet");
+    });
+    const remote = there.length === 0 ? Promise.resolve() : new Promise<void>((resolve, reject) => {
+      let seqs: number[] = [];
+      const items = there.map((r) => ({
+        id: r.id,
+        owner: NODE_OWNER,
+        dest: r.dest as NodeId,
+        bytes: r.bytes,
+        expiresAtMs: r.expiresAtMs,
+      }));
+      this.#o.committer.write(
+        () => {
+          seqs = this.#o.store.outboxAdd(items);
+        },
+        () => {
+          this.#outbox.added(
+            items.map((x, i) => ({ ...x, seq: seqs[i] })).filter((x) => x.seq > 0),
+          );
+          this.#sendSoon();
+          resolve();
+        },
+        (kind) => reject(new DeliveryError(`Cannot keep the fan-out: store failed (${kind})`)),
+      );
+    });
+    return Promise.all([remote, ...local]).then(() => {});
+  }
+
+  /** A mailbox hands over an envelope it held for this node: its origin's proof decides. */
+  #fromMailbox(e: NodeEnvelope): void {
+    let inner: Uint8Array;
+    try {
+      inner = decodeHeldEnvelope(e.body);
+    } catch {
+      return this.#receipts.add(e.from, e.id, "refused", null);
+    }
+    const checked = this.#o.network.verify(inner);
+    const env = checked?.decoded.envelope;
+    const group = env && (isGroupEnvelope(env) || env.kind === "groupFanout");
+    if (
+      !checked || !env || !(isUserEnvelope(env) || group) || destinationNode(env) !== this.#o.self
+    ) {
+      return this.#receipts.add(e.from, e.id, "refused", null);
+    }
+    if (checked.verdict === "unknown-origin") {
+      // The origin's key is unknown here yet: the mailbox keeps it and tries again.
+      this.#o.throttled.write("info", `mailbox|${e.from}`, "held envelope not proven yet", {
+        mailbox: e.from,
+      });
+      return this.#receipts.add(e.from, env.id, "busy", null);
+    }
+    if (!checked.proven) {
+      // Altered or forged (by the mailbox or before it): never stored.
+      this.#o.throttled.write(
+        "warn",
+        `mailbox-forged|${e.from}`,
+        "a mailbox handed over a forged or altered envelope",
+        {
+          mailbox: e.from,
+          verdict: checked.verdict,
+        },
+      );
+      return this.#receipts.add(e.from, env.id, "refused", null);
+    }
+    const bytes = withoutAuth(inner, checked.decoded);
+    if (group) {
+      // Group envelopes a mailbox held: judged like any, answered to the origin and the mailbox.
+      const origin = originNode(env);
+      void this.#receiveGroup(env, bytes, origin).then(
+        (r) => {
+          this.#answer(origin, env.id, r.status, null, r.users);
+          this.#receipts.add(e.from, env.id, r.status, null);
+        },
+        (err) => this.#o.log.warn("cannot judge a group envelope", { why: String(err) }),
+      );
+      return;
+    }
+    this.#receiveUser(env as UserEnvelope, bytes, null, e.from);
+  }
+
+  /** A sender whose envelopes went to a mailbox asks what became of them. */
+  #answerQuery(e: NodeEnvelope, viaPeer: NodeId | null): void {
+    if (this.#queries && !this.#queries.take(e.from, this.#o.clock.nowMs())) return;
+    let ids: Uint8Array[];
+    try {
+      ids = decodeReceiptQuery(e.body);
+    } catch {
+      return;
+    }
+    for (const id of ids) {
+      // Only the envelope's origin hears about it: nobody else learns what was delivered.
+      if (this.#o.store.wasDeliveredFrom(envelopeIdHex(id), e.from)) {
+        this.#answer(e.from, id, "stored", viaPeer);
+      }
+    }
   }
 
   #stale(e: Envelope): boolean {
@@ -412,7 +730,7 @@ export class Delivery {
     const verdict = admitChunk({
       stale: this.#stale(e),
       recipientExists: this.#o.store.getAccount(name) !== undefined,
-      policy: this.#o.store.contactPolicy(name, e.from),
+      policy: this.#chunkPolicy(name, e.from),
       alreadyDelivered: this.#o.store.wasDelivered(id),
     });
     if (verdict !== "spool") {
@@ -458,6 +776,13 @@ export class Delivery {
     );
   }
 
+  /** A chunk's sender is allowed by the recipient, or shares a group they joined (a group file). */
+  #chunkPolicy(name: UserName, from: string): ReturnType<NodeStore["contactPolicy"]> {
+    const policy = this.#o.store.contactPolicy(name, from);
+    if (policy === null && this.#o.groups?.sharesGroup(name, from)) return "allow";
+    return policy;
+  }
+
   /**
    * How long this node remembers an id (and keeps an unread inbox row), on its
    * own clock: the envelope's own lifetime (a duration, so clocks need not
@@ -481,8 +806,19 @@ export class Delivery {
     }]);
   }
 
+  /** Queues a receipt entry for `to` (the mailbox service answers through it too). */
+  answer(to: NodeId, id: Uint8Array, status: ReceiptStatus, viaPeer: NodeId | null): void {
+    this.#receipts.add(to, id, status, viaPeer);
+  }
+
   /** Queues a receipt entry for `origin`; undeliverable envelopes count against their origin. */
-  #answer(origin: NodeId, id: Uint8Array, status: ReceiptStatus, viaPeer: NodeId | null): void {
+  #answer(
+    origin: NodeId,
+    id: Uint8Array,
+    status: ReceiptStatus,
+    viaPeer: NodeId | null,
+    users?: UserResult[],
+  ): void {
     if (status === "no-such-user" || status === "refused") {
       const nowMs = this.#o.clock.nowMs();
       if (!this.#o.budgets.undeliverable(origin, nowMs) && viaPeer === origin) {
@@ -490,51 +826,16 @@ export class Delivery {
       }
     }
     if (origin === this.#o.self) {
-      this.#settle([{ id, status }], this.#o.self);
+      this.#settle([{ id, status, ...(users ? { users } : {}) }], this.#o.self);
       return;
     }
-    if (viaPeer) {
-      this.#cameVia.delete(origin);
-      this.#cameVia.set(origin, viaPeer);
-      if (this.#cameVia.size > 10_000) this.#cameVia.delete(this.#cameVia.keys().next().value!);
-    }
-    let list = this.#receipts.get(origin);
-    if (!list) this.#receipts.set(origin, list = []);
-    list.push({ id, status });
-    if (list.length >= MAX_RECEIPT_ENTRIES) this.#flushReceipts();
-    else if (!this.#receiptsScheduled) {
-      this.#receiptsScheduled = true;
-      setImmediate(() => this.#flushReceipts());
-    }
-  }
-
-  #flushReceipts(): void {
-    this.#receiptsScheduled = false;
-    const batches = this.#receipts;
-    this.#receipts = new Map();
-    const now = this.#o.clock.nowMs();
-    for (const [origin, entries] of batches) {
-      for (let i = 0; i < entries.length; i += MAX_RECEIPT_ENTRIES) {
-        const body = encodeReceipt(entries.slice(i, i + MAX_RECEIPT_ENTRIES));
-        this.#o.network.send(
-          nodeEnvelope({
-            kind: "receipt",
-            from: this.#o.self,
-            to: origin,
-            body,
-            nowMs: now,
-            lifetimeMs: 60_000,
-          }),
-          this.#cameVia.get(origin),
-        );
-      }
-    }
+    this.#receipts.add(origin, id, status, viaPeer, users);
   }
 
   #onReceipt(e: NodeEnvelope): void {
-    let entries: ReceiptEntries;
+    let entries: ReceiptEntry[];
     try {
-      entries = decodeReceipt(e.body);
+      entries = decodeReceiptEntries(e.body);
     } catch (err) {
       this.#o.throttled.write("warn", `receipt|${e.from}`, "malformed receipt", {
         node: e.from,
@@ -542,41 +843,73 @@ export class Delivery {
       });
       return;
     }
-    this.#settle(entries, e.from);
+    const rest = this.receiptTap ? this.receiptTap(entries, e.from) : entries;
+    this.#settle(this.#custody.settle(rest, e.from), e.from);
   }
 
-  /** Applies what destination `dest` (proven) did with our envelopes and chunks. */
-  #settle(entries: ReceiptEntries, dest: NodeId): void {
-    const done: Array<[{ id: string; owner: UserName; bytes: number }, ReceiptStatus]> = [];
+  /**
+   * Applies what `from` (proven) did with our envelopes and chunks: the
+   * destination's receipts, or a mailbox's answers for what we handed it.
+   */
+  #settle(entries: ReceiptEntry[], from: NodeId): void {
+    const done: Array<
+      [{ id: string; owner: UserName; bytes: number }, ReceiptStatus, UserResult[] | undefined]
+    > = [];
+    const held = new Map<NodeId, OutboxEntry[]>();
     const chunks = new Map<UserName, ChunkResult[]>();
     const now = this.#o.clock.nowMs();
     for (const entry of entries) {
       const hex = envelopeIdHex(entry.id);
       const s = this.#streaming.get(hex);
-      if (s && s.dest === dest) {
+      if (s && (s.custodyAt ?? s.dest) === from) {
         this.#streaming.delete(hex);
         let list = chunks.get(s.owner);
         if (!list) chunks.set(s.owner, list = []);
-        list.push(chunkResult(hex, entry.status));
+        list.push(chunkResult(hex, entry.status, s.custodyAt));
+        if (s.custodyAt && entry.status !== "held") {
+          this.#custody.refusedBy(from, s.dest, entry.status);
+        }
         continue;
       }
       const p = this.#outbox.get(hex);
-      if (!p || p.dest !== dest) continue;
-      if (p.firstHop) this.#o.network.reportDelivered(p.firstHop, dest);
+      if (!p || (p.custodyAt ?? p.dest) !== from) continue;
+      if (p.custodyAt) {
+        // A mailbox's answer: it holds the envelope now, or it would not.
+        if (entry.status === "held") {
+          this.#outbox.remove(hex);
+          let list = held.get(from);
+          if (!list) held.set(from, list = []);
+          list.push(p);
+        } else {
+          this.#custody.refusedBy(from, p.dest, entry.status);
+          p.custodyAt = null;
+          this.#outbox.requeue(hex);
+          this.#emit({
+            kind: "state",
+            owner: p.owner,
+            id: hex,
+            state: "kept",
+            reason: `mailbox ${from} refused (${entry.status}); kept here until ${p.dest} is back`,
+          });
+        }
+        continue;
+      }
+      if (p.firstHop) this.#o.network.reportDelivered(p.firstHop, from);
       if (TEMPORARY_STATUSES.has(entry.status)) {
         this.#outbox.requeue(hex);
-        this.#outbox.pause(dest, now + this.#t.busyPauseMs);
+        this.#outbox.pause(from, now + this.#t.busyPauseMs);
         continue;
       }
       this.#outbox.remove(hex);
-      done.push([{ id: hex, owner: p.owner, bytes: p.bytes.length }, entry.status]);
+      done.push([{ id: hex, owner: p.owner, bytes: p.bytes.length }, entry.status, entry.users]);
     }
+    for (const [mailbox, list] of held) this.#custody.held(list, mailbox);
     for (const [owner, results] of chunks) {
       this.#emit({ kind: "chunkResults", owner, results });
     }
     if (done.length === 0) return;
     this.#o.committer.write(() => this.#o.store.outboxDelete(done.map(([p]) => p.id)), () => {
-      for (const [p, status] of done) {
+      for (const [p, status, users] of done) {
         this.#o.budgets.outboxRelease(p.owner, p.bytes);
         this.#emit({
           kind: "state",
@@ -584,6 +917,7 @@ export class Delivery {
           id: p.id,
           state: status === "stored" ? "delivered" : "failed",
           reason: status === "stored" ? undefined : status,
+          ...(users ? { users: userMap(users, from) } : {}),
         });
       }
       this.#sendSoon();
@@ -621,7 +955,12 @@ export class Delivery {
 
   /** Sends what is due: new envelopes, and ones whose receipt is overdue. */
   pump(): void {
-    this.#outbox.pump(this.#o.clock.nowMs(), (p) => this.#o.network.sendEncoded(p.dest, p.bytes));
+    this.#outbox.pump(this.#o.clock.nowMs(), (p) => {
+      // A destination that is away (or silent) and named mailboxes: one of them takes it.
+      const mailbox = this.#custody.maybeHandOver(p);
+      p.custodyAt = mailbox;
+      return mailbox ?? this.#o.network.sendEncoded(p.dest, p.bytes);
+    });
   }
 
   /** Reports envelopes past their expiry (this node's clock) as failed, and drops them. */
@@ -666,10 +1005,21 @@ function encodedLength(e: UserEnvelope): number {
   return e.body.length + 64 + e.from.length + e.to.length;
 }
 
-function chunkResult(id: string, status: ReceiptStatus): ChunkResult {
+function chunkResult(
+  id: string,
+  status: ReceiptStatus,
+  mailbox: NodeId | null = null,
+): ChunkResult {
   if (status === "stored") return { id, state: "stored" };
+  if (status === "held") return { id, state: "stored", reason: `held at mailbox ${mailbox}` };
+  if (mailbox) return { id, state: "retry", reason: `mailbox ${mailbox} refused (${status})` };
   if (TEMPORARY_STATUSES.has(status)) {
     return { id, state: "retry", reason: "the recipient's node is busy" };
   }
   return { id, state: "failed", reason: CHUNK_REFUSALS[status] ?? status };
+}
+
+/** Per-user results as addresses on `node`, for the sender's client. */
+function userMap(users: readonly UserResult[], node: NodeId): Record<string, string> {
+  return Object.fromEntries(users.map((u) => [`${u.name}@${node}`, u.status]));
 }

@@ -24,7 +24,7 @@ import {
   type TableRow,
 } from "../federation/mod.ts";
 import type { UserName } from "../ids.ts";
-import type { Envelope } from "../protocol/mod.ts";
+import { decodeEnvelopeWithAuth, type Envelope } from "../protocol/mod.ts";
 import {
   type AdminHandler,
   type AdminServer,
@@ -36,15 +36,20 @@ import { BundleService } from "./bundle_service.ts";
 import { CLIENT_PATH, ClientHub, type ClientLink } from "./client_hub.ts";
 import { Committer } from "./committer.ts";
 import { Delivery } from "./delivery.ts";
+import { MailboxService } from "./mailbox_service.ts";
 import { DeliveryBudgets } from "./delivery_budgets.ts";
 import { type ResourceCondition, ResourceState } from "./resource_state.ts";
 import { FileSpool } from "./file_spool.ts";
+import { GroupService } from "./group_service.ts";
+import { GroupStore } from "./group_store.ts";
 import { adminHandlers } from "./admin_handlers.ts";
 
 /** Store file inside the data directory. */
 export const STORE_FILE = "node.db";
 /** Folder of file chunks kept for local users, inside the data directory. */
 export const SPOOL_DIR = "files";
+/** The group tables (hub state, member copies, key packages), inside the data directory. */
+export const GROUP_STORE_FILE = "groups.db";
 
 /** What `status --json` prints. */
 export interface NodeStatus {
@@ -80,7 +85,9 @@ export interface Node {
   store: NodeStore;
   delivery: Delivery;
   clients: ClientHub;
+  groups: GroupService;
   resources: ResourceState;
+  mailbox: MailboxService;
   /** Connects a client running in this process as `user` (trusted: no handshake). */
   attachLocalClient(user: UserName): ClientLink;
   status(): NodeStatus;
@@ -128,6 +135,16 @@ export async function startNode(options: StartNodeOptions): Promise<Node> {
   try {
     ensureOwner(store, config.nodeId as string as UserName, clock.nowMs());
     const limits = config.limits;
+    const verify = (bytes: Uint8Array) => {
+      let decoded;
+      try {
+        decoded = decodeEnvelopeWithAuth(bytes);
+      } catch {
+        return null;
+      }
+      const verdict = federation.provenance.verify(bytes, decoded);
+      return { decoded, proven: verdict === "ok", verdict };
+    };
     const budgets = new BudgetRegistry(log.child("budgets"), clock);
     const resources = new ResourceState(clock, log.child("resources"));
     const committer = new Committer(store, log.child("store"), resources);
@@ -148,7 +165,16 @@ export async function startNode(options: StartNodeOptions): Promise<Node> {
         refusals: 0,
       }),
     });
-    const federation = createFederation({
+    // The mailboxes each node named last, kept across restarts (a node away for hours has no
+    // live announcement, which is exactly when its mailboxes matter).
+    const knownMailboxes = store.knownMailboxes();
+    const federation: Federation = createFederation({
+      onAnnouncement: (origin) => {
+        const named = [...(federation.router.announcementOf(origin)?.mailboxes ?? [])];
+        if (named.join() === (knownMailboxes.get(origin) ?? []).join()) return;
+        knownMailboxes.set(origin, named);
+        store.setKnownMailboxes(origin, named, clock.nowMs());
+      },
       self: config.nodeId,
       key,
       privateKeyPkcs8: new Uint8Array(await crypto.subtle.exportKey("pkcs8", key.privateKey)),
@@ -188,6 +214,24 @@ export async function startNode(options: StartNodeOptions): Promise<Node> {
       forwarder: federation.forwarder,
       reportMiss: (hop, dest) => federation.router.reportMiss(hop, dest),
     });
+    const groupStore = new GroupStore(join(config.dataDir, GROUP_STORE_FILE));
+    cleanups.push(() => groupStore.close());
+    // The hub's fan-out goes through delivery's outbox; delivery is made just below.
+    let enqueueOwn: Delivery["enqueueOwn"] = () => Promise.reject(new Error("not started"));
+    const groups = new GroupService({
+      self: config.nodeId,
+      store,
+      groups: groupStore,
+      clock,
+      log: log.child("groups"),
+      registry: budgets,
+      limits,
+      forwarder: federation.forwarder,
+      reportMiss: (hop) => federation.router.reportHopFailure(hop),
+      fanout: (rows) => enqueueOwn(rows),
+      lifetimeMs: config.delivery.messageLifetimeMs,
+    });
+    cleanups.push(() => groups.stop());
     const delivery = new Delivery({
       self: config.nodeId,
       store,
@@ -198,6 +242,10 @@ export async function startNode(options: StartNodeOptions): Promise<Node> {
         reportMiss: (hop, dest) => federation.router.reportMiss(hop, dest),
         reportDelivered: (hop, dest) => federation.router.reportDelivered(hop, dest),
         nextHop: (dest) => federation.router.nextHop(dest),
+        hasRoute: (dest) => federation.router.nextHop(dest) !== undefined,
+        signOwn: (unsigned) => federation.provenance.signBatch(unsigned),
+        verify,
+        mailboxesOf: (dest) => knownMailboxes.get(dest) ?? [],
         disconnect: (peer, reason) => federation.links.disconnect(peer, reason),
       },
       spool,
@@ -210,8 +258,35 @@ export async function startNode(options: StartNodeOptions): Promise<Node> {
         maxLifetimeMs: config.delivery.messageLifetimeMs,
         clockAllowanceMs: config.delivery.clockAllowanceMs,
       },
+      groups,
     });
+    enqueueOwn = (rows) => delivery.enqueueOwn(rows);
     cleanups.push(() => delivery.stop());
+    delivery.queryRate = budgets.rate("receipt_queries", { burst: 10, perMinute: 60 });
+    const mailbox = new MailboxService({
+      self: config.nodeId,
+      store,
+      committer,
+      network: {
+        verify,
+        hasRoute: (n) => federation.router.nextHop(n) !== undefined,
+        send: (e) => federation.forwarder.send(e),
+        answer: (to, id, status, via) => delivery.answer(to, id, status, via),
+      },
+      clock,
+      log: log.child("mailbox"),
+      limits: {
+        perSenderBytes: limits.mailboxBytesPerSender,
+        totalBytes: limits.mailboxBytesTotal,
+        defaultQuotaBytes: limits.mailboxDefaultQuotaBytes,
+        keepMs: config.delivery.messageLifetimeMs + 2 * config.delivery.clockAllowanceMs,
+      },
+      refusals: budgets.budget("mailbox_refusals", { perKey: 0 }),
+    });
+    budgets.add(mailbox);
+    cleanups.push(() => mailbox.stop());
+    delivery.receiptTap = (entries, from) => mailbox.settle(entries, from);
+    federation.router.setMailboxes(store.ownMailboxes());
     const clients = new ClientHub({
       self: { nodeId: config.nodeId, key },
       store,
@@ -224,11 +299,15 @@ export async function startNode(options: StartNodeOptions): Promise<Node> {
       clock,
       log: log.child("clients"),
       handshakeTimeoutMs: config.handshakeTimeoutMs,
+      groups,
     });
     cleanups.push(() => clients.stop());
     federation.onLocal((e, bytes, viaPeer) => {
       if (e.kind === "bundleRequest" || e.kind === "bundleReply") bundles.receive(e, viaPeer);
-      else delivery.receiveLocal(e, bytes, viaPeer);
+      else if (e.kind === "custody") mailbox.receiveCustody(e, viaPeer);
+      else if (e.kind === "keyPackageRequest" || e.kind === "keyPackageReply") {
+        groups.receive(e, viaPeer);
+      } else delivery.receiveLocal(e, bytes, viaPeer);
     });
     const links = federation.links;
     clients.announceUsers();
@@ -241,8 +320,22 @@ export async function startNode(options: StartNodeOptions): Promise<Node> {
         key: tls.key,
         maxConnections: config.maxConnections,
         maxConnectionsPerAddress: config.maxConnectionsPerAddress,
+        maxUnauthenticatedConnections: config.maxUnauthenticatedConnections,
+        reservedKnownConnections: config.reservedKnownConnections,
         handshakeTimeoutMs: config.handshakeTimeoutMs,
         maxMessageBytes: config.maxFrameBytes,
+        write: {
+          highWaterBytes: config.writeBufferBytes,
+          maxBufferedBytes: config.maxWriteBufferBytes,
+          stallMs: config.writeStallMs,
+        },
+        // Linked peers' endpoints count as known at once, before they re-authenticate.
+        knownAddresses: store.listPeers().flatMap((p) =>
+          p.state === "linked" && p.host ? [p.host] : []
+        ),
+        clock,
+        // The listener's caps (listener.connections / .unauthenticated / .reservedKnown).
+        budgets,
         routes: { [LINK_PATH]: (a) => links.accept(a), [CLIENT_PATH]: (a) => clients.accept(a) },
         log: log.child("listener"),
       });
@@ -272,7 +365,9 @@ export async function startNode(options: StartNodeOptions): Promise<Node> {
       store,
       delivery,
       clients,
+      groups,
       resources,
+      mailbox,
       attachLocalClient: (user) => attachLocal(clients, user),
       invite,
       status: () => ({
@@ -296,6 +391,7 @@ export async function startNode(options: StartNodeOptions): Promise<Node> {
     const admin: AdminServer = await startAdminServer(config.dataDir, handlers, log);
     cleanups.push(() => admin.close());
     federation.start();
+    await groups.start();
     return node;
   } catch (e) {
     await cleanup();

@@ -16,9 +16,12 @@ export const MAX_RECEIPT_ENTRIES = 4096;
 /**
  * `too-large` and `quota-full` answer file chunks over the destination's limits;
  * `busy` means "not kept now, send it again later" (an inbox or the node is full);
- * `expired` means the envelope arrived past its expiry.
+ * `expired` means the envelope arrived past its expiry; `held` is a mailbox's custody
+ * receipt (it stored the envelope for its destination), `not-served` a mailbox's refusal
+ * for a node it does not serve.
  */
-const STATUS = [
+/** Receipt statuses by their wire code (the index). */
+export const RECEIPT_STATUSES = [
   "stored",
   "no-such-user",
   "refused",
@@ -26,7 +29,10 @@ const STATUS = [
   "quota-full",
   "busy",
   "expired",
+  "held",
+  "not-served",
 ] as const;
+const STATUS = RECEIPT_STATUSES;
 
 /** What the destination did with one envelope. */
 export type ReceiptStatus = typeof STATUS[number];

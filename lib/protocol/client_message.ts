@@ -24,15 +24,26 @@ export type ClientMessage =
   | { type: "directory"; req: number }
   // node → client
   | { type: "welcome"; user: string; node: string; nowMs: number }
-  | { type: "submitted"; req: number; id?: string; state?: "sent" | "delivered"; error?: string }
+  | {
+    type: "submitted";
+    req: number;
+    id?: string;
+    state?: "sent" | "delivered";
+    error?: string;
+    /** Per-user results of a group envelope kept at this very node: address → status. */
+    users?: Record<string, string>;
+  }
   | { type: "deliver"; seq: number; id: string; envelope: Uint8Array }
   | {
     type: "notice";
     seq: number;
     id: string;
     ref: string;
-    state: "delivered" | "failed";
+    /** `held`: a mailbox holds it (`reason` names it); `kept`: kept at the node (reason says why). */
+    state: "delivered" | "failed" | "held" | "kept";
     reason?: string;
+    /** Per-user results of a group envelope (docs/PROTOCOL.md §14): address → status. */
+    users?: Record<string, string>;
   }
   | { type: "bundle"; req: number; bundle?: Uint8Array; error?: string }
   | {
@@ -54,7 +65,17 @@ export type ClientMessage =
    * node → client: the node's resource conditions (a full disk), at welcome and when one
    * starts or ends, so the owner sees them in the UI and `listen`
    */
-  | { type: "condition"; resources: Record<string, NodeCondition> };
+  | { type: "condition"; resources: Record<string, NodeCondition> }
+  // groups (docs/PROTOCOL.md §14)
+  /** client → node: publish MLS key packages (payload: lib/protocol/group_body.ts list) */
+  | { type: "keyPackages"; packages: Uint8Array }
+  /** node → client: one-time key packages left here (at welcome, and after one is handed out) */
+  | { type: "keyPackageCount"; count: number; lastResort: boolean }
+  /** client → node: one key package of `address` (consumed), answered by keyPackage */
+  | { type: "keyPackageFetch"; req: number; address: string }
+  | { type: "keyPackage"; req: number; keyPackage?: Uint8Array; error?: string }
+  /** client → node: this user joined a group it was invited to, or stands in it no more */
+  | { type: "groupPolicy"; group: string; state: "joined" | "none" };
 
 /** One of the node's resource conditions as clients hear it. */
 export interface NodeCondition {
@@ -91,6 +112,11 @@ const TYPES = [
   "chunkDeliver",
   "chunkAck",
   "condition",
+  "keyPackages",
+  "keyPackageCount",
+  "keyPackageFetch",
+  "keyPackage",
+  "groupPolicy",
 ] as const;
 
 const PAYLOAD_FIELD: Partial<Record<ClientMessage["type"], string>> = {
@@ -100,6 +126,8 @@ const PAYLOAD_FIELD: Partial<Record<ClientMessage["type"], string>> = {
   bundle: "bundle",
   chunkSubmit: "envelope",
   chunkDeliver: "envelope",
+  keyPackages: "packages",
+  keyPackage: "keyPackage",
 };
 
 /** Encodes a client message. */
@@ -119,6 +147,11 @@ export function encodeClientMessage(m: ClientMessage): Uint8Array {
 const isStr = (v: unknown, max = 200) => typeof v === "string" && v.length <= max;
 const isInt = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0;
 const opt = (v: unknown, check: (x: unknown) => boolean) => v === undefined || check(v);
+const isUsers = (v: unknown) => {
+  if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
+  const entries = Object.entries(v);
+  return entries.length <= 256 && entries.every(([k, s]) => isStr(k, 80) && isStr(s, 40));
+};
 
 function valid(type: ClientMessage["type"], f: Record<string, unknown>): boolean {
   switch (type) {
@@ -140,12 +173,14 @@ function valid(type: ClientMessage["type"], f: Record<string, unknown>): boolean
     case "submitted":
       return isInt(f.req) && opt(f.id, isStr) &&
         opt(f.state, (v) => v === "sent" || v === "delivered") &&
-        opt(f.error, (v) => isStr(v, 1000));
+        opt(f.error, (v) => isStr(v, 1000)) && opt(f.users, isUsers);
     case "deliver":
       return isInt(f.seq) && isStr(f.id);
     case "notice":
       return isInt(f.seq) && isStr(f.id) && isStr(f.ref) &&
-        (f.state === "delivered" || f.state === "failed") && opt(f.reason, isStr);
+        ["delivered", "failed", "held", "kept"].includes(f.state as string) &&
+        opt(f.reason, isStr) &&
+        opt(f.users, isUsers);
     case "bundle":
       return isInt(f.req) && opt(f.error, (v) => isStr(v, 1000));
     case "entries":
@@ -172,6 +207,16 @@ function valid(type: ClientMessage["type"], f: Record<string, unknown>): boolean
           opt(v.message, (m) => isStr(m, 500)) && opt(v.sinceMs, isInt)
         );
     }
+    case "keyPackages":
+      return true;
+    case "keyPackageCount":
+      return isInt(f.count) && typeof f.lastResort === "boolean";
+    case "keyPackageFetch":
+      return isInt(f.req) && isStr(f.address);
+    case "keyPackage":
+      return isInt(f.req) && opt(f.error, (v) => isStr(v, 1000));
+    case "groupPolicy":
+      return isStr(f.group, 120) && (f.state === "joined" || f.state === "none");
     case "chunkResult":
       return Array.isArray(f.results) && f.results.length <= 4096 &&
         f.results.every((r) =>
@@ -212,7 +257,10 @@ export function decodeClientMessage(bytes: Uint8Array): ClientMessage {
   if (!valid(type, f)) throw new CodecError(`Cannot read client message: bad fields for ${type}`);
   const field = PAYLOAD_FIELD[type];
   const m = { ...f, type } as Record<string, unknown>;
-  if (field && (payload.length > 0 || type !== "bundle")) m[field] = payload;
+  // The payload field comes from the payload bytes only, never from the JSON.
+  if (field && (payload.length > 0 || (type !== "bundle" && type !== "keyPackage"))) {
+    m[field] = payload;
+  } else if (field) delete m[field];
   return m as ClientMessage;
 }
 

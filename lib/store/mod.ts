@@ -17,4 +17,5 @@ export type {
   MessageStore,
   OutboxRecord,
 } from "./message_store.ts";
+export type { CustodyRecord, HeldRecord, MailboxStore, ServedRecord } from "./mailbox_store.ts";
 export { describeStoreFailure, type StoreFailure, storeFailure } from "./store_failure.ts";

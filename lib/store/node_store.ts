@@ -1,5 +1,6 @@
 /** What the node keeps durably, as an interface with swappable backends. */
 import type { NodeId } from "../ids.ts";
+import type { MailboxStore } from "./mailbox_store.ts";
 import type { MessageStore } from "./message_store.ts";
 import type { OriginPinStore } from "./sqlite_origin_pins.ts";
 
@@ -34,7 +35,7 @@ export interface PeerRecord {
 }
 
 /** The node's durable state. */
-export interface NodeStore extends MessageStore {
+export interface NodeStore extends MessageStore, MailboxStore {
   getPeer(nodeId: NodeId): PeerRecord | undefined;
   listPeers(): PeerRecord[];
   putPeer(peer: PeerRecord): void;

@@ -4,6 +4,7 @@ import type { NodeId } from "../ids.ts";
 import type { NodeStore, PeerRecord, PeerState } from "./node_store.ts";
 import { messageStatements } from "./sqlite_message_store.ts";
 import { ORIGIN_PINS_SCHEMA, sqliteOriginPins } from "./sqlite_origin_pins.ts";
+import { MAILBOX_SCHEMA, mailboxStatements } from "./sqlite_mailbox_store.ts";
 
 // 3: origin_pins (routing keys that survive restarts), created by SCHEMA below.
 const SCHEMA_VERSION = 3;
@@ -59,7 +60,8 @@ CREATE TABLE IF NOT EXISTS contacts (
   policy TEXT NOT NULL CHECK (policy IN ('allow', 'block')),
   PRIMARY KEY (owner, address)
 ) STRICT;
-${ORIGIN_PINS_SCHEMA}`;
+${ORIGIN_PINS_SCHEMA}
+${MAILBOX_SCHEMA}`;
 
 // Indexes on columns that version 1 lacked: made after the migration.
 const INDEXES = `
@@ -155,6 +157,7 @@ export function openSqliteNodeStore(path: string): NodeStore {
   const originPins = sqliteOriginPins(db);
   return {
     ...messageStatements(db),
+    ...mailboxStatements(db),
     originPins,
     getPeer(nodeId) {
       const row = getPeer.get(nodeId) as PeerRow | undefined;

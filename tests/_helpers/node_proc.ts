@@ -79,6 +79,8 @@ export interface NodeProcOptions {
   dataDir?: string;
   /** Run the owner's client in the node's process (default mode) instead of `server`. */
   withClient?: boolean;
+  /** Start under `ulimit -n` this many open files (through bash), to test fd exhaustion. */
+  maxOpenFiles?: number;
   /** Extra environment for the process (e.g. libfaketime's LD_PRELOAD and FAKETIME). */
   env?: Record<string, string>;
 }
@@ -90,8 +92,10 @@ export class NodeProc {
   readonly configPath: string;
   readonly dataDir: string;
   readonly mode: "start" | "server";
+  readonly maxOpenFiles: number | undefined;
   readonly env: Record<string, string>;
   #child: Deno.ChildProcess | null = null;
+  #exited = false;
   #output = "";
 
   private constructor(
@@ -100,9 +104,10 @@ export class NodeProc {
     configPath: string,
     dataDir: string,
     mode: "start" | "server",
-    env: Record<string, string> = {},
+    extras: { env?: Record<string, string>; maxOpenFiles?: number } = {},
   ) {
-    this.env = env;
+    this.env = extras.env ?? {};
+    this.maxOpenFiles = extras.maxOpenFiles;
     this.id = id;
     this.port = port;
     this.configPath = configPath;
@@ -127,7 +132,7 @@ export class NodeProc {
       configPath,
       dataDir,
       o.withClient ? "start" : "server",
-      o.env,
+      { env: o.env, maxOpenFiles: o.maxOpenFiles },
     );
     await node.start();
     return node;
@@ -143,28 +148,52 @@ export class NodeProc {
     return this.#child?.pid;
   }
 
+  /**
+   * Resident memory of the running process, from `ps`: Deno grants reading
+   * another process's /proc only with --allow-all, the test run has --allow-run.
+   */
+  async rssBytes(): Promise<number> {
+    const out = await runText("ps", ["-o", "rss=", "-p", String(this.pid)]);
+    const kb = Number(out.trim());
+    if (!out.trim() || !Number.isFinite(kb)) throw new Error(`${this.id}: ps printed no RSS`);
+    return kb * 1024;
+  }
+
+  /** Open file descriptors of the running process (`ls` of its /proc fd folder, as for RSS). */
+  async openFiles(): Promise<number> {
+    const out = await runText("ls", ["-1", `/proc/${this.pid}/fd`]);
+    return out.split("\n").filter((l) => l.length > 0).length;
+  }
+
+  /** True while the process started last has not exited. */
   get running(): boolean {
-    return this.#child !== null;
+    return this.#child !== null && !this.#exited;
   }
 
   /** Starts (or restarts) the process and waits for `ready`. */
   async start(): Promise<void> {
     if (this.#child) throw new Error(`${this.id} is already running`);
-    const child = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--allow-net",
-        "--allow-read",
-        "--allow-write=.tmp",
-        // For profiling by hand: FEDCHAT_PROFILE_DIR=.tmp/prof deno task bench ...
-        ...(PROFILE_DIR ? ["--cpu-prof", `--cpu-prof-dir=${PROFILE_DIR}`] : []),
-        // For experiments by hand, e.g. FEDCHAT_V8_FLAGS=--max-semi-space-size=2
-        ...(V8_FLAGS ? [`--v8-flags=${V8_FLAGS}`] : []),
-        join(REPO, "main.ts"),
-        this.mode,
-        "--config",
-        this.configPath,
-      ],
+    const denoArgs = [
+      "run",
+      "--allow-net",
+      "--allow-read",
+      "--allow-write=.tmp",
+      // For profiling by hand: FEDCHAT_PROFILE_DIR=.tmp/prof deno task bench ...
+      ...(PROFILE_DIR ? ["--cpu-prof", `--cpu-prof-dir=${PROFILE_DIR}`] : []),
+      // For experiments by hand, e.g. FEDCHAT_V8_FLAGS=--max-semi-space-size=2
+      ...(V8_FLAGS ? [`--v8-flags=${V8_FLAGS}`] : []),
+      join(REPO, "main.ts"),
+      this.mode,
+      "--config",
+      this.configPath,
+    ];
+    // `exec` keeps the process id: signals and /proc reach deno itself.
+    const [program, args] = this.maxOpenFiles === undefined ? [Deno.execPath(), denoArgs] : [
+      "bash",
+      ["-c", `ulimit -n ${this.maxOpenFiles} && exec "$0" "$@"`, Deno.execPath(), ...denoArgs],
+    ];
+    const child = new Deno.Command(program, {
+      args,
       cwd: REPO,
       env: { NO_COLOR: "1", ...this.env },
       stdout: "piped",
@@ -172,6 +201,12 @@ export class NodeProc {
     }).spawn();
     this.#output += "\n--- start ---\n";
     this.#child = child;
+    this.#exited = false;
+    void child.status.then((s) => {
+      if (this.#child !== child) return;
+      this.#exited = true;
+      this.#output += `\n--- exited with code ${s.code}${s.signal ? ` (${s.signal})` : ""} ---\n`;
+    });
     const d = new TextDecoder();
     const pump = async (stream: ReadableStream<Uint8Array>) => {
       for await (const c of stream) this.#output += d.decode(c, { stream: true });
@@ -291,4 +326,13 @@ export async function inProcessNode(
     alterForwarded: o.alterForwarded,
   });
   return Object.assign(node, { configPath });
+}
+
+/** Runs a short command and returns its standard output; throws on a non-zero exit. */
+async function runText(cmd: string, args: string[]): Promise<string> {
+  const out = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
+  if (!out.success) {
+    throw new Error(`${cmd} ${args.join(" ")}: ${new TextDecoder().decode(out.stderr).trim()}`);
+  }
+  return new TextDecoder().decode(out.stdout);
 }

@@ -7,6 +7,8 @@ export const ANNOUNCEMENT_VERSION = 2;
 export const MAX_ANNOUNCEMENT_BYTES = 64 * 1024;
 /** Most links one announcement may list. */
 export const MAX_ANNOUNCED_LINKS = 1024;
+/** Most mailboxes one announcement may name. */
+export const MAX_MAILBOXES = 8;
 /** Most users one announcement may list. */
 export const MAX_ANNOUNCED_USERS = 4096;
 /** Length of the origin's Ed25519 public key. */
@@ -48,6 +50,11 @@ export interface AnnouncementBody {
   /** False for an unlisted node, which then announces no users. */
   readonly listed: boolean;
   readonly endpoint?: Endpoint;
+  /**
+   * Nodes that hold envelopes for the origin while it is away (its mailboxes, at most
+   * {@linkcode MAX_MAILBOXES}), sorted; absent or empty when it has none.
+   */
+  readonly mailboxes?: readonly NodeId[];
   /** Neighbours the origin has a live link to, sorted, without duplicates. */
   readonly links: readonly NodeId[];
   /** Listed users, sorted by name, without duplicates. */

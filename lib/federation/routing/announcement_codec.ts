@@ -4,7 +4,8 @@
  *
  * ```
  * u8 version=2 | str16 origin | key[32] | u32 seq | u32 lifetimeMs
- * | u8 flags (bit 0 listed, bit 1 endpoint) | [str16 host, u16 port]
+ * | u8 flags (bit 0 listed, bit 1 endpoint, bit 2 mailboxes) | [str16 host, u16 port]
+ * | [u8 count, count × str16 node id]                 mailboxes (bit 2), strictly ascending
  * | u16 count, count × str16 node id                  links, strictly ascending
  * | u16 count, count × (str16 name, u8 presence)      users, strictly ascending
  * | signature[64] over "fedchat-announce-v2\0" || everything before it
@@ -28,6 +29,7 @@ import {
   MAX_ANNOUNCED_LINKS,
   MAX_ANNOUNCED_USERS,
   MAX_ANNOUNCEMENT_BYTES,
+  MAX_MAILBOXES,
   MAX_SEQ,
   type Presence,
   type SignedAnnouncement,
@@ -36,6 +38,7 @@ import { AnnouncementDecodeError } from "./errors.ts";
 
 const FLAG_LISTED = 1;
 const FLAG_ENDPOINT = 2;
+const FLAG_MAILBOXES = 4;
 const HOST_PATTERN = /^[A-Za-z0-9.:\-\[\]]{1,253}$/;
 const PRESENCES: readonly Presence[] = ["offline", "online"];
 const MAX_ID_BYTES = 32;
@@ -54,8 +57,16 @@ export function encodeAnnouncementBody(body: AnnouncementBody): Uint8Array {
   const w = new ByteWriter(128 + 40 * (links.length + users.length));
   w.u8(ANNOUNCEMENT_VERSION).str16(body.origin).raw(body.publicKey);
   w.u32(body.seq).u32(body.lifetimeMs);
-  w.u8((body.listed ? FLAG_LISTED : 0) | (body.endpoint ? FLAG_ENDPOINT : 0));
+  const mailboxes = [...(body.mailboxes ?? [])].sort();
+  w.u8(
+    (body.listed ? FLAG_LISTED : 0) | (body.endpoint ? FLAG_ENDPOINT : 0) |
+      (mailboxes.length > 0 ? FLAG_MAILBOXES : 0),
+  );
   if (body.endpoint) w.str16(body.endpoint.host).u16(body.endpoint.port);
+  if (mailboxes.length > 0) {
+    w.u8(mailboxes.length);
+    for (const m of mailboxes) w.str16(m);
+  }
   w.u16(links.length);
   for (const link of links) w.str16(link);
   w.u16(users.length);
@@ -236,6 +247,7 @@ class DecodedAnnouncement implements SignedAnnouncement {
   readonly lifetimeMs: number;
   readonly listed: boolean;
   readonly endpoint?: Endpoint;
+  readonly mailboxes?: readonly NodeId[];
   readonly links: readonly NodeId[];
   readonly bytes: Uint8Array;
   /** A view into `bytes`, made once: every record of this origin shares it. */
@@ -258,7 +270,7 @@ class DecodedAnnouncement implements SignedAnnouncement {
       throw new AnnouncementDecodeError("Cannot decode announcement: lifetime is 0");
     }
     const flags = r.u8("flags");
-    if ((flags & ~(FLAG_LISTED | FLAG_ENDPOINT)) !== 0) {
+    if ((flags & ~(FLAG_LISTED | FLAG_ENDPOINT | FLAG_MAILBOXES)) !== 0) {
       throw new AnnouncementDecodeError(`Cannot decode announcement: unknown flags ${flags}`);
     }
     if (flags & FLAG_ENDPOINT) {
@@ -268,6 +280,21 @@ class DecodedAnnouncement implements SignedAnnouncement {
         throw new AnnouncementDecodeError("Cannot decode announcement: bad endpoint");
       }
       this.endpoint = Object.freeze({ host, port });
+    }
+    if (flags & FLAG_MAILBOXES) {
+      const n = r.u8("mailbox count");
+      if (n < 1 || n > MAX_MAILBOXES) {
+        throw new AnnouncementDecodeError("Cannot decode announcement: bad mailbox count");
+      }
+      const mailboxes: NodeId[] = [];
+      for (let i = 0; i < n; i++) {
+        const m = readNodeId(r, "mailbox", known);
+        if (m === origin || (i > 0 && !(mailboxes[i - 1] < m))) {
+          throw new AnnouncementDecodeError("Cannot decode announcement: bad mailboxes");
+        }
+        mailboxes.push(m);
+      }
+      this.mailboxes = Object.freeze(mailboxes);
     }
     const linkCount = r.u16("link count");
     if (linkCount > MAX_ANNOUNCED_LINKS) {
@@ -327,6 +354,12 @@ function checkBody(body: AnnouncementBody): void {
   }
   if (!Number.isInteger(body.lifetimeMs) || body.lifetimeMs < 1 || body.lifetimeMs > MAX_AGE_MS) {
     throw new RangeError(`Cannot encode announcement: lifetime ${body.lifetimeMs} out of range`);
+  }
+  if ((body.mailboxes?.length ?? 0) > MAX_MAILBOXES) {
+    throw new RangeError("Cannot encode announcement: too many mailboxes");
+  }
+  if (body.mailboxes?.includes(body.origin)) {
+    throw new RangeError("Cannot encode announcement: a node is not its own mailbox");
   }
   if (body.links.length > MAX_ANNOUNCED_LINKS) {
     throw new RangeError("Cannot encode announcement: too many links");

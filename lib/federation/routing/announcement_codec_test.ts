@@ -120,7 +120,7 @@ Deno.test("decodeAnnouncement() rejects bad fields", () => {
   // Layout: version 0, origin length 1..2, "alice" 3..7, key 8..39, seq 40..43,
   // lifetime 44..47, flags 48.
   assert.throws(() => decodeAnnouncement(patched(bytes, 3, 0x41)), /bad origin/); // "Alice"
-  assert.throws(() => decodeAnnouncement(patched(bytes, 48, 0x07)), /unknown flags/);
+  assert.throws(() => decodeAnnouncement(patched(bytes, 48, 0x0b)), /unknown flags/);
   const seqZero = bytes.slice();
   seqZero.fill(0, 40, 44);
   assert.throws(() => decodeAnnouncement(seqZero), /seq is 0/);
@@ -193,4 +193,31 @@ Deno.test("decodeAnnouncement() asks the caller for ids it holds, and still chec
     () => decodeAnnouncement(patched(bad, at, 0x42), { known: () => undefined }),
     AnnouncementDecodeError,
   );
+});
+
+Deno.test("announcements carry the origin's mailboxes, sorted; bad lists are refused", () => {
+  const m = (id: string) => toNodeId(id);
+  const a = decodeAnnouncement(wire({ mailboxes: [m("zeta"), m("mb")] }));
+  assert.deepEqual(a.mailboxes, ["mb", "zeta"]);
+  assert.deepEqual(encodeAnnouncementBody(a), a.body);
+  assert.equal(decodeAnnouncement(wire()).mailboxes, undefined);
+  assert.throws(() => encodeAnnouncementBody(body({ mailboxes: [m("alice")] })), RangeError);
+  assert.throws(
+    () =>
+      encodeAnnouncementBody(body({ mailboxes: Array.from({ length: 9 }, (_, i) => m(`m${i}`)) })),
+    RangeError,
+  );
+  // A duplicate (not strictly ascending) in the wire bytes is refused.
+  const one = wire({ mailboxes: [m("mb")] });
+  const at = one.indexOf(0x6d, 60); // "m" of "mb" after the endpoint
+  const twice = new Uint8Array([
+    ...one.subarray(0, at - 3),
+    2,
+    0,
+    2,
+    0x6d,
+    0x62,
+    ...one.subarray(at - 2),
+  ]);
+  assert.throws(() => decodeAnnouncement(twice), AnnouncementDecodeError);
 });

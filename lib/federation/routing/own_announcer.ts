@@ -123,6 +123,16 @@ export class OwnAnnouncer {
     this.request();
   }
 
+  #mailboxes: readonly NodeId[] = [];
+
+  /** Replaces the mailboxes this node names; an announcement follows if they changed. */
+  setMailboxes(mailboxes: readonly NodeId[]): void {
+    const next = [...new Set(mailboxes)].filter((m) => m !== this.#o.self).sort();
+    if (next.join() === this.#mailboxes.join()) return;
+    this.#mailboxes = next;
+    this.request();
+  }
+
   /**
    * Handles an announcement of our own id coming back. A verified one with a seq above ours
    * (from before a restart) lifts our next seq above it; it is never stored.
@@ -171,6 +181,7 @@ export class OwnAnnouncer {
       lifetimeMs,
       listed: this.#listed,
       ...(this.#o.endpoint ? { endpoint: this.#o.endpoint } : {}),
+      ...(this.#mailboxes.length > 0 ? { mailboxes: this.#mailboxes } : {}),
       links: this.#o.links(),
       users: this.listedUsers,
     }, this.#o.signer);

@@ -214,6 +214,16 @@ export class Router {
     this.#own.setUsers(users);
   }
 
+  /** Names the nodes that hold envelopes for this one while it is away (its mailboxes). */
+  setMailboxes(mailboxes: readonly NodeId[]): void {
+    this.#own.setMailboxes(mailboxes);
+  }
+
+  /** The mailboxes `node` names in its current announcement (empty if none or unknown). */
+  mailboxesOf(node: NodeId): readonly NodeId[] {
+    return this.announcementOf(node)?.mailboxes ?? [];
+  }
+
   /** Lists or unlists the whole node. */
   setListed(listed: boolean): void {
     this.#own.setListed(listed);
@@ -310,6 +320,7 @@ export class Router {
         trust: state.trust!,
         ...(state.introducer ? { introducedBy: state.introducer } : {}),
         ...(suspicion > 0 ? { suspicion: Math.round(suspicion * 100) / 100 } : {}),
+        ...(a.mailboxes ? { mailboxes: a.mailboxes } : {}),
       });
     }
     return rows.sort((x, y) => (x.node < y.node ? -1 : 1));

@@ -104,6 +104,8 @@ export interface TableRow {
   readonly introducedBy?: NodeId;
   /** Extra cost of `nextHop` for this node (refused hand-offs, missing receipts), when any. */
   readonly suspicion?: number;
+  /** The mailboxes the node names, when any. */
+  readonly mailboxes?: readonly NodeId[];
 }
 
 /** What the router holds, for `status --json`. */
