@@ -2,7 +2,9 @@
  * `deno task bench [NAME...]`: runs benchmarks one after another, each in its
  * own process, passing their output through. Benchmarks assert nothing.
  * Arguments starting with "--" go to each benchmark:
- * `deno task bench messaging --hops=1 --vs-prosody`.
+ * `deno task bench messaging --hops=1 --vs-prosody`; `--v8-flags=...` goes to
+ * Deno instead, after the benchmark's own V8 flags:
+ * `deno task bench routing --sizes=10000 --v8-flags=--max-old-space-size=12000`.
  */
 // deno-lint-ignore-file no-console
 const ALL = [
@@ -16,8 +18,19 @@ const ALL = [
   "ui",
   "files",
 ];
-// Arguments starting with "--" are passed to every benchmark run (e.g. `--vs-prosody`).
-const flags = Deno.args.filter((a) => a.startsWith("--"));
+/**
+ * V8 flags a benchmark always runs with: routing measures memory after a full collection
+ * (`gc()`), and at 10,000 nodes the simulation holds several GiB in one heap.
+ */
+const V8_FLAGS: Record<string, string[]> = {
+  routing: ["--expose-gc", "--max-old-space-size=12000"],
+};
+const V8_PREFIX = "--v8-flags=";
+const extraV8 = Deno.args.filter((a) => a.startsWith(V8_PREFIX))
+  .flatMap((a) => a.slice(V8_PREFIX.length).split(","))
+  .filter((f) => f.length > 0);
+// Other arguments starting with "--" are passed to every benchmark run (e.g. `--vs-prosody`).
+const flags = Deno.args.filter((a) => a.startsWith("--") && !a.startsWith(V8_PREFIX));
 const picked = Deno.args.filter((a) => !a.startsWith("--"));
 const names = picked.length > 0 ? picked : ALL;
 for (const name of names) {
@@ -29,6 +42,7 @@ for (const name of names) {
     continue;
   }
   console.log(`== ${name}`);
+  const v8 = [...(V8_FLAGS[name] ?? []), ...extraV8];
   const { code } = await new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -38,6 +52,7 @@ for (const name of names) {
       "--allow-run",
       "--allow-env",
       "--allow-sys",
+      ...(v8.length > 0 ? [`${V8_PREFIX}${v8.join(",")}`] : []),
       file,
       ...flags,
     ],

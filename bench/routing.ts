@@ -1,6 +1,6 @@
 /**
  * Routing benchmark, simulated (fake signatures, simulated clock, 20 ms per hop), with the
- * routing-origin budgets on (defaults): random connected meshes (average degree 4) of
+ * routing-origin budgets on (see limitsFor): random connected meshes (average degree 4) of
  * 1,000 to 10,000 nodes. Measures, for the cold start and for the failure of 1 % of nodes
  * (from failure detection): simulated time to converge, wall and CPU time, events,
  * announcements and the link messages (batches) that carried them, and traffic per link
@@ -11,8 +11,10 @@
  * human lines, then one JSON line. CPU time is the process's (user + system): on a shared
  * machine it, not the wall time, says what the work costs.
  *
- *   deno run -A --v8-flags=--expose-gc bench/routing.ts \
- *     [--sizes=1000,2000,10000] [--steady-min=30] [--seed=1] [--budget=900]
+ *   deno task bench routing [--sizes=1000,2000,10000] [--steady-min=30] [--seed=1] \
+ *     [--budget=900] [--limits=federation|default]
+ *
+ * (bench/mod.ts runs it with `--expose-gc` and a 12,000 MB old space.)
  */
 import process from "node:process";
 import { toNodeId, toUserName } from "../lib/ids.ts";
@@ -66,6 +68,10 @@ interface Figures {
   convergeCpuSeconds: number;
   wallSeconds: number;
   cpuSeconds: number;
+  /** The process's peak RSS so far (VmHWM; sizes run in one process, so it only grows). */
+  peakRssBytes: number;
+  /** The V8 heap's total size at the end, before the closing collection. */
+  heapTotalBytes: number;
 }
 
 /** What one phase (cold start, failure) cost and carried. */
@@ -252,6 +258,16 @@ class Phase {
         delta.reduce((x, d) => x + d.messages, 0) / Math.max(1, delta.length),
       ),
     };
+  }
+}
+
+/** The process's peak resident memory (VmHWM), 0 where /proc cannot tell. */
+function peakRss(): number {
+  try {
+    const m = /VmHWM:\s*(\d+) kB/.exec(Deno.readTextFileSync("/proc/self/status"));
+    return m ? Number(m[1]) * 1024 : 0;
+  } catch {
+    return 0;
   }
 }
 
@@ -512,10 +528,14 @@ async function benchOne(
   for (const i of liveIds) sim.router(i).stop();
   const wallSeconds = (performance.now() - wallStart) / 1000;
   const cpuTotal = cpuSeconds();
+  const peakRssBytes = peakRss();
   print(
     `  wall time ${wallSeconds.toFixed(1)} s (${cpuTotal.toFixed(1)} s CPU), ` +
       `${sim.clock.eventsRun} simulated events, ` +
-      `${sim.messagesDelivered} announcements delivered in ${sim.framesSent} link messages\n`,
+      `${sim.messagesDelivered} announcements delivered in ${sim.framesSent} link messages; ` +
+      `peak RSS ${(peakRssBytes / 2 ** 20).toFixed(0)} MiB, V8 heap ${
+        (mem.heapTotal / 2 ** 20).toFixed(0)
+      } MiB (${(mem.heapUsed / 2 ** 20).toFixed(0)} MiB used after a full collection)\n`,
   );
   return {
     nodes: n,
@@ -552,6 +572,8 @@ async function benchOne(
     convergeCpuSeconds: round1(convergeCpuSeconds),
     wallSeconds: round1(wallSeconds),
     cpuSeconds: round1(cpuTotal),
+    peakRssBytes,
+    heapTotalBytes: mem.heapTotal,
   };
 }
 
