@@ -73,7 +73,7 @@ export function GroupWindow({ store, id, popout }: GroupWindowProps) {
         <div>
           <h2>{group.name}</h2>
           <div class="muted small-text">
-            {group.members} member{group.members === 1 ? "" : "s"}
+            {active ? `${group.members} member${group.members === 1 ? "" : "s"}` : group.state}
             {group.admin && " · you are an admin"}
             {group.pending && ` · waiting for ${group.home}: ${group.pending}`}
             {group.leaving && " · leaving"}

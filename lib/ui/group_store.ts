@@ -110,6 +110,10 @@ export class GroupStore {
       case "groupMessage": {
         const m = event.message;
         this.#addMessage(m);
+        // Someone joined, left or was removed, or a rename: the members panel reloads.
+        if (m.kind === "event" && this.active.value === m.group) {
+          void this.load(m.group).catch(() => {});
+        }
         if (m.direction === "in" && m.kind === "text") {
           if (!this.#o.isVisible() || this.active.value !== m.group) {
             this.#o.notify(this.group(m.group)?.name ?? "Group", `${m.sender}: ${m.text}`);
