@@ -7,10 +7,14 @@ import type {
   Contact,
   DirectoryUser,
   FileTransfer,
+  GroupInvitationView,
+  GroupMessage,
+  GroupView,
   IncomingRequest,
   LinkView,
   SelfInfo,
 } from "../client/api.ts";
+import { type GroupUiCommand, parseGroupCommand } from "./group_types.ts";
 
 export type {
   ChatMessage,
@@ -46,6 +50,9 @@ export interface UiSnapshot {
   requests: IncomingRequest[];
   /** File transfers, newest first. */
   files: FileTransfer[];
+  /** Our groups, and invitations waiting for an answer. */
+  groups: GroupView[];
+  invitations: GroupInvitationView[];
   limits: UiLimits;
 }
 
@@ -72,6 +79,8 @@ export interface PageState {
   snapshot: UiSnapshot;
   active: string | null;
   histories: Record<string, ChatMessage[]>;
+  /** The group the page is about (its id), if any. */
+  activeGroup?: string | null;
   /** The server's clock when it rendered (day separators must match on hydration). */
   nowMs: number;
 }
@@ -89,7 +98,8 @@ export type UiCommand =
   | { kind: "send"; address: string; text: string }
   | { kind: "markRead"; address: string }
   | { kind: "acceptKeyChange"; address: string }
-  | { kind: "acceptFile" | "declineFile" | "cancelFile"; id: string };
+  | { kind: "acceptFile" | "declineFile" | "cancelFile"; id: string }
+  | GroupUiCommand;
 
 /** What `POST /api/command` answers. */
 export type UiCommandResult =
@@ -97,6 +107,8 @@ export type UiCommandResult =
   | { kind: "link"; link: LinkView }
   | { kind: "message"; message: ChatMessage }
   | { kind: "file"; transfer: FileTransfer }
+  | { kind: "group"; group: GroupView }
+  | { kind: "groupMessage"; message: GroupMessage }
   | { kind: "error"; error: string };
 
 const ADDRESS = /^[a-z0-9][a-z0-9_-]{0,31}(@[a-z0-9][a-z0-9_-]{0,31})?$/;
@@ -191,6 +203,6 @@ export function parseUiCommand(value: unknown, limits: UiLimits): UiCommand {
       return { kind, id };
     }
     default:
-      throw new RangeError("Cannot read command: unknown kind");
+      return parseGroupCommand(obj, limits.maxMessageChars);
   }
 }
