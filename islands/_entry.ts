@@ -19,6 +19,7 @@ import {
 import ChatWindows from "./ChatWindows.tsx";
 import DirectoryList from "./DirectoryList.tsx";
 import FederationPanel from "./FederationPanel.tsx";
+import MailboxPanel from "./MailboxPanel.tsx";
 import NodeCard from "./NodeCard.tsx";
 import RequestDialog from "./RequestDialog.tsx";
 import StatusBar from "./StatusBar.tsx";
@@ -28,6 +29,7 @@ const ISLANDS: Record<string, ComponentType<never>> = {
   ChatWindows,
   DirectoryList,
   FederationPanel,
+  MailboxPanel,
   NodeCard,
   RequestDialog,
   StatusBar,
