@@ -10,8 +10,11 @@ const LABEL: Record<ChatMessage["state"], string> = {
   failed: "✕ failed",
 };
 
-/** The reason a node gives for a message a mailbox holds (lib/node/delivery.ts). */
-const HELD_AT = /^held at mailbox ([a-z0-9][a-z0-9_-]{0,31})$/;
+/**
+ * The reason a node gives for an envelope a mailbox holds: the mailbox's node id
+ * for a message (lib/node/custody.ts), "held at mailbox M" for a file (lib/node/delivery.ts).
+ */
+const HELD_AT = /^(?:held at mailbox )?([a-z0-9][a-z0-9_-]{0,31})$/;
 
 /**
  * The label of an outgoing message's state: "✓ stored at mailbox m" while a

@@ -6,6 +6,7 @@ Deno.test("stateLabel() names the mailbox that holds a message, apart from sent 
     stateLabel({ state: "held", reason: "held at mailbox m" }),
     "✓ stored at mailbox m",
   );
+  assert.equal(stateLabel({ state: "held", reason: "m" }), "✓ stored at mailbox m");
   assert.equal(stateLabel({ state: "held" }), "✓ stored at a mailbox");
   assert.equal(
     stateLabel({ state: "held", reason: "held at mailbox <b>x</b>" }),
