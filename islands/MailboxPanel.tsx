@@ -131,7 +131,7 @@ export default function MailboxPanel({ initial }: MailboxPanelProps) {
               )}
             <form class="connect-form mailbox-form" onSubmit={add}>
               <label>
-                Mailbox node id
+                Mailbox
                 <input
                   name="mailbox"
                   required
@@ -179,7 +179,7 @@ export default function MailboxPanel({ initial }: MailboxPanelProps) {
               )}
             <form class="connect-form mailbox-form" onSubmit={serve}>
               <label>
-                Node id to serve
+                Node to serve
                 <input
                   name="served"
                   required

@@ -74,7 +74,7 @@ async function mailboxFlow(): Promise<void> {
 
     // 1. Bob's owner names m as his mailbox; what is wrong is said, in words.
     await goTo(b, "/federation");
-    const mine = b.getByLabel("Mailbox node id");
+    const mine = b.getByLabel("Mailbox", { exact: true });
     const add = b.getByRole("button", { name: "Add mailbox" });
     await mine.fill("Bad Id!");
     await add.click();
@@ -90,7 +90,7 @@ async function mailboxFlow(): Promise<void> {
 
     // 2. M's owner serves bob, with a quota (a bad one first).
     await goTo(mp, "/federation");
-    await mp.getByLabel("Node id to serve").fill("bob");
+    await mp.getByLabel("Node to serve").fill("bob");
     await mp.getByLabel("Quota (optional)").fill("8 parsecs");
     await mp.getByRole("button", { name: "Serve", exact: true }).click();
     await shownError(mp, 'Cannot read size "8 parsecs"');
