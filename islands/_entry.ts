@@ -20,6 +20,7 @@ import ChatWindows from "./ChatWindows.tsx";
 import DirectoryList from "./DirectoryList.tsx";
 import FederationPanel from "./FederationPanel.tsx";
 import GroupWindows from "./GroupWindows.tsx";
+import MailboxPanel from "./MailboxPanel.tsx";
 import NodeCard from "./NodeCard.tsx";
 import RequestDialog from "./RequestDialog.tsx";
 import StatusBar from "./StatusBar.tsx";
@@ -30,6 +31,7 @@ const ISLANDS: Record<string, ComponentType<never>> = {
   DirectoryList,
   FederationPanel,
   GroupWindows,
+  MailboxPanel,
   NodeCard,
   RequestDialog,
   StatusBar,

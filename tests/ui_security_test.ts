@@ -456,6 +456,9 @@ Deno.test("UI security: command bodies are capped and checked field by field", a
       JSON.stringify({ kind: "connect", host: "a b", port: 1, nodeId: "bob" }),
       JSON.stringify({ kind: "approveLink", nodeId: "../x" }),
       JSON.stringify({ kind: "request", address: "bob@bob", intro: "x".repeat(501) }),
+      JSON.stringify({ kind: "addMailbox", nodeId: "M!" }),
+      JSON.stringify({ kind: "serveMailbox", nodeId: "bob", quotaBytes: 1024 }),
+      JSON.stringify({ kind: "serveMailbox", nodeId: "bob", quotaBytes: "64M" }),
     ];
     for (const body of bad) {
       const res = await post(body);
@@ -483,6 +486,9 @@ Deno.test("UI security: command bodies are capped and checked field by field", a
     const ok = await post(JSON.stringify({ kind: "request", address: "bob@bob", intro: "hi" }));
     assert.equal(ok.status, 200);
     assert.deepEqual(JSON.parse(ok.body), { kind: "ok" });
+    const notOne = await post(JSON.stringify({ kind: "removeMailbox", nodeId: "zz" }));
+    assert.equal(notOne.status, 422);
+    assert.match(JSON.parse(notOne.body).error, /not one of this node's mailboxes/);
   } finally {
     await s.ui.close();
   }

@@ -40,6 +40,8 @@ import type {
   IncomingRequest,
   KeyChange,
   LinkView,
+  MailboxAction,
+  MailboxView,
   NodeConditions,
   SafetyInfo,
   SelfInfo,
@@ -289,6 +291,9 @@ export class ClientCore implements ClientApi {
   }
   rejectLink(nodeId: string): Promise<void> {
     return this.#needNode().reject(nodeId);
+  }
+  async mailbox(action: MailboxAction): Promise<MailboxView> {
+    return await this.#needNode().mailbox(action);
   }
 
   async directory(): Promise<DirectoryUser[]> {

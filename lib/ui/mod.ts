@@ -32,3 +32,5 @@ export {
 } from "./slash_commands.ts";
 export { dayKey, formatDay, formatTime } from "./time_format.ts";
 export { formatEta, formatSize } from "./size_format.ts";
+export { parseSize } from "./size_parse.ts";
+export { stateLabel } from "./message_state.ts";

@@ -329,9 +329,10 @@ export class UiStore {
   #addMessage(m: ChatMessage): void {
     const list = this.histories.value[m.peer] ?? [];
     const i = list.findIndex((x) => x.id === m.id);
-    // A command's answer can arrive after a newer state event: never step a state back.
+    // A command's answer can arrive after a newer state event: never step a state back
+    // (nor lose the reason that came with it, such as the mailbox that holds it).
     const merged = i >= 0 && STATE_RANK[list[i].state] > STATE_RANK[m.state]
-      ? { ...m, state: list[i].state }
+      ? { ...m, state: list[i].state, reason: list[i].reason }
       : m;
     const next = i >= 0 ? list.map((x, j) => (j === i ? merged : x)) : [...list, m];
     next.sort((a, b) => a.sentAtMs - b.sentAtMs);

@@ -45,6 +45,30 @@ async function run(client: ClientApi, c: UiCommand): Promise<UiCommandResult> {
       return { kind: "file", transfer: await client.declineFile(c.id) };
     case "cancelFile":
       return { kind: "file", transfer: await client.cancelFile(c.id) };
+    case "mailboxes":
+      return { kind: "mailboxes", mailboxes: await client.mailbox({ kind: "list" }) };
+    case "addMailbox":
+      return {
+        kind: "mailboxes",
+        mailboxes: await client.mailbox({ kind: "add", nodeId: c.nodeId }),
+      };
+    case "removeMailbox":
+      return {
+        kind: "mailboxes",
+        mailboxes: await client.mailbox({ kind: "remove", nodeId: c.nodeId }),
+      };
+    case "serveMailbox": {
+      const { nodeId, quotaBytes } = c;
+      return {
+        kind: "mailboxes",
+        mailboxes: await client.mailbox({ kind: "serve", nodeId, quotaBytes }),
+      };
+    }
+    case "stopServing":
+      return {
+        kind: "mailboxes",
+        mailboxes: await client.mailbox({ kind: "stop", nodeId: c.nodeId }),
+      };
     default:
       return await runGroupCommand(client, c);
   }
