@@ -38,6 +38,8 @@ function str(args: Record<string, unknown>, name: string): string {
 export function adminHandlers(node: AdminNode): Record<string, AdminHandler> {
   return {
     status: () => ({ kind: "result", value: node.status() }),
+    // The process's memory as V8 sees it (rss, heapTotal, heapUsed, external): for benchmarks.
+    memory: () => ({ kind: "result", value: Deno.memoryUsage() }),
     links: () => ({ kind: "result", value: node.federation.links.links() }),
     invite: () => ({ kind: "result", value: node.invite() }),
     connect: async (args) => {
