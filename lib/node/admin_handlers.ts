@@ -40,6 +40,8 @@ export function adminHandlers(node: AdminNode): Record<string, AdminHandler> {
   const mailboxes = new MailboxAdmin(node);
   return {
     status: () => ({ kind: "result", value: node.status() }),
+    // The process's memory as V8 sees it (rss, heapTotal, heapUsed, external): for benchmarks.
+    memory: () => ({ kind: "result", value: Deno.memoryUsage() }),
     links: () => ({ kind: "result", value: node.federation.links.links() }),
     invite: () => ({ kind: "result", value: node.invite() }),
     connect: async (args) => {
