@@ -11,6 +11,13 @@
  * this runtime; a relay opens and seals every byte it forwards, so the cipher
  * was most of its CPU. The ciphertext and tag go into the WebSocket frame
  * with one copy (`WsConnection.sendParts`), masked there in place.
+ *
+ * Records carry several messages: the small messages sent in one turn of the
+ * event loop (until a microtask runs, or up to {@linkcode RECORD_MAX_BYTES})
+ * are sealed together, as `n × (u32 length | message)`, and go out as one
+ * WebSocket frame. One seal and one frame per record instead of per message
+ * is most of a relay's channel cost for small messages (PERF_NOTES.md §5,
+ * item 2); the nonce counter counts records.
  */
 import { createCipheriv, createDecipheriv } from "node:crypto";
 import type { WsConnection } from "../wss/mod.ts";
@@ -26,13 +33,49 @@ function nonce(counter: number): Uint8Array {
   return n;
 }
 
-function seal(key: Uint8Array, counter: number, plaintext: Uint8Array): [Uint8Array, Uint8Array] {
+/** Seals a record given in parts; returns the ciphertext of each part, then the tag. */
+function seal(key: Uint8Array, counter: number, parts: readonly Uint8Array[]): Uint8Array[] {
   const c = createCipheriv(CIPHER, key, nonce(counter), { authTagLength: TAG_BYTES });
-  const body = c.update(plaintext);
+  const out: Uint8Array[] = parts.map((p) => c.update(p));
   const tail = c.final();
-  // A stream cipher: `final()` adds nothing, so the ciphertext is `body` as it is.
+  // A stream cipher: `final()` adds nothing, so the ciphertext is the parts' as they are.
   if (tail.length !== 0) throw new Error("Cannot seal: unexpected cipher output");
-  return [body, c.getAuthTag()];
+  out.push(c.getAuthTag());
+  return out;
+}
+
+/** A record of several small messages is sealed once it would pass this size. */
+export const RECORD_MAX_BYTES = 32 * 1024;
+/** Each message's length in front of it inside a record. */
+const LENGTH_BYTES = 4;
+
+/** One record's plaintext: each message with its length in front (`framed` bytes in all). */
+function frameRecord(messages: readonly Uint8Array[], framed: number): Uint8Array {
+  const out = new Uint8Array(framed);
+  const view = new DataView(out.buffer);
+  let at = 0;
+  for (const m of messages) {
+    view.setUint32(at, m.length);
+    out.set(m, at + LENGTH_BYTES);
+    at += LENGTH_BYTES + m.length;
+  }
+  return out;
+}
+
+/** The messages of a record's plaintext (views), or null when it is malformed. */
+export function splitRecord(record: Uint8Array): Uint8Array[] | null {
+  const view = new DataView(record.buffer, record.byteOffset, record.byteLength);
+  const out: Uint8Array[] = [];
+  let at = 0;
+  while (at < record.length) {
+    if (record.length - at < LENGTH_BYTES) return null;
+    const n = view.getUint32(at);
+    at += LENGTH_BYTES;
+    if (n > record.length - at) return null;
+    out.push(record.subarray(at, at + n));
+    at += n;
+  }
+  return out.length > 0 ? out : null;
 }
 
 function open(key: Uint8Array, counter: number, sealed: Uint8Array): Uint8Array | null {
@@ -81,6 +124,9 @@ export class SecureChannel {
   #queue: Uint8Array[] = [];
   #congested = false;
   #reportedWritable = true;
+  /** Small messages waiting to be sealed together at the end of this turn. */
+  #batch: Uint8Array[] = [];
+  #batchBytes = 0;
 
   constructor(ws: WsConnection, keys: LinkKeys) {
     this.#ws = ws;
@@ -113,9 +159,9 @@ export class SecureChannel {
     return !this.#closed;
   }
 
-  /** Bytes sent and not yet taken by the kernel. */
+  /** Bytes sent and not yet taken by the kernel (including this turn's, not sealed yet). */
   get bufferedBytes(): number {
-    return this.#ws.bufferedBytes;
+    return this.#batchBytes + this.#ws.bufferedBytes;
   }
 
   /** False from the high-water mark until the low-water mark (then `onDrain`), and once closed. */
@@ -132,17 +178,45 @@ export class SecureChannel {
    */
   send(plaintext: Uint8Array): boolean {
     if (this.#closed) return false;
-    if (!this.#ws.checkRoom(plaintext.length + WIRE_OVERHEAD)) {
+    const framed = LENGTH_BYTES + plaintext.length;
+    if (!this.#ws.checkRoom(this.#batchBytes + framed + WIRE_OVERHEAD)) {
       this.close("send buffer full: peer not reading", 1008);
       return false;
     }
-    const queued = this.#ws.sendParts(seal(this.#keys.send, this.#sendCounter++, plaintext));
+    if (framed < RECORD_MAX_BYTES) {
+      if (this.#batchBytes + framed > RECORD_MAX_BYTES) this.#sealBatch();
+      if (this.#batch.length === 0) queueMicrotask(() => this.#sealBatch());
+      this.#batch.push(plaintext);
+      this.#batchBytes += framed;
+      this.#flowCheck();
+      return true;
+    }
+    // A large message (a file chunk) is a record of its own, sealed without a copy.
+    this.#sealBatch();
+    const length = new Uint8Array(LENGTH_BYTES);
+    new DataView(length.buffer).setUint32(0, plaintext.length);
+    return this.#sealRecord([length, plaintext]);
+  }
+
+  /** Seals the messages gathered this turn as one record. */
+  #sealBatch(): void {
+    if (this.#batch.length === 0) return;
+    const record = frameRecord(this.#batch, this.#batchBytes);
+    this.#batch = [];
+    this.#batchBytes = 0;
+    if (!this.#closed) this.#sealRecord([record]);
+  }
+
+  #sealRecord(parts: readonly Uint8Array[]): boolean {
+    const queued = this.#ws.sendParts(seal(this.#keys.send, this.#sendCounter++, parts));
+    if (!queued) this.close("connection closed");
     this.#flowCheck();
     return queued;
   }
 
   /** Resolves when everything sent so far has drained to the socket. */
   async flushed(): Promise<void> {
+    this.#sealBatch();
     await new Promise<void>((r) => queueMicrotask(r));
     await this.#ws.drained();
   }
@@ -158,6 +232,8 @@ export class SecureChannel {
     if (this.#closed) return;
     this.#closed = true;
     this.#queue = [];
+    this.#batch = [];
+    this.#batchBytes = 0;
     this.#ws.guard(() => this.onClose(reason));
   }
 
@@ -172,9 +248,7 @@ export class SecureChannel {
     this.#reportedWritable = writable;
   }
 
-  #deliver(pt: Uint8Array | null): void {
-    if (this.#closed) return;
-    if (pt === null) return this.close("message failed to authenticate", 1002);
+  #deliver(pt: Uint8Array): void {
     const handler = this.#handler;
     if (handler) return this.#ws.guard(() => handler(pt));
     if (this.#queue.length >= MAX_QUEUED) {
@@ -186,6 +260,13 @@ export class SecureChannel {
   #receive(data: Uint8Array): void {
     if (this.#closed) return;
     if (data.length < TAG_BYTES) return this.close("short message", 1002);
-    this.#deliver(open(this.#keys.receive, this.#receiveCounter++, data));
+    const record = open(this.#keys.receive, this.#receiveCounter++, data);
+    if (record === null) return this.close("message failed to authenticate", 1002);
+    const messages = splitRecord(record);
+    if (messages === null) return this.close("malformed record", 1002);
+    for (const m of messages) {
+      if (this.#closed || !this.#ws.open) return;
+      this.#deliver(m);
+    }
   }
 }
