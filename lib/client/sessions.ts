@@ -11,7 +11,7 @@ import * as e2e from "../e2e/mod.ts";
 import type { ClientStore, ContactRow } from "./client_store.ts";
 import { NODE_AEAD } from "./node_aead.ts";
 import { type NewEnvelope, newEnvelope, newEnvelopeId } from "./new_envelope.ts";
-import { encodePayload, type Inner } from "./payload.ts";
+import { encodeInner, encodePayload, type Inner } from "./payload.ts";
 
 /** Options of {@linkcode Sessions}. */
 export interface SessionsOptions {
@@ -36,8 +36,6 @@ export interface SealOptions {
   /** Further writes in the same transaction (the message row, the outgoing envelope...). */
   write?: (envelope: NewEnvelope) => void;
 }
-
-const te = new TextEncoder();
 
 /** Ratchet sessions, their queue and their states in memory. */
 export class Sessions {
@@ -82,7 +80,7 @@ export class Sessions {
     const { newState, message } = await e2e.ratchetEncrypt({
       aead: NODE_AEAD,
       state,
-      plaintext: te.encode(JSON.stringify(inner)),
+      plaintext: encodeInner(inner),
       ad: id,
     });
     const envelope = newEnvelope({
