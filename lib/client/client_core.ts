@@ -13,11 +13,12 @@
  * | `messaging.ts`         | text, read receipts, notices, incoming ratchet messages          |
  * | `sessions.ts`          | the ratchet sessions: one queue, states in memory                 |
  * | `inbox.ts`             | pushed items in order: route, commit, then show, then ack         |
+ * | `turn_commit.ts`       | one store transaction per event-loop turn; what follows a write waits for it |
  * | `file_transfers.ts`    | files                                                            |
  *
- * State is persisted (one transaction with the new ratchet state) before
- * anything is shown, sent or acknowledged, so a crash at any moment neither
- * loses nor repeats a message.
+ * State is persisted (the turn's transaction, with the new ratchet states)
+ * before anything is shown, sent or acknowledged, so a crash at any moment
+ * neither loses nor repeats a message. Views read only what is committed.
  */
 import type { Clock } from "../clock.ts";
 import * as e2e from "../e2e/mod.ts";
@@ -48,6 +49,7 @@ import type { NodeConnection } from "./node_connection.ts";
 import type { NodeControl } from "./node_control.ts";
 import { Outbox } from "./outbox.ts";
 import { Sessions } from "./sessions.ts";
+import { TurnCommit } from "./turn_commit.ts";
 
 export type { NodeControl } from "./node_control.ts";
 
@@ -68,6 +70,8 @@ export interface ClientCoreOptions {
   messageLifetimeMs?: number;
   /** File transfers: where files are saved and staged, and which offers need no question. */
   files: { downloadsDir: string; stagingDir: string; autoAcceptBytes?: number };
+  /** When a turn's writes are committed (default: once the turn is over); tests step it. */
+  schedule?: (flush: () => void) => void;
 }
 
 /** The client core; see {@linkcode ClientApi}. */
@@ -79,14 +83,17 @@ export class ClientCore implements ClientApi {
   #inbox: Inbox;
   #outbox: Outbox;
   #files: FileTransfers;
+  #turn: TurnCommit;
 
   constructor(options: ClientCoreOptions) {
     this.#o = options;
     const { address: self, store, connection, clock, log } = options;
     const lifetimeMs = options.messageLifetimeMs ?? DEFAULT_MESSAGE_LIFETIME_MS;
     const emit = (event: ClientEvent) => this.#emit(event);
-    const sessions = new Sessions({ self, store, clock, lifetimeMs });
-    this.#outbox = new Outbox({ store, node: connection, log: log.child("outbox"), emit });
+    const turn = new TurnCommit({ store, log: log.child("store"), schedule: options.schedule });
+    this.#turn = turn;
+    const sessions = new Sessions({ self, store, turn, clock, lifetimeMs });
+    this.#outbox = new Outbox({ store, turn, node: connection, log: log.child("outbox"), emit });
     const outbox = this.#outbox;
     this.#contacts = new Contacts({
       self,
@@ -102,6 +109,7 @@ export class ClientCore implements ClientApi {
     });
     this.#messaging = new Messaging({
       store,
+      turn,
       sessions,
       outbox,
       contacts: this.#contacts,
@@ -125,6 +133,7 @@ export class ClientCore implements ClientApi {
     this.#inbox = new Inbox({
       self,
       store,
+      turn,
       log,
       exclusive: (fn) => sessions.exclusive(fn),
       ack: (ids) => void connection.send({ type: "ack", ids }),
@@ -146,9 +155,15 @@ export class ClientCore implements ClientApi {
     return this.#files;
   }
 
-  /** Stops timers (the store is closed by its owner). */
+  /** Stops timers and commits what was written (the store is closed by its owner). */
   stop(): void {
     this.#files.stop();
+    this.#turn.flush();
+  }
+
+  /** Resolves once what was written so far is committed: views read only that. */
+  #committed(): Promise<void> {
+    return this.#turn.committed();
   }
 
   /** Handles one pushed inbox item; items are handled strictly in order. */
@@ -243,11 +258,13 @@ export class ClientCore implements ClientApi {
 
   // --- contacts ---------------------------------------------------------------------------------
 
-  contacts(): Promise<Contact[]> {
-    return this.#contacts.list();
+  async contacts(): Promise<Contact[]> {
+    await this.#committed();
+    return await this.#contacts.list();
   }
-  requests(): Promise<IncomingRequest[]> {
-    return this.#contacts.requests();
+  async requests(): Promise<IncomingRequest[]> {
+    await this.#committed();
+    return await this.#contacts.requests();
   }
   request(address: string, intro: string): Promise<void> {
     return this.#contacts.request(address, intro);
@@ -261,15 +278,13 @@ export class ClientCore implements ClientApi {
   block(address: string): Promise<void> {
     return this.#contacts.block(address);
   }
-  safety(address: string): Promise<SafetyInfo> {
-    try {
-      return Promise.resolve(this.#contacts.safety(toAddress(address)));
-    } catch (e) {
-      return Promise.reject(e);
-    }
+  async safety(address: string): Promise<SafetyInfo> {
+    await this.#committed();
+    return this.#contacts.safety(toAddress(address));
   }
-  keyChange(address: string): Promise<KeyChange | null> {
-    return this.#contacts.keyChange(address);
+  async keyChange(address: string): Promise<KeyChange | null> {
+    await this.#committed();
+    return await this.#contacts.keyChange(address);
   }
   acceptKeyChange(address: string, options?: { confirm: string }): Promise<void> {
     return this.#contacts.acceptKeyChange(address, options?.confirm);
@@ -280,12 +295,9 @@ export class ClientCore implements ClientApi {
 
   // --- messages ---------------------------------------------------------------------------------
 
-  history(address: string, options: { limit?: number } = {}): Promise<ChatMessage[]> {
-    try {
-      return Promise.resolve(this.#messaging.history(address, options.limit ?? 500));
-    } catch (e) {
-      return Promise.reject(e);
-    }
+  async history(address: string, options: { limit?: number } = {}): Promise<ChatMessage[]> {
+    await this.#committed();
+    return this.#messaging.history(address, options.limit ?? 500);
   }
   send(address: string, text: string): Promise<ChatMessage> {
     return this.#messaging.send(address, text);
@@ -308,8 +320,9 @@ export class ClientCore implements ClientApi {
   ): Promise<FileTransfer> {
     return this.#files.upload(toAddress(address), upload);
   }
-  files(): Promise<FileTransfer[]> {
-    return Promise.resolve(this.#files.list());
+  async files(): Promise<FileTransfer[]> {
+    await this.#committed();
+    return this.#files.list();
   }
   acceptFile(idOrAddress: string): Promise<FileTransfer> {
     return this.#files.accept(idOrAddress);
