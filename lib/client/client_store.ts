@@ -18,7 +18,9 @@ import { DatabaseSync, type StatementSync } from "node:sqlite";
 import type { RequestMemory } from "./request_freshness.ts";
 import {
   b,
+  CONTACT_UPSERT,
   type ContactRow,
+  MESSAGE_UPSERT,
   type MessageRow,
   type RequestRow,
   type Row,
@@ -27,6 +29,7 @@ import {
   toMessage,
   toRequest,
   toTransfer,
+  TRANSFER_UPSERT,
   type TransferRow,
 } from "./_store_rows.ts";
 
@@ -142,12 +145,7 @@ export class ClientStore {
 
   #writeContact(c: ContactRow): void {
     this.#stmt(
-      `INSERT INTO contacts (address, state, identity, expected_identity, key_changed, session, pending,
-         out_seq, unread, last_message_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (address) DO UPDATE SET state = excluded.state, identity = excluded.identity,
-         expected_identity = excluded.expected_identity, key_changed = excluded.key_changed,
-         session = excluded.session, pending = excluded.pending, out_seq = excluded.out_seq,
-         unread = excluded.unread, last_message_at_ms = excluded.last_message_at_ms`,
+      CONTACT_UPSERT,
     ).run(
       c.address,
       c.state,
@@ -165,9 +163,7 @@ export class ClientStore {
   putMessage(m: MessageRow): void {
     this.#mutating();
     this.#stmt(
-      `INSERT INTO messages (id, peer, direction, seq, text, sent_at_ms, received_at_ms, state, reason, envelope)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET state = excluded.state,
-         reason = excluded.reason, received_at_ms = excluded.received_at_ms, envelope = excluded.envelope`,
+      MESSAGE_UPSERT,
     ).run(
       m.id,
       m.peer,
@@ -347,13 +343,7 @@ export class ClientStore {
   putTransfer(t: TransferRow): void {
     this.#mutating();
     this.#stmt(
-      `INSERT INTO transfers (id, peer, direction, name, type, size, manifest, path, state, reason,
-         done, done_bytes, attempts, created_at_ms, updated_at_ms)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (id) DO UPDATE SET name = excluded.name, path = excluded.path,
-         state = excluded.state, reason = excluded.reason, done = excluded.done,
-         done_bytes = excluded.done_bytes, attempts = excluded.attempts,
-         updated_at_ms = excluded.updated_at_ms`,
+      TRANSFER_UPSERT,
     ).run(
       t.id,
       t.peer,
