@@ -44,6 +44,16 @@ export type {
 /** Outgoing messages kept in memory until delivered (more are read from the table). */
 const PENDING_MESSAGES = 4096;
 
+/** Options of {@linkcode ClientStore}. */
+export interface ClientStoreOptions {
+  /**
+   * SQLite's `synchronous` (WAL): NORMAL (the default) survives a crash of the
+   * process, FULL also an OS crash or power loss, for an fsync per commit
+   * (docs/SECURITY.md, docs/PERF_NOTES.md).
+   */
+  synchronous?: "NORMAL" | "FULL";
+}
+
 /** The client store on node:sqlite. */
 export class ClientStore {
   #db: DatabaseSync;
@@ -60,9 +70,10 @@ export class ClientStore {
   #rolledBack: Array<() => void> = [];
   #stray: (() => void) | null = null;
 
-  constructor(path: string) {
+  constructor(path: string, { synchronous = "NORMAL" }: ClientStoreOptions = {}) {
     this.#db = new DatabaseSync(path);
     this.#db.exec(SCHEMA);
+    if (synchronous === "FULL") this.#db.exec("PRAGMA synchronous = FULL");
   }
   #statements = new Map<string, StatementSync>();
 
