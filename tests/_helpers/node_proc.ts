@@ -10,7 +10,20 @@ import { adminCall, type Node, startNode, type StartNodeOptions } from "../../li
 
 const REPO = resolve(new URL("../..", import.meta.url).pathname);
 const PROFILE_DIR = Deno.env.get("FEDCHAT_PROFILE_DIR");
-const V8_FLAGS = Deno.env.get("FEDCHAT_V8_FLAGS");
+
+/**
+ * V8 flags of every fedchat process, as deno.json's tasks give them: a young
+ * generation of 1 MiB semi-spaces, which V8 otherwise grows to its maximum
+ * under allocation pressure and keeps (docs/PERF_NOTES.md §3, §9).
+ */
+export const DEFAULT_V8_FLAGS = "--max-semi-space-size=1";
+
+/**
+ * The flags nodes (and bench/_client_proc.ts clients) start with:
+ * FEDCHAT_V8_FLAGS replaces the default when set (empty: none), e.g.
+ * `FEDCHAT_V8_FLAGS=--max-semi-space-size=1,--trace-gc` for experiments by hand.
+ */
+export const V8_FLAGS = Deno.env.get("FEDCHAT_V8_FLAGS") ?? DEFAULT_V8_FLAGS;
 
 /** A fresh folder under .tmp/ for one test. */
 export async function tempRoot(name: string): Promise<string> {
@@ -55,6 +68,7 @@ export async function runCli(
       "--allow-net",
       "--allow-read",
       "--allow-write=.tmp",
+      ...(V8_FLAGS ? [`--v8-flags=${V8_FLAGS}`] : []),
       join(REPO, "main.ts"),
       ...args,
     ],
@@ -146,7 +160,6 @@ export class NodeProc {
         "--allow-write=.tmp",
         // For profiling by hand: FEDCHAT_PROFILE_DIR=.tmp/prof deno task bench ...
         ...(PROFILE_DIR ? ["--cpu-prof", `--cpu-prof-dir=${PROFILE_DIR}`] : []),
-        // For experiments by hand, e.g. FEDCHAT_V8_FLAGS=--max-semi-space-size=2
         ...(V8_FLAGS ? [`--v8-flags=${V8_FLAGS}`] : []),
         join(REPO, "main.ts"),
         this.mode,
