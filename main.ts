@@ -4,5 +4,6 @@
  * Run `main.ts --help` for the commands.
  */
 import { runCli } from "./lib/cli/mod.ts";
+import { MANIFEST } from "./routes/mod.ts";
 
-if (import.meta.main) Deno.exit(await runCli(Deno.args));
+if (import.meta.main) Deno.exit(await runCli(Deno.args, { manifest: MANIFEST }));

@@ -1,14 +1,26 @@
 /**
- * Routing benchmark, simulated (fake signatures, simulated clock, 20 ms per hop):
- * random connected meshes (average degree 4) of 1,000 and 10,000 nodes. Measures time to
- * converge from a cold start, time to re-converge after 1 % of nodes die (from failure
- * detection), announcement bytes per link per minute at steady state, and routing state
- * per node. Prints human lines, then one JSON line.
+ * Routing benchmark, simulated (fake signatures, simulated clock, 20 ms per hop), with the
+ * routing-origin budgets on (defaults): random connected meshes (average degree 4) of
+ * 1,000 to 10,000 nodes. Measures time to converge from a cold start, time to re-converge
+ * after 1 % of nodes die (from failure detection), traffic per link (measured during
+ * convergence and failure, and at steady state when --steady-min > 0, else estimated from
+ * the refresh interval), routing state per node (in the simulation, where announcements
+ * are shared, and for a real node holding its own decoded copies), and wall time. Prints
+ * human lines, then one JSON line.
  *
- *   deno run -A bench/routing.ts [--sizes=1000,2000,10000] [--steady-min=30] [--seed=1] [--budget=480]
+ *   deno run -A --v8-flags=--max-old-space-size=8192,--expose-gc bench/routing.ts \
+ *     [--sizes=1000,2000,10000] [--steady-min=30] [--seed=1] [--budget=900]
  */
+import process from "node:process";
 import { type NodeId, toNodeId, toUserName } from "../lib/ids.ts";
-import { decodeAnnouncement, Simulation } from "../lib/federation/routing/mod.ts";
+import { Budget } from "../lib/budget.ts";
+import {
+  decodeAnnouncement,
+  DEFAULT_ORIGIN_LIMITS,
+  Simulation,
+  UNKNOWN_ORIGIN,
+} from "../lib/federation/routing/mod.ts";
+import { LinkStateDb } from "../lib/federation/routing/link_state_db.ts";
 
 const HOP_DELAY_MS = 20;
 const ENCODER = new TextEncoder();
@@ -22,15 +34,25 @@ interface Figures {
   reconvergeMs: number;
   killed: number;
   steadyBytesPerLinkPerMin: number;
-  steadyBytesPerLinkPerSecOneWay: number;
+  steadyMeasured: boolean;
   steadyWindowMin: number;
-  presenceBytesPerLinkPerMin: number;
+  presenceBytesPerLinkPerMin?: number;
+  convergeBytesPerLinkAvg: number;
+  convergeBytesPerLinkMax: number;
+  convergeMessagesPerLinkAvg: number;
   announcementBytesAvg: number;
   stateWireBytesPerNode: number;
-  stateHeapBytesPerNode: number;
+  realNodeHeapBytes: number;
+  simHeapBytesPerNode: number;
+  simRssBytesPerNode: number;
+  refusals: Record<string, number>;
   routeProblemsInSample: number;
   events: number;
+  messagesDelivered: number;
+  convergeWallSeconds: number;
+  convergeCpuSeconds: number;
   wallSeconds: number;
+  cpuSeconds: number;
 }
 
 /** Writes one line to stdout (a benchmark's output is its purpose). */
@@ -44,7 +66,7 @@ function parseArgs(): { sizes: number[]; steadyMin: number; seed: number; budget
     sizes: (get("sizes") ?? "1000,2000,10000").split(",").map(Number),
     steadyMin: Number(get("steady-min") ?? 30),
     seed: Number(get("seed") ?? 1),
-    budgetSeconds: Number(get("budget") ?? 480),
+    budgetSeconds: Number(get("budget") ?? 900),
   };
 }
 
@@ -95,6 +117,11 @@ function connectedWithout(n: number, adj: number[][], dead: Set<number>): boolea
 
 async function benchOne(n: number, steadyMin: number, seed: number): Promise<Figures> {
   const wallStart = performance.now();
+  const cpuStart = process.cpuUsage();
+  const cpuSeconds = () => {
+    const u = process.cpuUsage(cpuStart);
+    return (u.user + u.system) / 1e6;
+  };
   const random = mulberry32(seed);
   const id = (i: number) => toNodeId(`n${i}`);
   const edges = randomMesh(n, random);
@@ -107,10 +134,14 @@ async function benchOne(n: number, steadyMin: number, seed: number): Promise<Fig
   let live = n;
   let complete = 0; // origins held at their latest seq by every live node
   let lastChangeMs = 0;
+  const refusals: Record<string, number> = {};
   const sim = new Simulation({
     hopDelayMs: HOP_DELAY_MS,
-    routerOptions: { random, purgeIntervalMs: 10 * 60_000 },
+    routerOptions: { random, purgeIntervalMs: 10 * 60_000, limits: DEFAULT_ORIGIN_LIMITS },
     observer: {
+      rejected(_at, _from, reason) {
+        refusals[reason] = (refusals[reason] ?? 0) + 1;
+      },
       announced(at, a) {
         if (holders.get(at) === live) complete--;
         latest.set(at, a.seq);
@@ -150,8 +181,13 @@ async function benchOne(n: number, steadyMin: number, seed: number): Promise<Fig
   const t0 = sim.clock.nowMs();
   for (const [a, b] of edges) sim.connect(id(a), id(b));
   const convergeMs = runToConvergence() - t0;
+  const convergeWallSeconds = (performance.now() - wallStart) / 1000;
+  const convergeCpuSeconds = cpuSeconds();
   print(
-    `${n} nodes, ${edges.length} links: converged from cold start in ${convergeMs} ms simulated`,
+    `${n} nodes, ${edges.length} links: converged from cold start in ${convergeMs} ms simulated ` +
+      `(${convergeWallSeconds.toFixed(1)} s wall, ${convergeCpuSeconds.toFixed(1)} s CPU, ` +
+      `${sim.clock.eventsRun} events, ` +
+      `${sim.messagesDelivered} messages)`,
   );
 
   // Kill 1 %, keeping the rest connected, so that "converged" has one meaning.
@@ -193,66 +229,135 @@ async function benchOne(n: number, steadyMin: number, seed: number): Promise<Fig
     `route check on 10 nodes: ${routeProblemsInSample} problems; eccentricity up to ${diameterSample}`,
   );
 
-  // Steady state: refreshes only (10 min ± 10 %), then with presence changes.
-  const liveLinks = edges.filter(([a, b]) => !dead.has(a) && !dead.has(b)).length;
-  sim.clock.runUntil(sim.clock.nowMs() + 15 * 60_000); // past the start-up wave of refreshes
-  let bytes0 = sim.bytesSent;
-  sim.clock.runUntil(sim.clock.nowMs() + steadyMin * 60_000);
-  const steadyBytesPerLinkPerMin = (sim.bytesSent - bytes0) / liveLinks / steadyMin;
-  print(
-    `steady state (refresh only, ${steadyMin} min): ${
-      steadyBytesPerLinkPerMin.toFixed(0)
-    } B per link per minute` +
-      ` (${(steadyBytesPerLinkPerMin / 120).toFixed(1)} B/s each way)`,
-  );
-  // Presence: every node changes one user's presence every 10 minutes on average.
-  const presenceMin = Math.min(steadyMin, 5);
-  const changes = Math.round((liveIds.length * presenceMin) / 10);
-  for (let c = 0; c < changes; c++) {
-    const who = Number(liveIds[Math.floor(random() * liveIds.length)].slice(1));
-    sim.clock.setTimer(() => {
-      sim.router(id(who)).setUsers([
-        { name: toUserName(`owner${who}`), presence: random() < 0.5 ? "online" : "offline" },
-        { name: toUserName(`guest${who}`), presence: "offline" },
-      ]);
-    }, random() * presenceMin * 60_000);
+  // Traffic per link so far (cold start and failure), both directions together.
+  const perLink = new Map<string, { bytes: number; messages: number }>();
+  for (const t of sim.linkTraffic()) {
+    const key = t.from < t.to ? `${t.from}|${t.to}` : `${t.to}|${t.from}`;
+    const e = perLink.get(key) ?? { bytes: 0, messages: 0 };
+    e.bytes += t.bytes;
+    e.messages += t.messages;
+    perLink.set(key, e);
   }
-  bytes0 = sim.bytesSent;
-  sim.clock.runUntil(sim.clock.nowMs() + presenceMin * 60_000);
-  const presenceBytesPerLinkPerMin = (sim.bytesSent - bytes0) / liveLinks / presenceMin;
+  const linkBytes = [...perLink.values()].map((e) => e.bytes);
+  const convergeBytesPerLinkAvg = linkBytes.reduce((x, y) => x + y, 0) / linkBytes.length;
+  const convergeBytesPerLinkMax = Math.max(...linkBytes);
+  const convergeMessagesPerLinkAvg = [...perLink.values()].reduce((x, e) => x + e.messages, 0) /
+    perLink.size;
   print(
-    `with presence changes (one per node per 10 min, ${presenceMin} min): ` +
-      `${presenceBytesPerLinkPerMin.toFixed(0)} B per link per minute`,
+    `traffic per link through convergence and failure: ${
+      (convergeBytesPerLinkAvg / 1024).toFixed(0)
+    } KiB average, ` +
+      `${(convergeBytesPerLinkMax / 1024).toFixed(0)} KiB max, ${
+        convergeMessagesPerLinkAvg.toFixed(0)
+      } messages average`,
   );
 
-  // State per node: wire bytes held, and heap per decoded announcement (measured).
-  const sample = sim.router(liveIds[0]);
-  let wire = 0;
-  let count = 0;
-  for (const row of sample.table()) {
-    wire += sample.announcementOf(row.node)!.bytes.length;
-    count++;
+  // Steady state: refreshes only (10 min ± 10 %), then with presence changes.
+  const liveLinks = edges.filter(([a, b]) => !dead.has(a) && !dead.has(b)).length;
+  let steadyBytesPerLinkPerMin: number;
+  let presenceBytesPerLinkPerMin: number | undefined;
+  const sample0 = sim.router(liveIds[0]);
+  let wireSum = 0;
+  let wireCount = 0;
+  for (const row of sample0.table()) {
+    wireSum += sample0.announcementOf(row.node)!.bytes.length + 4;
+    wireCount++;
   }
-  const copies = sample.table().slice(0, 2000).map((r) =>
-    sample.announcementOf(r.node)!.bytes.slice()
-  );
-  const heap0 = Deno.memoryUsage().heapUsed;
-  const decoded = copies.map((b) => ({
-    state: { key: undefined, seq: 0, announcement: decodeAnnouncement(b) },
-  }));
-  const perEntry = (Deno.memoryUsage().heapUsed - heap0) / decoded.length + 48; // + map entry
-  const announcementBytesAvg = wire / count;
+  if (steadyMin > 0) {
+    sim.clock.runUntil(sim.clock.nowMs() + 15 * 60_000); // past the start-up wave of refreshes
+    let bytes0 = sim.bytesSent;
+    sim.clock.runUntil(sim.clock.nowMs() + steadyMin * 60_000);
+    steadyBytesPerLinkPerMin = (sim.bytesSent - bytes0) / liveLinks / steadyMin;
+    print(
+      `steady state (refresh only, ${steadyMin} min): ${
+        steadyBytesPerLinkPerMin.toFixed(0)
+      } B per link per minute` +
+        ` (${(steadyBytesPerLinkPerMin / 120).toFixed(1)} B/s each way)`,
+    );
+    // Presence: every node changes one user's presence every 10 minutes on average.
+    const presenceMin = Math.min(steadyMin, 5);
+    const changes = Math.round((liveIds.length * presenceMin) / 10);
+    for (let c = 0; c < changes; c++) {
+      const who = Number(liveIds[Math.floor(random() * liveIds.length)].slice(1));
+      sim.clock.setTimer(() => {
+        sim.router(id(who)).setUsers([
+          { name: toUserName(`owner${who}`), presence: random() < 0.5 ? "online" : "offline" },
+          { name: toUserName(`guest${who}`), presence: "offline" },
+        ]);
+      }, random() * presenceMin * 60_000);
+    }
+    bytes0 = sim.bytesSent;
+    sim.clock.runUntil(sim.clock.nowMs() + presenceMin * 60_000);
+    presenceBytesPerLinkPerMin = (sim.bytesSent - bytes0) / liveLinks / presenceMin;
+    print(
+      `with presence changes (one per node per 10 min, ${presenceMin} min): ` +
+        `${presenceBytesPerLinkPerMin.toFixed(0)} B per link per minute`,
+    );
+  } else {
+    // Every origin refreshes once per 10 minutes and each refresh crosses every link about
+    // once (in one direction or the other).
+    steadyBytesPerLinkPerMin = (wireCount + 1) * (wireSum / wireCount) / 10;
+    print(
+      `steady state (estimated: one refresh per origin per 10 min crossing each link once): ` +
+        `${steadyBytesPerLinkPerMin.toFixed(0)} B per link per minute`,
+    );
+  }
+
+  // State per node: in the simulation (shared announcements, measured over the process),
+  // and for a real node, which decodes its own copy of every announcement.
+  const gc = (globalThis as { gc?: () => void }).gc;
+  gc?.();
+  const mem = Deno.memoryUsage();
+  const simHeapBytesPerNode = (mem.heapUsed + mem.external) / n;
+  const simRssBytesPerNode = mem.rss / n;
+  const sample = sim.router(liveIds[0]);
+  const copies = sample.table().map((r) => sample.announcementOf(r.node)!.bytes.slice());
+  const wire = copies.reduce((x, b) => x + b.length + 4, 0);
+  gc?.();
+  const before = Deno.memoryUsage();
+  const budget = (name: string) => new Budget(name, { perKey: Infinity, total: Infinity });
+  const db = new LinkStateDb({
+    budgets: {
+      origins: budget("o"),
+      provisional: budget("p"),
+      provisionalBytes: budget("b"),
+    },
+  });
+  for (const bytes of copies) {
+    const a = decodeAnnouncement(bytes);
+    db.set(a.origin, {
+      ...UNKNOWN_ORIGIN,
+      key: a.publicKey,
+      trust: "confirmed",
+      seq: a.seq,
+      announcement: a,
+      expiresAtMs: 1,
+    });
+  }
+  gc?.();
+  const after = Deno.memoryUsage();
+  const realNodeHeapBytes = after.heapUsed + after.external - before.heapUsed - before.external;
+  const announcementBytesAvg = wire / copies.length;
   print(
-    `routing state per node: ${count} announcements, ${
+    `routing state per node: ${copies.length} announcements, ${
       (wire / 1024).toFixed(0)
-    } KiB on the wire, ` +
-      `about ${((perEntry * count) / 1024).toFixed(0)} KiB in memory (${
-        announcementBytesAvg.toFixed(0)
-      } B average announcement)`,
+    } KiB on the wire; ` +
+      `a real node holds about ${(realNodeHeapBytes / 1024).toFixed(0)} KiB (${
+        (realNodeHeapBytes / wire).toFixed(1)
+      }× the wire); ` +
+      `the simulation ${(simHeapBytesPerNode / 1024).toFixed(0)} KiB heap+external and ${
+        (simRssBytesPerNode / 1024).toFixed(0)
+      } KiB RSS per node`,
   );
+  print(`refusals: ${JSON.stringify(refusals)}`);
   for (const i of liveIds) sim.router(i).stop();
   const wallSeconds = (performance.now() - wallStart) / 1000;
-  print(`wall time ${wallSeconds.toFixed(1)} s, ${sim.clock.eventsRun} simulated events\n`);
+  const cpuTotal = cpuSeconds();
+  print(
+    `wall time ${wallSeconds.toFixed(1)} s (${cpuTotal.toFixed(1)} s CPU), ` +
+      `${sim.clock.eventsRun} simulated events, ` +
+      `${sim.messagesDelivered} messages delivered\n`,
+  );
   return {
     nodes: n,
     links: edges.length,
@@ -261,15 +366,27 @@ async function benchOne(n: number, steadyMin: number, seed: number): Promise<Fig
     reconvergeMs,
     killed: k,
     steadyBytesPerLinkPerMin: Math.round(steadyBytesPerLinkPerMin),
-    steadyBytesPerLinkPerSecOneWay: Math.round(steadyBytesPerLinkPerMin / 120),
+    steadyMeasured: steadyMin > 0,
     steadyWindowMin: steadyMin,
-    presenceBytesPerLinkPerMin: Math.round(presenceBytesPerLinkPerMin),
+    ...(presenceBytesPerLinkPerMin !== undefined
+      ? { presenceBytesPerLinkPerMin: Math.round(presenceBytesPerLinkPerMin) }
+      : {}),
+    convergeBytesPerLinkAvg: Math.round(convergeBytesPerLinkAvg),
+    convergeBytesPerLinkMax,
+    convergeMessagesPerLinkAvg: Math.round(convergeMessagesPerLinkAvg),
     announcementBytesAvg: Math.round(announcementBytesAvg),
     stateWireBytesPerNode: wire,
-    stateHeapBytesPerNode: Math.round(perEntry * count),
+    realNodeHeapBytes,
+    simHeapBytesPerNode: Math.round(simHeapBytesPerNode),
+    simRssBytesPerNode: Math.round(simRssBytesPerNode),
+    refusals,
     routeProblemsInSample,
     events: sim.clock.eventsRun,
+    messagesDelivered: sim.messagesDelivered,
+    convergeWallSeconds: Math.round(convergeWallSeconds * 10) / 10,
+    convergeCpuSeconds: Math.round(convergeCpuSeconds * 10) / 10,
     wallSeconds: Math.round(wallSeconds * 10) / 10,
+    cpuSeconds: Math.round(cpuTotal * 10) / 10,
   };
 }
 
@@ -298,7 +415,7 @@ function estimate(n: number, last: Figures): Skipped {
     estimatedEvents: Math.round(last.events * scale),
     estimatedWallSeconds: Math.round(last.wallSeconds * scale),
     estimatedStateWireBytesPerNode: Math.round(last.stateWireBytesPerNode * perNode),
-    estimatedStateHeapBytesPerNode: Math.round(last.stateHeapBytesPerNode * perNode),
+    estimatedStateHeapBytesPerNode: Math.round(last.realNodeHeapBytes * perNode),
     // Each refresh crosses each link about as often at any size; the count of origins scales.
     estimatedSteadyBytesPerLinkPerMin: Math.round(last.steadyBytesPerLinkPerMin * perNode),
   };
@@ -329,6 +446,7 @@ print(JSON.stringify({
   hopDelayMs: HOP_DELAY_MS,
   refreshMs: 600_000,
   lifetimeMs: 3_600_000,
+  limits: DEFAULT_ORIGIN_LIMITS,
   minAnnounceIntervalMs: 1000,
   results,
 }));

@@ -7,10 +7,9 @@
  * started with fewer permissions (as `deno task bench` does) this file
  * re-runs itself with --allow-all and passes its output through.
  */
-import { SILENT_LOGGER } from "../lib/log.ts";
-import { startUiServer } from "../lib/web/mod.ts";
 import { launchChromium } from "../tests/_helpers/browser.ts";
 import { FakeNetwork } from "../tests/_helpers/fake_client.ts";
+import { startTestUi } from "../tests/_helpers/ui_server.ts";
 
 const RUNS = 7;
 const CHILD = "FEDCHAT_BENCH_UI_CHILD";
@@ -44,12 +43,7 @@ for (let i = 0; i < 50; i++) {
 }
 await Deno.mkdir(".tmp", { recursive: true });
 const tmp = await Deno.makeTempDir({ dir: ".tmp", prefix: "bench-ui-" });
-const ui = await startUiServer({
-  client: alice,
-  port: 0,
-  tokenFile: `${tmp}/t`,
-  log: SILENT_LOGGER,
-});
+const ui = await startTestUi({ client: alice, tokenFile: `${tmp}/t` });
 const browser = await launchChromium();
 try {
   const fcps: number[] = [];

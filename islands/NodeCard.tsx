@@ -1,7 +1,8 @@
 /** @jsxImportSource preact */
-/** This node: id, fingerprints, and the invite to copy or scan. */
+/** This node: id, fingerprints, the invite to copy or scan, and the browsers signed in. */
 import { useState } from "preact/hooks";
 import { type QrPath, useStore } from "../lib/ui/mod.ts";
+import { QrCode } from "../components/QrCode.tsx";
 
 export interface NodeCardProps {
   inviteQr: QrPath;
@@ -48,17 +49,22 @@ export default function NodeCard({ inviteQr }: NodeCardProps) {
         <button type="button" onClick={copy}>{copied ? "Copied" : "Copy"}</button>
       </div>
       <figure class="qr">
-        <svg
-          viewBox={`-4 -4 ${inviteQr.size + 8} ${inviteQr.size + 8}`}
-          role="img"
-          aria-label="QR code of the invite"
-          shape-rendering="crispEdges"
-        >
-          <rect x="-4" y="-4" width={inviteQr.size + 8} height={inviteQr.size + 8} fill="#fff" />
-          <path d={inviteQr.d} fill="#000" />
-        </svg>
+        <QrCode qr={inviteQr} label="QR code of the invite" />
         <figcaption>Scan to get the invite</figcaption>
       </figure>
+      <h3 id="sessions-title">Browsers</h3>
+      <p class="hint">
+        Every browser that opened this node's address stays signed in until fedchat stops. Sign the
+        others out (this one stays); the printed address stops working and `fedchat ui-url` prints
+        the new one. `fedchat ui-signout` does the same from a terminal, for every browser.
+      </p>
+      <button
+        type="button"
+        aria-describedby="sessions-title"
+        onClick={() => store.signOutOthers()}
+      >
+        Sign out other browsers
+      </button>
     </section>
   );
 }

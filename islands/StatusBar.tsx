@@ -16,7 +16,14 @@ export default function StatusBar() {
     const t = setTimeout(() => (store.notice.value = null), 6000);
     return () => clearTimeout(t);
   }, [notice]);
-  const label = state === "open" ? "live" : state === "connecting" ? "connecting…" : "offline";
+  const signedOut = store.signedOut.value;
+  const label = signedOut
+    ? "signed out"
+    : state === "open"
+    ? "live"
+    : state === "connecting"
+    ? "connecting…"
+    : "offline";
   return (
     <div class="status">
       {permission === "default" && (
@@ -28,9 +35,18 @@ export default function StatusBar() {
           Enable notifications
         </button>
       )}
-      <span class={`conn conn-${state}`} role="status" aria-label={`Connection: ${label}`}>
+      <span
+        class={`conn conn-${signedOut ? "closed" : state}`}
+        role="status"
+        aria-label={`Connection: ${label}`}
+      >
         {label}
       </span>
+      {signedOut && (
+        <p class="toast toast-error" role="alert">
+          Signed out: open the address fedchat printed, or run <code>fedchat ui-url</code>.
+        </p>
+      )}
       <div class="toast-area" aria-live="polite">
         {notice && (
           <div

@@ -28,13 +28,32 @@ export interface Config {
   listed: boolean;
   /** Largest frame accepted on a link, bytes. */
   maxFrameBytes: number;
-  /** Open connections in total / from one address. */
+  /** Open connections in total / from one address (an IPv6 /64 counts as one). */
   maxConnections: number;
   maxConnectionsPerAddress: number;
+  /** Connections not yet authenticated from addresses that never authenticated here (default: half of `maxConnections`). */
+  maxUnauthenticatedConnections: number;
+  /** Slots of `maxConnections` kept for addresses that authenticated before (default: an eighth). */
+  reservedKnownConnections: number;
+  /** Unsent bytes per connection at which senders wait (and 1/4 of it: go on). */
+  writeBufferBytes: number;
+  /** Unsent bytes per connection past which it is closed (its peer is not reading). */
+  maxWriteBufferBytes: number;
+  /** A connection whose senders have waited this long is closed. */
+  writeStallMs: number;
   /** Time a new connection gets to finish TLS, the upgrade and authentication. */
   handshakeTimeoutMs: number;
   /** Port of the local browser UI on loopback; 0 picks a free one. */
   uiPort: number;
+  /** Open connections to the UI port in total / from one address. */
+  uiMaxConnections: number;
+  uiMaxConnectionsPerAddress: number;
+  /** Time a UI connection gets to send a whole request head (first or next). */
+  uiHeadTimeoutMs: number;
+  /** Time a UI connection may stay silent while we wait on it (a body, a write, a pong). */
+  uiIdleTimeoutMs: number;
+  /** Largest file the browser may upload through the UI. */
+  uiMaxUploadBytes: number;
   /** Largest file (bytes) this node accepts for a local user. */
   maxFileBytes: number;
   /** File bytes one local user may have waiting at this node, not yet taken by their client. */
@@ -77,6 +96,19 @@ export interface Limits {
   pendingLinksTotal: number;
   pendingLinkTtlMs: number;
   fileSpoolTotalBytes: number;
+  mailboxBytesPerSender: number;
+  mailboxBytesTotal: number;
+  mailboxDefaultQuotaBytes: number;
+  /** Routing: other nodes kept in all, confirmed ones included. */
+  routingOrigins: number;
+  /** Routing: origins heard through one neighbour only, per neighbour. */
+  provisionalOriginsPerPeer: number;
+  /** Routing: such origins in all. */
+  provisionalOrigins: number;
+  /** Routing: bytes of their announcements per neighbour. */
+  provisionalBytesPerPeer: number;
+  /** Routing: bytes of their announcements in all. */
+  provisionalBytes: number;
 }
 
 /** A config file that cannot be used; the message says where and what to do. */
@@ -257,7 +289,70 @@ export const LIMIT_KEYS: ReadonlyArray<
     spec: byteSpec(1024 * 1024, 2 ** 50),
     default: 16 * 1024 ** 3,
   },
+  {
+    key: "mailbox_bytes_per_sender",
+    field: "mailboxBytesPerSender",
+    spec: byteSpec(65_536, 2 ** 50),
+    default: 256 * 1024 ** 2,
+  },
+  {
+    key: "mailbox_bytes_total",
+    field: "mailboxBytesTotal",
+    spec: byteSpec(65_536, 2 ** 50),
+    default: 4 * 1024 ** 3,
+  },
+  {
+    key: "mailbox_default_quota",
+    field: "mailboxDefaultQuotaBytes",
+    spec: byteSpec(65_536, 2 ** 50),
+    default: 1024 ** 3,
+  },
+  {
+    key: "max_routing_origins",
+    field: "routingOrigins",
+    spec: intSpec(16, 10_000_000),
+    default: 100_000,
+  },
+  {
+    key: "max_provisional_origins_per_peer",
+    field: "provisionalOriginsPerPeer",
+    spec: intSpec(1, 10_000_000),
+    default: 4096,
+  },
+  {
+    key: "max_provisional_origins",
+    field: "provisionalOrigins",
+    spec: intSpec(1, 10_000_000),
+    default: 16_384,
+  },
+  {
+    key: "max_provisional_bytes_per_peer",
+    field: "provisionalBytesPerPeer",
+    spec: byteSpec(65_536, 2 ** 40),
+    default: 4 * 1024 ** 2,
+  },
+  {
+    key: "max_provisional_bytes",
+    field: "provisionalBytes",
+    spec: byteSpec(65_536, 2 ** 40),
+    default: 16 * 1024 ** 2,
+  },
 ];
+
+/**
+ * Parses a size as config.conf writes it (`512`, `64K`, `1G`, 1024-based), for
+ * command-line flags that take one.
+ *
+ * @throws {RangeError} not a size from `min` to 2^50 bytes
+ */
+export function parseByteSize(text: string, min = 0): number {
+  const spec = byteSpec(min, 2 ** 50);
+  try {
+    return spec.parse(text.trim()) as number;
+  } catch {
+    throw new RangeError(`Cannot read size ${JSON.stringify(text)}: use ${spec.allowed}`);
+  }
+}
 
 const boolSpec: KeySpec = {
   parse: (raw) => {
@@ -295,20 +390,32 @@ const SPEC: Record<string, Record<string, KeySpec>> = {
     max_frame_bytes: intSpec(65_536, 16 * 1024 * 1024),
     max_connections: intSpec(4, 4096),
     max_connections_per_address: intSpec(1, 1024),
+    max_unauthenticated_connections: intSpec(1, 4096),
+    reserved_known_connections: intSpec(0, 4096),
     handshake_timeout_ms: intSpec(100, 120_000),
+    write_buffer_bytes: byteSpec(16 * 1024, 256 * 1024 * 1024),
+    max_write_buffer_bytes: byteSpec(64 * 1024, 1024 * 1024 * 1024),
+    write_stall_ms: intSpec(1000, 600_000),
     max_file_bytes: byteSpec(0, 2 ** 50),
     file_quota_bytes: byteSpec(1024 * 1024, 2 ** 50),
     ...Object.fromEntries(LIMIT_KEYS.map((k) => [k.key, k.spec])),
   },
   Delivery: {
-    message_lifetime: durationSpec(60_000, 90 * 86_400_000),
+    message_lifetime: durationSpec(10_000, 90 * 86_400_000),
     clock_allowance: durationSpec(0, 7 * 86_400_000),
   },
   Files: {
     downloads_dir: { parse: (raw) => raw, allowed: "a folder path" },
     auto_accept_bytes: byteSpec(0, 2 ** 50),
   },
-  UI: { port: portSpec(0) },
+  UI: {
+    port: portSpec(0),
+    max_connections: intSpec(8, 4096),
+    max_connections_per_address: intSpec(4, 4096),
+    head_timeout_ms: intSpec(500, 120_000),
+    idle_timeout_ms: intSpec(1_000, 600_000),
+    max_upload_bytes: byteSpec(0, 2 ** 50),
+  },
   Log: {
     level: {
       parse: (raw) => {
@@ -332,7 +439,15 @@ export const CONFIG_DEFAULTS = {
   maxConnections: 256,
   maxConnectionsPerAddress: 16,
   handshakeTimeoutMs: 5_000,
+  writeBufferBytes: 1024 * 1024,
+  maxWriteBufferBytes: 8 * 1024 * 1024,
+  writeStallMs: 30_000,
   uiPort: 0,
+  uiMaxConnections: 128,
+  uiMaxConnectionsPerAddress: 64,
+  uiHeadTimeoutMs: 10_000,
+  uiIdleTimeoutMs: 60_000,
+  uiMaxUploadBytes: 8 * 1024 ** 3,
   maxFileBytes: 8 * 1024 ** 3,
   fileQuotaBytes: 2 * 1024 ** 3,
   autoAcceptFileBytes: 0,
@@ -359,7 +474,8 @@ export function parseConfig(text: string, file: string): Config {
     throw new ConfigError(`${where(e.line, e.section, key)}: ${e.message}`, { cause: e });
   }
   for (const [name, section] of sections) {
-    if (!(name in SPEC)) {
+    // Own properties only: "__proto__", "constructor" or "toString" are not sections or keys.
+    if (!Object.hasOwn(SPEC, name)) {
       throw new ConfigError(
         `${where(section.line)}: unknown section [${name}]; allowed: ${
           Object.keys(SPEC).map((s) => `[${s}]`).join(", ")
@@ -367,7 +483,7 @@ export function parseConfig(text: string, file: string): Config {
       );
     }
     for (const [key, entry] of section.entries) {
-      if (!(key in SPEC[name])) {
+      if (!Object.hasOwn(SPEC[name], key)) {
         throw new ConfigError(
           `${where(entry.line, name, key)}: unknown key; allowed in [${name}]: ${
             Object.keys(SPEC[name]).join(", ")
@@ -406,6 +522,41 @@ export function parseConfig(text: string, file: string): Config {
     CONFIG_DEFAULTS.dataDir;
   const base = dirname(resolve(file));
   const downloadsRaw = value("Files", "downloads_dir") as string | undefined;
+  const lineOfKey = (key: string) => sections.get("Limits")?.entries.get(key)?.line;
+  const limit = <K extends keyof typeof CONFIG_DEFAULTS>(key: string, fallback: K) =>
+    (value("Limits", key) as (typeof CONFIG_DEFAULTS)[K] | undefined) ?? CONFIG_DEFAULTS[fallback];
+  const maxFrameBytes = limit("max_frame_bytes", "maxFrameBytes");
+  const writeBufferBytes = limit("write_buffer_bytes", "writeBufferBytes");
+  const maxWriteBufferBytes = limit("max_write_buffer_bytes", "maxWriteBufferBytes");
+  if (maxWriteBufferBytes < writeBufferBytes + 2 * maxFrameBytes) {
+    const line = lineOfKey("max_write_buffer_bytes") ?? lineOfKey("write_buffer_bytes") ??
+      lineOfKey("max_frame_bytes") ?? 0;
+    throw new ConfigError(
+      `${where(line, "Limits", "max_write_buffer_bytes")}: ${maxWriteBufferBytes} is too small; ` +
+        `use at least write_buffer_bytes + 2 × max_frame_bytes (${
+          writeBufferBytes + 2 * maxFrameBytes
+        }), so one connection can hold a message past its high-water mark`,
+    );
+  }
+  const maxConnections = limit("max_connections", "maxConnections");
+  // Defaults follow max_connections: half for strangers, an eighth kept for known addresses.
+  const maxUnauthenticatedConnections =
+    (value("Limits", "max_unauthenticated_connections") as number | undefined) ??
+      Math.max(1, Math.floor(maxConnections / 2));
+  const reservedKnownConnections =
+    (value("Limits", "reserved_known_connections") as number | undefined) ??
+      Math.floor(maxConnections / 8);
+  if (reservedKnownConnections >= maxConnections) {
+    throw new ConfigError(
+      `${
+        where(
+          lineOfKey("reserved_known_connections") ?? 0,
+          "Limits",
+          "reserved_known_connections",
+        )
+      }: ${reservedKnownConnections} is too large; use less than max_connections (${maxConnections})`,
+    );
+  }
   return {
     file: resolve(file),
     host,
@@ -417,16 +568,30 @@ export function parseConfig(text: string, file: string): Config {
     openFederation: (value("Federation", "open") as boolean | undefined) ??
       CONFIG_DEFAULTS.openFederation,
     listed: (value("Federation", "listed") as boolean | undefined) ?? CONFIG_DEFAULTS.listed,
-    maxFrameBytes: (value("Limits", "max_frame_bytes") as number | undefined) ??
-      CONFIG_DEFAULTS.maxFrameBytes,
-    maxConnections: (value("Limits", "max_connections") as number | undefined) ??
-      CONFIG_DEFAULTS.maxConnections,
+    maxFrameBytes,
+    maxConnections,
     maxConnectionsPerAddress:
       (value("Limits", "max_connections_per_address") as number | undefined) ??
         CONFIG_DEFAULTS.maxConnectionsPerAddress,
+    maxUnauthenticatedConnections,
+    reservedKnownConnections,
     handshakeTimeoutMs: (value("Limits", "handshake_timeout_ms") as number | undefined) ??
       CONFIG_DEFAULTS.handshakeTimeoutMs,
+    writeBufferBytes,
+    maxWriteBufferBytes,
+    writeStallMs: limit("write_stall_ms", "writeStallMs"),
     uiPort: (value("UI", "port") as number | undefined) ?? CONFIG_DEFAULTS.uiPort,
+    uiMaxConnections: (value("UI", "max_connections") as number | undefined) ??
+      CONFIG_DEFAULTS.uiMaxConnections,
+    uiMaxConnectionsPerAddress:
+      (value("UI", "max_connections_per_address") as number | undefined) ??
+        CONFIG_DEFAULTS.uiMaxConnectionsPerAddress,
+    uiHeadTimeoutMs: (value("UI", "head_timeout_ms") as number | undefined) ??
+      CONFIG_DEFAULTS.uiHeadTimeoutMs,
+    uiIdleTimeoutMs: (value("UI", "idle_timeout_ms") as number | undefined) ??
+      CONFIG_DEFAULTS.uiIdleTimeoutMs,
+    uiMaxUploadBytes: (value("UI", "max_upload_bytes") as number | undefined) ??
+      CONFIG_DEFAULTS.uiMaxUploadBytes,
     maxFileBytes: (value("Limits", "max_file_bytes") as number | undefined) ??
       CONFIG_DEFAULTS.maxFileBytes,
     fileQuotaBytes: (value("Limits", "file_quota_bytes") as number | undefined) ??

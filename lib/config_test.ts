@@ -71,6 +71,16 @@ Deno.test("parseConfig() refuses unknown keys, sections, duplicates and bare lin
   assert.match(errorOf(GOOD.replace("127.0.0.1", "bad host!")), /host name/);
 });
 
+Deno.test("parseConfig() refuses names inherited from Object.prototype as sections and keys", () => {
+  assert.match(errorOf(`${GOOD}[__proto__]\nclient_id = bob\n`), /unknown section \[__proto__\]/);
+  assert.match(errorOf(`${GOOD}[constructor]\nname = x\n`), /unknown section \[constructor\]/);
+  assert.match(errorOf(`${GOOD}toString = 1\n`), /\[Network\] toString: unknown key/);
+  assert.match(
+    errorOf(`${GOOD}[Log]\nhasOwnProperty = 1\n`),
+    /\[Log\] hasOwnProperty: unknown key/,
+  );
+});
+
 Deno.test("loadConfig() explains an unreadable file", async () => {
   await assert.rejects(
     loadConfig("/nonexistent/fedchat.conf"),
@@ -103,4 +113,68 @@ Deno.test("parseConfig() reads file limits in bytes with K, M, G, T and the [Fil
     /\[Limits\] max_file_bytes: "lots" is not allowed; use a number of bytes/,
   );
   assert.match(errorOf(GOOD + "[Limits]\nfile_quota_bytes = 10\n"), /file_quota_bytes/);
+});
+
+Deno.test("parseConfig() reads the connection caps and write limits of [Limits]", () => {
+  const d = parseConfig(GOOD, "/etc/fc/test.conf");
+  assert.equal(d.maxUnauthenticatedConnections, 128);
+  assert.equal(d.reservedKnownConnections, 32);
+  assert.equal(d.writeBufferBytes, 1024 * 1024);
+  assert.equal(d.maxWriteBufferBytes, 8 * 1024 * 1024);
+  assert.equal(d.writeStallMs, 30_000);
+  const c = parseConfig(
+    GOOD +
+      "[Limits]\nmax_unauthenticated_connections = 40\nreserved_known_connections = 0\n" +
+      "write_buffer_bytes = 256K\nmax_write_buffer_bytes = 4M\nwrite_stall_ms = 5000\n",
+    "/etc/fc/test.conf",
+  );
+  assert.equal(c.maxUnauthenticatedConnections, 40);
+  assert.equal(c.reservedKnownConnections, 0);
+  assert.equal(c.writeBufferBytes, 256 * 1024);
+  assert.equal(c.maxWriteBufferBytes, 4 * 1024 * 1024);
+  assert.equal(c.writeStallMs, 5000);
+  assert.match(
+    errorOf(GOOD + "[Limits]\nmax_frame_bytes = 4194304\nmax_write_buffer_bytes = 8M\n"),
+    /line \d+, \[Limits\] max_write_buffer_bytes: 8388608 is too small; use at least/,
+  );
+  assert.match(errorOf(GOOD + "[Limits]\nwrite_stall_ms = 10\n"), /write_stall_ms/);
+  assert.match(
+    errorOf(GOOD + "[Limits]\nmax_connections = 16\nreserved_known_connections = 16\n"),
+    /reserved_known_connections: 16 is too large/,
+  );
+  const small = parseConfig(GOOD + "[Limits]\nmax_connections = 16\n", "/x.conf");
+  assert.equal(small.maxUnauthenticatedConnections, 8, "defaults follow max_connections");
+  assert.equal(small.reservedKnownConnections, 2);
+});
+
+Deno.test("parseConfig() reads the routing-origin budgets under [Limits], with safe defaults", () => {
+  const pick = (c: ReturnType<typeof parseConfig>) => {
+    const l = c.limits;
+    return [
+      l.routingOrigins,
+      l.provisionalOriginsPerPeer,
+      l.provisionalOrigins,
+      l.provisionalBytesPerPeer,
+      l.provisionalBytes,
+    ];
+  };
+  assert.deepEqual(pick(parseConfig(GOOD, "/etc/fc/test.conf")), [
+    100_000,
+    4096,
+    16_384,
+    4 * 1024 * 1024,
+    16 * 1024 * 1024,
+  ]);
+  const c = parseConfig(
+    GOOD +
+      "[Limits]\nmax_routing_origins = 5000\nmax_provisional_origins_per_peer = 64\n" +
+      "max_provisional_origins = 256\nmax_provisional_bytes_per_peer = 1M\n" +
+      "max_provisional_bytes = 2M\n",
+    "/etc/fc/test.conf",
+  );
+  assert.deepEqual(pick(c), [5000, 64, 256, 1024 * 1024, 2 * 1024 * 1024]);
+  assert.throws(
+    () => parseConfig(GOOD + "[Limits]\nmax_provisional_origins_per_peer = 0\n", "/x.conf"),
+    /max_provisional_origins_per_peer: "0" is not allowed; use a whole number from 1/,
+  );
 });

@@ -1,6 +1,9 @@
 /** @jsxImportSource preact */
-/** The document shell around every page: head, header with navigation, islands for status. */
-import { Island, PAGE_STATE_ID, scriptJson, useStore } from "../lib/ui/mod.ts";
+/**
+ * The frame around every page's content (the document itself is the data-free
+ * shell of lib/web): header with navigation, islands for status and requests.
+ */
+import { Island, useStore } from "../lib/ui/mod.ts";
 import type { AppProps } from "../lib/web/mod.ts";
 import RequestDialog from "../islands/RequestDialog.tsx";
 import StatusBar from "../islands/StatusBar.tsx";
@@ -34,37 +37,22 @@ function Nav({ path }: { path: string }) {
   );
 }
 
-export default function App({ title, path, state, bare, children }: AppProps) {
+/** The page frame inside the body: header with navigation and status, the page, the request dialog. */
+export default function App({ path, state, bare, children }: AppProps) {
   const self = state.snapshot.self;
   return (
-    <html lang="en">
-      <head>
-        <meta charset="utf-8" />
-        <meta name="viewport" content="width=device-width, initial-scale=1" />
-        <meta name="color-scheme" content="light dark" />
-        <title>{`${title} · ${self.address} · fedchat`}</title>
-        <link rel="icon" href="data:," />
-        <link rel="stylesheet" href="/static/app.css" />
-        <script type="module" src="/static/app.js" />
-      </head>
-      <body class={bare ? "bare" : undefined}>
-        <a class="skip" href="#main">Skip to content</a>
-        <header class="top">
-          <span class="brand" aria-label="fedchat">fedchat</span>
-          <span class="me mono" title="Your address">{self.address}</span>
-          {!bare && <Nav path={path} />}
-          <span class="spacer" />
-          <Island name="StatusBar" component={StatusBar} props={{}} />
-          <Island name="ThemeToggle" component={ThemeToggle} props={{}} />
-        </header>
-        <main id="main">{children}</main>
-        <Island name="RequestDialog" component={RequestDialog} props={{ chatPage: path === "/" }} />
-        <script
-          type="application/json"
-          id={PAGE_STATE_ID}
-          dangerouslySetInnerHTML={{ __html: scriptJson(state) }}
-        />
-      </body>
-    </html>
+    <>
+      <a class="skip" href="#main">Skip to content</a>
+      <header class="top">
+        <span class="brand" aria-label="fedchat">fedchat</span>
+        <span class="me mono" title="Your address">{self.address}</span>
+        {!bare && <Nav path={path} />}
+        <span class="spacer" />
+        <Island name="StatusBar" component={StatusBar} props={{}} />
+        <Island name="ThemeToggle" component={ThemeToggle} props={{}} />
+      </header>
+      <main id="main">{children}</main>
+      <Island name="RequestDialog" component={RequestDialog} props={{ chatPage: path === "/" }} />
+    </>
   );
 }

@@ -22,5 +22,5 @@ export {
   responderHello,
   type ResponderState,
 } from "./handshake.ts";
-export { SecureChannel, TAG_BYTES } from "./secure_channel.ts";
+export { type ChannelHandler, SecureChannel, TAG_BYTES } from "./secure_channel.ts";
 export { nextChannelMessage, nextMessage } from "./next_message.ts";

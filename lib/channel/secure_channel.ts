@@ -54,21 +54,45 @@ function open(key: Uint8Array, counter: number, sealed: Uint8Array): Uint8Array 
   }
 }
 
-/** An encrypted, ordered message channel over one WebSocket. */
+/** Receives one decrypted message; if it returns a promise that rejects, the channel closes. */
+export type ChannelHandler = (plaintext: Uint8Array) => unknown;
+
+/** Messages kept while no handler is set (during a handshake or a policy check). */
+const MAX_QUEUED = 64;
+/** A sealed message's overhead on the wire: tag and the largest frame header. */
+const WIRE_OVERHEAD = TAG_BYTES + 14;
+
+/**
+ * An encrypted, ordered message channel over one WebSocket.
+ *
+ * Backpressure (same marks as the connection's, write_limits.ts): `send()`
+ * returns whether the message was queued; `writable` turns false once the
+ * bytes not yet on the wire (messages still being sealed, plus the
+ * connection's unsent bytes) reach the high-water mark, and `onDrain` is
+ * called when they are down to the low-water mark. Handlers run under the
+ * connection's guard: one that throws, or whose promise rejects, closes this
+ * channel's connection (1011) and nothing else.
+ */
 export class SecureChannel {
   /** Called once when the channel is gone, with why. */
   onClose: (reason: string) => void = () => {};
+  /** Called when `writable` turns true again after being false. */
+  onDrain: () => void = () => {};
 
   #ws: WsConnection;
   #keys: LinkKeys;
   #sendCounter = 0;
   #receiveCounter = 0;
   #closed = false;
-  #handler: ((plaintext: Uint8Array) => void) | null = null;
+  #handler: ChannelHandler | null = null;
   #queue: Uint8Array[] = [];
   #sendTail: Promise<void> | null = null;
   #receiveTail: Promise<void> | null = null;
   #webKeys: Promise<{ send: CryptoKey; receive: CryptoKey }> | null = null;
+  /** Plaintext bytes handed to `send()` and not yet handed to the connection. */
+  #sealingBytes = 0;
+  #congested = false;
+  #reportedWritable = true;
 
   #web(): Promise<{ send: CryptoKey; receive: CryptoKey }> {
     const imp = (k: Uint8Array) =>
@@ -83,6 +107,7 @@ export class SecureChannel {
     this.#ws = ws;
     this.#keys = keys;
     ws.onMessage = (data) => this.#receive(data);
+    ws.onDrain = () => this.#flowCheck();
     // Deliver what already arrived before reporting the close.
     ws.onClose = (info) => {
       const why = info.reason || `closed (${info.code})`;
@@ -93,16 +118,18 @@ export class SecureChannel {
 
   /**
    * Receives each decrypted message, in order. Messages that arrive while no
-   * handler is set are kept and handed to the next one set.
+   * handler is set are kept (a few: more closes the channel) and handed to
+   * the next one set.
    */
-  set onMessage(handler: ((plaintext: Uint8Array) => void) | null) {
+  set onMessage(handler: ChannelHandler | null) {
     this.#handler = handler;
-    while (this.#handler === handler && handler && this.#queue.length > 0) {
-      handler(this.#queue.shift()!);
+    while (this.#handler === handler && handler && this.#queue.length > 0 && !this.#closed) {
+      const pt = this.#queue.shift()!;
+      this.#ws.guard(() => handler(pt));
     }
   }
 
-  /** The underlying connection (for liveness and address). */
+  /** The underlying connection (for liveness, address and reading control). */
   get ws(): WsConnection {
     return this.#ws;
   }
@@ -112,15 +139,38 @@ export class SecureChannel {
     return !this.#closed;
   }
 
-  /** Encrypts and sends; messages go out in call order. */
-  send(plaintext: Uint8Array): void {
-    if (this.#closed) return;
+  /** Bytes sent and not yet taken by the kernel (still sealing, or unsent on the connection). */
+  get bufferedBytes(): number {
+    return this.#sealingBytes + this.#ws.bufferedBytes;
+  }
+
+  /** False from the high-water mark until the low-water mark (then `onDrain`), and once closed. */
+  get writable(): boolean {
+    return !this.#closed && !this.#congested && this.#ws.writable;
+  }
+
+  /**
+   * Encrypts and sends; messages go out in call order. Returns false when
+   * the message was not queued: the channel is closed, or it would pass the
+   * connection's hard limit on unsent bytes (the peer is not reading; the
+   * channel is then closed). True does not mean "send more": check
+   * `writable`, or wait for `onDrain`.
+   */
+  send(plaintext: Uint8Array): boolean {
+    if (this.#closed) return false;
+    if (!this.#ws.checkRoom(this.#sealingBytes + plaintext.length + WIRE_OVERHEAD)) {
+      this.close("send buffer full: peer not reading", 1008);
+      return false;
+    }
     const counter = this.#sendCounter++;
     const small = plaintext.length < SYNC_MAX_BYTES;
     if (small && this.#sendTail === null) {
-      this.#ws.sendCoalesced(seal(this.#keys.send, counter, plaintext));
-      return;
+      const queued = this.#ws.sendCoalesced(seal(this.#keys.send, counter, plaintext));
+      this.#flowCheck();
+      return queued;
     }
+    const bytes = plaintext.length;
+    this.#sealingBytes += bytes;
     const sealed = small
       ? Promise.resolve(seal(this.#keys.send, counter, plaintext))
       : this.#web().then(async (k) =>
@@ -134,8 +184,14 @@ export class SecureChannel {
       );
     sealed.catch(() => {}); // handled in order below
     const tail: Promise<void> = (this.#sendTail ?? Promise.resolve()).then(async () => {
-      const ct = await sealed;
-      if (!this.#closed) this.#ws.sendCoalesced(ct);
+      let ct: Uint8Array;
+      try {
+        ct = await sealed;
+      } finally {
+        this.#sealingBytes -= bytes;
+      }
+      if (!this.#closed && !this.#ws.sendCoalesced(ct)) this.close("connection closed");
+      this.#flowCheck();
     });
     this.#sendTail = tail;
     tail.then(
@@ -144,6 +200,8 @@ export class SecureChannel {
       },
       () => this.close("encrypt failed"),
     );
+    this.#flowCheck();
+    return true;
   }
 
   /** Resolves when everything sent so far has drained to the socket. */
@@ -163,14 +221,30 @@ export class SecureChannel {
   #finish(reason: string): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.onClose(reason);
+    this.#queue = [];
+    this.#ws.guard(() => this.onClose(reason));
+  }
+
+  /** Updates `writable` after the unsent bytes changed; calls `onDrain` when it turns true. */
+  #flowCheck(): void {
+    if (this.#closed) return;
+    const limits = this.#ws.writeLimits;
+    const b = this.bufferedBytes;
+    this.#congested = this.#congested ? b > limits.lowWaterBytes : b >= limits.highWaterBytes;
+    const writable = this.writable;
+    if (writable && !this.#reportedWritable) this.#ws.guard(() => this.onDrain());
+    this.#reportedWritable = writable;
   }
 
   #deliver(pt: Uint8Array | null): void {
     if (this.#closed) return;
     if (pt === null) return this.close("message failed to authenticate", 1002);
-    if (this.#handler) this.#handler(pt);
-    else this.#queue.push(pt);
+    const handler = this.#handler;
+    if (handler) return this.#ws.guard(() => handler(pt));
+    if (this.#queue.length >= MAX_QUEUED) {
+      return this.close("too many messages before the channel was ready", 1008);
+    }
+    this.#queue.push(pt);
   }
 
   #receive(data: Uint8Array): void {
@@ -190,9 +264,11 @@ export class SecureChannel {
           data as BufferSource,
         )
       ).then((b) => new Uint8Array(b), () => null);
-    const tail: Promise<void> = (this.#receiveTail ?? Promise.resolve()).then(async () =>
-      this.#deliver(await opened)
-    );
+    // Never rejects: a failure in delivery goes to the connection's guard.
+    const tail: Promise<void> = (this.#receiveTail ?? Promise.resolve()).then(async () => {
+      const pt = await opened;
+      this.#ws.guard(() => this.#deliver(pt));
+    });
     this.#receiveTail = tail;
     void tail.then(() => {
       if (this.#receiveTail === tail) this.#receiveTail = null;

@@ -3,8 +3,19 @@
  * node (`server`), or a client of a node elsewhere (`client`).
  */
 import { basename, dirname, join, resolve } from "node:path";
-import { type ClientApi, type ClientCore, openClient, remoteLink } from "../client/mod.ts";
-import { startUiServer } from "../web/mod.ts";
+import {
+  type ClientApi,
+  type ClientCore,
+  MAX_MESSAGE_CHARS,
+  openClient,
+  remoteLink,
+} from "../client/mod.ts";
+import {
+  type RouteManifest,
+  startUiServer,
+  type UiServer,
+  type UiServerLimits,
+} from "../web/mod.ts";
 import type { Clock } from "../clock.ts";
 import type { Config } from "../config.ts";
 import type { LinkInfo } from "../federation/mod.ts";
@@ -18,6 +29,7 @@ import {
   type UserName,
 } from "../ids.ts";
 import { createLogger, type Logger, printLine } from "../log.ts";
+import { installProcessGuard } from "../process_guard.ts";
 import { type AdminHandler, type Node, startAdminServer, startNode } from "../node/mod.ts";
 import { CliError } from "./cli_error.ts";
 import { clientAdminHandlers } from "./client_admin.ts";
@@ -35,10 +47,22 @@ function waitForSignal(): Promise<void> {
   });
 }
 
+/** Options of {@linkcode runNode}. */
+export interface RunNodeOptions {
+  clock: Clock;
+  /** Node only: no owner's client, no UI. */
+  headless: boolean;
+  /** The UI's routes (routes/mod.ts), handed in by main.ts. */
+  manifest: RouteManifest;
+}
+
 /** Runs a node, with the owner's client in the same process unless `headless`. */
-export async function runNode(config: Config, clock: Clock, headless: boolean): Promise<number> {
+export async function runNode(config: Config, options: RunNodeOptions): Promise<number> {
+  const { clock, headless, manifest } = options;
   const startedAt = performance.now();
   const log = createLogger({ level: config.logLevel });
+  // Last resort only: connection input is contained by lib/wss's guard.
+  const guard = installProcessGuard({ log: log.child("process") });
   const extras: Record<string, AdminHandler> = {};
   const node = await startNode({ config, log, clock, adminExtras: extras });
   let closeClient = () => {};
@@ -54,14 +78,24 @@ export async function runNode(config: Config, clock: Clock, headless: boolean): 
       open: () => Promise.resolve(node.attachLocalClient(owner)),
       downloadsDir: config.downloadsDir ?? undefined,
       autoAcceptFileBytes: config.autoAcceptFileBytes,
+      messageLifetimeMs: config.delivery.messageLifetimeMs,
     });
     Object.assign(extras, clientAdminHandlers(client.core));
-    const ui = await startUiServer({
+    const ui = await startUi({
       client: client.core,
+      manifest,
       port: config.uiPort,
       tokenFile: join(ownerClientDir(config), UI_TOKEN_FILE),
+      limits: {
+        maxConnections: config.uiMaxConnections,
+        maxConnectionsPerAddress: config.uiMaxConnectionsPerAddress,
+        headTimeoutMs: config.uiHeadTimeoutMs,
+        idleTimeoutMs: config.uiIdleTimeoutMs,
+        maxUploadBytes: config.uiMaxUploadBytes,
+      },
       log: log.child("ui"),
     });
+    Object.assign(extras, uiAdminHandlers(ui));
     uiUrl = ui.url;
     const stopWatch = watchChanges(client.core, () =>
       Promise.resolve([
@@ -85,6 +119,7 @@ export async function runNode(config: Config, clock: Clock, headless: boolean): 
   printLine("stopping");
   closeClient();
   await node.stop();
+  guard.uninstall();
   return 0;
 }
 
@@ -101,6 +136,30 @@ function linkView(l: LinkInfo) {
 
 /** File (in the client's directory, mode 0600) that keeps the UI's token across restarts. */
 const UI_TOKEN_FILE = "ui.token";
+
+/** Starts the UI server with the routes and the client core's limits. */
+function startUi(o: {
+  client: ClientApi;
+  manifest: RouteManifest;
+  port: number;
+  tokenFile: string;
+  limits?: Partial<UiServerLimits>;
+  log: Logger;
+}): Promise<UiServer> {
+  return startUiServer({ ...o, clientLimits: { maxMessageChars: MAX_MESSAGE_CHARS } });
+}
+
+/** The UI's admin commands (CLI twins: `ui-url`, `ui-signout`, `ui-status`). */
+function uiAdminHandlers(ui: UiServer): Record<string, AdminHandler> {
+  return {
+    "ui-url": () => ({ kind: "result", value: { url: ui.url } }),
+    "ui-signout": async () => {
+      const { url, signedOut } = await ui.signOut(null);
+      return { kind: "result", value: { url, signedOut } };
+    },
+    "ui-status": () => ({ kind: "result", value: ui.status() }),
+  };
+}
 
 /**
  * Tells views when links or the directory change: compares a snapshot every
@@ -145,6 +204,8 @@ export interface ClientOnlyOptions {
   clock: Clock;
   logLevel?: "debug" | "info" | "warn" | "error";
   uiPort?: number;
+  /** The UI's routes (routes/mod.ts), handed in by main.ts. */
+  manifest: RouteManifest;
 }
 
 /** The `--user` flag as an address. @throws {CliError} when it is not NAME@NODE */
@@ -185,6 +246,7 @@ export async function runClientOnly(o: ClientOnlyOptions): Promise<number> {
   await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
   await Deno.writeTextFile(settingsFile, JSON.stringify({ host, port, address }));
   const log: Logger = createLogger({ level: o.logLevel ?? "info" });
+  const guard = installProcessGuard({ log: log.child("process") });
   const client = await openClient({
     dir,
     address,
@@ -199,13 +261,16 @@ export async function runClientOnly(o: ClientOnlyOptions): Promise<number> {
       nodeFingerprint: o.fingerprint,
     }),
   });
-  const admin = await startAdminServer(dir, clientAdminHandlers(client.core as ClientApi), log);
-  const ui = await startUiServer({
+  const handlers = clientAdminHandlers(client.core as ClientApi);
+  const admin = await startAdminServer(dir, handlers, log);
+  const ui = await startUi({
     client: client.core,
+    manifest: o.manifest,
     port: o.uiPort ?? 0,
     tokenFile: join(dir, UI_TOKEN_FILE),
     log: log.child("ui"),
   });
+  Object.assign(handlers, uiAdminHandlers(ui));
   const stopWatch = watchChanges(
     client.core,
     async () => ["", JSON.stringify(await client.core.directory())],
@@ -218,5 +283,6 @@ export async function runClientOnly(o: ClientOnlyOptions): Promise<number> {
   await ui.close();
   await admin.close();
   client.close();
+  guard.uninstall();
   return 0;
 }

@@ -4,5 +4,5 @@
  *
  * @module
  */
-export { runCli } from "./run.ts";
+export { runCli, type RunCliOptions } from "./run.ts";
 export { CliError } from "./cli_error.ts";

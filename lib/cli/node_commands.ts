@@ -1,5 +1,6 @@
 /** Commands that act on a running node: links, routes, users. */
 import { printLine } from "../log.ts";
+import { parseByteSize } from "../config.ts";
 import { CliError } from "./cli_error.ts";
 import { call, type Command, TARGET_FLAGS } from "./command.ts";
 import { enrollCommand, type Enrollment } from "./enroll_command.ts";
@@ -119,6 +120,72 @@ export const NODE_COMMANDS: Record<string, Command> = {
       else for (const u of d) printLine(`${u.address.padEnd(40)} ${u.presence}`);
       if (!f.json && d.length === 0) printLine("nobody reachable yet");
       return 0;
+    },
+  },
+  mailbox: {
+    usage: "mailbox add NODE_ID | list | remove NODE_ID | serve NODE_ID [--quota SIZE] | " +
+      "served | stop NODE_ID  [--json] [--config PATH]",
+    summary:
+      "Choose the nodes that hold your envelopes while you are away; or hold them for others",
+    flags: { ...JSON_FLAG, quota: { type: "string" } },
+    run: async (p, f) => {
+      const [sub, id] = p;
+      const show = (value: unknown, text: string) =>
+        printLine(f.json ? JSON.stringify(value) : text);
+      if ((sub === "add" || sub === "remove") && id && p.length === 2) {
+        const list = await call(f, `mailbox-${sub}`, { nodeId: id }) as string[];
+        show(list, `Mailboxes: ${list.length > 0 ? list.join(", ") : "none"}`);
+        return 0;
+      }
+      if (sub === "list" && p.length === 1) {
+        const list = await call(f, "mailbox-list") as Array<{ node: string; reachable: boolean }>;
+        show(
+          list,
+          list.length === 0
+            ? "No mailboxes: envelopes for you wait at their senders while you are away"
+            : list.map((m) => `${m.node.padEnd(20)} ${m.reachable ? "reachable" : "unreachable"}`)
+              .join("\n"),
+        );
+        return 0;
+      }
+      if (sub === "serve" && id && p.length === 2) {
+        let quotaBytes: number | undefined;
+        if (typeof f.quota === "string") {
+          try {
+            quotaBytes = parseByteSize(f.quota, 65_536);
+          } catch (e) {
+            throw new CliError((e as Error).message);
+          }
+        }
+        const r = await call(f, "mailbox-serve", { nodeId: id, quotaBytes }) as {
+          quotaBytes: number;
+        };
+        show(r, `Serving ${id} as its mailbox, up to ${r.quotaBytes} bytes`);
+        return 0;
+      }
+      if (sub === "served" && p.length === 1) {
+        const list = await call(f, "mailbox-served") as Array<
+          { node: string; quotaBytes: number; heldBytes: number }
+        >;
+        show(
+          list,
+          list.length === 0
+            ? "Serving nobody"
+            : list.map((s) =>
+              `${s.node.padEnd(20)} holding ${s.heldBytes} of ${s.quotaBytes} bytes`
+            ).join("\n"),
+        );
+        return 0;
+      }
+      if (sub === "stop" && id && p.length === 2) {
+        await call(f, "mailbox-stop", { nodeId: id });
+        show(null, `No longer serving ${id} (what is held is still handed over)`);
+        return 0;
+      }
+      throw new CliError(
+        "Cannot run mailbox: use add NODE_ID, list, remove NODE_ID, serve NODE_ID [--quota SIZE], " +
+          "served or stop NODE_ID",
+      );
     },
   },
   users: {

@@ -10,7 +10,9 @@ import { commandToRun } from "./command_line.ts";
 import { describeFailure } from "./describe_failure.ts";
 import { FILE_COMMANDS } from "./file_commands.ts";
 import type { Command, Flags } from "./command.ts";
+import type { RouteManifest } from "../web/mod.ts";
 import { NODE_COMMANDS } from "./node_commands.ts";
+import { UI_COMMANDS } from "./ui_commands.ts";
 
 const CONFIG_FLAG = { config: { type: "string" as const, short: "c" } };
 
@@ -18,55 +20,71 @@ async function configFrom(flags: Flags) {
   return await loadConfig(typeof flags.config === "string" ? flags.config : "config.conf");
 }
 
-const RUN_COMMANDS: Record<string, Command> = {
-  start: {
-    usage: "[start] [--config PATH]",
-    summary: "Run the node with its owner's client (the default)",
-    flags: CONFIG_FLAG,
-    run: async (_p, f) => runNode(await configFrom(f), SYSTEM_CLOCK, false),
-  },
-  server: {
-    usage: "server [--config PATH]",
-    summary: "Run the node only, headless (a relay, or a node for remote users)",
-    flags: CONFIG_FLAG,
-    run: async (_p, f) => runNode(await configFrom(f), SYSTEM_CLOCK, true),
-  },
-  client: {
-    usage: "client --node HOST:PORT --user NAME@NODE [--code CODE] [--fingerprint FP] [--dir D]",
-    summary: "Run a client against a node elsewhere (several users per node)",
-    flags: {
-      node: { type: "string" },
-      user: { type: "string" },
-      code: { type: "string" },
-      fingerprint: { type: "string" },
-      dir: { type: "string" },
-    },
-    run: (_p, f) => {
-      const user = typeof f.user === "string" ? f.user : undefined;
-      const dir = typeof f.dir === "string"
-        ? f.dir
-        : `fedchat-client-${(user ?? "me").replace("@", "-at-")}`;
-      return runClientOnly({
-        dir,
-        node: typeof f.node === "string" ? f.node : undefined,
-        user,
-        code: typeof f.code === "string" ? f.code : undefined,
-        fingerprint: typeof f.fingerprint === "string" ? f.fingerprint : undefined,
-        clock: SYSTEM_CLOCK,
-      });
-    },
-  },
-};
+/** Options of {@linkcode runCli}. */
+export interface RunCliOptions {
+  /** The UI's routes (routes/mod.ts): main.ts, the composition root, hands them in. */
+  manifest: RouteManifest;
+}
 
-const COMMANDS: Record<string, Command> = {
-  ...RUN_COMMANDS,
-  ...NODE_COMMANDS,
-  ...CLIENT_COMMANDS,
-  ...FILE_COMMANDS,
-};
+/** The commands that run a process (they start the UI with `manifest`). */
+function runCommands(manifest: RouteManifest): Record<string, Command> {
+  return {
+    start: {
+      usage: "[start] [--config PATH]",
+      summary: "Run the node with its owner's client (the default)",
+      flags: CONFIG_FLAG,
+      run: async (_p, f) =>
+        runNode(await configFrom(f), { clock: SYSTEM_CLOCK, headless: false, manifest }),
+    },
+    server: {
+      usage: "server [--config PATH]",
+      summary: "Run the node only, headless (a relay, or a node for remote users)",
+      flags: CONFIG_FLAG,
+      run: async (_p, f) =>
+        runNode(await configFrom(f), { clock: SYSTEM_CLOCK, headless: true, manifest }),
+    },
+    client: {
+      usage: "client --node HOST:PORT --user NAME@NODE [--code CODE] [--fingerprint FP] [--dir D]",
+      summary: "Run a client against a node elsewhere (several users per node)",
+      flags: {
+        node: { type: "string" },
+        user: { type: "string" },
+        code: { type: "string" },
+        fingerprint: { type: "string" },
+        dir: { type: "string" },
+      },
+      run: (_p, f) => {
+        const user = typeof f.user === "string" ? f.user : undefined;
+        const dir = typeof f.dir === "string"
+          ? f.dir
+          : `fedchat-client-${(user ?? "me").replace("@", "-at-")}`;
+        return runClientOnly({
+          dir,
+          node: typeof f.node === "string" ? f.node : undefined,
+          user,
+          code: typeof f.code === "string" ? f.code : undefined,
+          fingerprint: typeof f.fingerprint === "string" ? f.fingerprint : undefined,
+          clock: SYSTEM_CLOCK,
+          manifest,
+        });
+      },
+    },
+  };
+}
 
-function help(): string {
-  const rows = Object.values(COMMANDS).map((c) => `  ${c.usage.padEnd(60)} ${c.summary}`);
+/** Every command by name. */
+function allCommands(manifest: RouteManifest): Record<string, Command> {
+  return {
+    ...runCommands(manifest),
+    ...NODE_COMMANDS,
+    ...CLIENT_COMMANDS,
+    ...FILE_COMMANDS,
+    ...UI_COMMANDS,
+  };
+}
+
+function help(commands: Record<string, Command>): string {
+  const rows = Object.values(commands).map((c) => `  ${c.usage.padEnd(60)} ${c.summary}`);
   return [
     "fedchat: federated, end-to-end encrypted chat",
     "",
@@ -81,15 +99,16 @@ function help(): string {
 }
 
 /** Runs the command line; returns the process exit code. */
-export async function runCli(argv: string[]): Promise<number> {
+export async function runCli(argv: string[], options: RunCliOptions): Promise<number> {
+  const commands = allCommands(options.manifest);
   const first = argv[0];
   if (first === "--help" || first === "-h" || first === "help") {
-    printLine(help());
+    printLine(help(commands));
     return 0;
   }
   const name = first === undefined || first.startsWith("-") ? "start" : first;
   const rest = name === first ? argv.slice(1) : argv;
-  const cmd = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+  const cmd = Object.hasOwn(commands, name) ? commands[name] : undefined;
   if (!cmd) {
     printLine(
       `Cannot run ${JSON.stringify(name)}: no such command; see ${commandToRun(["--help"])}`,

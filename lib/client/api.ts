@@ -8,7 +8,8 @@
 export const MAX_MESSAGE_CHARS = 16_000;
 
 /** Delivery state of one sent message, as the sender sees it. */
-export type MessageState = "sending" | "sent" | "delivered" | "read" | "failed";
+/** `held`: a mailbox of the recipient's node holds it while that node is away. */
+export type MessageState = "sending" | "sent" | "held" | "delivered" | "read" | "failed";
 
 /** One message in a conversation. */
 export interface ChatMessage {

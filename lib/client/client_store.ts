@@ -43,6 +43,8 @@ export type {
 
 /** Outgoing messages kept in memory until delivered (more are read from the table). */
 const PENDING_MESSAGES = 4096;
+/** States after which a "sent", "held" or "delivered" may still come. */
+const UNSETTLED: ReadonlySet<string> = new Set(["sending", "sent", "held"]);
 
 /** Options of {@linkcode ClientStore}. */
 export interface ClientStoreOptions {
@@ -64,7 +66,7 @@ export class ClientStore {
   #contacts = new Map<string, ContactRow>();
   /** Contacts changed in the open transaction, written at commit. */
   #dirty = new Set<string>();
-  /** Outgoing messages still `sending` or `sent`, by id (oldest first). */
+  /** Outgoing messages still `sending`, `sent` or `held`, by id (oldest first). */
   #pending = new Map<string, MessageRow>();
   #beforeCommit: Array<() => void> = [];
   #rolledBack: Array<() => void> = [];
@@ -202,10 +204,10 @@ export class ClientStore {
     if (m) this.#remember({ ...m, state, reason, envelope: null });
   }
 
-  /** Keeps outgoing messages in memory while a `sent` or `delivered` may still come for them. */
+  /** Keeps outgoing messages in memory while a `sent`, `held` or `delivered` may still come. */
   #remember(m: MessageRow): void {
     this.#pending.delete(m.id);
-    if (m.direction !== "out" || (m.state !== "sending" && m.state !== "sent")) return;
+    if (m.direction !== "out" || !UNSETTLED.has(m.state)) return;
     this.#pending.set(m.id, m);
     if (this.#pending.size > PENDING_MESSAGES) {
       this.#pending.delete(this.#pending.keys().next().value!);

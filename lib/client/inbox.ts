@@ -35,7 +35,7 @@ export interface InboxHandlers {
   /** A ratchet message, bound to its envelope id. */
   ratchet(from: Address, envelopeId: Uint8Array, message: Uint8Array): Promise<Step>;
   /** The node's word on one of our envelopes. */
-  notice(ref: string, state: "delivered" | "failed", reason?: string): Step;
+  notice(ref: string, state: "delivered" | "failed" | "held" | "kept", reason?: string): Step;
 }
 
 /** Options of {@linkcode Inbox}. */
@@ -55,7 +55,13 @@ export interface InboxOptions {
 /** A pushed inbox item (client protocol `deliver` or `notice`). */
 export type InboxItem =
   | { type: "deliver"; id: string; envelope: Uint8Array }
-  | { type: "notice"; id: string; ref: string; state: "delivered" | "failed"; reason?: string };
+  | {
+    type: "notice";
+    id: string;
+    ref: string;
+    state: "delivered" | "failed" | "held" | "kept";
+    reason?: string;
+  };
 
 /** The acknowledgements one message carries at most. */
 const ACK_BATCH = 4096;

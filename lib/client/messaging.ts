@@ -10,7 +10,7 @@ import type { Clock } from "../clock.ts";
 import * as e2e from "../e2e/mod.ts";
 import { type Address, toAddress } from "../ids.ts";
 import type { Logger } from "../log.ts";
-import { type ChatMessage, type ClientEvent, MAX_MESSAGE_CHARS } from "./api.ts";
+import { type ChatMessage, type ClientEvent, MAX_MESSAGE_CHARS, type MessageState } from "./api.ts";
 import type { ClientStore, ContactRow, MessageRow } from "./client_store.ts";
 import { canSend } from "./contact_state.ts";
 import type { Contacts } from "./contacts.ts";
@@ -164,10 +164,13 @@ export class Messaging {
   }
 
   /** The node's word on one of our messages. */
-  notice(ref: string, state: "delivered" | "failed", reason?: string): Step {
+  notice(ref: string, notice: "delivered" | "failed" | "held" | "kept", reason?: string): Step {
     const store = this.#o.store;
     const msg = store.message(ref);
     if (!msg || msg.state === "read") return {};
+    // A mailbox's custody never steps a message back from delivered.
+    if ((notice === "held" || notice === "kept") && msg.state === "delivered") return {};
+    const state: MessageState = notice === "kept" ? "sent" : notice;
     return {
       write: () => store.setMessageState(ref, state, reason ?? null),
       after: () =>

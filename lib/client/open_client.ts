@@ -46,6 +46,8 @@ export interface OpenClientOptions {
   downloadsDir?: string;
   /** Offers up to this size are accepted without asking (default 0: always ask). */
   autoAcceptFileBytes?: number;
+  /** How long a message may wait for delivery (the node's `[Delivery] message_lifetime`). */
+  messageLifetimeMs?: number;
 }
 
 /** Opens the client's store (creating its identity on first run) and connects. */
@@ -69,6 +71,7 @@ export async function openClient(o: OpenClientOptions): Promise<OpenClient> {
     clock: o.clock,
     log: o.log,
     node: o.node,
+    messageLifetimeMs: o.messageLifetimeMs,
     files: {
       downloadsDir: o.downloadsDir ?? join(o.dir, "downloads"),
       stagingDir: join(o.dir, "outgoing"),

@@ -97,7 +97,8 @@ const FILE_ID_BYTES = 16;
 const MAX_MANIFEST_BYTES = 150;
 
 const te = new TextEncoder();
-const td = new TextDecoder("utf-8", { fatal: true });
+// ignoreBOM: a text that starts with U+FEFF keeps it (the default decoder would drop it).
+const td = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 /** Encodes what travels inside the ratchet (version 1). */
 export function encodeInner(m: Inner): Uint8Array {

@@ -9,6 +9,7 @@ const SAMPLES: Inner[] = [
   { t: "text", seq: 1, at: 1_764_000_000_000, text: "hello" },
   { t: "text", seq: Number.MAX_SAFE_INTEGER, at: 0, text: "" },
   { t: "text", seq: 2, at: 3, text: "€ 🙂 ünïcödé" },
+  { t: "text", seq: 2, at: 3, text: "\uFEFF starts with a byte order mark" },
   { t: "text", seq: 3, at: 4, text: "🙂".repeat(32 * 1024) },
   { t: "read", upTo: 0 },
   { t: "read", upTo: 41 },

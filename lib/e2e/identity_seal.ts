@@ -82,16 +82,24 @@ export async function sealIdentity(
   return new ByteWriter().raw(header).raw(sealed).finish();
 }
 
+/** A sealed identity's fields, read before any passphrase is tried. */
+export interface SealedIdentity {
+  /** PBKDF2 iterations, within the accepted range. */
+  readonly iterations: number;
+  readonly salt: Uint8Array;
+  readonly nonce: Uint8Array;
+  /** The 34 header bytes: the AEAD's associated data. */
+  readonly header: Uint8Array;
+  /** AES-256-GCM ciphertext and tag. */
+  readonly body: Uint8Array;
+}
+
 /**
- * Decrypts a sealed identity.
+ * Decodes a sealed identity's layout; derives no key.
  *
  * @throws {CodecError} wrong length, version, KDF or cost
- * @throws {DecryptError} wrong passphrase or altered bytes
  */
-export async function openIdentity(
-  sealed: Uint8Array,
-  { passphrase }: { passphrase: string },
-): Promise<IdentityKeyPair> {
+export function decodeSealedIdentity(sealed: Uint8Array): SealedIdentity {
   const reader = new ByteReader(sealed, "sealed identity");
   if (reader.remaining !== SEALED_IDENTITY_BYTES) {
     throw new CodecError(`Cannot decode sealed identity: expected ${SEALED_IDENTITY_BYTES} bytes`);
@@ -112,8 +120,21 @@ export async function openIdentity(
   }
   const salt = reader.raw(SALT_BYTES);
   const nonce = reader.raw(AEAD_NONCE_BYTES);
-  const header = sealed.subarray(0, reader.offset);
-  const body = reader.rest();
+  const header = sealed.slice(0, reader.offset);
+  return { iterations, salt, nonce, header, body: reader.rest() };
+}
+
+/**
+ * Decrypts a sealed identity.
+ *
+ * @throws {CodecError} wrong length, version, KDF or cost
+ * @throws {DecryptError} wrong passphrase or altered bytes
+ */
+export async function openIdentity(
+  sealed: Uint8Array,
+  { passphrase }: { passphrase: string },
+): Promise<IdentityKeyPair> {
+  const { iterations, salt, nonce, header, body } = decodeSealedIdentity(sealed);
   const key = await deriveKey(passphrase, salt, iterations);
   let plaintext: Uint8Array;
   try {

@@ -11,7 +11,7 @@ import {
   importPublicIdentity,
   PUBLIC_IDENTITY_BYTES,
 } from "./identity.ts";
-import { openIdentity, sealIdentity } from "./identity_seal.ts";
+import { decodeSealedIdentity, openIdentity, sealIdentity } from "./identity_seal.ts";
 import { DeterministicRandom } from "./random.ts";
 import { X25519_LOW_ORDER_KEYS } from "./x25519.ts";
 
@@ -97,6 +97,20 @@ Deno.test("openIdentity() rejects unknown version, KDF, cost out of range, trunc
     openIdentity(new Uint8Array(sealed.length + 1), { passphrase: "pw" }),
     CodecError,
   );
+});
+
+Deno.test("decodeSealedIdentity() reads the layout sealIdentity() wrote, without a passphrase", async () => {
+  const sealed = await sealIdentity(await generateIdentity(), {
+    passphrase: "pw",
+    iterations: FAST,
+  });
+  const parts = decodeSealedIdentity(sealed);
+  assert.equal(parts.iterations, FAST);
+  assert.deepEqual(parts.header, sealed.subarray(0, 34));
+  assert.deepEqual(parts.salt, sealed.subarray(6, 22));
+  assert.deepEqual(parts.nonce, sealed.subarray(22, 34));
+  assert.deepEqual(parts.body, sealed.subarray(34));
+  assert.throws(() => decodeSealedIdentity(flip(sealed, 1)), CodecError);
 });
 
 Deno.test("sealIdentity() refuses an iteration count below the minimum", async () => {

@@ -77,12 +77,14 @@ export {
   verifyPublicIdentity,
 } from "./identity.ts";
 export {
+  decodeSealedIdentity,
   DEFAULT_PBKDF2_ITERATIONS,
   MAX_PBKDF2_ITERATIONS,
   MIN_PBKDF2_ITERATIONS,
   openIdentity,
   SEALED_IDENTITY_BYTES,
   SEALED_IDENTITY_VERSION,
+  type SealedIdentity,
   sealIdentity,
   type SealIdentityOptions,
 } from "./identity_seal.ts";

@@ -17,7 +17,13 @@ import type { Endpoint } from "../channel/mod.ts";
 import { LinkManager } from "./link_manager.ts";
 import type { LinkMessage } from "./link_message.ts";
 import type { NodeKey } from "./node_key.ts";
-import { type LocalUser, Router, type TableRow } from "./routing/mod.ts";
+import {
+  encodeAnnouncementFrame,
+  type LocalUser,
+  type OriginLimits,
+  Router,
+  type TableRow,
+} from "./routing/mod.ts";
 
 /** Options of {@linkcode createFederation}. */
 export interface FederationOptions {
@@ -34,10 +40,14 @@ export interface FederationOptions {
   listed: boolean;
   /** PKCS#8 DER of the node's private key, for signing envelope batches (provenance.ts). */
   privateKeyPkcs8: Uint8Array;
-  /** The node's budgets; the federation registers its own in it. */
+  /** The node's budgets; the federation registers its own in it (routing's included). */
   budgets: BudgetRegistry;
+  /** Routing-origin budgets (`[Limits] max_routing_origins`, `max_provisional_*`). */
+  routingLimits?: Partial<OriginLimits>;
   /** Limits on what one neighbour may send. */
   conduct: PeerConductOptions;
+  /** An announcement of `origin` was accepted (read it with `router.announcementOf`). */
+  onAnnouncement?(origin: NodeId): void;
   /** Budget and lifetime of link requests waiting for the owner. */
   pendingLinks: { perAddress: number; total: number; ttlMs: number };
   /** Test hook: a malicious relay (see Forwarder). */
@@ -83,18 +93,34 @@ export function createFederation(o: FederationOptions): Federation {
       up: (peer, key) => router.linkUp(peer, key),
       down: (peer) => router.linkDown(peer),
       message: (peer, m) => onMessage(peer, m),
+      forgotten: (peer) => router.forget(peer),
     },
   });
+  // A neighbour can make us refuse thousands of announcements: one line per kind per minute.
+  const refusals = new ThrottledLog(log.child("routing"), o.clock);
   const router = new Router({
     self: o.self,
     signer: { publicKey: o.key.publicKey, sign: (m) => ed25519Sign(o.key.privateKey, m) },
-    send: (peer, bytes) => void links.send(peer, { kind: "announce", bytes }),
+    send: (peer, announcement, ageMs) =>
+      void links.send(peer, {
+        kind: "announce",
+        bytes: encodeAnnouncementFrame({ announcement, ageMs }),
+      }),
     clock: o.clock,
     endpoint: o.endpoint,
     listed: o.listed,
+    // Keys proven by handshakes or confirmed through two neighbours survive restarts.
+    pins: o.store.originPins,
+    limits: o.routingLimits,
+    budgets: o.budgets,
     events: {
+      onAccepted: (origin) => o.onAnnouncement?.(origin),
       onRejected: (peer, reason, origin) => {
-        log.child("routing").warn("announcement refused", { peer, reason, origin });
+        refusals.write("warn", `${peer}|${reason}`, "announcement refused", {
+          peer,
+          reason,
+          origin,
+        });
         // Neighbours forward only announcements they verified: undecodable or forged
         // bytes can only come from the neighbour itself. (Expiry, skew and key
         // conflicts can be honest and are only logged.)
@@ -108,12 +134,9 @@ export function createFederation(o: FederationOptions): Federation {
   const provenance = new Provenance({
     self: o.self,
     privateKeyPkcs8: o.privateKeyPkcs8,
-    // Keys proven by a link handshake first, then what routing pinned.
-    keyOf: (node) => {
-      const peer = o.store.getPeer(node);
-      if (peer?.publicKey && peer.state === "linked") return peer.publicKey;
-      return router.announcementOf(node)?.publicKey;
-    },
+    // Keys proven by a link handshake first, then what routing believes (never a
+    // provisional key that another neighbour contests).
+    keyOf: (node) => links.pinnedKey(node) ?? router.believedKey(node),
   });
   const forwarder = new Forwarder({
     self: o.self,

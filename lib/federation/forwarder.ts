@@ -14,8 +14,7 @@
  * last, so the origin learns the path without anyone changing the probe.
  */
 import type { Clock } from "../clock.ts";
-import { ByteReader, ByteWriter } from "../e2e/mod.ts";
-import { type NodeId, toNodeId } from "../ids.ts";
+import type { NodeId } from "../ids.ts";
 import type { Logger } from "../log.ts";
 import {
   type DecodedEnvelope,
@@ -32,6 +31,8 @@ import {
   withoutAuth,
 } from "../protocol/mod.ts";
 import { FederationError } from "./errors.ts";
+import { CodecError } from "../e2e/mod.ts";
+import { decodeProbeHop, encodeProbeHop, type ProbeHop } from "./probe_hop.ts";
 import type { Provenance, ProvenanceVerdict } from "./provenance.ts";
 
 /** What the forwarder needs from the link layer, the router and the node. */
@@ -79,30 +80,6 @@ export interface ProbeResult {
   /** Nodes the probe passed, from this node to the destination. */
   path: NodeId[];
   rttMs: number;
-}
-
-interface ProbeHop {
-  probe: Uint8Array;
-  hop: number;
-  node: NodeId;
-  final: boolean;
-}
-
-function encodeProbeHop(h: ProbeHop): Uint8Array {
-  return new ByteWriter().u8(1).raw(h.probe).u8(h.hop).str16(h.node).u8(h.final ? 1 : 0)
-    .finish();
-}
-
-/** @throws {CodecError} */
-function decodeProbeHop(bytes: Uint8Array): ProbeHop {
-  const r = new ByteReader(bytes, "probe reply");
-  if (r.u8("version") !== 1) throw new EnvelopeError("Cannot read probe reply: unknown version");
-  const probe = r.raw(16, "probe");
-  const hop = r.u8("hop");
-  const node = toNodeId(r.str16(32, "node"));
-  const final = r.u8("final") === 1;
-  r.end();
-  return { probe, hop, node, final };
 }
 
 const VERDICT_RESULT: Record<Exclude<ProvenanceVerdict, "ok">, ReceiveResult> = {
@@ -208,12 +185,12 @@ export class Forwarder {
       this.#o.reportHopFailure?.(hop);
       return "dropped";
     }
-    if (e.kind === "probe") this.#answerProbe(e, DEFAULT_TTL - e.ttl + 1, false);
+    if (e.kind === "probe") this.#answerProbe(e, false);
     return "forwarded";
   }
 
   #local(e: Envelope, bytes: Uint8Array, viaPeer: NodeId | null): void {
-    if (e.kind === "probe") return this.#answerProbe(e, DEFAULT_TTL - e.ttl + 1, true);
+    if (e.kind === "probe") return this.#answerProbe(e, true);
     if (e.kind === "probeReply") return this.#probeReplied(e);
     this.#o.deliverLocal(e, bytes, viaPeer);
   }
@@ -253,8 +230,10 @@ export class Forwarder {
     });
   }
 
-  #answerProbe(e: NodeEnvelope, hop: number, final: boolean): void {
-    if (e.from === this.#o.self) return;
+  #answerProbe(e: NodeEnvelope, final: boolean): void {
+    // An origin sets ttl to DEFAULT_TTL; a probe claiming more is not answered.
+    if (e.from === this.#o.self || e.ttl > DEFAULT_TTL) return;
+    const hop = DEFAULT_TTL - e.ttl + 1;
     this.send(nodeEnvelope({
       kind: "probeReply",
       from: this.#o.self,
@@ -269,7 +248,8 @@ export class Forwarder {
     let h: ProbeHop;
     try {
       h = decodeProbeHop(e.body);
-    } catch {
+    } catch (err) {
+      if (!(err instanceof CodecError)) throw err;
       return; // a malformed reply is ignored; the probe times out
     }
     const key = envelopeIdHex(h.probe);

@@ -120,6 +120,8 @@ export class LinkManager {
   #heartbeat: number;
   #sweep: number;
   #stopped = false;
+  /** Keys pinned for linked peers, kept in memory: provenance asks for them per envelope. */
+  #pins = new Map<NodeId, Uint8Array>();
 
   constructor(options: LinkManagerOptions) {
     this.#o = { heartbeatMs: 500, deadAfterMs: 2000, maxBackoffMs: 30_000, ...options };
@@ -131,6 +133,7 @@ export class LinkManager {
     });
     for (const rec of options.store.listPeers()) {
       if (rec.state === "pending" && rec.address) options.pendingBudget.take(rec.address);
+      this.#notePin(rec);
     }
     this.#heartbeat = this.#o.clock.setTimer(() => this.#beat(), this.#o.heartbeatMs);
     this.#sweep = this.#o.clock.setTimer(() => this.#expirePending(), 0);
@@ -157,12 +160,15 @@ export class LinkManager {
     return [...this.#peers].filter(([, rt]) => rt.state === "up").map(([id]) => id);
   }
 
-  /** Sends a message to a peer; false when its link is not up. */
+  /**
+   * Sends a message to a peer; false when it was not queued: the link is not
+   * up, or the peer is not reading (the link is then closed). See
+   * SecureChannel's `writable` / `onDrain` for when to send more.
+   */
   send(peer: NodeId, message: LinkMessage): boolean {
     const rt = this.#peers.get(peer);
     if (!rt?.channel || rt.state !== "up") return false;
-    rt.channel.send(encodeLinkMessage(message));
-    return true;
+    return rt.channel.send(encodeLinkMessage(message));
   }
 
   /**
@@ -249,6 +255,7 @@ export class LinkManager {
     this.#peers.delete(nodeId);
     rt?.channel?.close("link forgotten by the owner");
     this.#o.store.deletePeer(nodeId);
+    this.#pins.delete(nodeId);
     this.#log.info("link forgotten", { peer: nodeId });
     this.#o.events.forgotten?.(nodeId);
   }
@@ -294,7 +301,6 @@ export class LinkManager {
     const { state, message } = await responderHello(this.#o.self, await nextMessage(ws, timeout));
     ws.send(message);
     const { keys, peer } = await responderFinish(state, await nextMessage(ws, timeout));
-    authenticated();
     const channel = new SecureChannel(ws, keys);
     const proof: LinkProof = {
       ...peer,
@@ -322,6 +328,8 @@ export class LinkManager {
       channel.close(verdict.reason);
       return;
     }
+    // Only a peer let in ends the deadline and makes its address known to the listener.
+    authenticated();
     result("accepted", "");
     this.#register(peer.nodeId, channel, peer.nodeId, peer.publicKey);
   }
@@ -349,6 +357,17 @@ export class LinkManager {
 
   #put(rec: PeerRecord): void {
     this.#o.store.putPeer(rec);
+    this.#notePin(rec);
+  }
+
+  #notePin(rec: PeerRecord): void {
+    if (rec.state === "linked" && rec.publicKey) this.#pins.set(rec.nodeId, rec.publicKey);
+    else this.#pins.delete(rec.nodeId);
+  }
+
+  /** The key pinned for `peer` by a link (the owner's pin), if it is a linked peer. */
+  pinnedKey(peer: NodeId): Uint8Array | undefined {
+    return this.#pins.get(peer);
   }
 
   #releasePending(rec: PeerRecord | undefined): void {

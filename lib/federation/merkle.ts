@@ -59,10 +59,36 @@ export function rootFromPath(
   size: number,
   path: readonly Uint8Array[],
 ): Uint8Array | null {
+  const walk = walkPath(leaf, index, size, path, () => false);
+  return walk ? walk.node : null;
+}
+
+/** Where {@linkcode walkPath} stopped, and the inner nodes it computed on the way (lowest first). */
+export interface PathWalk {
+  /** `known`: it reached a node `isKnown` accepted; `root`: it computed the root. */
+  stop: "known" | "root";
+  node: Uint8Array;
+  computed: Uint8Array[];
+}
+
+/**
+ * Walks `leaf`'s audit path towards the root (RFC 9162 §2.1.3.2), stopping
+ * early at the first node `isKnown` accepts (an inner node of a tree whose
+ * root was already verified proves the leaf as well as the root does).
+ * Null when the path cannot be one of that tree's.
+ */
+export function walkPath(
+  leaf: Uint8Array,
+  index: number,
+  size: number,
+  path: readonly Uint8Array[],
+  isKnown: (node: Uint8Array) => boolean,
+): PathWalk | null {
   if (!(index >= 0 && index < size)) return null;
   let fn = index;
   let sn = size - 1;
   let r = leaf;
+  const computed: Uint8Array[] = [];
   for (const p of path) {
     if (sn === 0) return null;
     if ((fn & 1) === 1 || fn === sn) {
@@ -78,6 +104,8 @@ export function rootFromPath(
     }
     fn >>= 1;
     sn >>= 1;
+    if (isKnown(r)) return { stop: "known", node: r, computed };
+    computed.push(r);
   }
-  return sn === 0 ? r : null;
+  return sn === 0 ? { stop: "root", node: r, computed } : null;
 }

@@ -8,9 +8,12 @@
  * of its event loop become the leaves of a Merkle tree (merkle.ts), one
  * Ed25519 signature covers the root, and each envelope carries its leaf's
  * audit path and that signature (`auth`, lib/protocol/envelope.ts). A
- * verifier hashes the leaf, walks the path (one hash per level) and checks
- * the root's signature once per batch (verified roots are cached), so the
- * cost per envelope stays a few hashes however many envelopes flow.
+ * verifier hashes the leaf and walks the path; once a root's signature has
+ * verified, the root and every inner node computed on the way are known to
+ * be that origin's, so the next envelope of the batch stops at the first
+ * known node (about two hashes), and the signature is checked once per batch.
+ * Known nodes are remembered per origin and per key: a node proven for one
+ * origin proves nothing for another.
  *
  *   leaf      = SHA-256(0x00 ‖ envelope bytes before auth, with ttl set to 0)
  *   statement = "fedchat-envelope-batch-v1\0" ‖ str16 origin ‖ u16 size ‖ root
@@ -31,7 +34,7 @@ import {
   originNode,
   TTL_OFFSET,
 } from "../protocol/mod.ts";
-import { leafHash, merkleTree, rootFromPath } from "./merkle.ts";
+import { leafHash, merkleTree, walkPath } from "./merkle.ts";
 
 const LABEL = new TextEncoder().encode("fedchat-envelope-batch-v1\0");
 const ZERO_TTL = Uint8Array.of(0);
@@ -56,7 +59,7 @@ export interface ProvenanceOptions {
   privateKeyPkcs8: Uint8Array;
   /** The key this node trusts for `node` now (link pin, routing pin), if any. */
   keyOf(node: NodeId): Uint8Array | undefined;
-  /** Verified batch roots remembered (default 8,192). */
+  /** Proven tree nodes remembered per origin (default 8,192). */
   cacheSize?: number;
 }
 
@@ -79,7 +82,8 @@ export class Provenance {
   #o: ProvenanceOptions;
   #signer: KeyObject;
   #keys = new Map<string, KeyObject | null>();
-  #verified = new Map<string, true>();
+  /** Per origin: the key its known nodes were proven under, and the nodes (hex). */
+  #known = new Map<NodeId, { key: Uint8Array; nodes: Map<string, true> }>();
   #cacheSize: number;
   /** Signatures checked (not answered from the cache), for status and benchmarks. */
   signatureChecks = 0;
@@ -123,29 +127,42 @@ export class Provenance {
     const origin = originNode(decoded.envelope);
     const rawKey = this.#o.keyOf(origin);
     if (!rawKey) return "unknown-origin";
-    const root = rootFromPath(
+    let known = this.#known.get(origin);
+    if (known && !sameBytes(known.key, rawKey)) known = undefined;
+    const walk = walkPath(
       envelopeLeaf(bytes, decoded.signedLength),
       auth.index,
       auth.size,
       auth.path,
+      (node) => known?.nodes.has(node.toHex()) ?? false,
     );
-    if (!root) return "bad-proof";
-    const keyHex = rawKey.toHex();
-    const cacheKey = `${origin}|${keyHex}|${auth.size}|${root.toHex()}|${auth.signature.toHex()}`;
-    if (this.#verified.has(cacheKey)) {
-      this.#verified.delete(cacheKey);
-      this.#verified.set(cacheKey, true);
-      return "ok";
-    }
-    const key = this.#publicKey(keyHex, rawKey);
+    if (!walk) return "bad-proof";
+    if (walk.stop === "known") return "ok";
+    const key = this.#publicKey(rawKey.toHex(), rawKey);
     if (!key) return "bad-proof";
     this.signatureChecks++;
-    if (!verify(null, statement(origin, auth.size, root), key, auth.signature)) return "bad-proof";
-    this.#verified.set(cacheKey, true);
-    if (this.#verified.size > this.#cacheSize) {
-      this.#verified.delete(this.#verified.keys().next().value!);
+    if (!verify(null, statement(origin, auth.size, walk.node), key, auth.signature)) {
+      return "bad-proof";
     }
+    this.#remember(origin, rawKey, [...walk.computed, walk.node]);
     return "ok";
+  }
+
+  /** Records nodes proven under `key` for `origin` (bounded per origin and in origins). */
+  #remember(origin: NodeId, key: Uint8Array, nodes: Uint8Array[]): void {
+    let known = this.#known.get(origin);
+    if (!known || !sameBytes(known.key, key)) {
+      known = { key, nodes: new Map() };
+    }
+    this.#known.delete(origin);
+    this.#known.set(origin, known);
+    if (this.#known.size > 1024) this.#known.delete(this.#known.keys().next().value!);
+    for (const n of nodes) {
+      known.nodes.set(n.toHex(), true);
+      if (known.nodes.size > this.#cacheSize) {
+        known.nodes.delete(known.nodes.keys().next().value!);
+      }
+    }
   }
 
   #publicKey(hex: string, raw: Uint8Array): KeyObject | null {
@@ -165,4 +182,10 @@ export class Provenance {
     if (this.#keys.size > 4096) this.#keys.delete(this.#keys.keys().next().value!);
     return key;
   }
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }

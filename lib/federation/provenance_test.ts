@@ -98,3 +98,21 @@ Deno.test("a proof moved to another envelope of the same batch fails", () => {
   spliced.set(two.subarray(d2.signedLength), d1.signedLength);
   assert.equal(verify(p.get(b)!, spliced), "bad-proof");
 });
+
+Deno.test("nodes proven for one origin prove nothing for another (the cache is per origin)", () => {
+  const p = testProvenances([a, b, m]);
+  // m signs one honest envelope and one that claims alice@a, in the same batch.
+  const [honest, forged] = p.get(m)!.signBatch([
+    envelope({ from: toAddress("mallory@m") }),
+    envelope(),
+  ]);
+  assert.equal(verify(p.get(b)!, honest), "ok", "the honest one proves m's tree");
+  assert.equal(verify(p.get(b)!, forged), "bad-proof");
+});
+
+Deno.test("after one check, the rest of a batch costs no signature and few hashes", () => {
+  const p = testProvenances([a, b]);
+  const signed = p.get(a)!.signBatch(Array.from({ length: 200 }, () => envelope()));
+  for (const bytes of signed.reverse()) assert.equal(verify(p.get(b)!, bytes), "ok");
+  assert.equal(p.get(b)!.signatureChecks, 1);
+});

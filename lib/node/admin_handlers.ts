@@ -7,6 +7,7 @@ import type { Federation } from "../federation/mod.ts";
 import type { NodeId } from "../ids.ts";
 import type { NodeStore } from "../store/mod.ts";
 import type { ClientHub } from "./client_hub.ts";
+import type { MailboxService } from "./mailbox_service.ts";
 
 /**
  * What the admin commands need of a node (lib/node/node.ts's `Node` has it);
@@ -18,6 +19,7 @@ export interface AdminNode {
   federation: Federation;
   store: NodeStore;
   clients: Pick<ClientHub, "online" | "announceUsers" | "detach">;
+  mailbox: Pick<MailboxService, "serve" | "stopServing" | "served">;
   status(): { endpoint: { port: number } };
   invite(): string;
 }
@@ -97,6 +99,54 @@ export function adminHandlers(node: AdminNode): Record<string, AdminHandler> {
       // The removed user's client goes at once: a later account of the same name is someone else.
       node.clients.detach(name, "account removed");
       node.clients.announceUsers();
+      return { kind: "result", value: null };
+    },
+    "mailbox-list": () => ({
+      kind: "result",
+      value: node.store.ownMailboxes().map((id) => ({
+        node: id,
+        reachable: node.federation.router.nextHop(id) !== undefined,
+      })),
+    }),
+    "mailbox-add": (args) => {
+      const id = toNodeId(str(args, "nodeId"));
+      if (id === node.config.nodeId) {
+        throw new AdminError("Cannot add: a node is not its own mailbox");
+      }
+      const now = Date.now();
+      const own = node.store.ownMailboxes();
+      if (!own.includes(id) && own.length >= 8) {
+        throw new AdminError("Cannot add: a node names at most 8 mailboxes");
+      }
+      node.store.setOwnMailbox(id, true, now);
+      node.federation.router.setMailboxes(node.store.ownMailboxes());
+      return { kind: "result", value: node.store.ownMailboxes() };
+    },
+    "mailbox-remove": (args) => {
+      const id = toNodeId(str(args, "nodeId"));
+      if (!node.store.ownMailboxes().includes(id)) {
+        throw new AdminError(`Cannot remove ${id}: it is not one of this node's mailboxes`);
+      }
+      node.store.setOwnMailbox(id, false, Date.now());
+      node.federation.router.setMailboxes(node.store.ownMailboxes());
+      return { kind: "result", value: node.store.ownMailboxes() };
+    },
+    "mailbox-serve": (args) => {
+      const id = toNodeId(str(args, "nodeId"));
+      if (id === node.config.nodeId) throw new AdminError("Cannot serve: that is this node");
+      const quota = args.quotaBytes;
+      if (quota !== undefined && !(Number.isSafeInteger(quota) && (quota as number) >= 65_536)) {
+        throw new AdminError("Cannot serve: the quota must be at least 64K");
+      }
+      return { kind: "result", value: node.mailbox.serve(id, quota as number | undefined) };
+    },
+    "mailbox-served": () => ({ kind: "result", value: node.mailbox.served() }),
+    "mailbox-stop": (args) => {
+      const id = toNodeId(str(args, "nodeId"));
+      if (!node.mailbox.served().some((s) => s.node === id)) {
+        throw new AdminError(`Cannot stop: this node does not serve ${id}`);
+      }
+      node.mailbox.stopServing(id);
       return { kind: "result", value: null };
     },
     forget: (args) => {

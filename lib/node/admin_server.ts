@@ -4,6 +4,7 @@
  * One JSON request line in, JSON lines out.
  */
 import { join } from "node:path";
+import { isOutOfDescriptors } from "../descriptors.ts";
 import type { Logger } from "../log.ts";
 
 /** File name of the admin socket inside the data directory. */
@@ -76,8 +77,23 @@ export async function startAdminServer(
   const listener = Deno.listen({ transport: "unix", path });
   await Deno.chmod(path, 0o600);
   const conns = new Set<Deno.Conn>();
+  let closed = false;
   const loop = (async () => {
-    for await (const conn of listener) {
+    let waitMs = 0;
+    for (;;) {
+      let conn: Deno.Conn;
+      try {
+        conn = await listener.accept();
+      } catch (e) {
+        // Out of file descriptors: the owner's command waits in the kernel until some return.
+        if (closed || !isOutOfDescriptors(e)) return;
+        if (waitMs === 0) log.warn("admin socket: out of file descriptors, retrying");
+        waitMs = Math.min(1000, Math.max(50, waitMs * 2));
+        await new Promise((r) => setTimeout(r, waitMs));
+        continue;
+      }
+      if (waitMs > 0) log.info("admin socket: accepting again");
+      waitMs = 0;
       conns.add(conn);
       serve(conn, handlers, log).finally(() => {
         conns.delete(conn);
@@ -90,6 +106,7 @@ export async function startAdminServer(
   return {
     path,
     async close() {
+      closed = true;
       listener.close();
       for (const c of conns) {
         try {
@@ -125,8 +142,18 @@ async function readLine(conn: Deno.Conn): Promise<string | null> {
   return new TextDecoder().decode(all);
 }
 
-function parseRequest(line: string): AdminRequest {
-  const v = JSON.parse(line);
+/**
+ * Parses one admin request line.
+ *
+ * @throws {AdminError} not an object with a string `cmd` and an object `args`
+ */
+export function parseAdminRequest(line: string): AdminRequest {
+  let v;
+  try {
+    v = JSON.parse(line);
+  } catch {
+    throw new AdminError("Cannot read admin request: not JSON; send one JSON object per line");
+  }
   if (typeof v !== "object" || v === null || typeof v.cmd !== "string") {
     throw new AdminError("Cannot read admin request: expected {cmd, args}");
   }
@@ -147,7 +174,7 @@ async function serve(conn: Deno.Conn, handlers: Record<string, AdminHandler>, lo
   try {
     const line = await readLine(conn);
     if (line === null) return;
-    req = parseRequest(line);
+    req = parseAdminRequest(line);
   } catch (e) {
     await write({ ok: false, error: (e as Error).message }).catch(() => {});
     return;

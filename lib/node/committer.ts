@@ -1,7 +1,9 @@
 /**
  * Group commit: writes queued in the same turn of the event loop run in one
  * transaction (one fsync), and each caller's `then` runs only after the
- * commit, so nothing is acknowledged before it is durable. With
+ * commit, so nothing is acknowledged before it is durable. The batch closes
+ * with `setImmediate`, after the turn's I/O callbacks: `setTimeout(0)` costs
+ * 2–3 ms here (docs/PERF_NOTES.md §5), which was most of a message's latency. With
  * synchronous=FULL, one fsync per message tops out near 4,000/s; grouped
  * commits reach 100,000+ rows/s (../shared/MEASURED.md).
  *
@@ -9,6 +11,7 @@
  * cause is classified (a full disk is named as such) and reported to the
  * owner through {@linkcode ResourceState}, and each caller's `failed` hears it.
  */
+import { setImmediate } from "node:timers";
 import type { MessageStore } from "../store/mod.ts";
 import type { Logger } from "../log.ts";
 import { type StoreFailure, storeFailure } from "../store/store_failure.ts";
@@ -39,7 +42,7 @@ export class Committer {
     this.#jobs.push({ write, then, failed });
     if (!this.#scheduled) {
       this.#scheduled = true;
-      setTimeout(() => this.flush(), 0);
+      setImmediate(() => this.flush());
     }
   }
 

@@ -17,24 +17,28 @@
  * the client acknowledges it, or until its keep-until on this node's clock.
  */
 import type { Clock } from "../clock.ts";
-import type { ThrottledLog } from "../budget.ts";
+import type { RateBudget, ThrottledLog } from "../budget.ts";
 import { type NodeId, splitAddress, type UserName } from "../ids.ts";
 import type { Logger } from "../log.ts";
 import {
   type ChunkResult,
   decodeChunkBody,
+  type DecodedEnvelope,
   decodeEnvelope,
+  decodeHeldEnvelope,
+  decodeReceiptQuery,
   DEFAULT_TTL,
   destinationNode,
   encodeEnvelope,
   type Envelope,
   EnvelopeError,
   envelopeIdHex,
+  isUserEnvelope,
   type NodeEnvelope,
-  nodeEnvelope,
   originNode,
   TTL_OFFSET,
   type UserEnvelope,
+  withoutAuth,
 } from "../protocol/mod.ts";
 import { type InboxKind, type NodeStore, storeFailure } from "../store/mod.ts";
 import { type Admission, admit, admitChunk, checkSubmission, OPEN_FACTS } from "./admission.ts";
@@ -42,12 +46,12 @@ import type { Committer } from "./committer.ts";
 import type { DeliveryBudgets } from "./delivery_budgets.ts";
 import type { FileSpool } from "./file_spool.ts";
 import { DeliveryError } from "./errors.ts";
-import { Outbox } from "./outbox.ts";
+import { Custody } from "./custody.ts";
+import { Outbox, type OutboxEntry } from "./outbox.ts";
+import { ReceiptBatcher } from "./receipt_batcher.ts";
 import type { ResourceState } from "./resource_state.ts";
 import {
   decodeReceipt,
-  encodeReceipt,
-  MAX_RECEIPT_ENTRIES,
   type ReceiptEntries,
   type ReceiptStatus,
   TEMPORARY_STATUSES,
@@ -57,7 +61,17 @@ export { DeliveryError } from "./errors.ts";
 
 /** What delivery tells the client sessions. */
 export type DeliveryEvent =
-  | { kind: "state"; owner: UserName; id: string; state: "delivered" | "failed"; reason?: string }
+  | {
+    kind: "state";
+    owner: UserName;
+    id: string;
+    /**
+     * `held`: a mailbox holds it for its destination (`reason` names the mailbox);
+     * `kept`: a mailbox would not take it, this node keeps it (`reason` says why).
+     */
+    state: "held" | "kept" | "delivered" | "failed";
+    reason?: string;
+  }
   | { kind: "inbox"; owner: UserName }
   /** A file chunk for `owner` is on disk. */
   | { kind: "chunks"; owner: UserName }
@@ -78,6 +92,14 @@ export interface DeliveryNetwork {
   nextHop(dest: NodeId): NodeId | undefined;
   /** Ends the link to a neighbour that misbehaved. */
   disconnect(peer: NodeId, reason: string): void;
+  /** Whether a route to `node` exists now. */
+  hasRoute(node: NodeId): boolean;
+  /** This node's proof on its own envelopes (unsigned in, signed out). */
+  signOwn(unsigned: Uint8Array[]): Uint8Array[];
+  /** Decodes envelope bytes with their proof and checks it (null: not an envelope). */
+  verify(bytes: Uint8Array): { decoded: DecodedEnvelope; proven: boolean } | null;
+  /** The mailboxes `dest` named (kept across restarts). */
+  mailboxesOf(dest: NodeId): readonly NodeId[];
 }
 
 /** Time limits of delivery. */
@@ -115,6 +137,7 @@ export interface DeliveryOptions {
   throttled: ThrottledLog;
   /** Where a full disk is reported. */
   resources?: ResourceState;
+
   times?: Partial<DeliveryTimes>;
   /** Envelopes in flight per destination node. */
   window?: number;
@@ -143,11 +166,13 @@ export class Delivery {
   #t: DeliveryTimes;
   #outbox: Outbox;
   /** Chunks forwarded and waiting for a receipt: not stored, the client retries them. */
-  #streaming = new Map<string, { owner: UserName; dest: NodeId; sentAtMs: number }>();
-  #receipts = new Map<NodeId, ReceiptEntries>();
-  /** The neighbour each origin's latest envelope came through: receipts go back that way. */
-  #cameVia = new Map<NodeId, NodeId>();
-  #receiptsScheduled = false;
+  #streaming = new Map<
+    string,
+    { owner: UserName; dest: NodeId; sentAtMs: number; custodyAt: NodeId | null }
+  >();
+  #custody: Custody;
+  #queries: RateBudget | null = null;
+  #receipts: ReceiptBatcher;
   #pumpTimer: number;
   #sweepTimer: number;
   #stopped = false;
@@ -159,9 +184,40 @@ export class Delivery {
     this.#o = options;
     this.#t = { ...DELIVERY_TIMES, ...options.times };
     this.#outbox = new Outbox({ store: options.store, window: options.window ?? 512 });
+    this.#receipts = new ReceiptBatcher(options.self, {
+      clock: options.clock,
+      send: (e, prefer) => options.network.send(e, prefer),
+    });
+    this.#custody = new Custody({
+      self: options.self,
+      store: options.store,
+      committer: options.committer,
+      network: {
+        hasRoute: (n) => options.network.hasRoute(n),
+        signOwn: (b) => options.network.signOwn(b),
+        sendEncoded: (d, b) => options.network.sendEncoded(d, b),
+        send: (e) => options.network.send(e),
+      },
+      clock: options.clock,
+      log: options.log,
+      mailboxesOf: (d) => options.network.mailboxesOf(d),
+      emit: (ev) => this.#emit({ kind: "state", ...ev }),
+      released: (owner, bytes) => options.budgets.outboxRelease(owner, bytes),
+    });
     this.#pumpTimer = options.clock.setTimer(() => this.#tick(), 250);
     this.#sweepTimer = options.clock.setTimer(() => this.#sweep(), EXPIRY_MS);
   }
+
+  /** Rate of receipt queries per origin (registered once the node has its budgets). */
+  set queryRate(rate: RateBudget) {
+    this.#queries = rate;
+  }
+
+  /**
+   * Sees receipts first (a mailbox settling what it handed over) and returns
+   * the entries that were not about its envelopes.
+   */
+  receiptTap: ((entries: ReceiptEntries, from: NodeId) => ReceiptEntries) | null = null;
 
   /** Calls `listener` with every delivery event (the client sessions listen). */
   onEvent(listener: (event: DeliveryEvent) => void): void {
@@ -191,6 +247,7 @@ export class Delivery {
 
   stop(): void {
     this.#stopped = true;
+    this.#custody.stop();
     this.#o.clock.clearTimer(this.#pumpTimer);
     this.#o.clock.clearTimer(this.#sweepTimer);
   }
@@ -308,29 +365,48 @@ export class Delivery {
       bytes[TTL_OFFSET] = DEFAULT_TTL;
     }
     const dest = destinationNode(e);
-    if (this.#o.network.sendEncoded(dest, bytes) === null) {
+    // A destination with mailboxes and no route: the chunk goes to one of them.
+    const mailbox = this.#custody.maybeHandOver({ dest, attempts: 0, bytes });
+    if (mailbox === null && this.#o.network.sendEncoded(dest, bytes) === null) {
       return Promise.resolve({ id, state: "retry", reason: `no route to ${dest} now` });
     }
-    this.#streaming.set(id, { owner, dest, sentAtMs: this.#o.clock.nowMs() });
+    this.#streaming.set(id, { owner, dest, sentAtMs: this.#o.clock.nowMs(), custodyAt: mailbox });
     return Promise.resolve(null);
   }
 
   /** Handles a proven envelope addressed to this node (from the forwarder). */
   receiveLocal(e: Envelope, bytes: Uint8Array, viaPeer: NodeId | null): void {
-    const origin = originNode(e);
     if (e.kind === "receipt") return this.#onReceipt(e);
-    if (e.kind === "chunk") {
-      this.#receiveChunk(e, bytes, origin, (status) => this.#answer(origin, e.id, status, viaPeer));
-      return;
+    if (e.kind === "mailboxDelivery") return this.#fromMailbox(e);
+    if (e.kind === "receiptQuery") return this.#answerQuery(e, viaPeer);
+    if (e.kind === "chunk" || e.kind === "request" || e.kind === "message") {
+      this.#receiveUser(e, bytes, viaPeer, null);
     }
-    if (e.kind !== "request" && e.kind !== "message") return;
+  }
+
+  /**
+   * A user envelope for this node: admitted, stored, answered to its origin
+   * (and, when a mailbox handed it over, to that mailbox too).
+   */
+  #receiveUser(
+    e: UserEnvelope,
+    bytes: Uint8Array,
+    viaPeer: NodeId | null,
+    mailbox: NodeId | null,
+  ): void {
+    const origin = originNode(e);
+    const answer = (status: ReceiptStatus) => {
+      this.#answer(origin, e.id, status, viaPeer);
+      if (mailbox) this.#receipts.add(mailbox, e.id, status, null);
+    };
+    if (e.kind === "chunk") return this.#receiveChunk(e, bytes, origin, answer);
     const verdict = this.#admitUserEnvelope(e, origin);
-    if (!verdict.store) return this.#answer(origin, e.id, verdict.status, viaPeer);
+    if (!verdict.store) return answer(verdict.status);
     const now = this.#o.clock.nowMs();
     this.#o.committer.write(
       () => this.#inboxAdd(e, bytes, origin, now),
       () => {
-        this.#answer(origin, e.id, "stored", viaPeer);
+        answer("stored");
         this.#emit({ kind: "inbox", owner: splitAddress(e.to).name });
       },
       () => {
@@ -338,6 +414,45 @@ export class Delivery {
         this.#o.budgets.dedupRelease(origin);
       },
     );
+  }
+
+  /** A mailbox hands over an envelope it held for this node: its origin's proof decides. */
+  #fromMailbox(e: NodeEnvelope): void {
+    let inner: Uint8Array;
+    try {
+      inner = decodeHeldEnvelope(e.body);
+    } catch {
+      return this.#receipts.add(e.from, e.id, "refused", null);
+    }
+    const checked = this.#o.network.verify(inner);
+    const env = checked?.decoded.envelope;
+    if (!checked || !env || !isUserEnvelope(env) || destinationNode(env) !== this.#o.self) {
+      return this.#receipts.add(e.from, e.id, "refused", null);
+    }
+    if (!checked.proven) {
+      // The origin's key may be unknown here yet: the mailbox keeps it and tries again.
+      this.#o.throttled.write("info", `mailbox|${e.from}`, "held envelope not proven yet", {
+        mailbox: e.from,
+      });
+      return this.#receipts.add(e.from, env.id, "busy", null);
+    }
+    this.#receiveUser(env, withoutAuth(inner, checked.decoded), null, e.from);
+  }
+
+  /** A sender whose envelopes went to a mailbox asks what became of them. */
+  #answerQuery(e: NodeEnvelope, viaPeer: NodeId | null): void {
+    if (this.#queries && !this.#queries.take(e.from, this.#o.clock.nowMs())) return;
+    let ids: Uint8Array[];
+    try {
+      ids = decodeReceiptQuery(e.body);
+    } catch {
+      return;
+    }
+    for (const id of ids) {
+      if (this.#o.store.wasDelivered(envelopeIdHex(id))) {
+        this.#answer(e.from, id, "stored", viaPeer);
+      }
+    }
   }
 
   #stale(e: Envelope): boolean {
@@ -480,6 +595,11 @@ export class Delivery {
     }]);
   }
 
+  /** Queues a receipt entry for `to` (the mailbox service answers through it too). */
+  answer(to: NodeId, id: Uint8Array, status: ReceiptStatus, viaPeer: NodeId | null): void {
+    this.#receipts.add(to, id, status, viaPeer);
+  }
+
   /** Queues a receipt entry for `origin`; undeliverable envelopes count against their origin. */
   #answer(origin: NodeId, id: Uint8Array, status: ReceiptStatus, viaPeer: NodeId | null): void {
     if (status === "no-such-user" || status === "refused") {
@@ -492,42 +612,7 @@ export class Delivery {
       this.#settle([{ id, status }], this.#o.self);
       return;
     }
-    if (viaPeer) {
-      this.#cameVia.delete(origin);
-      this.#cameVia.set(origin, viaPeer);
-      if (this.#cameVia.size > 10_000) this.#cameVia.delete(this.#cameVia.keys().next().value!);
-    }
-    let list = this.#receipts.get(origin);
-    if (!list) this.#receipts.set(origin, list = []);
-    list.push({ id, status });
-    if (list.length >= MAX_RECEIPT_ENTRIES) this.#flushReceipts();
-    else if (!this.#receiptsScheduled) {
-      this.#receiptsScheduled = true;
-      setTimeout(() => this.#flushReceipts(), 0);
-    }
-  }
-
-  #flushReceipts(): void {
-    this.#receiptsScheduled = false;
-    const batches = this.#receipts;
-    this.#receipts = new Map();
-    const now = this.#o.clock.nowMs();
-    for (const [origin, entries] of batches) {
-      for (let i = 0; i < entries.length; i += MAX_RECEIPT_ENTRIES) {
-        const body = encodeReceipt(entries.slice(i, i + MAX_RECEIPT_ENTRIES));
-        this.#o.network.send(
-          nodeEnvelope({
-            kind: "receipt",
-            from: this.#o.self,
-            to: origin,
-            body,
-            nowMs: now,
-            lifetimeMs: 60_000,
-          }),
-          this.#cameVia.get(origin),
-        );
-      }
-    }
+    this.#receipts.add(origin, id, status, viaPeer);
   }
 
   #onReceipt(e: NodeEnvelope): void {
@@ -541,35 +626,63 @@ export class Delivery {
       });
       return;
     }
-    this.#settle(entries, e.from);
+    const rest = this.receiptTap ? this.receiptTap(entries, e.from) : entries;
+    this.#settle(this.#custody.settle(rest, e.from), e.from);
   }
 
-  /** Applies what destination `dest` (proven) did with our envelopes and chunks. */
-  #settle(entries: ReceiptEntries, dest: NodeId): void {
+  /**
+   * Applies what `from` (proven) did with our envelopes and chunks: the
+   * destination's receipts, or a mailbox's answers for what we handed it.
+   */
+  #settle(entries: ReceiptEntries, from: NodeId): void {
     const done: Array<[{ id: string; owner: UserName; bytes: number }, ReceiptStatus]> = [];
+    const held = new Map<NodeId, OutboxEntry[]>();
     const chunks = new Map<UserName, ChunkResult[]>();
     const now = this.#o.clock.nowMs();
     for (const entry of entries) {
       const hex = envelopeIdHex(entry.id);
       const s = this.#streaming.get(hex);
-      if (s && s.dest === dest) {
+      if (s && (s.custodyAt ?? s.dest) === from) {
         this.#streaming.delete(hex);
         let list = chunks.get(s.owner);
         if (!list) chunks.set(s.owner, list = []);
-        list.push(chunkResult(hex, entry.status));
+        list.push(chunkResult(hex, entry.status, s.custodyAt));
+        if (s.custodyAt && entry.status !== "held") this.#custody.refusedBy(from, entry.status);
         continue;
       }
       const p = this.#outbox.get(hex);
-      if (!p || p.dest !== dest) continue;
-      if (p.firstHop) this.#o.network.reportDelivered(p.firstHop, dest);
+      if (!p || (p.custodyAt ?? p.dest) !== from) continue;
+      if (p.custodyAt) {
+        // A mailbox's answer: it holds the envelope now, or it would not.
+        if (entry.status === "held") {
+          this.#outbox.remove(hex);
+          let list = held.get(from);
+          if (!list) held.set(from, list = []);
+          list.push(p);
+        } else {
+          this.#custody.refusedBy(from, entry.status);
+          p.custodyAt = null;
+          this.#outbox.requeue(hex);
+          this.#emit({
+            kind: "state",
+            owner: p.owner,
+            id: hex,
+            state: "kept",
+            reason: `mailbox ${from} refused (${entry.status}); kept here until ${p.dest} is back`,
+          });
+        }
+        continue;
+      }
+      if (p.firstHop) this.#o.network.reportDelivered(p.firstHop, from);
       if (TEMPORARY_STATUSES.has(entry.status)) {
         this.#outbox.requeue(hex);
-        this.#outbox.pause(dest, now + this.#t.busyPauseMs);
+        this.#outbox.pause(from, now + this.#t.busyPauseMs);
         continue;
       }
       this.#outbox.remove(hex);
       done.push([{ id: hex, owner: p.owner, bytes: p.bytes.length }, entry.status]);
     }
+    for (const [mailbox, list] of held) this.#custody.held(list, mailbox);
     for (const [owner, results] of chunks) {
       this.#emit({ kind: "chunkResults", owner, results });
     }
@@ -620,7 +733,12 @@ export class Delivery {
 
   /** Sends what is due: new envelopes, and ones whose receipt is overdue. */
   pump(): void {
-    this.#outbox.pump(this.#o.clock.nowMs(), (p) => this.#o.network.sendEncoded(p.dest, p.bytes));
+    this.#outbox.pump(this.#o.clock.nowMs(), (p) => {
+      // A destination that is away (or silent) and named mailboxes: one of them takes it.
+      const mailbox = this.#custody.maybeHandOver(p);
+      p.custodyAt = mailbox;
+      return mailbox ?? this.#o.network.sendEncoded(p.dest, p.bytes);
+    });
   }
 
   /** Reports envelopes past their expiry (this node's clock) as failed, and drops them. */
@@ -665,8 +783,14 @@ function encodedLength(e: UserEnvelope): number {
   return e.body.length + 64 + e.from.length + e.to.length;
 }
 
-function chunkResult(id: string, status: ReceiptStatus): ChunkResult {
+function chunkResult(
+  id: string,
+  status: ReceiptStatus,
+  mailbox: NodeId | null = null,
+): ChunkResult {
   if (status === "stored") return { id, state: "stored" };
+  if (status === "held") return { id, state: "stored", reason: `held at mailbox ${mailbox}` };
+  if (mailbox) return { id, state: "retry", reason: `mailbox ${mailbox} refused (${status})` };
   if (TEMPORARY_STATUSES.has(status)) {
     return { id, state: "retry", reason: "the recipient's node is busy" };
   }

@@ -24,7 +24,7 @@ import {
   type TableRow,
 } from "../federation/mod.ts";
 import type { UserName } from "../ids.ts";
-import type { Envelope } from "../protocol/mod.ts";
+import { decodeEnvelopeWithAuth, type Envelope } from "../protocol/mod.ts";
 import {
   type AdminHandler,
   type AdminServer,
@@ -36,6 +36,7 @@ import { BundleService } from "./bundle_service.ts";
 import { CLIENT_PATH, ClientHub, type ClientLink } from "./client_hub.ts";
 import { Committer } from "./committer.ts";
 import { Delivery } from "./delivery.ts";
+import { MailboxService } from "./mailbox_service.ts";
 import { DeliveryBudgets } from "./delivery_budgets.ts";
 import { type ResourceCondition, ResourceState } from "./resource_state.ts";
 import { FileSpool } from "./file_spool.ts";
@@ -58,6 +59,10 @@ export interface NodeStatus {
   routes: TableRow[];
   /** Listed users of every reachable node. */
   directory: DirectoryEntry[];
+  /** Neighbours whose envelopes went unanswered (paths judged by results). */
+  suspects: ReturnType<Federation["router"]["suspects"]>;
+  /** Origins known, provisional ones, and their bytes. */
+  routing: ReturnType<Federation["router"]["stats"]>;
   /** Every budget: limits, what is in use, refusals. */
   budgets: Record<string, BudgetView>;
   /** Resource conditions (a full disk is named here). */
@@ -77,6 +82,7 @@ export interface Node {
   delivery: Delivery;
   clients: ClientHub;
   resources: ResourceState;
+  mailbox: MailboxService;
   /** Connects a client running in this process as `user` (trusted: no handshake). */
   attachLocalClient(user: UserName): ClientLink;
   status(): NodeStatus;
@@ -124,6 +130,15 @@ export async function startNode(options: StartNodeOptions): Promise<Node> {
   try {
     ensureOwner(store, config.nodeId as string as UserName, clock.nowMs());
     const limits = config.limits;
+    const verify = (bytes: Uint8Array) => {
+      let decoded;
+      try {
+        decoded = decodeEnvelopeWithAuth(bytes);
+      } catch {
+        return null;
+      }
+      return { decoded, proven: federation.provenance.verify(bytes, decoded) === "ok" };
+    };
     const budgets = new BudgetRegistry(log.child("budgets"), clock);
     const resources = new ResourceState(clock, log.child("resources"));
     const committer = new Committer(store, log.child("store"), resources);
@@ -144,7 +159,16 @@ export async function startNode(options: StartNodeOptions): Promise<Node> {
         refusals: 0,
       }),
     });
-    const federation = createFederation({
+    // The mailboxes each node named last, kept across restarts (a node away for hours has no
+    // live announcement, which is exactly when its mailboxes matter).
+    const knownMailboxes = store.knownMailboxes();
+    const federation: Federation = createFederation({
+      onAnnouncement: (origin) => {
+        const named = [...(federation.router.announcementOf(origin)?.mailboxes ?? [])];
+        if (named.join() === (knownMailboxes.get(origin) ?? []).join()) return;
+        knownMailboxes.set(origin, named);
+        store.setKnownMailboxes(origin, named, clock.nowMs());
+      },
       self: config.nodeId,
       key,
       privateKeyPkcs8: new Uint8Array(await crypto.subtle.exportKey("pkcs8", key.privateKey)),
@@ -157,6 +181,13 @@ export async function startNode(options: StartNodeOptions): Promise<Node> {
         envelopesPerSecond: limits.peerEnvelopesPerSecond,
         forgedPerMinute: limits.peerForgedPerMinute,
         overRatePerMinute: limits.peerEnvelopesPerSecond * 60,
+      },
+      routingLimits: {
+        maxOrigins: limits.routingOrigins,
+        maxProvisionalPerPeer: limits.provisionalOriginsPerPeer,
+        maxProvisionalTotal: limits.provisionalOrigins,
+        maxProvisionalBytesPerPeer: limits.provisionalBytesPerPeer,
+        maxProvisionalBytesTotal: limits.provisionalBytes,
       },
       pendingLinks: {
         perAddress: limits.pendingLinksPerAddress,
@@ -175,7 +206,7 @@ export async function startNode(options: StartNodeOptions): Promise<Node> {
       store,
       clock,
       forwarder: federation.forwarder,
-      reportMiss: (hop) => federation.router.reportHopFailure(hop),
+      reportMiss: (hop, dest) => federation.router.reportMiss(hop, dest),
     });
     const delivery = new Delivery({
       self: config.nodeId,
@@ -184,9 +215,13 @@ export async function startNode(options: StartNodeOptions): Promise<Node> {
       network: {
         sendEncoded: (dest, bytes) => federation.forwarder.sendEncoded(dest, bytes),
         send: (e, prefer) => federation.forwarder.send(e, undefined, prefer),
-        reportMiss: (hop) => federation.router.reportHopFailure(hop),
-        reportDelivered: () => {},
+        reportMiss: (hop, dest) => federation.router.reportMiss(hop, dest),
+        reportDelivered: (hop, dest) => federation.router.reportDelivered(hop, dest),
         nextHop: (dest) => federation.router.nextHop(dest),
+        hasRoute: (dest) => federation.router.nextHop(dest) !== undefined,
+        signOwn: (unsigned) => federation.provenance.signBatch(unsigned),
+        verify,
+        mailboxesOf: (dest) => knownMailboxes.get(dest) ?? [],
         disconnect: (peer, reason) => federation.links.disconnect(peer, reason),
       },
       spool,
@@ -201,6 +236,31 @@ export async function startNode(options: StartNodeOptions): Promise<Node> {
       },
     });
     cleanups.push(() => delivery.stop());
+    delivery.queryRate = budgets.rate("receipt_queries", { burst: 10, perMinute: 60 });
+    const mailbox = new MailboxService({
+      self: config.nodeId,
+      store,
+      committer,
+      network: {
+        verify,
+        hasRoute: (n) => federation.router.nextHop(n) !== undefined,
+        send: (e) => federation.forwarder.send(e),
+        answer: (to, id, status, via) => delivery.answer(to, id, status, via),
+      },
+      clock,
+      log: log.child("mailbox"),
+      limits: {
+        perSenderBytes: limits.mailboxBytesPerSender,
+        totalBytes: limits.mailboxBytesTotal,
+        defaultQuotaBytes: limits.mailboxDefaultQuotaBytes,
+        keepMs: config.delivery.messageLifetimeMs + 2 * config.delivery.clockAllowanceMs,
+      },
+      refusals: budgets.budget("mailbox_refusals", { perKey: 0 }),
+    });
+    budgets.add(mailbox);
+    cleanups.push(() => mailbox.stop());
+    delivery.receiptTap = (entries, from) => mailbox.settle(entries, from);
+    federation.router.setMailboxes(store.ownMailboxes());
     const clients = new ClientHub({
       self: { nodeId: config.nodeId, key },
       store,
@@ -217,6 +277,7 @@ export async function startNode(options: StartNodeOptions): Promise<Node> {
     cleanups.push(() => clients.stop());
     federation.onLocal((e, bytes, viaPeer) => {
       if (e.kind === "bundleRequest" || e.kind === "bundleReply") bundles.receive(e, viaPeer);
+      else if (e.kind === "custody") mailbox.receiveCustody(e, viaPeer);
       else delivery.receiveLocal(e, bytes, viaPeer);
     });
     const links = federation.links;
@@ -230,8 +291,22 @@ export async function startNode(options: StartNodeOptions): Promise<Node> {
         key: tls.key,
         maxConnections: config.maxConnections,
         maxConnectionsPerAddress: config.maxConnectionsPerAddress,
+        maxUnauthenticatedConnections: config.maxUnauthenticatedConnections,
+        reservedKnownConnections: config.reservedKnownConnections,
         handshakeTimeoutMs: config.handshakeTimeoutMs,
         maxMessageBytes: config.maxFrameBytes,
+        write: {
+          highWaterBytes: config.writeBufferBytes,
+          maxBufferedBytes: config.maxWriteBufferBytes,
+          stallMs: config.writeStallMs,
+        },
+        // Linked peers' endpoints count as known at once, before they re-authenticate.
+        knownAddresses: store.listPeers().flatMap((p) =>
+          p.state === "linked" && p.host ? [p.host] : []
+        ),
+        clock,
+        // The listener's caps (listener.connections / .unauthenticated / .reservedKnown).
+        budgets,
         routes: { [LINK_PATH]: (a) => links.accept(a), [CLIENT_PATH]: (a) => clients.accept(a) },
         log: log.child("listener"),
       });
@@ -262,6 +337,7 @@ export async function startNode(options: StartNodeOptions): Promise<Node> {
       delivery,
       clients,
       resources,
+      mailbox,
       attachLocalClient: (user) => attachLocal(clients, user),
       invite,
       status: () => ({
@@ -273,6 +349,8 @@ export async function startNode(options: StartNodeOptions): Promise<Node> {
         links: links.links(),
         routes: federation.routes(),
         directory: federation.router.directory(),
+        suspects: federation.router.suspects(),
+        routing: federation.router.stats(),
         budgets: budgets.snapshot(),
         resources: resources.snapshot(),
         delivery: delivery.view(),

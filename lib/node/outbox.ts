@@ -26,6 +26,8 @@ export interface OutboxEntry {
   sentAtMs: number;
   /** The neighbour it was last handed to (paths are judged by receipts). */
   firstHop: NodeId | null;
+  /** The mailbox it was last handed to, when its destination was away. */
+  custodyAt: NodeId | null;
   /** Times it was sent. */
   attempts: number;
 }
@@ -49,7 +51,7 @@ export interface OutboxOptions {
 }
 
 function entryOf(r: OutboxRecord): OutboxEntry {
-  return { ...r, sentAtMs: 0, firstHop: null, attempts: 0 };
+  return { ...r, sentAtMs: 0, firstHop: null, custodyAt: null, attempts: 0 };
 }
 
 function insertBySeq(list: OutboxEntry[], e: OutboxEntry): void {

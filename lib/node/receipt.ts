@@ -16,7 +16,9 @@ export const MAX_RECEIPT_ENTRIES = 4096;
 /**
  * `too-large` and `quota-full` answer file chunks over the destination's limits;
  * `busy` means "not kept now, send it again later" (an inbox or the node is full);
- * `expired` means the envelope arrived past its expiry.
+ * `expired` means the envelope arrived past its expiry; `held` is a mailbox's custody
+ * receipt (it stored the envelope for its destination), `not-served` a mailbox's refusal
+ * for a node it does not serve.
  */
 const STATUS = [
   "stored",
@@ -26,6 +28,8 @@ const STATUS = [
   "quota-full",
   "busy",
   "expired",
+  "held",
+  "not-served",
 ] as const;
 
 /** What the destination did with one envelope. */

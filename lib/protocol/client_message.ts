@@ -35,7 +35,8 @@ export type ClientMessage =
     seq: number;
     id: string;
     ref: string;
-    state: "delivered" | "failed";
+    /** `held`: a mailbox holds it (`reason` names it); `kept`: kept at the node (reason says why). */
+    state: "delivered" | "failed" | "held" | "kept";
     reason?: string;
   }
   | { type: "bundle"; req: number; bundle?: Uint8Array; error?: string }
@@ -103,7 +104,7 @@ const CODE = Object.fromEntries(TYPES.map((t, i) => [t, i])) as Record<
 >;
 
 const POLICIES = ["none", "allow", "block"] as const;
-const NOTICE_STATES = ["delivered", "failed"] as const;
+const NOTICE_STATES = ["delivered", "failed", "held", "kept"] as const;
 const SUBMITTED_STATES = ["sent", "delivered"] as const;
 const CHUNK_STATES = ["stored", "failed", "retry"] as const;
 /** Ids and inbox ids in lists (acks, chunk results). */

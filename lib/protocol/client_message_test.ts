@@ -31,6 +31,8 @@ const SAMPLES: ClientMessage[] = [
   { type: "deliver", seq: 11, id: "in-11", envelope: env },
   { type: "notice", seq: 12, id: "in-12", ref: "cd".repeat(16), state: "delivered" },
   { type: "notice", seq: 13, id: "in-13", ref: "ef".repeat(16), state: "failed", reason: "x" },
+  { type: "notice", seq: 14, id: "in-14", ref: "ef".repeat(16), state: "held", reason: "nodem" },
+  { type: "notice", seq: 15, id: "in-15", ref: "ef".repeat(16), state: "kept" },
   { type: "bundle", req: 14, bundle: new Uint8Array([9]) },
   { type: "bundle", req: 15, error: "Cannot find bob@nodeb" },
   { type: "bundle", req: 16 },
@@ -110,7 +112,7 @@ Deno.test("decodeClientMessage() refuses every truncation of every type", () => 
 
 Deno.test("decodeClientMessage() checks fields: enums, flags, lengths, counts, sizes", () => {
   refuses(head(3).str16("bob@nodeb").u8(3).finish(), /unknown policy/);
-  refuses(head(10).u64(1).str16("i").str16("r").u8(2).u8(0).finish(), /unknown state/);
+  refuses(head(10).u64(1).str16("i").str16("r").u8(4).u8(0).finish(), /unknown state/);
   refuses(head(0).u8(2).finish(), /unknown flags/);
   refuses(head(8).u64(1).u8(8).finish(), /unknown flags/);
   refuses(head(0).u8(1).str16("x".repeat(101)).finish(), /longer than 100/);

@@ -55,6 +55,15 @@ export const ENVELOPE_KINDS = {
    * forwarded like a message, kept on disk by the destination, never in an outbox.
    */
   chunk: { code: 8, between: "user" },
+  /**
+   * A sending node hands a mailbox an envelope (with its proof) for a node the mailbox serves
+   * (body: lib/protocol/mailbox_body.ts); answered by a receipt saying `held` or why not.
+   */
+  custody: { code: 20, between: "node" },
+  /** A mailbox hands a served node an envelope it held; answered by a receipt. */
+  mailboxDelivery: { code: 21, between: "node" },
+  /** Asks a destination what it did with envelopes its sender handed to a mailbox. */
+  receiptQuery: { code: 22, between: "node" },
 } as const;
 
 /** The name of an envelope kind. */
@@ -164,6 +173,14 @@ export function nodeEnvelope(o: {
 /** Offset of the ttl byte, so relays can decrement it without re-encoding. */
 export const TTL_OFFSET = 1 + ENVELOPE_ID_BYTES + 1;
 
+// User kinds carry `name@node` on the wire; the bare `node` that toAddress() also takes
+// would decode to an address other than the bytes a relay forwards.
+function toWireAddress(text: string): Address {
+  const address = toAddress(text);
+  if (address !== text) throw new CodecError(`address "${text}" is not name@node`);
+  return address;
+}
+
 /** What {@linkcode encodeEnvelope} takes: an envelope whose ends may be plain strings. */
 export type EnvelopeInit = Omit<Envelope, "from" | "to"> & { from: string; to: string };
 
@@ -239,7 +256,12 @@ export function decodeEnvelopeWithAuth(bytes: Uint8Array): DecodedEnvelope {
     if (expiresAtMs < createdAtMs) throw new CodecError("expires before it was created");
     const head = { id, ttl, createdAtMs, expiresAtMs, body };
     const envelope: Envelope = ENVELOPE_KINDS[kind].between === "user"
-      ? { ...head, kind: kind as UserKind, from: toAddress(fromText), to: toAddress(toText) }
+      ? {
+        ...head,
+        kind: kind as UserKind,
+        from: toWireAddress(fromText),
+        to: toWireAddress(toText),
+      }
       : { ...head, kind: kind as NodeKind, from: toNodeId(fromText), to: toNodeId(toText) };
     return { envelope, auth, signedLength };
   } catch (e) {

@@ -51,3 +51,10 @@ export {
   FILE_ID_BYTES,
   MAX_SEALED_CHUNK_BYTES,
 } from "./file_chunk.ts";
+export {
+  decodeHeldEnvelope,
+  decodeReceiptQuery,
+  encodeHeldEnvelope,
+  encodeReceiptQuery,
+  MAX_QUERY_IDS,
+} from "./mailbox_body.ts";

@@ -6,6 +6,7 @@
  */
 export type { NodeStore, PeerRecord, PeerState } from "./node_store.ts";
 export { openSqliteNodeStore } from "./sqlite_node_store.ts";
+export type { OriginPinRecord, OriginPinSource, OriginPinStore } from "./sqlite_origin_pins.ts";
 export type {
   AccountRecord,
   ContactPolicy,
@@ -16,4 +17,5 @@ export type {
   MessageStore,
   OutboxRecord,
 } from "./message_store.ts";
+export type { CustodyRecord, HeldRecord, MailboxStore, ServedRecord } from "./mailbox_store.ts";
 export { describeStoreFailure, type StoreFailure, storeFailure } from "./store_failure.ts";

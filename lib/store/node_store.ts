@@ -1,6 +1,8 @@
 /** What the node keeps durably, as an interface with swappable backends. */
 import type { NodeId } from "../ids.ts";
+import type { MailboxStore } from "./mailbox_store.ts";
 import type { MessageStore } from "./message_store.ts";
+import type { OriginPinStore } from "./sqlite_origin_pins.ts";
 
 /**
  * A peer's standing: `linked` (we keep a link to it), `pending` (it asked to
@@ -33,11 +35,13 @@ export interface PeerRecord {
 }
 
 /** The node's durable state. */
-export interface NodeStore extends MessageStore {
+export interface NodeStore extends MessageStore, MailboxStore {
   getPeer(nodeId: NodeId): PeerRecord | undefined;
   listPeers(): PeerRecord[];
   putPeer(peer: PeerRecord): void;
   deletePeer(nodeId: NodeId): void;
+  /** Routing pins that survive restarts (origin keys, own-seq reservation). */
+  readonly originPins: OriginPinStore;
   /** Runs SQLite's integrity check (or the backend's equivalent); "ok" when sound. */
   integrityCheck(): string;
   close(): void;

@@ -68,3 +68,59 @@ Deno.test("openSqliteNodeStore() refuses a store of another schema version", () 
     Deno.removeSync(dir, { recursive: true });
   }
 });
+
+Deno.test("originPins: pins and the seq reservation survive reopening the store", () => {
+  const dir = Deno.makeTempDirSync({ dir: ".tmp" });
+  try {
+    const path = `${dir}/s.db`;
+    const first = openSqliteNodeStore(path);
+    assert.deepEqual(first.originPins.load(), []);
+    assert.equal(first.originPins.loadSeq(), 0);
+    first.originPins.save(toNodeId("dave"), new Uint8Array(32).fill(1), "confirmed");
+    first.originPins.save(toNodeId("bob"), new Uint8Array(32).fill(2), "link");
+    first.originPins.save(toNodeId("dave"), new Uint8Array(32).fill(3), "link");
+    first.originPins.saveSeq(128);
+    assert.throws(
+      () => first.originPins.save(toNodeId("x"), new Uint8Array(31), "link"),
+      RangeError,
+    );
+    first.close();
+    const again = openSqliteNodeStore(path);
+    const pins = again.originPins.load().sort((a, b) => (a.node < b.node ? -1 : 1));
+    assert.deepEqual(pins, [
+      { node: "bob", key: new Uint8Array(32).fill(2), source: "link" },
+      { node: "dave", key: new Uint8Array(32).fill(3), source: "link" },
+    ]);
+    assert.equal(again.originPins.loadSeq(), 128);
+    again.close();
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("openSqliteNodeStore() migrates a version 2 store: peers kept, pins table added", () => {
+  const dir = Deno.makeTempDirSync({ dir: ".tmp" });
+  try {
+    const path = `${dir}/s.db`;
+    const old = openSqliteNodeStore(path);
+    old.putPeer(peer("bob"));
+    old.close();
+    // Make it look like a store written before version 3.
+    const raw = new DatabaseSync(path);
+    raw.exec("DROP TABLE origin_pins; UPDATE meta SET value = '2' WHERE key = 'schema'");
+    raw.close();
+    const s = openSqliteNodeStore(path);
+    assert.deepEqual(s.getPeer(toNodeId("bob")), peer("bob"));
+    s.originPins.save(toNodeId("dave"), new Uint8Array(32).fill(1), "confirmed");
+    assert.equal(s.originPins.load().length, 1);
+    s.close();
+    const check = new DatabaseSync(path);
+    const row = check.prepare("SELECT value FROM meta WHERE key = 'schema'").get() as {
+      value: string;
+    };
+    check.close();
+    assert.equal(row.value, "3");
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});

@@ -107,23 +107,35 @@ export function messageStatements(db: DatabaseSync): MessageStore {
     contact: db.prepare("SELECT policy FROM contacts WHERE owner = ? AND address = ?"),
   };
   let depth = 0;
+  // Accounts are few and read for every envelope: kept in memory, written through.
+  const accounts = new Map<string, AccountRecord | null>();
+  // Policies likewise, bounded (least recently used go).
+  const policies = new Map<string, ContactPolicy | null>();
+  const POLICY_CACHE = 100_000;
   const store: MessageStore = {
     getAccount: (name) => {
+      if (accounts.has(name)) return accounts.get(name) ?? undefined;
       const r = q.getAccount.get(name) as Row | undefined;
-      return r ? toAccount(r) : undefined;
+      const a = r ? toAccount(r) : null;
+      if (accounts.size < 10_000) accounts.set(name, a);
+      return a ?? undefined;
     },
     listAccounts: () => (q.listAccounts.all() as Row[]).map(toAccount),
-    putAccount: (a) =>
-      void q.putAccount.run(
+    putAccount: (a) => {
+      accounts.delete(a.name);
+      q.putAccount.run(
         a.name,
         a.publicKey,
         a.enrollHash,
         a.bundle,
         a.listed ? 1 : 0,
         a.createdAtMs,
-      ),
+      );
+    },
     deleteAccount: (name) =>
       store.transaction(() => {
+        accounts.delete(name);
+        for (const k of [...policies.keys()]) if (k.startsWith(`${name}\n`)) policies.delete(k);
         q.deleteAccount.run(name);
         q.deleteInboxOf.run(name);
         q.deleteOutboxOf.run(name);
@@ -155,8 +167,11 @@ export function messageStatements(db: DatabaseSync): MessageStore {
       store.transaction(() => {
         const added = new Set<string>();
         for (const r of rows) {
-          if (q.delivered.get(r.id)) continue;
-          q.markDelivered.run(r.id, r.keepUntilMs, r.origin);
+          // Notices are this node's own, one per outbox entry: no de-duplication record.
+          if (r.kind !== "notice") {
+            if (q.delivered.get(r.id)) continue;
+            q.markDelivered.run(r.id, r.keepUntilMs, r.origin);
+          }
           q.inboxAdd.run(r.id, r.owner, r.bytes, r.receivedAtMs, r.kind, r.keepUntilMs);
           added.add(r.id);
         }
@@ -214,12 +229,21 @@ export function messageStatements(db: DatabaseSync): MessageStore {
         });
         return { inbox, delivered };
       }),
-    setContactPolicy: (owner, address, policy: ContactPolicy | null) =>
-      void (policy
-        ? q.setContact.run(owner, address, policy)
-        : q.deleteContact.run(owner, address)),
-    contactPolicy: (owner, address) =>
-      ((q.contact.get(owner, address) as { policy: ContactPolicy } | undefined)?.policy) ?? null,
+    setContactPolicy: (owner, address, policy: ContactPolicy | null) => {
+      policies.delete(`${owner}\n${address}`);
+      if (policy) q.setContact.run(owner, address, policy);
+      else q.deleteContact.run(owner, address);
+    },
+    contactPolicy: (owner, address) => {
+      const key = `${owner}\n${address}`;
+      if (policies.has(key)) return policies.get(key)!;
+      const p =
+        ((q.contact.get(owner, address) as { policy: ContactPolicy } | undefined)?.policy) ??
+          null;
+      policies.set(key, p);
+      if (policies.size > POLICY_CACHE) policies.delete(policies.keys().next().value!);
+      return p;
+    },
     transaction<T>(fn: () => T): T {
       if (depth > 0) return fn();
       depth++;

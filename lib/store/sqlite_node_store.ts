@@ -3,8 +3,11 @@ import { DatabaseSync } from "node:sqlite";
 import type { NodeId } from "../ids.ts";
 import type { NodeStore, PeerRecord, PeerState } from "./node_store.ts";
 import { messageStatements } from "./sqlite_message_store.ts";
+import { ORIGIN_PINS_SCHEMA, sqliteOriginPins } from "./sqlite_origin_pins.ts";
+import { MAILBOX_SCHEMA, mailboxStatements } from "./sqlite_mailbox_store.ts";
 
-const SCHEMA_VERSION = 2;
+// 3: origin_pins (routing keys that survive restarts), created by SCHEMA below.
+const SCHEMA_VERSION = 3;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -57,7 +60,8 @@ CREATE TABLE IF NOT EXISTS contacts (
   policy TEXT NOT NULL CHECK (policy IN ('allow', 'block')),
   PRIMARY KEY (owner, address)
 ) STRICT;
-`;
+${ORIGIN_PINS_SCHEMA}
+${MAILBOX_SCHEMA}`;
 
 // Indexes on columns that version 1 lacked: made after the migration.
 const INDEXES = `
@@ -125,7 +129,10 @@ export function openSqliteNodeStore(path: string): NodeStore {
   if (!version) {
     db.prepare("INSERT INTO meta (key, value) VALUES ('schema', ?)").run(String(SCHEMA_VERSION));
   } else if (Number(version.value) === 1) {
-    db.exec(`BEGIN; ${MIGRATE_1_TO_2} UPDATE meta SET value = '2' WHERE key = 'schema'; COMMIT;`);
+    db.exec(`BEGIN; ${MIGRATE_1_TO_2} UPDATE meta SET value = '3' WHERE key = 'schema'; COMMIT;`);
+  } else if (Number(version.value) === 2) {
+    // Version 3 only adds origin_pins, which SCHEMA has just created.
+    db.exec("UPDATE meta SET value = '3' WHERE key = 'schema'");
   } else if (Number(version.value) !== SCHEMA_VERSION) {
     db.close();
     throw new Error(
@@ -147,8 +154,11 @@ export function openSqliteNodeStore(path: string): NodeStore {
        address = excluded.address, created_at_ms = excluded.created_at_ms`,
   );
   const deletePeer = db.prepare("DELETE FROM peers WHERE node_id = ?");
+  const originPins = sqliteOriginPins(db);
   return {
     ...messageStatements(db),
+    ...mailboxStatements(db),
+    originPins,
     getPeer(nodeId) {
       const row = getPeer.get(nodeId) as PeerRow | undefined;
       return row ? toPeer(row) : undefined;
@@ -179,6 +189,7 @@ export function openSqliteNodeStore(path: string): NodeStore {
       return Object.values(row)[0];
     },
     close() {
+      originPins.flush();
       db.close();
     },
   };

@@ -25,15 +25,16 @@ export type {
   SelfInfo,
 } from "../client/api.ts";
 
-/** Largest JSON body the server reads from the browser. */
-export const MAX_BODY_BYTES = 16 * 1024;
-/** Longest chat message text, in characters. */
-export const MAX_TEXT_CHARS = 8000;
-
 /** A QR code as one SVG path over a `size` × `size` module grid. */
 export interface QrPath {
   size: number;
   d: string;
+}
+
+/** Limits the client core enforces, sent to the page so the two agree. */
+export interface UiLimits {
+  /** Longest chat message, in UTF-16 code units (`String.length`). */
+  maxMessageChars: number;
 }
 
 /** Everything a page needs to paint, loaded in one request. */
@@ -45,6 +46,7 @@ export interface UiSnapshot {
   requests: IncomingRequest[];
   /** File transfers, newest first. */
   files: FileTransfer[];
+  limits: UiLimits;
 }
 
 /** A safety number with its QR code, ready to draw. */
@@ -52,6 +54,26 @@ export interface SafetyView {
   address: string;
   digits: string;
   qr: QrPath;
+}
+
+/** What `GET /api/page?path=…` answers: a page's markup and the state it was drawn from. */
+export interface PageContent {
+  /** The document's title. */
+  title: string;
+  /** A pop-out window: no navigation. */
+  bare: boolean;
+  /** The body's markup, rendered on the server (islands inside are hydrated). */
+  html: string;
+  state: PageState;
+}
+
+/** What a page was rendered from; the browser builds its store from exactly this. */
+export interface PageState {
+  snapshot: UiSnapshot;
+  active: string | null;
+  histories: Record<string, ChatMessage[]>;
+  /** The server's clock when it rendered (day separators must match on hydration). */
+  nowMs: number;
 }
 
 /** A command the browser asks the client core to run (`POST /api/command`). */
@@ -122,11 +144,12 @@ function nodeId(obj: Record<string, unknown>): string {
 }
 
 /**
- * Parses a command sent by the browser; every field is checked.
+ * Parses a command sent by the browser; every field is checked, a message
+ * against the client core's limit (from the snapshot the page got).
  *
  * @throws {TypeError|RangeError} naming what is wrong
  */
-export function parseUiCommand(value: unknown): UiCommand {
+export function parseUiCommand(value: unknown, limits: UiLimits): UiCommand {
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     throw new TypeError("Cannot read command: not an object");
   }
@@ -150,7 +173,7 @@ export function parseUiCommand(value: unknown): UiCommand {
     case "request":
       return { kind, address: address(obj), intro: str(obj, "intro", 500) };
     case "send": {
-      const text = str(obj, "text", MAX_TEXT_CHARS);
+      const text = str(obj, "text", limits.maxMessageChars);
       if (text.trim() === "") throw new RangeError("Cannot read command: empty message");
       return { kind, address: address(obj), text };
     }

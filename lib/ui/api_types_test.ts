@@ -1,12 +1,19 @@
 import assert from "node:assert/strict";
-import { MAX_TEXT_CHARS, parseUiCommand } from "./api_types.ts";
+import { parseUiCommand } from "./api_types.ts";
+
+const LIMITS = { maxMessageChars: 100 };
 
 Deno.test("parseUiCommand() keeps only the known fields of a valid command", () => {
   assert.deepEqual(
-    parseUiCommand({ kind: "send", address: "bob@bob", text: "hi", extra: 1 }),
+    parseUiCommand({ kind: "send", address: "bob@bob", text: "hi", extra: 1 }, LIMITS),
     { kind: "send", address: "bob@bob", text: "hi" },
   );
-  assert.deepEqual(parseUiCommand({ kind: "connect", host: "[::1]", port: 1, nodeId: "b" }), {
+  assert.deepEqual(
+    parseUiCommand({ kind: "send", address: "bob@bob", text: "x".repeat(100) }, LIMITS),
+    { kind: "send", address: "bob@bob", text: "x".repeat(100) },
+  );
+  const connect = { kind: "connect", host: "[::1]", port: 1, nodeId: "b" };
+  assert.deepEqual(parseUiCommand(connect, LIMITS), {
     kind: "connect",
     host: "[::1]",
     port: 1,
@@ -14,7 +21,7 @@ Deno.test("parseUiCommand() keeps only the known fields of a valid command", () 
   });
 });
 
-Deno.test("parseUiCommand() rejects wrong shapes, types and sizes", () => {
+Deno.test("parseUiCommand() rejects wrong shapes, types, and messages over the limit it is given", () => {
   const bad: unknown[] = [
     null,
     [],
@@ -22,7 +29,7 @@ Deno.test("parseUiCommand() rejects wrong shapes, types and sizes", () => {
     {},
     { kind: "__proto__" },
     { kind: "send", address: "bob@bob", text: "" },
-    { kind: "send", address: "bob@bob", text: "x".repeat(MAX_TEXT_CHARS + 1) },
+    { kind: "send", address: "bob@bob", text: "x".repeat(LIMITS.maxMessageChars + 1) },
     { kind: "send", address: "BOB", text: "x" },
     { kind: "connect", host: "h", port: 1.5, nodeId: "b" },
     { kind: "connect", host: "h", port: 0, nodeId: "b" },
@@ -31,7 +38,7 @@ Deno.test("parseUiCommand() rejects wrong shapes, types and sizes", () => {
   ];
   for (const value of bad) {
     assert.throws(
-      () => parseUiCommand(value),
+      () => parseUiCommand(value, LIMITS),
       (e: unknown) => e instanceof TypeError || e instanceof RangeError,
     );
   }

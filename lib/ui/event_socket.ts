@@ -1,6 +1,8 @@
 /**
  * The one WebSocket to `/api/events`: parses each event, and reconnects by
  * itself with exponential backoff (and jitter) when the process restarts.
+ * Browsers cannot set headers on a WebSocket, so the session rides in a
+ * subprotocol; before each reconnection the session is checked (and renewed).
  */
 import type { ClientEvent } from "./api_types.ts";
 
@@ -15,6 +17,13 @@ export interface EventSocketOptions {
   /** Called on every (re)connection, so the page can reload what it missed. */
   onOpen: () => void;
   onState: (state: SocketState) => void;
+  /** Subprotocols to offer (they carry the session). */
+  protocols?: () => string[];
+  /**
+   * Runs before every reconnection; throwing waits and tries again, and
+   * resolving `false` stops for good (signed out).
+   */
+  beforeReconnect?: () => Promise<boolean>;
   /** First retry delay; doubles up to `maxDelayMs`. */
   minDelayMs?: number;
   maxDelayMs?: number;
@@ -22,7 +31,9 @@ export interface EventSocketOptions {
 
 /** A self-healing event stream. */
 export class EventSocket {
-  #options: Required<EventSocketOptions>;
+  #options: Required<Omit<EventSocketOptions, "protocols" | "beforeReconnect">>;
+  #protocols: () => string[];
+  #beforeReconnect: () => Promise<boolean>;
   #socket: WebSocket | null = null;
   #delayMs: number;
   #timer: ReturnType<typeof setTimeout> | null = null;
@@ -31,6 +42,8 @@ export class EventSocket {
   constructor(options: EventSocketOptions) {
     const { minDelayMs = 250, maxDelayMs = 5000 } = options;
     this.#options = { ...options, minDelayMs, maxDelayMs };
+    this.#protocols = options.protocols ?? (() => []);
+    this.#beforeReconnect = options.beforeReconnect ?? (() => Promise.resolve(true));
     this.#delayMs = minDelayMs;
   }
 
@@ -50,7 +63,7 @@ export class EventSocket {
   #connect(): void {
     const o = this.#options;
     o.onState("connecting");
-    const ws = new WebSocket(o.url);
+    const ws = new WebSocket(o.url, this.#protocols());
     this.#socket = ws;
     ws.onopen = () => {
       this.#delayMs = o.minDelayMs;
@@ -72,9 +85,29 @@ export class EventSocket {
       this.#socket = null;
       o.onState("closed");
       if (this.#stopped) return;
-      const delay = this.#delayMs * (0.75 + Math.random() / 2);
-      this.#delayMs = Math.min(this.#delayMs * 2, o.maxDelayMs);
-      this.#timer = setTimeout(() => this.#connect(), delay);
+      this.#retryLater();
     };
+  }
+
+  #retryLater(): void {
+    const delay = this.#delayMs * (0.75 + Math.random() / 2);
+    this.#delayMs = Math.min(this.#delayMs * 2, this.#options.maxDelayMs);
+    this.#timer = setTimeout(() => void this.#reconnect(), delay);
+  }
+
+  async #reconnect(): Promise<void> {
+    if (this.#stopped) return;
+    let go: boolean;
+    try {
+      go = await this.#beforeReconnect();
+    } catch {
+      if (!this.#stopped) this.#retryLater();
+      return;
+    }
+    if (!go) {
+      this.#stopped = true;
+      return;
+    }
+    if (!this.#stopped) this.#connect();
   }
 }

@@ -14,6 +14,7 @@ import type {
   SafetyView,
   UiCommand,
   UiCommandResult,
+  UiLimits,
   UiSnapshot,
 } from "./api_types.ts";
 import type { SocketState } from "./event_socket.ts";
@@ -36,15 +37,18 @@ export interface UiStoreOptions {
   /** The conversation this page is about, if any. */
   active?: string | null;
   histories?: Record<string, ChatMessage[]>;
+  /** The time to draw with (the entry moves it on; rendering never reads a clock). */
+  nowMs: number;
 }
 
 /** Order of delivery states; `failed` is final. */
 const STATE_RANK: Record<ChatMessage["state"], number> = {
   sending: 0,
   sent: 1,
-  delivered: 2,
-  read: 3,
-  failed: 4,
+  held: 2,
+  delivered: 3,
+  read: 4,
+  failed: 5,
 };
 
 /** The page's state and the actions on it. */
@@ -63,6 +67,11 @@ export class UiStore {
   readonly notice = signal<Notice | null>(null);
   readonly safety = signal<SafetyView | null>(null);
   readonly directoryLoading = signal(false);
+  readonly limits: Signal<UiLimits>;
+  /** The time the page draws with; set by whoever owns the clock (the browser entry). */
+  readonly nowMs: Signal<number>;
+  /** The session and the token were refused: the page must be opened with the printed URL. */
+  readonly signedOut = signal(false);
   #api: UiApiClient | undefined;
   #isVisible: () => boolean;
   #notify: (title: string, body: string) => void;
@@ -75,6 +84,8 @@ export class UiStore {
     this.contacts = signal(snapshot.contacts);
     this.requests = signal(snapshot.requests);
     this.files = signal(snapshot.files ?? []);
+    this.limits = signal(snapshot.limits);
+    this.nowMs = signal(options.nowMs);
     this.histories = signal(options.histories ?? {});
     this.active = signal(active);
     this.tabs = signal(chatTabs(snapshot.contacts, active));
@@ -99,6 +110,7 @@ export class UiStore {
       this.contacts.value = s.contacts;
       this.requests.value = s.requests;
       this.files.value = s.files;
+      this.limits.value = s.limits;
       this.tabs.value = chatTabs(s.contacts, this.active.value, this.tabs.value);
     });
     const active = this.active.value;
@@ -196,6 +208,24 @@ export class UiStore {
     this.files.value = i >= 0 ? list.map((x, j) => (j === i ? t : x)) : [t, ...list];
   }
 
+  /**
+   * Signs out every other session and replaces the token of the printed
+   * address; this page stays signed in.
+   */
+  async signOutOthers(): Promise<void> {
+    if (!this.#api) return;
+    try {
+      const n = await this.#api.signOutOthers();
+      this.tell(
+        "info",
+        `Signed out ${n} other session${n === 1 ? "" : "s"}. The address printed at start ` +
+          "no longer works: `fedchat ui-url` prints the new one.",
+      );
+    } catch (err) {
+      this.tell("error", err instanceof Error ? err.message : String(err));
+    }
+  }
+
   /** Shows a toast. */
   tell(kind: Notice["kind"], text: string): void {
     this.notice.value = { kind, text };
@@ -260,6 +290,14 @@ export class UiStore {
         this.#upsertFile(t);
         if (!known && t.direction === "in" && t.state === "offered") {
           this.#notify(t.peer, `offers a file: ${t.name}`);
+        }
+        break;
+      }
+      case "node": {
+        // The home node says a resource is in trouble (a full disk): tell the user in words.
+        const bad = Object.entries(event.conditions).filter(([, c]) => c.state !== "ok");
+        if (bad.length > 0) {
+          this.tell("error", bad.map(([name, c]) => c.message ?? `${name}: ${c.state}`).join("; "));
         }
         break;
       }

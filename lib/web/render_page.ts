@@ -1,15 +1,25 @@
-/** Renders a page route on the server: the shell paints without JavaScript. */
+/**
+ * Renders a page's content on the server (what `GET /api/page` answers): the
+ * body's markup with the islands inside, and the state it was drawn from,
+ * which the browser's store starts from so hydration changes nothing.
+ */
 import { h } from "preact";
 import { renderToString } from "preact-render-to-string";
-import { type PageState, StoreContext, UiStore } from "../ui/mod.ts";
+import { type PageContent, type PageState, StoreContext, UiStore } from "../ui/mod.ts";
 import type { PageData, PageProps, PageRoute, RouteContext, RouteManifest } from "./route_types.ts";
 
-/** Runs the page's loader and renders the whole document. */
-export async function renderPage(
-  manifest: RouteManifest,
-  route: PageRoute<never>,
-  ctx: RouteContext,
-): Promise<string> {
+/** Options of {@linkcode renderPage}. */
+export interface RenderPageOptions {
+  manifest: RouteManifest;
+  route: PageRoute<never>;
+  ctx: RouteContext;
+  /** The time the page is drawn at (day separators). */
+  nowMs: number;
+}
+
+/** Runs the page's loader and renders its content. */
+export async function renderPage(options: RenderPageOptions): Promise<PageContent> {
+  const { manifest, route, ctx, nowMs } = options;
   const [snapshot, page] = await Promise.all([
     ctx.snapshot(),
     route.load(ctx) as Promise<PageData<unknown>>,
@@ -18,19 +28,31 @@ export async function renderPage(
     snapshot,
     active: page.active ?? null,
     histories: page.histories ?? {},
+    nowMs,
   };
-  const store = new UiStore({ snapshot, active: state.active, histories: state.histories });
+  const store = new UiStore({
+    snapshot,
+    active: state.active,
+    histories: state.histories,
+    nowMs,
+  });
   const Page = route.default as unknown as preact.ComponentType<PageProps<unknown>>;
+  const path = ctx.url.pathname;
+  const bare = path.startsWith("/chat/");
   const body = h(
     StoreContext.Provider,
     { value: store },
     h(manifest.app, {
-      title: page.title,
-      path: ctx.url.pathname,
+      path,
       state,
-      bare: ctx.url.pathname.startsWith("/chat/"),
-      children: h(Page, { state, data: page.data, params: ctx.params, path: ctx.url.pathname }),
+      bare,
+      children: h(Page, { state, data: page.data, params: ctx.params, path }),
     }),
   );
-  return "<!doctype html>" + renderToString(body);
+  return {
+    title: `${page.title} · ${snapshot.self.address} · fedchat`,
+    bare,
+    html: renderToString(body),
+    state,
+  };
 }

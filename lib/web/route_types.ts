@@ -5,18 +5,21 @@
 import type { ComponentType } from "preact";
 import type { ClientApi } from "../client/api.ts";
 import type { Logger } from "../log.ts";
-import type { ChatMessage, PageState, QrPath, UiSnapshot } from "../ui/mod.ts";
+import type { ChatMessage, PageState, QrPath, UiLimits, UiSnapshot } from "../ui/mod.ts";
 
 /** What every route handler gets. */
 export interface RouteContext {
   client: ClientApi;
   request: Request;
+  /** The page's URL for a page loader; the request's URL for an API route. */
   url: URL;
   /** Path parameters (`/chat/:address` → `{ address }`), already URL-decoded. */
   params: Record<string, string>;
   log: Logger;
   /** Everything a page paints. */
   snapshot(): Promise<UiSnapshot>;
+  /** The client core's limits (also in the snapshot). */
+  limits: UiLimits;
   /** Draws a QR code. */
   qr(text: string): QrPath;
 }
@@ -24,15 +27,16 @@ export interface RouteContext {
 /** What an API handler gets: the request body reader and the event stream. */
 export interface ApiContext extends RouteContext {
   /**
-   * Reads a JSON body of at most `MAX_BODY_BYTES`.
+   * Reads a JSON body (capped to fit the longest message the client core takes).
    *
-   * @throws {TypeError|RangeError} when the body is missing, too large or not JSON
+   * @throws {BadRequestError} when the body is missing, not JSON or not sent as JSON
+   * @throws {PayloadTooLargeError} when it is larger than the cap
    */
   readJson(): Promise<unknown>;
   /** A JSON response, never cached. */
   json(value: unknown, status?: number): Response;
-  /** Upgrades to the event WebSocket; a plain request gets 400. */
-  upgradeEvents(): Response;
+  /** Upgrades to the event WebSocket; a plain request (or a script's) gets 400. */
+  upgradeEvents(): Promise<Response>;
 }
 
 /** An API route module: handlers by method. */
@@ -67,9 +71,8 @@ export interface PageRoute<D = unknown> {
   default: ComponentType<PageProps<D>>;
 }
 
-/** Props of the document shell (routes/_app.tsx). */
+/** Props of the page frame (routes/_app.tsx): the body's content around a page. */
 export interface AppProps {
-  title: string;
   path: string;
   state: PageState;
   /** Popout windows have no navigation. */

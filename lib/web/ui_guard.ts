@@ -1,80 +1,52 @@
 /**
- * The one gate of the UI server: Host, Origin, Fetch Metadata, and the token
- * or the session cookie it is exchanged for. Every route and the WebSocket go
- * through {@linkcode UiGuard.check}.
+ * The one gate of the UI server: every request and the event WebSocket pass
+ * {@linkcode UiGuard.check} before anything else runs. It checks Host (a
+ * loopback name with our port), the method, Origin and Fetch Metadata, and
+ * the credential: a session secret in the `x-fedchat-session` header (or, on
+ * a WebSocket, in a subprotocol), or the token as `Authorization: Bearer`
+ * (scripts). Browsers never attach either by themselves, so nothing the
+ * browser holds for 127.0.0.1 reaches another port, and no other port's page
+ * can make a credentialed request here. Data lives only under `/api/`;
+ * everything else (the page shell, the bundles) is the same for everyone.
+ * A `?token=` in a URL is never a credential to the server: the page reads
+ * it and proves it holds it (see `UiSessions`).
  */
+import { SESSION_HEADER, SESSION_PROTOCOL_PREFIX } from "../ui/mod.ts";
+import type { UiSessions } from "./ui_sessions.ts";
+import { sameText } from "./ui_sessions.ts";
+
+/** Who a request comes from. */
+export type UiAuthLevel =
+  | { kind: "none" }
+  | { kind: "session"; id: string }
+  | { kind: "bearer" };
 
 /** What the gate decides about one request. */
 export type GuardDecision =
-  | { kind: "pass" }
-  | { kind: "refuse"; status: 400 | 403 | 405 | 421 }
-  | { kind: "redirect"; location: string; setCookie: string };
-
-const TOKEN_BYTES = 32;
-const TOKEN_PATTERN = /^[A-Za-z0-9_-]{43}$/;
-
-/** Constant-time string comparison (lengths are not secret). */
-function sameText(a: string, b: string): boolean {
-  if (a.length !== b.length) return false;
-  let diff = 0;
-  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
-  return diff === 0;
-}
-
-/** base64url without padding. */
-export function base64Url(bytes: Uint8Array): string {
-  let s = "";
-  for (const b of bytes) s += String.fromCharCode(b);
-  return btoa(s).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-}
-
-/** A fresh random token: 32 bytes, base64url. */
-export function newToken(): string {
-  return base64Url(crypto.getRandomValues(new Uint8Array(TOKEN_BYTES)));
-}
-
-/** True when `text` has the shape of a token made by {@linkcode newToken}. */
-export function isToken(text: string): boolean {
-  return TOKEN_PATTERN.test(text);
-}
-
-/**
- * The session cookie's value: HMAC-SHA-256 of a fixed label under the token.
- * It is derived, not stored, so a page's cookie stays valid when the process
- * restarts with the same token, and the event socket reconnects by itself.
- */
-export async function sessionFor(token: string): Promise<string> {
-  const key = await crypto.subtle.importKey(
-    "raw",
-    new TextEncoder().encode(token),
-    { name: "HMAC", hash: "SHA-256" },
-    false,
-    ["sign"],
-  );
-  const mac = await crypto.subtle.sign("HMAC", key, new TextEncoder().encode("fedchat-ui-session"));
-  return base64Url(new Uint8Array(mac));
-}
+  | { kind: "pass"; auth: UiAuthLevel }
+  | { kind: "refuse"; status: 401 | 403 | 405 | 421 };
 
 /** Options of {@linkcode UiGuard}. */
 export interface UiGuardOptions {
   port: number;
-  token: string;
-  /** From {@linkcode sessionFor}. */
-  session: string;
+  sessions: UiSessions;
+  /** The current token (it changes when every browser is signed out). */
+  token: () => string;
 }
 
-/** Checks requests against the loopback names, the UI's origin, and the token. */
-export class UiGuard {
-  #token: string;
-  #session: string;
-  #hosts: Set<string>;
-  readonly cookieName: string;
+/** Paths under /api/ that need no session: the sign-in itself. */
+const PUBLIC_API = new Set(["/api/session"]);
 
-  constructor({ port, token, session }: UiGuardOptions) {
+/** Checks requests against the loopback names, the UI's origin, and the credential. */
+export class UiGuard {
+  #sessions: UiSessions;
+  #token: () => string;
+  #hosts: Set<string>;
+
+  constructor({ port, sessions, token }: UiGuardOptions) {
+    this.#sessions = sessions;
     this.#token = token;
-    this.#session = session;
     this.#hosts = new Set([`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`]);
-    this.cookieName = `fedchat_${port}`;
   }
 
   /** Decides about one request. */
@@ -94,34 +66,31 @@ export class UiGuard {
     if (site !== null && site !== "same-origin" && site !== "none") {
       return { kind: "refuse", status: 403 };
     }
-    const url = new URL(request.url);
-    const token = url.searchParams.get("token");
-    if (token !== null) {
-      if (!sameText(token, this.#token)) return { kind: "refuse", status: 403 };
-      if (method !== "GET" || upgrade) return { kind: "pass" };
-      url.searchParams.delete("token");
-      return {
-        kind: "redirect",
-        location: url.pathname + url.search,
-        setCookie: `${this.cookieName}=${this.#session}; HttpOnly; SameSite=Strict; Path=/`,
-      };
-    }
-    const auth = h.get("authorization");
-    if (auth !== null && auth.startsWith("Bearer ") && sameText(auth.slice(7), this.#token)) {
-      return { kind: "pass" };
-    }
-    const cookie = this.#cookie(h.get("cookie"));
-    if (cookie !== null && sameText(cookie, this.#session)) return { kind: "pass" };
-    return { kind: "refuse", status: 403 };
+    const auth = this.#credential(h, upgrade);
+    const path = new URL(request.url).pathname;
+    const needsSession = path.startsWith("/api/") && !PUBLIC_API.has(path);
+    if (needsSession && auth.kind === "none") return { kind: "refuse", status: 401 };
+    return { kind: "pass", auth };
   }
 
-  #cookie(header: string | null): string | null {
-    if (!header) return null;
-    for (const part of header.split(";")) {
-      const eq = part.indexOf("=");
-      if (eq < 0) continue;
-      if (part.slice(0, eq).trim() === this.cookieName) return part.slice(eq + 1).trim();
+  #credential(h: Headers, upgrade: boolean): UiAuthLevel {
+    const header = h.get(SESSION_HEADER);
+    let secret = header;
+    if (secret === null && upgrade) {
+      const offered = (h.get("sec-websocket-protocol") ?? "").split(",").map((p) => p.trim());
+      const carried = offered.find((p) => p.startsWith(SESSION_PROTOCOL_PREFIX));
+      secret = carried ? carried.slice(SESSION_PROTOCOL_PREFIX.length) : null;
     }
-    return null;
+    if (secret !== null) {
+      const session = this.#sessions.verify(secret);
+      return session ? { kind: "session", id: session.id } : { kind: "none" };
+    }
+    const bearer = h.get("authorization");
+    if (
+      bearer !== null && bearer.startsWith("Bearer ") && sameText(bearer.slice(7), this.#token())
+    ) {
+      return { kind: "bearer" };
+    }
+    return { kind: "none" };
   }
 }

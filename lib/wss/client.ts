@@ -5,8 +5,12 @@
  */
 import tls from "node:tls";
 import type { Socket } from "node:net";
+import type { Clock } from "../clock.ts";
+import type { ConnectionMonitor } from "./connection_monitor.ts";
 import { WsConnection } from "./connection.ts";
+import { isOutOfDescriptors } from "../descriptors.ts";
 import { acceptValue, parseHead } from "./http_head.ts";
+import type { WriteLimits } from "./write_limits.ts";
 
 /** Options of {@linkcode dialWss}. */
 export interface DialOptions {
@@ -15,6 +19,19 @@ export interface DialOptions {
   path: string;
   timeoutMs: number;
   maxMessageBytes: number;
+  /** Limits on the connection's unsent bytes (write_limits.ts). */
+  write?: Partial<WriteLimits>;
+  /** Counts and logs faults, stalls and pauses (and descriptor shortages while dialling). */
+  monitor?: ConnectionMonitor;
+  clock?: Clock;
+}
+
+/** Dialling failed because this process (or the system) has no file descriptor left. */
+export class OutOfDescriptorsError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "OutOfDescriptorsError";
+  }
 }
 
 const IP_LITERAL = /^(\d{1,3}(\.\d{1,3}){3}|.*:.*)$/;
@@ -22,6 +39,7 @@ const IP_LITERAL = /^(\d{1,3}(\.\d{1,3}){3}|.*:.*)$/;
 /**
  * Connects, upgrades and returns the open connection.
  *
+ * @throws {OutOfDescriptorsError} when no file descriptor is left (try again later)
  * @throws {Error} on refusal, timeout or a bad upgrade answer
  */
 export async function dialWss(options: DialOptions): Promise<WsConnection> {
@@ -29,13 +47,25 @@ export async function dialWss(options: DialOptions): Promise<WsConnection> {
   const keyBytes = crypto.getRandomValues(new Uint8Array(16));
   const key = btoa(String.fromCharCode(...keyBytes));
   const expected = await acceptValue(key);
-  const sock = tls.connect({
-    host,
-    port,
-    servername: IP_LITERAL.test(host) ? undefined : host,
-    rejectUnauthorized: false,
-    ALPNProtocols: ["http/1.1"],
-  });
+  const outOfDescriptors = (cause: unknown) => {
+    options.monitor?.descriptorShortage("dial", (cause as Error).message ?? "");
+    return new OutOfDescriptorsError(
+      `Cannot dial ${host}:${port}: out of file descriptors`,
+      { cause },
+    );
+  };
+  let sock: tls.TLSSocket;
+  try {
+    sock = tls.connect({
+      host,
+      port,
+      servername: IP_LITERAL.test(host) ? undefined : host,
+      rejectUnauthorized: false,
+      ALPNProtocols: ["http/1.1"],
+    });
+  } catch (e) {
+    throw isOutOfDescriptors(e) ? outOfDescriptors(e) : e;
+  }
   sock.setNoDelay(true);
   const hostHeader = host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
   try {
@@ -47,7 +77,7 @@ export async function dialWss(options: DialOptions): Promise<WsConnection> {
       let buf = new Uint8Array(0);
       const fail = (e: Error) => {
         clearTimeout(timer);
-        reject(e);
+        reject(isOutOfDescriptors(e) ? outOfDescriptors(e) : e);
       };
       sock.once("error", fail);
       sock.once("close", () => fail(new Error("connection closed during the upgrade")));
@@ -91,6 +121,9 @@ export async function dialWss(options: DialOptions): Promise<WsConnection> {
       maxMessageBytes,
       initial: rest,
       remoteAddress: `${host}:${port}`,
+      write: options.write,
+      monitor: options.monitor,
+      clock: options.clock,
     });
     sock.resume();
     return ws;

@@ -2,9 +2,44 @@
  * A WebSocket connection over a node TLS socket: messages in and out,
  * ping/pong, close handshake, fragment reassembly under a size cap, and an
  * idle deadline so a silent peer is noticed.
+ *
+ * Two protections live here, in the one layer every caller goes through:
+ *
+ * - **The guard.** Everything that handles bytes from the peer (frame
+ *   parsing, the `onMessage` handler, its rejected promise, `onDrain`,
+ *   `onClose`) runs under {@linkcode WsConnection.guard}: an error closes this
+ *   connection (1011) with a logged, counted reason and never reaches the
+ *   socket's event handler, which would end the process.
+ * - **Write backpressure** (see write_limits.ts). `send()` says whether the
+ *   message was queued; `writable` and `onDrain` say when to send more; a
+ *   connection whose unsent bytes pass the pause mark stops being read from
+ *   (TCP then pushes back on the peer), and one that passes the hard limit
+ *   or stays not writable too long is closed. Pongs are rate-limited, so a
+ *   peer cannot make us write by pinging.
  */
 import type { Socket } from "node:net";
+import { type Clock, SYSTEM_CLOCK } from "../clock.ts";
+import { ConnectionMonitor } from "./connection_monitor.ts";
 import { encodeFrame, type Frame, FrameError, FrameParser, OPCODE } from "./frame.ts";
+import { startReading, stopReading } from "./socket_reading.ts";
+import {
+  flowAfterChange,
+  type FlowVerdict,
+  overflows,
+  type WriteLimits,
+  writeLimits,
+} from "./write_limits.ts";
+
+/** Pongs (control replies) a peer may draw at once, and per second after that. */
+export const PONG_BURST = 16;
+export const PONGS_PER_SECOND = 4;
+/** Pings in a row over the rate after which the peer is closed (1008): it is flooding. */
+export const PING_FLOOD_LIMIT = 64;
+/** Messages kept while no handler is set (during a handshake). */
+const MAX_HELD = 16;
+
+/** Receives one whole message; if it returns a promise that rejects, the connection closes. */
+export type MessageHandler = (data: Uint8Array, isText: boolean) => unknown;
 
 /** Options of {@linkcode WsConnection}. */
 export interface WsConnectionOptions {
@@ -16,6 +51,11 @@ export interface WsConnectionOptions {
   initial?: Uint8Array;
   /** Remote address, for logs and caps. */
   remoteAddress?: string;
+  /** Limits on unsent bytes; defaults in write_limits.ts. */
+  write?: Partial<WriteLimits>;
+  /** Counts and logs faults, stalls and pauses (default: one of its own). */
+  monitor?: ConnectionMonitor;
+  clock?: Clock;
 }
 
 /** Why a connection ended. */
@@ -24,59 +64,115 @@ export interface CloseInfo {
   reason: string;
 }
 
+function isThenable(x: unknown): x is PromiseLike<unknown> {
+  return typeof (x as { then?: unknown } | null)?.then === "function";
+}
+
 /** One WebSocket connection. Set the `on*` callbacks before bytes arrive. */
 export class WsConnection {
-  #handler: ((data: Uint8Array, isText: boolean) => void) | null = null;
+  /** Called once when the connection is gone. */
+  onClose: (info: CloseInfo) => void = () => {};
+  /** Called when `writable` turns true again after being false. */
+  onDrain: () => void = () => {};
+
+  readonly remoteAddress: string;
+  #handler: MessageHandler | null = null;
   #held: Array<[Uint8Array, boolean]> = [];
+  #socket: Socket;
+  #parser: FrameParser;
+  #masked: boolean;
+  #max: number;
+  #limits: WriteLimits;
+  #monitor: ConnectionMonitor;
+  #clock: Clock;
+  #fragments: Uint8Array[] = [];
+  #fragmentBytes = 0;
+  #fragmentText = false;
+  #closed = false;
+  #closeSent = false;
+  #lastSeenMs: number;
+  #pending: Uint8Array[] = [];
+  #pendingBytes = 0;
+  #flow: FlowVerdict = { writable: true, readingPaused: false };
+  #callerPaused = false;
+  #readingStopped = false;
+  #stallTimer: number | null = null;
+  #pongTokens = PONG_BURST;
+  #pongAtMs: number;
+  #pongsRefused = 0;
+
+  constructor(socket: Socket, options: WsConnectionOptions) {
+    this.#socket = socket;
+    this.#masked = options.role === "client";
+    this.#max = options.maxMessageBytes;
+    this.#limits = writeLimits(options.write);
+    this.#monitor = options.monitor ?? new ConnectionMonitor();
+    this.#clock = options.clock ?? SYSTEM_CLOCK;
+    this.#lastSeenMs = this.#pongAtMs = this.#clock.nowMs();
+    this.remoteAddress = options.remoteAddress ?? socket.remoteAddress ?? "?";
+    this.#parser = new FrameParser({
+      expectMasked: options.role === "server",
+      maxFrameBytes: options.maxMessageBytes,
+    });
+    socket.on("data", (chunk: Uint8Array) => this.guard(() => this.#receive(chunk)));
+    socket.on("close", () => this.#finish({ code: 1006, reason: "connection lost" }));
+    socket.on("error", () => this.#finish({ code: 1006, reason: "socket error" }));
+    if (options.initial && options.initial.length > 0) {
+      const initial = options.initial;
+      queueMicrotask(() => this.guard(() => this.#receive(initial)));
+    }
+  }
 
   /**
    * Receives each whole message (binary or text as bytes). Messages that
    * arrive while no handler is set wait for the next one set (during a
    * handshake, the next step's handler is set a little later).
    */
-  get onMessage(): ((data: Uint8Array, isText: boolean) => void) | null {
+  get onMessage(): MessageHandler | null {
     return this.#handler;
   }
 
-  set onMessage(handler: ((data: Uint8Array, isText: boolean) => void) | null) {
+  set onMessage(handler: MessageHandler | null) {
     this.#handler = handler;
     while (handler && this.#handler === handler && this.#held.length > 0 && !this.#closed) {
       const [d, t] = this.#held.shift()!;
-      handler(d, t);
+      this.guard(() => handler(d, t));
     }
   }
-  /** Called once when the connection is gone. */
-  onClose: (info: CloseInfo) => void = () => {};
 
-  readonly remoteAddress: string;
-  #socket: Socket;
-  #parser: FrameParser;
-  #masked: boolean;
-  #max: number;
-  #fragments: Uint8Array[] = [];
-  #fragmentBytes = 0;
-  #fragmentText = false;
-  #closed = false;
-  #closeSent = false;
-  #lastSeenMs = Date.now();
-  #pending: Uint8Array[] = [];
-
-  constructor(socket: Socket, options: WsConnectionOptions) {
-    this.#socket = socket;
-    this.#masked = options.role === "client";
-    this.#max = options.maxMessageBytes;
-    this.remoteAddress = options.remoteAddress ?? socket.remoteAddress ?? "?";
-    this.#parser = new FrameParser({
-      expectMasked: options.role === "server",
-      maxFrameBytes: options.maxMessageBytes,
-    });
-    socket.on("data", (chunk: Uint8Array) => this.#receive(chunk));
-    socket.on("close", () => this.#finish({ code: 1006, reason: "connection lost" }));
-    socket.on("error", () => this.#finish({ code: 1006, reason: "socket error" }));
-    if (options.initial && options.initial.length > 0) {
-      const initial = options.initial;
-      queueMicrotask(() => this.#receive(initial));
+  /**
+   * Runs `fn`, which handles input from this connection, under its guard:
+   * if it throws, or returns a promise that rejects, this connection is
+   * closed (1011) and the failure logged and counted; nothing propagates.
+   */
+  guard(fn: () => unknown): void {
+    try {
+      const r = fn();
+      if (isThenable(r)) r.then(undefined, (e: unknown) => this.fail(e));
+    } catch (e) {
+      this.fail(e);
     }
+  }
+
+  /**
+   * Closes this connection (1011) because handling its input failed, with
+   * the failure logged and counted: the guard's own path, for failures
+   * caught elsewhere (a later step of a promise chain).
+   */
+  fail(error: unknown): void {
+    this.#monitor.handlerFault(this.remoteAddress, error);
+    if (!this.#closed) this.close(1011, "internal error");
+  }
+
+  /**
+   * Checks that `bytes` more unsent bytes, held above this connection (a
+   * channel's messages still being sealed), fit under `maxBufferedBytes`.
+   * When they do not, the peer is not reading: the connection is closed
+   * (logged, counted) and the answer is false.
+   */
+  checkRoom(bytes: number): boolean {
+    if (this.#closed) return false;
+    return this.#admit(bytes);
   }
 
   /** Milliseconds since the Unix epoch when the peer last sent anything. */
@@ -89,27 +185,59 @@ export class WsConnection {
     return !this.#closed;
   }
 
-  /** Sends a binary message; returns false when the socket buffer is full. */
-  send(data: Uint8Array): boolean {
-    if (this.#closed || this.#closeSent) return false;
-    return this.#socket.write(encodeFrame(OPCODE.binary, data, this.#masked));
+  /** Bytes queued and not yet taken by the kernel. */
+  get bufferedBytes(): number {
+    return this.#socket.writableLength + this.#pendingBytes;
   }
 
-  /** Queues a message and writes everything queued in this turn as one socket write. */
-  sendCoalesced(data: Uint8Array): void {
-    if (this.#closed || this.#closeSent) return;
-    this.#pending.push(encodeFrame(OPCODE.binary, data, this.#masked));
+  /**
+   * False from the high-water mark of unsent bytes until they fall to the
+   * low-water mark (then `onDrain` is called), and once closed.
+   */
+  get writable(): boolean {
+    return !this.#closed && !this.#closeSent && this.#flow.writable;
+  }
+
+  /** The limits on unsent bytes (a channel above applies the same ones). */
+  get writeLimits(): Readonly<WriteLimits> {
+    return this.#limits;
+  }
+
+  /**
+   * Queues a binary message. Returns false when it was not queued: the
+   * connection is closed or closing, or the message would pass
+   * `maxBufferedBytes` (the peer is not reading; the connection is then
+   * closed). True does not mean "send more": check `writable`.
+   */
+  send(data: Uint8Array): boolean {
+    if (this.#closed || this.#closeSent) return false;
+    const frame = encodeFrame(OPCODE.binary, data, this.#masked);
+    if (!this.#admit(frame.length)) return false;
+    this.#write(frame);
+    return true;
+  }
+
+  /**
+   * Like {@linkcode send}, but writes everything queued in this turn as one
+   * socket write (many small messages without a write each).
+   */
+  sendCoalesced(data: Uint8Array): boolean {
+    if (this.#closed || this.#closeSent) return false;
+    const frame = encodeFrame(OPCODE.binary, data, this.#masked);
+    if (!this.#admit(frame.length)) return false;
+    this.#pending.push(frame);
+    this.#pendingBytes += frame.length;
     if (this.#pending.length === 1) queueMicrotask(() => this.#flush());
+    this.#flowChanged();
+    return true;
   }
 
   #flush(): void {
     const parts = this.#pending;
     this.#pending = [];
+    this.#pendingBytes = 0;
     if (this.#closed || parts.length === 0) return;
-    if (parts.length === 1) {
-      this.#socket.write(parts[0]);
-      return;
-    }
+    if (parts.length === 1) return this.#write(parts[0]);
     let total = 0;
     for (const p of parts) total += p.length;
     const out = new Uint8Array(total);
@@ -118,7 +246,7 @@ export class WsConnection {
       out.set(p, at);
       at += p.length;
     }
-    this.#socket.write(out);
+    this.#write(out);
   }
 
   /** Resolves when the socket's write buffer has drained (or the connection ended). */
@@ -135,16 +263,45 @@ export class WsConnection {
     });
   }
 
-  /** Sends a ping (the peer answers with a pong, which refreshes `lastSeenMs`). */
-  ping(): void {
-    if (!this.#closed && !this.#closeSent) {
-      this.#socket.write(encodeFrame(OPCODE.ping, new Uint8Array(0), this.#masked));
-    }
+  /**
+   * Sends a ping (the peer answers with a pong, which refreshes
+   * `lastSeenMs`), with up to 125 bytes of application data.
+   */
+  ping(payload: Uint8Array = new Uint8Array(0)): void {
+    if (payload.length > 125) throw new RangeError("Cannot ping: more than 125 bytes of data");
+    if (this.#closed || this.#closeSent) return;
+    const frame = encodeFrame(OPCODE.ping, payload, this.#masked);
+    if (this.#admit(frame.length)) this.#write(frame);
   }
 
-  /** Starts the close handshake; the socket is destroyed shortly after. */
+  /**
+   * Stops reading from the peer (TCP then slows it down), for a caller
+   * that cannot take more input now, e.g. a relay whose next hop is not
+   * writable. Reading also stops by itself while this connection's own
+   * unsent bytes are over the pause mark; it resumes when neither holds.
+   */
+  pauseReading(): void {
+    this.#callerPaused = true;
+    this.#applyReading();
+  }
+
+  /** Undoes {@linkcode pauseReading}. */
+  resumeReading(): void {
+    this.#callerPaused = false;
+    this.#applyReading();
+  }
+
+  /**
+   * Starts the close handshake; the socket is destroyed shortly after. For
+   * any code but 1000 the peer is not read any more (what it sends now is
+   * only cost).
+   */
   close(code = 1000, reason = ""): void {
     if (this.#closed) return;
+    if (code !== 1000) {
+      this.#readingStopped = true;
+      stopReading(this.#socket);
+    }
     if (!this.#closeSent) {
       this.#closeSent = true;
       const r = new TextEncoder().encode(reason.slice(0, 100));
@@ -153,32 +310,109 @@ export class WsConnection {
       payload.set(r, 2);
       this.#socket.end(encodeFrame(OPCODE.close, payload, this.#masked));
     }
-    const timer = setTimeout(() => this.#socket.destroy(), 1000);
-    this.#socket.once("close", () => clearTimeout(timer));
+    const timer = this.#clock.setTimer(() => this.#socket.destroy(), 1000);
+    this.#socket.once("close", () => this.#clock.clearTimer(timer));
     this.#finish({ code, reason });
   }
 
   /** Drops the connection at once. */
   destroy(reason = "destroyed"): void {
+    this.#abort(1006, reason);
+  }
+
+  #abort(code: number, reason: string): void {
     this.#socket.destroy();
-    this.#finish({ code: 1006, reason });
+    this.#finish({ code, reason });
   }
 
   #finish(info: CloseInfo): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.onClose(info);
+    this.#held = [];
+    if (this.#stallTimer !== null) this.#clock.clearTimer(this.#stallTimer);
+    this.#stallTimer = null;
+    if (this.#flow.readingPaused) this.#monitor.readPaused(this.remoteAddress, false, 0);
+    this.guard(() => this.onClose(info));
+  }
+
+  /** Whether `bytes` more fit; if not, the connection is closed (peer not reading). */
+  #admit(bytes: number): boolean {
+    const buffered = this.bufferedBytes;
+    if (!overflows(buffered, bytes, this.#limits)) return true;
+    this.#monitor.writeOverflow(
+      this.remoteAddress,
+      buffered + bytes,
+      this.#limits.maxBufferedBytes,
+    );
+    this.#abort(1008, "send buffer full: peer not reading");
+    return false;
+  }
+
+  #write(bytes: Uint8Array): void {
+    this.#socket.write(bytes, this.#written);
+    this.#flowChanged();
+  }
+
+  /** Write callback: bytes left for the kernel; only matters while held back. */
+  #written = (): void => {
+    if (!this.#flow.writable || this.#flow.readingPaused) this.#flowChanged();
+  };
+
+  #flowChanged(): void {
+    if (this.#closed) return;
+    const before = this.#flow;
+    const after = flowAfterChange(
+      { bufferedBytes: this.bufferedBytes, maxMessageBytes: this.#max, previous: before },
+      this.#limits,
+    );
+    this.#flow = after;
+    if (before.readingPaused !== after.readingPaused) {
+      this.#monitor.readPaused(this.remoteAddress, after.readingPaused, this.bufferedBytes);
+      this.#applyReading();
+    }
+    if (before.writable && !after.writable) {
+      this.#stallTimer = this.#clock.setTimer(() => this.#stalled(), this.#limits.stallMs);
+    } else if (!before.writable && after.writable) {
+      if (this.#stallTimer !== null) this.#clock.clearTimer(this.#stallTimer);
+      this.#stallTimer = null;
+      this.guard(() => this.onDrain());
+    }
+  }
+
+  #stalled(): void {
+    this.#stallTimer = null;
+    if (this.#closed || this.#flow.writable) return;
+    this.#monitor.writeStall(this.remoteAddress, this.bufferedBytes, this.#limits.stallMs);
+    this.#abort(1008, "writes stalled: peer not reading");
+  }
+
+  #applyReading(): void {
+    const stop = !this.#closed && (this.#callerPaused || this.#flow.readingPaused);
+    if (stop === this.#readingStopped) return;
+    this.#readingStopped = stop;
+    if (stop) stopReading(this.#socket);
+    else startReading(this.#socket);
+  }
+
+  #takePong(): boolean {
+    const now = this.#clock.nowMs();
+    const elapsed = Math.max(0, now - this.#pongAtMs);
+    this.#pongAtMs = now;
+    this.#pongTokens = Math.min(PONG_BURST, this.#pongTokens + (elapsed * PONGS_PER_SECOND) / 1000);
+    if (this.#pongTokens < 1) return false;
+    this.#pongTokens--;
+    return true;
   }
 
   #receive(chunk: Uint8Array): void {
     if (this.#closed) return;
-    this.#lastSeenMs = Date.now();
+    this.#lastSeenMs = this.#clock.nowMs();
     let frames: Frame[];
     try {
       frames = this.#parser.push(chunk);
     } catch (e) {
-      const err = e as FrameError;
-      this.close(err.code ?? 1002, err.message);
+      if (!(e instanceof FrameError)) throw e;
+      this.close(e.code, e.message);
       return;
     }
     for (const f of frames) {
@@ -189,13 +423,24 @@ export class WsConnection {
 
   #handle(f: Frame): void {
     switch (f.opcode) {
-      case OPCODE.ping:
-        if (!this.#closeSent) this.#socket.write(encodeFrame(OPCODE.pong, f.payload, this.#masked));
+      case OPCODE.ping: {
+        if (this.#closeSent) return;
+        if (!this.#takePong()) {
+          this.#monitor.pongDropped(this.remoteAddress);
+          if (++this.#pongsRefused >= PING_FLOOD_LIMIT) this.close(1008, "too many pings");
+          return;
+        }
+        this.#pongsRefused = 0;
+        const pong = encodeFrame(OPCODE.pong, f.payload, this.#masked);
+        if (this.#admit(pong.length)) this.#write(pong);
         return;
+      }
       case OPCODE.pong:
         return;
       case OPCODE.close: {
-        const code = f.payload.length >= 2 ? new DataView(f.payload.buffer).getUint16(0) : 1005;
+        const code = f.payload.length >= 2
+          ? new DataView(f.payload.buffer, f.payload.byteOffset).getUint16(0)
+          : 1005;
         const reason = new TextDecoder().decode(f.payload.subarray(2));
         if (!this.#closeSent) {
           this.#closeSent = true;
@@ -232,9 +477,17 @@ export class WsConnection {
   }
 
   #deliver(data: Uint8Array, isText: boolean): void {
-    if (this.#handler) return this.#handler(data, isText);
+    const handler = this.#handler;
+    if (handler) {
+      // Called inside the guard of #receive; a promise's rejection is caught here.
+      const r = handler(data, isText);
+      if (isThenable(r)) r.then(undefined, (e: unknown) => this.fail(e));
+      return;
+    }
     // Bounded: a peer cannot make us hold more than a few messages before a handler exists.
-    if (this.#held.length >= 16) return this.close(1008, "too many messages during the handshake");
+    if (this.#held.length >= MAX_HELD) {
+      return this.close(1008, "too many messages during the handshake");
+    }
     this.#held.push([data, isText]);
   }
 }

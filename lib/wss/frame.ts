@@ -25,15 +25,25 @@ export class FrameError extends Error {
   }
 }
 
-/** XORs `data` in place with the 4-byte `mask` (RFC 6455 §5.3). */
+/**
+ * XORs `data` in place with the 4-byte `mask` (RFC 6455 §5.3), a word at a
+ * time from the first 4-byte boundary (views into a socket chunk are rarely
+ * aligned, and file chunks are large).
+ */
 export function applyMask(data: Uint8Array, mask: Uint8Array): void {
   const n = data.length;
   let i = 0;
-  if (data.byteOffset % 4 === 0 && n >= 16) {
-    const words = new Uint32Array(data.buffer, data.byteOffset, n >>> 2);
-    const m = new DataView(mask.buffer, mask.byteOffset, 4).getUint32(0, true);
-    for (let w = 0; w < words.length; w++) words[w] ^= m;
-    i = words.length * 4;
+  const head = Math.min(n, (4 - (data.byteOffset & 3)) & 3);
+  for (; i < head; i++) data[i] ^= mask[i & 3];
+  const words = (n - i) >>> 2;
+  if (words >= 4) {
+    // The mask as it lines up from byte i, read in the platform's byte order.
+    const rotated = new Uint8Array(4);
+    for (let k = 0; k < 4; k++) rotated[k] = mask[(i + k) & 3];
+    const m = new Uint32Array(rotated.buffer)[0];
+    const view = new Uint32Array(data.buffer, data.byteOffset + i, words);
+    for (let w = 0; w < words; w++) view[w] ^= m;
+    i += words * 4;
   }
   for (; i < n; i++) data[i] ^= mask[i & 3];
 }
@@ -70,13 +80,20 @@ export interface FrameParserOptions {
   maxFrameBytes: number;
 }
 
-/** Turns a byte stream into frames; throws {@linkcode FrameError} on anything wrong. */
+/**
+ * Turns a byte stream into frames; throws {@linkcode FrameError} on anything
+ * wrong. A frame that lies whole inside one chunk is returned as a view into
+ * that chunk, unmasked in place (no copy): `push()` takes ownership of the
+ * chunks it is given.
+ */
 export class FrameParser {
   #expectMasked: boolean;
   #max: number;
   #head = new Uint8Array(14);
   #headLen = 0;
   #need = 2;
+  /** Length of the frame whose head is parsed, or -1 while reading a head. */
+  #len = -1;
   #payload: Uint8Array | null = null;
   #filled = 0;
   #fin = false;
@@ -89,27 +106,40 @@ export class FrameParser {
   }
 
   /** Feeds bytes; returns the frames they complete. */
-  push(chunk: Uint8Array): Frame[] {
+  push(bytes: Uint8Array): Frame[] {
+    // Plain views (not node Buffers, whose slice() does not copy) over the same memory.
+    const chunk = Object.getPrototypeOf(bytes) === Uint8Array.prototype
+      ? bytes
+      : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length);
     const frames: Frame[] = [];
     let i = 0;
     while (i < chunk.length) {
-      if (this.#payload === null) {
+      if (this.#len < 0) {
         const take = Math.min(this.#need - this.#headLen, chunk.length - i);
         this.#head.set(chunk.subarray(i, i + take), this.#headLen);
         this.#headLen += take;
         i += take;
         if (this.#headLen < this.#need) break;
-        const done = this.#parseHead();
-        if (done === "more") continue;
-        if (this.#payload!.length === 0) frames.push(this.#finish());
-      } else {
-        const take = Math.min(this.#payload.length - this.#filled, chunk.length - i);
-        this.#payload.set(chunk.subarray(i, i + take), this.#filled);
-        this.#filled += take;
-        i += take;
-        if (this.#filled === this.#payload.length) frames.push(this.#finish());
+        if (this.#parseHead() === "more") continue;
       }
+      const len = this.#len;
+      if (this.#payload === null) {
+        if (chunk.length - i >= len) {
+          frames.push(this.#finish(chunk.subarray(i, i + len)));
+          i += len;
+          continue;
+        }
+        this.#payload = new Uint8Array(len);
+        this.#filled = 0;
+      }
+      const take = Math.min(len - this.#filled, chunk.length - i);
+      this.#payload.set(chunk.subarray(i, i + take), this.#filled);
+      this.#filled += take;
+      i += take;
+      if (this.#filled === len) frames.push(this.#finish(this.#payload));
     }
+    // A frame with an empty payload completes with its head.
+    if (this.#len === 0) frames.push(this.#finish(new Uint8Array(0)));
     return frames;
   }
 
@@ -149,16 +179,15 @@ export class FrameParser {
     this.#fin = (b0 & 0x80) !== 0;
     this.#opcode = opcode;
     this.#mask = masked ? h.slice(need - 4, need) : null;
-    this.#payload = new Uint8Array(len);
-    this.#filled = 0;
+    this.#len = len;
     return "ready";
   }
 
-  #finish(): Frame {
-    const payload = this.#payload!;
+  #finish(payload: Uint8Array): Frame {
     if (this.#mask) applyMask(payload, this.#mask);
     const frame = { fin: this.#fin, opcode: this.#opcode, payload };
     this.#payload = null;
+    this.#len = -1;
     this.#headLen = 0;
     this.#need = 2;
     return frame;

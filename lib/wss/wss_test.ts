@@ -4,6 +4,7 @@ import tls from "node:tls";
 import { createCertificate } from "../tls.ts";
 import { SILENT_LOGGER } from "../log.ts";
 import { dialWss, encodeFrame, FrameParser, startWssServer, type WsConnection } from "./mod.ts";
+import { applyMask } from "./frame.ts";
 
 const material = await createCertificate(["127.0.0.1"], Date.now());
 
@@ -172,4 +173,50 @@ Deno.test("FrameParser reassembles frames split at every byte", () => {
   for (const b of frame) out.push(...p.push(new Uint8Array([b])));
   assert.equal(out.length, 1);
   assert.deepEqual(out[0].payload, new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8, 9]));
+});
+
+Deno.test("FrameParser returns a whole frame in one chunk as a view, unmasked in place", () => {
+  const payload = crypto.getRandomValues(new Uint8Array(1000));
+  const a = encodeFrame(2, payload, true);
+  const b = encodeFrame(2, new Uint8Array(0), true);
+  const chunk = new Uint8Array(a.length + b.length);
+  chunk.set(a);
+  chunk.set(b, a.length);
+  const p = new FrameParser({ expectMasked: true, maxFrameBytes: 4096 });
+  // The head arrives in two pieces; the payload lies whole in the second chunk.
+  assert.deepEqual(p.push(chunk.slice(0, 3)), []);
+  const rest = chunk.subarray(3);
+  const [f1, f2] = p.push(rest);
+  assert.deepEqual(f1.payload, payload);
+  assert.equal(f1.payload.buffer, rest.buffer, "no copy");
+  assert.equal(Object.getPrototypeOf(f1.payload), Uint8Array.prototype);
+  assert.equal(f2.payload.length, 0);
+});
+
+Deno.test("applyMask() matches the byte-wise XOR at every alignment", () => {
+  const mask = new Uint8Array([0x12, 0x34, 0x56, 0x78]);
+  const data = crypto.getRandomValues(new Uint8Array(301));
+  for (let offset = 0; offset < 8; offset++) {
+    for (const len of [0, 3, 17, 64, 293]) {
+      const buf = new Uint8Array(400);
+      buf.set(data.subarray(0, len), offset);
+      const view = buf.subarray(offset, offset + len);
+      applyMask(view, mask);
+      const expected = data.subarray(0, len).map((x, i) => x ^ mask[i & 3]);
+      assert.deepEqual(view, expected, `offset ${offset}, length ${len}`);
+    }
+  }
+});
+
+Deno.test("a frame split across chunks at every point parses to the same payload", () => {
+  const payload = new Uint8Array(70_000);
+  crypto.getRandomValues(payload.subarray(0, 65_536));
+  crypto.getRandomValues(payload.subarray(65_536));
+  const frame = encodeFrame(2, payload, true);
+  for (const cut of [1, 2, 5, 13, 14, 100, 65_000, frame.length - 1]) {
+    const p = new FrameParser({ expectMasked: true, maxFrameBytes: 100_000 });
+    const out = [...p.push(frame.slice(0, cut)), ...p.push(frame.slice(cut))];
+    assert.equal(out.length, 1, `cut ${cut}`);
+    assert.deepEqual(out[0].payload, payload);
+  }
 });

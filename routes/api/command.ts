@@ -1,7 +1,7 @@
 /** `POST /api/command`: runs one validated command on the client core. */
 import { parseUiCommand, type UiCommand, type UiCommandResult } from "../../lib/ui/mod.ts";
 import type { ClientApi } from "../../lib/client/api.ts";
-import type { ApiContext, ApiRoute } from "../../lib/web/mod.ts";
+import { type ApiContext, type ApiRoute, WebError } from "../../lib/web/mod.ts";
 
 async function run(client: ClientApi, c: UiCommand): Promise<UiCommandResult> {
   switch (c.kind) {
@@ -51,10 +51,12 @@ export const handler: ApiRoute["handler"] = {
   async POST(ctx: ApiContext) {
     let command: UiCommand;
     try {
-      command = parseUiCommand(await ctx.readJson());
+      command = parseUiCommand(await ctx.readJson(), ctx.limits);
     } catch (err) {
+      // A body the server cannot read says its status; a body of the wrong shape is a 400.
+      const status = err instanceof WebError ? err.status : 400;
       const error = err instanceof Error ? err.message : "Cannot read command";
-      return ctx.json({ kind: "error", error }, /too large/.test(error) ? 413 : 400);
+      return ctx.json({ kind: "error", error } satisfies UiCommandResult, status);
     }
     try {
       return ctx.json(await run(ctx.client, command));

@@ -78,10 +78,14 @@ const DRIVER_OK = "BROWSER_DRIVER_OK";
  * Registers a browser test. Playwright probes /proc and HOME, which Deno
  * grants only with --allow-all, so the test re-runs its own file as a driver
  * process with --allow-all (temp files under .tmp/) and checks its verdict.
- * Call it at the top level of a test file.
+ * The same serves any test that must read /proc (a process's descriptors).
+ * Call it at the top level of a test file; several per file are told apart
+ * by name.
  */
 export function browserTest({ name, file, drive, before }: BrowserTestOptions): void {
-  const isDriver = Deno.env.get("FEDCHAT_BROWSER_DRIVER") === new URL(file).pathname;
+  const driverId = `${new URL(file).pathname}#${name}`;
+  const isDriver = Deno.env.get("FEDCHAT_BROWSER_DRIVER") === driverId;
+  if (Deno.env.get("FEDCHAT_BROWSER_DRIVER") && !isDriver) return;
   if (isDriver) {
     drive().then(
       () => {
@@ -108,7 +112,7 @@ export function browserTest({ name, file, drive, before }: BrowserTestOptions): 
       const out = await new Deno.Command(Deno.execPath(), {
         args: ["run", "--allow-all", new URL(file).pathname],
         cwd: REPO,
-        env: { NO_COLOR: "1", TMPDIR: tmp, FEDCHAT_BROWSER_DRIVER: new URL(file).pathname },
+        env: { NO_COLOR: "1", TMPDIR: tmp, FEDCHAT_BROWSER_DRIVER: driverId },
         stdout: "piped",
         stderr: "piped",
       }).output();

@@ -9,6 +9,25 @@ export interface Msg {
   sentAtMs: number;
   receivedAtMs: number | null;
   state: string;
+  reason?: string;
+}
+
+/**
+ * A canary as it could appear in a file: UTF-8, hex (both cases), UTF-16LE,
+ * and base64 at each of the three byte alignments (the stable middle part).
+ */
+export function canaryForms(text: string): string[] {
+  const bytes = new TextEncoder().encode(text);
+  const forms = [text, bytes.toHex(), bytes.toHex().toUpperCase()];
+  let utf16 = "";
+  for (const ch of text) utf16 += ch + "\u0000";
+  forms.push(utf16);
+  for (let shift = 0; shift < 3; shift++) {
+    const b64 = new Uint8Array([...new Uint8Array(shift), ...bytes]).toBase64();
+    // Drop the characters that mix in the padding bytes or the unknown neighbours.
+    forms.push(b64.slice(Math.ceil((shift * 4) / 3) + 1, -4));
+  }
+  return forms.filter((f) => f.length >= 8);
 }
 
 /** The conversation `n`'s owner has with `peer`. */

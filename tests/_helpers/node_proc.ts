@@ -93,6 +93,10 @@ export interface NodeProcOptions {
   dataDir?: string;
   /** Run the owner's client in the node's process (default mode) instead of `server`. */
   withClient?: boolean;
+  /** Start under `ulimit -n` this many open files (through bash), to test fd exhaustion. */
+  maxOpenFiles?: number;
+  /** Extra environment for the process (e.g. libfaketime's LD_PRELOAD and FAKETIME). */
+  env?: Record<string, string>;
 }
 
 /** One node process. */
@@ -102,7 +106,10 @@ export class NodeProc {
   readonly configPath: string;
   readonly dataDir: string;
   readonly mode: "start" | "server";
+  readonly maxOpenFiles: number | undefined;
+  readonly env: Record<string, string>;
   #child: Deno.ChildProcess | null = null;
+  #exited = false;
   #output = "";
 
   private constructor(
@@ -111,7 +118,10 @@ export class NodeProc {
     configPath: string,
     dataDir: string,
     mode: "start" | "server",
+    extras: { env?: Record<string, string>; maxOpenFiles?: number } = {},
   ) {
+    this.env = extras.env ?? {};
+    this.maxOpenFiles = extras.maxOpenFiles;
     this.id = id;
     this.port = port;
     this.configPath = configPath;
@@ -130,7 +140,14 @@ export class NodeProc {
         `[Storage]\ndata_dir = ${dataDir}\n[Federation]\nopen = ${o.open ?? false}\n` +
         `[Log]\nlevel = debug\n${o.extra ?? ""}`,
     );
-    const node = new NodeProc(o.id, port, configPath, dataDir, o.withClient ? "start" : "server");
+    const node = new NodeProc(
+      o.id,
+      port,
+      configPath,
+      dataDir,
+      o.withClient ? "start" : "server",
+      { env: o.env, maxOpenFiles: o.maxOpenFiles },
+    );
     await node.start();
     return node;
   }
@@ -145,34 +162,62 @@ export class NodeProc {
     return this.#child?.pid;
   }
 
+  /** Resident memory of the running process, from /proc (Linux). */
+  async rssBytes(): Promise<number> {
+    const status = await Deno.readTextFile(`/proc/${this.pid}/status`);
+    const kb = /^VmRSS:\s+(\d+) kB$/m.exec(status);
+    if (!kb) throw new Error(`${this.id}: no VmRSS in /proc/${this.pid}/status`);
+    return Number(kb[1]) * 1024;
+  }
+
+  /** Open file descriptors of the running process, from /proc (Linux). */
+  async openFiles(): Promise<number> {
+    let n = 0;
+    for await (const _ of Deno.readDir(`/proc/${this.pid}/fd`)) n++;
+    return n;
+  }
+
+  /** True while the process started last has not exited. */
   get running(): boolean {
-    return this.#child !== null;
+    return this.#child !== null && !this.#exited;
   }
 
   /** Starts (or restarts) the process and waits for `ready`. */
   async start(): Promise<void> {
     if (this.#child) throw new Error(`${this.id} is already running`);
-    const child = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--allow-net",
-        "--allow-read",
-        "--allow-write=.tmp",
-        // For profiling by hand: FEDCHAT_PROFILE_DIR=.tmp/prof deno task bench ...
-        ...(PROFILE_DIR ? ["--cpu-prof", `--cpu-prof-dir=${PROFILE_DIR}`] : []),
-        ...(V8_FLAGS ? [`--v8-flags=${V8_FLAGS}`] : []),
-        join(REPO, "main.ts"),
-        this.mode,
-        "--config",
-        this.configPath,
-      ],
+    const denoArgs = [
+      "run",
+      "--allow-net",
+      "--allow-read",
+      "--allow-write=.tmp",
+      // For profiling by hand: FEDCHAT_PROFILE_DIR=.tmp/prof deno task bench ...
+      ...(PROFILE_DIR ? ["--cpu-prof", `--cpu-prof-dir=${PROFILE_DIR}`] : []),
+      ...(V8_FLAGS ? [`--v8-flags=${V8_FLAGS}`] : []),
+      join(REPO, "main.ts"),
+      this.mode,
+      "--config",
+      this.configPath,
+    ];
+    // `exec` keeps the process id: signals and /proc reach deno itself.
+    const [program, args] = this.maxOpenFiles === undefined ? [Deno.execPath(), denoArgs] : [
+      "bash",
+      ["-c", `ulimit -n ${this.maxOpenFiles} && exec "$0" "$@"`, Deno.execPath(), ...denoArgs],
+    ];
+    const child = new Deno.Command(program, {
+      args,
       cwd: REPO,
-      env: { NO_COLOR: "1" },
+      env: { NO_COLOR: "1", ...this.env },
       stdout: "piped",
       stderr: "piped",
     }).spawn();
     this.#output += "\n--- start ---\n";
     this.#child = child;
+    this.#exited = false;
+    void child.status.then((s) => {
+      if (this.#child !== child) return;
+      this.#exited = true;
+      this.#output += `\n--- exited with code ${s.code}${s.signal ? ` (${s.signal})` : ""} ---\n`;
+    });
     const d = new TextDecoder();
     const pump = async (stream: ReadableStream<Uint8Array>) => {
       for await (const c of stream) this.#output += d.decode(c, { stream: true });

@@ -1,25 +1,36 @@
 /**
- * Encoder and decoder of announcements (wire version 1, big-endian):
+ * Encoder and decoder of announcements (wire version 2, big-endian, through the project's
+ * one byte codec):
  *
  * ```
- * u8 version | u8 n, origin[n] | key[32] | u64 seq | u64 issuedAtMs | u64 expiresAtMs
- * | u8 flags (bit 0 listed, bit 1 endpoint) | [u8 n, host[n], u16 port]
- * | u16 count, count × (u8 n, node id[n])            links, strictly ascending
- * | u16 count, count × (u8 n, name[n], u8 presence)  users, strictly ascending
- * | signature[64] over "fedchat-announce-v1\0" || everything before it
+ * u8 version=2 | str16 origin | key[32] | u32 seq | u32 lifetimeMs
+ * | u8 flags (bit 0 listed, bit 1 endpoint, bit 2 mailboxes) | [str16 host, u16 port]
+ * | [u8 count, count × str16 node id]                 mailboxes (bit 2), strictly ascending
+ * | u16 count, count × str16 node id                  links, strictly ascending
+ * | u16 count, count × (str16 name, u8 presence)      users, strictly ascending
+ * | signature[64] over "fedchat-announce-v2\0" || everything before it
+ * | u32 ageMs                                           not signed: raised at every hop
  * ```
+ *
+ * Decoded announcements are lean: they keep the signed bytes, the fields routing reads on
+ * every change (origin, seq, lifetime, links) and decode users only when asked.
  */
+import { ByteReader, ByteWriter } from "../../e2e/mod.ts";
 import { type NodeId, toNodeId, toUserName } from "../../ids.ts";
 import {
   type AnnouncedUser,
+  ANNOUNCEMENT_AGE_BYTES,
   ANNOUNCEMENT_KEY_BYTES,
   ANNOUNCEMENT_SIGNATURE_BYTES,
   ANNOUNCEMENT_VERSION,
   type AnnouncementBody,
+  type AnnouncementFrame,
   type Endpoint,
   MAX_ANNOUNCED_LINKS,
   MAX_ANNOUNCED_USERS,
   MAX_ANNOUNCEMENT_BYTES,
+  MAX_MAILBOXES,
+  MAX_SEQ,
   type Presence,
   type SignedAnnouncement,
 } from "./announcement.ts";
@@ -27,9 +38,12 @@ import { AnnouncementDecodeError } from "./errors.ts";
 
 const FLAG_LISTED = 1;
 const FLAG_ENDPOINT = 2;
+const FLAG_MAILBOXES = 4;
 const HOST_PATTERN = /^[A-Za-z0-9.:\-\[\]]{1,253}$/;
 const PRESENCES: readonly Presence[] = ["offline", "online"];
-const TWO_32 = 2 ** 32;
+const MAX_ID_BYTES = 32;
+const MAX_AGE_MS = 2 ** 32 - 1;
+const WHAT = "announcement";
 
 /**
  * Encodes the signed region of an announcement; links and users are sorted here so the
@@ -40,26 +54,27 @@ export function encodeAnnouncementBody(body: AnnouncementBody): Uint8Array {
   checkBody(body);
   const links = [...body.links].sort();
   const users = [...body.users].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  const out: number[] = [ANNOUNCEMENT_VERSION];
-  pushString(out, body.origin);
-  for (const b of body.publicKey) out.push(b);
-  for (const n of [body.seq, body.issuedAtMs, body.expiresAtMs]) pushU64(out, n);
-  out.push((body.listed ? FLAG_LISTED : 0) | (body.endpoint ? FLAG_ENDPOINT : 0));
-  if (body.endpoint) {
-    pushString(out, body.endpoint.host);
-    out.push(body.endpoint.port >> 8, body.endpoint.port & 0xff);
+  const w = new ByteWriter(128 + 40 * (links.length + users.length));
+  w.u8(ANNOUNCEMENT_VERSION).str16(body.origin).raw(body.publicKey);
+  w.u32(body.seq).u32(body.lifetimeMs);
+  const mailboxes = [...(body.mailboxes ?? [])].sort();
+  w.u8(
+    (body.listed ? FLAG_LISTED : 0) | (body.endpoint ? FLAG_ENDPOINT : 0) |
+      (mailboxes.length > 0 ? FLAG_MAILBOXES : 0),
+  );
+  if (body.endpoint) w.str16(body.endpoint.host).u16(body.endpoint.port);
+  if (mailboxes.length > 0) {
+    w.u8(mailboxes.length);
+    for (const m of mailboxes) w.str16(m);
   }
-  out.push(links.length >> 8, links.length & 0xff);
-  for (const link of links) pushString(out, link);
-  out.push(users.length >> 8, users.length & 0xff);
-  for (const user of users) {
-    pushString(out, user.name);
-    out.push(user.presence === "online" ? 1 : 0);
-  }
-  return Uint8Array.from(out);
+  w.u16(links.length);
+  for (const link of links) w.str16(link);
+  w.u16(users.length);
+  for (const user of users) w.str16(user.name).u8(user.presence === "online" ? 1 : 0);
+  return w.finish();
 }
 
-/** Joins a body and its signature into the wire form. */
+/** Joins a body and its signature into the signed bytes. */
 export function joinAnnouncement(body: Uint8Array, signature: Uint8Array): Uint8Array {
   if (signature.length !== ANNOUNCEMENT_SIGNATURE_BYTES) {
     throw new RangeError(
@@ -73,117 +88,227 @@ export function joinAnnouncement(body: Uint8Array, signature: Uint8Array): Uint8
 }
 
 /**
- * Decodes and checks every field of wire bytes; the signature is not verified here.
+ * The wire form of a frame: the signed bytes, then the age (capped at 2^32 − 1 ms).
+ * @throws {RangeError} a negative or non-integer age
+ */
+export function encodeAnnouncementFrame(frame: AnnouncementFrame): Uint8Array {
+  const { announcement, ageMs } = frame;
+  if (!Number.isInteger(ageMs) || ageMs < 0) {
+    throw new RangeError(`Cannot encode announcement: age ${ageMs} is not a whole number`);
+  }
+  const signed = announcement.bytes;
+  const out = new Uint8Array(signed.length + ANNOUNCEMENT_AGE_BYTES);
+  out.set(signed, 0);
+  new DataView(out.buffer).setUint32(signed.length, Math.min(ageMs, MAX_AGE_MS));
+  return out;
+}
+
+/**
+ * Decodes a frame from the wire: the announcement (a copy of the signed bytes, so the link's
+ * buffer is not kept) and its age. The signature is not verified here.
+ * @throws {AnnouncementDecodeError} wrong size, version, length or field
+ */
+export function decodeAnnouncementFrame(bytes: Uint8Array): AnnouncementFrame {
+  if (!(bytes instanceof Uint8Array)) {
+    throw new AnnouncementDecodeError("Cannot decode announcement: not bytes");
+  }
+  checkSize(bytes);
+  if (bytes.length < ANNOUNCEMENT_AGE_BYTES + 1) {
+    throw new AnnouncementDecodeError("Cannot decode announcement: truncated");
+  }
+  const at = bytes.length - ANNOUNCEMENT_AGE_BYTES;
+  const ageMs = new DataView(bytes.buffer, bytes.byteOffset + at, 4).getUint32(0);
+  return { announcement: decodeAnnouncement(bytes.slice(0, at)), ageMs };
+}
+
+/**
+ * Decodes and checks every field of signed bytes (no age); the signature is not verified
+ * here. The result keeps `bytes` (not a copy).
  * @throws {AnnouncementDecodeError} wrong size, version, length or field
  */
 export function decodeAnnouncement(bytes: Uint8Array): SignedAnnouncement {
   if (!(bytes instanceof Uint8Array)) {
     throw new AnnouncementDecodeError("Cannot decode announcement: not bytes");
   }
+  checkSize(bytes);
+  try {
+    return new DecodedAnnouncement(bytes);
+  } catch (cause) {
+    if (cause instanceof AnnouncementDecodeError) throw cause;
+    throw new AnnouncementDecodeError(`Cannot decode announcement: ${(cause as Error).message}`, {
+      cause,
+    });
+  }
+}
+
+/**
+ * Reads only the origin and seq of signed bytes or a frame, for de-duplication before a
+ * full decode; undefined when even these cannot be read.
+ */
+export function peekAnnouncement(bytes: Uint8Array): { origin: string; seq: number } | undefined {
+  if (!(bytes instanceof Uint8Array) || bytes.length < 3 || bytes[0] !== ANNOUNCEMENT_VERSION) {
+    return undefined;
+  }
+  const n = (bytes[1] << 8) | bytes[2];
+  if (n < 1 || n > MAX_ID_BYTES) return undefined;
+  const seqAt = 3 + n + ANNOUNCEMENT_KEY_BYTES;
+  if (bytes.length < seqAt + 4) return undefined;
+  let origin = "";
+  for (let i = 3; i < 3 + n; i++) origin += String.fromCharCode(bytes[i]);
+  const seq = ((bytes[seqAt] << 24) | (bytes[seqAt + 1] << 16) | (bytes[seqAt + 2] << 8) |
+    bytes[seqAt + 3]) >>>
+    0;
+  return { origin, seq };
+}
+
+/** The version byte of a frame or signed bytes, undefined for nothing. */
+export function peekVersion(bytes: Uint8Array): number | undefined {
+  return bytes instanceof Uint8Array && bytes.length > 0 ? bytes[0] : undefined;
+}
+
+function checkSize(bytes: Uint8Array): void {
   if (bytes.length > MAX_ANNOUNCEMENT_BYTES) {
     throw new AnnouncementDecodeError(
       `Cannot decode announcement: ${bytes.length} bytes is over ${MAX_ANNOUNCEMENT_BYTES}`,
     );
   }
-  const r = new Reader(bytes);
-  const version = r.u8();
-  if (version !== ANNOUNCEMENT_VERSION) {
-    throw new AnnouncementDecodeError(`Cannot decode announcement: unknown version ${version}`);
+}
+
+function readId<T>(r: ByteReader, parse: (value: unknown) => T, what: string): T {
+  const s = r.str16(MAX_ID_BYTES, what);
+  try {
+    return parse(s);
+  } catch (cause) {
+    throw new AnnouncementDecodeError(`Cannot decode announcement: bad ${what}`, { cause });
   }
-  const origin = r.id(toNodeId, "origin");
-  const publicKey = r.bytes(ANNOUNCEMENT_KEY_BYTES);
-  const seq = r.u64("seq");
-  const issuedAtMs = r.u64("issuedAtMs");
-  const expiresAtMs = r.u64("expiresAtMs");
-  if (seq < 1) throw new AnnouncementDecodeError("Cannot decode announcement: seq is 0");
-  const flags = r.u8();
-  if ((flags & ~(FLAG_LISTED | FLAG_ENDPOINT)) !== 0) {
-    throw new AnnouncementDecodeError(`Cannot decode announcement: unknown flags ${flags}`);
-  }
-  let endpoint: Endpoint | undefined;
-  if (flags & FLAG_ENDPOINT) {
-    const host = r.string();
-    const port = r.u16();
-    if (!HOST_PATTERN.test(host) || port < 1) {
-      throw new AnnouncementDecodeError("Cannot decode announcement: bad endpoint");
-    }
-    endpoint = Object.freeze({ host, port });
-  }
-  const links: NodeId[] = [];
-  const linkCount = r.u16();
-  if (linkCount > MAX_ANNOUNCED_LINKS) {
-    throw new AnnouncementDecodeError("Cannot decode announcement: too many links");
-  }
-  for (let i = 0; i < linkCount; i++) {
-    const link = r.id(toNodeId, "link");
-    if (link === origin) {
-      throw new AnnouncementDecodeError("Cannot decode announcement: link to itself");
-    }
-    if (i > 0 && !(links[i - 1] < link)) {
-      throw new AnnouncementDecodeError("Cannot decode announcement: links not ascending");
-    }
-    links.push(link);
-  }
-  const users: AnnouncedUser[] = [];
-  const userCount = r.u16();
+}
+
+/** Reads the users section; `check` validates order (done once, at decode). */
+function readUsers(r: ByteReader, listed: boolean, check: boolean): AnnouncedUser[] {
+  const userCount = r.u16("user count");
   if (userCount > MAX_ANNOUNCED_USERS) {
     throw new AnnouncementDecodeError("Cannot decode announcement: too many users");
   }
-  if (userCount > 0 && !(flags & FLAG_LISTED)) {
+  if (userCount > 0 && !listed) {
     throw new AnnouncementDecodeError("Cannot decode announcement: unlisted node lists users");
   }
+  const users: AnnouncedUser[] = [];
   for (let i = 0; i < userCount; i++) {
-    const name = r.id(toUserName, "user name");
-    const presence = PRESENCES[r.u8()];
+    const name = readId(r, toUserName, "user name");
+    const presence = PRESENCES[r.u8("presence")];
     if (presence === undefined) {
       throw new AnnouncementDecodeError("Cannot decode announcement: bad presence");
     }
-    if (i > 0 && !(users[i - 1].name < name)) {
+    if (check && i > 0 && !(users[i - 1].name < name)) {
       throw new AnnouncementDecodeError("Cannot decode announcement: users not ascending");
     }
     users.push(Object.freeze({ name, presence }));
   }
-  const bodyEnd = r.offset;
-  const signature = r.bytes(ANNOUNCEMENT_SIGNATURE_BYTES);
-  if (r.offset !== bytes.length) {
-    throw new AnnouncementDecodeError("Cannot decode announcement: trailing bytes");
-  }
-  return Object.freeze({
-    version: ANNOUNCEMENT_VERSION,
-    origin,
-    publicKey,
-    seq,
-    issuedAtMs,
-    expiresAtMs,
-    listed: (flags & FLAG_LISTED) !== 0,
-    ...(endpoint ? { endpoint } : {}),
-    links: Object.freeze(links),
-    users: Object.freeze(users),
-    signature,
-    body: bytes.subarray(0, bodyEnd),
-    bytes,
-  });
+  return users;
 }
 
-/**
- * Reads only the origin and seq, for de-duplication before a full decode; returns
- * undefined when even these cannot be read.
- */
-export function peekAnnouncement(bytes: Uint8Array): { origin: string; seq: number } | undefined {
-  if (!(bytes instanceof Uint8Array) || bytes.length < 2 || bytes[0] !== ANNOUNCEMENT_VERSION) {
-    return undefined;
+/** A decoded announcement that keeps its bytes and decodes users on demand. */
+class DecodedAnnouncement implements SignedAnnouncement {
+  readonly version = ANNOUNCEMENT_VERSION;
+  readonly origin: NodeId;
+  readonly seq: number;
+  readonly lifetimeMs: number;
+  readonly listed: boolean;
+  readonly endpoint?: Endpoint;
+  readonly mailboxes?: readonly NodeId[];
+  readonly links: readonly NodeId[];
+  readonly bytes: Uint8Array;
+  /** A view into `bytes`, made once: every record of this origin shares it. */
+  readonly publicKey: Uint8Array;
+  #usersAt: number;
+  #bodyEnd: number;
+
+  constructor(bytes: Uint8Array) {
+    const r = new ByteReader(bytes, WHAT);
+    const version = r.u8("version");
+    if (version !== ANNOUNCEMENT_VERSION) {
+      throw new AnnouncementDecodeError(`Cannot decode announcement: unknown version ${version}`);
+    }
+    const origin = readId(r, toNodeId, "origin");
+    const publicKey = r.rawView(ANNOUNCEMENT_KEY_BYTES, "key");
+    const seq = r.u32("seq");
+    const lifetimeMs = r.u32("lifetimeMs");
+    if (seq < 1) throw new AnnouncementDecodeError("Cannot decode announcement: seq is 0");
+    if (lifetimeMs < 1) {
+      throw new AnnouncementDecodeError("Cannot decode announcement: lifetime is 0");
+    }
+    const flags = r.u8("flags");
+    if ((flags & ~(FLAG_LISTED | FLAG_ENDPOINT | FLAG_MAILBOXES)) !== 0) {
+      throw new AnnouncementDecodeError(`Cannot decode announcement: unknown flags ${flags}`);
+    }
+    if (flags & FLAG_ENDPOINT) {
+      const host = r.str16(253, "host");
+      const port = r.u16("port");
+      if (!HOST_PATTERN.test(host) || port < 1) {
+        throw new AnnouncementDecodeError("Cannot decode announcement: bad endpoint");
+      }
+      this.endpoint = Object.freeze({ host, port });
+    }
+    if (flags & FLAG_MAILBOXES) {
+      const n = r.u8("mailbox count");
+      if (n < 1 || n > MAX_MAILBOXES) {
+        throw new AnnouncementDecodeError("Cannot decode announcement: bad mailbox count");
+      }
+      const mailboxes: NodeId[] = [];
+      for (let i = 0; i < n; i++) {
+        const m = readId(r, toNodeId, "mailbox");
+        if (m === origin || (i > 0 && !(mailboxes[i - 1] < m))) {
+          throw new AnnouncementDecodeError("Cannot decode announcement: bad mailboxes");
+        }
+        mailboxes.push(m);
+      }
+      this.mailboxes = Object.freeze(mailboxes);
+    }
+    const linkCount = r.u16("link count");
+    if (linkCount > MAX_ANNOUNCED_LINKS) {
+      throw new AnnouncementDecodeError("Cannot decode announcement: too many links");
+    }
+    const links: NodeId[] = [];
+    for (let i = 0; i < linkCount; i++) {
+      const link = readId(r, toNodeId, "link");
+      if (link === origin) {
+        throw new AnnouncementDecodeError("Cannot decode announcement: link to itself");
+      }
+      if (i > 0 && !(links[i - 1] < link)) {
+        throw new AnnouncementDecodeError("Cannot decode announcement: links not ascending");
+      }
+      links.push(link);
+    }
+    this.#usersAt = r.offset;
+    readUsers(r, (flags & FLAG_LISTED) !== 0, true);
+    this.#bodyEnd = r.offset;
+    r.rawView(ANNOUNCEMENT_SIGNATURE_BYTES, "signature");
+    if (r.remaining !== 0) {
+      throw new AnnouncementDecodeError("Cannot decode announcement: trailing bytes");
+    }
+    this.origin = origin;
+    this.seq = seq;
+    this.lifetimeMs = lifetimeMs;
+    this.listed = (flags & FLAG_LISTED) !== 0;
+    this.links = Object.freeze(links);
+    this.bytes = bytes;
+    this.publicKey = publicKey;
+    Object.freeze(this);
   }
-  const n = bytes[1];
-  const seqAt = 2 + n + ANNOUNCEMENT_KEY_BYTES;
-  if (bytes.length < seqAt + 8) return undefined;
-  let origin = "";
-  for (let i = 2; i < 2 + n; i++) origin += String.fromCharCode(bytes[i]);
-  const hi =
-    (bytes[seqAt] << 24 | bytes[seqAt + 1] << 16 | bytes[seqAt + 2] << 8 | bytes[seqAt + 3]) >>> 0;
-  const lo =
-    (bytes[seqAt + 4] << 24 | bytes[seqAt + 5] << 16 | bytes[seqAt + 6] << 8 | bytes[seqAt + 7]) >>>
-    0;
-  return { origin, seq: hi * TWO_32 + lo };
+
+  get signature(): Uint8Array {
+    return this.bytes.subarray(this.#bodyEnd);
+  }
+
+  get body(): Uint8Array {
+    return this.bytes.subarray(0, this.#bodyEnd);
+  }
+
+  /** Decoded afresh on every read (directory queries), so idle announcements stay small. */
+  get users(): readonly AnnouncedUser[] {
+    const r = new ByteReader(this.bytes.subarray(this.#usersAt, this.#bodyEnd), WHAT);
+    return Object.freeze(readUsers(r, this.listed, false));
+  }
 }
 
 function checkBody(body: AnnouncementBody): void {
@@ -192,12 +317,18 @@ function checkBody(body: AnnouncementBody): void {
       `Cannot encode announcement: public key is not ${ANNOUNCEMENT_KEY_BYTES} bytes`,
     );
   }
-  for (const n of [body.seq, body.issuedAtMs, body.expiresAtMs]) {
-    if (!Number.isSafeInteger(n) || n < 0) {
-      throw new RangeError(`Cannot encode announcement: ${n} is not a uint53`);
-    }
+  if (!Number.isInteger(body.seq) || body.seq < 1 || body.seq > MAX_SEQ) {
+    throw new RangeError(`Cannot encode announcement: seq ${body.seq} is not from 1 to ${MAX_SEQ}`);
   }
-  if (body.seq < 1) throw new RangeError("Cannot encode announcement: seq must be at least 1");
+  if (!Number.isInteger(body.lifetimeMs) || body.lifetimeMs < 1 || body.lifetimeMs > MAX_AGE_MS) {
+    throw new RangeError(`Cannot encode announcement: lifetime ${body.lifetimeMs} out of range`);
+  }
+  if ((body.mailboxes?.length ?? 0) > MAX_MAILBOXES) {
+    throw new RangeError("Cannot encode announcement: too many mailboxes");
+  }
+  if (body.mailboxes?.includes(body.origin)) {
+    throw new RangeError("Cannot encode announcement: a node is not its own mailbox");
+  }
   if (body.links.length > MAX_ANNOUNCED_LINKS) {
     throw new RangeError("Cannot encode announcement: too many links");
   }
@@ -219,79 +350,5 @@ function checkBody(body: AnnouncementBody): void {
     (!HOST_PATTERN.test(ep.host) || !Number.isInteger(ep.port) || ep.port < 1 || ep.port > 65535)
   ) {
     throw new RangeError(`Cannot encode announcement: bad endpoint ${JSON.stringify(ep)}`);
-  }
-}
-
-function pushString(out: number[], s: string): void {
-  out.push(s.length);
-  for (let i = 0; i < s.length; i++) out.push(s.charCodeAt(i));
-}
-
-function pushU64(out: number[], n: number): void {
-  const hi = Math.floor(n / TWO_32);
-  const lo = n % TWO_32;
-  out.push(hi >>> 24, (hi >>> 16) & 0xff, (hi >>> 8) & 0xff, hi & 0xff);
-  out.push(lo >>> 24, (lo >>> 16) & 0xff, (lo >>> 8) & 0xff, lo & 0xff);
-}
-
-class Reader {
-  #bytes: Uint8Array;
-  offset = 0;
-
-  constructor(bytes: Uint8Array) {
-    this.#bytes = bytes;
-  }
-
-  #need(n: number): void {
-    if (this.offset + n > this.#bytes.length) {
-      throw new AnnouncementDecodeError(
-        `Cannot decode announcement: truncated at byte ${this.offset}`,
-      );
-    }
-  }
-
-  u8(): number {
-    this.#need(1);
-    return this.#bytes[this.offset++];
-  }
-
-  u16(): number {
-    return (this.u8() << 8) | this.u8();
-  }
-
-  u64(what: string): number {
-    this.#need(8);
-    const hi = this.u16() * 65536 + this.u16();
-    const lo = this.u16() * 65536 + this.u16();
-    if (hi > 0x1fffff) {
-      throw new AnnouncementDecodeError(`Cannot decode announcement: ${what} over 2^53`);
-    }
-    return hi * TWO_32 + lo;
-  }
-
-  /** A view into the input, not a copy: decoded announcements share the wire buffer. */
-  bytes(n: number): Uint8Array {
-    this.#need(n);
-    const out = this.#bytes.subarray(this.offset, this.offset + n);
-    this.offset += n;
-    return out;
-  }
-
-  string(): string {
-    const n = this.u8();
-    this.#need(n);
-    let s = "";
-    for (let i = 0; i < n; i++) s += String.fromCharCode(this.#bytes[this.offset + i]);
-    this.offset += n;
-    return s;
-  }
-
-  id<T>(parse: (value: unknown) => T, what: string): T {
-    const s = this.string();
-    try {
-      return parse(s);
-    } catch (cause) {
-      throw new AnnouncementDecodeError(`Cannot decode announcement: bad ${what}`, { cause });
-    }
   }
 }

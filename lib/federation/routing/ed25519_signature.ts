@@ -58,7 +58,7 @@ export class Ed25519AnnouncementVerifier implements AnnouncementVerifier {
   }
 
   #import(raw: Uint8Array): Promise<CryptoKey | undefined> {
-    const id = Array.from(raw, (b) => b.toString(16).padStart(2, "0")).join("");
+    const id = raw.toHex();
     let key = this.#keys.get(id);
     if (key === undefined) {
       if (this.#keys.size >= this.#maxCachedKeys) this.#keys.clear();

@@ -3,6 +3,8 @@
  * 32-bit checksum of key and message. It catches altered bytes and wrong keys but anyone
  * can forge it: never use it outside simulations and tests.
  */
+import type { SignedAnnouncement } from "./announcement.ts";
+import { announcementSigningMessage } from "./announcement.ts";
 import type { AnnouncementSigner, AnnouncementVerifier } from "./signatures.ts";
 
 /** Signs with the fake scheme. */
@@ -37,14 +39,45 @@ export class FakeAnnouncementSigner implements AnnouncementSigner {
 export class FakeAnnouncementVerifier implements AnnouncementVerifier {
   /** Number of signature checks made. */
   verifyCount = 0;
+  #memo: WeakMap<SignedAnnouncement, Uint8Array> | undefined;
+
+  /**
+   * `memo`, shared between the verifiers of one simulation, remembers each announcement
+   * object that verified and under which key, so it is checked once for all routers.
+   */
+  constructor({ memo }: { memo?: WeakMap<SignedAnnouncement, Uint8Array> } = {}) {
+    this.#memo = memo;
+  }
+
+  verifyAnnouncement(a: SignedAnnouncement, publicKey: Uint8Array): boolean | undefined {
+    const memo = this.#memo;
+    if (memo === undefined) return undefined;
+    this.verifyCount++;
+    const known = memo.get(a);
+    if (known !== undefined && sameBytes(known, publicKey)) return true;
+    const ok = this.#check(publicKey, a.signature, announcementSigningMessage(a.body));
+    if (ok) memo.set(a, publicKey);
+    return ok;
+  }
 
   verify(publicKey: Uint8Array, signature: Uint8Array, message: Uint8Array): boolean {
     this.verifyCount++;
+    return this.#check(publicKey, signature, message);
+  }
+
+  #check(publicKey: Uint8Array, signature: Uint8Array, message: Uint8Array): boolean {
     if (publicKey.length !== 32 || signature.length !== 64) return false;
     for (let i = 0; i < 32; i++) if (signature[i] !== publicKey[i]) return false;
     const view = new DataView(signature.buffer, signature.byteOffset, 64);
     return view.getUint32(32) === checksum(publicKey, message);
   }
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 // FNV-1a, 32 bit: fast, not cryptographic.

@@ -1,13 +1,20 @@
 /**
  * Issues this node's own announcements: on change, rate-limited and coalesced; refreshed
- * before they expire; with a seq from the clock that also jumps past any own announcement
- * seen coming back from an earlier run (OSPF's rule for self-originated LSAs).
+ * before they expire; with a seq that counts announcements, reserved in blocks through the
+ * injected {@linkcode OriginPins} so it grows across restarts, and that jumps past any own
+ * announcement seen coming back from an earlier run (OSPF's rule for self-originated LSAs).
  */
 import type { NodeId, UserName } from "../../ids.ts";
 import type { Clock } from "../../clock.ts";
-import type { AnnouncedUser, Endpoint, Presence, SignedAnnouncement } from "./announcement.ts";
-import { decodeAnnouncement } from "./announcement_codec.ts";
+import {
+  type AnnouncedUser,
+  type Endpoint,
+  MAX_SEQ,
+  type Presence,
+  type SignedAnnouncement,
+} from "./announcement.ts";
 import type { RejectReason } from "./origin_state.ts";
+import type { OriginPins } from "./origin_pins.ts";
 import {
   type AnnouncementSigner,
   type AnnouncementVerifier,
@@ -35,6 +42,8 @@ export interface OwnAnnouncerOptions {
   refreshMs?: number;
   lifetimeMs?: number;
   random?: () => number;
+  /** Where the seq reservation is kept; none: seqs restart at 1 and are lifted by echoes. */
+  pins?: OriginPins;
   /** The node's live links, sorted. */
   links(): readonly NodeId[];
   /** Called with each new own announcement. */
@@ -53,6 +62,8 @@ export class OwnAnnouncer {
   #current: SignedAnnouncement | undefined;
   #seq = 0;
   #seqFloor = 0;
+  #reserved = 0;
+  #issuedAtMs = 0;
   #lastAtMs = -Infinity;
   #timer: number | undefined;
   #refreshTimer: number | undefined;
@@ -64,12 +75,19 @@ export class OwnAnnouncer {
     this.#o = options;
     this.#listed = options.listed ?? true;
     this.#users = listedOf(options.users ?? []);
+    // Seqs up to the reservation may have been used before a crash: start past it.
+    this.#reserved = this.#seq = options.pins?.loadSeq() ?? 0;
     this.request();
   }
 
   /** The latest own announcement. */
   get current(): SignedAnnouncement | undefined {
     return this.#current;
+  }
+
+  /** The age of the current announcement at `nowMs` (this node's clock only). */
+  ageAt(nowMs: number): number {
+    return Math.max(0, Math.floor(nowMs - this.#issuedAtMs));
   }
 
   /** The users announced now (none when the node is unlisted). */
@@ -105,24 +123,26 @@ export class OwnAnnouncer {
     this.request();
   }
 
+  #mailboxes: readonly NodeId[] = [];
+
+  /** Replaces the mailboxes this node names; an announcement follows if they changed. */
+  setMailboxes(mailboxes: readonly NodeId[]): void {
+    const next = [...new Set(mailboxes)].filter((m) => m !== this.#o.self).sort();
+    if (next.join() === this.#mailboxes.join()) return;
+    this.#mailboxes = next;
+    this.request();
+  }
+
   /**
-   * Handles an announcement of our own id coming back. A verified one with a seq at or
-   * above ours (from before a restart) lifts our next seq above it; it is never stored.
+   * Handles an announcement of our own id coming back. A verified one with a seq above ours
+   * (from before a restart) lifts our next seq above it; it is never stored.
    */
   receiveOwn(
     fromPeer: NodeId,
-    bytes: Uint8Array,
-    seq: number,
+    a: SignedAnnouncement,
     verifier: AnnouncementVerifier,
   ): "stale" | "rejected" | Promise<"stale" | "rejected"> {
-    if (seq <= Math.max(this.#seq, this.#seqFloor)) return "stale";
-    let a: SignedAnnouncement;
-    try {
-      a = decodeAnnouncement(bytes);
-    } catch {
-      this.#o.onForged(fromPeer, "bad-encoding");
-      return "rejected";
-    }
+    if (a.seq <= Math.max(this.#seq, this.#seqFloor) || a.seq >= MAX_SEQ) return "stale";
     const settle = (ok: boolean): "stale" | "rejected" => {
       if (!ok) {
         this.#o.onForged(fromPeer, "bad-signature");
@@ -145,19 +165,23 @@ export class OwnAnnouncer {
 
   #announce(): void {
     if (this.#stopped) return;
-    const { clock, lifetimeMs = 3_600_000 } = this.#o;
-    const nowMs = Math.floor(clock.nowMs());
+    const { clock, lifetimeMs = 3_600_000, pins } = this.#o;
+    const nowMs = clock.nowMs();
     this.#dirty = false;
     this.#lastAtMs = nowMs;
-    this.#seq = Math.max(nowMs, this.#seq + 1, this.#seqFloor + 1);
+    this.#seq = Math.min(MAX_SEQ, Math.max(this.#seq + 1, this.#seqFloor + 1));
+    if (this.#seq > this.#reserved && pins !== undefined) {
+      this.#reserved = Math.min(MAX_SEQ, this.#seq + SEQ_BLOCK - 1);
+      pins.saveSeq(this.#reserved);
+    }
     const signed = signAnnouncement({
       origin: this.#o.self,
       publicKey: this.#o.signer.publicKey,
       seq: this.#seq,
-      issuedAtMs: nowMs,
-      expiresAtMs: nowMs + lifetimeMs,
+      lifetimeMs,
       listed: this.#listed,
       ...(this.#o.endpoint ? { endpoint: this.#o.endpoint } : {}),
+      ...(this.#mailboxes.length > 0 ? { mailboxes: this.#mailboxes } : {}),
       links: this.#o.links(),
       users: this.listedUsers,
     }, this.#o.signer);
@@ -172,6 +196,7 @@ export class OwnAnnouncer {
   #publish(a: SignedAnnouncement): void {
     if (this.#stopped) return;
     this.#current = a;
+    this.#issuedAtMs = this.#o.clock.nowMs();
     this.#o.publish(a);
     const { clock, refreshMs = 600_000, random = Math.random } = this.#o;
     if (this.#refreshTimer !== undefined) clock.clearTimer(this.#refreshTimer);
@@ -186,6 +211,10 @@ export class OwnAnnouncer {
     }
   }
 }
+
+// Own seqs reserved per write: one durable write per 64 announcements, and a restart skips
+// at most 64 (well within what receivers allow a seq to jump).
+const SEQ_BLOCK = 64;
 
 function listedOf(users: readonly LocalUser[]): readonly AnnouncedUser[] {
   return Object.freeze(

@@ -185,6 +185,9 @@ Deno.test("receiveAnnouncement() rejects garbage and reports the sender", async 
   router.linkUp(n("b"));
   assert.equal(await router.receiveAnnouncement(n("b"), new Uint8Array([1, 2, 3])), "rejected");
   assert.equal(await router.receiveAnnouncement(n("b"), new Uint8Array(70_000)), "rejected");
-  assert.deepEqual(rejections, ["b:bad-encoding", "b:bad-encoding"]);
+  const v1 = new Uint8Array(170).fill(7);
+  v1[0] = 1;
+  assert.equal(await router.receiveAnnouncement(n("b"), v1), "rejected");
+  assert.deepEqual(rejections, ["b:bad-encoding", "b:bad-encoding", "b:bad-version"]);
   router.stop();
 });

@@ -27,6 +27,14 @@ export interface AnnouncementVerifier {
     signature: Uint8Array,
     message: Uint8Array,
   ): Promise<boolean> | boolean;
+  /**
+   * Optional: verifies a decoded announcement as a whole, so that a simulation can check
+   * each (origin, seq) once for all its routers. Undefined falls back to `verify`.
+   */
+  verifyAnnouncement?(
+    announcement: SignedAnnouncement,
+    publicKey: Uint8Array,
+  ): Promise<boolean> | boolean | undefined;
 }
 
 /**
@@ -51,6 +59,8 @@ export function verifyAnnouncement(
   publicKey: Uint8Array,
   verifier: AnnouncementVerifier,
 ): Promise<boolean> | boolean {
+  const whole = verifier.verifyAnnouncement?.(announcement, publicKey);
+  if (whole !== undefined) return whole;
   return verifier.verify(
     publicKey,
     announcement.signature,

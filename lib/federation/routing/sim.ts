@@ -1,13 +1,20 @@
 /**
  * Many routers in one process over a fake transport (constant per-hop delay, FIFO per
- * link) and a {@linkcode SimClock}: for tests and the routing benchmark. With the fake
- * signature scheme everything runs synchronously; with real Ed25519 the simulation waits
- * for the crypto after each event, simulated time standing still meanwhile.
+ * directed link) and a {@linkcode SimClock}: for tests and the routing benchmark.
+ *
+ * Built to reach 10,000 nodes: routers share one {@linkcode OriginIndex}; announcements are
+ * passed as decoded objects, so there is one copy per (origin, seq) in the whole
+ * simulation; with the fake signature scheme each is verified once for all routers; each
+ * directed link queues its messages and costs one clock event per burst. Each node may be
+ * given its own clock offset (clocks that disagree) and its own pins (restarts).
  */
 import { type NodeId, toNodeId } from "../../ids.ts";
-import type { SignedAnnouncement } from "./announcement.ts";
+import type { Clock } from "../../clock.ts";
+import { ANNOUNCEMENT_AGE_BYTES, type SignedAnnouncement } from "./announcement.ts";
 import { Ed25519AnnouncementSigner, Ed25519AnnouncementVerifier } from "./ed25519_signature.ts";
 import { FakeAnnouncementSigner, FakeAnnouncementVerifier } from "./fake_signature.ts";
+import { OriginIndex } from "./origin_index.ts";
+import { MemoryOriginPins } from "./origin_pins.ts";
 import type { RejectReason } from "./origin_state.ts";
 import type { LocalUser } from "./own_announcer.ts";
 import { Router } from "./router.ts";
@@ -30,30 +37,82 @@ export interface SimulationOptions {
   crypto?: "fake" | "ed25519";
   startMs?: number;
   /** Passed to every router. */
-  routerOptions?: Partial<Omit<RouterOptions, "self" | "signer" | "send" | "clock" | "verifier">>;
+  routerOptions?: Partial<
+    Omit<RouterOptions, "self" | "signer" | "send" | "clock" | "verifier" | "pins" | "index">
+  >;
+  /** Give every node durable (in-memory) pins that survive `kill`/`revive`. Default false. */
+  pins?: boolean;
   observer?: SimObserver;
 }
 
+/** Options of {@linkcode Simulation.addNode}. */
+export interface SimNodeOptions {
+  users?: readonly LocalUser[];
+  listed?: boolean;
+  /** This node's clock runs this many ms ahead (negative: behind). Default 0. */
+  clockOffsetMs?: number;
+}
+
+/** Traffic over one directed link. */
+export interface LinkTraffic {
+  readonly from: NodeId;
+  readonly to: NodeId;
+  readonly messages: number;
+  readonly bytes: number;
+}
+
+/** One directed link: a FIFO of messages in flight, drained by one clock event per burst. */
+class SimLink {
+  readonly from: NodeId;
+  readonly to: SimNode;
+  messages = 0;
+  bytes = 0;
+  items: (SignedAnnouncement | Uint8Array)[] = [];
+  ages: number[] = [];
+  due: number[] = [];
+  head = 0;
+  scheduled = false;
+
+  constructor(from: NodeId, to: SimNode) {
+    this.from = from;
+    this.to = to;
+  }
+
+  clear(): void {
+    this.items = [];
+    this.ages = [];
+    this.due = [];
+    this.head = 0;
+  }
+}
+
 interface SimNode {
+  id: NodeId;
   router: Router;
   signer: AnnouncementSigner;
   verifier: AnnouncementVerifier;
+  clock: Clock;
+  pins: MemoryOriginPins | undefined;
   users: readonly LocalUser[];
   listed: boolean;
   alive: boolean;
   links: Set<NodeId>;
-  sent: Map<NodeId, number>;
+  out: Map<NodeId, SimLink>;
 }
 
 /** A network of simulated nodes. */
 export class Simulation {
   readonly clock: SimClock;
+  /** Node-id indexes shared by every router. */
+  readonly index = new OriginIndex({ shared: true });
   /** Messages and bytes handed to links so far. */
   messagesSent = 0;
   bytesSent = 0;
+  /** Messages delivered to a live receiver. */
+  messagesDelivered = 0;
   #o: SimulationOptions;
   #nodes = new Map<NodeId, SimNode>();
-  #decodeCache = new WeakMap<Uint8Array, SignedAnnouncement>();
+  #memo = new WeakMap<SignedAnnouncement, Uint8Array>();
 
   constructor(options: SimulationOptions = {}) {
     this.#o = options;
@@ -63,7 +122,7 @@ export class Simulation {
   /** Adds a node with no links. */
   async addNode(
     id: string,
-    { users = [], listed = true }: { users?: readonly LocalUser[]; listed?: boolean } = {},
+    { users = [], listed = true, clockOffsetMs = 0 }: SimNodeOptions = {},
   ): Promise<Router> {
     const self = toNodeId(id);
     if (this.#nodes.has(self)) {
@@ -74,17 +133,23 @@ export class Simulation {
       ? await Ed25519AnnouncementSigner.generate()
       : FakeAnnouncementSigner.forNode(id);
     const node: SimNode = {
+      id: self,
       router: undefined as unknown as Router,
       signer,
-      verifier: real ? new Ed25519AnnouncementVerifier() : new FakeAnnouncementVerifier(),
+      verifier: real
+        ? new Ed25519AnnouncementVerifier()
+        : new FakeAnnouncementVerifier({ memo: this.#memo }),
+      clock: clockOffsetMs === 0 ? this.clock : offsetClock(this.clock, clockOffsetMs),
+      pins: this.#o.pins ? new MemoryOriginPins() : undefined,
       users,
       listed,
       alive: true,
       links: new Set(),
-      sent: new Map(),
+      out: new Map(),
     };
+    this.index.intern(self);
     this.#nodes.set(self, node);
-    node.router = this.#start(self, node);
+    node.router = this.#start(node);
     return node.router;
   }
 
@@ -103,9 +168,25 @@ export class Simulation {
     return this.#node(id).verifier;
   }
 
+  /** The durable pins of `id` (with `pins: true`). */
+  pins(id: string): MemoryOriginPins | undefined {
+    return this.#node(id).pins;
+  }
+
   /** Messages `from` has handed to its link to `to`. */
   sentCount(from: string, to: string): number {
-    return this.#node(from).sent.get(to as NodeId) ?? 0;
+    return this.#node(from).out.get(to as NodeId)?.messages ?? 0;
+  }
+
+  /** Traffic of every directed link that carried anything. */
+  linkTraffic(): LinkTraffic[] {
+    const out: LinkTraffic[] = [];
+    for (const node of this.#nodes.values()) {
+      for (const l of node.out.values()) {
+        out.push({ from: l.from, to: l.to.id, messages: l.messages, bytes: l.bytes });
+      }
+    }
+    return out;
   }
 
   /** Ids of live nodes, sorted. */
@@ -116,20 +197,22 @@ export class Simulation {
   /** Brings up a link; both ends learn the other's key as a link handshake would give it. */
   connect(a: string, b: string): void {
     const [na, nb] = [this.#node(a), this.#node(b)];
-    na.links.add(b as NodeId);
-    nb.links.add(a as NodeId);
+    na.links.add(nb.id);
+    nb.links.add(na.id);
     if (!na.alive || !nb.alive) return;
-    na.router.linkUp(b as NodeId, nb.signer.publicKey);
-    nb.router.linkUp(a as NodeId, na.signer.publicKey);
+    na.router.linkUp(nb.id, nb.signer.publicKey);
+    nb.router.linkUp(na.id, na.signer.publicKey);
   }
 
-  /** Takes a link down at both ends (as their heartbeats would detect). */
+  /** Takes a link down at both ends (as their heartbeats would detect); in flight is lost. */
   disconnect(a: string, b: string): void {
     const [na, nb] = [this.#node(a), this.#node(b)];
-    na.links.delete(b as NodeId);
-    nb.links.delete(a as NodeId);
-    if (na.alive) na.router.linkDown(b as NodeId);
-    if (nb.alive) nb.router.linkDown(a as NodeId);
+    na.links.delete(nb.id);
+    nb.links.delete(na.id);
+    na.out.get(nb.id)?.clear();
+    nb.out.get(na.id)?.clear();
+    if (na.alive) na.router.linkDown(nb.id);
+    if (nb.alive) nb.router.linkDown(na.id);
   }
 
   /** Kills a node: its neighbours detect it at once; its links are remembered for revive. */
@@ -138,29 +221,33 @@ export class Simulation {
     if (!node.alive) return;
     node.alive = false;
     node.router.stop();
+    for (const l of node.out.values()) l.clear();
     for (const peer of node.links) {
       const other = this.#nodes.get(peer)!;
-      if (other.alive) other.router.linkDown(id as NodeId);
+      other.out.get(node.id)?.clear();
+      if (other.alive) other.router.linkDown(node.id);
     }
   }
 
-  /** Restarts a killed node with empty state (same key) and its old links. */
+  /** Restarts a killed node with empty memory (same key, same pins) and its old links. */
   revive(id: string): void {
     const node = this.#node(id);
     if (node.alive) return;
     node.alive = true;
-    node.router = this.#start(id as NodeId, node);
+    node.router = this.#start(node);
     for (const peer of node.links) {
       const other = this.#nodes.get(peer)!;
       if (!other.alive) continue;
       node.router.linkUp(peer, other.signer.publicKey);
-      other.router.linkUp(id as NodeId, node.signer.publicKey);
+      other.router.linkUp(node.id, node.signer.publicKey);
     }
   }
 
-  /** Delivers `bytes` to `to` after one hop delay, as if `from` had sent them on a link. */
+  /** Delivers wire `bytes` to `to` after one hop delay, as if `from` had sent them on a link. */
   inject(from: string, to: string, bytes: Uint8Array): void {
-    this.#transmit(from as NodeId, to as NodeId, bytes);
+    const sender = this.#nodes.get(from as NodeId);
+    const receiver = this.#node(to);
+    this.#enqueue(this.#link(sender, from as NodeId, receiver), bytes, 0, bytes.length);
   }
 
   /** Runs simulated time forward by `ms`. */
@@ -216,42 +303,91 @@ export class Simulation {
     return problems;
   }
 
-  #start(self: NodeId, node: SimNode): Router {
+  #start(node: SimNode): Router {
     const observer = this.#o.observer;
+    const self = node.id;
     return new Router({
       ...this.#o.routerOptions,
       self,
       signer: node.signer,
       verifier: node.verifier,
-      clock: this.clock,
+      clock: node.clock,
       users: node.users,
       listed: node.listed,
-      decodeCache: this.#o.crypto === "ed25519" ? undefined : this.#decodeCache,
-      send: (peer, bytes) => {
-        node.sent.set(peer, (node.sent.get(peer) ?? 0) + 1);
-        this.#transmit(self, peer, bytes);
+      index: this.index,
+      ...(node.pins ? { pins: node.pins } : {}),
+      send: (peer, announcement, ageMs) => {
+        const to = this.#nodes.get(peer);
+        if (to === undefined) return;
+        const bytes = announcement.bytes.length + ANNOUNCEMENT_AGE_BYTES;
+        this.#enqueue(this.#link(node, self, to), announcement, ageMs, bytes);
       },
       events: {
-        onAccepted: (origin, seq) => observer?.accepted?.(self, origin, seq),
-        onAnnounced: (a) => observer?.announced?.(self, a),
-        onRejected: (from, reason) => observer?.rejected?.(self, from, reason),
+        onAccepted: observer?.accepted && ((origin, seq) => observer.accepted!(self, origin, seq)),
+        onAnnounced: observer?.announced && ((a) => observer.announced!(self, a)),
+        onRejected: observer?.rejected &&
+          ((from, reason) => observer.rejected!(self, from, reason)),
       },
     });
   }
 
-  #transmit(from: NodeId, to: NodeId, bytes: Uint8Array): void {
+  #link(sender: SimNode | undefined, from: NodeId, to: SimNode): SimLink {
+    const out = sender?.out ?? new Map<NodeId, SimLink>();
+    let link = out.get(to.id);
+    if (link === undefined) {
+      link = new SimLink(from, to);
+      out.set(to.id, link);
+    }
+    return link;
+  }
+
+  #enqueue(
+    link: SimLink,
+    item: SignedAnnouncement | Uint8Array,
+    ageMs: number,
+    bytes: number,
+  ): void {
     this.messagesSent++;
-    this.bytesSent += bytes.length;
-    const sender = this.#nodes.get(from);
-    const receiver = this.#nodes.get(to);
-    if (receiver === undefined) return;
-    const router = receiver.router;
-    this.clock.schedule(() => {
-      // A message in flight when either end died, or the link went down, is lost.
-      if (receiver.alive && receiver.router === router && (sender?.alive ?? true)) {
-        void router.receiveAnnouncement(from, bytes);
-      }
-    }, this.#o.hopDelayMs ?? 10);
+    this.bytesSent += bytes;
+    link.messages++;
+    link.bytes += bytes;
+    const delayMs = this.#o.hopDelayMs ?? 10;
+    link.items.push(item);
+    link.ages.push(ageMs);
+    link.due.push(this.clock.nowMs() + delayMs);
+    if (!link.scheduled) {
+      link.scheduled = true;
+      this.clock.schedule(() => this.#drain(link), delayMs);
+    }
+  }
+
+  /** Delivers everything due on `link`, in order; reschedules for what is not due yet. */
+  #drain(link: SimLink): void {
+    link.scheduled = false;
+    const now = this.clock.nowMs();
+    const receiver = link.to;
+    while (link.head < link.items.length && link.due[link.head] <= now) {
+      const item = link.items[link.head];
+      const ageMs = link.ages[link.head];
+      link.items[link.head] = undefined as unknown as SignedAnnouncement;
+      link.head++;
+      if (!receiver.alive) continue;
+      this.messagesDelivered++;
+      if (item instanceof Uint8Array) void receiver.router.receiveAnnouncement(link.from, item);
+      else void receiver.router.receiveFrame(link.from, item, ageMs);
+    }
+    if (link.head === link.items.length) {
+      link.clear();
+      return;
+    }
+    if (link.head > 4096) {
+      link.items = link.items.slice(link.head);
+      link.ages = link.ages.slice(link.head);
+      link.due = link.due.slice(link.head);
+      link.head = 0;
+    }
+    link.scheduled = true;
+    this.clock.schedule(() => this.#drain(link), link.due[link.head] - now);
   }
 
   #node(id: string): SimNode {
@@ -259,4 +395,13 @@ export class Simulation {
     if (node === undefined) throw new RangeError(`Cannot find node ${JSON.stringify(id)}`);
     return node;
   }
+}
+
+/** A view of `clock` that reads `offsetMs` ahead; timers still count real durations. */
+function offsetClock(clock: Clock, offsetMs: number): Clock {
+  return {
+    nowMs: () => clock.nowMs() + offsetMs,
+    setTimer: (fn, delayMs) => clock.setTimer(fn, delayMs),
+    clearTimer: (handle) => clock.clearTimer(handle),
+  };
 }

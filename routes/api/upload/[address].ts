@@ -1,7 +1,8 @@
 /**
  * `POST /api/upload/:address?name=N&type=T`: a file picked or dropped in the
- * browser, streamed (never held whole) into the client's folder and offered
- * to `address`.
+ * browser, streamed (never held whole, read as fast as the disk takes it)
+ * into the client's folder and offered to `address`. The connection refuses
+ * a body over `[UI] max_upload_bytes` before reading it.
  */
 import { isAddress, type UiCommandResult } from "../../../lib/ui/mod.ts";
 import type { ApiContext, ApiRoute } from "../../../lib/web/mod.ts";

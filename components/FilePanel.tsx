@@ -1,10 +1,9 @@
 /** @jsxImportSource preact */
 /**
- * The files of one conversation (used by ChatWindows): offers to accept or
- * decline, progress bars with rate and time left on both sides, cancel, and
- * where a received file was saved.
+ * The files of one conversation: offers to accept or decline, progress bars
+ * with rate and time left on both sides, cancel, and where a received file
+ * was saved.
  */
-import { useRef } from "preact/hooks";
 import { type FileTransfer, formatEta, formatSize, type UiStore } from "../lib/ui/mod.ts";
 
 const STATE_LABEL: Record<FileTransfer["state"], string> = {
@@ -18,42 +17,8 @@ const STATE_LABEL: Record<FileTransfer["state"], string> = {
   failed: "failed ✕",
 };
 
-/**
- * The Send File button: picks files and offers them to `address`. Its name
- * avoids the word "send", which belongs to the composer's Send button.
- */
-export function SendFileButton(
-  { store, address, disabled }: { store: UiStore; address: string; disabled: boolean },
-) {
-  const input = useRef<HTMLInputElement>(null);
-  return (
-    <>
-      <button
-        type="button"
-        class="send-file"
-        disabled={disabled}
-        onClick={() => input.current?.click()}
-        aria-label={`Attach a file for ${address}`}
-        title="Send a file (or drop one on the conversation)"
-      >
-        Attach file
-      </button>
-      <input
-        type="file"
-        hidden
-        ref={input}
-        onChange={(e) => {
-          const files = e.currentTarget.files;
-          if (files) { for (const f of files) void store.sendFile(address, f); }
-          e.currentTarget.value = "";
-        }}
-      />
-    </>
-  );
-}
-
 /** The transfers with `address`, newest first. */
-export default function FilePanel({ store, address }: { store: UiStore; address: string }) {
+export function FilePanel({ store, address }: { store: UiStore; address: string }) {
   const files = store.files.value.filter((t) => t.peer === address);
   if (files.length === 0) return null;
   return (

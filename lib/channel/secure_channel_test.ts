@@ -1,0 +1,148 @@
+import assert from "node:assert/strict";
+import { SILENT_LOGGER } from "../log.ts";
+import { createCertificate } from "../tls.ts";
+import { ConnectionMonitor, dialWss, startWssServer, type WsConnection } from "../wss/mod.ts";
+import { SecureChannel } from "./secure_channel.ts";
+
+const opts = { sanitizeOps: false, sanitizeResources: false };
+const material = createCertificate(["127.0.0.1"], Date.now());
+
+/** Runs `fn` with the two ends of one channel over a real TLS connection. */
+async function withChannels(
+  fn: (
+    ends: { server: SecureChannel; client: SecureChannel; monitor: ConnectionMonitor },
+  ) => Promise<void>,
+): Promise<void> {
+  const a = crypto.getRandomValues(new Uint8Array(32));
+  const b = crypto.getRandomValues(new Uint8Array(32));
+  const monitor = new ConnectionMonitor({ log: SILENT_LOGGER });
+  let resolve: (ws: WsConnection) => void = () => {};
+  const serverWs = new Promise<WsConnection>((r) => (resolve = r));
+  const listener = await startWssServer({
+    host: "127.0.0.1",
+    port: 0,
+    ...(await material),
+    maxConnections: 8,
+    maxConnectionsPerAddress: 8,
+    handshakeTimeoutMs: 10_000,
+    maxMessageBytes: 1 << 20,
+    monitor,
+    routes: { "/c": ({ ws, authenticated }) => (authenticated(), resolve(ws)) },
+    log: SILENT_LOGGER,
+  });
+  const clientWs = await dialWss({
+    host: "127.0.0.1",
+    port: listener.port,
+    path: "/c",
+    timeoutMs: 5000,
+    maxMessageBytes: 1 << 20,
+  });
+  const server = new SecureChannel(await serverWs, { send: a, receive: b });
+  const client = new SecureChannel(clientWs, { send: b, receive: a });
+  try {
+    await fn({ server, client, monitor });
+  } finally {
+    client.ws.destroy();
+    server.ws.destroy();
+    await listener.close();
+  }
+}
+
+function closed(ch: SecureChannel): Promise<string> {
+  return new Promise((r) => (ch.onClose = r));
+}
+
+async function until(what: string, fn: () => boolean): Promise<void> {
+  const end = Date.now() + 10_000;
+  while (!fn()) {
+    if (Date.now() > end) throw new Error(`Timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+Deno.test({
+  name: "a channel handler that throws closes that channel (1011), small or large message",
+  ...opts,
+  fn: async () => {
+    for (const size of [10, 100_000]) {
+      await withChannels(async ({ server, client, monitor }) => {
+        server.onMessage = () => {
+          throw new RangeError("decoder bug");
+        };
+        const gone = closed(client);
+        assert.ok(client.send(new Uint8Array(size)));
+        assert.match(await gone, /internal error|1011/);
+        assert.equal(monitor.counts().handlerFaults, 1, `size ${size}`);
+      });
+    }
+  },
+});
+
+Deno.test({
+  name: "a channel handler whose promise rejects closes that channel",
+  ...opts,
+  fn: () =>
+    withChannels(async ({ server, client, monitor }) => {
+      server.onMessage = async () => {
+        await Promise.resolve();
+        throw new Error("async bug");
+      };
+      const gone = closed(client);
+      client.send(new Uint8Array([1]));
+      await gone;
+      assert.equal(monitor.counts().handlerFaults, 1);
+    }),
+});
+
+Deno.test({
+  name: "send(): writable, onDrain and order, over small and large messages",
+  ...opts,
+  fn: () =>
+    withChannels(async ({ server, client }) => {
+      const got: number[] = [];
+      client.onMessage = (pt) => void got.push(pt[0]);
+      let drained = 0;
+      server.onDrain = () => void drained++;
+      client.ws.pauseReading();
+      let n = 0;
+      // Large (sealed asynchronously) and small (at once) messages, in call order.
+      for (let round = 0; round < 1000 && server.writable; round++) {
+        for (const size of [100, 64 * 1024, 10]) {
+          const m = new Uint8Array(size);
+          m[0] = n++ & 0xff;
+          assert.ok(server.send(m));
+        }
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      assert.equal(server.writable, false, "held back while the peer does not read");
+      assert.ok(server.bufferedBytes > 0);
+      client.ws.resumeReading();
+      await until("writable again", () => server.writable);
+      assert.ok(drained >= 1, "onDrain was called");
+      await until("everything arrives", () => got.length === n);
+      assert.deepEqual(got, Array.from({ length: n }, (_, i) => i & 0xff));
+    }),
+});
+
+Deno.test({
+  name: "send() on a closed channel returns false",
+  ...opts,
+  fn: () =>
+    withChannels(async ({ server }) => {
+      server.close("done");
+      assert.equal(server.send(new Uint8Array(1)), false);
+      assert.equal(server.writable, false);
+      await Promise.resolve();
+    }),
+});
+
+Deno.test({
+  name: "more than 64 messages before a handler is set close the channel (1008)",
+  ...opts,
+  fn: () =>
+    withChannels(async ({ server, client }) => {
+      const gone = closed(server);
+      for (let i = 0; i < 65; i++) client.send(new Uint8Array([i]));
+      assert.match(await gone, /too many messages/);
+    }),
+});

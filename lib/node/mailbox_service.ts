@@ -1,0 +1,302 @@
+/**
+ * This node as a mailbox: it holds sealed envelopes for the nodes its owner
+ * agreed to serve while they are away, and hands them over when they come
+ * back. The decisions are in mailbox_policy.ts; this is the shell.
+ *
+ * - A sender hands over an envelope in a `custody` envelope. The mailbox
+ *   checks the inner envelope's proof (its origin must be the sender: nobody
+ *   deposits for others), that it serves the destination, and its budgets;
+ *   it stores the envelope durably and only then answers `held`.
+ * - When the served node has a route, the mailbox sends what it holds, in the
+ *   order it arrived, in `mailboxDelivery` envelopes (at most `window` in
+ *   flight per node); the node's receipt for each id ends the mailbox's
+ *   custody. Nothing is held past its keep-until on this node's clock.
+ *
+ * The mailbox sees node ids, sizes and times; the envelopes' bodies are end
+ * to end encrypted, and their proofs let the destination refuse anything the
+ * mailbox altered or made up.
+ */
+import type { Budget, BudgetView, Viewable } from "../budget.ts";
+import type { Clock } from "../clock.ts";
+import type { NodeId } from "../ids.ts";
+import type { Logger } from "../log.ts";
+import {
+  type DecodedEnvelope,
+  decodeHeldEnvelope,
+  destinationNode,
+  encodeHeldEnvelope,
+  envelopeIdHex,
+  type NodeEnvelope,
+  nodeEnvelope,
+  originNode,
+} from "../protocol/mod.ts";
+import type { NodeStore, ServedRecord } from "../store/mod.ts";
+import type { Committer } from "./committer.ts";
+import { admitCustody } from "./mailbox_policy.ts";
+import type { ReceiptEntries, ReceiptStatus } from "./receipt.ts";
+
+/** What the mailbox needs of the node. */
+export interface MailboxNetwork {
+  /** Decodes envelope bytes with their proof and checks it (null: not an envelope). */
+  verify(bytes: Uint8Array): { decoded: DecodedEnvelope; proven: boolean } | null;
+  hasRoute(node: NodeId): boolean;
+  send(envelope: NodeEnvelope): unknown;
+  /** Queues a receipt entry for `to`. */
+  answer(to: NodeId, id: Uint8Array, status: ReceiptStatus, viaPeer: NodeId | null): void;
+}
+
+/** Limits of a mailbox (`[Limits]`). */
+export interface MailboxLimits {
+  /** Bytes one sending node may have held here, over all served nodes. */
+  perSenderBytes: number;
+  /** Bytes held here in all. */
+  totalBytes: number;
+  /** Quota of a served node when `mailbox serve` names none. */
+  defaultQuotaBytes: number;
+  /** Longest an envelope is held (this node's clock). */
+  keepMs: number;
+}
+
+/** Options of {@linkcode MailboxService}. */
+export interface MailboxServiceOptions {
+  self: NodeId;
+  store: NodeStore;
+  committer: Committer;
+  network: MailboxNetwork;
+  clock: Clock;
+  log: Logger;
+  limits: MailboxLimits;
+  /** Counts refusals (for `status --json` and the throttled log). */
+  refusals: Budget;
+  window?: number;
+  retryMs?: number;
+}
+
+interface Lane {
+  cursor: number;
+  inflight: Map<string, { seq: number; sentAtMs: number }>;
+}
+
+/** The mailbox side of one node. */
+export class MailboxService implements Viewable {
+  readonly name = "mailbox_held_bytes";
+  #o: Required<MailboxServiceOptions>;
+  #served = new Map<NodeId, ServedRecord>();
+  #byNode = new Map<NodeId, number>();
+  #bySender = new Map<NodeId, number>();
+  #total = 0;
+  #lanes = new Map<NodeId, Lane>();
+  #timer: number;
+  #stopped = false;
+
+  constructor(options: MailboxServiceOptions) {
+    this.#o = { window: 256, retryMs: 5_000, ...options };
+    for (const s of options.store.servedNodes()) this.#served.set(s.node, s);
+    const usage = options.store.heldUsage();
+    this.#byNode = usage.byNode;
+    this.#bySender = usage.byOrigin;
+    for (const b of usage.byNode.values()) this.#total += b;
+    this.#timer = options.clock.setTimer(() => this.#tick(), 250);
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    this.#o.clock.clearTimer(this.#timer);
+  }
+
+  /** The owner agrees to hold envelopes for `node` (up to `quotaBytes`). */
+  serve(node: NodeId, quotaBytes = this.#o.limits.defaultQuotaBytes): ServedRecord {
+    const record = {
+      node,
+      quotaBytes,
+      addedAtMs: this.#served.get(node)?.addedAtMs ?? this.#o.clock.nowMs(),
+    };
+    this.#o.store.putServed(record);
+    this.#served.set(node, record);
+    this.#o.log.info("serving as mailbox", { node, quotaBytes });
+    return record;
+  }
+
+  /**
+   * The owner stops serving `node`: nothing new is taken; what is held is
+   * still handed over (its senders dropped their copies).
+   */
+  stopServing(node: NodeId): void {
+    this.#o.store.deleteServed(node);
+    this.#served.delete(node);
+  }
+
+  /** The nodes served, with what is held for each. */
+  served(): Array<ServedRecord & { heldBytes: number }> {
+    return [...this.#served.values()].map((s) => ({
+      ...s,
+      heldBytes: this.#byNode.get(s.node) ?? 0,
+    }));
+  }
+
+  /** A sender hands over an envelope (a proven `custody` envelope from `e.from`). */
+  receiveCustody(e: NodeEnvelope, viaPeer: NodeId | null): void {
+    let inner: Uint8Array;
+    try {
+      inner = decodeHeldEnvelope(e.body);
+    } catch {
+      return this.#o.network.answer(e.from, e.id, "refused", viaPeer);
+    }
+    const checked = this.#o.network.verify(inner);
+    const innerEnv = checked?.decoded.envelope;
+    const id = innerEnv?.id ?? e.id;
+    const hex = envelopeIdHex(id);
+    const forNode = innerEnv ? destinationNode(innerEnv) : null;
+    const served = forNode ? this.#served.get(forNode) : undefined;
+    const status = admitCustody({
+      proven: checked?.proven ?? false,
+      fromSender: innerEnv !== undefined && originNode(innerEnv) === e.from,
+      served: served !== undefined,
+      alreadyHeld: this.#inflightOrHeld(forNode, hex),
+      heldForNode: forNode ? this.#byNode.get(forNode) ?? 0 : 0,
+      heldFromSender: this.#bySender.get(e.from) ?? 0,
+      heldTotal: this.#total,
+      size: inner.length,
+      quotaForNode: served?.quotaBytes ?? 0,
+      perSender: this.#o.limits.perSenderBytes,
+      total: this.#o.limits.totalBytes,
+    });
+    if (status !== "held" || !innerEnv || !forNode) {
+      if (status !== "held") this.#o.refusals.refuse(`${e.from}|${status}`, this.#o.clock.nowMs());
+      return this.#o.network.answer(e.from, id, status, viaPeer);
+    }
+    const now = this.#o.clock.nowMs();
+    const lifetime = Math.min(innerEnv.expiresAtMs - innerEnv.createdAtMs, this.#o.limits.keepMs);
+    let added = false;
+    this.#o.committer.write(
+      () => {
+        added = this.#o.store.holdAdd([{
+          id: hex,
+          forNode,
+          origin: e.from,
+          bytes: inner.slice(),
+          keepUntilMs: now + lifetime,
+        }]).size > 0;
+      },
+      () => {
+        if (added) this.#count(forNode, e.from, inner.length);
+        this.#o.network.answer(e.from, id, "held", viaPeer);
+      },
+    );
+  }
+
+  #inflightOrHeld(forNode: NodeId | null, hex: string): boolean {
+    return forNode !== null && (this.#lanes.get(forNode)?.inflight.has(hex) ?? false);
+  }
+
+  #count(forNode: NodeId, sender: NodeId, bytes: number): void {
+    this.#byNode.set(forNode, (this.#byNode.get(forNode) ?? 0) + bytes);
+    this.#bySender.set(sender, (this.#bySender.get(sender) ?? 0) + bytes);
+    this.#total += bytes;
+  }
+
+  #uncount(forNode: NodeId, sender: NodeId, bytes: number): void {
+    this.#byNode.set(forNode, Math.max(0, (this.#byNode.get(forNode) ?? 0) - bytes));
+    this.#bySender.set(sender, Math.max(0, (this.#bySender.get(sender) ?? 0) - bytes));
+    this.#total = Math.max(0, this.#total - bytes);
+  }
+
+  /**
+   * Receipts from `from` for envelopes this mailbox handed over; returns the
+   * entries that were not about them (for delivery to settle).
+   */
+  settle(entries: ReceiptEntries, from: NodeId): ReceiptEntries {
+    const lane = this.#lanes.get(from);
+    if (!lane) return entries;
+    const rest: ReceiptEntries = [];
+    const done: string[] = [];
+    for (const entry of entries) {
+      const hex = envelopeIdHex(entry.id);
+      if (!lane.inflight.has(hex)) {
+        rest.push(entry);
+        continue;
+      }
+      if (entry.status === "busy") {
+        lane.inflight.get(hex)!.sentAtMs = 0; // sent again at the next tick
+        continue;
+      }
+      done.push(hex);
+    }
+    if (done.length > 0) this.#drop(done, () => done.forEach((id) => lane.inflight.delete(id)));
+    return rest;
+  }
+
+  #drop(ids: string[], then: () => void = () => {}): void {
+    let gone: Array<{ forNode: NodeId; origin: NodeId; bytes: number }> = [];
+    this.#o.committer.write(() => {
+      gone = this.#o.store.heldDelete(ids);
+    }, () => {
+      for (const g of gone) this.#uncount(g.forNode, g.origin, g.bytes);
+      then();
+    });
+  }
+
+  #tick(): void {
+    if (this.#stopped) return;
+    const now = this.#o.clock.nowMs();
+    for (const node of this.#o.store.heldNodes()) {
+      if (!this.#o.network.hasRoute(node)) continue;
+      let lane = this.#lanes.get(node);
+      if (!lane) this.#lanes.set(node, lane = { cursor: 0, inflight: new Map() });
+      this.#drain(node, lane, now);
+    }
+    const expired = this.#o.store.heldExpired(now, 1000);
+    if (expired.length > 0) {
+      this.#o.log.info("mailbox dropped envelopes past their keep-until", {
+        envelopes: expired.length,
+      });
+      this.#drop(expired.map((h) => h.id));
+    }
+    this.#timer = this.#o.clock.setTimer(() => this.#tick(), 250);
+  }
+
+  /** Sends what is held for `node`, oldest first, and again what got no answer in time. */
+  #drain(node: NodeId, lane: Lane, now: number): void {
+    let resendFrom = Infinity;
+    for (const f of lane.inflight.values()) {
+      if (now - f.sentAtMs >= this.#o.retryMs) resendFrom = Math.min(resendFrom, f.seq);
+    }
+    if (resendFrom !== Infinity) {
+      // Resend in order: the lane rereads from the oldest overdue one.
+      for (const [id, f] of lane.inflight) if (f.seq >= resendFrom) lane.inflight.delete(id);
+      lane.cursor = resendFrom - 1;
+    }
+    const room = this.#o.window - lane.inflight.size;
+    if (room <= 0) return;
+    for (const h of this.#o.store.heldFor(node, lane.cursor, room)) {
+      lane.cursor = h.seq;
+      if (lane.inflight.has(h.id)) continue;
+      lane.inflight.set(h.id, { seq: h.seq, sentAtMs: now });
+      this.#o.network.send(nodeEnvelope({
+        id: Uint8Array.fromHex(h.id),
+        kind: "mailboxDelivery",
+        from: this.#o.self,
+        to: node,
+        body: encodeHeldEnvelope(h.bytes),
+        nowMs: now,
+        lifetimeMs: 60_000,
+      }));
+    }
+  }
+
+  /** For `status --json`. */
+  view(): BudgetView {
+    const refusals = this.#o.refusals.view();
+    let top: { key: string; used: number } | undefined;
+    for (const [key, used] of this.#byNode) if (!top || used > top.used) top = { key, used };
+    return {
+      limit: this.#o.limits.perSenderBytes,
+      totalLimit: this.#o.limits.totalBytes,
+      used: this.#total,
+      keys: this.#byNode.size,
+      ...(top ? { top } : {}),
+      refusals: refusals.refusals,
+      ...(refusals.lastRefusal ? { lastRefusal: refusals.lastRefusal } : {}),
+    };
+  }
+}

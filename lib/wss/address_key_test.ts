@@ -1,0 +1,25 @@
+import assert from "node:assert/strict";
+import { addressKey } from "./address_key.ts";
+
+Deno.test("addressKey() keeps IPv4 addresses and unwraps IPv4-mapped IPv6", () => {
+  assert.equal(addressKey("127.0.0.2"), "127.0.0.2");
+  assert.equal(addressKey("::ffff:10.1.2.3"), "10.1.2.3");
+  assert.equal(addressKey("::FFFF:10.1.2.3"), "10.1.2.3");
+  assert.equal(addressKey(undefined), "?");
+});
+
+Deno.test("addressKey() counts an IPv6 /64 as one address", () => {
+  const a = addressKey("2001:db8:1:2:aaaa:bbbb:cccc:dddd");
+  assert.equal(a, "2001:db8:1:2::/64");
+  assert.equal(addressKey("2001:0db8:0001:0002::1"), a);
+  assert.equal(addressKey("2001:db8:1:2::ffff%eth0"), a);
+  assert.notEqual(addressKey("2001:db8:1:3::1"), a);
+  assert.equal(addressKey("::1"), "0:0:0:0::/64");
+  assert.equal(addressKey("64:ff9b::192.0.2.33"), "64:ff9b:0:0::/64");
+});
+
+Deno.test("addressKey() leaves what does not parse as it is", () => {
+  assert.equal(addressKey("1:2:3"), "1:2:3");
+  assert.equal(addressKey("1::2::3"), "1::2::3");
+  assert.equal(addressKey("gggg::1"), "gggg::1");
+});

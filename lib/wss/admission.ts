@@ -1,0 +1,249 @@
+/**
+ * Which connections the listener takes, so that a distributed flood of
+ * connections that never authenticate cannot lock out the peers and clients
+ * a node already knows.
+ *
+ * Every connection counts against `maxConnections` and, by its address key
+ * (address_key.ts), against `maxConnectionsPerAddress`. Until it
+ * authenticates it also draws from a pool:
+ *
+ * - **strangers** (addresses that never authenticated here) share at most
+ *   `maxUnauthenticated` slots, and may not take the last `reservedKnown`
+ *   slots of the total;
+ * - **known** addresses (ones that authenticated before: linked peers,
+ *   enrolled clients) may use the whole total, up to
+ *   `maxPendingPerKnownAddress` connections each at once, then count as
+ *   strangers.
+ *
+ * A flood from addresses the node has never seen authenticate thus holds at
+ * most `min(maxUnauthenticated, maxConnections - reservedKnown)` slots while
+ * it lasts; a known peer re-links through the reserved slots. Refusing at
+ * accept costs the node no TLS handshake, which is why a full pool refuses
+ * newcomers rather than evicting its oldest member (eviction would let the
+ * flood buy a handshake per connection it opens, at a rate it chooses).
+ *
+ * The decision is {@linkcode admitConnection}, a pure function; the
+ * {@linkcode ConnectionLedger} keeps the counts and applies it.
+ */
+import { Budget, type BudgetRegistry, type BudgetView, ThrottledLog } from "../budget.ts";
+import type { Clock } from "../clock.ts";
+import type { Logger } from "../log.ts";
+import { addressKey } from "./address_key.ts";
+
+/** The listener's caps (config `[Limits]`). */
+export interface AdmissionLimits {
+  /** Open connections in total (`max_connections`). */
+  maxConnections: number;
+  /** Open connections per address key (`max_connections_per_address`). */
+  maxConnectionsPerAddress: number;
+  /** Not-yet-authenticated connections from strangers (`max_unauthenticated_connections`). */
+  maxUnauthenticated: number;
+  /** Slots of the total strangers cannot take (`reserved_known_connections`). */
+  reservedKnown: number;
+  /** Not-yet-authenticated connections one known address may hold in the reserve. */
+  maxPendingPerKnownAddress: number;
+}
+
+/** Options of {@linkcode admissionLimits}: the two caps every listener has, and overrides. */
+export interface AdmissionLimitOptions {
+  maxConnections: number;
+  maxConnectionsPerAddress: number;
+  maxUnauthenticated?: number;
+  reservedKnown?: number;
+  maxPendingPerKnownAddress?: number;
+}
+
+/**
+ * The caps with their defaults: strangers get half of the total, known
+ * addresses keep an eighth (128 and 32 of the default 256), each known
+ * address up to 4 connections in the reserve.
+ *
+ * @throws {RangeError} when the reserve is not smaller than the total
+ */
+export function admissionLimits(options: AdmissionLimitOptions): AdmissionLimits {
+  const { maxConnections, maxConnectionsPerAddress } = options;
+  const limits = {
+    maxConnections,
+    maxConnectionsPerAddress,
+    maxUnauthenticated: options.maxUnauthenticated ?? Math.max(1, Math.floor(maxConnections / 2)),
+    reservedKnown: options.reservedKnown ?? Math.floor(maxConnections / 8),
+    maxPendingPerKnownAddress: options.maxPendingPerKnownAddress ?? 4,
+  };
+  if (!(limits.reservedKnown >= 0 && limits.reservedKnown < maxConnections)) {
+    throw new RangeError(
+      `Cannot admit connections: the reserve (${limits.reservedKnown}) must be smaller than the total (${maxConnections})`,
+    );
+  }
+  return limits;
+}
+
+/** What the decision looks at, for one new connection. */
+export interface AdmissionInput {
+  /** Open connections in total. */
+  total: number;
+  /** Open connections from this address key. */
+  fromAddress: number;
+  /** Not-yet-authenticated connections from strangers, in total. */
+  unauthenticated: number;
+  /** The address key authenticated here before. */
+  known: boolean;
+  /** Not-yet-authenticated connections from this known address in the reserve. */
+  knownPendingFromAddress: number;
+}
+
+/** Why a connection is refused. */
+export type RefusalReason = "address" | "total" | "unauthenticated";
+
+/** The decision for one new connection. */
+export type AdmissionVerdict =
+  | { kind: "admit"; pool: "stranger" | "known" }
+  | { kind: "refuse"; reason: RefusalReason };
+
+/** Decides whether to take a new connection, and from which pool. */
+export function admitConnection(input: AdmissionInput, limits: AdmissionLimits): AdmissionVerdict {
+  if (input.fromAddress >= limits.maxConnectionsPerAddress) {
+    return { kind: "refuse", reason: "address" };
+  }
+  if (input.known && input.knownPendingFromAddress < limits.maxPendingPerKnownAddress) {
+    return input.total < limits.maxConnections
+      ? { kind: "admit", pool: "known" }
+      : { kind: "refuse", reason: "total" };
+  }
+  if (input.total >= Math.max(0, limits.maxConnections - limits.reservedKnown)) {
+    return { kind: "refuse", reason: "total" };
+  }
+  if (input.unauthenticated >= limits.maxUnauthenticated) {
+    return { kind: "refuse", reason: "unauthenticated" };
+  }
+  return { kind: "admit", pool: "stranger" };
+}
+
+/** One admitted connection, as the ledger tracks it. */
+export interface Ticket {
+  readonly key: string;
+  pool: "stranger" | "known" | "authenticated" | "closed";
+}
+
+/** Options of {@linkcode ConnectionLedger}. */
+export interface ConnectionLedgerOptions {
+  limits: AdmissionLimits;
+  log: Logger;
+  clock: Clock;
+  /** Where the ledger's budgets are shown (`status --json`); they are registered there. */
+  budgets?: BudgetRegistry;
+  /** Prefix of the budgets' names. */
+  name?: string;
+  /** Address keys known at start (e.g. peers' addresses from the store). */
+  known?: Iterable<string>;
+  /** Most known address keys remembered; the least recently seen go first. */
+  knownCapacity?: number;
+}
+
+/** Counts of the listener's connections, applying {@linkcode admitConnection}. */
+export class ConnectionLedger {
+  #limits: AdmissionLimits;
+  #clock: Clock;
+  #connections: Budget;
+  #strangers: Budget;
+  #knownPending: Budget;
+  #known = new Map<string, number>();
+  #knownCapacity: number;
+  #refusals: ThrottledLog;
+
+  constructor(options: ConnectionLedgerOptions) {
+    const { limits, clock, name = "listener", knownCapacity = 4096 } = options;
+    this.#limits = limits;
+    this.#clock = clock;
+    this.#knownCapacity = knownCapacity;
+    this.#refusals = new ThrottledLog(options.log, clock, { intervalMs: 10_000 });
+    this.#connections = new Budget(`${name}.connections`, {
+      perKey: limits.maxConnectionsPerAddress,
+      total: limits.maxConnections,
+    });
+    this.#strangers = new Budget(`${name}.unauthenticated`, {
+      perKey: limits.maxConnectionsPerAddress,
+      total: limits.maxUnauthenticated,
+    });
+    this.#knownPending = new Budget(`${name}.reservedKnown`, {
+      perKey: limits.maxPendingPerKnownAddress,
+    });
+    for (const b of [this.#connections, this.#strangers, this.#knownPending]) {
+      options.budgets?.add(b);
+    }
+    for (const key of options.known ?? []) this.#remember(addressKey(key));
+  }
+
+  /** Decides on a connection from `address`; a ticket when admitted. */
+  admit(address: string | undefined): { verdict: AdmissionVerdict; ticket: Ticket | null } {
+    const key = addressKey(address);
+    const known = this.#known.has(key);
+    const verdict = admitConnection({
+      total: this.#connections.used,
+      fromAddress: this.#connections.usedBy(key),
+      unauthenticated: this.#strangers.used,
+      known,
+      knownPendingFromAddress: this.#knownPending.usedBy(key),
+    }, this.#limits);
+    const now = this.#clock.nowMs();
+    if (verdict.kind === "refuse") {
+      const budget = verdict.reason === "unauthenticated" ? this.#strangers : this.#connections;
+      budget.refuse(key, now);
+      this.#refusals.write("warn", verdict.reason, "connections refused", {
+        reason: verdict.reason,
+        addr: key,
+        known,
+      });
+      return { verdict, ticket: null };
+    }
+    this.#connections.take(key, 1, now);
+    (verdict.pool === "known" ? this.#knownPending : this.#strangers).take(key, 1, now);
+    return { verdict, ticket: { key, pool: verdict.pool } };
+  }
+
+  /** The connection proved who it is: it leaves its pool and its address is known. */
+  authenticated(ticket: Ticket): void {
+    if (ticket.pool !== "stranger" && ticket.pool !== "known") return;
+    this.#poolOf(ticket).release(ticket.key);
+    ticket.pool = "authenticated";
+    this.#remember(ticket.key);
+  }
+
+  /** The connection is gone. */
+  closed(ticket: Ticket): void {
+    if (ticket.pool === "closed") return;
+    if (ticket.pool !== "authenticated") this.#poolOf(ticket).release(ticket.key);
+    this.#connections.release(ticket.key);
+    ticket.pool = "closed";
+  }
+
+  /** Open connections now. */
+  get open(): number {
+    return this.#connections.used;
+  }
+
+  /** Whether `address` authenticated here before. */
+  isKnown(address: string): boolean {
+    return this.#known.has(addressKey(address));
+  }
+
+  /** The budgets' views, by name (also in the registry, when one was given). */
+  view(): Record<string, BudgetView> {
+    const out: Record<string, BudgetView> = {};
+    for (const b of [this.#connections, this.#strangers, this.#knownPending]) {
+      out[b.name] = b.view();
+    }
+    return out;
+  }
+
+  #poolOf(ticket: Ticket): Budget {
+    return ticket.pool === "known" ? this.#knownPending : this.#strangers;
+  }
+
+  #remember(key: string): void {
+    this.#known.delete(key);
+    this.#known.set(key, this.#clock.nowMs());
+    if (this.#known.size > this.#knownCapacity) {
+      this.#known.delete(this.#known.keys().next().value!);
+    }
+  }
+}

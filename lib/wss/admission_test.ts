@@ -1,0 +1,145 @@
+import assert from "node:assert/strict";
+import { BudgetRegistry } from "../budget.ts";
+import { FakeClock } from "../clock.ts";
+import { SILENT_LOGGER } from "../log.ts";
+import {
+  type AdmissionInput,
+  type AdmissionLimits,
+  admissionLimits,
+  admitConnection,
+  ConnectionLedger,
+  type Ticket,
+} from "./admission.ts";
+
+const LIMITS: AdmissionLimits = {
+  maxConnections: 20,
+  maxConnectionsPerAddress: 4,
+  maxUnauthenticated: 10,
+  reservedKnown: 5,
+  maxPendingPerKnownAddress: 2,
+};
+const none: AdmissionInput = {
+  total: 0,
+  fromAddress: 0,
+  unauthenticated: 0,
+  known: false,
+  knownPendingFromAddress: 0,
+};
+
+Deno.test("admitConnection(): strangers draw from their own pool, below the reserve", () => {
+  assert.deepEqual(admitConnection(none, LIMITS), { kind: "admit", pool: "stranger" });
+  assert.deepEqual(admitConnection({ ...none, unauthenticated: 10, total: 10 }, LIMITS), {
+    kind: "refuse",
+    reason: "unauthenticated",
+  });
+  // Authenticated connections fill the total up to the reserve: strangers wait.
+  assert.deepEqual(admitConnection({ ...none, total: 15 }, LIMITS), {
+    kind: "refuse",
+    reason: "total",
+  });
+  assert.deepEqual(admitConnection({ ...none, fromAddress: 4, total: 4 }, LIMITS), {
+    kind: "refuse",
+    reason: "address",
+  });
+});
+
+Deno.test("admitConnection(): a known address gets in while strangers fill their pool", () => {
+  const flooded = { ...none, total: 15, unauthenticated: 10 };
+  assert.deepEqual(admitConnection({ ...flooded, known: true }, LIMITS), {
+    kind: "admit",
+    pool: "known",
+  });
+  assert.deepEqual(admitConnection({ ...flooded, total: 20, known: true }, LIMITS), {
+    kind: "refuse",
+    reason: "total",
+  });
+  // Past its own reserve share, a known address counts as a stranger.
+  assert.deepEqual(
+    admitConnection({ ...flooded, known: true, knownPendingFromAddress: 2 }, LIMITS),
+    { kind: "refuse", reason: "total" },
+  );
+  assert.deepEqual(
+    admitConnection({ ...none, known: true, knownPendingFromAddress: 2 }, LIMITS),
+    { kind: "admit", pool: "stranger" },
+  );
+  assert.deepEqual(admitConnection({ ...flooded, known: true, fromAddress: 4 }, LIMITS), {
+    kind: "refuse",
+    reason: "address",
+  });
+});
+
+function ledger(budgets?: BudgetRegistry, known: string[] = []) {
+  return new ConnectionLedger({
+    limits: LIMITS,
+    log: SILENT_LOGGER,
+    clock: new FakeClock(),
+    budgets,
+    known,
+  });
+}
+
+Deno.test("ConnectionLedger: a flood from many addresses holds the strangers' pool, no more", () => {
+  const l = ledger();
+  const held: Ticket[] = [];
+  let refused = 0;
+  for (let i = 0; i < 500; i++) {
+    const { ticket } = l.admit(`127.0.0.${2 + (i % 50)}`);
+    if (ticket) held.push(ticket);
+    else refused++;
+  }
+  assert.equal(held.length, 10);
+  assert.equal(refused, 490);
+  assert.equal(l.open, 10);
+  const view = l.view();
+  assert.equal(view["listener.unauthenticated"].used, 10);
+  assert.equal(view["listener.unauthenticated"].refusals, 490);
+});
+
+Deno.test("ConnectionLedger: authenticating makes an address known; it re-links during a flood", () => {
+  const l = ledger();
+  const peer = l.admit("10.0.0.1").ticket!;
+  l.authenticated(peer);
+  assert.ok(l.isKnown("10.0.0.1"));
+  l.closed(peer);
+  for (let i = 0; i < 100; i++) l.admit(`127.0.0.${2 + (i % 50)}`);
+  assert.equal(l.admit("127.0.0.99").ticket, null, "a stranger waits");
+  const again = l.admit("10.0.0.1");
+  assert.deepEqual(again.verdict, { kind: "admit", pool: "known" });
+  assert.equal(l.view()["listener.reservedKnown"].used, 1);
+  l.authenticated(again.ticket!);
+  assert.equal(l.view()["listener.reservedKnown"].used, 0, "authenticated: out of the pool");
+  assert.equal(l.open, 11);
+  l.closed(again.ticket!);
+  l.closed(again.ticket!);
+  assert.equal(l.open, 10, "closing twice counts once");
+});
+
+Deno.test("ConnectionLedger: addresses given at start are known; budgets are registered", () => {
+  const registry = new BudgetRegistry(SILENT_LOGGER, new FakeClock());
+  const l = ledger(registry, ["::ffff:10.9.9.9"]);
+  assert.ok(l.isKnown("10.9.9.9"));
+  assert.deepEqual(Object.keys(registry.snapshot()), [
+    "listener.connections",
+    "listener.reservedKnown",
+    "listener.unauthenticated",
+  ]);
+  assert.equal(registry.snapshot()["listener.connections"].totalLimit, 20);
+});
+
+Deno.test("admissionLimits() derives the pools from the total and refuses a reserve too large", () => {
+  assert.deepEqual(admissionLimits({ maxConnections: 256, maxConnectionsPerAddress: 16 }), {
+    maxConnections: 256,
+    maxConnectionsPerAddress: 16,
+    maxUnauthenticated: 128,
+    reservedKnown: 32,
+    maxPendingPerKnownAddress: 4,
+  });
+  assert.equal(
+    admissionLimits({ maxConnections: 8, maxConnectionsPerAddress: 8 }).reservedKnown,
+    1,
+  );
+  assert.throws(
+    () => admissionLimits({ maxConnections: 8, maxConnectionsPerAddress: 8, reservedKnown: 8 }),
+    RangeError,
+  );
+});
