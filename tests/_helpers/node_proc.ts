@@ -7,23 +7,12 @@ import { SYSTEM_CLOCK } from "../../lib/clock.ts";
 import { loadConfig } from "../../lib/config.ts";
 import { createLogger } from "../../lib/log.ts";
 import { adminCall, type Node, startNode, type StartNodeOptions } from "../../lib/node/mod.ts";
+import { v8FlagsArgs } from "./v8_flags.ts";
 
 const REPO = resolve(new URL("../..", import.meta.url).pathname);
 const PROFILE_DIR = Deno.env.get("FEDCHAT_PROFILE_DIR");
 
-/**
- * V8 flags of every fedchat process, as deno.json's tasks give them: a young
- * generation of 1 MiB semi-spaces, which V8 otherwise grows to its maximum
- * under allocation pressure and keeps (docs/PERF_NOTES.md §3, §9).
- */
-export const DEFAULT_V8_FLAGS = "--max-semi-space-size=1";
-
-/**
- * The flags nodes (and bench/_client_proc.ts clients) start with:
- * FEDCHAT_V8_FLAGS replaces the default when set (empty: none), e.g.
- * `FEDCHAT_V8_FLAGS=--max-semi-space-size=1,--trace-gc` for experiments by hand.
- */
-export const V8_FLAGS = Deno.env.get("FEDCHAT_V8_FLAGS") ?? DEFAULT_V8_FLAGS;
+const V8_FLAGS_ARGS = v8FlagsArgs();
 
 /** A fresh folder under .tmp/ for one test. */
 export async function tempRoot(name: string): Promise<string> {
@@ -68,7 +57,7 @@ export async function runCli(
       "--allow-net",
       "--allow-read",
       "--allow-write=.tmp",
-      ...(V8_FLAGS ? [`--v8-flags=${V8_FLAGS}`] : []),
+      ...V8_FLAGS_ARGS,
       join(REPO, "main.ts"),
       ...args,
     ],
@@ -192,7 +181,7 @@ export class NodeProc {
       "--allow-write=.tmp",
       // For profiling by hand: FEDCHAT_PROFILE_DIR=.tmp/prof deno task bench ...
       ...(PROFILE_DIR ? ["--cpu-prof", `--cpu-prof-dir=${PROFILE_DIR}`] : []),
-      ...(V8_FLAGS ? [`--v8-flags=${V8_FLAGS}`] : []),
+      ...V8_FLAGS_ARGS,
       join(REPO, "main.ts"),
       this.mode,
       "--config",
