@@ -5,7 +5,17 @@
  * `deno task bench messaging --hops=1 --vs-prosody`.
  */
 // deno-lint-ignore-file no-console
-const ALL = ["startup", "e2e", "groups_crypto", "routing", "failover", "messaging", "ui", "files"];
+const ALL = [
+  "startup",
+  "e2e",
+  "groups_crypto",
+  "groups",
+  "routing",
+  "failover",
+  "messaging",
+  "ui",
+  "files",
+];
 // Arguments starting with "--" are passed to every benchmark run (e.g. `--vs-prosody`).
 const flags = Deno.args.filter((a) => a.startsWith("--"));
 const picked = Deno.args.filter((a) => !a.startsWith("--"));

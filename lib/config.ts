@@ -62,6 +62,8 @@ export interface Config {
   downloadsDir: string | null;
   /** Offers of files up to this size are accepted without asking; larger ones always ask. */
   autoAcceptFileBytes: number;
+  /** Files pushed while the owner's node was away (through a mailbox) are taken up to this size. */
+  awayAcceptFileBytes: number;
   logLevel: LogLevel;
   /** Budgets on what others (and local users) can make this node keep or do: `[Limits]`. */
   limits: Limits;
@@ -109,6 +111,15 @@ export interface Limits {
   provisionalBytesPerPeer: number;
   /** Routing: bytes of their announcements in all. */
   provisionalBytes: number;
+  keyPackagesPerUser: number;
+  keyPackageFetchesPerOriginPerMinute: number;
+  pendingInvitationsPerUser: number;
+  invitationsPerSenderPerMinute: number;
+  invitationsPerOriginPerMinute: number;
+  groupsPerUser: number;
+  groupMembersMax: number;
+  hubGroupsTotal: number;
+  hubSubmissionsPerOriginPerMinute: number;
 }
 
 /** A config file that cannot be used; the message says where and what to do. */
@@ -337,6 +348,60 @@ export const LIMIT_KEYS: ReadonlyArray<
     spec: byteSpec(65_536, 2 ** 40),
     default: 16 * 1024 ** 2,
   },
+  {
+    key: "key_packages_per_user",
+    field: "keyPackagesPerUser",
+    spec: intSpec(2, 1000),
+    default: 32,
+  },
+  {
+    key: "key_package_fetches_per_origin_per_minute",
+    field: "keyPackageFetchesPerOriginPerMinute",
+    spec: intSpec(1, 1_000_000),
+    default: 60,
+  },
+  {
+    key: "pending_invitations_per_user",
+    field: "pendingInvitationsPerUser",
+    spec: intSpec(1, 100_000),
+    default: 50,
+  },
+  {
+    key: "invitations_per_sender_per_minute",
+    field: "invitationsPerSenderPerMinute",
+    spec: intSpec(1, 1_000_000),
+    default: 10,
+  },
+  {
+    key: "invitations_per_origin_per_minute",
+    field: "invitationsPerOriginPerMinute",
+    spec: intSpec(1, 1_000_000),
+    default: 60,
+  },
+  {
+    key: "groups_per_user",
+    field: "groupsPerUser",
+    spec: intSpec(1, 1_000_000),
+    default: 500,
+  },
+  {
+    key: "group_members_max",
+    field: "groupMembersMax",
+    spec: intSpec(2, 256),
+    default: 256,
+  },
+  {
+    key: "hub_groups_total",
+    field: "hubGroupsTotal",
+    spec: intSpec(1, 10_000_000),
+    default: 10_000,
+  },
+  {
+    key: "hub_submissions_per_origin_per_minute",
+    field: "hubSubmissionsPerOriginPerMinute",
+    spec: intSpec(1, 10_000_000),
+    default: 600,
+  },
 ];
 
 /**
@@ -407,6 +472,7 @@ const SPEC: Record<string, Record<string, KeySpec>> = {
   Files: {
     downloads_dir: { parse: (raw) => raw, allowed: "a folder path" },
     auto_accept_bytes: byteSpec(0, 2 ** 50),
+    away_accept_bytes: byteSpec(0, 2 ** 50),
   },
   UI: {
     port: portSpec(0),
@@ -451,6 +517,7 @@ export const CONFIG_DEFAULTS = {
   maxFileBytes: 8 * 1024 ** 3,
   fileQuotaBytes: 2 * 1024 ** 3,
   autoAcceptFileBytes: 0,
+  awayAcceptFileBytes: 64 * 1024 * 1024,
   logLevel: "info" as LogLevel,
   messageLifetimeMs: 7 * 86_400_000,
   clockAllowanceMs: 12 * 3_600_000,
@@ -603,6 +670,8 @@ export function parseConfig(text: string, file: string): Config {
       : join(base, downloadsRaw),
     autoAcceptFileBytes: (value("Files", "auto_accept_bytes") as number | undefined) ??
       CONFIG_DEFAULTS.autoAcceptFileBytes,
+    awayAcceptFileBytes: (value("Files", "away_accept_bytes") as number | undefined) ??
+      CONFIG_DEFAULTS.awayAcceptFileBytes,
     logLevel: (value("Log", "level") as LogLevel | undefined) ?? CONFIG_DEFAULTS.logLevel,
     limits: Object.fromEntries(
       LIMIT_KEYS.map((k) => [k.field, (value("Limits", k.key) as number | undefined) ?? k.default]),

@@ -78,6 +78,7 @@ export async function runNode(config: Config, options: RunNodeOptions): Promise<
       open: () => Promise.resolve(node.attachLocalClient(owner)),
       downloadsDir: config.downloadsDir ?? undefined,
       autoAcceptFileBytes: config.autoAcceptFileBytes,
+      awayAcceptFileBytes: config.awayAcceptFileBytes,
       messageLifetimeMs: config.delivery.messageLifetimeMs,
     });
     Object.assign(extras, clientAdminHandlers(client.core));

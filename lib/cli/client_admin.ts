@@ -52,6 +52,42 @@ export function clientAdminHandlers(client: ClientApi): Record<string, AdminHand
     "decline-file": async (a) => result(await client.declineFile(str(a, "target"))),
     "cancel-file": async (a) => result(await client.cancelFile(str(a, "id"))),
     conditions: async () => result(await client.nodeConditions()),
+    groups: async () => result(await client.groups()),
+    invitations: async () => result(await client.invitations()),
+    "group-create": async (a) => result(await client.createGroup(str(a, "name", 256))),
+    "group-invite": async (a) => {
+      const many = Array.isArray(a.addresses) && a.addresses.length <= 256 &&
+        a.addresses.every((x) => typeof x === "string" && x.length <= 100);
+      return result(
+        await client.inviteToGroup(
+          str(a, "group", 300),
+          many ? a.addresses as string[] : str(a, "address"),
+        ),
+      );
+    },
+    "group-accept": async (a) => result(await client.acceptInvitation(str(a, "group", 300))),
+    "group-decline": async (a) => result(await client.declineInvitation(str(a, "group", 300))),
+    "group-remove": async (a) =>
+      result(await client.removeFromGroup(str(a, "group", 300), str(a, "address"))),
+    "group-leave": async (a) => result(await client.leaveGroup(str(a, "group", 300))),
+    "group-rename": async (a) =>
+      result(await client.renameGroup(str(a, "group", 300), str(a, "name", 256))),
+    "group-members": async (a) => result(await client.groupMembers(str(a, "group", 300))),
+    "group-send": async (a) =>
+      result(await client.sendToGroup(str(a, "group", 300), str(a, "text", 1_000_000))),
+    "group-history": async (a) => {
+      const limit = typeof a.limit === "number" ? Math.min(100_000, Math.max(1, a.limit)) : 500;
+      return result(await client.groupHistory(str(a, "group", 300), { limit }));
+    },
+    "group-read": async (a) => result(await client.markGroupRead(str(a, "group", 300))),
+    "group-send-file": async (a) =>
+      result(
+        await client.sendFileToGroup(str(a, "group", 300), {
+          path: str(a, "path", 4096),
+          name: typeof a.name === "string" ? a.name : undefined,
+          type: typeof a.type === "string" ? a.type : undefined,
+        }),
+      ),
     listen: () => ({
       kind: "stream",
       subscribe: (emit) => {
@@ -66,6 +102,12 @@ export function clientAdminHandlers(client: ClientApi): Record<string, AdminHand
           // A listener shows incoming messages, so they count as read.
           if (event.kind === "message" && event.message.direction === "in") {
             void client.markRead(event.message.peer).catch(() => {});
+          }
+          if (
+            event.kind === "groupMessage" && event.message.direction === "in" &&
+            event.message.kind === "text"
+          ) {
+            void client.markGroupRead(event.message.group).catch(() => {});
           }
         });
       },

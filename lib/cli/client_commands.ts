@@ -3,7 +3,8 @@ import { printLine } from "../log.ts";
 import { CliError } from "./cli_error.ts";
 import { call, type Command, stream, TARGET_FLAGS } from "./command.ts";
 import { describeTransfer } from "./file_commands.ts";
-import type { FileTransfer, KeyChange } from "../client/mod.ts";
+import type { FileTransfer, GroupMessage, GroupView, KeyChange } from "../client/mod.ts";
+import { describeGroup } from "./group_commands.ts";
 
 const FLAGS = { ...TARGET_FLAGS, json: { type: "boolean" as const } };
 const KEY_FLAGS = { ...FLAGS, confirm: { type: "string" as const } };
@@ -46,7 +47,16 @@ export const CLIENT_COMMANDS: Record<string, Command> = {
           );
         }
       }
-      if (!f.json && r.length === 0) printLine("no requests waiting");
+      const invitations = f.json ? [] : await call(f, "invitations") as Array<
+        { group: string; name: string; inviter: string; fingerprint: string; members: number }
+      >;
+      for (const i of invitations) {
+        printLine(
+          `group "${i.name}" (${i.members} members): invitation from ${i.inviter}  key ${i.fingerprint}` +
+            `  (group accept ${i.group} / group decline ${i.group})`,
+        );
+      }
+      if (!f.json && r.length === 0 && invitations.length === 0) printLine("no requests waiting");
       return 0;
     },
   },
@@ -250,6 +260,19 @@ function describe(ev: Record<string, unknown>): string {
     return bad.length === 0
       ? "node: all resources ok again"
       : bad.map(([name, c]) => `node ${name}: ${c.state} (${c.message ?? ""})`).join("\n");
+  }
+  if (ev.kind === "groupMessage") {
+    const m = ev.message as GroupMessage;
+    return `[${m.group}] ${m.kind === "event" ? `* ${m.text}` : `${m.sender}: ${m.text}`}`;
+  }
+  if (ev.kind === "invitation") {
+    const i = ev.invitation as { group: string; name: string; inviter: string };
+    return `group invitation to "${i.name}" from ${i.inviter}  (group accept ${i.group} / group decline ${i.group})`;
+  }
+  if (ev.kind === "group") return `group ${describeGroup(ev.group as GroupView)}`;
+  if (ev.kind === "groupState") {
+    const d = ev.delivery as { delivered: number; recipients: number; read: number };
+    return `[${ev.group}] ${ev.id}: delivered to ${d.delivered} of ${d.recipients}, read by ${d.read}`;
   }
   if (ev.kind === "state") {
     return `${ev.peer} ${ev.id}: ${ev.state}${ev.reason ? ` (${ev.reason})` : ""}`;

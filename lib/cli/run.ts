@@ -9,6 +9,7 @@ import { CLIENT_COMMANDS } from "./client_commands.ts";
 import { commandToRun } from "./command_line.ts";
 import { describeFailure } from "./describe_failure.ts";
 import { FILE_COMMANDS } from "./file_commands.ts";
+import { GROUP_COMMANDS } from "./group_commands.ts";
 import type { Command, Flags } from "./command.ts";
 import type { RouteManifest } from "../web/mod.ts";
 import { NODE_COMMANDS } from "./node_commands.ts";
@@ -80,6 +81,7 @@ function allCommands(manifest: RouteManifest): Record<string, Command> {
     ...CLIENT_COMMANDS,
     ...FILE_COMMANDS,
     ...UI_COMMANDS,
+    ...GROUP_COMMANDS,
   };
 }
 

@@ -20,7 +20,8 @@ export interface FileContext {
   /** Envelope lifetime for chunks. */
   lifetimeMs: number;
   /** Sends a transfer message through the ratchet; `write` runs in the sealing transaction. */
-  sendInner(peer: string, inner: FileInner, write?: () => void): Promise<void>;
+  /** Seals and sends; resolves to the envelope's id once the node has it. */
+  sendInner(peer: string, inner: FileInner, write?: () => void, via?: string): Promise<string>;
   /** The row changed: tell views (throttled unless `now`). */
   changed(row: TransferRow, now?: boolean): void;
 }

@@ -158,11 +158,18 @@ export class FileSending {
         this.#dirty = true;
         this.rate.add(now, this.row.doneBytes);
       }
-      if (this.#done() && this.row.state === "sending") this.#setState("sent");
+      // A mailbox holds it ("held at mailbox M"): the sender may go offline once all are.
+      this.row.reason = r.reason ?? null;
+      if (this.#done() && this.row.state === "sending") this.#setState("sent", this.row.reason);
       else this.#ctx.changed(this.row);
     } else if (r.state === "retry") {
       this.#redo.push(f.index);
       this.#retryAtMs = now + 1000;
+      // Why it waits (a mailbox over its quota, say) is shown; the chunk stays here.
+      if (r.reason && r.reason !== this.row.reason) {
+        this.row.reason = r.reason;
+        this.#ctx.changed(this.row);
+      }
     } else {
       this.fail(`Cannot send file: ${r.reason ?? "refused by the receiver's node"}`, true);
     }

@@ -175,6 +175,94 @@ export interface FileTransfer {
   updatedAtMs: number;
 }
 
+/** A group chat, as views show it. */
+export interface GroupView {
+  /** The group's id, `groupIdHex@home` (commands take it, or an unambiguous name). */
+  id: string;
+  name: string;
+  /** The home node, which orders the group's changes. */
+  home: string;
+  /** `left` after we left, `removed` after an admin removed us (history stays). */
+  state: "active" | "left" | "removed";
+  /** MLS epoch: one more with every change of membership or name. */
+  epoch: number;
+  /** Members, us included (invitees who have not answered yet count). */
+  members: number;
+  admins: string[];
+  /** We are an admin (may invite, remove, rename). */
+  admin: boolean;
+  /** We asked to leave; a member's commit carries it out. */
+  leaving: boolean;
+  unread: number;
+  lastMessageAtMs: number | null;
+  /** A change of ours waiting for the home node ("add bob@nodeb", "rename"...), or null. */
+  pending: string | null;
+}
+
+/** A group member, with what to compare their key by. */
+export interface GroupMemberView {
+  address: string;
+  /** Short fingerprint of their identity key (the same key a 1:1 chat pins). */
+  fingerprint: string;
+  /** The safety number with them (60 digits in groups of five), as `safety()` shows for a contact. */
+  safetyNumber: string;
+  admin: boolean;
+  self: boolean;
+  /** False while an invitee has not accepted yet. */
+  joined: boolean;
+  /**
+   * Their key against the one pinned by a 1:1 chat with them: `same`, `different`
+   * (a warning: compare safety numbers), or null when there is no chat.
+   */
+  pinned: "same" | "different" | null;
+}
+
+/** Where one recipient of a sent group message is. */
+export type GroupMemberState = "sending" | "sent" | "delivered" | "read" | "failed";
+
+/** The delivery of a sent group message: "delivered to N of M, read by K". */
+export interface GroupMessageDelivery {
+  recipients: number;
+  delivered: number;
+  read: number;
+  failed: number;
+  /** Per recipient. */
+  members: Record<string, GroupMemberState>;
+}
+
+/** One line of a group's history. */
+export interface GroupMessage {
+  /** Message id (hex). */
+  id: string;
+  /** The group's id. */
+  group: string;
+  sender: string;
+  direction: "in" | "out";
+  /** `text`, or `event` (someone joined, left, was added or removed; a rename). */
+  kind: "text" | "event";
+  text: string;
+  /** Sender's clock when sent; our clock when received. */
+  sentAtMs: number;
+  receivedAtMs: number | null;
+  /** Ours: `sending` until the node took it, then sent/delivered (to all)/failed (to all). */
+  state: MessageState;
+  reason?: string;
+  /** Ours: per-recipient delivery and read state. */
+  delivery?: GroupMessageDelivery;
+}
+
+/** An invitation to a group, shown with chat requests. */
+export interface GroupInvitationView {
+  /** The group's id (accept or decline it by this, or by its name). */
+  group: string;
+  name: string;
+  inviter: string;
+  /** Short fingerprint of the inviter's identity key. */
+  fingerprint: string;
+  members: number;
+  receivedAtMs: number;
+}
+
 /** Something changed; views refresh what the event names. */
 export type ClientEvent =
   | { kind: "request"; request: IncomingRequest }
@@ -186,7 +274,21 @@ export type ClientEvent =
   | { kind: "file"; transfer: FileTransfer }
   | { kind: "links" }
   /** The node's resource conditions changed (a full disk started or ended). */
-  | { kind: "node"; conditions: NodeConditions };
+  | { kind: "node"; conditions: NodeConditions }
+  /** A group changed (members, name, our standing, unread count, a pending change). */
+  | { kind: "group"; group: GroupView }
+  /** A line in a group's history (a text, or an event such as someone joining). */
+  | { kind: "groupMessage"; message: GroupMessage }
+  /** Delivery of one of our group messages moved on (per recipient). */
+  | {
+    kind: "groupState";
+    group: string;
+    id: string;
+    state: MessageState;
+    delivery: GroupMessageDelivery;
+  }
+  /** An invitation to a group arrived (show it with chat requests). */
+  | { kind: "invitation"; invitation: GroupInvitationView };
 
 /** The node's resource conditions, by resource ("store"): "ok" or what is wrong, with a sentence. */
 export type NodeConditions = Record<string, { state: string; message?: string; sinceMs?: number }>;
@@ -244,6 +346,47 @@ export interface ClientApi {
   declineFile(idOrAddress: string): Promise<FileTransfer>;
   /** Stops a transfer in either direction; the other side is told. */
   cancelFile(id: string): Promise<FileTransfer>;
+  // --- groups (MLS; docs/PROTOCOL.md §14). GROUP is a group's id or its unambiguous name. ---
+  /** Our groups, most recently active first (left and removed ones too). */
+  groups(): Promise<GroupView[]>;
+  /** Invitations waiting for an answer (show them with `requests()`). */
+  invitations(): Promise<GroupInvitationView[]>;
+  /** Creates a group with us as its only member and admin; our node is its home. */
+  createGroup(name: string): Promise<GroupView>;
+  /**
+   * Invites `address` (or several, in one commit; admins only): takes one key
+   * package of each, commits the addition and sends the invitations through
+   * the home node. Resolves once the home node took it (or after 30 s with
+   * `pending` set).
+   */
+  inviteToGroup(group: string, address: string | readonly string[]): Promise<GroupView>;
+  /** Accepts an invitation: joins from its Welcome (opened only now). */
+  acceptInvitation(group: string): Promise<GroupView>;
+  /** Declines an invitation; the group's members are told (an admin then removes us). */
+  declineInvitation(group: string): Promise<void>;
+  /** Removes a member (admins only); they cannot read what is sent afterwards. */
+  removeFromGroup(group: string, address: string): Promise<GroupView>;
+  /** Asks to leave; another member's client commits it. */
+  leaveGroup(group: string): Promise<void>;
+  /** Renames the group (admins only). */
+  renameGroup(group: string, name: string): Promise<GroupView>;
+  /** Members, with fingerprints and safety numbers. */
+  groupMembers(group: string): Promise<GroupMemberView[]>;
+  /** Sends a text to every member (one envelope per member's node). */
+  sendToGroup(group: string, text: string): Promise<GroupMessage>;
+  /** A group's history, oldest first, ours with per-member delivery. */
+  groupHistory(group: string, options?: { limit?: number }): Promise<GroupMessage[]>;
+  /** Marks a group's messages read (a read receipt goes to the group). */
+  markGroupRead(group: string): Promise<void>;
+  /**
+   * Offers a file from this machine to every other member: one transfer per
+   * member (see `files()`), its key sent through the group; each member accepts
+   * or declines as in a 1:1 chat, and chunks go to those who accept.
+   */
+  sendFileToGroup(
+    group: string,
+    file: { path: string; name?: string; type?: string },
+  ): Promise<FileTransfer[]>;
   /** Subscribes to events; returns the unsubscribe function. */
   subscribe(listener: (event: ClientEvent) => void): () => void;
 }

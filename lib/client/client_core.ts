@@ -15,6 +15,9 @@
  * | `inbox.ts`             | pushed items in order: route, commit, then show, then ack         |
  * | `turn_commit.ts`       | one store transaction per event-loop turn; what follows a write waits for it |
  * | `file_transfers.ts`    | files                                                            |
+ * | `groups.ts`            | group chats (MLS): commands, what arrives, views                 |
+ * | `group_engine.ts`      | how a group changes: applied in the home node's order, our changes pending until it takes them |
+ * | `group_rules.ts`       | admins, invitations, held order, who commits a leaving (pure)    |
  *
  * State is persisted (the turn's transaction, with the new ratchet states)
  * before anything is shown, sent or acknowledged, so a crash at any moment
@@ -31,6 +34,10 @@ import type {
   Contact,
   DirectoryUser,
   FileTransfer,
+  GroupInvitationView,
+  GroupMemberView,
+  GroupMessage,
+  GroupView,
   IncomingRequest,
   KeyChange,
   LinkView,
@@ -42,6 +49,7 @@ import type { ClientStore } from "./client_store.ts";
 import { Contacts } from "./contacts.ts";
 import { ChatStateError } from "./errors.ts";
 import { FileTransfers } from "./file_transfers.ts";
+import { Groups } from "./groups.ts";
 import { identityFingerprint } from "./identity_fingerprint.ts";
 import { Inbox, type InboxItem } from "./inbox.ts";
 import { Messaging } from "./messaging.ts";
@@ -69,7 +77,12 @@ export interface ClientCoreOptions {
   /** How long a message may wait for delivery before it is reported failed. */
   messageLifetimeMs?: number;
   /** File transfers: where files are saved and staged, and which offers need no question. */
-  files: { downloadsDir: string; stagingDir: string; autoAcceptBytes?: number };
+  files: {
+    downloadsDir: string;
+    stagingDir: string;
+    autoAcceptBytes?: number;
+    awayAcceptBytes?: number;
+  };
   /** When a turn's writes are committed (default: once the turn is over); tests step it. */
   schedule?: (flush: () => void) => void;
 }
@@ -84,6 +97,7 @@ export class ClientCore implements ClientApi {
   #outbox: Outbox;
   #files: FileTransfers;
   #turn: TurnCommit;
+  #groups: Groups;
 
   constructor(options: ClientCoreOptions) {
     this.#o = options;
@@ -126,10 +140,33 @@ export class ClientCore implements ClientApi {
       log: log.child("files"),
       lifetimeMs,
       checkContact: (peer) => void this.#contacts.sendable(peer, "send a file"),
-      sendInner: (peer, inner, write) => this.#messaging.sendControl(peer, inner, write),
+      // A group file's messages go through its group; the rest through the 1:1 chat.
+      sendInner: (peer, inner, write, via) => {
+        const group = via ?? this.#groups.fileRoute(inner.id);
+        return group
+          ? this.#groups.sendFileControl(group, peer, inner, write)
+          : this.#messaging.sendControl(peer, inner, write);
+      },
       emit,
     });
     this.#messaging.files = (peer, inner) => this.#files.receive(peer, inner);
+    this.#groups = new Groups({
+      self,
+      identity: options.identity,
+      store,
+      connection,
+      clock,
+      log: log.child("groups"),
+      lifetimeMs,
+      turn,
+      exclusive: (fn) => sessions.exclusive(fn),
+      emit,
+      files: {
+        receive: (peer, inner) => this.#files.receive(peer, inner),
+        offer: (peer, file, options) => this.#files.offer(toAddress(peer), file, options),
+      },
+    });
+    const groups = this.#groups;
     this.#inbox = new Inbox({
       self,
       store,
@@ -141,7 +178,22 @@ export class ClientCore implements ClientApi {
         request: (from, request) => this.#contacts.receiveRequest(from, request),
         acceptance: (from, acceptance) => this.#contacts.receiveAcceptance(from, acceptance),
         ratchet: (from, id, message) => this.#messaging.receive(from, id, message),
-        notice: (ref, state, reason) => this.#messaging.notice(ref, state, reason),
+        notice: (ref, state, reason, users) => {
+          const group = groups.notice(ref, state, reason, users);
+          if (group) return group;
+          const step = this.#messaging.notice(ref, state, reason);
+          if (state !== "held") return step;
+          // The peer's node is away and a mailbox holds for it: offers waiting for it are pushed.
+          const peer = store.message(ref)?.peer ?? null;
+          return {
+            write: step.write,
+            after: () => {
+              this.#files.held(ref, peer);
+              return step.after?.();
+            },
+          };
+        },
+        group: (e, inboxId) => groups.receive(e, inboxId),
       },
     });
   }
@@ -158,12 +210,18 @@ export class ClientCore implements ClientApi {
   /** Stops timers and commits what was written (the store is closed by its owner). */
   stop(): void {
     this.#files.stop();
+    this.#groups.stop();
     this.#turn.flush();
   }
 
   /** Resolves once what was written so far is committed: views read only that. */
   #committed(): Promise<void> {
     return this.#turn.committed();
+  }
+
+  /** The node has `count` of our one-time group key packages left. */
+  onKeyPackages(count: number, lastResort: boolean): void {
+    this.#groups.onKeyPackages(count, lastResort);
   }
 
   /** Handles one pushed inbox item; items are handled strictly in order. */
@@ -193,6 +251,7 @@ export class ClientCore implements ClientApi {
     this.#contacts.onConnected();
     this.#outbox.resubmitAll();
     this.#files.onConnected();
+    this.#groups.onConnected();
   }
 
   subscribe(listener: (event: ClientEvent) => void): () => void {
@@ -332,5 +391,57 @@ export class ClientCore implements ClientApi {
   }
   cancelFile(id: string): Promise<FileTransfer> {
     return this.#files.cancel(id);
+  }
+
+  // --- groups -----------------------------------------------------------------------------------
+
+  async groups(): Promise<GroupView[]> {
+    await this.#committed();
+    return this.#groups.list();
+  }
+  async invitations(): Promise<GroupInvitationView[]> {
+    await this.#committed();
+    return await this.#groups.invitations();
+  }
+  createGroup(name: string): Promise<GroupView> {
+    return this.#groups.create(name);
+  }
+  inviteToGroup(group: string, address: string | readonly string[]): Promise<GroupView> {
+    return this.#groups.invite(group, address);
+  }
+  acceptInvitation(group: string): Promise<GroupView> {
+    return this.#groups.accept(group);
+  }
+  declineInvitation(group: string): Promise<void> {
+    return this.#groups.decline(group);
+  }
+  removeFromGroup(group: string, address: string): Promise<GroupView> {
+    return this.#groups.remove(group, address);
+  }
+  leaveGroup(group: string): Promise<void> {
+    return this.#groups.leave(group);
+  }
+  renameGroup(group: string, name: string): Promise<GroupView> {
+    return this.#groups.rename(group, name);
+  }
+  async groupMembers(group: string): Promise<GroupMemberView[]> {
+    await this.#committed();
+    return await this.#groups.members(group);
+  }
+  sendToGroup(group: string, text: string): Promise<GroupMessage> {
+    return this.#groups.send(group, text);
+  }
+  async groupHistory(group: string, options: { limit?: number } = {}): Promise<GroupMessage[]> {
+    await this.#committed();
+    return this.#groups.history(group, options.limit ?? 500);
+  }
+  markGroupRead(group: string): Promise<void> {
+    return this.#groups.markRead(group);
+  }
+  sendFileToGroup(
+    group: string,
+    file: { path: string; name?: string; type?: string },
+  ): Promise<FileTransfer[]> {
+    return this.#groups.sendFile(group, file);
   }
 }

@@ -16,6 +16,7 @@
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import type { RequestMemory } from "./request_freshness.ts";
+import { ClientGroupTables } from "./_group_tables.ts";
 import {
   b,
   CONTACT_UPSERT,
@@ -33,6 +34,15 @@ import {
   type TransferRow,
 } from "./_store_rows.ts";
 
+export type {
+  GroupMessageRow,
+  GroupOutgoingRow,
+  GroupRow,
+  HeldRow,
+  Intent,
+  InvitationRow,
+  PendingChange,
+} from "./_group_tables.ts";
 export type {
   ContactRow,
   MessageRow,
@@ -56,6 +66,9 @@ export interface ClientStoreOptions {
   synchronous?: "NORMAL" | "FULL";
 }
 
+/** Statements that do not write (the group tables' reads). */
+const READ_ONLY = /^\s*SELECT\b/i;
+
 /** The client store on node:sqlite. */
 export class ClientStore {
   #db: DatabaseSync;
@@ -72,10 +85,18 @@ export class ClientStore {
   #rolledBack: Array<() => void> = [];
   #stray: (() => void) | null = null;
 
+  /** The group tables (lib/client/_group_tables.ts), in this store's transactions. */
+  readonly groups: ClientGroupTables;
+
   constructor(path: string, { synchronous = "NORMAL" }: ClientStoreOptions = {}) {
     this.#db = new DatabaseSync(path);
     this.#db.exec(SCHEMA);
     if (synchronous === "FULL") this.#db.exec("PRAGMA synchronous = FULL");
+    // A group write outside the turn's writes commits the turn first, as every write here does.
+    this.groups = new ClientGroupTables(this.#db, (sql) => {
+      if (!READ_ONLY.test(sql)) this.#mutating();
+      return this.#stmt(sql);
+    });
   }
   #statements = new Map<string, StatementSync>();
 

@@ -5,7 +5,11 @@
  * client does, for offers up to `autoAcceptBytes`) or declines; the sender
  * then streams encrypted chunks (see _file_sending.ts) and the receiver
  * writes, checks and saves them (see _file_receiving.ts). Either side may
- * cancel. Progress lives in the client store, so both sides resume after a
+ * cancel. When the receiver's node is away and one of its mailboxes holds
+ * the offer, the sender pushes the file (`file-push`, then the chunks
+ * without waiting): the receiver takes a pushed file up to
+ * `awayAcceptBytes` without asking, and refuses a larger one with a reason.
+ * Progress lives in the client store, so both sides resume after a
  * restart; views get `{kind: "file"}` events, at most five a second per
  * transfer while bytes move.
  */
@@ -42,6 +46,10 @@ export interface FileTransfersOptions {
   stagingDir: string;
   /** Offers up to this size are accepted without asking (0: always ask). */
   autoAcceptBytes?: number;
+  /** Files pushed while this client was away are taken up to this size (0: never). */
+  awayAcceptBytes?: number;
+  /** How long a chunk of a file not (yet) offered or pushed is left at the node, untaken. */
+  earlyChunkWaitMs?: number;
   /** Unacknowledged chunk bytes per transfer. */
   windowBytes?: number;
   /** Plaintext bytes per chunk. */
@@ -53,11 +61,19 @@ export interface FileTransfersOptions {
   offerLimits?: FileOfferLimits;
   /** Checks that `peer` is an accepted contact we may send to; throws a user-facing error. */
   checkContact(peer: string): void;
-  sendInner(peer: string, inner: FileInner, write?: () => void): Promise<void>;
+  /**
+   * Seals and sends a transfer message to `peer`; `write` runs in the sealing
+   * transaction; resolves to the envelope's id once the node has it. `via`
+   * names the group an offer goes through (a group file): the file's later
+   * messages take the same way.
+   */
+  sendInner(peer: string, inner: FileInner, write?: () => void, via?: string): Promise<string>;
   emit(event: ClientEvent): void;
 }
 
 const ACTIVE = new Set(["offered", "sending", "receiving", "sent"]);
+/** Chunks that came before their offer, remembered at most (ids only). */
+const MAX_EARLY_CHUNKS = 4096;
 const TYPES: Record<string, string> = {
   ".txt": "text/plain",
   ".pdf": "application/pdf",
@@ -78,11 +94,17 @@ export class FileTransfers {
   #receiving = new Map<string, FileReceiving>();
   #byChunkId = new Map<string, FileSending>();
   #lastEmit = new Map<string, number>();
+  /** Envelope id of an offer still unanswered → its transfer id (offers sent by this run). */
+  #offerEnvelopes = new Map<string, string>();
+  /** Chunk id → when it first came before its file was offered or pushed. */
+  #early = new Map<string, number>();
   #timer: ReturnType<typeof setInterval>;
 
   constructor(options: FileTransfersOptions) {
     this.#o = {
       autoAcceptBytes: 0,
+      awayAcceptBytes: 64 * 1024 * 1024,
+      earlyChunkWaitMs: 120_000,
       windowBytes: 8 * 1024 * 1024,
       chunkBytes: e2e.DEFAULT_FILE_CHUNK_BYTES,
       retryMs: 5_000,
@@ -227,8 +249,12 @@ export class FileTransfers {
   async offer(
     peer: string,
     file: { path: string; name?: string; type?: string },
+    options: {
+      /** The group the offer goes through (a group member, not a 1:1 contact). */
+      via?: string;
+    } = {},
   ): Promise<FileTransfer> {
-    this.#o.checkContact(peer);
+    if (options.via === undefined) this.#o.checkContact(peer);
     let info: Deno.FileInfo;
     try {
       info = await Deno.stat(file.path);
@@ -268,14 +294,20 @@ export class FileTransfers {
       createdAtMs: now,
       updatedAtMs: now,
     };
-    await this.#o.sendInner(peer, {
-      t: "file-offer",
-      id: row.id,
-      name: row.name,
-      size,
-      type: row.type,
-      manifest: row.manifest.toBase64(),
-    }, () => this.#o.store.putTransfer(row));
+    const envelope = await this.#o.sendInner(
+      peer,
+      {
+        t: "file-offer",
+        id: row.id,
+        name: row.name,
+        size,
+        type: row.type,
+        manifest: row.manifest.toBase64(),
+      },
+      () => this.#o.store.putTransfer(row),
+      options.via,
+    );
+    this.#offerEnvelopes.set(envelope, row.id);
     this.#changed(row, true);
     return this.#view(row);
   }
@@ -296,6 +328,37 @@ export class FileTransfers {
       throw new Error(`Cannot send file: the upload broke off (${(e as Error).message})`);
     }
     return await this.offer(peer, { path, name: u.name, type: u.type });
+  }
+
+  /**
+   * A mailbox holds envelope `ref` (to `peer` when it was a message): the
+   * peer's node is away, so the offers it has not answered are pushed.
+   */
+  held(ref: string, peer: string | null): void {
+    const id = this.#offerEnvelopes.get(ref);
+    this.#offerEnvelopes.delete(ref);
+    for (const row of this.#o.store.transfers()) {
+      if (row.direction !== "out" || row.state !== "offered") continue;
+      if (row.id !== id && row.peer !== peer) continue;
+      this.#push(row).catch((e) =>
+        this.#o.log.warn("cannot push a file", { id: row.id, why: (e as Error).message })
+      );
+    }
+  }
+
+  /** Sends `file-push`, then the chunks without waiting for an answer. */
+  async #push(row: TransferRow): Promise<void> {
+    const next = { ...row, state: "sending" as const, updatedAtMs: this.#o.clock.nowMs() };
+    await this.#o.sendInner(
+      row.peer,
+      { t: "file-push", id: row.id },
+      () => this.#o.store.putTransfer(next),
+    );
+    for (const [ref, id] of this.#offerEnvelopes) {
+      if (id === row.id) this.#offerEnvelopes.delete(ref);
+    }
+    this.#changed(next, true);
+    void this.#pump(this.#sender(next));
   }
 
   #find(idOrAddress: string, direction: "in" | "out" | null, states: string[]): TransferRow {
@@ -468,6 +531,40 @@ export class FileTransfers {
           },
         };
       }
+      case "file-push": {
+        if (row.direction !== "in" || row.state !== "offered") return nothing;
+        const fits = checkFileOffer({
+          size: row.size,
+          chunkBytes: e2e.decodeFileManifest(row.manifest).chunkBytes,
+          limits: this.#o.offerLimits,
+        });
+        if (fits.kind === "refused" || row.size > this.#o.awayAcceptBytes) {
+          const why = fits.kind === "refused"
+            ? fits.why
+            : `the file is larger than ${this.#o.self} ` +
+              `takes while away (${this.#o.awayAcceptBytes} bytes); send it again when you are both online`;
+          const next = set("failed", why);
+          return {
+            write: () => this.#o.store.putTransfer(next),
+            after: () => {
+              this.#changed(next, true);
+              void this.#o.sendInner(peer, { t: "file-cancel", id: row.id, reason: why }).catch(
+                (e) => this.#o.log.info("cannot tell the sender", { why: String(e) }),
+              );
+            },
+          };
+        }
+        // Taken without asking, as if accepted: its sender may be offline by now.
+        const next = { ...set("receiving"), done: new Uint8Array(bitmapBytes(fits.chunks)) };
+        return {
+          write: () => this.#o.store.putTransfer(next),
+          after: () => {
+            Deno.mkdirSync(this.#o.downloadsDir, { recursive: true, mode: 0o700 });
+            this.#receiver(next);
+            this.#changed(next, true);
+          },
+        };
+      }
       case "file-decline":
       case "file-done": {
         if (row.direction !== "out") return nothing;
@@ -528,6 +625,21 @@ export class FileTransfers {
     for (const s of touched) void this.#pump(s);
   }
 
+  /** Whether chunk `id` (of a file not offered or pushed yet) is left at the node for now. */
+  #waitEarly(id: string): boolean {
+    const now = this.#o.clock.nowMs();
+    const first = this.#early.get(id);
+    if (first !== undefined) return now - first < this.#o.earlyChunkWaitMs;
+    if (this.#early.size >= MAX_EARLY_CHUNKS) {
+      for (const [k, t] of this.#early) {
+        if (now - t >= this.#o.earlyChunkWaitMs) this.#early.delete(k);
+      }
+      if (this.#early.size >= MAX_EARLY_CHUNKS) return false;
+    }
+    this.#early.set(id, now);
+    return true;
+  }
+
   /** A chunk the node kept for us. */
   onChunk(id: string, envelope: Uint8Array): void {
     const ack = () => this.#o.connection.send({ type: "chunkAck", ids: [id] });
@@ -548,8 +660,13 @@ export class FileTransfers {
       const row = this.#o.store.transfer(fileId);
       if (row?.direction === "in" && row.state === "receiving" && row.peer === from) {
         r = this.#receiver(row);
+      } else if (!row || (row.state === "offered" && row.peer === from)) {
+        // Pushed chunks can overtake their offer or push: left at the node (the node pushes
+        // them again later), for a while; then they are dropped like any stray chunk.
+        if (this.#waitEarly(id)) return;
       }
     }
+    this.#early.delete(id);
     if (!r || r.row.peer !== from) return void ack();
     r.take(id, chunk);
   }

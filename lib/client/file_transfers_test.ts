@@ -8,19 +8,29 @@ import * as e2e from "../e2e/mod.ts";
 import { SILENT_LOGGER } from "../log.ts";
 import { ClientStore } from "./client_store.ts";
 import { FileTransfers } from "./file_transfers.ts";
+import { encodeChunkBody, encodeEnvelope } from "../protocol/mod.ts";
 import type { NodeConnection } from "./node_connection.ts";
 import type { FileInner } from "./payload.ts";
 
-async function setup() {
+async function setup(extra: { awayAcceptBytes?: number } = {}) {
   await Deno.mkdir(".tmp", { recursive: true });
   const dir = await Deno.makeTempDir({ dir: ".tmp", prefix: "file-offer-" });
   const store = new ClientStore(":memory:");
   const sent: Array<{ peer: string; inner: FileInner }> = [];
+  const clock = new FakeClock();
+  const acks: string[][] = [];
   const files = new FileTransfers({
+    ...extra,
     self: "bob@nodeb",
     store,
-    connection: { send: () => true, up: true } as unknown as NodeConnection,
-    clock: new FakeClock(),
+    connection: {
+      send: (m: { type: string; ids?: string[] }) => {
+        if (m.type === "chunkAck") acks.push(m.ids!);
+        return true;
+      },
+      up: true,
+    } as unknown as NodeConnection,
+    clock,
     log: SILENT_LOGGER,
     downloadsDir: `${dir}/downloads`,
     stagingDir: `${dir}/staging`,
@@ -28,7 +38,7 @@ async function setup() {
     sendInner: (peer, inner, write) => {
       write?.();
       sent.push({ peer, inner });
-      return Promise.resolve();
+      return Promise.resolve(crypto.randomUUID());
     },
     emit: () => {},
   });
@@ -37,7 +47,7 @@ async function setup() {
     store.close();
     await Deno.remove(dir, { recursive: true });
   };
-  return { store, files, sent, cleanup };
+  return { store, files, sent, cleanup, clock, acks };
 }
 
 function offer(size: number, chunkBytes: number): Extract<FileInner, { t: "file-offer" }> {
@@ -92,6 +102,81 @@ Deno.test("receive() stores an acceptable offer without a bitmap; accept() makes
     assert.equal(row.state, "receiving");
     assert.equal(row.done.length, 5, "40 chunks, 5 bytes of bitmap");
     assert.deepEqual(sent.map((s) => s.inner.t), ["file-accept"]);
+  } finally {
+    await cleanup();
+  }
+});
+
+/** Applies an inner message as the client core does: its write in a transaction, then after. */
+function apply(store: ClientStore, files: FileTransfers, peer: string, inner: FileInner): void {
+  const step = files.receive(peer, inner);
+  store.transaction(() => step.write());
+  step.after();
+}
+
+Deno.test("file-push: a pushed file within away_accept_bytes is taken without asking or answering", async () => {
+  const { store, files, sent, cleanup } = await setup({ awayAcceptBytes: 10 * 1024 * 1024 });
+  try {
+    const o = offer(10 * 1024 * 1024, 256 * 1024);
+    apply(store, files, "alice@nodea", o);
+    apply(store, files, "alice@nodea", { t: "file-push", id: o.id });
+    const row = store.transfer(o.id)!;
+    assert.equal(row.state, "receiving");
+    assert.equal(row.done.length, 5);
+    assert.deepEqual(sent, [], "nothing to answer: the sender may be offline");
+    // A push from someone else, or a second push, changes nothing.
+    apply(store, files, "mallory@nodem", { t: "file-push", id: o.id });
+    apply(store, files, "alice@nodea", { t: "file-push", id: o.id });
+    assert.equal(store.transfer(o.id)!.state, "receiving");
+  } finally {
+    await cleanup();
+  }
+});
+
+Deno.test("file-push: a pushed file over away_accept_bytes fails here and its sender hears why", async () => {
+  const { store, files, sent, cleanup } = await setup({ awayAcceptBytes: 1024 * 1024 });
+  try {
+    const o = offer(2 * 1024 * 1024, 256 * 1024);
+    apply(store, files, "alice@nodea", o);
+    apply(store, files, "alice@nodea", { t: "file-push", id: o.id });
+    await Promise.resolve();
+    const row = store.transfer(o.id)!;
+    assert.equal(row.state, "failed");
+    assert.equal(row.done.length, 0, "no bitmap");
+    assert.equal(sent.length, 1);
+    assert.equal(sent[0].inner.t, "file-cancel");
+    assert.match((sent[0].inner as { reason?: string }).reason ?? "", /while away/);
+  } finally {
+    await cleanup();
+  }
+});
+
+Deno.test("a chunk before its offer is left at the node for a while, then dropped", async () => {
+  const { files, cleanup, clock, acks } = await setup();
+  try {
+    const envelope = encodeEnvelope({
+      id: crypto.getRandomValues(new Uint8Array(16)),
+      kind: "chunk",
+      ttl: 8,
+      createdAtMs: clock.nowMs(),
+      expiresAtMs: clock.nowMs() + 60_000,
+      from: "alice@nodea",
+      to: "bob@nodeb",
+      body: encodeChunkBody({
+        fileId: crypto.getRandomValues(new Uint8Array(16)),
+        index: 0,
+        fileBytes: 10,
+        sealed: new Uint8Array(26),
+      }),
+    });
+    files.onChunk("c1", envelope);
+    assert.deepEqual(acks, [], "not taken: its offer may still come");
+    clock.advance(60_000);
+    files.onChunk("c1", envelope);
+    assert.deepEqual(acks, []);
+    clock.advance(61_000);
+    files.onChunk("c1", envelope);
+    assert.deepEqual(acks, [["c1"]], "no offer after two minutes: dropped");
   } finally {
     await cleanup();
   }

@@ -7,12 +7,13 @@
  * a burst of pushed items shares one commit), and once that is committed runs
  * the step's `after` (show, send), then acknowledges, item after item in
  * order. An id already handled is acknowledged again (after the commit that
- * handled it) and nothing is shown twice; input that cannot be read or
+ * handled it) and nothing is shown twice; a step `inQueue` (groups) is
+ * followed up before the next item is handled; input that cannot be read or
  * decrypted is logged and dropped, so it cannot wedge the inbox.
  */
 import type { Address } from "../ids.ts";
 import type { Logger } from "../log.ts";
-import { decodeEnvelope } from "../protocol/mod.ts";
+import { decodeEnvelope, type Envelope } from "../protocol/mod.ts";
 import type { ClientStore } from "./client_store.ts";
 import { decodePayload } from "./payload.ts";
 import type { TurnCommit } from "./turn_commit.ts";
@@ -21,6 +22,11 @@ import type { TurnCommit } from "./turn_commit.ts";
 export interface Step {
   write?(): void;
   after?(): void | Promise<void>;
+  /**
+   * `after` runs in the queue, before the next item is handled: it changes
+   * what the next item is judged by (a group's held messages, its pending change).
+   */
+  inQueue?: boolean;
 }
 
 /** Nothing to write or do (the item is still marked handled). */
@@ -34,8 +40,15 @@ export interface InboxHandlers {
   acceptance(from: Address, acceptance: Uint8Array): Promise<Step>;
   /** A ratchet message, bound to its envelope id. */
   ratchet(from: Address, envelopeId: Uint8Array, message: Uint8Array): Promise<Step>;
-  /** The node's word on one of our envelopes. */
-  notice(ref: string, state: "delivered" | "failed" | "held" | "kept", reason?: string): Step;
+  /** The node's word on one of our envelopes (`users`: per-user results of a group envelope). */
+  notice(
+    ref: string,
+    state: "delivered" | "failed" | "held" | "kept",
+    reason?: string,
+    users?: Record<string, string>,
+  ): Step;
+  /** A group envelope (application message, or what the group's home node fanned out). */
+  group?(envelope: Envelope, inboxId: string): Promise<Step>;
 }
 
 /** Options of {@linkcode Inbox}. */
@@ -61,6 +74,7 @@ export type InboxItem =
     ref: string;
     state: "delivered" | "failed" | "held" | "kept";
     reason?: string;
+    users?: Record<string, string>;
   };
 
 /** The acknowledgements one message carries at most. */
@@ -94,30 +108,44 @@ export class Inbox {
   }
 
   async #handle(item: InboxItem): Promise<{ committed: Promise<Step> }> {
-    const { store, turn } = this.#o;
+    const { store } = this.#o;
     if (item.type === "notice") {
-      const step = this.#o.handlers.notice(item.ref, item.state, item.reason);
-      return { committed: turn.write(() => (step.write?.(), step)) };
+      const step = this.#o.handlers.notice(item.ref, item.state, item.reason, item.users);
+      return await this.#written(step, () => step.write?.());
     }
-    if (store.wasProcessed(item.id)) return { committed: turn.write(() => NO_STEP) };
+    if (store.wasProcessed(item.id)) return { committed: this.#o.turn.write(() => NO_STEP) };
     let step: Step = NO_STEP;
     try {
-      step = await this.#route(item.envelope);
+      step = await this.#route(item.envelope, item.id);
     } catch (e) {
       // Unreadable or undecryptable: dropped (and logged) so it cannot wedge the inbox.
       this.#o.log.warn("dropped an incoming envelope", { id: item.id, why: String(e) });
     }
-    return {
-      committed: turn.write(() => {
-        step.write?.();
-        store.markProcessed(item.id);
-        return step;
-      }),
-    };
+    return await this.#written(step, () => {
+      step.write?.();
+      store.markProcessed(item.id);
+    });
   }
 
-  #route(bytes: Uint8Array): Promise<Step> {
+  /**
+   * Writes a step in this turn's transaction. A step `inQueue` is followed up
+   * here, in the queue, once committed (nothing else is handled meanwhile);
+   * any other once the queue has moved on.
+   */
+  async #written(step: Step, write: () => void): Promise<{ committed: Promise<Step> }> {
+    const committed = this.#o.turn.write(() => (write(), step));
+    if (!step.inQueue) return { committed };
+    await committed;
+    await step.after?.();
+    return { committed: Promise.resolve(NO_STEP) };
+  }
+
+  #route(bytes: Uint8Array, inboxId: string): Promise<Step> {
     const e = decodeEnvelope(bytes);
+    if (e.kind === "group" || e.kind === "groupFanout") {
+      if (!this.#o.handlers.group) throw new TypeError("Cannot handle group envelopes here");
+      return this.#o.handlers.group(e, inboxId);
+    }
     if (e.to !== this.#o.self) throw new TypeError("Cannot handle envelope: not addressed to us");
     const from = e.from as Address;
     const p = decodePayload(e.body);

@@ -106,7 +106,7 @@ export class Messaging {
    *
    * @throws {ChatStateError} no accepted chat, or its key awaits confirmation
    */
-  async sendControl(peer: string, inner: FileInner, write?: () => void): Promise<void> {
+  async sendControl(peer: string, inner: FileInner, write?: () => void): Promise<string> {
     const { envelope, committed } = await this.#o.sessions.exclusive(async () => {
       const c = this.#o.contacts.sendable(toAddress(peer), "send");
       return await this.#seal(peer, c, inner, {
@@ -118,6 +118,7 @@ export class Messaging {
     });
     await committed;
     await this.#o.outbox.control(envelope.id, envelope.bytes);
+    return envelope.id;
   }
 
   /** Seals through the sessions; a chat that cannot send yet is the user's error, not a crash. */

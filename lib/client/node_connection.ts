@@ -11,8 +11,11 @@ import {
 } from "../protocol/mod.ts";
 import { NodeRefusedError, NodeUnavailableError } from "./errors.ts";
 
-type Reply = Extract<ClientMessage, { type: "submitted" | "bundle" | "entries" }>;
-type Request = Extract<ClientMessage, { type: "submit" | "fetch" | "directory" }>;
+type Reply = Extract<ClientMessage, { type: "submitted" | "bundle" | "entries" | "keyPackage" }>;
+type Request = Extract<
+  ClientMessage,
+  { type: "submit" | "fetch" | "directory" | "keyPackageFetch" }
+>;
 type WithoutReq<T> = T extends unknown ? Omit<T, "req"> : never;
 
 /** Options of {@linkcode NodeConnection}. */
@@ -33,6 +36,8 @@ export interface NodeReceiver {
   onCondition?(m: Extract<ClientMessage, { type: "condition" }>): void;
   /** Called after every (re)connection, once the node said welcome. */
   onConnected(): void;
+  /** How many of our group key packages the node has left (at welcome, and when one goes). */
+  onKeyPackages?(m: Extract<ClientMessage, { type: "keyPackageCount" }>): void;
 }
 
 /** A reconnecting connection to the home node. */
@@ -133,9 +138,12 @@ export class NodeConnection {
         return this.#receiver?.onChunk?.(m);
       case "condition":
         return this.#receiver?.onCondition?.(m);
+      case "keyPackageCount":
+        return this.#receiver?.onKeyPackages?.(m);
       case "submitted":
       case "bundle":
-      case "entries": {
+      case "entries":
+      case "keyPackage": {
         const w = this.#waiting.get(m.req);
         if (w) {
           this.#waiting.delete(m.req);
@@ -210,6 +218,41 @@ export class NodeConnection {
       throw new NodeRefusedError(r.error ?? "Cannot send: refused by the node");
     }
     return r.state;
+  }
+
+  /**
+   * Hands the node a group envelope; resolves with how far it got and, for
+   * one kept at this very node, what it did for each user.
+   *
+   * @throws {NodeUnavailableError} the node cannot be asked now (send it again later)
+   * @throws {NodeRefusedError} the node refused it (its sentence is the message)
+   */
+  async submitGroup(
+    envelope: Uint8Array,
+  ): Promise<{ state: "sent" | "delivered"; users?: Record<string, string> }> {
+    const r = await this.request<Extract<ClientMessage, { type: "submitted" }>>({
+      type: "submit",
+      envelope,
+    });
+    if (r.error || !r.state) {
+      throw new NodeRefusedError(r.error ?? "Cannot send: refused by the node");
+    }
+    return { state: r.state, ...(r.users ? { users: r.users } : {}) };
+  }
+
+  /**
+   * Asks the node for one MLS key package of `address` (handed out once).
+   *
+   * @throws {NodeUnavailableError} the node cannot be asked now
+   * @throws {NodeRefusedError} none to be had (no such user, none published, unreachable)
+   */
+  async fetchKeyPackage(address: string): Promise<Uint8Array> {
+    const r = await this.request<Extract<ClientMessage, { type: "keyPackage" }>>({
+      type: "keyPackageFetch",
+      address,
+    });
+    if (!r.keyPackage) throw new NodeRefusedError(r.error ?? `Cannot invite ${address}`);
+    return r.keyPackage;
   }
 
   /**

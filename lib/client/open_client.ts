@@ -46,6 +46,8 @@ export interface OpenClientOptions {
   downloadsDir?: string;
   /** Offers up to this size are accepted without asking (default 0: always ask). */
   autoAcceptFileBytes?: number;
+  /** Files pushed while away (through a mailbox) are taken up to this size (default 64 MiB). */
+  awayAcceptFileBytes?: number;
   /** How long a message may wait for delivery (the node's `[Delivery] message_lifetime`). */
   messageLifetimeMs?: number;
 }
@@ -76,6 +78,7 @@ export async function openClient(o: OpenClientOptions): Promise<OpenClient> {
       downloadsDir: o.downloadsDir ?? join(o.dir, "downloads"),
       stagingDir: join(o.dir, "outgoing"),
       autoAcceptBytes: o.autoAcceptFileBytes ?? 0,
+      ...(o.awayAcceptFileBytes !== undefined ? { awayAcceptBytes: o.awayAcceptFileBytes } : {}),
     },
   });
   await connection.start({
@@ -85,6 +88,7 @@ export async function openClient(o: OpenClientOptions): Promise<OpenClient> {
       else core.transfers.onChunkResults(m.results);
     },
     onCondition: (m) => core.onCondition(m.resources),
+    onKeyPackages: (m) => core.onKeyPackages(m.count, m.lastResort),
     onConnected: () => core.onConnected(),
   });
   return {

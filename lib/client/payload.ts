@@ -16,6 +16,7 @@
  *   5 file-accept, 6 file-decline, 7 file-done   [16] file id
  *   8 file-cancel  [16] file id | u8 has reason (0 | 1) | str16 reason (≤ 500), if any
  *   9 file-resend  [16] file id | u64 index | u8 attempt (1 to 99)
+ *  10 file-push    [16] file id (chunks follow without waiting for an accept: the receiver is away)
  *
  * Kind 1 (`u8 1 | request v1 | sealed intro` beside it, outside the signature) and
  * the JSON inner messages of earlier versions are no longer read.
@@ -38,7 +39,7 @@ export type Inner =
 /** The file transfer's messages inside the ratchet; `id` is the file id in hex. */
 export type FileInner =
   | { t: "file-offer"; id: string; name: string; size: number; type: string; manifest: string }
-  | { t: "file-accept" | "file-decline" | "file-done"; id: string }
+  | { t: "file-accept" | "file-decline" | "file-done" | "file-push"; id: string }
   | { t: "file-cancel"; id: string; reason?: string }
   | { t: "file-resend"; id: string; index: number; attempt: number };
 
@@ -86,6 +87,7 @@ const INNER_TYPES = [
   "file-done",
   "file-cancel",
   "file-resend",
+  "file-push",
 ] as const;
 const CODE = Object.fromEntries(INNER_TYPES.map((t, i) => [t, i + 1])) as Record<
   Inner["t"],

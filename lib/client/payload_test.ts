@@ -28,6 +28,7 @@ const SAMPLES: Inner[] = [
   { t: "file-cancel", id: FILE_ID },
   { t: "file-cancel", id: FILE_ID, reason: "Cannot send file: quota full" },
   { t: "file-resend", id: FILE_ID, index: 7, attempt: 2 },
+  { t: "file-push", id: FILE_ID },
 ];
 
 Deno.test("decodeInner() reads back every inner message encodeInner() writes", () => {
@@ -53,6 +54,14 @@ function refuses(bytes: Uint8Array, why: RegExp) {
 
 const w = (type: number) => new ByteWriter().u8(1).u8(type);
 
+Deno.test("a file-push is type 10 and the file id, nothing else", () => {
+  assert.deepEqual(
+    encodeInner({ t: "file-push", id: FILE_ID }),
+    Uint8Array.of(1, 10, ...Uint8Array.fromHex(FILE_ID)),
+  );
+  refuses(Uint8Array.of(1, 10, ...Uint8Array.fromHex(FILE_ID), 0), /trailing/);
+});
+
 Deno.test("decodeInner() refuses unknown versions and types, JSON, truncation, trailing bytes", () => {
   refuses(
     new TextEncoder().encode(JSON.stringify({ t: "text", seq: 1, at: 1, text: "x" })),
@@ -60,7 +69,7 @@ Deno.test("decodeInner() refuses unknown versions and types, JSON, truncation, t
   );
   refuses(Uint8Array.of(2, 1), /version/);
   refuses(Uint8Array.of(1, 0), /unknown type/);
-  refuses(Uint8Array.of(1, 10), /unknown type/);
+  refuses(Uint8Array.of(1, 11), /unknown type/);
   refuses(new Uint8Array(0), /truncated/);
   refuses(Uint8Array.of(1, 3, 0), /trailing/);
   refuses(Uint8Array.of(1, 2, 0, 0, 0, 0, 0, 0, 0, 9, 0), /trailing/);

@@ -171,6 +171,12 @@ export class LinkManager {
     return rt.channel.send(encodeLinkMessage(message));
   }
 
+  /** Whether a message to `peer` would be queued below its high-water mark (the link is up). */
+  writable(peer: NodeId): boolean {
+    const rt = this.#peers.get(peer);
+    return rt?.state === "up" && rt.channel?.writable === true;
+  }
+
   /**
    * Records a peer to link with (from `connect` or an invite) and dials it.
    * Resolves with its link row once the attempt settles or `waitMs` passes.

@@ -7,6 +7,7 @@ import type { Federation } from "../federation/mod.ts";
 import type { NodeId } from "../ids.ts";
 import type { NodeStore } from "../store/mod.ts";
 import type { ClientHub } from "./client_hub.ts";
+import type { GroupService } from "./group_service.ts";
 import type { MailboxService } from "./mailbox_service.ts";
 
 /**
@@ -19,6 +20,7 @@ export interface AdminNode {
   federation: Federation;
   store: NodeStore;
   clients: Pick<ClientHub, "online" | "announceUsers" | "detach">;
+  groups: Pick<GroupService, "forgetUser">;
   mailbox: Pick<MailboxService, "serve" | "stopServing" | "served">;
   status(): { endpoint: { port: number } };
   invite(): string;
@@ -96,6 +98,8 @@ export function adminHandlers(node: AdminNode): Record<string, AdminHandler> {
       }
       if (!node.store.getAccount(name)) throw new AdminError(`Cannot remove ${name}: no such user`);
       node.store.deleteAccount(name);
+      // Nor does a later account of the same name stand in the removed user's groups.
+      node.groups.forgetUser(name);
       // The removed user's client goes at once: a later account of the same name is someone else.
       node.clients.detach(name, "account removed");
       node.clients.announceUsers();

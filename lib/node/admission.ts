@@ -9,7 +9,12 @@
  * - {@linkcode admitChunk}: the same for a file chunk, before the spool is asked.
  */
 import type { UserName } from "../ids.ts";
-import { type Envelope, type EnvelopeKind, isUserEnvelope } from "../protocol/mod.ts";
+import {
+  type Envelope,
+  type EnvelopeKind,
+  isGroupEnvelope,
+  isUserEnvelope,
+} from "../protocol/mod.ts";
 import type { ContactPolicy } from "../store/mod.ts";
 import type { ReceiptStatus } from "./receipt.ts";
 
@@ -41,7 +46,7 @@ export function checkSubmission(input: {
   maxLifetimeMs: number;
 }): SubmissionCheck {
   const { envelope: e, owner, self, nowMs, maxLifetimeMs } = input;
-  if (!input.kinds.includes(e.kind) || !isUserEnvelope(e)) {
+  if (!input.kinds.includes(e.kind) || !(isUserEnvelope(e) || isGroupEnvelope(e))) {
     return { ok: false, message: `Cannot send: clients may not send ${e.kind} envelopes here` };
   }
   if (e.from !== `${owner}@${self}`) {

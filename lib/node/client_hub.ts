@@ -35,7 +35,9 @@ import type { BundleService } from "./bundle_service.ts";
 import type { Committer } from "./committer.ts";
 import { type Delivery, DeliveryError, type DeliveryEvent } from "./delivery.ts";
 import type { FileSpool } from "./file_spool.ts";
+import type { GroupService } from "./group_service.ts";
 import type { ResourceState } from "./resource_state.ts";
+import { decodeKeyPackageList } from "../protocol/mod.ts";
 
 /** URL path of the client protocol on the node's listener. */
 export const CLIENT_PATH = "/fedchat/v1/client";
@@ -60,6 +62,8 @@ interface Session {
   /** Chunks pushed and not yet acknowledged, with their sizes. */
   chunksOut: Map<string, number>;
   chunkBytesOut: number;
+  /** When a chunk was last pushed (from none out) or taken. */
+  chunkProgressAtMs: number;
 }
 
 /** Options of {@linkcode ClientHub}. */
@@ -76,6 +80,8 @@ export interface ClientHubOptions {
   clock: Clock;
   log: Logger;
   handshakeTimeoutMs: number;
+  /** Groups: key packages, and each user's standing in groups. */
+  groups?: GroupService;
 }
 
 /** Serves every client of this node. */
@@ -90,6 +96,10 @@ export class ClientHub {
       for (const s of this.#sessions.values()) this.#sendCondition(s);
     });
     this.#repushTimer = options.clock.setTimer(() => this.#repush(), REPUSH_CHECK_MS);
+    options.groups?.onKeyPackages((e) => {
+      const s = this.#sessions.get(e.owner);
+      if (s) this.#send(s, { type: "keyPackageCount", count: e.count, lastResort: e.lastResort });
+    });
   }
 
   #repushTimer: number;
@@ -112,6 +122,13 @@ export class ClientHub {
         s.pushedSeq = 0;
         s.unacked = 0;
         this.#push(s);
+      }
+      // Chunks the client left here (their file was not offered yet, or it could not store
+      // them) go again, so a chunk that overtook its offer is not stuck.
+      if (s.chunksOut.size > 0 && now - s.chunkProgressAtMs >= REPUSH_AFTER_MS) {
+        s.chunksOut.clear();
+        s.chunkBytesOut = 0;
+        this.#pushChunks(s);
       }
     }
     this.#repushTimer = this.#o.clock.setTimer(() => this.#repush(), REPUSH_CHECK_MS);
@@ -203,6 +220,7 @@ export class ClientHub {
       progressAtMs: this.#o.clock.nowMs(),
       chunksOut: new Map(),
       chunkBytesOut: 0,
+      chunkProgressAtMs: this.#o.clock.nowMs(),
     };
     this.#sessions.set(user, s);
     link.onClose = () => {
@@ -220,6 +238,8 @@ export class ClientHub {
     });
     this.announceUsers();
     this.#sendCondition(s);
+    const kp = this.#o.groups?.keyPackageCount(user);
+    if (kp) this.#send(s, { type: "keyPackageCount", count: kp.count, lastResort: kp.lastResort });
     this.#push(s);
     this.#pushChunks(s);
   }
@@ -243,7 +263,7 @@ export class ClientHub {
       return;
     }
     const notice = new TextEncoder().encode(
-      JSON.stringify({ ref: ev.id, state: ev.state, reason: ev.reason }),
+      JSON.stringify({ ref: ev.id, state: ev.state, reason: ev.reason, users: ev.users }),
     );
     const bytes = new Uint8Array(notice.length + 1);
     bytes[0] = NOTICE_MARK;
@@ -287,6 +307,7 @@ export class ClientHub {
           ref: n.ref,
           state: n.state,
           reason: n.reason,
+          ...(n.users ? { users: n.users } : {}),
         });
       } else {
         this.#send(s, { type: "deliver", seq: r.seq, id: r.id, envelope: r.bytes });
@@ -294,12 +315,18 @@ export class ClientHub {
     }
   }
 
-  /** Pushes waiting file chunks, at most {@linkcode CHUNK_WINDOW_BYTES} unacknowledged. */
+  /**
+   * Pushes waiting file chunks, at most {@linkcode CHUNK_WINDOW_BYTES}
+   * unacknowledged, and only once the client took its inbox: a file's offer
+   * (in the inbox) reaches the client before its chunks, also when both
+   * waited at a mailbox.
+   */
   #pushChunks(s: Session): void {
-    if (this.#sessions.get(s.user) !== s) return;
+    if (this.#sessions.get(s.user) !== s || s.unacked > 0) return;
     for (const c of this.#o.spool.pending(s.user)) {
       if (s.chunkBytesOut >= CHUNK_WINDOW_BYTES) return;
       if (s.chunksOut.has(c.id)) continue;
+      if (s.chunksOut.size === 0) s.chunkProgressAtMs = this.#o.clock.nowMs();
       s.chunksOut.set(c.id, c.bytes);
       s.chunkBytesOut += c.bytes;
       this.#o.spool.read(s.user, c.id).then(
@@ -340,7 +367,13 @@ export class ClientHub {
       case "submit":
         try {
           const r = await this.#o.delivery.submit(s.user, m.envelope);
-          this.#send(s, { type: "submitted", req: m.req, id: r.id, state: r.state });
+          this.#send(s, {
+            type: "submitted",
+            req: m.req,
+            id: r.id,
+            state: r.state,
+            ...(r.users ? { users: r.users } : {}),
+          });
         } catch (e) {
           if (!(e instanceof DeliveryError)) throw e;
           this.#send(s, { type: "submitted", req: m.req, error: e.message });
@@ -356,6 +389,7 @@ export class ClientHub {
         }, () => {
           this.#o.delivery.released(s.user, gone);
           this.#push(s);
+          this.#pushChunks(s);
         });
         return;
       }
@@ -381,6 +415,7 @@ export class ClientHub {
           s.chunkBytesOut -= s.chunksOut.get(id)!;
           s.chunksOut.delete(id);
         }
+        s.chunkProgressAtMs = this.#o.clock.nowMs();
         await this.#o.spool.remove(s.user, taken);
         this.#pushChunks(s);
         return;
@@ -407,6 +442,25 @@ export class ClientHub {
         }
         return;
       }
+      case "keyPackages": {
+        const groups = this.#need(this.#o.groups);
+        const e = await groups.publishKeyPackages(s.user, decodeKeyPackageList(m.packages));
+        this.#send(s, { type: "keyPackageCount", count: e.count, lastResort: e.lastResort });
+        return;
+      }
+      case "keyPackageFetch": {
+        const groups = this.#need(this.#o.groups);
+        try {
+          const keyPackage = await groups.fetchKeyPackage(m.address);
+          this.#send(s, { type: "keyPackage", req: m.req, keyPackage });
+        } catch (e) {
+          this.#send(s, { type: "keyPackage", req: m.req, error: (e as Error).message });
+        }
+        return;
+      }
+      case "groupPolicy":
+        this.#need(this.#o.groups).setLocalStanding(s.user, m.group, m.state);
+        return;
       case "directory":
         this.#send(s, {
           type: "entries",
@@ -421,5 +475,10 @@ export class ClientHub {
       default:
         throw new TypeError(`Cannot handle ${m.type} from a client`);
     }
+  }
+
+  #need<T>(x: T | undefined): T {
+    if (x === undefined) throw new TypeError("Cannot do that: this node has no groups");
+    return x;
   }
 }

@@ -34,6 +34,9 @@ export type CustodyEvent = {
   reason?: string;
 };
 
+/** Refusals remembered at most (each is a mailbox and a destination). */
+const MAX_REFUSALS = 4096;
+
 /** What custody needs of the node. */
 export interface CustodyNetwork {
   hasRoute(node: NodeId): boolean;
@@ -69,7 +72,8 @@ export class Custody {
   #o: Required<CustodyOptions>;
   /** Ids in custody (the store has the records). */
   #ids: Set<string>;
-  #refused = new Map<NodeId, number>();
+  /** `mailbox|dest` → until when that mailbox is not asked again for that destination. */
+  #refused = new Map<string, number>();
   #lastQuery = new Map<NodeId, number>();
   #timer: number;
   #stopped = false;
@@ -114,7 +118,7 @@ export class Custody {
     const mailbox = chooseMailbox({
       mailboxes,
       hasRoute: (m) => m !== entry.dest && this.#o.network.hasRoute(m),
-      refusedUntilMs: (m) => this.#refused.get(m) ?? 0,
+      refusedUntilMs: (m) => this.#refused.get(`${m}|${entry.dest}`) ?? 0,
       nowMs: now,
     });
     if (!mailbox) return null;
@@ -130,10 +134,19 @@ export class Custody {
     return this.#o.network.send(wrapped) === "no-route" ? null : mailbox;
   }
 
-  /** A mailbox refused (`status`) to hold for a while: it is not asked again for a while. */
-  refusedBy(mailbox: NodeId, status: ReceiptStatus): void {
-    this.#refused.set(mailbox, this.#o.clock.nowMs() + this.#o.refusedPauseMs);
-    this.#o.log.info("mailbox refused custody", { mailbox, status });
+  /**
+   * A mailbox refused (`status`) to hold for `dest`: it is not asked again
+   * for that destination for a while (another destination it serves may
+   * still fit).
+   */
+  refusedBy(mailbox: NodeId, dest: NodeId, status: ReceiptStatus): void {
+    const now = this.#o.clock.nowMs();
+    if (this.#refused.size >= MAX_REFUSALS) {
+      for (const [k, until] of this.#refused) if (until <= now) this.#refused.delete(k);
+      if (this.#refused.size >= MAX_REFUSALS) return; // still full: asking again is harmless
+    }
+    this.#refused.set(`${mailbox}|${dest}`, now + this.#o.refusedPauseMs);
+    this.#o.log.info("mailbox refused custody", { mailbox, dest, status });
   }
 
   /** `mailbox` holds these outbox entries now: this node keeps only custody records. */

@@ -17,6 +17,7 @@
  * the client acknowledges it, or until its keep-until on this node's clock.
  */
 import type { Clock } from "../clock.ts";
+import type { ProvenanceVerdict } from "../federation/mod.ts";
 import type { RateBudget, ThrottledLog } from "../budget.ts";
 import { type NodeId, splitAddress, type UserName } from "../ids.ts";
 import type { Logger } from "../log.ts";
@@ -33,6 +34,7 @@ import {
   type Envelope,
   EnvelopeError,
   envelopeIdHex,
+  isGroupEnvelope,
   isUserEnvelope,
   type NodeEnvelope,
   originNode,
@@ -40,22 +42,21 @@ import {
   type UserEnvelope,
   withoutAuth,
 } from "../protocol/mod.ts";
-import { type InboxKind, type NodeStore, storeFailure } from "../store/mod.ts";
+import { type InboxAdd, type InboxKind, type NodeStore, storeFailure } from "../store/mod.ts";
 import { type Admission, admit, admitChunk, checkSubmission, OPEN_FACTS } from "./admission.ts";
 import type { Committer } from "./committer.ts";
 import type { DeliveryBudgets } from "./delivery_budgets.ts";
 import type { FileSpool } from "./file_spool.ts";
 import { DeliveryError } from "./errors.ts";
 import { Custody } from "./custody.ts";
+import { decodeReceiptEntries, type ReceiptEntry, type UserResult } from "./group_receipt.ts";
+import { envelopeStatus } from "./group_rules.ts";
+import type { GroupOutcome, GroupService } from "./group_service.ts";
+import type { FanoutRow } from "./group_store.ts";
 import { Outbox, type OutboxEntry } from "./outbox.ts";
 import { ReceiptBatcher } from "./receipt_batcher.ts";
 import type { ResourceState } from "./resource_state.ts";
-import {
-  decodeReceipt,
-  type ReceiptEntries,
-  type ReceiptStatus,
-  TEMPORARY_STATUSES,
-} from "./receipt.ts";
+import { type ReceiptStatus, TEMPORARY_STATUSES } from "./receipt.ts";
 
 export { DeliveryError } from "./errors.ts";
 
@@ -71,6 +72,8 @@ export type DeliveryEvent =
      */
     state: "held" | "kept" | "delivered" | "failed";
     reason?: string;
+    /** Per-user results of a group envelope: address → receipt status. */
+    users?: Record<string, string>;
   }
   | { kind: "inbox"; owner: UserName }
   /** A file chunk for `owner` is on disk. */
@@ -97,7 +100,9 @@ export interface DeliveryNetwork {
   /** This node's proof on its own envelopes (unsigned in, signed out). */
   signOwn(unsigned: Uint8Array[]): Uint8Array[];
   /** Decodes envelope bytes with their proof and checks it (null: not an envelope). */
-  verify(bytes: Uint8Array): { decoded: DecodedEnvelope; proven: boolean } | null;
+  verify(
+    bytes: Uint8Array,
+  ): { decoded: DecodedEnvelope; proven: boolean; verdict: ProvenanceVerdict } | null;
   /** The mailboxes `dest` named (kept across restarts). */
   mailboxesOf(dest: NodeId): readonly NodeId[];
 }
@@ -141,7 +146,15 @@ export interface DeliveryOptions {
   times?: Partial<DeliveryTimes>;
   /** Envelopes in flight per destination node. */
   window?: number;
+  /** Groups: judges group envelopes for this node's users, and is the hub of its groups. */
+  groups?: GroupService;
 }
+
+/**
+ * Owner of the outbox rows of this node's own envelopes (a hub's fan-out): not a
+ * user name (user names cannot start with "~"), so nobody is told about them.
+ */
+export const NODE_OWNER = "~node" as UserName;
 
 /** How long a forwarded chunk waits for its receipt before the sender's client retries it. */
 const STREAM_FORGET_MS = 60_000;
@@ -217,7 +230,7 @@ export class Delivery {
    * Sees receipts first (a mailbox settling what it handed over) and returns
    * the entries that were not about its envelopes.
    */
-  receiptTap: ((entries: ReceiptEntries, from: NodeId) => ReceiptEntries) | null = null;
+  receiptTap: ((entries: ReceiptEntry[], from: NodeId) => ReceiptEntry[]) | null = null;
 
   /** Calls `listener` with every delivery event (the client sessions listen). */
   onEvent(listener: (event: DeliveryEvent) => void): void {
@@ -225,6 +238,7 @@ export class Delivery {
   }
 
   #emit(event: DeliveryEvent): void {
+    if (event.owner === NODE_OWNER) return;
     for (const l of this.#listeners) l(event);
   }
 
@@ -263,7 +277,11 @@ export class Delivery {
     return e as UserEnvelope;
   }
 
-  #check(owner: UserName, e: Envelope, kinds: Array<"request" | "message" | "chunk">): void {
+  #check(
+    owner: UserName,
+    e: Envelope,
+    kinds: Array<"request" | "message" | "chunk" | "group" | "groupHub">,
+  ): void {
     const verdict = checkSubmission({
       envelope: e,
       owner,
@@ -281,9 +299,19 @@ export class Delivery {
    *
    * @throws {DeliveryError} not from this user, bad kind, too big, bad expiry, outbox full
    */
-  submit(owner: UserName, bytes: Uint8Array): Promise<{ id: string; state: "sent" | "delivered" }> {
+  submit(
+    owner: UserName,
+    bytes: Uint8Array,
+  ): Promise<{ id: string; state: "sent" | "delivered"; users?: Record<string, string> }> {
     let e = this.#decodeSubmitted(bytes);
-    this.#check(owner, e, ["request", "message"]);
+    this.#check(
+      owner,
+      e,
+      this.#o.groups ? ["request", "message", "group", "groupHub"] : [
+        "request",
+        "message",
+      ],
+    );
     if (e.kind === "request" && e.body.length > MAX_REQUEST_BODY) {
       throw new DeliveryError("Cannot send: request too large");
     }
@@ -294,6 +322,7 @@ export class Delivery {
     const id = envelopeIdHex(e.id);
     const dest = destinationNode(e);
     const now = this.#o.clock.nowMs();
+    if (dest === this.#o.self && isGroupEnvelope(e)) return this.#submitGroupHere(e, bytes, id);
     if (dest === this.#o.self) {
       const verdict = this.#admitUserEnvelope(e, this.#o.self);
       if (verdict.status === "no-such-user") {
@@ -382,6 +411,14 @@ export class Delivery {
     if (e.kind === "chunk" || e.kind === "request" || e.kind === "message") {
       this.#receiveUser(e, bytes, viaPeer, null);
     }
+    if (e.kind === "group" || e.kind === "groupHub" || e.kind === "groupFanout") {
+      const origin = originNode(e);
+      void this.#receiveGroup(e, bytes, origin).then(
+        (r) => this.#answer(origin, e.id, r.status, viaPeer, r.users),
+        (err) => this.#o.log.warn("cannot judge a group envelope", { why: String(err) }),
+      );
+      return;
+    }
   }
 
   /**
@@ -416,6 +453,143 @@ export class Delivery {
     );
   }
 
+  /**
+   * Judges a group envelope addressed to this node (groups.judge decides), keeps
+   * it for the users it is stored for (each within their inbox's room; one
+   * without room is "busy" and its sender tries again), and resolves with the
+   * receipt's status and per-user results once that is durable.
+   */
+  async #receiveGroup(
+    e: Envelope,
+    bytes: Uint8Array,
+    origin: NodeId,
+  ): Promise<{ status: ReceiptStatus; users?: UserResult[]; note?: string }> {
+    const groups = this.#o.groups;
+    if (!groups) return { status: "refused" };
+    if (this.#stale(e)) return { status: "expired" };
+    const now = this.#o.clock.nowMs();
+    if (e.kind === "group" && !this.#o.budgets.messageRate(origin, now)) return { status: "busy" };
+    const verdict: GroupOutcome = await groups.judge(e, origin);
+    const hex = envelopeIdHex(e.id);
+    const users = verdict.users?.map((u) => ({ ...u }));
+    const rows: InboxAdd[] = [];
+    const length = bytes.length + 64;
+    for (const s of verdict.store) {
+      const rowId = `${hex}.${s.name}`;
+      if (this.#o.store.wasDelivered(rowId)) continue;
+      const name = s.name as UserName;
+      if (!this.#o.budgets.inboxTake(name, s.kind, length, origin, now)) {
+        const u = users?.find((x) => x.name === s.name);
+        if (u) u.status = "busy";
+        continue;
+      }
+      rows.push({
+        id: rowId,
+        owner: name,
+        bytes,
+        kind: s.kind,
+        receivedAtMs: now,
+        keepUntilMs: this.#keepUntil(e, now),
+        origin,
+      });
+    }
+    const status = users && verdict.status !== "busy" && verdict.store.length > 0
+      ? envelopeStatus(users)
+      : verdict.status;
+    if (verdict.note && status !== "stored") {
+      this.#o.throttled.write("info", `group|${origin}|${verdict.note}`, "group envelope dropped", {
+        origin,
+        kind: e.kind,
+        why: verdict.note,
+      });
+    }
+    const result = {
+      status,
+      ...(users ? { users } : {}),
+      ...(verdict.note ? { note: verdict.note } : {}),
+    };
+    if (rows.length === 0) return result;
+    return await new Promise((resolve) => {
+      this.#o.committer.write(
+        () => this.#o.store.inboxAdd(rows),
+        () => {
+          for (const owner of new Set(rows.map((r) => r.owner))) {
+            this.#emit({ kind: "inbox", owner });
+          }
+          resolve(result);
+        },
+        () => {
+          for (const r of rows) {
+            this.#o.budgets.inboxRelease(r.owner, r.kind, length);
+            this.#o.budgets.dedupRelease(origin);
+          }
+          resolve({ status: "busy" });
+        },
+      );
+    });
+  }
+
+  /** A local client's group envelope for this very node (its own home node, or members here). */
+  async #submitGroupHere(
+    e: Envelope,
+    bytes: Uint8Array,
+    id: string,
+  ): Promise<{ id: string; state: "delivered"; users?: Record<string, string> }> {
+    const r = await this.#receiveGroup(e, bytes, this.#o.self);
+    if (r.status === "busy") {
+      throw new DeliveryError("Cannot send: this node is busy with the group; try again later");
+    }
+    if (e.kind === "groupHub" && r.status !== "stored") {
+      throw new DeliveryError(
+        `Cannot change the group: its home node refused (${r.note ?? r.status})`,
+      );
+    }
+    return {
+      id,
+      state: "delivered",
+      ...(r.users ? { users: userMap(r.users, this.#o.self) } : {}),
+    };
+  }
+
+  /**
+   * Takes this node's own envelopes (a hub's fan-out): those for other nodes
+   * into the outbox (sent and resent like any), those for this node judged and
+   * kept here. Resolves once all are durable.
+   */
+  enqueueOwn(rows: readonly FanoutRow[]): Promise<void> {
+    const here = rows.filter((r) => r.dest === this.#o.self);
+    const there = rows.filter((r) => r.dest !== this.#o.self);
+    const local = here.map(async (r) => {
+      const e = decodeEnvelope(r.bytes);
+      const out = await this.#receiveGroup(e, r.bytes, this.#o.self);
+      if (out.status === "busy") throw new DeliveryError("Cannot keep the fan-out here yet");
+    });
+    const remote = there.length === 0 ? Promise.resolve() : new Promise<void>((resolve, reject) => {
+      let seqs: number[] = [];
+      const items = there.map((r) => ({
+        id: r.id,
+        owner: NODE_OWNER,
+        dest: r.dest as NodeId,
+        bytes: r.bytes,
+        expiresAtMs: r.expiresAtMs,
+      }));
+      this.#o.committer.write(
+        () => {
+          seqs = this.#o.store.outboxAdd(items);
+        },
+        () => {
+          this.#outbox.added(
+            items.map((x, i) => ({ ...x, seq: seqs[i] })).filter((x) => x.seq > 0),
+          );
+          this.#sendSoon();
+          resolve();
+        },
+        (kind) => reject(new DeliveryError(`Cannot keep the fan-out: store failed (${kind})`)),
+      );
+    });
+    return Promise.all([remote, ...local]).then(() => {});
+  }
+
   /** A mailbox hands over an envelope it held for this node: its origin's proof decides. */
   #fromMailbox(e: NodeEnvelope): void {
     let inner: Uint8Array;
@@ -426,17 +600,46 @@ export class Delivery {
     }
     const checked = this.#o.network.verify(inner);
     const env = checked?.decoded.envelope;
-    if (!checked || !env || !isUserEnvelope(env) || destinationNode(env) !== this.#o.self) {
+    const group = env && (isGroupEnvelope(env) || env.kind === "groupFanout");
+    if (
+      !checked || !env || !(isUserEnvelope(env) || group) || destinationNode(env) !== this.#o.self
+    ) {
       return this.#receipts.add(e.from, e.id, "refused", null);
     }
-    if (!checked.proven) {
-      // The origin's key may be unknown here yet: the mailbox keeps it and tries again.
+    if (checked.verdict === "unknown-origin") {
+      // The origin's key is unknown here yet: the mailbox keeps it and tries again.
       this.#o.throttled.write("info", `mailbox|${e.from}`, "held envelope not proven yet", {
         mailbox: e.from,
       });
       return this.#receipts.add(e.from, env.id, "busy", null);
     }
-    this.#receiveUser(env, withoutAuth(inner, checked.decoded), null, e.from);
+    if (!checked.proven) {
+      // Altered or forged (by the mailbox or before it): never stored.
+      this.#o.throttled.write(
+        "warn",
+        `mailbox-forged|${e.from}`,
+        "a mailbox handed over a forged or altered envelope",
+        {
+          mailbox: e.from,
+          verdict: checked.verdict,
+        },
+      );
+      return this.#receipts.add(e.from, env.id, "refused", null);
+    }
+    const bytes = withoutAuth(inner, checked.decoded);
+    if (group) {
+      // Group envelopes a mailbox held: judged like any, answered to the origin and the mailbox.
+      const origin = originNode(env);
+      void this.#receiveGroup(env, bytes, origin).then(
+        (r) => {
+          this.#answer(origin, env.id, r.status, null, r.users);
+          this.#receipts.add(e.from, env.id, r.status, null);
+        },
+        (err) => this.#o.log.warn("cannot judge a group envelope", { why: String(err) }),
+      );
+      return;
+    }
+    this.#receiveUser(env as UserEnvelope, bytes, null, e.from);
   }
 
   /** A sender whose envelopes went to a mailbox asks what became of them. */
@@ -449,7 +652,8 @@ export class Delivery {
       return;
     }
     for (const id of ids) {
-      if (this.#o.store.wasDelivered(envelopeIdHex(id))) {
+      // Only the envelope's origin hears about it: nobody else learns what was delivered.
+      if (this.#o.store.wasDeliveredFrom(envelopeIdHex(id), e.from)) {
         this.#answer(e.from, id, "stored", viaPeer);
       }
     }
@@ -526,7 +730,7 @@ export class Delivery {
     const verdict = admitChunk({
       stale: this.#stale(e),
       recipientExists: this.#o.store.getAccount(name) !== undefined,
-      policy: this.#o.store.contactPolicy(name, e.from),
+      policy: this.#chunkPolicy(name, e.from),
       alreadyDelivered: this.#o.store.wasDelivered(id),
     });
     if (verdict !== "spool") {
@@ -572,6 +776,13 @@ export class Delivery {
     );
   }
 
+  /** A chunk's sender is allowed by the recipient, or shares a group they joined (a group file). */
+  #chunkPolicy(name: UserName, from: string): ReturnType<NodeStore["contactPolicy"]> {
+    const policy = this.#o.store.contactPolicy(name, from);
+    if (policy === null && this.#o.groups?.sharesGroup(name, from)) return "allow";
+    return policy;
+  }
+
   /**
    * How long this node remembers an id (and keeps an unread inbox row), on its
    * own clock: the envelope's own lifetime (a duration, so clocks need not
@@ -601,7 +812,13 @@ export class Delivery {
   }
 
   /** Queues a receipt entry for `origin`; undeliverable envelopes count against their origin. */
-  #answer(origin: NodeId, id: Uint8Array, status: ReceiptStatus, viaPeer: NodeId | null): void {
+  #answer(
+    origin: NodeId,
+    id: Uint8Array,
+    status: ReceiptStatus,
+    viaPeer: NodeId | null,
+    users?: UserResult[],
+  ): void {
     if (status === "no-such-user" || status === "refused") {
       const nowMs = this.#o.clock.nowMs();
       if (!this.#o.budgets.undeliverable(origin, nowMs) && viaPeer === origin) {
@@ -609,16 +826,16 @@ export class Delivery {
       }
     }
     if (origin === this.#o.self) {
-      this.#settle([{ id, status }], this.#o.self);
+      this.#settle([{ id, status, ...(users ? { users } : {}) }], this.#o.self);
       return;
     }
-    this.#receipts.add(origin, id, status, viaPeer);
+    this.#receipts.add(origin, id, status, viaPeer, users);
   }
 
   #onReceipt(e: NodeEnvelope): void {
-    let entries: ReceiptEntries;
+    let entries: ReceiptEntry[];
     try {
-      entries = decodeReceipt(e.body);
+      entries = decodeReceiptEntries(e.body);
     } catch (err) {
       this.#o.throttled.write("warn", `receipt|${e.from}`, "malformed receipt", {
         node: e.from,
@@ -634,8 +851,10 @@ export class Delivery {
    * Applies what `from` (proven) did with our envelopes and chunks: the
    * destination's receipts, or a mailbox's answers for what we handed it.
    */
-  #settle(entries: ReceiptEntries, from: NodeId): void {
-    const done: Array<[{ id: string; owner: UserName; bytes: number }, ReceiptStatus]> = [];
+  #settle(entries: ReceiptEntry[], from: NodeId): void {
+    const done: Array<
+      [{ id: string; owner: UserName; bytes: number }, ReceiptStatus, UserResult[] | undefined]
+    > = [];
     const held = new Map<NodeId, OutboxEntry[]>();
     const chunks = new Map<UserName, ChunkResult[]>();
     const now = this.#o.clock.nowMs();
@@ -647,7 +866,9 @@ export class Delivery {
         let list = chunks.get(s.owner);
         if (!list) chunks.set(s.owner, list = []);
         list.push(chunkResult(hex, entry.status, s.custodyAt));
-        if (s.custodyAt && entry.status !== "held") this.#custody.refusedBy(from, entry.status);
+        if (s.custodyAt && entry.status !== "held") {
+          this.#custody.refusedBy(from, s.dest, entry.status);
+        }
         continue;
       }
       const p = this.#outbox.get(hex);
@@ -660,7 +881,7 @@ export class Delivery {
           if (!list) held.set(from, list = []);
           list.push(p);
         } else {
-          this.#custody.refusedBy(from, entry.status);
+          this.#custody.refusedBy(from, p.dest, entry.status);
           p.custodyAt = null;
           this.#outbox.requeue(hex);
           this.#emit({
@@ -680,7 +901,7 @@ export class Delivery {
         continue;
       }
       this.#outbox.remove(hex);
-      done.push([{ id: hex, owner: p.owner, bytes: p.bytes.length }, entry.status]);
+      done.push([{ id: hex, owner: p.owner, bytes: p.bytes.length }, entry.status, entry.users]);
     }
     for (const [mailbox, list] of held) this.#custody.held(list, mailbox);
     for (const [owner, results] of chunks) {
@@ -688,7 +909,7 @@ export class Delivery {
     }
     if (done.length === 0) return;
     this.#o.committer.write(() => this.#o.store.outboxDelete(done.map(([p]) => p.id)), () => {
-      for (const [p, status] of done) {
+      for (const [p, status, users] of done) {
         this.#o.budgets.outboxRelease(p.owner, p.bytes);
         this.#emit({
           kind: "state",
@@ -696,6 +917,7 @@ export class Delivery {
           id: p.id,
           state: status === "stored" ? "delivered" : "failed",
           reason: status === "stored" ? undefined : status,
+          ...(users ? { users: userMap(users, from) } : {}),
         });
       }
       this.#sendSoon();
@@ -795,4 +1017,9 @@ function chunkResult(
     return { id, state: "retry", reason: "the recipient's node is busy" };
   }
   return { id, state: "failed", reason: CHUNK_REFUSALS[status] ?? status };
+}
+
+/** Per-user results as addresses on `node`, for the sender's client. */
+function userMap(users: readonly UserResult[], node: NodeId): Record<string, string> {
+  return Object.fromEntries(users.map((u) => [`${u.name}@${node}`, u.status]));
 }

@@ -18,6 +18,7 @@
  */
 import type { Budget, BudgetView, Viewable } from "../budget.ts";
 import type { Clock } from "../clock.ts";
+import type { ProvenanceVerdict } from "../federation/mod.ts";
 import type { NodeId } from "../ids.ts";
 import type { Logger } from "../log.ts";
 import {
@@ -38,7 +39,9 @@ import type { ReceiptEntries, ReceiptStatus } from "./receipt.ts";
 /** What the mailbox needs of the node. */
 export interface MailboxNetwork {
   /** Decodes envelope bytes with their proof and checks it (null: not an envelope). */
-  verify(bytes: Uint8Array): { decoded: DecodedEnvelope; proven: boolean } | null;
+  verify(
+    bytes: Uint8Array,
+  ): { decoded: DecodedEnvelope; proven: boolean; verdict: ProvenanceVerdict } | null;
   hasRoute(node: NodeId): boolean;
   send(envelope: NodeEnvelope): unknown;
   /** Queues a receipt entry for `to`. */

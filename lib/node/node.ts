@@ -40,12 +40,16 @@ import { MailboxService } from "./mailbox_service.ts";
 import { DeliveryBudgets } from "./delivery_budgets.ts";
 import { type ResourceCondition, ResourceState } from "./resource_state.ts";
 import { FileSpool } from "./file_spool.ts";
+import { GroupService } from "./group_service.ts";
+import { GroupStore } from "./group_store.ts";
 import { adminHandlers } from "./admin_handlers.ts";
 
 /** Store file inside the data directory. */
 export const STORE_FILE = "node.db";
 /** Folder of file chunks kept for local users, inside the data directory. */
 export const SPOOL_DIR = "files";
+/** The group tables (hub state, member copies, key packages), inside the data directory. */
+export const GROUP_STORE_FILE = "groups.db";
 
 /** What `status --json` prints. */
 export interface NodeStatus {
@@ -81,6 +85,7 @@ export interface Node {
   store: NodeStore;
   delivery: Delivery;
   clients: ClientHub;
+  groups: GroupService;
   resources: ResourceState;
   mailbox: MailboxService;
   /** Connects a client running in this process as `user` (trusted: no handshake). */
@@ -137,7 +142,8 @@ export async function startNode(options: StartNodeOptions): Promise<Node> {
       } catch {
         return null;
       }
-      return { decoded, proven: federation.provenance.verify(bytes, decoded) === "ok" };
+      const verdict = federation.provenance.verify(bytes, decoded);
+      return { decoded, proven: verdict === "ok", verdict };
     };
     const budgets = new BudgetRegistry(log.child("budgets"), clock);
     const resources = new ResourceState(clock, log.child("resources"));
@@ -208,6 +214,24 @@ export async function startNode(options: StartNodeOptions): Promise<Node> {
       forwarder: federation.forwarder,
       reportMiss: (hop, dest) => federation.router.reportMiss(hop, dest),
     });
+    const groupStore = new GroupStore(join(config.dataDir, GROUP_STORE_FILE));
+    cleanups.push(() => groupStore.close());
+    // The hub's fan-out goes through delivery's outbox; delivery is made just below.
+    let enqueueOwn: Delivery["enqueueOwn"] = () => Promise.reject(new Error("not started"));
+    const groups = new GroupService({
+      self: config.nodeId,
+      store,
+      groups: groupStore,
+      clock,
+      log: log.child("groups"),
+      registry: budgets,
+      limits,
+      forwarder: federation.forwarder,
+      reportMiss: (hop) => federation.router.reportHopFailure(hop),
+      fanout: (rows) => enqueueOwn(rows),
+      lifetimeMs: config.delivery.messageLifetimeMs,
+    });
+    cleanups.push(() => groups.stop());
     const delivery = new Delivery({
       self: config.nodeId,
       store,
@@ -234,7 +258,9 @@ export async function startNode(options: StartNodeOptions): Promise<Node> {
         maxLifetimeMs: config.delivery.messageLifetimeMs,
         clockAllowanceMs: config.delivery.clockAllowanceMs,
       },
+      groups,
     });
+    enqueueOwn = (rows) => delivery.enqueueOwn(rows);
     cleanups.push(() => delivery.stop());
     delivery.queryRate = budgets.rate("receipt_queries", { burst: 10, perMinute: 60 });
     const mailbox = new MailboxService({
@@ -273,12 +299,15 @@ export async function startNode(options: StartNodeOptions): Promise<Node> {
       clock,
       log: log.child("clients"),
       handshakeTimeoutMs: config.handshakeTimeoutMs,
+      groups,
     });
     cleanups.push(() => clients.stop());
     federation.onLocal((e, bytes, viaPeer) => {
       if (e.kind === "bundleRequest" || e.kind === "bundleReply") bundles.receive(e, viaPeer);
       else if (e.kind === "custody") mailbox.receiveCustody(e, viaPeer);
-      else delivery.receiveLocal(e, bytes, viaPeer);
+      else if (e.kind === "keyPackageRequest" || e.kind === "keyPackageReply") {
+        groups.receive(e, viaPeer);
+      } else delivery.receiveLocal(e, bytes, viaPeer);
     });
     const links = federation.links;
     clients.announceUsers();
@@ -336,6 +365,7 @@ export async function startNode(options: StartNodeOptions): Promise<Node> {
       store,
       delivery,
       clients,
+      groups,
       resources,
       mailbox,
       attachLocalClient: (user) => attachLocal(clients, user),
@@ -361,6 +391,7 @@ export async function startNode(options: StartNodeOptions): Promise<Node> {
     const admin: AdminServer = await startAdminServer(config.dataDir, handlers, log);
     cleanups.push(() => admin.close());
     federation.start();
+    await groups.start();
     return node;
   } catch (e) {
     await cleanup();

@@ -20,7 +20,8 @@ export const MAX_RECEIPT_ENTRIES = 4096;
  * receipt (it stored the envelope for its destination), `not-served` a mailbox's refusal
  * for a node it does not serve.
  */
-const STATUS = [
+/** Receipt statuses by their wire code (the index). */
+export const RECEIPT_STATUSES = [
   "stored",
   "no-such-user",
   "refused",
@@ -31,6 +32,7 @@ const STATUS = [
   "held",
   "not-served",
 ] as const;
+const STATUS = RECEIPT_STATUSES;
 
 /** What the destination did with one envelope. */
 export type ReceiptStatus = typeof STATUS[number];

@@ -9,19 +9,15 @@ import { setImmediate } from "node:timers";
 import type { Clock } from "../clock.ts";
 import type { NodeId } from "../ids.ts";
 import { type NodeEnvelope, nodeEnvelope } from "../protocol/mod.ts";
-import {
-  encodeReceipt,
-  MAX_RECEIPT_ENTRIES,
-  type ReceiptEntries,
-  type ReceiptStatus,
-} from "./receipt.ts";
+import { encodeReceiptEntries, type ReceiptEntry, type UserResult } from "./group_receipt.ts";
+import { MAX_RECEIPT_ENTRIES, type ReceiptStatus } from "./receipt.ts";
 
 /** Batches receipt entries per origin and sends them each turn. */
 export class ReceiptBatcher {
   #self: NodeId;
   #clock: Clock;
   #send: (envelope: NodeEnvelope, prefer?: NodeId) => unknown;
-  #pending = new Map<NodeId, ReceiptEntries>();
+  #pending = new Map<NodeId, ReceiptEntry[]>();
   #cameVia = new Map<NodeId, NodeId>();
   #scheduled = false;
 
@@ -34,8 +30,17 @@ export class ReceiptBatcher {
     this.#send = o.send;
   }
 
-  /** Queues `status` for envelope `id` of `to`; `viaPeer` is where that envelope came from. */
-  add(to: NodeId, id: Uint8Array, status: ReceiptStatus, viaPeer: NodeId | null): void {
+  /**
+   * Queues `status` for envelope `id` of `to`; `viaPeer` is where that envelope came from.
+   * `users`: what was done for each user a group envelope named (sent as a version 3 receipt).
+   */
+  add(
+    to: NodeId,
+    id: Uint8Array,
+    status: ReceiptStatus,
+    viaPeer: NodeId | null,
+    users?: UserResult[],
+  ): void {
     if (viaPeer) {
       this.#cameVia.delete(to);
       this.#cameVia.set(to, viaPeer);
@@ -43,7 +48,7 @@ export class ReceiptBatcher {
     }
     let list = this.#pending.get(to);
     if (!list) this.#pending.set(to, list = []);
-    list.push({ id, status });
+    list.push({ id, status, ...(users ? { users } : {}) });
     if (list.length >= MAX_RECEIPT_ENTRIES) this.flush();
     else if (!this.#scheduled) {
       this.#scheduled = true;
@@ -59,7 +64,7 @@ export class ReceiptBatcher {
     const nowMs = this.#clock.nowMs();
     for (const [to, entries] of batches) {
       for (let i = 0; i < entries.length; i += MAX_RECEIPT_ENTRIES) {
-        const body = encodeReceipt(entries.slice(i, i + MAX_RECEIPT_ENTRIES));
+        const body = encodeReceiptEntries(entries.slice(i, i + MAX_RECEIPT_ENTRIES));
         this.#send(
           nodeEnvelope({ kind: "receipt", from: this.#self, to, body, nowMs, lifetimeMs: 60_000 }),
           this.#cameVia.get(to),

@@ -28,7 +28,15 @@ export type ClientMessage =
   | { type: "directory"; req: number }
   // node → client
   | { type: "welcome"; user: string; node: string; nowMs: number }
-  | { type: "submitted"; req: number; id?: string; state?: "sent" | "delivered"; error?: string }
+  | {
+    type: "submitted";
+    req: number;
+    id?: string;
+    state?: "sent" | "delivered";
+    error?: string;
+    /** Per-user results of a group envelope kept at this very node: address → status. */
+    users?: Record<string, string>;
+  }
   | { type: "deliver"; seq: number; id: string; envelope: Uint8Array }
   | {
     type: "notice";
@@ -38,6 +46,8 @@ export type ClientMessage =
     /** `held`: a mailbox holds it (`reason` names it); `kept`: kept at the node (reason says why). */
     state: "delivered" | "failed" | "held" | "kept";
     reason?: string;
+    /** Per-user results of a group envelope (docs/PROTOCOL.md §14): address → status. */
+    users?: Record<string, string>;
   }
   | { type: "bundle"; req: number; bundle?: Uint8Array; error?: string }
   | {
@@ -59,7 +69,17 @@ export type ClientMessage =
    * node → client: the node's resource conditions (a full disk), at welcome and when one
    * starts or ends, so the owner sees them in the UI and `listen`
    */
-  | { type: "condition"; resources: Record<string, NodeCondition> };
+  | { type: "condition"; resources: Record<string, NodeCondition> }
+  // groups (docs/PROTOCOL.md §14)
+  /** client → node: publish MLS key packages (payload: lib/protocol/group_body.ts list) */
+  | { type: "keyPackages"; packages: Uint8Array }
+  /** node → client: one-time key packages left here (at welcome, and after one is handed out) */
+  | { type: "keyPackageCount"; count: number; lastResort: boolean }
+  /** client → node: one key package of `address` (consumed), answered by keyPackage */
+  | { type: "keyPackageFetch"; req: number; address: string }
+  | { type: "keyPackage"; req: number; keyPackage?: Uint8Array; error?: string }
+  /** client → node: this user joined a group it was invited to, or stands in it no more */
+  | { type: "groupPolicy"; group: string; state: "joined" | "none" };
 
 /** One of the node's resource conditions as clients hear it. */
 export interface NodeCondition {
@@ -97,6 +117,11 @@ const TYPES = [
   "chunkDeliver",
   "chunkAck",
   "condition",
+  "keyPackages",
+  "keyPackageCount",
+  "keyPackageFetch",
+  "keyPackage",
+  "groupPolicy",
 ] as const;
 const CODE = Object.fromEntries(TYPES.map((t, i) => [t, i])) as Record<
   ClientMessage["type"],
@@ -107,6 +132,26 @@ const POLICIES = ["none", "allow", "block"] as const;
 const NOTICE_STATES = ["delivered", "failed", "held", "kept"] as const;
 const SUBMITTED_STATES = ["sent", "delivered"] as const;
 const CHUNK_STATES = ["stored", "failed", "retry"] as const;
+const GROUP_POLICIES = ["none", "joined"] as const;
+/**
+ * What a destination did for one user a group envelope named: the receipt
+ * statuses (lib/node/receipt.ts `RECEIPT_STATUSES`, same codes; a test keeps them equal).
+ */
+export const USER_STATUSES = [
+  "stored",
+  "no-such-user",
+  "refused",
+  "too-large",
+  "quota-full",
+  "busy",
+  "expired",
+  "held",
+  "not-served",
+] as const;
+/** Users one group envelope names at most (a group has at most 256 members). */
+const MAX_USERS = 256;
+/** Key packages a node keeps per user at most (`key_packages_per_user` ≤ 1,000). */
+const MAX_KEY_PACKAGES = 1000;
 /** Ids and inbox ids in lists (acks, chunk results). */
 const MAX_IDS = 4096;
 const MAX_ENTRIES = 100_000;
@@ -137,16 +182,20 @@ export function encodeClientMessage(m: ClientMessage): Uint8Array {
     case "welcome":
       return w.str16(m.user).str16(m.node).u64(m.nowMs).finish();
     case "submitted":
-      w.u64(m.req).u8(flags(m.id, m.state, m.error));
+      w.u64(m.req).u8(flags(m.id, m.state, m.error, m.users));
       if (m.id !== undefined) w.str16(m.id);
       if (m.state !== undefined) w.u8(SUBMITTED_STATES.indexOf(m.state));
       if (m.error !== undefined) w.str16(m.error);
+      if (m.users !== undefined) users(w, m.users);
       return w.finish();
     case "deliver":
       return w.u64(m.seq).str16(m.id).bytes32(m.envelope).finish();
     case "notice":
-      w.u64(m.seq).str16(m.id).str16(m.ref).u8(NOTICE_STATES.indexOf(m.state));
-      return (m.reason === undefined ? w.u8(0) : w.u8(1).str16(m.reason)).finish();
+      w.u64(m.seq).str16(m.id).str16(m.ref).u8(NOTICE_STATES.indexOf(m.state))
+        .u8(flags(m.reason, m.users));
+      if (m.reason !== undefined) w.str16(m.reason);
+      if (m.users !== undefined) users(w, m.users);
+      return w.finish();
     case "bundle":
       w.u64(m.req).u8(flags(m.bundle, m.error));
       if (m.bundle !== undefined) w.bytes32(m.bundle);
@@ -180,6 +229,19 @@ export function encodeClientMessage(m: ClientMessage): Uint8Array {
       }
       return w.finish();
     }
+    case "keyPackages":
+      return w.bytes32(m.packages).finish();
+    case "keyPackageCount":
+      return w.u16(m.count).u8(m.lastResort ? 1 : 0).finish();
+    case "keyPackageFetch":
+      return w.u64(m.req).str16(m.address).finish();
+    case "keyPackage":
+      w.u64(m.req).u8(flags(m.keyPackage, m.error));
+      if (m.keyPackage !== undefined) w.bytes32(m.keyPackage);
+      if (m.error !== undefined) w.str16(m.error);
+      return w.finish();
+    case "groupPolicy":
+      return w.str16(m.group).u8(GROUP_POLICIES.indexOf(m.state)).finish();
   }
 }
 
@@ -194,6 +256,10 @@ function sizeHint(m: ClientMessage): number {
       return 120 + m.envelope.length;
     case "publish":
       return 8 + m.bundle.length;
+    case "keyPackages":
+      return 8 + m.packages.length;
+    case "keyPackage":
+      return 32 + (m.keyPackage?.length ?? 0) + (m.error?.length ?? 0) * 3;
     case "bundle":
       return 32 + (m.bundle?.length ?? 0) + (m.error?.length ?? 0) * 3;
     case "ack":
@@ -210,6 +276,20 @@ function flags(...present: unknown[]): number {
   let f = 0;
   for (const [i, v] of present.entries()) if (v !== undefined) f |= 1 << i;
   return f;
+}
+
+/** `u16 n | n × (str16 address | u8 status)`. @throws {RangeError} too many, or an unknown status */
+function users(w: ByteWriter, map: Record<string, string>): void {
+  const entries = Object.entries(map);
+  if (entries.length > MAX_USERS) {
+    throw new RangeError(`Cannot encode client message: more than ${MAX_USERS} users`);
+  }
+  w.u16(entries.length);
+  for (const [address, status] of entries) {
+    const code = USER_STATUSES.indexOf(status as typeof USER_STATUSES[number]);
+    if (code < 0) throw new RangeError(`Cannot encode client message: user status "${status}"`);
+    w.str16(address).u8(code);
+  }
 }
 
 function strings(w: ByteWriter, list: string[]): ByteWriter {
@@ -258,6 +338,18 @@ class Fields {
   bytes(field: string): Uint8Array {
     return this.#r.bytes32(MAX_PAYLOAD, field);
   }
+  /** A map read as own properties whatever the keys ("__proto__" too), each key once. */
+  users(): Record<string, string> {
+    const n = this.count("users", MAX_USERS, 16);
+    const out: Record<string, string> = {};
+    for (let i = 0; i < n; i++) {
+      const address = this.str("address", 80);
+      const status = this.pick("user status", USER_STATUSES);
+      if (Object.hasOwn(out, address)) this.bad(`user "${address}" twice`);
+      own(out, address, status);
+    }
+    return out;
+  }
   ids(field: string): string[] {
     const n = this.count(field, MAX_IDS, 16);
     const ids: string[] = [];
@@ -290,10 +382,11 @@ const DECODE: Decoders = {
   }),
   submitted: (f) => {
     const m: Of<"submitted"> = { type: "submitted", req: f.int("req") };
-    const has = f.flags("flags", 7);
+    const has = f.flags("flags", 15);
     if (has & 1) m.id = f.str("id");
     if (has & 2) m.state = f.pick("state", SUBMITTED_STATES);
     if (has & 4) m.error = f.str("error", 1000);
+    if (has & 8) m.users = f.users();
     return m;
   },
   deliver: (f) => ({
@@ -310,7 +403,9 @@ const DECODE: Decoders = {
       ref: f.str("ref"),
       state: f.pick("state", NOTICE_STATES),
     };
-    if (f.flags("flags", 1)) m.reason = f.str("reason");
+    const has = f.flags("flags", 3);
+    if (has & 1) m.reason = f.str("reason");
+    if (has & 2) m.users = f.users();
     return m;
   },
   bundle: (f) => {
@@ -353,17 +448,39 @@ const DECODE: Decoders = {
       if (has & 1) c.message = f.str("message", 500);
       if (has & 2) c.sinceMs = f.int("sinceMs");
       if (Object.hasOwn(resources, name)) f.bad(`resource "${name}" twice`);
-      // An own property whatever the name ("__proto__" too), as JSON.parse made them.
-      Object.defineProperty(resources, name, {
-        value: c,
-        enumerable: true,
-        writable: true,
-        configurable: true,
-      });
+      own(resources, name, c);
     }
     return { type: "condition", resources };
   },
+  keyPackages: (f) => ({ type: "keyPackages", packages: f.bytes("packages") }),
+  keyPackageCount: (f) => ({
+    type: "keyPackageCount",
+    count: f.count("count", MAX_KEY_PACKAGES, 16),
+    lastResort: f.pick("lastResort", [false, true]),
+  }),
+  keyPackageFetch: (f) => ({
+    type: "keyPackageFetch",
+    req: f.int("req"),
+    address: f.str("address"),
+  }),
+  keyPackage: (f) => {
+    const m: Of<"keyPackage"> = { type: "keyPackage", req: f.int("req") };
+    const has = f.flags("flags", 3);
+    if (has & 1) m.keyPackage = f.bytes("keyPackage");
+    if (has & 2) m.error = f.str("error", 1000);
+    return m;
+  },
+  groupPolicy: (f) => ({
+    type: "groupPolicy",
+    group: f.str("group", 120),
+    state: f.pick("state", GROUP_POLICIES),
+  }),
 };
+
+/** Sets an own property whatever the name ("__proto__" too), as JSON.parse made them. */
+function own<T>(o: Record<string, T>, key: string, value: T): void {
+  Object.defineProperty(o, key, { value, enumerable: true, writable: true, configurable: true });
+}
 
 /**
  * Decodes and checks a client message.

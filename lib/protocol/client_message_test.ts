@@ -65,6 +65,41 @@ const SAMPLES: ClientMessage[] = [
       spool: { state: "ok" },
     },
   },
+  // groups
+  {
+    type: "submitted",
+    req: 19,
+    id: "ab".repeat(16),
+    state: "delivered",
+    users: { "b@b": "stored" },
+  },
+  { type: "submitted", req: 20, id: "ab".repeat(16), state: "delivered", users: {} },
+  {
+    type: "notice",
+    seq: 16,
+    id: "in-16",
+    ref: "ef".repeat(16),
+    state: "delivered",
+    users: { "b@nodeb": "stored", "c@nodeb": "quota-full", "d@nodeb": "not-served" },
+  },
+  {
+    type: "notice",
+    seq: 17,
+    id: "in-17",
+    ref: "ef".repeat(16),
+    state: "held",
+    reason: "m",
+    users: {},
+  },
+  { type: "keyPackages", packages: new Uint8Array([1, 2, 3]) },
+  { type: "keyPackageCount", count: 0, lastResort: false },
+  { type: "keyPackageCount", count: 1000, lastResort: true },
+  { type: "keyPackageFetch", req: 21, address: "bob@nodeb" },
+  { type: "keyPackage", req: 22, keyPackage: env },
+  { type: "keyPackage", req: 23, error: "Cannot invite bob@nodeb: none published" },
+  { type: "keyPackage", req: 24 },
+  { type: "groupPolicy", group: "ab".repeat(16) + "@nodea", state: "joined" },
+  { type: "groupPolicy", group: "ab".repeat(16) + "@nodea", state: "none" },
 ];
 
 Deno.test("decodeClientMessage() reads back every type encodeClientMessage() writes", () => {
@@ -91,7 +126,7 @@ Deno.test("decodeClientMessage() refuses an unknown version, type, or trailing b
   const ok = encodeClientMessage({ type: "directory", req: 1 });
   refuses(Uint8Array.of(1, ...ok.subarray(1)), /unknown version/);
   refuses(Uint8Array.of(1, 6, 0, 0), /unknown version/); // a version 1 (JSON fields) message
-  refuses(Uint8Array.of(2, 19), /unknown type/);
+  refuses(Uint8Array.of(2, 24), /unknown type/);
   refuses(Uint8Array.of(2, 255), /unknown type/);
   refuses(Uint8Array.of(...ok, 0), /trailing/);
   refuses(new Uint8Array(0), /truncated/);
@@ -114,7 +149,7 @@ Deno.test("decodeClientMessage() checks fields: enums, flags, lengths, counts, s
   refuses(head(3).str16("bob@nodeb").u8(3).finish(), /unknown policy/);
   refuses(head(10).u64(1).str16("i").str16("r").u8(4).u8(0).finish(), /unknown state/);
   refuses(head(0).u8(2).finish(), /unknown flags/);
-  refuses(head(8).u64(1).u8(8).finish(), /unknown flags/);
+  refuses(head(8).u64(1).u8(16).finish(), /unknown flags/);
   refuses(head(0).u8(1).str16("x".repeat(101)).finish(), /longer than 100/);
   // The cap is in characters, as before: 100 three-byte characters pass, 101 do not.
   assert.deepEqual(
@@ -133,6 +168,48 @@ Deno.test("decodeClientMessage() checks fields: enums, flags, lengths, counts, s
   const twice = head(18).u8(2).str16("disk").str16("ok").u8(0).str16("disk").str16("ok").u8(0);
   refuses(twice.finish(), /twice/);
   assert.throws(() => decodeClientMessage("{}" as unknown as Uint8Array), CodecError);
+});
+
+Deno.test("decodeClientMessage() checks the group fields: users, key packages, group policy", () => {
+  const notice = () => head(10).u64(1).str16("i").str16("r").u8(0);
+  refuses(notice().u8(4).finish(), /unknown flags/);
+  refuses(notice().u8(2).u16(257).finish(), /more than 256/);
+  refuses(notice().u8(2).u16(1).str16("b@b").u8(9).finish(), /unknown user status/);
+  refuses(notice().u8(2).u16(1).str16("x".repeat(81)).u8(0).finish(), /longer than 80/);
+  refuses(notice().u8(2).u16(2).str16("b@b").u8(0).str16("b@b").u8(2).finish(), /twice/);
+  refuses(head(8).u64(1).u8(16).finish(), /unknown flags/);
+  refuses(head(8).u64(1).u8(8).u16(1).str16("b@b").u8(200).finish(), /unknown user status/);
+  refuses(head(20).u16(1001).u8(0).finish(), /more than 1000/);
+  refuses(head(20).u16(3).u8(2).finish(), /unknown lastResort/);
+  refuses(head(22).u64(1).u8(4).finish(), /unknown flags/);
+  refuses(head(22).u64(1).u8(1).u32(MAX_CLIENT_MESSAGE_BYTES + 1).finish(), /keyPackage/);
+  refuses(head(22).u64(1).u8(2).str16("x".repeat(1001)).finish(), /longer than 1000/);
+  refuses(head(23).str16("g").u8(2).finish(), /unknown state/);
+  refuses(head(23).str16("g".repeat(121)).u8(1).finish(), /longer than 120/);
+  refuses(head(21).u64(1).str16("x".repeat(201)).finish(), /longer than 200/);
+  // A user named __proto__ is an own field, as JSON.parse made it.
+  const proto = notice().u8(2).u16(1).str16("__proto__").u8(0).finish();
+  const m = decodeClientMessage(proto) as Extract<ClientMessage, { type: "notice" }>;
+  assert.deepEqual(Object.keys(m.users!), ["__proto__"]);
+  assert.equal(Object.getPrototypeOf(m.users), Object.prototype);
+});
+
+Deno.test("encodeClientMessage() refuses user results it cannot carry", () => {
+  const notice = (users: Record<string, string>): ClientMessage => ({
+    type: "notice",
+    seq: 1,
+    id: "n1",
+    ref: "e1",
+    state: "delivered",
+    users,
+  });
+  assert.throws(() => encodeClientMessage(notice({ "b@b": "lost" })), RangeError);
+  const many = Object.fromEntries(Array.from({ length: 257 }, (_, i) => [`u${i}@b`, "stored"]));
+  assert.throws(() => encodeClientMessage(notice(many)), RangeError);
+  assert.throws(
+    () => encodeClientMessage({ type: "groupPolicy", group: "g", state: "owner" as "joined" }),
+    RangeError,
+  );
 });
 
 Deno.test("a resource named __proto__ is an own field, not a prototype", () => {

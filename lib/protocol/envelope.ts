@@ -6,8 +6,9 @@
  *   u8 version=2 | [16] id | u8 kind | u8 ttl | u64 createdAtMs | u64 expiresAtMs
  *   | str16 from | str16 to | bytes32 body | [auth]
  *
- * `from` / `to` are user addresses (`name@node`) for user kinds, and node ids
- * for node kinds. `auth` is the origin node's provenance proof (see
+ * `from` / `to` are user addresses (`name@node`) for user kinds, node ids
+ * for node kinds, and a user address to a node id for the group kinds (one
+ * envelope per destination node, its body naming the users there). `auth` is the origin node's provenance proof (see
  * lib/federation/provenance.ts): present on every envelope between nodes,
  * absent on what a client submits to its own node and on what a node keeps
  * for its clients. Version 1 (the same layout, never with `auth`) is still
@@ -56,6 +57,18 @@ export const ENVELOPE_KINDS = {
    */
   chunk: { code: 8, between: "user" },
   /**
+   * A group application message (MLS) from a member to one destination node, for the
+   * members there it names (body: lib/protocol/group_body.ts `GroupDelivery`).
+   */
+  group: { code: 9, between: "userToNode" },
+  /** A member's commit or proposal for the group's home node (body: `HubSubmission`). */
+  groupHub: { code: 10, between: "userToNode" },
+  /** The home node's fan-out of what it ordered, to one member node (body: `HubFanout`). */
+  groupFanout: { code: 11, between: "node" },
+  /** Asks a node for one of a local user's MLS key packages (consumed: handed out once). */
+  keyPackageRequest: { code: 12, between: "node" },
+  keyPackageReply: { code: 13, between: "node" },
+  /**
    * A sending node hands a mailbox an envelope (with its proof) for a node the mailbox serves
    * (body: lib/protocol/mailbox_body.ts); answered by a receipt saying `held` or why not.
    */
@@ -73,7 +86,11 @@ export type UserKind = {
   [K in EnvelopeKind]: (typeof ENVELOPE_KINDS)[K]["between"] extends "user" ? K : never;
 }[EnvelopeKind];
 /** Kinds whose `from` and `to` are node ids. */
-export type NodeKind = Exclude<EnvelopeKind, UserKind>;
+export type NodeKind = {
+  [K in EnvelopeKind]: (typeof ENVELOPE_KINDS)[K]["between"] extends "node" ? K : never;
+}[EnvelopeKind];
+/** Kinds from a user address to a node id (group traffic: one envelope per destination node). */
+export type GroupKind = Exclude<EnvelopeKind, UserKind | NodeKind>;
 
 const KIND_BY_CODE = new Map(
   Object.entries(ENVELOPE_KINDS).map(([k, v]) => [v.code as number, k as EnvelopeKind]),
@@ -103,8 +120,15 @@ export interface NodeEnvelope extends EnvelopeHeader {
   to: NodeId;
 }
 
+/** An envelope from a user to a node (group traffic): `from` is an address, `to` a node id. */
+export interface GroupEnvelope extends EnvelopeHeader {
+  kind: GroupKind;
+  from: Address;
+  to: NodeId;
+}
+
 /** A decoded envelope. */
-export type Envelope = UserEnvelope | NodeEnvelope;
+export type Envelope = UserEnvelope | NodeEnvelope | GroupEnvelope;
 
 /** The origin node's proof that it made an envelope (lib/federation/provenance.ts). */
 export interface EnvelopeAuth {
@@ -135,6 +159,11 @@ export function envelopeIdHex(id: Uint8Array): string {
   return id.toHex();
 }
 
+/** True for the group kinds, from a user address to a node id. */
+export function isGroupEnvelope(e: Envelope): e is GroupEnvelope {
+  return ENVELOPE_KINDS[e.kind].between === "userToNode";
+}
+
 /** The node an envelope is going to. */
 export function destinationNode(e: Envelope): NodeId {
   return isUserEnvelope(e) ? splitAddress(e.to).node : e.to;
@@ -142,7 +171,7 @@ export function destinationNode(e: Envelope): NodeId {
 
 /** The node an envelope came from (whose key must prove it). */
 export function originNode(e: Envelope): NodeId {
-  return isUserEnvelope(e) ? splitAddress(e.from).node : e.from;
+  return isUserEnvelope(e) || isGroupEnvelope(e) ? splitAddress(e.from).node : e.from;
 }
 
 /**
@@ -255,14 +284,17 @@ export function decodeEnvelopeWithAuth(bytes: Uint8Array): DecodedEnvelope {
     r.end();
     if (expiresAtMs < createdAtMs) throw new CodecError("expires before it was created");
     const head = { id, ttl, createdAtMs, expiresAtMs, body };
-    const envelope: Envelope = ENVELOPE_KINDS[kind].between === "user"
+    const between = ENVELOPE_KINDS[kind].between;
+    const envelope: Envelope = between === "user"
       ? {
         ...head,
         kind: kind as UserKind,
         from: toWireAddress(fromText),
         to: toWireAddress(toText),
       }
-      : { ...head, kind: kind as NodeKind, from: toNodeId(fromText), to: toNodeId(toText) };
+      : between === "node"
+      ? { ...head, kind: kind as NodeKind, from: toNodeId(fromText), to: toNodeId(toText) }
+      : { ...head, kind: kind as GroupKind, from: toWireAddress(fromText), to: toNodeId(toText) };
     return { envelope, auth, signedLength };
   } catch (e) {
     if (e instanceof CodecError || e instanceof RangeError || e instanceof TypeError) {

@@ -88,6 +88,8 @@ export interface MessageStore {
   inboxAdd(rows: InboxAdd[]): Set<string>;
   /** Tells whether an envelope id was already delivered here. */
   wasDelivered(id: string): boolean;
+  /** Whether envelope `id` from node `origin` was delivered here (a receipt query's answer). */
+  wasDeliveredFrom(id: string, origin: NodeId): boolean;
   /**
    * Remembers ids as delivered without an inbox row (file chunks, kept on
    * disk); returns the ids that were new.

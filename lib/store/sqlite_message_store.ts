@@ -69,6 +69,7 @@ export function messageStatements(db: DatabaseSync): MessageStore {
       "SELECT owner, count(*) AS n, sum(length(bytes)) AS b FROM outbox GROUP BY owner",
     ),
     delivered: db.prepare("SELECT 1 AS x FROM delivered WHERE id = ?"),
+    deliveredFrom: db.prepare("SELECT 1 AS x FROM delivered WHERE id = ? AND origin = ?"),
     markDelivered: db.prepare(
       "INSERT OR IGNORE INTO delivered (id, keep_until_ms, origin) VALUES (?, ?, ?)",
     ),
@@ -178,6 +179,7 @@ export function messageStatements(db: DatabaseSync): MessageStore {
         return added;
       }),
     wasDelivered: (id) => q.delivered.get(id) !== undefined,
+    wasDeliveredFrom: (id, origin) => q.deliveredFrom.get(id, origin) !== undefined,
     markDelivered: (rows) =>
       store.transaction(() => {
         const added = new Set<string>();

@@ -64,9 +64,16 @@ Deno.test({
         client.onMessage = () => {};
         client.pauseReading();
         const msg = new Uint8Array(64 * KIB);
-        // A sender ignoring `writable` pushes the server past high water + one message.
-        for (let i = 0; i < MAX_SENDS && monitor.counts().readPausedNow === 0; i++) {
-          server.send(msg);
+        // A sender ignoring `writable` pushes the server past high water + one message,
+        // until the client's kernel buffers (tcp_rmem: up to 32 MiB here) are full too.
+        let pushed = 0;
+        while (pushed < MAX_SENDS) {
+          while (pushed < MAX_SENDS && monitor.counts().readPausedNow === 0) {
+            server.send(msg);
+            pushed++;
+          }
+          await new Promise((r) => setTimeout(r, 20));
+          if (monitor.counts().readPausedNow === 1) break;
         }
         assert.equal(monitor.counts().readPausedNow, 1, "the server stopped reading");
         // TCP now pushes back on the client: its own sends back up.

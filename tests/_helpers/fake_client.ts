@@ -11,6 +11,10 @@ import type {
   Contact,
   DirectoryUser,
   FileTransfer,
+  GroupInvitationView,
+  GroupMemberView,
+  GroupMessage,
+  GroupView,
   IncomingRequest,
   KeyChange,
   LinkView,
@@ -436,6 +440,53 @@ export class FakeClient implements ClientApi {
   subscribe(listener: (event: ClientEvent) => void): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
+  }
+
+  // Groups are tested against real clients (tests/groups_test.ts); the fake has none.
+  groups(): Promise<GroupView[]> {
+    return Promise.resolve([]);
+  }
+  invitations(): Promise<GroupInvitationView[]> {
+    return Promise.resolve([]);
+  }
+  #noGroups(): Promise<never> {
+    return Promise.reject(new Error("Cannot do that: the fake client has no groups"));
+  }
+  createGroup(_name: string): Promise<GroupView> {
+    return this.#noGroups();
+  }
+  inviteToGroup(_group: string, _address: string | readonly string[]): Promise<GroupView> {
+    return this.#noGroups();
+  }
+  acceptInvitation(_group: string): Promise<GroupView> {
+    return this.#noGroups();
+  }
+  declineInvitation(_group: string): Promise<void> {
+    return this.#noGroups();
+  }
+  removeFromGroup(_group: string, _address: string): Promise<GroupView> {
+    return this.#noGroups();
+  }
+  leaveGroup(_group: string): Promise<void> {
+    return this.#noGroups();
+  }
+  renameGroup(_group: string, _name: string): Promise<GroupView> {
+    return this.#noGroups();
+  }
+  groupMembers(_group: string): Promise<GroupMemberView[]> {
+    return this.#noGroups();
+  }
+  sendToGroup(_group: string, _text: string): Promise<GroupMessage> {
+    return this.#noGroups();
+  }
+  groupHistory(_group: string): Promise<GroupMessage[]> {
+    return this.#noGroups();
+  }
+  markGroupRead(_group: string): Promise<void> {
+    return this.#noGroups();
+  }
+  sendFileToGroup(_group: string, _file: { path: string }): Promise<FileTransfer[]> {
+    return this.#noGroups();
   }
 
   // File transfers are tested against real clients (tests/files_test.ts, tests/ui_files_test.ts).

@@ -26,6 +26,8 @@ export interface RawPeer {
   /** Envelope bytes proven with this peer's own key (valid only for its own namespace). */
   sign(envelopes: EnvelopeInit[]): Uint8Array[];
   up(peer: string): boolean;
+  /** Whether the link to `peer` takes more now (below its high-water mark). */
+  writable(peer: string): boolean;
   stop(): void;
 }
 
@@ -71,6 +73,7 @@ export async function rawPeer(id: string, keyPair?: CryptoKeyPair): Promise<RawP
     send: (peer, message) => links.send(toNodeId(peer), message),
     sign: (envelopes) => provenance.signBatch(envelopes.map(encodeEnvelope)),
     up: (peer) => links.links().find((l) => l.peer === peer)?.state === "up",
+    writable: (peer) => links.writable(toNodeId(peer)),
     stop: () => {
       if (stopped) return;
       stopped = true;

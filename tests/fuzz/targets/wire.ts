@@ -26,6 +26,12 @@ import {
   encodePayload,
   type Inner,
 } from "../../../lib/client/payload.ts";
+import {
+  decodeGroupInner,
+  encodeGroupInner,
+  type GroupFileInner,
+  type GroupInner,
+} from "../../../lib/client/group_payload.ts";
 import { type FuzzTarget, rejects } from "../harness.ts";
 import { CodecError } from "../../../lib/e2e/mod.ts";
 import { chat, once } from "./_fixtures.ts";
@@ -121,6 +127,23 @@ const CLIENT_MESSAGES: protocol.ClientMessage[] = [
   { type: "chunkResult", results: [{ id: "ab", state: "retry" }, { id: "cd", state: "stored" }] },
   { type: "chunkDeliver", id: "ab", envelope: fill(20, 5) },
   { type: "chunkAck", ids: ["ab"] },
+  { type: "condition", resources: { disk: { state: "disk-full", message: "full", sinceMs: 3 } } },
+  { type: "submitted", req: 8, id: "ab", state: "delivered", users: { "b@b": "stored" } },
+  {
+    type: "notice",
+    seq: 6,
+    id: "ce",
+    ref: "ab",
+    state: "delivered",
+    users: { "b@b": "stored", "c@b": "quota-full" },
+  },
+  { type: "notice", seq: 7, id: "cf", ref: "ab", state: "held", reason: "nodem" },
+  { type: "keyPackages", packages: fill(90, 6) },
+  { type: "keyPackageCount", count: 3, lastResort: true },
+  { type: "keyPackageFetch", req: 9, address: "bob@nodeb" },
+  { type: "keyPackage", req: 9, keyPackage: fill(70, 7) },
+  { type: "keyPackage", req: 10, error: "none" },
+  { type: "groupPolicy", group: "ab@nodea", state: "joined" },
 ];
 
 const PAYLOAD_FIELDS: Record<string, string> = {
@@ -130,6 +153,8 @@ const PAYLOAD_FIELDS: Record<string, string> = {
   bundle: "bundle",
   chunkSubmit: "envelope",
   chunkDeliver: "envelope",
+  keyPackages: "packages",
+  keyPackage: "keyPackage",
 };
 
 const INNERS: Inner[] = [
@@ -147,6 +172,15 @@ const INNERS: Inner[] = [
   { t: "file-accept", id: "0123456789abcdef0123456789abcdef" },
   { t: "file-cancel", id: "0123456789abcdef0123456789abcdef", reason: "no" },
   { t: "file-resend", id: "0123456789abcdef0123456789abcdef", index: 2, attempt: 1 },
+  { t: "file-push", id: "0123456789abcdef0123456789abcdef" },
+];
+
+const GROUP_INNERS: GroupInner[] = [
+  { t: "text", id: "ab".repeat(16), seq: 2, at: 1_700_000_000_000, text: "hello, group" },
+  { t: "read", upTo: { "alice@nodea": 3, "bob@nodeb": 1 } },
+  { t: "joined" },
+  { ...INNERS[3] as GroupFileInner, to: "bob@nodeb" },
+  { t: "file-push", id: "0123456789abcdef0123456789abcdef", to: "bob@nodeb" },
 ];
 
 /** The wire targets. */
@@ -250,7 +284,7 @@ export const WIRE_TARGETS: FuzzTarget[] = [
     mutate: (input, ctx) => {
       const out = input.slice();
       if (out.length < 2) return out;
-      if (ctx.rng.chance(0.8)) out[1] = ctx.rng.int(20);
+      if (ctx.rng.chance(0.8)) out[1] = ctx.rng.int(25);
       else out[0] = ctx.rng.int(3);
       return out;
     },
@@ -302,5 +336,13 @@ export const WIRE_TARGETS: FuzzTarget[] = [
     decode: decodeInner,
     allowed: rejects(CodecError),
     seeds: () => INNERS.map(encodeInner),
+  },
+  {
+    name: "group-inner",
+    owner: "client",
+    errors: "CodecError",
+    decode: decodeGroupInner,
+    allowed: rejects(CodecError),
+    seeds: () => GROUP_INNERS.map(encodeGroupInner),
   },
 ];
