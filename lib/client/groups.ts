@@ -103,6 +103,8 @@ export class Groups {
       (key) => void o.exclusive(() => this.#engine.drain(key)).catch((e) => this.#failed(e)),
     );
     this.#keyPackages = new GroupKeyPackages(this.#ctx);
+    // A state decoded from a row the rolled-back turn wrote is forgotten with it.
+    o.store.onRollback(() => this.#ctx.states.clear());
   }
 
   stop(): void {
