@@ -8,8 +8,8 @@
  * performance.now(), shared by processes on one machine), so the receiver
  * measures latency itself and counts what was lost or duplicated.
  *
- * FEDCHAT_PROFILE_DIR and FEDCHAT_V8_FLAGS work as for node processes
- * (tests/_helpers/node_proc.ts).
+ * FEDCHAT_PROFILE_DIR and FEDCHAT_V8_FLAGS work as for node processes, and
+ * the V8 flags default to theirs (tests/_helpers/v8_flags.ts).
  */
 // deno-lint-ignore-file no-console
 import { join, resolve } from "node:path";
@@ -17,6 +17,7 @@ import { openClient, remoteLink } from "../lib/client/mod.ts";
 import { SYSTEM_CLOCK } from "../lib/clock.ts";
 import { type NodeId, toAddress, toNodeId, toUserName } from "../lib/ids.ts";
 import { SILENT_LOGGER } from "../lib/log.ts";
+import { v8FlagsArgs } from "../tests/_helpers/v8_flags.ts";
 
 const REPO = resolve(new URL("..", import.meta.url).pathname);
 const TEXT_BYTES = 100;
@@ -118,7 +119,6 @@ export class ClientProc {
     enrollCode: string;
   }): Promise<ClientProc> {
     const profileDir = Deno.env.get("FEDCHAT_PROFILE_DIR");
-    const v8 = Deno.env.get("FEDCHAT_V8_FLAGS");
     const child = new Deno.Command(Deno.execPath(), {
       args: [
         "run",
@@ -126,7 +126,7 @@ export class ClientProc {
         "--allow-read",
         "--allow-write=.tmp",
         ...(profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : []),
-        ...(v8 ? [`--v8-flags=${v8}`] : []),
+        ...v8FlagsArgs(),
         new URL(import.meta.url).pathname,
         JSON.stringify(o),
       ],

@@ -6,10 +6,11 @@
  * does it and as the proposed designs would:
  *
  * - client store: the sender's and the receiver's rows per message as
- *   lib/client/client_core.ts writes them today, against one transaction per
- *   batch with the session kept in memory;
+ *   lib/client writes them (one transaction per event-loop turn), for 1, 16 and
+ *   64 messages per turn, with synchronous=NORMAL and FULL;
  * - the ratchet: state decoded and encoded around every message with JSON
- *   inside, against state kept in memory, and HMAC via @noble vs node:crypto;
+ *   inside (before issue 13), against state kept in memory with the binary
+ *   inner codec (now), and HMAC via @noble vs node:crypto;
  * - AES-GCM (node:crypto) per message against one seal per coalesced batch;
  * - node store: inbox/outbox/dedup rows and COMMIT (synchronous=FULL) per batch size;
  * - receipts: Ed25519 sign/verify per batch, and a per-envelope HMAC from a
@@ -26,9 +27,11 @@ import { join, resolve } from "node:path";
 import * as e2e from "../lib/e2e/mod.ts";
 import { ClientStore, type ContactRow, type MessageRow } from "../lib/client/client_store.ts";
 import { NODE_AEAD } from "../lib/client/node_aead.ts";
+import { TurnCommit } from "../lib/client/turn_commit.ts";
+import { SILENT_LOGGER } from "../lib/log.ts";
 import { openSqliteNodeStore } from "../lib/store/mod.ts";
 import { DEFAULT_TTL, encodeEnvelope } from "../lib/protocol/mod.ts";
-import { encodePayload } from "../lib/client/payload.ts";
+import { decodeInner, encodeInner, encodePayload } from "../lib/client/payload.ts";
 import { encodeReceipt } from "../lib/node/receipt.ts";
 import { toNodeId, toUserName } from "../lib/ids.ts";
 const BOB = toUserName("bob");
@@ -98,11 +101,11 @@ const text = "t1 1790000000000.000 " + "x".repeat(79);
 console.log("-- ratchet, one 100-character text message");
 {
   let { a } = await session();
-  // As lib/client/client_core.ts does it: state decoded from and encoded to bytes, JSON inside.
+  // As lib/client did it before issue 13: state decoded from and encoded to bytes, JSON inside.
   let aBytes = e2e.encodeRatchetState(a);
   const inner = (seq: number) =>
     te.encode(JSON.stringify({ t: "text", seq, at: Date.now(), text }));
-  await measure("encrypt as today (state decode + JSON + encrypt + state encode)", async (i) => {
+  await measure("encrypt as before (state decode + JSON + encrypt + state encode)", async (i) => {
     const state = e2e.decodeRatchetState(aBytes);
     const id = crypto.getRandomValues(new Uint8Array(16));
     const r = await e2e.ratchetEncrypt({ state, plaintext: inner(i), ad: id, aead: NODE_AEAD });
@@ -112,16 +115,17 @@ console.log("-- ratchet, one 100-character text message");
     const r = await e2e.ratchetEncrypt({ state: a, plaintext: inner(i), aead: NODE_AEAD });
     a = r.newState;
   });
-  const binary = new Uint8Array(114);
-  await measure("encrypt, state in memory, binary inner (no JSON)", async () => {
-    const r = await e2e.ratchetEncrypt({ state: a, plaintext: binary, aead: NODE_AEAD });
+  // As lib/client does it now: state in memory, the binary inner codec (lib/client/payload.ts).
+  const binary = (seq: number) => encodeInner({ t: "text", seq: seq + 1, at: Date.now(), text });
+  await measure("encrypt, state in memory, binary inner (no JSON)", async (i) => {
+    const r = await e2e.ratchetEncrypt({ state: a, plaintext: binary(i), aead: NODE_AEAD });
     a = r.newState;
   });
   // Decrypting needs a fresh message each time: measured as encrypt + decrypt round trips.
   const fresh = await session();
   let a2 = fresh.a, b2 = fresh.b;
   let a2Bytes = e2e.encodeRatchetState(a2), b2Bytes = e2e.encodeRatchetState(b2);
-  await measure("encrypt + decrypt as today (state bytes around both, JSON inside)", async (i) => {
+  await measure("encrypt + decrypt as before (state bytes around both, JSON inside)", async (i) => {
     const sa = e2e.decodeRatchetState(a2Bytes);
     const id = crypto.getRandomValues(new Uint8Array(16));
     const r = await e2e.ratchetEncrypt({ state: sa, plaintext: inner(i), ad: id, aead: NODE_AEAD });
@@ -133,12 +137,21 @@ console.log("-- ratchet, one 100-character text message");
   });
   a2 = e2e.decodeRatchetState(a2Bytes);
   b2 = e2e.decodeRatchetState(b2Bytes);
-  await measure("encrypt + decrypt, state in memory, binary inner", async () => {
-    const r = await e2e.ratchetEncrypt({ state: a2, plaintext: binary, aead: NODE_AEAD });
+  await measure("encrypt + decrypt, state in memory, binary inner", async (i) => {
+    const r = await e2e.ratchetEncrypt({ state: a2, plaintext: binary(i), aead: NODE_AEAD });
     a2 = r.newState;
     const d = await e2e.ratchetDecrypt({ state: b2, message: r.message, aead: NODE_AEAD });
+    decodeInner(d.plaintext);
     b2 = d.newState;
   });
+  await measure(
+    "inner codec alone: encodeInner + decodeInner of a 100-character text",
+    (i) => decodeInner(binary(i)),
+  );
+  await measure(
+    "JSON inner alone (before): stringify + encode + decode + parse",
+    (i) => JSON.parse(new TextDecoder().decode(inner(i))),
+  );
 }
 {
   const key = crypto.getRandomValues(new Uint8Array(32));
@@ -186,7 +199,7 @@ console.log("-- AES-256-GCM through node:crypto");
 }
 
 // ---- client store ----
-console.log("-- client store (lib/client/client_store.ts, WAL, synchronous=NORMAL)");
+console.log("-- client store (lib/client/client_store.ts + turn_commit.ts, WAL)");
 const tmp = await Deno.makeTempDir({ dir: join(REPO, ".tmp"), prefix: "exp-" });
 {
   const { a } = await session();
@@ -227,79 +240,64 @@ const tmp = await Deno.makeTempDir({ dir: join(REPO, ".tmp"), prefix: "exp-" });
   });
   const hex = (i: number) => i.toString(16).padStart(32, "0");
 
-  const s = new ClientStore(join(tmp, "sender.db"));
-  s.putContact(contact("bob@nb"));
-  await measure(
-    "sender rows as today: contact get, txn{contact, message}, 2 message gets, " +
-      "autocommit update; later the notice: get + autocommit update",
-    (i) => {
-      const c = s.contact("bob@nb")!;
-      const m = row(hex(i), i, "out");
-      s.transaction(() => {
-        s.putContact({ ...c, session: sessionBytes, outSeq: i });
-        s.putMessage(m);
-      });
-      const latest = s.message(m.id)!;
-      s.putMessage({ ...latest, state: "sent", envelope: null });
-      s.message(m.id);
-      const n = s.message(m.id)!; // the "delivered" notice, later
-      s.putMessage({ ...n, state: "delivered", envelope: null });
-    },
-  );
-  s.close();
-
-  const r = new ClientStore(join(tmp, "receiver.db"));
-  r.putContact(contact("alice@na"));
-  await measure(
-    "receiver rows as today: processed get, contact get, txn{contact, message, processed}",
-    (i) => {
-      const id = hex(i);
-      r.wasProcessed(id);
-      const c = r.contact("alice@na")!;
-      r.transaction(() => {
-        r.putContact({ ...c, session: sessionBytes, unread: c.unread + 1 });
-        r.putMessage({ ...row(id, i, "in"), state: "delivered" });
-        r.markProcessed(id);
-      });
-    },
-  );
-  r.close();
-
-  for (const k of [16, 64, 256]) {
-    const b = new ClientStore(join(tmp, `batched-${k}.db`));
-    b.putContact(contact("bob@nb"));
-    let seq = 0;
-    await measure(
-      `sender, session in memory, one txn per ${k} messages: k inserts + 1 session update`,
-      () => {
-        b.transaction(() => {
-          for (let j = 0; j < k; j++) b.putMessage(row(hex(seq), seq++, "out"));
-          b.putContact({ ...contact("bob@nb"), outSeq: seq });
-        });
-      },
-      k,
-    );
-    b.close();
-  }
-  {
-    const b = new ClientStore(join(tmp, "batched-recv.db"));
-    b.putContact(contact("alice@na"));
-    let seq = 0;
-    await measure(
-      "receiver, session in memory, one txn per 64: k (message + processed) + 1 session",
-      () => {
-        b.transaction(() => {
-          for (let j = 0; j < 64; j++) {
-            const id = hex(seq);
-            b.putMessage({ ...row(id, seq++, "in"), state: "delivered" });
-            b.markProcessed(id);
+  // As lib/client does it since issue 13 (lib/client/turn_commit.ts): the sends of one turn in
+  // one transaction, the session encoded once at its commit; "sent" and "delivered" in later
+  // turns' transactions; no read-backs. k = 1 is one message per turn: three commits each, as
+  // before issue 13 (then with a contact read, two message reads and the state encode each).
+  for (const synchronous of ["NORMAL", "FULL"] as const) {
+    for (const k of [1, 16, 64]) {
+      const s = new ClientStore(join(tmp, `sender-${synchronous}-${k}.db`), { synchronous });
+      const turn = new TurnCommit({ store: s, log: SILENT_LOGGER, schedule: () => {} });
+      s.putContact(contact("bob@nb"));
+      s.onBeforeCommit(() => s.setSession("bob@nb", e2e.encodeRatchetState(a)));
+      let seq = 0;
+      await measure(
+        `sender rows, ${k} per turn (${synchronous}): k × {contact, message}, then k "sent", ` +
+          `then k "delivered", each in one commit, per message`,
+        () => {
+          const ids: string[] = [];
+          for (let j = 0; j < k; j++) {
+            const m = row(hex(seq), seq++, "out");
+            ids.push(m.id);
+            void turn.write(() => {
+              s.putContact({ ...s.contact("bob@nb")!, outSeq: seq });
+              s.putMessage(m);
+            });
           }
-          b.putContact(contact("alice@na"));
-        });
-      },
-      64,
-    );
-    b.close();
+          turn.flush();
+          for (const id of ids) void turn.write(() => s.setMessageState(id, "sent", null));
+          turn.flush();
+          for (const id of ids) void turn.write(() => s.setMessageState(id, "delivered", null));
+          turn.flush();
+        },
+        k,
+      );
+      s.close();
+
+      const r = new ClientStore(join(tmp, `receiver-${synchronous}-${k}.db`), { synchronous });
+      const rturn = new TurnCommit({ store: r, log: SILENT_LOGGER, schedule: () => {} });
+      r.putContact(contact("alice@na"));
+      r.onBeforeCommit(() => r.setSession("alice@na", e2e.encodeRatchetState(a)));
+      await measure(
+        `receiver rows, ${k} per turn (${synchronous}): k × {processed get, contact, message, ` +
+          `processed}, one commit, per message`,
+        () => {
+          for (let j = 0; j < k; j++) {
+            const id = hex(seq++);
+            r.wasProcessed(id);
+            void rturn.write(() => {
+              const c = r.contact("alice@na")!;
+              r.putContact({ ...c, unread: c.unread + 1 });
+              r.putMessage({ ...row(id, seq, "in"), state: "delivered" });
+              r.markProcessed(id);
+            });
+          }
+          rturn.flush();
+        },
+        k,
+      );
+      r.close();
+    }
   }
 }
 

@@ -98,7 +98,20 @@ try {
   const acceptedAt = performance.now();
   await c.admin("accept-file", { target: t.id });
   let got: FileTransfer | undefined;
+  // Where the memory is, as V8 sees it: the peak of each figure while the file moves.
+  const mem = [a, b, c].map(() => ({ heapTotal: 0, heapUsed: 0, external: 0, rss: 0 }));
+  const sampleMemory = async () => {
+    const now = await Promise.all([a, b, c].map((n) => n.admin("memory").catch(() => null)));
+    now.forEach((m, i) => {
+      if (!m) return;
+      const peak = mem[i] as Record<string, number>;
+      for (const [k, v] of Object.entries(m as Record<string, number>)) {
+        if (k in peak) peak[k] = Math.max(peak[k], v);
+      }
+    });
+  };
   await waitUntil("saved at bob", async () => {
+    await sampleMemory();
     got = await transfer(c, t.id);
     if (got?.state === "failed") throw new Error(got.reason);
     return got?.state === "complete";
@@ -129,6 +142,19 @@ try {
       }`,
   );
   console.log(`peak RSS: alice ${rss.alice} MiB, relay ${rss.relay} MiB, bob ${rss.bob} MiB`);
+  const mib = (x: number) => Math.round(x / 1024 ** 2);
+  const memory = Object.fromEntries(["alice", "relay", "bob"].map((n, i) => [n, {
+    heapTotal: mib(mem[i].heapTotal),
+    heapUsed: mib(mem[i].heapUsed),
+    external: mib(mem[i].external),
+    rss: mib(mem[i].rss),
+  }]));
+  console.log(
+    `peaks sampled during the transfer (MiB, Deno.memoryUsage): ` +
+      Object.entries(memory).map(([n, m]) =>
+        `${n} heap ${m.heapUsed}/${m.heapTotal}, external ${m.external}, rss ${m.rss}`
+      ).join("; "),
+  );
   console.log(
     `CPU seconds during the transfer (2 cores): alice ${cpu.alice}, relay ${cpu.relay}, bob ${cpu.bob}` +
       ` over ${((done - started) / 1000).toFixed(1)} s of wall time`,
@@ -145,6 +171,7 @@ try {
     offerMs: Math.round(offeredMs),
     digestMatches: same,
     peakRssMiB: rss,
+    memoryMiB: memory,
     cpuSeconds: cpu,
     httpsMbPerSec: Math.round(https * 10) / 10,
     ratioToHttps: Math.round((endToEnd / https) * 100) / 100,

@@ -222,7 +222,8 @@ async function scenario(hops: 1 | 3) {
         idleCpuPct: round1(((idle.cpuS.get(p.pid) ?? 0) / idle.seconds) * 100),
       };
     });
-    // With FEDCHAT_V8_FLAGS=--trace-gc, each node prints its V8 heap after every GC.
+    // With FEDCHAT_V8_FLAGS=--max-semi-space-size=1,--trace-gc, each node prints its V8 heap
+    // after every GC.
     const nodeHeap = Object.fromEntries(nodes.map((n) => [n.id, lastGcHeap(n.output)]));
     const heap = (m: Deno.MemoryUsage) => ({
       rssMiB: mib(m.rss / 1024),

@@ -79,15 +79,19 @@ export function classify(stack: CallFrame[]): string {
   };
   switch (path) {
     case "lib/client/client_store.ts":
-      return fn === "transaction"
+      return ["transaction", "begin", "commit", "rollback"].includes(fn)
         ? "client store BEGIN/COMMIT (WAL)"
         : "client store rows (SQLite get/run)";
+    case "lib/client/turn_commit.ts":
+      return "client group commit (turn_commit.ts)";
     case "lib/client/client_core.ts":
-      if (jsonLeaf) return "ratchet inner JSON";
+      if (jsonLeaf) return "ratchet inner codec";
       if (leaf.functionName === "getRandomValues") return "random ids";
       return "client core glue (send/receive, rows, events)";
     case "lib/client/payload.ts":
-      return fn === "decodeInner" ? "ratchet inner JSON" : "envelope encode/decode";
+      return fn === "decodeInner" || fn === "encodeInner"
+        ? "ratchet inner codec"
+        : "envelope encode/decode";
     case "lib/e2e/double_ratchet.ts":
     case "lib/e2e/ratchet_message.ts":
       return "ratchet logic (chain step, header, AD)";

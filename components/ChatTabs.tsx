@@ -1,6 +1,7 @@
 /** @jsxImportSource preact */
 /** The list of open conversations (tabs with unread counts), requests waiting, and requests sent. */
 import type { UiStore } from "../lib/ui/mod.ts";
+import { GroupList } from "./GroupList.tsx";
 
 /** Props of {@linkcode ChatTabs}. */
 export interface ChatTabsProps {
@@ -60,6 +61,7 @@ export function ChatTabs({ store, tabs, active }: ChatTabsProps) {
         })}
       </div>
       {tabs.length === 0 && <p class="empty">No conversations yet.</p>}
+      <GroupList store={store} />
       {incoming.length > 0 && (
         <section aria-label="Chat requests" class="side-section">
           <h3>Requests</h3>

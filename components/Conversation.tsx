@@ -8,27 +8,18 @@
 import { useEffect, useRef } from "preact/hooks";
 import {
   canSend,
-  type ChatMessage,
   type Contact,
   dayKey,
   formatDay,
   formatTime,
   popOutChat,
+  stateLabel,
   type UiStore,
 } from "../lib/ui/mod.ts";
 import { FilePanel } from "./FilePanel.tsx";
 import { KeyChangeWarning } from "./KeyChangeWarning.tsx";
 import { SafetyPanel } from "./SafetyPanel.tsx";
 import { SendFileButton } from "./SendFileButton.tsx";
-
-const STATE_LABEL: Record<ChatMessage["state"], string> = {
-  sending: "sending…",
-  sent: "✓ sent",
-  held: "✓ at mailbox",
-  delivered: "✓✓ delivered",
-  read: "✓✓ read",
-  failed: "✕ failed",
-};
 
 /** Props of {@linkcode Conversation}. */
 export interface ConversationProps {
@@ -109,7 +100,7 @@ export function Conversation({ store, address, contact, popout }: ConversationPr
                 </time>
                 {m.direction === "out" && (
                   <span class={`state state-${m.state}`} title={m.reason}>
-                    {STATE_LABEL[m.state]}
+                    {stateLabel(m)}
                   </span>
                 )}
               </footer>

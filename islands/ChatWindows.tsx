@@ -8,6 +8,7 @@ import { canSend, useStore } from "../lib/ui/mod.ts";
 import { ChatTabs } from "../components/ChatTabs.tsx";
 import { Composer } from "../components/Composer.tsx";
 import { Conversation } from "../components/Conversation.tsx";
+import { GroupWindow } from "../components/GroupWindow.tsx";
 
 export interface ChatWindowsProps {
   /** A pop-out window: one conversation, no tabs. */
@@ -20,6 +21,15 @@ export default function ChatWindows({ popout }: ChatWindowsProps) {
   const tabs = store.tabs.value;
   const contact = active ? store.contact(active) : undefined;
   const check = canSend(contact);
+  const group = popout ? null : store.groups.active.value;
+  if (group) {
+    return (
+      <div class="chats">
+        <ChatTabs store={store} tabs={tabs} active={null} />
+        <GroupWindow store={store} id={group} popout={false} />
+      </div>
+    );
+  }
   return (
     <div class={popout ? "chats chats-popout" : "chats"}>
       {!popout && <ChatTabs store={store} tabs={tabs} active={active} />}

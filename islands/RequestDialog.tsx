@@ -1,7 +1,11 @@
 /** @jsxImportSource preact */
-/** A chat request as a modal Accept / Reject dialog, with the requester's address and key. */
+/**
+ * A chat request as a modal Accept / Reject dialog, with the requester's
+ * address and key; then group invitations, each as Accept / Decline.
+ */
 import { useEffect, useRef, useState } from "preact/hooks";
 import { useStore } from "../lib/ui/mod.ts";
+import { InvitationForm } from "../components/InvitationForm.tsx";
 
 export interface RequestDialogProps {
   /** Whether the page shows conversations (else accepting navigates to them). */
@@ -14,13 +18,17 @@ export default function RequestDialog({ chatPage }: RequestDialogProps) {
   const [busy, setBusy] = useState(false);
   const ref = useRef<HTMLDialogElement>(null);
   const request = store.requests.value.find((r) => !later.includes(r.from)) ?? null;
+  const invitation = request
+    ? null
+    : store.groups.invitations.value.find((i) => !later.includes(i.group)) ?? null;
+  const shown = request?.from ?? invitation?.group ?? null;
 
   useEffect(() => {
     const d = ref.current;
     if (!d) return;
-    if (request && !d.open) d.showModal();
-    if (!request && d.open) d.close();
-  }, [request?.from]);
+    if (shown && !d.open) d.showModal();
+    if (!shown && d.open) d.close();
+  }, [shown]);
 
   const answer = async (kind: "accept" | "reject" | "block") => {
     if (!request) return;
@@ -44,9 +52,17 @@ export default function RequestDialog({ chatPage }: RequestDialogProps) {
       aria-describedby="request-desc"
       onCancel={(e) => {
         e.preventDefault();
-        if (request) setLater([...later, request.from]);
+        if (shown) setLater([...later, shown]);
       }}
     >
+      {invitation && (
+        <InvitationForm
+          store={store}
+          invitation={invitation}
+          chatPage={chatPage}
+          onLater={() => setLater([...later, invitation.group])}
+        />
+      )}
       {request && (
         <form method="dialog" onSubmit={(e) => e.preventDefault()}>
           <h2 id="request-title">Chat request</h2>

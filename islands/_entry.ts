@@ -19,6 +19,8 @@ import {
 import ChatWindows from "./ChatWindows.tsx";
 import DirectoryList from "./DirectoryList.tsx";
 import FederationPanel from "./FederationPanel.tsx";
+import GroupWindows from "./GroupWindows.tsx";
+import MailboxPanel from "./MailboxPanel.tsx";
 import NodeCard from "./NodeCard.tsx";
 import RequestDialog from "./RequestDialog.tsx";
 import StatusBar from "./StatusBar.tsx";
@@ -28,6 +30,8 @@ const ISLANDS: Record<string, ComponentType<never>> = {
   ChatWindows,
   DirectoryList,
   FederationPanel,
+  GroupWindows,
+  MailboxPanel,
   NodeCard,
   RequestDialog,
   StatusBar,
@@ -97,6 +101,7 @@ async function main(): Promise<void> {
     snapshot: state.snapshot,
     active: state.active,
     histories: state.histories,
+    activeGroup: state.activeGroup,
     nowMs: state.nowMs,
     api,
     isVisible: () => !document.hidden,
@@ -134,6 +139,8 @@ async function main(): Promise<void> {
   document.addEventListener("visibilitychange", () => {
     const active = store.active.value;
     if (!document.hidden && active) void store.markReadIfSeen(active).catch(() => {});
+    const group = store.groups.active.value;
+    if (!document.hidden && group) void store.groups.markReadIfSeen(group).catch(() => {});
   });
   // Test and debugging hook: lets a test wait for hydration.
   document.documentElement.dataset.hydrated = "true";

@@ -18,7 +18,8 @@ const NAV = [
 
 function Nav({ path }: { path: string }) {
   const store = useStore();
-  const unread = store.contacts.value.reduce((n, c) => n + c.unread, 0);
+  const unread = store.contacts.value.reduce((n, c) => n + c.unread, 0) +
+    store.groups.list.value.reduce((n, g) => n + g.unread, 0);
   const pending = store.links.value.filter((l) => l.state === "pending").length;
   return (
     <nav class="main-nav" aria-label="Screens">

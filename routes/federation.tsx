@@ -1,13 +1,26 @@
 /** @jsxImportSource preact */
-/** `/federation`: link to nodes, approve incoming links, see linked nodes. */
+/** `/federation`: link to nodes, approve incoming links, see linked nodes; mailboxes. */
 import FederationPanel from "../islands/FederationPanel.tsx";
-import { Island } from "../lib/ui/mod.ts";
-import type { PageData } from "../lib/web/mod.ts";
+import MailboxPanel from "../islands/MailboxPanel.tsx";
+import { Island, type MailboxView } from "../lib/ui/mod.ts";
+import type { PageData, PageProps, RouteContext } from "../lib/web/mod.ts";
 
-export function load(): Promise<PageData<null>> {
-  return Promise.resolve({ title: "Federation", data: null });
+interface FederationData {
+  /** Null when this client's node runs elsewhere (its owner sets its mailboxes). */
+  mailboxes: MailboxView | null;
 }
 
-export default function FederationPage() {
-  return <Island name="FederationPanel" component={FederationPanel} props={{}} />;
+export async function load(ctx: RouteContext): Promise<PageData<FederationData>> {
+  const owns = (await ctx.client.self()).ownsNode;
+  const mailboxes = owns ? await ctx.client.mailbox({ kind: "list" }) : null;
+  return { title: "Federation", data: { mailboxes } };
+}
+
+export default function FederationPage({ data }: PageProps<FederationData>) {
+  return (
+    <>
+      <Island name="FederationPanel" component={FederationPanel} props={{}} />
+      <Island name="MailboxPanel" component={MailboxPanel} props={{ initial: data.mailboxes }} />
+    </>
+  );
 }

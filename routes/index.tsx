@@ -1,7 +1,7 @@
 /** @jsxImportSource preact */
-/** `/`: the conversations, one tab per contact; `?chat=ADDRESS` opens one. */
+/** `/`: the conversations, one tab per contact; `?chat=ADDRESS` opens one, `?group=GROUP` a group. */
 import ChatWindows from "../islands/ChatWindows.tsx";
-import { isAddress, Island } from "../lib/ui/mod.ts";
+import { isAddress, isGroupId, Island } from "../lib/ui/mod.ts";
 import type { PageData, RouteContext } from "../lib/web/mod.ts";
 
 export async function load(ctx: RouteContext): Promise<PageData<null>> {
@@ -14,7 +14,14 @@ export async function load(ctx: RouteContext): Promise<PageData<null>> {
       .sort((a, b) => (b.lastMessageAtMs ?? 0) - (a.lastMessageAtMs ?? 0))[0]?.address ?? null;
   }
   const histories = active ? { [active]: await ctx.client.history(active, { limit: 200 }) } : {};
-  return { title: "Chats", active, histories, data: null };
+  const group = ctx.url.searchParams.get("group");
+  return {
+    title: "Chats",
+    active,
+    histories,
+    activeGroup: isGroupId(group) ? group : null,
+    data: null,
+  };
 }
 
 export default function ChatsPage() {

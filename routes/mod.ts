@@ -8,11 +8,13 @@ import type { ApiRoute, PageRoute, RouteManifest } from "../lib/web/mod.ts";
 import App from "./_app.tsx";
 import * as index from "./index.tsx";
 import * as chat from "./chat/[address].tsx";
+import * as group from "./group/[group].tsx";
 import * as directory from "./directory.tsx";
 import * as federation from "./federation.tsx";
 import * as node from "./node.tsx";
 import * as apiCommand from "./api/command.ts";
 import * as apiEvents from "./api/events.ts";
+import * as apiGroup from "./api/groups/[group].ts";
 import * as apiHistory from "./api/history/[address].ts";
 import * as apiSafety from "./api/safety/[address].ts";
 import * as apiState from "./api/state.ts";
@@ -26,6 +28,7 @@ export const MANIFEST: RouteManifest = {
   pages: {
     "/": page(index),
     "/chat/:address": page(chat),
+    "/group/:group": page(group),
     "/directory": page(directory),
     "/federation": page(federation),
     "/node": page(node),
@@ -33,6 +36,7 @@ export const MANIFEST: RouteManifest = {
   api: {
     "/api/command": apiCommand satisfies ApiRoute,
     "/api/events": apiEvents,
+    "/api/groups/:group": apiGroup,
     "/api/history/:address": apiHistory,
     "/api/safety/:address": apiSafety,
     "/api/state": apiState,

@@ -148,6 +148,9 @@ interface Route {
   expect?: number;
 }
 
+/** A group's id (the fake client has no groups). */
+const GROUP = `${"ab".repeat(16)}@bob`;
+
 /** Every route, as a request a browser would make. */
 function routes(port: number): Route[] {
   const origin = { origin: `http://127.0.0.1:${port}` };
@@ -158,12 +161,15 @@ function routes(port: number): Route[] {
     { method: "GET", path: "/federation", headers: {}, shell: true },
     { method: "GET", path: "/node", headers: {}, shell: true },
     { method: "GET", path: "/chat/bob@bob", headers: {}, shell: true },
+    { method: "GET", path: `/group/${GROUP}`, headers: {}, shell: true },
     { method: "GET", path: "/static/app.js", headers: {}, shell: true },
     { method: "GET", path: "/static/app.css", headers: {}, shell: true },
     { method: "GET", path: "/api/state", headers: {} },
     { method: "GET", path: "/api/page?path=%2Fchat%2Fbob%40bob", headers: {} },
     { method: "GET", path: "/api/history/bob@bob", headers: {} },
     { method: "GET", path: "/api/safety/bob@bob", headers: {} },
+    // Reaches the route, which finds no such group at the fake client: 404 with the reason.
+    { method: "GET", path: `/api/groups/${GROUP}`, headers: {}, expect: 404 },
     {
       method: "POST",
       path: "/api/command",
@@ -208,7 +214,9 @@ function assertNoData(res: RawResponse, what: string): void {
 
 Deno.test("UI security: data routes all live under /api/ (the guard's rule), and the list above covers them", () => {
   for (const path of Object.keys(MANIFEST.api)) assert.ok(path.startsWith("/api/"), path);
-  const listed = routes(1).map((r) => r.path.split("?")[0].replace(/bob@bob/, ":address"));
+  const listed = routes(1).map((r) =>
+    r.path.split("?")[0].replace(/bob@bob/, ":address").replace(GROUP, ":group")
+  );
   for (const path of [...Object.keys(MANIFEST.api), ...Object.keys(MANIFEST.pages)]) {
     assert.ok(listed.includes(path), `${path} is checked`);
   }
@@ -448,6 +456,9 @@ Deno.test("UI security: command bodies are capped and checked field by field", a
       JSON.stringify({ kind: "connect", host: "a b", port: 1, nodeId: "bob" }),
       JSON.stringify({ kind: "approveLink", nodeId: "../x" }),
       JSON.stringify({ kind: "request", address: "bob@bob", intro: "x".repeat(501) }),
+      JSON.stringify({ kind: "addMailbox", nodeId: "M!" }),
+      JSON.stringify({ kind: "serveMailbox", nodeId: "bob", quotaBytes: 1024 }),
+      JSON.stringify({ kind: "serveMailbox", nodeId: "bob", quotaBytes: "64M" }),
     ];
     for (const body of bad) {
       const res = await post(body);
@@ -475,6 +486,9 @@ Deno.test("UI security: command bodies are capped and checked field by field", a
     const ok = await post(JSON.stringify({ kind: "request", address: "bob@bob", intro: "hi" }));
     assert.equal(ok.status, 200);
     assert.deepEqual(JSON.parse(ok.body), { kind: "ok" });
+    const notOne = await post(JSON.stringify({ kind: "removeMailbox", nodeId: "zz" }));
+    assert.equal(notOne.status, 422);
+    assert.match(JSON.parse(notOne.body).error, /not one of this node's mailboxes/);
   } finally {
     await s.ui.close();
   }

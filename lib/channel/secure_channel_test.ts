@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { SILENT_LOGGER } from "../log.ts";
 import { createCertificate } from "../tls.ts";
 import { ConnectionMonitor, dialWss, startWssServer, type WsConnection } from "../wss/mod.ts";
-import { SecureChannel } from "./secure_channel.ts";
+import { RECORD_MAX_BYTES, SecureChannel, splitRecord } from "./secure_channel.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 const material = createCertificate(["127.0.0.1"], Date.now());
@@ -145,4 +145,53 @@ Deno.test({
       for (let i = 0; i < 65; i++) client.send(new Uint8Array([i]));
       assert.match(await gone, /too many messages/);
     }),
+});
+
+Deno.test({
+  name: "the small messages of one turn travel as one record, in order, mixed with large ones",
+  ...opts,
+  fn: () =>
+    withChannels(async ({ server, client }) => {
+      let records = 0;
+      const receive = server.ws.onMessage!;
+      server.ws.onMessage = (data, isText) => {
+        records++;
+        return receive(data, isText);
+      };
+      const got: number[] = [];
+      server.onMessage = (pt) => void got.push(new DataView(pt.buffer, pt.byteOffset).getUint32(0));
+      const msg = (i: number, size: number) => {
+        const m = new Uint8Array(size);
+        new DataView(m.buffer).setUint32(0, i);
+        return m;
+      };
+      for (let i = 0; i < 200; i++) assert.ok(client.send(msg(i, 40)));
+      await until("200 messages", () => got.length === 200);
+      assert.deepEqual(got, Array.from({ length: 200 }, (_, i) => i));
+      assert.ok(records <= 2, `${records} records for 200 small messages of one turn`);
+      // Small, large (sealed on its own, asynchronously), small: the order holds.
+      got.length = 0;
+      records = 0;
+      client.send(msg(1, 10));
+      client.send(msg(2, 100_000));
+      client.send(msg(3, 10));
+      client.send(msg(4, RECORD_MAX_BYTES - 10));
+      await until("4 messages", () => got.length === 4);
+      assert.deepEqual(got, [1, 2, 3, 4]);
+      assert.equal(records, 4);
+    }),
+});
+
+Deno.test("splitRecord() reads n × (u32 length | message) and refuses anything else", () => {
+  const rec = (...parts: number[][]) => Uint8Array.from(parts.flat());
+  assert.deepEqual(splitRecord(rec([0, 0, 0, 2, 7, 8], [0, 0, 0, 0], [0, 0, 0, 1, 9])), [
+    Uint8Array.of(7, 8),
+    new Uint8Array(0),
+    Uint8Array.of(9),
+  ]);
+  assert.equal(splitRecord(new Uint8Array(0)), null, "an empty record");
+  assert.equal(splitRecord(rec([0, 0, 0])), null, "a truncated length");
+  assert.equal(splitRecord(rec([0, 0, 0, 3, 1, 2])), null, "a length past the end");
+  assert.equal(splitRecord(rec([0, 0, 0, 1, 1], [0])), null, "trailing bytes");
+  assert.equal(splitRecord(rec([0xff, 0xff, 0xff, 0xff, 1])), null, "a huge length");
 });

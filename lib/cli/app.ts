@@ -33,6 +33,7 @@ import { installProcessGuard } from "../process_guard.ts";
 import { type AdminHandler, type Node, startAdminServer, startNode } from "../node/mod.ts";
 import { CliError } from "./cli_error.ts";
 import { clientAdminHandlers } from "./client_admin.ts";
+import { mailboxControl } from "./mailbox_control.ts";
 import { parseHostPort } from "./host_port.ts";
 
 /** Where the owner's client keeps its store in the default mode: beside the node's data. */
@@ -192,6 +193,7 @@ function nodeControl(node: Node) {
     },
     approve: (id: string) => Promise.resolve(void links.approve(toNodeId(id))),
     reject: (id: string) => Promise.resolve(links.reject(toNodeId(id))),
+    mailbox: mailboxControl(node),
   };
 }
 

@@ -25,6 +25,7 @@ import type { GroupRow } from "./_group_tables.ts";
 import { NodeRefusedError, NodeUnavailableError } from "./errors.ts";
 import { newEnvelopeId } from "./new_envelope.ts";
 import type { NodeConnection } from "./node_connection.ts";
+import type { TurnCommit } from "./turn_commit.ts";
 
 /** Shared by the group engines. */
 export interface GroupContext {
@@ -36,6 +37,8 @@ export interface GroupContext {
   log: Logger;
   lifetimeMs: number;
   emit(event: ClientEvent): void;
+  /** This turn's transaction (lib/client/turn_commit.ts): group writes go in it. */
+  turn: TurnCommit;
   /** Accepted MLS states in memory, by group key (entered only once committed). */
   states: Map<string, e2e.GroupState>;
 }

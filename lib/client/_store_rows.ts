@@ -75,6 +75,31 @@ CREATE INDEX IF NOT EXISTS seen_requests_sender ON seen_requests (sender);
 CREATE INDEX IF NOT EXISTS seen_requests_until ON seen_requests (until_ms);
 `;
 
+/** Inserts or replaces a contact row. */
+export const CONTACT_UPSERT =
+  `INSERT INTO contacts (address, state, identity, expected_identity, key_changed, session, pending,
+  out_seq, unread, last_message_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+  ON CONFLICT (address) DO UPDATE SET state = excluded.state, identity = excluded.identity,
+  expected_identity = excluded.expected_identity, key_changed = excluded.key_changed,
+  session = excluded.session, pending = excluded.pending, out_seq = excluded.out_seq,
+  unread = excluded.unread, last_message_at_ms = excluded.last_message_at_ms`;
+
+/** Inserts a message row, or updates its state, reason, time received and envelope. */
+export const MESSAGE_UPSERT =
+  `INSERT INTO messages (id, peer, direction, seq, text, sent_at_ms, received_at_ms, state, reason, envelope)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET state = excluded.state,
+  reason = excluded.reason, received_at_ms = excluded.received_at_ms, envelope = excluded.envelope`;
+
+/** Inserts a transfer row, or updates what may change. */
+export const TRANSFER_UPSERT =
+  `INSERT INTO transfers (id, peer, direction, name, type, size, manifest, path, state, reason,
+  done, done_bytes, attempts, created_at_ms, updated_at_ms)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+  ON CONFLICT (id) DO UPDATE SET name = excluded.name, path = excluded.path,
+  state = excluded.state, reason = excluded.reason, done = excluded.done,
+  done_bytes = excluded.done_bytes, attempts = excluded.attempts,
+  updated_at_ms = excluded.updated_at_ms`;
+
 /** A contact row as stored. */
 export interface ContactRow {
   address: string;

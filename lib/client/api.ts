@@ -116,6 +116,40 @@ export interface LinkView {
   lastError: string | null;
 }
 
+/** One of this node's mailboxes (a node that holds our envelopes while we are away). */
+export interface OwnMailboxView {
+  node: string;
+  /** A route to it is known now. */
+  reachable: boolean;
+}
+
+/** A node this node serves as a mailbox, with what it holds for it. */
+export interface ServedMailboxView {
+  node: string;
+  quotaBytes: number;
+  heldBytes: number;
+  addedAtMs: number;
+}
+
+/** Mailboxes as the federation screen shows them (`mailbox list`, `mailbox served`). */
+export interface MailboxView {
+  /** The nodes we named as our mailboxes. */
+  own: OwnMailboxView[];
+  /** The nodes we agreed to hold envelopes for. */
+  served: ServedMailboxView[];
+  /** The `mailbox_held_bytes` counter of `status --json`: held for all, its limit, refusals. */
+  heldBytes: number;
+  totalLimitBytes: number;
+  refusals: number;
+}
+
+/** A change to this node's mailboxes (the CLI's `mailbox add|remove|serve|stop`), or a look. */
+export type MailboxAction =
+  | { kind: "list" }
+  | { kind: "add" | "remove" | "stop"; nodeId: string }
+  /** Without `quotaBytes`, the node's `[Limits] mailbox_default_quota`. */
+  | { kind: "serve"; nodeId: string; quotaBytes?: number };
+
 /** About this client and its node. */
 export interface SelfInfo {
   address: string;
@@ -304,6 +338,11 @@ export interface ClientApi {
   ): Promise<LinkView>;
   approveLink(nodeId: string): Promise<void>;
   rejectLink(nodeId: string): Promise<void>;
+  /**
+   * Looks at or changes this node's mailboxes and the nodes it serves (only
+   * when the node runs in this process); answers the mailboxes after the change.
+   */
+  mailbox(action: MailboxAction): Promise<MailboxView>;
   directory(): Promise<DirectoryUser[]>;
   contacts(): Promise<Contact[]>;
   requests(): Promise<IncomingRequest[]>;

@@ -13,14 +13,15 @@
  * | `messaging.ts`         | text, read receipts, notices, incoming ratchet messages          |
  * | `sessions.ts`          | the ratchet sessions: one queue, states in memory                 |
  * | `inbox.ts`             | pushed items in order: route, commit, then show, then ack         |
+ * | `turn_commit.ts`       | one store transaction per event-loop turn; what follows a write waits for it |
  * | `file_transfers.ts`    | files                                                            |
  * | `groups.ts`            | group chats (MLS): commands, what arrives, views                 |
  * | `group_engine.ts`      | how a group changes: applied in the home node's order, our changes pending until it takes them |
  * | `group_rules.ts`       | admins, invitations, held order, who commits a leaving (pure)    |
  *
- * State is persisted (one transaction with the new ratchet state) before
- * anything is shown, sent or acknowledged, so a crash at any moment neither
- * loses nor repeats a message.
+ * State is persisted (the turn's transaction, with the new ratchet states)
+ * before anything is shown, sent or acknowledged, so a crash at any moment
+ * neither loses nor repeats a message. Views read only what is committed.
  */
 import type { Clock } from "../clock.ts";
 import * as e2e from "../e2e/mod.ts";
@@ -40,6 +41,8 @@ import type {
   IncomingRequest,
   KeyChange,
   LinkView,
+  MailboxAction,
+  MailboxView,
   NodeConditions,
   SafetyInfo,
   SelfInfo,
@@ -56,6 +59,7 @@ import type { NodeConnection } from "./node_connection.ts";
 import type { NodeControl } from "./node_control.ts";
 import { Outbox } from "./outbox.ts";
 import { Sessions } from "./sessions.ts";
+import { TurnCommit } from "./turn_commit.ts";
 
 export type { NodeControl } from "./node_control.ts";
 
@@ -81,6 +85,8 @@ export interface ClientCoreOptions {
     autoAcceptBytes?: number;
     awayAcceptBytes?: number;
   };
+  /** When a turn's writes are committed (default: once the turn is over); tests step it. */
+  schedule?: (flush: () => void) => void;
 }
 
 /** The client core; see {@linkcode ClientApi}. */
@@ -92,6 +98,7 @@ export class ClientCore implements ClientApi {
   #inbox: Inbox;
   #outbox: Outbox;
   #files: FileTransfers;
+  #turn: TurnCommit;
   #groups: Groups;
 
   constructor(options: ClientCoreOptions) {
@@ -99,8 +106,10 @@ export class ClientCore implements ClientApi {
     const { address: self, store, connection, clock, log } = options;
     const lifetimeMs = options.messageLifetimeMs ?? DEFAULT_MESSAGE_LIFETIME_MS;
     const emit = (event: ClientEvent) => this.#emit(event);
-    const sessions = new Sessions({ self, store, clock, lifetimeMs });
-    this.#outbox = new Outbox({ store, node: connection, log: log.child("outbox"), emit });
+    const turn = new TurnCommit({ store, log: log.child("store"), schedule: options.schedule });
+    this.#turn = turn;
+    const sessions = new Sessions({ self, store, turn, clock, lifetimeMs });
+    this.#outbox = new Outbox({ store, turn, node: connection, log: log.child("outbox"), emit });
     const outbox = this.#outbox;
     this.#contacts = new Contacts({
       self,
@@ -116,6 +125,7 @@ export class ClientCore implements ClientApi {
     });
     this.#messaging = new Messaging({
       store,
+      turn,
       sessions,
       outbox,
       contacts: this.#contacts,
@@ -150,6 +160,7 @@ export class ClientCore implements ClientApi {
       clock,
       log: log.child("groups"),
       lifetimeMs,
+      turn,
       exclusive: (fn) => sessions.exclusive(fn),
       emit,
       files: {
@@ -161,6 +172,7 @@ export class ClientCore implements ClientApi {
     this.#inbox = new Inbox({
       self,
       store,
+      turn,
       log,
       exclusive: (fn) => sessions.exclusive(fn),
       ack: (ids) => void connection.send({ type: "ack", ids }),
@@ -197,10 +209,16 @@ export class ClientCore implements ClientApi {
     return this.#files;
   }
 
-  /** Stops timers (the store is closed by its owner). */
+  /** Stops timers and commits what was written (the store is closed by its owner). */
   stop(): void {
     this.#files.stop();
     this.#groups.stop();
+    this.#turn.flush();
+  }
+
+  /** Resolves once what was written so far is committed: views read only that. */
+  #committed(): Promise<void> {
+    return this.#turn.committed();
   }
 
   /** The node has `count` of our one-time group key packages left. */
@@ -290,6 +308,9 @@ export class ClientCore implements ClientApi {
   rejectLink(nodeId: string): Promise<void> {
     return this.#needNode().reject(nodeId);
   }
+  async mailbox(action: MailboxAction): Promise<MailboxView> {
+    return await this.#needNode().mailbox(action);
+  }
 
   async directory(): Promise<DirectoryUser[]> {
     return (await this.#o.connection.directory()).map((e) => ({
@@ -301,11 +322,13 @@ export class ClientCore implements ClientApi {
 
   // --- contacts ---------------------------------------------------------------------------------
 
-  contacts(): Promise<Contact[]> {
-    return this.#contacts.list();
+  async contacts(): Promise<Contact[]> {
+    await this.#committed();
+    return await this.#contacts.list();
   }
-  requests(): Promise<IncomingRequest[]> {
-    return this.#contacts.requests();
+  async requests(): Promise<IncomingRequest[]> {
+    await this.#committed();
+    return await this.#contacts.requests();
   }
   request(address: string, intro: string): Promise<void> {
     return this.#contacts.request(address, intro);
@@ -319,15 +342,13 @@ export class ClientCore implements ClientApi {
   block(address: string): Promise<void> {
     return this.#contacts.block(address);
   }
-  safety(address: string): Promise<SafetyInfo> {
-    try {
-      return Promise.resolve(this.#contacts.safety(toAddress(address)));
-    } catch (e) {
-      return Promise.reject(e);
-    }
+  async safety(address: string): Promise<SafetyInfo> {
+    await this.#committed();
+    return this.#contacts.safety(toAddress(address));
   }
-  keyChange(address: string): Promise<KeyChange | null> {
-    return this.#contacts.keyChange(address);
+  async keyChange(address: string): Promise<KeyChange | null> {
+    await this.#committed();
+    return await this.#contacts.keyChange(address);
   }
   acceptKeyChange(address: string, options?: { confirm: string }): Promise<void> {
     return this.#contacts.acceptKeyChange(address, options?.confirm);
@@ -338,12 +359,9 @@ export class ClientCore implements ClientApi {
 
   // --- messages ---------------------------------------------------------------------------------
 
-  history(address: string, options: { limit?: number } = {}): Promise<ChatMessage[]> {
-    try {
-      return Promise.resolve(this.#messaging.history(address, options.limit ?? 500));
-    } catch (e) {
-      return Promise.reject(e);
-    }
+  async history(address: string, options: { limit?: number } = {}): Promise<ChatMessage[]> {
+    await this.#committed();
+    return this.#messaging.history(address, options.limit ?? 500);
   }
   send(address: string, text: string): Promise<ChatMessage> {
     return this.#messaging.send(address, text);
@@ -366,8 +384,9 @@ export class ClientCore implements ClientApi {
   ): Promise<FileTransfer> {
     return this.#files.upload(toAddress(address), upload);
   }
-  files(): Promise<FileTransfer[]> {
-    return Promise.resolve(this.#files.list());
+  async files(): Promise<FileTransfer[]> {
+    await this.#committed();
+    return this.#files.list();
   }
   acceptFile(idOrAddress: string): Promise<FileTransfer> {
     return this.#files.accept(idOrAddress);
@@ -381,11 +400,13 @@ export class ClientCore implements ClientApi {
 
   // --- groups -----------------------------------------------------------------------------------
 
-  groups(): Promise<GroupView[]> {
-    return this.#try(() => this.#groups.list());
+  async groups(): Promise<GroupView[]> {
+    await this.#committed();
+    return this.#groups.list();
   }
-  invitations(): Promise<GroupInvitationView[]> {
-    return this.#groups.invitations();
+  async invitations(): Promise<GroupInvitationView[]> {
+    await this.#committed();
+    return await this.#groups.invitations();
   }
   createGroup(name: string): Promise<GroupView> {
     return this.#groups.create(name);
@@ -408,14 +429,16 @@ export class ClientCore implements ClientApi {
   renameGroup(group: string, name: string): Promise<GroupView> {
     return this.#groups.rename(group, name);
   }
-  groupMembers(group: string): Promise<GroupMemberView[]> {
-    return this.#groups.members(group);
+  async groupMembers(group: string): Promise<GroupMemberView[]> {
+    await this.#committed();
+    return await this.#groups.members(group);
   }
   sendToGroup(group: string, text: string): Promise<GroupMessage> {
     return this.#groups.send(group, text);
   }
-  groupHistory(group: string, options: { limit?: number } = {}): Promise<GroupMessage[]> {
-    return this.#try(() => this.#groups.history(group, options.limit ?? 500));
+  async groupHistory(group: string, options: { limit?: number } = {}): Promise<GroupMessage[]> {
+    await this.#committed();
+    return this.#groups.history(group, options.limit ?? 500);
   }
   markGroupRead(group: string): Promise<void> {
     return this.#groups.markRead(group);
@@ -425,13 +448,5 @@ export class ClientCore implements ClientApi {
     file: { path: string; name?: string; type?: string },
   ): Promise<FileTransfer[]> {
     return this.#groups.sendFile(group, file);
-  }
-
-  #try<T>(fn: () => T): Promise<T> {
-    try {
-      return Promise.resolve(fn());
-    } catch (e) {
-      return Promise.reject(e);
-    }
   }
 }

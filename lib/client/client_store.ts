@@ -3,13 +3,25 @@
  * ratchet sessions, history), in its own directory, never the node's.
  * Every decrypted message is stored together with the new ratchet state in
  * one transaction before it is shown or acknowledged.
+ *
+ * Writes of one event-loop turn share one transaction (lib/client/turn_commit.ts
+ * opens it with {@linkcode ClientStore.begin} and commits it once the turn is
+ * over). A write made outside such a turn while one is open first has the
+ * turn committed (`onStrayWrite`), then commits on its own as before, so a
+ * caller that writes and then acts still acts only on what is durable.
+ *
+ * What the core reads on every message is kept in memory, written through:
+ * contact rows (a changed row is written once, at commit) and outgoing
+ * messages not yet delivered. A rollback forgets both.
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import type { RequestMemory } from "./request_freshness.ts";
 import { ClientGroupTables } from "./_group_tables.ts";
 import {
   b,
+  CONTACT_UPSERT,
   type ContactRow,
+  MESSAGE_UPSERT,
   type MessageRow,
   type RequestRow,
   type Row,
@@ -18,6 +30,7 @@ import {
   toMessage,
   toRequest,
   toTransfer,
+  TRANSFER_UPSERT,
   type TransferRow,
 } from "./_store_rows.ts";
 
@@ -38,18 +51,52 @@ export type {
   TransferState,
 } from "./_store_rows.ts";
 
+/** Outgoing messages kept in memory until delivered (more are read from the table). */
+const PENDING_MESSAGES = 4096;
+/** States after which a "sent", "held" or "delivered" may still come. */
+const UNSETTLED: ReadonlySet<string> = new Set(["sending", "sent", "held"]);
+
+/** Options of {@linkcode ClientStore}. */
+export interface ClientStoreOptions {
+  /**
+   * SQLite's `synchronous` (WAL): NORMAL (the default) survives a crash of the
+   * process, FULL also an OS crash or power loss, for an fsync per commit
+   * (docs/SECURITY.md, docs/PERF_NOTES.md).
+   */
+  synchronous?: "NORMAL" | "FULL";
+}
+
+/** Statements that do not write (the group tables' reads). */
+const READ_ONLY = /^\s*SELECT\b/i;
+
 /** The client store on node:sqlite. */
 export class ClientStore {
   #db: DatabaseSync;
-  #depth = 0;
+  /** A transaction is open. */
+  #open = false;
+  /** Inside a write that belongs to the open transaction. */
+  #writing = 0;
+  #contacts = new Map<string, ContactRow>();
+  /** Contacts changed in the open transaction, written at commit. */
+  #dirty = new Set<string>();
+  /** Outgoing messages still `sending`, `sent` or `held`, by id (oldest first). */
+  #pending = new Map<string, MessageRow>();
+  #beforeCommit: Array<() => void> = [];
+  #rolledBack: Array<() => void> = [];
+  #stray: (() => void) | null = null;
 
   /** The group tables (lib/client/_group_tables.ts), in this store's transactions. */
   readonly groups: ClientGroupTables;
 
-  constructor(path: string) {
+  constructor(path: string, { synchronous = "NORMAL" }: ClientStoreOptions = {}) {
     this.#db = new DatabaseSync(path);
     this.#db.exec(SCHEMA);
-    this.groups = new ClientGroupTables(this.#db, (sql) => this.#stmt(sql));
+    if (synchronous === "FULL") this.#db.exec("PRAGMA synchronous = FULL");
+    // A group write outside the turn's writes commits the turn first, as every write here does.
+    this.groups = new ClientGroupTables(this.#db, (sql) => {
+      if (!READ_ONLY.test(sql)) this.#mutating();
+      return this.#stmt(sql);
+    });
   }
   #statements = new Map<string, StatementSync>();
 
@@ -70,34 +117,69 @@ export class ClientStore {
   }
 
   setMeta(key: string, value: Uint8Array): void {
+    this.#mutating();
     this.#stmt(
       "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
     )
       .run(key, value);
   }
 
+  /** A contact row (from memory after the first read; treat it as immutable). */
   contact(address: string): ContactRow | undefined {
+    const cached = this.#contacts.get(address);
+    if (cached) return cached;
     const r = this.#stmt("SELECT * FROM contacts WHERE address = ?").get(address) as
       | Row
       | undefined;
-    return r ? toContact(r) : undefined;
+    if (!r) return undefined;
+    const c = toContact(r);
+    this.#contacts.set(address, c);
+    return c;
   }
 
   contacts(): ContactRow[] {
+    this.#writeDirty();
     return (this.#stmt(
       "SELECT * FROM contacts ORDER BY coalesce(last_message_at_ms, 0) DESC, address",
     )
       .all() as Row[]).map(toContact);
   }
 
+  /**
+   * Stores a contact row. Its ratchet session is not changed here: an existing
+   * row keeps its session (only {@linkcode setSession} changes it), so a row
+   * read before the session moved on can never put an older one back.
+   * Inside a transaction the row is written once, at commit.
+   */
   putContact(c: ContactRow): void {
+    this.#mutating();
+    const prev = this.contact(c.address);
+    this.#putContactRow(prev ? { ...c, session: prev.session } : c);
+  }
+
+  /** Changes a contact's ratchet session (encoded). @throws {TypeError} no such contact */
+  setSession(address: string, session: Uint8Array): void {
+    this.#mutating();
+    const prev = this.contact(address);
+    if (!prev) throw new TypeError(`Cannot store a session: no contact ${address}`);
+    this.#putContactRow({ ...prev, session });
+  }
+
+  #putContactRow(c: ContactRow): void {
+    this.#contacts.set(c.address, c);
+    if (this.#open) this.#dirty.add(c.address);
+    else this.#writeContact(c);
+  }
+
+  /** Writes the contacts changed in the open transaction. */
+  #writeDirty(): void {
+    for (const address of this.#dirty) this.#writeContact(this.#contacts.get(address)!);
+    this.#dirty.clear();
+  }
+
+  #writeContact(c: ContactRow): void {
     this.#stmt(
-      `INSERT INTO contacts (address, state, identity, expected_identity, key_changed, session, pending,
-         out_seq, unread, last_message_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (address) DO UPDATE SET state = excluded.state, identity = excluded.identity,
-         expected_identity = excluded.expected_identity, key_changed = excluded.key_changed,
-         session = excluded.session, pending = excluded.pending, out_seq = excluded.out_seq,
-         unread = excluded.unread, last_message_at_ms = excluded.last_message_at_ms`,
+      CONTACT_UPSERT,
     ).run(
       c.address,
       c.state,
@@ -113,10 +195,9 @@ export class ClientStore {
   }
 
   putMessage(m: MessageRow): void {
+    this.#mutating();
     this.#stmt(
-      `INSERT INTO messages (id, peer, direction, seq, text, sent_at_ms, received_at_ms, state, reason, envelope)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET state = excluded.state,
-         reason = excluded.reason, received_at_ms = excluded.received_at_ms, envelope = excluded.envelope`,
+      MESSAGE_UPSERT,
     ).run(
       m.id,
       m.peer,
@@ -129,9 +210,35 @@ export class ClientStore {
       m.reason,
       m.envelope,
     );
+    this.#remember(m);
   }
 
+  /** Changes a message's state; its envelope is no longer needed. */
+  setMessageState(id: string, state: MessageRow["state"], reason: string | null): void {
+    this.#mutating();
+    this.#stmt("UPDATE messages SET state = ?, reason = ?, envelope = NULL WHERE id = ?").run(
+      state,
+      reason,
+      id,
+    );
+    const m = this.#pending.get(id);
+    if (m) this.#remember({ ...m, state, reason, envelope: null });
+  }
+
+  /** Keeps outgoing messages in memory while a `sent`, `held` or `delivered` may still come. */
+  #remember(m: MessageRow): void {
+    this.#pending.delete(m.id);
+    if (m.direction !== "out" || !UNSETTLED.has(m.state)) return;
+    this.#pending.set(m.id, m);
+    if (this.#pending.size > PENDING_MESSAGES) {
+      this.#pending.delete(this.#pending.keys().next().value!);
+    }
+  }
+
+  /** A message row (treat it as immutable). */
   message(id: string): MessageRow | undefined {
+    const pending = this.#pending.get(id);
+    if (pending) return pending;
     const r = this.#stmt("SELECT * FROM messages WHERE id = ?").get(id) as Row | undefined;
     return r ? toMessage(r) : undefined;
   }
@@ -155,13 +262,16 @@ export class ClientStore {
 
   /** Outgoing messages up to `seq` not yet marked read. */
   markOutRead(peer: string, upToSeq: number): string[] {
+    this.#mutating();
     const rows = this.#stmt(
       "SELECT id FROM messages WHERE peer = ? AND direction = 'out' AND seq <= ? AND state IN ('sent', 'delivered')",
     ).all(peer, upToSeq) as Row[];
     this.#stmt(
       "UPDATE messages SET state = 'read' WHERE peer = ? AND direction = 'out' AND seq <= ? AND state IN ('sent', 'delivered')",
     ).run(peer, upToSeq);
-    return rows.map((r) => r.id as string);
+    const ids = rows.map((r) => r.id as string);
+    for (const id of ids) this.#pending.delete(id);
+    return ids;
   }
 
   /** Highest incoming sequence number from `peer`. */
@@ -187,6 +297,7 @@ export class ClientStore {
   }
 
   deleteRequest(address: string): void {
+    this.#mutating();
     this.#stmt("DELETE FROM requests WHERE address = ?").run(address);
   }
 
@@ -204,6 +315,7 @@ export class ClientStore {
   }
 
   deleteClaim(address: string): void {
+    this.#mutating();
     this.#stmt("DELETE FROM claims WHERE address = ?").run(address);
   }
 
@@ -220,6 +332,7 @@ export class ClientStore {
   }
 
   #putRequestRow(table: "requests" | "claims", r: RequestRow): void {
+    this.#mutating();
     this.#stmt(
       `INSERT INTO ${table} (address, intro, identity, request, received_at_ms) VALUES (?, ?, ?, ?, ?)
        ON CONFLICT (address) DO UPDATE SET intro = excluded.intro, identity = excluded.identity,
@@ -244,12 +357,14 @@ export class ClientStore {
 
   /** Remembers a request's hash until `untilMs`, so a replay of it is refused. */
   rememberRequest(hash: string, sender: string, untilMs: number): void {
+    this.#mutating();
     this.#stmt("INSERT OR IGNORE INTO seen_requests (hash, sender, until_ms) VALUES (?, ?, ?)")
       .run(hash, sender, untilMs);
   }
 
   /** Records that an inbox id was handled; false when it already was. */
   markProcessed(id: string): boolean {
+    this.#mutating();
     return Number(
       this.#stmt("INSERT OR IGNORE INTO processed (id) VALUES (?)").run(id).changes,
     ) === 1;
@@ -260,14 +375,9 @@ export class ClientStore {
   }
 
   putTransfer(t: TransferRow): void {
+    this.#mutating();
     this.#stmt(
-      `INSERT INTO transfers (id, peer, direction, name, type, size, manifest, path, state, reason,
-         done, done_bytes, attempts, created_at_ms, updated_at_ms)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (id) DO UPDATE SET name = excluded.name, path = excluded.path,
-         state = excluded.state, reason = excluded.reason, done = excluded.done,
-         done_bytes = excluded.done_bytes, attempts = excluded.attempts,
-         updated_at_ms = excluded.updated_at_ms`,
+      TRANSFER_UPSERT,
     ).run(
       t.id,
       t.peer,
@@ -301,6 +411,7 @@ export class ClientStore {
 
   /** Keeps a sealed envelope until the node has taken it. */
   putOutgoing(id: string, envelope: Uint8Array): void {
+    this.#mutating();
     this.#stmt("INSERT OR REPLACE INTO outgoing (id, envelope) VALUES (?, ?)").run(
       id,
       envelope,
@@ -308,6 +419,7 @@ export class ClientStore {
   }
 
   deleteOutgoing(id: string): void {
+    this.#mutating();
     this.#stmt("DELETE FROM outgoing WHERE id = ?").run(id);
   }
 
@@ -319,21 +431,97 @@ export class ClientStore {
     }));
   }
 
+  /**
+   * Runs `fn` in a transaction, committed when this returns. Inside a write of
+   * the open turn it joins that turn; otherwise an open turn is committed first.
+   */
   transaction<T>(fn: () => T): T {
-    if (this.#depth > 0) return fn();
-    this.#depth++;
-    // Prepared once: exec() parses the statement text on every call.
-    this.#stmt("BEGIN IMMEDIATE").run();
+    if (this.#open && this.#writing > 0) return fn();
+    if (this.#open) this.#strayWrite();
+    this.begin();
     try {
-      const out = fn();
-      this.#stmt("COMMIT").run();
+      const out = this.within(fn);
+      this.commit();
       return out;
     } catch (e) {
-      this.#stmt("ROLLBACK").run();
+      this.rollback();
       throw e;
-    } finally {
-      this.#depth--;
     }
+  }
+
+  /** True while a transaction is open. */
+  get inTransaction(): boolean {
+    return this.#open;
+  }
+
+  /** Opens a transaction (lib/client/turn_commit.ts); a no-op when one is open. */
+  begin(): void {
+    if (this.#open) return;
+    // Prepared once: exec() parses the statement text on every call.
+    this.#stmt("BEGIN IMMEDIATE").run();
+    this.#open = true;
+  }
+
+  /** Runs `fn` as a write of the open transaction. */
+  within<T>(fn: () => T): T {
+    this.#writing++;
+    try {
+      return fn();
+    } finally {
+      this.#writing--;
+    }
+  }
+
+  /**
+   * Commits the open transaction: the `beforeCommit` hooks run (they may still
+   * write), then the changed contact rows are written. @throws {Error} SQLite's
+   */
+  commit(): void {
+    if (!this.#open) return;
+    this.within(() => {
+      for (const hook of this.#beforeCommit) hook();
+      this.#writeDirty();
+    });
+    this.#stmt("COMMIT").run();
+    this.#open = false;
+  }
+
+  /** Rolls the open transaction back; what was kept in memory is forgotten. */
+  rollback(): void {
+    try {
+      if (this.#db.isTransaction) this.#stmt("ROLLBACK").run();
+    } finally {
+      this.#open = false;
+      this.#contacts.clear();
+      this.#dirty.clear();
+      this.#pending.clear();
+      for (const hook of this.#rolledBack) hook();
+    }
+  }
+
+  /** `hook` runs inside every commit, before it (to write what was kept in memory). */
+  onBeforeCommit(hook: () => void): void {
+    this.#beforeCommit.push(hook);
+  }
+
+  /** `hook` runs after every rollback (to forget what was kept in memory). */
+  onRollback(hook: () => void): void {
+    this.#rolledBack.push(hook);
+  }
+
+  /** `commitTurn` commits the open turn when something writes outside it. */
+  onStrayWrite(commitTurn: () => void): void {
+    this.#stray = commitTurn;
+  }
+
+  #strayWrite(): void {
+    if (!this.#stray) throw new Error("Cannot write: a transaction is open and nothing commits it");
+    this.#stray();
+  }
+
+  /** Called first by every method that writes. */
+  #mutating(): void {
+    if (this.#open && this.#writing === 0) this.#strayWrite();
   }
 
   integrityCheck(): string {
@@ -341,6 +529,7 @@ export class ClientStore {
   }
 
   close(): void {
+    if (this.#open) this.rollback();
     this.#db.close();
   }
 }

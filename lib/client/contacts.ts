@@ -227,11 +227,12 @@ export class Contacts {
     );
     this.#o.store.transaction(() => {
       this.#o.store.putContact(newContact);
+      this.#o.store.setSession(address, newContact.session!);
       this.#o.store.deleteRequest(address);
       this.#o.store.deleteClaim(address);
       this.#o.store.putOutgoing(env.id, env.bytes);
+      this.#o.sessions.settle(address, accepted.session);
     });
-    this.#o.sessions.settle(address, accepted.session);
     return env;
   }
 
@@ -449,14 +450,15 @@ export class Contacts {
     // The responder can send only after our first ratchet message: it is sealed now and
     // stored with the session, so a crash cannot leave the chat half open.
     const hi = await this.#o.sessions.encrypt(from, done.session, { t: "hi" });
-    const row = { ...newContact, session: e2e.encodeRatchetState(hi.newState) };
+    const session = e2e.encodeRatchetState(hi.newState);
     return {
       write: () => {
-        this.#o.store.putContact(row);
+        this.#o.store.putContact(newContact);
+        this.#o.store.setSession(from, session);
         this.#o.store.putOutgoing(hi.envelope.id, hi.envelope.bytes);
+        this.#o.sessions.settle(from, hi.newState);
       },
       after: async () => {
-        this.#o.sessions.settle(from, hi.newState);
         await this.#emitContact(from);
         this.#o.outbox.control(hi.envelope.id, hi.envelope.bytes).catch((e) =>
           this.#o.log.error("cannot send the first message", { why: String(e) })

@@ -427,7 +427,7 @@ export class GroupEngine {
         if (next.kind === "commit") break;
         continue;
       }
-      this.#ctx.store.transaction(() => {
+      await this.#ctx.turn.write(() => {
         applied.write();
         groups.unhold(next.id);
       });
@@ -581,7 +581,7 @@ export class GroupEngine {
       epoch: state.epoch,
       intent,
     };
-    ctx.store.transaction(() => {
+    await ctx.turn.write(() => {
       this.#put({ ...g, pending, pendingState: e2e.encodeGroupState(made.newState) });
       ctx.store.groups.putOutgoing({
         envelopeId: env.id,
@@ -641,9 +641,7 @@ export class GroupEngine {
     if (!accepted) {
       ctx.log.info("the home node did not take our group change", { what: p.what, why: reason });
       if (p.op === "create") {
-        ctx.store.transaction(() =>
-          this.#put({ ...g, state: "removed", mls: null, pending: null })
-        );
+        await ctx.turn.write(() => this.#put({ ...g, state: "removed", mls: null, pending: null }));
         ctx.states.delete(key);
         this.#emitGroup(key);
         return;
@@ -715,7 +713,7 @@ export class GroupEngine {
         intents: g.intents.filter((i) => i.id !== p.intent?.id && i.op !== "commit-proposals"),
       };
     }
-    ctx.store.transaction(() => {
+    await ctx.turn.write(() => {
       this.#put(next);
       for (const row of rows) ctx.store.groups.putMessage(row);
     });
@@ -753,7 +751,7 @@ export class GroupEngine {
     const recipients = state.members.map((m) => m.address).filter((a) => a !== ctx.self);
     const update = options.update ?? ((x: GroupRow) => x);
     if (recipients.length === 0) {
-      ctx.store.transaction(() => {
+      await ctx.turn.write(() => {
         this.#put(update(ctx.store.groups.group(g.key) ?? g));
         options.write?.([]);
       });
@@ -768,7 +766,7 @@ export class GroupEngine {
     }
     const envs = appEnvelopes(ctx, refOf(g), recipients, sent.message);
     const now = ctx.clock.nowMs();
-    ctx.store.transaction(() => {
+    await ctx.turn.write(() => {
       const latest = ctx.store.groups.group(g.key) ?? g;
       this.#put({ ...update(latest), mls: e2e.encodeGroupState(sent.newState) });
       options.write?.(recipients);
@@ -820,33 +818,38 @@ export class GroupEngine {
   async submitApp(envs: ReadonlyArray<{ id: string; bytes: Uint8Array }>): Promise<void> {
     // All at once: the node writes them to its outbox in one commit (one fsync), not one each.
     const outs = await Promise.all(envs.map((env) => submitGroupEnvelope(this.#ctx, env.bytes)));
-    for (const [i, env] of envs.entries()) {
-      const out = outs[i];
-      if (out.kind === "retry") continue;
-      this.#ctx.store.groups.deleteOutgoing(env.id);
-      if (out.kind === "taken" && out.state === "sent") {
-        this.delivered(env.id, "sent");
-      } else if (out.kind === "taken") {
-        this.delivered(env.id, "delivered", out.users);
-      } else this.delivered(env.id, "failed", undefined, out.reason);
-    }
+    const shows: Array<() => void> = [];
+    await this.#ctx.turn.write(() => {
+      for (const [i, env] of envs.entries()) {
+        const out = outs[i];
+        if (out.kind === "retry") continue;
+        this.#ctx.store.groups.deleteOutgoing(env.id);
+        if (out.kind === "taken" && out.state === "sent") {
+          shows.push(this.delivered(env.id, "sent"));
+        } else if (out.kind === "taken") {
+          shows.push(this.delivered(env.id, "delivered", out.users));
+        } else shows.push(this.delivered(env.id, "failed", undefined, out.reason));
+      }
+    });
+    for (const show of shows) show();
   }
 
   /**
    * What the node said about one of our application envelopes: per user (the
-   * destination's results) or for all it carried.
+   * destination's results) or for all it carried. Writes (call it inside a
+   * write of the turn) and returns what shows it, to run once committed.
    */
   delivered(
     envelopeId: string,
     state: "sent" | "delivered" | "failed",
     users?: Record<string, string>,
     reason?: string,
-  ): void {
+  ): () => void {
     const groups = this.#ctx.store.groups;
     const sent = groups.sent(envelopeId);
-    if (!sent) return;
+    if (!sent) return () => {};
     const m = groups.message(sent.messageId);
-    if (!m) return;
+    if (!m) return () => {};
     const delivery = { ...m.delivery };
     for (const a of sent.names) {
       const u = users?.[a];
@@ -862,13 +865,14 @@ export class GroupEngine {
     groups.putMessage(next);
     if (state !== "sent") groups.deleteSent(envelopeId);
     const reads = groups.reads(m.key);
-    this.#ctx.emit({
-      kind: "groupState",
-      group: m.key,
-      id: m.id,
-      state: next.state,
-      delivery: deliveryView(next, reads),
-    });
+    return () =>
+      this.#ctx.emit({
+        kind: "groupState",
+        group: m.key,
+        id: m.id,
+        state: next.state,
+        delivery: deliveryView(next, reads),
+      });
   }
 
   #emitMessage(row: GroupMessageRow): void {

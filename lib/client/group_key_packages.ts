@@ -47,7 +47,7 @@ export class GroupKeyPackages {
           }),
         );
       }
-      ctx.store.transaction(() => {
+      await ctx.turn.write(() => {
         for (const kp of made) {
           ctx.store.groups.putKeyPackage(kp.ref.toHex(), kp.secret, kp.lastResort, kp.notAfterMs);
         }

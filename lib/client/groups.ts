@@ -42,6 +42,7 @@ import { judgeInvitation } from "./group_rules.ts";
 import { identityFingerprint } from "./identity_fingerprint.ts";
 import { NO_STEP, type Step } from "./inbox.ts";
 import type { NodeConnection } from "./node_connection.ts";
+import type { TurnCommit } from "./turn_commit.ts";
 
 /** Most groups a client is in (`groups_per_user` at its node bounds it too). */
 export const MAX_GROUPS = 500;
@@ -57,6 +58,8 @@ export interface GroupsOptions {
   clock: Clock;
   log: Logger;
   lifetimeMs: number;
+  /** This turn's transaction (lib/client/turn_commit.ts). */
+  turn: TurnCommit;
   /** The client's one queue (`Sessions.exclusive`). */
   exclusive<T>(fn: () => Promise<T>): Promise<T>;
   emit(event: ClientEvent): void;
@@ -91,6 +94,7 @@ export class Groups {
       log: o.log,
       lifetimeMs: o.lifetimeMs,
       emit: o.emit,
+      turn: o.turn,
       states: new Map(),
     };
     this.#engine = new GroupEngine(
@@ -99,6 +103,8 @@ export class Groups {
       (key) => void o.exclusive(() => this.#engine.drain(key)).catch((e) => this.#failed(e)),
     );
     this.#keyPackages = new GroupKeyPackages(this.#ctx);
+    // A state decoded from a row the rolled-back turn wrote is forgotten with it.
+    o.store.onRollback(() => this.#ctx.states.clear());
   }
 
   stop(): void {
@@ -274,7 +280,7 @@ export class Groups {
         lastMessageAtMs: null,
         createdAtMs: now,
       };
-      ctx.store.transaction(() => {
+      await ctx.turn.write(() => {
         ctx.store.groups.put(g);
         ctx.store.groups.putOutgoing({
           envelopeId: env.id,
@@ -444,7 +450,7 @@ export class Groups {
         createdAtMs: existing?.createdAtMs ?? now,
       };
       const row = this.#engine.eventRow(g, `you joined (invited by ${parsed.inviter})`);
-      ctx.store.transaction(() => {
+      await ctx.turn.write(() => {
         ctx.store.groups.put(g);
         ctx.store.groups.deleteInvitation(inv.key);
         ctx.store.groups.putMessage(row);
@@ -476,7 +482,7 @@ export class Groups {
         epoch: parsed.epoch,
         op: "decline",
       });
-      ctx.store.transaction(() => {
+      await ctx.turn.write(() => {
         ctx.store.groups.deleteInvitation(inv.key);
         ctx.store.groups.dropHeld(inv.key);
         ctx.store.groups.putOutgoing({
@@ -533,7 +539,7 @@ export class Groups {
       if (envs === null) {
         // A member's leaving waits for its commit (RFC 9420 §12.2): sent right after it.
         row.queued = true;
-        ctx.store.transaction(() => {
+        await ctx.turn.write(() => {
           ctx.store.groups.put(update(ctx.store.groups.group(g.key)!));
           ctx.store.groups.putMessage(row);
         });
@@ -616,12 +622,14 @@ export class Groups {
       this.#o.log.info("dropped a group message", { group: g.key, kind: m.kind, why: a.why });
       return NO_STEP;
     }
+    // Applied before the next item is judged: it reads the group's new state and held messages.
     return {
       write: () => a.write(),
       after: async () => {
         await a.after();
         if (a.kind === "done") await this.#engine.drain(g.key);
       },
+      inQueue: true,
     };
   }
 
@@ -698,6 +706,7 @@ export class Groups {
         this.#o.emit({ kind: "groupMessage", message: messageView(row, {}) });
         await this.#engine.drain(key);
       },
+      inQueue: true,
     };
   }
 
@@ -888,10 +897,17 @@ export class Groups {
       return groups.sent(ref) ? NO_STEP : null;
     }
     if (groups.sent(ref)) {
-      return { after: () => this.#engine.delivered(ref, state, users, reason) };
+      let show = () => {};
+      return {
+        write: () => void (show = this.#engine.delivered(ref, state, users, reason)),
+        after: () => show(),
+      };
     }
     const g = groups.list().find((x) => x.pending?.envelopeId === ref);
     if (!g) return null;
-    return { after: () => this.#engine.settle(g.key, ref, state === "delivered", reason) };
+    return {
+      after: () => this.#engine.settle(g.key, ref, state === "delivered", reason),
+      inQueue: true,
+    };
   }
 }

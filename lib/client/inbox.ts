@@ -2,22 +2,31 @@
  * What the node pushes from the user's inbox, handled strictly in order (in
  * the sessions' queue): each envelope is routed by its payload to the engine
  * that decides about it, which returns a {@linkcode Step}: its store writes,
- * and what to do once they are durable. The inbox commits the writes with
- * "this inbox id is handled" in one transaction, then runs the step's `after`
- * (show, send), then acknowledges. An id already handled is acknowledged
- * again and nothing is shown twice; input that cannot be read or decrypted is
- * logged and dropped, so it cannot wedge the inbox.
+ * and what to do once they are durable. The inbox writes them with "this
+ * inbox id is handled" in this turn's transaction (lib/client/turn_commit.ts:
+ * a burst of pushed items shares one commit), and once that is committed runs
+ * the step's `after` (show, send), then acknowledges, item after item in
+ * order. An id already handled is acknowledged again (after the commit that
+ * handled it) and nothing is shown twice; a step `inQueue` (groups) is
+ * followed up before the next item is handled; input that cannot be read or
+ * decrypted is logged and dropped, so it cannot wedge the inbox.
  */
 import type { Address } from "../ids.ts";
 import type { Logger } from "../log.ts";
 import { decodeEnvelope, type Envelope } from "../protocol/mod.ts";
 import type { ClientStore } from "./client_store.ts";
 import { decodePayload } from "./payload.ts";
+import type { TurnCommit } from "./turn_commit.ts";
 
 /** What handling one inbox item changes: written with the item's id, then `after`. */
 export interface Step {
   write?(): void;
   after?(): void | Promise<void>;
+  /**
+   * `after` runs in the queue, before the next item is handled: it changes
+   * what the next item is judged by (a group's held messages, its pending change).
+   */
+  inQueue?: boolean;
 }
 
 /** Nothing to write or do (the item is still marked handled). */
@@ -47,6 +56,7 @@ export interface InboxOptions {
   /** Our address: envelopes to anyone else are dropped. */
   self: string;
   store: ClientStore;
+  turn: TurnCommit;
   log: Logger;
   handlers: InboxHandlers;
   /** The queue every session change runs in (`Sessions.exclusive`). */
@@ -74,6 +84,8 @@ const ACK_BATCH = 4096;
 export class Inbox {
   #o: InboxOptions;
   #acks: string[] = [];
+  /** What follows each item's commit, chained so items are shown and acknowledged in order. */
+  #follow: Promise<void> = Promise.resolve();
 
   constructor(options: InboxOptions) {
     this.#o = options;
@@ -81,20 +93,27 @@ export class Inbox {
 
   /** Handles one pushed item, after every item pushed before it. */
   push(item: InboxItem): Promise<void> {
-    return this.#o.exclusive(() => this.#handle(item)).catch((e) =>
-      this.#o.log.error("could not handle an inbox item", { id: item.id, why: String(e) })
-    );
+    const failed = (e: unknown) =>
+      this.#o.log.error("could not handle an inbox item", { id: item.id, why: String(e) });
+    // The queue moves on once the item's writes are made; their commit is awaited outside it.
+    const written = this.#o.exclusive(() => this.#handle(item));
+    written.catch(() => {}); // reported below, in its turn
+    const done = this.#follow.then(async () => {
+      const step = await (await written).committed;
+      await step.after?.();
+      this.#ack(item.id);
+    }).catch(failed);
+    this.#follow = done;
+    return done;
   }
 
-  async #handle(item: InboxItem): Promise<void> {
-    const store = this.#o.store;
+  async #handle(item: InboxItem): Promise<{ committed: Promise<Step> }> {
+    const { store } = this.#o;
     if (item.type === "notice") {
       const step = this.#o.handlers.notice(item.ref, item.state, item.reason, item.users);
-      if (step.write) store.transaction(() => step.write!());
-      await step.after?.();
-      return this.#ack(item.id);
+      return await this.#written(step, () => step.write?.());
     }
-    if (store.wasProcessed(item.id)) return this.#ack(item.id);
+    if (store.wasProcessed(item.id)) return { committed: this.#o.turn.write(() => NO_STEP) };
     let step: Step = NO_STEP;
     try {
       step = await this.#route(item.envelope, item.id);
@@ -102,12 +121,23 @@ export class Inbox {
       // Unreadable or undecryptable: dropped (and logged) so it cannot wedge the inbox.
       this.#o.log.warn("dropped an incoming envelope", { id: item.id, why: String(e) });
     }
-    store.transaction(() => {
+    return await this.#written(step, () => {
       step.write?.();
       store.markProcessed(item.id);
     });
+  }
+
+  /**
+   * Writes a step in this turn's transaction. A step `inQueue` is followed up
+   * here, in the queue, once committed (nothing else is handled meanwhile);
+   * any other once the queue has moved on.
+   */
+  async #written(step: Step, write: () => void): Promise<{ committed: Promise<Step> }> {
+    const committed = this.#o.turn.write(() => (write(), step));
+    if (!step.inQueue) return { committed };
+    await committed;
     await step.after?.();
-    this.#ack(item.id);
+    return { committed: Promise.resolve(NO_STEP) };
   }
 
   #route(bytes: Uint8Array, inboxId: string): Promise<Step> {

@@ -1,9 +1,10 @@
 /**
  * Messages in accepted chats: sending text (sealed, stored with the new
- * session and the message row in one transaction, then handed to the
- * outbox), read receipts, the file transfer's control messages, delivery
- * notices, and what an incoming ratchet message does (a text shown, sent
- * messages marked read, a file message passed to the file transfers).
+ * session and the message row in this turn's transaction, then handed to the
+ * outbox once committed), read receipts, the file transfer's control
+ * messages, delivery notices, and what an incoming ratchet message does (a
+ * text shown, sent messages marked read, a file message passed to the file
+ * transfers).
  */
 import type { Clock } from "../clock.ts";
 import * as e2e from "../e2e/mod.ts";
@@ -18,7 +19,8 @@ import type { Step } from "./inbox.ts";
 import type { Outbox } from "./outbox.ts";
 import type { NewEnvelope } from "./new_envelope.ts";
 import { decodeInner, type FileInner, type Inner, isFileInner } from "./payload.ts";
-import type { SealOptions, Sessions } from "./sessions.ts";
+import type { Sealed, SealOptions, Sessions } from "./sessions.ts";
+import type { TurnCommit } from "./turn_commit.ts";
 
 /** What an incoming file message does (lib/client/file_transfers.ts `receive`). */
 export type FileReceiver = (peer: string, inner: FileInner) => { write(): void; after(): void };
@@ -26,6 +28,7 @@ export type FileReceiver = (peer: string, inner: FileInner) => { write(): void; 
 /** Options of {@linkcode Messaging}. */
 export interface MessagingOptions {
   store: ClientStore;
+  turn: TurnCommit;
   sessions: Sessions;
   outbox: Outbox;
   contacts: Contacts;
@@ -66,12 +69,12 @@ export class Messaging {
         `Cannot send: a message is 1 to ${MAX_MESSAGE_CHARS.toLocaleString("en")} characters`,
       );
     }
-    const m = await this.#o.sessions.exclusive(async () => {
+    const { row, committed } = await this.#o.sessions.exclusive(async () => {
       const c = this.#o.contacts.sendable(to, "send");
       const seq = c.outSeq + 1;
       const now = this.#o.clock.nowMs();
       let row: MessageRow | null = null;
-      await this.#seal(to, c, { t: "text", seq, at: now, text }, {
+      const sealed = await this.#seal(to, c, { t: "text", seq, at: now, text }, {
         update: (c) => ({ ...c, outSeq: seq, lastMessageAtMs: now }),
         write: (envelope) => {
           row = {
@@ -89,10 +92,12 @@ export class Messaging {
           this.#o.store.putMessage(row);
         },
       });
-      return row! as MessageRow;
+      // Not awaited here: the next send may join the same transaction.
+      return { row: row! as MessageRow, committed: sealed.committed };
     });
-    this.#o.emit({ kind: "message", message: messageView(m) });
-    return messageView(await this.#o.outbox.message(m));
+    await committed;
+    this.#o.emit({ kind: "message", message: messageView(row) });
+    return messageView(await this.#o.outbox.message(row));
   }
 
   /**
@@ -102,7 +107,7 @@ export class Messaging {
    * @throws {ChatStateError} no accepted chat, or its key awaits confirmation
    */
   async sendControl(peer: string, inner: FileInner, write?: () => void): Promise<string> {
-    const env = await this.#o.sessions.exclusive(async () => {
+    const { envelope, committed } = await this.#o.sessions.exclusive(async () => {
       const c = this.#o.contacts.sendable(toAddress(peer), "send");
       return await this.#seal(peer, c, inner, {
         write: (envelope) => {
@@ -111,8 +116,9 @@ export class Messaging {
         },
       });
     });
-    await this.#o.outbox.control(env.id, env.bytes);
-    return env.id;
+    await committed;
+    await this.#o.outbox.control(envelope.id, envelope.bytes);
+    return envelope.id;
   }
 
   /** Seals through the sessions; a chat that cannot send yet is the user's error, not a crash. */
@@ -121,7 +127,7 @@ export class Messaging {
     c: ContactRow,
     inner: Inner,
     options: SealOptions,
-  ): Promise<NewEnvelope> {
+  ): Promise<Sealed> {
     try {
       return await this.#o.sessions.seal(c, inner, options);
     } catch (e) {
@@ -136,32 +142,38 @@ export class Messaging {
   /** Marks a conversation read, and tells the sender which of its messages were shown. */
   async markRead(addressText: string): Promise<void> {
     const peer = toAddress(addressText);
-    const env = await this.#o.sessions.exclusive(async () => {
-      const c = this.#o.store.contact(peer);
+    const store = this.#o.store;
+    type Done = { envelope: NewEnvelope | null; committed: Promise<void> };
+    const done = await this.#o.sessions.exclusive(async (): Promise<Done | null> => {
+      const c = store.contact(peer);
       if (!c || c.state !== "accepted" || c.unread === 0) return null;
-      const upTo = this.#o.store.lastInSeq(peer);
+      const upTo = store.lastInSeq(peer);
       if (upTo === 0 || canSend(c).kind !== "ok") {
-        this.#o.store.putContact({ ...c, unread: 0 });
-        return null;
+        const committed = this.#o.turn.write(() => {
+          store.putContact({ ...store.contact(peer)!, unread: 0 });
+        });
+        return { envelope: null, committed };
       }
       return await this.#seal(peer, c, { t: "read", upTo }, {
         update: (c) => ({ ...c, unread: 0 }),
-        write: (envelope) => this.#o.store.putOutgoing(envelope.id, envelope.bytes),
+        write: (envelope) => store.putOutgoing(envelope.id, envelope.bytes),
       });
     });
-    if (env) await this.#o.outbox.control(env.id, env.bytes);
+    if (!done) return;
+    await done.committed;
+    if (done.envelope) await this.#o.outbox.control(done.envelope.id, done.envelope.bytes);
   }
 
   /** The node's word on one of our messages. */
   notice(ref: string, notice: "delivered" | "failed" | "held" | "kept", reason?: string): Step {
-    const msg = this.#o.store.message(ref);
+    const store = this.#o.store;
+    const msg = store.message(ref);
     if (!msg || msg.state === "read") return {};
     // A mailbox's custody never steps a message back from delivered.
     if ((notice === "held" || notice === "kept") && msg.state === "delivered") return {};
     const state: MessageState = notice === "kept" ? "sent" : notice;
     return {
-      write: () =>
-        this.#o.store.putMessage({ ...msg, state, reason: reason ?? null, envelope: null }),
+      write: () => store.setMessageState(ref, state, reason ?? null),
       after: () =>
         this.#o.emit({
           kind: "state",
@@ -181,9 +193,8 @@ export class Messaging {
     }
     const { newState, plaintext } = await this.#o.sessions.decrypt(c, message, envelopeId);
     const inner = decodeInner(plaintext);
-    const session = e2e.encodeRatchetState(newState);
     const store = this.#o.store;
-    const settle = () => this.#o.sessions.settle(from, newState);
+    const sessions = this.#o.sessions;
     const now = this.#o.clock.nowMs();
     if (inner.t === "text") {
       const msg: MessageRow = {
@@ -200,25 +211,23 @@ export class Messaging {
       };
       return {
         write: () => {
-          store.putContact({ ...c, session, unread: c.unread + 1, lastMessageAtMs: now });
+          const cur = store.contact(from)!;
+          store.putContact({ ...cur, unread: cur.unread + 1, lastMessageAtMs: now });
+          sessions.advance(from, newState);
           store.putMessage(msg);
         },
-        after: () => {
-          settle();
-          this.#o.emit({ kind: "message", message: messageView(msg) });
-        },
+        after: () => this.#o.emit({ kind: "message", message: messageView(msg) }),
       };
     }
     let readIds: string[] = [];
     const file = isFileInner(inner) && this.#o.files ? this.#o.files(from, inner) : null;
     return {
       write: () => {
-        store.putContact({ ...c, session });
+        sessions.advance(from, newState);
         if (inner.t === "read") readIds = store.markOutRead(from, inner.upTo);
         file?.write();
       },
       after: () => {
-        settle();
         file?.after();
         for (const id of readIds) this.#o.emit({ kind: "state", peer: from, id, state: "read" });
       },

@@ -45,7 +45,13 @@ export class NodeConnection {
   #o: NodeConnectionOptions;
   #link: ClientLink | null = null;
   #nextReq = 1;
-  #waiting = new Map<number, { resolve: (m: Reply) => void; reject: (e: Error) => void }>();
+  /** Requests waiting for their reply, in the order sent (so also by deadline). */
+  #waiting = new Map<
+    number,
+    { resolve: (m: Reply) => void; reject: (e: Error) => void; deadlineMs: number }
+  >();
+  /** One timer sweeps out requests past their deadline, instead of a timer per request. */
+  #sweep: ReturnType<typeof setInterval> | null = null;
   #stopped = false;
   #backoffMs = 250;
   #connected: Promise<void>;
@@ -72,6 +78,7 @@ export class NodeConnection {
 
   stop(): void {
     this.#stopped = true;
+    this.#stopSweep();
     this.#link?.close("client stopping");
     this.#link = null;
   }
@@ -168,23 +175,32 @@ export class NodeConnection {
       return Promise.reject(new NodeUnavailableError("Cannot reach the node: not connected"));
     }
     const req = this.#nextReq++;
+    const timeoutMs = this.#o.requestTimeoutMs ?? 15_000;
     return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#waiting.delete(req);
-        reject(new NodeUnavailableError("Cannot reach the node: no answer"));
-      }, this.#o.requestTimeoutMs ?? 15_000);
       this.#waiting.set(req, {
-        resolve: (r) => {
-          clearTimeout(timer);
-          resolve(r as T);
-        },
-        reject: (e) => {
-          clearTimeout(timer);
-          reject(e);
-        },
+        resolve: resolve as (m: Reply) => void,
+        reject,
+        deadlineMs: Date.now() + timeoutMs,
       });
+      this.#sweep ??= setInterval(() => this.#expire(), Math.min(1000, timeoutMs));
       this.#link!.send(encodeClientMessage({ ...m, req } as ClientMessage));
     });
+  }
+
+  /** Fails the requests past their deadline; stops sweeping once none waits. */
+  #expire(): void {
+    const now = Date.now();
+    for (const [req, w] of this.#waiting) {
+      if (w.deadlineMs > now) break;
+      this.#waiting.delete(req);
+      w.reject(new NodeUnavailableError("Cannot reach the node: no answer"));
+    }
+    if (this.#waiting.size === 0) this.#stopSweep();
+  }
+
+  #stopSweep(): void {
+    if (this.#sweep !== null) clearInterval(this.#sweep);
+    this.#sweep = null;
   }
 
   /**

@@ -1,5 +1,5 @@
 /** What only a client whose node runs in the same process can do (links, invites). */
-import type { LinkView } from "./api.ts";
+import type { LinkView, MailboxAction, MailboxView } from "./api.ts";
 
 /** The in-process node's controls, handed to the client core in the default mode. */
 export interface NodeControl {
@@ -12,4 +12,5 @@ export interface NodeControl {
   ): Promise<LinkView>;
   approve(nodeId: string): Promise<void>;
   reject(nodeId: string): Promise<void>;
+  mailbox(action: MailboxAction): Promise<MailboxView>;
 }

@@ -11,6 +11,7 @@ import type { Logger } from "../log.ts";
 import type { ClientEvent } from "./api.ts";
 import type { ClientStore, MessageRow } from "./client_store.ts";
 import { NodeRefusedError, NodeUnavailableError } from "./errors.ts";
+import type { TurnCommit } from "./turn_commit.ts";
 
 /** What became of one submission. */
 export type SubmitOutcome =
@@ -40,6 +41,8 @@ export interface Submitter {
 /** Options of {@linkcode Outbox}. */
 export interface OutboxOptions {
   store: ClientStore;
+  /** "sent" and "taken" join this turn's transaction (no commit of their own). */
+  turn: TurnCommit;
   node: Submitter;
   log: Logger;
   emit(event: ClientEvent): void;
@@ -63,32 +66,35 @@ export class Outbox {
 
   /**
    * Submits a stored text message (its row holds the envelope); returns the row
-   * as it is now: `sent`/`delivered`, still `sending` (kept), or `failed`.
+   * as it is now, once that is committed: `sent`/`delivered`, still `sending`
+   * (kept), or `failed`.
    */
   async message(m: MessageRow): Promise<MessageRow> {
     if (!m.envelope) return m;
     const out = await this.#submit(m.envelope);
-    if (out.kind === "retry") return this.#o.store.message(m.id) ?? m;
-    const latest = this.#o.store.message(m.id) ?? m;
-    let row: MessageRow;
-    if (out.kind === "taken") {
-      // A notice or a read receipt may have overtaken the answer: never step back.
-      const state = latest.state === "sending" || latest.state === "sent"
-        ? out.state
-        : latest.state;
-      row = { ...latest, state, envelope: null };
-    } else {
-      row = { ...latest, state: "failed", reason: out.reason, envelope: null };
-    }
-    this.#o.store.putMessage(row);
-    this.#o.emit({
-      kind: "state",
-      peer: row.peer,
-      id: row.id,
-      state: row.state,
-      ...(row.reason ? { reason: row.reason } : {}),
-    });
-    return row;
+    const store = this.#o.store;
+    if (out.kind === "retry") return store.message(m.id) ?? m;
+    return await this.#o.turn.write(() => {
+      const latest = store.message(m.id) ?? m;
+      let state = latest.state;
+      let reason = latest.reason;
+      if (out.kind === "refused") {
+        state = "failed";
+        reason = out.reason;
+      } else if (state === "sending" || state === "sent") {
+        // A notice or a read receipt may have overtaken the answer: never step back.
+        state = out.state;
+      }
+      store.setMessageState(m.id, state, reason);
+      return { ...latest, state, reason, envelope: null };
+    }, (row) =>
+      this.#o.emit({
+        kind: "state",
+        peer: row.peer,
+        id: row.id,
+        state: row.state,
+        ...(row.reason ? { reason: row.reason } : {}),
+      }));
   }
 
   /** Submits an envelope kept in the `outgoing` table; it leaves the table unless it must wait. */
@@ -98,7 +104,7 @@ export class Outbox {
     if (out.kind === "refused") {
       this.#o.log.warn("the node refused an outgoing message", { id, why: out.reason });
     }
-    this.#o.store.deleteOutgoing(id);
+    await this.#o.turn.write(() => this.#o.store.deleteOutgoing(id));
     return out;
   }
 

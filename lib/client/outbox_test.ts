@@ -4,6 +4,7 @@ import type { ClientEvent } from "./api.ts";
 import { ClientStore, type MessageRow } from "./client_store.ts";
 import { NodeRefusedError, NodeUnavailableError } from "./errors.ts";
 import { Outbox, submitOutcome } from "./outbox.ts";
+import { TurnCommit } from "./turn_commit.ts";
 
 function setup(answer: () => Promise<"sent" | "delivered">) {
   const store = new ClientStore(":memory:");
@@ -11,6 +12,7 @@ function setup(answer: () => Promise<"sent" | "delivered">) {
   const submitted: Uint8Array[] = [];
   const outbox = new Outbox({
     store,
+    turn: new TurnCommit({ store, log: SILENT_LOGGER }),
     log: SILENT_LOGGER,
     emit: (e) => events.push(e),
     node: {

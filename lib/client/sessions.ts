@@ -1,23 +1,28 @@
 /**
  * The client's Double Ratchet sessions while it runs: one queue for every
  * change to a session (sending, receiving, accepting), and each session's
- * state kept in memory after it is first read from the store, so a message
- * costs one encode and one store write, not a decode too. The store stays the
- * truth across restarts: a state enters memory only once it is committed
- * (`settle`), in the same transaction as whatever the message did.
+ * state kept in memory after it is first read from the store. A message moves
+ * the state in memory (`advance`, inside the write that stores what the
+ * message did); the encoded state is written once per transaction, just
+ * before its commit, so a burst of messages costs one encode. The store stays
+ * the truth across restarts: a rolled-back turn makes the sessions forget
+ * every state, and they are read again from the store.
  */
 import type { Clock } from "../clock.ts";
 import * as e2e from "../e2e/mod.ts";
 import type { ClientStore, ContactRow } from "./client_store.ts";
 import { NODE_AEAD } from "./node_aead.ts";
 import { type NewEnvelope, newEnvelope, newEnvelopeId } from "./new_envelope.ts";
-import { encodePayload, type Inner } from "./payload.ts";
+import { encodeInner, encodePayload, type Inner } from "./payload.ts";
+import type { TurnCommit } from "./turn_commit.ts";
 
 /** Options of {@linkcode Sessions}. */
 export interface SessionsOptions {
   /** Our address. */
   self: string;
   store: ClientStore;
+  /** Where sealed messages are stored (one transaction per turn). */
+  turn: TurnCommit;
   clock: Clock;
   /** Envelope lifetime. */
   lifetimeMs: number;
@@ -29,24 +34,41 @@ export interface Encrypted {
   envelope: NewEnvelope;
 }
 
+/** A sealed message: its envelope, and the commit that must come before it leaves. */
+export interface Sealed {
+  envelope: NewEnvelope;
+  committed: Promise<void>;
+}
+
 /** Options of {@linkcode Sessions.seal}. */
 export interface SealOptions {
-  /** What else changes in the contact row (counters), applied before the new session is set. */
+  /** What else changes in the contact row (counters), given the row as it is when written. */
   update?: (contact: ContactRow) => ContactRow;
   /** Further writes in the same transaction (the message row, the outgoing envelope...). */
   write?: (envelope: NewEnvelope) => void;
 }
-
-const te = new TextEncoder();
 
 /** Ratchet sessions, their queue and their states in memory. */
 export class Sessions {
   #o: SessionsOptions;
   #chain: Promise<void> = Promise.resolve();
   #states = new Map<string, e2e.RatchetState>();
+  /** Sessions moved on in the open transaction, stored at its commit. */
+  #moved = new Set<string>();
 
   constructor(options: SessionsOptions) {
     this.#o = options;
+    const store = options.store;
+    store.onBeforeCommit(() => {
+      for (const address of this.#moved) {
+        store.setSession(address, e2e.encodeRatchetState(this.#states.get(address)!));
+      }
+      this.#moved.clear();
+    });
+    store.onRollback(() => {
+      this.#states.clear();
+      this.#moved.clear();
+    });
   }
 
   /**
@@ -71,9 +93,27 @@ export class Sessions {
     return state;
   }
 
-  /** The committed state of `address` is `state` (call right after the commit). */
+  /**
+   * The session with `address` is now `state`, whose encoding the caller
+   * stored ({@linkcode ClientStore.setSession}) in the same transaction.
+   */
   settle(address: string, state: e2e.RatchetState): void {
     this.#states.set(address, state);
+    this.#moved.delete(address);
+  }
+
+  /**
+   * The session with `address` moved on to `state`: call inside the write
+   * that stores what the message did; the state is stored at its commit.
+   *
+   * @throws {Error} outside a transaction (the state would not be stored)
+   */
+  advance(address: string, state: e2e.RatchetState): void {
+    if (!this.#o.store.inTransaction) {
+      throw new Error("Cannot advance a session outside a transaction");
+    }
+    this.#states.set(address, state);
+    this.#moved.add(address);
   }
 
   /** Encrypts `inner` to `peer` from `state` (ad = the new envelope's id). Stores nothing. */
@@ -82,7 +122,7 @@ export class Sessions {
     const { newState, message } = await e2e.ratchetEncrypt({
       aead: NODE_AEAD,
       state,
-      plaintext: te.encode(JSON.stringify(inner)),
+      plaintext: encodeInner(inner),
       ad: id,
     });
     const envelope = newEnvelope({
@@ -98,31 +138,26 @@ export class Sessions {
   }
 
   /**
-   * Encrypts `inner` for `contact` and stores the new session (with `update`) and
-   * `write` in one transaction, before anything leaves. Call inside {@linkcode exclusive}.
+   * Encrypts `inner` for `contact` and writes, in this turn's transaction, the
+   * contact's `update`, the new session and `write`. Call inside
+   * {@linkcode exclusive}; let the envelope leave only once `committed` resolves.
    */
-  async seal(contact: ContactRow, inner: Inner, options: SealOptions = {}): Promise<NewEnvelope> {
-    const { newState, envelope } = await this.encrypt(
-      contact.address,
-      this.current(contact),
-      inner,
-    );
-    const row = {
-      ...(options.update ? options.update(contact) : contact),
-      session: e2e.encodeRatchetState(newState),
-    };
-    this.#o.store.transaction(() => {
-      this.#o.store.putContact(row);
+  async seal(contact: ContactRow, inner: Inner, options: SealOptions = {}): Promise<Sealed> {
+    const peer = contact.address;
+    const { newState, envelope } = await this.encrypt(peer, this.current(contact), inner);
+    const store = this.#o.store;
+    const committed = this.#o.turn.write(() => {
+      if (options.update) store.putContact(options.update(store.contact(peer) ?? contact));
+      this.advance(peer, newState);
       options.write?.(envelope);
     });
-    this.settle(contact.address, newState);
-    return envelope;
+    return { envelope, committed };
   }
 
   /**
    * Decrypts a ratchet message from `contact`, bound to its envelope id. The new
-   * state is returned, not kept: store it with what the message did, then
-   * {@linkcode settle}. A failure changes nothing.
+   * state is returned, not kept: {@linkcode advance} to it in the write that
+   * stores what the message did. A failure changes nothing.
    *
    * @throws {e2e.DecryptError} the message does not decrypt (uniform)
    */

@@ -34,21 +34,28 @@ function checkInt(value: number, max: number, what: string): void {
   }
 }
 
+/** Results at least this large are handed out without a copy when they fill the buffer. */
+const NO_COPY_MIN_BYTES = 64 * 1024;
+
 /** Appends fields to a growing buffer. */
 export class ByteWriter {
   #buf: Uint8Array;
   #view: DataView;
   #len = 0;
+  /** `finish()` handed out `#buf` itself: the next write copies it first. */
+  #given = false;
 
+  /** `initialBytes`: the expected size; a message that fits is never copied to grow. */
   constructor(initialBytes = 256) {
     this.#buf = new Uint8Array(initialBytes);
     this.#view = new DataView(this.#buf.buffer);
   }
 
   #ensure(n: number): void {
-    if (this.#len + n <= this.#buf.length) return;
-    let size = Math.max(16, this.#buf.length * 2);
-    while (size < this.#len + n) size *= 2;
+    if (this.#len + n <= this.#buf.length && !this.#given) return;
+    this.#given = false;
+    // Doubling for small fields; a large one (a file chunk) gets exactly the room it needs.
+    const size = Math.max(16, this.#buf.length * 2, this.#len + n);
     const next = new Uint8Array(size);
     next.set(this.#buf.subarray(0, this.#len));
     this.#buf = next;
@@ -117,9 +124,19 @@ export class ByteWriter {
     return this.bytes16(ENCODER.encode(text));
   }
 
-  /** The bytes written (a copy of exactly that length). */
+  /**
+   * The bytes written. Large messages that (nearly) fill the buffer are
+   * returned without a copy, as a view of exactly that length (file chunks
+   * would otherwise be copied once more per encoding); the writer copies
+   * before any later write, so the result never changes.
+   */
   finish(): Uint8Array {
-    return this.#buf.slice(0, this.#len);
+    const slack = this.#buf.length - this.#len;
+    if (this.#len < NO_COPY_MIN_BYTES || slack > this.#len / 64) {
+      return this.#buf.slice(0, this.#len);
+    }
+    this.#given = true;
+    return this.#buf.subarray(0, this.#len);
   }
 }
 

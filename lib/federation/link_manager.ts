@@ -496,6 +496,12 @@ export class LinkManager {
       ws?.destroy();
       if (this.#stopped) return;
       const msg = (e as Error).message;
+      // Both sides dialled at once and the peer kept the other link: that one is up, so this
+      // attempt's failure says nothing about the peer (no "down", no error, no redial).
+      if (rt.channel?.open) {
+        this.#log.info("second link attempt closed: a link is up", { peer, why: msg });
+        return;
+      }
       this.#recordError(peer, msg);
       this.#setState(peer, e instanceof AuthError ? "refused" : "down");
       this.#log.info("link attempt failed", { peer, why: msg });

@@ -31,7 +31,10 @@ export type LinkMessage =
 
 /** Encodes a link message. */
 export function encodeLinkMessage(m: LinkMessage): Uint8Array {
-  const w = new ByteWriter().u8(VERSION).u8(KIND[m.kind]);
+  const w = new ByteWriter(
+    m.kind === "announce" || m.kind === "envelope" ? 2 + m.bytes.length : 256,
+  )
+    .u8(VERSION).u8(KIND[m.kind]);
   switch (m.kind) {
     case "result":
       return w.u8(STATUS.indexOf(m.status)).str16(m.reason).finish();

@@ -9,6 +9,7 @@ import type { NodeStore } from "../store/mod.ts";
 import type { ClientHub } from "./client_hub.ts";
 import type { GroupService } from "./group_service.ts";
 import type { MailboxService } from "./mailbox_service.ts";
+import { MailboxAdmin } from "./mailbox_admin.ts";
 
 /**
  * What the admin commands need of a node (lib/node/node.ts's `Node` has it);
@@ -36,8 +37,11 @@ function str(args: Record<string, unknown>, name: string): string {
 
 /** Builds the command table for `node`. */
 export function adminHandlers(node: AdminNode): Record<string, AdminHandler> {
+  const mailboxes = new MailboxAdmin(node);
   return {
     status: () => ({ kind: "result", value: node.status() }),
+    // The process's memory as V8 sees it (rss, heapTotal, heapUsed, external): for benchmarks.
+    memory: () => ({ kind: "result", value: Deno.memoryUsage() }),
     links: () => ({ kind: "result", value: node.federation.links.links() }),
     invite: () => ({ kind: "result", value: node.invite() }),
     connect: async (args) => {
@@ -105,52 +109,22 @@ export function adminHandlers(node: AdminNode): Record<string, AdminHandler> {
       node.clients.announceUsers();
       return { kind: "result", value: null };
     },
-    "mailbox-list": () => ({
+    "mailbox-list": () => ({ kind: "result", value: mailboxes.own() }),
+    "mailbox-add": (args) => ({
       kind: "result",
-      value: node.store.ownMailboxes().map((id) => ({
-        node: id,
-        reachable: node.federation.router.nextHop(id) !== undefined,
-      })),
+      value: mailboxes.add(str(args, "nodeId"), Date.now()),
     }),
-    "mailbox-add": (args) => {
-      const id = toNodeId(str(args, "nodeId"));
-      if (id === node.config.nodeId) {
-        throw new AdminError("Cannot add: a node is not its own mailbox");
-      }
-      const now = Date.now();
-      const own = node.store.ownMailboxes();
-      if (!own.includes(id) && own.length >= 8) {
-        throw new AdminError("Cannot add: a node names at most 8 mailboxes");
-      }
-      node.store.setOwnMailbox(id, true, now);
-      node.federation.router.setMailboxes(node.store.ownMailboxes());
-      return { kind: "result", value: node.store.ownMailboxes() };
-    },
-    "mailbox-remove": (args) => {
-      const id = toNodeId(str(args, "nodeId"));
-      if (!node.store.ownMailboxes().includes(id)) {
-        throw new AdminError(`Cannot remove ${id}: it is not one of this node's mailboxes`);
-      }
-      node.store.setOwnMailbox(id, false, Date.now());
-      node.federation.router.setMailboxes(node.store.ownMailboxes());
-      return { kind: "result", value: node.store.ownMailboxes() };
-    },
-    "mailbox-serve": (args) => {
-      const id = toNodeId(str(args, "nodeId"));
-      if (id === node.config.nodeId) throw new AdminError("Cannot serve: that is this node");
-      const quota = args.quotaBytes;
-      if (quota !== undefined && !(Number.isSafeInteger(quota) && (quota as number) >= 65_536)) {
-        throw new AdminError("Cannot serve: the quota must be at least 64K");
-      }
-      return { kind: "result", value: node.mailbox.serve(id, quota as number | undefined) };
-    },
-    "mailbox-served": () => ({ kind: "result", value: node.mailbox.served() }),
+    "mailbox-remove": (args) => ({
+      kind: "result",
+      value: mailboxes.remove(str(args, "nodeId"), Date.now()),
+    }),
+    "mailbox-serve": (args) => ({
+      kind: "result",
+      value: mailboxes.serve(str(args, "nodeId"), args.quotaBytes),
+    }),
+    "mailbox-served": () => ({ kind: "result", value: mailboxes.served() }),
     "mailbox-stop": (args) => {
-      const id = toNodeId(str(args, "nodeId"));
-      if (!node.mailbox.served().some((s) => s.node === id)) {
-        throw new AdminError(`Cannot stop: this node does not serve ${id}`);
-      }
-      node.mailbox.stopServing(id);
+      mailboxes.stop(str(args, "nodeId"));
       return { kind: "result", value: null };
     },
     forget: (args) => {

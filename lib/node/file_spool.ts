@@ -44,6 +44,8 @@ export class FileSpool {
   #users = new Map<UserName, Map<string, Held>>();
   #heldBytes = new Map<UserName, number>();
   #totalBytes = 0;
+  /** Users whose folder exists (made once, not once per chunk). */
+  #dirs = new Set<UserName>();
 
   private constructor(o: FileSpoolOptions) {
     this.#o = o;
@@ -126,11 +128,16 @@ export class FileSpool {
     const held = this.#users.get(user)?.get(id);
     if (!held) throw new Error(`Cannot write chunk ${id}: not admitted`);
     try {
-      await Deno.mkdir(join(this.#o.dir, user), { recursive: true, mode: 0o700 });
+      if (!this.#dirs.has(user)) {
+        await Deno.mkdir(join(this.#o.dir, user), { recursive: true, mode: 0o700 });
+        this.#dirs.add(user);
+      }
       await Deno.writeFile(`${held.file}.part`, bytes, { mode: 0o600 });
       await Deno.rename(`${held.file}.part`, held.file);
       held.written = true;
     } catch (e) {
+      // The folder may have gone (removed by hand): made again for the next chunk.
+      this.#dirs.delete(user);
       await Deno.remove(`${held.file}.part`).catch(() => {});
       this.#forget(user, id);
       throw e;

@@ -14,3 +14,4 @@ export {
   startAdminServer,
 } from "./admin_server.ts";
 export type { ClientLink } from "./client_hub.ts";
+export { MailboxAdmin, type MailboxAdminNode } from "./mailbox_admin.ts";

@@ -1,14 +1,18 @@
 /**
  * The client protocol: messages between a client and its home node, the same
- * over WebSocket (inside the authenticated channel) and in process.
+ * over WebSocket (inside the authenticated channel) and in process. Binary,
+ * one fixed layout per type (docs/PROTOCOL.md §9):
  *
- *   u8 version=1 | u8 type | str json fields | bytes payload (an envelope or a bundle)
+ *   u8 version=2 | u8 type | fields of that type
  *
- * Each type's JSON fields are checked by {@linkcode decodeClientMessage}.
+ * Strings are `str16` (UTF-8), with a cap in characters checked after
+ * decoding; integers that count (req, seq, times) are u64; optional fields
+ * follow a u8 of presence flags, and unknown flags are refused. Version 1
+ * (JSON fields) is no longer read.
  */
 import { ByteReader, ByteWriter, CodecError } from "../e2e/mod.ts";
 
-const VERSION = 1;
+const VERSION = 2;
 /** Largest client message. */
 export const MAX_CLIENT_MESSAGE_BYTES = 1024 * 1024;
 
@@ -92,6 +96,7 @@ export interface ChunkResult {
   reason?: string;
 }
 
+/** Type codes on the wire (a message's index here), never reordered. */
 const TYPES = [
   "hello",
   "submit",
@@ -118,120 +123,372 @@ const TYPES = [
   "keyPackage",
   "groupPolicy",
 ] as const;
+const CODE = Object.fromEntries(TYPES.map((t, i) => [t, i])) as Record<
+  ClientMessage["type"],
+  number
+>;
 
-const PAYLOAD_FIELD: Partial<Record<ClientMessage["type"], string>> = {
-  submit: "envelope",
-  deliver: "envelope",
-  publish: "bundle",
-  bundle: "bundle",
-  chunkSubmit: "envelope",
-  chunkDeliver: "envelope",
-  keyPackages: "packages",
-  keyPackage: "keyPackage",
-};
+const POLICIES = ["none", "allow", "block"] as const;
+const NOTICE_STATES = ["delivered", "failed", "held", "kept"] as const;
+const SUBMITTED_STATES = ["sent", "delivered"] as const;
+const CHUNK_STATES = ["stored", "failed", "retry"] as const;
+const GROUP_POLICIES = ["none", "joined"] as const;
+/**
+ * What a destination did for one user a group envelope named: the receipt
+ * statuses (lib/node/receipt.ts `RECEIPT_STATUSES`, same codes; a test keeps them equal).
+ */
+export const USER_STATUSES = [
+  "stored",
+  "no-such-user",
+  "refused",
+  "too-large",
+  "quota-full",
+  "busy",
+  "expired",
+  "held",
+  "not-served",
+] as const;
+/** Users one group envelope names at most (a group has at most 256 members). */
+const MAX_USERS = 256;
+/** Key packages a node keeps per user at most (`key_packages_per_user` ≤ 1,000). */
+const MAX_KEY_PACKAGES = 1000;
+/** Ids and inbox ids in lists (acks, chunk results). */
+const MAX_IDS = 4096;
+const MAX_ENTRIES = 100_000;
+const MAX_CONDITIONS = 16;
+const MAX_PAYLOAD = MAX_CLIENT_MESSAGE_BYTES;
 
-/** Encodes a client message. */
+type Of<T extends ClientMessage["type"]> = Extract<ClientMessage, { type: T }>;
+
+/** Encodes a client message. @throws {RangeError} a value its field cannot hold */
 export function encodeClientMessage(m: ClientMessage): Uint8Array {
-  const field = PAYLOAD_FIELD[m.type];
-  const fields: Record<string, unknown> = { ...m };
-  delete fields.type;
-  let payload: Uint8Array = new Uint8Array(0);
-  if (field) {
-    payload = (fields[field] as Uint8Array | undefined) ?? payload;
-    delete fields[field];
-  }
-  return new ByteWriter().u8(VERSION).u8(TYPES.indexOf(m.type)).str16(JSON.stringify(fields))
-    .bytes32(payload).finish();
-}
-
-const isStr = (v: unknown, max = 200) => typeof v === "string" && v.length <= max;
-const isInt = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0;
-const opt = (v: unknown, check: (x: unknown) => boolean) => v === undefined || check(v);
-const isUsers = (v: unknown) => {
-  if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
-  const entries = Object.entries(v);
-  return entries.length <= 256 && entries.every(([k, s]) => isStr(k, 80) && isStr(s, 40));
-};
-
-function valid(type: ClientMessage["type"], f: Record<string, unknown>): boolean {
-  switch (type) {
+  const w = new ByteWriter(sizeHint(m)).u8(VERSION).u8(CODE[m.type]);
+  switch (m.type) {
     case "hello":
-      return opt(f.enrollCode, (v) => isStr(v, 100));
+      return (m.enrollCode === undefined ? w.u8(0) : w.u8(1).str16(m.enrollCode)).finish();
     case "submit":
-    case "directory":
-      return isInt(f.req);
-    case "fetch":
-      return isInt(f.req) && isStr(f.address);
+      return w.u64(m.req).bytes32(m.envelope).finish();
     case "ack":
-      return Array.isArray(f.ids) && f.ids.length <= 4096 && f.ids.every((x) => isStr(x, 80));
-    case "policy":
-      return isStr(f.address) && ["allow", "block", "none"].includes(f.policy as string);
-    case "publish":
-      return true;
-    case "welcome":
-      return isStr(f.user) && isStr(f.node) && isInt(f.nowMs);
-    case "submitted":
-      return isInt(f.req) && opt(f.id, isStr) &&
-        opt(f.state, (v) => v === "sent" || v === "delivered") &&
-        opt(f.error, (v) => isStr(v, 1000)) && opt(f.users, isUsers);
-    case "deliver":
-      return isInt(f.seq) && isStr(f.id);
-    case "notice":
-      return isInt(f.seq) && isStr(f.id) && isStr(f.ref) &&
-        ["delivered", "failed", "held", "kept"].includes(f.state as string) &&
-        opt(f.reason, isStr) &&
-        opt(f.users, isUsers);
-    case "bundle":
-      return isInt(f.req) && opt(f.error, (v) => isStr(v, 1000));
-    case "entries":
-      return isInt(f.req) && Array.isArray(f.entries) && f.entries.length <= 100_000 &&
-        f.entries.every((e) =>
-          typeof e === "object" && e !== null && isStr(e.address) && isStr(e.presence) &&
-          isStr(e.node)
-        );
-    case "error":
-      return isStr(f.message, 2000);
-    case "chunkSubmit":
-      return true;
-    case "chunkDeliver":
-      return isStr(f.id);
     case "chunkAck":
-      return Array.isArray(f.ids) && f.ids.length <= 4096 && f.ids.every((x) => isStr(x, 80));
+      return strings(w, m.ids).finish();
+    case "policy":
+      return w.str16(m.address).u8(POLICIES.indexOf(m.policy)).finish();
+    case "publish":
+      return w.bytes32(m.bundle).finish();
+    case "fetch":
+      return w.u64(m.req).str16(m.address).finish();
+    case "directory":
+      return w.u64(m.req).finish();
+    case "welcome":
+      return w.str16(m.user).str16(m.node).u64(m.nowMs).finish();
+    case "submitted":
+      w.u64(m.req).u8(flags(m.id, m.state, m.error, m.users));
+      if (m.id !== undefined) w.str16(m.id);
+      if (m.state !== undefined) w.u8(SUBMITTED_STATES.indexOf(m.state));
+      if (m.error !== undefined) w.str16(m.error);
+      if (m.users !== undefined) users(w, m.users);
+      return w.finish();
+    case "deliver":
+      return w.u64(m.seq).str16(m.id).bytes32(m.envelope).finish();
+    case "notice":
+      w.u64(m.seq).str16(m.id).str16(m.ref).u8(NOTICE_STATES.indexOf(m.state))
+        .u8(flags(m.reason, m.users));
+      if (m.reason !== undefined) w.str16(m.reason);
+      if (m.users !== undefined) users(w, m.users);
+      return w.finish();
+    case "bundle":
+      w.u64(m.req).u8(flags(m.bundle, m.error));
+      if (m.bundle !== undefined) w.bytes32(m.bundle);
+      if (m.error !== undefined) w.str16(m.error);
+      return w.finish();
+    case "entries":
+      w.u64(m.req).u32(m.entries.length);
+      for (const e of m.entries) w.str16(e.address).str16(e.presence).str16(e.node);
+      return w.finish();
+    case "error":
+      return w.str16(m.message).finish();
+    case "chunkSubmit":
+      return w.bytes32(m.envelope).finish();
+    case "chunkResult":
+      w.u16(m.results.length);
+      for (const r of m.results) {
+        w.str16(r.id).u8(CHUNK_STATES.indexOf(r.state));
+        if (r.reason === undefined) w.u8(0);
+        else w.u8(1).str16(r.reason);
+      }
+      return w.finish();
+    case "chunkDeliver":
+      return w.str16(m.id).bytes32(m.envelope).finish();
     case "condition": {
-      const r = f.resources;
-      if (typeof r !== "object" || r === null || Array.isArray(r)) return false;
-      const entries = Object.entries(r);
-      return entries.length <= 16 &&
-        entries.every(([k, v]) =>
-          isStr(k, 40) && typeof v === "object" && v !== null && isStr(v.state, 40) &&
-          opt(v.message, (m) => isStr(m, 500)) && opt(v.sinceMs, isInt)
-        );
+      const entries = Object.entries(m.resources);
+      w.u8(entries.length);
+      for (const [name, c] of entries) {
+        w.str16(name).str16(c.state).u8(flags(c.message, c.sinceMs));
+        if (c.message !== undefined) w.str16(c.message);
+        if (c.sinceMs !== undefined) w.u64(c.sinceMs);
+      }
+      return w.finish();
     }
     case "keyPackages":
-      return true;
+      return w.bytes32(m.packages).finish();
     case "keyPackageCount":
-      return isInt(f.count) && typeof f.lastResort === "boolean";
+      return w.u16(m.count).u8(m.lastResort ? 1 : 0).finish();
     case "keyPackageFetch":
-      return isInt(f.req) && isStr(f.address);
+      return w.u64(m.req).str16(m.address).finish();
     case "keyPackage":
-      return isInt(f.req) && opt(f.error, (v) => isStr(v, 1000));
+      w.u64(m.req).u8(flags(m.keyPackage, m.error));
+      if (m.keyPackage !== undefined) w.bytes32(m.keyPackage);
+      if (m.error !== undefined) w.str16(m.error);
+      return w.finish();
     case "groupPolicy":
-      return isStr(f.group, 120) && (f.state === "joined" || f.state === "none");
-    case "chunkResult":
-      return Array.isArray(f.results) && f.results.length <= 4096 &&
-        f.results.every((r) =>
-          typeof r === "object" && r !== null && isStr(r.id, 80) &&
-          ["stored", "failed", "retry"].includes(r.state) && opt(r.reason, (v) => isStr(v, 500))
-        );
+      return w.str16(m.group).u8(GROUP_POLICIES.indexOf(m.state)).finish();
   }
+}
+
+/** Bytes to reserve: the payload plus room for the fields, so the writer does not grow. */
+function sizeHint(m: ClientMessage): number {
+  switch (m.type) {
+    case "submit":
+    case "chunkSubmit":
+      return 16 + m.envelope.length;
+    case "deliver":
+    case "chunkDeliver":
+      return 120 + m.envelope.length;
+    case "publish":
+      return 8 + m.bundle.length;
+    case "keyPackages":
+      return 8 + m.packages.length;
+    case "keyPackage":
+      return 32 + (m.keyPackage?.length ?? 0) + (m.error?.length ?? 0) * 3;
+    case "bundle":
+      return 32 + (m.bundle?.length ?? 0) + (m.error?.length ?? 0) * 3;
+    case "ack":
+    case "chunkAck":
+      return 8 + m.ids.length * 40;
+    case "entries":
+      return 16 + m.entries.length * 64;
+    default:
+      return 256;
+  }
+}
+
+function flags(...present: unknown[]): number {
+  let f = 0;
+  for (const [i, v] of present.entries()) if (v !== undefined) f |= 1 << i;
+  return f;
+}
+
+/** `u16 n | n × (str16 address | u8 status)`. @throws {RangeError} too many, or an unknown status */
+function users(w: ByteWriter, map: Record<string, string>): void {
+  const entries = Object.entries(map);
+  if (entries.length > MAX_USERS) {
+    throw new RangeError(`Cannot encode client message: more than ${MAX_USERS} users`);
+  }
+  w.u16(entries.length);
+  for (const [address, status] of entries) {
+    const code = USER_STATUSES.indexOf(status as typeof USER_STATUSES[number]);
+    if (code < 0) throw new RangeError(`Cannot encode client message: user status "${status}"`);
+    w.str16(address).u8(code);
+  }
+}
+
+function strings(w: ByteWriter, list: string[]): ByteWriter {
+  w.u16(list.length);
+  for (const s of list) w.str16(s);
+  return w;
+}
+
+/** Reads the fields of one message, checking each; `bad` names what is wrong. */
+class Fields {
+  #r: ByteReader;
+  constructor(r: ByteReader) {
+    this.#r = r;
+  }
+  bad(what: string): never {
+    throw new CodecError(`Cannot read client message: ${what}`);
+  }
+  /** A string of at most `max` characters (UTF-16 code units, as the JSON fields were). */
+  str(field: string, max = 200): string {
+    const s = this.#r.str16(max * 3, field);
+    if (s.length > max) this.bad(`${field} is longer than ${max} characters`);
+    return s;
+  }
+  int(field: string): number {
+    return this.#r.u64(field);
+  }
+  count(field: string, max: number, width: 8 | 16 | 32): number {
+    const n = width === 8
+      ? this.#r.u8(field)
+      : width === 16
+      ? this.#r.u16(field)
+      : this.#r.u32(field);
+    if (n > max) this.bad(`${field} has more than ${max}`);
+    return n;
+  }
+  flags(field: string, known: number): number {
+    const f = this.#r.u8(field);
+    if (f & ~known) this.bad(`${field} has unknown flags`);
+    return f;
+  }
+  pick<T>(field: string, values: readonly T[]): T {
+    const v = values[this.#r.u8(field)];
+    if (v === undefined) this.bad(`unknown ${field}`);
+    return v;
+  }
+  bytes(field: string): Uint8Array {
+    return this.#r.bytes32(MAX_PAYLOAD, field);
+  }
+  /** A map read as own properties whatever the keys ("__proto__" too), each key once. */
+  users(): Record<string, string> {
+    const n = this.count("users", MAX_USERS, 16);
+    const out: Record<string, string> = {};
+    for (let i = 0; i < n; i++) {
+      const address = this.str("address", 80);
+      const status = this.pick("user status", USER_STATUSES);
+      if (Object.hasOwn(out, address)) this.bad(`user "${address}" twice`);
+      own(out, address, status);
+    }
+    return out;
+  }
+  ids(field: string): string[] {
+    const n = this.count(field, MAX_IDS, 16);
+    const ids: string[] = [];
+    for (let i = 0; i < n; i++) ids.push(this.str(field, 80));
+    return ids;
+  }
+}
+
+type Decoders = { [T in ClientMessage["type"]]: (f: Fields) => Of<T> };
+
+const DECODE: Decoders = {
+  hello: (f) => (f.flags("flags", 1) ? { type: "hello", enrollCode: f.str("enrollCode", 100) } : {
+    type: "hello",
+  }),
+  submit: (f) => ({ type: "submit", req: f.int("req"), envelope: f.bytes("envelope") }),
+  ack: (f) => ({ type: "ack", ids: f.ids("ids") }),
+  policy: (f) => ({
+    type: "policy",
+    address: f.str("address"),
+    policy: f.pick("policy", POLICIES),
+  }),
+  publish: (f) => ({ type: "publish", bundle: f.bytes("bundle") }),
+  fetch: (f) => ({ type: "fetch", req: f.int("req"), address: f.str("address") }),
+  directory: (f) => ({ type: "directory", req: f.int("req") }),
+  welcome: (f) => ({
+    type: "welcome",
+    user: f.str("user"),
+    node: f.str("node"),
+    nowMs: f.int("nowMs"),
+  }),
+  submitted: (f) => {
+    const m: Of<"submitted"> = { type: "submitted", req: f.int("req") };
+    const has = f.flags("flags", 15);
+    if (has & 1) m.id = f.str("id");
+    if (has & 2) m.state = f.pick("state", SUBMITTED_STATES);
+    if (has & 4) m.error = f.str("error", 1000);
+    if (has & 8) m.users = f.users();
+    return m;
+  },
+  deliver: (f) => ({
+    type: "deliver",
+    seq: f.int("seq"),
+    id: f.str("id"),
+    envelope: f.bytes("envelope"),
+  }),
+  notice: (f) => {
+    const m: Of<"notice"> = {
+      type: "notice",
+      seq: f.int("seq"),
+      id: f.str("id"),
+      ref: f.str("ref"),
+      state: f.pick("state", NOTICE_STATES),
+    };
+    const has = f.flags("flags", 3);
+    if (has & 1) m.reason = f.str("reason");
+    if (has & 2) m.users = f.users();
+    return m;
+  },
+  bundle: (f) => {
+    const m: Of<"bundle"> = { type: "bundle", req: f.int("req") };
+    const has = f.flags("flags", 3);
+    if (has & 1) m.bundle = f.bytes("bundle");
+    if (has & 2) m.error = f.str("error", 1000);
+    return m;
+  },
+  entries: (f) => {
+    const req = f.int("req");
+    const n = f.count("entries", MAX_ENTRIES, 32);
+    const entries: Of<"entries">["entries"] = [];
+    for (let i = 0; i < n; i++) {
+      entries.push({ address: f.str("address"), presence: f.str("presence"), node: f.str("node") });
+    }
+    return { type: "entries", req, entries };
+  },
+  error: (f) => ({ type: "error", message: f.str("message", 2000) }),
+  chunkSubmit: (f) => ({ type: "chunkSubmit", envelope: f.bytes("envelope") }),
+  chunkResult: (f) => {
+    const n = f.count("results", MAX_IDS, 16);
+    const results: ChunkResult[] = [];
+    for (let i = 0; i < n; i++) {
+      const r: ChunkResult = { id: f.str("id", 80), state: f.pick("state", CHUNK_STATES) };
+      if (f.flags("flags", 1)) r.reason = f.str("reason", 500);
+      results.push(r);
+    }
+    return { type: "chunkResult", results };
+  },
+  chunkDeliver: (f) => ({ type: "chunkDeliver", id: f.str("id"), envelope: f.bytes("envelope") }),
+  chunkAck: (f) => ({ type: "chunkAck", ids: f.ids("ids") }),
+  condition: (f) => {
+    const n = f.count("resources", MAX_CONDITIONS, 8);
+    const resources: Record<string, NodeCondition> = {};
+    for (let i = 0; i < n; i++) {
+      const name = f.str("name", 40);
+      const c: NodeCondition = { state: f.str("state", 40) };
+      const has = f.flags("flags", 3);
+      if (has & 1) c.message = f.str("message", 500);
+      if (has & 2) c.sinceMs = f.int("sinceMs");
+      if (Object.hasOwn(resources, name)) f.bad(`resource "${name}" twice`);
+      own(resources, name, c);
+    }
+    return { type: "condition", resources };
+  },
+  keyPackages: (f) => ({ type: "keyPackages", packages: f.bytes("packages") }),
+  keyPackageCount: (f) => ({
+    type: "keyPackageCount",
+    count: f.count("count", MAX_KEY_PACKAGES, 16),
+    lastResort: f.pick("lastResort", [false, true]),
+  }),
+  keyPackageFetch: (f) => ({
+    type: "keyPackageFetch",
+    req: f.int("req"),
+    address: f.str("address"),
+  }),
+  keyPackage: (f) => {
+    const m: Of<"keyPackage"> = { type: "keyPackage", req: f.int("req") };
+    const has = f.flags("flags", 3);
+    if (has & 1) m.keyPackage = f.bytes("keyPackage");
+    if (has & 2) m.error = f.str("error", 1000);
+    return m;
+  },
+  groupPolicy: (f) => ({
+    type: "groupPolicy",
+    group: f.str("group", 120),
+    state: f.pick("state", GROUP_POLICIES),
+  }),
+};
+
+/** Sets an own property whatever the name ("__proto__" too), as JSON.parse made them. */
+function own<T>(o: Record<string, T>, key: string, value: T): void {
+  Object.defineProperty(o, key, { value, enumerable: true, writable: true, configurable: true });
 }
 
 /**
  * Decodes and checks a client message.
  *
- * @throws {CodecError} malformed, unknown type, or a field of the wrong shape
+ * @throws {CodecError} malformed, unknown version or type, a field out of range, trailing bytes
  */
 export function decodeClientMessage(bytes: Uint8Array): ClientMessage {
+  if (!(bytes instanceof Uint8Array)) throw new CodecError("Cannot read client message: not bytes");
   if (bytes.length > MAX_CLIENT_MESSAGE_BYTES) {
     throw new CodecError("Cannot read client message: too large");
   }
@@ -241,27 +498,9 @@ export function decodeClientMessage(bytes: Uint8Array): ClientMessage {
   }
   const type = TYPES[r.u8("type")];
   if (!type) throw new CodecError("Cannot read client message: unknown type");
-  let fields: unknown;
-  try {
-    fields = JSON.parse(r.str16(65_535, "fields"));
-  } catch (e) {
-    if (e instanceof CodecError) throw e;
-    throw new CodecError("Cannot read client message: fields are not JSON");
-  }
-  const payload = r.bytes32(MAX_CLIENT_MESSAGE_BYTES, "payload");
+  const m = DECODE[type](new Fields(r));
   r.end();
-  if (typeof fields !== "object" || fields === null || Array.isArray(fields)) {
-    throw new CodecError("Cannot read client message: fields must be an object");
-  }
-  const f = fields as Record<string, unknown>;
-  if (!valid(type, f)) throw new CodecError(`Cannot read client message: bad fields for ${type}`);
-  const field = PAYLOAD_FIELD[type];
-  const m = { ...f, type } as Record<string, unknown>;
-  // The payload field comes from the payload bytes only, never from the JSON.
-  if (field && (payload.length > 0 || (type !== "bundle" && type !== "keyPackage"))) {
-    m[field] = payload;
-  } else if (field) delete m[field];
-  return m as ClientMessage;
+  return m;
 }
 
 /** One end of a client connection (WebSocket channel or in process), carrying encoded messages. */

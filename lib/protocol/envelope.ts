@@ -218,7 +218,9 @@ export type EnvelopeInit = Omit<Envelope, "from" | "to"> & { from: string; to: s
  * stores). The ends are checked when the bytes are decoded, by every receiver.
  */
 export function encodeEnvelope(e: EnvelopeInit): Uint8Array {
-  return new ByteWriter(64 + e.body.length).u8(VERSION).raw(e.id).u8(ENVELOPE_KINDS[e.kind].code)
+  // Room for the fixed fields and both addresses (UTF-8: at most 3 bytes per UTF-16 unit).
+  const size = 48 + 3 * (e.from.length + e.to.length) + e.body.length;
+  return new ByteWriter(size).u8(VERSION).raw(e.id).u8(ENVELOPE_KINDS[e.kind].code)
     .u8(e.ttl).u64(e.createdAtMs).u64(e.expiresAtMs).str16(e.from).str16(e.to).bytes32(e.body)
     .finish();
 }

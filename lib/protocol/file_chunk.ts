@@ -41,7 +41,8 @@ export function encodeChunkBody(c: ChunkBody): Uint8Array {
   if (c.sealed.length > MAX_SEALED_CHUNK_BYTES) {
     throw new RangeError("Cannot encode chunk: too large");
   }
-  return new ByteWriter().u8(VERSION).raw(c.fileId).u32(c.index).u64(c.fileBytes)
+  return new ByteWriter(CHUNK_HEADER_BYTES + c.sealed.length).u8(VERSION).raw(c.fileId)
+    .u32(c.index).u64(c.fileBytes)
     .bytes32(c.sealed).finish();
 }
 

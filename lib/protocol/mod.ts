@@ -44,6 +44,7 @@ export {
   encodeClientMessage,
   MAX_CLIENT_MESSAGE_BYTES,
   type NodeCondition,
+  USER_STATUSES,
 } from "./client_message.ts";
 export {
   CHUNK_HEADER_BYTES,

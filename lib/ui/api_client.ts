@@ -4,6 +4,7 @@
  * its session (401: the process restarted) renews the session and is sent
  * once more.
  */
+import type { GroupDetail } from "./group_types.ts";
 import type {
   ChatMessage,
   PageContent,
@@ -43,6 +44,11 @@ export class UiApiClient {
   /** The messages of one conversation, oldest first. */
   async history(address: string): Promise<ChatMessage[]> {
     return await this.#get(`/api/history/${encodeURIComponent(address)}`) as ChatMessage[];
+  }
+
+  /** A group's history and members. */
+  async group(id: string): Promise<GroupDetail> {
+    return await this.#get(`/api/groups/${encodeURIComponent(id)}`) as GroupDetail;
   }
 
   /** The safety number and QR of a contact. */

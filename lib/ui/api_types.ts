@@ -7,10 +7,15 @@ import type {
   Contact,
   DirectoryUser,
   FileTransfer,
+  GroupInvitationView,
+  GroupMessage,
+  GroupView,
   IncomingRequest,
   LinkView,
+  MailboxView,
   SelfInfo,
 } from "../client/api.ts";
+import { type GroupUiCommand, parseGroupCommand } from "./group_types.ts";
 
 export type {
   ChatMessage,
@@ -21,8 +26,11 @@ export type {
   FileTransfer,
   IncomingRequest,
   LinkView,
+  MailboxView,
   MessageState,
+  OwnMailboxView,
   SelfInfo,
+  ServedMailboxView,
 } from "../client/api.ts";
 
 /** A QR code as one SVG path over a `size` × `size` module grid. */
@@ -46,6 +54,9 @@ export interface UiSnapshot {
   requests: IncomingRequest[];
   /** File transfers, newest first. */
   files: FileTransfer[];
+  /** Our groups, and invitations waiting for an answer. */
+  groups: GroupView[];
+  invitations: GroupInvitationView[];
   limits: UiLimits;
 }
 
@@ -72,6 +83,8 @@ export interface PageState {
   snapshot: UiSnapshot;
   active: string | null;
   histories: Record<string, ChatMessage[]>;
+  /** The group the page is about (its id), if any. */
+  activeGroup?: string | null;
   /** The server's clock when it rendered (day separators must match on hydration). */
   nowMs: number;
 }
@@ -89,7 +102,13 @@ export type UiCommand =
   | { kind: "send"; address: string; text: string }
   | { kind: "markRead"; address: string }
   | { kind: "acceptKeyChange"; address: string }
-  | { kind: "acceptFile" | "declineFile" | "cancelFile"; id: string };
+  | { kind: "acceptFile" | "declineFile" | "cancelFile"; id: string }
+  /** This node's mailboxes and the nodes it serves (answered as `mailboxes`, as are the next). */
+  | { kind: "mailboxes" }
+  | { kind: "addMailbox" | "removeMailbox" | "stopServing"; nodeId: string }
+  /** Without `quotaBytes`, the node's default quota. */
+  | { kind: "serveMailbox"; nodeId: string; quotaBytes?: number }
+  | GroupUiCommand;
 
 /** What `POST /api/command` answers. */
 export type UiCommandResult =
@@ -97,12 +116,18 @@ export type UiCommandResult =
   | { kind: "link"; link: LinkView }
   | { kind: "message"; message: ChatMessage }
   | { kind: "file"; transfer: FileTransfer }
+  | { kind: "group"; group: GroupView }
+  | { kind: "groupMessage"; message: GroupMessage }
+  | { kind: "mailboxes"; mailboxes: MailboxView }
   | { kind: "error"; error: string };
 
 const ADDRESS = /^[a-z0-9][a-z0-9_-]{0,31}(@[a-z0-9][a-z0-9_-]{0,31})?$/;
 const NODE_ID = /^[a-z0-9][a-z0-9_-]{0,31}$/;
 const HOST = /^[A-Za-z0-9.:\[\]-]{1,253}$/;
 const FILE_ID = /^[0-9a-f]{32}$/;
+
+/** Quotas a node may serve another with: 64 KiB (the node's floor) to 1 PiB. */
+export const QUOTA_BYTES = { min: 65_536, max: 2 ** 50 } as const;
 
 /** True when `value` looks like `name@node` (or a bare `node`). */
 export function isAddress(value: unknown): value is string {
@@ -190,7 +215,27 @@ export function parseUiCommand(value: unknown, limits: UiLimits): UiCommand {
       if (!FILE_ID.test(id)) throw new RangeError("Cannot read command: bad file id");
       return { kind, id };
     }
+    case "mailboxes":
+      return { kind };
+    case "addMailbox":
+    case "removeMailbox":
+    case "stopServing":
+      return { kind, nodeId: nodeId(obj) };
+    case "serveMailbox": {
+      const quotaBytes = field(obj, "quotaBytes");
+      if (quotaBytes === undefined || quotaBytes === null) return { kind, nodeId: nodeId(obj) };
+      if (
+        typeof quotaBytes !== "number" || !Number.isSafeInteger(quotaBytes) ||
+        quotaBytes < QUOTA_BYTES.min || quotaBytes > QUOTA_BYTES.max
+      ) {
+        throw new RangeError(
+          `Cannot read command: the quota must be a whole number of bytes from ${QUOTA_BYTES.min} ` +
+            `(64K) to ${QUOTA_BYTES.max} (1024T)`,
+        );
+      }
+      return { kind, nodeId: nodeId(obj), quotaBytes };
+    }
     default:
-      throw new RangeError("Cannot read command: unknown kind");
+      return parseGroupCommand(obj, limits.maxMessageChars);
   }
 }

@@ -43,3 +43,33 @@ Deno.test("parseUiCommand() rejects wrong shapes, types, and messages over the l
     );
   }
 });
+
+Deno.test("parseUiCommand() reads mailbox commands and refuses bad node ids and quotas", () => {
+  assert.deepEqual(parseUiCommand({ kind: "mailboxes", nodeId: "x" }, LIMITS), {
+    kind: "mailboxes",
+  });
+  assert.deepEqual(parseUiCommand({ kind: "addMailbox", nodeId: "m" }, LIMITS), {
+    kind: "addMailbox",
+    nodeId: "m",
+  });
+  assert.deepEqual(parseUiCommand({ kind: "serveMailbox", nodeId: "b" }, LIMITS), {
+    kind: "serveMailbox",
+    nodeId: "b",
+  });
+  assert.deepEqual(
+    parseUiCommand({ kind: "serveMailbox", nodeId: "b", quotaBytes: 65_536 }, LIMITS),
+    { kind: "serveMailbox", nodeId: "b", quotaBytes: 65_536 },
+  );
+  const bad: Array<[unknown, RegExp]> = [
+    [{ kind: "addMailbox", nodeId: "Bad Id!" }, /bad node id "Bad Id!"/],
+    [{ kind: "removeMailbox" }, /"nodeId" must be a string/],
+    [{ kind: "stopServing", nodeId: "x".repeat(33) }, /longer than 32/],
+    [{ kind: "serveMailbox", nodeId: "b", quotaBytes: 65_535 }, /quota must be/],
+    [{ kind: "serveMailbox", nodeId: "b", quotaBytes: 1e6 + 0.5 }, /quota must be/],
+    [{ kind: "serveMailbox", nodeId: "b", quotaBytes: "10M" }, /quota must be/],
+    [{ kind: "serveMailbox", nodeId: "b", quotaBytes: 2 ** 51 }, /quota must be/],
+  ];
+  for (const [value, message] of bad) {
+    assert.throws(() => parseUiCommand(value, LIMITS), message);
+  }
+});

@@ -7,6 +7,8 @@
  * @module
  */
 export * from "./api_types.ts";
+export * from "./group_types.ts";
+export { GroupStore, type GroupStoreOptions } from "./group_store.ts";
 export { UiApiClient, type UiApiClientOptions } from "./api_client.ts";
 export { type KeyValueStore, SignedOutError, UiAuth, type UiAuthOptions } from "./ui_auth.ts";
 export {
@@ -21,7 +23,7 @@ export { type Notice, StoreContext, UiStore, type UiStoreOptions } from "./ui_st
 export { useStore } from "./use_store.ts";
 export { Island, type IslandProps } from "./island.tsx";
 export { canSend, type SendCheck } from "./can_send.ts";
-export { popOutChat } from "./pop_out.ts";
+export { popOutChat, popOutGroup } from "./pop_out.ts";
 export {
   parseSlash,
   SLASH_COMMANDS,
@@ -30,3 +32,5 @@ export {
 } from "./slash_commands.ts";
 export { dayKey, formatDay, formatTime } from "./time_format.ts";
 export { formatEta, formatSize } from "./size_format.ts";
+export { parseSize } from "./size_parse.ts";
+export { stateLabel } from "./message_state.ts";

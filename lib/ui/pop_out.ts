@@ -6,3 +6,12 @@ export function popOutChat(address: string): void {
     "popup,width=560,height=720",
   );
 }
+
+/** Opens one group chat in its own browser window. */
+export function popOutGroup(id: string): void {
+  globalThis.open(
+    `/group/${encodeURIComponent(id)}`,
+    `fedchat-group-${id.replace(/[^a-z0-9]/g, "_")}`,
+    "popup,width=640,height=720",
+  );
+}

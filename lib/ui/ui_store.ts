@@ -18,6 +18,7 @@ import type {
   UiSnapshot,
 } from "./api_types.ts";
 import type { SocketState } from "./event_socket.ts";
+import { GroupStore } from "./group_store.ts";
 
 /** Something the page should tell the user (a toast). */
 export interface Notice {
@@ -37,6 +38,8 @@ export interface UiStoreOptions {
   /** The conversation this page is about, if any. */
   active?: string | null;
   histories?: Record<string, ChatMessage[]>;
+  /** The group this page is about, if any. */
+  activeGroup?: string | null;
   /** The time to draw with (the entry moves it on; rendering never reads a clock). */
   nowMs: number;
 }
@@ -72,6 +75,8 @@ export class UiStore {
   readonly nowMs: Signal<number>;
   /** The session and the token were refused: the page must be opened with the printed URL. */
   readonly signedOut = signal(false);
+  /** Group chats: the list, invitations, and the open group. */
+  readonly groups: GroupStore;
   #api: UiApiClient | undefined;
   #isVisible: () => boolean;
   #notify: (title: string, body: string) => void;
@@ -92,6 +97,14 @@ export class UiStore {
     this.#api = api;
     this.#isVisible = isVisible;
     this.#notify = notify;
+    this.groups = new GroupStore({
+      snapshot,
+      api,
+      active: options.activeGroup,
+      run: (c) => this.run(c),
+      isVisible: () => this.#isVisible(),
+      notify: (title, body) => this.#notify(title, body),
+    });
   }
 
   /** The contact record of `address`, if any. */
@@ -115,6 +128,7 @@ export class UiStore {
     });
     const active = this.active.value;
     if (active) await this.loadHistory(active);
+    await this.groups.reset(s);
   }
 
   /** Reloads the directory (the Refresh button). */
@@ -138,6 +152,7 @@ export class UiStore {
   /** Opens (or focuses) the conversation with `address`. */
   async openChat(address: string): Promise<void> {
     batch(() => {
+      this.groups.active.value = null;
       if (!this.tabs.value.includes(address)) this.tabs.value = [...this.tabs.value, address];
       this.active.value = address;
     });
@@ -184,6 +199,7 @@ export class UiStore {
     if (result.kind === "message") this.#addMessage(result.message);
     if (result.kind === "link") this.#upsertLink(result.link);
     if (result.kind === "file") this.#upsertFile(result.transfer);
+    this.groups.applyResult(result);
     return result;
   }
 
@@ -233,6 +249,7 @@ export class UiStore {
 
   /** Applies one event from the client core. */
   apply(event: ClientEvent): void {
+    if (this.groups.apply(event)) return;
     switch (event.kind) {
       case "request": {
         const others = this.requests.value.filter((r) => r.from !== event.request.from);
@@ -312,9 +329,10 @@ export class UiStore {
   #addMessage(m: ChatMessage): void {
     const list = this.histories.value[m.peer] ?? [];
     const i = list.findIndex((x) => x.id === m.id);
-    // A command's answer can arrive after a newer state event: never step a state back.
+    // A command's answer can arrive after a newer state event: never step a state back
+    // (nor lose the reason that came with it, such as the mailbox that holds it).
     const merged = i >= 0 && STATE_RANK[list[i].state] > STATE_RANK[m.state]
-      ? { ...m, state: list[i].state }
+      ? { ...m, state: list[i].state, reason: list[i].reason }
       : m;
     const next = i >= 0 ? list.map((x, j) => (j === i ? merged : x)) : [...list, m];
     next.sort((a, b) => a.sentAtMs - b.sentAtMs);

@@ -28,17 +28,19 @@ export async function renderPage(options: RenderPageOptions): Promise<PageConten
     snapshot,
     active: page.active ?? null,
     histories: page.histories ?? {},
+    activeGroup: page.activeGroup ?? null,
     nowMs,
   };
   const store = new UiStore({
     snapshot,
     active: state.active,
     histories: state.histories,
+    activeGroup: state.activeGroup,
     nowMs,
   });
   const Page = route.default as unknown as preact.ComponentType<PageProps<unknown>>;
   const path = ctx.url.pathname;
-  const bare = path.startsWith("/chat/");
+  const bare = path.startsWith("/chat/") || path.startsWith("/group/");
   const body = h(
     StoreContext.Provider,
     { value: store },

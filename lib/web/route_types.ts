@@ -53,6 +53,8 @@ export interface PageData<D = unknown> {
   /** The conversation the page is about. */
   active?: string | null;
   histories?: Record<string, ChatMessage[]>;
+  /** The group the page is about (its id). */
+  activeGroup?: string | null;
   /** Page-specific serialisable data. */
   data: D;
 }

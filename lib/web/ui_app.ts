@@ -175,15 +175,18 @@ export function createUiApp(options: UiAppOptions): Hono<Env> {
     log,
     limits,
     snapshot: async (): Promise<UiSnapshot> => {
-      const [self, links, directory, contacts, requests, files] = await Promise.all([
-        client.self(),
-        client.links(),
-        client.directory(),
-        client.contacts(),
-        client.requests(),
-        client.files(),
-      ]);
-      return { self, links, directory, contacts, requests, files, limits };
+      const [self, links, directory, contacts, requests, files, groups, invitations] = await Promise
+        .all([
+          client.self(),
+          client.links(),
+          client.directory(),
+          client.contacts(),
+          client.requests(),
+          client.files(),
+          client.groups(),
+          client.invitations(),
+        ]);
+      return { self, links, directory, contacts, requests, files, groups, invitations, limits };
     },
     qr: qrPath,
   });

@@ -20,7 +20,14 @@
 import type { Socket } from "node:net";
 import { type Clock, SYSTEM_CLOCK } from "../clock.ts";
 import { ConnectionMonitor } from "./connection_monitor.ts";
-import { encodeFrame, type Frame, FrameError, FrameParser, OPCODE } from "./frame.ts";
+import {
+  encodeFrame,
+  encodeFrameParts,
+  type Frame,
+  FrameError,
+  FrameParser,
+  OPCODE,
+} from "./frame.ts";
 import { startReading, stopReading } from "./socket_reading.ts";
 import {
   flowAfterChange,
@@ -37,6 +44,8 @@ export const PONGS_PER_SECOND = 4;
 export const PING_FLOOD_LIMIT = 64;
 /** Messages kept while no handler is set (during a handshake). */
 const MAX_HELD = 16;
+/** Frames written in one turn are joined into one write up to this many bytes. */
+const COALESCE_MAX_BYTES = 64 * 1024;
 
 /** Receives one whole message; if it returns a promise that rejects, the connection closes. */
 export type MessageHandler = (data: Uint8Array, isText: boolean) => unknown;
@@ -222,8 +231,16 @@ export class WsConnection {
    * socket write (many small messages without a write each).
    */
   sendCoalesced(data: Uint8Array): boolean {
+    return this.sendParts([data]);
+  }
+
+  /**
+   * Like {@linkcode sendCoalesced}, for a message given in parts (a sealed
+   * message's ciphertext and tag): they are copied into one frame once.
+   */
+  sendParts(parts: readonly Uint8Array[]): boolean {
     if (this.#closed || this.#closeSent) return false;
-    const frame = encodeFrame(OPCODE.binary, data, this.#masked);
+    const frame = encodeFrameParts(OPCODE.binary, parts, this.#masked);
     if (!this.#admit(frame.length)) return false;
     this.#pending.push(frame);
     this.#pendingBytes += frame.length;
@@ -240,6 +257,12 @@ export class WsConnection {
     if (parts.length === 1) return this.#write(parts[0]);
     let total = 0;
     for (const p of parts) total += p.length;
+    // Large frames (file chunks) go as they are: copying them together would cost more than a
+    // write each.
+    if (total > COALESCE_MAX_BYTES) {
+      for (const p of parts) this.#write(p);
+      return;
+    }
     const out = new Uint8Array(total);
     let at = 0;
     for (const p of parts) {

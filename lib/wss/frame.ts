@@ -53,7 +53,20 @@ export function applyMask(data: Uint8Array, mask: Uint8Array): void {
  * copied and masked (clients must mask, RFC 6455 §5.1).
  */
 export function encodeFrame(opcode: number, payload: Uint8Array, masked: boolean): Uint8Array {
-  const len = payload.length;
+  return encodeFrameParts(opcode, [payload], masked);
+}
+
+/**
+ * Encodes one frame whose payload is `parts` one after another, into one
+ * buffer: each part is copied once, and masked there in place.
+ */
+export function encodeFrameParts(
+  opcode: number,
+  parts: readonly Uint8Array[],
+  masked: boolean,
+): Uint8Array {
+  let len = 0;
+  for (const p of parts) len += p.length;
   const extra = len < 126 ? 0 : len < 65536 ? 2 : 8;
   const headerLen = 2 + extra + (masked ? 4 : 0);
   const out = new Uint8Array(headerLen + len);
@@ -62,12 +75,15 @@ export function encodeFrame(opcode: number, payload: Uint8Array, masked: boolean
   const view = new DataView(out.buffer);
   if (extra === 2) view.setUint16(2, len);
   if (extra === 8) view.setBigUint64(2, BigInt(len));
-  out.set(payload, headerLen);
+  let at = headerLen;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
   if (masked) {
     const mask = out.subarray(2 + extra, headerLen);
     crypto.getRandomValues(mask);
-    const body = out.subarray(headerLen);
-    applyMask(body, mask);
+    applyMask(out.subarray(headerLen), mask);
   }
   return out;
 }

@@ -1,6 +1,7 @@
 /** `POST /api/command`: runs one validated command on the client core. */
 import { parseUiCommand, type UiCommand, type UiCommandResult } from "../../lib/ui/mod.ts";
 import type { ClientApi } from "../../lib/client/api.ts";
+import { runGroupCommand } from "./_group_command.ts";
 import { type ApiContext, type ApiRoute, WebError } from "../../lib/web/mod.ts";
 
 async function run(client: ClientApi, c: UiCommand): Promise<UiCommandResult> {
@@ -44,6 +45,32 @@ async function run(client: ClientApi, c: UiCommand): Promise<UiCommandResult> {
       return { kind: "file", transfer: await client.declineFile(c.id) };
     case "cancelFile":
       return { kind: "file", transfer: await client.cancelFile(c.id) };
+    case "mailboxes":
+      return { kind: "mailboxes", mailboxes: await client.mailbox({ kind: "list" }) };
+    case "addMailbox":
+      return {
+        kind: "mailboxes",
+        mailboxes: await client.mailbox({ kind: "add", nodeId: c.nodeId }),
+      };
+    case "removeMailbox":
+      return {
+        kind: "mailboxes",
+        mailboxes: await client.mailbox({ kind: "remove", nodeId: c.nodeId }),
+      };
+    case "serveMailbox": {
+      const { nodeId, quotaBytes } = c;
+      return {
+        kind: "mailboxes",
+        mailboxes: await client.mailbox({ kind: "serve", nodeId, quotaBytes }),
+      };
+    }
+    case "stopServing":
+      return {
+        kind: "mailboxes",
+        mailboxes: await client.mailbox({ kind: "stop", nodeId: c.nodeId }),
+      };
+    default:
+      return await runGroupCommand(client, c);
   }
 }
 

@@ -18,6 +18,8 @@ import type {
   IncomingRequest,
   KeyChange,
   LinkView,
+  MailboxAction,
+  MailboxView,
   SafetyInfo,
   SelfInfo,
 } from "../../lib/client/api.ts";
@@ -119,6 +121,8 @@ export class FakeClient implements ClientApi {
   #requests = new Map<string, IncomingRequest>();
   #history = new Map<string, ChatMessage[]>();
   #links: LinkView[] = [];
+  #mailboxes: string[] = [];
+  #served = new Map<string, { quotaBytes: number; addedAtMs: number }>();
 
   constructor(address: string, net: FakeNetwork) {
     this.address = address;
@@ -236,6 +240,45 @@ export class FakeClient implements ClientApi {
     this.#links = this.#links.filter((x) => x.peer !== nodeId);
     this.#emit({ kind: "links" });
     return Promise.resolve();
+  }
+
+  /** Keeps the settings in memory with the node's rules (nothing is ever held). */
+  mailbox(action: MailboxAction): Promise<MailboxView> {
+    const refuse = (why: string) => Promise.reject(new Error(why));
+    switch (action.kind) {
+      case "add":
+        if (action.nodeId === this.node) return refuse("Cannot add: a node is not its own mailbox");
+        if (!this.#mailboxes.includes(action.nodeId)) this.#mailboxes.push(action.nodeId);
+        break;
+      case "remove":
+        if (!this.#mailboxes.includes(action.nodeId)) {
+          return refuse(`Cannot remove ${action.nodeId}: it is not one of this node's mailboxes`);
+        }
+        this.#mailboxes = this.#mailboxes.filter((m) => m !== action.nodeId);
+        break;
+      case "serve":
+        if (action.nodeId === this.node) return refuse("Cannot serve: that is this node");
+        this.#served.set(action.nodeId, {
+          quotaBytes: action.quotaBytes ?? 64 * 1024 * 1024,
+          addedAtMs: this.#net.now(),
+        });
+        break;
+      case "stop":
+        if (!this.#served.delete(action.nodeId)) {
+          return refuse(`Cannot stop: this node does not serve ${action.nodeId}`);
+        }
+        break;
+    }
+    return Promise.resolve({
+      own: this.#mailboxes.map((node) => ({
+        node,
+        reachable: this.#links.some((l) => l.peer === node && l.state === "up"),
+      })),
+      served: [...this.#served].map(([node, s]) => ({ node, ...s, heldBytes: 0 })),
+      heldBytes: 0,
+      totalLimitBytes: 1024 * 1024 * 1024,
+      refusals: 0,
+    });
   }
 
   directory(): Promise<DirectoryUser[]> {

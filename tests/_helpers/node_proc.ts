@@ -7,10 +7,12 @@ import { SYSTEM_CLOCK } from "../../lib/clock.ts";
 import { loadConfig } from "../../lib/config.ts";
 import { createLogger } from "../../lib/log.ts";
 import { adminCall, type Node, startNode, type StartNodeOptions } from "../../lib/node/mod.ts";
+import { v8FlagsArgs } from "./v8_flags.ts";
 
 const REPO = resolve(new URL("../..", import.meta.url).pathname);
 const PROFILE_DIR = Deno.env.get("FEDCHAT_PROFILE_DIR");
-const V8_FLAGS = Deno.env.get("FEDCHAT_V8_FLAGS");
+
+const V8_FLAGS_ARGS = v8FlagsArgs();
 
 /** A fresh folder under .tmp/ for one test. */
 export async function tempRoot(name: string): Promise<string> {
@@ -55,6 +57,7 @@ export async function runCli(
       "--allow-net",
       "--allow-read",
       "--allow-write=.tmp",
+      ...V8_FLAGS_ARGS,
       join(REPO, "main.ts"),
       ...args,
     ],
@@ -180,8 +183,7 @@ export class NodeProc {
       "--allow-write=.tmp",
       // For profiling by hand: FEDCHAT_PROFILE_DIR=.tmp/prof deno task bench ...
       ...(PROFILE_DIR ? ["--cpu-prof", `--cpu-prof-dir=${PROFILE_DIR}`] : []),
-      // For experiments by hand, e.g. FEDCHAT_V8_FLAGS=--max-semi-space-size=2
-      ...(V8_FLAGS ? [`--v8-flags=${V8_FLAGS}`] : []),
+      ...V8_FLAGS_ARGS,
       join(REPO, "main.ts"),
       this.mode,
       "--config",

@@ -12,6 +12,7 @@ import {
   responderHello,
 } from "../../../lib/channel/mod.ts";
 import { responderFinish } from "../../../lib/channel/handshake.ts";
+import { splitRecord } from "../../../lib/channel/secure_channel.ts";
 import { CONFIG_DEFAULTS } from "../../../lib/config.ts";
 import { type NodeId, toNodeId, toUserName } from "../../../lib/ids.ts";
 import {
@@ -29,7 +30,7 @@ import type {
 import { AnnouncementDecodeError } from "../../../lib/federation/routing/errors.ts";
 import { encodeFrame, FrameError, FrameParser, OPCODE } from "../../../lib/wss/frame.ts";
 import { checkUpgradeRequest, HttpHeadError, parseHead } from "../../../lib/wss/http_head.ts";
-import { type FuzzTarget, rejects } from "../harness.ts";
+import { type FuzzTarget, InputRefused, rejects } from "../harness.ts";
 import { once } from "./_fixtures.ts";
 
 const te = new TextEncoder();
@@ -173,6 +174,23 @@ export const TRANSPORT_TARGETS: FuzzTarget[] = [
     allowed: handshakeErrors,
     seeds: async () => [(await handshake()).fin.message],
     share: 0.3,
+  },
+  {
+    name: "channel-record",
+    owner: "channel",
+    errors: "InputRefused (splitRecord answers null)",
+    decode: (b) => {
+      const messages = splitRecord(b);
+      if (messages === null) throw new InputRefused("malformed record");
+      return messages;
+    },
+    allowed: rejects(),
+    seeds: () => [Uint8Array.of(0, 0, 0, 2, 1, 2, 0, 0, 0, 0, 0, 0, 0, 1, 9)],
+    // Messages are views of the record: nothing is copied.
+    check: (v, input) => {
+      const total = (v as Uint8Array[]).reduce((n, m) => n + 4 + m.length, 0);
+      return total === input.length ? null : `messages cover ${total} of ${input.length} bytes`;
+    },
   },
   {
     name: "ws-frame-server",

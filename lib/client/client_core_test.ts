@@ -1,0 +1,302 @@
+/**
+ * The core's group commit end to end, with two cores on real stores and a
+ * fake node: what one turn writes is one transaction, nothing is shown, sent
+ * or acknowledged before it commits, and a crash before the commit leaves
+ * the store as it was.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { FakeClock } from "../clock.ts";
+import * as e2e from "../e2e/mod.ts";
+import { type Address, toAddress } from "../ids.ts";
+import { SILENT_LOGGER } from "../log.ts";
+import type { ClientMessage } from "../protocol/mod.ts";
+import type { ClientEvent } from "./api.ts";
+import { ClientCore } from "./client_core.ts";
+import { ClientStore, type ContactRow } from "./client_store.ts";
+import type { NodeConnection } from "./node_connection.ts";
+
+const ALICE = toAddress("alice@nodea");
+const BOB = toAddress("bob@nodeb");
+
+/** A chat already accepted: each side's identity and ratchet state. */
+async function chat() {
+  const alice = await e2e.generateIdentity();
+  const bob = await e2e.generateIdentity();
+  const { request, pending } = await e2e.createChatRequest({
+    identity: alice,
+    from: ALICE,
+    to: BOB,
+    createdAtMs: Date.now(),
+  });
+  const verified = await e2e.readChatRequest(request, { localAddress: BOB });
+  const accepted = await e2e.acceptChatRequest({ identity: bob, request: verified });
+  const done = await e2e.completeChatRequest({
+    identity: alice,
+    pending,
+    acceptance: accepted.acceptance,
+  });
+  return { alice, bob, aliceSession: done.session, bobSession: accepted.session };
+}
+
+function contactRow(
+  address: string,
+  peer: e2e.IdentityKeyPair,
+  session: e2e.RatchetState,
+): ContactRow {
+  return {
+    address,
+    state: "accepted",
+    identity: e2e.encodePublicIdentity(peer.publicIdentity),
+    expectedIdentity: null,
+    keyChanged: false,
+    session: e2e.encodeRatchetState(session),
+    pending: null,
+    outSeq: 0,
+    unread: 0,
+    lastMessageAtMs: null,
+  };
+}
+
+/** One client core on a store file, with a node that records what it is given. */
+class Side {
+  store: ClientStore;
+  core!: ClientCore;
+  events: ClientEvent[] = [];
+  submitted: Uint8Array[] = [];
+  sent: ClientMessage[] = [];
+  /** Contents of the messages table at each commit (the same connection sees them). */
+  commits: number[] = [];
+  #flushes: Array<() => void> = [];
+
+  constructor(
+    readonly path: string,
+    readonly address: Address,
+    readonly identity: e2e.IdentityKeyPair,
+    readonly peer: Address,
+  ) {
+    this.store = new ClientStore(path);
+    this.#open();
+  }
+
+  #open(): void {
+    const dir = join(this.path, "..");
+    const store = this.store;
+    store.onBeforeCommit(() => this.commits.push(store.history(this.peer, 1000).length));
+    const connection = {
+      up: true,
+      send: (m: ClientMessage) => (this.sent.push(m), true),
+      submit: (envelope: Uint8Array) => {
+        this.submitted.push(envelope);
+        return Promise.resolve("sent" as const);
+      },
+    } as unknown as NodeConnection;
+    this.core = new ClientCore({
+      address: this.address,
+      identity: this.identity,
+      store: this.store,
+      connection,
+      clock: new FakeClock(),
+      log: SILENT_LOGGER,
+      files: { downloadsDir: join(dir, "downloads"), stagingDir: join(dir, "staging") },
+      schedule: (flush) => this.#flushes.push(flush),
+    });
+    this.core.subscribe((e) => this.events.push(e));
+  }
+
+  /** The turn is over: commit. */
+  endTurn(): void {
+    const f = this.#flushes;
+    this.#flushes = [];
+    for (const fn of f) fn();
+  }
+
+  /** Lets promise chains run (no turn ends meanwhile: flushes wait for endTurn). */
+  async settle(): Promise<void> {
+    for (let i = 0; i < 50; i++) await new Promise((r) => setTimeout(r, 0));
+  }
+
+  acks(): string[] {
+    return this.sent.flatMap((m) => m.type === "ack" ? m.ids : []);
+  }
+
+  /** The process dies: the store's connection goes away, nothing after it runs. */
+  crash(): void {
+    this.store.close();
+    this.core.stop();
+  }
+
+  /** Starts again on the same store file. */
+  restart(): void {
+    this.store = new ClientStore(this.path);
+    this.#flushes = [];
+    this.#open();
+  }
+
+  close(): void {
+    this.core.stop();
+    this.store.close();
+  }
+}
+
+async function sides() {
+  await Deno.mkdir(".tmp", { recursive: true });
+  const dir = await Deno.makeTempDir({ dir: ".tmp", prefix: "client-core-" });
+  const c = await chat();
+  const alice = new Side(join(dir, "alice.db"), ALICE, c.alice, BOB);
+  alice.store.putContact(contactRow(BOB, c.bob, c.aliceSession));
+  const bob = new Side(join(dir, "bob.db"), BOB, c.bob, ALICE);
+  bob.store.putContact(contactRow(ALICE, c.alice, c.bobSession));
+  return {
+    alice,
+    bob,
+    cleanup: async () => {
+      for (const s of [alice, bob]) {
+        try {
+          s.close();
+        } catch { /* closed by the test (a crash) */ }
+      }
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+}
+
+Deno.test("two sends in one turn are one transaction, and neither leaves before it commits", async () => {
+  const { alice, cleanup } = await sides();
+  try {
+    const sends = [alice.core.send(BOB, "one"), alice.core.send(BOB, "two")];
+    await alice.settle();
+    assert.equal(alice.store.history(BOB, 10).length, 2, "both written");
+    assert.deepEqual(alice.commits, [], "not committed");
+    assert.equal(alice.submitted.length, 0, "nothing went to the node");
+    assert.equal(alice.events.length, 0, "nothing shown");
+    alice.endTurn();
+    assert.deepEqual(alice.commits, [2], "one commit with both messages");
+    await alice.settle();
+    assert.equal(alice.submitted.length, 2);
+    // "sent" is a write of a later turn too (no autocommit), and send() waits for it.
+    alice.endTurn();
+    const [one, two] = await Promise.all(sends);
+    assert.equal(alice.commits.length, 2);
+    assert.deepEqual([one.state, two.state], ["sent", "sent"]);
+    assert.deepEqual(alice.events.map((e) => e.kind), ["message", "message", "state", "state"]);
+  } finally {
+    await cleanup();
+  }
+});
+
+Deno.test("a crash between a send's write and its commit: nothing sent or shown, the session as before", async () => {
+  const { alice, bob, cleanup } = await sides();
+  try {
+    const before = alice.store.contact(BOB)!;
+    alice.core.send(BOB, "lost").catch(() => {});
+    await alice.settle();
+    assert.equal(alice.store.history(BOB, 10).length, 1);
+    alice.crash();
+    assert.equal(alice.submitted.length, 0);
+    assert.equal(alice.events.length, 0);
+    alice.restart();
+    const after = alice.store.contact(BOB)!;
+    assert.deepEqual(alice.store.history(BOB, 10), []);
+    assert.equal(after.outSeq, before.outSeq);
+    assert.deepEqual(after.session, before.session);
+    // The chat goes on from the stored state: bob reads what alice sends now.
+    const sent = alice.core.send(BOB, "after the crash");
+    await alice.settle();
+    alice.endTurn();
+    await alice.settle();
+    alice.endTurn();
+    await sent;
+    bob.core.onPush({ type: "deliver", id: "in-1", envelope: alice.submitted[0] });
+    await bob.settle();
+    bob.endTurn();
+    await bob.settle();
+    assert.deepEqual((await historyOf(bob)).map((m) => m.text), ["after the crash"]);
+  } finally {
+    await cleanup();
+  }
+});
+
+async function historyOf(s: Side) {
+  const h = s.core.history(s.peer);
+  s.endTurn();
+  return await h;
+}
+
+Deno.test("pushed messages: one commit for a burst, shown and acknowledged only after it, never twice", async () => {
+  const { alice, bob, cleanup } = await sides();
+  try {
+    const sends = ["m1", "m2", "m3"].map((t) => alice.core.send(BOB, t));
+    await alice.settle();
+    alice.endTurn();
+    await alice.settle();
+    alice.endTurn();
+    await Promise.all(sends);
+    const [e1, e2, e3] = alice.submitted;
+
+    // A crash before bob's commit: nothing shown, nothing acknowledged, nothing kept.
+    bob.core.onPush({ type: "deliver", id: "i1", envelope: e1 });
+    await bob.settle();
+    assert.equal(bob.store.wasProcessed("i1"), true, "written");
+    bob.crash();
+    assert.equal(bob.events.length, 0);
+    assert.deepEqual(bob.acks(), []);
+    bob.restart();
+    assert.equal(bob.store.wasProcessed("i1"), false);
+
+    // The node pushes them again (not acknowledged), and the next one.
+    for (const [id, envelope] of [["i1", e1], ["i2", e2], ["i3", e3]] as const) {
+      bob.core.onPush({ type: "deliver", id, envelope });
+    }
+    await bob.settle();
+    assert.equal(bob.events.length, 0);
+    assert.deepEqual(bob.acks(), []);
+    bob.endTurn();
+    await bob.settle();
+    assert.deepEqual(bob.commits, [3], "one commit for the three");
+    assert.deepEqual(
+      bob.events.flatMap((e) => e.kind === "message" ? [e.message.text] : []),
+      ["m1", "m2", "m3"],
+    );
+    assert.deepEqual(bob.acks(), ["i1", "i2", "i3"]);
+
+    // Pushed again after it was handled (our ack was lost): acknowledged, not shown again.
+    bob.core.onPush({ type: "deliver", id: "i2", envelope: e2 });
+    await bob.settle();
+    bob.endTurn();
+    await bob.settle();
+    assert.deepEqual(bob.acks(), ["i1", "i2", "i3", "i2"]);
+    assert.equal(bob.events.filter((e) => e.kind === "message").length, 3);
+    assert.deepEqual((await historyOf(bob)).map((m) => m.text), ["m1", "m2", "m3"]);
+    assert.equal(bob.store.contact(ALICE)?.unread, 3);
+  } finally {
+    await cleanup();
+  }
+});
+
+Deno.test("delivery notices update states in the turn's transaction, without a read of their own", async () => {
+  const { alice, cleanup } = await sides();
+  try {
+    const sending = alice.core.send(BOB, "x");
+    await alice.settle();
+    alice.endTurn();
+    await alice.settle();
+    alice.endTurn();
+    const m = await sending;
+    alice.core.onPush({ type: "notice", id: "n1", ref: m.id, state: "delivered" });
+    await alice.settle();
+    assert.deepEqual(alice.acks(), []);
+    alice.endTurn();
+    await alice.settle();
+    assert.deepEqual(alice.acks(), ["n1"]);
+    assert.deepEqual(alice.events.at(-1), {
+      kind: "state",
+      peer: BOB,
+      id: m.id,
+      state: "delivered",
+    });
+    assert.equal((await historyOf(alice))[0].state, "delivered");
+  } finally {
+    await cleanup();
+  }
+});

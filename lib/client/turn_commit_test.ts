@@ -1,0 +1,227 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
+import { SILENT_LOGGER } from "../log.ts";
+import { ClientStore, type ContactRow, type MessageRow } from "./client_store.ts";
+import { TurnCommit } from "./turn_commit.ts";
+
+/** A store on a file (so a second connection sees only what is committed) and a stepped turn. */
+async function setup() {
+  await Deno.mkdir(".tmp", { recursive: true });
+  const dir = await Deno.makeTempDir({ dir: ".tmp", prefix: "turn-commit-" });
+  const path = join(dir, "client.db");
+  const store = new ClientStore(path);
+  let flushes: Array<() => void> = [];
+  const turn = new TurnCommit({
+    store,
+    log: SILENT_LOGGER,
+    schedule: (flush) => flushes.push(flush),
+  });
+  let commits = 0;
+  store.onBeforeCommit(() => commits++);
+  const other = new DatabaseSync(path);
+  return {
+    store,
+    turn,
+    path,
+    commits: () => commits,
+    /** Ends the turn: runs the scheduled flushes. */
+    endTurn: () => {
+      const f = flushes;
+      flushes = [];
+      for (const fn of f) fn();
+    },
+    /** What another connection (another process after a crash) sees. */
+    committedIds: () =>
+      (other.prepare("SELECT id FROM messages ORDER BY id").all() as Array<{ id: string }>).map((
+        r,
+      ) => r.id),
+    /** Removes it all; `storeClosed` when the test closed the store itself. */
+    cleanup: async (storeClosed = false) => {
+      other.close();
+      if (!storeClosed) store.close();
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+}
+
+function message(id: string, state: MessageRow["state"] = "sending"): MessageRow {
+  return {
+    id,
+    peer: "bob@nodeb",
+    direction: "out",
+    seq: 1,
+    text: "hi",
+    sentAtMs: 1,
+    receivedAtMs: null,
+    state,
+    reason: null,
+    envelope: new Uint8Array([1]),
+  };
+}
+
+const contact: ContactRow = {
+  address: "bob@nodeb",
+  state: "accepted",
+  identity: new Uint8Array([1]),
+  expectedIdentity: null,
+  keyChanged: false,
+  session: new Uint8Array([1, 1]),
+  pending: null,
+  outSeq: 0,
+  unread: 0,
+  lastMessageAtMs: null,
+};
+
+Deno.test("writes of one turn are one transaction; what follows them waits for its commit", async () => {
+  const t = await setup();
+  try {
+    const followed: string[] = [];
+    const a = t.turn.write(() => (t.store.putMessage(message("a")), "A"), (v) => followed.push(v));
+    const b = t.turn.write(() => (t.store.putMessage(message("b")), "B"), (v) => followed.push(v));
+    // Written: the same connection reads it; nobody else does, and nothing followed yet.
+    assert.equal(t.store.message("a")?.id, "a");
+    assert.deepEqual(t.committedIds(), []);
+    assert.deepEqual(followed, []);
+    assert.equal(t.turn.pending, 2);
+    t.endTurn();
+    assert.equal(t.commits(), 1, "one commit for both");
+    assert.deepEqual(t.committedIds(), ["a", "b"]);
+    assert.deepEqual(followed, ["A", "B"], "in the order of the writes");
+    assert.deepEqual(await Promise.all([a, b]), ["A", "B"]);
+  } finally {
+    await t.cleanup();
+  }
+});
+
+Deno.test("a crash between write and commit leaves nothing stored and nothing followed", async () => {
+  const t = await setup();
+  const followed: string[] = [];
+  void t.turn.write(() => t.store.putMessage(message("lost")), () => followed.push("shown"));
+  // The process dies before the turn ends: its connection goes away uncommitted.
+  t.store.close();
+  const again = new ClientStore(t.path);
+  try {
+    assert.equal(again.message("lost"), undefined);
+    assert.deepEqual(t.committedIds(), []);
+    assert.deepEqual(followed, []);
+  } finally {
+    again.close();
+    await t.cleanup(true);
+  }
+});
+
+Deno.test("a write that throws rolls the whole turn back; nothing of it follows", async () => {
+  const t = await setup();
+  try {
+    const followed: string[] = [];
+    t.store.putContact(contact);
+    const first = t.turn.write(() => {
+      t.store.putMessage(message("first"));
+      t.store.putContact({ ...t.store.contact("bob@nodeb")!, outSeq: 1 });
+    }, () => followed.push("first"));
+    const boom = new Error("boom");
+    const second = t.turn.write(() => {
+      t.store.putMessage(message("second"));
+      throw boom;
+    });
+    await assert.rejects(first, (e) => e === boom);
+    await assert.rejects(second, (e) => e === boom);
+    t.endTurn();
+    assert.deepEqual(followed, []);
+    assert.equal(t.store.inTransaction, false);
+    assert.equal(t.store.message("first"), undefined);
+    assert.equal(t.store.contact("bob@nodeb")?.outSeq, 0, "the kept contact is read again");
+    // The next turn works.
+    await Promise.all([t.turn.write(() => t.store.putMessage(message("next"))), t.endTurn()]);
+    assert.deepEqual(t.committedIds(), ["next"]);
+  } finally {
+    await t.cleanup();
+  }
+});
+
+Deno.test("a write outside the turn has the turn committed first, then commits itself", async () => {
+  const t = await setup();
+  try {
+    const followed: string[] = [];
+    const a = t.turn.write(() => t.store.putMessage(message("a")), () => followed.push("a"));
+    t.store.putOutgoing("o1", new Uint8Array([2])); // e.g. a file transfer's progress
+    assert.deepEqual(t.committedIds(), ["a"]);
+    assert.equal(t.store.inTransaction, false);
+    await a;
+    assert.deepEqual(followed, ["a"]);
+    t.endTurn(); // the scheduled flush finds nothing left
+    assert.equal(t.commits(), 1);
+    // store.transaction() is durable when it returns, whatever a turn holds.
+    void t.turn.write(() => t.store.putMessage(message("b")));
+    t.store.transaction(() => t.store.putMessage(message("c")));
+    assert.deepEqual(t.committedIds(), ["a", "b", "c"]);
+  } finally {
+    await t.cleanup();
+  }
+});
+
+Deno.test("committed() waits for the open turn; at once when none is open", async () => {
+  const t = await setup();
+  try {
+    let done = false;
+    const idle = t.turn.committed().then(() => (done = true));
+    await idle;
+    assert.ok(done);
+    void t.turn.write(() => t.store.putMessage(message("a")));
+    let after = false;
+    const waiting = t.turn.committed().then(() => (after = true));
+    await Promise.resolve();
+    assert.equal(after, false);
+    t.endTurn();
+    await waiting;
+    assert.ok(after);
+  } finally {
+    await t.cleanup();
+  }
+});
+
+Deno.test("contacts are kept in memory, written once per commit; only setSession changes a session", async () => {
+  const t = await setup();
+  try {
+    t.store.putContact(contact);
+    void t.turn.write(() => {
+      for (let i = 1; i <= 3; i++) {
+        t.store.putContact({ ...t.store.contact(contact.address)!, outSeq: i });
+      }
+    });
+    assert.equal(t.store.contact(contact.address)?.outSeq, 3);
+    t.endTurn();
+    const stale = t.store.contact(contact.address)!;
+    t.store.setSession(contact.address, new Uint8Array([2, 2]));
+    t.store.putContact({ ...stale, unread: 4 }); // read before the session moved on
+    const fresh = new ClientStore(t.path);
+    try {
+      const row = fresh.contact(contact.address)!;
+      assert.equal(row.outSeq, 3);
+      assert.equal(row.unread, 4);
+      assert.deepEqual(row.session, new Uint8Array([2, 2]), "never put back by an older row");
+    } finally {
+      fresh.close();
+    }
+  } finally {
+    await t.cleanup();
+  }
+});
+
+Deno.test("outgoing messages are answered from memory until delivered", async () => {
+  const t = await setup();
+  try {
+    t.store.putMessage(message("m1"));
+    t.store.setMessageState("m1", "sent", null);
+    assert.equal(t.store.message("m1")?.state, "sent");
+    assert.equal(t.store.message("m1")?.envelope, null);
+    t.store.setMessageState("m1", "delivered", null);
+    assert.equal(t.store.message("m1")?.state, "delivered", "read from the table");
+    t.store.putMessage({ ...message("m2"), seq: 2, state: "sent" });
+    assert.deepEqual(t.store.markOutRead("bob@nodeb", 5), ["m1", "m2"]);
+    assert.equal(t.store.message("m2")?.state, "read");
+  } finally {
+    await t.cleanup();
+  }
+});

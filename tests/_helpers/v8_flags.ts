@@ -1,0 +1,20 @@
+/**
+ * The V8 flags every fedchat process starts with, as deno.json's tasks give
+ * them: a young generation of 1 MiB semi-spaces, which V8 otherwise grows to
+ * its maximum under allocation pressure and keeps (docs/PERF_NOTES.md §3).
+ * A module of its own, so a bench client process can import it without the
+ * node's code or any permission.
+ */
+
+/** The flags of deno.json's `start`, `cli`, `dev` and `compile` tasks. */
+export const DEFAULT_V8_FLAGS = "--max-semi-space-size=1";
+
+/**
+ * The `--v8-flags` argument for a fedchat process started by tests and
+ * benchmarks: FEDCHAT_V8_FLAGS replaces the default when set (empty: none),
+ * e.g. `FEDCHAT_V8_FLAGS=--max-semi-space-size=1,--trace-gc` for experiments.
+ */
+export function v8FlagsArgs(): string[] {
+  const flags = Deno.env.get("FEDCHAT_V8_FLAGS") ?? DEFAULT_V8_FLAGS;
+  return flags ? [`--v8-flags=${flags}`] : [];
+}
