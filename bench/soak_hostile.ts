@@ -1,0 +1,330 @@
+/**
+ * `deno task soak hostile [--minutes=10] [--nofile=1024]`: a node N ("nina")
+ * under every attack of the hostile-peers issue at once, with real node
+ * processes on loopback and real TLS, for `--minutes`:
+ *
+ * - a linked peer floods malformed frames, fake origins, forged requests and
+ *   huge file offers (bench/_soak_attackers.ts);
+ * - a linked peer stops reading and pings, pinning N's writes;
+ * - 5,000 connections from 50 loopback addresses hold N's port in thirds (a
+ *   header byte every 10 s; TLS done then silent; WebSocket upgraded then
+ *   silent), and during the middle third of the run the same flood holds N's
+ *   UI port;
+ * - meanwhile an honest pair (alice@alice and bob@bob, on nodes linked only
+ *   through N) chats, one message a second, and a known peer ("kim", which only
+ *   it can dial) is stopped and re-links every two minutes.
+ *
+ * It samples N every 5 s (process id, RSS, open descriptors, node.db size),
+ * prints a summary against the issue's targets, and a JSON line last. With
+ * `--nofile=N`, N runs under `ulimit -n N`. A soak prints figures; it asserts
+ * nothing.
+ */
+// deno-lint-ignore-file no-console
+import { join } from "node:path";
+import { startConnFlood } from "../tests/_helpers/conn_flood.ts";
+import { history, link, type Msg, startChat } from "../tests/_helpers/chat.ts";
+import { freePort, NodeProc, tempRoot, waitLink } from "../tests/_helpers/node_proc.ts";
+import { runHostilePeer, runSilentReader } from "./_soak_attackers.ts";
+
+const flag = (name: string, fallback: number) => {
+  const a = Deno.args.find((x) => x.startsWith(`--${name}=`));
+  const v = a ? Number(a.slice(name.length + 3)) : fallback;
+  if (!Number.isFinite(v) || v <= 0) throw new RangeError(`Cannot soak: bad --${name}`);
+  return v;
+};
+const MINUTES = flag("minutes", 10);
+const NOFILE = Deno.args.some((a) => a.startsWith("--nofile=")) ? flag("nofile", 0) : undefined;
+const CONNECTIONS = flag("connections", 5000);
+const ADDRESSES = flag("addresses", 50);
+const SAMPLE_MS = 5000;
+const ATTACK_MS = Math.round(MINUTES * 60_000);
+const RELINKS = Math.max(1, Math.floor(MINUTES / 2));
+const DELIVERY_MS = 10_000;
+const AFTER_MS = 60_000;
+
+interface Sample {
+  atS: number;
+  pid: number | undefined;
+  rssMiB: number;
+  fds: number;
+  dbBytes: number;
+  walBytes: number;
+  floodOpen: number;
+  uiFloodOpen: number;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const mib = (b: number) => Math.round((b / 1048576) * 10) / 10;
+const size = async (path: string) => (await Deno.stat(path).catch(() => ({ size: 0 }))).size;
+const quantile = (xs: number[], q: number) =>
+  xs.length === 0
+    ? NaN
+    : [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))];
+
+const root = await tempRoot("soak-hostile");
+const uiPort = freePort();
+const nodes: NodeProc[] = [];
+const log = (s: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${s}`);
+try {
+  log(`setting up in ${root} (minutes=${MINUTES}, nofile=${NOFILE ?? "default"})`);
+  const nina = await NodeProc.create({
+    id: "nina",
+    root,
+    open: true,
+    withClient: true,
+    logLevel: "info",
+    maxOpenFiles: NOFILE,
+    extra: `[UI]\nport = ${uiPort}\n`,
+  });
+  nodes.push(nina);
+  const [alice, bob] = await Promise.all(
+    ["alice", "bob"].map((id) =>
+      NodeProc.create({ id, root, open: true, withClient: true, logLevel: "info" })
+    ),
+  );
+  // Kim gives an endpoint nobody listens on (as behind NAT): only kim can make the link.
+  const kim = await NodeProc.create({
+    id: "kim",
+    root,
+    open: true,
+    logLevel: "info",
+    extra: `[Network]\npublic_host = 127.0.0.1\npublic_port = ${freePort()}\n`,
+  });
+  nodes.push(alice, bob, kim);
+  await link(alice, nina);
+  await link(bob, nina);
+  await link(kim, nina);
+  await startChat(alice, "alice@alice", bob, "bob@bob");
+  const path = (await alice.admin("ping", { nodeId: "bob" })) as { path: string[] };
+  log(`honest path ${path.path.join(" → ")}`);
+  const pid = nina.pid;
+  const dbPath = join(nina.dataDir, "node.db");
+
+  const samples: Sample[] = [];
+  let floodOpen = () => 0;
+  let uiFloodOpen = () => 0;
+  const t0 = Date.now();
+  const sample = async (): Promise<Sample> => {
+    const s = {
+      atS: Math.round((Date.now() - t0) / 1000),
+      pid: nina.pid,
+      rssMiB: mib(await nina.rssBytes().catch(() => 0)),
+      fds: await nina.openFiles().catch(() => 0),
+      dbBytes: await size(dbPath),
+      walBytes: await size(`${dbPath}-wal`),
+      floodOpen: floodOpen(),
+      uiFloodOpen: uiFloodOpen(),
+    };
+    samples.push(s);
+    return s;
+  };
+
+  // Idle baseline: the honest links up, nothing else, for 15 s.
+  await sleep(5000);
+  const idle: Sample[] = [];
+  for (let i = 0; i < 3; i++) {
+    idle.push(await sample());
+    await sleep(SAMPLE_MS);
+  }
+  const idleRss = Math.max(...idle.map((s) => s.rssMiB));
+  const idleFds = Math.round(idle.reduce((a, s) => a + s.fds, 0) / idle.length);
+  log(`idle: RSS ${idleRss} MiB, ${idleFds} fds, node.db ${mib(idle[2].dbBytes)} MiB`);
+
+  // The attack.
+  const attackStart = Date.now();
+  const untilMs = attackStart + ATTACK_MS;
+  log(`attack for ${MINUTES} min`);
+  const flood = startConnFlood({
+    port: nina.port,
+    connections: CONNECTIONS,
+    addresses: ADDRESSES,
+    maxDurationMs: ATTACK_MS,
+  });
+  floodOpen = () => flood.stats().open;
+  const hostile = runHostilePeer(nina, {
+    victim: "nina@nina",
+    honest: "bob@bob",
+    honestNode: "bob",
+    untilMs,
+  });
+  const reader = runSilentReader(nina, { untilMs });
+
+  const uiPhase = (async () => {
+    await sleep(ATTACK_MS / 3);
+    log("UI-port flood starts");
+    const ui = startConnFlood({
+      port: uiPort,
+      tls: false,
+      path: "/api/events",
+      connections: CONNECTIONS,
+      addresses: ADDRESSES,
+      maxDurationMs: ATTACK_MS / 3,
+    });
+    uiFloodOpen = () => ui.stats().open;
+    await sleep(ATTACK_MS / 3);
+    const stats = ui.stats();
+    await ui.dispose();
+    uiFloodOpen = () => 0;
+    log(`UI-port flood ends: ${JSON.stringify(stats)}`);
+    return stats;
+  })();
+
+  // The honest pair: one message a second, alternating directions.
+  const sent: Array<{ from: NodeProc; to: string; text: string; error?: string }> = [];
+  const chat = (async () => {
+    const run = crypto.randomUUID().slice(0, 8);
+    for (let i = 0; Date.now() < untilMs && i < 100_000; i++) {
+      const next = attackStart + (i + 1) * 1000;
+      const [from, to] = i % 2 === 0 ? [alice, "bob@bob"] : [bob, "alice@alice"];
+      const text = `soak ${run} ${i}`;
+      const row: (typeof sent)[number] = { from, to, text };
+      sent.push(row);
+      try {
+        await from.admin("send", { address: to, text });
+      } catch (e) {
+        row.error = String(e);
+      }
+      await sleep(Math.max(0, next - Date.now()));
+    }
+  })();
+
+  // The known peer re-links, spread over the attack.
+  const relinks: Array<{ atS: number; ms: number | null }> = [];
+  const relinker = (async () => {
+    for (let i = 0; i < RELINKS; i++) {
+      const at = attackStart + ((i + 0.5) * ATTACK_MS) / RELINKS;
+      await sleep(Math.max(0, at - Date.now()));
+      await kim.stop();
+      await waitLink(nina, "kim", "down", 30_000).catch(() => {});
+      await kim.start();
+      const t = Date.now();
+      let ms: number | null = null;
+      try {
+        await waitLink(nina, "kim", "up", 60_000);
+        ms = Date.now() - t;
+      } catch { /* null: not within 60 s */ }
+      relinks.push({ atS: Math.round((t - attackStart) / 1000), ms });
+      log(`kim re-linked: ${ms === null ? "NOT within 60 s" : `${ms} ms`}`);
+    }
+  })();
+
+  // Samples until the attack ends.
+  let lastPrint = 0;
+  while (Date.now() < untilMs) {
+    const s = await sample();
+    if (Date.now() - lastPrint >= 30_000) {
+      lastPrint = Date.now();
+      log(
+        `pid ${s.pid} RSS ${s.rssMiB} MiB, ${s.fds} fds, db ${mib(s.dbBytes)}+${
+          mib(s.walBytes)
+        } MiB wal, flood open ${s.floodOpen}, UI flood open ${s.uiFloodOpen}, sent ${sent.length}`,
+      );
+    }
+    await sleep(Math.max(0, Math.min(SAMPLE_MS, untilMs - Date.now())));
+  }
+  const floodStats = flood.stats();
+  await flood.dispose();
+  const [hostileCounts, readerCounts, uiStats] = await Promise.all([
+    hostile,
+    reader,
+    uiPhase,
+    chat,
+    relinker,
+  ]);
+  const attackEnd = Date.now();
+  log("attack over; waiting 60 s");
+  while (Date.now() < attackEnd + AFTER_MS) {
+    await sample();
+    await sleep(Math.max(0, Math.min(SAMPLE_MS, attackEnd + AFTER_MS - Date.now())));
+  }
+  const after = await sample();
+
+  // Honest messages: delivered within 10 s of being sent (the sender's clock, same machine)?
+  const inbox = new Map<string, Msg>();
+  for (const [n, peer] of [[bob, "alice@alice"], [alice, "bob@bob"]] as const) {
+    for (const m of await history(n, peer)) if (m.direction === "in") inbox.set(m.text, m);
+  }
+  const latencies: number[] = [];
+  let late = 0;
+  let missing = 0;
+  for (const s of sent) {
+    const m = inbox.get(s.text);
+    if (!m || m.receivedAtMs === null) missing++;
+    else {
+      const ms = m.receivedAtMs - m.sentAtMs;
+      latencies.push(ms);
+      if (ms > DELIVERY_MS) late++;
+    }
+  }
+  const within = sent.length - late - missing;
+  const peakRss = Math.max(
+    ...samples.filter((s) => s.atS * 1000 >= attackStart - t0).map((s) => s.rssMiB),
+  );
+  const relinkMs = relinks.map((r) => r.ms ?? Infinity);
+  const result = {
+    soak: "hostile",
+    minutes: MINUTES,
+    nofile: NOFILE ?? null,
+    pidUnchanged: samples.every((s) => s.pid === pid) && nina.running,
+    idleRssMiB: idleRss,
+    peakRssMiB: peakRss,
+    rssRatio: Math.round((peakRss / idleRss) * 100) / 100,
+    honest: {
+      sent: sent.length,
+      within10s: within,
+      late,
+      missing,
+      sendErrors: sent.filter((s) => s.error).length,
+      ratio: Math.round((within / sent.length) * 10000) / 10000,
+      p50Ms: quantile(latencies, 0.5),
+      p99Ms: quantile(latencies, 0.99),
+      maxMs: latencies.length ? Math.max(...latencies) : null,
+    },
+    relinkMs: relinks.map((r) => r.ms),
+    relinkMaxMs: Math.max(...relinkMs),
+    idleFds,
+    fdsAfter60s: after.fds,
+    fdsPeak: Math.max(...samples.map((s) => s.fds)),
+    fdsDeltaPct: Math.round(((after.fds - idleFds) / idleFds) * 1000) / 10,
+    dbBytes: after.dbBytes,
+    walBytes: after.walBytes,
+    dbIdleBytes: idle[2].dbBytes,
+    flood: floodStats,
+    uiFlood: uiStats,
+    hostilePeer: hostileCounts,
+    silentReader: readerCounts,
+  };
+  const ok = (b: boolean) => b ? "met" : "MISSED";
+  console.log(`
+== hostile soak: ${MINUTES} min${NOFILE ? `, ulimit -n ${NOFILE}` : ""}
+PID unchanged:            ${result.pidUnchanged ? "yes" : "NO"} (${pid})
+RSS peak / idle:          ${peakRss} / ${idleRss} MiB = ${result.rssRatio}× (target ≤ 2×: ${
+    ok(result.rssRatio <= 2)
+  })
+honest within 10 s:       ${within} of ${sent.length} = ${
+    (result.honest.ratio * 100).toFixed(2)
+  }% (target ≥ 99%: ${
+    ok(result.honest.ratio >= 0.99)
+  }); late ${late}, missing ${missing}, send errors ${result.honest.sendErrors}; p50 ${result.honest.p50Ms} ms, p99 ${result.honest.p99Ms} ms, max ${result.honest.maxMs} ms
+known peer re-link:       ${
+    relinks.map((r) => r.ms === null ? "none in 60 s" : `${r.ms} ms`).join(", ")
+  } (target ≤ 10 s: ${ok(result.relinkMaxMs <= 10_000)})
+fds 60 s after / idle:    ${after.fds} / ${idleFds} (${result.fdsDeltaPct}%; target ±10%: ${
+    ok(Math.abs(result.fdsDeltaPct) <= 10)
+  }); peak ${result.fdsPeak}
+node.db:                  ${mib(after.dbBytes)} MiB (+ WAL ${mib(after.walBytes)} MiB; idle ${
+    mib(idle[2].dbBytes)
+  } MiB)
+node-port flood:          ${JSON.stringify(floodStats)}
+UI-port flood:            ${JSON.stringify(uiStats)}
+hostile peer:             ${JSON.stringify(hostileCounts)}
+silent reader:            ${JSON.stringify(readerCounts)}
+`);
+  const samplesPath = join(root, "samples.json");
+  await Deno.writeTextFile(samplesPath, JSON.stringify({ result, relinks, samples }));
+  await Deno.writeTextFile(join(root, "nina.log"), nina.output);
+  console.log(`samples: ${samplesPath}`);
+  console.log(JSON.stringify(result));
+} finally {
+  await Promise.all(nodes.map((n) => n.stop()));
+}
