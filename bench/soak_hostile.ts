@@ -51,6 +51,8 @@ interface Sample {
   walBytes: number;
   floodOpen: number;
   uiFloodOpen: number;
+  /** Round trip of an admin `status` call: how long N's event loop takes to answer. */
+  adminMs: number;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -105,6 +107,8 @@ try {
   let uiFloodOpen = () => 0;
   const t0 = Date.now();
   const sample = async (): Promise<Sample> => {
+    const a0 = Date.now();
+    const adminMs = await nina.status().then(() => Date.now() - a0, () => -1);
     const s = {
       atS: Math.round((Date.now() - t0) / 1000),
       pid: nina.pid,
@@ -114,6 +118,7 @@ try {
       walBytes: await size(`${dbPath}-wal`),
       floodOpen: floodOpen(),
       uiFloodOpen: uiFloodOpen(),
+      adminMs,
     };
     samples.push(s);
     return s;
@@ -170,14 +175,14 @@ try {
   })();
 
   // The honest pair: one message a second, alternating directions.
-  const sent: Array<{ from: NodeProc; to: string; text: string; error?: string }> = [];
+  const sent: Array<{ from: NodeProc; to: string; text: string; atS: number; error?: string }> = [];
   const chat = (async () => {
     const run = crypto.randomUUID().slice(0, 8);
     for (let i = 0; Date.now() < untilMs && i < 100_000; i++) {
       const next = attackStart + (i + 1) * 1000;
       const [from, to] = i % 2 === 0 ? [alice, "bob@bob"] : [bob, "alice@alice"];
       const text = `soak ${run} ${i}`;
-      const row: (typeof sent)[number] = { from, to, text };
+      const row: (typeof sent)[number] = { from, to, text, atS: i };
       sent.push(row);
       try {
         await from.admin("send", { address: to, text });
@@ -215,7 +220,9 @@ try {
     if (Date.now() - lastPrint >= 30_000) {
       lastPrint = Date.now();
       log(
-        `pid ${s.pid} RSS ${s.rssMiB} MiB, ${s.fds} fds, db ${mib(s.dbBytes)}+${
+        `admin ${s.adminMs} ms, pid ${s.pid} RSS ${s.rssMiB} MiB, ${s.fds} fds, db ${
+          mib(s.dbBytes)
+        }+${
           mib(s.walBytes)
         } MiB wal, flood open ${s.floodOpen}, UI flood open ${s.uiFloodOpen}, sent ${sent.length}`,
       );
@@ -245,14 +252,18 @@ try {
     for (const m of await history(n, peer)) if (m.direction === "in") inbox.set(m.text, m);
   }
   const latencies: number[] = [];
+  const messages: Array<{ atS: number; to: string; ms: number | null }> = [];
   let late = 0;
   let missing = 0;
   for (const s of sent) {
     const m = inbox.get(s.text);
-    if (!m || m.receivedAtMs === null) missing++;
-    else {
+    if (!m || m.receivedAtMs === null) {
+      missing++;
+      messages.push({ atS: s.atS, to: s.to, ms: null });
+    } else {
       const ms = m.receivedAtMs - m.sentAtMs;
       latencies.push(ms);
+      messages.push({ atS: s.atS, to: s.to, ms });
       if (ms > DELIVERY_MS) late++;
     }
   }
@@ -285,6 +296,7 @@ try {
     idleFds,
     fdsAfter60s: after.fds,
     fdsPeak: Math.max(...samples.map((s) => s.fds)),
+    adminMaxMs: Math.max(...samples.map((s) => s.adminMs)),
     fdsDeltaPct: Math.round(((after.fds - idleFds) / idleFds) * 1000) / 10,
     dbBytes: after.dbBytes,
     walBytes: after.walBytes,
@@ -312,6 +324,7 @@ known peer re-link:       ${
 fds 60 s after / idle:    ${after.fds} / ${idleFds} (${result.fdsDeltaPct}%; target ±10%: ${
     ok(Math.abs(result.fdsDeltaPct) <= 10)
   }); peak ${result.fdsPeak}
+admin answer, slowest:    ${result.adminMaxMs} ms (N's event loop, sampled every 5 s)
 node.db:                  ${mib(after.dbBytes)} MiB (+ WAL ${mib(after.walBytes)} MiB; idle ${
     mib(idle[2].dbBytes)
   } MiB)
@@ -321,7 +334,7 @@ hostile peer:             ${JSON.stringify(hostileCounts)}
 silent reader:            ${JSON.stringify(readerCounts)}
 `);
   const samplesPath = join(root, "samples.json");
-  await Deno.writeTextFile(samplesPath, JSON.stringify({ result, relinks, samples }));
+  await Deno.writeTextFile(samplesPath, JSON.stringify({ result, relinks, samples, messages }));
   await Deno.writeTextFile(join(root, "nina.log"), nina.output);
   console.log(`samples: ${samplesPath}`);
   console.log(JSON.stringify(result));
