@@ -106,6 +106,8 @@ export class SecureChannel {
   constructor(ws: WsConnection, keys: LinkKeys) {
     this.#ws = ws;
     this.#keys = keys;
+    // A connection that ended during the handshake makes a channel that is closed from the start.
+    if (!ws.open) this.#closed = true;
     ws.onMessage = (data) => this.#receive(data);
     ws.onDrain = () => this.#flowCheck();
     // Deliver what already arrived before reporting the close.

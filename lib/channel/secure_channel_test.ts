@@ -61,6 +61,26 @@ async function until(what: string, fn: () => boolean): Promise<void> {
 }
 
 Deno.test({
+  name: "a channel made over a connection that already ended is closed from the start",
+  ...opts,
+  fn: async () => {
+    await withChannels(async ({ server }) => {
+      const gone = closed(server);
+      server.ws.destroy();
+      await gone;
+      assert.equal(server.open, false);
+      // As when the peer hangs up while the handshake's last step is still being computed.
+      const late = new SecureChannel(server.ws, {
+        send: new Uint8Array(32),
+        receive: new Uint8Array(32),
+      });
+      assert.equal(late.open, false);
+      assert.equal(late.send(new Uint8Array(10)), false);
+    });
+  },
+});
+
+Deno.test({
   name: "a channel handler that throws closes that channel (1011), small or large message",
   ...opts,
   fn: async () => {
