@@ -53,6 +53,9 @@ interface Sample {
   uiFloodOpen: number;
   /** Round trip of an admin `status` call: how long N's event loop takes to answer. */
   adminMs: number;
+  /** N's JS heap in use and its memory outside the heap (ArrayBuffers, native), from status. */
+  heapMiB: number;
+  externalMiB: number;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -108,7 +111,10 @@ try {
   const t0 = Date.now();
   const sample = async (): Promise<Sample> => {
     const a0 = Date.now();
-    const adminMs = await nina.status().then(() => Date.now() - a0, () => -1);
+    const status = await nina.status().catch(() => null) as
+      | { memory?: { heapUsed: number; external: number } }
+      | null;
+    const adminMs = status ? Date.now() - a0 : -1;
     const s = {
       atS: Math.round((Date.now() - t0) / 1000),
       pid: nina.pid,
@@ -119,6 +125,8 @@ try {
       floodOpen: floodOpen(),
       uiFloodOpen: uiFloodOpen(),
       adminMs,
+      heapMiB: mib(status?.memory?.heapUsed ?? 0),
+      externalMiB: mib(status?.memory?.external ?? 0),
     };
     samples.push(s);
     return s;
@@ -220,7 +228,7 @@ try {
     if (Date.now() - lastPrint >= 30_000) {
       lastPrint = Date.now();
       log(
-        `admin ${s.adminMs} ms, pid ${s.pid} RSS ${s.rssMiB} MiB, ${s.fds} fds, db ${
+        `admin ${s.adminMs} ms, pid ${s.pid} RSS ${s.rssMiB} MiB (heap ${s.heapMiB}, external ${s.externalMiB}), ${s.fds} fds, db ${
           mib(s.dbBytes)
         }+${
           mib(s.walBytes)
@@ -279,6 +287,8 @@ try {
     pidUnchanged: samples.every((s) => s.pid === pid) && nina.running,
     idleRssMiB: idleRss,
     peakRssMiB: peakRss,
+    peakHeapMiB: Math.max(...samples.map((s) => s.heapMiB)),
+    idleHeapMiB: idle[2].heapMiB,
     rssRatio: Math.round((peakRss / idleRss) * 100) / 100,
     honest: {
       sent: sent.length,
@@ -312,7 +322,7 @@ try {
 PID unchanged:            ${result.pidUnchanged ? "yes" : "NO"} (${pid})
 RSS peak / idle:          ${peakRss} / ${idleRss} MiB = ${result.rssRatio}× (target ≤ 2×: ${
     ok(result.rssRatio <= 2)
-  })
+  }); JS heap used: idle ${result.idleHeapMiB}, peak ${result.peakHeapMiB} MiB
 honest within 10 s:       ${within} of ${sent.length} = ${
     (result.honest.ratio * 100).toFixed(2)
   }% (target ≥ 99%: ${
@@ -335,7 +345,7 @@ silent reader:            ${JSON.stringify(readerCounts)}
 `);
   const samplesPath = join(root, "samples.json");
   await Deno.writeTextFile(samplesPath, JSON.stringify({ result, relinks, samples, messages }));
-  await Deno.writeTextFile(join(root, "nina.log"), nina.output);
+  for (const n of nodes) await Deno.writeTextFile(join(root, `${n.id}.log`), n.output);
   console.log(`samples: ${samplesPath}`);
   console.log(JSON.stringify(result));
 } finally {
