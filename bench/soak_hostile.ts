@@ -41,6 +41,18 @@ const ATTACK_MS = Math.round(MINUTES * 60_000);
 const RELINKS = Math.max(1, Math.floor(MINUTES / 2));
 const DELIVERY_MS = 10_000;
 const AFTER_MS = 60_000;
+/** For finding what costs what, by hand: `--attacks=flood,ui,peer,reader` (default all four). */
+const ATTACKS = new Set(
+  (Deno.args.find((a) => a.startsWith("--attacks="))?.slice(10) ?? "flood,ui,peer,reader")
+    .split(","),
+);
+/** Extra environment for N, by hand: `--env=MALLOC_ARENA_MAX=2` (repeatable). */
+const N_ENV = Object.fromEntries(
+  Deno.args.filter((a) => a.startsWith("--env=")).map((a) => {
+    const [k, ...v] = a.slice(6).split("=");
+    return [k, v.join("=")];
+  }),
+);
 
 interface Sample {
   atS: number;
@@ -79,6 +91,7 @@ try {
     withClient: true,
     logLevel: "info",
     maxOpenFiles: NOFILE,
+    env: N_ENV,
     extra: `[UI]\nport = ${uiPort}\n`,
   });
   nodes.push(nina);
@@ -151,19 +164,20 @@ try {
     port: nina.port,
     connections: CONNECTIONS,
     addresses: ADDRESSES,
-    maxDurationMs: ATTACK_MS,
+    maxDurationMs: ATTACKS.has("flood") ? ATTACK_MS : 1,
   });
   floodOpen = () => flood.stats().open;
   const hostile = runHostilePeer(nina, {
     victim: "nina@nina",
     honest: "bob@bob",
     honestNode: "bob",
-    untilMs,
+    untilMs: ATTACKS.has("peer") ? untilMs : 0,
   });
-  const reader = runSilentReader(nina, { untilMs });
+  const reader = runSilentReader(nina, { untilMs: ATTACKS.has("reader") ? untilMs : 0 });
 
   const uiPhase = (async () => {
     await sleep(ATTACK_MS / 3);
+    if (!ATTACKS.has("ui")) return null;
     log("UI-port flood starts");
     const ui = startConnFlood({
       port: uiPort,
@@ -282,6 +296,8 @@ try {
   const relinkMs = relinks.map((r) => r.ms ?? Infinity);
   const result = {
     soak: "hostile",
+    attacks: [...ATTACKS],
+    env: N_ENV,
     minutes: MINUTES,
     nofile: NOFILE ?? null,
     pidUnchanged: samples.every((s) => s.pid === pid) && nina.running,
