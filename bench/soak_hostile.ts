@@ -67,6 +67,8 @@ interface Sample {
   adminMs: number;
   /** N's JS heap in use and its memory outside the heap (ArrayBuffers, native), from status. */
   heapMiB: number;
+  /** The JS heap V8 holds (used or not): resident too. */
+  heapTotalMiB: number;
   externalMiB: number;
 }
 
@@ -125,7 +127,7 @@ try {
   const sample = async (): Promise<Sample> => {
     const a0 = Date.now();
     const status = await nina.status().catch(() => null) as
-      | { memory?: { heapUsed: number; external: number } }
+      | { memory?: { heapUsed: number; heapTotal: number; external: number } }
       | null;
     const adminMs = status ? Date.now() - a0 : -1;
     const s = {
@@ -139,6 +141,7 @@ try {
       uiFloodOpen: uiFloodOpen(),
       adminMs,
       heapMiB: mib(status?.memory?.heapUsed ?? 0),
+      heapTotalMiB: mib(status?.memory?.heapTotal ?? 0),
       externalMiB: mib(status?.memory?.external ?? 0),
     };
     samples.push(s);
@@ -256,7 +259,7 @@ try {
     if (Date.now() - lastPrint >= 30_000) {
       lastPrint = Date.now();
       log(
-        `admin ${s.adminMs} ms, pid ${s.pid} RSS ${s.rssMiB} MiB (heap ${s.heapMiB}, external ${s.externalMiB}), ${s.fds} fds, db ${
+        `admin ${s.adminMs} ms, pid ${s.pid} RSS ${s.rssMiB} MiB (heap ${s.heapMiB} of ${s.heapTotalMiB}, external ${s.externalMiB}), ${s.fds} fds, db ${
           mib(s.dbBytes)
         }+${
           mib(s.walBytes)
@@ -318,6 +321,7 @@ try {
     idleRssMiB: idleRss,
     peakRssMiB: peakRss,
     peakHeapMiB: Math.max(...samples.map((s) => s.heapMiB)),
+    peakHeapTotalMiB: Math.max(...samples.map((s) => s.heapTotalMiB)),
     idleHeapMiB: idle[2].heapMiB,
     rssRatio: Math.round((peakRss / idleRss) * 100) / 100,
     honest: {
@@ -353,7 +357,7 @@ try {
 PID unchanged:            ${result.pidUnchanged ? "yes" : "NO"} (${pid})
 RSS peak / idle:          ${peakRss} / ${idleRss} MiB = ${result.rssRatio}× (target ≤ 2×: ${
     ok(result.rssRatio <= 2)
-  }); JS heap used: idle ${result.idleHeapMiB}, peak ${result.peakHeapMiB} MiB
+  }); JS heap used: idle ${result.idleHeapMiB}, peak ${result.peakHeapMiB} MiB (held at most ${result.peakHeapTotalMiB})
 honest within 10 s:       ${within} of ${sent.length} = ${
     (result.honest.ratio * 100).toFixed(2)
   }% (target ≥ 99%: ${
