@@ -6,27 +6,12 @@
  * off with a logged reason.
  */
 import assert from "node:assert/strict";
-import { DEFAULT_TTL, type EnvelopeInit } from "../lib/protocol/mod.ts";
 import { history, link, startChat } from "./_helpers/chat.ts";
 import { NodeProc, runCli, tempRoot, waitUntil } from "./_helpers/node_proc.ts";
+import { envelope } from "./_helpers/mallory.ts";
 import { rawPeer } from "./_helpers/raw_peer.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
-
-function envelope(over: Partial<EnvelopeInit>): EnvelopeInit {
-  const now = Date.now();
-  return {
-    id: crypto.getRandomValues(new Uint8Array(16)),
-    kind: "request",
-    ttl: DEFAULT_TTL,
-    createdAtMs: now,
-    expiresAtMs: now + 3_600_000,
-    from: "mallory@mallory",
-    to: "alice@alice",
-    body: new Uint8Array([1, 2, 3]),
-    ...over,
-  } as EnvelopeInit;
-}
 
 const users = async (n: NodeProc) =>
   (await n.admin("users-list")) as Array<{ name: string; inbox: number }>;

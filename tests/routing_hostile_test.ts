@@ -11,20 +11,13 @@
  */
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
-import {
-  type AnnouncementBody,
-  Ed25519AnnouncementSigner,
-  encodeAnnouncementFrame,
-  signAnnouncement,
-} from "../lib/federation/routing/mod.ts";
 import { toNodeId, toUserName } from "../lib/ids.ts";
 import { history, startChat } from "./_helpers/chat.ts";
 import { NodeProc, tempRoot, waitLink, waitUntil } from "./_helpers/node_proc.ts";
-import { type RawPeer, rawPeer } from "./_helpers/raw_peer.ts";
+import { Mallory } from "./_helpers/mallory.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 const n = toNodeId;
-const HOUR = 3_600_000;
 
 interface Row {
   node: string;
@@ -45,55 +38,6 @@ async function route(p: NodeProc, dest: string): Promise<Row | undefined> {
 async function connect(a: NodeProc, b: NodeProc): Promise<void> {
   await a.admin("connect", { host: "127.0.0.1", port: b.port, nodeId: b.id });
   await waitLink(a, b.id, "up");
-}
-
-/** A hostile node in this process: a raw link layer and a signer, no router. */
-class Mallory {
-  readonly peer: RawPeer;
-  readonly signer: Ed25519AnnouncementSigner;
-
-  private constructor(peer: RawPeer, signer: Ed25519AnnouncementSigner) {
-    this.peer = peer;
-    this.signer = signer;
-  }
-
-  static async create(): Promise<Mallory> {
-    const pair = await crypto.subtle.generateKey({ name: "Ed25519" }, true, [
-      "sign",
-      "verify",
-    ]) as CryptoKeyPair;
-    return new Mallory(
-      await rawPeer("mallory", pair),
-      await Ed25519AnnouncementSigner.fromKeyPair(pair),
-    );
-  }
-
-  async dial(p: NodeProc): Promise<void> {
-    assert.equal(await this.peer.connect(p.id, p.port), "up");
-  }
-
-  /** Signs `over` (origin "mallory" unless given) with Mallory's key; returns the frame. */
-  async frame(over: Partial<AnnouncementBody>): Promise<Uint8Array> {
-    const announcement = await signAnnouncement({
-      origin: n("mallory"),
-      publicKey: this.signer.publicKey,
-      seq: 1,
-      lifetimeMs: HOUR,
-      listed: true,
-      links: [],
-      users: [],
-      ...over,
-    }, this.signer);
-    return encodeAnnouncementFrame({ announcement, ageMs: 0 });
-  }
-
-  send(to: string, bytes: Uint8Array): void {
-    assert.ok(this.peer.send(to, { kind: "announce", bytes }), `mallory → ${to}`);
-  }
-
-  stop(): void {
-    this.peer.stop();
-  }
 }
 
 Deno.test({

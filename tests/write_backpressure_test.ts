@@ -8,17 +8,9 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { CERT_FILE } from "../lib/tls.ts";
-import { dialWss, encodeFrame, OPCODE } from "../lib/wss/mod.ts";
-import {
-  initiatorFinish,
-  initiatorHello,
-  nextChannelMessage,
-  nextMessage,
-  SecureChannel,
-} from "../lib/channel/mod.ts";
+import { encodeFrame, OPCODE } from "../lib/wss/mod.ts";
 import { LINK_PATH } from "../lib/federation/mod.ts";
-import { decodeLinkMessage, encodeLinkMessage } from "../lib/federation/link_message.ts";
-import { toNodeId } from "../lib/ids.ts";
+import { linkSilentReader } from "./_helpers/silent_reader.ts";
 import { startStallProxy } from "./_helpers/stall_proxy.ts";
 import { NodeProc, tempRoot, waitUntil } from "./_helpers/node_proc.ts";
 
@@ -134,55 +126,17 @@ Deno.test({
     const a = await NodeProc.create({ id: "alice", root, open: true });
     await using proxy = await startStallProxy(a.port);
     try {
-      const pair = await crypto.subtle.generateKey({ name: "Ed25519" }, true, [
-        "sign",
-        "verify",
-      ]) as CryptoKeyPair;
-      const self = {
-        nodeId: toNodeId("mallory"),
-        key: {
-          privateKey: pair.privateKey,
-          publicKey: new Uint8Array(await crypto.subtle.exportKey("raw", pair.publicKey)),
-        },
-      };
-      const ws = await dialWss({
-        host: "127.0.0.1",
-        port: proxy.port,
-        path: LINK_PATH,
-        timeoutMs: 5000,
-        maxMessageBytes: 1 << 20,
-      });
-      const hello = await initiatorHello(self, { expected: toNodeId("alice"), endpoint: null });
-      ws.send(hello.message);
-      const fin = await initiatorFinish(hello.state, await nextMessage(ws, 5000));
-      ws.send(fin.message);
-      const channel = new SecureChannel(ws, fin.keys);
-      const first = decodeLinkMessage(await nextChannelMessage(channel, 5000), 1 << 20);
-      assert.equal(first.kind === "result" && first.status, "accepted");
+      const reader = await linkSilentReader({ port: proxy.port, nodeId: "alice", self: "mallory" });
+      assert.equal(reader.status, "accepted");
       await waitUntil(
         "alice shows mallory up",
         async () => (await a.link("mallory"))?.state === "up",
       );
-      channel.onMessage = () => {};
 
       proxy.stall(); // from here on, nothing alice writes to mallory is read
       const rss0 = await a.rssBytes();
       const watch = watchRss(a);
-      const payload = new Uint8Array(125).fill(0x70);
-      const PINGS = 300_000;
-      let sent = 0;
-      let lastBeat = 0;
-      const end = Date.now() + 15_000;
-      while (sent < PINGS && ws.open && Date.now() < end) {
-        if (Date.now() - lastBeat > 250) {
-          channel.send(encodeLinkMessage({ kind: "heartbeat" })); // keeps alice's side of the link alive
-          lastBeat = Date.now();
-        }
-        for (let i = 0; i < 500; i++) ws.ping(payload);
-        sent += 500;
-        await ws.drained();
-        await new Promise((r) => setTimeout(r, 0));
-      }
+      const sent = await reader.pingWhileOpen({ pings: 300_000, maxMs: 15_000 });
       const maxRss = await watch.stop();
       const growth = maxRss - rss0;
       // deno-lint-ignore no-console -- a figure for the report
@@ -191,7 +145,7 @@ Deno.test({
       // Pinging far over the rate is flooding: alice closes the link.
       await waitUntil("alice drops mallory", async () => (await a.link("mallory"))?.state !== "up");
       assert.ok(a.running);
-      channel.close("done");
+      reader.close();
     } finally {
       await a.stop();
     }

@@ -94,8 +94,15 @@ function open(key: Uint8Array, counter: number, sealed: Uint8Array): Uint8Array 
 /** Receives one decrypted message; if it returns a promise that rejects, the channel closes. */
 export type ChannelHandler = (plaintext: Uint8Array) => unknown;
 
-/** Messages kept while no handler is set (during a handshake or a policy check). */
-const MAX_QUEUED = 64;
+/**
+ * Messages kept while no handler is set (during a handshake or a policy check), by count and
+ * by bytes. A peer sends its first burst (a routing table: hundreds of announcements) as soon
+ * as it has accepted the link, so what one read of the socket holds may arrive in the few
+ * microtasks between the first message and the next handler: 64 messages closed honest links
+ * once a federation knew more than 64 origins.
+ */
+const MAX_QUEUED = 4096;
+const MAX_QUEUED_BYTES = 256 * 1024;
 /** A sealed message's overhead on the wire: tag and the largest frame header. */
 const WIRE_OVERHEAD = TAG_BYTES + 14;
 
@@ -122,6 +129,7 @@ export class SecureChannel {
   #closed = false;
   #handler: ChannelHandler | null = null;
   #queue: Uint8Array[] = [];
+  #queuedBytes = 0;
   #congested = false;
   #reportedWritable = true;
   /** Small messages waiting to be sealed together at the end of this turn. */
@@ -131,6 +139,8 @@ export class SecureChannel {
   constructor(ws: WsConnection, keys: LinkKeys) {
     this.#ws = ws;
     this.#keys = keys;
+    // A connection that ended during the handshake makes a channel that is closed from the start.
+    if (!ws.open) this.#closed = true;
     ws.onMessage = (data) => this.#receive(data);
     ws.onDrain = () => this.#flowCheck();
     ws.onClose = (info) => this.#finish(info.reason || `closed (${info.code})`);
@@ -145,6 +155,7 @@ export class SecureChannel {
     this.#handler = handler;
     while (this.#handler === handler && handler && this.#queue.length > 0 && !this.#closed) {
       const pt = this.#queue.shift()!;
+      this.#queuedBytes -= pt.length;
       this.#ws.guard(() => handler(pt));
     }
   }
@@ -232,6 +243,7 @@ export class SecureChannel {
     if (this.#closed) return;
     this.#closed = true;
     this.#queue = [];
+    this.#queuedBytes = 0;
     this.#batch = [];
     this.#batchBytes = 0;
     this.#ws.guard(() => this.onClose(reason));
@@ -251,10 +263,11 @@ export class SecureChannel {
   #deliver(pt: Uint8Array): void {
     const handler = this.#handler;
     if (handler) return this.#ws.guard(() => handler(pt));
-    if (this.#queue.length >= MAX_QUEUED) {
+    if (this.#queue.length >= MAX_QUEUED || this.#queuedBytes + pt.length > MAX_QUEUED_BYTES) {
       return this.close("too many messages before the channel was ready", 1008);
     }
     this.#queue.push(pt);
+    this.#queuedBytes += pt.length;
   }
 
   #receive(data: Uint8Array): void {

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { SILENT_LOGGER } from "../log.ts";
 import { createCertificate } from "../tls.ts";
 import { ConnectionMonitor, dialWss, startWssServer, type WsConnection } from "../wss/mod.ts";
+import { nextChannelMessage } from "./next_message.ts";
 import { RECORD_MAX_BYTES, SecureChannel, splitRecord } from "./secure_channel.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
@@ -59,6 +60,26 @@ async function until(what: string, fn: () => boolean): Promise<void> {
     await new Promise((r) => setTimeout(r, 10));
   }
 }
+
+Deno.test({
+  name: "a channel made over a connection that already ended is closed from the start",
+  ...opts,
+  fn: async () => {
+    await withChannels(async ({ server }) => {
+      const gone = closed(server);
+      server.ws.destroy();
+      await gone;
+      assert.equal(server.open, false);
+      // As when the peer hangs up while the handshake's last step is still being computed.
+      const late = new SecureChannel(server.ws, {
+        send: new Uint8Array(32),
+        receive: new Uint8Array(32),
+      });
+      assert.equal(late.open, false);
+      assert.equal(late.send(new Uint8Array(10)), false);
+    });
+  },
+});
 
 Deno.test({
   name: "a channel handler that throws closes that channel (1011), small or large message",
@@ -137,13 +158,42 @@ Deno.test({
 });
 
 Deno.test({
-  name: "more than 64 messages before a handler is set close the channel (1008)",
+  name: "more than 256 KiB or 4,096 messages before a handler is set close the channel (1008)",
+  ...opts,
+  fn: async () => {
+    await withChannels(async ({ server, client }) => {
+      const gone = closed(server);
+      for (let i = 0; i < 5; i++) client.send(new Uint8Array(64 * 1024));
+      assert.match(await gone, /too many messages/);
+    });
+    await withChannels(async ({ server, client }) => {
+      const gone = closed(server);
+      for (let i = 0; i < 4097; i++) client.send(new Uint8Array([i & 0xff]));
+      assert.match(await gone, /too many messages/);
+    });
+  },
+});
+
+Deno.test({
+  name: "a burst right behind the first message (a routing table) waits for the next handler",
   ...opts,
   fn: () =>
     withChannels(async ({ server, client }) => {
-      const gone = closed(server);
-      for (let i = 0; i < 65; i++) client.send(new Uint8Array([i]));
-      assert.match(await gone, /too many messages/);
+      // As a link's initiator: the peer's answer, then at once its 500 announcements.
+      const first = nextChannelMessage(client, 5000);
+      server.send(new Uint8Array([0]));
+      for (let i = 1; i <= 500; i++) server.send(new Uint8Array(200).fill(i & 0xff));
+      assert.deepEqual(await first, new Uint8Array([0]));
+      await until("the burst arrived", () =>
+        client.bufferedBytes === 0 && server.bufferedBytes === 0);
+      await new Promise((r) =>
+        setTimeout(r, 200)
+      );
+      assert.ok(client.open, "the channel is still open");
+      const got: Uint8Array[] = [];
+      client.onMessage = (m) => void got.push(m);
+      await until("500 handed over", () => got.length === 500);
+      assert.equal(got[499][0], 500 & 0xff);
     }),
 });
 

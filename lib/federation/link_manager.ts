@@ -24,6 +24,7 @@ import {
   SecureChannel,
 } from "../channel/mod.ts";
 import { FederationError } from "./errors.ts";
+import { type BeatState, firstBeat, nextBeat, silentMs } from "./heartbeat.ts";
 import {
   decideApprove,
   decideConnect,
@@ -118,6 +119,7 @@ export class LinkManager {
   #waiters = new Map<NodeId, Array<() => void>>();
   #redial: Redial;
   #heartbeat: number;
+  #beatState: BeatState;
   #sweep: number;
   #stopped = false;
   /** Keys pinned for linked peers, kept in memory: provenance asks for them per envelope. */
@@ -135,6 +137,7 @@ export class LinkManager {
       if (rec.state === "pending" && rec.address) options.pendingBudget.take(rec.address);
       this.#notePin(rec);
     }
+    this.#beatState = firstBeat(this.#o.clock.nowMs());
     this.#heartbeat = this.#o.clock.setTimer(() => this.#beat(), this.#o.heartbeatMs);
     this.#sweep = this.#o.clock.setTimer(() => this.#expirePending(), 0);
   }
@@ -521,6 +524,16 @@ export class LinkManager {
 
   #register(peer: NodeId, channel: SecureChannel, initiator: NodeId, key: Uint8Array): void {
     const rt = this.#runtime(peer);
+    if (!channel.open) {
+      // It closed between the handshake and here (an await): its close went unheard, and
+      // registered it would stay "up", dead, taking traffic until a newer link replaced it.
+      this.#log.info("link closed before it was up", { peer, initiator });
+      if (!this.#stopped && !rt.channel?.open) {
+        this.#setState(peer, "down");
+        this.#redial.afterDrop(peer, () => void this.#dial(peer));
+      }
+      return;
+    }
     if (rt.channel?.open) {
       const keep = preferLink({
         self: this.#o.self.nodeId,
@@ -575,10 +588,17 @@ export class LinkManager {
   #beat(): void {
     if (this.#stopped) return;
     const now = this.#o.clock.nowMs();
+    // A late beat means this node stalled: the peers' bytes wait unread (lib/federation/heartbeat.ts).
+    const lateMs = now - this.#beatState.lastBeatMs - this.#o.heartbeatMs;
+    this.#beatState = nextBeat(this.#beatState, now, this.#o.heartbeatMs);
+    if (lateMs > this.#o.deadAfterMs) {
+      this.#log.info("heartbeat late: this node stalled; links judged from now", { lateMs });
+    }
     for (const [peer, rt] of this.#peers) {
       if (!rt.channel || rt.state !== "up") continue;
-      if (now - rt.lastReceivedMs > this.#o.deadAfterMs) {
-        this.#log.info("link silent: closing", { peer, silentMs: now - rt.lastReceivedMs });
+      const silent = silentMs(this.#beatState, rt.lastReceivedMs, now);
+      if (silent > this.#o.deadAfterMs) {
+        this.#log.info("link silent: closing", { peer, silentMs: silent });
         rt.channel.close("heartbeat timeout");
         continue;
       }

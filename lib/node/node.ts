@@ -72,6 +72,8 @@ export interface NodeStatus {
   /** Resource conditions (a full disk is named here). */
   resources: Record<string, ResourceCondition>;
   delivery: ReturnType<Delivery["view"]>;
+  /** The process's memory in bytes: resident, the JS heap (total, used), and outside it. */
+  memory: Deno.MemoryUsage;
 }
 
 /** A started node. */
@@ -384,6 +386,7 @@ export async function startNode(options: StartNodeOptions): Promise<Node> {
         budgets: budgets.snapshot(),
         resources: resources.snapshot(),
         delivery: delivery.view(),
+        memory: Deno.memoryUsage(),
       }),
       stop: cleanup,
     };

@@ -8,9 +8,15 @@
  * - `tls-silent`: TLS done, then nothing;
  * - `ws-silent`: TLS and the WebSocket upgrade done, then nothing.
  *
+ * Against a plain-HTTP port (the UI's), with `tls: false`, the same thirds
+ * are: `slow-header` drips an HTTP request head one byte every 10 s,
+ * `tls-silent` holds a bare TCP connection and says nothing, and `ws-silent`
+ * asks for a WebSocket upgrade (refused without a session) and says nothing
+ * after the answer.
+ *
  * Connections the target closes are opened again (at most `opensPerSecond`),
  * so the pressure lasts while the flood runs. Bounded in count (≤ 10,000
- * connections, ≤ 250 addresses), in rate, and in time (`maxDurationMs`, after
+ * connections, ≤ 250 addresses), in rate, and in time (`maxDurationMs`, at most an hour, after
  * which it stops by itself). `dispose()` closes everything.
  *
  * ```ts
@@ -39,11 +45,13 @@ export interface ConnFloodOptions {
   shapes?: readonly FloodShape[];
   /** Path of the WebSocket upgrade for `ws-silent`. */
   path?: string;
+  /** Speak TLS (default true); false for a plain-HTTP target such as the UI port. */
+  tls?: boolean;
   /** Most connections opened per second (default 400). */
   opensPerSecond?: number;
   /** Open again what the target closes (default true). */
   reopen?: boolean;
-  /** The flood stops by itself after this long (default 120 s, at most 600 s). */
+  /** The flood stops by itself after this long (default 120 s, at most 3,600 s: a soak's length). */
   maxDurationMs?: number;
 }
 
@@ -76,6 +84,10 @@ const TICK_MS = 20;
 const TRICKLE_MS = 10_000;
 /** A TLS handshake record header announcing 512 bytes, then zeros: never a whole ClientHello. */
 const TRICKLE = new Uint8Array([0x16, 0x03, 0x01, 0x02, 0x00, ...new Uint8Array(59)]);
+/** An HTTP request head that never ends, for plain targets. */
+const HTTP_TRICKLE = new TextEncoder().encode(
+  `GET /api/state HTTP/1.1\r\nX-Slow: ${"a".repeat(64)}`,
+);
 
 interface Slot {
   shape: FloodShape;
@@ -96,6 +108,7 @@ export function startConnFlood(options: ConnFloodOptions): ConnFlood {
     addresses,
     shapes = FLOOD_SHAPES,
     path = "/fedchat/v1/link",
+    tls: useTls = true,
     opensPerSecond = 400,
     reopen = true,
     maxDurationMs = 120_000,
@@ -135,16 +148,31 @@ export function startConnFlood(options: ConnFloodOptions): ConnFlood {
     let sock: net.Socket;
     if (slot.shape === "slow-header") {
       sock = net.connect({ host, port, localAddress: slot.source });
+      const trickle = useTls ? TRICKLE : HTTP_TRICKLE;
       let sent = 0;
       const drip = () => {
-        if (slot.socket !== sock || sent >= TRICKLE.length) return;
-        sock.write(TRICKLE.subarray(sent, sent + 1));
+        if (slot.socket !== sock || sent >= trickle.length) return;
+        sock.write(trickle.subarray(sent, sent + 1));
         sent++;
         slot.timer = setTimeout(drip, TRICKLE_MS);
       };
       sock.once("connect", () => {
         established();
         drip();
+      });
+    } else if (!useTls) {
+      sock = net.connect({ host, port, localAddress: slot.source });
+      sock.once("connect", () => {
+        if (slot.shape === "tls-silent") return established();
+        sock.write(upgrade);
+        let head = "";
+        const onData = (d: Uint8Array) => {
+          head += new TextDecoder().decode(d);
+          if (!head.includes("\r\n\r\n")) return;
+          sock.off("data", onData);
+          established(); // refused or not, the connection is held after the answer
+        };
+        sock.on("data", onData);
       });
     } else {
       const raw = net.connect({ host, port, localAddress: slot.source });
@@ -194,7 +222,7 @@ export function startConnFlood(options: ConnFloodOptions): ConnFlood {
       open(slot);
     }
   }, TICK_MS);
-  const deadline = setTimeout(() => void dispose(), Math.min(maxDurationMs, 600_000));
+  const deadline = setTimeout(() => void dispose(), Math.min(maxDurationMs, 3_600_000));
 
   const stats = (): FloodStats => {
     const byShape = { "slow-header": 0, "tls-silent": 0, "ws-silent": 0 };

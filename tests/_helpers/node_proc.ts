@@ -86,6 +86,8 @@ export interface NodeProcOptions {
   maxOpenFiles?: number;
   /** Extra environment for the process (e.g. libfaketime's LD_PRELOAD and FAKETIME). */
   env?: Record<string, string>;
+  /** `[Log] level` (default debug; a long soak keeps the output short with info). */
+  logLevel?: "debug" | "info" | "warn" | "error";
 }
 
 /** One node process. */
@@ -127,7 +129,7 @@ export class NodeProc {
       configPath,
       `[Network]\nhost = 127.0.0.1\nport = ${port}\nclient_id = ${o.id}\n` +
         `[Storage]\ndata_dir = ${dataDir}\n[Federation]\nopen = ${o.open ?? false}\n` +
-        `[Log]\nlevel = debug\n${o.extra ?? ""}`,
+        `[Log]\nlevel = ${o.logLevel ?? "debug"}\n${o.extra ?? ""}`,
     );
     const node = new NodeProc(
       o.id,
