@@ -49,3 +49,10 @@ export function splitAddress(address: Address): { name: UserName; node: NodeId }
   const at = address.indexOf("@");
   return { name: address.slice(0, at) as UserName, node: address.slice(at + 1) as NodeId };
 }
+
+/**
+ * A host name or address a node may be dialled at (announcements, the link
+ * handshake's endpoint): letters, digits, `.`, `:`, `-` and IPv6 brackets,
+ * 1–253 characters. Nothing else reaches a dialler, a terminal or a log.
+ */
+export const HOST_PATTERN = /^[A-Za-z0-9.:\-\[\]]{1,253}$/;

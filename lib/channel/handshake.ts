@@ -13,7 +13,7 @@
  */
 import { ByteReader, ByteWriter, CodecError } from "../e2e/mod.ts";
 import { ed25519Sign, ed25519Verify, importEd25519PublicKey } from "../e2e/mod.ts";
-import { type NodeId, toNodeId } from "../ids.ts";
+import { HOST_PATTERN, type NodeId, toNodeId } from "../ids.ts";
 import { AuthError, ProtocolError } from "./errors.ts";
 
 /** A node's (or a client's) signing identity. */
@@ -201,6 +201,10 @@ export async function responderHello(
     const host = r.str16(253, "endpoint host");
     const port = r.u16("endpoint port");
     r.end();
+    // An endpoint is dialled, stored and shown: only a host name or address (or none).
+    if (host !== "" && !HOST_PATTERN.test(host)) {
+      throw new ProtocolError("Cannot read HELLO_I: the endpoint host is not a host name");
+    }
     return { nodeId, publicKey, eph, expected, host, port };
   });
   if (f.expected !== self.nodeId) {

@@ -16,7 +16,7 @@
  * every change (origin, seq, lifetime, links) and decode users only when asked.
  */
 import { ByteReader, ByteWriter } from "../../e2e/mod.ts";
-import { type NodeId, toNodeId, toUserName } from "../../ids.ts";
+import { HOST_PATTERN, type NodeId, toNodeId, toUserName } from "../../ids.ts";
 import {
   type AnnouncedUser,
   ANNOUNCEMENT_AGE_BYTES,
@@ -39,7 +39,6 @@ import { AnnouncementDecodeError } from "./errors.ts";
 const FLAG_LISTED = 1;
 const FLAG_ENDPOINT = 2;
 const FLAG_MAILBOXES = 4;
-const HOST_PATTERN = /^[A-Za-z0-9.:\-\[\]]{1,253}$/;
 const PRESENCES: readonly Presence[] = ["offline", "online"];
 const MAX_ID_BYTES = 32;
 const MAX_AGE_MS = 2 ** 32 - 1;

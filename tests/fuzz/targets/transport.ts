@@ -148,14 +148,13 @@ export const TRANSPORT_TARGETS: FuzzTarget[] = [
     seeds: async () => [(await handshake()).hi.message, (await handshake()).hiBare.message],
     share: 0.3,
     // The endpoint the initiator asks to be dialled at is stored and dialled: a host name
-    // or address, as announcements and the UI require (HOST_PATTERN in announcement_codec.ts).
+    // or address, as announcements and the UI require (HOST_PATTERN in lib/ids.ts).
     check: (v) => {
       const host = (v as Awaited<ReturnType<typeof responderHello>>).state.peer.endpoint?.host;
       return host === undefined || /^[A-Za-z0-9.:\-\[\]]{1,253}$/.test(host)
         ? null
         : `accepted endpoint host ${JSON.stringify(host)}`;
     },
-    known: [{ id: "hello-i-endpoint-host-unchecked", kind: "contract" }],
   },
   {
     name: "hello-r",
