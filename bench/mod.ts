@@ -7,6 +7,8 @@
  * `deno task bench routing --sizes=10000 --v8-flags=--max-old-space-size=12000`.
  */
 // deno-lint-ignore-file no-console
+import { runScript } from "./_run_script.ts";
+
 const ALL = [
   "startup",
   "e2e",
@@ -43,21 +45,6 @@ for (const name of names) {
   }
   console.log(`== ${name}`);
   const v8 = [...(V8_FLAGS[name] ?? []), ...extraV8];
-  const { code } = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-net",
-      "--allow-read",
-      "--allow-write=.tmp",
-      "--allow-run",
-      "--allow-env",
-      "--allow-sys",
-      ...(v8.length > 0 ? [`${V8_PREFIX}${v8.join(",")}`] : []),
-      file,
-      ...flags,
-    ],
-    stdout: "inherit",
-    stderr: "inherit",
-  }).spawn().status;
+  const code = await runScript(file, flags, v8);
   if (code !== 0) console.log(`${name} exited with ${code}`);
 }

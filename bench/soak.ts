@@ -5,6 +5,8 @@
  * asserts nothing. `deno task soak hostile --minutes=10 --nofile=1024`.
  */
 // deno-lint-ignore-file no-console
+import { runScript } from "./_run_script.ts";
+
 const SOAKS = ["hostile"];
 const flags = Deno.args.filter((a) => a.startsWith("--"));
 const names = Deno.args.filter((a) => !a.startsWith("--"));
@@ -13,19 +15,4 @@ if (names.length !== 1 || !SOAKS.includes(names[0])) {
   Deno.exit(2);
 }
 const file = new URL(`./soak_${names[0]}.ts`, import.meta.url).pathname;
-const { code } = await new Deno.Command(Deno.execPath(), {
-  args: [
-    "run",
-    "--allow-net",
-    "--allow-read",
-    "--allow-write=.tmp",
-    "--allow-run",
-    "--allow-env",
-    "--allow-sys",
-    file,
-    ...flags,
-  ],
-  stdout: "inherit",
-  stderr: "inherit",
-}).spawn().status;
-Deno.exit(code);
+Deno.exit(await runScript(file, flags));

@@ -10,35 +10,13 @@
  */
 import assert from "node:assert/strict";
 import * as e2e from "../lib/e2e/mod.ts";
-import { browserTest, launchChromium } from "./_helpers/browser.ts";
+import { browserTest, bundleE2e, fromHex, launchChromium, toHex } from "./_helpers/browser.ts";
 
 const ROOT = new URL("../", import.meta.url);
 const BUNDLE = new URL(".tmp/groups_browser_bundle.js", ROOT);
 const NOW = Date.UTC(2026, 0, 1);
 
-async function bundle(): Promise<string> {
-  await Deno.mkdir(new URL(".tmp/", ROOT), { recursive: true });
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "bundle",
-      "--platform",
-      "browser",
-      "--format",
-      "esm",
-      "-o",
-      BUNDLE.pathname,
-      "lib/e2e/mod.ts",
-    ],
-    cwd: ROOT.pathname,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  assert.ok(out.success, new TextDecoder().decode(out.stderr));
-  return await Deno.readTextFile(BUNDLE);
-}
-
-const toHex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
-const fromHex = (h: string) => Uint8Array.from(h.match(/../g) ?? [], (x) => parseInt(x, 16));
+const bundle = () => bundleE2e(BUNDLE);
 
 async function drive(): Promise<void> {
   const js = await Deno.readTextFile(BUNDLE);

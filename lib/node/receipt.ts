@@ -9,6 +9,7 @@
  *   u8 version=2 | u16 n | n × ([16] id | u8 status)
  */
 import { ByteReader, ByteWriter, CodecError } from "../e2e/mod.ts";
+import { USER_STATUSES } from "../protocol/mod.ts";
 
 const VERSION = 2;
 /** Most entries in one receipt. */
@@ -20,18 +21,11 @@ export const MAX_RECEIPT_ENTRIES = 4096;
  * receipt (it stored the envelope for its destination), `not-served` a mailbox's refusal
  * for a node it does not serve.
  */
-/** Receipt statuses by their wire code (the index). */
-export const RECEIPT_STATUSES = [
-  "stored",
-  "no-such-user",
-  "refused",
-  "too-large",
-  "quota-full",
-  "busy",
-  "expired",
-  "held",
-  "not-served",
-] as const;
+/**
+ * Receipt statuses by their wire code (the index): the same list the client
+ * protocol uses for a group envelope's per-user results.
+ */
+export const RECEIPT_STATUSES = USER_STATUSES;
 const STATUS = RECEIPT_STATUSES;
 
 /** What the destination did with one envelope. */

@@ -134,8 +134,8 @@ const SUBMITTED_STATES = ["sent", "delivered"] as const;
 const CHUNK_STATES = ["stored", "failed", "retry"] as const;
 const GROUP_POLICIES = ["none", "joined"] as const;
 /**
- * What a destination did for one user a group envelope named: the receipt
- * statuses (lib/node/receipt.ts `RECEIPT_STATUSES`, same codes; a test keeps them equal).
+ * What a destination did for one user a group envelope named, by wire code:
+ * also the receipt statuses (lib/node/receipt.ts `RECEIPT_STATUSES` is this list).
  */
 export const USER_STATUSES = [
   "stored",

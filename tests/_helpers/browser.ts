@@ -11,6 +11,38 @@ const REPO = resolve(new URL("../..", import.meta.url).pathname);
 /** Where the tests save screenshots (not committed). */
 export const SCREENSHOTS = join(REPO, ".tmp", "screenshots");
 
+/**
+ * Bundles lib/e2e for the browser into `out` (under .tmp/) with `deno bundle`;
+ * returns the JavaScript.
+ */
+export async function bundleE2e(out: URL): Promise<string> {
+  await Deno.mkdir(join(REPO, ".tmp"), { recursive: true });
+  const r = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "bundle",
+      "--platform",
+      "browser",
+      "--format",
+      "esm",
+      "-o",
+      out.pathname,
+      "lib/e2e/mod.ts",
+    ],
+    cwd: REPO,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!r.success) throw new Error(new TextDecoder().decode(r.stderr));
+  return await Deno.readTextFile(out);
+}
+
+/** Bytes as lowercase hex, to pass them through `page.evaluate`. */
+export const toHex = (b: Uint8Array): string =>
+  Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+/** The bytes of lowercase hex. */
+export const fromHex = (h: string): Uint8Array =>
+  Uint8Array.from(h.match(/../g) ?? [], (x) => parseInt(x, 16));
+
 /** Starts headless Chromium; its profile and Playwright's temp files go under .tmp/. */
 export async function launchChromium(): Promise<Browser> {
   const tmp = join(REPO, ".tmp", "chromium");
