@@ -39,8 +39,20 @@ const RATE = 1000;
 const RATE_SECONDS = Number(Deno.env.get("RATE_SECONDS") ?? 10);
 const PROSODY_SECONDS = Number(Deno.env.get("PROSODY_SECONDS") ?? 10);
 const PROSODY_NAGLE = Deno.env.get("PROSODY_NAGLE") ?? "on";
+/** The shared harness: `../shared` beside the clone (or beside its worktrees' folder). */
 const HARNESS = Deno.env.get("PROSODY_HARNESS") ??
-  resolve(REPO, "..", "..", "shared", "bench", "prosody");
+  [
+    resolve(REPO, "..", "shared", "bench", "prosody"),
+    resolve(REPO, "..", "..", "shared", "bench", "prosody"),
+  ]
+    .find((p) => {
+      try {
+        return Deno.statSync(p).isDirectory;
+      } catch {
+        return false;
+      }
+    }) ??
+  resolve(REPO, "..", "shared", "bench", "prosody");
 const hopsArg = Deno.args.find((a) => a.startsWith("--hops="))?.slice(7) ?? "1,3";
 const HOPS = hopsArg.split(",").map(Number).filter((h) => h === 1 || h === 3) as Array<1 | 3>;
 const VS_PROSODY = Deno.args.includes("--vs-prosody");
