@@ -27,6 +27,10 @@ import type {
   AnnouncementFrame,
   SignedAnnouncement,
 } from "../../../lib/federation/routing/announcement.ts";
+import {
+  decodeAnnouncementBatch,
+  encodeAnnouncementBatch,
+} from "../../../lib/federation/routing/announcement_batch.ts";
 import { AnnouncementDecodeError } from "../../../lib/federation/routing/errors.ts";
 import { encodeFrame, FrameError, FrameParser, OPCODE } from "../../../lib/wss/frame.ts";
 import { checkUpgradeRequest, HttpHeadError, parseHead } from "../../../lib/wss/http_head.ts";
@@ -249,6 +253,22 @@ export const TRANSPORT_TARGETS: FuzzTarget[] = [
     allowed: rejects(AnnouncementDecodeError),
     seeds: FRAMES,
     reencode: (v) => encodeAnnouncementFrame(v as AnnouncementFrame),
+  },
+  {
+    name: "announcement-batch",
+    owner: "routing",
+    errors: "AnnouncementDecodeError",
+    decode: decodeAnnouncementBatch,
+    allowed: rejects(AnnouncementDecodeError),
+    seeds: () => {
+      const frames = FRAMES().map((b) => decodeAnnouncementFrame(b));
+      return [encodeAnnouncementBatch(frames.slice(0, 1)), encodeAnnouncementBatch(frames)];
+    },
+    // The frames are views into the input: nothing is copied.
+    check: (v, input) => {
+      const total = (v as Uint8Array[]).reduce((n, f) => n + 2 + f.length, 2);
+      return total === input.length ? null : `frames cover ${total} of ${input.length} bytes`;
+    },
   },
   {
     name: "announcement-peek",

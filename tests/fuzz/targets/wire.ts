@@ -273,6 +273,29 @@ export const WIRE_TARGETS: FuzzTarget[] = [
     allocation: { perByte: 12, fixed: 64 * 1024 },
   },
   {
+    name: "held-envelope",
+    owner: "fuzz",
+    errors: "CodecError",
+    decode: protocol.decodeHeldEnvelope,
+    allowed: rejects(CodecError),
+    seeds: () => [fill(0, 0), fill(300, 7)].map(protocol.encodeHeldEnvelope),
+    reencode: (v) => protocol.encodeHeldEnvelope(v as Uint8Array),
+  },
+  {
+    name: "receipt-query",
+    owner: "fuzz",
+    errors: "CodecError",
+    decode: protocol.decodeReceiptQuery,
+    allowed: rejects(CodecError),
+    seeds: () =>
+      [[], [fill(16, 1)], Array.from({ length: 40 }, (_, i) => fill(16, i))].map(
+        protocol.encodeReceiptQuery,
+      ),
+    reencode: (v) => protocol.encodeReceiptQuery(v as Uint8Array[]),
+    // Each 16-byte id becomes its own copy.
+    allocation: { perByte: 12, fixed: 64 * 1024 },
+  },
+  {
     name: "client-message",
     owner: "fuzz",
     errors: "CodecError",
