@@ -19,6 +19,7 @@
 import process from "node:process";
 import { toNodeId, toUserName } from "../lib/ids.ts";
 import { Budget } from "../lib/budget.ts";
+import { sample as sampleProcs } from "./_proc.ts";
 import {
   decodeAnnouncement,
   DEFAULT_ORIGIN_LIMITS,
@@ -258,20 +259,6 @@ class Phase {
         delta.reduce((x, d) => x + d.messages, 0) / Math.max(1, delta.length),
       ),
     };
-  }
-}
-
-/**
- * The process's peak resident memory (VmHWM), 0 where /proc cannot tell. Read through `cat`:
- * Deno grants /proc/self only with --allow-all, and the bench runs with --allow-run.
- */
-function peakRss(): number {
-  try {
-    const out = new Deno.Command("cat", { args: [`/proc/${Deno.pid}/status`] }).outputSync();
-    const m = /VmHWM:\s*(\d+) kB/.exec(new TextDecoder().decode(out.stdout));
-    return m ? Number(m[1]) * 1024 : 0;
-  } catch {
-    return 0; // no /proc or no cat: the figure is absent, not wrong
   }
 }
 
@@ -532,7 +519,8 @@ async function benchOne(
   for (const i of liveIds) sim.router(i).stop();
   const wallSeconds = (performance.now() - wallStart) / 1000;
   const cpuTotal = cpuSeconds();
-  const peakRssBytes = peakRss();
+  // VmHWM; 0 where /proc cannot tell (bench/_proc.ts reads it with --allow-run).
+  const peakRssBytes = ((await sampleProcs([Deno.pid])).procs.get(Deno.pid)?.hwmKiB ?? 0) * 1024;
   print(
     `  wall time ${wallSeconds.toFixed(1)} s (${cpuTotal.toFixed(1)} s CPU), ` +
       `${sim.clock.eventsRun} simulated events, ` +

@@ -2,7 +2,7 @@
  * The client store's schema, row types and row readers (private to lib/client;
  * the types are exported through client_store.ts).
  */
-import type { Contact, MessageState } from "./api.ts";
+import type { Contact, FileState, MessageState } from "./api.ts";
 
 /** The tables (created when missing). */
 export const SCHEMA = `
@@ -155,16 +155,8 @@ export interface TransferRow {
   updatedAtMs: number;
 }
 
-/** States of a transfer. */
-export type TransferState =
-  | "offered"
-  | "sending"
-  | "receiving"
-  | "sent"
-  | "complete"
-  | "declined"
-  | "cancelled"
-  | "failed";
+/** States of a transfer: the API's file states. */
+export type TransferState = FileState;
 
 /**
  * A chat request waiting for an answer; also a key claim (table `claims`): a

@@ -1,6 +1,7 @@
-/** Test helper: node keys and Provenance instances for in-memory forwarder tests. */
+/** Test helper: node keys, Provenance instances and sample envelopes for in-memory tests. */
 import { generateKeyPairSync } from "node:crypto";
-import type { NodeId } from "../ids.ts";
+import { type NodeId, toAddress } from "../ids.ts";
+import type { Envelope } from "../protocol/mod.ts";
 import { Provenance } from "./provenance.ts";
 
 /** A node's raw public key and PKCS#8 private key, made with node:crypto. */
@@ -26,4 +27,19 @@ export function testProvenances(ids: readonly NodeId[]): Map<NodeId, Provenance>
       }),
     ]),
   );
+}
+
+/** A small message envelope alice@a → bob@b (id all 9s), with `over` applied. */
+export function sampleEnvelope(over: Partial<Envelope> = {}): Envelope {
+  return {
+    id: new Uint8Array(16).fill(9),
+    kind: "message",
+    ttl: 32,
+    createdAtMs: 1_000,
+    expiresAtMs: 2_000,
+    from: toAddress("alice@a"),
+    to: toAddress("bob@b"),
+    body: new Uint8Array([1, 2, 3]),
+    ...over,
+  } as Envelope;
 }

@@ -10,19 +10,9 @@ import {
   TTL_OFFSET,
 } from "../protocol/mod.ts";
 import { Forwarder, type ForwarderOptions } from "./forwarder.ts";
-import { testProvenances } from "./_test_nodes.ts";
+import { sampleEnvelope, testProvenances } from "./_test_nodes.ts";
 
-const sample = (over: Partial<Envelope> = {}): Envelope => ({
-  id: new Uint8Array(16).fill(9),
-  kind: "message",
-  ttl: 32,
-  createdAtMs: 1_000,
-  expiresAtMs: 2_000,
-  from: toAddress("alice@a"),
-  to: toAddress("bob@b"),
-  body: new Uint8Array([1, 2, 3]),
-  ...over,
-} as Envelope);
+const sample = sampleEnvelope;
 
 Deno.test("encodeEnvelope() round-trips through decodeEnvelope()", () => {
   const receipt = sample({ kind: "receipt", from: toNodeId("a"), to: toNodeId("b") } as never);

@@ -6,23 +6,15 @@ import {
   type Envelope,
   TTL_OFFSET,
 } from "../protocol/mod.ts";
-import { testNodeKey, testProvenances } from "./_test_nodes.ts";
+import { sampleEnvelope, testNodeKey, testProvenances } from "./_test_nodes.ts";
 import { Provenance } from "./provenance.ts";
 
 const [a, b, m] = ["a", "b", "m"].map(toNodeId);
 
 function envelope(over: Partial<Envelope> = {}): Uint8Array {
-  return encodeEnvelope({
-    id: crypto.getRandomValues(new Uint8Array(16)),
-    kind: "message",
-    ttl: 32,
-    createdAtMs: 1_000,
-    expiresAtMs: 2_000,
-    from: toAddress("alice@a"),
-    to: toAddress("bob@b"),
-    body: new Uint8Array([1, 2, 3]),
-    ...over,
-  } as Envelope);
+  return encodeEnvelope(
+    sampleEnvelope({ id: crypto.getRandomValues(new Uint8Array(16)), ...over }),
+  );
 }
 
 const verify = (p: Provenance, bytes: Uint8Array) => p.verify(bytes, decodeEnvelopeWithAuth(bytes));
