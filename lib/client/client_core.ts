@@ -181,12 +181,15 @@ export class ClientCore implements ClientApi {
         acceptance: (from, acceptance) => this.#contacts.receiveAcceptance(from, acceptance),
         ratchet: (from, id, message) => this.#messaging.receive(from, id, message),
         notice: (ref, state, reason, users) => {
-          const group = groups.notice(ref, state, reason, users);
+          // A 1:1 message (kept in memory until delivered) is never a group's: the group
+          // tables are read only for the rest.
+          const message = store.message(ref);
+          const group = message ? null : groups.notice(ref, state, reason, users);
           if (group) return group;
           const step = this.#messaging.notice(ref, state, reason);
           if (state !== "held") return step;
           // The peer's node is away and a mailbox holds for it: offers waiting for it are pushed.
-          const peer = store.message(ref)?.peer ?? null;
+          const peer = message?.peer ?? null;
           return {
             write: step.write,
             after: () => {
