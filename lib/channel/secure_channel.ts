@@ -111,7 +111,8 @@ const WIRE_OVERHEAD = TAG_BYTES + 14;
  *
  * Backpressure (same marks as the connection's, write_limits.ts): `send()`
  * returns whether the message was queued; `writable` turns false once the
- * connection's bytes not yet on the wire reach the high-water mark, and `onDrain` is
+ * bytes not yet on the wire (this turn's unsealed messages and the
+ * connection's unsent bytes) reach the high-water mark, and `onDrain` is
  * called when they are down to the low-water mark. Handlers run under the
  * connection's guard: one that throws, or whose promise rejects, closes this
  * channel's connection (1011) and nothing else.
