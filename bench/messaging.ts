@@ -417,9 +417,15 @@ async function prosody(): Promise<
       await sh("./servers.sh stop", dir);
     }
   };
-  const max = await run("max --window 400");
-  const rate1000 = await run("rate --rate 1000");
-  return { nagle: PROSODY_NAGLE, seconds: PROSODY_SECONDS, max, rate1000 };
+  try {
+    const max = await run("max --window 400");
+    const rate1000 = await run("rate --rate 1000");
+    return { nagle: PROSODY_NAGLE, seconds: PROSODY_SECONDS, max, rate1000 };
+  } catch (e) {
+    // The fedchat figures above stand; say why the reference is missing (Prosody without
+    // lua-unbound, for one, never delivers the warm-up message).
+    return { skipped: `the harness failed: ${e instanceof Error ? e.message : String(e)}` };
+  }
 }
 
 // ---- main ----
