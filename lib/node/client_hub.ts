@@ -329,14 +329,12 @@ export class ClientHub {
       if (s.chunksOut.size === 0) s.chunkProgressAtMs = this.#o.clock.nowMs();
       s.chunksOut.set(c.id, c.bytes);
       s.chunkBytesOut += c.bytes;
-      this.#o.spool.read(s.user, c.id).then(
-        (envelope) => {
-          if (this.#sessions.get(s.user) === s) {
-            this.#send(s, { type: "chunkDeliver", id: c.id, envelope });
-          }
-        },
-        (e) => this.#o.log.warn("cannot read a kept chunk", { why: (e as Error).message }),
-      );
+      // The envelope is lent for the send only: the message encoder copies it.
+      this.#o.spool.withChunk(s.user, c.id, (envelope) => {
+        if (this.#sessions.get(s.user) === s) {
+          this.#send(s, { type: "chunkDeliver", id: c.id, envelope });
+        }
+      }).catch((e) => this.#o.log.warn("cannot read a kept chunk", { why: (e as Error).message }));
     }
   }
 

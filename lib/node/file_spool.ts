@@ -1,11 +1,37 @@
 /**
  * The file spool: chunk envelopes kept on disk for local users until their
- * client has taken them, one file per chunk under `<dataDir>/files/<user>/`,
- * so a file of any size never sits in the store or in memory. Each chunk is
- * written to a temporary name and renamed, so a crash leaves whole chunks or
- * none. Limits: the largest file a sender may announce, and a per-user quota
- * of bytes held here (taken chunks are deleted at once and free it).
+ * client has taken them, so a file of any size never sits in the store or in
+ * memory.
+ *
+ * Chunks of one file are appended to that file's current segment,
+ * `<dataDir>/files/<user>/<fileId>-<seq>.seg`, as records
+ *
+ * ```text
+ * magic "FCS1" (4) | chunk envelope id (16) | length u32 BE (4) | envelope bytes (length)
+ * ```
+ *
+ * Chunks that arrive in the same turn are written together and made durable
+ * with one `fdatasync`; a chunk is reported written (and so acknowledged)
+ * only after that. A segment takes new chunks until it holds
+ * {@linkcode SEGMENT_BYTES} (or a write to it failed), and its file is
+ * deleted as soon as every chunk in it was taken or expired. After a crash
+ * (kill -9, power loss) the node reads each segment's records up to the first
+ * incomplete or unrecognisable one and cuts the file there: what it holds is
+ * exactly the records before that point (a record cut off there was never
+ * acknowledged). Chunks taken before the crash from a segment that still
+ * existed are offered to the client again, which keeps what it already has.
+ *
+ * Limits: the largest file a sender may announce, and a per-user and a total
+ * quota of bytes on disk (a taken chunk's bytes count until its segment's
+ * file is deleted, so a segment adds at most {@linkcode SEGMENT_BYTES} per
+ * file being received). Open file handles are capped
+ * ({@linkcode MAX_OPEN_FILES}); the least recently used is closed.
+ *
+ * Files of the earlier layout (one `<fileId>-<index>-<id>.chunk` file per
+ * chunk) are still read, handed over and deleted.
  */
+import { constants } from "node:fs";
+import { type FileHandle, open as openFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { UserName } from "../ids.ts";
 import type { Logger } from "../log.ts";
@@ -28,15 +54,56 @@ export interface FileSpoolOptions {
   log: Logger;
 }
 
+/** A segment takes no more chunks once it holds this many bytes. */
+export const SEGMENT_BYTES = 16 * 1024 * 1024;
+/** File handles the spool keeps open at most (least recently used closed first). */
+export const MAX_OPEN_FILES = 16;
+/** Record header: magic, chunk id, length. */
+export const RECORD_HEADER_BYTES = 24;
+/** Largest record body read back (a chunk envelope is far smaller; larger means damage). */
+const MAX_RECORD_BYTES = 64 * 1024 * 1024;
+const MAGIC = 0x46435331; // "FCS1"
+const SEGMENT_NAME = /^([0-9a-f]{32})-([0-9a-f]{8})\.seg$/;
+const LEGACY_NAME = /^([0-9a-f]{32})-([0-9a-f]{8})-([0-9a-f]{32})\.chunk$/;
+/** Read buffers kept for reuse (their size is the largest chunk read so far). */
+const POOLED_BUFFERS = 16;
+
+interface Segment {
+  user: UserName;
+  fileId: string;
+  path: string;
+  /** Bytes written (the next record's offset once the queue is written). */
+  size: number;
+  /** Chunks admitted to it and not taken. */
+  live: number;
+  /** Bytes of taken chunks whose records are still on disk (charged until deletion). */
+  takenBytes: number;
+  /** Takes no more chunks (full, failed, or found after a restart). */
+  sealed: boolean;
+  deleted: boolean;
+  queue: Array<{ held: Held; bytes: Uint8Array; done: (e?: unknown) => void }>;
+  writing: boolean;
+  /** Operations using its handle now (it is closed only when none). */
+  busy: number;
+}
+
 interface Held {
+  id: string;
+  /** Its segment; null for a file of the earlier layout. */
+  seg: Segment | null;
+  /** The whole file (earlier layout). */
   file: string;
+  /** Offset of the envelope bytes in the segment. */
+  offset: number;
+  /** Envelope bytes. */
   bytes: number;
+  /** Bytes charged to the quotas (record header included). */
+  charge: number;
+  queued: boolean;
   written: boolean;
   /** When it was written (this node's clock; the file's mtime after a restart). */
   atMs: number;
 }
-
-const NAME = /^([0-9a-f]{32})-([0-9a-f]{8})-([0-9a-f]{32})\.chunk$/;
 
 /** Chunks waiting for local users' clients. */
 export class FileSpool {
@@ -46,12 +113,18 @@ export class FileSpool {
   #totalBytes = 0;
   /** Users whose folder exists (made once, not once per chunk). */
   #dirs = new Set<UserName>();
+  /** The segment taking new chunks, per user and file. */
+  #current = new Map<string, Segment>();
+  #nextSeq = 0;
+  /** Open handles, least recently used first. */
+  #handles = new Map<Segment, FileHandle>();
+  #pool: Uint8Array[] = [];
 
   private constructor(o: FileSpoolOptions) {
     this.#o = o;
   }
 
-  /** Opens the spool, finding the chunks kept before a restart and removing half-written ones. */
+  /** Opens the spool, finding the chunks kept before a restart and cutting off torn records. */
   static async open(o: FileSpoolOptions): Promise<FileSpool> {
     const spool = new FileSpool(o);
     await Deno.mkdir(o.dir, { recursive: true, mode: 0o700 });
@@ -60,39 +133,127 @@ export class FileSpool {
       const user = u.name as UserName;
       const names: string[] = [];
       for await (const f of Deno.readDir(join(o.dir, u.name))) {
-        if (NAME.test(f.name)) names.push(f.name);
+        if (SEGMENT_NAME.test(f.name) || LEGACY_NAME.test(f.name)) names.push(f.name);
         else if (f.name.endsWith(".part")) await Deno.remove(join(o.dir, u.name, f.name));
       }
-      // Per file, in index order.
+      // Per file, in order.
       names.sort();
       for (const name of names) {
         const file = join(o.dir, u.name, name);
-        const { size, mtime } = await Deno.stat(file);
-        spool.#add(user, NAME.exec(name)![3], {
-          file,
-          bytes: size,
-          written: true,
-          atMs: mtime?.getTime() ?? Date.now(),
-        });
+        const legacy = LEGACY_NAME.exec(name);
+        if (legacy) await spool.#recoverLegacy(user, file, legacy[3]);
+        else await spool.#recoverSegment(user, file, SEGMENT_NAME.exec(name)!);
       }
     }
     return spool;
   }
 
-  #add(user: UserName, id: string, held: Held): void {
-    let m = this.#users.get(user);
-    if (!m) this.#users.set(user, m = new Map());
-    m.set(id, held);
-    this.#heldBytes.set(user, (this.#heldBytes.get(user) ?? 0) + held.bytes);
-    this.#totalBytes += held.bytes;
+  async #recoverLegacy(user: UserName, file: string, id: string): Promise<void> {
+    const { size, mtime } = await Deno.stat(file);
+    const atMs = mtime?.getTime() ?? Date.now();
+    this.#add(user, {
+      id,
+      seg: null,
+      file,
+      offset: 0,
+      bytes: size,
+      charge: size,
+      queued: true,
+      written: true,
+      atMs,
+    });
   }
 
-  /** Bytes waiting for every user together. */
+  async #recoverSegment(user: UserName, path: string, name: RegExpExecArray): Promise<void> {
+    const seq = parseInt(name[2], 16);
+    this.#nextSeq = Math.max(this.#nextSeq, seq + 1);
+    const { size, mtime } = await Deno.stat(path);
+    const atMs = mtime?.getTime() ?? Date.now();
+    const seg = this.#segment(user, name[1], path);
+    seg.sealed = true;
+    const h = await openFile(path, "r+");
+    try {
+      const header = new Uint8Array(RECORD_HEADER_BYTES);
+      const view = new DataView(header.buffer);
+      let at = 0;
+      // Bounded by the file's size: each record moves `at` forward by at least its header.
+      while (at < size) {
+        const { bytesRead } = await h.read(header, 0, RECORD_HEADER_BYTES, at);
+        const length = view.getUint32(20);
+        const end = at + RECORD_HEADER_BYTES + length;
+        if (
+          bytesRead < RECORD_HEADER_BYTES || view.getUint32(0) !== MAGIC ||
+          length > MAX_RECORD_BYTES || end > size
+        ) {
+          this.#o.log.warn("spool segment cut at a torn record", { user, offset: at, size });
+          await h.truncate(at);
+          break;
+        }
+        const id = toHex(header.subarray(4, 20));
+        if (!this.#users.get(user)?.has(id)) {
+          this.#add(user, {
+            id,
+            seg,
+            file: path,
+            offset: at + RECORD_HEADER_BYTES,
+            bytes: length,
+            charge: RECORD_HEADER_BYTES + length,
+            queued: true,
+            written: true,
+            atMs,
+          });
+          seg.live++;
+        } else seg.takenBytes += RECORD_HEADER_BYTES + length;
+        at = end;
+      }
+      seg.size = at;
+    } finally {
+      await h.close();
+    }
+    if (seg.live === 0) {
+      this.#release(user, seg.takenBytes);
+      seg.deleted = true;
+      await Deno.remove(path).catch(() => {});
+    }
+  }
+
+  #segment(user: UserName, fileId: string, path?: string): Segment {
+    const seq = path ? 0 : this.#nextSeq++;
+    return {
+      user,
+      fileId,
+      path: path ?? join(this.#o.dir, user, `${fileId}-${seq.toString(16).padStart(8, "0")}.seg`),
+      size: 0,
+      live: 0,
+      takenBytes: 0,
+      sealed: false,
+      deleted: false,
+      queue: [],
+      writing: false,
+      busy: 0,
+    };
+  }
+
+  #add(user: UserName, held: Held): void {
+    let m = this.#users.get(user);
+    if (!m) this.#users.set(user, m = new Map());
+    m.set(held.id, held);
+    this.#heldBytes.set(user, this.heldBytes(user) + held.charge);
+    this.#totalBytes += held.charge;
+  }
+
+  #release(user: UserName, bytes: number): void {
+    if (bytes === 0) return;
+    this.#heldBytes.set(user, this.heldBytes(user) - bytes);
+    this.#totalBytes -= bytes;
+  }
+
+  /** Bytes on disk for every user together. */
   get totalBytes(): number {
     return this.#totalBytes;
   }
 
-  /** Bytes waiting for `user` (including chunks being written). */
+  /** Bytes on disk (or reserved) for `user`. */
   heldBytes(user: UserName): number {
     return this.#heldBytes.get(user) ?? 0;
   }
@@ -107,12 +268,23 @@ export class FileSpool {
   ): SpoolVerdict {
     if (this.#users.get(user)?.has(chunk.id)) return "duplicate";
     if (chunk.fileBytes > this.#o.maxFileBytes) return "too-large";
-    if (this.heldBytes(user) + chunk.bytes > this.#o.quotaBytes) return "quota-full";
-    if (this.#totalBytes + chunk.bytes > this.#o.totalBytes) return "quota-full";
-    const name = `${chunk.fileId}-${chunk.index.toString(16).padStart(8, "0")}-${chunk.id}.chunk`;
-    this.#add(user, chunk.id, {
-      file: join(this.#o.dir, user, name),
+    const charge = RECORD_HEADER_BYTES + chunk.bytes;
+    if (this.heldBytes(user) + charge > this.#o.quotaBytes) return "quota-full";
+    if (this.#totalBytes + charge > this.#o.totalBytes) return "quota-full";
+    const key = `${user}/${chunk.fileId}`;
+    let seg = this.#current.get(key);
+    if (!seg || seg.sealed || seg.deleted) {
+      this.#current.set(key, seg = this.#segment(user, chunk.fileId));
+    }
+    seg.live++;
+    this.#add(user, {
+      id: chunk.id,
+      seg,
+      file: seg.path,
+      offset: -1,
       bytes: chunk.bytes,
+      charge,
+      queued: false,
       written: false,
       atMs: Date.now(),
     });
@@ -120,38 +292,131 @@ export class FileSpool {
   }
 
   /**
-   * Writes an admitted chunk (temporary name, then rename).
+   * Writes an admitted chunk; resolves once it is durable (with the others
+   * written in the same turn: one `fdatasync` for all of them).
    *
    * @throws {Error} the disk refused it (full, permissions); the reservation is released
    */
-  async write(user: UserName, id: string, bytes: Uint8Array): Promise<void> {
+  write(user: UserName, id: string, bytes: Uint8Array): Promise<void> {
     const held = this.#users.get(user)?.get(id);
-    if (!held) throw new Error(`Cannot write chunk ${id}: not admitted`);
+    if (!held || held.queued || !held.seg) {
+      return Promise.reject(new Error(`Cannot write chunk ${id}: not admitted`));
+    }
+    if (bytes.length !== held.bytes) {
+      return Promise.reject(new RangeError(`Cannot write chunk ${id}: not the size admitted`));
+    }
+    const seg = held.seg;
+    held.queued = true;
+    return new Promise((resolve, reject) => {
+      seg.queue.push({ held, bytes, done: (e) => e === undefined ? resolve() : reject(e) });
+      if (!seg.writing) void this.#drain(seg);
+    });
+  }
+
+  /** Writes a segment's queue in batches, one at a time: records, then one fdatasync. */
+  async #drain(seg: Segment): Promise<void> {
+    seg.writing = true;
+    seg.busy++;
     try {
-      if (!this.#dirs.has(user)) {
-        await Deno.mkdir(join(this.#o.dir, user), { recursive: true, mode: 0o700 });
-        this.#dirs.add(user);
+      // Each pass takes everything queued; ends when a pass finds nothing new.
+      while (seg.queue.length > 0 && !seg.deleted) {
+        const batch = seg.queue;
+        seg.queue = [];
+        const start = seg.size;
+        try {
+          if (!this.#dirs.has(seg.user)) {
+            await Deno.mkdir(join(this.#o.dir, seg.user), { recursive: true, mode: 0o700 });
+            this.#dirs.add(seg.user);
+          }
+          const h = await this.#handle(seg);
+          const header = new Uint8Array(RECORD_HEADER_BYTES);
+          const view = new DataView(header.buffer);
+          for (const r of batch) {
+            view.setUint32(0, MAGIC);
+            header.set(fromHex(r.held.id), 4);
+            view.setUint32(20, r.bytes.length);
+            await writeAll(h, header, seg.size);
+            await writeAll(h, r.bytes, seg.size + RECORD_HEADER_BYTES);
+            r.held.offset = seg.size + RECORD_HEADER_BYTES;
+            seg.size += RECORD_HEADER_BYTES + r.bytes.length;
+          }
+          await h.datasync();
+        } catch (e) {
+          // Nothing of this batch counts; the segment takes no more (its tail may be torn).
+          seg.size = start;
+          seg.sealed = true;
+          this.#dirs.delete(seg.user);
+          await this.#handles.get(seg)?.truncate(start).catch(() => {});
+          for (const r of batch) {
+            this.#dropUnwritten(r.held);
+            r.done(e);
+          }
+          continue;
+        }
+        const now = Date.now();
+        for (const r of batch) {
+          r.held.written = true;
+          r.held.atMs = now;
+          r.done();
+        }
+        if (seg.size >= SEGMENT_BYTES) seg.sealed = true;
       }
-      await Deno.writeFile(`${held.file}.part`, bytes, { mode: 0o600 });
-      await Deno.rename(`${held.file}.part`, held.file);
-      held.written = true;
-    } catch (e) {
-      // The folder may have gone (removed by hand): made again for the next chunk.
-      this.#dirs.delete(user);
-      await Deno.remove(`${held.file}.part`).catch(() => {});
-      this.#forget(user, id);
-      throw e;
+    } finally {
+      seg.writing = false;
+      seg.busy--;
+      // Chunks that came while the last batch was written (or after a failure) go in a new pass.
+      if (seg.queue.length > 0 && !seg.deleted) void this.#drain(seg);
+      else await this.#maybeDelete(seg);
     }
   }
 
-  #forget(user: UserName, id: string): Held | undefined {
-    const m = this.#users.get(user);
-    const held = m?.get(id);
-    if (!m || !held) return undefined;
-    m.delete(id);
-    this.#heldBytes.set(user, this.heldBytes(user) - held.bytes);
-    this.#totalBytes -= held.bytes;
-    return held;
+  /** A chunk whose record was not written (failed, or removed before): its room is given back. */
+  #dropUnwritten(held: Held): void {
+    const m = this.#users.get(held.seg!.user);
+    if (m?.get(held.id) === held) {
+      m.delete(held.id);
+      held.seg!.live--;
+    }
+    this.#release(held.seg!.user, held.charge);
+  }
+
+  async #handle(seg: Segment): Promise<FileHandle> {
+    let h = this.#handles.get(seg);
+    if (h) {
+      this.#handles.delete(seg);
+      this.#handles.set(seg, h);
+      return h;
+    }
+    // Positional reads and writes: not O_APPEND, which would ignore the position.
+    h = await openFile(seg.path, constants.O_RDWR | constants.O_CREAT, 0o600);
+    this.#handles.set(seg, h);
+    for (const [other, oh] of this.#handles) {
+      if (this.#handles.size <= MAX_OPEN_FILES) break;
+      if (other.busy > 0) continue;
+      this.#handles.delete(other);
+      await oh.close().catch(() => {});
+    }
+    return h;
+  }
+
+  /** Deletes a segment's file once nothing in it is wanted and nothing uses it. */
+  async #maybeDelete(seg: Segment): Promise<void> {
+    if (seg.live > 0 || seg.writing || seg.queue.length > 0 || seg.busy > 0) return;
+    if (!seg.deleted) {
+      seg.deleted = true;
+      const key = `${seg.user}/${seg.fileId}`;
+      if (this.#current.get(key) === seg) this.#current.delete(key);
+      this.#release(seg.user, seg.takenBytes);
+      seg.takenBytes = 0;
+    }
+    const h = this.#handles.get(seg);
+    this.#handles.delete(seg);
+    await h?.close().catch(() => {});
+    await Deno.remove(seg.path).catch((e) => {
+      if (!(e instanceof Deno.errors.NotFound)) {
+        this.#o.log.warn("cannot delete a spool segment", { why: (e as Error).message });
+      }
+    });
   }
 
   /** Written chunks of `user` in the order they should be handed over. */
@@ -161,11 +426,36 @@ export class FileSpool {
     }
   }
 
-  /** Reads one chunk envelope. @throws {Error} gone */
-  async read(user: UserName, id: string): Promise<Uint8Array> {
+  /**
+   * Reads one chunk envelope into a buffer lent to `use` for the duration of
+   * that (synchronous) call only, then reused for the next read: `use` must
+   * copy what it keeps.
+   *
+   * @throws {Error} gone
+   */
+  async withChunk(user: UserName, id: string, use: (envelope: Uint8Array) => void): Promise<void> {
     const held = this.#users.get(user)?.get(id);
     if (!held?.written) throw new Error(`Cannot read chunk ${id}: not held`);
-    return await Deno.readFile(held.file);
+    const seg = held.seg;
+    if (!seg) return use(await Deno.readFile(held.file));
+    let buf = this.#pool.pop();
+    if (!buf || buf.length < held.bytes) buf = new Uint8Array(held.bytes);
+    seg.busy++;
+    try {
+      const h = await this.#handle(seg);
+      let at = 0;
+      // Bounded: each pass reads at least one byte or stops.
+      while (at < held.bytes) {
+        const { bytesRead } = await h.read(buf, at, held.bytes - at, held.offset + at);
+        if (bytesRead === 0) throw new Error(`Cannot read chunk ${id}: its segment is short`);
+        at += bytesRead;
+      }
+      use(buf.subarray(0, held.bytes));
+    } finally {
+      seg.busy--;
+      if (this.#pool.length < POOLED_BUFFERS) this.#pool.push(buf);
+      await this.#maybeDelete(seg);
+    }
   }
 
   /**
@@ -184,14 +474,63 @@ export class FileSpool {
     return gone;
   }
 
-  /** Deletes chunks the client took. */
+  /** Forgets chunks the client took (all at once), then deletes the files nothing needs. */
   async remove(user: UserName, ids: string[]): Promise<void> {
+    const m = this.#users.get(user);
+    if (!m) return;
+    const segments = new Set<Segment>();
+    const legacy: string[] = [];
     for (const id of ids) {
-      const held = this.#forget(user, id);
+      const held = m.get(id);
       if (!held) continue;
-      await Deno.remove(held.file).catch((e) =>
+      if (!held.seg) {
+        m.delete(id);
+        this.#release(user, held.charge);
+        legacy.push(held.file);
+      } else if (!held.queued) {
+        this.#dropUnwritten(held);
+      } else {
+        m.delete(id);
+        held.seg.live--;
+        // Its record stays on disk (and counted) until its segment's file goes.
+        held.seg.takenBytes += held.charge;
+        segments.add(held.seg);
+      }
+    }
+    for (const seg of segments) await this.#maybeDelete(seg);
+    for (const file of legacy) {
+      await Deno.remove(file).catch((e) =>
         this.#o.log.warn("cannot delete a taken chunk", { user, why: (e as Error).message })
       );
     }
   }
+
+  /** Closes the open files (the spool is not used after this). */
+  async close(): Promise<void> {
+    const handles = [...this.#handles.values()];
+    this.#handles.clear();
+    await Promise.all(handles.map((h) => h.close().catch(() => {})));
+  }
+}
+
+async function writeAll(h: FileHandle, bytes: Uint8Array, position: number): Promise<void> {
+  let at = 0;
+  // Bounded: each pass writes at least one byte or throws.
+  while (at < bytes.length) {
+    const { bytesWritten } = await h.write(bytes, at, bytes.length - at, position + at);
+    if (bytesWritten === 0) throw new Error("Cannot write to the spool: no progress");
+    at += bytesWritten;
+  }
+}
+
+function toHex(bytes: Uint8Array): string {
+  let s = "";
+  for (const b of bytes) s += b.toString(16).padStart(2, "0");
+  return s;
+}
+
+function fromHex(hex: string): Uint8Array {
+  const out = new Uint8Array(hex.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+  return out;
 }

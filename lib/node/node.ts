@@ -158,6 +158,7 @@ export async function startNode(options: StartNodeOptions): Promise<Node> {
       keepMs: config.delivery.messageLifetimeMs + 2 * config.delivery.clockAllowanceMs,
       log: log.child("files"),
     });
+    cleanups.push(() => spool.close());
     budgets.add({
       name: "file_spool_bytes",
       view: () => ({

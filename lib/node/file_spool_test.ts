@@ -1,0 +1,202 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import type { UserName } from "../ids.ts";
+import { SILENT_LOGGER } from "../log.ts";
+import {
+  FileSpool,
+  type FileSpoolOptions,
+  RECORD_HEADER_BYTES,
+  SEGMENT_BYTES,
+} from "./file_spool.ts";
+
+const BOB = "bob" as UserName;
+const FILE = "ab".repeat(16);
+
+function chunkId(i: number): string {
+  return i.toString(16).padStart(32, "0");
+}
+
+async function tmp(): Promise<string> {
+  await Deno.mkdir(".tmp", { recursive: true });
+  return await Deno.makeTempDir({ dir: ".tmp", prefix: "spool-" });
+}
+
+function options(dir: string, o: Partial<FileSpoolOptions> = {}): FileSpoolOptions {
+  return {
+    dir,
+    maxFileBytes: 1 << 30,
+    quotaBytes: 1 << 30,
+    totalBytes: 1 << 30,
+    keepMs: 60_000,
+    log: SILENT_LOGGER,
+    ...o,
+  };
+}
+
+async function put(spool: FileSpool, i: number, bytes: Uint8Array, fileId = FILE): Promise<void> {
+  const v = spool.admit(BOB, {
+    id: chunkId(i),
+    fileId,
+    index: i,
+    fileBytes: 1 << 20,
+    bytes: bytes.length,
+  });
+  assert.equal(v, "ok");
+  await spool.write(BOB, chunkId(i), bytes);
+}
+
+async function read(spool: FileSpool, i: number): Promise<Uint8Array> {
+  let got: Uint8Array | undefined;
+  await spool.withChunk(BOB, chunkId(i), (b) => got = b.slice());
+  return got!;
+}
+
+async function filesIn(dir: string): Promise<string[]> {
+  const names: string[] = [];
+  for await (const f of Deno.readDir(join(dir, BOB))) names.push(f.name);
+  return names;
+}
+
+Deno.test("FileSpool keeps chunks of a file in one segment and reads each back", async () => {
+  const dir = await tmp();
+  try {
+    const spool = await FileSpool.open(options(dir));
+    const chunks = [0, 1, 2, 3].map((i) => new Uint8Array(1000 + i).fill(i + 1));
+    // Written in the same turn: one batch.
+    await Promise.all(chunks.map((c, i) => put(spool, i, c)));
+    assert.deepEqual([...spool.pending(BOB)].map((c) => c.id), [0, 1, 2, 3].map(chunkId));
+    for (let i = 0; i < 4; i++) assert.deepEqual(await read(spool, i), chunks[i]);
+    assert.equal((await filesIn(dir)).length, 1);
+    assert.equal(spool.heldBytes(BOB), 4 * RECORD_HEADER_BYTES + 4006);
+    await spool.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("FileSpool deletes a segment's file once every chunk in it was taken", async () => {
+  const dir = await tmp();
+  try {
+    const spool = await FileSpool.open(options(dir));
+    await put(spool, 0, new Uint8Array(10));
+    await put(spool, 1, new Uint8Array(10));
+    await spool.remove(BOB, [chunkId(0)]);
+    // Taken but still on disk: counted until the file goes.
+    assert.equal(spool.heldBytes(BOB), 2 * (RECORD_HEADER_BYTES + 10));
+    assert.equal((await filesIn(dir)).length, 1);
+    await spool.remove(BOB, [chunkId(1)]);
+    assert.deepEqual(await filesIn(dir), []);
+    assert.equal(spool.heldBytes(BOB), 0);
+    assert.equal(spool.totalBytes, 0);
+    await spool.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("FileSpool refuses a chunk over the user's quota and a duplicate, and frees room", async () => {
+  const dir = await tmp();
+  try {
+    const spool = await FileSpool.open(
+      options(dir, { quotaBytes: 2 * (RECORD_HEADER_BYTES + 100) }),
+    );
+    await put(spool, 0, new Uint8Array(100));
+    await put(spool, 1, new Uint8Array(100));
+    const next = { id: chunkId(2), fileId: FILE, index: 2, fileBytes: 1000, bytes: 100 };
+    assert.equal(spool.admit(BOB, next), "quota-full");
+    assert.equal(
+      spool.admit(BOB, { ...next, id: chunkId(1) }),
+      "duplicate",
+    );
+    assert.equal(spool.admit(BOB, { ...next, fileBytes: 2 ** 31 }), "too-large");
+    await spool.remove(BOB, [chunkId(0), chunkId(1)]);
+    assert.equal(spool.admit(BOB, next), "ok");
+    await spool.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("FileSpool after a crash holds exactly the whole records and cuts a torn one", async () => {
+  const dir = await tmp();
+  try {
+    const spool = await FileSpool.open(options(dir));
+    const a = new Uint8Array(300).fill(7);
+    const b = new Uint8Array(400).fill(8);
+    await put(spool, 0, a);
+    await put(spool, 1, b);
+    await spool.remove(BOB, [chunkId(0)]);
+    // Not closed: as after kill -9. A record cut off mid-write follows the two whole ones.
+    const [name] = await filesIn(dir);
+    const path = join(dir, BOB, name);
+    const whole = (await Deno.stat(path)).size;
+    const torn = new Uint8Array(RECORD_HEADER_BYTES + 10);
+    new DataView(torn.buffer).setUint32(0, 0x46435331);
+    new DataView(torn.buffer).setUint32(20, 5000);
+    await Deno.writeFile(path, torn, { append: true });
+
+    const again = await FileSpool.open(options(dir));
+    // Chunk 0 was taken but its record is still there: offered again (the client keeps what it has).
+    assert.deepEqual([...again.pending(BOB)].map((c) => c.id), [chunkId(0), chunkId(1)]);
+    assert.deepEqual(await read(again, 1), b);
+    assert.equal((await Deno.stat(path)).size, whole);
+    // New chunks of the same file go to a new segment; the old one goes once both are taken.
+    await put(again, 2, new Uint8Array(5).fill(9));
+    assert.equal((await filesIn(dir)).length, 2);
+    await again.remove(BOB, [chunkId(0), chunkId(1)]);
+    assert.equal((await filesIn(dir)).length, 1);
+    assert.deepEqual(await read(again, 2), new Uint8Array(5).fill(9));
+    await again.close();
+    await spool.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("FileSpool drops a segment that holds nothing whole after a crash", async () => {
+  const dir = await tmp();
+  try {
+    await Deno.mkdir(join(dir, BOB), { recursive: true });
+    const path = join(dir, BOB, `${FILE}-00000000.seg`);
+    await Deno.writeFile(path, new Uint8Array([1, 2, 3, 4, 5]));
+    const spool = await FileSpool.open(options(dir));
+    assert.deepEqual([...spool.pending(BOB)], []);
+    assert.deepEqual(await filesIn(dir), []);
+    assert.equal(spool.totalBytes, 0);
+    await spool.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("FileSpool starts a new segment once one is full", async () => {
+  const dir = await tmp();
+  try {
+    const spool = await FileSpool.open(options(dir));
+    const big = new Uint8Array(SEGMENT_BYTES / 2);
+    for (let i = 0; i < 3; i++) await put(spool, i, big);
+    assert.equal((await filesIn(dir)).length, 2);
+    await spool.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("FileSpool reads chunks kept in the earlier one-file-per-chunk layout", async () => {
+  const dir = await tmp();
+  try {
+    await Deno.mkdir(join(dir, BOB), { recursive: true });
+    const id = chunkId(5);
+    const path = join(dir, BOB, `${FILE}-00000005-${id}.chunk`);
+    await Deno.writeFile(path, new Uint8Array([4, 5, 6]));
+    await Deno.writeFile(`${path}.part`, new Uint8Array([1]));
+    const spool = await FileSpool.open(options(dir));
+    assert.deepEqual([...spool.pending(BOB)], [{ id, bytes: 3 }]);
+    assert.deepEqual(await read(spool, 5), new Uint8Array([4, 5, 6]));
+    await spool.remove(BOB, [id]);
+    assert.deepEqual(await filesIn(dir), []);
+    await spool.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
