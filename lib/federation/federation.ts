@@ -153,6 +153,7 @@ export function createFederation(o: FederationOptions): Federation {
     sendToPeer: (peer, bytes) => links.send(peer, { kind: "envelope", bytes }),
     nextHop: (dest) => router.nextHop(dest),
     reportHopFailure: (peer) => router.reportHopFailure(peer),
+    forwarded: (from, hop) => links.holdReading(from, hop),
     deliverLocal: (e, bytes, via) => local(e, bytes, via),
     alterForwarded: o.alterForwarded,
   });

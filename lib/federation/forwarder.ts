@@ -48,6 +48,12 @@ export interface ForwarderOptions {
   /** Told when a hop could not take an envelope, so it loses preference. */
   reportHopFailure?(peer: NodeId): void;
   /**
+   * Told after an envelope from `fromPeer` was forwarded to `hop` (relay
+   * backpressure: the link layer may stop reading from `fromPeer` while
+   * `hop` is not writable).
+   */
+  forwarded?(fromPeer: NodeId, hop: NodeId): void;
+  /**
    * An envelope addressed to this node, proven (`viaPeer` is the neighbour that
    * handed it over, null when it was made here); `bytes` are without the proof.
    */
@@ -185,6 +191,7 @@ export class Forwarder {
       this.#o.reportHopFailure?.(hop);
       return "dropped";
     }
+    this.#o.forwarded?.(fromPeer, hop);
     if (e.kind === "probe") this.#answerProbe(e, false);
     return "forwarded";
   }

@@ -25,6 +25,7 @@ import {
 } from "../channel/mod.ts";
 import { FederationError } from "./errors.ts";
 import { type BeatState, firstBeat, nextBeat, silentMs } from "./heartbeat.ts";
+import { ReadHolds } from "./read_hold.ts";
 import {
   decideApprove,
   decideConnect,
@@ -124,6 +125,7 @@ export class LinkManager {
   #stopped = false;
   /** Keys pinned for linked peers, kept in memory: provenance asks for them per envelope. */
   #pins = new Map<NodeId, Uint8Array>();
+  #holds: ReadHolds;
 
   constructor(options: LinkManagerOptions) {
     this.#o = { heartbeatMs: 500, deadAfterMs: 2000, maxBackoffMs: 30_000, ...options };
@@ -137,6 +139,20 @@ export class LinkManager {
       if (rec.state === "pending" && rec.address) options.pendingBudget.take(rec.address);
       this.#notePin(rec);
     }
+    this.#holds = new ReadHolds({
+      clock: this.#o.clock,
+      // Held links' heartbeats wait unread: a hold ends well before one would count as silent.
+      maxHoldMs: Math.floor(this.#o.deadAfterMs / 2),
+      writable: (peer) => this.writable(peer),
+      pause: (peer) => this.#peers.get(peer)?.channel?.ws.pauseReading(),
+      resume: (peer) => {
+        const rt = this.#peers.get(peer);
+        if (!rt?.channel) return;
+        // Silence is counted from the release: what the peer sent meanwhile waits unread.
+        rt.lastReceivedMs = this.#o.clock.nowMs();
+        rt.channel.ws.resumeReading();
+      },
+    });
     this.#beatState = firstBeat(this.#o.clock.nowMs());
     this.#heartbeat = this.#o.clock.setTimer(() => this.#beat(), this.#o.heartbeatMs);
     this.#sweep = this.#o.clock.setTimer(() => this.#expirePending(), 0);
@@ -155,6 +171,7 @@ export class LinkManager {
     this.#o.clock.clearTimer(this.#heartbeat);
     this.#o.clock.clearTimer(this.#sweep);
     this.#redial.stop();
+    this.#holds.stop();
     for (const rt of this.#peers.values()) rt.channel?.close("node stopping");
   }
 
@@ -178,6 +195,20 @@ export class LinkManager {
   writable(peer: NodeId): boolean {
     const rt = this.#peers.get(peer);
     return rt?.state === "up" && rt.channel?.writable === true;
+  }
+
+  /**
+   * Relay backpressure (read_hold.ts): stops reading from `from` while the
+   * link to `to`, where something from `from` was just forwarded, is not
+   * writable; for at most half the heartbeat-silence limit.
+   */
+  holdReading(from: NodeId, to: NodeId): void {
+    this.#holds.hold(from, to);
+  }
+
+  /** Links held now, holds made, holds that ran out (for `status`). */
+  holdsView(): { held: number; made: number; ranOut: number } {
+    return this.#holds.view();
   }
 
   /**
@@ -573,9 +604,11 @@ export class LinkManager {
       if (m.kind === "bye") return channel.close(`peer said bye: ${m.reason}`);
       this.#o.events.message(peer, m);
     };
+    channel.onDrain = () => this.#holds.drained(peer);
     channel.onClose = (reason) => {
       if (rt.channel !== channel) return;
       rt.channel = null;
+      this.#holds.down(peer);
       this.#setState(peer, "down");
       this.#log.info("link down", { peer, why: reason });
       this.#o.events.down(peer);
@@ -596,7 +629,10 @@ export class LinkManager {
     }
     for (const [peer, rt] of this.#peers) {
       if (!rt.channel || rt.state !== "up") continue;
-      const silent = silentMs(this.#beatState, rt.lastReceivedMs, now);
+      // A held link is not read: its silence is counted from its release.
+      const silent = this.#holds.isHeld(peer)
+        ? 0
+        : silentMs(this.#beatState, rt.lastReceivedMs, now);
       if (silent > this.#o.deadAfterMs) {
         this.#log.info("link silent: closing", { peer, silentMs: silent });
         rt.channel.close("heartbeat timeout");

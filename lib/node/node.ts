@@ -72,6 +72,11 @@ export interface NodeStatus {
   /** Resource conditions (a full disk is named here). */
   resources: Record<string, ResourceCondition>;
   delivery: ReturnType<Delivery["view"]>;
+  /**
+   * Relay backpressure: incoming links not read now because their next hop is not writable,
+   * holds made since start, and holds that ran out (the next hop stayed slow).
+   */
+  relayHolds: { held: number; made: number; ranOut: number };
   /** The process's memory in bytes: resident, the JS heap (total, used), and outside it. */
   memory: Deno.MemoryUsage;
 }
@@ -387,6 +392,7 @@ export async function startNode(options: StartNodeOptions): Promise<Node> {
         budgets: budgets.snapshot(),
         resources: resources.snapshot(),
         delivery: delivery.view(),
+        relayHolds: federation.links.holdsView(),
         memory: Deno.memoryUsage(),
       }),
       stop: cleanup,

@@ -1,0 +1,93 @@
+/**
+ * Relay backpressure between real node processes on 127.0.0.1: while the
+ * relay's link to the receiver's node is not writable (a proxy stops reading
+ * the relay's bytes), the relay stops reading the sender's link instead of
+ * piling chunks up in its memory, and resumes once the link drains, without
+ * either link dropping (a held link's heartbeats wait unread; the silence
+ * detector does not count the hold).
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { link, startChat } from "./_helpers/chat.ts";
+import {
+  sendAndAccept,
+  sha256File,
+  transfer,
+  waitTransfer,
+  writeTestFile,
+} from "./_helpers/files.ts";
+import { NodeProc, tempRoot, waitUntil } from "./_helpers/node_proc.ts";
+import { startStallProxy } from "./_helpers/stall_proxy.ts";
+
+const opts = { sanitizeOps: false, sanitizeResources: false };
+
+interface Holds {
+  held: number;
+  made: number;
+  ranOut: number;
+}
+
+async function holds(n: NodeProc): Promise<Holds> {
+  return ((await n.admin("status")) as { relayHolds: Holds }).relayHolds;
+}
+
+Deno.test({
+  name:
+    "relay backpressure: a relay holds the sender's link while the next hop is full, and no link drops",
+  ...opts,
+  fn: async () => {
+    const root = await tempRoot("relay-hold");
+    const nodes: NodeProc[] = [];
+    const relay = await NodeProc.create({ id: "relay", root, open: true });
+    nodes.push(relay);
+    await using proxy = await startStallProxy(relay.port);
+    try {
+      const [a, b] = await Promise.all([
+        NodeProc.create({ id: "alice", root, withClient: true }),
+        NodeProc.create({ id: "bob", root, withClient: true }),
+      ]);
+      nodes.push(a, b);
+      await link(a, relay);
+      // bob reaches the relay through the proxy, which can stop taking the relay's bytes.
+      await b.admin("connect", {
+        host: "127.0.0.1",
+        port: proxy.port,
+        nodeId: "relay",
+        waitMs: 5000,
+      });
+      await waitUntil("bob–relay up", async () => (await b.link("relay"))?.state === "up");
+      await startChat(a, "alice@alice", b, "bob@bob");
+      const toAlice = (await relay.link("alice"))!.sinceMs;
+      const toBob = (await relay.link("bob"))!.sinceMs;
+
+      const size = 40_000_000;
+      const src = join(root, "file.bin");
+      await writeTestFile(src, size, 7);
+      const id = await sendAndAccept(a, b, "bob@bob", src);
+      await waitUntil(
+        "bob past 5%",
+        async () => ((await transfer(b, id))?.bytesDone ?? 0) > size / 20,
+      );
+      for (let i = 0; i < 3; i++) {
+        const before = (await holds(relay)).made;
+        proxy.stall();
+        // Held well before the relay's bytes to bob stop for long enough to look like silence.
+        await waitUntil(
+          "the relay holds alice's link",
+          async () => (await holds(relay)).made > before,
+          1500,
+        )
+          .finally(() => proxy.resume());
+        await waitUntil("the hold ends", async () => (await holds(relay)).held === 0, 5000);
+      }
+      const got = await waitTransfer(b, id, "complete", 60_000);
+      assert.equal(await sha256File(got.path!), await sha256File(src));
+      const after = await holds(relay);
+      assert.ok(after.made >= 3, `holds made: ${after.made}`);
+      assert.equal((await relay.link("alice"))!.sinceMs, toAlice, "the held link never dropped");
+      assert.equal((await relay.link("bob"))!.sinceMs, toBob, "the slow link never dropped");
+    } finally {
+      for (const n of nodes) await n.stop();
+    }
+  },
+});
