@@ -210,6 +210,28 @@ export class SecureChannel {
     return this.#sealRecord([length, plaintext]);
   }
 
+  /**
+   * Like {@linkcode send}, for a message given in parts (a link message's
+   * header and the envelope it carries): a large one is sealed from its parts
+   * without joining them first.
+   */
+  sendParts(parts: readonly Uint8Array[]): boolean {
+    let bytes = 0;
+    for (const p of parts) bytes += p.length;
+    if (parts.length === 1 || LENGTH_BYTES + bytes < RECORD_MAX_BYTES) {
+      return this.send(parts.length === 1 ? parts[0] : concat(parts, bytes));
+    }
+    if (this.#closed) return false;
+    if (!this.#ws.checkRoom(this.#batchBytes + LENGTH_BYTES + bytes + WIRE_OVERHEAD)) {
+      this.close("send buffer full: peer not reading", 1008);
+      return false;
+    }
+    this.#sealBatch();
+    const length = new Uint8Array(LENGTH_BYTES);
+    new DataView(length.buffer).setUint32(0, bytes);
+    return this.#sealRecord([length, ...parts]);
+  }
+
   /** Seals the messages gathered this turn as one record. */
   #sealBatch(): void {
     if (this.#batch.length === 0) return;
@@ -283,4 +305,14 @@ export class SecureChannel {
       this.#deliver(m);
     }
   }
+}
+
+function concat(parts: readonly Uint8Array[], bytes: number): Uint8Array {
+  const out = new Uint8Array(bytes);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
 }

@@ -245,3 +245,26 @@ Deno.test("splitRecord() reads n × (u32 length | message) and refuses anything 
   assert.equal(splitRecord(rec([0, 0, 0, 1, 1], [0])), null, "trailing bytes");
   assert.equal(splitRecord(rec([0xff, 0xff, 0xff, 0xff, 1])), null, "a huge length");
 });
+
+Deno.test({
+  name: "sendParts() delivers the parts joined, small or large, in order with other messages",
+  ...opts,
+  fn: async () => {
+    await withChannels(async ({ server, client }) => {
+      const got: Uint8Array[] = [];
+      server.onMessage = (m) => void got.push(m.slice());
+      const head = new Uint8Array([1, 4]);
+      const small = crypto.getRandomValues(new Uint8Array(100));
+      const large = new Uint8Array(RECORD_MAX_BYTES + 1000).fill(9);
+      assert.ok(client.sendParts([head, small]));
+      assert.ok(client.send(new Uint8Array([7])));
+      assert.ok(client.sendParts([head, large]));
+      await until("three messages", () => got.length === 3);
+      assert.deepEqual(got[0], new Uint8Array([1, 4, ...small]));
+      assert.deepEqual(got[1], new Uint8Array([7]));
+      assert.equal(got[2].length, 2 + large.length);
+      assert.deepEqual(got[2].subarray(0, 2), head);
+      assert.ok(got[2].subarray(2).every((b) => b === 9));
+    });
+  },
+});

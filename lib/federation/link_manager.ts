@@ -35,7 +35,12 @@ import {
   type LinkVerdict,
   preferLink,
 } from "./link_policy.ts";
-import { decodeLinkMessage, encodeLinkMessage, type LinkMessage } from "./link_message.ts";
+import {
+  decodeLinkMessage,
+  encodeLinkMessage,
+  envelopeMessageParts,
+  type LinkMessage,
+} from "./link_message.ts";
 import { fingerprintOf, fullFingerprint, shortFingerprint } from "./node_key.ts";
 import { Redial } from "./redial.ts";
 
@@ -188,6 +193,9 @@ export class LinkManager {
   send(peer: NodeId, message: LinkMessage): boolean {
     const rt = this.#peers.get(peer);
     if (!rt?.channel || rt.state !== "up") return false;
+    if (message.kind === "envelope") {
+      return rt.channel.sendParts(envelopeMessageParts(message.bytes));
+    }
     return rt.channel.send(encodeLinkMessage(message));
   }
 

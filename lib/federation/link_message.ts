@@ -30,6 +30,18 @@ export type LinkMessage =
   | { kind: "bye"; reason: string };
 
 /** Encodes a link message. */
+/** The two bytes before an envelope's in a link message (see {@linkcode envelopeMessageParts}). */
+const ENVELOPE_HEADER = new Uint8Array([VERSION, KIND.envelope]);
+
+/**
+ * An envelope's link message as parts (the header, then the envelope bytes
+ * as they are), so a large one is sealed without being copied into a new
+ * message first. Joined, the parts equal `encodeLinkMessage({ kind: "envelope", bytes })`.
+ */
+export function envelopeMessageParts(bytes: Uint8Array): readonly Uint8Array[] {
+  return [ENVELOPE_HEADER, bytes];
+}
+
 export function encodeLinkMessage(m: LinkMessage): Uint8Array {
   const w = new ByteWriter(
     m.kind === "announce" || m.kind === "envelope" ? 2 + m.bytes.length : 256,
@@ -78,7 +90,9 @@ export function decodeLinkMessage(bytes: Uint8Array, maxBytes: number): LinkMess
         m = { kind: "announce-batch", bytes: r.rest() };
         break;
       case KIND.envelope:
-        m = { kind: "envelope", bytes: r.rest() };
+        // A view, not a copy (a file chunk is 256 KiB): the input is a record this node just
+        // decrypted and nothing else holds it (the forwarder lowers the ttl in it, in place).
+        m = { kind: "envelope", bytes: r.rawView(r.remaining, "rest") };
         break;
       case KIND.bye:
         m = { kind: "bye", reason: r.str16(200, "reason") };
