@@ -10,9 +10,11 @@
  * magic "FCS1" (4) | chunk envelope id (16) | length u32 BE (4) | envelope bytes (length)
  * ```
  *
- * Chunks that arrive in the same turn are written together and made durable
- * with one `fdatasync`; a chunk is reported written (and so acknowledged)
- * only after that. A segment takes new chunks until it holds
+ * A chunk's record is written as soon as it arrives, at an offset reserved
+ * for it; one `fdatasync` at a time makes every record written before it
+ * durable (group commit, pipelined with the next writes). A chunk is reported
+ * written (and so acknowledged) only once it and every record before it in
+ * its segment are durable. A segment takes new chunks until it holds
  * {@linkcode SEGMENT_BYTES} (or a write to it failed), and its file is
  * deleted as soon as every chunk in it was taken or expired. After a crash
  * (kill -9, power loss) the node reads each segment's records up to the first
@@ -72,7 +74,7 @@ interface Segment {
   user: UserName;
   fileId: string;
   path: string;
-  /** Bytes written (the next record's offset once the queue is written). */
+  /** Bytes written or reserved (the next record's offset). */
   size: number;
   /** Chunks admitted to it and not taken. */
   live: number;
@@ -81,10 +83,24 @@ interface Segment {
   /** Takes no more chunks (full, failed, or found after a restart). */
   sealed: boolean;
   deleted: boolean;
-  queue: Array<{ held: Held; bytes: Uint8Array; done: (e?: unknown) => void }>;
-  writing: boolean;
+  /** Records not acknowledged yet, in offset order. */
+  order: Rec[];
+  /** Record writes in flight. */
+  writes: number;
+  syncing: boolean;
+  /** Offset of the first record that failed (-1: none); nothing from there on counts. */
+  failedAt: number;
   /** Operations using its handle now (it is closed only when none). */
   busy: number;
+}
+
+interface Rec {
+  held: Held;
+  bytes: Uint8Array;
+  /** Where its header starts. */
+  offset: number;
+  state: "writing" | "written" | "synced";
+  done: (e?: unknown) => void;
 }
 
 interface Held {
@@ -117,7 +133,7 @@ export class FileSpool {
   #current = new Map<string, Segment>();
   #nextSeq = 0;
   /** Open handles, least recently used first. */
-  #handles = new Map<Segment, FileHandle>();
+  #handles = new Map<Segment, Promise<FileHandle>>();
   #pool: Uint8Array[] = [];
 
   private constructor(o: FileSpoolOptions) {
@@ -228,8 +244,10 @@ export class FileSpool {
       takenBytes: 0,
       sealed: false,
       deleted: false,
-      queue: [],
-      writing: false,
+      order: [],
+      writes: 0,
+      syncing: false,
+      failedAt: -1,
       busy: 0,
     };
   }
@@ -292,8 +310,13 @@ export class FileSpool {
   }
 
   /**
-   * Writes an admitted chunk; resolves once it is durable (with the others
-   * written in the same turn: one `fdatasync` for all of them).
+   * Writes an admitted chunk; resolves once it is durable, and once every
+   * chunk before it in its segment is (after a crash the node reads a
+   * segment up to its first torn record, so a chunk is acknowledged only
+   * when nothing before it can be torn). Writes go to the disk at once, at
+   * offsets reserved here; one `fdatasync` at a time covers every write done
+   * before it, so the disk is never idle while chunks wait and a slow sync
+   * does not hold the next chunks' writes back.
    *
    * @throws {Error} the disk refused it (full, permissions); the reservation is released
    */
@@ -307,101 +330,155 @@ export class FileSpool {
     }
     const seg = held.seg;
     held.queued = true;
+    if (seg.failedAt >= 0 || seg.deleted) {
+      this.#dropUnwritten(held);
+      return Promise.reject(new Error(`Cannot write chunk ${id}: its segment failed`));
+    }
+    const offset = seg.size;
+    seg.size += RECORD_HEADER_BYTES + bytes.length;
+    if (seg.size >= SEGMENT_BYTES) seg.sealed = true;
+    held.offset = offset + RECORD_HEADER_BYTES;
     return new Promise((resolve, reject) => {
-      seg.queue.push({ held, bytes, done: (e) => e === undefined ? resolve() : reject(e) });
-      if (!seg.writing) void this.#drain(seg);
+      const rec: Rec = {
+        held,
+        bytes,
+        offset,
+        state: "writing",
+        done: (e) => e === undefined ? resolve() : reject(e),
+      };
+      seg.order.push(rec);
+      void this.#writeRecord(seg, rec);
     });
   }
 
-  /** Writes a segment's queue in batches, one at a time: records, then one fdatasync. */
-  async #drain(seg: Segment): Promise<void> {
-    seg.writing = true;
+  async #writeRecord(seg: Segment, rec: Rec): Promise<void> {
+    seg.busy++;
+    seg.writes++;
+    try {
+      if (!this.#dirs.has(seg.user)) {
+        await Deno.mkdir(join(this.#o.dir, seg.user), { recursive: true, mode: 0o700 });
+        this.#dirs.add(seg.user);
+      }
+      const h = await this.#handle(seg);
+      const header = new Uint8Array(RECORD_HEADER_BYTES);
+      const view = new DataView(header.buffer);
+      view.setUint32(0, MAGIC);
+      header.set(fromHex(rec.held.id), 4);
+      view.setUint32(20, rec.bytes.length);
+      await Promise.all([
+        writeAll(h, header, rec.offset),
+        writeAll(h, rec.bytes, rec.offset + RECORD_HEADER_BYTES),
+      ]);
+      rec.state = "written";
+    } catch (e) {
+      this.#fail(seg, rec.offset, e);
+    } finally {
+      seg.busy--;
+      seg.writes--;
+    }
+    await this.#sync(seg);
+  }
+
+  /** Makes the written records durable, one fdatasync at a time; acknowledges in offset order. */
+  async #sync(seg: Segment): Promise<void> {
+    if (seg.syncing) return;
+    const batch = seg.order.filter((r) => r.state === "written");
+    if (batch.length === 0) return await this.#settled(seg);
+    seg.syncing = true;
     seg.busy++;
     try {
-      // Each pass takes everything queued; ends when a pass finds nothing new.
-      while (seg.queue.length > 0 && !seg.deleted) {
-        const batch = seg.queue;
-        seg.queue = [];
-        const start = seg.size;
-        try {
-          if (!this.#dirs.has(seg.user)) {
-            await Deno.mkdir(join(this.#o.dir, seg.user), { recursive: true, mode: 0o700 });
-            this.#dirs.add(seg.user);
-          }
-          const h = await this.#handle(seg);
-          const header = new Uint8Array(RECORD_HEADER_BYTES);
-          const view = new DataView(header.buffer);
-          for (const r of batch) {
-            view.setUint32(0, MAGIC);
-            header.set(fromHex(r.held.id), 4);
-            view.setUint32(20, r.bytes.length);
-            await writeAll(h, header, seg.size);
-            await writeAll(h, r.bytes, seg.size + RECORD_HEADER_BYTES);
-            r.held.offset = seg.size + RECORD_HEADER_BYTES;
-            seg.size += RECORD_HEADER_BYTES + r.bytes.length;
-          }
-          await h.datasync();
-        } catch (e) {
-          // Nothing of this batch counts; the segment takes no more (its tail may be torn).
-          seg.size = start;
-          seg.sealed = true;
-          this.#dirs.delete(seg.user);
-          await this.#handles.get(seg)?.truncate(start).catch(() => {});
-          for (const r of batch) {
-            this.#dropUnwritten(r.held);
-            r.done(e);
-          }
-          continue;
-        }
-        const now = Date.now();
-        for (const r of batch) {
-          r.held.written = true;
-          r.held.atMs = now;
-          r.done();
-        }
-        if (seg.size >= SEGMENT_BYTES) seg.sealed = true;
-      }
+      await (await this.#handle(seg)).datasync();
+      for (const r of batch) if (r.state === "written") r.state = "synced";
+    } catch (e) {
+      this.#fail(seg, batch[0].offset, e);
     } finally {
-      seg.writing = false;
+      seg.syncing = false;
       seg.busy--;
-      // Chunks that came while the last batch was written (or after a failure) go in a new pass.
-      if (seg.queue.length > 0 && !seg.deleted) void this.#drain(seg);
-      else await this.#maybeDelete(seg);
+    }
+    const now = Date.now();
+    while (seg.order[0]?.state === "synced") {
+      const r = seg.order.shift()!;
+      r.held.written = true;
+      r.held.atMs = now;
+      r.done();
+    }
+    // Writes that finished during this sync get the next one.
+    if (seg.order.some((r) => r.state === "written")) void this.#sync(seg);
+    else await this.#settled(seg);
+  }
+
+  /**
+   * A write or sync failed at `offset`: that record and every one after it in
+   * the segment fail (a restart would stop reading there), and the segment
+   * takes no more; its file is cut back there once its writes have ended.
+   */
+  #fail(seg: Segment, offset: number, e: unknown): void {
+    if (seg.failedAt < 0 || offset < seg.failedAt) seg.failedAt = offset;
+    seg.sealed = true;
+    // The folder may have gone (removed by hand): made again for the next chunk.
+    this.#dirs.delete(seg.user);
+    const gone = seg.order.filter((r) => r.offset >= seg.failedAt);
+    seg.order = seg.order.filter((r) => r.offset < seg.failedAt);
+    for (const r of gone) {
+      this.#dropUnwritten(r.held);
+      r.done(e);
     }
   }
 
-  /** A chunk whose record was not written (failed, or removed before): its room is given back. */
+  /** Nothing in flight: cut a failed segment back, and delete one nothing needs. */
+  async #settled(seg: Segment): Promise<void> {
+    if (seg.writes > 0 || seg.syncing) return;
+    if (seg.failedAt >= 0 && seg.size > seg.failedAt && !seg.deleted) {
+      seg.size = seg.failedAt;
+      seg.busy++;
+      try {
+        await (await this.#handle(seg)).truncate(seg.failedAt);
+      } catch {
+        /* a restart cuts it at the torn record */
+      } finally {
+        seg.busy--;
+      }
+    }
+    await this.#maybeDelete(seg);
+  }
+
+  /** A chunk whose record is not on disk (failed, or removed before): its room is given back. */
   #dropUnwritten(held: Held): void {
     const m = this.#users.get(held.seg!.user);
-    if (m?.get(held.id) === held) {
-      m.delete(held.id);
-      held.seg!.live--;
-    }
+    // A chunk taken meanwhile is counted in its segment's taken bytes (freed with the segment).
+    if (m?.get(held.id) !== held) return;
+    m.delete(held.id);
+    held.seg!.live--;
     this.#release(held.seg!.user, held.charge);
   }
 
-  async #handle(seg: Segment): Promise<FileHandle> {
-    let h = this.#handles.get(seg);
-    if (h) {
+  #handle(seg: Segment): Promise<FileHandle> {
+    let p = this.#handles.get(seg);
+    if (p) {
       this.#handles.delete(seg);
-      this.#handles.set(seg, h);
-      return h;
+      this.#handles.set(seg, p);
+      return p;
     }
     // Positional reads and writes: not O_APPEND, which would ignore the position.
-    h = await openFile(seg.path, constants.O_RDWR | constants.O_CREAT, 0o600);
-    this.#handles.set(seg, h);
-    for (const [other, oh] of this.#handles) {
+    const opened = openFile(seg.path, constants.O_RDWR | constants.O_CREAT, 0o600);
+    opened.catch(() => {
+      if (this.#handles.get(seg) === opened) this.#handles.delete(seg);
+    });
+    this.#handles.set(seg, p = opened);
+    for (const [other, op] of this.#handles) {
       if (this.#handles.size <= MAX_OPEN_FILES) break;
       if (other.busy > 0) continue;
       this.#handles.delete(other);
-      await oh.close().catch(() => {});
+      op.then((h) => h.close()).catch(() => {});
     }
-    return h;
+    return p;
   }
 
   /** Deletes a segment's file once nothing in it is wanted and nothing uses it. */
   async #maybeDelete(seg: Segment): Promise<void> {
-    if (seg.live > 0 || seg.writing || seg.queue.length > 0 || seg.busy > 0) return;
+    if (seg.live > 0 || seg.order.length > 0 || seg.writes > 0 || seg.syncing || seg.busy > 0) {
+      return;
+    }
     if (!seg.deleted) {
       seg.deleted = true;
       const key = `${seg.user}/${seg.fileId}`;
@@ -409,9 +486,9 @@ export class FileSpool {
       this.#release(seg.user, seg.takenBytes);
       seg.takenBytes = 0;
     }
-    const h = this.#handles.get(seg);
+    const p = this.#handles.get(seg);
     this.#handles.delete(seg);
-    await h?.close().catch(() => {});
+    await p?.then((h) => h.close()).catch(() => {});
     await Deno.remove(seg.path).catch((e) => {
       if (!(e instanceof Deno.errors.NotFound)) {
         this.#o.log.warn("cannot delete a spool segment", { why: (e as Error).message });
@@ -509,7 +586,7 @@ export class FileSpool {
   async close(): Promise<void> {
     const handles = [...this.#handles.values()];
     this.#handles.clear();
-    await Promise.all(handles.map((h) => h.close().catch(() => {})));
+    await Promise.all(handles.map((p) => p.then((h) => h.close()).catch(() => {})));
   }
 }
 
