@@ -156,6 +156,8 @@ export interface DeliveryOptions {
  */
 export const NODE_OWNER = "~node" as UserName;
 
+/** Spooled chunks' ids committed at once, at the latest (else every tick). */
+const MAX_CHUNK_MARKS = 256;
 /** How long a forwarded chunk waits for its receipt before the sender's client retries it. */
 const STREAM_FORGET_MS = 60_000;
 const MAX_REQUEST_BODY = 64 * 1024;
@@ -192,6 +194,8 @@ export class Delivery {
   #listeners = new Set<(event: DeliveryEvent) => void>();
   #sweeps = 0;
   #missedBack = new Map<NodeId, number>();
+  /** Ids of chunks spooled and not yet remembered (committed each tick, see #markChunks). */
+  #chunkMarks: Array<{ id: string; keepUntilMs: number; origin: NodeId }> = [];
 
   constructor(options: DeliveryOptions) {
     this.#o = options;
@@ -752,15 +756,15 @@ export class Delivery {
       return done("busy");
     }
     this.#o.spool.write(name, id, bytes).then(
-      () =>
-        this.#o.committer.write(
-          () => this.#o.store.markDelivered([{ id, keepUntilMs: this.#keepUntil(e, now), origin }]),
-          () => {
-            done("stored");
-            this.#emit({ kind: "chunks", owner: name });
-          },
-          () => this.#o.budgets.dedupRelease(origin),
-        ),
+      () => {
+        // Durable in the spool (which a restart reads back): answered now, not after a commit.
+        // Its id joins the others' in one commit per tick (a crash may forget the last tick's
+        // ids: a resend is then kept again, and the client keeps one copy).
+        done("stored");
+        this.#emit({ kind: "chunks", owner: name });
+        this.#chunkMarks.push({ id, keepUntilMs: this.#keepUntil(e, now), origin });
+        if (this.#chunkMarks.length >= MAX_CHUNK_MARKS) this.#markChunks();
+      },
       (err) => {
         this.#o.budgets.dedupRelease(origin);
         // A full disk refuses this chunk and nothing else: "busy", so the sender tries again
@@ -774,6 +778,16 @@ export class Delivery {
         done(kind === "disk-full" ? "busy" : "quota-full");
       },
     );
+  }
+
+  /** Remembers the ids of chunks spooled since the last call, in one commit. */
+  #markChunks(): void {
+    const marks = this.#chunkMarks;
+    if (marks.length === 0) return;
+    this.#chunkMarks = [];
+    this.#o.committer.write(() => this.#o.store.markDelivered(marks), undefined, () => {
+      for (const m of marks) this.#o.budgets.dedupRelease(m.origin);
+    });
   }
 
   /** A chunk's sender is allowed by the recipient, or shares a group they joined (a group file). */
@@ -937,6 +951,7 @@ export class Delivery {
   #tick(): void {
     if (this.#stopped) return;
     const now = this.#o.clock.nowMs();
+    this.#markChunks();
     // Paths are judged by results: a first hop whose envelopes went unanswered is reported once
     // per tick, and the resends take whatever path the router prefers now.
     const missed = new Set<string>();
