@@ -200,3 +200,22 @@ Deno.test("FileSpool reads chunks kept in the earlier one-file-per-chunk layout"
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("FileSpool refuses a chunk the disk does not take, gives its room back, and goes on in a new segment", async () => {
+  const dir = await tmp();
+  try {
+    const spool = await FileSpool.open(options(dir));
+    // The segment's path is taken by a folder: opening it for writing fails.
+    await Deno.mkdir(join(dir, BOB, `${FILE}-00000000.seg`), { recursive: true });
+    const id = chunkId(0);
+    assert.equal(spool.admit(BOB, { id, fileId: FILE, index: 0, fileBytes: 100, bytes: 10 }), "ok");
+    await assert.rejects(spool.write(BOB, id, new Uint8Array(10)));
+    assert.equal(spool.heldBytes(BOB), 0);
+    assert.deepEqual([...spool.pending(BOB)], []);
+    await put(spool, 1, new Uint8Array(10).fill(3));
+    assert.deepEqual(await read(spool, 1), new Uint8Array(10).fill(3));
+    await spool.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
