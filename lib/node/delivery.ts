@@ -748,7 +748,12 @@ export class Delivery {
       fileBytes: chunk.fileBytes,
       bytes: bytes.length,
     });
-    if (spooled === "duplicate") return; // its first copy answers once written
+    if (spooled === "duplicate") {
+      // Held and durable: answered again (the first answer may have been lost, or came before a
+      // restart); still being written: its first copy answers once it is durable.
+      if (this.#o.spool.isDurable(name, id)) done("stored");
+      return;
+    }
     if (spooled !== "ok") return done(spooled);
     const now = this.#o.clock.nowMs();
     if (!this.#o.budgets.dedupTake(origin, now)) {

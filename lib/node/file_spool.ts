@@ -496,6 +496,11 @@ export class FileSpool {
     });
   }
 
+  /** Whether chunk `id` of `user` is held and durable (written, and every record before it). */
+  isDurable(user: UserName, id: string): boolean {
+    return this.#users.get(user)?.get(id)?.written === true;
+  }
+
   /** Written chunks of `user` in the order they should be handed over. */
   *pending(user: UserName): Generator<{ id: string; bytes: number }> {
     for (const [id, h] of this.#users.get(user) ?? []) {

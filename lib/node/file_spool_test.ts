@@ -104,10 +104,9 @@ Deno.test("FileSpool refuses a chunk over the user's quota and a duplicate, and 
     await put(spool, 1, new Uint8Array(100));
     const next = { id: chunkId(2), fileId: FILE, index: 2, fileBytes: 1000, bytes: 100 };
     assert.equal(spool.admit(BOB, next), "quota-full");
-    assert.equal(
-      spool.admit(BOB, { ...next, id: chunkId(1) }),
-      "duplicate",
-    );
+    assert.equal(spool.admit(BOB, { ...next, id: chunkId(1) }), "duplicate");
+    assert.ok(spool.isDurable(BOB, chunkId(1)));
+    assert.ok(!spool.isDurable(BOB, chunkId(2)));
     assert.equal(spool.admit(BOB, { ...next, fileBytes: 2 ** 31 }), "too-large");
     await spool.remove(BOB, [chunkId(0), chunkId(1)]);
     assert.equal(spool.admit(BOB, next), "ok");
@@ -214,6 +213,23 @@ Deno.test("FileSpool refuses a chunk the disk does not take, gives its room back
     assert.deepEqual([...spool.pending(BOB)], []);
     await put(spool, 1, new Uint8Array(10).fill(3));
     assert.deepEqual(await read(spool, 1), new Uint8Array(10).fill(3));
+    await spool.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("FileSpool calls a chunk durable only once its write and sync are done", async () => {
+  const dir = await tmp();
+  try {
+    const spool = await FileSpool.open(options(dir));
+    const id = chunkId(0);
+    assert.equal(spool.admit(BOB, { id, fileId: FILE, index: 0, fileBytes: 100, bytes: 10 }), "ok");
+    const written = spool.write(BOB, id, new Uint8Array(10));
+    assert.ok(!spool.isDurable(BOB, id));
+    assert.deepEqual([...spool.pending(BOB)], [], "not handed over before it is durable");
+    await written;
+    assert.ok(spool.isDurable(BOB, id));
     await spool.close();
   } finally {
     await Deno.remove(dir, { recursive: true });
