@@ -8,14 +8,19 @@
  *
  * @example
  * ```ts
- * const digester = new FileDigester(chunkBytes);
- * for (const chunk of chunks) digester.add(await FileDigester.chunkDigest(chunk));
- * const manifest = { fileId, key, chunkBytes, byteLength, digest: digester.finish(byteLength) };
- * const sealed = await new FileChunkSealer(manifest).seal(0, chunks[0]);
+ * const manifest = { version: 2, fileId, key, chunkBytes, byteLength, digest: null } as const;
+ * const sealer = new FileChunkSealer(manifest);
+ * const digester = new FileDigester(chunkBytes, 2);
+ * for (const [i, chunk] of chunks.entries()) {
+ *   await upload(await sealer.seal(i, chunk));
+ *   digester.add(await FileDigester.chunkDigest(chunk));
+ * }
+ * await sendThroughRatchet(digester.finish(byteLength)); // the `file-digest` message
  * ```
  */
-import { type Aead, WEBCRYPTO_AEAD } from "./aead.ts";
+import type { Aead } from "./aead.ts";
 import { chunkAd, chunkDigest, chunkNonce, FileDigest } from "./_file_chunk.ts";
+import { fileChunkAead, type FileCiphers } from "./file_cipher.ts";
 import { checkChunkBytes, chunkCount, type FileManifest } from "./file_manifest.ts";
 
 /** Seals chunks of one file at any index. */
@@ -25,7 +30,7 @@ export class FileChunkSealer {
   #aead: Aead;
 
   /** @throws {RangeError} bad chunk size, length, key or file id */
-  constructor(manifest: FileManifest, { aead = WEBCRYPTO_AEAD }: { aead?: Aead } = {}) {
+  constructor(manifest: FileManifest, ciphers: FileCiphers = {}) {
     checkChunkBytes(manifest.chunkBytes);
     if (!Number.isSafeInteger(manifest.byteLength) || manifest.byteLength < 0) {
       throw new RangeError("Cannot seal file: length out of range");
@@ -35,7 +40,7 @@ export class FileChunkSealer {
     }
     this.#manifest = manifest;
     this.#chunks = chunkCount(manifest.byteLength, manifest.chunkBytes);
-    this.#aead = aead;
+    this.#aead = fileChunkAead(manifest.version, ciphers);
   }
 
   /** Number of chunks of the file (at least one). */
@@ -69,7 +74,7 @@ export class FileChunkSealer {
       key,
       chunkNonce(index),
       plaintext,
-      chunkAd(fileId, chunkBytes, index, index === this.#chunks - 1),
+      chunkAd(this.#manifest.version, fileId, chunkBytes, index, index === this.#chunks - 1),
     );
   }
 }
@@ -78,11 +83,13 @@ export class FileChunkSealer {
 export class FileDigester {
   #digest: FileDigest;
 
-  constructor(chunkBytes: number) {
-    this.#digest = new FileDigest(checkChunkBytes(chunkBytes));
+  /** `version`: the manifest's (the digest's label differs). */
+  constructor(chunkBytes: number, version: 1 | 2 = 1) {
+    if (version !== 1 && version !== 2) throw new RangeError(`Cannot use version "${version}"`);
+    this.#digest = new FileDigest(checkChunkBytes(chunkBytes), version);
   }
 
-  /** SHA-256 of one plaintext chunk (WebCrypto; run several at once). */
+  /** SHA-256 of one plaintext chunk (WebCrypto; run several at once, or use any SHA-256). */
   static chunkDigest(plaintext: Uint8Array): Promise<Uint8Array> {
     return chunkDigest(plaintext);
   }
