@@ -25,7 +25,7 @@ import {
   chunkEnvelopeId,
   type ChunkResult,
   DEFAULT_TTL,
-  encodeChunkBody,
+  encodeChunkBodyParts,
   encodeEnvelope,
   envelopeIdHex,
 } from "../protocol/mod.ts";
@@ -253,7 +253,7 @@ export class FileSending {
   }
 
   async #sealAndSend(id: Uint8Array, index: number, plain: Uint8Array): Promise<void> {
-    const sealed = await this.#sealer.seal(index, plain);
+    const sealed = await this.#sealer.sealParts(index, plain);
     const now = this.#ctx.clock.nowMs();
     const envelope = encodeEnvelope({
       id,
@@ -263,12 +263,10 @@ export class FileSending {
       expiresAtMs: now + this.#ctx.lifetimeMs,
       from: this.#ctx.self,
       to: this.row.peer as Address,
-      body: encodeChunkBody({
-        fileId: this.#manifest.fileId,
-        index,
-        fileBytes: this.row.size,
+      body: encodeChunkBodyParts(
+        { fileId: this.#manifest.fileId, index, fileBytes: this.row.size },
         sealed,
-      }),
+      ),
     });
     // Not connected: the chunk stays in flight and goes again after the retry delay.
     this.#ctx.connection.send({ type: "chunkSubmit", envelope });

@@ -660,7 +660,8 @@ export class FileTransfers {
       const e = decodeEnvelope(envelope);
       if (e.kind !== "chunk" || e.to !== this.#o.self) throw new TypeError("not a chunk for us");
       from = e.from;
-      chunk = decodeChunkBody(e.body);
+      // A view: the envelope is this call's own copy, and the chunk is decrypted from it.
+      chunk = decodeChunkBody(e.body, { view: true });
     } catch (e) {
       this.#o.log.warn("dropped a malformed chunk", { id, why: (e as Error).message });
       return void ack();

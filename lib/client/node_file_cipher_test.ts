@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { DecryptError, NOBLE_CHACHA20_POLY1305 } from "../e2e/mod.ts";
+import { DecryptError, FileChunkSealer, NOBLE_CHACHA20_POLY1305 } from "../e2e/mod.ts";
 import { NODE_CHACHA20_POLY1305, sha256Sync } from "./node_file_cipher.ts";
 
 Deno.test("NODE_CHACHA20_POLY1305 interoperates with @noble/ciphers and refuses tampering", async () => {
@@ -12,6 +12,9 @@ Deno.test("NODE_CHACHA20_POLY1305 interoperates with @noble/ciphers and refuses 
     assert.equal(mine.length, size + 16);
     assert.deepEqual(mine, await NOBLE_CHACHA20_POLY1305.seal(key, nonce, pt, ad));
     assert.deepEqual(await NODE_CHACHA20_POLY1305.open(key, nonce, mine, ad), pt);
+    const [ct, tag] = await NODE_CHACHA20_POLY1305.sealParts(key, nonce, pt, ad);
+    assert.deepEqual([ct.length, tag.length], [size, 16]);
+    assert.deepEqual(new Uint8Array([...ct, ...tag]), mine);
     assert.deepEqual(await NOBLE_CHACHA20_POLY1305.open(key, nonce, mine, ad), pt);
     for (const i of [0, mine.length - 1]) {
       if (mine.length === 16 && i === 0) continue;
@@ -53,4 +56,25 @@ Deno.test("sha256Sync matches WebCrypto", async () => {
     const b = new Uint8Array(size).map((_, i) => i & 0xff);
     assert.deepEqual(sha256Sync(b), new Uint8Array(await crypto.subtle.digest("SHA-256", b)));
   }
+});
+
+Deno.test("FileChunkSealer.sealParts() joins to seal(), split by node:crypto or whole by noble", async () => {
+  const m = {
+    version: 2 as const,
+    fileId: new Uint8Array(16).fill(1),
+    key: new Uint8Array(32).fill(2),
+    chunkBytes: 1024,
+    byteLength: 2000,
+    digest: null,
+  };
+  const pt = new Uint8Array(976).fill(9);
+  const noble = new FileChunkSealer(m);
+  const node = new FileChunkSealer(m, { chacha20Poly1305: NODE_CHACHA20_POLY1305 });
+  const whole = await noble.seal(1, pt);
+  const split = await node.sealParts(1, pt);
+  assert.equal(split.length, 2);
+  assert.deepEqual(new Uint8Array([...split[0], ...split[1]]), whole);
+  assert.deepEqual(await noble.sealParts(1, pt), [whole]);
+  assert.deepEqual(await node.seal(1, pt), whole);
+  assert.throws(() => node.sealParts(0, pt), RangeError);
 });

@@ -20,14 +20,14 @@
  */
 import type { Aead } from "./aead.ts";
 import { chunkAd, chunkDigest, chunkNonce, FileDigest } from "./_file_chunk.ts";
-import { fileChunkAead, type FileCiphers } from "./file_cipher.ts";
+import { fileChunkAead, type FileCiphers, type SplitAead } from "./file_cipher.ts";
 import { checkChunkBytes, chunkCount, type FileManifest } from "./file_manifest.ts";
 
 /** Seals chunks of one file at any index. */
 export class FileChunkSealer {
   #manifest: FileManifest;
   #chunks: number;
-  #aead: Aead;
+  #aead: Aead | SplitAead;
 
   /** @throws {RangeError} bad chunk size, length, key or file id */
   constructor(manifest: FileManifest, ciphers: FileCiphers = {}) {
@@ -63,19 +63,37 @@ export class FileChunkSealer {
    * @throws {RangeError} index past the end or wrong plaintext length
    */
   seal(index: number, plaintext: Uint8Array): Promise<Uint8Array> {
+    const [nonce, ad] = this.#params(index, plaintext);
+    return this.#aead.seal(this.#manifest.key, nonce, plaintext, ad);
+  }
+
+  /**
+   * Seals chunk `index` as parts whose concatenation is what `seal` gives:
+   * [ciphertext, tag] when the cipher can split them (no joined copy), else [sealed].
+   *
+   * @throws {RangeError} index past the end or wrong plaintext length
+   */
+  sealParts(index: number, plaintext: Uint8Array): Promise<Uint8Array[]> {
+    const [nonce, ad] = this.#params(index, plaintext);
+    const aead = this.#aead;
+    const key = this.#manifest.key;
+    return "sealParts" in aead
+      ? aead.sealParts(key, nonce, plaintext, ad)
+      : aead.seal(key, nonce, plaintext, ad).then((sealed) => [sealed]);
+  }
+
+  #params(index: number, plaintext: Uint8Array): [Uint8Array, Uint8Array] {
     const want = this.plainChunkBytes(index);
     if (plaintext.length !== want) {
       throw new RangeError(
         `Cannot seal chunk "${index}": length "${plaintext.length}", expected "${want}"`,
       );
     }
-    const { key, fileId, chunkBytes } = this.#manifest;
-    return this.#aead.seal(
-      key,
+    const { version, fileId, chunkBytes } = this.#manifest;
+    return [
       chunkNonce(index),
-      plaintext,
-      chunkAd(this.#manifest.version, fileId, chunkBytes, index, index === this.#chunks - 1),
-    );
+      chunkAd(version, fileId, chunkBytes, index, index === this.#chunks - 1),
+    ];
   }
 }
 

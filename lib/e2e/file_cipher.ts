@@ -27,16 +27,30 @@ export const NOBLE_CHACHA20_POLY1305: Aead = Object.freeze({
   },
 });
 
+/**
+ * An {@linkcode Aead} that can also hand back the ciphertext and the tag apart, so a
+ * caller that frames them (a chunk body) copies the chunk once instead of twice.
+ */
+export interface SplitAead extends Aead {
+  /** Like `seal`, as [ciphertext, tag]. */
+  sealParts(
+    key: Uint8Array,
+    nonce: Uint8Array,
+    plaintext: Uint8Array,
+    ad: Uint8Array,
+  ): Promise<[Uint8Array, Uint8Array]>;
+}
+
 /** The ciphers a file's chunks may use, by manifest version; defaults run anywhere. */
 export interface FileCiphers {
   /** AES-256-GCM, for v1 manifests; default WebCrypto. */
   aead?: Aead;
   /** ChaCha20-Poly1305, for v2 manifests; default `@noble/ciphers`. */
-  chacha20Poly1305?: Aead;
+  chacha20Poly1305?: Aead | SplitAead;
 }
 
 /** The chunk cipher of manifest `version`. */
-export function fileChunkAead(version: 1 | 2, ciphers: FileCiphers = {}): Aead {
+export function fileChunkAead(version: 1 | 2, ciphers: FileCiphers = {}): Aead | SplitAead {
   return version === 1
     ? ciphers.aead ?? WEBCRYPTO_AEAD
     : ciphers.chacha20Poly1305 ?? NOBLE_CHACHA20_POLY1305;

@@ -170,7 +170,12 @@ export {
 export { DEFAULT_FILE_WINDOW, FileEncryptor, type FileEncryptorOptions } from "./file_encryptor.ts";
 export { FileDecryptor, type FileDecryptorOptions } from "./file_decryptor.ts";
 export { FileChunkSealer, FileDigester } from "./file_chunk_sealer.ts";
-export { fileChunkAead, type FileCiphers, NOBLE_CHACHA20_POLY1305 } from "./file_cipher.ts";
+export {
+  fileChunkAead,
+  type FileCiphers,
+  NOBLE_CHACHA20_POLY1305,
+  type SplitAead,
+} from "./file_cipher.ts";
 export { MAX_INTRO_BYTES, openIntro, sealIntro } from "./intro_seal.ts";
 export {
   checkGroupAddress,
