@@ -8,7 +8,8 @@
  * back at the end) and the new (manifest v2: one pass, ChaCha20-Poly1305 and
  * SHA-256 through node:crypto, one reused read buffer, positioned access,
  * ciphertext and tag framed without a joined copy, a view of the received
- * chunk). CPU seconds from `process.cpuUsage()`; prints CPU s per GiB.
+ * chunk); and v2 with the old reads and copies, to tell the two apart. CPU
+ * seconds from `process.cpuUsage()`; prints CPU s per GiB.
  */
 // deno-lint-ignore-file no-console
 import process from "node:process";
@@ -132,6 +133,48 @@ async function newSender(): Promise<{ manifest: e2e.FileManifest; bodies: Uint8A
   return { manifest: { ...m0, digest: d.finish(SIZE) }, bodies };
 }
 
+// v2 without the fewer-copies step: a seek and a fresh buffer per read, a joined sealed chunk.
+async function v2CopySender(): Promise<{ manifest: e2e.FileManifest; bodies: Uint8Array[] }> {
+  using file = await Deno.open(src, { read: true });
+  const m0 = {
+    version: 2 as const,
+    fileId,
+    key,
+    chunkBytes: CHUNK,
+    byteLength: SIZE,
+    digest: null,
+  };
+  const sealer = new e2e.FileChunkSealer(m0, { chacha20Poly1305: NODE_CHACHA20_POLY1305 });
+  const digests = new Uint8Array(32 * COUNT);
+  const bodies: Uint8Array[] = [];
+  for (let i = 0; i < COUNT; i++) {
+    const plain = await readAtOld(file, i * CHUNK, chunkLen(i));
+    digests.set(sha256Sync(plain), i * 32);
+    const sealed = await sealer.seal(i, plain);
+    const body = encodeChunkBody({ fileId, index: i, fileBytes: SIZE, sealed });
+    envelope(body);
+    if (i < 64) bodies.push(body);
+  }
+  const d = new e2e.FileDigester(CHUNK, 2);
+  for (let i = 0; i < COUNT; i++) d.add(digests.subarray(i * 32, i * 32 + 32));
+  return { manifest: { ...m0, digest: d.finish(SIZE) }, bodies };
+}
+
+async function v2CopyReceiver(m: e2e.FileManifest, bodies: Uint8Array[]) {
+  using file = await Deno.open(dst, { read: true, write: true, create: true, truncate: true });
+  const dec = new e2e.FileDecryptor(m, { chacha20Poly1305: NODE_CHACHA20_POLY1305 });
+  const digests = new Uint8Array(32 * COUNT);
+  for (let i = 0; i < COUNT; i++) {
+    const c = decodeChunkBody(bodies[i % bodies.length]);
+    const plain = await dec.decryptChunk(c.index, c.sealed);
+    await writeAtOld(file, i * CHUNK, plain);
+    digests.set(sha256Sync(plain), i * 32);
+  }
+  const d = new e2e.FileDigester(CHUNK, 2);
+  for (let i = 0; i < COUNT; i++) d.add(digests.subarray(i * 32, i * 32 + 32));
+  d.finish(SIZE);
+}
+
 function chunkLen(i: number) {
   return Math.min(CHUNK, SIZE - i * CHUNK);
 }
@@ -181,6 +224,7 @@ for (const round of [1, 2]) {
   for (
     const [name, send, receive] of [
       ["old (v1)", oldSender, oldReceiver],
+      ["v2, copies as before", v2CopySender, v2CopyReceiver],
       ["new (v2)", newSender, newReceiver],
     ] as const
   ) {

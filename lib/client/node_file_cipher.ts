@@ -2,7 +2,7 @@
  * The client's native fast paths for v2 file chunks (docs/PROTOCOL.md §13):
  * ChaCha20-Poly1305 (RFC 8439) and SHA-256 through node:crypto, synchronous.
  * Measured here in Deno 2.9.6 (MB per CPU second, 256 KiB chunks,
- * docs/PERF_NOTES.md §13): ChaCha20-Poly1305 1,192 against 124–214 for
+ * docs/PERF_NOTES.md, "Files at the client"): ChaCha20-Poly1305 1,192 against 124–214 for
  * `@noble/ciphers` (lib/e2e's default, which browsers use) and 194–203 for
  * AES-256-GCM; SHA-256 1,515 against WebCrypto's 1,166 (and no thread hand-off).
  */

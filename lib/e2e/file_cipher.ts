@@ -3,7 +3,7 @@
  * v2 file chunks. This default is `@noble/ciphers` (pure JS, runs in browsers); a
  * platform with a native implementation injects it instead (the Deno client uses
  * node:crypto, about 1,190 MB per CPU second here against 124–214 for this one and
- * 194–203 for AES-256-GCM: docs/PERF_NOTES.md §13).
+ * 194–203 for AES-256-GCM: docs/PERF_NOTES.md, "Files at the client").
  */
 import { chacha20poly1305 } from "@noble/ciphers/chacha.js";
 import { type Aead, WEBCRYPTO_AEAD } from "./aead.ts";
