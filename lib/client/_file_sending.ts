@@ -214,42 +214,40 @@ export class FileSending {
 
   /**
    * Every chunk was read once: the whole-file digest goes to the receiver
-   * (through the ratchet) and into the stored manifest.
+   * (through the ratchet) and into the stored manifest. Runs inside the pump
+   * (it may read the file, into the shared buffer); the send itself is not
+   * waited for, so chunks go on moving meanwhile.
    */
   async #sendDigest(): Promise<void> {
     if (this.#digestSending || !this.#digests || !this.#hashed) return;
+    const count = this.#sealer.chunkCount;
+    // Chunks sent before a restart were never hashed in this run.
+    for (let i = 0; i < count && this.#hashedCount < count; i++) {
+      if (!hasBit(this.#hashed, i)) await this.#read(i);
+    }
+    const info = await (await this.#open()).stat();
+    if (info.size !== this.row.size || (info.mtime?.getTime() ?? null) !== this.#mtimeMs) {
+      throw new FileChanged(CHANGED);
+    }
+    const d = new e2e.FileDigester(this.#manifest.chunkBytes, 2);
+    for (let i = 0; i < count; i++) d.add(this.#digests.subarray(i * 32, i * 32 + 32));
+    const manifest = { ...this.#manifest, digest: d.finish(this.row.size) };
+    const encoded = e2e.encodeFileManifest(manifest);
     this.#digestSending = true;
-    try {
-      const count = this.#sealer.chunkCount;
-      // Chunks sent before a restart were never hashed in this run.
-      for (let i = 0; i < count && this.#hashedCount < count; i++) {
-        if (!hasBit(this.#hashed, i)) await this.#read(i);
-      }
-      const info = await (await this.#open()).stat();
-      if (info.size !== this.row.size || (info.mtime?.getTime() ?? null) !== this.#mtimeMs) {
-        throw new FileChanged(CHANGED);
-      }
-      const d = new e2e.FileDigester(this.#manifest.chunkBytes, 2);
-      for (let i = 0; i < count; i++) d.add(this.#digests.subarray(i * 32, i * 32 + 32));
-      const manifest = { ...this.#manifest, digest: d.finish(this.row.size) };
-      const encoded = e2e.encodeFileManifest(manifest);
-      try {
-        await this.#ctx.sendInner(
-          this.row.peer,
-          { t: "file-digest", id: this.row.id, digest: manifest.digest.toHex() },
-          () => this.#ctx.store.putTransfer({ ...this.row, manifest: encoded }),
-        );
-      } catch (e) {
-        // Not sent (the node is away): the next pump tries again; a repeat is harmless.
-        this.#ctx.log.info("cannot send a file digest yet", { id: this.row.id, why: String(e) });
-        return;
-      }
+    this.#ctx.sendInner(
+      this.row.peer,
+      { t: "file-digest", id: this.row.id, digest: manifest.digest.toHex() },
+      () => this.#ctx.store.putTransfer({ ...this.row, manifest: encoded }),
+    ).then(() => {
       this.row.manifest = encoded;
       this.#manifest = manifest;
       if (this.#done() && this.row.state === "sending") this.#setState("sent", this.row.reason);
-    } finally {
+    }, (e) => {
+      // Not sent (the node is away): a later pump tries again; a repeat is harmless.
+      this.#ctx.log.info("cannot send a file digest yet", { id: this.row.id, why: String(e) });
+    }).finally(() => {
       this.#digestSending = false;
-    }
+    });
   }
 
   async #sealAndSend(id: Uint8Array, index: number, plain: Uint8Array): Promise<void> {
