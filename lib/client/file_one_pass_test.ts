@@ -30,36 +30,39 @@ async function setup(self: string, windowBytes = 8 * 1024 * 1024) {
   const store = new ClientStore(":memory:");
   const sent: FileInner[] = [];
   const submits: Uint8Array[] = [];
-  const files = new FileTransfers({
-    self,
-    store,
-    connection: {
-      send: (m: { type: string; envelope?: Uint8Array }) => {
-        if (m.type === "chunkSubmit") submits.push(m.envelope!);
-        return true;
+  /** A client's file transfers on this store (a second one: the client restarted). */
+  const make = () =>
+    new FileTransfers({
+      self,
+      store,
+      connection: {
+        send: (m: { type: string; envelope?: Uint8Array }) => {
+          if (m.type === "chunkSubmit") submits.push(m.envelope!);
+          return true;
+        },
+        up: true,
+      } as unknown as NodeConnection,
+      clock: new FakeClock(),
+      log: SILENT_LOGGER,
+      downloadsDir: join(dir, "downloads"),
+      stagingDir: join(dir, "staging"),
+      chunkBytes: CHUNK,
+      windowBytes,
+      checkContact: () => {},
+      sendInner: (_peer, inner, write) => {
+        write?.();
+        sent.push(inner);
+        return Promise.resolve(crypto.randomUUID());
       },
-      up: true,
-    } as unknown as NodeConnection,
-    clock: new FakeClock(),
-    log: SILENT_LOGGER,
-    downloadsDir: join(dir, "downloads"),
-    stagingDir: join(dir, "staging"),
-    chunkBytes: CHUNK,
-    windowBytes,
-    checkContact: () => {},
-    sendInner: (_peer, inner, write) => {
-      write?.();
-      sent.push(inner);
-      return Promise.resolve(crypto.randomUUID());
-    },
-    emit: () => {},
-  });
+      emit: () => {},
+    });
+  const files = make();
   const cleanup = async () => {
     files.stop();
     store.close();
     await Deno.remove(dir, { recursive: true });
   };
-  return { dir, store, files, sent, submits, cleanup };
+  return { dir, store, files, sent, submits, cleanup, make };
 }
 
 function apply(store: ClientStore, files: FileTransfers, peer: string, inner: FileInner): void {
@@ -281,6 +284,57 @@ Deno.test("v2 sender: a chunk read again with other bytes (same time stamp) fail
     assert.match(t.store.transfer(t.id)!.reason ?? "", /changed while it was being sent/);
     assert.equal(t.sent.at(-1)?.t, "file-cancel");
   } finally {
+    await t.cleanup();
+  }
+});
+
+Deno.test("v2 sender restarted: chunks sent before are hashed again, so a change to them fails the digest", async () => {
+  const plain = data(6 * CHUNK, 7);
+  const t = await sending(plain, 2 * CHUNK);
+  let again: FileTransfers | null = null;
+  try {
+    await until("two chunks out", () => t.submits.length === 2);
+    t.answer();
+    await until("four chunks out", () => t.submits.length === 4);
+    await until("two chunks stored", () => t.store.transfer(t.id)!.doneBytes === 2 * CHUNK);
+    assert.ok(!t.sent.some((m) => m.t === "file-digest"), "no digest before the restart");
+    t.files.stop();
+    // While the client is down, chunk 0 (sent already) changes; its time stamp is put back.
+    const { mtime } = await Deno.stat(t.path);
+    const changed = plain.slice();
+    changed[5] ^= 0xff;
+    await Deno.writeFile(t.path, changed);
+    await Deno.utime(t.path, mtime!, mtime!);
+    again = t.make();
+    again.onConnected();
+    const seen = t.submits.length;
+    for (let i = 0; i < 50 && !t.sent.some((m) => m.t === "file-digest"); i++) {
+      if (t.submits.length > seen) {
+        const results = t.submits.splice(seen).map((e) => ({
+          id: envelopeIdHex(decodeEnvelope(e).id),
+          state: "stored" as const,
+        }));
+        again.onChunkResults(results);
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const d = t.sent.find((m) => m.t === "file-digest") as { digest: string } | undefined;
+    assert.ok(d, "the digest is sent after the restart");
+    const over = async (bytes: Uint8Array) => {
+      const digester = new e2e.FileDigester(CHUNK, 2);
+      for (let i = 0; i < 6; i++) {
+        digester.add(
+          await e2e.FileDigester.chunkDigest(bytes.subarray(i * CHUNK, (i + 1) * CHUNK)),
+        );
+      }
+      return digester.finish(bytes.length).toHex();
+    };
+    // It covers chunk 0 as read now, not as the receiver got it: the receiver refuses the file
+    // (its forged-digest case above).
+    assert.equal(d.digest, await over(changed));
+    assert.notEqual(d.digest, await over(plain));
+  } finally {
+    again?.stop();
     await t.cleanup();
   }
 });
