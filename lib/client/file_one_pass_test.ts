@@ -3,7 +3,8 @@
  * each end. The receiver saves a file only when the sender's `file-digest`
  * matches what it decrypted; a forged or second, different digest fails it; a
  * sender whose file changes while it is sent fails the transfer and tells the
- * receiver. Real files in .tmp/, a fake node connection, a fake clock.
+ * receiver; a v1 offer of an older client is still taken. Real files in .tmp/,
+ * a fake node connection, a fake clock.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -335,6 +336,53 @@ Deno.test("v2 sender restarted: chunks sent before are hashed again, so a change
     assert.notEqual(d.digest, await over(plain));
   } finally {
     again?.stop();
+    await t.cleanup();
+  }
+});
+
+Deno.test("a v1 offer from an older client (AES-256-GCM, digest up front) is still received and checked", async () => {
+  const plain = data(3 * CHUNK + 10, 8);
+  const t = await setup("bob@nodeb");
+  try {
+    const enc = new e2e.FileEncryptor({ chunkBytes: CHUNK });
+    const sealed: Uint8Array[] = [];
+    for await (const c of enc.encrypt([plain])) sealed.push(c);
+    const manifest = await enc.manifest();
+    assert.equal(manifest.version, 1);
+    const id = manifest.fileId.toHex();
+    apply(t.store, t.files, "alice@nodea", {
+      t: "file-offer",
+      id,
+      name: "old.bin",
+      size: plain.length,
+      type: "application/octet-stream",
+      manifest: e2e.encodeFileManifest(manifest).toBase64(),
+    });
+    await t.files.accept(id);
+    sealed.forEach((c, i) =>
+      t.files.onChunk(
+        `c${i}`,
+        encodeEnvelope({
+          id: crypto.getRandomValues(new Uint8Array(16)),
+          kind: "chunk",
+          ttl: 8,
+          createdAtMs: 0,
+          expiresAtMs: 3_600_000,
+          from: "alice@nodea",
+          to: "bob@nodeb",
+          body: encodeChunkBody({
+            fileId: manifest.fileId,
+            index: i,
+            fileBytes: plain.length,
+            sealed: c,
+          }),
+        }),
+      )
+    );
+    await until("saved", () => t.store.transfer(id)?.state === "complete");
+    assert.deepEqual(await Deno.readFile(t.store.transfer(id)!.path!), plain);
+    assert.ok(!t.sent.some((m) => m.t === "file-digest"));
+  } finally {
     await t.cleanup();
   }
 });
