@@ -91,6 +91,31 @@ async function drive(): Promise<void> {
           for (let i = 0; i < p.length; i++) if (p[i] !== data[total + i]) same = false;
           total += p.length;
         }
+        // Manifest v2: ChaCha20-Poly1305 through @noble/ciphers, the digest after the chunks.
+        const v2 = {
+          version: 2 as const,
+          fileId: crypto.getRandomValues(new Uint8Array(16)),
+          key: crypto.getRandomValues(new Uint8Array(32)),
+          chunkBytes: 256 * 1024,
+          byteLength: data.length,
+          digest: null,
+        };
+        const sealer = new e2e.FileChunkSealer(v2);
+        const digester = new e2e.FileDigester(v2.chunkBytes, 2);
+        const sealed2: Uint8Array[] = [];
+        for (let i = 0; i < sealer.chunkCount; i++) {
+          const piece = data.subarray(i * v2.chunkBytes, (i + 1) * v2.chunkBytes);
+          sealed2.push(await sealer.seal(i, piece));
+          digester.add(await e2e.FileDigester.chunkDigest(piece));
+        }
+        const m2 = e2e.decodeFileManifest(
+          e2e.encodeFileManifest({ ...v2, digest: digester.finish(data.length) }),
+        );
+        let total2 = 0;
+        for await (const p of new e2e.FileDecryptor(m2).decrypt(sealed2)) {
+          for (let i = 0; i < p.length; i++) if (p[i] !== data[total2 + i]) same = false;
+          total2 += p.length;
+        }
         let smallOrderRefused = 0;
         for (const k of e2e.ED25519_SMALL_ORDER_KEYS) {
           await e2e.importEd25519PublicKey(k).catch((err: unknown) => {
@@ -101,7 +126,7 @@ async function drive(): Promise<void> {
         return {
           seen: seen.join(","),
           replayRefused,
-          fileOk: same && total === data.length,
+          fileOk: same && total === data.length && total2 === data.length,
           smallOrderRefused,
           stateRoundTrip: state.sendCount === a.sendCount,
         };

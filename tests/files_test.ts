@@ -1,7 +1,8 @@
 /**
  * File transfer between real node processes on 127.0.0.1: sizes from 0 bytes
  * to 100 MB, hostile names, limits, a transfer broken three times (link,
- * relay restart, receiver kill -9), and a relay that alters a chunk.
+ * relay restart, receiver kill -9), a relay that alters a chunk, a sender
+ * restarted mid-send and a file changed while it is sent (manifest v2).
  */
 import assert from "node:assert/strict";
 import { basename, dirname, join } from "node:path";
@@ -332,6 +333,66 @@ Deno.test({
     } finally {
       for (const n of nodes) await n.stop();
       await relay.stop();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "files: a sender restarted mid-send completes whole; a file changed while it is sent is saved nowhere",
+  ...opts,
+  fn: async () => {
+    const root = await tempRoot("files-one-pass");
+    const nodes: NodeProc[] = [];
+    try {
+      const [a, b] = await Promise.all([
+        NodeProc.create({ id: "alice", root, withClient: true }),
+        NodeProc.create({ id: "bob", root, withClient: true, open: true }),
+      ]);
+      nodes.push(a, b);
+      await link(a, b);
+      await startChat(a, "alice@alice", b, "bob@bob");
+      const size = 100_000_000;
+      const reach = (id: string, fraction: number) =>
+        waitUntil(`bob past ${fraction * 100}%`, async () => {
+          const t = await transfer(b, id);
+          if (t?.state === "complete") throw new Error("finished before the break");
+          return (t?.bytesDone ?? 0) >= size * fraction;
+        }, 60_000);
+
+      // The chunks sent before the restart are hashed again from the file; the rest as sent.
+      const src = join(root, "restarted.bin");
+      await writeTestFile(src, size, 5);
+      const id = await sendAndAccept(a, b, "bob@bob", src);
+      await reach(id, 0.2);
+      await a.stop();
+      await a.start();
+      const got = await waitTransfer(b, id, "complete", 90_000);
+      assert.equal(await sha256File(got.path!), await sha256File(src));
+      await waitTransfer(a, id, "complete");
+
+      // Changed in place (same size) while the first chunks are on their way.
+      const changing = join(root, "changing.bin");
+      await writeTestFile(changing, size, 6);
+      const id2 = await sendAndAccept(a, b, "bob@bob", changing);
+      await reach(id2, 0.05);
+      {
+        using f = await Deno.open(changing, { write: true });
+        await f.seek(size - 1000, Deno.SeekMode.Start);
+        await f.write(new Uint8Array(10).fill(0xee));
+      }
+      await Deno.utime(changing, new Date(), new Date(Date.now() + 5000));
+      const failed = await waitTransfer(b, id2, "failed", 90_000);
+      assert.match(failed.reason ?? "", /changed while it was being sent/);
+      assert.equal((await waitTransfer(a, id2, "failed")).state, "failed");
+      const names = [...Deno.readDirSync(downloadsDir(b))].map((e) => e.name);
+      assert.ok(!names.some((n) => n.startsWith("changing")), names.join());
+      await waitUntil(
+        "no .part left",
+        () => ![...Deno.readDirSync(downloadsDir(b))].some((e) => e.name.endsWith(".part")),
+      );
+    } finally {
+      for (const n of nodes) await n.stop();
     }
   },
 });

@@ -63,26 +63,72 @@ export class RateMeter {
   }
 }
 
-/** Reads exactly `length` bytes at `offset` of an open file. @throws {Error} file shorter */
-export async function readAt(
-  file: Deno.FsFile,
-  offset: number,
-  length: number,
-): Promise<Uint8Array> {
-  const buf = new Uint8Array(length);
-  await file.seek(offset, Deno.SeekMode.Start);
-  let got = 0;
-  while (got < length) {
-    const n = await file.read(buf.subarray(got));
-    if (n === null) throw new Error("Cannot read file: it is shorter than when it was offered");
-    got += n;
-  }
-  return buf;
-}
+/**
+ * An open file read and written at offsets, remembering its position so that
+ * sequential access (the usual case: chunks in order) costs no seek per call.
+ */
+export class PositionedFile {
+  #file: Deno.FsFile;
+  #pos = -1;
 
-/** Writes all of `bytes` at `offset` of an open file. */
-export async function writeAt(file: Deno.FsFile, offset: number, bytes: Uint8Array): Promise<void> {
-  await file.seek(offset, Deno.SeekMode.Start);
-  let put = 0;
-  while (put < bytes.length) put += await file.write(bytes.subarray(put));
+  constructor(file: Deno.FsFile) {
+    this.#file = file;
+  }
+
+  async #at(offset: number): Promise<void> {
+    if (this.#pos === offset) return;
+    this.#pos = -1; // unknown until the seek is done
+    await this.#file.seek(offset, Deno.SeekMode.Start);
+    this.#pos = offset;
+  }
+
+  /**
+   * Fills `buf` from `offset`. The caller owns `buf` (it is reused for the next read).
+   *
+   * @throws {Error} the file is shorter
+   */
+  async readInto(offset: number, buf: Uint8Array): Promise<Uint8Array> {
+    await this.#at(offset);
+    let got = 0;
+    try {
+      while (got < buf.length) {
+        const n = await this.#file.read(buf.subarray(got));
+        if (n === null) throw new Error("Cannot read file: it is shorter than when it was offered");
+        got += n;
+      }
+    } finally {
+      this.#pos = got === buf.length ? offset + got : -1;
+    }
+    return buf;
+  }
+
+  /** Writes all of `bytes` at `offset`. */
+  async writeAt(offset: number, bytes: Uint8Array): Promise<void> {
+    await this.#at(offset);
+    let put = 0;
+    try {
+      while (put < bytes.length) put += await this.#file.write(bytes.subarray(put));
+    } finally {
+      this.#pos = put === bytes.length ? offset + put : -1;
+    }
+  }
+
+  stat(): Promise<Deno.FileInfo> {
+    return this.#file.stat();
+  }
+
+  truncate(length: number): Promise<void> {
+    this.#pos = -1;
+    return this.#file.truncate(length);
+  }
+
+  syncData(): Promise<void> {
+    return this.#file.syncData();
+  }
+
+  close(): void {
+    try {
+      this.#file.close();
+    } catch { /* closed already */ }
+  }
 }

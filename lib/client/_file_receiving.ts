@@ -6,15 +6,24 @@
  * then acknowledged to the node, which deletes them. A chunk that fails to
  * authenticate (altered on the way) is asked for again, at most
  * {@linkcode MAX_ATTEMPTS} times, then the transfer fails loudly. Once every
- * chunk is there the whole file is read back and its digest checked against
- * the manifest; only then is it given its sanitised, unused name.
+ * chunk is there and the whole-file digest is known, the digest is checked;
+ * only then is the file given its sanitised, unused name.
+ *
+ * Manifest v2 (docs/PROTOCOL.md §13): each chunk's SHA-256 is taken from the
+ * plaintext as it is decrypted (32 bytes a chunk, kept in memory), and the
+ * sender's digest comes after the chunks (`file-digest`), so the file is not
+ * read back; only chunks written before a restart of this client are read
+ * again to hash them. Manifest v1 (digest in the offer): the file is read back
+ * once, as before.
  */
 import { join } from "node:path";
 import * as e2e from "../e2e/mod.ts";
 import type { ChunkBody } from "../protocol/mod.ts";
 import type { TransferRow } from "./client_store.ts";
-import { type FileContext, hasBit, RateMeter, readAt, setBit, writeAt } from "./_file_context.ts";
+import { type FileContext, hasBit, PositionedFile, RateMeter, setBit } from "./_file_context.ts";
 import { numberedFileName } from "./file_name.ts";
+import { NODE_AEAD } from "./node_aead.ts";
+import { NODE_CHACHA20_POLY1305, sha256Sync } from "./node_file_cipher.ts";
 
 /** Times a chunk is asked for again before the transfer fails. */
 export const MAX_ATTEMPTS = 3;
@@ -34,7 +43,10 @@ export class FileReceiving {
   #dir: string;
   #manifest: e2e.FileManifest;
   #decryptor: e2e.FileDecryptor;
-  #file: Deno.FsFile | null = null;
+  #file: PositionedFile | null = null;
+  /** v2: each chunk's SHA-256 as it was decrypted in this run, and which are known. */
+  #digests: Uint8Array | null = null;
+  #hashed: Uint8Array | null = null;
   #chain: Promise<void> = Promise.resolve();
   #queued = 0;
   #acks: string[] = [];
@@ -45,7 +57,50 @@ export class FileReceiving {
     this.row = row;
     this.#dir = downloadsDir;
     this.#manifest = e2e.decodeFileManifest(row.manifest);
-    this.#decryptor = new e2e.FileDecryptor(this.#manifest);
+    this.#decryptor = new e2e.FileDecryptor(this.#manifest, {
+      aead: NODE_AEAD,
+      chacha20Poly1305: NODE_CHACHA20_POLY1305,
+    });
+    if (this.#manifest.version === 2) {
+      const count = this.#decryptor.chunkCount;
+      this.#digests = new Uint8Array(32 * count);
+      this.#hashed = new Uint8Array(Math.ceil(count / 8));
+    }
+  }
+
+  async #open(): Promise<PositionedFile> {
+    this.#file ??= new PositionedFile(
+      await Deno.open(partPath(this.#dir, this.row.id), { read: true, write: true, create: true }),
+    );
+    return this.#file;
+  }
+
+  /**
+   * The sender's whole-file digest (v2, `file-digest`): kept in the stored
+   * manifest; the file is checked against it once every chunk is in. Returns
+   * the store write (in the ratchet's transaction) and what to do after it.
+   */
+  takeDigest(digest: Uint8Array): { write: () => void; after: () => void } {
+    const nothing = { write: () => {}, after: () => {} };
+    if (this.#manifest.version !== 2 || digest.length !== 32) return nothing;
+    const known = this.#manifest.digest;
+    if (known !== null) {
+      if (e2e.constantTimeEqual(known, digest)) return nothing; // a repeat
+      return {
+        write: () => {},
+        after: () => this.fail("Cannot save file: the sender sent two different digests", true),
+      };
+    }
+    const manifest = { ...this.#manifest, digest };
+    const encoded = e2e.encodeFileManifest(manifest);
+    return {
+      write: () => this.#ctx.store.putTransfer({ ...this.row, manifest: encoded }),
+      after: () => {
+        this.row.manifest = encoded;
+        this.#manifest = manifest;
+        if (this.row.state === "receiving" && this.complete) void this.finish();
+      },
+    };
   }
 
   get complete(): boolean {
@@ -75,12 +130,12 @@ export class FileReceiving {
     } catch {
       return this.#altered(c.index);
     }
-    this.#file ??= await Deno.open(partPath(this.#dir, this.row.id), {
-      read: true,
-      write: true,
-      create: true,
-    });
-    await writeAt(this.#file, c.index * this.#manifest.chunkBytes, plain);
+    const file = await this.#open();
+    await file.writeAt(c.index * this.#manifest.chunkBytes, plain);
+    if (this.#digests && this.#hashed) {
+      this.#digests.set(sha256Sync(plain), c.index * 32);
+      setBit(this.#hashed, c.index);
+    }
     setBit(this.row.done, c.index);
     this.row.doneBytes += plain.length;
     this.rate.add(this.#ctx.clock.nowMs(), this.row.doneBytes);
@@ -117,17 +172,19 @@ export class FileReceiving {
     else this.#ctx.changed(this.row);
   }
 
-  /** Checks the whole file against the manifest's digest and saves it under its name. */
+  /** Checks the whole file against the sender's digest and saves it under its name. */
   async finish(): Promise<void> {
     if (this.#finishing || this.row.state !== "receiving") return;
+    // v2: the digest comes after the chunks; finish() runs again when it does.
+    const expected = this.#manifest.digest;
+    if (expected === null) return;
     this.#finishing = true;
     const part = partPath(this.#dir, this.row.id);
     try {
-      this.#file ??= await Deno.open(part, { read: true, write: true, create: true });
-      const file = this.#file;
+      const file = await this.#open();
       await file.truncate(this.row.size);
       await file.syncData();
-      if (!e2e.constantTimeEqual(await this.#digest(file), this.#manifest.digest)) {
+      if (!e2e.constantTimeEqual(await this.#digest(file), expected)) {
         await Deno.remove(part).catch(() => {});
         return this.fail("Cannot save file: its content does not match the sender's digest", true);
       }
@@ -153,18 +210,25 @@ export class FileReceiving {
     }
   }
 
-  async #digest(file: Deno.FsFile): Promise<Uint8Array> {
-    const { chunkBytes } = this.#manifest;
-    const d = new e2e.FileDigester(chunkBytes);
-    const queue: Promise<Uint8Array>[] = [];
-    for (let i = 0; i < this.#decryptor.chunkCount; i++) {
+  /**
+   * The whole-file digest of what was received: from the chunk digests taken
+   * while decrypting (v2), reading back only the chunks not hashed in this run
+   * (all of them for v1).
+   */
+  async #digest(file: PositionedFile): Promise<Uint8Array> {
+    const { chunkBytes, version } = this.#manifest;
+    const count = this.#decryptor.chunkCount;
+    const d = new e2e.FileDigester(chunkBytes, version);
+    let buf: Uint8Array | null = null;
+    for (let i = 0; i < count; i++) {
+      if (this.#digests && this.#hashed && hasBit(this.#hashed, i)) {
+        d.add(this.#digests.subarray(i * 32, i * 32 + 32));
+        continue;
+      }
+      buf ??= new Uint8Array(chunkBytes);
       const len = Math.min(chunkBytes, this.row.size - i * chunkBytes);
-      queue.push(readAt(file, i * chunkBytes, len).then((b) => e2e.FileDigester.chunkDigest(b)));
-      // Reads are sequential (one handle); digests overlap, four at a time.
-      await queue[queue.length - 1].catch(() => {});
-      if (queue.length >= 4) d.add(await queue.shift()!);
+      d.add(sha256Sync(await file.readInto(i * chunkBytes, buf.subarray(0, len))));
     }
-    while (queue.length > 0) d.add(await queue.shift()!);
     return d.finish(this.row.size);
   }
 
@@ -186,11 +250,8 @@ export class FileReceiving {
   }
 
   close(): void {
-    const file = this.#file;
+    this.#file?.close();
     this.#file = null;
-    try {
-      file?.close();
-    } catch { /* closed already */ }
   }
 }
 

@@ -1,6 +1,7 @@
 /**
  * The sending side of one file transfer (private to lib/client): reads the
- * file at chunk offsets, seals each chunk (lib/e2e, four at a time), and
+ * file at chunk offsets into one reused buffer, hashes and seals each chunk
+ * (lib/e2e with the node:crypto fast paths, synchronous), and
  * keeps at most `windowBytes` of chunks that the receiver's node has not
  * acknowledged yet. The node forwards a chunk without storing it; the
  * destination node's signed receipt comes back as a chunk result. A chunk
@@ -8,6 +9,15 @@
  * (the destination's de-duplication makes that harmless), so a broken link
  * or a restarted relay only delays the transfer. Which chunks are stored is
  * a bitmap in the client store, so a restarted client goes on from there.
+ *
+ * Manifest v2 (docs/PROTOCOL.md §13): the file is read once. Each chunk's
+ * SHA-256 is kept (32 bytes a chunk, in memory) as it is sealed; once every
+ * chunk has been read, the whole-file digest goes to the receiver through the
+ * ratchet (`file-digest`) and into the stored manifest. A chunk read again
+ * (a resend) whose bytes differ from the first read, or a file whose size or
+ * modification time changed, fails the transfer: the receiver is told and
+ * saves nothing. After a restart, the chunks sent before it are read again to
+ * hash them (the only second read).
  */
 import * as e2e from "../e2e/mod.ts";
 import type { Address } from "../ids.ts";
@@ -15,15 +25,26 @@ import {
   chunkEnvelopeId,
   type ChunkResult,
   DEFAULT_TTL,
-  encodeChunkBody,
+  encodeChunkBodyParts,
   encodeEnvelope,
   envelopeIdHex,
 } from "../protocol/mod.ts";
 import type { TransferRow } from "./client_store.ts";
-import { clearBit, type FileContext, hasBit, RateMeter, readAt, setBit } from "./_file_context.ts";
+import {
+  clearBit,
+  type FileContext,
+  hasBit,
+  PositionedFile,
+  RateMeter,
+  setBit,
+} from "./_file_context.ts";
+import { NODE_AEAD } from "./node_aead.ts";
+import { NODE_CHACHA20_POLY1305, sha256Sync } from "./node_file_cipher.ts";
 
-/** Chunks sealed concurrently. */
-const SEAL_WINDOW = 4;
+/** Why a transfer stops when the file is not what was offered any more. */
+const CHANGED = "Cannot send file: it changed while it was being sent; send it again";
+
+class FileChanged extends Error {}
 
 interface InFlight {
   index: number;
@@ -38,7 +59,16 @@ export class FileSending {
   #ctx: FileContext;
   #manifest: e2e.FileManifest;
   #sealer: e2e.FileChunkSealer;
-  #file: Deno.FsFile | null = null;
+  #file: PositionedFile | null = null;
+  /** The read buffer, reused for every chunk (its bytes are sealed before the next read). */
+  #buf: Uint8Array | null = null;
+  /** v2 before the digest is sent: each chunk's SHA-256, and which are known. */
+  #digests: Uint8Array | null = null;
+  #hashed: Uint8Array | null = null;
+  #hashedCount = 0;
+  #digestSending = false;
+  /** The file's modification time when offered (this run) or first opened. */
+  #mtimeMs: number | null;
   #inflight = new Map<string, InFlight>();
   #inflightIdx = new Set<number>();
   #inflightBytes = 0;
@@ -54,20 +84,36 @@ export class FileSending {
   constructor(
     ctx: FileContext,
     row: TransferRow,
-    { windowBytes, retryMs, byChunkId }: {
+    { windowBytes, retryMs, byChunkId, mtimeMs = null }: {
       windowBytes: number;
       retryMs: number;
       /** Where chunk envelope ids in flight are registered, to route results back. */
       byChunkId: Map<string, FileSending>;
+      /** The file's modification time when it was offered, if known. */
+      mtimeMs?: number | null;
     },
   ) {
     this.#byChunkId = byChunkId;
     this.#ctx = ctx;
     this.row = row;
     this.#manifest = e2e.decodeFileManifest(row.manifest);
-    this.#sealer = new e2e.FileChunkSealer(this.#manifest);
+    this.#sealer = new e2e.FileChunkSealer(this.#manifest, {
+      aead: NODE_AEAD,
+      chacha20Poly1305: NODE_CHACHA20_POLY1305,
+    });
     this.#windowBytes = windowBytes;
     this.#retryMs = retryMs;
+    this.#mtimeMs = mtimeMs;
+    if (this.#manifest.digest === null) {
+      const count = this.#sealer.chunkCount;
+      this.#digests = new Uint8Array(32 * count);
+      this.#hashed = new Uint8Array(Math.ceil(count / 8));
+    }
+  }
+
+  /** Whether the receiver has (or is being sent) the whole-file digest. */
+  get #digestSent(): boolean {
+    return this.#manifest.digest !== null;
   }
 
   #done(): boolean {
@@ -89,42 +135,123 @@ export class FileSending {
     return null;
   }
 
+  async #open(): Promise<PositionedFile> {
+    if (this.#file) return this.#file;
+    const file = new PositionedFile(await Deno.open(this.row.path!, { read: true }));
+    const info = await file.stat();
+    const mtimeMs = info.mtime?.getTime() ?? null;
+    if (info.size !== this.row.size || (this.#mtimeMs !== null && mtimeMs !== this.#mtimeMs)) {
+      file.close();
+      throw new FileChanged(CHANGED);
+    }
+    this.#mtimeMs ??= mtimeMs;
+    this.#file = file;
+    return file;
+  }
+
+  /** Reads chunk `index` into the reused buffer; valid until the next read. */
+  async #read(index: number): Promise<Uint8Array> {
+    const file = await this.#open();
+    const bytes = this.#sealer.plainChunkBytes(index);
+    this.#buf ??= new Uint8Array(this.#manifest.chunkBytes);
+    const plain = await file.readInto(
+      index * this.#manifest.chunkBytes,
+      this.#buf.subarray(0, bytes),
+    );
+    this.#noteDigest(index, plain);
+    return plain;
+  }
+
+  /** Keeps chunk `index`'s SHA-256 (v2, digest not sent); a second read must give the same. */
+  #noteDigest(index: number, plain: Uint8Array): void {
+    if (!this.#digests || !this.#hashed) return;
+    const h = sha256Sync(plain);
+    const at = index * 32;
+    if (hasBit(this.#hashed, index)) {
+      if (!e2e.constantTimeEqual(h, this.#digests.subarray(at, at + 32))) {
+        throw new FileChanged(CHANGED);
+      }
+      return;
+    }
+    this.#digests.set(h, at);
+    setBit(this.#hashed, index);
+    this.#hashedCount++;
+  }
+
   /** Sends chunks while the window has room; one pump at a time. */
   async pump(): Promise<void> {
     if (this.#pumping) return;
     this.#pumping = true;
-    const sealing: Promise<void>[] = [];
     try {
-      this.#file ??= await Deno.open(this.row.path!, { read: true });
       while (
         this.row.state === "sending" && this.#ctx.connection.up &&
         this.#inflightBytes < this.#windowBytes && this.#ctx.clock.nowMs() >= this.#retryAtMs
       ) {
         const index = this.#next();
         if (index === null) break;
-        const bytes = this.#sealer.plainChunkBytes(index);
-        const plain = await readAt(this.#file, index * this.#manifest.chunkBytes, bytes);
+        const plain = await this.#read(index);
         const attempt = this.row.attempts[index] ?? 0;
         const id = await chunkEnvelopeId(this.#manifest.fileId, index, attempt);
         const hex = envelopeIdHex(id);
-        this.#inflight.set(hex, { index, bytes, sentAtMs: this.#ctx.clock.nowMs() });
+        this.#inflight.set(hex, { index, bytes: plain.length, sentAtMs: this.#ctx.clock.nowMs() });
         this.#byChunkId.set(hex, this);
         this.#inflightIdx.add(index);
-        this.#inflightBytes += bytes;
-        sealing.push(this.#sealAndSend(id, index, plain));
-        if (sealing.length >= SEAL_WINDOW) await sealing.shift();
+        this.#inflightBytes += plain.length;
+        // Sealed (synchronously, node:crypto) before the buffer is read into again.
+        await this.#sealAndSend(id, index, plain);
       }
-      await Promise.all(sealing);
+      if (
+        !this.#digestSent && this.#cursor >= this.#sealer.chunkCount &&
+        this.row.state === "sending" && this.#ctx.connection.up
+      ) await this.#sendDigest();
     } catch (e) {
-      await Promise.allSettled(sealing);
-      this.fail(`Cannot send file: ${(e as Error).message}`);
+      if (e instanceof FileChanged) this.fail(e.message, true);
+      else this.fail(`Cannot send file: ${(e as Error).message}`);
     } finally {
       this.#pumping = false;
     }
   }
 
+  /**
+   * Every chunk was read once: the whole-file digest goes to the receiver
+   * (through the ratchet) and into the stored manifest. Runs inside the pump
+   * (it may read the file, into the shared buffer); the send itself is not
+   * waited for, so chunks go on moving meanwhile.
+   */
+  async #sendDigest(): Promise<void> {
+    if (this.#digestSending || !this.#digests || !this.#hashed) return;
+    const count = this.#sealer.chunkCount;
+    // Chunks sent before a restart were never hashed in this run.
+    for (let i = 0; i < count && this.#hashedCount < count; i++) {
+      if (!hasBit(this.#hashed, i)) await this.#read(i);
+    }
+    const info = await (await this.#open()).stat();
+    if (info.size !== this.row.size || (info.mtime?.getTime() ?? null) !== this.#mtimeMs) {
+      throw new FileChanged(CHANGED);
+    }
+    const d = new e2e.FileDigester(this.#manifest.chunkBytes, 2);
+    for (let i = 0; i < count; i++) d.add(this.#digests.subarray(i * 32, i * 32 + 32));
+    const manifest = { ...this.#manifest, digest: d.finish(this.row.size) };
+    const encoded = e2e.encodeFileManifest(manifest);
+    this.#digestSending = true;
+    this.#ctx.sendInner(
+      this.row.peer,
+      { t: "file-digest", id: this.row.id, digest: manifest.digest.toHex() },
+      () => this.#ctx.store.putTransfer({ ...this.row, manifest: encoded }),
+    ).then(() => {
+      this.row.manifest = encoded;
+      this.#manifest = manifest;
+      if (this.#done() && this.row.state === "sending") this.#setState("sent", this.row.reason);
+    }, (e) => {
+      // Not sent (the node is away): a later pump tries again; a repeat is harmless.
+      this.#ctx.log.info("cannot send a file digest yet", { id: this.row.id, why: String(e) });
+    }).finally(() => {
+      this.#digestSending = false;
+    });
+  }
+
   async #sealAndSend(id: Uint8Array, index: number, plain: Uint8Array): Promise<void> {
-    const sealed = await this.#sealer.seal(index, plain);
+    const sealed = await this.#sealer.sealParts(index, plain);
     const now = this.#ctx.clock.nowMs();
     const envelope = encodeEnvelope({
       id,
@@ -134,12 +261,10 @@ export class FileSending {
       expiresAtMs: now + this.#ctx.lifetimeMs,
       from: this.#ctx.self,
       to: this.row.peer as Address,
-      body: encodeChunkBody({
-        fileId: this.#manifest.fileId,
-        index,
-        fileBytes: this.row.size,
+      body: encodeChunkBodyParts(
+        { fileId: this.#manifest.fileId, index, fileBytes: this.row.size },
         sealed,
-      }),
+      ),
     });
     // Not connected: the chunk stays in flight and goes again after the retry delay.
     this.#ctx.connection.send({ type: "chunkSubmit", envelope });
@@ -160,7 +285,8 @@ export class FileSending {
       }
       // A mailbox holds it ("held at mailbox M"): the sender may go offline once all are.
       this.row.reason = r.reason ?? null;
-      if (this.#done() && this.row.state === "sending") this.#setState("sent", this.row.reason);
+      const sent = this.#done() && this.#digestSent && this.row.state === "sending";
+      if (sent) this.#setState("sent", this.row.reason);
       else this.#ctx.changed(this.row);
     } else if (r.state === "retry") {
       this.#redo.push(f.index);
@@ -242,10 +368,8 @@ export class FileSending {
   /** Stops reading; in-flight chunks are forgotten. */
   close(): void {
     for (const [id, f] of this.#inflight) this.#forget(id, f);
-    const file = this.#file;
+    this.#file?.close();
     this.#file = null;
-    try {
-      file?.close();
-    } catch { /* closed already */ }
+    this.#buf = null;
   }
 }

@@ -95,7 +95,7 @@ export const TRANSFER_UPSERT =
   `INSERT INTO transfers (id, peer, direction, name, type, size, manifest, path, state, reason,
   done, done_bytes, attempts, created_at_ms, updated_at_ms)
   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-  ON CONFLICT (id) DO UPDATE SET name = excluded.name, path = excluded.path,
+  ON CONFLICT (id) DO UPDATE SET name = excluded.name, manifest = excluded.manifest, path = excluded.path,
   state = excluded.state, reason = excluded.reason, done = excluded.done,
   done_bytes = excluded.done_bytes, attempts = excluded.attempts,
   updated_at_ms = excluded.updated_at_ms`;

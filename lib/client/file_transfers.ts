@@ -1,7 +1,8 @@
 /**
  * File transfers of one client (docs/PROTOCOL.md §13). A file is offered inside a
- * chat through the ratchet (name, size, type and the lib/e2e manifest with
- * the file's fresh key and whole-file digest); the receiver accepts (or the
+ * chat through the ratchet (name, size, type and the lib/e2e manifest v2 with
+ * the file's fresh key; the whole-file digest follows the chunks, as
+ * `file-digest`, so the file is read once); the receiver accepts (or the
  * client does, for offers up to `autoAcceptBytes`) or declines; the sender
  * then streams encrypted chunks (see _file_sending.ts) and the receiver
  * writes, checks and saves them (see _file_receiving.ts). Either side may
@@ -29,7 +30,7 @@ import type { NodeConnection } from "./node_connection.ts";
 import type { FileInner } from "./payload.ts";
 import { sanitizeFileName } from "./file_name.ts";
 import { checkFileOffer, DEFAULT_FILE_OFFER_LIMITS, type FileOfferLimits } from "./file_offer.ts";
-import { bitmapBytes, type FileContext, readAt } from "./_file_context.ts";
+import { bitmapBytes, type FileContext } from "./_file_context.ts";
 import { FileSending } from "./_file_sending.ts";
 import { FileReceiving, partPath } from "./_file_receiving.ts";
 
@@ -98,6 +99,8 @@ export class FileTransfers {
   #offerEnvelopes = new Map<string, string>();
   /** Chunk id → when it first came before its file was offered or pushed. */
   #early = new Map<string, number>();
+  /** Transfer id → the file's modification time when this run offered it. */
+  #offeredMtimeMs = new Map<string, number>();
   #timer: ReturnType<typeof setInterval>;
 
   constructor(options: FileTransfersOptions) {
@@ -157,6 +160,7 @@ export class FileTransfers {
         windowBytes: this.#o.windowBytes,
         retryMs: this.#o.retryMs,
         byChunkId: this.#byChunkId,
+        mtimeMs: this.#offeredMtimeMs.get(row.id) ?? null,
       });
       this.#sending.set(row.id, s);
     }
@@ -197,6 +201,7 @@ export class FileTransfers {
   #retire(row: TransferRow): void {
     this.#sending.get(row.id)?.close();
     this.#sending.delete(row.id);
+    this.#offeredMtimeMs.delete(row.id);
     this.#receiving.get(row.id)?.close();
     this.#receiving.delete(row.id);
     if (row.direction === "out" && row.path?.startsWith(this.#o.stagingDir)) {
@@ -241,8 +246,9 @@ export class FileTransfers {
   }
 
   /**
-   * Offers a file: computes its digest (one read), makes a manifest with a
-   * fresh key, and sends the offer through the ratchet.
+   * Offers a file: makes a manifest (v2) with a fresh key, and sends the offer
+   * through the ratchet. The file is not read here: its digest is taken while
+   * it is sent (see _file_sending.ts).
    *
    * @throws {Error} not a contact, not a readable regular file
    */
@@ -266,13 +272,13 @@ export class FileTransfers {
     const chunkBytes = this.#o.chunkBytes;
     const fits = checkFileOffer({ size, chunkBytes, limits: this.#o.offerLimits });
     if (fits.kind === "refused") throw new RangeError(`Cannot send file: ${fits.why}`);
-    const digest = await fileDigest(file.path, size, chunkBytes);
     const manifest: e2e.FileManifest = {
+      version: 2,
       fileId: crypto.getRandomValues(new Uint8Array(16)),
       key: crypto.getRandomValues(new Uint8Array(32)),
       chunkBytes,
       byteLength: size,
-      digest,
+      digest: null,
     };
     const now = this.#o.clock.nowMs();
     const name = (file.name ?? basename(file.path)).slice(0, 1024) || "file";
@@ -308,6 +314,7 @@ export class FileTransfers {
       options.via,
     );
     this.#offerEnvelopes.set(envelope, row.id);
+    if (info.mtime) this.#offeredMtimeMs.set(row.id, info.mtime.getTime());
     this.#changed(row, true);
     return this.#view(row);
   }
@@ -596,6 +603,10 @@ export class FileTransfers {
           },
         };
       }
+      case "file-digest": {
+        if (row.direction !== "in" || row.state !== "receiving") return nothing;
+        return this.#receiver(row).takeDigest(Uint8Array.fromHex(m.digest));
+      }
       case "file-resend": {
         if (row.direction !== "out" || (row.state !== "sending" && row.state !== "sent")) {
           return nothing;
@@ -649,7 +660,8 @@ export class FileTransfers {
       const e = decodeEnvelope(envelope);
       if (e.kind !== "chunk" || e.to !== this.#o.self) throw new TypeError("not a chunk for us");
       from = e.from;
-      chunk = decodeChunkBody(e.body);
+      // A view: the envelope is this call's own copy, and the chunk is decrypted from it.
+      chunk = decodeChunkBody(e.body, { view: true });
     } catch (e) {
       this.#o.log.warn("dropped a malformed chunk", { id, why: (e as Error).message });
       return void ack();
@@ -670,19 +682,4 @@ export class FileTransfers {
     if (!r || r.row.peer !== from) return void ack();
     r.take(id, chunk);
   }
-}
-
-/** The whole-file digest of a file on disk (the manifest's), reading it once. */
-async function fileDigest(path: string, size: number, chunkBytes: number): Promise<Uint8Array> {
-  const d = new e2e.FileDigester(chunkBytes);
-  using file = await Deno.open(path, { read: true });
-  const count = e2e.chunkCount(size, chunkBytes);
-  const queue: Promise<Uint8Array>[] = [];
-  for (let i = 0; i < count; i++) {
-    const chunk = await readAt(file, i * chunkBytes, Math.min(chunkBytes, size - i * chunkBytes));
-    queue.push(e2e.FileDigester.chunkDigest(chunk));
-    if (queue.length >= 4) d.add(await queue.shift()!);
-  }
-  while (queue.length > 0) d.add(await queue.shift()!);
-  return d.finish(size);
 }

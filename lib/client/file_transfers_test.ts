@@ -53,11 +53,12 @@ async function setup(extra: { awayAcceptBytes?: number } = {}) {
 function offer(size: number, chunkBytes: number): Extract<FileInner, { t: "file-offer" }> {
   const fileId = crypto.getRandomValues(new Uint8Array(16));
   const manifest = e2e.encodeFileManifest({
+    version: 2,
     fileId,
     key: new Uint8Array(32),
     chunkBytes,
     byteLength: size,
-    digest: new Uint8Array(32),
+    digest: null,
   });
   return {
     t: "file-offer",

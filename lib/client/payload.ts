@@ -17,6 +17,7 @@
  *   8 file-cancel  [16] file id | u8 has reason (0 | 1) | str16 reason (≤ 500), if any
  *   9 file-resend  [16] file id | u64 index | u8 attempt (1 to 99)
  *  10 file-push    [16] file id (chunks follow without waiting for an accept: the receiver is away)
+ *  11 file-digest  [16] file id | [32] whole-file digest (manifest v2: sent once every chunk is read)
  *
  * Kind 1 (`u8 1 | request v1 | sealed intro` beside it, outside the signature) and
  * the JSON inner messages of earlier versions are no longer read.
@@ -41,7 +42,8 @@ export type FileInner =
   | { t: "file-offer"; id: string; name: string; size: number; type: string; manifest: string }
   | { t: "file-accept" | "file-decline" | "file-done" | "file-push"; id: string }
   | { t: "file-cancel"; id: string; reason?: string }
-  | { t: "file-resend"; id: string; index: number; attempt: number };
+  | { t: "file-resend"; id: string; index: number; attempt: number }
+  | { t: "file-digest"; id: string; digest: string };
 
 /** Tells file transfer messages from the rest. */
 export function isFileInner(inner: Inner): inner is FileInner {
@@ -88,6 +90,7 @@ const INNER_TYPES = [
   "file-cancel",
   "file-resend",
   "file-push",
+  "file-digest",
 ] as const;
 const CODE = Object.fromEntries(INNER_TYPES.map((t, i) => [t, i + 1])) as Record<
   Inner["t"],
@@ -125,6 +128,9 @@ export function encodeInner(m: Inner): Uint8Array {
       return (m.reason ? w.u8(1).str16(m.reason) : w.u8(0)).finish();
     case "file-resend":
       return w.u64(m.index).u8(m.attempt).finish();
+    case "file-digest":
+      if (!/^[0-9a-f]{64}$/.test(m.digest)) throw new RangeError("Cannot encode file digest");
+      return w.raw(Uint8Array.fromHex(m.digest)).finish();
     default:
       return w.finish();
   }
@@ -203,6 +209,9 @@ export function decodeInner(bytes: Uint8Array): Inner {
           m = { t, id, index, attempt };
           break;
         }
+        case "file-digest":
+          m = { t, id, digest: r.rawView(32, "digest").toHex() };
+          break;
         default:
           m = { t, id };
       }

@@ -29,6 +29,7 @@ const SAMPLES: Inner[] = [
   { t: "file-cancel", id: FILE_ID, reason: "Cannot send file: quota full" },
   { t: "file-resend", id: FILE_ID, index: 7, attempt: 2 },
   { t: "file-push", id: FILE_ID },
+  { t: "file-digest", id: FILE_ID, digest: "ab".repeat(32) },
 ];
 
 Deno.test("decodeInner() reads back every inner message encodeInner() writes", () => {
@@ -69,7 +70,7 @@ Deno.test("decodeInner() refuses unknown versions and types, JSON, truncation, t
   );
   refuses(Uint8Array.of(2, 1), /version/);
   refuses(Uint8Array.of(1, 0), /unknown type/);
-  refuses(Uint8Array.of(1, 11), /unknown type/);
+  refuses(Uint8Array.of(1, 12), /unknown type/);
   refuses(new Uint8Array(0), /truncated/);
   refuses(Uint8Array.of(1, 3, 0), /trailing/);
   refuses(Uint8Array.of(1, 2, 0, 0, 0, 0, 0, 0, 0, 9, 0), /trailing/);
@@ -80,6 +81,17 @@ Deno.test("decodeInner() refuses unknown versions and types, JSON, truncation, t
       assert.throws(() => decodeInner(bytes.subarray(0, n)), CodecError, `${m.t} at ${n}`);
     }
   }
+});
+
+Deno.test("a file-digest is type 11, the file id and 32 bytes, nothing else", () => {
+  const bytes = encodeInner({ t: "file-digest", id: FILE_ID, digest: "cd".repeat(32) });
+  assert.deepEqual(
+    bytes,
+    Uint8Array.of(1, 11, ...Uint8Array.fromHex(FILE_ID), ...new Uint8Array(32).fill(0xcd)),
+  );
+  refuses(bytes.subarray(0, bytes.length - 1), /truncated/);
+  refuses(Uint8Array.of(...bytes, 0), /trailing/);
+  assert.throws(() => encodeInner({ t: "file-digest", id: FILE_ID, digest: "cd" }), RangeError);
 });
 
 Deno.test("decodeInner() checks every field", () => {

@@ -3,9 +3,12 @@
  * the whole-file digest, and re-chunking of a byte stream. Private to lib/e2e.
  *
  *   nonce_i = 0x00000000 | u64 i                      (unique: the key is fresh per file)
- *   ad_i    = "fedchat/v1/file/chunk\0" | fileId [16] | chunkBytes u32 | u64 i | final u8
- *   digest  = SHA-256("fedchat/v1/file/digest\0" | chunkBytes u32
+ *   ad_i    = "fedchat/vN/file/chunk\0" | fileId [16] | chunkBytes u32 | u64 i | final u8
+ *   digest  = SHA-256("fedchat/vN/file/digest\0" | chunkBytes u32
  *                     | SHA-256(chunk_0) | ... | SHA-256(chunk_last) | u64 byteLength)
+ *
+ * N is the manifest's version (1: AES-256-GCM, 2: ChaCha20-Poly1305), so a chunk or a
+ * digest of one version never passes for the other.
  *
  * The digest is a hash list: each chunk's SHA-256 comes from WebCrypto (fast, native,
  * run beside the AES-GCM work), and only 32 bytes per chunk go through the incremental
@@ -15,8 +18,11 @@ import { ByteWriter } from "./byte_codec.ts";
 import { utf8 } from "./_bytes.ts";
 import { Sha256 } from "./_sha256.ts";
 
-const AD_LABEL = utf8("fedchat/v1/file/chunk\0");
-const DIGEST_LABEL = utf8("fedchat/v1/file/digest\0");
+const AD_LABEL = [utf8("fedchat/v1/file/chunk\0"), utf8("fedchat/v2/file/chunk\0")];
+const DIGEST_LABEL = [utf8("fedchat/v1/file/digest\0"), utf8("fedchat/v2/file/digest\0")];
+
+/** A manifest version (see file_manifest.ts). */
+export type FileVersion = 1 | 2;
 
 /** The AEAD nonce of chunk `index`. */
 export function chunkNonce(index: number): Uint8Array {
@@ -24,9 +30,15 @@ export function chunkNonce(index: number): Uint8Array {
 }
 
 /** The associated data of chunk `index`. */
-export function chunkAd(fileId: Uint8Array, chunkBytes: number, index: number, final: boolean) {
-  return new ByteWriter().raw(AD_LABEL).raw(fileId).u32(chunkBytes).u64(index).u8(final ? 1 : 0)
-    .finish();
+export function chunkAd(
+  version: FileVersion,
+  fileId: Uint8Array,
+  chunkBytes: number,
+  index: number,
+  final: boolean,
+): Uint8Array {
+  return new ByteWriter(64).raw(AD_LABEL[version - 1]).raw(fileId).u32(chunkBytes).u64(index)
+    .u8(final ? 1 : 0).finish();
 }
 
 /** SHA-256 of one chunk, through WebCrypto. */
@@ -38,8 +50,10 @@ export async function chunkDigest(chunk: Uint8Array): Promise<Uint8Array> {
 export class FileDigest {
   #hash: Sha256;
 
-  constructor(chunkBytes: number) {
-    this.#hash = new Sha256().update(new ByteWriter().raw(DIGEST_LABEL).u32(chunkBytes).finish());
+  constructor(chunkBytes: number, version: FileVersion = 1) {
+    this.#hash = new Sha256().update(
+      new ByteWriter().raw(DIGEST_LABEL[version - 1]).u32(chunkBytes).finish(),
+    );
   }
 
   add(chunkDigestBytes: Uint8Array): void {

@@ -8,24 +8,29 @@
  *
  * @example
  * ```ts
- * const digester = new FileDigester(chunkBytes);
- * for (const chunk of chunks) digester.add(await FileDigester.chunkDigest(chunk));
- * const manifest = { fileId, key, chunkBytes, byteLength, digest: digester.finish(byteLength) };
- * const sealed = await new FileChunkSealer(manifest).seal(0, chunks[0]);
+ * const manifest = { version: 2, fileId, key, chunkBytes, byteLength, digest: null } as const;
+ * const sealer = new FileChunkSealer(manifest);
+ * const digester = new FileDigester(chunkBytes, 2);
+ * for (const [i, chunk] of chunks.entries()) {
+ *   await upload(await sealer.seal(i, chunk));
+ *   digester.add(await FileDigester.chunkDigest(chunk));
+ * }
+ * await sendThroughRatchet(digester.finish(byteLength)); // the `file-digest` message
  * ```
  */
-import { type Aead, WEBCRYPTO_AEAD } from "./aead.ts";
+import type { Aead } from "./aead.ts";
 import { chunkAd, chunkDigest, chunkNonce, FileDigest } from "./_file_chunk.ts";
+import { fileChunkAead, type FileCiphers, type SplitAead } from "./file_cipher.ts";
 import { checkChunkBytes, chunkCount, type FileManifest } from "./file_manifest.ts";
 
 /** Seals chunks of one file at any index. */
 export class FileChunkSealer {
   #manifest: FileManifest;
   #chunks: number;
-  #aead: Aead;
+  #aead: Aead | SplitAead;
 
   /** @throws {RangeError} bad chunk size, length, key or file id */
-  constructor(manifest: FileManifest, { aead = WEBCRYPTO_AEAD }: { aead?: Aead } = {}) {
+  constructor(manifest: FileManifest, ciphers: FileCiphers = {}) {
     checkChunkBytes(manifest.chunkBytes);
     if (!Number.isSafeInteger(manifest.byteLength) || manifest.byteLength < 0) {
       throw new RangeError("Cannot seal file: length out of range");
@@ -35,7 +40,7 @@ export class FileChunkSealer {
     }
     this.#manifest = manifest;
     this.#chunks = chunkCount(manifest.byteLength, manifest.chunkBytes);
-    this.#aead = aead;
+    this.#aead = fileChunkAead(manifest.version, ciphers);
   }
 
   /** Number of chunks of the file (at least one). */
@@ -58,19 +63,37 @@ export class FileChunkSealer {
    * @throws {RangeError} index past the end or wrong plaintext length
    */
   seal(index: number, plaintext: Uint8Array): Promise<Uint8Array> {
+    const [nonce, ad] = this.#params(index, plaintext);
+    return this.#aead.seal(this.#manifest.key, nonce, plaintext, ad);
+  }
+
+  /**
+   * Seals chunk `index` as parts whose concatenation is what `seal` gives:
+   * [ciphertext, tag] when the cipher can split them (no joined copy), else [sealed].
+   *
+   * @throws {RangeError} index past the end or wrong plaintext length
+   */
+  sealParts(index: number, plaintext: Uint8Array): Promise<Uint8Array[]> {
+    const [nonce, ad] = this.#params(index, plaintext);
+    const aead = this.#aead;
+    const key = this.#manifest.key;
+    return "sealParts" in aead
+      ? aead.sealParts(key, nonce, plaintext, ad)
+      : aead.seal(key, nonce, plaintext, ad).then((sealed) => [sealed]);
+  }
+
+  #params(index: number, plaintext: Uint8Array): [Uint8Array, Uint8Array] {
     const want = this.plainChunkBytes(index);
     if (plaintext.length !== want) {
       throw new RangeError(
         `Cannot seal chunk "${index}": length "${plaintext.length}", expected "${want}"`,
       );
     }
-    const { key, fileId, chunkBytes } = this.#manifest;
-    return this.#aead.seal(
-      key,
+    const { version, fileId, chunkBytes } = this.#manifest;
+    return [
       chunkNonce(index),
-      plaintext,
-      chunkAd(fileId, chunkBytes, index, index === this.#chunks - 1),
-    );
+      chunkAd(version, fileId, chunkBytes, index, index === this.#chunks - 1),
+    ];
   }
 }
 
@@ -78,11 +101,13 @@ export class FileChunkSealer {
 export class FileDigester {
   #digest: FileDigest;
 
-  constructor(chunkBytes: number) {
-    this.#digest = new FileDigest(checkChunkBytes(chunkBytes));
+  /** `version`: the manifest's (the digest's label differs). */
+  constructor(chunkBytes: number, version: 1 | 2 = 1) {
+    if (version !== 1 && version !== 2) throw new RangeError(`Cannot use version "${version}"`);
+    this.#digest = new FileDigest(checkChunkBytes(chunkBytes), version);
   }
 
-  /** SHA-256 of one plaintext chunk (WebCrypto; run several at once). */
+  /** SHA-256 of one plaintext chunk (WebCrypto; run several at once, or use any SHA-256). */
   static chunkDigest(plaintext: Uint8Array): Promise<Uint8Array> {
     return chunkDigest(plaintext);
   }

@@ -21,6 +21,7 @@ async function manifestOf(plain: Uint8Array): Promise<FileManifest> {
     if (plain.length === 0) break;
   }
   return {
+    version: 1,
     fileId: crypto.getRandomValues(new Uint8Array(16)),
     key: crypto.getRandomValues(new Uint8Array(32)),
     chunkBytes: CHUNK,

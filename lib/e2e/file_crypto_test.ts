@@ -76,7 +76,7 @@ Deno.test("file decryption detects truncation, extension, reordering, duplicatio
   }
   await assert.rejects(decrypt({ ...manifest, key: other.manifest.key }, chunks), DecryptError);
   await assert.rejects(
-    decrypt({ ...manifest, digest: other.manifest.digest.map((x) => x ^ 1) }, chunks),
+    decrypt({ ...manifest, digest: other.manifest.digest!.map((x) => x ^ 1) }, chunks),
     DecryptError,
   );
   await assert.rejects(

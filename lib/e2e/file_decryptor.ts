@@ -4,19 +4,18 @@
  * reordering, duplication and substitution (even of a chunk of another file) fail
  * authentication; the whole-file digest is checked at the end.
  */
-import { type Aead, AEAD_TAG_BYTES, WEBCRYPTO_AEAD } from "./aead.ts";
+import { type Aead, AEAD_TAG_BYTES } from "./aead.ts";
 import { DecryptError } from "./errors.ts";
 import { chunkAd, chunkDigest, chunkNonce, cutStream, FileDigest, inOrder } from "./_file_chunk.ts";
 import { constantTimeEqual } from "./ed25519.ts";
 import { DEFAULT_FILE_WINDOW } from "./file_encryptor.ts";
+import { fileChunkAead, type FileCiphers } from "./file_cipher.ts";
 import { checkChunkBytes, chunkCount, type FileManifest } from "./file_manifest.ts";
 
 /** Options of {@linkcode FileDecryptor}. */
-export interface FileDecryptorOptions {
+export interface FileDecryptorOptions extends FileCiphers {
   /** Chunks in flight; default 4. */
   window?: number;
-  /** AES-256-GCM implementation; default WebCrypto. */
-  aead?: Aead;
 }
 
 const FAILURE = "Cannot decrypt file";
@@ -30,7 +29,7 @@ export class FileDecryptor {
 
   constructor(
     manifest: FileManifest,
-    { window = DEFAULT_FILE_WINDOW, aead = WEBCRYPTO_AEAD }: FileDecryptorOptions = {},
+    { window = DEFAULT_FILE_WINDOW, ...ciphers }: FileDecryptorOptions = {},
   ) {
     checkChunkBytes(manifest.chunkBytes);
     if (!Number.isSafeInteger(manifest.byteLength) || manifest.byteLength < 0) {
@@ -42,7 +41,7 @@ export class FileDecryptor {
     this.#manifest = manifest;
     this.#chunks = chunkCount(manifest.byteLength, manifest.chunkBytes);
     this.#window = window;
-    this.#aead = aead;
+    this.#aead = fileChunkAead(manifest.version, ciphers);
   }
 
   /** Number of chunks the file has. */
@@ -74,7 +73,7 @@ export class FileDecryptor {
         key,
         chunkNonce(index),
         sealed,
-        chunkAd(fileId, chunkBytes, index, final),
+        chunkAd(this.#manifest.version, fileId, chunkBytes, index, final),
       );
     } catch (cause) {
       throw new DecryptError(FAILURE, { cause });
@@ -87,11 +86,14 @@ export class FileDecryptor {
    * manifest's digest only once the generator ends without throwing.
    *
    * @throws {DecryptError} any chunk fails, data is missing or extra, or the digest differs
+   * @throws {RangeError} the manifest has no digest (v2 before its `file-digest`)
    */
   async *decrypt(
     source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
   ): AsyncGenerator<Uint8Array> {
-    const digest = new FileDigest(this.#manifest.chunkBytes);
+    const expected = this.#manifest.digest;
+    if (expected === null) throw new RangeError("Cannot decrypt file: its digest is not known");
+    const digest = new FileDigest(this.#manifest.chunkBytes, this.#manifest.version);
     const pieces = cutStream(source, (i) => this.sealedChunkBytes(i), () => {
       throw new DecryptError(FAILURE, { cause: new RangeError("data after the final chunk") });
     });
@@ -109,7 +111,7 @@ export class FileDecryptor {
       digest.add(d);
       yield plaintext;
     }
-    if (!constantTimeEqual(digest.finish(this.#manifest.byteLength), this.#manifest.digest)) {
+    if (!constantTimeEqual(digest.finish(this.#manifest.byteLength), expected)) {
       throw new DecryptError(FAILURE, { cause: new RangeError("digest mismatch") });
     }
   }

@@ -1,5 +1,6 @@
 /**
- * Streaming file encryption: a fresh AES-256-GCM key and file id per file, fixed-size
+ * Streaming file encryption (manifest v1: the digest is in the manifest, known once the
+ * whole stream is encrypted): a fresh AES-256-GCM key and file id per file, fixed-size
  * chunks, each sealed with its index and a final-chunk flag in the associated data
  * (see _file_chunk.ts), several chunks in flight, memory bounded by the window.
  *
@@ -98,7 +99,7 @@ export class FileEncryptor {
       this.#key,
       chunkNonce(index),
       plaintext,
-      chunkAd(this.#fileId, this.#chunkBytes, index, final),
+      chunkAd(1, this.#fileId, this.#chunkBytes, index, final),
     );
   }
 
@@ -123,6 +124,7 @@ export class FileEncryptor {
     }
     await this.#fold;
     return {
+      version: 1,
       fileId: this.#fileId.slice(),
       key: this.#key.slice(),
       chunkBytes: this.#chunkBytes,

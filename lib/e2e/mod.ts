@@ -161,6 +161,7 @@ export {
   DEFAULT_FILE_CHUNK_BYTES,
   encodeFileManifest,
   FILE_MANIFEST_BYTES,
+  FILE_MANIFEST_V2_BYTES,
   FILE_MANIFEST_VERSION,
   type FileManifest,
   MAX_FILE_CHUNK_BYTES,
@@ -169,6 +170,12 @@ export {
 export { DEFAULT_FILE_WINDOW, FileEncryptor, type FileEncryptorOptions } from "./file_encryptor.ts";
 export { FileDecryptor, type FileDecryptorOptions } from "./file_decryptor.ts";
 export { FileChunkSealer, FileDigester } from "./file_chunk_sealer.ts";
+export {
+  fileChunkAead,
+  type FileCiphers,
+  NOBLE_CHACHA20_POLY1305,
+  type SplitAead,
+} from "./file_cipher.ts";
 export { MAX_INTRO_BYTES, openIntro, sealIntro } from "./intro_seal.ts";
 export {
   checkGroupAddress,

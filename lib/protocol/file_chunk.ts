@@ -47,11 +47,33 @@ export function encodeChunkBody(c: ChunkBody): Uint8Array {
 }
 
 /**
- * Decodes a chunk body.
+ * Encodes a chunk body whose sealed bytes come in parts (ciphertext, tag), into
+ * one buffer sized once: no joined copy of the sealed chunk first.
+ */
+export function encodeChunkBodyParts(
+  c: Omit<ChunkBody, "sealed">,
+  sealed: readonly Uint8Array[],
+): Uint8Array {
+  if (c.fileId.length !== FILE_ID_BYTES) throw new RangeError("Cannot encode chunk: bad file id");
+  let n = 0;
+  for (const p of sealed) n += p.length;
+  if (n > MAX_SEALED_CHUNK_BYTES) throw new RangeError("Cannot encode chunk: too large");
+  const w = new ByteWriter(CHUNK_HEADER_BYTES + n).u8(VERSION).raw(c.fileId).u32(c.index)
+    .u64(c.fileBytes).u32(n);
+  for (const p of sealed) w.raw(p);
+  return w.finish();
+}
+
+/**
+ * Decodes a chunk body. With `view`, `sealed` is a view into `bytes` (no copy of
+ * the chunk; it changes if `bytes` does), for a caller that uses it at once.
  *
  * @throws {CodecError} malformed, unknown version, oversized
  */
-export function decodeChunkBody(bytes: Uint8Array): ChunkBody {
+export function decodeChunkBody(
+  bytes: Uint8Array,
+  { view = false }: { view?: boolean } = {},
+): ChunkBody {
   if (bytes.length > CHUNK_HEADER_BYTES + MAX_SEALED_CHUNK_BYTES) {
     throw new CodecError("Cannot decode chunk: too large");
   }
@@ -60,7 +82,9 @@ export function decodeChunkBody(bytes: Uint8Array): ChunkBody {
   const fileId = r.raw(FILE_ID_BYTES, "file id");
   const index = r.u32("index");
   const fileBytes = r.u64("file bytes");
-  const sealed = r.bytes32(MAX_SEALED_CHUNK_BYTES, "sealed chunk");
+  const sealed = view
+    ? r.bytes32View(MAX_SEALED_CHUNK_BYTES, "sealed chunk")
+    : r.bytes32(MAX_SEALED_CHUNK_BYTES, "sealed chunk");
   r.end();
   return { fileId, index, fileBytes, sealed };
 }

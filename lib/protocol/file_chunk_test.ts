@@ -5,6 +5,7 @@ import {
   chunkEnvelopeId,
   decodeChunkBody,
   encodeChunkBody,
+  encodeChunkBodyParts,
   MAX_SEALED_CHUNK_BYTES,
 } from "./file_chunk.ts";
 
@@ -19,6 +20,25 @@ Deno.test("chunk body round trip", () => {
   const bytes = encodeChunkBody(body);
   assert.equal(bytes.length, CHUNK_HEADER_BYTES + 100);
   assert.deepEqual(decodeChunkBody(bytes), body);
+});
+
+Deno.test("encodeChunkBodyParts() gives the bytes of encodeChunkBody(); a view decodes the same", () => {
+  const { sealed, ...head } = body;
+  const bytes = encodeChunkBodyParts(head, [sealed.subarray(0, 84), sealed.subarray(84)]);
+  assert.deepEqual(bytes, encodeChunkBody(body));
+  assert.deepEqual(encodeChunkBodyParts(head, [sealed]), bytes);
+  const viewed = decodeChunkBody(bytes, { view: true });
+  assert.deepEqual(viewed, body);
+  assert.equal(viewed.sealed.buffer, bytes.buffer, "a view, not a copy");
+  assert.notEqual(decodeChunkBody(bytes).sealed.buffer, bytes.buffer, "a copy by default");
+  assert.throws(
+    () => encodeChunkBodyParts(head, [new Uint8Array(MAX_SEALED_CHUNK_BYTES), new Uint8Array(1)]),
+    RangeError,
+  );
+  assert.throws(
+    () => encodeChunkBodyParts({ ...head, fileId: new Uint8Array(15) }, []),
+    RangeError,
+  );
 });
 
 Deno.test("decodeChunkBody() rejects unknown version, truncation, trailing and oversized input", () => {

@@ -52,6 +52,7 @@ export {
   chunkEnvelopeId,
   decodeChunkBody,
   encodeChunkBody,
+  encodeChunkBodyParts,
   FILE_ID_BYTES,
   MAX_SEALED_CHUNK_BYTES,
 } from "./file_chunk.ts";

@@ -7,12 +7,18 @@ import { chat, INTRO_AD } from "./_fixtures.ts";
 const codec = rejects(e2e.CodecError);
 const bytes = (n: number, fill: number) => new Uint8Array(n).fill(fill);
 
-const manifest = (chunkBytes: number, byteLength: number): e2e.FileManifest => ({
+const manifest = (
+  chunkBytes: number,
+  byteLength: number,
+  version: 1 | 2 = 1,
+  digest: Uint8Array | null = bytes(32, 3),
+): e2e.FileManifest => ({
+  version,
   fileId: bytes(16, 1),
   key: bytes(32, 2),
   chunkBytes,
   byteLength,
-  digest: bytes(32, 3),
+  digest,
 });
 
 /** The lib/e2e targets. */
@@ -27,6 +33,8 @@ export const E2E_TARGETS: FuzzTarget[] = [
       e2e.encodeFileManifest(manifest(e2e.DEFAULT_FILE_CHUNK_BYTES, 1_000_000)),
       encodeFileManifest(manifest(e2e.MIN_FILE_CHUNK_BYTES, 0)),
       encodeFileManifest(manifest(e2e.MAX_FILE_CHUNK_BYTES, Number.MAX_SAFE_INTEGER)),
+      encodeFileManifest(manifest(e2e.DEFAULT_FILE_CHUNK_BYTES, 1_000_000, 2, null)),
+      encodeFileManifest(manifest(e2e.MIN_FILE_CHUNK_BYTES, 0, 2)),
     ],
     reencode: (v) => e2e.encodeFileManifest(v as e2e.FileManifest),
   },

@@ -12,6 +12,8 @@ import {
   encodeFileManifest,
   encodePublicIdentity,
   encodeRatchetState,
+  FileChunkSealer,
+  FileDigester,
   FileEncryptor,
   generateIdentity,
   type MlKemEncapsulation,
@@ -57,6 +59,24 @@ export async function computeFrozenVectors(kem: MlKemEncapsulation): Promise<Rec
   const chunks: Uint8Array[] = [];
   const fileData = Uint8Array.from({ length: 2500 }, (_, i) => i & 0xff);
   for await (const c of enc.encrypt([fileData])) chunks.push(c);
+  // Manifest v2: ChaCha20-Poly1305 chunks, the digest after them (its own key and id).
+  const v2Random = r("file-v2");
+  const v2 = {
+    version: 2 as const,
+    key: v2Random.bytes(32),
+    fileId: v2Random.bytes(16),
+    chunkBytes: 1024,
+    byteLength: fileData.length,
+    digest: null,
+  };
+  const sealer = new FileChunkSealer(v2);
+  const digester = new FileDigester(1024, 2);
+  const chunksV2: Uint8Array[] = [];
+  for (let i = 0; i < sealer.chunkCount; i++) {
+    const piece = fileData.subarray(i * 1024, (i + 1) * 1024);
+    chunksV2.push(await sealer.seal(i, piece));
+    digester.add(await FileDigester.chunkDigest(piece));
+  }
   return {
     aliceIdentity: (encodePublicIdentity(alice.publicIdentity)).toHex(),
     bobIdentity: (encodePublicIdentity(bob.publicIdentity)).toHex(),
@@ -77,5 +97,8 @@ export async function computeFrozenVectors(kem: MlKemEncapsulation): Promise<Rec
     sealedIdentity: sealed.toHex(),
     fileChunks: chunks.map((c) => c.toHex()).join(","),
     fileManifest: (encodeFileManifest(await enc.manifest())).toHex(),
+    fileV2Chunks: chunksV2.map((c) => c.toHex()).join(","),
+    fileV2Offer: encodeFileManifest(v2).toHex(),
+    fileV2Manifest: encodeFileManifest({ ...v2, digest: digester.finish(fileData.length) }).toHex(),
   };
 }
