@@ -723,7 +723,8 @@ export class Delivery {
     const id = envelopeIdHex(e.id);
     let chunk;
     try {
-      chunk = decodeChunkBody(e.body);
+      // Only the header is kept (the spool writes `bytes`): no copy of the sealed chunk.
+      chunk = decodeChunkBody(e.body, { view: true });
     } catch (err) {
       this.#o.throttled.write("info", `chunk|${origin}`, "chunk dropped: malformed", {
         origin,
