@@ -20,7 +20,7 @@
  * Prosody (or root, which the harness needs) it says why it skipped.
  *
  * Options: --hops=1,3 --vs-prosody; env N (20000), WINDOW (512),
- * RATE_SECONDS (10), PROSODY_SECONDS (10), PROSODY_NAGLE (on).
+ * RATE_SECONDS (10), RATE (1000, msg/s offered), PROSODY_SECONDS (10), PROSODY_NAGLE (on).
  * Targets: ≥ 10,000 msg/s across 1 hop, ≥ 7,000 across 3; p99 ≤ 5 ms (1 hop)
  * and ≤ 10 ms (3 hops) at 1,000 msg/s; node and client RSS ≤ 80 MiB.
  * Figures only, JSON line last; nothing is asserted about time.
@@ -35,7 +35,7 @@ import { interval, type MachineSample, mib, round1, RssWatch, sample } from "./_
 const REPO = resolve(new URL("..", import.meta.url).pathname);
 const N = Number(Deno.env.get("N") ?? 20_000);
 const WINDOW = Number(Deno.env.get("WINDOW") ?? 512);
-const RATE = 1000;
+const RATE = Number(Deno.env.get("RATE") ?? 1000);
 const RATE_SECONDS = Number(Deno.env.get("RATE_SECONDS") ?? 10);
 const PROSODY_SECONDS = Number(Deno.env.get("PROSODY_SECONDS") ?? 10);
 const PROSODY_NAGLE = Deno.env.get("PROSODY_NAGLE") ?? "on";

@@ -269,8 +269,8 @@ export class ClientHub {
     bytes[0] = NOTICE_MARK;
     bytes.set(notice, 1);
     const now = this.#o.clock.nowMs();
-    this.#o.committer.write(
-      () =>
+    this.#o.committer.job({
+      write: () =>
         this.#o.store.inboxAdd([{
           id: `n${ev.id}`,
           owner: ev.owner,
@@ -280,11 +280,12 @@ export class ClientHub {
           keepUntilMs: now + 8 * 24 * 3600_000,
           origin: null,
         }]),
-      () => {
+      // Pushed once committed, before the flush: a notice is not acknowledged to anyone.
+      committed: () => {
         const s = this.#sessions.get(ev.owner);
         if (s) this.#push(s);
       },
-    );
+    });
   }
 
   #send(s: Session, m: ClientMessage): void {

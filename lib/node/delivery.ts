@@ -333,14 +333,14 @@ export class Delivery {
       }
       if (!verdict.store) return Promise.resolve({ id, state: "delivered" });
       return new Promise((resolve, reject) => {
-        this.#o.committer.write(
-          () => this.#inboxAdd(e, bytes, this.#o.self, now),
-          () => {
-            this.#emit({ kind: "inbox", owner: splitAddress(e.to).name });
-            resolve({ id, state: "delivered" });
-          },
-          (kind) => reject(new DeliveryError(`Cannot send: this node's store failed (${kind})`)),
-        );
+        this.#o.committer.job({
+          write: () => this.#inboxAdd(e, bytes, this.#o.self, now),
+          // Pushed before the flush, answered after it (lib/node/committer.ts).
+          committed: () => this.#emit({ kind: "inbox", owner: splitAddress(e.to).name }),
+          then: () => resolve({ id, state: "delivered" }),
+          failed: (kind) =>
+            reject(new DeliveryError(`Cannot send: this node's store failed (${kind})`)),
+        });
       });
     }
     if (!this.#o.budgets.outboxTake(owner, bytes.length, now)) {
@@ -351,23 +351,26 @@ export class Delivery {
     }
     return new Promise((resolve, reject) => {
       let seq = 0;
-      this.#o.committer.write(
-        () => {
+      this.#o.committer.job({
+        write: () => {
           seq =
             this.#o.store.outboxAdd([{ id, owner, dest, bytes, expiresAtMs: e.expiresAtMs }])[0];
         },
-        () => {
+        // Forwarded once committed, before the flush: lost with the power, the client (which has
+        // not heard "sent") submits it again and the destination de-duplicates it.
+        committed: () => {
           if (seq > 0) {
             this.#outbox.added([{ seq, id, owner, dest, bytes, expiresAtMs: e.expiresAtMs }]);
           } else this.#o.budgets.outboxRelease(owner, bytes.length);
           this.#sendSoon();
-          resolve({ id, state: "sent" });
         },
-        (kind) => {
-          this.#o.budgets.outboxRelease(owner, bytes.length);
+        then: () => resolve({ id, state: "sent" }),
+        failed: (kind, inStore) => {
+          // In the store (the flush failed), the row keeps its budget until its receipt.
+          if (!inStore) this.#o.budgets.outboxRelease(owner, bytes.length);
           reject(new DeliveryError(`Cannot send: this node's store failed (${kind})`));
         },
-      );
+      });
     });
   }
 
@@ -440,17 +443,18 @@ export class Delivery {
     const verdict = this.#admitUserEnvelope(e, origin);
     if (!verdict.store) return answer(verdict.status);
     const now = this.#o.clock.nowMs();
-    this.#o.committer.write(
-      () => this.#inboxAdd(e, bytes, origin, now),
-      () => {
-        answer("stored");
-        this.#emit({ kind: "inbox", owner: splitAddress(e.to).name });
-      },
-      () => {
+    this.#o.committer.job({
+      write: () => this.#inboxAdd(e, bytes, origin, now),
+      // Pushed to the user once committed; the receipt waits for the flush. Lost with the power,
+      // the envelope comes again (no receipt went) and the client de-duplicates it.
+      committed: () => this.#emit({ kind: "inbox", owner: splitAddress(e.to).name }),
+      then: () => answer("stored"),
+      failed: (_kind, inStore) => {
+        if (inStore) return;
         this.#o.budgets.inboxRelease(splitAddress(e.to).name, kindOf(e), encodedLength(e));
         this.#o.budgets.dedupRelease(origin);
       },
-    );
+    });
   }
 
   /**
