@@ -385,12 +385,17 @@ export class ClientHub {
         s.unacked = Math.max(0, s.unacked - ids.length);
         s.progressAtMs = this.#o.clock.nowMs();
         let gone: Array<{ kind: InboxKind; bytes: number }> = [];
-        this.#o.committer.write(() => {
-          gone = this.#o.store.inboxDelete(s.user, ids);
-        }, () => {
-          this.#o.delivery.released(s.user, gone);
-          this.#push(s);
-          this.#pushChunks(s);
+        // Nobody waits for the delete to be flushed: lost with the power, the rows are pushed
+        // again and the client knows their ids.
+        this.#o.committer.job({
+          write: () => {
+            gone = this.#o.store.inboxDelete(s.user, ids);
+          },
+          committed: () => {
+            this.#o.delivery.released(s.user, gone);
+            this.#push(s);
+            this.#pushChunks(s);
+          },
         });
         return;
       }

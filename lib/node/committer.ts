@@ -44,7 +44,12 @@ export interface CommitJob {
    * never for an acknowledgement.
    */
   committed?: () => void;
-  /** Runs once the write is durable (flushed): acknowledgements go here. */
+  /**
+   * Runs once the write is durable (flushed): acknowledgements go here. A
+   * batch with no `then` is not flushed on its own: the next flush covers it
+   * (the log is written in order), at the latest {@linkcode LAZY_SYNC_MS}
+   * later.
+   */
   then?: () => void;
   /**
    * Runs when the commit or the flush failed; `inStore` says whether the
@@ -54,6 +59,12 @@ export interface CommitJob {
 }
 type Job = CommitJob;
 
+/**
+ * The longest a commit that nobody waits for (a delete after an ack, a
+ * delivery notice) stays unflushed when nothing else is flushed meanwhile.
+ */
+export const LAZY_SYNC_MS = 200;
+
 /** Batches writes into transactions, one disk flush at a time. */
 export class Committer {
   #store: MessageStore;
@@ -62,6 +73,9 @@ export class Committer {
   #jobs: Job[] = [];
   #scheduled = false;
   #syncing = false;
+  /** Committed batches that no flush has covered yet. */
+  #unsynced = false;
+  #lazyTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(store: MessageStore, log: Logger, resources?: ResourceState) {
     this.#store = store;
@@ -105,7 +119,31 @@ export class Committer {
       return;
     }
     for (const j of jobs) if (j.committed) this.#run(j.committed);
+    if (!jobs.some((j) => j.then)) {
+      // Nobody waits for the disk: the next flush takes it along.
+      this.#resources?.storeWorked();
+      this.#unsynced = true;
+      if (this.#lazyTimer === undefined) {
+        this.#lazyTimer = setTimeout(() => {
+          this.#lazyTimer = undefined;
+          if (this.#unsynced && !this.#syncing) this.#sync([]);
+        }, LAZY_SYNC_MS);
+        Deno.unrefTimer(this.#lazyTimer);
+      }
+      return;
+    }
+    this.#sync(jobs);
+  }
+
+  /** Stops the lazy flush's timer (the store is closing). */
+  close(): void {
+    clearTimeout(this.#lazyTimer);
+    this.#lazyTimer = undefined;
+  }
+
+  #sync(jobs: Job[]): void {
     this.#syncing = true;
+    this.#unsynced = false;
     this.#store.sync().then(
       () => {
         this.#syncing = false;

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { setImmediate } from "node:timers";
 import { SILENT_LOGGER } from "../log.ts";
 import type { MessageStore } from "../store/mod.ts";
-import { Committer } from "./committer.ts";
+import { Committer, LAZY_SYNC_MS } from "./committer.ts";
 
 /** A store whose commits are recorded and whose disk flushes the test resolves by hand. */
 function fakeStore(o: { failCommit?: () => boolean } = {}) {
@@ -104,4 +104,41 @@ Deno.test("Committer: a failed flush acknowledges nothing of its batch, and the 
   f.syncs[1].resolve();
   await Promise.resolve();
   assert.deepEqual(done, ["b"]);
+});
+
+Deno.test("Committer: a batch nobody waits on is committed without a flush of its own; the next flush covers it", async () => {
+  const f = fakeStore();
+  const c = new Committer(f.store, SILENT_LOGGER);
+  const steps: string[] = [];
+  c.job({ write: f.counted, committed: () => steps.push("delete committed") });
+  await nextTurn();
+  assert.deepEqual(steps, ["delete committed"]);
+  assert.deepEqual(f.commits, [1]);
+  assert.equal(f.syncs.length, 0);
+  c.job({
+    write: f.counted,
+    committed: () => steps.push("add committed"),
+    then: () => steps.push("add durable"),
+  });
+  await nextTurn();
+  assert.equal(f.syncs.length, 1);
+  f.syncs[0].resolve();
+  await Promise.resolve();
+  assert.deepEqual(steps, ["delete committed", "add committed", "add durable"]);
+  c.close();
+});
+
+Deno.test("Committer: a batch nobody waits on is flushed at the latest LAZY_SYNC_MS later", async () => {
+  const f = fakeStore();
+  const c = new Committer(f.store, SILENT_LOGGER);
+  c.job({ write: f.counted });
+  await nextTurn();
+  assert.equal(f.syncs.length, 0);
+  const deadline = Date.now() + 10 * LAZY_SYNC_MS;
+  while (f.syncs.length === 0 && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, LAZY_SYNC_MS / 4));
+  }
+  assert.equal(f.syncs.length, 1);
+  f.syncs[0].resolve();
+  c.close();
 });

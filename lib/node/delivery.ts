@@ -912,19 +912,24 @@ export class Delivery {
       this.#emit({ kind: "chunkResults", owner, results });
     }
     if (done.length === 0) return;
-    this.#o.committer.write(() => this.#o.store.outboxDelete(done.map(([p]) => p.id)), () => {
-      for (const [p, status, users] of done) {
-        this.#o.budgets.outboxRelease(p.owner, p.bytes);
-        this.#emit({
-          kind: "state",
-          owner: p.owner,
-          id: p.id,
-          state: status === "stored" ? "delivered" : "failed",
-          reason: status === "stored" ? undefined : status,
-          ...(users ? { users: userMap(users, from) } : {}),
-        });
-      }
-      this.#sendSoon();
+    // Nobody waits for the delete to be flushed: lost with the power, the envelope is sent again
+    // and its destination answers from its de-duplication record.
+    this.#o.committer.job({
+      write: () => this.#o.store.outboxDelete(done.map(([p]) => p.id)),
+      committed: () => {
+        for (const [p, status, users] of done) {
+          this.#o.budgets.outboxRelease(p.owner, p.bytes);
+          this.#emit({
+            kind: "state",
+            owner: p.owner,
+            id: p.id,
+            state: status === "stored" ? "delivered" : "failed",
+            reason: status === "stored" ? undefined : status,
+            ...(users ? { users: userMap(users, from) } : {}),
+          });
+        }
+        this.#sendSoon();
+      },
     });
   }
 
