@@ -12,7 +12,7 @@
  * not `setTimeout(0)`, which costs 2–3 ms here); busy, batches grow to the
  * length of one flush. No timer waits, and the event loop never blocks on the
  * disk: with synchronous=FULL every COMMIT held it 0.5–5 ms, which at 1,000
- * msg/s kept the node's thread busy 95 % of the time (docs/PERF_NOTES.md §13).
+ * msg/s kept the node's thread busy 95 % of the time (docs/PERF_NOTES.md, section "msgperf").
  *
  * A failed commit acknowledges nothing in its batch (senders try again); its
  * cause is classified (a full disk is named as such) and reported to the
@@ -24,7 +24,7 @@
  * A job's `committed` step runs between the two ({@linkcode CommitJob}): a
  * node forwards an envelope, or pushes it to its user, without waiting for
  * the flush, and answers "sent" or "stored" only after it. That takes the
- * disk off the path of a message (docs/PERF_NOTES.md §13).
+ * disk off the path of a message (docs/PERF_NOTES.md, section "msgperf").
  */
 import { setImmediate } from "node:timers";
 import type { MessageStore } from "../store/mod.ts";

@@ -4,7 +4,7 @@
  * its maximum under allocation pressure and keeps (docs/PERF_NOTES.md §3),
  * and an old generation that may grow by 20 % before the next full
  * collection (V8 otherwise lets it grow to several times what is live: nodes
- * held 60 MiB of heap for 22 MiB live at 1,000 msg/s; PERF_NOTES.md §13).
+ * held 60 MiB of heap for 22 MiB live at 1,000 msg/s; PERF_NOTES.md, section "msgperf").
  * No hard cap: a node with more live data still gets the heap it needs.
  * A module of its own, so a bench client process can import it without the
  * node's code or any permission.
