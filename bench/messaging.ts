@@ -20,7 +20,7 @@
  * Prosody (or root, which the harness needs) it says why it skipped.
  *
  * Options: --hops=1,3 --vs-prosody; env N (20000), WINDOW (512),
- * RATE_SECONDS (10), PROSODY_SECONDS (10), PROSODY_NAGLE (on).
+ * RATE_SECONDS (10), RATE (1000, msg/s offered), PROSODY_SECONDS (10), PROSODY_NAGLE (on).
  * Targets: ≥ 10,000 msg/s across 1 hop, ≥ 7,000 across 3; p99 ≤ 5 ms (1 hop)
  * and ≤ 10 ms (3 hops) at 1,000 msg/s; node and client RSS ≤ 80 MiB.
  * Figures only, JSON line last; nothing is asserted about time.
@@ -35,7 +35,7 @@ import { interval, type MachineSample, mib, round1, RssWatch, sample } from "./_
 const REPO = resolve(new URL("..", import.meta.url).pathname);
 const N = Number(Deno.env.get("N") ?? 20_000);
 const WINDOW = Number(Deno.env.get("WINDOW") ?? 512);
-const RATE = 1000;
+const RATE = Number(Deno.env.get("RATE") ?? 1000);
 const RATE_SECONDS = Number(Deno.env.get("RATE_SECONDS") ?? 10);
 const PROSODY_SECONDS = Number(Deno.env.get("PROSODY_SECONDS") ?? 10);
 const PROSODY_NAGLE = Deno.env.get("PROSODY_NAGLE") ?? "on";
@@ -207,6 +207,10 @@ async function scenario(hops: 1 | 3) {
     const memory = sleep((RATE_SECONDS * 1000) / 2).then(() =>
       Promise.all([alice.call<Deno.MemoryUsage>("memory"), bob.call<Deno.MemoryUsage>("memory")])
     );
+    // Each node's V8 heap and external memory, halfway too (admin `memory`).
+    const nodeMemory = sleep((RATE_SECONDS * 1000) / 2).then(() =>
+      Promise.all(nodes.map((n) => n.admin("memory") as Promise<Deno.MemoryUsage>))
+    );
     const rate = await alice.call<{ sent: number }>("rate", {
       to: bobAddr,
       tag: "l",
@@ -218,6 +222,7 @@ async function scenario(hops: 1 | 3) {
     const ratePhase = phase(procs, r0, r1, watch.stop(), rate.sent);
     const lStats = await bob.call<TagStats>("stats", { tag: "l" });
     const [aliceMem, bobMem] = await memory;
+    const nodeMems = await nodeMemory;
 
     const rows = procs.map((p) => {
       const s = r1.procs.get(p.pid)!;
@@ -265,6 +270,7 @@ async function scenario(hops: 1 | 3) {
       burstPhase,
       ratePhase,
       clientMemoryAtRate: { alice: heap(aliceMem), bob: heap(bobMem) },
+      nodeMemoryAtRate: Object.fromEntries(nodes.map((n, i) => [n.id, heap(nodeMems[i])])),
       nodeHeapAfterLastGc: nodeHeap,
     };
   } finally {
@@ -337,6 +343,11 @@ function print(r: Result): void {
   for (const [who, m] of Object.entries(r.clientMemoryAtRate)) {
     console.log(
       `  client ${who} at 1k: rss ${m.rssMiB} MiB, V8 heap used ${m.heapUsedMiB} of ${m.heapTotalMiB} MiB, external ${m.externalMiB} MiB`,
+    );
+  }
+  for (const [who, m] of Object.entries(r.nodeMemoryAtRate)) {
+    console.log(
+      `  node ${who} at 1k: rss ${m.rssMiB} MiB, V8 heap used ${m.heapUsedMiB} of ${m.heapTotalMiB} MiB, external ${m.externalMiB} MiB`,
     );
   }
 }

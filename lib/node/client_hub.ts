@@ -57,6 +57,8 @@ interface Session {
   link: ClientLink;
   pushedSeq: number;
   unacked: number;
+  /** Rows may wait in the inbox past `pushedSeq` (false once a read came back short). */
+  moreInbox: boolean;
   /** When the client last acknowledged, or was last pushed to (this node's clock). */
   progressAtMs: number;
   /** Chunks pushed and not yet acknowledged, with their sizes. */
@@ -217,6 +219,7 @@ export class ClientHub {
       link,
       pushedSeq: 0,
       unacked: 0,
+      moreInbox: true,
       progressAtMs: this.#o.clock.nowMs(),
       chunksOut: new Map(),
       chunkBytesOut: 0,
@@ -269,8 +272,8 @@ export class ClientHub {
     bytes[0] = NOTICE_MARK;
     bytes.set(notice, 1);
     const now = this.#o.clock.nowMs();
-    this.#o.committer.write(
-      () =>
+    this.#o.committer.job({
+      write: () =>
         this.#o.store.inboxAdd([{
           id: `n${ev.id}`,
           owner: ev.owner,
@@ -280,20 +283,31 @@ export class ClientHub {
           keepUntilMs: now + 8 * 24 * 3600_000,
           origin: null,
         }]),
-      () => {
+      // Pushed once committed, before the flush: a notice is not acknowledged to anyone.
+      committed: () => {
         const s = this.#sessions.get(ev.owner);
         if (s) this.#push(s);
       },
-    );
+    });
   }
 
   #send(s: Session, m: ClientMessage): void {
     s.link.send(encodeClientMessage(m));
   }
 
-  #push(s: Session): void {
-    if (this.#sessions.get(s.user) !== s || s.unacked >= PUSH_BATCH) return;
-    const rows = this.#o.store.inboxFor(s.user, s.pushedSeq, PUSH_BATCH - s.unacked);
+  /**
+   * Pushes inbox rows past `pushedSeq`, up to the window. After an ack
+   * (`afterAck`) nothing new was stored, so the store is read only if the
+   * last read filled the window: at 1,000 msg/s that saves one SQLite read
+   * (18-27 us) per acknowledged item.
+   */
+  #push(s: Session, afterAck = false): void {
+    if (this.#sessions.get(s.user) !== s) return;
+    if (!afterAck) s.moreInbox = true;
+    if (!s.moreInbox || s.unacked >= PUSH_BATCH) return;
+    const limit = PUSH_BATCH - s.unacked;
+    const rows = this.#o.store.inboxFor(s.user, s.pushedSeq, limit);
+    s.moreInbox = rows.length === limit;
     if (rows.length > 0) s.progressAtMs = this.#o.clock.nowMs();
     for (const r of rows) {
       s.pushedSeq = r.seq;
@@ -382,12 +396,17 @@ export class ClientHub {
         s.unacked = Math.max(0, s.unacked - ids.length);
         s.progressAtMs = this.#o.clock.nowMs();
         let gone: Array<{ kind: InboxKind; bytes: number }> = [];
-        this.#o.committer.write(() => {
-          gone = this.#o.store.inboxDelete(s.user, ids);
-        }, () => {
-          this.#o.delivery.released(s.user, gone);
-          this.#push(s);
-          this.#pushChunks(s);
+        // Nobody waits for the delete to be flushed: lost with the power, the rows are pushed
+        // again and the client knows their ids.
+        this.#o.committer.job({
+          write: () => {
+            gone = this.#o.store.inboxDelete(s.user, ids);
+          },
+          committed: () => {
+            this.#o.delivery.released(s.user, gone);
+            this.#push(s, true);
+            this.#pushChunks(s);
+          },
         });
         return;
       }

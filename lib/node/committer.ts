@@ -1,15 +1,30 @@
 /**
- * Group commit: writes queued in the same turn of the event loop run in one
- * transaction (one fsync), and each caller's `then` runs only after the
- * commit, so nothing is acknowledged before it is durable. The batch closes
- * with `setImmediate`, after the turn's I/O callbacks: `setTimeout(0)` costs
- * 2–3 ms here (docs/PERF_NOTES.md §5), which was most of a message's latency. With
- * synchronous=FULL, one fsync per message tops out near 4,000/s; grouped
- * commits reach 100,000+ rows/s (../shared/MEASURED.md).
+ * Pipelined group commit. Writes queued in one turn of the event loop run in
+ * one transaction, committed without an fsync on the event loop (WAL,
+ * synchronous=NORMAL: atomic, and safe from a crash of the process), and then
+ * flushed by one fdatasync that runs off the event loop
+ * ({@linkcode MessageStore.sync}). Each caller's `then` runs only after that
+ * flush, so nothing is acknowledged before it would survive a power loss.
+ *
+ * While a flush is in flight, new writes wait (they are not yet visible, as
+ * before any commit); when it ends they are committed together and flushed at
+ * once. Idle, a write gets its own commit in the next turn (`setImmediate`,
+ * not `setTimeout(0)`, which costs 2–3 ms here); busy, batches grow to the
+ * length of one flush. No timer waits, and the event loop never blocks on the
+ * disk: with synchronous=FULL every COMMIT held it 0.5–5 ms, which at 1,000
+ * msg/s kept the node's thread busy 95 % of the time (docs/PERF_NOTES.md, section "msgperf").
  *
  * A failed commit acknowledges nothing in its batch (senders try again); its
  * cause is classified (a full disk is named as such) and reported to the
  * owner through {@linkcode ResourceState}, and each caller's `failed` hears it.
+ * A failed flush is reported the same way: its batch is in the store but may
+ * not survive a power loss, so it is not acknowledged (senders try again, and
+ * de-duplication takes care of the copy).
+ *
+ * A job's `committed` step runs between the two ({@linkcode CommitJob}): a
+ * node forwards an envelope, or pushes it to its user, without waiting for
+ * the flush, and answers "sent" or "stored" only after it. That takes the
+ * disk off the path of a message (docs/PERF_NOTES.md, section "msgperf").
  */
 import { setImmediate } from "node:timers";
 import type { MessageStore } from "../store/mod.ts";
@@ -17,19 +32,50 @@ import type { Logger } from "../log.ts";
 import { type StoreFailure, storeFailure } from "../store/store_failure.ts";
 import type { ResourceState } from "./resource_state.ts";
 
-interface Job {
+/** One write for {@linkcode Committer.job}. */
+export interface CommitJob {
+  /** Runs inside the batch's transaction. */
   write: () => void;
+  /**
+   * Runs once the transaction is committed, before the disk flush: the write
+   * then survives a crash of the process, not yet a power loss. For work that
+   * may go ahead of the flush because a copy lost with the power is sent
+   * again by its sender and de-duplicated (forwarding, pushing to a client);
+   * never for an acknowledgement.
+   */
+  committed?: () => void;
+  /**
+   * Runs once the write is durable (flushed): acknowledgements go here. A
+   * batch with no `then` is not flushed on its own: the next flush covers it
+   * (the log is written in order), at the latest {@linkcode LAZY_SYNC_MS}
+   * later.
+   */
   then?: () => void;
-  failed?: (kind: StoreFailure) => void;
+  /**
+   * Runs when the commit or the flush failed; `inStore` says whether the
+   * transaction was committed (the flush failed after it: `committed` ran).
+   */
+  failed?: (kind: StoreFailure, inStore: boolean) => void;
 }
+type Job = CommitJob;
 
-/** Batches writes into transactions. */
+/**
+ * The longest a commit that nobody waits for (a delete after an ack, a
+ * delivery notice) stays unflushed when nothing else is flushed meanwhile.
+ */
+export const LAZY_SYNC_MS = 200;
+
+/** Batches writes into transactions, one disk flush at a time. */
 export class Committer {
   #store: MessageStore;
   #log: Logger;
   #resources: ResourceState | undefined;
   #jobs: Job[] = [];
   #scheduled = false;
+  #syncing = false;
+  /** Committed batches that no flush has covered yet. */
+  #unsynced = false;
+  #lazyTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(store: MessageStore, log: Logger, resources?: ResourceState) {
     this.#store = store;
@@ -37,35 +83,88 @@ export class Committer {
     this.#resources = resources;
   }
 
-  /** Queues a write; `then` runs after it is committed, `failed` if the commit fails. */
+  /** Writes queued and not yet committed. */
+  get pending(): number {
+    return this.#jobs.length;
+  }
+
+  /** Queues a write; `then` runs after it is durable, `failed` if the commit or flush fails. */
   write(write: () => void, then?: () => void, failed?: (kind: StoreFailure) => void): void {
-    this.#jobs.push({ write, then, failed });
-    if (!this.#scheduled) {
+    this.job({ write, then, failed });
+  }
+
+  /** Queues a write with a step after its commit and one after its flush. */
+  job(job: CommitJob): void {
+    this.#jobs.push(job);
+    if (!this.#scheduled && !this.#syncing) {
       this.#scheduled = true;
       setImmediate(() => this.flush());
     }
   }
 
-  /** Commits everything queued now. */
+  /** Commits everything queued now, unless a flush is in flight (then right after it). */
   flush(): void {
     this.#scheduled = false;
+    if (this.#syncing) return;
     const jobs = this.#jobs;
     this.#jobs = [];
     if (jobs.length === 0) return;
     try {
-      this.#store.transaction(() => {
+      this.#store.transactionUnsynced(() => {
         for (const j of jobs) j.write();
       });
     } catch (e) {
       // Nothing in this batch is acknowledged; senders will retry.
-      const kind = storeFailure(e);
-      this.#log.debug("commit failed", { writes: jobs.length, kind });
-      this.#resources?.storeFailed(kind, (e as Error).message);
-      for (const j of jobs) this.#run(() => j.failed?.(kind));
+      this.#failed(e, jobs, "commit failed", false);
       return;
     }
-    this.#resources?.storeWorked();
-    for (const j of jobs) this.#run(() => j.then?.());
+    for (const j of jobs) if (j.committed) this.#run(j.committed);
+    if (!jobs.some((j) => j.then)) {
+      // Nobody waits for the disk: the next flush takes it along.
+      this.#resources?.storeWorked();
+      this.#unsynced = true;
+      if (this.#lazyTimer === undefined) {
+        this.#lazyTimer = setTimeout(() => {
+          this.#lazyTimer = undefined;
+          if (this.#unsynced && !this.#syncing) this.#sync([]);
+        }, LAZY_SYNC_MS);
+        Deno.unrefTimer(this.#lazyTimer);
+      }
+      return;
+    }
+    this.#sync(jobs);
+  }
+
+  /** Stops the lazy flush's timer (the store is closing). */
+  close(): void {
+    clearTimeout(this.#lazyTimer);
+    this.#lazyTimer = undefined;
+  }
+
+  #sync(jobs: Job[]): void {
+    this.#syncing = true;
+    this.#unsynced = false;
+    this.#store.sync().then(
+      () => {
+        this.#syncing = false;
+        this.#resources?.storeWorked();
+        for (const j of jobs) this.#run(() => j.then?.());
+        // What came meanwhile is one batch, committed and flushed now.
+        this.flush();
+      },
+      (e) => {
+        this.#syncing = false;
+        this.#failed(e, jobs, "flush failed", true);
+        this.flush();
+      },
+    );
+  }
+
+  #failed(e: unknown, jobs: Job[], what: string, inStore: boolean): void {
+    const kind = storeFailure(e);
+    this.#log.debug(what, { writes: jobs.length, kind });
+    this.#resources?.storeFailed(kind, (e as Error).message);
+    for (const j of jobs) this.#run(() => j.failed?.(kind, inStore));
   }
 
   #run(fn: () => void): void {

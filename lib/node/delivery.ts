@@ -337,14 +337,14 @@ export class Delivery {
       }
       if (!verdict.store) return Promise.resolve({ id, state: "delivered" });
       return new Promise((resolve, reject) => {
-        this.#o.committer.write(
-          () => this.#inboxAdd(e, bytes, this.#o.self, now),
-          () => {
-            this.#emit({ kind: "inbox", owner: splitAddress(e.to).name });
-            resolve({ id, state: "delivered" });
-          },
-          (kind) => reject(new DeliveryError(`Cannot send: this node's store failed (${kind})`)),
-        );
+        this.#o.committer.job({
+          write: () => this.#inboxAdd(e, bytes, this.#o.self, now),
+          // Pushed before the flush, answered after it (lib/node/committer.ts).
+          committed: () => this.#emit({ kind: "inbox", owner: splitAddress(e.to).name }),
+          then: () => resolve({ id, state: "delivered" }),
+          failed: (kind) =>
+            reject(new DeliveryError(`Cannot send: this node's store failed (${kind})`)),
+        });
       });
     }
     if (!this.#o.budgets.outboxTake(owner, bytes.length, now)) {
@@ -355,23 +355,26 @@ export class Delivery {
     }
     return new Promise((resolve, reject) => {
       let seq = 0;
-      this.#o.committer.write(
-        () => {
+      this.#o.committer.job({
+        write: () => {
           seq =
             this.#o.store.outboxAdd([{ id, owner, dest, bytes, expiresAtMs: e.expiresAtMs }])[0];
         },
-        () => {
+        // Forwarded once committed, before the flush: lost with the power, the client (which has
+        // not heard "sent") submits it again and the destination de-duplicates it.
+        committed: () => {
           if (seq > 0) {
             this.#outbox.added([{ seq, id, owner, dest, bytes, expiresAtMs: e.expiresAtMs }]);
           } else this.#o.budgets.outboxRelease(owner, bytes.length);
           this.#sendSoon();
-          resolve({ id, state: "sent" });
         },
-        (kind) => {
-          this.#o.budgets.outboxRelease(owner, bytes.length);
+        then: () => resolve({ id, state: "sent" }),
+        failed: (kind, inStore) => {
+          // In the store (the flush failed), the row keeps its budget until its receipt.
+          if (!inStore) this.#o.budgets.outboxRelease(owner, bytes.length);
           reject(new DeliveryError(`Cannot send: this node's store failed (${kind})`));
         },
-      );
+      });
     });
   }
 
@@ -444,17 +447,18 @@ export class Delivery {
     const verdict = this.#admitUserEnvelope(e, origin);
     if (!verdict.store) return answer(verdict.status);
     const now = this.#o.clock.nowMs();
-    this.#o.committer.write(
-      () => this.#inboxAdd(e, bytes, origin, now),
-      () => {
-        answer("stored");
-        this.#emit({ kind: "inbox", owner: splitAddress(e.to).name });
-      },
-      () => {
+    this.#o.committer.job({
+      write: () => this.#inboxAdd(e, bytes, origin, now),
+      // Pushed to the user once committed; the receipt waits for the flush. Lost with the power,
+      // the envelope comes again (no receipt went) and the client de-duplicates it.
+      committed: () => this.#emit({ kind: "inbox", owner: splitAddress(e.to).name }),
+      then: () => answer("stored"),
+      failed: (_kind, inStore) => {
+        if (inStore) return;
         this.#o.budgets.inboxRelease(splitAddress(e.to).name, kindOf(e), encodedLength(e));
         this.#o.budgets.dedupRelease(origin);
       },
-    );
+    });
   }
 
   /**
@@ -928,19 +932,24 @@ export class Delivery {
       this.#emit({ kind: "chunkResults", owner, results });
     }
     if (done.length === 0) return;
-    this.#o.committer.write(() => this.#o.store.outboxDelete(done.map(([p]) => p.id)), () => {
-      for (const [p, status, users] of done) {
-        this.#o.budgets.outboxRelease(p.owner, p.bytes);
-        this.#emit({
-          kind: "state",
-          owner: p.owner,
-          id: p.id,
-          state: status === "stored" ? "delivered" : "failed",
-          reason: status === "stored" ? undefined : status,
-          ...(users ? { users: userMap(users, from) } : {}),
-        });
-      }
-      this.#sendSoon();
+    // Nobody waits for the delete to be flushed: lost with the power, the envelope is sent again
+    // and its destination answers from its de-duplication record.
+    this.#o.committer.job({
+      write: () => this.#o.store.outboxDelete(done.map(([p]) => p.id)),
+      committed: () => {
+        for (const [p, status, users] of done) {
+          this.#o.budgets.outboxRelease(p.owner, p.bytes);
+          this.#emit({
+            kind: "state",
+            owner: p.owner,
+            id: p.id,
+            state: status === "stored" ? "delivered" : "failed",
+            reason: status === "stored" ? undefined : status,
+            ...(users ? { users: userMap(users, from) } : {}),
+          });
+        }
+        this.#sendSoon();
+      },
     });
   }
 

@@ -155,6 +155,7 @@ export async function startNode(options: StartNodeOptions): Promise<Node> {
     const budgets = new BudgetRegistry(log.child("budgets"), clock);
     const resources = new ResourceState(clock, log.child("resources"));
     const committer = new Committer(store, log.child("store"), resources);
+    cleanups.push(() => committer.close());
     const spool = await FileSpool.open({
       dir: join(config.dataDir, SPOOL_DIR),
       maxFileBytes: config.maxFileBytes,

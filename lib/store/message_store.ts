@@ -119,6 +119,20 @@ export interface MessageStore {
 
   /** Runs `fn` in one transaction (one fsync for everything in it). */
   transaction<T>(fn: () => T): T;
+  /**
+   * Runs `fn` in one transaction committed without waiting for the disk: it
+   * survives a crash of the process at once, and a power loss once a
+   * {@linkcode sync} started after it resolves. The group committer
+   * (lib/node/committer.ts) pairs the two so that no fsync blocks the event loop.
+   */
+  transactionUnsynced<T>(fn: () => T): T;
+  /**
+   * Flushes every transaction committed so far to the disk, off the event
+   * loop (fdatasync of SQLite's write-ahead log in a blocking-pool thread).
+   *
+   * @throws {Error} the flush failed (the disk's error): what was committed may not survive a power loss
+   */
+  sync(): Promise<void>;
 }
 
 /** A user's rule for a remote address. */

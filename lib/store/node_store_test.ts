@@ -124,3 +124,30 @@ Deno.test("openSqliteNodeStore() migrates a version 2 store: peers kept, pins ta
     Deno.removeSync(dir, { recursive: true });
   }
 });
+
+Deno.test("transactionUnsynced() commits with other connections seeing it, then sync() flushes the log; a closed store's sync() rejects", async () => {
+  const dir = Deno.makeTempDirSync({ dir: ".tmp" });
+  try {
+    const path = `${dir}/s.db`;
+    const s = openSqliteNodeStore(path);
+    s.transactionUnsynced(() => s.putPeer(peer("bob")));
+    await s.sync();
+    // Another connection reads it from the log: committed, not only in this connection's cache.
+    const other = new DatabaseSync(path);
+    assert.equal(
+      (other.prepare("SELECT count(*) AS n FROM peers").get() as { n: number }).n,
+      1,
+    );
+    other.close();
+    assert.throws(() =>
+      s.transactionUnsynced(() => {
+        s.putPeer(peer("carol"));
+        throw new RangeError("no");
+      }), RangeError);
+    assert.equal(s.getPeer(toNodeId("carol")), undefined);
+    s.close();
+    await assert.rejects(() => s.sync(), /closed/);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});

@@ -36,11 +36,25 @@ function toOutbox(r: Row): OutboxRecord {
   };
 }
 
-/** Prepares the message statements on an open database. */
-export function messageStatements(db: DatabaseSync): MessageStore {
+/** How the store reaches the disk for {@linkcode MessageStore.sync}. */
+export interface WalSync {
+  /** Flushes SQLite's write-ahead log to the disk (fdatasync), off the event loop. */
+  sync(): Promise<void>;
+}
+
+/**
+ * Prepares the message statements on an open database (WAL mode,
+ * synchronous=FULL). Without `wal` (an in-memory database) `sync` has nothing
+ * to flush.
+ */
+export function messageStatements(db: DatabaseSync, wal?: WalSync): MessageStore {
   const q = {
     // Prepared once: exec() parses the statement text on every call.
     begin: db.prepare("BEGIN IMMEDIATE"),
+    // WAL with synchronous=NORMAL: COMMIT appends to the log without an fsync (still atomic, and
+    // safe from a crash of the process); `sync()` flushes the log afterwards, off the event loop.
+    syncNormal: db.prepare("PRAGMA synchronous = NORMAL"),
+    syncFull: db.prepare("PRAGMA synchronous = FULL"),
     commit: db.prepare("COMMIT"),
     rollback: db.prepare("ROLLBACK"),
     getAccount: db.prepare("SELECT * FROM accounts WHERE name = ?"),
@@ -263,6 +277,17 @@ export function messageStatements(db: DatabaseSync): MessageStore {
         depth--;
       }
     },
+    transactionUnsynced<T>(fn: () => T): T {
+      if (depth > 0) return fn();
+      q.syncNormal.run();
+      try {
+        return store.transaction(fn);
+      } finally {
+        // Everything else (autocommits, admin writes) keeps an fsync per commit.
+        q.syncFull.run();
+      }
+    },
+    sync: () => wal ? wal.sync() : Promise.resolve(),
   };
   return store;
 }

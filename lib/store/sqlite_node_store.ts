@@ -2,7 +2,7 @@
 import { DatabaseSync } from "node:sqlite";
 import type { NodeId } from "../ids.ts";
 import type { NodeStore, PeerRecord, PeerState } from "./node_store.ts";
-import { messageStatements } from "./sqlite_message_store.ts";
+import { messageStatements, type WalSync } from "./sqlite_message_store.ts";
 import { ORIGIN_PINS_SCHEMA, sqliteOriginPins } from "./sqlite_origin_pins.ts";
 import { MAILBOX_SCHEMA, mailboxStatements } from "./sqlite_mailbox_store.ts";
 
@@ -115,6 +115,32 @@ function toPeer(row: PeerRow): PeerRecord {
 }
 
 /**
+ * Flushes the write-ahead log of the database at `path` through a descriptor
+ * of its own: fdatasync covers every write to the file, whoever made it. The
+ * async call runs in Deno's blocking pool, so the event loop goes on meanwhile.
+ */
+function walSync(path: string): WalSync & { close(): void } {
+  let file: Promise<Deno.FsFile> | null = null;
+  let closed = false;
+  return {
+    async sync() {
+      if (closed) throw new Error(`Cannot flush store ${JSON.stringify(path)}: it is closed`);
+      // SQLite keeps the -wal file (same inode) while a connection is open.
+      file ??= Deno.open(`${path}-wal`, { read: true }).catch((e) => {
+        file = null;
+        throw e;
+      });
+      await (await file).syncData();
+    },
+    close() {
+      closed = true;
+      file?.then((f) => f.close(), () => {});
+      file = null;
+    },
+  };
+}
+
+/**
  * Opens (creating if needed) the store at `path`; `":memory:"` for tests.
  *
  * @throws {Error} when the file is not a fedchat store of a known version
@@ -155,8 +181,9 @@ export function openSqliteNodeStore(path: string): NodeStore {
   );
   const deletePeer = db.prepare("DELETE FROM peers WHERE node_id = ?");
   const originPins = sqliteOriginPins(db);
+  const wal = path === ":memory:" ? undefined : walSync(path);
   return {
-    ...messageStatements(db),
+    ...messageStatements(db, wal),
     ...mailboxStatements(db),
     originPins,
     getPeer(nodeId) {
@@ -190,6 +217,7 @@ export function openSqliteNodeStore(path: string): NodeStore {
     },
     close() {
       originPins.flush();
+      wal?.close();
       db.close();
     },
   };

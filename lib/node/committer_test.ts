@@ -1,0 +1,144 @@
+import assert from "node:assert/strict";
+import { setImmediate } from "node:timers";
+import { SILENT_LOGGER } from "../log.ts";
+import type { MessageStore } from "../store/mod.ts";
+import { Committer, LAZY_SYNC_MS } from "./committer.ts";
+
+/** A store whose commits are recorded and whose disk flushes the test resolves by hand. */
+function fakeStore(o: { failCommit?: () => boolean } = {}) {
+  const commits: number[] = [];
+  const syncs: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
+  let inBatch = 0;
+  const store = {
+    transactionUnsynced<T>(fn: () => T): T {
+      inBatch = 0;
+      const out = fn();
+      if (o.failCommit?.()) throw new Error("database or disk is full");
+      commits.push(inBatch);
+      return out;
+    },
+    sync(): Promise<void> {
+      const { promise, resolve, reject } = Promise.withResolvers<void>();
+      syncs.push({ resolve, reject });
+      return promise;
+    },
+  } as unknown as MessageStore;
+  return { store, commits, syncs, counted: () => inBatch++ };
+}
+
+const nextTurn = () => new Promise<void>((r) => setImmediate(r));
+
+Deno.test("Committer acknowledges a write only after its commit is flushed to disk", async () => {
+  const f = fakeStore();
+  const c = new Committer(f.store, SILENT_LOGGER);
+  const done: string[] = [];
+  c.write(f.counted, () => done.push("a"));
+  c.write(f.counted, () => done.push("b"));
+  assert.equal(f.commits.length, 0);
+  await nextTurn();
+  assert.deepEqual(f.commits, [2]);
+  assert.equal(f.syncs.length, 1);
+  assert.equal(done.length, 0);
+  f.syncs[0].resolve();
+  await Promise.resolve();
+  assert.deepEqual(done, ["a", "b"]);
+});
+
+Deno.test("Committer holds writes made during a flush and commits them as one batch after it", async () => {
+  const f = fakeStore();
+  const c = new Committer(f.store, SILENT_LOGGER);
+  const done: string[] = [];
+  c.write(f.counted, () => done.push("first"));
+  await nextTurn();
+  for (let i = 0; i < 5; i++) {
+    c.write(f.counted, () => done.push(`next${i}`));
+    await nextTurn();
+  }
+  // One flush in flight: nothing new committed, nothing acknowledged.
+  assert.deepEqual(f.commits, [1]);
+  assert.equal(c.pending, 5);
+  f.syncs[0].resolve();
+  await Promise.resolve();
+  assert.deepEqual(done, ["first"]);
+  assert.deepEqual(f.commits, [1, 5]);
+  assert.equal(f.syncs.length, 2);
+  f.syncs[1].resolve();
+  await Promise.resolve();
+  assert.deepEqual(done, ["first", "next0", "next1", "next2", "next3", "next4"]);
+  assert.equal(c.pending, 0);
+});
+
+Deno.test("Committer: a failed commit acknowledges nothing and names the failure", async () => {
+  let fail = true;
+  const f = fakeStore({ failCommit: () => fail });
+  const c = new Committer(f.store, SILENT_LOGGER);
+  const done: string[] = [];
+  const failed: string[] = [];
+  c.write(f.counted, () => done.push("a"), (kind) => failed.push(kind));
+  await nextTurn();
+  assert.equal(done.length, 0);
+  assert.deepEqual(failed, ["disk-full"]);
+  assert.equal(f.syncs.length, 0);
+  fail = false;
+  c.write(f.counted, () => done.push("b"));
+  await nextTurn();
+  f.syncs[0].resolve();
+  await Promise.resolve();
+  assert.deepEqual(done, ["b"]);
+});
+
+Deno.test("Committer: a failed flush acknowledges nothing of its batch, and the next batch goes on", async () => {
+  const f = fakeStore();
+  const c = new Committer(f.store, SILENT_LOGGER);
+  const done: string[] = [];
+  const failed: string[] = [];
+  c.write(f.counted, () => done.push("a"), (kind) => failed.push(kind));
+  await nextTurn();
+  c.write(f.counted, () => done.push("b"), (kind) => failed.push(kind));
+  await nextTurn();
+  f.syncs[0].reject(new Error("disk I/O error"));
+  await Promise.resolve();
+  assert.deepEqual(failed, ["io-error"]);
+  assert.equal(done.length, 0);
+  assert.equal(f.syncs.length, 2);
+  f.syncs[1].resolve();
+  await Promise.resolve();
+  assert.deepEqual(done, ["b"]);
+});
+
+Deno.test("Committer: a batch nobody waits on is committed without a flush of its own; the next flush covers it", async () => {
+  const f = fakeStore();
+  const c = new Committer(f.store, SILENT_LOGGER);
+  const steps: string[] = [];
+  c.job({ write: f.counted, committed: () => steps.push("delete committed") });
+  await nextTurn();
+  assert.deepEqual(steps, ["delete committed"]);
+  assert.deepEqual(f.commits, [1]);
+  assert.equal(f.syncs.length, 0);
+  c.job({
+    write: f.counted,
+    committed: () => steps.push("add committed"),
+    then: () => steps.push("add durable"),
+  });
+  await nextTurn();
+  assert.equal(f.syncs.length, 1);
+  f.syncs[0].resolve();
+  await Promise.resolve();
+  assert.deepEqual(steps, ["delete committed", "add committed", "add durable"]);
+  c.close();
+});
+
+Deno.test("Committer: a batch nobody waits on is flushed at the latest LAZY_SYNC_MS later", async () => {
+  const f = fakeStore();
+  const c = new Committer(f.store, SILENT_LOGGER);
+  c.job({ write: f.counted });
+  await nextTurn();
+  assert.equal(f.syncs.length, 0);
+  const deadline = Date.now() + 10 * LAZY_SYNC_MS;
+  while (f.syncs.length === 0 && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, LAZY_SYNC_MS / 4));
+  }
+  assert.equal(f.syncs.length, 1);
+  f.syncs[0].resolve();
+  c.close();
+});
