@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
-import { toNodeId } from "../ids.ts";
-import { type NodeStore, openSqliteNodeStore, type PeerRecord } from "./mod.ts";
+import { toNodeId, type UserName } from "../ids.ts";
+import { type InboxAdd, type NodeStore, openSqliteNodeStore, type PeerRecord } from "./mod.ts";
 
 // One shared suite; every backend runs it.
 const BACKENDS: Array<[string, () => NodeStore]> = [
@@ -149,5 +149,30 @@ Deno.test("transactionUnsynced() commits with other connections seeing it, then 
     await assert.rejects(() => s.sync(), /closed/);
   } finally {
     Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("inboxAdd(): an envelope id is stored once (again later, or twice in one batch); notices are not de-duplicated", () => {
+  const s = openSqliteNodeStore(":memory:");
+  try {
+    const owner = "bob" as UserName;
+    const row = (id: string, kind: InboxAdd["kind"] = "message"): InboxAdd => ({
+      id,
+      owner,
+      bytes: new Uint8Array([1, 2, 3]),
+      kind,
+      receivedAtMs: 1,
+      keepUntilMs: 10_000,
+      origin: kind === "notice" ? null : toNodeId("alice"),
+    });
+    assert.deepEqual([...s.inboxAdd([row("a"), row("b"), row("a")])], ["a", "b"]);
+    assert.deepEqual([...s.inboxAdd([row("a"), row("c")])], ["c"]);
+    assert.equal(s.wasDelivered("a"), true);
+    assert.equal(s.inboxCount(owner), 3);
+    assert.equal(s.inboxAdd([row("n1", "notice")]).size, 1);
+    assert.equal(s.wasDelivered("n1"), false);
+    assert.equal(s.inboxCount(owner), 4);
+  } finally {
+    s.close();
   }
 });

@@ -183,10 +183,11 @@ export function messageStatements(db: DatabaseSync, wal?: WalSync): MessageStore
         const added = new Set<string>();
         for (const r of rows) {
           // Notices are this node's own, one per outbox entry: no de-duplication record.
-          if (r.kind !== "notice") {
-            if (q.delivered.get(r.id)) continue;
-            q.markDelivered.run(r.id, r.keepUntilMs, r.origin);
-          }
+          // One statement: the INSERT OR IGNORE says whether the id was new (no SELECT first).
+          if (
+            r.kind !== "notice" &&
+            Number(q.markDelivered.run(r.id, r.keepUntilMs, r.origin).changes) !== 1
+          ) continue;
           q.inboxAdd.run(r.id, r.owner, r.bytes, r.receivedAtMs, r.kind, r.keepUntilMs);
           added.add(r.id);
         }
