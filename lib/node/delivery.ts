@@ -42,7 +42,13 @@ import {
   type UserEnvelope,
   withoutAuth,
 } from "../protocol/mod.ts";
-import { type InboxAdd, type InboxKind, type NodeStore, storeFailure } from "../store/mod.ts";
+import {
+  type InboxAdd,
+  type InboxKind,
+  type InboxRecord,
+  type NodeStore,
+  storeFailure,
+} from "../store/mod.ts";
 import { type Admission, admit, admitChunk, checkSubmission, OPEN_FACTS } from "./admission.ts";
 import type { Committer } from "./committer.ts";
 import type { DeliveryBudgets } from "./delivery_budgets.ts";
@@ -75,7 +81,12 @@ export type DeliveryEvent =
     /** Per-user results of a group envelope: address → receipt status. */
     users?: Record<string, string>;
   }
-  | { kind: "inbox"; owner: UserName }
+  | {
+    kind: "inbox";
+    owner: UserName;
+    /** The rows just committed, when known: pushed without reading them back. */
+    rows?: InboxRecord[];
+  }
   /** A file chunk for `owner` is on disk. */
   | { kind: "chunks"; owner: UserName }
   /** What the destination did with chunks `owner` sent. */
@@ -337,10 +348,16 @@ export class Delivery {
       }
       if (!verdict.store) return Promise.resolve({ id, state: "delivered" });
       return new Promise((resolve, reject) => {
+        let row: InboxRecord | undefined;
         this.#o.committer.job({
-          write: () => this.#inboxAdd(e, bytes, this.#o.self, now),
+          write: () => row = this.#inboxAdd(e, bytes, this.#o.self, now),
           // Pushed before the flush, answered after it (lib/node/committer.ts).
-          committed: () => this.#emit({ kind: "inbox", owner: splitAddress(e.to).name }),
+          committed: () =>
+            this.#emit({
+              kind: "inbox",
+              owner: splitAddress(e.to).name,
+              ...(row ? { rows: [row] } : {}),
+            }),
           then: () => resolve({ id, state: "delivered" }),
           failed: (kind) =>
             reject(new DeliveryError(`Cannot send: this node's store failed (${kind})`)),
@@ -447,11 +464,17 @@ export class Delivery {
     const verdict = this.#admitUserEnvelope(e, origin);
     if (!verdict.store) return answer(verdict.status);
     const now = this.#o.clock.nowMs();
+    let row: InboxRecord | undefined;
     this.#o.committer.job({
-      write: () => this.#inboxAdd(e, bytes, origin, now),
+      write: () => row = this.#inboxAdd(e, bytes, origin, now),
       // Pushed to the user once committed; the receipt waits for the flush. Lost with the power,
       // the envelope comes again (no receipt went) and the client de-duplicates it.
-      committed: () => this.#emit({ kind: "inbox", owner: splitAddress(e.to).name }),
+      committed: () =>
+        this.#emit({
+          kind: "inbox",
+          owner: splitAddress(e.to).name,
+          ...(row ? { rows: [row] } : {}),
+        }),
       then: () => answer("stored"),
       failed: (_kind, inStore) => {
         if (inStore) return;
@@ -818,16 +841,25 @@ export class Delivery {
     return nowMs + lifetime + 2 * this.#t.clockAllowanceMs;
   }
 
-  #inboxAdd(e: UserEnvelope, bytes: Uint8Array, origin: NodeId, now: number): void {
-    this.#o.store.inboxAdd([{
-      id: envelopeIdHex(e.id),
-      owner: splitAddress(e.to).name,
+  /** Stores one envelope; returns its row, or undefined when its id was delivered before. */
+  #inboxAdd(
+    e: UserEnvelope,
+    bytes: Uint8Array,
+    origin: NodeId,
+    now: number,
+  ): InboxRecord | undefined {
+    const id = envelopeIdHex(e.id);
+    const owner = splitAddress(e.to).name;
+    const seq = this.#o.store.inboxAdd([{
+      id,
+      owner,
       bytes,
       kind: kindOf(e),
       receivedAtMs: now,
       keepUntilMs: this.#keepUntil(e, now),
       origin,
-    }]);
+    }]).get(id);
+    return seq === undefined ? undefined : { seq, id, owner, bytes, receivedAtMs: now };
   }
 
   /** Queues a receipt entry for `to` (the mailbox service answers through it too). */

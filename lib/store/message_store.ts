@@ -83,9 +83,10 @@ export interface MessageStore {
 
   /**
    * Stores rows in inboxes unless their id was delivered before; returns the
-   * ids that were new. Each id is remembered until the row's `keepUntilMs`.
+   * ids that were new, each with the seq its row got. Each id is remembered
+   * until the row's `keepUntilMs`.
    */
-  inboxAdd(rows: InboxAdd[]): Set<string>;
+  inboxAdd(rows: InboxAdd[]): Map<string, number>;
   /** Tells whether an envelope id was already delivered here. */
   wasDelivered(id: string): boolean;
   /** Whether envelope `id` from node `origin` was delivered here (a receipt query's answer). */

@@ -165,8 +165,15 @@ Deno.test("inboxAdd(): an envelope id is stored once (again later, or twice in o
       keepUntilMs: 10_000,
       origin: kind === "notice" ? null : toNodeId("alice"),
     });
-    assert.deepEqual([...s.inboxAdd([row("a"), row("b"), row("a")])], ["a", "b"]);
-    assert.deepEqual([...s.inboxAdd([row("a"), row("c")])], ["c"]);
+    const first = s.inboxAdd([row("a"), row("b"), row("a")]);
+    assert.deepEqual([...first.keys()], ["a", "b"]);
+    const second = s.inboxAdd([row("a"), row("c")]);
+    assert.deepEqual([...second.keys()], ["c"]);
+    // The seqs returned are the rows' own.
+    assert.deepEqual(
+      s.inboxFor(owner, 0, 10).map((r) => [r.id, r.seq]),
+      [["a", first.get("a")], ["b", first.get("b")], ["c", second.get("c")]],
+    );
     assert.equal(s.wasDelivered("a"), true);
     assert.equal(s.inboxCount(owner), 3);
     assert.equal(s.inboxAdd([row("n1", "notice")]).size, 1);

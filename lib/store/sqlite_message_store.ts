@@ -180,7 +180,7 @@ export function messageStatements(db: DatabaseSync, wal?: WalSync): MessageStore
       ),
     inboxAdd: (rows) =>
       store.transaction(() => {
-        const added = new Set<string>();
+        const added = new Map<string, number>();
         for (const r of rows) {
           // Notices are this node's own, one per outbox entry: no de-duplication record.
           // One statement: the INSERT OR IGNORE says whether the id was new (no SELECT first).
@@ -188,8 +188,15 @@ export function messageStatements(db: DatabaseSync, wal?: WalSync): MessageStore
             r.kind !== "notice" &&
             Number(q.markDelivered.run(r.id, r.keepUntilMs, r.origin).changes) !== 1
           ) continue;
-          q.inboxAdd.run(r.id, r.owner, r.bytes, r.receivedAtMs, r.kind, r.keepUntilMs);
-          added.add(r.id);
+          const { lastInsertRowid } = q.inboxAdd.run(
+            r.id,
+            r.owner,
+            r.bytes,
+            r.receivedAtMs,
+            r.kind,
+            r.keepUntilMs,
+          );
+          added.set(r.id, Number(lastInsertRowid));
         }
         return added;
       }),
