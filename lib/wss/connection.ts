@@ -22,6 +22,7 @@ import { type Clock, SYSTEM_CLOCK } from "../clock.ts";
 import { ConnectionMonitor } from "./connection_monitor.ts";
 import {
   encodeFrame,
+  encodeFrameHeadFor,
   encodeFrameParts,
   type Frame,
   FrameError,
@@ -236,15 +237,28 @@ export class WsConnection {
 
   /**
    * Like {@linkcode sendCoalesced}, for a message given in parts (a sealed
-   * message's ciphertext and tag): they are copied into one frame once.
+   * message's ciphertext and tag): they are copied into one frame once. With
+   * `owned` (the caller gives the parts up: a freshly sealed record), a large
+   * message is not copied at all: a frame head, then the parts as they are,
+   * masked in place when this end masks, go out in one corked write.
    */
-  sendParts(parts: readonly Uint8Array[]): boolean {
+  sendParts(parts: readonly Uint8Array[], { owned = false }: { owned?: boolean } = {}): boolean {
     if (this.#closed || this.#closeSent) return false;
-    const frame = encodeFrameParts(OPCODE.binary, parts, this.#masked);
-    if (!this.#admit(frame.length)) return false;
-    this.#pending.push(frame);
-    this.#pendingBytes += frame.length;
-    if (this.#pending.length === 1) queueMicrotask(() => this.#flush());
+    let len = 0;
+    for (const p of parts) len += p.length;
+    const first = this.#pending.length === 0;
+    if (owned && len > COALESCE_MAX_BYTES) {
+      const head = encodeFrameHeadFor(OPCODE.binary, parts, this.#masked);
+      if (!this.#admit(head.length + len)) return false;
+      this.#pending.push(head, ...parts);
+      this.#pendingBytes += head.length + len;
+    } else {
+      const frame = encodeFrameParts(OPCODE.binary, parts, this.#masked);
+      if (!this.#admit(frame.length)) return false;
+      this.#pending.push(frame);
+      this.#pendingBytes += frame.length;
+    }
+    if (first) queueMicrotask(() => this.#flush());
     this.#flowChanged();
     return true;
   }
@@ -260,7 +274,11 @@ export class WsConnection {
     // Large frames (file chunks) go as they are: copying them together would cost more than a
     // write each.
     if (total > COALESCE_MAX_BYTES) {
-      for (const p of parts) this.#write(p);
+      // Corked: the parts (frame heads and payloads) leave in one vectored write.
+      this.#socket.cork();
+      for (const p of parts) this.#socket.write(p, this.#written);
+      this.#socket.uncork();
+      this.#flowChanged();
       return;
     }
     const out = new Uint8Array(total);

@@ -67,25 +67,65 @@ export function encodeFrameParts(
 ): Uint8Array {
   let len = 0;
   for (const p of parts) len += p.length;
-  const extra = len < 126 ? 0 : len < 65536 ? 2 : 8;
-  const headerLen = 2 + extra + (masked ? 4 : 0);
+  const headerLen = frameHeadBytes(len, masked);
   const out = new Uint8Array(headerLen + len);
-  out[0] = 0x80 | opcode;
-  out[1] = (masked ? 0x80 : 0) | (extra === 0 ? len : extra === 2 ? 126 : 127);
-  const view = new DataView(out.buffer);
-  if (extra === 2) view.setUint16(2, len);
-  if (extra === 8) view.setBigUint64(2, BigInt(len));
+  writeFrameHead(out, opcode, len, masked);
   let at = headerLen;
   for (const p of parts) {
     out.set(p, at);
     at += p.length;
   }
-  if (masked) {
-    const mask = out.subarray(2 + extra, headerLen);
-    crypto.getRandomValues(mask);
-    applyMask(out.subarray(headerLen), mask);
-  }
+  if (masked) applyMask(out.subarray(headerLen), out.subarray(headerLen - 4, headerLen));
   return out;
+}
+
+/**
+ * Encodes the head of a frame whose payload of `len` bytes is written after
+ * it as it is: with `masked`, a random mask is drawn (the head's last four
+ * bytes) and `parts`, the payload, are masked in place with it. For payloads
+ * the caller gives up (freshly sealed records): no copy of the payload.
+ */
+export function encodeFrameHeadFor(
+  opcode: number,
+  parts: readonly Uint8Array[],
+  masked: boolean,
+): Uint8Array {
+  let len = 0;
+  for (const p of parts) len += p.length;
+  const head = new Uint8Array(frameHeadBytes(len, masked));
+  writeFrameHead(head, opcode, len, masked);
+  if (masked) {
+    const mask = head.subarray(head.length - 4);
+    const shifted = new Uint8Array(4);
+    let at = 0;
+    for (const p of parts) {
+      // The mask as it lines up at this part's offset in the payload (RFC 6455 §5.3).
+      for (let k = 0; k < 4; k++) shifted[k] = mask[(at + k) & 3];
+      applyMask(p, shifted);
+      at += p.length;
+    }
+  }
+  return head;
+}
+
+function frameHeadBytes(len: number, masked: boolean): number {
+  return 2 + (len < 126 ? 0 : len < 65536 ? 2 : 8) + (masked ? 4 : 0);
+}
+
+/** Writes a frame head at the start of `out`; draws the mask when `masked`. */
+function writeFrameHead(
+  out: Uint8Array<ArrayBuffer>,
+  opcode: number,
+  len: number,
+  masked: boolean,
+): void {
+  const extra = len < 126 ? 0 : len < 65536 ? 2 : 8;
+  out[0] = 0x80 | opcode;
+  out[1] = (masked ? 0x80 : 0) | (extra === 0 ? len : extra === 2 ? 126 : 127);
+  const view = new DataView(out.buffer, out.byteOffset);
+  if (extra === 2) view.setUint16(2, len);
+  if (extra === 8) view.setBigUint64(2, BigInt(len));
+  if (masked) crypto.getRandomValues(out.subarray(2 + extra, 2 + extra + 4));
 }
 
 /** Options of {@linkcode FrameParser}. */
