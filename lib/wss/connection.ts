@@ -102,6 +102,8 @@ export class WsConnection {
   #closeSent = false;
   #lastSeenMs: number;
   #pending: Uint8Array[] = [];
+  /** Large messages may arrive in a reused buffer (lendLargeMessages()). */
+  #lending = false;
   #pendingBytes = 0;
   #flow: FlowVerdict = { writable: true, readingPaused: false };
   #callerPaused = false;
@@ -148,6 +150,20 @@ export class WsConnection {
       const [d, t] = this.#held.shift()!;
       this.guard(() => handler(d, t));
     }
+  }
+
+  /**
+   * From now on, a large message (above 64 KiB, arriving in several socket
+   * reads) may be handed to `onMessage` in a buffer reused for a later one:
+   * the handler must be set and must consume the bytes before it returns (a
+   * secure channel opens each message into a new buffer at once). A message
+   * kept meanwhile (no handler yet, or a fragment) is copied. Saves a fresh
+   * buffer per file chunk received; costs up to two buffers of the largest
+   * message for the connection's life (see FrameParser.lendLarge()).
+   */
+  lendLargeMessages(): void {
+    this.#lending = true;
+    this.#parser.lendLarge();
   }
 
   /**
@@ -504,7 +520,7 @@ export class WsConnection {
   #fragment(f: Frame): void {
     this.#fragmentBytes += f.payload.length;
     if (this.#fragmentBytes > this.#max) return this.close(1009, "message too large");
-    this.#fragments.push(f.payload);
+    this.#fragments.push(this.#lending ? f.payload.slice() : f.payload);
     if (!f.fin) return;
     const out = new Uint8Array(this.#fragmentBytes);
     let at = 0;
@@ -529,6 +545,6 @@ export class WsConnection {
     if (this.#held.length >= MAX_HELD) {
       return this.close(1008, "too many messages during the handshake");
     }
-    this.#held.push([data, isText]);
+    this.#held.push([this.#lending ? data.slice() : data, isText]);
   }
 }

@@ -128,6 +128,9 @@ function writeFrameHead(
   if (masked) crypto.getRandomValues(out.subarray(2 + extra, 2 + extra + 4));
 }
 
+/** Payloads from this size on are reassembled into a reused buffer after `lendLarge()`. */
+export const LEND_MIN_BYTES = 64 * 1024;
+
 /** Options of {@linkcode FrameParser}. */
 export interface FrameParserOptions {
   /** Frames from the peer must be masked (we are the server) or unmasked (client). */
@@ -140,7 +143,8 @@ export interface FrameParserOptions {
  * Turns a byte stream into frames; throws {@linkcode FrameError} on anything
  * wrong. A frame that lies whole inside one chunk is returned as a view into
  * that chunk, unmasked in place (no copy): `push()` takes ownership of the
- * chunks it is given.
+ * chunks it is given. After {@linkcode FrameParser.lendLarge}, a large frame
+ * reassembled from several chunks is returned in a buffer the parser reuses.
  */
 export class FrameParser {
   #expectMasked: boolean;
@@ -155,6 +159,10 @@ export class FrameParser {
   #fin = false;
   #opcode = 0;
   #mask: Uint8Array | null = null;
+  #lend = false;
+  /** Reassembly buffers lent out in turn (see lendLarge()). */
+  #spares: Array<Uint8Array | null> = [null, null];
+  #nextSpare = 0;
 
   constructor(options: FrameParserOptions) {
     this.#expectMasked = options.expectMasked;
@@ -185,7 +193,7 @@ export class FrameParser {
           i += len;
           continue;
         }
-        this.#payload = new Uint8Array(len);
+        this.#payload = this.#reassembly(len);
         this.#filled = 0;
       }
       const take = Math.min(len - this.#filled, chunk.length - i);
@@ -197,6 +205,28 @@ export class FrameParser {
     // A frame with an empty payload completes with its head.
     if (this.#len === 0) frames.push(this.#finish(new Uint8Array(0)));
     return frames;
+  }
+
+  /**
+   * From now on, a payload above {@linkcode LEND_MIN_BYTES} that spans
+   * several chunks is reassembled into one of two buffers kept by the parser,
+   * used in turn (a push completes at most one reassembled frame and starts at
+   * most one): such a frame's payload is valid only until the next `push()`.
+   * For a caller that consumes each frame at once (a secure channel decrypts
+   * it into a new buffer): no fresh buffer per large message. Costs up to two
+   * buffers of the largest such frame, for the parser's lifetime.
+   */
+  lendLarge(): void {
+    this.#lend = true;
+  }
+
+  #reassembly(len: number): Uint8Array {
+    if (!this.#lend || len < LEND_MIN_BYTES) return new Uint8Array(len);
+    const i = this.#nextSpare;
+    this.#nextSpare ^= 1;
+    let spare = this.#spares[i];
+    if (!spare || spare.length < len) spare = this.#spares[i] = new Uint8Array(len);
+    return spare.subarray(0, len);
   }
 
   #parseHead(): "more" | "ready" {

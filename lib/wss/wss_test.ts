@@ -241,3 +241,28 @@ Deno.test("a frame head for given-up parts masks them in place to the same frame
     assert.deepEqual(frames[0].payload, payload);
   }
 });
+
+Deno.test("a lending parser reuses two buffers in turn and keeps each payload until the next push", () => {
+  const a = new Uint8Array(100_000).fill(1);
+  const b = new Uint8Array(100_000).fill(2);
+  const c = new Uint8Array(100_000).fill(3);
+  const wire = new Uint8Array([
+    ...encodeFrame(2, a, true),
+    ...encodeFrame(2, b, true),
+    ...encodeFrame(2, c, true),
+  ]);
+  const p = new FrameParser({ expectMasked: true, maxFrameBytes: 1 << 20 });
+  p.lendLarge();
+  const got: Uint8Array[] = [];
+  const buffers = new Set<ArrayBufferLike>();
+  // 64 KiB reads: each push completes at most one frame and starts the next.
+  for (let at = 0; at < wire.length; at += 65536) {
+    for (const f of p.push(wire.slice(at, at + 65536))) {
+      got.push(f.payload.slice());
+      buffers.add(f.payload.buffer);
+      assert.ok(f.payload.every((x) => x === got.length), "intact when handed out");
+    }
+  }
+  assert.deepEqual(got, [a, b, c]);
+  assert.equal(buffers.size, 2);
+});
