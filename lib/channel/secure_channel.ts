@@ -9,8 +9,9 @@
  * CPU second): about 1,050 MB/s, against 90–160 MB/s for AES-256-GCM through
  * node:crypto or WebCrypto, which do not use the CPU's AES instructions in
  * this runtime; a relay opens and seals every byte it forwards, so the cipher
- * was most of its CPU. The ciphertext and tag go into the WebSocket frame
- * with one copy (`WsConnection.sendParts`), masked there in place.
+ * was most of its CPU. The ciphertext and tag are given up to the WebSocket
+ * connection (`WsConnection.sendParts` with `owned`): a large record is framed
+ * without a copy, masked in place; small ones are copied into one frame.
  *
  * Records carry several messages: the small messages sent in one turn of the
  * event loop (until a microtask runs, or up to {@linkcode RECORD_MAX_BYTES})
@@ -242,7 +243,11 @@ export class SecureChannel {
   }
 
   #sealRecord(parts: readonly Uint8Array[]): boolean {
-    const queued = this.#ws.sendParts(seal(this.#keys.send, this.#sendCounter++, parts));
+    // The sealed parts are fresh cipher output: given up to the connection, which frames a
+    // large record without copying it.
+    const queued = this.#ws.sendParts(seal(this.#keys.send, this.#sendCounter++, parts), {
+      owned: true,
+    });
     if (!queued) this.close("connection closed");
     this.#flowCheck();
     return queued;

@@ -22,11 +22,12 @@
 import * as e2e from "../e2e/mod.ts";
 import type { Address } from "../ids.ts";
 import {
+  chunkBodyParts,
   chunkEnvelopeId,
   type ChunkResult,
   DEFAULT_TTL,
-  encodeChunkBodyParts,
-  encodeEnvelope,
+  encodeChunkSubmitParts,
+  encodeEnvelopeParts,
   envelopeIdHex,
 } from "../protocol/mod.ts";
 import type { TransferRow } from "./client_store.ts";
@@ -253,7 +254,9 @@ export class FileSending {
   async #sealAndSend(id: Uint8Array, index: number, plain: Uint8Array): Promise<void> {
     const sealed = await this.#sealer.sealParts(index, plain);
     const now = this.#ctx.clock.nowMs();
-    const envelope = encodeEnvelope({
+    // Ciphertext and tag are copied once, into the client message (not into a chunk body, then
+    // an envelope, then the message: two fresh 256 KiB buffers fewer per chunk).
+    const message = encodeChunkSubmitParts(encodeEnvelopeParts({
       id,
       kind: "chunk",
       ttl: DEFAULT_TTL,
@@ -261,13 +264,9 @@ export class FileSending {
       expiresAtMs: now + this.#ctx.lifetimeMs,
       from: this.#ctx.self,
       to: this.row.peer as Address,
-      body: encodeChunkBodyParts(
-        { fileId: this.#manifest.fileId, index, fileBytes: this.row.size },
-        sealed,
-      ),
-    });
+    }, chunkBodyParts({ fileId: this.#manifest.fileId, index, fileBytes: this.row.size }, sealed)));
     // Not connected: the chunk stays in flight and goes again after the retry delay.
-    this.#ctx.connection.send({ type: "chunkSubmit", envelope });
+    this.#ctx.connection.sendEncoded(message);
   }
 
   /** Takes what the receiver's node did with chunks. Returns true when something changed. */

@@ -13,6 +13,7 @@ import * as e2e from "../e2e/mod.ts";
 import { SILENT_LOGGER } from "../log.ts";
 import {
   decodeChunkBody,
+  decodeClientMessage,
   decodeEnvelope,
   encodeChunkBody,
   encodeEnvelope,
@@ -39,6 +40,11 @@ async function setup(self: string, windowBytes = 8 * 1024 * 1024) {
       connection: {
         send: (m: { type: string; envelope?: Uint8Array }) => {
           if (m.type === "chunkSubmit") submits.push(m.envelope!);
+          return true;
+        },
+        sendEncoded: (bytes: Uint8Array) => {
+          const m = decodeClientMessage(bytes);
+          if (m.type === "chunkSubmit") submits.push(m.envelope);
           return true;
         },
         up: true,

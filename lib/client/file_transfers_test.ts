@@ -28,6 +28,7 @@ async function setup(extra: { awayAcceptBytes?: number } = {}) {
         if (m.type === "chunkAck") acks.push(m.ids!);
         return true;
       },
+      sendEncoded: () => true,
       up: true,
     } as unknown as NodeConnection,
     clock,

@@ -166,6 +166,16 @@ export class NodeConnection {
   }
 
   /**
+   * Sends a message encoded already (a file chunk framed once from its parts:
+   * `encodeChunkSubmitParts`); false when not connected.
+   */
+  sendEncoded(bytes: Uint8Array): boolean {
+    if (!this.#link) return false;
+    this.#link.send(bytes);
+    return true;
+  }
+
+  /**
    * Sends a request and resolves with the node's reply.
    *
    * @throws {NodeUnavailableError} not connected, timed out, or disconnected meanwhile

@@ -158,6 +158,8 @@ export function remoteLink(o: RemoteLinkOptions): (store: ClientStore) => Promis
       if (!pinned) store.setMeta("node-key", fin.peer.publicKey);
       ws.send(fin.message);
       const channel = new SecureChannel(ws, fin.keys);
+      // The channel opens each message at once: file chunks arrive in a reused buffer.
+      ws.lendLargeMessages();
       channel.send(encodeClientMessage({ type: "hello", enrollCode: o.enrollCode }));
       const link: ClientLink = {
         send: (b) => channel.send(b),

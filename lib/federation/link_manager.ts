@@ -350,6 +350,8 @@ export class LinkManager {
     ws.send(message);
     const { keys, peer } = await responderFinish(state, await nextMessage(ws, timeout));
     const channel = new SecureChannel(ws, keys);
+    // The channel opens each message at once: large ones (file chunks) arrive in a reused buffer.
+    ws.lendLargeMessages();
     const proof: LinkProof = {
       ...peer,
       fingerprint: await fullFingerprint(peer.publicKey),
@@ -518,6 +520,8 @@ export class LinkManager {
       }
       ws.send(fin.message);
       const channel = new SecureChannel(ws, fin.keys);
+      // As for accepted links: large messages arrive in a reused buffer.
+      ws.lendLargeMessages();
       const first = decodeLinkMessage(
         await nextChannelMessage(channel, timeout),
         this.#o.maxMessageBytes,

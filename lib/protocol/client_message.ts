@@ -245,6 +245,23 @@ export function encodeClientMessage(m: ClientMessage): Uint8Array {
   }
 }
 
+/**
+ * Encodes a `chunkSubmit` whose envelope is given in parts
+ * ({@linkcode encodeEnvelopeParts}): each part is copied once, into the
+ * message. The same bytes as {@linkcode encodeClientMessage} of the joined
+ * envelope.
+ *
+ * @throws {RangeError} the envelope is larger than a client message may carry
+ */
+export function encodeChunkSubmitParts(envelope: readonly Uint8Array[]): Uint8Array {
+  let n = 0;
+  for (const p of envelope) n += p.length;
+  if (n > MAX_PAYLOAD - 6) throw new RangeError("Cannot encode chunkSubmit: envelope too large");
+  const w = new ByteWriter(6 + n).u8(VERSION).u8(CODE.chunkSubmit).u32(n);
+  for (const p of envelope) w.raw(p);
+  return w.finish();
+}
+
 /** Bytes to reserve: the payload plus room for the fields, so the writer does not grow. */
 function sizeHint(m: ClientMessage): number {
   switch (m.type) {
@@ -338,6 +355,10 @@ class Fields {
   bytes(field: string): Uint8Array {
     return this.#r.bytes32(MAX_PAYLOAD, field);
   }
+  /** A view into the message (file chunks: the receiver owns the message bytes). */
+  bytesView(field: string): Uint8Array {
+    return this.#r.bytes32View(MAX_PAYLOAD, field);
+  }
   /** A map read as own properties whatever the keys ("__proto__" too), each key once. */
   users(): Record<string, string> {
     const n = this.count("users", MAX_USERS, 16);
@@ -425,7 +446,7 @@ const DECODE: Decoders = {
     return { type: "entries", req, entries };
   },
   error: (f) => ({ type: "error", message: f.str("message", 2000) }),
-  chunkSubmit: (f) => ({ type: "chunkSubmit", envelope: f.bytes("envelope") }),
+  chunkSubmit: (f) => ({ type: "chunkSubmit", envelope: f.bytesView("envelope") }),
   chunkResult: (f) => {
     const n = f.count("results", MAX_IDS, 16);
     const results: ChunkResult[] = [];
@@ -436,7 +457,11 @@ const DECODE: Decoders = {
     }
     return { type: "chunkResult", results };
   },
-  chunkDeliver: (f) => ({ type: "chunkDeliver", id: f.str("id"), envelope: f.bytes("envelope") }),
+  chunkDeliver: (f) => ({
+    type: "chunkDeliver",
+    id: f.str("id"),
+    envelope: f.bytesView("envelope"),
+  }),
   chunkAck: (f) => ({ type: "chunkAck", ids: f.ids("ids") }),
   condition: (f) => {
     const n = f.count("resources", MAX_CONDITIONS, 8);
@@ -483,7 +508,10 @@ function own<T>(o: Record<string, T>, key: string, value: T): void {
 }
 
 /**
- * Decodes and checks a client message.
+ * Decodes and checks a client message. The envelope of a `chunkSubmit` or a
+ * `chunkDeliver` (a file chunk, up to 256 KiB) is a view into `bytes`, not a
+ * copy: the caller gives `bytes` up (every link hands over a buffer of its own
+ * per message) and must not change them afterwards.
  *
  * @throws {CodecError} malformed, unknown version or type, a field out of range, trailing bytes
  */

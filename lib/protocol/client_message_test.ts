@@ -3,9 +3,12 @@ import { ByteWriter, CodecError } from "../e2e/mod.ts";
 import {
   type ClientMessage,
   decodeClientMessage,
+  encodeChunkSubmitParts,
   encodeClientMessage,
   MAX_CLIENT_MESSAGE_BYTES,
 } from "./client_message.ts";
+import { decodeEnvelope, encodeEnvelope, encodeEnvelopeParts } from "./envelope.ts";
+import { chunkBodyParts, decodeChunkBody, encodeChunkBodyParts } from "./file_chunk.ts";
 
 const env = new Uint8Array(300).map((_, i) => i & 0xff);
 
@@ -223,6 +226,53 @@ Deno.test("encodeClientMessage() refuses values its fields cannot hold", () => {
   assert.throws(() => encodeClientMessage({ type: "directory", req: -1 }), RangeError);
   assert.throws(
     () => encodeClientMessage({ type: "policy", address: "a@b", policy: "maybe" as "allow" }),
+    RangeError,
+  );
+});
+
+Deno.test("a chunkSubmit framed from parts is the same bytes as one encoded whole", () => {
+  const fileId = new Uint8Array(16).fill(9);
+  const sealed = [new Uint8Array(1000).fill(1), new Uint8Array(16).fill(2)];
+  const chunk = { fileId, index: 3, fileBytes: 5000 };
+  const head = {
+    id: new Uint8Array(16).fill(4),
+    kind: "chunk" as const,
+    ttl: 16,
+    createdAtMs: 1_764_000_000_000,
+    expiresAtMs: 1_764_000_600_000,
+    from: "alice@nodea",
+    to: "bob@nodeb",
+  };
+  const body = encodeChunkBodyParts(chunk, sealed);
+  assert.deepEqual(chunkBodyParts(chunk, sealed).flatMap((p) => [...p]), [...body]);
+  const envelope = encodeEnvelope({ ...head, body });
+  const parts = encodeEnvelopeParts(head, chunkBodyParts(chunk, sealed));
+  assert.equal(parts[parts.length - 1], sealed[1], "the body parts are not copied");
+  const framed = encodeChunkSubmitParts(parts);
+  assert.deepEqual(framed, encodeClientMessage({ type: "chunkSubmit", envelope }));
+  const m = decodeClientMessage(framed) as Extract<ClientMessage, { type: "chunkSubmit" }>;
+  assert.deepEqual(m.envelope, envelope);
+  assert.equal(m.envelope.buffer, framed.buffer, "the envelope is a view of the message");
+  const c = decodeChunkBody(decodeEnvelope(m.envelope).body, { view: true });
+  assert.deepEqual([c.index, c.fileBytes, c.sealed.length], [3, 5000, 1016]);
+});
+
+Deno.test("encodeEnvelopeParts() and chunkBodyParts() refuse oversized bodies", () => {
+  const head = {
+    id: new Uint8Array(16),
+    kind: "chunk" as const,
+    ttl: 16,
+    createdAtMs: 0,
+    expiresAtMs: 1,
+    from: "a@b",
+    to: "c@d",
+  };
+  assert.throws(() => encodeEnvelopeParts(head, [new Uint8Array(512 * 1024 + 1)]), RangeError);
+  const chunk = { fileId: new Uint8Array(16), index: 0, fileBytes: 1 };
+  assert.throws(() => chunkBodyParts(chunk, [new Uint8Array(256 * 1024 + 17)]), RangeError);
+  assert.throws(() => chunkBodyParts({ ...chunk, fileId: new Uint8Array(15) }, []), RangeError);
+  assert.throws(
+    () => encodeChunkSubmitParts([new Uint8Array(MAX_CLIENT_MESSAGE_BYTES)]),
     RangeError,
   );
 });

@@ -225,6 +225,28 @@ export function encodeEnvelope(e: EnvelopeInit): Uint8Array {
     .finish();
 }
 
+/**
+ * Encodes an envelope without a proof whose body is given in parts, as parts:
+ * a head (every field up to and with the body's length) and the body parts
+ * themselves, not copied. Joined, they are exactly {@linkcode encodeEnvelope}
+ * of the joined body; a client frames them once into its message (file chunks:
+ * no separate copy for the body and for the envelope).
+ *
+ * @throws {RangeError} the body is larger than {@linkcode MAX_ENVELOPE_BODY}
+ */
+export function encodeEnvelopeParts(
+  e: Omit<EnvelopeInit, "body">,
+  body: readonly Uint8Array[],
+): Uint8Array[] {
+  let n = 0;
+  for (const p of body) n += p.length;
+  if (n > MAX_ENVELOPE_BODY) throw new RangeError("Cannot encode envelope: body too large");
+  const head = new ByteWriter(48 + 3 * (e.from.length + e.to.length)).u8(VERSION).raw(e.id)
+    .u8(ENVELOPE_KINDS[e.kind].code).u8(e.ttl).u64(e.createdAtMs).u64(e.expiresAtMs)
+    .str16(e.from).str16(e.to).u32(n).finish();
+  return [head, ...body];
+}
+
 /** Appends a proof to unsigned envelope bytes. */
 export function encodeEnvelopeAuth(unsigned: Uint8Array, auth: EnvelopeAuth): Uint8Array {
   const w = new ByteWriter(unsigned.length + 70 + 32 * auth.path.length).raw(unsigned)

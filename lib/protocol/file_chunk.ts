@@ -65,6 +65,26 @@ export function encodeChunkBodyParts(
 }
 
 /**
+ * A chunk body as parts, for an encoder that frames them once: the header
+ * (with the sealed bytes' length), then the sealed parts themselves, not copied.
+ * Joined, they are exactly {@linkcode encodeChunkBodyParts}' output.
+ *
+ * @throws {RangeError} bad file id, sealed bytes too large
+ */
+export function chunkBodyParts(
+  c: Omit<ChunkBody, "sealed">,
+  sealed: readonly Uint8Array[],
+): Uint8Array[] {
+  if (c.fileId.length !== FILE_ID_BYTES) throw new RangeError("Cannot encode chunk: bad file id");
+  let n = 0;
+  for (const p of sealed) n += p.length;
+  if (n > MAX_SEALED_CHUNK_BYTES) throw new RangeError("Cannot encode chunk: too large");
+  const head = new ByteWriter(CHUNK_HEADER_BYTES).u8(VERSION).raw(c.fileId).u32(c.index)
+    .u64(c.fileBytes).u32(n).finish();
+  return [head, ...sealed];
+}
+
+/**
  * Decodes a chunk body. With `view`, `sealed` is a view into `bytes` (no copy of
  * the chunk; it changes if `bytes` does), for a caller that uses it at once.
  *

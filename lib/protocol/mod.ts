@@ -12,6 +12,7 @@ export {
   destinationNode,
   encodeEnvelope,
   encodeEnvelopeAuth,
+  encodeEnvelopeParts,
   type Envelope,
   ENVELOPE_ID_BYTES,
   ENVELOPE_KINDS,
@@ -41,6 +42,7 @@ export {
   type ClientLink,
   type ClientMessage,
   decodeClientMessage,
+  encodeChunkSubmitParts,
   encodeClientMessage,
   MAX_CLIENT_MESSAGE_BYTES,
   type NodeCondition,
@@ -49,6 +51,7 @@ export {
 export {
   CHUNK_HEADER_BYTES,
   type ChunkBody,
+  chunkBodyParts,
   chunkEnvelopeId,
   decodeChunkBody,
   encodeChunkBody,

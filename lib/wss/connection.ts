@@ -22,6 +22,7 @@ import { type Clock, SYSTEM_CLOCK } from "../clock.ts";
 import { ConnectionMonitor } from "./connection_monitor.ts";
 import {
   encodeFrame,
+  encodeFrameHeadFor,
   encodeFrameParts,
   type Frame,
   FrameError,
@@ -101,6 +102,8 @@ export class WsConnection {
   #closeSent = false;
   #lastSeenMs: number;
   #pending: Uint8Array[] = [];
+  /** Large messages may arrive in a reused buffer (lendLargeMessages()). */
+  #lending = false;
   #pendingBytes = 0;
   #flow: FlowVerdict = { writable: true, readingPaused: false };
   #callerPaused = false;
@@ -147,6 +150,20 @@ export class WsConnection {
       const [d, t] = this.#held.shift()!;
       this.guard(() => handler(d, t));
     }
+  }
+
+  /**
+   * From now on, a large message (above 64 KiB, arriving in several socket
+   * reads) may be handed to `onMessage` in a buffer reused for a later one:
+   * the handler must be set and must consume the bytes before it returns (a
+   * secure channel opens each message into a new buffer at once). A message
+   * kept meanwhile (no handler yet, or a fragment) is copied. Saves a fresh
+   * buffer per file chunk received; costs up to two buffers of the largest
+   * message for the connection's life (see FrameParser.lendLarge()).
+   */
+  lendLargeMessages(): void {
+    this.#lending = true;
+    this.#parser.lendLarge();
   }
 
   /**
@@ -236,15 +253,28 @@ export class WsConnection {
 
   /**
    * Like {@linkcode sendCoalesced}, for a message given in parts (a sealed
-   * message's ciphertext and tag): they are copied into one frame once.
+   * message's ciphertext and tag): they are copied into one frame once. With
+   * `owned` (the caller gives the parts up: a freshly sealed record), a large
+   * message is not copied at all: a frame head, then the parts as they are,
+   * masked in place when this end masks, go out in one corked write.
    */
-  sendParts(parts: readonly Uint8Array[]): boolean {
+  sendParts(parts: readonly Uint8Array[], { owned = false }: { owned?: boolean } = {}): boolean {
     if (this.#closed || this.#closeSent) return false;
-    const frame = encodeFrameParts(OPCODE.binary, parts, this.#masked);
-    if (!this.#admit(frame.length)) return false;
-    this.#pending.push(frame);
-    this.#pendingBytes += frame.length;
-    if (this.#pending.length === 1) queueMicrotask(() => this.#flush());
+    let len = 0;
+    for (const p of parts) len += p.length;
+    const first = this.#pending.length === 0;
+    if (owned && len > COALESCE_MAX_BYTES) {
+      const head = encodeFrameHeadFor(OPCODE.binary, parts, this.#masked);
+      if (!this.#admit(head.length + len)) return false;
+      this.#pending.push(head, ...parts);
+      this.#pendingBytes += head.length + len;
+    } else {
+      const frame = encodeFrameParts(OPCODE.binary, parts, this.#masked);
+      if (!this.#admit(frame.length)) return false;
+      this.#pending.push(frame);
+      this.#pendingBytes += frame.length;
+    }
+    if (first) queueMicrotask(() => this.#flush());
     this.#flowChanged();
     return true;
   }
@@ -260,7 +290,11 @@ export class WsConnection {
     // Large frames (file chunks) go as they are: copying them together would cost more than a
     // write each.
     if (total > COALESCE_MAX_BYTES) {
-      for (const p of parts) this.#write(p);
+      // Corked: the parts (frame heads and payloads) leave in one vectored write.
+      this.#socket.cork();
+      for (const p of parts) this.#socket.write(p, this.#written);
+      this.#socket.uncork();
+      this.#flowChanged();
       return;
     }
     const out = new Uint8Array(total);
@@ -486,7 +520,7 @@ export class WsConnection {
   #fragment(f: Frame): void {
     this.#fragmentBytes += f.payload.length;
     if (this.#fragmentBytes > this.#max) return this.close(1009, "message too large");
-    this.#fragments.push(f.payload);
+    this.#fragments.push(this.#lending ? f.payload.slice() : f.payload);
     if (!f.fin) return;
     const out = new Uint8Array(this.#fragmentBytes);
     let at = 0;
@@ -511,6 +545,6 @@ export class WsConnection {
     if (this.#held.length >= MAX_HELD) {
       return this.close(1008, "too many messages during the handshake");
     }
-    this.#held.push([data, isText]);
+    this.#held.push([this.#lending ? data.slice() : data, isText]);
   }
 }

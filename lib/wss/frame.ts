@@ -67,26 +67,69 @@ export function encodeFrameParts(
 ): Uint8Array {
   let len = 0;
   for (const p of parts) len += p.length;
-  const extra = len < 126 ? 0 : len < 65536 ? 2 : 8;
-  const headerLen = 2 + extra + (masked ? 4 : 0);
+  const headerLen = frameHeadBytes(len, masked);
   const out = new Uint8Array(headerLen + len);
-  out[0] = 0x80 | opcode;
-  out[1] = (masked ? 0x80 : 0) | (extra === 0 ? len : extra === 2 ? 126 : 127);
-  const view = new DataView(out.buffer);
-  if (extra === 2) view.setUint16(2, len);
-  if (extra === 8) view.setBigUint64(2, BigInt(len));
+  writeFrameHead(out, opcode, len, masked);
   let at = headerLen;
   for (const p of parts) {
     out.set(p, at);
     at += p.length;
   }
-  if (masked) {
-    const mask = out.subarray(2 + extra, headerLen);
-    crypto.getRandomValues(mask);
-    applyMask(out.subarray(headerLen), mask);
-  }
+  if (masked) applyMask(out.subarray(headerLen), out.subarray(headerLen - 4, headerLen));
   return out;
 }
+
+/**
+ * Encodes the head of a frame whose payload of `len` bytes is written after
+ * it as it is: with `masked`, a random mask is drawn (the head's last four
+ * bytes) and `parts`, the payload, are masked in place with it. For payloads
+ * the caller gives up (freshly sealed records): no copy of the payload.
+ */
+export function encodeFrameHeadFor(
+  opcode: number,
+  parts: readonly Uint8Array[],
+  masked: boolean,
+): Uint8Array {
+  let len = 0;
+  for (const p of parts) len += p.length;
+  const head = new Uint8Array(frameHeadBytes(len, masked));
+  writeFrameHead(head, opcode, len, masked);
+  if (masked) {
+    const mask = head.subarray(head.length - 4);
+    const shifted = new Uint8Array(4);
+    let at = 0;
+    for (const p of parts) {
+      // The mask as it lines up at this part's offset in the payload (RFC 6455 §5.3).
+      for (let k = 0; k < 4; k++) shifted[k] = mask[(at + k) & 3];
+      applyMask(p, shifted);
+      at += p.length;
+    }
+  }
+  return head;
+}
+
+function frameHeadBytes(len: number, masked: boolean): number {
+  return 2 + (len < 126 ? 0 : len < 65536 ? 2 : 8) + (masked ? 4 : 0);
+}
+
+/** Writes a frame head at the start of `out`; draws the mask when `masked`. */
+function writeFrameHead(
+  out: Uint8Array<ArrayBuffer>,
+  opcode: number,
+  len: number,
+  masked: boolean,
+): void {
+  const extra = len < 126 ? 0 : len < 65536 ? 2 : 8;
+  out[0] = 0x80 | opcode;
+  out[1] = (masked ? 0x80 : 0) | (extra === 0 ? len : extra === 2 ? 126 : 127);
+  const view = new DataView(out.buffer, out.byteOffset);
+  if (extra === 2) view.setUint16(2, len);
+  if (extra === 8) view.setBigUint64(2, BigInt(len));
+  if (masked) crypto.getRandomValues(out.subarray(2 + extra, 2 + extra + 4));
+}
+
+/** Payloads from this size on are reassembled into a reused buffer after `lendLarge()`. */
+export const LEND_MIN_BYTES = 64 * 1024;
 
 /** Options of {@linkcode FrameParser}. */
 export interface FrameParserOptions {
@@ -100,7 +143,8 @@ export interface FrameParserOptions {
  * Turns a byte stream into frames; throws {@linkcode FrameError} on anything
  * wrong. A frame that lies whole inside one chunk is returned as a view into
  * that chunk, unmasked in place (no copy): `push()` takes ownership of the
- * chunks it is given.
+ * chunks it is given. After {@linkcode FrameParser.lendLarge}, a large frame
+ * reassembled from several chunks is returned in a buffer the parser reuses.
  */
 export class FrameParser {
   #expectMasked: boolean;
@@ -115,6 +159,10 @@ export class FrameParser {
   #fin = false;
   #opcode = 0;
   #mask: Uint8Array | null = null;
+  #lend = false;
+  /** Reassembly buffers lent out in turn (see lendLarge()). */
+  #spares: Array<Uint8Array | null> = [null, null];
+  #nextSpare = 0;
 
   constructor(options: FrameParserOptions) {
     this.#expectMasked = options.expectMasked;
@@ -145,7 +193,7 @@ export class FrameParser {
           i += len;
           continue;
         }
-        this.#payload = new Uint8Array(len);
+        this.#payload = this.#reassembly(len);
         this.#filled = 0;
       }
       const take = Math.min(len - this.#filled, chunk.length - i);
@@ -157,6 +205,28 @@ export class FrameParser {
     // A frame with an empty payload completes with its head.
     if (this.#len === 0) frames.push(this.#finish(new Uint8Array(0)));
     return frames;
+  }
+
+  /**
+   * From now on, a payload above {@linkcode LEND_MIN_BYTES} that spans
+   * several chunks is reassembled into one of two buffers kept by the parser,
+   * used in turn (a push completes at most one reassembled frame and starts at
+   * most one): such a frame's payload is valid only until the next `push()`.
+   * For a caller that consumes each frame at once (a secure channel decrypts
+   * it into a new buffer): no fresh buffer per large message. Costs up to two
+   * buffers of the largest such frame, for the parser's lifetime.
+   */
+  lendLarge(): void {
+    this.#lend = true;
+  }
+
+  #reassembly(len: number): Uint8Array {
+    if (!this.#lend || len < LEND_MIN_BYTES) return new Uint8Array(len);
+    const i = this.#nextSpare;
+    this.#nextSpare ^= 1;
+    let spare = this.#spares[i];
+    if (!spare || spare.length < len) spare = this.#spares[i] = new Uint8Array(len);
+    return spare.subarray(0, len);
   }
 
   #parseHead(): "more" | "ready" {

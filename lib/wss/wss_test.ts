@@ -4,7 +4,7 @@ import tls from "node:tls";
 import { createCertificate } from "../tls.ts";
 import { SILENT_LOGGER } from "../log.ts";
 import { dialWss, encodeFrame, FrameParser, startWssServer, type WsConnection } from "./mod.ts";
-import { applyMask } from "./frame.ts";
+import { applyMask, encodeFrameHeadFor } from "./frame.ts";
 
 const material = await createCertificate(["127.0.0.1"], Date.now());
 
@@ -219,4 +219,50 @@ Deno.test("a frame split across chunks at every point parses to the same payload
     assert.equal(out.length, 1, `cut ${cut}`);
     assert.deepEqual(out[0].payload, payload);
   }
+});
+
+Deno.test("a frame head for given-up parts masks them in place to the same frame", () => {
+  for (const masked of [true, false]) {
+    // Odd part lengths: the mask must line up at every part's offset.
+    const sizes = [4, 70_001, 3, 66_000, 16];
+    const parts = sizes.map((n, i) => new Uint8Array(n).map((_, k) => (k * 7 + i) & 0xff));
+    const payload = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+    let at = 0;
+    for (const p of parts) payload.set(p, (at += p.length) - p.length);
+    const head = encodeFrameHeadFor(2, parts, masked);
+    const wire = new Uint8Array(head.length + payload.length);
+    wire.set(head);
+    at = head.length;
+    for (const p of parts) wire.set(p, (at += p.length) - p.length);
+    if (masked) assert.notDeepEqual(wire.subarray(head.length), payload);
+    const p = new FrameParser({ expectMasked: masked, maxFrameBytes: 1 << 20 });
+    const frames = p.push(wire);
+    assert.equal(frames.length, 1);
+    assert.deepEqual(frames[0].payload, payload);
+  }
+});
+
+Deno.test("a lending parser reuses two buffers in turn and keeps each payload until the next push", () => {
+  const a = new Uint8Array(100_000).fill(1);
+  const b = new Uint8Array(100_000).fill(2);
+  const c = new Uint8Array(100_000).fill(3);
+  const wire = new Uint8Array([
+    ...encodeFrame(2, a, true),
+    ...encodeFrame(2, b, true),
+    ...encodeFrame(2, c, true),
+  ]);
+  const p = new FrameParser({ expectMasked: true, maxFrameBytes: 1 << 20 });
+  p.lendLarge();
+  const got: Uint8Array[] = [];
+  const buffers = new Set<ArrayBufferLike>();
+  // 64 KiB reads: each push completes at most one frame and starts the next.
+  for (let at = 0; at < wire.length; at += 65536) {
+    for (const f of p.push(wire.slice(at, at + 65536))) {
+      got.push(f.payload.slice());
+      buffers.add(f.payload.buffer);
+      assert.ok(f.payload.every((x) => x === got.length), "intact when handed out");
+    }
+  }
+  assert.deepEqual(got, [a, b, c]);
+  assert.equal(buffers.size, 2);
 });
