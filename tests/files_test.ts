@@ -11,6 +11,8 @@ import type { FileTransfer } from "../lib/client/mod.ts";
 import { decodeChunkBody, decodeEnvelopeWithAuth, type Envelope } from "../lib/protocol/mod.ts";
 import { link, startChat } from "./_helpers/chat.ts";
 import {
+  chattingAcrossRelay,
+  chattingPair,
   downloadsDir,
   sendAndAccept,
   sha256File,
@@ -38,13 +40,7 @@ Deno.test({
     const root = await tempRoot("files-sizes");
     const nodes: NodeProc[] = [];
     try {
-      const [a, b] = await Promise.all([
-        NodeProc.create({ id: "alice", root, withClient: true }),
-        NodeProc.create({ id: "bob", root, withClient: true, open: true }),
-      ]);
-      nodes.push(a, b);
-      await link(a, b);
-      await startChat(a, "alice@alice", b, "bob@bob");
+      const [a, b] = await chattingPair(root, nodes);
       for (const size of [0, 1, CHUNK, 3 * CHUNK, 100_000_000]) {
         const src = join(root, `src-${size}.bin`);
         await writeTestFile(src, size, size + 7);
@@ -214,21 +210,8 @@ Deno.test({
     nodes.push(relay);
     const proxy = cuttableProxy(relay.port);
     try {
-      const [a, b] = await Promise.all([
-        NodeProc.create({ id: "alice", root, withClient: true }),
-        NodeProc.create({ id: "bob", root, withClient: true }),
-      ]);
-      nodes.push(a, b);
-      await link(a, relay);
       // bob reaches the relay through the proxy, so the test can cut that link.
-      await b.admin("connect", {
-        host: "127.0.0.1",
-        port: proxy.port,
-        nodeId: "relay",
-        waitMs: 5000,
-      });
-      await waitUntil("bob–relay up", async () => (await b.link("relay"))?.state === "up");
-      await startChat(a, "alice@alice", b, "bob@bob");
+      const [a, b] = await chattingAcrossRelay(root, relay, proxy.port, nodes);
       const size = 150_000_000;
       const src = join(root, "big.bin");
       await writeTestFile(src, size, 99);
@@ -345,13 +328,7 @@ Deno.test({
     const root = await tempRoot("files-one-pass");
     const nodes: NodeProc[] = [];
     try {
-      const [a, b] = await Promise.all([
-        NodeProc.create({ id: "alice", root, withClient: true }),
-        NodeProc.create({ id: "bob", root, withClient: true, open: true }),
-      ]);
-      nodes.push(a, b);
-      await link(a, b);
-      await startChat(a, "alice@alice", b, "bob@bob");
+      const [a, b] = await chattingPair(root, nodes);
       const size = 100_000_000;
       const reach = (id: string, fraction: number) =>
         waitUntil(`bob past ${fraction * 100}%`, async () => {

@@ -8,8 +8,8 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { link, startChat } from "./_helpers/chat.ts";
 import {
+  chattingAcrossRelay,
   sendAndAccept,
   sha256File,
   transfer,
@@ -42,21 +42,8 @@ Deno.test({
     nodes.push(relay);
     await using proxy = await startStallProxy(relay.port);
     try {
-      const [a, b] = await Promise.all([
-        NodeProc.create({ id: "alice", root, withClient: true }),
-        NodeProc.create({ id: "bob", root, withClient: true }),
-      ]);
-      nodes.push(a, b);
-      await link(a, relay);
       // bob reaches the relay through the proxy, which can stop taking the relay's bytes.
-      await b.admin("connect", {
-        host: "127.0.0.1",
-        port: proxy.port,
-        nodeId: "relay",
-        waitMs: 5000,
-      });
-      await waitUntil("bob–relay up", async () => (await b.link("relay"))?.state === "up");
-      await startChat(a, "alice@alice", b, "bob@bob");
+      const [a, b] = await chattingAcrossRelay(root, relay, proxy.port, nodes);
       const toAlice = (await relay.link("alice"))!.sinceMs;
       const toBob = (await relay.link("bob"))!.sinceMs;
 

@@ -21,6 +21,7 @@
  * item 2); the nonce counter counts records.
  */
 import { createCipheriv, createDecipheriv } from "node:crypto";
+import { concatBytes } from "@noble/hashes/utils.js";
 import type { WsConnection } from "../wss/mod.ts";
 import type { LinkKeys } from "./handshake.ts";
 
@@ -220,7 +221,7 @@ export class SecureChannel {
     let bytes = 0;
     for (const p of parts) bytes += p.length;
     if (parts.length === 1 || LENGTH_BYTES + bytes < RECORD_MAX_BYTES) {
-      return this.send(parts.length === 1 ? parts[0] : concat(parts, bytes));
+      return this.send(parts.length === 1 ? parts[0] : concatBytes(...parts));
     }
     if (this.#closed) return false;
     if (!this.#ws.checkRoom(this.#batchBytes + LENGTH_BYTES + bytes + WIRE_OVERHEAD)) {
@@ -310,14 +311,4 @@ export class SecureChannel {
       this.#deliver(m);
     }
   }
-}
-
-function concat(parts: readonly Uint8Array[], bytes: number): Uint8Array {
-  const out = new Uint8Array(bytes);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }

@@ -92,6 +92,25 @@ function data(n: number, seed: number): Uint8Array {
 }
 
 /** A v2 sender in this test: the offer, the chunk envelopes and the right digest. */
+/** Chunk `index` of a file from alice@nodea to bob@nodeb, as its envelope. */
+function chunkEnvelope(
+  fileId: Uint8Array,
+  index: number,
+  fileBytes: number,
+  sealed: Uint8Array,
+): Uint8Array {
+  return encodeEnvelope({
+    id: crypto.getRandomValues(new Uint8Array(16)),
+    kind: "chunk",
+    ttl: 8,
+    createdAtMs: 0,
+    expiresAtMs: 3_600_000,
+    from: "alice@nodea",
+    to: "bob@nodeb",
+    body: encodeChunkBody({ fileId, index, fileBytes, sealed }),
+  });
+}
+
 async function senderOf(plain: Uint8Array) {
   const manifest: e2e.FileManifest = {
     version: 2,
@@ -107,21 +126,9 @@ async function senderOf(plain: Uint8Array) {
   for (let i = 0; i < sealer.chunkCount; i++) {
     const piece = plain.subarray(i * CHUNK, (i + 1) * CHUNK);
     digester.add(await e2e.FileDigester.chunkDigest(piece));
-    chunks.push(encodeEnvelope({
-      id: crypto.getRandomValues(new Uint8Array(16)),
-      kind: "chunk",
-      ttl: 8,
-      createdAtMs: 0,
-      expiresAtMs: 3_600_000,
-      from: "alice@nodea",
-      to: "bob@nodeb",
-      body: encodeChunkBody({
-        fileId: manifest.fileId,
-        index: i,
-        fileBytes: plain.length,
-        sealed: await sealer.seal(i, piece),
-      }),
-    }));
+    chunks.push(
+      chunkEnvelope(manifest.fileId, i, plain.length, await sealer.seal(i, piece)),
+    );
   }
   const id = manifest.fileId.toHex();
   const offer: FileInner = {
@@ -368,21 +375,7 @@ Deno.test("a v1 offer from an older client (AES-256-GCM, digest up front) is sti
     sealed.forEach((c, i) =>
       t.files.onChunk(
         `c${i}`,
-        encodeEnvelope({
-          id: crypto.getRandomValues(new Uint8Array(16)),
-          kind: "chunk",
-          ttl: 8,
-          createdAtMs: 0,
-          expiresAtMs: 3_600_000,
-          from: "alice@nodea",
-          to: "bob@nodeb",
-          body: encodeChunkBody({
-            fileId: manifest.fileId,
-            index: i,
-            fileBytes: plain.length,
-            sealed: c,
-          }),
-        }),
+        chunkEnvelope(manifest.fileId, i, plain.length, c),
       )
     );
     await until("saved", () => t.store.transfer(id)?.state === "complete");

@@ -289,10 +289,10 @@ export class ClientHub {
       // Pushed once committed, before the flush: a notice is not acknowledged to anyone.
       committed: () => {
         const s = this.#sessions.get(ev.owner);
-        const row = seq === undefined
-          ? undefined
-          : { seq, id, owner: ev.owner, bytes, receivedAtMs: now };
-        if (s) this.#push(s, false, row ? [row] : undefined);
+        const rows = seq === undefined
+          ? []
+          : [{ seq, id, owner: ev.owner, bytes, receivedAtMs: now }];
+        if (s) this.#push(s, false, rows);
       },
     });
   }

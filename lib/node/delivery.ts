@@ -84,7 +84,7 @@ export type DeliveryEvent =
   | {
     kind: "inbox";
     owner: UserName;
-    /** The rows just committed, when known: pushed without reading them back. */
+    /** The rows just committed (none: the id was stored before), when known: pushed as they are. */
     rows?: InboxRecord[];
   }
   /** A file chunk for `owner` is on disk. */
@@ -353,11 +353,7 @@ export class Delivery {
           write: () => row = this.#inboxAdd(e, bytes, this.#o.self, now),
           // Pushed before the flush, answered after it (lib/node/committer.ts).
           committed: () =>
-            this.#emit({
-              kind: "inbox",
-              owner: splitAddress(e.to).name,
-              ...(row ? { rows: [row] } : {}),
-            }),
+            this.#emit({ kind: "inbox", owner: splitAddress(e.to).name, rows: row ? [row] : [] }),
           then: () => resolve({ id, state: "delivered" }),
           failed: (kind) =>
             reject(new DeliveryError(`Cannot send: this node's store failed (${kind})`)),
@@ -470,11 +466,7 @@ export class Delivery {
       // Pushed to the user once committed; the receipt waits for the flush. Lost with the power,
       // the envelope comes again (no receipt went) and the client de-duplicates it.
       committed: () =>
-        this.#emit({
-          kind: "inbox",
-          owner: splitAddress(e.to).name,
-          ...(row ? { rows: [row] } : {}),
-        }),
+        this.#emit({ kind: "inbox", owner: splitAddress(e.to).name, rows: row ? [row] : [] }),
       then: () => answer("stored"),
       failed: (_kind, inStore) => {
         if (inStore) return;

@@ -1,7 +1,8 @@
 /** Helpers for file transfer tests over real node processes. */
 import { join } from "node:path";
 import type { FileTransfer } from "../../lib/client/mod.ts";
-import { type NodeProc, waitUntil } from "./node_proc.ts";
+import { NodeProc, waitUntil } from "./node_proc.ts";
+import { link, startChat } from "./chat.ts";
 
 /** Writes `bytes` pseudo-random bytes to `path` without holding them all in memory. */
 export async function writeTestFile(path: string, bytes: number, seed = 1): Promise<void> {
@@ -101,4 +102,42 @@ export function clientDir(n: NodeProc): string {
 /** The owner's downloads folder. */
 export function downloadsDir(n: NodeProc): string {
   return join(clientDir(n), "downloads");
+}
+
+/**
+ * alice@alice and bob@bob on their own nodes (bob's open), linked and chatting;
+ * both are added to `nodes` (the test's list to stop).
+ */
+export async function chattingPair(root: string, nodes: NodeProc[]): Promise<[NodeProc, NodeProc]> {
+  const [a, b] = await Promise.all([
+    NodeProc.create({ id: "alice", root, withClient: true }),
+    NodeProc.create({ id: "bob", root, withClient: true, open: true }),
+  ]);
+  nodes.push(a, b);
+  await link(a, b);
+  await startChat(a, "alice@alice", b, "bob@bob");
+  return [a, b];
+}
+
+/**
+ * alice@alice and bob@bob chatting across `relay`: alice linked to it
+ * directly, bob through `proxyPort` (a proxy in front of the relay the test
+ * controls); both are added to `nodes`.
+ */
+export async function chattingAcrossRelay(
+  root: string,
+  relay: NodeProc,
+  proxyPort: number,
+  nodes: NodeProc[],
+): Promise<[NodeProc, NodeProc]> {
+  const [a, b] = await Promise.all([
+    NodeProc.create({ id: "alice", root, withClient: true }),
+    NodeProc.create({ id: "bob", root, withClient: true }),
+  ]);
+  nodes.push(a, b);
+  await link(a, relay);
+  await b.admin("connect", { host: "127.0.0.1", port: proxyPort, nodeId: "relay", waitMs: 5000 });
+  await waitUntil("bob–relay up", async () => (await b.link("relay"))?.state === "up");
+  await startChat(a, "alice@alice", b, "bob@bob");
+  return [a, b];
 }
