@@ -24,11 +24,19 @@ import { type FileContext, hasBit, PositionedFile, RateMeter, setBit } from "./_
 import { numberedFileName } from "./file_name.ts";
 import { NODE_AEAD } from "./node_aead.ts";
 import { NODE_CHACHA20_POLY1305, sha256Sync } from "./node_file_cipher.ts";
+import { storeFailure } from "../store/mod.ts";
 
 /** Times a chunk is asked for again before the transfer fails. */
 export const MAX_ATTEMPTS = 3;
 /** Chunks written before their progress is stored and they are acknowledged. */
 const ACK_BATCH = 8;
+/**
+ * A full disk is waited out: the write is tried again this often, at most
+ * {@linkcode DISK_FULL_TRIES} times (an hour), before the transfer fails.
+ * Meanwhile nothing is acknowledged, so the node keeps the chunks.
+ */
+const DISK_FULL_RETRY_MS = 1000;
+const DISK_FULL_TRIES = 3600;
 
 /** Where a transfer's data waits until it checks out. */
 export function partPath(downloadsDir: string, id: string): string {
@@ -51,6 +59,9 @@ export class FileReceiving {
   #queued = 0;
   #acks: string[] = [];
   #finishing = false;
+  /** A flush waiting out a full disk, and how many times in a row it found it full. */
+  #flushRetry: ReturnType<typeof setTimeout> | undefined;
+  #flushFull = 0;
 
   constructor(ctx: FileContext, row: TransferRow, downloadsDir: string) {
     this.#ctx = ctx;
@@ -131,7 +142,7 @@ export class FileReceiving {
       return this.#altered(c.index);
     }
     const file = await this.#open();
-    await file.writeAt(c.index * this.#manifest.chunkBytes, plain);
+    await this.#whenRoom(() => file.writeAt(c.index * this.#manifest.chunkBytes, plain));
     if (this.#digests && this.#hashed) {
       this.#digests.set(sha256Sync(plain), c.index * 32);
       setBit(this.#hashed, c.index);
@@ -158,6 +169,27 @@ export class FileReceiving {
     ).catch((e) => this.#ctx.log.warn("cannot ask for a chunk again", { why: String(e) }));
   }
 
+  /**
+   * Runs a write, trying it again while the disk is full (the condition is
+   * reported by the node and the store as it happens); any other error, or a
+   * disk still full after {@linkcode DISK_FULL_TRIES}, is thrown.
+   */
+  async #whenRoom(write: () => Promise<unknown>): Promise<void> {
+    for (let tries = 1;; tries++) {
+      try {
+        await write();
+        return;
+      } catch (e) {
+        if (storeFailure(e) !== "disk-full" || tries >= DISK_FULL_TRIES) throw e;
+        if (this.row.state !== "receiving") throw e;
+        if (tries === 1) {
+          this.#ctx.log.warn("the disk is full: the file waits for room", { id: this.row.id });
+        }
+        await new Promise((resolve) => setTimeout(resolve, DISK_FULL_RETRY_MS));
+      }
+    }
+  }
+
   /** Stores progress, then acknowledges the chunks written so far (the node deletes them). */
   #flush(): void {
     if (this.#acks.length === 0) return;
@@ -165,7 +197,25 @@ export class FileReceiving {
     this.#acks = [];
     if (this.row.state === "receiving" || this.row.state === "complete") {
       this.row.updatedAtMs = this.#ctx.clock.nowMs();
-      this.#ctx.store.putTransfer(this.row);
+      try {
+        this.#ctx.store.putTransfer(this.row);
+      } catch (e) {
+        if (storeFailure(e) !== "disk-full" || ++this.#flushFull >= DISK_FULL_TRIES) throw e;
+        // Progress not stored: nothing is acknowledged yet (the node keeps the chunks); the
+        // next chunk written, or this timer, tries again.
+        this.#acks = ids.concat(this.#acks);
+        this.#flushRetry ??= setTimeout(() => {
+          this.#flushRetry = undefined;
+          if (this.row.state !== "receiving") return;
+          try {
+            this.#flush();
+          } catch (e) {
+            this.fail(`Cannot save file: ${(e as Error).message}`);
+          }
+        }, DISK_FULL_RETRY_MS);
+        return;
+      }
+      this.#flushFull = 0;
     }
     this.#ctx.connection.send({ type: "chunkAck", ids });
     if (this.row.state === "receiving" && this.complete) void this.finish();
@@ -239,7 +289,12 @@ export class FileReceiving {
     this.row.state = "failed";
     this.row.reason = reason;
     this.row.updatedAtMs = this.#ctx.clock.nowMs();
-    this.#ctx.store.putTransfer(this.row);
+    try {
+      this.#ctx.store.putTransfer(this.row);
+    } catch (e) {
+      // Failed in memory and to the user now; the store says so once it can be written.
+      this.#ctx.log.warn("cannot store the failed transfer", { why: (e as Error).message });
+    }
     this.close();
     void Deno.remove(partPath(this.#dir, this.row.id)).catch(() => {});
     if (tell) {
@@ -250,6 +305,8 @@ export class FileReceiving {
   }
 
   close(): void {
+    clearTimeout(this.#flushRetry);
+    this.#flushRetry = undefined;
     this.#file?.close();
     this.#file = null;
   }
