@@ -220,6 +220,8 @@ Deno.test({
       const again = await rawPeer("bob");
       peers.push(again);
       assert.notEqual(await again.connect("alice", a.port, 3000), "up");
+      // It would keep retrying; once the pin is forgotten a retry is a new stranger waiting.
+      again.stop();
 
       // links forget: asks first, then drops the link and the pin.
       const ask = await runCli(["links", "forget", "bob", "--config", a.configPath]);
