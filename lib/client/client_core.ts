@@ -87,6 +87,8 @@ export interface ClientCoreOptions {
   };
   /** When a turn's writes are committed (default: once the turn is over); tests step it. */
   schedule?: (flush: () => void) => void;
+  /** When writes that ride a later commit are committed at the latest (TurnCommit); tests step it. */
+  scheduleLater?: (flush: () => void) => () => void;
 }
 
 /** The client core; see {@linkcode ClientApi}. */
@@ -106,7 +108,12 @@ export class ClientCore implements ClientApi {
     const { address: self, store, connection, clock, log } = options;
     const lifetimeMs = options.messageLifetimeMs ?? DEFAULT_MESSAGE_LIFETIME_MS;
     const emit = (event: ClientEvent) => this.#emit(event);
-    const turn = new TurnCommit({ store, log: log.child("store"), schedule: options.schedule });
+    const turn = new TurnCommit({
+      store,
+      log: log.child("store"),
+      schedule: options.schedule,
+      scheduleLater: options.scheduleLater,
+    });
     this.#turn = turn;
     const sessions = new Sessions({ self, store, turn, clock, lifetimeMs });
     this.#outbox = new Outbox({ store, turn, node: connection, log: log.child("outbox"), emit });
@@ -192,6 +199,7 @@ export class ClientCore implements ClientApi {
           const peer = message?.peer ?? null;
           return {
             write: step.write,
+            later: step.later,
             after: () => {
               this.#files.held(ref, peer);
               return step.after?.();

@@ -174,6 +174,8 @@ export class Messaging {
     const state: MessageState = notice === "kept" ? "sent" : notice;
     return {
       write: () => store.setMessageState(ref, state, reason ?? null),
+      // Only the event and the acknowledgement wait: the state rides the next commit.
+      later: true,
       after: () =>
         this.#o.emit({
           kind: "state",
@@ -222,6 +224,8 @@ export class Messaging {
     let readIds: string[] = [];
     const file = isFileInner(inner) && this.#o.files ? this.#o.files(from, inner) : null;
     return {
+      // A read receipt is shown and acknowledged after its commit, and nothing else waits on it.
+      later: inner.t === "read",
       write: () => {
         sessions.advance(from, newState);
         if (inner.t === "read") readIds = store.markOutRead(from, inner.upTo);
