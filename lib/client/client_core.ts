@@ -193,7 +193,8 @@ export class ClientCore implements ClientApi {
           const message = store.message(ref);
           const group = message ? null : groups.notice(ref, state, reason, users);
           if (group) return group;
-          const step = this.#messaging.notice(ref, state, reason);
+          // Read once: past the rows kept in memory (a long backlog), each read is a SELECT.
+          const step = this.#messaging.notice(ref, state, reason, message);
           if (state !== "held") return step;
           // The peer's node is away and a mailbox holds for it: offers waiting for it are pushed.
           const peer = message?.peer ?? null;

@@ -164,10 +164,15 @@ export class Messaging {
     if (done.envelope) await this.#o.outbox.control(done.envelope.id, done.envelope.bytes);
   }
 
-  /** The node's word on one of our messages. */
-  notice(ref: string, notice: "delivered" | "failed" | "held" | "kept", reason?: string): Step {
+  /** The node's word on one of our messages (`known`: its row, when the caller read it already). */
+  notice(
+    ref: string,
+    notice: "delivered" | "failed" | "held" | "kept",
+    reason?: string,
+    known?: MessageRow,
+  ): Step {
     const store = this.#o.store;
-    const msg = store.message(ref);
+    const msg = known ?? store.message(ref);
     if (!msg || msg.state === "read") return {};
     // A mailbox's custody never steps a message back from delivered.
     if ((notice === "held" || notice === "kept") && msg.state === "delivered") return {};
