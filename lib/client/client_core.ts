@@ -87,6 +87,8 @@ export interface ClientCoreOptions {
   };
   /** When a turn's writes are committed (default: once the turn is over); tests step it. */
   schedule?: (flush: () => void) => void;
+  /** When writes that ride a later commit are committed at the latest (TurnCommit); tests step it. */
+  scheduleLater?: (flush: () => void) => () => void;
 }
 
 /** The client core; see {@linkcode ClientApi}. */
@@ -106,7 +108,12 @@ export class ClientCore implements ClientApi {
     const { address: self, store, connection, clock, log } = options;
     const lifetimeMs = options.messageLifetimeMs ?? DEFAULT_MESSAGE_LIFETIME_MS;
     const emit = (event: ClientEvent) => this.#emit(event);
-    const turn = new TurnCommit({ store, log: log.child("store"), schedule: options.schedule });
+    const turn = new TurnCommit({
+      store,
+      log: log.child("store"),
+      schedule: options.schedule,
+      scheduleLater: options.scheduleLater,
+    });
     this.#turn = turn;
     const sessions = new Sessions({ self, store, turn, clock, lifetimeMs });
     this.#outbox = new Outbox({ store, turn, node: connection, log: log.child("outbox"), emit });
@@ -186,12 +193,14 @@ export class ClientCore implements ClientApi {
           const message = store.message(ref);
           const group = message ? null : groups.notice(ref, state, reason, users);
           if (group) return group;
-          const step = this.#messaging.notice(ref, state, reason);
+          // Read once: past the rows kept in memory (a long backlog), each read is a SELECT.
+          const step = this.#messaging.notice(ref, state, reason, message);
           if (state !== "held") return step;
           // The peer's node is away and a mailbox holds for it: offers waiting for it are pushed.
           const peer = message?.peer ?? null;
           return {
             write: step.write,
+            later: step.later,
             after: () => {
               this.#files.held(ref, peer);
               return step.after?.();

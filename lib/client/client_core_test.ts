@@ -68,6 +68,7 @@ class Side {
   /** Contents of the messages table at each commit (the same connection sees them). */
   commits: number[] = [];
   #flushes: Array<() => void> = [];
+  #lateFlushes: Array<() => void> = [];
 
   constructor(
     readonly path: string,
@@ -100,6 +101,10 @@ class Side {
       log: SILENT_LOGGER,
       files: { downloadsDir: join(dir, "downloads"), stagingDir: join(dir, "staging") },
       schedule: (flush) => this.#flushes.push(flush),
+      scheduleLater: (flush) => {
+        this.#lateFlushes.push(flush);
+        return () => (this.#lateFlushes = this.#lateFlushes.filter((f) => f !== flush));
+      },
     });
     this.core.subscribe((e) => this.events.push(e));
   }
@@ -108,6 +113,13 @@ class Side {
   endTurn(): void {
     const f = this.#flushes;
     this.#flushes = [];
+    for (const fn of f) fn();
+  }
+
+  /** The deadline of writes that ride a later commit passes: commit them. */
+  lateDeadline(): void {
+    const f = this.#lateFlushes;
+    this.#lateFlushes = [];
     for (const fn of f) fn();
   }
 
@@ -130,6 +142,7 @@ class Side {
   restart(): void {
     this.store = new ClientStore(this.path);
     this.#flushes = [];
+    this.#lateFlushes = [];
     this.#open();
   }
 
@@ -174,11 +187,14 @@ Deno.test("two sends in one turn are one transaction, and neither leaves before 
     assert.deepEqual(alice.commits, [2], "one commit with both messages");
     await alice.settle();
     assert.equal(alice.submitted.length, 2);
-    // "sent" is a write of a later turn too (no autocommit), and send() waits for it.
+    // "sent" has no commit of its own: it rides the next one, and only its event waits for it.
     alice.endTurn();
     const [one, two] = await Promise.all(sends);
-    assert.equal(alice.commits.length, 2);
+    assert.equal(alice.commits.length, 1);
     assert.deepEqual([one.state, two.state], ["sent", "sent"]);
+    assert.deepEqual(alice.events.map((e) => e.kind), ["message", "message"]);
+    alice.lateDeadline();
+    assert.equal(alice.commits.length, 2);
     assert.deepEqual(alice.events.map((e) => e.kind), ["message", "message", "state", "state"]);
   } finally {
     await cleanup();
@@ -274,28 +290,77 @@ Deno.test("pushed messages: one commit for a burst, shown and acknowledged only 
   }
 });
 
-Deno.test("delivery notices update states in the turn's transaction, without a read of their own", async () => {
+Deno.test("delivery notices and the node's answer ride the next commit; acknowledged only after it", async () => {
   const { alice, cleanup } = await sides();
   try {
     const sending = alice.core.send(BOB, "x");
     await alice.settle();
     alice.endTurn();
     await alice.settle();
-    alice.endTurn();
+    assert.deepEqual(alice.commits, [1], "the message row, on its own commit");
     const m = await sending;
+    assert.equal(m.state, "sent", "send() has the node's answer; its row was durable before");
+    alice.endTurn();
+    assert.deepEqual(alice.commits, [1], "the answer has no commit of its own");
     alice.core.onPush({ type: "notice", id: "n1", ref: m.id, state: "delivered" });
     await alice.settle();
-    assert.deepEqual(alice.acks(), []);
     alice.endTurn();
     await alice.settle();
+    assert.deepEqual(alice.acks(), [], "not acknowledged before its state is committed");
+    assert.deepEqual(alice.commits, [1]);
+    assert.equal(alice.events.filter((e) => e.kind === "state").length, 0, "nothing shown yet");
+    // The next send's commit carries both states.
+    const next = alice.core.send(BOB, "y");
+    await alice.settle();
+    alice.endTurn();
+    await alice.settle();
+    assert.deepEqual(alice.commits, [1, 2], "one commit: the new row, with both states");
     assert.deepEqual(alice.acks(), ["n1"]);
-    assert.deepEqual(alice.events.at(-1), {
-      kind: "state",
-      peer: BOB,
-      id: m.id,
-      state: "delivered",
-    });
-    assert.equal((await historyOf(alice))[0].state, "delivered");
+    assert.deepEqual(
+      alice.events.filter((e) => e.kind === "state").map((e) => e.kind === "state" && e.state),
+      ["sent", "delivered"],
+      "in order, after the commit",
+    );
+    const stored = new ClientStore(alice.path);
+    try {
+      assert.equal(stored.message(m.id)?.state, "delivered", "durable");
+    } finally {
+      stored.close();
+    }
+    // With nothing else to commit, the deadline commits them.
+    const n = await next;
+    alice.core.onPush({ type: "notice", id: "n2", ref: n.id, state: "delivered" });
+    await alice.settle();
+    alice.endTurn();
+    assert.deepEqual(alice.acks(), ["n1"]);
+    alice.lateDeadline();
+    await alice.settle();
+    assert.deepEqual(alice.acks(), ["n1", "n2"]);
+    assert.deepEqual((await historyOf(alice)).map((r) => r.state), ["delivered", "delivered"]);
+  } finally {
+    await cleanup();
+  }
+});
+
+Deno.test("a crash before the answer's commit keeps the envelope, which is submitted again", async () => {
+  const { alice, cleanup } = await sides();
+  try {
+    const sending = alice.core.send(BOB, "x");
+    await alice.settle();
+    alice.endTurn();
+    const m = await sending;
+    assert.equal(m.state, "sent");
+    assert.equal(alice.submitted.length, 1);
+    alice.crash();
+    alice.restart();
+    assert.equal(alice.store.message(m.id)?.state, "sending");
+    alice.core.onConnected();
+    await alice.settle();
+    assert.equal(alice.submitted.length, 2, "the same envelope again");
+    assert.deepEqual(alice.submitted[1], alice.submitted[0]);
+    alice.lateDeadline();
+    assert.equal(alice.store.message(m.id)?.state, "sent");
+    assert.deepEqual(alice.store.unsent(), []);
   } finally {
     await cleanup();
   }

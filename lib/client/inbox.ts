@@ -27,6 +27,12 @@ export interface Step {
    * what the next item is judged by (a group's held messages, its pending change).
    */
   inQueue?: boolean;
+  /**
+   * Nothing but `after` and the acknowledgement waits for the write (a
+   * delivery notice's state): it rides the next commit (TurnCommit.later)
+   * instead of ending the turn; the item is still acknowledged only after it.
+   */
+  later?: boolean;
 }
 
 /** Nothing to write or do (the item is still marked handled). */
@@ -133,7 +139,10 @@ export class Inbox {
    * any other once the queue has moved on.
    */
   async #written(step: Step, write: () => void): Promise<{ committed: Promise<Step> }> {
-    const committed = this.#o.turn.write(() => (write(), step));
+    const turn = this.#o.turn;
+    const committed = step.later && !step.inQueue
+      ? turn.later(() => (write(), step))
+      : turn.write(() => (write(), step));
     if (!step.inQueue) return { committed };
     await committed;
     await step.after?.();

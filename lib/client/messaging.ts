@@ -164,16 +164,23 @@ export class Messaging {
     if (done.envelope) await this.#o.outbox.control(done.envelope.id, done.envelope.bytes);
   }
 
-  /** The node's word on one of our messages. */
-  notice(ref: string, notice: "delivered" | "failed" | "held" | "kept", reason?: string): Step {
+  /** The node's word on one of our messages (`known`: its row, when the caller read it already). */
+  notice(
+    ref: string,
+    notice: "delivered" | "failed" | "held" | "kept",
+    reason?: string,
+    known?: MessageRow,
+  ): Step {
     const store = this.#o.store;
-    const msg = store.message(ref);
+    const msg = known ?? store.message(ref);
     if (!msg || msg.state === "read") return {};
     // A mailbox's custody never steps a message back from delivered.
     if ((notice === "held" || notice === "kept") && msg.state === "delivered") return {};
     const state: MessageState = notice === "kept" ? "sent" : notice;
     return {
       write: () => store.setMessageState(ref, state, reason ?? null),
+      // Only the event and the acknowledgement wait: the state rides the next commit.
+      later: true,
       after: () =>
         this.#o.emit({
           kind: "state",
@@ -222,6 +229,8 @@ export class Messaging {
     let readIds: string[] = [];
     const file = isFileInner(inner) && this.#o.files ? this.#o.files(from, inner) : null;
     return {
+      // A read receipt is shown and acknowledged after its commit, and nothing else waits on it.
+      later: inner.t === "read",
       write: () => {
         sessions.advance(from, newState);
         if (inner.t === "read") readIds = store.markOutRead(from, inner.upTo);

@@ -41,7 +41,7 @@ export interface Submitter {
 /** Options of {@linkcode Outbox}. */
 export interface OutboxOptions {
   store: ClientStore;
-  /** "sent" and "taken" join this turn's transaction (no commit of their own). */
+  /** "sent" and "taken" ride the next commit (no commit of their own). */
   turn: TurnCommit;
   node: Submitter;
   log: Logger;
@@ -66,15 +66,19 @@ export class Outbox {
 
   /**
    * Submits a stored text message (its row holds the envelope); returns the row
-   * as it is now, once that is committed: `sent`/`delivered`, still `sending`
-   * (kept), or `failed`.
+   * as it is now: `sent`/`delivered`, still `sending` (kept), or `failed`. The
+   * row itself is durable already; the node's answer is written with
+   * {@linkcode TurnCommit.later} and rides the next commit (its event follows
+   * that commit): lost with a crash, the envelope is still kept and is
+   * submitted again after the restart, and the destination de-duplicates it.
    */
   async message(m: MessageRow): Promise<MessageRow> {
     if (!m.envelope) return m;
     const out = await this.#submit(m.envelope);
     const store = this.#o.store;
     if (out.kind === "retry") return store.message(m.id) ?? m;
-    return await this.#o.turn.write(() => {
+    let row: MessageRow | undefined;
+    const committed = this.#o.turn.later(() => {
       const latest = store.message(m.id) ?? m;
       let state = latest.state;
       let reason = latest.reason;
@@ -86,7 +90,7 @@ export class Outbox {
         state = out.state;
       }
       store.setMessageState(m.id, state, reason);
-      return { ...latest, state, reason, envelope: null };
+      return row = { ...latest, state, reason, envelope: null };
     }, (row) =>
       this.#o.emit({
         kind: "state",
@@ -95,16 +99,26 @@ export class Outbox {
         state: row.state,
         ...(row.reason ? { reason: row.reason } : {}),
       }));
+    // The write failed (the turn is rolled back): its error.
+    return row ?? await committed;
   }
 
-  /** Submits an envelope kept in the `outgoing` table; it leaves the table unless it must wait. */
+  /**
+   * Submits an envelope kept in the `outgoing` table; it leaves the table
+   * unless it must wait (in the next commit, as a text message's answer does).
+   */
   async control(id: string, envelope: Uint8Array): Promise<SubmitOutcome> {
     const out = await this.#submit(envelope);
     if (out.kind === "retry") return out;
     if (out.kind === "refused") {
       this.#o.log.warn("the node refused an outgoing message", { id, why: out.reason });
     }
-    await this.#o.turn.write(() => this.#o.store.deleteOutgoing(id));
+    let written = false;
+    const committed = this.#o.turn.later(() => {
+      this.#o.store.deleteOutgoing(id);
+      written = true;
+    });
+    if (!written) await committed;
     return out;
   }
 

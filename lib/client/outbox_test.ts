@@ -4,7 +4,7 @@ import type { ClientEvent } from "./api.ts";
 import { ClientStore, type MessageRow } from "./client_store.ts";
 import { NodeRefusedError, NodeUnavailableError } from "./errors.ts";
 import { Outbox, submitOutcome } from "./outbox.ts";
-import { TurnCommit } from "./turn_commit.ts";
+import { LATER_MS, TurnCommit } from "./turn_commit.ts";
 
 function setup(answer: () => Promise<"sent" | "delivered">) {
   const store = new ClientStore(":memory:");
@@ -70,6 +70,10 @@ Deno.test("a message the node refuses fails, with the node's sentence, and is no
   assert.equal(row.state, "failed");
   assert.equal(row.reason, "Cannot send: no route to nodeb");
   assert.deepEqual(store.unsent(), []);
+  // The state rides the next commit (here: the deadline); its event follows that commit.
+  assert.deepEqual(events, []);
+  await new Promise((r) => setTimeout(r, LATER_MS + 20));
+  assert.equal(store.inTransaction, false);
   assert.deepEqual(events, [{
     kind: "state",
     peer: "bob@nodeb",

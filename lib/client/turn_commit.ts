@@ -8,6 +8,14 @@
  * only after the commit: a write's `then`, in the order of the writes, and
  * the promise it returns.
  *
+ * A write that nothing waits for but its own follow-up (a "sent" or
+ * "delivered" state, whose acknowledgement or event can wait) is made with
+ * {@linkcode TurnCommit.later}: it joins the open transaction but does not
+ * end the turn itself, so it rides the next write's commit, or commits
+ * {@linkcode LATER_MS} later when nothing else comes. At 1,000 msg/s the
+ * sender's client then commits once per message instead of three times
+ * (send, "sent", "delivered"; docs/PERF_NOTES.md, branch `clientturn`).
+ *
  * A write that throws, or a commit that fails, rolls the whole turn back:
  * nothing of it is shown, sent or acknowledged, its promises reject, and the
  * store and the sessions forget what they kept in memory (it is read again
@@ -24,7 +32,15 @@ export interface TurnCommitOptions {
   log: Logger;
   /** Runs `flush` once this turn is over (default: `setImmediate`); tests step it by hand. */
   schedule?: (flush: () => void) => void;
+  /**
+   * Runs `flush` once a {@linkcode TurnCommit.later} write has waited long
+   * enough; returns a cancel (default: a {@linkcode LATER_MS} timer).
+   */
+  scheduleLater?: (flush: () => void) => () => void;
 }
+
+/** At most how long a {@linkcode TurnCommit.later} write waits for a commit it can join. */
+export const LATER_MS = 50;
 
 interface Job {
   value: unknown;
@@ -34,24 +50,33 @@ interface Job {
 }
 
 const defaultSchedule = (flush: () => void) => void setImmediate(flush);
+const defaultScheduleLater = (flush: () => void) => {
+  const timer = setTimeout(flush, LATER_MS);
+  return () => clearTimeout(timer);
+};
 
 /** One transaction per turn of the event loop. */
 export class TurnCommit {
   #store: ClientStore;
   #log: Logger;
   #schedule: (flush: () => void) => void;
+  #scheduleLater: (flush: () => void) => () => void;
   #jobs: Job[] = [];
   #scheduled = false;
+  /** Cancels the flush a `later` write scheduled, while one is. */
+  #cancelLater: (() => void) | null = null;
 
   constructor(options: TurnCommitOptions) {
     this.#store = options.store;
     this.#log = options.log;
     this.#schedule = options.schedule ?? defaultSchedule;
+    this.#scheduleLater = options.scheduleLater ?? defaultScheduleLater;
     // Someone writes outside a turn while one is open: commit the turn first,
     // and run its `then`s right after the current call, as a flush would.
     this.#store.onStrayWrite(() => this.#commit(true));
     // Rolled back, or the store closed with the turn open: nothing of it follows.
     this.#store.onRollback(() => {
+      this.#stopLater();
       for (const j of this.#jobs.splice(0)) j.reject(new Error("Cannot commit: rolled back"));
     });
   }
@@ -68,12 +93,33 @@ export class TurnCommit {
    * promise rejects; the failure is logged here, so a caller may ignore it.
    */
   write<T>(fn: () => T, then?: (value: T) => void): Promise<T> {
+    return this.#add(fn, then, false);
+  }
+
+  /**
+   * Like {@linkcode write}, but the write does not end the turn: it is
+   * committed with the next write that does (or whatever commits the store
+   * first), and at the latest {@linkcode LATER_MS} later. For writes that
+   * nothing durable depends on until their `then` runs: what they record
+   * must be safe to lose with a crash and learn again (a submission's
+   * answer, when the envelope is still kept and is submitted again).
+   */
+  later<T>(fn: () => T, then?: (value: T) => void): Promise<T> {
+    return this.#add(fn, then, true);
+  }
+
+  #add<T>(fn: () => T, then: ((value: T) => void) | undefined, later: boolean): Promise<T> {
     const store = this.#store;
     store.begin();
-    if (!this.#scheduled) {
+    if (!later && !this.#scheduled) {
       this.#scheduled = true;
       this.#schedule(() => {
         this.#scheduled = false;
+        this.flush();
+      });
+    } else if (later && !this.#scheduled && this.#cancelLater === null) {
+      this.#cancelLater = this.#scheduleLater(() => {
+        this.#cancelLater = null;
         this.flush();
       });
     }
@@ -106,6 +152,7 @@ export class TurnCommit {
   }
 
   #commit(deferThens: boolean): void {
+    this.#stopLater();
     const jobs = this.#jobs;
     this.#jobs = [];
     try {
@@ -117,6 +164,11 @@ export class TurnCommit {
     if (jobs.length === 0) return;
     if (deferThens) queueMicrotask(() => this.#run(jobs));
     else this.#run(jobs);
+  }
+
+  #stopLater(): void {
+    this.#cancelLater?.();
+    this.#cancelLater = null;
   }
 
   #run(jobs: Job[]): void {

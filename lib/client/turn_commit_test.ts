@@ -12,10 +12,15 @@ async function setup() {
   const path = join(dir, "client.db");
   const store = new ClientStore(path);
   let flushes: Array<() => void> = [];
+  let laters: Array<() => void> = [];
   const turn = new TurnCommit({
     store,
     log: SILENT_LOGGER,
     schedule: (flush) => flushes.push(flush),
+    scheduleLater: (flush) => {
+      laters.push(flush);
+      return () => (laters = laters.filter((f) => f !== flush));
+    },
   });
   let commits = 0;
   store.onBeforeCommit(() => commits++);
@@ -25,6 +30,14 @@ async function setup() {
     turn,
     path,
     commits: () => commits,
+    /** Flushes scheduled by `later` writes (cancelled ones are gone). */
+    laters: () => laters.length,
+    /** The `later` deadline passes: runs those flushes. */
+    lateDeadline: () => {
+      const f = laters;
+      laters = [];
+      for (const fn of f) fn();
+    },
     /** Ends the turn: runs the scheduled flushes. */
     endTurn: () => {
       const f = flushes;
@@ -221,6 +234,115 @@ Deno.test("outgoing messages are answered from memory until delivered", async ()
     t.store.putMessage({ ...message("m2"), seq: 2, state: "sent" });
     assert.deepEqual(t.store.markOutRead("bob@nodeb", 5), ["m1", "m2"]);
     assert.equal(t.store.message("m2")?.state, "read");
+  } finally {
+    await t.cleanup();
+  }
+});
+
+Deno.test("a later write rides the next turn's commit; what follows it waits for that commit", async () => {
+  const t = await setup();
+  try {
+    const followed: string[] = [];
+    t.store.putMessage(message("m1"));
+    const sent = t.turn.later(
+      () => (t.store.setMessageState("m1", "sent", null), "sent"),
+      (v) => followed.push(v),
+    );
+    t.endTurn(); // this turn ends with nothing scheduled: the state waits
+    assert.equal(t.commits(), 0);
+    assert.equal(t.store.message("m1")?.state, "sent", "the same connection reads it");
+    assert.equal(followed.length, 0);
+    assert.equal(t.laters(), 1, "a deadline is set");
+    // The next turn's own write commits both, once; the deadline is cancelled.
+    const next = t.turn.write(() => t.store.putMessage(message("m2")), () => followed.push("m2"));
+    t.endTurn();
+    assert.equal(t.commits(), 1);
+    assert.equal(t.laters(), 0);
+    assert.deepEqual(followed, ["sent", "m2"], "in the order of the writes");
+    assert.equal(await sent, "sent");
+    await next;
+    const other = new ClientStore(t.path);
+    try {
+      assert.equal(other.message("m1")?.state, "sent");
+      assert.equal(other.message("m1")?.envelope, null);
+    } finally {
+      other.close();
+    }
+  } finally {
+    await t.cleanup();
+  }
+});
+
+Deno.test("a later write with nothing after it is committed at its deadline", async () => {
+  const t = await setup();
+  try {
+    t.store.putMessage(message("m1"));
+    let followed = false;
+    const done = t.turn.later(() => t.store.setMessageState("m1", "delivered", null), () => {
+      followed = true;
+    });
+    void t.turn.later(() => t.store.setMessageState("m1", "delivered", null));
+    assert.equal(t.laters(), 1, "one deadline for the writes waiting");
+    t.lateDeadline();
+    assert.equal(t.commits(), 1);
+    assert.ok(followed);
+    await done;
+    assert.equal(t.store.inTransaction, false);
+    // committed() does not wait for a deadline: views read only what is committed, at once.
+    void t.turn.later(() => t.store.setMessageState("m1", "read", null));
+    const viewed = t.turn.committed();
+    t.endTurn();
+    await viewed;
+    assert.equal(t.commits(), 2);
+    assert.equal(t.laters(), 0);
+  } finally {
+    await t.cleanup();
+  }
+});
+
+Deno.test("a crash before a later write's commit loses only that write; nothing of it followed", async () => {
+  const t = await setup();
+  try {
+    const followed: string[] = [];
+    t.store.putMessage(message("m1"));
+    void t.turn.later(() => t.store.setMessageState("m1", "sent", null), () => followed.push("x"));
+    t.endTurn();
+    // The process dies before the deadline and before any other write.
+    t.store.close();
+    const again = new ClientStore(t.path);
+    try {
+      const row = again.message("m1")!;
+      assert.equal(row.state, "sending");
+      assert.deepEqual(row.envelope, new Uint8Array([1]), "kept, so it is submitted again");
+      assert.deepEqual(again.unsent().map((m) => m.id), ["m1"]);
+      assert.equal(followed.length, 0);
+    } finally {
+      again.close();
+    }
+  } finally {
+    await t.cleanup(true);
+  }
+});
+
+Deno.test("a later write is rolled back with the turn a failing write rolls back", async () => {
+  const t = await setup();
+  try {
+    t.store.putMessage(message("m1"));
+    const followed: string[] = [];
+    const sent = t.turn.later(
+      () => t.store.setMessageState("m1", "sent", null),
+      () => followed.push("sent"),
+    );
+    t.endTurn();
+    const boom = new Error("boom");
+    const bad = t.turn.write(() => {
+      throw boom;
+    });
+    await assert.rejects(bad, (e) => e === boom);
+    await assert.rejects(sent, (e) => e === boom);
+    assert.equal(followed.length, 0);
+    assert.equal(t.laters(), 0, "its deadline is cancelled");
+    assert.equal(t.store.message("m1")?.state, "sending");
   } finally {
     await t.cleanup();
   }

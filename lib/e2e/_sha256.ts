@@ -5,10 +5,16 @@
  * `@noble/hashes` (no I/O, runs in Deno and browsers); this file only gives
  * the shapes lib/e2e uses. Checked against RFC 4231/5869 vectors and against
  * WebCrypto in sha256_test.ts and vectors_test.ts.
+ *
+ * HMAC (and HKDF on it) drives @noble's SHA-256 compression function itself
+ * (RFC 2104 over FIPS 180-4 §5.1.1 padding) instead of @noble's `hmac`: that
+ * makes four hash objects, their buffers and views per key and per tag, about
+ * 6 KB of garbage per ratchet chain step and 5 KB per message-key expansion,
+ * which were most of the ratchet's cost and of the clients' GC
+ * (docs/PERF_NOTES.md, branch `clientturn`). Here a key costs its two padded
+ * states (8 words each) and a tag its 32 bytes.
  */
-import { hmac } from "@noble/hashes/hmac.js";
-import { expand, extract } from "@noble/hashes/hkdf.js";
-import { sha256 as nobleSha256 } from "@noble/hashes/sha2.js";
+import { _SHA256, sha256 as nobleSha256 } from "@noble/hashes/sha2.js";
 
 /** Digest length in bytes. */
 export const SHA256_BYTES = 32;
@@ -42,19 +48,146 @@ export function sha256(...parts: Uint8Array[]): Uint8Array {
   return h.digest();
 }
 
+const BLOCK_BYTES = 64;
+
+/**
+ * @noble's SHA-256 compression function on states held outside it. Shared by
+ * every key: it keeps nothing between calls (each call sets the state it
+ * starts from), and the code using it is synchronous.
+ */
+class Compressor extends _SHA256 {
+  /** The initial hash value H(0) (FIPS 180-4 §5.3.3). */
+  readonly iv: Int32Array = Int32Array.from(this.get());
+  /** One message block being filled, and its view. */
+  readonly scratch = new Uint8Array(BLOCK_BYTES);
+  readonly scratchView = new DataView(this.scratch.buffer);
+  /** The state being worked on. */
+  readonly state = new Int32Array(8);
+
+  /** `out` = compress(`from`, the 64 bytes of `view` at `offset`). `out` may be `from`. */
+  compress(from: Int32Array, view: DataView, offset: number, out: Int32Array): void {
+    this.set(from[0], from[1], from[2], from[3], from[4], from[5], from[6], from[7]);
+    this.process(view, offset);
+    out[0] = this.A;
+    out[1] = this.B;
+    out[2] = this.C;
+    out[3] = this.D;
+    out[4] = this.E;
+    out[5] = this.F;
+    out[6] = this.G;
+    out[7] = this.H;
+  }
+
+  /** Clears the block and the compressor's own state (they held key material). */
+  wipe(): void {
+    this.scratch.fill(0);
+    this.state.fill(0);
+    this.set(0, 0, 0, 0, 0, 0, 0, 0);
+  }
+}
+
+const COMPRESSOR = new Compressor();
+
+/**
+ * Hashes `parts` (at most `partBytes` of each) into `state`, which has
+ * `prefixBytes` hashed already, pads and finishes (FIPS 180-4 §5.1.1), and
+ * writes the digest to `out` (which may be the input: it is read first).
+ */
+function finish(
+  state: Int32Array,
+  prefixBytes: number,
+  parts: readonly Uint8Array[],
+  out: Uint8Array,
+  partBytes = Infinity,
+): void {
+  const c = COMPRESSOR;
+  const block = c.scratch;
+  let fill = 0;
+  let total = prefixBytes;
+  for (const part of parts) {
+    const length = Math.min(part.length, partBytes);
+    total += length;
+    let at = 0;
+    if (fill === 0 && length >= BLOCK_BYTES) {
+      const view = new DataView(part.buffer, part.byteOffset, length);
+      for (; at + BLOCK_BYTES <= length; at += BLOCK_BYTES) {
+        c.compress(state, view, at, state);
+      }
+    }
+    // Byte by byte: the inputs here are a few dozen bytes, where a view per part costs more.
+    for (; at < length; at++) {
+      block[fill++] = part[at];
+      if (fill === BLOCK_BYTES) {
+        c.compress(state, c.scratchView, 0, state);
+        fill = 0;
+      }
+    }
+  }
+  block[fill++] = 0x80;
+  if (fill > BLOCK_BYTES - 8) {
+    block.fill(0, fill);
+    c.compress(state, c.scratchView, 0, state);
+    fill = 0;
+  }
+  block.fill(0, fill, BLOCK_BYTES - 8);
+  // The length in bits, 64-bit big-endian; inputs here stay far below 2^53 bits.
+  const bits = total * 8;
+  c.scratchView.setUint32(BLOCK_BYTES - 8, Math.floor(bits / 2 ** 32), false);
+  c.scratchView.setUint32(BLOCK_BYTES - 4, bits >>> 0, false);
+  c.compress(state, c.scratchView, 0, state);
+  for (let i = 0, o = 0; i < 8; i++) {
+    const w = state[i];
+    out[o++] = w >>> 24;
+    out[o++] = w >>> 16;
+    out[o++] = w >>> 8;
+    out[o++] = w;
+  }
+}
+
+/** `state` = the compression of (`key` zero-padded to a block) XOR `pad` (RFC 2104 §2). */
+function padded(key: Uint8Array, pad: number, state: Int32Array): void {
+  const c = COMPRESSOR;
+  c.scratch.fill(pad);
+  for (let i = 0; i < key.length; i++) c.scratch[i] ^= key[i];
+  c.compress(c.iv, c.scratchView, 0, state);
+}
+
 /** HMAC-SHA-256 (RFC 2104) under one key, for several tags with the pads hashed once. */
 export class HmacSha256 {
-  #keyed: ReturnType<typeof hmac.create>;
+  /** The states after hashing K ^ ipad and K ^ opad (one block each). */
+  #inner = new Int32Array(8);
+  #outer = new Int32Array(8);
 
   constructor(key: Uint8Array) {
-    this.#keyed = hmac.create(nobleSha256, key);
+    // RFC 2104 §2: a key longer than the block is hashed first.
+    const k = key.length > BLOCK_BYTES ? nobleSha256(key) : key;
+    try {
+      padded(k, 0x36, this.#inner);
+      padded(k, 0x5c, this.#outer);
+    } finally {
+      COMPRESSOR.wipe();
+    }
   }
 
   /** The tag of the concatenation of `parts`. */
   mac(...parts: Uint8Array[]): Uint8Array {
-    const h = this.#keyed.clone();
-    for (const p of parts) h.update(p);
-    return h.digest();
+    const out = new Uint8Array(SHA256_BYTES);
+    this.macInto(out, parts);
+    return out;
+  }
+
+  /** Writes the tag of the concatenation of `parts` to `out` (32 bytes). */
+  macInto(out: Uint8Array, parts: readonly Uint8Array[]): void {
+    if (out.length < SHA256_BYTES) throw new RangeError("Cannot write HMAC: output too short");
+    const state = COMPRESSOR.state;
+    try {
+      state.set(this.#inner);
+      finish(state, BLOCK_BYTES, parts, out);
+      state.set(this.#outer);
+      finish(state, BLOCK_BYTES, [out], out, SHA256_BYTES);
+    } finally {
+      COMPRESSOR.wipe();
+    }
   }
 }
 
@@ -84,12 +217,32 @@ function checkLength(length: number): void {
 /** HKDF-SHA-256 extract-then-expand (RFC 5869 §2.2, §2.3). */
 export function hkdfSha256({ ikm, salt, info, length }: HkdfOptions): Uint8Array {
   checkLength(length);
-  const prk = extract(nobleSha256, ikm, salt && salt.length > 0 ? salt : new Uint8Array(32));
-  return expand(nobleSha256, prk, info ?? new Uint8Array(0), length);
+  const prk = new HmacSha256(salt && salt.length > 0 ? salt : new Uint8Array(32)).mac(ikm);
+  try {
+    return hkdfExpand(prk, info ?? new Uint8Array(0), length);
+  } finally {
+    prk.fill(0);
+  }
 }
 
 /** HKDF-Expand (RFC 5869 §2.3) from a pseudorandom key. */
 export function hkdfExpand(prk: Uint8Array, info: Uint8Array, length: number): Uint8Array {
   checkLength(length);
-  return expand(nobleSha256, prk, info, length);
+  const keyed = new HmacSha256(prk);
+  const blocks = Math.ceil(length / SHA256_BYTES);
+  const out = new Uint8Array(blocks * SHA256_BYTES);
+  const counter = new Uint8Array(1);
+  // T(i) = HMAC(PRK, T(i-1) | info | i), T(0) empty.
+  for (let i = 0; i < blocks; i++) {
+    counter[0] = i + 1;
+    const previous = out.subarray((i - 1) * SHA256_BYTES, i * SHA256_BYTES);
+    keyed.macInto(
+      out.subarray(i * SHA256_BYTES),
+      i === 0 ? [info, counter] : [previous, info, counter],
+    );
+  }
+  if (out.length === length) return out;
+  const head = out.slice(0, length);
+  out.fill(0);
+  return head;
 }

@@ -94,7 +94,9 @@ export class ByteWriter {
   u64(value: number): this {
     checkInt(value, Number.MAX_SAFE_INTEGER, "u64");
     this.#ensure(8);
-    this.#view.setBigUint64(this.#len, BigInt(value));
+    // Two u32 halves: the same bytes as setBigUint64, without a BigInt per field.
+    this.#view.setUint32(this.#len, Math.floor(value / 2 ** 32));
+    this.#view.setUint32(this.#len + 4, value >>> 0);
     this.#len += 8;
     return this;
   }
@@ -127,10 +129,15 @@ export class ByteWriter {
   /**
    * The bytes written. Large messages that (nearly) fill the buffer are
    * returned without a copy, as a view of exactly that length (file chunks
-   * would otherwise be copied once more per encoding); the writer copies
-   * before any later write, so the result never changes.
+   * would otherwise be copied once more per encoding), and so is a buffer
+   * sized exactly for its message; the writer copies before any later
+   * write, so the result never changes.
    */
   finish(): Uint8Array {
+    if (this.#len === this.#buf.length) {
+      this.#given = true;
+      return this.#buf;
+    }
     const slack = this.#buf.length - this.#len;
     if (this.#len < NO_COPY_MIN_BYTES || slack > this.#len / 64) {
       return this.#buf.slice(0, this.#len);
@@ -190,9 +197,11 @@ export class ByteReader {
 
   /** An integer up to 2^53 − 1; larger ones are refused. */
   u64(field = "u64"): number {
-    const v = this.#view.getBigUint64(this.#take(8, field));
-    if (v > BigInt(Number.MAX_SAFE_INTEGER)) this.#fail(field, "is too large");
-    return Number(v);
+    const at = this.#take(8, field);
+    const high = this.#view.getUint32(at);
+    // 2^53 - 1 is the largest: a high half above 2^21 - 1 is refused.
+    if (high > 0x1f_ffff) this.#fail(field, "is too large");
+    return high * 2 ** 32 + this.#view.getUint32(at + 4);
   }
 
   /** Exactly `n` bytes, copied. */

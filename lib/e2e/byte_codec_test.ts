@@ -55,3 +55,26 @@ Deno.test("ByteReader checks a length before allocating it", () => {
   const r = new ByteReader(Uint8Array.of(0xff, 0xff, 0xff, 0xff), "big");
   assert.throws(() => r.bytes32(1024, "x"), /more than 1024/);
 });
+
+Deno.test("u64 is big-endian across both halves, and 2^53 on the wire is refused", () => {
+  for (const v of [0, 1, 0xffff_ffff, 2 ** 32, 2 ** 32 + 5, 1_733_100_000_123, 2 ** 53 - 1]) {
+    const bytes = new ByteWriter(8).u64(v).finish();
+    const view = new DataView(bytes.buffer, bytes.byteOffset, 8);
+    assert.equal(view.getBigUint64(0), BigInt(v), `written ${v}`);
+    assert.equal(new ByteReader(bytes, "n").u64(), v);
+  }
+  const over = new Uint8Array(8);
+  new DataView(over.buffer).setBigUint64(0, 2n ** 53n);
+  assert.throws(() => new ByteReader(over, "n").u64("seq"), /seq is too large/);
+});
+
+Deno.test("finish() hands out an exactly filled buffer without a copy; later writes never change it", () => {
+  const w = new ByteWriter(3).u8(1).u16(0x0203);
+  const first = w.finish();
+  assert.deepEqual(first, Uint8Array.of(1, 2, 3));
+  w.u8(4);
+  assert.deepEqual(first, Uint8Array.of(1, 2, 3), "copied before the next write");
+  assert.deepEqual(w.finish(), Uint8Array.of(1, 2, 3, 4));
+  const part = new ByteWriter(8).u8(9).finish();
+  assert.equal(part.buffer.byteLength, 1, "a partly filled buffer is still cut to size");
+});

@@ -109,7 +109,10 @@ function associatedData(
   ad: Uint8Array,
   headerBytes: Uint8Array,
 ): Uint8Array {
-  return new ByteWriter().raw(AD_LABEL).str16(sender).str16(receiver).raw(sessionId)
+  // Sized for addresses up to 3 bytes a character, so it never grows.
+  const size = AD_LABEL.length + 2 + 3 * (sender.length + receiver.length) + 2 +
+    sessionId.length + 4 + ad.length + headerBytes.length;
+  return new ByteWriter(size).raw(AD_LABEL).str16(sender).str16(receiver).raw(sessionId)
     .u32(ad.length).raw(ad).raw(headerBytes).finish();
 }
 

@@ -42,7 +42,7 @@ export interface RatchetMessage {
 
 /** Encodes a header (41 bytes). */
 export function encodeRatchetHeader(header: RatchetHeader): Uint8Array {
-  return new ByteWriter()
+  return new ByteWriter(RATCHET_HEADER_BYTES)
     .u8(RATCHET_MESSAGE_VERSION)
     .raw(checkLength(header.dh, X25519_KEY_BYTES, "ratchet key"))
     .u32(header.pn)

@@ -1,5 +1,8 @@
 import assert from "node:assert/strict";
-import { hkdfSha256, HmacSha256, hmacSha256, Sha256, sha256 } from "./_sha256.ts";
+import { hmac as nobleHmac } from "@noble/hashes/hmac.js";
+import { expand as nobleExpand, hkdf as nobleHkdf } from "@noble/hashes/hkdf.js";
+import { sha256 as nobleSha256 } from "@noble/hashes/sha2.js";
+import { hkdfExpand, hkdfSha256, HmacSha256, hmacSha256, Sha256, sha256 } from "./_sha256.ts";
 
 Deno.test("sha256() matches WebCrypto across block boundaries", async () => {
   for (const n of [0, 1, 55, 56, 63, 64, 65, 119, 120, 127, 128, 1000, 65_536]) {
@@ -39,4 +42,37 @@ Deno.test("Sha256 refuses use after digest()", () => {
   h.digest();
   assert.throws(() => h.update(new Uint8Array(1)), TypeError);
   assert.throws(() => h.digest(), TypeError);
+});
+
+Deno.test("HmacSha256 and HKDF match @noble's across every padding boundary and key length", () => {
+  for (let keyLength = 0; keyLength <= 130; keyLength += 13) {
+    const key = crypto.getRandomValues(new Uint8Array(keyLength));
+    const h = new HmacSha256(key);
+    for (let n = 0; n <= 200; n++) {
+      const msg = crypto.getRandomValues(new Uint8Array(n));
+      const want = nobleHmac(nobleSha256, key, msg).toHex();
+      assert.equal(h.mac(msg).toHex(), want, `key ${keyLength}, message ${n}`);
+      const cut = n >> 1;
+      assert.equal(h.mac(msg.subarray(0, cut), msg.subarray(cut)).toHex(), want, "in parts");
+    }
+  }
+  const ikm = crypto.getRandomValues(new Uint8Array(32));
+  const info = crypto.getRandomValues(new Uint8Array(23));
+  for (const length of [0, 1, 31, 32, 33, 44, 64, 65, 100, 255 * 32]) {
+    for (const salt of [undefined, crypto.getRandomValues(new Uint8Array(32))]) {
+      const want = nobleHkdf(nobleSha256, ikm, salt ?? new Uint8Array(32), info, length);
+      assert.deepEqual(hkdfSha256({ ikm, salt, info, length }), want, `length ${length}`);
+    }
+    const prk = crypto.getRandomValues(new Uint8Array(32));
+    assert.deepEqual(hkdfExpand(prk, info, length), nobleExpand(nobleSha256, prk, info, length));
+  }
+});
+
+Deno.test("HmacSha256.macInto() refuses a short output; a huge input is hashed in whole blocks", () => {
+  const h = new HmacSha256(new Uint8Array(32));
+  assert.throws(() => h.macInto(new Uint8Array(31), [new Uint8Array(1)]), RangeError);
+  const big = new Uint8Array(65_536 + 7).map((_, i) => (i * 131 + 7) & 0xff);
+  const want = nobleHmac(nobleSha256, new Uint8Array(32), big).toHex();
+  assert.equal(h.mac(big).toHex(), want);
+  assert.equal(h.mac(big.subarray(0, 3), big.subarray(3)).toHex(), want, "unaligned after a part");
 });
