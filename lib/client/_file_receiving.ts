@@ -55,6 +55,12 @@ export class FileReceiving {
   /** v2: each chunk's SHA-256 as it was decrypted in this run, and which are known. */
   #digests: Uint8Array | null = null;
   #hashed: Uint8Array | null = null;
+  /**
+   * Each chunk is decrypted into this buffer, written and hashed from it, before the
+   * next one is decrypted (the chain below runs one chunk at a time): one buffer for the
+   * whole file instead of a fresh one per chunk.
+   */
+  #plain: Uint8Array | null = null;
   #chain: Promise<void> = Promise.resolve();
   #queued = 0;
   #acks: string[] = [];
@@ -137,7 +143,8 @@ export class FileReceiving {
     if (c.index >= this.#decryptor.chunkCount) return;
     let plain: Uint8Array;
     try {
-      plain = await this.#decryptor.decryptChunk(c.index, c.sealed);
+      this.#plain ??= new Uint8Array(this.#manifest.chunkBytes);
+      plain = await this.#decryptor.decryptChunk(c.index, c.sealed, { into: this.#plain });
     } catch {
       return this.#altered(c.index);
     }
