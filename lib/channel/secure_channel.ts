@@ -36,25 +36,19 @@ function nonce(counter: number): Uint8Array {
 }
 
 /**
- * What one cipher `update()` takes. node:crypto returns a fresh buffer of its input's size
- * and cannot write into a given one; a fresh 256 KiB buffer (a file chunk's record) costs
- * more than sealing it in this runtime, while 16 KiB ones come from the allocator's free
- * lists (docs/PERF_NOTES.md, branch `files3`).
+ * What one cipher `update()` takes when a record is opened into a kept buffer
+ * (lendLargeRecords()). node:crypto returns a fresh buffer of its input's size and cannot
+ * write into a given one; a fresh 256 KiB buffer (a file chunk's record) costs more than
+ * opening it in this runtime, while 16 KiB ones come from the allocator's free lists
+ * (docs/PERF_NOTES.md, branch `files3`). Sealing stays whole: its output goes to the socket
+ * as it is, and 16 slices would be 16 socket writes.
  */
 const SLICE_BYTES = 16 * 1024;
 
-/**
- * Seals a record given in parts; returns the ciphertext in parts (a large part in slices
- * of {@linkcode SLICE_BYTES}), then the tag.
- */
+/** Seals a record given in parts; returns the ciphertext of each part, then the tag. */
 function seal(key: Uint8Array, counter: number, parts: readonly Uint8Array[]): Uint8Array[] {
   const c = createCipheriv(CIPHER, key, nonce(counter), { authTagLength: TAG_BYTES });
-  const out: Uint8Array[] = [];
-  for (const p of parts) {
-    for (let at = 0; at < p.length; at += SLICE_BYTES) {
-      out.push(c.update(p.length <= SLICE_BYTES ? p : p.subarray(at, at + SLICE_BYTES)));
-    }
-  }
+  const out: Uint8Array[] = parts.map((p) => c.update(p));
   const tail = c.final();
   // A stream cipher: `final()` adds nothing, so the ciphertext is the parts' as they are.
   if (tail.length !== 0) throw new Error("Cannot seal: unexpected cipher output");
