@@ -244,7 +244,9 @@ export class SecureChannel {
    * the message was not queued: the channel is closed, or it would pass the
    * connection's hard limit on unsent bytes (the peer is not reading; the
    * channel is then closed). True does not mean "send more": check
-   * `writable`, or wait for `onDrain`.
+   * `writable`, or wait for `onDrain`. A message of {@linkcode RECORD_MAX_BYTES}
+   * or more is sealed before this returns (nothing refers to it afterwards);
+   * smaller ones are sealed together at the end of the turn.
    */
   send(plaintext: Uint8Array): boolean {
     if (this.#closed) return false;
