@@ -127,8 +127,8 @@ const KIND_OFFSET = TTL_OFFSET - 1;
  * go on as it is: a chunk envelope too large to share a record, which a relay seals onward at
  * once (sendParts seals a message of RECORD_MAX_BYTES or more before it returns) and whose
  * destination's spool copies it before `write()` returns. Anything else (announcements,
- * other envelopes, which are kept past the turn) is copied. A peer that lies about the kind
- * byte fails the envelope's decoding or proof before anything keeps it.
+ * other envelopes, which are kept past the turn) is copied. The byte read here is the one the
+ * envelope decoder reads for its kind, so nothing decodes these bytes as another kind.
  */
 function mayStayLent(m: LinkMessage): boolean {
   return m.kind === "envelope" && m.bytes.length >= RECORD_MAX_BYTES &&
