@@ -22,5 +22,11 @@ export {
   responderHello,
   type ResponderState,
 } from "./handshake.ts";
-export { type ChannelHandler, SecureChannel, TAG_BYTES } from "./secure_channel.ts";
+export {
+  type ChannelHandler,
+  LEND_RECORD_MIN_BYTES,
+  RECORD_MAX_BYTES,
+  SecureChannel,
+  TAG_BYTES,
+} from "./secure_channel.ts";
 export { nextChannelMessage, nextMessage } from "./next_message.ts";

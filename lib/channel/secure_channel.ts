@@ -35,6 +35,16 @@ function nonce(counter: number): Uint8Array {
   return n;
 }
 
+/**
+ * What one cipher `update()` takes when a record is opened into a kept buffer
+ * (lendLargeRecords()). node:crypto returns a fresh buffer of its input's size and cannot
+ * write into a given one; a fresh 256 KiB buffer (a file chunk's record) costs more than
+ * opening it in this runtime, while 16 KiB ones come from the allocator's free lists
+ * (docs/PERF_NOTES.md, branch `files3`). Sealing stays whole: its output goes to the socket
+ * as it is, and 16 slices would be 16 socket writes.
+ */
+const SLICE_BYTES = 16 * 1024;
+
 /** Seals a record given in parts; returns the ciphertext of each part, then the tag. */
 function seal(key: Uint8Array, counter: number, parts: readonly Uint8Array[]): Uint8Array[] {
   const c = createCipheriv(CIPHER, key, nonce(counter), { authTagLength: TAG_BYTES });
@@ -93,8 +103,40 @@ function open(key: Uint8Array, counter: number, sealed: Uint8Array): Uint8Array 
   }
 }
 
-/** Receives one decrypted message; if it returns a promise that rejects, the channel closes. */
-export type ChannelHandler = (plaintext: Uint8Array) => unknown;
+/**
+ * Opens a large record in slices of {@linkcode SLICE_BYTES} into `into` (grown when too
+ * small; the caller keeps it), or returns null when it does not authenticate.
+ */
+function openInto(
+  key: Uint8Array,
+  counter: number,
+  sealed: Uint8Array,
+  into: Uint8Array,
+): Uint8Array | null {
+  try {
+    const n = sealed.length - TAG_BYTES;
+    const d = createDecipheriv(CIPHER, key, nonce(counter), { authTagLength: TAG_BYTES });
+    d.setAuthTag(sealed.subarray(n));
+    for (let at = 0; at < n; at += SLICE_BYTES) {
+      into.set(d.update(sealed.subarray(at, Math.min(n, at + SLICE_BYTES))), at);
+    }
+    // Throws unless the tag verifies; nothing from `into` is used before.
+    d.final();
+    return into.subarray(0, n);
+  } catch {
+    return null;
+  }
+}
+
+/** Records from this size on are opened into a kept buffer after `lendLargeRecords()`. */
+export const LEND_RECORD_MIN_BYTES = 64 * 1024;
+
+/**
+ * Receives one decrypted message; if it returns a promise that rejects, the channel closes.
+ * `lent` (only after {@linkcode SecureChannel.lendLargeRecords}): the bytes are valid only
+ * until the handler returns; what is kept longer must be copied.
+ */
+export type ChannelHandler = (plaintext: Uint8Array, lent: boolean) => unknown;
 
 /**
  * Messages kept while no handler is set (during a handshake or a policy check), by count and
@@ -138,6 +180,8 @@ export class SecureChannel {
   /** Small messages waiting to be sealed together at the end of this turn. */
   #batch: Uint8Array[] = [];
   #batchBytes = 0;
+  /** Large records are opened into this buffer (lendLargeRecords()), null until then. */
+  #opened: Uint8Array | null = null;
 
   constructor(ws: WsConnection, keys: LinkKeys) {
     this.#ws = ws;
@@ -159,8 +203,20 @@ export class SecureChannel {
     while (this.#handler === handler && handler && this.#queue.length > 0 && !this.#closed) {
       const pt = this.#queue.shift()!;
       this.#queuedBytes -= pt.length;
-      this.#ws.guard(() => handler(pt));
+      this.#ws.guard(() => handler(pt, false));
     }
+  }
+
+  /**
+   * From now on, a record of {@linkcode LEND_RECORD_MIN_BYTES} or more (a file
+   * chunk) is opened into one buffer kept by the channel and its messages are
+   * handed over with `lent` true: valid until the handler returns, since the
+   * next large record is opened into the same buffer (a message queued
+   * meanwhile, with no handler, is copied). Saves a fresh buffer per chunk;
+   * costs one buffer of the largest record for the channel's life.
+   */
+  lendLargeRecords(): void {
+    this.#opened ??= new Uint8Array(0);
   }
 
   /** The underlying connection (for liveness, address and reading control). */
@@ -188,7 +244,9 @@ export class SecureChannel {
    * the message was not queued: the channel is closed, or it would pass the
    * connection's hard limit on unsent bytes (the peer is not reading; the
    * channel is then closed). True does not mean "send more": check
-   * `writable`, or wait for `onDrain`.
+   * `writable`, or wait for `onDrain`. A message of {@linkcode RECORD_MAX_BYTES}
+   * or more is sealed before this returns (nothing refers to it afterwards);
+   * smaller ones are sealed together at the end of the turn.
    */
   send(plaintext: Uint8Array): boolean {
     if (this.#closed) return false;
@@ -289,26 +347,31 @@ export class SecureChannel {
     this.#reportedWritable = writable;
   }
 
-  #deliver(pt: Uint8Array): void {
+  #deliver(pt: Uint8Array, lent: boolean): void {
     const handler = this.#handler;
-    if (handler) return this.#ws.guard(() => handler(pt));
+    if (handler) return this.#ws.guard(() => handler(pt, lent));
     if (this.#queue.length >= MAX_QUEUED || this.#queuedBytes + pt.length > MAX_QUEUED_BYTES) {
       return this.close("too many messages before the channel was ready", 1008);
     }
-    this.#queue.push(pt);
+    this.#queue.push(lent ? pt.slice() : pt);
     this.#queuedBytes += pt.length;
   }
 
   #receive(data: Uint8Array): void {
     if (this.#closed) return;
     if (data.length < TAG_BYTES) return this.close("short message", 1002);
-    const record = open(this.#keys.receive, this.#receiveCounter++, data);
+    const lent = this.#opened !== null && data.length >= LEND_RECORD_MIN_BYTES;
+    let record: Uint8Array | null;
+    if (lent) {
+      if (this.#opened!.length < data.length) this.#opened = new Uint8Array(data.length);
+      record = openInto(this.#keys.receive, this.#receiveCounter++, data, this.#opened!);
+    } else record = open(this.#keys.receive, this.#receiveCounter++, data);
     if (record === null) return this.close("message failed to authenticate", 1002);
     const messages = splitRecord(record);
     if (messages === null) return this.close("malformed record", 1002);
     for (const m of messages) {
       if (this.#closed || !this.#ws.open) return;
-      this.#deliver(m);
+      this.#deliver(m, lent);
     }
   }
 }

@@ -3,7 +3,12 @@ import { SILENT_LOGGER } from "../log.ts";
 import { createCertificate } from "../tls.ts";
 import { ConnectionMonitor, dialWss, startWssServer, type WsConnection } from "../wss/mod.ts";
 import { nextChannelMessage } from "./next_message.ts";
-import { RECORD_MAX_BYTES, SecureChannel, splitRecord } from "./secure_channel.ts";
+import {
+  LEND_RECORD_MIN_BYTES,
+  RECORD_MAX_BYTES,
+  SecureChannel,
+  splitRecord,
+} from "./secure_channel.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 const material = createCertificate(["127.0.0.1"], Date.now());
@@ -265,6 +270,82 @@ Deno.test({
       assert.equal(got[2].length, 2 + large.length);
       assert.deepEqual(got[2].subarray(0, 2), head);
       assert.ok(got[2].subarray(2).every((b) => b === 9));
+    });
+  },
+});
+
+Deno.test({
+  name:
+    "a large record is sealed in slices, and after lendLargeRecords() opened into one kept buffer",
+  ...opts,
+  fn: async () => {
+    await withChannels(async ({ server, client }) => {
+      server.lendLargeRecords();
+      const seen: Array<{ copy: Uint8Array; view: Uint8Array; lent: boolean }> = [];
+      server.onMessage = (m, lent) => void seen.push({ copy: m.slice(), view: m, lent });
+      // Distinct bytes, sizes across the 16 KiB slices, two large records back to back (one
+      // socket read may complete both), a small one between.
+      const bytes = (n: number, seed: number) =>
+        new Uint8Array(n).map((_, i) => (i * 131 + seed * 17 + (i >> 8)) & 0xff);
+      const big1 = bytes(LEND_RECORD_MIN_BYTES + 5_000, 1);
+      const big2 = bytes(LEND_RECORD_MIN_BYTES + 70_001, 2);
+      const small = bytes(50, 3);
+      // A message just under the lending size goes as before (a buffer of its own).
+      const under = bytes(LEND_RECORD_MIN_BYTES - 100, 4);
+      assert.ok(client.send(big1));
+      assert.ok(client.send(big2));
+      assert.ok(client.send(small));
+      assert.ok(client.send(under));
+      assert.ok(client.sendParts([new Uint8Array([1, 4]), big1]));
+      await until("five messages", () => seen.length === 5);
+      // Each handler call saw that message's own bytes.
+      assert.deepEqual(seen.map((s) => s.copy), [
+        big1,
+        big2,
+        small,
+        under,
+        new Uint8Array([1, 4, ...big1]),
+      ]);
+      assert.deepEqual(seen.map((s) => s.lent), [true, true, false, false, true]);
+      // The lent ones share the channel's buffer (grown for the larger record): what a handler
+      // keeps past its call changes.
+      assert.equal(seen[1].view.buffer, seen[4].view.buffer);
+      assert.notDeepEqual(seen[1].view, big2);
+      assert.deepEqual(seen[3].view, under);
+      // With no handler set, lent messages are kept as copies and handed over intact later.
+      server.onMessage = null;
+      assert.ok(client.send(big2));
+      assert.ok(client.send(big1));
+      assert.ok(client.send(small));
+      await new Promise((r) => setTimeout(r, 300));
+      seen.length = 0;
+      server.onMessage = (m, lent) => void seen.push({ copy: m.slice(), view: m, lent });
+      await until("three queued messages", () => seen.length === 3);
+      assert.deepEqual(seen.map((s) => s.view), [big2, big1, small]);
+      assert.deepEqual(seen.map((s) => s.lent), [false, false, false]);
+    });
+  },
+});
+
+Deno.test({
+  name: "a lent large record that fails to authenticate closes the channel and delivers nothing",
+  ...opts,
+  fn: async () => {
+    await withChannels(async ({ server, client }) => {
+      server.lendLargeRecords();
+      let got = 0;
+      server.onMessage = () => void got++;
+      const gone = closed(server);
+      // The client's tag is flipped on the wire: a record the server's key does not open.
+      const send = client.ws.sendParts.bind(client.ws);
+      client.ws.sendParts = (parts, o) => {
+        const tag = parts.at(-1)!;
+        tag[0] ^= 1;
+        return send(parts, o);
+      };
+      client.send(new Uint8Array(LEND_RECORD_MIN_BYTES + 1));
+      assert.equal(await gone, "message failed to authenticate");
+      assert.equal(got, 0);
     });
   },
 });

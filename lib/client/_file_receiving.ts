@@ -30,6 +30,8 @@ import { storeFailure } from "../store/mod.ts";
 export const MAX_ATTEMPTS = 3;
 /** Chunks written before their progress is stored and they are acknowledged. */
 const ACK_BATCH = 8;
+/** Buffers of queued chunks kept for reuse once written (the node pushes at most 4 MiB). */
+const POOLED_CHUNKS = 16;
 /**
  * A full disk is waited out: the write is tried again this often, at most
  * {@linkcode DISK_FULL_TRIES} times (an hour), before the transfer fails.
@@ -55,6 +57,14 @@ export class FileReceiving {
   /** v2: each chunk's SHA-256 as it was decrypted in this run, and which are known. */
   #digests: Uint8Array | null = null;
   #hashed: Uint8Array | null = null;
+  /**
+   * Each chunk is decrypted into this buffer, written and hashed from it, before the
+   * next one is decrypted (the chain below runs one chunk at a time): one buffer for the
+   * whole file instead of a fresh one per chunk.
+   */
+  #plain: Uint8Array | null = null;
+  /** Buffers that held queued sealed chunks, written and free for the next ones. */
+  #spare: Uint8Array[] = [];
   #chain: Promise<void> = Promise.resolve();
   #queued = 0;
   #acks: string[] = [];
@@ -121,12 +131,24 @@ export class FileReceiving {
     return true;
   }
 
-  /** Queues one chunk (chunks are written one after another). */
+  /**
+   * Queues one chunk (chunks are written one after another). Its sealed bytes
+   * are copied before this returns (into a buffer reused once the chunk is
+   * written): the node's message may be reused as soon as its handler returns.
+   */
   take(id: string, chunk: ChunkBody): void {
     this.#queued++;
-    this.#chain = this.#chain.then(() => this.#write(id, chunk)).catch((e) =>
+    const spare = this.#spare.pop();
+    const buf = spare && spare.length >= chunk.sealed.length
+      ? spare
+      : new Uint8Array(chunk.sealed.length);
+    buf.set(chunk.sealed);
+    const kept = { ...chunk, sealed: buf.subarray(0, chunk.sealed.length) };
+    this.#chain = this.#chain.then(() => this.#write(id, kept)).catch((e) =>
       this.fail(`Cannot save file: ${(e as Error).message}`)
     ).finally(() => {
+      // Decrypted (into #plain) and written, or dropped: nothing refers to the copy now.
+      if (this.#spare.length < POOLED_CHUNKS) this.#spare.push(buf);
       if (--this.#queued === 0 || this.#acks.length >= ACK_BATCH) this.#flush();
     });
   }
@@ -137,7 +159,8 @@ export class FileReceiving {
     if (c.index >= this.#decryptor.chunkCount) return;
     let plain: Uint8Array;
     try {
-      plain = await this.#decryptor.decryptChunk(c.index, c.sealed);
+      this.#plain ??= new Uint8Array(this.#manifest.chunkBytes);
+      plain = await this.#decryptor.decryptChunk(c.index, c.sealed, { into: this.#plain });
     } catch {
       return this.#altered(c.index);
     }

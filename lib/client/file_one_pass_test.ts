@@ -174,6 +174,31 @@ Deno.test("v2 receiver: every chunk in but no digest yet is not saved; the right
   }
 });
 
+Deno.test("v2 receiver: chunks handed over in one buffer reused at once are each written as their own", async () => {
+  const plain = data(7 * CHUNK + 5, 4);
+  const t = await setup("bob@nodeb");
+  const s = await senderOf(plain);
+  try {
+    apply(t.store, t.files, "alice@nodea", s.offer);
+    await t.files.accept(s.id);
+    // As the node's in-process link does: one message buffer, reused once onChunk returns,
+    // while the chunks wait in the receiver's queue; out of order.
+    const shared = new Uint8Array(Math.max(...s.chunks.map((c) => c.length)));
+    for (const i of [3, 0, 6, 1, 7, 2, 5, 4]) {
+      shared.set(s.chunks[i]);
+      t.files.onChunk(`c${i}`, shared.subarray(0, s.chunks[i].length));
+      shared.fill(0xa5);
+    }
+    const doneBytes = () => t.files.list().find((x) => x.id === s.id)?.bytesDone;
+    await until("every chunk written", () => doneBytes() === plain.length);
+    apply(t.store, t.files, "alice@nodea", { t: "file-digest", id: s.id, digest: s.digest });
+    await until("saved", () => t.store.transfer(s.id)?.state === "complete");
+    assert.deepEqual(await Deno.readFile(t.store.transfer(s.id)!.path!), plain);
+  } finally {
+    await t.cleanup();
+  }
+});
+
 Deno.test("v2 receiver: a forged digest fails the transfer, deletes the data and tells the sender", async () => {
   const plain = data(3 * CHUNK, 2);
   const { s, state, store, files, sent, dir, cleanup } = await receiving(plain);

@@ -5,11 +5,21 @@
  * docs/PERF_NOTES.md, "Files at the client"): ChaCha20-Poly1305 1,192 against 124–214 for
  * `@noble/ciphers` (lib/e2e's default, which browsers use) and 194–203 for
  * AES-256-GCM; SHA-256 1,515 against WebCrypto's 1,166 (and no thread hand-off).
+ *
+ * node:crypto's `update()` returns a fresh buffer of its input's size and
+ * cannot write into one given; a fresh 256 KiB buffer per chunk costs more
+ * than the cipher's own work on it in this runtime (docs/PERF_NOTES.md, branch
+ * `files3`). So a chunk goes through the cipher in slices of
+ * {@linkcode CIPHER_SLICE_BYTES}: sealed, the slices are the ciphertext's
+ * parts (the caller copies them into its message); opened, they are copied
+ * into a buffer the caller keeps (`openInto`).
  */
 import { createCipheriv, createDecipheriv, createHash } from "node:crypto";
 import { DecryptError, type SplitAead } from "../e2e/mod.ts";
 
 const TAG_BYTES = 16;
+/** What one cipher `update()` takes: its small output comes from the allocator's free lists. */
+export const CIPHER_SLICE_BYTES = 16 * 1024;
 
 // A plain Uint8Array over a Buffer's bytes: no copy, and no Buffer semantics (`slice`).
 function plain(b: Uint8Array): Uint8Array {
@@ -21,26 +31,54 @@ function sealParts(
   nonce: Uint8Array,
   plaintext: Uint8Array,
   ad: Uint8Array,
-): [Uint8Array, Uint8Array] {
+): Uint8Array[] {
   const c = createCipheriv("chacha20-poly1305", key, nonce, { authTagLength: TAG_BYTES });
   c.setAAD(ad, { plaintextLength: plaintext.length });
-  const ciphertext = plain(c.update(plaintext));
+  const parts: Uint8Array[] = [];
+  for (let at = 0; at < plaintext.length; at += CIPHER_SLICE_BYTES) {
+    parts.push(plain(c.update(plaintext.subarray(at, at + CIPHER_SLICE_BYTES))));
+  }
   // The stream cipher's final() gives no bytes; the tag follows the ciphertext.
   c.final();
-  return [ciphertext, plain(c.getAuthTag())];
+  parts.push(plain(c.getAuthTag()));
+  return parts;
+}
+
+function openInto(
+  key: Uint8Array,
+  nonce: Uint8Array,
+  sealed: Uint8Array,
+  ad: Uint8Array,
+  into: Uint8Array,
+): Uint8Array {
+  if (sealed.length < TAG_BYTES) throw new RangeError("too short");
+  const n = sealed.length - TAG_BYTES;
+  if (into.length < n) throw new RangeError("output buffer too small");
+  const d = createDecipheriv("chacha20-poly1305", key, nonce, { authTagLength: TAG_BYTES });
+  d.setAAD(ad, { plaintextLength: n });
+  d.setAuthTag(sealed.subarray(n));
+  for (let at = 0; at < n; at += CIPHER_SLICE_BYTES) {
+    into.set(d.update(sealed.subarray(at, Math.min(n, at + CIPHER_SLICE_BYTES))), at);
+  }
+  // Throws unless the tag verifies; the caller uses nothing from `into` before.
+  d.final();
+  return into.subarray(0, n);
 }
 
 /**
  * ChaCha20-Poly1305 through node:crypto, as a {@linkcode SplitAead}
- * (ciphertext || 16-byte tag, or the two apart).
+ * (ciphertext || 16-byte tag, or the ciphertext in slices and the tag apart).
  */
 export const NODE_CHACHA20_POLY1305: SplitAead = Object.freeze({
   seal(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, ad: Uint8Array) {
     try {
-      const [ciphertext, tag] = sealParts(key, nonce, plaintext, ad);
-      const out = new Uint8Array(ciphertext.length + TAG_BYTES);
-      out.set(ciphertext, 0);
-      out.set(tag, ciphertext.length);
+      const parts = sealParts(key, nonce, plaintext, ad);
+      const out = new Uint8Array(plaintext.length + TAG_BYTES);
+      let at = 0;
+      for (const p of parts) {
+        out.set(p, at);
+        at += p.length;
+      }
       return Promise.resolve(out);
     } catch (e) {
       return Promise.reject(e);
@@ -55,13 +93,27 @@ export const NODE_CHACHA20_POLY1305: SplitAead = Object.freeze({
   },
   open(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, ad: Uint8Array) {
     try {
-      if (sealed.length < TAG_BYTES) throw new RangeError("too short");
-      const d = createDecipheriv("chacha20-poly1305", key, nonce, { authTagLength: TAG_BYTES });
-      d.setAAD(ad, { plaintextLength: sealed.length - TAG_BYTES });
-      d.setAuthTag(sealed.subarray(sealed.length - TAG_BYTES));
-      const out = d.update(sealed.subarray(0, sealed.length - TAG_BYTES));
-      d.final();
-      return Promise.resolve(plain(out));
+      const out = openInto(
+        key,
+        nonce,
+        sealed,
+        ad,
+        new Uint8Array(Math.max(0, sealed.length - TAG_BYTES)),
+      );
+      return Promise.resolve(out);
+    } catch (cause) {
+      return Promise.reject(new DecryptError("Cannot decrypt: authentication failed", { cause }));
+    }
+  },
+  openInto(
+    key: Uint8Array,
+    nonce: Uint8Array,
+    sealed: Uint8Array,
+    ad: Uint8Array,
+    into: Uint8Array,
+  ) {
+    try {
+      return Promise.resolve(openInto(key, nonce, sealed, ad, into));
     } catch (cause) {
       return Promise.reject(new DecryptError("Cannot decrypt: authentication failed", { cause }));
     }

@@ -29,16 +29,29 @@ export const NOBLE_CHACHA20_POLY1305: Aead = Object.freeze({
 
 /**
  * An {@linkcode Aead} that can also hand back the ciphertext and the tag apart, so a
- * caller that frames them (a chunk body) copies the chunk once instead of twice.
+ * caller that frames them (a chunk body) copies the chunk once instead of twice, and
+ * may open into a buffer the caller keeps (no fresh plaintext buffer per chunk).
  */
 export interface SplitAead extends Aead {
-  /** Like `seal`, as [ciphertext, tag]. */
+  /** Like `seal`, as the ciphertext in one or more parts, then the 16-byte tag. */
   sealParts(
     key: Uint8Array,
     nonce: Uint8Array,
     plaintext: Uint8Array,
     ad: Uint8Array,
-  ): Promise<[Uint8Array, Uint8Array]>;
+  ): Promise<Uint8Array[]>;
+  /**
+   * Like `open`, writing the plaintext into `into` (at least `sealed.length - 16`
+   * bytes) and resolving with the view of it that holds the plaintext. When it
+   * rejects, `into` may hold unauthenticated bytes: the caller must not use them.
+   */
+  openInto?(
+    key: Uint8Array,
+    nonce: Uint8Array,
+    sealed: Uint8Array,
+    ad: Uint8Array,
+    into: Uint8Array,
+  ): Promise<Uint8Array>;
 }
 
 /** The ciphers a file's chunks may use, by manifest version; defaults run anywhere. */

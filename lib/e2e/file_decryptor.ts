@@ -9,7 +9,7 @@ import { DecryptError } from "./errors.ts";
 import { chunkAd, chunkDigest, chunkNonce, cutStream, FileDigest, inOrder } from "./_file_chunk.ts";
 import { constantTimeEqual } from "./ed25519.ts";
 import { DEFAULT_FILE_WINDOW } from "./file_encryptor.ts";
-import { fileChunkAead, type FileCiphers } from "./file_cipher.ts";
+import { fileChunkAead, type FileCiphers, type SplitAead } from "./file_cipher.ts";
 import { checkChunkBytes, chunkCount, type FileManifest } from "./file_manifest.ts";
 
 /** Options of {@linkcode FileDecryptor}. */
@@ -25,7 +25,7 @@ export class FileDecryptor {
   #manifest: FileManifest;
   #chunks: number;
   #window: number;
-  #aead: Aead;
+  #aead: Aead | SplitAead;
 
   constructor(
     manifest: FileManifest,
@@ -58,23 +58,32 @@ export class FileDecryptor {
 
   /**
    * Decrypts chunk `index` alone (random access; no whole-file digest check).
+   * With `into` (at least `chunkBytes` long) and a cipher that can, the
+   * plaintext is written there and a view of it returned, instead of a fresh
+   * buffer: a receiver that writes each chunk before decrypting the next keeps
+   * one buffer for the whole file.
    *
    * @throws {DecryptError} wrong index, length, key, file, position or tampering
    */
-  async decryptChunk(index: number, sealed: Uint8Array): Promise<Uint8Array> {
+  async decryptChunk(
+    index: number,
+    sealed: Uint8Array,
+    { into }: { into?: Uint8Array } = {},
+  ): Promise<Uint8Array> {
     const expected = Number.isSafeInteger(index) && index >= 0
       ? this.sealedChunkBytes(index)
       : null;
     if (expected === null || sealed.length !== expected) throw new DecryptError(FAILURE);
     const { key, fileId, chunkBytes } = this.#manifest;
     const final = index === this.#chunks - 1;
+    const nonce = chunkNonce(index);
+    const ad = chunkAd(this.#manifest.version, fileId, chunkBytes, index, final);
+    const aead = this.#aead;
     try {
-      return await this.#aead.open(
-        key,
-        chunkNonce(index),
-        sealed,
-        chunkAd(this.#manifest.version, fileId, chunkBytes, index, final),
-      );
+      if (into && "openInto" in aead && aead.openInto && into.length >= expected - AEAD_TAG_BYTES) {
+        return await aead.openInto(key, nonce, sealed, ad, into);
+      }
+      return await aead.open(key, nonce, sealed, ad);
     } catch (cause) {
       throw new DecryptError(FAILURE, { cause });
     }

@@ -19,10 +19,12 @@ import {
   type LinkSelf,
   nextChannelMessage,
   nextMessage,
+  RECORD_MAX_BYTES,
   responderFinish,
   responderHello,
   SecureChannel,
 } from "../channel/mod.ts";
+import { ENVELOPE_KINDS, TTL_OFFSET } from "../protocol/mod.ts";
 import { FederationError } from "./errors.ts";
 import { type BeatState, firstBeat, nextBeat, silentMs } from "./heartbeat.ts";
 import { ReadHolds } from "./read_hold.ts";
@@ -116,6 +118,22 @@ interface Runtime {
 }
 
 const SWEEP_MS = 60_000;
+
+/** Where an envelope's kind byte is (the byte before its ttl). */
+const KIND_OFFSET = TTL_OFFSET - 1;
+
+/**
+ * Whether a message from a record the channel lends (valid only while its handler runs) may
+ * go on as it is: a chunk envelope too large to share a record, which a relay seals onward at
+ * once (sendParts seals a message of RECORD_MAX_BYTES or more before it returns) and whose
+ * destination's spool copies it before `write()` returns. Anything else (announcements,
+ * other envelopes, which are kept past the turn) is copied. The byte read here is the one the
+ * envelope decoder reads for its kind, so nothing decodes these bytes as another kind.
+ */
+function mayStayLent(m: LinkMessage): boolean {
+  return m.kind === "envelope" && m.bytes.length >= RECORD_MAX_BYTES &&
+    m.bytes[KIND_OFFSET] === ENVELOPE_KINDS.chunk.code;
+}
 
 /** The link layer of one node. */
 export class LinkManager {
@@ -602,11 +620,14 @@ export class LinkManager {
     }
     this.#setState(peer, "up");
     this.#log.info("link up", { peer, initiator });
-    channel.onMessage = (bytes) => {
+    // File chunks arrive in a buffer the channel reuses (see mayStayLent below).
+    channel.lendLargeRecords();
+    channel.onMessage = (bytes, lent) => {
       rt.lastReceivedMs = this.#o.clock.nowMs();
       let m: LinkMessage;
       try {
         m = decodeLinkMessage(bytes, this.#o.maxMessageBytes);
+        if (lent && !mayStayLent(m)) m = decodeLinkMessage(bytes.slice(), this.#o.maxMessageBytes);
       } catch (e) {
         this.#log.warn("link closed: bad message", { peer, why: (e as Error).message });
         channel.close("protocol error", 1002);

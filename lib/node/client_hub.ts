@@ -11,6 +11,7 @@ import {
   type LinkSelf,
   nextChannelMessage,
   nextMessage,
+  RECORD_MAX_BYTES,
   responderFinish,
   responderHello,
   SecureChannel,
@@ -25,6 +26,7 @@ import {
   type ClientMessage,
   decodeClientMessage,
   decodeEnvelope,
+  encodeChunkDeliverHead,
   encodeClientMessage,
   envelopeIdHex,
 } from "../protocol/mod.ts";
@@ -49,6 +51,8 @@ const REPUSH_CHECK_MS = 5_000;
 const MAX_BUNDLE_BYTES = 8192;
 /** File chunk bytes pushed to a client and not yet acknowledged. */
 const CHUNK_WINDOW_BYTES = 4 * 1024 * 1024;
+/** Chunk messages kept for reuse once their link is done with them. */
+const POOLED_CHUNK_MESSAGES = 8;
 
 export type { ClientLink } from "../protocol/mod.ts";
 
@@ -90,6 +94,8 @@ export interface ClientHubOptions {
 export class ClientHub {
   #o: ClientHubOptions;
   #sessions = new Map<UserName, Session>();
+  /** `chunkDeliver` buffers their links are done with (#sendChunk). */
+  #chunkMessages: Uint8Array[] = [];
 
   constructor(options: ClientHubOptions) {
     this.#o = options;
@@ -200,7 +206,12 @@ export class ClientHub {
     }
     authenticated();
     const link: ClientLink = {
-      send: (b) => channel.send(b),
+      send: (b, consumed) => {
+        channel.send(b);
+        // A message this large is sealed before send() returns; a smaller one waits for the
+        // turn's record, and its bytes are simply not reused.
+        if (b.length >= RECORD_MAX_BYTES) consumed?.();
+      },
       close: (r) => channel.close(r),
       onMessage: null,
       onClose: () => {},
@@ -360,13 +371,25 @@ export class ClientHub {
       if (s.chunksOut.size === 0) s.chunkProgressAtMs = this.#o.clock.nowMs();
       s.chunksOut.set(c.id, c.bytes);
       s.chunkBytesOut += c.bytes;
-      // The envelope is lent for the send only: the message encoder copies it.
+      // The envelope is lent for the send only: copied into a message buffer the link hands
+      // back once done with it (sealed, or taken by the client in process).
       this.#o.spool.withChunk(s.user, c.id, (envelope) => {
-        if (this.#sessions.get(s.user) === s) {
-          this.#send(s, { type: "chunkDeliver", id: c.id, envelope });
-        }
+        if (this.#sessions.get(s.user) === s) this.#sendChunk(s, c.id, envelope);
       }).catch((e) => this.#o.log.warn("cannot read a kept chunk", { why: (e as Error).message }));
     }
+  }
+
+  /** Sends a `chunkDeliver` framed into a reused buffer (no fresh 256 KiB one per chunk). */
+  #sendChunk(s: Session, id: string, envelope: Uint8Array): void {
+    const head = encodeChunkDeliverHead(id, envelope.length);
+    const n = head.length + envelope.length;
+    const reused = this.#chunkMessages.pop();
+    const buf = reused && reused.length >= n ? reused : new Uint8Array(n);
+    buf.set(head);
+    buf.set(envelope, head.length);
+    s.link.send(buf.subarray(0, n), () => {
+      if (this.#chunkMessages.length < POOLED_CHUNK_MESSAGES) this.#chunkMessages.push(buf);
+    });
   }
 
   #receive(s: Session, bytes: Uint8Array): void {

@@ -64,10 +64,11 @@ export const MAX_OPEN_FILES = 16;
 export const RECORD_HEADER_BYTES = 24;
 /** Largest record body read back (a chunk envelope is far smaller; larger means damage). */
 const MAX_RECORD_BYTES = 64 * 1024 * 1024;
+const EMPTY = new Uint8Array(0);
 const MAGIC = 0x46435331; // "FCS1"
 const SEGMENT_NAME = /^([0-9a-f]{32})-([0-9a-f]{8})\.seg$/;
 const LEGACY_NAME = /^([0-9a-f]{32})-([0-9a-f]{8})-([0-9a-f]{32})\.chunk$/;
-/** Read buffers kept for reuse (their size is the largest chunk read so far). */
+/** Read and write buffers kept for reuse (their size is the largest chunk seen so far). */
 const POOLED_BUFFERS = 16;
 
 interface Segment {
@@ -96,7 +97,10 @@ interface Segment {
 
 interface Rec {
   held: Held;
+  /** The chunk's bytes (a view of `buf`) until they are written. */
   bytes: Uint8Array;
+  /** The pooled buffer holding them, given back once written. */
+  buf: Uint8Array | null;
   /** Where its header starts. */
   offset: number;
   state: "writing" | "written" | "synced";
@@ -316,7 +320,9 @@ export class FileSpool {
    * when nothing before it can be torn). Writes go to the disk at once, at
    * offsets reserved here; one `fdatasync` at a time covers every write done
    * before it, so the disk is never idle while chunks wait and a slow sync
-   * does not hold the next chunks' writes back.
+   * does not hold the next chunks' writes back. `bytes` are copied (into a
+   * pooled buffer, given back once written) before this returns: the caller
+   * may reuse them at once (a link's record buffer, SecureChannel.lendLargeRecords).
    *
    * @throws {Error} the disk refused it (full, permissions); the reservation is released
    */
@@ -338,10 +344,13 @@ export class FileSpool {
     seg.size += RECORD_HEADER_BYTES + bytes.length;
     if (seg.size >= SEGMENT_BYTES) seg.sealed = true;
     held.offset = offset + RECORD_HEADER_BYTES;
+    const buf = this.#takeBuffer(bytes.length);
+    buf.set(bytes);
     return new Promise((resolve, reject) => {
       const rec: Rec = {
         held,
-        bytes,
+        bytes: buf.subarray(0, bytes.length),
+        buf,
         offset,
         state: "writing",
         done: (e) => e === undefined ? resolve() : reject(e),
@@ -375,6 +384,9 @@ export class FileSpool {
     } finally {
       seg.busy--;
       seg.writes--;
+      if (rec.buf) this.#giveBuffer(rec.buf);
+      rec.buf = null;
+      rec.bytes = EMPTY;
     }
     await this.#sync(seg);
   }
@@ -520,8 +532,7 @@ export class FileSpool {
     if (!held?.written) throw new Error(`Cannot read chunk ${id}: not held`);
     const seg = held.seg;
     if (!seg) return use(await Deno.readFile(held.file));
-    let buf = this.#pool.pop();
-    if (!buf || buf.length < held.bytes) buf = new Uint8Array(held.bytes);
+    const buf = this.#takeBuffer(held.bytes);
     seg.busy++;
     try {
       const h = await this.#handle(seg);
@@ -535,9 +546,20 @@ export class FileSpool {
       use(buf.subarray(0, held.bytes));
     } finally {
       seg.busy--;
-      if (this.#pool.length < POOLED_BUFFERS) this.#pool.push(buf);
+      this.#giveBuffer(buf);
       await this.#maybeDelete(seg);
     }
+  }
+
+  /** A buffer of at least `n` bytes from the pool, or a new one. */
+  #takeBuffer(n: number): Uint8Array {
+    const buf = this.#pool.pop();
+    return buf && buf.length >= n ? buf : new Uint8Array(n);
+  }
+
+  /** Gives a buffer back once nothing refers to it any more. */
+  #giveBuffer(buf: Uint8Array): void {
+    if (this.#pool.length < POOLED_BUFFERS) this.#pool.push(buf);
   }
 
   /**

@@ -235,3 +235,38 @@ Deno.test("FileSpool calls a chunk durable only once its write and sync are done
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("FileSpool.write() copies the chunk before it returns: a caller's reused buffer stays its own", async () => {
+  const dir = await tmp();
+  try {
+    const spool = await FileSpool.open(options(dir));
+    // One buffer reused for every chunk, as a link's lent record buffer is, rewritten right
+    // after each write() returns and before any write is durable.
+    const shared = new Uint8Array(70_000);
+    const want: Uint8Array[] = [];
+    const writes: Promise<void>[] = [];
+    for (let i = 0; i < 20; i++) {
+      shared.fill(i + 1);
+      want.push(shared.slice());
+      const v = spool.admit(BOB, {
+        id: chunkId(i),
+        fileId: FILE,
+        index: i,
+        fileBytes: 1 << 22,
+        bytes: shared.length,
+      });
+      assert.equal(v, "ok");
+      writes.push(spool.write(BOB, chunkId(i), shared));
+    }
+    shared.fill(0xee);
+    await Promise.all(writes);
+    for (let i = 0; i < 20; i++) assert.deepEqual(await read(spool, i), want[i], `chunk ${i}`);
+    await spool.close();
+    // What a restart reads back is the same.
+    const again = await FileSpool.open(options(dir));
+    for (let i = 0; i < 20; i++) assert.deepEqual(await read(again, i), want[i], `chunk ${i}`);
+    await again.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

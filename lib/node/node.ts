@@ -410,12 +410,16 @@ export async function startNode(options: StartNodeOptions): Promise<Node> {
   }
 }
 
-/** One end of an in-process link; messages sent before a handler is set wait for it. */
+/**
+ * One end of an in-process link; messages sent before a handler is set wait for it. A
+ * message sent with `consumed` is handed back (consumed() called) once the handler it was
+ * delivered to has returned.
+ */
 class InProcessEnd implements ClientLink {
   peer!: InProcessEnd;
   open = true;
   #handler: ((bytes: Uint8Array) => void) | null = null;
-  #queue: Uint8Array[] = [];
+  #queue: Array<[Uint8Array, (() => void) | undefined]> = [];
   onClose: (reason: string) => void = () => {};
 
   get onMessage(): ((bytes: Uint8Array) => void) | null {
@@ -425,21 +429,25 @@ class InProcessEnd implements ClientLink {
   set onMessage(handler: ((bytes: Uint8Array) => void) | null) {
     this.#handler = handler;
     while (handler && this.#handler === handler && this.#queue.length > 0) {
-      handler(this.#queue.shift()!);
+      const [bytes, consumed] = this.#queue.shift()!;
+      handler(bytes);
+      consumed?.();
     }
   }
 
   /** Hands bytes to this end (from its peer), in a later microtask. */
-  deliver(bytes: Uint8Array): void {
+  deliver(bytes: Uint8Array, consumed?: () => void): void {
     queueMicrotask(() => {
       if (!this.open) return;
-      if (this.#handler) this.#handler(bytes);
-      else this.#queue.push(bytes);
+      if (!this.#handler) return void this.#queue.push([bytes, consumed]);
+      this.#handler(bytes);
+      // Not reached when the handler throws: then the bytes are simply not reused.
+      consumed?.();
     });
   }
 
-  send(bytes: Uint8Array): void {
-    if (this.open) this.peer.deliver(bytes);
+  send(bytes: Uint8Array, consumed?: () => void): void {
+    if (this.open) this.peer.deliver(bytes, consumed);
   }
 
   close(reason: string): void {

@@ -262,6 +262,22 @@ export function encodeChunkSubmitParts(envelope: readonly Uint8Array[]): Uint8Ar
   return w.finish();
 }
 
+/**
+ * The bytes of a `chunkDeliver` message before its envelope of `envelopeBytes`
+ * bytes: followed by the envelope, exactly {@linkcode encodeClientMessage} of
+ * the message (a node frames a chunk into a buffer it reuses).
+ *
+ * @throws {RangeError} the envelope is larger than a client message may carry, or the id
+ */
+export function encodeChunkDeliverHead(id: string, envelopeBytes: number): Uint8Array {
+  const w = new ByteWriter(16 + 3 * id.length).u8(VERSION).u8(CODE.chunkDeliver).str16(id)
+    .u32(envelopeBytes);
+  if (w.length + envelopeBytes > MAX_PAYLOAD) {
+    throw new RangeError("Cannot encode chunkDeliver: envelope too large");
+  }
+  return w.finish();
+}
+
 /** Bytes to reserve: the payload plus room for the fields, so the writer does not grow. */
 function sizeHint(m: ClientMessage): number {
   switch (m.type) {
@@ -533,7 +549,14 @@ export function decodeClientMessage(bytes: Uint8Array): ClientMessage {
 
 /** One end of a client connection (WebSocket channel or in process), carrying encoded messages. */
 export interface ClientLink {
-  send(bytes: Uint8Array): void;
+  /**
+   * Sends encoded bytes. With `consumed`, the sender means to reuse `bytes`
+   * (a file chunk's message): the link calls it once nothing refers to them
+   * any more (a channel once it has sealed them; the in-process link once the
+   * other end's handler has returned, so that handler copies what it keeps),
+   * or never, and then they are not reused.
+   */
+  send(bytes: Uint8Array, consumed?: () => void): void;
   close(reason: string): void;
   onMessage: ((bytes: Uint8Array) => void) | null;
   onClose: (reason: string) => void;

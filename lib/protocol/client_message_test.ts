@@ -3,6 +3,7 @@ import { ByteWriter, CodecError } from "../e2e/mod.ts";
 import {
   type ClientMessage,
   decodeClientMessage,
+  encodeChunkDeliverHead,
   encodeChunkSubmitParts,
   encodeClientMessage,
   MAX_CLIENT_MESSAGE_BYTES,
@@ -275,4 +276,18 @@ Deno.test("encodeEnvelopeParts() and chunkBodyParts() refuse oversized bodies", 
     () => encodeChunkSubmitParts([new Uint8Array(MAX_CLIENT_MESSAGE_BYTES)]),
     RangeError,
   );
+});
+
+Deno.test("encodeChunkDeliverHead() then the envelope is encodeClientMessage's chunkDeliver", () => {
+  for (const size of [0, 300, 262_000]) {
+    const envelope = new Uint8Array(size).map((_, i) => (i * 7) & 0xff);
+    const id = "ab".repeat(16);
+    const head = encodeChunkDeliverHead(id, envelope.length);
+    const joined = new Uint8Array([...head, ...envelope]);
+    assert.deepEqual(joined, encodeClientMessage({ type: "chunkDeliver", id, envelope }));
+    const m = decodeClientMessage(joined);
+    assert.equal(m.type, "chunkDeliver");
+    assert.deepEqual(m.type === "chunkDeliver" && m.envelope, envelope);
+  }
+  assert.throws(() => encodeChunkDeliverHead("x", MAX_CLIENT_MESSAGE_BYTES), RangeError);
 });

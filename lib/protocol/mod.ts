@@ -42,6 +42,7 @@ export {
   type ClientLink,
   type ClientMessage,
   decodeClientMessage,
+  encodeChunkDeliverHead,
   encodeChunkSubmitParts,
   encodeClientMessage,
   MAX_CLIENT_MESSAGE_BYTES,
