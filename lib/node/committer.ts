@@ -34,7 +34,11 @@ import type { ResourceState } from "./resource_state.ts";
 
 /** One write for {@linkcode Committer.job}. */
 export interface CommitJob {
-  /** Runs inside the batch's transaction. */
+  /**
+   * Runs inside the batch's transaction. It may clear the job's own `then`
+   * when it turned out to keep nothing that anyone waits for (the batch is
+   * then flushed only if another job waits).
+   */
   write: () => void;
   /**
    * Runs once the transaction is committed, before the disk flush: the write

@@ -50,7 +50,7 @@ import {
   storeFailure,
 } from "../store/mod.ts";
 import { type Admission, admit, admitChunk, checkSubmission, OPEN_FACTS } from "./admission.ts";
-import type { Committer } from "./committer.ts";
+import type { CommitJob, Committer } from "./committer.ts";
 import type { DeliveryBudgets } from "./delivery_budgets.ts";
 import type { FileSpool } from "./file_spool.ts";
 import { DeliveryError } from "./errors.ts";
@@ -457,23 +457,45 @@ export class Delivery {
       if (mailbox) this.#receipts.add(mailbox, e.id, status, null);
     };
     if (e.kind === "chunk") return this.#receiveChunk(e, bytes, origin, answer);
-    const verdict = this.#admitUserEnvelope(e, origin);
-    if (!verdict.store) return answer(verdict.status);
-    const now = this.#o.clock.nowMs();
+    // What needs no store is decided now (the same answer whatever the id's history).
+    const early = admit(e.kind === "request" ? "request" : "message", {
+      ...OPEN_FACTS,
+      stale: this.#stale(e),
+      recipientExists: this.#o.store.getAccount(splitAddress(e.to).name) !== undefined,
+      policy: null,
+      alreadyDelivered: false,
+    });
+    if (early.status === "expired" || early.status === "no-such-user") {
+      return answer(this.#noted(early, e, origin).status);
+    }
+    // The rest is decided inside the turn's transaction: the id's history is read there (a
+    // primary-key read under the transaction's lock, not one read transaction of its own per
+    // envelope), and the same transaction keeps the envelope and its id.
+    let verdict: Admission | undefined;
     let row: InboxRecord | undefined;
-    this.#o.committer.job({
-      write: () => row = this.#inboxAdd(e, bytes, origin, now),
+    const job: CommitJob = {
+      write: () => {
+        verdict = this.#admitUserEnvelope(e, origin);
+        if (verdict.store) row = this.#inboxAdd(e, bytes, origin, this.#o.clock.nowMs());
+        // Refused or busy: nothing to flush for it, answered once committed. A copy of what was
+        // stored keeps its `then`: "stored" again only once the first copy is flushed too.
+        else if (verdict.status !== "stored") job.then = undefined;
+      },
       // Pushed to the user once committed; the receipt waits for the flush. Lost with the power,
       // the envelope comes again (no receipt went) and the client de-duplicates it.
-      committed: () =>
-        this.#emit({ kind: "inbox", owner: splitAddress(e.to).name, rows: row ? [row] : [] }),
+      committed: () => {
+        if (verdict!.store) {
+          this.#emit({ kind: "inbox", owner: splitAddress(e.to).name, rows: row ? [row] : [] });
+        } else if (verdict!.status !== "stored") answer(verdict!.status);
+      },
       then: () => answer("stored"),
       failed: (_kind, inStore) => {
-        if (inStore) return;
+        if (inStore || !verdict?.store) return;
         this.#o.budgets.inboxRelease(splitAddress(e.to).name, kindOf(e), encodedLength(e));
         this.#o.budgets.dedupRelease(origin);
       },
-    });
+    };
+    this.#o.committer.job(job);
   }
 
   /**
