@@ -286,7 +286,8 @@ export class ClientHub {
           origin: null,
         }]).get(id);
       },
-      // Pushed once committed, before the flush: a notice is not acknowledged to anyone.
+      // Pushed once committed, before the flush: a notice is not acknowledged to anyone. It
+      // joins the next batch (the outbox delete of its receipt is in the same turn's batch).
       committed: () => {
         const s = this.#sessions.get(ev.owner);
         const rows = seq === undefined
@@ -294,6 +295,7 @@ export class ClientHub {
           : [{ seq, id, owner: ev.owner, bytes, receivedAtMs: now }];
         if (s) this.#push(s, false, rows);
       },
+      defer: true,
     });
   }
 
@@ -414,17 +416,18 @@ export class ClientHub {
         s.progressAtMs = this.#o.clock.nowMs();
         let gone: Array<{ kind: InboxKind; bytes: number }> = [];
         // Nobody waits for the delete to be flushed: lost with the power, the rows are pushed
-        // again and the client knows their ids.
+        // again and the client knows their ids. Nor for its commit: it joins the next batch
+        // (deferred), and what waits is pushed now (rows past the acknowledged ones; the window
+        // is counted in memory). Only the inbox's room comes back with the commit.
         this.#o.committer.job({
           write: () => {
             gone = this.#o.store.inboxDelete(s.user, ids);
           },
-          committed: () => {
-            this.#o.delivery.released(s.user, gone);
-            this.#push(s, true);
-            this.#pushChunks(s);
-          },
+          committed: () => this.#o.delivery.released(s.user, gone),
+          defer: true,
         });
+        this.#push(s, true);
+        this.#pushChunks(s);
         return;
       }
       case "chunkSubmit": {

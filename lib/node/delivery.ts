@@ -983,20 +983,26 @@ export class Delivery {
     this.#o.committer.job({
       write: () => this.#o.store.outboxDelete(done.map(([p]) => p.id)),
       committed: () => {
-        for (const [p, status, users] of done) {
-          this.#o.budgets.outboxRelease(p.owner, p.bytes);
-          this.#emit({
-            kind: "state",
-            owner: p.owner,
-            id: p.id,
-            state: status === "stored" ? "delivered" : "failed",
-            reason: status === "stored" ? undefined : status,
-            ...(users ? { users: userMap(users, from) } : {}),
-          });
-        }
-        this.#sendSoon();
+        for (const [p] of done) this.#o.budgets.outboxRelease(p.owner, p.bytes);
       },
+      // The in-memory outbox let them go already (their window is free now): the rows can wait
+      // for the next batch.
+      defer: true,
     });
+    this.#sendSoon();
+    // The receipt is the fact ("delivered" is true once the destination has it): told now, so the
+    // client hub's notices join the delete's transaction instead of one of their own in the next
+    // turn (the hub pushes a notice only once it is committed).
+    for (const [p, status, users] of done) {
+      this.#emit({
+        kind: "state",
+        owner: p.owner,
+        id: p.id,
+        state: status === "stored" ? "delivered" : "failed",
+        reason: status === "stored" ? undefined : status,
+        ...(users ? { users: userMap(users, from) } : {}),
+      });
+    }
   }
 
   #sendScheduled = false;
