@@ -276,6 +276,7 @@ export class Delivery {
 
   stop(): void {
     this.#stopped = true;
+    this.#receipts.stop();
     this.#custody.stop();
     this.#o.clock.clearTimer(this.#pumpTimer);
     this.#o.clock.clearTimer(this.#sweepTimer);
