@@ -205,6 +205,8 @@ export class Delivery {
   #listeners = new Set<(event: DeliveryEvent) => void>();
   #sweeps = 0;
   #missedBack = new Map<NodeId, number>();
+  /** Outbox rows settled by a receipt whose delete is not committed yet (it is deferred). */
+  #settling = new Set<string>();
   /** Ids of chunks spooled and not yet remembered (committed each tick, see #markChunks). */
   #chunkMarks: Array<{ id: string; keepUntilMs: number; origin: NodeId }> = [];
 
@@ -981,10 +983,17 @@ export class Delivery {
     if (done.length === 0) return;
     // Nobody waits for the delete to be flushed: lost with the power, the envelope is sent again
     // and its destination answers from its de-duplication record.
+    for (const [p] of done) this.#settling.add(p.id);
     this.#o.committer.job({
       write: () => this.#o.store.outboxDelete(done.map(([p]) => p.id)),
       committed: () => {
-        for (const [p] of done) this.#o.budgets.outboxRelease(p.owner, p.bytes);
+        for (const [p] of done) {
+          this.#settling.delete(p.id);
+          this.#o.budgets.outboxRelease(p.owner, p.bytes);
+        }
+      },
+      failed: () => {
+        for (const [p] of done) this.#settling.delete(p.id);
       },
       // The in-memory outbox let them go already (their window is free now): the rows can wait
       // for the next batch.
@@ -1048,8 +1057,10 @@ export class Delivery {
 
   /** Reports envelopes past their expiry (this node's clock) as failed, and drops them. */
   #expireOutbox(now: number): boolean {
-    const expired = this.#o.store.outboxExpired(now, SWEEP_ROWS);
-    if (expired.length === 0) return false;
+    const found = this.#o.store.outboxExpired(now, SWEEP_ROWS);
+    // Receipted, their delete not committed yet: delivered, not expired.
+    const expired = found.filter((r) => !this.#settling.has(r.id));
+    if (expired.length === 0) return found.length === SWEEP_ROWS;
     for (const r of expired) this.#outbox.remove(r.id);
     this.#o.committer.write(() => this.#o.store.outboxDelete(expired.map((r) => r.id)), () => {
       for (const r of expired) {
@@ -1057,7 +1068,7 @@ export class Delivery {
         this.#emit({ kind: "state", owner: r.owner, id: r.id, state: "failed", reason: "expired" });
       }
     });
-    return expired.length === SWEEP_ROWS;
+    return found.length === SWEEP_ROWS;
   }
 
   /** Expires the outbox, forgets old inbox rows and ids, gives their budget back. */

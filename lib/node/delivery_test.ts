@@ -2,30 +2,30 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { setImmediate } from "node:timers";
 import { BudgetRegistry, ThrottledLog } from "../budget.ts";
-import { SYSTEM_CLOCK } from "../clock.ts";
+import { type Clock, FakeClock, SYSTEM_CLOCK } from "../clock.ts";
 import { LIMIT_KEYS, type Limits } from "../config.ts";
 import { type NodeId, toAddress, toNodeId, type UserName } from "../ids.ts";
 import { SILENT_LOGGER } from "../log.ts";
-import { encodeEnvelope, type Envelope, type NodeEnvelope } from "../protocol/mod.ts";
+import { encodeEnvelope, type Envelope, type NodeEnvelope, nodeEnvelope } from "../protocol/mod.ts";
 import { type NodeStore, openSqliteNodeStore } from "../store/mod.ts";
 import { Committer } from "./committer.ts";
 import { Delivery, type DeliveryEvent, type DeliveryNetwork } from "./delivery.ts";
 import { DeliveryBudgets } from "./delivery_budgets.ts";
 import { FileSpool } from "./file_spool.ts";
-import { decodeReceiptEntries } from "./group_receipt.ts";
+import { decodeReceiptEntries, encodeReceiptEntries } from "./group_receipt.ts";
 
 const SELF = toNodeId("nb");
 const ORIGIN = toNodeId("na");
 const BOB = "bob" as UserName;
 const LIMITS = Object.fromEntries(LIMIT_KEYS.map((k) => [k.field, k.default])) as unknown as Limits;
 
-/** A destination node's delivery on a real store in `dir`, with the network faked. */
-async function destination(dir: string) {
+/** A node's delivery (`nb` unless said) on a real store in `dir`, with the network faked. */
+async function destination(dir: string, o: { self?: NodeId; clock?: Clock } = {}) {
   const store = openSqliteNodeStore(join(dir, "node.db"));
   const committer = new Committer(store, SILENT_LOGGER);
   const receipts: Array<{ to: NodeId; id: string; status: string }> = [];
   const network: DeliveryNetwork = {
-    sendEncoded: () => null,
+    sendEncoded: () => SELF,
     send: (e: NodeEnvelope) => {
       for (const r of decodeReceiptEntries(e.body)) {
         receipts.push({ to: e.to as NodeId, id: r.id.toHex(), status: r.status });
@@ -49,9 +49,9 @@ async function destination(dir: string) {
     keepMs: 60_000,
     log: SILENT_LOGGER,
   });
-  const clock = SYSTEM_CLOCK;
+  const clock = o.clock ?? SYSTEM_CLOCK;
   const delivery = new Delivery({
-    self: SELF,
+    self: o.self ?? SELF,
     store,
     committer,
     network,
@@ -163,6 +163,48 @@ Deno.test("Delivery answers refusals from the turn's transaction and keeps nothi
     assert.equal(d.store.wasDelivered(stranger.e.id.toHex()), false);
   } finally {
     d.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("Delivery: an envelope receipted just before its expiry is delivered, not expired, while its delete waits", async () => {
+  const dir = await Deno.makeTempDir({ dir: await ensureTmp(), prefix: "delivery-" });
+  const clock = new FakeClock(Date.now());
+  const a = await destination(dir, { self: ORIGIN, clock });
+  try {
+    const alice = "alice" as UserName;
+    const now = clock.nowMs();
+    const e = {
+      id: new Uint8Array(16).fill(5),
+      kind: "message",
+      ttl: 32,
+      createdAtMs: now,
+      expiresAtMs: now + 60_000,
+      from: toAddress("alice@na"),
+      to: toAddress("bob@nb"),
+      body: new Uint8Array([1]),
+    } as Envelope;
+    assert.equal((await a.delivery.submit(alice, encodeEnvelope(e))).state, "sent");
+    // nb's receipt, then the sweep past the envelope's expiry before the (deferred) delete commits.
+    const receipt = nodeEnvelope({
+      kind: "receipt",
+      from: SELF,
+      to: ORIGIN,
+      body: encodeReceiptEntries([{ id: e.id, status: "stored" }]),
+      nowMs: now,
+      lifetimeMs: 60_000,
+    });
+    a.delivery.receiveLocal(receipt, encodeEnvelope(receipt), SELF);
+    clock.advance(61_000);
+    await until(
+      "the outbox row's delete",
+      () => a.store.outboxExpired(clock.nowMs(), 10).length === 0,
+    );
+    await new Promise((r) => setTimeout(r, 50));
+    const states = a.events.flatMap((ev) => ev.kind === "state" ? [ev.state] : []);
+    assert.deepEqual(states, ["delivered"]);
+  } finally {
+    a.close();
     await Deno.remove(dir, { recursive: true });
   }
 });
