@@ -417,17 +417,18 @@ export class ClientHub {
         let gone: Array<{ kind: InboxKind; bytes: number }> = [];
         // Nobody waits for the delete to be flushed: lost with the power, the rows are pushed
         // again and the client knows their ids. Nor for its commit: it joins the next batch
-        // (deferred), and what waits is pushed now (rows past the acknowledged ones; the window
-        // is counted in memory). Only the inbox's room comes back with the commit.
+        // (deferred); what waits is pushed then, one read for all the acks of that batch.
         this.#o.committer.job({
           write: () => {
             gone = this.#o.store.inboxDelete(s.user, ids);
           },
-          committed: () => this.#o.delivery.released(s.user, gone),
+          committed: () => {
+            this.#o.delivery.released(s.user, gone);
+            this.#push(s, true);
+            this.#pushChunks(s);
+          },
           defer: true,
         });
-        this.#push(s, true);
-        this.#pushChunks(s);
         return;
       }
       case "chunkSubmit": {
