@@ -297,7 +297,8 @@ export class ClientHub {
           origin: null,
         }]).get(id);
       },
-      // Pushed once committed, before the flush: a notice is not acknowledged to anyone.
+      // Pushed once committed, before the flush: a notice is not acknowledged to anyone. It
+      // joins the next batch (the outbox delete of its receipt is in the same turn's batch).
       committed: () => {
         const s = this.#sessions.get(ev.owner);
         const rows = seq === undefined
@@ -305,6 +306,7 @@ export class ClientHub {
           : [{ seq, id, owner: ev.owner, bytes, receivedAtMs: now }];
         if (s) this.#push(s, false, rows);
       },
+      defer: true,
     });
   }
 
@@ -437,7 +439,8 @@ export class ClientHub {
         s.progressAtMs = this.#o.clock.nowMs();
         let gone: Array<{ kind: InboxKind; bytes: number }> = [];
         // Nobody waits for the delete to be flushed: lost with the power, the rows are pushed
-        // again and the client knows their ids.
+        // again and the client knows their ids. Nor for its commit: it joins the next batch
+        // (deferred); what waits is pushed then, one read for all the acks of that batch.
         this.#o.committer.job({
           write: () => {
             gone = this.#o.store.inboxDelete(s.user, ids);
@@ -447,6 +450,7 @@ export class ClientHub {
             this.#push(s, true);
             this.#pushChunks(s);
           },
+          defer: true,
         });
         return;
       }

@@ -34,7 +34,11 @@ import type { ResourceState } from "./resource_state.ts";
 
 /** One write for {@linkcode Committer.job}. */
 export interface CommitJob {
-  /** Runs inside the batch's transaction. */
+  /**
+   * Runs inside the batch's transaction. It may clear the job's own `then`
+   * when it turned out to keep nothing that anyone waits for (the batch is
+   * then flushed only if another job waits).
+   */
   write: () => void;
   /**
    * Runs once the transaction is committed, before the disk flush: the write
@@ -56,8 +60,19 @@ export interface CommitJob {
    * transaction was committed (the flush failed after it: `committed` ran).
    */
   failed?: (kind: StoreFailure, inStore: boolean) => void;
+  /**
+   * The write may wait for the next batch, at most {@linkcode DEFER_MS}: a
+   * delete after an acknowledgement, a delivery notice. At a steady rate it
+   * joins the transaction of the next write someone waits for instead of
+   * paying a transaction and a turn of its own (each about as costly as the
+   * rows in it, at 1,000 msg/s: docs/PERF_NOTES.md, section "nodeturn").
+   */
+  defer?: boolean;
 }
 type Job = CommitJob;
+
+/** The longest a deferred write ({@linkcode CommitJob.defer}) waits for a batch to join. */
+export const DEFER_MS = 25;
 
 /**
  * The longest a commit that nobody waits for (a delete after an ack, a
@@ -76,6 +91,7 @@ export class Committer {
   /** Committed batches that no flush has covered yet. */
   #unsynced = false;
   #lazyTimer: ReturnType<typeof setTimeout> | undefined;
+  #deferTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(store: MessageStore, log: Logger, resources?: ResourceState) {
     this.#store = store;
@@ -96,9 +112,16 @@ export class Committer {
   /** Queues a write with a step after its commit and one after its flush. */
   job(job: CommitJob): void {
     this.#jobs.push(job);
-    if (!this.#scheduled && !this.#syncing) {
+    if (this.#scheduled || this.#syncing) return;
+    if (!job.defer) {
       this.#scheduled = true;
       setImmediate(() => this.flush());
+    } else if (this.#deferTimer === undefined) {
+      this.#deferTimer = setTimeout(() => {
+        this.#deferTimer = undefined;
+        if (!this.#scheduled) this.flush();
+      }, DEFER_MS);
+      Deno.unrefTimer(this.#deferTimer);
     }
   }
 
@@ -139,6 +162,8 @@ export class Committer {
   close(): void {
     clearTimeout(this.#lazyTimer);
     this.#lazyTimer = undefined;
+    clearTimeout(this.#deferTimer);
+    this.#deferTimer = undefined;
   }
 
   #sync(jobs: Job[]): void {

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { setImmediate } from "node:timers";
 import { SILENT_LOGGER } from "../log.ts";
 import type { MessageStore } from "../store/mod.ts";
-import { Committer, LAZY_SYNC_MS } from "./committer.ts";
+import { Committer, DEFER_MS, LAZY_SYNC_MS } from "./committer.ts";
 
 /** A store whose commits are recorded and whose disk flushes the test resolves by hand. */
 function fakeStore(o: { failCommit?: () => boolean } = {}) {
@@ -140,5 +140,43 @@ Deno.test("Committer: a batch nobody waits on is flushed at the latest LAZY_SYNC
   }
   assert.equal(f.syncs.length, 1);
   f.syncs[0].resolve();
+  c.close();
+});
+
+Deno.test("Committer: a deferred write joins the next batch someone waits on, in one transaction", async () => {
+  const f = fakeStore();
+  const c = new Committer(f.store, SILENT_LOGGER);
+  const steps: string[] = [];
+  c.job({ write: f.counted, committed: () => steps.push("ack delete"), defer: true });
+  await nextTurn();
+  await nextTurn();
+  // Not committed on its own in the next turn.
+  assert.deepEqual(f.commits, []);
+  c.job({ write: f.counted, then: () => steps.push("add durable") });
+  await nextTurn();
+  assert.deepEqual(f.commits, [2]);
+  assert.deepEqual(steps, ["ack delete"]);
+  f.syncs[0].resolve();
+  await Promise.resolve();
+  assert.deepEqual(steps, ["ack delete", "add durable"]);
+  c.close();
+});
+
+Deno.test("Committer: a deferred write with nothing to join is committed on its own after DEFER_MS", async () => {
+  const f = fakeStore();
+  const c = new Committer(f.store, SILENT_LOGGER);
+  const startedMs = Date.now();
+  let committedMs = 0;
+  c.job({ write: f.counted, committed: () => committedMs = Date.now(), defer: true });
+  const deadline = Date.now() + 20 * DEFER_MS;
+  while (committedMs === 0 && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, DEFER_MS / 5));
+  }
+  assert.deepEqual(f.commits, [1]);
+  assert.ok(
+    committedMs - startedMs >= DEFER_MS - 2,
+    `committed after ${committedMs - startedMs} ms`,
+  );
+  assert.equal(f.syncs.length, 0);
   c.close();
 });

@@ -50,7 +50,7 @@ import {
   storeFailure,
 } from "../store/mod.ts";
 import { type Admission, admit, admitChunk, checkSubmission, OPEN_FACTS } from "./admission.ts";
-import type { Committer } from "./committer.ts";
+import type { CommitJob, Committer } from "./committer.ts";
 import type { DeliveryBudgets } from "./delivery_budgets.ts";
 import type { FileSpool } from "./file_spool.ts";
 import { DeliveryError } from "./errors.ts";
@@ -205,6 +205,8 @@ export class Delivery {
   #listeners = new Set<(event: DeliveryEvent) => void>();
   #sweeps = 0;
   #missedBack = new Map<NodeId, number>();
+  /** Outbox rows settled by a receipt whose delete is not committed yet (it is deferred). */
+  #settling = new Set<string>();
   /** Ids of chunks spooled and not yet remembered (committed each tick, see #markChunks). */
   #chunkMarks: Array<{ id: string; keepUntilMs: number; origin: NodeId }> = [];
 
@@ -276,6 +278,7 @@ export class Delivery {
 
   stop(): void {
     this.#stopped = true;
+    this.#receipts.stop();
     this.#custody.stop();
     this.#o.clock.clearTimer(this.#pumpTimer);
     this.#o.clock.clearTimer(this.#sweepTimer);
@@ -457,23 +460,45 @@ export class Delivery {
       if (mailbox) this.#receipts.add(mailbox, e.id, status, null);
     };
     if (e.kind === "chunk") return this.#receiveChunk(e, bytes, origin, answer);
-    const verdict = this.#admitUserEnvelope(e, origin);
-    if (!verdict.store) return answer(verdict.status);
-    const now = this.#o.clock.nowMs();
+    // What needs no store is decided now (the same answer whatever the id's history).
+    const early = admit(e.kind === "request" ? "request" : "message", {
+      ...OPEN_FACTS,
+      stale: this.#stale(e),
+      recipientExists: this.#o.store.getAccount(splitAddress(e.to).name) !== undefined,
+      policy: null,
+      alreadyDelivered: false,
+    });
+    if (early.status === "expired" || early.status === "no-such-user") {
+      return answer(this.#noted(early, e, origin).status);
+    }
+    // The rest is decided inside the turn's transaction: the id's history is read there (a
+    // primary-key read under the transaction's lock, not one read transaction of its own per
+    // envelope), and the same transaction keeps the envelope and its id.
+    let verdict: Admission | undefined;
     let row: InboxRecord | undefined;
-    this.#o.committer.job({
-      write: () => row = this.#inboxAdd(e, bytes, origin, now),
+    const job: CommitJob = {
+      write: () => {
+        verdict = this.#admitUserEnvelope(e, origin);
+        if (verdict.store) row = this.#inboxAdd(e, bytes, origin, this.#o.clock.nowMs());
+        // Refused or busy: nothing to flush for it, answered once committed. A copy of what was
+        // stored keeps its `then`: "stored" again only once the first copy is flushed too.
+        else if (verdict.status !== "stored") job.then = undefined;
+      },
       // Pushed to the user once committed; the receipt waits for the flush. Lost with the power,
       // the envelope comes again (no receipt went) and the client de-duplicates it.
-      committed: () =>
-        this.#emit({ kind: "inbox", owner: splitAddress(e.to).name, rows: row ? [row] : [] }),
+      committed: () => {
+        if (verdict!.store) {
+          this.#emit({ kind: "inbox", owner: splitAddress(e.to).name, rows: row ? [row] : [] });
+        } else if (verdict!.status !== "stored") answer(verdict!.status);
+      },
       then: () => answer("stored"),
       failed: (_kind, inStore) => {
-        if (inStore) return;
+        if (inStore || !verdict?.store) return;
         this.#o.budgets.inboxRelease(splitAddress(e.to).name, kindOf(e), encodedLength(e));
         this.#o.budgets.dedupRelease(origin);
       },
-    });
+    };
+    this.#o.committer.job(job);
   }
 
   /**
@@ -958,23 +983,36 @@ export class Delivery {
     if (done.length === 0) return;
     // Nobody waits for the delete to be flushed: lost with the power, the envelope is sent again
     // and its destination answers from its de-duplication record.
+    for (const [p] of done) this.#settling.add(p.id);
     this.#o.committer.job({
       write: () => this.#o.store.outboxDelete(done.map(([p]) => p.id)),
       committed: () => {
-        for (const [p, status, users] of done) {
+        for (const [p] of done) {
+          this.#settling.delete(p.id);
           this.#o.budgets.outboxRelease(p.owner, p.bytes);
-          this.#emit({
-            kind: "state",
-            owner: p.owner,
-            id: p.id,
-            state: status === "stored" ? "delivered" : "failed",
-            reason: status === "stored" ? undefined : status,
-            ...(users ? { users: userMap(users, from) } : {}),
-          });
         }
-        this.#sendSoon();
       },
+      failed: () => {
+        for (const [p] of done) this.#settling.delete(p.id);
+      },
+      // The in-memory outbox let them go already (their window is free now): the rows can wait
+      // for the next batch.
+      defer: true,
     });
+    this.#sendSoon();
+    // The receipt is the fact ("delivered" is true once the destination has it): told now, so the
+    // client hub's notices join the delete's transaction instead of one of their own in the next
+    // turn (the hub pushes a notice only once it is committed).
+    for (const [p, status, users] of done) {
+      this.#emit({
+        kind: "state",
+        owner: p.owner,
+        id: p.id,
+        state: status === "stored" ? "delivered" : "failed",
+        reason: status === "stored" ? undefined : status,
+        ...(users ? { users: userMap(users, from) } : {}),
+      });
+    }
   }
 
   #sendScheduled = false;
@@ -1019,8 +1057,10 @@ export class Delivery {
 
   /** Reports envelopes past their expiry (this node's clock) as failed, and drops them. */
   #expireOutbox(now: number): boolean {
-    const expired = this.#o.store.outboxExpired(now, SWEEP_ROWS);
-    if (expired.length === 0) return false;
+    const found = this.#o.store.outboxExpired(now, SWEEP_ROWS);
+    // Receipted, their delete not committed yet: delivered, not expired.
+    const expired = found.filter((r) => !this.#settling.has(r.id));
+    if (expired.length === 0) return found.length === SWEEP_ROWS;
     for (const r of expired) this.#outbox.remove(r.id);
     this.#o.committer.write(() => this.#o.store.outboxDelete(expired.map((r) => r.id)), () => {
       for (const r of expired) {
@@ -1028,7 +1068,7 @@ export class Delivery {
         this.#emit({ kind: "state", owner: r.owner, id: r.id, state: "failed", reason: "expired" });
       }
     });
-    return expired.length === SWEEP_ROWS;
+    return found.length === SWEEP_ROWS;
   }
 
   /** Expires the outbox, forgets old inbox rows and ids, gives their budget back. */

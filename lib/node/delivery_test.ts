@@ -1,0 +1,216 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { setImmediate } from "node:timers";
+import { BudgetRegistry, ThrottledLog } from "../budget.ts";
+import { type Clock, FakeClock, SYSTEM_CLOCK } from "../clock.ts";
+import { LIMIT_KEYS, type Limits } from "../config.ts";
+import { type NodeId, toAddress, toNodeId, type UserName } from "../ids.ts";
+import { SILENT_LOGGER } from "../log.ts";
+import { encodeEnvelope, type Envelope, type NodeEnvelope, nodeEnvelope } from "../protocol/mod.ts";
+import { type NodeStore, openSqliteNodeStore } from "../store/mod.ts";
+import { Committer } from "./committer.ts";
+import { Delivery, type DeliveryEvent, type DeliveryNetwork } from "./delivery.ts";
+import { DeliveryBudgets } from "./delivery_budgets.ts";
+import { FileSpool } from "./file_spool.ts";
+import { decodeReceiptEntries, encodeReceiptEntries } from "./group_receipt.ts";
+
+const SELF = toNodeId("nb");
+const ORIGIN = toNodeId("na");
+const BOB = "bob" as UserName;
+const LIMITS = Object.fromEntries(LIMIT_KEYS.map((k) => [k.field, k.default])) as unknown as Limits;
+
+/** A node's delivery (`nb` unless said) on a real store in `dir`, with the network faked. */
+async function destination(dir: string, o: { self?: NodeId; clock?: Clock } = {}) {
+  const store = openSqliteNodeStore(join(dir, "node.db"));
+  const committer = new Committer(store, SILENT_LOGGER);
+  const receipts: Array<{ to: NodeId; id: string; status: string }> = [];
+  const network: DeliveryNetwork = {
+    sendEncoded: () => SELF,
+    send: (e: NodeEnvelope) => {
+      for (const r of decodeReceiptEntries(e.body)) {
+        receipts.push({ to: e.to as NodeId, id: r.id.toHex(), status: r.status });
+      }
+      return "forwarded";
+    },
+    reportMiss: () => {},
+    reportDelivered: () => {},
+    nextHop: () => ORIGIN,
+    disconnect: () => {},
+    hasRoute: () => true,
+    signOwn: (b) => b,
+    verify: () => null,
+    mailboxesOf: () => [],
+  };
+  const spool = await FileSpool.open({
+    dir: join(dir, "files"),
+    maxFileBytes: 1 << 20,
+    quotaBytes: 1 << 20,
+    totalBytes: 1 << 20,
+    keepMs: 60_000,
+    log: SILENT_LOGGER,
+  });
+  const clock = o.clock ?? SYSTEM_CLOCK;
+  const delivery = new Delivery({
+    self: o.self ?? SELF,
+    store,
+    committer,
+    network,
+    spool,
+    budgets: new DeliveryBudgets(new BudgetRegistry(SILENT_LOGGER, clock), LIMITS, store),
+    clock,
+    log: SILENT_LOGGER,
+    throttled: new ThrottledLog(SILENT_LOGGER, clock),
+  });
+  const events: DeliveryEvent[] = [];
+  delivery.onEvent((e) => events.push(e));
+  return {
+    store,
+    delivery,
+    receipts,
+    events,
+    close() {
+      delivery.stop();
+      committer.close();
+      store.close();
+    },
+  };
+}
+
+function message(id: number, from = "alice@na"): { e: Envelope; bytes: Uint8Array } {
+  const now = Date.now();
+  const e = {
+    id: new Uint8Array(16).fill(id),
+    kind: "message",
+    ttl: 32,
+    createdAtMs: now,
+    expiresAtMs: now + 60_000,
+    from: toAddress(from),
+    to: toAddress("bob@nb"),
+    body: new Uint8Array([1, 2, 3]),
+  } as Envelope;
+  return { e, bytes: encodeEnvelope(e) };
+}
+
+async function until(what: string, fn: () => boolean): Promise<void> {
+  const deadline = Date.now() + 5_000;
+  while (!fn()) {
+    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
+    await new Promise((r) => setImmediate(r));
+  }
+}
+
+function setUp(store: NodeStore): void {
+  store.putAccount({
+    name: BOB,
+    publicKey: null,
+    enrollHash: null,
+    bundle: null,
+    listed: true,
+    createdAtMs: 0,
+  });
+  store.setContactPolicy(BOB, "alice@na", "allow");
+}
+
+Deno.test("Delivery keeps an envelope once, answers a copy 'stored', and still knows its id after a restart", async () => {
+  const dir = await Deno.makeTempDir({ dir: await ensureTmp(), prefix: "delivery-" });
+  try {
+    const first = await destination(dir);
+    setUp(first.store);
+    const m = message(1);
+    // Two copies in one turn: one transaction reads the id's history for both.
+    first.delivery.receiveLocal(m.e, m.bytes, ORIGIN);
+    first.delivery.receiveLocal(m.e, m.bytes, ORIGIN);
+    await until("both answers", () => first.receipts.length === 2);
+    assert.deepEqual(first.receipts.map((r) => r.status), ["stored", "stored"]);
+    assert.equal(first.store.inboxFor(BOB, 0, 10).length, 1);
+    assert.equal(first.events.filter((e) => e.kind === "inbox" && e.rows?.length).length, 1);
+    first.close();
+
+    // The node restarts: nothing in memory; the replayed envelope is refused a second row.
+    const again = await destination(dir);
+    again.delivery.receiveLocal(m.e, m.bytes, ORIGIN);
+    await until("the replay's answer", () => again.receipts.length === 1);
+    assert.equal(again.receipts[0].status, "stored");
+    assert.equal(again.store.inboxFor(BOB, 0, 10).length, 1);
+    assert.equal(again.events.filter((e) => e.kind === "inbox" && e.rows?.length).length, 0);
+    again.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("Delivery answers refusals from the turn's transaction and keeps nothing for them", async () => {
+  const dir = await Deno.makeTempDir({ dir: await ensureTmp(), prefix: "delivery-" });
+  const d = await destination(dir);
+  try {
+    setUp(d.store);
+    const stranger = message(2, "mallory@na");
+    const nobody = { ...message(3), e: { ...message(3).e, to: toAddress("carol@nb") } } as {
+      e: Envelope;
+      bytes: Uint8Array;
+    };
+    nobody.bytes = encodeEnvelope(nobody.e);
+    const fine = message(4);
+    d.delivery.receiveLocal(stranger.e, stranger.bytes, ORIGIN);
+    d.delivery.receiveLocal(nobody.e, nobody.bytes, ORIGIN);
+    d.delivery.receiveLocal(fine.e, fine.bytes, ORIGIN);
+    await until("three answers", () => d.receipts.length === 3);
+    const status = new Map(d.receipts.map((r) => [r.id, r.status]));
+    assert.equal(status.get(stranger.e.id.toHex()), "refused");
+    assert.equal(status.get(nobody.e.id.toHex()), "no-such-user");
+    assert.equal(status.get(fine.e.id.toHex()), "stored");
+    assert.deepEqual(d.store.inboxFor(BOB, 0, 10).map((r) => r.id), [fine.e.id.toHex()]);
+    assert.equal(d.store.wasDelivered(stranger.e.id.toHex()), false);
+  } finally {
+    d.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("Delivery: an envelope receipted just before its expiry is delivered, not expired, while its delete waits", async () => {
+  const dir = await Deno.makeTempDir({ dir: await ensureTmp(), prefix: "delivery-" });
+  const clock = new FakeClock(Date.now());
+  const a = await destination(dir, { self: ORIGIN, clock });
+  try {
+    const alice = "alice" as UserName;
+    const now = clock.nowMs();
+    const e = {
+      id: new Uint8Array(16).fill(5),
+      kind: "message",
+      ttl: 32,
+      createdAtMs: now,
+      expiresAtMs: now + 60_000,
+      from: toAddress("alice@na"),
+      to: toAddress("bob@nb"),
+      body: new Uint8Array([1]),
+    } as Envelope;
+    assert.equal((await a.delivery.submit(alice, encodeEnvelope(e))).state, "sent");
+    // nb's receipt, then the sweep past the envelope's expiry before the (deferred) delete commits.
+    const receipt = nodeEnvelope({
+      kind: "receipt",
+      from: SELF,
+      to: ORIGIN,
+      body: encodeReceiptEntries([{ id: e.id, status: "stored" }]),
+      nowMs: now,
+      lifetimeMs: 60_000,
+    });
+    a.delivery.receiveLocal(receipt, encodeEnvelope(receipt), SELF);
+    clock.advance(61_000);
+    await until(
+      "the outbox row's delete",
+      () => a.store.outboxExpired(clock.nowMs(), 10).length === 0,
+    );
+    await new Promise((r) => setTimeout(r, 50));
+    const states = a.events.flatMap((ev) => ev.kind === "state" ? [ev.state] : []);
+    assert.deepEqual(states, ["delivered"]);
+  } finally {
+    a.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+async function ensureTmp(): Promise<string> {
+  const dir = join(new URL("../..", import.meta.url).pathname, ".tmp");
+  await Deno.mkdir(dir, { recursive: true });
+  return dir;
+}
