@@ -93,15 +93,20 @@ Deno.test("sha256Sync matches WebCrypto", async () => {
   }
 });
 
-Deno.test("FileChunkSealer.sealParts() joins to seal(), split by node:crypto or whole by noble", async () => {
-  const m = {
+/** A version 2 manifest with its file id filled with `fill` and its key with `fill + 1`. */
+function manifestV2(fill: number, chunkBytes: number, byteLength: number) {
+  return {
     version: 2 as const,
-    fileId: new Uint8Array(16).fill(1),
-    key: new Uint8Array(32).fill(2),
-    chunkBytes: 1024,
-    byteLength: 2000,
+    fileId: new Uint8Array(16).fill(fill),
+    key: new Uint8Array(32).fill(fill + 1),
+    chunkBytes,
+    byteLength,
     digest: null,
   };
+}
+
+Deno.test("FileChunkSealer.sealParts() joins to seal(), split by node:crypto or whole by noble", async () => {
+  const m = manifestV2(1, 1024, 2000);
   const pt = new Uint8Array(976).fill(9);
   const noble = new FileChunkSealer(m);
   const node = new FileChunkSealer(m, { chacha20Poly1305: NODE_CHACHA20_POLY1305 });
@@ -115,14 +120,7 @@ Deno.test("FileChunkSealer.sealParts() joins to seal(), split by node:crypto or 
 });
 
 Deno.test("FileDecryptor.decryptChunk({ into }) gives each chunk its own bytes from one buffer", async () => {
-  const m = {
-    version: 2 as const,
-    fileId: new Uint8Array(16).fill(3),
-    key: new Uint8Array(32).fill(4),
-    chunkBytes: 40_000,
-    byteLength: 90_001,
-    digest: null,
-  };
+  const m = manifestV2(3, 40_000, 90_001);
   const sealer = new FileChunkSealer(m, { chacha20Poly1305: NODE_CHACHA20_POLY1305 });
   const node = new FileDecryptor(m, { chacha20Poly1305: NODE_CHACHA20_POLY1305 });
   const noble = new FileDecryptor(m);
