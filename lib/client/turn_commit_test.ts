@@ -44,6 +44,15 @@ async function setup() {
       flushes = [];
       for (const fn of f) fn();
     },
+    /** Opens the store again (as the next process would), runs `check` on it and closes it. */
+    reopened: <T>(check: (again: ClientStore) => T): T => {
+      const again = new ClientStore(path);
+      try {
+        return check(again);
+      } finally {
+        again.close();
+      }
+    },
     /** What another connection (another process after a crash) sees. */
     committedIds: () =>
       (other.prepare("SELECT id FROM messages ORDER BY id").all() as Array<{ id: string }>).map((
@@ -208,15 +217,12 @@ Deno.test("contacts are kept in memory, written once per commit; only setSession
     const stale = t.store.contact(contact.address)!;
     t.store.setSession(contact.address, new Uint8Array([2, 2]));
     t.store.putContact({ ...stale, unread: 4 }); // read before the session moved on
-    const fresh = new ClientStore(t.path);
-    try {
+    t.reopened((fresh) => {
       const row = fresh.contact(contact.address)!;
       assert.equal(row.outSeq, 3);
       assert.equal(row.unread, 4);
       assert.deepEqual(row.session, new Uint8Array([2, 2]), "never put back by an older row");
-    } finally {
-      fresh.close();
-    }
+    });
   } finally {
     await t.cleanup();
   }
@@ -261,13 +267,10 @@ Deno.test("a later write rides the next turn's commit; what follows it waits for
     assert.deepEqual(followed, ["sent", "m2"], "in the order of the writes");
     assert.equal(await sent, "sent");
     await next;
-    const other = new ClientStore(t.path);
-    try {
+    t.reopened((other) => {
       assert.equal(other.message("m1")?.state, "sent");
       assert.equal(other.message("m1")?.envelope, null);
-    } finally {
-      other.close();
-    }
+    });
   } finally {
     await t.cleanup();
   }
@@ -309,16 +312,13 @@ Deno.test("a crash before a later write's commit loses only that write; nothing 
     t.endTurn();
     // The process dies before the deadline and before any other write.
     t.store.close();
-    const again = new ClientStore(t.path);
-    try {
+    t.reopened((again) => {
       const row = again.message("m1")!;
       assert.equal(row.state, "sending");
       assert.deepEqual(row.envelope, new Uint8Array([1]), "kept, so it is submitted again");
       assert.deepEqual(again.unsent().map((m) => m.id), ["m1"]);
       assert.equal(followed.length, 0);
-    } finally {
-      again.close();
-    }
+    });
   } finally {
     await t.cleanup(true);
   }
