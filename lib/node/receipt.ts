@@ -59,9 +59,7 @@ export function decodeReceipt(bytes: Uint8Array): ReceiptEntries {
   if (n > MAX_RECEIPT_ENTRIES) throw new CodecError("Cannot decode receipt: too many entries");
   const entries: ReceiptEntries = [];
   for (let i = 0; i < n; i++) {
-    // Copied with `set`, not `slice()` (see copyOf in lib/protocol/envelope.ts).
-    const id = new Uint8Array(16);
-    id.set(r.rawView(16, "id"));
+    const id = r.raw(16, "id");
     const status = STATUS[r.u8("status")];
     if (!status) throw new CodecError("Cannot decode receipt: unknown status");
     entries.push({ id, status });

@@ -368,12 +368,8 @@ class Fields {
     if (v === undefined) this.bad(`unknown ${field}`);
     return v;
   }
-  /** A copy made with `set`, not `slice()` (ByteReader.bytes32; see copyOf in envelope.ts). */
   bytes(field: string): Uint8Array {
-    const view = this.#r.bytes32View(MAX_PAYLOAD, field);
-    const out = new Uint8Array(view.length);
-    out.set(view);
-    return out;
+    return this.#r.bytes32(MAX_PAYLOAD, field);
   }
   /** A view into the message (file chunks: the receiver owns the message bytes). */
   bytesView(field: string): Uint8Array {
