@@ -21,7 +21,6 @@
  * item 2); the nonce counter counts records.
  */
 import { createCipheriv, createDecipheriv } from "node:crypto";
-import { concatBytes } from "@noble/hashes/utils.js";
 import type { WsConnection } from "../wss/mod.ts";
 import type { LinkKeys } from "./handshake.ts";
 
@@ -31,7 +30,10 @@ const CIPHER = "chacha20-poly1305";
 
 function nonce(counter: number): Uint8Array {
   const n = new Uint8Array(12);
-  new DataView(n.buffer).setBigUint64(4, BigInt(counter));
+  // The counter as a 64-bit big-endian integer after four zero bytes, in two halves (no BigInt).
+  const view = new DataView(n.buffer);
+  view.setUint32(4, Math.floor(counter / 2 ** 32));
+  view.setUint32(8, counter >>> 0);
   return n;
 }
 
@@ -61,15 +63,31 @@ export const RECORD_MAX_BYTES = 32 * 1024;
 /** Each message's length in front of it inside a record. */
 const LENGTH_BYTES = 4;
 
+/**
+ * A message waiting for this turn's record: whole, or in parts (a link message's header and
+ * the envelope it carries), joined only in the record.
+ */
+type Waiting = Uint8Array | readonly Uint8Array[];
+
 /** One record's plaintext: each message with its length in front (`framed` bytes in all). */
-function frameRecord(messages: readonly Uint8Array[], framed: number): Uint8Array {
+function frameRecord(messages: readonly Waiting[], framed: number): Uint8Array {
   const out = new Uint8Array(framed);
   const view = new DataView(out.buffer);
   let at = 0;
   for (const m of messages) {
-    view.setUint32(at, m.length);
-    out.set(m, at + LENGTH_BYTES);
-    at += LENGTH_BYTES + m.length;
+    if (m instanceof Uint8Array) {
+      view.setUint32(at, m.length);
+      out.set(m, at + LENGTH_BYTES);
+      at += LENGTH_BYTES + m.length;
+      continue;
+    }
+    const lengthAt = at;
+    at += LENGTH_BYTES;
+    for (const p of m) {
+      out.set(p, at);
+      at += p.length;
+    }
+    view.setUint32(lengthAt, at - lengthAt - LENGTH_BYTES);
   }
   return out;
 }
@@ -178,7 +196,7 @@ export class SecureChannel {
   #congested = false;
   #reportedWritable = true;
   /** Small messages waiting to be sealed together at the end of this turn. */
-  #batch: Uint8Array[] = [];
+  #batch: Waiting[] = [];
   #batchBytes = 0;
   /** Large records are opened into this buffer (lendLargeRecords()), null until then. */
   #opened: Uint8Array | null = null;
@@ -255,14 +273,7 @@ export class SecureChannel {
       this.close("send buffer full: peer not reading", 1008);
       return false;
     }
-    if (framed < RECORD_MAX_BYTES) {
-      if (this.#batchBytes + framed > RECORD_MAX_BYTES) this.#sealBatch();
-      if (this.#batch.length === 0) queueMicrotask(() => this.#sealBatch());
-      this.#batch.push(plaintext);
-      this.#batchBytes += framed;
-      this.#flowCheck();
-      return true;
-    }
+    if (framed < RECORD_MAX_BYTES) return this.#wait(plaintext, framed);
     // A large message (a file chunk) is a record of its own, sealed without a copy.
     this.#sealBatch();
     const length = new Uint8Array(LENGTH_BYTES);
@@ -272,24 +283,36 @@ export class SecureChannel {
 
   /**
    * Like {@linkcode send}, for a message given in parts (a link message's
-   * header and the envelope it carries): a large one is sealed from its parts
-   * without joining them first.
+   * header and the envelope it carries): the parts are joined only where the
+   * record is framed (a small message) or sealed (a large one), not first
+   * into a message of their own. As for `send`, a small message's parts are
+   * read at the end of the turn: they must not change before.
    */
   sendParts(parts: readonly Uint8Array[]): boolean {
+    if (parts.length === 1) return this.send(parts[0]);
+    if (this.#closed) return false;
     let bytes = 0;
     for (const p of parts) bytes += p.length;
-    if (parts.length === 1 || LENGTH_BYTES + bytes < RECORD_MAX_BYTES) {
-      return this.send(parts.length === 1 ? parts[0] : concatBytes(...parts));
-    }
-    if (this.#closed) return false;
-    if (!this.#ws.checkRoom(this.#batchBytes + LENGTH_BYTES + bytes + WIRE_OVERHEAD)) {
+    const framed = LENGTH_BYTES + bytes;
+    if (!this.#ws.checkRoom(this.#batchBytes + framed + WIRE_OVERHEAD)) {
       this.close("send buffer full: peer not reading", 1008);
       return false;
     }
+    if (framed < RECORD_MAX_BYTES) return this.#wait(parts, framed);
     this.#sealBatch();
     const length = new Uint8Array(LENGTH_BYTES);
     new DataView(length.buffer).setUint32(0, bytes);
     return this.#sealRecord([length, ...parts]);
+  }
+
+  /** Adds a small message to this turn's record. */
+  #wait(message: Waiting, framed: number): boolean {
+    if (this.#batchBytes + framed > RECORD_MAX_BYTES) this.#sealBatch();
+    if (this.#batch.length === 0) queueMicrotask(() => this.#sealBatch());
+    this.#batch.push(message);
+    this.#batchBytes += framed;
+    this.#flowCheck();
+    return true;
   }
 
   /** Seals the messages gathered this turn as one record. */

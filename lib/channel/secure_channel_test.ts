@@ -349,3 +349,36 @@ Deno.test({
     });
   },
 });
+
+Deno.test({
+  name: "sendParts(): small messages in parts arrive joined, in order with whole ones",
+  ...opts,
+  fn: () =>
+    withChannels(async ({ server, client }) => {
+      const got: Uint8Array[] = [];
+      server.onMessage = (m) => void got.push(m.slice());
+      const parts = (n: number) => [Uint8Array.of(1, 4), new Uint8Array(n).fill(n & 0xff)];
+      const sent: Uint8Array[] = [];
+      for (let i = 0; i < 40; i++) {
+        if (i % 3 === 0) {
+          const whole = new Uint8Array(i + 1).fill(0xee);
+          assert.ok(client.send(whole));
+          sent.push(whole);
+        } else {
+          const p = parts(300 + i);
+          assert.ok(client.sendParts(p));
+          const joined = new Uint8Array(p[0].length + p[1].length);
+          joined.set(p[0]);
+          joined.set(p[1], p[0].length);
+          sent.push(joined);
+        }
+      }
+      // A large one from parts is sealed at once, after what waited in this turn.
+      const large = [Uint8Array.of(1, 4), new Uint8Array(RECORD_MAX_BYTES).fill(7)];
+      assert.ok(client.sendParts(large));
+      await until("every message", () => got.length === 41);
+      for (let i = 0; i < 40; i++) assert.deepEqual(got[i], sent[i], `message ${i}`);
+      assert.equal(got[40].length, 2 + RECORD_MAX_BYTES);
+      assert.deepEqual(got[40].subarray(0, 3), Uint8Array.of(1, 4, 7));
+    }),
+});

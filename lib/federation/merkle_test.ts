@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { leafHash, merkleTree, rootFromPath } from "./merkle.ts";
 
 const leaves = (n: number) =>
@@ -36,4 +37,26 @@ Deno.test("a leaf and an inner node never hash alike (RFC 9162 domain separation
   // A one-leaf tree whose leaf is the concatenation cannot have the same root.
   assert.notDeepEqual(merkleTree([leafHash([a, b])]).root, root);
   assert.throws(() => merkleTree([]), RangeError);
+});
+
+Deno.test("leafHash() is SHA-256(0x00 ‖ parts) for inputs of 0 to 300 bytes in 1 to 3 parts, hash after hash", () => {
+  for (let n = 0; n <= 300; n++) {
+    const bytes = crypto.getRandomValues(new Uint8Array(n));
+    const cuts = [Math.floor(n / 3), Math.floor((2 * n) / 3)];
+    const parts = [
+      bytes.subarray(0, cuts[0]),
+      bytes.subarray(cuts[0], cuts[1]),
+      bytes.subarray(cuts[1]),
+    ];
+    const expected = createHash("sha256").update(Uint8Array.of(0)).update(bytes).digest("hex");
+    assert.equal(leafHash(parts).toHex(), expected, `n=${n}`);
+    assert.equal(leafHash([bytes]).toHex(), expected, `n=${n}, one part`);
+  }
+});
+
+Deno.test("inner nodes are SHA-256(0x01 ‖ left ‖ right) (RFC 9162 §2.1.1)", () => {
+  const ls = leaves(2);
+  const expected = createHash("sha256").update(Uint8Array.of(1)).update(ls[0]).update(ls[1])
+    .digest("hex");
+  assert.equal(merkleTree(ls).root.toHex(), expected);
 });

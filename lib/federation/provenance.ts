@@ -10,8 +10,9 @@
  * audit path and that signature (`auth`, lib/protocol/envelope.ts). A
  * verifier hashes the leaf and walks the path; once a root's signature has
  * verified, the root and every inner node computed on the way are known to
- * be that origin's, so the next envelope of the batch stops at the first
- * known node (about two hashes), and the signature is checked once per batch.
+ * be that origin's, and so is every node computed below a known one, so the
+ * next envelope of the batch stops at the first known node (one or two
+ * hashes after its leaf), and the signature is checked once per batch.
  * Known nodes are remembered per origin and per key: a node proven for one
  * origin proves nothing for another.
  *
@@ -87,6 +88,8 @@ export class Provenance {
   #cacheSize: number;
   /** Signatures checked (not answered from the cache), for status and benchmarks. */
   signatureChecks = 0;
+  /** Inner nodes hashed while walking audit paths of proven envelopes, for tests and benchmarks. */
+  pathHashes = 0;
 
   constructor(options: ProvenanceOptions) {
     this.#o = options;
@@ -137,13 +140,21 @@ export class Provenance {
       (node) => known?.nodes.has(node.toHex()) ?? false,
     );
     if (!walk) return "bad-proof";
-    if (walk.stop === "known") return "ok";
+    if (walk.stop === "known") {
+      // The nodes computed below a proven node are that tree's too: the next envelope of the
+      // batch (its sibling, in order) stops after one hash instead of walking up to where the
+      // first one's path was (about five hashes of six in a batch of 64, each 6-9 µs here).
+      this.pathHashes += walk.computed.length + 1;
+      if (walk.computed.length > 0) this.#remember(origin, rawKey, walk.computed);
+      return "ok";
+    }
     const key = this.#publicKey(rawKey.toHex(), rawKey);
     if (!key) return "bad-proof";
     this.signatureChecks++;
     if (!verify(null, statement(origin, auth.size, walk.node), key, auth.signature)) {
       return "bad-proof";
     }
+    this.pathHashes += walk.computed.length;
     this.#remember(origin, rawKey, [...walk.computed, walk.node]);
     return "ok";
   }

@@ -108,3 +108,29 @@ Deno.test("after one check, the rest of a batch costs no signature and few hashe
   for (const bytes of signed.reverse()) assert.equal(verify(p.get(b)!, bytes), "ok");
   assert.equal(p.get(b)!.signatureChecks, 1);
 });
+
+Deno.test("later envelopes of a proven batch stop after a hash or two: nodes below a known one are remembered", () => {
+  const p = testProvenances([a, b]);
+  const signed = p.get(a)!.signBatch(Array.from({ length: 64 }, () => envelope()));
+  const verifier = p.get(b)!;
+  for (const bytes of signed) assert.equal(verify(verifier, bytes), "ok");
+  assert.equal(verifier.signatureChecks, 1);
+  // 6 for the first (up to the root), then one new node per envelope plus the known one it
+  // meets: 63 inner nodes in all, and each later envelope one more hash for the known node.
+  // Walking up to the first envelope's path each time (as before) took 6 + 321 = 327.
+  assert.ok(verifier.pathHashes <= 6 + 63 + 63, `${verifier.pathHashes} path hashes`);
+});
+
+Deno.test("nodes remembered from a proven batch prove no altered envelope of it", () => {
+  const p = testProvenances([a, b]);
+  const signed = p.get(a)!.signBatch(Array.from({ length: 8 }, () => envelope()));
+  const verifier = p.get(b)!;
+  for (const bytes of signed.slice(0, 4)) assert.equal(verify(verifier, bytes), "ok");
+  for (const bytes of signed.slice(4)) {
+    const { signedLength } = decodeEnvelopeWithAuth(bytes);
+    const altered = bytes.slice();
+    altered[signedLength - 1] ^= 1;
+    assert.equal(verify(verifier, altered), "bad-proof");
+  }
+  for (const bytes of signed) assert.equal(verify(verifier, bytes), "ok");
+});

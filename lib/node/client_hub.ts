@@ -56,6 +56,17 @@ const POOLED_CHUNK_MESSAGES = 8;
 
 export type { ClientLink } from "../protocol/mod.ts";
 
+/** A delivery notice's fields, as kept (JSON) in its inbox row after {@linkcode NOTICE_MARK}. */
+interface NoticeFields {
+  ref: string;
+  state: "delivered" | "failed" | "held" | "kept";
+  reason?: string;
+  users?: Record<string, string>;
+}
+
+/** An inbox row to push; a notice just committed comes with its fields (no JSON read back). */
+type PushRow = InboxRecord & { notice?: NoticeFields };
+
 interface Session {
   user: UserName;
   link: ClientLink;
@@ -276,9 +287,13 @@ export class ClientHub {
       if (s) this.#send(s, { type: "chunkResult", results: ev.results });
       return;
     }
-    const notice = new TextEncoder().encode(
-      JSON.stringify({ ref: ev.id, state: ev.state, reason: ev.reason, users: ev.users }),
-    );
+    const fields: NoticeFields = {
+      ref: ev.id,
+      state: ev.state,
+      reason: ev.reason,
+      users: ev.users,
+    };
+    const notice = new TextEncoder().encode(JSON.stringify(fields));
     const bytes = new Uint8Array(notice.length + 1);
     bytes[0] = NOTICE_MARK;
     bytes.set(notice, 1);
@@ -301,9 +316,9 @@ export class ClientHub {
       // joins the next batch (the outbox delete of its receipt is in the same turn's batch).
       committed: () => {
         const s = this.#sessions.get(ev.owner);
-        const rows = seq === undefined
+        const rows: PushRow[] = seq === undefined
           ? []
-          : [{ seq, id, owner: ev.owner, bytes, receivedAtMs: now }];
+          : [{ seq, id, owner: ev.owner, bytes, receivedAtMs: now, notice: fields }];
         if (s) this.#push(s, false, rows);
       },
       defer: true,
@@ -325,7 +340,7 @@ export class ClientHub {
    * them here once committed, so nothing stored is skipped; rows a read has
    * already pushed (seq at or below `pushedSeq`) are not pushed twice.
    */
-  #push(s: Session, afterAck = false, fresh?: InboxRecord[]): void {
+  #push(s: Session, afterAck = false, fresh?: PushRow[]): void {
     if (this.#sessions.get(s.user) !== s) return;
     if (fresh && !s.moreInbox && s.unacked + fresh.length <= PUSH_BATCH) {
       for (const r of fresh) if (r.seq > s.pushedSeq) this.#pushRow(s, r);
@@ -339,12 +354,14 @@ export class ClientHub {
     for (const r of rows) this.#pushRow(s, r);
   }
 
-  #pushRow(s: Session, r: InboxRecord): void {
+  #pushRow(s: Session, r: PushRow): void {
     s.progressAtMs = this.#o.clock.nowMs();
     s.pushedSeq = r.seq;
     s.unacked++;
     if (r.bytes[0] === NOTICE_MARK) {
-      const n = JSON.parse(new TextDecoder().decode(r.bytes.subarray(1)));
+      // A notice read from the store is parsed; one just committed comes with its fields.
+      const n: NoticeFields = r.notice ??
+        JSON.parse(new TextDecoder().decode(r.bytes.subarray(1)));
       this.#send(s, {
         type: "notice",
         seq: r.seq,

@@ -130,7 +130,10 @@ export interface GroupEnvelope extends EnvelopeHeader {
 /** A decoded envelope. */
 export type Envelope = UserEnvelope | NodeEnvelope | GroupEnvelope;
 
-/** The origin node's proof that it made an envelope (lib/federation/provenance.ts). */
+/**
+ * The origin node's proof that it made an envelope (lib/federation/provenance.ts). As decoded,
+ * `path` and `signature` are views into the envelope's bytes: read them before those change.
+ */
 export interface EnvelopeAuth {
   /** Leaf index in the origin's signed batch, and the batch's size. */
   index: number;
@@ -258,6 +261,10 @@ export function encodeEnvelopeAuth(unsigned: Uint8Array, auth: EnvelopeAuth): Ui
 /** Most leaves in one signed batch (a path of at most 10 nodes). */
 export const MAX_BATCH = 1024;
 
+// The proof's fields are views into the decoded bytes, not copies: a verifier reads them at once
+// and nothing keeps them. Their copies (`slice()` of 32 and 64 bytes, about 1.5 µs each here) were
+// most of a node's envelope decoding: a signed envelope decodes in 2.5-2.9 µs instead of 12.6-12.9
+// (in-process loop; ByteReader.raw was 54-60 % of "envelope encode/decode" in the nodes' profiles).
 function decodeAuth(r: ByteReader): EnvelopeAuth {
   const index = r.u16("auth index");
   const size = r.u16("auth size");
@@ -265,8 +272,8 @@ function decodeAuth(r: ByteReader): EnvelopeAuth {
   const n = r.u8("auth path length");
   if (n > 10) throw new CodecError("auth path too long");
   const path: Uint8Array[] = [];
-  for (let i = 0; i < n; i++) path.push(r.raw(32, "auth path"));
-  return { index, size, path, signature: r.raw(64, "auth signature") };
+  for (let i = 0; i < n; i++) path.push(r.rawView(32, "auth path"));
+  return { index, size, path, signature: r.rawView(64, "auth signature") };
 }
 
 /**
