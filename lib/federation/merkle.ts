@@ -92,12 +92,26 @@ export function rootFromPath(
   return walk ? walk.node : null;
 }
 
+/**
+ * A node the walk computed, with the walk's state just after it: `fn` and
+ * `sn` (RFC 9162 §2.1.3.2) and `next`, the index of the path element it is
+ * combined with next (the path's length at the root).
+ */
+export interface PathStep {
+  node: Uint8Array;
+  fn: number;
+  sn: number;
+  next: number;
+}
+
 /** Where {@linkcode walkPath} stopped, and the inner nodes it computed on the way (lowest first). */
 export interface PathWalk {
   /** `known`: it reached a node `isKnown` accepted; `root`: it computed the root. */
   stop: "known" | "root";
+  /** The node it stopped at, with the walk's state there. */
+  at: PathStep;
   node: Uint8Array;
-  computed: Uint8Array[];
+  computed: PathStep[];
 }
 
 /**
@@ -111,14 +125,15 @@ export function walkPath(
   index: number,
   size: number,
   path: readonly Uint8Array[],
-  isKnown: (node: Uint8Array) => boolean,
+  isKnown: (step: PathStep) => boolean,
 ): PathWalk | null {
   if (!(index >= 0 && index < size)) return null;
   let fn = index;
   let sn = size - 1;
   let r = leaf;
-  const computed: Uint8Array[] = [];
-  for (const p of path) {
+  const computed: PathStep[] = [];
+  for (let i = 0; i < path.length; i++) {
+    const p = path[i];
     if (sn === 0) return null;
     if ((fn & 1) === 1 || fn === sn) {
       r = nodeHash(p, r);
@@ -133,8 +148,11 @@ export function walkPath(
     }
     fn >>= 1;
     sn >>= 1;
-    if (isKnown(r)) return { stop: "known", node: r, computed };
-    computed.push(r);
+    const step = { node: r, fn, sn, next: i + 1 };
+    if (isKnown(step)) return { stop: "known", at: step, node: r, computed };
+    computed.push(step);
   }
-  return sn === 0 ? { stop: "root", node: r, computed } : null;
+  if (sn !== 0) return null;
+  const at = computed.pop() ?? { node: r, fn, sn, next: path.length };
+  return { stop: "root", at, node: r, computed };
 }

@@ -14,7 +14,14 @@
  * next envelope of the batch stops at the first known node (one or two
  * hashes after its leaf), and the signature is checked once per batch.
  * Known nodes are remembered per origin and per key: a node proven for one
- * origin proves nothing for another.
+ * origin proves nothing for another. A known node vouches only for the proof
+ * it was proven with: with it are kept the walk's position there, the path
+ * element it was combined with, its parent, and at the root the batch size
+ * and signature, so a stop compares the rest of the envelope's proof with
+ * those (no hashing) and a proof altered above the stop is refused here, not
+ * only by a later node that would blame the neighbour that handed it over.
+ * When they differ (a subtree two batches share) the walk goes on to the
+ * root and the signature, as if the node were not known.
  *
  *   leaf      = SHA-256(0x00 ‖ envelope bytes before auth, with ttl set to 0)
  *   statement = "fedchat-envelope-batch-v1\0" ‖ str16 origin ‖ u16 size ‖ root
@@ -31,11 +38,12 @@ import type { NodeId } from "../ids.ts";
 import {
   type DecodedEnvelope,
   encodeEnvelopeAuth,
+  type EnvelopeAuth,
   MAX_BATCH,
   originNode,
   TTL_OFFSET,
 } from "../protocol/mod.ts";
-import { leafHash, merkleTree, walkPath } from "./merkle.ts";
+import { leafHash, merkleTree, type PathStep, walkPath } from "./merkle.ts";
 
 const LABEL = new TextEncoder().encode("fedchat-envelope-batch-v1\0");
 const ZERO_TTL = Uint8Array.of(0);
@@ -78,14 +86,22 @@ export function envelopeLeaf(bytes: Uint8Array, length = bytes.length): Uint8Arr
   ]);
 }
 
+/**
+ * Tree nodes remembered over all origins: each keeps its place in the proof it
+ * was proven with (about 400 bytes of heap), so this bounds the cache at about
+ * 13 MiB however many origins a hostile federation brings.
+ */
+export const MAX_KNOWN_NODES = 32_768;
+
 /** Signs this node's batches and checks everyone's proofs. */
 export class Provenance {
   #o: ProvenanceOptions;
   #signer: KeyObject;
   #keys = new Map<string, KeyObject | null>();
-  /** Per origin: the key its known nodes were proven under, and the nodes (hex). */
-  #known = new Map<NodeId, { key: Uint8Array; nodes: Map<string, true> }>();
+  /** Per origin: the key its known nodes were proven under, and the nodes (by hex). */
+  #known = new Map<NodeId, { key: Uint8Array; nodes: Map<string, KnownNode> }>();
   #cacheSize: number;
+  #nodeCount = 0;
   /** Signatures checked (not answered from the cache), for status and benchmarks. */
   signatureChecks = 0;
   /** Inner nodes hashed while walking audit paths of proven envelopes, for tests and benchmarks. */
@@ -132,12 +148,14 @@ export class Provenance {
     if (!rawKey) return "unknown-origin";
     let known = this.#known.get(origin);
     if (known && !sameBytes(known.key, rawKey)) known = undefined;
+    const nodes = known?.nodes;
+    let stop: KnownNode | undefined;
     const walk = walkPath(
       envelopeLeaf(bytes, decoded.signedLength),
       auth.index,
       auth.size,
       auth.path,
-      (node) => known?.nodes.has(node.toHex()) ?? false,
+      nodes ? (step) => provenAbove(stop = nodes.get(step.node.toHex()), step, auth) : () => false,
     );
     if (!walk) return "bad-proof";
     if (walk.stop === "known") {
@@ -145,7 +163,9 @@ export class Provenance {
       // batch (its sibling, in order) stops after one hash instead of walking up to where the
       // first one's path was (about five hashes of six in a batch of 64, each 6-9 µs here).
       this.pathHashes += walk.computed.length + 1;
-      if (walk.computed.length > 0) this.#remember(origin, rawKey, walk.computed);
+      if (walk.computed.length > 0) {
+        this.#remember(origin, rawKey, walk.computed, stop!, auth, null);
+      }
       return "ok";
     }
     const key = this.#publicKey(rawKey.toHex(), rawKey);
@@ -154,26 +174,72 @@ export class Provenance {
     if (!verify(null, statement(origin, auth.size, walk.node), key, auth.signature)) {
       return "bad-proof";
     }
-    this.pathHashes += walk.computed.length;
-    this.#remember(origin, rawKey, [...walk.computed, walk.node]);
+    this.pathHashes += walk.computed.length + (walk.at.next > 0 ? 1 : 0);
+    this.#remember(origin, rawKey, [...walk.computed, walk.at], null, auth, auth.signature);
     return "ok";
   }
 
-  /** Records nodes proven under `key` for `origin` (bounded per origin and in origins). */
-  #remember(origin: NodeId, key: Uint8Array, nodes: Uint8Array[]): void {
+  /**
+   * Records the nodes a walk proved under `key` for `origin`, lowest first,
+   * each with what it vouches for; the last one's parent is `topParent` (the
+   * known node the walk stopped at), or it is the root when `signature` is
+   * given. Bounded per origin and in origins (a node dropped from the map
+   * lives on only as a parent of nodes still in it: at most a path's length).
+   */
+  #remember(
+    origin: NodeId,
+    key: Uint8Array,
+    steps: readonly PathStep[],
+    topParent: KnownNode | null,
+    auth: EnvelopeAuth,
+    signature: Uint8Array | null,
+  ): void {
     let known = this.#known.get(origin);
     if (!known || !sameBytes(known.key, key)) {
+      this.#forget(origin); // another key's nodes prove nothing now
       known = { key, nodes: new Map() };
     }
     this.#known.delete(origin);
     this.#known.set(origin, known);
-    if (this.#known.size > 1024) this.#known.delete(this.#known.keys().next().value!);
-    for (const n of nodes) {
-      known.nodes.set(n.toHex(), true);
+    if (this.#known.size > 1024) this.#forget(this.#known.keys().next().value!);
+    // From the top down, so each node can point at its parent. The path and signature are views
+    // into the envelope, which is not kept: copied.
+    let parent = topParent;
+    for (let i = steps.length - 1; i >= 0; i--) {
+      const s = steps[i];
+      const isRoot = parent === null;
+      const node: KnownNode = {
+        fn: s.fn,
+        sn: s.sn,
+        sibling: isRoot ? null : auth.path[s.next].slice(),
+        parent,
+        size: auth.size,
+        signature: isRoot ? signature!.slice() : null,
+      };
+      const hex = s.node.toHex();
+      if (!known.nodes.has(hex)) this.#nodeCount++;
+      known.nodes.set(hex, node);
       if (known.nodes.size > this.#cacheSize) {
         known.nodes.delete(known.nodes.keys().next().value!);
+        this.#nodeCount--;
       }
+      parent = node;
     }
+    // All origins together: the least recently proven origins are forgotten first.
+    while (this.#nodeCount > MAX_KNOWN_NODES && this.#known.size > 1) {
+      this.#forget(this.#known.keys().next().value!);
+    }
+  }
+
+  /** Drops what is known of `origin`'s trees. */
+  #forget(origin: NodeId): void {
+    this.#nodeCount -= this.#known.get(origin)?.nodes.size ?? 0;
+    this.#known.delete(origin);
+  }
+
+  /** Tree nodes remembered over all origins, for tests and status. */
+  get knownNodes(): number {
+    return this.#nodeCount;
   }
 
   #publicKey(hex: string, raw: Uint8Array): KeyObject | null {
@@ -193,6 +259,37 @@ export class Provenance {
     if (this.#keys.size > 4096) this.#keys.delete(this.#keys.keys().next().value!);
     return key;
   }
+}
+
+/** What a known node vouches for: the rest of the proof it was proven with. */
+interface KnownNode {
+  /** The walk's position just after this node (RFC 9162 `fn`, `sn`). */
+  fn: number;
+  sn: number;
+  /** The path element it is combined with next, and the node that gives; null at the root. */
+  sibling: Uint8Array | null;
+  parent: KnownNode | null;
+  /** At the root: the batch's size and signature. */
+  size: number;
+  signature: Uint8Array | null;
+}
+
+/**
+ * Whether `node` (the known node the walk reached with state `step`, if any)
+ * was proven with the rest of `auth` (path elements from `step.next`, size,
+ * signature): byte comparisons up its parents, no hashing. False sends the
+ * walk on, as for a node never seen.
+ */
+function provenAbove(node: KnownNode | undefined, step: PathStep, auth: EnvelopeAuth): boolean {
+  if (!node || node.fn !== step.fn || node.sn !== step.sn) return false;
+  let i = step.next;
+  // A chain is at most a path's length (MAX_BATCH leaves: 10 levels).
+  while (node.parent !== null) {
+    if (i >= auth.path.length || !sameBytes(node.sibling!, auth.path[i++])) return false;
+    node = node.parent;
+  }
+  return i === auth.path.length && node.size === auth.size &&
+    node.signature !== null && sameBytes(node.signature, auth.signature);
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {

@@ -7,7 +7,7 @@ import {
   TTL_OFFSET,
 } from "../protocol/mod.ts";
 import { sampleEnvelope, testNodeKey, testProvenances } from "./_test_nodes.ts";
-import { Provenance } from "./provenance.ts";
+import { MAX_KNOWN_NODES, Provenance } from "./provenance.ts";
 
 const [a, b, m] = ["a", "b", "m"].map(toNodeId);
 
@@ -133,4 +133,50 @@ Deno.test("nodes remembered from a proven batch prove no altered envelope of it"
     assert.equal(verify(verifier, altered), "bad-proof");
   }
   for (const bytes of signed) assert.equal(verify(verifier, bytes), "ok");
+});
+
+Deno.test("attack: a proven node vouches for no altered path above it, position or signature", () => {
+  const p = testProvenances([a, b]);
+  const signed = p.get(a)!.signBatch(Array.from({ length: 8 }, () => envelope()));
+  const verifier = p.get(b)!;
+  for (const bytes of signed.slice(0, 5)) assert.equal(verify(verifier, bytes), "ok");
+  // A hostile neighbour alters what lies above a node this verifier already proved (envelopes
+  // 5-7 stop at the node over leaves 4 and 5 or 6 and 7): a node that has not seen the batch
+  // would refuse them and blame whoever handed them over, so this one must refuse them too.
+  const alter = (bytes: Uint8Array, at: (signedLength: number) => number, bit = 1) => {
+    const out = bytes.slice();
+    out[at(decodeEnvelopeWithAuth(bytes).signedLength)] ^= bit;
+    return out;
+  };
+  const signatureAltered = alter(signed[5], () => signed[5].length - 1);
+  const pathAltered = alter(signed[6], () => signed[6].length - 64 - 1);
+  const indexAltered = alter(signed[7], (at) => at + 1, 4); // index 7 becomes 3
+  assert.equal(decodeEnvelopeWithAuth(indexAltered).auth?.index, 3);
+  for (const bytes of [signatureAltered, pathAltered, indexAltered]) {
+    assert.equal(verify(verifier, bytes), "bad-proof");
+  }
+  for (const bytes of signed) assert.equal(verify(verifier, bytes), "ok");
+});
+
+Deno.test("a subtree two batches share proves each batch's envelopes under its own root", () => {
+  const p = testProvenances([a, b]);
+  const [e1, e2, e3, e4, e5] = Array.from({ length: 5 }, () => envelope());
+  const first = p.get(a)!.signBatch([e1, e2, e3, e4]);
+  const second = p.get(a)!.signBatch([e1, e2, e5]);
+  const verifier = p.get(b)!;
+  for (const bytes of [...first, ...second, ...first]) assert.equal(verify(verifier, bytes), "ok");
+});
+
+Deno.test("the nodes remembered over all origins stay under their bound", () => {
+  const origins = Array.from({ length: 40 }, (_, i) => toNodeId(`o${i}`));
+  const p = testProvenances([b, ...origins]);
+  const verifier = p.get(b)!;
+  for (const origin of origins) {
+    const signed = p.get(origin)!.signBatch(
+      Array.from({ length: 1024 }, () => envelope({ from: toAddress(`u@${origin}`) })),
+    );
+    for (const bytes of signed) assert.equal(verify(verifier, bytes), "ok");
+    assert.ok(verifier.knownNodes <= MAX_KNOWN_NODES, `${verifier.knownNodes} nodes`);
+  }
+  assert.ok(verifier.knownNodes > MAX_KNOWN_NODES - 1024, "the bound is used, not undercounted");
 });
