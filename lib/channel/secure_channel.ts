@@ -21,6 +21,7 @@
  * item 2); the nonce counter counts records.
  */
 import { createCipheriv, createDecipheriv } from "node:crypto";
+import { decipherInto } from "../cipher_slices.ts";
 import type { WsConnection } from "../wss/mod.ts";
 import type { LinkKeys } from "./handshake.ts";
 
@@ -36,16 +37,6 @@ function nonce(counter: number): Uint8Array {
   view.setUint32(8, counter >>> 0);
   return n;
 }
-
-/**
- * What one cipher `update()` takes when a record is opened into a kept buffer
- * (lendLargeRecords()). node:crypto returns a fresh buffer of its input's size and cannot
- * write into a given one; a fresh 256 KiB buffer (a file chunk's record) costs more than
- * opening it in this runtime, while 16 KiB ones come from the allocator's free lists
- * (docs/PERF_NOTES.md, branch `files3`). Sealing stays whole: its output goes to the socket
- * as it is, and 16 slices would be 16 socket writes.
- */
-const SLICE_BYTES = 16 * 1024;
 
 /** Seals a record given in parts; returns the ciphertext of each part, then the tag. */
 function seal(key: Uint8Array, counter: number, parts: readonly Uint8Array[]): Uint8Array[] {
@@ -122,8 +113,9 @@ function open(key: Uint8Array, counter: number, sealed: Uint8Array): Uint8Array 
 }
 
 /**
- * Opens a large record in slices of {@linkcode SLICE_BYTES} into `into` (grown when too
- * small; the caller keeps it), or returns null when it does not authenticate.
+ * Opens a large record in slices (lib/cipher_slices.ts) into `into` (the caller keeps it;
+ * sealing stays whole: its output goes to the socket as it is, and slices would be as many
+ * socket writes), or returns null when it does not authenticate.
  */
 function openInto(
   key: Uint8Array,
@@ -135,9 +127,7 @@ function openInto(
     const n = sealed.length - TAG_BYTES;
     const d = createDecipheriv(CIPHER, key, nonce(counter), { authTagLength: TAG_BYTES });
     d.setAuthTag(sealed.subarray(n));
-    for (let at = 0; at < n; at += SLICE_BYTES) {
-      into.set(d.update(sealed.subarray(at, Math.min(n, at + SLICE_BYTES))), at);
-    }
+    decipherInto(d, sealed, n, into);
     // Throws unless the tag verifies; nothing from `into` is used before.
     d.final();
     return into.subarray(0, n);

@@ -6,20 +6,16 @@
  * `@noble/ciphers` (lib/e2e's default, which browsers use) and 194–203 for
  * AES-256-GCM; SHA-256 1,515 against WebCrypto's 1,166 (and no thread hand-off).
  *
- * node:crypto's `update()` returns a fresh buffer of its input's size and
- * cannot write into one given; a fresh 256 KiB buffer per chunk costs more
- * than the cipher's own work on it in this runtime (docs/PERF_NOTES.md, branch
- * `files3`). So a chunk goes through the cipher in slices of
- * {@linkcode CIPHER_SLICE_BYTES}: sealed, the slices are the ciphertext's
- * parts (the caller copies them into its message); opened, they are copied
- * into a buffer the caller keeps (`openInto`).
+ * A chunk goes through the cipher in slices (lib/cipher_slices.ts): sealed,
+ * the slices are the ciphertext's parts (the caller copies them into its
+ * message); opened, they are copied into a buffer the caller keeps
+ * (`openInto`).
  */
 import { createCipheriv, createDecipheriv, createHash } from "node:crypto";
+import { CIPHER_SLICE_BYTES, decipherInto } from "../cipher_slices.ts";
 import { DecryptError, type SplitAead } from "../e2e/mod.ts";
 
 const TAG_BYTES = 16;
-/** What one cipher `update()` takes: its small output comes from the allocator's free lists. */
-export const CIPHER_SLICE_BYTES = 16 * 1024;
 
 // A plain Uint8Array over a Buffer's bytes: no copy, and no Buffer semantics (`slice`).
 function plain(b: Uint8Array): Uint8Array {
@@ -57,9 +53,7 @@ function openInto(
   const d = createDecipheriv("chacha20-poly1305", key, nonce, { authTagLength: TAG_BYTES });
   d.setAAD(ad, { plaintextLength: n });
   d.setAuthTag(sealed.subarray(n));
-  for (let at = 0; at < n; at += CIPHER_SLICE_BYTES) {
-    into.set(d.update(sealed.subarray(at, Math.min(n, at + CIPHER_SLICE_BYTES))), at);
-  }
+  decipherInto(d, sealed, n, into);
   // Throws unless the tag verifies; the caller uses nothing from `into` before.
   d.final();
   return into.subarray(0, n);

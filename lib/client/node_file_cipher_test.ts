@@ -5,7 +5,8 @@ import {
   FileDecryptor,
   NOBLE_CHACHA20_POLY1305,
 } from "../e2e/mod.ts";
-import { CIPHER_SLICE_BYTES, NODE_CHACHA20_POLY1305, sha256Sync } from "./node_file_cipher.ts";
+import { CIPHER_SLICE_BYTES } from "../cipher_slices.ts";
+import { NODE_CHACHA20_POLY1305, sha256Sync } from "./node_file_cipher.ts";
 
 Deno.test("NODE_CHACHA20_POLY1305 interoperates with @noble/ciphers and refuses tampering", async () => {
   const key = crypto.getRandomValues(new Uint8Array(32));

@@ -104,7 +104,7 @@ export function rootFromPath(
   path: readonly Uint8Array[],
 ): Uint8Array | null {
   const walk = walkPath(leaf, index, size, path, () => false);
-  return walk ? walk.node : null;
+  return walk ? walk.at.node : null;
 }
 
 /**
@@ -123,9 +123,8 @@ export interface PathStep {
 export interface PathWalk {
   /** `known`: it reached a node `isKnown` accepted; `root`: it computed the root. */
   stop: "known" | "root";
-  /** The node it stopped at, with the walk's state there. */
+  /** The node it stopped at (the root, or a known node), with the walk's state there. */
   at: PathStep;
-  node: Uint8Array;
   computed: PathStep[];
 }
 
@@ -164,10 +163,10 @@ export function walkPath(
     fn >>= 1;
     sn >>= 1;
     const step = { node: r, fn, sn, next: i + 1 };
-    if (isKnown(step)) return { stop: "known", at: step, node: r, computed };
+    if (isKnown(step)) return { stop: "known", at: step, computed };
     computed.push(step);
   }
   if (sn !== 0) return null;
   const at = computed.pop() ?? { node: r, fn, sn, next: path.length };
-  return { stop: "root", at, node: r, computed };
+  return { stop: "root", at, computed };
 }

@@ -171,7 +171,7 @@ export class Provenance {
     const key = this.#publicKey(rawKey.toHex(), rawKey);
     if (!key) return "bad-proof";
     this.signatureChecks++;
-    if (!verify(null, statement(origin, auth.size, walk.node), key, auth.signature)) {
+    if (!verify(null, statement(origin, auth.size, walk.at.node), key, auth.signature)) {
       return "bad-proof";
     }
     this.pathHashes += walk.computed.length + (walk.at.next > 0 ? 1 : 0);
