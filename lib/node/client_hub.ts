@@ -40,11 +40,20 @@ import type { FileSpool } from "./file_spool.ts";
 import type { GroupService } from "./group_service.ts";
 import type { ResourceState } from "./resource_state.ts";
 import { decodeKeyPackageList } from "../protocol/mod.ts";
+import { decodeNotice, type SettledNotice } from "./notice.ts";
 
 /** URL path of the client protocol on the node's listener. */
 export const CLIENT_PATH = "/fedchat/v1/client";
 const NOTICE_MARK = 0xff;
 const PUSH_BATCH = 256;
+/**
+ * Inbox id of a settled envelope's notice (its outbox row keeps it): this
+ * prefix and the envelope's id. Inbox rows' ids are envelope ids (hex) or
+ * "n" and one (a notice kept as an inbox row: held, kept, expired).
+ */
+const SETTLED_PREFIX = "s";
+/** Settled notices pushed and not yet acknowledged, per client. */
+const NOTICE_WINDOW = 1024;
 /** Items a client has not acknowledged for this long are pushed again. */
 const REPUSH_AFTER_MS = 15_000;
 const REPUSH_CHECK_MS = 5_000;
@@ -57,7 +66,7 @@ const POOLED_CHUNK_MESSAGES = 8;
 export type { ClientLink } from "../protocol/mod.ts";
 
 /** A delivery notice's fields, as kept (JSON) in its inbox row after {@linkcode NOTICE_MARK}. */
-interface NoticeFields {
+interface InboxNoticeFields {
   ref: string;
   state: "delivered" | "failed" | "held" | "kept";
   reason?: string;
@@ -65,7 +74,7 @@ interface NoticeFields {
 }
 
 /** An inbox row to push; a notice just committed comes with its fields (no JSON read back). */
-type PushRow = InboxRecord & { notice?: NoticeFields };
+type PushRow = InboxRecord & { notice?: InboxNoticeFields };
 
 interface Session {
   user: UserName;
@@ -81,6 +90,13 @@ interface Session {
   chunkBytesOut: number;
   /** When a chunk was last pushed (from none out) or taken. */
   chunkProgressAtMs: number;
+  /**
+   * Settled notices (envelope ids) pushed and not yet deleted after the
+   * client's acknowledgement: a read of the store skips them.
+   */
+  noticesOut: Set<string>;
+  /** Settled notices may wait in the store unpushed (false once a read came back short). */
+  moreNotices: boolean;
 }
 
 /** Options of {@linkcode ClientHub}. */
@@ -136,11 +152,17 @@ export class ClientHub {
   #repush(): void {
     const now = this.#o.clock.nowMs();
     for (const s of this.#sessions.values()) {
-      if (s.unacked > 0 && now - s.progressAtMs >= REPUSH_AFTER_MS) {
-        this.#o.log.info("pushing unacknowledged items again", { user: s.user, items: s.unacked });
+      if ((s.unacked > 0 || s.noticesOut.size > 0) && now - s.progressAtMs >= REPUSH_AFTER_MS) {
+        this.#o.log.info("pushing unacknowledged items again", {
+          user: s.user,
+          items: s.unacked + s.noticesOut.size,
+        });
         s.pushedSeq = 0;
         s.unacked = 0;
+        s.noticesOut.clear();
+        s.moreNotices = true;
         this.#push(s);
+        this.#pushNotices(s);
       }
       // Chunks the client left here (their file was not offered yet, or it could not store
       // them) go again, so a chunk that overtook its offer is not stuck.
@@ -246,6 +268,8 @@ export class ClientHub {
       chunksOut: new Map(),
       chunkBytesOut: 0,
       chunkProgressAtMs: this.#o.clock.nowMs(),
+      noticesOut: new Set(),
+      moreNotices: true,
     };
     this.#sessions.set(user, s);
     link.onClose = () => {
@@ -266,6 +290,7 @@ export class ClientHub {
     const kp = this.#o.groups?.keyPackageCount(user);
     if (kp) this.#send(s, { type: "keyPackageCount", count: kp.count, lastResort: kp.lastResort });
     this.#push(s);
+    this.#pushNotices(s);
     this.#pushChunks(s);
   }
 
@@ -281,13 +306,19 @@ export class ClientHub {
       if (s && ev.kind === "chunks") this.#pushChunks(s);
       return;
     }
+    if (ev.kind === "notices") {
+      const s = this.#sessions.get(ev.owner);
+      if (s) this.#pushNotices(s, ev.notices);
+      return;
+    }
     if (ev.kind === "chunkResults") {
       // Not kept: a client that missed it retries the chunk and hears again.
       const s = this.#sessions.get(ev.owner);
       if (s) this.#send(s, { type: "chunkResult", results: ev.results });
       return;
     }
-    const fields: NoticeFields = {
+    // Held, kept, expired, and what a mailbox settled: an inbox row of its own (rare).
+    const fields: InboxNoticeFields = {
       ref: ev.id,
       state: ev.state,
       reason: ev.reason,
@@ -360,7 +391,7 @@ export class ClientHub {
     s.unacked++;
     if (r.bytes[0] === NOTICE_MARK) {
       // A notice read from the store is parsed; one just committed comes with its fields.
-      const n: NoticeFields = r.notice ??
+      const n: InboxNoticeFields = r.notice ??
         JSON.parse(new TextDecoder().decode(r.bytes.subarray(1)));
       this.#send(s, {
         type: "notice",
@@ -374,6 +405,58 @@ export class ClientHub {
     } else {
       this.#send(s, { type: "deliver", seq: r.seq, id: r.id, envelope: r.bytes });
     }
+  }
+
+  /**
+   * Pushes settled notices, at most {@linkcode NOTICE_WINDOW} unacknowledged.
+   * Notices just committed (`fresh`) go as they are when nothing older waits
+   * in the store and they fit; else (and at attach, after an ack that freed
+   * the window, on a repush) they are read from the store, oldest first,
+   * skipping the ones out. They are not in the inbox's seq order: each is
+   * about one of the user's own envelopes, and the client takes them in any
+   * order (a notice never steps a message's state back).
+   */
+  #pushNotices(s: Session, fresh?: SettledNotice[]): void {
+    if (this.#sessions.get(s.user) !== s) return;
+    if (fresh && !s.moreNotices && s.noticesOut.size + fresh.length <= NOTICE_WINDOW) {
+      for (const n of fresh) if (!s.noticesOut.has(n.id)) this.#pushNotice(s, n);
+      return;
+    }
+    if (fresh) s.moreNotices = true;
+    // Read again once half the window is free: one read per many acks, not one per ack.
+    if (!s.moreNotices || s.noticesOut.size > NOTICE_WINDOW / 2) return;
+    const limit = NOTICE_WINDOW;
+    const rows = this.#o.store.noticesFor(s.user, limit);
+    s.moreNotices = rows.length === limit;
+    for (const r of rows) {
+      if (s.noticesOut.size >= NOTICE_WINDOW) {
+        s.moreNotices = true;
+        return;
+      }
+      if (s.noticesOut.has(r.id)) continue;
+      let n;
+      try {
+        n = decodeNotice(r.notice);
+      } catch (e) {
+        this.#o.log.warn("cannot read a kept notice", { id: r.id, why: (e as Error).message });
+        continue;
+      }
+      this.#pushNotice(s, { seq: r.seq, id: r.id, ...n });
+    }
+  }
+
+  #pushNotice(s: Session, n: SettledNotice): void {
+    s.progressAtMs = this.#o.clock.nowMs();
+    s.noticesOut.add(n.id);
+    this.#send(s, {
+      type: "notice",
+      seq: n.seq,
+      id: SETTLED_PREFIX + n.id,
+      ref: n.id,
+      state: n.state,
+      ...(n.reason !== undefined ? { reason: n.reason } : {}),
+      ...(n.users ? { users: n.users } : {}),
+    });
   }
 
   /**
@@ -451,21 +534,34 @@ export class ClientHub {
         }
         return;
       case "ack": {
-        const ids = m.ids;
+        const ids: string[] = [];
+        const settled: string[] = [];
+        for (const id of m.ids) {
+          if (id.startsWith(SETTLED_PREFIX)) settled.push(id.slice(SETTLED_PREFIX.length));
+          else ids.push(id);
+        }
         s.unacked = Math.max(0, s.unacked - ids.length);
         s.progressAtMs = this.#o.clock.nowMs();
         let gone: Array<{ kind: InboxKind; bytes: number }> = [];
         // Nobody waits for the delete to be flushed: lost with the power, the rows are pushed
         // again and the client knows their ids. Nor for its commit: it joins the next batch
-        // (deferred); what waits is pushed then, one read for all the acks of that batch.
+        // (deferred); what waits is pushed then, one read for all the acks of that batch. A
+        // settled notice stays "out" until its row is deleted, so no read pushes it again.
         this.#o.committer.job({
           write: () => {
-            gone = this.#o.store.inboxDelete(s.user, ids);
+            if (ids.length > 0) gone = this.#o.store.inboxDelete(s.user, ids);
+            if (settled.length > 0) this.#o.store.noticesDelete(s.user, settled);
           },
           committed: () => {
-            this.#o.delivery.released(s.user, gone);
-            this.#push(s, true);
-            this.#pushChunks(s);
+            if (ids.length > 0) {
+              this.#o.delivery.released(s.user, gone);
+              this.#push(s, true);
+              this.#pushChunks(s);
+            }
+            if (settled.length > 0) {
+              for (const id of settled) s.noticesOut.delete(id);
+              if (s.moreNotices) this.#pushNotices(s);
+            }
           },
           defer: true,
         });

@@ -63,6 +63,7 @@ import { Outbox, type OutboxEntry } from "./outbox.ts";
 import { ReceiptBatcher } from "./receipt_batcher.ts";
 import type { ResourceState } from "./resource_state.ts";
 import { type ReceiptStatus, TEMPORARY_STATUSES } from "./receipt.ts";
+import { encodeNotice, type SettledNotice } from "./notice.ts";
 
 export { DeliveryError } from "./errors.ts";
 
@@ -81,6 +82,11 @@ export type DeliveryEvent =
     /** Per-user results of a group envelope: address → receipt status. */
     users?: Record<string, string>;
   }
+  /**
+   * Receipts settled these outbox rows of `owner`'s: their notices are
+   * committed (each kept in its row until the client acknowledges it).
+   */
+  | { kind: "notices"; owner: UserName; notices: SettledNotice[] }
   | {
     kind: "inbox";
     owner: UserName;
@@ -176,6 +182,8 @@ const MAX_REQUEST_BODY = 64 * 1024;
 const EXPIRY_MS = 1_000;
 const SWEEP_MS = 60_000;
 const SWEEP_ROWS = 5_000;
+/** A notice the client has not taken is kept this long (as an inbox row was before). */
+export const NOTICE_KEEP_MS = 8 * 24 * 3600_000;
 
 /** Why a chunk was refused, as its sender's client is told. */
 const CHUNK_REFUSALS: Record<string, string> = {
@@ -926,7 +934,11 @@ export class Delivery {
    */
   #settle(entries: ReceiptEntry[], from: NodeId): void {
     const done: Array<
-      [{ id: string; owner: UserName; bytes: number }, ReceiptStatus, UserResult[] | undefined]
+      [
+        { id: string; seq: number; owner: UserName; bytes: number },
+        ReceiptStatus,
+        UserResult[] | undefined,
+      ]
     > = [];
     const held = new Map<NodeId, OutboxEntry[]>();
     const chunks = new Map<UserName, ChunkResult[]>();
@@ -974,23 +986,50 @@ export class Delivery {
         continue;
       }
       this.#outbox.remove(hex);
-      done.push([{ id: hex, owner: p.owner, bytes: p.bytes.length }, entry.status, entry.users]);
+      done.push([
+        { id: hex, seq: p.seq, owner: p.owner, bytes: p.bytes.length },
+        entry.status,
+        entry.users,
+      ]);
     }
     for (const [mailbox, list] of held) this.#custody.held(list, mailbox);
     for (const [owner, results] of chunks) {
       this.#emit({ kind: "chunkResults", owner, results });
     }
     if (done.length === 0) return;
-    // Nobody waits for the delete to be flushed: lost with the power, the envelope is sent again
-    // and its destination answers from its de-duplication record.
-    for (const [p] of done) this.#settling.add(p.id);
+    // Settled rows keep their notice (a user's) until the client takes it; the node's own go.
+    // Nobody waits for the flush: lost with the power, the envelope is sent again and its
+    // destination answers from its de-duplication record.
+    const gone: string[] = [];
+    const settled: Array<{ id: string; notice: string; keepUntilMs: number }> = [];
+    const notices = new Map<UserName, SettledNotice[]>();
+    for (const [p, status, users] of done) {
+      this.#settling.add(p.id);
+      if (p.owner === NODE_OWNER) {
+        gone.push(p.id);
+        continue;
+      }
+      const n: SettledNotice = status === "stored"
+        ? { seq: p.seq, id: p.id, state: "delivered" }
+        : { seq: p.seq, id: p.id, state: "failed", reason: status };
+      if (users) n.users = userMap(users, from);
+      settled.push({ id: p.id, notice: encodeNotice(n), keepUntilMs: now + NOTICE_KEEP_MS });
+      let list = notices.get(p.owner);
+      if (!list) notices.set(p.owner, list = []);
+      list.push(n);
+    }
     this.#o.committer.job({
-      write: () => this.#o.store.outboxDelete(done.map(([p]) => p.id)),
+      write: () => {
+        if (gone.length > 0) this.#o.store.outboxDelete(gone);
+        if (settled.length > 0) this.#o.store.outboxSettle(settled);
+      },
+      // Told once committed (a crash of the process keeps them), one event per user.
       committed: () => {
         for (const [p] of done) {
           this.#settling.delete(p.id);
           this.#o.budgets.outboxRelease(p.owner, p.bytes);
         }
+        for (const [owner, list] of notices) this.#emit({ kind: "notices", owner, notices: list });
       },
       failed: () => {
         for (const [p] of done) this.#settling.delete(p.id);
@@ -1000,19 +1039,6 @@ export class Delivery {
       defer: true,
     });
     this.#sendSoon();
-    // The receipt is the fact ("delivered" is true once the destination has it): told now, so the
-    // client hub's notices join the delete's transaction instead of one of their own in the next
-    // turn (the hub pushes a notice only once it is committed).
-    for (const [p, status, users] of done) {
-      this.#emit({
-        kind: "state",
-        owner: p.owner,
-        id: p.id,
-        state: status === "stored" ? "delivered" : "failed",
-        reason: status === "stored" ? undefined : status,
-        ...(users ? { users: userMap(users, from) } : {}),
-      });
-    }
   }
 
   #sendScheduled = false;

@@ -197,11 +197,13 @@ Deno.test("Delivery: an envelope receipted just before its expiry is delivered, 
     a.delivery.receiveLocal(receipt, encodeEnvelope(receipt), SELF);
     clock.advance(61_000);
     await until(
-      "the outbox row's delete",
+      "the outbox row settled",
       () => a.store.outboxExpired(clock.nowMs(), 10).length === 0,
     );
     await new Promise((r) => setTimeout(r, 50));
-    const states = a.events.flatMap((ev) => ev.kind === "state" ? [ev.state] : []);
+    const states = a.events.flatMap((ev) =>
+      ev.kind === "state" ? [ev.state] : ev.kind === "notices" ? ev.notices.map((n) => n.state) : []
+    );
     assert.deepEqual(states, ["delivered"]);
   } finally {
     a.close();

@@ -26,6 +26,20 @@ export interface OutboxRecord {
   expiresAtMs: number;
 }
 
+/**
+ * A delivery notice kept in its settled outbox row until the client
+ * acknowledges it (the row's envelope bytes are gone by then).
+ */
+export interface NoticeRecord {
+  /** The outbox row's seq (order of submission). */
+  seq: number;
+  /** The envelope's id (hex). */
+  id: string;
+  owner: UserName;
+  /** What the client is told, as {@linkcode MessageStore.outboxSettle} kept it. */
+  notice: string;
+}
+
 /** What kind of inbox row it is, for budgets (requests from strangers are counted apart). */
 export type InboxKind = "request" | "message" | "notice";
 
@@ -72,13 +86,25 @@ export interface MessageStore {
    */
   outboxAdd(rows: Array<Omit<OutboxRecord, "seq">>): number[];
   outboxDelete(ids: string[]): void;
-  /** Destination nodes with something in the outbox. */
+  /**
+   * Settles outbox rows by their destination's receipt: a row waits no more
+   * (it leaves the destination's pages, the expiry and the usage) and keeps
+   * only `notice` for its owner's client, until the client acknowledges it
+   * ({@linkcode noticesDelete}) or `keepUntilMs` passes (purgeExpired).
+   * Rows settled already are left as they are.
+   */
+  outboxSettle(rows: Array<{ id: string; notice: string; keepUntilMs: number }>): void;
+  /** Up to `limit` notices of settled outbox rows of `owner`, oldest first. */
+  noticesFor(owner: UserName, limit: number): NoticeRecord[];
+  /** Deletes settled outbox rows of `owner` (the client took their notices); returns how many. */
+  noticesDelete(owner: UserName, ids: string[]): number;
+  /** Destination nodes with something in the outbox (waiting for a receipt). */
   outboxDestinations(): NodeId[];
-  /** Up to `limit` envelopes for `dest` after `afterSeq`, oldest first. */
+  /** Up to `limit` envelopes for `dest` after `afterSeq` not settled yet, oldest first. */
   outboxPage(dest: NodeId, afterSeq: number, limit: number): OutboxRecord[];
-  /** Up to `limit` envelopes (any destination) whose expiry is at or before `nowMs`. */
+  /** Up to `limit` unsettled envelopes (any destination) whose expiry is at or before `nowMs`. */
   outboxExpired(nowMs: number, limit: number): OutboxRecord[];
-  /** Rows and bytes in the outbox per local user. */
+  /** Rows and bytes in the outbox per local user (settled rows not counted). */
   outboxUsage(): Map<UserName, { rows: number; bytes: number }>;
 
   /**
@@ -107,8 +133,9 @@ export interface MessageStore {
   /** De-duplication ids remembered per origin node. */
   deliveredUsage(): Map<NodeId, number>;
   /**
-   * Forgets inbox rows and de-duplication ids whose keep-until has passed
-   * (at most `limit` of each); says what went, so budgets can give it back.
+   * Forgets inbox rows, de-duplication ids and settled outbox rows (their
+   * notices) whose keep-until has passed (at most `limit` of each); says what
+   * went, so budgets can give it back (settled rows hold no budget).
    */
   purgeExpired(nowMs: number, limit: number): {
     inbox: Array<{ owner: UserName; kind: InboxKind; bytes: number }>;

@@ -15,6 +15,7 @@ export type {
   InboxRecord,
   InboxUsage,
   MessageStore,
+  NoticeRecord,
   OutboxRecord,
 } from "./message_store.ts";
 export type { CustodyRecord, HeldRecord, MailboxStore, ServedRecord } from "./mailbox_store.ts";

@@ -119,7 +119,61 @@ Deno.test("openSqliteNodeStore() migrates a version 2 store: peers kept, pins ta
       value: string;
     };
     check.close();
-    assert.equal(row.value, "3");
+    assert.equal(row.value, "4");
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("openSqliteNodeStore() migrates a version 3 store: outbox rows kept, settled rows keep notices", () => {
+  const dir = Deno.makeTempDirSync({ dir: ".tmp" });
+  try {
+    const path = `${dir}/s.db`;
+    const old = openSqliteNodeStore(path);
+    const row = (id: string) => ({
+      id,
+      owner: "alice" as UserName,
+      dest: toNodeId("bob"),
+      bytes: new Uint8Array([1, 2]),
+      expiresAtMs: 5_000,
+    });
+    old.outboxAdd([row("e1"), row("e2")]);
+    old.close();
+    // Make it look like a store written by version 3 (no notice column, full indexes).
+    const raw = new DatabaseSync(path);
+    raw.exec(
+      `DROP INDEX outbox_waiting; DROP INDEX outbox_waiting_expiry; DROP INDEX outbox_notices;
+      ALTER TABLE outbox DROP COLUMN notice;
+      CREATE INDEX outbox_dest ON outbox (dest, seq); CREATE INDEX outbox_expiry ON outbox (expires_at_ms);
+      UPDATE meta SET value = '3' WHERE key = 'schema'`,
+    );
+    raw.close();
+    const s = openSqliteNodeStore(path);
+    assert.deepEqual(s.outboxPage(toNodeId("bob"), 0, 10).map((r) => r.id), ["e1", "e2"]);
+    s.outboxSettle([{ id: "e1", notice: "delivered", keepUntilMs: 9_000 }]);
+    assert.deepEqual(s.outboxPage(toNodeId("bob"), 0, 10).map((r) => r.id), ["e2"]);
+    assert.deepEqual(s.outboxExpired(6_000, 10).map((r) => r.id), ["e2"]);
+    assert.deepEqual(
+      s.noticesFor("alice" as UserName, 10).map((r) => [r.id, r.notice]),
+      [["e1", "delivered"]],
+    );
+    // Settled once: a second settle leaves the notice as it was.
+    s.outboxSettle([{ id: "e1", notice: "{}", keepUntilMs: 1 }]);
+    assert.equal(s.noticesFor("alice" as UserName, 10)[0].notice, "delivered");
+    // Kept until its keep-until, then purged; the unsettled row is the sweep's to expire.
+    s.purgeExpired(8_999, 10);
+    assert.equal(s.noticesFor("alice" as UserName, 10).length, 1);
+    s.purgeExpired(9_001, 10);
+    assert.equal(s.noticesFor("alice" as UserName, 10).length, 0);
+    assert.deepEqual(s.outboxPage(toNodeId("bob"), 0, 10).map((r) => r.id), ["e2"]);
+    assert.equal(s.noticesDelete("alice" as UserName, ["e2"]), 0, "an unsettled row stays");
+    s.close();
+    const check = new DatabaseSync(path);
+    const v = check.prepare("SELECT value FROM meta WHERE key = 'schema'").get() as {
+      value: string;
+    };
+    check.close();
+    assert.equal(v.value, "4");
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }

@@ -8,6 +8,7 @@ import type {
   InboxRecord,
   InboxUsage,
   MessageStore,
+  NoticeRecord,
   OutboxRecord,
 } from "./message_store.ts";
 
@@ -72,15 +73,33 @@ export function messageStatements(db: DatabaseSync, wal?: WalSync): MessageStore
       "INSERT OR IGNORE INTO outbox (id, owner, dest, bytes, expires_at_ms) VALUES (?, ?, ?, ?, ?)",
     ),
     outboxDelete: db.prepare("DELETE FROM outbox WHERE id = ?"),
-    outboxDestinations: db.prepare("SELECT DISTINCT dest FROM outbox"),
+    // A settled row keeps its notice only: the envelope's bytes go, and its keep-until replaces
+    // the envelope's expiry. It leaves the partial indexes of waiting rows (sqlite_node_store.ts).
+    outboxSettle: db.prepare(
+      "UPDATE outbox SET notice = ?, bytes = x'', expires_at_ms = ? WHERE id = ? AND notice IS NULL",
+    ),
+    noticesFor: db.prepare(
+      "SELECT seq, id, owner, notice FROM outbox WHERE owner = ? AND notice IS NOT NULL " +
+        "ORDER BY seq LIMIT ?",
+    ),
+    noticeDelete: db.prepare(
+      "DELETE FROM outbox WHERE owner = ? AND id = ? AND notice IS NOT NULL",
+    ),
+    expiredNotices: db.prepare(
+      "DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox WHERE notice IS NOT NULL " +
+        "AND expires_at_ms < ? LIMIT ?)",
+    ),
+    outboxDestinations: db.prepare("SELECT DISTINCT dest FROM outbox WHERE notice IS NULL"),
     outboxPage: db.prepare(
-      "SELECT * FROM outbox WHERE dest = ? AND seq > ? ORDER BY seq LIMIT ?",
+      "SELECT * FROM outbox WHERE dest = ? AND seq > ? AND notice IS NULL ORDER BY seq LIMIT ?",
     ),
     outboxExpired: db.prepare(
-      "SELECT * FROM outbox WHERE expires_at_ms <= ? ORDER BY expires_at_ms LIMIT ?",
+      "SELECT * FROM outbox WHERE expires_at_ms <= ? AND notice IS NULL " +
+        "ORDER BY expires_at_ms LIMIT ?",
     ),
     outboxUsage: db.prepare(
-      "SELECT owner, count(*) AS n, sum(length(bytes)) AS b FROM outbox GROUP BY owner",
+      "SELECT owner, count(*) AS n, sum(length(bytes)) AS b FROM outbox WHERE notice IS NULL " +
+        "GROUP BY owner",
     ),
     delivered: db.prepare("SELECT 1 AS x FROM delivered WHERE id = ?"),
     deliveredFrom: db.prepare("SELECT 1 AS x FROM delivered WHERE id = ? AND origin = ?"),
@@ -167,6 +186,23 @@ export function messageStatements(db: DatabaseSync, wal?: WalSync): MessageStore
       store.transaction(() => {
         for (const id of ids) q.outboxDelete.run(id);
       }),
+    outboxSettle: (rows) =>
+      store.transaction(() => {
+        for (const r of rows) q.outboxSettle.run(r.notice, r.keepUntilMs, r.id);
+      }),
+    noticesFor: (owner, limit) =>
+      (q.noticesFor.all(owner, limit) as Row[]).map((r): NoticeRecord => ({
+        seq: r.seq as number,
+        id: r.id as string,
+        owner: r.owner as UserName,
+        notice: r.notice as string,
+      })),
+    noticesDelete: (owner, ids) =>
+      store.transaction(() => {
+        let n = 0;
+        for (const id of ids) n += Number(q.noticeDelete.run(owner, id).changes);
+        return n;
+      }),
     outboxDestinations: () => (q.outboxDestinations.all() as Row[]).map((r) => r.dest as NodeId),
     outboxPage: (dest, afterSeq, limit) =>
       (q.outboxPage.all(dest, afterSeq, limit) as Row[]).map(toOutbox),
@@ -251,6 +287,7 @@ export function messageStatements(db: DatabaseSync, wal?: WalSync): MessageStore
           q.deleteDeliveredId.run(r.id as string);
           return { origin: (r.origin as NodeId | null) ?? null };
         });
+        q.expiredNotices.run(nowMs, limit);
         return { inbox, delivered };
       }),
     setContactPolicy: (owner, address, policy: ContactPolicy | null) => {

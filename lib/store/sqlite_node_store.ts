@@ -7,7 +7,8 @@ import { ORIGIN_PINS_SCHEMA, sqliteOriginPins } from "./sqlite_origin_pins.ts";
 import { MAILBOX_SCHEMA, mailboxStatements } from "./sqlite_mailbox_store.ts";
 
 // 3: origin_pins (routing keys that survive restarts), created by SCHEMA below.
-const SCHEMA_VERSION = 3;
+// 4: outbox.notice (a settled row keeps its delivery notice until the client takes it).
+const SCHEMA_VERSION = 4;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -38,7 +39,8 @@ CREATE TABLE IF NOT EXISTS outbox (
   owner TEXT NOT NULL,
   dest TEXT NOT NULL,
   bytes BLOB NOT NULL,
-  expires_at_ms INTEGER NOT NULL
+  expires_at_ms INTEGER NOT NULL,
+  notice TEXT
 ) STRICT;
 CREATE TABLE IF NOT EXISTS inbox (
   seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -67,10 +69,25 @@ ${MAILBOX_SCHEMA}`;
 const INDEXES = `
 CREATE INDEX IF NOT EXISTS inbox_owner ON inbox (owner, seq);
 CREATE INDEX IF NOT EXISTS inbox_keep ON inbox (keep_until_ms);
-CREATE INDEX IF NOT EXISTS outbox_dest ON outbox (dest, seq);
-CREATE INDEX IF NOT EXISTS outbox_expiry ON outbox (expires_at_ms);
+DROP INDEX IF EXISTS outbox_dest;
+DROP INDEX IF EXISTS outbox_expiry;
+CREATE INDEX IF NOT EXISTS outbox_waiting ON outbox (dest, seq) WHERE notice IS NULL;
+CREATE INDEX IF NOT EXISTS outbox_waiting_expiry ON outbox (expires_at_ms) WHERE notice IS NULL;
+CREATE INDEX IF NOT EXISTS outbox_notices ON outbox (owner, seq) WHERE notice IS NOT NULL;
 CREATE INDEX IF NOT EXISTS delivered_keep ON delivered (keep_until_ms);
 `;
+
+/**
+ * Version 3 → 4: a settled outbox row keeps its notice (in place of an inbox
+ * row of kind 'notice', which an older node wrote and this one still pushes).
+ * The column is added unless SCHEMA has just created the table with it.
+ */
+function migrate3To4(db: DatabaseSync): string {
+  const columns = db.prepare("PRAGMA table_info(outbox)").all() as Array<{ name: string }>;
+  return columns.some((c) => c.name === "notice")
+    ? ""
+    : "ALTER TABLE outbox ADD COLUMN notice TEXT;";
+}
 
 /** Version 1 → 2: inbox rows get a kind and a keep-until, de-duplication ids an origin. */
 const MIGRATE_1_TO_2 = `
@@ -155,10 +172,14 @@ export function openSqliteNodeStore(path: string): NodeStore {
   if (!version) {
     db.prepare("INSERT INTO meta (key, value) VALUES ('schema', ?)").run(String(SCHEMA_VERSION));
   } else if (Number(version.value) === 1) {
-    db.exec(`BEGIN; ${MIGRATE_1_TO_2} UPDATE meta SET value = '3' WHERE key = 'schema'; COMMIT;`);
-  } else if (Number(version.value) === 2) {
-    // Version 3 only adds origin_pins, which SCHEMA has just created.
-    db.exec("UPDATE meta SET value = '3' WHERE key = 'schema'");
+    db.exec(
+      `BEGIN; ${MIGRATE_1_TO_2} ${
+        migrate3To4(db)
+      } UPDATE meta SET value = '4' WHERE key = 'schema'; COMMIT;`,
+    );
+  } else if (Number(version.value) === 2 || Number(version.value) === 3) {
+    // Version 3 only added origin_pins, which SCHEMA has just created.
+    db.exec(`BEGIN; ${migrate3To4(db)} UPDATE meta SET value = '4' WHERE key = 'schema'; COMMIT;`);
   } else if (Number(version.value) !== SCHEMA_VERSION) {
     db.close();
     throw new Error(

@@ -1,0 +1,179 @@
+/**
+ * The sender's node in process, for the notice tests: delivery, the group
+ * committer and the client hub on a real store in `dir`, the network faked
+ * (`nb` answers with receipts the test makes). Clients attach in process and
+ * record what they are pushed.
+ */
+import { join } from "node:path";
+import { BudgetRegistry, ThrottledLog } from "../../lib/budget.ts";
+import type { LinkSelf } from "../../lib/channel/mod.ts";
+import { type Clock, SYSTEM_CLOCK } from "../../lib/clock.ts";
+import { LIMIT_KEYS, type Limits } from "../../lib/config.ts";
+import type { Federation } from "../../lib/federation/mod.ts";
+import { type NodeId, toAddress, toNodeId, type UserName } from "../../lib/ids.ts";
+import { SILENT_LOGGER } from "../../lib/log.ts";
+import type { BundleService } from "../../lib/node/bundle_service.ts";
+import { ClientHub } from "../../lib/node/client_hub.ts";
+import { Committer } from "../../lib/node/committer.ts";
+import { Delivery, type DeliveryNetwork } from "../../lib/node/delivery.ts";
+import { DeliveryBudgets } from "../../lib/node/delivery_budgets.ts";
+import { FileSpool } from "../../lib/node/file_spool.ts";
+import { encodeReceiptEntries } from "../../lib/node/group_receipt.ts";
+import type { ReceiptStatus } from "../../lib/node/receipt.ts";
+import { ResourceState } from "../../lib/node/resource_state.ts";
+import {
+  type ClientMessage,
+  decodeClientMessage,
+  encodeClientMessage,
+  encodeEnvelope,
+  type Envelope,
+  nodeEnvelope,
+} from "../../lib/protocol/mod.ts";
+import { openSqliteNodeStore } from "../../lib/store/mod.ts";
+
+export const NA = toNodeId("na");
+export const NB = toNodeId("nb");
+export const ALICE = "alice" as UserName;
+const LIMITS = Object.fromEntries(LIMIT_KEYS.map((k) => [k.field, k.default])) as unknown as Limits;
+
+/** A client attached in process: what it was pushed, and a way to acknowledge. */
+export interface TestClient {
+  got: ClientMessage[];
+  ack(ids: string[]): void;
+  close(): void;
+}
+
+/** Node `na` with alice's account, on the store in `dir`. */
+export async function senderNode(dir: string, clock: Clock = SYSTEM_CLOCK) {
+  const store = openSqliteNodeStore(join(dir, "node.db"));
+  if (!store.getAccount(ALICE)) {
+    for (const name of [ALICE, "mallory" as UserName]) {
+      store.putAccount({
+        name,
+        publicKey: null,
+        enrollHash: null,
+        bundle: null,
+        listed: true,
+        createdAtMs: 0,
+      });
+    }
+  }
+  const resources = new ResourceState(clock, SILENT_LOGGER);
+  const committer = new Committer(store, SILENT_LOGGER, resources);
+  const network: DeliveryNetwork = {
+    sendEncoded: () => NB,
+    send: () => "forwarded",
+    reportMiss: () => {},
+    reportDelivered: () => {},
+    nextHop: () => NB,
+    disconnect: () => {},
+    hasRoute: () => true,
+    signOwn: (b) => b,
+    verify: () => null,
+    mailboxesOf: () => [],
+  };
+  const spool = await FileSpool.open({
+    dir: join(dir, "files"),
+    maxFileBytes: 1 << 20,
+    quotaBytes: 1 << 20,
+    totalBytes: 1 << 20,
+    keepMs: 60_000,
+    log: SILENT_LOGGER,
+  });
+  const delivery = new Delivery({
+    self: NA,
+    store,
+    committer,
+    network,
+    spool,
+    budgets: new DeliveryBudgets(new BudgetRegistry(SILENT_LOGGER, clock), LIMITS, store),
+    clock,
+    log: SILENT_LOGGER,
+    throttled: new ThrottledLog(SILENT_LOGGER, clock),
+  });
+  const federation = {
+    setUsers: () => {},
+    router: { directory: () => [] },
+  } as unknown as Federation;
+  const hub = new ClientHub({
+    self: { nodeId: NA } as unknown as LinkSelf,
+    store,
+    committer,
+    federation,
+    bundles: {} as BundleService,
+    delivery,
+    resources,
+    spool,
+    clock,
+    log: SILENT_LOGGER,
+    handshakeTimeoutMs: 1000,
+  });
+  return {
+    store,
+    delivery,
+    hub,
+    /** Attaches `user`'s client; it records every message pushed to it. */
+    attach(user: UserName = ALICE): TestClient {
+      const got: ClientMessage[] = [];
+      const link = {
+        send: (b: Uint8Array) => got.push(decodeClientMessage(b)),
+        close: () => {},
+        onMessage: null as ((b: Uint8Array) => void) | null,
+        onClose: (_r: string) => {},
+      };
+      hub.attach(user, link);
+      return {
+        got,
+        ack: (ids) => link.onMessage?.(encodeClientMessage({ type: "ack", ids })),
+        close: () => link.onClose("gone"),
+      };
+    },
+    /** Submits a message from alice to bob@nb; resolves with its id once "sent". */
+    async send(n: number): Promise<string> {
+      const now = clock.nowMs();
+      const e = {
+        id: new Uint8Array(16).fill(0).map((_, i) => (i < 4 ? (n >>> (8 * i)) & 255 : 7)),
+        kind: "message",
+        ttl: 32,
+        createdAtMs: now,
+        expiresAtMs: now + 600_000,
+        from: toAddress("alice@na"),
+        to: toAddress("bob@nb"),
+        body: new Uint8Array([1, 2, 3]),
+      } as Envelope;
+      return (await delivery.submit(ALICE, encodeEnvelope(e))).id;
+    },
+    /** `nb`'s receipt for envelopes of ours. */
+    receipt(ids: string[], status: ReceiptStatus = "stored", from: NodeId = NB): void {
+      const r = nodeEnvelope({
+        kind: "receipt",
+        from,
+        to: NA,
+        body: encodeReceiptEntries(ids.map((id) => ({ id: Uint8Array.fromHex(id), status }))),
+        nowMs: clock.nowMs(),
+        lifetimeMs: 60_000,
+      });
+      delivery.receiveLocal(r, encodeEnvelope(r), from);
+    },
+    close() {
+      hub.stop();
+      delivery.stop();
+      committer.close();
+      store.close();
+    },
+  };
+}
+
+/** Settled notices (`s…` ids) among what a client got. */
+export function settledNotices(got: ClientMessage[]) {
+  return got.flatMap((m) => m.type === "notice" && m.id.startsWith("s") ? [m] : []);
+}
+
+/** Polls `fn` every turn, for at most `ms`. */
+export async function until(what: string, fn: () => boolean, ms = 5_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!fn()) {
+    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 1));
+  }
+}
