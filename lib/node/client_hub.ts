@@ -506,67 +506,89 @@ export class ClientHub {
       this.#send(s, { type: "error", message: (e as Error).message });
       return;
     }
-    this.#handle(s, m).catch((e) => {
-      this.#o.log.warn("client request failed", {
-        user: s.user,
-        type: m.type,
-        why: (e as Error).message,
+    // The two messages of every chat message are served without an async frame of their own.
+    try {
+      if (m.type === "submit") return this.#submit(s, m.req, m.envelope);
+      if (m.type === "ack") return this.#ack(s, m.ids);
+    } catch (e) {
+      return this.#requestFailed(s, m, e);
+    }
+    this.#handle(s, m).catch((e) => this.#requestFailed(s, m, e));
+  }
+
+  #requestFailed(s: Session, m: ClientMessage, e: unknown): void {
+    this.#o.log.warn("client request failed", {
+      user: s.user,
+      type: m.type,
+      why: (e as Error).message,
+    });
+    this.#send(s, { type: "error", message: (e as Error).message });
+  }
+
+  /** A submission: answered `submitted` once durable, or with the refusal. */
+  #submit(s: Session, req: number, envelope: Uint8Array): void {
+    const refused = (e: unknown) => {
+      if (!(e instanceof DeliveryError)) throw e;
+      this.#send(s, { type: "submitted", req, error: e.message });
+    };
+    let submitted;
+    try {
+      submitted = this.#o.delivery.submit(s.user, envelope);
+    } catch (e) {
+      return refused(e);
+    }
+    submitted.then((r) => {
+      this.#send(s, {
+        type: "submitted",
+        req,
+        id: r.id,
+        state: r.state,
+        ...(r.users ? { users: r.users } : {}),
       });
-      this.#send(s, { type: "error", message: (e as Error).message });
+    }, refused).catch((e) => this.#requestFailed(s, { type: "submit", req, envelope }, e));
+  }
+
+  /** Acknowledged inbox items and settled notices: deleted in the next batch. */
+  #ack(s: Session, acked: string[]): void {
+    const ids: string[] = [];
+    const settled: string[] = [];
+    for (const id of acked) {
+      if (id.startsWith(SETTLED_PREFIX)) settled.push(id.slice(SETTLED_PREFIX.length));
+      else ids.push(id);
+    }
+    s.unacked = Math.max(0, s.unacked - ids.length);
+    s.progressAtMs = this.#o.clock.nowMs();
+    let gone: Array<{ kind: InboxKind; bytes: number }> = [];
+    // Nobody waits for the delete to be flushed: lost with the power, the rows are pushed
+    // again and the client knows their ids. Nor for its commit: it joins the next batch
+    // (deferred); what waits is pushed then, one read for all the acks of that batch. A
+    // settled notice stays "out" until its row is deleted, so no read pushes it again.
+    this.#o.committer.job({
+      write: () => {
+        if (ids.length > 0) gone = this.#o.store.inboxDelete(s.user, ids);
+        if (settled.length > 0) this.#o.store.noticesDelete(s.user, settled);
+      },
+      committed: () => {
+        if (ids.length > 0) {
+          this.#o.delivery.released(s.user, gone);
+          this.#push(s, true);
+          this.#pushChunks(s);
+        }
+        if (settled.length > 0) {
+          for (const id of settled) s.noticesOut.delete(id);
+          if (s.moreNotices) this.#pushNotices(s);
+        }
+      },
+      defer: true,
     });
   }
 
   async #handle(s: Session, m: ClientMessage): Promise<void> {
     switch (m.type) {
       case "submit":
-        try {
-          const r = await this.#o.delivery.submit(s.user, m.envelope);
-          this.#send(s, {
-            type: "submitted",
-            req: m.req,
-            id: r.id,
-            state: r.state,
-            ...(r.users ? { users: r.users } : {}),
-          });
-        } catch (e) {
-          if (!(e instanceof DeliveryError)) throw e;
-          this.#send(s, { type: "submitted", req: m.req, error: e.message });
-        }
-        return;
-      case "ack": {
-        const ids: string[] = [];
-        const settled: string[] = [];
-        for (const id of m.ids) {
-          if (id.startsWith(SETTLED_PREFIX)) settled.push(id.slice(SETTLED_PREFIX.length));
-          else ids.push(id);
-        }
-        s.unacked = Math.max(0, s.unacked - ids.length);
-        s.progressAtMs = this.#o.clock.nowMs();
-        let gone: Array<{ kind: InboxKind; bytes: number }> = [];
-        // Nobody waits for the delete to be flushed: lost with the power, the rows are pushed
-        // again and the client knows their ids. Nor for its commit: it joins the next batch
-        // (deferred); what waits is pushed then, one read for all the acks of that batch. A
-        // settled notice stays "out" until its row is deleted, so no read pushes it again.
-        this.#o.committer.job({
-          write: () => {
-            if (ids.length > 0) gone = this.#o.store.inboxDelete(s.user, ids);
-            if (settled.length > 0) this.#o.store.noticesDelete(s.user, settled);
-          },
-          committed: () => {
-            if (ids.length > 0) {
-              this.#o.delivery.released(s.user, gone);
-              this.#push(s, true);
-              this.#pushChunks(s);
-            }
-            if (settled.length > 0) {
-              for (const id of settled) s.noticesOut.delete(id);
-              if (s.moreNotices) this.#pushNotices(s);
-            }
-          },
-          defer: true,
-        });
-        return;
-      }
+        return this.#submit(s, m.req, m.envelope);
+      case "ack":
+        return this.#ack(s, m.ids);
       case "chunkSubmit": {
         let result;
         try {
