@@ -56,6 +56,15 @@ export interface CommitJob {
    */
   then?: () => void;
   /**
+   * Runs once committed, for news that waits for nothing but goes to the same
+   * client as the batch's acknowledgements: with the batch's `then`s when the
+   * batch is flushed (one client message record for both: a seal and a socket
+   * write less per batch), at once after the commit when nobody waits for a
+   * flush. Not when the commit fails; when the flush fails, after `failed`
+   * (the write is in the store).
+   */
+  told?: () => void;
+  /**
    * Runs when the commit or the flush failed; `inStore` says whether the
    * transaction was committed (the flush failed after it: `committed` ran).
    */
@@ -143,6 +152,7 @@ export class Committer {
     }
     for (const j of jobs) if (j.committed) this.#run(j.committed);
     if (!jobs.some((j) => j.then)) {
+      for (const j of jobs) if (j.told) this.#run(j.told);
       // Nobody waits for the disk: the next flush takes it along.
       this.#resources?.storeWorked();
       this.#unsynced = true;
@@ -174,12 +184,14 @@ export class Committer {
         this.#syncing = false;
         this.#resources?.storeWorked();
         for (const j of jobs) this.#run(() => j.then?.());
+        for (const j of jobs) if (j.told) this.#run(j.told);
         // What came meanwhile is one batch, committed and flushed now.
         this.flush();
       },
       (e) => {
         this.#syncing = false;
         this.#failed(e, jobs, "flush failed", true);
+        for (const j of jobs) if (j.told) this.#run(j.told);
         this.flush();
       },
     );

@@ -180,3 +180,33 @@ Deno.test("Committer: a deferred write with nothing to join is committed on its 
   assert.equal(f.syncs.length, 0);
   c.close();
 });
+
+Deno.test("Committer: `told` runs with the batch's acknowledgements when it is flushed, at the commit when nobody waits, never after a failed commit", async () => {
+  let fail = false;
+  const f = fakeStore({ failCommit: () => fail });
+  const c = new Committer(f.store, SILENT_LOGGER);
+  const steps: string[] = [];
+  // Alone (nobody waits for the flush): told right after the commit.
+  c.job({ write: f.counted, told: () => steps.push("notice alone"), defer: true });
+  c.flush();
+  assert.deepEqual(steps, ["notice alone"]);
+  assert.equal(f.syncs.length, 0);
+  // With a write someone waits for: told after the flush, after the acknowledgements.
+  c.job({ write: f.counted, told: () => steps.push("notice"), defer: true });
+  c.job({
+    write: f.counted,
+    committed: () => steps.push("add committed"),
+    then: () => steps.push("add durable"),
+  });
+  await nextTurn();
+  assert.deepEqual(steps, ["notice alone", "add committed"]);
+  f.syncs[0].resolve();
+  await Promise.resolve();
+  assert.deepEqual(steps, ["notice alone", "add committed", "add durable", "notice"]);
+  // A failed commit tells nothing.
+  fail = true;
+  c.job({ write: f.counted, told: () => steps.push("lost"), failed: () => steps.push("failed") });
+  await nextTurn();
+  assert.deepEqual(steps.slice(4), ["failed"]);
+  c.close();
+});

@@ -1023,12 +1023,15 @@ export class Delivery {
         if (gone.length > 0) this.#o.store.outboxDelete(gone);
         if (settled.length > 0) this.#o.store.outboxSettle(settled);
       },
-      // Told once committed (a crash of the process keeps them), one event per user.
       committed: () => {
         for (const [p] of done) {
           this.#settling.delete(p.id);
           this.#o.budgets.outboxRelease(p.owner, p.bytes);
         }
+      },
+      // Told once committed (a crash of the process keeps them), one event per user, with the
+      // batch's "sent" answers when there are any: one client message record for both.
+      told: () => {
         for (const [owner, list] of notices) this.#emit({ kind: "notices", owner, notices: list });
       },
       failed: () => {
