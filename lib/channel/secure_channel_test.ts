@@ -382,3 +382,43 @@ Deno.test({
       assert.deepEqual(got[40].subarray(0, 3), Uint8Array.of(1, 4, 7));
     }),
 });
+
+Deno.test({
+  name: "small messages sent across the microtasks of one iteration travel as one record",
+  ...opts,
+  fn: () =>
+    withChannels(async ({ server, client }) => {
+      let records = 0;
+      const receive = server.ws.onMessage!;
+      server.ws.onMessage = (data, isText) => {
+        records++;
+        return receive(data, isText);
+      };
+      const got: number[] = [];
+      server.onMessage = (pt) => void got.push(pt[0]);
+      // As a node's handlers do: each send after an await of its own (a promise chain's step).
+      for (let i = 0; i < 20; i++) {
+        assert.ok(client.send(new Uint8Array([i, 0, 0])));
+        await Promise.resolve();
+      }
+      await until("20 messages", () => got.length === 20);
+      assert.deepEqual(got, Array.from({ length: 20 }, (_, i) => i));
+      assert.equal(records, 1, `${records} records for 20 messages of one iteration`);
+    }),
+});
+
+Deno.test({
+  name: "close() sends what waits for the iteration's record before the close",
+  ...opts,
+  fn: () =>
+    withChannels(async ({ server, client }) => {
+      const got: number[] = [];
+      server.onMessage = (pt) => void got.push(pt[0]);
+      const gone = closed(server);
+      client.send(new Uint8Array([7]));
+      client.send(new Uint8Array([8]));
+      client.close("done");
+      await gone;
+      assert.deepEqual(got, [7, 8]);
+    }),
+});
