@@ -11,17 +11,21 @@
  * this runtime; a relay opens and seals every byte it forwards, so the cipher
  * was most of its CPU. The ciphertext and tag are given up to the WebSocket
  * connection (`WsConnection.sendParts` with `owned`): a large record is framed
- * without a copy, masked in place; small ones are copied into one frame.
+ * without a copy, masked in place; small ones are copied into one frame. On a
+ * connection that reuses its frame buffers (`WsConnection.reuseLargeFrames`,
+ * links), a large record is sealed in 16 KiB slices straight into its frame
+ * instead: no cipher output of the record's size, still one socket write.
  *
- * Records carry several messages: the small messages sent in one turn of the
- * event loop (until a microtask runs, or up to {@linkcode RECORD_MAX_BYTES})
+ * Records carry several messages: the small messages sent in one iteration of
+ * the event loop (until `setImmediate` runs, or up to {@linkcode RECORD_MAX_BYTES})
  * are sealed together, as `n × (u32 length | message)`, and go out as one
  * WebSocket frame. One seal and one frame per record instead of per message
  * is most of a relay's channel cost for small messages (PERF_NOTES.md §5,
  * item 2); the nonce counter counts records.
  */
 import { createCipheriv, createDecipheriv } from "node:crypto";
-import { decipherInto } from "../cipher_slices.ts";
+import { setImmediate } from "node:timers";
+import { CIPHER_SLICE_BYTES, decipherInto } from "../cipher_slices.ts";
 import type { WsConnection } from "../wss/mod.ts";
 import type { LinkKeys } from "./handshake.ts";
 
@@ -49,13 +53,38 @@ function seal(key: Uint8Array, counter: number, parts: readonly Uint8Array[]): U
   return out;
 }
 
+/**
+ * Seals a record given in parts into `out` (the parts' length plus the tag), the cipher run in
+ * slices (lib/cipher_slices.ts): no output buffer of the record's size.
+ */
+function sealInto(
+  key: Uint8Array,
+  counter: number,
+  parts: readonly Uint8Array[],
+  out: Uint8Array,
+): void {
+  const c = createCipheriv(CIPHER, key, nonce(counter), { authTagLength: TAG_BYTES });
+  let at = 0;
+  for (const p of parts) {
+    for (let from = 0; from < p.length; from += CIPHER_SLICE_BYTES) {
+      const slice = c.update(p.subarray(from, Math.min(p.length, from + CIPHER_SLICE_BYTES)));
+      out.set(slice, at);
+      at += slice.length;
+    }
+  }
+  if (c.final().length !== 0 || at !== out.length - TAG_BYTES) {
+    throw new Error("Cannot seal: unexpected cipher output");
+  }
+  out.set(c.getAuthTag(), at);
+}
+
 /** A record of several small messages is sealed once it would pass this size. */
 export const RECORD_MAX_BYTES = 32 * 1024;
 /** Each message's length in front of it inside a record. */
 const LENGTH_BYTES = 4;
 
 /**
- * A message waiting for this turn's record: whole, or in parts (a link message's header and
+ * A message waiting for this iteration's record: whole, or in parts (a link message's header and
  * the envelope it carries), joined only in the record.
  */
 type Waiting = Uint8Array | readonly Uint8Array[];
@@ -113,9 +142,8 @@ function open(key: Uint8Array, counter: number, sealed: Uint8Array): Uint8Array 
 }
 
 /**
- * Opens a large record in slices (lib/cipher_slices.ts) into `into` (the caller keeps it;
- * sealing stays whole: its output goes to the socket as it is, and slices would be as many
- * socket writes), or returns null when it does not authenticate.
+ * Opens a large record in slices (lib/cipher_slices.ts) into `into` (the caller keeps it), or
+ * returns null when it does not authenticate.
  */
 function openInto(
   key: Uint8Array,
@@ -163,7 +191,7 @@ const WIRE_OVERHEAD = TAG_BYTES + 14;
  *
  * Backpressure (same marks as the connection's, write_limits.ts): `send()`
  * returns whether the message was queued; `writable` turns false once the
- * bytes not yet on the wire (this turn's unsealed messages and the
+ * bytes not yet on the wire (this iteration's unsealed messages and the
  * connection's unsent bytes) reach the high-water mark, and `onDrain` is
  * called when they are down to the low-water mark. Handlers run under the
  * connection's guard: one that throws, or whose promise rejects, closes this
@@ -185,7 +213,7 @@ export class SecureChannel {
   #queuedBytes = 0;
   #congested = false;
   #reportedWritable = true;
-  /** Small messages waiting to be sealed together at the end of this turn. */
+  /** Small messages waiting to be sealed together at the end of this iteration. */
   #batch: Waiting[] = [];
   #batchBytes = 0;
   /** Large records are opened into this buffer (lendLargeRecords()), null until then. */
@@ -237,7 +265,7 @@ export class SecureChannel {
     return !this.#closed;
   }
 
-  /** Bytes sent and not yet taken by the kernel (including this turn's, not sealed yet). */
+  /** Bytes sent and not yet taken by the kernel (including this iteration's, not sealed yet). */
   get bufferedBytes(): number {
     return this.#batchBytes + this.#ws.bufferedBytes;
   }
@@ -254,7 +282,7 @@ export class SecureChannel {
    * channel is then closed). True does not mean "send more": check
    * `writable`, or wait for `onDrain`. A message of {@linkcode RECORD_MAX_BYTES}
    * or more is sealed before this returns (nothing refers to it afterwards);
-   * smaller ones are sealed together at the end of the turn.
+   * smaller ones are sealed together when this iteration of the event loop ends.
    */
   send(plaintext: Uint8Array): boolean {
     if (this.#closed) return false;
@@ -276,7 +304,7 @@ export class SecureChannel {
    * header and the envelope it carries): the parts are joined only where the
    * record is framed (a small message) or sealed (a large one), not first
    * into a message of their own. As for `send`, a small message's parts are
-   * read at the end of the turn: they must not change before.
+   * read when this iteration of the event loop ends: they must not change before.
    */
   sendParts(parts: readonly Uint8Array[]): boolean {
     if (parts.length === 1) return this.send(parts[0]);
@@ -295,31 +323,40 @@ export class SecureChannel {
     return this.#sealRecord([length, ...parts]);
   }
 
-  /** Adds a small message to this turn's record. */
+  /** Adds a small message to this iteration's record. */
   #wait(message: Waiting, framed: number): boolean {
     if (this.#batchBytes + framed > RECORD_MAX_BYTES) this.#sealBatch();
-    if (this.#batch.length === 0) queueMicrotask(() => this.#sealBatch());
+    // Sealed when this iteration of the event loop is over, where the connection writes too: a
+    // relay forwards the envelopes of several incoming records in one record and one write.
+    if (this.#batch.length === 0) setImmediate(this.#sealBatch);
     this.#batch.push(message);
     this.#batchBytes += framed;
     this.#flowCheck();
     return true;
   }
 
-  /** Seals the messages gathered this turn as one record. */
-  #sealBatch(): void {
+  /** Seals the messages gathered this iteration as one record. */
+  #sealBatch = (): void => {
     if (this.#batch.length === 0) return;
     const record = frameRecord(this.#batch, this.#batchBytes);
     this.#batch = [];
     this.#batchBytes = 0;
     if (!this.#closed) this.#sealRecord([record]);
-  }
+  };
 
   #sealRecord(parts: readonly Uint8Array[]): boolean {
-    // The sealed parts are fresh cipher output: given up to the connection, which frames a
-    // large record without copying it.
-    const queued = this.#ws.sendParts(seal(this.#keys.send, this.#sendCounter++, parts), {
-      owned: true,
-    });
+    const counter = this.#sendCounter++;
+    let bytes = 0;
+    for (const p of parts) bytes += p.length;
+    // A large record (a file chunk) on a connection that reuses its frame buffers is sealed in
+    // slices straight into its frame. Otherwise the sealed parts are fresh cipher output, given
+    // up to the connection, which frames a large record without copying it.
+    const queued = bytes >= RECORD_MAX_BYTES && this.#ws.reusesLargeFrames
+      ? this.#ws.sendFilled(
+        bytes + TAG_BYTES,
+        (out) => sealInto(this.#keys.send, counter, parts, out),
+      )
+      : this.#ws.sendParts(seal(this.#keys.send, counter, parts), { owned: true });
     if (!queued) this.close("connection closed");
     this.#flowCheck();
     return queued;
@@ -328,13 +365,16 @@ export class SecureChannel {
   /** Resolves when everything sent so far has drained to the socket. */
   async flushed(): Promise<void> {
     this.#sealBatch();
-    await new Promise<void>((r) => queueMicrotask(r));
     await this.#ws.drained();
   }
 
-  /** Ends the channel and its connection. */
+  /**
+   * Ends the channel and its connection. A normal close (1000) first sends
+   * what waits for this iteration's record.
+   */
   close(reason: string, code = 1000): void {
     if (this.#closed) return;
+    if (code === 1000) this.#sealBatch();
     this.#ws.close(code, reason);
     this.#finish(reason);
   }

@@ -382,3 +382,82 @@ Deno.test({
       assert.deepEqual(got[40].subarray(0, 3), Uint8Array.of(1, 4, 7));
     }),
 });
+
+Deno.test({
+  name: "small messages sent across the microtasks of one iteration travel as one record",
+  ...opts,
+  fn: () =>
+    withChannels(async ({ server, client }) => {
+      let records = 0;
+      const receive = server.ws.onMessage!;
+      server.ws.onMessage = (data, isText) => {
+        records++;
+        return receive(data, isText);
+      };
+      const got: number[] = [];
+      server.onMessage = (pt) => void got.push(pt[0]);
+      // As a node's handlers do: each send after an await of its own (a promise chain's step).
+      for (let i = 0; i < 20; i++) {
+        assert.ok(client.send(new Uint8Array([i, 0, 0])));
+        await Promise.resolve();
+      }
+      await until("20 messages", () => got.length === 20);
+      assert.deepEqual(got, Array.from({ length: 20 }, (_, i) => i));
+      assert.equal(records, 1, `${records} records for 20 messages of one iteration`);
+    }),
+});
+
+Deno.test({
+  name: "close() sends what waits for the iteration's record before the close",
+  ...opts,
+  fn: () =>
+    withChannels(async ({ server, client }) => {
+      const got: number[] = [];
+      server.onMessage = (pt) => void got.push(pt[0]);
+      const gone = closed(server);
+      client.send(new Uint8Array([7]));
+      client.send(new Uint8Array([8]));
+      client.close("done");
+      await gone;
+      assert.deepEqual(got, [7, 8]);
+    }),
+});
+
+Deno.test({
+  name:
+    "large records sealed into reused frame buffers arrive intact, both ways, under backpressure",
+  ...opts,
+  fn: () =>
+    withChannels(async ({ server, client }) => {
+      client.ws.reuseLargeFrames();
+      server.ws.reuseLargeFrames();
+      server.lendLargeRecords();
+      const chunk = (i: number) =>
+        new Uint8Array(256 * 1024 + (i % 3) * 1000).map((_, k) =>
+          (k * 31 + i * 7 + (k >> 9)) & 0xff
+        );
+      const digest = async (b: Uint8Array<ArrayBuffer>) =>
+        new Uint8Array(await crypto.subtle.digest("SHA-256", b)).toHex();
+      const expected = await Promise.all(Array.from({ length: 40 }, (_, i) => digest(chunk(i))));
+      const atServer: Promise<string>[] = [];
+      server.onMessage = (m) => void atServer.push(digest(m.slice()));
+      const atClient: Promise<string>[] = [];
+      client.onMessage = (m) => void atClient.push(digest(m.slice()));
+      // The client (masking) and the server (not) each send 40 chunks, as a file sender does:
+      // while writable, else after a drain; bounded in count and time.
+      const sendAll = async (ch: SecureChannel) => {
+        const end = Date.now() + 20_000;
+        for (let i = 0; i < 40; i++) {
+          while (!ch.writable) {
+            if (Date.now() > end) throw new Error("never writable again");
+            await new Promise((r) => setTimeout(r, 5));
+          }
+          assert.ok(ch.send(chunk(i)));
+        }
+      };
+      await Promise.all([sendAll(client), sendAll(server)]);
+      await until("40 chunks each way", () => atServer.length === 40 && atClient.length === 40);
+      assert.deepEqual(await Promise.all(atServer), expected);
+      assert.deepEqual(await Promise.all(atClient), expected);
+    }),
+});

@@ -620,8 +620,10 @@ export class LinkManager {
     }
     this.#setState(peer, "up");
     this.#log.info("link up", { peer, initiator });
-    // File chunks arrive in a buffer the channel reuses (see mayStayLent below).
+    // File chunks arrive in a buffer the channel reuses (see mayStayLent below), and leave
+    // sealed into frame buffers the connection reuses once written.
     channel.lendLargeRecords();
+    channel.ws.reuseLargeFrames();
     channel.onMessage = (bytes, lent) => {
       rt.lastReceivedMs = this.#o.clock.nowMs();
       let m: LinkMessage;

@@ -18,16 +18,21 @@
  *   peer cannot make us write by pinging.
  */
 import type { Socket } from "node:net";
+import { setImmediate } from "node:timers";
 import { type Clock, SYSTEM_CLOCK } from "../clock.ts";
 import { ConnectionMonitor } from "./connection_monitor.ts";
 import {
+  applyMask,
   encodeFrame,
   encodeFrameHeadFor,
   encodeFrameParts,
   type Frame,
   FrameError,
+  frameHeadBytes,
+  frameMask,
   FrameParser,
   OPCODE,
+  writeFrameHeadInto,
 } from "./frame.ts";
 import { startReading, stopReading } from "./socket_reading.ts";
 import {
@@ -45,7 +50,10 @@ export const PONGS_PER_SECOND = 4;
 export const PING_FLOOD_LIMIT = 64;
 /** Messages kept while no handler is set (during a handshake). */
 const MAX_HELD = 16;
-/** Frames written in one turn are joined into one write up to this many bytes. */
+/**
+ * Frames queued in one iteration of the event loop are joined into one write up to this many
+ * bytes (larger ones leave in one corked, vectored write).
+ */
 const COALESCE_MAX_BYTES = 64 * 1024;
 
 /** Receives one whole message; if it returns a promise that rejects, the connection closes. */
@@ -102,6 +110,11 @@ export class WsConnection {
   #closeSent = false;
   #lastSeenMs: number;
   #pending: Uint8Array[] = [];
+  /** Per waiting part: the frame buffer to give back once the socket has written it, if any. */
+  #pendingBuffers: Array<Uint8Array<ArrayBuffer> | null> = [];
+  /** Frame buffers free for sendFilled() (reuseLargeFrames()), null until then. */
+  #framePool: Uint8Array<ArrayBuffer>[] | null = null;
+  #framePoolBytes = 0;
   /** Large messages may arrive in a reused buffer (lendLargeMessages()). */
   #lending = false;
   #pendingBytes = 0;
@@ -164,6 +177,60 @@ export class WsConnection {
   lendLargeMessages(): void {
     this.#lending = true;
     this.#parser.lendLarge();
+  }
+
+  /**
+   * From now on, {@linkcode sendFilled} builds frames in buffers this
+   * connection reuses once the socket's write callback has run for them (the
+   * bytes are then in the TLS layer): a secure channel seals a file chunk in
+   * slices straight into its frame, one socket write and no fresh buffer of
+   * the chunk's size. A sender that respects `writable` has up to the
+   * high-water mark in flight, so as many free buffers are kept, up to
+   * `highWaterBytes` (1 MiB by default) for the connection's life.
+   */
+  reuseLargeFrames(): void {
+    this.#framePool ??= [];
+  }
+
+  /** True after {@linkcode reuseLargeFrames}. */
+  get reusesLargeFrames(): boolean {
+    return this.#framePool !== null;
+  }
+
+  /**
+   * Queues a binary message of `len` bytes that `fill` writes into the
+   * payload it is given (inside a frame buffer; it must write every byte and
+   * keep no reference), gathered like {@linkcode sendCoalesced}. Returns as
+   * {@linkcode send}; when false, `fill` was not called.
+   */
+  sendFilled(len: number, fill: (payload: Uint8Array) => void): boolean {
+    if (this.#closed || this.#closeSent) return false;
+    const total = frameHeadBytes(len, this.#masked) + len;
+    if (!this.#admit(total)) return false;
+    const pool = this.#framePool;
+    let buffer = pool?.pop();
+    if (buffer !== undefined) this.#framePoolBytes -= buffer.length;
+    if (buffer === undefined || buffer.length < total) buffer = new Uint8Array(total);
+    const head = writeFrameHeadInto(buffer, OPCODE.binary, len, this.#masked);
+    const payload = buffer.subarray(head, total);
+    fill(payload);
+    if (this.#masked) applyMask(payload, frameMask(buffer.subarray(0, head)));
+    const first = this.#pending.length === 0;
+    this.#pending.push(buffer.subarray(0, total));
+    this.#pendingBuffers[this.#pending.length - 1] = pool ? buffer : null;
+    this.#pendingBytes += total;
+    if (first) setImmediate(this.#flush);
+    this.#flowChanged();
+    return true;
+  }
+
+  /** Gives a frame buffer back for reuse (up to the high-water mark in all; more are dropped). */
+  #release(buffer: Uint8Array<ArrayBuffer> | null | undefined): void {
+    const pool = this.#framePool;
+    if (!buffer || !pool || this.#closed) return;
+    if (this.#framePoolBytes + buffer.length > this.#limits.highWaterBytes) return;
+    pool.push(buffer);
+    this.#framePoolBytes += buffer.length;
   }
 
   /**
@@ -237,6 +304,7 @@ export class WsConnection {
    */
   send(data: Uint8Array): boolean {
     if (this.#closed || this.#closeSent) return false;
+    if (this.#pending.length > 0) return this.sendParts([data]);
     const frame = encodeFrame(OPCODE.binary, data, this.#masked);
     if (!this.#admit(frame.length)) return false;
     this.#write(frame);
@@ -244,8 +312,12 @@ export class WsConnection {
   }
 
   /**
-   * Like {@linkcode send}, but writes everything queued in this turn as one
-   * socket write (many small messages without a write each).
+   * Like {@linkcode send}, but gathers the frames queued until the event loop's
+   * next iteration (`setImmediate`, not a microtask: a relay forwards several
+   * records per iteration) into one socket write. A write through node:tls
+   * costs 15-20 µs of CPU here whatever its size up to a few KiB (PERF_NOTES,
+   * branch `sockwrite`). {@linkcode drained} and {@linkcode close} write what
+   * waits first; the bytes count as unsent from the start (backpressure).
    */
   sendCoalesced(data: Uint8Array): boolean {
     return this.sendParts([data]);
@@ -274,40 +346,51 @@ export class WsConnection {
       this.#pending.push(frame);
       this.#pendingBytes += frame.length;
     }
-    if (first) queueMicrotask(() => this.#flush());
+    if (first) setImmediate(this.#flush);
     this.#flowChanged();
     return true;
   }
 
-  #flush(): void {
+  /** Writes what waits (at most once per iteration: later calls find nothing). */
+  #flush = (): void => {
     const parts = this.#pending;
+    const buffers = this.#pendingBuffers;
     this.#pending = [];
+    this.#pendingBuffers = [];
     this.#pendingBytes = 0;
     if (this.#closed || parts.length === 0) return;
-    if (parts.length === 1) return this.#write(parts[0]);
     let total = 0;
     for (const p of parts) total += p.length;
     // Large frames (file chunks) go as they are: copying them together would cost more than a
     // write each.
-    if (total > COALESCE_MAX_BYTES) {
+    if (parts.length === 1 || total > COALESCE_MAX_BYTES) {
       // Corked: the parts (frame heads and payloads) leave in one vectored write.
-      this.#socket.cork();
-      for (const p of parts) this.#socket.write(p, this.#written);
-      this.#socket.uncork();
+      if (parts.length > 1) this.#socket.cork();
+      for (let i = 0; i < parts.length; i++) {
+        const buffer = buffers[i];
+        const done = buffer ? () => (this.#release(buffer), this.#written()) : this.#written;
+        this.#socket.write(parts[i], done);
+      }
+      if (parts.length > 1) this.#socket.uncork();
       this.#flowChanged();
       return;
     }
     const out = new Uint8Array(total);
     let at = 0;
-    for (const p of parts) {
-      out.set(p, at);
-      at += p.length;
+    for (let i = 0; i < parts.length; i++) {
+      out.set(parts[i], at);
+      at += parts[i].length;
+      this.#release(buffers[i]);
     }
     this.#write(out);
-  }
+  };
 
-  /** Resolves when the socket's write buffer has drained (or the connection ended). */
+  /**
+   * Writes what waits for this iteration's write at once, then resolves when
+   * the socket's write buffer has drained (or the connection ended).
+   */
   drained(): Promise<void> {
+    this.#flush();
     if (this.#closed || !this.#socket.writableNeedDrain) return Promise.resolve();
     return new Promise((resolve) => {
       const done = () => {
@@ -355,6 +438,8 @@ export class WsConnection {
    */
   close(code = 1000, reason = ""): void {
     if (this.#closed) return;
+    // What was queued before the close goes first (a refusal's last message, a channel's records).
+    if (!this.#closeSent) this.#flush();
     if (code !== 1000) {
       this.#readingStopped = true;
       stopReading(this.#socket);
@@ -500,6 +585,7 @@ export class WsConnection {
           : 1005;
         const reason = new TextDecoder().decode(f.payload.subarray(2));
         if (!this.#closeSent) {
+          this.#flush();
           this.#closeSent = true;
           this.#socket.end(encodeFrame(OPCODE.close, f.payload.subarray(0, 2), this.#masked));
         }
