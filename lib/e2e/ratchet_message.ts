@@ -5,7 +5,7 @@
  *
  * The first 41 bytes are the header; they are part of the associated data.
  */
-import { ByteReader, ByteWriter } from "./byte_codec.ts";
+import { ByteReader } from "./byte_codec.ts";
 import { checkLength } from "./_bytes.ts";
 import { AEAD_TAG_BYTES } from "./aead.ts";
 import { CodecError } from "./errors.ts";
@@ -42,12 +42,23 @@ export interface RatchetMessage {
 
 /** Encodes a header (41 bytes). */
 export function encodeRatchetHeader(header: RatchetHeader): Uint8Array {
-  return new ByteWriter(RATCHET_HEADER_BYTES)
-    .u8(RATCHET_MESSAGE_VERSION)
-    .raw(checkLength(header.dh, X25519_KEY_BYTES, "ratchet key"))
-    .u32(header.pn)
-    .u32(header.n)
-    .finish();
+  const out = new Uint8Array(RATCHET_HEADER_BYTES);
+  out[0] = RATCHET_MESSAGE_VERSION;
+  out.set(checkLength(header.dh, X25519_KEY_BYTES, "ratchet key"), 1);
+  putU32(out, 1 + X25519_KEY_BYTES, header.pn, "pn");
+  putU32(out, 5 + X25519_KEY_BYTES, header.n, "n");
+  return out;
+}
+
+/** Big-endian, as ByteWriter's u32 (one message a call: no writer and view per header). */
+function putU32(out: Uint8Array, at: number, value: number, what: string): void {
+  if (!Number.isInteger(value) || value < 0 || value > 0xffff_ffff) {
+    throw new RangeError(`Cannot encode ${what}: ${value} is not an integer from 0 to 4294967295`);
+  }
+  out[at] = value >>> 24;
+  out[at + 1] = value >>> 16;
+  out[at + 2] = value >>> 8;
+  out[at + 3] = value;
 }
 
 /**
