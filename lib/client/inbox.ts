@@ -11,6 +11,7 @@
  * followed up before the next item is handled; input that cannot be read or
  * decrypted is logged and dropped, so it cannot wedge the inbox.
  */
+import { setImmediate } from "node:timers";
 import type { Address } from "../ids.ts";
 import type { Logger } from "../log.ts";
 import { decodeEnvelope, type Envelope } from "../protocol/mod.ts";
@@ -206,10 +207,15 @@ export class Inbox {
     throw new TypeError("Cannot handle message: a request payload in a message envelope");
   }
 
+  /**
+   * Acknowledges once this turn's follow-ups have run (`setImmediate`): a
+   * microtask ran between two items' follow-ups, so a burst went out as one
+   * acknowledgement per item; now it is one message per burst.
+   */
   #ack(id: string): void {
     this.#acks.push(id);
     if (this.#acks.length === 1) {
-      queueMicrotask(() => {
+      setImmediate(() => {
         while (this.#acks.length > 0) this.#o.ack(this.#acks.splice(0, ACK_BATCH));
       });
     }

@@ -56,7 +56,6 @@ export class Outbox {
     this.#o = options;
   }
 
-
   /**
    * Submits a stored text message (its row holds the envelope); returns the row
    * as it is now: `sent`/`delivered`, still `sending` (kept), or `failed`. The

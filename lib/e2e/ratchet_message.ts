@@ -5,7 +5,6 @@
  *
  * The first 41 bytes are the header; they are part of the associated data.
  */
-import { ByteReader } from "./byte_codec.ts";
 import { checkLength } from "./_bytes.ts";
 import { AEAD_TAG_BYTES } from "./aead.ts";
 import { CodecError } from "./errors.ts";
@@ -62,23 +61,38 @@ function putU32(out: Uint8Array, at: number, value: number, what: string): void 
 }
 
 /**
- * Decodes a ratchet message.
+ * Decodes a ratchet message. The header's key, the header bytes and the
+ * sealed part are views into `bytes` (no copies: the ratchet reads them once
+ * and copies what it keeps); do not change `bytes` while using them.
  *
  * @throws {CodecError} too short, too long or unknown version
  */
 export function decodeRatchetMessage(bytes: Uint8Array): RatchetMessage {
-  const reader = new ByteReader(bytes, "ratchet message");
-  if (reader.remaining > MAX_RATCHET_MESSAGE_BYTES) {
+  if (!(bytes instanceof Uint8Array)) {
+    throw new CodecError("Cannot decode ratchet message: not bytes");
+  }
+  if (bytes.length > MAX_RATCHET_MESSAGE_BYTES) {
     throw new CodecError("Cannot decode ratchet message: too long");
   }
-  if (reader.remaining < RATCHET_HEADER_BYTES + AEAD_TAG_BYTES) {
+  if (bytes.length < RATCHET_HEADER_BYTES + AEAD_TAG_BYTES) {
     throw new CodecError("Cannot decode ratchet message: too short");
   }
-  const version = reader.u8();
+  const version = bytes[0];
   if (version !== RATCHET_MESSAGE_VERSION) {
     throw new CodecError(`Cannot decode ratchet message: unknown version "${version}"`);
   }
-  const header = { dh: reader.raw(X25519_KEY_BYTES), pn: reader.u32(), n: reader.u32() };
-  const headerBytes = bytes.slice(0, RATCHET_HEADER_BYTES);
-  return { header, headerBytes, sealed: reader.rest() };
+  const header = {
+    dh: bytes.subarray(1, 1 + X25519_KEY_BYTES),
+    pn: getU32(bytes, 1 + X25519_KEY_BYTES),
+    n: getU32(bytes, 5 + X25519_KEY_BYTES),
+  };
+  return {
+    header,
+    headerBytes: bytes.subarray(0, RATCHET_HEADER_BYTES),
+    sealed: bytes.subarray(RATCHET_HEADER_BYTES),
+  };
+}
+
+function getU32(bytes: Uint8Array, at: number): number {
+  return (bytes[at] * 0x100_0000) + ((bytes[at + 1] << 16) | (bytes[at + 2] << 8) | bytes[at + 3]);
 }
