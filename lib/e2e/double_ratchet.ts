@@ -6,7 +6,7 @@
  */
 import { copy, utf8 } from "./_bytes.ts";
 import { hkdfExpandBlocks, hkdfSha256, HmacSha256 } from "./_sha256.ts";
-import { type Aead, WEBCRYPTO_AEAD } from "./aead.ts";
+import { type Aead, type SyncAead, WEBCRYPTO_AEAD } from "./aead.ts";
 import { constantTimeEqual } from "./ed25519.ts";
 import { DecryptError, StateError } from "./errors.ts";
 import { type Random, SYSTEM_RANDOM } from "./random.ts";
@@ -227,6 +227,45 @@ export interface RatchetEncryptResult {
 export async function ratchetEncrypt(
   { state, plaintext, ad = EMPTY, aead = WEBCRYPTO_AEAD }: RatchetEncryptOptions,
 ): Promise<RatchetEncryptResult> {
+  const e = beginEncrypt(state, plaintext, ad);
+  try {
+    return endEncrypt(state, e, await aead.seal(e.key, e.nonce, plaintext, e.ad));
+  } finally {
+    e.okm.fill(0);
+  }
+}
+
+/**
+ * {@linkcode ratchetEncrypt} with an AEAD that seals at once: the same
+ * message from the same state, without a promise (the Deno client sends on
+ * node:crypto, and each await is garbage per message).
+ *
+ * @throws {StateError} no sending chain yet (responder before the first message) or counter exhausted
+ * @throws {RangeError} plaintext longer than {@linkcode MAX_RATCHET_PLAINTEXT_BYTES}
+ */
+export function ratchetEncryptSync(
+  { state, plaintext, ad = EMPTY, aead }: RatchetEncryptOptions & { aead: SyncAead },
+): RatchetEncryptResult {
+  const e = beginEncrypt(state, plaintext, ad);
+  try {
+    return endEncrypt(state, e, aead.sealSync(e.key, e.nonce, plaintext, e.ad));
+  } finally {
+    e.okm.fill(0);
+  }
+}
+
+/** What RatchetEncrypt derives before the AEAD; `okm` (key and nonce) is wiped after sealing. */
+interface Encryption {
+  sendChainKey: Uint8Array;
+  headerBytes: Uint8Array;
+  okm: Uint8Array;
+  key: Uint8Array;
+  nonce: Uint8Array;
+  ad: Uint8Array;
+}
+
+// §3.4 RatchetEncrypt up to the AEAD: the chain step, the header, the keys, the associated data.
+function beginEncrypt(state: RatchetState, plaintext: Uint8Array, ad: Uint8Array): Encryption {
   if (state.sendChainKey === null) {
     throw new StateError("Cannot encrypt: no sending chain before the peer's first message");
   }
@@ -242,17 +281,22 @@ export async function ratchetEncrypt(
   });
   const okm = aeadKeys(messageKey);
   messageKey.fill(0);
-  let sealed: Uint8Array;
-  try {
-    sealed = await aead.seal(
-      okm.subarray(0, 32),
-      okm.subarray(32, 44),
-      plaintext,
-      associatedData(state.localAddress, state.peerAddress, state.sessionId, ad, headerBytes),
-    );
-  } finally {
-    okm.fill(0);
-  }
+  return {
+    sendChainKey,
+    headerBytes,
+    okm,
+    key: okm.subarray(0, 32),
+    nonce: okm.subarray(32, 44),
+    ad: associatedData(state.localAddress, state.peerAddress, state.sessionId, ad, headerBytes),
+  };
+}
+
+// §3.4 RatchetEncrypt after the AEAD: the message is the header and the sealed plaintext.
+function endEncrypt(
+  state: RatchetState,
+  { sendChainKey, headerBytes }: Encryption,
+  sealed: Uint8Array,
+): RatchetEncryptResult {
   const message = new Uint8Array(headerBytes.length + sealed.length);
   message.set(headerBytes);
   message.set(sealed, headerBytes.length);
