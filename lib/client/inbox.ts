@@ -84,6 +84,9 @@ export type InboxItem =
     users?: Record<string, string>;
   };
 
+/** An item's writes are made; `committed` resolves once they are durable. */
+type Handled = { committed: Promise<Step> };
+
 /** The acknowledgements one message carries at most. */
 const ACK_BATCH = 4096;
 
@@ -120,7 +123,8 @@ export class Inbox {
     for (const item of items) {
       let committed: Promise<Step>;
       try {
-        committed = (await this.#handle(item)).committed;
+        const handled = this.#handle(item);
+        committed = (handled instanceof Promise ? await handled : handled).committed;
       } catch (e) {
         committed = Promise.reject(e);
         committed.catch(() => {}); // reported by #follow, in its turn
@@ -151,13 +155,19 @@ export class Inbox {
     this.#following = false;
   }
 
-  async #handle(item: InboxItem): Promise<{ committed: Promise<Step> }> {
+  /** Makes the item's writes; at once (no promise) for a notice and an id handled already. */
+  #handle(item: InboxItem): Handled | Promise<Handled> {
     const { store } = this.#o;
     if (item.type === "notice") {
       const step = this.#o.handlers.notice(item.ref, item.state, item.reason, item.users);
-      return await this.#written(step, () => step.write?.());
+      return this.#written(step, () => step.write?.());
     }
     if (store.wasProcessed(item.id)) return { committed: this.#o.turn.write(() => NO_STEP) };
+    return this.#deliver(item);
+  }
+
+  async #deliver(item: Extract<InboxItem, { type: "deliver" }>): Promise<Handled> {
+    const { store } = this.#o;
     let step: Step = NO_STEP;
     try {
       step = await this.#route(item.envelope, item.id);
@@ -174,14 +184,18 @@ export class Inbox {
   /**
    * Writes a step in this turn's transaction. A step `inQueue` is followed up
    * here, in the queue, once committed (nothing else is handled meanwhile);
-   * any other once the queue has moved on.
+   * any other once the queue has moved on (returned at once).
    */
-  async #written(step: Step, write: () => void): Promise<{ committed: Promise<Step> }> {
+  #written(step: Step, write: () => void): Handled | Promise<Handled> {
     const turn = this.#o.turn;
     const committed = step.later && !step.inQueue
       ? turn.later(() => (write(), step))
       : turn.write(() => (write(), step));
     if (!step.inQueue) return { committed };
+    return this.#inQueue(step, committed);
+  }
+
+  async #inQueue(step: Step, committed: Promise<Step>): Promise<Handled> {
     await committed;
     await step.after?.();
     return { committed: Promise.resolve(NO_STEP) };

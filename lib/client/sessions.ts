@@ -164,12 +164,12 @@ export class Sessions {
    *
    * @throws {e2e.DecryptError} the message does not decrypt (uniform)
    */
-  async decrypt(
+  decrypt(
     contact: ContactRow,
     message: Uint8Array,
     envelopeId: Uint8Array,
   ): Promise<{ newState: e2e.RatchetState; plaintext: Uint8Array }> {
-    return await e2e.ratchetDecrypt({
+    return e2e.ratchetDecrypt({
       aead: NODE_AEAD,
       state: this.current(contact),
       message,
