@@ -15,7 +15,10 @@
  * For each: CPU µs per message (process.cpuUsage: user + system) and KiB
  * allocated per message (v8 total_allocated_bytes), minimum over ROUNDS.
  *
- *   deno run -A bench/exp_client_core.ts          # env N (4000), ROUNDS (5), WINDOW (512), PUSH (64)
+ *   deno run -A --v8-flags=--max-semi-space-size=1,--heap-growing-percent=20 \
+ *     bench/exp_client_core.ts        # env N (4000), ROUNDS (5), WINDOW (512), PUSH (64)
+ *
+ * (the V8 flags of every fedchat process: tests/_helpers/v8_flags.ts).
  *
  * Prints a table, JSON line last.
  */
@@ -132,12 +135,18 @@ interface Cost {
   kib: number;
 }
 
+/** Bytes V8 has allocated since it started (Deno's types leave this field out). */
+function allocatedBytes(): number {
+  return (getHeapStatistics() as unknown as { total_allocated_bytes: number })
+    .total_allocated_bytes;
+}
+
 async function measure(fn: () => Promise<void>): Promise<Cost> {
-  const a0 = getHeapStatistics().total_allocated_bytes;
+  const a0 = allocatedBytes();
   const c0 = cpuUsage();
   await fn();
   const c = cpuUsage(c0);
-  const a = getHeapStatistics().total_allocated_bytes - a0;
+  const a = allocatedBytes() - a0;
   return { us: (c.user + c.system) / N, kib: a / 1024 / N };
 }
 

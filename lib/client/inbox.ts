@@ -6,7 +6,7 @@
  * inbox id is handled" in this turn's transaction (lib/client/turn_commit.ts:
  * a burst of pushed items shares one commit), and once that is committed runs
  * the step's `after` (show, send), then acknowledges, item after item in
- * order. An id already handled is acknowledged again (after the commit that
+ * order (the acknowledgements of one turn leave in one message). An id already handled is acknowledged again (after the commit that
  * handled it) and nothing is shown twice; a step `inQueue` (groups) is
  * followed up before the next item is handled; input that cannot be read or
  * decrypted is logged and dropped, so it cannot wedge the inbox.
