@@ -154,7 +154,8 @@ export class ClientStore {
   putContact(c: ContactRow): void {
     this.#mutating();
     const prev = this.contact(c.address);
-    this.#putContactRow(prev ? { ...c, session: prev.session } : c);
+    // A row made from the one in memory (a counter changed) has its session already: no copy.
+    this.#putContactRow(prev && c.session !== prev.session ? { ...c, session: prev.session } : c);
   }
 
   /** Changes a contact's ratchet session (encoded). @throws {TypeError} no such contact */

@@ -449,7 +449,7 @@ export class Contacts {
     }
     // The responder can send only after our first ratchet message: it is sealed now and
     // stored with the session, so a crash cannot leave the chat half open.
-    const hi = await this.#o.sessions.encrypt(from, done.session, { t: "hi" });
+    const hi = this.#o.sessions.encrypt(from, done.session, { t: "hi" });
     const session = e2e.encodeRatchetState(hi.newState);
     return {
       write: () => {

@@ -6,11 +6,12 @@
  * inbox id is handled" in this turn's transaction (lib/client/turn_commit.ts:
  * a burst of pushed items shares one commit), and once that is committed runs
  * the step's `after` (show, send), then acknowledges, item after item in
- * order. An id already handled is acknowledged again (after the commit that
+ * order (the acknowledgements of one turn leave in one message). An id already handled is acknowledged again (after the commit that
  * handled it) and nothing is shown twice; a step `inQueue` (groups) is
  * followed up before the next item is handled; input that cannot be read or
  * decrypted is logged and dropped, so it cannot wedge the inbox.
  */
+import { setImmediate } from "node:timers";
 import type { Address } from "../ids.ts";
 import type { Logger } from "../log.ts";
 import { decodeEnvelope, type Envelope } from "../protocol/mod.ts";
@@ -83,6 +84,9 @@ export type InboxItem =
     users?: Record<string, string>;
   };
 
+/** An item's writes are made; `committed` resolves once they are durable. */
+type Handled = { committed: Promise<Step> };
+
 /** The acknowledgements one message carries at most. */
 const ACK_BATCH = 4096;
 
@@ -90,36 +94,80 @@ const ACK_BATCH = 4096;
 export class Inbox {
   #o: InboxOptions;
   #acks: string[] = [];
-  /** What follows each item's commit, chained so items are shown and acknowledged in order. */
-  #follow: Promise<void> = Promise.resolve();
+  /** Pushed and not handled yet; one slot of the sessions' queue takes them all, in order. */
+  #pushed: InboxItem[] = [];
+  /** Handled items whose commit, `after` and acknowledgement are to follow, in order. */
+  #follows: Array<{ id: string; committed: Promise<Step> }> = [];
+  #following = false;
 
   constructor(options: InboxOptions) {
     this.#o = options;
   }
 
-  /** Handles one pushed item, after every item pushed before it. */
-  push(item: InboxItem): Promise<void> {
-    const failed = (e: unknown) =>
-      this.#o.log.error("could not handle an inbox item", { id: item.id, why: String(e) });
-    // The queue moves on once the item's writes are made; their commit is awaited outside it.
-    const written = this.#o.exclusive(() => this.#handle(item));
-    written.catch(() => {}); // reported below, in its turn
-    const done = this.#follow.then(async () => {
-      const step = await (await written).committed;
-      await step.after?.();
-      this.#ack(item.id);
-    }).catch(failed);
-    this.#follow = done;
-    return done;
+  /**
+   * Handles one pushed item, after every item pushed before it. Items pushed
+   * in one burst (a channel record's worth) are handled in one slot of the
+   * sessions' queue and followed up by one loop: a few promises per burst
+   * instead of several per item (docs/PERF_NOTES.md, branch `clientgc`).
+   */
+  push(item: InboxItem): void {
+    this.#pushed.push(item);
+    // The first item since the last slot took them queues the next slot.
+    if (this.#pushed.length === 1) void this.#o.exclusive(() => this.#handleAll());
   }
 
-  async #handle(item: InboxItem): Promise<{ committed: Promise<Step> }> {
+  /** In the queue: handles what was pushed until now; each item's writes are made before the next. */
+  async #handleAll(): Promise<void> {
+    const items = this.#pushed;
+    this.#pushed = [];
+    for (const item of items) {
+      let committed: Promise<Step>;
+      try {
+        const handled = this.#handle(item);
+        committed = (handled instanceof Promise ? await handled : handled).committed;
+      } catch (e) {
+        committed = Promise.reject(e);
+        committed.catch(() => {}); // reported by #follow, in its turn
+      }
+      this.#follows.push({ id: item.id, committed });
+      if (!this.#following) void this.#follow();
+    }
+  }
+
+  /** Once each item's writes are committed: its `after`, then its acknowledgement, in order. */
+  async #follow(): Promise<void> {
+    this.#following = true;
+    // Bounded: each round takes what was queued, and items are queued only as they are handled.
+    while (this.#follows.length > 0) {
+      const batch = this.#follows;
+      this.#follows = [];
+      for (const { id, committed } of batch) {
+        try {
+          const step = await committed;
+          const after = step.after?.();
+          if (after) await after;
+          this.#ack(id);
+        } catch (e) {
+          this.#o.log.error("could not handle an inbox item", { id, why: String(e) });
+        }
+      }
+    }
+    this.#following = false;
+  }
+
+  /** Makes the item's writes; at once (no promise) for a notice and an id handled already. */
+  #handle(item: InboxItem): Handled | Promise<Handled> {
     const { store } = this.#o;
     if (item.type === "notice") {
       const step = this.#o.handlers.notice(item.ref, item.state, item.reason, item.users);
-      return await this.#written(step, () => step.write?.());
+      return this.#written(step, () => step.write?.());
     }
     if (store.wasProcessed(item.id)) return { committed: this.#o.turn.write(() => NO_STEP) };
+    return this.#deliver(item);
+  }
+
+  async #deliver(item: Extract<InboxItem, { type: "deliver" }>): Promise<Handled> {
+    const { store } = this.#o;
     let step: Step = NO_STEP;
     try {
       step = await this.#route(item.envelope, item.id);
@@ -136,14 +184,18 @@ export class Inbox {
   /**
    * Writes a step in this turn's transaction. A step `inQueue` is followed up
    * here, in the queue, once committed (nothing else is handled meanwhile);
-   * any other once the queue has moved on.
+   * any other once the queue has moved on (returned at once).
    */
-  async #written(step: Step, write: () => void): Promise<{ committed: Promise<Step> }> {
+  #written(step: Step, write: () => void): Handled | Promise<Handled> {
     const turn = this.#o.turn;
     const committed = step.later && !step.inQueue
       ? turn.later(() => (write(), step))
       : turn.write(() => (write(), step));
     if (!step.inQueue) return { committed };
+    return this.#inQueue(step, committed);
+  }
+
+  async #inQueue(step: Step, committed: Promise<Step>): Promise<Handled> {
     await committed;
     await step.after?.();
     return { committed: Promise.resolve(NO_STEP) };
@@ -169,10 +221,15 @@ export class Inbox {
     throw new TypeError("Cannot handle message: a request payload in a message envelope");
   }
 
+  /**
+   * Acknowledges once this turn's follow-ups have run (`setImmediate`): a
+   * microtask ran between two items' follow-ups, so a burst went out as one
+   * acknowledgement per item; now it is one message per burst.
+   */
   #ack(id: string): void {
     this.#acks.push(id);
     if (this.#acks.length === 1) {
-      queueMicrotask(() => {
+      setImmediate(() => {
         while (this.#acks.length > 0) this.#o.ack(this.#acks.splice(0, ACK_BATCH));
       });
     }

@@ -69,12 +69,13 @@ export class Messaging {
         `Cannot send: a message is 1 to ${MAX_MESSAGE_CHARS.toLocaleString("en")} characters`,
       );
     }
-    const { row, committed } = await this.#o.sessions.exclusive(async () => {
+    // Sealed at once in the queue (node:crypto): no await between the state read and its write.
+    const { row, committed } = await this.#o.sessions.exclusive(() => {
       const c = this.#o.contacts.sendable(to, "send");
       const seq = c.outSeq + 1;
       const now = this.#o.clock.nowMs();
       let row: MessageRow | null = null;
-      const sealed = await this.#seal(to, c, { t: "text", seq, at: now, text }, {
+      const sealed = this.#seal(to, c, { t: "text", seq, at: now, text }, {
         update: (c) => ({ ...c, outSeq: seq, lastMessageAtMs: now }),
         write: (envelope) => {
           row = {
@@ -107,9 +108,9 @@ export class Messaging {
    * @throws {ChatStateError} no accepted chat, or its key awaits confirmation
    */
   async sendControl(peer: string, inner: FileInner, write?: () => void): Promise<string> {
-    const { envelope, committed } = await this.#o.sessions.exclusive(async () => {
+    const { envelope, committed } = await this.#o.sessions.exclusive(() => {
       const c = this.#o.contacts.sendable(toAddress(peer), "send");
-      return await this.#seal(peer, c, inner, {
+      return this.#seal(peer, c, inner, {
         write: (envelope) => {
           write?.();
           this.#o.store.putOutgoing(envelope.id, envelope.bytes);
@@ -122,14 +123,9 @@ export class Messaging {
   }
 
   /** Seals through the sessions; a chat that cannot send yet is the user's error, not a crash. */
-  async #seal(
-    peer: string,
-    c: ContactRow,
-    inner: Inner,
-    options: SealOptions,
-  ): Promise<Sealed> {
+  #seal(peer: string, c: ContactRow, inner: Inner, options: SealOptions): Sealed {
     try {
-      return await this.#o.sessions.seal(c, inner, options);
+      return this.#o.sessions.seal(c, inner, options);
     } catch (e) {
       if (!(e instanceof e2e.StateError)) throw e;
       throw new ChatStateError(
@@ -144,7 +140,7 @@ export class Messaging {
     const peer = toAddress(addressText);
     const store = this.#o.store;
     type Done = { envelope: NewEnvelope | null; committed: Promise<void> };
-    const done = await this.#o.sessions.exclusive(async (): Promise<Done | null> => {
+    const done = await this.#o.sessions.exclusive((): Done | null => {
       const c = store.contact(peer);
       if (!c || c.state !== "accepted" || c.unread === 0) return null;
       const upTo = store.lastInSeq(peer);
@@ -154,7 +150,7 @@ export class Messaging {
         });
         return { envelope: null, committed };
       }
-      return await this.#seal(peer, c, { t: "read", upTo }, {
+      return this.#seal(peer, c, { t: "read", upTo }, {
         update: (c) => ({ ...c, unread: 0 }),
         write: (envelope) => store.putOutgoing(envelope.id, envelope.bytes),
       });

@@ -5,22 +5,27 @@
  * client core runs only in Deno; lib/e2e stays on WebCrypto for browsers.
  */
 import { createCipheriv, createDecipheriv } from "node:crypto";
-import { type Aead, DecryptError } from "../e2e/mod.ts";
+import { DecryptError, type SyncAead } from "../e2e/mod.ts";
 
 const TAG_BYTES = 16;
 
-/** The node:crypto {@linkcode Aead}. */
-export const NODE_AEAD: Aead = Object.freeze({
+function sealSync(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, ad: Uint8Array) {
+  const c = createCipheriv("aes-256-gcm", key, nonce);
+  c.setAAD(ad);
+  const head = c.update(plaintext);
+  const tail = c.final();
+  const out = new Uint8Array(head.length + tail.length + TAG_BYTES);
+  out.set(head, 0);
+  out.set(tail, head.length);
+  out.set(c.getAuthTag(), head.length + tail.length);
+  return out;
+}
+
+/** The node:crypto {@linkcode SyncAead}. */
+export const NODE_AEAD: SyncAead = Object.freeze({
+  sealSync,
   seal(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, ad: Uint8Array) {
-    const c = createCipheriv("aes-256-gcm", key, nonce);
-    c.setAAD(ad);
-    const head = c.update(plaintext);
-    const tail = c.final();
-    const out = new Uint8Array(head.length + tail.length + TAG_BYTES);
-    out.set(head, 0);
-    out.set(tail, head.length);
-    out.set(c.getAuthTag(), head.length + tail.length);
-    return Promise.resolve(out);
+    return Promise.resolve(sealSync(key, nonce, plaintext, ad));
   },
   open(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, ad: Uint8Array) {
     try {

@@ -76,7 +76,7 @@ export class Sessions {
    * through this one queue, so two never read the same state and one never
    * overwrites the other's; so does every write of a contact row.
    */
-  exclusive<T>(fn: () => Promise<T>): Promise<T> {
+  exclusive<T>(fn: () => T | Promise<T>): Promise<T> {
     const run = this.#chain.then(fn);
     this.#chain = run.then(() => {}, () => {});
     return run;
@@ -116,10 +116,13 @@ export class Sessions {
     this.#moved.add(address);
   }
 
-  /** Encrypts `inner` to `peer` from `state` (ad = the new envelope's id). Stores nothing. */
-  async encrypt(peer: string, state: e2e.RatchetState, inner: Inner): Promise<Encrypted> {
+  /**
+   * Encrypts `inner` to `peer` from `state` (ad = the new envelope's id), at
+   * once (node:crypto's AES-GCM: no promise per message). Stores nothing.
+   */
+  encrypt(peer: string, state: e2e.RatchetState, inner: Inner): Encrypted {
     const id = newEnvelopeId();
-    const { newState, message } = await e2e.ratchetEncrypt({
+    const { newState, message } = e2e.ratchetEncryptSync({
       aead: NODE_AEAD,
       state,
       plaintext: encodeInner(inner),
@@ -142,9 +145,9 @@ export class Sessions {
    * contact's `update`, the new session and `write`. Call inside
    * {@linkcode exclusive}; let the envelope leave only once `committed` resolves.
    */
-  async seal(contact: ContactRow, inner: Inner, options: SealOptions = {}): Promise<Sealed> {
+  seal(contact: ContactRow, inner: Inner, options: SealOptions = {}): Sealed {
     const peer = contact.address;
-    const { newState, envelope } = await this.encrypt(peer, this.current(contact), inner);
+    const { newState, envelope } = this.encrypt(peer, this.current(contact), inner);
     const store = this.#o.store;
     const committed = this.#o.turn.write(() => {
       if (options.update) store.putContact(options.update(store.contact(peer) ?? contact));
@@ -161,12 +164,12 @@ export class Sessions {
    *
    * @throws {e2e.DecryptError} the message does not decrypt (uniform)
    */
-  async decrypt(
+  decrypt(
     contact: ContactRow,
     message: Uint8Array,
     envelopeId: Uint8Array,
   ): Promise<{ newState: e2e.RatchetState; plaintext: Uint8Array }> {
-    return await e2e.ratchetDecrypt({
+    return e2e.ratchetDecrypt({
       aead: NODE_AEAD,
       state: this.current(contact),
       message,

@@ -347,3 +347,41 @@ Deno.test("a later write is rolled back with the turn a failing write rolls back
     await t.cleanup();
   }
 });
+
+Deno.test("laterNow() returns the write's result at once, rides the next commit, and throws what the write throws", async () => {
+  const t = await setup();
+  try {
+    const followed: string[] = [];
+    t.store.putMessage(message("m1"));
+    const value = t.turn.laterNow(
+      () => (t.store.setMessageState("m1", "sent", null), "sent"),
+      (v) => followed.push(v),
+    );
+    assert.equal(value, "sent", "no promise: the write is made");
+    t.endTurn();
+    assert.equal(t.commits(), 0, "it ends no turn");
+    assert.equal(t.laters(), 1);
+    assert.deepEqual(t.committedIds(), ["m1"]);
+    assert.equal(followed.length, 0, "nothing follows before the commit");
+    t.lateDeadline();
+    assert.equal(t.commits(), 1);
+    assert.deepEqual(followed, ["sent"]);
+    t.reopened((other) => assert.equal(other.message("m1")?.state, "sent"));
+    // A write that throws: thrown here, the turn rolled back, nothing of it followed.
+    const later = t.turn.laterNow(() => t.store.setMessageState("m1", "delivered", null), () => {
+      followed.push("delivered");
+    });
+    assert.equal(later, undefined);
+    const boom = new Error("boom");
+    assert.throws(() =>
+      t.turn.laterNow(() => {
+        throw boom;
+      }, () => followed.push("never")), (e) => e === boom);
+    assert.equal(t.store.inTransaction, false);
+    assert.equal(t.laters(), 0, "its deadline is cancelled");
+    assert.equal(t.store.message("m1")?.state, "sent", "the earlier write of the turn is gone too");
+    assert.deepEqual(followed, ["sent"]);
+  } finally {
+    await t.cleanup();
+  }
+});

@@ -154,11 +154,14 @@ function padded(key: Uint8Array, pad: number, state: Int32Array): void {
 
 /** HMAC-SHA-256 (RFC 2104) under one key, for several tags with the pads hashed once. */
 export class HmacSha256 {
-  /** The states after hashing K ^ ipad and K ^ opad (one block each). */
-  #inner = new Int32Array(8);
-  #outer = new Int32Array(8);
+  /** The states after hashing K ^ ipad and K ^ opad (one block each), views of one array. */
+  #inner: Int32Array;
+  #outer: Int32Array;
 
   constructor(key: Uint8Array) {
+    const states = new Int32Array(16);
+    this.#inner = states.subarray(0, 8);
+    this.#outer = states.subarray(8);
     // RFC 2104 §2: a key longer than the block is hashed first.
     const k = key.length > BLOCK_BYTES ? nobleSha256(key) : key;
     try {
@@ -228,21 +231,34 @@ export function hkdfSha256({ ikm, salt, info, length }: HkdfOptions): Uint8Array
 /** HKDF-Expand (RFC 5869 §2.3) from a pseudorandom key. */
 export function hkdfExpand(prk: Uint8Array, info: Uint8Array, length: number): Uint8Array {
   checkLength(length);
-  const keyed = new HmacSha256(prk);
   const blocks = Math.ceil(length / SHA256_BYTES);
-  const out = new Uint8Array(blocks * SHA256_BYTES);
-  const counter = new Uint8Array(1);
-  // T(i) = HMAC(PRK, T(i-1) | info | i), T(0) empty.
-  for (let i = 0; i < blocks; i++) {
-    counter[0] = i + 1;
-    const previous = out.subarray((i - 1) * SHA256_BYTES, i * SHA256_BYTES);
-    keyed.macInto(
-      out.subarray(i * SHA256_BYTES),
-      i === 0 ? [info, counter] : [previous, info, counter],
-    );
-  }
+  const out = hkdfExpandBlocks(prk, info, new Uint8Array(blocks * SHA256_BYTES));
   if (out.length === length) return out;
   const head = out.slice(0, length);
   out.fill(0);
   return head;
+}
+
+/**
+ * HKDF-Expand (RFC 5869 §2.3) of as many whole 32-byte blocks as `out`
+ * holds (at most 255), written to `out`; returns `out`. For a caller that
+ * takes what it needs as views and wipes `out` when done, instead of a
+ * trimmed copy (the ratchet's message keys: 44 bytes from 64).
+ */
+export function hkdfExpandBlocks(prk: Uint8Array, info: Uint8Array, out: Uint8Array): Uint8Array {
+  const blocks = out.length / SHA256_BYTES;
+  if (!Number.isInteger(blocks) || blocks > 255) {
+    throw new RangeError(`Cannot derive HKDF output: "${out.length}" bytes is not whole blocks`);
+  }
+  const keyed = new HmacSha256(prk);
+  const counter = new Uint8Array(1);
+  const first = [info, counter];
+  const next = [out, info, counter];
+  // T(i) = HMAC(PRK, T(i-1) | info | i), T(0) empty.
+  for (let i = 0; i < blocks; i++) {
+    counter[0] = i + 1;
+    if (i > 0) next[0] = out.subarray((i - 1) * SHA256_BYTES, i * SHA256_BYTES);
+    keyed.macInto(out.subarray(i * SHA256_BYTES), i === 0 ? first : next);
+  }
+  return out;
 }

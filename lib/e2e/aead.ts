@@ -28,6 +28,15 @@ export interface Aead {
   open(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, ad: Uint8Array): Promise<Uint8Array>;
 }
 
+/**
+ * An {@linkcode Aead} that can also seal at once (node:crypto in the Deno
+ * client), so {@linkcode ratchetEncryptSync} encrypts without a promise.
+ */
+export interface SyncAead extends Aead {
+  /** Like `seal`, returning ciphertext || tag at once. */
+  sealSync(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, ad: Uint8Array): Uint8Array;
+}
+
 async function importAesKey(key: Uint8Array, usage: KeyUsage): Promise<CryptoKey> {
   return await crypto.subtle.importKey("raw", key as BufferSource, { name: "AES-GCM" }, false, [
     usage,

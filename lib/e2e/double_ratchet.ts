@@ -4,10 +4,9 @@
  * AES-256-GCM as the AEAD. State is plain immutable data; every transition returns
  * a new state and leaves its input untouched, so a failed decrypt changes nothing.
  */
-import { ByteWriter } from "./byte_codec.ts";
-import { concat, copy, utf8 } from "./_bytes.ts";
-import { hkdfExpand, hkdfSha256, HmacSha256 } from "./_sha256.ts";
-import { type Aead, WEBCRYPTO_AEAD } from "./aead.ts";
+import { copy, utf8 } from "./_bytes.ts";
+import { hkdfExpandBlocks, hkdfSha256, HmacSha256 } from "./_sha256.ts";
+import { type Aead, type SyncAead, WEBCRYPTO_AEAD } from "./aead.ts";
 import { constantTimeEqual } from "./ed25519.ts";
 import { DecryptError, StateError } from "./errors.ts";
 import { type Random, SYSTEM_RANDOM } from "./random.ts";
@@ -29,6 +28,9 @@ const AEAD_INFO = utf8("fedchat/v1/ratchet/aead");
 const AD_LABEL = utf8("fedchat/v1/ratchet/message\0");
 const MESSAGE_KEY_INPUT = Uint8Array.of(0x01);
 const CHAIN_KEY_INPUT = Uint8Array.of(0x02);
+const MESSAGE_KEY_PARTS: readonly Uint8Array[] = [MESSAGE_KEY_INPUT];
+const CHAIN_KEY_PARTS: readonly Uint8Array[] = [CHAIN_KEY_INPUT];
+const UTF8 = new TextEncoder();
 const MAX_COUNTER = 0xffffffff;
 const EMPTY = new Uint8Array(0);
 
@@ -91,17 +93,23 @@ function kdfRk(rootKey: Uint8Array, dhOut: Uint8Array): [Uint8Array, Uint8Array]
 // Double Ratchet §5.2: KDF_CK(ck) = (HMAC(ck, 0x02), HMAC(ck, 0x01)).
 function kdfCk(chainKey: Uint8Array): [Uint8Array, Uint8Array] {
   const hmac = new HmacSha256(chainKey);
-  return [hmac.mac(CHAIN_KEY_INPUT), hmac.mac(MESSAGE_KEY_INPUT)];
+  const next = new Uint8Array(32);
+  const messageKey = new Uint8Array(32);
+  hmac.macInto(next, CHAIN_KEY_PARTS);
+  hmac.macInto(messageKey, MESSAGE_KEY_PARTS);
+  return [next, messageKey];
 }
 
 // Double Ratchet §5.2 ENCRYPT: HKDF from the message key to the AEAD key and nonce.
 // The message key is already uniform, so RFC 5869 §3.3 lets us expand without extract.
-function aeadKeys(messageKey: Uint8Array): { key: Uint8Array; nonce: Uint8Array } {
-  const out = hkdfExpand(messageKey, AEAD_INFO, 44);
-  return { key: out.subarray(0, 32), nonce: out.subarray(32) };
+// Two whole blocks: the key is bytes 0-31, the nonce 32-43; the caller wipes them after use.
+function aeadKeys(messageKey: Uint8Array): Uint8Array {
+  return hkdfExpandBlocks(messageKey, AEAD_INFO, new Uint8Array(64));
 }
 
 // Double Ratchet §3.4 CONCAT(AD, header), with AD = label, sender, receiver, session, caller ad.
+// Written in place (the layout of ByteWriter's raw, str16, raw, u32, raw, raw): one array per
+// message, sized for addresses up to 3 bytes a character, and a view of what was written.
 function associatedData(
   sender: string,
   receiver: string,
@@ -109,11 +117,39 @@ function associatedData(
   ad: Uint8Array,
   headerBytes: Uint8Array,
 ): Uint8Array {
-  // Sized for addresses up to 3 bytes a character, so it never grows.
   const size = AD_LABEL.length + 2 + 3 * (sender.length + receiver.length) + 2 +
     sessionId.length + 4 + ad.length + headerBytes.length;
-  return new ByteWriter(size).raw(AD_LABEL).str16(sender).str16(receiver).raw(sessionId)
-    .u32(ad.length).raw(ad).raw(headerBytes).finish();
+  const out = new Uint8Array(size);
+  out.set(AD_LABEL);
+  let at = putStr16(out, AD_LABEL.length, sender);
+  at = putStr16(out, at, receiver);
+  out.set(sessionId, at);
+  at += sessionId.length;
+  const n = ad.length;
+  out[at] = n >>> 24;
+  out[at + 1] = n >>> 16;
+  out[at + 2] = n >>> 8;
+  out[at + 3] = n;
+  out.set(ad, at + 4);
+  at += 4 + n;
+  out.set(headerBytes, at);
+  at += headerBytes.length;
+  return at === size ? out : out.subarray(0, at);
+}
+
+/** Writes a u16 length and the UTF-8 of `text` at `at` (room for 3 bytes a character); returns the end. */
+function putStr16(out: Uint8Array, at: number, text: string): number {
+  let n = 0;
+  for (; n < text.length; n++) {
+    const c = text.charCodeAt(n);
+    if (c >= 0x80) break;
+    out[at + 2 + n] = c;
+  }
+  if (n < text.length) n = UTF8.encodeInto(text, out.subarray(at + 2)).written;
+  if (n > 0xffff) throw new RangeError(`Cannot encode field length: ${n} is over 65535`);
+  out[at] = n >>> 8;
+  out[at + 1] = n;
+  return at + 2 + n;
 }
 
 /** Double Ratchet §3.3 RatchetInitAlice: the side that sends first (the chat initiator). */
@@ -191,6 +227,45 @@ export interface RatchetEncryptResult {
 export async function ratchetEncrypt(
   { state, plaintext, ad = EMPTY, aead = WEBCRYPTO_AEAD }: RatchetEncryptOptions,
 ): Promise<RatchetEncryptResult> {
+  const e = beginEncrypt(state, plaintext, ad);
+  try {
+    return endEncrypt(state, e, await aead.seal(e.key, e.nonce, plaintext, e.ad));
+  } finally {
+    e.okm.fill(0);
+  }
+}
+
+/**
+ * {@linkcode ratchetEncrypt} with an AEAD that seals at once: the same
+ * message from the same state, without a promise (the Deno client sends on
+ * node:crypto, and each await is garbage per message).
+ *
+ * @throws {StateError} no sending chain yet (responder before the first message) or counter exhausted
+ * @throws {RangeError} plaintext longer than {@linkcode MAX_RATCHET_PLAINTEXT_BYTES}
+ */
+export function ratchetEncryptSync(
+  { state, plaintext, ad = EMPTY, aead }: RatchetEncryptOptions & { aead: SyncAead },
+): RatchetEncryptResult {
+  const e = beginEncrypt(state, plaintext, ad);
+  try {
+    return endEncrypt(state, e, aead.sealSync(e.key, e.nonce, plaintext, e.ad));
+  } finally {
+    e.okm.fill(0);
+  }
+}
+
+/** What RatchetEncrypt derives before the AEAD; `okm` (key and nonce) is wiped after sealing. */
+interface Encryption {
+  sendChainKey: Uint8Array;
+  headerBytes: Uint8Array;
+  okm: Uint8Array;
+  key: Uint8Array;
+  nonce: Uint8Array;
+  ad: Uint8Array;
+}
+
+// §3.4 RatchetEncrypt up to the AEAD: the chain step, the header, the keys, the associated data.
+function beginEncrypt(state: RatchetState, plaintext: Uint8Array, ad: Uint8Array): Encryption {
   if (state.sendChainKey === null) {
     throw new StateError("Cannot encrypt: no sending chain before the peer's first message");
   }
@@ -204,17 +279,28 @@ export async function ratchetEncrypt(
     pn: state.prevSendCount,
     n: state.sendCount,
   });
-  const { key, nonce } = aeadKeys(messageKey);
-  const sealed = await aead.seal(
-    key,
-    nonce,
-    plaintext,
-    associatedData(state.localAddress, state.peerAddress, state.sessionId, ad, headerBytes),
-  );
+  const okm = aeadKeys(messageKey);
+  messageKey.fill(0);
   return {
-    newState: { ...state, sendChainKey, sendCount: state.sendCount + 1 },
-    message: concat(headerBytes, sealed),
+    sendChainKey,
+    headerBytes,
+    okm,
+    key: okm.subarray(0, 32),
+    nonce: okm.subarray(32, 44),
+    ad: associatedData(state.localAddress, state.peerAddress, state.sessionId, ad, headerBytes),
   };
+}
+
+// §3.4 RatchetEncrypt after the AEAD: the message is the header and the sealed plaintext.
+function endEncrypt(
+  state: RatchetState,
+  { sendChainKey, headerBytes }: Encryption,
+  sealed: Uint8Array,
+): RatchetEncryptResult {
+  const message = new Uint8Array(headerBytes.length + sealed.length);
+  message.set(headerBytes);
+  message.set(sealed, headerBytes.length);
+  return { newState: { ...state, sendChainKey, sendCount: state.sendCount + 1 }, message };
 }
 
 /** Options of {@linkcode ratchetDecrypt}. */
@@ -353,7 +439,7 @@ async function open(
   ad: Uint8Array,
   aead: Aead,
 ): Promise<Uint8Array> {
-  const { key, nonce } = aeadKeys(messageKey);
+  const okm = aeadKeys(messageKey);
   const fullAd = associatedData(
     state.peerAddress,
     state.localAddress,
@@ -361,5 +447,9 @@ async function open(
     ad,
     msg.headerBytes,
   );
-  return await aead.open(key, nonce, msg.sealed, fullAd);
+  try {
+    return await aead.open(okm.subarray(0, 32), okm.subarray(32, 44), msg.sealed, fullAd);
+  } finally {
+    okm.fill(0);
+  }
 }

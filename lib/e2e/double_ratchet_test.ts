@@ -1,10 +1,22 @@
 import assert from "node:assert/strict";
 import { concat } from "./_bytes.ts";
 import { flip, makeSessionPair, text } from "./_testing.ts";
-import { ratchetDecrypt, ratchetEncrypt, type RatchetState } from "./double_ratchet.ts";
+import { gcm } from "@noble/ciphers/aes.js";
+import { type SyncAead, WEBCRYPTO_AEAD } from "./aead.ts";
+import {
+  ratchetDecrypt,
+  ratchetEncrypt,
+  ratchetEncryptSync,
+  type RatchetState,
+} from "./double_ratchet.ts";
 import { CodecError, DecryptError, StateError } from "./errors.ts";
 import { decodeRatchetState, encodeRatchetState } from "./ratchet_state.ts";
-import { RATCHET_HEADER_BYTES } from "./ratchet_message.ts";
+import {
+  decodeRatchetMessage,
+  encodeRatchetHeader,
+  MAX_RATCHET_MESSAGE_BYTES,
+  RATCHET_HEADER_BYTES,
+} from "./ratchet_message.ts";
 import { X25519_LOW_ORDER_KEYS } from "./x25519.ts";
 
 const pair = await makeSessionPair("ratchet-tests");
@@ -207,4 +219,66 @@ Deno.test("a window overrun at the start of an unseen chain fails cleanly; the o
     (await ratchetDecrypt({ state: late.newState, message: more.message })).plaintext,
     text("still here"),
   );
+});
+
+/** A synchronous AES-256-GCM for the test only (the client's is node:crypto's). */
+const SYNC_AEAD: SyncAead = {
+  ...WEBCRYPTO_AEAD,
+  sealSync: (key, nonce, plaintext, ad) => gcm(key, nonce, ad).encrypt(plaintext),
+};
+
+Deno.test("ratchetEncryptSync() makes the same message and state as ratchetEncrypt()", async () => {
+  let sync = pair.aliceSession;
+  let async = pair.aliceSession;
+  let bob = pair.bobSession;
+  for (const [i, size] of [0, 1, 100, 5000].entries()) {
+    const plaintext = crypto.getRandomValues(new Uint8Array(size));
+    const ad = text(`ad-${i}`);
+    const a = ratchetEncryptSync({ state: sync, plaintext, ad, aead: SYNC_AEAD });
+    const b = await ratchetEncrypt({ state: async, plaintext, ad });
+    assert.deepEqual(a.message, b.message);
+    assert.deepEqual(encodeRatchetState(a.newState), encodeRatchetState(b.newState));
+    const opened = await ratchetDecrypt({ state: bob, message: a.message, ad });
+    assert.deepEqual(opened.plaintext, plaintext);
+    [sync, async, bob] = [a.newState, b.newState, opened.newState];
+  }
+  assert.equal(sync.sendCount, pair.aliceSession.sendCount + 4);
+  // The responder cannot send before the initiator's first message: thrown at once.
+  assert.throws(
+    () => ratchetEncryptSync({ state: pair.bobSession, plaintext: text("x"), aead: SYNC_AEAD }),
+    StateError,
+  );
+  assert.throws(
+    () =>
+      ratchetEncryptSync({
+        state: sync,
+        plaintext: new Uint8Array((1 << 20) + 1),
+        aead: SYNC_AEAD,
+      }),
+    RangeError,
+  );
+});
+
+Deno.test("decodeRatchetMessage() reads the header it was given and refuses bad lengths and versions", () => {
+  const dh = crypto.getRandomValues(new Uint8Array(32));
+  for (const [pn, n] of [[0, 0], [1, 2], [0xffff_ffff, 0x8000_0001]]) {
+    const header = encodeRatchetHeader({ dh, pn, n });
+    const sealed = crypto.getRandomValues(new Uint8Array(20));
+    const m = decodeRatchetMessage(concat(header, sealed));
+    assert.deepEqual(m.header, { dh, pn, n });
+    assert.deepEqual(m.headerBytes, header);
+    assert.deepEqual(m.sealed, sealed);
+  }
+  assert.throws(() => encodeRatchetHeader({ dh, pn: 2 ** 32, n: 0 }), RangeError);
+  assert.throws(() => encodeRatchetHeader({ dh, pn: 0, n: -1 }), RangeError);
+  assert.throws(() => encodeRatchetHeader({ dh: dh.subarray(1), pn: 0, n: 0 }), CodecError);
+  const ok = concat(encodeRatchetHeader({ dh, pn: 0, n: 0 }), new Uint8Array(16));
+  decodeRatchetMessage(ok);
+  assert.throws(() => decodeRatchetMessage(ok.subarray(0, ok.length - 1)), CodecError);
+  assert.throws(() => decodeRatchetMessage(flip(ok, 0)), CodecError);
+  assert.throws(
+    () => decodeRatchetMessage(new Uint8Array(MAX_RATCHET_MESSAGE_BYTES + 1)),
+    CodecError,
+  );
+  assert.throws(() => decodeRatchetMessage([1, 2, 3] as unknown as Uint8Array), CodecError);
 });

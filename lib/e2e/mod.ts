@@ -57,6 +57,7 @@ export {
   AEAD_KEY_BYTES,
   AEAD_NONCE_BYTES,
   AEAD_TAG_BYTES,
+  type SyncAead,
   WEBCRYPTO_AEAD,
 } from "./aead.ts";
 export {
@@ -129,6 +130,7 @@ export {
   ratchetEncrypt,
   type RatchetEncryptOptions,
   type RatchetEncryptResult,
+  ratchetEncryptSync,
   type RatchetState,
   type SkippedKey,
 } from "./double_ratchet.ts";
