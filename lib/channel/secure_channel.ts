@@ -11,10 +11,7 @@
  * this runtime; a relay opens and seals every byte it forwards, so the cipher
  * was most of its CPU. The ciphertext and tag are given up to the WebSocket
  * connection (`WsConnection.sendParts` with `owned`): a large record is framed
- * without a copy, masked in place; small ones are copied into one frame. On a
- * connection that reuses its frame buffers (`WsConnection.reuseLargeFrames`,
- * links), a large record is sealed in 16 KiB slices straight into its frame
- * instead: no cipher output of the record's size, still one socket write.
+ * without a copy, masked in place; small ones are copied into one frame.
  *
  * Records carry several messages: the small messages sent in one iteration of
  * the event loop (until `setImmediate` runs, or up to {@linkcode RECORD_MAX_BYTES})
@@ -25,7 +22,7 @@
  */
 import { createCipheriv, createDecipheriv } from "node:crypto";
 import { setImmediate } from "node:timers";
-import { CIPHER_SLICE_BYTES, decipherInto } from "../cipher_slices.ts";
+import { decipherInto } from "../cipher_slices.ts";
 import type { WsConnection } from "../wss/mod.ts";
 import type { LinkKeys } from "./handshake.ts";
 
@@ -51,31 +48,6 @@ function seal(key: Uint8Array, counter: number, parts: readonly Uint8Array[]): U
   if (tail.length !== 0) throw new Error("Cannot seal: unexpected cipher output");
   out.push(c.getAuthTag());
   return out;
-}
-
-/**
- * Seals a record given in parts into `out` (the parts' length plus the tag), the cipher run in
- * slices (lib/cipher_slices.ts): no output buffer of the record's size.
- */
-function sealInto(
-  key: Uint8Array,
-  counter: number,
-  parts: readonly Uint8Array[],
-  out: Uint8Array,
-): void {
-  const c = createCipheriv(CIPHER, key, nonce(counter), { authTagLength: TAG_BYTES });
-  let at = 0;
-  for (const p of parts) {
-    for (let from = 0; from < p.length; from += CIPHER_SLICE_BYTES) {
-      const slice = c.update(p.subarray(from, Math.min(p.length, from + CIPHER_SLICE_BYTES)));
-      out.set(slice, at);
-      at += slice.length;
-    }
-  }
-  if (c.final().length !== 0 || at !== out.length - TAG_BYTES) {
-    throw new Error("Cannot seal: unexpected cipher output");
-  }
-  out.set(c.getAuthTag(), at);
 }
 
 /** A record of several small messages is sealed once it would pass this size. */
@@ -142,8 +114,9 @@ function open(key: Uint8Array, counter: number, sealed: Uint8Array): Uint8Array 
 }
 
 /**
- * Opens a large record in slices (lib/cipher_slices.ts) into `into` (the caller keeps it), or
- * returns null when it does not authenticate.
+ * Opens a large record in slices (lib/cipher_slices.ts) into `into` (the caller keeps it;
+ * sealing stays whole: its output goes to the socket as it is, and slices would be as many
+ * socket writes), or returns null when it does not authenticate.
  */
 function openInto(
   key: Uint8Array,
@@ -345,18 +318,11 @@ export class SecureChannel {
   };
 
   #sealRecord(parts: readonly Uint8Array[]): boolean {
-    const counter = this.#sendCounter++;
-    let bytes = 0;
-    for (const p of parts) bytes += p.length;
-    // A large record (a file chunk) on a connection that reuses its frame buffers is sealed in
-    // slices straight into its frame. Otherwise the sealed parts are fresh cipher output, given
-    // up to the connection, which frames a large record without copying it.
-    const queued = bytes >= RECORD_MAX_BYTES && this.#ws.reusesLargeFrames
-      ? this.#ws.sendFilled(
-        bytes + TAG_BYTES,
-        (out) => sealInto(this.#keys.send, counter, parts, out),
-      )
-      : this.#ws.sendParts(seal(this.#keys.send, counter, parts), { owned: true });
+    // The sealed parts are fresh cipher output: given up to the connection, which frames a
+    // large record without copying it.
+    const queued = this.#ws.sendParts(seal(this.#keys.send, this.#sendCounter++, parts), {
+      owned: true,
+    });
     if (!queued) this.close("connection closed");
     this.#flowCheck();
     return queued;

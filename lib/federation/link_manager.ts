@@ -620,10 +620,8 @@ export class LinkManager {
     }
     this.#setState(peer, "up");
     this.#log.info("link up", { peer, initiator });
-    // File chunks arrive in a buffer the channel reuses (see mayStayLent below), and leave
-    // sealed into frame buffers the connection reuses once written.
+    // File chunks arrive in a buffer the channel reuses (see mayStayLent below).
     channel.lendLargeRecords();
-    channel.ws.reuseLargeFrames();
     channel.onMessage = (bytes, lent) => {
       rt.lastReceivedMs = this.#o.clock.nowMs();
       let m: LinkMessage;

@@ -22,17 +22,13 @@ import { setImmediate } from "node:timers";
 import { type Clock, SYSTEM_CLOCK } from "../clock.ts";
 import { ConnectionMonitor } from "./connection_monitor.ts";
 import {
-  applyMask,
   encodeFrame,
   encodeFrameHeadFor,
   encodeFrameParts,
   type Frame,
   FrameError,
-  frameHeadBytes,
-  frameMask,
   FrameParser,
   OPCODE,
-  writeFrameHeadInto,
 } from "./frame.ts";
 import { startReading, stopReading } from "./socket_reading.ts";
 import {
@@ -110,11 +106,6 @@ export class WsConnection {
   #closeSent = false;
   #lastSeenMs: number;
   #pending: Uint8Array[] = [];
-  /** Per waiting part: the frame buffer to give back once the socket has written it, if any. */
-  #pendingBuffers: Array<Uint8Array<ArrayBuffer> | null> = [];
-  /** Frame buffers free for sendFilled() (reuseLargeFrames()), null until then. */
-  #framePool: Uint8Array<ArrayBuffer>[] | null = null;
-  #framePoolBytes = 0;
   /** Large messages may arrive in a reused buffer (lendLargeMessages()). */
   #lending = false;
   #pendingBytes = 0;
@@ -177,60 +168,6 @@ export class WsConnection {
   lendLargeMessages(): void {
     this.#lending = true;
     this.#parser.lendLarge();
-  }
-
-  /**
-   * From now on, {@linkcode sendFilled} builds frames in buffers this
-   * connection reuses once the socket's write callback has run for them (the
-   * bytes are then in the TLS layer): a secure channel seals a file chunk in
-   * slices straight into its frame, one socket write and no fresh buffer of
-   * the chunk's size. A sender that respects `writable` has up to the
-   * high-water mark in flight, so as many free buffers are kept, up to
-   * `highWaterBytes` (1 MiB by default) for the connection's life.
-   */
-  reuseLargeFrames(): void {
-    this.#framePool ??= [];
-  }
-
-  /** True after {@linkcode reuseLargeFrames}. */
-  get reusesLargeFrames(): boolean {
-    return this.#framePool !== null;
-  }
-
-  /**
-   * Queues a binary message of `len` bytes that `fill` writes into the
-   * payload it is given (inside a frame buffer; it must write every byte and
-   * keep no reference), gathered like {@linkcode sendCoalesced}. Returns as
-   * {@linkcode send}; when false, `fill` was not called.
-   */
-  sendFilled(len: number, fill: (payload: Uint8Array) => void): boolean {
-    if (this.#closed || this.#closeSent) return false;
-    const total = frameHeadBytes(len, this.#masked) + len;
-    if (!this.#admit(total)) return false;
-    const pool = this.#framePool;
-    let buffer = pool?.pop();
-    if (buffer !== undefined) this.#framePoolBytes -= buffer.length;
-    if (buffer === undefined || buffer.length < total) buffer = new Uint8Array(total);
-    const head = writeFrameHeadInto(buffer, OPCODE.binary, len, this.#masked);
-    const payload = buffer.subarray(head, total);
-    fill(payload);
-    if (this.#masked) applyMask(payload, frameMask(buffer.subarray(0, head)));
-    const first = this.#pending.length === 0;
-    this.#pending.push(buffer.subarray(0, total));
-    this.#pendingBuffers[this.#pending.length - 1] = pool ? buffer : null;
-    this.#pendingBytes += total;
-    if (first) setImmediate(this.#flush);
-    this.#flowChanged();
-    return true;
-  }
-
-  /** Gives a frame buffer back for reuse (up to the high-water mark in all; more are dropped). */
-  #release(buffer: Uint8Array<ArrayBuffer> | null | undefined): void {
-    const pool = this.#framePool;
-    if (!buffer || !pool || this.#closed) return;
-    if (this.#framePoolBytes + buffer.length > this.#limits.highWaterBytes) return;
-    pool.push(buffer);
-    this.#framePoolBytes += buffer.length;
   }
 
   /**
@@ -354,33 +291,27 @@ export class WsConnection {
   /** Writes what waits (at most once per iteration: later calls find nothing). */
   #flush = (): void => {
     const parts = this.#pending;
-    const buffers = this.#pendingBuffers;
     this.#pending = [];
-    this.#pendingBuffers = [];
     this.#pendingBytes = 0;
     if (this.#closed || parts.length === 0) return;
+    if (parts.length === 1) return this.#write(parts[0]);
     let total = 0;
     for (const p of parts) total += p.length;
     // Large frames (file chunks) go as they are: copying them together would cost more than a
     // write each.
-    if (parts.length === 1 || total > COALESCE_MAX_BYTES) {
+    if (total > COALESCE_MAX_BYTES) {
       // Corked: the parts (frame heads and payloads) leave in one vectored write.
-      if (parts.length > 1) this.#socket.cork();
-      for (let i = 0; i < parts.length; i++) {
-        const buffer = buffers[i];
-        const done = buffer ? () => (this.#release(buffer), this.#written()) : this.#written;
-        this.#socket.write(parts[i], done);
-      }
-      if (parts.length > 1) this.#socket.uncork();
+      this.#socket.cork();
+      for (const p of parts) this.#socket.write(p, this.#written);
+      this.#socket.uncork();
       this.#flowChanged();
       return;
     }
     const out = new Uint8Array(total);
     let at = 0;
-    for (let i = 0; i < parts.length; i++) {
-      out.set(parts[i], at);
-      at += parts[i].length;
-      this.#release(buffers[i]);
+    for (const p of parts) {
+      out.set(p, at);
+      at += p.length;
     }
     this.#write(out);
   };

@@ -108,29 +108,7 @@ export function encodeFrameHeadFor(
   return head;
 }
 
-/**
- * Writes the head of a frame with a payload of `len` bytes at the start of
- * `out` (drawing the mask when `masked`) and returns the head's length: the
- * payload goes right after it, and is masked by the caller with
- * {@linkcode frameMask} once written.
- */
-export function writeFrameHeadInto(
-  out: Uint8Array<ArrayBuffer>,
-  opcode: number,
-  len: number,
-  masked: boolean,
-): number {
-  writeFrameHead(out, opcode, len, masked);
-  return frameHeadBytes(len, masked);
-}
-
-/** The mask of a frame head written by {@linkcode writeFrameHeadInto} (its last four bytes). */
-export function frameMask(head: Uint8Array): Uint8Array {
-  return head.subarray(head.length - 4);
-}
-
-/** Bytes of a frame head for a payload of `len` bytes. */
-export function frameHeadBytes(len: number, masked: boolean): number {
+function frameHeadBytes(len: number, masked: boolean): number {
   return 2 + (len < 126 ? 0 : len < 65536 ? 2 : 8) + (masked ? 4 : 0);
 }
 
