@@ -254,7 +254,7 @@ export class ClientHub {
         this.announceUsers();
       }
     };
-    link.onMessage = (bytes) => this.#receive(s, bytes);
+    link.onMessage = (bytes, keep) => this.#receive(s, bytes, keep);
     this.#send(s, {
       type: "welcome",
       user,
@@ -411,7 +411,8 @@ export class ClientHub {
     });
   }
 
-  #receive(s: Session, bytes: Uint8Array): void {
+  /** `keep`: the bytes are lent (see `ClientLink.onMessage`); only a chunk's forwarding keeps them. */
+  #receive(s: Session, bytes: Uint8Array, keep?: () => () => void): void {
     let m: ClientMessage;
     try {
       m = decodeClientMessage(bytes);
@@ -423,7 +424,7 @@ export class ClientHub {
       this.#send(s, { type: "error", message: (e as Error).message });
       return;
     }
-    this.#handle(s, m).catch((e) => {
+    this.#handle(s, m, keep).catch((e) => {
       this.#o.log.warn("client request failed", {
         user: s.user,
         type: m.type,
@@ -433,7 +434,7 @@ export class ClientHub {
     });
   }
 
-  async #handle(s: Session, m: ClientMessage): Promise<void> {
+  async #handle(s: Session, m: ClientMessage, keep?: () => () => void): Promise<void> {
     switch (m.type) {
       case "submit":
         try {
@@ -474,7 +475,8 @@ export class ClientHub {
       case "chunkSubmit": {
         let result;
         try {
-          result = await this.#o.delivery.stream(s.user, m.envelope);
+          // Called at once: whatever keeps the (lent) envelope past this call says so now.
+          result = await this.#o.delivery.stream(s.user, m.envelope, keep);
         } catch (e) {
           if (!(e instanceof DeliveryError)) throw e;
           let id = "";
