@@ -8,13 +8,11 @@
  * "fresh" (a new `chunkSubmit` buffer per chunk, the signed envelope copied
  * with its proof: main before branch `files4`) and "reused" (one
  * `chunkSubmit` buffer handed back, the envelope proven and sealed in parts).
- * Prints CPU µs per chunk and V8 heap bytes allocated per chunk (buffers'
- * backing stores are not counted there); the minimum of the rounds compares
- * best on a shared machine.
+ * Prints CPU µs per chunk (garbage collection included); the minimum of the
+ * rounds compares best on a shared machine.
  */
 // deno-lint-ignore-file no-console
 import { createCipheriv } from "node:crypto";
-import { getHeapStatistics } from "node:v8";
 import * as e2e from "../lib/e2e/mod.ts";
 import { NODE_CHACHA20_POLY1305 } from "../lib/client/node_file_cipher.ts";
 import {
@@ -102,27 +100,23 @@ async function reused(index: number): Promise<void> {
   pool.push(buf);
 }
 
-async function round(f: (i: number) => Promise<void>): Promise<[number, number]> {
-  const before = getHeapStatistics().total_allocated_bytes;
+async function round(f: (i: number) => Promise<void>): Promise<number> {
   const cpu0 = process.cpuUsage();
   for (let i = 0; i < CHUNKS; i++) await f(i);
   const cpu = process.cpuUsage(cpu0);
-  const allocated = getHeapStatistics().total_allocated_bytes - before;
-  return [(cpu.user + cpu.system) / CHUNKS, allocated / CHUNKS];
+  return (cpu.user + cpu.system) / CHUNKS;
 }
 
 const ways = { fresh, reused };
-const results: Record<string, Array<[number, number]>> = { fresh: [], reused: [] };
+const results: Record<string, number[]> = { fresh: [], reused: [] };
 for (const w of Object.values(ways)) await round(w); // warm up
 for (let r = 0; r < ROUNDS; r++) {
   for (const [name, w] of Object.entries(ways)) results[name].push(await round(w));
 }
 for (const [name, rs] of Object.entries(results)) {
-  const us = rs.map(([u]) => Math.round(u));
-  const kib = rs.map(([, b]) => Math.round(b / 1024));
+  const us = rs.map((u) => Math.round(u));
   console.log(
     `${name.padEnd(7)} CPU µs per chunk: min ${Math.min(...us)} (${us.join(", ")}); ` +
-      `V8 heap KiB allocated per chunk: ${Math.min(...kib)}–${Math.max(...kib)}; ` +
       `CPU s per GiB (min): ${(Math.min(...us) * 4096 / 1e6).toFixed(2)}`,
   );
 }
