@@ -23,10 +23,10 @@ import * as e2e from "../e2e/mod.ts";
 import type { Address } from "../ids.ts";
 import {
   chunkBodyParts,
-  chunkEnvelopeId,
+  chunkEnvelopeIdWith,
   type ChunkResult,
   DEFAULT_TTL,
-  encodeChunkSubmitParts,
+  encodeChunkSubmitHead,
   encodeEnvelopeParts,
   envelopeIdHex,
 } from "../protocol/mod.ts";
@@ -41,6 +41,12 @@ import {
 } from "./_file_context.ts";
 import { NODE_AEAD } from "./node_aead.ts";
 import { NODE_CHACHA20_POLY1305, sha256Sync } from "./node_file_cipher.ts";
+
+/**
+ * `chunkSubmit` buffers kept for reuse per transfer: the node hands one back within the turn it
+ * took it (once it is sealed onto the link), so the next chunk finds it.
+ */
+const POOLED_MESSAGES = 2;
 
 /** Why a transfer stops when the file is not what was offered any more. */
 const CHANGED = "Cannot send file: it changed while it was being sent; send it again";
@@ -63,6 +69,8 @@ export class FileSending {
   #file: PositionedFile | null = null;
   /** The read buffer, reused for every chunk (its bytes are sealed before the next read). */
   #buf: Uint8Array | null = null;
+  /** `chunkSubmit` buffers the node is done with, reused for the next chunks. */
+  #messages: Uint8Array[] = [];
   /** v2 before the digest is sent: each chunk's SHA-256, and which are known. */
   #digests: Uint8Array | null = null;
   #hashed: Uint8Array | null = null;
@@ -192,7 +200,7 @@ export class FileSending {
         if (index === null) break;
         const plain = await this.#read(index);
         const attempt = this.row.attempts[index] ?? 0;
-        const id = await chunkEnvelopeId(this.#manifest.fileId, index, attempt);
+        const id = chunkEnvelopeIdWith(sha256Sync, this.#manifest.fileId, index, attempt);
         const hex = envelopeIdHex(id);
         this.#inflight.set(hex, { index, bytes: plain.length, sentAtMs: this.#ctx.clock.nowMs() });
         this.#byChunkId.set(hex, this);
@@ -255,8 +263,9 @@ export class FileSending {
     const sealed = await this.#sealer.sealParts(index, plain);
     const now = this.#ctx.clock.nowMs();
     // Ciphertext and tag are copied once, into the client message (not into a chunk body, then
-    // an envelope, then the message: two fresh 256 KiB buffers fewer per chunk).
-    const message = encodeChunkSubmitParts(encodeEnvelopeParts({
+    // an envelope, then the message), and that message into a buffer the node hands back once
+    // it has sealed the chunk onto its link (no fresh 256 KiB buffer per chunk).
+    const parts = encodeEnvelopeParts({
       id,
       kind: "chunk",
       ttl: DEFAULT_TTL,
@@ -264,9 +273,23 @@ export class FileSending {
       expiresAtMs: now + this.#ctx.lifetimeMs,
       from: this.#ctx.self,
       to: this.row.peer as Address,
-    }, chunkBodyParts({ fileId: this.#manifest.fileId, index, fileBytes: this.row.size }, sealed)));
+    }, chunkBodyParts({ fileId: this.#manifest.fileId, index, fileBytes: this.row.size }, sealed));
+    let n = 0;
+    for (const p of parts) n += p.length;
+    const head = encodeChunkSubmitHead(n);
+    n += head.length;
+    const reused = this.#messages.pop();
+    const buf = reused && reused.length >= n ? reused : new Uint8Array(n);
+    buf.set(head);
+    let at = head.length;
+    for (const p of parts) {
+      buf.set(p, at);
+      at += p.length;
+    }
     // Not connected: the chunk stays in flight and goes again after the retry delay.
-    this.#ctx.connection.sendEncoded(message);
+    this.#ctx.connection.sendEncoded(buf.subarray(0, n), () => {
+      if (this.#messages.length < POOLED_MESSAGES) this.#messages.push(buf);
+    });
   }
 
   /** Takes what the receiver's node did with chunks. Returns true when something changed. */
@@ -370,5 +393,6 @@ export class FileSending {
     this.#file?.close();
     this.#file = null;
     this.#buf = null;
+    this.#messages = [];
   }
 }

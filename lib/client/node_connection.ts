@@ -167,11 +167,12 @@ export class NodeConnection {
 
   /**
    * Sends a message encoded already (a file chunk framed once from its parts:
-   * `encodeChunkSubmitParts`); false when not connected.
+   * `encodeChunkSubmitParts`); false when not connected. With `consumed`, the
+   * caller means to reuse `bytes`: see `ClientLink.send`.
    */
-  sendEncoded(bytes: Uint8Array): boolean {
+  sendEncoded(bytes: Uint8Array, consumed?: () => void): boolean {
     if (!this.#link) return false;
-    this.#link.send(bytes);
+    this.#link.send(bytes, consumed);
     return true;
   }
 

@@ -10,6 +10,7 @@ import {
   initiatorFinish,
   initiatorHello,
   nextMessage,
+  RECORD_MAX_BYTES,
   SecureChannel,
 } from "../channel/mod.ts";
 import type { Clock } from "../clock.ts";
@@ -162,7 +163,12 @@ export function remoteLink(o: RemoteLinkOptions): (store: ClientStore) => Promis
       ws.lendLargeMessages();
       channel.send(encodeClientMessage({ type: "hello", enrollCode: o.enrollCode }));
       const link: ClientLink = {
-        send: (b) => channel.send(b),
+        send: (b, consumed) => {
+          channel.send(b);
+          // A message this large is sealed before send() returns; a smaller one waits for the
+          // turn's record, and its bytes are simply not reused.
+          if (b.length >= RECORD_MAX_BYTES) consumed?.();
+        },
         close: (r) => channel.close(r),
         onMessage: null,
         onClose: () => {},

@@ -43,6 +43,12 @@ export interface ForwarderOptions {
   provenance: Provenance;
   /** Sends envelope bytes to a linked peer; false when its link is not up or is congested. */
   sendToPeer(peer: NodeId, bytes: Uint8Array): boolean;
+  /**
+   * Sends a signed envelope of this node's given in parts (unsigned bytes, then
+   * the proof), as `sendToPeer` would send them joined; nothing may refer to the
+   * parts once it returns. Without it the parts are joined for `sendToPeer`.
+   */
+  sendPartsToPeer?(peer: NodeId, parts: readonly Uint8Array[]): boolean;
   /** Next hops towards `dest`, best first (the first is used; others after failures). */
   nextHop(dest: NodeId): NodeId | undefined;
   /** Told when a hop could not take an envelope, so it loses preference. */
@@ -104,7 +110,7 @@ interface Probe {
 export class Forwarder {
   #o: ForwarderOptions;
   #probes = new Map<string, Probe>();
-  #batch: Array<{ dest: NodeId; bytes: Uint8Array; hop: NodeId }> = [];
+  #batch: Array<{ dest: NodeId; bytes: Uint8Array; hop: NodeId; sent?: () => void }> = [];
 
   constructor(options: ForwarderOptions) {
     this.#o = options;
@@ -129,11 +135,19 @@ export class Forwarder {
    * neighbour it goes to now, or null when there is no route. It is proven and
    * written at the end of this turn. `prefer` names a neighbour to try first
    * (an answer goes back the way its question came, which is known to work).
+   * `sent` is called once nothing here refers to `bytes` any more (proven and
+   * written, or given up), when they are to be reused (a client's file chunk);
+   * until then they must not change. Not called when there is no route.
    */
-  sendEncoded(dest: NodeId, bytes: Uint8Array, prefer?: NodeId): NodeId | null {
+  sendEncoded(
+    dest: NodeId,
+    bytes: Uint8Array,
+    prefer?: NodeId,
+    sent?: () => void,
+  ): NodeId | null {
     const hop = prefer ?? this.#o.nextHop(dest);
     if (!hop) return null;
-    this.#batch.push({ dest, bytes, hop });
+    this.#batch.push({ dest, bytes, hop, sent });
     if (this.#batch.length === 1) queueMicrotask(() => this.#flush());
     return hop;
   }
@@ -142,19 +156,29 @@ export class Forwarder {
     const batch = this.#batch;
     this.#batch = [];
     if (batch.length === 0) return;
-    const signed = this.#o.provenance.signBatch(batch.map((b) => b.bytes));
+    // Signed as parts: a large envelope (a file chunk) is sealed onto its link from its unsigned
+    // bytes and its proof, not copied into a fresh buffer with the proof first.
+    const signed = this.#o.provenance.signBatchParts(batch.map((b) => b.bytes));
     for (let i = 0; i < batch.length; i++) {
       const dest = batch[i].dest;
+      const parts = signed[i];
+      let joined: Uint8Array | undefined;
+      const send = (peer: NodeId) => {
+        if (this.#o.sendPartsToPeer) return this.#o.sendPartsToPeer(peer, parts);
+        joined ??= join(parts);
+        return this.#o.sendToPeer(peer, joined);
+      };
       let hop: NodeId | undefined = batch[i].hop;
-      if (!this.#o.sendToPeer(hop, signed[i])) {
+      if (!send(hop)) {
         const other = this.#o.nextHop(dest);
         hop = other !== hop ? other : undefined;
-      } else continue;
-      if (!hop || !this.#o.sendToPeer(hop, signed[i])) {
-        if (hop) this.#o.reportHopFailure?.(hop);
-        // Lost for this attempt: the outbox (or the client, for chunks) sends it again.
-        this.#o.log.debug("own envelope not sent: no route at flush", { dest });
+        if (!hop || !send(hop)) {
+          if (hop) this.#o.reportHopFailure?.(hop);
+          // Lost for this attempt: the outbox (or the client, for chunks) sends it again.
+          this.#o.log.debug("own envelope not sent: no route at flush", { dest });
+        }
       }
+      batch[i].sent?.();
     }
   }
 
@@ -269,4 +293,16 @@ export class Forwarder {
     const path = [this.#o.self, ...[...probe.hops].sort((a, b) => a[0] - b[0]).map(([, n]) => n)];
     probe.finish({ path, rttMs: this.#o.clock.nowMs() - probe.sentAtMs });
   }
+}
+
+function join(parts: readonly Uint8Array[]): Uint8Array {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Uint8Array(n);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
 }

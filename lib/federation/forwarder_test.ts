@@ -4,6 +4,7 @@ import { FakeClock } from "../clock.ts";
 import { type NodeId, toAddress, toNodeId } from "../ids.ts";
 import {
   decodeEnvelope,
+  decodeEnvelopeWithAuth,
   encodeEnvelope,
   type Envelope,
   EnvelopeError,
@@ -128,4 +129,77 @@ Deno.test("Forwarder.probe() learns the path through a line of nodes from each h
   }
   const r = await fwd.get(line[0])!.probe(line[3]);
   assert.deepEqual(r.path, ["a", "b", "c", "d"]);
+});
+
+Deno.test("Forwarder proves its own envelopes as parts, the unsigned bytes not copied, then says they are sent", async () => {
+  const prov = testProvenances(ids);
+  const parts: Array<readonly Uint8Array[]> = [];
+  const joined: Uint8Array[] = [];
+  const events: string[] = [];
+  const make = (withParts: boolean) =>
+    new Forwarder({
+      self: toNodeId("a"),
+      clock: new FakeClock(1_500),
+      log: SILENT_LOGGER,
+      provenance: prov.get(toNodeId("a"))!,
+      sendToPeer: (_p, bytes) => (joined.push(bytes), events.push("joined"), true),
+      ...(withParts
+        ? { sendPartsToPeer: (_p, ps) => (parts.push(ps), events.push("parts"), true) }
+        : {}),
+      nextHop: () => toNodeId("b"),
+      deliverLocal: () => {},
+    });
+  const big = encodeEnvelope(sample({ body: new Uint8Array(300 * 1024).fill(7) }));
+  const small = encodeEnvelope(sample());
+  const f = make(true);
+  assert.equal(f.sendEncoded(toNodeId("c"), big, undefined, () => events.push("sent big")), "b");
+  f.sendEncoded(toNodeId("c"), small);
+  assert.deepEqual(events, [], "proven and written at the end of the turn");
+  await Promise.resolve();
+  assert.deepEqual(events, ["parts", "sent big", "parts"]);
+  assert.equal(parts[0][0], big, "the unsigned bytes are passed as they are");
+  // Joined, the parts are the bytes of a one-buffer proof, and B proves them.
+  const g = make(false);
+  g.sendEncoded(toNodeId("c"), big);
+  g.sendEncoded(toNodeId("c"), small);
+  await Promise.resolve();
+  const b = prov.get(toNodeId("b"))!;
+  for (const [i, ps] of parts.entries()) {
+    const bytes = new Uint8Array(ps.reduce((n, p) => n + p.length, 0));
+    let at = 0;
+    for (const p of ps) {
+      bytes.set(p, at);
+      at += p.length;
+    }
+    assert.equal(bytes.length, joined[i].length);
+    assert.equal(
+      b.verify(bytes, decodeEnvelopeWithAuth(bytes)),
+      "ok",
+      `envelope ${i} proven from its parts`,
+    );
+    assert.equal(b.verify(joined[i], decodeEnvelopeWithAuth(joined[i])), "ok");
+    // The same bytes but for the batch's signature (each batch signs its own root).
+    assert.deepEqual(bytes.subarray(0, ps[0].length), joined[i].subarray(0, ps[0].length));
+  }
+});
+
+Deno.test("Forwarder says nothing is sent when there is no route, and gives up after a failed flush", async () => {
+  const prov = testProvenances(ids);
+  const events: string[] = [];
+  const f = new Forwarder({
+    self: toNodeId("a"),
+    clock: new FakeClock(1_500),
+    log: SILENT_LOGGER,
+    provenance: prov.get(toNodeId("a"))!,
+    sendToPeer: () => false,
+    sendPartsToPeer: () => (events.push("tried"), false),
+    nextHop: (d) => (d === "c" ? toNodeId("b") : undefined),
+    deliverLocal: () => {},
+  });
+  const bytes = encodeEnvelope(sample());
+  assert.equal(f.sendEncoded(toNodeId("z"), bytes, undefined, () => events.push("sent")), null);
+  f.sendEncoded(toNodeId("c"), bytes, undefined, () => events.push("sent"));
+  await Promise.resolve();
+  // Its link refused it (the only hop): given up for this attempt, and the bytes are free again.
+  assert.deepEqual(events, ["tried", "sent"]);
 });

@@ -217,6 +217,30 @@ export class LinkManager {
     return rt.channel.send(encodeLinkMessage(message));
   }
 
+  /**
+   * Sends an envelope given in parts (a signed one: its unsigned bytes, then its
+   * proof), as `send` would send the parts joined. Nothing here refers to the
+   * parts once it returns: a message of `RECORD_MAX_BYTES` or more is sealed
+   * from them before `sendParts` returns; a smaller one (which waits for the
+   * turn's record) is joined into bytes of its own first.
+   */
+  sendEnvelopeParts(peer: NodeId, parts: readonly Uint8Array[]): boolean {
+    const rt = this.#peers.get(peer);
+    if (!rt?.channel || rt.state !== "up") return false;
+    let n = 0;
+    for (const p of parts) n += p.length;
+    if (n + 2 < RECORD_MAX_BYTES) {
+      const bytes = new Uint8Array(n);
+      let at = 0;
+      for (const p of parts) {
+        bytes.set(p, at);
+        at += p.length;
+      }
+      return rt.channel.sendParts(envelopeMessageParts(bytes));
+    }
+    return rt.channel.sendParts(envelopeMessageParts(parts));
+  }
+
   /** Whether a message to `peer` would be queued below its high-water mark (the link is up). */
   writable(peer: NodeId): boolean {
     const rt = this.#peers.get(peer);

@@ -36,10 +36,16 @@ const ENVELOPE_HEADER = new Uint8Array([VERSION, KIND.envelope]);
 /**
  * An envelope's link message as parts (the header, then the envelope bytes
  * as they are), so a large one is sealed without being copied into a new
- * message first. Joined, the parts equal `encodeLinkMessage({ kind: "envelope", bytes })`.
+ * message first (an envelope given in parts stays in parts). Joined, the parts equal
+ * `encodeLinkMessage({ kind: "envelope", bytes })` of the envelope's joined bytes.
  */
-export function envelopeMessageParts(bytes: Uint8Array): readonly Uint8Array[] {
-  return [ENVELOPE_HEADER, bytes];
+export function envelopeMessageParts(
+  envelope: Uint8Array | readonly Uint8Array[],
+): readonly Uint8Array[] {
+  return envelope instanceof Uint8Array ? [ENVELOPE_HEADER, envelope] : [
+    ENVELOPE_HEADER,
+    ...envelope,
+  ];
 }
 
 export function encodeLinkMessage(m: LinkMessage): Uint8Array {

@@ -37,7 +37,7 @@ import { ByteWriter, checkEd25519PublicKey } from "../e2e/mod.ts";
 import type { NodeId } from "../ids.ts";
 import {
   type DecodedEnvelope,
-  encodeEnvelopeAuth,
+  encodeEnvelopeAuthTail,
   type EnvelopeAuth,
   MAX_BATCH,
   originNode,
@@ -122,11 +122,27 @@ export class Provenance {
    * {@linkcode MAX_BATCH}); returns their signed bytes, in order.
    */
   signBatch(unsigned: readonly Uint8Array[]): Uint8Array[] {
+    return this.signBatchParts(unsigned).map(([b, tail]) => {
+      const signed = new Uint8Array(b.length + tail.length);
+      signed.set(b);
+      signed.set(tail, b.length);
+      return signed;
+    });
+  }
+
+  /**
+   * Proves a batch like {@linkcode signBatch}, each signed envelope given as two
+   * parts: the unsigned bytes as they were passed (not copied) and the proof
+   * (`encodeEnvelopeAuthTail`); joined, they are `signBatch`'s bytes. A file
+   * chunk's envelope is then sealed onto its link from the parts, without a
+   * fresh copy of it per chunk.
+   */
+  signBatchParts(unsigned: readonly Uint8Array[]): Array<[Uint8Array, Uint8Array]> {
     if (unsigned.length === 0) return [];
     if (unsigned.length > MAX_BATCH) {
-      const out: Uint8Array[] = [];
+      const out: Array<[Uint8Array, Uint8Array]> = [];
       for (let i = 0; i < unsigned.length; i += MAX_BATCH) {
-        out.push(...this.signBatch(unsigned.slice(i, i + MAX_BATCH)));
+        out.push(...this.signBatchParts(unsigned.slice(i, i + MAX_BATCH)));
       }
       return out;
     }
@@ -134,9 +150,10 @@ export class Provenance {
     const signature = new Uint8Array(
       sign(null, statement(this.#o.self, unsigned.length, root), this.#signer),
     );
-    return unsigned.map((b, index) =>
-      encodeEnvelopeAuth(b, { index, size: unsigned.length, path: paths[index], signature })
-    );
+    return unsigned.map((b, index) => [
+      b,
+      encodeEnvelopeAuthTail({ index, size: unsigned.length, path: paths[index], signature }),
+    ]);
   }
 
   /** Checks the proof of envelope `bytes` (already decoded) against its origin's trusted key. */

@@ -3,6 +3,8 @@ import { toAddress, toNodeId } from "../ids.ts";
 import {
   decodeEnvelopeWithAuth,
   encodeEnvelope,
+  encodeEnvelopeAuth,
+  encodeEnvelopeAuthTail,
   type Envelope,
   TTL_OFFSET,
 } from "../protocol/mod.ts";
@@ -179,4 +181,29 @@ Deno.test("the nodes remembered over all origins stay under their bound", () => 
     assert.ok(verifier.knownNodes <= MAX_KNOWN_NODES, `${verifier.knownNodes} nodes`);
   }
   assert.ok(verifier.knownNodes > MAX_KNOWN_NODES - 1024, "the bound is used, not undercounted");
+});
+
+Deno.test("signBatchParts(): each envelope's bytes as given and its proof, joined as signBatch's", () => {
+  const p = testProvenances([a, b]);
+  const batch = Array.from(
+    { length: 5 },
+    (_, i) => envelope({ body: new Uint8Array(1 + i * 40_000) }),
+  );
+  const parts = p.get(a)!.signBatchParts(batch);
+  assert.equal(parts.length, batch.length);
+  const alteredOnes: Uint8Array[] = [];
+  for (const [i, [unsigned, tail]] of parts.entries()) {
+    assert.equal(unsigned, batch[i], "not copied");
+    const joined = new Uint8Array([...unsigned, ...tail]);
+    assert.equal(verify(p.get(b)!, joined), "ok");
+    const { auth } = decodeEnvelopeWithAuth(joined);
+    assert.deepEqual(encodeEnvelopeAuthTail(auth!), tail);
+    assert.deepEqual(encodeEnvelopeAuth(unsigned, auth!), joined);
+    // The proof covers the unsigned bytes: one changed byte there fails it.
+    const altered = joined.slice();
+    altered[unsigned.length - 1] ^= 1;
+    alteredOnes.push(altered);
+  }
+  assert.equal(p.get(b)!.signatureChecks, 1);
+  for (const bytes of alteredOnes) assert.equal(verify(p.get(b)!, bytes), "bad-proof");
 });

@@ -278,7 +278,7 @@ export class ClientHub {
         this.announceUsers();
       }
     };
-    link.onMessage = (bytes) => this.#receive(s, bytes);
+    link.onMessage = (bytes, keep) => this.#receive(s, bytes, keep);
     this.#send(s, {
       type: "welcome",
       user,
@@ -494,7 +494,8 @@ export class ClientHub {
     });
   }
 
-  #receive(s: Session, bytes: Uint8Array): void {
+  /** `keep`: the bytes are lent (see `ClientLink.onMessage`); only a chunk's forwarding keeps them. */
+  #receive(s: Session, bytes: Uint8Array, keep?: () => () => void): void {
     let m: ClientMessage;
     try {
       m = decodeClientMessage(bytes);
@@ -513,7 +514,7 @@ export class ClientHub {
     } catch (e) {
       return this.#requestFailed(s, m, e);
     }
-    this.#handle(s, m).catch((e) => this.#requestFailed(s, m, e));
+    this.#handle(s, m, keep).catch((e) => this.#requestFailed(s, m, e));
   }
 
   #requestFailed(s: Session, m: ClientMessage, e: unknown): void {
@@ -583,7 +584,7 @@ export class ClientHub {
     });
   }
 
-  async #handle(s: Session, m: ClientMessage): Promise<void> {
+  async #handle(s: Session, m: ClientMessage, keep?: () => () => void): Promise<void> {
     switch (m.type) {
       case "submit":
         return this.#submit(s, m.req, m.envelope);
@@ -592,7 +593,8 @@ export class ClientHub {
       case "chunkSubmit": {
         let result;
         try {
-          result = await this.#o.delivery.stream(s.user, m.envelope);
+          // Called at once: whatever keeps the (lent) envelope past this call says so now.
+          result = await this.#o.delivery.stream(s.user, m.envelope, keep);
         } catch (e) {
           if (!(e instanceof DeliveryError)) throw e;
           let id = "";

@@ -101,7 +101,11 @@ export type DeliveryEvent =
 /** What delivery needs of the federation (the forwarder and the router's path judgement). */
 export interface DeliveryNetwork {
   /** Hands this node's envelope towards `dest`; the first hop, or null with no route now. */
-  sendEncoded(dest: NodeId, bytes: Uint8Array): NodeId | null;
+  /**
+   * Sends unsigned envelope bytes of this node's; `sent` is called once nothing
+   * refers to them any more (not when there is no route: null).
+   */
+  sendEncoded(dest: NodeId, bytes: Uint8Array, sent?: () => void): NodeId | null;
   /** Sends a node envelope of this node's (receipts), first through `prefer` if its link is up. */
   send(envelope: NodeEnvelope, prefer?: NodeId): unknown;
   /** Envelopes sent through `firstHop` to `dest` were not answered in time. */
@@ -408,9 +412,19 @@ export class Delivery {
    * the destination's receipt comes back (as a `chunkResults` event). Returns
    * a result now when there is one already (refused, local, no route).
    *
+   * `keep`, when given, says that `bytes` are lent (the client reuses them for
+   * its next chunk): what is not done with them when this returns calls it, and
+   * the function it returns once nothing refers to them any more. Only the
+   * forwarding waits (for the end of the turn, when its batch is proven and
+   * sealed); every other way copies now what it keeps.
+   *
    * @throws {DeliveryError} not a chunk from this user, bad expiry
    */
-  stream(owner: UserName, bytes: Uint8Array): Promise<ChunkResult | null> {
+  stream(
+    owner: UserName,
+    bytes: Uint8Array,
+    keep?: () => () => void,
+  ): Promise<ChunkResult | null> {
     let e = this.#decodeSubmitted(bytes);
     this.#check(owner, e, ["chunk"]);
     const id = envelopeIdHex(e.id);
@@ -427,8 +441,12 @@ export class Delivery {
     const dest = destinationNode(e);
     // A destination with mailboxes and no route: the chunk goes to one of them.
     const mailbox = this.#custody.maybeHandOver({ dest, attempts: 0, bytes });
-    if (mailbox === null && this.#o.network.sendEncoded(dest, bytes) === null) {
-      return Promise.resolve({ id, state: "retry", reason: `no route to ${dest} now` });
+    if (mailbox === null) {
+      const release = keep?.();
+      if (this.#o.network.sendEncoded(dest, bytes, release) === null) {
+        release?.();
+        return Promise.resolve({ id, state: "retry", reason: `no route to ${dest} now` });
+      }
     }
     this.#streaming.set(id, { owner, dest, sentAtMs: this.#o.clock.nowMs(), custodyAt: mailbox });
     return Promise.resolve(null);

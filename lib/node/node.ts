@@ -34,6 +34,7 @@ import {
 import { ensureOwner } from "./accounts.ts";
 import { BundleService } from "./bundle_service.ts";
 import { CLIENT_PATH, ClientHub, type ClientLink } from "./client_hub.ts";
+import { inProcessLink } from "./in_process_link.ts";
 import { Committer } from "./committer.ts";
 import { Delivery } from "./delivery.ts";
 import { MailboxService } from "./mailbox_service.ts";
@@ -246,7 +247,8 @@ export async function startNode(options: StartNodeOptions): Promise<Node> {
       store,
       committer,
       network: {
-        sendEncoded: (dest, bytes) => federation.forwarder.sendEncoded(dest, bytes),
+        sendEncoded: (dest, bytes, sent) =>
+          federation.forwarder.sendEncoded(dest, bytes, undefined, sent),
         send: (e, prefer) => federation.forwarder.send(e, undefined, prefer),
         reportMiss: (hop, dest) => federation.router.reportMiss(hop, dest),
         reportDelivered: (hop, dest) => federation.router.reportDelivered(hop, dest),
@@ -410,61 +412,9 @@ export async function startNode(options: StartNodeOptions): Promise<Node> {
   }
 }
 
-/**
- * One end of an in-process link; messages sent before a handler is set wait for it. A
- * message sent with `consumed` is handed back (consumed() called) once the handler it was
- * delivered to has returned.
- */
-class InProcessEnd implements ClientLink {
-  peer!: InProcessEnd;
-  open = true;
-  #handler: ((bytes: Uint8Array) => void) | null = null;
-  #queue: Array<[Uint8Array, (() => void) | undefined]> = [];
-  onClose: (reason: string) => void = () => {};
-
-  get onMessage(): ((bytes: Uint8Array) => void) | null {
-    return this.#handler;
-  }
-
-  set onMessage(handler: ((bytes: Uint8Array) => void) | null) {
-    this.#handler = handler;
-    while (handler && this.#handler === handler && this.#queue.length > 0) {
-      const [bytes, consumed] = this.#queue.shift()!;
-      handler(bytes);
-      consumed?.();
-    }
-  }
-
-  /** Hands bytes to this end (from its peer), in a later microtask. */
-  deliver(bytes: Uint8Array, consumed?: () => void): void {
-    queueMicrotask(() => {
-      if (!this.open) return;
-      if (!this.#handler) return void this.#queue.push([bytes, consumed]);
-      this.#handler(bytes);
-      // Not reached when the handler throws: then the bytes are simply not reused.
-      consumed?.();
-    });
-  }
-
-  send(bytes: Uint8Array, consumed?: () => void): void {
-    if (this.open) this.peer.deliver(bytes, consumed);
-  }
-
-  close(reason: string): void {
-    if (!this.open) return;
-    this.open = false;
-    this.peer.open = false;
-    this.onClose(reason);
-    this.peer.onClose(reason);
-  }
-}
-
 /** Two ends of an in-process client connection carrying the same encoded messages. */
 function attachLocal(clients: ClientHub, user: UserName): ClientLink {
-  const clientEnd = new InProcessEnd();
-  const nodeEnd = new InProcessEnd();
-  clientEnd.peer = nodeEnd;
-  nodeEnd.peer = clientEnd;
+  const [clientEnd, nodeEnd] = inProcessLink();
   clients.attach(user, nodeEnd);
   return clientEnd;
 }

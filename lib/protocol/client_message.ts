@@ -263,6 +263,20 @@ export function encodeChunkSubmitParts(envelope: readonly Uint8Array[]): Uint8Ar
 }
 
 /**
+ * The bytes of a `chunkSubmit` message before its envelope of `envelopeBytes`
+ * bytes: followed by the envelope, exactly {@linkcode encodeChunkSubmitParts}
+ * of it (a client frames its chunks into a buffer it reuses).
+ *
+ * @throws {RangeError} the envelope is larger than a client message may carry
+ */
+export function encodeChunkSubmitHead(envelopeBytes: number): Uint8Array {
+  if (envelopeBytes > MAX_PAYLOAD - 6) {
+    throw new RangeError("Cannot encode chunkSubmit: envelope too large");
+  }
+  return new ByteWriter(6).u8(VERSION).u8(CODE.chunkSubmit).u32(envelopeBytes).finish();
+}
+
+/**
  * The bytes of a `chunkDeliver` message before its envelope of `envelopeBytes`
  * bytes: followed by the envelope, exactly {@linkcode encodeClientMessage} of
  * the message (a node frames a chunk into a buffer it reuses).
@@ -553,11 +567,17 @@ export interface ClientLink {
    * Sends encoded bytes. With `consumed`, the sender means to reuse `bytes`
    * (a file chunk's message): the link calls it once nothing refers to them
    * any more (a channel once it has sealed them; the in-process link once the
-   * other end's handler has returned, so that handler copies what it keeps),
-   * or never, and then they are not reused.
+   * other end's handler has returned, so that handler copies what it keeps,
+   * or later if the handler called `keep`), or never, and then they are not
+   * reused.
    */
   send(bytes: Uint8Array, consumed?: () => void): void;
   close(reason: string): void;
-  onMessage: ((bytes: Uint8Array) => void) | null;
+  /**
+   * Takes a message. `keep` is given when the bytes are lent (sent with
+   * `consumed` on an in-process link): a handler that refers to them after it
+   * returns calls it before returning, and the function it returns once done.
+   */
+  onMessage: ((bytes: Uint8Array, keep?: () => () => void) => void) | null;
   onClose: (reason: string) => void;
 }

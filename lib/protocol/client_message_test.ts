@@ -4,6 +4,7 @@ import {
   type ClientMessage,
   decodeClientMessage,
   encodeChunkDeliverHead,
+  encodeChunkSubmitHead,
   encodeChunkSubmitParts,
   encodeClientMessage,
   MAX_CLIENT_MESSAGE_BYTES,
@@ -290,4 +291,14 @@ Deno.test("encodeChunkDeliverHead() then the envelope is encodeClientMessage's c
     assert.deepEqual(m.type === "chunkDeliver" && m.envelope, envelope);
   }
   assert.throws(() => encodeChunkDeliverHead("x", MAX_CLIENT_MESSAGE_BYTES), RangeError);
+});
+
+Deno.test("encodeChunkSubmitHead() then the envelope is encodeClientMessage's chunkSubmit", () => {
+  for (const size of [0, 300, 262_000]) {
+    const envelope = new Uint8Array(size).map((_, i) => (i * 5) & 0xff);
+    const joined = new Uint8Array([...encodeChunkSubmitHead(envelope.length), ...envelope]);
+    assert.deepEqual(joined, encodeClientMessage({ type: "chunkSubmit", envelope }));
+    assert.deepEqual(joined, encodeChunkSubmitParts([envelope]));
+  }
+  assert.throws(() => encodeChunkSubmitHead(MAX_CLIENT_MESSAGE_BYTES), RangeError);
 });

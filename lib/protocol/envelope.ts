@@ -252,10 +252,23 @@ export function encodeEnvelopeParts(
 
 /** Appends a proof to unsigned envelope bytes. */
 export function encodeEnvelopeAuth(unsigned: Uint8Array, auth: EnvelopeAuth): Uint8Array {
-  const w = new ByteWriter(unsigned.length + 70 + 32 * auth.path.length).raw(unsigned)
-    .u16(auth.index).u16(auth.size).u8(auth.path.length);
+  return writeAuth(new ByteWriter(unsigned.length + 70 + 32 * auth.path.length).raw(unsigned), auth)
+    .finish();
+}
+
+/**
+ * The proof's bytes alone: unsigned envelope bytes followed by these are
+ * exactly {@linkcode encodeEnvelopeAuth}'s (a large envelope is sent as the
+ * two parts instead of being copied into a new buffer with its proof).
+ */
+export function encodeEnvelopeAuthTail(auth: EnvelopeAuth): Uint8Array {
+  return writeAuth(new ByteWriter(70 + 32 * auth.path.length), auth).finish();
+}
+
+function writeAuth(w: ByteWriter, auth: EnvelopeAuth): ByteWriter {
+  w.u16(auth.index).u16(auth.size).u8(auth.path.length);
   for (const node of auth.path) w.raw(node);
-  return w.raw(auth.signature).finish();
+  return w.raw(auth.signature);
 }
 
 /** Most leaves in one signed batch (a path of at most 10 nodes). */

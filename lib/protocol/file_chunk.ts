@@ -115,7 +115,24 @@ export async function chunkEnvelopeId(
   index: number,
   attempt = 0,
 ): Promise<Uint8Array> {
-  const input = new ByteWriter().raw(ID_LABEL).raw(fileId).u32(index).u32(attempt).finish();
-  const d = await crypto.subtle.digest("SHA-256", input as BufferSource);
+  const d = await crypto.subtle.digest("SHA-256", idInput(fileId, index, attempt));
   return new Uint8Array(d, 0, 16);
+}
+
+/**
+ * {@linkcode chunkEnvelopeId} with a synchronous SHA-256 (a sender's
+ * node:crypto one: no promise and no WebCrypto op per chunk).
+ */
+export function chunkEnvelopeIdWith(
+  sha256: (bytes: Uint8Array) => Uint8Array,
+  fileId: Uint8Array,
+  index: number,
+  attempt = 0,
+): Uint8Array {
+  return sha256(idInput(fileId, index, attempt)).slice(0, 16);
+}
+
+function idInput(fileId: Uint8Array, index: number, attempt: number): Uint8Array<ArrayBuffer> {
+  return new ByteWriter().raw(ID_LABEL).raw(fileId).u32(index).u32(attempt)
+    .finish() as Uint8Array<ArrayBuffer>;
 }

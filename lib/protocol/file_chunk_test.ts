@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { CodecError } from "../e2e/mod.ts";
 import {
   CHUNK_HEADER_BYTES,
   chunkEnvelopeId,
+  chunkEnvelopeIdWith,
   decodeChunkBody,
   encodeChunkBody,
   encodeChunkBodyParts,
@@ -65,4 +67,13 @@ Deno.test("chunkEnvelopeId() is deterministic per file, index and attempt", asyn
   assert.notDeepEqual(a, await chunkEnvelopeId(body.fileId, 2));
   assert.notDeepEqual(a, await chunkEnvelopeId(body.fileId, 1, 1));
   assert.notDeepEqual(a, await chunkEnvelopeId(new Uint8Array(16), 1));
+});
+
+Deno.test("chunkEnvelopeIdWith() a synchronous SHA-256 gives chunkEnvelopeId()'s id", async () => {
+  const sha256 = (b: Uint8Array) => new Uint8Array(createHash("sha256").update(b).digest());
+  for (const [index, attempt] of [[0, 0], [1, 0], [1, 3], [2 ** 20 - 1, 7]]) {
+    const id = chunkEnvelopeIdWith(sha256, body.fileId, index, attempt);
+    assert.equal(id.length, 16);
+    assert.deepEqual(id, await chunkEnvelopeId(body.fileId, index, attempt));
+  }
 });
