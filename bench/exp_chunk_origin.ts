@@ -18,7 +18,6 @@ import { NODE_CHACHA20_POLY1305 } from "../lib/client/node_file_cipher.ts";
 import {
   chunkBodyParts,
   decodeClientMessage,
-  encodeChunkSubmitHead,
   encodeChunkSubmitParts,
   encodeEnvelopeParts,
 } from "../lib/protocol/mod.ts";
@@ -78,26 +77,15 @@ async function fresh(index: number): Promise<void> {
   linkSeal([HEADER, signed]);
 }
 
-const pool: Uint8Array[] = [];
+const pool: Uint8Array<ArrayBuffer>[] = [];
 async function reused(index: number): Promise<void> {
   const parts = await envelopeParts(index);
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const head = encodeChunkSubmitHead(n);
-  n += head.length;
-  const got = pool.pop();
-  const buf = got && got.length >= n ? got : new Uint8Array(n);
-  buf.set(head);
-  let at = head.length;
-  for (const p of parts) {
-    buf.set(p, at);
-    at += p.length;
-  }
-  const m = decodeClientMessage(buf.subarray(0, n));
+  const message = encodeChunkSubmitParts(parts, pool.pop());
+  const m = decodeClientMessage(message);
   if (m.type !== "chunkSubmit") throw new Error("not a chunkSubmit");
   const [[unsigned, tail]] = prov.signBatchParts([m.envelope]);
   linkSeal([HEADER, unsigned, tail]);
-  pool.push(buf);
+  pool.push(new Uint8Array(message.buffer));
 }
 
 async function round(f: (i: number) => Promise<void>): Promise<number> {

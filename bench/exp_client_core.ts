@@ -32,8 +32,9 @@ import { type Address, toAddress } from "../lib/ids.ts";
 import { SILENT_LOGGER } from "../lib/log.ts";
 import type { ClientMessage } from "../lib/protocol/mod.ts";
 import { ClientCore } from "../lib/client/client_core.ts";
-import { ClientStore, type ContactRow } from "../lib/client/client_store.ts";
+import { ClientStore } from "../lib/client/client_store.ts";
 import type { NodeConnection } from "../lib/client/node_connection.ts";
+import { acceptedChat, contactRow } from "../tests/_helpers/accepted_chat.ts";
 
 const REPO = resolve(new URL("..", import.meta.url).pathname);
 const N = Number(Deno.env.get("N") ?? 4000);
@@ -43,44 +44,6 @@ const PUSH = Number(Deno.env.get("PUSH") ?? 64);
 const ALICE = toAddress("alice@nodea");
 const BOB = toAddress("bob@nodeb");
 const TEXT = "x".repeat(100);
-
-async function chat() {
-  const alice = await e2e.generateIdentity();
-  const bob = await e2e.generateIdentity();
-  const { request, pending } = await e2e.createChatRequest({
-    identity: alice,
-    from: ALICE,
-    to: BOB,
-    createdAtMs: Date.now(),
-  });
-  const verified = await e2e.readChatRequest(request, { localAddress: BOB });
-  const accepted = await e2e.acceptChatRequest({ identity: bob, request: verified });
-  const done = await e2e.completeChatRequest({
-    identity: alice,
-    pending,
-    acceptance: accepted.acceptance,
-  });
-  return { alice, bob, aliceSession: done.session, bobSession: accepted.session };
-}
-
-function contactRow(
-  address: string,
-  peer: e2e.IdentityKeyPair,
-  session: e2e.RatchetState,
-): ContactRow {
-  return {
-    address,
-    state: "accepted",
-    identity: e2e.encodePublicIdentity(peer.publicIdentity),
-    expectedIdentity: null,
-    keyChanged: false,
-    session: e2e.encodeRatchetState(session),
-    pending: null,
-    outSeq: 0,
-    unread: 0,
-    lastMessageAtMs: null,
-  };
-}
 
 /** One core and the fake node's side of it. */
 function side(dir: string, address: Address, identity: e2e.IdentityKeyPair) {
@@ -154,7 +117,7 @@ async function round(r: number): Promise<Record<string, Cost>> {
   const dir = join(REPO, ".tmp", "exp-client-core", String(r));
   await Deno.remove(dir, { recursive: true }).catch(() => {});
   await Deno.mkdir(dir, { recursive: true });
-  const { alice, bob, aliceSession, bobSession } = await chat();
+  const { alice, bob, aliceSession, bobSession } = await acceptedChat(ALICE, BOB);
   const a = side(dir, ALICE, alice);
   const b = side(dir, BOB, bob);
   a.store.putContact(contactRow(BOB, bob, aliceSession));

@@ -26,7 +26,7 @@ import {
   chunkEnvelopeIdWith,
   type ChunkResult,
   DEFAULT_TTL,
-  encodeChunkSubmitHead,
+  encodeChunkSubmitParts,
   encodeEnvelopeParts,
   envelopeIdHex,
 } from "../protocol/mod.ts";
@@ -70,7 +70,7 @@ export class FileSending {
   /** The read buffer, reused for every chunk (its bytes are sealed before the next read). */
   #buf: Uint8Array | null = null;
   /** `chunkSubmit` buffers the node is done with, reused for the next chunks. */
-  #messages: Uint8Array[] = [];
+  #messages: Uint8Array<ArrayBuffer>[] = [];
   /** v2 before the digest is sent: each chunk's SHA-256, and which are known. */
   #digests: Uint8Array | null = null;
   #hashed: Uint8Array | null = null;
@@ -274,21 +274,12 @@ export class FileSending {
       from: this.#ctx.self,
       to: this.row.peer as Address,
     }, chunkBodyParts({ fileId: this.#manifest.fileId, index, fileBytes: this.row.size }, sealed));
-    let n = 0;
-    for (const p of parts) n += p.length;
-    const head = encodeChunkSubmitHead(n);
-    n += head.length;
-    const reused = this.#messages.pop();
-    const buf = reused && reused.length >= n ? reused : new Uint8Array(n);
-    buf.set(head);
-    let at = head.length;
-    for (const p of parts) {
-      buf.set(p, at);
-      at += p.length;
-    }
+    const message = encodeChunkSubmitParts(parts, this.#messages.pop());
     // Not connected: the chunk stays in flight and goes again after the retry delay.
-    this.#ctx.connection.sendEncoded(buf.subarray(0, n), () => {
-      if (this.#messages.length < POOLED_MESSAGES) this.#messages.push(buf);
+    this.#ctx.connection.sendEncoded(message, () => {
+      if (this.#messages.length < POOLED_MESSAGES) {
+        this.#messages.push(new Uint8Array(message.buffer));
+      }
     });
   }
 

@@ -13,50 +13,12 @@ import { SILENT_LOGGER } from "../log.ts";
 import type { ClientMessage } from "../protocol/mod.ts";
 import type { ClientEvent } from "./api.ts";
 import { ClientCore } from "./client_core.ts";
-import { ClientStore, type ContactRow } from "./client_store.ts";
+import { ClientStore } from "./client_store.ts";
 import type { NodeConnection } from "./node_connection.ts";
+import { acceptedChat, contactRow } from "../../tests/_helpers/accepted_chat.ts";
 
 const ALICE = toAddress("alice@nodea");
 const BOB = toAddress("bob@nodeb");
-
-/** A chat already accepted: each side's identity and ratchet state. */
-async function chat() {
-  const alice = await e2e.generateIdentity();
-  const bob = await e2e.generateIdentity();
-  const { request, pending } = await e2e.createChatRequest({
-    identity: alice,
-    from: ALICE,
-    to: BOB,
-    createdAtMs: Date.now(),
-  });
-  const verified = await e2e.readChatRequest(request, { localAddress: BOB });
-  const accepted = await e2e.acceptChatRequest({ identity: bob, request: verified });
-  const done = await e2e.completeChatRequest({
-    identity: alice,
-    pending,
-    acceptance: accepted.acceptance,
-  });
-  return { alice, bob, aliceSession: done.session, bobSession: accepted.session };
-}
-
-function contactRow(
-  address: string,
-  peer: e2e.IdentityKeyPair,
-  session: e2e.RatchetState,
-): ContactRow {
-  return {
-    address,
-    state: "accepted",
-    identity: e2e.encodePublicIdentity(peer.publicIdentity),
-    expectedIdentity: null,
-    keyChanged: false,
-    session: e2e.encodeRatchetState(session),
-    pending: null,
-    outSeq: 0,
-    unread: 0,
-    lastMessageAtMs: null,
-  };
-}
 
 /** One client core on a store file, with a node that records what it is given. */
 class Side {
@@ -155,7 +117,7 @@ class Side {
 async function sides() {
   await Deno.mkdir(".tmp", { recursive: true });
   const dir = await Deno.makeTempDir({ dir: ".tmp", prefix: "client-core-" });
-  const c = await chat();
+  const c = await acceptedChat(ALICE, BOB);
   const alice = new Side(join(dir, "alice.db"), ALICE, c.alice, BOB);
   alice.store.putContact(contactRow(BOB, c.bob, c.aliceSession));
   const bob = new Side(join(dir, "bob.db"), BOB, c.bob, ALICE);

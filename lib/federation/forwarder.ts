@@ -13,6 +13,7 @@
  * a probeReply naming itself and its hop number, and the destination answers
  * last, so the origin learns the path without anyone changing the probe.
  */
+import { concatBytes } from "@noble/hashes/utils.js";
 import type { Clock } from "../clock.ts";
 import type { NodeId } from "../ids.ts";
 import type { Logger } from "../log.ts";
@@ -165,7 +166,7 @@ export class Forwarder {
       let joined: Uint8Array | undefined;
       const send = (peer: NodeId) => {
         if (this.#o.sendPartsToPeer) return this.#o.sendPartsToPeer(peer, parts);
-        joined ??= join(parts);
+        joined ??= concatBytes(...parts);
         return this.#o.sendToPeer(peer, joined);
       };
       let hop: NodeId | undefined = batch[i].hop;
@@ -293,16 +294,4 @@ export class Forwarder {
     const path = [this.#o.self, ...[...probe.hops].sort((a, b) => a[0] - b[0]).map(([, n]) => n)];
     probe.finish({ path, rttMs: this.#o.clock.nowMs() - probe.sentAtMs });
   }
-}
-
-function join(parts: readonly Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }

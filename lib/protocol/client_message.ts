@@ -248,18 +248,29 @@ export function encodeClientMessage(m: ClientMessage): Uint8Array {
 /**
  * Encodes a `chunkSubmit` whose envelope is given in parts
  * ({@linkcode encodeEnvelopeParts}): each part is copied once, into the
- * message. The same bytes as {@linkcode encodeClientMessage} of the joined
- * envelope.
+ * message, framed into `reuse` when it is large enough (a client frames each
+ * chunk into a buffer it reuses once the message is handed on), else into a
+ * new buffer. The same bytes as {@linkcode encodeClientMessage} of the joined
+ * envelope, as a view from the start of that buffer.
  *
  * @throws {RangeError} the envelope is larger than a client message may carry
  */
-export function encodeChunkSubmitParts(envelope: readonly Uint8Array[]): Uint8Array {
+export function encodeChunkSubmitParts(
+  envelope: readonly Uint8Array[],
+  reuse?: Uint8Array<ArrayBuffer>,
+): Uint8Array<ArrayBuffer> {
   let n = 0;
   for (const p of envelope) n += p.length;
-  if (n > MAX_PAYLOAD - 6) throw new RangeError("Cannot encode chunkSubmit: envelope too large");
-  const w = new ByteWriter(6 + n).u8(VERSION).u8(CODE.chunkSubmit).u32(n);
-  for (const p of envelope) w.raw(p);
-  return w.finish();
+  const head = encodeChunkSubmitHead(n);
+  n += head.length;
+  const buf = reuse && reuse.length >= n ? reuse : new Uint8Array(n);
+  buf.set(head);
+  let at = head.length;
+  for (const p of envelope) {
+    buf.set(p, at);
+    at += p.length;
+  }
+  return buf.subarray(0, n);
 }
 
 /**

@@ -302,3 +302,21 @@ Deno.test("encodeChunkSubmitHead() then the envelope is encodeClientMessage's ch
   }
   assert.throws(() => encodeChunkSubmitHead(MAX_CLIENT_MESSAGE_BYTES), RangeError);
 });
+
+Deno.test("encodeChunkSubmitParts() frames into a reused buffer only when it is large enough", () => {
+  const big = new Uint8Array(2000).fill(7);
+  const envelope = [new Uint8Array(300).fill(1), new Uint8Array(16).fill(2)];
+  const whole = encodeClientMessage({
+    type: "chunkSubmit",
+    envelope: new Uint8Array([...envelope[0], ...envelope[1]]),
+  });
+  const framed = encodeChunkSubmitParts(envelope, big);
+  assert.equal(framed.buffer, big.buffer, "framed in the given buffer");
+  assert.equal(framed.byteOffset, 0);
+  assert.deepEqual(framed, whole);
+  const small = new Uint8Array(100).fill(7);
+  const fresh = encodeChunkSubmitParts(envelope, small);
+  assert.notEqual(fresh.buffer, small.buffer, "a buffer too small is left alone");
+  assert.deepEqual(small, new Uint8Array(100).fill(7));
+  assert.deepEqual(fresh, whole);
+});
