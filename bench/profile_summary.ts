@@ -125,6 +125,7 @@ export function classify(stack: CallFrame[]): string {
       if (n === "transaction") return "node SQLite BEGIN/COMMIT (fsync)";
       if (n.startsWith("outbox")) return "outbox rows (SQLite)";
       if (n.startsWith("inbox") || /[dD]elivered/.test(n)) return "inbox + dedup rows (SQLite)";
+      if (n.startsWith("notices")) return "settled notices (SQLite)";
       return "account/policy lookups (SQLite)";
     }
     case "lib/node/delivery.ts":
