@@ -3,9 +3,11 @@
  * the node's listener (lib/wss/server.ts) move to Deno's own TLS?
  *
  *   deno run -A bench/exp_tls_listener.ts [rounds=2] [conns=2000] [waitMs=250]
+ *   deno run -A bench/exp_tls_listener.ts --lazy      (part 1 alone)
  *
  * 1. "lazy": does `Deno.listenTls`'s `accept()` return before the TLS
- *    handshake, and does the server answer a ClientHello nobody asked it to?
+ *    handshake, does the server answer a ClientHello nobody asked it to, and
+ *    what does a close right after accept leave (the peer's view, descriptors)?
  * 2. "flood": CPU of a listening process (its own child) per connection it
  *    accepts and closes at once (an admission refusing it), for four
  *    listeners: `Deno.listenTls`, `Deno.listen` (plain), net.createServer
@@ -17,7 +19,10 @@
  * 3. "write": CPU per write on the ACCEPTING side (sockwrite measured the
  *    dialling side): 600 B per event-loop iteration and 256 KiB writes (at
  *    most 1 MiB unwritten), node:tls server socket against a `Deno.TlsConn`
- *    from `Deno.listenTls`. The reader is a child process.
+ *    from `Deno.listenTls`, and node:tls again with GLIBC_TUNABLES set to keep a
+ *    4 MiB pad at the top of glibc's heaps (without it, a fresh process that
+ *    writes 256 KiB over and over takes ~95 page faults per write). The
+ *    reader is a child process.
  * 4. "api": what a Deno.TlsConn does for the connection's needs: how much a
  *    server takes in when it stops reading (TCP pushback), half close.
  *
@@ -36,6 +41,7 @@ const HOST = "127.0.0.1";
 const WARM = 200;
 const UNSENT_MAX = 1 << 20;
 const IN_FLIGHT = 64;
+const TOP_PAD = "glibc.malloc.top_pad=4194304";
 
 interface Material {
   cert: string;
@@ -143,6 +149,35 @@ async function lazy(m: Material, hello: Uint8Array): Promise<Record<string, unkn
       (performance.now() - t0).toFixed(0)
     } ms, ${got} bytes before it`;
     client.close();
+  }
+  // (e) Held descriptors: 100 clients connect (silent, or sending a
+  // ClientHello and then nothing) and stay; the server closes each at
+  // accept. Descriptors of this process before, 1 s and 12 s later, and 1 s
+  // after the clients close.
+  const fdCount = () => {
+    let k = 0;
+    for (const _ of Deno.readDirSync("/proc/self/fd")) k++;
+    return k;
+  };
+  for (const withHello of [false, true]) {
+    const before = fdCount();
+    const clients: Deno.Conn[] = [];
+    for (let i = 0; i < 100; i++) {
+      const client = await Deno.connect({ hostname: HOST, port });
+      if (withHello) await client.write(hello);
+      clients.push(client);
+      const c = await within(l.accept(), 2000, null);
+      c?.close();
+    }
+    await sleep(1000);
+    const at1 = fdCount() - before - clients.length;
+    await sleep(11_000);
+    const at12 = fdCount() - before - clients.length;
+    for (const c of clients) c.close();
+    await sleep(1000);
+    const after = fdCount() - before;
+    out[`heldFdsOf100ClosedAtAccept${withHello ? "+hello" : ""}`] =
+      `${at1} at 1 s, ${at12} at 12 s, ${after} 1 s after the clients closed`;
   }
   l.close();
   return out;
@@ -574,13 +609,25 @@ async function main(): Promise<void> {
         }
       }
       for (const [size, n] of [[600, 20_000], [256 * 1024, 1000]]) {
-        for (const mode of ["node", "deno"] as const) {
+        for (const mode of ["node", "deno", "node+top_pad"]) {
+          // glibc grows and shrinks the heap around each large write unless it keeps a pad.
+          const env = mode === "node+top_pad" ? { GLIBC_TUNABLES: TOP_PAD } : undefined;
           const o = await new Deno.Command(Deno.execPath(), {
-            args: ["run", "-A", SELF, "--writer", mode, String(size), String(n), materialPath],
+            args: [
+              "run",
+              "-A",
+              SELF,
+              "--writer",
+              mode.split("+")[0],
+              String(size),
+              String(n),
+              materialPath,
+            ],
+            env,
           }).output();
           const line = new TextDecoder().decode(o.stdout).trim().split("\n").pop()!;
-          console.log(line);
-          const j = JSON.parse(line);
+          const j = { ...JSON.parse(line), mode, glibcTunables: env?.GLIBC_TUNABLES ?? "" };
+          console.log(JSON.stringify(j));
           (writes[`${mode}:${size}`] ??= []).push(size > 1000 ? j.mbPerCpuS : j.usPerWrite);
         }
       }
@@ -594,7 +641,10 @@ async function main(): Promise<void> {
 }
 
 const [flag, a, b, c, d] = Deno.args;
-if (flag === "--listener") await listener(a as ListenerKind, Number(b), c);
+if (flag === "--lazy") {
+  const m = await createCertificate([HOST], Date.now());
+  console.log(JSON.stringify({ case: "lazy", ...(await lazy(m, await captureClientHello())) }));
+} else if (flag === "--listener") await listener(a as ListenerKind, Number(b), c);
 else if (flag === "--flood") {
   await flood(Number(a), Number(b), c ?? "", Number(d));
   Deno.exit(0);
