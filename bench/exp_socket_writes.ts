@@ -18,6 +18,7 @@ import tls from "node:tls";
 import process from "node:process";
 import { setImmediate } from "node:timers";
 import { createCertificate, type TlsMaterial } from "../lib/tls.ts";
+import { denoTlsWriter, nodeTlsWriter, type Writer } from "./_tls_writers.ts";
 
 const SELF = new URL(import.meta.url).pathname;
 const UNSENT_MAX = 1 << 20;
@@ -36,60 +37,17 @@ async function sink(): Promise<void> {
   }
 }
 
-interface Writer {
-  write(b: Uint8Array): void;
-  /** Resolves once at most UNSENT_MAX bytes are unwritten. */
-  room(): Promise<void>;
-  end(): Promise<void>;
-}
-
 async function nodeWriter(port: number): Promise<Writer> {
   const s = tls.connect({ host: "127.0.0.1", port, rejectUnauthorized: false });
   s.setNoDelay(true);
   await new Promise((r) => s.once("secureConnect", r));
-  let unsent = 0;
-  let wake: (() => void) | null = null;
-  return {
-    write(b) {
-      unsent += b.length;
-      s.write(b, () => {
-        unsent -= b.length;
-        const w = wake;
-        wake = null;
-        w?.();
-      });
-    },
-    async room() {
-      while (unsent > UNSENT_MAX) await new Promise<void>((r) => (wake = r));
-    },
-    async end() {
-      await new Promise((r) => s.write(new Uint8Array(1), () => r(0)));
-      s.destroy();
-    },
-  };
+  return nodeTlsWriter(s, UNSENT_MAX);
 }
 
 async function denoWriter(port: number, cert: string): Promise<Writer> {
   const c = await Deno.connectTls({ hostname: "127.0.0.1", port, caCerts: [cert] });
   await c.handshake();
-  let unsent = 0;
-  let tail: Promise<void> = Promise.resolve();
-  return {
-    write(b) {
-      unsent += b.length;
-      tail = tail.then(async () => {
-        for (let at = 0; at < b.length;) at += await c.write(b.subarray(at));
-        unsent -= b.length;
-      });
-    },
-    async room() {
-      while (unsent > UNSENT_MAX) await tail;
-    },
-    async end() {
-      await tail;
-      c.close();
-    },
-  };
+  return denoTlsWriter(c, UNSENT_MAX);
 }
 
 async function runCase(

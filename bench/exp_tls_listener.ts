@@ -35,6 +35,7 @@ import tls from "node:tls";
 import process from "node:process";
 import { setImmediate } from "node:timers";
 import { createCertificate } from "../lib/tls.ts";
+import { denoTlsWriter, nodeTlsWriter, type Writer } from "./_tls_writers.ts";
 
 const SELF = new URL(import.meta.url).pathname;
 const HOST = "127.0.0.1";
@@ -376,12 +377,6 @@ async function floodCase(
 
 // ---- 3. writes on the accepting side --------------------------------------
 
-interface Writer {
-  write(b: Uint8Array): void;
-  room(): Promise<void>;
-  end(): Promise<void>;
-}
-
 async function writerCase(
   kind: "node" | "deno",
   size: number,
@@ -399,24 +394,7 @@ async function writerCase(
     stop = () => l.close();
     accepted = l.accept().then(async (c) => {
       await c.handshake();
-      let unsent = 0;
-      let tail: Promise<void> = Promise.resolve();
-      return {
-        write(b) {
-          unsent += b.length;
-          tail = tail.then(async () => {
-            for (let at = 0; at < b.length;) at += await c.write(b.subarray(at));
-            unsent -= b.length;
-          });
-        },
-        async room() {
-          while (unsent > UNSENT_MAX) await tail;
-        },
-        async end() {
-          await tail;
-          c.close();
-        },
-      };
+      return denoTlsWriter(c, UNSENT_MAX);
     });
   } else {
     const s = tls.createServer({ cert: m.cert, key: m.key });
@@ -427,26 +405,7 @@ async function writerCase(
       s.once("secureConnection", (sock: tls.TLSSocket) => {
         sock.setNoDelay(true);
         sock.resume();
-        let unsent = 0;
-        let wake: (() => void) | null = null;
-        resolve({
-          write(b) {
-            unsent += b.length;
-            sock.write(b, () => {
-              unsent -= b.length;
-              const x = wake;
-              wake = null;
-              x?.();
-            });
-          },
-          async room() {
-            while (unsent > UNSENT_MAX) await new Promise<void>((r) => (wake = r));
-          },
-          async end() {
-            await new Promise((r) => sock.write(new Uint8Array(1), () => r(0)));
-            sock.destroy();
-          },
-        });
+        resolve(nodeTlsWriter(sock, UNSENT_MAX));
       })
     );
   }
