@@ -1,65 +1,40 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { setImmediate } from "node:timers";
-import { BudgetRegistry, ThrottledLog } from "../budget.ts";
 import { type Clock, FakeClock, SYSTEM_CLOCK } from "../clock.ts";
-import { LIMIT_KEYS, type Limits } from "../config.ts";
 import { type NodeId, toAddress, toNodeId, type UserName } from "../ids.ts";
 import { SILENT_LOGGER } from "../log.ts";
 import { encodeEnvelope, type Envelope, type NodeEnvelope, nodeEnvelope } from "../protocol/mod.ts";
 import { type NodeStore, openSqliteNodeStore } from "../store/mod.ts";
 import { Committer } from "./committer.ts";
-import { Delivery, type DeliveryEvent, type DeliveryNetwork } from "./delivery.ts";
-import { DeliveryBudgets } from "./delivery_budgets.ts";
-import { FileSpool } from "./file_spool.ts";
+import type { DeliveryEvent } from "./delivery.ts";
+import { fakedDelivery } from "../../tests/_helpers/faked_delivery.ts";
 import { decodeReceiptEntries, encodeReceiptEntries } from "./group_receipt.ts";
 
 const SELF = toNodeId("nb");
 const ORIGIN = toNodeId("na");
 const BOB = "bob" as UserName;
-const LIMITS = Object.fromEntries(LIMIT_KEYS.map((k) => [k.field, k.default])) as unknown as Limits;
 
 /** A node's delivery (`nb` unless said) on a real store in `dir`, with the network faked. */
 async function destination(dir: string, o: { self?: NodeId; clock?: Clock } = {}) {
   const store = openSqliteNodeStore(join(dir, "node.db"));
   const committer = new Committer(store, SILENT_LOGGER);
   const receipts: Array<{ to: NodeId; id: string; status: string }> = [];
-  const network: DeliveryNetwork = {
-    sendEncoded: () => SELF,
+  const clock = o.clock ?? SYSTEM_CLOCK;
+  const { delivery } = await fakedDelivery({
+    dir,
+    self: o.self ?? SELF,
+    store,
+    committer,
+    clock,
+    hop: ORIGIN,
+    sentTo: SELF,
     send: (e: NodeEnvelope) => {
       for (const r of decodeReceiptEntries(e.body)) {
         receipts.push({ to: e.to as NodeId, id: r.id.toHex(), status: r.status });
       }
       return "forwarded";
     },
-    reportMiss: () => {},
-    reportDelivered: () => {},
-    nextHop: () => ORIGIN,
-    disconnect: () => {},
-    hasRoute: () => true,
-    signOwn: (b) => b,
-    verify: () => null,
-    mailboxesOf: () => [],
-  };
-  const spool = await FileSpool.open({
-    dir: join(dir, "files"),
-    maxFileBytes: 1 << 20,
-    quotaBytes: 1 << 20,
-    totalBytes: 1 << 20,
-    keepMs: 60_000,
-    log: SILENT_LOGGER,
-  });
-  const clock = o.clock ?? SYSTEM_CLOCK;
-  const delivery = new Delivery({
-    self: o.self ?? SELF,
-    store,
-    committer,
-    network,
-    spool,
-    budgets: new DeliveryBudgets(new BudgetRegistry(SILENT_LOGGER, clock), LIMITS, store),
-    clock,
-    log: SILENT_LOGGER,
-    throttled: new ThrottledLog(SILENT_LOGGER, clock),
   });
   const events: DeliveryEvent[] = [];
   delivery.onEvent((e) => events.push(e));

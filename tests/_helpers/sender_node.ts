@@ -5,19 +5,15 @@
  * record what they are pushed.
  */
 import { join } from "node:path";
-import { BudgetRegistry, ThrottledLog } from "../../lib/budget.ts";
 import type { LinkSelf } from "../../lib/channel/mod.ts";
 import { type Clock, SYSTEM_CLOCK } from "../../lib/clock.ts";
-import { LIMIT_KEYS, type Limits } from "../../lib/config.ts";
 import type { Federation } from "../../lib/federation/mod.ts";
 import { type NodeId, toAddress, toNodeId, type UserName } from "../../lib/ids.ts";
 import { SILENT_LOGGER } from "../../lib/log.ts";
 import type { BundleService } from "../../lib/node/bundle_service.ts";
 import { ClientHub } from "../../lib/node/client_hub.ts";
 import { Committer } from "../../lib/node/committer.ts";
-import { Delivery, type DeliveryNetwork } from "../../lib/node/delivery.ts";
-import { DeliveryBudgets } from "../../lib/node/delivery_budgets.ts";
-import { FileSpool } from "../../lib/node/file_spool.ts";
+import { fakedDelivery } from "./faked_delivery.ts";
 import { encodeReceiptEntries } from "../../lib/node/group_receipt.ts";
 import type { ReceiptStatus } from "../../lib/node/receipt.ts";
 import { ResourceState } from "../../lib/node/resource_state.ts";
@@ -34,7 +30,6 @@ import { openSqliteNodeStore } from "../../lib/store/mod.ts";
 export const NA = toNodeId("na");
 export const NB = toNodeId("nb");
 export const ALICE = "alice" as UserName;
-const LIMITS = Object.fromEntries(LIMIT_KEYS.map((k) => [k.field, k.default])) as unknown as Limits;
 
 /** A client attached in process: what it was pushed, and a way to acknowledge. */
 export interface TestClient {
@@ -60,36 +55,13 @@ export async function senderNode(dir: string, clock: Clock = SYSTEM_CLOCK) {
   }
   const resources = new ResourceState(clock, SILENT_LOGGER);
   const committer = new Committer(store, SILENT_LOGGER, resources);
-  const network: DeliveryNetwork = {
-    sendEncoded: () => NB,
-    send: () => "forwarded",
-    reportMiss: () => {},
-    reportDelivered: () => {},
-    nextHop: () => NB,
-    disconnect: () => {},
-    hasRoute: () => true,
-    signOwn: (b) => b,
-    verify: () => null,
-    mailboxesOf: () => [],
-  };
-  const spool = await FileSpool.open({
-    dir: join(dir, "files"),
-    maxFileBytes: 1 << 20,
-    quotaBytes: 1 << 20,
-    totalBytes: 1 << 20,
-    keepMs: 60_000,
-    log: SILENT_LOGGER,
-  });
-  const delivery = new Delivery({
+  const { delivery, spool } = await fakedDelivery({
+    dir,
     self: NA,
     store,
     committer,
-    network,
-    spool,
-    budgets: new DeliveryBudgets(new BudgetRegistry(SILENT_LOGGER, clock), LIMITS, store),
     clock,
-    log: SILENT_LOGGER,
-    throttled: new ThrottledLog(SILENT_LOGGER, clock),
+    hop: NB,
   });
   const federation = {
     setUsers: () => {},

@@ -1,0 +1,77 @@
+/**
+ * A node's delivery on a real store, with the network faked: the in-process
+ * tests of the destination's side (lib/node/delivery_test.ts) and of the
+ * sender's node (tests/_helpers/sender_node.ts) build it the same way.
+ */
+import { join } from "node:path";
+import { BudgetRegistry, ThrottledLog } from "../../lib/budget.ts";
+import type { Clock } from "../../lib/clock.ts";
+import { LIMIT_KEYS, type Limits } from "../../lib/config.ts";
+import type { NodeId } from "../../lib/ids.ts";
+import { SILENT_LOGGER } from "../../lib/log.ts";
+import type { Committer } from "../../lib/node/committer.ts";
+import { Delivery, type DeliveryNetwork } from "../../lib/node/delivery.ts";
+import { DeliveryBudgets } from "../../lib/node/delivery_budgets.ts";
+import { FileSpool } from "../../lib/node/file_spool.ts";
+import type { NodeStore } from "../../lib/store/mod.ts";
+
+/** Every limit at its default. */
+export const DEFAULT_LIMITS = Object.fromEntries(
+  LIMIT_KEYS.map((k) => [k.field, k.default]),
+) as unknown as Limits;
+
+/** What the faked delivery is built from. */
+export interface FakedDeliveryOptions {
+  /** Where the file spool lives (`files` under it). */
+  dir: string;
+  self: NodeId;
+  store: NodeStore;
+  committer: Committer;
+  clock: Clock;
+  /** The one next hop of every destination. */
+  hop: NodeId;
+  /** The hop an encoded envelope is reported sent to (default: `hop`). */
+  sentTo?: NodeId;
+  /** What sending a node envelope does (default: "forwarded", nothing kept). */
+  send?: DeliveryNetwork["send"];
+}
+
+/** The delivery and its spool; the network forwards everything to `hop` and checks nothing. */
+export async function fakedDelivery(o: FakedDeliveryOptions) {
+  const network: DeliveryNetwork = {
+    sendEncoded: () => o.sentTo ?? o.hop,
+    send: o.send ?? (() => "forwarded"),
+    reportMiss: () => {},
+    reportDelivered: () => {},
+    nextHop: () => o.hop,
+    disconnect: () => {},
+    hasRoute: () => true,
+    signOwn: (b) => b,
+    verify: () => null,
+    mailboxesOf: () => [],
+  };
+  const spool = await FileSpool.open({
+    dir: join(o.dir, "files"),
+    maxFileBytes: 1 << 20,
+    quotaBytes: 1 << 20,
+    totalBytes: 1 << 20,
+    keepMs: 60_000,
+    log: SILENT_LOGGER,
+  });
+  const delivery = new Delivery({
+    self: o.self,
+    store: o.store,
+    committer: o.committer,
+    network,
+    spool,
+    budgets: new DeliveryBudgets(
+      new BudgetRegistry(SILENT_LOGGER, o.clock),
+      DEFAULT_LIMITS,
+      o.store,
+    ),
+    clock: o.clock,
+    log: SILENT_LOGGER,
+    throttled: new ThrottledLog(SILENT_LOGGER, o.clock),
+  });
+  return { delivery, spool };
+}
