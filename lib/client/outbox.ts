@@ -56,6 +56,14 @@ export class Outbox {
     this.#o = options;
   }
 
+  /** The node's answer to a submission, as an outcome (no async frame of its own per message). */
+  #submit(envelope: Uint8Array): Promise<SubmitOutcome> {
+    return this.#o.node.submit(envelope).then(
+      (state): SubmitOutcome => ({ kind: "taken", state }),
+      submitOutcome,
+    );
+  }
+
   /**
    * Submits a stored text message (its row holds the envelope); returns the row
    * as it is now: `sent`/`delivered`, still `sending` (kept), or `failed`. The
@@ -66,26 +74,19 @@ export class Outbox {
    */
   async message(m: MessageRow): Promise<MessageRow> {
     if (!m.envelope) return m;
-    // Awaited here, not in a helper: one async frame less held per message in flight.
-    let out: SubmitOutcome;
-    try {
-      out = { kind: "taken", state: await this.#o.node.submit(m.envelope) };
-    } catch (e) {
-      out = submitOutcome(e);
-    }
+    const out = await this.#submit(m.envelope);
     const store = this.#o.store;
     if (out.kind === "retry") return store.message(m.id) ?? m;
-    const taken = out;
     return this.#o.turn.laterNow(() => {
       const latest = store.message(m.id) ?? m;
       let state = latest.state;
       let reason = latest.reason;
-      if (taken.kind === "refused") {
+      if (out.kind === "refused") {
         state = "failed";
-        reason = taken.reason;
+        reason = out.reason;
       } else if (state === "sending" || state === "sent") {
         // A notice or a read receipt may have overtaken the answer: never step back.
-        state = taken.state;
+        state = out.state;
       }
       store.setMessageState(m.id, state, reason);
       return { ...latest, state, reason, envelope: null };
@@ -104,12 +105,7 @@ export class Outbox {
    * unless it must wait (in the next commit, as a text message's answer does).
    */
   async control(id: string, envelope: Uint8Array): Promise<SubmitOutcome> {
-    let out: SubmitOutcome;
-    try {
-      out = { kind: "taken", state: await this.#o.node.submit(envelope) };
-    } catch (e) {
-      out = submitOutcome(e);
-    }
+    const out = await this.#submit(envelope);
     if (out.kind === "retry") return out;
     if (out.kind === "refused") {
       this.#o.log.warn("the node refused an outgoing message", { id, why: out.reason });

@@ -5,6 +5,7 @@
  *
  * The first 41 bytes are the header; they are part of the associated data.
  */
+import { ByteReader, ByteWriter } from "./byte_codec.ts";
 import { checkLength } from "./_bytes.ts";
 import { AEAD_TAG_BYTES } from "./aead.ts";
 import { CodecError } from "./errors.ts";
@@ -41,23 +42,13 @@ export interface RatchetMessage {
 
 /** Encodes a header (41 bytes). */
 export function encodeRatchetHeader(header: RatchetHeader): Uint8Array {
-  const out = new Uint8Array(RATCHET_HEADER_BYTES);
-  out[0] = RATCHET_MESSAGE_VERSION;
-  out.set(checkLength(header.dh, X25519_KEY_BYTES, "ratchet key"), 1);
-  putU32(out, 1 + X25519_KEY_BYTES, header.pn, "pn");
-  putU32(out, 5 + X25519_KEY_BYTES, header.n, "n");
-  return out;
-}
-
-/** Big-endian, as ByteWriter's u32 (one message a call: no writer and view per header). */
-function putU32(out: Uint8Array, at: number, value: number, what: string): void {
-  if (!Number.isInteger(value) || value < 0 || value > 0xffff_ffff) {
-    throw new RangeError(`Cannot encode ${what}: ${value} is not an integer from 0 to 4294967295`);
-  }
-  out[at] = value >>> 24;
-  out[at + 1] = value >>> 16;
-  out[at + 2] = value >>> 8;
-  out[at + 3] = value;
+  // Sized exactly: finish() hands out the writer's buffer, no copy.
+  return new ByteWriter(RATCHET_HEADER_BYTES)
+    .u8(RATCHET_MESSAGE_VERSION)
+    .raw(checkLength(header.dh, X25519_KEY_BYTES, "ratchet key"))
+    .u32(header.pn)
+    .u32(header.n)
+    .finish();
 }
 
 /**
@@ -68,31 +59,21 @@ function putU32(out: Uint8Array, at: number, value: number, what: string): void 
  * @throws {CodecError} too short, too long or unknown version
  */
 export function decodeRatchetMessage(bytes: Uint8Array): RatchetMessage {
-  if (!(bytes instanceof Uint8Array)) {
-    throw new CodecError("Cannot decode ratchet message: not bytes");
-  }
-  if (bytes.length > MAX_RATCHET_MESSAGE_BYTES) {
+  const reader = new ByteReader(bytes, "ratchet message");
+  if (reader.remaining > MAX_RATCHET_MESSAGE_BYTES) {
     throw new CodecError("Cannot decode ratchet message: too long");
   }
-  if (bytes.length < RATCHET_HEADER_BYTES + AEAD_TAG_BYTES) {
+  if (reader.remaining < RATCHET_HEADER_BYTES + AEAD_TAG_BYTES) {
     throw new CodecError("Cannot decode ratchet message: too short");
   }
-  const version = bytes[0];
+  const version = reader.u8();
   if (version !== RATCHET_MESSAGE_VERSION) {
     throw new CodecError(`Cannot decode ratchet message: unknown version "${version}"`);
   }
-  const header = {
-    dh: bytes.subarray(1, 1 + X25519_KEY_BYTES),
-    pn: getU32(bytes, 1 + X25519_KEY_BYTES),
-    n: getU32(bytes, 5 + X25519_KEY_BYTES),
-  };
+  const header = { dh: reader.rawView(X25519_KEY_BYTES), pn: reader.u32(), n: reader.u32() };
   return {
     header,
     headerBytes: bytes.subarray(0, RATCHET_HEADER_BYTES),
-    sealed: bytes.subarray(RATCHET_HEADER_BYTES),
+    sealed: reader.rawView(reader.remaining),
   };
-}
-
-function getU32(bytes: Uint8Array, at: number): number {
-  return (bytes[at] * 0x100_0000) + ((bytes[at + 1] << 16) | (bytes[at + 2] << 8) | bytes[at + 3]);
 }

@@ -5,6 +5,7 @@
  * peer, sends heartbeats, budgets the nodes waiting for approval (per address,
  * in total, with expiry), and reports state for `links` / `status`.
  */
+import { concatBytes } from "@noble/hashes/utils.js";
 import type { Budget } from "../budget.ts";
 import type { Clock } from "../clock.ts";
 import type { NodeId } from "../ids.ts";
@@ -230,13 +231,7 @@ export class LinkManager {
     let n = 0;
     for (const p of parts) n += p.length;
     if (n + 2 < RECORD_MAX_BYTES) {
-      const bytes = new Uint8Array(n);
-      let at = 0;
-      for (const p of parts) {
-        bytes.set(p, at);
-        at += p.length;
-      }
-      return rt.channel.sendParts(envelopeMessageParts(bytes));
+      return rt.channel.sendParts(envelopeMessageParts(concatBytes(...parts)));
     }
     return rt.channel.sendParts(envelopeMessageParts(parts));
   }

@@ -32,6 +32,7 @@
  * fails: only that node's key can prove it. `ttl` is outside the proof
  * because every relay lowers it; nothing else may change.
  */
+import { concatBytes } from "@noble/hashes/utils.js";
 import { createPrivateKey, createPublicKey, type KeyObject, sign, verify } from "node:crypto";
 import { ByteWriter, checkEd25519PublicKey } from "../e2e/mod.ts";
 import type { NodeId } from "../ids.ts";
@@ -122,12 +123,7 @@ export class Provenance {
    * {@linkcode MAX_BATCH}); returns their signed bytes, in order.
    */
   signBatch(unsigned: readonly Uint8Array[]): Uint8Array[] {
-    return this.signBatchParts(unsigned).map(([b, tail]) => {
-      const signed = new Uint8Array(b.length + tail.length);
-      signed.set(b);
-      signed.set(tail, b.length);
-      return signed;
-    });
+    return this.signBatchParts(unsigned).map(([b, tail]) => concatBytes(b, tail));
   }
 
   /**

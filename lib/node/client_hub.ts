@@ -40,7 +40,7 @@ import type { FileSpool } from "./file_spool.ts";
 import type { GroupService } from "./group_service.ts";
 import type { ResourceState } from "./resource_state.ts";
 import { decodeKeyPackageList } from "../protocol/mod.ts";
-import { decodeNotice, type SettledNotice } from "./notice.ts";
+import { decodeNotice, NOTICE_KEEP_MS, type SettledNotice } from "./notice.ts";
 
 /** URL path of the client protocol on the node's listener. */
 export const CLIENT_PATH = "/fedchat/v1/client";
@@ -339,7 +339,7 @@ export class ClientHub {
           bytes,
           kind: "notice",
           receivedAtMs: now,
-          keepUntilMs: now + 8 * 24 * 3600_000,
+          keepUntilMs: now + NOTICE_KEEP_MS,
           origin: null,
         }]).get(id);
       },
@@ -509,7 +509,7 @@ export class ClientHub {
     }
     // The two messages of every chat message are served without an async frame of their own.
     try {
-      if (m.type === "submit") return this.#submit(s, m.req, m.envelope);
+      if (m.type === "submit") return this.#submit(s, m);
       if (m.type === "ack") return this.#ack(s, m.ids);
     } catch (e) {
       return this.#requestFailed(s, m, e);
@@ -527,14 +527,15 @@ export class ClientHub {
   }
 
   /** A submission: answered `submitted` once durable, or with the refusal. */
-  #submit(s: Session, req: number, envelope: Uint8Array): void {
+  #submit(s: Session, m: Extract<ClientMessage, { type: "submit" }>): void {
+    const { req } = m;
     const refused = (e: unknown) => {
       if (!(e instanceof DeliveryError)) throw e;
       this.#send(s, { type: "submitted", req, error: e.message });
     };
     let submitted;
     try {
-      submitted = this.#o.delivery.submit(s.user, envelope);
+      submitted = this.#o.delivery.submit(s.user, m.envelope);
     } catch (e) {
       return refused(e);
     }
@@ -546,7 +547,7 @@ export class ClientHub {
         state: r.state,
         ...(r.users ? { users: r.users } : {}),
       });
-    }, refused).catch((e) => this.#requestFailed(s, { type: "submit", req, envelope }, e));
+    }, refused).catch((e) => this.#requestFailed(s, m, e));
   }
 
   /** Acknowledged inbox items and settled notices: deleted in the next batch. */
@@ -585,11 +586,8 @@ export class ClientHub {
   }
 
   async #handle(s: Session, m: ClientMessage, keep?: () => () => void): Promise<void> {
+    // submit and ack are served by #receive without this async frame.
     switch (m.type) {
-      case "submit":
-        return this.#submit(s, m.req, m.envelope);
-      case "ack":
-        return this.#ack(s, m.ids);
       case "chunkSubmit": {
         let result;
         try {

@@ -63,7 +63,7 @@ import { Outbox, type OutboxEntry } from "./outbox.ts";
 import { ReceiptBatcher } from "./receipt_batcher.ts";
 import type { ResourceState } from "./resource_state.ts";
 import { type ReceiptStatus, TEMPORARY_STATUSES } from "./receipt.ts";
-import { encodeNotice, type SettledNotice } from "./notice.ts";
+import { encodeNotice, NOTICE_KEEP_MS, type SettledNotice } from "./notice.ts";
 
 export { DeliveryError } from "./errors.ts";
 
@@ -186,8 +186,6 @@ const MAX_REQUEST_BODY = 64 * 1024;
 const EXPIRY_MS = 1_000;
 const SWEEP_MS = 60_000;
 const SWEEP_ROWS = 5_000;
-/** A notice the client has not taken is kept this long (as an inbox row was before). */
-export const NOTICE_KEEP_MS = 8 * 24 * 3600_000;
 
 /** Why a chunk was refused, as its sender's client is told. */
 const CHUNK_REFUSALS: Record<string, string> = {

@@ -21,6 +21,9 @@ export interface SettledNotice extends NoticeFields {
   id: string;
 }
 
+/** A notice its client has not taken is kept this long (in its outbox row or an inbox row). */
+export const NOTICE_KEEP_MS = 8 * 24 * 3600_000;
+
 const DELIVERED = "delivered";
 /** Longest notice text decoded (a group's per-user results included). */
 const MAX_NOTICE_CHARS = 256 * 1024;
