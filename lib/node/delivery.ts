@@ -3,8 +3,13 @@
  * the engine; the decisions are in admission.ts, the outbox index in
  * outbox.ts, the budgets in delivery_budgets.ts.
  *
- * Sending node: a client's envelope goes into the durable outbox (group
- * commit) before the client hears "sent"; it is sent along the route and kept
+ * Sending node: a client's envelope that would be sent now is forwarded at
+ * once and waits for its receipt in memory (fast_lane.ts): answered in time,
+ * its client hears "delivered" and nothing was stored. Otherwise (no route,
+ * others waiting before it, no receipt in time, busy, refused) it goes into
+ * the durable outbox (group commit) before the client hears "sent"; until
+ * its client hears an answer, the client keeps it and submits it again after
+ * a reconnection. From the outbox it is sent along the route and kept
  * until the destination's receipt arrives ("delivered"), sent again while it
  * has no route or no receipt (a first hop whose envelopes go unanswered loses
  * traffic to the next-best path), and reported "failed" at expiry (this
@@ -60,6 +65,7 @@ import { envelopeStatus } from "./group_rules.ts";
 import type { GroupOutcome, GroupService } from "./group_service.ts";
 import type { FanoutRow } from "./group_store.ts";
 import { Outbox, type OutboxEntry } from "./outbox.ts";
+import { type FastEntry, FastLane } from "./fast_lane.ts";
 import { ReceiptBatcher } from "./receipt_batcher.ts";
 import type { ResourceState } from "./resource_state.ts";
 import { type ReceiptStatus, TEMPORARY_STATUSES } from "./receipt.ts";
@@ -169,6 +175,11 @@ export interface DeliveryOptions {
   window?: number;
   /** Groups: judges group envelopes for this node's users, and is the hub of its groups. */
   groups?: GroupService;
+  /**
+   * How long a forwarded submission waits in memory for its receipt before it
+   * is stored ({@linkcode FAST_GRACE_MS}); 0 stores every submission at once.
+   */
+  fastGraceMs?: number;
 }
 
 /**
@@ -219,11 +230,17 @@ export class Delivery {
   #settling = new Set<string>();
   /** Ids of chunks spooled and not yet remembered (committed each tick, see #markChunks). */
   #chunkMarks: Array<{ id: string; keepUntilMs: number; origin: NodeId }> = [];
+  /** Submissions forwarded and answered by their receipt when it comes in time (fast_lane.ts). */
+  #fast: FastLane;
+  /** Per destination: outbox rows queued for the next commit (a later submission waits behind). */
+  #committing = new Map<NodeId, number>();
+  #window: number;
 
   constructor(options: DeliveryOptions) {
     this.#o = options;
     this.#t = { ...DELIVERY_TIMES, ...options.times };
-    this.#outbox = new Outbox({ store: options.store, window: options.window ?? 512 });
+    this.#window = options.window ?? 512;
+    this.#outbox = new Outbox({ store: options.store, window: this.#window });
     this.#receipts = new ReceiptBatcher(options.self, {
       clock: options.clock,
       send: (e, prefer) => options.network.send(e, prefer),
@@ -244,6 +261,9 @@ export class Delivery {
       emit: (ev) => this.#emit({ kind: "state", ...ev }),
       released: (owner, bytes) => options.budgets.outboxRelease(owner, bytes),
     });
+    this.#fast = new FastLane(options.clock, (due) => {
+      for (const f of due) this.#storeFast(f);
+    }, options.fastGraceMs);
     this.#pumpTimer = options.clock.setTimer(() => this.#tick(), 250);
     this.#sweepTimer = options.clock.setTimer(() => this.#sweep(), EXPIRY_MS);
   }
@@ -278,10 +298,16 @@ export class Delivery {
   }
 
   /** What `status --json` shows of delivery. */
-  view(): { outboxInMemory: number; inFlight: number; streamingChunks: number } {
+  view(): {
+    outboxInMemory: number;
+    inFlight: number;
+    awaitingReceipt: number;
+    streamingChunks: number;
+  } {
     return {
       outboxInMemory: this.#outbox.inMemory,
       inFlight: this.#outbox.inFlight,
+      awaitingReceipt: this.#fast.size,
       streamingChunks: this.#streaming.size,
     };
   }
@@ -290,6 +316,7 @@ export class Delivery {
     this.#stopped = true;
     this.#receipts.stop();
     this.#custody.stop();
+    this.#fast.stop();
     this.#o.clock.clearTimer(this.#pumpTimer);
     this.#o.clock.clearTimer(this.#sweepTimer);
   }
@@ -373,12 +400,29 @@ export class Delivery {
         });
       });
     }
+    const waiting = this.#fast.get(id);
+    if (waiting && waiting.owner === owner) return this.#fast.join(waiting);
     if (!this.#o.budgets.outboxTake(owner, bytes.length, now)) {
       throw new DeliveryError(
         "Cannot send: your outbox is full (too many messages waiting for their recipients); " +
           "try again when some are delivered",
       );
     }
+    if (!waiting && this.#fastFits(dest, id)) {
+      const hop = this.#o.network.sendEncoded(dest, bytes);
+      if (hop !== null) {
+        return this.#fast.add({
+          id,
+          owner,
+          dest,
+          bytes,
+          expiresAtMs: e.expiresAtMs,
+          sentAtMs: now,
+          firstHop: hop,
+        });
+      }
+    }
+    this.#committingAdd(dest, 1);
     return new Promise((resolve, reject) => {
       let seq = 0;
       this.#o.committer.job({
@@ -389,6 +433,7 @@ export class Delivery {
         // Forwarded once committed, before the flush: lost with the power, the client (which has
         // not heard "sent") submits it again and the destination de-duplicates it.
         committed: () => {
+          this.#committingAdd(dest, -1);
           if (seq > 0) {
             this.#outbox.added([{ seq, id, owner, dest, bytes, expiresAtMs: e.expiresAtMs }]);
           } else this.#o.budgets.outboxRelease(owner, bytes.length);
@@ -397,11 +442,117 @@ export class Delivery {
         then: () => resolve({ id, state: "sent" }),
         failed: (kind, inStore) => {
           // In the store (the flush failed), the row keeps its budget until its receipt.
-          if (!inStore) this.#o.budgets.outboxRelease(owner, bytes.length);
+          if (!inStore) {
+            this.#committingAdd(dest, -1);
+            this.#o.budgets.outboxRelease(owner, bytes.length);
+          }
           reject(new DeliveryError(`Cannot send: this node's store failed (${kind})`));
         },
       });
     });
+  }
+
+  #committingAdd(dest: NodeId, n: number): void {
+    const left = (this.#committing.get(dest) ?? 0) + n;
+    if (left > 0) this.#committing.set(dest, left);
+    else this.#committing.delete(dest);
+  }
+
+  /**
+   * Whether a submission for `dest` may wait for its receipt in memory: it
+   * would be sent now anyway (nothing of `dest`'s waits before it, here, on
+   * disk or for a commit; the window has room) and it is not in the outbox.
+   */
+  #fastFits(dest: NodeId, id: string): boolean {
+    if (this.#o.fastGraceMs === 0 || this.#committing.has(dest) || this.#outbox.get(id)) {
+      return false;
+    }
+    const inFlight = this.#outbox.inFlightIfIdle(dest);
+    return inFlight !== null && inFlight + this.#fast.countTo(dest) < this.#window;
+  }
+
+  /** A receipt for a submission waiting in memory: answered, or handed to the outbox. */
+  #fastAnswered(f: FastEntry, status: ReceiptStatus): void {
+    if (f.storing) {
+      // Its row is queued: the commit reads what to do from the outcome.
+      f.outcome ??= status;
+      return;
+    }
+    if (status !== "stored") {
+      f.outcome = status;
+      return this.#storeFast(f);
+    }
+    this.#fast.delete(f.id);
+    this.#o.budgets.outboxRelease(f.owner, f.bytes.length);
+    for (const w of f.waiters) w.resolve({ id: f.id, state: "delivered" });
+  }
+
+  /**
+   * Stores a submission that waited in memory (no receipt in time, or one
+   * that does not settle it): from then on it is the durable outbox's, as if
+   * stored at once. Its client hears "sent" once the row is flushed; a final
+   * refusal that came meanwhile settles the row in the same write, and the
+   * client hears it as a notice.
+   */
+  #storeFast(f: FastEntry): void {
+    f.storing = true;
+    this.#committingAdd(f.dest, 1);
+    const { id, owner, dest, bytes, expiresAtMs } = f;
+    let seq = 0;
+    let notice: SettledNotice | undefined;
+    const job: CommitJob = {
+      write: () => {
+        if (f.outcome === "stored") {
+          job.then = undefined;
+          return;
+        }
+        seq = this.#o.store.outboxAdd([{ id, owner, dest, bytes, expiresAtMs }])[0];
+        if (seq > 0 && f.outcome && !TEMPORARY_STATUSES.has(f.outcome)) {
+          notice = { seq, id, state: "failed", reason: f.outcome };
+          this.#o.store.outboxSettle([{
+            id,
+            notice: encodeNotice(notice),
+            keepUntilMs: this.#o.clock.nowMs() + NOTICE_KEEP_MS,
+          }]);
+        }
+      },
+      committed: () => {
+        this.#committingAdd(dest, -1);
+        this.#fast.delete(id);
+        if (f.outcome === "stored") {
+          this.#o.budgets.outboxRelease(owner, bytes.length);
+          for (const w of f.waiters) w.resolve({ id, state: "delivered" });
+          return;
+        }
+        // Stored before (a copy of a submission the outbox has), or settled by a refusal: the
+        // row holds no budget of this submission's.
+        if (seq === 0 || notice) return this.#o.budgets.outboxRelease(owner, bytes.length);
+        const row = { seq, id, owner, dest, bytes, expiresAtMs };
+        if (f.outcome) {
+          // Busy: sent again once its destination's pause is over.
+          this.#outbox.added([row]);
+          this.#outbox.pause(dest, this.#o.clock.nowMs() + this.#t.busyPauseMs);
+        } else this.#outbox.addedInFlight(row, f.sentAtMs, f.firstHop);
+        this.#sendSoon();
+      },
+      then: () => {
+        for (const w of f.waiters) w.resolve({ id, state: "sent" });
+      },
+      told: () => {
+        if (notice) this.#emit({ kind: "notices", owner, notices: [notice] });
+      },
+      failed: (kind, inStore) => {
+        if (!inStore) {
+          this.#committingAdd(dest, -1);
+          this.#fast.delete(id);
+          this.#o.budgets.outboxRelease(owner, bytes.length);
+        }
+        for (const w of f.waiters) {
+          w.reject(new DeliveryError(`Cannot send: this node's store failed (${kind})`));
+        }
+      },
+    };
+    this.#o.committer.job(job);
   }
 
   /**
@@ -970,6 +1121,12 @@ export class Delivery {
         if (s.custodyAt && entry.status !== "held") {
           this.#custody.refusedBy(from, s.dest, entry.status);
         }
+        continue;
+      }
+      const f = this.#fast.get(hex);
+      if (f && f.dest === from) {
+        this.#o.network.reportDelivered(f.firstHop, from);
+        this.#fastAnswered(f, entry.status);
         continue;
       }
       const p = this.#outbox.get(hex);

@@ -87,6 +87,16 @@ export class Outbox {
     return this.#byId.get(id);
   }
 
+  /**
+   * Entries for `dest` in flight now, or null when `dest` has something
+   * waiting to be sent (queued here, or on disk only).
+   */
+  inFlightIfIdle(dest: NodeId): number | null {
+    const lane = this.#lanes.get(dest);
+    if (!lane) return 0;
+    return lane.complete && lane.queued.length === 0 ? lane.inflight.size : null;
+  }
+
   #lane(dest: NodeId): Lane {
     let lane = this.#lanes.get(dest);
     if (!lane) {
@@ -110,6 +120,29 @@ export class Outbox {
         lane.complete = false;
       }
     }
+  }
+
+  /**
+   * A row just committed for an envelope already handed to `firstHop` at
+   * `sentAtMs` (it waited for its receipt in memory first): in flight, not
+   * sent again before its receipt is overdue. Left on disk when the lane does
+   * not hold everything up to it (it is then read and sent again, and its
+   * destination answers the copy from its de-duplication record).
+   */
+  addedInFlight(r: OutboxRecord, sentAtMs: number, firstHop: NodeId): void {
+    let lane = this.#lanes.get(r.dest);
+    if (!lane) {
+      // No lane: nothing of `dest`'s is on disk but what is being committed now (a lane is
+      // dropped only once complete and empty, and a committed row makes one).
+      lane = this.#lane(r.dest);
+      lane.complete = true;
+    }
+    if (lane.complete && lane.queued.length === 0 && r.seq > lane.cursor) {
+      const e: OutboxEntry = { ...r, sentAtMs, firstHop, custodyAt: null, attempts: 1 };
+      lane.inflight.set(e.id, e);
+      lane.cursor = r.seq;
+      this.#byId.set(e.id, e);
+    } else lane.complete = false;
   }
 
   /** Removes an entry (acknowledged or expired); returns it if it was in memory. */

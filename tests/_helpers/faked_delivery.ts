@@ -34,12 +34,19 @@ export interface FakedDeliveryOptions {
   sentTo?: NodeId;
   /** What sending a node envelope does (default: "forwarded", nothing kept). */
   send?: DeliveryNetwork["send"];
+  /** Sees each encoded envelope sent (before it is reported sent). */
+  sentEncoded?: (dest: NodeId, bytes: Uint8Array) => void;
+  /** Delivery's `fastGraceMs` (default: delivery's own). */
+  fastGraceMs?: number;
 }
 
 /** The delivery and its spool; the network forwards everything to `hop` and checks nothing. */
 export async function fakedDelivery(o: FakedDeliveryOptions) {
   const network: DeliveryNetwork = {
-    sendEncoded: () => o.sentTo ?? o.hop,
+    sendEncoded: (dest, bytes) => {
+      o.sentEncoded?.(dest, bytes);
+      return o.sentTo ?? o.hop;
+    },
     send: o.send ?? (() => "forwarded"),
     reportMiss: () => {},
     reportDelivered: () => {},
@@ -72,6 +79,7 @@ export async function fakedDelivery(o: FakedDeliveryOptions) {
     clock: o.clock,
     log: SILENT_LOGGER,
     throttled: new ThrottledLog(SILENT_LOGGER, o.clock),
+    fastGraceMs: o.fastGraceMs,
   });
   return { delivery, spool };
 }

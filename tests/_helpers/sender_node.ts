@@ -20,6 +20,7 @@ import { ResourceState } from "../../lib/node/resource_state.ts";
 import {
   type ClientMessage,
   decodeClientMessage,
+  decodeEnvelope,
   encodeClientMessage,
   encodeEnvelope,
   type Envelope,
@@ -38,8 +39,11 @@ export interface TestClient {
   close(): void;
 }
 
-/** Node `na` with alice's account, on the store in `dir`. */
-export async function senderNode(dir: string, clock: Clock = SYSTEM_CLOCK) {
+/**
+ * Node `na` with alice's account, on the store in `dir`. Submissions go to the
+ * durable outbox at once unless `fastGraceMs` says otherwise (lib/node/fast_lane.ts).
+ */
+export async function senderNode(dir: string, clock: Clock = SYSTEM_CLOCK, fastGraceMs = 0) {
   const store = openSqliteNodeStore(join(dir, "node.db"));
   if (!store.getAccount(ALICE)) {
     for (const name of [ALICE, "mallory" as UserName]) {
@@ -55,6 +59,7 @@ export async function senderNode(dir: string, clock: Clock = SYSTEM_CLOCK) {
   }
   const resources = new ResourceState(clock, SILENT_LOGGER);
   const committer = new Committer(store, SILENT_LOGGER, resources);
+  const forwarded: string[] = [];
   const { delivery, spool } = await fakedDelivery({
     dir,
     self: NA,
@@ -62,6 +67,8 @@ export async function senderNode(dir: string, clock: Clock = SYSTEM_CLOCK) {
     committer,
     clock,
     hop: NB,
+    fastGraceMs,
+    sentEncoded: (_dest, bytes) => forwarded.push(decodeEnvelope(bytes).id.toHex()),
   });
   const federation = {
     setUsers: () => {},
@@ -80,10 +87,28 @@ export async function senderNode(dir: string, clock: Clock = SYSTEM_CLOCK) {
     log: SILENT_LOGGER,
     handshakeTimeoutMs: 1000,
   });
+  /** Submits message `n` from alice to bob@nb; resolves with delivery's answer. */
+  const submit = (n: number) => {
+    const now = clock.nowMs();
+    const e = {
+      id: new Uint8Array(16).fill(0).map((_, i) => (i < 4 ? (n >>> (8 * i)) & 255 : 7)),
+      kind: "message",
+      ttl: 32,
+      createdAtMs: now,
+      expiresAtMs: now + 600_000,
+      from: toAddress("alice@na"),
+      to: toAddress("bob@nb"),
+      body: new Uint8Array([1, 2, 3]),
+    } as Envelope;
+    return delivery.submit(ALICE, encodeEnvelope(e));
+  };
   return {
     store,
     delivery,
     hub,
+    /** Ids of the envelopes handed to the network, in order (every copy). */
+    forwarded,
+    submit,
     /** Attaches `user`'s client; it records every message pushed to it. */
     attach(user: UserName = ALICE): TestClient {
       const got: ClientMessage[] = [];
@@ -100,20 +125,9 @@ export async function senderNode(dir: string, clock: Clock = SYSTEM_CLOCK) {
         close: () => link.onClose("gone"),
       };
     },
-    /** Submits a message from alice to bob@nb; resolves with its id once "sent". */
+    /** Submits message `n` from alice to bob@nb; resolves with its id once answered. */
     async send(n: number): Promise<string> {
-      const now = clock.nowMs();
-      const e = {
-        id: new Uint8Array(16).fill(0).map((_, i) => (i < 4 ? (n >>> (8 * i)) & 255 : 7)),
-        kind: "message",
-        ttl: 32,
-        createdAtMs: now,
-        expiresAtMs: now + 600_000,
-        from: toAddress("alice@na"),
-        to: toAddress("bob@nb"),
-        body: new Uint8Array([1, 2, 3]),
-      } as Envelope;
-      return (await delivery.submit(ALICE, encodeEnvelope(e))).id;
+      return (await submit(n)).id;
     },
     /** `nb`'s receipt for envelopes of ours. */
     receipt(ids: string[], status: ReceiptStatus = "stored", from: NodeId = NB): void {

@@ -1,0 +1,139 @@
+/**
+ * Submissions answered by their receipt: the sending node's way for a message
+ * whose destination answers quickly. The envelope is forwarded at once and
+ * kept in memory only; when the destination's receipt ("stored") comes back
+ * within {@linkcode FAST_GRACE_MS}, the client hears "delivered" and the
+ * node never wrote a row for it: no outbox row, no commit, no flush, no
+ * settled notice and no acknowledgement of that notice. Anything else (no
+ * receipt in time, a refusal, "busy") hands the entry to the durable outbox
+ * (delivery.ts), as if it had been stored at once.
+ *
+ * Nothing acknowledged is lost: until its client hears an answer, the client
+ * keeps the envelope in its own store and submits it again after the next
+ * connection (lib/client/outbox.ts); the destination de-duplicates it. A crash
+ * of this node loses only what nobody was told about. The durable outbox keeps
+ * what is acknowledged ("sent") and not yet delivered, as before.
+ *
+ * Budgets: an entry holds its owner's outbox budget (taken by the caller)
+ * until it is answered; the caller lets at most its window per destination
+ * be in flight here and in the outbox together.
+ */
+import type { Clock } from "../clock.ts";
+import type { NodeId, UserName } from "../ids.ts";
+import type { ReceiptStatus } from "./receipt.ts";
+
+/**
+ * How long a forwarded submission waits for its receipt in memory before it
+ * is stored. At 1,000 msg/s a receipt came back 12–20 ms after the forward
+ * here (the destination's commit and flush, its 10 ms receipt gathering).
+ */
+export const FAST_GRACE_MS = 100;
+
+/** What the submitter hears. */
+export interface FastWaiter {
+  resolve: (r: { id: string; state: "sent" | "delivered" }) => void;
+  reject: (e: Error) => void;
+}
+
+/** One submission forwarded and not yet answered. */
+export interface FastEntry {
+  id: string;
+  owner: UserName;
+  dest: NodeId;
+  bytes: Uint8Array;
+  expiresAtMs: number;
+  sentAtMs: number;
+  firstHop: NodeId;
+  /** The submission and any resubmission of the same id. */
+  waiters: FastWaiter[];
+  /** Being stored (handed to the durable outbox); the commit has not run yet. */
+  storing: boolean;
+  /** A receipt that came while it was being stored. */
+  outcome?: ReceiptStatus;
+}
+
+/** Submissions in memory waiting for their receipt, oldest first. */
+export class FastLane {
+  #clock: Clock;
+  #graceMs: number;
+  #expired: (entries: FastEntry[]) => void;
+  #byId = new Map<string, FastEntry>();
+  #perDest = new Map<NodeId, number>();
+  #timer: number | undefined;
+
+  /** `expired` gets the entries whose grace ran out (still in the lane, to be stored). */
+  constructor(clock: Clock, expired: (entries: FastEntry[]) => void, graceMs = FAST_GRACE_MS) {
+    this.#clock = clock;
+    this.#expired = expired;
+    this.#graceMs = graceMs;
+  }
+
+  get size(): number {
+    return this.#byId.size;
+  }
+
+  get(id: string): FastEntry | undefined {
+    return this.#byId.get(id);
+  }
+
+  /** Entries for `dest` waiting here. */
+  countTo(dest: NodeId): number {
+    return this.#perDest.get(dest) ?? 0;
+  }
+
+  add(
+    entry: Omit<FastEntry, "waiters" | "storing">,
+  ): Promise<{ id: string; state: "sent" | "delivered" }> {
+    return new Promise((resolve, reject) => {
+      this.#byId.set(entry.id, { ...entry, waiters: [{ resolve, reject }], storing: false });
+      this.#perDest.set(entry.dest, this.countTo(entry.dest) + 1);
+      this.#arm();
+    });
+  }
+
+  /** A resubmission of an entry here: answered with it. */
+  join(e: FastEntry): Promise<{ id: string; state: "sent" | "delivered" }> {
+    return new Promise((resolve, reject) => e.waiters.push({ resolve, reject }));
+  }
+
+  /** Takes an entry out (answered, or stored); its waiters are the caller's to answer. */
+  delete(id: string): void {
+    const e = this.#byId.get(id);
+    if (!e) return;
+    this.#byId.delete(id);
+    const n = this.countTo(e.dest) - 1;
+    if (n > 0) this.#perDest.set(e.dest, n);
+    else this.#perDest.delete(e.dest);
+  }
+
+  stop(): void {
+    if (this.#timer !== undefined) this.#clock.clearTimer(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #arm(): void {
+    if (this.#timer !== undefined) return;
+    let oldest: FastEntry | undefined;
+    for (const e of this.#byId.values()) {
+      if (!e.storing) {
+        oldest = e;
+        break;
+      }
+    }
+    if (!oldest) return;
+    const wait = Math.max(0, oldest.sentAtMs + this.#graceMs - this.#clock.nowMs());
+    this.#timer = this.#clock.setTimer(() => {
+      this.#timer = undefined;
+      const now = this.#clock.nowMs();
+      const due: FastEntry[] = [];
+      // Map order is insertion order: the oldest first, stop at the first still in grace.
+      for (const e of this.#byId.values()) {
+        if (e.storing) continue;
+        if (e.sentAtMs + this.#graceMs > now) break;
+        due.push(e);
+      }
+      if (due.length > 0) this.#expired(due);
+      this.#arm();
+    }, wait);
+  }
+}

@@ -1,0 +1,129 @@
+/**
+ * The sender's node answers a submission by its receipt when the receipt
+ * comes in time (lib/node/fast_lane.ts): "delivered", and nothing stored.
+ * Without a receipt in time, or with one that does not settle it, the
+ * submission is stored in the durable outbox as if stored at once: "sent",
+ * in flight (not sent twice), settled by a later receipt with a kept notice.
+ */
+import assert from "node:assert/strict";
+import { FakeClock } from "../lib/clock.ts";
+import { ALICE, senderNode, settledNotices, until } from "./_helpers/sender_node.ts";
+import { tempRoot } from "./_helpers/node_proc.ts";
+
+const HOUR = 3_600_000;
+
+/** Lets the committer's turns and the flush run (the fake clock drives only the grace timer). */
+async function settle(fn: () => boolean, what: string): Promise<void> {
+  await until(what, fn);
+}
+
+Deno.test("fast lane: a receipt in time answers 'delivered'; no outbox row, no notice, sent once", async () => {
+  const dir = await tempRoot("fastlane");
+  const a = await senderNode(dir, undefined, 60_000);
+  try {
+    const alice = a.attach();
+    const answer = a.submit(1);
+    const id = a.forwarded[0];
+    assert.equal(a.forwarded.length, 1, "forwarded at once, before any commit");
+    assert.equal(a.delivery.view().awaitingReceipt, 1);
+    a.receipt([id]);
+    assert.deepEqual(await answer, { id, state: "delivered" });
+    await new Promise((r) => setTimeout(r, 30));
+    assert.deepEqual(a.store.outboxDestinations(), []);
+    assert.deepEqual(a.store.outboxExpired(Date.now() + HOUR, 10), []);
+    assert.deepEqual(a.store.noticesFor(ALICE, 10), []);
+    assert.equal(settledNotices(alice.got).length, 0);
+    assert.equal(a.store.outboxUsage().get(ALICE), undefined, "its budget is back");
+    assert.equal(a.delivery.view().awaitingReceipt, 0);
+    assert.deepEqual(a.forwarded, [id]);
+  } finally {
+    a.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("fast lane: no receipt in time stores it in flight ('sent', not sent again); the late receipt settles it with a notice", async () => {
+  const dir = await tempRoot("fastlane");
+  const clock = new FakeClock(Date.now());
+  const a = await senderNode(dir, clock, 100);
+  try {
+    const alice = a.attach();
+    let state: string | undefined;
+    const answer = a.submit(2).then((r) => state = r.state);
+    const id = a.forwarded[0];
+    clock.advance(99);
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(state, undefined, "still waiting for its receipt");
+    assert.deepEqual(a.store.outboxDestinations(), []);
+    clock.advance(1);
+    await answer;
+    assert.equal(state, "sent");
+    assert.deepEqual(a.store.outboxDestinations(), ["nb"]);
+    assert.deepEqual(a.delivery.view(), {
+      outboxInMemory: 1,
+      inFlight: 1,
+      awaitingReceipt: 0,
+      streamingChunks: 0,
+    });
+    // In flight from its first forward: the pump does not send it again before it is overdue.
+    a.delivery.pump();
+    await new Promise((r) => setTimeout(r, 20));
+    assert.deepEqual(a.forwarded, [id]);
+    a.receipt([id]);
+    await settle(() => settledNotices(alice.got).length === 1, "the notice");
+    const [n] = settledNotices(alice.got);
+    assert.deepEqual([n.ref, n.state], [id, "delivered"]);
+    assert.deepEqual(a.store.noticesFor(ALICE, 10).map((r) => r.id), [id]);
+  } finally {
+    a.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("fast lane: a refusal while waiting is kept as a settled row: 'sent', then the notice 'failed'", async () => {
+  const dir = await tempRoot("fastlane");
+  const a = await senderNode(dir, undefined, 60_000);
+  try {
+    const alice = a.attach();
+    const answer = a.submit(3);
+    const id = a.forwarded[0];
+    a.receipt([id], "refused");
+    assert.deepEqual(await answer, { id, state: "sent" });
+    await settle(() => settledNotices(alice.got).length === 1, "the notice");
+    const [n] = settledNotices(alice.got);
+    assert.deepEqual([n.ref, n.state, n.reason], [id, "failed", "refused"]);
+    assert.deepEqual(a.store.outboxDestinations(), [], "settled: not sent again");
+    assert.equal(a.store.outboxUsage().get(ALICE), undefined);
+    assert.deepEqual(a.forwarded, [id]);
+  } finally {
+    a.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("fast lane: 'busy' stores it and sends it again after the pause; a resubmission meanwhile is answered with the first", async () => {
+  const dir = await tempRoot("fastlane");
+  const clock = new FakeClock(Date.now());
+  const a = await senderNode(dir, clock, 100);
+  try {
+    const first = a.submit(4);
+    const again = a.submit(4);
+    const id = a.forwarded[0];
+    assert.deepEqual(a.forwarded, [id], "the resubmission is not forwarded again");
+    a.receipt([id], "busy");
+    assert.deepEqual(await first, { id, state: "sent" });
+    assert.deepEqual(await again, { id, state: "sent" });
+    assert.deepEqual(a.store.outboxDestinations(), ["nb"]);
+    // A later submission to the paused destination waits behind it (stored, not forwarded).
+    const later = a.submit(5);
+    assert.equal((await later).state, "sent");
+    assert.deepEqual(a.forwarded, [id]);
+    clock.advance(5_001);
+    a.delivery.pump();
+    await until("both sent after the pause", () => a.forwarded.length === 3);
+    assert.deepEqual(a.forwarded.slice(1), [id, (await later).id]);
+  } finally {
+    a.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
