@@ -65,7 +65,7 @@ import { envelopeStatus } from "./group_rules.ts";
 import type { GroupOutcome, GroupService } from "./group_service.ts";
 import type { FanoutRow } from "./group_store.ts";
 import { Outbox, type OutboxEntry } from "./outbox.ts";
-import { type FastEntry, FastLane } from "./fast_lane.ts";
+import { FAST_GRACE_MS, type FastEntry, FastLane } from "./fast_lane.ts";
 import { ReceiptBatcher } from "./receipt_batcher.ts";
 import type { ResourceState } from "./resource_state.ts";
 import { type ReceiptStatus, TEMPORARY_STATUSES } from "./receipt.ts";
@@ -177,7 +177,8 @@ export interface DeliveryOptions {
   groups?: GroupService;
   /**
    * How long a forwarded submission waits in memory for its receipt before it
-   * is stored ({@linkcode FAST_GRACE_MS}); 0 stores every submission at once.
+   * is stored, at the engine's next tick ({@linkcode FAST_GRACE_MS}); 0 stores
+   * every submission at once.
    */
   fastGraceMs?: number;
 }
@@ -261,9 +262,7 @@ export class Delivery {
       emit: (ev) => this.#emit({ kind: "state", ...ev }),
       released: (owner, bytes) => options.budgets.outboxRelease(owner, bytes),
     });
-    this.#fast = new FastLane(options.clock, (due) => {
-      for (const f of due) this.#storeFast(f);
-    }, options.fastGraceMs);
+    this.#fast = new FastLane();
     this.#pumpTimer = options.clock.setTimer(() => this.#tick(), 250);
     this.#sweepTimer = options.clock.setTimer(() => this.#sweep(), EXPIRY_MS);
   }
@@ -316,7 +315,6 @@ export class Delivery {
     this.#stopped = true;
     this.#receipts.stop();
     this.#custody.stop();
-    this.#fast.stop();
     this.#o.clock.clearTimer(this.#pumpTimer);
     this.#o.clock.clearTimer(this.#sweepTimer);
   }
@@ -1240,6 +1238,7 @@ export class Delivery {
         this.#o.network.reportMiss(e.firstHop, e.dest);
       }
     }
+    for (const f of this.#fast.due(now, this.#o.fastGraceMs ?? FAST_GRACE_MS)) this.#storeFast(f);
     this.pump();
     for (const [id, s] of this.#streaming) {
       if (now - s.sentAtMs > STREAM_FORGET_MS) this.#streaming.delete(id);

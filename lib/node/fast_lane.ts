@@ -2,7 +2,7 @@
  * Submissions answered by their receipt: the sending node's way for a message
  * whose destination answers quickly. The envelope is forwarded at once and
  * kept in memory only; when the destination's receipt ("stored") comes back
- * within {@linkcode FAST_GRACE_MS}, the client hears "delivered" and the
+ * within {@linkcode FAST_GRACE_MS} (checked at the engine's next tick), the client hears "delivered" and the
  * node never wrote a row for it: no outbox row, no commit, no flush, no
  * settled notice and no acknowledgement of that notice. Anything else (no
  * receipt in time, a refusal, "busy") hands the entry to the durable outbox
@@ -18,7 +18,6 @@
  * until it is answered; the caller lets at most its window per destination
  * be in flight here and in the outbox together.
  */
-import type { Clock } from "../clock.ts";
 import type { NodeId, UserName } from "../ids.ts";
 import type { ReceiptStatus } from "./receipt.ts";
 
@@ -52,21 +51,15 @@ export interface FastEntry {
   outcome?: ReceiptStatus;
 }
 
-/** Submissions in memory waiting for their receipt, oldest first. */
+/**
+ * Submissions in memory waiting for their receipt, oldest first. No timer of
+ * its own: the delivery engine's tick (every 250 ms) asks for what is due, so
+ * a message costs no timer and no wake-up here (each wake-up of the process
+ * costs about 100 µs of CPU on this machine: docs/PERF_NOTES.md).
+ */
 export class FastLane {
-  #clock: Clock;
-  #graceMs: number;
-  #expired: (entries: FastEntry[]) => void;
   #byId = new Map<string, FastEntry>();
   #perDest = new Map<NodeId, number>();
-  #timer: number | undefined;
-
-  /** `expired` gets the entries whose grace ran out (still in the lane, to be stored). */
-  constructor(clock: Clock, expired: (entries: FastEntry[]) => void, graceMs = FAST_GRACE_MS) {
-    this.#clock = clock;
-    this.#expired = expired;
-    this.#graceMs = graceMs;
-  }
 
   get size(): number {
     return this.#byId.size;
@@ -87,7 +80,6 @@ export class FastLane {
     return new Promise((resolve, reject) => {
       this.#byId.set(entry.id, { ...entry, waiters: [{ resolve, reject }], storing: false });
       this.#perDest.set(entry.dest, this.countTo(entry.dest) + 1);
-      this.#arm();
     });
   }
 
@@ -106,34 +98,15 @@ export class FastLane {
     else this.#perDest.delete(e.dest);
   }
 
-  stop(): void {
-    if (this.#timer !== undefined) this.#clock.clearTimer(this.#timer);
-    this.#timer = undefined;
-  }
-
-  #arm(): void {
-    if (this.#timer !== undefined) return;
-    let oldest: FastEntry | undefined;
+  /** Entries sent `graceMs` or longer before `nowMs` and not being stored yet, oldest first. */
+  due(nowMs: number, graceMs: number): FastEntry[] {
+    const due: FastEntry[] = [];
+    // Map order is insertion order: the oldest first; stop at the first still in its grace.
     for (const e of this.#byId.values()) {
-      if (!e.storing) {
-        oldest = e;
-        break;
-      }
+      if (e.storing) continue;
+      if (e.sentAtMs + graceMs > nowMs) break;
+      due.push(e);
     }
-    if (!oldest) return;
-    const wait = Math.max(0, oldest.sentAtMs + this.#graceMs - this.#clock.nowMs());
-    this.#timer = this.#clock.setTimer(() => {
-      this.#timer = undefined;
-      const now = this.#clock.nowMs();
-      const due: FastEntry[] = [];
-      // Map order is insertion order: the oldest first, stop at the first still in grace.
-      for (const e of this.#byId.values()) {
-        if (e.storing) continue;
-        if (e.sentAtMs + this.#graceMs > now) break;
-        due.push(e);
-      }
-      if (due.length > 0) this.#expired(due);
-      this.#arm();
-    }, wait);
+    return due;
   }
 }
