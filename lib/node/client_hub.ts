@@ -560,6 +560,8 @@ export class ClientHub {
     }
     s.unacked = Math.max(0, s.unacked - ids.length);
     s.progressAtMs = this.#o.clock.nowMs();
+    // The client stored them before acknowledging: their receipts need not wait for our flush.
+    if (ids.length > 0) this.#o.delivery.acked(s.user, ids);
     let gone: Array<{ kind: InboxKind; bytes: number }> = [];
     // Nobody waits for the delete to be flushed: lost with the power, the rows are pushed
     // again and the client knows their ids. Nor for its commit: it joins the next batch

@@ -70,6 +70,14 @@ export interface CommitJob {
    */
   failed?: (kind: StoreFailure, inStore: boolean) => void;
   /**
+   * The job's `then` may wait this long for a flush that something else
+   * starts; only then does it start one of its own. Meanwhile its caller may
+   * learn by other means that the write is no longer needed to be durable (a
+   * destination answers "stored" once its user's client acknowledged the
+   * envelope: the client has it durably). Absent: a flush starts at once.
+   */
+  flushWithinMs?: number;
+  /**
    * The write may wait for the next batch, at most {@linkcode DEFER_MS}: a
    * delete after an acknowledgement, a delivery notice. At a steady rate it
    * joins the transaction of the next write someone waits for instead of
@@ -101,6 +109,10 @@ export class Committer {
   #unsynced = false;
   #lazyTimer: ReturnType<typeof setTimeout> | undefined;
   #deferTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Committed jobs whose `then` waits for a flush until their deadline ({@linkcode CommitJob.flushWithinMs}). */
+  #waiting: Job[] = [];
+  #waitingUntil = Infinity;
+  #waitTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(store: MessageStore, log: Logger, resources?: ResourceState) {
     this.#store = store;
@@ -140,7 +152,10 @@ export class Committer {
     if (this.#syncing) return;
     const jobs = this.#jobs;
     this.#jobs = [];
-    if (jobs.length === 0) return;
+    if (jobs.length === 0) {
+      if (this.#waiting.length > 0 && this.#waitingUntil <= Date.now()) this.#sync([]);
+      return;
+    }
     try {
       this.#store.transactionUnsynced(() => {
         for (const j of jobs) j.write();
@@ -151,7 +166,15 @@ export class Committer {
       return;
     }
     for (const j of jobs) if (j.committed) this.#run(j.committed);
-    if (!jobs.some((j) => j.then)) {
+    if (!jobs.some((j) => j.then && j.flushWithinMs === undefined)) {
+      const waits = jobs.filter((j) => j.then);
+      if (waits.length > 0) {
+        // Their `then`s wait for a flush (and their `told`s with them): the next one, or theirs.
+        this.#wait(waits);
+        for (const j of jobs) if (j.told && !j.then) this.#run(j.told);
+        this.#unsynced = true;
+        return;
+      }
       for (const j of jobs) if (j.told) this.#run(j.told);
       // Nobody waits for the disk: the next flush takes it along.
       this.#resources?.storeWorked();
@@ -168,15 +191,39 @@ export class Committer {
     this.#sync(jobs);
   }
 
+  #wait(jobs: Job[]): void {
+    const now = Date.now();
+    for (const j of jobs) {
+      this.#waiting.push(j);
+      this.#waitingUntil = Math.min(this.#waitingUntil, now + j.flushWithinMs!);
+    }
+    if (this.#waitTimer !== undefined) return;
+    this.#waitTimer = setTimeout(() => {
+      this.#waitTimer = undefined;
+      if (this.#waiting.length === 0) return;
+      // In flight: its end commits what queued meanwhile and flushes again (flush(), above).
+      if (!this.#syncing) this.#sync([]);
+    }, Math.max(0, this.#waitingUntil - now));
+    Deno.unrefTimer(this.#waitTimer);
+  }
+
   /** Stops the lazy flush's timer (the store is closing). */
   close(): void {
+    clearTimeout(this.#waitTimer);
+    this.#waitTimer = undefined;
     clearTimeout(this.#lazyTimer);
     this.#lazyTimer = undefined;
     clearTimeout(this.#deferTimer);
     this.#deferTimer = undefined;
   }
 
-  #sync(jobs: Job[]): void {
+  #sync(batch: Job[]): void {
+    // What waited for a flush was committed before this one starts: it covers them too.
+    const jobs = this.#waiting.length > 0 ? [...this.#waiting, ...batch] : batch;
+    this.#waiting = [];
+    this.#waitingUntil = Infinity;
+    clearTimeout(this.#waitTimer);
+    this.#waitTimer = undefined;
     this.#syncing = true;
     this.#unsynced = false;
     this.#store.sync().then(

@@ -210,3 +210,40 @@ Deno.test("Committer: `told` runs with the batch's acknowledgements when it is f
   assert.deepEqual(steps.slice(4), ["failed"]);
   c.close();
 });
+
+Deno.test("Committer: a `then` with flushWithinMs is committed at once and waits for another flush, or starts its own at the deadline", async () => {
+  const f = fakeStore();
+  const c = new Committer(f.store, SILENT_LOGGER);
+  const steps: string[] = [];
+  c.job({
+    write: f.counted,
+    committed: () => steps.push("a committed"),
+    then: () => steps.push("a durable"),
+    flushWithinMs: 10_000,
+  });
+  await nextTurn();
+  // Committed (pushed, say) in the next turn; no flush of its own yet.
+  assert.deepEqual(f.commits, [1]);
+  assert.deepEqual(steps, ["a committed"]);
+  assert.equal(f.syncs.length, 0);
+  // A write that waits for the disk now: its flush covers the earlier one too, in commit order.
+  c.job({ write: f.counted, then: () => steps.push("b durable") });
+  await nextTurn();
+  assert.equal(f.syncs.length, 1);
+  f.syncs[0].resolve();
+  await Promise.resolve();
+  assert.deepEqual(steps, ["a committed", "a durable", "b durable"]);
+
+  // Alone: its deadline starts the flush.
+  const startedMs = Date.now();
+  c.job({ write: f.counted, then: () => steps.push("c durable"), flushWithinMs: 30 });
+  const deadline = Date.now() + 2_000;
+  while (f.syncs.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+  assert.equal(f.syncs.length, 2);
+  assert.ok(Date.now() - startedMs >= 28, `flushed after ${Date.now() - startedMs} ms`);
+  assert.equal(steps.at(-1), "b durable");
+  f.syncs[1].resolve();
+  await Promise.resolve();
+  assert.equal(steps.at(-1), "c durable");
+  c.close();
+});

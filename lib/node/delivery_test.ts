@@ -23,9 +23,16 @@ async function destination(
     clock?: Clock;
     fastGraceMs?: number;
     sentEncoded?: (dest: NodeId, bytes: Uint8Array) => void;
+    /** The store's disk flushes never end (what is acknowledged must not wait for one). */
+    hangFlush?: boolean;
   } = {},
 ) {
-  const store = openSqliteNodeStore(join(dir, "node.db"));
+  const opened = openSqliteNodeStore(join(dir, "node.db"));
+  const store = o.hangFlush
+    ? new Proxy(opened, {
+      get: (t, k) => k === "sync" ? () => new Promise<void>(() => {}) : Reflect.get(t, k, t),
+    })
+    : opened;
   const committer = new Committer(store, SILENT_LOGGER);
   const receipts: Array<{ to: NodeId; id: string; status: string }> = [];
   const clock = o.clock ?? SYSTEM_CLOCK;
@@ -202,3 +209,39 @@ async function ensureTmp(): Promise<string> {
   await Deno.mkdir(dir, { recursive: true });
   return dir;
 }
+
+Deno.test("Delivery: the recipient's acknowledgement answers 'stored' without waiting for this node's flush; without one, the flush comes within RECEIPT_FLUSH_MS", async () => {
+  const dir = await Deno.makeTempDir({ dir: await ensureTmp(), prefix: "delivery-" });
+  const d = await destination(dir, { hangFlush: true });
+  try {
+    setUp(d.store);
+    const m = message(6);
+    const id = m.e.id.toHex();
+    d.delivery.receiveLocal(m.e, m.bytes, ORIGIN);
+    await until("the push", () => d.events.some((e) => e.kind === "inbox" && e.rows?.length));
+    await new Promise((r) => setTimeout(r, 150));
+    assert.deepEqual(d.receipts, [], "not before the flush or the acknowledgement");
+    d.delivery.acked("mallory" as UserName, [id]);
+    await new Promise((r) => setTimeout(r, 30));
+    assert.deepEqual(d.receipts, [], "another user's acknowledgement answers nothing");
+    d.delivery.acked(BOB, [id]);
+    await until("the receipt", () => d.receipts.length === 1);
+    assert.deepEqual(d.receipts, [{ to: ORIGIN, id, status: "stored" }]);
+  } finally {
+    d.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+  // No acknowledgement: the envelope's own flush answers it.
+  const dir2 = await Deno.makeTempDir({ dir: await ensureTmp(), prefix: "delivery-" });
+  const e = await destination(dir2);
+  try {
+    setUp(e.store);
+    const m = message(7);
+    e.delivery.receiveLocal(m.e, m.bytes, ORIGIN);
+    await until("the receipt after the flush", () => e.receipts.length === 1);
+    assert.equal(e.receipts[0].status, "stored");
+  } finally {
+    e.close();
+    await Deno.remove(dir2, { recursive: true });
+  }
+});
