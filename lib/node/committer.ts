@@ -74,7 +74,9 @@ export interface CommitJob {
    * starts; only then does it start one of its own. Meanwhile its caller may
    * learn by other means that the write is no longer needed to be durable (a
    * destination answers "stored" once its user's client acknowledged the
-   * envelope: the client has it durably). Absent: a flush starts at once.
+   * envelope: the client has it durably), and clear the job's `then`: at the
+   * deadline it then waits for nothing (the next flush still covers the
+   * write). Absent: a flush starts at once.
    */
   flushWithinMs?: number;
   /**
@@ -178,17 +180,20 @@ export class Committer {
       for (const j of jobs) if (j.told) this.#run(j.told);
       // Nobody waits for the disk: the next flush takes it along.
       this.#resources?.storeWorked();
-      this.#unsynced = true;
-      if (this.#lazyTimer === undefined) {
-        this.#lazyTimer = setTimeout(() => {
-          this.#lazyTimer = undefined;
-          if (this.#unsynced && !this.#syncing) this.#sync([]);
-        }, LAZY_SYNC_MS);
-        Deno.unrefTimer(this.#lazyTimer);
-      }
-      return;
+      return this.#lazySoon();
     }
     this.#sync(jobs);
+  }
+
+  /** What is committed and waited for by nobody is flushed at the latest {@linkcode LAZY_SYNC_MS} later. */
+  #lazySoon(): void {
+    this.#unsynced = true;
+    if (this.#lazyTimer !== undefined) return;
+    this.#lazyTimer = setTimeout(() => {
+      this.#lazyTimer = undefined;
+      if (this.#unsynced && !this.#syncing) this.#sync([]);
+    }, LAZY_SYNC_MS);
+    Deno.unrefTimer(this.#lazyTimer);
   }
 
   #wait(jobs: Job[]): void {
@@ -200,7 +205,12 @@ export class Committer {
     if (this.#waitTimer !== undefined) return;
     this.#waitTimer = setTimeout(() => {
       this.#waitTimer = undefined;
-      if (this.#waiting.length === 0) return;
+      // A job whose caller cleared its `then` meanwhile (it learnt that elsewhere) waits no more.
+      this.#waiting = this.#waiting.filter((j) => j.then || j.told);
+      if (this.#waiting.length === 0) {
+        this.#waitingUntil = Infinity;
+        return this.#lazySoon();
+      }
       // In flight: its end commits what queued meanwhile and flushes again (flush(), above).
       if (!this.#syncing) this.#sync([]);
     }, Math.max(0, this.#waitingUntil - now));

@@ -247,3 +247,20 @@ Deno.test("Committer: a `then` with flushWithinMs is committed at once and waits
   assert.equal(steps.at(-1), "c durable");
   c.close();
 });
+
+Deno.test("Committer: a waiting `then` its caller cleared starts no flush at its deadline", async () => {
+  const f = fakeStore();
+  const c = new Committer(f.store, SILENT_LOGGER);
+  const job = { write: f.counted, then: () => {}, flushWithinMs: 20 } as {
+    write: () => void;
+    then?: () => void;
+    flushWithinMs: number;
+  };
+  c.job(job);
+  await nextTurn();
+  assert.deepEqual(f.commits, [1]);
+  job.then = undefined;
+  await new Promise((r) => setTimeout(r, 60));
+  assert.equal(f.syncs.length, 0, "no flush at the deadline");
+  c.close();
+});

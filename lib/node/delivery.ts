@@ -680,6 +680,8 @@ export class Delivery {
       if (answered) return;
       answered = true;
       if (row) this.#awaitingAck.delete(row.id);
+      // Answered by the client's acknowledgement: its flush is waited for by nobody now.
+      job.then = undefined;
       answer("stored");
     };
     const job: CommitJob = {
