@@ -432,7 +432,8 @@ export class Delivery {
           "try again when some are delivered",
       );
     }
-    if (!waiting && this.#fastFits(dest, id)) {
+    // User envelopes only: a group envelope's receipt carries per-user results, kept in its row.
+    if (!waiting && isUserEnvelope(e) && this.#fastFits(dest, id)) {
       const hop = this.#o.network.sendEncoded(dest, bytes);
       if (hop !== null) {
         return this.#fast.add({
