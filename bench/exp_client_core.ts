@@ -30,7 +30,6 @@ import { SYSTEM_CLOCK } from "../lib/clock.ts";
 import * as e2e from "../lib/e2e/mod.ts";
 import { type Address, toAddress } from "../lib/ids.ts";
 import { SILENT_LOGGER } from "../lib/log.ts";
-import type { ClientMessage } from "../lib/protocol/mod.ts";
 import { ClientCore } from "../lib/client/client_core.ts";
 import { ClientStore } from "../lib/client/client_store.ts";
 import type { NodeConnection } from "../lib/client/node_connection.ts";
@@ -52,12 +51,9 @@ function side(dir: string, address: Address, identity: e2e.IdentityKeyPair) {
   const acked = { count: 0, wake: () => {} };
   const connection = {
     up: true,
-    send: (m: ClientMessage) => {
-      if (m.type === "ack") {
-        acked.count += m.ids.length;
-        acked.wake();
-      }
-      return true;
+    ack: (ids: string[]) => {
+      acked.count += ids.length;
+      acked.wake();
     },
     submit: (envelope: Uint8Array) => {
       submitted.push(envelope);

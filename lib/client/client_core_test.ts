@@ -49,6 +49,7 @@ class Side {
     const connection = {
       up: true,
       send: (m: ClientMessage) => (this.sent.push(m), true),
+      ack: (ids: string[]) => void this.sent.push({ type: "ack", ids: [...ids] }),
       submit: (envelope: Uint8Array) => {
         this.submitted.push(envelope);
         return Promise.resolve("sent" as const);
