@@ -106,6 +106,7 @@ export class NodeConnection {
     this.#stopped = true;
     this.#stopSweep();
     this.#flushAcks();
+    this.#dropAcks();
     this.#link?.close("client stopping");
     this.#link = null;
   }
@@ -209,12 +210,17 @@ export class NodeConnection {
     }, this.#o.ackDelayMs ?? ACK_DELAY_MS);
   }
 
-  /** Sends the waiting acknowledgements now (before whatever is sent next, in order). */
+  /**
+   * Sends the waiting acknowledgements now (before whatever is sent next, in
+   * order). The timer is left to run out, not cleared: a sender whose
+   * acknowledgements ride its submissions then arms one timer per
+   * {@linkcode ACK_DELAY_MS}, not one per message.
+   */
   #flushAcks(): void {
     if (this.#acks.length === 0) return;
     const link = this.#link;
     const acks = this.#acks;
-    this.#dropAcks();
+    this.#acks = [];
     if (!link) return;
     for (let i = 0; i < acks.length; i += MAX_ACK_IDS) {
       link.send(encodeClientMessage({ type: "ack", ids: acks.slice(i, i + MAX_ACK_IDS) }));

@@ -157,3 +157,23 @@ Deno.test("stopping sends the waiting acknowledgements first", async () => {
   connection.stop();
   assert.deepEqual(links[0].sent, [{ type: "ack", ids: ["a"] }]);
 });
+
+Deno.test("an acknowledgement after the delay's timer ran out still waits at most the delay", async () => {
+  const { connection, links } = await recording(30);
+  try {
+    connection.ack(["a"]);
+    connection.send({ type: "policy", address: "carol@nodec", policy: "allow" });
+    // The timer armed for "a" is still running; "b" leaves with it or at the next delay.
+    connection.ack(["b"]);
+    await until(() => links[0].sent.length === 3, 200);
+    await new Promise((r) => setTimeout(r, 50));
+    connection.ack(["c"]);
+    const started = Date.now();
+    await until(() => links[0].sent.length === 4, 200);
+    assert.ok(Date.now() - started < 60, "within the delay");
+    const sent = links[0].sent.map((m) => m.type === "ack" ? m.ids.join() : m.type);
+    assert.deepEqual(sent, ["a", "policy", "b", "c"]);
+  } finally {
+    connection.stop();
+  }
+});
