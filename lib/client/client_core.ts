@@ -182,7 +182,7 @@ export class ClientCore implements ClientApi {
       turn,
       log,
       exclusive: (fn) => sessions.exclusive(fn),
-      ack: (ids) => void connection.send({ type: "ack", ids }),
+      ack: (ids) => connection.ack(ids),
       handlers: {
         request: (from, request) => this.#contacts.receiveRequest(from, request),
         acceptance: (from, acceptance) => this.#contacts.receiveAcceptance(from, acceptance),

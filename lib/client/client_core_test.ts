@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
 import { FakeClock } from "../clock.ts";
 import * as e2e from "../e2e/mod.ts";
 import { type Address, toAddress } from "../ids.ts";
@@ -49,6 +50,7 @@ class Side {
     const connection = {
       up: true,
       send: (m: ClientMessage) => (this.sent.push(m), true),
+      ack: (ids: string[]) => void this.sent.push({ type: "ack", ids: [...ids] }),
       submit: (envelope: Uint8Array) => {
         this.submitted.push(envelope);
         return Promise.resolve("sent" as const);
@@ -247,6 +249,51 @@ Deno.test("pushed messages: one commit for a burst, shown and acknowledged only 
     assert.equal(bob.events.filter((e) => e.kind === "message").length, 3);
     assert.deepEqual((await historyOf(bob)).map((m) => m.text), ["m1", "m2", "m3"]);
     assert.equal(bob.store.contact(ALICE)?.unread, 3);
+  } finally {
+    await cleanup();
+  }
+});
+
+Deno.test("a text pushed under its envelope id is recorded by its row: no processed row, never shown twice", async () => {
+  const { alice, bob, cleanup } = await sides();
+  try {
+    const sends = ["m1", "m2"].map((t) => alice.core.send(BOB, t));
+    await alice.settle();
+    alice.endTurn();
+    await alice.settle();
+    alice.endTurn();
+    const ids = (await Promise.all(sends)).map((m) => m.id);
+    const [e1, e2] = alice.submitted;
+    // The node's inbox ids are envelope ids; a third item comes under an id of its own.
+    bob.core.onPush({ type: "deliver", id: ids[0], envelope: e1 });
+    bob.core.onPush({ type: "deliver", id: "other", envelope: e2 });
+    await bob.settle();
+    bob.endTurn();
+    await bob.settle();
+    assert.deepEqual(bob.acks(), [ids[0], "other"]);
+    const db = new DatabaseSync(bob.path, { readOnly: true });
+    try {
+      const rows = db.prepare("SELECT id FROM processed ORDER BY id").all().map((r) => r.id);
+      assert.deepEqual(rows, ["other"], "only the item whose id is not its row's");
+    } finally {
+      db.close();
+    }
+    assert.equal(bob.store.wasProcessed(ids[0]), true);
+    assert.equal(bob.store.wasProcessed(ids[1]), true, "its envelope, handled under another id");
+    assert.equal(bob.store.wasProcessed("other"), true);
+    // Pushed again (our ack was lost), after a restart too: acknowledged, not shown again.
+    bob.crash();
+    bob.restart();
+    bob.core.onPush({ type: "deliver", id: ids[0], envelope: e1 });
+    await bob.settle();
+    bob.endTurn();
+    await bob.settle();
+    assert.deepEqual(bob.acks(), [ids[0], "other", ids[0]]);
+    assert.deepEqual(
+      bob.events.flatMap((e) => e.kind === "message" ? [e.message.text] : []),
+      ["m1", "m2"],
+    );
+    assert.deepEqual((await historyOf(bob)).map((m) => m.text), ["m1", "m2"]);
   } finally {
     await cleanup();
   }

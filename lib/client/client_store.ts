@@ -371,8 +371,16 @@ export class ClientStore {
     ) === 1;
   }
 
+  /**
+   * Whether an inbox id was handled: recorded by {@linkcode markProcessed}, or
+   * by the incoming message row stored under that id (lib/client/inbox.ts
+   * `Step.messageId`).
+   */
   wasProcessed(id: string): boolean {
-    return this.#stmt("SELECT 1 AS x FROM processed WHERE id = ?").get(id) !== undefined;
+    return this.#stmt(
+      "SELECT 1 AS x FROM processed WHERE id = ?1 UNION ALL " +
+        "SELECT 1 FROM messages WHERE id = ?1 AND direction = 'in' LIMIT 1",
+    ).get(id) !== undefined;
   }
 
   putTransfer(t: TransferRow): void {

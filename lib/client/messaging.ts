@@ -219,6 +219,8 @@ export class Messaging {
           sessions.advance(from, newState);
           store.putMessage(msg);
         },
+        // The row records the inbox item as handled when its id is the item's.
+        messageId: msg.id,
         after: () => this.#o.emit({ kind: "message", message: messageView(msg) }),
       };
     }

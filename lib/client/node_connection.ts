@@ -1,6 +1,17 @@
 /**
  * The client's connection to its home node: requests with replies, pushed
- * inbox items, and reconnection with backoff when the link drops.
+ * inbox items, acknowledgements, and reconnection with backoff when the link
+ * drops.
+ *
+ * Acknowledgements are delayed, as TCP delays its ACKs (RFC 1122 §4.2.3.2):
+ * they leave with the next message the client sends (one channel record and
+ * one socket write with it), after {@linkcode ACK_DELAY_MS} at the latest, or
+ * at once when {@linkcode ACK_AT_ONCE} wait. At 1,000 msg/s a receiver then
+ * writes once per 20 messages instead of once per message, and a sender's
+ * acknowledgements of its delivery notices ride its next submission
+ * (docs/PERF_NOTES.md, branch `clientturn2`). Nothing is acknowledged earlier
+ * than before, only later; the node keeps what is not acknowledged and pushes
+ * it again after a reconnection.
  */
 import type { Logger } from "../log.ts";
 import {
@@ -18,12 +29,24 @@ type Request = Extract<
 >;
 type WithoutReq<T> = T extends unknown ? Omit<T, "req"> : never;
 
+/** At most how long an acknowledgement waits for another message to the node to leave with. */
+export const ACK_DELAY_MS = 20;
+/**
+ * Acknowledgements that leave at once when this many wait: a quarter of the
+ * 256 items a node pushes unacknowledged, so a delay never stalls its pushes.
+ */
+export const ACK_AT_ONCE = 64;
+/** The most ids one `ack` message carries (docs/PROTOCOL.md §9). */
+const MAX_ACK_IDS = 4096;
+
 /** Options of {@linkcode NodeConnection}. */
 export interface NodeConnectionOptions {
   /** Opens a link and has sent the hello (remote) or attached (in process). */
   open(): Promise<ClientLink>;
   log: Logger;
   requestTimeoutMs?: number;
+  /** At most how long an acknowledgement waits (default {@linkcode ACK_DELAY_MS}). */
+  ackDelayMs?: number;
 }
 
 /** Who hears what the node pushes (given at {@linkcode NodeConnection.start}). */
@@ -53,6 +76,9 @@ export class NodeConnection {
   /** One timer sweeps out requests past their deadline, instead of a timer per request. */
   #sweep: ReturnType<typeof setInterval> | null = null;
   #stopped = false;
+  /** Acknowledgements waiting to leave on this link, and the timer that sends them. */
+  #acks: string[] = [];
+  #ackTimer: ReturnType<typeof setTimeout> | null = null;
   #backoffMs = 250;
   #connected: Promise<void>;
   #markConnected!: () => void;
@@ -79,6 +105,8 @@ export class NodeConnection {
   stop(): void {
     this.#stopped = true;
     this.#stopSweep();
+    this.#flushAcks();
+    this.#dropAcks();
     this.#link?.close("client stopping");
     this.#link = null;
   }
@@ -107,6 +135,8 @@ export class NodeConnection {
         link.onClose = (reason) => {
           if (this.#link !== link) return;
           this.#link = null;
+          // Acknowledgements belong to the link's session: the next one pushes those items again.
+          this.#dropAcks();
           this.#o.log.info("disconnected from node", { why: reason });
           for (const w of this.#waiting.values()) {
             w.reject(new NodeUnavailableError(`Cannot reach the node: ${reason}`));
@@ -158,11 +188,49 @@ export class NodeConnection {
     }
   }
 
-  /** Sends a message that needs no reply; false when not connected. */
+  /** Sends a message that needs no reply (waiting acknowledgements first); false when not connected. */
   send(m: ClientMessage): boolean {
     if (!this.#link) return false;
+    this.#flushAcks();
     this.#link.send(encodeClientMessage(m));
     return true;
+  }
+
+  /**
+   * Acknowledges inbox items (delayed: see the module's doc). Call only once
+   * they are durable. Dropped when not connected: the node pushes them again.
+   */
+  ack(ids: readonly string[]): void {
+    if (!this.#link || ids.length === 0) return;
+    for (const id of ids) this.#acks.push(id);
+    if (this.#acks.length >= ACK_AT_ONCE) return this.#flushAcks();
+    this.#ackTimer ??= setTimeout(() => {
+      this.#ackTimer = null;
+      this.#flushAcks();
+    }, this.#o.ackDelayMs ?? ACK_DELAY_MS);
+  }
+
+  /**
+   * Sends the waiting acknowledgements now (before whatever is sent next, in
+   * order). The timer is left to run out, not cleared: a sender whose
+   * acknowledgements ride its submissions then arms one timer per
+   * {@linkcode ACK_DELAY_MS}, not one per message.
+   */
+  #flushAcks(): void {
+    if (this.#acks.length === 0) return;
+    const link = this.#link;
+    const acks = this.#acks;
+    this.#acks = [];
+    if (!link) return;
+    for (let i = 0; i < acks.length; i += MAX_ACK_IDS) {
+      link.send(encodeClientMessage({ type: "ack", ids: acks.slice(i, i + MAX_ACK_IDS) }));
+    }
+  }
+
+  #dropAcks(): void {
+    this.#acks = [];
+    if (this.#ackTimer !== null) clearTimeout(this.#ackTimer);
+    this.#ackTimer = null;
   }
 
   /**
@@ -172,6 +240,7 @@ export class NodeConnection {
    */
   sendEncoded(bytes: Uint8Array, consumed?: () => void): boolean {
     if (!this.#link) return false;
+    this.#flushAcks();
     this.#link.send(bytes, consumed);
     return true;
   }
@@ -194,6 +263,7 @@ export class NodeConnection {
         deadlineMs: Date.now() + timeoutMs,
       });
       this.#sweep ??= setInterval(() => this.#expire(), Math.min(1000, timeoutMs));
+      this.#flushAcks();
       this.#link!.send(encodeClientMessage({ ...m, req } as ClientMessage));
     });
   }

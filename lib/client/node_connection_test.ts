@@ -57,3 +57,123 @@ Deno.test("requests resolve with their reply; unanswered ones fail after the tim
     connection.stop();
   }
 });
+
+/** A connection whose link records what it sends; `close` drops the link as the node would. */
+async function recording(ackDelayMs: number) {
+  const links: Array<{ sent: ClientMessage[]; link: ClientLink }> = [];
+  const connection = new NodeConnection({
+    log: SILENT_LOGGER,
+    ackDelayMs,
+    open: () => {
+      const sent: ClientMessage[] = [];
+      const link: ClientLink = {
+        send: (bytes) => void sent.push(decodeClientMessage(bytes)),
+        close: () => {},
+        onMessage: null,
+        onClose: () => {},
+      };
+      links.push({ sent, link });
+      setTimeout(() =>
+        link.onMessage?.(
+          encodeClientMessage({ type: "welcome", user: "bob", node: "nodeb", nowMs: 1 }),
+        )
+      );
+      return Promise.resolve(link);
+    },
+  });
+  await connection.start({ onPush: () => {}, onConnected: () => {} });
+  return { connection, links };
+}
+
+async function until(done: () => boolean, timeoutMs = 2000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error("condition not reached in time");
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+Deno.test("acknowledgements wait, then leave together in one message", async () => {
+  const { connection, links } = await recording(40);
+  try {
+    const started = Date.now();
+    connection.ack(["a"]);
+    connection.ack(["b", "c"]);
+    assert.deepEqual(links[0].sent, [], "not at once");
+    await until(() => links[0].sent.length > 0);
+    assert.ok(Date.now() - started >= 35, "not before the delay");
+    assert.deepEqual(links[0].sent, [{ type: "ack", ids: ["a", "b", "c"] }]);
+  } finally {
+    connection.stop();
+  }
+});
+
+Deno.test("waiting acknowledgements leave with the next message, before it", async () => {
+  const { connection, links } = await recording(10_000);
+  try {
+    connection.ack(["a"]);
+    void connection.submit(Uint8Array.of(1)).catch(() => {});
+    connection.ack(["b"]);
+    connection.send({ type: "policy", address: "carol@nodec", policy: "allow" });
+    const sent = links[0].sent.map((m) => m.type === "ack" ? m.ids.join() : m.type);
+    assert.deepEqual(sent, ["a", "submit", "b", "policy"]);
+  } finally {
+    connection.stop();
+  }
+});
+
+Deno.test("a quarter of the node's push window is acknowledged at once", async () => {
+  const { connection, links } = await recording(10_000);
+  try {
+    const ids = Array.from({ length: 64 }, (_, i) => `id${i}`);
+    connection.ack(ids.slice(0, 63));
+    assert.deepEqual(links[0].sent, []);
+    connection.ack(ids.slice(63));
+    assert.deepEqual(links[0].sent, [{ type: "ack", ids }]);
+  } finally {
+    connection.stop();
+  }
+});
+
+Deno.test("acknowledgements waiting when the link drops are not sent on the next link", async () => {
+  const { connection, links } = await recording(30);
+  try {
+    connection.ack(["old"]);
+    links[0].link.onClose?.("cut");
+    await until(() => connection.up);
+    connection.ack(["new"]);
+    await until(() => links[1].sent.length > 0);
+    await new Promise((r) => setTimeout(r, 60));
+    assert.deepEqual(links[0].sent, []);
+    assert.deepEqual(links[1].sent, [{ type: "ack", ids: ["new"] }]);
+  } finally {
+    connection.stop();
+  }
+});
+
+Deno.test("stopping sends the waiting acknowledgements first", async () => {
+  const { connection, links } = await recording(10_000);
+  connection.ack(["a"]);
+  connection.stop();
+  assert.deepEqual(links[0].sent, [{ type: "ack", ids: ["a"] }]);
+});
+
+Deno.test("an acknowledgement after the delay's timer ran out still waits at most the delay", async () => {
+  const { connection, links } = await recording(30);
+  try {
+    connection.ack(["a"]);
+    connection.send({ type: "policy", address: "carol@nodec", policy: "allow" });
+    // The timer armed for "a" is still running; "b" leaves with it or at the next delay.
+    connection.ack(["b"]);
+    await until(() => links[0].sent.length === 3, 200);
+    await new Promise((r) => setTimeout(r, 50));
+    connection.ack(["c"]);
+    const started = Date.now();
+    await until(() => links[0].sent.length === 4, 200);
+    assert.ok(Date.now() - started < 60, "within the delay");
+    const sent = links[0].sent.map((m) => m.type === "ack" ? m.ids.join() : m.type);
+    assert.deepEqual(sent, ["a", "policy", "b", "c"]);
+  } finally {
+    connection.stop();
+  }
+});
