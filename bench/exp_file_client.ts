@@ -7,9 +7,11 @@
  * receiver's (the queued chunk copied into a pooled buffer, opened into the
  * kept plaintext buffer, written at its offset, SHA-256), as lib/client does
  * them, with the file read and written through the runtime's async ops
- * ("async", main before branch `filebob`) or synchronously ("sync", the
- * client since). Variants alternate within each round over 512 chunks of a
- * 128 MiB file under .tmp/; the process keeps ~20 MiB of live heap, as a node
+ * ("async", main before branch `filebob`), synchronously ("sync"), or
+ * synchronously with a `setImmediate` turn per chunk ("sync + turn", what the
+ * client does since: docs/PERF_NOTES.md, branch `filebob`). Variants run in
+ * turn within each round, in reverse order every other round, over 512 chunks
+ * of a 128 MiB file under .tmp/; the process keeps ~20 MiB of live heap, as a node
  * does, so collections cost what they cost there. Prints µs of CPU per chunk
  * (all threads, `process.cpuUsage()`: the runtime's I/O threads included),
  * minimum and every round, and V8 heap bytes allocated per chunk.
@@ -111,10 +113,10 @@ const allocated = () =>
 const variants: Array<[string, () => Promise<void>]> = [
   ["sender, async read", () => sender(false)],
   ["sender, sync read", () => sender(true)],
-  ["sender, sync read, setImmediate", () => sender(true, true)],
+  ["sender, sync read + turn", () => sender(true, true)],
   ["receiver, async write", () => receiver(false)],
   ["receiver, sync write", () => receiver(true)],
-  ["receiver, sync write, setImmediate", () => receiver(true, true)],
+  ["receiver, sync write + turn", () => receiver(true, true)],
 ];
 const us = new Map<string, number[]>();
 const kib = new Map<string, number[]>();
