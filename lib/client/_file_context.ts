@@ -4,6 +4,7 @@
  * the transfer's messages through the ratchet. Plus the small helpers both
  * directions share: the chunk bitmap and a rate meter.
  */
+import { setImmediate } from "node:timers";
 import type { Clock } from "../clock.ts";
 import type { Logger } from "../log.ts";
 import type { ClientStore, TransferRow } from "./client_store.ts";
@@ -63,9 +64,20 @@ export class RateMeter {
   }
 }
 
+/** Resolves on the event loop's next turn (after its pending I/O callbacks and immediates). */
+export function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
 /**
  * An open file read and written at offsets, remembering its position so that
  * sequential access (the usual case: chunks in order) costs no seek per call.
+ *
+ * A chunk is read and written synchronously (`readIntoSync`, `writeAtSync`):
+ * an async file op hands the buffer to a runtime thread and wakes the event
+ * loop when done, which cost about twice the CPU of the copy itself per 256 KiB
+ * (docs/PERF_NOTES.md, branch `filebob`); the thread is held meanwhile for what
+ * the page cache takes, as it is for the store's commits.
  */
 export class PositionedFile {
   #file: Deno.FsFile;
@@ -102,12 +114,39 @@ export class PositionedFile {
     return buf;
   }
 
+  #atSync(offset: number): void {
+    if (this.#pos === offset) return;
+    this.#pos = -1;
+    this.#file.seekSync(offset, Deno.SeekMode.Start);
+    this.#pos = offset;
+  }
+
+  /**
+   * {@linkcode readInto}, synchronously.
+   *
+   * @throws {Error} the file is shorter
+   */
+  readIntoSync(offset: number, buf: Uint8Array): Uint8Array {
+    this.#atSync(offset);
+    let got = 0;
+    try {
+      while (got < buf.length) {
+        const n = this.#file.readSync(buf.subarray(got));
+        if (n === null) throw new Error("Cannot read file: it is shorter than when it was offered");
+        got += n;
+      }
+    } finally {
+      this.#pos = got === buf.length ? offset + got : -1;
+    }
+    return buf;
+  }
+
   /** Writes all of `bytes` at `offset`. */
-  async writeAt(offset: number, bytes: Uint8Array): Promise<void> {
-    await this.#at(offset);
+  writeAtSync(offset: number, bytes: Uint8Array): void {
+    this.#atSync(offset);
     let put = 0;
     try {
-      while (put < bytes.length) put += await this.#file.write(bytes.subarray(put));
+      while (put < bytes.length) put += this.#file.writeSync(bytes.subarray(put));
     } finally {
       this.#pos = put === bytes.length ? offset + put : -1;
     }

@@ -20,7 +20,14 @@ import { join } from "node:path";
 import * as e2e from "../e2e/mod.ts";
 import type { ChunkBody } from "../protocol/mod.ts";
 import type { TransferRow } from "./client_store.ts";
-import { type FileContext, hasBit, PositionedFile, RateMeter, setBit } from "./_file_context.ts";
+import {
+  type FileContext,
+  hasBit,
+  nextTurn,
+  PositionedFile,
+  RateMeter,
+  setBit,
+} from "./_file_context.ts";
 import { numberedFileName } from "./file_name.ts";
 import { NODE_AEAD } from "./node_aead.ts";
 import { NODE_CHACHA20_POLY1305, sha256Sync } from "./node_file_cipher.ts";
@@ -154,6 +161,9 @@ export class FileReceiving {
   }
 
   async #write(id: string, c: ChunkBody): Promise<void> {
+    // The write below is synchronous: one chunk per turn of the event loop, so the node's
+    // sockets and the messages meanwhile are not held up for a queue of chunks.
+    await nextTurn();
     this.#acks.push(id);
     if (this.row.state !== "receiving" || hasBit(this.row.done, c.index)) return;
     if (c.index >= this.#decryptor.chunkCount) return;
@@ -165,7 +175,7 @@ export class FileReceiving {
       return this.#altered(c.index);
     }
     const file = await this.#open();
-    await this.#whenRoom(() => file.writeAt(c.index * this.#manifest.chunkBytes, plain));
+    await this.#whenRoom(() => file.writeAtSync(c.index * this.#manifest.chunkBytes, plain));
     if (this.#digests && this.#hashed) {
       this.#digests.set(sha256Sync(plain), c.index * 32);
       setBit(this.#hashed, c.index);
@@ -197,7 +207,7 @@ export class FileReceiving {
    * reported by the node and the store as it happens); any other error, or a
    * disk still full after {@linkcode DISK_FULL_TRIES}, is thrown.
    */
-  async #whenRoom(write: () => Promise<unknown>): Promise<void> {
+  async #whenRoom(write: () => unknown): Promise<void> {
     for (let tries = 1;; tries++) {
       try {
         await write();

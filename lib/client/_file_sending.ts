@@ -35,6 +35,7 @@ import {
   clearBit,
   type FileContext,
   hasBit,
+  nextTurn,
   PositionedFile,
   RateMeter,
   setBit,
@@ -163,7 +164,7 @@ export class FileSending {
     const file = await this.#open();
     const bytes = this.#sealer.plainChunkBytes(index);
     this.#buf ??= new Uint8Array(this.#manifest.chunkBytes);
-    const plain = await file.readInto(
+    const plain = file.readIntoSync(
       index * this.#manifest.chunkBytes,
       this.#buf.subarray(0, bytes),
     );
@@ -208,6 +209,10 @@ export class FileSending {
         this.#inflightBytes += plain.length;
         // Sealed (synchronously, node:crypto) before the buffer is read into again.
         await this.#sealAndSend(id, index, plain);
+        // The read is synchronous: let the node write this chunk onto its link (its socket
+        // writes wait for the next turn) before the next one, else a window's worth waits
+        // unsent and the link's limit closes it.
+        await nextTurn();
       }
       if (
         !this.#digestSent && this.#cursor >= this.#sealer.chunkCount &&
@@ -232,7 +237,9 @@ export class FileSending {
     const count = this.#sealer.chunkCount;
     // Chunks sent before a restart were never hashed in this run.
     for (let i = 0; i < count && this.#hashedCount < count; i++) {
-      if (!hasBit(this.#hashed, i)) await this.#read(i);
+      if (hasBit(this.#hashed, i)) continue;
+      await this.#read(i);
+      await nextTurn(); // one synchronous read per turn
     }
     const info = await (await this.#open()).stat();
     if (info.size !== this.row.size || (info.mtime?.getTime() ?? null) !== this.#mtimeMs) {
