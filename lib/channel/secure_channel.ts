@@ -362,8 +362,12 @@ export class SecureChannel {
     const b = this.bufferedBytes;
     this.#congested = this.#congested ? b > limits.lowWaterBytes : b >= limits.highWaterBytes;
     const writable = this.writable;
-    if (writable && !this.#reportedWritable) this.#ws.guard(() => this.onDrain());
+    const drained = writable && !this.#reportedWritable;
+    // Recorded before `onDrain` runs: a handler that sends until `writable` is false again is
+    // told of the next drain too (recorded after, its send's "not writable" was overwritten
+    // and no later drain was reported).
     this.#reportedWritable = writable;
+    if (drained) this.#ws.guard(() => this.onDrain());
   }
 
   #deliver(pt: Uint8Array, lent: boolean): void {

@@ -162,6 +162,35 @@ Deno.test({
 });
 
 Deno.test({
+  name: "onDrain: a handler that sends until not writable is called again at the next drain",
+  ...opts,
+  fn: () =>
+    withChannels(async ({ server, client }) => {
+      const chunk = new Uint8Array(256 * 1024);
+      const total = 24;
+      let got = 0;
+      client.onMessage = () => void got++;
+      let sent = 0;
+      let drains = 0;
+      // The sender of a file: sends while writable, and again only when told of a drain.
+      const pump = () => {
+        while (sent < total && server.writable) {
+          assert.ok(server.send(chunk));
+          sent++;
+        }
+      };
+      server.onDrain = () => {
+        drains++;
+        pump();
+      };
+      pump();
+      assert.ok(sent < total, "the first burst stops at the high-water mark");
+      await until("every chunk sent and received", () => got === total);
+      assert.ok(drains >= 2, `onDrain called ${drains} times`);
+    }),
+});
+
+Deno.test({
   name: "send() on a closed channel returns false",
   ...opts,
   fn: () =>
