@@ -20,8 +20,24 @@ export async function tempRoot(name: string): Promise<string> {
   return await Deno.makeTempDir({ dir: join(REPO, ".tmp"), prefix: `${name}-` });
 }
 
-/** A port free on 127.0.0.1 right now. */
+/**
+ * A port free on 127.0.0.1 right now, below the kernel's ephemeral range
+ * (32768–60999 on Linux, 49152–65535 elsewhere): a node started on it a second
+ * later cannot find it taken by some process's outgoing connection, which is
+ * what a port from `port: 0` (in that range) ran into on a busy machine
+ * (`routing_hostile_test.ts`: "address already in use"). Listeners on port 0
+ * can still take one; the random pick makes that unlikely.
+ */
 export function freePort(): number {
+  for (let tries = 0; tries < 50; tries++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    try {
+      Deno.listen({ hostname: "127.0.0.1", port }).close();
+      return port;
+    } catch (e) {
+      if (!(e instanceof Deno.errors.AddrInUse)) throw e;
+    }
+  }
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (l.addr as Deno.NetAddr).port;
   l.close();
