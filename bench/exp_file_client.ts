@@ -64,12 +64,20 @@ for (let i = 0; i < 16; i++) {
 }
 
 const message = new Uint8Array(CHUNK + 400);
+// The sender's read before `filebob` (PositionedFile.readInto), in order: no seek.
+async function readAllAsync(file: Deno.FsFile, buf: Uint8Array): Promise<Uint8Array> {
+  let got = 0;
+  while (got < buf.length) got += (await file.read(buf.subarray(got))) ?? buf.length;
+  return buf;
+}
+
 async function sender(sync: boolean, yieldEach = false): Promise<void> {
-  const file = new PositionedFile(await Deno.open(src, { read: true }));
+  using raw = await Deno.open(src, { read: true });
+  const file = new PositionedFile(raw);
   const buf = new Uint8Array(CHUNK);
   for (let i = 0; i < COUNT; i++) {
     if (yieldEach) await new Promise((resolve) => setImmediate(resolve));
-    const plain = sync ? file.readIntoSync(i * CHUNK, buf) : await file.readInto(i * CHUNK, buf);
+    const plain = sync ? file.readIntoSync(i * CHUNK, buf) : await readAllAsync(raw, buf);
     sha256Sync(plain);
     const parts = await NODE_CHACHA20_POLY1305.sealParts!(key, nonce(i), plain, ad);
     let at = 300;
@@ -78,7 +86,6 @@ async function sender(sync: boolean, yieldEach = false): Promise<void> {
       at += p.length;
     }
   }
-  file.close();
 }
 
 const pooled = new Uint8Array(CHUNK + 16);

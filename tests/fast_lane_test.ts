@@ -12,11 +12,6 @@ import { tempRoot } from "./_helpers/node_proc.ts";
 
 const HOUR = 3_600_000;
 
-/** Lets the committer's turns and the flush run (the fake clock drives only the grace timer). */
-async function settle(fn: () => boolean, what: string): Promise<void> {
-  await until(what, fn);
-}
-
 Deno.test("fast lane: a receipt in time answers 'delivered'; no outbox row, no notice, sent once", async () => {
   const dir = await tempRoot("fastlane");
   const a = await senderNode(dir, undefined, 60_000);
@@ -71,7 +66,7 @@ Deno.test("fast lane: no receipt in time stores it in flight ('sent', not sent a
     await new Promise((r) => setTimeout(r, 20));
     assert.deepEqual(a.forwarded, [id]);
     a.receipt([id]);
-    await settle(() => settledNotices(alice.got).length === 1, "the notice");
+    await until("the notice", () => settledNotices(alice.got).length === 1);
     const [n] = settledNotices(alice.got);
     assert.deepEqual([n.ref, n.state], [id, "delivered"]);
     assert.deepEqual(a.store.noticesFor(ALICE, 10).map((r) => r.id), [id]);
@@ -90,7 +85,7 @@ Deno.test("fast lane: a refusal while waiting is kept as a settled row: 'sent', 
     const id = a.forwarded[0];
     a.receipt([id], "refused");
     assert.deepEqual(await answer, { id, state: "sent" });
-    await settle(() => settledNotices(alice.got).length === 1, "the notice");
+    await until("the notice", () => settledNotices(alice.got).length === 1);
     const [n] = settledNotices(alice.got);
     assert.deepEqual([n.ref, n.state, n.reason], [id, "failed", "refused"]);
     assert.deepEqual(a.store.outboxDestinations(), [], "settled: not sent again");

@@ -87,42 +87,15 @@ export class PositionedFile {
     this.#file = file;
   }
 
-  async #at(offset: number): Promise<void> {
-    if (this.#pos === offset) return;
-    this.#pos = -1; // unknown until the seek is done
-    await this.#file.seek(offset, Deno.SeekMode.Start);
-    this.#pos = offset;
-  }
-
-  /**
-   * Fills `buf` from `offset`. The caller owns `buf` (it is reused for the next read).
-   *
-   * @throws {Error} the file is shorter
-   */
-  async readInto(offset: number, buf: Uint8Array): Promise<Uint8Array> {
-    await this.#at(offset);
-    let got = 0;
-    try {
-      while (got < buf.length) {
-        const n = await this.#file.read(buf.subarray(got));
-        if (n === null) throw new Error("Cannot read file: it is shorter than when it was offered");
-        got += n;
-      }
-    } finally {
-      this.#pos = got === buf.length ? offset + got : -1;
-    }
-    return buf;
-  }
-
   #atSync(offset: number): void {
     if (this.#pos === offset) return;
-    this.#pos = -1;
+    this.#pos = -1; // unknown until the seek is done
     this.#file.seekSync(offset, Deno.SeekMode.Start);
     this.#pos = offset;
   }
 
   /**
-   * {@linkcode readInto}, synchronously.
+   * Fills `buf` from `offset`. The caller owns `buf` (it is reused for the next read).
    *
    * @throws {Error} the file is shorter
    */

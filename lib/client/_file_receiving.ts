@@ -310,7 +310,8 @@ export class FileReceiving {
       }
       buf ??= new Uint8Array(chunkBytes);
       const len = Math.min(chunkBytes, this.row.size - i * chunkBytes);
-      d.add(sha256Sync(await file.readInto(i * chunkBytes, buf.subarray(0, len))));
+      d.add(sha256Sync(file.readIntoSync(i * chunkBytes, buf.subarray(0, len))));
+      await nextTurn(); // one synchronous read per turn
     }
     return d.finish(this.row.size);
   }

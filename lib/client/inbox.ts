@@ -95,9 +95,6 @@ export type InboxItem =
 /** An item's writes are made; `committed` resolves once they are durable. */
 type Handled = { committed: Promise<Step> };
 
-/** The acknowledgements one message carries at most. */
-const ACK_BATCH = 4096;
-
 /** Handles pushed inbox items. */
 export class Inbox {
   #o: InboxOptions;
@@ -238,7 +235,8 @@ export class Inbox {
     this.#acks.push(id);
     if (this.#acks.length === 1) {
       setImmediate(() => {
-        while (this.#acks.length > 0) this.#o.ack(this.#acks.splice(0, ACK_BATCH));
+        // The connection splits them into messages of at most MAX_IDS.
+        this.#o.ack(this.#acks.splice(0));
       });
     }
   }

@@ -19,6 +19,7 @@ import {
   type ClientMessage,
   decodeClientMessage,
   encodeClientMessage,
+  MAX_IDS,
 } from "../protocol/mod.ts";
 import { NodeRefusedError, NodeUnavailableError } from "./errors.ts";
 
@@ -36,8 +37,6 @@ export const ACK_DELAY_MS = 20;
  * 256 items a node pushes unacknowledged, so a delay never stalls its pushes.
  */
 export const ACK_AT_ONCE = 64;
-/** The most ids one `ack` message carries (docs/PROTOCOL.md §9). */
-const MAX_ACK_IDS = 4096;
 
 /** Options of {@linkcode NodeConnection}. */
 export interface NodeConnectionOptions {
@@ -222,8 +221,8 @@ export class NodeConnection {
     const acks = this.#acks;
     this.#acks = [];
     if (!link) return;
-    for (let i = 0; i < acks.length; i += MAX_ACK_IDS) {
-      link.send(encodeClientMessage({ type: "ack", ids: acks.slice(i, i + MAX_ACK_IDS) }));
+    for (let i = 0; i < acks.length; i += MAX_IDS) {
+      link.send(encodeClientMessage({ type: "ack", ids: acks.slice(i, i + MAX_IDS) }));
     }
   }
 

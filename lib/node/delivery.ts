@@ -249,13 +249,11 @@ export class Delivery {
    * the flush comes, whichever is first.
    */
   #awaitingAck = new Map<string, { owner: UserName; stored: () => void }>();
-  #window: number;
 
   constructor(options: DeliveryOptions) {
     this.#o = options;
     this.#t = { ...DELIVERY_TIMES, ...options.times };
-    this.#window = options.window ?? 512;
-    this.#outbox = new Outbox({ store: options.store, window: this.#window });
+    this.#outbox = new Outbox({ store: options.store, window: options.window ?? 512 });
     this.#receipts = new ReceiptBatcher(options.self, {
       clock: options.clock,
       send: (e, prefer) => options.network.send(e, prefer),
@@ -492,8 +490,7 @@ export class Delivery {
     if (this.#o.fastGraceMs === 0 || this.#committing.has(dest) || this.#outbox.get(id)) {
       return false;
     }
-    const inFlight = this.#outbox.inFlightIfIdle(dest);
-    return inFlight !== null && inFlight + this.#fast.countTo(dest) < this.#window;
+    return this.#outbox.roomIfIdle(dest) > this.#fast.countTo(dest);
   }
 
   /** A receipt for a submission waiting in memory: answered, or handed to the outbox. */
@@ -507,6 +504,11 @@ export class Delivery {
       f.outcome = status;
       return this.#storeFast(f);
     }
+    this.#fastDelivered(f);
+  }
+
+  /** A submission waiting in memory was stored at its destination: nothing of it stays here. */
+  #fastDelivered(f: FastEntry): void {
     this.#fast.delete(f.id);
     this.#o.budgets.outboxRelease(f.owner, f.bytes.length);
     for (const w of f.waiters) w.resolve({ id: f.id, state: "delivered" });
@@ -543,12 +545,8 @@ export class Delivery {
       },
       committed: () => {
         this.#committingAdd(dest, -1);
+        if (f.outcome === "stored") return this.#fastDelivered(f);
         this.#fast.delete(id);
-        if (f.outcome === "stored") {
-          this.#o.budgets.outboxRelease(owner, bytes.length);
-          for (const w of f.waiters) w.resolve({ id, state: "delivered" });
-          return;
-        }
         // Stored before (a copy of a submission the outbox has), or settled by a refusal: the
         // row holds no budget of this submission's.
         if (seq === 0 || notice) return this.#o.budgets.outboxRelease(owner, bytes.length);

@@ -88,13 +88,13 @@ export class Outbox {
   }
 
   /**
-   * Entries for `dest` in flight now, or null when `dest` has something
-   * waiting to be sent (queued here, or on disk only).
+   * How many more envelopes for `dest` the window lets go now: 0 when `dest`
+   * has something waiting to be sent (queued here, or on disk only).
    */
-  inFlightIfIdle(dest: NodeId): number | null {
+  roomIfIdle(dest: NodeId): number {
     const lane = this.#lanes.get(dest);
-    if (!lane) return 0;
-    return lane.complete && lane.queued.length === 0 ? lane.inflight.size : null;
+    if (!lane) return this.#o.window;
+    return lane.complete && lane.queued.length === 0 ? this.#o.window - lane.inflight.size : 0;
   }
 
   #lane(dest: NodeId): Lane {

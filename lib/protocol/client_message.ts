@@ -153,7 +153,7 @@ const MAX_USERS = 256;
 /** Key packages a node keeps per user at most (`key_packages_per_user` ≤ 1,000). */
 const MAX_KEY_PACKAGES = 1000;
 /** Ids and inbox ids in lists (acks, chunk results). */
-const MAX_IDS = 4096;
+export const MAX_IDS = 4096;
 const MAX_ENTRIES = 100_000;
 const MAX_CONDITIONS = 16;
 const MAX_PAYLOAD = MAX_CLIENT_MESSAGE_BYTES;

@@ -48,6 +48,7 @@ export {
   encodeChunkSubmitParts,
   encodeClientMessage,
   MAX_CLIENT_MESSAGE_BYTES,
+  MAX_IDS,
   type NodeCondition,
   USER_STATUSES,
 } from "./client_message.ts";
