@@ -1,7 +1,8 @@
 /**
  * A link through a TLS-terminating reverse proxy (Debian's nginx on a
- * loopback port, as Cloudflare would sit on 443): it works, and the node-key
- * check still holds through it.
+ * loopback port, as Cloudflare would sit on 443): it works, the node-key
+ * check still holds through it, and its records stay sealed (the TLS bindings
+ * differ across the proxy).
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -98,6 +99,11 @@ Deno.test({
       assert.equal(r.code, 0, r.stdout);
       await waitLink(a, "bob", "up");
       assert.equal((await a.link("bob"))?.fingerprint, (await b.status()).fingerprint);
+      // nginx holds two TLS sessions: the bindings differ and the records stay sealed
+      // (lib/channel/handshake.ts, version 4), where a direct link runs plain.
+      await waitLink(b, "alice", "up");
+      assert.equal((await a.link("bob"))?.records, "sealed");
+      assert.equal((await b.link("alice"))?.records, "sealed");
 
       // Through the same proxy, a key that does not match the pin is refused.
       const carol = await NodeProc.create({ id: "carol", root });

@@ -5,14 +5,45 @@
  * encryption from an ephemeral X25519 exchange, so a proxy that terminates TLS
  * (nginx, Cloudflare) sees only ciphertext and cannot splice or replay.
  *
- *   I → R  HELLO_I  v, id_I, key_I, nonce_I, eph_I, expected id_R, endpoint_I
- *   R → I  HELLO_R  v, id_R, key_R, nonce_R, eph_R, sig_R(label‖"R"‖H(HELLO_I‖HELLO_R*))
+ *   I → R  HELLO_I  v, id_I, key_I, nonce_I, eph_I, expected id_R, endpoint_I, tls_I
+ *   R → I  HELLO_R  v, id_R, key_R, nonce_R, eph_R, tls_R, sig_R(label‖"R"‖H(HELLO_I‖HELLO_R*))
  *   I → R  AUTH_I   sig_I(label‖"I"‖H(HELLO_I‖HELLO_R))
  *   both   k_IR, k_RI = HKDF-SHA-256(ikm = X25519(eph_I, eph_R),
  *                                    salt = H(HELLO_I‖HELLO_R‖AUTH_I), info = label‖dir)
+ *   both   plain records iff tls_I = tls_R, both present
+ *
+ * `tls_X` (version 4) is the TLS channel binding X sees under this connection
+ * (lib/wss/tls_binding.ts), or nothing. Equal values mean both nodes hold the
+ * two ends of one TLS session: nothing between them terminates TLS, so TLS
+ * alone hides, authenticates and orders the records, and the channel sends them
+ * without its own cipher (secure_channel.ts). Different values (a proxy, an
+ * attacker presenting its own certificate) or a missing one keep the records
+ * sealed, as before version 4.
+ *
+ * Why no second signature over the binding: each binding is a field of its
+ * sender's hello, and each side's one signature already covers both hellos, so
+ * sig_X says "X, in the handshake with this transcript, holds the TLS session
+ * tls_X", which is all a separate signature over (role, H(transcript), tls_X)
+ * would say; it saves a sign and a verify per handshake. And why no "I verified
+ * it" message: the choice is a function of the transcript, which both sides
+ * know is the same once the signatures verify (each covers both hellos), and each
+ * side compares against the binding of its own socket, which is what it put in
+ * its hello. So both choose alike, or the handshake fails: whoever rewrites a
+ * binding in transit breaks a signature (the link is refused, as for any
+ * tampering), and whoever terminates TLS sees two sessions with different
+ * bindings (sealed). Neither can make one side plain and the other sealed.
+ *
+ * Version 3 (no binding field) is refused as "unknown version", like 1 and 2:
+ * nodes of one federation are upgraded together, and one version with one
+ * layout keeps the decoder simple (a v3 peer would only ever be sealed).
  */
 import { ByteReader, ByteWriter, CodecError } from "../e2e/mod.ts";
-import { ed25519Sign, ed25519Verify, importEd25519PublicKey } from "../e2e/mod.ts";
+import {
+  constantTimeEqual,
+  ed25519Sign,
+  ed25519Verify,
+  importEd25519PublicKey,
+} from "../e2e/mod.ts";
 import { HOST_PATTERN, type NodeId, toNodeId } from "../ids.ts";
 import { AuthError, ProtocolError } from "./errors.ts";
 
@@ -29,7 +60,10 @@ export const LINK_LABEL = "fedchat-link-v1";
 export const CLIENT_LABEL = "fedchat-client-v1";
 // 2: the channel after the handshake is ChaCha20-Poly1305 (secure_channel.ts).
 // 3: its records carry several messages (secure_channel.ts).
-const VERSION = 3;
+// 4: each hello carries its sender's TLS channel binding; records are plain when they match.
+const VERSION = 4;
+/** A TLS channel binding's length (lib/wss/tls_binding.ts); a hello carries one or none. */
+const BINDING_BYTES = 32;
 const MSG = { helloI: 1, helloR: 2, authI: 3 } as const;
 const MAX_HANDSHAKE_BYTES = 1024;
 
@@ -47,9 +81,15 @@ export interface LinkSelf {
 
 /** Keys of an established link, one per direction. */
 export interface LinkKeys {
-  /** Raw AES-256-GCM keys, 32 bytes each. */
+  /** Raw ChaCha20-Poly1305 keys, 32 bytes each. */
   send: Uint8Array;
   receive: Uint8Array;
+  /**
+   * The TLS channel binding both sides proved in the handshake (equal in both
+   * hellos, each signed by its sender), or absent: the channel's records are
+   * plain only on a connection whose own binding is this one (secure_channel.ts).
+   */
+  binding?: Uint8Array | null;
 }
 
 /** What the handshake proved about the peer. */
@@ -124,6 +164,34 @@ async function deriveKeys(
   return role === "I" ? { send: ir, receive: ri } : { send: ri, receive: ir };
 }
 
+/** A hello's binding field: a length (0 or 32), then the binding. */
+function writeBinding(w: ByteWriter, binding: Uint8Array | null): ByteWriter {
+  if (binding === null) return w.u8(0);
+  if (binding.length !== BINDING_BYTES) {
+    throw new RangeError(`Cannot write a TLS binding of ${binding.length} bytes`);
+  }
+  return w.u8(BINDING_BYTES).raw(binding);
+}
+
+function readBinding(r: ByteReader): Uint8Array | null {
+  const n = r.u8("binding length");
+  if (n === 0) return null;
+  if (n !== BINDING_BYTES) throw new RangeError(`Cannot read a TLS binding of ${n} bytes`);
+  return r.raw(BINDING_BYTES, "binding");
+}
+
+/**
+ * The binding both sides proved, or null (records stay sealed): both hellos carry one and they
+ * are equal. Both sides compute this on the same, signed transcript, so they agree.
+ */
+function provenBinding(
+  bindingI: Uint8Array | null,
+  bindingR: Uint8Array | null,
+): Uint8Array | null {
+  if (bindingI === null || bindingR === null) return null;
+  return constantTimeEqual(bindingI, bindingR) ? bindingI : null;
+}
+
 function reader(bytes: Uint8Array, kind: number, what: string): ByteReader {
   if (bytes.length > MAX_HANDSHAKE_BYTES) throw new ProtocolError(`Cannot read ${what}: too large`);
   const r = new ByteReader(bytes, "handshake");
@@ -150,21 +218,37 @@ export interface InitiatorState {
   expected: NodeId;
   ephemeral: CryptoKey;
   helloI: Uint8Array;
+  /** Our TLS binding, as sent in HELLO_I. */
+  binding: Uint8Array | null;
+}
+
+/** Options of {@linkcode initiatorHello}. */
+export interface InitiatorHelloOptions {
+  /** The node we mean to reach: a responder with another id is refused. */
+  expected: NodeId;
+  /** Where we ask to be dialled (node links), or null. */
+  endpoint: Endpoint | null;
+  /** {@linkcode LINK_LABEL} (default) or {@linkcode CLIENT_LABEL}. */
+  label?: string;
+  /** The TLS binding of the connection this handshake runs on (`WsConnection.tlsBinding`). */
+  binding?: Uint8Array | null;
 }
 
 /** Builds HELLO_I. */
 export async function initiatorHello(
   self: LinkSelf,
-  options: { expected: NodeId; endpoint: Endpoint | null; label?: string },
+  options: InitiatorHelloOptions,
 ): Promise<{ state: InitiatorState; message: Uint8Array }> {
   const label = options.label ?? LINK_LABEL;
+  const binding = options.binding ?? null;
   const eph = await ephemeral();
-  const helloI = new ByteWriter().u8(MSG.helloI).u8(VERSION).str16(self.nodeId)
+  const w = new ByteWriter().u8(MSG.helloI).u8(VERSION).str16(self.nodeId)
     .raw(self.key.publicKey).raw(crypto.getRandomValues(new Uint8Array(32)))
     .raw(eph.publicKey).str16(options.expected).str16(options.endpoint?.host ?? "")
-    .u16(options.endpoint?.port ?? 0).finish();
+    .u16(options.endpoint?.port ?? 0);
+  const helloI = writeBinding(w, binding).finish();
   return {
-    state: { label, self, expected: options.expected, ephemeral: eph.privateKey, helloI },
+    state: { label, self, expected: options.expected, ephemeral: eph.privateKey, helloI, binding },
     message: helloI,
   };
 }
@@ -178,6 +262,16 @@ export interface ResponderState {
   peerEphemeral: Uint8Array;
   helloI: Uint8Array;
   helloR: Uint8Array;
+  /** The binding both hellos carry, or null (see {@linkcode LinkKeys.binding}). */
+  binding: Uint8Array | null;
+}
+
+/** Options of {@linkcode responderHello}. */
+export interface ResponderHelloOptions {
+  /** {@linkcode LINK_LABEL} (default) or {@linkcode CLIENT_LABEL}. */
+  label?: string;
+  /** The TLS binding of the connection this handshake runs on (`WsConnection.tlsBinding`). */
+  binding?: Uint8Array | null;
 }
 
 /**
@@ -189,7 +283,7 @@ export interface ResponderState {
 export async function responderHello(
   self: LinkSelf,
   helloI: Uint8Array,
-  label = LINK_LABEL,
+  { label = LINK_LABEL, binding = null }: ResponderHelloOptions = {},
 ): Promise<{ state: ResponderState; message: Uint8Array }> {
   const f = wrapDecode("HELLO_I", () => {
     const r = reader(helloI, MSG.helloI, "HELLO_I");
@@ -200,12 +294,13 @@ export async function responderHello(
     const expected = r.str16(32, "expected id");
     const host = r.str16(253, "endpoint host");
     const port = r.u16("endpoint port");
+    const tls = readBinding(r);
     r.end();
     // An endpoint is dialled, stored and shown: only a host name or address (or none).
     if (host !== "" && !HOST_PATTERN.test(host)) {
       throw new ProtocolError("Cannot read HELLO_I: the endpoint host is not a host name");
     }
-    return { nodeId, publicKey, eph, expected, host, port };
+    return { nodeId, publicKey, eph, expected, host, port, tls };
   });
   if (f.expected !== self.nodeId) {
     throw new AuthError(`Cannot accept link: it is addressed to ${JSON.stringify(f.expected)}`);
@@ -218,9 +313,12 @@ export async function responderHello(
     throw new AuthError("Cannot accept link: the peer's node key is refused", { cause });
   }
   const eph = await ephemeral();
-  const unsigned = new ByteWriter().u8(MSG.helloR).u8(VERSION).str16(self.nodeId)
-    .raw(self.key.publicKey).raw(crypto.getRandomValues(new Uint8Array(32)))
-    .raw(eph.publicKey).finish();
+  const unsigned = writeBinding(
+    new ByteWriter().u8(MSG.helloR).u8(VERSION).str16(self.nodeId)
+      .raw(self.key.publicKey).raw(crypto.getRandomValues(new Uint8Array(32)))
+      .raw(eph.publicKey),
+    binding,
+  ).finish();
   const sig = await ed25519Sign(
     self.key.privateKey,
     signedPayload(label, "R", await sha256(helloI, unsigned)),
@@ -236,6 +334,7 @@ export async function responderHello(
       peerEphemeral: f.eph,
       helloI,
       helloR,
+      binding: provenBinding(f.tls, binding),
     },
     message: helloR,
   };
@@ -257,9 +356,10 @@ export async function initiatorFinish(
     const publicKey = r.raw(32, "key");
     r.raw(32, "nonce");
     const eph = r.raw(32, "ephemeral");
+    const tls = readBinding(r);
     const sig = r.raw(64, "signature");
     r.end();
-    return { nodeId, publicKey, eph, sig };
+    return { nodeId, publicKey, eph, tls, sig };
   });
   if (f.nodeId !== state.expected) {
     throw new AuthError(
@@ -295,7 +395,7 @@ export async function initiatorFinish(
   );
   return {
     message: authI,
-    keys,
+    keys: { ...keys, binding: provenBinding(state.binding, f.tls) },
     peer: { nodeId: f.nodeId, publicKey: f.publicKey, endpoint: null },
   };
 }
@@ -328,5 +428,5 @@ export async function responderFinish(
     await sha256(state.helloI, state.helloR, authI),
     "R",
   );
-  return { keys, peer: state.peer };
+  return { keys: { ...keys, binding: state.binding }, peer: state.peer };
 }

@@ -1,8 +1,10 @@
 /**
  * Authenticated, encrypted channels over a WebSocket: the three-message
  * handshake in which both ends prove their Ed25519 keys over a transcript of
- * this connection, and the AES-256-GCM channel keyed from it. Used by node
- * links and by clients talking to their home node.
+ * this connection and, when both hold one TLS session, its channel binding;
+ * and the channel after it: records sealed with ChaCha20-Poly1305 keyed from
+ * the handshake, or plain when the bindings matched (no TLS-terminating party
+ * in between). Used by node links and by clients talking to their home node.
  *
  * @module
  */
@@ -12,6 +14,7 @@ export {
   type Endpoint,
   initiatorFinish,
   initiatorHello,
+  type InitiatorHelloOptions,
   type InitiatorState,
   LINK_LABEL,
   type LinkKeys,
@@ -20,6 +23,7 @@ export {
   type PeerProof,
   responderFinish,
   responderHello,
+  type ResponderHelloOptions,
   type ResponderState,
 } from "./handshake.ts";
 export {

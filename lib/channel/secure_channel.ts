@@ -19,11 +19,24 @@
  * WebSocket frame. One seal and one frame per record instead of per message
  * is most of a relay's channel cost for small messages (PERF_NOTES.md §5,
  * item 2); the nonce counter counts records.
+ *
+ * Plain records: when the handshake proved that both nodes hold the two ends
+ * of this connection's TLS session (`LinkKeys.binding`, handshake.ts version 4,
+ * equal to the connection's own `tlsBinding`), TLS alone already hides,
+ * authenticates and orders every byte between them, and a second cipher would
+ * only double the work of every hop. Records are then the same
+ * `n × (u32 length | message)` without cipher or tag: a large one is copied
+ * once into its WebSocket frame (masked there when this end masks; the caller
+ * may reuse its bytes once `send` returns, so they cannot go to the socket as
+ * they are), and a received one is handed over as it arrived (no open, no
+ * copy). Every check of a record's structure runs in both modes. A proxy or
+ * anyone else terminating TLS makes the bindings differ: sealed, as before.
  */
 import { createCipheriv, createDecipheriv } from "node:crypto";
 import { setImmediate } from "node:timers";
 import { decipherInto } from "../cipher_slices.ts";
-import type { WsConnection } from "../wss/mod.ts";
+import { constantTimeEqual } from "../e2e/mod.ts";
+import { LEND_MIN_BYTES, type WsConnection } from "../wss/mod.ts";
 import type { LinkKeys } from "./handshake.ts";
 
 /** Poly1305 tag length in bytes. */
@@ -137,8 +150,11 @@ function openInto(
   }
 }
 
-/** Records from this size on are opened into a kept buffer after `lendLargeRecords()`. */
-export const LEND_RECORD_MIN_BYTES = 64 * 1024;
+/**
+ * Records from this size on are opened into a kept buffer after `lendLargeRecords()` (sealed),
+ * or handed over in the connection's reused buffer (plain: the connection's own threshold).
+ */
+export const LEND_RECORD_MIN_BYTES = LEND_MIN_BYTES;
 
 /**
  * Receives one decrypted message; if it returns a promise that rejects, the channel closes.
@@ -178,6 +194,10 @@ export class SecureChannel {
 
   #ws: WsConnection;
   #keys: LinkKeys;
+  /** Records without cipher: the handshake proved this connection's TLS binding. */
+  #plain: boolean;
+  /** Large records are handed over lent (lendLargeRecords()). */
+  #lend = false;
   #sendCounter = 0;
   #receiveCounter = 0;
   #closed = false;
@@ -192,9 +212,22 @@ export class SecureChannel {
   /** Large records are opened into this buffer (lendLargeRecords()), null until then. */
   #opened: Uint8Array | null = null;
 
+  /**
+   * @throws {TypeError} when `keys` carry a proven binding that is not this connection's (a
+   *   caller's mix-up: the peer would send plain records that this end would try to open)
+   */
   constructor(ws: WsConnection, keys: LinkKeys) {
+    const proven = keys.binding ?? null;
+    if (proven !== null && (ws.tlsBinding === null || !constantTimeEqual(proven, ws.tlsBinding))) {
+      throw new TypeError("Cannot open a plain channel: the binding is not this connection's");
+    }
     this.#ws = ws;
     this.#keys = keys;
+    this.#plain = proven !== null;
+    // Sealed, each record is opened into new bytes (or the kept buffer) at once: the connection
+    // may hand large ones over in a buffer it reuses. Plain, only once the handler may be lent
+    // them too (lendLargeRecords()): the record's bytes are the messages.
+    if (!this.#plain) ws.lendLargeMessages();
     // A connection that ended during the handshake makes a channel that is closed from the start.
     if (!ws.open) this.#closed = true;
     ws.onMessage = (data) => this.#receive(data);
@@ -225,7 +258,17 @@ export class SecureChannel {
    * costs one buffer of the largest record for the channel's life.
    */
   lendLargeRecords(): void {
-    this.#opened ??= new Uint8Array(0);
+    this.#lend = true;
+    if (this.#plain) this.#ws.lendLargeMessages();
+    else this.#opened ??= new Uint8Array(0);
+  }
+
+  /**
+   * True when records go without the channel's cipher: the handshake proved that both ends
+   * hold this connection's TLS session (see the module comment); false when they are sealed.
+   */
+  get plain(): boolean {
+    return this.#plain;
   }
 
   /** The underlying connection (for liveness, address and reading control). */
@@ -269,7 +312,7 @@ export class SecureChannel {
     this.#sealBatch();
     const length = new Uint8Array(LENGTH_BYTES);
     new DataView(length.buffer).setUint32(0, plaintext.length);
-    return this.#sealRecord([length, plaintext]);
+    return this.#sendRecord([length, plaintext]);
   }
 
   /**
@@ -293,7 +336,7 @@ export class SecureChannel {
     this.#sealBatch();
     const length = new Uint8Array(LENGTH_BYTES);
     new DataView(length.buffer).setUint32(0, bytes);
-    return this.#sealRecord([length, ...parts]);
+    return this.#sendRecord([length, ...parts]);
   }
 
   /** Adds a small message to this iteration's record. */
@@ -314,15 +357,17 @@ export class SecureChannel {
     const record = frameRecord(this.#batch, this.#batchBytes);
     this.#batch = [];
     this.#batchBytes = 0;
-    if (!this.#closed) this.#sealRecord([record]);
+    if (!this.#closed) this.#sendRecord([record]);
   };
 
-  #sealRecord(parts: readonly Uint8Array[]): boolean {
+  /** Sends a record given in parts: sealed, or plain (see the module comment). */
+  #sendRecord(parts: readonly Uint8Array[]): boolean {
     // The sealed parts are fresh cipher output: given up to the connection, which frames a
-    // large record without copying it.
-    const queued = this.#ws.sendParts(seal(this.#keys.send, this.#sendCounter++, parts), {
-      owned: true,
-    });
+    // large record without copying it. Plain parts are the caller's (a relay's are lent, and
+    // a link message's header is a shared constant): copied once into the frame.
+    const queued = this.#plain
+      ? this.#ws.sendParts(parts)
+      : this.#ws.sendParts(seal(this.#keys.send, this.#sendCounter++, parts), { owned: true });
     if (!queued) this.close("connection closed");
     this.#flowCheck();
     return queued;
@@ -382,14 +427,32 @@ export class SecureChannel {
 
   #receive(data: Uint8Array): void {
     if (this.#closed) return;
+    if (this.#plain) return this.#receivePlain(data);
     if (data.length < TAG_BYTES) return this.close("short message", 1002);
-    const lent = this.#opened !== null && data.length >= LEND_RECORD_MIN_BYTES;
+    const lent = this.#lend && data.length >= LEND_RECORD_MIN_BYTES;
     let record: Uint8Array | null;
     if (lent) {
       if (this.#opened!.length < data.length) this.#opened = new Uint8Array(data.length);
       record = openInto(this.#keys.receive, this.#receiveCounter++, data, this.#opened!);
     } else record = open(this.#keys.receive, this.#receiveCounter++, data);
     if (record === null) return this.close("message failed to authenticate", 1002);
+    const messages = splitRecord(record);
+    if (messages === null) return this.close("malformed record", 1002);
+    for (const m of messages) {
+      if (this.#closed || !this.#ws.open) return;
+      this.#deliver(m, lent);
+    }
+  }
+
+  /** A plain record: its messages as they arrived (lent when the connection lent them). */
+  #receivePlain(data: Uint8Array): void {
+    let record = data;
+    let lent = false;
+    if (this.#ws.mayLend(data.length)) {
+      // In the connection's reused buffer: lent on, or copied for a handler that keeps it.
+      if (this.#lend) lent = true;
+      else record = data.slice();
+    }
     const messages = splitRecord(record);
     if (messages === null) return this.close("malformed record", 1002);
     for (const m of messages) {

@@ -141,6 +141,7 @@ export function remoteLink(o: RemoteLinkOptions): (store: ClientStore) => Promis
         expected: o.nodeId,
         endpoint: null,
         label: CLIENT_LABEL,
+        binding: ws.tlsBinding,
       });
       ws.send(hello.message);
       const fin = await initiatorFinish(hello.state, await nextMessage(ws, timeoutMs));
@@ -159,8 +160,6 @@ export function remoteLink(o: RemoteLinkOptions): (store: ClientStore) => Promis
       if (!pinned) store.setMeta("node-key", fin.peer.publicKey);
       ws.send(fin.message);
       const channel = new SecureChannel(ws, fin.keys);
-      // The channel opens each message at once: file chunks arrive in a reused buffer.
-      ws.lendLargeMessages();
       channel.send(encodeClientMessage({ type: "hello", enrollCode: o.enrollCode }));
       const link: ClientLink = {
         send: (b, consumed) => {

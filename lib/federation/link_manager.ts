@@ -70,6 +70,12 @@ export interface LinkInfo {
   fingerprint: string | null;
   lastError: string | null;
   lastErrorAtMs: number | null;
+  /**
+   * While the link is up: `plain` when the handshake proved both nodes hold one TLS session
+   * (records go without the channel's own cipher), `sealed` otherwise (a TLS-terminating proxy
+   * between them, or no binding); null while it is not up.
+   */
+  records: "plain" | "sealed" | null;
 }
 
 /** What the link layer tells the rest of the node. */
@@ -367,6 +373,9 @@ export class LinkManager {
       fingerprint: key ? shortFingerprint(fingerprintOf(key)) : null,
       lastError: rec.lastError,
       lastErrorAtMs: rec.lastErrorAtMs,
+      records: rt?.state === "up" && rt.channel?.open
+        ? rt.channel.plain ? "plain" : "sealed"
+        : null,
     };
   }
 
@@ -383,12 +392,12 @@ export class LinkManager {
 
   async #acceptAsync({ ws, authenticated }: Accepted): Promise<void> {
     const timeout = this.#o.handshakeTimeoutMs;
-    const { state, message } = await responderHello(this.#o.self, await nextMessage(ws, timeout));
+    const { state, message } = await responderHello(this.#o.self, await nextMessage(ws, timeout), {
+      binding: ws.tlsBinding,
+    });
     ws.send(message);
     const { keys, peer } = await responderFinish(state, await nextMessage(ws, timeout));
     const channel = new SecureChannel(ws, keys);
-    // The channel opens each message at once: large ones (file chunks) arrive in a reused buffer.
-    ws.lendLargeMessages();
     const proof: LinkProof = {
       ...peer,
       fingerprint: await fullFingerprint(peer.publicKey),
@@ -540,6 +549,7 @@ export class LinkManager {
       const hello = await initiatorHello(this.#o.self, {
         expected: peer,
         endpoint: this.#o.endpoint,
+        binding: ws.tlsBinding,
       });
       ws.send(hello.message);
       const fin = await initiatorFinish(hello.state, await nextMessage(ws, timeout));
@@ -557,8 +567,6 @@ export class LinkManager {
       }
       ws.send(fin.message);
       const channel = new SecureChannel(ws, fin.keys);
-      // As for accepted links: large messages arrive in a reused buffer.
-      ws.lendLargeMessages();
       const first = decodeLinkMessage(
         await nextChannelMessage(channel, timeout),
         this.#o.maxMessageBytes,

@@ -214,7 +214,10 @@ export class ClientHub {
 
   async #acceptAsync({ ws, authenticated }: Accepted): Promise<void> {
     const t = this.#o.handshakeTimeoutMs;
-    const hello = await responderHello(this.#o.self, await nextMessage(ws, t), CLIENT_LABEL);
+    const hello = await responderHello(this.#o.self, await nextMessage(ws, t), {
+      label: CLIENT_LABEL,
+      binding: ws.tlsBinding,
+    });
     ws.send(hello.message);
     const { keys, peer } = await responderFinish(hello.state, await nextMessage(ws, t));
     const channel = new SecureChannel(ws, keys);

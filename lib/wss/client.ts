@@ -10,6 +10,7 @@ import type { ConnectionMonitor } from "./connection_monitor.ts";
 import { WsConnection } from "./connection.ts";
 import { isOutOfDescriptors } from "../descriptors.ts";
 import { acceptValue, parseHead } from "./http_head.ts";
+import { tlsBinding } from "./tls_binding.ts";
 import type { WriteLimits } from "./write_limits.ts";
 
 /** Options of {@linkcode dialWss}. */
@@ -124,6 +125,7 @@ export async function dialWss(options: DialOptions): Promise<WsConnection> {
       write: options.write,
       monitor: options.monitor,
       clock: options.clock,
+      tlsBinding: tlsBinding(sock, "client"),
     });
     sock.resume();
     return ws;

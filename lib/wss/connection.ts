@@ -28,6 +28,7 @@ import {
   type Frame,
   FrameError,
   FrameParser,
+  LEND_MIN_BYTES,
   OPCODE,
 } from "./frame.ts";
 import { startReading, stopReading } from "./socket_reading.ts";
@@ -70,6 +71,8 @@ export interface WsConnectionOptions {
   /** Counts and logs faults, stalls and pauses (default: one of its own). */
   monitor?: ConnectionMonitor;
   clock?: Clock;
+  /** The TLS session's channel binding (tls_binding.ts), null when it has none. */
+  tlsBinding?: Uint8Array | null;
 }
 
 /** Why a connection ended. */
@@ -90,6 +93,12 @@ export class WsConnection {
   onDrain: () => void = () => {};
 
   readonly remoteAddress: string;
+  /**
+   * The channel binding of the TLS session under this connection (tls_binding.ts): equal at
+   * both ends of one TLS session, different across anything that terminates TLS; null when
+   * the session gives none (then the channel handshake keeps the link sealed).
+   */
+  readonly tlsBinding: Uint8Array | null;
   #handler: MessageHandler | null = null;
   #held: Array<[Uint8Array, boolean]> = [];
   #socket: Socket;
@@ -126,6 +135,7 @@ export class WsConnection {
     this.#clock = options.clock ?? SYSTEM_CLOCK;
     this.#lastSeenMs = this.#pongAtMs = this.#clock.nowMs();
     this.remoteAddress = options.remoteAddress ?? socket.remoteAddress ?? "?";
+    this.tlsBinding = options.tlsBinding ?? null;
     this.#parser = new FrameParser({
       expectMasked: options.role === "server",
       maxFrameBytes: options.maxMessageBytes,
@@ -168,6 +178,14 @@ export class WsConnection {
   lendLargeMessages(): void {
     this.#lending = true;
     this.#parser.lendLarge();
+  }
+
+  /**
+   * Whether a message of `bytes` may arrive in a reused buffer: after
+   * {@linkcode lendLargeMessages}, from {@linkcode LEND_MIN_BYTES} on.
+   */
+  mayLend(bytes: number): boolean {
+    return this.#lending && bytes >= LEND_MIN_BYTES;
   }
 
   /**

@@ -28,6 +28,7 @@ import { type ConnectionCounts, ConnectionMonitor } from "./connection_monitor.t
 import { WsConnection } from "./connection.ts";
 import { isOutOfDescriptors } from "../descriptors.ts";
 import { acceptValue, checkUpgradeRequest, HttpHeadError, parseHead } from "./http_head.ts";
+import { tlsBinding } from "./tls_binding.ts";
 import type { WriteLimits } from "./write_limits.ts";
 
 /** What a route handler gets: the open connection and a way to end the deadline. */
@@ -375,6 +376,7 @@ async function readUpgrade(
     write: options.write,
     monitor: context.monitor,
     clock: context.clock,
+    tlsBinding: tlsBinding(sock, "server"),
   });
   sock.resume();
   ws.guard(() => handler({ ws, authenticated: context.authenticated, headers: req.headers }));

@@ -308,6 +308,8 @@ export interface LinkRow {
   lastError: string | null;
   fingerprint: string | null;
   sinceMs: number;
+  /** While up: `plain` (both proved one TLS session) or `sealed`; null otherwise. */
+  records?: "plain" | "sealed" | null;
 }
 
 /** Waits until `a`'s link to `peer` is in `state`. */

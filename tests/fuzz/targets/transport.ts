@@ -54,7 +54,12 @@ const handshake = once(async () => {
   const bob = await nodeSelf("nodeb");
   const endpoint = { host: "chat.example.org", port: 8443 };
   const hi = await initiatorHello(alice, { expected: bob.nodeId, endpoint });
-  const hiBare = await initiatorHello(alice, { expected: bob.nodeId, endpoint: null });
+  // No endpoint, and a TLS binding (handshake version 4): the seed that reaches the binding field.
+  const hiBare = await initiatorHello(alice, {
+    expected: bob.nodeId,
+    endpoint: null,
+    binding: new Uint8Array(32).fill(7),
+  });
   const hr = await responderHello(bob, hi.message);
   const fin = await initiatorFinish(hi.state, hr.message);
   return { bob, hi, hiBare, hr, fin };
