@@ -8,6 +8,7 @@
  * receipt), as on a real relay. No provenance check and no routing.
  *
  *   deno run -A bench/exp_relay_chunk.ts [rounds=6] [chunks=512]
+ *   PLAIN=1 deno run -A bench/exp_relay_chunk.ts   # plain records (branch `tlsbind`)
  *
  * A child process is both ends: a source that sends sealed 256 KiB messages
  * over a real lib/wss + lib/channel link while it is writable, and a sink
@@ -29,6 +30,13 @@ const CHUNK = 256 * 1024 + 200;
 const RECEIPT = 160;
 const MAX = 1 << 20;
 const KEYS = [1, 2, 3, 4].map((k) => new Uint8Array(32).fill(k));
+/** Plain records, as after a handshake in which both ends proved their TLS session. */
+const PLAIN = Deno.env.get("PLAIN") === "1";
+
+/** A channel's keys: `send`, `receive`, and with PLAIN the connection's own TLS binding. */
+function keys(ws: WsConnection, send: number, receive: number) {
+  return { send: KEYS[send], receive: KEYS[receive], binding: PLAIN ? ws.tlsBinding : null };
+}
 
 /** A lib/wss listener on 127.0.0.1 whose first connection is handed to `got`. */
 async function listen(got: (ws: WsConnection) => void) {
@@ -66,13 +74,13 @@ async function peer(relayPort: number, total: number): Promise<void> {
   const receipt = new Uint8Array(RECEIPT).fill(9);
   const sink = await listen((ws) => {
     ws.lendLargeMessages();
-    const ch = new SecureChannel(ws, { send: KEYS[3], receive: KEYS[2] });
+    const ch = new SecureChannel(ws, keys(ws, 3, 2));
     ch.lendLargeRecords();
     ch.onMessage = () => void ch.send(receipt);
   });
   console.log(JSON.stringify({ sinkPort: sink.port }));
   const ws = await dial(relayPort);
-  const ch = new SecureChannel(ws, { send: KEYS[0], receive: KEYS[1] });
+  const ch = new SecureChannel(ws, keys(ws, 0, 1));
   const msg = new Uint8Array(CHUNK).fill(7);
   let sent = 0;
   await new Promise<void>((done) => {
@@ -119,9 +127,9 @@ async function relay(rounds: number, chunks: number): Promise<void> {
   const outWs = await dial(sinkPort);
   // As the link manager sets up a link, where the tree has it (main at e5e5622 has not).
   (outWs as { reuseLargeFrames?: () => void }).reuseLargeFrames?.();
-  const outCh = new SecureChannel(outWs, { send: KEYS[2], receive: KEYS[3] });
+  const outCh = new SecureChannel(outWs, keys(outWs, 2, 3));
   const inWs = await arrived;
-  const inCh = new SecureChannel(inWs, { send: KEYS[1], receive: KEYS[0] });
+  const inCh = new SecureChannel(inWs, keys(inWs, 1, 0));
   inCh.lendLargeRecords();
 
   let got = 0;

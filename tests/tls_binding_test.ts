@@ -3,10 +3,21 @@
  * version 4, lib/channel): a direct link runs plain records; a link through
  * anything that terminates TLS stays sealed and works; a relay that rewrites
  * the binding fields gets the link refused, never plain; a peer that proves no
- * binding gets a sealed link. (Through nginx: tests/proxy_nginx_test.ts.)
+ * binding gets a sealed link; a remote client's channel to its node (the same
+ * handshake, label fedchat-client-v1) binds the same way. (Through nginx:
+ * tests/proxy_nginx_test.ts.)
  */
 import assert from "node:assert/strict";
+import {
+  CLIENT_LABEL,
+  initiatorFinish,
+  initiatorHello,
+  type LinkKeys,
+  nextMessage,
+} from "../lib/channel/mod.ts";
 import { LINK_PATH } from "../lib/federation/mod.ts";
+import { toNodeId } from "../lib/ids.ts";
+import { dialWss } from "../lib/wss/mod.ts";
 import { history, link, startChat } from "./_helpers/chat.ts";
 import { NodeProc, tempRoot, waitLink, waitUntil } from "./_helpers/node_proc.ts";
 import { linkSilentReader } from "./_helpers/silent_reader.ts";
@@ -131,6 +142,61 @@ Deno.test({
         peer.close();
       }
     } finally {
+      await Promise.all(nodes.map((n) => n.stop()));
+    }
+  },
+});
+
+/** Runs a client's side of the handshake with the node behind `port`: the keys it ends with. */
+async function clientHandshake(port: number, nodeId: string): Promise<LinkKeys> {
+  const pair = await crypto.subtle.generateKey("Ed25519", true, [
+    "sign",
+    "verify",
+  ]) as CryptoKeyPair;
+  const key = {
+    privateKey: pair.privateKey,
+    publicKey: new Uint8Array(await crypto.subtle.exportKey("raw", pair.publicKey)),
+  };
+  const ws = await dialWss({
+    host: "127.0.0.1",
+    port,
+    path: "/fedchat/v1/client",
+    timeoutMs: 5000,
+    maxMessageBytes: 1 << 20,
+  });
+  try {
+    const hello = await initiatorHello({ nodeId: toNodeId("carol"), key }, {
+      expected: toNodeId(nodeId),
+      endpoint: null,
+      label: CLIENT_LABEL,
+      binding: ws.tlsBinding,
+    });
+    ws.send(hello.message);
+    const fin = await initiatorFinish(hello.state, await nextMessage(ws, 5000));
+    return fin.keys;
+  } finally {
+    ws.destroy();
+  }
+}
+
+Deno.test({
+  name:
+    "tls binding: a remote client's channel binds like a link: plain direct, sealed via a relay",
+  ...opts,
+  fn: async () => {
+    const root = await tempRoot("tlsbind-client");
+    const nodes: NodeProc[] = [];
+    let relay: Awaited<ReturnType<typeof startTlsRelay>> | null = null;
+    try {
+      const b = await NodeProc.create({ id: "bob", root });
+      nodes.push(b);
+      // The node's HELLO_R carries the binding of its own socket: equal to the client's only
+      // when nothing between them terminates TLS (both decide from the same signed hellos).
+      assert.ok((await clientHandshake(b.port, "bob")).binding, "direct: plain");
+      relay = await startTlsRelay(b.port);
+      assert.equal((await clientHandshake(relay.port, "bob")).binding, null, "relayed: sealed");
+    } finally {
+      await relay?.close();
       await Promise.all(nodes.map((n) => n.stop()));
     }
   },
