@@ -8,15 +8,23 @@
  * performance.now(), shared by processes on one machine), so the receiver
  * measures latency itself and counts what was lost or duplicated.
  *
+ * With `inNode` (bench/_node_client_proc.ts), the child starts a node from a
+ * config file first and opens the client on the node's in-process link, as
+ * the default mode does (lib/cli/owner_client.ts; no UI server): one process
+ * for the node and its owner's client.
+ *
  * FEDCHAT_PROFILE_DIR and FEDCHAT_V8_FLAGS work as for node processes, and
  * the V8 flags default to theirs (tests/_helpers/v8_flags.ts).
  */
 // deno-lint-ignore-file no-console
 import { join, resolve } from "node:path";
-import { openClient, remoteLink } from "../lib/client/mod.ts";
+import { openOwnerClient } from "../lib/cli/owner_client.ts";
+import { type OpenClient, openClient, remoteLink } from "../lib/client/mod.ts";
 import { SYSTEM_CLOCK } from "../lib/clock.ts";
+import { loadConfig } from "../lib/config.ts";
 import { type NodeId, toAddress, toNodeId, toUserName } from "../lib/ids.ts";
-import { SILENT_LOGGER } from "../lib/log.ts";
+import { createLogger, SILENT_LOGGER } from "../lib/log.ts";
+import { type AdminHandler, startNode } from "../lib/node/mod.ts";
 import { v8FlagsArgs } from "../tests/_helpers/v8_flags.ts";
 
 const REPO = resolve(new URL("..", import.meta.url).pathname);
@@ -54,6 +62,26 @@ export interface TagStats {
   latencyMs: { p50: number; p90: number; p99: number; max: number };
 }
 
+/** A client of a node elsewhere, over the client protocol (TLS, WebSocket, channel). */
+export interface RemoteClientOptions {
+  name: string;
+  dir: string;
+  address: string;
+  host: string;
+  port: number;
+  nodeId: string;
+  enrollCode: string;
+}
+
+/** A node started from `configPath` with its owner's client in the same process. */
+export interface InNodeClientOptions {
+  name: string;
+  inNode: { configPath: string };
+}
+
+/** What the child is started with. */
+export type ClientProcOptions = RemoteClientOptions | InNodeClientOptions;
+
 /** Parent side: a client process. */
 export class ClientProc {
   readonly name: string;
@@ -62,6 +90,7 @@ export class ClientProc {
   #waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   #next = 1;
   #stderr = "";
+  #stdout = "";
   #ready: Promise<void>;
 
   private constructor(name: string, child: Deno.ChildProcess) {
@@ -80,7 +109,10 @@ export class ClientProc {
           const line = buf.slice(0, nl);
           buf = buf.slice(nl + 1);
           const at = line.indexOf(MARK);
-          if (at < 0) continue;
+          if (at < 0) {
+            this.#stdout += line + "\n";
+            continue;
+          }
           const m = JSON.parse(line.slice(at + MARK.length));
           if (m.ready) markReady();
           const w = this.#waiting.get(m.id);
@@ -108,21 +140,19 @@ export class ClientProc {
     return this.#child.pid;
   }
 
+  /** What the child wrote that is not an answer (stdout, then stderr): --trace-gc, logs. */
+  get output(): string {
+    return this.#stdout + this.#stderr;
+  }
+
   /** Starts a client process and waits until it is connected to its node. */
-  static async start(o: {
-    name: string;
-    dir: string;
-    address: string;
-    host: string;
-    port: number;
-    nodeId: string;
-    enrollCode: string;
-  }): Promise<ClientProc> {
+  static async start(o: ClientProcOptions): Promise<ClientProc> {
     const profileDir = Deno.env.get("FEDCHAT_PROFILE_DIR");
     const child = new Deno.Command(Deno.execPath(), {
       args: [
         "run",
-        "--allow-net=127.0.0.1",
+        // A node listens on its admin socket too (a Unix socket, which needs --allow-net).
+        "inNode" in o ? "--allow-net" : "--allow-net=127.0.0.1",
         "--allow-read",
         "--allow-write=.tmp",
         ...(profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : []),
@@ -183,15 +213,8 @@ export class ClientProc {
   }
 }
 
-async function childMain(o: {
-  name: string;
-  dir: string;
-  address: string;
-  host: string;
-  port: number;
-  nodeId: string;
-  enrollCode: string;
-}): Promise<void> {
+/** A client of a node elsewhere; `close` closes it. */
+async function openRemote(o: RemoteClientOptions): Promise<[OpenClient, () => Promise<void>]> {
   const client = await openClient({
     dir: o.dir,
     address: toAddress(o.address),
@@ -205,6 +228,29 @@ async function childMain(o: {
       enrollCode: o.enrollCode,
     }),
   });
+  return [client, () => Promise.resolve(client.close())];
+}
+
+/**
+ * A node and its owner's client in this process, as `runNode` starts them
+ * (lib/cli/app.ts) without the UI server; `close` stops both.
+ */
+async function openInNode(configPath: string): Promise<[OpenClient, () => Promise<void>]> {
+  const config = await loadConfig(configPath);
+  const log = createLogger({ level: config.logLevel });
+  const adminExtras: Record<string, AdminHandler> = {};
+  const node = await startNode({ config, log, clock: SYSTEM_CLOCK, adminExtras });
+  const owner = await openOwnerClient(node, { clock: SYSTEM_CLOCK, log, adminExtras });
+  return [owner.client, async () => {
+    owner.close();
+    await node.stop();
+  }];
+}
+
+async function childMain(o: ClientProcOptions): Promise<void> {
+  const [client, close] = "inNode" in o
+    ? await openInNode(o.inNode.configPath)
+    : await openRemote(o);
   const core = client.core;
   // Receiver side: per tag, latencies and the sequence numbers seen.
   const tags = new Map<
@@ -344,8 +390,8 @@ async function childMain(o: {
       return Promise.resolve(Deno.memoryUsage());
     },
     exit() {
-      setTimeout(() => {
-        client.close();
+      setTimeout(async () => {
+        await close();
         Deno.exit(0);
       }, 50);
       return Promise.resolve(true);
@@ -373,11 +419,11 @@ async function childMain(o: {
       );
     }
   }
-  client.close();
+  await close();
 }
 
 if (import.meta.main) {
   const o = JSON.parse(Deno.args[0]);
-  o.dir = resolve(REPO, o.dir ?? join(".tmp", o.name));
+  if (!("inNode" in o)) o.dir = resolve(REPO, o.dir ?? join(".tmp", o.name));
   await childMain(o);
 }

@@ -19,43 +19,34 @@
  * msg/s, stock settings, and prints fedchat / Prosody ratios. Without
  * Prosody (or root, which the harness needs) it says why it skipped.
  *
- * Options: --hops=1,3 --vs-prosody; env N (20000), WINDOW (512),
+ * `--one-process` runs alice's client inside the first node's process and
+ * bob's inside the last's (bench/_node_client_proc.ts), as users run them
+ * (`deno task start`, without the UI server); the relays stay headless. The
+ * default is a process per client, as the figures in docs/PERF_NOTES.md.
+ *
+ * Options: --hops=1,3 --vs-prosody --one-process; env N (20000), WINDOW (512),
  * RATE_SECONDS (10), RATE (1000, msg/s offered), PROSODY_SECONDS (10), PROSODY_NAGLE (on).
  * Targets: ≥ 10,000 msg/s across 1 hop, ≥ 7,000 across 3; p99 ≤ 5 ms (1 hop)
  * and ≤ 10 ms (3 hops) at 1,000 msg/s; node and client RSS ≤ 80 MiB.
  * Figures only, JSON line last; nothing is asserted about time.
  */
 // deno-lint-ignore-file no-console
-import { join, resolve } from "node:path";
-import { link } from "../tests/_helpers/chat.ts";
+import { join } from "node:path";
+import { link, type LinkableNode } from "../tests/_helpers/chat.ts";
 import { NodeProc, tempRoot } from "../tests/_helpers/node_proc.ts";
 import { ClientProc, type TagStats } from "./_client_proc.ts";
+import { NodeClientProc } from "./_node_client_proc.ts";
 import { interval, type MachineSample, mib, round1, RssWatch, sample } from "./_proc.ts";
+import { compareWithProsody } from "./_prosody.ts";
 
-const REPO = resolve(new URL("..", import.meta.url).pathname);
 const N = Number(Deno.env.get("N") ?? 20_000);
 const WINDOW = Number(Deno.env.get("WINDOW") ?? 512);
 const RATE = Number(Deno.env.get("RATE") ?? 1000);
 const RATE_SECONDS = Number(Deno.env.get("RATE_SECONDS") ?? 10);
-const PROSODY_SECONDS = Number(Deno.env.get("PROSODY_SECONDS") ?? 10);
-const PROSODY_NAGLE = Deno.env.get("PROSODY_NAGLE") ?? "on";
-/** The shared harness: `../shared` beside the clone (or beside its worktrees' folder). */
-const HARNESS = Deno.env.get("PROSODY_HARNESS") ??
-  [
-    resolve(REPO, "..", "shared", "bench", "prosody"),
-    resolve(REPO, "..", "..", "shared", "bench", "prosody"),
-  ]
-    .find((p) => {
-      try {
-        return Deno.statSync(p).isDirectory;
-      } catch {
-        return false;
-      }
-    }) ??
-  resolve(REPO, "..", "shared", "bench", "prosody");
 const hopsArg = Deno.args.find((a) => a.startsWith("--hops="))?.slice(7) ?? "1,3";
 const HOPS = hopsArg.split(",").map(Number).filter((h) => h === 1 || h === 3) as Array<1 | 3>;
 const VS_PROSODY = Deno.args.includes("--vs-prosody");
+const ONE_PROCESS = Deno.args.includes("--one-process");
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -123,44 +114,120 @@ function phase(
   };
 }
 
+/** Something the scenario started and stops at the end. */
+interface Stoppable {
+  stop(): Promise<void>;
+}
+
+/** A node as the scenario uses it: a headless node process, or a node with its owner's client. */
+type BenchNode = LinkableNode & { pid?: number; output: string; stop(): Promise<void> };
+
+/** The nodes, the chat's two clients (their addresses) and every process to measure. */
+interface Setup {
+  nodes: BenchNode[];
+  alice: ClientProc;
+  bob: ClientProc;
+  aliceAddr: string;
+  bobAddr: string;
+  procs: Proc[];
+}
+
+/**
+ * Headless nodes, linked in a line, with alice's client on the first and bob's
+ * on the last, each client a process of its own; whatever started is pushed on
+ * `started` (clients are stopped first).
+ */
+async function separateProcesses(
+  ids: string[],
+  root: string,
+  started: Stoppable[],
+) {
+  const nodes = await Promise.all(ids.map((id) => NodeProc.create({ id, root, open: true })));
+  started.push(...nodes);
+  for (let i = 0; i + 1 < nodes.length; i++) await link(nodes[i], nodes[i + 1]);
+  const first = nodes[0];
+  const last = nodes[nodes.length - 1];
+  const start = async (name: string, node: NodeProc) => {
+    const added = await node.addUser(name);
+    const c = await ClientProc.start({
+      name,
+      dir: join(root, `${name}-client`),
+      address: `${name}@${node.id}`,
+      host: "127.0.0.1",
+      port: node.port,
+      nodeId: node.id,
+      enrollCode: added.code,
+    });
+    started.push(c);
+    return c;
+  };
+  const alice = await start("alice", first);
+  const bob = await start("bob", last);
+  return {
+    nodes,
+    alice,
+    bob,
+    aliceAddr: `alice@${first.id}`,
+    bobAddr: `bob@${last.id}`,
+    procs: [
+      ...nodes.map((n) => ({ role: `node ${n.id}`, pid: n.pid! })),
+      { role: "client alice", pid: alice.pid },
+      { role: "client bob", pid: bob.pid },
+    ],
+  };
+}
+
+/**
+ * `--one-process`: the first and the last node each with its owner's client
+ * in its own process (alice is the first node's owner, bob the last's), as
+ * users run them; the relays headless.
+ */
+async function oneProcessPerUser(
+  ids: string[],
+  root: string,
+  started: Stoppable[],
+) {
+  const ends = [ids[0], ids[ids.length - 1]];
+  const nodes: BenchNode[] = await Promise.all(
+    ids.map((id) =>
+      ends.includes(id)
+        ? NodeClientProc.create({ id, root, open: true })
+        : NodeProc.create({ id, root, open: true })
+    ),
+  );
+  started.push(...nodes);
+  for (let i = 0; i + 1 < nodes.length; i++) await link(nodes[i], nodes[i + 1]);
+  const first = nodes[0] as NodeClientProc;
+  const last = nodes[nodes.length - 1] as NodeClientProc;
+  const role = (n: BenchNode) =>
+    n === first ? `node ${n.id}+alice` : n === last ? `node ${n.id}+bob` : `node ${n.id}`;
+  return {
+    nodes,
+    alice: first.client,
+    bob: last.client,
+    aliceAddr: first.address,
+    bobAddr: last.address,
+    procs: nodes.map((n) => ({ role: role(n), pid: n.pid! })),
+  };
+}
+
 async function scenario(hops: 1 | 3) {
   const root = await tempRoot(`bench-msg-${hops}`);
   const ids = hops === 1 ? ["na", "nb"] : ["na", "r1", "r2", "nd"];
-  const nodes = await Promise.all(ids.map((id) => NodeProc.create({ id, root, open: true })));
-  const clients: ClientProc[] = [];
+  const started: Stoppable[] = [];
   try {
-    for (let i = 0; i + 1 < nodes.length; i++) await link(nodes[i], nodes[i + 1]);
-    const first = nodes[0];
-    const last = nodes[nodes.length - 1];
-    const aliceAddr = `alice@${first.id}`;
-    const bobAddr = `bob@${last.id}`;
-    const start = async (name: string, node: NodeProc) => {
-      const added = await node.addUser(name);
-      return await ClientProc.start({
-        name,
-        dir: join(root, `${name}-client`),
-        address: `${name}@${node.id}`,
-        host: "127.0.0.1",
-        port: node.port,
-        nodeId: node.id,
-        enrollCode: added.code,
-      });
-    };
-    const alice = await start("alice", first);
-    clients.push(alice);
-    const bob = await start("bob", last);
-    clients.push(bob);
+    const set: Setup = await (ONE_PROCESS ? oneProcessPerUser : separateProcesses)(
+      ids,
+      root,
+      started,
+    );
+    const { nodes, alice, bob, aliceAddr, bobAddr } = set;
     await alice.call("request", { to: bobAddr });
     await bob.call("waitRequest");
     await bob.call("accept", { from: aliceAddr });
     await alice.call("waitAccepted");
 
-    const procs: Proc[] = [
-      ...nodes.map((n) => ({ role: `node ${n.id}`, pid: n.pid! })),
-      { role: "client alice", pid: alice.pid },
-      { role: "client bob", pid: bob.pid },
-      { role: "bench", pid: Deno.pid },
-    ];
+    const procs: Proc[] = [...set.procs, { role: "bench", pid: Deno.pid }];
     const pids = procs.map((p) => p.pid);
     const count = async (tag: string) => {
       const [b, a] = await Promise.all([
@@ -274,8 +341,9 @@ async function scenario(hops: 1 | 3) {
       nodeHeapAfterLastGc: nodeHeap,
     };
   } finally {
+    const clients = started.filter((p) => p instanceof ClientProc);
     await Promise.all(clients.map((c) => c.stop()));
-    await Promise.all(nodes.map((n) => n.stop()));
+    await Promise.all(started.filter((p) => !(p instanceof ClientProc)).map((n) => n.stop()));
   }
 }
 
@@ -291,7 +359,9 @@ function lastGcHeap(output: string): { usedMiB: number; committedMiB: number } |
 function print(r: Result): void {
   const b = r.burstPhase, l = r.ratePhase;
   console.log(
-    `${r.hops} hop(s): ${r.throughput} msg/s sustained (${r.messages} messages, window ${r.window}, ` +
+    `${r.hops} hop(s)${
+      ONE_PROCESS ? ", one process per user" : ""
+    }: ${r.throughput} msg/s sustained (${r.messages} messages, window ${r.window}, ` +
       `${r.lost} lost, ${r.duplicates} duplicated; load ${b.loadavg1}, other processes ${b.otherCpuPct}% CPU)`,
   );
   console.log(
@@ -352,93 +422,6 @@ function print(r: Result): void {
   }
 }
 
-// ---- Prosody, the same measurement (../shared/bench/prosody) ----
-
-async function sh(
-  cmd: string,
-  cwd: string,
-  timeoutS = 300,
-): Promise<{ code: number; out: string }> {
-  const r = await new Deno.Command("timeout", {
-    args: [String(timeoutS), "bash", "-c", cmd],
-    cwd,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const d = new TextDecoder();
-  return { code: r.code, out: d.decode(r.stdout) + d.decode(r.stderr) };
-}
-
-async function prosodySkipReason(): Promise<string | null> {
-  if ((await sh("command -v prosody", REPO)).code !== 0) {
-    return "Prosody is not installed (see ../shared/bench/prosody/README.md)";
-  }
-  if ((await sh("command -v node", REPO)).code !== 0) return "node is not installed";
-  if (Deno.uid() !== 0) {
-    return "the harness runs Prosody as user prosody through setpriv: needs root";
-  }
-  try {
-    await Deno.stat(join(HARNESS, "bench.mjs"));
-  } catch {
-    return `no Prosody harness at ${HARNESS} (set PROSODY_HARNESS)`;
-  }
-  if ((await sh("ss -ltn | grep -qE '127\\.0\\.0\\.[23]:5222 '", REPO)).code === 0) {
-    return "something already listens on 127.0.0.2/3:5222 (another Prosody run?)";
-  }
-  return null;
-}
-
-interface ProsodyRun {
-  delivered_per_s: number;
-  lat_ms: { p50: number; p90: number; p99: number; max: number };
-  cpu_pct: { a: number; b: number; client_node: number; other_processes: number };
-  rss_kB: { a_peak: number; b_peak: number };
-  lost_total_after_drain: number;
-  loadavg_1m: number;
-}
-
-async function prosody(): Promise<
-  { skipped: string } | { nagle: string; seconds: number; max: ProsodyRun; rate1000: ProsodyRun }
-> {
-  const why = await prosodySkipReason();
-  if (why) return { skipped: why };
-  const dir = join(REPO, ".tmp", "prosody-bench");
-  const prep = await sh(
-    `set -e; if [ ! -f bench.mjs ]; then cp -r "${HARNESS}"/. . && chmod -R u+w .; fi
-     [ -d node_modules ] || npm install --no-audit --no-fund >/dev/null 2>&1
-     ./gen_certs.sh >/dev/null; ./servers.sh users >/dev/null 2>&1 || true`,
-    await Deno.mkdir(dir, { recursive: true }).then(() => dir),
-  );
-  if (prep.code !== 0) return { skipped: `harness setup failed: ${prep.out.slice(-500)}` };
-  const run = async (args: string): Promise<ProsodyRun> => {
-    await sh(
-      `./servers.sh stop; ./servers.sh clean-offline; NAGLE=${PROSODY_NAGLE} ./servers.sh start; sleep 2`,
-      dir,
-    );
-    try {
-      const r = await sh(
-        `node bench.mjs ${args} --duration ${PROSODY_SECONDS} --warmup 2`,
-        dir,
-        180,
-      );
-      const line = r.out.trim().split("\n").reverse().find((l) => l.startsWith("{"));
-      if (!line) throw new Error(`Prosody harness printed no result: ${r.out.slice(-500)}`);
-      return JSON.parse(line);
-    } finally {
-      await sh("./servers.sh stop", dir);
-    }
-  };
-  try {
-    const max = await run("max --window 400");
-    const rate1000 = await run("rate --rate 1000");
-    return { nagle: PROSODY_NAGLE, seconds: PROSODY_SECONDS, max, rate1000 };
-  } catch (e) {
-    // The fedchat figures above stand; say why the reference is missing (Prosody without
-    // lua-unbound, for one, never delivers the warm-up message).
-    return { skipped: `the harness failed: ${e instanceof Error ? e.message : String(e)}` };
-  }
-}
-
 // ---- main ----
 
 const results: Result[] = [];
@@ -450,43 +433,16 @@ for (const hops of HOPS) {
 
 let vsProsody: unknown = undefined;
 if (VS_PROSODY) {
-  const p = await prosody();
-  if ("skipped" in p) {
-    console.log(`Prosody: skipped (${p.skipped})`);
-    vsProsody = p;
-  } else {
-    const m = p.max, l = p.rate1000;
-    const perMsg = (pct: number, rate: number) => Math.round((pct / 100 / rate) * 1e6);
-    console.log(
-      `Prosody 0.12 (nagle ${p.nagle}, ${p.seconds} s): ${m.delivered_per_s} msg/s max (window 400; ` +
-        `CPU A ${m.cpu_pct.a}% B ${m.cpu_pct.b}% = ${
-          perMsg(m.cpu_pct.a + m.cpu_pct.b, m.delivered_per_s)
-        } µs/msg; other ${m.cpu_pct.other_processes}%, load ${m.loadavg_1m}); ` +
-        `at 1,000 msg/s p50 ${l.lat_ms.p50} ms, p99 ${l.lat_ms.p99} ms (CPU A ${l.cpu_pct.a}% B ${l.cpu_pct.b}%; ` +
-        `other ${l.cpu_pct.other_processes}%, load ${l.loadavg_1m}); RSS peak A ${
-          mib(m.rss_kB.a_peak)
-        } B ${mib(m.rss_kB.b_peak)} MiB`,
-    );
-    const one = results.find((r) => r.hops === 1);
-    const ratio = one
-      ? {
-        throughput: Math.round((one.throughput / m.delivered_per_s) * 100) / 100,
-        p50: Math.round((one.rate.latencyMs.p50 / l.lat_ms.p50) * 100) / 100,
-        p99: Math.round((one.rate.latencyMs.p99 / l.lat_ms.p99) * 100) / 100,
-      }
-      : null;
-    if (ratio) {
-      console.log(
-        `fedchat / Prosody, 1 hop: throughput ×${ratio.throughput}; at 1,000 msg/s p50 ×${ratio.p50}, p99 ×${ratio.p99}`,
-      );
-    }
-    vsProsody = { ...p, ratio };
-  }
+  const one = results.find((r) => r.hops === 1);
+  vsProsody = await compareWithProsody(
+    one && { throughput: one.throughput, p50: one.rate.latencyMs.p50, p99: one.rate.latencyMs.p99 },
+  );
 }
 
 console.log(
   JSON.stringify({
     bench: "messaging",
+    ...(ONE_PROCESS ? { mode: "one-process" } : {}),
     results,
     ...(vsProsody ? { prosody: vsProsody } : {}),
     targets: {

@@ -2,14 +2,8 @@
  * Running processes: a node with its owner's client (default), a headless
  * node (`server`), or a client of a node elsewhere (`client`).
  */
-import { basename, dirname, join, resolve } from "node:path";
-import {
-  type ClientApi,
-  type ClientCore,
-  MAX_MESSAGE_CHARS,
-  openClient,
-  remoteLink,
-} from "../client/mod.ts";
+import { join, resolve } from "node:path";
+import { type ClientApi, MAX_MESSAGE_CHARS, openClient, remoteLink } from "../client/mod.ts";
 import {
   type RouteManifest,
   startUiServer,
@@ -18,28 +12,14 @@ import {
 } from "../web/mod.ts";
 import type { Clock } from "../clock.ts";
 import type { Config } from "../config.ts";
-import type { LinkInfo } from "../federation/mod.ts";
-import {
-  type Address,
-  ID_RULE,
-  type NodeId,
-  toAddress,
-  toNodeId,
-  toUserName,
-  type UserName,
-} from "../ids.ts";
+import { type Address, ID_RULE, type NodeId, toAddress, toNodeId, toUserName } from "../ids.ts";
 import { createLogger, type Logger, printLine } from "../log.ts";
 import { installProcessGuard } from "../process_guard.ts";
-import { type AdminHandler, type Node, startAdminServer, startNode } from "../node/mod.ts";
+import { type AdminHandler, startAdminServer, startNode } from "../node/mod.ts";
 import { CliError } from "./cli_error.ts";
 import { clientAdminHandlers } from "./client_admin.ts";
-import { mailboxControl } from "./mailbox_control.ts";
+import { openOwnerClient, ownerClientDir, watchChanges } from "./owner_client.ts";
 import { parseHostPort } from "./host_port.ts";
-
-/** Where the owner's client keeps its store in the default mode: beside the node's data. */
-export function ownerClientDir(config: Config): string {
-  return join(dirname(config.dataDir), `${basename(config.dataDir)}-client`);
-}
 
 function waitForSignal(): Promise<void> {
   return new Promise((resolve) => {
@@ -69,20 +49,8 @@ export async function runNode(config: Config, options: RunNodeOptions): Promise<
   let closeClient = () => {};
   let uiUrl = "";
   if (!headless) {
-    const owner = config.nodeId as string as UserName;
-    const client = await openClient({
-      dir: ownerClientDir(config),
-      address: toAddress(`${owner}@${config.nodeId}`),
-      clock,
-      log: log.child("client"),
-      node: nodeControl(node),
-      open: () => Promise.resolve(node.attachLocalClient(owner)),
-      downloadsDir: config.downloadsDir ?? undefined,
-      autoAcceptFileBytes: config.autoAcceptFileBytes,
-      awayAcceptFileBytes: config.awayAcceptFileBytes,
-      messageLifetimeMs: config.delivery.messageLifetimeMs,
-    });
-    Object.assign(extras, clientAdminHandlers(client.core));
+    const owner = await openOwnerClient(node, { clock, log, adminExtras: extras });
+    const client = owner.client;
     const ui = await startUi({
       client: client.core,
       manifest,
@@ -99,15 +67,9 @@ export async function runNode(config: Config, options: RunNodeOptions): Promise<
     });
     Object.assign(extras, uiAdminHandlers(ui));
     uiUrl = ui.url;
-    const stopWatch = watchChanges(client.core, () =>
-      Promise.resolve([
-        JSON.stringify(node.federation.links.links().map((l) => [l.peer, l.state])),
-        JSON.stringify(node.federation.router.directory()),
-      ]));
     closeClient = () => {
-      stopWatch();
       void ui.close();
-      client.close();
+      owner.close();
     };
   }
   const readyMs = Math.round(performance.now() - startedAt);
@@ -123,17 +85,6 @@ export async function runNode(config: Config, options: RunNodeOptions): Promise<
   await node.stop();
   guard.uninstall();
   return 0;
-}
-
-function linkView(l: LinkInfo) {
-  return {
-    peer: l.peer,
-    state: l.state,
-    host: l.host,
-    port: l.port,
-    fingerprint: l.fingerprint,
-    lastError: l.lastError,
-  };
 }
 
 /** File (in the client's directory, mode 0600) that keeps the UI's token across restarts. */
@@ -160,40 +111,6 @@ function uiAdminHandlers(ui: UiServer): Record<string, AdminHandler> {
       return { kind: "result", value: { url, signedOut } };
     },
     "ui-status": () => ({ kind: "result", value: ui.status() }),
-  };
-}
-
-/**
- * Tells views when links or the directory change: compares a snapshot every
- * second (cheap: tens of rows) and emits on change.
- */
-function watchChanges(core: ClientCore, snapshot: () => Promise<[string, string]>): () => void {
-  let last: [string, string] = ["", ""];
-  const timer = setInterval(async () => {
-    const now = await snapshot().catch(() => last);
-    if (now[0] !== last[0]) core.notify({ kind: "links" });
-    if (now[1] !== last[1]) core.notify({ kind: "directory" });
-    last = now;
-  }, 1000);
-  return () => clearInterval(timer);
-}
-
-/** What the owner's client may do to the node in the same process. */
-function nodeControl(node: Node) {
-  const links = node.federation.links;
-  return {
-    nodeId: node.config.nodeId,
-    nodeFingerprint: node.fingerprint,
-    invite: () => node.invite(),
-    links: () => Promise.resolve(links.links().map(linkView)),
-    connect: async (t: { host: string; port: number; nodeId: string } | { invite: string }) => {
-      const { parseInvite } = await import("../federation/mod.ts");
-      const target = "invite" in t ? parseInvite(t.invite) : { ...t, nodeId: toNodeId(t.nodeId) };
-      return linkView(await links.connect(target));
-    },
-    approve: (id: string) => Promise.resolve(void links.approve(toNodeId(id))),
-    reject: (id: string) => Promise.resolve(links.reject(toNodeId(id))),
-    mailbox: mailboxControl(node),
   };
 }
 

@@ -35,8 +35,11 @@ export async function history(n: NodeProc, peer: string): Promise<Msg[]> {
   return (await n.admin("history", { address: peer, limit: 100_000 })) as Msg[];
 }
 
+/** What {@linkcode link} needs of a node: its id, port and admin channel. */
+export type LinkableNode = Pick<NodeProc, "id" | "port" | "admin" | "link">;
+
 /** Links `a` to `b` (b open or approving), waits until up. */
-export async function link(a: NodeProc, b: NodeProc): Promise<void> {
+export async function link(a: LinkableNode, b: LinkableNode): Promise<void> {
   await a.admin("connect", { host: "127.0.0.1", port: b.port, nodeId: b.id, waitMs: 5000 });
   const row = (await b.link(a.id))!;
   if (row?.state === "awaiting-owner") await b.admin("approve", { nodeId: a.id });

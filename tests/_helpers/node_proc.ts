@@ -106,6 +106,25 @@ export interface NodeProcOptions {
   logLevel?: "debug" | "info" | "warn" | "error";
 }
 
+/**
+ * Writes a node's config under `o.root` (its data directory beside it unless
+ * `o.dataDir`), on `o.port` or a free port, as {@linkcode NodeProc.create} starts it.
+ */
+export async function writeNodeConfig(
+  o: Pick<NodeProcOptions, "id" | "root" | "port" | "open" | "extra" | "dataDir" | "logLevel">,
+): Promise<{ port: number; dataDir: string; configPath: string }> {
+  const port = o.port ?? freePort();
+  const dataDir = o.dataDir ?? join(o.root, `${o.id}-data`);
+  const configPath = join(o.root, `${o.id}-${port}.conf`);
+  await Deno.writeTextFile(
+    configPath,
+    `[Network]\nhost = 127.0.0.1\nport = ${port}\nclient_id = ${o.id}\n` +
+      `[Storage]\ndata_dir = ${dataDir}\n[Federation]\nopen = ${o.open ?? false}\n` +
+      `[Log]\nlevel = ${o.logLevel ?? "debug"}\n${o.extra ?? ""}`,
+  );
+  return { port, dataDir, configPath };
+}
+
 /** One node process. */
 export class NodeProc {
   readonly id: string;
@@ -138,15 +157,7 @@ export class NodeProc {
 
   /** Writes the config and starts the node; resolves once it prints `ready`. */
   static async create(o: NodeProcOptions): Promise<NodeProc> {
-    const port = o.port ?? freePort();
-    const dataDir = o.dataDir ?? join(o.root, `${o.id}-data`);
-    const configPath = join(o.root, `${o.id}-${port}.conf`);
-    await Deno.writeTextFile(
-      configPath,
-      `[Network]\nhost = 127.0.0.1\nport = ${port}\nclient_id = ${o.id}\n` +
-        `[Storage]\ndata_dir = ${dataDir}\n[Federation]\nopen = ${o.open ?? false}\n` +
-        `[Log]\nlevel = ${o.logLevel ?? "debug"}\n${o.extra ?? ""}`,
-    );
+    const { port, dataDir, configPath } = await writeNodeConfig(o);
     const node = new NodeProc(
       o.id,
       port,
