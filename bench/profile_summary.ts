@@ -7,6 +7,7 @@
  * (from /proc) to µs per message.
  *
  *   FEDCHAT_PROFILE_DIR=.tmp/prof deno task bench messaging > .tmp/prof/bench.out
+ *   (also with --one-process: a node and its owner's client are one process, one profile)
  *   deno run --allow-read bench/profile_summary.ts .tmp/prof [--phase=rate] [--detail]
  *
  * Sampling is by wall clock on the JS thread: a sample taken while the thread
@@ -143,6 +144,8 @@ export function classify(stack: CallFrame[]): string {
       return "budgets + admission";
     case "lib/node/client_hub.ts":
       return "push/ack bookkeeping (client hub)";
+    case "lib/node/in_process_link.ts":
+      return "in-process link (client-node hand-over)";
     case "lib/federation/forwarder.ts":
     case "lib/federation/link_manager.ts":
     case "lib/federation/link_message.ts":
