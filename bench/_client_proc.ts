@@ -10,21 +10,18 @@
  *
  * With `inNode` (bench/_node_client_proc.ts), the child starts a node from a
  * config file first and opens the client on the node's in-process link, as
- * the default mode does (lib/cli/owner_client.ts; no UI server): one process
- * for the node and its owner's client.
+ * the default mode does (bench/_in_node.ts; no UI server): one process for
+ * the node and its owner's client.
  *
  * FEDCHAT_PROFILE_DIR and FEDCHAT_V8_FLAGS work as for node processes, and
  * the V8 flags default to theirs (tests/_helpers/v8_flags.ts).
  */
 // deno-lint-ignore-file no-console
 import { join, resolve } from "node:path";
-import { openOwnerClient } from "../lib/cli/owner_client.ts";
 import { type OpenClient, openClient, remoteLink } from "../lib/client/mod.ts";
 import { SYSTEM_CLOCK } from "../lib/clock.ts";
-import { loadConfig } from "../lib/config.ts";
 import { type NodeId, toAddress, toNodeId, toUserName } from "../lib/ids.ts";
-import { createLogger, SILENT_LOGGER } from "../lib/log.ts";
-import { type AdminHandler, startNode } from "../lib/node/mod.ts";
+import { SILENT_LOGGER } from "../lib/log.ts";
 import { v8FlagsArgs } from "../tests/_helpers/v8_flags.ts";
 
 const REPO = resolve(new URL("..", import.meta.url).pathname);
@@ -231,25 +228,10 @@ async function openRemote(o: RemoteClientOptions): Promise<[OpenClient, () => Pr
   return [client, () => Promise.resolve(client.close())];
 }
 
-/**
- * A node and its owner's client in this process, as `runNode` starts them
- * (lib/cli/app.ts) without the UI server; `close` stops both.
- */
-async function openInNode(configPath: string): Promise<[OpenClient, () => Promise<void>]> {
-  const config = await loadConfig(configPath);
-  const log = createLogger({ level: config.logLevel });
-  const adminExtras: Record<string, AdminHandler> = {};
-  const node = await startNode({ config, log, clock: SYSTEM_CLOCK, adminExtras });
-  const owner = await openOwnerClient(node, { clock: SYSTEM_CLOCK, log, adminExtras });
-  return [owner.client, async () => {
-    owner.close();
-    await node.stop();
-  }];
-}
-
 async function childMain(o: ClientProcOptions): Promise<void> {
+  // The node's code is loaded only in a combined process: a client process stays as it was.
   const [client, close] = "inNode" in o
-    ? await openInNode(o.inNode.configPath)
+    ? await (await import("./_in_node.ts")).openInNode(o.inNode.configPath)
     : await openRemote(o);
   const core = client.core;
   // Receiver side: per tag, latencies and the sequence numbers seen.
