@@ -44,10 +44,21 @@ import { NODE_AEAD } from "./node_aead.ts";
 import { NODE_CHACHA20_POLY1305, sha256Sync } from "./node_file_cipher.ts";
 
 /**
- * `chunkSubmit` buffers kept for reuse per transfer: the node hands one back within the turn it
- * took it (once it is sealed onto the link), so the next chunk finds it.
+ * `chunkSubmit` buffers kept for reuse per transfer: the node hands one back once it is done
+ * with it (sealed onto its link, and that link is below its high-water mark).
  */
 const POOLED_MESSAGES = 2;
+/**
+ * Chunks handed to a node in this process and not handed back yet, at most: the next one waits
+ * for one of them. That node hands a chunk back only once the link it went on is below its
+ * high-water mark (lib/federation forwarder, `sent`), so the link holds at most its high water
+ * plus this many chunks, under its pause mark (high water plus one frame): it goes on reading
+ * what comes back (the receipts that open the window). Counted per connection (a reconnection
+ * starts again from zero), and only on a link that always hands back (`handsBack`); nothing
+ * handed back for `retryMs` also starts again from zero (a safety net: the pump never waits
+ * for good).
+ */
+const MAX_LENT = 3;
 
 /** Why a transfer stops when the file is not what was offered any more. */
 const CHANGED = "Cannot send file: it changed while it was being sent; send it again";
@@ -88,6 +99,13 @@ export class FileSending {
   #retryAtMs = 0;
   #dirty = false;
   #windowBytes: number;
+  /** Messages handed to the node and not handed back (this connection), and its number. */
+  #lent = 0;
+  #lentEpoch = 0;
+  /** When a message was last lent or handed back. */
+  #lentAtMs = 0;
+  /** The pump stopped for a message to come back. */
+  #waitingForLent = false;
   #retryMs: number;
   #byChunkId: Map<string, FileSending>;
 
@@ -197,6 +215,13 @@ export class FileSending {
         this.row.state === "sending" && this.#ctx.connection.up &&
         this.#inflightBytes < this.#windowBytes && this.#ctx.clock.nowMs() >= this.#retryAtMs
       ) {
+        if (this.#lent >= MAX_LENT) {
+          if (this.#ctx.clock.nowMs() - this.#lentAtMs < this.#retryMs) {
+            this.#waitingForLent = true;
+            break;
+          }
+          this.#forgetLent();
+        }
         const index = this.#next();
         if (index === null) break;
         const plain = await this.#read(index);
@@ -223,6 +248,11 @@ export class FileSending {
       else this.fail(`Cannot send file: ${(e as Error).message}`);
     } finally {
       this.#pumping = false;
+    }
+    // A message came back while this pump was still running (sending the digest).
+    if (this.#waitingForLent && this.#lent < MAX_LENT) {
+      this.#waitingForLent = false;
+      void this.pump();
     }
   }
 
@@ -282,12 +312,26 @@ export class FileSending {
       to: this.row.peer as Address,
     }, chunkBodyParts({ fileId: this.#manifest.fileId, index, fileBytes: this.row.size }, sealed));
     const message = encodeChunkSubmitParts(parts, this.#messages.pop());
+    const counted = this.#ctx.connection.handsBack;
+    const epoch = this.#lentEpoch;
+    if (counted) {
+      this.#lent++;
+      this.#lentAtMs = now;
+    }
     // Not connected: the chunk stays in flight and goes again after the retry delay.
-    this.#ctx.connection.sendEncoded(message, () => {
+    const queued = this.#ctx.connection.sendEncoded(message, () => {
       if (this.#messages.length < POOLED_MESSAGES) {
         this.#messages.push(new Uint8Array(message.buffer));
       }
+      if (!counted || epoch !== this.#lentEpoch) return;
+      this.#lent--;
+      this.#lentAtMs = this.#ctx.clock.nowMs();
+      if (this.#waitingForLent) {
+        this.#waitingForLent = false;
+        void this.pump();
+      }
     });
+    if (!queued && counted) this.#lent--;
   }
 
   /** Takes what the receiver's node did with chunks. Returns true when something changed. */
@@ -322,6 +366,12 @@ export class FileSending {
     return true;
   }
 
+  /** Messages lent so far are not waited for any more (whenever they come back). */
+  #forgetLent(): void {
+    this.#lentEpoch++;
+    this.#lent = 0;
+  }
+
   #forget(id: string, f: InFlight): void {
     this.#inflight.delete(id);
     this.#byChunkId.delete(id);
@@ -332,6 +382,8 @@ export class FileSending {
   /** Sends again what waited too long (or everything, after a reconnection). */
   retry(all = false): void {
     const now = this.#ctx.clock.nowMs();
+    // A new connection: what the old one never handed back is not waited for.
+    if (all) this.#forgetLent();
     for (const [id, f] of this.#inflight) {
       if (all || now - f.sentAtMs >= this.#retryMs) {
         this.#forget(id, f);
