@@ -454,3 +454,28 @@ Deno.test("sender on a link that hands chunks back: nothing back for the retry d
     await t.cleanup();
   }
 });
+
+Deno.test("sender on a link that hands chunks back: two transfers share the three", async () => {
+  const t = await setup("alice@nodea", 8 * 1024 * 1024, true);
+  try {
+    for (const [name, seed] of [["one.bin", 9], ["two.bin", 10]] as const) {
+      const path = join(t.dir, name);
+      await Deno.writeFile(path, data(6 * CHUNK, seed));
+      const view = await t.files.offer("bob@nodeb", { path });
+      apply(t.store, t.files, "bob@nodeb", { t: "file-accept", id: view.id });
+    }
+    await until("three chunks handed over", () => t.submits.length >= 3);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(
+      t.submits.length,
+      3,
+      `three for both together, not three each: ${t.submits.length}`,
+    );
+    await until("all twelve, each handed back as it comes", () => {
+      t.lent.shift()?.();
+      return t.submits.length === 12;
+    });
+  } finally {
+    await t.cleanup();
+  }
+});
