@@ -6,7 +6,9 @@
  * the transfer alone (acceptance to saved), the peak RSS of each process
  * (VmHWM), and, as the physical reference in the same run, the same file
  * copied over plain HTTPS on loopback (Deno.serve with TLS → fetch → file).
- * CPU seconds per process, also per GiB so runs of different sizes compare.
+ * CPU seconds per process, also per GiB so runs of different sizes compare,
+ * and where each process's main thread (its event loop) spent the transfer:
+ * on a CPU, runnable but waiting for one, or asleep.
  * JSON line last. Targets (issue 14): ≥ 100 MB/s end to end, at least half
  * of the plain-HTTPS figure, peak RSS ≤ 100 MiB per process (flat in file
  * size), CPU per GiB under half of alice 19.7 / relay 10.4 / bob 23.7 s.
@@ -32,6 +34,15 @@ async function proc(pid: number | undefined, file: string): Promise<string> {
 async function cpuSeconds(pid: number | undefined): Promise<number> {
   const fields = (await proc(pid, "stat")).split(") ")[1]?.split(" ") ?? [];
   return (Number(fields[11] ?? 0) + Number(fields[12] ?? 0)) / 100;
+}
+
+/**
+ * A process's main thread (the event loop): ms on a CPU and ms runnable but waiting for one
+ * (`/proc/PID/task/PID/schedstat`); the rest of the wall time it was asleep (nothing to do).
+ */
+async function mainThreadMs(pid: number | undefined): Promise<{ onCpu: number; waiting: number }> {
+  const [run, wait] = (await proc(pid, `task/${pid}/schedstat`)).split(" ").map(Number);
+  return { onCpu: (run || 0) / 1e6, waiting: (wait || 0) / 1e6 };
 }
 
 async function peakMiB(pid: number | undefined): Promise<number> {
@@ -94,6 +105,7 @@ try {
   await startChat(a, "alice@alice", c, "bob@bob");
 
   const cpu0 = await Promise.all([a, b, c].map((n) => cpuSeconds(n.pid)));
+  const main0 = await Promise.all([a, b, c].map((n) => mainThreadMs(n.pid)));
   const started = performance.now();
   const t = (await a.admin("send-file", { address: "bob@bob", path: src })) as FileTransfer;
   const offeredMs = performance.now() - started;
@@ -121,6 +133,21 @@ try {
   }, 600_000);
   const done = performance.now();
   const cpu1 = await Promise.all([a, b, c].map((n) => cpuSeconds(n.pid)));
+  const main1 = await Promise.all([a, b, c].map((n) => mainThreadMs(n.pid)));
+  const wallMs = done - started;
+  // Where each event loop's wall time went: a loop runnable nearly all the time and still slow is
+  // short of CPU (its own work, or a core taken by another process); one often asleep waits for
+  // something else (its input, a full window).
+  const mainThreads = Object.fromEntries(["alice", "relay", "bob"].map((n, i) => {
+    const onCpu = (main1[i].onCpu - main0[i].onCpu) / wallMs;
+    const waiting = (main1[i].waiting - main0[i].waiting) / wallMs;
+    const pct = (x: number) => Math.round(x * 100);
+    return [n, {
+      onCpu: pct(onCpu),
+      waitingForCpu: pct(waiting),
+      asleep: pct(1 - onCpu - waiting),
+    }];
+  }));
   const cpu = {
     alice: Math.round((cpu1[0] - cpu0[0]) * 10) / 10,
     relay: Math.round((cpu1[1] - cpu0[1]) * 10) / 10,
@@ -172,6 +199,11 @@ try {
       `relay ${perGib.relay}, bob ${perGib.bob}`,
   );
   console.log(
+    `main threads, % of the wall time on a CPU / runnable waiting for one / asleep: ` +
+      Object.entries(mainThreads).map(([n, m]) => `${n} ${m.onCpu}/${m.waitingForCpu}/${m.asleep}`)
+        .join(", "),
+  );
+  console.log(
     `plain HTTPS on loopback (Deno.serve TLS → fetch → file): ${https.toFixed(1)} MB/s; ` +
       `fedchat reaches ${(endToEnd / https * 100).toFixed(0)}% of it`,
   );
@@ -186,6 +218,7 @@ try {
     memoryMiB: memory,
     cpuSeconds: cpu,
     cpuSecondsPerGiB: perGib,
+    mainThreadPct: mainThreads,
     httpsMbPerSec: Math.round(https * 10) / 10,
     ratioToHttps: Math.round((endToEnd / https) * 100) / 100,
     targets: {

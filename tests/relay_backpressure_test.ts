@@ -4,7 +4,9 @@
  * the relay's bytes), the relay stops reading the sender's link instead of
  * piling chunks up in its memory, and resumes once the link drains, without
  * either link dropping (a held link's heartbeats wait unread; the silence
- * detector does not count the hold).
+ * detector does not count the hold). The sender's node meanwhile keeps its
+ * own unsent bytes under its pause mark (its client's next chunk waits for
+ * the link to drain), so it never stops reading the relay's link.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -73,6 +75,10 @@ Deno.test({
       assert.ok(after.made >= 3, `holds made: ${after.made}`);
       assert.equal((await relay.link("alice"))!.sinceMs, toAlice, "the held link never dropped");
       assert.equal((await relay.link("bob"))!.sinceMs, toBob, "the slow link never dropped");
+      // The sender's node waited for its link to drain before taking more chunks from alice's
+      // client (the forwarder's `sent`), so its own unsent bytes never reached the pause mark:
+      // it went on reading the relay's link (the receipts) through every hold.
+      assert.doesNotMatch(a.output, /stopped reading a connection: unsent bytes/);
     } finally {
       for (const n of nodes) await n.stop();
     }

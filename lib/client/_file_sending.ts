@@ -44,10 +44,68 @@ import { NODE_AEAD } from "./node_aead.ts";
 import { NODE_CHACHA20_POLY1305, sha256Sync } from "./node_file_cipher.ts";
 
 /**
- * `chunkSubmit` buffers kept for reuse per transfer: the node hands one back within the turn it
- * took it (once it is sealed onto the link), so the next chunk finds it.
+ * `chunkSubmit` buffers kept for reuse per transfer: the node hands one back once it is done
+ * with it (sealed onto its link, and that link is below its high-water mark).
  */
 const POOLED_MESSAGES = 2;
+/**
+ * Chunks handed to a node in this process and not handed back yet, at most, for all of a
+ * client's transfers together: the next one waits for one of them. That node hands a chunk back
+ * only once the link it went on is below its high-water mark (lib/federation forwarder, `sent`),
+ * so the link holds at most its high water plus this many chunks, under its pause mark (high
+ * water plus one frame): it goes on reading what comes back (the receipts that open the window).
+ * Counted only on a link that always hands back (`handsBack`), per connection (a reconnection
+ * starts again from zero); nothing handed back for `retryMs` also starts again from zero (a
+ * safety net: a pump never waits for good).
+ */
+export const MAX_LENT = 3;
+
+/** The chunks a client's transfers have handed to its node and not got back (see MAX_LENT). */
+export class LentChunks {
+  #count = 0;
+  #epoch = 0;
+  #atMs = 0;
+  #waiting = new Set<() => void>();
+
+  /**
+   * Reserves room for one more chunk and returns the token to give it back with, or null when
+   * the transfer must wait (`wake` then runs once one comes back). Reserved before the chunk is
+   * read: another transfer's pump cannot take the same room meanwhile.
+   */
+  take(nowMs: number, retryMs: number, wake: () => void): number | null {
+    if (this.#count >= MAX_LENT) {
+      if (nowMs - this.#atMs < retryMs) {
+        this.#waiting.add(wake);
+        return null;
+      }
+      this.reset();
+    }
+    this.#count++;
+    this.#atMs = nowMs;
+    return this.#epoch;
+  }
+
+  /** One handed back (ignored when lent before a reset). */
+  back(token: number, nowMs: number): void {
+    if (token !== this.#epoch) return;
+    this.#count--;
+    this.#atMs = nowMs;
+    this.#wake();
+  }
+
+  /** What is out is not waited for any more (a new connection, or nothing came back). */
+  reset(): void {
+    this.#epoch++;
+    this.#count = 0;
+    this.#wake();
+  }
+
+  #wake(): void {
+    const waiting = [...this.#waiting];
+    this.#waiting.clear();
+    for (const fn of waiting) fn();
+  }
+}
 
 /** Why a transfer stops when the file is not what was offered any more. */
 const CHANGED = "Cannot send file: it changed while it was being sent; send it again";
@@ -88,15 +146,25 @@ export class FileSending {
   #retryAtMs = 0;
   #dirty = false;
   #windowBytes: number;
+  /** Chunks handed to the node and not back yet, shared with the client's other transfers. */
+  #lent: LentChunks;
+  /** Woken while pumping (a chunk came back): pump again once done. */
+  #woken = false;
+  #wake = () => {
+    this.#woken = true;
+    if (!this.#pumping) void this.pump();
+  };
   #retryMs: number;
   #byChunkId: Map<string, FileSending>;
 
   constructor(
     ctx: FileContext,
     row: TransferRow,
-    { windowBytes, retryMs, byChunkId, mtimeMs = null }: {
+    { windowBytes, retryMs, byChunkId, mtimeMs = null, lent = new LentChunks() }: {
       windowBytes: number;
       retryMs: number;
+      /** Chunks handed to the node and not back yet, for all of this client's transfers. */
+      lent?: LentChunks;
       /** Where chunk envelope ids in flight are registered, to route results back. */
       byChunkId: Map<string, FileSending>;
       /** The file's modification time when it was offered, if known. */
@@ -104,6 +172,7 @@ export class FileSending {
     },
   ) {
     this.#byChunkId = byChunkId;
+    this.#lent = lent;
     this.#ctx = ctx;
     this.row = row;
     this.#manifest = e2e.decodeFileManifest(row.manifest);
@@ -192,11 +261,18 @@ export class FileSending {
   async pump(): Promise<void> {
     if (this.#pumping) return;
     this.#pumping = true;
+    this.#woken = false;
+    /** Room reserved for the chunk being read, until the node has it (then it gives it back). */
+    let token: number | null = null;
     try {
       while (
         this.row.state === "sending" && this.#ctx.connection.up &&
         this.#inflightBytes < this.#windowBytes && this.#ctx.clock.nowMs() >= this.#retryAtMs
       ) {
+        if (this.#ctx.connection.handsBack) {
+          token = this.#lent.take(this.#ctx.clock.nowMs(), this.#retryMs, this.#wake);
+          if (token === null) break;
+        }
         const index = this.#next();
         if (index === null) break;
         const plain = await this.#read(index);
@@ -208,7 +284,8 @@ export class FileSending {
         this.#inflightIdx.add(index);
         this.#inflightBytes += plain.length;
         // Sealed (synchronously, node:crypto) before the buffer is read into again.
-        await this.#sealAndSend(id, index, plain);
+        await this.#sealAndSend(id, index, plain, token);
+        token = null;
         // The read is synchronous: let the node write this chunk onto its link (its socket
         // writes wait for the next turn) before the next one, else a window's worth waits
         // unsent and the link's limit closes it.
@@ -222,8 +299,11 @@ export class FileSending {
       if (e instanceof FileChanged) this.fail(e.message, true);
       else this.fail(`Cannot send file: ${(e as Error).message}`);
     } finally {
+      if (token !== null) this.#lent.back(token, this.#ctx.clock.nowMs());
       this.#pumping = false;
     }
+    // A chunk came back while this pump was still running (sending the digest).
+    if (this.#woken) void this.pump();
   }
 
   /**
@@ -266,7 +346,13 @@ export class FileSending {
     });
   }
 
-  async #sealAndSend(id: Uint8Array, index: number, plain: Uint8Array): Promise<void> {
+  /** `token`: room reserved in the lent chunks (given back once the node hands the chunk back). */
+  async #sealAndSend(
+    id: Uint8Array,
+    index: number,
+    plain: Uint8Array,
+    token: number | null,
+  ): Promise<void> {
     const sealed = await this.#sealer.sealParts(index, plain);
     const now = this.#ctx.clock.nowMs();
     // Ciphertext and tag are copied once, into the client message (not into a chunk body, then
@@ -283,11 +369,13 @@ export class FileSending {
     }, chunkBodyParts({ fileId: this.#manifest.fileId, index, fileBytes: this.row.size }, sealed));
     const message = encodeChunkSubmitParts(parts, this.#messages.pop());
     // Not connected: the chunk stays in flight and goes again after the retry delay.
-    this.#ctx.connection.sendEncoded(message, () => {
+    const queued = this.#ctx.connection.sendEncoded(message, () => {
       if (this.#messages.length < POOLED_MESSAGES) {
         this.#messages.push(new Uint8Array(message.buffer));
       }
+      if (token !== null) this.#lent.back(token, this.#ctx.clock.nowMs());
     });
+    if (!queued && token !== null) this.#lent.back(token, now);
   }
 
   /** Takes what the receiver's node did with chunks. Returns true when something changed. */
@@ -332,6 +420,8 @@ export class FileSending {
   /** Sends again what waited too long (or everything, after a reconnection). */
   retry(all = false): void {
     const now = this.#ctx.clock.nowMs();
+    // A new connection: what the old one never handed back is not waited for.
+    if (all) this.#lent.reset();
     for (const [id, f] of this.#inflight) {
       if (all || now - f.sentAtMs >= this.#retryMs) {
         this.#forget(id, f);

@@ -26,12 +26,15 @@ import type { FileInner } from "./payload.ts";
 
 const CHUNK = 1024;
 
-async function setup(self: string, windowBytes = 8 * 1024 * 1024) {
+/** `handsBack`: the fake link says it hands every chunk back (kept in `lent` until a test does). */
+async function setup(self: string, windowBytes = 8 * 1024 * 1024, handsBack = false) {
   await Deno.mkdir(".tmp", { recursive: true });
   const dir = await Deno.makeTempDir({ dir: ".tmp", prefix: "file-one-pass-" });
   const store = new ClientStore(":memory:");
   const sent: FileInner[] = [];
   const submits: Uint8Array[] = [];
+  const lent: Array<() => void> = [];
+  const clock = new FakeClock();
   /** A client's file transfers on this store (a second one: the client restarted). */
   const make = () =>
     new FileTransfers({
@@ -42,14 +45,16 @@ async function setup(self: string, windowBytes = 8 * 1024 * 1024) {
           if (m.type === "chunkSubmit") submits.push(m.envelope!);
           return true;
         },
-        sendEncoded: (bytes: Uint8Array) => {
+        sendEncoded: (bytes: Uint8Array, consumed?: () => void) => {
           const m = decodeClientMessage(bytes);
-          if (m.type === "chunkSubmit") submits.push(m.envelope);
+          if (m.type === "chunkSubmit") submits.push(m.envelope.slice());
+          if (handsBack && consumed) lent.push(consumed);
           return true;
         },
         up: true,
+        handsBack,
       } as unknown as NodeConnection,
-      clock: new FakeClock(),
+      clock,
       log: SILENT_LOGGER,
       downloadsDir: join(dir, "downloads"),
       stagingDir: join(dir, "staging"),
@@ -69,7 +74,7 @@ async function setup(self: string, windowBytes = 8 * 1024 * 1024) {
     store.close();
     await Deno.remove(dir, { recursive: true });
   };
-  return { dir, store, files, sent, submits, cleanup, make };
+  return { dir, store, files, sent, submits, lent, clock, cleanup, make };
 }
 
 function apply(store: ClientStore, files: FileTransfers, peer: string, inner: FileInner): void {
@@ -237,8 +242,8 @@ Deno.test("v2 receiver: a second, different digest fails it; a digest from someo
 });
 
 /** Offers `plain` from alice, has bob accept, and answers chunks "stored" as they come. */
-async function sending(plain: Uint8Array, windowBytes: number) {
-  const t = await setup("alice@nodea", windowBytes);
+async function sending(plain: Uint8Array, windowBytes: number, handsBack = false) {
+  const t = await setup("alice@nodea", windowBytes, handsBack);
   const path = join(t.dir, "src.bin");
   await Deno.writeFile(path, plain);
   const view = await t.files.offer("bob@nodeb", { path });
@@ -406,6 +411,70 @@ Deno.test("a v1 offer from an older client (AES-256-GCM, digest up front) is sti
     await until("saved", () => t.store.transfer(id)?.state === "complete");
     assert.deepEqual(await Deno.readFile(t.store.transfer(id)!.path!), plain);
     assert.ok(!t.sent.some((m) => m.t === "file-digest"));
+  } finally {
+    await t.cleanup();
+  }
+});
+
+Deno.test("sender on a link that hands chunks back: at most three wait to come back, then the next waits", async () => {
+  const plain = data(8 * CHUNK, 7);
+  const t = await sending(plain, 8 * 1024 * 1024, true);
+  try {
+    await until("three chunks handed over", () => t.submits.length === 3);
+    // The window has room for all eight: what holds the fourth is the node not handing any back.
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(t.submits.length, 3);
+    t.lent.shift()!();
+    await until("a fourth once one came back", () => t.submits.length === 4);
+    await until("the rest, each handed back as it comes", () => {
+      t.lent.shift()?.();
+      return t.submits.length === 8;
+    });
+    await until("the digest is sent", () => t.sent.some((m) => m.t === "file-digest"));
+    t.answer();
+    await until("sent", () => t.state() === "sent");
+  } finally {
+    await t.cleanup();
+  }
+});
+
+Deno.test("sender on a link that hands chunks back: nothing back for the retry delay does not stop it for good", async () => {
+  const plain = data(5 * CHUNK, 8);
+  const t = await sending(plain, 8 * 1024 * 1024, true);
+  try {
+    await until("three chunks handed over", () => t.submits.length === 3);
+    // The node never hands them back (a bug, or a link that lost them): after the retry delay
+    // (5 s, on the client's clock) the next tick goes on (sending those three again first, as
+    // their receipts are late too, then waiting for three again).
+    t.clock.advance(5_000);
+    await until("more chunks", () => t.submits.length === 6);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(t.submits.length, 6);
+  } finally {
+    await t.cleanup();
+  }
+});
+
+Deno.test("sender on a link that hands chunks back: two transfers share the three", async () => {
+  const t = await setup("alice@nodea", 8 * 1024 * 1024, true);
+  try {
+    for (const [name, seed] of [["one.bin", 9], ["two.bin", 10]] as const) {
+      const path = join(t.dir, name);
+      await Deno.writeFile(path, data(6 * CHUNK, seed));
+      const view = await t.files.offer("bob@nodeb", { path });
+      apply(t.store, t.files, "bob@nodeb", { t: "file-accept", id: view.id });
+    }
+    await until("three chunks handed over", () => t.submits.length >= 3);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(
+      t.submits.length,
+      3,
+      `three for both together, not three each: ${t.submits.length}`,
+    );
+    await until("all twelve, each handed back as it comes", () => {
+      t.lent.shift()?.();
+      return t.submits.length === 12;
+    });
   } finally {
     await t.cleanup();
   }

@@ -31,7 +31,7 @@ import type { FileInner } from "./payload.ts";
 import { sanitizeFileName } from "./file_name.ts";
 import { checkFileOffer, DEFAULT_FILE_OFFER_LIMITS, type FileOfferLimits } from "./file_offer.ts";
 import { bitmapBytes, type FileContext } from "./_file_context.ts";
-import { FileSending } from "./_file_sending.ts";
+import { FileSending, LentChunks } from "./_file_sending.ts";
 import { FileReceiving, partPath } from "./_file_receiving.ts";
 
 /** Options of {@linkcode FileTransfers}. */
@@ -102,6 +102,8 @@ export class FileTransfers {
   /** Transfer id → the file's modification time when this run offered it. */
   #offeredMtimeMs = new Map<string, number>();
   #timer: ReturnType<typeof setInterval>;
+  /** Chunks handed to the node and not back yet, for all transfers together. */
+  #lent = new LentChunks();
 
   constructor(options: FileTransfersOptions) {
     this.#o = {
@@ -161,6 +163,7 @@ export class FileTransfers {
         retryMs: this.#o.retryMs,
         byChunkId: this.#byChunkId,
         mtimeMs: this.#offeredMtimeMs.get(row.id) ?? null,
+        lent: this.#lent,
       });
       this.#sending.set(row.id, s);
     }

@@ -237,6 +237,15 @@ export class NodeConnection {
    * `encodeChunkSubmitParts`); false when not connected. With `consumed`, the
    * caller means to reuse `bytes`: see `ClientLink.send`.
    */
+  /**
+   * Whether `sendEncoded`'s `consumed` always comes while connected (the
+   * in-process link, whose node calls it once its link to the next hop takes
+   * more): a sender may wait for it (see `ClientLink.handsBack`).
+   */
+  get handsBack(): boolean {
+    return this.#link?.handsBack === true;
+  }
+
   sendEncoded(bytes: Uint8Array, consumed?: () => void): boolean {
     if (!this.#link) return false;
     this.#flushAcks();

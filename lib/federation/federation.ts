@@ -155,6 +155,7 @@ export function createFederation(o: FederationOptions): Federation {
     nextHop: (dest) => router.nextHop(dest),
     reportHopFailure: (peer) => router.reportHopFailure(peer),
     forwarded: (from, hop) => links.holdReading(from, hop),
+    whenWritable: (peer, fn) => links.whenWritable(peer, fn),
     deliverLocal: (e, bytes, via) => local(e, bytes, via),
     alterForwarded: o.alterForwarded,
   });

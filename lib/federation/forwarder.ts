@@ -61,6 +61,11 @@ export interface ForwarderOptions {
    */
   forwarded?(fromPeer: NodeId, hop: NodeId): void;
   /**
+   * Calls `fn` once the link to `peer` takes more (now when it does, or when
+   * it is not up). A sent envelope's `sent` waits for it (see `sendEncoded`).
+   */
+  whenWritable?(peer: NodeId, fn: () => void): void;
+  /**
    * An envelope addressed to this node, proven (`viaPeer` is the neighbour that
    * handed it over, null when it was made here); `bytes` are without the proof.
    */
@@ -138,7 +143,9 @@ export class Forwarder {
    * (an answer goes back the way its question came, which is known to work).
    * `sent` is called once nothing here refers to `bytes` any more (proven and
    * written, or given up), when they are to be reused (a client's file chunk);
-   * until then they must not change. Not called when there is no route.
+   * until then they must not change. Not called when there is no route. When
+   * the link it went on is over its high-water mark, `sent` waits until that
+   * link drains (or goes down): the caller's next chunk waits with it.
    */
   sendEncoded(
     dest: NodeId,
@@ -175,11 +182,14 @@ export class Forwarder {
         hop = other !== hop ? other : undefined;
         if (!hop || !send(hop)) {
           if (hop) this.#o.reportHopFailure?.(hop);
+          hop = undefined;
           // Lost for this attempt: the outbox (or the client, for chunks) sends it again.
           this.#o.log.debug("own envelope not sent: no route at flush", { dest });
         }
       }
-      batch[i].sent?.();
+      const sent = batch[i].sent;
+      if (sent && hop && this.#o.whenWritable) this.#o.whenWritable(hop, sent);
+      else sent?.();
     }
   }
 

@@ -203,3 +203,42 @@ Deno.test("Forwarder says nothing is sent when there is no route, and gives up a
   // Its link refused it (the only hop): given up for this attempt, and the bytes are free again.
   assert.deepEqual(events, ["tried", "sent"]);
 });
+
+Deno.test("Forwarder hands an own envelope's bytes back only once the link it went on takes more", async () => {
+  const prov = testProvenances(ids);
+  const events: string[] = [];
+  const waiting: Array<() => void> = [];
+  const f = new Forwarder({
+    self: toNodeId("a"),
+    clock: new FakeClock(1_500),
+    log: SILENT_LOGGER,
+    provenance: prov.get(toNodeId("a"))!,
+    sendToPeer: () => true,
+    sendPartsToPeer: (p) => (events.push(`on ${p}`), true),
+    nextHop: () => toNodeId("b"),
+    // The link to b is over its high-water mark: what is handed to it waits for its drain.
+    whenWritable: (p, fn) => (events.push(`wait ${p}`), waiting.push(fn)),
+    deliverLocal: () => {},
+  });
+  const bytes = encodeEnvelope(sample());
+  f.sendEncoded(toNodeId("c"), bytes, undefined, () => events.push("sent"));
+  await Promise.resolve();
+  assert.deepEqual(events, ["on b", "wait b"], "written now, handed back later");
+  waiting.shift()!();
+  assert.deepEqual(events, ["on b", "wait b", "sent"]);
+  // Not written anywhere (no link took it): handed back at once, nothing to wait for.
+  const g = new Forwarder({
+    self: toNodeId("a"),
+    clock: new FakeClock(1_500),
+    log: SILENT_LOGGER,
+    provenance: prov.get(toNodeId("a"))!,
+    sendToPeer: () => false,
+    sendPartsToPeer: () => false,
+    nextHop: () => toNodeId("b"),
+    whenWritable: () => assert.fail("nothing was written: nothing waits"),
+    deliverLocal: () => {},
+  });
+  g.sendEncoded(toNodeId("c"), bytes, undefined, () => events.push("given up"));
+  await Promise.resolve();
+  assert.equal(events.at(-1), "given up");
+});

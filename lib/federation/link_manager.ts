@@ -156,6 +156,8 @@ export class LinkManager {
   /** Keys pinned for linked peers, kept in memory: provenance asks for them per envelope. */
   #pins = new Map<NodeId, Uint8Array>();
   #holds: ReadHolds;
+  /** Callbacks waiting for a link to be writable again (or to go down): see whenWritable. */
+  #drainWaiters = new Map<SecureChannel, Array<() => void>>();
 
   constructor(options: LinkManagerOptions) {
     this.#o = { heartbeatMs: 500, deadAfterMs: 2000, maxBackoffMs: 30_000, ...options };
@@ -203,6 +205,7 @@ export class LinkManager {
     this.#redial.stop();
     this.#holds.stop();
     for (const rt of this.#peers.values()) rt.channel?.close("node stopping");
+    for (const channel of [...this.#drainWaiters.keys()]) this.#drained(channel);
   }
 
   /** Peers whose link is up now. */
@@ -246,6 +249,29 @@ export class LinkManager {
   writable(peer: NodeId): boolean {
     const rt = this.#peers.get(peer);
     return rt?.state === "up" && rt.channel?.writable === true;
+  }
+
+  /**
+   * Calls `fn` once the link to `peer` takes more: now when it is writable (or
+   * not up: nothing waits for a link that is not there), else when it drains
+   * to its low-water mark or goes down, whichever comes first. The sender's
+   * own backpressure for file chunks (a client's next chunk waits for it), so
+   * its chunks wait in the client's window and not past the link's pause mark.
+   */
+  whenWritable(peer: NodeId, fn: () => void): void {
+    const channel = this.#peers.get(peer)?.channel;
+    if (!channel || this.#peers.get(peer)?.state !== "up" || channel.writable) return fn();
+    const list = this.#drainWaiters.get(channel);
+    if (list) list.push(fn);
+    else this.#drainWaiters.set(channel, [fn]);
+  }
+
+  /** `channel` drained or closed: what waited for it goes on. */
+  #drained(channel: SecureChannel): void {
+    const list = this.#drainWaiters.get(channel);
+    if (!list) return;
+    this.#drainWaiters.delete(channel);
+    for (const fn of list) fn();
   }
 
   /**
@@ -664,8 +690,12 @@ export class LinkManager {
       if (m.kind === "bye") return channel.close(`peer said bye: ${m.reason}`);
       this.#o.events.message(peer, m);
     };
-    channel.onDrain = () => this.#holds.drained(peer);
+    channel.onDrain = () => {
+      this.#holds.drained(peer);
+      this.#drained(channel);
+    };
     channel.onClose = (reason) => {
+      this.#drained(channel);
       if (rt.channel !== channel) return;
       rt.channel = null;
       this.#holds.down(peer);

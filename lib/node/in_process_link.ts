@@ -13,6 +13,8 @@ import type { ClientLink } from "../protocol/mod.ts";
 export class InProcessEnd implements ClientLink {
   peer!: InProcessEnd;
   open = true;
+  /** `consumed` always comes (see handOver), unless the link closes first. */
+  readonly handsBack = true;
   #handler: ClientLink["onMessage"] = null;
   #queue: Array<[Uint8Array, (() => void) | undefined]> = [];
   onClose: (reason: string) => void = () => {};

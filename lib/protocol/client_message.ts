@@ -583,6 +583,13 @@ export interface ClientLink {
    * reused.
    */
   send(bytes: Uint8Array, consumed?: () => void): void;
+  /**
+   * True when `consumed` is called for every send given one while the link is
+   * open (the in-process link: once the node is done with the bytes). A sender
+   * may then wait for it as backpressure (a file's next chunk); on other links
+   * it may never come.
+   */
+  readonly handsBack?: boolean;
   close(reason: string): void;
   /**
    * Takes a message. `keep` is given when the bytes are lent (sent with
