@@ -686,10 +686,15 @@ export class Delivery {
     const job: CommitJob = {
       write: () => {
         verdict = this.#admitUserEnvelope(e, origin);
-        if (verdict.store) row = this.#inboxAdd(e, bytes, origin, this.#o.clock.nowMs());
+        if (verdict.store) {
+          row = this.#inboxAdd(e, bytes, origin, this.#o.clock.nowMs());
+          // A copy of what was stored (the insert found it, its budget went back): answered as one.
+          if (!row) verdict = { store: false, status: "stored" };
+          return;
+        }
         // Refused or busy: nothing to flush for it, answered once committed. A copy of what was
         // stored keeps its `then`: "stored" again only once the first copy is flushed too.
-        else if (verdict.status !== "stored") job.then = undefined;
+        if (verdict.status !== "stored") job.then = undefined;
       },
       // Pushed to the user once committed; the receipt waits for the flush. Lost with the power,
       // the envelope comes again (no receipt went) and the client de-duplicates it.
@@ -923,17 +928,29 @@ export class Delivery {
     return this.#o.clock.nowMs() > e.expiresAtMs + this.#t.clockAllowanceMs;
   }
 
-  /** Gathers the facts and asks {@linkcode admit}; takes budget only when it will store. */
+  /**
+   * Gathers the facts and asks {@linkcode admit}; takes budget only when it
+   * will store. The id's history: the ids committed lately are in memory (a
+   * hit is certain); a miss is asked of the table only when the answer would
+   * not be to store it. A copy that would be stored is found by the insert
+   * itself ({@linkcode #inboxAdd}: the table's INSERT OR IGNORE is the
+   * authority), which gives its budget back: no read per new envelope.
+   */
   #admitUserEnvelope(e: UserEnvelope, origin: NodeId): Admission {
     const { name } = splitAddress(e.to);
     const kind = e.kind === "request" ? "request" : "message";
+    const id = envelopeIdHex(e.id);
     const base = {
       stale: this.#stale(e),
       recipientExists: this.#o.store.getAccount(name) !== undefined,
       policy: this.#o.store.contactPolicy(name, e.from),
-      alreadyDelivered: this.#o.store.wasDelivered(envelopeIdHex(e.id)),
+      alreadyDelivered: this.#o.store.recentlyDelivered(id),
     };
-    const pre = admit(kind, { ...base, ...OPEN_FACTS });
+    let pre = admit(kind, { ...base, ...OPEN_FACTS });
+    if (!pre.store && !base.alreadyDelivered && this.#o.store.wasDelivered(id)) {
+      base.alreadyDelivered = true;
+      pre = admit(kind, { ...base, ...OPEN_FACTS });
+    }
     if (base.alreadyDelivered) this.#returnPathMissed(origin);
     if (!pre.store) return this.#noted(pre, e, origin);
     const now = this.#o.clock.nowMs();
@@ -942,7 +959,13 @@ export class Delivery {
       ? b.requestRate(e.from, origin, now)
       : b.messageRate(origin, now);
     const room = withinRate && b.inboxTake(name, kindOf(e), encodedLength(e), origin, now);
-    return this.#noted(admit(kind, { ...base, withinRate, room }), e, origin);
+    const verdict = admit(kind, { ...base, withinRate, room });
+    if (!verdict.store && this.#o.store.wasDelivered(id)) {
+      // Over the rate or without room, but a copy of what was stored: the same answer again.
+      this.#returnPathMissed(origin);
+      return admit(kind, { ...base, alreadyDelivered: true, withinRate, room });
+    }
+    return this.#noted(verdict, e, origin);
   }
 
   /**
@@ -1070,7 +1093,11 @@ export class Delivery {
     return nowMs + lifetime + 2 * this.#t.clockAllowanceMs;
   }
 
-  /** Stores one envelope; returns its row, or undefined when its id was delivered before. */
+  /**
+   * Stores one envelope admitted with its budget; returns its row, or
+   * undefined when its id was delivered before (the insert found it: the
+   * budget goes back, and the path back counts as missed).
+   */
   #inboxAdd(
     e: UserEnvelope,
     bytes: Uint8Array,
@@ -1088,7 +1115,13 @@ export class Delivery {
       keepUntilMs: this.#keepUntil(e, now),
       origin,
     }]).get(id);
-    return seq === undefined ? undefined : { seq, id, owner, bytes, receivedAtMs: now };
+    if (seq === undefined) {
+      this.#o.budgets.inboxRelease(owner, kindOf(e), encodedLength(e));
+      this.#o.budgets.dedupRelease(origin);
+      this.#returnPathMissed(origin);
+      return undefined;
+    }
+    return { seq, id, owner, bytes, receivedAtMs: now };
   }
 
   /** Queues a receipt entry for `to` (the mailbox service answers through it too). */

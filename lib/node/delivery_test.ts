@@ -25,9 +25,11 @@ async function destination(
     sentEncoded?: (dest: NodeId, bytes: Uint8Array) => void;
     /** The store's disk flushes never end (what is acknowledged must not wait for one). */
     hangFlush?: boolean;
+    /** De-duplication ids kept in memory (the store's default unless said). */
+    recentIds?: number;
   } = {},
 ) {
-  const opened = openSqliteNodeStore(join(dir, "node.db"));
+  const opened = openSqliteNodeStore(join(dir, "node.db"), { recentIds: o.recentIds });
   const store = o.hangFlush
     ? new Proxy(opened, {
       get: (t, k) => k === "sync" ? () => new Promise<void>(() => {}) : Reflect.get(t, k, t),
@@ -243,5 +245,94 @@ Deno.test("Delivery: the recipient's acknowledgement answers 'stored' without wa
   } finally {
     e.close();
     await Deno.remove(dir2, { recursive: true });
+  }
+});
+
+Deno.test("Delivery: a sender blocked mid-stream is refused from the next envelope on, and allowed again at once", async () => {
+  const dir = await Deno.makeTempDir({ dir: await ensureTmp(), prefix: "delivery-" });
+  const d = await destination(dir);
+  try {
+    setUp(d.store);
+    const statusOf = async (n: number) => {
+      const m = message(n);
+      const before = d.receipts.length;
+      d.delivery.receiveLocal(m.e, m.bytes, ORIGIN);
+      await until(`the answer to ${n}`, () => d.receipts.length === before + 1);
+      return d.receipts[before].status;
+    };
+    assert.equal(await statusOf(20), "stored");
+    assert.equal(await statusOf(21), "stored");
+    // The policy was read (and kept in memory) for the envelopes above; the block replaces it.
+    d.store.setContactPolicy(BOB, "alice@na", "block");
+    assert.equal(await statusOf(22), "refused");
+    d.store.setContactPolicy(BOB, "alice@na", null);
+    assert.equal(await statusOf(23), "refused");
+    d.store.setContactPolicy(BOB, "alice@na", "allow");
+    assert.equal(await statusOf(24), "stored");
+    assert.deepEqual(
+      d.store.inboxFor(BOB, 0, 10).map((r) => r.id),
+      [20, 21, 24].map((n) => new Uint8Array(16).fill(n).toHex()),
+    );
+  } finally {
+    d.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("Delivery: a removed user's envelopes are 'no-such-user' at once; a user added after a miss is found at once", async () => {
+  const dir = await Deno.makeTempDir({ dir: await ensureTmp(), prefix: "delivery-" });
+  const d = await destination(dir);
+  try {
+    setUp(d.store);
+    const statusOf = async (n: number) => {
+      const m = message(n);
+      const before = d.receipts.length;
+      d.delivery.receiveLocal(m.e, m.bytes, ORIGIN);
+      await until(`the answer to ${n}`, () => d.receipts.length === before + 1);
+      return d.receipts[before].status;
+    };
+    assert.equal(await statusOf(30), "stored");
+    d.store.deleteAccount(BOB);
+    assert.equal(await statusOf(31), "no-such-user");
+    // Known not to exist (kept in memory), then added with its policy: found at once.
+    setUp(d.store);
+    assert.equal(await statusOf(32), "stored");
+  } finally {
+    d.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("Delivery: a copy that comes after its id left the memory of recent ids is still found by the table, answered 'stored' and not kept again", async () => {
+  const dir = await Deno.makeTempDir({ dir: await ensureTmp(), prefix: "delivery-" });
+  const d = await destination(dir, { recentIds: 2 });
+  try {
+    setUp(d.store);
+    for (const n of [40, 41, 42, 43]) {
+      const m = message(n);
+      d.delivery.receiveLocal(m.e, m.bytes, ORIGIN);
+    }
+    await until("four answers", () => d.receipts.length === 4);
+    const first = message(40);
+    assert.equal(d.store.recentlyDelivered(first.e.id.toHex()), false, "out of memory");
+    const pushed = d.events.length;
+    d.delivery.receiveLocal(first.e, first.bytes, ORIGIN);
+    await until("the copy's answer", () => d.receipts.length === 5);
+    assert.equal(d.receipts[4].status, "stored");
+    assert.equal(d.store.inboxFor(BOB, 0, 10).length, 4, "one row each");
+    assert.equal(
+      d.events.slice(pushed).filter((e) => e.kind === "inbox" && e.rows?.length).length,
+      0,
+      "the copy is not pushed again",
+    );
+    // A copy while the sender is blocked meanwhile: still the first answer ("stored"), from the
+    // table, not "refused" (the recipient has it).
+    d.store.setContactPolicy(BOB, "alice@na", "block");
+    d.delivery.receiveLocal(first.e, first.bytes, ORIGIN);
+    await until("the blocked copy's answer", () => d.receipts.length === 6);
+    assert.equal(d.receipts[5].status, "stored");
+  } finally {
+    d.close();
+    await Deno.remove(dir, { recursive: true });
   }
 });
