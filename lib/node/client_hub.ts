@@ -127,6 +127,21 @@ export class ClientHub {
   constructor(options: ClientHubOptions) {
     this.#o = options;
     options.delivery.onEvent((ev) => this.#onDeliveryEvent(ev));
+    options.delivery.earlyPush = {
+      ready: (owner) => {
+        const s = this.#sessions.get(owner);
+        return s !== undefined && !s.moreInbox && s.unacked < PUSH_BATCH;
+      },
+      // Not stored yet: no seq (the client goes by ids). Once stored, its row is past `pushedSeq`
+      // and a later read may push it again; the client knows its id and acknowledges it again.
+      push: (owner, id, envelope) => {
+        const s = this.#sessions.get(owner);
+        if (!s) return;
+        s.progressAtMs = this.#o.clock.nowMs();
+        s.unacked++;
+        this.#send(s, { type: "deliver", seq: 0, id, envelope });
+      },
+    };
     options.resources.subscribe(() => {
       for (const s of this.#sessions.values()) this.#sendCondition(s);
     });
@@ -561,7 +576,13 @@ export class ClientHub {
     s.unacked = Math.max(0, s.unacked - ids.length);
     s.progressAtMs = this.#o.clock.nowMs();
     // The client stored them before acknowledging: their receipts need not wait for our flush.
-    if (ids.length > 0) this.#o.delivery.acked(s.user, ids);
+    // Those pushed before they were stored and not written yet will have no row to delete.
+    const rows = ids.length > 0 ? this.#o.delivery.acked(s.user, ids) : ids;
+    if (rows.length === 0 && settled.length === 0) {
+      this.#push(s, true);
+      this.#pushChunks(s);
+      return;
+    }
     let gone: Array<{ kind: InboxKind; bytes: number }> = [];
     // Nobody waits for the delete to be flushed: lost with the power, the rows are pushed
     // again and the client knows their ids. Nor for its commit: it joins the next batch
@@ -569,7 +590,7 @@ export class ClientHub {
     // settled notice stays "out" until its row is deleted, so no read pushes it again.
     this.#o.committer.job({
       write: () => {
-        if (ids.length > 0) gone = this.#o.store.inboxDelete(s.user, ids);
+        if (rows.length > 0) gone = this.#o.store.inboxDelete(s.user, rows);
         if (settled.length > 0) this.#o.store.noticesDelete(s.user, settled);
       },
       committed: () => {

@@ -181,6 +181,47 @@ export interface DeliveryOptions {
    * every submission at once.
    */
   fastGraceMs?: number;
+  /**
+   * A message whose recipient's client can take it now is pushed before it
+   * is stored ({@linkcode Delivery.earlyPush}); default true.
+   */
+  pushFirst?: boolean;
+}
+
+/**
+ * How delivery pushes an envelope to its user's client before storing it
+ * (the client hub implements it).
+ */
+export interface EarlyPush {
+  /**
+   * Whether `owner`'s client is attached, nothing stored for it waits to be
+   * pushed, and its window has room: an envelope pushed now keeps the order.
+   */
+  ready(owner: UserName): boolean;
+  /** Pushes an envelope not stored yet (it has no inbox seq). */
+  push(owner: UserName, id: string, bytes: Uint8Array): void;
+}
+
+/** A user envelope that arrived in this turn, admitted at its end ({@linkcode Delivery}). */
+interface Arrival {
+  e: UserEnvelope;
+  bytes: Uint8Array;
+  origin: NodeId;
+  answer: (status: ReceiptStatus) => void;
+}
+
+/** An envelope pushed before it is stored. */
+interface EarlyEntry extends Arrival {
+  id: string;
+  owner: UserName;
+  pushedAtMs: number;
+  /** The client acknowledged it (it has it durably): answered "stored". */
+  acked: boolean;
+  /** What its write did: kept only its id (acked first), its row, or nothing (a copy). */
+  wrote?: "id" | "row" | "copy" | "gone";
+  row?: InboxRecord;
+  /** Answers "stored" once (the acknowledgement or the flush). */
+  stored: () => void;
 }
 
 /**
@@ -202,6 +243,11 @@ const MAX_REQUEST_BODY = 64 * 1024;
  * threads). Receipts are gathered for 10 ms anyway (receipt_batcher.ts).
  */
 const RECEIPT_FLUSH_MS = 50;
+/**
+ * How long an envelope pushed before it was stored waits for its client's
+ * acknowledgement before its row is written (then only its id is).
+ */
+const EARLY_WAIT_MS = 40;
 /** The outbox is checked for expired envelopes this often; inboxes and ids every minute. */
 const EXPIRY_MS = 1_000;
 const SWEEP_MS = 60_000;
@@ -249,6 +295,23 @@ export class Delivery {
    * the flush comes, whichever is first.
    */
   #awaitingAck = new Map<string, { owner: UserName; stored: () => void }>();
+  /** Ids of user envelopes queued for a commit the usual way (#storeThenPush) and not committed. */
+  #storing = new Set<string>();
+  /** The turn's arrivals that may be pushed before they are stored (#takeArrivals). */
+  #arrivals: Arrival[] = [];
+  /** Envelopes pushed to their user's client before they are stored, until their write commits. */
+  #early = new Map<string, EarlyEntry>();
+  /** Of those, the ones whose write has not run yet, in push order. */
+  #earlyQueue: EarlyEntry[] = [];
+  #earlyJobQueued = false;
+  #pushedFirst = 0;
+  #pushedFirstIdOnly = 0;
+
+  /**
+   * The client sessions' way of pushing an envelope before it is stored
+   * (set by the client hub); null: every envelope is stored first.
+   */
+  earlyPush: EarlyPush | null = null;
 
   constructor(options: DeliveryOptions) {
     this.#o = options;
@@ -302,9 +365,30 @@ export class Delivery {
 
   /**
    * `owner`'s client acknowledged these inbox ids: it stored them before it
-   * did, so their receipts go now instead of after this node's flush.
+   * did, so their receipts go now instead of after this node's flush. Returns
+   * the ids that may have an inbox row to delete: not those pushed before
+   * they were stored whose write has not run (it keeps only their id now).
    */
-  acked(owner: UserName, ids: readonly string[]): void {
+  acked(owner: UserName, ids: string[]): string[] {
+    if (this.#early.size > 0) {
+      const rows: string[] = [];
+      for (const id of ids) {
+        const x = this.#early.get(id);
+        if (x?.owner === owner && !x.acked) {
+          x.acked = true;
+          x.stored();
+        }
+        if (x?.owner !== owner || x.wrote !== undefined) rows.push(id);
+      }
+      this.#ackedStored(owner, ids);
+      return rows;
+    }
+    this.#ackedStored(owner, ids);
+    return ids;
+  }
+
+  /** Acknowledged ids whose rows are stored: answered "stored" now (#awaitingAck). */
+  #ackedStored(owner: UserName, ids: readonly string[]): void {
     if (this.#awaitingAck.size === 0) return;
     for (const id of ids) {
       const w = this.#awaitingAck.get(id);
@@ -326,12 +410,17 @@ export class Delivery {
     inFlight: number;
     awaitingReceipt: number;
     streamingChunks: number;
+    /** Since start: envelopes pushed before they were stored, and of those, kept as an id only. */
+    pushedFirst: number;
+    pushedFirstIdOnly: number;
   } {
     return {
       outboxInMemory: this.#outbox.inMemory,
       inFlight: this.#outbox.inFlight,
       awaitingReceipt: this.#fast.size,
       streamingChunks: this.#streaming.size,
+      pushedFirst: this.#pushedFirst,
+      pushedFirstIdOnly: this.#pushedFirstIdOnly,
     };
   }
 
@@ -669,9 +758,189 @@ export class Delivery {
     if (early.status === "expired" || early.status === "no-such-user") {
       return answer(this.#noted(early, e, origin).status);
     }
-    // The rest is decided inside the turn's transaction: the id's history is read there (a
-    // primary-key read under the transaction's lock, not one read transaction of its own per
-    // envelope), and the same transaction keeps the envelope and its id.
+    if (e.kind === "message" && mailbox === null && this.earlyPush && this.#o.pushFirst !== false) {
+      // Its recipient's client may take it before it is stored: decided at the end of the turn,
+      // for all of the turn's arrivals at once (#takeArrivals).
+      this.#arrivals.push({ e, bytes, origin, answer });
+      if (this.#arrivals.length === 1) queueMicrotask(() => this.#takeArrivals());
+      return;
+    }
+    this.#storeThenPush(e, bytes, origin, answer);
+  }
+
+  /**
+   * The turn's arrivals: a message whose recipient's client can take it now
+   * (attached, nothing stored waiting before it, room in its window) and
+   * whose id is new is admitted at once, pushed, and stored by one deferred
+   * write for the turn. Acknowledged by the client before that write runs (it
+   * stores before it acknowledges), only its id is kept; else its row is, and
+   * the flush answers it as usual. "stored" goes to its origin only at the
+   * acknowledgement or after the flush. A lost push (a crash here) is no
+   * loss: no receipt went, its origin sends it again. Anything else, and an
+   * id memory does not know as new, takes the usual way (#storeThenPush).
+   */
+  #takeArrivals(): void {
+    const arrivals = this.#arrivals;
+    this.#arrivals = [];
+    const push = this.earlyPush;
+    const store = this.#o.store;
+    const unknown: Arrival[] = [];
+    for (const a of arrivals) {
+      const id = envelopeIdHex(a.e.id);
+      if (
+        !push || this.#stopped || this.#early.has(id) || this.#storing.has(id) ||
+        store.recentlyDelivered(id) || !push.ready(splitAddress(a.e.to).name)
+      ) {
+        this.#storeThenPush(a.e, a.bytes, a.origin, a.answer);
+      } else unknown.push(a);
+    }
+    if (unknown.length === 0) return;
+    // Ids memory does not hold: the table says whether they are new (a primary-key read each; one
+    // read transaction for the turn's reads cost more here, its BEGIN and COMMIT included).
+    const seen = unknown.map((a) => store.wasDelivered(envelopeIdHex(a.e.id)));
+    const batch: EarlyEntry[] = [];
+    unknown.forEach((a, i) => {
+      const id = envelopeIdHex(a.e.id);
+      const owner = splitAddress(a.e.to).name;
+      // A copy (answered after the flush, as usual), or the client's window filled meanwhile.
+      if (seen[i] || this.#early.has(id) || !push!.ready(owner)) {
+        return this.#storeThenPush(a.e, a.bytes, a.origin, a.answer);
+      }
+      const verdict = this.#admitUserEnvelope(a.e, a.origin);
+      if (!verdict.store) {
+        if (verdict.status === "stored") {
+          return this.#storeThenPush(a.e, a.bytes, a.origin, a.answer);
+        }
+        return a.answer(verdict.status);
+      }
+      let answered = false;
+      const x: EarlyEntry = {
+        ...a,
+        id,
+        owner,
+        pushedAtMs: this.#o.clock.nowMs(),
+        acked: false,
+        stored: () => {
+          if (answered) return;
+          answered = true;
+          this.#awaitingAck.delete(id);
+          a.answer("stored");
+        },
+      };
+      this.#early.set(id, x);
+      this.#pushedFirst++;
+      batch.push(x);
+      push!.push(owner, id, a.bytes);
+    });
+    if (batch.length > 0) this.#writeEarly(batch);
+  }
+
+  /**
+   * Queues the write of envelopes pushed before they were stored: one
+   * deferred commit job at a time ({@linkcode #earlyJob}).
+   */
+  #writeEarly(entries: EarlyEntry[]): void {
+    for (const x of entries) this.#earlyQueue.push(x);
+    if (this.#earlyJobQueued) return;
+    this.#earlyJobQueued = true;
+    this.#o.committer.job(this.#earlyJob());
+  }
+
+  /**
+   * One deferred write of the envelopes pushed before they were stored: those
+   * the client acknowledged keep only their id; those pushed
+   * {@linkcode EARLY_WAIT_MS} ago or more keep their row; the others wait for
+   * the next job (the client's acknowledgement leaves it up to 20 ms after
+   * the push: lib/client/node_connection.ts, ACK_DELAY_MS).
+   */
+  #earlyJob(): CommitJob {
+    const store = this.#o.store;
+    const b = this.#o.budgets;
+    let batch: EarlyEntry[] = [];
+    const again = () => {
+      this.#earlyJobQueued = false;
+      if (this.#earlyQueue.length > 0) this.#writeEarly([]);
+    };
+    const job: CommitJob = {
+      write: () => {
+        const now = this.#o.clock.nowMs();
+        const ids: Array<{ id: string; keepUntilMs: number; origin: NodeId }> = [];
+        const rest: EarlyEntry[] = [];
+        batch = [];
+        for (const x of this.#earlyQueue) {
+          if (x.acked || now - x.pushedAtMs >= EARLY_WAIT_MS || this.#stopped) batch.push(x);
+          else rest.push(x);
+        }
+        this.#earlyQueue = rest;
+        for (const x of batch) {
+          if (!store.getAccount(x.owner)) {
+            x.wrote = "gone";
+          } else if (x.acked) {
+            x.wrote = "id";
+            ids.push({ id: x.id, keepUntilMs: this.#keepUntil(x.e, now), origin: x.origin });
+          } else {
+            x.row = this.#inboxAdd(x.e, x.bytes, x.origin, now);
+            x.wrote = x.row ? "row" : "copy";
+          }
+        }
+        if (ids.length > 0) store.markDelivered(ids);
+        // Nothing kept that anyone waits for: no flush of its own (the next one covers it).
+        if (!batch.some((x) => (x.wrote === "row" || x.wrote === "copy") && !x.acked)) {
+          job.then = undefined;
+        }
+      },
+      committed: () => {
+        for (const x of batch) {
+          this.#early.delete(x.id);
+          // Its row never written: the inbox's room is free again (its id keeps its budget).
+          if (x.wrote === "id") {
+            this.#pushedFirstIdOnly++;
+            b.inboxRelease(x.owner, kindOf(x.e), encodedLength(x.e));
+          }
+          if (x.wrote === "gone") {
+            b.inboxRelease(x.owner, kindOf(x.e), encodedLength(x.e));
+            b.dedupRelease(x.origin);
+          }
+          if (x.wrote === "row" && !x.acked) {
+            this.#awaitingAck.set(x.id, { owner: x.owner, stored: x.stored });
+          }
+        }
+        again();
+      },
+      then: () => {
+        for (const x of batch) if (x.wrote === "row" || x.wrote === "copy") x.stored();
+      },
+      flushWithinMs: RECEIPT_FLUSH_MS,
+      failed: (_kind, inStore) => {
+        for (const x of batch) {
+          this.#early.delete(x.id);
+          this.#awaitingAck.delete(x.id);
+          if (inStore || x.wrote === "copy") continue;
+          // Not kept: no receipt went unless the client had it; its origin sends it again.
+          b.inboxRelease(x.owner, kindOf(x.e), encodedLength(x.e));
+          b.dedupRelease(x.origin);
+        }
+        if (!inStore) again();
+      },
+      // It joins the next batch, or waits DEFER_MS.
+      defer: true,
+    };
+    return job;
+  }
+
+  /**
+   * The usual way of a user envelope: admitted inside the turn's transaction
+   * (the same transaction keeps the envelope and its id), pushed to its user
+   * once committed, answered once the client acknowledged it or the flush came.
+   */
+  #storeThenPush(
+    e: UserEnvelope,
+    bytes: Uint8Array,
+    origin: NodeId,
+    answer: (status: ReceiptStatus) => void,
+  ): void {
+    const id = envelopeIdHex(e.id);
+    this.#storing.add(id);
     let verdict: Admission | undefined;
     let row: InboxRecord | undefined;
     let answered = false;
@@ -699,6 +968,7 @@ export class Delivery {
       // Pushed to the user once committed; the receipt waits for the flush. Lost with the power,
       // the envelope comes again (no receipt went) and the client de-duplicates it.
       committed: () => {
+        this.#storing.delete(id);
         if (verdict!.store) {
           const owner = splitAddress(e.to).name;
           if (row) this.#awaitingAck.set(row.id, { owner, stored });
@@ -709,6 +979,7 @@ export class Delivery {
       // A client online acknowledges it sooner than that (the usual case): no flush of its own.
       flushWithinMs: RECEIPT_FLUSH_MS,
       failed: (_kind, inStore) => {
+        this.#storing.delete(id);
         if (row) this.#awaitingAck.delete(row.id);
         if (inStore || !verdict?.store) return;
         this.#o.budgets.inboxRelease(splitAddress(e.to).name, kindOf(e), encodedLength(e));

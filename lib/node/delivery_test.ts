@@ -226,7 +226,7 @@ Deno.test("Delivery: the recipient's acknowledgement answers 'stored' without wa
     d.delivery.acked("mallory" as UserName, [id]);
     await new Promise((r) => setTimeout(r, 30));
     assert.deepEqual(d.receipts, [], "another user's acknowledgement answers nothing");
-    d.delivery.acked(BOB, [id]);
+    assert.deepEqual(d.delivery.acked(BOB, [id]), [id], "its row is deleted");
     await until("the receipt", () => d.receipts.length === 1);
     assert.deepEqual(d.receipts, [{ to: ORIGIN, id, status: "stored" }]);
   } finally {
@@ -331,6 +331,109 @@ Deno.test("Delivery: a copy that comes after its id left the memory of recent id
     d.delivery.receiveLocal(first.e, first.bytes, ORIGIN);
     await until("the blocked copy's answer", () => d.receipts.length === 6);
     assert.equal(d.receipts[5].status, "stored");
+  } finally {
+    d.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/** Pushes before storing to a client that can always take them; records what was pushed. */
+function takeEarly(d: { delivery: { earlyPush: unknown } }, ready = () => true): string[] {
+  const pushed: string[] = [];
+  d.delivery.earlyPush = { ready, push: (_owner: UserName, id: string) => pushed.push(id) };
+  return pushed;
+}
+
+Deno.test("Delivery pushes a message its recipient's client can take before storing it: acknowledged first, only its id is kept, 'stored' goes at the acknowledgement, and a copy is not pushed again", async () => {
+  const dir = await Deno.makeTempDir({ dir: await ensureTmp(), prefix: "delivery-" });
+  const d = await destination(dir, { hangFlush: true });
+  try {
+    setUp(d.store);
+    const pushed = takeEarly(d);
+    const m = message(50);
+    const id = m.e.id.toHex();
+    d.delivery.receiveLocal(m.e, m.bytes, ORIGIN);
+    await until("the push", () => pushed.length === 1);
+    assert.deepEqual(pushed, [id]);
+    assert.equal(d.store.inboxFor(BOB, 0, 10).length, 0, "pushed before it is stored");
+    assert.deepEqual(d.receipts, [], "not answered before the acknowledgement");
+    assert.deepEqual(d.delivery.acked(BOB, [id]), [], "no row to delete: it will not be written");
+    await until("the receipt", () => d.receipts.length === 1);
+    assert.deepEqual(d.receipts, [{ to: ORIGIN, id, status: "stored" }]);
+    await until("its id kept", () => d.store.recentlyDelivered(id));
+    assert.equal(d.store.inboxFor(BOB, 0, 10).length, 0, "no row: the client has it");
+    assert.equal(d.delivery.view().pushedFirstIdOnly, 1);
+    d.delivery.receiveLocal(m.e, m.bytes, ORIGIN);
+    await new Promise((r) => setTimeout(r, 30));
+    assert.deepEqual(pushed, [id], "a copy is not pushed again");
+    assert.equal(d.store.inboxFor(BOB, 0, 10).length, 0);
+  } finally {
+    d.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("Delivery: a message pushed before it was stored and not acknowledged before its write keeps its row, and is answered only by the flush or the acknowledgement", async () => {
+  const dir = await Deno.makeTempDir({ dir: await ensureTmp(), prefix: "delivery-" });
+  const d = await destination(dir, { hangFlush: true });
+  try {
+    setUp(d.store);
+    const pushed = takeEarly(d);
+    const m = message(51);
+    const id = m.e.id.toHex();
+    d.delivery.receiveLocal(m.e, m.bytes, ORIGIN);
+    await until("its row", () => d.store.inboxFor(BOB, 0, 10).length === 1);
+    assert.deepEqual(pushed, [id]);
+    await new Promise((r) => setTimeout(r, 150));
+    assert.deepEqual(d.receipts, [], "the flush never ends: not answered");
+    assert.equal(
+      d.events.filter((e) => e.kind === "inbox" && e.rows?.length).length,
+      0,
+      "not pushed a second time when stored",
+    );
+    assert.deepEqual(d.delivery.acked(BOB, [id]), [id], "its row is deleted");
+    await until("the receipt", () => d.receipts.length === 1);
+    assert.deepEqual(d.receipts, [{ to: ORIGIN, id, status: "stored" }]);
+  } finally {
+    d.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+  // The flush answers it when no acknowledgement comes.
+  const dir2 = await Deno.makeTempDir({ dir: await ensureTmp(), prefix: "delivery-" });
+  const e = await destination(dir2);
+  try {
+    setUp(e.store);
+    takeEarly(e);
+    const m = message(52);
+    e.delivery.receiveLocal(m.e, m.bytes, ORIGIN);
+    await until("the receipt after the flush", () => e.receipts.length === 1);
+    assert.equal(e.receipts[0].status, "stored");
+    assert.equal(e.store.inboxFor(BOB, 0, 10).length, 1);
+  } finally {
+    e.close();
+    await Deno.remove(dir2, { recursive: true });
+  }
+});
+
+Deno.test("Delivery: a client that cannot take a message now gets it the usual way; refusals and copies of stored ids are never pushed first", async () => {
+  const dir = await Deno.makeTempDir({ dir: await ensureTmp(), prefix: "delivery-" });
+  const d = await destination(dir);
+  try {
+    setUp(d.store);
+    let ready = false;
+    const pushed = takeEarly(d, () => ready);
+    const m = message(53);
+    d.delivery.receiveLocal(m.e, m.bytes, ORIGIN);
+    await until("the usual push", () => d.events.some((e) => e.kind === "inbox" && e.rows?.length));
+    await until("the receipt", () => d.receipts.length === 1);
+    ready = true;
+    d.delivery.receiveLocal(m.e, m.bytes, ORIGIN);
+    const stranger = message(54, "mallory@na");
+    d.delivery.receiveLocal(stranger.e, stranger.bytes, ORIGIN);
+    await until("two more answers", () => d.receipts.length === 3);
+    assert.deepEqual(pushed, []);
+    assert.deepEqual(d.receipts.slice(1).map((r) => r.status).sort(), ["refused", "stored"]);
+    assert.equal(d.store.inboxFor(BOB, 0, 10).length, 1);
   } finally {
     d.close();
     await Deno.remove(dir, { recursive: true });
