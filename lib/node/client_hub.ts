@@ -95,6 +95,11 @@ interface Session {
    * client's acknowledgement: a read of the store skips them.
    */
   noticesOut: Set<string>;
+  /**
+   * Envelopes pushed before they were stored, not acknowledged: when one is
+   * stored after all (its row is reported), it is not pushed again.
+   */
+  early: Set<string>;
   /** Settled notices may wait in the store unpushed (false once a read came back short). */
   moreNotices: boolean;
 }
@@ -139,6 +144,7 @@ export class ClientHub {
         if (!s) return;
         s.progressAtMs = this.#o.clock.nowMs();
         s.unacked++;
+        s.early.add(id);
         this.#send(s, { type: "deliver", seq: 0, id, envelope });
       },
     };
@@ -284,6 +290,7 @@ export class ClientHub {
       chunkBytesOut: 0,
       chunkProgressAtMs: this.#o.clock.nowMs(),
       noticesOut: new Set(),
+      early: new Set(),
       moreNotices: true,
     };
     this.#sessions.set(user, s);
@@ -388,6 +395,16 @@ export class ClientHub {
    */
   #push(s: Session, afterAck = false, fresh?: PushRow[]): void {
     if (this.#sessions.get(s.user) !== s) return;
+    if (fresh && s.early.size > 0) {
+      // Stored after this session had it pushed before: counted in the window already. With
+      // nothing unpushed before it (no read pending), the next read starts after it.
+      const again: PushRow[] = [];
+      for (const r of fresh) {
+        if (!s.early.delete(r.id)) again.push(r);
+        else if (!s.moreInbox && r.seq > s.pushedSeq) s.pushedSeq = r.seq;
+      }
+      fresh = again;
+    }
     if (fresh && !s.moreInbox && s.unacked + fresh.length <= PUSH_BATCH) {
       for (const r of fresh) if (r.seq > s.pushedSeq) this.#pushRow(s, r);
       return;
@@ -574,6 +591,7 @@ export class ClientHub {
       else ids.push(id);
     }
     s.unacked = Math.max(0, s.unacked - ids.length);
+    if (s.early.size > 0) { for (const id of ids) s.early.delete(id); }
     s.progressAtMs = this.#o.clock.nowMs();
     // The client stored them before acknowledging: their receipts need not wait for our flush.
     // Those pushed before they were stored and not written yet will have no row to delete.

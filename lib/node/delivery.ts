@@ -890,6 +890,7 @@ export class Delivery {
         }
       },
       committed: () => {
+        const rows = new Map<UserName, InboxRecord[]>();
         for (const x of batch) {
           this.#early.delete(x.id);
           // Its row never written: the inbox's room is free again (its id keeps its budget).
@@ -903,8 +904,14 @@ export class Delivery {
           }
           if (x.wrote === "row" && !x.acked) {
             this.#awaitingAck.set(x.id, { owner: x.owner, stored: x.stored });
+            let list = rows.get(x.owner);
+            if (!list) rows.set(x.owner, list = []);
+            list.push(x.row!);
           }
         }
+        // Reported like any stored row: a client session that had it pushed does not get it again;
+        // one attached since (the push went to an older one) does.
+        for (const [owner, list] of rows) this.#emit({ kind: "inbox", owner, rows: list });
         again();
       },
       then: () => {
