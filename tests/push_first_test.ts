@@ -49,7 +49,7 @@ Deno.test("push first: an attached client gets a message before it is stored; ac
     await until("the push", () => delivers(alice.got).length === 1);
     assert.deepEqual(delivers(alice.got).map((d) => [d.id, d.seq]), [[m.id, 0]]);
     alice.ack([m.id]);
-    await until("its id kept", () => a.store.recentlyDelivered(m.id));
+    await until("its id kept", () => a.store.wasDelivered(m.id));
     assert.equal(a.store.inboxCount(ALICE), 0);
     assert.equal(a.delivery.view().pushedFirstIdOnly, 1);
     // A copy later: not pushed again.

@@ -777,7 +777,7 @@ export class Delivery {
    * the flush answers it as usual. "stored" goes to its origin only at the
    * acknowledgement or after the flush. A lost push (a crash here) is no
    * loss: no receipt went, its origin sends it again. Anything else, and an
-   * id memory does not know as new, takes the usual way (#storeThenPush).
+   * id the table knows (a copy), takes the usual way (#storeThenPush).
    */
   #takeArrivals(): void {
     const arrivals = this.#arrivals;
@@ -789,13 +789,13 @@ export class Delivery {
       const id = envelopeIdHex(a.e.id);
       if (
         !push || this.#stopped || this.#early.has(id) || this.#storing.has(id) ||
-        store.recentlyDelivered(id) || !push.ready(splitAddress(a.e.to).name)
+        !push.ready(splitAddress(a.e.to).name)
       ) {
         this.#storeThenPush(a.e, a.bytes, a.origin, a.answer);
       } else unknown.push(a);
     }
     if (unknown.length === 0) return;
-    // Ids memory does not hold: the table says whether they are new (a primary-key read each; one
+    // The table says whether they are new before they are pushed (a primary-key read each; one
     // read transaction for the turn's reads cost more here, its BEGIN and COMMIT included).
     const seen = unknown.map((a) => store.wasDelivered(envelopeIdHex(a.e.id)));
     const batch: EarlyEntry[] = [];
@@ -1208,10 +1208,9 @@ export class Delivery {
 
   /**
    * Gathers the facts and asks {@linkcode admit}; takes budget only when it
-   * will store. The id's history: the ids committed lately are in memory (a
-   * hit is certain); a miss is asked of the table only when the answer would
-   * not be to store it. A copy that would be stored is found by the insert
-   * itself ({@linkcode #inboxAdd}: the table's INSERT OR IGNORE is the
+   * will store. The id's history is asked of the table only when the answer
+   * would not be to store it; a copy that would be stored is found by the
+   * insert itself ({@linkcode #inboxAdd}: the table's INSERT OR IGNORE is the
    * authority), which gives its budget back: no read per new envelope.
    */
   #admitUserEnvelope(e: UserEnvelope, origin: NodeId): Admission {
@@ -1222,10 +1221,10 @@ export class Delivery {
       stale: this.#stale(e),
       recipientExists: this.#o.store.getAccount(name) !== undefined,
       policy: this.#o.store.contactPolicy(name, e.from),
-      alreadyDelivered: this.#o.store.recentlyDelivered(id),
+      alreadyDelivered: false,
     };
     let pre = admit(kind, { ...base, ...OPEN_FACTS });
-    if (!pre.store && !base.alreadyDelivered && this.#o.store.wasDelivered(id)) {
+    if (!pre.store && this.#o.store.wasDelivered(id)) {
       base.alreadyDelivered = true;
       pre = admit(kind, { ...base, ...OPEN_FACTS });
     }

@@ -113,13 +113,8 @@ export interface MessageStore {
    * until the row's `keepUntilMs`.
    */
   inboxAdd(rows: InboxAdd[]): Map<string, number>;
-  /** Tells whether an envelope id was already delivered here (memory first, then the table). */
+  /** Tells whether an envelope id was already delivered here. */
   wasDelivered(id: string): boolean;
-  /**
-   * Whether `id` is among the de-duplication ids committed lately and kept in
-   * memory: true is certain, false says nothing (ask {@linkcode wasDelivered}).
-   */
-  recentlyDelivered(id: string): boolean;
   /** Whether envelope `id` from node `origin` was delivered here (a receipt query's answer). */
   wasDeliveredFrom(id: string, origin: NodeId): boolean;
   /**

@@ -238,37 +238,6 @@ Deno.test("inboxAdd(): an envelope id is stored once (again later, or twice in o
   }
 });
 
-Deno.test("recentlyDelivered(): ids join the memory once their transaction commits, not after a rollback; the oldest leave it past its size, and the table still answers for them; purged ids leave it", () => {
-  const s = openSqliteNodeStore(":memory:", { recentIds: 2 });
-  try {
-    const origin = toNodeId("alice");
-    const mark = (id: string, keepUntilMs = 10_000) => ({ id, keepUntilMs, origin });
-    s.transaction(() => {
-      s.markDelivered([mark("a")]);
-      assert.equal(s.recentlyDelivered("a"), false, "not before the commit");
-    });
-    assert.equal(s.recentlyDelivered("a"), true);
-    assert.throws(() =>
-      s.transaction(() => {
-        s.markDelivered([mark("x")]);
-        throw new Error("rolled back");
-      })
-    );
-    assert.equal(s.recentlyDelivered("x"), false);
-    assert.equal(s.wasDelivered("x"), false);
-    s.markDelivered([mark("b"), mark("c", 5)]);
-    assert.equal(s.recentlyDelivered("a"), false, "the oldest left the memory");
-    assert.equal(s.wasDelivered("a"), true, "the table answers for it");
-    assert.equal(s.recentlyDelivered("c"), true);
-    s.purgeExpired(6, 100);
-    assert.equal(s.recentlyDelivered("c"), false, "purged from the table, gone from memory");
-    assert.equal(s.wasDelivered("c"), false);
-    assert.equal(s.recentlyDelivered("b"), true);
-  } finally {
-    s.close();
-  }
-});
-
 Deno.test("getAccount(): a name that was no account becomes one at once when added, and a deleted account is gone at once", () => {
   const s = openSqliteNodeStore(":memory:");
   try {

@@ -13,6 +13,9 @@ import type {
 } from "./message_store.ts";
 
 type Row = Record<string, unknown>;
+
+/** Names known not to be accounts, kept in memory (a hostile peer may name any). */
+const UNKNOWN_ACCOUNTS = 4_096;
 const bytesOrNull = (v: unknown) => (v ? new Uint8Array(v as Uint8Array) : null);
 
 function toAccount(r: Row): AccountRecord {
@@ -43,32 +46,12 @@ export interface WalSync {
   sync(): Promise<void>;
 }
 
-/** Options of {@linkcode messageStatements}. */
-export interface MessageStatementsOptions {
-  /**
-   * How many de-duplication ids committed lately are also kept in memory
-   * ({@linkcode MessageStore.recentlyDelivered}); the table answers for the rest.
-   */
-  recentIds?: number;
-}
-
-/** Default of {@linkcode MessageStatementsOptions.recentIds}: about 16 s at 1,000 msg/s. */
-export const RECENT_IDS = 16_384;
-
-/** Names known not to be accounts, kept in memory (a hostile peer may name any). */
-const UNKNOWN_ACCOUNTS = 4_096;
-
 /**
  * Prepares the message statements on an open database (WAL mode,
  * synchronous=FULL). Without `wal` (an in-memory database) `sync` has nothing
  * to flush.
  */
-export function messageStatements(
-  db: DatabaseSync,
-  wal?: WalSync,
-  options: MessageStatementsOptions = {},
-): MessageStore {
-  const { recentIds = RECENT_IDS } = options;
+export function messageStatements(db: DatabaseSync, wal?: WalSync): MessageStore {
   const q = {
     // Prepared once: exec() parses the statement text on every call.
     begin: db.prepare("BEGIN IMMEDIATE"),
@@ -169,21 +152,6 @@ export function messageStatements(
   // Policies likewise, bounded (least recently used go).
   const policies = new Map<string, ContactPolicy | null>();
   const POLICY_CACHE = 100_000;
-  // De-duplication ids committed lately, with their keep-until: a hit is certain (the row is in the
-  // table until purgeExpired deletes it, which deletes it here too); a miss says nothing. Ids
-  // written in the open transaction join them only once it commits.
-  const recent = new Map<string, number>();
-  let uncommitted: Array<[string, number]> = [];
-  const remember = (id: string, keepUntilMs: number) => {
-    if (depth > 0) uncommitted.push([id, keepUntilMs]);
-    else rememberCommitted(id, keepUntilMs);
-  };
-  const rememberCommitted = (id: string, keepUntilMs: number) => {
-    if (recentIds <= 0) return;
-    recent.delete(id);
-    recent.set(id, keepUntilMs);
-    if (recent.size > recentIds) recent.delete(recent.keys().next().value!);
-  };
   const store: MessageStore = {
     getAccount: (name) => {
       const known = accounts.get(name);
@@ -266,10 +234,10 @@ export function messageStatements(
         for (const r of rows) {
           // Notices are this node's own, one per outbox entry: no de-duplication record.
           // One statement: the INSERT OR IGNORE says whether the id was new (no SELECT first).
-          if (r.kind !== "notice") {
-            if (Number(q.markDelivered.run(r.id, r.keepUntilMs, r.origin).changes) !== 1) continue;
-            remember(r.id, r.keepUntilMs);
-          }
+          if (
+            r.kind !== "notice" &&
+            Number(q.markDelivered.run(r.id, r.keepUntilMs, r.origin).changes) !== 1
+          ) continue;
           const { lastInsertRowid } = q.inboxAdd.run(
             r.id,
             r.owner,
@@ -282,12 +250,7 @@ export function messageStatements(
         }
         return added;
       }),
-    wasDelivered: (id) => {
-      if (recent.has(id)) return true;
-      // Read outside a write (or inside one that has not written it): committed, or about to be.
-      return q.delivered.get(id) !== undefined;
-    },
-    recentlyDelivered: (id) => recent.has(id),
+    wasDelivered: (id) => q.delivered.get(id) !== undefined,
     wasDeliveredFrom: (id, origin) => q.deliveredFrom.get(id, origin) !== undefined,
     markDelivered: (rows) =>
       store.transaction(() => {
@@ -295,7 +258,6 @@ export function messageStatements(
         for (const r of rows) {
           if (Number(q.markDelivered.run(r.id, r.keepUntilMs, r.origin).changes) === 1) {
             added.add(r.id);
-            remember(r.id, r.keepUntilMs);
           }
         }
         return added;
@@ -337,7 +299,6 @@ export function messageStatements(
         });
         const delivered = (q.expiredDelivered.all(nowMs, limit) as Row[]).map((r) => {
           q.deleteDeliveredId.run(r.id as string);
-          recent.delete(r.id as string);
           return { origin: (r.origin as NodeId | null) ?? null };
         });
         q.expiredNotices.run(nowMs, limit);
@@ -365,12 +326,8 @@ export function messageStatements(
       try {
         const out = fn();
         q.commit.run();
-        const ids = uncommitted;
-        uncommitted = [];
-        for (const [id, keep] of ids) rememberCommitted(id, keep);
         return out;
       } catch (e) {
-        uncommitted = [];
         // SQLite rolls back by itself on some errors (a full disk): then there is nothing to roll
         // back, and a ROLLBACK would throw and hide the real error.
         if (db.isTransaction) q.rollback.run();

@@ -2,11 +2,7 @@
 import { DatabaseSync } from "node:sqlite";
 import type { NodeId } from "../ids.ts";
 import type { NodeStore, PeerRecord, PeerState } from "./node_store.ts";
-import {
-  messageStatements,
-  type MessageStatementsOptions,
-  type WalSync,
-} from "./sqlite_message_store.ts";
+import { messageStatements, type WalSync } from "./sqlite_message_store.ts";
 import { ORIGIN_PINS_SCHEMA, sqliteOriginPins } from "./sqlite_origin_pins.ts";
 import { MAILBOX_SCHEMA, mailboxStatements } from "./sqlite_mailbox_store.ts";
 
@@ -166,10 +162,7 @@ function walSync(path: string): WalSync & { close(): void } {
  *
  * @throws {Error} when the file is not a fedchat store of a known version
  */
-export function openSqliteNodeStore(
-  path: string,
-  options: MessageStatementsOptions = {},
-): NodeStore {
+export function openSqliteNodeStore(path: string): NodeStore {
   const db = new DatabaseSync(path);
   db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;");
   db.exec(SCHEMA);
@@ -211,7 +204,7 @@ export function openSqliteNodeStore(
   const originPins = sqliteOriginPins(db);
   const wal = path === ":memory:" ? undefined : walSync(path);
   return {
-    ...messageStatements(db, wal, options),
+    ...messageStatements(db, wal),
     ...mailboxStatements(db),
     originPins,
     getPeer(nodeId) {
