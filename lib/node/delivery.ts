@@ -217,6 +217,10 @@ interface EarlyEntry extends Arrival {
   pushedAtMs: number;
   /** The client acknowledged it (it has it durably): answered "stored". */
   acked: boolean;
+  /** "stored" went to its origin. */
+  answered: boolean;
+  /** The answers of copies that came before its write: "stored" with it. */
+  copies: Array<(status: ReceiptStatus) => void>;
   /** What its write did: kept only its id (acked first), its row, or nothing (a copy). */
   wrote?: "id" | "row" | "copy" | "gone";
   row?: InboxRecord;
@@ -787,9 +791,15 @@ export class Delivery {
     const unknown: Arrival[] = [];
     for (const a of arrivals) {
       const id = envelopeIdHex(a.e.id);
+      const pushed = this.#early.get(id);
+      if (pushed) {
+        // A copy of one pushed and not written yet: answered with it (no second row, no push).
+        pushed.copies.push(a.answer);
+        if (pushed.answered) a.answer("stored");
+        continue;
+      }
       if (
-        !push || this.#stopped || this.#early.has(id) || this.#storing.has(id) ||
-        !push.ready(splitAddress(a.e.to).name)
+        !push || this.#stopped || this.#storing.has(id) || !push.ready(splitAddress(a.e.to).name)
       ) {
         this.#storeThenPush(a.e, a.bytes, a.origin, a.answer);
       } else unknown.push(a);
@@ -813,18 +823,20 @@ export class Delivery {
         }
         return a.answer(verdict.status);
       }
-      let answered = false;
       const x: EarlyEntry = {
         ...a,
         id,
         owner,
         pushedAtMs: this.#o.clock.nowMs(),
         acked: false,
+        answered: false,
+        copies: [],
         stored: () => {
-          if (answered) return;
-          answered = true;
+          if (x.answered) return;
+          x.answered = true;
           this.#awaitingAck.delete(id);
           a.answer("stored");
+          for (const answer of x.copies) answer("stored");
         },
       };
       this.#early.set(id, x);
@@ -883,7 +895,9 @@ export class Delivery {
             x.wrote = x.row ? "row" : "copy";
           }
         }
-        if (ids.length > 0) store.markDelivered(ids);
+        // An id stored meanwhile by another way (its copy's row) holds that copy's budget already.
+        const fresh = ids.length > 0 ? store.markDelivered(ids) : undefined;
+        for (const x of batch) if (x.wrote === "id" && !fresh!.has(x.id)) x.wrote = "copy";
         // Nothing kept that anyone waits for: no flush of its own (the next one covers it).
         if (!batch.some((x) => (x.wrote === "row" || x.wrote === "copy") && !x.acked)) {
           job.then = undefined;
@@ -898,7 +912,7 @@ export class Delivery {
             this.#pushedFirstIdOnly++;
             b.inboxRelease(x.owner, kindOf(x.e), encodedLength(x.e));
           }
-          if (x.wrote === "gone") {
+          if (x.wrote === "gone" || (x.wrote === "copy" && x.acked)) {
             b.inboxRelease(x.owner, kindOf(x.e), encodedLength(x.e));
             b.dedupRelease(x.origin);
           }
@@ -922,7 +936,8 @@ export class Delivery {
         for (const x of batch) {
           this.#early.delete(x.id);
           this.#awaitingAck.delete(x.id);
-          if (inStore || x.wrote === "copy") continue;
+          // A copy found by the insert gave its budget back already.
+          if (inStore || (x.wrote === "copy" && !x.acked)) continue;
           // Not kept: no receipt went unless the client had it; its origin sends it again.
           b.inboxRelease(x.owner, kindOf(x.e), encodedLength(x.e));
           b.dedupRelease(x.origin);

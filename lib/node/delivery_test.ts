@@ -437,3 +437,31 @@ Deno.test("Delivery: a client that cannot take a message now gets it the usual w
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("Delivery: a copy of a message pushed before it was stored is answered with it, not stored or pushed a second time", async () => {
+  const dir = await Deno.makeTempDir({ dir: await ensureTmp(), prefix: "delivery-" });
+  const d = await destination(dir, { hangFlush: true });
+  try {
+    setUp(d.store);
+    const pushed = takeEarly(d);
+    const m = message(55);
+    const id = m.e.id.toHex();
+    d.delivery.receiveLocal(m.e, m.bytes, ORIGIN);
+    await until("the push", () => pushed.length === 1);
+    d.delivery.receiveLocal(m.e, m.bytes, ORIGIN);
+    await new Promise((r) => setTimeout(r, 10));
+    assert.equal(d.receipts.length, 0, "neither is answered before the acknowledgement");
+    d.delivery.acked(BOB, [id]);
+    await until("both answers", () => d.receipts.length === 2);
+    assert.deepEqual(d.receipts.map((r) => r.status), ["stored", "stored"]);
+    // A third copy after the acknowledgement, before the write: answered at once.
+    d.delivery.receiveLocal(m.e, m.bytes, ORIGIN);
+    await until("the third answer", () => d.receipts.length === 3);
+    await until("its id kept", () => d.store.wasDelivered(id));
+    assert.deepEqual(pushed, [id]);
+    assert.equal(d.store.inboxFor(BOB, 0, 10).length, 0);
+  } finally {
+    d.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
