@@ -60,6 +60,8 @@ Deno.test("fast lane: no receipt in time stores it in flight ('sent', not sent a
       inFlight: 1,
       awaitingReceipt: 0,
       streamingChunks: 0,
+      pushedFirst: 0,
+      pushedFirstIdOnly: 0,
     });
     // In flight from its first forward: the pump does not send it again before it is overdue.
     a.delivery.pump();

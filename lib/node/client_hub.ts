@@ -95,6 +95,11 @@ interface Session {
    * client's acknowledgement: a read of the store skips them.
    */
   noticesOut: Set<string>;
+  /**
+   * Envelopes pushed before they were stored, not acknowledged: when one is
+   * stored after all (its row is reported), it is not pushed again.
+   */
+  early: Set<string>;
   /** Settled notices may wait in the store unpushed (false once a read came back short). */
   moreNotices: boolean;
 }
@@ -127,6 +132,22 @@ export class ClientHub {
   constructor(options: ClientHubOptions) {
     this.#o = options;
     options.delivery.onEvent((ev) => this.#onDeliveryEvent(ev));
+    options.delivery.earlyPush = {
+      ready: (owner) => {
+        const s = this.#sessions.get(owner);
+        return s !== undefined && !s.moreInbox && s.unacked < PUSH_BATCH;
+      },
+      // Not stored yet: no seq (the client goes by ids). Once stored, its row is past `pushedSeq`
+      // and a later read may push it again; the client knows its id and acknowledges it again.
+      push: (owner, id, envelope) => {
+        const s = this.#sessions.get(owner);
+        if (!s) return;
+        s.progressAtMs = this.#o.clock.nowMs();
+        s.unacked++;
+        s.early.add(id);
+        this.#send(s, { type: "deliver", seq: 0, id, envelope });
+      },
+    };
     options.resources.subscribe(() => {
       for (const s of this.#sessions.values()) this.#sendCondition(s);
     });
@@ -272,6 +293,7 @@ export class ClientHub {
       chunkBytesOut: 0,
       chunkProgressAtMs: this.#o.clock.nowMs(),
       noticesOut: new Set(),
+      early: new Set(),
       moreNotices: true,
     };
     this.#sessions.set(user, s);
@@ -376,6 +398,16 @@ export class ClientHub {
    */
   #push(s: Session, afterAck = false, fresh?: PushRow[]): void {
     if (this.#sessions.get(s.user) !== s) return;
+    if (fresh && s.early.size > 0) {
+      // Stored after this session had it pushed before: counted in the window already. With
+      // nothing unpushed before it (no read pending), the next read starts after it.
+      const again: PushRow[] = [];
+      for (const r of fresh) {
+        if (!s.early.delete(r.id)) again.push(r);
+        else if (!s.moreInbox && r.seq > s.pushedSeq) s.pushedSeq = r.seq;
+      }
+      fresh = again;
+    }
     if (fresh && !s.moreInbox && s.unacked + fresh.length <= PUSH_BATCH) {
       for (const r of fresh) if (r.seq > s.pushedSeq) this.#pushRow(s, r);
       return;
@@ -562,9 +594,16 @@ export class ClientHub {
       else ids.push(id);
     }
     s.unacked = Math.max(0, s.unacked - ids.length);
+    if (s.early.size > 0) { for (const id of ids) s.early.delete(id); }
     s.progressAtMs = this.#o.clock.nowMs();
     // The client stored them before acknowledging: their receipts need not wait for our flush.
-    if (ids.length > 0) this.#o.delivery.acked(s.user, ids);
+    // Those pushed before they were stored and not written yet will have no row to delete.
+    const rows = ids.length > 0 ? this.#o.delivery.acked(s.user, ids) : ids;
+    if (rows.length === 0 && settled.length === 0) {
+      this.#push(s, true);
+      this.#pushChunks(s);
+      return;
+    }
     let gone: Array<{ kind: InboxKind; bytes: number }> = [];
     // Nobody waits for the delete to be flushed: lost with the power, the rows are pushed
     // again and the client knows their ids. Nor for its commit: it joins the next batch
@@ -572,7 +611,7 @@ export class ClientHub {
     // settled notice stays "out" until its row is deleted, so no read pushes it again.
     this.#o.committer.job({
       write: () => {
-        if (ids.length > 0) gone = this.#o.store.inboxDelete(s.user, ids);
+        if (rows.length > 0) gone = this.#o.store.inboxDelete(s.user, rows);
         if (settled.length > 0) this.#o.store.noticesDelete(s.user, settled);
       },
       committed: () => {

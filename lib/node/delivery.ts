@@ -181,6 +181,51 @@ export interface DeliveryOptions {
    * every submission at once.
    */
   fastGraceMs?: number;
+  /**
+   * A message whose recipient's client can take it now is pushed before it
+   * is stored ({@linkcode Delivery.earlyPush}); default true.
+   */
+  pushFirst?: boolean;
+}
+
+/**
+ * How delivery pushes an envelope to its user's client before storing it
+ * (the client hub implements it).
+ */
+export interface EarlyPush {
+  /**
+   * Whether `owner`'s client is attached, nothing stored for it waits to be
+   * pushed, and its window has room: an envelope pushed now keeps the order.
+   */
+  ready(owner: UserName): boolean;
+  /** Pushes an envelope not stored yet (it has no inbox seq). */
+  push(owner: UserName, id: string, bytes: Uint8Array): void;
+}
+
+/** A user envelope that arrived in this turn, admitted at its end ({@linkcode Delivery}). */
+interface Arrival {
+  e: UserEnvelope;
+  bytes: Uint8Array;
+  origin: NodeId;
+  answer: (status: ReceiptStatus) => void;
+}
+
+/** An envelope pushed before it is stored. */
+interface EarlyEntry extends Arrival {
+  id: string;
+  owner: UserName;
+  pushedAtMs: number;
+  /** The client acknowledged it (it has it durably): answered "stored". */
+  acked: boolean;
+  /** "stored" went to its origin. */
+  answered: boolean;
+  /** The answers of copies that came before its write: "stored" with it. */
+  copies: Array<(status: ReceiptStatus) => void>;
+  /** What its write did: kept only its id (acked first), its row, or nothing (a copy). */
+  wrote?: "id" | "row" | "copy" | "gone";
+  row?: InboxRecord;
+  /** Answers "stored" once (the acknowledgement or the flush). */
+  stored: () => void;
 }
 
 /**
@@ -202,6 +247,11 @@ const MAX_REQUEST_BODY = 64 * 1024;
  * threads). Receipts are gathered for 10 ms anyway (receipt_batcher.ts).
  */
 const RECEIPT_FLUSH_MS = 50;
+/**
+ * How long an envelope pushed before it was stored waits for its client's
+ * acknowledgement before its row is written (then only its id is).
+ */
+const EARLY_WAIT_MS = 40;
 /** The outbox is checked for expired envelopes this often; inboxes and ids every minute. */
 const EXPIRY_MS = 1_000;
 const SWEEP_MS = 60_000;
@@ -249,6 +299,23 @@ export class Delivery {
    * the flush comes, whichever is first.
    */
   #awaitingAck = new Map<string, { owner: UserName; stored: () => void }>();
+  /** Ids of user envelopes queued for a commit the usual way (#storeThenPush) and not committed. */
+  #storing = new Set<string>();
+  /** The turn's arrivals that may be pushed before they are stored (#takeArrivals). */
+  #arrivals: Arrival[] = [];
+  /** Envelopes pushed to their user's client before they are stored, until their write commits. */
+  #early = new Map<string, EarlyEntry>();
+  /** Of those, the ones whose write has not run yet, in push order. */
+  #earlyQueue: EarlyEntry[] = [];
+  #earlyJobQueued = false;
+  #pushedFirst = 0;
+  #pushedFirstIdOnly = 0;
+
+  /**
+   * The client sessions' way of pushing an envelope before it is stored
+   * (set by the client hub); null: every envelope is stored first.
+   */
+  earlyPush: EarlyPush | null = null;
 
   constructor(options: DeliveryOptions) {
     this.#o = options;
@@ -302,9 +369,30 @@ export class Delivery {
 
   /**
    * `owner`'s client acknowledged these inbox ids: it stored them before it
-   * did, so their receipts go now instead of after this node's flush.
+   * did, so their receipts go now instead of after this node's flush. Returns
+   * the ids that may have an inbox row to delete: not those pushed before
+   * they were stored whose write has not run (it keeps only their id now).
    */
-  acked(owner: UserName, ids: readonly string[]): void {
+  acked(owner: UserName, ids: string[]): string[] {
+    if (this.#early.size > 0) {
+      const rows: string[] = [];
+      for (const id of ids) {
+        const x = this.#early.get(id);
+        if (x?.owner === owner && !x.acked) {
+          x.acked = true;
+          x.stored();
+        }
+        if (x?.owner !== owner || x.wrote !== undefined) rows.push(id);
+      }
+      this.#ackedStored(owner, ids);
+      return rows;
+    }
+    this.#ackedStored(owner, ids);
+    return ids;
+  }
+
+  /** Acknowledged ids whose rows are stored: answered "stored" now (#awaitingAck). */
+  #ackedStored(owner: UserName, ids: readonly string[]): void {
     if (this.#awaitingAck.size === 0) return;
     for (const id of ids) {
       const w = this.#awaitingAck.get(id);
@@ -326,12 +414,17 @@ export class Delivery {
     inFlight: number;
     awaitingReceipt: number;
     streamingChunks: number;
+    /** Since start: envelopes pushed before they were stored, and of those, kept as an id only. */
+    pushedFirst: number;
+    pushedFirstIdOnly: number;
   } {
     return {
       outboxInMemory: this.#outbox.inMemory,
       inFlight: this.#outbox.inFlight,
       awaitingReceipt: this.#fast.size,
       streamingChunks: this.#streaming.size,
+      pushedFirst: this.#pushedFirst,
+      pushedFirstIdOnly: this.#pushedFirstIdOnly,
     };
   }
 
@@ -669,9 +762,207 @@ export class Delivery {
     if (early.status === "expired" || early.status === "no-such-user") {
       return answer(this.#noted(early, e, origin).status);
     }
-    // The rest is decided inside the turn's transaction: the id's history is read there (a
-    // primary-key read under the transaction's lock, not one read transaction of its own per
-    // envelope), and the same transaction keeps the envelope and its id.
+    if (e.kind === "message" && mailbox === null && this.earlyPush && this.#o.pushFirst !== false) {
+      // Its recipient's client may take it before it is stored: decided at the end of the turn,
+      // for all of the turn's arrivals at once (#takeArrivals).
+      this.#arrivals.push({ e, bytes, origin, answer });
+      if (this.#arrivals.length === 1) queueMicrotask(() => this.#takeArrivals());
+      return;
+    }
+    this.#storeThenPush(e, bytes, origin, answer);
+  }
+
+  /**
+   * The turn's arrivals: a message whose recipient's client can take it now
+   * (attached, nothing stored waiting before it, room in its window) and
+   * whose id is new is admitted at once, pushed, and stored by one deferred
+   * write for the turn. Acknowledged by the client before that write runs (it
+   * stores before it acknowledges), only its id is kept; else its row is, and
+   * the flush answers it as usual. "stored" goes to its origin only at the
+   * acknowledgement or after the flush. A lost push (a crash here) is no
+   * loss: no receipt went, its origin sends it again. Anything else, and an
+   * id the table knows (a copy), takes the usual way (#storeThenPush).
+   */
+  #takeArrivals(): void {
+    const arrivals = this.#arrivals;
+    this.#arrivals = [];
+    const push = this.earlyPush;
+    const store = this.#o.store;
+    const unknown: Arrival[] = [];
+    for (const a of arrivals) {
+      const id = envelopeIdHex(a.e.id);
+      const pushed = this.#early.get(id);
+      if (pushed) {
+        // A copy of one pushed and not written yet: answered with it (no second row, no push).
+        pushed.copies.push(a.answer);
+        if (pushed.answered) a.answer("stored");
+        continue;
+      }
+      if (
+        !push || this.#stopped || this.#storing.has(id) || !push.ready(splitAddress(a.e.to).name)
+      ) {
+        this.#storeThenPush(a.e, a.bytes, a.origin, a.answer);
+      } else unknown.push(a);
+    }
+    if (unknown.length === 0) return;
+    // The table says whether they are new before they are pushed (a primary-key read each; one
+    // read transaction for the turn's reads cost more here, its BEGIN and COMMIT included).
+    const seen = unknown.map((a) => store.wasDelivered(envelopeIdHex(a.e.id)));
+    const batch: EarlyEntry[] = [];
+    unknown.forEach((a, i) => {
+      const id = envelopeIdHex(a.e.id);
+      const owner = splitAddress(a.e.to).name;
+      // A copy (answered after the flush, as usual), or the client's window filled meanwhile.
+      if (seen[i] || this.#early.has(id) || !push!.ready(owner)) {
+        return this.#storeThenPush(a.e, a.bytes, a.origin, a.answer);
+      }
+      const verdict = this.#admitUserEnvelope(a.e, a.origin);
+      if (!verdict.store) {
+        if (verdict.status === "stored") {
+          return this.#storeThenPush(a.e, a.bytes, a.origin, a.answer);
+        }
+        return a.answer(verdict.status);
+      }
+      const x: EarlyEntry = {
+        ...a,
+        id,
+        owner,
+        pushedAtMs: this.#o.clock.nowMs(),
+        acked: false,
+        answered: false,
+        copies: [],
+        stored: () => {
+          if (x.answered) return;
+          x.answered = true;
+          this.#awaitingAck.delete(id);
+          a.answer("stored");
+          for (const answer of x.copies) answer("stored");
+        },
+      };
+      this.#early.set(id, x);
+      this.#pushedFirst++;
+      batch.push(x);
+      push!.push(owner, id, a.bytes);
+    });
+    if (batch.length > 0) this.#writeEarly(batch);
+  }
+
+  /**
+   * Queues the write of envelopes pushed before they were stored: one
+   * deferred commit job at a time ({@linkcode #earlyJob}).
+   */
+  #writeEarly(entries: EarlyEntry[]): void {
+    for (const x of entries) this.#earlyQueue.push(x);
+    if (this.#earlyJobQueued) return;
+    this.#earlyJobQueued = true;
+    this.#o.committer.job(this.#earlyJob());
+  }
+
+  /**
+   * One deferred write of the envelopes pushed before they were stored: those
+   * the client acknowledged keep only their id; those pushed
+   * {@linkcode EARLY_WAIT_MS} ago or more keep their row; the others wait for
+   * the next job (the client's acknowledgement leaves it up to 20 ms after
+   * the push: lib/client/node_connection.ts, ACK_DELAY_MS).
+   */
+  #earlyJob(): CommitJob {
+    const store = this.#o.store;
+    const b = this.#o.budgets;
+    let batch: EarlyEntry[] = [];
+    const again = () => {
+      this.#earlyJobQueued = false;
+      if (this.#earlyQueue.length > 0) this.#writeEarly([]);
+    };
+    const job: CommitJob = {
+      write: () => {
+        const now = this.#o.clock.nowMs();
+        const ids: Array<{ id: string; keepUntilMs: number; origin: NodeId }> = [];
+        const rest: EarlyEntry[] = [];
+        batch = [];
+        for (const x of this.#earlyQueue) {
+          if (x.acked || now - x.pushedAtMs >= EARLY_WAIT_MS || this.#stopped) batch.push(x);
+          else rest.push(x);
+        }
+        this.#earlyQueue = rest;
+        for (const x of batch) {
+          if (!store.getAccount(x.owner)) {
+            x.wrote = "gone";
+          } else if (x.acked) {
+            x.wrote = "id";
+            ids.push({ id: x.id, keepUntilMs: this.#keepUntil(x.e, now), origin: x.origin });
+          } else {
+            x.row = this.#inboxAdd(x.e, x.bytes, x.origin, now);
+            x.wrote = x.row ? "row" : "copy";
+          }
+        }
+        // An id stored meanwhile by another way (its copy's row) holds that copy's budget already.
+        const fresh = ids.length > 0 ? store.markDelivered(ids) : undefined;
+        for (const x of batch) if (x.wrote === "id" && !fresh!.has(x.id)) x.wrote = "copy";
+        // Nothing kept that anyone waits for: no flush of its own (the next one covers it).
+        if (!batch.some((x) => (x.wrote === "row" || x.wrote === "copy") && !x.acked)) {
+          job.then = undefined;
+        }
+      },
+      committed: () => {
+        const rows = new Map<UserName, InboxRecord[]>();
+        for (const x of batch) {
+          this.#early.delete(x.id);
+          // Its row never written: the inbox's room is free again (its id keeps its budget).
+          if (x.wrote === "id") {
+            this.#pushedFirstIdOnly++;
+            b.inboxRelease(x.owner, kindOf(x.e), encodedLength(x.e));
+          }
+          if (x.wrote === "gone" || (x.wrote === "copy" && x.acked)) {
+            b.inboxRelease(x.owner, kindOf(x.e), encodedLength(x.e));
+            b.dedupRelease(x.origin);
+          }
+          if (x.wrote === "row" && !x.acked) {
+            this.#awaitingAck.set(x.id, { owner: x.owner, stored: x.stored });
+            let list = rows.get(x.owner);
+            if (!list) rows.set(x.owner, list = []);
+            list.push(x.row!);
+          }
+        }
+        // Reported like any stored row: a client session that had it pushed does not get it again;
+        // one attached since (the push went to an older one) does.
+        for (const [owner, list] of rows) this.#emit({ kind: "inbox", owner, rows: list });
+        again();
+      },
+      then: () => {
+        for (const x of batch) if (x.wrote === "row" || x.wrote === "copy") x.stored();
+      },
+      flushWithinMs: RECEIPT_FLUSH_MS,
+      failed: (_kind, inStore) => {
+        for (const x of batch) {
+          this.#early.delete(x.id);
+          this.#awaitingAck.delete(x.id);
+          // A copy found by the insert gave its budget back already.
+          if (inStore || (x.wrote === "copy" && !x.acked)) continue;
+          // Not kept: no receipt went unless the client had it; its origin sends it again.
+          b.inboxRelease(x.owner, kindOf(x.e), encodedLength(x.e));
+          b.dedupRelease(x.origin);
+        }
+        if (!inStore) again();
+      },
+      // It joins the next batch, or waits DEFER_MS.
+      defer: true,
+    };
+    return job;
+  }
+
+  /**
+   * The usual way of a user envelope: admitted inside the turn's transaction
+   * (the same transaction keeps the envelope and its id), pushed to its user
+   * once committed, answered once the client acknowledged it or the flush came.
+   */
+  #storeThenPush(
+    e: UserEnvelope,
+    bytes: Uint8Array,
+    origin: NodeId,
+    answer: (status: ReceiptStatus) => void,
+  ): void {
+    const id = envelopeIdHex(e.id);
+    this.#storing.add(id);
     let verdict: Admission | undefined;
     let row: InboxRecord | undefined;
     let answered = false;
@@ -686,14 +977,20 @@ export class Delivery {
     const job: CommitJob = {
       write: () => {
         verdict = this.#admitUserEnvelope(e, origin);
-        if (verdict.store) row = this.#inboxAdd(e, bytes, origin, this.#o.clock.nowMs());
+        if (verdict.store) {
+          row = this.#inboxAdd(e, bytes, origin, this.#o.clock.nowMs());
+          // A copy of what was stored (the insert found it, its budget went back): answered as one.
+          if (!row) verdict = { store: false, status: "stored" };
+          return;
+        }
         // Refused or busy: nothing to flush for it, answered once committed. A copy of what was
         // stored keeps its `then`: "stored" again only once the first copy is flushed too.
-        else if (verdict.status !== "stored") job.then = undefined;
+        if (verdict.status !== "stored") job.then = undefined;
       },
       // Pushed to the user once committed; the receipt waits for the flush. Lost with the power,
       // the envelope comes again (no receipt went) and the client de-duplicates it.
       committed: () => {
+        this.#storing.delete(id);
         if (verdict!.store) {
           const owner = splitAddress(e.to).name;
           if (row) this.#awaitingAck.set(row.id, { owner, stored });
@@ -704,6 +1001,7 @@ export class Delivery {
       // A client online acknowledges it sooner than that (the usual case): no flush of its own.
       flushWithinMs: RECEIPT_FLUSH_MS,
       failed: (_kind, inStore) => {
+        this.#storing.delete(id);
         if (row) this.#awaitingAck.delete(row.id);
         if (inStore || !verdict?.store) return;
         this.#o.budgets.inboxRelease(splitAddress(e.to).name, kindOf(e), encodedLength(e));
@@ -923,17 +1221,28 @@ export class Delivery {
     return this.#o.clock.nowMs() > e.expiresAtMs + this.#t.clockAllowanceMs;
   }
 
-  /** Gathers the facts and asks {@linkcode admit}; takes budget only when it will store. */
+  /**
+   * Gathers the facts and asks {@linkcode admit}; takes budget only when it
+   * will store. The id's history is asked of the table only when the answer
+   * would not be to store it; a copy that would be stored is found by the
+   * insert itself ({@linkcode #inboxAdd}: the table's INSERT OR IGNORE is the
+   * authority), which gives its budget back: no read per new envelope.
+   */
   #admitUserEnvelope(e: UserEnvelope, origin: NodeId): Admission {
     const { name } = splitAddress(e.to);
     const kind = e.kind === "request" ? "request" : "message";
+    const id = envelopeIdHex(e.id);
     const base = {
       stale: this.#stale(e),
       recipientExists: this.#o.store.getAccount(name) !== undefined,
       policy: this.#o.store.contactPolicy(name, e.from),
-      alreadyDelivered: this.#o.store.wasDelivered(envelopeIdHex(e.id)),
+      alreadyDelivered: false,
     };
-    const pre = admit(kind, { ...base, ...OPEN_FACTS });
+    let pre = admit(kind, { ...base, ...OPEN_FACTS });
+    if (!pre.store && this.#o.store.wasDelivered(id)) {
+      base.alreadyDelivered = true;
+      pre = admit(kind, { ...base, ...OPEN_FACTS });
+    }
     if (base.alreadyDelivered) this.#returnPathMissed(origin);
     if (!pre.store) return this.#noted(pre, e, origin);
     const now = this.#o.clock.nowMs();
@@ -942,7 +1251,13 @@ export class Delivery {
       ? b.requestRate(e.from, origin, now)
       : b.messageRate(origin, now);
     const room = withinRate && b.inboxTake(name, kindOf(e), encodedLength(e), origin, now);
-    return this.#noted(admit(kind, { ...base, withinRate, room }), e, origin);
+    const verdict = admit(kind, { ...base, withinRate, room });
+    if (!verdict.store && this.#o.store.wasDelivered(id)) {
+      // Over the rate or without room, but a copy of what was stored: the same answer again.
+      this.#returnPathMissed(origin);
+      return admit(kind, { ...base, alreadyDelivered: true, withinRate, room });
+    }
+    return this.#noted(verdict, e, origin);
   }
 
   /**
@@ -1070,7 +1385,11 @@ export class Delivery {
     return nowMs + lifetime + 2 * this.#t.clockAllowanceMs;
   }
 
-  /** Stores one envelope; returns its row, or undefined when its id was delivered before. */
+  /**
+   * Stores one envelope admitted with its budget; returns its row, or
+   * undefined when its id was delivered before (the insert found it: the
+   * budget goes back, and the path back counts as missed).
+   */
   #inboxAdd(
     e: UserEnvelope,
     bytes: Uint8Array,
@@ -1088,7 +1407,13 @@ export class Delivery {
       keepUntilMs: this.#keepUntil(e, now),
       origin,
     }]).get(id);
-    return seq === undefined ? undefined : { seq, id, owner, bytes, receivedAtMs: now };
+    if (seq === undefined) {
+      this.#o.budgets.inboxRelease(owner, kindOf(e), encodedLength(e));
+      this.#o.budgets.dedupRelease(origin);
+      this.#returnPathMissed(origin);
+      return undefined;
+    }
+    return { seq, id, owner, bytes, receivedAtMs: now };
   }
 
   /** Queues a receipt entry for `to` (the mailbox service answers through it too). */

@@ -224,7 +224,7 @@ Deno.test("Delivery: the recipient's acknowledgement answers 'stored' without wa
     d.delivery.acked("mallory" as UserName, [id]);
     await new Promise((r) => setTimeout(r, 30));
     assert.deepEqual(d.receipts, [], "another user's acknowledgement answers nothing");
-    d.delivery.acked(BOB, [id]);
+    assert.deepEqual(d.delivery.acked(BOB, [id]), [id], "its row is deleted");
     await until("the receipt", () => d.receipts.length === 1);
     assert.deepEqual(d.receipts, [{ to: ORIGIN, id, status: "stored" }]);
   } finally {
@@ -243,5 +243,225 @@ Deno.test("Delivery: the recipient's acknowledgement answers 'stored' without wa
   } finally {
     e.close();
     await Deno.remove(dir2, { recursive: true });
+  }
+});
+
+Deno.test("Delivery: a sender blocked mid-stream is refused from the next envelope on, and allowed again at once", async () => {
+  const dir = await Deno.makeTempDir({ dir: await ensureTmp(), prefix: "delivery-" });
+  const d = await destination(dir);
+  try {
+    setUp(d.store);
+    const statusOf = async (n: number) => {
+      const m = message(n);
+      const before = d.receipts.length;
+      d.delivery.receiveLocal(m.e, m.bytes, ORIGIN);
+      await until(`the answer to ${n}`, () => d.receipts.length === before + 1);
+      return d.receipts[before].status;
+    };
+    assert.equal(await statusOf(20), "stored");
+    assert.equal(await statusOf(21), "stored");
+    // The policy was read (and kept in memory) for the envelopes above; the block replaces it.
+    d.store.setContactPolicy(BOB, "alice@na", "block");
+    assert.equal(await statusOf(22), "refused");
+    d.store.setContactPolicy(BOB, "alice@na", null);
+    assert.equal(await statusOf(23), "refused");
+    d.store.setContactPolicy(BOB, "alice@na", "allow");
+    assert.equal(await statusOf(24), "stored");
+    assert.deepEqual(
+      d.store.inboxFor(BOB, 0, 10).map((r) => r.id),
+      [20, 21, 24].map((n) => new Uint8Array(16).fill(n).toHex()),
+    );
+  } finally {
+    d.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("Delivery: a removed user's envelopes are 'no-such-user' at once; a user added after a miss is found at once", async () => {
+  const dir = await Deno.makeTempDir({ dir: await ensureTmp(), prefix: "delivery-" });
+  const d = await destination(dir);
+  try {
+    setUp(d.store);
+    const statusOf = async (n: number) => {
+      const m = message(n);
+      const before = d.receipts.length;
+      d.delivery.receiveLocal(m.e, m.bytes, ORIGIN);
+      await until(`the answer to ${n}`, () => d.receipts.length === before + 1);
+      return d.receipts[before].status;
+    };
+    assert.equal(await statusOf(30), "stored");
+    d.store.deleteAccount(BOB);
+    assert.equal(await statusOf(31), "no-such-user");
+    // Known not to exist (kept in memory), then added with its policy: found at once.
+    setUp(d.store);
+    assert.equal(await statusOf(32), "stored");
+  } finally {
+    d.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("Delivery: a copy is found by the table (the insert's own check), answered 'stored' and not kept again, even after a block", async () => {
+  const dir = await Deno.makeTempDir({ dir: await ensureTmp(), prefix: "delivery-" });
+  const d = await destination(dir);
+  try {
+    setUp(d.store);
+    for (const n of [40, 41, 42, 43]) {
+      const m = message(n);
+      d.delivery.receiveLocal(m.e, m.bytes, ORIGIN);
+    }
+    await until("four answers", () => d.receipts.length === 4);
+    const first = message(40);
+    const pushed = d.events.length;
+    d.delivery.receiveLocal(first.e, first.bytes, ORIGIN);
+    await until("the copy's answer", () => d.receipts.length === 5);
+    assert.equal(d.receipts[4].status, "stored");
+    assert.equal(d.store.inboxFor(BOB, 0, 10).length, 4, "one row each");
+    assert.equal(
+      d.events.slice(pushed).filter((e) => e.kind === "inbox" && e.rows?.length).length,
+      0,
+      "the copy is not pushed again",
+    );
+    // A copy while the sender is blocked meanwhile: still the first answer ("stored"), from the
+    // table, not "refused" (the recipient has it).
+    d.store.setContactPolicy(BOB, "alice@na", "block");
+    d.delivery.receiveLocal(first.e, first.bytes, ORIGIN);
+    await until("the blocked copy's answer", () => d.receipts.length === 6);
+    assert.equal(d.receipts[5].status, "stored");
+  } finally {
+    d.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/** Pushes before storing to a client that can always take them; records what was pushed. */
+function takeEarly(d: { delivery: { earlyPush: unknown } }, ready = () => true): string[] {
+  const pushed: string[] = [];
+  d.delivery.earlyPush = { ready, push: (_owner: UserName, id: string) => pushed.push(id) };
+  return pushed;
+}
+
+Deno.test("Delivery pushes a message its recipient's client can take before storing it: acknowledged first, only its id is kept, 'stored' goes at the acknowledgement, and a copy is not pushed again", async () => {
+  const dir = await Deno.makeTempDir({ dir: await ensureTmp(), prefix: "delivery-" });
+  const d = await destination(dir, { hangFlush: true });
+  try {
+    setUp(d.store);
+    const pushed = takeEarly(d);
+    const m = message(50);
+    const id = m.e.id.toHex();
+    d.delivery.receiveLocal(m.e, m.bytes, ORIGIN);
+    await until("the push", () => pushed.length === 1);
+    assert.deepEqual(pushed, [id]);
+    assert.equal(d.store.inboxFor(BOB, 0, 10).length, 0, "pushed before it is stored");
+    assert.deepEqual(d.receipts, [], "not answered before the acknowledgement");
+    assert.deepEqual(d.delivery.acked(BOB, [id]), [], "no row to delete: it will not be written");
+    await until("the receipt", () => d.receipts.length === 1);
+    assert.deepEqual(d.receipts, [{ to: ORIGIN, id, status: "stored" }]);
+    await until("its id kept", () => d.store.wasDelivered(id));
+    assert.equal(d.store.inboxFor(BOB, 0, 10).length, 0, "no row: the client has it");
+    assert.equal(d.delivery.view().pushedFirstIdOnly, 1);
+    d.delivery.receiveLocal(m.e, m.bytes, ORIGIN);
+    await new Promise((r) => setTimeout(r, 30));
+    assert.deepEqual(pushed, [id], "a copy is not pushed again");
+    assert.equal(d.store.inboxFor(BOB, 0, 10).length, 0);
+  } finally {
+    d.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("Delivery: a message pushed before it was stored and not acknowledged before its write keeps its row, and is answered only by the flush or the acknowledgement", async () => {
+  const dir = await Deno.makeTempDir({ dir: await ensureTmp(), prefix: "delivery-" });
+  const d = await destination(dir, { hangFlush: true });
+  try {
+    setUp(d.store);
+    const pushed = takeEarly(d);
+    const m = message(51);
+    const id = m.e.id.toHex();
+    d.delivery.receiveLocal(m.e, m.bytes, ORIGIN);
+    await until("its row", () => d.store.inboxFor(BOB, 0, 10).length === 1);
+    assert.deepEqual(pushed, [id]);
+    await new Promise((r) => setTimeout(r, 150));
+    assert.deepEqual(d.receipts, [], "the flush never ends: not answered");
+    // Reported once stored, as any row: the session that had it pushed skips it (client_hub.ts), a
+    // session attached since gets it.
+    assert.deepEqual(
+      d.events.flatMap((e) => e.kind === "inbox" ? (e.rows ?? []).map((r) => r.id) : []),
+      [id],
+    );
+    assert.deepEqual(d.delivery.acked(BOB, [id]), [id], "its row is deleted");
+    await until("the receipt", () => d.receipts.length === 1);
+    assert.deepEqual(d.receipts, [{ to: ORIGIN, id, status: "stored" }]);
+  } finally {
+    d.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+  // The flush answers it when no acknowledgement comes.
+  const dir2 = await Deno.makeTempDir({ dir: await ensureTmp(), prefix: "delivery-" });
+  const e = await destination(dir2);
+  try {
+    setUp(e.store);
+    takeEarly(e);
+    const m = message(52);
+    e.delivery.receiveLocal(m.e, m.bytes, ORIGIN);
+    await until("the receipt after the flush", () => e.receipts.length === 1);
+    assert.equal(e.receipts[0].status, "stored");
+    assert.equal(e.store.inboxFor(BOB, 0, 10).length, 1);
+  } finally {
+    e.close();
+    await Deno.remove(dir2, { recursive: true });
+  }
+});
+
+Deno.test("Delivery: a client that cannot take a message now gets it the usual way; refusals and copies of stored ids are never pushed first", async () => {
+  const dir = await Deno.makeTempDir({ dir: await ensureTmp(), prefix: "delivery-" });
+  const d = await destination(dir);
+  try {
+    setUp(d.store);
+    let ready = false;
+    const pushed = takeEarly(d, () => ready);
+    const m = message(53);
+    d.delivery.receiveLocal(m.e, m.bytes, ORIGIN);
+    await until("the usual push", () => d.events.some((e) => e.kind === "inbox" && e.rows?.length));
+    await until("the receipt", () => d.receipts.length === 1);
+    ready = true;
+    d.delivery.receiveLocal(m.e, m.bytes, ORIGIN);
+    const stranger = message(54, "mallory@na");
+    d.delivery.receiveLocal(stranger.e, stranger.bytes, ORIGIN);
+    await until("two more answers", () => d.receipts.length === 3);
+    assert.deepEqual(pushed, []);
+    assert.deepEqual(d.receipts.slice(1).map((r) => r.status).sort(), ["refused", "stored"]);
+    assert.equal(d.store.inboxFor(BOB, 0, 10).length, 1);
+  } finally {
+    d.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("Delivery: a copy of a message pushed before it was stored is answered with it, not stored or pushed a second time", async () => {
+  const dir = await Deno.makeTempDir({ dir: await ensureTmp(), prefix: "delivery-" });
+  const d = await destination(dir, { hangFlush: true });
+  try {
+    setUp(d.store);
+    const pushed = takeEarly(d);
+    const m = message(55);
+    const id = m.e.id.toHex();
+    d.delivery.receiveLocal(m.e, m.bytes, ORIGIN);
+    await until("the push", () => pushed.length === 1);
+    d.delivery.receiveLocal(m.e, m.bytes, ORIGIN);
+    await new Promise((r) => setTimeout(r, 10));
+    assert.equal(d.receipts.length, 0, "neither is answered before the acknowledgement");
+    d.delivery.acked(BOB, [id]);
+    await until("both answers", () => d.receipts.length === 2);
+    assert.deepEqual(d.receipts.map((r) => r.status), ["stored", "stored"]);
+    // A third copy after the acknowledgement, before the write: answered at once.
+    d.delivery.receiveLocal(m.e, m.bytes, ORIGIN);
+    await until("the third answer", () => d.receipts.length === 3);
+    await until("its id kept", () => d.store.wasDelivered(id));
+    assert.deepEqual(pushed, [id]);
+    assert.equal(d.store.inboxFor(BOB, 0, 10).length, 0);
+  } finally {
+    d.close();
+    await Deno.remove(dir, { recursive: true });
   }
 });

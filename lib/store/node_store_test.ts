@@ -237,3 +237,30 @@ Deno.test("inboxAdd(): an envelope id is stored once (again later, or twice in o
     s.close();
   }
 });
+
+Deno.test("getAccount(): a name that was no account becomes one at once when added, and a deleted account is gone at once", () => {
+  const s = openSqliteNodeStore(":memory:");
+  try {
+    const carol = "carol" as UserName;
+    assert.equal(s.getAccount(carol), undefined);
+    const account = {
+      name: carol,
+      publicKey: null,
+      enrollHash: null,
+      bundle: null,
+      listed: true,
+      createdAtMs: 1,
+    };
+    s.putAccount(account);
+    assert.equal(s.getAccount(carol)?.name, carol);
+    s.putAccount({ ...account, bundle: new Uint8Array([1]) });
+    assert.deepEqual(s.getAccount(carol)?.bundle, new Uint8Array([1]));
+    s.setContactPolicy(carol, "alice@na", "allow");
+    assert.equal(s.contactPolicy(carol, "alice@na"), "allow");
+    s.deleteAccount(carol);
+    assert.equal(s.getAccount(carol), undefined);
+    assert.equal(s.contactPolicy(carol, "alice@na"), null);
+  } finally {
+    s.close();
+  }
+});

@@ -13,6 +13,9 @@ import type {
 } from "./message_store.ts";
 
 type Row = Record<string, unknown>;
+
+/** Names known not to be accounts, kept in memory (a hostile peer may name any). */
+const UNKNOWN_ACCOUNTS = 4_096;
 const bytesOrNull = (v: unknown) => (v ? new Uint8Array(v as Uint8Array) : null);
 
 function toAccount(r: Row): AccountRecord {
@@ -141,22 +144,32 @@ export function messageStatements(db: DatabaseSync, wal?: WalSync): MessageStore
     contact: db.prepare("SELECT policy FROM contacts WHERE owner = ? AND address = ?"),
   };
   let depth = 0;
-  // Accounts are few and read for every envelope: kept in memory, written through.
-  const accounts = new Map<string, AccountRecord | null>();
+  // Accounts are few and read for every envelope: all of them kept in memory once read, written
+  // through (every write of the table is a method below). Names that are not accounts are kept
+  // too, bounded (oldest go), so a peer naming random users cannot crowd the real ones out.
+  const accounts = new Map<string, AccountRecord>();
+  const unknown = new Set<string>();
   // Policies likewise, bounded (least recently used go).
   const policies = new Map<string, ContactPolicy | null>();
   const POLICY_CACHE = 100_000;
   const store: MessageStore = {
     getAccount: (name) => {
-      if (accounts.has(name)) return accounts.get(name) ?? undefined;
+      const known = accounts.get(name);
+      if (known || unknown.has(name)) return known;
       const r = q.getAccount.get(name) as Row | undefined;
-      const a = r ? toAccount(r) : null;
-      if (accounts.size < 10_000) accounts.set(name, a);
-      return a ?? undefined;
+      if (r) {
+        const a = toAccount(r);
+        accounts.set(name, a);
+        return a;
+      }
+      unknown.add(name);
+      if (unknown.size > UNKNOWN_ACCOUNTS) unknown.delete(unknown.values().next().value!);
+      return undefined;
     },
     listAccounts: () => (q.listAccounts.all() as Row[]).map(toAccount),
     putAccount: (a) => {
       accounts.delete(a.name);
+      unknown.delete(a.name);
       q.putAccount.run(
         a.name,
         a.publicKey,
@@ -169,6 +182,7 @@ export function messageStatements(db: DatabaseSync, wal?: WalSync): MessageStore
     deleteAccount: (name) =>
       store.transaction(() => {
         accounts.delete(name);
+        unknown.delete(name);
         for (const k of [...policies.keys()]) if (k.startsWith(`${name}\n`)) policies.delete(k);
         q.deleteAccount.run(name);
         q.deleteInboxOf.run(name);
