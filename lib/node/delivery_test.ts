@@ -132,9 +132,7 @@ Deno.test("Delivery keeps an envelope once, answers a copy 'stored', and still k
 });
 
 Deno.test("Delivery answers refusals from the turn's transaction and keeps nothing for them", async () => {
-  const dir = await Deno.makeTempDir({ dir: await ensureTmp(), prefix: "delivery-" });
-  const d = await destination(dir);
-  try {
+  await withDestination(async (d) => {
     setUp(d.store);
     const stranger = message(2, "mallory@na");
     const nobody = { ...message(3), e: { ...message(3).e, to: toAddress("carol@nb") } } as {
@@ -153,10 +151,7 @@ Deno.test("Delivery answers refusals from the turn's transaction and keeps nothi
     assert.equal(status.get(fine.e.id.toHex()), "stored");
     assert.deepEqual(d.store.inboxFor(BOB, 0, 10).map((r) => r.id), [fine.e.id.toHex()]);
     assert.equal(d.store.wasDelivered(stranger.e.id.toHex()), false);
-  } finally {
-    d.close();
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("Delivery: an envelope receipted just before its expiry is delivered, not expired, while its delete waits", async () => {
@@ -204,6 +199,25 @@ Deno.test("Delivery: an envelope receipted just before its expiry is delivered, 
   }
 });
 
+/** Runs `body` with a destination on a fresh store (see {@linkcode destination}), then cleans up. */
+async function withDestination(
+  ...args:
+    | [(d: Destination) => Promise<void>]
+    | [Parameters<typeof destination>[1], (d: Destination) => Promise<void>]
+): Promise<void> {
+  const [o, body] = args.length === 1 ? [{}, args[0]] : args;
+  const dir = await Deno.makeTempDir({ dir: await ensureTmp(), prefix: "delivery-" });
+  const d = await destination(dir, o);
+  try {
+    await body(d);
+  } finally {
+    d.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+type Destination = Awaited<ReturnType<typeof destination>>;
+
 async function ensureTmp(): Promise<string> {
   const dir = join(new URL("../..", import.meta.url).pathname, ".tmp");
   await Deno.mkdir(dir, { recursive: true });
@@ -211,9 +225,7 @@ async function ensureTmp(): Promise<string> {
 }
 
 Deno.test("Delivery: the recipient's acknowledgement answers 'stored' without waiting for this node's flush; without one, the flush comes within RECEIPT_FLUSH_MS", async () => {
-  const dir = await Deno.makeTempDir({ dir: await ensureTmp(), prefix: "delivery-" });
-  const d = await destination(dir, { hangFlush: true });
-  try {
+  await withDestination({ hangFlush: true }, async (d) => {
     setUp(d.store);
     const m = message(6);
     const id = m.e.id.toHex();
@@ -227,29 +239,19 @@ Deno.test("Delivery: the recipient's acknowledgement answers 'stored' without wa
     assert.deepEqual(d.delivery.acked(BOB, [id]), [id], "its row is deleted");
     await until("the receipt", () => d.receipts.length === 1);
     assert.deepEqual(d.receipts, [{ to: ORIGIN, id, status: "stored" }]);
-  } finally {
-    d.close();
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
   // No acknowledgement: the envelope's own flush answers it.
-  const dir2 = await Deno.makeTempDir({ dir: await ensureTmp(), prefix: "delivery-" });
-  const e = await destination(dir2);
-  try {
+  await withDestination(async (e) => {
     setUp(e.store);
     const m = message(7);
     e.delivery.receiveLocal(m.e, m.bytes, ORIGIN);
     await until("the receipt after the flush", () => e.receipts.length === 1);
     assert.equal(e.receipts[0].status, "stored");
-  } finally {
-    e.close();
-    await Deno.remove(dir2, { recursive: true });
-  }
+  });
 });
 
 Deno.test("Delivery: a sender blocked mid-stream is refused from the next envelope on, and allowed again at once", async () => {
-  const dir = await Deno.makeTempDir({ dir: await ensureTmp(), prefix: "delivery-" });
-  const d = await destination(dir);
-  try {
+  await withDestination(async (d) => {
     setUp(d.store);
     const statusOf = async (n: number) => {
       const m = message(n);
@@ -271,16 +273,11 @@ Deno.test("Delivery: a sender blocked mid-stream is refused from the next envelo
       d.store.inboxFor(BOB, 0, 10).map((r) => r.id),
       [20, 21, 24].map((n) => new Uint8Array(16).fill(n).toHex()),
     );
-  } finally {
-    d.close();
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("Delivery: a removed user's envelopes are 'no-such-user' at once; a user added after a miss is found at once", async () => {
-  const dir = await Deno.makeTempDir({ dir: await ensureTmp(), prefix: "delivery-" });
-  const d = await destination(dir);
-  try {
+  await withDestination(async (d) => {
     setUp(d.store);
     const statusOf = async (n: number) => {
       const m = message(n);
@@ -295,16 +292,11 @@ Deno.test("Delivery: a removed user's envelopes are 'no-such-user' at once; a us
     // Known not to exist (kept in memory), then added with its policy: found at once.
     setUp(d.store);
     assert.equal(await statusOf(32), "stored");
-  } finally {
-    d.close();
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("Delivery: a copy is found by the table (the insert's own check), answered 'stored' and not kept again, even after a block", async () => {
-  const dir = await Deno.makeTempDir({ dir: await ensureTmp(), prefix: "delivery-" });
-  const d = await destination(dir);
-  try {
+  await withDestination(async (d) => {
     setUp(d.store);
     for (const n of [40, 41, 42, 43]) {
       const m = message(n);
@@ -328,10 +320,7 @@ Deno.test("Delivery: a copy is found by the table (the insert's own check), answ
     d.delivery.receiveLocal(first.e, first.bytes, ORIGIN);
     await until("the blocked copy's answer", () => d.receipts.length === 6);
     assert.equal(d.receipts[5].status, "stored");
-  } finally {
-    d.close();
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 /** Pushes before storing to a client that can always take them; records what was pushed. */
@@ -342,9 +331,7 @@ function takeEarly(d: { delivery: { earlyPush: unknown } }, ready = () => true):
 }
 
 Deno.test("Delivery pushes a message its recipient's client can take before storing it: acknowledged first, only its id is kept, 'stored' goes at the acknowledgement, and a copy is not pushed again", async () => {
-  const dir = await Deno.makeTempDir({ dir: await ensureTmp(), prefix: "delivery-" });
-  const d = await destination(dir, { hangFlush: true });
-  try {
+  await withDestination({ hangFlush: true }, async (d) => {
     setUp(d.store);
     const pushed = takeEarly(d);
     const m = message(50);
@@ -364,16 +351,11 @@ Deno.test("Delivery pushes a message its recipient's client can take before stor
     await new Promise((r) => setTimeout(r, 30));
     assert.deepEqual(pushed, [id], "a copy is not pushed again");
     assert.equal(d.store.inboxFor(BOB, 0, 10).length, 0);
-  } finally {
-    d.close();
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("Delivery: a message pushed before it was stored and not acknowledged before its write keeps its row, and is answered only by the flush or the acknowledgement", async () => {
-  const dir = await Deno.makeTempDir({ dir: await ensureTmp(), prefix: "delivery-" });
-  const d = await destination(dir, { hangFlush: true });
-  try {
+  await withDestination({ hangFlush: true }, async (d) => {
     setUp(d.store);
     const pushed = takeEarly(d);
     const m = message(51);
@@ -392,14 +374,9 @@ Deno.test("Delivery: a message pushed before it was stored and not acknowledged 
     assert.deepEqual(d.delivery.acked(BOB, [id]), [id], "its row is deleted");
     await until("the receipt", () => d.receipts.length === 1);
     assert.deepEqual(d.receipts, [{ to: ORIGIN, id, status: "stored" }]);
-  } finally {
-    d.close();
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
   // The flush answers it when no acknowledgement comes.
-  const dir2 = await Deno.makeTempDir({ dir: await ensureTmp(), prefix: "delivery-" });
-  const e = await destination(dir2);
-  try {
+  await withDestination(async (e) => {
     setUp(e.store);
     takeEarly(e);
     const m = message(52);
@@ -407,16 +384,11 @@ Deno.test("Delivery: a message pushed before it was stored and not acknowledged 
     await until("the receipt after the flush", () => e.receipts.length === 1);
     assert.equal(e.receipts[0].status, "stored");
     assert.equal(e.store.inboxFor(BOB, 0, 10).length, 1);
-  } finally {
-    e.close();
-    await Deno.remove(dir2, { recursive: true });
-  }
+  });
 });
 
 Deno.test("Delivery: a client that cannot take a message now gets it the usual way; refusals and copies of stored ids are never pushed first", async () => {
-  const dir = await Deno.makeTempDir({ dir: await ensureTmp(), prefix: "delivery-" });
-  const d = await destination(dir);
-  try {
+  await withDestination(async (d) => {
     setUp(d.store);
     let ready = false;
     const pushed = takeEarly(d, () => ready);
@@ -432,16 +404,11 @@ Deno.test("Delivery: a client that cannot take a message now gets it the usual w
     assert.deepEqual(pushed, []);
     assert.deepEqual(d.receipts.slice(1).map((r) => r.status).sort(), ["refused", "stored"]);
     assert.equal(d.store.inboxFor(BOB, 0, 10).length, 1);
-  } finally {
-    d.close();
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("Delivery: a copy of a message pushed before it was stored is answered with it, not stored or pushed a second time", async () => {
-  const dir = await Deno.makeTempDir({ dir: await ensureTmp(), prefix: "delivery-" });
-  const d = await destination(dir, { hangFlush: true });
-  try {
+  await withDestination({ hangFlush: true }, async (d) => {
     setUp(d.store);
     const pushed = takeEarly(d);
     const m = message(55);
@@ -460,8 +427,5 @@ Deno.test("Delivery: a copy of a message pushed before it was stored is answered
     await until("its id kept", () => d.store.wasDelivered(id));
     assert.deepEqual(pushed, [id]);
     assert.equal(d.store.inboxFor(BOB, 0, 10).length, 0);
-  } finally {
-    d.close();
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
