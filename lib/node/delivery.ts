@@ -183,7 +183,10 @@ export interface DeliveryOptions {
   fastGraceMs?: number;
   /**
    * A message whose recipient's client can take it now is pushed before it
-   * is stored ({@linkcode Delivery.earlyPush}); default true.
+   * is stored ({@linkcode Delivery.earlyPush}); default false: with it on, a
+   * file transfer into a node whose disk filled and emptied again stalled
+   * (tests/disk_full_test.ts, 3 runs of 4), not understood yet (PERF_NOTES,
+   * branch `nodeb`, lead's note). Its unit tests turn it on.
    */
   pushFirst?: boolean;
 }
@@ -762,7 +765,7 @@ export class Delivery {
     if (early.status === "expired" || early.status === "no-such-user") {
       return answer(this.#noted(early, e, origin).status);
     }
-    if (e.kind === "message" && mailbox === null && this.earlyPush && this.#o.pushFirst !== false) {
+    if (e.kind === "message" && mailbox === null && this.earlyPush && this.#o.pushFirst === true) {
       // Its recipient's client may take it before it is stored: decided at the end of the turn,
       // for all of the turn's arrivals at once (#takeArrivals).
       this.#arrivals.push({ e, bytes, origin, answer });
@@ -798,8 +801,11 @@ export class Delivery {
         if (pushed.answered) a.answer("stored");
         continue;
       }
+      // A store that cannot write (a full disk) could not keep the id either: the usual way then
+      // answers "busy" and nothing is pushed, as for any other arrival.
       if (
-        !push || this.#stopped || this.#storing.has(id) || !push.ready(splitAddress(a.e.to).name)
+        !push || this.#stopped || this.#storing.has(id) ||
+        this.#o.resources?.storeWritable === false || !push.ready(splitAddress(a.e.to).name)
       ) {
         this.#storeThenPush(a.e, a.bytes, a.origin, a.answer);
       } else unknown.push(a);

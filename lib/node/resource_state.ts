@@ -57,6 +57,11 @@ export class ResourceState {
     this.#emit("store", this.#store);
   }
 
+  /** True unless the store's last write failed (full disk, quota, I/O error). */
+  get storeWritable(): boolean {
+    return this.#store.state === "ok";
+  }
+
   /** Every resource's condition. */
   snapshot(): Record<string, ResourceCondition> {
     return { store: this.#store };
