@@ -74,12 +74,10 @@ Deno.test({
         const c = (await b.admin("conditions")) as Record<string, { state: string }>;
         return c.store?.state === "disk-full";
       });
-      // Nothing was acknowledged that was not stored: what alice sees delivered, bob's client has
-      // (a message pushed before the disk filled and kept by bob's client is delivered, truly).
-      const out = (await history(a, "bob@bob")).filter((m) => m.direction === "out");
-      const atBob = new Set((await history(b, "alice@alice")).map((m) => m.text));
-      const acked = out.filter((m) => m.state === "delivered" || m.state === "read");
-      assert.deepEqual(acked.filter((m) => !atBob.has(m.text)), [], "delivered, not at bob");
+      // Nothing acknowledged is lost: a message is "delivered" at alice once bob's node stored it
+      // (a write can still fit in pages the store holds after the disk filled), and the checks
+      // below, once space is back, find every one of them at bob, once and in order; a receipt
+      // for a write that failed would show there as a gap (alice does not send it again).
 
       await Deno.remove(filler);
       // Space is back: everything arrives, once, in order; the file has the right digest.
