@@ -218,6 +218,15 @@ async function withDestination(
 
 type Destination = Awaited<ReturnType<typeof destination>>;
 
+/** Hands message `n` to `d`'s delivery and resolves with the status of its receipt. */
+async function answerTo(d: Destination, n: number): Promise<string> {
+  const m = message(n);
+  const before = d.receipts.length;
+  d.delivery.receiveLocal(m.e, m.bytes, ORIGIN);
+  await until(`the answer to ${n}`, () => d.receipts.length === before + 1);
+  return d.receipts[before].status;
+}
+
 async function ensureTmp(): Promise<string> {
   const dir = join(new URL("../..", import.meta.url).pathname, ".tmp");
   await Deno.mkdir(dir, { recursive: true });
@@ -253,13 +262,7 @@ Deno.test("Delivery: the recipient's acknowledgement answers 'stored' without wa
 Deno.test("Delivery: a sender blocked mid-stream is refused from the next envelope on, and allowed again at once", async () => {
   await withDestination(async (d) => {
     setUp(d.store);
-    const statusOf = async (n: number) => {
-      const m = message(n);
-      const before = d.receipts.length;
-      d.delivery.receiveLocal(m.e, m.bytes, ORIGIN);
-      await until(`the answer to ${n}`, () => d.receipts.length === before + 1);
-      return d.receipts[before].status;
-    };
+    const statusOf = (n: number) => answerTo(d, n);
     assert.equal(await statusOf(20), "stored");
     assert.equal(await statusOf(21), "stored");
     // The policy was read (and kept in memory) for the envelopes above; the block replaces it.
@@ -279,13 +282,7 @@ Deno.test("Delivery: a sender blocked mid-stream is refused from the next envelo
 Deno.test("Delivery: a removed user's envelopes are 'no-such-user' at once; a user added after a miss is found at once", async () => {
   await withDestination(async (d) => {
     setUp(d.store);
-    const statusOf = async (n: number) => {
-      const m = message(n);
-      const before = d.receipts.length;
-      d.delivery.receiveLocal(m.e, m.bytes, ORIGIN);
-      await until(`the answer to ${n}`, () => d.receipts.length === before + 1);
-      return d.receipts[before].status;
-    };
+    const statusOf = (n: number) => answerTo(d, n);
     assert.equal(await statusOf(30), "stored");
     d.store.deleteAccount(BOB);
     assert.equal(await statusOf(31), "no-such-user");
