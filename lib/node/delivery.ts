@@ -302,7 +302,10 @@ export class Delivery {
    * the flush comes, whichever is first.
    */
   #awaitingAck = new Map<string, { owner: UserName; stored: () => void }>();
-  /** Ids of user envelopes queued for a commit the usual way (#storeThenPush) and not committed. */
+  /**
+   * Ids of user envelopes queued for a commit the usual way (#storeThenPush) and not committed;
+   * kept only with push-first on (#takeArrivals is its one reader).
+   */
   #storing = new Set<string>();
   /** The turn's arrivals that may be pushed before they are stored (#takeArrivals). */
   #arrivals: Arrival[] = [];
@@ -968,7 +971,7 @@ export class Delivery {
     answer: (status: ReceiptStatus) => void,
   ): void {
     const id = envelopeIdHex(e.id);
-    this.#storing.add(id);
+    if (this.#o.pushFirst === true) this.#storing.add(id);
     let verdict: Admission | undefined;
     let row: InboxRecord | undefined;
     let answered = false;
