@@ -22,6 +22,9 @@
  * exactly the records before that point (a record cut off there was never
  * acknowledged). Chunks taken before the crash from a segment that still
  * existed are offered to the client again, which keeps what it already has.
+ * A chunk is handed to its client only once durable, from the very bytes its
+ * record was written from while they are kept (a bounded number), else read
+ * back from its segment (always after a restart).
  *
  * Limits: the largest file a sender may announce, and a per-user and a total
  * quota of bytes on disk (a taken chunk's bytes count until its segment's
@@ -70,6 +73,11 @@ const SEGMENT_NAME = /^([0-9a-f]{32})-([0-9a-f]{8})\.seg$/;
 const LEGACY_NAME = /^([0-9a-f]{32})-([0-9a-f]{8})-([0-9a-f]{32})\.chunk$/;
 /** Read and write buffers kept for reuse (their size is the largest chunk seen so far). */
 const POOLED_BUFFERS = 16;
+/**
+ * Chunks whose written bytes stay in memory, at most, until their client takes
+ * them (handed over from there instead of read back from their segment).
+ */
+export const MAX_KEPT_COPIES = 16;
 
 interface Segment {
   user: UserName;
@@ -123,6 +131,12 @@ interface Held {
   written: boolean;
   /** When it was written (this node's clock; the file's mtime after a restart). */
   atMs: number;
+  /**
+   * The pooled buffer its record was written from (envelope bytes first), kept until it is
+   * taken: the same bytes as on disk, handed over without reading them back. Null once taken,
+   * dropped, or when {@linkcode MAX_KEPT_COPIES} were kept already (then read back).
+   */
+  copy?: Uint8Array | null;
 }
 
 /** Chunks waiting for local users' clients. */
@@ -139,6 +153,8 @@ export class FileSpool {
   /** Open handles, least recently used first. */
   #handles = new Map<Segment, Promise<FileHandle>>();
   #pool: Uint8Array[] = [];
+  /** Chunks with a kept copy (at most {@linkcode MAX_KEPT_COPIES}). */
+  #kept = 0;
 
   private constructor(o: FileSpoolOptions) {
     this.#o = o;
@@ -321,8 +337,9 @@ export class FileSpool {
    * offsets reserved here; one `fdatasync` at a time covers every write done
    * before it, so the disk is never idle while chunks wait and a slow sync
    * does not hold the next chunks' writes back. `bytes` are copied (into a
-   * pooled buffer, given back once written) before this returns: the caller
-   * may reuse them at once (a link's record buffer, SecureChannel.lendLargeRecords).
+   * pooled buffer, given back once written, or kept until the chunk is taken:
+   * see {@linkcode withChunk}) before this returns: the caller may reuse them
+   * at once (a link's record buffer, SecureChannel.lendLargeRecords).
    *
    * @throws {Error} the disk refused it (full, permissions); the reservation is released
    */
@@ -379,6 +396,12 @@ export class FileSpool {
         writeAll(h, rec.bytes, rec.offset + RECORD_HEADER_BYTES),
       ]);
       rec.state = "written";
+      // Kept for the client (in the order written), once durable, while there is room.
+      if (rec.buf && this.#kept < MAX_KEPT_COPIES && !rec.held.copy) {
+        rec.held.copy = rec.buf;
+        this.#kept++;
+        rec.buf = null;
+      }
     } catch (e) {
       this.#fail(seg, rec.offset, e);
     } finally {
@@ -456,6 +479,7 @@ export class FileSpool {
 
   /** A chunk whose record is not on disk (failed, or removed before): its room is given back. */
   #dropUnwritten(held: Held): void {
+    this.#dropCopy(held);
     const m = this.#users.get(held.seg!.user);
     // A chunk taken meanwhile is counted in its segment's taken bytes (freed with the segment).
     if (m?.get(held.id) !== held) return;
@@ -521,15 +545,25 @@ export class FileSpool {
   }
 
   /**
-   * Reads one chunk envelope into a buffer lent to `use` for the duration of
-   * that (synchronous) call only, then reused for the next read: `use` must
-   * copy what it keeps.
+   * Lends one durable chunk envelope to `use` for the duration of that
+   * (synchronous) call only, then reuses its buffer: `use` must copy what it
+   * keeps. A chunk written in this run is lent from the bytes its record was
+   * written from, at once (the first time; {@linkcode MAX_KEPT_COPIES} at most
+   * are kept); else it is read back from its segment.
    *
    * @throws {Error} gone
    */
   async withChunk(user: UserName, id: string, use: (envelope: Uint8Array) => void): Promise<void> {
     const held = this.#users.get(user)?.get(id);
     if (!held?.written) throw new Error(`Cannot read chunk ${id}: not held`);
+    if (held.copy) {
+      const copy = held.copy;
+      try {
+        return use(copy.subarray(0, held.bytes));
+      } finally {
+        this.#dropCopy(held);
+      }
+    }
     const seg = held.seg;
     if (!seg) return use(await Deno.readFile(held.file));
     const buf = this.#takeBuffer(held.bytes);
@@ -549,6 +583,14 @@ export class FileSpool {
       this.#giveBuffer(buf);
       await this.#maybeDelete(seg);
     }
+  }
+
+  /** Gives a chunk's kept copy back to the pool (taken, dropped, or handed over). */
+  #dropCopy(held: Held): void {
+    if (!held.copy) return;
+    this.#giveBuffer(held.copy);
+    held.copy = null;
+    this.#kept--;
   }
 
   /** A buffer of at least `n` bytes from the pool, or a new one. */
@@ -595,6 +637,7 @@ export class FileSpool {
         this.#dropUnwritten(held);
       } else {
         m.delete(id);
+        this.#dropCopy(held);
         held.seg.live--;
         // Its record stays on disk (and counted) until its segment's file goes.
         held.seg.takenBytes += held.charge;

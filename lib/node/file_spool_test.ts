@@ -5,6 +5,7 @@ import { SILENT_LOGGER } from "../log.ts";
 import {
   FileSpool,
   type FileSpoolOptions,
+  MAX_KEPT_COPIES,
   RECORD_HEADER_BYTES,
   SEGMENT_BYTES,
 } from "./file_spool.ts";
@@ -266,6 +267,61 @@ Deno.test("FileSpool.write() copies the chunk before it returns: a caller's reus
     const again = await FileSpool.open(options(dir));
     for (let i = 0; i < 20; i++) assert.deepEqual(await read(again, i), want[i], `chunk ${i}`);
     await again.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/** Overwrites every chunk's bytes in `user`'s segments with 0xee (the record headers stay). */
+async function scribble(dir: string, sizes: number[]): Promise<void> {
+  const [name] = await filesIn(dir);
+  using f = await Deno.open(join(dir, BOB, name), { write: true });
+  let at = 0;
+  for (const n of sizes) {
+    await f.seek(at + RECORD_HEADER_BYTES, Deno.SeekMode.Start);
+    await f.write(new Uint8Array(n).fill(0xee));
+    at += RECORD_HEADER_BYTES + n;
+  }
+}
+
+Deno.test("FileSpool hands over the bytes a chunk was written from, once, and reads back the rest", async () => {
+  const dir = await tmp();
+  try {
+    const spool = await FileSpool.open(options(dir));
+    const n = MAX_KEPT_COPIES + 3;
+    const chunks = Array.from({ length: n }, (_, i) => new Uint8Array(5000 + i).fill(i + 1));
+    for (let i = 0; i < n; i++) await put(spool, i, chunks[i]);
+    // What is on disk changes under the spool: whatever comes from disk now shows it.
+    await scribble(dir, chunks.map((c) => c.length));
+    for (let i = 0; i < n; i++) {
+      const got = await read(spool, i);
+      const fromDisk = got.every((b) => b === 0xee);
+      assert.equal(fromDisk, i >= MAX_KEPT_COPIES, `chunk ${i} from disk`);
+      if (!fromDisk) assert.deepEqual(got, chunks[i]);
+    }
+    // Handed over once: a second push (the client reconnected) reads it back.
+    assert.ok((await read(spool, 0)).every((b) => b === 0xee));
+    await spool.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("FileSpool frees a kept copy when its chunk is removed, for the chunks after it", async () => {
+  const dir = await tmp();
+  try {
+    const spool = await FileSpool.open(options(dir));
+    const n = MAX_KEPT_COPIES;
+    const bytes = (i: number) => new Uint8Array(3000).fill(i + 1);
+    for (let i = 0; i < n; i++) await put(spool, i, bytes(i));
+    // Kept until taken; one more segment's worth must still be kept once these are gone.
+    await put(spool, n, bytes(n));
+    await spool.remove(BOB, Array.from({ length: n + 1 }, (_, i) => chunkId(i)));
+    const more = Array.from({ length: n }, (_, i) => n + 1 + i);
+    for (const i of more) await put(spool, i, bytes(i));
+    await scribble(dir, more.map(() => 3000));
+    for (const i of more) assert.deepEqual(await read(spool, i), bytes(i), `chunk ${i}`);
+    await spool.close();
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
