@@ -139,23 +139,34 @@ export class FileReceiving {
   }
 
   /**
-   * Queues one chunk (chunks are written one after another). Its sealed bytes
-   * are copied before this returns (into a buffer reused once the chunk is
-   * written): the node's message may be reused as soon as its handler returns.
+   * Queues one chunk (chunks are written one after another). With `keep` (the
+   * node's message is lent: in process), the message is kept until the chunk
+   * is written and then handed back; else its sealed bytes are copied before
+   * this returns (into a buffer reused once the chunk is written), as the
+   * message may be reused as soon as its handler returns.
    */
-  take(id: string, chunk: ChunkBody): void {
+  take(id: string, chunk: ChunkBody, keep?: () => () => void): void {
     this.#queued++;
-    const spare = this.#spare.pop();
-    const buf = spare && spare.length >= chunk.sealed.length
-      ? spare
-      : new Uint8Array(chunk.sealed.length);
-    buf.set(chunk.sealed);
-    const kept = { ...chunk, sealed: buf.subarray(0, chunk.sealed.length) };
+    let release: () => void;
+    let kept = chunk;
+    if (keep) {
+      release = keep();
+    } else {
+      const spare = this.#spare.pop();
+      const buf = spare && spare.length >= chunk.sealed.length
+        ? spare
+        : new Uint8Array(chunk.sealed.length);
+      buf.set(chunk.sealed);
+      kept = { ...chunk, sealed: buf.subarray(0, chunk.sealed.length) };
+      release = () => {
+        if (this.#spare.length < POOLED_CHUNKS) this.#spare.push(buf);
+      };
+    }
     this.#chain = this.#chain.then(() => this.#write(id, kept)).catch((e) =>
       this.fail(`Cannot save file: ${(e as Error).message}`)
     ).finally(() => {
-      // Decrypted (into #plain) and written, or dropped: nothing refers to the copy now.
-      if (this.#spare.length < POOLED_CHUNKS) this.#spare.push(buf);
+      // Decrypted (into #plain) and written, or dropped: nothing refers to the sealed bytes now.
+      release();
       if (--this.#queued === 0 || this.#acks.length >= ACK_BATCH) this.#flush();
     });
   }

@@ -204,6 +204,41 @@ Deno.test("v2 receiver: chunks handed over in one buffer reused at once are each
   }
 });
 
+Deno.test("v2 receiver: lent chunk messages are kept until written, then each handed back once", async () => {
+  const plain = data(5 * CHUNK + 9, 5);
+  const t = await setup("bob@nodeb");
+  const s = await senderOf(plain);
+  try {
+    apply(t.store, t.files, "alice@nodea", s.offer);
+    await t.files.accept(s.id);
+    // As the in-process link lends a message: each its own buffer, handed back when released.
+    const back: number[] = [];
+    const doneBytes = () => t.files.list().find((x) => x.id === s.id)?.bytesDone ?? 0;
+    for (const i of [2, 0, 5, 1, 4, 3]) {
+      const lent = s.chunks[i].slice();
+      let kept = false;
+      t.files.onChunk(`c${i}`, lent, () => {
+        kept = true;
+        return () => {
+          // Written before it is handed back: reusing it now cannot change the file.
+          lent.fill(0x5a);
+          back.push(i);
+        };
+      });
+      assert.ok(kept, `chunk ${i} kept, not copied`);
+    }
+    assert.deepEqual(back, [], "nothing handed back before it is written");
+    await until("every chunk written", () => doneBytes() === plain.length);
+    await until("every message handed back", () => back.length === 6);
+    assert.deepEqual(back.toSorted(), [0, 1, 2, 3, 4, 5]);
+    apply(t.store, t.files, "alice@nodea", { t: "file-digest", id: s.id, digest: s.digest });
+    await until("saved", () => t.store.transfer(s.id)?.state === "complete");
+    assert.deepEqual(await Deno.readFile(t.store.transfer(s.id)!.path!), plain);
+  } finally {
+    await t.cleanup();
+  }
+});
+
 Deno.test("v2 receiver: a forged digest fails the transfer, deletes the data and tells the sender", async () => {
   const plain = data(3 * CHUNK, 2);
   const { s, state, store, files, sent, dir, cleanup } = await receiving(plain);

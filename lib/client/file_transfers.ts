@@ -654,8 +654,11 @@ export class FileTransfers {
     return true;
   }
 
-  /** A chunk the node kept for us. */
-  onChunk(id: string, envelope: Uint8Array): void {
+  /**
+   * A chunk the node kept for us. `envelope` is this call's to read; with `keep` (lent
+   * bytes, see `ClientLink.onMessage`) it may be kept until written instead of copied.
+   */
+  onChunk(id: string, envelope: Uint8Array, keep?: () => () => void): void {
     const ack = () => this.#o.connection.send({ type: "chunkAck", ids: [id] });
     let chunk;
     let from: string;
@@ -663,7 +666,7 @@ export class FileTransfers {
       const e = decodeEnvelope(envelope);
       if (e.kind !== "chunk" || e.to !== this.#o.self) throw new TypeError("not a chunk for us");
       from = e.from;
-      // A view: the envelope is this call's own copy, and the chunk is decrypted from it.
+      // A view: the receiver copies it, or keeps the lent envelope, before this returns.
       chunk = decodeChunkBody(e.body, { view: true });
     } catch (e) {
       this.#o.log.warn("dropped a malformed chunk", { id, why: (e as Error).message });
@@ -683,6 +686,6 @@ export class FileTransfers {
     }
     this.#early.delete(id);
     if (!r || r.row.peer !== from) return void ack();
-    r.take(id, chunk);
+    r.take(id, chunk, keep);
   }
 }

@@ -52,8 +52,14 @@ export interface NodeConnectionOptions {
 export interface NodeReceiver {
   /** Each pushed inbox item, in order. */
   onPush(m: Extract<ClientMessage, { type: "deliver" | "notice" }>): void;
-  /** File chunks for us, and what became of the chunks we sent (outside the inbox order). */
-  onChunk?(m: Extract<ClientMessage, { type: "chunkDeliver" | "chunkResult" }>): void;
+  /**
+   * File chunks for us, and what became of the chunks we sent (outside the inbox order).
+   * `keep` as in `ClientLink.onMessage`: given when the message's bytes are lent.
+   */
+  onChunk?(
+    m: Extract<ClientMessage, { type: "chunkDeliver" | "chunkResult" }>,
+    keep?: () => () => void,
+  ): void;
   /** The node's resource conditions (a full disk), at every welcome and when they change. */
   onCondition?(m: Extract<ClientMessage, { type: "condition" }>): void;
   /** Called after every (re)connection, once the node said welcome. */
@@ -115,7 +121,7 @@ export class NodeConnection {
       try {
         const link = await this.#o.open();
         const welcomed = new Promise<void>((resolve, reject) => {
-          link.onMessage = (bytes) => {
+          link.onMessage = (bytes, keep) => {
             let m: ClientMessage;
             try {
               m = decodeClientMessage(bytes);
@@ -124,7 +130,7 @@ export class NodeConnection {
               return;
             }
             if (m.type === "welcome") return resolve();
-            this.#receive(m);
+            this.#receive(m, keep);
           };
           link.onClose = (reason) => reject(new Error(reason));
         });
@@ -157,14 +163,15 @@ export class NodeConnection {
     }
   }
 
-  #receive(m: ClientMessage): void {
+  /** `keep`: the bytes `m` was decoded from are lent (see `ClientLink.onMessage`). */
+  #receive(m: ClientMessage, keep?: () => () => void): void {
     switch (m.type) {
       case "deliver":
       case "notice":
         return this.#receiver?.onPush(m);
       case "chunkDeliver":
       case "chunkResult":
-        return this.#receiver?.onChunk?.(m);
+        return this.#receiver?.onChunk?.(m, keep);
       case "condition":
         return this.#receiver?.onCondition?.(m);
       case "keyPackageCount":

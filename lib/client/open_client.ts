@@ -84,8 +84,8 @@ export async function openClient(o: OpenClientOptions): Promise<OpenClient> {
   });
   await connection.start({
     onPush: (m) => core.onPush(m),
-    onChunk: (m) => {
-      if (m.type === "chunkDeliver") core.transfers.onChunk(m.id, m.envelope);
+    onChunk: (m, keep) => {
+      if (m.type === "chunkDeliver") core.transfers.onChunk(m.id, m.envelope, keep);
       else core.transfers.onChunkResults(m.results);
     },
     onCondition: (m) => core.onCondition(m.resources),

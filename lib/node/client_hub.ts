@@ -60,8 +60,11 @@ const REPUSH_CHECK_MS = 5_000;
 const MAX_BUNDLE_BYTES = 8192;
 /** File chunk bytes pushed to a client and not yet acknowledged. */
 const CHUNK_WINDOW_BYTES = 4 * 1024 * 1024;
-/** Chunk messages kept for reuse once their link is done with them. */
-const POOLED_CHUNK_MESSAGES = 8;
+/**
+ * Chunk messages kept for reuse once their link is done with them: a window's worth (16 of 256
+ * KiB), as the in-process client keeps each one until its chunk is written.
+ */
+const POOLED_CHUNK_MESSAGES = 16;
 
 export type { ClientLink } from "../protocol/mod.ts";
 
