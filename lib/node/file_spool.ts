@@ -105,7 +105,7 @@ interface Segment {
 
 interface Rec {
   held: Held;
-  /** The chunk's bytes (a view of `buf`) until they are written. */
+  /** The whole record, header and chunk (a view of `buf`), until it is written. */
   bytes: Uint8Array;
   /** The pooled buffer holding them, given back once written. */
   buf: Uint8Array | null;
@@ -132,9 +132,9 @@ interface Held {
   /** When it was written (this node's clock; the file's mtime after a restart). */
   atMs: number;
   /**
-   * The pooled buffer its record was written from (envelope bytes first), kept until it is
-   * taken: the same bytes as on disk, handed over without reading them back. Null once taken,
-   * dropped, or when {@linkcode MAX_KEPT_COPIES} were kept already (then read back).
+   * The pooled buffer its record was written from (header, then envelope bytes), kept until it
+   * is taken: the same bytes as on disk, handed over without reading them back. Null once
+   * taken, dropped, or when {@linkcode MAX_KEPT_COPIES} were kept already (then read back).
    */
   copy?: Uint8Array | null;
 }
@@ -361,12 +361,18 @@ export class FileSpool {
     seg.size += RECORD_HEADER_BYTES + bytes.length;
     if (seg.size >= SEGMENT_BYTES) seg.sealed = true;
     held.offset = offset + RECORD_HEADER_BYTES;
-    const buf = this.#takeBuffer(bytes.length);
-    buf.set(bytes);
+    // Header and chunk in one buffer: one write per record.
+    const length = RECORD_HEADER_BYTES + bytes.length;
+    const buf = this.#takeBuffer(length);
+    const view = new DataView(buf.buffer, buf.byteOffset, RECORD_HEADER_BYTES);
+    view.setUint32(0, MAGIC);
+    buf.set(fromHex(id), 4);
+    view.setUint32(20, bytes.length);
+    buf.set(bytes, RECORD_HEADER_BYTES);
     return new Promise((resolve, reject) => {
       const rec: Rec = {
         held,
-        bytes: buf.subarray(0, bytes.length),
+        bytes: buf.subarray(0, length),
         buf,
         offset,
         state: "writing",
@@ -386,15 +392,7 @@ export class FileSpool {
         this.#dirs.add(seg.user);
       }
       const h = await this.#handle(seg);
-      const header = new Uint8Array(RECORD_HEADER_BYTES);
-      const view = new DataView(header.buffer);
-      view.setUint32(0, MAGIC);
-      header.set(fromHex(rec.held.id), 4);
-      view.setUint32(20, rec.bytes.length);
-      await Promise.all([
-        writeAll(h, header, rec.offset),
-        writeAll(h, rec.bytes, rec.offset + RECORD_HEADER_BYTES),
-      ]);
+      await writeAll(h, rec.bytes, rec.offset);
       rec.state = "written";
       // Kept for the client (in the order written), once durable, while there is room.
       if (rec.buf && this.#kept < MAX_KEPT_COPIES && !rec.held.copy) {
@@ -559,7 +557,7 @@ export class FileSpool {
     if (held.copy) {
       const copy = held.copy;
       try {
-        return use(copy.subarray(0, held.bytes));
+        return use(copy.subarray(RECORD_HEADER_BYTES, RECORD_HEADER_BYTES + held.bytes));
       } finally {
         this.#dropCopy(held);
       }
