@@ -71,8 +71,12 @@ const EMPTY = new Uint8Array(0);
 const MAGIC = 0x46435331; // "FCS1"
 const SEGMENT_NAME = /^([0-9a-f]{32})-([0-9a-f]{8})\.seg$/;
 const LEGACY_NAME = /^([0-9a-f]{32})-([0-9a-f]{8})-([0-9a-f]{32})\.chunk$/;
-/** Read and write buffers kept for reuse (their size is the largest chunk seen so far). */
-const POOLED_BUFFERS = 16;
+/**
+ * Read and write buffers kept for reuse (their size is the largest chunk seen so far): a
+ * sender's window in flight (32 chunks of 256 KiB) besides the kept copies. With 16, a 256 MiB
+ * file took 223 fresh buffers instead of 32 (the copies kept until taken hold the rest).
+ */
+const POOLED_BUFFERS = 32;
 /**
  * Chunks whose written bytes stay in memory, at most, until their client takes
  * them (handed over from there instead of read back from their segment).
@@ -394,8 +398,9 @@ export class FileSpool {
       const h = await this.#handle(seg);
       await writeAll(h, rec.bytes, rec.offset);
       rec.state = "written";
-      // Kept for the client (in the order written), once durable, while there is room.
-      if (rec.buf && this.#kept < MAX_KEPT_COPIES && !rec.held.copy) {
+      // Kept for the client (handed over once durable), while there is room and it is wanted.
+      const wanted = this.#users.get(seg.user)?.get(rec.held.id) === rec.held;
+      if (rec.buf && wanted && this.#kept < MAX_KEPT_COPIES && !rec.held.copy) {
         rec.held.copy = rec.buf;
         this.#kept++;
         rec.buf = null;
