@@ -56,6 +56,8 @@ export interface FileSpoolOptions {
   totalBytes: number;
   /** A chunk not taken by its client within this long is deleted (the sender's file expired). */
   keepMs: number;
+  /** Chunks kept in memory until taken, at most (default {@linkcode MAX_KEPT_COPIES}; 0: none). */
+  keptCopies?: number;
   log: Logger;
 }
 
@@ -400,7 +402,8 @@ export class FileSpool {
       rec.state = "written";
       // Kept for the client (handed over once durable), while there is room and it is wanted.
       const wanted = this.#users.get(seg.user)?.get(rec.held.id) === rec.held;
-      if (rec.buf && wanted && this.#kept < MAX_KEPT_COPIES && !rec.held.copy) {
+      const room = this.#kept < (this.#o.keptCopies ?? MAX_KEPT_COPIES);
+      if (rec.buf && wanted && room && !rec.held.copy) {
         rec.held.copy = rec.buf;
         this.#kept++;
         rec.buf = null;
