@@ -22,21 +22,11 @@ import v8 from "node:v8";
 import { setImmediate } from "node:timers";
 import { PositionedFile } from "../lib/client/_file_context.ts";
 import { NODE_CHACHA20_POLY1305, sha256Sync } from "../lib/client/node_file_cipher.ts";
+import { AD, CHUNK, KEY, nodeSizedHeap, nonce, sealedChunks } from "./_sealed_chunks.ts";
 
 const ROUNDS = Number(Deno.args[0] ?? 6);
-const CHUNK = 256 * 1024;
 const COUNT = 512;
-const key = new Uint8Array(32).fill(2);
-const ad = new Uint8Array(40).fill(4);
-const nonce = (i: number) => {
-  const n = new Uint8Array(12);
-  new DataView(n.buffer).setUint32(8, i);
-  return n;
-};
-
-// What a node keeps alive: the collector's work per cycle grows with it.
-const live: unknown[] = [];
-for (let i = 0; i < 150_000; i++) live.push({ i, s: `row ${i}`, a: [i] });
+const live = nodeSizedHeap();
 
 await Deno.mkdir(".tmp", { recursive: true });
 const src = ".tmp/exp_file_client.src";
@@ -50,18 +40,7 @@ const dst = ".tmp/exp_file_client.dst";
   }
 }
 // What arrives at the receiver: 16 sealed chunks, cycled.
-const sealedChunks: Uint8Array[] = [];
-for (let i = 0; i < 16; i++) {
-  const plain = new Uint8Array(CHUNK).fill(i);
-  const parts = await NODE_CHACHA20_POLY1305.sealParts!(key, nonce(i), plain, ad);
-  const sealed = new Uint8Array(CHUNK + 16);
-  let at = 0;
-  for (const p of parts) {
-    sealed.set(p, at);
-    at += p.length;
-  }
-  sealedChunks.push(sealed);
-}
+const sealed16 = await sealedChunks(16);
 
 const message = new Uint8Array(CHUNK + 400);
 // The sender's read before `filebob` (PositionedFile.readInto), in order: no seek.
@@ -79,7 +58,7 @@ async function sender(sync: boolean, yieldEach = false): Promise<void> {
     if (yieldEach) await new Promise((resolve) => setImmediate(resolve));
     const plain = sync ? file.readIntoSync(i * CHUNK, buf) : await readAllAsync(raw, buf);
     sha256Sync(plain);
-    const parts = await NODE_CHACHA20_POLY1305.sealParts!(key, nonce(i), plain, ad);
+    const parts = await NODE_CHACHA20_POLY1305.sealParts!(KEY, nonce(i), plain, AD);
     let at = 300;
     for (const p of parts) {
       message.set(p, at);
@@ -101,8 +80,8 @@ async function receiver(sync: boolean, yieldEach = false): Promise<void> {
   const file = new PositionedFile(raw);
   for (let i = 0; i < COUNT; i++) {
     if (yieldEach) await new Promise((resolve) => setImmediate(resolve));
-    pooled.set(sealedChunks[i % 16]);
-    const plain = await NODE_CHACHA20_POLY1305.openInto!(key, nonce(i % 16), pooled, ad, plainBuf);
+    pooled.set(sealed16[i % 16]);
+    const plain = await NODE_CHACHA20_POLY1305.openInto!(KEY, nonce(i % 16), pooled, AD, plainBuf);
     if (sync) file.writeAtSync(i * CHUNK, plain);
     else await writeAllAsync(raw, plain);
     sha256Sync(plain);

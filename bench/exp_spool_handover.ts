@@ -20,42 +20,18 @@ import process from "node:process";
 import { setImmediate } from "node:timers";
 import { PositionedFile } from "../lib/client/_file_context.ts";
 import { NODE_CHACHA20_POLY1305, sha256Sync } from "../lib/client/node_file_cipher.ts";
+import { AD, CHUNK, KEY, nodeSizedHeap, nonce, sealedChunks } from "./_sealed_chunks.ts";
 import type { UserName } from "../lib/ids.ts";
 import { SILENT_LOGGER } from "../lib/log.ts";
 import { FileSpool, MAX_KEPT_COPIES } from "../lib/node/file_spool.ts";
 
 const ROUNDS = Number(Deno.args[0] ?? 6);
-const CHUNK = 256 * 1024;
 const COUNT = 512;
 const BATCH = 8;
 const BOB = "bob" as UserName;
-const key = new Uint8Array(32).fill(2);
-const ad = new Uint8Array(40).fill(4);
-const nonce = (i: number) => {
-  const n = new Uint8Array(12);
-  new DataView(n.buffer).setUint32(8, i);
-  return n;
-};
-const live: unknown[] = [];
-for (let i = 0; i < 150_000; i++) live.push({ i, s: `row ${i}`, a: [i] });
-
+const live = nodeSizedHeap();
 // 16 sealed chunks, cycled (the envelope around them does not matter to the spool).
-const sealedChunks: Uint8Array[] = [];
-for (let i = 0; i < 16; i++) {
-  const parts = await NODE_CHACHA20_POLY1305.sealParts!(
-    key,
-    nonce(i),
-    new Uint8Array(CHUNK).fill(i),
-    ad,
-  );
-  const sealed = new Uint8Array(CHUNK + 16);
-  let at = 0;
-  for (const p of parts) {
-    sealed.set(p, at);
-    at += p.length;
-  }
-  sealedChunks.push(sealed);
-}
+const sealed16 = await sealedChunks(16);
 const id = (round: number, i: number) => (round * COUNT + i).toString(16).padStart(32, "0");
 const HEAD = 64;
 
@@ -81,7 +57,7 @@ async function run(kept: boolean, round: number): Promise<void> {
     for (let b = 0; b < COUNT; b += BATCH) {
       const writes: Promise<void>[] = [];
       for (let i = b; i < b + BATCH; i++) {
-        record.set(sealedChunks[i % 16]);
+        record.set(sealed16[i % 16]);
         spool.admit(BOB, {
           id: id(round, i),
           fileId: "f".repeat(32),
@@ -111,7 +87,7 @@ async function run(kept: boolean, round: number): Promise<void> {
           }
           taken.push(
             new Promise((resolve) => setImmediate(resolve)).then(async () => {
-              const p = await NODE_CHACHA20_POLY1305.openInto!(key, nonce(i % 16), own, ad, plain);
+              const p = await NODE_CHACHA20_POLY1305.openInto!(KEY, nonce(i % 16), own, AD, plain);
               file.writeAtSync(i * CHUNK, p);
               sha256Sync(p);
               back();
