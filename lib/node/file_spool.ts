@@ -113,7 +113,7 @@ interface Rec {
   held: Held;
   /** The whole record, header and chunk (a view of `buf`), until it is written. */
   bytes: Uint8Array;
-  /** The pooled buffer holding them, given back once written. */
+  /** The pooled buffer holding them, given back once written (or kept as the chunk's copy). */
   buf: Uint8Array | null;
   /** Where its header starts. */
   offset: number;
