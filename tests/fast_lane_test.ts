@@ -7,6 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { FakeClock } from "../lib/clock.ts";
+import { FAST_GRACE_MS } from "../lib/node/fast_lane.ts";
 import { ALICE, senderNode, settledNotices, until } from "./_helpers/sender_node.ts";
 import { tempRoot } from "./_helpers/node_proc.ts";
 
@@ -31,6 +32,38 @@ Deno.test("fast lane: a receipt in time answers 'delivered'; no outbox row, no n
     assert.equal(a.store.outboxUsage().get(ALICE), undefined, "its budget is back");
     assert.equal(a.delivery.view().awaitingReceipt, 0);
     assert.deepEqual(a.forwarded, [id]);
+  } finally {
+    a.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("fast lane: a full window's receipts coming back after several ticks still answer 'delivered', nothing stored", async () => {
+  // A sender that keeps its destination's window full waits window / rate for each receipt
+  // (0.2–0.4 s at the bench's maximum): that is not "no receipt in time".
+  const dir = await tempRoot("fastlane");
+  const clock = new FakeClock(Date.now());
+  const a = await senderNode(dir, clock, FAST_GRACE_MS);
+  try {
+    a.attach();
+    const answers = Array.from({ length: 64 }, (_, i) => a.submit(100 + i));
+    assert.equal(a.forwarded.length, 64, "forwarded at once");
+    for (let i = 0; i < 3; i++) {
+      clock.advance(250);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.equal(a.delivery.view().awaitingReceipt, 64, "750 ms on, all still wait in memory");
+    assert.deepEqual(a.store.outboxDestinations(), []);
+    a.receipt([...a.forwarded]);
+    const got = await Promise.all(answers);
+    assert.deepEqual(new Set(got.map((r) => r.state)), new Set(["delivered"]));
+    // The next submission takes the fast lane too: nothing of the destination's waits on disk.
+    const next = a.submit(200);
+    assert.equal(a.delivery.view().awaitingReceipt, 1);
+    a.receipt([a.forwarded[64]]);
+    assert.equal((await next).state, "delivered");
+    assert.deepEqual(a.store.outboxDestinations(), []);
+    assert.equal(a.store.outboxUsage().get(ALICE), undefined, "its budget is back");
   } finally {
     a.close();
     await Deno.remove(dir, { recursive: true });

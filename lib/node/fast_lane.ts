@@ -26,8 +26,19 @@ import type { ReceiptStatus } from "./receipt.ts";
  * is stored. A receipt comes back after the recipient's acknowledgement (its
  * client delays it up to 20 ms) and the destination's receipt gathering (10
  * ms); the file bench's offer, a message answered this way, took 50–54 ms.
+ *
+ * It must also cover a full window's round trip under load: a sender that
+ * keeps its destination's window (512) full waits window / rate for each
+ * receipt, 0.2–0.4 s at 1,300–2,600 msg/s. With 100 ms every envelope of
+ * such a burst was stored, and from then on every submission took the
+ * durable path (something of its destination's was waiting on disk): an
+ * outbox row, a commit, a flush and a notice per message, and the client's
+ * window no longer bounded what was in flight (docs/PERF_NOTES.md, branch
+ * `onepace`). Waiting longer costs only a later "sent" for a destination
+ * that never answers; a lost envelope is resent at the same time either way
+ * (its retry counts from the first forward).
  */
-export const FAST_GRACE_MS = 100;
+export const FAST_GRACE_MS = 1000;
 
 /** What the submitter hears. */
 export interface FastWaiter {
