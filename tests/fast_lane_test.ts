@@ -13,6 +13,14 @@ import { tempRoot } from "./_helpers/node_proc.ts";
 
 const HOUR = 3_600_000;
 
+/** Moves `clock` on by `ms` in steps of the engine's tick (250 ms), letting each step's work run. */
+async function ticks(clock: FakeClock, ms: number): Promise<void> {
+  for (let t = 0; t < ms; t += 250) {
+    clock.advance(250);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
 Deno.test("fast lane: a receipt in time answers 'delivered'; no outbox row, no notice, sent once", async () => {
   const dir = await tempRoot("fastlane");
   const a = await senderNode(dir, undefined, 60_000);
@@ -48,10 +56,7 @@ Deno.test("fast lane: a full window's receipts coming back after several ticks s
     a.attach();
     const answers = Array.from({ length: 64 }, (_, i) => a.submit(100 + i));
     assert.equal(a.forwarded.length, 64, "forwarded at once");
-    for (let i = 0; i < 3; i++) {
-      clock.advance(250);
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    await ticks(clock, 750);
     assert.equal(a.delivery.view().awaitingReceipt, 64, "750 ms on, all still wait in memory");
     assert.deepEqual(a.store.outboxDestinations(), []);
     a.receipt([...a.forwarded]);
@@ -74,12 +79,7 @@ Deno.test("fast lane: submissions wait past the grace while their destination an
   const dir = await tempRoot("fastlane");
   const clock = new FakeClock(Date.now());
   const a = await senderNode(dir, clock, 1000);
-  const tick = async (ms: number) => {
-    for (let t = 0; t < ms; t += 250) {
-      clock.advance(250);
-      await new Promise((r) => setTimeout(r, 5));
-    }
-  };
+  const tick = (ms: number) => ticks(clock, ms);
   try {
     a.attach();
     const states: string[] = [];
