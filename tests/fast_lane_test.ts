@@ -7,10 +7,19 @@
  */
 import assert from "node:assert/strict";
 import { FakeClock } from "../lib/clock.ts";
+import { FAST_GRACE_MS, FAST_MAX_WAIT_MS } from "../lib/node/fast_lane.ts";
 import { ALICE, senderNode, settledNotices, until } from "./_helpers/sender_node.ts";
 import { tempRoot } from "./_helpers/node_proc.ts";
 
 const HOUR = 3_600_000;
+
+/** Moves `clock` on by `ms` in steps of the engine's tick (250 ms), letting each step's work run. */
+async function ticks(clock: FakeClock, ms: number): Promise<void> {
+  for (let t = 0; t < ms; t += 250) {
+    clock.advance(250);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
 
 Deno.test("fast lane: a receipt in time answers 'delivered'; no outbox row, no notice, sent once", async () => {
   const dir = await tempRoot("fastlane");
@@ -31,6 +40,80 @@ Deno.test("fast lane: a receipt in time answers 'delivered'; no outbox row, no n
     assert.equal(a.store.outboxUsage().get(ALICE), undefined, "its budget is back");
     assert.equal(a.delivery.view().awaitingReceipt, 0);
     assert.deepEqual(a.forwarded, [id]);
+  } finally {
+    a.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("fast lane: a full window's receipts coming back after several ticks still answer 'delivered', nothing stored", async () => {
+  // A sender that keeps its destination's window full waits window / rate for each receipt
+  // (0.2–0.4 s at the bench's maximum): that is not "no receipt in time".
+  const dir = await tempRoot("fastlane");
+  const clock = new FakeClock(Date.now());
+  const a = await senderNode(dir, clock, FAST_GRACE_MS);
+  try {
+    a.attach();
+    const answers = Array.from({ length: 64 }, (_, i) => a.submit(100 + i));
+    assert.equal(a.forwarded.length, 64, "forwarded at once");
+    await ticks(clock, 750);
+    assert.equal(a.delivery.view().awaitingReceipt, 64, "750 ms on, all still wait in memory");
+    assert.deepEqual(a.store.outboxDestinations(), []);
+    a.receipt([...a.forwarded]);
+    const got = await Promise.all(answers);
+    assert.deepEqual(new Set(got.map((r) => r.state)), new Set(["delivered"]));
+    // The next submission takes the fast lane too: nothing of the destination's waits on disk.
+    const next = a.submit(200);
+    assert.equal(a.delivery.view().awaitingReceipt, 1);
+    a.receipt([a.forwarded[64]]);
+    assert.equal((await next).state, "delivered");
+    assert.deepEqual(a.store.outboxDestinations(), []);
+    assert.equal(a.store.outboxUsage().get(ALICE), undefined, "its budget is back");
+  } finally {
+    a.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("fast lane: submissions wait past the grace while their destination answers others, are stored once it falls silent for the grace, and at the latest after FAST_MAX_WAIT_MS", async () => {
+  const dir = await tempRoot("fastlane");
+  const clock = new FakeClock(Date.now());
+  const a = await senderNode(dir, clock, 1000);
+  const tick = (ms: number) => ticks(clock, ms);
+  try {
+    a.attach();
+    const states: string[] = [];
+    const first = a.submit(300);
+    for (const n of [301, 302]) a.submit(n).then((r) => states.push(r.state));
+    const [x, y, z] = a.forwarded;
+    await tick(750);
+    a.receipt([x]);
+    assert.equal((await first).state, "delivered");
+    await tick(750); // 1,500 ms after the forward, 750 after the last answer
+    assert.equal(a.delivery.view().awaitingReceipt, 2, "its destination answers: they wait");
+    assert.deepEqual(a.store.outboxDestinations(), []);
+    await tick(500); // silent for the grace
+    await until("both stored", () => states.length === 2);
+    assert.deepEqual(states, ["sent", "sent"]);
+    assert.deepEqual(a.store.outboxDestinations(), ["nb"]);
+    a.receipt([y, z]);
+
+    // Answers keep coming for others, never for this one: stored after FAST_MAX_WAIT_MS.
+    let lost: string | undefined;
+    a.submit(400).then((r) => lost = r.state);
+    const lostId = a.forwarded.at(-1)!;
+    let n = 401;
+    for (let t = 0; t <= FAST_MAX_WAIT_MS; t += 500) {
+      if (t === FAST_MAX_WAIT_MS - 500) assert.equal(lost, undefined, "still waiting");
+      a.submit(n++);
+      a.receipt([a.forwarded.at(-1)!]);
+      await tick(500);
+    }
+    await until("the lost one stored", () => lost !== undefined);
+    assert.equal(lost, "sent");
+    // From the durable outbox it goes again when overdue, as if it had been stored at once.
+    await tick(500);
+    assert.ok(a.forwarded.filter((id) => id === lostId).length >= 2, "sent again");
   } finally {
     a.close();
     await Deno.remove(dir, { recursive: true });

@@ -594,6 +594,7 @@ export class Delivery {
 
   /** A receipt for a submission waiting in memory: answered, or handed to the outbox. */
   #fastAnswered(f: FastEntry, status: ReceiptStatus): void {
+    this.#fast.heard(f.dest, this.#o.clock.nowMs());
     if (f.storing) {
       // Its row is queued: the commit reads what to do from the outcome.
       f.outcome ??= status;

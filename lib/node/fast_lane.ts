@@ -2,7 +2,7 @@
  * Submissions answered by their receipt: the sending node's way for a message
  * whose destination answers quickly. The envelope is forwarded at once and
  * kept in memory only; when the destination's receipt ("stored") comes back
- * within {@linkcode FAST_GRACE_MS} (checked at the engine's next tick), the
+ * in time (checked at the engine's next tick: see {@linkcode FastLane.due}), the
  * client hears "delivered" and the node never wrote a row for it: no outbox row, no commit, no flush, no
  * settled notice and no acknowledgement of that notice. Anything else (no
  * receipt in time, a refusal, "busy") hands the entry to the durable outbox
@@ -26,8 +26,29 @@ import type { ReceiptStatus } from "./receipt.ts";
  * is stored. A receipt comes back after the recipient's acknowledgement (its
  * client delays it up to 20 ms) and the destination's receipt gathering (10
  * ms); the file bench's offer, a message answered this way, took 50–54 ms.
+ *
+ * It must also cover a full window's round trip under load: a sender that
+ * keeps its destination's window (512) full waits window / rate for each
+ * receipt, 0.2–0.4 s at 1,300–2,600 msg/s. With 100 ms every envelope of
+ * such a burst was stored, and from then on every submission took the
+ * durable path (something of its destination's was waiting on disk): an
+ * outbox row, a commit, a flush and a notice per message, and the client's
+ * window no longer bounded what was in flight (docs/PERF_NOTES.md, branch
+ * `onepace`). Waiting longer costs only a later "sent" for a destination
+ * that never answers; a lost envelope is resent at the same time either way
+ * (its retry counts from the first forward).
  */
-export const FAST_GRACE_MS = 100;
+export const FAST_GRACE_MS = 1000;
+
+/**
+ * The longest a submission waits in memory while its destination keeps
+ * answering others: a destination that is alive but slower than the grace
+ * (a sender over its maximum, a loaded machine) is no reason to store, which
+ * would only add work where there is too much. As long as the retry of an
+ * envelope in flight (delivery.ts, `retryMs`), so an envelope lost on its way
+ * is sent again no later than if it had been stored at once.
+ */
+export const FAST_MAX_WAIT_MS = 5000;
 
 /** What the submitter hears. */
 export interface FastWaiter {
@@ -61,6 +82,8 @@ export interface FastEntry {
 export class FastLane {
   #byId = new Map<string, FastEntry>();
   #perDest = new Map<NodeId, number>();
+  /** When each destination with entries here last answered one of them. */
+  #heardAtMs = new Map<NodeId, number>();
 
   get size(): number {
     return this.#byId.size;
@@ -96,16 +119,30 @@ export class FastLane {
     this.#byId.delete(id);
     const n = this.countTo(e.dest) - 1;
     if (n > 0) this.#perDest.set(e.dest, n);
-    else this.#perDest.delete(e.dest);
+    else {
+      this.#perDest.delete(e.dest);
+      this.#heardAtMs.delete(e.dest);
+    }
   }
 
-  /** Entries sent `graceMs` or longer before `nowMs` and not being stored yet, oldest first. */
-  due(nowMs: number, graceMs: number): FastEntry[] {
+  /** `dest` answered one of the entries here (whatever the answer): it is alive. */
+  heard(dest: NodeId, nowMs: number): void {
+    if (this.#perDest.has(dest)) this.#heardAtMs.set(dest, nowMs);
+  }
+
+  /**
+   * Entries no longer worth waiting for, oldest first, not being stored yet:
+   * sent `graceMs` or longer before `nowMs` to a destination that has not
+   * answered any entry here for as long, or sent `maxWaitMs` or longer before.
+   */
+  due(nowMs: number, graceMs: number, maxWaitMs = FAST_MAX_WAIT_MS): FastEntry[] {
     const due: FastEntry[] = [];
     // Map order is insertion order: the oldest first; stop at the first still in its grace.
     for (const e of this.#byId.values()) {
-      if (e.storing) continue;
       if (e.sentAtMs + graceMs > nowMs) break;
+      if (e.storing) continue;
+      const heard = this.#heardAtMs.get(e.dest) ?? -Infinity;
+      if (heard + graceMs > nowMs && e.sentAtMs + maxWaitMs > nowMs) continue;
       due.push(e);
     }
     return due;
