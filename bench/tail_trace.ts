@@ -12,10 +12,14 @@
  *
  * Prints per process the GC (scavenges, mark-compacts: count, pause on the JS
  * thread) and the late turns, then, of the messages slower than the threshold
- * (10 ms), how many overlap each cause somewhere on their way (a message may
- * overlap several): a scavenge or a mark-compact pause of ≥ 1 ms, a JS
- * section of ≥ 2.5 ms without GC (a WAL checkpoint, a large batch), three or
- * more processes waiting ≥ 3 ms for a core at once (the machine was full).
+ * (10 ms), how many overlap each cause somewhere on their way, counting a
+ * cause only when it lasted at least half of the message's time beyond the
+ * median (a message may count under several): a scavenge or a mark-compact
+ * pause, a JS section without GC (a WAL checkpoint's copy, a large batch), a
+ * JS thread asleep (neither on a CPU nor waiting for one: a blocking system
+ * call such as an fsync), a JS thread waiting for a core (in 1–2 or in 3+
+ * processes at once: the machine was full). When the phase fell behind
+ * (p50 of many ms) the figures say little: everything overlaps everything.
  */
 // deno-lint-ignore-file no-console
 
@@ -107,22 +111,27 @@ const overlaps = (a: { start: number; end: number }, from: number, to: number) =
 const slow = msgs.filter((m) => m[1] > threshold);
 const counts = new Map<string, number>();
 const combos = new Map<string, number>();
+const median = pct(0.5);
 for (const [sent, ms] of slow) {
   const from = sent, to = sent + ms;
+  // A cause counts when it lasted at least half of what this message took beyond the median.
+  const enough = Math.max(1, (ms - median) / 2);
   const causes = new Set<string>();
   let waiting = 0;
   for (const p of procs) {
     for (const g of p.gcs) {
-      if (g.ms >= 1 && overlaps(g, from, to)) causes.add(g.kind);
+      if (g.ms >= enough && overlaps(g, from, to)) causes.add(g.kind);
     }
-    const js = p.stalls.some((s) =>
-      overlaps(s, from, to) && s.jsCpuMs >= 2.5 && s.jsCpuMs >= 0.5 * s.lateMs &&
-      !p.gcs.some((g) => g.ms >= 0.5 && overlaps(g, s.start - 1, s.end + 1))
-    );
-    if (js) causes.add("JS section ≥ 2.5 ms (no GC)");
-    if (p.stalls.some((s) => overlaps(s, from, to) && s.coreWaitMs >= 3)) waiting++;
+    for (const s of p.stalls) {
+      if (!overlaps(s, from, to)) continue;
+      const gc = p.gcs.some((g) => g.ms >= 0.5 && overlaps(g, s.start - 1, s.end + 1));
+      if (!gc && s.jsCpuMs >= enough) causes.add("JS section (no GC)");
+      // Neither on a CPU nor waiting for one: asleep in a system call (an fsync on the JS thread).
+      if (s.lateMs - s.jsCpuMs - s.coreWaitMs >= enough) causes.add("JS thread asleep (a syscall)");
+    }
+    if (p.stalls.some((s) => overlaps(s, from, to) && s.coreWaitMs >= enough)) waiting++;
   }
-  if (waiting >= 3) causes.add("3+ processes waiting for a core");
+  if (waiting >= 1) causes.add(`waiting for a core (${waiting >= 3 ? "3+" : "1-2"} processes)`);
   for (const c of causes) counts.set(c, (counts.get(c) ?? 0) + 1);
   const key = [...causes].sort().join(" + ") || "none of these";
   combos.set(key, (combos.get(key) ?? 0) + 1);
