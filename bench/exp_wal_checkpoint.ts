@@ -9,7 +9,7 @@
  * first): RATE transactions a second (1,000) for SECONDS (10), each writing
  * ROWS rows of 200 bytes and one index entry, as a client's message turn
  * does; a 2-ms timer measures its own lateness meanwhile (EVERY: commits per
- * cycle). `--disk-load`
+ * cycle, RESTART_MIB: the log's size that starts it over). `--disk-load`
  * starts a process that writes 4 MiB and fdatasyncs in a loop, as a file
  * transfer or another program does on a shared disk. Prints per way the
  * COMMIT's time on the JS thread (p99, max), the timer's lateness (p99, max,
@@ -28,6 +28,8 @@ const SECONDS = Number(Deno.env.get("SECONDS") ?? 10);
 const ROWS = Number(Deno.env.get("ROWS") ?? 3);
 /** Commits per cycle (lib/store/wal_checkpoints.ts's default when unset). */
 const EVERY = Deno.env.get("EVERY") ? Number(Deno.env.get("EVERY")) : undefined;
+/** The log's size (MiB) past which a cycle starts it over (the module's default when unset). */
+const RESTART_MIB = Deno.env.get("RESTART_MIB") ? Number(Deno.env.get("RESTART_MIB")) : undefined;
 
 const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -60,7 +62,11 @@ async function once(way: "sqlite" | "cycles", dir: string): Promise<Result> {
       "CREATE INDEX m_peer ON m (peer, at);",
   );
   const ck = way === "cycles"
-    ? new WalCheckpoints(db, path, { idle: () => !db.isTransaction, everyCommits: EVERY })
+    ? new WalCheckpoints(db, path, {
+      idle: () => !db.isTransaction,
+      everyCommits: EVERY,
+      restartBytes: RESTART_MIB === undefined ? undefined : RESTART_MIB * 1024 * 1024,
+    })
     : null;
   const insert = db.prepare("INSERT INTO m (id, peer, body, at) VALUES (?, ?, ?, ?)");
   const body = new Uint8Array(200).fill(7);
