@@ -103,7 +103,9 @@ export class WalCheckpoints {
   /** True when the log holds frames not yet copied into the database. */
   #behind(): boolean {
     // The wal-index header (SQLite's wal.c): mxFrame at byte 16 of the header (48 bytes, kept
-    // twice), then the checkpoint info, whose nBackfill comes first (byte 96). Native order.
+    // twice), then the checkpoint info, whose nBackfill comes first (byte 96). Native order, and
+    // every platform Deno runs on is little-endian. Read between this connection's transactions;
+    // a write by another process at this instant could tear it (the stores have one writer).
     this.#shm!.seekSync(0, Deno.SeekMode.Start);
     let n = 0;
     while (n < this.#header.length) {
