@@ -22,7 +22,7 @@ import { type OpenClient, openClient, remoteLink } from "../lib/client/mod.ts";
 import { SYSTEM_CLOCK } from "../lib/clock.ts";
 import { type NodeId, toAddress, toNodeId, toUserName } from "../lib/ids.ts";
 import { SILENT_LOGGER } from "../lib/log.ts";
-import { v8FlagsArgs } from "../tests/_helpers/v8_flags.ts";
+import { tracedV8Flags, v8FlagsArgs } from "../tests/_helpers/v8_flags.ts";
 
 const REPO = resolve(new URL("..", import.meta.url).pathname);
 const TEXT_BYTES = 100;
@@ -148,12 +148,21 @@ export class ClientProc {
     const child = new Deno.Command(Deno.execPath(), {
       args: [
         "run",
-        // A node listens on its admin socket too (a Unix socket, which needs --allow-net).
-        "inNode" in o ? "--allow-net" : "--allow-net=127.0.0.1",
-        "--allow-read",
-        "--allow-write=.tmp",
         ...(profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : []),
-        ...v8FlagsArgs(),
+        ...(Deno.env.get("FEDCHAT_TRACE")
+          ? [
+            "-A", // the watcher reads /proc/PID/task/PID/schedstat
+            "--preload",
+            new URL("./_stall_watch.ts", import.meta.url).pathname,
+            tracedV8Flags(v8FlagsArgs()),
+          ]
+          : [
+            // A node listens on its admin socket too (a Unix socket, which needs --allow-net).
+            "inNode" in o ? "--allow-net" : "--allow-net=127.0.0.1",
+            "--allow-read",
+            "--allow-write=.tmp",
+            ...v8FlagsArgs(),
+          ]),
         new URL(import.meta.url).pathname,
         JSON.stringify(o),
       ],
@@ -237,7 +246,7 @@ async function childMain(o: ClientProcOptions): Promise<void> {
   // Receiver side: per tag, latencies and the sequence numbers seen.
   const tags = new Map<
     string,
-    { seen: Set<number>; lat: number[]; dup: number; first: number; last: number }
+    { seen: Set<number>; lat: number[]; sent: number[]; dup: number; first: number; last: number }
   >();
   // Sender side: delivery states seen per tag (ids of our messages → tag).
   const outTag = new Map<string, string>();
@@ -247,12 +256,15 @@ async function childMain(o: ClientProcOptions): Promise<void> {
       const now = wallMs();
       const [tag, seqText, sentText] = e.message.text.split(" ", 3);
       let t = tags.get(tag);
-      if (!t) tags.set(tag, t = { seen: new Set(), lat: [], dup: 0, first: now, last: now });
+      if (!t) {
+        tags.set(tag, t = { seen: new Set(), lat: [], sent: [], dup: 0, first: now, last: now });
+      }
       const seq = Number(seqText);
       if (t.seen.has(seq)) t.dup++;
       else {
         t.seen.add(seq);
         t.lat.push(now - Number(sentText));
+        t.sent.push(Number(sentText));
       }
       t.last = now;
     } else if (e.kind === "state" && e.state === "delivered") {
@@ -361,6 +373,11 @@ async function childMain(o: ClientProcOptions): Promise<void> {
           },
         } satisfies TagStats,
       );
+    },
+    /** Every message's sent time and latency (ms), in arrival order: [sent, latency, ...]. */
+    samples(a) {
+      const t = tags.get(a.tag as string);
+      return Promise.resolve(t ? t.sent.flatMap((s, i) => [s, t.lat[i]]) : []);
     },
     count(a) {
       return Promise.resolve({

@@ -288,6 +288,18 @@ async function scenario(hops: 1 | 3) {
     const r1 = await sample(pids);
     const ratePhase = phase(procs, r0, r1, watch.stop(), rate.sent);
     const lStats = await bob.call<TagStats>("stats", { tag: "l" });
+    if (Deno.env.get("FEDCHAT_TRACE")) {
+      // For tail analysis by hand (bench/_stall_watch.ts): every latency, the roles' pids, and
+      // what each process printed (--trace-gc lines with FEDCHAT_V8_FLAGS=...,--trace-gc).
+      const samples = await bob.call<number[]>("samples", { tag: "l" });
+      const outputs = Object.fromEntries(
+        [...nodes, ...started.filter((p) => p instanceof ClientProc)].map((p) => [p.pid, p.output]),
+      );
+      await Deno.writeTextFile(
+        `.tmp/trace/run-${hops}.json`,
+        JSON.stringify({ procs, window: ratePhase.window, samples, outputs }),
+      );
+    }
     const [aliceMem, bobMem] = await memory;
     const nodeMems = await nodeMemory;
 

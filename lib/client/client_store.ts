@@ -17,6 +17,7 @@
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import type { RequestMemory } from "./request_freshness.ts";
 import { ClientGroupTables } from "./_group_tables.ts";
+import { WalCheckpoints } from "../store/wal_checkpoints.ts";
 import {
   b,
   CONTACT_UPSERT,
@@ -84,6 +85,8 @@ export class ClientStore {
   #beforeCommit: Array<() => void> = [];
   #rolledBack: Array<() => void> = [];
   #stray: (() => void) | null = null;
+  /** The log's checkpoints, their fsyncs off the event loop (none for ":memory:"). */
+  #checkpoints: WalCheckpoints | null = null;
 
   /** The group tables (lib/client/_group_tables.ts), in this store's transactions. */
   readonly groups: ClientGroupTables;
@@ -92,6 +95,11 @@ export class ClientStore {
     this.#db = new DatabaseSync(path);
     this.#db.exec(SCHEMA);
     if (synchronous === "FULL") this.#db.exec("PRAGMA synchronous = FULL");
+    if (path !== ":memory:") {
+      this.#checkpoints = new WalCheckpoints(this.#db, path, {
+        idle: () => !this.#db.isTransaction,
+      });
+    }
     // A group write outside the turn's writes commits the turn first, as every write here does.
     this.groups = new ClientGroupTables(this.#db, (sql) => {
       if (!READ_ONLY.test(sql)) this.#mutating();
@@ -493,6 +501,7 @@ export class ClientStore {
     });
     this.#stmt("COMMIT").run();
     this.#open = false;
+    this.#checkpoints?.committed();
   }
 
   /** Rolls the open transaction back; what was kept in memory is forgotten. */
@@ -540,5 +549,6 @@ export class ClientStore {
   close(): void {
     if (this.#open) this.rollback();
     this.#db.close();
+    this.#checkpoints?.close();
   }
 }

@@ -44,6 +44,8 @@ function toOutbox(r: Row): OutboxRecord {
 export interface WalSync {
   /** Flushes SQLite's write-ahead log to the disk (fdatasync), off the event loop. */
   sync(): Promise<void>;
+  /** Told after each COMMIT of a transaction (lib/store/wal_checkpoints.ts counts them). */
+  committed?(): void;
 }
 
 /**
@@ -326,6 +328,7 @@ export function messageStatements(db: DatabaseSync, wal?: WalSync): MessageStore
       try {
         const out = fn();
         q.commit.run();
+        wal?.committed?.();
         return out;
       } catch (e) {
         // SQLite rolls back by itself on some errors (a full disk): then there is nothing to roll

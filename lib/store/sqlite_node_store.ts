@@ -3,6 +3,7 @@ import { DatabaseSync } from "node:sqlite";
 import type { NodeId } from "../ids.ts";
 import type { NodeStore, PeerRecord, PeerState } from "./node_store.ts";
 import { messageStatements, type WalSync } from "./sqlite_message_store.ts";
+import { WalCheckpoints } from "./wal_checkpoints.ts";
 import { ORIGIN_PINS_SCHEMA, sqliteOriginPins } from "./sqlite_origin_pins.ts";
 import { MAILBOX_SCHEMA, mailboxStatements } from "./sqlite_mailbox_store.ts";
 
@@ -202,7 +203,12 @@ export function openSqliteNodeStore(path: string): NodeStore {
   );
   const deletePeer = db.prepare("DELETE FROM peers WHERE node_id = ?");
   const originPins = sqliteOriginPins(db);
-  const wal = path === ":memory:" ? undefined : walSync(path);
+  const checkpoints = path === ":memory:"
+    ? undefined
+    : new WalCheckpoints(db, path, { idle: () => !db.isTransaction });
+  const wal = path === ":memory:"
+    ? undefined
+    : { ...walSync(path), committed: () => checkpoints!.committed() };
   return {
     ...messageStatements(db, wal),
     ...mailboxStatements(db),
@@ -240,6 +246,7 @@ export function openSqliteNodeStore(path: string): NodeStore {
       originPins.flush();
       wal?.close();
       db.close();
+      checkpoints?.close();
     },
   };
 }

@@ -7,12 +7,18 @@ import { SYSTEM_CLOCK } from "../../lib/clock.ts";
 import { loadConfig } from "../../lib/config.ts";
 import { createLogger } from "../../lib/log.ts";
 import { adminCall, type Node, startNode, type StartNodeOptions } from "../../lib/node/mod.ts";
-import { v8FlagsArgs } from "./v8_flags.ts";
+import { tracedV8Flags, v8FlagsArgs } from "./v8_flags.ts";
 
 const REPO = resolve(new URL("../..", import.meta.url).pathname);
 const PROFILE_DIR = Deno.env.get("FEDCHAT_PROFILE_DIR");
-
 const V8_FLAGS_ARGS = v8FlagsArgs();
+/**
+ * For benchmarks by hand: FEDCHAT_TRACE=1 preloads bench/_stall_watch.ts (event-loop stalls)
+ * into started nodes (with -A: it reads /proc schedstat) and adds --trace-gc to their V8 flags.
+ */
+const START_ARGS = Deno.env.get("FEDCHAT_TRACE")
+  ? ["-A", "--preload", join(REPO, "bench", "_stall_watch.ts"), tracedV8Flags(V8_FLAGS_ARGS)]
+  : ["--allow-net", "--allow-read", "--allow-write=.tmp", ...V8_FLAGS_ARGS];
 
 /** A fresh folder under .tmp/ for one test. */
 export async function tempRoot(name: string): Promise<string> {
@@ -207,12 +213,9 @@ export class NodeProc {
     if (this.#child) throw new Error(`${this.id} is already running`);
     const denoArgs = [
       "run",
-      "--allow-net",
-      "--allow-read",
-      "--allow-write=.tmp",
       // For profiling by hand: FEDCHAT_PROFILE_DIR=.tmp/prof deno task bench ...
       ...(PROFILE_DIR ? ["--cpu-prof", `--cpu-prof-dir=${PROFILE_DIR}`] : []),
-      ...V8_FLAGS_ARGS,
+      ...START_ARGS,
       join(REPO, "main.ts"),
       this.mode,
       "--config",

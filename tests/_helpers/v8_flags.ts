@@ -22,3 +22,8 @@ export function v8FlagsArgs(): string[] {
   const flags = Deno.env.get("FEDCHAT_V8_FLAGS") ?? DEFAULT_V8_FLAGS;
   return flags ? [`--v8-flags=${flags}`] : [];
 }
+
+/** `args` (from {@linkcode v8FlagsArgs}) as one `--v8-flags` argument with `--trace-gc` added. */
+export function tracedV8Flags(args: string[]): string {
+  return args.length > 0 ? `${args[0]},--trace-gc` : "--v8-flags=--trace-gc";
+}

@@ -1,0 +1,109 @@
+import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
+import { join } from "node:path";
+import { WalCheckpoints } from "./wal_checkpoints.ts";
+
+async function tempDb(): Promise<{ dir: string; path: string; db: DatabaseSync }> {
+  await Deno.mkdir(".tmp", { recursive: true });
+  const dir = await Deno.makeTempDir({ dir: ".tmp", prefix: "walckpt-" });
+  const path = join(dir, "s.db");
+  const db = new DatabaseSync(path);
+  db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;");
+  db.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB NOT NULL)");
+  return { dir, path, db };
+}
+
+/** Commits `n` rows of 2 KiB, one per transaction, a turn of the event loop apart every 10. */
+async function commitRows(db: DatabaseSync, n: number, from: number, after?: () => void) {
+  const insert = db.prepare("INSERT INTO t (id, v) VALUES (?, ?)");
+  for (let i = from; i < from + n; i++) {
+    db.exec("BEGIN IMMEDIATE");
+    insert.run(i, new Uint8Array(2048).fill(i & 255));
+    db.exec("COMMIT");
+    after?.();
+    if (i % 10 === 0) await new Promise((r) => setTimeout(r, 0));
+  }
+}
+
+const walBytes = (path: string) => Deno.statSync(`${path}-wal`).size;
+
+async function until(fn: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!fn()) {
+    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+Deno.test("WalCheckpoints copies the log in cycles and starts it over; every row stays", async () => {
+  const { dir, path, db } = await tempDb();
+  const restartBytes = 256 * 1024;
+  const ck = new WalCheckpoints(db, path, {
+    everyCommits: 20,
+    restartBytes,
+    idle: () => !db.isTransaction,
+    onFallback: (e) => {
+      throw e;
+    },
+  });
+  try {
+    let largest = 0;
+    await commitRows(db, 2_000, 0, () => {
+      ck.committed();
+      largest = Math.max(largest, walBytes(path));
+    });
+    // 2,000 rows of 2 KiB make a log of over 8 MiB without checkpoints (one page each); the
+    // cycles keep it near the restart size and what is written during one cycle's two fsyncs.
+    assert.ok(largest < 8 * restartBytes, `log reached ${largest} bytes`);
+    // Idle, one more cycle copies what is left: a passive checkpoint then has nothing to copy.
+    await commitRows(db, 20, 2_000, () => ck.committed());
+    await until(() => {
+      const r = db.prepare("PRAGMA wal_checkpoint(PASSIVE)").get() as Record<string, number>;
+      return r.log === r.checkpointed;
+    }, "the log copied");
+  } finally {
+    db.close();
+    ck.close();
+  }
+  const again = new DatabaseSync(path);
+  const n = (again.prepare("SELECT count(*) AS n FROM t").get() as { n: number }).n;
+  assert.equal(n, 2_020);
+  assert.equal(Object.values(again.prepare("PRAGMA integrity_check").get()!)[0], "ok");
+  again.close();
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("WalCheckpoints turns SQLite's own checkpoints off (the log grows without cycles)", async () => {
+  const { dir, path, db } = await tempDb();
+  const ck = new WalCheckpoints(db, path, { everyCommits: 1e9, idle: () => true });
+  try {
+    await commitRows(db, 1_500, 0, () => ck.committed());
+    // SQLite's default checkpoint (1,000 pages) would have started the log over.
+    assert.ok(walBytes(path) > 1_500 * 2048, `log ${walBytes(path)} bytes`);
+  } finally {
+    db.close();
+    ck.close();
+  }
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("WalCheckpoints hands back to SQLite when a cycle fails", async () => {
+  const { dir, db } = await tempDb();
+  let failed: unknown = null;
+  // A path whose files do not exist: the cycle cannot open them.
+  const ck = new WalCheckpoints(db, join(dir, "missing.db"), {
+    everyCommits: 5,
+    idle: () => true,
+    onFallback: (e) => failed = e,
+  });
+  try {
+    await commitRows(db, 10, 0, () => ck.committed());
+    await until(() => failed !== null, "the fallback");
+    const level = db.prepare("PRAGMA wal_autocheckpoint").get() as Record<string, number>;
+    assert.equal(Object.values(level)[0], 1000);
+  } finally {
+    db.close();
+    ck.close();
+  }
+  await Deno.remove(dir, { recursive: true });
+});
