@@ -203,6 +203,13 @@ export interface EarlyPush {
   ready(owner: UserName): boolean;
   /** Pushes an envelope not stored yet (it has no inbox seq). */
   push(owner: UserName, id: string, bytes: Uint8Array): void;
+  /**
+   * Envelopes pushed before they were stored whose write failed (a full
+   * disk) and that the client has not acknowledged: they will not be stored
+   * here, so there is nothing to push again and nothing to wait for (their
+   * origins send them again).
+   */
+  dropped(owner: UserName, ids: readonly string[]): void;
 }
 
 /** A user envelope that arrived in this turn, admitted at its end ({@linkcode Delivery}). */
@@ -942,15 +949,25 @@ export class Delivery {
       },
       flushWithinMs: RECEIPT_FLUSH_MS,
       failed: (_kind, inStore) => {
+        const dropped = new Map<UserName, string[]>();
         for (const x of batch) {
           this.#early.delete(x.id);
           this.#awaitingAck.delete(x.id);
+          if (!inStore && !x.acked) {
+            let list = dropped.get(x.owner);
+            if (!list) dropped.set(x.owner, list = []);
+            list.push(x.id);
+          }
           // A copy found by the insert gave its budget back already.
           if (inStore || (x.wrote === "copy" && !x.acked)) continue;
           // Not kept: no receipt went unless the client had it; its origin sends it again.
           b.inboxRelease(x.owner, kindOf(x.e), encodedLength(x.e));
           b.dedupRelease(x.origin);
         }
+        // Their places in the clients' windows are given back: a client that could not store
+        // them either (the same full disk) never acknowledges them, and file chunks wait for an
+        // empty window (tests/push_first_test.ts, tests/disk_full_test.ts).
+        for (const [owner, ids] of dropped) this.earlyPush?.dropped(owner, ids);
         if (!inStore) again();
       },
       // It joins the next batch, or waits DEFER_MS.
