@@ -77,6 +77,11 @@ export interface DeliverySettings {
   messageLifetimeMs: number;
   /** How far another node's clock may be from ours when judging an envelope's age. */
   clockAllowanceMs: number;
+  /**
+   * A message for a user whose client is attached is pushed to it before it
+   * is stored (lib/node/delivery.ts); false: stored first, then pushed.
+   */
+  pushFirst: boolean;
 }
 
 /** The budgets of `[Limits]`, by field (see {@linkcode LIMIT_KEYS} for keys and defaults). */
@@ -468,6 +473,7 @@ const SPEC: Record<string, Record<string, KeySpec>> = {
   Delivery: {
     message_lifetime: durationSpec(10_000, 90 * 86_400_000),
     clock_allowance: durationSpec(0, 7 * 86_400_000),
+    push_first: boolSpec,
   },
   Files: {
     downloads_dir: { parse: (raw) => raw, allowed: "a folder path" },
@@ -521,6 +527,7 @@ export const CONFIG_DEFAULTS = {
   logLevel: "info" as LogLevel,
   messageLifetimeMs: 7 * 86_400_000,
   clockAllowanceMs: 12 * 3_600_000,
+  pushFirst: true,
 };
 
 /**
@@ -681,6 +688,8 @@ export function parseConfig(text: string, file: string): Config {
         CONFIG_DEFAULTS.messageLifetimeMs,
       clockAllowanceMs: (value("Delivery", "clock_allowance") as number | undefined) ??
         CONFIG_DEFAULTS.clockAllowanceMs,
+      pushFirst: (value("Delivery", "push_first") as boolean | undefined) ??
+        CONFIG_DEFAULTS.pushFirst,
     },
   };
 }

@@ -23,6 +23,13 @@ Deno.test("parseConfig() reads the seed's keys and fills defaults", () => {
   assert.equal(c.openFederation, false);
 });
 
+Deno.test("parseConfig() reads [Delivery] push_first: on unless set false", () => {
+  assert.equal(parseConfig(GOOD, "x.conf").delivery.pushFirst, true);
+  const off = parseConfig(GOOD + "[Delivery]\npush_first = false\n", "x.conf");
+  assert.equal(off.delivery.pushFirst, false);
+  assert.match(errorOf(GOOD + "[Delivery]\npush_first = sometimes\n"), /true or false/);
+});
+
 Deno.test("parseConfig() accepts the seed's inline comments", () => {
   const c = parseConfig(
     "[Network]\nhost = 192.168.0.98  # Your server IP\nport = 8443 ; p\nclient_id = bob\n",

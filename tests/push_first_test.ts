@@ -7,8 +7,9 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { FakeClock } from "../lib/clock.ts";
 import { toAddress, type UserName } from "../lib/ids.ts";
-import { encodeEnvelope, type Envelope } from "../lib/protocol/mod.ts";
+import { encodeChunkBody, encodeEnvelope, type Envelope } from "../lib/protocol/mod.ts";
 import { ALICE, NB, senderNode, until } from "./_helpers/sender_node.ts";
 
 async function tmp(): Promise<string> {
@@ -89,6 +90,98 @@ Deno.test("push first: not acknowledged in time, the row is stored and not pushe
     await until("the stored row pushed", () => delivers(third.got).length === 1);
     assert.equal(delivers(third.got)[0].id, m2.id);
     assert.ok(delivers(third.got)[0].seq > 0);
+  } finally {
+    a.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/** Chunk `index` of a small file from bob@nb to alice. */
+function chunkFromBob(index: number): { e: Envelope; bytes: Uint8Array } {
+  const now = Date.now();
+  const e = {
+    id: new Uint8Array(16).fill(0x80 + index),
+    kind: "chunk",
+    ttl: 32,
+    createdAtMs: now,
+    expiresAtMs: now + 60_000,
+    from: toAddress("bob@nb"),
+    to: toAddress("alice@na"),
+    body: encodeChunkBody({
+      fileId: new Uint8Array(16).fill(9),
+      index,
+      fileBytes: 4096,
+      sealed: new Uint8Array(1024),
+    }),
+  } as Envelope;
+  return { e, bytes: encodeEnvelope(e) };
+}
+
+Deno.test("push first: a message pushed first whose write fails (a full disk) and that the client did not acknowledge holds no place in its window: a file chunk behind it is pushed", async () => {
+  const dir = await tmp();
+  const a = await senderNode(dir);
+  // The disk fills: every commit fails as SQLite reports it (its writes rolled back), until
+  // `full` is false again. `rowLost`: a failed commit had written alice's inbox row.
+  let full = false;
+  let rowLost = false;
+  const commit = a.store.transactionUnsynced.bind(a.store);
+  a.store.transactionUnsynced = (fn) =>
+    commit(() => {
+      const out = fn();
+      if (!full) return out;
+      if (a.store.inboxCount(ALICE) > 0) rowLost = true;
+      throw new Error("database or disk is full");
+    });
+  try {
+    a.store.setContactPolicy(ALICE, "bob@nb", "allow");
+    const alice = a.attach();
+    full = true;
+    const m = fromBob(4);
+    a.delivery.receiveLocal(m.e, m.bytes, NB);
+    await until("the push", () => delivers(alice.got).length === 1);
+    // The client could not store it either (the same full disk): it acknowledges nothing.
+    await until("its write failed", () => rowLost);
+    full = false;
+    // Room again: a chunk comes for the same client; nothing it was pushed is in the store.
+    const c = chunkFromBob(0);
+    a.delivery.receiveLocal(c.e, c.bytes, NB);
+    await until(
+      "the chunk pushed",
+      () => alice.got.some((x) => x.type === "chunkDeliver"),
+      20_000,
+    );
+    // The message's origin sends it again (no receipt went): pushed again, acknowledged once,
+    // and the window is empty after it (a second chunk goes too).
+    a.delivery.receiveLocal(m.e, m.bytes, NB);
+    await until("the push again", () => delivers(alice.got).length === 2);
+    alice.ack([m.id]);
+    const chunks = () => alice.got.filter((x) => x.type === "chunkDeliver").length;
+    const c2 = chunkFromBob(1);
+    a.delivery.receiveLocal(c2.e, c2.bytes, NB);
+    await until("the second chunk pushed", () => chunks() === 2, 20_000);
+  } finally {
+    a.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("push first: a message pushed first, not acknowledged when the client's items are pushed again, and stored after that is pushed again from the store", async () => {
+  const dir = await tmp();
+  const clock = new FakeClock(Date.now());
+  const a = await senderNode(dir, clock);
+  try {
+    a.store.setContactPolicy(ALICE, "bob@nb", "allow");
+    const alice = a.attach();
+    const m = fromBob(5);
+    a.delivery.receiveLocal(m.e, m.bytes, NB);
+    await until("the push", () => delivers(alice.got).length === 1);
+    // The client acknowledges nothing (it could not store it) and its write waits (on this
+    // node's clock, it was pushed just now); the repush after 15 s without progress comes first.
+    clock.advance(20_000);
+    await until("its row", () => a.store.inboxCount(ALICE) === 1);
+    await until("pushed again, from the store", () => delivers(alice.got).length === 2);
+    assert.equal(delivers(alice.got)[1].id, m.id);
+    assert.ok(delivers(alice.got)[1].seq > 0);
   } finally {
     a.close();
     await Deno.remove(dir, { recursive: true });

@@ -103,6 +103,13 @@ interface Session {
    * stored after all (its row is reported), it is not pushed again.
    */
   early: Set<string>;
+  /**
+   * Of those, the ones whose write failed (they will not be stored here) and
+   * that the client has not acknowledged: their places in the window are
+   * free again, so an acknowledgement of one of them is not counted (at most
+   * {@linkcode PUSH_BATCH}; cleared at a repush, which counts anew).
+   */
+  dropped: Set<string>;
   /** Settled notices may wait in the store unpushed (false once a read came back short). */
   moreNotices: boolean;
 }
@@ -148,7 +155,26 @@ export class ClientHub {
         s.progressAtMs = this.#o.clock.nowMs();
         s.unacked++;
         s.early.add(id);
+        // Sent again after its write failed (its origin's resend): counted again.
+        if (s.dropped.size > 0) s.dropped.delete(id);
         this.#send(s, { type: "deliver", seq: 0, id, envelope });
+      },
+      // A client that could not store them either (a full disk) never acknowledges them: the
+      // window they held (and the file chunks, which wait for an empty one) would wait for the
+      // repush, and the repush finds nothing of them to push again.
+      dropped: (owner, ids) => {
+        const s = this.#sessions.get(owner);
+        if (!s || s.early.size === 0) return;
+        let freed = 0;
+        for (const id of ids) {
+          if (!s.early.delete(id)) continue;
+          freed++;
+          if (s.dropped.size < PUSH_BATCH) s.dropped.add(id);
+        }
+        if (freed === 0) return;
+        s.unacked = Math.max(0, s.unacked - freed);
+        this.#push(s, true);
+        this.#pushChunks(s);
       },
     };
     options.resources.subscribe(() => {
@@ -183,10 +209,16 @@ export class ClientHub {
         });
         s.pushedSeq = 0;
         s.unacked = 0;
+        // Counted anew: a row stored since its push first is pushed again (the client knows its
+        // id), one whose write fails is no longer in the window.
+        s.early.clear();
+        s.dropped.clear();
         s.noticesOut.clear();
         s.moreNotices = true;
         this.#push(s);
         this.#pushNotices(s);
+        // Chunks wait for an empty window: with nothing stored to push again it is empty now.
+        this.#pushChunks(s);
       }
       // Chunks the client left here (their file was not offered yet, or it could not store
       // them) go again, so a chunk that overtook its offer is not stuck.
@@ -297,6 +329,7 @@ export class ClientHub {
       chunkProgressAtMs: this.#o.clock.nowMs(),
       noticesOut: new Set(),
       early: new Set(),
+      dropped: new Set(),
       moreNotices: true,
     };
     this.#sessions.set(user, s);
@@ -427,6 +460,7 @@ export class ClientHub {
     s.progressAtMs = this.#o.clock.nowMs();
     s.pushedSeq = r.seq;
     s.unacked++;
+    if (s.dropped.size > 0) s.dropped.delete(r.id);
     if (r.bytes[0] === NOTICE_MARK) {
       // A notice read from the store is parsed; one just committed comes with its fields.
       const n: InboxNoticeFields = r.notice ??
@@ -596,7 +630,11 @@ export class ClientHub {
       if (id.startsWith(SETTLED_PREFIX)) settled.push(id.slice(SETTLED_PREFIX.length));
       else ids.push(id);
     }
-    s.unacked = Math.max(0, s.unacked - ids.length);
+    // An acknowledgement of an envelope whose place was given back (its write failed) is not
+    // counted: the client stored it after all (it hears it again when its origin resends it).
+    let counted = ids.length;
+    if (s.dropped.size > 0) { for (const id of ids) if (s.dropped.delete(id)) counted--; }
+    s.unacked = Math.max(0, s.unacked - counted);
     if (s.early.size > 0) { for (const id of ids) s.early.delete(id); }
     s.progressAtMs = this.#o.clock.nowMs();
     // The client stored them before acknowledging: their receipts need not wait for our flush.

@@ -183,10 +183,8 @@ export interface DeliveryOptions {
   fastGraceMs?: number;
   /**
    * A message whose recipient's client can take it now is pushed before it
-   * is stored ({@linkcode Delivery.earlyPush}); default false: with it on, a
-   * file transfer into a node whose disk filled and emptied again stalled
-   * (tests/disk_full_test.ts, 3 runs of 4), not understood yet (PERF_NOTES,
-   * branch `nodeb`, lead's note). Its unit tests turn it on.
+   * is stored ({@linkcode Delivery.earlyPush}); default true. False stores
+   * every message before it is pushed.
    */
   pushFirst?: boolean;
 }
@@ -203,6 +201,13 @@ export interface EarlyPush {
   ready(owner: UserName): boolean;
   /** Pushes an envelope not stored yet (it has no inbox seq). */
   push(owner: UserName, id: string, bytes: Uint8Array): void;
+  /**
+   * Envelopes pushed before they were stored whose write failed (a full
+   * disk) and that the client has not acknowledged: they will not be stored
+   * here, so there is nothing to push again and nothing to wait for (their
+   * origins send them again).
+   */
+  dropped(owner: UserName, ids: readonly string[]): void;
 }
 
 /** A user envelope that arrived in this turn, admitted at its end ({@linkcode Delivery}). */
@@ -304,7 +309,7 @@ export class Delivery {
   #awaitingAck = new Map<string, { owner: UserName; stored: () => void }>();
   /**
    * Ids of user envelopes queued for a commit the usual way (#storeThenPush) and not committed;
-   * kept only with push-first on (#takeArrivals is its one reader).
+   * kept only with push-first on, as by default (#takeArrivals is its one reader).
    */
   #storing = new Set<string>();
   /** The turn's arrivals that may be pushed before they are stored (#takeArrivals). */
@@ -769,7 +774,7 @@ export class Delivery {
     if (early.status === "expired" || early.status === "no-such-user") {
       return answer(this.#noted(early, e, origin).status);
     }
-    if (e.kind === "message" && mailbox === null && this.earlyPush && this.#o.pushFirst === true) {
+    if (e.kind === "message" && mailbox === null && this.earlyPush && this.#o.pushFirst !== false) {
       // Its recipient's client may take it before it is stored: decided at the end of the turn,
       // for all of the turn's arrivals at once (#takeArrivals).
       this.#arrivals.push({ e, bytes, origin, answer });
@@ -943,15 +948,25 @@ export class Delivery {
       },
       flushWithinMs: RECEIPT_FLUSH_MS,
       failed: (_kind, inStore) => {
+        const dropped = new Map<UserName, string[]>();
         for (const x of batch) {
           this.#early.delete(x.id);
           this.#awaitingAck.delete(x.id);
+          if (!inStore && !x.acked) {
+            let list = dropped.get(x.owner);
+            if (!list) dropped.set(x.owner, list = []);
+            list.push(x.id);
+          }
           // A copy found by the insert gave its budget back already.
           if (inStore || (x.wrote === "copy" && !x.acked)) continue;
           // Not kept: no receipt went unless the client had it; its origin sends it again.
           b.inboxRelease(x.owner, kindOf(x.e), encodedLength(x.e));
           b.dedupRelease(x.origin);
         }
+        // Their places in the clients' windows are given back: a client that could not store
+        // them either (the same full disk) never acknowledges them, and file chunks wait for an
+        // empty window (tests/push_first_test.ts, tests/disk_full_test.ts).
+        for (const [owner, ids] of dropped) this.earlyPush?.dropped(owner, ids);
         if (!inStore) again();
       },
       // It joins the next batch, or waits DEFER_MS.
@@ -972,7 +987,7 @@ export class Delivery {
     answer: (status: ReceiptStatus) => void,
   ): void {
     const id = envelopeIdHex(e.id);
-    if (this.#o.pushFirst === true) this.#storing.add(id);
+    if (this.#o.pushFirst !== false) this.#storing.add(id);
     let verdict: Admission | undefined;
     let row: InboxRecord | undefined;
     let answered = false;

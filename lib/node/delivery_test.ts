@@ -323,7 +323,11 @@ Deno.test("Delivery: a copy is found by the table (the insert's own check), answ
 /** Pushes before storing to a client that can always take them; records what was pushed. */
 function takeEarly(d: { delivery: { earlyPush: unknown } }, ready = () => true): string[] {
   const pushed: string[] = [];
-  d.delivery.earlyPush = { ready, push: (_owner: UserName, id: string) => pushed.push(id) };
+  d.delivery.earlyPush = {
+    ready,
+    push: (_owner: UserName, id: string) => pushed.push(id),
+    dropped: () => {},
+  };
   return pushed;
 }
 

@@ -269,6 +269,7 @@ export async function startNode(options: StartNodeOptions): Promise<Node> {
         maxLifetimeMs: config.delivery.messageLifetimeMs,
         clockAllowanceMs: config.delivery.clockAllowanceMs,
       },
+      pushFirst: config.delivery.pushFirst,
       groups,
     });
     enqueueOwn = (rows) => delivery.enqueueOwn(rows);

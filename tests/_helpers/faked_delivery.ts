@@ -80,8 +80,6 @@ export async function fakedDelivery(o: FakedDeliveryOptions) {
     log: SILENT_LOGGER,
     throttled: new ThrottledLog(SILENT_LOGGER, o.clock),
     fastGraceMs: o.fastGraceMs,
-    // Off by default (delivery.ts); these harnesses test it too.
-    pushFirst: true,
   });
   return { delivery, spool };
 }
