@@ -44,11 +44,6 @@ import { NODE_AEAD } from "./node_aead.ts";
 import { NODE_CHACHA20_POLY1305, sha256Sync } from "./node_file_cipher.ts";
 
 /**
- * `chunkSubmit` buffers kept for reuse per transfer: the node hands one back once it is done
- * with it (sealed onto its link, and that link is below its high-water mark).
- */
-const POOLED_MESSAGES = 2;
-/**
  * Chunks handed to a node in this process and not handed back yet, at most, for all of a
  * client's transfers together: the next one waits for one of them. That node hands a chunk back
  * only once the link it went on is below its high-water mark (lib/federation forwarder, `sent`),
@@ -59,6 +54,13 @@ const POOLED_MESSAGES = 2;
  * safety net: a pump never waits for good).
  */
 export const MAX_LENT = 3;
+
+/**
+ * `chunkSubmit` buffers kept for reuse per transfer: the node hands one back once it is done
+ * with it (sealed onto its link, and that link is below its high-water mark). One per chunk a
+ * batch may hold (see `pump`).
+ */
+const POOLED_MESSAGES = MAX_LENT;
 
 /** The chunks a client's transfers have handed to its node and not got back (see MAX_LENT). */
 export class LentChunks {
@@ -257,37 +259,53 @@ export class FileSending {
     this.#hashedCount++;
   }
 
-  /** Sends chunks while the window has room; one pump at a time. */
+  /**
+   * Sends chunks while the window has room; one pump at a time. On a link that hands chunks
+   * back (in process), up to {@linkcode MAX_LENT} chunks are read and sealed first and then
+   * handed over together, in one turn: the node proves the envelopes it is given in one turn as
+   * one batch (lib/federation provenance), so one Ed25519 signature covers them, and the relay
+   * and the destination verify it once for all of them. Nothing else about the proof changes.
+   */
   async pump(): Promise<void> {
     if (this.#pumping) return;
     this.#pumping = true;
     this.#woken = false;
-    /** Room reserved for the chunk being read, until the node has it (then it gives it back). */
+    /** Chunks sealed and not handed over yet, each with the room reserved for it (or null). */
+    const ready: Array<{ message: Uint8Array<ArrayBuffer>; token: number | null }> = [];
+    /** Room reserved for the chunk being read, until it is ready. */
     let token: number | null = null;
     try {
-      while (
-        this.row.state === "sending" && this.#ctx.connection.up &&
-        this.#inflightBytes < this.#windowBytes && this.#ctx.clock.nowMs() >= this.#retryAtMs
-      ) {
-        if (this.#ctx.connection.handsBack) {
-          token = this.#lent.take(this.#ctx.clock.nowMs(), this.#retryMs, this.#wake);
-          if (token === null) break;
+      const handsBack = this.#ctx.connection.handsBack;
+      const most = handsBack ? MAX_LENT : 1;
+      while (this.#canSend()) {
+        while (ready.length < most && (ready.length === 0 || this.#canSend())) {
+          if (handsBack) {
+            token = this.#lent.take(this.#ctx.clock.nowMs(), this.#retryMs, this.#wake);
+            if (token === null) break;
+          }
+          const index = this.#next();
+          if (index === null) break;
+          const plain = await this.#read(index);
+          const attempt = this.row.attempts[index] ?? 0;
+          const id = chunkEnvelopeIdWith(sha256Sync, this.#manifest.fileId, index, attempt);
+          const hex = envelopeIdHex(id);
+          this.#inflight.set(hex, {
+            index,
+            bytes: plain.length,
+            sentAtMs: this.#ctx.clock.nowMs(),
+          });
+          this.#byChunkId.set(hex, this);
+          this.#inflightIdx.add(index);
+          this.#inflightBytes += plain.length;
+          // Sealed (synchronously, node:crypto) before the buffer is read into again.
+          ready.push({ message: await this.#seal(id, index, plain), token });
+          token = null;
         }
-        const index = this.#next();
-        if (index === null) break;
-        const plain = await this.#read(index);
-        const attempt = this.row.attempts[index] ?? 0;
-        const id = chunkEnvelopeIdWith(sha256Sync, this.#manifest.fileId, index, attempt);
-        const hex = envelopeIdHex(id);
-        this.#inflight.set(hex, { index, bytes: plain.length, sentAtMs: this.#ctx.clock.nowMs() });
-        this.#byChunkId.set(hex, this);
-        this.#inflightIdx.add(index);
-        this.#inflightBytes += plain.length;
-        // Sealed (synchronously, node:crypto) before the buffer is read into again.
-        await this.#sealAndSend(id, index, plain, token);
-        token = null;
-        // The read is synchronous: let the node write this chunk onto its link (its socket
-        // writes wait for the next turn) before the next one, else a window's worth waits
+        if (ready.length === 0) break;
+        // Handed over in one go: the node gets them in the same turn (one proof for all).
+        for (const r of ready.splice(0)) this.#send(r.message, r.token);
+        // The reads are synchronous: let the node write these chunks onto its link (its socket
+        // writes wait for the next turn) before the next ones, else a window's worth waits
         // unsent and the link's limit closes it.
         await nextTurn();
       }
@@ -299,11 +317,20 @@ export class FileSending {
       if (e instanceof FileChanged) this.fail(e.message, true);
       else this.fail(`Cannot send file: ${(e as Error).message}`);
     } finally {
-      if (token !== null) this.#lent.back(token, this.#ctx.clock.nowMs());
+      const now = this.#ctx.clock.nowMs();
+      if (token !== null) this.#lent.back(token, now);
+      // Sealed but not handed over (the transfer failed meanwhile): their room is free again.
+      for (const r of ready) if (r.token !== null) this.#lent.back(r.token, now);
       this.#pumping = false;
     }
     // A chunk came back while this pump was still running (sending the digest).
     if (this.#woken) void this.pump();
+  }
+
+  /** Whether the pump may send another chunk now. */
+  #canSend(): boolean {
+    return this.row.state === "sending" && this.#ctx.connection.up &&
+      this.#inflightBytes < this.#windowBytes && this.#ctx.clock.nowMs() >= this.#retryAtMs;
   }
 
   /**
@@ -346,13 +373,8 @@ export class FileSending {
     });
   }
 
-  /** `token`: room reserved in the lent chunks (given back once the node hands the chunk back). */
-  async #sealAndSend(
-    id: Uint8Array,
-    index: number,
-    plain: Uint8Array,
-    token: number | null,
-  ): Promise<void> {
+  /** Seals chunk `index` into a `chunkSubmit` message (a pooled buffer when there is one). */
+  async #seal(id: Uint8Array, index: number, plain: Uint8Array): Promise<Uint8Array<ArrayBuffer>> {
     const sealed = await this.#sealer.sealParts(index, plain);
     const now = this.#ctx.clock.nowMs();
     // Ciphertext and tag are copied once, into the client message (not into a chunk body, then
@@ -367,7 +389,11 @@ export class FileSending {
       from: this.#ctx.self,
       to: this.row.peer as Address,
     }, chunkBodyParts({ fileId: this.#manifest.fileId, index, fileBytes: this.row.size }, sealed));
-    const message = encodeChunkSubmitParts(parts, this.#messages.pop());
+    return encodeChunkSubmitParts(parts, this.#messages.pop());
+  }
+
+  /** `token`: room reserved in the lent chunks (given back once the node hands the chunk back). */
+  #send(message: Uint8Array<ArrayBuffer>, token: number | null): void {
     // Not connected: the chunk stays in flight and goes again after the retry delay.
     const queued = this.#ctx.connection.sendEncoded(message, () => {
       if (this.#messages.length < POOLED_MESSAGES) {
@@ -375,7 +401,7 @@ export class FileSending {
       }
       if (token !== null) this.#lent.back(token, this.#ctx.clock.nowMs());
     });
-    if (!queued && token !== null) this.#lent.back(token, now);
+    if (!queued && token !== null) this.#lent.back(token, this.#ctx.clock.nowMs());
   }
 
   /** Takes what the receiver's node did with chunks. Returns true when something changed. */

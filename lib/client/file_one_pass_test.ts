@@ -34,6 +34,9 @@ async function setup(self: string, windowBytes = 8 * 1024 * 1024, handsBack = fa
   const sent: FileInner[] = [];
   const submits: Uint8Array[] = [];
   const lent: Array<() => void> = [];
+  /** How many chunk messages were handed over in each synchronous run (a node's one turn). */
+  const handedTogether: number[] = [];
+  let running = false;
   const clock = new FakeClock();
   /** A client's file transfers on this store (a second one: the client restarted). */
   const make = () =>
@@ -49,6 +52,12 @@ async function setup(self: string, windowBytes = 8 * 1024 * 1024, handsBack = fa
           const m = decodeClientMessage(bytes);
           if (m.type === "chunkSubmit") submits.push(m.envelope.slice());
           if (handsBack && consumed) lent.push(consumed);
+          if (!running) {
+            running = true;
+            handedTogether.push(0);
+            queueMicrotask(() => running = false);
+          }
+          handedTogether[handedTogether.length - 1]++;
           return true;
         },
         up: true,
@@ -74,7 +83,7 @@ async function setup(self: string, windowBytes = 8 * 1024 * 1024, handsBack = fa
     store.close();
     await Deno.remove(dir, { recursive: true });
   };
-  return { dir, store, files, sent, submits, lent, clock, cleanup, make };
+  return { dir, store, files, sent, submits, lent, handedTogether, clock, cleanup, make };
 }
 
 function apply(store: ClientStore, files: FileTransfers, peer: string, inner: FileInner): void {
@@ -468,6 +477,26 @@ Deno.test("sender on a link that hands chunks back: at most three wait to come b
     await until("the digest is sent", () => t.sent.some((m) => m.t === "file-digest"));
     t.answer();
     await until("sent", () => t.state() === "sent");
+  } finally {
+    await t.cleanup();
+  }
+});
+
+Deno.test("sender on a link that hands chunks back: the three go in one run (one proof at the node)", async () => {
+  const plain = data(8 * CHUNK, 11);
+  const t = await sending(plain, 8 * 1024 * 1024, true);
+  try {
+    await until("three chunks handed over", () => t.submits.length === 3);
+    // Handed over in one synchronous run, the node proves them as one batch (one signature).
+    assert.deepEqual(t.handedTogether, [3]);
+    // One back, one more (the others are still out): alone in its run.
+    t.lent.shift()!();
+    await until("a fourth once one came back", () => t.submits.length === 4);
+    assert.deepEqual(t.handedTogether, [3, 1]);
+    t.lent.splice(0).forEach((back) => back());
+    await until("two more once two came back", () => t.submits.length >= 6);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(t.submits.length, 7, "three out again after three came back");
   } finally {
     await t.cleanup();
   }
