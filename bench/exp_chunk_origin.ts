@@ -1,6 +1,6 @@
 /**
  * A file chunk's CPU at the sending process, apart from sockets (run by hand:
- * `deno run -A --v8-flags=--max-semi-space-size=1,--heap-growing-percent=20
+ * `deno run -A --v8-flags=--max-semi-space-size=1,--heap-growing-percent=100
  * bench/exp_chunk_origin.ts [rounds]`): per 256 KiB chunk, the client seals it
  * (ChaCha20-Poly1305, 16 KiB slices), frames its `chunkSubmit`, node A decodes
  * the message, proves the envelope (Merkle leaf, a batch of one, Ed25519) and

@@ -15,7 +15,7 @@
  * For each: CPU µs per message (process.cpuUsage: user + system) and KiB
  * allocated per message (v8 total_allocated_bytes), minimum over ROUNDS.
  *
- *   deno run -A --v8-flags=--max-semi-space-size=1,--heap-growing-percent=20 \
+ *   deno run -A --v8-flags=--max-semi-space-size=1,--heap-growing-percent=100 \
  *     bench/exp_client_core.ts        # env N (4000), ROUNDS (5), WINDOW (512), PUSH (64)
  *
  * (the V8 flags of every fedchat process: tests/_helpers/v8_flags.ts).

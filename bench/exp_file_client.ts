@@ -1,6 +1,6 @@
 /**
  * The client's own CPU per file chunk, apart from its node (run by hand:
- * `deno run -A --v8-flags=--max-semi-space-size=1,--heap-growing-percent=20
+ * `deno run -A --v8-flags=--max-semi-space-size=1,--heap-growing-percent=100
  * bench/exp_file_client.ts [rounds]`, default 6): the sender's work on one
  * 256 KiB chunk (read into the reused buffer, SHA-256, ChaCha20-Poly1305 seal
  * in slices, the sealed parts copied into a reused message) and the

@@ -1,6 +1,6 @@
 /**
  * The receiving node's spool and its in-process client, per file chunk, in
- * one process (run by hand: `deno run -A --v8-flags=--max-semi-space-size=1,--heap-growing-percent=20
+ * one process (run by hand: `deno run -A --v8-flags=--max-semi-space-size=1,--heap-growing-percent=100
  * bench/exp_spool_handover.ts [rounds]`, default 6). Chunks arrive in a reused
  * record buffer, are written to a real FileSpool (fdatasync included) 8 at a
  * time, then handed over as lib/node/client_hub.ts does (framed into a pooled

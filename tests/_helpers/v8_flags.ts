@@ -2,16 +2,19 @@
  * The V8 flags every fedchat process starts with, as deno.json's tasks give
  * them: a young generation of 1 MiB semi-spaces, which V8 otherwise grows to
  * its maximum under allocation pressure and keeps (docs/PERF_NOTES.md §3),
- * and an old generation that may grow by 20 % before the next full
+ * and an old generation that may grow by 100 % before the next full
  * collection (V8 otherwise lets it grow to several times what is live: nodes
- * held 60 MiB of heap for 22 MiB live at 1,000 msg/s; PERF_NOTES.md, section "msgperf").
+ * held 60 MiB of heap for 22 MiB live at 1,000 msg/s; PERF_NOTES.md, section
+ * "msgperf"). 20 % kept nodes 12 MiB smaller but ran a full collection every
+ * ~250 ms during a file, and cost messages 18 % and files 30-40 % more CPU
+ * (PERF_NOTES.md, the lead's fifth-session section).
  * No hard cap: a node with more live data still gets the heap it needs.
  * A module of its own, so a bench client process can import it without the
  * node's code or any permission.
  */
 
 /** The flags of deno.json's `start`, `cli`, `dev` and `compile` tasks. */
-export const DEFAULT_V8_FLAGS = "--max-semi-space-size=1,--heap-growing-percent=20";
+export const DEFAULT_V8_FLAGS = "--max-semi-space-size=1,--heap-growing-percent=100";
 
 /**
  * The `--v8-flags` argument for a fedchat process started by tests and
