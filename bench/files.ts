@@ -33,6 +33,9 @@ const RELAY_ENV: Record<string, string> = Object.fromEntries(
   }),
 );
 
+/** With `--expose-gc` in the relay's DENO_V8_FLAGS, its `memory` answer also gives what a forced collection leaves. */
+const GC_EXPOSED = RELAY_ENV.DENO_V8_FLAGS?.includes("--expose-gc") ?? false;
+
 // Reading another process's /proc entry needs --allow-all in Deno; `cat` needs only --allow-run.
 async function proc(pid: number | undefined, file: string): Promise<string> {
   const out = await new Deno.Command("cat", { args: [`/proc/${pid}/${file}`], stdout: "piped" })
@@ -139,7 +142,14 @@ try {
   await c.admin("accept-file", { target: t.id });
   let got: FileTransfer | undefined;
   // Where the memory is, as V8 sees it: the peak of each figure while the file moves.
-  const mem = [a, b, c].map(() => ({ heapTotal: 0, heapUsed: 0, external: 0, rss: 0 }));
+  const mem = [a, b, c].map(() => ({
+    heapTotal: 0,
+    heapUsed: 0,
+    external: 0,
+    rss: 0,
+    liveExternal: 0,
+    liveHeap: 0,
+  }));
   const sampleMemory = async () => {
     const split = await rssSplit();
     if (split.rss > relayPeak.rss) Object.assign(relayPeak, split);
@@ -210,11 +220,14 @@ try {
     heapUsed: mib(mem[i].heapUsed),
     external: mib(mem[i].external),
     rss: mib(mem[i].rss),
+    liveExternal: mib(mem[i].liveExternal),
   }]));
   console.log(
     `peaks sampled during the transfer (MiB, Deno.memoryUsage): ` +
       Object.entries(memory).map(([n, m]) =>
-        `${n} heap ${m.heapUsed}/${m.heapTotal}, external ${m.external}, rss ${m.rss}`
+        `${n} heap ${m.heapUsed}/${m.heapTotal}, external ${m.external}${
+          GC_EXPOSED && n === "relay" ? ` (live after a forced gc ${m.liveExternal})` : ""
+        }, rss ${m.rss}`
       ).join("; "),
   );
   const gib = BYTES / 1024 ** 3;
