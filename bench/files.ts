@@ -22,6 +22,19 @@ import { NodeProc, tempRoot, waitUntil } from "../tests/_helpers/node_proc.ts";
 import type { FileTransfer } from "../lib/client/mod.ts";
 
 const BYTES = Number(Deno.env.get("BYTES") ?? 1024 ** 3);
+/**
+ * For experiments: extra environment for the relay's process, `RELAY_ENV="K=V K=V"` (glibc's
+ * MALLOC_ARENA_MAX, DENO_V8_FLAGS=...).
+ */
+const RELAY_ENV: Record<string, string> = Object.fromEntries(
+  (Deno.env.get("RELAY_ENV") ?? "").split(/\s+/).filter((kv) => kv.includes("=")).map((kv) => {
+    const i = kv.indexOf("=");
+    return [kv.slice(0, i), kv.slice(i + 1)];
+  }),
+);
+
+/** With `--expose-gc` in the relay's DENO_V8_FLAGS, its `memory` answer also gives what a forced collection leaves. */
+const GC_EXPOSED = RELAY_ENV.DENO_V8_FLAGS?.includes("--expose-gc") ?? false;
 
 // Reading another process's /proc entry needs --allow-all in Deno; `cat` needs only --allow-run.
 async function proc(pid: number | undefined, file: string): Promise<string> {
@@ -96,7 +109,7 @@ try {
   await writeTestFile(src, BYTES, 42);
   const [a, b, c] = await Promise.all([
     NodeProc.create({ id: "alice", root, withClient: true }),
-    NodeProc.create({ id: "relay", root, open: true }),
+    NodeProc.create({ id: "relay", root, open: true, env: RELAY_ENV }),
     NodeProc.create({ id: "bob", root, withClient: true, open: true }),
   ]);
   nodes.push(a, b, c);
@@ -104,6 +117,21 @@ try {
   await link(b, c);
   await startChat(a, "alice@alice", c, "bob@bob");
 
+  // The relay's resident memory split before the file and at its peak during it (/proc/PID/status:
+  // anonymous pages, i.e. heaps and buffers, against the binary's file pages): what the file adds.
+  const rssSplit = async () => {
+    const text = await proc(b.pid, "status");
+    const kib = (k: string) =>
+      Math.round(Number(new RegExp(`${k}:\\s+(\\d+)`).exec(text)?.[1] ?? 0) / 1024);
+    return { rss: kib("VmRSS"), anon: kib("RssAnon"), file: kib("RssFile") };
+  };
+  const usage = (await b.admin("memory")) as Record<string, number>;
+  const relayBefore = {
+    ...(await rssSplit()),
+    heapUsed: Math.round(usage.heapUsed / 1024 ** 2),
+    external: Math.round(usage.external / 1024 ** 2),
+  };
+  const relayPeak = { rss: 0, anon: 0, file: 0 };
   const cpu0 = await Promise.all([a, b, c].map((n) => cpuSeconds(n.pid)));
   const main0 = await Promise.all([a, b, c].map((n) => mainThreadMs(n.pid)));
   const started = performance.now();
@@ -114,8 +142,17 @@ try {
   await c.admin("accept-file", { target: t.id });
   let got: FileTransfer | undefined;
   // Where the memory is, as V8 sees it: the peak of each figure while the file moves.
-  const mem = [a, b, c].map(() => ({ heapTotal: 0, heapUsed: 0, external: 0, rss: 0 }));
+  const mem = [a, b, c].map(() => ({
+    heapTotal: 0,
+    heapUsed: 0,
+    external: 0,
+    rss: 0,
+    liveExternal: 0,
+    liveHeap: 0,
+  }));
   const sampleMemory = async () => {
+    const split = await rssSplit();
+    if (split.rss > relayPeak.rss) Object.assign(relayPeak, split);
     const now = await Promise.all([a, b, c].map((n) => n.admin("memory").catch(() => null)));
     now.forEach((m, i) => {
       if (!m) return;
@@ -171,6 +208,11 @@ try {
         same ? "matches" : "DIFFERS"
       }`,
   );
+  console.log(
+    `relay's memory before the file (MiB): ${JSON.stringify(relayBefore)}; at its sampled peak: ${
+      JSON.stringify(relayPeak)
+    }`,
+  );
   console.log(`peak RSS: alice ${rss.alice} MiB, relay ${rss.relay} MiB, bob ${rss.bob} MiB`);
   const mib = (x: number) => Math.round(x / 1024 ** 2);
   const memory = Object.fromEntries(["alice", "relay", "bob"].map((n, i) => [n, {
@@ -178,11 +220,14 @@ try {
     heapUsed: mib(mem[i].heapUsed),
     external: mib(mem[i].external),
     rss: mib(mem[i].rss),
+    liveExternal: mib(mem[i].liveExternal),
   }]));
   console.log(
     `peaks sampled during the transfer (MiB, Deno.memoryUsage): ` +
       Object.entries(memory).map(([n, m]) =>
-        `${n} heap ${m.heapUsed}/${m.heapTotal}, external ${m.external}, rss ${m.rss}`
+        `${n} heap ${m.heapUsed}/${m.heapTotal}, external ${m.external}${
+          GC_EXPOSED && n === "relay" ? ` (live after a forced gc ${m.liveExternal})` : ""
+        }, rss ${m.rss}`
       ).join("; "),
   );
   const gib = BYTES / 1024 ** 3;

@@ -41,7 +41,19 @@ export function adminHandlers(node: AdminNode): Record<string, AdminHandler> {
   return {
     status: () => ({ kind: "result", value: node.status() }),
     // The process's memory as V8 sees it (rss, heapTotal, heapUsed, external): for benchmarks.
-    memory: () => ({ kind: "result", value: Deno.memoryUsage() }),
+    // Only in a process started with --expose-gc (an experiment, bench/files.ts RELAY_ENV): also
+    // what a forced full collection leaves (`liveExternal`, `liveHeap`).
+    memory: () => {
+      const usage = Deno.memoryUsage();
+      const gc = (globalThis as { gc?: () => void }).gc;
+      if (!gc) return { kind: "result", value: usage };
+      gc();
+      const after = Deno.memoryUsage();
+      return {
+        kind: "result",
+        value: { ...usage, liveExternal: after.external, liveHeap: after.heapUsed },
+      };
+    },
     links: () => ({ kind: "result", value: node.federation.links.links() }),
     invite: () => ({ kind: "result", value: node.invite() }),
     connect: async (args) => {
