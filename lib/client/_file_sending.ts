@@ -278,13 +278,18 @@ export class FileSending {
       const handsBack = this.#ctx.connection.handsBack;
       const most = handsBack ? MAX_LENT : 1;
       while (this.#canSend()) {
-        while (ready.length < most && (ready.length === 0 || this.#canSend())) {
+        while (ready.length < most && this.#canSend()) {
           if (handsBack) {
             token = this.#lent.take(this.#ctx.clock.nowMs(), this.#retryMs, this.#wake);
             if (token === null) break;
           }
           const index = this.#next();
-          if (index === null) break;
+          if (index === null) {
+            // Nothing (more) to read: the room reserved for it is not kept.
+            if (token !== null) this.#lent.back(token, this.#ctx.clock.nowMs());
+            token = null;
+            break;
+          }
           const plain = await this.#read(index);
           const attempt = this.row.attempts[index] ?? 0;
           const id = chunkEnvelopeIdWith(sha256Sync, this.#manifest.fileId, index, attempt);

@@ -482,6 +482,24 @@ Deno.test("sender on a link that hands chunks back: at most three wait to come b
   }
 });
 
+Deno.test("sender on a link that hands chunks back: a transfer with nothing more to read keeps no room", async () => {
+  // Two chunks out of three places: the next transfer gets the third at once.
+  const t = await sending(data(2 * CHUNK, 12), 8 * 1024 * 1024, true);
+  try {
+    await until("both chunks handed over", () => t.submits.length === 2);
+    await new Promise((r) => setTimeout(r, 50));
+    const path = join(t.dir, "second.bin");
+    await Deno.writeFile(path, data(8 * CHUNK, 13));
+    const second = await t.files.offer("bob@nodeb", { path });
+    apply(t.store, t.files, "bob@nodeb", { t: "file-accept", id: second.id });
+    await until("one chunk of the second file", () => t.submits.length === 3);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(t.submits.length, 3, "three out in all");
+  } finally {
+    await t.cleanup();
+  }
+});
+
 Deno.test("sender on a link that hands chunks back: the three go in one run (one proof at the node)", async () => {
   const plain = data(8 * CHUNK, 11);
   const t = await sending(plain, 8 * 1024 * 1024, true);
