@@ -20,6 +20,7 @@ import { link, startChat } from "../tests/_helpers/chat.ts";
 import { sha256File, transfer, writeTestFile } from "../tests/_helpers/files.ts";
 import { NodeProc, tempRoot, waitUntil } from "../tests/_helpers/node_proc.ts";
 import type { FileTransfer } from "../lib/client/mod.ts";
+import { sample } from "./_proc.ts";
 
 const BYTES = Number(Deno.env.get("BYTES") ?? 1024 ** 3);
 /**
@@ -120,10 +121,9 @@ try {
   // The relay's resident memory split before the file and at its peak during it (/proc/PID/status:
   // anonymous pages, i.e. heaps and buffers, against the binary's file pages): what the file adds.
   const rssSplit = async () => {
-    const text = await proc(b.pid, "status");
-    const kib = (k: string) =>
-      Math.round(Number(new RegExp(`${k}:\\s+(\\d+)`).exec(text)?.[1] ?? 0) / 1024);
-    return { rss: kib("VmRSS"), anon: kib("RssAnon"), file: kib("RssFile") };
+    const p = (await sample([b.pid!])).procs.get(b.pid!)!;
+    const m = (kib: number) => Math.round(kib / 1024);
+    return { rss: m(p.rssKiB), anon: m(p.anonKiB), file: m(p.fileKiB) };
   };
   const usage = (await b.admin("memory")) as Record<string, number>;
   const relayBefore = {
