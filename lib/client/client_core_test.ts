@@ -199,6 +199,17 @@ Deno.test("a crash between a send's write and its commit: nothing sent or shown,
   }
 });
 
+/** `texts` sent in one turn and committed: their ids and the envelopes the node was given. */
+async function sent(s: Side, texts: string[]) {
+  const sends = texts.map((t) => s.core.send(s.peer, t));
+  await s.settle();
+  s.endTurn();
+  await s.settle();
+  s.endTurn();
+  const ids = (await Promise.all(sends)).map((m) => m.id);
+  return { ids, envelopes: s.submitted.slice(-texts.length) };
+}
+
 async function historyOf(s: Side) {
   const h = s.core.history(s.peer);
   s.endTurn();
@@ -259,13 +270,7 @@ Deno.test("pushed messages: one commit for a burst, shown and acknowledged only 
 Deno.test("a ratchet message is decrypted before any lookup; a copy of one read already is acknowledged again, quietly", async () => {
   const { alice, bob, cleanup } = await sides();
   try {
-    const sends = ["m1", "m2"].map((t) => alice.core.send(BOB, t));
-    await alice.settle();
-    alice.endTurn();
-    await alice.settle();
-    alice.endTurn();
-    const ids = (await Promise.all(sends)).map((m) => m.id);
-    const [e1, e2] = alice.submitted;
+    const { ids, envelopes: [e1, e2] } = await sent(alice, ["m1", "m2"]);
     const lookedUp: string[] = [];
     const wasProcessed = bob.store.wasProcessed.bind(bob.store);
     bob.store.wasProcessed = (id) => (lookedUp.push(id), wasProcessed(id));
@@ -312,13 +317,7 @@ Deno.test("a ratchet message is decrypted before any lookup; a copy of one read 
 Deno.test("a text pushed under its envelope id is recorded by its row: no processed row, never shown twice", async () => {
   const { alice, bob, cleanup } = await sides();
   try {
-    const sends = ["m1", "m2"].map((t) => alice.core.send(BOB, t));
-    await alice.settle();
-    alice.endTurn();
-    await alice.settle();
-    alice.endTurn();
-    const ids = (await Promise.all(sends)).map((m) => m.id);
-    const [e1, e2] = alice.submitted;
+    const { ids, envelopes: [e1, e2] } = await sent(alice, ["m1", "m2"]);
     // The node's inbox ids are envelope ids; a third item comes under an id of its own.
     bob.core.onPush({ type: "deliver", id: ids[0], envelope: e1 });
     bob.core.onPush({ type: "deliver", id: "other", envelope: e2 });

@@ -175,9 +175,8 @@ export class Inbox {
     this.#following = false;
   }
 
-  /** Makes the item's writes; at once (no promise) for a notice and an id handled already. */
+  /** Makes the item's writes; at once (no promise) for a notice. */
   #handle(item: InboxItem): Handled | Promise<Handled> {
-    const { store } = this.#o;
     if (item.type === "notice") {
       const step = this.#o.handlers.notice(item.ref, item.state, item.reason, item.users);
       return this.#written(step, () => step.write?.());
