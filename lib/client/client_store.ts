@@ -230,12 +230,8 @@ export class ClientStore {
       reason,
       id,
     );
-    // Settled (the common "delivered"): forgotten without a copy made to be dropped.
-    if (!UNSETTLED.has(state)) this.#pending.delete(id);
-    else {
-      const m = this.#pending.get(id);
-      if (m) this.#remember({ ...m, state, reason, envelope: null });
-    }
+    const m = this.#pending.get(id);
+    if (m) this.#remember({ ...m, state, reason, envelope: null });
   }
 
   /** Keeps outgoing messages in memory while a `sent`, `held` or `delivered` may still come. */

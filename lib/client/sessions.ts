@@ -121,8 +121,7 @@ export class Sessions {
    * once (node:crypto's AES-GCM: no promise per message). Stores nothing.
    */
   encrypt(peer: string, state: e2e.RatchetState, inner: Inner): Encrypted {
-    const nowMs = this.#o.clock.nowMs();
-    const id = newEnvelopeId(nowMs);
+    const id = newEnvelopeId();
     const { newState, message } = e2e.ratchetEncryptSync({
       aead: NODE_AEAD,
       state,
@@ -135,7 +134,7 @@ export class Sessions {
       to: peer,
       kind: "message",
       body: encodePayload({ kind: "ratchet", message }),
-      nowMs,
+      nowMs: this.#o.clock.nowMs(),
       lifetimeMs: this.#o.lifetimeMs,
     });
     return { newState, envelope };
