@@ -46,8 +46,7 @@ async function proc(pid: number | undefined, file: string): Promise<string> {
 
 /** CPU seconds (user + system) a process has used. */
 async function cpuSeconds(pid: number | undefined): Promise<number> {
-  const fields = (await proc(pid, "stat")).split(") ")[1]?.split(" ") ?? [];
-  return (Number(fields[11] ?? 0) + Number(fields[12] ?? 0)) / 100;
+  return (await sample([pid!])).procs.get(pid!)?.cpuS ?? 0;
 }
 
 /**
@@ -60,8 +59,7 @@ async function mainThreadMs(pid: number | undefined): Promise<{ onCpu: number; w
 }
 
 async function peakMiB(pid: number | undefined): Promise<number> {
-  const text = await proc(pid, "status");
-  return Math.round(Number(/VmHWM:\s+(\d+)/.exec(text)?.[1] ?? 0) / 1024);
+  return Math.round(((await sample([pid!])).procs.get(pid!)?.hwmKiB ?? 0) / 1024);
 }
 
 async function httpsReference(root: string, src: string, certDir: string): Promise<number> {
