@@ -84,11 +84,22 @@ export const CONTACT_UPSERT =
   session = excluded.session, pending = excluded.pending, out_seq = excluded.out_seq,
   unread = excluded.unread, last_message_at_ms = excluded.last_message_at_ms`;
 
-/** Inserts a message row, or updates its state, reason, time received and envelope. */
-export const MESSAGE_UPSERT =
+const MESSAGE_INSERT =
   `INSERT INTO messages (id, peer, direction, seq, text, sent_at_ms, received_at_ms, state, reason, envelope)
-  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET state = excluded.state,
-  reason = excluded.reason, received_at_ms = excluded.received_at_ms, envelope = excluded.envelope`;
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+
+/**
+ * Inserts a message row, or updates its state, reason, time received and
+ * envelope: only a row of the same peer and direction (an id is no secret:
+ * a peer's message can never change one of ours).
+ */
+export const MESSAGE_UPSERT =
+  `${MESSAGE_INSERT} ON CONFLICT (id) DO UPDATE SET state = excluded.state,
+  reason = excluded.reason, received_at_ms = excluded.received_at_ms, envelope = excluded.envelope
+  WHERE messages.peer = excluded.peer AND messages.direction = excluded.direction`;
+
+/** Inserts a message row unless its id is taken (by any row). */
+export const MESSAGE_INSERT_NEW = `${MESSAGE_INSERT} ON CONFLICT (id) DO NOTHING`;
 
 /** Inserts a transfer row, or updates what may change. */
 export const TRANSFER_UPSERT =

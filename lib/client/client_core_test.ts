@@ -17,6 +17,9 @@ import { ClientCore } from "./client_core.ts";
 import { ClientStore } from "./client_store.ts";
 import type { NodeConnection } from "./node_connection.ts";
 import { acceptedChat, contactRow } from "../../tests/_helpers/accepted_chat.ts";
+import { newEnvelope } from "./new_envelope.ts";
+import { NODE_AEAD } from "./node_aead.ts";
+import { encodeInner, encodePayload } from "./payload.ts";
 
 const ALICE = toAddress("alice@nodea");
 const BOB = toAddress("bob@nodeb");
@@ -370,6 +373,70 @@ Deno.test("a crash before the answer's commit keeps the envelope, which is submi
     alice.lateDeadline();
     assert.equal(alice.store.message(m.id)?.state, "sent");
     assert.deepEqual(alice.store.unsent(), []);
+  } finally {
+    await cleanup();
+  }
+});
+
+Deno.test("a peer's message under the id of one of ours changes nothing of ours: not shown, ours still sent again", async () => {
+  const { alice, bob, cleanup } = await sides();
+  try {
+    // Alice's message is submitted, and she crashes before the node's answer is committed.
+    const sending = alice.core.send(BOB, "mine");
+    await alice.settle();
+    alice.endTurn();
+    const m = await sending;
+    alice.crash();
+    alice.restart();
+    assert.equal(alice.store.message(m.id)?.state, "sending");
+    // Bob has it (its id is no secret: every relay sees it) and seals a real message bound to it.
+    bob.core.onPush({ type: "deliver", id: m.id, envelope: alice.submitted[0] });
+    await bob.settle();
+    bob.endTurn();
+    await bob.settle();
+    assert.deepEqual(bob.acks(), [m.id]);
+    const id = Uint8Array.fromHex(m.id);
+    const sealed = e2e.ratchetEncryptSync({
+      aead: NODE_AEAD,
+      state: e2e.decodeRatchetState(bob.store.contact(ALICE)!.session!),
+      plaintext: encodeInner({ t: "text", seq: 1, at: Date.now(), text: "forged" }),
+      ad: id,
+    });
+    const forged = newEnvelope({
+      id,
+      from: BOB,
+      to: ALICE,
+      kind: "message",
+      body: encodePayload({ kind: "ratchet", message: sealed.message }),
+      nowMs: Date.now(),
+      lifetimeMs: 60_000,
+    });
+    alice.core.onPush({ type: "deliver", id: m.id, envelope: forged.bytes });
+    await alice.settle();
+    alice.endTurn();
+    await alice.settle();
+    assert.deepEqual(alice.acks(), [m.id], "acknowledged: it cannot wedge the inbox");
+    const row = alice.store.message(m.id)!;
+    assert.equal(row.direction, "out");
+    assert.equal(row.text, "mine");
+    assert.equal(row.state, "sending", "not marked delivered by the peer");
+    assert.ok(row.envelope, "its envelope is kept");
+    assert.deepEqual(
+      alice.events.filter((e) => e.kind === "message" && e.message.direction === "in"),
+      [],
+      "nothing shown",
+    );
+    assert.equal(alice.store.contact(BOB)?.unread, 0);
+    // The store's own upsert changes no row of another direction either.
+    alice.store.transaction(() =>
+      alice.store.putMessage({ ...row, direction: "in", state: "delivered", envelope: null })
+    );
+    assert.deepEqual(alice.store.message(m.id), row);
+    // Ours is still sent again.
+    alice.core.onConnected();
+    await alice.settle();
+    assert.equal(alice.submitted.length, 2, "the same envelope again");
+    assert.deepEqual(alice.submitted[1], alice.submitted[0]);
   } finally {
     await cleanup();
   }

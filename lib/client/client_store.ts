@@ -22,6 +22,7 @@ import {
   b,
   CONTACT_UPSERT,
   type ContactRow,
+  MESSAGE_INSERT_NEW,
   MESSAGE_UPSERT,
   type MessageRow,
   type RequestRow,
@@ -203,11 +204,23 @@ export class ClientStore {
     );
   }
 
+  /** Stores a message row, or updates the row of the same peer and direction under its id. */
   putMessage(m: MessageRow): void {
     this.#mutating();
-    this.#stmt(
-      MESSAGE_UPSERT,
-    ).run(
+    this.#runMessage(MESSAGE_UPSERT, m);
+    this.#remember(m);
+  }
+
+  /** Stores a new message row: false, and nothing written, when its id is taken already. */
+  addMessage(m: MessageRow): boolean {
+    this.#mutating();
+    const added = Number(this.#runMessage(MESSAGE_INSERT_NEW, m).changes) === 1;
+    if (added) this.#remember(m);
+    return added;
+  }
+
+  #runMessage(sql: string, m: MessageRow) {
+    return this.#stmt(sql).run(
       m.id,
       m.peer,
       m.direction,
@@ -219,7 +232,6 @@ export class ClientStore {
       m.reason,
       m.envelope,
     );
-    this.#remember(m);
   }
 
   /** Changes a message's state; its envelope is no longer needed. */

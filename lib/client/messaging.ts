@@ -212,16 +212,25 @@ export class Messaging {
         reason: null,
         envelope: null,
       };
+      let added = false;
       return {
         write: () => {
+          sessions.advance(from, newState);
+          // Its id is taken (by one of ours: ids are no secret): dropped, handled, nothing of ours changed.
+          added = store.addMessage(msg);
+          if (!added) {
+            store.markProcessed(msg.id);
+            this.#o.log.warn("dropped a message under an id in use", { from, id: msg.id });
+            return;
+          }
           const cur = store.contact(from)!;
           store.putContact({ ...cur, unread: cur.unread + 1, lastMessageAtMs: now });
-          sessions.advance(from, newState);
-          store.putMessage(msg);
         },
         // The row records the inbox item as handled when its id is the item's.
         messageId: msg.id,
-        after: () => this.#o.emit({ kind: "message", message: messageView(msg) }),
+        after: () => {
+          if (added) this.#o.emit({ kind: "message", message: messageView(msg) });
+        },
       };
     }
     let readIds: string[] = [];
