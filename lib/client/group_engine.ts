@@ -356,8 +356,13 @@ export class GroupEngine {
         if (gone) {
           this.#ctx.states.delete(g.key);
           this.#ctx.connection.send({ type: "groupPolicy", group: g.key, state: "none" });
+          // Our leaving is done, even when the commit that carried it out came before the home
+          // node's answer to our proposal (it does, when the answer is the slower of the two).
           for (const i of g.intents) {
-            this.#finish(i, new ChatStateError("Cannot: you are out of the group"));
+            this.#finish(
+              i,
+              i.op === "leave" ? undefined : new ChatStateError("Cannot: you are out of the group"),
+            );
           }
         } else this.#ctx.states.set(g.key, s);
         if (lostIntent && !next.intents.some((i) => i.id === lostIntent.id)) {
