@@ -12,8 +12,9 @@
  * - `alice notices`: the node pushes alice a "delivered" notice per message,
  *   likewise, and waits for her acknowledgements.
  *
- * For each: CPU µs per message (process.cpuUsage: user + system) and KiB
- * allocated per message (v8 total_allocated_bytes), minimum over ROUNDS.
+ * For each: CPU µs per message (process.cpuUsage: user + system), KiB
+ * allocated per message (v8 total_allocated_bytes) and KiB written per
+ * message (/proc/self/io `wchar`: the stores' logs), minimum over ROUNDS.
  *
  *   deno run -A --v8-flags=--max-semi-space-size=1,--heap-growing-percent=100 \
  *     bench/exp_client_core.ts        # env N (4000), ROUNDS (5), WINDOW (512), PUSH (64)
@@ -97,6 +98,17 @@ async function pushAll(s: Side, items: Array<Parameters<ClientCore["onPush"]>[0]
 interface Cost {
   us: number;
   kib: number;
+  /** KiB this process wrote per message (`wchar` of /proc/self/io: the store's log, mostly). */
+  writtenKib: number;
+}
+
+/** Bytes this process has written through system calls (Linux; 0 elsewhere). */
+function writtenBytes(): number {
+  try {
+    return Number(/wchar: (\d+)/.exec(Deno.readTextFileSync("/proc/self/io"))?.[1] ?? 0);
+  } catch {
+    return 0;
+  }
 }
 
 /** Bytes V8 has allocated since it started (Deno's types leave this field out). */
@@ -107,11 +119,16 @@ function allocatedBytes(): number {
 
 async function measure(fn: () => Promise<void>): Promise<Cost> {
   const a0 = allocatedBytes();
+  const w0 = writtenBytes();
   const c0 = cpuUsage();
   await fn();
   const c = cpuUsage(c0);
   const a = allocatedBytes() - a0;
-  return { us: (c.user + c.system) / N, kib: a / 1024 / N };
+  return {
+    us: (c.user + c.system) / N,
+    kib: a / 1024 / N,
+    writtenKib: (writtenBytes() - w0) / 1024 / N,
+  };
 }
 
 async function round(r: number): Promise<Record<string, Cost>> {
@@ -159,11 +176,15 @@ for (let r = 0; r < ROUNDS; r++) {
 const best: Record<string, Cost> = {};
 console.log(`N=${N} rounds=${ROUNDS} window=${WINDOW} push=${PUSH}: CPU µs / KiB per message`);
 for (const [k, v] of Object.entries(results)) {
-  best[k] = { us: Math.min(...v.map((c) => c.us)), kib: Math.min(...v.map((c) => c.kib)) };
+  best[k] = {
+    us: Math.min(...v.map((c) => c.us)),
+    kib: Math.min(...v.map((c) => c.kib)),
+    writtenKib: Math.min(...v.map((c) => c.writtenKib)),
+  };
   console.log(
-    `${k.padEnd(14)} min ${best[k].us.toFixed(1)} µs ${best[k].kib.toFixed(1)} KiB   all µs: ${
-      v.map((c) => c.us.toFixed(0)).join(" ")
-    }`,
+    `${k.padEnd(14)} min ${best[k].us.toFixed(1)} µs ${best[k].kib.toFixed(1)} KiB, written ${
+      best[k].writtenKib.toFixed(2)
+    } KiB   all µs: ${v.map((c) => c.us.toFixed(0)).join(" ")}`,
   );
 }
 console.log(JSON.stringify({ n: N, rounds: ROUNDS, window: WINDOW, push: PUSH, best, results }));

@@ -37,6 +37,17 @@ Deno.test("RateBudget allows a burst, then refills per minute", () => {
   assert.equal(r.view().refusals, 1);
 });
 
+Deno.test("RateBudget evicts the key used least recently (to within a second) beyond maxKeys", () => {
+  const r = new RateBudget("rate", { burst: 1, perMinute: 1, maxKeys: 2 });
+  assert.ok(r.take("a", 0));
+  assert.ok(r.take("b", 0));
+  // Used again a second later: "a" is now the most recent, so the new key evicts "b".
+  assert.equal(r.take("a", 1000), false);
+  assert.ok(r.take("c", 1000));
+  assert.equal(r.take("a", 1000), false, "a kept its empty bucket");
+  assert.ok(r.take("b", 1000), "b was forgotten: a full burst again");
+});
+
 Deno.test("ThrottledLog writes a key once per interval and counts what it held back", () => {
   const lines: string[] = [];
   const clock = new FakeClock(0);

@@ -72,8 +72,8 @@ export interface GroupEnvelope {
 
 /** A `groupHub` envelope to the group's home node. */
 export function hubEnvelope(ctx: GroupContext, s: HubSubmission): GroupEnvelope {
-  const id = newEnvelopeId();
   const now = ctx.clock.nowMs();
+  const id = newEnvelopeId(now);
   return {
     id: envelopeIdHex(id),
     bytes: encodeEnvelope({
@@ -104,7 +104,7 @@ export function appEnvelopes(
   }
   const now = ctx.clock.nowMs();
   return [...byNode].map(([dest, addresses]) => {
-    const id = newEnvelopeId();
+    const id = newEnvelopeId(now);
     return {
       id: envelopeIdHex(id),
       dest,

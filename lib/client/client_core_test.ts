@@ -10,7 +10,7 @@ import { DatabaseSync } from "node:sqlite";
 import { FakeClock } from "../clock.ts";
 import * as e2e from "../e2e/mod.ts";
 import { type Address, toAddress } from "../ids.ts";
-import { SILENT_LOGGER } from "../log.ts";
+import { createLogger } from "../log.ts";
 import type { ClientMessage } from "../protocol/mod.ts";
 import type { ClientEvent } from "./api.ts";
 import { ClientCore } from "./client_core.ts";
@@ -31,6 +31,8 @@ class Side {
   events: ClientEvent[] = [];
   submitted: Uint8Array[] = [];
   sent: ClientMessage[] = [];
+  /** What the core logged (warnings and errors). */
+  logged: string[] = [];
   /** Contents of the messages table at each commit (the same connection sees them). */
   commits: number[] = [];
   #flushes: Array<() => void> = [];
@@ -65,7 +67,7 @@ class Side {
       store: this.store,
       connection,
       clock: new FakeClock(),
-      log: SILENT_LOGGER,
+      log: createLogger({ level: "warn", sink: (line) => this.logged.push(line) }),
       files: { downloadsDir: join(dir, "downloads"), stagingDir: join(dir, "staging") },
       schedule: (flush) => this.#flushes.push(flush),
       scheduleLater: (flush) => {
@@ -200,6 +202,17 @@ Deno.test("a crash between a send's write and its commit: nothing sent or shown,
   }
 });
 
+/** `texts` sent in one turn and committed: their ids and the envelopes the node was given. */
+async function sent(s: Side, texts: string[]) {
+  const sends = texts.map((t) => s.core.send(s.peer, t));
+  await s.settle();
+  s.endTurn();
+  await s.settle();
+  s.endTurn();
+  const ids = (await Promise.all(sends)).map((m) => m.id);
+  return { ids, envelopes: s.submitted.slice(-texts.length) };
+}
+
 async function historyOf(s: Side) {
   const h = s.core.history(s.peer);
   s.endTurn();
@@ -257,16 +270,57 @@ Deno.test("pushed messages: one commit for a burst, shown and acknowledged only 
   }
 });
 
+Deno.test("a ratchet message is decrypted before any lookup; a copy of one read already is acknowledged again, quietly", async () => {
+  const { alice, bob, cleanup } = await sides();
+  try {
+    const { ids, envelopes: [e1, e2] } = await sent(alice, ["m1", "m2"]);
+    const lookedUp: string[] = [];
+    const wasProcessed = bob.store.wasProcessed.bind(bob.store);
+    bob.store.wasProcessed = (id) => (lookedUp.push(id), wasProcessed(id));
+
+    bob.core.onPush({ type: "deliver", id: ids[0], envelope: e1 });
+    bob.core.onPush({ type: "deliver", id: ids[1], envelope: e2 });
+    await bob.settle();
+    bob.endTurn();
+    await bob.settle();
+    assert.deepEqual(lookedUp, [], "no lookup for a message that decrypts");
+    assert.deepEqual(bob.acks(), ids);
+
+    // Pushed again (our ack was lost), in the same burst as a copy of itself too.
+    bob.core.onPush({ type: "deliver", id: ids[1], envelope: e2 });
+    bob.core.onPush({ type: "deliver", id: ids[1], envelope: e2 });
+    await bob.settle();
+    bob.endTurn();
+    await bob.settle();
+    assert.deepEqual(lookedUp, [ids[1], ids[1]], "looked up once it failed");
+    assert.deepEqual(bob.acks(), [...ids, ids[1], ids[1]]);
+    assert.deepEqual(
+      bob.events.flatMap((e) => e.kind === "message" ? [e.message.text] : []),
+      ["m1", "m2"],
+    );
+    assert.deepEqual(bob.logged, [], "a copy is not a failure");
+
+    // A message that does not decrypt and was never handled is still dropped, and said so.
+    const forged = e2.slice();
+    forged[forged.length - 1] ^= 1;
+    bob.core.onPush({ type: "deliver", id: "forged", envelope: forged });
+    await bob.settle();
+    bob.endTurn();
+    await bob.settle();
+    assert.equal(bob.logged.length, 1);
+    assert.match(bob.logged[0], /dropped an incoming envelope/);
+    assert.deepEqual(bob.acks().at(-1), "forged");
+    assert.equal(bob.store.wasProcessed("forged"), true);
+    assert.equal(bob.events.filter((e) => e.kind === "message").length, 2);
+  } finally {
+    await cleanup();
+  }
+});
+
 Deno.test("a text pushed under its envelope id is recorded by its row: no processed row, never shown twice", async () => {
   const { alice, bob, cleanup } = await sides();
   try {
-    const sends = ["m1", "m2"].map((t) => alice.core.send(BOB, t));
-    await alice.settle();
-    alice.endTurn();
-    await alice.settle();
-    alice.endTurn();
-    const ids = (await Promise.all(sends)).map((m) => m.id);
-    const [e1, e2] = alice.submitted;
+    const { ids, envelopes: [e1, e2] } = await sent(alice, ["m1", "m2"]);
     // The node's inbox ids are envelope ids; a third item comes under an id of its own.
     bob.core.onPush({ type: "deliver", id: ids[0], envelope: e1 });
     bob.core.onPush({ type: "deliver", id: "other", envelope: e2 });

@@ -242,8 +242,12 @@ export class ClientStore {
       reason,
       id,
     );
-    const m = this.#pending.get(id);
-    if (m) this.#remember({ ...m, state, reason, envelope: null });
+    // Settled (the common "delivered"): forgotten without a copy made to be dropped.
+    if (!UNSETTLED.has(state)) this.#pending.delete(id);
+    else {
+      const m = this.#pending.get(id);
+      if (m) this.#remember({ ...m, state, reason, envelope: null });
+    }
   }
 
   /** Keeps outgoing messages in memory while a `sent`, `held` or `delivered` may still come. */

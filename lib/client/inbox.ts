@@ -6,8 +6,10 @@
  * inbox id is handled" in this turn's transaction (lib/client/turn_commit.ts:
  * a burst of pushed items shares one commit), and once that is committed runs
  * the step's `after` (show, send), then acknowledges, item after item in
- * order (the acknowledgements of one turn leave in one message). An id already handled is acknowledged again (after the commit that
- * handled it) and nothing is shown twice; a step `inQueue` (groups) is
+ * order (the acknowledgements of one turn leave in one message). An id
+ * already handled is acknowledged again (after the commit that handled it)
+ * and nothing is shown twice (a ratchet message is looked up only once it
+ * fails to decrypt, as a copy of one read already does); a step `inQueue` (groups) is
  * followed up before the next item is handled; input that cannot be read or
  * decrypted is logged and dropped, so it cannot wedge the inbox.
  */
@@ -92,6 +94,19 @@ export type InboxItem =
     users?: Record<string, string>;
   };
 
+/**
+ * A decoded item's handler. `rejectsCopies`: a copy of an item it handled
+ * already fails in it (a ratchet message's key is used up once it is read,
+ * Double Ratchet §3.5, lib/e2e/double_ratchet.ts), so the item is not
+ * looked up in the store first: the lookup is made only when it fails, to
+ * tell a copy (acknowledged again, quietly) from a failure (logged). One
+ * statement less per message received (docs/PERF_NOTES.md, branch `clientrows`).
+ */
+interface Routed {
+  handle(): Promise<Step>;
+  rejectsCopies?: boolean;
+}
+
 /** An item's writes are made; `committed` resolves once they are durable. */
 type Handled = { committed: Promise<Step> };
 
@@ -160,14 +175,12 @@ export class Inbox {
     this.#following = false;
   }
 
-  /** Makes the item's writes; at once (no promise) for a notice and an id handled already. */
+  /** Makes the item's writes; at once (no promise) for a notice. */
   #handle(item: InboxItem): Handled | Promise<Handled> {
-    const { store } = this.#o;
     if (item.type === "notice") {
       const step = this.#o.handlers.notice(item.ref, item.state, item.reason, item.users);
       return this.#written(step, () => step.write?.());
     }
-    if (store.wasProcessed(item.id)) return { committed: this.#o.turn.write(() => NO_STEP) };
     return this.#deliver(item);
   }
 
@@ -175,8 +188,12 @@ export class Inbox {
     const { store } = this.#o;
     let step: Step = NO_STEP;
     try {
-      step = await this.#route(item.envelope, item.id);
+      const routed = this.#route(item.envelope, item.id);
+      if (!routed.rejectsCopies && store.wasProcessed(item.id)) return this.#again();
+      step = await routed.handle();
     } catch (e) {
+      // A copy of a ratchet message handled already fails here, as any replay does.
+      if (store.wasProcessed(item.id)) return this.#again();
       // Unreadable or undecryptable: dropped (and logged) so it cannot wedge the inbox.
       this.#o.log.warn("dropped an incoming envelope", { id: item.id, why: String(e) });
     }
@@ -200,29 +217,37 @@ export class Inbox {
     return this.#inQueue(step, committed);
   }
 
+  /** An item handled already (our acknowledgement was lost): acknowledged again after this commit. */
+  #again(): Handled {
+    return { committed: this.#o.turn.write(() => NO_STEP) };
+  }
+
   async #inQueue(step: Step, committed: Promise<Step>): Promise<Handled> {
     await committed;
     await step.after?.();
     return { committed: Promise.resolve(NO_STEP) };
   }
 
-  #route(bytes: Uint8Array, inboxId: string): Promise<Step> {
+  /** Decodes an item and names its handler. @throws {Error} unreadable, or not ours to handle */
+  #route(bytes: Uint8Array, inboxId: string): Routed {
     const e = decodeEnvelope(bytes);
+    const h = this.#o.handlers;
     if (e.kind === "group" || e.kind === "groupFanout") {
-      if (!this.#o.handlers.group) throw new TypeError("Cannot handle group envelopes here");
-      return this.#o.handlers.group(e, inboxId);
+      if (!h.group) throw new TypeError("Cannot handle group envelopes here");
+      return { handle: () => h.group!(e, inboxId) };
     }
     if (e.to !== this.#o.self) throw new TypeError("Cannot handle envelope: not addressed to us");
     const from = e.from as Address;
     const p = decodePayload(e.body);
-    const h = this.#o.handlers;
     if (e.kind === "request") {
       if (p.kind !== "request") throw new TypeError("Cannot handle request: wrong payload");
-      return h.request(from, p.request);
+      return { handle: () => h.request(from, p.request) };
     }
     if (e.kind !== "message") throw new TypeError(`Cannot handle envelope kind "${e.kind}"`);
-    if (p.kind === "acceptance") return h.acceptance(from, p.acceptance);
-    if (p.kind === "ratchet") return h.ratchet(from, e.id, p.message);
+    if (p.kind === "acceptance") return { handle: () => h.acceptance(from, p.acceptance) };
+    if (p.kind === "ratchet") {
+      return { handle: () => h.ratchet(from, e.id, p.message), rejectsCopies: true };
+    }
     throw new TypeError("Cannot handle message: a request payload in a message envelope");
   }
 

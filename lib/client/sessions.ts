@@ -121,7 +121,8 @@ export class Sessions {
    * once (node:crypto's AES-GCM: no promise per message). Stores nothing.
    */
   encrypt(peer: string, state: e2e.RatchetState, inner: Inner): Encrypted {
-    const id = newEnvelopeId();
+    const nowMs = this.#o.clock.nowMs();
+    const id = newEnvelopeId(nowMs);
     const { newState, message } = e2e.ratchetEncryptSync({
       aead: NODE_AEAD,
       state,
@@ -134,7 +135,7 @@ export class Sessions {
       to: peer,
       kind: "message",
       body: encodePayload({ kind: "ratchet", message }),
-      nowMs: this.#o.clock.nowMs(),
+      nowMs,
       lifetimeMs: this.#o.lifetimeMs,
     });
     return { newState, envelope };

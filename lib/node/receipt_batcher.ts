@@ -29,6 +29,8 @@ export class ReceiptBatcher {
   #send: (envelope: NodeEnvelope, prefer?: NodeId) => unknown;
   #pending = new Map<NodeId, ReceiptEntry[]>();
   #cameVia = new Map<NodeId, NodeId>();
+  /** The key `#cameVia` set last (already at the end of its order). */
+  #lastVia: NodeId | undefined;
   #timer: number | undefined;
 
   constructor(
@@ -51,9 +53,13 @@ export class ReceiptBatcher {
     viaPeer: NodeId | null,
     users?: UserResult[],
   ): void {
-    if (viaPeer) {
+    // Moved to the end (the most recent) unless it is there already: deleting and re-adding an
+    // entry of this long-lived map on every receipt gets it a fresh backing table every few
+    // receipts, allocated in V8's old generation (docs/PERF_NOTES.md, branch `gcwhy`).
+    if (viaPeer && (to !== this.#lastVia || this.#cameVia.get(to) !== viaPeer)) {
       this.#cameVia.delete(to);
       this.#cameVia.set(to, viaPeer);
+      this.#lastVia = to;
       if (this.#cameVia.size > 10_000) this.#cameVia.delete(this.#cameVia.keys().next().value!);
     }
     let list = this.#pending.get(to);

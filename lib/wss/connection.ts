@@ -31,7 +31,7 @@ import {
   LEND_MIN_BYTES,
   OPCODE,
 } from "./frame.ts";
-import { startReading, stopReading } from "./socket_reading.ts";
+import { readIntoBuffer, startReading, stopReading } from "./socket_reading.ts";
 import {
   flowAfterChange,
   type FlowVerdict,
@@ -140,6 +140,9 @@ export class WsConnection {
       expectMasked: options.role === "server",
       maxFrameBytes: options.maxMessageBytes,
     });
+    // Reads land in one buffer kept for the connection (what the stream had buffered before
+    // still comes as `data`): no fresh 64 KiB buffer per read.
+    readIntoBuffer(socket, (bytes) => this.guard(() => this.#receive(bytes, true)));
     socket.on("data", (chunk: Uint8Array) => this.guard(() => this.#receive(chunk)));
     socket.on("close", () => this.#finish({ code: 1006, reason: "connection lost" }));
     socket.on("error", () => this.#finish({ code: 1006, reason: "socket error" }));
@@ -495,12 +498,13 @@ export class WsConnection {
     return true;
   }
 
-  #receive(chunk: Uint8Array): void {
+  /** Bytes read; `reused`: in the connection's read buffer, refilled once this returns. */
+  #receive(chunk: Uint8Array, reused = false): void {
     if (this.#closed) return;
     this.#lastSeenMs = this.#clock.nowMs();
     let frames: Frame[];
     try {
-      frames = this.#parser.push(chunk);
+      frames = this.#parser.push(chunk, reused);
     } catch (e) {
       if (!(e instanceof FrameError)) throw e;
       this.close(e.code, e.message);

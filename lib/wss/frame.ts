@@ -143,7 +143,7 @@ export interface FrameParserOptions {
  * Turns a byte stream into frames; throws {@linkcode FrameError} on anything
  * wrong. A frame that lies whole inside one chunk is returned as a view into
  * that chunk, unmasked in place (no copy): `push()` takes ownership of the
- * chunks it is given. After {@linkcode FrameParser.lendLarge}, a large frame
+ * chunks it is given, unless told they are a reused read buffer. After {@linkcode FrameParser.lendLarge}, a large frame
  * reassembled from several chunks is returned in a buffer the parser reuses.
  */
 export class FrameParser {
@@ -169,10 +169,16 @@ export class FrameParser {
     this.#max = options.maxFrameBytes;
   }
 
-  /** Feeds bytes; returns the frames they complete. */
-  push(bytes: Uint8Array): Frame[] {
+  /**
+   * Feeds bytes; returns the frames they complete. With `reused` (a read
+   * buffer the caller fills again once this returns), nothing returned refers
+   * to `bytes`: where a frame lies whole inside them, the rest of `bytes` is
+   * copied once and parsed from the copy; bytes that only continue a large
+   * frame's payload are copied into its reassembly buffer, as always.
+   */
+  push(bytes: Uint8Array, reused = false): Frame[] {
     // Plain views (not node Buffers, whose slice() does not copy) over the same memory.
-    const chunk = Object.getPrototypeOf(bytes) === Uint8Array.prototype
+    let chunk = Object.getPrototypeOf(bytes) === Uint8Array.prototype
       ? bytes
       : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length);
     const frames: Frame[] = [];
@@ -189,6 +195,12 @@ export class FrameParser {
       const len = this.#len;
       if (this.#payload === null) {
         if (chunk.length - i >= len) {
+          if (reused && len > 0) {
+            // One copy for every frame left in this read, not one per frame.
+            chunk = chunk.slice(i);
+            i = 0;
+            reused = false;
+          }
           frames.push(this.#finish(chunk.subarray(i, i + len)));
           i += len;
           continue;

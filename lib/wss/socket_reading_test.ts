@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import type { AddressInfo } from "node:net";
+import net, { type AddressInfo } from "node:net";
 import tls from "node:tls";
 import { createCertificate } from "../tls.ts";
-import { startReading, stopReading } from "./socket_reading.ts";
+import { readIntoBuffer, startReading, stopReading } from "./socket_reading.ts";
 
 const CHUNK = new Uint8Array(64 * 1024);
 const MIB = 1024 * 1024;
@@ -52,6 +52,83 @@ Deno.test({
     } finally {
       writer.destroy();
       (reader as tls.TLSSocket | null)?.destroy();
+      await new Promise((r) => server.close(r));
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "readIntoBuffer() delivers every byte through one buffer, on a wrapped (listener's) and a dialled socket",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const material = await createCertificate(["127.0.0.1"], Date.now());
+    const secureContext = tls.createSecureContext(material);
+    const TOTAL = 8 * MIB;
+    const pattern = new Uint8Array(256 * 1024).map((_, i) => (i * 7 + 3) & 255);
+    const sockets: tls.TLSSocket[] = [];
+    // What one side read: its bytes checked against the pattern, and the buffers they came in.
+    const reader = (s: tls.TLSSocket) => {
+      const seen = { bytes: 0, wrong: 0, buffers: new Set<ArrayBufferLike>() };
+      assert.ok(
+        readIntoBuffer(s as unknown as net.Socket, (b) => {
+          for (let i = 0; i < b.length; i++) {
+            if (b[i] !== pattern[(seen.bytes + i) % pattern.length]) seen.wrong++;
+          }
+          seen.bytes += b.length;
+          seen.buffers.add(b.buffer);
+        }),
+        "the runtime has the hooks",
+      );
+      return seen;
+    };
+    const pump = (s: tls.TLSSocket) => {
+      let sent = 0;
+      const more = () => {
+        while (sent < TOTAL) {
+          sent += pattern.length;
+          if (!s.write(pattern)) return void s.once("drain", more);
+        }
+      };
+      more();
+    };
+    let atServer: ReturnType<typeof reader> | null = null;
+    // As lib/wss/server.ts does: a plain listener, TLS wrapped around each socket.
+    const server = net.createServer({ pauseOnConnect: true }, (raw) => {
+      const s = new tls.TLSSocket(raw, { isServer: true, secureContext } as tls.TLSSocketOptions);
+      sockets.push(s);
+      s.on("error", () => {});
+      s.once("secure", () => {
+        atServer = reader(s);
+        s.resume();
+        pump(s);
+      });
+      raw.resume();
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+    const client = tls.connect({
+      host: "127.0.0.1",
+      port: (server.address() as AddressInfo).port,
+      rejectUnauthorized: false,
+    });
+    client.on("error", () => {});
+    try {
+      await new Promise((r) => client.once("secureConnect", r));
+      const atClient = reader(client);
+      client.resume();
+      pump(client);
+      const end = Date.now() + 20_000;
+      const done = () => atServer?.bytes === TOTAL && atClient.bytes === TOTAL;
+      while (!done() && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
+      for (const seen of [atServer!, atClient]) {
+        assert.equal(seen.bytes, TOTAL);
+        assert.equal(seen.wrong, 0);
+        assert.equal(seen.buffers.size, 1, "every read in the one buffer");
+      }
+    } finally {
+      client.destroy();
+      for (const s of sockets) s.destroy();
       await new Promise((r) => server.close(r));
     }
   },

@@ -193,6 +193,35 @@ Deno.test("FrameParser returns a whole frame in one chunk as a view, unmasked in
   assert.equal(f2.payload.length, 0);
 });
 
+Deno.test("FrameParser given a reused read buffer returns nothing that refers to it", () => {
+  const small = [1, 2, 3].map((n) => crypto.getRandomValues(new Uint8Array(100 * n)));
+  const large = new Uint8Array(200_000).map((_, i) => (i * 31) & 255);
+  const frames = [...small, large, ...small].map((m) => encodeFrame(2, m, true));
+  const stream = new Uint8Array(frames.reduce((n, f) => n + f.length, 0));
+  let at = 0;
+  for (const f of frames) {
+    stream.set(f, at);
+    at += f.length;
+  }
+  for (const lend of [false, true]) {
+    const p = new FrameParser({ expectMasked: true, maxFrameBytes: 1 << 20 });
+    if (lend) p.lendLarge();
+    const read = new Uint8Array(4096);
+    const got: Uint8Array[] = [];
+    for (let i = 0; i < stream.length; i += read.length) {
+      const n = Math.min(read.length, stream.length - i);
+      read.set(stream.subarray(i, i + n));
+      for (const f of p.push(read.subarray(0, n), true)) {
+        assert.notEqual(f.payload.buffer, read.buffer);
+        // A lent payload is valid until the next push: kept as a copy, as its caller must.
+        got.push(lend && f.payload.length >= 65536 ? f.payload.slice() : f.payload);
+      }
+      read.fill(0xee); // the reader fills its buffer again
+    }
+    assert.deepEqual(got, [...small, large, ...small]);
+  }
+});
+
 Deno.test("applyMask() matches the byte-wise XOR at every alignment", () => {
   const mask = new Uint8Array([0x12, 0x34, 0x56, 0x78]);
   const data = crypto.getRandomValues(new Uint8Array(301));

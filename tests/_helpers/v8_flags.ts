@@ -26,7 +26,13 @@ export function v8FlagsArgs(): string[] {
   return flags ? [`--v8-flags=${flags}`] : [];
 }
 
-/** `args` (from {@linkcode v8FlagsArgs}) as one `--v8-flags` argument with `--trace-gc` added. */
+/**
+ * `args` (from {@linkcode v8FlagsArgs}) as one `--v8-flags` argument with `--trace-gc` added, or
+ * FEDCHAT_TRACE_V8_FLAGS instead when set (e.g. `--trace-gc-nvp`: one JSON line per collection, what
+ * bench/gc_trace.ts reads). Only the traced processes get them, not the CLI commands a bench runs
+ * (whose output is parsed).
+ */
 export function tracedV8Flags(args: string[]): string {
-  return args.length > 0 ? `${args[0]},--trace-gc` : "--v8-flags=--trace-gc";
+  const traced = Deno.env.get("FEDCHAT_TRACE_V8_FLAGS") || "--trace-gc";
+  return args.length > 0 ? `${args[0]},${traced}` : `--v8-flags=${traced}`;
 }
