@@ -151,8 +151,11 @@ export function messageStatements(db: DatabaseSync, wal?: WalSync): MessageStore
   const deliveredIn: StatementSync[] = [];
   const inboxDeleteIn: StatementSync[] = [];
   const marks = (n: number) => new Array(n).fill("?").join(", ");
-  /** Runs `each` on `ids` in slices of at most IDS_PER_STATEMENT, with the statement for its size. */
-  const inSlices = (
+  /**
+   * Runs `each` on `ids` in slices of at most IDS_PER_STATEMENT, with the statement for the
+   * slice's size (the inbox's and the delivered table's statements that take many ids).
+   */
+  const inboxOrDeliveredSlices = (
     ids: readonly string[],
     cache: StatementSync[],
     sql: (marks: string) => string,
@@ -273,9 +276,14 @@ export function messageStatements(db: DatabaseSync, wal?: WalSync): MessageStore
     wasDelivered: (id) => q.delivered.get(id) !== undefined,
     deliveredAmong: (ids) => {
       const found = new Set<string>();
-      inSlices(ids, deliveredIn, (m) => `SELECT id FROM delivered WHERE id IN (${m})`, (st, s) => {
-        for (const r of st.all(...s) as Row[]) found.add(r.id as string);
-      });
+      inboxOrDeliveredSlices(
+        ids,
+        deliveredIn,
+        (m) => `SELECT id FROM delivered WHERE id IN (${m})`,
+        (st, s) => {
+          for (const r of st.all(...s) as Row[]) found.add(r.id as string);
+        },
+      );
       return found;
     },
     wasDeliveredFrom: (id, origin) => q.deliveredFrom.get(id, origin) !== undefined,
@@ -300,7 +308,7 @@ export function messageStatements(db: DatabaseSync, wal?: WalSync): MessageStore
     inboxDelete: (owner, ids) =>
       store.transaction(() => {
         const gone: Array<{ kind: InboxKind; bytes: number }> = [];
-        inSlices(
+        inboxOrDeliveredSlices(
           ids,
           inboxDeleteIn,
           (m) =>
