@@ -257,9 +257,15 @@ const MAX_REQUEST_BODY = 64 * 1024;
 const RECEIPT_FLUSH_MS = 50;
 /**
  * How long an envelope pushed before it was stored waits for its client's
- * acknowledgement before its row is written (then only its id is).
+ * acknowledgement before its row is written (then only its id is). A client
+ * acknowledges within 20 ms when it keeps up (ACK_DELAY_MS); at the maximum
+ * rate it works through up to a window of pushes first, and at 40 ms a
+ * tenth of those pushed first still got a row, deleted again at their
+ * acknowledgement (node B 107 → 92 µs per message at the maximum with 200,
+ * docs/PERF_NOTES.md, `inboxrows`). Only a client that does not acknowledge
+ * (gone, or its disk full) makes its origin's receipt wait this long.
  */
-const EARLY_WAIT_MS = 40;
+const EARLY_WAIT_MS = 200;
 /** The outbox is checked for expired envelopes this often; inboxes and ids every minute. */
 const EXPIRY_MS = 1_000;
 const SWEEP_MS = 60_000;
