@@ -100,7 +100,9 @@ export class Provenance {
   #signer: KeyObject;
   #keys = new Map<string, KeyObject | null>();
   /** Per origin: the key its known nodes were proven under, and the nodes (by hex). */
-  #known = new Map<NodeId, { key: Uint8Array; nodes: Map<string, KnownNode> }>();
+  #known = new Map<NodeId, KnownNodes>();
+  /** The origin last moved to the end of #known (most recently proven): no move again. */
+  #lastOrigin: NodeId | null = null;
   #cacheSize: number;
   #nodeCount = 0;
   /** Signatures checked (not answered from the cache), for status and benchmarks. */
@@ -161,14 +163,13 @@ export class Provenance {
     if (!rawKey) return "unknown-origin";
     let known = this.#known.get(origin);
     if (known && !sameBytes(known.key, rawKey)) known = undefined;
-    const nodes = known?.nodes;
     let stop: KnownNode | undefined;
     const walk = walkPath(
       envelopeLeaf(bytes, decoded.signedLength),
       auth.index,
       auth.size,
       auth.path,
-      nodes ? (step) => provenAbove(stop = nodes.get(step.node.toHex()), step, auth) : () => false,
+      known ? (step) => provenAbove(stop = known.get(step.node.toHex()), step, auth) : () => false,
     );
     if (!walk) return "bad-proof";
     if (walk.stop === "known") {
@@ -210,13 +211,19 @@ export class Provenance {
     let known = this.#known.get(origin);
     if (!known || !sameBytes(known.key, key)) {
       this.#forget(origin); // another key's nodes prove nothing now
-      known = { key, nodes: new Map() };
+      known = new KnownNodes(key, this.#cacheSize);
+      this.#known.set(origin, known);
+      this.#lastOrigin = origin;
     }
-    this.#known.delete(origin);
-    this.#known.set(origin, known);
+    if (this.#lastOrigin !== origin) {
+      this.#known.delete(origin);
+      this.#known.set(origin, known);
+      this.#lastOrigin = origin;
+    }
     if (this.#known.size > 1024) this.#forget(this.#known.keys().next().value!);
     // From the top down, so each node can point at its parent. The path and signature are views
-    // into the envelope, which is not kept: copied.
+    // into the envelope, which is not kept: copied (a path element as hex, which costs less than
+    // a fresh typed array).
     let parent = topParent;
     for (let i = steps.length - 1; i >= 0; i--) {
       const s = steps[i];
@@ -224,18 +231,12 @@ export class Provenance {
       const node: KnownNode = {
         fn: s.fn,
         sn: s.sn,
-        sibling: isRoot ? null : auth.path[s.next].slice(),
+        sibling: isRoot ? null : auth.path[s.next].toHex(),
         parent,
         size: auth.size,
         signature: isRoot ? signature!.slice() : null,
       };
-      const hex = s.node.toHex();
-      if (!known.nodes.has(hex)) this.#nodeCount++;
-      known.nodes.set(hex, node);
-      if (known.nodes.size > this.#cacheSize) {
-        known.nodes.delete(known.nodes.keys().next().value!);
-        this.#nodeCount--;
-      }
+      this.#nodeCount += known.set(s.node.toHex(), node);
       parent = node;
     }
     // All origins together: the least recently proven origins are forgotten first.
@@ -246,8 +247,9 @@ export class Provenance {
 
   /** Drops what is known of `origin`'s trees. */
   #forget(origin: NodeId): void {
-    this.#nodeCount -= this.#known.get(origin)?.nodes.size ?? 0;
+    this.#nodeCount -= this.#known.get(origin)?.size ?? 0;
     this.#known.delete(origin);
+    if (this.#lastOrigin === origin) this.#lastOrigin = null;
   }
 
   /** Tree nodes remembered over all origins, for tests and status. */
@@ -279,8 +281,8 @@ interface KnownNode {
   /** The walk's position just after this node (RFC 9162 `fn`, `sn`). */
   fn: number;
   sn: number;
-  /** The path element it is combined with next, and the node that gives; null at the root. */
-  sibling: Uint8Array | null;
+  /** The path element it is combined with next (hex), and the node that gives; null at the root. */
+  sibling: string | null;
   parent: KnownNode | null;
   /** At the root: the batch's size and signature. */
   size: number;
@@ -298,7 +300,7 @@ function provenAbove(node: KnownNode | undefined, step: PathStep, auth: Envelope
   let i = step.next;
   // A chain is at most a path's length (MAX_BATCH leaves: 10 levels).
   while (node.parent !== null) {
-    if (i >= auth.path.length || !sameBytes(node.sibling!, auth.path[i++])) return false;
+    if (i >= auth.path.length || node.sibling !== auth.path[i++].toHex()) return false;
     node = node.parent;
   }
   return i === auth.path.length && node.size === auth.size &&
@@ -309,4 +311,44 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
+}
+
+/**
+ * One origin's known nodes under one key, by hex: at most `max`, the oldest
+ * dropped first, in two generations (a full young one becomes the old one and
+ * the old one goes). Not one Map dropping its first key per insert: V8 keeps
+ * a deleted entry's slot until the table is rebuilt, so finding the first
+ * key walks over every slot deleted before it (about 3 µs per insert at
+ * 8,192 entries, most of what remembering cost per envelope).
+ */
+class KnownNodes {
+  readonly key: Uint8Array;
+  #young = new Map<string, KnownNode>();
+  #old = new Map<string, KnownNode>();
+  #half: number;
+
+  constructor(key: Uint8Array, max: number) {
+    this.key = key;
+    this.#half = Math.max(1, Math.floor(max / 2));
+  }
+
+  /** Entries held (a node in both generations counts twice): at most `max`. */
+  get size(): number {
+    return this.#young.size + this.#old.size;
+  }
+
+  get(hex: string): KnownNode | undefined {
+    return this.#young.get(hex) ?? this.#old.get(hex);
+  }
+
+  /** Keeps `node` under `hex`; returns how many entries that added (negative when some went). */
+  set(hex: string, node: KnownNode): number {
+    const before = this.size;
+    this.#young.set(hex, node);
+    if (this.#young.size >= this.#half) {
+      this.#old = this.#young;
+      this.#young = new Map();
+    }
+    return this.size - before;
+  }
 }

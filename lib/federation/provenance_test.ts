@@ -207,3 +207,30 @@ Deno.test("signBatchParts(): each envelope's bytes as given and its proof, joine
   assert.equal(p.get(b)!.signatureChecks, 1);
   for (const bytes of alteredOnes) assert.equal(verify(p.get(b)!, bytes), "bad-proof");
 });
+
+Deno.test("one origin's remembered nodes stay under its cache size, and older batches still prove", () => {
+  const keys = new Map([a, b].map((n) => [n, testNodeKey()]));
+  const signer = new Provenance({
+    self: a,
+    privateKeyPkcs8: keys.get(a)!.pkcs8,
+    keyOf: (n) => keys.get(n)?.publicKey,
+  });
+  const verifier = new Provenance({
+    self: b,
+    privateKeyPkcs8: keys.get(b)!.pkcs8,
+    keyOf: (n) => keys.get(n)?.publicKey,
+    cacheSize: 64,
+  });
+  const batches = Array.from(
+    { length: 12 },
+    () => signer.signBatch(Array.from({ length: 32 }, () => envelope())),
+  );
+  for (const signed of batches) {
+    for (const bytes of signed) assert.equal(verify(verifier, bytes), "ok");
+    assert.ok(verifier.knownNodes <= 64, `${verifier.knownNodes} nodes`);
+  }
+  assert.ok(verifier.knownNodes >= 32, "the bound is used");
+  const checks = verifier.signatureChecks;
+  for (const bytes of batches[0]) assert.equal(verify(verifier, bytes), "ok");
+  assert.equal(verifier.signatureChecks, checks + 1, "forgotten: proven again by its signature");
+});

@@ -257,9 +257,15 @@ const MAX_REQUEST_BODY = 64 * 1024;
 const RECEIPT_FLUSH_MS = 50;
 /**
  * How long an envelope pushed before it was stored waits for its client's
- * acknowledgement before its row is written (then only its id is).
+ * acknowledgement before its row is written (then only its id is). A client
+ * acknowledges within 20 ms when it keeps up (ACK_DELAY_MS); at the maximum
+ * rate it works through up to a window of pushes first, and at 40 ms a
+ * tenth of those pushed first still got a row, deleted again at their
+ * acknowledgement (node B 107 → 92 µs per message at the maximum with 200,
+ * docs/PERF_NOTES.md, `inboxrows`). Only a client that does not acknowledge
+ * (gone, or its disk full) makes its origin's receipt wait this long.
  */
-const EARLY_WAIT_MS = 40;
+const EARLY_WAIT_MS = 200;
 /** The outbox is checked for expired envelopes this often; inboxes and ids every minute. */
 const EXPIRY_MS = 1_000;
 const SWEEP_MS = 60_000;
@@ -801,6 +807,7 @@ export class Delivery {
     const push = this.earlyPush;
     const store = this.#o.store;
     const unknown: Arrival[] = [];
+    const unknownIds: string[] = [];
     for (const a of arrivals) {
       const id = envelopeIdHex(a.e.id);
       const pushed = this.#early.get(id);
@@ -817,18 +824,23 @@ export class Delivery {
         this.#o.resources?.storeWritable === false || !push.ready(splitAddress(a.e.to).name)
       ) {
         this.#storeThenPush(a.e, a.bytes, a.origin, a.answer);
-      } else unknown.push(a);
+      } else {
+        unknown.push(a);
+        unknownIds.push(id);
+      }
     }
     if (unknown.length === 0) return;
-    // The table says whether they are new before they are pushed (a primary-key read each; one
-    // read transaction for the turn's reads cost more here, its BEGIN and COMMIT included).
-    const seen = unknown.map((a) => store.wasDelivered(envelopeIdHex(a.e.id)));
+    // The table says whether they are new before they are pushed: one read for the turn's ids
+    // (`id IN (...)`, about half the cost per id of a read each; one read transaction around
+    // single reads cost more, its BEGIN and COMMIT included). Not left to the insert: a copy
+    // pushed again would rest on the client's memory of ids, and the table is the authority.
+    const seen = store.deliveredAmong(unknownIds);
     const batch: EarlyEntry[] = [];
     unknown.forEach((a, i) => {
-      const id = envelopeIdHex(a.e.id);
+      const id = unknownIds[i];
       const owner = splitAddress(a.e.to).name;
       // A copy (answered after the flush, as usual), or the client's window filled meanwhile.
-      if (seen[i] || this.#early.has(id) || !push!.ready(owner)) {
+      if (seen.has(id) || this.#early.has(id) || !push!.ready(owner)) {
         return this.#storeThenPush(a.e, a.bytes, a.origin, a.answer);
       }
       const verdict = this.#admitUserEnvelope(a.e, a.origin);

@@ -75,6 +75,8 @@ async function destination(
     releaseJobs() {
       for (const j of held.splice(0)) real.job(j);
     },
+    /** Deferred jobs waiting for `releaseJobs()`. */
+    heldJobs: () => held.length,
     close() {
       delivery.stop();
       committer.close();
@@ -446,5 +448,35 @@ Deno.test("Delivery: a copy of a message pushed before it was stored is answered
     await until("its id kept", () => d.store.wasDelivered(id));
     assert.deepEqual(pushed, [id]);
     assert.equal(d.store.inboxFor(BOB, 0, 10).length, 0);
+  });
+});
+
+Deno.test("Delivery: a message pushed first that its client acknowledges 100 ms later (working through a full window) is written as its id only, with no row written and deleted", async () => {
+  const clock = new FakeClock(Date.now());
+  await withDestination({ clock, hangFlush: true, holdDeferred: true }, async (d) => {
+    setUp(d.store);
+    const pushed = takeEarly(d);
+    const m = message(60);
+    const id = m.e.id.toHex();
+    d.delivery.receiveLocal(m.e, m.bytes, ORIGIN);
+    await until("the push", () => pushed.length === 1);
+    clock.advance(100);
+    // The deferred write runs now: 100 ms is not long enough to give up on the acknowledgement,
+    // so it writes nothing and queues the next one.
+    d.releaseJobs();
+    await until("the next deferred write", () => d.heldJobs() === 1);
+    assert.equal(
+      d.store.inboxFor(BOB, 0, 10).length,
+      0,
+      "no row written while it may be acknowledged",
+    );
+    assert.deepEqual(d.delivery.acked(BOB, [id]), [], "nothing to delete");
+    d.releaseJobs();
+    await until("its id kept", () => d.store.wasDelivered(id));
+    assert.equal(d.store.inboxFor(BOB, 0, 10).length, 0);
+    assert.equal(d.delivery.view().pushedFirstIdOnly, 1);
+    clock.advance(20);
+    await until("the receipt", () => d.receipts.length === 1);
+    assert.deepEqual(d.receipts, [{ to: ORIGIN, id, status: "stored" }]);
   });
 });

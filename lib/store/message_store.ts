@@ -115,6 +115,8 @@ export interface MessageStore {
   inboxAdd(rows: InboxAdd[]): Map<string, number>;
   /** Tells whether an envelope id was already delivered here. */
   wasDelivered(id: string): boolean;
+  /** Of `ids`, those already delivered here (one read for many: cheaper per id than each alone). */
+  deliveredAmong(ids: readonly string[]): Set<string>;
   /** Whether envelope `id` from node `origin` was delivered here (a receipt query's answer). */
   wasDeliveredFrom(id: string, origin: NodeId): boolean;
   /**

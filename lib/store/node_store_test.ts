@@ -238,6 +238,49 @@ Deno.test("inboxAdd(): an envelope id is stored once (again later, or twice in o
   }
 });
 
+Deno.test("deliveredAmong() and inboxDelete() answer for many ids at once, past one statement's worth", () => {
+  const s = openSqliteNodeStore(":memory:");
+  try {
+    const bob = "bob" as UserName;
+    const carol = "carol" as UserName;
+    const row = (id: string, owner: UserName, bytes = 3): InboxAdd => ({
+      id,
+      owner,
+      bytes: new Uint8Array(bytes),
+      kind: id.startsWith("r") ? "request" : "message",
+      receivedAtMs: 1,
+      keepUntilMs: 10_000,
+      origin: toNodeId("alice"),
+    });
+    const ids = Array.from({ length: 75 }, (_, i) => `m${i}`);
+    s.inboxAdd([...ids.map((id, i) => row(id, bob, i + 1)), row("c1", carol), row("r1", bob, 9)]);
+    s.markDelivered([{ id: "chunk", keepUntilMs: 10_000, origin: null }]);
+    const asked = [...ids, "c1", "chunk", "new1", "new2", "m3", "n-notice"];
+    assert.deepEqual(
+      [...s.deliveredAmong(asked)].sort(),
+      [...ids, "c1", "chunk"].sort(),
+    );
+    assert.equal(s.deliveredAmong([]).size, 0);
+    assert.deepEqual([...s.deliveredAmong(["new1", "m70"])], ["m70"]);
+    // Carol's row is not bob's to delete; an id twice, or unknown, deletes one row or none.
+    const gone = s.inboxDelete(bob, [...ids.slice(0, 40), "c1", "m0", "nope", "r1"]);
+    assert.equal(gone.length, 41);
+    assert.deepEqual(
+      gone.map((g) => g.bytes).sort((x, y) => x - y),
+      [...Array.from({ length: 40 }, (_, i) => i + 1), 9].sort((x, y) => x - y),
+    );
+    assert.equal(gone.filter((g) => g.kind === "request").length, 1);
+    assert.equal(s.inboxCount(bob), 35);
+    assert.equal(s.inboxCount(carol), 1);
+    assert.equal(s.inboxDelete(bob, ids).length, 35);
+    assert.equal(s.inboxCount(bob), 0);
+    // The ids stay remembered after their rows are gone.
+    assert.equal(s.deliveredAmong(ids).size, 75);
+  } finally {
+    s.close();
+  }
+});
+
 Deno.test("getAccount(): a name that was no account becomes one at once when added, and a deleted account is gone at once", () => {
   const s = openSqliteNodeStore(":memory:");
   try {
