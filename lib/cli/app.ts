@@ -1,6 +1,9 @@
 /**
- * Running processes: a node with its owner's client (default), a headless
- * node (`server`), or a client of a node elsewhere (`client`).
+ * The processes with a client and the UI: the owner's side of a node in the
+ * default mode ({@linkcode startOwnerSide}, started by lib/cli/run_node.ts),
+ * or a client of a node elsewhere (`client`). Loaded by `import()` only when
+ * one of these runs: a headless node or a command does not need the client
+ * core, the UI server or the routes.
  */
 import { join, resolve } from "node:path";
 import { type ClientApi, MAX_MESSAGE_CHARS, openClient, remoteLink } from "../client/mod.ts";
@@ -11,80 +14,60 @@ import {
   type UiServerLimits,
 } from "../web/mod.ts";
 import type { Clock } from "../clock.ts";
-import type { Config } from "../config.ts";
 import { type Address, ID_RULE, type NodeId, toAddress, toNodeId, toUserName } from "../ids.ts";
 import { createLogger, type Logger, printLine } from "../log.ts";
 import { installProcessGuard } from "../process_guard.ts";
-import { type AdminHandler, startAdminServer, startNode } from "../node/mod.ts";
+import { type AdminHandler, type Node, startAdminServer } from "../node/mod.ts";
 import { CliError } from "./cli_error.ts";
 import { clientAdminHandlers } from "./client_admin.ts";
 import { openOwnerClient, ownerClientDir, watchChanges } from "./owner_client.ts";
 import { parseHostPort } from "./host_port.ts";
+import { waitForSignal } from "./wait_for_signal.ts";
 
-function waitForSignal(): Promise<void> {
-  return new Promise((resolve) => {
-    Deno.addSignalListener("SIGINT", () => resolve());
-    Deno.addSignalListener("SIGTERM", () => resolve());
-  });
-}
-
-/** Options of {@linkcode runNode}. */
-export interface RunNodeOptions {
+/** Options of {@linkcode startOwnerSide}. */
+export interface OwnerSideOptions {
   clock: Clock;
-  /** Node only: no owner's client, no UI. */
-  headless: boolean;
-  /** The UI's routes (routes/mod.ts), handed in by main.ts. */
+  /** The node's logger. */
+  log: Logger;
+  /** The node's admin extras: the client's and the UI's commands are added. */
+  adminExtras: Record<string, AdminHandler>;
+  /** The UI's routes (routes/mod.ts). */
   manifest: RouteManifest;
 }
 
-/** Runs a node, with the owner's client in the same process unless `headless`. */
-export async function runNode(config: Config, options: RunNodeOptions): Promise<number> {
-  const { clock, headless, manifest } = options;
-  const startedAt = performance.now();
-  const log = createLogger({ level: config.logLevel });
-  // Last resort only: connection input is contained by lib/wss's guard.
-  const guard = installProcessGuard({ log: log.child("process") });
-  const extras: Record<string, AdminHandler> = {};
-  const node = await startNode({ config, log, clock, adminExtras: extras });
-  let closeClient = () => {};
-  let uiUrl = "";
-  if (!headless) {
-    const owner = await openOwnerClient(node, { clock, log, adminExtras: extras });
-    const client = owner.client;
-    const ui = await startUi({
-      client: client.core,
-      manifest,
-      port: config.uiPort,
-      tokenFile: join(ownerClientDir(config), UI_TOKEN_FILE),
-      limits: {
-        maxConnections: config.uiMaxConnections,
-        maxConnectionsPerAddress: config.uiMaxConnectionsPerAddress,
-        headTimeoutMs: config.uiHeadTimeoutMs,
-        idleTimeoutMs: config.uiIdleTimeoutMs,
-        maxUploadBytes: config.uiMaxUploadBytes,
-      },
-      log: log.child("ui"),
-    });
-    Object.assign(extras, uiAdminHandlers(ui));
-    uiUrl = ui.url;
-    closeClient = () => {
+/**
+ * The owner's side of the default mode, beside a running node: the owner's
+ * client on the node's in-process link and the UI server. `close` stops both.
+ */
+export async function startOwnerSide(
+  node: Node,
+  o: OwnerSideOptions,
+): Promise<{ uiUrl: string; close: () => void }> {
+  const { clock, log, adminExtras, manifest } = o;
+  const config = node.config;
+  const owner = await openOwnerClient(node, { clock, log, adminExtras });
+  const ui = await startUi({
+    client: owner.client.core,
+    manifest,
+    port: config.uiPort,
+    tokenFile: join(ownerClientDir(config), UI_TOKEN_FILE),
+    limits: {
+      maxConnections: config.uiMaxConnections,
+      maxConnectionsPerAddress: config.uiMaxConnectionsPerAddress,
+      headTimeoutMs: config.uiHeadTimeoutMs,
+      idleTimeoutMs: config.uiIdleTimeoutMs,
+      maxUploadBytes: config.uiMaxUploadBytes,
+    },
+    log: log.child("ui"),
+  });
+  Object.assign(adminExtras, uiAdminHandlers(ui));
+  return {
+    uiUrl: ui.url,
+    close: () => {
       void ui.close();
       owner.close();
-    };
-  }
-  const readyMs = Math.round(performance.now() - startedAt);
-  printLine(`fedchat node ${node.config.nodeId} (${headless ? "server" : "server+client"})`);
-  printLine(`  fingerprint  ${node.fingerprint}`);
-  printLine(`  listening    ${config.host}:${node.port} (TLS)`);
-  printLine(`  invite       ${node.invite()}`);
-  if (uiUrl) printLine(`  open         ${uiUrl}`);
-  printLine(`ready on ${config.host}:${node.port} in ${readyMs} ms`);
-  await waitForSignal();
-  printLine("stopping");
-  closeClient();
-  await node.stop();
-  guard.uninstall();
-  return 0;
+    },
+  };
 }
 
 /** File (in the client's directory, mode 0600) that keeps the UI's token across restarts. */
@@ -124,8 +107,8 @@ export interface ClientOnlyOptions {
   clock: Clock;
   logLevel?: "debug" | "info" | "warn" | "error";
   uiPort?: number;
-  /** The UI's routes (routes/mod.ts), handed in by main.ts. */
-  manifest: RouteManifest;
+  /** Loads the UI's routes (routes/mod.ts), handed in by main.ts. */
+  loadManifest: () => Promise<RouteManifest>;
 }
 
 /** The `--user` flag as an address. @throws {CliError} when it is not NAME@NODE */
@@ -185,7 +168,7 @@ export async function runClientOnly(o: ClientOnlyOptions): Promise<number> {
   const admin = await startAdminServer(dir, handlers, log);
   const ui = await startUi({
     client: client.core,
-    manifest: o.manifest,
+    manifest: await o.loadManifest(),
     port: o.uiPort ?? 0,
     tokenFile: join(dir, UI_TOKEN_FILE),
     log: log.child("ui"),

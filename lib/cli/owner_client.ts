@@ -2,7 +2,7 @@
  * The owner's client in the node's own process (the default mode, `deno task
  * start`): the client core on the node's in-process link, its admin commands
  * on the node's admin channel, and the node's controls it may use. The UI
- * server is started beside it by {@linkcode runNode}; benchmarks start this
+ * server is started beside it (lib/cli/app.ts, startOwnerSide); benchmarks start this
  * part alone (bench/_client_proc.ts).
  */
 import { basename, dirname, join } from "node:path";

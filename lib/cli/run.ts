@@ -3,7 +3,6 @@ import { parseArgs } from "node:util";
 import { SYSTEM_CLOCK } from "../clock.ts";
 import { loadConfig } from "../config.ts";
 import { printLine } from "../log.ts";
-import { runClientOnly, runNode } from "./app.ts";
 import { CliError } from "./cli_error.ts";
 import { CLIENT_COMMANDS } from "./client_commands.ts";
 import { commandToRun } from "./command_line.ts";
@@ -13,6 +12,7 @@ import { GROUP_COMMANDS } from "./group_commands.ts";
 import type { Command, Flags } from "./command.ts";
 import type { RouteManifest } from "../web/mod.ts";
 import { NODE_COMMANDS } from "./node_commands.ts";
+import { runNode } from "./run_node.ts";
 import { UI_COMMANDS } from "./ui_commands.ts";
 
 const CONFIG_FLAG = { config: { type: "string" as const, short: "c" } };
@@ -23,26 +23,32 @@ async function configFrom(flags: Flags) {
 
 /** Options of {@linkcode runCli}. */
 export interface RunCliOptions {
-  /** The UI's routes (routes/mod.ts): main.ts, the composition root, hands them in. */
-  manifest: RouteManifest;
+  /**
+   * Loads the UI's routes (routes/mod.ts): main.ts, the composition root, hands
+   * them in; called only by the commands that start the UI.
+   */
+  loadManifest: () => Promise<RouteManifest>;
 }
 
-/** The commands that run a process (they start the UI with `manifest`). */
-function runCommands(manifest: RouteManifest): Record<string, Command> {
+/**
+ * The commands that run a process (they start the UI with `loadManifest`).
+ * The client and the UI (./app.ts) are loaded when one of them needs it.
+ */
+function runCommands(loadManifest: () => Promise<RouteManifest>): Record<string, Command> {
   return {
     start: {
       usage: "[start] [--config PATH]",
       summary: "Run the node with its owner's client (the default)",
       flags: CONFIG_FLAG,
       run: async (_p, f) =>
-        runNode(await configFrom(f), { clock: SYSTEM_CLOCK, headless: false, manifest }),
+        runNode(await configFrom(f), { clock: SYSTEM_CLOCK, headless: false, loadManifest }),
     },
     server: {
       usage: "server [--config PATH]",
       summary: "Run the node only, headless (a relay, or a node for remote users)",
       flags: CONFIG_FLAG,
       run: async (_p, f) =>
-        runNode(await configFrom(f), { clock: SYSTEM_CLOCK, headless: true, manifest }),
+        runNode(await configFrom(f), { clock: SYSTEM_CLOCK, headless: true, loadManifest }),
     },
     client: {
       usage: "client --node HOST:PORT --user NAME@NODE [--code CODE] [--fingerprint FP] [--dir D]",
@@ -54,7 +60,8 @@ function runCommands(manifest: RouteManifest): Record<string, Command> {
         fingerprint: { type: "string" },
         dir: { type: "string" },
       },
-      run: (_p, f) => {
+      run: async (_p, f) => {
+        const { runClientOnly } = await import("./app.ts");
         const user = typeof f.user === "string" ? f.user : undefined;
         const dir = typeof f.dir === "string"
           ? f.dir
@@ -66,7 +73,7 @@ function runCommands(manifest: RouteManifest): Record<string, Command> {
           code: typeof f.code === "string" ? f.code : undefined,
           fingerprint: typeof f.fingerprint === "string" ? f.fingerprint : undefined,
           clock: SYSTEM_CLOCK,
-          manifest,
+          loadManifest,
         });
       },
     },
@@ -74,9 +81,9 @@ function runCommands(manifest: RouteManifest): Record<string, Command> {
 }
 
 /** Every command by name. */
-function allCommands(manifest: RouteManifest): Record<string, Command> {
+function allCommands(loadManifest: () => Promise<RouteManifest>): Record<string, Command> {
   return {
-    ...runCommands(manifest),
+    ...runCommands(loadManifest),
     ...NODE_COMMANDS,
     ...CLIENT_COMMANDS,
     ...FILE_COMMANDS,
@@ -102,7 +109,7 @@ function help(commands: Record<string, Command>): string {
 
 /** Runs the command line; returns the process exit code. */
 export async function runCli(argv: string[], options: RunCliOptions): Promise<number> {
-  const commands = allCommands(options.manifest);
+  const commands = allCommands(options.loadManifest);
   const first = argv[0];
   if (first === "--help" || first === "-h" || first === "help") {
     printLine(help(commands));
