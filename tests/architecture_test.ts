@@ -45,6 +45,38 @@ Deno.test("architecture: no import cycles between files, type-only imports inclu
   assert.deepEqual(report.stale, []);
 });
 
+/**
+ * What a headless node (`main.ts server`) and a CLI command load at start:
+ * main.ts and its static imports, `import()` excluded.
+ */
+function loadedAtStart(edges: Edge[]): Set<string> {
+  const seen = new Set<string>(["main.ts"]);
+  const todo = ["main.ts"];
+  while (todo.length > 0) {
+    const from = todo.pop()!;
+    for (const e of edges) {
+      if (e.from !== from || e.typeOnly || e.dynamic || seen.has(e.to)) continue;
+      seen.add(e.to);
+      todo.push(e.to);
+    }
+  }
+  return seen;
+}
+
+Deno.test("architecture: a headless node loads no client, UI server, routes or X.509 library", async () => {
+  const edges = await repoGraph();
+  const loaded = [...loadedAtStart(edges)];
+  assert.ok(loaded.includes("lib/node/mod.ts"), "the node is loaded");
+  const unneeded = loaded.filter((m) =>
+    /^(lib\/client\/|lib\/web\/|routes\/|lib\/cli\/app\.ts$)/.test(m) ||
+    /^npm:\/?(hono|preact-render-to-string|qrcode-generator)@/.test(m)
+  );
+  assert.deepEqual(unneeded, []);
+  // A certificate is DER made by lib/tls.ts: no X.509 library, not even by import().
+  const x509 = edges.filter((e) => /^npm:\/?(@peculiar\/|reflect-metadata)/.test(e.to));
+  assert.deepEqual(x509, []);
+});
+
 Deno.test("architecture: lib/e2e never touches Deno.* or the clock", async () => {
   const offenders: string[] = [];
   for await (const e of Deno.readDir(`${REPO}/lib/e2e`)) {
