@@ -63,13 +63,14 @@ function loadedAtStart(edges: Edge[]): Set<string> {
   return seen;
 }
 
-Deno.test("architecture: a headless node loads no client, UI server, routes or X.509 library", async () => {
+Deno.test("architecture: a headless node loads no client, UI, routes, CLI command tables or X.509 library", async () => {
   const edges = await repoGraph();
   const loaded = [...loadedAtStart(edges)];
   assert.ok(loaded.includes("lib/node/mod.ts"), "the node is loaded");
   const unneeded = loaded.filter((m) =>
-    /^(lib\/client\/|lib\/web\/|routes\/|lib\/cli\/app\.ts$)/.test(m) ||
-    /^npm:\/?(hono|preact-render-to-string|qrcode-generator)@/.test(m)
+    /^(lib\/client\/|lib\/web\/|lib\/ui\/|routes\/|lib\/cli\/app\.ts$)/.test(m) ||
+    /^lib\/cli\/[a-z]+_commands\.ts$/.test(m) ||
+    /^npm:\/?(hono|preact|preact-render-to-string|@preact\/signals|qrcode-generator)@/.test(m)
   );
   assert.deepEqual(unneeded, []);
   // A certificate is DER made by lib/tls.ts: no X.509 library, not even by import().

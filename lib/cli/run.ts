@@ -4,16 +4,11 @@ import { SYSTEM_CLOCK } from "../clock.ts";
 import { loadConfig } from "../config.ts";
 import { printLine } from "../log.ts";
 import { CliError } from "./cli_error.ts";
-import { CLIENT_COMMANDS } from "./client_commands.ts";
 import { commandToRun } from "./command_line.ts";
 import { describeFailure } from "./describe_failure.ts";
-import { FILE_COMMANDS } from "./file_commands.ts";
-import { GROUP_COMMANDS } from "./group_commands.ts";
 import type { Command, Flags } from "./command.ts";
 import type { RouteManifest } from "../web/mod.ts";
-import { NODE_COMMANDS } from "./node_commands.ts";
 import { runNode } from "./run_node.ts";
-import { UI_COMMANDS } from "./ui_commands.ts";
 
 const CONFIG_FLAG = { config: { type: "string" as const, short: "c" } };
 
@@ -80,15 +75,28 @@ function runCommands(loadManifest: () => Promise<RouteManifest>): Record<string,
   };
 }
 
-/** Every command by name. */
-function allCommands(loadManifest: () => Promise<RouteManifest>): Record<string, Command> {
+/**
+ * Every command by name: the run commands, then the commands that act on a
+ * running process, loaded here (a running node does not keep their code, nor
+ * lib/ui's that they format with).
+ */
+async function allCommands(
+  runs: Record<string, Command>,
+): Promise<Record<string, Command>> {
+  const [node, client, file, ui, group] = await Promise.all([
+    import("./node_commands.ts"),
+    import("./client_commands.ts"),
+    import("./file_commands.ts"),
+    import("./ui_commands.ts"),
+    import("./group_commands.ts"),
+  ]);
   return {
-    ...runCommands(loadManifest),
-    ...NODE_COMMANDS,
-    ...CLIENT_COMMANDS,
-    ...FILE_COMMANDS,
-    ...UI_COMMANDS,
-    ...GROUP_COMMANDS,
+    ...runs,
+    ...node.NODE_COMMANDS,
+    ...client.CLIENT_COMMANDS,
+    ...file.FILE_COMMANDS,
+    ...ui.UI_COMMANDS,
+    ...group.GROUP_COMMANDS,
   };
 }
 
@@ -109,14 +117,15 @@ function help(commands: Record<string, Command>): string {
 
 /** Runs the command line; returns the process exit code. */
 export async function runCli(argv: string[], options: RunCliOptions): Promise<number> {
-  const commands = allCommands(options.loadManifest);
+  const runs = runCommands(options.loadManifest);
   const first = argv[0];
   if (first === "--help" || first === "-h" || first === "help") {
-    printLine(help(commands));
+    printLine(help(await allCommands(runs)));
     return 0;
   }
   const name = first === undefined || first.startsWith("-") ? "start" : first;
   const rest = name === first ? argv.slice(1) : argv;
+  const commands = Object.hasOwn(runs, name) ? runs : await allCommands(runs);
   const cmd = Object.hasOwn(commands, name) ? commands[name] : undefined;
   if (!cmd) {
     printLine(
