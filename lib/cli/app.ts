@@ -126,6 +126,7 @@ function userAddress(user: string): Address {
 
 /** Runs a client (and its admin socket) against a node elsewhere. */
 export async function runClientOnly(o: ClientOnlyOptions): Promise<number> {
+  const manifest = await o.loadManifest();
   const dir = resolve(o.dir);
   const settingsFile = join(dir, "client.json");
   let saved: { host: string; port: number; address: string } | null = null;
@@ -168,7 +169,7 @@ export async function runClientOnly(o: ClientOnlyOptions): Promise<number> {
   const admin = await startAdminServer(dir, handlers, log);
   const ui = await startUi({
     client: client.core,
-    manifest: await o.loadManifest(),
+    manifest,
     port: o.uiPort ?? 0,
     tokenFile: join(dir, UI_TOKEN_FILE),
     log: log.child("ui"),
