@@ -45,8 +45,13 @@ import { decodeNotice, NOTICE_KEEP_MS, type SettledNotice } from "./notice.ts";
 /** URL path of the client protocol on the node's listener. */
 export const CLIENT_PATH = "/fedchat/v1/client";
 const NOTICE_MARK = 0xff;
-/** Inbox items (envelopes, notices) pushed to a client and not yet acknowledged. */
-const PUSH_BATCH = 256;
+/**
+ * Inbox items (envelopes, notices) pushed to a client and not yet acknowledged. At the
+ * messaging bench's maximum the origin has 512 in flight: with 256, 28 % of the messages found
+ * the window full and took the stored way at the destination (row written, read, deleted); with
+ * 1,024, none (docs/PERF_NOTES.md, `pushwin`).
+ */
+const PUSH_BATCH = 1024;
 /**
  * Their bytes: what a client that does not read or acknowledge can make this
  * node hold, in its link's send buffer, and for envelopes pushed before they
