@@ -145,6 +145,7 @@ Deno.test("fast lane: no receipt in time stores it in flight ('sent', not sent a
       streamingChunks: 0,
       pushedFirst: 0,
       pushedFirstIdOnly: 0,
+      pushedFirstBytes: 0,
     });
     // In flight from its first forward: the pump does not send it again before it is overdue.
     a.delivery.pump();

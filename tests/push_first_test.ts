@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { FakeClock } from "../lib/clock.ts";
 import { toAddress, type UserName } from "../lib/ids.ts";
 import { encodeChunkBody, encodeEnvelope, type Envelope } from "../lib/protocol/mod.ts";
+import { PUSH_WINDOW_BYTES } from "../lib/node/client_hub.ts";
 import { ALICE, NB, senderNode, until } from "./_helpers/sender_node.ts";
 
 async function tmp(): Promise<string> {
@@ -18,8 +19,8 @@ async function tmp(): Promise<string> {
   return await Deno.makeTempDir({ dir: root, prefix: "push-first-" });
 }
 
-/** Message `n` from bob@nb to alice (whose node this is). */
-function fromBob(n: number): { e: Envelope; bytes: Uint8Array; id: string } {
+/** Message `n` from bob@nb to alice (whose node this is), with a body of `size` bytes. */
+function fromBob(n: number, size = 3): { e: Envelope; bytes: Uint8Array; id: string } {
   const now = Date.now();
   const e = {
     id: new Uint8Array(16).fill(n),
@@ -29,7 +30,7 @@ function fromBob(n: number): { e: Envelope; bytes: Uint8Array; id: string } {
     expiresAtMs: now + 60_000,
     from: toAddress("bob@nb"),
     to: toAddress("alice@na"),
-    body: new Uint8Array([1, 2, 3]),
+    body: new Uint8Array(size).fill(n),
   } as Envelope;
   return { e, bytes: encodeEnvelope(e), id: e.id.toHex() };
 }
@@ -182,6 +183,46 @@ Deno.test("push first: a message pushed first, not acknowledged when the client'
     await until("pushed again, from the store", () => delivers(alice.got).length === 2);
     assert.equal(delivers(alice.got)[1].id, m.id);
     assert.ok(delivers(alice.got)[1].seq > 0);
+  } finally {
+    a.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("push first: large messages to a client that does not acknowledge stop being pushed first once its window's bytes are out; the rest are stored and pushed as it acknowledges, each once, in order", async () => {
+  const dir = await tmp();
+  const a = await senderNode(dir);
+  try {
+    a.store.setContactPolicy(ALICE, "bob@nb", "allow");
+    const alice = a.attach();
+    // 300 KiB each: 13 make the window's 4 MiB; 40 (12 MiB) are far under its count.
+    const ms = Array.from({ length: 40 }, (_, i) => fromBob(0x20 + i, 300 * 1024));
+    const size = ms[0].bytes.length;
+    for (const [i, m] of ms.entries()) {
+      a.delivery.receiveLocal(m.e, m.bytes, NB);
+      if (i % 8 === 7) await new Promise((r) => setTimeout(r, 5));
+    }
+    // Every one is stored: those pushed first once their wait for an acknowledgement is over.
+    await until("all stored", () => a.store.inboxCount(ALICE) === ms.length, 20_000);
+    const first = delivers(alice.got);
+    assert.ok(first.length > 0 && first.length < ms.length, `pushed first: ${first.length}`);
+    assert.ok(first.every((d) => d.seq === 0), "the first ones were pushed before stored");
+    assert.ok(first.length * size <= PUSH_WINDOW_BYTES, "within the window's bytes");
+    assert.equal(a.delivery.view().pushedFirstBytes, 0, "nothing held once written");
+    // The client acknowledges what it has, one push at a time: the rest comes from the store.
+    let acked = 0;
+    for (let round = 0; round < ms.length && acked < ms.length; round++) {
+      const got = delivers(alice.got);
+      const out = got.slice(acked);
+      assert.ok(out.length * size <= PUSH_WINDOW_BYTES, `round ${round}: within the window`);
+      alice.ack(out.map((d) => d.id));
+      acked = got.length;
+      if (acked === ms.length) break;
+      await until(`round ${round}: more pushed`, () => delivers(alice.got).length > acked);
+    }
+    const ids = delivers(alice.got).map((d) => d.id);
+    assert.deepEqual(ids, ms.map((m) => m.id), "each once, in order");
+    await until("every row deleted", () => a.store.inboxCount(ALICE) === 0);
   } finally {
     a.close();
     await Deno.remove(dir, { recursive: true });

@@ -33,8 +33,9 @@ type WithoutReq<T> = T extends unknown ? Omit<T, "req"> : never;
 /** At most how long an acknowledgement waits for another message to the node to leave with. */
 export const ACK_DELAY_MS = 20;
 /**
- * Acknowledgements that leave at once when this many wait: a quarter of the
- * 256 items a node pushes unacknowledged, so a delay never stalls its pushes.
+ * Acknowledgements that leave at once when this many wait: a sixteenth of the
+ * 1,024 items a node pushes unacknowledged, so a delay never stalls its pushes
+ * (its 4 MiB of them: 64 envelopes of up to 64 KiB).
  */
 export const ACK_AT_ONCE = 64;
 

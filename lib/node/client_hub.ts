@@ -45,7 +45,22 @@ import { decodeNotice, NOTICE_KEEP_MS, type SettledNotice } from "./notice.ts";
 /** URL path of the client protocol on the node's listener. */
 export const CLIENT_PATH = "/fedchat/v1/client";
 const NOTICE_MARK = 0xff;
-const PUSH_BATCH = 256;
+/**
+ * Inbox items (envelopes, notices) pushed to a client and not yet acknowledged. At the
+ * messaging bench's maximum the origin has 512 in flight: with 256, 28 % of the messages found
+ * the window full and took the stored way at the destination (row written, read, deleted); with
+ * 1,024, none (docs/PERF_NOTES.md, `pushwin`).
+ */
+const PUSH_BATCH = 1024;
+/**
+ * Their bytes: what a client that does not read or acknowledge can make this
+ * node hold, in its link's send buffer, and for envelopes pushed before they
+ * are stored, in delivery's memory until their write (delivery.ts,
+ * EARLY_BYTES bounds the sum over all clients). Past it, arrivals are stored
+ * and pushed once acknowledgements make room. One item is pushed whatever its
+ * size when nothing is out.
+ */
+export const PUSH_WINDOW_BYTES = 4 * 1024 * 1024;
 /**
  * Inbox id of a settled envelope's notice (its outbox row keeps it): this
  * prefix and the envelope's id. Inbox rows' ids are envelope ids (hex) or
@@ -84,6 +99,12 @@ interface Session {
   link: ClientLink;
   pushedSeq: number;
   unacked: number;
+  /**
+   * Inbox items pushed and not acknowledged, by id, with their sizes (an id pushed twice is
+   * here once): their sum is `outBytes`, at most about {@linkcode PUSH_WINDOW_BYTES}.
+   */
+  out: Map<string, number>;
+  outBytes: number;
   /** Rows may wait in the inbox past `pushedSeq` (false once a read came back short). */
   moreInbox: boolean;
   /** When the client last acknowledged, or was last pushed to (this node's clock). */
@@ -143,9 +164,9 @@ export class ClientHub {
     this.#o = options;
     options.delivery.onEvent((ev) => this.#onDeliveryEvent(ev));
     options.delivery.earlyPush = {
-      ready: (owner) => {
+      ready: (owner, bytes) => {
         const s = this.#sessions.get(owner);
-        return s !== undefined && !s.moreInbox && s.unacked < PUSH_BATCH;
+        return s !== undefined && !s.moreInbox && this.#room(s, bytes);
       },
       // Not stored yet: no seq (the client goes by ids). Once stored, its row is past `pushedSeq`
       // and a later read may push it again; the client knows its id and acknowledges it again.
@@ -155,6 +176,7 @@ export class ClientHub {
         s.progressAtMs = this.#o.clock.nowMs();
         s.unacked++;
         s.early.add(id);
+        this.#out(s, id, envelope.length);
         // Sent again after its write failed (its origin's resend): counted again.
         if (s.dropped.size > 0) s.dropped.delete(id);
         this.#send(s, { type: "deliver", seq: 0, id, envelope });
@@ -169,6 +191,7 @@ export class ClientHub {
         for (const id of ids) {
           if (!s.early.delete(id)) continue;
           freed++;
+          this.#taken(s, id);
           if (s.dropped.size < PUSH_BATCH) s.dropped.add(id);
         }
         if (freed === 0) return;
@@ -209,6 +232,8 @@ export class ClientHub {
         });
         s.pushedSeq = 0;
         s.unacked = 0;
+        s.out.clear();
+        s.outBytes = 0;
         // Counted anew: a row stored since its push first is pushed again (the client knows its
         // id), one whose write fails is no longer in the window.
         s.early.clear();
@@ -322,6 +347,8 @@ export class ClientHub {
       link,
       pushedSeq: 0,
       unacked: 0,
+      out: new Map(),
+      outBytes: 0,
       moreInbox: true,
       progressAtMs: this.#o.clock.nowMs(),
       chunksOut: new Map(),
@@ -444,22 +471,60 @@ export class ClientHub {
       }
       fresh = again;
     }
-    if (fresh && !s.moreInbox && s.unacked + fresh.length <= PUSH_BATCH) {
-      for (const r of fresh) if (r.seq > s.pushedSeq) this.#pushRow(s, r);
+    if (fresh && !s.moreInbox) {
+      // What does not fit waits in the store (the next read starts after the last one pushed).
+      for (const r of fresh) {
+        if (r.seq <= s.pushedSeq) continue;
+        if (!this.#room(s, r.bytes.length)) {
+          s.moreInbox = true;
+          return;
+        }
+        this.#pushRow(s, r);
+      }
       return;
     }
     if (!afterAck) s.moreInbox = true;
-    if (!s.moreInbox || s.unacked >= PUSH_BATCH) return;
+    if (!s.moreInbox || !this.#room(s, 1)) return;
     const limit = PUSH_BATCH - s.unacked;
-    const rows = this.#o.store.inboxFor(s.user, s.pushedSeq, limit);
-    s.moreInbox = rows.length === limit;
-    for (const r of rows) this.#pushRow(s, r);
+    const maxBytes = PUSH_WINDOW_BYTES - s.outBytes;
+    const rows = this.#o.store.inboxFor(s.user, s.pushedSeq, limit, maxBytes);
+    let bytes = 0;
+    for (const r of rows) bytes += r.bytes.length;
+    s.moreInbox = rows.length === limit || bytes >= maxBytes;
+    for (const r of rows) {
+      if (!this.#room(s, r.bytes.length)) return void (s.moreInbox = true);
+      this.#pushRow(s, r);
+    }
+  }
+
+  /**
+   * Whether an item of `bytes` fits `s`'s window: fewer than {@linkcode PUSH_BATCH} items out,
+   * and {@linkcode PUSH_WINDOW_BYTES} not passed (or nothing out at all).
+   */
+  #room(s: Session, bytes: number): boolean {
+    return s.unacked < PUSH_BATCH && (s.outBytes + bytes <= PUSH_WINDOW_BYTES || s.outBytes === 0);
+  }
+
+  /** An inbox item pushed: out until acknowledged (or given back, or pushed again). */
+  #out(s: Session, id: string, bytes: number): void {
+    if (s.out.has(id)) return;
+    s.out.set(id, bytes);
+    s.outBytes += bytes;
+  }
+
+  /** An inbox item acknowledged, or no longer waited for. */
+  #taken(s: Session, id: string): void {
+    const n = s.out.get(id);
+    if (n === undefined) return;
+    s.out.delete(id);
+    s.outBytes -= n;
   }
 
   #pushRow(s: Session, r: PushRow): void {
     s.progressAtMs = this.#o.clock.nowMs();
     s.pushedSeq = r.seq;
     s.unacked++;
+    this.#out(s, r.id, r.bytes.length);
     if (s.dropped.size > 0) s.dropped.delete(r.id);
     if (r.bytes[0] === NOTICE_MARK) {
       // A notice read from the store is parsed; one just committed comes with its fields.
@@ -635,6 +700,7 @@ export class ClientHub {
     let counted = ids.length;
     if (s.dropped.size > 0) { for (const id of ids) if (s.dropped.delete(id)) counted--; }
     s.unacked = Math.max(0, s.unacked - counted);
+    if (s.out.size > 0) { for (const id of ids) this.#taken(s, id); }
     if (s.early.size > 0) { for (const id of ids) s.early.delete(id); }
     s.progressAtMs = this.#o.clock.nowMs();
     // The client stored them before acknowledging: their receipts need not wait for our flush.

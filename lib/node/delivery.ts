@@ -187,6 +187,12 @@ export interface DeliveryOptions {
    * every message before it is pushed.
    */
   pushFirst?: boolean;
+  /**
+   * Bytes of envelopes pushed before they are stored that this node holds at
+   * once, across all its users ({@linkcode EARLY_BYTES}): past it, arrivals
+   * are stored first.
+   */
+  earlyBytes?: number;
 }
 
 /**
@@ -196,9 +202,10 @@ export interface DeliveryOptions {
 export interface EarlyPush {
   /**
    * Whether `owner`'s client is attached, nothing stored for it waits to be
-   * pushed, and its window has room: an envelope pushed now keeps the order.
+   * pushed, and its window has room for an envelope of `bytes` (in count and
+   * bytes): an envelope pushed now keeps the order.
    */
-  ready(owner: UserName): boolean;
+  ready(owner: UserName, bytes: number): boolean;
   /** Pushes an envelope not stored yet (it has no inbox seq). */
   push(owner: UserName, id: string, bytes: Uint8Array): void;
   /**
@@ -266,6 +273,14 @@ const RECEIPT_FLUSH_MS = 50;
  * (gone, or its disk full) makes its origin's receipt wait this long.
  */
 const EARLY_WAIT_MS = 200;
+/**
+ * Default of {@linkcode DeliveryOptions.earlyBytes}: envelopes pushed before
+ * they are stored are held in memory until their deferred write (about
+ * {@linkcode EARLY_WAIT_MS}, longer when the disk is slow). Each client's
+ * window bounds its own share (client_hub.ts, PUSH_WINDOW_BYTES); this bounds
+ * their sum, whatever the number of clients.
+ */
+export const EARLY_BYTES = 16 * 1024 * 1024;
 /** The outbox is checked for expired envelopes this often; inboxes and ids every minute. */
 const EXPIRY_MS = 1_000;
 const SWEEP_MS = 60_000;
@@ -318,10 +333,17 @@ export class Delivery {
    * kept only with push-first on, as by default (#takeArrivals is its one reader).
    */
   #storing = new Set<string>();
+  /**
+   * Per recipient: envelopes taking the usual way not committed yet (with push-first on). Their
+   * user's later arrivals take it too: pushed first, one would overtake them.
+   */
+  #storingFor = new Map<UserName, number>();
   /** The turn's arrivals that may be pushed before they are stored (#takeArrivals). */
   #arrivals: Arrival[] = [];
   /** Envelopes pushed to their user's client before they are stored, until their write commits. */
   #early = new Map<string, EarlyEntry>();
+  /** Bytes of the envelopes in {@linkcode #early}: at most `earlyBytes`. */
+  #earlyBytes = 0;
   /** Of those, the ones whose write has not run yet, in push order. */
   #earlyQueue: EarlyEntry[] = [];
   #earlyJobQueued = false;
@@ -434,6 +456,8 @@ export class Delivery {
     /** Since start: envelopes pushed before they were stored, and of those, kept as an id only. */
     pushedFirst: number;
     pushedFirstIdOnly: number;
+    /** Bytes of envelopes pushed first and not written yet, held now. */
+    pushedFirstBytes: number;
   } {
     return {
       outboxInMemory: this.#outbox.inMemory,
@@ -442,6 +466,7 @@ export class Delivery {
       streamingChunks: this.#streaming.size,
       pushedFirst: this.#pushedFirst,
       pushedFirstIdOnly: this.#pushedFirstIdOnly,
+      pushedFirstBytes: this.#earlyBytes,
     };
   }
 
@@ -821,7 +846,7 @@ export class Delivery {
       // answers "busy" and nothing is pushed, as for any other arrival.
       if (
         !push || this.#stopped || this.#storing.has(id) ||
-        this.#o.resources?.storeWritable === false || !push.ready(splitAddress(a.e.to).name)
+        this.#o.resources?.storeWritable === false || !this.#mayPushFirst(a)
       ) {
         this.#storeThenPush(a.e, a.bytes, a.origin, a.answer);
       } else {
@@ -839,8 +864,9 @@ export class Delivery {
     unknown.forEach((a, i) => {
       const id = unknownIds[i];
       const owner = splitAddress(a.e.to).name;
-      // A copy (answered after the flush, as usual), or the client's window filled meanwhile.
-      if (seen.has(id) || this.#early.has(id) || !push!.ready(owner)) {
+      // A copy (answered after the flush, as usual), or the client's window (or the node's bytes
+      // pushed first) filled meanwhile.
+      if (seen.has(id) || this.#early.has(id) || !this.#mayPushFirst(a)) {
         return this.#storeThenPush(a.e, a.bytes, a.origin, a.answer);
       }
       const verdict = this.#admitUserEnvelope(a.e, a.origin);
@@ -867,11 +893,25 @@ export class Delivery {
         },
       };
       this.#early.set(id, x);
+      this.#earlyBytes += a.bytes.length;
       this.#pushedFirst++;
       batch.push(x);
       push!.push(owner, id, a.bytes);
     });
     if (batch.length > 0) this.#writeEarly(batch);
+  }
+
+  /**
+   * Whether an arrival may be pushed before it is stored: its user's client can take it now
+   * (`ready`), nothing of that user's is on its way to the store the usual way (it would be
+   * overtaken), and the bytes held by all envelopes pushed first stay within `earlyBytes`.
+   */
+  #mayPushFirst(a: Arrival): boolean {
+    const owner = splitAddress(a.e.to).name;
+    const n = a.bytes.length;
+    return this.#earlyBytes + n <= (this.#o.earlyBytes ?? EARLY_BYTES) &&
+      (this.#storingFor.size === 0 || !this.#storingFor.has(owner)) &&
+      this.earlyPush!.ready(owner, n);
   }
 
   /**
@@ -933,7 +973,7 @@ export class Delivery {
       committed: () => {
         const rows = new Map<UserName, InboxRecord[]>();
         for (const x of batch) {
-          this.#early.delete(x.id);
+          this.#forgetEarly(x);
           // Its row never written: the inbox's room is free again (its id keeps its budget).
           if (x.wrote === "id") {
             this.#pushedFirstIdOnly++;
@@ -962,7 +1002,7 @@ export class Delivery {
       failed: (_kind, inStore) => {
         const dropped = new Map<UserName, string[]>();
         for (const x of batch) {
-          this.#early.delete(x.id);
+          this.#forgetEarly(x);
           this.#awaitingAck.delete(x.id);
           if (!inStore && !x.acked) {
             let list = dropped.get(x.owner);
@@ -987,6 +1027,11 @@ export class Delivery {
     return job;
   }
 
+  /** An envelope pushed first whose write ran (or failed): no longer held here. */
+  #forgetEarly(x: EarlyEntry): void {
+    if (this.#early.delete(x.id)) this.#earlyBytes -= x.bytes.length;
+  }
+
   /**
    * The usual way of a user envelope: admitted inside the turn's transaction
    * (the same transaction keeps the envelope and its id), pushed to its user
@@ -999,7 +1044,21 @@ export class Delivery {
     answer: (status: ReceiptStatus) => void,
   ): void {
     const id = envelopeIdHex(e.id);
-    if (this.#o.pushFirst !== false) this.#storing.add(id);
+    const owner = splitAddress(e.to).name;
+    let storing = this.#o.pushFirst !== false;
+    if (storing) {
+      this.#storing.add(id);
+      this.#storingFor.set(owner, (this.#storingFor.get(owner) ?? 0) + 1);
+    }
+    // Committed or failed (a failed flush comes after its commit): no longer on its way.
+    const leftStoring = () => {
+      if (!storing) return;
+      storing = false;
+      this.#storing.delete(id);
+      const n = this.#storingFor.get(owner)!;
+      if (n > 1) this.#storingFor.set(owner, n - 1);
+      else this.#storingFor.delete(owner);
+    };
     let verdict: Admission | undefined;
     let row: InboxRecord | undefined;
     let answered = false;
@@ -1027,9 +1086,8 @@ export class Delivery {
       // Pushed to the user once committed; the receipt waits for the flush. Lost with the power,
       // the envelope comes again (no receipt went) and the client de-duplicates it.
       committed: () => {
-        this.#storing.delete(id);
+        leftStoring();
         if (verdict!.store) {
-          const owner = splitAddress(e.to).name;
           if (row) this.#awaitingAck.set(row.id, { owner, stored });
           this.#emit({ kind: "inbox", owner, rows: row ? [row] : [] });
         } else if (verdict!.status !== "stored") answer(verdict!.status);
@@ -1038,10 +1096,10 @@ export class Delivery {
       // A client online acknowledges it sooner than that (the usual case): no flush of its own.
       flushWithinMs: RECEIPT_FLUSH_MS,
       failed: (_kind, inStore) => {
-        this.#storing.delete(id);
+        leftStoring();
         if (row) this.#awaitingAck.delete(row.id);
         if (inStore || !verdict?.store) return;
-        this.#o.budgets.inboxRelease(splitAddress(e.to).name, kindOf(e), encodedLength(e));
+        this.#o.budgets.inboxRelease(owner, kindOf(e), encodedLength(e));
         this.#o.budgets.dedupRelease(origin);
       },
     };

@@ -27,12 +27,21 @@ async function destination(
     hangFlush?: boolean;
     /** Deferred commit jobs (the write of what was pushed first) wait for `releaseJobs()`. */
     holdDeferred?: boolean;
+    /** Delivery's `earlyBytes`. */
+    earlyBytes?: number;
   } = {},
 ) {
   const opened = openSqliteNodeStore(join(dir, "node.db"));
+  let flushes = 0;
   const store = o.hangFlush
     ? new Proxy(opened, {
-      get: (t, k) => k === "sync" ? () => new Promise<void>(() => {}) : Reflect.get(t, k, t),
+      get: (t, k) =>
+        k === "sync"
+          ? () => {
+            flushes++;
+            return new Promise<void>(() => {});
+          }
+          : Reflect.get(t, k, t),
     })
     : opened;
   const real = new Committer(store, SILENT_LOGGER);
@@ -57,6 +66,7 @@ async function destination(
     hop: ORIGIN,
     sentTo: SELF,
     fastGraceMs: o.fastGraceMs,
+    earlyBytes: o.earlyBytes,
     sentEncoded: o.sentEncoded,
     send: (e: NodeEnvelope) => {
       for (const r of decodeReceiptEntries(e.body)) {
@@ -77,6 +87,8 @@ async function destination(
     },
     /** Deferred jobs waiting for `releaseJobs()`. */
     heldJobs: () => held.length,
+    /** Disk flushes started (with `hangFlush`: the first never ends, later commits wait). */
+    flushes: () => flushes,
     close() {
       delivery.stop();
       committer.close();
@@ -478,5 +490,60 @@ Deno.test("Delivery: a message pushed first that its client acknowledges 100 ms 
     clock.advance(20);
     await until("the receipt", () => d.receipts.length === 1);
     assert.deepEqual(d.receipts, [{ to: ORIGIN, id, status: "stored" }]);
+  });
+});
+
+/** Message `n` to bob with a body of `size` bytes. */
+function sized(n: number, size: number): { e: Envelope; bytes: Uint8Array; id: string } {
+  const e = { ...message(n).e, body: new Uint8Array(size).fill(n) } as Envelope;
+  return { e, bytes: encodeEnvelope(e), id: e.id.toHex() };
+}
+
+Deno.test("Delivery: past `earlyBytes` held by messages pushed first (for any clients), arrivals are stored first; once those are written, pushing first resumes", async () => {
+  const size = sized(80, 2000).bytes.length;
+  await withDestination({ holdDeferred: true, earlyBytes: 3 * size + 100 }, async (d) => {
+    setUp(d.store);
+    const pushed = takeEarly(d);
+    const ms = [80, 81, 82, 83, 84, 85].map((n) => sized(n, 2000));
+    for (const m of ms) d.delivery.receiveLocal(m.e, m.bytes, ORIGIN);
+    await until("the rest stored", () => d.store.inboxFor(BOB, 0, 10).length === 3);
+    assert.deepEqual(pushed, ms.slice(0, 3).map((m) => m.id), "three fit, in arrival order");
+    assert.deepEqual(
+      d.store.inboxFor(BOB, 0, 10).map((r) => r.id),
+      ms.slice(3).map((m) => m.id),
+      "the others the usual way",
+    );
+    assert.equal(d.delivery.view().pushedFirstBytes, 3 * size);
+    // Acknowledged and written (their ids only): nothing held, the next one is pushed first.
+    assert.deepEqual(d.delivery.acked(BOB, pushed.slice()), []);
+    d.releaseJobs();
+    await until("their ids kept", () => pushed.every((id) => d.store.wasDelivered(id)));
+    await until("nothing held", () => d.delivery.view().pushedFirstBytes === 0);
+    const next = sized(86, 2000);
+    d.delivery.receiveLocal(next.e, next.bytes, ORIGIN);
+    await until("pushed first again", () => pushed.length === 4);
+    assert.equal(pushed[3], next.id);
+    assert.equal(d.store.inboxFor(BOB, 0, 10).length, 3);
+  });
+});
+
+Deno.test("Delivery: while a message to a user waits for its commit the usual way, that user's next message is not pushed first (it would overtake it)", async () => {
+  await withDestination({ hangFlush: true }, async (d) => {
+    setUp(d.store);
+    let ready = false;
+    const pushed = takeEarly(d, () => ready);
+    // A flush that never ends: every commit after it waits.
+    const z = message(90);
+    d.delivery.receiveLocal(z.e, z.bytes, ORIGIN);
+    await until("a flush in flight", () => d.flushes() > 0);
+    const a = message(91);
+    d.delivery.receiveLocal(a.e, a.bytes, ORIGIN);
+    await new Promise((r) => setTimeout(r, 10));
+    assert.equal(d.store.inboxFor(BOB, 0, 10).length, 1, "the second waits for its commit");
+    ready = true;
+    const b = message(92);
+    d.delivery.receiveLocal(b.e, b.bytes, ORIGIN);
+    await new Promise((r) => setTimeout(r, 30));
+    assert.deepEqual(pushed, [], "not pushed before the one stored ahead of it");
   });
 });

@@ -126,7 +126,11 @@ export interface MessageStore {
   markDelivered(
     rows: Array<{ id: string; keepUntilMs: number; origin: NodeId | null }>,
   ): Set<string>;
-  inboxFor(owner: UserName, afterSeq: number, limit: number): InboxRecord[];
+  /**
+   * `owner`'s inbox rows after `afterSeq`, oldest first: at most `limit`, and
+   * none past the one that brings their bytes to `maxBytes` or more.
+   */
+  inboxFor(owner: UserName, afterSeq: number, limit: number, maxBytes?: number): InboxRecord[];
   /** Deletes rows the client took; returns the kind and size of each row deleted. */
   inboxDelete(owner: UserName, ids: string[]): Array<{ kind: InboxKind; bytes: number }>;
   inboxCount(owner: UserName): number;

@@ -238,6 +238,34 @@ Deno.test("inboxAdd(): an envelope id is stored once (again later, or twice in o
   }
 });
 
+Deno.test("inboxFor(): reads at most `limit` rows, and none past the one that brings their bytes to `maxBytes`", () => {
+  const s = openSqliteNodeStore(":memory:");
+  try {
+    const owner = "bob" as UserName;
+    s.inboxAdd(["a", "b", "c"].map((id) => ({
+      id,
+      owner,
+      bytes: new Uint8Array(100),
+      kind: "message" as const,
+      receivedAtMs: 1,
+      keepUntilMs: 10_000,
+      origin: toNodeId("alice"),
+    })));
+    const ids = (limit: number, maxBytes?: number) =>
+      s.inboxFor(owner, 0, limit, maxBytes).map((r) => r.id);
+    assert.deepEqual(ids(10), ["a", "b", "c"]);
+    assert.deepEqual(ids(2), ["a", "b"]);
+    assert.deepEqual(ids(10, 150), ["a", "b"]);
+    assert.deepEqual(ids(10, 200), ["a", "b"]);
+    assert.deepEqual(ids(10, 1), ["a"]);
+    assert.deepEqual(ids(10, 301), ["a", "b", "c"]);
+    // A read stopped early leaves nothing open: the next one sees everything.
+    assert.deepEqual(ids(10), ["a", "b", "c"]);
+  } finally {
+    s.close();
+  }
+});
+
 Deno.test("deliveredAmong() and inboxDelete() answer for many ids at once, past one statement's worth", () => {
   const s = openSqliteNodeStore(":memory:");
   try {

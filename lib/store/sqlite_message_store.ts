@@ -297,14 +297,24 @@ export function messageStatements(db: DatabaseSync, wal?: WalSync): MessageStore
         }
         return added;
       }),
-    inboxFor: (owner, afterSeq, limit) =>
-      (q.inboxFor.all(owner, afterSeq, limit) as Row[]).map((r): InboxRecord => ({
-        seq: r.seq as number,
-        id: r.id as string,
-        owner: r.owner as UserName,
-        bytes: new Uint8Array(r.bytes as Uint8Array),
-        receivedAtMs: r.received_at_ms as number,
-      })),
+    inboxFor: (owner, afterSeq, limit, maxBytes = Infinity) => {
+      const rows: InboxRecord[] = [];
+      let total = 0;
+      // Row by row: the rows past `maxBytes` are never read (up to `limit` of 512 KiB each).
+      for (const r of q.inboxFor.iterate(owner, afterSeq, limit) as Iterable<Row>) {
+        const bytes = new Uint8Array(r.bytes as Uint8Array);
+        rows.push({
+          seq: r.seq as number,
+          id: r.id as string,
+          owner: r.owner as UserName,
+          bytes,
+          receivedAtMs: r.received_at_ms as number,
+        });
+        total += bytes.length;
+        if (total >= maxBytes) break;
+      }
+      return rows;
+    },
     inboxDelete: (owner, ids) =>
       store.transaction(() => {
         const gone: Array<{ kind: InboxKind; bytes: number }> = [];

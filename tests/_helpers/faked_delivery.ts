@@ -38,6 +38,8 @@ export interface FakedDeliveryOptions {
   sentEncoded?: (dest: NodeId, bytes: Uint8Array) => void;
   /** Delivery's `fastGraceMs` (default: delivery's own). */
   fastGraceMs?: number;
+  /** Delivery's `earlyBytes` (default: delivery's own). */
+  earlyBytes?: number;
 }
 
 /** The delivery and its spool; the network forwards everything to `hop` and checks nothing. */
@@ -80,6 +82,7 @@ export async function fakedDelivery(o: FakedDeliveryOptions) {
     log: SILENT_LOGGER,
     throttled: new ThrottledLog(SILENT_LOGGER, o.clock),
     fastGraceMs: o.fastGraceMs,
+    earlyBytes: o.earlyBytes,
   });
   return { delivery, spool };
 }
