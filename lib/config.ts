@@ -90,6 +90,10 @@ export interface Limits {
   outboxBytesPerUser: number;
   inboxBytesPerUser: number;
   inboxBytesTotal: number;
+  /** Bytes of envelopes from one origin node admitted and waiting for their commit. */
+  commitBytesPerOrigin: number;
+  /** Bytes of envelopes from other nodes admitted and waiting for their commit, in all. */
+  commitBytesTotal: number;
   pendingRequestsPerUser: number;
   dedupIdsPerOrigin: number;
   dedupIdsTotal: number;
@@ -226,6 +230,19 @@ export const LIMIT_KEYS: ReadonlyArray<
     field: "inboxBytesTotal",
     spec: byteSpec(65_536, 2 ** 50),
     default: 4 * 1024 ** 3,
+  },
+  {
+    key: "commit_bytes_per_origin",
+    field: "commitBytesPerOrigin",
+    // Above the largest envelope (a 512 KiB body and its header), so one always fits.
+    spec: byteSpec(1024 * 1024, 2 ** 40),
+    default: 16 * 1024 ** 2,
+  },
+  {
+    key: "commit_bytes_total",
+    field: "commitBytesTotal",
+    spec: byteSpec(1024 * 1024, 2 ** 40),
+    default: 64 * 1024 ** 2,
   },
   {
     key: "pending_requests_per_user",

@@ -1043,6 +1043,17 @@ export class Delivery {
     origin: NodeId,
     answer: (status: ReceiptStatus) => void,
   ): void {
+    // Held in memory until it is answered (its commit and its flush, or its client's
+    // acknowledgement): past its origin's share (or the node's total) while the disk is slow,
+    // "busy" now (its origin keeps it and sends it again later) rather than held.
+    const size = bytes.length;
+    if (!this.#o.budgets.commitTake(origin, size, this.#o.clock.nowMs())) return answer("busy");
+    let holding = true;
+    const letGo = () => {
+      if (!holding) return;
+      holding = false;
+      this.#o.budgets.commitRelease(origin, size);
+    };
     const id = envelopeIdHex(e.id);
     const owner = splitAddress(e.to).name;
     let storing = this.#o.pushFirst !== false;
@@ -1065,6 +1076,7 @@ export class Delivery {
     const stored = () => {
       if (answered) return;
       answered = true;
+      letGo();
       if (row) this.#awaitingAck.delete(row.id);
       // Answered by the client's acknowledgement: its flush is waited for by nobody now.
       job.then = undefined;
@@ -1086,6 +1098,8 @@ export class Delivery {
       // Pushed to the user once committed; the receipt waits for the flush. Lost with the power,
       // the envelope comes again (no receipt went) and the client de-duplicates it.
       committed: () => {
+        // Refused or busy: answered now, nothing more to wait for.
+        if (!job.then) letGo();
         leftStoring();
         if (verdict!.store) {
           if (row) this.#awaitingAck.set(row.id, { owner, stored });
@@ -1096,6 +1110,7 @@ export class Delivery {
       // A client online acknowledges it sooner than that (the usual case): no flush of its own.
       flushWithinMs: RECEIPT_FLUSH_MS,
       failed: (_kind, inStore) => {
+        letGo();
         leftStoring();
         if (row) this.#awaitingAck.delete(row.id);
         if (inStore || !verdict?.store) return;

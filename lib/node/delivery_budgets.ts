@@ -9,6 +9,7 @@
  * | ------------------------ | ------------------ | -------------------------------------------- |
  * | `outbox_rows`/`_bytes`   | local user         | envelopes waiting for their destination      |
  * | `inbox_bytes`            | local user, total  | envelopes kept for clients                   |
+ * | `commit_bytes`           | origin node, total | envelopes in memory waiting for their commit |
  * | `pending_requests`       | local user         | chat requests not yet taken by the client    |
  * | `dedup_ids`              | origin node, total | envelope ids remembered against duplicates   |
  * | `requests_per_sender`    | sender address     | chat requests per minute                     |
@@ -28,6 +29,8 @@ export type DeliveryLimits = Pick<
   | "outboxBytesPerUser"
   | "inboxBytesPerUser"
   | "inboxBytesTotal"
+  | "commitBytesPerOrigin"
+  | "commitBytesTotal"
   | "pendingRequestsPerUser"
   | "dedupIdsPerOrigin"
   | "dedupIdsTotal"
@@ -42,6 +45,7 @@ export class DeliveryBudgets {
   #outboxRows: Budget;
   #outboxBytes: Budget;
   #inboxBytes: Budget;
+  #commitBytes: Budget;
   #pendingRequests: Budget;
   #dedup: Budget;
   #requestsBySender: RateBudget;
@@ -56,6 +60,10 @@ export class DeliveryBudgets {
     this.#inboxBytes = registry.budget("inbox_bytes", {
       perKey: l.inboxBytesPerUser,
       total: l.inboxBytesTotal,
+    });
+    this.#commitBytes = registry.budget("commit_bytes", {
+      perKey: l.commitBytesPerOrigin,
+      total: l.commitBytesTotal,
     });
     this.#pendingRequests = registry.budget("pending_requests", {
       perKey: l.pendingRequestsPerUser,
@@ -106,6 +114,19 @@ export class DeliveryBudgets {
   outboxRelease(owner: UserName, bytes: number): void {
     this.#outboxRows.release(owner);
     this.#outboxBytes.release(owner, bytes);
+  }
+
+  /**
+   * Room in memory for an envelope of `bytes` from `origin` until its commit
+   * (a slow disk makes commits wait: lib/node/committer.ts); taken when true.
+   */
+  commitTake(origin: NodeId, bytes: number, nowMs: number): boolean {
+    return this.#commitBytes.take(origin, bytes, nowMs);
+  }
+
+  /** An envelope taken by {@linkcode commitTake} was committed (or its commit failed). */
+  commitRelease(origin: NodeId, bytes: number): void {
+    this.#commitBytes.release(origin, bytes);
   }
 
   /** A chat request from `sender` (proven to come from `origin`) within both rates. */

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { setImmediate } from "node:timers";
 import { type Clock, FakeClock, SYSTEM_CLOCK } from "../clock.ts";
 import { type NodeId, toAddress, toNodeId, type UserName } from "../ids.ts";
+import type { Limits } from "../config.ts";
 import { SILENT_LOGGER } from "../log.ts";
 import { encodeEnvelope, type Envelope, type NodeEnvelope, nodeEnvelope } from "../protocol/mod.ts";
 import { type NodeStore, openSqliteNodeStore } from "../store/mod.ts";
@@ -29,16 +30,23 @@ async function destination(
     holdDeferred?: boolean;
     /** Delivery's `earlyBytes`. */
     earlyBytes?: number;
+    /** The store's disk flushes wait until `openFlushes()` (a slow disk), then run. */
+    gateFlush?: boolean;
+    /** Limits other than their defaults. */
+    limits?: Partial<Limits>;
   } = {},
 ) {
   const opened = openSqliteNodeStore(join(dir, "node.db"));
   let flushes = 0;
-  const store = o.hangFlush
+  let openGate = () => {};
+  const gate = new Promise<void>((r) => openGate = r);
+  const store = o.hangFlush || o.gateFlush
     ? new Proxy(opened, {
       get: (t, k) =>
         k === "sync"
           ? () => {
             flushes++;
+            if (o.gateFlush) return gate.then(() => t.sync());
             return new Promise<void>(() => {});
           }
           : Reflect.get(t, k, t),
@@ -67,6 +75,7 @@ async function destination(
     sentTo: SELF,
     fastGraceMs: o.fastGraceMs,
     earlyBytes: o.earlyBytes,
+    limits: o.limits,
     sentEncoded: o.sentEncoded,
     send: (e: NodeEnvelope) => {
       for (const r of decodeReceiptEntries(e.body)) {
@@ -82,6 +91,7 @@ async function destination(
     delivery,
     receipts,
     events,
+    openFlushes: () => openGate(),
     releaseJobs() {
       for (const j of held.splice(0)) real.job(j);
     },
@@ -545,5 +555,84 @@ Deno.test("Delivery: while a message to a user waits for its commit the usual wa
     d.delivery.receiveLocal(b.e, b.bytes, ORIGIN);
     await new Promise((r) => setTimeout(r, 30));
     assert.deepEqual(pushed, [], "not pushed before the one stored ahead of it");
+  });
+});
+
+Deno.test("Delivery: while the disk is slow, envelopes waiting for their commit stay within their origin's share and the node's total ('busy' past it); another origin still gets in; once the disk is back every one is kept once", async () => {
+  const MIB = 1024 * 1024;
+  const limits = { commitBytesPerOrigin: 8 * MIB, commitBytesTotal: 12 * MIB };
+  await withDestination({ gateFlush: true, limits }, async (d) => {
+    setUp(d.store);
+    d.store.setContactPolicy(BOB, "carol@nc", "allow");
+    /** Messages of 400 KiB, ids from `first` on; each sent one turn after the other. */
+    const big = (n: number, from: string, first: number) =>
+      Array.from({ length: n }, (_, i) => {
+        const m = message(0, from);
+        const e = { ...m.e, id: new Uint8Array(16), body: new Uint8Array(400 * 1024).fill(i) };
+        new DataView(e.id.buffer).setUint32(0, first + i);
+        return { e, bytes: encodeEnvelope(e), id: e.id.toHex() };
+      });
+    const fromA = big(100, "alice@na", 1_000);
+    const fromC = big(4, "carol@nc", 5_000);
+    const all = [...fromA, ...fromC];
+    const size = new Map(all.map((m) => [m.id, m.bytes.length]));
+    // Held for a commit: handed over, not answered, not yet written (the first batch is written,
+    // its flush waits; every later arrival waits for that flush).
+    const written = new Set<string>();
+    const inboxAdd = d.store.inboxAdd.bind(d.store);
+    d.store.inboxAdd = (rows) => {
+      for (const r of rows) written.add(r.id);
+      return inboxAdd(rows);
+    };
+    const sent = new Set<string>();
+    const answered = () => new Set(d.receipts.map((r) => r.id));
+    const held = () => {
+      const done = answered();
+      let n = 0;
+      for (const id of sent) if (!done.has(id) && !written.has(id)) n += size.get(id)!;
+      return n;
+    };
+    let peak = 0;
+    const send = async (ms: typeof all) => {
+      for (const m of ms) {
+        sent.add(m.id);
+        d.delivery.receiveLocal(m.e, m.bytes, ORIGIN);
+        // Receipts go out in batches every 10 ms or so (receipt_batcher.ts): an envelope answered
+        // "busy" is held no more once its answer is queued, seen here once it is sent.
+        for (let i = 0; i < 15 && !answered().has(m.id); i++) {
+          await new Promise((r) => setTimeout(r, 1));
+        }
+        peak = Math.max(peak, held());
+      }
+    };
+    // Origin na floods; nc sends a few in the middle.
+    await send(fromA.slice(0, 50));
+    await send(fromC);
+    await send(fromA.slice(50));
+    console.log(`held for a commit at most: ${(peak / MIB).toFixed(1)} MiB`);
+    assert.ok(peak <= limits.commitBytesTotal, `${(peak / MIB).toFixed(1)} MiB held`);
+    const busyC = d.receipts.filter((r) => r.status === "busy" && r.id.startsWith("00001388"));
+    assert.deepEqual(busyC, [], "the other origin is not starved");
+    // The disk is back; like an origin's outbox, what was answered "busy" is sent again, in
+    // order, until every one is stored (bounded rounds).
+    d.openFlushes();
+    for (let round = 0; round < 50; round++) {
+      await until("every answer", () => answered().size === sent.size);
+      const last = new Map(d.receipts.map((r) => [r.id, r.status]));
+      const again = all.filter((m) => last.get(m.id) === "busy");
+      if (again.length === 0) break;
+      d.receipts.length = 0;
+      for (const m of all) {
+        if (last.get(m.id) !== "busy") {
+          d.receipts.push({ to: ORIGIN, id: m.id, status: "stored" });
+        }
+      }
+      await send(again);
+    }
+    const last = new Map(d.receipts.map((r) => [r.id, r.status]));
+    assert.deepEqual(all.filter((m) => last.get(m.id) !== "stored"), [], "every one stored");
+    const rows = d.store.inboxFor(BOB, 0, 1_000).map((r) => r.id);
+    assert.equal(rows.length, all.length, "each kept once");
+    assert.deepEqual([...rows].sort(), all.map((m) => m.id).sort());
   });
 });

@@ -40,6 +40,8 @@ export interface FakedDeliveryOptions {
   fastGraceMs?: number;
   /** Delivery's `earlyBytes` (default: delivery's own). */
   earlyBytes?: number;
+  /** Limits other than their defaults. */
+  limits?: Partial<Limits>;
 }
 
 /** The delivery and its spool; the network forwards everything to `hop` and checks nothing. */
@@ -75,7 +77,7 @@ export async function fakedDelivery(o: FakedDeliveryOptions) {
     spool,
     budgets: new DeliveryBudgets(
       new BudgetRegistry(SILENT_LOGGER, o.clock),
-      DEFAULT_LIMITS,
+      { ...DEFAULT_LIMITS, ...o.limits },
       o.store,
     ),
     clock: o.clock,
