@@ -1138,6 +1138,10 @@ export class Delivery {
     const now = this.#o.clock.nowMs();
     if (e.kind === "group" && !this.#o.budgets.messageRate(origin, now)) return { status: "busy" };
     const verdict: GroupOutcome = await groups.judge(e, origin);
+    // From another node, held in memory until its commit is flushed: within its origin's share
+    // of `commit_bytes` (as #storeThenPush), else "busy" as a whole (its sender tries again).
+    const held = origin !== this.#o.self && verdict.store.length > 0 ? bytes.length : 0;
+    if (held > 0 && !this.#o.budgets.commitTake(origin, held, now)) return { status: "busy" };
     const hex = envelopeIdHex(e.id);
     const users = verdict.users?.map((u) => ({ ...u }));
     const rows: InboxAdd[] = [];
@@ -1176,17 +1180,25 @@ export class Delivery {
       ...(users ? { users } : {}),
       ...(verdict.note ? { note: verdict.note } : {}),
     };
-    if (rows.length === 0) return result;
+    const letGo = () => {
+      if (held > 0) this.#o.budgets.commitRelease(origin, held);
+    };
+    if (rows.length === 0) {
+      letGo();
+      return result;
+    }
     return await new Promise((resolve) => {
       this.#o.committer.write(
         () => this.#o.store.inboxAdd(rows),
         () => {
+          letGo();
           for (const owner of new Set(rows.map((r) => r.owner))) {
             this.#emit({ kind: "inbox", owner });
           }
           resolve(result);
         },
         () => {
+          letGo();
           for (const r of rows) {
             this.#o.budgets.inboxRelease(r.owner, r.kind, length);
             this.#o.budgets.dedupRelease(origin);

@@ -8,6 +8,7 @@ import { SILENT_LOGGER } from "../log.ts";
 import { encodeEnvelope, type Envelope, type NodeEnvelope, nodeEnvelope } from "../protocol/mod.ts";
 import { type NodeStore, openSqliteNodeStore } from "../store/mod.ts";
 import { type CommitJob, Committer } from "./committer.ts";
+import type { GroupService } from "./group_service.ts";
 import type { DeliveryEvent } from "./delivery.ts";
 import { fakedDelivery } from "../../tests/_helpers/faked_delivery.ts";
 import { decodeReceiptEntries, encodeReceiptEntries } from "./group_receipt.ts";
@@ -34,6 +35,8 @@ async function destination(
     gateFlush?: boolean;
     /** Limits other than their defaults. */
     limits?: Partial<Limits>;
+    /** Judges group envelopes (none: they are refused). */
+    groups?: GroupService;
   } = {},
 ) {
   const opened = openSqliteNodeStore(join(dir, "node.db"));
@@ -76,6 +79,7 @@ async function destination(
     fastGraceMs: o.fastGraceMs,
     earlyBytes: o.earlyBytes,
     limits: o.limits,
+    groups: o.groups,
     sentEncoded: o.sentEncoded,
     send: (e: NodeEnvelope) => {
       for (const r of decodeReceiptEntries(e.body)) {
@@ -558,81 +562,120 @@ Deno.test("Delivery: while a message to a user waits for its commit the usual wa
   });
 });
 
+/**
+ * A peer that sends 400 KiB envelopes (`kind` as given, ids from `first` on) to a destination
+ * whose flushes wait for `openFlushes()`; measures the bytes held for a commit (handed over, not
+ * answered, not yet written: the first batch is written and its flush waits, every later arrival
+ * waits for that flush), and sends again what was answered "busy", as an origin's outbox does.
+ */
+function slowDiskPeer(d: Destination) {
+  const written = new Set<string>();
+  const inboxAdd = d.store.inboxAdd.bind(d.store);
+  d.store.inboxAdd = (rows) => {
+    for (const r of rows) written.add(r.id.slice(0, 32));
+    return inboxAdd(rows);
+  };
+  const all: Array<{ e: Envelope; bytes: Uint8Array; id: string }> = [];
+  const sent = new Set<string>();
+  const answered = () => new Set(d.receipts.map((r) => r.id));
+  const held = () => {
+    const done = answered();
+    let n = 0;
+    for (const m of all) {
+      if (sent.has(m.id) && !done.has(m.id) && !written.has(m.id)) n += m.bytes.length;
+    }
+    return n;
+  };
+  let peak = 0;
+  const send = async (ms: typeof all) => {
+    for (const m of ms) {
+      sent.add(m.id);
+      d.delivery.receiveLocal(m.e, m.bytes, ORIGIN);
+      // Receipts go out in batches every 10 ms or so (receipt_batcher.ts): an envelope answered
+      // "busy" is held no more once its answer is queued, seen here once it is sent.
+      for (let i = 0; i < 15 && !answered().has(m.id); i++) {
+        await new Promise((r) => setTimeout(r, 1));
+      }
+      peak = Math.max(peak, held());
+    }
+  };
+  return {
+    /** `n` envelopes of 400 KiB from `from`, ids from `first` on. */
+    make(n: number, from: string, first: number, kind = "message") {
+      const made = Array.from({ length: n }, (_, i) => {
+        const m = message(0, from);
+        const e = { ...m.e, id: new Uint8Array(16), body: new Uint8Array(400 * 1024).fill(i) };
+        new DataView(e.id.buffer).setUint32(0, first + i);
+        // A group envelope's bytes only count here: the faked groups judge it.
+        return { e: { ...e, kind } as Envelope, bytes: encodeEnvelope(e), id: e.id.toHex() };
+      });
+      all.push(...made);
+      return made;
+    },
+    send,
+    peak: () => peak,
+    /** Opens the flushes, sends again what was "busy" until every one is stored (bounded). */
+    async settle() {
+      d.openFlushes();
+      for (let round = 0; round < 50; round++) {
+        await until("every answer", () => answered().size === sent.size);
+        const last = new Map(d.receipts.map((r) => [r.id, r.status]));
+        const again = all.filter((m) => last.get(m.id) === "busy");
+        if (again.length === 0) break;
+        d.receipts.splice(0, Infinity, ...d.receipts.filter((r) => r.status !== "busy"));
+        await send(again);
+      }
+      const last = new Map(d.receipts.map((r) => [r.id, r.status]));
+      assert.deepEqual(all.filter((m) => last.get(m.id) !== "stored"), [], "every one stored");
+      const rows = d.store.inboxFor(BOB, 0, 1_000).map((r) => r.id.slice(0, 32));
+      assert.equal(rows.length, all.length, "each kept once");
+      assert.deepEqual([...rows].sort(), all.map((m) => m.id).sort());
+    },
+  };
+}
+
+const MIB = 1024 * 1024;
+
 Deno.test("Delivery: while the disk is slow, envelopes waiting for their commit stay within their origin's share and the node's total ('busy' past it); another origin still gets in; once the disk is back every one is kept once", async () => {
-  const MIB = 1024 * 1024;
   const limits = { commitBytesPerOrigin: 8 * MIB, commitBytesTotal: 12 * MIB };
   await withDestination({ gateFlush: true, limits }, async (d) => {
     setUp(d.store);
     d.store.setContactPolicy(BOB, "carol@nc", "allow");
-    /** Messages of 400 KiB, ids from `first` on; each sent one turn after the other. */
-    const big = (n: number, from: string, first: number) =>
-      Array.from({ length: n }, (_, i) => {
-        const m = message(0, from);
-        const e = { ...m.e, id: new Uint8Array(16), body: new Uint8Array(400 * 1024).fill(i) };
-        new DataView(e.id.buffer).setUint32(0, first + i);
-        return { e, bytes: encodeEnvelope(e), id: e.id.toHex() };
-      });
-    const fromA = big(100, "alice@na", 1_000);
-    const fromC = big(4, "carol@nc", 5_000);
-    const all = [...fromA, ...fromC];
-    const size = new Map(all.map((m) => [m.id, m.bytes.length]));
-    // Held for a commit: handed over, not answered, not yet written (the first batch is written,
-    // its flush waits; every later arrival waits for that flush).
-    const written = new Set<string>();
-    const inboxAdd = d.store.inboxAdd.bind(d.store);
-    d.store.inboxAdd = (rows) => {
-      for (const r of rows) written.add(r.id);
-      return inboxAdd(rows);
-    };
-    const sent = new Set<string>();
-    const answered = () => new Set(d.receipts.map((r) => r.id));
-    const held = () => {
-      const done = answered();
-      let n = 0;
-      for (const id of sent) if (!done.has(id) && !written.has(id)) n += size.get(id)!;
-      return n;
-    };
-    let peak = 0;
-    const send = async (ms: typeof all) => {
-      for (const m of ms) {
-        sent.add(m.id);
-        d.delivery.receiveLocal(m.e, m.bytes, ORIGIN);
-        // Receipts go out in batches every 10 ms or so (receipt_batcher.ts): an envelope answered
-        // "busy" is held no more once its answer is queued, seen here once it is sent.
-        for (let i = 0; i < 15 && !answered().has(m.id); i++) {
-          await new Promise((r) => setTimeout(r, 1));
-        }
-        peak = Math.max(peak, held());
-      }
-    };
+    const peer = slowDiskPeer(d);
+    const fromA = peer.make(100, "alice@na", 1_000);
+    const fromC = peer.make(4, "carol@nc", 5_000);
     // Origin na floods; nc sends a few in the middle.
-    await send(fromA.slice(0, 50));
-    await send(fromC);
-    await send(fromA.slice(50));
-    console.log(`held for a commit at most: ${(peak / MIB).toFixed(1)} MiB`);
-    assert.ok(peak <= limits.commitBytesTotal, `${(peak / MIB).toFixed(1)} MiB held`);
+    await peer.send(fromA.slice(0, 50));
+    await peer.send(fromC);
+    await peer.send(fromA.slice(50));
+    console.log(`held for a commit at most: ${(peer.peak() / MIB).toFixed(1)} MiB`);
+    assert.ok(peer.peak() <= limits.commitBytesTotal, `${(peer.peak() / MIB).toFixed(1)} MiB held`);
     const busyC = d.receipts.filter((r) => r.status === "busy" && r.id.startsWith("00001388"));
     assert.deepEqual(busyC, [], "the other origin is not starved");
-    // The disk is back; like an origin's outbox, what was answered "busy" is sent again, in
-    // order, until every one is stored (bounded rounds).
-    d.openFlushes();
-    for (let round = 0; round < 50; round++) {
-      await until("every answer", () => answered().size === sent.size);
-      const last = new Map(d.receipts.map((r) => [r.id, r.status]));
-      const again = all.filter((m) => last.get(m.id) === "busy");
-      if (again.length === 0) break;
-      d.receipts.length = 0;
-      for (const m of all) {
-        if (last.get(m.id) !== "busy") {
-          d.receipts.push({ to: ORIGIN, id: m.id, status: "stored" });
-        }
-      }
-      await send(again);
-    }
-    const last = new Map(d.receipts.map((r) => [r.id, r.status]));
-    assert.deepEqual(all.filter((m) => last.get(m.id) !== "stored"), [], "every one stored");
-    const rows = d.store.inboxFor(BOB, 0, 1_000).map((r) => r.id);
-    assert.equal(rows.length, all.length, "each kept once");
-    assert.deepEqual([...rows].sort(), all.map((m) => m.id).sort());
+    await peer.settle();
+  });
+});
+
+Deno.test("Delivery: while the disk is slow, group envelopes from another node waiting for their commit stay within their origin's share ('busy' past it); once the disk is back every one is kept once", async () => {
+  const limits = { commitBytesPerOrigin: 8 * MIB };
+  const groups = {
+    judge: () =>
+      Promise.resolve({
+        status: "stored",
+        store: [{ name: BOB, kind: "message" }],
+        users: [{ name: BOB, status: "stored" }],
+      }),
+    sharesGroup: () => false,
+  } as unknown as GroupService;
+  await withDestination({ gateFlush: true, limits, groups }, async (d) => {
+    setUp(d.store);
+    const peer = slowDiskPeer(d);
+    await peer.send(peer.make(60, "alice@na", 1_000, "group"));
+    console.log(`group envelopes held for a commit at most: ${(peer.peak() / MIB).toFixed(1)} MiB`);
+    assert.ok(
+      peer.peak() <= limits.commitBytesPerOrigin,
+      `${(peer.peak() / MIB).toFixed(1)} MiB held`,
+    );
+    await peer.settle();
   });
 });

@@ -71,6 +71,15 @@ export interface MailboxServiceOptions {
   limits: MailboxLimits;
   /** Counts refusals (for `status --json` and the throttled log). */
   refusals: Budget;
+  /**
+   * Memory for a deposit of `bytes` from `sender` until its commit is flushed
+   * (delivery's `commit_bytes`: lib/node/delivery_budgets.ts); taken when true.
+   * Absent: not bounded here.
+   */
+  commitBytes?: {
+    take(sender: NodeId, bytes: number, nowMs: number): boolean;
+    release(sender: NodeId, bytes: number): void;
+  };
   window?: number;
   retryMs?: number;
 }
@@ -83,7 +92,7 @@ interface Lane {
 /** The mailbox side of one node. */
 export class MailboxService implements Viewable {
   readonly name = "mailbox_held_bytes";
-  #o: Required<MailboxServiceOptions>;
+  #o: Required<Omit<MailboxServiceOptions, "commitBytes">> & Pick<MailboxServiceOptions, "commitBytes">;
   #served = new Map<NodeId, ServedRecord>();
   #byNode = new Map<NodeId, number>();
   #bySender = new Map<NodeId, number>();
@@ -169,6 +178,12 @@ export class MailboxService implements Viewable {
       return this.#o.network.answer(e.from, id, status, viaPeer);
     }
     const now = this.#o.clock.nowMs();
+    // Held in memory until its commit is flushed: past the sender's share while the disk is slow,
+    // "busy" (the sender keeps it and tries again) rather than held.
+    const commit = this.#o.commitBytes;
+    if (commit && !commit.take(e.from, inner.length, now)) {
+      return this.#o.network.answer(e.from, id, "busy", viaPeer);
+    }
     const lifetime = Math.min(innerEnv.expiresAtMs - innerEnv.createdAtMs, this.#o.limits.keepMs);
     let added = false;
     this.#o.committer.write(
@@ -182,9 +197,12 @@ export class MailboxService implements Viewable {
         }]).size > 0;
       },
       () => {
+        commit?.release(e.from, inner.length);
         if (added) this.#count(forNode, e.from, inner.length);
         this.#o.network.answer(e.from, id, "held", viaPeer);
       },
+      // Not answered: its sender tries again.
+      () => commit?.release(e.from, inner.length),
     );
   }
 

@@ -242,6 +242,7 @@ export async function startNode(options: StartNodeOptions): Promise<Node> {
       lifetimeMs: config.delivery.messageLifetimeMs,
     });
     cleanups.push(() => groups.stop());
+    const deliveryBudgets = new DeliveryBudgets(budgets, limits, store);
     const delivery = new Delivery({
       self: config.nodeId,
       store,
@@ -260,7 +261,7 @@ export async function startNode(options: StartNodeOptions): Promise<Node> {
         disconnect: (peer, reason) => federation.links.disconnect(peer, reason),
       },
       spool,
-      budgets: new DeliveryBudgets(budgets, limits, store),
+      budgets: deliveryBudgets,
       clock,
       log: log.child("delivery"),
       throttled: new ThrottledLog(log.child("delivery"), clock),
@@ -294,6 +295,10 @@ export async function startNode(options: StartNodeOptions): Promise<Node> {
         keepMs: config.delivery.messageLifetimeMs + 2 * config.delivery.clockAllowanceMs,
       },
       refusals: budgets.budget("mailbox_refusals", { perKey: 0 }),
+      commitBytes: {
+        take: (sender, bytes, nowMs) => deliveryBudgets.commitTake(sender, bytes, nowMs),
+        release: (sender, bytes) => deliveryBudgets.commitRelease(sender, bytes),
+      },
     });
     budgets.add(mailbox);
     cleanups.push(() => mailbox.stop());

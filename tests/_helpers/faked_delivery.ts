@@ -13,6 +13,7 @@ import type { Committer } from "../../lib/node/committer.ts";
 import { Delivery, type DeliveryNetwork } from "../../lib/node/delivery.ts";
 import { DeliveryBudgets } from "../../lib/node/delivery_budgets.ts";
 import { FileSpool } from "../../lib/node/file_spool.ts";
+import type { GroupService } from "../../lib/node/group_service.ts";
 import type { NodeStore } from "../../lib/store/mod.ts";
 
 /** Every limit at its default. */
@@ -42,6 +43,8 @@ export interface FakedDeliveryOptions {
   earlyBytes?: number;
   /** Limits other than their defaults. */
   limits?: Partial<Limits>;
+  /** Delivery's `groups` (default: none). */
+  groups?: GroupService;
 }
 
 /** The delivery and its spool; the network forwards everything to `hop` and checks nothing. */
@@ -85,6 +88,7 @@ export async function fakedDelivery(o: FakedDeliveryOptions) {
     throttled: new ThrottledLog(SILENT_LOGGER, o.clock),
     fastGraceMs: o.fastGraceMs,
     earlyBytes: o.earlyBytes,
+    groups: o.groups,
   });
   return { delivery, spool };
 }
