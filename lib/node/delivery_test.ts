@@ -648,7 +648,6 @@ Deno.test("Delivery: while the disk is slow, envelopes waiting for their commit 
     await peer.send(fromA.slice(0, 50));
     await peer.send(fromC);
     await peer.send(fromA.slice(50));
-    console.log(`held for a commit at most: ${(peer.peak() / MIB).toFixed(1)} MiB`);
     assert.ok(peer.peak() <= limits.commitBytesTotal, `${(peer.peak() / MIB).toFixed(1)} MiB held`);
     const busyC = d.receipts.filter((r) => r.status === "busy" && r.id.startsWith("00001388"));
     assert.deepEqual(busyC, [], "the other origin is not starved");
@@ -671,7 +670,6 @@ Deno.test("Delivery: while the disk is slow, group envelopes from another node w
     setUp(d.store);
     const peer = slowDiskPeer(d);
     await peer.send(peer.make(60, "alice@na", 1_000, "group"));
-    console.log(`group envelopes held for a commit at most: ${(peer.peak() / MIB).toFixed(1)} MiB`);
     assert.ok(
       peer.peak() <= limits.commitBytesPerOrigin,
       `${(peer.peak() / MIB).toFixed(1)} MiB held`,

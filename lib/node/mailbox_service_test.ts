@@ -121,7 +121,6 @@ Deno.test("Mailbox: while the disk is slow, deposits waiting for their commit st
       }
     };
     await send(deposits);
-    console.log(`deposits held for a commit at most: ${(peak / MIB).toFixed(1)} MiB`);
     assert.ok(peak <= 8 * MIB, `${(peak / MIB).toFixed(1)} MiB held`);
     // The disk is back: the sender sends again what was "busy" (bounded rounds).
     openGate();
