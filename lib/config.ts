@@ -94,6 +94,10 @@ export interface Limits {
   commitBytesPerOrigin: number;
   /** Bytes of envelopes from other nodes admitted and waiting for their commit, in all. */
   commitBytesTotal: number;
+  /** Bytes pushed to one client session and not yet acknowledged (lib/node/client_hub.ts). */
+  pushWindowBytesPerClient: number;
+  /** Bytes of envelopes pushed to clients before they are stored, in all (lib/node/delivery.ts). */
+  pushFirstBytesTotal: number;
   pendingRequestsPerUser: number;
   dedupIdsPerOrigin: number;
   dedupIdsTotal: number;
@@ -243,6 +247,18 @@ export const LIMIT_KEYS: ReadonlyArray<
     field: "commitBytesTotal",
     spec: byteSpec(1024 * 1024, 2 ** 40),
     default: 64 * 1024 ** 2,
+  },
+  {
+    key: "push_window_bytes_per_client",
+    field: "pushWindowBytesPerClient",
+    spec: byteSpec(65_536, 2 ** 40),
+    default: 4 * 1024 ** 2,
+  },
+  {
+    key: "push_first_bytes_total",
+    field: "pushFirstBytesTotal",
+    spec: byteSpec(65_536, 2 ** 40),
+    default: 16 * 1024 ** 2,
   },
   {
     key: "pending_requests_per_user",

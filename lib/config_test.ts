@@ -185,3 +185,34 @@ Deno.test("parseConfig() reads the routing-origin budgets under [Limits], with s
     /max_provisional_origins_per_peer: "0" is not allowed; use a whole number from 1/,
   );
 });
+
+Deno.test("parseConfig() reads the memory budgets of envelopes waiting for a commit or pushed to clients, with safe defaults", () => {
+  const pick = (c: ReturnType<typeof parseConfig>) => {
+    const l = c.limits;
+    return [
+      l.commitBytesPerOrigin,
+      l.commitBytesTotal,
+      l.pushWindowBytesPerClient,
+      l.pushFirstBytesTotal,
+    ];
+  };
+  const MIB = 1024 * 1024;
+  assert.deepEqual(pick(parseConfig(GOOD, "/etc/fc/test.conf")), [
+    16 * MIB,
+    64 * MIB,
+    4 * MIB,
+    16 * MIB,
+  ]);
+  const c = parseConfig(
+    GOOD +
+      "[Limits]\ncommit_bytes_per_origin = 2M\ncommit_bytes_total = 8M\n" +
+      "push_window_bytes_per_client = 1M\npush_first_bytes_total = 4M\n",
+    "/etc/fc/test.conf",
+  );
+  assert.deepEqual(pick(c), [2 * MIB, 8 * MIB, 1 * MIB, 4 * MIB]);
+  // An envelope (a 512 KiB body) always fits an origin's share.
+  assert.match(
+    errorOf(GOOD + "[Limits]\ncommit_bytes_per_origin = 64K\n"),
+    /commit_bytes_per_origin/,
+  );
+});

@@ -149,6 +149,8 @@ export interface ClientHubOptions {
   clock: Clock;
   log: Logger;
   handshakeTimeoutMs: number;
+  /** Bytes pushed to one session and not acknowledged ({@linkcode PUSH_WINDOW_BYTES} unless said). */
+  pushWindowBytes?: number;
   /** Groups: key packages, and each user's standing in groups. */
   groups?: GroupService;
 }
@@ -156,12 +158,14 @@ export interface ClientHubOptions {
 /** Serves every client of this node. */
 export class ClientHub {
   #o: ClientHubOptions;
+  #windowBytes: number;
   #sessions = new Map<UserName, Session>();
   /** `chunkDeliver` buffers their links are done with (#sendChunk). */
   #chunkMessages: Uint8Array[] = [];
 
   constructor(options: ClientHubOptions) {
     this.#o = options;
+    this.#windowBytes = options.pushWindowBytes ?? PUSH_WINDOW_BYTES;
     options.delivery.onEvent((ev) => this.#onDeliveryEvent(ev));
     options.delivery.earlyPush = {
       ready: (owner, bytes) => {
@@ -486,7 +490,7 @@ export class ClientHub {
     if (!afterAck) s.moreInbox = true;
     if (!s.moreInbox || !this.#room(s, 1)) return;
     const limit = PUSH_BATCH - s.unacked;
-    const maxBytes = PUSH_WINDOW_BYTES - s.outBytes;
+    const maxBytes = this.#windowBytes - s.outBytes;
     const rows = this.#o.store.inboxFor(s.user, s.pushedSeq, limit, maxBytes);
     let bytes = 0;
     for (const r of rows) bytes += r.bytes.length;
@@ -499,10 +503,11 @@ export class ClientHub {
 
   /**
    * Whether an item of `bytes` fits `s`'s window: fewer than {@linkcode PUSH_BATCH} items out,
-   * and {@linkcode PUSH_WINDOW_BYTES} not passed (or nothing out at all).
+   * and its bytes not passed (`pushWindowBytes`, or nothing out at all).
    */
   #room(s: Session, bytes: number): boolean {
-    return s.unacked < PUSH_BATCH && (s.outBytes + bytes <= PUSH_WINDOW_BYTES || s.outBytes === 0);
+    return s.unacked < PUSH_BATCH &&
+      (s.outBytes + bytes <= this.#windowBytes || s.outBytes === 0);
   }
 
   /** An inbox item pushed: out until acknowledged (or given back, or pushed again). */

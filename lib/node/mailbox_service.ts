@@ -92,7 +92,9 @@ interface Lane {
 /** The mailbox side of one node. */
 export class MailboxService implements Viewable {
   readonly name = "mailbox_held_bytes";
-  #o: Required<Omit<MailboxServiceOptions, "commitBytes">> & Pick<MailboxServiceOptions, "commitBytes">;
+  #o:
+    & Required<Omit<MailboxServiceOptions, "commitBytes">>
+    & Pick<MailboxServiceOptions, "commitBytes">;
   #served = new Map<NodeId, ServedRecord>();
   #byNode = new Map<NodeId, number>();
   #bySender = new Map<NodeId, number>();

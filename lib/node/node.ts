@@ -271,6 +271,7 @@ export async function startNode(options: StartNodeOptions): Promise<Node> {
         clockAllowanceMs: config.delivery.clockAllowanceMs,
       },
       pushFirst: config.delivery.pushFirst,
+      earlyBytes: limits.pushFirstBytesTotal,
       groups,
     });
     enqueueOwn = (rows) => delivery.enqueueOwn(rows);
@@ -316,6 +317,7 @@ export async function startNode(options: StartNodeOptions): Promise<Node> {
       clock,
       log: log.child("clients"),
       handshakeTimeoutMs: config.handshakeTimeoutMs,
+      pushWindowBytes: limits.pushWindowBytesPerClient,
       groups,
     });
     cleanups.push(() => clients.stop());
