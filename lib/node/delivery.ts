@@ -1454,8 +1454,17 @@ export class Delivery {
       void this.#o.spool.remove(name, [id]);
       return done("busy");
     }
+    // From another node, held in memory (the spool's copy) until its write is durable: within its
+    // origin's share of `commit_bytes` (as #storeThenPush), else "busy" (its sender tries again).
+    const held = origin !== this.#o.self ? bytes.length : 0;
+    if (held > 0 && !this.#o.budgets.commitTake(origin, held, now)) {
+      this.#o.budgets.dedupRelease(origin);
+      void this.#o.spool.remove(name, [id]);
+      return done("busy");
+    }
     this.#o.spool.write(name, id, bytes).then(
       () => {
+        if (held > 0) this.#o.budgets.commitRelease(origin, held);
         // Durable in the spool (which a restart reads back): answered now, not after a commit.
         // Its id joins the others' in one commit per tick (a crash may forget the last tick's
         // ids: a resend is then kept again, and the client keeps one copy).
@@ -1465,6 +1474,7 @@ export class Delivery {
         if (this.#chunkMarks.length >= MAX_CHUNK_MARKS) this.#markChunks();
       },
       (err) => {
+        if (held > 0) this.#o.budgets.commitRelease(origin, held);
         this.#o.budgets.dedupRelease(origin);
         // A full disk refuses this chunk and nothing else: "busy", so the sender tries again
         // when there may be room; any other write failure is a refusal it hears about.

@@ -5,7 +5,13 @@ import { type Clock, FakeClock, SYSTEM_CLOCK } from "../clock.ts";
 import { type NodeId, toAddress, toNodeId, type UserName } from "../ids.ts";
 import type { Limits } from "../config.ts";
 import { SILENT_LOGGER } from "../log.ts";
-import { encodeEnvelope, type Envelope, type NodeEnvelope, nodeEnvelope } from "../protocol/mod.ts";
+import {
+  encodeChunkBody,
+  encodeEnvelope,
+  type Envelope,
+  type NodeEnvelope,
+  nodeEnvelope,
+} from "../protocol/mod.ts";
 import { type NodeStore, openSqliteNodeStore } from "../store/mod.ts";
 import { type CommitJob, Committer } from "./committer.ts";
 import type { GroupService } from "./group_service.ts";
@@ -37,6 +43,8 @@ async function destination(
     limits?: Partial<Limits>;
     /** Judges group envelopes (none: they are refused). */
     groups?: GroupService;
+    /** The file spool's quotas (default 1 MiB). */
+    spoolBytes?: number;
   } = {},
 ) {
   const opened = openSqliteNodeStore(join(dir, "node.db"));
@@ -68,7 +76,7 @@ async function destination(
     : real;
   const receipts: Array<{ to: NodeId; id: string; status: string }> = [];
   const clock = o.clock ?? SYSTEM_CLOCK;
-  const { delivery } = await fakedDelivery({
+  const { delivery, spool } = await fakedDelivery({
     dir,
     self: o.self ?? SELF,
     store,
@@ -80,6 +88,7 @@ async function destination(
     earlyBytes: o.earlyBytes,
     limits: o.limits,
     groups: o.groups,
+    spoolBytes: o.spoolBytes,
     sentEncoded: o.sentEncoded,
     send: (e: NodeEnvelope) => {
       for (const r of decodeReceiptEntries(e.body)) {
@@ -93,6 +102,7 @@ async function destination(
   return {
     store,
     delivery,
+    spool,
     receipts,
     events,
     openFlushes: () => openGate(),
@@ -675,5 +685,60 @@ Deno.test("Delivery: while the disk is slow, group envelopes from another node w
       `${(peer.peak() / MIB).toFixed(1)} MiB held`,
     );
     await peer.settle();
+  });
+});
+
+Deno.test("Delivery: while the spool's disk is slow, file chunks from another node waiting for their write stay within their origin's share ('busy' past it); once the disk is back every one is kept once", async () => {
+  const limits = { commitBytesPerOrigin: 4 * MIB };
+  await withDestination({ limits, spoolBytes: 64 * MIB }, async (d) => {
+    setUp(d.store);
+    // The spool's writes wait for the gate (a slow disk), then run.
+    let openGate = () => {};
+    const gate = new Promise<void>((r) => openGate = r);
+    const write = d.spool.write.bind(d.spool);
+    d.spool.write = (user, id, bytes) => gate.then(() => write(user, id, bytes));
+    const fileId = new Uint8Array(16).fill(7);
+    const chunks = Array.from({ length: 40 }, (_, i) => {
+      const m = message(0);
+      const body = encodeChunkBody({
+        fileId,
+        index: i,
+        fileBytes: 40 * 256 * 1024,
+        sealed: new Uint8Array(256 * 1024 + 16).fill(i),
+      });
+      const e = { ...m.e, kind: "chunk", id: new Uint8Array(16), body } as Envelope;
+      new DataView(e.id.buffer).setUint32(0, 9_000 + i);
+      return { e, bytes: encodeEnvelope(e), id: e.id.toHex() };
+    });
+    const answered = () => new Map(d.receipts.map((r) => [r.id, r.status]));
+    const sent = new Set<string>();
+    let peak = 0;
+    const send = async (cs: typeof chunks) => {
+      for (const c of cs) {
+        sent.add(c.id);
+        d.delivery.receiveLocal(c.e, c.bytes, ORIGIN);
+        // Receipts go out in batches every 10 ms or so (receipt_batcher.ts).
+        for (let i = 0; i < 15 && !answered().has(c.id); i++) {
+          await new Promise((r) => setTimeout(r, 1));
+        }
+        const done = answered();
+        let n = 0;
+        for (const x of chunks) if (sent.has(x.id) && !done.has(x.id)) n += x.bytes.length;
+        peak = Math.max(peak, n);
+      }
+    };
+    await send(chunks);
+    assert.ok(peak <= limits.commitBytesPerOrigin, `${(peak / MIB).toFixed(1)} MiB held`);
+    openGate();
+    for (let round = 0; round < 50; round++) {
+      await until("every answer", () => answered().size === sent.size);
+      const again = chunks.filter((c) => answered().get(c.id) === "busy");
+      if (again.length === 0) break;
+      d.receipts.splice(0, Infinity, ...d.receipts.filter((r) => r.status !== "busy"));
+      await send(again);
+    }
+    const last = answered();
+    assert.deepEqual(chunks.filter((c) => last.get(c.id) !== "stored"), [], "every one stored");
+    assert.equal(d.spool.heldBytes(BOB) > 40 * 256 * 1024, true, "every chunk in the spool");
   });
 });

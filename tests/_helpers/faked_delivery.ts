@@ -43,6 +43,8 @@ export interface FakedDeliveryOptions {
   earlyBytes?: number;
   /** Limits other than their defaults. */
   limits?: Partial<Limits>;
+  /** The spool's largest file, per-user quota and total (default 1 MiB). */
+  spoolBytes?: number;
   /** Delivery's `groups` (default: none). */
   groups?: GroupService;
 }
@@ -66,9 +68,9 @@ export async function fakedDelivery(o: FakedDeliveryOptions) {
   };
   const spool = await FileSpool.open({
     dir: join(o.dir, "files"),
-    maxFileBytes: 1 << 20,
-    quotaBytes: 1 << 20,
-    totalBytes: 1 << 20,
+    maxFileBytes: o.spoolBytes ?? 1 << 20,
+    quotaBytes: o.spoolBytes ?? 1 << 20,
+    totalBytes: o.spoolBytes ?? 1 << 20,
     keepMs: 60_000,
     log: SILENT_LOGGER,
   });
