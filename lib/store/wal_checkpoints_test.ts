@@ -35,10 +35,11 @@ async function until(fn: () => boolean, what: string): Promise<void> {
   }
 }
 
-Deno.test("WalCheckpoints copies the log in cycles and starts it over; every row stays", async () => {
-  const { dir, path, db } = await tempDb();
-  const restartBytes = 256 * 1024;
-  const ck = new WalCheckpoints(db, path, {
+const restartBytes = 256 * 1024;
+
+/** Cycles every 20 commits, a restart past {@linkcode restartBytes}; a failure fails the test. */
+const cycling = (db: DatabaseSync, path: string) =>
+  new WalCheckpoints(db, path, {
     everyCommits: 20,
     restartBytes,
     idle: () => !db.isTransaction,
@@ -46,6 +47,10 @@ Deno.test("WalCheckpoints copies the log in cycles and starts it over; every row
       throw e;
     },
   });
+
+Deno.test("WalCheckpoints copies the log in cycles and starts it over; every row stays", async () => {
+  const { dir, path, db } = await tempDb();
+  const ck = cycling(db, path);
   try {
     let largest = 0;
     await commitRows(db, 2_000, 0, () => {
@@ -75,15 +80,7 @@ Deno.test("WalCheckpoints copies the log in cycles and starts it over; every row
 
 Deno.test("WalCheckpoints: a restart does not cut the log's file back below the limit", async () => {
   const { dir, path, db } = await tempDb();
-  const restartBytes = 256 * 1024;
-  const ck = new WalCheckpoints(db, path, {
-    everyCommits: 20,
-    restartBytes,
-    idle: () => !db.isTransaction,
-    onFallback: (e) => {
-      throw e;
-    },
-  });
+  const ck = cycling(db, path);
   try {
     // Each restart comes past restartBytes; with the limit at restartBytes, SQLite cut the file
     // back to it at the next commit (an ftruncate that frees blocks the log allocates again). A
