@@ -20,6 +20,14 @@
  * call such as an fsync), a JS thread waiting for a core (in 1–2 or in 3+
  * processes at once: the machine was full). When the phase fell behind
  * (p50 of many ms) the figures say little: everything overlaps everything.
+ *
+ * Last, the sender's side: the bench's open loop runs in alice's process and
+ * sends what is due when its 1-ms timer runs, so when alice's event loop was
+ * held, the messages due meanwhile leave together in one turn (a burst) and
+ * queue behind each other on every process of their way. Prints how many of
+ * the slow messages (and of the slowest 1 %) left in a burst of 4 or more or
+ * after a gap of 4 ms or more at the sender, and what held alice's loop in
+ * those gaps (the largest of its late turns' GC, JS, wait for a core, sleep).
  */
 // deno-lint-ignore-file no-console
 
@@ -145,4 +153,56 @@ for (const [c, n] of [...counts].sort((a, b) => b[1] - a[1])) {
 console.log("by combination:");
 for (const [c, n] of [...combos].sort((a, b) => b[1] - a[1]).slice(0, 8)) {
   console.log(`  ${String(n).padStart(5)}  ${c}`);
+}
+
+// The sender's side: bursts after alice's event loop was held (see the module's doc).
+const sender = procs.find((p) => p.role.includes("alice"));
+/** Per sent time: its burst (sent times less than 0.3 ms apart) as [messages, gap before it ms]. */
+const sentTimes = msgs.map((m) => m[0]).sort((a, b) => a - b);
+const burstOf = new Map<number, [number, number]>();
+let burst: [number, number] = [0, 0];
+sentTimes.forEach((t, i) => {
+  if (i === 0 || t - sentTimes[i - 1] >= 0.3) burst = [0, i === 0 ? 0 : t - sentTimes[i - 1]];
+  burst[0]++;
+  burstOf.set(t, burst);
+});
+const slowest = [...msgs].sort((a, b) => b[1] - a[1]).slice(0, Math.ceil(msgs.length / 100));
+for (
+  const [name, set] of [[`over ${threshold} ms`, slow], ["slowest 1 %", slowest], [
+    "all",
+    msgs,
+  ]] as const
+) {
+  const inBurst = set.filter(([sent]) => burstOf.get(sent)![0] >= 4).length;
+  const afterGap = set.filter(([sent]) => burstOf.get(sent)![1] >= 4).length;
+  console.log(
+    `sender: of ${set.length} messages ${name}, ${inBurst} (${
+      Math.round((100 * inBurst) / set.length)
+    } %) ` +
+      `left in a burst of 4+, ${afterGap} (${
+        Math.round((100 * afterGap) / set.length)
+      } %) after a gap of 4+ ms`,
+  );
+}
+if (sender) {
+  const held = new Map<string, number>();
+  for (let i = 1; i < sentTimes.length; i++) {
+    const from = sentTimes[i - 1], to = sentTimes[i];
+    if (to - from < 4) continue; // sentTimes[i] starts a burst after a gap of 4+ ms
+    const late = sender.stalls.filter((s) => overlaps(s, from, to));
+    const gc = sum(sender.gcs.filter((g) => overlaps(g, from, to)).map((g) => g.ms));
+    const js = sum(late.map((s) => s.jsCpuMs)), wait = sum(late.map((s) => s.coreWaitMs));
+    const parts: Array<[string, number]> = [
+      ["GC", gc],
+      ["JS without GC", js - gc],
+      ["waiting for a core", wait],
+      ["asleep (a syscall)", sum(late.map((s) => s.lateMs)) - js - wait],
+    ];
+    const cause = late.length === 0 ? "no late turn" : parts.sort((a, b) => b[1] - a[1])[0][0];
+    held.set(cause, (held.get(cause) ?? 0) + 1);
+  }
+  console.log(
+    `sender gaps of 4+ ms by what held ${sender.role}'s loop most: ` +
+      [...held].sort((a, b) => b[1] - a[1]).map(([c, n]) => `${c} ${n}`).join(", "),
+  );
 }

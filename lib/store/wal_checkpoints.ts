@@ -32,6 +32,16 @@
  * a client, where SQLite's own came three or four times a second. Any failure (a descriptor, a full disk) turns
  * SQLite's automatic checkpoints back on for good, as before this module.
  *
+ * The log's file keeps its size across a restart ({@linkcode JOURNAL_LIMIT_RESTARTS}
+ * times the restart size, `journal_size_limit`): a restart comes past the
+ * restart size, a few hundred KiB to a few MiB later, and a limit at the
+ * restart size itself made SQLite cut that tail off at the first commit after
+ * each restart (an `ftruncate` on the event loop, which frees the blocks; with
+ * the `discard` mount option and no ext4 journal it waits for the disk's
+ * discard, 3–5 ms here) and allocate them again a few hundred commits later
+ * (docs/PERF_NOTES.md, branch `tail1k`). The file is still cut back after a
+ * burst that took it past the limit.
+ *
  * A cycle starts only when the log holds frames not yet copied (read from
  * the wal-index header in `-shm`): with every frame copied, a reader takes no
  * mark and would bound nothing.
@@ -41,6 +51,13 @@
  * locks on it, SQLite's included.
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
+
+/**
+ * The log's file is cut back (`journal_size_limit`) only past this many times
+ * the restart size: the log runs a little past the restart size before each
+ * restart, and a cut there frees blocks the next pass allocates again.
+ */
+export const JOURNAL_LIMIT_RESTARTS = 2;
 
 /** Options of {@linkcode WalCheckpoints}. */
 export interface WalCheckpointsOptions {
@@ -87,7 +104,10 @@ export class WalCheckpoints {
     this.#onFallback = onFallback;
     // A log started over keeps its file, cut back to this size: later frames overwrite blocks
     // the file has (cheaper for the disk than growing it again).
-    db.exec(`PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = ${restartBytes}`);
+    db.exec(
+      `PRAGMA wal_autocheckpoint = 0; ` +
+        `PRAGMA journal_size_limit = ${JOURNAL_LIMIT_RESTARTS * restartBytes}`,
+    );
   }
 
   /** Counts a commit of the connection; starts a cycle when one is due. */

@@ -35,10 +35,11 @@ async function until(fn: () => boolean, what: string): Promise<void> {
   }
 }
 
-Deno.test("WalCheckpoints copies the log in cycles and starts it over; every row stays", async () => {
-  const { dir, path, db } = await tempDb();
-  const restartBytes = 256 * 1024;
-  const ck = new WalCheckpoints(db, path, {
+const restartBytes = 256 * 1024;
+
+/** Cycles every 20 commits, a restart past {@linkcode restartBytes}; a failure fails the test. */
+const cycling = (db: DatabaseSync, path: string) =>
+  new WalCheckpoints(db, path, {
     everyCommits: 20,
     restartBytes,
     idle: () => !db.isTransaction,
@@ -46,6 +47,10 @@ Deno.test("WalCheckpoints copies the log in cycles and starts it over; every row
       throw e;
     },
   });
+
+Deno.test("WalCheckpoints copies the log in cycles and starts it over; every row stays", async () => {
+  const { dir, path, db } = await tempDb();
+  const ck = cycling(db, path);
   try {
     let largest = 0;
     await commitRows(db, 2_000, 0, () => {
@@ -70,6 +75,30 @@ Deno.test("WalCheckpoints copies the log in cycles and starts it over; every row
   assert.equal(n, 2_020);
   assert.equal(Object.values(again.prepare("PRAGMA integrity_check").get()!)[0], "ok");
   again.close();
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("WalCheckpoints: a restart does not cut the log's file back below the limit", async () => {
+  const { dir, path, db } = await tempDb();
+  const ck = cycling(db, path);
+  try {
+    // Each restart comes past restartBytes; with the limit at restartBytes, SQLite cut the file
+    // back to it at the next commit (an ftruncate that frees blocks the log allocates again). A
+    // file past twice the restart size (a slow disk, a long cycle) may still be cut back.
+    let size = 0, cuts = 0, largest = 0;
+    await commitRows(db, 1_500, 0, () => {
+      ck.committed();
+      const now = walBytes(path);
+      if (now < size && size <= 2 * restartBytes) cuts++;
+      size = now;
+      largest = Math.max(largest, now);
+    });
+    assert.ok(largest > restartBytes, `the log never passed the restart size (${largest})`);
+    assert.equal(cuts, 0, `the log's file was cut back ${cuts} times`);
+  } finally {
+    db.close();
+    ck.close();
+  }
   await Deno.remove(dir, { recursive: true });
 });
 
