@@ -5,9 +5,14 @@
  *   submission is checked cheaply first (the group, the sender's membership,
  *   the epoch, the MLS header), and only then is its hub info verified (two
  *   Ed25519 checks per member). An accepted commit's new state and its
- *   fan-out envelopes are written in one transaction of `groups.db`, then
- *   handed to the delivery outbox; after a crash, staged fan-out is handed
- *   over again (the outbox ignores ids it has).
+ *   fan-out envelopes are written in one transaction of `groups.db`. One
+ *   drainer hands staged envelopes to the delivery outbox in the order staged,
+ *   in batches of at most `hub_fanout_memory_bytes` read back from the store,
+ *   and after a failed hand-over tries again in 5 s; memory holds one batch,
+ *   the store the rest. After a crash, staged fan-out is handed over again
+ *   (the outbox ignores ids it has). While an origin's staged fan-out is at
+ *   `hub_fanout_staged_bytes_per_origin` (or all of it at `_total`), its
+ *   submissions are answered `busy`.
  * - **Member node**: judges application messages and fan-outs for its users
  *   against its copy of the hub's member list, applies what a fan-out
  *   changes, and records each decision by envelope id, so a resend gets the
@@ -19,7 +24,9 @@
  * Budgets (`[Limits]`, shown in `status --json`): key packages per user,
  * fetches per asking node, pending invitations and groups per user,
  * invitations per inviter and per origin, hub submissions per origin, groups
- * this node is home to, members per group.
+ * this node is home to, members per group, fan-out bytes staged per origin and
+ * in total (`hub_fanout_staged_bytes`), fan-out bytes in memory for the
+ * hand-over (`hub_fanout_memory_bytes`).
  */
 import { type Budget, type BudgetRegistry, type RateBudget, ThrottledLog } from "../budget.ts";
 import type { Clock } from "../clock.ts";
@@ -73,6 +80,9 @@ export type GroupLimits = Pick<
   | "groupMembersMax"
   | "hubGroupsTotal"
   | "hubSubmissionsPerOriginPerMinute"
+  | "hubFanoutMemoryBytes"
+  | "hubFanoutStagedBytesPerOrigin"
+  | "hubFanoutStagedBytesTotal"
 >;
 
 /** What a node does with a group envelope for its users. */
@@ -114,6 +124,8 @@ export interface GroupServiceOptions {
 export type KeyPackageEvent = { owner: UserName; count: number; lastResort: boolean };
 
 const PURGE_MS = 60_000;
+/** After a failed hand-over of fan-out, the drainer tries again this much later. */
+const FANOUT_RETRY_MS = 5_000;
 const FANOUT_LABEL = new TextEncoder().encode("fedchat/v1/group-fanout\0");
 
 /** Groups at one node. */
@@ -127,6 +139,11 @@ export class GroupService {
   #invitesByOrigin: RateBudget;
   #fetchesByOrigin: RateBudget;
   #hubByOrigin: RateBudget;
+  #staged: Budget;
+  /** Bytes of fan-out rows read for the hand-over in progress. */
+  #held = 0;
+  #draining = false;
+  #retry: number | null = null;
   #waiting = new Map<string, (reply: Uint8Array | null) => void>();
   #listeners = new Set<(e: KeyPackageEvent) => void>();
   #timer: number;
@@ -156,6 +173,15 @@ export class GroupService {
       burst: l.hubSubmissionsPerOriginPerMinute,
       perMinute: l.hubSubmissionsPerOriginPerMinute,
     });
+    this.#staged = r.budget("hub_fanout_staged_bytes", {
+      perKey: l.hubFanoutStagedBytesPerOrigin,
+      total: l.hubFanoutStagedBytesTotal,
+    });
+    for (const [origin, bytes] of o.groups.stagedFanoutUsage()) this.#staged.set(origin, bytes);
+    r.add({
+      name: "hub_fanout_memory_bytes",
+      view: () => ({ limit: l.hubFanoutMemoryBytes, used: this.#held, refusals: 0 }),
+    });
     r.add({
       name: "hub_groups",
       view: () => ({ limit: l.hubGroupsTotal, used: o.groups.hubGroupCount(), refusals: 0 }),
@@ -170,15 +196,16 @@ export class GroupService {
 
   /** Hands over fan-out staged before a crash. */
   async start(): Promise<void> {
-    const staged = this.#o.groups.stagedFanout();
-    if (staged.length === 0) return;
-    this.#o.log.info("handing over staged group fan-out", { envelopes: staged.length });
-    await this.#handOver(staged);
+    const staged = this.#o.groups.stagedFanoutCount();
+    if (staged === 0) return;
+    this.#o.log.info("handing over staged group fan-out", { envelopes: staged });
+    await this.#drain();
   }
 
   stop(): void {
     this.#stopped = true;
     this.#o.clock.clearTimer(this.#timer);
+    if (this.#retry !== null) this.#o.clock.clearTimer(this.#retry);
     for (const w of this.#waiting.values()) w(null);
     this.#waiting.clear();
   }
@@ -396,6 +423,12 @@ export class GroupService {
       if (s.op !== "decline" && s.epoch !== g0.epoch) {
         return refused(`stale epoch ${s.epoch}: the group is at ${g0.epoch}`);
       }
+      // Its fan-out waits on disk until the outbox has it: while this origin's share (or the
+      // total) is used up, it waits at its origin instead. Under it, one more always fits.
+      if (!this.#staged.fits(origin)) {
+        this.#staged.refuse(origin, now);
+        return { status: "busy", store: [], note: "fan-out backlog" };
+      }
     }
     const message = s.op === "commit"
       ? peek(s.commit)
@@ -428,29 +461,34 @@ export class GroupService {
     });
     if (verdict.kind === "duplicate") return { status: "stored", store: [] };
     if (verdict.kind === "refuse") return refused(verdict.why);
-    const rows: FanoutRow[] = [];
-    for (const t of verdict.fanout) {
-      const fid = await fanoutId(e.id, t.node, t.body.op);
-      const env = nodeEnvelope({
-        id: fid,
-        kind: "groupFanout",
-        from: this.#o.self,
-        to: t.node as NodeId,
-        body: encodeHubFanout(t.body),
-        nowMs: now,
-        lifetimeMs: this.#o.lifetimeMs,
-      });
-      rows.push({
-        id: envelopeIdHex(fid),
-        dest: t.node,
-        bytes: encodeEnvelope(env),
-        expiresAtMs: env.expiresAtMs,
-      });
-    }
+    const ids: Uint8Array[] = [];
+    for (const t of verdict.fanout) ids.push(await fanoutId(e.id, t.node, t.body.op));
+    // Each envelope is built as it is staged: memory holds one at a time, not one per member node.
+    const self = this.#o.self, lifetimeMs = this.#o.lifetimeMs;
+    const rows = function* (): Generator<FanoutRow> {
+      for (const [i, t] of verdict.fanout.entries()) {
+        const env = nodeEnvelope({
+          id: ids[i],
+          kind: "groupFanout",
+          from: self,
+          to: t.node as NodeId,
+          body: encodeHubFanout(t.body),
+          nowMs: now,
+          lifetimeMs,
+        });
+        yield {
+          id: envelopeIdHex(ids[i]),
+          dest: t.node,
+          bytes: encodeEnvelope(env),
+          expiresAtMs: env.expiresAtMs,
+        };
+      }
+    };
     // Re-read: nothing may have changed since decideHub (no await in between).
     this.#o.groups.transaction(() => {
       this.#o.groups.putHubGroup(verdict.next);
-      this.#o.groups.stageFanout(rows);
+      const bytes = this.#o.groups.stageFanout(rows(), origin);
+      if (bytes > 0) this.#staged.set(origin, this.#staged.usedBy(origin) + bytes);
       if (s.op === "create") {
         this.#o.groups.putMemberGroup({ key, epoch: 0, members: [e.from], updatedAtMs: now });
         this.#setState(splitAddress(e.from).name, key, "joined", now);
@@ -460,20 +498,46 @@ export class GroupService {
       group: key,
       op: s.op,
       epoch: verdict.next.epoch,
-      fanout: rows.length,
+      fanout: verdict.fanout.length,
     });
-    void this.#handOver(rows);
+    if (verdict.fanout.length > 0) void this.#drain();
     return { status: "stored", store: [] };
   }
 
-  async #handOver(rows: FanoutRow[]): Promise<void> {
-    if (rows.length === 0) return;
+  /**
+   * Hands staged fan-out to the outbox, oldest first, a batch of at most
+   * `hub_fanout_memory_bytes` at a time, until none is left; after a failure,
+   * again in 5 s (one timer). One drainer runs at a time: rows staged while it
+   * runs are in its next batch.
+   */
+  async #drain(): Promise<void> {
+    if (this.#draining || this.#retry !== null || this.#stopped) return;
+    this.#draining = true;
     try {
-      await this.#o.fanout(rows);
-      this.#o.groups.unstageFanout(rows.map((r) => r.id));
-    } catch (err) {
-      this.#o.log.warn("cannot hand over group fan-out yet", { why: (err as Error).message });
-      if (!this.#stopped) this.#o.clock.setTimer(() => void this.#handOver(rows), 5_000);
+      while (!this.#stopped) {
+        const rows = this.#o.groups.stagedFanout(this.#o.limits.hubFanoutMemoryBytes);
+        if (rows.length === 0) return;
+        const bytes = rows.reduce((n, r) => n + r.bytes.length, 0);
+        this.#held = bytes;
+        try {
+          await this.#o.fanout(rows);
+          this.#o.groups.unstageFanout(rows.map((r) => r.id));
+        } catch (err) {
+          this.#o.log.warn("cannot hand over group fan-out yet", { why: (err as Error).message });
+          if (!this.#stopped) {
+            this.#retry = this.#o.clock.setTimer(() => {
+              this.#retry = null;
+              void this.#drain();
+            }, FANOUT_RETRY_MS);
+          }
+          return;
+        } finally {
+          this.#held = 0;
+        }
+        for (const r of rows) this.#staged.release(r.origin ?? "", r.bytes.length);
+      }
+    } finally {
+      this.#draining = false;
     }
   }
 
