@@ -143,6 +143,11 @@ export class GroupService {
   /** Bytes of fan-out rows read for the hand-over in progress. */
   #held = 0;
   #draining = false;
+  #loop: Promise<void> | null = null;
+  /** Rows staged while the drainer ran: it looks again before it stops. */
+  #again = false;
+  /** What waits for the retry timer after a failed hand-over. */
+  #fanoutWait: "none" | "self" | "all" = "none";
   #retry: number | null = null;
   #waiting = new Map<string, (reply: Uint8Array | null) => void>();
   #listeners = new Set<(e: KeyPackageEvent) => void>();
@@ -506,39 +511,75 @@ export class GroupService {
 
   /**
    * Hands staged fan-out to the outbox, oldest first, a batch of at most
-   * `hub_fanout_memory_bytes` at a time, until none is left; after a failure,
-   * again in 5 s (one timer). One drainer runs at a time: rows staged while it
-   * runs are in its next batch.
+   * `hub_fanout_memory_bytes` at a time, until none is left. One drainer runs
+   * at a time (rows staged meanwhile go in its next batch), with one timer:
+   * after the outbox failed, everything waits 5 s; after this node's own
+   * users could not take theirs (a full inbox), rows for this node wait 5 s
+   * and the other nodes' go on. Rows for one node stay in the order staged.
    */
-  async #drain(): Promise<void> {
-    if (this.#draining || this.#retry !== null || this.#stopped) return;
+  #drain(): Promise<void> {
+    if (this.#stopped || this.#fanoutWait === "all") return Promise.resolve();
+    if (this.#draining) {
+      this.#again = true;
+      return this.#loop ?? Promise.resolve();
+    }
     this.#draining = true;
+    this.#loop = this.#drainLoop();
+    return this.#loop;
+  }
+
+  async #drainLoop(): Promise<void> {
+    const self = this.#o.self;
     try {
       while (!this.#stopped) {
-        const rows = this.#o.groups.stagedFanout(this.#o.limits.hubFanoutMemoryBytes);
-        if (rows.length === 0) return;
-        const bytes = rows.reduce((n, r) => n + r.bytes.length, 0);
-        this.#held = bytes;
-        try {
-          await this.#o.fanout(rows);
-          this.#o.groups.unstageFanout(rows.map((r) => r.id));
-        } catch (err) {
-          this.#o.log.warn("cannot hand over group fan-out yet", { why: (err as Error).message });
-          if (!this.#stopped) {
-            this.#retry = this.#o.clock.setTimer(() => {
-              this.#retry = null;
-              void this.#drain();
-            }, FANOUT_RETRY_MS);
-          }
-          return;
-        } finally {
-          this.#held = 0;
+        const skip = this.#fanoutWait === "self" ? self : null;
+        const rows = this.#o.groups.stagedFanout(this.#o.limits.hubFanoutMemoryBytes, skip);
+        if (rows.length === 0) {
+          if (!this.#again) return;
+          this.#again = false;
+          continue;
         }
-        for (const r of rows) this.#staged.release(r.origin ?? "", r.bytes.length);
+        this.#held = rows.reduce((n, r) => n + r.bytes.length, 0);
+        const parts = [rows.filter((r) => r.dest !== self), rows.filter((r) => r.dest === self)];
+        const results = await Promise.allSettled(
+          parts.map((p) => p.length === 0 ? Promise.resolve() : this.#o.fanout(p)),
+        );
+        this.#held = 0;
+        const done = parts.filter((_, i) => results[i].status === "fulfilled").flat();
+        try {
+          if (done.length > 0) this.#o.groups.unstageFanout(done.map((r) => r.id));
+        } catch (err) {
+          this.#fanoutFailed("all", err);
+          return;
+        }
+        for (const r of done) this.#staged.release(r.origin ?? "", r.bytes.length);
+        const failed = results.findIndex((r) => r.status === "rejected");
+        if (failed === 0) {
+          this.#fanoutFailed("all", (results[0] as PromiseRejectedResult).reason);
+          return;
+        }
+        if (failed === 1) this.#fanoutFailed("self", (results[1] as PromiseRejectedResult).reason);
       }
     } finally {
+      this.#held = 0;
       this.#draining = false;
+      this.#loop = null;
     }
+  }
+
+  /** A hand-over failed: what it was for waits 5 s (one timer for the node). */
+  #fanoutFailed(what: "all" | "self", err: unknown): void {
+    this.#o.log.warn("cannot hand over group fan-out yet", {
+      to: what === "self" ? "this node" : "the outbox",
+      why: (err as Error)?.message ?? String(err),
+    });
+    if (what === "all" || this.#fanoutWait === "none") this.#fanoutWait = what;
+    if (this.#stopped || this.#retry !== null) return;
+    this.#retry = this.#o.clock.setTimer(() => {
+      this.#retry = null;
+      this.#fanoutWait = "none";
+      void this.#drain();
+    }, FANOUT_RETRY_MS);
   }
 
   // --- key packages ---------------------------------------------------------------------------

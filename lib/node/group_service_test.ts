@@ -23,11 +23,15 @@ const GROUP_ID = new Uint8Array(16).fill(7);
 const EPOCH = 3;
 
 /** A hub whose group has a member on each of `nodes` other nodes (and the sender on node0). */
-function hubWith(nodes: number, limits: Partial<Limits>) {
+function hubWith(nodes: number, limits: Partial<Limits>, local: string[] = []) {
   const clock = new FakeClock();
   const groups = new GroupStore(":memory:");
   const key = `${GROUP_ID.toHex()}@${HOME}`;
-  const members = [SENDER, ...Array.from({ length: nodes }, (_, i) => `m${i + 1}@node${i + 1}`)];
+  const members = [
+    SENDER,
+    ...Array.from({ length: nodes }, (_, i) => `m${i + 1}@node${i + 1}`),
+    ...local.map((name) => `${name}@${HOME}`),
+  ];
   groups.putHubGroup({
     key,
     epoch: EPOCH,
@@ -44,6 +48,8 @@ function hubWith(nodes: number, limits: Partial<Limits>) {
   // disk), "ok" takes it. Bytes of hand-overs pending = fan-out rows the hub holds for it.
   const outbox = {
     mode: "hold" as "hold" | "fail" | "ok",
+    /** This node's own users cannot take theirs (a full inbox). */
+    localFails: false,
     pending: new Set<{ bytes: number; settle: (ok: boolean) => void }>(),
     pendingBytes: 0,
     maxPendingBytes: 0,
@@ -57,6 +63,9 @@ function hubWith(nodes: number, limits: Partial<Limits>) {
     const bytes = rows.reduce((n, r) => n + r.bytes.length, 0);
     outbox.offered += bytes;
     if (outbox.mode === "fail") return Promise.reject(new Error("disk full"));
+    if (outbox.localFails && rows.some((r) => r.dest === HOME)) {
+      return Promise.reject(new Error("inbox full"));
+    }
     const take = () => {
       for (const r of rows) {
         outbox.taken.set(r.id, (outbox.taken.get(r.id) ?? 0) + 1);
@@ -266,4 +275,25 @@ Deno.test("GroupService hub: one origin's staged fan-out at its share leaves oth
   again.service.stop();
   groups.close();
   again.groups.close();
+});
+
+Deno.test("GroupService hub: while this node's own users cannot take their fan-out, other nodes' fan-out goes on; this node's follows later, in order", async () => {
+  const { clock, groups, outbox, service } = hubWith(3, {}, ["h1"]);
+  outbox.mode = "ok";
+  outbox.localFails = true;
+  for (let i = 0; i < 3; i++) {
+    assert.equal((await service.judge(submission(i, 1000, clock), ORIGIN)).status, "stored");
+    await settle();
+  }
+  for (let n = 1; n <= 3; n++) assert.deepEqual(outbox.order.get(`node${n}`), [0, 1, 2]);
+  assert.equal(outbox.order.get(HOME), undefined);
+  assert.equal(groups.stagedFanoutCount(), 3);
+  outbox.localFails = false;
+  clock.advance(5_000);
+  await settle();
+  assert.deepEqual(outbox.order.get(HOME), [0, 1, 2]);
+  assert.equal(groups.stagedFanoutCount(), 0);
+  assert.equal(outbox.taken.size, 12);
+  service.stop();
+  groups.close();
 });

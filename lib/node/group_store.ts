@@ -221,12 +221,13 @@ export class GroupStore {
 
   /**
    * The oldest staged fan-out rows, in the order staged: as many as fit in
-   * `maxBytes`, and at least one.
+   * `maxBytes`, and at least one; none for node `skip`.
    */
-  stagedFanout(maxBytes = Infinity): FanoutRow[] {
+  stagedFanout(maxBytes = Infinity, skip: string | null = null): FanoutRow[] {
     const sizes = this.#stmt(
-      "SELECT rowid AS r, length(bytes) AS n FROM hub_fanout ORDER BY rowid LIMIT 1024",
-    ).all() as Row[];
+      `SELECT rowid AS r, length(bytes) AS n FROM hub_fanout WHERE dest != ?
+       ORDER BY rowid LIMIT 1024`,
+    ).all(skip ?? "") as Row[];
     if (sizes.length === 0) return [];
     let last = sizes[0].r as number;
     let sum = 0;
@@ -235,9 +236,9 @@ export class GroupStore {
       if (sum > maxBytes && s !== sizes[0]) break;
       last = s.r as number;
     }
-    return (this.#stmt("SELECT * FROM hub_fanout WHERE rowid <= ? ORDER BY rowid").all(
-      last,
-    ) as Row[]).map((r) => ({
+    return (this.#stmt(
+      "SELECT * FROM hub_fanout WHERE rowid <= ? AND dest != ? ORDER BY rowid",
+    ).all(last, skip ?? "") as Row[]).map((r) => ({
       id: r.id as string,
       dest: r.dest as string,
       bytes: new Uint8Array(r.bytes as Uint8Array),
