@@ -490,15 +490,16 @@ export class GroupService {
       }
     };
     // Re-read: nothing may have changed since decideHub (no await in between).
+    let staged = 0;
     this.#o.groups.transaction(() => {
       this.#o.groups.putHubGroup(verdict.next);
-      const bytes = this.#o.groups.stageFanout(rows(), origin);
-      if (bytes > 0) this.#staged.set(origin, this.#staged.usedBy(origin) + bytes);
+      staged = this.#o.groups.stageFanout(rows(), origin);
       if (s.op === "create") {
         this.#o.groups.putMemberGroup({ key, epoch: 0, members: [e.from], updatedAtMs: now });
         this.#setState(splitAddress(e.from).name, key, "joined", now);
       }
     });
+    if (staged > 0) this.#staged.set(origin, this.#staged.usedBy(origin) + staged);
     this.#o.log.debug("group submission accepted", {
       group: key,
       op: s.op,
@@ -541,10 +542,10 @@ export class GroupService {
         }
         this.#held = rows.reduce((n, r) => n + r.bytes.length, 0);
         const parts = [rows.filter((r) => r.dest !== self), rows.filter((r) => r.dest === self)];
-        const results = await Promise.allSettled(
-          parts.map((p) => p.length === 0 ? Promise.resolve() : this.#o.fanout(p)),
-        );
+        const results = await Promise.allSettled(parts.map((p) => this.#handOver(p)));
         this.#held = 0;
+        // Stopping: what was handed over stays staged, handed over again at the next start.
+        if (this.#stopped) return;
         const done = parts.filter((_, i) => results[i].status === "fulfilled").flat();
         try {
           if (done.length > 0) this.#o.groups.unstageFanout(done.map((r) => r.id));
@@ -564,6 +565,15 @@ export class GroupService {
       this.#held = 0;
       this.#draining = false;
       this.#loop = null;
+    }
+  }
+
+  #handOver(rows: FanoutRow[]): Promise<void> {
+    if (rows.length === 0) return Promise.resolve();
+    try {
+      return this.#o.fanout(rows);
+    } catch (err) {
+      return Promise.reject(err);
     }
   }
 
