@@ -28,6 +28,7 @@
  * in total (`hub_fanout_staged_bytes`), fan-out bytes in memory for the
  * hand-over (`hub_fanout_memory_bytes`).
  */
+import { createHash } from "node:crypto";
 import { type Budget, type BudgetRegistry, type RateBudget, ThrottledLog } from "../budget.ts";
 import type { Clock } from "../clock.ts";
 import type { Limits } from "../config.ts";
@@ -466,8 +467,7 @@ export class GroupService {
     });
     if (verdict.kind === "duplicate") return { status: "stored", store: [] };
     if (verdict.kind === "refuse") return refused(verdict.why);
-    const ids: Uint8Array[] = [];
-    for (const t of verdict.fanout) ids.push(await fanoutId(e.id, t.node, t.body.op));
+    const ids = verdict.fanout.map((t) => fanoutId(e.id, t.node, t.body.op));
     // Each envelope is built as it is staged: memory holds one at a time, not one per member node.
     const self = this.#o.self, lifetimeMs = this.#o.lifetimeMs;
     const rows = function* (): Generator<FanoutRow> {
@@ -790,15 +790,13 @@ function outcome(j: GroupJudgement, kind: "request" | "message"): GroupOutcome {
   };
 }
 
-/** Fan-out ids are derived, so a crash and a second hand-over cannot duplicate them. */
-async function fanoutId(submission: Uint8Array, node: string, op: string): Promise<Uint8Array> {
+/**
+ * Fan-out ids are derived, so a crash and a second hand-over cannot duplicate them. Synchronous:
+ * between a hub's decision and its transaction no other submission may run.
+ */
+function fanoutId(submission: Uint8Array, node: string, op: string): Uint8Array {
   const enc = new TextEncoder();
-  const data = new Uint8Array([
-    ...FANOUT_LABEL,
-    ...submission,
-    ...enc.encode(node),
-    0,
-    ...enc.encode(op),
-  ]);
-  return new Uint8Array(await crypto.subtle.digest("SHA-256", data)).slice(0, 16);
+  const h = createHash("sha256").update(FANOUT_LABEL).update(submission).update(enc.encode(node))
+    .update(new Uint8Array([0])).update(enc.encode(op));
+  return new Uint8Array(h.digest()).slice(0, 16);
 }

@@ -297,3 +297,18 @@ Deno.test("GroupService hub: while this node's own users cannot take their fan-o
   service.stop();
   groups.close();
 });
+
+Deno.test("GroupService hub: two submissions judged at once are decided one after the other (neither overwrites the other's state)", async () => {
+  const { clock, groups, outbox, service } = hubWith(3, {});
+  outbox.mode = "ok";
+  const out = await Promise.all([
+    service.judge(submission(0, 1000, clock), ORIGIN),
+    service.judge(submission(1, 1000, clock, "m1@node1"), "node1" as NodeId),
+  ]);
+  assert.deepEqual(out.map((o) => o.status), ["stored", "stored"]);
+  const g = groups.hubGroup(`${GROUP_ID.toHex()}@${HOME}`)!;
+  assert.deepEqual([...g.leaving].sort(), [SENDER, "m1@node1"]);
+  await settle();
+  service.stop();
+  groups.close();
+});
