@@ -133,6 +133,12 @@ export interface Limits {
   groupMembersMax: number;
   hubGroupsTotal: number;
   hubSubmissionsPerOriginPerMinute: number;
+  /** Bytes of a hub's fan-out envelopes read into memory for their hand-over to the outbox. */
+  hubFanoutMemoryBytes: number;
+  /** Bytes of fan-out staged at a hub (groups.db) for submissions from one origin node. */
+  hubFanoutStagedBytesPerOrigin: number;
+  /** Bytes of fan-out staged at a hub, in all. */
+  hubFanoutStagedBytesTotal: number;
 }
 
 /** A config file that cannot be used; the message says where and what to do. */
@@ -439,6 +445,25 @@ export const LIMIT_KEYS: ReadonlyArray<
     field: "hubSubmissionsPerOriginPerMinute",
     spec: intSpec(1, 10_000_000),
     default: 600,
+  },
+  {
+    key: "hub_fanout_memory_bytes",
+    field: "hubFanoutMemoryBytes",
+    // Above the largest envelope (a 512 KiB body and its header), so one always fits.
+    spec: byteSpec(1024 * 1024, 2 ** 40),
+    default: 16 * 1024 ** 2,
+  },
+  {
+    key: "hub_fanout_staged_bytes_per_origin",
+    field: "hubFanoutStagedBytesPerOrigin",
+    spec: byteSpec(1024 * 1024, 2 ** 50),
+    default: 256 * 1024 ** 2,
+  },
+  {
+    key: "hub_fanout_staged_bytes_total",
+    field: "hubFanoutStagedBytesTotal",
+    spec: byteSpec(1024 * 1024, 2 ** 50),
+    default: 1024 ** 3,
   },
 ];
 

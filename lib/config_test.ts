@@ -216,3 +216,23 @@ Deno.test("parseConfig() reads the memory budgets of envelopes waiting for a com
     /commit_bytes_per_origin/,
   );
 });
+
+Deno.test("parseConfig(): a hub's fan-out bounds, defaults and set; one envelope always fits a batch", () => {
+  const pick = (c: ReturnType<typeof parseConfig>) => {
+    const l = c.limits;
+    return [l.hubFanoutMemoryBytes, l.hubFanoutStagedBytesPerOrigin, l.hubFanoutStagedBytesTotal];
+  };
+  const MIB = 1024 * 1024;
+  assert.deepEqual(pick(parseConfig(GOOD, "/etc/fc/test.conf")), [16 * MIB, 256 * MIB, 1024 * MIB]);
+  const c = parseConfig(
+    GOOD +
+      "[Limits]\nhub_fanout_memory_bytes = 2M\nhub_fanout_staged_bytes_per_origin = 8M\n" +
+      "hub_fanout_staged_bytes_total = 32M\n",
+    "/etc/fc/test.conf",
+  );
+  assert.deepEqual(pick(c), [2 * MIB, 8 * MIB, 32 * MIB]);
+  assert.match(
+    errorOf(GOOD + "[Limits]\nhub_fanout_memory_bytes = 512K\n"),
+    /hub_fanout_memory_bytes/,
+  );
+});

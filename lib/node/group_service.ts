@@ -5,9 +5,14 @@
  *   submission is checked cheaply first (the group, the sender's membership,
  *   the epoch, the MLS header), and only then is its hub info verified (two
  *   Ed25519 checks per member). An accepted commit's new state and its
- *   fan-out envelopes are written in one transaction of `groups.db`, then
- *   handed to the delivery outbox; after a crash, staged fan-out is handed
- *   over again (the outbox ignores ids it has).
+ *   fan-out envelopes are written in one transaction of `groups.db`. One
+ *   drainer hands staged envelopes to the delivery outbox in the order staged,
+ *   in batches of at most `hub_fanout_memory_bytes` read back from the store,
+ *   and after a failed hand-over tries again in 5 s; memory holds one batch,
+ *   the store the rest. After a crash, staged fan-out is handed over again
+ *   (the outbox ignores ids it has). While an origin's staged fan-out is at
+ *   `hub_fanout_staged_bytes_per_origin` (or all of it at `_total`), its
+ *   submissions are answered `busy`.
  * - **Member node**: judges application messages and fan-outs for its users
  *   against its copy of the hub's member list, applies what a fan-out
  *   changes, and records each decision by envelope id, so a resend gets the
@@ -19,8 +24,11 @@
  * Budgets (`[Limits]`, shown in `status --json`): key packages per user,
  * fetches per asking node, pending invitations and groups per user,
  * invitations per inviter and per origin, hub submissions per origin, groups
- * this node is home to, members per group.
+ * this node is home to, members per group, fan-out bytes staged per origin and
+ * in total (`hub_fanout_staged_bytes`), fan-out bytes in memory for the
+ * hand-over (`hub_fanout_memory_bytes`).
  */
+import { createHash } from "node:crypto";
 import { type Budget, type BudgetRegistry, type RateBudget, ThrottledLog } from "../budget.ts";
 import type { Clock } from "../clock.ts";
 import type { Limits } from "../config.ts";
@@ -73,6 +81,9 @@ export type GroupLimits = Pick<
   | "groupMembersMax"
   | "hubGroupsTotal"
   | "hubSubmissionsPerOriginPerMinute"
+  | "hubFanoutMemoryBytes"
+  | "hubFanoutStagedBytesPerOrigin"
+  | "hubFanoutStagedBytesTotal"
 >;
 
 /** What a node does with a group envelope for its users. */
@@ -114,6 +125,8 @@ export interface GroupServiceOptions {
 export type KeyPackageEvent = { owner: UserName; count: number; lastResort: boolean };
 
 const PURGE_MS = 60_000;
+/** After a failed hand-over of fan-out, the drainer tries again this much later. */
+const FANOUT_RETRY_MS = 5_000;
 const FANOUT_LABEL = new TextEncoder().encode("fedchat/v1/group-fanout\0");
 
 /** Groups at one node. */
@@ -127,6 +140,16 @@ export class GroupService {
   #invitesByOrigin: RateBudget;
   #fetchesByOrigin: RateBudget;
   #hubByOrigin: RateBudget;
+  #staged: Budget;
+  /** Bytes of fan-out rows read for the hand-over in progress. */
+  #held = 0;
+  #draining = false;
+  #loop: Promise<void> | null = null;
+  /** Rows staged while the drainer ran: it looks again before it stops. */
+  #again = false;
+  /** What waits for the retry timer after a failed hand-over. */
+  #fanoutWait: "none" | "self" | "all" = "none";
+  #retry: number | null = null;
   #waiting = new Map<string, (reply: Uint8Array | null) => void>();
   #listeners = new Set<(e: KeyPackageEvent) => void>();
   #timer: number;
@@ -156,6 +179,15 @@ export class GroupService {
       burst: l.hubSubmissionsPerOriginPerMinute,
       perMinute: l.hubSubmissionsPerOriginPerMinute,
     });
+    this.#staged = r.budget("hub_fanout_staged_bytes", {
+      perKey: l.hubFanoutStagedBytesPerOrigin,
+      total: l.hubFanoutStagedBytesTotal,
+    });
+    for (const [origin, bytes] of o.groups.stagedFanoutUsage()) this.#staged.set(origin, bytes);
+    r.add({
+      name: "hub_fanout_memory_bytes",
+      view: () => ({ limit: l.hubFanoutMemoryBytes, used: this.#held, refusals: 0 }),
+    });
     r.add({
       name: "hub_groups",
       view: () => ({ limit: l.hubGroupsTotal, used: o.groups.hubGroupCount(), refusals: 0 }),
@@ -170,15 +202,16 @@ export class GroupService {
 
   /** Hands over fan-out staged before a crash. */
   async start(): Promise<void> {
-    const staged = this.#o.groups.stagedFanout();
-    if (staged.length === 0) return;
-    this.#o.log.info("handing over staged group fan-out", { envelopes: staged.length });
-    await this.#handOver(staged);
+    const staged = this.#o.groups.stagedFanoutCount();
+    if (staged === 0) return;
+    this.#o.log.info("handing over staged group fan-out", { envelopes: staged });
+    await this.#drain();
   }
 
   stop(): void {
     this.#stopped = true;
     this.#o.clock.clearTimer(this.#timer);
+    if (this.#retry !== null) this.#o.clock.clearTimer(this.#retry);
     for (const w of this.#waiting.values()) w(null);
     this.#waiting.clear();
   }
@@ -396,6 +429,12 @@ export class GroupService {
       if (s.op !== "decline" && s.epoch !== g0.epoch) {
         return refused(`stale epoch ${s.epoch}: the group is at ${g0.epoch}`);
       }
+      // Its fan-out waits on disk until the outbox has it: while this origin's share (or the
+      // total) is used up, it waits at its origin instead. Under it, one more always fits.
+      if (!this.#staged.fits(origin)) {
+        this.#staged.refuse(origin, now);
+        return { status: "busy", store: [], note: "fan-out backlog" };
+      }
     }
     const message = s.op === "commit"
       ? peek(s.commit)
@@ -428,53 +467,129 @@ export class GroupService {
     });
     if (verdict.kind === "duplicate") return { status: "stored", store: [] };
     if (verdict.kind === "refuse") return refused(verdict.why);
-    const rows: FanoutRow[] = [];
-    for (const t of verdict.fanout) {
-      const fid = await fanoutId(e.id, t.node, t.body.op);
-      const env = nodeEnvelope({
-        id: fid,
-        kind: "groupFanout",
-        from: this.#o.self,
-        to: t.node as NodeId,
-        body: encodeHubFanout(t.body),
-        nowMs: now,
-        lifetimeMs: this.#o.lifetimeMs,
-      });
-      rows.push({
-        id: envelopeIdHex(fid),
-        dest: t.node,
-        bytes: encodeEnvelope(env),
-        expiresAtMs: env.expiresAtMs,
-      });
-    }
+    const ids = verdict.fanout.map((t) => fanoutId(e.id, t.node, t.body.op));
+    // Each envelope is built as it is staged: memory holds one at a time, not one per member node.
+    const self = this.#o.self, lifetimeMs = this.#o.lifetimeMs;
+    const rows = function* (): Generator<FanoutRow> {
+      for (const [i, t] of verdict.fanout.entries()) {
+        const env = nodeEnvelope({
+          id: ids[i],
+          kind: "groupFanout",
+          from: self,
+          to: t.node as NodeId,
+          body: encodeHubFanout(t.body),
+          nowMs: now,
+          lifetimeMs,
+        });
+        yield {
+          id: envelopeIdHex(ids[i]),
+          dest: t.node,
+          bytes: encodeEnvelope(env),
+          expiresAtMs: env.expiresAtMs,
+        };
+      }
+    };
     // Re-read: nothing may have changed since decideHub (no await in between).
+    let staged = 0;
     this.#o.groups.transaction(() => {
       this.#o.groups.putHubGroup(verdict.next);
-      this.#o.groups.stageFanout(rows);
+      staged = this.#o.groups.stageFanout(rows(), origin);
       if (s.op === "create") {
         this.#o.groups.putMemberGroup({ key, epoch: 0, members: [e.from], updatedAtMs: now });
         this.#setState(splitAddress(e.from).name, key, "joined", now);
       }
     });
+    if (staged > 0) this.#staged.set(origin, this.#staged.usedBy(origin) + staged);
     this.#o.log.debug("group submission accepted", {
       group: key,
       op: s.op,
       epoch: verdict.next.epoch,
-      fanout: rows.length,
+      fanout: verdict.fanout.length,
     });
-    void this.#handOver(rows);
+    if (verdict.fanout.length > 0) void this.#drain();
     return { status: "stored", store: [] };
   }
 
-  async #handOver(rows: FanoutRow[]): Promise<void> {
-    if (rows.length === 0) return;
-    try {
-      await this.#o.fanout(rows);
-      this.#o.groups.unstageFanout(rows.map((r) => r.id));
-    } catch (err) {
-      this.#o.log.warn("cannot hand over group fan-out yet", { why: (err as Error).message });
-      if (!this.#stopped) this.#o.clock.setTimer(() => void this.#handOver(rows), 5_000);
+  /**
+   * Hands staged fan-out to the outbox, oldest first, a batch of at most
+   * `hub_fanout_memory_bytes` at a time, until none is left. One drainer runs
+   * at a time (rows staged meanwhile go in its next batch), with one timer:
+   * after the outbox failed, everything waits 5 s; after this node's own
+   * users could not take theirs (a full inbox), rows for this node wait 5 s
+   * and the other nodes' go on. Rows for one node stay in the order staged.
+   */
+  #drain(): Promise<void> {
+    if (this.#stopped || this.#fanoutWait === "all") return Promise.resolve();
+    if (this.#draining) {
+      this.#again = true;
+      return this.#loop ?? Promise.resolve();
     }
+    this.#draining = true;
+    this.#loop = this.#drainLoop();
+    return this.#loop;
+  }
+
+  async #drainLoop(): Promise<void> {
+    const self = this.#o.self;
+    try {
+      while (!this.#stopped) {
+        const skip = this.#fanoutWait === "self" ? self : null;
+        const rows = this.#o.groups.stagedFanout(this.#o.limits.hubFanoutMemoryBytes, skip);
+        if (rows.length === 0) {
+          if (!this.#again) return;
+          this.#again = false;
+          continue;
+        }
+        this.#held = rows.reduce((n, r) => n + r.bytes.length, 0);
+        const parts = [rows.filter((r) => r.dest !== self), rows.filter((r) => r.dest === self)];
+        const results = await Promise.allSettled(parts.map((p) => this.#handOver(p)));
+        this.#held = 0;
+        // Stopping: what was handed over stays staged, handed over again at the next start.
+        if (this.#stopped) return;
+        const done = parts.filter((_, i) => results[i].status === "fulfilled").flat();
+        try {
+          if (done.length > 0) this.#o.groups.unstageFanout(done.map((r) => r.id));
+        } catch (err) {
+          this.#fanoutFailed("all", err);
+          return;
+        }
+        for (const r of done) this.#staged.release(r.origin ?? "", r.bytes.length);
+        const failed = results.findIndex((r) => r.status === "rejected");
+        if (failed === 0) {
+          this.#fanoutFailed("all", (results[0] as PromiseRejectedResult).reason);
+          return;
+        }
+        if (failed === 1) this.#fanoutFailed("self", (results[1] as PromiseRejectedResult).reason);
+      }
+    } finally {
+      this.#held = 0;
+      this.#draining = false;
+      this.#loop = null;
+    }
+  }
+
+  #handOver(rows: FanoutRow[]): Promise<void> {
+    if (rows.length === 0) return Promise.resolve();
+    try {
+      return this.#o.fanout(rows);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /** A hand-over failed: what it was for waits 5 s (one timer for the node). */
+  #fanoutFailed(what: "all" | "self", err: unknown): void {
+    this.#o.log.warn("cannot hand over group fan-out yet", {
+      to: what === "self" ? "this node" : "the outbox",
+      why: (err as Error)?.message ?? String(err),
+    });
+    if (what === "all" || this.#fanoutWait === "none") this.#fanoutWait = what;
+    if (this.#stopped || this.#retry !== null) return;
+    this.#retry = this.#o.clock.setTimer(() => {
+      this.#retry = null;
+      this.#fanoutWait = "none";
+      void this.#drain();
+    }, FANOUT_RETRY_MS);
   }
 
   // --- key packages ---------------------------------------------------------------------------
@@ -675,15 +790,13 @@ function outcome(j: GroupJudgement, kind: "request" | "message"): GroupOutcome {
   };
 }
 
-/** Fan-out ids are derived, so a crash and a second hand-over cannot duplicate them. */
-async function fanoutId(submission: Uint8Array, node: string, op: string): Promise<Uint8Array> {
+/**
+ * Fan-out ids are derived, so a crash and a second hand-over cannot duplicate them. Synchronous:
+ * between a hub's decision and its transaction no other submission may run.
+ */
+function fanoutId(submission: Uint8Array, node: string, op: string): Uint8Array {
   const enc = new TextEncoder();
-  const data = new Uint8Array([
-    ...FANOUT_LABEL,
-    ...submission,
-    ...enc.encode(node),
-    0,
-    ...enc.encode(op),
-  ]);
-  return new Uint8Array(await crypto.subtle.digest("SHA-256", data)).slice(0, 16);
+  const h = createHash("sha256").update(FANOUT_LABEL).update(submission).update(enc.encode(node))
+    .update(new Uint8Array([0])).update(enc.encode(op));
+  return new Uint8Array(h.digest()).slice(0, 16);
 }

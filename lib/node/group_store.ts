@@ -6,7 +6,7 @@
  * | table           | what                                                                  |
  * | --------------- | --------------------------------------------------------------------- |
  * | `hub_groups`    | groups this node is the home of: epoch, name, admins, members (leaf keys), who asked to leave, the last accepted submission |
- * | `hub_fanout`    | fan-out envelopes of an accepted commit, staged in the same transaction until the outbox has them |
+ * | `hub_fanout`    | fan-out envelopes of an accepted commit, staged in the same transaction until the outbox has them (by origin node, handed over in the order staged) |
  * | `member_groups` | this node's copy of each group with local users: epoch and member addresses, from the home node |
  * | `local_groups`  | per local user and group: `invited` (an invitation waits) or `joined`  |
  * | `decisions`     | what this node decided for a group envelope, by id, so a resend after a crash gets the same answer |
@@ -56,6 +56,8 @@ export interface FanoutRow {
   dest: string;
   bytes: Uint8Array;
   expiresAtMs: number;
+  /** The node the submission came from (its staged bytes count against that node's share). */
+  origin?: string;
 }
 
 const SCHEMA = `
@@ -77,7 +79,8 @@ CREATE TABLE IF NOT EXISTS hub_fanout (
   id TEXT PRIMARY KEY,
   dest TEXT NOT NULL,
   bytes BLOB NOT NULL,
-  expires_at_ms INTEGER NOT NULL
+  expires_at_ms INTEGER NOT NULL,
+  origin TEXT NOT NULL DEFAULT ''
 ) STRICT;
 CREATE TABLE IF NOT EXISTS member_groups (
   key TEXT PRIMARY KEY,
@@ -137,6 +140,11 @@ export class GroupStore {
   constructor(path: string) {
     this.#db = new DatabaseSync(path);
     this.#db.exec(SCHEMA);
+    // groups.db made before fan-out was counted by origin: its staged rows count as origin "".
+    const columns = this.#db.prepare("PRAGMA table_info(hub_fanout)").all() as Row[];
+    if (!columns.some((c) => c.name === "origin")) {
+      this.#db.exec("ALTER TABLE hub_fanout ADD COLUMN origin TEXT NOT NULL DEFAULT ''");
+    }
   }
 
   #stmt(sql: string): StatementSync {
@@ -198,22 +206,58 @@ export class GroupStore {
     );
   }
 
-  stageFanout(rows: readonly FanoutRow[]): void {
+  /** Stages fan-out rows (built one at a time by `rows`); returns the bytes of those new here. */
+  stageFanout(rows: Iterable<FanoutRow>, origin = ""): number {
+    let bytes = 0;
     for (const r of rows) {
-      this.#stmt(
-        "INSERT OR IGNORE INTO hub_fanout (id, dest, bytes, expires_at_ms) VALUES (?, ?, ?, ?)",
-      ).run(r.id, r.dest, r.bytes, r.expiresAtMs);
+      const changes = this.#stmt(
+        `INSERT OR IGNORE INTO hub_fanout (id, dest, bytes, expires_at_ms, origin)
+         VALUES (?, ?, ?, ?, ?)`,
+      ).run(r.id, r.dest, r.bytes, r.expiresAtMs, origin).changes;
+      if (Number(changes) > 0) bytes += r.bytes.length;
     }
+    return bytes;
   }
 
-  /** Staged fan-out rows (after a crash: those the outbox may not have yet). */
-  stagedFanout(limit = 10_000): FanoutRow[] {
-    return (this.#stmt("SELECT * FROM hub_fanout LIMIT ?").all(limit) as Row[]).map((r) => ({
+  /**
+   * The oldest staged fan-out rows, in the order staged: as many as fit in
+   * `maxBytes`, and at least one; none for node `skip`.
+   */
+  stagedFanout(maxBytes = Infinity, skip: string | null = null): FanoutRow[] {
+    const sizes = this.#stmt(
+      `SELECT rowid AS r, length(bytes) AS n FROM hub_fanout WHERE dest != ?
+       ORDER BY rowid LIMIT 1024`,
+    ).all(skip ?? "") as Row[];
+    if (sizes.length === 0) return [];
+    let last = sizes[0].r as number;
+    let sum = 0;
+    for (const s of sizes) {
+      sum += s.n as number;
+      if (sum > maxBytes && s !== sizes[0]) break;
+      last = s.r as number;
+    }
+    return (this.#stmt(
+      "SELECT * FROM hub_fanout WHERE rowid <= ? AND dest != ? ORDER BY rowid",
+    ).all(last, skip ?? "") as Row[]).map((r) => ({
       id: r.id as string,
       dest: r.dest as string,
       bytes: new Uint8Array(r.bytes as Uint8Array),
       expiresAtMs: r.expires_at_ms as number,
+      origin: r.origin as string,
     }));
+  }
+
+  /** Rows staged. */
+  stagedFanoutCount(): number {
+    return (this.#stmt("SELECT count(*) AS n FROM hub_fanout").get() as Row).n as number;
+  }
+
+  /** Bytes staged per origin node. */
+  stagedFanoutUsage(): Map<string, number> {
+    const rows = this.#stmt(
+      "SELECT origin, sum(length(bytes)) AS n FROM hub_fanout GROUP BY origin",
+    ).all() as Row[];
+    return new Map(rows.map((r) => [r.origin as string, r.n as number]));
   }
 
   unstageFanout(ids: readonly string[]): void {

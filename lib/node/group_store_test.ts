@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
 import { GroupStore } from "./group_store.ts";
 
 const kp = (n: number) => new Uint8Array([n]);
@@ -47,4 +48,32 @@ Deno.test("local standing and decisions: kept, counted, expired", () => {
   s.purgeDecisions(60);
   assert.equal(s.decision("e1"), undefined);
   s.close();
+});
+
+Deno.test("staged fan-out: read back in the order staged, in batches within a byte bound (at least one row), counted by origin; a groups.db without the origin column gains it", () => {
+  const path = `${Deno.makeTempDirSync()}/groups.db`;
+  const old = new DatabaseSync(path);
+  old.exec(
+    "CREATE TABLE hub_fanout (id TEXT PRIMARY KEY, dest TEXT NOT NULL, bytes BLOB NOT NULL, expires_at_ms INTEGER NOT NULL) STRICT",
+  );
+  old.prepare("INSERT INTO hub_fanout VALUES ('z0', 'n1', ?, 9)").run(new Uint8Array(10));
+  old.close();
+  const s = new GroupStore(path);
+  const row = (id: string, n: number) => ({
+    id,
+    dest: "n1",
+    bytes: new Uint8Array(n),
+    expiresAtMs: 9,
+  });
+  // Ids out of alphabetical order: the order is the staging order.
+  assert.equal(s.stageFanout([row("c", 100), row("a", 100), row("b", 300)], "o1"), 500);
+  assert.equal(s.stageFanout([row("a", 100)], "o1"), 0, "a row staged already is not counted");
+  assert.deepEqual([...s.stagedFanoutUsage()].sort(), [["", 10], ["o1", 500]]);
+  assert.deepEqual(s.stagedFanout(210).map((r) => r.id), ["z0", "c", "a"]);
+  assert.deepEqual(s.stagedFanout(5).map((r) => r.id), ["z0"]);
+  s.unstageFanout(["z0", "c", "a"]);
+  assert.deepEqual(s.stagedFanout(50).map((r) => [r.id, r.origin]), [["b", "o1"]]);
+  assert.equal(s.stagedFanoutCount(), 1);
+  s.close();
+  Deno.removeSync(path.slice(0, path.lastIndexOf("/")), { recursive: true });
 });

@@ -1,0 +1,314 @@
+import assert from "node:assert/strict";
+import { BudgetRegistry } from "../budget.ts";
+import { FakeClock } from "../clock.ts";
+import type { Limits } from "../config.ts";
+import { decodeMls, encodeMls } from "../e2e/_mls.ts";
+import type { NodeId } from "../ids.ts";
+import { SILENT_LOGGER } from "../log.ts";
+import {
+  decodeEnvelope,
+  decodeHubFanout,
+  encodeHubSubmission,
+  type GroupEnvelope,
+} from "../protocol/mod.ts";
+import type { NodeStore } from "../store/mod.ts";
+import { DEFAULT_LIMITS } from "../../tests/_helpers/faked_delivery.ts";
+import { GroupService } from "./group_service.ts";
+import { type FanoutRow, GroupStore } from "./group_store.ts";
+
+const HOME = "hub" as NodeId;
+const ORIGIN = "node0" as NodeId;
+const SENDER = "m0@node0";
+const GROUP_ID = new Uint8Array(16).fill(7);
+const EPOCH = 3;
+
+/** A hub whose group has a member on each of `nodes` other nodes (and the sender on node0). */
+function hubWith(nodes: number, limits: Partial<Limits>, local: string[] = []) {
+  const clock = new FakeClock();
+  const groups = new GroupStore(":memory:");
+  const key = `${GROUP_ID.toHex()}@${HOME}`;
+  const members = [
+    SENDER,
+    ...Array.from({ length: nodes }, (_, i) => `m${i + 1}@node${i + 1}`),
+    ...local.map((name) => `${name}@${HOME}`),
+  ];
+  groups.putHubGroup({
+    key,
+    epoch: EPOCH,
+    name: "big",
+    admins: [SENDER],
+    members: members.map((address, leaf) => ({ address, leaf, key: "00" })),
+    leaving: [],
+    declined: [],
+    lastEnvelope: null,
+    createdAtMs: 0,
+    updatedAtMs: 0,
+  });
+  // The outbox: "hold" keeps each hand-over pending (a stalled commit), "fail" rejects it (a full
+  // disk), "ok" takes it. Bytes of hand-overs pending = fan-out rows the hub holds for it.
+  const outbox = {
+    mode: "hold" as "hold" | "fail" | "ok",
+    /** This node's own users cannot take theirs (a full inbox). */
+    localFails: false,
+    pending: new Set<{ bytes: number; settle: (ok: boolean) => void }>(),
+    pendingBytes: 0,
+    maxPendingBytes: 0,
+    /** Bytes handed over (every attempt). */
+    offered: 0,
+    /** Each fan-out id taken, and how often; rows taken per destination, in order. */
+    taken: new Map<string, number>(),
+    order: new Map<string, number[]>(),
+  };
+  const fanout = (rows: FanoutRow[]): Promise<void> => {
+    const bytes = rows.reduce((n, r) => n + r.bytes.length, 0);
+    outbox.offered += bytes;
+    if (outbox.mode === "fail") return Promise.reject(new Error("disk full"));
+    if (outbox.localFails && rows.some((r) => r.dest === HOME)) {
+      return Promise.reject(new Error("inbox full"));
+    }
+    const take = () => {
+      for (const r of rows) {
+        outbox.taken.set(r.id, (outbox.taken.get(r.id) ?? 0) + 1);
+        if (outbox.taken.get(r.id) === 1) {
+          const seq = outbox.order.get(r.dest) ?? [];
+          seq.push(submissionIndex(r));
+          outbox.order.set(r.dest, seq);
+        }
+      }
+    };
+    if (outbox.mode === "ok") {
+      take();
+      return Promise.resolve();
+    }
+    return new Promise((resolve, reject) => {
+      const p = {
+        bytes,
+        settle: (ok: boolean) => {
+          outbox.pending.delete(p);
+          outbox.pendingBytes -= bytes;
+          if (ok) take();
+          if (ok) resolve();
+          else reject(new Error("disk full"));
+        },
+      };
+      outbox.pending.add(p);
+      outbox.pendingBytes += bytes;
+      outbox.maxPendingBytes = Math.max(outbox.maxPendingBytes, outbox.pendingBytes);
+    });
+  };
+  const options = {
+    self: HOME,
+    store: {} as NodeStore,
+    groups,
+    clock,
+    log: SILENT_LOGGER,
+    registry: new BudgetRegistry(SILENT_LOGGER, clock),
+    limits: { ...DEFAULT_LIMITS, ...limits },
+    forwarder: { send: () => null, sendEncoded: () => null },
+    reportMiss: () => {},
+    fanout,
+    lifetimeMs: 3_600_000,
+  };
+  const service = new GroupService(options);
+  return { clock, groups, outbox, service, options };
+}
+
+/** A proposal of `bytes` whose ciphertext starts with the submission's index. */
+function submission(
+  index: number,
+  bytes: number,
+  clock: FakeClock,
+  from = SENDER,
+): GroupEnvelope {
+  const ciphertext = new Uint8Array(bytes);
+  new DataView(ciphertext.buffer).setUint32(0, index);
+  const proposal = encodeMls({
+    version: "mls10",
+    wireformat: "mls_private_message",
+    privateMessage: {
+      groupId: GROUP_ID,
+      epoch: BigInt(EPOCH),
+      contentType: "proposal",
+      authenticatedData: new Uint8Array(0),
+      encryptedSenderData: new Uint8Array(16),
+      ciphertext,
+    },
+  });
+  const now = clock.nowMs();
+  return {
+    id: crypto.getRandomValues(new Uint8Array(16)),
+    kind: "groupHub",
+    ttl: 16,
+    createdAtMs: now,
+    expiresAtMs: now + 3_600_000,
+    from,
+    to: HOME,
+    body: encodeHubSubmission({
+      home: HOME,
+      groupId: GROUP_ID,
+      epoch: EPOCH,
+      op: "proposal",
+      proposal,
+    }),
+  } as GroupEnvelope;
+}
+
+function submissionIndex(r: FanoutRow): number {
+  const f = decodeHubFanout(decodeEnvelope(r.bytes).body);
+  if (f.op !== "proposal") throw new Error("not a proposal");
+  const m = decodeMls(f.proposal, 1 << 21, "test");
+  if (m.wireformat !== "mls_private_message") throw new Error("not a private message");
+  return new DataView(m.privateMessage.ciphertext.buffer, m.privateMessage.ciphertext.byteOffset)
+    .getUint32(0);
+}
+
+const settle = async () => {
+  for (let i = 0; i < 4; i++) await new Promise((r) => setTimeout(r, 0));
+};
+
+Deno.test("GroupService hub: while the outbox holds or refuses hand-overs, fan-out rows held in memory stay within hub_fanout_memory_bytes, the backlog on disk within its share ('busy' past it); then every accepted fan-out is handed over once, in order", async () => {
+  const NODES = 16;
+  const SIZE = 200 * 1024;
+  const MEMORY = 2 * 1024 ** 2;
+  const STAGED = 24 * 1024 ** 2;
+  const { clock, groups, outbox, service } = hubWith(NODES, {
+    hubFanoutMemoryBytes: MEMORY,
+    hubFanoutStagedBytesPerOrigin: STAGED,
+    hubFanoutStagedBytesTotal: 4 * STAGED,
+  } as Partial<Limits>);
+  await service.start();
+  const accepted: number[] = [];
+  const answers: string[] = [];
+  // 1. The outbox holds every hand-over (its commit does not come).
+  for (let i = 0; i < 12; i++) {
+    const out = await service.judge(submission(i, SIZE, clock), ORIGIN);
+    answers.push(out.status);
+    if (out.status === "stored") accepted.push(i);
+    await settle();
+  }
+  const perSubmission = NODES * SIZE;
+  const heldWhileHeld = outbox.maxPendingBytes;
+  // 2. It fails them (a full disk): what is retried every 5 s is what the hub keeps in memory.
+  outbox.mode = "fail";
+  for (const p of [...outbox.pending]) p.settle(false);
+  await settle();
+  outbox.offered = 0;
+  clock.advance(5_000);
+  await settle();
+  const heldWhileFailing = outbox.offered;
+  console.log(
+    `fan-out per submission ${(perSubmission / 1024 ** 2).toFixed(1)} MiB; answers ${
+      answers.join(",")
+    }; held in memory while the outbox holds: ${(heldWhileHeld / 1024 ** 2).toFixed(1)} MiB, ` +
+      `handed over again per 5 s while it fails: ${(heldWhileFailing / 1024 ** 2).toFixed(1)} MiB`,
+  );
+  assert.ok(heldWhileHeld <= MEMORY + SIZE + 4096, `held ${heldWhileHeld} while the outbox holds`);
+  assert.ok(heldWhileFailing <= MEMORY + SIZE + 4096, `held ${heldWhileFailing} while it fails`);
+  assert.ok(answers.includes("busy"), "past the staged share, submissions are answered busy");
+  assert.ok(accepted.length >= STAGED / perSubmission, `accepted ${accepted.length}`);
+  // 3. The outbox takes them again: every accepted fan-out is handed over once, in order per node.
+  outbox.mode = "ok";
+  for (let i = 0; i < 100 && groups.stagedFanoutCount() > 0; i++) {
+    clock.advance(5_000);
+    await settle();
+  }
+  assert.equal(groups.stagedFanoutCount(), 0);
+  assert.equal(outbox.taken.size, accepted.length * NODES);
+  for (let n = 1; n <= NODES; n++) assert.deepEqual(outbox.order.get(`node${n}`), accepted);
+  // And the sender's next submission is accepted again.
+  assert.equal((await service.judge(submission(99, SIZE, clock), ORIGIN)).status, "stored");
+  await settle();
+  assert.equal(outbox.taken.size, (accepted.length + 1) * NODES);
+  service.stop();
+  groups.close();
+});
+
+Deno.test("GroupService hub: one origin's staged fan-out at its share leaves other origins' submissions accepted; after a restart the share is counted from groups.db and the backlog handed over in bounded batches", async () => {
+  const SIZE = 200 * 1024;
+  const MEMORY = 1024 ** 2;
+  const limits = {
+    hubFanoutMemoryBytes: MEMORY,
+    hubFanoutStagedBytesPerOrigin: 4 * 1024 ** 2,
+    hubFanoutStagedBytesTotal: 64 * 1024 ** 2,
+  } as Partial<Limits>;
+  const { clock, groups, outbox, service } = hubWith(8, limits);
+  outbox.mode = "fail";
+  const statuses = async (from: string, origin: string, n: number) => {
+    const out: string[] = [];
+    for (let i = 0; i < n; i++) {
+      out.push((await service.judge(submission(i, SIZE, clock, from), origin as NodeId)).status);
+    }
+    return out;
+  };
+  assert.deepEqual(await statuses(SENDER, "node0", 4), ["stored", "stored", "stored", "busy"]);
+  assert.deepEqual(await statuses("m1@node1", "node1", 1), ["stored"]);
+  const staged = groups.stagedFanoutCount();
+  assert.equal(staged, 4 * 8);
+  service.stop();
+  // A restart on the same groups.db: node0's share is still used up.
+  const again = hubWith(8, limits);
+  const restarted = new GroupService({
+    ...again.options,
+    groups,
+    registry: new BudgetRegistry(SILENT_LOGGER, again.clock),
+  });
+  assert.equal(
+    (await restarted.judge(submission(7, SIZE, clock), "node0" as NodeId)).status,
+    "busy",
+  );
+  again.outbox.mode = "hold";
+  const start = restarted.start();
+  for (let i = 0; i < 50 && again.outbox.pending.size > 0; i++) {
+    assert.ok(again.outbox.pendingBytes <= MEMORY, `held ${again.outbox.pendingBytes}`);
+    for (const p of [...again.outbox.pending]) p.settle(true);
+    await settle();
+  }
+  await start;
+  assert.equal(groups.stagedFanoutCount(), 0);
+  assert.equal(again.outbox.taken.size, staged);
+  assert.ok(again.outbox.maxPendingBytes <= MEMORY);
+  assert.equal(
+    (await restarted.judge(submission(8, SIZE, clock), "node0" as NodeId)).status,
+    "stored",
+  );
+  restarted.stop();
+  again.service.stop();
+  groups.close();
+  again.groups.close();
+});
+
+Deno.test("GroupService hub: while this node's own users cannot take their fan-out, other nodes' fan-out goes on; this node's follows later, in order", async () => {
+  const { clock, groups, outbox, service } = hubWith(3, {}, ["h1"]);
+  outbox.mode = "ok";
+  outbox.localFails = true;
+  for (let i = 0; i < 3; i++) {
+    assert.equal((await service.judge(submission(i, 1000, clock), ORIGIN)).status, "stored");
+    await settle();
+  }
+  for (let n = 1; n <= 3; n++) assert.deepEqual(outbox.order.get(`node${n}`), [0, 1, 2]);
+  assert.equal(outbox.order.get(HOME), undefined);
+  assert.equal(groups.stagedFanoutCount(), 3);
+  outbox.localFails = false;
+  clock.advance(5_000);
+  await settle();
+  assert.deepEqual(outbox.order.get(HOME), [0, 1, 2]);
+  assert.equal(groups.stagedFanoutCount(), 0);
+  assert.equal(outbox.taken.size, 12);
+  service.stop();
+  groups.close();
+});
+
+Deno.test("GroupService hub: two submissions judged at once are decided one after the other (neither overwrites the other's state)", async () => {
+  const { clock, groups, outbox, service } = hubWith(3, {});
+  outbox.mode = "ok";
+  const out = await Promise.all([
+    service.judge(submission(0, 1000, clock), ORIGIN),
+    service.judge(submission(1, 1000, clock, "m1@node1"), "node1" as NodeId),
+  ]);
+  assert.deepEqual(out.map((o) => o.status), ["stored", "stored"]);
+  const g = groups.hubGroup(`${GROUP_ID.toHex()}@${HOME}`)!;
+  assert.deepEqual([...g.leaving].sort(), [SENDER, "m1@node1"]);
+  await settle();
+  service.stop();
+  groups.close();
+});
