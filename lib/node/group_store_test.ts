@@ -51,7 +51,10 @@ Deno.test("local standing and decisions: kept, counted, expired", () => {
 });
 
 Deno.test("staged fan-out: read back in the order staged, in batches within a byte bound (at least one row), counted by origin; a groups.db without the origin column gains it", () => {
-  const path = `${Deno.makeTempDirSync()}/groups.db`;
+  // Under .tmp: the test runner may write only there (tests/run.ts).
+  Deno.mkdirSync(".tmp", { recursive: true });
+  const dir = Deno.makeTempDirSync({ dir: ".tmp", prefix: "group-store-" });
+  const path = `${dir}/groups.db`;
   const old = new DatabaseSync(path);
   old.exec(
     "CREATE TABLE hub_fanout (id TEXT PRIMARY KEY, dest TEXT NOT NULL, bytes BLOB NOT NULL, expires_at_ms INTEGER NOT NULL) STRICT",
