@@ -910,7 +910,7 @@ export class Delivery {
     const owner = splitAddress(a.e.to).name;
     const n = a.bytes.length;
     return this.#earlyBytes + n <= (this.#o.earlyBytes ?? EARLY_BYTES) &&
-      (this.#storingFor.size === 0 || !this.#storingFor.has(owner)) &&
+      !this.#storingFor.has(owner) &&
       this.earlyPush!.ready(owner, n);
   }
 

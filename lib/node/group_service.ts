@@ -568,13 +568,9 @@ export class GroupService {
     }
   }
 
-  #handOver(rows: FanoutRow[]): Promise<void> {
-    if (rows.length === 0) return Promise.resolve();
-    try {
-      return this.#o.fanout(rows);
-    } catch (err) {
-      return Promise.reject(err);
-    }
+  /** Async: a hand-over that throws is a rejected one, like one that fails later. */
+  async #handOver(rows: FanoutRow[]): Promise<void> {
+    if (rows.length > 0) await this.#o.fanout(rows);
   }
 
   /** A hand-over failed: what it was for waits 5 s (one timer for the node). */
