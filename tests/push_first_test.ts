@@ -228,3 +228,37 @@ Deno.test("push first: large messages to a client that does not acknowledge stop
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("push window: windowView() counts the bytes pushed to a session and not acknowledged, and gives them back on its acknowledgement", async () => {
+  const dir = await tmp();
+  const a = await senderNode(dir);
+  try {
+    a.store.setContactPolicy(ALICE, "bob@nb", "allow");
+    assert.deepEqual(a.hub.windowView(), {
+      limit: PUSH_WINDOW_BYTES,
+      used: 0,
+      keys: 0,
+      refusals: 0,
+    });
+    const alice = a.attach();
+    const ms = [fromBob(0x70, 10_000), fromBob(0x71, 20_000)];
+    for (const m of ms) a.delivery.receiveLocal(m.e, m.bytes, NB);
+    await until("both pushed", () => delivers(alice.got).length === 2);
+    const out = ms[0].bytes.length + ms[1].bytes.length;
+    assert.deepEqual(a.hub.windowView(), {
+      limit: PUSH_WINDOW_BYTES,
+      used: out,
+      keys: 1,
+      top: { key: ALICE, used: out },
+      refusals: 0,
+    });
+    alice.ack([ms[0].id]);
+    await until("one given back", () => a.hub.windowView().used === ms[1].bytes.length);
+    alice.ack([ms[1].id]);
+    await until("none out", () => a.hub.windowView().used === 0);
+    assert.equal(a.hub.windowView().keys, 0);
+  } finally {
+    a.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

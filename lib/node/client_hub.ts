@@ -16,6 +16,7 @@ import {
   responderHello,
   SecureChannel,
 } from "../channel/mod.ts";
+import type { BudgetView } from "../budget.ts";
 import type { Clock } from "../clock.ts";
 import { constantTimeEqual } from "../e2e/mod.ts";
 import type { Federation } from "../federation/mod.ts";
@@ -215,6 +216,24 @@ export class ClientHub {
   }
 
   #repushTimer: number;
+
+  /**
+   * `status --json`'s `push_window_bytes`: bytes pushed to client sessions and
+   * not acknowledged yet, over all sessions (`used`) and the session holding
+   * most (`top`); `limit` is one session's window.
+   */
+  windowView(): BudgetView {
+    let used = 0;
+    let keys = 0;
+    let top: { key: string; used: number } | undefined;
+    for (const s of this.#sessions.values()) {
+      if (s.outBytes <= 0) continue;
+      used += s.outBytes;
+      keys++;
+      if (!top || s.outBytes > top.used) top = { key: s.user, used: s.outBytes };
+    }
+    return { limit: this.#windowBytes, used, keys, ...(top ? { top } : {}), refusals: 0 };
+  }
 
   /** Stops the timer (sessions close with the listener). */
   stop(): void {

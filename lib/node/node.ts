@@ -321,6 +321,15 @@ export async function startNode(options: StartNodeOptions): Promise<Node> {
       groups,
     });
     cleanups.push(() => clients.stop());
+    budgets.add({ name: "push_window_bytes", view: () => clients.windowView() });
+    budgets.add({
+      name: "push_first_bytes",
+      view: () => ({
+        limit: limits.pushFirstBytesTotal,
+        used: delivery.view().pushedFirstBytes,
+        refusals: 0,
+      }),
+    });
     federation.onLocal((e, bytes, viaPeer) => {
       if (e.kind === "bundleRequest" || e.kind === "bundleReply") bundles.receive(e, viaPeer);
       else if (e.kind === "custody") mailbox.receiveCustody(e, viaPeer);
