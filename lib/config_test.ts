@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ConfigError, loadConfig, parseConfig, renderConfig } from "./config.ts";
+import { ConfigError, LIMIT_KEYS, loadConfig, parseConfig, renderConfig } from "./config.ts";
 
 const GOOD = "[Network]\nhost = 127.0.0.1\nport = 8443\nclient_id = alice\n";
 
@@ -235,4 +235,20 @@ Deno.test("parseConfig(): a hub's fan-out bounds, defaults and set; one envelope
     errorOf(GOOD + "[Limits]\nhub_fanout_memory_bytes = 512K\n"),
     /hub_fanout_memory_bytes/,
   );
+});
+
+Deno.test("the example config.conf sets every [Limits] budget to its default, and every other key it sets too", async () => {
+  const path = new URL("../config.conf", import.meta.url).pathname;
+  const text = await Deno.readTextFile(path);
+  for (const { key } of LIMIT_KEYS) {
+    assert.match(text, new RegExp(`^${key} = `, "m"), `config.conf documents ${key}`);
+  }
+  const example = await loadConfig(path);
+  const defaults = parseConfig(GOOD, path);
+  assert.deepEqual(example.limits, defaults.limits, "config.conf shows the defaults");
+  assert.deepEqual(example.delivery, defaults.delivery);
+  const { file: _f, nodeId: _n, dataDir: _d, downloadsDir: _dl, limits: _l, ...rest } = example;
+  const { file: _f2, nodeId: _n2, dataDir: _d2, downloadsDir: _dl2, limits: _l2, ...rest2 } =
+    defaults;
+  assert.deepEqual(rest, rest2);
 });
