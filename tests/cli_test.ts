@@ -138,11 +138,11 @@ Deno.test({
 
 Deno.test({
   name:
-    "node: first start makes key (0600) and certificate; deleting the certificate regenerates it",
+    "node: first start makes key (0600) and certificate, data folder and client folder 0700, admin socket 0600; deleting the certificate regenerates it",
   ...opts,
   fn: async () => {
     const root = await tempRoot("certs");
-    const n = await NodeProc.create({ id: "alice", root });
+    const n = await NodeProc.create({ id: "alice", root, withClient: true });
     try {
       const fp = (await n.status()).fingerprint;
       assert.match(fp, /^[a-z2-7]{5}(-[a-z2-7]{5}){3}$/);
@@ -153,6 +153,8 @@ Deno.test({
       );
       assert.equal((await Deno.stat(join(n.dataDir, "server.key"))).mode! & 0o777, 0o600);
       assert.equal((await Deno.stat(n.dataDir)).mode! & 0o777, 0o700);
+      assert.equal((await Deno.stat(join(n.dataDir, "admin.sock"))).mode! & 0o777, 0o600);
+      assert.equal((await Deno.stat(`${n.dataDir}-client`)).mode! & 0o777, 0o700);
       const oldCert = await Deno.readTextFile(join(n.dataDir, "server.crt"));
       await n.stop();
       await Deno.remove(join(n.dataDir, "server.crt"));
