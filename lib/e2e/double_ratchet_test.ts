@@ -282,3 +282,44 @@ Deno.test("decodeRatchetMessage() reads the header it was given and refuses bad 
   );
   assert.throws(() => decodeRatchetMessage([1, 2, 3] as unknown as Uint8Array), CodecError);
 });
+
+Deno.test("post-compromise security: a copy of Bob's state reads Alice's messages until a DH round trip after the theft, then nothing", async () => {
+  let a = pair.aliceSession;
+  let b = pair.bobSession;
+  const m1 = await send(a, "m1");
+  a = m1.newState;
+  b = (await ratchetDecrypt({ state: b, message: m1.message })).newState;
+  // The attacker copies Bob's whole state (private ratchet keys included) here, and from then
+  // on decrypts every message Alice sends with its copy.
+  let stolen = b;
+  const follow = async (message: Uint8Array, expect: string) => {
+    const r = await ratchetDecrypt({ state: stolen, message });
+    assert.deepEqual(r.plaintext, text(expect), `the copy reads ${expect}`);
+    stolen = r.newState;
+  };
+  const m2 = await send(a, "m2");
+  a = m2.newState;
+  await follow(m2.message, "m2");
+  b = (await ratchetDecrypt({ state: b, message: m2.message })).newState;
+  // Bob answers with the ratchet key he made when m1 came (the copy holds it); Alice steps to it.
+  const r1 = await send(b, "r1");
+  b = r1.newState;
+  a = (await ratchetDecrypt({ state: a, message: r1.message })).newState;
+  const m3 = await send(a, "m3");
+  a = m3.newState;
+  await follow(m3.message, "m3");
+  // Bob takes Alice's new key and makes one the copy never saw; his answer carries it.
+  b = (await ratchetDecrypt({ state: b, message: m3.message })).newState;
+  const afterStep = b;
+  const r2 = await send(b, "r2");
+  b = r2.newState;
+  a = (await ratchetDecrypt({ state: a, message: r2.message })).newState;
+  const m4 = await send(a, "m4");
+  // A copy taken after Bob's step reads m4; the copy taken before it, followed along, does not.
+  assert.deepEqual(
+    (await ratchetDecrypt({ state: afterStep, message: m4.message })).plaintext,
+    text("m4"),
+  );
+  await rejectsUniformly(stolen, m4.message);
+  assert.deepEqual((await ratchetDecrypt({ state: b, message: m4.message })).plaintext, text("m4"));
+});
