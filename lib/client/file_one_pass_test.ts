@@ -561,3 +561,30 @@ Deno.test("sender on a link that hands chunks back: two transfers share the thre
     await t.cleanup();
   }
 });
+
+Deno.test("receiver: the whole file is synced to disk before it gets its name", async () => {
+  const plain = data(3 * CHUNK + 5, 21);
+  const { s, state, store, files, dir, cleanup } = await receiving(plain);
+  const syncs: Array<{ bytes: number; named: string[] }> = [];
+  const original = Deno.FsFile.prototype.syncData;
+  Deno.FsFile.prototype.syncData = function (this: Deno.FsFile) {
+    syncs.push({
+      bytes: this.statSync().size,
+      named: [...Deno.readDirSync(join(dir, "downloads"))].map((e) => e.name)
+        .filter((n) => !n.endsWith(".part")),
+    });
+    return original.call(this);
+  };
+  try {
+    apply(store, files, "alice@nodea", { t: "file-digest", id: s.id, digest: s.digest });
+    await until("saved", () => state() === "complete");
+    assert.ok(
+      syncs.some((x) => x.bytes === plain.length && x.named.length === 0),
+      `a sync of all ${plain.length} bytes before the name: ${JSON.stringify(syncs)}`,
+    );
+    assert.deepEqual(await Deno.readFile(store.transfer(s.id)!.path!), plain);
+  } finally {
+    Deno.FsFile.prototype.syncData = original;
+    await cleanup();
+  }
+});
