@@ -730,3 +730,57 @@ Deno.test("Delivery: while the spool's disk is slow, file chunks from another no
     assert.equal(d.spool.heldBytes(BOB) > 40 * 256 * 1024, true, "every chunk in the spool");
   });
 });
+
+/** Envelope `n` of `kind` from `from` to bob, handed to `d`; resolves with its receipt's status. */
+async function statusOf(d: Destination, n: number, kind: "message" | "request", from = "alice@na") {
+  const m = message(n, from);
+  const e = { ...m.e, kind } as Envelope;
+  const before = d.receipts.length;
+  d.delivery.receiveLocal(e, encodeEnvelope(e), ORIGIN);
+  await until(`the answer to ${n}`, () => d.receipts.length > before);
+  return d.receipts[before].status;
+}
+
+Deno.test("Delivery: each budget of the table in SECURITY.md answers as it says when reached", async () => {
+  // inbox_bytes_per_user: a message is `busy`, a request dropped (its sender told `stored`).
+  // What the inbox counts for an envelope: its body, its addresses and 64 bytes.
+  const m = message(1).e;
+  const size = m.body.length + 64 + m.from.length + m.to.length;
+  await withDestination({ limits: { inboxBytesPerUser: 2 * size } }, async (d) => {
+    setUp(d.store);
+    assert.deepEqual([await statusOf(d, 1, "message"), await statusOf(d, 2, "message")], [
+      "stored",
+      "stored",
+    ]);
+    assert.equal(await statusOf(d, 3, "message"), "busy");
+    assert.equal(await statusOf(d, 4, "request", "dave@na"), "stored");
+    assert.equal(d.store.inboxFor(BOB, 0, 10).length, 2, "neither kept");
+  });
+  // pending_requests_per_user, requests_per_sender_per_minute: dropped, the sender told `stored`.
+  await withDestination({ limits: { pendingRequestsPerUser: 1 } }, async (d) => {
+    setUp(d.store);
+    assert.equal(await statusOf(d, 1, "request", "dave@na"), "stored");
+    assert.equal(await statusOf(d, 2, "request", "erin@na"), "stored");
+    assert.equal(d.store.inboxFor(BOB, 0, 10).length, 1, "the second is not kept");
+  });
+  await withDestination({ limits: { requestsPerSenderPerMinute: 1 } }, async (d) => {
+    setUp(d.store);
+    assert.equal(await statusOf(d, 1, "request", "dave@na"), "stored");
+    assert.equal(await statusOf(d, 2, "request", "dave@na"), "stored");
+    assert.equal(await statusOf(d, 3, "request", "erin@na"), "stored");
+    assert.equal(d.store.inboxFor(BOB, 0, 10).length, 2, "dave's second is not kept");
+  });
+  // messages_per_origin_per_second (burst twice that), dedup_ids_per_origin: `busy`.
+  await withDestination({ limits: { messagesPerOriginPerSecond: 1 } }, async (d) => {
+    setUp(d.store);
+    const got = [];
+    for (let n = 1; n <= 3; n++) got.push(await statusOf(d, n, "message"));
+    assert.deepEqual(got, ["stored", "stored", "busy"]);
+  });
+  await withDestination({ limits: { dedupIdsPerOrigin: 2 } }, async (d) => {
+    setUp(d.store);
+    const got = [];
+    for (let n = 1; n <= 3; n++) got.push(await statusOf(d, n, "message"));
+    assert.deepEqual(got, ["stored", "stored", "busy"]);
+  });
+});
