@@ -309,3 +309,18 @@ Deno.test("GroupService hub: two submissions judged at once are decided one afte
   service.stop();
   groups.close();
 });
+
+Deno.test("GroupService hub: past hub_submissions_per_origin_per_minute an origin hears busy; another origin is still accepted, and a minute later it is too", async () => {
+  const { clock, outbox, service, groups } = hubWith(2, { hubSubmissionsPerOriginPerMinute: 3 });
+  outbox.mode = "ok";
+  const judge = async (i: number, from: string, origin: string) =>
+    (await service.judge(submission(i, 100, clock, from), origin as NodeId)).status;
+  const got = [];
+  for (let i = 0; i < 4; i++) got.push(await judge(i, SENDER, "node0"));
+  assert.deepEqual(got, ["stored", "stored", "stored", "busy"]);
+  assert.equal(await judge(10, "m1@node1", "node1"), "stored");
+  clock.advance(60_000);
+  assert.equal(await judge(11, SENDER, "node0"), "stored");
+  service.stop();
+  groups.close();
+});
