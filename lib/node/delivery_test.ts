@@ -784,3 +784,39 @@ Deno.test("Delivery: each budget of the table in SECURITY.md answers as it says 
     assert.deepEqual(got, ["stored", "stored", "busy"]);
   });
 });
+
+Deno.test("Delivery remembers an id for the envelope's own lifetime (at most the message lifetime) plus twice the clock allowance, on its own clock, whatever the origin's clock says", async () => {
+  const DAY = 86_400_000;
+  const ALLOWANCE = 12 * 3_600_000;
+  await withDestination(async (d) => {
+    setUp(d.store);
+    /** Message `n` created `offset` from our clock, lasting `lifetime`; its id once answered. */
+    const deliver = async (n: number, offset: number, lifetime: number) => {
+      const m = message(n).e;
+      const now = Date.now();
+      const e = { ...m, createdAtMs: now + offset, expiresAtMs: now + offset + lifetime };
+      const before = d.receipts.length;
+      const at = Date.now();
+      d.delivery.receiveLocal(e, encodeEnvelope(e), ORIGIN);
+      await until(`the answer to ${n}`, () => d.receipts.length > before);
+      assert.equal(d.receipts[before].status, "stored");
+      return { id: e.id.toHex(), at, done: Date.now() };
+    };
+    const cases = [
+      // An origin 1,000 days ahead, lifetime a minute: a minute, not 1,000 days.
+      { ...(await deliver(1, 1000 * DAY, 60_000)), keep: 60_000 },
+      // One that claims 1,000 days of lifetime: the message lifetime (7 days), not for ever.
+      { ...(await deliver(2, 1000 * DAY, 1000 * DAY)), keep: 7 * DAY },
+      // An origin 6 days behind, a week's lifetime: a week from now, not one day.
+      { ...(await deliver(3, -6 * DAY, 7 * DAY)), keep: 7 * DAY },
+    ];
+    for (const c of cases) {
+      d.store.purgeExpired(c.at + c.keep + 2 * ALLOWANCE - 1, 1000);
+      assert.equal(d.store.wasDelivered(c.id), true, `${c.id}: kept until its time`);
+    }
+    for (const c of cases) {
+      d.store.purgeExpired(c.done + c.keep + 2 * ALLOWANCE + 1, 1000);
+      assert.equal(d.store.wasDelivered(c.id), false, `${c.id}: forgotten after it`);
+    }
+  });
+});
