@@ -3,7 +3,8 @@ import { BudgetRegistry } from "../budget.ts";
 import { FakeClock } from "../clock.ts";
 import type { Limits } from "../config.ts";
 import { decodeMls, encodeMls } from "../e2e/_mls.ts";
-import type { NodeId } from "../ids.ts";
+import type { NodeId, UserName } from "../ids.ts";
+import * as e2e from "../e2e/mod.ts";
 import { SILENT_LOGGER } from "../log.ts";
 import {
   decodeEnvelope,
@@ -321,6 +322,24 @@ Deno.test("GroupService hub: past hub_submissions_per_origin_per_minute an origi
   assert.equal(await judge(10, "m1@node1", "node1"), "stored");
   clock.advance(60_000);
   assert.equal(await judge(11, SENDER, "node0"), "stored");
+  service.stop();
+  groups.close();
+});
+
+Deno.test("GroupService: a local user's key packages past key_packages_per_user are refused; the ones kept stay", async () => {
+  const { clock, service, groups } = hubWith(0, { keyPackagesPerUser: 2 });
+  const identity = await e2e.generateIdentity();
+  const make = async () =>
+    (await e2e.generateGroupKeyPackage({
+      identity,
+      address: `alice@${HOME}`,
+      nowMs: clock.nowMs(),
+    }))
+      .keyPackage;
+  const alice = "alice" as UserName;
+  await service.publishKeyPackages(alice, [await make(), await make()]);
+  await assert.rejects(service.publishKeyPackages(alice, [await make()]), /at most 2/);
+  assert.equal(groups.keyPackageUsage().get(alice), 2);
   service.stop();
   groups.close();
 });
