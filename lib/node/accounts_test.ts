@@ -5,7 +5,8 @@ import { addUser, enrollmentMatches } from "./accounts.ts";
 import type { UserName } from "../ids.ts";
 
 Deno.test("addUser() keeps only the SHA-256 of the enrollment code, which enrollmentMatches() checks", async () => {
-  const dir = await Deno.makeTempDir();
+  await Deno.mkdir(".tmp", { recursive: true });
+  const dir = await Deno.makeTempDir({ dir: ".tmp", prefix: "accounts-" });
   const store = openSqliteNodeStore(join(dir, "node.db"));
   try {
     const { code } = await addUser(store, "bob", 0);
