@@ -9,8 +9,12 @@ import { SILENT_LOGGER } from "../log.ts";
 import {
   decodeEnvelope,
   decodeHubFanout,
+  decodeKeyPackageReply,
   encodeHubSubmission,
+  encodeKeyPackageRequest,
+  type Envelope,
   type GroupEnvelope,
+  nodeEnvelope,
 } from "../protocol/mod.ts";
 import type { NodeStore } from "../store/mod.ts";
 import { DEFAULT_LIMITS } from "../../tests/_helpers/faked_delivery.ts";
@@ -340,6 +344,45 @@ Deno.test("GroupService: a local user's key packages past key_packages_per_user 
   await service.publishKeyPackages(alice, [await make(), await make()]);
   await assert.rejects(service.publishKeyPackages(alice, [await make()]), /at most 2/);
   assert.equal(groups.keyPackageUsage().get(alice), 2);
+  service.stop();
+  groups.close();
+});
+
+Deno.test("GroupService: past key_package_fetches_per_origin_per_minute that node's fetches are answered busy; another node's are not", async () => {
+  const { clock, options, groups, service: first } = hubWith(0, {
+    keyPackageFetchesPerOriginPerMinute: 2,
+  });
+  first.stop();
+  const replies: Array<{ to: string; status: string }> = [];
+  const service = new GroupService({
+    ...options,
+    registry: new BudgetRegistry(SILENT_LOGGER, clock),
+    store: { getAccount: () => null } as unknown as NodeStore,
+    forwarder: {
+      send: (e: Envelope) => {
+        replies.push({ to: e.to, status: decodeKeyPackageReply(e.body).status });
+        return null;
+      },
+      sendEncoded: () => null,
+    },
+  });
+  const fetch = (from: string) =>
+    service.receive(nodeEnvelope({
+      kind: "keyPackageRequest",
+      from: from as NodeId,
+      to: HOME,
+      body: encodeKeyPackageRequest("alice"),
+      nowMs: clock.nowMs(),
+      lifetimeMs: 10_000,
+    }));
+  for (let i = 0; i < 3; i++) fetch("node1");
+  fetch("node2");
+  assert.deepEqual(replies, [
+    { to: "node1", status: "no-such-user" },
+    { to: "node1", status: "no-such-user" },
+    { to: "node1", status: "busy" },
+    { to: "node2", status: "no-such-user" },
+  ]);
   service.stop();
   groups.close();
 });
