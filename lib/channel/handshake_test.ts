@@ -123,3 +123,23 @@ Deno.test("hellos refuse a binding of another length, and versions 1 to 3", asyn
       binding: new Uint8Array(31),
     }), RangeError);
 });
+
+Deno.test("a recorded handshake replayed to a new connection is refused, either side", async () => {
+  const [alice, bob] = await Promise.all([self("alice"), self("bob")]);
+  // One complete handshake, recorded on the wire.
+  const hi = await initiatorHello(alice, { expected: bob.nodeId, endpoint: null });
+  const hr = await responderHello(bob, hi.message);
+  const fin = await initiatorFinish(hi.state, hr.message);
+  await responderFinish(hr.state, fin.message);
+  // Replayed to bob: he answers with a fresh nonce and key, and the recorded AUTH_I signs the old.
+  const again = await responderHello(bob, hi.message);
+  await assert.rejects(() => responderFinish(again.state, fin.message), AuthError);
+  // Bob's recorded answer replayed to a new hello of alice's: it signs her old nonce.
+  const hi2 = await initiatorHello(alice, { expected: bob.nodeId, endpoint: null });
+  await assert.rejects(() => initiatorFinish(hi2.state, hr.message), AuthError);
+  // Relayed: bob's answer to carol's hello handed to alice is refused too.
+  const carol = await self("carol");
+  const hc = await initiatorHello(carol, { expected: bob.nodeId, endpoint: null });
+  const hrc = await responderHello(bob, hc.message);
+  await assert.rejects(() => initiatorFinish(hi2.state, hrc.message), AuthError);
+});
