@@ -348,7 +348,7 @@ Deno.test("GroupService: a local user's key packages past key_packages_per_user 
   groups.close();
 });
 
-Deno.test("GroupService: past key_package_fetches_per_origin_per_minute that node's fetches are answered busy; another node's are not", async () => {
+Deno.test("GroupService: past key_package_fetches_per_origin_per_minute that node's fetches are answered busy; another node's are not", () => {
   const { clock, options, groups, service: first } = hubWith(0, {
     keyPackageFetchesPerOriginPerMinute: 2,
   });
