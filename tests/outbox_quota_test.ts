@@ -6,6 +6,8 @@
 import assert from "node:assert/strict";
 import { history, link, startChat } from "./_helpers/chat.ts";
 import { NodeProc, tempRoot, waitUntil } from "./_helpers/node_proc.ts";
+import { senderNode } from "./_helpers/sender_node.ts";
+import { SYSTEM_CLOCK } from "../lib/clock.ts";
 
 Deno.test({
   name: "outbox quota: a user's sends past outbox_messages_per_user are refused with the reason",
@@ -62,4 +64,28 @@ Deno.test({
       await Promise.all(nodes.map((n) => n.stop()));
     }
   },
+});
+
+Deno.test("outbox quota: a send that would pass outbox_bytes_per_user is refused with the reason; once one is delivered there is room again", async () => {
+  await Deno.mkdir(".tmp", { recursive: true });
+  const dir = await Deno.makeTempDir({ dir: ".tmp", prefix: "outbox-bytes-" });
+  // Each of sender_node's messages is 60 bytes on the wire: two fit, a third does not.
+  const a = await senderNode(dir, SYSTEM_CLOCK, 0, { outboxBytesPerUser: 2 * 60 + 10 });
+  try {
+    const first = await a.send(1);
+    await a.send(2);
+    await assert.rejects(a.send(3), /outbox is full/);
+    a.receipt([first]);
+    await waitUntil("room again", async () => {
+      try {
+        await a.send(4);
+        return true;
+      } catch {
+        return false;
+      }
+    }, 5_000);
+  } finally {
+    a.close();
+    await Deno.remove(dir, { recursive: true });
+  }
 });

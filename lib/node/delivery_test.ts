@@ -783,6 +783,15 @@ Deno.test("Delivery: each budget of the table in SECURITY.md answers as it says 
     for (let n = 1; n <= 3; n++) got.push(await statusOf(d, n, "message"));
     assert.deepEqual(got, ["stored", "stored", "busy"]);
   });
+  // The totals over all users and origins (`inbox_bytes_total`, `dedup_ids_total`): the same.
+  for (const limits of [{ inboxBytesTotal: 2 * size }, { dedupIdsTotal: 2 }]) {
+    await withDestination({ limits }, async (d) => {
+      setUp(d.store);
+      const got = [];
+      for (let n = 1; n <= 3; n++) got.push(await statusOf(d, n, "message"));
+      assert.deepEqual(got, ["stored", "stored", "busy"], JSON.stringify(limits));
+    });
+  }
 });
 
 Deno.test("Delivery remembers an id for the envelope's own lifetime (at most the message lifetime) plus twice the clock allowance, on its own clock, whatever the origin's clock says", async () => {

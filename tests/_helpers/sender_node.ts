@@ -7,6 +7,7 @@
 import { join } from "node:path";
 import type { LinkSelf } from "../../lib/channel/mod.ts";
 import { type Clock, SYSTEM_CLOCK } from "../../lib/clock.ts";
+import type { Limits } from "../../lib/config.ts";
 import type { Federation } from "../../lib/federation/mod.ts";
 import { type NodeId, toAddress, toNodeId, type UserName } from "../../lib/ids.ts";
 import { SILENT_LOGGER } from "../../lib/log.ts";
@@ -43,7 +44,12 @@ export interface TestClient {
  * Node `na` with alice's account, on the store in `dir`. Submissions go to the
  * durable outbox at once unless `fastGraceMs` says otherwise (lib/node/fast_lane.ts).
  */
-export async function senderNode(dir: string, clock: Clock = SYSTEM_CLOCK, fastGraceMs = 0) {
+export async function senderNode(
+  dir: string,
+  clock: Clock = SYSTEM_CLOCK,
+  fastGraceMs = 0,
+  limits?: Partial<Limits>,
+) {
   const store = openSqliteNodeStore(join(dir, "node.db"));
   if (!store.getAccount(ALICE)) {
     for (const name of [ALICE, "mallory" as UserName]) {
@@ -68,6 +74,7 @@ export async function senderNode(dir: string, clock: Clock = SYSTEM_CLOCK, fastG
     clock,
     hop: NB,
     fastGraceMs,
+    limits,
     sentEncoded: (_dest, bytes) => forwarded.push(decodeEnvelope(bytes).id.toHex()),
   });
   const federation = {
