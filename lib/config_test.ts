@@ -252,3 +252,34 @@ Deno.test("the example config.conf sets every [Limits] budget to its default, an
     defaults;
   assert.deepEqual(rest, rest2);
 });
+
+Deno.test("the example config.conf names every key of every section, set or commented out", async () => {
+  const text = await Deno.readTextFile(new URL("../config.conf", import.meta.url).pathname);
+  const blocks = new Map<string, string>();
+  for (const part of text.split(/^\[/m).slice(1)) {
+    blocks.set(part.slice(0, part.indexOf("]")), part);
+  }
+  for (
+    const section of [
+      "Network",
+      "Storage",
+      "Federation",
+      "Limits",
+      "Delivery",
+      "Files",
+      "UI",
+      "Log",
+    ]
+  ) {
+    // The loader lists a section's keys when it refuses an unknown one.
+    const message = errorOf(`${GOOD}[${section}]\nno_such_key = 1\n`);
+    const keys = /allowed in \[\w+\]: (.*)$/.exec(message)![1].split(", ");
+    for (const key of keys) {
+      assert.match(
+        blocks.get(section) ?? "",
+        new RegExp(`^(; )?${key} = `, "m"),
+        `[${section}] ${key}`,
+      );
+    }
+  }
+});
