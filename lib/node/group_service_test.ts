@@ -10,6 +10,7 @@ import {
   decodeEnvelope,
   decodeHubFanout,
   decodeKeyPackageReply,
+  encodeHubFanout,
   encodeHubSubmission,
   encodeKeyPackageRequest,
   type Envelope,
@@ -383,6 +384,52 @@ Deno.test("GroupService: past key_package_fetches_per_origin_per_minute that nod
     { to: "node1", status: "busy" },
     { to: "node2", status: "no-such-user" },
   ]);
+  service.stop();
+  groups.close();
+});
+
+Deno.test("GroupService: an invitation that would pass groups_per_user is dropped silently (its sender hears stored); a user under it is invited", async () => {
+  const { clock, options, groups, service: first } = hubWith(0, { groupsPerUser: 1 });
+  first.stop();
+  const account = { name: "alice" };
+  const service = new GroupService({
+    ...options,
+    registry: new BudgetRegistry(SILENT_LOGGER, clock),
+    store: {
+      getAccount: (name: string) => name === "alice" || name === "bob" ? account : undefined,
+      contactPolicy: () => null,
+    } as unknown as NodeStore,
+  });
+  const invite = (group: number, invitee: string) =>
+    service.judge(
+      nodeEnvelope({
+        kind: "groupFanout",
+        from: "nodea" as NodeId,
+        to: HOME,
+        body: encodeHubFanout({
+          home: "nodea",
+          groupId: new Uint8Array(16).fill(group),
+          epoch: 1,
+          members: ["carol@nodea"],
+          recipients: [invitee],
+          actor: "carol@nodea",
+          op: "invite",
+          welcome: new Uint8Array(1),
+          invitations: [{ invitee, invitation: new Uint8Array(1) }],
+        }),
+        nowMs: clock.nowMs(),
+        lifetimeMs: 60_000,
+      }),
+      "nodea" as NodeId,
+    );
+  const kept = async (group: number, invitee: string) => {
+    const o = await invite(group, invitee);
+    assert.equal(o.status, "stored");
+    return o.store.map((s) => s.name);
+  };
+  assert.deepEqual(await kept(1, "alice"), ["alice"]);
+  assert.deepEqual(await kept(2, "alice"), [], "over groups_per_user: not kept");
+  assert.deepEqual(await kept(2, "bob"), ["bob"]);
   service.stop();
   groups.close();
 });
