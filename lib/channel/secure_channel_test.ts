@@ -527,9 +527,14 @@ Deno.test({
         let got = 0;
         server.onMessage = () => void got++;
         const gone = closed(server);
+        const before = client.ws.onClose;
+        const code = new Promise<number>((r) => {
+          client.ws.onClose = (info) => (r(info.code), before(info));
+        });
         // What a peer's garbage looks like: a WebSocket message that is no record.
         client.ws.send(bad);
         assert.equal(await gone, "malformed record");
+        assert.equal(await code, 1002, "the peer is told: protocol error");
         assert.equal(got, 0);
       });
     }
