@@ -17,6 +17,7 @@ import {
   GROUP_EPOCH_WINDOW,
   type GroupState,
   MAX_GROUP_FORWARD_STEPS,
+  MAX_GROUP_SKIPPED_KEYS,
 } from "./group_state.ts";
 import { DecryptError, StateError, VerifyError } from "./errors.ts";
 import { DeterministicRandom } from "./random.ts";
@@ -415,4 +416,30 @@ Deno.test("a commit echoed back to its committer is refused: the pending state i
     VerifyError,
   );
   await assert.rejects(processGroupMessage({ state: c.newState, message: c.commit }), DecryptError);
+});
+
+Deno.test("skipped keys: at most MAX_GROUP_SKIPPED_KEYS of a sender's chain are kept for late messages", async () => {
+  const random = new DeterministicRandom("skipped");
+  const { states } = await groupOf(["alice", "bob"], random);
+  const m = [];
+  for (let i = 0; i < MAX_GROUP_SKIPPED_KEYS + 2; i++) {
+    m.push(await send(states, "alice", `m${i}`, random));
+  }
+  // Bob reads the last first: the keys of the 101 before it are skipped over.
+  const last = m.length - 1;
+  assert.deepEqual(await deliver(states, m[last], ["bob"]), { bob: `m${last}` });
+  const read = [];
+  for (let i = 0; i < last; i++) {
+    try {
+      await deliver(states, m[i], ["bob"]);
+      read.push(i);
+    } catch (e) {
+      assert.ok(e instanceof DecryptError, String(e));
+    }
+  }
+  assert.equal(read.length, MAX_GROUP_SKIPPED_KEYS, `read late: ${read.join(",")}`);
+  assert.deepEqual(
+    read,
+    Array.from({ length: MAX_GROUP_SKIPPED_KEYS }, (_, i) => last - MAX_GROUP_SKIPPED_KEYS + i),
+  );
 });
