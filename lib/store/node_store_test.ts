@@ -335,3 +335,42 @@ Deno.test("getAccount(): a name that was no account becomes one at once when add
     s.close();
   }
 });
+
+Deno.test("deleteAccount() deletes that user's inbox and outbox rows and no one else's", () => {
+  const s = openSqliteNodeStore(":memory:");
+  try {
+    const [carol, dave] = ["carol" as UserName, "dave" as UserName];
+    for (const name of [carol, dave]) {
+      s.putAccount({
+        name,
+        publicKey: null,
+        enrollHash: null,
+        bundle: null,
+        listed: true,
+        createdAtMs: 1,
+      });
+      s.inboxAdd([{
+        id: `in-${name}`,
+        owner: name,
+        bytes: new Uint8Array(3),
+        kind: "message",
+        receivedAtMs: 1,
+        keepUntilMs: 10_000,
+        origin: toNodeId("alice"),
+      }]);
+      s.outboxAdd([{
+        id: `out-${name}`,
+        owner: name,
+        dest: toNodeId("bob"),
+        bytes: new Uint8Array([1, 2]),
+        expiresAtMs: 5_000,
+      }]);
+    }
+    s.deleteAccount(carol);
+    assert.equal(s.inboxCount(carol), 0);
+    assert.equal(s.inboxCount(dave), 1);
+    assert.deepEqual([...s.outboxUsage().keys()], [dave]);
+  } finally {
+    s.close();
+  }
+});
