@@ -195,6 +195,11 @@ try {
   };
   const endToEnd = BYTES / 1e6 / ((done - started) / 1000);
   const transferOnly = BYTES / 1e6 / ((done - acceptedAt) / 1000);
+  // How bob's node kept the chunks: pushed to the client before they were spooled, or spooled.
+  const bobDelivery = ((await c.admin("status")) as { delivery?: Record<string, number> })
+    .delivery;
+  const chunks = Math.max(1, Math.ceil(BYTES / (256 * 1024)));
+  const pushedFirstChunks = bobDelivery?.pushedFirstChunks ?? 0;
   const same = (await sha256File(got!.path!)) === (await sha256File(src));
   await Deno.remove(got!.path!);
   const https = await httpsReference(root, src, join(root, "relay-data"));
@@ -210,6 +215,9 @@ try {
     `relay's memory before the file (MiB): ${JSON.stringify(relayBefore)}; at its sampled peak: ${
       JSON.stringify(relayPeak)
     }`,
+  );
+  console.log(
+    `bob's node pushed ${pushedFirstChunks} of ${chunks} chunks to the client before spooling them`,
   );
   console.log(`peak RSS: alice ${rss.alice} MiB, relay ${rss.relay} MiB, bob ${rss.bob} MiB`);
   const mib = (x: number) => Math.round(x / 1024 ** 2);
@@ -256,6 +264,7 @@ try {
     mbPerSec: Math.round(endToEnd * 10) / 10,
     transferMbPerSec: Math.round(transferOnly * 10) / 10,
     offerMs: Math.round(offeredMs),
+    pushedFirstChunks,
     digestMatches: same,
     peakRssMiB: rss,
     memoryMiB: memory,

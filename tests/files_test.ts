@@ -2,7 +2,9 @@
  * File transfer between real node processes on 127.0.0.1: sizes from 0 bytes
  * to 100 MB, hostile names, limits, a transfer broken three times (link,
  * relay restart, receiver kill -9), a relay that alters a chunk, a sender
- * restarted mid-send and a file changed while it is sent (manifest v2).
+ * restarted mid-send and a file changed while it is sent (manifest v2), and a
+ * receiver whose client is a separate process, killed mid-transfer (its node
+ * pushes chunks to it before spooling them).
  */
 import assert from "node:assert/strict";
 import { basename, dirname, join } from "node:path";
@@ -20,6 +22,7 @@ import {
   waitTransfer,
   writeTestFile,
 } from "./_helpers/files.ts";
+import { ClientProc } from "./_helpers/groups.ts";
 import { inProcessNode, NodeProc, runCli, tempRoot, waitUntil } from "./_helpers/node_proc.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
@@ -370,6 +373,61 @@ Deno.test({
       );
     } finally {
       for (const n of nodes) await n.stop();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "files: a remote receiving client gets the chunks pushed before they are spooled; killed mid-transfer, it completes whole",
+  ...opts,
+  fn: async () => {
+    const root = await tempRoot("files-remote");
+    const nodes: NodeProc[] = [];
+    let dave: ClientProc | null = null;
+    try {
+      const [a, b] = await Promise.all([
+        NodeProc.create({ id: "alice", root, withClient: true }),
+        NodeProc.create({ id: "bob", root, withClient: true, open: true }),
+      ]);
+      nodes.push(a, b);
+      await link(a, b);
+      dave = await ClientProc.create(b, "dave", root);
+      // startChat needs only `admin` of each side.
+      await startChat(a, "alice@alice", dave as unknown as NodeProc, "dave@bob");
+      const size = 40_000_000;
+      const src = join(root, "for-dave.bin");
+      await writeTestFile(src, size, 7);
+      const t = (await a.admin("send-file", { address: "dave@bob", path: src })) as FileTransfer;
+      const at = async () =>
+        ((await dave!.admin("files")) as FileTransfer[]).find((x) => x.id === t.id);
+      await waitUntil("the offer at dave", async () => (await at()) !== undefined, 30_000);
+      await dave.admin("accept-file", { target: t.id });
+      await waitUntil("dave past 30%", async () => {
+        const x = await at();
+        if (x?.state === "complete") throw new Error("finished before the break");
+        return (x?.bytesDone ?? 0) >= size * 0.3;
+      }, 60_000);
+      await dave.stop(true);
+      await new Promise((r) => setTimeout(r, 1_500));
+      await dave.start();
+      let got: FileTransfer | undefined;
+      await waitUntil("saved at dave", async () => {
+        got = await at();
+        if (got?.state === "failed") throw new Error(got.reason);
+        return got?.state === "complete";
+      }, 90_000);
+      assert.equal(await sha256File(got!.path!), await sha256File(src));
+      const status = (await b.admin("status")) as { delivery: Record<string, number> };
+      assert.ok(status.delivery.pushedFirstChunks > 0, "chunks were pushed first");
+      await waitUntil("nothing held", async () => {
+        const s = (await b.admin("status")) as { delivery: Record<string, number> };
+        return s.delivery.pushedFirstChunkBytes === 0;
+      }, 10_000);
+    } finally {
+      await dave?.stop();
+      for (const n of nodes) await n.stop();
+      await Deno.remove(root, { recursive: true }).catch(() => {});
     }
   },
 });

@@ -77,10 +77,18 @@ const MAX_BUNDLE_BYTES = 8192;
 /** File chunk bytes pushed to a client and not yet acknowledged. */
 const CHUNK_WINDOW_BYTES = 4 * 1024 * 1024;
 /**
- * Chunk messages kept for reuse once their link is done with them: a window's worth (16 of 256
- * KiB), as the in-process client keeps each one until its chunk is written.
+ * Chunk messages kept for reuse once their link (and delivery, for a chunk pushed before it was
+ * spooled) is done with them: a window's worth of chunks pushed first (32 of 256 KiB), as the
+ * in-process client keeps each one until its chunk is written.
  */
-const POOLED_CHUNK_MESSAGES = 16;
+const POOLED_CHUNK_MESSAGES = 32;
+/**
+ * File chunk bytes pushed to a client and not yet acknowledged, with those pushed before they
+ * were spooled: a sender's window (8 MiB, file_transfers.ts), so that while the client keeps
+ * up, every chunk in flight is pushed first and none waits for the spool. Chunks from the spool
+ * still stop at {@linkcode CHUNK_WINDOW_BYTES}; the node's total is delivery's `earlyBytes`.
+ */
+const CHUNK_FIRST_WINDOW_BYTES = 8 * 1024 * 1024;
 
 export type { ClientLink } from "../protocol/mod.ts";
 
@@ -203,6 +211,21 @@ export class ClientHub {
         s.unacked = Math.max(0, s.unacked - freed);
         this.#push(s, true);
         this.#pushChunks(s);
+      },
+      // Chunks wait for an empty inbox window, as from the spool (#pushChunks): a file's offer
+      // reaches the client first.
+      chunkReady: (owner, bytes) => {
+        const s = this.#sessions.get(owner);
+        return s !== undefined && s.unacked === 0 &&
+          s.chunkBytesOut + bytes <= CHUNK_FIRST_WINDOW_BYTES;
+      },
+      pushChunk: (owner, id, envelope) => {
+        const s = this.#sessions.get(owner);
+        if (!s || s.chunksOut.has(id)) return null;
+        if (s.chunksOut.size === 0) s.chunkProgressAtMs = this.#o.clock.nowMs();
+        s.chunksOut.set(id, envelope.length);
+        s.chunkBytesOut += envelope.length;
+        return this.#sendChunk(s, id, envelope, true);
       },
     };
     options.resources.subscribe(() => {
@@ -642,17 +665,47 @@ export class ClientHub {
     }
   }
 
-  /** Sends a `chunkDeliver` framed into a reused buffer (no fresh 256 KiB one per chunk). */
-  #sendChunk(s: Session, id: string, envelope: Uint8Array): void {
+  /**
+   * Sends a `chunkDeliver` framed into a reused buffer (no fresh 256 KiB one per chunk). `keep`:
+   * the envelope's copy in it is also delivery's (a chunk pushed before it was spooled): it is
+   * returned, and the buffer is reused once both the link and delivery gave it back.
+   */
+  #sendChunk(s: Session, id: string, envelope: Uint8Array): void;
+  #sendChunk(
+    s: Session,
+    id: string,
+    envelope: Uint8Array,
+    keep: true,
+  ): { bytes: Uint8Array; release: () => void };
+  #sendChunk(
+    s: Session,
+    id: string,
+    envelope: Uint8Array,
+    keep = false,
+  ): { bytes: Uint8Array; release: () => void } | void {
     const head = encodeChunkDeliverHead(id, envelope.length);
     const n = head.length + envelope.length;
     const reused = this.#chunkMessages.pop();
     const buf = reused && reused.length >= n ? reused : new Uint8Array(n);
     buf.set(head);
     buf.set(envelope, head.length);
-    s.link.send(buf.subarray(0, n), () => {
-      if (this.#chunkMessages.length < POOLED_CHUNK_MESSAGES) this.#chunkMessages.push(buf);
-    });
+    let users = keep ? 2 : 1;
+    const giveBack = () => {
+      if (--users === 0 && this.#chunkMessages.length < POOLED_CHUNK_MESSAGES) {
+        this.#chunkMessages.push(buf);
+      }
+    };
+    s.link.send(buf.subarray(0, n), giveBack);
+    if (!keep) return;
+    let released = false;
+    return {
+      bytes: buf.subarray(head.length, n),
+      release: () => {
+        if (released) return;
+        released = true;
+        giveBack();
+      },
+    };
   }
 
   /** `keep`: the bytes are lent (see `ClientLink.onMessage`); only a chunk's forwarding keeps them. */
@@ -787,6 +840,8 @@ export class ClientHub {
           s.chunksOut.delete(id);
         }
         s.chunkProgressAtMs = this.#o.clock.nowMs();
+        // Those pushed before they were spooled are answered now (the client has them durably).
+        this.#o.delivery.chunksTaken(s.user, taken);
         await this.#o.spool.remove(s.user, taken);
         this.#pushChunks(s);
         return;

@@ -58,6 +58,7 @@ import { type Admission, admit, admitChunk, checkSubmission, OPEN_FACTS } from "
 import type { CommitJob, Committer } from "./committer.ts";
 import type { DeliveryBudgets } from "./delivery_budgets.ts";
 import type { FileSpool } from "./file_spool.ts";
+import { ChunksFirst } from "./chunks_first.ts";
 import { DeliveryError } from "./errors.ts";
 import { Custody } from "./custody.ts";
 import { decodeReceiptEntries, type ReceiptEntry, type UserResult } from "./group_receipt.ts";
@@ -215,6 +216,22 @@ export interface EarlyPush {
    * origins send them again).
    */
   dropped(owner: UserName, ids: readonly string[]): void;
+  /**
+   * Whether `owner`'s client is attached, nothing stored for it waits to be
+   * pushed (a file's offer comes before its chunks), and its chunk window has
+   * room for a chunk of `bytes` pushed before it is spooled.
+   */
+  chunkReady?(owner: UserName, bytes: number): boolean;
+  /**
+   * Pushes a file chunk not spooled. `envelope` is copied before this returns;
+   * the copy is returned (the node's, kept until `release`, to spool it if
+   * the client does not acknowledge it), or null with no client now.
+   */
+  pushChunk?(
+    owner: UserName,
+    id: string,
+    envelope: Uint8Array,
+  ): { bytes: Uint8Array; release: () => void } | null;
 }
 
 /** A user envelope that arrived in this turn, admitted at its end ({@linkcode Delivery}). */
@@ -349,6 +366,8 @@ export class Delivery {
   #earlyJobQueued = false;
   #pushedFirst = 0;
   #pushedFirstIdOnly = 0;
+  /** File chunks pushed to their client before they were spooled, until acknowledged or spooled. */
+  #chunksFirst = new ChunksFirst();
 
   /**
    * The client sessions' way of pushing an envelope before it is stored
@@ -458,6 +477,10 @@ export class Delivery {
     pushedFirstIdOnly: number;
     /** Bytes of envelopes pushed first and not written yet, held now. */
     pushedFirstBytes: number;
+    /** Since start: file chunks pushed before they were spooled. */
+    pushedFirstChunks: number;
+    /** Bytes of those held now (not acknowledged, not spooled yet). */
+    pushedFirstChunkBytes: number;
   } {
     return {
       outboxInMemory: this.#outbox.inMemory,
@@ -467,6 +490,8 @@ export class Delivery {
       pushedFirst: this.#pushedFirst,
       pushedFirstIdOnly: this.#pushedFirstIdOnly,
       pushedFirstBytes: this.#earlyBytes,
+      pushedFirstChunks: this.#chunksFirst.pushed,
+      pushedFirstChunkBytes: this.#chunksFirst.bytes,
     };
   }
 
@@ -909,7 +934,7 @@ export class Delivery {
   #mayPushFirst(a: Arrival): boolean {
     const owner = splitAddress(a.e.to).name;
     const n = a.bytes.length;
-    return this.#earlyBytes + n <= (this.#o.earlyBytes ?? EARLY_BYTES) &&
+    return this.#earlyBytes + this.#chunksFirst.bytes + n <= (this.#o.earlyBytes ?? EARLY_BYTES) &&
       !this.#storingFor.has(owner) &&
       this.earlyPush!.ready(owner, n);
   }
@@ -1405,7 +1430,12 @@ export class Delivery {
     return a;
   }
 
-  /** Keeps a chunk for a local user on disk, then reports what became of it. */
+  /**
+   * Keeps a chunk for a local user: pushed to the user's client before it is
+   * spooled when the client can take it now (answered "stored" at the
+   * client's acknowledgement, or spooled if none comes in time), else on disk
+   * in the spool; then reports what became of it.
+   */
   #receiveChunk(
     e: UserEnvelope,
     bytes: Uint8Array,
@@ -1414,6 +1444,12 @@ export class Delivery {
   ): void {
     const { name } = splitAddress(e.to);
     const id = envelopeIdHex(e.id);
+    const first = this.#chunksFirst.get(id);
+    if (first) {
+      // A copy of one pushed first and held: answered with it.
+      if (first.owner === name) first.answers.push(done);
+      return;
+    }
     let chunk;
     try {
       // Only the header is kept (the spool writes `bytes`): no copy of the sealed chunk.
@@ -1435,13 +1471,17 @@ export class Delivery {
       if (verdict.status === "stored") this.#returnPathMissed(origin);
       return done(this.#noted(verdict, e, origin).status);
     }
-    const spooled = this.#o.spool.admit(name, {
+    const header = {
       id,
       fileId: envelopeIdHex(chunk.fileId),
       index: chunk.index,
       fileBytes: chunk.fileBytes,
       bytes: bytes.length,
-    });
+    };
+    if (chunk.fileBytes > this.#o.spool.maxFileBytes) return done("too-large");
+    const now = this.#o.clock.nowMs();
+    if (this.#pushChunkFirst(e, bytes, origin, header, done, now)) return;
+    const spooled = this.#o.spool.admit(name, header);
     if (spooled === "duplicate") {
       // Held and durable: answered again (the first answer may have been lost, or came before a
       // restart); still being written: its first copy answers once it is durable.
@@ -1449,7 +1489,6 @@ export class Delivery {
       return;
     }
     if (spooled !== "ok") return done(spooled);
-    const now = this.#o.clock.nowMs();
     if (!this.#o.budgets.dedupTake(origin, now)) {
       void this.#o.spool.remove(name, [id]);
       return done("busy");
@@ -1462,15 +1501,122 @@ export class Delivery {
       void this.#o.spool.remove(name, [id]);
       return done("busy");
     }
+    this.#spoolWrite(name, id, bytes, origin, held, this.#keepUntil(e, now), [done]);
+  }
+
+  /**
+   * Pushes a chunk to its user's client before it is spooled, when the client
+   * can take it now, this node holds no more than `earlyBytes` pushed first
+   * (with the messages pushed first), the spool does not hold it already, and
+   * its origin's budgets have room. True: it is held until the client
+   * acknowledges it ({@linkcode chunksTaken}) or, after
+   * `CHUNK_ACK_WAIT_MS` (chunks_first.ts), spooled ({@linkcode #spoolDueChunks}).
+   */
+  #pushChunkFirst(
+    e: UserEnvelope,
+    bytes: Uint8Array,
+    origin: NodeId,
+    header: { id: string; fileId: string; index: number; fileBytes: number },
+    done: (status: ReceiptStatus) => void,
+    now: number,
+  ): boolean {
+    const push = this.earlyPush;
+    const owner = splitAddress(e.to).name;
+    const n = bytes.length;
+    if (
+      this.#o.pushFirst === false || this.#stopped || !push?.chunkReady || !push.pushChunk ||
+      this.#earlyBytes + this.#chunksFirst.bytes + n > (this.#o.earlyBytes ?? EARLY_BYTES) ||
+      !push.chunkReady(owner, n) || this.#o.spool.holds(owner, header.id)
+    ) return false;
+    if (!this.#o.budgets.dedupTake(origin, now)) return false;
+    const held = origin !== this.#o.self ? n : 0;
+    if (held > 0 && !this.#o.budgets.commitTake(origin, held, now)) {
+      this.#o.budgets.dedupRelease(origin);
+      return false;
+    }
+    const copy = push.pushChunk(owner, header.id, bytes);
+    if (!copy) {
+      if (held > 0) this.#o.budgets.commitRelease(origin, held);
+      this.#o.budgets.dedupRelease(origin);
+      return false;
+    }
+    this.#chunksFirst.add({
+      ...header,
+      owner,
+      origin,
+      bytes: copy.bytes,
+      release: copy.release,
+      held,
+      keepUntilMs: this.#keepUntil(e, now),
+      pushedAtMs: now,
+      answers: [done],
+    });
+    return true;
+  }
+
+  /**
+   * `owner`'s client acknowledged file chunks: it wrote them and committed
+   * its progress first. Those pushed before they were spooled are answered
+   * "stored" now and their ids remembered (as a spooled chunk's); the others
+   * are the spool's (the client hub deletes them there).
+   */
+  chunksTaken(owner: UserName, ids: readonly string[]): void {
+    if (this.#chunksFirst.size === 0) return;
+    for (const id of ids) {
+      if (this.#chunksFirst.get(id)?.owner !== owner) continue;
+      const c = this.#chunksFirst.take(id)!;
+      c.release();
+      if (c.held > 0) this.#o.budgets.commitRelease(c.origin, c.held);
+      for (const answer of c.answers) answer("stored");
+      this.#chunkMarks.push({ id, keepUntilMs: c.keepUntilMs, origin: c.origin });
+    }
+    if (this.#chunkMarks.length >= MAX_CHUNK_MARKS) this.#markChunks();
+  }
+
+  /**
+   * Chunks pushed first that their client did not acknowledge in time (it is
+   * gone, slow, or waits for the file's offer): spooled the usual way, and
+   * answered once durable there (a later acknowledgement deletes them there).
+   */
+  #spoolDueChunks(now: number): void {
+    for (const c of this.#chunksFirst.due(now)) {
+      const verdict = this.#o.spool.admit(c.owner, { ...c, bytes: c.bytes.length });
+      if (verdict !== "ok") {
+        // Not "duplicate": a copy that came meanwhile joined this one's answers.
+        c.release();
+        if (c.held > 0) this.#o.budgets.commitRelease(c.origin, c.held);
+        this.#o.budgets.dedupRelease(c.origin);
+        for (const answer of c.answers) answer(verdict === "duplicate" ? "busy" : verdict);
+        continue;
+      }
+      // Copied by the spool before write() returns.
+      try {
+        this.#spoolWrite(c.owner, c.id, c.bytes, c.origin, c.held, c.keepUntilMs, c.answers);
+      } finally {
+        c.release();
+      }
+    }
+  }
+
+  /** Writes an admitted chunk into the spool; answers once it is durable. */
+  #spoolWrite(
+    name: UserName,
+    id: string,
+    bytes: Uint8Array,
+    origin: NodeId,
+    held: number,
+    keepUntilMs: number,
+    answers: Array<(status: ReceiptStatus) => void>,
+  ): void {
     this.#o.spool.write(name, id, bytes).then(
       () => {
         if (held > 0) this.#o.budgets.commitRelease(origin, held);
         // Durable in the spool (which a restart reads back): answered now, not after a commit.
         // Its id joins the others' in one commit per tick (a crash may forget the last tick's
         // ids: a resend is then kept again, and the client keeps one copy).
-        done("stored");
+        for (const done of answers) done("stored");
         this.#emit({ kind: "chunks", owner: name });
-        this.#chunkMarks.push({ id, keepUntilMs: this.#keepUntil(e, now), origin });
+        this.#chunkMarks.push({ id, keepUntilMs, origin });
         if (this.#chunkMarks.length >= MAX_CHUNK_MARKS) this.#markChunks();
       },
       (err) => {
@@ -1484,7 +1630,7 @@ export class Delivery {
           to: name,
           why: (err as Error).message,
         });
-        done(kind === "disk-full" ? "busy" : "quota-full");
+        for (const done of answers) done(kind === "disk-full" ? "busy" : "quota-full");
       },
     );
   }
@@ -1724,6 +1870,7 @@ export class Delivery {
   #tick(): void {
     if (this.#stopped) return;
     const now = this.#o.clock.nowMs();
+    this.#spoolDueChunks(now);
     this.#markChunks();
     // Paths are judged by results: a first hop whose envelopes went unanswered is reported once
     // per tick, and the resends take whatever path the router prefers now.

@@ -829,3 +829,94 @@ Deno.test("Delivery remembers an id for the envelope's own lifetime (at most the
     }
   });
 });
+
+/** Chunk `i` of a file of 4 KiB chunks for bob, as its origin sends it. */
+function fileChunk(i: number): { e: Envelope; bytes: Uint8Array; id: string } {
+  const m = message(0);
+  const body = encodeChunkBody({
+    fileId: new Uint8Array(16).fill(8),
+    index: i,
+    fileBytes: 16 * 4096,
+    sealed: new Uint8Array(4096 + 16).fill(i),
+  });
+  const e = { ...m.e, kind: "chunk", id: new Uint8Array(16), body } as Envelope;
+  new DataView(e.id.buffer).setUint32(0, 7_000 + i);
+  return { e, bytes: encodeEnvelope(e), id: e.id.toHex() };
+}
+
+/** A client that can take every chunk now (unless `ready` says not): records pushes and releases. */
+function takeChunksFirst(d: Destination, ready = () => true) {
+  const pushed: string[] = [];
+  const released: string[] = [];
+  d.delivery.earlyPush = {
+    ready: () => false,
+    push: () => {},
+    dropped: () => {},
+    chunkReady: ready,
+    pushChunk: (_owner, id, envelope) => {
+      pushed.push(id);
+      return { bytes: envelope.slice(), release: () => released.push(id) };
+    },
+  };
+  return { pushed, released };
+}
+
+Deno.test("Delivery pushes a file chunk its recipient's client can take before spooling it: 'stored' only at the client's acknowledgement, nothing spooled; one not acknowledged in time is spooled and answered once durable there", async () => {
+  await withDestination(async (d) => {
+    setUp(d.store);
+    const { pushed, released } = takeChunksFirst(d);
+    const [a, b] = [fileChunk(0), fileChunk(1)];
+    d.delivery.receiveLocal(a.e, a.bytes, ORIGIN);
+    d.delivery.receiveLocal(b.e, b.bytes, ORIGIN);
+    assert.deepEqual(pushed, [a.id, b.id], "pushed at once");
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(d.receipts.length, 0, "not answered before the acknowledgement");
+    assert.equal(d.spool.heldBytes(BOB), 0, "nothing in the spool");
+    assert.equal(d.delivery.view().pushedFirstChunkBytes, a.bytes.length + b.bytes.length);
+    d.delivery.chunksTaken(BOB, [a.id]);
+    await until("a's receipt", () => d.receipts.length === 1);
+    assert.deepEqual(d.receipts[0], { to: ORIGIN, id: a.id, status: "stored" });
+    assert.deepEqual(released, [a.id], "a's copy given back");
+    // b is never acknowledged: spooled after CHUNK_ACK_WAIT_MS, answered once durable there.
+    await until("b's receipt", () => d.receipts.length === 2);
+    assert.deepEqual(d.receipts[1], { to: ORIGIN, id: b.id, status: "stored" });
+    assert.ok(d.spool.isDurable(BOB, b.id), "b is in the spool");
+    assert.ok(d.events.some((e) => e.kind === "chunks"), "and reported, to be pushed from there");
+    assert.deepEqual(released, [a.id, b.id]);
+    assert.equal(d.delivery.view().pushedFirstChunkBytes, 0, "nothing held");
+    // A copy of a, once its id is remembered, is answered "stored" and not pushed again.
+    await until("a's id remembered", () => d.store.wasDelivered(a.id));
+    d.delivery.receiveLocal(a.e, a.bytes, ORIGIN);
+    await until("the copy's answer", () => d.receipts.length === 3);
+    assert.equal(d.receipts[2].status, "stored");
+    assert.deepEqual(pushed, [a.id, b.id]);
+  });
+});
+
+Deno.test("Delivery: a copy of a chunk pushed first is answered with it; a client that cannot take a chunk now, or past `earlyBytes` held, gets it from the spool", async () => {
+  const size = fileChunk(0).bytes.length;
+  await withDestination({ earlyBytes: size + size / 2 }, async (d) => {
+    setUp(d.store);
+    let ready = true;
+    const { pushed } = takeChunksFirst(d, () => ready);
+    const [a, b, c] = [fileChunk(0), fileChunk(1), fileChunk(2)];
+    d.delivery.receiveLocal(a.e, a.bytes, ORIGIN);
+    d.delivery.receiveLocal(a.e, a.bytes, ORIGIN);
+    d.delivery.receiveLocal(b.e, b.bytes, ORIGIN);
+    assert.deepEqual(pushed, [a.id], "a pushed once; b past `earlyBytes`");
+    await until("b spooled and answered", () => d.receipts.length === 1);
+    assert.deepEqual(d.receipts[0], { to: ORIGIN, id: b.id, status: "stored" });
+    ready = false;
+    d.delivery.receiveLocal(c.e, c.bytes, ORIGIN);
+    await until("c spooled and answered", () => d.receipts.length === 2);
+    assert.equal(d.receipts[1].id, c.id);
+    assert.deepEqual(pushed, [a.id]);
+    d.delivery.chunksTaken(BOB, [a.id]);
+    await until("a and its copy answered", () => d.receipts.length === 4);
+    assert.deepEqual(d.receipts.slice(2), [
+      { to: ORIGIN, id: a.id, status: "stored" },
+      { to: ORIGIN, id: a.id, status: "stored" },
+    ]);
+    assert.ok(!d.spool.holds(BOB, a.id), "a never spooled");
+  });
+});

@@ -538,6 +538,16 @@ export class FileSpool {
     });
   }
 
+  /** Largest file (plaintext bytes) a chunk may claim to belong to. */
+  get maxFileBytes(): number {
+    return this.#o.maxFileBytes;
+  }
+
+  /** Whether chunk `id` of `user` is held (admitted, written or not). */
+  holds(user: UserName, id: string): boolean {
+    return this.#users.get(user)?.has(id) === true;
+  }
+
   /** Whether chunk `id` of `user` is held and durable (written, and every record before it). */
   isDurable(user: UserName, id: string): boolean {
     return this.#users.get(user)?.get(id)?.written === true;
