@@ -187,6 +187,9 @@ export class MailboxService implements Viewable {
       return this.#o.network.answer(e.from, id, "busy", viaPeer);
     }
     const lifetime = Math.min(innerEnv.expiresAtMs - innerEnv.createdAtMs, this.#o.limits.keepMs);
+    // Counted against the quotas from admission on (deposits waiting for their commit included),
+    // given back when the row was not added (a resend) or the commit failed.
+    this.#count(forNode, e.from, inner.length);
     let added = false;
     this.#o.committer.write(
       () => {
@@ -200,11 +203,14 @@ export class MailboxService implements Viewable {
       },
       () => {
         commit?.release(e.from, inner.length);
-        if (added) this.#count(forNode, e.from, inner.length);
+        if (!added) this.#uncount(forNode, e.from, inner.length);
         this.#o.network.answer(e.from, id, "held", viaPeer);
       },
       // Not answered: its sender tries again.
-      () => commit?.release(e.from, inner.length),
+      () => {
+        commit?.release(e.from, inner.length);
+        this.#uncount(forNode, e.from, inner.length);
+      },
     );
   }
 
