@@ -1087,9 +1087,11 @@ export class Delivery {
         verdict = this.#admitUserEnvelope(e, origin);
         if (verdict.store) {
           row = this.#inboxAdd(e, bytes, origin, this.#o.clock.nowMs());
-          // A copy of what was stored (the insert found it, its budget went back): answered as one.
-          if (!row) verdict = { store: false, status: "stored" };
-          return;
+          if (row) return;
+          // The insert found the id (its budget went back): a copy of what was stored is answered
+          // as one; another node's envelope under that id is refused (#copyOrTaken).
+          verdict = this.#copyOrTaken(id, origin);
+          if (verdict.status === "stored") return;
         }
         // Refused or busy: nothing to flush for it, answered once committed. A copy of what was
         // stored keeps its `then`: "stored" again only once the first copy is flushed too.
@@ -1148,7 +1150,12 @@ export class Delivery {
     const length = bytes.length + 64;
     for (const s of verdict.store) {
       const rowId = `${hex}.${s.name}`;
-      if (this.#o.store.wasDelivered(rowId)) continue;
+      if (this.#o.store.wasDelivered(rowId)) {
+        // Kept before: a copy, or another node's envelope under this id (#copyOrTaken).
+        const u = users?.find((x) => x.name === s.name);
+        if (u) u.status = this.#copyOrTaken(rowId, origin).status;
+        continue;
+      }
       const name = s.name as UserName;
       if (!this.#o.budgets.inboxTake(name, s.kind, length, origin, now)) {
         const u = users?.find((x) => x.name === s.name);
@@ -1362,6 +1369,7 @@ export class Delivery {
     };
     let pre = admit(kind, { ...base, ...OPEN_FACTS });
     if (!pre.store && this.#o.store.wasDelivered(id)) {
+      if (this.#o.store.deliveredFromOther(id, origin)) return this.#copyOrTaken(id, origin);
       base.alreadyDelivered = true;
       pre = admit(kind, { ...base, ...OPEN_FACTS });
     }
@@ -1375,11 +1383,32 @@ export class Delivery {
     const room = withinRate && b.inboxTake(name, kindOf(e), encodedLength(e), origin, now);
     const verdict = admit(kind, { ...base, withinRate, room });
     if (!verdict.store && this.#o.store.wasDelivered(id)) {
+      if (this.#o.store.deliveredFromOther(id, origin)) return this.#copyOrTaken(id, origin);
       // Over the rate or without room, but a copy of what was stored: the same answer again.
       this.#returnPathMissed(origin);
       return admit(kind, { ...base, alreadyDelivered: true, withinRate, room });
     }
     return this.#noted(verdict, e, origin);
+  }
+
+  /**
+   * An id the table knows, from `origin`: a copy of what was stored ("stored" again), or the id
+   * of another node's envelope ("refused": ids are no secret, and a relay that saw one could
+   * otherwise send its own envelope under it first and make this node answer "stored" for an
+   * envelope it never kept; the origin's user sees it failed instead of delivered).
+   */
+  #copyOrTaken(id: string, origin: NodeId): Admission {
+    if (!this.#o.store.deliveredFromOther(id, origin)) return { store: false, status: "stored" };
+    this.#o.throttled.write(
+      "warn",
+      `id-taken|${origin}`,
+      "envelope refused: its id is another node's",
+      {
+        origin,
+        id,
+      },
+    );
+    return { store: false, status: "refused" };
   }
 
   /**
@@ -1425,11 +1454,13 @@ export class Delivery {
       });
       return done("refused");
     }
+    const delivered = this.#o.store.wasDelivered(id);
+    if (delivered && this.#copyOrTaken(id, origin).status === "refused") return done("refused");
     const verdict = admitChunk({
       stale: this.#stale(e),
       recipientExists: this.#o.store.getAccount(name) !== undefined,
       policy: this.#chunkPolicy(name, e.from),
-      alreadyDelivered: this.#o.store.wasDelivered(id),
+      alreadyDelivered: delivered,
     });
     if (verdict !== "spool") {
       if (verdict.status === "stored") this.#returnPathMissed(origin);

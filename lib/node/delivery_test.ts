@@ -730,3 +730,44 @@ Deno.test("Delivery: while the spool's disk is slow, file chunks from another no
     assert.equal(d.spool.heldBytes(BOB) > 40 * 256 * 1024, true, "every chunk in the spool");
   });
 });
+
+Deno.test("Delivery: another origin's envelope under an id already taken is not answered 'stored' (a relay that saw the id cannot make the destination acknowledge what it never kept)", async () => {
+  await withDestination(async (d) => {
+    setUp(d.store);
+    // A relay on alice's path saw her envelope's id and sends its own request (proven, from its
+    // own node) under that id first.
+    const squat = message(50, "mallory@nm");
+    squat.e.kind = "request";
+    squat.bytes = encodeEnvelope(squat.e);
+    d.delivery.receiveLocal(squat.e, squat.bytes, toNodeId("nm"));
+    await until("the squat's answer", () => d.receipts.length === 1);
+    assert.equal(d.receipts[0].status, "stored");
+    // Alice's real message under that id.
+    const real = message(50);
+    d.delivery.receiveLocal(real.e, real.bytes, ORIGIN);
+    await until("alice's answer", () => d.receipts.length === 2);
+    const answer = d.receipts[1];
+    assert.equal(answer.to, "na");
+    const kept = d.store.inboxFor(BOB, 0, 10).filter((r) => r.id === answer.id).length;
+    assert.notEqual(
+      answer.status,
+      "stored",
+      `alice told 'stored'; rows under the id: ${kept} (mallory's)`,
+    );
+    // A copy from the same origin is still a copy.
+    d.delivery.receiveLocal(squat.e, squat.bytes, toNodeId("nm"));
+    await until("the squat copy's answer", () => d.receipts.length === 3);
+    assert.equal(d.receipts[2].status, "stored");
+    // A file chunk of alice's under that id: refused too, not "stored".
+    const body = encodeChunkBody({
+      fileId: new Uint8Array(16).fill(3),
+      index: 0,
+      fileBytes: 1024,
+      sealed: new Uint8Array(1024 + 16),
+    });
+    const chunk = { ...real.e, kind: "chunk", body } as Envelope;
+    d.delivery.receiveLocal(chunk, encodeEnvelope(chunk), ORIGIN);
+    await until("the chunk's answer", () => d.receipts.length === 4);
+    assert.notEqual(d.receipts[3].status, "stored", "alice's chunk told 'stored'");
+  });
+});

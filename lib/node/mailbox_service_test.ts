@@ -157,7 +157,11 @@ Deno.test("Mailbox: while the disk is slow, deposits waiting for their commit st
       for (const d of again) m.answers.delete(d.id);
       await m.send(again, () => peak = Math.max(peak, held()));
     }
-    assert.deepEqual(m.deposits.filter((d) => m.answers.get(d.id) !== "held"), [], "every one held");
+    assert.deepEqual(
+      m.deposits.filter((d) => m.answers.get(d.id) !== "held"),
+      [],
+      "every one held",
+    );
     assert.equal(
       m.store.heldUsage().byOrigin.get(SENDER),
       m.deposits.reduce((n, d) => n + d.size, 0),
