@@ -203,8 +203,15 @@ export class MailboxService implements Viewable {
       },
       () => {
         commit?.release(e.from, inner.length);
-        if (!added) this.#uncount(forNode, e.from, inner.length);
-        this.#o.network.answer(e.from, id, "held", viaPeer);
+        let status: ReceiptStatus = "held";
+        if (!added) {
+          this.#uncount(forNode, e.from, inner.length);
+          // Ids are no secret: another node's envelope held under this one (a relay that saw it
+          // deposited its own first) is not this sender's, whose envelope was not kept.
+          const holder = this.#o.store.heldOrigin(hex);
+          if (holder !== undefined && holder !== e.from) status = "refused";
+        }
+        this.#o.network.answer(e.from, id, status, viaPeer);
       },
       // Not answered: its sender tries again.
       () => {

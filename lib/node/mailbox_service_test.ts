@@ -8,6 +8,7 @@ import { SILENT_LOGGER } from "../log.ts";
 import {
   type DecodedEnvelope,
   decodeEnvelope,
+  decodeHeldEnvelope,
   encodeEnvelope,
   encodeHeldEnvelope,
   type Envelope,
@@ -104,6 +105,7 @@ async function slowDiskMailbox(o: { commitBytes: number; quotaBytes: number }) {
   });
   const sent = new Set<string>();
   return {
+    mailbox,
     store,
     answers,
     written,
@@ -190,6 +192,38 @@ Deno.test("Mailbox: deposits waiting for their commit count against the served n
       "the others refused (quota-full) or busy",
     );
     assert.ok(m.answers.size === m.deposits.length, "every deposit answered");
+  } finally {
+    await m.close();
+  }
+});
+
+Deno.test("Mailbox: another sender's deposit under an id already held is 'refused', not 'held' (a relay that saw the id and deposited first cannot make the mailbox take custody of what it never kept)", async () => {
+  const m = await slowDiskMailbox({ commitBytes: 16 * MIB, quotaBytes: 1024 * MIB });
+  try {
+    m.openGate();
+    const real = m.deposits[0];
+    const inner = decodeHeldEnvelope(real.e.body);
+    const squat = { ...decodeEnvelope(inner), from: toAddress("mallory@nm") } as Envelope;
+    const nm = toNodeId("nm");
+    m.mailbox.receiveCustody(
+      nodeEnvelope({
+        kind: "custody",
+        from: nm,
+        to: SELF,
+        body: encodeHeldEnvelope(encodeEnvelope(squat)),
+        nowMs: Date.now(),
+        lifetimeMs: 60_000,
+      }),
+      nm,
+    );
+    m.sent.add(real.id);
+    await m.answered();
+    assert.equal(m.answers.get(real.id), "held", "mallory's deposit held");
+    m.answers.clear();
+    await m.send([real]);
+    await m.answered();
+    assert.equal(m.answers.get(real.id), "refused", "alice's deposit under mallory's id");
+    assert.equal(m.store.heldUsage().byOrigin.get(SENDER) ?? 0, 0);
   } finally {
     await m.close();
   }
