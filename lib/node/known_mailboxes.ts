@@ -38,8 +38,11 @@ export class KnownMailboxes implements Viewable {
   constructor(options: KnownMailboxesOptions) {
     this.#o = options;
     this.#map = options.load();
-    // A smaller limit since the last run: the rows past it go now.
-    while (this.#map.size > options.limit && this.#makeRoom()) { /* one dropped each time */ }
+  }
+
+  /** Drops rows past the limit (lowered since the last run), once the router is there to ask. */
+  trim(): void {
+    while (this.#map.size > this.#o.limit && this.#makeRoom()) { /* one dropped each time */ }
   }
 
   /** The mailboxes `node` named last (none: empty). */

@@ -176,11 +176,18 @@ export async function startNode(options: StartNodeOptions): Promise<Node> {
         refusals: 0,
       }),
     });
-    // The mailboxes each node named last (bounded; made once the router is).
-    let knownMailboxes: KnownMailboxes | undefined;
+    // The mailboxes each node named last, kept across restarts and bounded (known_mailboxes.ts).
+    const knownMailboxes = new KnownMailboxes({
+      load: () => store.knownMailboxes(),
+      save: (node, mailboxes, nowMs) => store.setKnownMailboxes(node, mailboxes, nowMs),
+      // Asked only once the federation is made (trim() below, then announcements).
+      held: (node) => federation.router.keyOf(node) !== undefined,
+      clock,
+      limit: limits.routingOrigins,
+    });
     const federation: Federation = createFederation({
       onAnnouncement: (origin) =>
-        knownMailboxes?.heard(origin, federation.router.announcementOf(origin)?.mailboxes ?? []),
+        knownMailboxes.heard(origin, federation.router.announcementOf(origin)?.mailboxes ?? []),
       self: config.nodeId,
       key,
       privateKeyPkcs8: new Uint8Array(await crypto.subtle.exportKey("pkcs8", key.privateKey)),
@@ -213,13 +220,7 @@ export async function startNode(options: StartNodeOptions): Promise<Node> {
       alterForwarded: options.alterForwarded,
     });
     cleanups.push(() => federation.stop());
-    knownMailboxes = new KnownMailboxes({
-      load: () => store.knownMailboxes(),
-      save: (node, mailboxes, nowMs) => store.setKnownMailboxes(node, mailboxes, nowMs),
-      held: (node) => federation.router.keyOf(node) !== undefined,
-      clock,
-      limit: limits.routingOrigins,
-    });
+    knownMailboxes.trim();
     budgets.add(knownMailboxes);
     const bundles = new BundleService({
       self: config.nodeId,
@@ -261,7 +262,7 @@ export async function startNode(options: StartNodeOptions): Promise<Node> {
         hasRoute: (dest) => federation.router.nextHop(dest) !== undefined,
         signOwn: (unsigned) => federation.provenance.signBatch(unsigned),
         verify,
-        mailboxesOf: (dest) => knownMailboxes?.get(dest) ?? [],
+        mailboxesOf: (dest) => knownMailboxes.get(dest),
         disconnect: (peer, reason) => federation.links.disconnect(peer, reason),
       },
       spool,
