@@ -236,8 +236,11 @@ interface EarlyEntry extends Arrival {
   answered: boolean;
   /** The answers of copies that came before its write: "stored" with it. */
   copies: Array<(status: ReceiptStatus) => void>;
-  /** What its write did: kept only its id (acked first), its row, or nothing (a copy). */
-  wrote?: "id" | "row" | "copy" | "gone";
+  /**
+   * What its write did: kept only its id (acked first), its row, or nothing (a copy, or "taken":
+   * another origin's envelope was stored under its id meanwhile, #copyOrTaken).
+   */
+  wrote?: "id" | "row" | "copy" | "taken" | "gone";
   row?: InboxRecord;
   /** Answers "stored" once (the acknowledgement or the flush). */
   stored: () => void;
@@ -959,7 +962,11 @@ export class Delivery {
             ids.push({ id: x.id, keepUntilMs: this.#keepUntil(x.e, now), origin: x.origin });
           } else {
             x.row = this.#inboxAdd(x.e, x.bytes, x.origin, now);
-            x.wrote = x.row ? "row" : "copy";
+            x.wrote = x.row
+              ? "row"
+              : this.#copyOrTaken(x.id, x.origin).status === "refused"
+              ? "taken"
+              : "copy";
           }
         }
         // An id stored meanwhile by another way (its copy's row) holds that copy's budget already.
@@ -982,6 +989,10 @@ export class Delivery {
           if (x.wrote === "gone" || (x.wrote === "copy" && x.acked)) {
             b.inboxRelease(x.owner, kindOf(x.e), encodedLength(x.e));
             b.dedupRelease(x.origin);
+          }
+          if (x.wrote === "taken") {
+            x.answered = true;
+            for (const answer of [x.answer, ...x.copies]) answer("refused");
           }
           if (x.wrote === "row" && !x.acked) {
             this.#awaitingAck.set(x.id, { owner: x.owner, stored: x.stored });
@@ -1010,7 +1021,7 @@ export class Delivery {
             list.push(x.id);
           }
           // A copy found by the insert gave its budget back already.
-          if (inStore || (x.wrote === "copy" && !x.acked)) continue;
+          if (inStore || ((x.wrote === "copy" || x.wrote === "taken") && !x.acked)) continue;
           // Not kept: no receipt went unless the client had it; its origin sends it again.
           b.inboxRelease(x.owner, kindOf(x.e), encodedLength(x.e));
           b.dedupRelease(x.origin);

@@ -771,3 +771,22 @@ Deno.test("Delivery: another origin's envelope under an id already taken is not 
     assert.notEqual(d.receipts[3].status, "stored", "alice's chunk told 'stored'");
   });
 });
+
+Deno.test("Delivery: another origin's envelope stored under the id of a message pushed first, before that message's write, makes it 'refused', not 'stored'", async () => {
+  await withDestination(async (d) => {
+    setUp(d.store);
+    const pushed = takeEarly(d);
+    const real = message(53);
+    d.delivery.receiveLocal(real.e, real.bytes, ORIGIN);
+    await until("pushed first", () => pushed.length === 1);
+    // Before the deferred write of alice's message (EARLY_WAIT_MS), a relay's request under its id.
+    const squat = message(53, "mallory@nm");
+    squat.e.kind = "request";
+    squat.bytes = encodeEnvelope(squat.e);
+    d.delivery.receiveLocal(squat.e, squat.bytes, toNodeId("nm"));
+    await until("both answers", () => d.receipts.length === 2);
+    const toAlice = d.receipts.find((r) => r.to === ORIGIN);
+    assert.equal(d.receipts.find((r) => r.to === "nm")?.status, "stored");
+    assert.equal(toAlice?.status, "refused", "alice told 'stored' for a row never kept");
+  });
+});
