@@ -232,8 +232,9 @@ export class MailboxService implements Viewable {
   }
 
   #uncount(forNode: NodeId, sender: NodeId, bytes: number): void {
-    this.#byNode.set(forNode, Math.max(0, (this.#byNode.get(forNode) ?? 0) - bytes));
-    this.#bySender.set(sender, Math.max(0, (this.#bySender.get(sender) ?? 0) - bytes));
+    less(this.#byNode, forNode, bytes);
+    // Senders are any proven origins (fake ones a neighbour names included): none kept at zero.
+    less(this.#bySender, sender, bytes);
     this.#total = Math.max(0, this.#total - bytes);
   }
 
@@ -335,4 +336,11 @@ export class MailboxService implements Viewable {
       ...(refusals.lastRefusal ? { lastRefusal: refusals.lastRefusal } : {}),
     };
   }
+}
+
+/** Takes `bytes` off `key`'s count; a count at zero is deleted. */
+function less(counts: Map<NodeId, number>, key: NodeId, bytes: number): void {
+  const left = (counts.get(key) ?? 0) - bytes;
+  if (left > 0) counts.set(key, left);
+  else counts.delete(key);
 }

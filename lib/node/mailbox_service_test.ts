@@ -12,6 +12,7 @@ import {
   encodeEnvelope,
   encodeHeldEnvelope,
   type Envelope,
+  type NodeEnvelope,
   nodeEnvelope,
 } from "../protocol/mod.ts";
 import { openSqliteNodeStore } from "../store/mod.ts";
@@ -26,7 +27,9 @@ const SERVED = toNodeId("nd");
 const MIB = 1024 * 1024;
 
 /** A mailbox serving SERVED on a disk whose flushes wait for `openGate` (a slow disk). */
-async function slowDiskMailbox(o: { commitBytes: number; quotaBytes: number }) {
+async function slowDiskMailbox(
+  o: { commitBytes: number; quotaBytes: number; route?: boolean },
+) {
   const dir = join(new URL("../..", import.meta.url).pathname, ".tmp");
   await Deno.mkdir(dir, { recursive: true });
   const tmp = await Deno.makeTempDir({ dir, prefix: "mailbox-" });
@@ -49,6 +52,7 @@ async function slowDiskMailbox(o: { commitBytes: number; quotaBytes: number }) {
     commitBytesPerOrigin: o.commitBytes,
   }, store);
   const answers = new Map<string, string>();
+  const handedOver: NodeEnvelope[] = [];
   const mailbox = new MailboxService({
     self: SELF,
     store,
@@ -60,8 +64,8 @@ async function slowDiskMailbox(o: { commitBytes: number; quotaBytes: number }) {
         proven: true,
         verdict: {} as never,
       }),
-      hasRoute: () => false,
-      send: () => {},
+      hasRoute: () => o.route ?? false,
+      send: (e) => handedOver.push(e),
       answer: (_to, id, status) => answers.set(id.toHex(), status),
     },
     clock: SYSTEM_CLOCK,
@@ -106,6 +110,8 @@ async function slowDiskMailbox(o: { commitBytes: number; quotaBytes: number }) {
   const sent = new Set<string>();
   return {
     mailbox,
+    /** What the mailbox handed over to SERVED (with `route`). */
+    handedOver,
     store,
     answers,
     written,
@@ -224,6 +230,28 @@ Deno.test("Mailbox: another sender's deposit under an id already held is 'refuse
     await m.answered();
     assert.equal(m.answers.get(real.id), "refused", "alice's deposit under mallory's id");
     assert.equal(m.store.heldUsage().byOrigin.get(SENDER) ?? 0, 0);
+  } finally {
+    await m.close();
+  }
+});
+
+Deno.test("Mailbox: once what a sender deposited is handed over, nothing is kept about that sender or served node (no entry per sending node ever seen)", async () => {
+  const m = await slowDiskMailbox({ commitBytes: 16 * MIB, quotaBytes: 1024 * MIB, route: true });
+  try {
+    m.openGate();
+    await m.send(m.deposits.slice(0, 3));
+    await m.answered();
+    assert.equal(m.mailbox.view().keys, 1);
+    const deadline = Date.now() + 5_000;
+    while (m.handedOver.length < 3 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    m.mailbox.settle(m.handedOver.map((e) => ({ id: e.id, status: "stored" as const })), SERVED);
+    while (m.mailbox.view().used > 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.equal(m.mailbox.view().used, 0);
+    assert.equal(m.mailbox.view().keys, 0, "a zero entry kept for the served node");
   } finally {
     await m.close();
   }
