@@ -11,7 +11,10 @@
  */
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
 import { toNodeId, toUserName } from "../lib/ids.ts";
+import { STORE_FILE } from "../lib/node/node.ts";
 import { history, startChat } from "./_helpers/chat.ts";
 import { NodeProc, tempRoot, waitLink, waitUntil } from "./_helpers/node_proc.ts";
 import { Mallory } from "./_helpers/mallory.ts";
@@ -229,6 +232,73 @@ Deno.test({
       });
     } finally {
       mallory.stop();
+      await Promise.all(nodes.map((p) => p.stop()));
+    }
+  },
+});
+
+/** Rows of alice's `known_mailboxes` table (read beside the running node). */
+function knownMailboxRows(p: NodeProc): string[] {
+  const db = new DatabaseSync(join(p.dataDir, STORE_FILE), { readOnly: true });
+  try {
+    return (db.prepare("SELECT node_id FROM known_mailboxes").all() as Array<{ node_id: string }>)
+      .map((r) => r.node_id);
+  } finally {
+    db.close();
+  }
+}
+
+Deno.test({
+  name: "routing: the mailboxes other nodes name are kept for at most max_routing_origins nodes; " +
+    "fake origins pushed out by another neighbour make room, those the router holds keep theirs",
+  ...opts,
+  fn: async () => {
+    const root = await tempRoot("known-mailboxes");
+    const nodes: NodeProc[] = [];
+    const m1 = await Mallory.create("mallory");
+    const m2 = await Mallory.create("mallet");
+    try {
+      // 16 origins in all: a second neighbour's fakes push the first one's out.
+      const alice = await NodeProc.create({
+        id: "alice",
+        root,
+        open: true,
+        extra: "[Limits]\nmax_routing_origins = 16\nmax_provisional_origins = 16\n" +
+          "max_provisional_origins_per_peer = 16\n",
+      });
+      nodes.push(alice);
+      const fakes = (m: Mallory, prefix: string, count: number) =>
+        Promise.all(Array.from({ length: count }, (_, i) =>
+          m.frame({
+            origin: n(`${prefix}${String(i).padStart(3, "0")}`),
+            links: [m.peer.id],
+            mailboxes: [m.peer.id],
+          })));
+      const held = async (prefix: string) =>
+        (await routes(alice)).filter((r) => r.node.startsWith(prefix)).map((r) => r.node);
+      await m1.dial(alice);
+      await m2.dial(alice);
+      for (const bytes of await fakes(m1, "fake", 16)) m1.send("alice", bytes);
+      await waitUntil("alice is full", async () => (await held("fake")).length >= 14);
+      for (const bytes of await fakes(m2, "other", 8)) m2.send("alice", bytes);
+      await waitUntil(
+        "mallet's fakes push mallory's out (fair shares: 7 each)",
+        async () => (await held("other")).length === 7,
+      );
+      const kept = [...await held("fake"), ...await held("other")];
+      const rows = knownMailboxRows(alice);
+      // Before, every fake ever accepted kept its row: 21 for 16 origins (and one more per fake
+      // a neighbour names after each purge, without end).
+      assert.ok(rows.length <= 16, `${rows.length} rows for at most 16 origins`);
+      assert.deepEqual(kept.filter((node) => !rows.includes(node)), [], "held origins keep theirs");
+      const status = (await alice.admin("status")) as {
+        budgets: Record<string, { used: number; limit: number }>;
+      };
+      assert.equal(status.budgets.known_mailboxes.used, rows.length);
+      assert.equal(status.budgets.known_mailboxes.limit, 16);
+    } finally {
+      m1.stop();
+      m2.stop();
       await Promise.all(nodes.map((p) => p.stop()));
     }
   },

@@ -253,8 +253,11 @@ interface EarlyEntry extends Arrival {
   answered: boolean;
   /** The answers of copies that came before its write: "stored" with it. */
   copies: Array<(status: ReceiptStatus) => void>;
-  /** What its write did: kept only its id (acked first), its row, or nothing (a copy). */
-  wrote?: "id" | "row" | "copy" | "gone";
+  /**
+   * What its write did: kept only its id (acked first), its row, or nothing (a copy, or "taken":
+   * another origin's envelope was stored under its id meanwhile, #copyOrTaken).
+   */
+  wrote?: "id" | "row" | "copy" | "taken" | "gone";
   row?: InboxRecord;
   /** Answers "stored" once (the acknowledgement or the flush). */
   stored: () => void;
@@ -984,7 +987,11 @@ export class Delivery {
             ids.push({ id: x.id, keepUntilMs: this.#keepUntil(x.e, now), origin: x.origin });
           } else {
             x.row = this.#inboxAdd(x.e, x.bytes, x.origin, now);
-            x.wrote = x.row ? "row" : "copy";
+            x.wrote = x.row
+              ? "row"
+              : this.#copyOrTaken(x.id, x.origin).status === "refused"
+              ? "taken"
+              : "copy";
           }
         }
         // An id stored meanwhile by another way (its copy's row) holds that copy's budget already.
@@ -1007,6 +1014,10 @@ export class Delivery {
           if (x.wrote === "gone" || (x.wrote === "copy" && x.acked)) {
             b.inboxRelease(x.owner, kindOf(x.e), encodedLength(x.e));
             b.dedupRelease(x.origin);
+          }
+          if (x.wrote === "taken") {
+            x.answered = true;
+            for (const answer of [x.answer, ...x.copies]) answer("refused");
           }
           if (x.wrote === "row" && !x.acked) {
             this.#awaitingAck.set(x.id, { owner: x.owner, stored: x.stored });
@@ -1035,7 +1046,7 @@ export class Delivery {
             list.push(x.id);
           }
           // A copy found by the insert gave its budget back already.
-          if (inStore || (x.wrote === "copy" && !x.acked)) continue;
+          if (inStore || ((x.wrote === "copy" || x.wrote === "taken") && !x.acked)) continue;
           // Not kept: no receipt went unless the client had it; its origin sends it again.
           b.inboxRelease(x.owner, kindOf(x.e), encodedLength(x.e));
           b.dedupRelease(x.origin);
@@ -1112,9 +1123,11 @@ export class Delivery {
         verdict = this.#admitUserEnvelope(e, origin);
         if (verdict.store) {
           row = this.#inboxAdd(e, bytes, origin, this.#o.clock.nowMs());
-          // A copy of what was stored (the insert found it, its budget went back): answered as one.
-          if (!row) verdict = { store: false, status: "stored" };
-          return;
+          if (row) return;
+          // The insert found the id (its budget went back): a copy of what was stored is answered
+          // as one; another node's envelope under that id is refused (#copyOrTaken).
+          verdict = this.#copyOrTaken(id, origin);
+          if (verdict.status === "stored") return;
         }
         // Refused or busy: nothing to flush for it, answered once committed. A copy of what was
         // stored keeps its `then`: "stored" again only once the first copy is flushed too.
@@ -1173,7 +1186,12 @@ export class Delivery {
     const length = bytes.length + 64;
     for (const s of verdict.store) {
       const rowId = `${hex}.${s.name}`;
-      if (this.#o.store.wasDelivered(rowId)) continue;
+      if (this.#o.store.wasDelivered(rowId)) {
+        // Kept before: a copy, or another node's envelope under this id (#copyOrTaken).
+        const u = users?.find((x) => x.name === s.name);
+        if (u) u.status = this.#copyOrTaken(rowId, origin).status;
+        continue;
+      }
       const name = s.name as UserName;
       if (!this.#o.budgets.inboxTake(name, s.kind, length, origin, now)) {
         const u = users?.find((x) => x.name === s.name);
@@ -1387,6 +1405,7 @@ export class Delivery {
     };
     let pre = admit(kind, { ...base, ...OPEN_FACTS });
     if (!pre.store && this.#o.store.wasDelivered(id)) {
+      if (this.#o.store.deliveredFromOther(id, origin)) return this.#copyOrTaken(id, origin);
       base.alreadyDelivered = true;
       pre = admit(kind, { ...base, ...OPEN_FACTS });
     }
@@ -1400,11 +1419,32 @@ export class Delivery {
     const room = withinRate && b.inboxTake(name, kindOf(e), encodedLength(e), origin, now);
     const verdict = admit(kind, { ...base, withinRate, room });
     if (!verdict.store && this.#o.store.wasDelivered(id)) {
+      if (this.#o.store.deliveredFromOther(id, origin)) return this.#copyOrTaken(id, origin);
       // Over the rate or without room, but a copy of what was stored: the same answer again.
       this.#returnPathMissed(origin);
       return admit(kind, { ...base, alreadyDelivered: true, withinRate, room });
     }
     return this.#noted(verdict, e, origin);
+  }
+
+  /**
+   * An id the table knows, from `origin`: a copy of what was stored ("stored" again), or the id
+   * of another node's envelope ("refused": ids are no secret, and a relay that saw one could
+   * otherwise send its own envelope under it first and make this node answer "stored" for an
+   * envelope it never kept; the origin's user sees it failed instead of delivered).
+   */
+  #copyOrTaken(id: string, origin: NodeId): Admission {
+    if (!this.#o.store.deliveredFromOther(id, origin)) return { store: false, status: "stored" };
+    this.#o.throttled.write(
+      "warn",
+      `id-taken|${origin}`,
+      "envelope refused: its id is another node's",
+      {
+        origin,
+        id,
+      },
+    );
+    return { store: false, status: "refused" };
   }
 
   /**
@@ -1461,11 +1501,13 @@ export class Delivery {
       });
       return done("refused");
     }
+    const delivered = this.#o.store.wasDelivered(id);
+    if (delivered && this.#copyOrTaken(id, origin).status === "refused") return done("refused");
     const verdict = admitChunk({
       stale: this.#stale(e),
       recipientExists: this.#o.store.getAccount(name) !== undefined,
       policy: this.#chunkPolicy(name, e.from),
-      alreadyDelivered: this.#o.store.wasDelivered(id),
+      alreadyDelivered: delivered,
     });
     if (verdict !== "spool") {
       if (verdict.status === "stored") this.#returnPathMissed(origin);

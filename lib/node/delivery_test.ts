@@ -920,3 +920,63 @@ Deno.test("Delivery: a copy of a chunk pushed first is answered with it; a clien
     assert.ok(!d.spool.holds(BOB, a.id), "a never spooled");
   });
 });
+
+Deno.test("Delivery: another origin's envelope under an id already taken is not answered 'stored' (a relay that saw the id cannot make the destination acknowledge what it never kept)", async () => {
+  await withDestination(async (d) => {
+    setUp(d.store);
+    // A relay on alice's path saw her envelope's id and sends its own request (proven, from its
+    // own node) under that id first.
+    const squat = message(50, "mallory@nm");
+    squat.e.kind = "request";
+    squat.bytes = encodeEnvelope(squat.e);
+    d.delivery.receiveLocal(squat.e, squat.bytes, toNodeId("nm"));
+    await until("the squat's answer", () => d.receipts.length === 1);
+    assert.equal(d.receipts[0].status, "stored");
+    // Alice's real message under that id.
+    const real = message(50);
+    d.delivery.receiveLocal(real.e, real.bytes, ORIGIN);
+    await until("alice's answer", () => d.receipts.length === 2);
+    const answer = d.receipts[1];
+    assert.equal(answer.to, "na");
+    const kept = d.store.inboxFor(BOB, 0, 10).filter((r) => r.id === answer.id).length;
+    assert.notEqual(
+      answer.status,
+      "stored",
+      `alice told 'stored'; rows under the id: ${kept} (mallory's)`,
+    );
+    // A copy from the same origin is still a copy.
+    d.delivery.receiveLocal(squat.e, squat.bytes, toNodeId("nm"));
+    await until("the squat copy's answer", () => d.receipts.length === 3);
+    assert.equal(d.receipts[2].status, "stored");
+    // A file chunk of alice's under that id: refused too, not "stored".
+    const body = encodeChunkBody({
+      fileId: new Uint8Array(16).fill(3),
+      index: 0,
+      fileBytes: 1024,
+      sealed: new Uint8Array(1024 + 16),
+    });
+    const chunk = { ...real.e, kind: "chunk", body } as Envelope;
+    d.delivery.receiveLocal(chunk, encodeEnvelope(chunk), ORIGIN);
+    await until("the chunk's answer", () => d.receipts.length === 4);
+    assert.notEqual(d.receipts[3].status, "stored", "alice's chunk told 'stored'");
+  });
+});
+
+Deno.test("Delivery: another origin's envelope stored under the id of a message pushed first, before that message's write, makes it 'refused', not 'stored'", async () => {
+  await withDestination(async (d) => {
+    setUp(d.store);
+    const pushed = takeEarly(d);
+    const real = message(53);
+    d.delivery.receiveLocal(real.e, real.bytes, ORIGIN);
+    await until("pushed first", () => pushed.length === 1);
+    // Before the deferred write of alice's message (EARLY_WAIT_MS), a relay's request under its id.
+    const squat = message(53, "mallory@nm");
+    squat.e.kind = "request";
+    squat.bytes = encodeEnvelope(squat.e);
+    d.delivery.receiveLocal(squat.e, squat.bytes, toNodeId("nm"));
+    await until("both answers", () => d.receipts.length === 2);
+    const toAlice = d.receipts.find((r) => r.to === ORIGIN);
+    assert.equal(d.receipts.find((r) => r.to === "nm")?.status, "stored");
+    assert.equal(toAlice?.status, "refused", "alice told 'stored' for a row never kept");
+  });
+});

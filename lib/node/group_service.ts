@@ -242,7 +242,12 @@ export class GroupService {
   async judge(e: Envelope, origin: NodeId): Promise<GroupOutcome> {
     const id = envelopeIdHex(e.id);
     if (e.kind === "groupHub") return await this.#hub(e as GroupEnvelope, origin, id);
-    const before = this.#o.groups.decision(id) as GroupOutcome | undefined;
+    // Decisions are remembered per id and origin: fan-out ids are derived, so a relay can compute
+    // one and send its own envelope under it first; its refusal must not decide the home's.
+    // (A plain id: remembered before origins were, by an older version.)
+    const before = (this.#o.groups.decision(`${id}/${origin}`) ?? this.#o.groups.decision(id)) as
+      | GroupOutcome
+      | undefined;
     if (before) return before;
     if (e.kind === "group") return this.#delivery(e as GroupEnvelope);
     if (e.kind === "groupFanout") return this.#fanoutIn(e as NodeEnvelope, origin, id);
@@ -330,7 +335,7 @@ export class GroupService {
       }
       for (const s of states) this.#setState(s.owner, key, s.state, now);
       if (this.#o.groups.localUsersOf(key).length === 0) this.#o.groups.deleteMemberGroup(key);
-      this.#remember(id, result);
+      this.#remember(`${id}/${origin}`, result);
     });
     return result;
   }
@@ -417,7 +422,13 @@ export class GroupService {
     }
     const key = groupKey(s);
     const g0 = this.#o.groups.hubGroup(key);
-    if (g0?.lastEnvelope === id) return { status: "stored", store: [] };
+    // The last submission taken is remembered with its sender: another member that saw its id
+    // (ids are no secret) gets its own judged, not "stored" for a change the hub never took.
+    // (A plain id: written by an older version.)
+    const submitted = `${id}/${e.from}`;
+    if (g0?.lastEnvelope === submitted || g0?.lastEnvelope === id) {
+      return { status: "stored", store: [] };
+    }
     if (!this.#hubByOrigin.take(origin, now)) return { status: "busy", store: [], note: "rate" };
     if (s.op === "create" && splitAddress(e.from).node !== this.#o.self) {
       return refused("a group's home is its creator's node");
@@ -453,7 +464,7 @@ export class GroupService {
     const verdict = decideHub({
       self: this.#o.self,
       sender: e.from,
-      envelopeId: id,
+      envelopeId: submitted,
       nowMs: now,
       group: this.#o.groups.hubGroup(key),
       submission: s,
@@ -467,7 +478,7 @@ export class GroupService {
     });
     if (verdict.kind === "duplicate") return { status: "stored", store: [] };
     if (verdict.kind === "refuse") return refused(verdict.why);
-    const ids = verdict.fanout.map((t) => fanoutId(e.id, t.node, t.body.op));
+    const ids = verdict.fanout.map((t) => fanoutId(e.id, e.from, t.node, t.body.op));
     // Each envelope is built as it is staged: memory holds one at a time, not one per member node.
     const self = this.#o.self, lifetimeMs = this.#o.lifetimeMs;
     const rows = function* (): Generator<FanoutRow> {
@@ -787,12 +798,14 @@ function outcome(j: GroupJudgement, kind: "request" | "message"): GroupOutcome {
 }
 
 /**
- * Fan-out ids are derived, so a crash and a second hand-over cannot duplicate them. Synchronous:
- * between a hub's decision and its transaction no other submission may run.
+ * Fan-out ids are derived, so a crash and a second hand-over cannot duplicate them; the sender is
+ * in them, so two members' submissions under one id (a squat) never share a fan-out id.
+ * Synchronous: between a hub's decision and its transaction no other submission may run.
  */
-function fanoutId(submission: Uint8Array, node: string, op: string): Uint8Array {
+function fanoutId(submission: Uint8Array, sender: string, node: string, op: string): Uint8Array {
   const enc = new TextEncoder();
-  const h = createHash("sha256").update(FANOUT_LABEL).update(submission).update(enc.encode(node))
-    .update(new Uint8Array([0])).update(enc.encode(op));
+  const h = createHash("sha256").update(FANOUT_LABEL).update(submission).update(enc.encode(sender))
+    .update(new Uint8Array([0])).update(enc.encode(node)).update(new Uint8Array([0]))
+    .update(enc.encode(op));
   return new Uint8Array(h.digest()).slice(0, 16);
 }

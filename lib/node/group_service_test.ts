@@ -331,6 +331,31 @@ Deno.test("GroupService hub: past hub_submissions_per_origin_per_minute an origi
   groups.close();
 });
 
+Deno.test("GroupService hub: a member's submission under the id of another member's accepted one is judged on its own, and its fan-out gets ids of its own (a member that saw the id cannot make the hub answer 'stored' for a change it never took)", async () => {
+  const { clock, groups, outbox, service } = hubWith(3, {});
+  outbox.mode = "ok";
+  // m1 (whose node relays m0's traffic) saw the id of m0's proposal and submits its own first.
+  const real = submission(0, 1000, clock);
+  const squat = { ...submission(1, 1000, clock, "m1@node1"), id: real.id } as GroupEnvelope;
+  assert.equal((await service.judge(squat, "node1" as NodeId)).status, "stored");
+  await settle();
+  const before = outbox.taken.size;
+  const out = await service.judge(real, ORIGIN);
+  await settle();
+  const g = groups.hubGroup(`${GROUP_ID.toHex()}@${HOME}`)!;
+  assert.ok(
+    g.leaving.includes(SENDER),
+    `m0 told '${out.status}' (${out.note ?? ""}), its proposal not taken`,
+  );
+  assert.equal(outbox.taken.size - before, 3, "m0's fan-out: 3 new ids");
+  // A resend of m0's own is a copy.
+  assert.equal((await service.judge(real, ORIGIN)).status, "stored");
+  await settle();
+  assert.equal(outbox.taken.size - before, 3);
+  service.stop();
+  groups.close();
+});
+
 Deno.test("GroupService: a local user's key packages past key_packages_per_user are refused; the ones kept stay", async () => {
   const { clock, service, groups } = hubWith(0, { keyPackagesPerUser: 2 });
   const identity = await e2e.generateIdentity();
@@ -430,6 +455,47 @@ Deno.test("GroupService: an invitation that would pass groups_per_user is droppe
   assert.deepEqual(await kept(1, "alice"), ["alice"]);
   assert.deepEqual(await kept(2, "alice"), [], "over groups_per_user: not kept");
   assert.deepEqual(await kept(2, "bob"), ["bob"]);
+  service.stop();
+  groups.close();
+});
+
+Deno.test("GroupService member node: a fan-out from another node than the home under a real fan-out's id (derived, so a relay can compute it) does not decide the real one", async () => {
+  const { clock, groups, options, service: hub } = hubWith(1, {});
+  hub.stop();
+  const service = new GroupService({
+    ...options,
+    registry: new BudgetRegistry(SILENT_LOGGER, clock),
+    store: { getAccount: () => ({}), contactPolicy: () => null } as unknown as NodeStore,
+  });
+  const body = encodeHubFanout({
+    home: "elsewhere" as NodeId,
+    groupId: GROUP_ID,
+    epoch: 1,
+    members: ["a@elsewhere", "bob@hub"],
+    recipients: ["bob"],
+    actor: "a@elsewhere",
+    op: "declined",
+  });
+  const now = clock.nowMs();
+  const fanout = (from: string) =>
+    ({
+      id: new Uint8Array(16).fill(9),
+      kind: "groupFanout",
+      ttl: 16,
+      createdAtMs: now,
+      expiresAtMs: now + 3_600_000,
+      from,
+      to: HOME,
+      body,
+    }) as unknown as Envelope;
+  const fake = await service.judge(fanout("relay"), "relay" as NodeId);
+  assert.equal(fake.status, "refused");
+  const real = await service.judge(fanout("elsewhere"), "elsewhere" as NodeId);
+  assert.notEqual(
+    real.note,
+    fake.note,
+    `the home's fan-out answered with the relay's: ${real.note}`,
+  );
   service.stop();
   groups.close();
 });

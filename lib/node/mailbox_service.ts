@@ -187,6 +187,9 @@ export class MailboxService implements Viewable {
       return this.#o.network.answer(e.from, id, "busy", viaPeer);
     }
     const lifetime = Math.min(innerEnv.expiresAtMs - innerEnv.createdAtMs, this.#o.limits.keepMs);
+    // Counted against the quotas from admission on (deposits waiting for their commit included),
+    // given back when the row was not added (a resend) or the commit failed.
+    this.#count(forNode, e.from, inner.length);
     let added = false;
     this.#o.committer.write(
       () => {
@@ -200,11 +203,21 @@ export class MailboxService implements Viewable {
       },
       () => {
         commit?.release(e.from, inner.length);
-        if (added) this.#count(forNode, e.from, inner.length);
-        this.#o.network.answer(e.from, id, "held", viaPeer);
+        let status: ReceiptStatus = "held";
+        if (!added) {
+          this.#uncount(forNode, e.from, inner.length);
+          // Ids are no secret: another node's envelope held under this one (a relay that saw it
+          // deposited its own first) is not this sender's, whose envelope was not kept.
+          const holder = this.#o.store.heldOrigin(hex);
+          if (holder !== undefined && holder !== e.from) status = "refused";
+        }
+        this.#o.network.answer(e.from, id, status, viaPeer);
       },
       // Not answered: its sender tries again.
-      () => commit?.release(e.from, inner.length),
+      () => {
+        commit?.release(e.from, inner.length);
+        this.#uncount(forNode, e.from, inner.length);
+      },
     );
   }
 
@@ -219,8 +232,9 @@ export class MailboxService implements Viewable {
   }
 
   #uncount(forNode: NodeId, sender: NodeId, bytes: number): void {
-    this.#byNode.set(forNode, Math.max(0, (this.#byNode.get(forNode) ?? 0) - bytes));
-    this.#bySender.set(sender, Math.max(0, (this.#bySender.get(sender) ?? 0) - bytes));
+    less(this.#byNode, forNode, bytes);
+    // Senders are any proven origins (fake ones a neighbour names included): none kept at zero.
+    less(this.#bySender, sender, bytes);
     this.#total = Math.max(0, this.#total - bytes);
   }
 
@@ -322,4 +336,11 @@ export class MailboxService implements Viewable {
       ...(refusals.lastRefusal ? { lastRefusal: refusals.lastRefusal } : {}),
     };
   }
+}
+
+/** Takes `bytes` off `key`'s count; a count at zero is deleted. */
+function less(counts: Map<NodeId, number>, key: NodeId, bytes: number): void {
+  const left = (counts.get(key) ?? 0) - bytes;
+  if (left > 0) counts.set(key, left);
+  else counts.delete(key);
 }

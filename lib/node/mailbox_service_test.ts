@@ -8,9 +8,11 @@ import { SILENT_LOGGER } from "../log.ts";
 import {
   type DecodedEnvelope,
   decodeEnvelope,
+  decodeHeldEnvelope,
   encodeEnvelope,
   encodeHeldEnvelope,
   type Envelope,
+  type NodeEnvelope,
   nodeEnvelope,
 } from "../protocol/mod.ts";
 import { openSqliteNodeStore } from "../store/mod.ts";
@@ -24,14 +26,16 @@ const SENDER = toNodeId("na");
 const SERVED = toNodeId("nd");
 const MIB = 1024 * 1024;
 
-Deno.test("Mailbox: while the disk is slow, deposits waiting for their commit stay within their sender's share of commit_bytes ('busy' past it); once the disk is back every one is held once", async () => {
+/** A mailbox serving SERVED on a disk whose flushes wait for `openGate` (a slow disk). */
+async function slowDiskMailbox(
+  o: { commitBytes: number; quotaBytes: number; route?: boolean },
+) {
   const dir = join(new URL("../..", import.meta.url).pathname, ".tmp");
   await Deno.mkdir(dir, { recursive: true });
   const tmp = await Deno.makeTempDir({ dir, prefix: "mailbox-" });
   const opened = openSqliteNodeStore(join(tmp, "node.db"));
   let openGate = () => {};
   const gate = new Promise<void>((r) => openGate = r);
-  // The disk's flushes wait for the gate (a slow disk).
   const store = new Proxy(opened, {
     get: (t, k) => k === "sync" ? () => gate.then(() => t.sync()) : Reflect.get(t, k, t),
   });
@@ -45,22 +49,23 @@ Deno.test("Mailbox: while the disk is slow, deposits waiting for their commit st
   const registry = new BudgetRegistry(SILENT_LOGGER, SYSTEM_CLOCK);
   const budgets = new DeliveryBudgets(registry, {
     ...DEFAULT_LIMITS,
-    commitBytesPerOrigin: 8 * MIB,
+    commitBytesPerOrigin: o.commitBytes,
   }, store);
   const answers = new Map<string, string>();
+  const handedOver: NodeEnvelope[] = [];
   const mailbox = new MailboxService({
     self: SELF,
     store,
     committer,
     network: {
-      // Proven (the provenance checks are not what this test is about).
+      // Proven (the provenance checks are not what these tests are about).
       verify: (bytes) => ({
         decoded: { envelope: decodeEnvelope(bytes) } as unknown as DecodedEnvelope,
         proven: true,
         verdict: {} as never,
       }),
-      hasRoute: () => false,
-      send: () => {},
+      hasRoute: () => o.route ?? false,
+      send: (e) => handedOver.push(e),
       answer: (_to, id, status) => answers.set(id.toHex(), status),
     },
     clock: SYSTEM_CLOCK,
@@ -68,7 +73,7 @@ Deno.test("Mailbox: while the disk is slow, deposits waiting for their commit st
     limits: {
       perSenderBytes: 1024 * MIB,
       totalBytes: 1024 * MIB,
-      defaultQuotaBytes: 1024 * MIB,
+      defaultQuotaBytes: o.quotaBytes,
       keepMs: 60_000,
     },
     refusals: registry.budget("mailbox_refusals", { perKey: 0 }),
@@ -77,69 +82,177 @@ Deno.test("Mailbox: while the disk is slow, deposits waiting for their commit st
       release: (s, n) => budgets.commitRelease(s, n),
     },
   });
-  try {
-    mailbox.serve(SERVED);
-    const now = Date.now();
-    const deposits = Array.from({ length: 60 }, (_, i) => {
-      const inner = {
-        id: new Uint8Array(16),
-        kind: "message",
-        ttl: 32,
-        createdAtMs: now,
-        expiresAtMs: now + 60_000,
-        from: toAddress("alice@na"),
-        to: toAddress("bob@nd"),
-        body: new Uint8Array(400 * 1024).fill(i),
-      } as Envelope;
-      new DataView(inner.id.buffer).setUint32(0, 1_000 + i);
-      const bytes = encodeEnvelope(inner);
-      const e = nodeEnvelope({
-        kind: "custody",
-        from: SENDER,
-        to: SELF,
-        body: encodeHeldEnvelope(bytes),
-        nowMs: now,
-        lifetimeMs: 60_000,
-      });
-      return { e, id: inner.id.toHex(), size: bytes.length };
+  mailbox.serve(SERVED);
+  const now = Date.now();
+  const deposits = Array.from({ length: 60 }, (_, i) => {
+    const inner = {
+      id: new Uint8Array(16),
+      kind: "message",
+      ttl: 32,
+      createdAtMs: now,
+      expiresAtMs: now + 60_000,
+      from: toAddress("alice@na"),
+      to: toAddress("bob@nd"),
+      body: new Uint8Array(400 * 1024).fill(i),
+    } as Envelope;
+    new DataView(inner.id.buffer).setUint32(0, 1_000 + i);
+    const bytes = encodeEnvelope(inner);
+    const e = nodeEnvelope({
+      kind: "custody",
+      from: SENDER,
+      to: SELF,
+      body: encodeHeldEnvelope(bytes),
+      nowMs: now,
+      lifetimeMs: 60_000,
     });
-    const sent = new Set<string>();
-    const held = () => {
-      let n = 0;
-      for (const d of deposits) {
-        if (sent.has(d.id) && !answers.has(d.id) && !written.has(d.id)) n += d.size;
-      }
-      return n;
-    };
-    let peak = 0;
-    const send = async (ds: typeof deposits) => {
+    return { e, id: inner.id.toHex(), size: bytes.length };
+  });
+  const sent = new Set<string>();
+  return {
+    mailbox,
+    /** What the mailbox handed over to SERVED (with `route`). */
+    handedOver,
+    store,
+    answers,
+    written,
+    deposits,
+    sent,
+    openGate,
+    /** Hands `ds` over one by one (a turn of the event loop between them); `each` after each. */
+    async send(ds: typeof deposits, each = () => {}) {
       for (const d of ds) {
         sent.add(d.id);
         mailbox.receiveCustody(d.e, SENDER);
         await new Promise((r) => setImmediate(r));
-        peak = Math.max(peak, held());
+        each();
       }
-    };
-    await send(deposits);
-    assert.ok(peak <= 8 * MIB, `${(peak / MIB).toFixed(1)} MiB held`);
-    // The disk is back: the sender sends again what was "busy" (bounded rounds).
-    openGate();
-    for (let round = 0; round < 50; round++) {
+    },
+    /** Waits (bounded) until every deposit sent has its answer. */
+    async answered() {
       const deadline = Date.now() + 5_000;
       while (answers.size < sent.size && Date.now() < deadline) {
         await new Promise((r) => setTimeout(r, 1));
       }
-      const again = deposits.filter((d) => answers.get(d.id) === "busy");
+    },
+    async close() {
+      mailbox.stop();
+      committer.close();
+      store.close();
+      await Deno.remove(tmp, { recursive: true });
+    },
+  };
+}
+
+Deno.test("Mailbox: while the disk is slow, deposits waiting for their commit stay within their sender's share of commit_bytes ('busy' past it); once the disk is back every one is held once", async () => {
+  const m = await slowDiskMailbox({ commitBytes: 8 * MIB, quotaBytes: 1024 * MIB });
+  try {
+    const held = () => {
+      let n = 0;
+      for (const d of m.deposits) {
+        if (m.sent.has(d.id) && !m.answers.has(d.id) && !m.written.has(d.id)) n += d.size;
+      }
+      return n;
+    };
+    let peak = 0;
+    await m.send(m.deposits, () => peak = Math.max(peak, held()));
+    assert.ok(peak <= 8 * MIB, `${(peak / MIB).toFixed(1)} MiB held`);
+    // The disk is back: the sender sends again what was "busy" (bounded rounds).
+    m.openGate();
+    for (let round = 0; round < 50; round++) {
+      await m.answered();
+      const again = m.deposits.filter((d) => m.answers.get(d.id) === "busy");
       if (again.length === 0) break;
-      for (const d of again) answers.delete(d.id);
-      await send(again);
+      for (const d of again) m.answers.delete(d.id);
+      await m.send(again, () => peak = Math.max(peak, held()));
     }
-    assert.deepEqual(deposits.filter((d) => answers.get(d.id) !== "held"), [], "every one held");
-    assert.equal(store.heldUsage().byOrigin.get(SENDER), deposits.reduce((n, d) => n + d.size, 0));
+    assert.deepEqual(
+      m.deposits.filter((d) => m.answers.get(d.id) !== "held"),
+      [],
+      "every one held",
+    );
+    assert.equal(
+      m.store.heldUsage().byOrigin.get(SENDER),
+      m.deposits.reduce((n, d) => n + d.size, 0),
+    );
   } finally {
-    mailbox.stop();
-    committer.close();
-    store.close();
-    await Deno.remove(tmp, { recursive: true });
+    await m.close();
+  }
+});
+
+Deno.test("Mailbox: deposits waiting for their commit count against the served node's quota (a slow disk does not let a sender past it)", async () => {
+  const quota = 2 * MIB;
+  const m = await slowDiskMailbox({ commitBytes: 16 * MIB, quotaBytes: quota });
+  try {
+    // 60 deposits of 400 KiB while no commit is flushed (24 MiB; the quota is 2 MiB).
+    await m.send(m.deposits);
+    m.openGate();
+    await m.answered();
+    const heldBytes = m.store.heldUsage().byNode.get(SERVED) ?? 0;
+    assert.ok(heldBytes <= quota, `${(heldBytes / MIB).toFixed(1)} MiB held for a 2 MiB quota`);
+    const held = m.deposits.filter((d) => m.answers.get(d.id) === "held").length;
+    assert.ok(held > 0, "some held");
+    assert.equal(
+      m.deposits.filter((d) => m.answers.get(d.id) === "quota-full").length +
+        m.deposits.filter((d) => m.answers.get(d.id) === "busy").length,
+      m.deposits.length - held,
+      "the others refused (quota-full) or busy",
+    );
+    assert.ok(m.answers.size === m.deposits.length, "every deposit answered");
+  } finally {
+    await m.close();
+  }
+});
+
+Deno.test("Mailbox: another sender's deposit under an id already held is 'refused', not 'held' (a relay that saw the id and deposited first cannot make the mailbox take custody of what it never kept)", async () => {
+  const m = await slowDiskMailbox({ commitBytes: 16 * MIB, quotaBytes: 1024 * MIB });
+  try {
+    m.openGate();
+    const real = m.deposits[0];
+    const inner = decodeHeldEnvelope(real.e.body);
+    const squat = { ...decodeEnvelope(inner), from: toAddress("mallory@nm") } as Envelope;
+    const nm = toNodeId("nm");
+    m.mailbox.receiveCustody(
+      nodeEnvelope({
+        kind: "custody",
+        from: nm,
+        to: SELF,
+        body: encodeHeldEnvelope(encodeEnvelope(squat)),
+        nowMs: Date.now(),
+        lifetimeMs: 60_000,
+      }),
+      nm,
+    );
+    m.sent.add(real.id);
+    await m.answered();
+    assert.equal(m.answers.get(real.id), "held", "mallory's deposit held");
+    m.answers.clear();
+    await m.send([real]);
+    await m.answered();
+    assert.equal(m.answers.get(real.id), "refused", "alice's deposit under mallory's id");
+    assert.equal(m.store.heldUsage().byOrigin.get(SENDER) ?? 0, 0);
+  } finally {
+    await m.close();
+  }
+});
+
+Deno.test("Mailbox: once what a sender deposited is handed over, nothing is kept about that sender or served node (no entry per sending node ever seen)", async () => {
+  const m = await slowDiskMailbox({ commitBytes: 16 * MIB, quotaBytes: 1024 * MIB, route: true });
+  try {
+    m.openGate();
+    await m.send(m.deposits.slice(0, 3));
+    await m.answered();
+    assert.equal(m.mailbox.view().keys, 1);
+    const deadline = Date.now() + 5_000;
+    while (m.handedOver.length < 3 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    m.mailbox.settle(m.handedOver.map((e) => ({ id: e.id, status: "stored" as const })), SERVED);
+    while (m.mailbox.view().used > 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.equal(m.mailbox.view().used, 0);
+    assert.equal(m.mailbox.view().keys, 0, "a zero entry kept for the served node");
+  } finally {
+    await m.close();
   }
 });

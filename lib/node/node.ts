@@ -44,6 +44,7 @@ import { FileSpool } from "./file_spool.ts";
 import { GroupService } from "./group_service.ts";
 import { GroupStore } from "./group_store.ts";
 import { adminHandlers } from "./admin_handlers.ts";
+import { KnownMailboxes } from "./known_mailboxes.ts";
 
 /** Store file inside the data directory. */
 export const STORE_FILE = "node.db";
@@ -175,16 +176,18 @@ export async function startNode(options: StartNodeOptions): Promise<Node> {
         refusals: 0,
       }),
     });
-    // The mailboxes each node named last, kept across restarts (a node away for hours has no
-    // live announcement, which is exactly when its mailboxes matter).
-    const knownMailboxes = store.knownMailboxes();
+    // The mailboxes each node named last, kept across restarts and bounded (known_mailboxes.ts).
+    const knownMailboxes = new KnownMailboxes({
+      load: () => store.knownMailboxes(),
+      save: (node, mailboxes, nowMs) => store.setKnownMailboxes(node, mailboxes, nowMs),
+      // Asked only once the federation is made (trim() below, then announcements).
+      held: (node) => federation.router.keyOf(node) !== undefined,
+      clock,
+      limit: limits.routingOrigins,
+    });
     const federation: Federation = createFederation({
-      onAnnouncement: (origin) => {
-        const named = [...(federation.router.announcementOf(origin)?.mailboxes ?? [])];
-        if (named.join() === (knownMailboxes.get(origin) ?? []).join()) return;
-        knownMailboxes.set(origin, named);
-        store.setKnownMailboxes(origin, named, clock.nowMs());
-      },
+      onAnnouncement: (origin) =>
+        knownMailboxes.heard(origin, federation.router.announcementOf(origin)?.mailboxes ?? []),
       self: config.nodeId,
       key,
       privateKeyPkcs8: new Uint8Array(await crypto.subtle.exportKey("pkcs8", key.privateKey)),
@@ -217,6 +220,8 @@ export async function startNode(options: StartNodeOptions): Promise<Node> {
       alterForwarded: options.alterForwarded,
     });
     cleanups.push(() => federation.stop());
+    knownMailboxes.trim();
+    budgets.add(knownMailboxes);
     const bundles = new BundleService({
       self: config.nodeId,
       store,
@@ -257,7 +262,7 @@ export async function startNode(options: StartNodeOptions): Promise<Node> {
         hasRoute: (dest) => federation.router.nextHop(dest) !== undefined,
         signOwn: (unsigned) => federation.provenance.signBatch(unsigned),
         verify,
-        mailboxesOf: (dest) => knownMailboxes.get(dest) ?? [],
+        mailboxesOf: (dest) => knownMailboxes.get(dest),
         disconnect: (peer, reason) => federation.links.disconnect(peer, reason),
       },
       spool,

@@ -55,6 +55,8 @@ export interface MailboxStore {
   heldDelete(ids: string[]): Array<{ forNode: NodeId; origin: NodeId; bytes: number }>;
   /** Bytes held per served node and per origin (for budgets at start). */
   heldUsage(): { byNode: Map<NodeId, number>; byOrigin: Map<NodeId, number> };
+  /** The origin of the envelope held under `id`, if one is. */
+  heldOrigin(id: string): NodeId | undefined;
   /** Served nodes that have something held. */
   heldNodes(): NodeId[];
   /** Up to `limit` held envelopes past their keep-until. */

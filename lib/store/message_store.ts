@@ -120,6 +120,12 @@ export interface MessageStore {
   /** Whether envelope `id` from node `origin` was delivered here (a receipt query's answer). */
   wasDeliveredFrom(id: string, origin: NodeId): boolean;
   /**
+   * Whether `id` was delivered here from a node other than `origin` (ids are no secret: a relay
+   * that saw one can send its own envelope under it first). Ids kept before origins were
+   * recorded count as `origin`'s.
+   */
+  deliveredFromOther(id: string, origin: NodeId): boolean;
+  /**
    * Remembers ids as delivered without an inbox row (file chunks, kept on
    * disk); returns the ids that were new.
    */

@@ -93,6 +93,7 @@ export function mailboxStatements(db: DatabaseSync): MailboxStore {
     heldByOrigin: db.prepare(
       "SELECT origin AS k, sum(length(bytes)) AS b FROM mailbox_held GROUP BY origin",
     ),
+    heldOrigin: db.prepare("SELECT origin FROM mailbox_held WHERE id = ?"),
     heldNodes: db.prepare("SELECT DISTINCT for_node FROM mailbox_held"),
     heldExpired: db.prepare(
       "SELECT * FROM mailbox_held WHERE keep_until_ms <= ? ORDER BY keep_until_ms LIMIT ?",
@@ -156,6 +157,7 @@ export function mailboxStatements(db: DatabaseSync): MailboxStore {
       byNode: sums(q.heldByNode.all() as Row[]),
       byOrigin: sums(q.heldByOrigin.all() as Row[]),
     }),
+    heldOrigin: (id) => (q.heldOrigin.get(id) as Row | undefined)?.origin as NodeId | undefined,
     heldNodes: () => (q.heldNodes.all() as Row[]).map((r) => r.for_node as NodeId),
     heldExpired: (nowMs, limit) => (q.heldExpired.all(nowMs, limit) as Row[]).map(toHeld),
     custodyAdd: (rows) => {

@@ -113,6 +113,9 @@ export function messageStatements(db: DatabaseSync, wal?: WalSync): MessageStore
     ),
     delivered: db.prepare("SELECT 1 AS x FROM delivered WHERE id = ?"),
     deliveredFrom: db.prepare("SELECT 1 AS x FROM delivered WHERE id = ? AND origin = ?"),
+    deliveredFromOther: db.prepare(
+      "SELECT 1 AS x FROM delivered WHERE id = ? AND origin IS NOT NULL AND origin != ?",
+    ),
     markDelivered: db.prepare(
       "INSERT OR IGNORE INTO delivered (id, keep_until_ms, origin) VALUES (?, ?, ?)",
     ),
@@ -287,6 +290,7 @@ export function messageStatements(db: DatabaseSync, wal?: WalSync): MessageStore
       return found;
     },
     wasDeliveredFrom: (id, origin) => q.deliveredFrom.get(id, origin) !== undefined,
+    deliveredFromOther: (id, origin) => q.deliveredFromOther.get(id, origin) !== undefined,
     markDelivered: (rows) =>
       store.transaction(() => {
         const added = new Set<string>();

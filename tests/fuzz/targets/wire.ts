@@ -18,6 +18,11 @@ import {
 } from "../../../lib/federation/probe_hop.ts";
 import { toNodeId } from "../../../lib/ids.ts";
 import { decodeReceipt, encodeReceipt, type ReceiptEntries } from "../../../lib/node/receipt.ts";
+import {
+  decodeReceiptEntries,
+  encodeReceiptEntries,
+  type ReceiptEntry,
+} from "../../../lib/node/group_receipt.ts";
 import * as protocol from "../../../lib/protocol/mod.ts";
 import {
   decodeInner,
@@ -361,6 +366,123 @@ export const WIRE_TARGETS: FuzzTarget[] = [
     allowed: rejects(CodecError),
     seeds: () => INNERS.map(encodeInner),
   },
+  {
+    name: "receipt-entries",
+    owner: "fuzz",
+    errors: "CodecError",
+    decode: decodeReceiptEntries,
+    allowed: rejects(CodecError),
+    seeds: () =>
+      ([
+        [{ id: fill(16, 1), status: "stored", users: [{ name: "bob", status: "stored" }] }],
+        [
+          { id: fill(16, 2), status: "busy", users: [] },
+          { id: fill(16, 3), status: "refused" },
+        ],
+      ] as ReceiptEntry[][]).map(encodeReceiptEntries),
+    // Each short entry or name becomes an object or a string of its own (20,000 cases: ×7.5).
+    allocation: { perByte: 16, fixed: 64 * 1024 },
+  },
+  {
+    name: "group-delivery",
+    owner: "fuzz",
+    errors: "CodecError",
+    decode: protocol.decodeGroupDelivery,
+    allowed: rejects(CodecError),
+    seeds: () => [
+      protocol.encodeGroupDelivery({
+        home: "nodeh",
+        groupId: fill(16, 1),
+        names: ["bob", "carol"],
+        message: fill(200, 2),
+      }),
+    ],
+  },
+  {
+    name: "hub-submission",
+    owner: "fuzz",
+    errors: "CodecError",
+    decode: protocol.decodeHubSubmission,
+    allowed: rejects(CodecError),
+    seeds: () =>
+      ([
+        { home: "nodeh", groupId: fill(16, 1), epoch: 0, op: "create", hubInfo: fill(90, 3) },
+        {
+          home: "nodeh",
+          groupId: fill(16, 1),
+          epoch: 4,
+          op: "commit",
+          commit: fill(120, 4),
+          hubInfo: fill(90, 3),
+          welcome: fill(60, 5),
+          invitations: [{ invitee: "dave@noded", invitation: fill(40, 6) }],
+        },
+        { home: "nodeh", groupId: fill(16, 1), epoch: 4, op: "proposal", proposal: fill(50, 7) },
+        { home: "nodeh", groupId: fill(16, 1), epoch: 4, op: "decline" },
+      ] as protocol.HubSubmission[]).map(protocol.encodeHubSubmission),
+  },
+  {
+    name: "hub-fanout",
+    owner: "fuzz",
+    errors: "CodecError",
+    decode: protocol.decodeHubFanout,
+    allowed: rejects(CodecError),
+    seeds: () =>
+      ([
+        {
+          home: "nodeh",
+          groupId: fill(16, 1),
+          epoch: 4,
+          members: ["alice@nodeh", "bob@nodeb"],
+          recipients: ["bob"],
+          actor: "alice@nodeh",
+          op: "commit",
+          commit: fill(120, 4),
+        },
+        {
+          home: "nodeh",
+          groupId: fill(16, 1),
+          epoch: 5,
+          members: ["alice@nodeh"],
+          recipients: ["dave"],
+          actor: "alice@nodeh",
+          op: "invite",
+          welcome: fill(60, 5),
+          invitations: [{ invitee: "dave", invitation: fill(40, 6) }],
+        },
+        {
+          home: "nodeh",
+          groupId: fill(16, 1),
+          epoch: 5,
+          members: ["alice@nodeh"],
+          recipients: ["alice"],
+          actor: "dave@noded",
+          op: "declined",
+        },
+      ] as protocol.HubFanout[]).map(protocol.encodeHubFanout),
+    // Each short entry or name becomes an object or a string of its own (20,000 cases: ×7.5).
+    allocation: { perByte: 16, fixed: 64 * 1024 },
+  },
+  ...([
+    ["key-package-request", protocol.decodeKeyPackageRequest, [
+      protocol.encodeKeyPackageRequest("bob"),
+    ]],
+    ["key-package-reply", protocol.decodeKeyPackageReply, [
+      protocol.encodeKeyPackageReply({ status: "ok", keyPackage: fill(300, 8) }),
+      protocol.encodeKeyPackageReply({ status: "none" }),
+    ]],
+    ["key-package-list", (b: Uint8Array) => protocol.decodeKeyPackageList(b), [
+      protocol.encodeKeyPackageList([fill(300, 8), fill(200, 9)]),
+      protocol.encodeKeyPackageList([]),
+    ]],
+  ] as const).map(([name, decode, seeds]): FuzzTarget => ({
+    name,
+    owner: "fuzz",
+    errors: "CodecError",
+    decode,
+    allowed: rejects(CodecError),
+    seeds: () => [...seeds],
+  })),
   {
     name: "group-inner",
     owner: "client",
