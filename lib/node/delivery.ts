@@ -1435,6 +1435,11 @@ export class Delivery {
    */
   #copyOrTaken(id: string, origin: NodeId): Admission {
     if (!this.#o.store.deliveredFromOther(id, origin)) return { store: false, status: "stored" };
+    return this.#taken(id, origin);
+  }
+
+  /** Refuses `origin`'s envelope under `id`, which another node's holds here (#copyOrTaken). */
+  #taken(id: string, origin: NodeId): Admission {
     this.#o.throttled.write(
       "warn",
       `id-taken|${origin}`,
@@ -1486,6 +1491,8 @@ export class Delivery {
     const id = envelopeIdHex(e.id);
     const first = this.#chunksFirst.get(id);
     if (first) {
+      // Another node's chunk under the id of one pushed first and held is not a copy of it.
+      if (first.origin !== origin) return done(this.#taken(id, origin).status);
       // A copy of one pushed first and held: answered with it.
       if (first.owner === name) first.answers.push(done);
       return;
@@ -1523,7 +1530,8 @@ export class Delivery {
     if (chunk.fileBytes > this.#o.spool.maxFileBytes) return done("too-large");
     const now = this.#o.clock.nowMs();
     if (this.#pushChunkFirst(e, bytes, origin, header, done, now)) return;
-    const spooled = this.#o.spool.admit(name, header);
+    const spooled = this.#o.spool.admit(name, header, origin);
+    if (spooled === "taken") return done(this.#taken(id, origin).status);
     if (spooled === "duplicate") {
       // Held and durable: answered again (the first answer may have been lost, or came before a
       // restart); still being written: its first copy answers once it is durable.
@@ -1622,13 +1630,14 @@ export class Delivery {
    */
   #spoolDueChunks(now: number): void {
     for (const c of this.#chunksFirst.due(now)) {
-      const verdict = this.#o.spool.admit(c.owner, { ...c, bytes: c.bytes.length });
+      const verdict = this.#o.spool.admit(c.owner, { ...c, bytes: c.bytes.length }, c.origin);
       if (verdict !== "ok") {
         // Not "duplicate": a copy that came meanwhile joined this one's answers.
         c.release();
         if (c.held > 0) this.#o.budgets.commitRelease(c.origin, c.held);
         this.#o.budgets.dedupRelease(c.origin);
-        for (const answer of c.answers) answer(verdict === "duplicate" ? "busy" : verdict);
+        const status = verdict === "duplicate" ? "busy" : verdict === "taken" ? "refused" : verdict;
+        for (const answer of c.answers) answer(status);
         continue;
       }
       // Copied by the spool before write() returns.

@@ -980,3 +980,40 @@ Deno.test("Delivery: another origin's envelope stored under the id of a message 
     assert.equal(toAlice?.status, "refused", "alice told 'stored' for a row never kept");
   });
 });
+
+Deno.test("Delivery: another node's chunk under the id of one spooled or pushed first, before the id reaches the de-duplication table, is 'refused', not answered with it", async () => {
+  // carol@nm is a contact of bob's whose node relays alice's chunks: it saw their ids.
+  const carol = (c: ReturnType<typeof fileChunk>) => {
+    const e = { ...c.e, from: "carol@nm" } as Envelope;
+    return { e, bytes: encodeEnvelope(e) };
+  };
+  const NM = toNodeId("nm");
+  for (const way of ["spool", "pushed first"]) {
+    await withDestination(async (d) => {
+      setUp(d.store);
+      d.store.setContactPolicy(BOB, "carol@nm", "allow");
+      if (way === "pushed first") takeChunksFirst(d);
+      const real = fileChunk(3);
+      d.delivery.receiveLocal(real.e, real.bytes, ORIGIN);
+      if (way === "spool") {
+        await until("alice's chunk durable", () => d.spool.isDurable(BOB, real.id));
+      }
+      assert.equal(d.store.wasDelivered(real.id), false, `${way}: the id is not in the table yet`);
+      const squat = carol(real);
+      d.delivery.receiveLocal(squat.e, squat.bytes, NM);
+      await until(`${way}: carol's answer`, () => d.receipts.some((r) => r.to === "nm"));
+      assert.equal(d.receipts.find((r) => r.to === "nm")?.status, "refused", way);
+      // Alice's own copy is still a copy of hers.
+      if (way === "pushed first") d.delivery.chunksTaken(BOB, [real.id]);
+      d.delivery.receiveLocal(real.e, real.bytes, ORIGIN);
+      await until(
+        `${way}: alice's answers`,
+        () => d.receipts.filter((r) => r.to === ORIGIN).length === 2,
+      );
+      assert.deepEqual(d.receipts.filter((r) => r.to === ORIGIN).map((r) => r.status), [
+        "stored",
+        "stored",
+      ]);
+    });
+  }
+});

@@ -42,7 +42,8 @@ import type { UserName } from "../ids.ts";
 import type { Logger } from "../log.ts";
 
 /** What the spool says about a chunk before it is written. */
-export type SpoolVerdict = "ok" | "duplicate" | "too-large" | "quota-full";
+/** "taken": the spool holds a chunk under that id from another origin node. */
+export type SpoolVerdict = "ok" | "duplicate" | "taken" | "too-large" | "quota-full";
 
 /** Options of {@linkcode FileSpool}. */
 export interface FileSpoolOptions {
@@ -123,6 +124,11 @@ interface Rec {
 
 interface Held {
   id: string;
+  /**
+   * The proven origin node it came from; absent for a chunk read back after a
+   * restart (the de-duplication table, which keeps origins, answers for those).
+   */
+  origin?: string;
   /** Its segment; null for a file of the earlier layout. */
   seg: Segment | null;
   /** The whole file (earlier layout). */
@@ -309,8 +315,14 @@ export class FileSpool {
   admit(
     user: UserName,
     chunk: { id: string; fileId: string; index: number; fileBytes: number; bytes: number },
+    origin?: string,
   ): SpoolVerdict {
-    if (this.#users.get(user)?.has(chunk.id)) return "duplicate";
+    const held = this.#users.get(user)?.get(chunk.id);
+    if (held) {
+      // Ids are no secret: another node's chunk under this id is not a copy of it.
+      const other = held.origin !== undefined && origin !== undefined && held.origin !== origin;
+      return other ? "taken" : "duplicate";
+    }
     if (chunk.fileBytes > this.#o.maxFileBytes) return "too-large";
     const charge = RECORD_HEADER_BYTES + chunk.bytes;
     if (this.heldBytes(user) + charge > this.#o.quotaBytes) return "quota-full";
@@ -331,6 +343,7 @@ export class FileSpool {
       queued: false,
       written: false,
       atMs: Date.now(),
+      origin,
     });
     return "ok";
   }
