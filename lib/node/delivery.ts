@@ -589,7 +589,8 @@ export class Delivery {
     if (waiting && waiting.owner === owner) return this.#fast.join(waiting);
     if (!this.#o.budgets.outboxTake(owner, bytes.length, now)) {
       throw new DeliveryError(
-        "Cannot send: your outbox is full (too many messages waiting for their recipients); " +
+        "Cannot send: your outbox is full (the messages waiting for their recipients reach its " +
+          "count or size limit); " +
           "try again when some are delivered",
       );
     }
