@@ -131,6 +131,65 @@ function writeFrameHead(
 /** Payloads from this size on are reassembled into a reused buffer after `lendLarge()`. */
 export const LEND_MIN_BYTES = 64 * 1024;
 
+/** Bytes kept free before a lent payload: room for the longest frame head (64-bit length, mask). */
+const HEAD_ROOM = 14;
+
+/**
+ * Written buffers a parser keeps for its next spares (see {@linkcode FrameParser.giveBack}): a
+ * relay's outgoing link holds about its high-water mark (1 MiB) of chunks unwritten, four.
+ */
+const KEPT_RETURNED = 4;
+
+/** The parser that lent each reassembly buffer (see {@linkcode takeLentFrame}). */
+const lenders = new WeakMap<ArrayBufferLike, FrameParser>();
+
+/** A frame sent from a parser's lent buffer, and how to give that buffer back once written. */
+export interface LentFrame {
+  frame: Uint8Array;
+  release: () => void;
+}
+
+/**
+ * For a relay forwarding what it received: when `parts` are exactly the start
+ * of the payload a {@linkcode FrameParser} lent for the message being handled
+ * now (its last part a view into that buffer, the parts before it equal to the
+ * bytes before it there), takes that buffer from the parser (which reassembles
+ * later frames elsewhere) and writes the frame head into the room kept before
+ * the payload: the frame is sent from there, masked in place when `masked`
+ * (a fresh random mask, RFC 6455 §5.3), with no copy and no fresh buffer.
+ * `release` gives the buffer back once the socket has written it. Null when
+ * the parts are anything else (then the caller copies, as before). The
+ * caller gives the parts up: with `masked`, they no longer read as before.
+ */
+export function takeLentFrame(
+  opcode: number,
+  parts: readonly Uint8Array[],
+  masked: boolean,
+): LentFrame | null {
+  const last = parts[parts.length - 1];
+  const parser = last && lenders.get(last.buffer);
+  if (!parser) return null;
+  let before = 0;
+  for (let k = 0; k < parts.length - 1; k++) before += parts[k].length;
+  const len = before + last.length;
+  // The frame's payload must start where the lent payload starts: the head then lies wholly in
+  // the room before it, and nothing the caller may still read is overwritten by it.
+  if (last.byteOffset - before !== HEAD_ROOM) return null;
+  const buffer = new Uint8Array(last.buffer);
+  let at = HEAD_ROOM;
+  for (let k = 0; k < parts.length - 1; k++) {
+    const p = parts[k];
+    for (let j = 0; j < p.length; j++) if (buffer[at + j] !== p[j]) return null;
+    at += p.length;
+  }
+  if (!parser.takeLent(buffer, len)) return null;
+  const headLen = frameHeadBytes(len, masked);
+  const frame = buffer.subarray(HEAD_ROOM - headLen, HEAD_ROOM + len);
+  writeFrameHead(frame as Uint8Array<ArrayBuffer>, opcode, len, masked);
+  if (masked) applyMask(frame.subarray(headLen), frame.subarray(headLen - 4, headLen));
+  return { frame, release: () => parser.giveBack(buffer) };
+}
+
 /** Options of {@linkcode FrameParser}. */
 export interface FrameParserOptions {
   /** Frames from the peer must be masked (we are the server) or unmasked (client). */
@@ -160,9 +219,16 @@ export class FrameParser {
   #opcode = 0;
   #mask: Uint8Array | null = null;
   #lend = false;
-  /** Reassembly buffers lent out in turn (see lendLarge()). */
+  /**
+   * Reassembly buffers lent out in turn (see lendLarge()), each with HEAD_ROOM bytes before the
+   * payload; null where none is kept (not made yet, or taken by takeLentFrame()).
+   */
   #spares: Array<Uint8Array | null> = [null, null];
   #nextSpare = 0;
+  /** The spare holding the last frame returned, which its caller may take until the next push. */
+  #lentSpare = -1;
+  /** Buffers taken by takeLentFrame(), written and given back: the next spares. */
+  #returned: Uint8Array[] = [];
 
   constructor(options: FrameParserOptions) {
     this.#expectMasked = options.expectMasked;
@@ -177,6 +243,8 @@ export class FrameParser {
    * frame's payload are copied into its reassembly buffer, as always.
    */
   push(bytes: Uint8Array, reused = false): Frame[] {
+    // What the last push lent is valid no longer: it can no longer be taken.
+    this.#lentSpare = -1;
     // Plain views (not node Buffers, whose slice() does not copy) over the same memory.
     let chunk = Object.getPrototypeOf(bytes) === Uint8Array.prototype
       ? bytes
@@ -212,7 +280,10 @@ export class FrameParser {
       this.#payload.set(chunk.subarray(i, i + take), this.#filled);
       this.#filled += take;
       i += take;
-      if (this.#filled === len) frames.push(this.#finish(this.#payload));
+      if (this.#filled === len) {
+        if (this.#lend && len >= LEND_MIN_BYTES) this.#lentSpare = this.#nextSpare ^ 1;
+        frames.push(this.#finish(this.#payload));
+      }
     }
     // A frame with an empty payload completes with its head.
     if (this.#len === 0) frames.push(this.#finish(new Uint8Array(0)));
@@ -232,13 +303,42 @@ export class FrameParser {
     this.#lend = true;
   }
 
+  /**
+   * Takes the buffer of the frame this parser returned last (valid until the next push) away
+   * from it, for {@linkcode takeLentFrame}: later frames are reassembled elsewhere, so no read
+   * can change it. False when `buffer` is not that frame's, or `len` bytes do not fit there.
+   */
+  takeLent(buffer: Uint8Array, len: number): boolean {
+    const i = this.#lentSpare;
+    const spare = i < 0 ? null : this.#spares[i];
+    if (!spare || spare.buffer !== buffer.buffer || HEAD_ROOM + len > spare.length) return false;
+    this.#spares[i] = null;
+    this.#lentSpare = -1;
+    return true;
+  }
+
+  /**
+   * A buffer taken with `takeLent`, written and free again: kept for the next spare that is
+   * missing (at most {@linkcode KEPT_RETURNED}; more are left to the collector).
+   */
+  giveBack(buffer: Uint8Array): void {
+    if (this.#returned.length < KEPT_RETURNED) this.#returned.push(buffer);
+  }
+
   #reassembly(len: number): Uint8Array {
     if (!this.#lend || len < LEND_MIN_BYTES) return new Uint8Array(len);
     const i = this.#nextSpare;
     this.#nextSpare ^= 1;
     let spare = this.#spares[i];
-    if (!spare || spare.length < len) spare = this.#spares[i] = new Uint8Array(len);
-    return spare.subarray(0, len);
+    if (!spare || spare.length < HEAD_ROOM + len) {
+      spare = this.#returned.pop() ?? null;
+      if (!spare || spare.length < HEAD_ROOM + len) {
+        spare = new Uint8Array(HEAD_ROOM + len);
+        lenders.set(spare.buffer, this);
+      }
+      this.#spares[i] = spare;
+    }
+    return spare.subarray(HEAD_ROOM, HEAD_ROOM + len);
   }
 
   #parseHead(): "more" | "ready" {
