@@ -170,14 +170,6 @@ async function relay(rounds: number, chunks: number): Promise<void> {
   await allDone;
   await outCh.flushed();
   const min = (k: string) => Math.min(...results.map((r) => r[k]));
-  console.log(
-    JSON.stringify({
-      fresh: (globalThis as any).__fresh,
-      back: (globalThis as any).__back,
-      taken: (globalThis as any).__taken,
-      dropped: (globalThis as any).__dropped,
-    }),
-  );
   console.log(JSON.stringify({
     exp: "relay_chunk",
     rounds: results.map((r) => r.usPerChunk),
