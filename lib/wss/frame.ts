@@ -38,104 +38,32 @@ export class FrameError extends Error {
  *         (local.set $i (i32.add (local.get $i) (i32.const 16)))
  *         (br 0)))))
  */
+// deno-fmt-ignore
 const MASK_WASM = new Uint8Array([
-  0x00,
-  0x61,
-  0x73,
-  0x6d,
-  0x01,
-  0x00,
-  0x00,
-  0x00, // magic, version
-  0x01,
-  0x06,
-  0x01,
-  0x60,
-  0x02,
-  0x7f,
-  0x7f,
-  0x00, // type: (i32, i32) -> ()
-  0x03,
-  0x02,
-  0x01,
-  0x00, // function 0 of type 0
-  0x05,
-  0x03,
-  0x01,
-  0x00,
-  0x01, // memory: one page
-  0x07,
-  0x09,
-  0x02,
-  0x01,
-  0x6d,
-  0x02,
-  0x00,
-  0x01,
-  0x78,
-  0x00,
-  0x00, // exports "m", "x"
-  0x0a,
-  0x34,
-  0x01,
-  0x32,
-  0x02,
-  0x01,
-  0x7f,
-  0x01,
-  0x7b, // code: locals i32, v128
-  0x20,
-  0x01,
-  0xfd,
-  0x11,
-  0x21,
-  0x03,
-  0x02,
-  0x40,
-  0x03,
-  0x40, // v = splat(m); block; loop
-  0x20,
-  0x02,
-  0x20,
-  0x00,
-  0x4f,
-  0x0d,
-  0x01, // br_if 1 (i >= n)
-  0x20,
-  0x02,
-  0x20,
-  0x02,
-  0xfd,
-  0x00,
-  0x04,
-  0x00,
-  0x20,
-  0x03,
-  0xfd,
-  0x51,
-  0xfd,
-  0x0b,
-  0x04,
-  0x00,
-  0x20,
-  0x02,
-  0x41,
-  0x10,
-  0x6a,
-  0x21,
-  0x02,
-  0x0c,
-  0x00,
-  0x0b,
-  0x0b,
-  0x0b, // i += 16; br 0; ends
+  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // magic, version
+  0x01, 0x06, 0x01, 0x60, 0x02, 0x7f, 0x7f, 0x00, // type: (i32, i32) -> ()
+  0x03, 0x02, 0x01, 0x00, // function 0 of type 0
+  0x05, 0x03, 0x01, 0x00, 0x01, // memory: one page
+  0x07, 0x09, 0x02, 0x01, 0x6d, 0x02, 0x00, 0x01, 0x78, 0x00, 0x00, // exports "m", "x"
+  0x0a, 0x34, 0x01, 0x32, 0x02, 0x01, 0x7f, 0x01, 0x7b, // code: locals i32, v128
+  0x20, 0x01, 0xfd, 0x11, 0x21, 0x03, 0x02, 0x40, 0x03, 0x40, // v = splat(m); block; loop
+  0x20, 0x02, 0x20, 0x00, 0x4f, 0x0d, 0x01, // br_if 1 (i >= n)
+  0x20, 0x02, 0x20, 0x02, 0xfd, 0x00, 0x04, 0x00, 0x20, 0x03, 0xfd, 0x51, 0xfd, 0x0b, 0x04, 0x00,
+  0x20, 0x02, 0x41, 0x10, 0x6a, 0x21, 0x02, 0x0c, 0x00, 0x0b, 0x0b, 0x0b, // i += 16; br 0; ends
 ]);
 
-/** Payloads from this size on are masked through {@linkcode MASK_WASM}. */
-const WASM_MASK_MIN_BYTES = 4096;
+/**
+ * Payloads from this size on (file chunks) are masked through {@linkcode MASK_WASM}. The module
+ * is made at the first such payload: a process that only carries messages never loads
+ * V8's WebAssembly compiler (about 1-3 MiB of resident memory).
+ */
+const WASM_MASK_MIN_BYTES = 64 * 1024;
 
-/** The module's page and its XOR, or null where WebAssembly SIMD is not available. */
-const wasmMask = ((): { page: Uint8Array; xor: (n: number, m: number) => void } | null => {
+type WasmMask = { page: Uint8Array; xor: (n: number, m: number) => void };
+/** The module's page and its XOR; null where WebAssembly SIMD is not available; undefined until made. */
+let wasmMask: WasmMask | null | undefined;
+
+function makeWasmMask(): WasmMask | null {
   try {
     const { exports } = new WebAssembly.Instance(new WebAssembly.Module(MASK_WASM));
     return {
@@ -145,7 +73,7 @@ const wasmMask = ((): { page: Uint8Array; xor: (n: number, m: number) => void } 
   } catch {
     return null;
   }
-})();
+}
 
 /**
  * XORs `data` in place with the 4-byte `mask` (RFC 6455 §5.3). A large
@@ -157,7 +85,7 @@ const wasmMask = ((): { page: Uint8Array; xor: (n: number, m: number) => void } 
 export function applyMask(data: Uint8Array, mask: Uint8Array): void {
   const n = data.length;
   let i = 0;
-  if (wasmMask && n >= WASM_MASK_MIN_BYTES) {
+  if (n >= WASM_MASK_MIN_BYTES && (wasmMask ??= makeWasmMask())) {
     const { page, xor } = wasmMask;
     // Blocks start at multiples of 16 in the payload, so the mask lines up as at byte 0.
     const m = mask[0] | (mask[1] << 8) | (mask[2] << 16) | (mask[3] << 24);

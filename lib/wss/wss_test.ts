@@ -241,7 +241,7 @@ Deno.test("applyMask() of large payloads (64 KiB blocks, SIMD) matches the byte-
   const mask = new Uint8Array([0x9a, 0x01, 0xfe, 0x77]);
   const data = new Uint8Array(270_000).map((_, i) => (i * 7919 + (i >> 8)) & 0xff);
   for (const offset of [0, 1, 3, 6]) {
-    for (const len of [4095, 4096, 4111, 65_536, 65_551, 262_150]) {
+    for (const len of [65_535, 65_536, 65_551, 131_087, 262_150]) {
       const buf = new Uint8Array(offset + len);
       buf.set(data.subarray(0, len), offset);
       const view = buf.subarray(offset, offset + len);
