@@ -204,10 +204,12 @@ export const LEND_MIN_BYTES = 64 * 1024;
 const HEAD_ROOM = 14;
 
 /**
- * Written buffers a parser keeps for its next spares (see {@linkcode FrameParser.giveBack}): a
- * relay's outgoing link holds about its high-water mark (1 MiB) of chunks unwritten, four.
+ * Bytes of written buffers a parser keeps for its next spares (see
+ * {@linkcode FrameParser.giveBack}): a relay's outgoing link holds about its
+ * high-water mark (1 MiB) unwritten: four 256 KiB chunks with their heads.
+ * A peer sending larger messages makes it keep fewer, not more bytes.
  */
-const KEPT_RETURNED = 4;
+const KEPT_RETURNED_BYTES = 5 << 18;
 
 /** The parser that lent each reassembly buffer (see {@linkcode takeLentFrame}). */
 const lenders = new WeakMap<ArrayBufferLike, FrameParser>();
@@ -388,10 +390,12 @@ export class FrameParser {
 
   /**
    * A buffer taken with `takeLent`, written and free again: kept for the next spare that is
-   * missing (at most {@linkcode KEPT_RETURNED}; more are left to the collector).
+   * missing (at most {@linkcode KEPT_RETURNED_BYTES} in all; more are left to the collector).
    */
   giveBack(buffer: Uint8Array): void {
-    if (this.#returned.length < KEPT_RETURNED) this.#returned.push(buffer);
+    let kept = buffer.length;
+    for (const b of this.#returned) kept += b.length;
+    if (kept <= KEPT_RETURNED_BYTES) this.#returned.push(buffer);
   }
 
   #reassembly(len: number): Uint8Array {
