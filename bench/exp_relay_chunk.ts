@@ -9,6 +9,7 @@
  *
  *   deno run -A bench/exp_relay_chunk.ts [rounds=6] [chunks=512]
  *   PLAIN=1 deno run -A bench/exp_relay_chunk.ts   # plain records (branch `tlsbind`)
+ *   PLAIN=1 HANDOVER=1 deno run -A bench/exp_relay_chunk.ts   # forwarded as it arrived (`relayfiles`)
  *
  * A child process is both ends: a source that sends sealed 256 KiB messages
  * over a real lib/wss + lib/channel link while it is writable, and a sink
@@ -32,6 +33,8 @@ const MAX = 1 << 20;
 const KEYS = [1, 2, 3, 4].map((k) => new Uint8Array(32).fill(k));
 /** Plain records, as after a handshake in which both ends proved their TLS session. */
 const PLAIN = Deno.env.get("PLAIN") === "1";
+/** Chunks handed over as they arrived (a relay's forward, LinkManager.forward), not copied. */
+const HANDOVER = Deno.env.get("HANDOVER") === "1";
 
 /** A channel's keys: `send`, `receive`, and with PLAIN the connection's own TLS binding. */
 function keys(ws: WsConnection, send: number, receive: number) {
@@ -142,7 +145,8 @@ async function relay(rounds: number, chunks: number): Promise<void> {
   outCh.onDrain = () => inWs.resumeReading();
   outCh.onMessage = (bytes) => void inCh.send(bytes.slice());
   inCh.onMessage = (bytes) => {
-    outCh.send(bytes);
+    if (HANDOVER) outCh.sendParts([bytes], { handOver: true });
+    else outCh.send(bytes);
     if (!outCh.writable) inWs.pauseReading();
     got++;
     if (got === warm || (got > warm && (got - warm) % chunks === 0)) {

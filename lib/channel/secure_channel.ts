@@ -321,9 +321,18 @@ export class SecureChannel {
    * record is framed (a small message) or sealed (a large one), not first
    * into a message of their own. As for `send`, a small message's parts are
    * read when this iteration of the event loop ends: they must not change before.
+   *
+   * `handOver`: the last part is a large message as this process received it
+   * in a lent record (a relay forwarding a file chunk) and the caller gives the
+   * parts up; on a plain channel its record is then sent from where it arrived
+   * (`WsConnection.sendParts`' `handOver`), not copied. The caller must not read
+   * the parts once this returns (they may be masked in place).
    */
-  sendParts(parts: readonly Uint8Array[]): boolean {
-    if (parts.length === 1) return this.send(parts[0]);
+  sendParts(
+    parts: readonly Uint8Array[],
+    { handOver = false }: { handOver?: boolean } = {},
+  ): boolean {
+    if (parts.length === 1 && !handOver) return this.send(parts[0]);
     if (this.#closed) return false;
     let bytes = 0;
     for (const p of parts) bytes += p.length;
@@ -336,7 +345,7 @@ export class SecureChannel {
     this.#sealBatch();
     const length = new Uint8Array(LENGTH_BYTES);
     new DataView(length.buffer).setUint32(0, bytes);
-    return this.#sendRecord([length, ...parts]);
+    return this.#sendRecord([length, ...parts], handOver);
   }
 
   /** Adds a small message to this iteration's record. */
@@ -361,12 +370,13 @@ export class SecureChannel {
   };
 
   /** Sends a record given in parts: sealed, or plain (see the module comment). */
-  #sendRecord(parts: readonly Uint8Array[]): boolean {
+  #sendRecord(parts: readonly Uint8Array[], handOver = false): boolean {
     // The sealed parts are fresh cipher output: given up to the connection, which frames a
     // large record without copying it. Plain parts are the caller's (a relay's are lent, and
-    // a link message's header is a shared constant): copied once into the frame.
+    // a link message's header is a shared constant): copied once into the frame, unless handed
+    // over as they arrived (then framed where they lie).
     const queued = this.#plain
-      ? this.#ws.sendParts(parts)
+      ? this.#ws.sendParts(parts, { handOver })
       : this.#ws.sendParts(seal(this.#keys.send, this.#sendCounter++, parts), { owned: true });
     if (!queued) this.close("connection closed");
     this.#flowCheck();

@@ -151,6 +151,7 @@ export function createFederation(o: FederationOptions): Federation {
     log: log.child("forward"),
     provenance,
     sendToPeer: (peer, bytes) => links.send(peer, { kind: "envelope", bytes }),
+    forwardToPeer: (peer, bytes) => links.forward(peer, bytes),
     sendPartsToPeer: (peer, parts) => links.sendEnvelopeParts(peer, parts),
     nextHop: (dest) => router.nextHop(dest),
     reportHopFailure: (peer) => router.reportHopFailure(peer),

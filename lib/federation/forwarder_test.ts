@@ -75,6 +75,26 @@ Deno.test("Forwarder sends a proven envelope on with ttl lowered, and drops at t
   );
 });
 
+Deno.test("Forwarder gives what it forwards up (forwardToPeer, the received bytes themselves), after its proof", () => {
+  const handed: Array<[string, Uint8Array]> = [];
+  const { f, sent, signByA, prov } = relayB({
+    forwardToPeer: (p, bytes) => (handed.push([p, bytes]), true),
+  });
+  const a = toNodeId("a");
+  const bytes = signByA(sample({ to: toAddress("bob@c") }));
+  assert.equal(f.receive(a, bytes), "forwarded");
+  assert.equal(sent.length, 0, "not through sendToPeer (which copies)");
+  assert.equal(handed.length, 1);
+  assert.equal(handed[0][0], "c");
+  assert.equal(handed[0][1], bytes, "the bytes as received, ttl lowered in place");
+  assert.equal(bytes[TTL_OFFSET], 31);
+  // Forged: refused before anything is handed on.
+  const forged =
+    prov.get(toNodeId("c"))!.signBatch([encodeEnvelope(sample({ to: toAddress("bob@c") }))])[0];
+  assert.equal(f.receive(a, forged), "forged");
+  assert.equal(handed.length, 1);
+});
+
 Deno.test("Forwarder refuses garbage, unsigned and forged envelopes before forwarding", () => {
   const { f, sent, prov } = relayB();
   const a = toNodeId("a");

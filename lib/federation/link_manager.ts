@@ -228,6 +228,18 @@ export class LinkManager {
   }
 
   /**
+   * Sends an envelope this node forwards, as `send` would, the bytes given up:
+   * a file chunk that arrived in a lent record goes out from where it arrived
+   * (SecureChannel.sendParts' `handOver`), masked in place when this end masks.
+   * Nothing may read `bytes` once this returns.
+   */
+  forward(peer: NodeId, bytes: Uint8Array): boolean {
+    const rt = this.#peers.get(peer);
+    if (!rt?.channel || rt.state !== "up") return false;
+    return rt.channel.sendParts(envelopeMessageParts(bytes), { handOver: true });
+  }
+
+  /**
    * Sends an envelope given in parts (a signed one: its unsigned bytes, then its
    * proof), as `send` would send the parts joined. Nothing here refers to the
    * parts once it returns: a message of `RECORD_MAX_BYTES` or more is sealed

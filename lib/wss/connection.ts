@@ -30,6 +30,7 @@ import {
   FrameParser,
   LEND_MIN_BYTES,
   OPCODE,
+  takeLentFrame,
 } from "./frame.ts";
 import { readIntoBuffer, startReading, stopReading } from "./socket_reading.ts";
 import {
@@ -115,6 +116,8 @@ export class WsConnection {
   #closeSent = false;
   #lastSeenMs: number;
   #pending: Uint8Array[] = [];
+  /** Frames of #pending sent from a lent buffer (takeLentFrame): its release, once written. */
+  #lentFrames = new Map<Uint8Array, () => void>();
   /** Large messages may arrive in a reused buffer (lendLargeMessages()). */
   #lending = false;
   #pendingBytes = 0;
@@ -287,13 +290,33 @@ export class WsConnection {
    * `owned` (the caller gives the parts up: a freshly sealed record), a large
    * message is not copied at all: a frame head, then the parts as they are,
    * masked in place when this end masks, go out in one corked write.
+   *
+   * With `handOver` (a relay forwarding a message as it arrived: the parts are
+   * its record's bytes, the last a view into the buffer another connection lent
+   * for it, see {@linkcode lendLargeMessages}), a large message is framed where
+   * it lies, masked in place when this end masks, and that buffer is not reused
+   * for reading until the socket has written it (frame.ts, takeLentFrame); the
+   * caller must not read the parts afterwards. Anything else is copied as above.
    */
-  sendParts(parts: readonly Uint8Array[], { owned = false }: { owned?: boolean } = {}): boolean {
+  sendParts(
+    parts: readonly Uint8Array[],
+    { owned = false, handOver = false }: { owned?: boolean; handOver?: boolean } = {},
+  ): boolean {
     if (this.#closed || this.#closeSent) return false;
     let len = 0;
     for (const p of parts) len += p.length;
     const first = this.#pending.length === 0;
-    if (owned && len > COALESCE_MAX_BYTES) {
+    const lent = handOver && len > COALESCE_MAX_BYTES
+      ? takeLentFrame(OPCODE.binary, parts, this.#masked)
+      : null;
+    if (lent) {
+      const frame = lent.frame;
+      // Not admitted: the connection is closed, and the buffer goes back to its reader.
+      if (!this.#admit(frame.length)) return lent.release(), false;
+      this.#pending.push(frame);
+      this.#pendingBytes += frame.length;
+      this.#lentFrames.set(frame, lent.release);
+    } else if (owned && len > COALESCE_MAX_BYTES) {
       const head = encodeFrameHeadFor(OPCODE.binary, parts, this.#masked);
       if (!this.#admit(head.length + len)) return false;
       this.#pending.push(head, ...parts);
@@ -314,8 +337,10 @@ export class WsConnection {
     const parts = this.#pending;
     this.#pending = [];
     this.#pendingBytes = 0;
+    const lent = this.#lentFrames;
+    if (lent.size > 0) this.#lentFrames = new Map();
     if (this.#closed || parts.length === 0) return;
-    if (parts.length === 1) return this.#write(parts[0]);
+    if (parts.length === 1) return this.#write(parts[0], lent.get(parts[0]));
     let total = 0;
     for (const p of parts) total += p.length;
     // Large frames (file chunks) go as they are: copying them together would cost more than a
@@ -323,7 +348,7 @@ export class WsConnection {
     if (total > COALESCE_MAX_BYTES) {
       // Corked: the parts (frame heads and payloads) leave in one vectored write.
       this.#socket.cork();
-      for (const p of parts) this.#socket.write(p, this.#written);
+      for (const p of parts) this.#socket.write(p, this.#writtenThen(lent.get(p)));
       this.#socket.uncork();
       this.#flowChanged();
       return;
@@ -442,9 +467,19 @@ export class WsConnection {
     return false;
   }
 
-  #write(bytes: Uint8Array): void {
-    this.#socket.write(bytes, this.#written);
+  /** Writes `bytes`; `release` (a lent frame's) runs once the socket has written them. */
+  #write(bytes: Uint8Array, release?: () => void): void {
+    this.#socket.write(bytes, this.#writtenThen(release));
     this.#flowChanged();
+  }
+
+  /** The write callback, giving a lent frame's buffer back first (not after a failed write). */
+  #writtenThen(release: (() => void) | undefined): (error?: Error | null) => void {
+    if (!release) return this.#written;
+    return (error) => {
+      if (!error) release();
+      this.#written();
+    };
   }
 
   /** Write callback: bytes left for the kernel; only matters while held back. */

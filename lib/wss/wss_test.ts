@@ -237,6 +237,21 @@ Deno.test("applyMask() matches the byte-wise XOR at every alignment", () => {
   }
 });
 
+Deno.test("applyMask() of large payloads (64 KiB blocks, SIMD) matches the byte-wise XOR", () => {
+  const mask = new Uint8Array([0x9a, 0x01, 0xfe, 0x77]);
+  const data = new Uint8Array(270_000).map((_, i) => (i * 7919 + (i >> 8)) & 0xff);
+  for (const offset of [0, 1, 3, 6]) {
+    for (const len of [65_535, 65_536, 65_551, 131_087, 262_150]) {
+      const buf = new Uint8Array(offset + len);
+      buf.set(data.subarray(0, len), offset);
+      const view = buf.subarray(offset, offset + len);
+      applyMask(view, mask);
+      const expected = data.subarray(0, len).map((x, i) => x ^ mask[i & 3]);
+      assert.deepEqual(view, expected, `offset ${offset}, length ${len}`);
+    }
+  }
+});
+
 Deno.test("a frame split across chunks at every point parses to the same payload", () => {
   const payload = new Uint8Array(70_000);
   crypto.getRandomValues(payload.subarray(0, 65_536));
