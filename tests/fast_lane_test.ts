@@ -146,6 +146,8 @@ Deno.test("fast lane: no receipt in time stores it in flight ('sent', not sent a
       pushedFirst: 0,
       pushedFirstIdOnly: 0,
       pushedFirstBytes: 0,
+      pushedFirstChunks: 0,
+      pushedFirstChunkBytes: 0,
     });
     // In flight from its first forward: the pump does not send it again before it is overdue.
     a.delivery.pump();
