@@ -24,18 +24,21 @@ import { sample } from "./_proc.ts";
 
 const BYTES = Number(Deno.env.get("BYTES") ?? 1024 ** 3);
 /**
- * For experiments: extra environment for the relay's process, `RELAY_ENV="K=V K=V"` (glibc's
- * MALLOC_ARENA_MAX, DENO_V8_FLAGS=...).
+ * For experiments: extra environment for a process, `ALICE_ENV` / `RELAY_ENV` / `BOB_ENV` =
+ * "K=V K=V" (glibc's MALLOC_ARENA_MAX, DENO_V8_FLAGS=...).
  */
-const RELAY_ENV: Record<string, string> = Object.fromEntries(
-  (Deno.env.get("RELAY_ENV") ?? "").split(/\s+/).filter((kv) => kv.includes("=")).map((kv) => {
-    const i = kv.indexOf("=");
-    return [kv.slice(0, i), kv.slice(i + 1)];
-  }),
-);
+function envOf(name: string): Record<string, string> {
+  return Object.fromEntries(
+    (Deno.env.get(name) ?? "").split(/\s+/).filter((kv) => kv.includes("=")).map((kv) => {
+      const i = kv.indexOf("=");
+      return [kv.slice(0, i), kv.slice(i + 1)];
+    }),
+  );
+}
+const ENVS = [envOf("ALICE_ENV"), envOf("RELAY_ENV"), envOf("BOB_ENV")];
 
-/** With `--expose-gc` in the relay's DENO_V8_FLAGS, its `memory` answer also gives what a forced collection leaves. */
-const GC_EXPOSED = RELAY_ENV.DENO_V8_FLAGS?.includes("--expose-gc") ?? false;
+/** With `--expose-gc` in a process's DENO_V8_FLAGS, its `memory` answer also gives what a forced collection leaves. */
+const GC_EXPOSED = ENVS.map((env) => env.DENO_V8_FLAGS?.includes("--expose-gc") ?? false);
 
 // Reading another process's /proc entry needs --allow-all in Deno; `cat` needs only --allow-run.
 async function proc(pid: number | undefined, file: string): Promise<string> {
@@ -107,9 +110,9 @@ try {
   const src = join(root, "one-gib.bin");
   await writeTestFile(src, BYTES, 42);
   const [a, b, c] = await Promise.all([
-    NodeProc.create({ id: "alice", root, withClient: true }),
-    NodeProc.create({ id: "relay", root, open: true, env: RELAY_ENV }),
-    NodeProc.create({ id: "bob", root, withClient: true, open: true }),
+    NodeProc.create({ id: "alice", root, withClient: true, env: ENVS[0] }),
+    NodeProc.create({ id: "relay", root, open: true, env: ENVS[1] }),
+    NodeProc.create({ id: "bob", root, withClient: true, open: true, env: ENVS[2] }),
   ]);
   nodes.push(a, b, c);
   await link(a, b);
@@ -118,8 +121,8 @@ try {
 
   // The relay's resident memory split before the file and at its peak during it (/proc/PID/status:
   // anonymous pages, i.e. heaps and buffers, against the binary's file pages): what the file adds.
-  const rssSplit = async () => {
-    const p = (await sample([b.pid!])).procs.get(b.pid!)!;
+  const rssSplit = async (pid = b.pid!) => {
+    const p = (await sample([pid])).procs.get(pid)!;
     const m = (kib: number) => Math.round(kib / 1024);
     return { rss: m(p.rssKiB), anon: m(p.anonKiB), file: m(p.fileKiB) };
   };
@@ -130,6 +133,8 @@ try {
     external: Math.round(usage.external / 1024 ** 2),
   };
   const relayPeak = { rss: 0, anon: 0, file: 0 };
+  // Each process's RSS split at its sampled peak (alice, relay, bob).
+  const peaks = [a, b, c].map(() => ({ rss: 0, anon: 0, file: 0 }));
   const cpu0 = await Promise.all([a, b, c].map((n) => cpuSeconds(n.pid)));
   const main0 = await Promise.all([a, b, c].map((n) => mainThreadMs(n.pid)));
   const started = performance.now();
@@ -151,6 +156,10 @@ try {
   const sampleMemory = async () => {
     const split = await rssSplit();
     if (split.rss > relayPeak.rss) Object.assign(relayPeak, split);
+    for (const [i, n] of [a, b, c].entries()) {
+      const s = await rssSplit(n.pid!);
+      if (s.rss > peaks[i].rss) Object.assign(peaks[i], s);
+    }
     const now = await Promise.all([a, b, c].map((n) => n.admin("memory").catch(() => null)));
     now.forEach((m, i) => {
       if (!m) return;
@@ -217,6 +226,12 @@ try {
     }`,
   );
   console.log(
+    `RSS split at each sampled peak (MiB, anonymous + file pages): ` +
+      ["alice", "relay", "bob"].map((n, i) =>
+        `${n} ${peaks[i].rss} = ${peaks[i].anon} + ${peaks[i].file}`
+      ).join(", "),
+  );
+  console.log(
     `bob's node pushed ${pushedFirstChunks} of ${chunks} chunks to the client before spooling them`,
   );
   console.log(`peak RSS: alice ${rss.alice} MiB, relay ${rss.relay} MiB, bob ${rss.bob} MiB`);
@@ -227,12 +242,15 @@ try {
     external: mib(mem[i].external),
     rss: mib(mem[i].rss),
     liveExternal: mib(mem[i].liveExternal),
+    liveHeap: mib(mem[i].liveHeap),
   }]));
   console.log(
     `peaks sampled during the transfer (MiB, Deno.memoryUsage): ` +
       Object.entries(memory).map(([n, m]) =>
         `${n} heap ${m.heapUsed}/${m.heapTotal}, external ${m.external}${
-          GC_EXPOSED && n === "relay" ? ` (live after a forced gc ${m.liveExternal})` : ""
+          GC_EXPOSED[["alice", "relay", "bob"].indexOf(n)]
+            ? ` (live after a forced gc: heap ${m.liveHeap}, external ${m.liveExternal})`
+            : ""
         }, rss ${m.rss}`
       ).join("; "),
   );

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { FakeClock } from "../lib/clock.ts";
 import { toAddress, type UserName } from "../lib/ids.ts";
 import { encodeChunkBody, encodeEnvelope, type Envelope } from "../lib/protocol/mod.ts";
-import { PUSH_WINDOW_BYTES } from "../lib/node/client_hub.ts";
+import { CHUNK_FIRST_WINDOW_BYTES, PUSH_WINDOW_BYTES } from "../lib/node/client_hub.ts";
 import { ALICE, NB, senderNode, until } from "./_helpers/sender_node.ts";
 
 async function tmp(): Promise<string> {
@@ -98,7 +98,11 @@ Deno.test("push first: not acknowledged in time, the row is stored and not pushe
 });
 
 /** Chunk `index` of a small file from bob@nb to alice. */
-function chunkFromBob(index: number): { e: Envelope; bytes: Uint8Array } {
+function chunkFromBob(
+  index: number,
+  sealedBytes = 1024,
+  fileBytes = 4096,
+): { e: Envelope; bytes: Uint8Array } {
   const now = Date.now();
   const e = {
     id: new Uint8Array(16).fill(0x80 + index),
@@ -111,8 +115,8 @@ function chunkFromBob(index: number): { e: Envelope; bytes: Uint8Array } {
     body: encodeChunkBody({
       fileId: new Uint8Array(16).fill(9),
       index,
-      fileBytes: 4096,
-      sealed: new Uint8Array(1024),
+      fileBytes,
+      sealed: new Uint8Array(sealedBytes),
     }),
   } as Envelope;
   return { e, bytes: encodeEnvelope(e) };
@@ -223,6 +227,34 @@ Deno.test("push first: large messages to a client that does not acknowledge stop
     const ids = delivers(alice.got).map((d) => d.id);
     assert.deepEqual(ids, ms.map((m) => m.id), "each once, in order");
     await until("every row deleted", () => a.store.inboxCount(ALICE) === 0);
+  } finally {
+    a.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("push first: file chunks to a client that does not acknowledge are held in memory up to 6 MiB (23 of 256 KiB), not a sender's 8 MiB window; the rest go to the spool", async () => {
+  const dir = await tmp();
+  // The node's clock stands still: no chunk's wait for its acknowledgement ends.
+  const a = await senderNode(dir, new FakeClock(Date.now()));
+  try {
+    a.store.setContactPolicy(ALICE, "bob@nb", "allow");
+    const alice = a.attach();
+    // 28 of 256 KiB (7 MiB): under the 8 MiB the window was, over the 6 MiB it is. The test
+    // spool takes files of 1 MiB at most (the chunks' sizes are not checked against it).
+    const n = 28;
+    for (let i = 0; i < n; i++) {
+      const c = chunkFromBob(i, 256 * 1024, 1 << 20);
+      a.delivery.receiveLocal(c.e, c.bytes, NB);
+    }
+    const chunks = () => alice.got.filter((x) => x.type === "chunkDeliver").length;
+    // 23 pushed first; none from the spool (over the 4 MiB those stop at). The old window
+    // pushed all 28 first.
+    await until("a window's worth pushed", () => chunks() >= 23, 20_000);
+    const v = a.delivery.view();
+    assert.ok(v.pushedFirstChunkBytes <= CHUNK_FIRST_WINDOW_BYTES, `${v.pushedFirstChunkBytes}`);
+    assert.equal(v.pushedFirstChunks, 23, "pushed first: what fits in 6 MiB");
+    assert.equal(CHUNK_FIRST_WINDOW_BYTES, 6 * 1024 * 1024);
   } finally {
     a.close();
     await Deno.remove(dir, { recursive: true });

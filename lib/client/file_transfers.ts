@@ -110,7 +110,7 @@ export class FileTransfers {
       autoAcceptBytes: 0,
       awayAcceptBytes: 64 * 1024 * 1024,
       earlyChunkWaitMs: 120_000,
-      windowBytes: 8 * 1024 * 1024,
+      windowBytes: 6 * 1024 * 1024,
       chunkBytes: e2e.DEFAULT_FILE_CHUNK_BYTES,
       retryMs: 5_000,
       lifetimeMs: 7 * 24 * 3600_000,

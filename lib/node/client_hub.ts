@@ -78,17 +78,19 @@ const MAX_BUNDLE_BYTES = 8192;
 const CHUNK_WINDOW_BYTES = 4 * 1024 * 1024;
 /**
  * Chunk messages kept for reuse once their link (and delivery, for a chunk pushed before it was
- * spooled) is done with them: a window's worth of chunks pushed first (32 of 256 KiB), as the
+ * spooled) is done with them: a window's worth of chunks pushed first (24 of 256 KiB), as the
  * in-process client keeps each one until its chunk is written.
  */
-const POOLED_CHUNK_MESSAGES = 32;
+const POOLED_CHUNK_MESSAGES = 24;
 /**
  * File chunk bytes pushed to a client and not yet acknowledged, with those pushed before they
- * were spooled: a sender's window (8 MiB, file_transfers.ts), so that while the client keeps
+ * were spooled: a sender's window (6 MiB, file_transfers.ts), so that while the client keeps
  * up, every chunk in flight is pushed first and none waits for the spool. Chunks from the spool
  * still stop at {@linkcode CHUNK_WINDOW_BYTES}; the node's total is delivery's `earlyBytes`.
+ * With 8 MiB bob's peak RSS was 1-7 MiB higher in 6 of 6 pairs at the same MB/s; with 4 MiB the
+ * rate dropped ~10 % (the client acknowledges every 2 MiB) (docs/PERF_NOTES.md, `bobrss`).
  */
-const CHUNK_FIRST_WINDOW_BYTES = 8 * 1024 * 1024;
+export const CHUNK_FIRST_WINDOW_BYTES = 6 * 1024 * 1024;
 
 export type { ClientLink } from "../protocol/mod.ts";
 

@@ -7,14 +7,19 @@
  * held 60 MiB of heap for 22 MiB live at 1,000 msg/s; PERF_NOTES.md, section
  * "msgperf"). 20 % kept nodes 12 MiB smaller but ran a full collection every
  * ~250 ms during a file, and cost messages 18 % and files 30-40 % more CPU
- * (PERF_NOTES.md, the lead's fifth-session section).
+ * (PERF_NOTES.md, the lead's fifth-session section). And dead ArrayBuffers
+ * freed by the collection that finds them, not later by a concurrent sweeper
+ * task: during a file, chunk-sized buffers (256 KiB, glibc's heap) waited for
+ * that task while new ones were allocated, and each process's peak RSS was
+ * 15-20 MiB higher at the same CPU per GiB (PERF_NOTES.md, `bobrss`).
  * No hard cap: a node with more live data still gets the heap it needs.
  * A module of its own, so a bench client process can import it without the
  * node's code or any permission.
  */
 
 /** The flags of deno.json's `start`, `cli`, `dev` and `compile` tasks. */
-export const DEFAULT_V8_FLAGS = "--max-semi-space-size=1,--heap-growing-percent=100";
+export const DEFAULT_V8_FLAGS =
+  "--max-semi-space-size=1,--heap-growing-percent=100,--no-concurrent-array-buffer-sweeping";
 
 /**
  * The `--v8-flags` argument for a fedchat process started by tests and
