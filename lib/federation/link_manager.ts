@@ -149,6 +149,8 @@ export class LinkManager {
   #peers = new Map<NodeId, Runtime>();
   #waiters = new Map<NodeId, Array<() => void>>();
   #redial: Redial;
+  /** Peers cut for misbehaviour: until when a link they open is refused (known peers only). */
+  #barredUntil = new Map<NodeId, number>();
   #heartbeat: number;
   #beatState: BeatState;
   #sweep: number;
@@ -366,6 +368,7 @@ export class LinkManager {
     this.#log.warn("link closed: peer misbehaved", { peer, why: reason });
     this.#recordError(peer, `disconnected: ${reason}`);
     this.#redial.penalize(peer);
+    this.#barredUntil.set(peer, this.#o.clock.nowMs() + this.#redial.penaltyOf(peer));
     rt.channel.close(reason, 1008);
   }
 
@@ -381,6 +384,7 @@ export class LinkManager {
     this.#releasePending(rec);
     const rt = this.#peers.get(nodeId);
     this.#redial.forget(nodeId);
+    this.#barredUntil.delete(nodeId);
     this.#peers.delete(nodeId);
     rt?.channel?.close("link forgotten by the owner");
     this.#o.store.deletePeer(nodeId);
@@ -428,6 +432,14 @@ export class LinkManager {
     });
   }
 
+  #barred(peer: NodeId): boolean {
+    const until = this.#barredUntil.get(peer);
+    if (until === undefined) return false;
+    if (this.#o.clock.nowMs() < until) return true;
+    this.#barredUntil.delete(peer);
+    return false;
+  }
+
   async #acceptAsync({ ws, authenticated }: Accepted): Promise<void> {
     const timeout = this.#o.handshakeTimeoutMs;
     const { state, message } = await responderHello(this.#o.self, await nextMessage(ws, timeout), {
@@ -441,6 +453,13 @@ export class LinkManager {
       fingerprint: await fullFingerprint(peer.publicKey),
       address: ws.remoteAddress,
     };
+    if (this.#barred(peer.nodeId)) {
+      // Cut for misbehaviour: no frame of it is read again before its penalty has run out.
+      channel.send(encodeLinkMessage({ kind: "result", status: "refused", reason: "penalized" }));
+      await channel.flushed();
+      channel.close("penalized for misbehaviour");
+      return;
+    }
     const rec = this.#o.store.getPeer(peer.nodeId);
     const pendingRoom = rec !== undefined || this.#o.pendingBudget.fits(ws.remoteAddress);
     const verdict = decideIncoming({

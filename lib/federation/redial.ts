@@ -84,6 +84,11 @@ export class Redial {
     p.penaltyMs = nextBackoff(p.penaltyMs, this.#o.penaltyMs, this.#o.maxMs);
   }
 
+  /** The wait after the peer's last disconnect for misbehaviour (0 if none). */
+  penaltyOf(peer: NodeId): number {
+    return this.#peers.get(peer)?.penaltyMs ?? 0;
+  }
+
   /** A link came up (or the owner asked anew): the backoff starts over. */
   reset(peer: NodeId): void {
     this.#peer(peer).backoffMs = 0;
