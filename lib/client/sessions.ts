@@ -48,9 +48,30 @@ export interface SealOptions {
   write?: (envelope: NewEnvelope) => void;
 }
 
+/**
+ * Message keys derived for one contact's messages that then failed to decrypt,
+ * within a minute from the first, past which that contact's messages may skip
+ * only {@linkcode LIMITED_MAX_SKIP} keys until the minute ends. A forged
+ * message can make the ratchet derive up to 2 × e2e.DEFAULT_MAX_SKIP keys
+ * and run a DH step before its authentication fails (about 10 ms against 0.1
+ * ms for a real message, PERF_NOTES `redteam2`); without this a contact could
+ * keep a core busy. An honest contact's copies and replays fail before any
+ * derivation (or after a few), and its real messages authenticate, so it is
+ * not limited.
+ */
+export const FAILED_SKIP_KEYS_PER_MINUTE = 2 * e2e.DEFAULT_MAX_SKIP;
+/** Keys one message may skip in a chain from a contact past its budget. */
+export const LIMITED_MAX_SKIP = 16;
+/** Most contacts whose failed work is counted at once (the oldest count goes first). */
+const FAILED_WORK_CONTACTS_MAX = 1024;
+
 /** Ratchet sessions, their queue and their states in memory. */
 export class Sessions {
   #o: SessionsOptions;
+  /** Keys derived for failed messages, per contact, in the minute from `sinceMs`. */
+  #failedWork = new Map<string, { derivedKeys: number; sinceMs: number }>();
+  #failedKeys = 0;
+  #limitedMessages = 0;
   #chain: Promise<void> = Promise.resolve();
   #states = new Map<string, e2e.RatchetState>();
   /** Sessions moved on in the open transaction, stored at its commit. */
@@ -165,16 +186,62 @@ export class Sessions {
    *
    * @throws {e2e.DecryptError} the message does not decrypt (uniform)
    */
-  decrypt(
+  async decrypt(
     contact: ContactRow,
     message: Uint8Array,
     envelopeId: Uint8Array,
   ): Promise<{ newState: e2e.RatchetState; plaintext: Uint8Array }> {
-    return e2e.ratchetDecrypt({
-      aead: NODE_AEAD,
-      state: this.current(contact),
-      message,
-      ad: envelopeId,
-    });
+    const peer = contact.address;
+    const now = this.#o.clock.nowMs();
+    let failed = this.#failedWork.get(peer);
+    if (failed && now - failed.sinceMs >= 60_000) {
+      this.#failedWork.delete(peer);
+      failed = undefined;
+    }
+    const limited = failed !== undefined && failed.derivedKeys >= FAILED_SKIP_KEYS_PER_MINUTE;
+    if (limited) this.#limitedMessages++;
+    const work = { derivedKeys: 0 };
+    try {
+      return await e2e.ratchetDecrypt({
+        aead: NODE_AEAD,
+        state: this.current(contact),
+        message,
+        ad: envelopeId,
+        work,
+        ...(limited ? { maxSkip: LIMITED_MAX_SKIP } : {}),
+      });
+    } catch (err) {
+      if (work.derivedKeys > 0) this.#countFailedWork(peer, failed, work.derivedKeys, now);
+      throw err;
+    }
+  }
+
+  /**
+   * Work spent on messages that failed: keys derived for them since start,
+   * contacts counted now, and messages decrypted under the limit.
+   */
+  failedWork(): { derivedKeys: number; contacts: number; limitedMessages: number } {
+    return {
+      derivedKeys: this.#failedKeys,
+      contacts: this.#failedWork.size,
+      limitedMessages: this.#limitedMessages,
+    };
+  }
+
+  #countFailedWork(
+    peer: string,
+    failed: { derivedKeys: number; sinceMs: number } | undefined,
+    derivedKeys: number,
+    now: number,
+  ): void {
+    this.#failedKeys += derivedKeys;
+    if (failed) {
+      failed.derivedKeys += derivedKeys;
+      return;
+    }
+    if (this.#failedWork.size >= FAILED_WORK_CONTACTS_MAX) {
+      this.#failedWork.delete(this.#failedWork.keys().next().value!);
+    }
+    this.#failedWork.set(peer, { derivedKeys, sinceMs: now });
   }
 }

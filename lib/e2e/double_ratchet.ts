@@ -318,6 +318,12 @@ export interface RatchetDecryptOptions {
   maxSkip?: number;
   /** Most skipped keys kept; default {@linkcode DEFAULT_MAX_SKIPPED_KEYS}. */
   maxSkippedKeys?: number;
+  /**
+   * Counts the message keys derived to skip ahead, whether or not the message
+   * then authenticates: what a caller's budget of work spent on messages that
+   * fail needs (a forged header can ask for 2 × maxSkip derivations).
+   */
+  work?: { derivedKeys: number };
 }
 
 /** Result of {@linkcode ratchetDecrypt}. */
@@ -362,6 +368,7 @@ async function decryptOrThrow(
     aead = WEBCRYPTO_AEAD,
     maxSkip,
     maxSkippedKeys,
+    work,
   }: RatchetDecryptOptions & { maxSkip: number; maxSkippedKeys: number },
 ): Promise<RatchetDecryptResult> {
   const msg = decodeRatchetMessage(message);
@@ -385,7 +392,7 @@ async function decryptOrThrow(
     // the session; this commits only if the message authenticates.
     if (header.n > maxSkip) throw new DecryptError("Cannot decrypt: skip beyond window");
     if (state.recvChainKey !== null && header.pn <= state.recvCount + maxSkip) {
-      skipMessageKeys(s, header.pn, maxSkippedKeys);
+      skipMessageKeys(s, header.pn, maxSkippedKeys, work);
     }
     await dhRatchet(s, header.dh, random);
   } else {
@@ -394,7 +401,7 @@ async function decryptOrThrow(
       throw new DecryptError("Cannot decrypt: skip beyond window");
     }
   }
-  skipMessageKeys(s, header.n, maxSkippedKeys);
+  skipMessageKeys(s, header.n, maxSkippedKeys, work);
   const [recvChainKey, messageKey] = kdfCk(s.recvChainKey!);
   const plaintext = await open(s, messageKey, msg, ad, aead);
   s.recvChainKey = recvChainKey;
@@ -403,8 +410,14 @@ async function decryptOrThrow(
 }
 
 // §3.5 SkipMessageKeys; copies the skipped list on first write, drops the oldest past the cap.
-function skipMessageKeys(s: Working, until: number, maxSkippedKeys: number): void {
+function skipMessageKeys(
+  s: Working,
+  until: number,
+  maxSkippedKeys: number,
+  work?: { derivedKeys: number },
+): void {
   if (s.recvChainKey === null || s.recvCount >= until) return;
+  if (work) work.derivedKeys += until - s.recvCount;
   const added: SkippedKey[] = [];
   let chainKey = s.recvChainKey;
   for (let n = s.recvCount; n < until; n++) {
