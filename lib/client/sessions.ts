@@ -55,9 +55,9 @@ export interface SealOptions {
  * message can make the ratchet derive up to 2 × e2e.DEFAULT_MAX_SKIP keys
  * and run a DH step before its authentication fails (about 10 ms against 0.1
  * ms for a real message, PERF_NOTES `redteam2`); without this a contact could
- * keep a core busy. An honest contact's copies and replays fail before any
- * derivation (or after a few), and its real messages authenticate, so it is
- * not limited.
+ * keep a core busy. An honest contact's real messages authenticate, and a
+ * copy of one read already fails before any derivation (current chain) or
+ * after as many as its position (an older chain), so it is rarely counted.
  */
 export const FAILED_SKIP_KEYS_PER_MINUTE = 2 * e2e.DEFAULT_MAX_SKIP;
 /** Keys one message may skip in a chain from a contact past its budget. */
