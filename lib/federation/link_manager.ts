@@ -142,6 +142,9 @@ function mayStayLent(m: LinkMessage): boolean {
     m.bytes[KIND_OFFSET] === ENVELOPE_KINDS.chunk.code;
 }
 
+/** Most peers barred at once after a cut for misbehaviour (LinkManager.#bar). */
+const BARRED_MAX = 4096;
+
 /** The link layer of one node. */
 export class LinkManager {
   #o: Required<Omit<LinkManagerOptions, "random">>;
@@ -368,7 +371,7 @@ export class LinkManager {
     this.#log.warn("link closed: peer misbehaved", { peer, why: reason });
     this.#recordError(peer, `disconnected: ${reason}`);
     this.#redial.penalize(peer);
-    this.#barredUntil.set(peer, this.#o.clock.nowMs() + this.#redial.penaltyOf(peer));
+    this.#bar(peer, this.#o.clock.nowMs() + this.#redial.penaltyOf(peer));
     rt.channel.close(reason, 1008);
   }
 
@@ -430,6 +433,21 @@ export class LinkManager {
       });
       accepted.ws.close(1008, e instanceof AuthError ? "authentication failed" : "protocol error");
     });
+  }
+
+  /**
+   * Bars `peer` until `untilMs`. Bounded: past BARRED_MAX entries the expired
+   * ones go, then the oldest (on an open node each cut stranger adds one).
+   */
+  #bar(peer: NodeId, untilMs: number): void {
+    const bars = this.#barredUntil;
+    bars.delete(peer);
+    if (bars.size >= BARRED_MAX) {
+      const now = this.#o.clock.nowMs();
+      for (const [id, until] of bars) if (until <= now) bars.delete(id);
+      if (bars.size >= BARRED_MAX) bars.delete(bars.keys().next().value!);
+    }
+    bars.set(peer, untilMs);
   }
 
   #barred(peer: NodeId): boolean {
