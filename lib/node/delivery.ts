@@ -930,6 +930,11 @@ export class Delivery {
     if (batch.length > 0) this.#writeEarly(batch);
   }
 
+  /** Whether `n` more bytes pushed first (messages and file chunks together) fit `earlyBytes`. */
+  #earlyRoom(n: number): boolean {
+    return this.#earlyBytes + this.#chunksFirst.bytes + n <= (this.#o.earlyBytes ?? EARLY_BYTES);
+  }
+
   /**
    * Whether an arrival may be pushed before it is stored: its user's client can take it now
    * (`ready`), nothing of that user's is on its way to the store the usual way (it would be
@@ -938,8 +943,7 @@ export class Delivery {
   #mayPushFirst(a: Arrival): boolean {
     const owner = splitAddress(a.e.to).name;
     const n = a.bytes.length;
-    return this.#earlyBytes + this.#chunksFirst.bytes + n <= (this.#o.earlyBytes ?? EARLY_BYTES) &&
-      !this.#storingFor.has(owner) &&
+    return this.#earlyRoom(n) && !this.#storingFor.has(owner) &&
       this.earlyPush!.ready(owner, n);
   }
 
@@ -1406,7 +1410,8 @@ export class Delivery {
     };
     let pre = admit(kind, { ...base, ...OPEN_FACTS });
     if (!pre.store && this.#o.store.wasDelivered(id)) {
-      if (this.#o.store.deliveredFromOther(id, origin)) return this.#copyOrTaken(id, origin);
+      const known = this.#copyOrTaken(id, origin);
+      if (known.status === "refused") return known;
       base.alreadyDelivered = true;
       pre = admit(kind, { ...base, ...OPEN_FACTS });
     }
@@ -1420,7 +1425,8 @@ export class Delivery {
     const room = withinRate && b.inboxTake(name, kindOf(e), encodedLength(e), origin, now);
     const verdict = admit(kind, { ...base, withinRate, room });
     if (!verdict.store && this.#o.store.wasDelivered(id)) {
-      if (this.#o.store.deliveredFromOther(id, origin)) return this.#copyOrTaken(id, origin);
+      const known = this.#copyOrTaken(id, origin);
+      if (known.status === "refused") return known;
       // Over the rate or without room, but a copy of what was stored: the same answer again.
       this.#returnPathMissed(origin);
       return admit(kind, { ...base, alreadyDelivered: true, withinRate, room });
@@ -1441,15 +1447,8 @@ export class Delivery {
 
   /** Refuses `origin`'s envelope under `id`, which another node's holds here (#copyOrTaken). */
   #taken(id: string, origin: NodeId): Admission {
-    this.#o.throttled.write(
-      "warn",
-      `id-taken|${origin}`,
-      "envelope refused: its id is another node's",
-      {
-        origin,
-        id,
-      },
-    );
+    const why = "envelope refused: its id is another node's";
+    this.#o.throttled.write("warn", `id-taken|${origin}`, why, { origin, id });
     return { store: false, status: "refused" };
   }
 
@@ -1576,8 +1575,7 @@ export class Delivery {
     const n = bytes.length;
     if (
       this.#o.pushFirst === false || this.#stopped || !push?.chunkReady || !push.pushChunk ||
-      this.#earlyBytes + this.#chunksFirst.bytes + n > (this.#o.earlyBytes ?? EARLY_BYTES) ||
-      !push.chunkReady(owner, n) || this.#o.spool.holds(owner, header.id)
+      !this.#earlyRoom(n) || !push.chunkReady(owner, n) || this.#o.spool.holds(owner, header.id)
     ) return false;
     if (!this.#o.budgets.dedupTake(origin, now)) return false;
     const held = origin !== this.#o.self ? n : 0;

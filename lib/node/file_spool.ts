@@ -41,8 +41,10 @@ import { join } from "node:path";
 import type { UserName } from "../ids.ts";
 import type { Logger } from "../log.ts";
 
-/** What the spool says about a chunk before it is written. */
-/** "taken": the spool holds a chunk under that id from another origin node. */
+/**
+ * What the spool says about a chunk before it is written ("taken": it holds a
+ * chunk under that id from another origin node).
+ */
 export type SpoolVerdict = "ok" | "duplicate" | "taken" | "too-large" | "quota-full";
 
 /** Options of {@linkcode FileSpool}. */
