@@ -45,6 +45,7 @@ import {
   type LinkMessage,
 } from "./link_message.ts";
 import { fingerprintOf, fullFingerprint, shortFingerprint } from "./node_key.ts";
+import { PenaltyBar } from "./penalty_bar.ts";
 import { Redial } from "./redial.ts";
 
 /** URL path of node links on the listener. */
@@ -142,9 +143,6 @@ function mayStayLent(m: LinkMessage): boolean {
     m.bytes[KIND_OFFSET] === ENVELOPE_KINDS.chunk.code;
 }
 
-/** Most peers barred at once after a cut for misbehaviour (LinkManager.#bar). */
-const BARRED_MAX = 4096;
-
 /** The link layer of one node. */
 export class LinkManager {
   #o: Required<Omit<LinkManagerOptions, "random">>;
@@ -152,8 +150,8 @@ export class LinkManager {
   #peers = new Map<NodeId, Runtime>();
   #waiters = new Map<NodeId, Array<() => void>>();
   #redial: Redial;
-  /** Peers cut for misbehaviour: until when a link they open is refused (known peers only). */
-  #barredUntil = new Map<NodeId, number>();
+  /** Peers cut for misbehaviour: until when a link they open is refused. */
+  #bars: PenaltyBar;
   #heartbeat: number;
   #beatState: BeatState;
   #sweep: number;
@@ -172,6 +170,7 @@ export class LinkManager {
       random: options.random,
       maxMs: this.#o.maxBackoffMs,
     });
+    this.#bars = new PenaltyBar(options.clock);
     for (const rec of options.store.listPeers()) {
       if (rec.state === "pending" && rec.address) options.pendingBudget.take(rec.address);
       this.#notePin(rec);
@@ -371,7 +370,7 @@ export class LinkManager {
     this.#log.warn("link closed: peer misbehaved", { peer, why: reason });
     this.#recordError(peer, `disconnected: ${reason}`);
     this.#redial.penalize(peer);
-    this.#bar(peer, this.#o.clock.nowMs() + this.#redial.penaltyOf(peer));
+    this.#bars.bar(peer, this.#o.clock.nowMs() + this.#redial.penaltyOf(peer));
     rt.channel.close(reason, 1008);
   }
 
@@ -387,7 +386,7 @@ export class LinkManager {
     this.#releasePending(rec);
     const rt = this.#peers.get(nodeId);
     this.#redial.forget(nodeId);
-    this.#barredUntil.delete(nodeId);
+    this.#bars.lift(nodeId);
     this.#peers.delete(nodeId);
     rt?.channel?.close("link forgotten by the owner");
     this.#o.store.deletePeer(nodeId);
@@ -435,29 +434,6 @@ export class LinkManager {
     });
   }
 
-  /**
-   * Bars `peer` until `untilMs`. Bounded: past BARRED_MAX entries the expired
-   * ones go, then the oldest (on an open node each cut stranger adds one).
-   */
-  #bar(peer: NodeId, untilMs: number): void {
-    const bars = this.#barredUntil;
-    bars.delete(peer);
-    if (bars.size >= BARRED_MAX) {
-      const now = this.#o.clock.nowMs();
-      for (const [id, until] of bars) if (until <= now) bars.delete(id);
-      if (bars.size >= BARRED_MAX) bars.delete(bars.keys().next().value!);
-    }
-    bars.set(peer, untilMs);
-  }
-
-  #barred(peer: NodeId): boolean {
-    const until = this.#barredUntil.get(peer);
-    if (until === undefined) return false;
-    if (this.#o.clock.nowMs() < until) return true;
-    this.#barredUntil.delete(peer);
-    return false;
-  }
-
   async #acceptAsync({ ws, authenticated }: Accepted): Promise<void> {
     const timeout = this.#o.handshakeTimeoutMs;
     const { state, message } = await responderHello(this.#o.self, await nextMessage(ws, timeout), {
@@ -471,7 +447,7 @@ export class LinkManager {
       fingerprint: await fullFingerprint(peer.publicKey),
       address: ws.remoteAddress,
     };
-    if (this.#barred(peer.nodeId)) {
+    if (this.#bars.barred(peer.nodeId)) {
       // Cut for misbehaviour: no frame of it is read again before its penalty has run out.
       channel.send(encodeLinkMessage({ kind: "result", status: "refused", reason: "penalized" }));
       await channel.flushed();
