@@ -213,6 +213,11 @@ export async function startNode(options: StartNodeOptions): Promise<Node> {
         total: limits.pendingLinksTotal,
         ttlMs: limits.pendingLinkTtlMs,
       },
+      openLinks: {
+        perAddress: limits.openLinksPerAddress,
+        total: limits.openLinksTotal,
+        perAddressPerMinute: limits.openLinksPerAddressPerMinute,
+      },
       open: config.openFederation,
       maxMessageBytes: config.maxFrameBytes,
       handshakeTimeoutMs: config.handshakeTimeoutMs,
