@@ -115,6 +115,8 @@ export interface Limits {
   openLinksTotal: number;
   /** New such nodes per address key and minute (a burst of as many). */
   openLinksPerAddressPerMinute: number;
+  /** New connections to the node's listener per address key and minute (a burst of as many). */
+  handshakesPerAddressPerMinute: number;
   fileSpoolTotalBytes: number;
   mailboxBytesPerSender: number;
   mailboxBytesTotal: number;
@@ -360,6 +362,12 @@ export const LIMIT_KEYS: ReadonlyArray<
     field: "openLinksPerAddressPerMinute",
     spec: intSpec(1, 100_000),
     default: 30,
+  },
+  {
+    key: "handshakes_per_address_per_minute",
+    field: "handshakesPerAddressPerMinute",
+    spec: intSpec(10, 1_000_000),
+    default: 600,
   },
   {
     key: "file_spool_total_bytes",

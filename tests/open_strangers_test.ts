@@ -31,7 +31,8 @@ function rows(n: NodeProc, table: string): number {
 
 Deno.test({
   name: "open node: of 500 strangers under fresh keys from one address, at most " +
-    "open_links_per_address_per_minute link and open_links_per_address are kept, never " +
+    "handshakes_per_address_per_minute are handshaken, open_links_per_address_per_minute " +
+    "link and open_links_per_address are kept, never " +
     "dialled back; another address still links and, at open_links_total, the address " +
     "holding most gives way",
   ...opts,
@@ -44,7 +45,7 @@ Deno.test({
         root,
         open: true,
         extra: "[Limits]\nopen_links_per_address = 8\nopen_links_total = 12\n" +
-          "open_links_per_address_per_minute = 60\n",
+          "open_links_per_address_per_minute = 60\nhandshakes_per_address_per_minute = 120\n",
       });
       nodes.push(a);
       const pid = a.pid;
@@ -66,14 +67,17 @@ Deno.test({
       const dialsBack = a.output.split("\n").filter((l) =>
         /link attempt failed peer=stranger/.test(l)
       ).length;
-      const figures = `${up} of ${attempts} linked; ${strangers} peers kept; ` +
+      const handshakes = attempts - (status.budgets["listener.handshakes"]?.refusals ?? 0);
+      const figures = `${up} of ${attempts} linked; ${handshakes} handshakes; ` +
+        `${strangers} peers kept; ` +
         `${status.routing.origins} routing origins; ${dialsBack} dials back to strangers logged`;
       assert.equal(a.pid, pid);
       assert.ok(strangers <= 8, `${figures}; the budget is 8 per address`);
-      // A burst of 60, then one a second.
-      const allowed = 60 + Math.ceil((Date.now() - startedAt) / 1000);
-      assert.ok(up <= allowed, `${figures}; the rate allows ${allowed}`);
-      assert.equal(status.budgets.open_links_new.refusals, attempts - up, figures);
+      // Handshakes: a burst of 120, then two a second; new strangers: 60, then one a second.
+      const seconds = Math.ceil((Date.now() - startedAt) / 1000);
+      assert.ok(handshakes <= 120 + 2 * seconds, `${figures} in ${seconds} s`);
+      assert.ok(up <= 60 + seconds, `${figures} in ${seconds} s`);
+      assert.equal(status.budgets.open_links_new.refusals, handshakes - up, figures);
       assert.ok(status.routing.origins <= 8 + 1, figures);
       assert.equal(dialsBack, 0, figures);
       assert.equal(status.budgets.open_links.limit, 8, figures);
