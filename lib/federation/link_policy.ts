@@ -34,6 +34,11 @@ export type LinkVerdict =
   | { kind: "pending"; record: PeerRecord | null; reason: string }
   | { kind: "refuse"; record: PeerRecord | null; reason: string; keyMismatch: boolean };
 
+/** A refusal that stores nothing. */
+function refusal(reason: string, keyMismatch = false): LinkVerdict {
+  return { kind: "refuse", record: null, reason, keyMismatch };
+}
+
 function mismatch(rec: PeerRecord, proof: LinkProof): string | null {
   if (rec.publicKey && !constantTimeEqual(rec.publicKey, proof.publicKey)) {
     return `refused a different key for ${rec.nodeId}`;
@@ -114,29 +119,12 @@ export function decideIncoming(input: {
   };
   if (open && !rec) {
     if (input.knownKey && !constantTimeEqual(input.knownKey, proof.publicKey)) {
-      return {
-        kind: "refuse",
-        record: null,
-        reason: `this node knows ${proof.nodeId} under another key`,
-        keyMismatch: true,
-      };
+      return refusal(`this node knows ${proof.nodeId} under another key`, true);
     }
     if (input.openWithinRate === false) {
-      return {
-        kind: "refuse",
-        record: null,
-        reason: "too many new nodes from this address; try again later",
-        keyMismatch: false,
-      };
+      return refusal("too many new nodes from this address; try again later");
     }
-    if (input.openRoom === false) {
-      return {
-        kind: "refuse",
-        record: null,
-        reason: "too many nodes linked from this address",
-        keyMismatch: false,
-      };
-    }
+    if (input.openRoom === false) return refusal("too many nodes linked from this address");
     return { kind: "accept", record: fresh };
   }
   // Pending: waits for the owner. A pending record is refreshed by its latest attempt (the key
