@@ -110,6 +110,13 @@ export interface Limits {
   pendingLinksPerAddress: number;
   pendingLinksTotal: number;
   pendingLinkTtlMs: number;
+  /** Nodes an open node linked at first contact (not the owner's), per address key and in all. */
+  openLinksPerAddress: number;
+  openLinksTotal: number;
+  /** New such nodes per address key and minute (a burst of as many). */
+  openLinksPerAddressPerMinute: number;
+  /** New connections to the node's listener per address key and minute (a burst of as many). */
+  handshakesPerAddressPerMinute: number;
   fileSpoolTotalBytes: number;
   mailboxBytesPerSender: number;
   mailboxBytesTotal: number;
@@ -337,6 +344,30 @@ export const LIMIT_KEYS: ReadonlyArray<
     field: "pendingLinkTtlMs",
     spec: durationSpec(60_000, 365 * 86_400_000),
     default: 7 * 86_400_000,
+  },
+  {
+    key: "open_links_per_address",
+    field: "openLinksPerAddress",
+    spec: intSpec(1, 100_000),
+    default: 32,
+  },
+  {
+    key: "open_links_total",
+    field: "openLinksTotal",
+    spec: intSpec(1, 1_000_000),
+    default: 1024,
+  },
+  {
+    key: "open_links_per_address_per_minute",
+    field: "openLinksPerAddressPerMinute",
+    spec: intSpec(1, 100_000),
+    default: 30,
+  },
+  {
+    key: "handshakes_per_address_per_minute",
+    field: "handshakesPerAddressPerMinute",
+    spec: intSpec(10, 1_000_000),
+    default: 600,
   },
   {
     key: "file_spool_total_bytes",

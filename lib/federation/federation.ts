@@ -52,6 +52,8 @@ export interface FederationOptions {
   onAnnouncement?(origin: NodeId): void;
   /** Budget and lifetime of link requests waiting for the owner. */
   pendingLinks: { perAddress: number; total: number; ttlMs: number };
+  /** Budget of strangers an open node links at first contact (per address key, in total). */
+  openLinks?: { perAddress: number; total: number; perAddressPerMinute: number };
   /** Test hook: a malicious relay (see Forwarder). */
   alterForwarded?(envelope: Envelope, bytes: Uint8Array): Uint8Array | null;
 }
@@ -91,6 +93,16 @@ export function createFederation(o: FederationOptions): Federation {
       total: o.pendingLinks.total,
     }),
     pendingTtlMs: o.pendingLinks.ttlMs,
+    openBudget: o.budgets.budget("open_links", {
+      perKey: o.openLinks?.perAddress ?? 32,
+      total: o.openLinks?.total ?? 1024,
+    }),
+    openRate: o.budgets.rate("open_links_new", {
+      burst: o.openLinks?.perAddressPerMinute ?? 30,
+      perMinute: o.openLinks?.perAddressPerMinute ?? 30,
+    }),
+    // Any key routing holds for the id: a stranger may not take over a node known here.
+    knownKey: (node) => router.keyOf(node)?.key,
     events: {
       up: (peer, key) => router.linkUp(peer, key),
       down: (peer) => router.linkDown(peer),

@@ -6,12 +6,12 @@
  * in total, with expiry), and reports state for `links` / `status`.
  */
 import { concatBytes } from "@noble/hashes/utils.js";
-import type { Budget } from "../budget.ts";
+import type { Budget, RateBudget } from "../budget.ts";
 import type { Clock } from "../clock.ts";
 import type { NodeId } from "../ids.ts";
 import type { Logger } from "../log.ts";
 import type { NodeStore, PeerRecord } from "../store/mod.ts";
-import { type Accepted, dialWss, type WsConnection } from "../wss/mod.ts";
+import { type Accepted, addressKey, dialWss, type WsConnection } from "../wss/mod.ts";
 import {
   AuthError,
   type Endpoint,
@@ -34,6 +34,7 @@ import {
   decideConnect,
   decideIncoming,
   decideOutgoing,
+  isStranger,
   type LinkProof,
   type LinkVerdict,
   preferLink,
@@ -108,6 +109,17 @@ export interface LinkManagerOptions {
   pendingBudget: Budget;
   /** A node waiting for approval is forgotten after this long. */
   pendingTtlMs: number;
+  /**
+   * Strangers an open node linked at first contact, keyed by the address key
+   * (lib/wss/address_key.ts) they connected from (and in total). Default: unlimited.
+   */
+  openBudget?: Budget;
+  /** New strangers an open node links, per address key and minute. Default: unlimited. */
+  openRate?: RateBudget;
+  /** The key this node knows for `node` from elsewhere (routing), if any. */
+  knownKey?(node: NodeId): Uint8Array | undefined;
+  /** The local address to dial from (default: the system's choice). */
+  localAddress?: string;
   /** The jitter's randomness (tests inject one). */
   random?: () => number;
   heartbeatMs?: number;
@@ -145,7 +157,13 @@ function mayStayLent(m: LinkMessage): boolean {
 
 /** The link layer of one node. */
 export class LinkManager {
-  #o: Required<Omit<LinkManagerOptions, "random">>;
+  #o: Required<
+    Omit<LinkManagerOptions, "random" | "openBudget" | "openRate" | "knownKey" | "localAddress">
+  >;
+  #open: Budget | undefined;
+  #openRate: RateBudget | undefined;
+  #knownKey: (node: NodeId) => Uint8Array | undefined;
+  #localAddress: string | undefined;
   #log: Logger;
   #peers = new Map<NodeId, Runtime>();
   #waiters = new Map<NodeId, Array<() => void>>();
@@ -165,6 +183,11 @@ export class LinkManager {
   constructor(options: LinkManagerOptions) {
     this.#o = { heartbeatMs: 500, deadAfterMs: 2000, maxBackoffMs: 30_000, ...options };
     this.#log = options.log.child("links");
+    this.#open = options.openBudget;
+    this.#openRate = options.openRate;
+    this.#knownKey = options.knownKey ?? (() => undefined);
+    this.#localAddress = options.localAddress;
+    const strangers = new Map<string, number>();
     this.#redial = new Redial({
       clock: options.clock,
       random: options.random,
@@ -173,8 +196,13 @@ export class LinkManager {
     this.#bars = new PenaltyBar(options.clock);
     for (const rec of options.store.listPeers()) {
       if (rec.state === "pending" && rec.address) options.pendingBudget.take(rec.address);
+      if (isStranger(rec)) {
+        const k = addressKey(rec.address!);
+        strangers.set(k, (strangers.get(k) ?? 0) + 1);
+      }
       this.#notePin(rec);
     }
+    for (const [k, n] of strangers) this.#open?.set(k, n);
     this.#holds = new ReadHolds({
       clock: this.#o.clock,
       // Held links' heartbeats wait unread: a hold ends well before one would count as silent.
@@ -194,10 +222,16 @@ export class LinkManager {
     this.#sweep = this.#o.clock.setTimer(() => this.#expirePending(), 0);
   }
 
-  /** Starts dialling every linked peer with a known endpoint. */
+  /**
+   * Starts dialling every linked peer with a known endpoint, but strangers
+   * (isStranger): they dialled this node and dial it again, and the endpoint
+   * one claims could be anyone's.
+   */
   start(): void {
     for (const rec of this.#o.store.listPeers()) {
-      if (rec.state === "linked" && rec.host && rec.port) this.#dialIn(rec.nodeId, 0);
+      if (rec.state === "linked" && !isStranger(rec) && rec.host && rec.port) {
+        this.#dialIn(rec.nodeId, 0);
+      }
     }
   }
 
@@ -325,7 +359,7 @@ export class LinkManager {
       nowMs: this.#o.clock.nowMs(),
     });
     if (decision.kind === "refuse") throw new FederationError(decision.reason);
-    this.#releasePending(rec);
+    this.#release(rec);
     this.#put(decision.record);
     this.#redial.reset(target.nodeId);
     const settled = this.#waitSettled(target.nodeId, waitMs);
@@ -339,7 +373,7 @@ export class LinkManager {
     const rec = this.#o.store.getPeer(nodeId);
     const decision = decideApprove(rec);
     if (decision.kind === "refuse") throw new FederationError(decision.reason);
-    this.#releasePending(rec);
+    this.#release(rec);
     this.#put(decision.record);
     this.#log.info("link approved", { peer: nodeId });
     this.#redial.reset(nodeId);
@@ -352,7 +386,7 @@ export class LinkManager {
   reject(nodeId: NodeId): void {
     const rec = this.#o.store.getPeer(nodeId);
     if (!rec) throw new FederationError(`Cannot reject ${nodeId}: this node does not know it`);
-    this.#releasePending(rec);
+    this.#release(rec);
     this.#put({ ...rec, state: "rejected", presentedKey: null, address: null });
     this.#redial.cancel(nodeId);
     this.#runtime(nodeId).channel?.close("rejected by the owner");
@@ -383,16 +417,46 @@ export class LinkManager {
   forget(nodeId: NodeId): void {
     const rec = this.#o.store.getPeer(nodeId);
     if (!rec) throw new FederationError(`Cannot forget ${nodeId}: this node does not know it`);
-    this.#releasePending(rec);
+    this.#drop(rec, "link forgotten by the owner");
+    this.#log.info("link forgotten", { peer: nodeId });
+  }
+
+  /** Closes the link to `rec`'s node and forgets the node, its pin included. */
+  #drop(rec: PeerRecord, why: string): void {
+    const nodeId = rec.nodeId;
+    this.#release(rec);
     const rt = this.#peers.get(nodeId);
     this.#redial.forget(nodeId);
     this.#bars.lift(nodeId);
     this.#peers.delete(nodeId);
-    rt?.channel?.close("link forgotten by the owner");
+    rt?.channel?.close(why);
     this.#o.store.deletePeer(nodeId);
     this.#pins.delete(nodeId);
-    this.#log.info("link forgotten", { peer: nodeId });
     this.#o.events.forgotten?.(nodeId);
+  }
+
+  /**
+   * Makes room in the strangers' budget for one more from address key `key`:
+   * forgets the oldest stranger whose link is down, of `key` when `key` is at
+   * its limit, else (the total is reached) of the key holding most.
+   * @returns whether one was forgotten
+   */
+  #evictStranger(key: string): boolean {
+    const budget = this.#open;
+    if (!budget) return false;
+    const view = budget.view();
+    const from = budget.usedBy(key) >= view.limit ? key : view.top?.key;
+    if (from === undefined) return false;
+    let oldest: PeerRecord | undefined;
+    for (const rec of this.#o.store.listPeers()) {
+      if (!isStranger(rec) || addressKey(rec.address!) !== from) continue;
+      if (this.#peers.get(rec.nodeId)?.state === "up") continue;
+      if (!oldest || rec.createdAtMs < oldest.createdAtMs) oldest = rec;
+    }
+    if (!oldest) return false;
+    this.#drop(oldest, "replaced by a newer stranger");
+    this.#log.info("stranger forgotten to make room", { peer: oldest.nodeId, from });
+    return this.#open!.fits(key);
   }
 
   /** Every known peer with its link state. */
@@ -456,13 +520,29 @@ export class LinkManager {
     }
     const rec = this.#o.store.getPeer(peer.nodeId);
     const pendingRoom = rec !== undefined || this.#o.pendingBudget.fits(ws.remoteAddress);
-    const verdict = decideIncoming({
-      record: rec,
-      proof,
-      open: this.#o.open,
-      nowMs: this.#o.clock.nowMs(),
-      pendingRoom,
-    });
+    const key = addressKey(ws.remoteAddress);
+    const nowMs = this.#o.clock.nowMs();
+    const knownKey = rec ? undefined : this.#knownKey(peer.nodeId);
+    const decide = (openRoom = true, openWithinRate = true) =>
+      decideIncoming({
+        record: rec,
+        proof,
+        open: this.#o.open,
+        nowMs,
+        pendingRoom,
+        openRoom,
+        openWithinRate,
+        knownKey,
+      });
+    let verdict = decide();
+    // A new stranger: within its address's rate, and in the budget (making room if it can).
+    if (verdict.kind === "accept" && !rec && isStranger(verdict.record)) {
+      if (this.#openRate && !this.#openRate.take(key, nowMs)) verdict = decide(true, false);
+      else if (this.#open && !this.#open.fits(key) && !this.#evictStranger(key)) {
+        this.#open.refuse(key, nowMs);
+        verdict = decide(false);
+      }
+    }
     this.#apply(verdict, proof, rec);
     const result = (status: "accepted" | "pending" | "refused", reason: string) =>
       channel.send(encodeLinkMessage({ kind: "result", status, reason }));
@@ -486,6 +566,9 @@ export class LinkManager {
     if (verdict.record) {
       if (verdict.kind === "pending" && !before && proof.address) {
         this.#o.pendingBudget.take(proof.address);
+      }
+      if (verdict.kind === "accept" && !before && isStranger(verdict.record)) {
+        this.#open?.take(addressKey(verdict.record.address!));
       }
       this.#put(verdict.record);
     }
@@ -517,8 +600,10 @@ export class LinkManager {
     return this.#pins.get(peer);
   }
 
-  #releasePending(rec: PeerRecord | undefined): void {
+  /** Gives back what `rec` holds of the pending or the strangers' budget. */
+  #release(rec: PeerRecord | undefined): void {
     if (rec?.state === "pending" && rec.address) this.#o.pendingBudget.release(rec.address);
+    if (rec && isStranger(rec)) this.#open?.release(addressKey(rec.address!));
   }
 
   /** Forgets nodes that waited for approval longer than the configured time. */
@@ -527,7 +612,7 @@ export class LinkManager {
     const before = this.#o.clock.nowMs() - this.#o.pendingTtlMs;
     for (const rec of this.#o.store.listPeers()) {
       if (rec.state !== "pending" || rec.createdAtMs > before) continue;
-      this.#releasePending(rec);
+      this.#release(rec);
       this.#o.store.deletePeer(rec.nodeId);
       this.#log.info("link request expired", { peer: rec.nodeId });
     }
@@ -582,7 +667,7 @@ export class LinkManager {
     const rt = this.#runtime(peer);
     const rec = this.#o.store.getPeer(peer);
     if (this.#stopped || rt.dialing || rt.state === "up" || !rec || rec.state !== "linked") return;
-    if (!rec.host || !rec.port) return;
+    if (!rec.host || !rec.port || isStranger(rec)) return;
     rt.dialing = true;
     if (rt.state !== "pending-approval" && rt.state !== "refused") {
       this.#setState(peer, "connecting");
@@ -596,6 +681,7 @@ export class LinkManager {
         path: LINK_PATH,
         timeoutMs: timeout,
         maxMessageBytes: this.#o.maxMessageBytes,
+        localAddress: this.#localAddress,
       });
       const hello = await initiatorHello(this.#o.self, {
         expected: peer,

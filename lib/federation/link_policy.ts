@@ -34,6 +34,11 @@ export type LinkVerdict =
   | { kind: "pending"; record: PeerRecord | null; reason: string }
   | { kind: "refuse"; record: PeerRecord | null; reason: string; keyMismatch: boolean };
 
+/** A refusal that stores nothing. */
+function refusal(reason: string, keyMismatch = false): LinkVerdict {
+  return { kind: "refuse", record: null, reason, keyMismatch };
+}
+
 function mismatch(rec: PeerRecord, proof: LinkProof): string | null {
   if (rec.publicKey && !constantTimeEqual(rec.publicKey, proof.publicKey)) {
     return `refused a different key for ${rec.nodeId}`;
@@ -48,8 +53,22 @@ function mismatch(rec: PeerRecord, proof: LinkProof): string | null {
 }
 
 /**
+ * Whether `rec` is a stranger's: a node an open node linked at its first
+ * contact, not one the owner linked (`connect`, an invite, `approve`). Only
+ * such records keep the address the node connected from.
+ */
+export function isStranger(rec: PeerRecord): boolean {
+  return rec.state === "linked" && rec.address !== null;
+}
+
+/**
  * An incoming link, after its handshake. `pendingRoom` says whether the
- * pending-approval budget has room for this address.
+ * pending-approval budget has room for this address; `openRoom` whether the
+ * open node's budget of strangers has, and `openWithinRate` whether this
+ * address is within its rate of new strangers. `knownKey` is the key this node
+ * already knows for the id from elsewhere (routing), if any: on an open node
+ * a stranger presenting another key is refused, so it cannot take over the
+ * id of a node known here (only the owner's `connect` with an invite can).
  */
 export function decideIncoming(input: {
   record: PeerRecord | undefined;
@@ -57,6 +76,9 @@ export function decideIncoming(input: {
   open: boolean;
   nowMs: number;
   pendingRoom: boolean;
+  openRoom?: boolean;
+  openWithinRate?: boolean;
+  knownKey?: Uint8Array;
 }): LinkVerdict {
   const { record: rec, proof, open, nowMs } = input;
   if (rec?.state === "rejected") {
@@ -95,7 +117,16 @@ export function decideIncoming(input: {
     lastError: null,
     lastErrorAtMs: null,
   };
-  if (open && !rec) return { kind: "accept", record: fresh };
+  if (open && !rec) {
+    if (input.knownKey && !constantTimeEqual(input.knownKey, proof.publicKey)) {
+      return refusal(`this node knows ${proof.nodeId} under another key`, true);
+    }
+    if (input.openWithinRate === false) {
+      return refusal("too many new nodes from this address; try again later");
+    }
+    if (input.openRoom === false) return refusal("too many nodes linked from this address");
+    return { kind: "accept", record: fresh };
+  }
   // Pending: waits for the owner. A pending record is refreshed by its latest attempt (the key
   // shown for approval is the one that asked last), but only while there is room for it.
   if (!rec && !input.pendingRoom) {
@@ -192,6 +223,8 @@ export function decideApprove(rec: PeerRecord | undefined): ConnectDecision {
       ...rec,
       publicKey: rec.presentedKey,
       presentedKey: null,
+      // The owner's now, not a stranger's (isStranger).
+      address: null,
       state: "linked",
       lastError: null,
       lastErrorAtMs: null,

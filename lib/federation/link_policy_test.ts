@@ -6,6 +6,7 @@ import {
   decideConnect,
   decideIncoming,
   decideOutgoing,
+  isStranger,
   type LinkProof,
   preferLink,
 } from "./link_policy.ts";
@@ -63,6 +64,36 @@ Deno.test("decideIncoming(): no room for another waiting node is a refusal that 
   });
   assert.equal(v.kind, "refuse");
   assert.equal(v.record, null);
+});
+
+Deno.test("decideIncoming(): an open node refuses a stranger under the id of a node known under another key", () => {
+  const input = { record: undefined, open: true, nowMs: 5, pendingRoom: true, knownKey: realKey };
+  const squat = decideIncoming({ ...input, proof: proof(squatKey, SQUAT_FP) });
+  assert.equal(squat.kind, "refuse");
+  assert.equal(squat.record, null, "nothing stored");
+  assert.equal(squat.kind === "refuse" && squat.keyMismatch, true);
+  // The node itself (the key known here) links as before.
+  const real = decideIncoming({ ...input, proof: proof() });
+  assert.equal(real.kind, "accept");
+  assert.ok(isStranger(real.record!), "linked at first contact: a stranger's record");
+});
+
+Deno.test("decideIncoming(): an open node out of room or rate for strangers stores nothing", () => {
+  const input = { record: undefined, proof: proof(), open: true, nowMs: 5, pendingRoom: true };
+  for (const over of [{ openRoom: false }, { openWithinRate: false }]) {
+    const v = decideIncoming({ ...input, ...over });
+    assert.equal(v.kind, "refuse", JSON.stringify(over));
+    assert.equal(v.record, null);
+    assert.equal(v.kind === "refuse" && v.keyMismatch, false);
+  }
+  // A node already linked is no new stranger: neither limit applies to it.
+  const again = decideIncoming({
+    ...input,
+    record: linked({ address: "10.0.0.9" }),
+    openRoom: false,
+    openWithinRate: false,
+  });
+  assert.equal(again.kind, "accept");
 });
 
 Deno.test("decideIncoming(): an open node pins at first contact; a pinned key must match", () => {
@@ -153,9 +184,12 @@ Deno.test("decideConnect(): a pinned key the invite contradicts is refused with 
 });
 
 Deno.test("decideApprove() pins the key the waiting node presented", () => {
-  const d = decideApprove(linked({ publicKey: null, presentedKey: squatKey, state: "pending" }));
+  const d = decideApprove(
+    linked({ publicKey: null, presentedKey: squatKey, state: "pending", address: "10.0.0.9" }),
+  );
   assert.equal(d.kind, "ok");
   assert.deepEqual((d as { record: PeerRecord }).record.publicKey, squatKey);
+  assert.equal(isStranger((d as { record: PeerRecord }).record), false, "the owner's now");
   assert.equal(decideApprove(linked()).kind, "refuse");
   assert.equal(decideApprove(undefined).kind, "refuse");
 });

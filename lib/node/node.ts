@@ -213,6 +213,11 @@ export async function startNode(options: StartNodeOptions): Promise<Node> {
         total: limits.pendingLinksTotal,
         ttlMs: limits.pendingLinkTtlMs,
       },
+      openLinks: {
+        perAddress: limits.openLinksPerAddress,
+        total: limits.openLinksTotal,
+        perAddressPerMinute: limits.openLinksPerAddressPerMinute,
+      },
       open: config.openFederation,
       maxMessageBytes: config.maxFrameBytes,
       handshakeTimeoutMs: config.handshakeTimeoutMs,
@@ -355,6 +360,7 @@ export async function startNode(options: StartNodeOptions): Promise<Node> {
         maxConnectionsPerAddress: config.maxConnectionsPerAddress,
         maxUnauthenticatedConnections: config.maxUnauthenticatedConnections,
         reservedKnownConnections: config.reservedKnownConnections,
+        handshakesPerAddressPerMinute: limits.handshakesPerAddressPerMinute,
         handshakeTimeoutMs: config.handshakeTimeoutMs,
         maxMessageBytes: config.maxFrameBytes,
         write: {
@@ -362,10 +368,13 @@ export async function startNode(options: StartNodeOptions): Promise<Node> {
           maxBufferedBytes: config.maxWriteBufferBytes,
           stallMs: config.writeStallMs,
         },
-        // Linked peers' endpoints count as known at once, before they re-authenticate.
-        knownAddresses: store.listPeers().flatMap((p) =>
-          p.state === "linked" && p.host ? [p.host] : []
-        ),
+        // Linked peers count as known at once, before they re-authenticate: the owner's by
+        // their endpoints, strangers (which only dial in) by the address they linked from, never
+        // by the endpoint they claimed.
+        knownAddresses: store.listPeers().flatMap((p) => {
+          const known = p.state === "linked" ? p.address ?? p.host : null;
+          return known ? [known] : [];
+        }),
         clock,
         // The listener's caps (listener.connections / .unauthenticated / .reservedKnown).
         budgets,

@@ -25,7 +25,13 @@
  * The decision is {@linkcode admitConnection}, a pure function; the
  * {@linkcode ConnectionLedger} keeps the counts and applies it.
  */
-import { Budget, type BudgetRegistry, type BudgetView, ThrottledLog } from "../budget.ts";
+import {
+  Budget,
+  type BudgetRegistry,
+  type BudgetView,
+  RateBudget,
+  ThrottledLog,
+} from "../budget.ts";
 import type { Clock } from "../clock.ts";
 import type { Logger } from "../log.ts";
 import { addressKey } from "./address_key.ts";
@@ -42,6 +48,12 @@ export interface AdmissionLimits {
   reservedKnown: number;
   /** Not-yet-authenticated connections one known address may hold in the reserve. */
   maxPendingPerKnownAddress: number;
+  /**
+   * New connections (each a TLS handshake and, for a link or client, signature checks) per
+   * address key and minute, with a burst of as many (`handshakes_per_address_per_minute`).
+   * Default: unlimited.
+   */
+  handshakesPerAddressPerMinute?: number;
 }
 
 /** Options of {@linkcode admissionLimits}: the two caps every listener has, and overrides. */
@@ -51,6 +63,7 @@ export interface AdmissionLimitOptions {
   maxUnauthenticated?: number;
   reservedKnown?: number;
   maxPendingPerKnownAddress?: number;
+  handshakesPerAddressPerMinute?: number;
 }
 
 /**
@@ -68,6 +81,9 @@ export function admissionLimits(options: AdmissionLimitOptions): AdmissionLimits
     maxUnauthenticated: options.maxUnauthenticated ?? Math.max(1, Math.floor(maxConnections / 2)),
     reservedKnown: options.reservedKnown ?? Math.floor(maxConnections / 8),
     maxPendingPerKnownAddress: options.maxPendingPerKnownAddress ?? 4,
+    ...(options.handshakesPerAddressPerMinute === undefined
+      ? {}
+      : { handshakesPerAddressPerMinute: options.handshakesPerAddressPerMinute }),
   };
   if (!(limits.reservedKnown >= 0 && limits.reservedKnown < maxConnections)) {
     throw new RangeError(
@@ -92,7 +108,7 @@ export interface AdmissionInput {
 }
 
 /** Why a connection is refused. */
-export type RefusalReason = "address" | "total" | "unauthenticated";
+export type RefusalReason = "address" | "total" | "unauthenticated" | "rate";
 
 /** The decision for one new connection. */
 export type AdmissionVerdict =
@@ -146,6 +162,7 @@ export class ConnectionLedger {
   #connections: Budget;
   #strangers: Budget;
   #knownPending: Budget;
+  #handshakes: RateBudget | null;
   #known = new Map<string, number>();
   #knownCapacity: number;
   #refusals: ThrottledLog;
@@ -167,8 +184,12 @@ export class ConnectionLedger {
     this.#knownPending = new Budget(`${name}.reservedKnown`, {
       perKey: limits.maxPendingPerKnownAddress,
     });
-    for (const b of [this.#connections, this.#strangers, this.#knownPending]) {
-      options.budgets?.add(b);
+    const rate = limits.handshakesPerAddressPerMinute ?? Infinity;
+    this.#handshakes = Number.isFinite(rate)
+      ? new RateBudget(`${name}.handshakes`, { burst: rate, perMinute: rate })
+      : null;
+    for (const b of [this.#connections, this.#strangers, this.#knownPending, this.#handshakes]) {
+      if (b) options.budgets?.add(b);
     }
     for (const key of options.known ?? []) this.#remember(addressKey(key));
   }
@@ -177,7 +198,7 @@ export class ConnectionLedger {
   admit(address: string | undefined): { verdict: AdmissionVerdict; ticket: Ticket | null } {
     const key = addressKey(address);
     const known = this.#known.has(key);
-    const verdict = admitConnection({
+    let verdict = admitConnection({
       total: this.#connections.used,
       fromAddress: this.#connections.usedBy(key),
       unauthenticated: this.#strangers.used,
@@ -185,9 +206,15 @@ export class ConnectionLedger {
       knownPendingFromAddress: this.#knownPending.usedBy(key),
     }, this.#limits);
     const now = this.#clock.nowMs();
-    if (verdict.kind === "refuse") {
+    // Within the caps, a connection past its address's handshake rate is refused too (here,
+    // before TLS, it costs nothing): a stranger cannot buy signature checks at will.
+    if (verdict.kind === "admit" && this.#handshakes && !this.#handshakes.take(key, now)) {
+      verdict = { kind: "refuse", reason: "rate" };
+    } else if (verdict.kind === "refuse") {
       const budget = verdict.reason === "unauthenticated" ? this.#strangers : this.#connections;
       budget.refuse(key, now);
+    }
+    if (verdict.kind === "refuse") {
       this.#refusals.write("warn", verdict.reason, "connections refused", {
         reason: verdict.reason,
         addr: key,
@@ -229,8 +256,8 @@ export class ConnectionLedger {
   /** The budgets' views, by name (also in the registry, when one was given). */
   view(): Record<string, BudgetView> {
     const out: Record<string, BudgetView> = {};
-    for (const b of [this.#connections, this.#strangers, this.#knownPending]) {
-      out[b.name] = b.view();
+    for (const b of [this.#connections, this.#strangers, this.#knownPending, this.#handshakes]) {
+      if (b) out[b.name] = b.view();
     }
     return out;
   }

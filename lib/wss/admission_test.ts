@@ -143,3 +143,27 @@ Deno.test("admissionLimits() derives the pools from the total and refuses a rese
     RangeError,
   );
 });
+
+Deno.test("ConnectionLedger: past its handshake rate an address is refused before TLS; others are not", () => {
+  const clock = new FakeClock();
+  const registry = new BudgetRegistry(SILENT_LOGGER, clock);
+  const l = new ConnectionLedger({
+    limits: { ...LIMITS, handshakesPerAddressPerMinute: 3 },
+    log: SILENT_LOGGER,
+    clock,
+    budgets: registry,
+  });
+  // Each connection closes at once: only the rate can refuse.
+  const tryOnce = (address: string) => {
+    const { verdict, ticket } = l.admit(address);
+    if (ticket) l.closed(ticket);
+    return verdict;
+  };
+  for (let i = 0; i < 3; i++) assert.equal(tryOnce("10.0.0.1").kind, "admit");
+  assert.deepEqual(tryOnce("10.0.0.1"), { kind: "refuse", reason: "rate" });
+  assert.equal(tryOnce("10.0.0.2").kind, "admit", "another address has its own rate");
+  clock.advance(20_000);
+  assert.equal(tryOnce("10.0.0.1").kind, "admit", "one more every 20 s");
+  assert.equal(registry.snapshot()["listener.handshakes"].refusals, 1);
+  assert.equal(l.open, 0);
+});

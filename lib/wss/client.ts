@@ -25,6 +25,8 @@ export interface DialOptions {
   /** Counts and logs faults, stalls and pauses (and descriptor shortages while dialling). */
   monitor?: ConnectionMonitor;
   clock?: Clock;
+  /** The local address to dial from (tests tell loopback sources apart: 127.0.0.2, …). */
+  localAddress?: string;
 }
 
 /** Dialling failed because this process (or the system) has no file descriptor left. */
@@ -63,6 +65,10 @@ export async function dialWss(options: DialOptions): Promise<WsConnection> {
       servername: IP_LITERAL.test(host) ? undefined : host,
       rejectUnauthorized: false,
       ALPNProtocols: ["http/1.1"],
+      // Passed on to the TCP connect (node:net's option; the TLS typings omit it).
+      ...(options.localAddress
+        ? { localAddress: options.localAddress } as tls.ConnectionOptions
+        : {}),
     });
   } catch (e) {
     throw isOutOfDescriptors(e) ? outOfDescriptors(e) : e;

@@ -66,6 +66,8 @@ export interface WssServerOptions {
   clock?: Clock;
   /** Where the listener's caps are shown; they are registered there. */
   budgets?: BudgetRegistry;
+  /** New connections per address key and minute (default: unlimited). */
+  handshakesPerAddressPerMinute?: number;
   /** Addresses to treat as known from the start (peers from the store). */
   knownAddresses?: Iterable<string>;
   /** Shared counts of faults, stalls and pauses (default: the listener's own). */
@@ -105,6 +107,7 @@ export async function startWssServer(options: WssServerOptions): Promise<WssServ
     maxConnectionsPerAddress: options.maxConnectionsPerAddress,
     maxUnauthenticated: options.maxUnauthenticatedConnections,
     reservedKnown: options.reservedKnownConnections,
+    handshakesPerAddressPerMinute: options.handshakesPerAddressPerMinute,
   });
   const ledger = new ConnectionLedger({
     limits,

@@ -31,8 +31,15 @@ export interface RawPeer {
   stop(): void;
 }
 
-/** Makes a raw peer with id `id` and a fresh key (or `keyPair`'s). */
-export async function rawPeer(id: string, keyPair?: CryptoKeyPair): Promise<RawPeer> {
+/**
+ * Makes a raw peer with id `id` and a fresh key (or `keyPair`'s), dialling
+ * from `localAddress` (a loopback address such as 127.0.0.2) when given.
+ */
+export async function rawPeer(
+  id: string,
+  keyPair?: CryptoKeyPair,
+  localAddress?: string,
+): Promise<RawPeer> {
   const pair = keyPair ??
     await crypto.subtle.generateKey({ name: "Ed25519" }, true, ["sign", "verify"]) as CryptoKeyPair;
   const key = {
@@ -52,6 +59,7 @@ export async function rawPeer(id: string, keyPair?: CryptoKeyPair): Promise<RawP
     open: true,
     maxMessageBytes: 1 << 20,
     handshakeTimeoutMs: 5000,
+    localAddress,
     pendingBudget: new BudgetRegistry(SILENT_LOGGER, SYSTEM_CLOCK).budget("p", { perKey: 100 }),
     pendingTtlMs: 3_600_000,
     events: {
