@@ -119,7 +119,7 @@ Deno.test("openSqliteNodeStore() migrates a version 2 store: peers kept, pins ta
       value: string;
     };
     check.close();
-    assert.equal(row.value, "4");
+    assert.equal(row.value, "5");
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }
@@ -173,7 +173,33 @@ Deno.test("openSqliteNodeStore() migrates a version 3 store: outbox rows kept, s
       value: string;
     };
     check.close();
-    assert.equal(v.value, "4");
+    assert.equal(v.value, "5");
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("openSqliteNodeStore() migrates a version 4 store: its links are the owner's, not strangers'", () => {
+  const dir = Deno.makeTempDirSync({ dir: ".tmp" });
+  try {
+    const path = `${dir}/s.db`;
+    const old = openSqliteNodeStore(path);
+    // Version 4 kept the address an approved peer had connected from.
+    old.putPeer(peer("bob", { address: "192.0.2.7" }));
+    old.putPeer(peer("carol", { state: "pending", publicKey: null, address: "192.0.2.8" }));
+    old.close();
+    const raw = new DatabaseSync(path);
+    raw.exec("UPDATE meta SET value = '4' WHERE key = 'schema'");
+    raw.close();
+    const s = openSqliteNodeStore(path);
+    assert.deepEqual(s.getPeer(toNodeId("bob")), peer("bob"), "a link made before is the owner's");
+    assert.equal(s.getPeer(toNodeId("carol"))?.address, "192.0.2.8", "a pending request keeps it");
+    // Written by this version, a stranger's address stays.
+    s.putPeer(peer("dave", { address: "192.0.2.9" }));
+    s.close();
+    const again = openSqliteNodeStore(path);
+    assert.equal(again.getPeer(toNodeId("dave"))?.address, "192.0.2.9");
+    again.close();
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }

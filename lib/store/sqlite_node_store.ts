@@ -9,7 +9,7 @@ import { MAILBOX_SCHEMA, mailboxStatements } from "./sqlite_mailbox_store.ts";
 
 // 3: origin_pins (routing keys that survive restarts), created by SCHEMA below.
 // 4: outbox.notice (a settled row keeps its delivery notice until the client takes it).
-const SCHEMA_VERSION = 4;
+const SCHEMA_VERSION = 5;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -102,6 +102,14 @@ ALTER TABLE peers ADD COLUMN address TEXT;
 UPDATE peers SET presented_key = public_key, public_key = NULL WHERE state = 'pending';
 `;
 
+/**
+ * Version 4 → 5: a linked peer that keeps the address it connected from is a
+ * stranger an open node linked at first contact (link_policy.ts isStranger):
+ * budgeted, never dialled back. Before version 5 an approved peer kept its
+ * address too, so every link made before is taken as the owner's.
+ */
+const MIGRATE_4_TO_5 = "UPDATE peers SET address = NULL WHERE state = 'linked';";
+
 interface PeerRow {
   node_id: string;
   public_key: Uint8Array | null;
@@ -172,15 +180,14 @@ export function openSqliteNodeStore(path: string): NodeStore {
     | undefined;
   if (!version) {
     db.prepare("INSERT INTO meta (key, value) VALUES ('schema', ?)").run(String(SCHEMA_VERSION));
-  } else if (Number(version.value) === 1) {
-    db.exec(
-      `BEGIN; ${MIGRATE_1_TO_2} ${
-        migrate3To4(db)
-      } UPDATE meta SET value = '4' WHERE key = 'schema'; COMMIT;`,
-    );
-  } else if (Number(version.value) === 2 || Number(version.value) === 3) {
+  } else if (Number(version.value) >= 1 && Number(version.value) < SCHEMA_VERSION) {
+    const from = Number(version.value);
     // Version 3 only added origin_pins, which SCHEMA has just created.
-    db.exec(`BEGIN; ${migrate3To4(db)} UPDATE meta SET value = '4' WHERE key = 'schema'; COMMIT;`);
+    const steps = (from === 1 ? MIGRATE_1_TO_2 : "") + (from <= 3 ? migrate3To4(db) : "") +
+      MIGRATE_4_TO_5;
+    db.exec(
+      `BEGIN; ${steps} UPDATE meta SET value = '${SCHEMA_VERSION}' WHERE key = 'schema'; COMMIT;`,
+    );
   } else if (Number(version.value) !== SCHEMA_VERSION) {
     db.close();
     throw new Error(
