@@ -11,6 +11,12 @@ import type { ClientStore, TransferRow } from "./client_store.ts";
 import type { NodeConnection } from "./node_connection.ts";
 import type { FileInner } from "./payload.ts";
 
+/**
+ * Times a receiver asks for one chunk again before its transfer fails; a sender
+ * honours no more (a hostile receiver asking 99 times made it send the file 99 times).
+ */
+export const MAX_ATTEMPTS = 3;
+
 /** Shared by the sending and receiving runtimes. */
 export interface FileContext {
   self: string;

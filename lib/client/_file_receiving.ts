@@ -23,6 +23,7 @@ import type { TransferRow } from "./client_store.ts";
 import {
   type FileContext,
   hasBit,
+  MAX_ATTEMPTS,
   nextTurn,
   PositionedFile,
   RateMeter,
@@ -33,8 +34,6 @@ import { NODE_AEAD } from "./node_aead.ts";
 import { NODE_CHACHA20_POLY1305, sha256Sync } from "./node_file_cipher.ts";
 import { storeFailure } from "../store/mod.ts";
 
-/** Times a chunk is asked for again before the transfer fails. */
-export const MAX_ATTEMPTS = 3;
 /** Chunks written before their progress is stored and they are acknowledged. */
 const ACK_BATCH = 8;
 /** Buffers of queued chunks kept for reuse once written (the node pushes at most 4 MiB). */
@@ -61,7 +60,10 @@ export class FileReceiving {
   #manifest: e2e.FileManifest;
   #decryptor: e2e.FileDecryptor;
   #file: PositionedFile | null = null;
-  /** v2: each chunk's SHA-256 as it was decrypted in this run, and which are known. */
+  /**
+   * v2: each chunk's SHA-256 as it was decrypted in this run, and which are known
+   * (made at the first chunk: a transfer no chunk came for holds no memory).
+   */
   #digests: Uint8Array | null = null;
   #hashed: Uint8Array | null = null;
   /**
@@ -89,11 +91,6 @@ export class FileReceiving {
       aead: NODE_AEAD,
       chacha20Poly1305: NODE_CHACHA20_POLY1305,
     });
-    if (this.#manifest.version === 2) {
-      const count = this.#decryptor.chunkCount;
-      this.#digests = new Uint8Array(32 * count);
-      this.#hashed = new Uint8Array(Math.ceil(count / 8));
-    }
   }
 
   async #open(): Promise<PositionedFile> {
@@ -187,7 +184,10 @@ export class FileReceiving {
     }
     const file = await this.#open();
     await this.#whenRoom(() => file.writeAtSync(c.index * this.#manifest.chunkBytes, plain));
-    if (this.#digests && this.#hashed) {
+    if (this.#manifest.version === 2) {
+      const count = this.#decryptor.chunkCount;
+      this.#digests ??= new Uint8Array(32 * count);
+      this.#hashed ??= new Uint8Array(Math.ceil(count / 8));
       this.#digests.set(sha256Sync(plain), c.index * 32);
       setBit(this.#hashed, c.index);
     }

@@ -35,6 +35,7 @@ import {
   clearBit,
   type FileContext,
   hasBit,
+  MAX_ATTEMPTS,
   nextTurn,
   PositionedFile,
   RateMeter,
@@ -463,7 +464,7 @@ export class FileSending {
 
   /** The receiver asks for chunk `index` again under a new attempt (it arrived altered). */
   resend(index: number, attempt: number): void {
-    if (index >= this.#sealer.chunkCount) return;
+    if (index >= this.#sealer.chunkCount || attempt > MAX_ATTEMPTS) return;
     if ((this.row.attempts[index] ?? 0) >= attempt) return;
     this.row.attempts = { ...this.row.attempts, [index]: attempt };
     // A receipt still to come for the altered copy must not count.

@@ -58,6 +58,7 @@ CREATE TABLE IF NOT EXISTS transfers (
   created_at_ms INTEGER NOT NULL,
   updated_at_ms INTEGER NOT NULL
 ) STRICT;
+CREATE INDEX IF NOT EXISTS transfers_waiting ON transfers (state, direction, peer);
 CREATE TABLE IF NOT EXISTS outgoing (id TEXT PRIMARY KEY, envelope BLOB NOT NULL) STRICT;
 CREATE TABLE IF NOT EXISTS claims (
   address TEXT PRIMARY KEY,

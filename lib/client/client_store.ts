@@ -435,6 +435,18 @@ export class ClientStore {
     return r ? toTransfer(r) : undefined;
   }
 
+  /** Incoming transfers in `state`: from `peer`, or from everyone. */
+  incomingTransfers(state: "offered" | "receiving", peer?: string): number {
+    const row = peer === undefined
+      ? this.#stmt(
+        "SELECT COUNT(*) AS n FROM transfers WHERE state = ? AND direction = 'in'",
+      ).get(state)
+      : this.#stmt(
+        "SELECT COUNT(*) AS n FROM transfers WHERE state = ? AND direction = 'in' AND peer = ?",
+      ).get(state, peer);
+    return Number((row as { n: number }).n);
+  }
+
   /** Every transfer, newest first. */
   transfers(): TransferRow[] {
     return (this.#stmt("SELECT * FROM transfers ORDER BY created_at_ms DESC, id")

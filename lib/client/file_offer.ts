@@ -63,3 +63,35 @@ export function checkFileOffer(
   }
   return { kind: "ok", chunks };
 }
+
+/** Offers from one sender left unanswered, at most; a further one is refused (its sender told). */
+export const MAX_WAITING_OFFERS_PER_SENDER = 32;
+/** Offers from all senders left unanswered, at most. */
+export const MAX_WAITING_OFFERS = 512;
+/**
+ * Files from one sender being received at once, past which none is taken
+ * without asking (a push is refused, an auto-accept left to the user).
+ */
+export const MAX_UNASKED_RECEIVING_PER_SENDER = 8;
+/** Files being received at once, from all senders, past which none is taken without asking. */
+export const MAX_UNASKED_RECEIVING = 64;
+
+/**
+ * What senders may make the receiver keep at once (client-side constants: no
+ * node config reaches them). Without these, one contact's offers each followed by
+ * `file-push` made as many transfers, each receiving, with no bound.
+ */
+export interface FileSenderLimits {
+  waitingPerSender: number;
+  waiting: number;
+  receivingPerSender: number;
+  receiving: number;
+}
+
+/** The defaults, from the constants above. */
+export const DEFAULT_FILE_SENDER_LIMITS: FileSenderLimits = Object.freeze({
+  waitingPerSender: MAX_WAITING_OFFERS_PER_SENDER,
+  waiting: MAX_WAITING_OFFERS,
+  receivingPerSender: MAX_UNASKED_RECEIVING_PER_SENDER,
+  receiving: MAX_UNASKED_RECEIVING,
+});

@@ -588,3 +588,29 @@ Deno.test("receiver: the whole file is synced to disk before it gets its name", 
     await cleanup();
   }
 });
+
+Deno.test("sender: a receiver gets each chunk again at most 3 times, whatever attempt it names", async () => {
+  const plain = data(4 * CHUNK, 8);
+  const t = await sending(plain, 8 * 1024 * 1024);
+  try {
+    await until("the digest is sent", () => t.sent.some((m) => m.t === "file-digest"));
+    t.answer();
+    await until("sent", () => t.state() === "sent");
+    const before = t.submits.length;
+    // A hostile receiver asks for every chunk again with attempts 1, 2, ... 10 (it may name 99).
+    for (let attempt = 1; attempt <= 10; attempt++) {
+      const seen = t.submits.length;
+      for (let index = 0; index < 4; index++) {
+        apply(t.store, t.files, "bob@nodeb", { t: "file-resend", id: t.id, index, attempt });
+      }
+      for (let i = 0; i < 30 && t.submits.length < seen + 4; i++) {
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      t.answer();
+    }
+    // Main sent all 40 again.
+    assert.equal(t.submits.length - before, 4 * 3);
+  } finally {
+    await t.cleanup();
+  }
+});

@@ -29,7 +29,13 @@ import type { ClientStore, TransferRow } from "./client_store.ts";
 import type { NodeConnection } from "./node_connection.ts";
 import type { FileInner } from "./payload.ts";
 import { sanitizeFileName } from "./file_name.ts";
-import { checkFileOffer, DEFAULT_FILE_OFFER_LIMITS, type FileOfferLimits } from "./file_offer.ts";
+import {
+  checkFileOffer,
+  DEFAULT_FILE_OFFER_LIMITS,
+  DEFAULT_FILE_SENDER_LIMITS,
+  type FileOfferLimits,
+  type FileSenderLimits,
+} from "./file_offer.ts";
 import { bitmapBytes, type FileContext } from "./_file_context.ts";
 import { FileSending, LentChunks } from "./_file_sending.ts";
 import { FileReceiving, partPath } from "./_file_receiving.ts";
@@ -60,6 +66,8 @@ export interface FileTransfersOptions {
   lifetimeMs?: number;
   /** What an offer may ask (file_offer.ts); checked before anything is allocated. */
   offerLimits?: FileOfferLimits;
+  /** What senders may make us keep at once (file_offer.ts): offers waiting, files taken unasked. */
+  senderLimits?: FileSenderLimits;
   /** Checks that `peer` is an accepted contact we may send to; throws a user-facing error. */
   checkContact(peer: string): void;
   /**
@@ -104,6 +112,9 @@ export class FileTransfers {
   #timer: ReturnType<typeof setInterval>;
   /** Chunks handed to the node and not back yet, for all transfers together. */
   #lent = new LentChunks();
+  /** Offers being accepted without asking and not stored as receiving yet: per sender, in all. */
+  #autoAccepting = new Map<string, number>();
+  #autoAcceptingAll = 0;
 
   constructor(options: FileTransfersOptions) {
     this.#o = {
@@ -115,6 +126,7 @@ export class FileTransfers {
       retryMs: 5_000,
       lifetimeMs: 7 * 24 * 3600_000,
       offerLimits: DEFAULT_FILE_OFFER_LIMITS,
+      senderLimits: DEFAULT_FILE_SENDER_LIMITS,
       ...options,
     };
     const o = this.#o;
@@ -480,12 +492,13 @@ export class FileTransfers {
         chunkBytes: manifest.chunkBytes,
         limits: this.#o.offerLimits,
       });
-      if (fits.kind === "refused") {
-        this.#o.log.warn("refused a file offer", { from: peer, size: m.size, why: fits.why });
+      const why = fits.kind === "refused" ? fits.why : this.#crowded("offered", peer);
+      if (why !== null) {
+        this.#o.log.warn("refused a file offer", { from: peer, size: m.size, why });
         return {
           write: () => {},
           after: () =>
-            void this.#o.sendInner(peer, { t: "file-cancel", id: m.id, reason: fits.why }).catch(
+            void this.#o.sendInner(peer, { t: "file-cancel", id: m.id, reason: why }).catch(
               (e) => this.#o.log.info("cannot tell the sender", { why: String(e) }),
             ),
         };
@@ -514,9 +527,7 @@ export class FileTransfers {
         after: () => {
           this.#changed(offer, true);
           if (this.#o.autoAcceptBytes > 0 && m.size <= this.#o.autoAcceptBytes) {
-            this.accept(m.id).catch((e) =>
-              this.#o.log.warn("cannot accept a file offer", { why: (e as Error).message })
-            );
+            this.#autoAccept(m.id, peer);
           }
         },
       };
@@ -543,16 +554,15 @@ export class FileTransfers {
       }
       case "file-push": {
         if (row.direction !== "in" || row.state !== "offered") return nothing;
-        const fits = checkFileOffer({
-          size: row.size,
-          chunkBytes: e2e.decodeFileManifest(row.manifest).chunkBytes,
-          limits: this.#o.offerLimits,
-        });
-        if (fits.kind === "refused" || row.size > this.#o.awayAcceptBytes) {
-          const why = fits.kind === "refused"
-            ? fits.why
-            : `the file is larger than ${this.#o.self} ` +
-              `takes while away (${this.#o.awayAcceptBytes} bytes); send it again when you are both online`;
+        const { chunkBytes } = e2e.decodeFileManifest(row.manifest);
+        const fits = checkFileOffer({ size: row.size, chunkBytes, limits: this.#o.offerLimits });
+        const why = fits.kind === "refused"
+          ? fits.why
+          : row.size > this.#o.awayAcceptBytes
+          ? `the file is larger than ${this.#o.self} ` +
+            `takes while away (${this.#o.awayAcceptBytes} bytes); send it again when you are both online`
+          : this.#crowded("receiving", peer);
+        if (why !== null) {
           const next = set("failed", why);
           return {
             write: () => this.#o.store.putTransfer(next),
@@ -565,7 +575,8 @@ export class FileTransfers {
           };
         }
         // Taken without asking, as if accepted: its sender may be offline by now.
-        const next = { ...set("receiving"), done: new Uint8Array(bitmapBytes(fits.chunks)) };
+        const chunks = e2e.chunkCount(row.size, chunkBytes);
+        const next = { ...set("receiving"), done: new Uint8Array(bitmapBytes(chunks)) };
         return {
           write: () => this.#o.store.putTransfer(next),
           after: () => {
@@ -625,6 +636,56 @@ export class FileTransfers {
         };
       }
     }
+  }
+
+  /**
+   * Why `peer` may not add one more incoming transfer in `state` ("offered":
+   * an offer left waiting; "receiving": a file taken without asking), or null.
+   * Counted in the store, where each message's write lands before the next
+   * message is read, plus the auto-accepts still on their way there.
+   */
+  #crowded(state: "offered" | "receiving", peer: string): string | null {
+    const l = this.#o.senderLimits;
+    const store = this.#o.store;
+    const self = this.#o.self;
+    if (state === "offered") {
+      if (store.incomingTransfers("offered", peer) >= l.waitingPerSender) {
+        return `${self} has ${l.waitingPerSender} offers from you waiting for an answer; ` +
+          "offer it again once those are answered";
+      }
+      if (store.incomingTransfers("offered") >= l.waiting) {
+        return `${self} has too many offers waiting for an answer; offer it again later`;
+      }
+      return null;
+    }
+    const mine = store.incomingTransfers("receiving", peer) + (this.#autoAccepting.get(peer) ?? 0);
+    if (mine >= l.receivingPerSender) {
+      return `${self} is receiving ${l.receivingPerSender} files from you already; ` +
+        "send it again once those are done";
+    }
+    if (store.incomingTransfers("receiving") + this.#autoAcceptingAll >= l.receiving) {
+      return `${self} is receiving too many files already; send it again later`;
+    }
+    return null;
+  }
+
+  /** Accepts an offer without asking, unless its sender has too many files arriving already. */
+  #autoAccept(id: string, peer: string): void {
+    const why = this.#crowded("receiving", peer);
+    if (why !== null) {
+      this.#o.log.info("a file offer waits for an answer", { from: peer, why });
+      return;
+    }
+    this.#autoAccepting.set(peer, (this.#autoAccepting.get(peer) ?? 0) + 1);
+    this.#autoAcceptingAll++;
+    this.accept(id).catch((e) =>
+      this.#o.log.warn("cannot accept a file offer", { why: (e as Error).message })
+    ).finally(() => {
+      this.#autoAcceptingAll--;
+      const n = (this.#autoAccepting.get(peer) ?? 1) - 1;
+      if (n > 0) this.#autoAccepting.set(peer, n);
+      else this.#autoAccepting.delete(peer);
+    });
   }
 
   /** Results of chunks this client sent. */

@@ -8,11 +8,23 @@ import * as e2e from "../e2e/mod.ts";
 import { SILENT_LOGGER } from "../log.ts";
 import { ClientStore } from "./client_store.ts";
 import { FileTransfers } from "./file_transfers.ts";
+import {
+  DEFAULT_FILE_SENDER_LIMITS,
+  type FileSenderLimits,
+  MAX_UNASKED_RECEIVING_PER_SENDER,
+  MAX_WAITING_OFFERS_PER_SENDER,
+} from "./file_offer.ts";
 import { encodeChunkBody, encodeEnvelope } from "../protocol/mod.ts";
 import type { NodeConnection } from "./node_connection.ts";
 import type { FileInner } from "./payload.ts";
 
-async function setup(extra: { awayAcceptBytes?: number } = {}) {
+async function setup(
+  extra: {
+    awayAcceptBytes?: number;
+    autoAcceptBytes?: number;
+    senderLimits?: FileSenderLimits;
+  } = {},
+) {
   await Deno.mkdir(".tmp", { recursive: true });
   const dir = await Deno.makeTempDir({ dir: ".tmp", prefix: "file-offer-" });
   const store = new ClientStore(":memory:");
@@ -179,6 +191,77 @@ Deno.test("a chunk before its offer is left at the node for a while, then droppe
     clock.advance(61_000);
     files.onChunk("c1", envelope);
     assert.deepEqual(acks, [["c1"]], "no offer after two minutes: dropped");
+  } finally {
+    await cleanup();
+  }
+});
+
+/** How many incoming transfers are in each state. */
+function states(store: ClientStore): Record<string, number> {
+  const n: Record<string, number> = {};
+  for (const t of store.transfers()) n[t.state] = (n[t.state] ?? 0) + 1;
+  return n;
+}
+
+Deno.test("one sender's offers, each pushed at once: at most 8 files taken unasked, the rest refused with a reason", async () => {
+  const { store, files, sent, cleanup } = await setup();
+  try {
+    // 64 MiB in 1 KiB chunks: within away_accept_bytes (64M), the most chunks it allows.
+    for (let i = 0; i < 200; i++) {
+      const o = offer(64 * 1024 * 1024, 1024);
+      apply(store, files, "mallory@nodem", o);
+      apply(store, files, "mallory@nodem", { t: "file-push", id: o.id });
+    }
+    await Promise.resolve();
+    // Main took all 200 (each kept a 2 MiB table of chunk digests from the push on).
+    const n = MAX_UNASKED_RECEIVING_PER_SENDER;
+    assert.deepEqual(states(store), { receiving: n, failed: 200 - n });
+    assert.equal(sent.length, 200 - n, "each refused push is answered");
+    assert.match((sent[0].inner as { reason?: string }).reason ?? "", /receiving 8 files from you/);
+    // Another sender is not held up by mallory's.
+    const o = offer(1024 * 1024, 256 * 1024);
+    apply(store, files, "alice@nodea", o);
+    apply(store, files, "alice@nodea", { t: "file-push", id: o.id });
+    assert.equal(store.transfer(o.id)?.state, "receiving");
+  } finally {
+    await cleanup();
+  }
+});
+
+Deno.test("offers left unanswered: at most 32 per sender and a total across senders", async () => {
+  const { store, files, sent, cleanup } = await setup({
+    senderLimits: { ...DEFAULT_FILE_SENDER_LIMITS, waiting: 40 },
+  });
+  try {
+    for (let i = 0; i < 50; i++) apply(store, files, "mallory@nodem", offer(1024, 1024));
+    await Promise.resolve();
+    const n = MAX_WAITING_OFFERS_PER_SENDER;
+    assert.deepEqual(states(store), { offered: n }, "main kept all 50");
+    assert.equal(sent.length, 50 - n);
+    assert.match((sent[0].inner as { reason?: string }).reason ?? "", /32 offers from you waiting/);
+    for (let i = 0; i < 20; i++) apply(store, files, `m${i}@nodem`, offer(1024, 1024));
+    assert.deepEqual(states(store), { offered: 40 });
+    // Answering one makes room for that sender.
+    const first = store.transfers().find((t) => t.peer === "mallory@nodem")!;
+    await files.decline(first.id);
+    const o = offer(1024, 1024);
+    apply(store, files, "mallory@nodem", o);
+    assert.equal(store.transfer(o.id)?.state, "offered");
+  } finally {
+    await cleanup();
+  }
+});
+
+Deno.test("auto-accept takes at most 8 files of one sender at once; the rest wait for the user", async () => {
+  const { store, files, cleanup } = await setup({ autoAcceptBytes: 1024 * 1024 });
+  try {
+    for (let i = 0; i < 20; i++) apply(store, files, "mallory@nodem", offer(1024 * 1024, 1024));
+    // The accepts are asynchronous (a folder and a part file, then the answer): let them run.
+    for (let i = 0; i < 50 && (states(store).receiving ?? 0) < 8; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    await new Promise((r) => setTimeout(r, 20));
+    assert.deepEqual(states(store), { receiving: 8, offered: 12 });
   } finally {
     await cleanup();
   }
