@@ -118,6 +118,10 @@ export interface Limits {
   /** New connections to the node's listener per address key and minute (a burst of as many). */
   handshakesPerAddressPerMinute: number;
   fileSpoolTotalBytes: number;
+  /** Spool segment files (one per file being received) one local user may have. */
+  fileSegmentsPerUser: number;
+  /** Spool segment files of all local users together. */
+  fileSegmentsTotal: number;
   mailboxBytesPerSender: number;
   mailboxBytesTotal: number;
   mailboxDefaultQuotaBytes: number;
@@ -374,6 +378,18 @@ export const LIMIT_KEYS: ReadonlyArray<
     field: "fileSpoolTotalBytes",
     spec: byteSpec(1024 * 1024, 2 ** 50),
     default: 16 * 1024 ** 3,
+  },
+  {
+    key: "file_segments_per_user",
+    field: "fileSegmentsPerUser",
+    spec: intSpec(16, 10_000_000),
+    default: 4096,
+  },
+  {
+    key: "file_segments_total",
+    field: "fileSegmentsTotal",
+    spec: intSpec(16, 100_000_000),
+    default: 65_536,
   },
   {
     key: "mailbox_bytes_per_sender",

@@ -29,7 +29,8 @@
  * Limits: the largest file a sender may announce, and a per-user and a total
  * quota of bytes on disk (a taken chunk's bytes count until its segment's
  * file is deleted, so a segment adds at most {@linkcode SEGMENT_BYTES} per
- * file being received). Open file handles are capped
+ * file being received), and a per-user and a total count of segment files
+ * (each file sent starts one). Open file handles are capped
  * ({@linkcode MAX_OPEN_FILES}); the least recently used is closed.
  *
  * Files of the earlier layout (one `<fileId>-<index>-<id>.chunk` file per
@@ -57,6 +58,15 @@ export interface FileSpoolOptions {
   quotaBytes: number;
   /** Bytes all users together may have waiting here. */
   totalBytes: number;
+  /**
+   * Segment files one user may have here, at most (default
+   * {@linkcode SEGMENTS_PER_USER}): each file sent starts one, so without a count a
+   * sender of one small chunk per new file id made a file (an inode, a disk block)
+   * per chunk, far more disk than the bytes charged.
+   */
+  segmentsPerUser?: number;
+  /** Segment files of all users together, at most (default {@linkcode SEGMENTS_TOTAL}). */
+  segmentsTotal?: number;
   /** A chunk not taken by its client within this long is deleted (the sender's file expired). */
   keepMs: number;
   /** Chunks kept in memory until taken, at most (default {@linkcode MAX_KEPT_COPIES}; 0: none). */
@@ -66,6 +76,10 @@ export interface FileSpoolOptions {
 
 /** A segment takes no more chunks once it holds this many bytes. */
 export const SEGMENT_BYTES = 16 * 1024 * 1024;
+/** Default {@linkcode FileSpoolOptions.segmentsPerUser} (`[Limits] file_segments_per_user`). */
+export const SEGMENTS_PER_USER = 4096;
+/** Default {@linkcode FileSpoolOptions.segmentsTotal} (`[Limits] file_segments_total`). */
+export const SEGMENTS_TOTAL = 65_536;
 /** File handles the spool keeps open at most (least recently used closed first). */
 export const MAX_OPEN_FILES = 16;
 /** Record header: magic, chunk id, length. */
@@ -163,6 +177,9 @@ export class FileSpool {
   #dirs = new Set<UserName>();
   /** The segment taking new chunks, per user and file. */
   #current = new Map<string, Segment>();
+  /** Segments not deleted, per user and in all. */
+  #segments = new Map<UserName, number>();
+  #segmentsTotal = 0;
   #nextSeq = 0;
   /** Open handles, least recently used first. */
   #handles = new Map<Segment, Promise<FileHandle>>();
@@ -262,13 +279,15 @@ export class FileSpool {
     }
     if (seg.live === 0) {
       this.#release(user, seg.takenBytes);
-      seg.deleted = true;
+      this.#segmentGone(seg);
       await Deno.remove(path).catch(() => {});
     }
   }
 
   #segment(user: UserName, fileId: string, path?: string): Segment {
     const seq = path ? 0 : this.#nextSeq++;
+    this.#segments.set(user, (this.#segments.get(user) ?? 0) + 1);
+    this.#segmentsTotal++;
     return {
       user,
       fileId,
@@ -284,6 +303,20 @@ export class FileSpool {
       failedAt: -1,
       busy: 0,
     };
+  }
+
+  /** Marks a segment deleted and gives back its place in the counts. */
+  #segmentGone(seg: Segment): void {
+    seg.deleted = true;
+    const n = (this.#segments.get(seg.user) ?? 1) - 1;
+    if (n > 0) this.#segments.set(seg.user, n);
+    else this.#segments.delete(seg.user);
+    this.#segmentsTotal--;
+  }
+
+  /** Segment files kept, for every user together. */
+  get segments(): number {
+    return this.#segmentsTotal;
   }
 
   #add(user: UserName, held: Held): void {
@@ -332,6 +365,10 @@ export class FileSpool {
     const key = `${user}/${chunk.fileId}`;
     let seg = this.#current.get(key);
     if (!seg || seg.sealed || seg.deleted) {
+      if (
+        (this.#segments.get(user) ?? 0) >= (this.#o.segmentsPerUser ?? SEGMENTS_PER_USER) ||
+        this.#segmentsTotal >= (this.#o.segmentsTotal ?? SEGMENTS_TOTAL)
+      ) return "quota-full";
       this.#current.set(key, seg = this.#segment(user, chunk.fileId));
     }
     seg.live++;
@@ -537,7 +574,7 @@ export class FileSpool {
       return;
     }
     if (!seg.deleted) {
-      seg.deleted = true;
+      this.#segmentGone(seg);
       const key = `${seg.user}/${seg.fileId}`;
       if (this.#current.get(key) === seg) this.#current.delete(key);
       this.#release(seg.user, seg.takenBytes);

@@ -117,6 +117,51 @@ Deno.test("FileSpool refuses a chunk over the user's quota and a duplicate, and 
   }
 });
 
+Deno.test("FileSpool: one small chunk per new file id makes at most the configured segment files", async () => {
+  const dir = await tmp();
+  const ALICE = "alice" as UserName;
+  const chunk = (i: number) => ({
+    id: chunkId(i),
+    fileId: i.toString(16).padStart(32, "f"),
+    index: 0,
+    fileBytes: 10,
+    bytes: 200,
+  });
+  try {
+    let spool = await FileSpool.open(options(dir, { segmentsPerUser: 16, segmentsTotal: 24 }));
+    // A hostile contact of bob's: 40 files of one 200-byte chunk each (main: 40 files on disk,
+    // a disk block and an inode each, for 9 KiB charged to the quota).
+    const verdicts: string[] = [];
+    for (let i = 0; i < 40; i++) {
+      const v = spool.admit(BOB, chunk(i), "mallory");
+      verdicts.push(v);
+      if (v === "ok") await spool.write(BOB, chunkId(i), new Uint8Array(200));
+    }
+    assert.equal(verdicts.filter((v) => v === "ok").length, 16);
+    assert.equal(verdicts.filter((v) => v === "quota-full").length, 24);
+    assert.equal((await filesIn(dir)).length, 16);
+    // More chunks of a file already here still go into its segment.
+    assert.equal(spool.admit(BOB, { ...chunk(0), id: chunkId(100), index: 1 }, "mallory"), "ok");
+    // Another user has room of their own, up to the total.
+    let alice = 0;
+    for (let i = 200; i < 220; i++) if (spool.admit(ALICE, chunk(i), "mallory") === "ok") alice++;
+    assert.equal(alice, 8);
+    assert.equal(spool.segments, 24);
+    // A segment gone gives its place back.
+    await spool.remove(BOB, [chunkId(1)]);
+    assert.equal(spool.admit(BOB, chunk(300), "mallory"), "ok");
+    await spool.write(BOB, chunkId(300), new Uint8Array(200));
+    await spool.close();
+    // After a restart the segments found on disk count.
+    spool = await FileSpool.open(options(dir, { segmentsPerUser: 16, segmentsTotal: 24 }));
+    assert.equal(spool.segments, 16);
+    assert.equal(spool.admit(BOB, chunk(400), "mallory"), "quota-full");
+    await spool.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("FileSpool after a crash holds exactly the whole records and cuts a torn one", async () => {
   const dir = await tmp();
   try {

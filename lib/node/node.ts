@@ -163,6 +163,8 @@ export async function startNode(options: StartNodeOptions): Promise<Node> {
       maxFileBytes: config.maxFileBytes,
       quotaBytes: config.fileQuotaBytes,
       totalBytes: limits.fileSpoolTotalBytes,
+      segmentsPerUser: limits.fileSegmentsPerUser,
+      segmentsTotal: limits.fileSegmentsTotal,
       keepMs: config.delivery.messageLifetimeMs + 2 * config.delivery.clockAllowanceMs,
       log: log.child("files"),
     });
@@ -173,6 +175,15 @@ export async function startNode(options: StartNodeOptions): Promise<Node> {
         limit: config.fileQuotaBytes,
         totalLimit: limits.fileSpoolTotalBytes,
         used: spool.totalBytes,
+        refusals: 0,
+      }),
+    });
+    budgets.add({
+      name: "file_spool_segments",
+      view: () => ({
+        limit: limits.fileSegmentsPerUser,
+        totalLimit: limits.fileSegmentsTotal,
+        used: spool.segments,
         refusals: 0,
       }),
     });
