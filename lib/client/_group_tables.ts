@@ -59,6 +59,10 @@ CREATE TABLE IF NOT EXISTS group_held (
   received_at_ms INTEGER NOT NULL
 ) STRICT;
 CREATE INDEX IF NOT EXISTS group_held_key ON group_held (key, epoch);
+-- Every column but the bytes: heads are read without walking each message's overflow pages
+-- (attempts and received_at_ms come after the bytes in the row).
+CREATE INDEX IF NOT EXISTS group_held_heads
+  ON group_held (key, epoch, received_at_ms, attempts, kind, sender, id);
 CREATE TABLE IF NOT EXISTS group_messages (
   id TEXT PRIMARY KEY,
   key TEXT NOT NULL,
@@ -169,6 +173,21 @@ export interface InvitationRow {
   welcome: Uint8Array;
   members: number;
   receivedAtMs: number;
+}
+
+/** A held group message without its bytes. */
+export type HeldHead = Omit<HeldRow, "bytes">;
+
+function toHeldHead(r: Row): HeldHead {
+  return {
+    id: r.id as string,
+    key: r.key as string,
+    epoch: r.epoch as number,
+    kind: r.kind as HeldRow["kind"],
+    sender: r.sender as string,
+    attempts: r.attempts as number,
+    receivedAtMs: r.received_at_ms as number,
+  };
 }
 
 /** A held group message. */
@@ -361,23 +380,49 @@ export class ClientGroupTables {
     ).run(h.id, h.key, h.epoch, h.kind, h.sender, h.bytes, h.attempts, h.receivedAtMs);
   }
 
-  held(key: string): HeldRow[] {
-    return (this.#stmt("SELECT * FROM group_held WHERE key = ? ORDER BY epoch, received_at_ms")
-      .all(key) as Row[]).map((r) => ({
-        id: r.id as string,
-        key: r.key as string,
-        epoch: r.epoch as number,
-        kind: r.kind as HeldRow["kind"],
-        sender: r.sender as string,
-        bytes: new Uint8Array(r.bytes as Uint8Array),
-        attempts: r.attempts as number,
-        receivedAtMs: r.received_at_ms as number,
-      }));
+  /**
+   * A group's held messages without their bytes (up to 1,000 of up to 512 KiB:
+   * reading them all for each step cost seconds), by epoch and arrival.
+   */
+  heldHeads(key: string): HeldHead[] {
+    return (this.#stmt(
+      `SELECT id, key, epoch, kind, sender, attempts, received_at_ms FROM group_held
+         WHERE key = ? ORDER BY epoch, received_at_ms`,
+    ).all(key) as Row[]).map(toHeldHead);
   }
 
-  heldCount(key: string): number {
-    return (this.#stmt("SELECT count(*) AS n FROM group_held WHERE key = ?").get(key) as Row)
-      .n as number;
+  /** The bytes of held message `id`. */
+  heldBytes(id: string): Uint8Array | undefined {
+    const r = this.#stmt("SELECT bytes FROM group_held WHERE id = ?").get(id) as Row | undefined;
+    return r ? new Uint8Array(r.bytes as Uint8Array) : undefined;
+  }
+
+  /** How many messages and bytes a group holds: from `sender`, or from everyone. */
+  heldUsage(key: string, sender?: string): { count: number; bytes: number } {
+    // length() of a BLOB is read from its header: the bytes are not loaded.
+    const r = (sender === undefined
+      ? this.#stmt(
+        "SELECT count(*) AS n, coalesce(sum(length(bytes)), 0) AS b FROM group_held WHERE key = ?",
+      ).get(key)
+      : this.#stmt(
+        `SELECT count(*) AS n, coalesce(sum(length(bytes)), 0) AS b FROM group_held
+           WHERE key = ? AND sender = ?`,
+      ).get(key, sender)) as Row;
+    return { count: Number(r.n), bytes: Number(r.b) };
+  }
+
+  /**
+   * The held message to give up first (from `sender`, or from anyone): one tried
+   * more than `maxAttempts` times (never tried again), else the furthest ahead.
+   */
+  heldToDrop(key: string, maxAttempts: number, sender?: string): HeldHead | undefined {
+    const order = "ORDER BY attempts > ? DESC, epoch DESC, received_at_ms DESC LIMIT 1";
+    const cols = "id, key, epoch, kind, sender, attempts, received_at_ms";
+    const r = sender === undefined
+      ? this.#stmt(`SELECT ${cols} FROM group_held WHERE key = ? ${order}`).get(key, maxAttempts)
+      : this.#stmt(`SELECT ${cols} FROM group_held WHERE key = ? AND sender = ? ${order}`)
+        .get(key, sender, maxAttempts);
+    return r ? toHeldHead(r as Row) : undefined;
   }
 
   unhold(id: string): void {

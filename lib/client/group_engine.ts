@@ -36,7 +36,10 @@ import {
   commitDelayMs,
   deliverySummary,
   heldOrder,
+  MAX_HELD_BYTES_PER_GROUP,
+  MAX_HELD_BYTES_PER_SENDER,
   MAX_HELD_PER_GROUP,
+  MAX_HELD_PER_SENDER,
 } from "./group_rules.ts";
 import type { HubSubmission } from "../protocol/mod.ts";
 
@@ -389,16 +392,40 @@ export class GroupEngine {
     );
   }
 
-  /** Keeps a message for later (bounded per group: the oldest go first). */
+  /**
+   * Keeps a message for later, within its sender's share and the group's
+   * (count and bytes, group_rules.ts): past one, a message tried too often
+   * goes first, else the one furthest ahead, which may be this one.
+   */
   hold(key: string, m: Incoming): void {
     let epoch = 0;
     try {
       epoch = peekGroupMessage(m.bytes).epoch ?? 0;
     } catch { /* kept at 0: tried and dropped at once */ }
     const groups = this.#ctx.store.groups;
-    if (groups.heldCount(key) >= MAX_HELD_PER_GROUP) {
-      const oldest = groups.held(key)[0];
-      if (oldest) groups.unhold(oldest.id);
+    const now = this.#ctx.clock.nowMs();
+    const size = m.bytes.length;
+    const shares = [
+      { sender: m.sender, count: MAX_HELD_PER_SENDER, bytes: MAX_HELD_BYTES_PER_SENDER },
+      { sender: undefined, count: MAX_HELD_PER_GROUP, bytes: MAX_HELD_BYTES_PER_GROUP },
+    ];
+    for (const share of shares) {
+      // Bounded: each turn drops one held message, and a group holds at most MAX_HELD_PER_GROUP.
+      for (let i = 0; i <= MAX_HELD_PER_GROUP; i++) {
+        const used = groups.heldUsage(key, share.sender);
+        if (used.count < share.count && used.bytes + size <= share.bytes) break;
+        const drop = groups.heldToDrop(key, MAX_ATTEMPTS, share.sender);
+        const triedOut = drop !== undefined && drop.attempts > MAX_ATTEMPTS;
+        if (!drop || (!triedOut && drop.epoch <= epoch)) {
+          this.#ctx.log.info("a group message ahead of us is not kept", {
+            from: m.sender,
+            epoch,
+            size,
+          });
+          return;
+        }
+        groups.unhold(drop.id);
+      }
     }
     groups.hold({
       id: m.id,
@@ -408,7 +435,7 @@ export class GroupEngine {
       sender: m.sender,
       bytes: m.bytes,
       attempts: 0,
-      receivedAtMs: this.#ctx.clock.nowMs(),
+      receivedAtMs: now,
     });
   }
 
@@ -421,10 +448,12 @@ export class GroupEngine {
     for (let step = 0; step < MAX_DRAIN_STEPS; step++) {
       const g = groups.group(key);
       if (!g || g.state !== "active") return;
-      const next = heldOrder(groups.held(key)).find((h) =>
+      const head = heldOrder(groups.heldHeads(key)).find((h) =>
         h.epoch <= g.epoch && h.attempts <= MAX_ATTEMPTS
       );
-      if (!next) break;
+      const bytes = head && groups.heldBytes(head.id);
+      if (!head || !bytes) break;
+      const next = { ...head, bytes };
       const applied = await this.apply(g, next);
       if (applied.kind === "hold") {
         groups.heldAttempt(next.id);

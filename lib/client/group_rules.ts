@@ -95,14 +95,27 @@ const KIND_ORDER: Record<HeldRow["kind"], number> = { application: 0, proposal: 
  * Held messages in the order to try them: by the epoch they need, and within
  * an epoch application messages, then proposals, then the commit that ends it.
  */
-export function heldOrder(rows: readonly HeldRow[]): HeldRow[] {
+export function heldOrder<T extends Pick<HeldRow, "epoch" | "kind" | "receivedAtMs">>(
+  rows: readonly T[],
+): T[] {
   return [...rows].sort((a, b) =>
     a.epoch - b.epoch || KIND_ORDER[a.kind] - KIND_ORDER[b.kind] || a.receivedAtMs - b.receivedAtMs
   );
 }
 
-/** Most held messages per group; past it the oldest are dropped. */
+/**
+ * Most held messages per group, and their bytes; past either, a message tried
+ * too often goes first, else the one furthest ahead (the new one, if it is).
+ */
 export const MAX_HELD_PER_GROUP = 1000;
+export const MAX_HELD_BYTES_PER_GROUP = 16 * 1024 * 1024;
+/**
+ * Most held messages of one sender in one group, and their bytes (its share of
+ * the above): one member's messages from far-future epochs cannot push out the
+ * others', nor fill the store (1,000 of 512 KiB before).
+ */
+export const MAX_HELD_PER_SENDER = 100;
+export const MAX_HELD_BYTES_PER_SENDER = 4 * 1024 * 1024;
 
 /**
  * How long a member waits before it commits a pending leave: admins first
