@@ -361,14 +361,17 @@ export class ClientGroupTables {
     this.#stmt("DELETE FROM group_invitations WHERE key = ?").run(key);
   }
 
-  /** Invitations waiting, in all and from `inviter`. */
-  invitationCounts(inviter: string): { total: number; fromInviter: number } {
+  /** Invitations waiting, in all, from `inviter` and from the addresses of its node. */
+  invitationCounts(inviter: string): { total: number; fromInviter: number; fromNode: number } {
     const total = (this.#stmt("SELECT count(*) AS n FROM group_invitations").get() as Row)
       .n as number;
     const fromInviter = (this.#stmt(
       "SELECT count(*) AS n FROM group_invitations WHERE inviter = ?",
     ).get(inviter) as Row).n as number;
-    return { total, fromInviter };
+    const fromNode = (this.#stmt(
+      "SELECT count(*) AS n FROM group_invitations WHERE substr(inviter, instr(inviter, '@') + 1) = ?",
+    ).get(inviter.slice(inviter.indexOf("@") + 1)) as Row).n as number;
+    return { total, fromInviter, fromNode };
   }
 
   // --- held messages --------------------------------------------------------------------------

@@ -376,6 +376,10 @@ export class ClientStore {
     return {
       seen: this.#stmt("SELECT 1 AS x FROM seen_requests WHERE hash = ?").get(hash) !== undefined,
       forSender: count("SELECT count(*) AS n FROM seen_requests WHERE sender = ?", sender),
+      forNode: count(
+        "SELECT count(*) AS n FROM seen_requests WHERE substr(sender, instr(sender, '@') + 1) = ?",
+        sender.slice(sender.indexOf("@") + 1),
+      ),
       total: count("SELECT count(*) AS n FROM seen_requests"),
     };
   }

@@ -36,6 +36,11 @@ export function commitAllowed(
 export const INVITATION_LIMITS = {
   total: 100,
   perInviter: 10,
+  /**
+   * From the addresses of one node: without it, one node's made-up inviters
+   * (10 each) filled the total, and nobody else's invitation was kept.
+   */
+  perNode: 25,
   /** An invitation older than this (by its inviter's clock) is stale. */
   maxAgeMs: 8 * 24 * 3600_000,
   /** An invitation from further ahead than this is refused (clocks differ by hours). */
@@ -60,7 +65,7 @@ export interface InvitationFacts {
   known: boolean;
   /** We blocked or rejected the inviter. */
   blocked: boolean;
-  waiting: { total: number; fromInviter: number };
+  waiting: { total: number; fromInviter: number; fromNode: number };
   groups: { count: number; max: number };
 }
 
@@ -84,6 +89,9 @@ export function judgeInvitation(
   if (f.waiting.total >= INVITATION_LIMITS.total) return drop("too many invitations waiting");
   if (f.waiting.fromInviter >= INVITATION_LIMITS.perInviter) {
     return drop("too many invitations from this inviter");
+  }
+  if (f.waiting.fromNode >= INVITATION_LIMITS.perNode) {
+    return drop("too many invitations from this inviter's node");
   }
   if (f.groups.count >= f.groups.max) return drop("in too many groups");
   return { kind: "keep" };

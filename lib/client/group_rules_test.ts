@@ -1,11 +1,13 @@
 import assert from "node:assert/strict";
 import * as e2e from "../e2e/mod.ts";
 import type { HeldRow } from "./_group_tables.ts";
+import { ClientStore } from "./client_store.ts";
 import {
   commitAllowed,
   commitDelayMs,
   deliverySummary,
   heldOrder,
+  INVITATION_LIMITS,
   type InvitationFacts,
   judgeInvitation,
 } from "./group_rules.ts";
@@ -98,7 +100,7 @@ function facts(over: Partial<InvitationFacts> = {}): InvitationFacts {
     nowMs: now,
     known: false,
     blocked: false,
-    waiting: { total: 0, fromInviter: 0 },
+    waiting: { total: 0, fromInviter: 0, fromNode: 0 },
     groups: { count: 0, max: 10 },
     ...over,
   };
@@ -118,8 +120,15 @@ Deno.test("judgeInvitation keeps a consistent invitation and drops everything el
     ["from the future", { createdAtMs: 1_800_000_000_000 + 2 * 86_400_000 }],
     ["the inviter is blocked", { blocked: true }],
     ["already known", { known: true }],
-    ["too many invitations waiting", { waiting: { total: 100, fromInviter: 0 } }],
-    ["too many invitations from this inviter", { waiting: { total: 10, fromInviter: 10 } }],
+    ["too many invitations waiting", { waiting: { total: 100, fromInviter: 0, fromNode: 0 } }],
+    [
+      "too many invitations from this inviter",
+      { waiting: { total: 10, fromInviter: 10, fromNode: 10 } },
+    ],
+    [
+      "too many invitations from this inviter's node",
+      { waiting: { total: 25, fromInviter: 1, fromNode: 25 } },
+    ],
     ["in too many groups", { groups: { count: 10, max: 10 } }],
   ];
   for (const [why, over] of cases) {
@@ -165,4 +174,42 @@ Deno.test("deliverySummary counts delivered, read (a read implies delivered) and
     { "b@b": 3, "d@d": 2 },
   );
   assert.deepEqual(s, { recipients: 4, delivered: 2, read: 1, failed: 1 });
+});
+
+Deno.test("judgeInvitation over the store: one node's made-up inviters keep at most its share; another node's invitation is kept", () => {
+  const store = new ClientStore(":memory:");
+  try {
+    const arrive = (inviter: string) => {
+      const key = `${crypto.randomUUID().replaceAll("-", "")}@home`;
+      const verdict = judgeInvitation(
+        facts({
+          inviter,
+          admins: [inviter],
+          fanout: { home: "a", groupIdHex: "ab", actor: inviter },
+          waiting: store.groups.invitationCounts(inviter),
+        }),
+      );
+      if (verdict.kind === "keep") {
+        store.groups.putInvitation({
+          key,
+          inviter,
+          name: "g",
+          invitation: new Uint8Array(1),
+          welcome: new Uint8Array(1),
+          members: 2,
+          receivedAtMs: 0,
+        });
+      }
+      return verdict.kind;
+    };
+    // 10 addresses of one node, 10 invitations each: main kept all 100, and then no other.
+    let kept = 0;
+    for (let a = 0; a < 10; a++) {
+      for (let i = 0; i < 10; i++) if (arrive(`m${a}@evil`) === "keep") kept++;
+    }
+    assert.equal(kept, INVITATION_LIMITS.perNode);
+    assert.equal(arrive("alice@a"), "keep");
+  } finally {
+    store.close();
+  }
 });

@@ -21,6 +21,12 @@ export const REQUEST_MAX_AGE_MS = 8 * 24 * HOUR_MS;
 export const REQUEST_MAX_AHEAD_MS = 24 * HOUR_MS;
 /** Request hashes remembered per sender address; past it, that sender's new requests wait. */
 export const REMEMBERED_REQUESTS_PER_SENDER = 32;
+/**
+ * Request hashes remembered for the addresses of one node; past it, that node's
+ * new requests wait. Without it, one node's made-up addresses (32 requests each)
+ * filled the total, and nobody else's request reached us for 8 days.
+ */
+export const REMEMBERED_REQUESTS_PER_NODE = 1_000;
 /** Request hashes remembered in total. */
 export const REMEMBERED_REQUESTS_TOTAL = 10_000;
 
@@ -29,6 +35,7 @@ export interface RequestFreshnessLimits {
   maxAgeMs: number;
   maxAheadMs: number;
   perSender: number;
+  perNode: number;
   total: number;
 }
 
@@ -37,6 +44,7 @@ export const DEFAULT_REQUEST_FRESHNESS: RequestFreshnessLimits = Object.freeze({
   maxAgeMs: REQUEST_MAX_AGE_MS,
   maxAheadMs: REQUEST_MAX_AHEAD_MS,
   perSender: REMEMBERED_REQUESTS_PER_SENDER,
+  perNode: REMEMBERED_REQUESTS_PER_NODE,
   total: REMEMBERED_REQUESTS_TOTAL,
 });
 
@@ -46,6 +54,8 @@ export interface RequestMemory {
   seen: boolean;
   /** Hashes remembered for the request's sender. */
   forSender: number;
+  /** Hashes remembered for the addresses of the sender's node. */
+  forNode: number;
   /** Hashes remembered in total. */
   total: number;
 }
@@ -77,7 +87,10 @@ export function judgeRequestFreshness(
   if (createdAtMs > nowMs + limits.maxAheadMs) return { kind: "ahead" };
   // Refusing (rather than forgetting the oldest) keeps every remembered request a
   // replay; the cost falls on the flooding address, whose chat (if any) goes on.
-  if (memory.forSender >= limits.perSender || memory.total >= limits.total) {
+  if (
+    memory.forSender >= limits.perSender || memory.forNode >= limits.perNode ||
+    memory.total >= limits.total
+  ) {
     return { kind: "memory-full" };
   }
   return { kind: "fresh", rememberUntilMs: createdAtMs + limits.maxAgeMs };

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
+import { ClientStore } from "./client_store.ts";
 import {
   judgeRequestFreshness,
+  REMEMBERED_REQUESTS_PER_NODE,
   REMEMBERED_REQUESTS_PER_SENDER,
   REMEMBERED_REQUESTS_TOTAL,
   REQUEST_MAX_AGE_MS,
@@ -9,7 +11,7 @@ import {
 
 const NOW = 1_800_000_000_000;
 const HOUR = 3_600_000;
-const empty = { seen: false, forSender: 0, total: 0 };
+const empty = { seen: false, forSender: 0, forNode: 0, total: 0 };
 
 Deno.test("judgeRequestFreshness() lets a request through and says how long to remember it", () => {
   assert.deepEqual(judgeRequestFreshness({ createdAtMs: NOW, nowMs: NOW, memory: empty }), {
@@ -47,8 +49,8 @@ Deno.test("judgeRequestFreshness() refuses a replay, a stale and a far-future re
 
 Deno.test("judgeRequestFreshness() keeps a replay a replay: a full memory refuses new requests", () => {
   const full = [
-    { seen: false, forSender: REMEMBERED_REQUESTS_PER_SENDER, total: 40 },
-    { seen: false, forSender: 0, total: REMEMBERED_REQUESTS_TOTAL },
+    { seen: false, forSender: REMEMBERED_REQUESTS_PER_SENDER, forNode: 40, total: 40 },
+    { seen: false, forSender: 0, forNode: 0, total: REMEMBERED_REQUESTS_TOTAL },
   ];
   for (const memory of full) {
     assert.equal(
@@ -73,4 +75,32 @@ Deno.test("judgeRequestFreshness() remembers a request exactly as long as it cou
     judgeRequestFreshness({ createdAtMs, nowMs: until + 1, memory: empty }).kind,
     "stale",
   );
+});
+
+Deno.test("one node's made-up addresses fill at most its share of the memory; another node's request still gets through", () => {
+  const store = new ClientStore(":memory:");
+  try {
+    const arrive = (sender: string) => {
+      const hash = crypto.randomUUID();
+      const memory = store.requestMemory(hash, sender, NOW);
+      const verdict = judgeRequestFreshness({ createdAtMs: NOW, nowMs: NOW, memory });
+      if (verdict.kind === "fresh") store.rememberRequest(hash, sender, verdict.rememberUntilMs);
+      return verdict.kind;
+    };
+    // 313 addresses of one node, 32 requests each (past the total of 10,000).
+    let fresh = 0;
+    for (let a = 0; a < 313; a++) {
+      for (let i = 0; i < REMEMBERED_REQUESTS_PER_SENDER; i++) {
+        if (arrive(`m${a}@evil`) === "fresh") fresh++;
+      }
+    }
+    // Main remembered 10,000 and then refused everyone's requests for 8 days.
+    assert.equal(fresh, REMEMBERED_REQUESTS_PER_NODE);
+    assert.equal(arrive("alice@honest"), "fresh");
+    assert.equal(arrive("m999@evil"), "memory-full");
+    // A node whose id ends like another's is not counted with it.
+    assert.equal(arrive("bob@not-evil"), "fresh");
+  } finally {
+    store.close();
+  }
 });
