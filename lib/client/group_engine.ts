@@ -29,13 +29,16 @@ import {
 } from "./_group_context.ts";
 import type { GroupMessageRow, GroupRow, HeldRow, Intent, PendingChange } from "./_group_tables.ts";
 import { ChatStateError } from "./errors.ts";
+import { FailedWork } from "./failed_work.ts";
 import { decodeGroupInner, encodeGroupInner, type GroupInner } from "./group_payload.ts";
 import { signInvitation, welcomeHash } from "./group_invitation.ts";
 import {
   commitAllowed,
   commitDelayMs,
   deliverySummary,
+  FAILED_GROUP_STEPS_PER_MINUTE,
   heldOrder,
+  LIMITED_GROUP_FORWARD_STEPS,
   MAX_HELD_BYTES_PER_GROUP,
   MAX_HELD_BYTES_PER_SENDER,
   MAX_HELD_PER_GROUP,
@@ -85,6 +88,8 @@ export class GroupEngine {
   #waiters = new Map<string, Waiter>();
   #timers = new Map<string, ReturnType<typeof setTimeout>>();
   #schedule: (key: string) => void;
+  /** Ratchet steps taken for messages that failed, per group and sender. */
+  #failedWork = new FailedWork({ perMinute: FAILED_GROUP_STEPS_PER_MINUTE });
 
   constructor(
     ctx: GroupContext,
@@ -95,6 +100,15 @@ export class GroupEngine {
     this.#ctx = ctx;
     this.#content = content;
     this.#schedule = schedule;
+  }
+
+  /**
+   * Work spent on group messages that failed: ratchet steps since start, senders
+   * counted now, messages read under the limit.
+   */
+  failedWork(): { forwardSteps: number; senders: number; limitedMessages: number } {
+    const { work, senders, limitedMessages } = this.#failedWork.stats();
+    return { forwardSteps: work, senders, limitedMessages };
   }
 
   stop(): void {
@@ -202,11 +216,17 @@ export class GroupEngine {
     }
     let result: e2e.GroupReceiveResult | null = null;
     let error: unknown = null;
+    const worker = `${g.key} ${m.sender}`;
+    const now = this.#ctx.clock.nowMs();
+    const limited = this.#failedWork.limited(worker, now);
+    const work = { forwardSteps: 0 };
     for (const candidate of candidates) {
       try {
         result = await e2e.processGroupMessage({
           state: candidate,
           message: m.bytes,
+          work,
+          ...(limited ? { maxForwardSteps: LIMITED_GROUP_FORWARD_STEPS } : {}),
           policy: (c) =>
             commitAllowed({
               committer: c.committer.address,
@@ -221,6 +241,7 @@ export class GroupEngine {
       }
     }
     if (!result) {
+      this.#failedWork.add(worker, work.forwardSteps, now);
       // A commit that cannot be read yet may need a proposal still on its way: held and retried.
       if (m.kind === "commit") return hold();
       return drop(`cannot read: ${(error as Error)?.message ?? "unknown"}`);

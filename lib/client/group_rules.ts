@@ -12,6 +12,7 @@
  * - {@linkcode commitDelayMs}: when a member commits someone's leaving.
  * - {@linkcode deliverySummary}: "delivered to N of M, read by K".
  */
+import { MAX_GROUP_FORWARD_STEPS } from "../e2e/mod.ts";
 import type { HeldRow } from "./_group_tables.ts";
 
 /** A commit as the policy callback sees it. */
@@ -110,6 +111,19 @@ export function heldOrder<T extends Pick<HeldRow, "epoch" | "kind" | "receivedAt
     a.epoch - b.epoch || KIND_ORDER[a.kind] - KIND_ORDER[b.kind] || a.receivedAtMs - b.receivedAtMs
   );
 }
+
+/**
+ * Ratchet steps taken for one member's messages in one group that then failed,
+ * within a minute from the first, past which that member's messages may move its
+ * ratchet only {@linkcode LIMITED_GROUP_FORWARD_STEPS} steps until the minute
+ * ends. A forged message up to e2e.MAX_GROUP_FORWARD_STEPS ahead costs about 0.1
+ * ms a step (100 ms against 0.9 ms for a real one, PERF_NOTES `redteam3`) and
+ * leaves nothing; a member's real messages authenticate. The 1:1 twin is
+ * sessions.ts FAILED_SKIP_KEYS_PER_MINUTE.
+ */
+export const FAILED_GROUP_STEPS_PER_MINUTE = 2 * MAX_GROUP_FORWARD_STEPS;
+/** Steps one message may ask of a limited member's ratchet. */
+export const LIMITED_GROUP_FORWARD_STEPS = 16;
 
 /**
  * Most held messages per group, and their bytes; past either, a message tried

@@ -11,6 +11,7 @@
 import type { Clock } from "../clock.ts";
 import * as e2e from "../e2e/mod.ts";
 import type { ClientStore, ContactRow } from "./client_store.ts";
+import { FailedWork } from "./failed_work.ts";
 import { NODE_AEAD } from "./node_aead.ts";
 import { type NewEnvelope, newEnvelope, newEnvelopeId } from "./new_envelope.ts";
 import { encodeInner, encodePayload, type Inner } from "./payload.ts";
@@ -62,16 +63,12 @@ export interface SealOptions {
 export const FAILED_SKIP_KEYS_PER_MINUTE = 2 * e2e.DEFAULT_MAX_SKIP;
 /** Keys one message may skip in a chain from a contact past its budget. */
 export const LIMITED_MAX_SKIP = 16;
-/** Most contacts whose failed work is counted at once (the oldest count goes first). */
-const FAILED_WORK_CONTACTS_MAX = 1024;
 
 /** Ratchet sessions, their queue and their states in memory. */
 export class Sessions {
   #o: SessionsOptions;
-  /** Keys derived for failed messages, per contact, in the minute from `sinceMs`. */
-  #failedWork = new Map<string, { derivedKeys: number; sinceMs: number }>();
-  #failedKeys = 0;
-  #limitedMessages = 0;
+  /** Keys derived for failed messages, per contact. */
+  #failedWork = new FailedWork({ perMinute: FAILED_SKIP_KEYS_PER_MINUTE });
   #chain: Promise<void> = Promise.resolve();
   #states = new Map<string, e2e.RatchetState>();
   /** Sessions moved on in the open transaction, stored at its commit. */
@@ -193,13 +190,7 @@ export class Sessions {
   ): Promise<{ newState: e2e.RatchetState; plaintext: Uint8Array }> {
     const peer = contact.address;
     const now = this.#o.clock.nowMs();
-    let failed = this.#failedWork.get(peer);
-    if (failed && now - failed.sinceMs >= 60_000) {
-      this.#failedWork.delete(peer);
-      failed = undefined;
-    }
-    const limited = failed !== undefined && failed.derivedKeys >= FAILED_SKIP_KEYS_PER_MINUTE;
-    if (limited) this.#limitedMessages++;
+    const limited = this.#failedWork.limited(peer, now);
     const work = { derivedKeys: 0 };
     try {
       return await e2e.ratchetDecrypt({
@@ -211,7 +202,7 @@ export class Sessions {
         ...(limited ? { maxSkip: LIMITED_MAX_SKIP } : {}),
       });
     } catch (err) {
-      if (work.derivedKeys > 0) this.#countFailedWork(peer, failed, work.derivedKeys, now);
+      this.#failedWork.add(peer, work.derivedKeys, now);
       throw err;
     }
   }
@@ -221,27 +212,7 @@ export class Sessions {
    * contacts counted now, and messages decrypted under the limit.
    */
   failedWork(): { derivedKeys: number; contacts: number; limitedMessages: number } {
-    return {
-      derivedKeys: this.#failedKeys,
-      contacts: this.#failedWork.size,
-      limitedMessages: this.#limitedMessages,
-    };
-  }
-
-  #countFailedWork(
-    peer: string,
-    failed: { derivedKeys: number; sinceMs: number } | undefined,
-    derivedKeys: number,
-    now: number,
-  ): void {
-    this.#failedKeys += derivedKeys;
-    if (failed) {
-      failed.derivedKeys += derivedKeys;
-      return;
-    }
-    if (this.#failedWork.size >= FAILED_WORK_CONTACTS_MAX) {
-      this.#failedWork.delete(this.#failedWork.keys().next().value!);
-    }
-    this.#failedWork.set(peer, { derivedKeys, sinceMs: now });
+    const { work, senders, limitedMessages } = this.#failedWork.stats();
+    return { derivedKeys: work, contacts: senders, limitedMessages };
   }
 }

@@ -28,7 +28,9 @@ import type { CiphersuiteImpl } from "ts-mls/crypto/ciphersuite.js";
 import { createApplicationMessage } from "ts-mls/createMessage.js";
 import { makeKeyPackageRef } from "ts-mls/keyPackage.js";
 import { unprotectPrivateMessage } from "ts-mls/messageProtection.js";
-import type { PrivateMessage } from "ts-mls/privateMessage.js";
+import { decryptSenderData, type PrivateMessage } from "ts-mls/privateMessage.js";
+import type { SecretTree } from "ts-mls/secretTree.js";
+import { leafToNodeIndex, toLeafIndex } from "ts-mls/treemath.js";
 import { processPrivateMessage } from "ts-mls/processMessages.js";
 import type { ProposalWithSender } from "ts-mls/unappliedProposals.js";
 import { emptyPskIndex } from "ts-mls/pskIndex.js";
@@ -41,6 +43,7 @@ import {
   GROUP_EPOCH_WINDOW,
   groupClientConfig,
   type GroupState,
+  MAX_GROUP_FORWARD_STEPS,
   MAX_GROUP_MEMBERS,
   MAX_PENDING_PROPOSALS,
   memberOfLeaf,
@@ -153,6 +156,19 @@ export interface ProcessGroupMessageOptions {
   policy?: (change: GroupChange) => boolean;
   /** Randomness (only for key derivations that ask for it); default `crypto.getRandomValues`. */
   random?: Random;
+  /**
+   * Steps a sender's key ratchet may be moved forward for this message (default
+   * and most {@linkcode MAX_GROUP_FORWARD_STEPS}): a caller lowers it for a sender
+   * whose messages made it derive many keys and then failed.
+   */
+  maxForwardSteps?: number;
+  /**
+   * Counts the forward steps a message that fails asked for (its generation
+   * ahead of its sender's ratchet): that work is done before its authentication
+   * can fail, about 0.1 ms a step, so a forged message costs up to
+   * {@linkcode MAX_GROUP_FORWARD_STEPS} of them and leaves nothing.
+   */
+  work?: { forwardSteps: number };
 }
 
 /**
@@ -163,7 +179,8 @@ export interface ProcessGroupMessageOptions {
  * @throws {VerifyError} authenticated but refused: an invalid commit, a limit, or the policy
  */
 export async function processGroupMessage(
-  { state, message, policy, random = SYSTEM_RANDOM }: ProcessGroupMessageOptions,
+  { state, message, policy, random = SYSTEM_RANDOM, maxForwardSteps, work }:
+    ProcessGroupMessageOptions,
 ): Promise<GroupReceiveResult> {
   const mls = mlsOf(state);
   let pm: PrivateMessage;
@@ -181,20 +198,35 @@ export async function processGroupMessage(
       cause: new StateError("epoch keys gone"),
     });
   }
+  const senderDataSecret = "keySchedule" in epochKeys
+    ? epochKeys.keySchedule.senderDataSecret
+    : epochKeys.senderDataSecret;
+  const retention = mls.clientConfig.keyRetentionConfig;
+  const maxSteps = Math.min(
+    maxForwardSteps ?? MAX_GROUP_FORWARD_STEPS,
+    retention.maximumForwardRatchetSteps,
+  );
   let opened;
   try {
     opened = await unprotectPrivateMessage(
-      "keySchedule" in epochKeys
-        ? epochKeys.keySchedule.senderDataSecret
-        : epochKeys.senderDataSecret,
+      senderDataSecret,
       pm,
       epochKeys.secretTree,
       epochKeys.ratchetTree,
       epochKeys.groupContext,
-      mls.clientConfig.keyRetentionConfig,
+      { ...retention, maximumForwardRatchetSteps: maxSteps },
       cs,
     );
   } catch (cause) {
+    if (work) {
+      work.forwardSteps += await stepsTaken(
+        pm,
+        senderDataSecret,
+        epochKeys.secretTree,
+        maxSteps,
+        cs,
+      );
+    }
     throw new DecryptError("Cannot decrypt group message", { cause });
   }
   const content = opened.content.content;
@@ -499,5 +531,31 @@ export function peekGroupMessage(bytes: Uint8Array): GroupMessageHeader {
       return { kind: "key-package", groupId: null, epoch: null };
     default:
       throw new CodecError("Cannot decode group message: a kind fedchat does not use");
+  }
+}
+
+/**
+ * The steps a message that failed made us take in its sender's key ratchet:
+ * how far ahead of it its generation is (RFC 9420 §6.3.2: the sender data names
+ * leaf and generation), or 0 when that is past `maxSteps` (refused before any).
+ * Read again only for a message that failed.
+ */
+async function stepsTaken(
+  pm: PrivateMessage,
+  senderDataSecret: Uint8Array,
+  secretTree: SecretTree,
+  maxSteps: number,
+  cs: CiphersuiteImpl,
+): Promise<number> {
+  try {
+    const data = await decryptSenderData(pm, senderDataSecret, cs);
+    if (data === undefined) return 0;
+    const node = secretTree[leafToNodeIndex(toLeafIndex(data.leafIndex))];
+    const ratchet = pm.contentType === "application" ? node?.application : node?.handshake;
+    if (ratchet === undefined) return 0;
+    const ahead = data.generation - ratchet.generation;
+    return ahead > 0 && ahead <= maxSteps ? ahead : 0;
+  } catch {
+    return 0;
   }
 }
