@@ -175,6 +175,9 @@ export interface InvitationRow {
   receivedAtMs: number;
 }
 
+/** SQL: the held message's sender is an address of node `?`. */
+const OF_NODE = "substr(sender, instr(sender, '@') + 1) = ?";
+
 /** A held group message without its bytes. */
 export type HeldHead = Omit<HeldRow, "bytes">;
 
@@ -400,31 +403,31 @@ export class ClientGroupTables {
     return r ? new Uint8Array(r.bytes as Uint8Array) : undefined;
   }
 
-  /** How many messages and bytes a group holds: from `sender`, or from everyone. */
-  heldUsage(key: string, sender?: string): { count: number; bytes: number } {
+  /** How many messages and bytes a group holds: from addresses of `node`, or from everyone. */
+  heldUsage(key: string, node?: string): { count: number; bytes: number } {
     // length() of a BLOB is read from its header: the bytes are not loaded.
-    const r = (sender === undefined
+    const r = (node === undefined
       ? this.#stmt(
         "SELECT count(*) AS n, coalesce(sum(length(bytes)), 0) AS b FROM group_held WHERE key = ?",
       ).get(key)
       : this.#stmt(
         `SELECT count(*) AS n, coalesce(sum(length(bytes)), 0) AS b FROM group_held
-           WHERE key = ? AND sender = ?`,
-      ).get(key, sender)) as Row;
+           WHERE key = ? AND ${OF_NODE}`,
+      ).get(key, node)) as Row;
     return { count: Number(r.n), bytes: Number(r.b) };
   }
 
   /**
-   * The held message to give up first (from `sender`, or from anyone): one tried
+   * The held message to give up first (from addresses of `node`, or from anyone): one tried
    * more than `maxAttempts` times (never tried again), else the furthest ahead.
    */
-  heldToDrop(key: string, maxAttempts: number, sender?: string): HeldHead | undefined {
+  heldToDrop(key: string, maxAttempts: number, node?: string): HeldHead | undefined {
     const order = "ORDER BY attempts > ? DESC, epoch DESC, received_at_ms DESC LIMIT 1";
     const cols = "id, key, epoch, kind, sender, attempts, received_at_ms";
-    const r = sender === undefined
+    const r = node === undefined
       ? this.#stmt(`SELECT ${cols} FROM group_held WHERE key = ? ${order}`).get(key, maxAttempts)
-      : this.#stmt(`SELECT ${cols} FROM group_held WHERE key = ? AND sender = ? ${order}`)
-        .get(key, sender, maxAttempts);
+      : this.#stmt(`SELECT ${cols} FROM group_held WHERE key = ? AND ${OF_NODE} ${order}`)
+        .get(key, node, maxAttempts);
     return r ? toHeldHead(r as Row) : undefined;
   }
 

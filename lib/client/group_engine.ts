@@ -24,6 +24,7 @@ import {
   appEnvelopes,
   type GroupContext,
   hubEnvelope,
+  nodeOf,
   refOf,
   submitGroupEnvelope,
 } from "./_group_context.ts";
@@ -40,9 +41,9 @@ import {
   heldOrder,
   LIMITED_GROUP_FORWARD_STEPS,
   MAX_HELD_BYTES_PER_GROUP,
-  MAX_HELD_BYTES_PER_SENDER,
+  MAX_HELD_BYTES_PER_NODE,
   MAX_HELD_PER_GROUP,
-  MAX_HELD_PER_SENDER,
+  MAX_HELD_PER_NODE,
 } from "./group_rules.ts";
 import type { HubSubmission } from "../protocol/mod.ts";
 
@@ -216,7 +217,8 @@ export class GroupEngine {
     }
     let result: e2e.GroupReceiveResult | null = null;
     let error: unknown = null;
-    const worker = `${g.key} ${m.sender}`;
+    // Keyed on the sender's node, which its node proved: one node's made-up addresses share it.
+    const worker = `${g.key} ${nodeOf(m.sender)}`;
     const now = this.#ctx.clock.nowMs();
     const limited = this.#failedWork.limited(worker, now);
     const work = { forwardSteps: 0 };
@@ -427,15 +429,15 @@ export class GroupEngine {
     const now = this.#ctx.clock.nowMs();
     const size = m.bytes.length;
     const shares = [
-      { sender: m.sender, count: MAX_HELD_PER_SENDER, bytes: MAX_HELD_BYTES_PER_SENDER },
-      { sender: undefined, count: MAX_HELD_PER_GROUP, bytes: MAX_HELD_BYTES_PER_GROUP },
+      { node: nodeOf(m.sender), count: MAX_HELD_PER_NODE, bytes: MAX_HELD_BYTES_PER_NODE },
+      { node: undefined, count: MAX_HELD_PER_GROUP, bytes: MAX_HELD_BYTES_PER_GROUP },
     ];
     for (const share of shares) {
       // Bounded: each turn drops one held message, and a group holds at most MAX_HELD_PER_GROUP.
       for (let i = 0; i <= MAX_HELD_PER_GROUP; i++) {
-        const used = groups.heldUsage(key, share.sender);
+        const used = groups.heldUsage(key, share.node);
         if (used.count < share.count && used.bytes + size <= share.bytes) break;
-        const drop = groups.heldToDrop(key, MAX_ATTEMPTS, share.sender);
+        const drop = groups.heldToDrop(key, MAX_ATTEMPTS, share.node);
         const triedOut = drop !== undefined && drop.attempts > MAX_ATTEMPTS;
         if (!drop || (!triedOut && drop.epoch <= epoch)) {
           this.#ctx.log.info("a group message ahead of us is not kept", {

@@ -113,8 +113,8 @@ export function heldOrder<T extends Pick<HeldRow, "epoch" | "kind" | "receivedAt
 }
 
 /**
- * Ratchet steps taken for one member's messages in one group that then failed,
- * within a minute from the first, past which that member's messages may move its
+ * Ratchet steps taken for messages from one node's addresses in one group that then failed,
+ * within a minute from the first, past which those messages may move a
  * ratchet only {@linkcode LIMITED_GROUP_FORWARD_STEPS} steps until the minute
  * ends. A forged message up to e2e.MAX_GROUP_FORWARD_STEPS ahead costs about 0.1
  * ms a step (100 ms against 0.9 ms for a real one, PERF_NOTES `redteam3`) and
@@ -122,7 +122,7 @@ export function heldOrder<T extends Pick<HeldRow, "epoch" | "kind" | "receivedAt
  * sessions.ts FAILED_SKIP_KEYS_PER_MINUTE.
  */
 export const FAILED_GROUP_STEPS_PER_MINUTE = 2 * MAX_GROUP_FORWARD_STEPS;
-/** Steps one message may ask of a limited member's ratchet. */
+/** Steps one message from a limited node may ask of a ratchet. */
 export const LIMITED_GROUP_FORWARD_STEPS = 16;
 
 /**
@@ -132,12 +132,13 @@ export const LIMITED_GROUP_FORWARD_STEPS = 16;
 export const MAX_HELD_PER_GROUP = 1000;
 export const MAX_HELD_BYTES_PER_GROUP = 16 * 1024 * 1024;
 /**
- * Most held messages of one sender in one group, and their bytes (its share of
- * the above): one member's messages from far-future epochs cannot push out the
- * others', nor fill the store (1,000 of 512 KiB before).
+ * Most held messages from the addresses of one node in one group, and their
+ * bytes (its share of the above; a node proves only itself, not its addresses):
+ * one member's messages from far-future epochs cannot push out the others', nor
+ * fill the store (1,000 of 512 KiB before).
  */
-export const MAX_HELD_PER_SENDER = 100;
-export const MAX_HELD_BYTES_PER_SENDER = 4 * 1024 * 1024;
+export const MAX_HELD_PER_NODE = 100;
+export const MAX_HELD_BYTES_PER_NODE = 4 * 1024 * 1024;
 
 /**
  * How long a member waits before it commits a pending leave: admins first
