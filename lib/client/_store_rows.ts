@@ -59,6 +59,8 @@ CREATE TABLE IF NOT EXISTS transfers (
   updated_at_ms INTEGER NOT NULL
 ) STRICT;
 CREATE INDEX IF NOT EXISTS transfers_waiting ON transfers (state, direction, peer);
+CREATE INDEX IF NOT EXISTS transfers_newest ON transfers (created_at_ms, id);
+CREATE INDEX IF NOT EXISTS transfers_peer ON transfers (peer, created_at_ms);
 CREATE TABLE IF NOT EXISTS outgoing (id TEXT PRIMARY KEY, envelope BLOB NOT NULL) STRICT;
 CREATE TABLE IF NOT EXISTS claims (
   address TEXT PRIMARY KEY,

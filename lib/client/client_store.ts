@@ -458,6 +458,39 @@ export class ClientStore {
       .map(toTransfer);
   }
 
+  /**
+   * Transfers newest first: at most `limit`, only in `states` when given, only
+   * with `peer` when given (ended transfers stay in the table, so a list of them
+   * all grows with every offer a contact ever made).
+   */
+  transfersWhere(
+    { states, peer, direction, limit = -1 }: {
+      states?: readonly string[];
+      peer?: string;
+      direction?: "in" | "out";
+      /** Rows at most (default: all). */
+      limit?: number;
+    },
+  ): TransferRow[] {
+    const where: string[] = [];
+    const args: (string | number)[] = [];
+    if (states) {
+      where.push(`state IN (${states.map(() => "?").join(", ")})`);
+      args.push(...states);
+    }
+    if (peer !== undefined) {
+      where.push("peer = ?");
+      args.push(peer);
+    }
+    if (direction !== undefined) {
+      where.push("direction = ?");
+      args.push(direction);
+    }
+    const sql = `SELECT * FROM transfers ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
+      ORDER BY created_at_ms DESC, id LIMIT ?`;
+    return (this.#stmt(sql).all(...args, limit) as Row[]).map(toTransfer);
+  }
+
   /** Keeps a sealed envelope until the node has taken it. */
   putOutgoing(id: string, envelope: Uint8Array): void {
     this.#mutating();

@@ -81,6 +81,11 @@ export interface FileTransfersOptions {
 }
 
 const ACTIVE = new Set(["offered", "sending", "receiving", "sent"]);
+/**
+ * Transfers listed at most, newest first: ended ones stay in the store (a
+ * contact's offer, then its own cancel, adds one each time).
+ */
+export const LISTED_TRANSFERS = 1000;
 /** Chunks that came before their offer, remembered at most (ids only). */
 const MAX_EARLY_CHUNKS = 4096;
 const TYPES: Record<string, string> = {
@@ -154,7 +159,7 @@ export class FileTransfers {
 
   /** After (re)connecting: go on with every transfer that was moving. */
   onConnected(): void {
-    for (const row of this.#o.store.transfers()) {
+    for (const row of this.#o.store.transfersWhere({ states: ["sending", "receiving"] })) {
       if (row.direction === "out" && row.state === "sending") {
         const s = this.#sender(row);
         s.retry(true);
@@ -248,9 +253,11 @@ export class FileTransfers {
     };
   }
 
-  /** Every transfer, newest first. */
+  /** The newest transfers, at most {@linkcode LISTED_TRANSFERS}, newest first. */
   list(): FileTransfer[] {
-    return this.#o.store.transfers().map((r) => this.#view(this.#live(r)));
+    return this.#o.store.transfersWhere({ limit: LISTED_TRANSFERS }).map((r) =>
+      this.#view(this.#live(r))
+    );
   }
 
   /** The runtime's copy of a row when there is one (it is ahead of the store). */
@@ -359,8 +366,7 @@ export class FileTransfers {
   held(ref: string, peer: string | null): void {
     const id = this.#offerEnvelopes.get(ref);
     this.#offerEnvelopes.delete(ref);
-    for (const row of this.#o.store.transfers()) {
-      if (row.direction !== "out" || row.state !== "offered") continue;
+    for (const row of this.#o.store.transfersWhere({ states: ["offered"], direction: "out" })) {
       if (row.id !== id && row.peer !== peer) continue;
       this.#push(row).catch((e) =>
         this.#o.log.warn("cannot push a file", { id: row.id, why: (e as Error).message })
@@ -384,10 +390,14 @@ export class FileTransfers {
   }
 
   #find(idOrAddress: string, direction: "in" | "out" | null, states: string[]): TransferRow {
-    const rows = this.#o.store.transfers().map((r) => this.#live(r)).filter((r) =>
-      (r.id === idOrAddress || r.peer === idOrAddress) &&
-      (direction === null || r.direction === direction)
-    );
+    const store = this.#o.store;
+    const byId = store.transfer(idOrAddress);
+    const d = direction ?? undefined;
+    // By address: the newest in one of `states` (read without every ended one), else the newest.
+    const rows = (byId ? [byId] : [
+      ...store.transfersWhere({ peer: idOrAddress, direction: d, states, limit: 16 }),
+      ...store.transfersWhere({ peer: idOrAddress, direction: d, limit: 1 }),
+    ]).map((r) => this.#live(r)).filter((r) => direction === null || r.direction === direction);
     const row = rows.find((r) => states.includes(r.state));
     if (!row) {
       throw new Error(

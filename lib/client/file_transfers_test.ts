@@ -7,7 +7,7 @@ import { FakeClock } from "../clock.ts";
 import * as e2e from "../e2e/mod.ts";
 import { SILENT_LOGGER } from "../log.ts";
 import { ClientStore } from "./client_store.ts";
-import { FileTransfers } from "./file_transfers.ts";
+import { FileTransfers, LISTED_TRANSFERS } from "./file_transfers.ts";
 import {
   DEFAULT_FILE_SENDER_LIMITS,
   type FileSenderLimits,
@@ -262,6 +262,29 @@ Deno.test("auto-accept takes at most 8 files of one sender at once; the rest wai
     }
     await new Promise((r) => setTimeout(r, 20));
     assert.deepEqual(states(store), { receiving: 8, offered: 12 });
+  } finally {
+    await cleanup();
+  }
+});
+
+Deno.test("ended transfers stay, but a list shows the newest 1,000 and an answer by address finds the one waiting", async () => {
+  const { store, files, clock, cleanup } = await setup();
+  try {
+    const waiting = offer(1024, 1024);
+    apply(store, files, "mallory@nodem", waiting);
+    // Offers its sender cancels at once: each leaves an ended row (main listed every one).
+    for (let i = 0; i < LISTED_TRANSFERS + 100; i++) {
+      clock.advance(1);
+      const o = offer(1024, 1024);
+      apply(store, files, "mallory@nodem", o);
+      apply(store, files, "mallory@nodem", { t: "file-cancel", id: o.id });
+    }
+    assert.equal(store.transfers().length, LISTED_TRANSFERS + 101);
+    const listed = files.list();
+    assert.equal(listed.length, LISTED_TRANSFERS);
+    assert.equal(listed[0].state, "cancelled", "newest first");
+    const accepted = await files.accept("mallory@nodem");
+    assert.deepEqual([accepted.id, accepted.state], [waiting.id, "receiving"]);
   } finally {
     await cleanup();
   }
