@@ -380,6 +380,14 @@ export class ClientStore {
         "SELECT count(*) AS n FROM seen_requests WHERE substr(sender, instr(sender, '@') + 1) = ?",
         sender.slice(sender.indexOf("@") + 1),
       ),
+      // A new request from an address already waiting replaces its row: not counted.
+      waitingFromNode: count(
+        `SELECT count(*) AS n FROM requests
+           WHERE substr(address, instr(address, '@') + 1) = ? AND address != ?`,
+        sender.slice(sender.indexOf("@") + 1),
+        sender,
+      ),
+      waiting: count("SELECT count(*) AS n FROM requests WHERE address != ?", sender),
       total: count("SELECT count(*) AS n FROM seen_requests"),
     };
   }

@@ -25,7 +25,14 @@ const NOW = 1_800_000_000_000;
 const BOB_KEY = new Uint8Array(129).fill(1);
 const FORGED_KEY = new Uint8Array(129).fill(2);
 const SESSION = new Uint8Array([9, 9, 9]);
-const nothingSeen = Object.freeze({ seen: false, forSender: 0, forNode: 0, total: 0 });
+const nothingSeen = Object.freeze({
+  seen: false,
+  forSender: 0,
+  forNode: 0,
+  total: 0,
+  waitingFromNode: 0,
+  waiting: 0,
+});
 
 function freeze<T>(v: T): T {
   if (v && typeof v === "object" && !(v instanceof Uint8Array)) {
@@ -126,7 +133,7 @@ Deno.test("a replayed request is dropped, even one that really came from the con
     const out = receiveRequest({
       contact,
       input: verified(BOB_KEY),
-      memory: { seen: true, forSender: 1, forNode: 1, total: 1 },
+      memory: { seen: true, forSender: 1, forNode: 1, total: 1, waitingFromNode: 0, waiting: 0 },
       nowMs: NOW,
     });
     assert.deepEqual(out, { kind: "drop", reason: "replay" });
@@ -173,7 +180,14 @@ Deno.test("requests from rejected or blocked addresses are dropped, and a full m
   const full = receiveRequest({
     contact: undefined,
     input: verified(BOB_KEY),
-    memory: { seen: false, forSender: 1_000, forNode: 1_000, total: 1_000 },
+    memory: {
+      seen: false,
+      forSender: 1_000,
+      forNode: 1_000,
+      total: 1_000,
+      waitingFromNode: 0,
+      waiting: 0,
+    },
     nowMs: NOW,
   });
   assert.deepEqual(full, { kind: "drop", reason: "memory-full" });

@@ -340,7 +340,7 @@ export class Contacts {
     const input = await this.#check(from, bytes, nowMs);
     const memory = input.kind === "verified"
       ? this.#o.store.requestMemory(input.hash, from, nowMs)
-      : { seen: false, forSender: 0, forNode: 0, total: 0 };
+      : { seen: false, forSender: 0, forNode: 0, total: 0, waitingFromNode: 0, waiting: 0 };
     const out = state.receiveRequest({
       contact: this.#o.store.contact(from),
       input,

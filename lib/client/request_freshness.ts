@@ -29,6 +29,14 @@ export const REMEMBERED_REQUESTS_PER_SENDER = 32;
 export const REMEMBERED_REQUESTS_PER_NODE = 1_000;
 /** Request hashes remembered in total. */
 export const REMEMBERED_REQUESTS_TOTAL = 10_000;
+/**
+ * Requests waiting for an answer (the request list) from the addresses of one
+ * node, and in all; past either, a request from a new address waits at its
+ * sender. They stay until answered: without these, the list grew by a node's
+ * 1,000 remembered requests every 8 days.
+ */
+export const WAITING_REQUESTS_PER_NODE = 100;
+export const WAITING_REQUESTS_TOTAL = 1_000;
 
 /** The bounds of {@linkcode judgeRequestFreshness}. */
 export interface RequestFreshnessLimits {
@@ -37,6 +45,8 @@ export interface RequestFreshnessLimits {
   perSender: number;
   perNode: number;
   total: number;
+  waitingPerNode: number;
+  waiting: number;
 }
 
 /** The defaults, from the constants above. */
@@ -46,6 +56,8 @@ export const DEFAULT_REQUEST_FRESHNESS: RequestFreshnessLimits = Object.freeze({
   perSender: REMEMBERED_REQUESTS_PER_SENDER,
   perNode: REMEMBERED_REQUESTS_PER_NODE,
   total: REMEMBERED_REQUESTS_TOTAL,
+  waitingPerNode: WAITING_REQUESTS_PER_NODE,
+  waiting: WAITING_REQUESTS_TOTAL,
 });
 
 /** What the client remembers, as far as this request is concerned (expired entries purged). */
@@ -58,6 +70,9 @@ export interface RequestMemory {
   forNode: number;
   /** Hashes remembered in total. */
   total: number;
+  /** Requests waiting for an answer from other addresses of the sender's node, and in all. */
+  waitingFromNode: number;
+  waiting: number;
 }
 
 /** The verdict. Only `fresh` requests go on; `rememberUntilMs` is when the hash may be forgotten. */
@@ -89,7 +104,8 @@ export function judgeRequestFreshness(
   // replay; the cost falls on the flooding address, whose chat (if any) goes on.
   if (
     memory.forSender >= limits.perSender || memory.forNode >= limits.perNode ||
-    memory.total >= limits.total
+    memory.total >= limits.total || memory.waitingFromNode >= limits.waitingPerNode ||
+    memory.waiting >= limits.waiting
   ) {
     return { kind: "memory-full" };
   }

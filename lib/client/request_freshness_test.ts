@@ -7,11 +7,12 @@ import {
   REMEMBERED_REQUESTS_TOTAL,
   REQUEST_MAX_AGE_MS,
   REQUEST_MAX_AHEAD_MS,
+  WAITING_REQUESTS_PER_NODE,
 } from "./request_freshness.ts";
 
 const NOW = 1_800_000_000_000;
 const HOUR = 3_600_000;
-const empty = { seen: false, forSender: 0, forNode: 0, total: 0 };
+const empty = { seen: false, forSender: 0, forNode: 0, total: 0, waitingFromNode: 0, waiting: 0 };
 
 Deno.test("judgeRequestFreshness() lets a request through and says how long to remember it", () => {
   assert.deepEqual(judgeRequestFreshness({ createdAtMs: NOW, nowMs: NOW, memory: empty }), {
@@ -49,8 +50,22 @@ Deno.test("judgeRequestFreshness() refuses a replay, a stale and a far-future re
 
 Deno.test("judgeRequestFreshness() keeps a replay a replay: a full memory refuses new requests", () => {
   const full = [
-    { seen: false, forSender: REMEMBERED_REQUESTS_PER_SENDER, forNode: 40, total: 40 },
-    { seen: false, forSender: 0, forNode: 0, total: REMEMBERED_REQUESTS_TOTAL },
+    {
+      seen: false,
+      forSender: REMEMBERED_REQUESTS_PER_SENDER,
+      forNode: 40,
+      total: 40,
+      waitingFromNode: 0,
+      waiting: 0,
+    },
+    {
+      seen: false,
+      forSender: 0,
+      forNode: 0,
+      total: REMEMBERED_REQUESTS_TOTAL,
+      waitingFromNode: 0,
+      waiting: 0,
+    },
   ];
   for (const memory of full) {
     assert.equal(
@@ -100,6 +115,37 @@ Deno.test("one node's made-up addresses fill at most its share of the memory; an
     assert.equal(arrive("m999@evil"), "memory-full");
     // A node whose id ends like another's is not counted with it.
     assert.equal(arrive("bob@not-evil"), "fresh");
+  } finally {
+    store.close();
+  }
+});
+
+Deno.test("requests waiting for an answer: at most 100 from one node's addresses; a new one from the same address replaces its own", () => {
+  const store = new ClientStore(":memory:");
+  try {
+    const arrive = (sender: string) => {
+      const hash = crypto.randomUUID();
+      const memory = store.requestMemory(hash, sender, NOW);
+      const verdict = judgeRequestFreshness({ createdAtMs: NOW, nowMs: NOW, memory });
+      if (verdict.kind === "fresh") {
+        store.rememberRequest(hash, sender, verdict.rememberUntilMs);
+        store.putRequest({
+          address: sender,
+          intro: "",
+          identity: new Uint8Array(32),
+          request: new Uint8Array(1),
+          receivedAtMs: NOW,
+        });
+      }
+      return verdict.kind;
+    };
+    // 150 addresses of one node, one request each (main: 150 waiting, and so on every 8 days).
+    let fresh = 0;
+    for (let a = 0; a < 150; a++) if (arrive(`m${a}@evil`) === "fresh") fresh++;
+    assert.equal(fresh, WAITING_REQUESTS_PER_NODE);
+    assert.equal(store.requests().length, WAITING_REQUESTS_PER_NODE);
+    assert.equal(arrive("m0@evil"), "fresh", "a waiting address may ask again");
+    assert.equal(arrive("alice@honest"), "fresh");
   } finally {
     store.close();
   }
