@@ -6,6 +6,7 @@ import { type NodeId, toNodeId, toUserName } from "../../ids.ts";
 import type { AnnouncementBody } from "./announcement.ts";
 import { encodeAnnouncementFrame, joinAnnouncement } from "./announcement_codec.ts";
 import type { Ed25519AnnouncementVerifier } from "./ed25519_signature.ts";
+import { MAX_DIRECTORY_PER_NODE } from "./directory.ts";
 import { DEFAULT_ORIGIN_LIMITS } from "./origin_budget.ts";
 import { signAnnouncement } from "./signatures.ts";
 import { Simulation } from "./sim.ts";
@@ -425,5 +426,29 @@ Deno.test("a black-hole relay loses traffic to the next path after missing recei
   await sim.run(30 * MINUTE);
   assert.equal(a1.nextHop(n("a3")), "a2");
   assert.deepEqual(a1.suspects(), []);
+  stopAll(sim);
+});
+
+// One node listing 4,096 users under an id that sorts first. On the old code the list clients
+// get (the first 2,000 entries, by node id) held only its users: every other user was hidden.
+Deno.test("directory(): a node listing 4,096 users first in id order does not hide the others", async () => {
+  const sim = new Simulation({ crypto: "ed25519" });
+  await sim.addNode("0m", {
+    users: Array.from({ length: 4096 }, (_, i) => ({
+      name: toUserName(`u${String(i).padStart(4, "0")}`),
+      presence: "online" as const,
+    })),
+  });
+  await sim.addNode("a", { users: [{ name: toUserName("a"), presence: "online" }] });
+  await sim.addNode("b", { users: [{ name: toUserName("b"), presence: "online" }] });
+  sim.connect("0m", "b");
+  sim.connect("a", "b");
+  await sim.run(5_000);
+  const dir = sim.router("b").directory().map((e) => e.address);
+  assert.ok(dir.includes("a@a" as never), "a@a listed");
+  assert.ok(dir.includes("b@b" as never), "b@b listed");
+  assert.equal(dir.filter((d) => d.endsWith("@0m")).length, MAX_DIRECTORY_PER_NODE);
+  // Paging (the CLI's `directory`) still walks all of them.
+  assert.equal(sim.router("b").directoryPage({ limit: 500 }).entries.length, 500);
   stopAll(sim);
 });

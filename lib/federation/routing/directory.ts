@@ -18,6 +18,12 @@ export interface DirectoryEntry {
 export const MAX_DIRECTORY_PAGE = 500;
 /** Most entries `Router.directory()` returns. */
 export const MAX_DIRECTORY_ENTRIES = 2000;
+/**
+ * Most users of one other node in `Router.directory()`: nodes come in id order,
+ * so without it one node listing 4,096 users under an id that sorts first filled
+ * the whole list clients get and hid every other node's users.
+ */
+export const MAX_DIRECTORY_PER_NODE = 256;
 /** Most users one page call looks at before it stops and hands back a cursor. */
 export const MAX_DIRECTORY_SCAN = 20_000;
 
@@ -42,7 +48,7 @@ export interface DirectoryPage {
  * @throws {RangeError} a limit that is not a positive whole number
  */
 export function buildDirectoryPage(
-  { self, ownUsers, reachable, announcementOf, request, maxLimit = MAX_DIRECTORY_PAGE }: {
+  { self, ownUsers, reachable, announcementOf, request, maxLimit = MAX_DIRECTORY_PAGE, perNode }: {
     self: NodeId;
     /** The node's own listed users (empty when the node is unlisted). */
     ownUsers: readonly AnnouncedUser[];
@@ -52,6 +58,8 @@ export function buildDirectoryPage(
     request: DirectoryQuery;
     /** Hard cap on `limit`. */
     maxLimit?: number;
+    /** Users of each other node, at most (default: all); the rest are skipped. */
+    perNode?: number;
   },
 ): DirectoryPage {
   const { after, query } = request;
@@ -74,7 +82,8 @@ export function buildDirectoryPage(
   let lastScanned = "";
   for (; start < nodes.length; start++) {
     const node = nodes[start];
-    const users = node === self ? ownUsers : listedUsers(announcementOf(node));
+    const all = node === self ? ownUsers : listedUsers(announcementOf(node));
+    const users = node === self || perNode === undefined ? all : all.slice(0, perNode);
     for (const user of users) {
       if (node === afterNode && afterName !== undefined && user.name <= afterName) continue;
       if (scanned === MAX_DIRECTORY_SCAN) return { entries, next: lastScanned };

@@ -16,6 +16,7 @@ import {
   type DirectoryPage,
   type DirectoryQuery,
   MAX_DIRECTORY_ENTRIES,
+  MAX_DIRECTORY_PER_NODE,
 } from "./directory.ts";
 import { Ed25519AnnouncementVerifier } from "./ed25519_signature.ts";
 import { rankFirstHops } from "./first_hops.ts";
@@ -342,7 +343,10 @@ export class Router {
     });
   }
 
-  /** The first {@linkcode MAX_DIRECTORY_ENTRIES} entries of the directory. */
+  /**
+   * The first {@linkcode MAX_DIRECTORY_ENTRIES} entries of the directory, at most
+   * {@linkcode MAX_DIRECTORY_PER_NODE} of each other node.
+   */
   directory(): DirectoryEntry[] {
     const nowMs = this.#clock.nowMs();
     return buildDirectoryPage({
@@ -352,6 +356,7 @@ export class Router {
       announcementOf: (n) => this.#db.live(n, nowMs),
       request: { limit: MAX_DIRECTORY_ENTRIES },
       maxLimit: MAX_DIRECTORY_ENTRIES,
+      perNode: MAX_DIRECTORY_PER_NODE,
     }).entries;
   }
 
