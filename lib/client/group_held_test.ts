@@ -5,22 +5,18 @@
  * ahead go before nearer ones, so the others' held messages stay.
  */
 import assert from "node:assert/strict";
-import { join } from "node:path";
 import { FakeClock } from "../clock.ts";
 import type * as e2e from "../e2e/mod.ts";
 import { peekGroupMessage } from "../e2e/mod.ts";
 import type { Address } from "../ids.ts";
-import { SILENT_LOGGER } from "../log.ts";
 import { ClientStore } from "./client_store.ts";
-import { GroupEngine } from "./group_engine.ts";
+import { testGroupEngine } from "./_group_engine_testing.ts";
 import {
   MAX_HELD_BYTES_PER_GROUP,
   MAX_HELD_BYTES_PER_NODE,
   MAX_HELD_PER_GROUP,
   MAX_HELD_PER_NODE,
 } from "./group_rules.ts";
-import type { NodeConnection } from "./node_connection.ts";
-import { TurnCommit } from "./turn_commit.ts";
 
 const GROUP_ID = new Uint8Array(16).fill(7);
 const KEY = `${GROUP_ID.toHex()}@node-home`;
@@ -43,25 +39,12 @@ function applicationAt(epoch: number, size: number): Uint8Array {
 }
 
 async function setup() {
-  await Deno.mkdir(".tmp", { recursive: true });
-  const dir = await Deno.makeTempDir({ dir: ".tmp", prefix: "group-held-" });
-  const store = new ClientStore(join(dir, "bob.db"));
-  const engine = new GroupEngine(
-    {
-      self: "bob@node-b" as Address,
-      identity: {} as e2e.IdentityKeyPair,
-      store,
-      connection: { send: () => true } as unknown as NodeConnection,
-      clock: new FakeClock(1_000_000),
-      log: SILENT_LOGGER,
-      lifetimeMs: 60_000,
-      emit: () => {},
-      turn: new TurnCommit({ store, log: SILENT_LOGGER }),
-      states: new Map(),
-    },
-    () => ({ write: (g) => g, after: () => {} }),
-    () => {},
-  );
+  const { store, engine, cleanup } = await testGroupEngine({
+    self: "bob@node-b" as Address,
+    identity: {} as e2e.IdentityKeyPair,
+    clock: new FakeClock(1_000_000),
+    prefix: "group-held-",
+  });
   let n = 0;
   const hold = (sender: string, epoch: number, size: number) => {
     const id = `in-${n++}`;
@@ -69,11 +52,6 @@ async function setup() {
       engine.hold(KEY, { id, kind: "application", sender, bytes: applicationAt(epoch, size) })
     );
     return id;
-  };
-  const cleanup = async () => {
-    engine.stop();
-    store.close();
-    await Deno.remove(dir, { recursive: true });
   };
   return { store, hold, cleanup };
 }

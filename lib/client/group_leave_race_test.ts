@@ -6,18 +6,13 @@
  * commit first, must report it done, not "out of the group".
  */
 import assert from "node:assert/strict";
-import { join } from "node:path";
 import { FakeClock } from "../clock.ts";
 import * as e2e from "../e2e/mod.ts";
 import { groupOf, NOW } from "../e2e/_group_testing.ts";
 import { DeterministicRandom } from "../e2e/random.ts";
 import { type Address, toAddress } from "../ids.ts";
-import { SILENT_LOGGER } from "../log.ts";
-import { ClientStore } from "./client_store.ts";
 import type { GroupRow, Intent } from "./_group_tables.ts";
-import { GroupEngine } from "./group_engine.ts";
-import type { NodeConnection } from "./node_connection.ts";
-import { TurnCommit } from "./turn_commit.ts";
+import { testGroupEngine } from "./_group_engine_testing.ts";
 
 Deno.test("group leave: the commit that carries it out, before the answer to our proposal, ends the leave as done", async () => {
   const random = new DeterministicRandom("leave-race");
@@ -30,25 +25,12 @@ Deno.test("group leave: the commit that carries it out, before the answer to our
   const commit = await e2e.commitPendingProposals({ state: read.newState, random });
   assert.deepEqual(commit.removed.map((m) => m.address), [bob]);
 
-  await Deno.mkdir(".tmp", { recursive: true });
-  const dir = await Deno.makeTempDir({ dir: ".tmp", prefix: "group-leave-race-" });
-  const store = new ClientStore(join(dir, "bob.db"));
-  const engine = new GroupEngine(
-    {
-      self: bob,
-      identity: people.bob.identity,
-      store,
-      connection: { send: () => true } as unknown as NodeConnection,
-      clock: new FakeClock(NOW),
-      log: SILENT_LOGGER,
-      lifetimeMs: 60_000,
-      emit: () => {},
-      turn: new TurnCommit({ store, log: SILENT_LOGGER }),
-      states: new Map(),
-    },
-    () => ({ write: (g) => g, after: () => {} }),
-    () => {},
-  );
+  const { store, engine, cleanup } = await testGroupEngine({
+    self: bob,
+    identity: people.bob.identity,
+    clock: new FakeClock(NOW),
+    prefix: "group-leave-race-",
+  });
   try {
     const home = "node-alice";
     const key = `${e2e.peekGroupMessage(commit.commit).groupId!.toHex()}@${home}`;
@@ -90,8 +72,6 @@ Deno.test("group leave: the commit that carries it out, before the answer to our
     await engine.settle(key, "e1", true);
     assert.equal(store.groups.group(key)?.state, "left");
   } finally {
-    engine.stop();
-    store.close();
-    await Deno.remove(dir, { recursive: true });
+    await cleanup();
   }
 });

@@ -5,19 +5,14 @@
  * minute, that sender's messages may move its ratchet only a few steps.
  */
 import assert from "node:assert/strict";
-import { join } from "node:path";
 import { FakeClock } from "../clock.ts";
 import * as e2e from "../e2e/mod.ts";
 import { groupOf, NOW } from "../e2e/_group_testing.ts";
 import { DeterministicRandom } from "../e2e/random.ts";
 import { type Address, toAddress } from "../ids.ts";
-import { SILENT_LOGGER } from "../log.ts";
-import { ClientStore } from "./client_store.ts";
 import type { GroupRow } from "./_group_tables.ts";
-import { GroupEngine } from "./group_engine.ts";
+import { testGroupEngine } from "./_group_engine_testing.ts";
 import { FAILED_GROUP_STEPS_PER_MINUTE } from "./group_rules.ts";
-import type { NodeConnection } from "./node_connection.ts";
-import { TurnCommit } from "./turn_commit.ts";
 
 Deno.test("group engine: a member's forged far-ahead messages cost their steps until its budget, then few", async () => {
   const random = new DeterministicRandom("group-work-engine");
@@ -33,26 +28,13 @@ Deno.test("group engine: a member's forged far-ahead messages cost their steps u
   const forged = messages[199].slice();
   forged[forged.length - 1] ^= 1;
 
-  await Deno.mkdir(".tmp", { recursive: true });
-  const dir = await Deno.makeTempDir({ dir: ".tmp", prefix: "group-work-" });
-  const store = new ClientStore(join(dir, "bob.db"));
   const clock = new FakeClock(NOW);
-  const engine = new GroupEngine(
-    {
-      self: bob,
-      identity: people.bob.identity,
-      store,
-      connection: { send: () => true } as unknown as NodeConnection,
-      clock,
-      log: SILENT_LOGGER,
-      lifetimeMs: 60_000,
-      emit: () => {},
-      turn: new TurnCommit({ store, log: SILENT_LOGGER }),
-      states: new Map(),
-    },
-    () => ({ write: (g) => g, after: () => {} }),
-    () => {},
-  );
+  const { store, engine, cleanup } = await testGroupEngine({
+    self: bob,
+    identity: people.bob.identity,
+    clock,
+    prefix: "group-work-",
+  });
   try {
     const home = "node-alice";
     const key = `${e2e.peekGroupMessage(forged).groupId!.toHex()}@${home}`;
@@ -91,8 +73,6 @@ Deno.test("group engine: a member's forged far-ahead messages cost their steps u
     clock.advance(60_000);
     assert.equal(await apply(messages[199], "r199"), "done");
   } finally {
-    engine.stop();
-    store.close();
-    await Deno.remove(dir, { recursive: true });
+    await cleanup();
   }
 });

@@ -92,16 +92,34 @@ Deno.test("judgeRequestFreshness() remembers a request exactly as long as it cou
   );
 });
 
+/**
+ * A request from `sender` arriving at `store` now, judged and remembered as the
+ * client does; `listed` also puts it in the request list.
+ */
+function arriving(store: ClientStore, listed: boolean) {
+  return (sender: string) => {
+    const hash = crypto.randomUUID();
+    const memory = store.requestMemory(hash, sender, NOW);
+    const verdict = judgeRequestFreshness({ createdAtMs: NOW, nowMs: NOW, memory });
+    if (verdict.kind !== "fresh") return verdict.kind;
+    store.rememberRequest(hash, sender, verdict.rememberUntilMs);
+    if (listed) {
+      store.putRequest({
+        address: sender,
+        intro: "",
+        identity: new Uint8Array(32),
+        request: new Uint8Array(1),
+        receivedAtMs: NOW,
+      });
+    }
+    return verdict.kind;
+  };
+}
+
 Deno.test("one node's made-up addresses fill at most its share of the memory; another node's request still gets through", () => {
   const store = new ClientStore(":memory:");
   try {
-    const arrive = (sender: string) => {
-      const hash = crypto.randomUUID();
-      const memory = store.requestMemory(hash, sender, NOW);
-      const verdict = judgeRequestFreshness({ createdAtMs: NOW, nowMs: NOW, memory });
-      if (verdict.kind === "fresh") store.rememberRequest(hash, sender, verdict.rememberUntilMs);
-      return verdict.kind;
-    };
+    const arrive = arriving(store, false);
     // 313 addresses of one node, 32 requests each (past the total of 10,000).
     let fresh = 0;
     for (let a = 0; a < 313; a++) {
@@ -123,22 +141,7 @@ Deno.test("one node's made-up addresses fill at most its share of the memory; an
 Deno.test("requests waiting for an answer: at most 100 from one node's addresses; a new one from the same address replaces its own", () => {
   const store = new ClientStore(":memory:");
   try {
-    const arrive = (sender: string) => {
-      const hash = crypto.randomUUID();
-      const memory = store.requestMemory(hash, sender, NOW);
-      const verdict = judgeRequestFreshness({ createdAtMs: NOW, nowMs: NOW, memory });
-      if (verdict.kind === "fresh") {
-        store.rememberRequest(hash, sender, verdict.rememberUntilMs);
-        store.putRequest({
-          address: sender,
-          intro: "",
-          identity: new Uint8Array(32),
-          request: new Uint8Array(1),
-          receivedAtMs: NOW,
-        });
-      }
-      return verdict.kind;
-    };
+    const arrive = arriving(store, true);
     // 150 addresses of one node, one request each (main: 150 waiting, and so on every 8 days).
     let fresh = 0;
     for (let a = 0; a < 150; a++) if (arrive(`m${a}@evil`) === "fresh") fresh++;
