@@ -18,7 +18,7 @@
  */
 // deno-lint-ignore-file no-console
 import { join, resolve } from "node:path";
-import { type OpenClient, openClient, remoteLink } from "../lib/client/mod.ts";
+import { type ChatMessage, type OpenClient, openClient, remoteLink } from "../lib/client/mod.ts";
 import { SYSTEM_CLOCK } from "../lib/clock.ts";
 import { type NodeId, toAddress, toNodeId, toUserName } from "../lib/ids.ts";
 import { SILENT_LOGGER } from "../lib/log.ts";
@@ -314,15 +314,28 @@ async function childMain(o: ClientProcOptions): Promise<void> {
       }
       return true;
     },
-    /** Closed loop: `window` sends outstanding (each until the node took it), `n` in all. */
+    /**
+     * Closed loop: `window` sends outstanding (each until the node took it), `n` in all. Each
+     * answer starts the next send: an outstanding send holds its promise and one shared
+     * reaction, not an async frame of the harness (they would be promoted and counted as the
+     * client's GC; docs/PERF_NOTES.md, `msgcpu`).
+     */
     async burst(a) {
       const { to, tag, n, window } = a as { to: string; tag: string; n: number; window: number };
       const t0 = wallMs();
       let next = 0;
-      const worker = async () => {
-        while (next < n) await send(to, tag, next++);
-      };
-      await Promise.all(Array.from({ length: Math.min(window, n) }, worker));
+      let answered = 0;
+      await new Promise<void>((resolve, reject) => {
+        if (n <= 0) return resolve();
+        const start = () => void core.send(to, text(tag, next++)).then(taken, reject);
+        const taken = (m: ChatMessage) => {
+          if (m.state === "delivered") delivered.set(tag, (delivered.get(tag) ?? 0) + 1);
+          else outTag.set(m.id, tag);
+          if (++answered === n) resolve();
+          else if (next < n) start();
+        };
+        for (let i = Math.min(window, n); i > 0; i--) start();
+      });
       return { startMs: t0, endMs: wallMs() };
     },
     /** Open loop: `rate` messages/s for `seconds`, sends due in each 1 ms tick. */

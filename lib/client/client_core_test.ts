@@ -56,9 +56,9 @@ class Side {
       up: true,
       send: (m: ClientMessage) => (this.sent.push(m), true),
       ack: (ids: string[]) => void this.sent.push({ type: "ack", ids: [...ids] }),
-      submit: (envelope: Uint8Array) => {
+      submit: (envelope: Uint8Array, answered: (r: "sent") => void) => {
         this.submitted.push(envelope);
-        return Promise.resolve("sent" as const);
+        queueMicrotask(() => answered("sent"));
       },
     } as unknown as NodeConnection;
     this.core = new ClientCore({

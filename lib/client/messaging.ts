@@ -98,7 +98,8 @@ export class Messaging {
     });
     await committed;
     this.#o.emit({ kind: "message", message: messageView(row) });
-    return messageView(await this.#o.outbox.message(row));
+    // Returned, not awaited: no frame of this function waits for the node's answer.
+    return this.#o.outbox.message(row, messageView);
   }
 
   /**

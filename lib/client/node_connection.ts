@@ -29,6 +29,15 @@ type Request = Extract<
   { type: "submit" | "fetch" | "directory" | "keyPackageFetch" }
 >;
 type WithoutReq<T> = T extends unknown ? Omit<T, "req"> : never;
+type Submitted = Extract<ClientMessage, { type: "submitted" }>;
+/** Hears one request's reply, or the error that ended it. */
+type Settle = (reply: Reply | NodeUnavailableError) => void;
+
+/**
+ * How far a submission got, or why not: {@linkcode NodeUnavailableError} or
+ * {@linkcode NodeRefusedError}.
+ */
+export type SubmitResult = "sent" | "delivered" | Error;
 
 /** At most how long an acknowledgement waits for another message to the node to leave with. */
 export const ACK_DELAY_MS = 20;
@@ -75,10 +84,7 @@ export class NodeConnection {
   #link: ClientLink | null = null;
   #nextReq = 1;
   /** Requests waiting for their reply, in the order sent (so also by deadline). */
-  #waiting = new Map<
-    number,
-    { resolve: (m: Reply) => void; reject: (e: Error) => void; deadlineMs: number }
-  >();
+  #waiting = new Map<number, { settle: Settle; deadlineMs: number }>();
   /** One timer sweeps out requests past their deadline, instead of a timer per request. */
   #sweep: ReturnType<typeof setInterval> | null = null;
   #stopped = false;
@@ -144,10 +150,11 @@ export class NodeConnection {
           // Acknowledgements belong to the link's session: the next one pushes those items again.
           this.#dropAcks();
           this.#o.log.info("disconnected from node", { why: reason });
-          for (const w of this.#waiting.values()) {
-            w.reject(new NodeUnavailableError(`Cannot reach the node: ${reason}`));
-          }
+          const waiting = [...this.#waiting.values()];
           this.#waiting.clear();
+          for (const w of waiting) {
+            w.settle(new NodeUnavailableError(`Cannot reach the node: ${reason}`));
+          }
           if (!this.#stopped) void this.#connect();
         };
         this.#markConnected();
@@ -184,7 +191,7 @@ export class NodeConnection {
         const w = this.#waiting.get(m.req);
         if (w) {
           this.#waiting.delete(m.req);
-          w.resolve(m);
+          w.settle(m);
         }
         return;
       }
@@ -267,30 +274,45 @@ export class NodeConnection {
    * @throws {NodeUnavailableError} not connected, timed out, or disconnected meanwhile
    */
   request<T extends Reply>(m: WithoutReq<Request>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.#ask(m, (r) => r instanceof Error ? reject(r) : resolve(r as T));
+    });
+  }
+
+  /**
+   * Sends a request; `settle` hears its reply or the {@linkcode NodeUnavailableError}
+   * that ended it, once, and never before this returns.
+   */
+  #ask(m: WithoutReq<Request>, settle: Settle): void {
     if (!this.#link) {
-      return Promise.reject(new NodeUnavailableError("Cannot reach the node: not connected"));
+      const e = new NodeUnavailableError("Cannot reach the node: not connected");
+      return queueMicrotask(() => settle(e));
     }
     const req = this.#nextReq++;
     const timeoutMs = this.#o.requestTimeoutMs ?? 15_000;
-    return new Promise<T>((resolve, reject) => {
-      this.#waiting.set(req, {
-        resolve: resolve as (m: Reply) => void,
-        reject,
-        deadlineMs: Date.now() + timeoutMs,
-      });
-      this.#sweep ??= setInterval(() => this.#expire(), Math.min(1000, timeoutMs));
+    this.#waiting.set(req, { settle, deadlineMs: Date.now() + timeoutMs });
+    this.#sweep ??= setInterval(() => this.#expire(), Math.min(1000, timeoutMs));
+    try {
       this.#flushAcks();
-      this.#link!.send(encodeClientMessage({ ...m, req } as ClientMessage));
-    });
+      this.#link.send(encodeClientMessage({ ...m, req } as ClientMessage));
+    } catch (e) {
+      // Never settled twice: a request that did not leave is not waited for.
+      this.#waiting.delete(req);
+      throw e;
+    }
   }
 
   /** Fails the requests past their deadline; stops sweeping once none waits. */
   #expire(): void {
     const now = Date.now();
+    const expired: Settle[] = [];
     for (const [req, w] of this.#waiting) {
       if (w.deadlineMs > now) break;
       this.#waiting.delete(req);
-      w.reject(new NodeUnavailableError("Cannot reach the node: no answer"));
+      expired.push(w.settle);
+    }
+    for (const settle of expired) {
+      settle(new NodeUnavailableError("Cannot reach the node: no answer"));
     }
     if (this.#waiting.size === 0) this.#stopSweep();
   }
@@ -301,20 +323,24 @@ export class NodeConnection {
   }
 
   /**
-   * Hands the node an envelope to deliver; resolves with how far it got.
-   *
-   * @throws {NodeUnavailableError} the node cannot be asked now (send it again later)
-   * @throws {NodeRefusedError} the node refused it (its sentence is the message)
+   * Hands the node an envelope to deliver; `answered` hears once, never before
+   * this returns, how far it got or why not: {@linkcode NodeUnavailableError}
+   * (the node cannot be asked now: send it again later) or
+   * {@linkcode NodeRefusedError} (the node refused it; its sentence is the
+   * message). No promise: while a submission waits for the node it holds only
+   * its entry here and `answered` (hundreds wait at once in a burst, long
+   * enough to be promoted: docs/PERF_NOTES.md, `gcwhy` and `msgcpu`).
    */
-  async submit(envelope: Uint8Array): Promise<"sent" | "delivered"> {
-    const r = await this.request<Extract<ClientMessage, { type: "submitted" }>>({
-      type: "submit",
-      envelope,
+  submit(envelope: Uint8Array, answered: (result: SubmitResult) => void): void {
+    this.#ask({ type: "submit", envelope }, (r) => {
+      if (r instanceof Error) return answered(r);
+      const s = r as Submitted;
+      answered(
+        s.error || !s.state
+          ? new NodeRefusedError(s.error ?? "Cannot send: refused by the node")
+          : s.state,
+      );
     });
-    if (r.error || !r.state) {
-      throw new NodeRefusedError(r.error ?? "Cannot send: refused by the node");
-    }
-    return r.state;
   }
 
   /**
@@ -327,10 +353,7 @@ export class NodeConnection {
   async submitGroup(
     envelope: Uint8Array,
   ): Promise<{ state: "sent" | "delivered"; users?: Record<string, string> }> {
-    const r = await this.request<Extract<ClientMessage, { type: "submitted" }>>({
-      type: "submit",
-      envelope,
-    });
+    const r = await this.request<Submitted>({ type: "submit", envelope });
     if (r.error || !r.state) {
       throw new NodeRefusedError(r.error ?? "Cannot send: refused by the node");
     }

@@ -6,8 +6,8 @@ import {
   decodeClientMessage,
   encodeClientMessage,
 } from "../protocol/mod.ts";
-import { NodeUnavailableError } from "./errors.ts";
-import { NodeConnection } from "./node_connection.ts";
+import { NodeRefusedError, NodeUnavailableError } from "./errors.ts";
+import { NodeConnection, type SubmitResult } from "./node_connection.ts";
 
 /** A connection to a fake node that answers only what `answer` says. */
 async function connect(answer: (m: ClientMessage) => ClientMessage | null, timeoutMs: number) {
@@ -46,13 +46,15 @@ Deno.test("requests resolve with their reply; unanswered ones fail after the tim
     100,
   );
   try {
-    assert.equal(await connection.submit(Uint8Array.of(1)), "sent");
+    const submit = (envelope: Uint8Array) =>
+      new Promise<SubmitResult>((resolve) => connection.submit(envelope, resolve));
+    assert.equal(await submit(Uint8Array.of(1)), "sent");
     const started = Date.now();
-    await assert.rejects(connection.submit(Uint8Array.of(2)), NodeUnavailableError);
+    assert.ok((await submit(Uint8Array.of(2))) instanceof NodeUnavailableError);
     assert.ok(Date.now() - started >= 100, "not before its deadline");
     // The sweep stops when nothing waits, and starts again with the next request.
-    assert.equal(await connection.submit(Uint8Array.of(1)), "sent");
-    await assert.rejects(connection.submit(Uint8Array.of(2)), NodeUnavailableError);
+    assert.equal(await submit(Uint8Array.of(1)), "sent");
+    assert.ok((await submit(Uint8Array.of(2))) instanceof NodeUnavailableError);
   } finally {
     connection.stop();
   }
@@ -108,11 +110,39 @@ Deno.test("acknowledgements wait, then leave together in one message", async () 
   }
 });
 
+Deno.test("a submission is answered once, never before submit() returns: taken, refused, cut off, or not connected", async () => {
+  const { connection, links } = await recording(10_000);
+  try {
+    const heard: SubmitResult[][] = [[], [], []];
+    for (let i = 0; i < 3; i++) connection.submit(Uint8Array.of(i), (r) => heard[i].push(r));
+    assert.deepEqual(heard.map((h) => h.length), [0, 0, 0], "not before submit() returns");
+    const reqs = links[0].sent.map((m) => m.type === "submit" ? m.req : -1);
+    const reply = (m: ClientMessage) => links[0].link.onMessage!(encodeClientMessage(m));
+    reply({ type: "submitted", req: reqs[0], id: "a", state: "delivered" });
+    reply({ type: "submitted", req: reqs[0], id: "a", state: "sent" }); // a second reply: ignored
+    reply({ type: "submitted", req: reqs[1], error: "Cannot send: no" });
+    links[0].link.onClose("cut");
+    assert.deepEqual(heard[0], ["delivered"]);
+    assert.equal(heard[1].length, 1);
+    assert.ok(heard[1][0] instanceof NodeRefusedError && heard[1][0].message === "Cannot send: no");
+    assert.equal(heard[2].length, 1);
+    assert.ok(heard[2][0] instanceof NodeUnavailableError);
+    const late: SubmitResult[] = [];
+    connection.submit(Uint8Array.of(9), (r) => late.push(r));
+    assert.equal(late.length, 0, "not before submit() returns, even when not connected");
+    await new Promise((r) => setTimeout(r, 0));
+    assert.equal(late.length, 1);
+    assert.ok(late[0] instanceof NodeUnavailableError);
+  } finally {
+    connection.stop();
+  }
+});
+
 Deno.test("waiting acknowledgements leave with the next message, before it", async () => {
   const { connection, links } = await recording(10_000);
   try {
     connection.ack(["a"]);
-    void connection.submit(Uint8Array.of(1)).catch(() => {});
+    connection.submit(Uint8Array.of(1), () => {});
     connection.ack(["b"]);
     connection.send({ type: "policy", address: "carol@nodec", policy: "allow" });
     const sent = links[0].sent.map((m) => m.type === "ack" ? m.ids.join() : m.type);

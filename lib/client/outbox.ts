@@ -11,6 +11,7 @@ import type { Logger } from "../log.ts";
 import type { ClientEvent } from "./api.ts";
 import type { ClientStore, MessageRow } from "./client_store.ts";
 import { NodeRefusedError, NodeUnavailableError } from "./errors.ts";
+import type { SubmitResult } from "./node_connection.ts";
 import type { TurnCommit } from "./turn_commit.ts";
 
 /** What became of one submission. */
@@ -20,6 +21,11 @@ export type SubmitOutcome =
   | { kind: "retry" }
   /** The node refused it: it will not go. */
   | { kind: "refused"; reason: string };
+
+/** A submission's result as an outcome. @throws {unknown} as {@linkcode submitOutcome} */
+function outcomeOf(r: SubmitResult): SubmitOutcome {
+  return typeof r === "string" ? { kind: "taken", state: r } : submitOutcome(r);
+}
 
 /**
  * What a submission's failure means, by the error's type.
@@ -34,8 +40,12 @@ export function submitOutcome(error: unknown): SubmitOutcome {
 
 /** What the outbox needs of the node connection. */
 export interface Submitter {
-  /** @throws {NodeUnavailableError} @throws {NodeRefusedError} */
-  submit(envelope: Uint8Array): Promise<"sent" | "delivered">;
+  /**
+   * Hands the node `envelope`; `answered` hears once, never before this
+   * returns, how far it got, or a {@linkcode NodeUnavailableError} or
+   * {@linkcode NodeRefusedError} (as `NodeConnection.submit`).
+   */
+  submit(envelope: Uint8Array, answered: (result: SubmitResult) => void): void;
 }
 
 /** Options of {@linkcode Outbox}. */
@@ -56,25 +66,54 @@ export class Outbox {
     this.#o = options;
   }
 
-  /** The node's answer to a submission, as an outcome (no async frame of its own per message). */
+  /** The node's answer to a submission, as an outcome. */
   #submit(envelope: Uint8Array): Promise<SubmitOutcome> {
-    return this.#o.node.submit(envelope).then(
-      (state): SubmitOutcome => ({ kind: "taken", state }),
-      submitOutcome,
-    );
+    return new Promise((resolve, reject) => {
+      this.#o.node.submit(envelope, (r) => {
+        try {
+          resolve(outcomeOf(r));
+        } catch (e) {
+          reject(e);
+        }
+      });
+    });
   }
 
   /**
    * Submits a stored text message (its row holds the envelope); returns the row
    * as it is now: `sent`/`delivered`, still `sending` (kept), or `failed`. The
    * row itself is durable already; the node's answer is written with
-   * {@linkcode TurnCommit.later} and rides the next commit (its event follows
+   * {@linkcode TurnCommit.laterNow} and rides the next commit (its event follows
    * that commit): lost with a crash, the envelope is still kept and is
    * submitted again after the restart, and the destination de-duplicates it.
+   *
+   * `view` makes what the promise resolves with from the row (the caller's
+   * own view, so that nothing else waits on the answer).
+   *
+   * While it waits for the node, a submission holds one promise and one
+   * callback, no async frame and no chain of promises: in a burst hundreds
+   * wait at once, long enough to be promoted to the old generation
+   * (docs/PERF_NOTES.md, `gcwhy` and `msgcpu`).
    */
-  async message(m: MessageRow): Promise<MessageRow> {
-    if (!m.envelope) return m;
-    const out = await this.#submit(m.envelope);
+  message(m: MessageRow): Promise<MessageRow>;
+  message<T>(m: MessageRow, view: (row: MessageRow) => T): Promise<T>;
+  message<T>(m: MessageRow, view?: (row: MessageRow) => T): Promise<T | MessageRow> {
+    const envelope = m.envelope;
+    if (!envelope) return Promise.resolve(view ? view(m) : m);
+    return new Promise((resolve, reject) => {
+      this.#o.node.submit(envelope, (r) => {
+        try {
+          const row = this.#answered(m, outcomeOf(r));
+          resolve(view ? view(row) : row);
+        } catch (e) {
+          reject(e);
+        }
+      });
+    });
+  }
+
+  /** Records the node's answer to text message `m` (see {@linkcode message}). */
+  #answered(m: MessageRow, out: SubmitOutcome): MessageRow {
     const store = this.#o.store;
     if (out.kind === "retry") return store.message(m.id) ?? m;
     return this.#o.turn.laterNow(() => {

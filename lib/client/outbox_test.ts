@@ -16,9 +16,9 @@ function setup(answer: () => Promise<"sent" | "delivered">) {
     log: SILENT_LOGGER,
     emit: (e) => events.push(e),
     node: {
-      submit: (envelope) => {
+      submit: (envelope, answered) => {
         submitted.push(envelope);
-        return answer();
+        answer().then(answered, answered);
       },
     },
   });
