@@ -74,5 +74,67 @@ export function readIntoBuffer(socket: Socket, onRead: (bytes: Uint8Array) => vo
   };
   s[kBuffer] = buffer;
   handle.useUserBuffer(buffer);
+  if (!socket.destroyed) readCiphertextIntoBuffer(handle);
+  return true;
+}
+
+interface CiphertextReader {
+  onread: (buf?: ArrayBuffer | Uint8Array) => unknown;
+  useUserBuffer(buffer: Uint8Array): void;
+  getBytesRead(): number;
+  readStop(): number;
+  readStart(): number;
+}
+
+/**
+ * Has the ciphertext reads under a node:tls socket (`tls`, its TLSWrap
+ * handle) land in one buffer kept for the connection, instead of a 64 KiB
+ * buffer of the runtime's per read.
+ *
+ * Deno 2.9.6 (ext/node/polyfills/internal_binding/tls_wrap.ts,
+ * `installNativeOnread`) reads the TCP handle under a TLS socket with the
+ * runtime's buffers: each full read's 64 KiB malloc is handed to JS as an
+ * ArrayBuffer, copied into the TLS layer (`TLSWrap.receive()`), and then
+ * lives until a garbage collection frees the ArrayBuffer; the freed ones go
+ * to a per-thread pool that keeps up to 128 (8 MiB) for the process's life
+ * (ext/node/ops/stream_wrap.rs, `on_uv_read`, `backing_store_deleter`,
+ * `POOLED_BUF_MAX`). After each stall, the runtime reads up to 32 × 64 KiB
+ * per poll from a full kernel buffer, each read another dead ArrayBuffer
+ * (PERF_NOTES, branch `readpool`).
+ *
+ * Here the TCP handle reads into one kept buffer (`useUserBuffer`, which the
+ * TCP handle honours), and its `onread` hands each read's bytes to the TLS
+ * layer, which copies them at once; the byte count comes from the handle's
+ * read counter, since a read into a user buffer gets no ArrayBuffer. End of
+ * stream and errors still go to the runtime's own `onread`. The handle takes
+ * a new `onread` only when reading starts, so reading is restarted here
+ * (the bytes meanwhile wait in the kernel). Returns false, changing nothing,
+ * where the runtime lacks any of these hooks.
+ */
+function readCiphertextIntoBuffer(
+  // deno-lint-ignore no-explicit-any -- reaching the runtime's handle is the point
+  tls: any,
+): boolean {
+  const tcp = tls?._nativeTcpHandle as CiphertextReader | undefined;
+  if (
+    typeof tls?.receive !== "function" || typeof tcp?.onread !== "function" ||
+    typeof tcp.useUserBuffer !== "function" || typeof tcp.getBytesRead !== "function" ||
+    typeof tcp.readStop !== "function" || typeof tcp.readStart !== "function"
+  ) return false;
+  const runtimeOnread = tcp.onread;
+  const buffer = new Uint8Array(READ_BUFFER_BYTES);
+  let counted = tcp.getBytesRead();
+  tcp.readStop();
+  tcp.onread = function (this: unknown, buf?: ArrayBuffer | Uint8Array) {
+    const total = tcp.getBytesRead();
+    const n = total - counted;
+    counted = total;
+    // A read into our buffer comes without one; anything else (end of stream, an error, or a
+    // runtime buffer) is the runtime's to handle.
+    if (buf === undefined && n > 0) tls.receive(buffer.subarray(0, n));
+    else return runtimeOnread.call(this, buf);
+  };
+  tcp.useUserBuffer(buffer);
+  tcp.readStart();
   return true;
 }
