@@ -57,7 +57,10 @@ export const READ_BUFFER_BYTES = 64 * 1024;
  *
  * Measured (PERF_NOTES, branch `relayfile`): 128 MiB received over node:tls
  * on loopback took 10–25 % less CPU (receiver and sender together) than
- * through `data` events.
+ * through `data` events. The ciphertext under a TLS socket is read into a
+ * second kept buffer too ({@linkcode readCiphertextIntoBuffer}); call this
+ * while the socket is reading (before any {@linkcode stopReading}), as it
+ * restarts reading.
  */
 export function readIntoBuffer(socket: Socket, onRead: (bytes: Uint8Array) => void): boolean {
   // deno-lint-ignore no-explicit-any -- reaching the runtime's handle is the point
