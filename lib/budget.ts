@@ -303,3 +303,66 @@ export class BudgetRegistry {
     return out;
   }
 }
+
+/**
+ * A fair share of each local user's quota among senders (proven origin nodes):
+ * a sender may hold at most `percent` of the room the other senders leave
+ * (`mine + n ≤ percent × (quota − others)`). A sender alone (the user offline)
+ * fills at most that fraction of the quota; each later sender finds room left,
+ * the same fraction of what is free. A refusal is `quota-full`/`busy`: the
+ * sender keeps what it sent and tries again; nothing acknowledged is dropped.
+ * Holdings are in memory (lost at a restart, when what is kept counts as the
+ * others'); entries exist only while a sender holds something.
+ */
+export class SenderShare {
+  readonly percent: number;
+  #held = new Map<string, Map<string, number>>();
+  refusals = 0;
+
+  constructor(percent: number) {
+    this.percent = percent;
+  }
+
+  /** Units `sender` holds of `user`'s quota. */
+  heldBy(user: string, sender: string): number {
+    return this.#held.get(user)?.get(sender) ?? 0;
+  }
+
+  /**
+   * Whether `n` more units from `sender` fit its share of `user`'s `quota`, of
+   * which `userHeld` is held now (by every sender, this one included); a refusal
+   * is counted.
+   */
+  fits(user: string, sender: string, n: number, userHeld: number, quota: number): boolean {
+    if (this.percent >= 100) return true;
+    const mine = this.heldBy(user, sender);
+    const others = Math.max(0, userHeld - mine);
+    if ((mine + n) * 100 <= Math.max(0, quota - others) * this.percent) return true;
+    this.refusals++;
+    return false;
+  }
+
+  take(user: string, sender: string, n: number): void {
+    let m = this.#held.get(user);
+    if (!m) this.#held.set(user, m = new Map());
+    m.set(sender, (m.get(sender) ?? 0) + n);
+  }
+
+  release(user: string, sender: string, n: number): void {
+    const m = this.#held.get(user);
+    const mine = m?.get(sender);
+    if (!m || mine === undefined) return;
+    if (mine - n > 0) m.set(sender, mine - n);
+    else {
+      m.delete(sender);
+      if (m.size === 0) this.#held.delete(user);
+    }
+  }
+
+  /** (user, sender) pairs holding something. */
+  get entries(): number {
+    let n = 0;
+    for (const m of this.#held.values()) n += m.size;
+    return n;
+  }
+}

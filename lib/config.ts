@@ -122,6 +122,11 @@ export interface Limits {
   fileSegmentsPerUser: number;
   /** Spool segment files of all local users together. */
   fileSegmentsTotal: number;
+  /**
+   * One sending node's share of a local user's quotas (spool bytes and segments, inbox
+   * bytes), in percent of the room the other senders leave (100: no share).
+   */
+  senderSharePercent: number;
   mailboxBytesPerSender: number;
   mailboxBytesTotal: number;
   mailboxDefaultQuotaBytes: number;
@@ -390,6 +395,12 @@ export const LIMIT_KEYS: ReadonlyArray<
     field: "fileSegmentsTotal",
     spec: intSpec(16, 100_000_000),
     default: 65_536,
+  },
+  {
+    key: "sender_share_percent",
+    field: "senderSharePercent",
+    spec: intSpec(10, 100),
+    default: 50,
   },
   {
     key: "mailbox_bytes_per_sender",

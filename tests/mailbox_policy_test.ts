@@ -17,6 +17,7 @@ const fits: CustodyFacts = {
   heldFromSender: 0,
   heldTotal: 0,
   size: 1000,
+  withinShare: true,
   quotaForNode: 65_536,
   perSender: 65_536,
   total: 1 << 20,
@@ -35,6 +36,7 @@ Deno.test("admitCustody: each of the three budgets refuses on its own; a resend 
   assert.equal(admitCustody({ ...fits, heldForNode: 65_000 }), "quota-full");
   assert.equal(admitCustody({ ...fits, heldFromSender: 65_000 }), "quota-full");
   assert.equal(admitCustody({ ...fits, heldTotal: (1 << 20) - 999 }), "quota-full");
+  assert.equal(admitCustody({ ...fits, withinShare: false }), "quota-full");
   assert.equal(admitCustody({ ...fits, heldForNode: 64_536 }), "held", "exactly at the quota");
   assert.equal(admitCustody({ ...fits, heldForNode: 65_536, alreadyHeld: true }), "held");
 });

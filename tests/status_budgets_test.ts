@@ -40,6 +40,7 @@ const SHOWN: Record<string, { budget: string; field: Field; times?: number }> = 
   file_spool_total_bytes: { budget: "file_spool_bytes", field: "totalLimit" },
   file_segments_per_user: { budget: "file_spool_segments", field: "limit" },
   file_segments_total: { budget: "file_spool_segments", field: "totalLimit" },
+  sender_share_percent: { budget: "sender_share", field: "limit" },
   mailbox_bytes_per_sender: { budget: "mailbox_held_bytes", field: "limit" },
   mailbox_bytes_total: { budget: "mailbox_held_bytes", field: "totalLimit" },
   max_routing_origins: { budget: "routing.origins", field: "limit" },

@@ -20,7 +20,7 @@ import type { BudgetView } from "../budget.ts";
 import type { Clock } from "../clock.ts";
 import { constantTimeEqual } from "../e2e/mod.ts";
 import type { Federation } from "../federation/mod.ts";
-import { toAddress, toUserName, type UserName } from "../ids.ts";
+import { type NodeId, toAddress, toUserName, type UserName } from "../ids.ts";
 import type { Logger } from "../log.ts";
 import {
   type ClientLink,
@@ -790,7 +790,7 @@ export class ClientHub {
       this.#pushChunks(s);
       return;
     }
-    let gone: Array<{ kind: InboxKind; bytes: number }> = [];
+    let gone: Array<{ kind: InboxKind; bytes: number; origin: NodeId | null }> = [];
     // Nobody waits for the delete to be flushed: lost with the power, the rows are pushed
     // again and the client knows their ids. Nor for its commit: it joins the next batch
     // (deferred); what waits is pushed then, one read for all the acks of that batch. A

@@ -465,8 +465,11 @@ export class Delivery {
    * A client took inbox rows (their sizes and kinds, from the store's delete):
    * their room is free again.
    */
-  released(owner: UserName, rows: Array<{ kind: InboxKind; bytes: number }>): void {
-    for (const r of rows) this.#o.budgets.inboxRelease(owner, r.kind, r.bytes);
+  released(
+    owner: UserName,
+    rows: Array<{ kind: InboxKind; bytes: number; origin: NodeId | null }>,
+  ): void {
+    for (const r of rows) this.#o.budgets.inboxRelease(owner, r.kind, r.bytes, r.origin);
   }
 
   /** What `status --json` shows of delivery. */
@@ -564,7 +567,7 @@ export class Delivery {
     const now = this.#o.clock.nowMs();
     if (dest === this.#o.self && isGroupEnvelope(e)) return this.#submitGroupHere(e, bytes, id);
     if (dest === this.#o.self) {
-      const verdict = this.#admitUserEnvelope(e, this.#o.self);
+      const verdict = this.#admitUserEnvelope(e, bytes.length, this.#o.self);
       if (verdict.status === "no-such-user") {
         throw new DeliveryError(`Cannot send: there is no user ${e.to}`);
       }
@@ -898,7 +901,7 @@ export class Delivery {
       if (seen.has(id) || this.#early.has(id) || !this.#mayPushFirst(a)) {
         return this.#storeThenPush(a.e, a.bytes, a.origin, a.answer);
       }
-      const verdict = this.#admitUserEnvelope(a.e, a.origin);
+      const verdict = this.#admitUserEnvelope(a.e, a.bytes.length, a.origin);
       if (!verdict.store) {
         if (verdict.status === "stored") {
           return this.#storeThenPush(a.e, a.bytes, a.origin, a.answer);
@@ -1014,10 +1017,10 @@ export class Delivery {
           // Its row never written: the inbox's room is free again (its id keeps its budget).
           if (x.wrote === "id") {
             this.#pushedFirstIdOnly++;
-            b.inboxRelease(x.owner, kindOf(x.e), encodedLength(x.e));
+            b.inboxRelease(x.owner, kindOf(x.e), x.bytes.length, x.origin);
           }
           if (x.wrote === "gone" || (x.wrote === "copy" && x.acked)) {
-            b.inboxRelease(x.owner, kindOf(x.e), encodedLength(x.e));
+            b.inboxRelease(x.owner, kindOf(x.e), x.bytes.length, x.origin);
             b.dedupRelease(x.origin);
           }
           if (x.wrote === "taken") {
@@ -1053,7 +1056,7 @@ export class Delivery {
           // A copy found by the insert gave its budget back already.
           if (inStore || ((x.wrote === "copy" || x.wrote === "taken") && !x.acked)) continue;
           // Not kept: no receipt went unless the client had it; its origin sends it again.
-          b.inboxRelease(x.owner, kindOf(x.e), encodedLength(x.e));
+          b.inboxRelease(x.owner, kindOf(x.e), x.bytes.length, x.origin);
           b.dedupRelease(x.origin);
         }
         // Their places in the clients' windows are given back: a client that could not store
@@ -1125,7 +1128,7 @@ export class Delivery {
     };
     const job: CommitJob = {
       write: () => {
-        verdict = this.#admitUserEnvelope(e, origin);
+        verdict = this.#admitUserEnvelope(e, bytes.length, origin);
         if (verdict.store) {
           row = this.#inboxAdd(e, bytes, origin, this.#o.clock.nowMs());
           if (row) return;
@@ -1157,7 +1160,7 @@ export class Delivery {
         leftStoring();
         if (row) this.#awaitingAck.delete(row.id);
         if (inStore || !verdict?.store) return;
-        this.#o.budgets.inboxRelease(owner, kindOf(e), encodedLength(e));
+        this.#o.budgets.inboxRelease(owner, kindOf(e), bytes.length, origin);
         this.#o.budgets.dedupRelease(origin);
       },
     };
@@ -1188,7 +1191,7 @@ export class Delivery {
     const hex = envelopeIdHex(e.id);
     const users = verdict.users?.map((u) => ({ ...u }));
     const rows: InboxAdd[] = [];
-    const length = bytes.length + 64;
+    const length = bytes.length;
     for (const s of verdict.store) {
       const rowId = `${hex}.${s.name}`;
       if (this.#o.store.wasDelivered(rowId)) {
@@ -1248,7 +1251,7 @@ export class Delivery {
         () => {
           letGo();
           for (const r of rows) {
-            this.#o.budgets.inboxRelease(r.owner, r.kind, length);
+            this.#o.budgets.inboxRelease(r.owner, r.kind, length, origin);
             this.#o.budgets.dedupRelease(origin);
           }
           resolve({ status: "busy" });
@@ -1398,7 +1401,7 @@ export class Delivery {
    * insert itself ({@linkcode #inboxAdd}: the table's INSERT OR IGNORE is the
    * authority), which gives its budget back: no read per new envelope.
    */
-  #admitUserEnvelope(e: UserEnvelope, origin: NodeId): Admission {
+  #admitUserEnvelope(e: UserEnvelope, size: number, origin: NodeId): Admission {
     const { name } = splitAddress(e.to);
     const kind = e.kind === "request" ? "request" : "message";
     const id = envelopeIdHex(e.id);
@@ -1422,7 +1425,7 @@ export class Delivery {
     const withinRate = kind === "request"
       ? b.requestRate(e.from, origin, now)
       : b.messageRate(origin, now);
-    const room = withinRate && b.inboxTake(name, kindOf(e), encodedLength(e), origin, now);
+    const room = withinRate && b.inboxTake(name, kindOf(e), size, origin, now);
     const verdict = admit(kind, { ...base, withinRate, room });
     if (!verdict.store && this.#o.store.wasDelivered(id)) {
       const known = this.#copyOrTaken(id, origin);
@@ -1736,7 +1739,7 @@ export class Delivery {
       origin,
     }]).get(id);
     if (seq === undefined) {
-      this.#o.budgets.inboxRelease(owner, kindOf(e), encodedLength(e));
+      this.#o.budgets.inboxRelease(owner, kindOf(e), bytes.length, origin);
       this.#o.budgets.dedupRelease(origin);
       this.#returnPathMissed(origin);
       return undefined;
@@ -1974,7 +1977,9 @@ export class Delivery {
     if (this.#sweeps % (SWEEP_MS / EXPIRY_MS) === 1) {
       this.#o.committer.write(() => {
         const gone = this.#o.store.purgeExpired(now, SWEEP_ROWS);
-        for (const r of gone.inbox) this.#o.budgets.inboxRelease(r.owner, r.kind, r.bytes);
+        for (const r of gone.inbox) {
+          this.#o.budgets.inboxRelease(r.owner, r.kind, r.bytes, r.origin);
+        }
         for (const r of gone.delivered) this.#o.budgets.dedupRelease(r.origin);
       });
       this.#o.spool.expire(now).catch((e) =>
@@ -1987,10 +1992,6 @@ export class Delivery {
 
 function kindOf(e: UserEnvelope): InboxKind {
   return e.kind === "request" ? "request" : "message";
-}
-
-function encodedLength(e: UserEnvelope): number {
-  return e.body.length + 64 + e.from.length + e.to.length;
 }
 
 function chunkResult(

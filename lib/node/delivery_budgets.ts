@@ -17,7 +17,7 @@
  * | `messages_per_origin`    | origin node        | messages per minute                          |
  * | `undeliverable`          | origin node        | envelopes for nobody, per minute             |
  */
-import { type Budget, type BudgetRegistry, type RateBudget } from "../budget.ts";
+import { type Budget, type BudgetRegistry, type RateBudget, SenderShare } from "../budget.ts";
 import type { Limits } from "../config.ts";
 import type { NodeId, UserName } from "../ids.ts";
 import type { InboxKind, MessageStore } from "../store/mod.ts";
@@ -38,6 +38,7 @@ export type DeliveryLimits = Pick<
   | "requestsPerOriginPerMinute"
   | "messagesPerOriginPerSecond"
   | "undeliverablePerOriginPerMinute"
+  | "senderSharePercent"
 >;
 
 /** The delivery budgets of one node. */
@@ -52,9 +53,14 @@ export class DeliveryBudgets {
   #requestsByOrigin: RateBudget;
   #messagesByOrigin: RateBudget;
   #undeliverable: RateBudget;
+  /** One origin node's share of each user's inbox bytes (`sender_share_percent`). */
+  readonly inboxShare: SenderShare;
+  #inboxPerUser: number;
 
   constructor(registry: BudgetRegistry, limits: DeliveryLimits, store: MessageStore) {
     const l = limits;
+    this.inboxShare = new SenderShare(l.senderSharePercent);
+    this.#inboxPerUser = l.inboxBytesPerUser;
     this.#outboxRows = registry.budget("outbox_rows", { perKey: l.outboxRowsPerUser });
     this.#outboxBytes = registry.budget("outbox_bytes", { perKey: l.outboxBytesPerUser });
     this.#inboxBytes = registry.budget("inbox_bytes", {
@@ -98,6 +104,7 @@ export class DeliveryBudgets {
       this.#pendingRequests.set(user, u.requests);
     }
     for (const [origin, n] of store.deliveredUsage()) this.#dedup.set(origin, n);
+    for (const r of store.inboxByOrigin()) this.inboxShare.take(r.owner, r.origin, r.bytes);
   }
 
   /** Room in `owner`'s outbox for one more envelope of `bytes`; taken when true. */
@@ -152,13 +159,22 @@ export class DeliveryBudgets {
   ): boolean {
     const fits = this.#inboxBytes.fits(user, bytes) && this.#dedup.fits(origin) &&
       (kind !== "request" || this.#pendingRequests.fits(user));
-    if (!fits) {
-      if (!this.#inboxBytes.fits(user, bytes)) this.#inboxBytes.refuse(user, nowMs);
+    // Within the origin's share of the user's inbox: one node alone fills at most part of it.
+    const shared = !fits || this.inboxShare.fits(
+      user,
+      origin,
+      bytes,
+      this.#inboxBytes.usedBy(user),
+      this.#inboxPerUser,
+    );
+    if (!fits || !shared) {
+      if (!shared || !this.#inboxBytes.fits(user, bytes)) this.#inboxBytes.refuse(user, nowMs);
       else if (!this.#dedup.fits(origin)) this.#dedup.refuse(origin, nowMs);
       else this.#pendingRequests.refuse(user, nowMs);
       return false;
     }
     this.#inboxBytes.take(user, bytes);
+    this.inboxShare.take(user, origin, bytes);
     this.#dedup.take(origin);
     if (kind === "request") this.#pendingRequests.take(user);
     return true;
@@ -169,10 +185,11 @@ export class DeliveryBudgets {
     return this.#dedup.take(origin, 1, nowMs);
   }
 
-  /** An inbox row went (acknowledged by the client, or expired). */
-  inboxRelease(user: UserName, kind: InboxKind, bytes: number): void {
+  /** An inbox row from `origin` (null: not known) went (acknowledged by the client, or expired). */
+  inboxRelease(user: UserName, kind: InboxKind, bytes: number, origin: NodeId | null): void {
     if (kind === "notice") return; // notices are this node's own and not counted
     this.#inboxBytes.release(user, bytes);
+    if (origin !== null) this.inboxShare.release(user, origin, bytes);
     if (kind === "request") this.#pendingRequests.release(user);
   }
 

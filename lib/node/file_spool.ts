@@ -39,6 +39,7 @@
 import { constants } from "node:fs";
 import { type FileHandle, open as openFile } from "node:fs/promises";
 import { join } from "node:path";
+import { SenderShare } from "../budget.ts";
 import type { UserName } from "../ids.ts";
 import type { Logger } from "../log.ts";
 
@@ -67,6 +68,13 @@ export interface FileSpoolOptions {
   segmentsPerUser?: number;
   /** Segment files of all users together, at most (default {@linkcode SEGMENTS_TOTAL}). */
   segmentsTotal?: number;
+  /**
+   * One sending node's share of a user's bytes and segments, in percent of the room the
+   * other senders leave (default {@linkcode SENDER_SHARE_PERCENT}; 100: no share). Without
+   * it one contact filled its user's quota while the user was offline, and every other
+   * contact's file waited.
+   */
+  senderSharePercent?: number;
   /** A chunk not taken by its client within this long is deleted (the sender's file expired). */
   keepMs: number;
   /** Chunks kept in memory until taken, at most (default {@linkcode MAX_KEPT_COPIES}; 0: none). */
@@ -80,6 +88,8 @@ export const SEGMENT_BYTES = 16 * 1024 * 1024;
 export const SEGMENTS_PER_USER = 4096;
 /** Default {@linkcode FileSpoolOptions.segmentsTotal} (`[Limits] file_segments_total`). */
 export const SEGMENTS_TOTAL = 65_536;
+/** Default {@linkcode FileSpoolOptions.senderSharePercent} (`[Limits] sender_share_percent`). */
+export const SENDER_SHARE_PERCENT = 50;
 /** File handles the spool keeps open at most (least recently used closed first). */
 export const MAX_OPEN_FILES = 16;
 /** Record header: magic, chunk id, length. */
@@ -104,6 +114,8 @@ export const MAX_KEPT_COPIES = 16;
 
 interface Segment {
   user: UserName;
+  /** The origin node of the chunk that opened it (counted in its share); absent after a restart. */
+  origin?: string;
   fileId: string;
   path: string;
   /** Bytes written or reserved (the next record's offset). */
@@ -186,9 +198,14 @@ export class FileSpool {
   #pool: Uint8Array[] = [];
   /** Chunks with a kept copy (at most {@linkcode MAX_KEPT_COPIES}). */
   #kept = 0;
+  /** Each sending node's bytes (of chunks not taken yet) and segments, per user. */
+  readonly byteShare: SenderShare;
+  readonly segmentShare: SenderShare;
 
   private constructor(o: FileSpoolOptions) {
     this.#o = o;
+    this.byteShare = new SenderShare(o.senderSharePercent ?? SENDER_SHARE_PERCENT);
+    this.segmentShare = new SenderShare(o.senderSharePercent ?? SENDER_SHARE_PERCENT);
   }
 
   /** Opens the spool, finding the chunks kept before a restart and cutting off torn records. */
@@ -308,6 +325,7 @@ export class FileSpool {
   /** Marks a segment deleted and gives back its place in the counts. */
   #segmentGone(seg: Segment): void {
     seg.deleted = true;
+    if (seg.origin !== undefined) this.segmentShare.release(seg.user, seg.origin, 1);
     const n = (this.#segments.get(seg.user) ?? 1) - 1;
     if (n > 0) this.#segments.set(seg.user, n);
     else this.#segments.delete(seg.user);
@@ -362,15 +380,26 @@ export class FileSpool {
     const charge = RECORD_HEADER_BYTES + chunk.bytes;
     if (this.heldBytes(user) + charge > this.#o.quotaBytes) return "quota-full";
     if (this.#totalBytes + charge > this.#o.totalBytes) return "quota-full";
+    if (
+      origin !== undefined &&
+      !this.byteShare.fits(user, origin, charge, this.heldBytes(user), this.#o.quotaBytes)
+    ) return "quota-full";
     const key = `${user}/${chunk.fileId}`;
     let seg = this.#current.get(key);
     if (!seg || seg.sealed || seg.deleted) {
+      const perUser = this.#o.segmentsPerUser ?? SEGMENTS_PER_USER;
+      const mine = this.#segments.get(user) ?? 0;
       if (
-        (this.#segments.get(user) ?? 0) >= (this.#o.segmentsPerUser ?? SEGMENTS_PER_USER) ||
-        this.#segmentsTotal >= (this.#o.segmentsTotal ?? SEGMENTS_TOTAL)
+        mine >= perUser || this.#segmentsTotal >= (this.#o.segmentsTotal ?? SEGMENTS_TOTAL) ||
+        (origin !== undefined && !this.segmentShare.fits(user, origin, 1, mine, perUser))
       ) return "quota-full";
       this.#current.set(key, seg = this.#segment(user, chunk.fileId));
+      if (origin !== undefined) {
+        seg.origin = origin;
+        this.segmentShare.take(user, origin, 1);
+      }
     }
+    if (origin !== undefined) this.byteShare.take(user, origin, charge);
     seg.live++;
     this.#add(user, {
       id: chunk.id,
@@ -544,6 +573,7 @@ export class FileSpool {
     m.delete(held.id);
     held.seg!.live--;
     this.#release(held.seg!.user, held.charge);
+    this.#unshare(held.seg!.user, held);
   }
 
   #handle(seg: Segment): Promise<FileHandle> {
@@ -688,6 +718,11 @@ export class FileSpool {
     return gone;
   }
 
+  /** A chunk left the spool's index: its bytes leave its sender's share. */
+  #unshare(user: UserName, held: Held): void {
+    if (held.origin !== undefined) this.byteShare.release(user, held.origin, held.charge);
+  }
+
   /** Forgets chunks the client took (all at once), then deletes the files nothing needs. */
   async remove(user: UserName, ids: string[]): Promise<void> {
     const m = this.#users.get(user);
@@ -706,6 +741,7 @@ export class FileSpool {
       } else {
         m.delete(id);
         this.#dropCopy(held);
+        this.#unshare(user, held);
         held.seg.live--;
         // Its record stays on disk (and counted) until its segment's file goes.
         held.seg.takenBytes += held.charge;

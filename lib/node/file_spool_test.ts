@@ -128,7 +128,9 @@ Deno.test("FileSpool: one small chunk per new file id makes at most the configur
     bytes: 200,
   });
   try {
-    let spool = await FileSpool.open(options(dir, { segmentsPerUser: 16, segmentsTotal: 24 }));
+    // The segment counts alone (no sender's share: the next test has it).
+    const o = { segmentsPerUser: 16, segmentsTotal: 24, senderSharePercent: 100 };
+    let spool = await FileSpool.open(options(dir, o));
     // A hostile contact of bob's: 40 files of one 200-byte chunk each (main: 40 files on disk,
     // a disk block and an inode each, for 9 KiB charged to the quota).
     const verdicts: string[] = [];
@@ -153,11 +155,59 @@ Deno.test("FileSpool: one small chunk per new file id makes at most the configur
     await spool.write(BOB, chunkId(300), new Uint8Array(200));
     await spool.close();
     // After a restart the segments found on disk count.
-    spool = await FileSpool.open(options(dir, { segmentsPerUser: 16, segmentsTotal: 24 }));
+    spool = await FileSpool.open(options(dir, o));
     assert.equal(spool.segments, 16);
     assert.equal(spool.admit(BOB, chunk(400), "mallory"), "quota-full");
     await spool.close();
   } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("FileSpool: one sending node holds at most its share of a user's quota, the others find room", async () => {
+  const dir = await tmp();
+  const charge = RECORD_HEADER_BYTES + 1000;
+  const chunk = (i: number, fileId = FILE) => ({
+    id: chunkId(i),
+    fileId,
+    index: i,
+    fileBytes: 1 << 20,
+    bytes: 1000,
+  });
+  const send = async (from: string, first: number, n: number, fileOf?: (i: number) => string) => {
+    let ok = 0;
+    for (let i = first; i < first + n; i++) {
+      if (spool.admit(BOB, chunk(i, fileOf?.(i)), from) !== "ok") continue;
+      await spool.write(BOB, chunkId(i), new Uint8Array(1000));
+      ok++;
+    }
+    return ok;
+  };
+  // Default share (50 %): bob offline, quota 100 chunks, 16 segments.
+  const spool = await FileSpool.open(
+    options(dir, { quotaBytes: 100 * charge, segmentsPerUser: 16 }),
+  );
+  try {
+    // mallory's node sends 200 chunks of one file while bob is away (main: 100 taken, the quota
+    // full, every other contact's chunk refused until bob's client takes them).
+    const mallory = await send("mallory-node", 0, 200);
+    assert.equal(mallory, 50);
+    assert.equal(spool.heldBytes(BOB), 50 * charge);
+    // alice's node finds room: half of what mallory left; carol's node half of the rest.
+    assert.equal(await send("alice-node", 1000, 100, () => "cd".repeat(16)), 25);
+    assert.equal(await send("carol-node", 2000, 100, () => "ef".repeat(16)), 12);
+    // mallory is over its share of what the others leave now: refused, asked again later.
+    assert.equal(await send("mallory-node", 200, 10), 0);
+    assert.ok(spool.byteShare.refusals > 0);
+    // Segment files too: a node's new file ids get at most its share of the 16.
+    const segs = await send("sybil-node", 3000, 16, (i) => i.toString(16).padStart(32, "a"));
+    assert.ok(segs <= 8, `${segs} segments`);
+    // bob's client takes mallory's chunks: room is mallory's again.
+    await spool.remove(BOB, Array.from({ length: 50 }, (_, i) => chunkId(i)));
+    assert.equal(spool.byteShare.heldBy(BOB, "mallory-node"), 0);
+    assert.ok(await send("mallory-node", 300, 10) > 0);
+  } finally {
+    await spool.close();
     await Deno.remove(dir, { recursive: true });
   }
 });

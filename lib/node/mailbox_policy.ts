@@ -23,6 +23,11 @@ export interface CustodyFacts {
   heldFromSender: number;
   heldTotal: number;
   size: number;
+  /**
+   * Within the sender's share of the destination's quota (at most `sender_share_percent`
+   * of the room other senders leave: lib/budget.ts SenderShare).
+   */
+  withinShare: boolean;
   /** The destination's quota (set by `mailbox serve`), the per-sender and total limits. */
   quotaForNode: number;
   perSender: number;
@@ -36,7 +41,7 @@ export function admitCustody(f: CustodyFacts): ReceiptStatus {
   if (f.alreadyHeld) return "held";
   if (
     f.heldForNode + f.size > f.quotaForNode || f.heldFromSender + f.size > f.perSender ||
-    f.heldTotal + f.size > f.total
+    f.heldTotal + f.size > f.total || !f.withinShare
   ) return "quota-full";
   return "held";
 }

@@ -16,7 +16,7 @@
  * to end encrypted, and their proofs let the destination refuse anything the
  * mailbox altered or made up.
  */
-import type { Budget, BudgetView, Viewable } from "../budget.ts";
+import { type Budget, type BudgetView, SenderShare, type Viewable } from "../budget.ts";
 import type { Clock } from "../clock.ts";
 import type { ProvenanceVerdict } from "../federation/mod.ts";
 import type { NodeId } from "../ids.ts";
@@ -56,6 +56,11 @@ export interface MailboxLimits {
   totalBytes: number;
   /** Quota of a served node when `mailbox serve` names none. */
   defaultQuotaBytes: number;
+  /**
+   * One sending node's share of a served node's quota, in percent of the room the other
+   * senders leave (`sender_share_percent`; default 50, 100: none).
+   */
+  senderSharePercent?: number;
   /** Longest an envelope is held (this node's clock). */
   keepMs: number;
 }
@@ -99,6 +104,8 @@ export class MailboxService implements Viewable {
   #byNode = new Map<NodeId, number>();
   #bySender = new Map<NodeId, number>();
   #total = 0;
+  /** Each sending node's bytes held for each served node. */
+  readonly share: SenderShare;
   #lanes = new Map<NodeId, Lane>();
   #timer: number;
   #stopped = false;
@@ -110,6 +117,8 @@ export class MailboxService implements Viewable {
     this.#byNode = usage.byNode;
     this.#bySender = usage.byOrigin;
     for (const b of usage.byNode.values()) this.#total += b;
+    this.share = new SenderShare(options.limits.senderSharePercent ?? 50);
+    for (const p of usage.byPair) this.share.take(p.forNode, p.origin, p.bytes);
     this.#timer = options.clock.setTimer(() => this.#tick(), 250);
   }
 
@@ -171,6 +180,14 @@ export class MailboxService implements Viewable {
       heldFromSender: this.#bySender.get(e.from) ?? 0,
       heldTotal: this.#total,
       size: inner.length,
+      withinShare: !forNode || !served ||
+        this.share.fits(
+          forNode,
+          e.from,
+          inner.length,
+          this.#byNode.get(forNode) ?? 0,
+          served.quotaBytes,
+        ),
       quotaForNode: served?.quotaBytes ?? 0,
       perSender: this.#o.limits.perSenderBytes,
       total: this.#o.limits.totalBytes,
@@ -228,6 +245,7 @@ export class MailboxService implements Viewable {
   #count(forNode: NodeId, sender: NodeId, bytes: number): void {
     this.#byNode.set(forNode, (this.#byNode.get(forNode) ?? 0) + bytes);
     this.#bySender.set(sender, (this.#bySender.get(sender) ?? 0) + bytes);
+    this.share.take(forNode, sender, bytes);
     this.#total += bytes;
   }
 
@@ -235,6 +253,7 @@ export class MailboxService implements Viewable {
     less(this.#byNode, forNode, bytes);
     // Senders are any proven origins (fake ones a neighbour names included): none kept at zero.
     less(this.#bySender, sender, bytes);
+    this.share.release(forNode, sender, bytes);
     this.#total = Math.max(0, this.#total - bytes);
   }
 

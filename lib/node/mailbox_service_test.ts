@@ -84,29 +84,30 @@ async function slowDiskMailbox(
   });
   mailbox.serve(SERVED);
   const now = Date.now();
-  const deposits = Array.from({ length: 60 }, (_, i) => {
+  const depositOf = (sender: string, i: number, size = 400 * 1024) => {
     const inner = {
       id: new Uint8Array(16),
       kind: "message",
       ttl: 32,
       createdAtMs: now,
       expiresAtMs: now + 60_000,
-      from: toAddress("alice@na"),
+      from: toAddress(`alice@${sender}`),
       to: toAddress("bob@nd"),
-      body: new Uint8Array(400 * 1024).fill(i),
+      body: new Uint8Array(size).fill(i),
     } as Envelope;
     new DataView(inner.id.buffer).setUint32(0, 1_000 + i);
     const bytes = encodeEnvelope(inner);
     const e = nodeEnvelope({
       kind: "custody",
-      from: SENDER,
+      from: toNodeId(sender),
       to: SELF,
       body: encodeHeldEnvelope(bytes),
       nowMs: now,
       lifetimeMs: 60_000,
     });
     return { e, id: inner.id.toHex(), size: bytes.length };
-  });
+  };
+  const deposits = Array.from({ length: 60 }, (_, i) => depositOf(SENDER, i));
   const sent = new Set<string>();
   return {
     mailbox,
@@ -116,13 +117,14 @@ async function slowDiskMailbox(
     answers,
     written,
     deposits,
+    depositOf,
     sent,
     openGate,
     /** Hands `ds` over one by one (a turn of the event loop between them); `each` after each. */
     async send(ds: typeof deposits, each = () => {}) {
       for (const d of ds) {
         sent.add(d.id);
-        mailbox.receiveCustody(d.e, SENDER);
+        mailbox.receiveCustody(d.e, d.e.from as typeof SENDER);
         await new Promise((r) => setImmediate(r));
         each();
       }
@@ -174,6 +176,28 @@ Deno.test("Mailbox: while the disk is slow, deposits waiting for their commit st
       m.store.heldUsage().byOrigin.get(SENDER),
       m.deposits.reduce((n, d) => n + d.size, 0),
     );
+  } finally {
+    await m.close();
+  }
+});
+
+Deno.test("Mailbox: one sending node holds at most its share of a served node's quota; the next finds room", async () => {
+  // The served node's quota: 4 MiB (`mailbox serve nd 4M`); the default share (50 %).
+  const m = await slowDiskMailbox({ commitBytes: 64 * MIB, quotaBytes: 4 * MIB });
+  try {
+    m.openGate();
+    const answered = async (ds: ReturnType<typeof m.depositOf>[]) => {
+      await m.send(ds);
+      await m.answered();
+      return ds.filter((d) => m.answers.get(d.id) === "held").length;
+    };
+    // nd offline: na deposits 20 of 400 KiB (main: 10 held, the quota full, ne refused).
+    assert.equal(await answered(m.deposits.slice(0, 20)), 5);
+    const ne = Array.from({ length: 10 }, (_, i) => m.depositOf("ne", 100 + i));
+    assert.equal(await answered(ne), 2);
+    assert.equal(m.answers.get(m.deposits[5].id), "quota-full");
+    assert.ok(m.mailbox.share.heldBy(SERVED, SENDER) > 0);
+    assert.equal(m.mailbox.share.entries, 2);
   } finally {
     await m.close();
   }

@@ -165,6 +165,7 @@ export async function startNode(options: StartNodeOptions): Promise<Node> {
       totalBytes: limits.fileSpoolTotalBytes,
       segmentsPerUser: limits.fileSegmentsPerUser,
       segmentsTotal: limits.fileSegmentsTotal,
+      senderSharePercent: limits.senderSharePercent,
       keepMs: config.delivery.messageLifetimeMs + 2 * config.delivery.clockAllowanceMs,
       log: log.child("files"),
     });
@@ -264,6 +265,23 @@ export async function startNode(options: StartNodeOptions): Promise<Node> {
     });
     cleanups.push(() => groups.stop());
     const deliveryBudgets = new DeliveryBudgets(budgets, limits, store);
+    // One origin node's share of each user's quotas (spool bytes and segments, inbox bytes):
+    // `used` is the (user, origin) pairs holding something, `refusals` those over their share.
+    // (The mailbox's share of a served node's quota too, made below: read when status asks.)
+    const shares = () => [
+      spool.byteShare,
+      spool.segmentShare,
+      deliveryBudgets.inboxShare,
+      mailbox.share,
+    ];
+    budgets.add({
+      name: "sender_share",
+      view: () => ({
+        limit: limits.senderSharePercent,
+        used: shares().reduce((n, s) => n + s.entries, 0),
+        refusals: shares().reduce((n, s) => n + s.refusals, 0),
+      }),
+    });
     const delivery = new Delivery({
       self: config.nodeId,
       store,
@@ -314,6 +332,7 @@ export async function startNode(options: StartNodeOptions): Promise<Node> {
         perSenderBytes: limits.mailboxBytesPerSender,
         totalBytes: limits.mailboxBytesTotal,
         defaultQuotaBytes: limits.mailboxDefaultQuotaBytes,
+        senderSharePercent: limits.senderSharePercent,
         keepMs: config.delivery.messageLifetimeMs + 2 * config.delivery.clockAllowanceMs,
       },
       refusals: budgets.budget("mailbox_refusals", { perKey: 0 }),

@@ -53,8 +53,12 @@ export interface MailboxStore {
   heldFor(node: NodeId, afterSeq: number, limit: number): HeldRecord[];
   /** Deletes held envelopes; returns how many bytes went, per served node and per origin. */
   heldDelete(ids: string[]): Array<{ forNode: NodeId; origin: NodeId; bytes: number }>;
-  /** Bytes held per served node and per origin (for budgets at start). */
-  heldUsage(): { byNode: Map<NodeId, number>; byOrigin: Map<NodeId, number> };
+  /** Bytes held per served node, per origin, and per both (for budgets at start). */
+  heldUsage(): {
+    byNode: Map<NodeId, number>;
+    byOrigin: Map<NodeId, number>;
+    byPair: Array<{ forNode: NodeId; origin: NodeId; bytes: number }>;
+  };
   /** The origin of the envelope held under `id`, if one is. */
   heldOrigin(id: string): NodeId | undefined;
   /** Served nodes that have something held. */

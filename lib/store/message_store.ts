@@ -137,11 +137,19 @@ export interface MessageStore {
    * none past the one that brings their bytes to `maxBytes` or more.
    */
   inboxFor(owner: UserName, afterSeq: number, limit: number, maxBytes?: number): InboxRecord[];
-  /** Deletes rows the client took; returns the kind and size of each row deleted. */
-  inboxDelete(owner: UserName, ids: string[]): Array<{ kind: InboxKind; bytes: number }>;
+  /**
+   * Deletes rows the client took; returns the kind, size and origin (from the
+   * de-duplication table; null when unknown) of each row deleted.
+   */
+  inboxDelete(
+    owner: UserName,
+    ids: string[],
+  ): Array<{ kind: InboxKind; bytes: number; origin: NodeId | null }>;
   inboxCount(owner: UserName): number;
   /** What each user holds in their inbox. */
   inboxUsage(): Map<UserName, InboxUsage>;
+  /** Inbox bytes per user and origin node (rows whose origin is known). */
+  inboxByOrigin(): Array<{ owner: UserName; origin: NodeId; bytes: number }>;
   /** De-duplication ids remembered per origin node. */
   deliveredUsage(): Map<NodeId, number>;
   /**
@@ -150,7 +158,7 @@ export interface MessageStore {
    * went, so budgets can give it back (settled rows hold no budget).
    */
   purgeExpired(nowMs: number, limit: number): {
-    inbox: Array<{ owner: UserName; kind: InboxKind; bytes: number }>;
+    inbox: Array<{ owner: UserName; kind: InboxKind; bytes: number; origin: NodeId | null }>;
     delivered: Array<{ origin: NodeId | null }>;
   };
 

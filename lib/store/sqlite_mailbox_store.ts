@@ -93,6 +93,10 @@ export function mailboxStatements(db: DatabaseSync): MailboxStore {
     heldByOrigin: db.prepare(
       "SELECT origin AS k, sum(length(bytes)) AS b FROM mailbox_held GROUP BY origin",
     ),
+    heldByPair: db.prepare(
+      `SELECT for_node, origin, sum(length(bytes)) AS b FROM mailbox_held
+       GROUP BY for_node, origin`,
+    ),
     heldOrigin: db.prepare("SELECT origin FROM mailbox_held WHERE id = ?"),
     heldNodes: db.prepare("SELECT DISTINCT for_node FROM mailbox_held"),
     heldExpired: db.prepare(
@@ -156,6 +160,11 @@ export function mailboxStatements(db: DatabaseSync): MailboxStore {
     heldUsage: () => ({
       byNode: sums(q.heldByNode.all() as Row[]),
       byOrigin: sums(q.heldByOrigin.all() as Row[]),
+      byPair: (q.heldByPair.all() as Row[]).map((r) => ({
+        forNode: r.for_node as NodeId,
+        origin: r.origin as NodeId,
+        bytes: Number(r.b ?? 0),
+      })),
     }),
     heldOrigin: (id) => (q.heldOrigin.get(id) as Row | undefined)?.origin as NodeId | undefined,
     heldNodes: () => (q.heldNodes.all() as Row[]).map((r) => r.for_node as NodeId),

@@ -132,11 +132,17 @@ export function messageStatements(db: DatabaseSync, wal?: WalSync): MessageStore
       `SELECT owner, count(*) AS n, sum(length(bytes)) AS b,
        sum(CASE WHEN kind = 'request' THEN 1 ELSE 0 END) AS r FROM inbox GROUP BY owner`,
     ),
+    inboxByOrigin: db.prepare(
+      `SELECT i.owner, d.origin, sum(length(i.bytes)) AS b FROM inbox i
+       JOIN delivered d ON d.id = i.id WHERE d.origin IS NOT NULL GROUP BY i.owner, d.origin`,
+    ),
     deliveredUsage: db.prepare(
       "SELECT origin, count(*) AS n FROM delivered WHERE origin IS NOT NULL GROUP BY origin",
     ),
     expiredInbox: db.prepare(
-      "SELECT id, owner, kind, length(bytes) AS b FROM inbox WHERE keep_until_ms < ? LIMIT ?",
+      `SELECT id, owner, kind, length(bytes) AS b,
+       (SELECT origin FROM delivered d WHERE d.id = inbox.id) AS o
+       FROM inbox WHERE keep_until_ms < ? LIMIT ?`,
     ),
     deleteInboxId: db.prepare("DELETE FROM inbox WHERE id = ?"),
     expiredDelivered: db.prepare(
@@ -321,15 +327,20 @@ export function messageStatements(db: DatabaseSync, wal?: WalSync): MessageStore
     },
     inboxDelete: (owner, ids) =>
       store.transaction(() => {
-        const gone: Array<{ kind: InboxKind; bytes: number }> = [];
+        const gone: Array<{ kind: InboxKind; bytes: number; origin: NodeId | null }> = [];
         inboxOrDeliveredSlices(
           ids,
           inboxDeleteIn,
           (m) =>
-            `DELETE FROM inbox WHERE owner = ? AND id IN (${m}) RETURNING kind, length(bytes) AS b`,
+            `DELETE FROM inbox WHERE owner = ? AND id IN (${m}) RETURNING kind, length(bytes) AS b, ` +
+            "(SELECT origin FROM delivered d WHERE d.id = inbox.id) AS o",
           (st, s) => {
             for (const r of st.all(owner, ...s) as Row[]) {
-              gone.push({ kind: r.kind as InboxKind, bytes: Number(r.b) });
+              gone.push({
+                kind: r.kind as InboxKind,
+                bytes: Number(r.b),
+                origin: (r.o as NodeId | null) ?? null,
+              });
             }
           },
         );
@@ -343,6 +354,12 @@ export function messageStatements(db: DatabaseSync, wal?: WalSync): MessageStore
           { rows: Number(r.n), bytes: Number(r.b ?? 0), requests: Number(r.r ?? 0) },
         ]),
       ),
+    inboxByOrigin: () =>
+      (q.inboxByOrigin.all() as Row[]).map((r) => ({
+        owner: r.owner as UserName,
+        origin: r.origin as NodeId,
+        bytes: Number(r.b),
+      })),
     deliveredUsage: () =>
       new Map(
         (q.deliveredUsage.all() as Row[]).map((r) => [r.origin as NodeId, Number(r.n)]),
@@ -351,7 +368,12 @@ export function messageStatements(db: DatabaseSync, wal?: WalSync): MessageStore
       store.transaction(() => {
         const inbox = (q.expiredInbox.all(nowMs, limit) as Row[]).map((r) => {
           q.deleteInboxId.run(r.id as string);
-          return { owner: r.owner as UserName, kind: r.kind as InboxKind, bytes: Number(r.b) };
+          return {
+            owner: r.owner as UserName,
+            kind: r.kind as InboxKind,
+            bytes: Number(r.b),
+            origin: (r.o as NodeId | null) ?? null,
+          };
         });
         const delivered = (q.expiredDelivered.all(nowMs, limit) as Row[]).map((r) => {
           q.deleteDeliveredId.run(r.id as string);

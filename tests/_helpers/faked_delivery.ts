@@ -74,17 +74,19 @@ export async function fakedDelivery(o: FakedDeliveryOptions) {
     keepMs: 60_000,
     log: SILENT_LOGGER,
   });
+  const registry = new BudgetRegistry(SILENT_LOGGER, o.clock);
+  const budgets = new DeliveryBudgets(
+    registry,
+    { ...DEFAULT_LIMITS, ...o.limits },
+    o.store,
+  );
   const delivery = new Delivery({
     self: o.self,
     store: o.store,
     committer: o.committer,
     network,
     spool,
-    budgets: new DeliveryBudgets(
-      new BudgetRegistry(SILENT_LOGGER, o.clock),
-      { ...DEFAULT_LIMITS, ...o.limits },
-      o.store,
-    ),
+    budgets,
     clock: o.clock,
     log: SILENT_LOGGER,
     throttled: new ThrottledLog(SILENT_LOGGER, o.clock),
@@ -92,5 +94,5 @@ export async function fakedDelivery(o: FakedDeliveryOptions) {
     earlyBytes: o.earlyBytes,
     groups: o.groups,
   });
-  return { delivery, spool };
+  return { delivery, spool, budgets, registry };
 }
