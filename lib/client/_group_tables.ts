@@ -348,9 +348,18 @@ export class ClientGroupTables {
     return r ? toInvitation(r) : undefined;
   }
 
-  invitations(): InvitationRow[] {
-    return (this.#stmt("SELECT * FROM group_invitations ORDER BY received_at_ms").all() as Row[])
-      .map(toInvitation);
+  /** Invitations waiting that arrived at `sinceMs` or later (older ones have expired). */
+  invitations(sinceMs = 0): InvitationRow[] {
+    return (this.#stmt(
+      "SELECT * FROM group_invitations WHERE received_at_ms >= ? ORDER BY received_at_ms",
+    ).all(sinceMs) as Row[]).map(toInvitation);
+  }
+
+  /** Forgets invitations that arrived before `sinceMs` (expired); returns how many. */
+  expireInvitations(sinceMs: number): number {
+    return Number(
+      this.#stmt("DELETE FROM group_invitations WHERE received_at_ms < ?").run(sinceMs).changes,
+    );
   }
 
   putInvitation(i: InvitationRow): void {
@@ -364,16 +373,24 @@ export class ClientGroupTables {
     this.#stmt("DELETE FROM group_invitations WHERE key = ?").run(key);
   }
 
-  /** Invitations waiting, in all, from `inviter` and from the addresses of its node. */
-  invitationCounts(inviter: string): { total: number; fromInviter: number; fromNode: number } {
-    const total = (this.#stmt("SELECT count(*) AS n FROM group_invitations").get() as Row)
-      .n as number;
+  /**
+   * Invitations waiting (arrived at `sinceMs` or later), in all, from `inviter`
+   * and from the addresses of its node.
+   */
+  invitationCounts(
+    inviter: string,
+    sinceMs = 0,
+  ): { total: number; fromInviter: number; fromNode: number } {
+    const total = (this.#stmt(
+      "SELECT count(*) AS n FROM group_invitations WHERE received_at_ms >= ?",
+    ).get(sinceMs) as Row).n as number;
     const fromInviter = (this.#stmt(
-      "SELECT count(*) AS n FROM group_invitations WHERE inviter = ?",
-    ).get(inviter) as Row).n as number;
+      "SELECT count(*) AS n FROM group_invitations WHERE inviter = ? AND received_at_ms >= ?",
+    ).get(inviter, sinceMs) as Row).n as number;
     const fromNode = (this.#stmt(
-      "SELECT count(*) AS n FROM group_invitations WHERE substr(inviter, instr(inviter, '@') + 1) = ?",
-    ).get(inviter.slice(inviter.indexOf("@") + 1)) as Row).n as number;
+      "SELECT count(*) AS n FROM group_invitations WHERE " +
+        "substr(inviter, instr(inviter, '@') + 1) = ? AND received_at_ms >= ?",
+    ).get(inviter.slice(inviter.indexOf("@") + 1), sinceMs) as Row).n as number;
     return { total, fromInviter, fromNode };
   }
 

@@ -499,6 +499,22 @@ export class ClientStore {
     return (this.#stmt(sql).all(...args, limit) as Row[]).map(toTransfer);
   }
 
+  /**
+   * Deletes ended transfers (`ended` states) updated before `beforeMs`, and
+   * those past the newest `keep` of them; returns how many went.
+   */
+  pruneTransfers(ended: readonly string[], beforeMs: number, keep: number): number {
+    this.#mutating();
+    const states = ended.map(() => "?").join(", ");
+    return Number(
+      this.#stmt(
+        `DELETE FROM transfers WHERE state IN (${states}) AND (updated_at_ms < ? OR id IN (
+           SELECT id FROM transfers WHERE state IN (${states})
+           ORDER BY created_at_ms DESC, id LIMIT -1 OFFSET ?))`,
+      ).run(...ended, beforeMs, ...ended, keep).changes,
+    );
+  }
+
   /** Keeps a sealed envelope until the node has taken it. */
   putOutgoing(id: string, envelope: Uint8Array): void {
     this.#mutating();

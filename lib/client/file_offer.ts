@@ -77,6 +77,22 @@ export const MAX_UNASKED_RECEIVING_PER_SENDER = 8;
 export const MAX_UNASKED_RECEIVING = 64;
 
 /**
+ * A receiving transfer with no chunk for this long (while this client runs)
+ * fails, and its sender is told: a stalled sender held one of its 8 places
+ * (and the user's list) until the user cancelled.
+ */
+export const STALLED_RECEIVING_MS = 24 * 3600_000;
+/**
+ * Ended transfers (complete, declined, cancelled, failed) are kept this long
+ * and at most {@linkcode ENDED_TRANSFERS_KEPT} of them (the newest): each offer
+ * a contact makes, even one cancelled at once, left a row for ever.
+ */
+export const ENDED_TRANSFERS_KEEP_MS = 90 * 24 * 3600_000;
+export const ENDED_TRANSFERS_KEPT = 1000;
+/** How often the client looks for expired offers, stalled transfers and old rows. */
+export const TRANSFER_SWEEP_MS = 60_000;
+
+/**
  * What senders may make the receiver keep at once (client-side constants: no
  * node config reaches them). Without these, one contact's offers each followed by
  * `file-push` made as many transfers, each receiving, with no bound.

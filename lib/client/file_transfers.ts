@@ -33,8 +33,12 @@ import {
   checkFileOffer,
   DEFAULT_FILE_OFFER_LIMITS,
   DEFAULT_FILE_SENDER_LIMITS,
+  ENDED_TRANSFERS_KEEP_MS,
+  ENDED_TRANSFERS_KEPT,
   type FileOfferLimits,
   type FileSenderLimits,
+  STALLED_RECEIVING_MS,
+  TRANSFER_SWEEP_MS,
 } from "./file_offer.ts";
 import { bitmapBytes, type FileContext } from "./_file_context.ts";
 import { FileSending, LentChunks } from "./_file_sending.ts";
@@ -81,6 +85,7 @@ export interface FileTransfersOptions {
 }
 
 const ACTIVE = new Set(["offered", "sending", "receiving", "sent"]);
+const ENDED = ["complete", "declined", "cancelled", "failed"] as const;
 /**
  * Transfers listed at most, newest first: ended ones stay in the store (a
  * contact's offer, then its own cancel, adds one each time).
@@ -120,6 +125,9 @@ export class FileTransfers {
   /** Offers being accepted without asking and not stored as receiving yet: per sender, in all. */
   #autoAccepting = new Map<string, number>();
   #autoAcceptingAll = 0;
+  /** When this run started (a transfer's stall is counted from here at the earliest). */
+  #startedAtMs: number;
+  #sweptAtMs: number;
 
   constructor(options: FileTransfersOptions) {
     this.#o = {
@@ -145,6 +153,7 @@ export class FileTransfers {
       sendInner: o.sendInner,
       changed: (row, now) => this.#changed(row, now),
     };
+    this.#startedAtMs = this.#sweptAtMs = o.clock.nowMs();
     this.#timer = setInterval(() => this.#tick(), 500);
   }
 
@@ -197,12 +206,56 @@ export class FileTransfers {
   }
 
   #tick(): void {
+    const now = this.#o.clock.nowMs();
+    if (now - this.#sweptAtMs >= TRANSFER_SWEEP_MS) {
+      this.#sweptAtMs = now;
+      this.sweep();
+    }
     for (const s of this.#sending.values()) {
       s.flush();
       if (s.row.state !== "sending") continue;
       s.retry();
       void this.#pump(s);
     }
+  }
+
+  /**
+   * Gives every transfer a lifetime (this client's clock): an offer not
+   * answered within the file's lifetime (`lifetimeMs`, 7 days: its chunks are
+   * not kept longer) fails, in either direction; a file being received with no
+   * chunk for {@linkcode STALLED_RECEIVING_MS} fails and its sender is told;
+   * ended transfers past {@linkcode ENDED_TRANSFERS_KEEP_MS} or the newest
+   * {@linkcode ENDED_TRANSFERS_KEPT} are forgotten. Run every
+   * {@linkcode TRANSFER_SWEEP_MS}; returns how many rows changed or went.
+   */
+  sweep(): number {
+    const store = this.#o.store;
+    const now = this.#o.clock.nowMs();
+    let n = 0;
+    for (const row of store.transfersWhere({ states: ["offered"] })) {
+      if (now - row.createdAtMs < this.#o.lifetimeMs) continue;
+      const days = Math.round(this.#o.lifetimeMs / 86_400_000);
+      const next = {
+        ...row,
+        state: "failed" as const,
+        reason: `the offer was not answered within ${days} days`,
+        updatedAtMs: now,
+      };
+      store.putTransfer(next);
+      this.#changed(next, true);
+      n++;
+    }
+    for (const row of store.transfersWhere({ states: ["receiving"], direction: "in" })) {
+      const r = this.#receiving.get(row.id);
+      const last = Math.max(r?.row.updatedAtMs ?? row.updatedAtMs, this.#startedAtMs);
+      if (now - last < STALLED_RECEIVING_MS) continue;
+      const hours = Math.round(STALLED_RECEIVING_MS / 3_600_000);
+      // Failed in the store and to the user (retired through #changed), its sender told.
+      this.#receiver(row).fail(`nothing came for ${hours} hours`, true);
+      n++;
+    }
+    n += store.pruneTransfers(ENDED, now - ENDED_TRANSFERS_KEEP_MS, ENDED_TRANSFERS_KEPT);
+    return n;
   }
 
   #pump(s: FileSending): Promise<void> {

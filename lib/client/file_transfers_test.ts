@@ -13,6 +13,7 @@ import {
   type FileSenderLimits,
   MAX_UNASKED_RECEIVING_PER_SENDER,
   MAX_WAITING_OFFERS_PER_SENDER,
+  STALLED_RECEIVING_MS,
 } from "./file_offer.ts";
 import { encodeChunkBody, encodeEnvelope } from "../protocol/mod.ts";
 import type { NodeConnection } from "./node_connection.ts";
@@ -285,6 +286,66 @@ Deno.test("ended transfers stay, but a list shows the newest 1,000 and an answer
     assert.equal(listed[0].state, "cancelled", "newest first");
     const accepted = await files.accept("mallory@nodem");
     assert.deepEqual([accepted.id, accepted.state], [waiting.id, "receiving"]);
+  } finally {
+    await cleanup();
+  }
+});
+
+Deno.test("lifetimes: an unanswered offer fails after 7 days, a stalled file after 24 h (its sender told), ended rows go after 90 days or past the newest 1,000", async () => {
+  const { store, files, sent, clock, cleanup } = await setup();
+  const DAY = 86_400_000;
+  try {
+    // mallory fills its 32 waiting places and its 8 unasked receiving places, then goes quiet.
+    for (let i = 0; i < MAX_UNASKED_RECEIVING_PER_SENDER; i++) {
+      const o = offer(64 * 1024, 1024);
+      apply(store, files, "mallory@nodem", o);
+      apply(store, files, "mallory@nodem", { t: "file-push", id: o.id });
+    }
+    for (let i = 0; i < MAX_WAITING_OFFERS_PER_SENDER; i++) {
+      apply(store, files, "mallory@nodem", offer(1024, 1024));
+    }
+    assert.deepEqual(states(store), { offered: 32, receiving: 8 });
+    // A day on: the stalled files failed, mallory told (main: receiving for ever).
+    clock.advance(STALLED_RECEIVING_MS);
+    files.sweep();
+    assert.deepEqual(states(store), { offered: 32, failed: 8 });
+    assert.equal(sent.filter((m) => m.inner.t === "file-cancel").length, 8);
+    assert.match((sent.at(-1)!.inner as { reason?: string }).reason ?? "", /nothing came for 24/);
+    const more = offer(1024, 1024);
+    apply(store, files, "mallory@nodem", more);
+    assert.notEqual(store.transfer(more.id)?.state, "offered", "the 32 places are still taken");
+    // Seven days after the offers: they fail, their places are free.
+    clock.advance(7 * DAY - STALLED_RECEIVING_MS);
+    files.sweep();
+    assert.equal(states(store).offered, undefined);
+    assert.match(store.transfers().find((t) => t.state === "failed")!.reason!, /not answered/);
+    const later = offer(1024, 1024);
+    apply(store, files, "mallory@nodem", later);
+    assert.equal(store.transfer(later.id)?.state, "offered");
+    // Ended rows: kept 90 days (main: for ever).
+    assert.equal(store.transfers().length, 41);
+    clock.advance(91 * DAY);
+    files.sweep(); // `later` fails (7 days), then the ended rows older than 90 days go
+    assert.deepEqual(states(store), { failed: 1 });
+  } finally {
+    await cleanup();
+  }
+});
+
+Deno.test("lifetimes: ended transfers past the newest 1,000 are forgotten at the next sweep", async () => {
+  const { store, files, clock, cleanup } = await setup();
+  try {
+    for (let i = 0; i < 1100; i++) {
+      clock.advance(1);
+      const o = offer(1024, 1024);
+      apply(store, files, "mallory@nodem", o);
+      apply(store, files, "mallory@nodem", { t: "file-cancel", id: o.id });
+    }
+    const newest = files.list()[0].id;
+    assert.equal(store.transfers().length, 1100);
+    assert.equal(files.sweep(), 100);
+    assert.equal(store.transfers().length, 1000);
+    assert.equal(store.transfers()[0].id, newest);
   } finally {
     await cleanup();
   }

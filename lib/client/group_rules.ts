@@ -44,6 +44,13 @@ export const INVITATION_LIMITS = {
   perNode: 25,
   /** An invitation older than this (by its inviter's clock) is stale. */
   maxAgeMs: 8 * 24 * 3600_000,
+  /**
+   * An invitation left unanswered this long (our clock, from its arrival) is
+   * forgotten: by then the nodes no longer keep the group's messages since its
+   * Welcome (7 days and the clock allowances), and without it unanswered ones
+   * held their places (10 per inviter, 25 per node, 100 in all) for ever.
+   */
+  waitMs: 8 * 24 * 3600_000,
   /** An invitation from further ahead than this is refused (clocks differ by hours). */
   maxAheadMs: 24 * 3600_000,
 };

@@ -213,3 +213,49 @@ Deno.test("judgeInvitation over the store: one node's made-up inviters keep at m
     store.close();
   }
 });
+
+Deno.test("Invitations left unanswered expire after INVITATION_LIMITS.waitMs (our clock): their places are free, the rows go", () => {
+  const store = new ClientStore(":memory:");
+  const DAY = 24 * 3600_000;
+  try {
+    const since = (now: number) => now - INVITATION_LIMITS.waitMs;
+    // What lib/client/groups.ts does on each arrival: judge on the unexpired counts; on keep,
+    // forget the expired ones and store the new one.
+    const arrive = (inviter: string, now: number) => {
+      const verdict = judgeInvitation(
+        facts({
+          inviter,
+          admins: [inviter],
+          fanout: { home: "a", groupIdHex: "ab", actor: inviter },
+          createdAtMs: now,
+          nowMs: now,
+          waiting: store.groups.invitationCounts(inviter, since(now)),
+        }),
+      );
+      if (verdict.kind === "keep") {
+        store.groups.expireInvitations(since(now));
+        store.groups.putInvitation({
+          key: `${crypto.randomUUID().replaceAll("-", "")}@home`,
+          inviter,
+          name: "g",
+          invitation: new Uint8Array(1),
+          welcome: new Uint8Array(1),
+          members: 2,
+          receivedAtMs: now,
+        });
+      }
+      return verdict.kind;
+    };
+    // mallory's 10 invitations on day 0, never answered: the 11th refused (main: for ever).
+    for (let i = 0; i < 10; i++) assert.equal(arrive("mallory@evil", 0), "keep");
+    assert.equal(arrive("mallory@evil", DAY), "drop");
+    assert.equal(store.groups.invitations(since(DAY)).length, 10);
+    // Past the wait they are no longer listed nor counted; the next arrival forgets them.
+    const later = INVITATION_LIMITS.waitMs + 1;
+    assert.equal(store.groups.invitations(since(later)).length, 0);
+    assert.equal(arrive("mallory@evil", later), "keep");
+    assert.equal(store.groups.invitations().length, 1, "the expired rows are gone");
+  } finally {
+    store.close();
+  }
+});

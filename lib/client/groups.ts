@@ -38,7 +38,7 @@ import { readInvitation, welcomeHash } from "./group_invitation.ts";
 import { GroupKeyPackages } from "./group_key_packages.ts";
 import type { GroupFileInner, GroupInner } from "./group_payload.ts";
 import type { FileInner } from "./payload.ts";
-import { judgeInvitation } from "./group_rules.ts";
+import { INVITATION_LIMITS, judgeInvitation } from "./group_rules.ts";
 import { identityFingerprint } from "./identity_fingerprint.ts";
 import { NO_STEP, type Step } from "./inbox.ts";
 import type { NodeConnection } from "./node_connection.ts";
@@ -153,8 +153,17 @@ export class Groups {
 
   async invitations(): Promise<GroupInvitationView[]> {
     return await Promise.all(
-      this.#ctx.store.groups.invitations().map((i) => this.#invitationView(i)),
+      this.#waiting().map((i) => this.#invitationView(i)),
     );
+  }
+
+  /** Invitations waiting for an answer (those past INVITATION_LIMITS.waitMs have expired). */
+  #waiting(): InvitationRow[] {
+    return this.#ctx.store.groups.invitations(this.#invitationsSince());
+  }
+
+  #invitationsSince(): number {
+    return this.#ctx.clock.nowMs() - INVITATION_LIMITS.waitMs;
   }
 
   async #invitationView(i: InvitationRow): Promise<GroupInvitationView> {
@@ -403,7 +412,7 @@ export class Groups {
   async accept(text: string): Promise<GroupView> {
     const ctx = this.#ctx;
     const key = await this.#o.exclusive(async () => {
-      const inv = this.#find(ctx.store.groups.invitations(), text);
+      const inv = this.#find(this.#waiting(), text);
       const parsed = await readInvitation(inv.invitation);
       let joined: e2e.JoinedGroup;
       try {
@@ -474,7 +483,7 @@ export class Groups {
   async decline(text: string): Promise<void> {
     const ctx = this.#ctx;
     await this.#o.exclusive(async () => {
-      const inv = this.#find(ctx.store.groups.invitations(), text);
+      const inv = this.#find(this.#waiting(), text);
       const parsed = await readInvitation(inv.invitation);
       const env = hubEnvelope(ctx, {
         home: parsed.home,
@@ -653,9 +662,10 @@ export class Groups {
       welcomeHashMatches: e2e.constantTimeEqual(await welcomeHash(f.welcome), inv.welcomeHash),
       fanout: { home: f.home, groupIdHex: f.groupId.toHex(), actor: f.actor },
       nowMs: ctx.clock.nowMs(),
-      known: g?.state === "active" || ctx.store.groups.invitation(key) !== undefined,
+      known: g?.state === "active" ||
+        (ctx.store.groups.invitation(key)?.receivedAtMs ?? -Infinity) >= this.#invitationsSince(),
       blocked: contact?.state === "blocked" || contact?.state === "rejected",
-      waiting: ctx.store.groups.invitationCounts(inv.inviter),
+      waiting: ctx.store.groups.invitationCounts(inv.inviter, this.#invitationsSince()),
       groups: { count: ctx.store.groups.count(), max: MAX_GROUPS },
     });
     if (verdict.kind === "drop") {
@@ -672,7 +682,11 @@ export class Groups {
       receivedAtMs: ctx.clock.nowMs(),
     };
     return {
-      write: () => ctx.store.groups.putInvitation(row),
+      write: () => {
+        // Expired ones go with the next one kept: the table holds the caps' worth and no more.
+        ctx.store.groups.expireInvitations(row.receivedAtMs - INVITATION_LIMITS.waitMs);
+        ctx.store.groups.putInvitation(row);
+      },
       after: async () => {
         this.#o.emit({ kind: "invitation", invitation: await this.#invitationView(row) });
       },
