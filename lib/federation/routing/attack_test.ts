@@ -452,3 +452,46 @@ Deno.test("directory(): a node listing 4,096 users first in id order does not hi
   assert.equal(sim.router("b").directoryPage({ limit: 500 }).entries.length, 500);
   stopAll(sim);
 });
+
+// Many made-up origins from one neighbour (within its provisional budgets), under ids that sort
+// first. On the old code the list clients get (2,000 entries by node id, 256 per node) held
+// only theirs: this node's own user, its linked neighbours and every real node behind them
+// were hidden. Now proven nodes come first and one neighbour's provisional origins share the
+// room left with the others'.
+Deno.test("directory(): one neighbour's made-up origins do not hide proven nodes nor another neighbour's", async () => {
+  const sim = await network(["m", "b", "h", "c"], [["m", "b"], ["b", "h"], ["h", "c"]]);
+  const fakes = Array.from({ length: 80 }, (_, i) => n(`0fake${String(i).padStart(3, "0")}`));
+  const users = Array.from({ length: 4096 }, (_, i) => ({
+    name: toUserName(`u${String(i).padStart(4, "0")}`),
+    presence: "online" as const,
+  }));
+  const mKey = sim.signer("m").publicKey;
+  const frame = async (over: Partial<AnnouncementBody>) =>
+    encodeAnnouncementFrame({
+      announcement: await signAnnouncement({
+        origin: n("m"),
+        publicKey: mKey,
+        seq: 1_000,
+        lifetimeMs: HOUR,
+        listed: true,
+        links: [],
+        users: [{ name: toUserName("m"), presence: "online" }],
+        ...over,
+      }, sim.signer("m")),
+      ageMs: 0,
+    });
+  for (const f of fakes) sim.inject("m", "b", await frame({ origin: f, links: [n("m")], users }));
+  sim.inject("m", "b", await frame({ links: [n("b"), ...fakes] }));
+  await sim.run(5_000);
+  const b = sim.router("b");
+  const held = fakes.filter((f) => b.keyOf(f)?.trust === "provisional").length;
+  assert.ok(held >= 10, `${held} fakes held`);
+  assert.equal(b.keyOf(n("c"))?.trust, "provisional", "c is heard through h only");
+  const dir = b.directory().map((e) => e.address);
+  assert.equal(dir.length, 2000);
+  for (const a of ["b@b", "h@h", "m@m", "c@c"]) assert.ok(dir.includes(a as never), `${a} listed`);
+  // Still in node order.
+  const nodes = b.directory().map((e) => e.node);
+  assert.deepEqual(nodes, [...nodes].sort());
+  stopAll(sim);
+});

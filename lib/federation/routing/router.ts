@@ -5,7 +5,7 @@
  * node's announcements, floods in batches through its {@linkcode Flooder}, and answers
  * route and directory queries from a lazily recomputed table.
  */
-import type { NodeId } from "../../ids.ts";
+import type { Address, NodeId } from "../../ids.ts";
 import { Budget } from "../../budget.ts";
 import { type Clock, SYSTEM_CLOCK } from "../../clock.ts";
 import type { SignedAnnouncement } from "./announcement.ts";
@@ -344,20 +344,60 @@ export class Router {
   }
 
   /**
-   * The first {@linkcode MAX_DIRECTORY_ENTRIES} entries of the directory, at most
-   * {@linkcode MAX_DIRECTORY_PER_NODE} of each other node.
+   * At most {@linkcode MAX_DIRECTORY_ENTRIES} entries of the directory, at most
+   * {@linkcode MAX_DIRECTORY_PER_NODE} of each other node, by node then name: this
+   * node's and proven nodes' (linked, or confirmed through two neighbours) first,
+   * then provisional ones (heard through one neighbour) in what room is left,
+   * shared fairly between the neighbours that introduced them. Before, nodes came
+   * in id order: one neighbour's made-up origins under ids that sort first (within
+   * its provisional budgets) filled the list and hid every real node after them.
    */
   directory(): DirectoryEntry[] {
     const nowMs = this.#clock.nowMs();
-    return buildDirectoryPage({
+    const proven: NodeId[] = [];
+    const byIntroducer = new Map<NodeId, NodeId[]>();
+    for (const node of this.#reachableSorted()) {
+      const s = this.#db.get(node);
+      if (s.trust !== "provisional" || s.introducer === undefined) proven.push(node);
+      else {
+        const list = byIntroducer.get(s.introducer);
+        if (list) list.push(node);
+        else byIntroducer.set(s.introducer, [node]);
+      }
+    }
+    const announcementOf = (n: NodeId) => this.#db.live(n, nowMs);
+    const entries = buildDirectoryPage({
       self: this.self,
       ownUsers: this.#own.listedUsers,
-      reachable: this.#reachableSorted(),
-      announcementOf: (n) => this.#db.live(n, nowMs),
+      reachable: proven,
+      announcementOf,
       request: { limit: MAX_DIRECTORY_ENTRIES },
       maxLimit: MAX_DIRECTORY_ENTRIES,
       perNode: MAX_DIRECTORY_PER_NODE,
     }).entries;
+    const provisional = [...byIntroducer.values()];
+    const shares = fairShares(
+      provisional.map((nodes) => nodes.map((n) => listedCount(announcementOf(n)))),
+      MAX_DIRECTORY_ENTRIES - entries.length,
+    );
+    provisional.forEach((nodes, i) => {
+      let room = shares[i];
+      for (const node of nodes) {
+        if (room <= 0) break;
+        const a = announcementOf(node);
+        if (!a?.listed) continue;
+        for (const user of a.users.slice(0, Math.min(MAX_DIRECTORY_PER_NODE, room))) {
+          entries.push({
+            address: `${user.name}@${node}` as Address,
+            presence: user.presence,
+            node,
+          });
+          room--;
+        }
+      }
+    });
+    // By node (a stable sort: each node's users stay in their announced order).
+    return entries.sort((x, y) => (x.node === y.node ? 0 : x.node < y.node ? -1 : 1));
   }
 
   /** The current announcement of `node`, if live (this node's own included). */
@@ -475,4 +515,27 @@ export class Router {
       if (--this.#busy === 0) { for (const wake of this.#idleWaiters.splice(0)) wake(); }
     });
   }
+}
+
+/** Users a node lists in the directory, at most {@linkcode MAX_DIRECTORY_PER_NODE}. */
+function listedCount(a: SignedAnnouncement | undefined): number {
+  return a?.listed ? Math.min(a.users.length, MAX_DIRECTORY_PER_NODE) : 0;
+}
+
+/**
+ * Splits `room` between groups wanting `wants` (per group, per node): each gets
+ * what it wants if that is no more than an equal share of what is left, the
+ * rest share the remainder equally (max-min fair).
+ */
+function fairShares(wants: number[][], room: number): number[] {
+  const want = wants.map((w) => w.reduce((a, b) => a + b, 0));
+  const shares = want.map(() => 0);
+  const order = want.map((_, i) => i).sort((x, y) => want[x] - want[y]);
+  let left = Math.max(0, room);
+  order.forEach((i, k) => {
+    const share = Math.floor(left / (order.length - k));
+    shares[i] = Math.min(want[i], share);
+    left -= shares[i];
+  });
+  return shares;
 }
