@@ -119,7 +119,7 @@ Deno.test("openSqliteNodeStore() migrates a version 2 store: peers kept, pins ta
       value: string;
     };
     check.close();
-    assert.equal(row.value, "5");
+    assert.equal(row.value, "6");
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }
@@ -173,7 +173,7 @@ Deno.test("openSqliteNodeStore() migrates a version 3 store: outbox rows kept, s
       value: string;
     };
     check.close();
-    assert.equal(v.value, "5");
+    assert.equal(v.value, "6");
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }
@@ -200,6 +200,42 @@ Deno.test("openSqliteNodeStore() migrates a version 4 store: its links are the o
     const again = openSqliteNodeStore(path);
     assert.equal(again.getPeer(toNodeId("dave"))?.address, "192.0.2.9");
     again.close();
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("openSqliteNodeStore() migrates a version 5 store: inbox rows keep their origin, read from the de-duplication table for rows of before", () => {
+  const dir = Deno.makeTempDirSync({ dir: ".tmp" });
+  const bob = "bob" as UserName;
+  const row = (id: string, origin: string): InboxAdd => ({
+    id,
+    owner: bob,
+    bytes: new Uint8Array(10),
+    kind: "message",
+    receivedAtMs: 0,
+    keepUntilMs: 1e15,
+    origin: toNodeId(origin),
+  });
+  try {
+    const path = `${dir}/s.db`;
+    const old = openSqliteNodeStore(path);
+    old.inboxAdd([row("m1", "na")]);
+    old.close();
+    // Version 5 had no origin column in the inbox.
+    const raw = new DatabaseSync(path);
+    raw.exec(
+      "ALTER TABLE inbox DROP COLUMN origin; UPDATE meta SET value = '5' WHERE key = 'schema'",
+    );
+    raw.close();
+    const s = openSqliteNodeStore(path);
+    s.inboxAdd([row("m2", "nc")]);
+    assert.deepEqual(
+      s.inboxByOrigin().sort((x, y) => (x.origin < y.origin ? -1 : 1)),
+      [{ owner: bob, origin: "na", bytes: 10 }, { owner: bob, origin: "nc", bytes: 10 }],
+    );
+    assert.deepEqual(s.inboxDelete(bob, ["m1", "m2"]).map((g) => g.origin).sort(), ["na", "nc"]);
+    s.close();
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }

@@ -120,8 +120,8 @@ export function messageStatements(db: DatabaseSync, wal?: WalSync): MessageStore
       "INSERT OR IGNORE INTO delivered (id, keep_until_ms, origin) VALUES (?, ?, ?)",
     ),
     inboxAdd: db.prepare(
-      `INSERT INTO inbox (id, owner, bytes, received_at_ms, kind, keep_until_ms)
-       VALUES (?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO inbox (id, owner, bytes, received_at_ms, kind, keep_until_ms, origin)
+       VALUES (?, ?, ?, ?, ?, ?, ?)`,
     ),
     inboxFor: db.prepare(
       "SELECT seq, id, owner, bytes, received_at_ms FROM inbox WHERE owner = ? AND seq > ? " +
@@ -133,15 +133,17 @@ export function messageStatements(db: DatabaseSync, wal?: WalSync): MessageStore
        sum(CASE WHEN kind = 'request' THEN 1 ELSE 0 END) AS r FROM inbox GROUP BY owner`,
     ),
     inboxByOrigin: db.prepare(
-      `SELECT i.owner, d.origin, sum(length(i.bytes)) AS b FROM inbox i
-       JOIN delivered d ON d.id = i.id WHERE d.origin IS NOT NULL GROUP BY i.owner, d.origin`,
+      `SELECT owner, origin, sum(b) AS b FROM (SELECT i.owner AS owner,
+         coalesce(i.origin, d.origin) AS origin, length(i.bytes) AS b FROM inbox i
+         LEFT JOIN delivered d ON i.origin IS NULL AND d.id = i.id)
+       WHERE origin IS NOT NULL GROUP BY owner, origin`,
     ),
     deliveredUsage: db.prepare(
       "SELECT origin, count(*) AS n FROM delivered WHERE origin IS NOT NULL GROUP BY origin",
     ),
     expiredInbox: db.prepare(
       `SELECT id, owner, kind, length(bytes) AS b,
-       (SELECT origin FROM delivered d WHERE d.id = inbox.id) AS o
+       coalesce(origin, (SELECT origin FROM delivered d WHERE d.id = inbox.id)) AS o
        FROM inbox WHERE keep_until_ms < ? LIMIT ?`,
     ),
     deleteInboxId: db.prepare("DELETE FROM inbox WHERE id = ?"),
@@ -277,6 +279,7 @@ export function messageStatements(db: DatabaseSync, wal?: WalSync): MessageStore
             r.receivedAtMs,
             r.kind,
             r.keepUntilMs,
+            r.origin,
           );
           added.set(r.id, Number(lastInsertRowid));
         }
@@ -333,7 +336,8 @@ export function messageStatements(db: DatabaseSync, wal?: WalSync): MessageStore
           inboxDeleteIn,
           (m) =>
             `DELETE FROM inbox WHERE owner = ? AND id IN (${m}) RETURNING kind, length(bytes) AS b, ` +
-            "(SELECT origin FROM delivered d WHERE d.id = inbox.id) AS o",
+            // Rows of a store before version 6 have no origin: read from their de-duplication id.
+            "coalesce(origin, (SELECT origin FROM delivered d WHERE d.id = inbox.id)) AS o",
           (st, s) => {
             for (const r of st.all(owner, ...s) as Row[]) {
               gone.push({

@@ -9,7 +9,7 @@ import { MAILBOX_SCHEMA, mailboxStatements } from "./sqlite_mailbox_store.ts";
 
 // 3: origin_pins (routing keys that survive restarts), created by SCHEMA below.
 // 4: outbox.notice (a settled row keeps its delivery notice until the client takes it).
-const SCHEMA_VERSION = 5;
+const SCHEMA_VERSION = 6;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -50,7 +50,8 @@ CREATE TABLE IF NOT EXISTS inbox (
   bytes BLOB NOT NULL,
   received_at_ms INTEGER NOT NULL,
   kind TEXT NOT NULL DEFAULT 'message' CHECK (kind IN ('request', 'message', 'notice')),
-  keep_until_ms INTEGER NOT NULL DEFAULT 0
+  keep_until_ms INTEGER NOT NULL DEFAULT 0,
+  origin TEXT
 ) STRICT;
 CREATE TABLE IF NOT EXISTS delivered (
   id TEXT PRIMARY KEY,
@@ -109,6 +110,19 @@ UPDATE peers SET presented_key = public_key, public_key = NULL WHERE state = 'pe
  * address too, so every link made before is taken as the owner's.
  */
 const MIGRATE_4_TO_5 = "UPDATE peers SET address = NULL WHERE state = 'linked';";
+
+/**
+ * Version 5 → 6: an inbox row keeps its origin node (each origin's share of a
+ * user's inbox is given back when the row goes: delivery_budgets.ts). Rows of
+ * before keep NULL and are read through the de-duplication table. Added
+ * unless SCHEMA has just created the table with it.
+ */
+function migrate5To6(db: DatabaseSync): string {
+  const columns = db.prepare("PRAGMA table_info(inbox)").all() as Array<{ name: string }>;
+  return columns.some((c) => c.name === "origin")
+    ? ""
+    : "ALTER TABLE inbox ADD COLUMN origin TEXT;";
+}
 
 interface PeerRow {
   node_id: string;
@@ -184,7 +198,7 @@ export function openSqliteNodeStore(path: string): NodeStore {
     const from = Number(version.value);
     // Version 3 only added origin_pins, which SCHEMA has just created.
     const steps = (from === 1 ? MIGRATE_1_TO_2 : "") + (from <= 3 ? migrate3To4(db) : "") +
-      MIGRATE_4_TO_5;
+      (from <= 4 ? MIGRATE_4_TO_5 : "") + migrate5To6(db);
     db.exec(
       `BEGIN; ${steps} UPDATE meta SET value = '${SCHEMA_VERSION}' WHERE key = 'schema'; COMMIT;`,
     );
