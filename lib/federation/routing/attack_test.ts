@@ -248,19 +248,23 @@ function manyUsers() {
   }));
 }
 
-/** An announcement frame signed with m's key (m's own id, seq 1,000 unless `over` says). */
-async function signedByM(sim: Simulation, over: Partial<AnnouncementBody>): Promise<Uint8Array> {
+/** An announcement frame signed with `by`'s key (`by`'s own id, seq 1,000 unless `over` says). */
+async function signedBy(
+  sim: Simulation,
+  over: Partial<AnnouncementBody>,
+  by = "m",
+): Promise<Uint8Array> {
   return encodeAnnouncementFrame({
     announcement: await signAnnouncement({
-      origin: n("m"),
-      publicKey: sim.signer("m").publicKey,
+      origin: n(by),
+      publicKey: sim.signer(by).publicKey,
       seq: 1_000,
       lifetimeMs: HOUR,
       listed: true,
       links: [],
-      users: [{ name: toUserName("m"), presence: "online" }],
+      users: [{ name: toUserName(by), presence: "online" }],
       ...over,
-    }, sim.signer("m")),
+    }, sim.signer(by)),
     ageMs: 0,
   });
 }
@@ -272,7 +276,7 @@ Deno.test("300 self-confirmed fake origins from one neighbour stay within its bu
   const sim = await network(["m", "a", "b"], [["m", "a"], ["a", "b"]]);
   const fakes = Array.from({ length: 300 }, (_, i) => n(`fake${String(i).padStart(3, "0")}`));
   const users = manyUsers();
-  const frame = (over: Partial<AnnouncementBody>) => signedByM(sim, { users: [], ...over });
+  const frame = (over: Partial<AnnouncementBody>) => signedBy(sim, { users: [], ...over });
   const heap0 = Deno.memoryUsage().heapUsed;
   for (const f of fakes) sim.inject("m", "a", await frame({ origin: f, links: [n("m")], users }));
   sim.inject("m", "a", await frame({ links: [n("a"), ...fakes] }));
@@ -470,7 +474,7 @@ Deno.test("directory(): one neighbour's made-up origins do not hide proven nodes
   const sim = await network(["m", "b", "h", "c"], [["m", "b"], ["b", "h"], ["h", "c"]]);
   const fakes = Array.from({ length: 80 }, (_, i) => n(`0fake${String(i).padStart(3, "0")}`));
   const users = manyUsers();
-  const frame = (over: Partial<AnnouncementBody>) => signedByM(sim, over);
+  const frame = (over: Partial<AnnouncementBody>) => signedBy(sim, over);
   for (const f of fakes) sim.inject("m", "b", await frame({ origin: f, links: [n("m")], users }));
   sim.inject("m", "b", await frame({ links: [n("b"), ...fakes] }));
   await sim.run(5_000);
@@ -484,5 +488,27 @@ Deno.test("directory(): one neighbour's made-up origins do not hide proven nodes
   // Still in node order.
   const nodes = b.directory().map((e) => e.node);
   assert.deepEqual(nodes, [...nodes].sort());
+  stopAll(sim);
+});
+
+// Two neighbours each making up origins: each gets its share of the room, not the first in id order.
+Deno.test("directory(): the room left by proven nodes is shared between the neighbours that introduced provisional ones", async () => {
+  const sim = await network(["m", "b", "x"], [["m", "b"], ["b", "x"]]);
+  const users = manyUsers();
+  for (const [by, prefix] of [["m", "0a"], ["x", "0b"]]) {
+    const fakes = Array.from({ length: 40 }, (_, i) => n(`${prefix}${String(i).padStart(3, "0")}`));
+    for (const f of fakes) {
+      sim.inject(by, "b", await signedBy(sim, { origin: f, links: [n(by)], users }, by));
+    }
+    sim.inject(by, "b", await signedBy(sim, { links: [n("b"), ...fakes] }, by));
+  }
+  await sim.run(5_000);
+  const dir = sim.router("b").directory();
+  assert.equal(dir.length, 2000);
+  const ofA = dir.filter((e) => e.node.startsWith("0a")).length;
+  const ofB = dir.filter((e) => e.node.startsWith("0b")).length;
+  // 2,000 less b, m and x: an equal share each (main: 2,000 of 0a's, none of 0b's).
+  assert.equal(ofA + ofB, 1997);
+  assert.ok(Math.min(ofA, ofB) >= 998, `${ofA} and ${ofB}`);
   stopAll(sim);
 });
