@@ -1066,3 +1066,32 @@ Deno.test("Delivery: another node's chunk under the id of one spooled or pushed 
     });
   }
 });
+
+Deno.test("Delivery: a group envelope's inbox row is reported once committed, with its seq, before the flush (as a 1:1 row is), so a client session's push mark cannot pass it", async () => {
+  const groups = {
+    judge: () =>
+      Promise.resolve({
+        status: "stored",
+        store: [{ name: BOB, kind: "message" }],
+        users: [{ name: BOB, status: "stored" }],
+      }),
+    sharesGroup: () => false,
+  } as unknown as GroupService;
+  await withDestination({ gateFlush: true, groups }, async (d) => {
+    setUp(d.store);
+    const g = message(70);
+    const ge = { ...g.e, kind: "group" } as Envelope;
+    d.delivery.receiveLocal(ge, encodeEnvelope(ge), ORIGIN);
+    const row = `${ge.id.toHex()}.${BOB}`;
+    await until("the group row committed", () => d.store.inboxFor(BOB, 0, 10).length === 1);
+    // Past the commit, the flush waits for the gate: the report must not wait for it.
+    await new Promise((r) => setTimeout(r, 50));
+    const seq = d.store.inboxFor(BOB, 0, 10)[0].seq;
+    const reported = d.events.flatMap((e) => e.kind === "inbox" ? e.rows ?? [] : []);
+    assert.deepEqual(reported.map((r) => [r.id, r.seq]), [[row, seq]]);
+    assert.equal(d.receipts.length, 0, "answered only after the flush");
+    d.openFlushes();
+    await until("the receipt", () => d.receipts.length === 1);
+    assert.equal(d.receipts[0].status, "stored");
+  });
+});
