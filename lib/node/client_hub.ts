@@ -465,7 +465,9 @@ export class ClientHub {
     bytes[0] = NOTICE_MARK;
     bytes.set(notice, 1);
     const now = this.#o.clock.nowMs();
-    const id = `n${ev.id}`;
+    // One row per state of the envelope: an offline client may have "held" and then "delivered"
+    // about one envelope waiting for it (one id for both failed the later insert, and its batch).
+    const id = `n${ev.state}.${ev.id}`;
     let seq: number | undefined;
     this.#o.committer.job({
       write: () => {

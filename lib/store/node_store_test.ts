@@ -295,6 +295,9 @@ Deno.test("inboxAdd(): an envelope id is stored once (again later, or twice in o
     assert.equal(s.inboxAdd([row("n1", "notice")]).size, 1);
     assert.equal(s.wasDelivered("n1"), false);
     assert.equal(s.inboxCount(owner), 4);
+    // A notice already waiting under its id is kept once, and its batch goes on.
+    assert.deepEqual([...s.inboxAdd([row("n1", "notice"), row("d")]).keys()], ["d"]);
+    assert.equal(s.inboxCount(owner), 5);
   } finally {
     s.close();
   }

@@ -123,6 +123,10 @@ export function messageStatements(db: DatabaseSync, wal?: WalSync): MessageStore
       `INSERT INTO inbox (id, owner, bytes, received_at_ms, kind, keep_until_ms, origin)
        VALUES (?, ?, ?, ?, ?, ?, ?)`,
     ),
+    noticeAdd: db.prepare(
+      `INSERT OR IGNORE INTO inbox (id, owner, bytes, received_at_ms, kind, keep_until_ms)
+       VALUES (?, ?, ?, ?, ?, ?)`,
+    ),
     inboxFor: db.prepare(
       "SELECT seq, id, owner, bytes, received_at_ms FROM inbox WHERE owner = ? AND seq > ? " +
         "ORDER BY seq LIMIT ?",
@@ -272,7 +276,9 @@ export function messageStatements(db: DatabaseSync, wal?: WalSync): MessageStore
             r.kind !== "notice" &&
             Number(q.markDelivered.run(r.id, r.keepUntilMs, r.origin).changes) !== 1
           ) continue;
-          const { lastInsertRowid } = q.inboxAdd.run(
+          // A notice already waiting under its id (the same word twice about one envelope) is
+          // kept once: it must not fail the batch it rides in.
+          const { lastInsertRowid, changes } = (r.kind === "notice" ? q.noticeAdd : q.inboxAdd).run(
             r.id,
             r.owner,
             r.bytes,
@@ -281,7 +287,7 @@ export function messageStatements(db: DatabaseSync, wal?: WalSync): MessageStore
             r.keepUntilMs,
             r.origin,
           );
-          added.set(r.id, Number(lastInsertRowid));
+          if (Number(changes) === 1) added.set(r.id, Number(lastInsertRowid));
         }
         return added;
       }),
