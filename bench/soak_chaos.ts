@@ -15,7 +15,7 @@
  * accepted vanished from the sender's history; files complete with the
  * sender's digest, or ended visibly; every group member has every
  * acknowledged group message exactly once; no process exited other than
- * those killed, no `BUG:` or `Uncaught` line; RSS and descriptors of the
+ * those killed, no `BUG:`, `Uncaught` or `ERROR` line; RSS and descriptors of the
  * survivors bounded. It prints figures and a JSON line last. It asserts
  * nothing; the exit code is 1 when an invariant failed. `--seed=` replays a
  * schedule (the workload's timing still varies with the machine).
@@ -584,7 +584,7 @@ try {
     const exits = [...out.matchAll(/--- exited with code (\S+)(?: \((\w+)\))? ---/g)];
     // A process this soak stopped prints no exit line (NodeProc forgets it first): any is unexpected.
     const unexpected = exits.length;
-    const bugs = out.split("\n").filter((l) => /BUG:|Uncaught|panicked/.test(l));
+    const bugs = out.split("\n").filter((l) => /BUG:|Uncaught|panicked| ERROR /.test(l));
     const rss = await n(id).rssBytes().catch(() => 0);
     const fds = await n(id).openFiles().catch(() => 0);
     if (!n(id).running) fail(`${id} is not running at the end`);
@@ -631,7 +631,7 @@ group:      ${gm.sent} sent (${gm.clientErrors} client errors), ${gm.acked} acke
 files:      ${fileFigures.map((f) => JSON.stringify(f)).join("; ")}
 processes:  ${
     procs.map((p) =>
-      `${p.id}: ${p.kills} kills, ${p.unexpectedExits} other exits, ${p.bugLines} BUG lines, RSS peak ${p.peakRssMiB} end ${p.endRssMiB} MiB, fds peak ${p.peakFds} end ${p.endFds}`
+      `${p.id}: ${p.kills} kills, ${p.unexpectedExits} other exits, ${p.bugLines} BUG/ERROR lines, RSS peak ${p.peakRssMiB} end ${p.endRssMiB} MiB, fds peak ${p.peakFds} end ${p.endFds}`
     ).join("\n            ")
   }
 settled:    ${result.settled ? "yes" : "NO"} after ${settleS} s
