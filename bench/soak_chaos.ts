@@ -26,7 +26,7 @@ import type { FileTransfer, GroupMessage } from "../lib/client/mod.ts";
 import { history, link, type Msg, startChat } from "../tests/_helpers/chat.ts";
 import { sha256File, writeTestFile } from "../tests/_helpers/files.ts";
 import { converged, historyOf, inviteAndJoin, owner } from "../tests/_helpers/groups.ts";
-import { NodeProc, tempRoot, waitLink, waitUntil } from "../tests/_helpers/node_proc.ts";
+import { NodeProc, tempRoot, waitLink } from "../tests/_helpers/node_proc.ts";
 
 const flag = (name: string, fallback: number) => {
   const a = Deno.args.find((x) => x.startsWith(`--${name}=`));
@@ -259,6 +259,18 @@ try {
     error?: string;
   }
   const files: FileRun[] = [];
+  const acceptWhenOffered = async (f: FileRun, until: number) => {
+    while (f.id && Date.now() < until) {
+      try {
+        const t = ((await within(n(f.to).admin("files"))) as FileTransfer[]).find((x) =>
+          x.id === f.id
+        );
+        if (t && t.state !== "offered") return;
+        if (t) await within(n(f.to).admin("accept-file", { target: f.id }));
+      } catch { /* the node is down or frozen: later */ }
+      await sleep(1000);
+    }
+  };
   const fileJobs = ([["a", "d", 3], ["d", "b", 2]] as Array<[Id, Id, number]>).map(
     async ([from, to, mibs], k) => {
       await sleep(5_000 + k * 20_000);
@@ -279,18 +291,6 @@ try {
       await acceptWhenOffered(f, chaosEnd + SETTLE_MS / 2);
     },
   );
-  async function acceptWhenOffered(f: FileRun, until: number) {
-    while (f.id && Date.now() < until) {
-      try {
-        const t = ((await within(n(f.to).admin("files"))) as FileTransfer[]).find((x) =>
-          x.id === f.id
-        );
-        if (t && t.state !== "offered") return;
-        if (t) await within(n(f.to).admin("accept-file", { target: f.id }));
-      } catch { /* the node is down or frozen: later */ }
-      await sleep(1000);
-    }
-  }
 
   // --- The chaos ---
   const events: string[] = [];
@@ -521,7 +521,9 @@ try {
       const got = r.path ? await sha256File(r.path).catch(() => "unreadable") : "no path";
       row.whole = got === f.digest;
       if (got !== f.digest) {
-        fail(`file ${f.from}>${f.to}: saved at ${y(r.path)} with digest ${got}, sent ${f.digest}`);
+        fail(
+          `file ${f.from}>${f.to}: saved at ${r.path ?? "?"} with digest ${got}, sent ${f.digest}`,
+        );
       }
     } else if (f.id && !(r && ["failed", "cancelled", "declined"].includes(r.state))) {
       fail(
@@ -529,9 +531,6 @@ try {
       );
     }
     fileFigures.push(row);
-  }
-  function y(p: string | null) {
-    return p ?? "?";
   }
   // Group.
   const gm = { sent: 0, clientErrors: 0, acked: 0, lost: 0, duplicated: 0, disagree: 0 };
