@@ -681,7 +681,12 @@ export class FileTransfers {
         };
       }
       case "file-digest": {
-        if (row.direction !== "in" || row.state !== "receiving") return nothing;
+        if (row.direction !== "in") return nothing;
+        // Before the file is taken (a pushed file's digest can overtake its push when one went
+        // through a mailbox and the other straight): kept in the stored manifest, which the
+        // receiving side starts from. Dropped, it left the file "receiving" with every chunk in.
+        if (row.state === "offered") return this.#digestBeforeTaken(row, m.digest);
+        if (row.state !== "receiving") return nothing;
         return this.#receiver(row).takeDigest(Uint8Array.fromHex(m.digest));
       }
       case "file-resend": {
@@ -776,6 +781,20 @@ export class FileTransfers {
     }
     this.#early.set(id, now);
     return true;
+  }
+
+  /** A `file-digest` for an offer not taken yet: the first one kept in the stored manifest. */
+  #digestBeforeTaken(row: TransferRow, hex: string): { write: () => void; after: () => void } {
+    const nothing = { write: () => {}, after: () => {} };
+    const manifest = e2e.decodeFileManifest(row.manifest);
+    const digest = Uint8Array.fromHex(hex);
+    if (manifest.version !== 2 || digest.length !== 32 || manifest.digest !== null) return nothing;
+    const encoded = e2e.encodeFileManifest({ ...manifest, digest });
+    return {
+      write: () =>
+        this.#o.store.putTransfer({ ...this.#o.store.transfer(row.id)!, manifest: encoded }),
+      after: () => {},
+    };
   }
 
   /**

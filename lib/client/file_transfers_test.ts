@@ -353,3 +353,23 @@ Deno.test("lifetimes: ended transfers past the newest 1,000 are forgotten at the
     await cleanup();
   }
 });
+
+Deno.test("file-digest before the offer is taken (it overtook the push): kept, and the file taken by the push has it", async () => {
+  const { store, files, cleanup } = await setup({ awayAcceptBytes: 10 * 1024 * 1024 });
+  try {
+    const o = offer(1024 * 1024, 256 * 1024);
+    const digest = crypto.getRandomValues(new Uint8Array(32));
+    apply(store, files, "alice@nodea", o);
+    apply(store, files, "alice@nodea", { t: "file-digest", id: o.id, digest: digest.toHex() });
+    apply(store, files, "alice@nodea", { t: "file-push", id: o.id });
+    const row = store.transfer(o.id)!;
+    assert.equal(row.state, "receiving");
+    assert.deepEqual(e2e.decodeFileManifest(row.manifest).digest, digest);
+    // Someone else's digest, or a second one, changes nothing.
+    const other = crypto.getRandomValues(new Uint8Array(32)).toHex();
+    apply(store, files, "mallory@nodem", { t: "file-digest", id: o.id, digest: other });
+    assert.deepEqual(e2e.decodeFileManifest(store.transfer(o.id)!.manifest).digest, digest);
+  } finally {
+    await cleanup();
+  }
+});
