@@ -28,6 +28,7 @@ import {
   UNKNOWN_ORIGIN,
 } from "../lib/federation/routing/mod.ts";
 import { LinkStateDb } from "../lib/federation/routing/link_state_db.ts";
+import { mulberry32 } from "./_prng.ts";
 
 const HOP_DELAY_MS = 20;
 const ENCODER = new TextEncoder();
@@ -139,17 +140,6 @@ function limitsFor(kind: Args["limits"]): OriginLimits {
   return {
     ...DEFAULT_ORIGIN_LIMITS,
     maxProvisionalPerPeer: DEFAULT_ORIGIN_LIMITS.maxProvisionalTotal,
-  };
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
 

@@ -27,6 +27,7 @@ import { history, link, type Msg, startChat } from "../tests/_helpers/chat.ts";
 import { sha256File, writeTestFile } from "../tests/_helpers/files.ts";
 import { converged, historyOf, inviteAndJoin, owner } from "../tests/_helpers/groups.ts";
 import { NodeProc, tempRoot, waitLink } from "../tests/_helpers/node_proc.ts";
+import { mulberry32 } from "./_prng.ts";
 
 const flag = (name: string, fallback: number) => {
   const a = Deno.args.find((x) => x.startsWith(`--${name}=`));
@@ -42,18 +43,7 @@ const CALL_MS = 15_000;
 const RSS_BOUND_MIB = 512;
 const FDS_BOUND = 300;
 
-/** mulberry32: a small seeded PRNG, so that `--seed` replays the schedule. */
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const random = prng(SEED);
+const random = mulberry32(SEED);
 const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)];
 const between = (lo: number, hi: number) => Math.round(lo + random() * (hi - lo));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

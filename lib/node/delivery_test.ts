@@ -656,6 +656,19 @@ function slowDiskPeer(d: Destination) {
   };
 }
 
+/** A groups service that judges every group envelope "stored" for bob. */
+function storingGroups(): GroupService {
+  return {
+    judge: () =>
+      Promise.resolve({
+        status: "stored",
+        store: [{ name: BOB, kind: "message" }],
+        users: [{ name: BOB, status: "stored" }],
+      }),
+    sharesGroup: () => false,
+  } as unknown as GroupService;
+}
+
 const MIB = 1024 * 1024;
 
 Deno.test("Delivery: while the disk is slow, envelopes waiting for their commit stay within their origin's share and the node's total ('busy' past it); another origin still gets in; once the disk is back every one is kept once", async () => {
@@ -679,15 +692,7 @@ Deno.test("Delivery: while the disk is slow, envelopes waiting for their commit 
 
 Deno.test("Delivery: while the disk is slow, group envelopes from another node waiting for their commit stay within their origin's share ('busy' past it); once the disk is back every one is kept once", async () => {
   const limits = { commitBytesPerOrigin: 8 * MIB };
-  const groups = {
-    judge: () =>
-      Promise.resolve({
-        status: "stored",
-        store: [{ name: BOB, kind: "message" }],
-        users: [{ name: BOB, status: "stored" }],
-      }),
-    sharesGroup: () => false,
-  } as unknown as GroupService;
+  const groups = storingGroups();
   await withDestination({ gateFlush: true, limits, groups }, async (d) => {
     setUp(d.store);
     const peer = slowDiskPeer(d);
@@ -1068,15 +1073,7 @@ Deno.test("Delivery: another node's chunk under the id of one spooled or pushed 
 });
 
 Deno.test("Delivery: a group envelope's inbox row is reported once committed, with its seq, before the flush (as a 1:1 row is), so a client session's push mark cannot pass it", async () => {
-  const groups = {
-    judge: () =>
-      Promise.resolve({
-        status: "stored",
-        store: [{ name: BOB, kind: "message" }],
-        users: [{ name: BOB, status: "stored" }],
-      }),
-    sharesGroup: () => false,
-  } as unknown as GroupService;
+  const groups = storingGroups();
   await withDestination({ gateFlush: true, groups }, async (d) => {
     setUp(d.store);
     const g = message(70);
