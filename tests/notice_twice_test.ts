@@ -9,7 +9,7 @@
  * sender saw "held" for good.
  */
 import assert from "node:assert/strict";
-import { history, link } from "./_helpers/chat.ts";
+import { history, link, startChat } from "./_helpers/chat.ts";
 import { ClientProc } from "./_helpers/groups.ts";
 import { NodeProc, runCli, tempRoot, waitUntil } from "./_helpers/node_proc.ts";
 
@@ -42,29 +42,7 @@ Deno.test({
       }
       alice = await ClientProc.create(a, "alice", root);
       const me = alice;
-      await waitUntil("b@b reachable from alice", async () => {
-        try {
-          await me.admin("request", { address: "b@b", intro: "hi" });
-          return true;
-        } catch {
-          return false;
-        }
-      }, 20_000);
-      await waitUntil(
-        "the request at b",
-        async () =>
-          ((await b.admin("requests")) as Array<{ from: string }>).some((r) =>
-            r.from === "alice@a"
-          ),
-      );
-      await b.admin("accept", { address: "alice@a" });
-      await waitUntil(
-        "alice sees the acceptance",
-        async () =>
-          ((await me.admin("contacts")) as Array<{ address: string; state: string }>).some((c) =>
-            c.address === "b@b" && c.state === "accepted"
-          ),
-      );
+      await startChat(me, "alice@a", b, "b@b");
       await waitUntil("a knows b's mailbox", async () => {
         const routes = (await a.admin("routes")) as Array<{ node: string; mailboxes?: string[] }>;
         return routes.some((r) => r.node === "b" && r.mailboxes?.includes("m"));

@@ -48,9 +48,9 @@ export async function link(a: LinkableNode, b: LinkableNode): Promise<void> {
 
 /** Waits until `from` can see `to` in its directory, then runs request → accept. */
 export async function startChat(
-  a: NodeProc,
+  a: Pick<NodeProc, "admin">,
   aAddr: string,
-  b: NodeProc,
+  b: Pick<NodeProc, "admin">,
   bAddr: string,
   intro = "hello",
 ) {
