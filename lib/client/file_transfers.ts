@@ -91,6 +91,9 @@ const ENDED = ["complete", "declined", "cancelled", "failed"] as const;
  * contact's offer, then its own cancel, adds one each time).
  */
 export const LISTED_TRANSFERS = 1000;
+/** File digests kept for offers that have not come yet: at most this many, this long. */
+const EARLY_DIGESTS = 64;
+const EARLY_DIGEST_MS = 10 * 60_000;
 /** Chunks that came before their offer, remembered at most (ids only). */
 const MAX_EARLY_CHUNKS = 4096;
 const TYPES: Record<string, string> = {
@@ -111,6 +114,8 @@ export class FileTransfers {
   #ctx: FileContext;
   #sending = new Map<string, FileSending>();
   #receiving = new Map<string, FileReceiving>();
+  /** `file-digest`s that came before their offers, by file id (#keepEarlyDigest). */
+  #earlyDigests = new Map<string, { peer: string; digest: Uint8Array; atMs: number }>();
   #byChunkId = new Map<string, FileSending>();
   #lastEmit = new Map<string, number>();
   /** Envelope id of an offer still unanswered → its transfer id (offers sent by this run). */
@@ -567,6 +572,13 @@ export class FileTransfers {
         };
       }
       const now = this.#o.clock.nowMs();
+      const early = this.#earlyDigests.get(m.id);
+      if (early) {
+        this.#earlyDigests.delete(m.id);
+        if (early.peer === peer && manifest.version === 2 && manifest.digest === null) {
+          manifest = { ...manifest, digest: early.digest };
+        }
+      }
       const offer: TransferRow = {
         id: m.id,
         peer,
@@ -594,6 +606,10 @@ export class FileTransfers {
           }
         },
       };
+    }
+    if (!row && m.t === "file-digest") {
+      this.#keepEarlyDigest(peer, m.id, m.digest);
+      return nothing;
     }
     if (!row || row.peer !== peer) return nothing;
     const now = this.#o.clock.nowMs();
@@ -781,6 +797,21 @@ export class FileTransfers {
     }
     this.#early.set(id, now);
     return true;
+  }
+
+  /**
+   * A `file-digest` that came before its offer (it overtook it: one went through a mailbox,
+   * the other straight): kept in memory for the offer, at most {@linkcode EARLY_DIGESTS} for
+   * {@linkcode EARLY_DIGEST_MS}.
+   */
+  #keepEarlyDigest(peer: string, id: string, hex: string): void {
+    const now = this.#o.clock.nowMs();
+    for (const [k, v] of this.#earlyDigests) {
+      if (now - v.atMs > EARLY_DIGEST_MS) this.#earlyDigests.delete(k);
+    }
+    if (this.#earlyDigests.size >= EARLY_DIGESTS || this.#earlyDigests.has(id)) return;
+    const digest = Uint8Array.fromHex(hex);
+    if (digest.length === 32) this.#earlyDigests.set(id, { peer, digest, atMs: now });
   }
 
   /** A `file-digest` for an offer not taken yet: the first one kept in the stored manifest. */

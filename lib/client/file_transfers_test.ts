@@ -373,3 +373,35 @@ Deno.test("file-digest before the offer is taken (it overtook the push): kept, a
     await cleanup();
   }
 });
+
+Deno.test("file-digest before its offer (it overtook it): kept for the offer from its sender, bounded", async () => {
+  const { store, files, cleanup } = await setup({ awayAcceptBytes: 10 * 1024 * 1024 });
+  try {
+    const o = offer(1024 * 1024, 256 * 1024);
+    const digest = crypto.getRandomValues(new Uint8Array(32));
+    // Someone else's digest under that id first: not the sender's, not used.
+    const other = crypto.getRandomValues(new Uint8Array(32)).toHex();
+    apply(store, files, "mallory@nodem", { t: "file-digest", id: o.id, digest: other });
+    const o2 = offer(1024 * 1024, 256 * 1024);
+    apply(store, files, "alice@nodea", { t: "file-digest", id: o2.id, digest: digest.toHex() });
+    apply(store, files, "alice@nodea", o2);
+    apply(store, files, "alice@nodea", { t: "file-push", id: o2.id });
+    const row = store.transfer(o2.id)!;
+    assert.equal(row.state, "receiving");
+    assert.deepEqual(e2e.decodeFileManifest(row.manifest).digest, digest);
+    apply(store, files, "alice@nodea", o);
+    assert.equal(e2e.decodeFileManifest(store.transfer(o.id)!.manifest).digest, null);
+    // At most 64 kept: the 65th is not.
+    const many = Array.from({ length: 70 }, () => offer(1024, 1024));
+    for (const x of many) {
+      apply(store, files, "alice@nodea", { t: "file-digest", id: x.id, digest: digest.toHex() });
+    }
+    for (const x of many) apply(store, files, "alice@nodea", x);
+    const kept = many.filter((x) =>
+      e2e.decodeFileManifest(store.transfer(x.id)!.manifest).digest !== null
+    );
+    assert.equal(kept.length, 64);
+  } finally {
+    await cleanup();
+  }
+});
