@@ -124,8 +124,8 @@ export function messageStatements(db: DatabaseSync, wal?: WalSync): MessageStore
        VALUES (?, ?, ?, ?, ?, ?, ?)`,
     ),
     noticeAdd: db.prepare(
-      `INSERT OR IGNORE INTO inbox (id, owner, bytes, received_at_ms, kind, keep_until_ms)
-       VALUES (?, ?, ?, ?, ?, ?)`,
+      `INSERT OR IGNORE INTO inbox (id, owner, bytes, received_at_ms, kind, keep_until_ms, origin)
+       VALUES (?, ?, ?, ?, ?, ?, ?)`,
     ),
     inboxFor: db.prepare(
       "SELECT seq, id, owner, bytes, received_at_ms FROM inbox WHERE owner = ? AND seq > ? " +
