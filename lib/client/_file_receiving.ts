@@ -45,6 +45,13 @@ const POOLED_CHUNKS = 16;
  */
 const DISK_FULL_RETRY_MS = 1000;
 const DISK_FULL_TRIES = 3600;
+/**
+ * v2, every chunk in and no digest: the sender is asked for it again (`file-digest-ask`) this
+ * long after the last chunk came (in this run), then {@linkcode DIGEST_ASK_AGAIN_MS} after each
+ * ask, at most {@linkcode MAX_ATTEMPTS} times in all (counted in the store, across restarts).
+ */
+export const DIGEST_WAIT_MS = 60_000;
+export const DIGEST_ASK_AGAIN_MS = 10 * 60_000;
 
 /** Where a transfer's data waits until it checks out. */
 export function partPath(downloadsDir: string, id: string): string {
@@ -81,6 +88,8 @@ export class FileReceiving {
   /** A flush waiting out a full disk, and how many times in a row it found it full. */
   #flushRetry: ReturnType<typeof setTimeout> | undefined;
   #flushFull = 0;
+  /** When every chunk was first seen in without a digest in this run, or the last ask. */
+  #waitingSinceMs: number | null = null;
 
   constructor(ctx: FileContext, row: TransferRow, downloadsDir: string) {
     this.#ctx = ctx;
@@ -126,6 +135,45 @@ export class FileReceiving {
         if (this.row.state === "receiving" && this.complete) void this.finish();
       },
     };
+  }
+
+  /**
+   * v2, every chunk in and no digest (it was lost: it came before the offer and this client
+   * restarted, or it never came): asks the sender for it again, at most
+   * {@linkcode MAX_ATTEMPTS} times (`row.attempts.digest`, stored), after
+   * {@linkcode DIGEST_WAIT_MS} and then {@linkcode DIGEST_ASK_AGAIN_MS} apart. The answer is
+   * an ordinary `file-digest` (takeDigest: a different one fails the transfer). Past the last
+   * ask the transfer waits for the stall lifetime, as before. Run on the transfers' tick.
+   */
+  askDigest(now: number): void {
+    const m = this.#manifest;
+    if (this.row.state !== "receiving" || m.version !== 2 || m.digest !== null) return;
+    if (this.row.doneBytes !== this.row.size || !this.complete) {
+      this.#waitingSinceMs = null;
+      return;
+    }
+    const asked = this.row.attempts.digest ?? 0;
+    if (asked >= MAX_ATTEMPTS) return;
+    if (this.#waitingSinceMs === null) {
+      this.#waitingSinceMs = now;
+      return;
+    }
+    if (now - this.#waitingSinceMs < (asked === 0 ? DIGEST_WAIT_MS : DIGEST_ASK_AGAIN_MS)) return;
+    this.#waitingSinceMs = now;
+    const attempt = asked + 1;
+    this.#ctx.log.info("every chunk is in but no digest: asking the sender", {
+      id: this.row.id,
+      attempt,
+    });
+    void this.#ctx.sendInner(
+      this.row.peer,
+      { t: "file-digest-ask", id: this.row.id, attempt },
+      () => {
+        // Counted once the ask is sealed (kept in the outbox): a node away costs no attempt.
+        this.row.attempts = { ...this.row.attempts, digest: attempt };
+        this.#ctx.store.putTransfer(this.row);
+      },
+    ).catch((e) => this.#ctx.log.info("cannot ask for a file digest yet", { why: String(e) }));
   }
 
   get complete(): boolean {

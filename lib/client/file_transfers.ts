@@ -40,7 +40,7 @@ import {
   STALLED_RECEIVING_MS,
   TRANSFER_SWEEP_MS,
 } from "./file_offer.ts";
-import { bitmapBytes, type FileContext } from "./_file_context.ts";
+import { bitmapBytes, type FileContext, MAX_ATTEMPTS } from "./_file_context.ts";
 import { FileSending, LentChunks } from "./_file_sending.ts";
 import { FileReceiving, partPath } from "./_file_receiving.ts";
 
@@ -216,6 +216,7 @@ export class FileTransfers {
       this.#sweptAtMs = now;
       this.sweep();
     }
+    for (const r of this.#receiving.values()) r.askDigest(now);
     for (const s of this.#sending.values()) {
       s.flush();
       if (s.row.state !== "sending") continue;
@@ -705,6 +706,8 @@ export class FileTransfers {
         if (row.state !== "receiving") return nothing;
         return this.#receiver(row).takeDigest(Uint8Array.fromHex(m.digest));
       }
+      case "file-digest-ask":
+        return this.#answerDigestAsk(row, m.attempt);
       case "file-resend": {
         if (row.direction !== "out" || (row.state !== "sending" && row.state !== "sent")) {
           return nothing;
@@ -720,6 +723,37 @@ export class FileTransfers {
         };
       }
     }
+  }
+
+  /**
+   * The receiver has every chunk and no digest (it was lost): the digest sent before goes
+   * again, the same one (kept in the stored manifest), for attempts 1 to
+   * {@linkcode MAX_ATTEMPTS} each at most once (`row.attempts.digest`, stored): a contact
+   * cannot make us send it more than that per transfer. Nothing before the digest was sent
+   * (it follows the chunks anyway) or once the transfer ended.
+   */
+  #answerDigestAsk(row: TransferRow, attempt: number): { write: () => void; after: () => void } {
+    const nothing = { write: () => {}, after: () => {} };
+    if (row.direction !== "out" || (row.state !== "sending" && row.state !== "sent")) {
+      return nothing;
+    }
+    const digest = e2e.decodeFileManifest(row.manifest).digest;
+    if (digest === null || attempt > MAX_ATTEMPTS || (row.attempts.digest ?? 0) >= attempt) {
+      return nothing;
+    }
+    const attempts = { ...row.attempts, digest: attempt };
+    const s = this.#sending.get(row.id);
+    if (s) s.row = { ...s.row, attempts };
+    const next = s?.row ?? { ...row, attempts };
+    return {
+      write: () => {},
+      after: () =>
+        void this.#o.sendInner(
+          row.peer,
+          { t: "file-digest", id: row.id, digest: digest.toHex() },
+          () => this.#o.store.putTransfer(s?.row ?? next),
+        ).catch((e) => this.#o.log.info("cannot send a file digest again", { why: String(e) })),
+    };
   }
 
   /**

@@ -18,6 +18,7 @@
  *   9 file-resend  [16] file id | u64 index | u8 attempt (1 to 99)
  *  10 file-push    [16] file id (chunks follow without waiting for an accept: the receiver is away)
  *  11 file-digest  [16] file id | [32] whole-file digest (manifest v2: sent once every chunk is read)
+ *  12 file-digest-ask [16] file id | u8 attempt (1 to 99) (every chunk is in, no digest: send it again)
  *
  * Kind 1 (`u8 1 | request v1 | sealed intro` beside it, outside the signature) and
  * the JSON inner messages of earlier versions are no longer read.
@@ -43,7 +44,8 @@ export type FileInner =
   | { t: "file-accept" | "file-decline" | "file-done" | "file-push"; id: string }
   | { t: "file-cancel"; id: string; reason?: string }
   | { t: "file-resend"; id: string; index: number; attempt: number }
-  | { t: "file-digest"; id: string; digest: string };
+  | { t: "file-digest"; id: string; digest: string }
+  | { t: "file-digest-ask"; id: string; attempt: number };
 
 /** Tells file transfer messages from the rest. */
 export function isFileInner(inner: Inner): inner is FileInner {
@@ -91,6 +93,7 @@ const INNER_TYPES = [
   "file-resend",
   "file-push",
   "file-digest",
+  "file-digest-ask",
 ] as const;
 const CODE = Object.fromEntries(INNER_TYPES.map((t, i) => [t, i + 1])) as Record<
   Inner["t"],
@@ -128,6 +131,8 @@ export function encodeInner(m: Inner): Uint8Array {
       return (m.reason ? w.u8(1).str16(m.reason) : w.u8(0)).finish();
     case "file-resend":
       return w.u64(m.index).u8(m.attempt).finish();
+    case "file-digest-ask":
+      return w.u8(m.attempt).finish();
     case "file-digest":
       if (!/^[0-9a-f]{64}$/.test(m.digest)) throw new RangeError("Cannot encode file digest");
       return w.raw(Uint8Array.fromHex(m.digest)).finish();
@@ -212,6 +217,14 @@ export function decodeInner(bytes: Uint8Array): Inner {
         case "file-digest":
           m = { t, id, digest: r.rawView(32, "digest").toHex() };
           break;
+        case "file-digest-ask": {
+          const attempt = r.u8("attempt");
+          if (attempt < 1 || attempt > 99) {
+            throw new CodecError("Cannot decode message: attempt out of range");
+          }
+          m = { t, id, attempt };
+          break;
+        }
         default:
           m = { t, id };
       }

@@ -30,6 +30,7 @@ const SAMPLES: Inner[] = [
   { t: "file-resend", id: FILE_ID, index: 7, attempt: 2 },
   { t: "file-push", id: FILE_ID },
   { t: "file-digest", id: FILE_ID, digest: "ab".repeat(32) },
+  { t: "file-digest-ask", id: FILE_ID, attempt: 3 },
 ];
 
 Deno.test("decodeInner() reads back every inner message encodeInner() writes", () => {
@@ -70,7 +71,7 @@ Deno.test("decodeInner() refuses unknown versions and types, JSON, truncation, t
   );
   refuses(Uint8Array.of(2, 1), /version/);
   refuses(Uint8Array.of(1, 0), /unknown type/);
-  refuses(Uint8Array.of(1, 12), /unknown type/);
+  refuses(Uint8Array.of(1, 13), /unknown type/);
   refuses(new Uint8Array(0), /truncated/);
   refuses(Uint8Array.of(1, 3, 0), /trailing/);
   refuses(Uint8Array.of(1, 2, 0, 0, 0, 0, 0, 0, 0, 9, 0), /trailing/);
@@ -92,6 +93,14 @@ Deno.test("a file-digest is type 11, the file id and 32 bytes, nothing else", ()
   refuses(bytes.subarray(0, bytes.length - 1), /truncated/);
   refuses(Uint8Array.of(...bytes, 0), /trailing/);
   assert.throws(() => encodeInner({ t: "file-digest", id: FILE_ID, digest: "cd" }), RangeError);
+});
+
+Deno.test("a file-digest-ask is type 12, the file id and an attempt of 1 to 99", () => {
+  const bytes = encodeInner({ t: "file-digest-ask", id: FILE_ID, attempt: 2 });
+  assert.deepEqual(bytes, Uint8Array.of(1, 12, ...Uint8Array.fromHex(FILE_ID), 2));
+  refuses(Uint8Array.of(1, 12, ...Uint8Array.fromHex(FILE_ID), 0), /attempt out of range/);
+  refuses(Uint8Array.of(1, 12, ...Uint8Array.fromHex(FILE_ID), 100), /attempt out of range/);
+  refuses(Uint8Array.of(...bytes, 0), /trailing/);
 });
 
 Deno.test("decodeInner() checks every field", () => {
