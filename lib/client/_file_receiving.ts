@@ -148,12 +148,13 @@ export class FileReceiving {
   askDigest(now: number): void {
     const m = this.#manifest;
     if (this.row.state !== "receiving" || m.version !== 2 || m.digest !== null) return;
+    const asked = this.row.attempts.digest ?? 0;
+    if (asked >= MAX_ATTEMPTS) return;
+    // doneBytes first: the bitmap is read only once the bytes say every chunk is in.
     if (this.row.doneBytes !== this.row.size || !this.complete) {
       this.#waitingSinceMs = null;
       return;
     }
-    const asked = this.row.attempts.digest ?? 0;
-    if (asked >= MAX_ATTEMPTS) return;
     if (this.#waitingSinceMs === null) {
       this.#waitingSinceMs = now;
       return;

@@ -86,7 +86,11 @@ async function pair() {
       self: BOB,
       store: bobStore,
       awayAcceptBytes: 1024 * 1024,
-      connection: { send: () => true, sendEncoded: () => true, up: true } as unknown as NodeConnection,
+      connection: {
+        send: () => true,
+        sendEncoded: () => true,
+        up: true,
+      } as unknown as NodeConnection,
       downloadsDir: join(dir, "bob-downloads"),
       stagingDir: join(dir, "bob-staging"),
       sendInner: (_peer, inner, write) => {
