@@ -13,6 +13,7 @@ import * as e2e from "../e2e/mod.ts";
 import { SILENT_LOGGER } from "../log.ts";
 import { decodeClientMessage, decodeEnvelope, envelopeIdHex } from "../protocol/mod.ts";
 import { ClientStore } from "./client_store.ts";
+import { apply, until } from "./_file_testing.ts";
 import { FileTransfers } from "./file_transfers.ts";
 import { DIGEST_ASK_AGAIN_MS, DIGEST_WAIT_MS } from "./_file_receiving.ts";
 import type { NodeConnection } from "./node_connection.ts";
@@ -21,21 +22,6 @@ import type { FileInner } from "./payload.ts";
 const ALICE = "alice@nodea";
 const BOB = "bob@nodeb";
 const CHUNK = 1024;
-
-function apply(store: ClientStore, files: FileTransfers, peer: string, inner: FileInner): void {
-  const step = files.receive(peer, inner);
-  store.transaction(() => step.write());
-  step.after();
-}
-
-/** Polls `check` every 10 ms for at most 5 s. */
-async function until(what: string, check: () => boolean): Promise<void> {
-  for (let i = 0; i < 500; i++) {
-    if (check()) return;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 /** Lets the transfers' 500 ms tick run (it reads the fake clock). */
 const tick = () => new Promise((r) => setTimeout(r, 600));

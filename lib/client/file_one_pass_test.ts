@@ -20,6 +20,7 @@ import {
   envelopeIdHex,
 } from "../protocol/mod.ts";
 import { ClientStore } from "./client_store.ts";
+import { apply, until } from "./_file_testing.ts";
 import { FileTransfers } from "./file_transfers.ts";
 import type { NodeConnection } from "./node_connection.ts";
 import type { FileInner } from "./payload.ts";
@@ -84,21 +85,6 @@ async function setup(self: string, windowBytes = 8 * 1024 * 1024, handsBack = fa
     await Deno.remove(dir, { recursive: true });
   };
   return { dir, store, files, sent, submits, lent, handedTogether, clock, cleanup, make };
-}
-
-function apply(store: ClientStore, files: FileTransfers, peer: string, inner: FileInner): void {
-  const step = files.receive(peer, inner);
-  store.transaction(() => step.write());
-  step.after();
-}
-
-/** Polls `check` every 10 ms for at most 5 s. */
-async function until(what: string, check: () => boolean): Promise<void> {
-  for (let i = 0; i < 500; i++) {
-    if (check()) return;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 function data(n: number, seed: number): Uint8Array {

@@ -7,6 +7,7 @@ import { FakeClock } from "../clock.ts";
 import * as e2e from "../e2e/mod.ts";
 import { SILENT_LOGGER } from "../log.ts";
 import { ClientStore } from "./client_store.ts";
+import { apply } from "./_file_testing.ts";
 import { FileTransfers, LISTED_TRANSFERS } from "./file_transfers.ts";
 import {
   DEFAULT_FILE_SENDER_LIMITS,
@@ -121,13 +122,6 @@ Deno.test("receive() stores an acceptable offer without a bitmap; accept() makes
     await cleanup();
   }
 });
-
-/** Applies an inner message as the client core does: its write in a transaction, then after. */
-function apply(store: ClientStore, files: FileTransfers, peer: string, inner: FileInner): void {
-  const step = files.receive(peer, inner);
-  store.transaction(() => step.write());
-  step.after();
-}
 
 Deno.test("file-push: a pushed file within away_accept_bytes is taken without asking or answering", async () => {
   const { store, files, sent, cleanup } = await setup({ awayAcceptBytes: 10 * 1024 * 1024 });
