@@ -41,31 +41,39 @@ async function pair() {
   const toAlice: FileInner[] = [];
   const chunks: Array<{ id: string; envelope: Uint8Array }> = [];
   const common = { clock, log: SILENT_LOGGER, chunkBytes: CHUNK, checkContact: () => {} };
-  const alice: FileTransfers = new FileTransfers({
-    ...common,
-    self: ALICE,
-    store: aliceStore,
-    connection: {
-      send: () => true,
-      sendEncoded: (bytes: Uint8Array) => {
-        const m = decodeClientMessage(bytes);
-        if (m.type !== "chunkSubmit") return true;
-        const id = envelopeIdHex(decodeEnvelope(m.envelope).id);
-        chunks.push({ id, envelope: m.envelope.slice() });
-        queueMicrotask(() => alice.onChunkResults([{ id, state: "stored" }]));
-        return true;
+  /** `deferSeal`: the sealing transaction (`write`) runs a turn later, as behind a busy queue. */
+  const makeAlice = (deferSeal = false): FileTransfers =>
+    new FileTransfers({
+      ...common,
+      self: ALICE,
+      store: aliceStore,
+      connection: {
+        send: () => true,
+        sendEncoded: (bytes: Uint8Array) => {
+          const m = decodeClientMessage(bytes);
+          if (m.type !== "chunkSubmit") return true;
+          const id = envelopeIdHex(decodeEnvelope(m.envelope).id);
+          chunks.push({ id, envelope: m.envelope.slice() });
+          queueMicrotask(() => alice.onChunkResults([{ id, state: "stored" }]));
+          return true;
+        },
+        up: true,
+      } as unknown as NodeConnection,
+      downloadsDir: join(dir, "alice-downloads"),
+      stagingDir: join(dir, "alice-staging"),
+      sendInner: (_peer, inner, write) => {
+        const seal = () => {
+          write?.();
+          toBob.push(inner);
+          return crypto.randomUUID();
+        };
+        return deferSeal
+          ? new Promise((r) => setTimeout(() => r(seal()), 0))
+          : Promise.resolve(seal());
       },
-      up: true,
-    } as unknown as NodeConnection,
-    downloadsDir: join(dir, "alice-downloads"),
-    stagingDir: join(dir, "alice-staging"),
-    sendInner: (_peer, inner, write) => {
-      write?.();
-      toBob.push(inner);
-      return Promise.resolve(crypto.randomUUID());
-    },
-    emit: () => {},
-  });
+      emit: () => {},
+    });
+  let alice = makeAlice();
   const makeBob = () =>
     new FileTransfers({
       ...common,
@@ -91,7 +99,14 @@ async function pair() {
   const t = {
     dir,
     clock,
-    alice,
+    get alice() {
+      return alice;
+    },
+    restartAlice(deferSeal: boolean) {
+      alice.stop();
+      alice = makeAlice(deferSeal);
+      alice.onConnected();
+    },
     aliceStore,
     bobStore,
     toBob,
@@ -139,6 +154,15 @@ async function offered(t: Awaited<ReturnType<typeof pair>>, plain: Uint8Array): 
   return (await t.alice.offer(BOB, { path })).id;
 }
 
+/** Offers `plain` from alice, bob accepts, alice reads it all and sends its digest (held). */
+async function accepted(t: Awaited<ReturnType<typeof pair>>, plain: Uint8Array): Promise<string> {
+  const id = await offered(t, plain);
+  t.deliver("file-offer");
+  await t.bob.accept(id);
+  await until("alice sent the digest", () => t.toBob.some((m) => m.t === "file-digest"));
+  return id;
+}
+
 /** Advances the fake clock past each ask's wait and lets the tick see it. */
 async function waitAndTick(t: Awaited<ReturnType<typeof pair>>, ms: number): Promise<void> {
   await tick(); // the tick notes that every chunk is in
@@ -150,10 +174,7 @@ Deno.test("a file-digest lost on the way: the receiver asks for it, the sender s
   const t = await pair();
   try {
     const plain = data(5 * CHUNK + 300, 1);
-    const id = await offered(t, plain);
-    t.deliver("file-offer");
-    await t.bob.accept(id);
-    await until("alice sent the digest", () => t.toBob.some((m) => m.t === "file-digest"));
+    const id = await accepted(t, plain);
     const first = t.deliver("file-digest", true) as { digest: string };
     t.deliverChunks();
     const bytesDone = () => t.bob.list().find((x) => x.id === id)?.bytesDone;
@@ -206,10 +227,7 @@ Deno.test("digest asks are bounded: the receiver asks at most 3 times (across a 
   const t = await pair();
   try {
     const plain = data(3 * CHUNK, 3);
-    const id = await offered(t, plain);
-    t.deliver("file-offer");
-    await t.bob.accept(id);
-    await until("alice sent the digest", () => t.toBob.some((m) => m.t === "file-digest"));
+    const id = await accepted(t, plain);
     t.deliver("file-digest", true);
     t.deliverChunks();
     await until("every chunk written", () => t.bob.list()[0]?.bytesDone === plain.length);
@@ -240,6 +258,26 @@ Deno.test("digest asks are bounded: the receiver asks at most 3 times (across a 
     apply(t.bobStore, t.bob, ALICE, { t: "file-digest", id, digest: forged.toHex() });
     await until("failed", () => t.bobState(id) === "failed");
     assert.match(t.bobStore.transfer(id)!.reason ?? "", /does not match the sender's digest/);
+  } finally {
+    await t.cleanup();
+  }
+});
+
+Deno.test("a burst of digest asks while the answers wait to be sealed: each attempt answered once", async () => {
+  const t = await pair();
+  try {
+    const plain = data(2 * CHUNK, 4);
+    const id = await accepted(t, plain);
+    await until("alice sent", () => t.aliceStore.transfer(id)?.state === "sent");
+    t.toBob.splice(0);
+    // alice restarted (no sending runtime for a file already sent); her seals wait a turn.
+    t.restartAlice(true);
+    for (let i = 0; i < 10; i++) {
+      apply(t.aliceStore, t.alice, BOB, { t: "file-digest-ask", id, attempt: 1 + (i % 2) });
+    }
+    await tick();
+    // Counted when the answer was sealed (a turn later), 10 went.
+    assert.equal(t.toBob.filter((m) => m.t === "file-digest").length, 2);
   } finally {
     await t.cleanup();
   }

@@ -741,18 +741,16 @@ export class FileTransfers {
     if (digest === null || attempt > MAX_ATTEMPTS || (row.attempts.digest ?? 0) >= attempt) {
       return nothing;
     }
-    const attempts = { ...row.attempts, digest: attempt };
+    // Counted in this message's own transaction, before the next inbox item is read: a burst
+    // of asks cannot pass the count while the answers wait to be sealed.
+    const next = { ...row, attempts: { ...row.attempts, digest: attempt } };
     const s = this.#sending.get(row.id);
-    if (s) s.row = { ...s.row, attempts };
-    const next = s?.row ?? { ...row, attempts };
+    if (s) s.row = next;
     return {
-      write: () => {},
+      write: () => this.#o.store.putTransfer(next),
       after: () =>
-        void this.#o.sendInner(
-          row.peer,
-          { t: "file-digest", id: row.id, digest: digest.toHex() },
-          () => this.#o.store.putTransfer(s?.row ?? next),
-        ).catch((e) => this.#o.log.info("cannot send a file digest again", { why: String(e) })),
+        void this.#o.sendInner(row.peer, { t: "file-digest", id: row.id, digest: digest.toHex() })
+          .catch((e) => this.#o.log.info("cannot send a file digest again", { why: String(e) })),
     };
   }
 
