@@ -170,7 +170,8 @@ export class FileReceiving {
       this.row.peer,
       { t: "file-digest-ask", id: this.row.id, attempt },
       () => {
-        // Counted once the ask is sealed (kept in the outbox): a node away costs no attempt.
+        // Counted once sealed (then kept in the outbox until the node takes it): an ask that
+        // could not be sealed costs no attempt.
         this.row.attempts = { ...this.row.attempts, digest: attempt };
         this.#ctx.store.putTransfer(this.row);
       },
