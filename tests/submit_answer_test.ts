@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { FakeClock } from "../lib/clock.ts";
 import { toAddress, type UserName } from "../lib/ids.ts";
-import { DeliveryError, type SubmitResult } from "../lib/node/delivery.ts";
+import { type Delivery, DeliveryError, type SubmitResult } from "../lib/node/delivery.ts";
 import { type ClientMessage, encodeEnvelope, type Envelope } from "../lib/protocol/mod.ts";
 import { ALICE, senderNode, until } from "./_helpers/sender_node.ts";
 import { tempRoot } from "./_helpers/node_proc.ts";
@@ -31,6 +31,14 @@ function recorder() {
       return early;
     },
   };
+}
+
+/** Alice's submission of `bytes`, recorded. */
+function submitted(delivery: Delivery, bytes: Uint8Array) {
+  const r = recorder();
+  delivery.submitThen(ALICE, bytes, r.answer);
+  r.returned();
+  return r;
 }
 
 /** A message from alice to `to` (on this node or another), encoded. */
@@ -57,12 +65,7 @@ Deno.test("submitThen: answered once and never inside the call: fast lane, busy,
   const a = await senderNode(dir, clock, 100);
   try {
     a.attach(MALLORY);
-    const take = (bytes: Uint8Array) => {
-      const r = recorder();
-      a.delivery.submitThen(ALICE, bytes, r.answer);
-      r.returned();
-      return r;
-    };
+    const take = (bytes: Uint8Array) => submitted(a.delivery, bytes);
     // Fast lane, answered by its receipt.
     const fast = take(a.envelope(1));
     const fastId = a.forwarded[0];
@@ -110,12 +113,7 @@ Deno.test("submitThen: a failed flush answers once with the error; a fast entry 
   const a = await senderNode(dir, clock, 100);
   const sync = a.store.sync.bind(a.store);
   try {
-    const take = (bytes: Uint8Array) => {
-      const r = recorder();
-      a.delivery.submitThen(ALICE, bytes, r.answer);
-      r.returned();
-      return r;
-    };
+    const take = (bytes: Uint8Array) => submitted(a.delivery, bytes);
     // 1. Forwarded; past its grace the engine's tick queues its row; its receipt ("stored")
     // comes before that commit: the commit answers it "delivered" and writes nothing.
     const fast = take(a.envelope(1));
