@@ -36,7 +36,7 @@ import type { Accepted } from "../wss/mod.ts";
 import { enrollmentMatches } from "./accounts.ts";
 import type { BundleService } from "./bundle_service.ts";
 import type { Committer } from "./committer.ts";
-import { type Delivery, DeliveryError, type DeliveryEvent } from "./delivery.ts";
+import { type Delivery, DeliveryError, type DeliveryEvent, type SubmitResult } from "./delivery.ts";
 import type { FileSpool } from "./file_spool.ts";
 import type { GroupService } from "./group_service.ts";
 import type { ResourceState } from "./resource_state.ts";
@@ -730,42 +730,47 @@ export class ClientHub {
       if (m.type === "submit") return this.#submit(s, m);
       if (m.type === "ack") return this.#ack(s, m.ids);
     } catch (e) {
-      return this.#requestFailed(s, m, e);
+      return this.#requestFailed(s, m.type, e);
     }
-    this.#handle(s, m, keep).catch((e) => this.#requestFailed(s, m, e));
+    this.#handle(s, m, keep).catch((e) => this.#requestFailed(s, m.type, e));
   }
 
-  #requestFailed(s: Session, m: ClientMessage, e: unknown): void {
+  #requestFailed(s: Session, type: ClientMessage["type"], e: unknown): void {
     this.#o.log.warn("client request failed", {
       user: s.user,
-      type: m.type,
+      type,
       why: (e as Error).message,
     });
     this.#send(s, { type: "error", message: (e as Error).message });
   }
 
-  /** A submission: answered `submitted` once durable, or with the refusal. */
+  /**
+   * A submission: answered `submitted` once durable, or with the refusal. It
+   * waits as one callback (no promise, no frame): a client keeps hundreds
+   * waiting at once.
+   */
   #submit(s: Session, m: Extract<ClientMessage, { type: "submit" }>): void {
     const { req } = m;
-    const refused = (e: unknown) => {
+    try {
+      this.#o.delivery.submitThen(s.user, m.envelope, (r) => this.#submitted(s, req, r));
+    } catch (e) {
       if (!(e instanceof DeliveryError)) throw e;
       this.#send(s, { type: "submitted", req, error: e.message });
-    };
-    let submitted;
-    try {
-      submitted = this.#o.delivery.submit(s.user, m.envelope);
-    } catch (e) {
-      return refused(e);
     }
-    submitted.then((r) => {
-      this.#send(s, {
-        type: "submitted",
-        req,
-        id: r.id,
-        state: r.state,
-        ...(r.users ? { users: r.users } : {}),
-      });
-    }, refused).catch((e) => this.#requestFailed(s, m, e));
+  }
+
+  /** Delivery's answer to submission `req`: `submitted`, or what failed. */
+  #submitted(s: Session, req: number, r: SubmitResult | Error): void {
+    try {
+      if (r instanceof DeliveryError) {
+        return this.#send(s, { type: "submitted", req, error: r.message });
+      }
+      if (r instanceof Error) throw r;
+      const { id, state, users } = r;
+      this.#send(s, { type: "submitted", req, id, state, ...(users ? { users } : {}) });
+    } catch (e) {
+      this.#requestFailed(s, "submit", e);
+    }
   }
 
   /** Acknowledged inbox items and settled notices: deleted in the next batch. */

@@ -66,13 +66,21 @@ import { envelopeStatus } from "./group_rules.ts";
 import type { GroupOutcome, GroupService } from "./group_service.ts";
 import type { FanoutRow } from "./group_store.ts";
 import { Outbox, type OutboxEntry } from "./outbox.ts";
-import { FAST_GRACE_MS, type FastEntry, FastLane } from "./fast_lane.ts";
+import {
+  answerFast,
+  FAST_GRACE_MS,
+  type FastEntry,
+  FastLane,
+  type SubmitAnswer,
+  type SubmitResult,
+} from "./fast_lane.ts";
 import { ReceiptBatcher } from "./receipt_batcher.ts";
 import type { ResourceState } from "./resource_state.ts";
 import { type ReceiptStatus, TEMPORARY_STATUSES } from "./receipt.ts";
 import { encodeNotice, NOTICE_KEEP_MS, type SettledNotice } from "./notice.ts";
 
 export { DeliveryError } from "./errors.ts";
+export type { SubmitAnswer, SubmitResult } from "./fast_lane.ts";
 
 /** What delivery tells the client sessions. */
 export type DeliveryEvent =
@@ -539,13 +547,31 @@ export class Delivery {
   /**
    * Takes an envelope from a local user's client. Resolves once it is durable:
    * "sent" (in the outbox) or "delivered" (the recipient is on this node).
+   * {@linkcode Delivery.submitThen} behind a promise.
    *
    * @throws {DeliveryError} not from this user, bad kind, too big, bad expiry, outbox full
    */
-  submit(
-    owner: UserName,
-    bytes: Uint8Array,
-  ): Promise<{ id: string; state: "sent" | "delivered"; users?: Record<string, string> }> {
+  submit(owner: UserName, bytes: Uint8Array): Promise<SubmitResult> {
+    let answer!: SubmitAnswer;
+    const answered = new Promise<SubmitResult>((resolve, reject) => {
+      answer = (r) => r instanceof Error ? reject(r) : resolve(r);
+    });
+    this.submitThen(owner, bytes, answer);
+    return answered;
+  }
+
+  /**
+   * Takes an envelope from a local user's client; `answer` hears, once and
+   * never before this returns, "sent" (durable in the outbox) or "delivered"
+   * (the recipient is on this node, or its node stored it), or a
+   * `DeliveryError` (the store failed, the group's node refused). One
+   * callback per submission instead of a chain of promises: a client keeps
+   * hundreds waiting at once, long enough for all they hold to be promoted
+   * (docs/PERF_NOTES.md, branch `nodecb`).
+   *
+   * @throws {DeliveryError} not from this user, bad kind, too big, bad expiry, outbox full
+   */
+  submitThen(owner: UserName, bytes: Uint8Array, answer: SubmitAnswer): void {
     let e = this.#decodeSubmitted(bytes);
     this.#check(
       owner,
@@ -565,7 +591,10 @@ export class Delivery {
     const id = envelopeIdHex(e.id);
     const dest = destinationNode(e);
     const now = this.#o.clock.nowMs();
-    if (dest === this.#o.self && isGroupEnvelope(e)) return this.#submitGroupHere(e, bytes, id);
+    if (dest === this.#o.self && isGroupEnvelope(e)) {
+      this.#submitGroupHere(e, bytes, id).then(answer, (err) => answer(asError(err)));
+      return;
+    }
     if (dest === this.#o.self) {
       const verdict = this.#admitUserEnvelope(e, bytes.length, this.#o.self);
       if (verdict.status === "no-such-user") {
@@ -574,22 +603,24 @@ export class Delivery {
       if (verdict.status === "busy") {
         throw new DeliveryError(`Cannot send: ${e.to}'s inbox is full; try again later`);
       }
-      if (!verdict.store) return Promise.resolve({ id, state: "delivered" });
-      return new Promise((resolve, reject) => {
-        let row: InboxRecord | undefined;
-        this.#o.committer.job({
-          write: () => row = this.#inboxAdd(e, bytes, this.#o.self, now),
-          // Pushed before the flush, answered after it (lib/node/committer.ts).
-          committed: () =>
-            this.#emit({ kind: "inbox", owner: splitAddress(e.to).name, rows: row ? [row] : [] }),
-          then: () => resolve({ id, state: "delivered" }),
-          failed: (kind) =>
-            reject(new DeliveryError(`Cannot send: this node's store failed (${kind})`)),
-        });
+      if (!verdict.store) {
+        queueMicrotask(() => answer({ id, state: "delivered" }));
+        return;
+      }
+      let row: InboxRecord | undefined;
+      this.#o.committer.job({
+        write: () => row = this.#inboxAdd(e, bytes, this.#o.self, now),
+        // Pushed before the flush, answered after it (lib/node/committer.ts).
+        committed: () =>
+          this.#emit({ kind: "inbox", owner: splitAddress(e.to).name, rows: row ? [row] : [] }),
+        then: () => answer({ id, state: "delivered" }),
+        failed: (kind) =>
+          answer(new DeliveryError(`Cannot send: this node's store failed (${kind})`)),
       });
+      return;
     }
     const waiting = this.#fast.get(id);
-    if (waiting && waiting.owner === owner) return this.#fast.join(waiting);
+    if (waiting && waiting.owner === owner) return this.#fast.join(waiting, answer);
     if (!this.#o.budgets.outboxTake(owner, bytes.length, now)) {
       throw new DeliveryError(
         "Cannot send: your outbox is full (the messages waiting for their recipients reach its " +
@@ -601,44 +632,37 @@ export class Delivery {
     if (!waiting && isUserEnvelope(e) && this.#fastFits(dest, id)) {
       const hop = this.#o.network.sendEncoded(dest, bytes);
       if (hop !== null) {
-        return this.#fast.add({
-          id,
-          owner,
-          dest,
-          bytes,
-          expiresAtMs: e.expiresAtMs,
-          sentAtMs: now,
-          firstHop: hop,
-        });
+        const { expiresAtMs } = e;
+        return this.#fast.add(
+          { id, owner, dest, bytes, expiresAtMs, sentAtMs: now, firstHop: hop },
+          answer,
+        );
       }
     }
     this.#committingAdd(dest, 1);
-    return new Promise((resolve, reject) => {
-      let seq = 0;
-      this.#o.committer.job({
-        write: () => {
-          seq =
-            this.#o.store.outboxAdd([{ id, owner, dest, bytes, expiresAtMs: e.expiresAtMs }])[0];
-        },
-        // Forwarded once committed, before the flush: lost with the power, the client (which has
-        // not heard "sent") submits it again and the destination de-duplicates it.
-        committed: () => {
+    let seq = 0;
+    this.#o.committer.job({
+      write: () => {
+        seq = this.#o.store.outboxAdd([{ id, owner, dest, bytes, expiresAtMs: e.expiresAtMs }])[0];
+      },
+      // Forwarded once committed, before the flush: lost with the power, the client (which has
+      // not heard "sent") submits it again and the destination de-duplicates it.
+      committed: () => {
+        this.#committingAdd(dest, -1);
+        if (seq > 0) {
+          this.#outbox.added([{ seq, id, owner, dest, bytes, expiresAtMs: e.expiresAtMs }]);
+        } else this.#o.budgets.outboxRelease(owner, bytes.length);
+        this.#sendSoon();
+      },
+      then: () => answer({ id, state: "sent" }),
+      failed: (kind, inStore) => {
+        // In the store (the flush failed), the row keeps its budget until its receipt.
+        if (!inStore) {
           this.#committingAdd(dest, -1);
-          if (seq > 0) {
-            this.#outbox.added([{ seq, id, owner, dest, bytes, expiresAtMs: e.expiresAtMs }]);
-          } else this.#o.budgets.outboxRelease(owner, bytes.length);
-          this.#sendSoon();
-        },
-        then: () => resolve({ id, state: "sent" }),
-        failed: (kind, inStore) => {
-          // In the store (the flush failed), the row keeps its budget until its receipt.
-          if (!inStore) {
-            this.#committingAdd(dest, -1);
-            this.#o.budgets.outboxRelease(owner, bytes.length);
-          }
-          reject(new DeliveryError(`Cannot send: this node's store failed (${kind})`));
-        },
-      });
+          this.#o.budgets.outboxRelease(owner, bytes.length);
+        }
+        answer(new DeliveryError(`Cannot send: this node's store failed (${kind})`));
+      },
     });
   }
 
@@ -679,7 +703,7 @@ export class Delivery {
   #fastDelivered(f: FastEntry): void {
     this.#fast.delete(f.id);
     this.#o.budgets.outboxRelease(f.owner, f.bytes.length);
-    for (const w of f.waiters) w.resolve({ id: f.id, state: "delivered" });
+    answerFast(f, { id: f.id, state: "delivered" });
   }
 
   /**
@@ -726,9 +750,7 @@ export class Delivery {
         } else this.#outbox.addedInFlight(row, f.sentAtMs, f.firstHop);
         this.#sendSoon();
       },
-      then: () => {
-        for (const w of f.waiters) w.resolve({ id, state: "sent" });
-      },
+      then: () => answerFast(f, { id, state: "sent" }),
       told: () => {
         if (notice) this.#emit({ kind: "notices", owner, notices: [notice] });
       },
@@ -738,9 +760,8 @@ export class Delivery {
           this.#fast.delete(id);
           this.#o.budgets.outboxRelease(owner, bytes.length);
         }
-        for (const w of f.waiters) {
-          w.reject(new DeliveryError(`Cannot send: this node's store failed (${kind})`));
-        }
+        // Answered "delivered" by its commit (a receipt came meanwhile), it is not answered again.
+        answerFast(f, new DeliveryError(`Cannot send: this node's store failed (${kind})`));
       },
     };
     this.#o.committer.job(job);
@@ -2013,6 +2034,11 @@ export class Delivery {
     }
     this.#sweepTimer = this.#o.clock.setTimer(() => this.#sweep(), more ? 100 : EXPIRY_MS);
   }
+}
+
+/** What a promise rejected with, as an error to answer. */
+function asError(e: unknown): Error {
+  return e instanceof Error ? e : new Error(String(e));
 }
 
 function kindOf(e: UserEnvelope): InboxKind {

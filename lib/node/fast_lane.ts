@@ -50,11 +50,19 @@ export const FAST_GRACE_MS = 1000;
  */
 export const FAST_MAX_WAIT_MS = 5000;
 
-/** What the submitter hears. */
-export interface FastWaiter {
-  resolve: (r: { id: string; state: "sent" | "delivered" }) => void;
-  reject: (e: Error) => void;
+/** A submission's answer: taken ("sent": durable in the outbox; "delivered"). */
+export interface SubmitResult {
+  id: string;
+  state: "sent" | "delivered";
+  users?: Record<string, string>;
 }
+
+/**
+ * What a submitter hears, once, never before the call that took its
+ * submission returns: its result, or the error that refused it after all
+ * (a `DeliveryError`: the store failed, the group's node refused).
+ */
+export type SubmitAnswer = (r: SubmitResult | Error) => void;
 
 /** One submission forwarded and not yet answered. */
 export interface FastEntry {
@@ -66,7 +74,9 @@ export interface FastEntry {
   sentAtMs: number;
   firstHop: NodeId;
   /** The submission and any resubmission of the same id. */
-  waiters: FastWaiter[];
+  waiters: SubmitAnswer[];
+  /** Its waiters have heard their answer (see {@linkcode answerFast}). */
+  answered: boolean;
   /** Being stored (handed to the durable outbox); the commit has not run yet. */
   storing: boolean;
   /** A receipt that came while it was being stored. */
@@ -98,18 +108,15 @@ export class FastLane {
     return this.#perDest.get(dest) ?? 0;
   }
 
-  add(
-    entry: Omit<FastEntry, "waiters" | "storing">,
-  ): Promise<{ id: string; state: "sent" | "delivered" }> {
-    return new Promise((resolve, reject) => {
-      this.#byId.set(entry.id, { ...entry, waiters: [{ resolve, reject }], storing: false });
-      this.#perDest.set(entry.dest, this.countTo(entry.dest) + 1);
-    });
+  /** A submission forwarded now: `answer` hears it (through {@linkcode answerFast}). */
+  add(entry: Omit<FastEntry, "waiters" | "storing" | "answered">, answer: SubmitAnswer): void {
+    this.#byId.set(entry.id, { ...entry, waiters: [answer], storing: false, answered: false });
+    this.#perDest.set(entry.dest, this.countTo(entry.dest) + 1);
   }
 
   /** A resubmission of an entry here: answered with it. */
-  join(e: FastEntry): Promise<{ id: string; state: "sent" | "delivered" }> {
-    return new Promise((resolve, reject) => e.waiters.push({ resolve, reject }));
+  join(e: FastEntry, answer: SubmitAnswer): void {
+    e.waiters.push(answer);
   }
 
   /** Takes an entry out (answered, or stored); its waiters are the caller's to answer. */
@@ -147,4 +154,15 @@ export class FastLane {
     }
     return due;
   }
+}
+
+/**
+ * Tells an entry's waiters `r`, once: a later call does nothing (an entry
+ * answered "delivered" by its commit can still be in a batch whose flush
+ * fails; its waiters heard their answer).
+ */
+export function answerFast(f: FastEntry, r: SubmitResult | Error): void {
+  if (f.answered) return;
+  f.answered = true;
+  for (const w of f.waiters) w(r);
 }

@@ -36,6 +36,8 @@ export const ALICE = "alice" as UserName;
 /** A client attached in process: what it was pushed, and a way to acknowledge. */
 export interface TestClient {
   got: ClientMessage[];
+  /** Sends `m` to the hub as this client. */
+  send(m: ClientMessage): void;
   ack(ids: string[]): void;
   close(): void;
 }
@@ -94,8 +96,8 @@ export async function senderNode(
     log: SILENT_LOGGER,
     handshakeTimeoutMs: 1000,
   });
-  /** Submits message `n` from alice to bob@nb; resolves with delivery's answer. */
-  const submit = (n: number) => {
+  /** Message `n` from alice to bob@nb, encoded. */
+  const envelope = (n: number) => {
     const now = clock.nowMs();
     const e = {
       id: new Uint8Array(16).fill(0).map((_, i) => (i < 4 ? (n >>> (8 * i)) & 255 : 7)),
@@ -107,12 +109,15 @@ export async function senderNode(
       to: toAddress("bob@nb"),
       body: new Uint8Array([1, 2, 3]),
     } as Envelope;
-    return delivery.submit(ALICE, encodeEnvelope(e));
+    return encodeEnvelope(e);
   };
+  /** Submits message `n` from alice to bob@nb; resolves with delivery's answer. */
+  const submit = (n: number) => delivery.submit(ALICE, envelope(n));
   return {
     store,
     delivery,
     hub,
+    envelope,
     /** Ids of the envelopes handed to the network, in order (every copy). */
     forwarded,
     submit,
@@ -128,6 +133,7 @@ export async function senderNode(
       hub.attach(user, link);
       return {
         got,
+        send: (m) => link.onMessage?.(encodeClientMessage(m)),
         ack: (ids) => link.onMessage?.(encodeClientMessage({ type: "ack", ids })),
         close: () => link.onClose("gone"),
       };
