@@ -8,6 +8,7 @@ import { makeSessionPair } from "./_testing.ts";
 import { ratchetDecrypt, ratchetEncrypt, type RatchetState } from "./double_ratchet.ts";
 import { DecryptError } from "./errors.ts";
 import { DeterministicRandom } from "./random.ts";
+import { mulberry32 } from "../../bench/_prng.ts";
 
 const TOTAL = 10_000;
 const MAX_SKIP = 40;
@@ -15,18 +16,6 @@ const REORDER_WINDOW = 8;
 const DROP = 0.05;
 const DUPLICATE = 0.05;
 const BURST = 0.002;
-
-// mulberry32: a small seeded PRNG for the schedule (not for keys).
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface InFlight {
   id: number;
@@ -44,7 +33,7 @@ interface Party {
 }
 
 Deno.test("10,000 messages with drops, reordering, duplicates and window overruns decrypt exactly once", async () => {
-  const rand = prng(0xfedc4a7);
+  const rand = mulberry32(0xfedc4a7);
   const pair = await makeSessionPair("random-test");
   const keys = new DeterministicRandom("random-test-ratchet");
   const parties: [Party, Party] = [
