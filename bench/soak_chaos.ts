@@ -7,14 +7,20 @@
  * file; a group of all four owners sending), a seeded schedule SIGKILLs and
  * restarts a node (at most one down at a time, once for 20 s so that a
  * mailbox holds what is sent meanwhile), cuts a link for a few seconds, or
- * freezes a node (SIGSTOP/SIGCONT).
+ * freezes a node (SIGSTOP/SIGCONT). B is killed again 0.2–1.5 s after that
+ * outage, while C hands it what it held. Two more users run in client
+ * processes of their own (`main.ts client`: e on A, f on D; chats e–b, e–f,
+ * f–c, e in the group, a 1 MiB file e→f), each SIGKILLed on its own schedule
+ * (mid-send, mid-file, mid-group message) and restarted 0.3–4 s later.
  *
  * At the end it lets things settle (bounded), then checks per conversation:
  * every message its sender's client shows acknowledged (`sent`, `held`,
  * `delivered`, `read`) is at the recipient exactly once; nothing the client
  * accepted vanished from the sender's history; files complete with the
  * sender's digest, or ended visibly; every group member has every
- * acknowledged group message exactly once; no process exited other than
+ * acknowledged group message exactly once; each conversation shown in its
+ * sender's order (PROTOCOL.md §9; over the sends the client answered); nothing
+ * still `sending` once settled; no process exited other than
  * those killed, no `BUG:`, `Uncaught` or `ERROR` line; RSS and descriptors of the
  * survivors bounded. It prints figures and a JSON line last. It asserts
  * nothing; the exit code is 1 when an invariant failed. `--seed=` replays a
@@ -23,9 +29,16 @@
 // deno-lint-ignore-file no-console
 import { join } from "node:path";
 import type { FileTransfer, GroupMessage } from "../lib/client/mod.ts";
-import { history, link, type Msg, startChat } from "../tests/_helpers/chat.ts";
+import { link, type Msg, startChat } from "../tests/_helpers/chat.ts";
 import { sha256File, writeTestFile } from "../tests/_helpers/files.ts";
-import { converged, historyOf, inviteAndJoin, owner } from "../tests/_helpers/groups.ts";
+import {
+  ClientProc,
+  converged,
+  historyOf,
+  inviteAndJoin,
+  owner,
+  type User,
+} from "../tests/_helpers/groups.ts";
 import { NodeProc, tempRoot, waitLink } from "../tests/_helpers/node_proc.ts";
 import { mulberry32 } from "./_prng.ts";
 
@@ -140,8 +153,25 @@ const ACKED = new Set(["sent", "held", "delivered", "read"]);
 const IDS = ["a", "b", "c", "d"] as const;
 type Id = (typeof IDS)[number];
 const LINKS: Array<[Id, Id]> = [["a", "b"], ["b", "c"], ["c", "d"], ["a", "c"]];
-const PAIRS: Array<[Id, Id]> = [["a", "b"], ["a", "d"], ["b", "d"], ["c", "a"]];
-const addr = (id: Id) => `${id}@${id}`;
+/** Users in client processes of their own (`main.ts client`): e on node a, f on node d. */
+const CLIENTS = { e: "a", f: "d" } as const;
+type Cid = keyof typeof CLIENTS;
+const CIDS = Object.keys(CLIENTS) as Cid[];
+/** A user: a node's owner (in its node's process) or a client process. */
+type Party = Id | Cid;
+const PAIRS: Array<[Party, Party]> = [
+  ["a", "b"],
+  ["a", "d"],
+  ["b", "d"],
+  ["c", "a"],
+  ["e", "b"],
+  ["e", "f"],
+  ["f", "c"],
+];
+const isClient = (p: Party): p is Cid => p in CLIENTS;
+const addr = (p: Party) => `${p}@${isClient(p) ? CLIENTS[p] : p}`;
+/** The group's members: the four owners and e. */
+const MEMBERS: Party[] = [...IDS, "e"];
 
 /** The 1-minute load average (Deno reads /proc only with --allow-all: `cat` it). */
 async function loadavg1(): Promise<string> {
@@ -151,6 +181,7 @@ async function loadavg1(): Promise<string> {
 
 const root = await tempRoot("soak-chaos");
 const nodes = new Map<Id, NodeProc>();
+const clients = new Map<Cid, ClientProc>();
 const proxies = new Map<string, CutProxy>();
 const failures: string[] = [];
 const fail = (s: string) => {
@@ -184,26 +215,30 @@ try {
     await n(mbox).admin("mailbox-serve", { nodeId: owner_ });
     await n(owner_).admin("mailbox-add", { nodeId: mbox });
   }
-  for (const [x, y] of PAIRS) await startChat(n(x), addr(x), n(y), addr(y));
-  const users = IDS.map((id) => owner(n(id)));
+  for (const c of CIDS) clients.set(c, await ClientProc.create(n(CLIENTS[c]), c, root));
+  const who = (p: Party): User => isClient(p) ? clients.get(p)! : owner(n(p));
+  for (const [x, y] of PAIRS) await startChat(who(x), addr(x), who(y), addr(y));
+  const users = MEMBERS.map(who);
   const g = (await users[0].admin("group-create", { name: "chaos" }) as { id: string }).id;
   for (const u of users.slice(1)) await inviteAndJoin(users[0], g, u);
   await converged(users, g);
-  log("set up: 4 nodes, 4 links through proxies, 2 mailboxes, 4 chats, a group of 4");
+  log(
+    `set up: 4 nodes, 4 links through proxies, 2 mailboxes, ${CIDS.length} client processes, ${PAIRS.length} chats, a group of ${MEMBERS.length}`,
+  );
 
   // --- The workload ---
   const chaosEnd = Date.now() + CHAOS_MS;
   const run = SEED.toString(36);
   interface Sent {
-    from: Id;
-    to: Id;
+    from: Party;
+    to: Party;
     text: string;
     /** The client's answer: ok with the message's id, or an error (not sent, or unknown). */
     id?: string;
     error?: string;
   }
   const sent: Sent[] = [];
-  const directions = PAIRS.flatMap(([x, y]) => [[x, y], [y, x]] as Array<[Id, Id]>);
+  const directions = PAIRS.flatMap(([x, y]) => [[x, y], [y, x]] as Array<[Party, Party]>);
   const senders = directions.map(async ([from, to], k) => {
     await sleep(k * 150);
     for (let seq = 0; Date.now() < chaosEnd && seq < 10_000; seq++) {
@@ -211,7 +246,7 @@ try {
       const row: Sent = { from, to, text };
       sent.push(row);
       try {
-        row.id = (await within(n(from).admin("send", { address: addr(to), text })) as Msg).id;
+        row.id = (await within(who(from).admin("send", { address: addr(to), text })) as Msg).id;
       } catch (e) {
         row.error = String((e as Error).message ?? e).slice(0, 200);
       }
@@ -219,20 +254,21 @@ try {
     }
   });
   interface GroupSent {
-    from: Id;
+    from: Party;
     text: string;
     id?: string;
     error?: string;
   }
   const groupSent: GroupSent[] = [];
-  const groupSenders = IDS.map(async (from, k) => {
+  const groupSenders = MEMBERS.map(async (from, k) => {
     await sleep(k * 400);
     for (let seq = 0; Date.now() < chaosEnd && seq < 10_000; seq++) {
       const text = `gchaos ${run} ${from} ${seq}`;
       const row: GroupSent = { from, text };
       groupSent.push(row);
       try {
-        row.id = (await within(n(from).admin("group-send", { group: g, text })) as GroupMessage).id;
+        row.id = (await within(who(from).admin("group-send", { group: g, text })) as GroupMessage)
+          .id;
       } catch (e) {
         row.error = String((e as Error).message ?? e).slice(0, 200);
       }
@@ -241,8 +277,8 @@ try {
   });
   // Files: a→d (relayed) 3 MiB, d→b 2 MiB; the recipient accepts the offer when it sees it.
   interface FileRun {
-    from: Id;
-    to: Id;
+    from: Party;
+    to: Party;
     src: string;
     digest: string;
     id?: string;
@@ -252,16 +288,19 @@ try {
   const acceptWhenOffered = async (f: FileRun, until: number) => {
     while (f.id && Date.now() < until) {
       try {
-        const t = ((await within(n(f.to).admin("files"))) as FileTransfer[]).find((x) =>
+        const t = ((await within(who(f.to).admin("files"))) as FileTransfer[]).find((x) =>
           x.id === f.id
         );
         if (t && t.state !== "offered") return;
-        if (t) await within(n(f.to).admin("accept-file", { target: f.id }));
+        if (t) await within(who(f.to).admin("accept-file", { target: f.id }));
       } catch { /* the node is down or frozen: later */ }
       await sleep(1000);
     }
   };
-  const fileJobs = ([["a", "d", 3], ["d", "b", 2]] as Array<[Id, Id, number]>).map(
+  // And e→f 1 MiB, between two client processes (both killed on their own).
+  const fileJobs = ([["a", "d", 3], ["d", "b", 2], ["e", "f", 1]] as Array<
+    [Party, Party, number]
+  >).map(
     async ([from, to, mibs], k) => {
       await sleep(5_000 + k * 20_000);
       const src = join(root, `file-${from}-${to}.bin`);
@@ -271,7 +310,7 @@ try {
       for (let i = 0; i < 20 && !f.id && Date.now() < chaosEnd; i++) {
         try {
           f.id = (await within(
-            n(from).admin("send-file", { address: addr(to), path: src }),
+            who(from).admin("send-file", { address: addr(to), path: src }),
           ) as FileTransfer).id;
         } catch (e) {
           f.error = String((e as Error).message ?? e).slice(0, 200);
@@ -284,7 +323,15 @@ try {
 
   // --- The chaos ---
   const events: string[] = [];
-  const counts = { kills: 0, restarts: 0, cuts: 0, pauses: 0, mailboxOutages: 0 };
+  const counts = {
+    kills: 0,
+    restarts: 0,
+    cuts: 0,
+    pauses: 0,
+    mailboxOutages: 0,
+    drainKills: 0,
+    clientKills: 0,
+  };
   const killsOf = new Map<Id, number>(IDS.map((id) => [id, 0]));
   const down = new Set<Id>();
   const paused = new Set<Id>();
@@ -316,7 +363,14 @@ try {
       if (!mailboxDone && Date.now() >= mailboxAt && down.size === 0 && !paused.has("b")) {
         mailboxDone = true;
         counts.mailboxOutages++;
-        pending.push(kill("b", 20_000));
+        // Then killed again while its mailbox C hands it what it held (0.2–1.5 s after the restart).
+        pending.push(
+          kill("b", 20_000).then(async () => {
+            await sleep(between(200, 1_500));
+            counts.drainKills++;
+            await kill("b", between(500, 3_000));
+          }),
+        );
         continue;
       }
       const kind = pick(["kill", "kill", "cut", "cut", "pause"] as const);
@@ -349,6 +403,40 @@ try {
     }
   })();
 
+  // The client processes: each SIGKILLed on its own schedule (mid-send, mid-file, mid-group
+  // message) and restarted 0.3–4 s later; a restart waits while its node is down or frozen.
+  const clientKillsOf = new Map<Cid, number>();
+  const restartClient = async (c: Cid, until: number) => {
+    for (let i = 0; i < 100 && Date.now() < until; i++) {
+      const node = CLIENTS[c];
+      if (!down.has(node) && !paused.has(node) && n(node).running) {
+        try {
+          await clients.get(c)!.start();
+          return true;
+        } catch (e) {
+          log(`${c} restart: ${String(e).slice(0, 120)}`);
+          await clients.get(c)!.stop(true);
+        }
+      }
+      await sleep(1_000);
+    }
+    return false;
+  };
+  const clientChaos = (async () => {
+    for (let i = 0; i < 200 && Date.now() < chaosEnd - 5_000; i++) {
+      await sleep(between(3_000, 9_000));
+      if (Date.now() >= chaosEnd - 5_000) break;
+      const c = pick(CIDS);
+      const ms = between(300, 4_000);
+      counts.clientKills++;
+      clientKillsOf.set(c, (clientKillsOf.get(c) ?? 0) + 1);
+      ev(`SIGKILL client ${c}, down ${ms} ms`);
+      await clients.get(c)!.stop(true);
+      await sleep(ms);
+      if (await restartClient(c, chaosEnd + 60_000)) ev(`client ${c} restarted`);
+    }
+  })();
+
   // RSS and descriptors every 5 s.
   const peakRss = new Map<Id, number>();
   const peakFds = new Map<Id, number>();
@@ -373,7 +461,7 @@ try {
     }
   })();
 
-  await Promise.all([chaos, ...senders, ...groupSenders]);
+  await Promise.all([chaos, clientChaos, ...senders, ...groupSenders]);
   await Promise.all(pending);
   for (const p of proxies.values()) p.heal();
   for (const id of IDS) n(id).signal("SIGCONT");
@@ -384,27 +472,32 @@ try {
       } s)`,
   );
   for (const id of IDS) if (!n(id).running) await n(id).start();
+  for (const c of CIDS) {
+    if (!clients.get(c)!.running) await restartClient(c, Date.now() + 60_000);
+  }
   for (const [x, y] of LINKS) {
     await waitLink(n(x), y, "up", 60_000).catch(() => log(`${x}–${y} not up`));
   }
 
   // --- Settle: until every acknowledged message is at its recipient, files ended, the group converged ---
   const settleEnd = Date.now() + SETTLE_MS;
+  const historyWith = async (x: Party, y: Party) =>
+    await who(x).admin("history", { address: addr(y), limit: 100_000 }) as Msg[];
   const snapshot = async () => {
     const hist = new Map<string, Msg[]>();
     for (const [x, y] of PAIRS) {
-      hist.set(`${x}>${y}`, await within(history(n(x), addr(y)), 30_000));
-      hist.set(`${y}>${x}`, await within(history(n(y), addr(x)), 30_000));
+      hist.set(`${x}>${y}`, await within(historyWith(x, y), 30_000));
+      hist.set(`${y}>${x}`, await within(historyWith(y, x), 30_000));
     }
-    const ghist = new Map<Id, GroupMessage[]>();
-    for (const id of IDS) ghist.set(id, await within(historyOf(owner(n(id)), g), 30_000));
+    const ghist = new Map<Party, GroupMessage[]>();
+    for (const p of MEMBERS) ghist.set(p, await within(historyOf(who(p), g), 30_000));
     const fileViews = new Map<string, FileTransfer | undefined>();
     for (const f of files) {
       if (!f.id) continue;
       for (const side of [f.from, f.to]) {
         fileViews.set(
           `${f.id}@${side}`,
-          ((await within(n(side).admin("files"), 30_000)) as FileTransfer[]).find((t) =>
+          ((await within(who(side).admin("files"), 30_000)) as FileTransfer[]).find((t) =>
             t.id === f.id
           ),
         );
@@ -481,7 +574,10 @@ try {
       const at = seen.get(r.text) ?? 0;
       if (ACKED.has(o.state)) m.acked++;
       else if (o.state === "failed") m.failedVisibly++;
-      else if (o.state === "sending") m.stillSending++;
+      else if (o.state === "sending") {
+        m.stillSending++;
+        fail(`${x}>${y}: "${r.text}" still sending at ${x} after settling with everything up`);
+      }
       if (at > 0) m.delivered++;
       if (at > 1) {
         m.duplicated++;
@@ -493,8 +589,19 @@ try {
       }
       if (at === 0 && !ACKED.has(o.state)) m.unacked++;
     }
-    const seqs = inn.map((mm) => Number(mm.text.split(" ").at(-1)));
-    for (let i = 1; i < seqs.length; i++) if (seqs[i] < seqs[i - 1]) m.reordered++;
+    // PROTOCOL.md §9: "the receiver shows a conversation in the sender's order". Checked over
+    // the sends the client answered (each answered before the next was made); a send left
+    // unanswered (a frozen or killed sender) may be taken after a later one.
+    const answered = new Set(rows.filter((r) => r.id && !r.error).map((r) => r.text));
+    const seqs = inn.filter((mm) => answered.has(mm.text)).map((mm) =>
+      Number(mm.text.split(" ").at(-1))
+    );
+    for (let i = 1; i < seqs.length; i++) {
+      if (seqs[i] < seqs[i - 1]) {
+        m.reordered++;
+        fail(`${x}>${y}: ${y} shows ${seqs[i - 1]} before ${seqs[i]}`);
+      }
+    }
   }
   // Files.
   const fileFigures: Array<Record<string, unknown>> = [];
@@ -524,8 +631,8 @@ try {
   }
   // Group.
   const gm = { sent: 0, clientErrors: 0, acked: 0, lost: 0, duplicated: 0, disagree: 0 };
-  const gtext = new Map<Id, Map<string, number>>();
-  for (const id of IDS) {
+  const gtext = new Map<Party, Map<string, number>>();
+  for (const id of MEMBERS) {
     const c = new Map<string, number>();
     for (const mm of snap.ghist.get(id)!) {
       if (mm.kind === "text") c.set(mm.text, (c.get(mm.text) ?? 0) + 1);
@@ -545,7 +652,7 @@ try {
     }
     const acked = ACKED.has(own.state);
     if (acked) gm.acked++;
-    for (const id of IDS) {
+    for (const id of MEMBERS) {
       const k = gtext.get(id)!.get(r.text) ?? 0;
       if (k > 1) {
         gm.duplicated++;
@@ -557,12 +664,12 @@ try {
       }
     }
   }
-  const gsets = IDS.map((id) => [...gtext.get(id)!.keys()].sort().join("\n"));
+  const gsets = MEMBERS.map((id) => [...gtext.get(id)!.keys()].sort().join("\n"));
   if (new Set(gsets).size !== 1) {
     gm.disagree = new Set(gsets).size;
     fail(
       `group: members disagree on the group's messages (${
-        IDS.map((id) => `${id} ${gtext.get(id)!.size}`).join(", ")
+        MEMBERS.map((id) => `${id} ${gtext.get(id)!.size}`).join(", ")
       })`,
     );
   }
@@ -595,6 +702,21 @@ try {
     });
     await Deno.writeTextFile(join(root, `${id}.log`), out);
   }
+  for (const c of CIDS) {
+    const out = clients.get(c)!.output;
+    const exits = [...out.matchAll(/--- client exited with code (\S+) on its own ---/g)].length;
+    const bugs = out.split("\n").filter((l) => /BUG:|Uncaught|panicked| ERROR /.test(l));
+    if (!clients.get(c)!.running) fail(`client ${c} is not running at the end`);
+    if (exits > 0) fail(`client ${c} exited ${exits} times without being killed`);
+    for (const b of bugs.slice(0, 5)) fail(`client ${c}: ${b.slice(0, 300)}`);
+    procs.push({
+      id: c,
+      clientKills: clientKillsOf.get(c) ?? 0,
+      unexpectedExits: exits,
+      bugLines: bugs.length,
+    });
+    await Deno.writeTextFile(join(root, `client-${c}.log`), out);
+  }
   const loadEnd = await loadavg1();
   const result = {
     soak: "chaos",
@@ -612,7 +734,7 @@ try {
   };
   console.log(`
 == chaos soak: seed ${SEED}, ${MINUTES} min, load ${loadStart} → ${loadEnd}
-chaos:      ${counts.kills} kills (${counts.mailboxOutages} of 20 s for the mailbox), ${counts.restarts} restarts, ${counts.cuts} link cuts, ${counts.pauses} pauses
+chaos:      ${counts.kills} kills (${counts.mailboxOutages} of 20 s for the mailbox, ${counts.drainKills} while it drained), ${counts.restarts} restarts, ${counts.cuts} link cuts, ${counts.pauses} pauses, ${counts.clientKills} client process kills
 messages:   ${m.sent} sent (${m.clientErrors} refused or unanswered by a down/frozen client), ${m.acked} acked, ${m.delivered} delivered, ${m.failedVisibly} failed visibly, ${m.stillSending} still sending, ${m.unacked} unacked and not delivered; lost ${m.lost}, duplicated ${m.duplicated}, vanished ${m.vanished}, out of order ${m.reordered}
 group:      ${gm.sent} sent (${gm.clientErrors} client errors), ${gm.acked} acked; lost ${gm.lost}, duplicated ${gm.duplicated}, members disagree ${
     gm.disagree ? "YES" : "no"
@@ -620,7 +742,9 @@ group:      ${gm.sent} sent (${gm.clientErrors} client errors), ${gm.acked} acke
 files:      ${fileFigures.map((f) => JSON.stringify(f)).join("; ")}
 processes:  ${
     procs.map((p) =>
-      `${p.id}: ${p.kills} kills, ${p.unexpectedExits} other exits, ${p.bugLines} BUG/ERROR lines, RSS peak ${p.peakRssMiB} end ${p.endRssMiB} MiB, fds peak ${p.peakFds} end ${p.endFds}`
+      p.kills === undefined
+        ? `${p.id} (client process): ${p.clientKills} kills, ${p.unexpectedExits} other exits, ${p.bugLines} BUG/ERROR lines`
+        : `${p.id}: ${p.kills} kills, ${p.unexpectedExits} other exits, ${p.bugLines} BUG/ERROR lines, RSS peak ${p.peakRssMiB} end ${p.endRssMiB} MiB, fds peak ${p.peakFds} end ${p.endFds}`
     ).join("\n            ")
   }
 settled:    ${result.settled ? "yes" : "NO"} after ${settleS} s
@@ -636,6 +760,7 @@ logs:       ${root}
   exitCode = 2;
 } finally {
   for (const p of proxies.values()) p.close();
+  await Promise.all([...clients.values()].map((x) => x.stop()));
   await Promise.all([...nodes.values()].map((x) => x.stop()));
 }
 Deno.exit(exitCode);

@@ -58,6 +58,11 @@ export class ClientProc implements User {
     return this.#output;
   }
 
+  /** Whether its process runs (false once stopped, or once it exited on its own). */
+  get running(): boolean {
+    return this.#child !== null;
+  }
+
   async start(): Promise<void> {
     const child = new Deno.Command(Deno.execPath(), {
       args: [
@@ -84,6 +89,11 @@ export class ClientProc implements User {
     }).spawn();
     this.#code = undefined; // enrolled: later starts use the device key
     this.#child = child;
+    child.status.then((st) => {
+      if (this.#child !== child) return; // stopped by us
+      this.#child = null;
+      this.#output += `\n--- client exited with code ${st.code} on its own ---\n`;
+    }).catch(() => {});
     const d = new TextDecoder();
     const pump = async (s: ReadableStream<Uint8Array>) => {
       for await (const c of s) this.#output += d.decode(c, { stream: true });
