@@ -56,9 +56,11 @@ const CALL_MS = 15_000;
 const RSS_BOUND_MIB = 512;
 const FDS_BOUND = 300;
 
+/** The nodes' schedule, and the client processes' own (so that adding one leaves the other as it was). */
 const random = mulberry32(SEED);
-const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)];
-const between = (lo: number, hi: number) => Math.round(lo + random() * (hi - lo));
+const clientRandom = mulberry32(SEED ^ 0x5eed);
+const pick = <T>(xs: readonly T[], r = random): T => xs[Math.floor(r() * xs.length)];
+const between = (lo: number, hi: number, r = random) => Math.round(lo + r() * (hi - lo));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const t0 = Date.now();
 const log = (s: string) =>
@@ -366,9 +368,9 @@ try {
         // Then killed again while its mailbox C hands it what it held (0.2–1.5 s after the restart).
         pending.push(
           kill("b", 20_000).then(async () => {
-            await sleep(between(200, 1_500));
+            await sleep(between(200, 1_500, clientRandom));
             counts.drainKills++;
-            await kill("b", between(500, 3_000));
+            await kill("b", between(500, 3_000, clientRandom));
           }),
         );
         continue;
@@ -424,10 +426,10 @@ try {
   };
   const clientChaos = (async () => {
     for (let i = 0; i < 200 && Date.now() < chaosEnd - 5_000; i++) {
-      await sleep(between(3_000, 9_000));
+      await sleep(between(3_000, 9_000, clientRandom));
       if (Date.now() >= chaosEnd - 5_000) break;
-      const c = pick(CIDS);
-      const ms = between(300, 4_000);
+      const c = pick(CIDS, clientRandom);
+      const ms = between(300, 4_000, clientRandom);
       counts.clientKills++;
       clientKillsOf.set(c, (clientKillsOf.get(c) ?? 0) + 1);
       ev(`SIGKILL client ${c}, down ${ms} ms`);
