@@ -10,7 +10,7 @@
  * freezes a node (SIGSTOP/SIGCONT). B is killed again 0.2–1.5 s after that
  * outage, while C hands it what it held. Two more users run in client
  * processes of their own (`main.ts client`: e on A, f on D; chats e–b, e–f,
- * f–c, e in the group, a 1 MiB file e→f), each SIGKILLed on its own schedule
+ * f–c, e in the group, a 3 MiB file e→f), each SIGKILLed on its own schedule
  * (mid-send, mid-file, mid-group message) and restarted 0.3–4 s later.
  *
  * At the end it lets things settle (bounded), then checks per conversation:
@@ -299,8 +299,8 @@ try {
       await sleep(1000);
     }
   };
-  // And e→f 1 MiB, between two client processes (both killed on their own).
-  const fileJobs = ([["a", "d", 3], ["d", "b", 2], ["e", "f", 1]] as Array<
+  // And e→f 3 MiB, between two client processes (both killed on their own).
+  const fileJobs = ([["a", "d", 3], ["d", "b", 2], ["e", "f", 3]] as Array<
     [Party, Party, number]
   >).map(
     async ([from, to, mibs], k) => {
