@@ -333,6 +333,7 @@ try {
     mailboxOutages: 0,
     drainKills: 0,
     clientKills: 0,
+    clientKillsMidFile: 0,
   };
   const killsOf = new Map<Id, number>(IDS.map((id) => [id, 0]));
   const down = new Set<Id>();
@@ -432,7 +433,17 @@ try {
       const ms = between(300, 4_000, clientRandom);
       counts.clientKills++;
       clientKillsOf.set(c, (clientKillsOf.get(c) ?? 0) + 1);
-      ev(`SIGKILL client ${c}, down ${ms} ms`);
+      // Whether a file is moving through it at this moment (for the figures).
+      const moving = await within(who(c).admin("files"), 2_000).then(
+        (ts) => (ts as FileTransfer[]).filter((t) => ["sending", "receiving"].includes(t.state)),
+        () => [],
+      );
+      if (moving.length) counts.clientKillsMidFile++;
+      ev(
+        `SIGKILL client ${c}, down ${ms} ms${
+          moving.length ? ` (mid-file: ${moving[0].state})` : ""
+        }`,
+      );
       await clients.get(c)!.stop(true);
       await sleep(ms);
       if (await restartClient(c, chaosEnd + 60_000)) ev(`client ${c} restarted`);
@@ -736,7 +747,7 @@ try {
   };
   console.log(`
 == chaos soak: seed ${SEED}, ${MINUTES} min, load ${loadStart} → ${loadEnd}
-chaos:      ${counts.kills} kills (${counts.mailboxOutages} of 20 s for the mailbox, ${counts.drainKills} while it drained), ${counts.restarts} restarts, ${counts.cuts} link cuts, ${counts.pauses} pauses, ${counts.clientKills} client process kills
+chaos:      ${counts.kills} kills (${counts.mailboxOutages} of 20 s for the mailbox, ${counts.drainKills} while it drained), ${counts.restarts} restarts, ${counts.cuts} link cuts, ${counts.pauses} pauses, ${counts.clientKills} client process kills (${counts.clientKillsMidFile} mid-file)
 messages:   ${m.sent} sent (${m.clientErrors} refused or unanswered by a down/frozen client), ${m.acked} acked, ${m.delivered} delivered, ${m.failedVisibly} failed visibly, ${m.stillSending} still sending, ${m.unacked} unacked and not delivered; lost ${m.lost}, duplicated ${m.duplicated}, vanished ${m.vanished}, out of order ${m.reordered}
 group:      ${gm.sent} sent (${gm.clientErrors} client errors), ${gm.acked} acked; lost ${gm.lost}, duplicated ${gm.duplicated}, members disagree ${
     gm.disagree ? "YES" : "no"
