@@ -564,6 +564,7 @@ try {
     vanished: 0,
     reordered: 0,
     unacked: 0,
+    unansweredKept: 0,
   };
   for (const [x, y] of directions) {
     const out = snap.hist.get(`${x}>${y}`)!.filter((mm) => mm.direction === "out" && mine(mm));
@@ -578,6 +579,8 @@ try {
         continue;
       }
       m.sent++;
+      // A send whose call failed (the sender killed or frozen mid-call) and yet the client kept.
+      if (r.error) m.unansweredKept++;
       const o = byText.get(r.text);
       if (!o) {
         m.vanished++;
@@ -748,7 +751,7 @@ try {
   console.log(`
 == chaos soak: seed ${SEED}, ${MINUTES} min, load ${loadStart} → ${loadEnd}
 chaos:      ${counts.kills} kills (${counts.mailboxOutages} of 20 s for the mailbox, ${counts.drainKills} while it drained), ${counts.restarts} restarts, ${counts.cuts} link cuts, ${counts.pauses} pauses, ${counts.clientKills} client process kills (${counts.clientKillsMidFile} mid-file)
-messages:   ${m.sent} sent (${m.clientErrors} refused or unanswered by a down/frozen client), ${m.acked} acked, ${m.delivered} delivered, ${m.failedVisibly} failed visibly, ${m.stillSending} still sending, ${m.unacked} unacked and not delivered; lost ${m.lost}, duplicated ${m.duplicated}, vanished ${m.vanished}, out of order ${m.reordered}
+messages:   ${m.sent} sent (${m.clientErrors} refused or unanswered by a down/frozen client; ${m.unansweredKept} unanswered yet kept), ${m.acked} acked, ${m.delivered} delivered, ${m.failedVisibly} failed visibly, ${m.stillSending} still sending, ${m.unacked} unacked and not delivered; lost ${m.lost}, duplicated ${m.duplicated}, vanished ${m.vanished}, out of order ${m.reordered}
 group:      ${gm.sent} sent (${gm.clientErrors} client errors), ${gm.acked} acked; lost ${gm.lost}, duplicated ${gm.duplicated}, members disagree ${
     gm.disagree ? "YES" : "no"
   }
