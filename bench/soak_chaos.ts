@@ -11,7 +11,8 @@
  * outage, while C hands it what it held. Two more users run in client
  * processes of their own (`main.ts client`: e on A, f on D; chats e–b, e–f,
  * f–c, e in the group, a 3 MiB file e→f), each SIGKILLed on its own schedule
- * (mid-send, mid-file, mid-group message) and restarted 0.3–4 s later.
+ * (mid-send, mid-group message; and each just after the e→f file is accepted,
+ * mid-file) and restarted 0.3–4 s later.
  *
  * At the end it lets things settle (bounded), then checks per conversation:
  * every message its sender's client shows acknowledged (`sent`, `held`,
@@ -287,6 +288,8 @@ try {
     error?: string;
   }
   const files: FileRun[] = [];
+  /** Set below: kills the file's client processes just after the receiver accepts. */
+  let killClientMidFile = (_f: FileRun): Promise<void> => Promise.resolve();
   const acceptWhenOffered = async (f: FileRun, until: number) => {
     while (f.id && Date.now() < until) {
       try {
@@ -294,7 +297,10 @@ try {
           x.id === f.id
         );
         if (t && t.state !== "offered") return;
-        if (t) await within(who(f.to).admin("accept-file", { target: f.id }));
+        if (t) {
+          await within(who(f.to).admin("accept-file", { target: f.id }));
+          void killClientMidFile(f);
+        }
       } catch { /* the node is down or frozen: later */ }
       await sleep(1000);
     }
@@ -409,6 +415,7 @@ try {
   // The client processes: each SIGKILLed on its own schedule (mid-send, mid-file, mid-group
   // message) and restarted 0.3–4 s later; a restart waits while its node is down or frozen.
   const clientKillsOf = new Map<Cid, number>();
+  const clientBusy = new Set<Cid>();
   const restartClient = async (c: Cid, until: number) => {
     for (let i = 0; i < 100 && Date.now() < until; i++) {
       const node = CLIENTS[c];
@@ -425,28 +432,40 @@ try {
     }
     return false;
   };
+  /** Kills client process `c` for `ms`, unless it is already being killed (then false). */
+  const killClient = async (c: Cid, ms: number) => {
+    if (clientBusy.has(c)) return false;
+    clientBusy.add(c);
+    counts.clientKills++;
+    clientKillsOf.set(c, (clientKillsOf.get(c) ?? 0) + 1);
+    // Whether a file is moving through it at this moment (for the figures).
+    const moving = await within(who(c).admin("files"), 2_000).then(
+      (ts) => (ts as FileTransfer[]).filter((t) => ["sending", "receiving"].includes(t.state)),
+      () => [],
+    );
+    if (moving.length) counts.clientKillsMidFile++;
+    ev(
+      `SIGKILL client ${c}, down ${ms} ms${moving.length ? ` (mid-file: ${moving[0].state})` : ""}`,
+    );
+    await clients.get(c)!.stop(true);
+    await sleep(ms);
+    if (await restartClient(c, chaosEnd + 60_000)) ev(`client ${c} restarted`);
+    clientBusy.delete(c);
+    return true;
+  };
+  killClientMidFile = async (f: FileRun) => {
+    // The receiver once its chunks are coming, then the sender while it pushes them.
+    for (const p of [f.to, f.from]) {
+      if (!isClient(p)) continue;
+      await sleep(between(100, 800, clientRandom));
+      void killClient(p, between(500, 3_000, clientRandom));
+    }
+  };
   const clientChaos = (async () => {
     for (let i = 0; i < 200 && Date.now() < chaosEnd - 5_000; i++) {
       await sleep(between(3_000, 9_000, clientRandom));
       if (Date.now() >= chaosEnd - 5_000) break;
-      const c = pick(CIDS, clientRandom);
-      const ms = between(300, 4_000, clientRandom);
-      counts.clientKills++;
-      clientKillsOf.set(c, (clientKillsOf.get(c) ?? 0) + 1);
-      // Whether a file is moving through it at this moment (for the figures).
-      const moving = await within(who(c).admin("files"), 2_000).then(
-        (ts) => (ts as FileTransfer[]).filter((t) => ["sending", "receiving"].includes(t.state)),
-        () => [],
-      );
-      if (moving.length) counts.clientKillsMidFile++;
-      ev(
-        `SIGKILL client ${c}, down ${ms} ms${
-          moving.length ? ` (mid-file: ${moving[0].state})` : ""
-        }`,
-      );
-      await clients.get(c)!.stop(true);
-      await sleep(ms);
-      if (await restartClient(c, chaosEnd + 60_000)) ev(`client ${c} restarted`);
+      await killClient(pick(CIDS, clientRandom), between(300, 4_000, clientRandom));
     }
   })();
 
