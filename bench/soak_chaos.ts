@@ -356,7 +356,23 @@ try {
     ev(`SIGKILL ${id}, down ${downMs} ms`);
     await n(id).stop(true);
     await sleep(downMs);
-    await n(id).start();
+    // A restart may find its port taken for a moment by another process on this shared machine
+    // (seen once: EADDRINUSE): tried again for up to 30 s before the soak gives up.
+    for (let i = 0;; i++) {
+      try {
+        await n(id).start();
+        break;
+      } catch (e) {
+        if (i >= 15) throw e;
+        ev(
+          `${id} restart failed (${
+            String(e).split("\n").find((l) => /EADDRINUSE|Cannot/.test(l)) ?? "?"
+          }); again in 2 s`,
+        );
+        await n(id).stop();
+        await sleep(2_000);
+      }
+    }
     counts.restarts++;
     down.delete(id);
     ev(`${id} restarted`);
@@ -376,6 +392,9 @@ try {
         pending.push(
           kill("b", 20_000).then(async () => {
             await sleep(between(200, 1_500, clientRandom));
+            // Never two nodes down: waits (bounded) for one killed meanwhile.
+            for (let i = 0; i < 100 && down.size > 0; i++) await sleep(100);
+            if (down.size > 0) return;
             counts.drainKills++;
             await kill("b", between(500, 3_000, clientRandom));
           }),
