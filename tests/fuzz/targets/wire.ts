@@ -179,6 +179,7 @@ const INNERS: Inner[] = [
   { t: "file-resend", id: "0123456789abcdef0123456789abcdef", index: 2, attempt: 1 },
   { t: "file-push", id: "0123456789abcdef0123456789abcdef" },
   { t: "file-digest", id: "0123456789abcdef0123456789abcdef", digest: "5a".repeat(32) },
+  { t: "file-digest-ask", id: "0123456789abcdef0123456789abcdef", attempt: 1 },
 ];
 
 const GROUP_INNERS: GroupInner[] = [
