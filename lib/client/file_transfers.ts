@@ -130,6 +130,13 @@ export class FileTransfers {
   /** Offers being accepted without asking and not stored as receiving yet: per sender, in all. */
   #autoAccepting = new Map<string, number>();
   #autoAcceptingAll = 0;
+  /**
+   * Offers the user let through without asking (auto-accept) that found their
+   * sender's places full: per sender, oldest first, taken as places free up in
+   * this run (after a restart they wait for the user). Bounded by the waiting
+   * offers a sender may leave.
+   */
+  #autoDeferred = new Map<string, string[]>();
   /** When this run started (a transfer's stall is counted from here at the earliest). */
   #startedAtMs: number;
   #sweptAtMs: number;
@@ -283,6 +290,10 @@ export class FileTransfers {
     this.#offeredMtimeMs.delete(row.id);
     this.#receiving.get(row.id)?.close();
     this.#receiving.delete(row.id);
+    if (row.direction === "in" && this.#autoDeferred.size > 0) {
+      // After the caller's write: the ended row no longer counts as receiving.
+      queueMicrotask(() => this.#takeDeferred(row.peer));
+    }
     if (row.direction === "out" && row.path?.startsWith(this.#o.stagingDir)) {
       void Deno.remove(row.path).catch(() => {});
     }
@@ -789,7 +800,12 @@ export class FileTransfers {
   #autoAccept(id: string, peer: string): void {
     const why = this.#crowded("receiving", peer);
     if (why !== null) {
-      this.#o.log.info("a file offer waits for an answer", { from: peer, why });
+      const later = this.#autoDeferred.get(peer) ?? [];
+      if (later.length < this.#o.senderLimits.waitingPerSender) {
+        later.push(id);
+        this.#autoDeferred.set(peer, later);
+      }
+      this.#o.log.info("a file offer waits for a place", { from: peer, why });
       return;
     }
     this.#autoAccepting.set(peer, (this.#autoAccepting.get(peer) ?? 0) + 1);
@@ -802,6 +818,18 @@ export class FileTransfers {
       if (n > 0) this.#autoAccepting.set(peer, n);
       else this.#autoAccepting.delete(peer);
     });
+  }
+
+  /** Auto-accepts offers that waited for a place, the ended transfer's sender first. */
+  #takeDeferred(first: string): void {
+    for (const peer of [first, ...this.#autoDeferred.keys()]) {
+      const later = this.#autoDeferred.get(peer);
+      while (later && later.length > 0 && this.#crowded("receiving", peer) === null) {
+        const id = later.shift()!;
+        if (this.#o.store.transfer(id)?.state === "offered") this.#autoAccept(id, peer);
+      }
+      if (later?.length === 0) this.#autoDeferred.delete(peer);
+    }
   }
 
   /** Results of chunks this client sent. */

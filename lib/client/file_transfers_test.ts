@@ -247,16 +247,29 @@ Deno.test("offers left unanswered: at most 32 per sender and a total across send
   }
 });
 
-Deno.test("auto-accept takes at most 8 files of one sender at once; the rest wait for the user", async () => {
+Deno.test("auto-accept takes at most 8 files of one sender at once; the rest wait for a place, oldest first", async () => {
   const { store, files, cleanup } = await setup({ autoAcceptBytes: 1024 * 1024 });
   try {
-    for (let i = 0; i < 20; i++) apply(store, files, "mallory@nodem", offer(1024 * 1024, 1024));
+    const offers = Array.from({ length: 20 }, () => offer(1024 * 1024, 1024));
+    for (const o of offers) apply(store, files, "mallory@nodem", o);
     // The accepts are asynchronous (a folder and a part file, then the answer): let them run.
-    for (let i = 0; i < 50 && (states(store).receiving ?? 0) < 8; i++) {
-      await new Promise((r) => setTimeout(r, 10));
-    }
-    await new Promise((r) => setTimeout(r, 20));
+    const settle = async (receiving: number) => {
+      for (let i = 0; i < 50 && (states(store).receiving ?? 0) < receiving; i++) {
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    };
+    await settle(8);
     assert.deepEqual(states(store), { receiving: 8, offered: 12 });
+    // A place frees (here the user cancels one): the oldest waiting offer is taken without
+    // asking (main left it waiting for the user, so a burst of small files stalled at 8).
+    // One the sender cancelled meanwhile is skipped.
+    apply(store, files, "mallory@nodem", { t: "file-cancel", id: offers[8].id });
+    await files.cancel(offers[0].id);
+    await settle(8);
+    assert.equal(store.transfer(offers[9].id)?.state, "receiving");
+    assert.equal(store.transfer(offers[10].id)?.state, "offered");
+    assert.deepEqual(states(store), { receiving: 8, offered: 10, cancelled: 2 });
   } finally {
     await cleanup();
   }
