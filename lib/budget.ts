@@ -65,6 +65,20 @@ export class ThrottledLog {
   }
 }
 
+/** How many addresses' worth of a budget one network (an IPv4 /24, an IPv6 /48) gets. */
+export const NETWORK_ADDRESSES = 4;
+
+/**
+ * A network's share of a budget of `perAddress` per address and `total` in all:
+ * {@linkcode NETWORK_ADDRESSES} addresses' worth, but no more than a quarter of
+ * the total (so at least four networks fill it), and never less than one
+ * address's worth. With the defaults (32, 1,024): 128, an eighth of the total
+ * (config.ts: `open_links_per_network`, `..._per_minute`, `handshakes_per_network_per_minute`).
+ */
+export function networkShare(perAddress: number, total = Infinity): number {
+  return Math.max(perAddress, Math.min(NETWORK_ADDRESSES * perAddress, Math.floor(total / 4)));
+}
+
 /** Options of {@linkcode Budget}. */
 export interface BudgetOptions {
   /** Units one key may hold. */

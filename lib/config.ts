@@ -4,6 +4,7 @@
  * error names the file, line, section and key and says what is allowed.
  */
 import { dirname, isAbsolute, join, resolve } from "node:path";
+import { networkShare } from "./budget.ts";
 import { ID_RULE, type NodeId, toNodeId } from "./ids.ts";
 import { IniSyntaxError, parseIni } from "./ini.ts";
 import type { LogLevel } from "./log.ts";
@@ -117,6 +118,18 @@ export interface Limits {
   openLinksPerAddressPerMinute: number;
   /** New connections to the node's listener per address key and minute (a burst of as many). */
   handshakesPerAddressPerMinute: number;
+  /**
+   * Strangers (as `openLinksPerAddress`) per network key: an IPv4 /24, an IPv6 /48
+   * (lib/wss/address_key.ts `networkKey`). Default: see {@linkcode networkShare}.
+   */
+  openLinksPerNetwork: number;
+  /** New strangers per network key and minute (default: 4 × the per-address rate). */
+  openLinksPerNetworkPerMinute: number;
+  /**
+   * New connections from addresses that never authenticated here, per network key and minute
+   * (default: 4 × the per-address rate).
+   */
+  handshakesPerNetworkPerMinute: number;
   fileSpoolTotalBytes: number;
   /** Spool segment files (one per file being received) one local user may have. */
   fileSegmentsPerUser: number;
@@ -228,10 +241,17 @@ function formatMs(ms: number): string {
 /**
  * The `[Limits]` budgets: config key, field, what is allowed, default. Each is
  * counted in `status --json` under `budgets`; docs/SECURITY.md lists what
- * happens when one is reached.
+ * happens when one is reached. A key with `derive` takes, when not set, what
+ * `derive` makes of the other limits (`default` is that of the defaults).
  */
 export const LIMIT_KEYS: ReadonlyArray<
-  { key: string; field: keyof Limits; spec: KeySpec; default: number }
+  {
+    key: string;
+    field: keyof Limits;
+    spec: KeySpec;
+    default: number;
+    derive?: (limits: Limits) => number;
+  }
 > = [
   {
     key: "outbox_messages_per_user",
@@ -377,6 +397,27 @@ export const LIMIT_KEYS: ReadonlyArray<
     field: "handshakesPerAddressPerMinute",
     spec: intSpec(10, 1_000_000),
     default: 600,
+  },
+  {
+    key: "open_links_per_network",
+    field: "openLinksPerNetwork",
+    spec: intSpec(1, 1_000_000),
+    default: 128,
+    derive: (l) => networkShare(l.openLinksPerAddress, l.openLinksTotal),
+  },
+  {
+    key: "open_links_per_network_per_minute",
+    field: "openLinksPerNetworkPerMinute",
+    spec: intSpec(1, 1_000_000),
+    default: 120,
+    derive: (l) => networkShare(l.openLinksPerAddressPerMinute),
+  },
+  {
+    key: "handshakes_per_network_per_minute",
+    field: "handshakesPerNetworkPerMinute",
+    spec: intSpec(10, 10_000_000),
+    default: 2400,
+    derive: (l) => networkShare(l.handshakesPerAddressPerMinute),
   },
   {
     key: "file_spool_total_bytes",
@@ -796,9 +837,7 @@ export function parseConfig(text: string, file: string): Config {
     awayAcceptFileBytes: (value("Files", "away_accept_bytes") as number | undefined) ??
       CONFIG_DEFAULTS.awayAcceptFileBytes,
     logLevel: (value("Log", "level") as LogLevel | undefined) ?? CONFIG_DEFAULTS.logLevel,
-    limits: Object.fromEntries(
-      LIMIT_KEYS.map((k) => [k.field, (value("Limits", k.key) as number | undefined) ?? k.default]),
-    ) as unknown as Limits,
+    limits: limitsOf((key) => value("Limits", key) as number | undefined),
     delivery: {
       messageLifetimeMs: (value("Delivery", "message_lifetime") as number | undefined) ??
         CONFIG_DEFAULTS.messageLifetimeMs,
@@ -808,6 +847,17 @@ export function parseConfig(text: string, file: string): Config {
         CONFIG_DEFAULTS.pushFirst,
     },
   };
+}
+
+/** The `[Limits]` budgets from the keys set (`set`), with the defaults and derived defaults. */
+function limitsOf(set: (key: string) => number | undefined): Limits {
+  const limits = Object.fromEntries(
+    LIMIT_KEYS.map((k) => [k.field, set(k.key) ?? k.default]),
+  ) as unknown as Limits;
+  for (const k of LIMIT_KEYS) {
+    if (k.derive && set(k.key) === undefined) limits[k.field] = k.derive(limits) as never;
+  }
+  return limits;
 }
 
 /**

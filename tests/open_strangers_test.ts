@@ -33,8 +33,8 @@ Deno.test({
   name: "open node: of 500 strangers under fresh keys from one address, at most " +
     "handshakes_per_address_per_minute are handshaken, open_links_per_address_per_minute " +
     "link and open_links_per_address are kept, never " +
-    "dialled back; another address still links and, at open_links_total, the address " +
-    "holding most gives way",
+    "dialled back; an address of another network still links and, at open_links_total, " +
+    "the network holding most gives way",
   ...opts,
   fn: async () => {
     const root = await tempRoot("open-strangers");
@@ -81,12 +81,13 @@ Deno.test({
       assert.ok(status.routing.origins <= 8 + 1, figures);
       assert.equal(dialsBack, 0, figures);
       assert.equal(status.budgets.open_links.limit, 8, figures);
-      // Another address has its own budget; past the total of 12, 127.0.0.1 (holding most)
-      // gives way: 6 from 127.0.0.2 all link, staying up.
+      // An address of another network (127.0.2.0/24: 127.0.0.2 would share 127.0.0.1's /24 and
+      // its budget, tests/open_subnet_test.ts) has its own budgets; past the total of 12,
+      // 127.0.0.0/24 (holding most) gives way: 6 from 127.0.2.2 all link, staying up.
       const others = [];
       try {
         for (let i = 0; i < 6; i++) {
-          const p = await rawPeer(`other${i}`, undefined, "127.0.0.2");
+          const p = await rawPeer(`other${i}`, undefined, "127.0.2.2");
           others.push(p);
           assert.equal(await p.connect("alice", a.port, 3000), "up", `other${i}`);
         }

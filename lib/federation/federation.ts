@@ -3,7 +3,7 @@
  * together. Links carry announcements to the router and envelopes to the
  * forwarder; the router's paths steer the forwarder.
  */
-import { type BudgetRegistry, ThrottledLog } from "../budget.ts";
+import { type BudgetRegistry, networkShare, ThrottledLog } from "../budget.ts";
 import type { Clock } from "../clock.ts";
 import { ed25519Sign } from "../e2e/mod.ts";
 import type { NodeId } from "../ids.ts";
@@ -52,8 +52,18 @@ export interface FederationOptions {
   onAnnouncement?(origin: NodeId): void;
   /** Budget and lifetime of link requests waiting for the owner. */
   pendingLinks: { perAddress: number; total: number; ttlMs: number };
-  /** Budget of strangers an open node links at first contact (per address key, in total). */
-  openLinks?: { perAddress: number; total: number; perAddressPerMinute: number };
+  /**
+   * Budget of strangers an open node links at first contact (per address key, per network key,
+   * in total; new ones per address and network key and minute). Network defaults: config.ts
+   * `networkShare` of the address's.
+   */
+  openLinks?: {
+    perAddress: number;
+    total: number;
+    perAddressPerMinute: number;
+    perNetwork?: number;
+    perNetworkPerMinute?: number;
+  };
   /** Test hook: a malicious relay (see Forwarder). */
   alterForwarded?(envelope: Envelope, bytes: Uint8Array): Uint8Array | null;
 }
@@ -79,6 +89,8 @@ export interface Federation {
 /** Builds the link layer, router and forwarder of one node. */
 export function createFederation(o: FederationOptions): Federation {
   const log = o.log;
+  const { perAddress = 32, total = 1024, perAddressPerMinute: perMinute = 30 } = o.openLinks ?? {};
+  const networkPerMinute = o.openLinks?.perNetworkPerMinute ?? networkShare(perMinute);
   const links = new LinkManager({
     self: { nodeId: o.self, key: o.key },
     endpoint: o.endpoint,
@@ -93,13 +105,14 @@ export function createFederation(o: FederationOptions): Federation {
       total: o.pendingLinks.total,
     }),
     pendingTtlMs: o.pendingLinks.ttlMs,
-    openBudget: o.budgets.budget("open_links", {
-      perKey: o.openLinks?.perAddress ?? 32,
-      total: o.openLinks?.total ?? 1024,
+    openBudget: o.budgets.budget("open_links", { perKey: perAddress, total }),
+    openNetworkBudget: o.budgets.budget("open_links_network", {
+      perKey: o.openLinks?.perNetwork ?? networkShare(perAddress, total),
     }),
-    openRate: o.budgets.rate("open_links_new", {
-      burst: o.openLinks?.perAddressPerMinute ?? 30,
-      perMinute: o.openLinks?.perAddressPerMinute ?? 30,
+    openRate: o.budgets.rate("open_links_new", { burst: perMinute, perMinute }),
+    openNetworkRate: o.budgets.rate("open_links_network_new", {
+      burst: networkPerMinute,
+      perMinute: networkPerMinute,
     }),
     // Any key routing holds for the id: a stranger may not take over a node known here.
     knownKey: (node) => router.keyOf(node)?.key,

@@ -11,7 +11,7 @@ import type { Clock } from "../clock.ts";
 import type { NodeId } from "../ids.ts";
 import type { Logger } from "../log.ts";
 import type { NodeStore, PeerRecord } from "../store/mod.ts";
-import { type Accepted, addressKey, dialWss, type WsConnection } from "../wss/mod.ts";
+import { type Accepted, addressKey, dialWss, networkKey, type WsConnection } from "../wss/mod.ts";
 import {
   AuthError,
   type Endpoint,
@@ -38,6 +38,8 @@ import {
   type LinkProof,
   type LinkVerdict,
   preferLink,
+  type StrangerHolding,
+  strangerRoom,
 } from "./link_policy.ts";
 import {
   decodeLinkMessage,
@@ -114,8 +116,15 @@ export interface LinkManagerOptions {
    * (lib/wss/address_key.ts) they connected from (and in total). Default: unlimited.
    */
   openBudget?: Budget;
+  /**
+   * The same strangers keyed by network (lib/wss/address_key.ts `networkKey`: an IPv4 /24, an
+   * IPv6 /48). Default: unlimited. See link_policy.ts `strangerRoom` for who gives way.
+   */
+  openNetworkBudget?: Budget;
   /** New strangers an open node links, per address key and minute. Default: unlimited. */
   openRate?: RateBudget;
+  /** New strangers an open node links, per network key and minute. Default: unlimited. */
+  openNetworkRate?: RateBudget;
   /** The key this node knows for `node` from elsewhere (routing), if any. */
   knownKey?(node: NodeId): Uint8Array | undefined;
   /** The local address to dial from (default: the system's choice). */
@@ -158,10 +167,21 @@ function mayStayLent(m: LinkMessage): boolean {
 /** The link layer of one node. */
 export class LinkManager {
   #o: Required<
-    Omit<LinkManagerOptions, "random" | "openBudget" | "openRate" | "knownKey" | "localAddress">
+    Omit<
+      LinkManagerOptions,
+      | "random"
+      | "openBudget"
+      | "openNetworkBudget"
+      | "openRate"
+      | "openNetworkRate"
+      | "knownKey"
+      | "localAddress"
+    >
   >;
   #open: Budget | undefined;
+  #openNetwork: Budget | undefined;
   #openRate: RateBudget | undefined;
+  #openNetworkRate: RateBudget | undefined;
   #knownKey: (node: NodeId) => Uint8Array | undefined;
   #localAddress: string | undefined;
   #log: Logger;
@@ -184,10 +204,13 @@ export class LinkManager {
     this.#o = { heartbeatMs: 500, deadAfterMs: 2000, maxBackoffMs: 30_000, ...options };
     this.#log = options.log.child("links");
     this.#open = options.openBudget;
+    this.#openNetwork = options.openNetworkBudget;
     this.#openRate = options.openRate;
+    this.#openNetworkRate = options.openNetworkRate;
     this.#knownKey = options.knownKey ?? (() => undefined);
     this.#localAddress = options.localAddress;
     const strangers = new Map<string, number>();
+    const networks = new Map<string, number>();
     this.#redial = new Redial({
       clock: options.clock,
       random: options.random,
@@ -199,10 +222,13 @@ export class LinkManager {
       if (isStranger(rec)) {
         const k = addressKey(rec.address!);
         strangers.set(k, (strangers.get(k) ?? 0) + 1);
+        const net = networkKey(rec.address!);
+        networks.set(net, (networks.get(net) ?? 0) + 1);
       }
       this.#notePin(rec);
     }
     for (const [k, n] of strangers) this.#open?.set(k, n);
+    for (const [k, n] of networks) this.#openNetwork?.set(k, n);
     this.#holds = new ReadHolds({
       clock: this.#o.clock,
       // Held links' heartbeats wait unread: a hold ends well before one would count as silent.
@@ -435,28 +461,53 @@ export class LinkManager {
     this.#o.events.forgotten?.(nodeId);
   }
 
+  /** Whether the strangers' budgets have room for one more from address key `key` in `net`. */
+  #strangerFits(key: string, net: string): boolean {
+    return (this.#open?.fits(key) ?? true) && (this.#openNetwork?.fits(net) ?? true);
+  }
+
   /**
-   * Makes room in the strangers' budget for one more from address key `key`:
-   * forgets the oldest stranger whose link is down, of `key` when `key` is at
-   * its limit, else (the total is reached) of the key holding most.
-   * @returns whether one was forgotten
+   * Makes room in the strangers' budgets for one more from address key `key`
+   * in network `net`: the stranger link_policy.ts `strangerRoom` names is
+   * forgotten (at most one).
+   * @returns why the newcomer is refused, or undefined when it fits now
    */
-  #evictStranger(key: string): boolean {
-    const budget = this.#open;
-    if (!budget) return false;
-    const view = budget.view();
-    const from = budget.usedBy(key) >= view.limit ? key : view.top?.key;
-    if (from === undefined) return false;
-    let oldest: PeerRecord | undefined;
+  #roomForStranger(key: string, net: string): string | undefined {
+    if (this.#strangerFits(key, net)) return undefined;
+    const strangers: StrangerHolding[] = [];
+    const records = new Map<NodeId, PeerRecord>();
     for (const rec of this.#o.store.listPeers()) {
-      if (!isStranger(rec) || addressKey(rec.address!) !== from) continue;
-      if (this.#peers.get(rec.nodeId)?.state === "up") continue;
-      if (!oldest || rec.createdAtMs < oldest.createdAtMs) oldest = rec;
+      if (!isStranger(rec)) continue;
+      records.set(rec.nodeId, rec);
+      strangers.push({
+        nodeId: rec.nodeId,
+        address: addressKey(rec.address!),
+        network: networkKey(rec.address!),
+        createdAtMs: rec.createdAtMs,
+        up: this.#peers.get(rec.nodeId)?.state === "up",
+      });
     }
-    if (!oldest) return false;
-    this.#drop(oldest, "replaced by a newer stranger");
-    this.#log.info("stranger forgotten to make room", { peer: oldest.nodeId, from });
-    return this.#open!.fits(key);
+    const room = strangerRoom({
+      strangers,
+      address: key,
+      network: net,
+      limits: {
+        perAddress: this.#open?.view().limit ?? Infinity,
+        perNetwork: this.#openNetwork?.view().limit ?? Infinity,
+        total: this.#open?.view().totalLimit ?? Infinity,
+      },
+    });
+    if (room.kind === "refuse") return room.reason;
+    if (room.kind === "evict") {
+      this.#drop(records.get(room.victim)!, "replaced by a newer stranger");
+      this.#log.info("stranger forgotten to make room", {
+        peer: room.victim,
+        for: room.scope === "address" ? key : net,
+        scope: room.scope,
+        up: room.up,
+      });
+    }
+    return this.#strangerFits(key, net) ? undefined : "too many nodes linked; this node is full";
   }
 
   /** Every known peer with its link state. */
@@ -523,24 +574,32 @@ export class LinkManager {
     const key = addressKey(ws.remoteAddress);
     const nowMs = this.#o.clock.nowMs();
     const knownKey = rec ? undefined : this.#knownKey(peer.nodeId);
-    const decide = (openRoom = true, openWithinRate = true) =>
+    const decide = (openRefusal?: string) =>
       decideIncoming({
         record: rec,
         proof,
         open: this.#o.open,
         nowMs,
         pendingRoom,
-        openRoom,
-        openWithinRate,
+        openRefusal,
         knownKey,
       });
     let verdict = decide();
-    // A new stranger: within its address's rate, and in the budget (making room if it can).
+    // A new stranger: within its address's and its network's rates, and in the budgets (making
+    // room if it can).
     if (verdict.kind === "accept" && !rec && isStranger(verdict.record)) {
-      if (this.#openRate && !this.#openRate.take(key, nowMs)) verdict = decide(true, false);
-      else if (this.#open && !this.#open.fits(key) && !this.#evictStranger(key)) {
-        this.#open.refuse(key, nowMs);
-        verdict = decide(false);
+      const net = networkKey(ws.remoteAddress);
+      if (this.#openRate && !this.#openRate.take(key, nowMs)) {
+        verdict = decide("too many new nodes from this address; try again later");
+      } else if (this.#openNetworkRate && !this.#openNetworkRate.take(net, nowMs)) {
+        verdict = decide("too many new nodes from this network; try again later");
+      } else {
+        const why = this.#roomForStranger(key, net);
+        if (why !== undefined) {
+          if (this.#open && !this.#open.fits(key)) this.#open.refuse(key, nowMs);
+          else this.#openNetwork?.refuse(net, nowMs);
+          verdict = decide(why);
+        }
       }
     }
     this.#apply(verdict, proof, rec);
@@ -569,6 +628,7 @@ export class LinkManager {
       }
       if (verdict.kind === "accept" && !before && isStranger(verdict.record)) {
         this.#open?.take(addressKey(verdict.record.address!));
+        this.#openNetwork?.take(networkKey(verdict.record.address!));
       }
       this.#put(verdict.record);
     }
@@ -603,7 +663,10 @@ export class LinkManager {
   /** Gives back what `rec` holds of the pending or the strangers' budget. */
   #release(rec: PeerRecord | undefined): void {
     if (rec?.state === "pending" && rec.address) this.#o.pendingBudget.release(rec.address);
-    if (rec && isStranger(rec)) this.#open?.release(addressKey(rec.address!));
+    if (rec && isStranger(rec)) {
+      this.#open?.release(addressKey(rec.address!));
+      this.#openNetwork?.release(networkKey(rec.address!));
+    }
   }
 
   /** Forgets nodes that waited for approval longer than the configured time. */

@@ -63,9 +63,9 @@ export function isStranger(rec: PeerRecord): boolean {
 
 /**
  * An incoming link, after its handshake. `pendingRoom` says whether the
- * pending-approval budget has room for this address; `openRoom` whether the
- * open node's budget of strangers has, and `openWithinRate` whether this
- * address is within its rate of new strangers. `knownKey` is the key this node
+ * pending-approval budget has room for this address; `openRefusal`, when set,
+ * why the open node's budgets of strangers (rates, room: see
+ * {@linkcode strangerRoom}) refuse a new one. `knownKey` is the key this node
  * already knows for the id from elsewhere (routing), if any: on an open node
  * a stranger presenting another key is refused, so it cannot take over the
  * id of a node known here (only the owner's `connect` with an invite can).
@@ -76,8 +76,7 @@ export function decideIncoming(input: {
   open: boolean;
   nowMs: number;
   pendingRoom: boolean;
-  openRoom?: boolean;
-  openWithinRate?: boolean;
+  openRefusal?: string;
   knownKey?: Uint8Array;
 }): LinkVerdict {
   const { record: rec, proof, open, nowMs } = input;
@@ -121,10 +120,7 @@ export function decideIncoming(input: {
     if (input.knownKey && !constantTimeEqual(input.knownKey, proof.publicKey)) {
       return refusal(`this node knows ${proof.nodeId} under another key`, true);
     }
-    if (input.openWithinRate === false) {
-      return refusal("too many new nodes from this address; try again later");
-    }
-    if (input.openRoom === false) return refusal("too many nodes linked from this address");
+    if (input.openRefusal !== undefined) return refusal(input.openRefusal);
     return { kind: "accept", record: fresh };
   }
   // Pending: waits for the owner. A pending record is refreshed by its latest attempt (the key
@@ -142,6 +138,102 @@ export function decideIncoming(input: {
     record: { ...fresh, publicKey: null, state: "pending" },
     reason: "waiting for the owner",
   };
+}
+
+/** A stranger (isStranger) as the open node's budgets count it. */
+export interface StrangerHolding {
+  nodeId: NodeId;
+  /** Its address key (lib/wss/address_key.ts: an IPv4 address, an IPv6 /64). */
+  address: string;
+  /** Its network key (an IPv4 /24, an IPv6 /48). */
+  network: string;
+  createdAtMs: number;
+  /** Its link is up now. */
+  up: boolean;
+}
+
+/** The open node's budgets of strangers (`open_links_*`). */
+export interface StrangerLimits {
+  perAddress: number;
+  perNetwork: number;
+  total: number;
+}
+
+/** Whether a new stranger fits, which one gives way for it, or why it is refused. */
+export type StrangerRoom =
+  | { kind: "fits" }
+  | { kind: "evict"; victim: NodeId; scope: "address" | "network" | "total"; up: boolean }
+  | { kind: "refuse"; reason: string };
+
+/**
+ * Room for a new stranger from `address` in `network`, given the strangers
+ * held now. The most specific budget it is past decides:
+ *
+ * - its **address** or its **network** holds its budget: the oldest stranger
+ *   of that address (network) whose link is down gives way; with all up, the
+ *   newcomer is refused (the address or network competes only with itself);
+ * - the **total** is reached: the oldest stranger whose link is down, of the
+ *   network holding most, gives way. With all of that network's up, its
+ *   oldest gives way all the same (its link closed) when the newcomer's
+ *   network holds less than an equal share of the total (`⌊total / N⌋`, N the
+ *   networks holding any, the newcomer's counted); else the newcomer is
+ *   refused.
+ *
+ * So strangers that keep their links up hold their places against newcomers of
+ * their own address or network, and against a network already holding its
+ * equal share; but however many networks an attacker fills the total from,
+ * a newcomer from a network holding less than its share gets in, and only the
+ * network holding most loses a place (never one below the newcomer's share).
+ */
+export function strangerRoom(input: {
+  strangers: readonly StrangerHolding[];
+  address: string;
+  network: string;
+  limits: StrangerLimits;
+}): StrangerRoom {
+  const { strangers, address, network, limits } = input;
+  const oldest = (list: StrangerHolding[], down: boolean) => {
+    let found: StrangerHolding | undefined;
+    for (const s of list) {
+      if (down && s.up) continue;
+      if (!found || s.createdAtMs < found.createdAtMs) found = s;
+    }
+    return found;
+  };
+  const byNetwork = new Map<string, StrangerHolding[]>();
+  for (const s of strangers) {
+    const list = byNetwork.get(s.network);
+    if (list) list.push(s);
+    else byNetwork.set(s.network, [s]);
+  }
+  const mine = byNetwork.get(network) ?? [];
+  const scoped = (scope: "address" | "network", list: StrangerHolding[]): StrangerRoom => {
+    const down = oldest(list, true);
+    return down
+      ? { kind: "evict", victim: down.nodeId, scope, up: false }
+      : { kind: "refuse", reason: `too many nodes linked from this ${scope}` };
+  };
+  const ofAddress = mine.filter((s) => s.address === address);
+  if (ofAddress.length >= limits.perAddress) return scoped("address", ofAddress);
+  if (mine.length >= limits.perNetwork) return scoped("network", mine);
+  if (strangers.length < limits.total) return { kind: "fits" };
+  let top: StrangerHolding[] = [];
+  for (const list of byNetwork.values()) {
+    // Ties go to the network whose oldest is oldest: the same choice every time.
+    if (
+      list.length > top.length ||
+      (list.length === top.length && oldest(list, false)!.createdAtMs <
+          oldest(top, false)!.createdAtMs)
+    ) top = list;
+  }
+  const down = oldest(top, true);
+  if (down) return { kind: "evict", victim: down.nodeId, scope: "total", up: false };
+  const share = Math.floor(limits.total / (byNetwork.size + (mine.length > 0 ? 0 : 1)));
+  const first = oldest(top, false);
+  if (first && mine.length < share) {
+    return { kind: "evict", victim: first.nodeId, scope: "total", up: true };
+  }
+  return { kind: "refuse", reason: "too many nodes linked; this node is full" };
 }
 
 /** An outgoing link we dialled, after its handshake. */

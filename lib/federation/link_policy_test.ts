@@ -9,6 +9,8 @@ import {
   isStranger,
   type LinkProof,
   preferLink,
+  type StrangerHolding,
+  strangerRoom,
 } from "./link_policy.ts";
 
 const bob = toNodeId("bob");
@@ -80,7 +82,7 @@ Deno.test("decideIncoming(): an open node refuses a stranger under the id of a n
 
 Deno.test("decideIncoming(): an open node out of room or rate for strangers stores nothing", () => {
   const input = { record: undefined, proof: proof(), open: true, nowMs: 5, pendingRoom: true };
-  for (const over of [{ openRoom: false }, { openWithinRate: false }]) {
+  for (const over of [{ openRefusal: "too many nodes linked from this network" }]) {
     const v = decideIncoming({ ...input, ...over });
     assert.equal(v.kind, "refuse", JSON.stringify(over));
     assert.equal(v.record, null);
@@ -90,8 +92,7 @@ Deno.test("decideIncoming(): an open node out of room or rate for strangers stor
   const again = decideIncoming({
     ...input,
     record: linked({ address: "10.0.0.9" }),
-    openRoom: false,
-    openWithinRate: false,
+    openRefusal: "too many new nodes from this address; try again later",
   });
   assert.equal(again.kind, "accept");
 });
@@ -200,4 +201,83 @@ Deno.test("preferLink() keeps the link initiated by the smaller id on both sides
   assert.equal(preferLink({ self: b, peer: a, existing: a, incoming: b }), "keep-existing");
   assert.equal(preferLink({ self: a, peer: b, existing: b, incoming: a }), "replace");
   assert.equal(preferLink({ self: a, peer: b, existing: a, incoming: a }), "replace", "restart");
+});
+
+/** `n` strangers from `net`.0/24, `perAddress` per address, created from `at` on. */
+function held(net: string, n: number, o: { up?: boolean; perAddress?: number; at?: number } = {}) {
+  const { up = true, perAddress = 4, at = 0 } = o;
+  return Array.from({ length: n }, (_, i): StrangerHolding => ({
+    nodeId: toNodeId(`s${net.replaceAll(".", "-")}-${i}`),
+    address: `${net}.${1 + Math.floor(i / perAddress)}`,
+    network: `${net}.0/24`,
+    createdAtMs: at + i,
+    up,
+  }));
+}
+
+const SMALL = { perAddress: 4, perNetwork: 8, total: 32 };
+const room = (strangers: StrangerHolding[], address: string, limits = SMALL) =>
+  strangerRoom({
+    strangers,
+    address,
+    network: address.replace(/\.\d+$/, ".0/24"),
+    limits,
+  });
+
+Deno.test("strangerRoom(): an address or a network at its budget competes only with itself", () => {
+  const net = held("10.5.5", 8);
+  assert.deepEqual(room(net.slice(0, 4), "10.5.5.1"), {
+    kind: "refuse",
+    reason: "too many nodes linked from this address",
+  });
+  assert.deepEqual(room(net, "10.5.5.9"), {
+    kind: "refuse",
+    reason: "too many nodes linked from this network",
+  });
+  assert.deepEqual(room(net, "10.5.6.1"), { kind: "fits" }, "another network");
+  // One of the network's links is down: the oldest such gives way, whoever holds most.
+  const someDown = net.map((s, i) => (i === 5 || i === 6 ? { ...s, up: false } : s));
+  assert.deepEqual(room(someDown, "10.5.5.9"), {
+    kind: "evict",
+    victim: net[5].nodeId,
+    scope: "network",
+    up: false,
+  });
+});
+
+Deno.test("strangerRoom(): at the total, a network below its equal share takes the place of the fullest network's oldest", () => {
+  // Four /24s hold 8 each, all up: the total of 32 is full.
+  const full = [
+    ...held("10.5.5", 8, { at: 100 }),
+    ...held("10.5.6", 8, { at: 0 }),
+    ...held("10.5.7", 8, { at: 200 }),
+    ...held("10.5.8", 8, { at: 300 }),
+  ];
+  // A newcomer's network holds 0 < ⌊32 / 5⌋: the oldest network of the four gives way, link up.
+  assert.deepEqual(room(full, "10.9.9.9"), {
+    kind: "evict",
+    victim: full[8].nodeId,
+    scope: "total",
+    up: true,
+  });
+  // A network at its equal share (⌊32 / 4⌋ = 8) is refused: no churn among equals.
+  const limits = { ...SMALL, perNetwork: 32 };
+  assert.deepEqual(room(full, "10.5.5.9", limits), {
+    kind: "refuse",
+    reason: "too many nodes linked; this node is full",
+  });
+  // One network holding most (29 of 32): a network holding 3 < ⌊32 / 2⌋ gets in.
+  const most = [...held("10.5.5", 29, { perAddress: 4 }), ...held("10.9.9", 3, { at: 50 })];
+  const v = room(most, "10.9.9.200", limits);
+  assert.deepEqual(v, { kind: "evict", victim: most[0].nodeId, scope: "total", up: true });
+  // The fullest network's links down first, whatever their age.
+  const down = most.map((s, i) => (i === 20 ? { ...s, up: false } : s));
+  assert.deepEqual(room(down, "10.5.5.200", limits), {
+    kind: "evict",
+    victim: most[20].nodeId,
+    scope: "total",
+    up: false,
+  });
+  // The fullest network itself, all up: refused (it holds more than its share).
+  assert.equal(room(most, "10.5.5.200", limits).kind, "refuse");
 });

@@ -229,6 +229,8 @@ export async function startNode(options: StartNodeOptions): Promise<Node> {
         perAddress: limits.openLinksPerAddress,
         total: limits.openLinksTotal,
         perAddressPerMinute: limits.openLinksPerAddressPerMinute,
+        perNetwork: limits.openLinksPerNetwork,
+        perNetworkPerMinute: limits.openLinksPerNetworkPerMinute,
       },
       open: config.openFederation,
       maxMessageBytes: config.maxFrameBytes,
@@ -391,6 +393,7 @@ export async function startNode(options: StartNodeOptions): Promise<Node> {
         maxUnauthenticatedConnections: config.maxUnauthenticatedConnections,
         reservedKnownConnections: config.reservedKnownConnections,
         handshakesPerAddressPerMinute: limits.handshakesPerAddressPerMinute,
+        handshakesPerNetworkPerMinute: limits.handshakesPerNetworkPerMinute,
         handshakeTimeoutMs: config.handshakeTimeoutMs,
         maxMessageBytes: config.maxFrameBytes,
         write: {

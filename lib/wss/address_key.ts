@@ -15,6 +15,21 @@ export function addressKey(address: string | undefined): string {
   return groups ? `${groups.slice(0, 4).join(":")}::/64` : address;
 }
 
+/**
+ * The network key of a remote address, which network budgets count under: an
+ * IPv4 /24 (`a.b.c.0/24`) or an IPv6 /48 (`a:b:c::/48`), the blocks one
+ * customer of a cloud or an ISP commonly gets (so 256 addresses, or 65,536
+ * /64s, are one network). IPv4-mapped IPv6 addresses count as their IPv4
+ * address; what does not parse is its own network.
+ */
+export function networkKey(address: string | undefined): string {
+  const key = addressKey(address);
+  const v4 = /^(\d{1,3}\.\d{1,3}\.\d{1,3})\.\d{1,3}$/.exec(key);
+  if (v4) return `${v4[1]}.0/24`;
+  const v6 = /^([0-9a-f]{1,4}:[0-9a-f]{1,4}:[0-9a-f]{1,4}):[0-9a-f]{1,4}::\/64$/.exec(key);
+  return v6 ? `${v6[1]}::/48` : key;
+}
+
 /** The eight 16-bit groups of an IPv6 address, or null when it does not parse. */
 function expandIpv6(address: string): string[] | null {
   const halves = address.toLowerCase().split("::");

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { addressKey } from "./address_key.ts";
+import { addressKey, networkKey } from "./address_key.ts";
 
 Deno.test("addressKey() keeps IPv4 addresses and unwraps IPv4-mapped IPv6", () => {
   assert.equal(addressKey("127.0.0.2"), "127.0.0.2");
@@ -22,4 +22,17 @@ Deno.test("addressKey() leaves what does not parse as it is", () => {
   assert.equal(addressKey("1:2:3"), "1:2:3");
   assert.equal(addressKey("1::2::3"), "1::2::3");
   assert.equal(addressKey("gggg::1"), "gggg::1");
+});
+
+Deno.test("networkKey() counts an IPv4 /24 and an IPv6 /48 as one network", () => {
+  assert.equal(networkKey("127.5.5.1"), "127.5.5.0/24");
+  assert.equal(networkKey("127.5.5.254"), "127.5.5.0/24");
+  assert.equal(networkKey("::ffff:127.5.5.9"), "127.5.5.0/24");
+  assert.notEqual(networkKey("127.5.6.1"), "127.5.5.0/24");
+  assert.equal(networkKey("2001:db8:1:2::1"), "2001:db8:1::/48");
+  assert.equal(networkKey("2001:db8:1:ffff:1:2:3:4"), "2001:db8:1::/48");
+  assert.notEqual(networkKey("2001:db8:2::1"), "2001:db8:1::/48");
+  assert.equal(networkKey("::1"), "0:0:0::/48");
+  assert.equal(networkKey(undefined), "?");
+  assert.equal(networkKey("1::2::3"), "1::2::3");
 });

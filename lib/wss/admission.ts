@@ -22,6 +22,14 @@
  * newcomers rather than evicting its oldest member (eviction would let the
  * flood buy a handshake per connection it opens, at a rate it chooses).
  *
+ * New connections are also rated, before TLS: per address key
+ * (`handshakesPerAddressPerMinute`) and, for addresses that never
+ * authenticated here, per network (address_key.ts `networkKey`: an IPv4 /24,
+ * an IPv6 /48; `handshakesPerNetworkPerMinute`), so the 256 addresses of a
+ * /24 share one budget of handshakes rather than having 256. Known addresses
+ * are rated per address only: a flood from their network does not lock them
+ * out.
+ *
  * The decision is {@linkcode admitConnection}, a pure function; the
  * {@linkcode ConnectionLedger} keeps the counts and applies it.
  */
@@ -34,7 +42,7 @@ import {
 } from "../budget.ts";
 import type { Clock } from "../clock.ts";
 import type { Logger } from "../log.ts";
-import { addressKey } from "./address_key.ts";
+import { addressKey, networkKey } from "./address_key.ts";
 
 /** The listener's caps (config `[Limits]`). */
 export interface AdmissionLimits {
@@ -54,6 +62,12 @@ export interface AdmissionLimits {
    * Default: unlimited.
    */
   handshakesPerAddressPerMinute?: number;
+  /**
+   * New connections from addresses that never authenticated here, per network key (an IPv4
+   * /24, an IPv6 /48) and minute, with a burst of as many (`handshakes_per_network_per_minute`).
+   * Default: unlimited.
+   */
+  handshakesPerNetworkPerMinute?: number;
 }
 
 /** Options of {@linkcode admissionLimits}: the two caps every listener has, and overrides. */
@@ -64,6 +78,7 @@ export interface AdmissionLimitOptions {
   reservedKnown?: number;
   maxPendingPerKnownAddress?: number;
   handshakesPerAddressPerMinute?: number;
+  handshakesPerNetworkPerMinute?: number;
 }
 
 /**
@@ -84,6 +99,9 @@ export function admissionLimits(options: AdmissionLimitOptions): AdmissionLimits
     ...(options.handshakesPerAddressPerMinute === undefined
       ? {}
       : { handshakesPerAddressPerMinute: options.handshakesPerAddressPerMinute }),
+    ...(options.handshakesPerNetworkPerMinute === undefined
+      ? {}
+      : { handshakesPerNetworkPerMinute: options.handshakesPerNetworkPerMinute }),
   };
   if (!(limits.reservedKnown >= 0 && limits.reservedKnown < maxConnections)) {
     throw new RangeError(
@@ -108,7 +126,7 @@ export interface AdmissionInput {
 }
 
 /** Why a connection is refused. */
-export type RefusalReason = "address" | "total" | "unauthenticated" | "rate";
+export type RefusalReason = "address" | "total" | "unauthenticated" | "rate" | "network-rate";
 
 /** The decision for one new connection. */
 export type AdmissionVerdict =
@@ -163,6 +181,7 @@ export class ConnectionLedger {
   #strangers: Budget;
   #knownPending: Budget;
   #handshakes: RateBudget | null;
+  #networkHandshakes: RateBudget | null;
   #known = new Map<string, number>();
   #knownCapacity: number;
   #refusals: ThrottledLog;
@@ -184,13 +203,13 @@ export class ConnectionLedger {
     this.#knownPending = new Budget(`${name}.reservedKnown`, {
       perKey: limits.maxPendingPerKnownAddress,
     });
-    const rate = limits.handshakesPerAddressPerMinute ?? Infinity;
-    this.#handshakes = Number.isFinite(rate)
-      ? new RateBudget(`${name}.handshakes`, { burst: rate, perMinute: rate })
-      : null;
-    for (const b of [this.#connections, this.#strangers, this.#knownPending, this.#handshakes]) {
-      if (b) options.budgets?.add(b);
-    }
+    const rated = (suffix: string, rate = Infinity) =>
+      Number.isFinite(rate)
+        ? new RateBudget(`${name}.${suffix}`, { burst: rate, perMinute: rate })
+        : null;
+    this.#handshakes = rated("handshakes", limits.handshakesPerAddressPerMinute);
+    this.#networkHandshakes = rated("handshakes_network", limits.handshakesPerNetworkPerMinute);
+    for (const b of this.#budgets()) options.budgets?.add(b);
     for (const key of options.known ?? []) this.#remember(addressKey(key));
   }
 
@@ -207,9 +226,15 @@ export class ConnectionLedger {
     }, this.#limits);
     const now = this.#clock.nowMs();
     // Within the caps, a connection past its address's handshake rate is refused too (here,
-    // before TLS, it costs nothing): a stranger cannot buy signature checks at will.
+    // before TLS, it costs nothing): a stranger cannot buy signature checks at will; nor, from
+    // a stranger's address, past its network's rate (many addresses of one /24 or /48).
     if (verdict.kind === "admit" && this.#handshakes && !this.#handshakes.take(key, now)) {
       verdict = { kind: "refuse", reason: "rate" };
+    } else if (
+      verdict.kind === "admit" && !known && this.#networkHandshakes &&
+      !this.#networkHandshakes.take(networkKey(address), now)
+    ) {
+      verdict = { kind: "refuse", reason: "network-rate" };
     } else if (verdict.kind === "refuse") {
       const budget = verdict.reason === "unauthenticated" ? this.#strangers : this.#connections;
       budget.refuse(key, now);
@@ -217,7 +242,7 @@ export class ConnectionLedger {
     if (verdict.kind === "refuse") {
       this.#refusals.write("warn", verdict.reason, "connections refused", {
         reason: verdict.reason,
-        addr: key,
+        addr: verdict.reason === "network-rate" ? networkKey(address) : key,
         known,
       });
       return { verdict, ticket: null };
@@ -256,10 +281,18 @@ export class ConnectionLedger {
   /** The budgets' views, by name (also in the registry, when one was given). */
   view(): Record<string, BudgetView> {
     const out: Record<string, BudgetView> = {};
-    for (const b of [this.#connections, this.#strangers, this.#knownPending, this.#handshakes]) {
-      if (b) out[b.name] = b.view();
-    }
+    for (const b of this.#budgets()) out[b.name] = b.view();
     return out;
+  }
+
+  #budgets(): Array<Budget | RateBudget> {
+    return [
+      this.#connections,
+      this.#strangers,
+      this.#knownPending,
+      this.#handshakes,
+      this.#networkHandshakes,
+    ].filter((b) => b !== null);
   }
 
   #poolOf(ticket: Ticket): Budget {

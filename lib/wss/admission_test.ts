@@ -167,3 +167,43 @@ Deno.test("ConnectionLedger: past its handshake rate an address is refused befor
   assert.equal(registry.snapshot()["listener.handshakes"].refusals, 1);
   assert.equal(l.open, 0);
 });
+
+Deno.test("ConnectionLedger: the addresses of one /24 share a rate; known ones and other networks do not", () => {
+  const clock = new FakeClock();
+  const registry = new BudgetRegistry(SILENT_LOGGER, clock);
+  const l = new ConnectionLedger({
+    limits: { ...LIMITS, handshakesPerAddressPerMinute: 3, handshakesPerNetworkPerMinute: 6 },
+    log: SILENT_LOGGER,
+    clock,
+    budgets: registry,
+    known: ["10.0.0.200"],
+  });
+  const tryOnce = (address: string) => {
+    const { verdict, ticket } = l.admit(address);
+    if (ticket) l.closed(ticket);
+    return verdict.kind === "admit" ? "admit" : verdict.reason;
+  };
+  // 10 addresses of 10.0.0.0/24, 3 each: 30 within every address's rate, 6 within the network's.
+  const seen: string[] = [];
+  for (let h = 1; h <= 10; h++) for (let i = 0; i < 3; i++) seen.push(tryOnce(`10.0.0.${h}`));
+  assert.equal(seen.filter((v) => v === "admit").length, 6, seen.join(" "));
+  assert.equal(seen.filter((v) => v === "network-rate").length, 24);
+  assert.equal(tryOnce("::ffff:10.0.0.77"), "network-rate", "IPv4-mapped: the same /24");
+  assert.equal(tryOnce("10.0.0.200"), "admit", "a known address of the network");
+  assert.equal(tryOnce("10.0.1.1"), "admit", "another /24");
+  // An IPv6 /48: its /64s (each an address key of its own) share one rate.
+  const v6: string[] = [];
+  for (let s = 1; s <= 8; s++) v6.push(tryOnce(`2001:db8:7:${s}::1`));
+  assert.deepEqual(v6.filter((v) => v === "admit").length, 6, v6.join(" "));
+  assert.equal(tryOnce("2001:db8:8::1"), "admit", "another /48");
+  // 20 s later: one more for the address (3 a minute), two for the network (6 a minute).
+  clock.advance(20_000);
+  assert.equal(tryOnce("10.0.0.9"), "admit");
+  assert.equal(tryOnce("10.0.0.9"), "rate");
+  assert.equal(tryOnce("10.0.0.8"), "admit");
+  assert.equal(tryOnce("10.0.0.7"), "network-rate");
+  const snap = registry.snapshot();
+  assert.equal(snap["listener.handshakes_network"].refusals, 28);
+  assert.equal(snap["listener.handshakes_network"].limit, 6);
+  assert.equal(snap["listener.handshakes"].refusals, 1);
+});

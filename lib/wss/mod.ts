@@ -46,4 +46,4 @@ export {
   admitConnection,
 } from "./admission.ts";
 export { type ConnectionCounts, ConnectionMonitor } from "./connection_monitor.ts";
-export { addressKey } from "./address_key.ts";
+export { addressKey, networkKey } from "./address_key.ts";

@@ -68,6 +68,8 @@ export interface WssServerOptions {
   budgets?: BudgetRegistry;
   /** New connections per address key and minute (default: unlimited). */
   handshakesPerAddressPerMinute?: number;
+  /** New connections from unknown addresses per network (/24, /48) and minute (default: unlimited). */
+  handshakesPerNetworkPerMinute?: number;
   /** Addresses to treat as known from the start (peers from the store). */
   knownAddresses?: Iterable<string>;
   /** Shared counts of faults, stalls and pauses (default: the listener's own). */
@@ -108,6 +110,7 @@ export async function startWssServer(options: WssServerOptions): Promise<WssServ
     maxUnauthenticated: options.maxUnauthenticatedConnections,
     reservedKnown: options.reservedKnownConnections,
     handshakesPerAddressPerMinute: options.handshakesPerAddressPerMinute,
+    handshakesPerNetworkPerMinute: options.handshakesPerNetworkPerMinute,
   });
   const ledger = new ConnectionLedger({
     limits,
