@@ -614,8 +614,9 @@ export class LinkManager {
       channel.close(verdict.reason);
       return;
     }
-    // Only a peer let in ends the deadline and makes its address known to the listener.
-    authenticated();
+    // Only a peer let in ends the deadline and makes its address known to the listener (a
+    // stranger's as such: the owner did not vouch for it).
+    authenticated({ stranger: isStranger(verdict.record) });
     result("accepted", "");
     this.#register(peer.nodeId, channel, peer.nodeId, peer.publicKey);
   }

@@ -403,11 +403,13 @@ export async function startNode(options: StartNodeOptions): Promise<Node> {
         },
         // Linked peers count as known at once, before they re-authenticate: the owner's by
         // their endpoints, strangers (which only dial in) by the address they linked from, never
-        // by the endpoint they claimed.
-        knownAddresses: store.listPeers().flatMap((p) => {
-          const known = p.state === "linked" ? p.address ?? p.host : null;
-          return known ? [known] : [];
-        }),
+        // by the endpoint they claimed (and as strangers': rated by their network still).
+        knownAddresses: store.listPeers().flatMap((p) =>
+          p.state === "linked" && !p.address && p.host ? [p.host] : []
+        ),
+        knownStrangerAddresses: store.listPeers().flatMap((p) =>
+          p.state === "linked" && p.address ? [p.address] : []
+        ),
         clock,
         // The listener's caps (listener.connections / .unauthenticated / .reservedKnown).
         budgets,

@@ -23,12 +23,16 @@
  * flood buy a handshake per connection it opens, at a rate it chooses).
  *
  * New connections are also rated, before TLS: per address key
- * (`handshakesPerAddressPerMinute`) and, for addresses that never
- * authenticated here, per network (address_key.ts `networkKey`: an IPv4 /24,
- * an IPv6 /48; `handshakesPerNetworkPerMinute`), so the 256 addresses of a
- * /24 share one budget of handshakes rather than having 256. Known addresses
- * are rated per address only: a flood from their network does not lock them
- * out.
+ * (`handshakesPerAddressPerMinute`) and per network (address_key.ts
+ * `networkKey`: an IPv4 /24, an IPv6 /48; `handshakesPerNetworkPerMinute`),
+ * so the 256 addresses of a /24 share one budget of handshakes rather than
+ * having 256. The network's rate has two buckets: one for addresses that never
+ * authenticated here, one for addresses known only through an open node's
+ * strangers (which anyone can make known by linking); so a flood of unknown
+ * connections does not lock out a stranger peer of the same network, and an
+ * attacker who links strangers from many addresses of its /24 gets at most
+ * twice the network's rate. Addresses the owner vouched for (its linked
+ * peers, enrolled clients) are rated per address only.
  *
  * The decision is {@linkcode admitConnection}, a pure function; the
  * {@linkcode ConnectionLedger} keeps the counts and applies it.
@@ -167,8 +171,10 @@ export interface ConnectionLedgerOptions {
   budgets?: BudgetRegistry;
   /** Prefix of the budgets' names. */
   name?: string;
-  /** Address keys known at start (e.g. peers' addresses from the store). */
+  /** Address keys known at start (e.g. the owner's peers' addresses from the store). */
   known?: Iterable<string>;
+  /** Address keys known at start only as an open node's strangers' (from the store). */
+  knownStrangers?: Iterable<string>;
   /** Most known address keys remembered; the least recently seen go first. */
   knownCapacity?: number;
 }
@@ -182,7 +188,8 @@ export class ConnectionLedger {
   #knownPending: Budget;
   #handshakes: RateBudget | null;
   #networkHandshakes: RateBudget | null;
-  #known = new Map<string, number>();
+  /** Known address keys: whether the owner vouched for them (not only an open node's strangers). */
+  #known = new Map<string, boolean>();
   #knownCapacity: number;
   #refusals: ThrottledLog;
 
@@ -210,13 +217,15 @@ export class ConnectionLedger {
     this.#handshakes = rated("handshakes", limits.handshakesPerAddressPerMinute);
     this.#networkHandshakes = rated("handshakes_network", limits.handshakesPerNetworkPerMinute);
     for (const b of this.#budgets()) options.budgets?.add(b);
+    for (const key of options.knownStrangers ?? []) this.#remember(addressKey(key), true);
     for (const key of options.known ?? []) this.#remember(addressKey(key));
   }
 
   /** Decides on a connection from `address`; a ticket when admitted. */
   admit(address: string | undefined): { verdict: AdmissionVerdict; ticket: Ticket | null } {
     const key = addressKey(address);
-    const known = this.#known.has(key);
+    const vouched = this.#known.get(key);
+    const known = vouched !== undefined;
     let verdict = admitConnection({
       total: this.#connections.used,
       fromAddress: this.#connections.usedBy(key),
@@ -231,8 +240,8 @@ export class ConnectionLedger {
     if (verdict.kind === "admit" && this.#handshakes && !this.#handshakes.take(key, now)) {
       verdict = { kind: "refuse", reason: "rate" };
     } else if (
-      verdict.kind === "admit" && !known && this.#networkHandshakes &&
-      !this.#networkHandshakes.take(networkKey(address), now)
+      verdict.kind === "admit" && !vouched && this.#networkHandshakes &&
+      !this.#networkHandshakes.take(`${known ? "strangers " : ""}${networkKey(address)}`, now)
     ) {
       verdict = { kind: "refuse", reason: "network-rate" };
     } else if (verdict.kind === "refuse") {
@@ -252,12 +261,16 @@ export class ConnectionLedger {
     return { verdict, ticket: { key, pool: verdict.pool } };
   }
 
-  /** The connection proved who it is: it leaves its pool and its address is known. */
-  authenticated(ticket: Ticket): void {
+  /**
+   * The connection proved who it is: it leaves its pool and its address is
+   * known; `stranger` when it is only an open node's stranger (not vouched for
+   * by the owner: see the class's network rate).
+   */
+  authenticated(ticket: Ticket, stranger = false): void {
     if (ticket.pool !== "stranger" && ticket.pool !== "known") return;
     this.#poolOf(ticket).release(ticket.key);
     ticket.pool = "authenticated";
-    this.#remember(ticket.key);
+    this.#remember(ticket.key, stranger);
   }
 
   /** The connection is gone. */
@@ -299,9 +312,11 @@ export class ConnectionLedger {
     return ticket.pool === "known" ? this.#knownPending : this.#strangers;
   }
 
-  #remember(key: string): void {
+  #remember(key: string, stranger = false): void {
+    // Once vouched for, an address stays so while it is remembered.
+    const vouched = !stranger || this.#known.get(key) === true;
     this.#known.delete(key);
-    this.#known.set(key, this.#clock.nowMs());
+    this.#known.set(key, vouched);
     if (this.#known.size > this.#knownCapacity) {
       this.#known.delete(this.#known.keys().next().value!);
     }

@@ -207,3 +207,33 @@ Deno.test("ConnectionLedger: the addresses of one /24 share a rate; known ones a
   assert.equal(snap["listener.handshakes_network"].limit, 6);
   assert.equal(snap["listener.handshakes"].refusals, 1);
 });
+
+Deno.test("ConnectionLedger: addresses known only through an open node's strangers share a second network rate", () => {
+  const clock = new FakeClock();
+  const l = new ConnectionLedger({
+    limits: { ...LIMITS, handshakesPerAddressPerMinute: 50, handshakesPerNetworkPerMinute: 4 },
+    log: SILENT_LOGGER,
+    clock,
+    known: ["10.0.0.200"],
+    knownStrangers: ["10.0.0.100", "10.0.0.101"],
+  });
+  const tryOnce = (address: string, stranger?: boolean) => {
+    const { verdict, ticket } = l.admit(address);
+    if (ticket && stranger !== undefined) l.authenticated(ticket, stranger);
+    if (ticket) l.closed(ticket);
+    return verdict.kind === "admit" ? "admit" : verdict.reason;
+  };
+  // Unknown addresses of 10.0.0.0/24 spend their bucket; a stranger's address still gets in.
+  for (let i = 0; i < 4; i++) assert.equal(tryOnce(`10.0.0.${i + 1}`), "admit");
+  assert.equal(tryOnce("10.0.0.9"), "network-rate");
+  assert.equal(tryOnce("10.0.0.100"), "admit");
+  // Addresses known through strangers' links share the strangers' bucket (4 a minute).
+  for (const a of ["10.0.0.101", "10.0.0.100", "10.0.0.101"]) assert.equal(tryOnce(a), "admit");
+  assert.equal(tryOnce("10.0.0.100"), "network-rate", "the strangers' bucket is spent");
+  // The owner's: rated per address only. A stranger's address the owner links is vouched for.
+  for (let i = 0; i < 10; i++) assert.equal(tryOnce("10.0.0.200"), "admit");
+  assert.equal(tryOnce("10.0.0.101", false), "network-rate");
+  clock.advance(15_000);
+  assert.equal(tryOnce("10.0.0.101", false), "admit");
+  for (let i = 0; i < 5; i++) assert.equal(tryOnce("10.0.0.101"), "admit", "vouched for now");
+});

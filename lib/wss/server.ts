@@ -39,8 +39,10 @@ export interface Accepted {
    * an enrolled client): the deadline ends, the connection leaves the
    * unauthenticated pool, and its address is remembered as known, which
    * keeps slots for it during a flood. Not for peers about to be refused.
+   * `stranger`: a node an open node links at first contact, which the owner
+   * did not vouch for (rated by its network still: admission.ts).
    */
-  authenticated(): void;
+  authenticated(options?: { stranger?: boolean }): void;
   headers: Map<string, string>;
 }
 
@@ -70,8 +72,10 @@ export interface WssServerOptions {
   handshakesPerAddressPerMinute?: number;
   /** New connections from unknown addresses per network (/24, /48) and minute (default: unlimited). */
   handshakesPerNetworkPerMinute?: number;
-  /** Addresses to treat as known from the start (peers from the store). */
+  /** Addresses to treat as known from the start (the owner's peers from the store). */
   knownAddresses?: Iterable<string>;
+  /** Addresses known from the start only as an open node's strangers' (from the store). */
+  knownStrangerAddresses?: Iterable<string>;
   /** Shared counts of faults, stalls and pauses (default: the listener's own). */
   monitor?: ConnectionMonitor;
   /** How often the watchdog checks the listener accepts (default 2 s). */
@@ -118,6 +122,7 @@ export async function startWssServer(options: WssServerOptions): Promise<WssServ
     clock,
     budgets: options.budgets,
     known: options.knownAddresses,
+    knownStrangers: options.knownStrangerAddresses,
   });
   const monitor = options.monitor ?? new ConnectionMonitor({ log, clock });
   // Per-connection events a flood repeats thousands of times: one line per kind per 10 s.
@@ -241,9 +246,9 @@ export async function startWssServer(options: WssServerOptions): Promise<WssServ
     sock.once("secure", () => {
       try {
         onSecure(sock, {
-          authenticated: () => {
+          authenticated: (o) => {
             clock.clearTimer(deadline);
-            ledger.authenticated(ticket);
+            ledger.authenticated(ticket, o?.stranger);
           },
           monitor,
           clock,
@@ -322,7 +327,7 @@ function respond(sock: tls.TLSSocket, status: number, text: string): void {
 }
 
 interface UpgradeContext {
-  authenticated(): void;
+  authenticated: Accepted["authenticated"];
   monitor: ConnectionMonitor;
   clock: Clock;
 }
