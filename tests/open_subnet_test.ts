@@ -82,6 +82,7 @@ Deno.test({
         `${JSON.stringify(held)}; honest1 ${honest} then ${state("honest1")}, ` +
         `honest2 ${second} then ${state("honest2")}; after, per /24: ` +
         `${JSON.stringify(perNetwork(after))}, ${after.links.length} linked`;
+      // deno-lint-ignore no-console -- a figure for the report
       console.log(figures);
       assert.equal(honest, "up", figures);
       assert.equal(second, "up", figures);
@@ -154,6 +155,7 @@ Deno.test({
             ),
           )
         }`;
+      // deno-lint-ignore no-console -- a figure for the report
       console.log(figures);
       assert.equal(honest, true, figures);
       // The network's burst (4 × 20), then 80 a minute.
