@@ -9,7 +9,8 @@
 import assert from "node:assert/strict";
 import net from "node:net";
 import tls from "node:tls";
-import { NodeProc, tempRoot } from "./_helpers/node_proc.ts";
+import { startConnFlood } from "./_helpers/conn_flood.ts";
+import { NodeProc, tempRoot, waitUntil } from "./_helpers/node_proc.ts";
 import { type RawPeer, rawPeer } from "./_helpers/raw_peer.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
@@ -25,10 +26,11 @@ async function stranger(
   id: string,
   source: string,
   port: number,
+  waitMs = 3000,
 ): Promise<string> {
   const p = await rawPeer(id, undefined, source);
   peers.push(p);
-  return await p.connect("alice", port, 3000);
+  return await p.connect("alice", port, waitMs);
 }
 
 /** Strangers linked from each network (peer ids are `n<network>a<address>s<index>`). */
@@ -161,6 +163,49 @@ Deno.test({
       // The network's burst (4 × 20), then 80 a minute.
       assert.ok(done <= 80 + Math.ceil((80 * seconds) / 60), figures);
     } finally {
+      await a?.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "listener: a flood of connections that never authenticate, from 50 addresses of one " +
+    "/24, holds at most the network's share of the unauthenticated pool: strangers from " +
+    "other networks still link to the open node meanwhile",
+  ...opts,
+  fn: async () => {
+    const root = await tempRoot("open-subnet-flood");
+    const peers: RawPeer[] = [];
+    let a: NodeProc | undefined;
+    try {
+      a = await NodeProc.create({ id: "alice", root, open: true });
+      const port = a.port;
+      // 127.0.0.2 … 127.0.0.51: one /24, 16 connections each at most (800 > the pool's 128).
+      await using flood = startConnFlood({
+        port,
+        connections: 800,
+        addresses: 50,
+        opensPerSecond: 400,
+        shapes: ["tls-silent", "ws-silent"],
+        maxDurationMs: 60_000,
+      });
+      await waitUntil("the flood is refused", () => /connections? refused/.test(a!.output), 30_000);
+      const states: string[] = [];
+      for (let i = 0; i < 5; i++) {
+        states.push(await stranger(peers, `honest${i}`, `127.9.${i}.9`, port, 3000));
+      }
+      const status = (await a.admin("status")) as {
+        budgets: Record<string, { used: number; refusals: number }>;
+      };
+      const pool = status.budgets["listener.unauthenticated"];
+      const figures = `honest strangers: ${states.join(" ")}; unauthenticated pool ` +
+        `${JSON.stringify(pool)}; flood ${JSON.stringify(flood.stats())}`;
+      // deno-lint-ignore no-console -- a figure for the report
+      console.log(figures);
+      assert.ok(pool.refusals > 0, figures);
+      assert.deepEqual(states, ["up", "up", "up", "up", "up"], figures);
+    } finally {
+      for (const p of peers) p.stop();
       await a?.stop();
     }
   },
