@@ -34,6 +34,11 @@ export interface Config {
   maxConnectionsPerAddress: number;
   /** Connections not yet authenticated from addresses that never authenticated here (default: half of `maxConnections`). */
   maxUnauthenticatedConnections: number;
+  /**
+   * Of those, from one network (an IPv4 /24, an IPv6 /48). Default: a quarter of
+   * `maxUnauthenticatedConnections`, at most 4 × and at least 1 × `maxConnectionsPerAddress`.
+   */
+  maxUnauthenticatedConnectionsPerNetwork: number;
   /** Slots of `maxConnections` kept for addresses that authenticated before (default: an eighth). */
   reservedKnownConnections: number;
   /** Unsent bytes per connection at which senders wait (and 1/4 of it: go on). */
@@ -618,6 +623,7 @@ const SPEC: Record<string, Record<string, KeySpec>> = {
     max_connections: intSpec(4, 4096),
     max_connections_per_address: intSpec(1, 1024),
     max_unauthenticated_connections: intSpec(1, 4096),
+    max_unauthenticated_connections_per_network: intSpec(1, 4096),
     reserved_known_connections: intSpec(0, 4096),
     handshake_timeout_ms: intSpec(100, 120_000),
     write_buffer_bytes: byteSpec(16 * 1024, 256 * 1024 * 1024),
@@ -774,6 +780,14 @@ export function parseConfig(text: string, file: string): Config {
   const maxUnauthenticatedConnections =
     (value("Limits", "max_unauthenticated_connections") as number | undefined) ??
       Math.max(1, Math.floor(maxConnections / 2));
+  // One network's (an IPv4 /24, an IPv6 /48) share of it: budget.ts networkShare.
+  const maxUnauthenticatedConnectionsPerNetwork =
+    (value("Limits", "max_unauthenticated_connections_per_network") as number | undefined) ??
+      networkShare(
+        (value("Limits", "max_connections_per_address") as number | undefined) ??
+          CONFIG_DEFAULTS.maxConnectionsPerAddress,
+        maxUnauthenticatedConnections,
+      );
   const reservedKnownConnections =
     (value("Limits", "reserved_known_connections") as number | undefined) ??
       Math.floor(maxConnections / 8);
@@ -805,6 +819,7 @@ export function parseConfig(text: string, file: string): Config {
       (value("Limits", "max_connections_per_address") as number | undefined) ??
         CONFIG_DEFAULTS.maxConnectionsPerAddress,
     maxUnauthenticatedConnections,
+    maxUnauthenticatedConnectionsPerNetwork,
     reservedKnownConnections,
     handshakeTimeoutMs: (value("Limits", "handshake_timeout_ms") as number | undefined) ??
       CONFIG_DEFAULTS.handshakeTimeoutMs,

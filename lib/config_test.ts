@@ -152,6 +152,18 @@ Deno.test("parseConfig() reads the connection caps and write limits of [Limits]"
   const small = parseConfig(GOOD + "[Limits]\nmax_connections = 16\n", "/x.conf");
   assert.equal(small.maxUnauthenticatedConnections, 8, "defaults follow max_connections");
   assert.equal(small.reservedKnownConnections, 2);
+  assert.equal(d.maxUnauthenticatedConnectionsPerNetwork, 32, "a quarter of the pool");
+  assert.equal(small.maxUnauthenticatedConnectionsPerNetwork, 16, "at least one address's worth");
+  const wide = parseConfig(
+    GOOD + "[Limits]\nmax_connections = 4096\nmax_unauthenticated_connections = 2048\n",
+    "/x.conf",
+  );
+  assert.equal(wide.maxUnauthenticatedConnectionsPerNetwork, 64, "at most 4 addresses' worth");
+  const set = parseConfig(
+    GOOD + "[Limits]\nmax_unauthenticated_connections_per_network = 5\n",
+    "/x.conf",
+  );
+  assert.equal(set.maxUnauthenticatedConnectionsPerNetwork, 5);
 });
 
 Deno.test("parseConfig(): a network's budgets follow the per-address ones unless set", () => {

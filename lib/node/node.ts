@@ -391,6 +391,7 @@ export async function startNode(options: StartNodeOptions): Promise<Node> {
         maxConnections: config.maxConnections,
         maxConnectionsPerAddress: config.maxConnectionsPerAddress,
         maxUnauthenticatedConnections: config.maxUnauthenticatedConnections,
+        maxUnauthenticatedConnectionsPerNetwork: config.maxUnauthenticatedConnectionsPerNetwork,
         reservedKnownConnections: config.reservedKnownConnections,
         handshakesPerAddressPerMinute: limits.handshakesPerAddressPerMinute,
         handshakesPerNetworkPerMinute: limits.handshakesPerNetworkPerMinute,

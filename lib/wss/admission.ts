@@ -8,8 +8,9 @@
  * authenticates it also draws from a pool:
  *
  * - **strangers** (addresses that never authenticated here) share at most
- *   `maxUnauthenticated` slots, and may not take the last `reservedKnown`
- *   slots of the total;
+ *   `maxUnauthenticated` slots, at most `maxUnauthenticatedPerNetwork` of them
+ *   from one network (address_key.ts `networkKey`: an IPv4 /24, an IPv6 /48),
+ *   and may not take the last `reservedKnown` slots of the total;
  * - **known** addresses (ones that authenticated before: linked peers,
  *   enrolled clients) may use the whole total, up to
  *   `maxPendingPerKnownAddress` connections each at once, then count as
@@ -17,7 +18,8 @@
  *
  * A flood from addresses the node has never seen authenticate thus holds at
  * most `min(maxUnauthenticated, maxConnections - reservedKnown)` slots while
- * it lasts; a known peer re-links through the reserved slots. Refusing at
+ * it lasts (from one network, at most `maxUnauthenticatedPerNetwork`: strangers
+ * of other networks still get in); a known peer re-links through the reserved slots. Refusing at
  * accept costs the node no TLS handshake, which is why a full pool refuses
  * newcomers rather than evicting its oldest member (eviction would let the
  * flood buy a handshake per connection it opens, at a rate it chooses).
@@ -41,6 +43,7 @@ import {
   Budget,
   type BudgetRegistry,
   type BudgetView,
+  networkShare,
   RateBudget,
   ThrottledLog,
 } from "../budget.ts";
@@ -56,6 +59,11 @@ export interface AdmissionLimits {
   maxConnectionsPerAddress: number;
   /** Not-yet-authenticated connections from strangers (`max_unauthenticated_connections`). */
   maxUnauthenticated: number;
+  /**
+   * Of those, from one network key (`max_unauthenticated_connections_per_network`). Default:
+   * unlimited; {@linkcode admissionLimits} gives a share of `maxUnauthenticated`.
+   */
+  maxUnauthenticatedPerNetwork?: number;
   /** Slots of the total strangers cannot take (`reserved_known_connections`). */
   reservedKnown: number;
   /** Not-yet-authenticated connections one known address may hold in the reserve. */
@@ -79,6 +87,7 @@ export interface AdmissionLimitOptions {
   maxConnections: number;
   maxConnectionsPerAddress: number;
   maxUnauthenticated?: number;
+  maxUnauthenticatedPerNetwork?: number;
   reservedKnown?: number;
   maxPendingPerKnownAddress?: number;
   handshakesPerAddressPerMinute?: number;
@@ -88,16 +97,22 @@ export interface AdmissionLimitOptions {
 /**
  * The caps with their defaults: strangers get half of the total, known
  * addresses keep an eighth (128 and 32 of the default 256), each known
- * address up to 4 connections in the reserve.
+ * address up to 4 connections in the reserve; one network's strangers get a
+ * quarter of their pool (budget.ts `networkShare`: 32 of 128, at least one
+ * address's worth).
  *
  * @throws {RangeError} when the reserve is not smaller than the total
  */
 export function admissionLimits(options: AdmissionLimitOptions): AdmissionLimits {
   const { maxConnections, maxConnectionsPerAddress } = options;
+  const maxUnauthenticated = options.maxUnauthenticated ??
+    Math.max(1, Math.floor(maxConnections / 2));
   const limits = {
     maxConnections,
     maxConnectionsPerAddress,
-    maxUnauthenticated: options.maxUnauthenticated ?? Math.max(1, Math.floor(maxConnections / 2)),
+    maxUnauthenticated,
+    maxUnauthenticatedPerNetwork: options.maxUnauthenticatedPerNetwork ??
+      networkShare(maxConnectionsPerAddress, maxUnauthenticated),
     reservedKnown: options.reservedKnown ?? Math.floor(maxConnections / 8),
     maxPendingPerKnownAddress: options.maxPendingPerKnownAddress ?? 4,
     ...(options.handshakesPerAddressPerMinute === undefined
@@ -123,6 +138,8 @@ export interface AdmissionInput {
   fromAddress: number;
   /** Not-yet-authenticated connections from strangers, in total. */
   unauthenticated: number;
+  /** Of those, from this address's network (default 0). */
+  unauthenticatedFromNetwork?: number;
   /** The address key authenticated here before. */
   known: boolean;
   /** Not-yet-authenticated connections from this known address in the reserve. */
@@ -130,7 +147,13 @@ export interface AdmissionInput {
 }
 
 /** Why a connection is refused. */
-export type RefusalReason = "address" | "total" | "unauthenticated" | "rate" | "network-rate";
+export type RefusalReason =
+  | "address"
+  | "total"
+  | "unauthenticated"
+  | "network"
+  | "rate"
+  | "network-rate";
 
 /** The decision for one new connection. */
 export type AdmissionVerdict =
@@ -153,12 +176,19 @@ export function admitConnection(input: AdmissionInput, limits: AdmissionLimits):
   if (input.unauthenticated >= limits.maxUnauthenticated) {
     return { kind: "refuse", reason: "unauthenticated" };
   }
+  if (
+    (input.unauthenticatedFromNetwork ?? 0) >= (limits.maxUnauthenticatedPerNetwork ?? Infinity)
+  ) {
+    return { kind: "refuse", reason: "network" };
+  }
   return { kind: "admit", pool: "stranger" };
 }
 
 /** One admitted connection, as the ledger tracks it. */
 export interface Ticket {
   readonly key: string;
+  /** Its network key (address_key.ts). */
+  readonly network: string;
   pool: "stranger" | "known" | "authenticated" | "closed";
 }
 
@@ -185,6 +215,8 @@ export class ConnectionLedger {
   #clock: Clock;
   #connections: Budget;
   #strangers: Budget;
+  /** The strangers' pool by network key. */
+  #strangerNetworks: Budget;
   #knownPending: Budget;
   #handshakes: RateBudget | null;
   #networkHandshakes: RateBudget | null;
@@ -207,6 +239,9 @@ export class ConnectionLedger {
       perKey: limits.maxConnectionsPerAddress,
       total: limits.maxUnauthenticated,
     });
+    this.#strangerNetworks = new Budget(`${name}.unauthenticated_network`, {
+      perKey: limits.maxUnauthenticatedPerNetwork ?? Infinity,
+    });
     this.#knownPending = new Budget(`${name}.reservedKnown`, {
       perKey: limits.maxPendingPerKnownAddress,
     });
@@ -224,12 +259,14 @@ export class ConnectionLedger {
   /** Decides on a connection from `address`; a ticket when admitted. */
   admit(address: string | undefined): { verdict: AdmissionVerdict; ticket: Ticket | null } {
     const key = addressKey(address);
+    const network = networkKey(address);
     const vouched = this.#known.get(key);
     const known = vouched !== undefined;
     let verdict = admitConnection({
       total: this.#connections.used,
       fromAddress: this.#connections.usedBy(key),
       unauthenticated: this.#strangers.used,
+      unauthenticatedFromNetwork: this.#strangerNetworks.usedBy(network),
       known,
       knownPendingFromAddress: this.#knownPending.usedBy(key),
     }, this.#limits);
@@ -241,24 +278,31 @@ export class ConnectionLedger {
       verdict = { kind: "refuse", reason: "rate" };
     } else if (
       verdict.kind === "admit" && !vouched && this.#networkHandshakes &&
-      !this.#networkHandshakes.take(`${known ? "strangers " : ""}${networkKey(address)}`, now)
+      !this.#networkHandshakes.take(`${known ? "strangers " : ""}${network}`, now)
     ) {
       verdict = { kind: "refuse", reason: "network-rate" };
     } else if (verdict.kind === "refuse") {
-      const budget = verdict.reason === "unauthenticated" ? this.#strangers : this.#connections;
-      budget.refuse(key, now);
+      if (verdict.reason === "network") this.#strangerNetworks.refuse(network, now);
+      else {(verdict.reason === "unauthenticated" ? this.#strangers : this.#connections).refuse(
+          key,
+          now,
+        );}
     }
     if (verdict.kind === "refuse") {
       this.#refusals.write("warn", verdict.reason, "connections refused", {
         reason: verdict.reason,
-        addr: verdict.reason === "network-rate" ? networkKey(address) : key,
+        addr: verdict.reason.startsWith("network") ? network : key,
         known,
       });
       return { verdict, ticket: null };
     }
     this.#connections.take(key, 1, now);
-    (verdict.pool === "known" ? this.#knownPending : this.#strangers).take(key, 1, now);
-    return { verdict, ticket: { key, pool: verdict.pool } };
+    if (verdict.pool === "known") this.#knownPending.take(key, 1, now);
+    else {
+      this.#strangers.take(key, 1, now);
+      this.#strangerNetworks.take(network, 1, now);
+    }
+    return { verdict, ticket: { key, network, pool: verdict.pool } };
   }
 
   /**
@@ -268,7 +312,7 @@ export class ConnectionLedger {
    */
   authenticated(ticket: Ticket, stranger = false): void {
     if (ticket.pool !== "stranger" && ticket.pool !== "known") return;
-    this.#poolOf(ticket).release(ticket.key);
+    this.#leavePool(ticket);
     ticket.pool = "authenticated";
     this.#remember(ticket.key, stranger);
   }
@@ -276,7 +320,7 @@ export class ConnectionLedger {
   /** The connection is gone. */
   closed(ticket: Ticket): void {
     if (ticket.pool === "closed") return;
-    if (ticket.pool !== "authenticated") this.#poolOf(ticket).release(ticket.key);
+    if (ticket.pool !== "authenticated") this.#leavePool(ticket);
     this.#connections.release(ticket.key);
     ticket.pool = "closed";
   }
@@ -302,14 +346,19 @@ export class ConnectionLedger {
     return [
       this.#connections,
       this.#strangers,
+      this.#strangerNetworks,
       this.#knownPending,
       this.#handshakes,
       this.#networkHandshakes,
     ].filter((b) => b !== null);
   }
 
-  #poolOf(ticket: Ticket): Budget {
-    return ticket.pool === "known" ? this.#knownPending : this.#strangers;
+  #leavePool(ticket: Ticket): void {
+    if (ticket.pool === "known") this.#knownPending.release(ticket.key);
+    else {
+      this.#strangers.release(ticket.key);
+      this.#strangerNetworks.release(ticket.network);
+    }
   }
 
   #remember(key: string, stranger = false): void {

@@ -122,6 +122,7 @@ Deno.test("ConnectionLedger: addresses given at start are known; budgets are reg
     "listener.connections",
     "listener.reservedKnown",
     "listener.unauthenticated",
+    "listener.unauthenticated_network",
   ]);
   assert.equal(registry.snapshot()["listener.connections"].totalLimit, 20);
 });
@@ -131,6 +132,7 @@ Deno.test("admissionLimits() derives the pools from the total and refuses a rese
     maxConnections: 256,
     maxConnectionsPerAddress: 16,
     maxUnauthenticated: 128,
+    maxUnauthenticatedPerNetwork: 32,
     reservedKnown: 32,
     maxPendingPerKnownAddress: 4,
   });
@@ -236,4 +238,36 @@ Deno.test("ConnectionLedger: addresses known only through an open node's strange
   clock.advance(15_000);
   assert.equal(tryOnce("10.0.0.101", false), "admit");
   for (let i = 0; i < 5; i++) assert.equal(tryOnce("10.0.0.101"), "admit", "vouched for now");
+});
+
+Deno.test("ConnectionLedger: one network's strangers hold at most their share of the unauthenticated pool", () => {
+  const clock = new FakeClock();
+  const limits = admissionLimits({
+    maxConnections: 64,
+    maxConnectionsPerAddress: 4,
+    maxUnauthenticated: 32,
+  });
+  assert.equal(limits.maxUnauthenticatedPerNetwork, 8, "a quarter of the pool");
+  const l = new ConnectionLedger({ limits, log: SILENT_LOGGER, clock, known: ["10.0.0.200"] });
+  const held: Ticket[] = [];
+  const seen: string[] = [];
+  for (let h = 1; h <= 10; h++) {
+    for (let i = 0; i < 4; i++) {
+      const { verdict, ticket } = l.admit(`10.0.0.${h}`);
+      if (ticket) held.push(ticket);
+      seen.push(verdict.kind === "admit" ? "admit" : verdict.reason);
+    }
+  }
+  assert.equal(seen.filter((v) => v === "admit").length, 8, seen.join(" "));
+  assert.equal(seen.filter((v) => v === "network").length, 32);
+  // Other networks still find room; a known address of the flooded one uses its reserve.
+  for (let n = 1; n <= 4; n++) assert.equal(l.admit(`10.0.${n}.1`).verdict.kind, "admit");
+  assert.deepEqual(l.admit("10.0.0.200").verdict, { kind: "admit", pool: "known" });
+  // One of the network's connections authenticates (or closes): one more may wait.
+  l.authenticated(held[0]);
+  assert.equal(l.admit("10.0.0.9").verdict.kind, "admit");
+  assert.deepEqual(l.admit("10.0.0.9").verdict, { kind: "refuse", reason: "network" });
+  l.closed(held[1]);
+  assert.equal(l.admit("10.0.0.9").verdict.kind, "admit");
+  assert.equal(l.view()["listener.unauthenticated_network"].used, 8 + 4 - 2 + 2 - 4 + 4);
 });

@@ -56,6 +56,8 @@ export interface WssServerOptions {
   maxConnectionsPerAddress: number;
   /** Not-yet-authenticated connections from strangers (default: half of `maxConnections`). */
   maxUnauthenticatedConnections?: number;
+  /** Of those, from one network (/24, /48) (default: a quarter of them, budget.ts `networkShare`). */
+  maxUnauthenticatedConnectionsPerNetwork?: number;
   /** Slots of `maxConnections` only known addresses may use (default: an eighth of it). */
   reservedKnownConnections?: number;
   /** TLS + upgrade + authentication must finish within this. */
@@ -112,6 +114,7 @@ export async function startWssServer(options: WssServerOptions): Promise<WssServ
     maxConnections: options.maxConnections,
     maxConnectionsPerAddress: options.maxConnectionsPerAddress,
     maxUnauthenticated: options.maxUnauthenticatedConnections,
+    maxUnauthenticatedPerNetwork: options.maxUnauthenticatedConnectionsPerNetwork,
     reservedKnown: options.reservedKnownConnections,
     handshakesPerAddressPerMinute: options.handshakesPerAddressPerMinute,
     handshakesPerNetworkPerMinute: options.handshakesPerNetworkPerMinute,
