@@ -167,33 +167,19 @@ Deno.test("parseConfig() reads the connection caps and write limits of [Limits]"
 });
 
 Deno.test("parseConfig(): a network's budgets follow the per-address ones unless set", () => {
-  const net = (c: ReturnType<typeof parseConfig>) => [
-    c.limits.openLinksPerNetwork,
-    c.limits.openLinksPerNetworkPerMinute,
-    c.limits.handshakesPerNetworkPerMinute,
-  ];
+  const net = (limits: string) => {
+    const l = parseConfig(`${GOOD}[Limits]\n${limits}`, "/x.conf").limits;
+    return [l.openLinksPerNetwork, l.openLinksPerNetworkPerMinute, l.handshakesPerNetworkPerMinute];
+  };
   // 4 addresses' worth, at most a quarter of the total, at least one address's worth.
-  assert.deepEqual(net(parseConfig(GOOD, "/x.conf")), [128, 120, 2400]);
-  assert.deepEqual(
-    net(parseConfig(
-      GOOD + "[Limits]\nopen_links_per_address = 4\nopen_links_total = 32\n" +
-        "open_links_per_address_per_minute = 10\nhandshakes_per_address_per_minute = 20\n",
-      "/x.conf",
-    )),
-    [8, 40, 80],
-  );
-  assert.deepEqual(
-    net(parseConfig(GOOD + "[Limits]\nopen_links_per_address = 8\nopen_links_total = 12\n", "/x")),
-    [8, 120, 2400],
-  );
-  assert.deepEqual(
-    net(parseConfig(
-      GOOD + "[Limits]\nopen_links_per_network = 50\nopen_links_per_network_per_minute = 7\n" +
-        "handshakes_per_network_per_minute = 99\n",
-      "/x.conf",
-    )),
-    [50, 7, 99],
-  );
+  assert.deepEqual(net(""), [128, 120, 2400]);
+  const small = "open_links_per_address = 4\nopen_links_total = 32\n" +
+    "open_links_per_address_per_minute = 10\nhandshakes_per_address_per_minute = 20\n";
+  assert.deepEqual(net(small), [8, 40, 80]);
+  assert.deepEqual(net("open_links_per_address = 8\nopen_links_total = 12\n"), [8, 120, 2400]);
+  const set = "open_links_per_network = 50\nopen_links_per_network_per_minute = 7\n" +
+    "handshakes_per_network_per_minute = 99\n";
+  assert.deepEqual(net(set), [50, 7, 99]);
   assert.match(errorOf(GOOD + "[Limits]\nopen_links_per_network = 0\n"), /open_links_per_network/);
 });
 

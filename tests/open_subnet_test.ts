@@ -33,6 +33,24 @@ async function stranger(
   return await p.connect("alice", port, waitMs);
 }
 
+/** Runs `fn` against an open node alice with `limits` (`[Limits]` lines); stops all after. */
+async function withAlice(
+  tag: string,
+  limits: string,
+  fn: (a: NodeProc, peers: RawPeer[]) => Promise<void>,
+): Promise<void> {
+  const root = await tempRoot(tag);
+  const peers: RawPeer[] = [];
+  let a: NodeProc | undefined;
+  try {
+    a = await NodeProc.create({ id: "alice", root, open: true, extra: `[Limits]\n${limits}` });
+    await fn(a, peers);
+  } finally {
+    for (const p of peers) p.stop();
+    await a?.stop();
+  }
+}
+
 /** Strangers linked from each network (peer ids are `n<network>a<address>s<index>`). */
 function perNetwork(status: Status): Record<string, number> {
   const out: Record<string, number> = {};
@@ -49,18 +67,12 @@ Deno.test({
     "holds at most its network budget, and an honest stranger from another network " +
     "links at the total (the fullest network's oldest gives way) and stays",
   ...opts,
-  fn: async () => {
-    const root = await tempRoot("open-subnet");
-    const peers: RawPeer[] = [];
-    let a: NodeProc | undefined;
-    try {
-      // 4 per address, 32 in all: a /24's 256 addresses could hold 1,024.
-      a = await NodeProc.create({
-        id: "alice",
-        root,
-        open: true,
-        extra: "[Limits]\nopen_links_per_address = 4\nopen_links_total = 32\n",
-      });
+  // 4 per address, 32 in all: a /24's 256 addresses could hold 1,024.
+  fn: () =>
+    withAlice("open-subnet", "open_links_per_address = 4\nopen_links_total = 32\n", async (
+      a,
+      peers,
+    ) => {
       const startedAt = Date.now();
       let up = 0;
       // Networks 127.5.5.0/24 … 127.5.8.0/24; addresses .1 to .4 of each; 4 strangers each.
@@ -92,11 +104,7 @@ Deno.test({
       assert.equal(state("honest2"), "up", figures);
       for (const n of Object.values(held)) assert.ok(n <= 8, figures);
       assert.ok(after.links.length <= 32, figures);
-    } finally {
-      for (const p of peers) p.stop();
-      await a?.stop();
-    }
-  },
+    }),
 });
 
 /** Whether a TLS handshake from `source` to the node completes (false: closed before). */
@@ -122,16 +130,8 @@ Deno.test({
   name: "listener: 16 addresses of one /24, each within handshakes_per_address_per_minute, " +
     "get at most the network's handshakes before TLS; another network still handshakes",
   ...opts,
-  fn: async () => {
-    const root = await tempRoot("open-subnet-hs");
-    let a: NodeProc | undefined;
-    try {
-      a = await NodeProc.create({
-        id: "alice",
-        root,
-        open: true,
-        extra: "[Limits]\nhandshakes_per_address_per_minute = 20\n",
-      });
+  fn: () =>
+    withAlice("open-subnet-hs", "handshakes_per_address_per_minute = 20\n", async (a) => {
       const startedAt = Date.now();
       let done = 0;
       let attempts = 0;
@@ -141,7 +141,7 @@ Deno.test({
           const n = Math.min(8, 20 - batch);
           attempts += n;
           const ok = await Promise.all(
-            Array.from({ length: n }, () => handshake(a!.port, `127.5.5.${h}`)),
+            Array.from({ length: n }, () => handshake(a.port, `127.5.5.${h}`)),
           );
           done += ok.filter(Boolean).length;
         }
@@ -162,10 +162,7 @@ Deno.test({
       assert.equal(honest, true, figures);
       // The network's burst (4 × 20), then 80 a minute.
       assert.ok(done <= 80 + Math.ceil((80 * seconds) / 60), figures);
-    } finally {
-      await a?.stop();
-    }
-  },
+    }),
 });
 
 Deno.test({
@@ -173,12 +170,8 @@ Deno.test({
     "/24, holds at most the network's share of the unauthenticated pool: strangers from " +
     "other networks still link to the open node meanwhile",
   ...opts,
-  fn: async () => {
-    const root = await tempRoot("open-subnet-flood");
-    const peers: RawPeer[] = [];
-    let a: NodeProc | undefined;
-    try {
-      a = await NodeProc.create({ id: "alice", root, open: true });
+  fn: () =>
+    withAlice("open-subnet-flood", "", async (a, peers) => {
       const port = a.port;
       // 127.0.0.2 … 127.0.0.51: one /24, 16 connections each at most (800 > the pool's 128).
       await using flood = startConnFlood({
@@ -189,7 +182,7 @@ Deno.test({
         shapes: ["tls-silent", "ws-silent"],
         maxDurationMs: 60_000,
       });
-      await waitUntil("the flood is refused", () => /connections? refused/.test(a!.output), 30_000);
+      await waitUntil("the flood is refused", () => /connections? refused/.test(a.output), 30_000);
       const states: string[] = [];
       for (let i = 0; i < 5; i++) {
         states.push(await stranger(peers, `honest${i}`, `127.9.${i}.9`, port, 3000));
@@ -207,9 +200,5 @@ Deno.test({
       console.log(figures);
       assert.ok(stats.closedByTarget > 0, figures);
       assert.deepEqual(states, ["up", "up", "up", "up", "up"], figures);
-    } finally {
-      for (const p of peers) p.stop();
-      await a?.stop();
-    }
-  },
+    }),
 });
