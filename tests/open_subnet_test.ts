@@ -33,17 +33,21 @@ async function stranger(
   return await p.connect("alice", port, waitMs);
 }
 
-/** Runs `fn` against an open node alice with `limits` (`[Limits]` lines); stops all after. */
+/**
+ * Runs `fn` against a node alice (open unless `open` is false) with `limits` (`[Limits]`
+ * lines); stops all after.
+ */
 async function withAlice(
   tag: string,
   limits: string,
   fn: (a: NodeProc, peers: RawPeer[]) => Promise<void>,
+  open = true,
 ): Promise<void> {
   const root = await tempRoot(tag);
   const peers: RawPeer[] = [];
   let a: NodeProc | undefined;
   try {
-    a = await NodeProc.create({ id: "alice", root, open: true, extra: `[Limits]\n${limits}` });
+    a = await NodeProc.create({ id: "alice", root, open, extra: `[Limits]\n${limits}` });
     await fn(a, peers);
   } finally {
     for (const p of peers) p.stop();
@@ -201,4 +205,43 @@ Deno.test({
       assert.ok(stats.closedByTarget > 0, figures);
       assert.deepEqual(states, ["up", "up", "up", "up", "up"], figures);
     }),
+});
+
+Deno.test({
+  name: "closed node: link requests from 16 addresses of one /24 (4 each) cannot fill " +
+    "pending_links_total against requests from other networks; at the total, a network " +
+    "below its equal share takes the place of the fullest network's oldest request",
+  ...opts,
+  fn: () =>
+    withAlice("closed-subnet", "", async (a, peers) => {
+      const states: string[] = [];
+      // 127.5.5.1 … 127.5.5.16, 4 requests each: 64, the default total.
+      for (let h = 1; h <= 16; h++) {
+        for (let s = 0; s < 4; s++) {
+          states.push(await stranger(peers, `n5a${h}s${s}`, `127.5.5.${h}`, a.port, 1000));
+        }
+      }
+      const waiting = async () =>
+        ((await a.admin("status")) as Status).links.filter((l) => l.state === "awaiting-owner");
+      const fromAttacker = (await waiting()).length;
+      // Three more /24s fill the rest (16 each), then honest requests from two other networks.
+      for (let n = 6; n <= 8; n++) {
+        for (let h = 1; h <= 4; h++) {
+          for (let s = 0; s < 4; s++) {
+            await stranger(peers, `n${n}a${h}s${s}`, `127.5.${n}.${h}`, a.port, 1000);
+          }
+        }
+      }
+      await stranger(peers, "honest1", "127.9.9.9", a.port, 1000);
+      await stranger(peers, "honest2", "127.9.10.9", a.port, 1000);
+      const after = await waiting();
+      const figures = `from 127.5.5.0/24: ${fromAttacker} of 64 waiting; after three more /24s ` +
+        `and two honest requests: ${after.length} waiting, ` +
+        `honest: ${after.filter((l) => l.peer.startsWith("honest")).length}`;
+      // deno-lint-ignore no-console -- a figure for the report
+      console.log(figures);
+      assert.ok(fromAttacker <= 16, figures);
+      assert.equal(after.filter((l) => l.peer.startsWith("honest")).length, 2, figures);
+      assert.ok(after.length <= 64, figures);
+    }, false),
 });
