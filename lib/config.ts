@@ -115,6 +115,8 @@ export interface Limits {
   peerForgedPerMinute: number;
   pendingLinksPerAddress: number;
   pendingLinksTotal: number;
+  /** Nodes waiting for approval per network key (default: {@linkcode networkShare}). */
+  pendingLinksPerNetwork: number;
   pendingLinkTtlMs: number;
   /** Nodes an open node linked at first contact (not the owner's), per address key and in all. */
   openLinksPerAddress: number;
@@ -372,6 +374,13 @@ export const LIMIT_KEYS: ReadonlyArray<
     field: "pendingLinksTotal",
     spec: intSpec(1, 100_000),
     default: 64,
+  },
+  {
+    key: "pending_links_per_network",
+    field: "pendingLinksPerNetwork",
+    spec: intSpec(1, 100_000),
+    default: 16,
+    derive: (l) => networkShare(l.pendingLinksPerAddress, l.pendingLinksTotal),
   },
   {
     key: "pending_link_ttl",

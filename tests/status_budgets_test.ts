@@ -33,6 +33,7 @@ const SHOWN: Record<string, { budget: string; field: Field; times?: number }> = 
   peer_forged_per_minute: { budget: "peer_forged_envelopes", field: "limit" },
   pending_links_per_address: { budget: "pending_links", field: "limit" },
   pending_links_total: { budget: "pending_links", field: "totalLimit" },
+  pending_links_per_network: { budget: "pending_links_network", field: "limit" },
   open_links_per_address: { budget: "open_links", field: "limit" },
   open_links_total: { budget: "open_links", field: "totalLimit" },
   open_links_per_address_per_minute: { budget: "open_links_new", field: "limit" },

@@ -51,7 +51,7 @@ export interface FederationOptions {
   /** An announcement of `origin` was accepted (read it with `router.announcementOf`). */
   onAnnouncement?(origin: NodeId): void;
   /** Budget and lifetime of link requests waiting for the owner. */
-  pendingLinks: { perAddress: number; total: number; ttlMs: number };
+  pendingLinks: { perAddress: number; total: number; ttlMs: number; perNetwork?: number };
   /**
    * Budget of strangers an open node links at first contact (per address key, per network key,
    * in total; new ones per address and network key and minute). Network defaults: config.ts
@@ -103,6 +103,10 @@ export function createFederation(o: FederationOptions): Federation {
     pendingBudget: o.budgets.budget("pending_links", {
       perKey: o.pendingLinks.perAddress,
       total: o.pendingLinks.total,
+    }),
+    pendingNetworkBudget: o.budgets.budget("pending_links_network", {
+      perKey: o.pendingLinks.perNetwork ??
+        networkShare(o.pendingLinks.perAddress, o.pendingLinks.total),
     }),
     pendingTtlMs: o.pendingLinks.ttlMs,
     openBudget: o.budgets.budget("open_links", { perKey: perAddress, total }),

@@ -107,8 +107,13 @@ export interface LinkManagerOptions {
   open: boolean;
   maxMessageBytes: number;
   handshakeTimeoutMs: number;
-  /** Nodes waiting for approval, keyed by the address they connected from (and in total). */
+  /**
+   * Nodes waiting for approval, keyed by the address key (lib/wss/address_key.ts) they connected
+   * from (and in total).
+   */
   pendingBudget: Budget;
+  /** The same, keyed by network key (an IPv4 /24, an IPv6 /48). Default: unlimited. */
+  pendingNetworkBudget?: Budget;
   /** A node waiting for approval is forgotten after this long. */
   pendingTtlMs: number;
   /**
@@ -174,6 +179,7 @@ export class LinkManager {
       | "openNetworkBudget"
       | "openRate"
       | "openNetworkRate"
+      | "pendingNetworkBudget"
       | "knownKey"
       | "localAddress"
     >
@@ -182,6 +188,7 @@ export class LinkManager {
   #openNetwork: Budget | undefined;
   #openRate: RateBudget | undefined;
   #openNetworkRate: RateBudget | undefined;
+  #pendingNetwork: Budget | undefined;
   #knownKey: (node: NodeId) => Uint8Array | undefined;
   #localAddress: string | undefined;
   #log: Logger;
@@ -207,6 +214,7 @@ export class LinkManager {
     this.#openNetwork = options.openNetworkBudget;
     this.#openRate = options.openRate;
     this.#openNetworkRate = options.openNetworkRate;
+    this.#pendingNetwork = options.pendingNetworkBudget;
     this.#knownKey = options.knownKey ?? (() => undefined);
     this.#localAddress = options.localAddress;
     const strangers = new Map<string, number>();
@@ -218,7 +226,10 @@ export class LinkManager {
     });
     this.#bars = new PenaltyBar(options.clock);
     for (const rec of options.store.listPeers()) {
-      if (rec.state === "pending" && rec.address) options.pendingBudget.take(rec.address);
+      if (rec.state === "pending" && rec.address) {
+        options.pendingBudget.take(addressKey(rec.address));
+        this.#pendingNetwork?.take(networkKey(rec.address));
+      }
       if (isStranger(rec)) {
         const k = addressKey(rec.address!);
         strangers.set(k, (strangers.get(k) ?? 0) + 1);
@@ -461,53 +472,79 @@ export class LinkManager {
     this.#o.events.forgotten?.(nodeId);
   }
 
-  /** Whether the strangers' budgets have room for one more from address key `key` in `net`. */
-  #strangerFits(key: string, net: string): boolean {
-    return (this.#open?.fits(key) ?? true) && (this.#openNetwork?.fits(net) ?? true);
+  /**
+   * The budgets of strangers (linked at first contact) or of nodes waiting for
+   * the owner's approval, by address key and by network key, and which
+   * records they count.
+   */
+  #holders(kind: "stranger" | "pending") {
+    return kind === "stranger"
+      ? { byAddress: this.#open, byNetwork: this.#openNetwork, holds: isStranger }
+      : {
+        byAddress: this.#o.pendingBudget as Budget | undefined,
+        byNetwork: this.#pendingNetwork,
+        holds: (rec: PeerRecord) => rec.state === "pending" && rec.address !== null,
+      };
+  }
+
+  /** Whether `kind`'s budgets have room for one more from address key `key` in `net`. */
+  #fits(kind: "stranger" | "pending", key: string, net: string): boolean {
+    const { byAddress, byNetwork } = this.#holders(kind);
+    return (byAddress?.fits(key) ?? true) && (byNetwork?.fits(net) ?? true);
   }
 
   /**
-   * Makes room in the strangers' budgets for one more from address key `key`
-   * in network `net`: the stranger link_policy.ts `strangerRoom` names is
-   * forgotten (at most one).
+   * Makes room in `kind`'s budgets for one more from address key `key` in
+   * network `net`: the one link_policy.ts `strangerRoom` names is forgotten (at
+   * most one). A node waiting for approval counts as up there: only the equal
+   * share at the total makes one give way.
    * @returns why the newcomer is refused, or undefined when it fits now
    */
-  #roomForStranger(key: string, net: string): string | undefined {
-    if (this.#strangerFits(key, net)) return undefined;
-    const strangers: StrangerHolding[] = [];
+  #makeRoom(kind: "stranger" | "pending", key: string, net: string): string | undefined {
+    if (this.#fits(kind, key, net)) return undefined;
+    const { byAddress, byNetwork, holds } = this.#holders(kind);
+    const holding: StrangerHolding[] = [];
     const records = new Map<NodeId, PeerRecord>();
     for (const rec of this.#o.store.listPeers()) {
-      if (!isStranger(rec)) continue;
+      if (!holds(rec)) continue;
       records.set(rec.nodeId, rec);
-      strangers.push({
+      holding.push({
         nodeId: rec.nodeId,
         address: addressKey(rec.address!),
         network: networkKey(rec.address!),
         createdAtMs: rec.createdAtMs,
-        up: this.#peers.get(rec.nodeId)?.state === "up",
+        up: kind === "pending" || this.#peers.get(rec.nodeId)?.state === "up",
       });
     }
     const room = strangerRoom({
-      strangers,
+      strangers: holding,
       address: key,
       network: net,
       limits: {
-        perAddress: this.#open?.view().limit ?? Infinity,
-        perNetwork: this.#openNetwork?.view().limit ?? Infinity,
-        total: this.#open?.view().totalLimit ?? Infinity,
+        perAddress: byAddress?.view().limit ?? Infinity,
+        perNetwork: byNetwork?.view().limit ?? Infinity,
+        total: byAddress?.view().totalLimit ?? Infinity,
       },
     });
     if (room.kind === "refuse") return room.reason;
     if (room.kind === "evict") {
-      this.#drop(records.get(room.victim)!, "replaced by a newer stranger");
-      this.#log.info("stranger forgotten to make room", {
-        peer: room.victim,
-        for: room.scope === "address" ? key : net,
-        scope: room.scope,
-        up: room.up,
-      });
+      const victim = records.get(room.victim)!;
+      if (kind === "stranger") this.#drop(victim, "replaced by a newer stranger");
+      else {
+        this.#release(victim);
+        this.#o.store.deletePeer(victim.nodeId);
+      }
+      this.#log.info(
+        `${kind === "stranger" ? "stranger" : "link request"} forgotten to make room`,
+        {
+          peer: room.victim,
+          for: room.scope === "address" ? key : net,
+          scope: room.scope,
+          up: room.up,
+        },
+      );
     }
-    return this.#strangerFits(key, net) ? undefined : "too many nodes linked; this node is full";
+    return this.#fits(kind, key, net) ? undefined : "too many nodes linked; this node is full";
   }
 
   /** Every known peer with its link state. */
@@ -570,8 +607,11 @@ export class LinkManager {
       return;
     }
     const rec = this.#o.store.getPeer(peer.nodeId);
-    const pendingRoom = rec !== undefined || this.#o.pendingBudget.fits(ws.remoteAddress);
     const key = addressKey(ws.remoteAddress);
+    const net = networkKey(ws.remoteAddress);
+    // A new node waits for the owner only on a closed node (an open one links it: below).
+    const pendingRoom = rec !== undefined || this.#o.open ||
+      this.#makeRoom("pending", key, net) === undefined;
     const nowMs = this.#o.clock.nowMs();
     const knownKey = rec ? undefined : this.#knownKey(peer.nodeId);
     const decide = (openRefusal?: string) =>
@@ -588,13 +628,12 @@ export class LinkManager {
     // A new stranger: within its address's and its network's rates, and in the budgets (making
     // room if it can).
     if (verdict.kind === "accept" && !rec && isStranger(verdict.record)) {
-      const net = networkKey(ws.remoteAddress);
       if (this.#openRate && !this.#openRate.take(key, nowMs)) {
         verdict = decide("too many new nodes from this address; try again later");
       } else if (this.#openNetworkRate && !this.#openNetworkRate.take(net, nowMs)) {
         verdict = decide("too many new nodes from this network; try again later");
       } else {
-        const why = this.#roomForStranger(key, net);
+        const why = this.#makeRoom("stranger", key, net);
         if (why !== undefined) {
           if (this.#open && !this.#open.fits(key)) this.#open.refuse(key, nowMs);
           else this.#openNetwork?.refuse(net, nowMs);
@@ -607,7 +646,7 @@ export class LinkManager {
       channel.send(encodeLinkMessage({ kind: "result", status, reason }));
     if (verdict.kind !== "accept") {
       if (verdict.kind === "refuse" && !verdict.keyMismatch && !pendingRoom) {
-        this.#o.pendingBudget.refuse(ws.remoteAddress, this.#o.clock.nowMs());
+        this.#o.pendingBudget.refuse(key, this.#o.clock.nowMs());
       }
       result(verdict.kind === "pending" ? "pending" : "refused", verdict.reason);
       await channel.flushed();
@@ -625,7 +664,8 @@ export class LinkManager {
   #apply(verdict: LinkVerdict, proof: LinkProof, before: PeerRecord | undefined): void {
     if (verdict.record) {
       if (verdict.kind === "pending" && !before && proof.address) {
-        this.#o.pendingBudget.take(proof.address);
+        this.#o.pendingBudget.take(addressKey(proof.address));
+        this.#pendingNetwork?.take(networkKey(proof.address));
       }
       if (verdict.kind === "accept" && !before && isStranger(verdict.record)) {
         this.#open?.take(addressKey(verdict.record.address!));
@@ -663,7 +703,10 @@ export class LinkManager {
 
   /** Gives back what `rec` holds of the pending or the strangers' budget. */
   #release(rec: PeerRecord | undefined): void {
-    if (rec?.state === "pending" && rec.address) this.#o.pendingBudget.release(rec.address);
+    if (rec?.state === "pending" && rec.address) {
+      this.#o.pendingBudget.release(addressKey(rec.address));
+      this.#pendingNetwork?.release(networkKey(rec.address));
+    }
     if (rec && isStranger(rec)) {
       this.#open?.release(addressKey(rec.address!));
       this.#openNetwork?.release(networkKey(rec.address!));

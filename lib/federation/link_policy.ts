@@ -124,7 +124,9 @@ export function decideIncoming(input: {
     return { kind: "accept", record: fresh };
   }
   // Pending: waits for the owner. A pending record is refreshed by its latest attempt (the key
-  // shown for approval is the one that asked last), but only while there is room for it.
+  // shown for approval is the one that asked last), but only while there is room for it. It keeps
+  // the address it first asked from: the budgets count it there (a request that moved its address
+  // would leave its count behind, and take none where it went).
   if (!rec && !input.pendingRoom) {
     return {
       kind: "refuse",
@@ -135,7 +137,7 @@ export function decideIncoming(input: {
   }
   return {
     kind: "pending",
-    record: { ...fresh, publicKey: null, state: "pending" },
+    record: { ...fresh, publicKey: null, state: "pending", address: rec?.address ?? fresh.address },
     reason: "waiting for the owner",
   };
 }

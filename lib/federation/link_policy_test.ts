@@ -54,6 +54,17 @@ Deno.test("decideIncoming(): a stranger on a closed node waits and pins nothing"
   assert.equal(v.record!.publicKey, null, "no pin");
   assert.deepEqual(v.record!.presentedKey, squatKey);
   assert.equal(v.record!.address, "10.0.0.9");
+  // Asked again from elsewhere: the key shown is the latest, the address (budgets' key) the first.
+  const again = decideIncoming({
+    record: v.record!,
+    proof: proof(realKey, REAL_FP, "10.7.7.7"),
+    open: false,
+    nowMs: 6,
+    pendingRoom: false,
+  });
+  assert.equal(again.kind, "pending");
+  assert.deepEqual(again.record!.presentedKey, realKey);
+  assert.equal(again.record!.address, "10.0.0.9");
 });
 
 Deno.test("decideIncoming(): no room for another waiting node is a refusal that stores nothing", () => {

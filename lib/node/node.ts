@@ -223,6 +223,7 @@ export async function startNode(options: StartNodeOptions): Promise<Node> {
       pendingLinks: {
         perAddress: limits.pendingLinksPerAddress,
         total: limits.pendingLinksTotal,
+        perNetwork: limits.pendingLinksPerNetwork,
         ttlMs: limits.pendingLinkTtlMs,
       },
       openLinks: {
