@@ -26,13 +26,15 @@ Deno.test({
     const nodes: NodeProc[] = [];
     try {
       // The default caps (128 strangers, 256 in all) are more than 128 descriptors can hold. The
-      // flood comes from one /24 (127.0.0.0/24), which may here hold the whole strangers' pool.
+      // flood comes from one /24 (127.0.0.0/24), which may here hold the whole strangers' pool and
+      // refill it at the flood's rate.
       const a = await NodeProc.create({
         id: "alice",
         root,
         open: true,
         maxOpenFiles: 128,
-        extra: "[Limits]\nmax_unauthenticated_connections_per_network = 128\n",
+        extra: "[Limits]\nmax_unauthenticated_connections_per_network = 128\n" +
+          "handshakes_per_network_per_minute = 1000000\n",
       });
       const b = await NodeProc.create({ id: "bob", root, open: true });
       nodes.push(a, b);
