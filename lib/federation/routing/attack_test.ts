@@ -293,12 +293,10 @@ Deno.test("300 self-confirmed fake origins from one neighbour stay within its bu
   const heapMb = (Deno.memoryUsage().heapUsed - heap0) / 1e6;
   assert.ok(heapMb < 60, `${heapMb.toFixed(0)} MB`);
   // The directory stays bounded, and paging through it is too.
-  const started = performance.now();
   assert.equal(b.directory().length, 2000);
   const page = b.directoryPage({ limit: 10_000 });
   assert.equal(page.entries.length, 500);
   assert.ok(page.next !== undefined);
-  assert.ok(performance.now() - started < 1_000);
   // Honest origins stay routable.
   assert.equal(b.nextHop(n("m")), "a");
   assert.deepEqual(routeProblems(sim).filter((p) => !p.includes("fake")), []);
