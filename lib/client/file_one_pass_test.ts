@@ -320,6 +320,39 @@ Deno.test("v2 sender: the offer reads nothing; the digest follows the chunks and
   }
 });
 
+Deno.test("v2 sender: each chunk's ciphertext from the cipher is freed once it is in the message", async () => {
+  // The sealer's parts are fresh buffers the sender copies into its message; kept alive they
+  // would wait for a scavenge (MiBs of them during a file). Caught here as they are returned.
+  const parts: Uint8Array[][] = [];
+  const sealParts = e2e.FileChunkSealer.prototype.sealParts;
+  e2e.FileChunkSealer.prototype.sealParts = async function (index, plaintext) {
+    const out = await sealParts.call(this, index, plaintext);
+    parts.push(out);
+    return out;
+  };
+  const plain = data(3 * CHUNK + 5, 6);
+  const t = await sending(plain, 8 * 1024 * 1024);
+  try {
+    await until("the digest is sent", () => t.sent.some((m) => m.t === "file-digest"));
+    assert.equal(parts.length, 4);
+    for (const p of parts) {
+      // Every ciphertext part is detached: its memory freed.
+      for (const c of p.slice(0, -1)) {
+        assert.equal((c.buffer as ArrayBuffer).detached, true, "ciphertext freed");
+      }
+    }
+    // And what was sent is still the file (copied before it was freed).
+    const m = e2e.decodeFileManifest(t.store.transfer(t.id)!.manifest);
+    const sent = t.submits.map((e) => decodeChunkBody(decodeEnvelope(e).body).sealed);
+    const out: number[] = [];
+    for await (const p of new e2e.FileDecryptor(m).decrypt(sent)) out.push(...p);
+    assert.deepEqual(new Uint8Array(out), plain);
+  } finally {
+    e2e.FileChunkSealer.prototype.sealParts = sealParts;
+    await t.cleanup();
+  }
+});
+
 Deno.test("v2 sender: a file changed while it is sent fails the transfer and tells the receiver", async () => {
   const plain = data(8 * CHUNK, 5);
   const t = await sending(plain, 2 * CHUNK);
