@@ -386,7 +386,7 @@ Deno.test("v2 sender: by default at most 4 MiB of chunks wait for their result",
   const plain = data(4100 * CHUNK, 9);
   const t = await sending(plain, null);
   try {
-    await until("the window is full", () => t.submits.length === 4096);
+    await until("the window is full", () => t.submits.length >= 4096);
     await new Promise((r) => setTimeout(r, 50));
     assert.equal(t.submits.length, 4096, "4 MiB of 1 KiB chunks, then it waits");
     t.answer();
