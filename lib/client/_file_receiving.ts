@@ -34,8 +34,12 @@ import { NODE_AEAD } from "./node_aead.ts";
 import { NODE_CHACHA20_POLY1305, sha256Sync } from "./node_file_cipher.ts";
 import { storeFailure } from "../store/mod.ts";
 
-/** Chunks written before their progress is stored and they are acknowledged. */
-const ACK_BATCH = 8;
+/**
+ * Chunks written before their progress is stored and they are acknowledged: 1 MiB of 256 KiB
+ * chunks, so a sender's 4 MiB window (file_transfers.ts) has four batches moving at once. With
+ * 8 a 4 MiB window lost ~10 % of the rate (docs/PERF_NOTES.md, `bobrss`, `window4`).
+ */
+const ACK_BATCH = 4;
 /** Buffers of queued chunks kept for reuse once written (the node pushes at most 4 MiB). */
 const POOLED_CHUNKS = 16;
 /**

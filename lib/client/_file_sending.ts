@@ -19,6 +19,7 @@
  * saves nothing. After a restart, the chunks sent before it are read again to
  * hash them (the only second read).
  */
+import { freeNow } from "../cipher_slices.ts";
 import * as e2e from "../e2e/mod.ts";
 import type { Address } from "../ids.ts";
 import {
@@ -395,7 +396,11 @@ export class FileSending {
       from: this.#ctx.self,
       to: this.row.peer as Address,
     }, chunkBodyParts({ fileId: this.#manifest.fileId, index, fileBytes: this.row.size }, sealed));
-    return encodeChunkSubmitParts(parts, this.#messages.pop());
+    const message = encodeChunkSubmitParts(parts, this.#messages.pop());
+    // Copied: the cipher's fresh slices are freed now, not at the next scavenge (which holds
+    // several MiB of them during a file).
+    for (const p of sealed) freeNow(p);
+    return message;
   }
 
   /** `token`: room reserved in the lent chunks (given back once the node hands the chunk back). */

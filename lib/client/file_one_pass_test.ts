@@ -28,12 +28,19 @@ import type { FileInner } from "./payload.ts";
 const CHUNK = 1024;
 
 /** `handsBack`: the fake link says it hands every chunk back (kept in `lent` until a test does). */
-async function setup(self: string, windowBytes = 8 * 1024 * 1024, handsBack = false) {
+/** `windowBytes` null: the default window. */
+async function setup(
+  self: string,
+  windowBytes: number | null = 8 * 1024 * 1024,
+  handsBack = false,
+) {
   await Deno.mkdir(".tmp", { recursive: true });
   const dir = await Deno.makeTempDir({ dir: ".tmp", prefix: "file-one-pass-" });
   const store = new ClientStore(":memory:");
   const sent: FileInner[] = [];
   const submits: Uint8Array[] = [];
+  /** Each `chunkAck` message's ids. */
+  const acks: string[][] = [];
   const lent: Array<() => void> = [];
   /** How many chunk messages were handed over in each synchronous run (a node's one turn). */
   const handedTogether: number[] = [];
@@ -45,8 +52,9 @@ async function setup(self: string, windowBytes = 8 * 1024 * 1024, handsBack = fa
       self,
       store,
       connection: {
-        send: (m: { type: string; envelope?: Uint8Array }) => {
+        send: (m: { type: string; envelope?: Uint8Array; ids?: string[] }) => {
           if (m.type === "chunkSubmit") submits.push(m.envelope!);
+          if (m.type === "chunkAck") acks.push(m.ids!);
           return true;
         },
         sendEncoded: (bytes: Uint8Array, consumed?: () => void) => {
@@ -69,7 +77,7 @@ async function setup(self: string, windowBytes = 8 * 1024 * 1024, handsBack = fa
       downloadsDir: join(dir, "downloads"),
       stagingDir: join(dir, "staging"),
       chunkBytes: CHUNK,
-      windowBytes,
+      ...(windowBytes === null ? {} : { windowBytes }),
       checkContact: () => {},
       sendInner: (_peer, inner, write) => {
         write?.();
@@ -84,7 +92,7 @@ async function setup(self: string, windowBytes = 8 * 1024 * 1024, handsBack = fa
     store.close();
     await Deno.remove(dir, { recursive: true });
   };
-  return { dir, store, files, sent, submits, lent, handedTogether, clock, cleanup, make };
+  return { dir, store, files, sent, submits, acks, lent, handedTogether, clock, cleanup, make };
 }
 
 function data(n: number, seed: number): Uint8Array {
@@ -234,6 +242,27 @@ Deno.test("v2 receiver: lent chunk messages are kept until written, then each ha
   }
 });
 
+Deno.test("v2 receiver: written chunks are acknowledged 4 at a time (the sender's 4 MiB window keeps moving)", async () => {
+  const plain = data(12 * CHUNK, 8);
+  const t = await setup("bob@nodeb");
+  const s = await senderOf(plain);
+  try {
+    apply(t.store, t.files, "alice@nodea", s.offer);
+    await t.files.accept(s.id);
+    // All queued at once: only the batch size decides when an acknowledgement goes.
+    s.chunks.forEach((c, i) => t.files.onChunk(`c${i}`, c));
+    await until("every chunk acknowledged", () => t.acks.flat().length === 12);
+    assert.deepEqual(t.acks, [["c0", "c1", "c2", "c3"], ["c4", "c5", "c6", "c7"], [
+      "c8",
+      "c9",
+      "c10",
+      "c11",
+    ]]);
+  } finally {
+    await t.cleanup();
+  }
+});
+
 Deno.test("v2 receiver: a forged digest fails the transfer, deletes the data and tells the sender", async () => {
   const plain = data(3 * CHUNK, 2);
   const { s, state, store, files, sent, dir, cleanup } = await receiving(plain);
@@ -272,7 +301,7 @@ Deno.test("v2 receiver: a second, different digest fails it; a digest from someo
 });
 
 /** Offers `plain` from alice, has bob accept, and answers chunks "stored" as they come. */
-async function sending(plain: Uint8Array, windowBytes: number, handsBack = false) {
+async function sending(plain: Uint8Array, windowBytes: number | null, handsBack = false) {
   const t = await setup("alice@nodea", windowBytes, handsBack);
   const path = join(t.dir, "src.bin");
   await Deno.writeFile(path, plain);
@@ -315,6 +344,53 @@ Deno.test("v2 sender: the offer reads nothing; the digest follows the chunks and
     assert.equal(d.digest, m.digest!.toHex());
     t.answer();
     await until("sent", () => t.state() === "sent");
+  } finally {
+    await t.cleanup();
+  }
+});
+
+Deno.test("v2 sender: each chunk's ciphertext from the cipher is freed once it is in the message", async () => {
+  // The sealer's parts are fresh buffers the sender copies into its message; kept alive they
+  // would wait for a scavenge (MiBs of them during a file). Caught here as they are returned.
+  const parts: Uint8Array[][] = [];
+  const sealParts = e2e.FileChunkSealer.prototype.sealParts;
+  e2e.FileChunkSealer.prototype.sealParts = async function (index, plaintext) {
+    const out = await sealParts.call(this, index, plaintext);
+    parts.push(out);
+    return out;
+  };
+  const plain = data(3 * CHUNK + 5, 6);
+  const t = await sending(plain, 8 * 1024 * 1024);
+  try {
+    await until("the digest is sent", () => t.sent.some((m) => m.t === "file-digest"));
+    assert.equal(parts.length, 4);
+    for (const p of parts) {
+      // Every ciphertext part is detached: its memory freed.
+      for (const c of p.slice(0, -1)) {
+        assert.equal((c.buffer as ArrayBuffer).detached, true, "ciphertext freed");
+      }
+    }
+    // And what was sent is still the file (copied before it was freed).
+    const m = e2e.decodeFileManifest(t.store.transfer(t.id)!.manifest);
+    const sent = t.submits.map((e) => decodeChunkBody(decodeEnvelope(e).body).sealed);
+    const out: number[] = [];
+    for await (const p of new e2e.FileDecryptor(m).decrypt(sent)) out.push(...p);
+    assert.deepEqual(new Uint8Array(out), plain);
+  } finally {
+    e2e.FileChunkSealer.prototype.sealParts = sealParts;
+    await t.cleanup();
+  }
+});
+
+Deno.test("v2 sender: by default at most 4 MiB of chunks wait for their result", async () => {
+  const plain = data(4100 * CHUNK, 9);
+  const t = await sending(plain, null);
+  try {
+    await until("the window is full", () => t.submits.length >= 4096);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(t.submits.length, 4096, "4 MiB of 1 KiB chunks, then it waits");
+    t.answer();
+    await until("the rest", () => t.submits.length === 4100);
   } finally {
     await t.cleanup();
   }

@@ -61,7 +61,7 @@ export interface FileTransfersOptions {
   awayAcceptBytes?: number;
   /** How long a chunk of a file not (yet) offered or pushed is left at the node, untaken. */
   earlyChunkWaitMs?: number;
-  /** Unacknowledged chunk bytes per transfer. */
+  /** Unacknowledged chunk bytes per transfer (default 4 MiB). */
   windowBytes?: number;
   /** Plaintext bytes per chunk. */
   chunkBytes?: number;
@@ -146,7 +146,7 @@ export class FileTransfers {
       autoAcceptBytes: 0,
       awayAcceptBytes: 64 * 1024 * 1024,
       earlyChunkWaitMs: 120_000,
-      windowBytes: 6 * 1024 * 1024,
+      windowBytes: 4 * 1024 * 1024,
       chunkBytes: e2e.DEFAULT_FILE_CHUNK_BYTES,
       retryMs: 5_000,
       lifetimeMs: 7 * 24 * 3600_000,

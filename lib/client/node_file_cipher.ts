@@ -8,11 +8,11 @@
  *
  * A chunk goes through the cipher in slices (lib/cipher_slices.ts): sealed,
  * the slices are the ciphertext's parts (the caller copies them into its
- * message); opened, they are copied into a buffer the caller keeps
- * (`openInto`).
+ * message, then frees them: `freeNow`); opened, they are copied into a buffer
+ * the caller keeps (`openInto`) and freed at once.
  */
 import { createCipheriv, createDecipheriv, createHash } from "node:crypto";
-import { CIPHER_SLICE_BYTES, decipherInto } from "../cipher_slices.ts";
+import { CIPHER_SLICE_BYTES, decipherInto, freeNow } from "../cipher_slices.ts";
 import { DecryptError, type SplitAead } from "../e2e/mod.ts";
 
 const TAG_BYTES = 16;
@@ -72,6 +72,7 @@ export const NODE_CHACHA20_POLY1305: SplitAead = Object.freeze({
       for (const p of parts) {
         out.set(p, at);
         at += p.length;
+        freeNow(p);
       }
       return Promise.resolve(out);
     } catch (e) {

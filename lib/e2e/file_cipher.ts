@@ -33,7 +33,11 @@ export const NOBLE_CHACHA20_POLY1305: Aead = Object.freeze({
  * may open into a buffer the caller keeps (no fresh plaintext buffer per chunk).
  */
 export interface SplitAead extends Aead {
-  /** Like `seal`, as the ciphertext in one or more parts, then the 16-byte tag. */
+  /**
+   * Like `seal`, as the ciphertext in one or more parts, then the 16-byte tag. The parts are
+   * the caller's own: one that has copied them may free them at once (lib/cipher_slices.ts
+   * `freeNow`).
+   */
   sealParts(
     key: Uint8Array,
     nonce: Uint8Array,

@@ -84,8 +84,8 @@ const CHUNK_WINDOW_BYTES = 4 * 1024 * 1024;
 const POOLED_CHUNK_MESSAGES = 24;
 /**
  * File chunk bytes pushed to a client and not yet acknowledged, with those pushed before they
- * were spooled: a sender's window (6 MiB, file_transfers.ts), so that while the client keeps
- * up, every chunk in flight is pushed first and none waits for the spool. Chunks from the spool
+ * were spooled: more than a sender's window (4 MiB, file_transfers.ts), so that while the client
+ * keeps up, every chunk in flight is pushed first and none waits for the spool. Chunks from the spool
  * still stop at {@linkcode CHUNK_WINDOW_BYTES}; the node's total is delivery's `earlyBytes`.
  * With 8 MiB bob's peak RSS was 1-7 MiB higher in 6 of 6 pairs at the same MB/s; with 4 MiB the
  * rate dropped ~10 % (the client acknowledges every 2 MiB) (docs/PERF_NOTES.md, `bobrss`).
