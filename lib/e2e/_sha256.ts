@@ -144,6 +144,21 @@ function finish(
   }
 }
 
+/**
+ * Writes SHA-256 of the concatenation of `parts` to `out` (its first 32
+ * bytes), allocating nothing for parts that start inside a block (a part of
+ * 64 bytes or more at a block's start gets one view): for hashes of a few
+ * hundred bytes run per message (the Merkle leaves and nodes of provenance),
+ * where a @noble hash object costs a view per part, a view and an array per
+ * digest and a BigInt, about 1 KB of garbage per hash.
+ */
+export function sha256Into(out: Uint8Array, parts: readonly Uint8Array[]): void {
+  if (out.length < SHA256_BYTES) throw new RangeError("Cannot write SHA-256: output too short");
+  const state = COMPRESSOR.state;
+  state.set(COMPRESSOR.iv);
+  finish(state, 0, parts, out);
+}
+
 /** `state` = the compression of (`key` zero-padded to a block) XOR `pad` (RFC 2104 §2). */
 function padded(key: Uint8Array, pad: number, state: Int32Array): void {
   const c = COMPRESSOR;
