@@ -300,11 +300,31 @@ function provenAbove(node: KnownNode | undefined, step: PathStep, auth: Envelope
   let i = step.next;
   // A chain is at most a path's length (MAX_BATCH leaves: 10 levels).
   while (node.parent !== null) {
-    if (i >= auth.path.length || node.sibling !== auth.path[i++].toHex()) return false;
+    const sibling = node.sibling;
+    if (i >= auth.path.length || sibling === null || !spells(sibling, auth.path[i++])) return false;
     node = node.parent;
   }
   return i === auth.path.length && node.size === auth.size &&
     node.signature !== null && sameBytes(node.signature, auth.signature);
+}
+
+const HEX_DIGITS = Uint8Array.from("0123456789abcdef", (c) => c.charCodeAt(0));
+
+/**
+ * Whether `hex` (lower case, as `toHex()` writes it) spells `bytes`: the
+ * comparison of a kept path element with the envelope's, per level of every
+ * stop, without making the envelope's hex string.
+ */
+function spells(hex: string, bytes: Uint8Array): boolean {
+  if (hex.length !== bytes.length * 2) return false;
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i];
+    if (
+      hex.charCodeAt(2 * i) !== HEX_DIGITS[b >> 4] ||
+      hex.charCodeAt(2 * i + 1) !== HEX_DIGITS[b & 15]
+    ) return false;
+  }
+  return true;
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
