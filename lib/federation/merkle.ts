@@ -38,7 +38,7 @@ const NODE_PARTS: Uint8Array[] = [NODE, NODE, NODE];
 /** Hash of a leaf: SHA-256(0x00 ‖ parts…) (RFC 9162 §2.1.1). */
 export function leafHash(parts: readonly Uint8Array[]): Uint8Array {
   let bytes = 0;
-  for (const p of parts) bytes += p.length;
+  for (let i = 0; i < parts.length; i++) bytes += parts[i].length;
   if (bytes < NATIVE_LEAF_BYTES) {
     for (let i = 0; i < parts.length; i++) LEAF_PARTS[i + 1] = parts[i];
     const out = new Uint8Array(32);
