@@ -99,8 +99,20 @@ export function rootFromPath(
   size: number,
   path: readonly Uint8Array[],
 ): Uint8Array | null {
-  const walk = walkPath(leaf, index, size, path, () => false);
+  const walk = walkPath(leaf, index, size, joinPath(path), () => false);
   return walk ? walk.at.node : null;
+}
+
+/** An audit path as nodes (merkleTree's) → as bytes, one node after another (EnvelopeAuth's). */
+export function joinPath(path: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(path.length * 32);
+  for (let i = 0; i < path.length; i++) {
+    if (path[i].length !== 32) {
+      throw new RangeError("Cannot join audit path: a node is not 32 bytes");
+    }
+    out.set(path[i], i * 32);
+  }
+  return out;
 }
 
 /**
@@ -128,23 +140,26 @@ export interface PathWalk {
  * Walks `leaf`'s audit path towards the root (RFC 9162 §2.1.3.2), stopping
  * early at the first node `isKnown` accepts (an inner node of a tree whose
  * root was already verified proves the leaf as well as the root does).
- * Null when the path cannot be one of that tree's.
+ * `path` is its nodes' 32 bytes one after another. Null when the path cannot
+ * be one of that tree's.
  */
 export function walkPath(
   leaf: Uint8Array,
   index: number,
   size: number,
-  path: readonly Uint8Array[],
+  path: Uint8Array,
   isKnown: (step: PathStep) => boolean,
 ): PathWalk | null {
+  const nodes = path.length / 32;
+  if (!Number.isInteger(nodes)) return null;
   if (!(index >= 0 && index < size)) return null;
   let fn = index;
   let sn = size - 1;
   let r = leaf;
   const computed: PathStep[] = [];
-  for (let i = 0; i < path.length; i++) {
-    const p = path[i];
+  for (let i = 0; i < nodes; i++) {
     if (sn === 0) return null;
+    const p = path.subarray(i * 32, i * 32 + 32);
     if ((fn & 1) === 1 || fn === sn) {
       r = nodeHash(p, r);
       if ((fn & 1) === 0) {
@@ -163,6 +178,6 @@ export function walkPath(
     computed.push(step);
   }
   if (sn !== 0) return null;
-  const at = computed.pop() ?? { node: r, fn, sn, next: path.length };
+  const at = computed.pop() ?? { node: r, fn, sn, next: nodes };
   return { stop: "root", at, computed };
 }
