@@ -64,18 +64,21 @@ class Compressor extends _SHA256 {
   /** The state being worked on. */
   readonly state = new Int32Array(8);
 
-  /** `out` = compress(`from`, the 64 bytes of `view` at `offset`). `out` may be `from`. */
-  compress(from: Int32Array, view: DataView, offset: number, out: Int32Array): void {
+  /**
+   * `out` (its 8 words from `outAt`) = compress(`from`, the 64 bytes of `view`
+   * at `offset`). `out` may be `from`.
+   */
+  compress(from: Int32Array, view: DataView, offset: number, out: Int32Array, outAt = 0): void {
     this.set(from[0], from[1], from[2], from[3], from[4], from[5], from[6], from[7]);
     this.process(view, offset);
-    out[0] = this.A;
-    out[1] = this.B;
-    out[2] = this.C;
-    out[3] = this.D;
-    out[4] = this.E;
-    out[5] = this.F;
-    out[6] = this.G;
-    out[7] = this.H;
+    out[outAt] = this.A;
+    out[outAt + 1] = this.B;
+    out[outAt + 2] = this.C;
+    out[outAt + 3] = this.D;
+    out[outAt + 4] = this.E;
+    out[outAt + 5] = this.F;
+    out[outAt + 6] = this.G;
+    out[outAt + 7] = this.H;
   }
 
   /** Clears the block and the compressor's own state (they held key material). */
@@ -91,7 +94,8 @@ const COMPRESSOR = new Compressor();
 /**
  * Hashes `parts` (at most `partBytes` of each) into `state`, which has
  * `prefixBytes` hashed already, pads and finishes (FIPS 180-4 §5.1.1), and
- * writes the digest to `out` (which may be the input: it is read first).
+ * writes the digest to `out` from `outAt` (which may be the input: it is read
+ * first).
  */
 function finish(
   state: Int32Array,
@@ -99,12 +103,14 @@ function finish(
   parts: readonly Uint8Array[],
   out: Uint8Array,
   partBytes = Infinity,
+  outAt = 0,
 ): void {
   const c = COMPRESSOR;
   const block = c.scratch;
   let fill = 0;
   let total = prefixBytes;
-  for (const part of parts) {
+  for (let p = 0; p < parts.length; p++) {
+    const part = parts[p];
     const length = Math.min(part.length, partBytes);
     total += length;
     let at = 0;
@@ -135,7 +141,7 @@ function finish(
   c.scratchView.setUint32(BLOCK_BYTES - 8, Math.floor(bits / 2 ** 32), false);
   c.scratchView.setUint32(BLOCK_BYTES - 4, bits >>> 0, false);
   c.compress(state, c.scratchView, 0, state);
-  for (let i = 0, o = 0; i < 8; i++) {
+  for (let i = 0, o = outAt; i < 8; i++) {
     const w = state[i];
     out[o++] = w >>> 24;
     out[o++] = w >>> 16;
@@ -144,29 +150,47 @@ function finish(
   }
 }
 
-/** `state` = the compression of (`key` zero-padded to a block) XOR `pad` (RFC 2104 §2). */
-function padded(key: Uint8Array, pad: number, state: Int32Array): void {
+/**
+ * Writes SHA-256 of the concatenation of `parts` to `out` (its first 32
+ * bytes), allocating nothing for parts that start inside a block (a part of
+ * 64 bytes or more at a block's start gets one view): for hashes of a few
+ * hundred bytes run per message (the Merkle leaves and nodes of provenance),
+ * where a @noble hash object costs a view per part, a view and an array per
+ * digest and a BigInt, about 1 KB of garbage per hash.
+ */
+export function sha256Into(out: Uint8Array, parts: readonly Uint8Array[]): void {
+  if (out.length < SHA256_BYTES) throw new RangeError("Cannot write SHA-256: output too short");
+  const state = COMPRESSOR.state;
+  state.set(COMPRESSOR.iv);
+  finish(state, 0, parts, out);
+}
+
+/**
+ * `states` (8 words from `at`) = the compression of (`key` zero-padded to a
+ * block) XOR `pad` (RFC 2104 §2).
+ */
+function padded(key: Uint8Array, pad: number, states: Int32Array, at: number): void {
   const c = COMPRESSOR;
   c.scratch.fill(pad);
   for (let i = 0; i < key.length; i++) c.scratch[i] ^= key[i];
-  c.compress(c.iv, c.scratchView, 0, state);
+  c.compress(c.iv, c.scratchView, 0, states, at);
 }
+
+/** The one part of an HMAC's outer hash (its inner digest), reused: set, hashed, let go. */
+const EMPTY = new Uint8Array(0);
+const INNER_DIGEST: Uint8Array[] = [EMPTY];
 
 /** HMAC-SHA-256 (RFC 2104) under one key, for several tags with the pads hashed once. */
 export class HmacSha256 {
-  /** The states after hashing K ^ ipad and K ^ opad (one block each), views of one array. */
-  #inner: Int32Array;
-  #outer: Int32Array;
+  /** The states after hashing K ^ ipad (words 0-7) and K ^ opad (8-15), one block each. */
+  #states = new Int32Array(16);
 
   constructor(key: Uint8Array) {
-    const states = new Int32Array(16);
-    this.#inner = states.subarray(0, 8);
-    this.#outer = states.subarray(8);
     // RFC 2104 §2: a key longer than the block is hashed first.
     const k = key.length > BLOCK_BYTES ? nobleSha256(key) : key;
     try {
-      padded(k, 0x36, this.#inner);
-      padded(k, 0x5c, this.#outer);
+      padded(k, 0x36, this.#states, 0);
+      padded(k, 0x5c, this.#states, 8);
     } finally {
       COMPRESSOR.wipe();
     }
@@ -179,16 +203,22 @@ export class HmacSha256 {
     return out;
   }
 
-  /** Writes the tag of the concatenation of `parts` to `out` (32 bytes). */
-  macInto(out: Uint8Array, parts: readonly Uint8Array[]): void {
-    if (out.length < SHA256_BYTES) throw new RangeError("Cannot write HMAC: output too short");
+  /** Writes the tag of the concatenation of `parts` to `out` (32 bytes from `at`). */
+  macInto(out: Uint8Array, parts: readonly Uint8Array[], at = 0): void {
+    if (out.length - at < SHA256_BYTES) {
+      throw new RangeError("Cannot write HMAC: output too short");
+    }
     const state = COMPRESSOR.state;
+    const states = this.#states;
     try {
-      state.set(this.#inner);
-      finish(state, BLOCK_BYTES, parts, out);
-      state.set(this.#outer);
-      finish(state, BLOCK_BYTES, [out], out, SHA256_BYTES);
+      for (let i = 0; i < 8; i++) state[i] = states[i];
+      finish(state, BLOCK_BYTES, parts, out, Infinity, at);
+      for (let i = 0; i < 8; i++) state[i] = states[8 + i];
+      // The inner digest is read whole before the outer one is written over it.
+      INNER_DIGEST[0] = at === 0 ? out : out.subarray(at);
+      finish(state, BLOCK_BYTES, INNER_DIGEST, out, SHA256_BYTES, at);
     } finally {
+      INNER_DIGEST[0] = EMPTY;
       COMPRESSOR.wipe();
     }
   }
@@ -239,6 +269,11 @@ export function hkdfExpand(prk: Uint8Array, info: Uint8Array, length: number): U
   return head;
 }
 
+// HKDF-Expand's parts (T(i-1), info, the counter), reused: set, hashed and let go by one call.
+const COUNTER = [new Uint8Array(1)];
+const FIRST_BLOCK: Uint8Array[] = [EMPTY, COUNTER[0]];
+const NEXT_BLOCK: Uint8Array[] = [EMPTY, EMPTY, COUNTER[0]];
+
 /**
  * HKDF-Expand (RFC 5869 §2.3) of as many whole 32-byte blocks as `out`
  * holds (at most 255), written to `out`; returns `out`. For a caller that
@@ -251,14 +286,19 @@ export function hkdfExpandBlocks(prk: Uint8Array, info: Uint8Array, out: Uint8Ar
     throw new RangeError(`Cannot derive HKDF output: "${out.length}" bytes is not whole blocks`);
   }
   const keyed = new HmacSha256(prk);
-  const counter = new Uint8Array(1);
-  const first = [info, counter];
-  const next = [out, info, counter];
+  const counter = COUNTER[0];
+  const first = FIRST_BLOCK;
+  const next = NEXT_BLOCK;
+  first[0] = next[1] = info;
   // T(i) = HMAC(PRK, T(i-1) | info | i), T(0) empty.
-  for (let i = 0; i < blocks; i++) {
-    counter[0] = i + 1;
-    if (i > 0) next[0] = out.subarray((i - 1) * SHA256_BYTES, i * SHA256_BYTES);
-    keyed.macInto(out.subarray(i * SHA256_BYTES), i === 0 ? first : next);
+  try {
+    for (let i = 0; i < blocks; i++) {
+      counter[0] = i + 1;
+      if (i > 0) next[0] = out.subarray((i - 1) * SHA256_BYTES, i * SHA256_BYTES);
+      keyed.macInto(out, i === 0 ? first : next, i * SHA256_BYTES);
+    }
+  } finally {
+    first[0] = next[0] = next[1] = EMPTY;
   }
   return out;
 }

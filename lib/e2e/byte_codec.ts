@@ -37,29 +37,67 @@ function checkInt(value: number, max: number, what: string): void {
 /** Results at least this large are handed out without a copy when they fill the buffer. */
 const NO_COPY_MIN_BYTES = 64 * 1024;
 
-/** Appends fields to a growing buffer. */
+/**
+ * A writer expecting at most this many bytes starts in {@linkcode SHARED}
+ * instead of a buffer of its own: the messages of every layer (inner payload,
+ * ratchet header, envelope, client message, link frame) are a few hundred
+ * bytes each, and a buffer per writer (with its view) was about half of what
+ * encoding allocated per message (docs/PERF_NOTES.md, `msgalloc`).
+ */
+const SHARED_BYTES = 16 * 1024;
+/** The shared buffer, and the one writer in it (null: free). */
+const SHARED = new Uint8Array(SHARED_BYTES);
+let sharedWriter: ByteWriter | null = null;
+
+/**
+ * Appends fields to a growing buffer. A small writer writes in one buffer
+ * shared by all, which it holds until `finish()` copies its bytes out; a
+ * writer made meanwhile (an encoding nested in another's arguments) takes it
+ * over, moving the first writer's bytes into a buffer of its own, so a writer
+ * never sees another's bytes, and one dropped unfinished (an encoding that
+ * threw) only costs the next one that copy. The shared bytes are zeroed when a
+ * writer leaves them: a plaintext encoded before its seal does not stay there.
+ */
 export class ByteWriter {
   #buf: Uint8Array;
-  #view: DataView;
   #len = 0;
   /** `finish()` handed out `#buf` itself: the next write copies it first. */
   #given = false;
+  #initialBytes: number;
 
   /** `initialBytes`: the expected size; a message that fits is never copied to grow. */
   constructor(initialBytes = 256) {
-    this.#buf = new Uint8Array(initialBytes);
-    this.#view = new DataView(this.#buf.buffer);
+    this.#initialBytes = initialBytes;
+    if (initialBytes <= SHARED_BYTES) {
+      if (sharedWriter !== null) sharedWriter.#leaveShared(0);
+      sharedWriter = this;
+      this.#buf = SHARED;
+    } else {
+      this.#buf = new Uint8Array(initialBytes);
+    }
+  }
+
+  /** Moves this writer's bytes out of the shared buffer into one of its own, with room for `n` more. */
+  #leaveShared(n: number): void {
+    const next = new Uint8Array(Math.max(16, this.#initialBytes, this.#len + n));
+    next.set(SHARED.subarray(0, this.#len));
+    SHARED.fill(0, 0, this.#len);
+    this.#buf = next;
+    sharedWriter = null;
   }
 
   #ensure(n: number): void {
     if (this.#len + n <= this.#buf.length && !this.#given) return;
+    if (this.#buf === SHARED) {
+      this.#leaveShared(Math.max(n, SHARED_BYTES));
+      return;
+    }
     this.#given = false;
     // Doubling for small fields; a large one (a file chunk) gets exactly the room it needs.
     const size = Math.max(16, this.#buf.length * 2, this.#len + n);
     const next = new Uint8Array(size);
     next.set(this.#buf.subarray(0, this.#len));
     this.#buf = next;
-    this.#view = new DataView(next.buffer);
   }
 
   /** Bytes written so far. */
@@ -77,17 +115,26 @@ export class ByteWriter {
   u16(value: number): this {
     checkInt(value, 0xffff, "u16");
     this.#ensure(2);
-    this.#view.setUint16(this.#len, value);
-    this.#len += 2;
+    const b = this.#buf;
+    b[this.#len++] = value >>> 8;
+    b[this.#len++] = value;
     return this;
   }
 
   u32(value: number): this {
     checkInt(value, 0xffff_ffff, "u32");
     this.#ensure(4);
-    this.#view.setUint32(this.#len, value);
-    this.#len += 4;
+    this.#put32(value);
     return this;
+  }
+
+  /** Four bytes, big-endian, at the end (room already ensured). */
+  #put32(value: number): void {
+    const b = this.#buf;
+    b[this.#len++] = value >>> 24;
+    b[this.#len++] = value >>> 16;
+    b[this.#len++] = value >>> 8;
+    b[this.#len++] = value;
   }
 
   /** An integer from 0 to 2^53 − 1, as 8 bytes. */
@@ -95,9 +142,8 @@ export class ByteWriter {
     checkInt(value, Number.MAX_SAFE_INTEGER, "u64");
     this.#ensure(8);
     // Two u32 halves: the same bytes as setBigUint64, without a BigInt per field.
-    this.#view.setUint32(this.#len, Math.floor(value / 2 ** 32));
-    this.#view.setUint32(this.#len + 4, value >>> 0);
-    this.#len += 8;
+    this.#put32(Math.floor(value / 2 ** 32));
+    this.#put32(value >>> 0);
     return this;
   }
 
@@ -134,6 +180,14 @@ export class ByteWriter {
    * write, so the result never changes.
    */
   finish(): Uint8Array {
+    if (this.#buf === SHARED) {
+      const out = SHARED.slice(0, this.#len);
+      SHARED.fill(0, 0, this.#len);
+      sharedWriter = null;
+      this.#buf = out;
+      this.#given = true;
+      return out;
+    }
     if (this.#len === this.#buf.length) {
       this.#given = true;
       return this.#buf;
@@ -150,7 +204,6 @@ export class ByteWriter {
 /** Reads what {@linkcode ByteWriter} wrote; every read checks the remaining length first. */
 export class ByteReader {
   #bytes: Uint8Array;
-  #view: DataView;
   #at = 0;
   #what: string;
 
@@ -158,7 +211,6 @@ export class ByteReader {
   constructor(bytes: Uint8Array, what: string) {
     if (!(bytes instanceof Uint8Array)) throw new CodecError(`Cannot decode ${what}: not bytes`);
     this.#bytes = bytes;
-    this.#view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     this.#what = what;
   }
 
@@ -188,20 +240,27 @@ export class ByteReader {
   }
 
   u16(field = "u16"): number {
-    return this.#view.getUint16(this.#take(2, field));
+    const at = this.#take(2, field);
+    return (this.#bytes[at] << 8) | this.#bytes[at + 1];
   }
 
   u32(field = "u32"): number {
-    return this.#view.getUint32(this.#take(4, field));
+    return this.#get32(this.#take(4, field));
+  }
+
+  /** The four bytes at `at`, big-endian (already taken). */
+  #get32(at: number): number {
+    const b = this.#bytes;
+    return ((b[at] << 24) | (b[at + 1] << 16) | (b[at + 2] << 8) | b[at + 3]) >>> 0;
   }
 
   /** An integer up to 2^53 − 1; larger ones are refused. */
   u64(field = "u64"): number {
     const at = this.#take(8, field);
-    const high = this.#view.getUint32(at);
+    const high = this.#get32(at);
     // 2^53 - 1 is the largest: a high half above 2^21 - 1 is refused.
     if (high > 0x1f_ffff) this.#fail(field, "is too large");
-    return high * 2 ** 32 + this.#view.getUint32(at + 4);
+    return high * 2 ** 32 + this.#get32(at + 4);
   }
 
   /** Exactly `n` bytes, copied. */

@@ -78,3 +78,46 @@ Deno.test("finish() hands out an exactly filled buffer without a copy; later wri
   const part = new ByteWriter(8).u8(9).finish();
   assert.equal(part.buffer.byteLength, 1, "a partly filled buffer is still cut to size");
 });
+
+Deno.test("writers made while another writes (nested, interleaved, dropped, grown past the shared buffer) keep their own bytes", () => {
+  const inner = (n: number) => new ByteWriter(8).u16(n).str16("x".repeat(n)).finish();
+  // Nested in the arguments of an unfinished writer, twice.
+  const outer = new ByteWriter(64).u8(7).bytes16(inner(3)).u32(0x01020304).bytes16(inner(2))
+    .finish();
+  const r = new ByteReader(outer, "outer");
+  assert.equal(r.u8(), 7);
+  assert.deepEqual(r.bytes16(100), Uint8Array.of(0, 3, 0, 3, 120, 120, 120));
+  assert.equal(r.u32(), 0x01020304);
+  assert.deepEqual(r.bytes16(100), Uint8Array.of(0, 2, 0, 2, 120, 120));
+  r.end();
+  // Interleaved, each finished twice and written after its first finish.
+  const a = new ByteWriter().u8(1);
+  const b = new ByteWriter().u8(2);
+  a.u8(3);
+  const c = new ByteWriter().u8(4);
+  b.u8(5);
+  const bFirst = b.finish();
+  c.u8(6);
+  assert.deepEqual(a.finish(), Uint8Array.of(1, 3));
+  assert.deepEqual(bFirst, Uint8Array.of(2, 5));
+  b.u8(9);
+  assert.deepEqual(bFirst, Uint8Array.of(2, 5), "a result never changes");
+  assert.deepEqual(b.finish(), Uint8Array.of(2, 5, 9));
+  assert.deepEqual(c.finish(), Uint8Array.of(4, 6));
+  // Dropped by a throw halfway: the next writer starts empty, and the dropped one's bytes stay
+  // its own.
+  const dropped = new ByteWriter().u8(0xaa);
+  assert.throws(() => dropped.u8(256), RangeError);
+  assert.deepEqual(new ByteWriter().u8(1).finish(), Uint8Array.of(1));
+  assert.deepEqual(dropped.finish(), Uint8Array.of(0xaa));
+  // Grown from the shared buffer to 40 KiB, with a writer nested after the growth.
+  const big = new ByteWriter().u8(1);
+  const filler = new Uint8Array(40 * 1024).fill(3);
+  big.raw(filler);
+  big.bytes16(inner(1));
+  const out = big.finish();
+  assert.equal(out.length, 1 + filler.length + 2 + 5);
+  assert.equal(out[0], 1);
+  assert.equal(out[filler.length], 3);
+  assert.deepEqual(out.subarray(filler.length + 1), Uint8Array.of(0, 5, 0, 1, 0, 1, 120));
+});

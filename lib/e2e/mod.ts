@@ -30,6 +30,8 @@ export * from "./errors.ts";
 export * from "./ed25519.ts";
 export { DeterministicRandom, type Random, SYSTEM_RANDOM } from "./random.ts";
 export { ByteReader, ByteWriter } from "./byte_codec.ts";
+/** SHA-256 into a given array, for hashes run per message outside lib/e2e (Merkle provenance). */
+export { sha256Into } from "./_sha256.ts";
 export {
   checkX25519PublicKey,
   generateX25519KeyPair,

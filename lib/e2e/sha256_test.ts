@@ -2,7 +2,15 @@ import assert from "node:assert/strict";
 import { hmac as nobleHmac } from "@noble/hashes/hmac.js";
 import { expand as nobleExpand, hkdf as nobleHkdf } from "@noble/hashes/hkdf.js";
 import { sha256 as nobleSha256 } from "@noble/hashes/sha2.js";
-import { hkdfExpand, hkdfSha256, HmacSha256, hmacSha256, Sha256, sha256 } from "./_sha256.ts";
+import {
+  hkdfExpand,
+  hkdfSha256,
+  HmacSha256,
+  hmacSha256,
+  Sha256,
+  sha256,
+  sha256Into,
+} from "./_sha256.ts";
 
 Deno.test("sha256() matches WebCrypto across block boundaries", async () => {
   for (const n of [0, 1, 55, 56, 63, 64, 65, 119, 120, 127, 128, 1000, 65_536]) {
@@ -13,6 +21,29 @@ Deno.test("sha256() matches WebCrypto across block boundaries", async () => {
     for (let i = 0; i < n; i += 7) h.update(data.subarray(i, i + 7));
     assert.equal((h.digest()).toHex(), want, `incremental length ${n}`);
   }
+});
+
+Deno.test("sha256Into() matches @noble in every split of the input into 1 to 3 parts, between HMACs", () => {
+  const data = crypto.getRandomValues(new Uint8Array(200));
+  const key = crypto.getRandomValues(new Uint8Array(32));
+  const out = new Uint8Array(40).fill(0xee);
+  for (const n of [0, 1, 31, 55, 56, 63, 64, 65, 100, 127, 128, 129, 200]) {
+    const whole = data.subarray(0, n);
+    const want = nobleSha256(whole).toHex();
+    for (let a = 0; a <= n; a += n < 70 ? 1 : 13) {
+      for (const b of [a, Math.min(n, a + 1), Math.min(n, a + 64), n]) {
+        sha256Into(out, [whole.subarray(0, a), whole.subarray(a, b), whole.subarray(b)]);
+        assert.equal(out.subarray(0, 32).toHex(), want, `length ${n}, split ${a}/${b}`);
+        assert.equal(out[32], 0xee, "nothing written past the digest");
+      }
+    }
+    // The compressor is shared with HMAC: neither leaves state the other sees.
+    const tag = hmacSha256(key, whole).toHex();
+    sha256Into(out, [whole]);
+    assert.equal(out.subarray(0, 32).toHex(), want);
+    assert.equal(hmacSha256(key, whole).toHex(), tag);
+  }
+  assert.throws(() => sha256Into(new Uint8Array(31), [data]), RangeError);
 });
 
 Deno.test("hmacSha256() matches WebCrypto HMAC, including keys over 64 bytes", async () => {

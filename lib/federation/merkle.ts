@@ -5,12 +5,16 @@
  * envelope of the batch; each envelope carries only its own audit path.
  * These functions are pure.
  *
- * SHA-256 is @noble/hashes' (audited, pure JS) on one reused hasher, not
- * node:crypto's: every verifier hashes each envelope's leaf and one or two
- * inner nodes, a few hundred bytes, where node:crypto's fixed cost (a hash
- * object, a Buffer per update and per digest: 6-9 µs and about 1 KB of
- * garbage per hash here) was most of a relay's provenance time; @noble's
- * compression is about 0.4 µs per 64-byte block. A leaf of
+ * SHA-256 is lib/e2e's `sha256Into` (@noble/hashes' audited compression on
+ * one reused state and block, pure JS), not node:crypto's: every verifier
+ * hashes each envelope's leaf and one or two inner nodes, a few hundred bytes,
+ * where node:crypto's fixed cost (a hash object, a Buffer per update and per
+ * digest: 6-9 µs and about 1 KB of garbage per hash here) was most of a
+ * relay's provenance time; the compression is about 0.4 µs per 64-byte
+ * block. Not a @noble hash object either: its views per part and per digest,
+ * state array and BigInt were about 1 KB of garbage per hash, 2-3 KB per
+ * message at each node (docs/PERF_NOTES.md, `msgalloc`); here a hash costs
+ * its 32-byte result. A leaf of
  * {@linkcode NATIVE_LEAF_BYTES} or more (a file chunk's envelope, 256 KiB) is
  * hashed by node:crypto, whose native SHA-256 moves about 1.6 GB/s here
  * where @noble's moves about 190 MB/s (0.17 against 1.39 ms per chunk, quiet
@@ -18,7 +22,7 @@
  * more CPU seconds per GiB.
  */
 import { createHash } from "node:crypto";
-import { _SHA256 } from "@noble/hashes/sha2.js";
+import { sha256Into } from "../e2e/mod.ts";
 
 /** Leaves at least this long are hashed natively (above it node:crypto's fixed cost is small). */
 export const NATIVE_LEAF_BYTES = 1024;
@@ -26,35 +30,22 @@ export const NATIVE_LEAF_BYTES = 1024;
 const LEAF = Uint8Array.of(0x00);
 const NODE = Uint8Array.of(0x01);
 
-/** @noble's SHA-256 (FIPS 180-4), reset to its initial state for each hash instead of rebuilt. */
-class ReusedSha256 extends _SHA256 {
-  readonly #iv = this.get();
-
-  /** SHA-256(`prefix` ‖ parts…), into a new 32-byte array. */
-  hash(prefix: Uint8Array, parts: readonly Uint8Array[]): Uint8Array {
-    const iv = this.#iv;
-    this.set(iv[0], iv[1], iv[2], iv[3], iv[4], iv[5], iv[6], iv[7]);
-    this.pos = 0;
-    this.length = 0;
-    this.finished = false;
-    this.destroyed = false;
-    this.update(prefix);
-    for (const p of parts) this.update(p);
-    const out = new Uint8Array(this.outputLen);
-    this.digestInto(out);
-    return out;
-  }
-}
-
-// Shared by every call: each hash sets the state it starts from, keeps nothing afterwards, and
-// runs to its end synchronously.
-const SHA256 = new ReusedSha256();
+// The parts of the hash being computed, reused: each call fills them, hashes synchronously and
+// lets go of its inputs (`length = 1`, or the prefix again) before it returns.
+const LEAF_PARTS: Uint8Array[] = [LEAF];
+const NODE_PARTS: Uint8Array[] = [NODE, NODE, NODE];
 
 /** Hash of a leaf: SHA-256(0x00 ‖ parts…) (RFC 9162 §2.1.1). */
 export function leafHash(parts: readonly Uint8Array[]): Uint8Array {
   let bytes = 0;
-  for (const p of parts) bytes += p.length;
-  if (bytes < NATIVE_LEAF_BYTES) return SHA256.hash(LEAF, parts);
+  for (let i = 0; i < parts.length; i++) bytes += parts[i].length;
+  if (bytes < NATIVE_LEAF_BYTES) {
+    for (let i = 0; i < parts.length; i++) LEAF_PARTS[i + 1] = parts[i];
+    const out = new Uint8Array(32);
+    sha256Into(out, LEAF_PARTS);
+    LEAF_PARTS.length = 1;
+    return out;
+  }
   const h = createHash("sha256").update(LEAF);
   for (const p of parts) h.update(p);
   const digest = h.digest();
@@ -62,7 +53,12 @@ export function leafHash(parts: readonly Uint8Array[]): Uint8Array {
 }
 
 function nodeHash(left: Uint8Array, right: Uint8Array): Uint8Array {
-  return SHA256.hash(NODE, [left, right]);
+  NODE_PARTS[1] = left;
+  NODE_PARTS[2] = right;
+  const out = new Uint8Array(32);
+  sha256Into(out, NODE_PARTS);
+  NODE_PARTS[1] = NODE_PARTS[2] = NODE;
+  return out;
 }
 
 function split(n: number): number {
@@ -103,8 +99,20 @@ export function rootFromPath(
   size: number,
   path: readonly Uint8Array[],
 ): Uint8Array | null {
-  const walk = walkPath(leaf, index, size, path, () => false);
+  const walk = walkPath(leaf, index, size, joinPath(path), () => false);
   return walk ? walk.at.node : null;
+}
+
+/** An audit path as nodes (merkleTree's) → as bytes, one node after another (EnvelopeAuth's). */
+export function joinPath(path: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(path.length * 32);
+  for (let i = 0; i < path.length; i++) {
+    if (path[i].length !== 32) {
+      throw new RangeError("Cannot join audit path: a node is not 32 bytes");
+    }
+    out.set(path[i], i * 32);
+  }
+  return out;
 }
 
 /**
@@ -132,23 +140,26 @@ export interface PathWalk {
  * Walks `leaf`'s audit path towards the root (RFC 9162 §2.1.3.2), stopping
  * early at the first node `isKnown` accepts (an inner node of a tree whose
  * root was already verified proves the leaf as well as the root does).
- * Null when the path cannot be one of that tree's.
+ * `path` is its nodes' 32 bytes one after another. Null when the path cannot
+ * be one of that tree's.
  */
 export function walkPath(
   leaf: Uint8Array,
   index: number,
   size: number,
-  path: readonly Uint8Array[],
+  path: Uint8Array,
   isKnown: (step: PathStep) => boolean,
 ): PathWalk | null {
+  const nodes = path.length / 32;
+  if (!Number.isInteger(nodes)) return null;
   if (!(index >= 0 && index < size)) return null;
   let fn = index;
   let sn = size - 1;
   let r = leaf;
   const computed: PathStep[] = [];
-  for (let i = 0; i < path.length; i++) {
-    const p = path[i];
+  for (let i = 0; i < nodes; i++) {
     if (sn === 0) return null;
+    const p = path.subarray(i * 32, i * 32 + 32);
     if ((fn & 1) === 1 || fn === sn) {
       r = nodeHash(p, r);
       if ((fn & 1) === 0) {
@@ -167,6 +178,6 @@ export function walkPath(
     computed.push(step);
   }
   if (sn !== 0) return null;
-  const at = computed.pop() ?? { node: r, fn, sn, next: path.length };
+  const at = computed.pop() ?? { node: r, fn, sn, next: nodes };
   return { stop: "root", at, computed };
 }

@@ -37,6 +37,7 @@ import { createPrivateKey, createPublicKey, type KeyObject, sign, verify } from 
 import { ByteWriter, checkEd25519PublicKey } from "../e2e/mod.ts";
 import type { NodeId } from "../ids.ts";
 import {
+  AUTH_NODE_BYTES,
   type DecodedEnvelope,
   encodeEnvelopeAuthTail,
   type EnvelopeAuth,
@@ -44,7 +45,7 @@ import {
   originNode,
   TTL_OFFSET,
 } from "../protocol/mod.ts";
-import { leafHash, merkleTree, type PathStep, walkPath } from "./merkle.ts";
+import { joinPath, leafHash, merkleTree, type PathStep, walkPath } from "./merkle.ts";
 
 const LABEL = new TextEncoder().encode("fedchat-envelope-batch-v1\0");
 const ZERO_TTL = Uint8Array.of(0);
@@ -150,7 +151,12 @@ export class Provenance {
     );
     return unsigned.map((b, index) => [
       b,
-      encodeEnvelopeAuthTail({ index, size: unsigned.length, path: paths[index], signature }),
+      encodeEnvelopeAuthTail({
+        index,
+        size: unsigned.length,
+        path: joinPath(paths[index]),
+        signature,
+      }),
     ]);
   }
 
@@ -231,7 +237,7 @@ export class Provenance {
       const node: KnownNode = {
         fn: s.fn,
         sn: s.sn,
-        sibling: isRoot ? null : auth.path[s.next].toHex(),
+        sibling: isRoot ? null : pathNode(auth.path, s.next).toHex(),
         parent,
         size: auth.size,
         signature: isRoot ? signature!.slice() : null,
@@ -298,13 +304,41 @@ interface KnownNode {
 function provenAbove(node: KnownNode | undefined, step: PathStep, auth: EnvelopeAuth): boolean {
   if (!node || node.fn !== step.fn || node.sn !== step.sn) return false;
   let i = step.next;
+  const nodes = auth.path.length / AUTH_NODE_BYTES;
   // A chain is at most a path's length (MAX_BATCH leaves: 10 levels).
   while (node.parent !== null) {
-    if (i >= auth.path.length || node.sibling !== auth.path[i++].toHex()) return false;
+    const sibling = node.sibling;
+    if (i >= nodes || sibling === null || !spells(sibling, auth.path, i++ * AUTH_NODE_BYTES)) {
+      return false;
+    }
     node = node.parent;
   }
-  return i === auth.path.length && node.size === auth.size &&
+  return i === nodes && node.size === auth.size &&
     node.signature !== null && sameBytes(node.signature, auth.signature);
+}
+
+const HEX_DIGITS = Uint8Array.from("0123456789abcdef", (c) => c.charCodeAt(0));
+
+/** Node `i` of an audit path (a view). */
+function pathNode(path: Uint8Array, i: number): Uint8Array {
+  return path.subarray(i * AUTH_NODE_BYTES, (i + 1) * AUTH_NODE_BYTES);
+}
+
+/**
+ * Whether `hex` (lower case, as `toHex()` writes it) spells the path node of
+ * `path` at byte `at`: the comparison of a kept path element with the
+ * envelope's, per level of every stop, without a view or a hex string.
+ */
+function spells(hex: string, path: Uint8Array, at: number): boolean {
+  if (hex.length !== AUTH_NODE_BYTES * 2 || at + AUTH_NODE_BYTES > path.length) return false;
+  for (let i = 0; i < AUTH_NODE_BYTES; i++) {
+    const b = path[at + i];
+    if (
+      hex.charCodeAt(2 * i) !== HEX_DIGITS[b >> 4] ||
+      hex.charCodeAt(2 * i + 1) !== HEX_DIGITS[b & 15]
+    ) return false;
+  }
+  return true;
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {

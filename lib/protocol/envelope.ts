@@ -138,8 +138,12 @@ export interface EnvelopeAuth {
   /** Leaf index in the origin's signed batch, and the batch's size. */
   index: number;
   size: number;
-  /** Merkle audit path, leaf to root (RFC 9162 §2.1.3). */
-  path: Uint8Array[];
+  /**
+   * Merkle audit path, leaf to root (RFC 9162 §2.1.3): its nodes' 32 bytes
+   * each, one after another (as on the wire: a decoded proof is one view, not
+   * a view per node).
+   */
+  path: Uint8Array;
   /** Ed25519 signature of the origin node over the batch root. */
   signature: Uint8Array;
 }
@@ -252,7 +256,7 @@ export function encodeEnvelopeParts(
 
 /** Appends a proof to unsigned envelope bytes. */
 export function encodeEnvelopeAuth(unsigned: Uint8Array, auth: EnvelopeAuth): Uint8Array {
-  return writeAuth(new ByteWriter(unsigned.length + 70 + 32 * auth.path.length).raw(unsigned), auth)
+  return writeAuth(new ByteWriter(unsigned.length + 70 + auth.path.length).raw(unsigned), auth)
     .finish();
 }
 
@@ -262,14 +266,17 @@ export function encodeEnvelopeAuth(unsigned: Uint8Array, auth: EnvelopeAuth): Ui
  * two parts instead of being copied into a new buffer with its proof).
  */
 export function encodeEnvelopeAuthTail(auth: EnvelopeAuth): Uint8Array {
-  return writeAuth(new ByteWriter(70 + 32 * auth.path.length), auth).finish();
+  return writeAuth(new ByteWriter(70 + auth.path.length), auth).finish();
 }
 
 function writeAuth(w: ByteWriter, auth: EnvelopeAuth): ByteWriter {
-  w.u16(auth.index).u16(auth.size).u8(auth.path.length);
-  for (const node of auth.path) w.raw(node);
-  return w.raw(auth.signature);
+  const nodes = auth.path.length / AUTH_NODE_BYTES;
+  if (!Number.isInteger(nodes)) throw new RangeError("Cannot encode auth: path is not whole nodes");
+  return w.u16(auth.index).u16(auth.size).u8(nodes).raw(auth.path).raw(auth.signature);
 }
+
+/** Bytes of one node of an audit path (a SHA-256 digest). */
+export const AUTH_NODE_BYTES = 32;
 
 /** Most leaves in one signed batch (a path of at most 10 nodes). */
 export const MAX_BATCH = 1024;
@@ -284,8 +291,7 @@ function decodeAuth(r: ByteReader): EnvelopeAuth {
   if (size < 1 || size > MAX_BATCH || index >= size) throw new CodecError("bad batch position");
   const n = r.u8("auth path length");
   if (n > 10) throw new CodecError("auth path too long");
-  const path: Uint8Array[] = [];
-  for (let i = 0; i < n; i++) path.push(r.rawView(32, "auth path"));
+  const path = r.rawView(n * AUTH_NODE_BYTES, "auth path");
   return { index, size, path, signature: r.rawView(64, "auth signature") };
 }
 

@@ -5,6 +5,7 @@
  * @module
  */
 export {
+  AUTH_NODE_BYTES,
   type DecodedEnvelope,
   decodeEnvelope,
   decodeEnvelopeWithAuth,

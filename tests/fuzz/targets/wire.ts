@@ -59,7 +59,7 @@ const envelope = (over: Partial<protocol.EnvelopeInit>): protocol.EnvelopeInit =
 const AUTH: protocol.EnvelopeAuth = {
   index: 2,
   size: 5,
-  path: [fill(32, 1), fill(32, 2), fill(32, 3)],
+  path: new Uint8Array([...fill(32, 1), ...fill(32, 2), ...fill(32, 3)]),
   signature: fill(64, 4),
 };
 
