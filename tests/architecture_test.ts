@@ -78,6 +78,22 @@ Deno.test("architecture: a headless node loads no client, UI, routes, CLI comman
   assert.deepEqual(x509, []);
 });
 
+Deno.test("architecture: a node loads no MLS code (ts-mls, HPKE, ML-KEM) at start", async () => {
+  const edges = await repoGraph();
+  const loaded = loadedAtStart(edges);
+  assert.ok(loaded.has("lib/node/node.ts"), "the node is loaded");
+  // Issue 13: a relay never does MLS, and a node checks key packages and hub submissions with
+  // lib/e2e loaded by import() on first use. lib/e2e/mod.ts brings all of it (and the ratchet).
+  const mls = [...loaded].filter((m) =>
+    m === "lib/e2e/mod.ts" || m === "lib/e2e/_mls.ts" || /^lib\/e2e\/group/.test(m) ||
+    /^npm:\/?(ts-mls|@hpke\/[^@]+|mlkem|@noble\/curves|@noble\/post-quantum)@/.test(m)
+  );
+  assert.deepEqual(mls, []);
+  // And the one import() that loads it is lib/node's, for its group checks.
+  const lazy = edges.filter((e) => e.dynamic && e.to === "lib/e2e/mod.ts").map((e) => e.from);
+  assert.deepEqual(lazy, ["lib/node/group_service.ts"]);
+});
+
 Deno.test("architecture: lib/e2e never touches Deno.* or the clock", async () => {
   const offenders: string[] = [];
   for await (const e of Deno.readDir(`${REPO}/lib/e2e`)) {
@@ -177,11 +193,11 @@ Deno.test("architecture: a known cycle is tolerated only while it exists", () =>
 });
 
 Deno.test("architecture: the checker reports planted layout violations", () => {
-  const edge = (from: string, to: string, typeOnly = false): Edge => ({
+  const edge = (from: string, to: string, typeOnly = false, dynamic = false): Edge => ({
     from,
     to,
     typeOnly,
-    dynamic: false,
+    dynamic,
   });
   const bad = [
     edge("lib/web/start_ui_server.ts", "routes/mod.ts"),
@@ -191,6 +207,10 @@ Deno.test("architecture: the checker reports planted layout violations", () => {
     edge("lib/e2e/x.ts", "node:fs"),
     edge("lib/node/x.ts", "lib/client/mod.ts"),
     edge("islands/Chat.tsx", "lib/ui/_private.ts", true),
+    edge("lib/node/x.ts", "lib/e2e/mod.ts"),
+    edge("lib/federation/x.ts", "lib/e2e/mod.ts"),
+    edge("lib/federation/x.ts", "lib/e2e/mod.ts", false, true),
+    edge("lib/protocol/x.ts", "lib/e2e/mod.ts"),
   ];
   assert.deepEqual(bad.filter((e) => layoutViolation(e) === null), [], "every one is reported");
   const good = [
@@ -204,6 +224,12 @@ Deno.test("architecture: the checker reports planted layout violations", () => {
     edge("components/Button.tsx", "npm:@preact/signals@2.11.4"),
     edge("components/Button.tsx", "lib/web/mod.ts", true),
     edge("lib/web/route_types.ts", "routes/mod.ts", true),
+    edge("lib/node/x.ts", "lib/e2e/base.ts"),
+    edge("lib/node/x.ts", "lib/e2e/mod.ts", true),
+    edge("lib/node/x.ts", "lib/e2e/mod.ts", false, true),
+    edge("lib/federation/x.ts", "lib/e2e/base.ts"),
+    edge("lib/protocol/x.ts", "lib/e2e/base.ts"),
+    edge("lib/client/x.ts", "lib/e2e/mod.ts"),
   ];
   assert.deepEqual(layoutViolations(good), []);
 });
