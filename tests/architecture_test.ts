@@ -49,9 +49,9 @@ Deno.test("architecture: no import cycles between files, type-only imports inclu
  * What a headless node (`main.ts server`) and a CLI command load at start:
  * main.ts and its static imports, `import()` excluded.
  */
-function loadedAtStart(edges: Edge[]): Set<string> {
-  const seen = new Set<string>(["main.ts"]);
-  const todo = ["main.ts"];
+function loadedAtStart(edges: Edge[], root = "main.ts"): Set<string> {
+  const seen = new Set<string>([root]);
+  const todo = [root];
   while (todo.length > 0) {
     const from = todo.pop()!;
     for (const e of edges) {
@@ -78,20 +78,27 @@ Deno.test("architecture: a headless node loads no client, UI, routes, CLI comman
   assert.deepEqual(x509, []);
 });
 
+/** MLS code: lib/e2e's barrel and group files, ts-mls, HPKE, ML-KEM. */
+const isMls = (m: string) =>
+  m === "lib/e2e/mod.ts" || m === "lib/e2e/_mls.ts" || /^lib\/e2e\/group/.test(m) ||
+  /^npm:\/?(ts-mls|@hpke\/[^@]+|mlkem|@noble\/curves|@noble\/post-quantum)@/.test(m);
+
 Deno.test("architecture: a node loads no MLS code (ts-mls, HPKE, ML-KEM) at start", async () => {
   const edges = await repoGraph();
   const loaded = loadedAtStart(edges);
   assert.ok(loaded.has("lib/node/node.ts"), "the node is loaded");
   // Issue 13: a relay never does MLS, and a node checks key packages and hub submissions with
-  // lib/e2e loaded by import() on first use. lib/e2e/mod.ts brings all of it (and the ratchet).
-  const mls = [...loaded].filter((m) =>
-    m === "lib/e2e/mod.ts" || m === "lib/e2e/_mls.ts" || /^lib\/e2e\/group/.test(m) ||
-    /^npm:\/?(ts-mls|@hpke\/[^@]+|mlkem|@noble\/curves|@noble\/post-quantum)@/.test(m)
-  );
+  // lib/e2e/group_checks.ts, loaded by import() on first use.
+  const mls = [...loaded].filter(isMls);
   assert.deepEqual(mls, []);
-  // And the one import() that loads it is lib/node's, for its group checks.
-  const lazy = edges.filter((e) => e.dynamic && e.to === "lib/e2e/mod.ts").map((e) => e.from);
-  assert.deepEqual(lazy, ["lib/node/group_service.ts"]);
+  const lazy = edges.filter((e) => e.dynamic && e.to === "lib/e2e/group_checks.ts");
+  assert.deepEqual(lazy.map((e) => e.from), ["lib/node/group_service.ts"]);
+  // Those checks need signatures and a hash, not HPKE: X-Wing and ML-KEM stay out.
+  const checks = [...loadedAtStart(edges, "lib/e2e/group_checks.ts")];
+  assert.ok(checks.some((m) => m.startsWith("npm:/ts-mls@")), "the checks use ts-mls");
+  const hpke = checks.filter((m) => /^npm:\/?(@hpke\/|mlkem@)|\/provider\.js$/.test(m));
+  assert.deepEqual(hpke, []);
+  assert.ok(!checks.includes("lib/e2e/mod.ts"), "nor the rest of lib/e2e");
 });
 
 Deno.test("architecture: lib/e2e never touches Deno.* or the clock", async () => {
@@ -211,6 +218,8 @@ Deno.test("architecture: the checker reports planted layout violations", () => {
     edge("lib/federation/x.ts", "lib/e2e/mod.ts"),
     edge("lib/federation/x.ts", "lib/e2e/mod.ts", false, true),
     edge("lib/protocol/x.ts", "lib/e2e/mod.ts"),
+    edge("lib/node/x.ts", "lib/e2e/mod.ts", false, true),
+    edge("lib/node/x.ts", "lib/e2e/group_checks.ts"),
   ];
   assert.deepEqual(bad.filter((e) => layoutViolation(e) === null), [], "every one is reported");
   const good = [
@@ -226,7 +235,7 @@ Deno.test("architecture: the checker reports planted layout violations", () => {
     edge("lib/web/route_types.ts", "routes/mod.ts", true),
     edge("lib/node/x.ts", "lib/e2e/base.ts"),
     edge("lib/node/x.ts", "lib/e2e/mod.ts", true),
-    edge("lib/node/x.ts", "lib/e2e/mod.ts", false, true),
+    edge("lib/node/x.ts", "lib/e2e/group_checks.ts", false, true),
     edge("lib/federation/x.ts", "lib/e2e/base.ts"),
     edge("lib/protocol/x.ts", "lib/e2e/base.ts"),
     edge("lib/client/x.ts", "lib/e2e/mod.ts"),

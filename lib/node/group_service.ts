@@ -32,7 +32,7 @@ import { createHash } from "node:crypto";
 import { type Budget, type BudgetRegistry, type RateBudget, ThrottledLog } from "../budget.ts";
 import type { Clock } from "../clock.ts";
 import type { Limits } from "../config.ts";
-import type * as e2e from "../e2e/mod.ts";
+import type * as e2e from "../e2e/group_checks.ts";
 import { type NodeId, splitAddress, toAddress, type UserName } from "../ids.ts";
 import type { Logger } from "../log.ts";
 import {
@@ -154,8 +154,8 @@ export class GroupService {
   #listeners = new Set<(e: KeyPackageEvent) => void>();
   #timer: number;
   #stopped = false;
-  /** lib/e2e with its MLS code (ts-mls, HPKE, ML-KEM), loaded by the first group envelope or key package. */
-  #e2e: Promise<typeof e2e> | null = null;
+  /** lib/e2e's group checks (ts-mls), loaded by the first group envelope or key package. */
+  #checks: Promise<typeof e2e> | null = null;
 
   constructor(o: GroupServiceOptions) {
     this.#o = o;
@@ -277,12 +277,11 @@ export class GroupService {
   }
 
   /**
-   * lib/e2e, for the MLS checks: a node imports it on first use, so one that
-   * hosts no group (a relay, a node before its users publish key packages)
-   * never loads ts-mls and its crypto (issue 13).
+   * lib/e2e's group checks: a node imports them on first use, so one that
+   * hosts no group and checks no key package (a relay) never loads ts-mls (issue 13).
    */
   #mls(): Promise<typeof e2e> {
-    return this.#e2e ??= import("../e2e/mod.ts");
+    return this.#checks ??= import("../e2e/group_checks.ts");
   }
 
   #delivery(mls: typeof e2e, e: GroupEnvelope): GroupOutcome {
