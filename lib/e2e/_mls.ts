@@ -1,3 +1,7 @@
+// X-Wing is imported by `import()` below; this makes it a root of the type graph as the static
+// import that was here did, or ts-mls's types do not resolve under deno.browser.json (which has
+// no lock file). Same version as deno.json's import map.
+/// <reference types="npm:@hpke/hybridkem-x-wing@0.7.0" />
 /**
  * The one place lib/e2e touches ts-mls (RFC 9420): the ciphersuite, its
  * implementation with our injected randomness, the client configuration (limits,
