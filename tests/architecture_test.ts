@@ -167,6 +167,25 @@ Deno.test("architecture: the checker reports planted cycles and imports read fro
   }
 });
 
+Deno.test("architecture: an import type beside an import() of one module loads it later, not at start", async () => {
+  const dir = await plant({
+    "lib/node/a.ts": 'import type { b } from "./b.ts";\n' +
+      'export const a = async (): Promise<typeof b> => (await import("../node/b.ts")).b;\n' +
+      'import { c } from "./c.ts";\nimport type { C } from "./c.ts";\nexport const d: C = c;\n',
+    "lib/node/b.ts": "export const b = 1;\n",
+    "lib/node/c.ts": "export type C = number;\nexport const c: C = 2;\n",
+  });
+  try {
+    const edges = await readGraph(dir, await sourceFiles(dir));
+    assert.deepEqual(edges.filter((e) => e.from === "lib/node/a.ts"), [
+      { from: "lib/node/a.ts", to: "lib/node/b.ts", typeOnly: false, dynamic: true },
+      { from: "lib/node/a.ts", to: "lib/node/c.ts", typeOnly: false, dynamic: false },
+    ]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("architecture: a known cycle is tolerated only while it exists", () => {
   const edge = (from: string, to: string, typeOnly = false): Edge => ({
     from,

@@ -110,12 +110,12 @@ export async function readGraph(dir: string, files: string[]): Promise<Edge[]> {
         const to = name(target);
         const key = `${from}→${to}`;
         const before = edges.get(key);
-        edges.set(key, {
-          from,
-          to,
-          typeOnly: !code && (before?.typeOnly ?? true),
-          dynamic: d.isDynamic === true && (before?.dynamic ?? true),
-        });
+        // Merged over every import of `to` in `from`: code if any is, and loaded at start if any
+        // code import is static (an `import type` beside an `import()` loads nothing at start).
+        const anyCode = code !== undefined || (before !== undefined && !before.typeOnly);
+        const anyStatic = (code !== undefined && d.isDynamic !== true) ||
+          (before !== undefined && !before.typeOnly && !before.dynamic);
+        edges.set(key, { from, to, typeOnly: !anyCode, dynamic: anyCode && !anyStatic });
       }
     }
     return [...edges.values()].sort((a, b) => (a.from + a.to).localeCompare(b.from + b.to));
