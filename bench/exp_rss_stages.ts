@@ -49,7 +49,6 @@ const heap = (m: Deno.MemoryUsage) =>
 
 async function stages(): Promise<void> {
   // Loaded here, not at the top: the --imports children must load nothing but what they measure.
-  const { join } = await import("node:path");
   const { link } = await import("../tests/_helpers/chat.ts");
   const { NodeProc, tempRoot } = await import("../tests/_helpers/node_proc.ts");
   const { ClientProc } = await import("./_client_proc.ts");
@@ -94,18 +93,7 @@ async function stages(): Promise<void> {
     await settle();
     await show("linked");
     for (const [name, node] of [["alice", nodes[0]], ["bob", nodes[1]]] as const) {
-      const added = await node.addUser(name);
-      clients.push(
-        await ClientProc.start({
-          name,
-          dir: join(root, `${name}-client`),
-          address: `${name}@${node.id}`,
-          host: "127.0.0.1",
-          port: node.port,
-          nodeId: node.id,
-          enrollCode: added.code,
-        }),
-      );
+      clients.push(await ClientProc.startUser(node, name, root));
     }
     await settle();
     await show("clients connected (key packages published)");
