@@ -22,6 +22,7 @@ import { type ChatMessage, type OpenClient, openClient, remoteLink } from "../li
 import { SYSTEM_CLOCK } from "../lib/clock.ts";
 import { type NodeId, toAddress, toNodeId, toUserName } from "../lib/ids.ts";
 import { SILENT_LOGGER } from "../lib/log.ts";
+import type { NodeProc } from "../tests/_helpers/node_proc.ts";
 import { tracedV8Flags, v8FlagsArgs } from "../tests/_helpers/v8_flags.ts";
 
 const REPO = resolve(new URL("..", import.meta.url).pathname);
@@ -140,6 +141,20 @@ export class ClientProc {
   /** What the child wrote that is not an answer (stdout, then stderr): --trace-gc, logs. */
   get output(): string {
     return this.#stdout + this.#stderr;
+  }
+
+  /** Adds user `name` at `node` and starts its client process (its store under `root`). */
+  static async startUser(node: NodeProc, name: string, root: string): Promise<ClientProc> {
+    const added = await node.addUser(name);
+    return await ClientProc.start({
+      name,
+      dir: join(root, `${name}-client`),
+      address: `${name}@${node.id}`,
+      host: "127.0.0.1",
+      port: node.port,
+      nodeId: node.id,
+      enrollCode: added.code,
+    });
   }
 
   /** Starts a client process and waits until it is connected to its node. */

@@ -31,7 +31,6 @@
  * Figures only, JSON line last; nothing is asserted about time.
  */
 // deno-lint-ignore-file no-console
-import { join } from "node:path";
 import { link, type LinkableNode } from "../tests/_helpers/chat.ts";
 import { NodeProc, tempRoot } from "../tests/_helpers/node_proc.ts";
 import { ClientProc, type TagStats } from "./_client_proc.ts";
@@ -148,16 +147,7 @@ async function separateProcesses(
   const first = nodes[0];
   const last = nodes[nodes.length - 1];
   const start = async (name: string, node: NodeProc) => {
-    const added = await node.addUser(name);
-    const c = await ClientProc.start({
-      name,
-      dir: join(root, `${name}-client`),
-      address: `${name}@${node.id}`,
-      host: "127.0.0.1",
-      port: node.port,
-      nodeId: node.id,
-      enrollCode: added.code,
-    });
+    const c = await ClientProc.startUser(node, name, root);
     started.push(c);
     return c;
   };

@@ -49,9 +49,9 @@ Deno.test("architecture: no import cycles between files, type-only imports inclu
  * What a headless node (`main.ts server`) and a CLI command load at start:
  * main.ts and its static imports, `import()` excluded.
  */
-function loadedAtStart(edges: Edge[]): Set<string> {
-  const seen = new Set<string>(["main.ts"]);
-  const todo = ["main.ts"];
+function loadedAtStart(edges: Edge[], root = "main.ts"): Set<string> {
+  const seen = new Set<string>([root]);
+  const todo = [root];
   while (todo.length > 0) {
     const from = todo.pop()!;
     for (const e of edges) {
@@ -76,6 +76,29 @@ Deno.test("architecture: a headless node loads no client, UI, routes, CLI comman
   // A certificate is DER made by lib/tls.ts: no X.509 library, not even by import().
   const x509 = edges.filter((e) => /^npm:\/?(@peculiar\/|reflect-metadata)/.test(e.to));
   assert.deepEqual(x509, []);
+});
+
+/** MLS code: lib/e2e's barrel and group files, ts-mls, HPKE, ML-KEM. */
+const isMls = (m: string) =>
+  m === "lib/e2e/mod.ts" || m === "lib/e2e/_mls.ts" || /^lib\/e2e\/group/.test(m) ||
+  /^npm:\/?(ts-mls|@hpke\/[^@]+|mlkem|@noble\/curves|@noble\/post-quantum)@/.test(m);
+
+Deno.test("architecture: a node loads no MLS code (ts-mls, HPKE, ML-KEM) at start", async () => {
+  const edges = await repoGraph();
+  const loaded = loadedAtStart(edges);
+  assert.ok(loaded.has("lib/node/node.ts"), "the node is loaded");
+  // Issue 13: a relay never does MLS, and a node checks key packages and hub submissions with
+  // lib/e2e/group_checks.ts, loaded by import() on first use.
+  const mls = [...loaded].filter(isMls);
+  assert.deepEqual(mls, []);
+  const lazy = edges.filter((e) => e.dynamic && e.to === "lib/e2e/group_checks.ts");
+  assert.deepEqual(lazy.map((e) => e.from), ["lib/node/group_service.ts"]);
+  // Those checks need signatures and a hash, not HPKE: X-Wing and ML-KEM stay out.
+  const checks = [...loadedAtStart(edges, "lib/e2e/group_checks.ts")];
+  assert.ok(checks.some((m) => m.startsWith("npm:/ts-mls@")), "the checks use ts-mls");
+  const hpke = checks.filter((m) => /^npm:\/?(@hpke\/|mlkem@)|\/provider\.js$/.test(m));
+  assert.deepEqual(hpke, []);
+  assert.ok(!checks.includes("lib/e2e/mod.ts"), "nor the rest of lib/e2e");
 });
 
 Deno.test("architecture: lib/e2e never touches Deno.* or the clock", async () => {
@@ -144,6 +167,25 @@ Deno.test("architecture: the checker reports planted cycles and imports read fro
   }
 });
 
+Deno.test("architecture: an import type beside an import() of one module loads it later, not at start", async () => {
+  const dir = await plant({
+    "lib/node/a.ts": 'import type { b } from "./b.ts";\n' +
+      'export const a = async (): Promise<typeof b> => (await import("../node/b.ts")).b;\n' +
+      'import { c } from "./c.ts";\nimport type { C } from "./c.ts";\nexport const d: C = c;\n',
+    "lib/node/b.ts": "export const b = 1;\n",
+    "lib/node/c.ts": "export type C = number;\nexport const c: C = 2;\n",
+  });
+  try {
+    const edges = await readGraph(dir, await sourceFiles(dir));
+    assert.deepEqual(edges.filter((e) => e.from === "lib/node/a.ts"), [
+      { from: "lib/node/a.ts", to: "lib/node/b.ts", typeOnly: false, dynamic: true },
+      { from: "lib/node/a.ts", to: "lib/node/c.ts", typeOnly: false, dynamic: false },
+    ]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("architecture: a known cycle is tolerated only while it exists", () => {
   const edge = (from: string, to: string, typeOnly = false): Edge => ({
     from,
@@ -177,11 +219,11 @@ Deno.test("architecture: a known cycle is tolerated only while it exists", () =>
 });
 
 Deno.test("architecture: the checker reports planted layout violations", () => {
-  const edge = (from: string, to: string, typeOnly = false): Edge => ({
+  const edge = (from: string, to: string, typeOnly = false, dynamic = false): Edge => ({
     from,
     to,
     typeOnly,
-    dynamic: false,
+    dynamic,
   });
   const bad = [
     edge("lib/web/start_ui_server.ts", "routes/mod.ts"),
@@ -191,6 +233,12 @@ Deno.test("architecture: the checker reports planted layout violations", () => {
     edge("lib/e2e/x.ts", "node:fs"),
     edge("lib/node/x.ts", "lib/client/mod.ts"),
     edge("islands/Chat.tsx", "lib/ui/_private.ts", true),
+    edge("lib/node/x.ts", "lib/e2e/mod.ts"),
+    edge("lib/federation/x.ts", "lib/e2e/mod.ts"),
+    edge("lib/federation/x.ts", "lib/e2e/mod.ts", false, true),
+    edge("lib/protocol/x.ts", "lib/e2e/mod.ts"),
+    edge("lib/node/x.ts", "lib/e2e/mod.ts", false, true),
+    edge("lib/node/x.ts", "lib/e2e/group_checks.ts"),
   ];
   assert.deepEqual(bad.filter((e) => layoutViolation(e) === null), [], "every one is reported");
   const good = [
@@ -204,6 +252,12 @@ Deno.test("architecture: the checker reports planted layout violations", () => {
     edge("components/Button.tsx", "npm:@preact/signals@2.11.4"),
     edge("components/Button.tsx", "lib/web/mod.ts", true),
     edge("lib/web/route_types.ts", "routes/mod.ts", true),
+    edge("lib/node/x.ts", "lib/e2e/base.ts"),
+    edge("lib/node/x.ts", "lib/e2e/mod.ts", true),
+    edge("lib/node/x.ts", "lib/e2e/group_checks.ts", false, true),
+    edge("lib/federation/x.ts", "lib/e2e/base.ts"),
+    edge("lib/protocol/x.ts", "lib/e2e/base.ts"),
+    edge("lib/client/x.ts", "lib/e2e/mod.ts"),
   ];
   assert.deepEqual(layoutViolations(good), []);
 });

@@ -37,13 +37,13 @@
  * nodes of one federation are upgraded together, and one version with one
  * layout keeps the decoder simple (a v3 peer would only ever be sealed).
  */
-import { ByteReader, ByteWriter, CodecError } from "../e2e/mod.ts";
+import { ByteReader, ByteWriter, CodecError } from "../e2e/base.ts";
 import {
   constantTimeEqual,
   ed25519Sign,
   ed25519Verify,
   importEd25519PublicKey,
-} from "../e2e/mod.ts";
+} from "../e2e/base.ts";
 import { HOST_PATTERN, type NodeId, toNodeId } from "../ids.ts";
 import { AuthError, ProtocolError } from "./errors.ts";
 

@@ -35,7 +35,7 @@
 import { createCipheriv, createDecipheriv } from "node:crypto";
 import { setImmediate } from "node:timers";
 import { decipherInto } from "../cipher_slices.ts";
-import { constantTimeEqual } from "../e2e/mod.ts";
+import { constantTimeEqual } from "../e2e/base.ts";
 import { LEND_MIN_BYTES, type WsConnection } from "../wss/mod.ts";
 import type { LinkKeys } from "./handshake.ts";
 

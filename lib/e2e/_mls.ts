@@ -1,3 +1,7 @@
+// X-Wing is imported by `import()` below; this makes it a root of the type graph as the static
+// import that was here did, or ts-mls's types do not resolve under deno.browser.json (which has
+// no lock file). Same version as deno.json's import map.
+/// <reference types="npm:@hpke/hybridkem-x-wing@0.7.0" />
 /**
  * The one place lib/e2e touches ts-mls (RFC 9420): the ciphersuite, its
  * implementation with our injected randomness, the client configuration (limits,
@@ -9,6 +13,11 @@
  * `@noble/hashes` without declaring it, so it does not resolve from Deno's npm
  * cache. The default provider used here runs on WebCrypto (SHA-512, HKDF,
  * AES-256-GCM, Ed25519) plus `@hpke/hybridkem-x-wing` (pure TypeScript X-Wing).
+ *
+ * The provider and X-Wing (HPKE, ML-KEM: about 3 MiB of a process's memory) are
+ * loaded by `import()` when the first full suite is made: checking a key
+ * package needs only signatures and a hash ({@linkcode mlsVerifier}), so a
+ * node that checks its users' key packages never loads them (issue 13).
  */
 import type { ClientConfig } from "ts-mls/clientConfig.js";
 import type { ClientState } from "ts-mls/clientState.js";
@@ -19,12 +28,11 @@ import {
   type CiphersuiteName,
   getCiphersuiteFromName,
 } from "ts-mls/crypto/ciphersuite.js";
-import { defaultCryptoProvider } from "ts-mls/crypto/implementation/default/provider.js";
+import type { Hash } from "ts-mls/crypto/hash.js";
+import type { Signature } from "ts-mls/crypto/signature.js";
+import { makeHashImpl } from "ts-mls/crypto/implementation/default/makeHashImpl.js";
+import { makeNobleSignatureImpl } from "ts-mls/crypto/implementation/default/makeNobleSignatureImpl.js";
 import { decodeMlsMessage, encodeMlsMessage, type MLSMessage } from "ts-mls/message.js";
-// ts-mls loads X-Wing with a dynamic import of this optional peer dependency; a
-// static import puts it in the module graph, so Deno resolves the peer and
-// bundlers include it.
-import "@hpke/hybridkem-x-wing";
 import { CodecError } from "./errors.ts";
 import type { Random } from "./random.ts";
 
@@ -79,6 +87,13 @@ export function fedchatCapabilities(): Capabilities {
  * randomness) and nothing else stays outside `random`.
  */
 export async function mlsSuite(random: Random): Promise<CiphersuiteImpl> {
+  const [{ defaultCryptoProvider }] = await Promise.all([
+    import("ts-mls/crypto/implementation/default/provider.js"),
+    // ts-mls loads X-Wing with a dynamic import of this optional peer dependency;
+    // importing it here puts it in the module graph, so Deno resolves the peer and
+    // bundlers include it.
+    import("@hpke/hybridkem-x-wing"),
+  ]);
   const base = await defaultCryptoProvider.getCiphersuiteImpl(getCiphersuiteFromName(CIPHERSUITE));
   return {
     ...base,
@@ -87,6 +102,19 @@ export async function mlsSuite(random: Random): Promise<CiphersuiteImpl> {
       ...base.hpke,
       generateKeyPair: () => base.hpke.deriveKeyPair(random.bytes(HPKE_IKM_BYTES)),
     },
+  };
+}
+
+/**
+ * What checking signed MLS objects needs of the suite: its signature scheme
+ * (Ed25519) and hash (SHA-512), both on WebCrypto, as {@linkcode mlsSuite} has
+ * them; no HPKE, so neither X-Wing nor ML-KEM is loaded.
+ */
+export async function mlsVerifier(): Promise<{ signature: Signature; hash: Hash }> {
+  const suite = getCiphersuiteFromName(CIPHERSUITE);
+  return {
+    signature: await makeNobleSignatureImpl(suite.signature),
+    hash: makeHashImpl(crypto.subtle, suite.hash),
   };
 }
 

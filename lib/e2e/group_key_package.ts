@@ -18,6 +18,7 @@ import {
   type KeyPackage,
   LAST_RESORT_EXTENSION,
   mlsSuite,
+  mlsVerifier,
   type PrivateKeyPackage,
 } from "./_mls.ts";
 import { defaultLifetime } from "ts-mls/lifetime.js";
@@ -305,7 +306,7 @@ export async function readGroupKeyPackage(
     if (equal(keyPackage.initKey, keyPackage.leafNode.hpkePublicKey)) {
       throw new VerifyError("Cannot read key package: init key equals leaf key");
     }
-    const cs = await mlsSuite(SYSTEM_RANDOM);
+    const cs = await mlsVerifier();
     await verifyGroupCredential(credential, keyPackage.leafNode.signaturePublicKey);
     if (
       !(await verifyLeafNodeSignatureKeyPackage(keyPackage.leafNode, cs.signature)) ||

@@ -5,7 +5,7 @@
  */
 import { type BudgetRegistry, networkShare, ThrottledLog } from "../budget.ts";
 import type { Clock } from "../clock.ts";
-import { ed25519Sign } from "../e2e/mod.ts";
+import { ed25519Sign } from "../e2e/base.ts";
 import type { NodeId } from "../ids.ts";
 import type { Logger } from "../log.ts";
 import type { NodeStore } from "../store/mod.ts";

@@ -32,7 +32,7 @@ import {
   withoutAuth,
 } from "../protocol/mod.ts";
 import { FederationError } from "./errors.ts";
-import { CodecError } from "../e2e/mod.ts";
+import { CodecError } from "../e2e/base.ts";
 import { decodeProbeHop, encodeProbeHop, type ProbeHop } from "./probe_hop.ts";
 import type { Provenance, ProvenanceVerdict } from "./provenance.ts";
 

@@ -2,7 +2,7 @@
  * Messages inside an established link's secure channel. Version byte, kind
  * byte, then the kind's fields; the decoder checks every length.
  */
-import { ByteReader, ByteWriter, CodecError } from "../e2e/mod.ts";
+import { ByteReader, ByteWriter, CodecError } from "../e2e/base.ts";
 import { ProtocolError } from "./errors.ts";
 
 const VERSION = 1;

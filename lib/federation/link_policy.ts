@@ -11,7 +11,7 @@
  * replaces it.
  */
 import type { Endpoint } from "../channel/mod.ts";
-import { constantTimeEqual } from "../e2e/mod.ts";
+import { constantTimeEqual } from "../e2e/base.ts";
 import type { NodeId } from "../ids.ts";
 import type { PeerRecord } from "../store/mod.ts";
 import { fingerprintMatches } from "./node_key.ts";

@@ -3,7 +3,7 @@
  * the data directory, and the fingerprints people compare.
  */
 import { join } from "node:path";
-import { importEd25519PublicKey } from "../e2e/mod.ts";
+import { importEd25519PublicKey } from "../e2e/base.ts";
 import type { Logger } from "../log.ts";
 import { FederationError } from "./errors.ts";
 

@@ -6,7 +6,7 @@
  *   u8 version=1 | [16] probe envelope id | u8 hop | u16 length, node id (≤ 32 bytes)
  *   | u8 final (0 or 1: 1 from the destination)
  */
-import { ByteReader, ByteWriter, CodecError } from "../e2e/mod.ts";
+import { ByteReader, ByteWriter, CodecError } from "../e2e/base.ts";
 import { type NodeId, toNodeId } from "../ids.ts";
 
 const VERSION = 1;

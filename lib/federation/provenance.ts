@@ -34,7 +34,7 @@
  */
 import { concatBytes } from "@noble/hashes/utils.js";
 import { createPrivateKey, createPublicKey, type KeyObject, sign, verify } from "node:crypto";
-import { ByteWriter, checkEd25519PublicKey } from "../e2e/mod.ts";
+import { ByteWriter, checkEd25519PublicKey } from "../e2e/base.ts";
 import type { NodeId } from "../ids.ts";
 import {
   AUTH_NODE_BYTES,

@@ -7,7 +7,7 @@
 import type { Clock } from "../clock.ts";
 import type { Forwarder } from "../federation/mod.ts";
 import { type Address, type NodeId, splitAddress, toUserName, type UserName } from "../ids.ts";
-import { ByteReader, ByteWriter } from "../e2e/mod.ts";
+import { ByteReader, ByteWriter } from "../e2e/base.ts";
 import { encodeEnvelope, type Envelope, envelopeIdHex, nodeEnvelope } from "../protocol/mod.ts";
 import type { NodeStore } from "../store/mod.ts";
 

@@ -18,7 +18,7 @@ import {
 } from "../channel/mod.ts";
 import type { BudgetView } from "../budget.ts";
 import type { Clock } from "../clock.ts";
-import { constantTimeEqual } from "../e2e/mod.ts";
+import { constantTimeEqual } from "../e2e/base.ts";
 import type { Federation } from "../federation/mod.ts";
 import { type NodeId, toAddress, toUserName, type UserName } from "../ids.ts";
 import type { Logger } from "../log.ts";

@@ -11,7 +11,7 @@
  * Statuses are the receipt's codes (RECEIPT_STATUSES). `m` is 0 for entries
  * that are not group envelopes.
  */
-import { ByteReader, ByteWriter, CodecError } from "../e2e/mod.ts";
+import { ByteReader, ByteWriter, CodecError } from "../e2e/base.ts";
 import { toUserName } from "../ids.ts";
 import {
   decodeReceipt,

@@ -32,7 +32,7 @@ import { createHash } from "node:crypto";
 import { type Budget, type BudgetRegistry, type RateBudget, ThrottledLog } from "../budget.ts";
 import type { Clock } from "../clock.ts";
 import type { Limits } from "../config.ts";
-import * as e2e from "../e2e/mod.ts";
+import type * as e2e from "../e2e/group_checks.ts";
 import { type NodeId, splitAddress, toAddress, type UserName } from "../ids.ts";
 import type { Logger } from "../log.ts";
 import {
@@ -154,6 +154,8 @@ export class GroupService {
   #listeners = new Set<(e: KeyPackageEvent) => void>();
   #timer: number;
   #stopped = false;
+  /** lib/e2e's group checks (ts-mls), loaded by the first group envelope or key package. */
+  #checks: Promise<typeof e2e> | null = null;
 
   constructor(o: GroupServiceOptions) {
     this.#o = o;
@@ -240,8 +242,10 @@ export class GroupService {
    * submitted by a local client): `group`, `groupHub` or `groupFanout`.
    */
   async judge(e: Envelope, origin: NodeId): Promise<GroupOutcome> {
+    // Before anything is read: what follows decides on the state as it is now.
+    const mls = await this.#mls();
     const id = envelopeIdHex(e.id);
-    if (e.kind === "groupHub") return await this.#hub(e as GroupEnvelope, origin, id);
+    if (e.kind === "groupHub") return await this.#hub(mls, e as GroupEnvelope, origin, id);
     // Decisions are remembered per id and origin: fan-out ids are derived, so a relay can compute
     // one and send its own envelope under it first; its refusal must not decide the home's.
     // (A plain id: remembered before origins were, by an older version.)
@@ -249,7 +253,7 @@ export class GroupService {
       | GroupOutcome
       | undefined;
     if (before) return before;
-    if (e.kind === "group") return this.#delivery(e as GroupEnvelope);
+    if (e.kind === "group") return this.#delivery(mls, e as GroupEnvelope);
     if (e.kind === "groupFanout") return this.#fanoutIn(e as NodeEnvelope, origin, id);
     return { status: "refused", store: [], note: `not a group kind: ${e.kind}` };
   }
@@ -272,7 +276,15 @@ export class GroupService {
     return outcome;
   }
 
-  #delivery(e: GroupEnvelope): GroupOutcome {
+  /**
+   * lib/e2e's group checks: a node imports them on first use, so one that
+   * hosts no group and checks no key package (a relay) never loads ts-mls (issue 13).
+   */
+  #mls(): Promise<typeof e2e> {
+    return this.#checks ??= import("../e2e/group_checks.ts");
+  }
+
+  #delivery(mls: typeof e2e, e: GroupEnvelope): GroupOutcome {
     let d;
     try {
       d = decodeGroupDelivery(e.body);
@@ -284,7 +296,7 @@ export class GroupService {
       self: this.#o.self,
       copy: this.#o.groups.memberGroup(key),
       sender: e.from,
-      message: peek(d.message),
+      message: peek(mls, d.message),
       groupIdHex: d.groupId.toHex(),
       names: d.names,
       users: this.#users(d.names, key),
@@ -404,7 +416,12 @@ export class GroupService {
 
   // --- the hub --------------------------------------------------------------------------------
 
-  async #hub(e: GroupEnvelope, origin: NodeId, id: string): Promise<GroupOutcome> {
+  async #hub(
+    mls: typeof e2e,
+    e: GroupEnvelope,
+    origin: NodeId,
+    id: string,
+  ): Promise<GroupOutcome> {
     const refused = (note: string): GroupOutcome => {
       this.#throttled.write("info", `hub|${origin}`, "group submission refused", {
         origin,
@@ -448,14 +465,14 @@ export class GroupService {
       }
     }
     const message = s.op === "commit"
-      ? peek(s.commit)
+      ? peek(mls, s.commit)
       : s.op === "proposal"
-      ? peek(s.proposal)
+      ? peek(mls, s.proposal)
       : null;
     let info: HubInfoFacts | null = null;
     if (s.op === "create" || s.op === "commit") {
       try {
-        info = hubInfoFacts(await e2e.readGroupHubInfo(s.hubInfo));
+        info = hubInfoFacts(await mls.readGroupHubInfo(s.hubInfo));
       } catch (err) {
         return refused(`hub info: ${(err as Error).message}`);
       }
@@ -608,13 +625,14 @@ export class GroupService {
    * @throws {RangeError} over the budget, or a package that does not check out
    */
   async publishKeyPackages(owner: UserName, list: readonly Uint8Array[]): Promise<KeyPackageEvent> {
+    const mls = await this.#mls();
     const now = this.#o.clock.nowMs();
     const address = `${owner}@${this.#o.self}`;
     const rows = [];
     for (const bytes of list) {
       let kp: e2e.VerifiedGroupKeyPackage;
       try {
-        kp = await e2e.readGroupKeyPackage(bytes, { nowMs: now, address });
+        kp = await mls.readGroupKeyPackage(bytes, { nowMs: now, address });
       } catch (err) {
         throw new RangeError(`Cannot publish key package: ${(err as Error).message}`, {
           cause: err,
@@ -763,9 +781,9 @@ export class GroupService {
 }
 
 /** The clear header of an MLS message, or null when it does not decode. */
-function peek(bytes: Uint8Array): MessageFacts | null {
+function peek(mls: typeof e2e, bytes: Uint8Array): MessageFacts | null {
   try {
-    const h = e2e.peekGroupMessage(bytes);
+    const h = mls.peekGroupMessage(bytes);
     return { kind: h.kind, groupIdHex: h.groupId?.toHex() ?? null, epoch: h.epoch };
   } catch {
     return null;

@@ -8,7 +8,7 @@
  *
  *   u8 version=2 | u16 n | n × ([16] id | u8 status)
  */
-import { ByteReader, ByteWriter, CodecError } from "../e2e/mod.ts";
+import { ByteReader, ByteWriter, CodecError } from "../e2e/base.ts";
 import { USER_STATUSES } from "../protocol/mod.ts";
 
 const VERSION = 2;

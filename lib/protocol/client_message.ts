@@ -10,7 +10,7 @@
  * follow a u8 of presence flags, and unknown flags are refused. Version 1
  * (JSON fields) is no longer read.
  */
-import { ByteReader, ByteWriter, CodecError } from "../e2e/mod.ts";
+import { ByteReader, ByteWriter, CodecError } from "../e2e/base.ts";
 
 const VERSION = 2;
 /** Largest client message. */

@@ -14,7 +14,7 @@
  * for its clients. Version 1 (the same layout, never with `auth`) is still
  * read, for stores written by earlier versions.
  */
-import { ByteReader, ByteWriter, CodecError } from "../e2e/mod.ts";
+import { ByteReader, ByteWriter, CodecError } from "../e2e/base.ts";
 import { type Address, type NodeId, splitAddress, toAddress, toNodeId } from "../ids.ts";
 
 const VERSION = 2;

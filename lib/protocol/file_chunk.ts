@@ -16,7 +16,7 @@
  * `attempt` grows only when the receiver asks for a chunk again (it arrived
  * altered), so the new copy is not taken for a duplicate.
  */
-import { ByteReader, ByteWriter, CodecError } from "../e2e/mod.ts";
+import { ByteReader, ByteWriter, CodecError } from "../e2e/base.ts";
 
 const VERSION = 1;
 const ID_LABEL = new TextEncoder().encode("fedchat/v1/chunk-id\0");

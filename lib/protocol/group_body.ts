@@ -34,7 +34,7 @@
  * Every decoder caps its input, checks every length and name, and throws
  * {@linkcode CodecError}.
  */
-import { ByteReader, ByteWriter, CodecError } from "../e2e/mod.ts";
+import { ByteReader, ByteWriter, CodecError } from "../e2e/base.ts";
 import { toAddress, toNodeId, toUserName } from "../ids.ts";
 import { MAX_ENVELOPE_BODY } from "./envelope.ts";
 

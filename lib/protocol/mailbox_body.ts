@@ -4,7 +4,7 @@
  *   custody, mailboxDelivery = u8 version=1 | bytes32 envelope (with its origin's proof)
  *   receiptQuery             = u8 version=1 | u16 n | n × [16] envelope id   (n ≤ 4,096)
  */
-import { ByteReader, ByteWriter, CodecError } from "../e2e/mod.ts";
+import { ByteReader, ByteWriter, CodecError } from "../e2e/base.ts";
 import { ENVELOPE_ID_BYTES, MAX_AUTH_BYTES, MAX_ENVELOPE_BODY } from "./envelope.ts";
 
 const VERSION = 1;

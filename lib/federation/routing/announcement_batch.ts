@@ -12,7 +12,7 @@
  * large for a batch, as a plain ANNOUNCE (kind 3) frame. Each frame is judged on its own, as
  * if it had come alone; the container only saves a link message per announcement.
  */
-import { ByteReader, ByteWriter, CodecError } from "../../e2e/mod.ts";
+import { ByteReader, ByteWriter, CodecError } from "../../e2e/base.ts";
 import { ANNOUNCEMENT_AGE_BYTES, type AnnouncementFrame } from "./announcement.ts";
 import { encodeAnnouncementFrame } from "./announcement_codec.ts";
 import { AnnouncementDecodeError } from "./errors.ts";

@@ -15,7 +15,7 @@
  * Decoded announcements are lean: they keep the signed bytes, the fields routing reads on
  * every change (origin, seq, lifetime, links) and decode users only when asked.
  */
-import { ByteReader, ByteWriter } from "../../e2e/mod.ts";
+import { ByteReader, ByteWriter } from "../../e2e/base.ts";
 import { HOST_PATTERN, type NodeId, toNodeId, toUserName } from "../../ids.ts";
 import {
   type AnnouncedUser,

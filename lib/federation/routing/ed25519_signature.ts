@@ -1,5 +1,5 @@
 /** The real announcement crypto: Ed25519 through WebCrypto, small-order keys refused. */
-import { ed25519Sign, ed25519Verify, importEd25519PublicKey } from "../../e2e/mod.ts";
+import { ed25519Sign, ed25519Verify, importEd25519PublicKey } from "../../e2e/base.ts";
 import type { AnnouncementSigner, AnnouncementVerifier } from "./signatures.ts";
 
 /** Signs announcements with a node's Ed25519 private key. */
