@@ -22,7 +22,7 @@
  * more CPU seconds per GiB.
  */
 import { createHash } from "node:crypto";
-import { sha256Into } from "../e2e/mod.ts";
+import { sha256Into } from "../e2e/base.ts";
 
 /** Leaves at least this long are hashed natively (above it node:crypto's fixed cost is small). */
 export const NATIVE_LEAF_BYTES = 1024;
