@@ -28,7 +28,8 @@
  * `n × (u32 length | message)` without cipher or tag: a large one is copied
  * once into its WebSocket frame (masked there when this end masks; the caller
  * may reuse its bytes once `send` returns, so they cannot go to the socket as
- * they are), and a received one is handed over as it arrived (no open, no
+ * they are) unless the caller gives them up (`send`'s `release`, a client's
+ * file chunk; a relay's `handOver`), and a received one is handed over as it arrived (no open, no
  * copy). Every check of a record's structure runs in both modes. A proxy or
  * anyone else terminating TLS makes the bindings differ: sealed, as before.
  */
@@ -299,8 +300,15 @@ export class SecureChannel {
    * `writable`, or wait for `onDrain`. A message of {@linkcode RECORD_MAX_BYTES}
    * or more is sealed before this returns (nothing refers to it afterwards);
    * smaller ones are sealed together when this iteration of the event loop ends.
+   *
+   * `release`: the caller gives a large message's bytes up until it is called
+   * (a client's file chunk, in a buffer it reuses). On a plain channel the
+   * record is then framed where it lies, masked in place when this end masks,
+   * not copied, and `release` runs once the socket has written it; sealed, once
+   * it is sealed. Never for a smaller message (batched: its bytes are simply
+   * not reused), nor when the connection closes first.
    */
-  send(plaintext: Uint8Array): boolean {
+  send(plaintext: Uint8Array, release?: () => void): boolean {
     if (this.#closed) return false;
     const framed = LENGTH_BYTES + plaintext.length;
     if (!this.#ws.checkRoom(this.#batchBytes + framed + WIRE_OVERHEAD)) {
@@ -312,7 +320,7 @@ export class SecureChannel {
     this.#sealBatch();
     const length = new Uint8Array(LENGTH_BYTES);
     new DataView(length.buffer).setUint32(0, plaintext.length);
-    return this.#sendRecord([length, plaintext]);
+    return this.#sendRecord([length, plaintext], false, release);
   }
 
   /**
@@ -370,14 +378,24 @@ export class SecureChannel {
   };
 
   /** Sends a record given in parts: sealed, or plain (see the module comment). */
-  #sendRecord(parts: readonly Uint8Array[], handOver = false): boolean {
+  #sendRecord(
+    parts: readonly Uint8Array[],
+    handOver = false,
+    release?: () => void,
+  ): boolean {
     // The sealed parts are fresh cipher output: given up to the connection, which frames a
     // large record without copying it. Plain parts are the caller's (a relay's are lent, and
     // a link message's header is a shared constant): copied once into the frame, unless handed
-    // over as they arrived (then framed where they lie).
-    const queued = this.#plain
-      ? this.#ws.sendParts(parts, { handOver })
-      : this.#ws.sendParts(seal(this.#keys.send, this.#sendCounter++, parts), { owned: true });
+    // over as they arrived or given up until `release` (then framed where they lie).
+    let queued: boolean;
+    if (this.#plain) {
+      queued = this.#ws.sendParts(parts, { handOver, owned: release !== undefined, release });
+    } else {
+      queued = this.#ws.sendParts(seal(this.#keys.send, this.#sendCounter++, parts), {
+        owned: true,
+      });
+      release?.();
+    }
     if (!queued) this.close("connection closed");
     this.#flowCheck();
     return queued;

@@ -567,6 +567,55 @@ Deno.test({
 });
 
 Deno.test({
+  name: "plain: a large message given up until release() is framed where it lies, not copied",
+  ...opts,
+  fn: () =>
+    withChannels("plain", async ({ server, client }) => {
+      const got: Uint8Array[] = [];
+      server.onMessage = (m) => void got.push(m.slice());
+      const sent = new Uint8Array(256 * 1024).map((_, i) => (i * 7 + (i >> 9)) & 0xff);
+      const chunk = sent.slice();
+      let released = 0;
+      // The client masks its frames: the bytes it gave up are masked where they lie.
+      assert.ok(client.send(chunk, () => released++));
+      assert.equal(released, 0, "not handed back before the socket has written it");
+      assert.notDeepEqual(chunk, sent, "masked in place, so not copied into a fresh frame");
+      await until("the message", () => got.length === 1);
+      await until("the release", () => released === 1);
+      assert.deepEqual(got[0], sent);
+      // Handed back: reused at once for the next message, which arrives intact too.
+      chunk.set(sent.toReversed());
+      assert.ok(client.send(chunk, () => released++));
+      await until("the second message", () => got.length === 2);
+      assert.deepEqual(got[1], sent.toReversed());
+      await until("the second release", () => released === 2);
+      // A smaller message is batched into the turn's record: never handed back.
+      const small = new Uint8Array(1000).fill(3);
+      assert.ok(client.send(small, () => released++));
+      await until("the small message", () => got.length === 3);
+      assert.deepEqual(got[2], small);
+      assert.equal(released, 2);
+    }),
+});
+
+Deno.test({
+  name: "sealed: a large message given up until release() is handed back once sealed",
+  ...opts,
+  fn: () =>
+    withChannels("sealed", async ({ server, client }) => {
+      const got: Uint8Array[] = [];
+      server.onMessage = (m) => void got.push(m.slice());
+      const chunk = new Uint8Array(256 * 1024).fill(9);
+      let released = 0;
+      assert.ok(client.send(chunk, () => released++));
+      assert.equal(released, 1, "sealed before send() returns");
+      assert.ok(chunk.every((b) => b === 9), "the plaintext is left as it was");
+      await until("the message", () => got.length === 1);
+      assert.deepEqual(got[0], chunk);
+    }),
+});
+
+Deno.test({
   name: "plain: after lendLargeRecords() large records are lent, and copied while queued",
   ...opts,
   fn: () =>

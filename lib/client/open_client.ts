@@ -10,7 +10,6 @@ import {
   initiatorFinish,
   initiatorHello,
   nextMessage,
-  RECORD_MAX_BYTES,
   SecureChannel,
 } from "../channel/mod.ts";
 import type { Clock } from "../clock.ts";
@@ -162,12 +161,10 @@ export function remoteLink(o: RemoteLinkOptions): (store: ClientStore) => Promis
       const channel = new SecureChannel(ws, fin.keys);
       channel.send(encodeClientMessage({ type: "hello", enrollCode: o.enrollCode }));
       const link: ClientLink = {
-        send: (b, consumed) => {
-          channel.send(b);
-          // A message this large is sealed before send() returns; a smaller one waits for the
-          // turn's record, and its bytes are simply not reused.
-          if (b.length >= RECORD_MAX_BYTES) consumed?.();
-        },
+        // A large message (a file chunk) is given up: framed where it lies, not copied, and
+        // handed back once the socket has written it. A smaller one waits for the turn's
+        // record, and its bytes are simply not reused.
+        send: (b, consumed) => void channel.send(b, consumed),
         close: (r) => channel.close(r),
         onMessage: null,
         onClose: () => {},

@@ -577,7 +577,9 @@ export interface ClientLink {
   /**
    * Sends encoded bytes. With `consumed`, the sender means to reuse `bytes`
    * (a file chunk's message): the link calls it once nothing refers to them
-   * any more (a channel once it has sealed them; the in-process link once the
+   * any more (a channel once it has sealed them, or on a plain channel once
+   * its socket has written them: the bytes are masked in place meanwhile, so
+   * the sender must not read them; the in-process link once the
    * other end's handler has returned, so that handler copies what it keeps,
    * or later if the handler called `keep`), or never, and then they are not
    * reused.

@@ -116,7 +116,10 @@ export class WsConnection {
   #closeSent = false;
   #lastSeenMs: number;
   #pending: Uint8Array[] = [];
-  /** Frames of #pending sent from a lent buffer (takeLentFrame): its release, once written. */
+  /**
+   * Parts of #pending sent where they lie (a lent buffer's frame, takeLentFrame; an owned
+   * message's last part): what gives them back, once written.
+   */
   #lentFrames = new Map<Uint8Array, () => void>();
   /** Large messages may arrive in a reused buffer (lendLargeMessages()). */
   #lending = false;
@@ -289,7 +292,10 @@ export class WsConnection {
    * message's ciphertext and tag): they are copied into one frame once. With
    * `owned` (the caller gives the parts up: a freshly sealed record), a large
    * message is not copied at all: a frame head, then the parts as they are,
-   * masked in place when this end masks, go out in one corked write.
+   * masked in place when this end masks, go out in one corked write; `release`
+   * is then called once the socket has written them (never after a failed
+   * write, nor when the connection closes first), and at once when they were
+   * copied (a small message): the parts are the caller's again.
    *
    * With `handOver` (a relay forwarding a message as it arrived: the parts are
    * its record's bytes, the last a view into the buffer another connection lent
@@ -300,7 +306,11 @@ export class WsConnection {
    */
   sendParts(
     parts: readonly Uint8Array[],
-    { owned = false, handOver = false }: { owned?: boolean; handOver?: boolean } = {},
+    { owned = false, handOver = false, release }: {
+      owned?: boolean;
+      handOver?: boolean;
+      release?: () => void;
+    } = {},
   ): boolean {
     if (this.#closed || this.#closeSent) return false;
     let len = 0;
@@ -321,11 +331,14 @@ export class WsConnection {
       if (!this.#admit(head.length + len)) return false;
       this.#pending.push(head, ...parts);
       this.#pendingBytes += head.length + len;
+      // Written in order: once the last part is, the socket refers to none of them.
+      if (release) this.#lentFrames.set(parts[parts.length - 1], release);
     } else {
       const frame = encodeFrameParts(OPCODE.binary, parts, this.#masked);
       if (!this.#admit(frame.length)) return false;
       this.#pending.push(frame);
       this.#pendingBytes += frame.length;
+      release?.();
     }
     if (first) setImmediate(this.#flush);
     this.#flowChanged();
