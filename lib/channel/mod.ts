@@ -31,6 +31,7 @@ export {
   LEND_RECORD_MIN_BYTES,
   RECORD_MAX_BYTES,
   SecureChannel,
+  SEND_ROOM_BYTES,
   TAG_BYTES,
 } from "./secure_channel.ts";
 export { nextChannelMessage, nextMessage } from "./next_message.ts";

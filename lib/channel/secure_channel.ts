@@ -37,7 +37,7 @@ import { createCipheriv, createDecipheriv } from "node:crypto";
 import { setImmediate } from "node:timers";
 import { decipherInto } from "../cipher_slices.ts";
 import { constantTimeEqual } from "../e2e/base.ts";
-import { LEND_MIN_BYTES, type WsConnection } from "../wss/mod.ts";
+import { FRAME_ROOM_BYTES, LEND_MIN_BYTES, type WsConnection } from "../wss/mod.ts";
 import type { LinkKeys } from "./handshake.ts";
 
 /** Poly1305 tag length in bytes. */
@@ -68,6 +68,13 @@ function seal(key: Uint8Array, counter: number, parts: readonly Uint8Array[]): U
 export const RECORD_MAX_BYTES = 32 * 1024;
 /** Each message's length in front of it inside a record. */
 const LENGTH_BYTES = 4;
+
+/**
+ * Bytes a large message given up to {@linkcode SecureChannel.send} (with
+ * `release`) may have free before it in its buffer: its record's length and
+ * its frame's head are then written there, and it goes out as one buffer.
+ */
+export const SEND_ROOM_BYTES = LENGTH_BYTES + FRAME_ROOM_BYTES;
 
 /**
  * A message waiting for this iteration's record: whole, or in parts (a link message's header and
@@ -306,7 +313,10 @@ export class SecureChannel {
    * record is then framed where it lies, masked in place when this end masks,
    * not copied, and `release` runs once the socket has written it; sealed, once
    * it is sealed. Never for a smaller message (batched: its bytes are simply
-   * not reused), nor when the connection closes first.
+   * not reused), nor when the connection closes first. When the
+   * {@linkcode SEND_ROOM_BYTES} before it in its buffer are given up too (the
+   * caller kept them free), the record's length and the frame's head are
+   * written there: one frame in one buffer, one socket write.
    */
   send(plaintext: Uint8Array, release?: () => void): boolean {
     if (this.#closed) return false;
@@ -318,9 +328,15 @@ export class SecureChannel {
     if (framed < RECORD_MAX_BYTES) return this.#wait(plaintext, framed);
     // A large message (a file chunk) is a record of its own, sealed without a copy.
     this.#sealBatch();
+    if (release && this.#plain && plaintext.byteOffset >= SEND_ROOM_BYTES) {
+      // The length goes into the room before the message, the frame's head before that.
+      const record = new Uint8Array(plaintext.buffer, plaintext.byteOffset - LENGTH_BYTES, framed);
+      new DataView(record.buffer, record.byteOffset).setUint32(0, plaintext.length);
+      return this.#sendRecord([record], { release, room: true });
+    }
     const length = new Uint8Array(LENGTH_BYTES);
     new DataView(length.buffer).setUint32(0, plaintext.length);
-    return this.#sendRecord([length, plaintext], false, release);
+    return this.#sendRecord([length, plaintext], { release });
   }
 
   /**
@@ -353,7 +369,7 @@ export class SecureChannel {
     this.#sealBatch();
     const length = new Uint8Array(LENGTH_BYTES);
     new DataView(length.buffer).setUint32(0, bytes);
-    return this.#sendRecord([length, ...parts], handOver);
+    return this.#sendRecord([length, ...parts], { handOver });
   }
 
   /** Adds a small message to this iteration's record. */
@@ -380,8 +396,11 @@ export class SecureChannel {
   /** Sends a record given in parts: sealed, or plain (see the module comment). */
   #sendRecord(
     parts: readonly Uint8Array[],
-    handOver = false,
-    release?: () => void,
+    { handOver = false, release, room = false }: {
+      handOver?: boolean;
+      release?: () => void;
+      room?: boolean;
+    } = {},
   ): boolean {
     // The sealed parts are fresh cipher output: given up to the connection, which frames a
     // large record without copying it. Plain parts are the caller's (a relay's are lent, and
@@ -389,7 +408,7 @@ export class SecureChannel {
     // over as they arrived or given up until `release` (then framed where they lie).
     let queued: boolean;
     if (this.#plain) {
-      queued = this.#ws.sendParts(parts, { handOver, owned: release !== undefined, release });
+      queued = this.#ws.sendParts(parts, { handOver, owned: release !== undefined, release, room });
     } else {
       queued = this.#ws.sendParts(seal(this.#keys.send, this.#sendCounter++, parts), {
         owned: true,

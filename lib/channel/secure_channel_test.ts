@@ -7,6 +7,7 @@ import {
   LEND_RECORD_MIN_BYTES,
   RECORD_MAX_BYTES,
   SecureChannel,
+  SEND_ROOM_BYTES,
   splitRecord,
 } from "./secure_channel.ts";
 
@@ -595,6 +596,17 @@ Deno.test({
       await until("the small message", () => got.length === 3);
       assert.deepEqual(got[2], small);
       assert.equal(released, 2);
+      // With room kept before it, the record's length and the frame's head go there: one frame
+      // in one buffer (a client's pooled chunk message), not a head and a payload joined later.
+      const buf = new Uint8Array(SEND_ROOM_BYTES + sent.length);
+      const inRoom = buf.subarray(SEND_ROOM_BYTES);
+      inRoom.set(sent);
+      assert.ok(client.send(inRoom, () => released++));
+      assert.equal(buf[0], 0x82, "a final binary frame's head, written into the room");
+      assert.equal(buf[1], 0x80 | 127, "masked, with a 64-bit length");
+      await until("the message sent from its room", () => got.length === 4);
+      assert.deepEqual(got[3], sent);
+      await until("its release", () => released === 3);
     }),
 });
 

@@ -251,26 +251,29 @@ export function encodeClientMessage(m: ClientMessage): Uint8Array {
  * message, framed into `reuse` when it is large enough (a client frames each
  * chunk into a buffer it reuses once the message is handed on), else into a
  * new buffer. The same bytes as {@linkcode encodeClientMessage} of the joined
- * envelope, as a view from the start of that buffer.
+ * envelope, as a view `room` bytes from the start of that buffer (kept free
+ * for the link: `SecureChannel.send`'s room for the record's length and the
+ * frame's head).
  *
  * @throws {RangeError} the envelope is larger than a client message may carry
  */
 export function encodeChunkSubmitParts(
   envelope: readonly Uint8Array[],
   reuse?: Uint8Array<ArrayBuffer>,
+  room = 0,
 ): Uint8Array<ArrayBuffer> {
   let n = 0;
   for (const p of envelope) n += p.length;
   const head = encodeChunkSubmitHead(n);
   n += head.length;
-  const buf = reuse && reuse.length >= n ? reuse : new Uint8Array(n);
-  buf.set(head);
-  let at = head.length;
+  const buf = reuse && reuse.length >= room + n ? reuse : new Uint8Array(room + n);
+  buf.set(head, room);
+  let at = room + head.length;
   for (const p of envelope) {
     buf.set(p, at);
     at += p.length;
   }
-  return buf.subarray(0, n);
+  return buf.subarray(room, room + n);
 }
 
 /**
@@ -578,8 +581,10 @@ export interface ClientLink {
    * Sends encoded bytes. With `consumed`, the sender means to reuse `bytes`
    * (a file chunk's message): the link calls it once nothing refers to them
    * any more (a channel once it has sealed them, or on a plain channel once
-   * its socket has written them: the bytes are masked in place meanwhile, so
-   * the sender must not read them; the in-process link once the
+   * its socket has written them: the bytes are masked in place meanwhile, and
+   * the bytes kept free before them in their buffer, when there are
+   * `SEND_ROOM_BYTES`, are written over, so the sender must not read them;
+   * the in-process link once the
    * other end's handler has returned, so that handler copies what it keeps,
    * or later if the handler called `keep`), or never, and then they are not
    * reused.

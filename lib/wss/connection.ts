@@ -26,7 +26,9 @@ import {
   encodeFrameHeadFor,
   encodeFrameParts,
   type Frame,
+  FRAME_ROOM_BYTES,
   FrameError,
+  frameInRoom,
   FrameParser,
   LEND_MIN_BYTES,
   OPCODE,
@@ -295,7 +297,9 @@ export class WsConnection {
    * masked in place when this end masks, go out in one corked write; `release`
    * is then called once the socket has written them (never after a failed
    * write, nor when the connection closes first), and at once when they were
-   * copied (a small message): the parts are the caller's again.
+   * copied (a small message): the parts are the caller's again. With `room`
+   * too (one part, and the {@linkcode FRAME_ROOM_BYTES} before it in its buffer
+   * are given up with it), the head is written there: one frame, one write.
    *
    * With `handOver` (a relay forwarding a message as it arrived: the parts are
    * its record's bytes, the last a view into the buffer another connection lent
@@ -306,27 +310,35 @@ export class WsConnection {
    */
   sendParts(
     parts: readonly Uint8Array[],
-    { owned = false, handOver = false, release }: {
+    { owned = false, handOver = false, release, room = false }: {
       owned?: boolean;
       handOver?: boolean;
       release?: () => void;
+      room?: boolean;
     } = {},
   ): boolean {
     if (this.#closed || this.#closeSent) return false;
     let len = 0;
     for (const p of parts) len += p.length;
     const first = this.#pending.length === 0;
-    const lent = handOver && len > COALESCE_MAX_BYTES
-      ? takeLentFrame(OPCODE.binary, parts, this.#masked)
+    const large = len > COALESCE_MAX_BYTES;
+    const lent = handOver && large ? takeLentFrame(OPCODE.binary, parts, this.#masked) : null;
+    const inRoom = owned && room && large && parts.length === 1
+      ? frameInRoom(OPCODE.binary, parts[0], this.#masked)
       : null;
-    if (lent) {
+    if (inRoom) {
+      if (!this.#admit(inRoom.length)) return false;
+      this.#pending.push(inRoom);
+      this.#pendingBytes += inRoom.length;
+      if (release) this.#lentFrames.set(inRoom, release);
+    } else if (lent) {
       const frame = lent.frame;
       // Not admitted: the connection is closed, and the buffer goes back to its reader.
       if (!this.#admit(frame.length)) return lent.release(), false;
       this.#pending.push(frame);
       this.#pendingBytes += frame.length;
       this.#lentFrames.set(frame, lent.release);
-    } else if (owned && len > COALESCE_MAX_BYTES) {
+    } else if (owned && large) {
       const head = encodeFrameHeadFor(OPCODE.binary, parts, this.#masked);
       if (!this.#admit(head.length + len)) return false;
       this.#pending.push(head, ...parts);

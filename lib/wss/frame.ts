@@ -203,6 +203,33 @@ export const LEND_MIN_BYTES = 64 * 1024;
 /** Bytes kept free before a lent payload: room for the longest frame head (64-bit length, mask). */
 const HEAD_ROOM = 14;
 
+/** Bytes a payload needs free before it in its buffer to be framed where it lies. */
+export const FRAME_ROOM_BYTES = HEAD_ROOM;
+
+/**
+ * Frames `payload` where it lies: its head is written into the bytes before it
+ * in its buffer (the caller gives those up with the payload), and the payload
+ * is masked in place when `masked` (a fresh random mask, RFC 6455 §5.3). One
+ * contiguous frame, no copy and no fresh buffer. Null when fewer than
+ * {@linkcode FRAME_ROOM_BYTES} lie before it (or fewer than its head needs).
+ */
+export function frameInRoom(
+  opcode: number,
+  payload: Uint8Array,
+  masked: boolean,
+): Uint8Array | null {
+  const headLen = frameHeadBytes(payload.length, masked);
+  if (payload.byteOffset < headLen) return null;
+  const frame = new Uint8Array(
+    payload.buffer as ArrayBuffer,
+    payload.byteOffset - headLen,
+    headLen + payload.length,
+  );
+  writeFrameHead(frame, opcode, payload.length, masked);
+  if (masked) applyMask(frame.subarray(headLen), frame.subarray(headLen - 4, headLen));
+  return frame;
+}
+
 /**
  * Bytes of written buffers a parser keeps for its next spares (see
  * {@linkcode FrameParser.giveBack}): a relay's outgoing link holds about its
@@ -254,10 +281,7 @@ export function takeLentFrame(
     at += p.length;
   }
   if (!parser.takeLent(buffer, len)) return null;
-  const headLen = frameHeadBytes(len, masked);
-  const frame = buffer.subarray(HEAD_ROOM - headLen, HEAD_ROOM + len);
-  writeFrameHead(frame as Uint8Array<ArrayBuffer>, opcode, len, masked);
-  if (masked) applyMask(frame.subarray(headLen), frame.subarray(headLen - 4, headLen));
+  const frame = frameInRoom(opcode, buffer.subarray(HEAD_ROOM, HEAD_ROOM + len), masked)!;
   return { frame, release: () => parser.giveBack(buffer) };
 }
 

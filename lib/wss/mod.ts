@@ -29,7 +29,14 @@ export {
   type WssServerStats,
 } from "./server.ts";
 export { type DialOptions, dialWss, OutOfDescriptorsError } from "./client.ts";
-export { encodeFrame, FrameError, FrameParser, LEND_MIN_BYTES, OPCODE } from "./frame.ts";
+export {
+  encodeFrame,
+  FRAME_ROOM_BYTES,
+  FrameError,
+  FrameParser,
+  LEND_MIN_BYTES,
+  OPCODE,
+} from "./frame.ts";
 export { type FinishedSource, TLS_BINDING_BYTES, tlsBinding } from "./tls_binding.ts";
 export {
   DEFAULT_WRITE_LIMITS,
