@@ -26,7 +26,6 @@ import {
   encodeFrameHeadFor,
   encodeFrameParts,
   type Frame,
-  FRAME_ROOM_BYTES,
   FrameError,
   frameInRoom,
   FrameParser,
@@ -298,7 +297,7 @@ export class WsConnection {
    * is then called once the socket has written them (never after a failed
    * write, nor when the connection closes first), and at once when they were
    * copied (a small message): the parts are the caller's again. With `room`
-   * too (one part, and the {@linkcode FRAME_ROOM_BYTES} before it in its buffer
+   * too (one part, and the `FRAME_ROOM_BYTES` (frame.ts) before it in its buffer
    * are given up with it), the head is written there: one frame, one write.
    *
    * With `handOver` (a relay forwarding a message as it arrived: the parts are
