@@ -17,6 +17,18 @@ import type { FileInner } from "./payload.ts";
  */
 export const MAX_ATTEMPTS = 3;
 
+/**
+ * What handling one file message does: `write` in the message's transaction,
+ * then `after` once it is committed.
+ */
+export interface FileStep {
+  write: () => void;
+  after: () => void;
+}
+
+/** A file message that changes nothing (a repeat, a replay, one for another state). */
+export const NOTHING: FileStep = Object.freeze({ write: () => {}, after: () => {} });
+
 /** Shared by the sending and receiving runtimes. */
 export interface FileContext {
   self: string;

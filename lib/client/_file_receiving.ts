@@ -22,9 +22,11 @@ import type { ChunkBody } from "../protocol/mod.ts";
 import type { TransferRow } from "./client_store.ts";
 import {
   type FileContext,
+  type FileStep,
   hasBit,
   MAX_ATTEMPTS,
   nextTurn,
+  NOTHING,
   PositionedFile,
   RateMeter,
   setBit,
@@ -118,12 +120,11 @@ export class FileReceiving {
    * manifest; the file is checked against it once every chunk is in. Returns
    * the store write (in the ratchet's transaction) and what to do after it.
    */
-  takeDigest(digest: Uint8Array): { write: () => void; after: () => void } {
-    const nothing = { write: () => {}, after: () => {} };
-    if (this.#manifest.version !== 2 || digest.length !== 32) return nothing;
+  takeDigest(digest: Uint8Array): FileStep {
+    if (this.#manifest.version !== 2 || digest.length !== 32) return NOTHING;
     const known = this.#manifest.digest;
     if (known !== null) {
-      if (e2e.constantTimeEqual(known, digest)) return nothing; // a repeat
+      if (e2e.constantTimeEqual(known, digest)) return NOTHING; // a repeat
       return {
         write: () => {},
         after: () => this.fail("Cannot save file: the sender sent two different digests", true),

@@ -40,7 +40,13 @@ import {
   STALLED_RECEIVING_MS,
   TRANSFER_SWEEP_MS,
 } from "./file_offer.ts";
-import { bitmapBytes, type FileContext, MAX_ATTEMPTS } from "./_file_context.ts";
+import {
+  bitmapBytes,
+  type FileContext,
+  type FileStep,
+  MAX_ATTEMPTS,
+  NOTHING,
+} from "./_file_context.ts";
 import { FileSending, LentChunks } from "./_file_sending.ts";
 import { FileReceiving, partPath } from "./_file_receiving.ts";
 
@@ -549,22 +555,21 @@ export class FileTransfers {
    * store write (run in the core's transaction with the new session) and
    * what to do after the commit.
    */
-  receive(peer: string, m: FileInner): { write: () => void; after: () => void } {
-    const nothing = { write: () => {}, after: () => {} };
+  receive(peer: string, m: FileInner): FileStep {
     const stored = this.#o.store.transfer(m.id);
     const row = stored ? this.#live(stored) : undefined;
     if (m.t === "file-offer") {
-      if (row) return nothing; // ids are random: a second offer with the same id is a replay
+      if (row) return NOTHING; // ids are random: a second offer with the same id is a replay
       let manifest: e2e.FileManifest;
       try {
         manifest = e2e.decodeFileManifest(Uint8Array.fromBase64(m.manifest));
       } catch {
         this.#o.log.warn("dropped a file offer with a bad manifest", { from: peer });
-        return nothing;
+        return NOTHING;
       }
       if (manifest.byteLength !== m.size || envelopeIdHex(manifest.fileId) !== m.id) {
         this.#o.log.warn("dropped a file offer that contradicts its manifest", { from: peer });
-        return nothing;
+        return NOTHING;
       }
       // Before anything is allocated or stored: a hostile offer costs its sender, not us.
       const fits = checkFileOffer({
@@ -621,9 +626,9 @@ export class FileTransfers {
     }
     if (!row && m.t === "file-digest") {
       this.#keepEarlyDigest(peer, m.id, m.digest);
-      return nothing;
+      return NOTHING;
     }
-    if (!row || row.peer !== peer) return nothing;
+    if (!row || row.peer !== peer) return NOTHING;
     const now = this.#o.clock.nowMs();
     const set = (state: TransferRow["state"], reason: string | null = row.reason) => {
       const next = { ...row, state, reason, updatedAtMs: now };
@@ -633,7 +638,7 @@ export class FileTransfers {
     };
     switch (m.t) {
       case "file-accept": {
-        if (row.direction !== "out" || row.state !== "offered") return nothing;
+        if (row.direction !== "out" || row.state !== "offered") return NOTHING;
         const next = set("sending");
         return {
           write: () => this.#o.store.putTransfer(next),
@@ -644,7 +649,7 @@ export class FileTransfers {
         };
       }
       case "file-push": {
-        if (row.direction !== "in" || row.state !== "offered") return nothing;
+        if (row.direction !== "in" || row.state !== "offered") return NOTHING;
         const { chunkBytes } = e2e.decodeFileManifest(row.manifest);
         const fits = checkFileOffer({ size: row.size, chunkBytes, limits: this.#o.offerLimits });
         const why = fits.kind === "refused"
@@ -679,13 +684,13 @@ export class FileTransfers {
       }
       case "file-decline":
       case "file-done": {
-        if (row.direction !== "out") return nothing;
+        if (row.direction !== "out") return NOTHING;
         // The receiver checked the digest, so "done" may overtake our last receipts.
         if (
           m.t === "file-decline"
             ? row.state !== "offered"
             : row.state !== "sent" && row.state !== "sending"
-        ) return nothing;
+        ) return NOTHING;
         const next = set(m.t === "file-decline" ? "declined" : "complete");
         return {
           write: () => this.#o.store.putTransfer(next),
@@ -693,7 +698,7 @@ export class FileTransfers {
         };
       }
       case "file-cancel": {
-        if (!ACTIVE.has(row.state)) return nothing;
+        if (!ACTIVE.has(row.state)) return NOTHING;
         const next = m.reason
           ? set("failed", `${peer}: ${m.reason}`)
           : set("cancelled", `cancelled by ${peer}`);
@@ -709,19 +714,19 @@ export class FileTransfers {
         };
       }
       case "file-digest": {
-        if (row.direction !== "in") return nothing;
+        if (row.direction !== "in") return NOTHING;
         // Before the file is taken (a pushed file's digest can overtake its push when one went
         // through a mailbox and the other straight): kept in the stored manifest, which the
         // receiving side starts from. Dropped, it left the file "receiving" with every chunk in.
         if (row.state === "offered") return this.#digestBeforeTaken(row, m.digest);
-        if (row.state !== "receiving") return nothing;
+        if (row.state !== "receiving") return NOTHING;
         return this.#receiver(row).takeDigest(Uint8Array.fromHex(m.digest));
       }
       case "file-digest-ask":
         return this.#answerDigestAsk(row, m.attempt);
       case "file-resend": {
         if (row.direction !== "out" || (row.state !== "sending" && row.state !== "sent")) {
-          return nothing;
+          return NOTHING;
         }
         return {
           write: () => {},
@@ -743,14 +748,13 @@ export class FileTransfers {
    * cannot make us send it more than that per transfer. Nothing before the digest was sent
    * (it follows the chunks anyway) or once the transfer ended.
    */
-  #answerDigestAsk(row: TransferRow, attempt: number): { write: () => void; after: () => void } {
-    const nothing = { write: () => {}, after: () => {} };
+  #answerDigestAsk(row: TransferRow, attempt: number): FileStep {
     if (row.direction !== "out" || (row.state !== "sending" && row.state !== "sent")) {
-      return nothing;
+      return NOTHING;
     }
     const digest = e2e.decodeFileManifest(row.manifest).digest;
     if (digest === null || attempt > MAX_ATTEMPTS || (row.attempts.digest ?? 0) >= attempt) {
-      return nothing;
+      return NOTHING;
     }
     // Counted in this message's own transaction, before the next inbox item is read: a burst
     // of asks cannot pass the count while the answers wait to be sealed.
@@ -875,11 +879,10 @@ export class FileTransfers {
   }
 
   /** A `file-digest` for an offer not taken yet: the first one kept in the stored manifest. */
-  #digestBeforeTaken(row: TransferRow, hex: string): { write: () => void; after: () => void } {
-    const nothing = { write: () => {}, after: () => {} };
+  #digestBeforeTaken(row: TransferRow, hex: string): FileStep {
     const manifest = e2e.decodeFileManifest(row.manifest);
     const digest = Uint8Array.fromHex(hex);
-    if (manifest.version !== 2 || digest.length !== 32 || manifest.digest !== null) return nothing;
+    if (manifest.version !== 2 || digest.length !== 32 || manifest.digest !== null) return NOTHING;
     const encoded = e2e.encodeFileManifest({ ...manifest, digest });
     return {
       write: () =>
