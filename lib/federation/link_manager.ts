@@ -226,10 +226,7 @@ export class LinkManager {
     });
     this.#bars = new PenaltyBar(options.clock);
     for (const rec of options.store.listPeers()) {
-      if (rec.state === "pending" && rec.address) {
-        options.pendingBudget.take(addressKey(rec.address));
-        this.#pendingNetwork?.take(networkKey(rec.address));
-      }
+      if (rec.state === "pending" && rec.address) this.#hold("pending", rec.address, true);
       if (isStranger(rec)) {
         const k = addressKey(rec.address!);
         strangers.set(k, (strangers.get(k) ?? 0) + 1);
@@ -487,6 +484,20 @@ export class LinkManager {
       };
   }
 
+  /** Counts (`take`) or gives back one `kind` record from `address` in both of its budgets. */
+  #hold(kind: "stranger" | "pending", address: string, take: boolean): void {
+    const { byAddress, byNetwork } = this.#holders(kind);
+    const key = addressKey(address);
+    const net = networkKey(address);
+    if (take) {
+      byAddress?.take(key);
+      byNetwork?.take(net);
+    } else {
+      byAddress?.release(key);
+      byNetwork?.release(net);
+    }
+  }
+
   /** Whether `kind`'s budgets have room for one more from address key `key` in `net`. */
   #fits(kind: "stranger" | "pending", key: string, net: string): boolean {
     const { byAddress, byNetwork } = this.#holders(kind);
@@ -664,12 +675,10 @@ export class LinkManager {
   #apply(verdict: LinkVerdict, proof: LinkProof, before: PeerRecord | undefined): void {
     if (verdict.record) {
       if (verdict.kind === "pending" && !before && proof.address) {
-        this.#o.pendingBudget.take(addressKey(proof.address));
-        this.#pendingNetwork?.take(networkKey(proof.address));
+        this.#hold("pending", proof.address, true);
       }
       if (verdict.kind === "accept" && !before && isStranger(verdict.record)) {
-        this.#open?.take(addressKey(verdict.record.address!));
-        this.#openNetwork?.take(networkKey(verdict.record.address!));
+        this.#hold("stranger", verdict.record.address!, true);
       }
       this.#put(verdict.record);
     }
@@ -703,14 +712,8 @@ export class LinkManager {
 
   /** Gives back what `rec` holds of the pending or the strangers' budget. */
   #release(rec: PeerRecord | undefined): void {
-    if (rec?.state === "pending" && rec.address) {
-      this.#o.pendingBudget.release(addressKey(rec.address));
-      this.#pendingNetwork?.release(networkKey(rec.address));
-    }
-    if (rec && isStranger(rec)) {
-      this.#open?.release(addressKey(rec.address!));
-      this.#openNetwork?.release(networkKey(rec.address!));
-    }
+    if (rec?.state === "pending" && rec.address) this.#hold("pending", rec.address, false);
+    if (rec && isStranger(rec)) this.#hold("stranger", rec.address!, false);
   }
 
   /** Forgets nodes that waited for approval longer than the configured time. */

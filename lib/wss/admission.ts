@@ -283,10 +283,8 @@ export class ConnectionLedger {
       verdict = { kind: "refuse", reason: "network-rate" };
     } else if (verdict.kind === "refuse") {
       if (verdict.reason === "network") this.#strangerNetworks.refuse(network, now);
-      else {(verdict.reason === "unauthenticated" ? this.#strangers : this.#connections).refuse(
-          key,
-          now,
-        );}
+      else if (verdict.reason === "unauthenticated") this.#strangers.refuse(key, now);
+      else this.#connections.refuse(key, now);
     }
     if (verdict.kind === "refuse") {
       this.#refusals.write("warn", verdict.reason, "connections refused", {
