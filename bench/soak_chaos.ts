@@ -240,22 +240,40 @@ try {
     id?: string;
     error?: string;
   }
+  /**
+   * Sends until the chaos ends (at most 10,000), after `startMs`, `gapMs(seq)` apart; each try
+   * is recorded in `log` with the client's answer: its id, or why it failed.
+   */
+  const keepSending = async <R extends { id?: string; error?: string }>(
+    log: R[],
+    startMs: number,
+    gapMs: (seq: number) => number,
+    row: (seq: number) => R,
+    send: (row: R) => Promise<unknown>,
+  ) => {
+    await sleep(startMs);
+    for (let seq = 0; Date.now() < chaosEnd && seq < 10_000; seq++) {
+      const r = row(seq);
+      log.push(r);
+      try {
+        r.id = (await within(send(r)) as { id: string }).id;
+      } catch (e) {
+        r.error = String((e as Error).message ?? e).slice(0, 200);
+      }
+      await sleep(gapMs(seq));
+    }
+  };
   const sent: Sent[] = [];
   const directions = PAIRS.flatMap(([x, y]) => [[x, y], [y, x]] as Array<[Party, Party]>);
-  const senders = directions.map(async ([from, to], k) => {
-    await sleep(k * 150);
-    for (let seq = 0; Date.now() < chaosEnd && seq < 10_000; seq++) {
-      const text = `chaos ${run} ${from}>${to} ${seq}`;
-      const row: Sent = { from, to, text };
-      sent.push(row);
-      try {
-        row.id = (await within(who(from).admin("send", { address: addr(to), text })) as Msg).id;
-      } catch (e) {
-        row.error = String((e as Error).message ?? e).slice(0, 200);
-      }
-      await sleep(800 + (seq * 37) % 400);
-    }
-  });
+  const senders = directions.map(([from, to], k) =>
+    keepSending(
+      sent,
+      k * 150,
+      (seq) => 800 + (seq * 37) % 400,
+      (seq): Sent => ({ from, to, text: `chaos ${run} ${from}>${to} ${seq}` }),
+      (r) => who(from).admin("send", { address: addr(to), text: r.text }),
+    )
+  );
   interface GroupSent {
     from: Party;
     text: string;
@@ -263,21 +281,15 @@ try {
     error?: string;
   }
   const groupSent: GroupSent[] = [];
-  const groupSenders = MEMBERS.map(async (from, k) => {
-    await sleep(k * 400);
-    for (let seq = 0; Date.now() < chaosEnd && seq < 10_000; seq++) {
-      const text = `gchaos ${run} ${from} ${seq}`;
-      const row: GroupSent = { from, text };
-      groupSent.push(row);
-      try {
-        row.id = (await within(who(from).admin("group-send", { group: g, text })) as GroupMessage)
-          .id;
-      } catch (e) {
-        row.error = String((e as Error).message ?? e).slice(0, 200);
-      }
-      await sleep(2500 + (seq * 53) % 1000);
-    }
-  });
+  const groupSenders = MEMBERS.map((from, k) =>
+    keepSending(
+      groupSent,
+      k * 400,
+      (seq) => 2500 + (seq * 53) % 1000,
+      (seq): GroupSent => ({ from, text: `gchaos ${run} ${from} ${seq}` }),
+      (r) => who(from).admin("group-send", { group: g, text: r.text }),
+    )
+  );
   // Files: a→d (relayed) 3 MiB, d→b 2 MiB; the recipient accepts the offer when it sees it.
   interface FileRun {
     from: Party;
