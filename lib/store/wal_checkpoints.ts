@@ -59,6 +59,11 @@ import { DatabaseSync, type StatementSync } from "node:sqlite";
  */
 export const JOURNAL_LIMIT_RESTARTS = 2;
 
+/** The log file's header (SQLite's wal.c). */
+const WAL_HEADER_BYTES = 32;
+/** Each frame's header before its page. */
+const WAL_FRAME_HEADER_BYTES = 24;
+
 /** Options of {@linkcode WalCheckpoints}. */
 export interface WalCheckpointsOptions {
   /** Commits between two cycles (SQLite's own default, 1,000 pages, is ~250 of a client's). */
@@ -120,21 +125,38 @@ export class WalCheckpoints {
     });
   }
 
-  /** True when the log holds frames not yet copied into the database. */
-  #behind(): boolean {
-    // The wal-index header (SQLite's wal.c): mxFrame at byte 16 of the header (48 bytes, kept
-    // twice), then the checkpoint info, whose nBackfill comes first (byte 96). Native order, and
-    // every platform Deno runs on is little-endian. Read between this connection's transactions;
-    // a write by another process at this instant could tear it (the stores have one writer).
+  /**
+   * The log's frames now and how many of them are copied into the database,
+   * from the wal-index header in `-shm` (SQLite's wal.c): the page size at
+   * byte 14 (1 for 65,536), mxFrame at byte 16 of the header (48 bytes, kept
+   * twice), then the checkpoint info, whose nBackfill comes first (byte 96).
+   * Native order, and every platform Deno runs on is little-endian. Read
+   * between this connection's transactions; a write by another process at
+   * this instant could tear it (the stores have one writer). Null when the
+   * header cannot be read whole.
+   */
+  #log(): { bytes: number; frames: number; copied: number } | null {
     this.#shm!.seekSync(0, Deno.SeekMode.Start);
     let n = 0;
     while (n < this.#header.length) {
       const got = this.#shm!.readSync(this.#header.subarray(n));
-      if (got === null) return false;
+      if (got === null) return null;
       n += got;
     }
     const v = new DataView(this.#header.buffer);
-    return v.getUint32(16, true) > v.getUint32(96, true);
+    const page = v.getUint16(14, true) === 1 ? 65_536 : v.getUint16(14, true);
+    const frames = v.getUint32(16, true);
+    return {
+      bytes: WAL_HEADER_BYTES + frames * (WAL_FRAME_HEADER_BYTES + page),
+      frames,
+      copied: v.getUint32(96, true),
+    };
+  }
+
+  /** True when the log holds frames not yet copied into the database. */
+  #behind(): boolean {
+    const log = this.#log();
+    return log !== null && log.frames > log.copied;
   }
 
   async #cycle(): Promise<void> {
@@ -167,7 +189,10 @@ export class WalCheckpoints {
       if (this.#pin.isOpen && this.#pin.isTransaction) this.#pin.exec("COMMIT");
     }
     if (this.#stopped || !this.#idle()) return;
-    if ((await this.#wal.stat()).size > this.#restartBytes && !this.#stopped && this.#idle()) {
+    // What the log holds since it last started over, not its file's size: the file keeps its
+    // high-water mark (JOURNAL_LIMIT_RESTARTS), and by its size every cycle after the first
+    // restart was due one (an fsync of the log and one of the database on the event loop).
+    if ((this.#log()?.bytes ?? 0) > this.#restartBytes && this.#idle()) {
       this.#db.exec("PRAGMA wal_checkpoint(RESTART)");
     }
   }

@@ -102,6 +102,43 @@ Deno.test("WalCheckpoints: a restart does not cut the log's file back below the 
   await Deno.remove(dir, { recursive: true });
 });
 
+Deno.test("WalCheckpoints: a restart comes only once the log holds more than the restart size", async () => {
+  const { dir, path, db } = await tempDb();
+  // The frames the log holds since it last started over (the wal-index header, wal.c), each a
+  // page of 4 KiB and its 24-byte header, when each RESTART checkpoint is asked for.
+  const held: number[] = [];
+  const shm = Deno.openSync(`${path}-shm`, { read: true });
+  const exec = db.exec.bind(db);
+  db.exec = (sql: string) => {
+    if (/wal_checkpoint\(RESTART\)/.test(sql)) {
+      const header = new Uint8Array(20);
+      shm.seekSync(0, Deno.SeekMode.Start);
+      shm.readSync(header);
+      held.push(32 + new DataView(header.buffer).getUint32(16, true) * (24 + 4096));
+    }
+    exec(sql);
+  };
+  const ck = cycling(db, path);
+  try {
+    // The log's file keeps its high-water mark past the restart size after the first restart
+    // (JOURNAL_LIMIT_RESTARTS): by the file's size every later cycle was due a restart, with
+    // its two fsyncs on the event loop.
+    await commitRows(db, 1_500, 0, () => ck.committed());
+    assert.ok(held.length > 0, "the log never started over");
+    const early = held.filter((bytes) => bytes <= restartBytes);
+    assert.deepEqual(
+      early,
+      [],
+      `${early.length} of ${held.length} restarts before the log held ${restartBytes} bytes`,
+    );
+  } finally {
+    db.close();
+    ck.close();
+    shm.close();
+  }
+  await Deno.remove(dir, { recursive: true });
+});
+
 Deno.test("WalCheckpoints turns SQLite's own checkpoints off (the log grows without cycles)", async () => {
   const { dir, path, db } = await tempDb();
   const ck = new WalCheckpoints(db, path, { everyCommits: 1e9, idle: () => true });
