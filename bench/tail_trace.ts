@@ -21,6 +21,12 @@
  * processes at once: the machine was full). When the phase fell behind
  * (p50 of many ms) the figures say little: everything overlaps everything.
  *
+ * A copy of the code instrumented by hand may print sections of its own, one
+ * line each, `TRACE <label> <start: wall ms> <ms>` (e.g. around the WAL
+ * checkpoint's statements: `performance.timeOrigin + performance.now()` at
+ * the start); they are listed per process and count as a cause under their
+ * label, as a GC pause does.
+ *
  * Last, the sender's side: the bench's open loop runs in alice's process and
  * sends what is due when its 1-ms timer runs, so when alice's event loop was
  * held, the messages due meanwhile leave together in one turn (a burst) and
@@ -36,6 +42,13 @@ interface Gc {
   end: number;
   ms: number;
   kind: "scavenge" | "mark-compact";
+}
+/** A section an instrumented copy printed as `TRACE <label> <start wall ms> <ms>`. */
+interface Marked {
+  start: number;
+  end: number;
+  ms: number;
+  label: string;
 }
 interface Stall {
   start: number;
@@ -69,7 +82,8 @@ console.log(
 
 const GC_LINE =
   /\[(\d+):0x[0-9a-f]+\]\s+(\d+) ms: ([A-Za-z -]+?) [\d.]+ \([\d.]+\) -> [\d.]+ \([\d.]+\) MB, (?:pooled: [\d.]+ MB, )?([\d.]+) \/ [\d.]+ ms/g;
-const procs: Array<{ role: string; gcs: Gc[]; stalls: Stall[] }> = [];
+const MARK_LINE = /^TRACE (\S+) ([\d.]+) ([\d.]+)$/gm;
+const procs: Array<{ role: string; gcs: Gc[]; stalls: Stall[]; marks: Marked[] }> = [];
 for (const p of run.procs) {
   const name = `stall-${p.pid}.json`;
   if (!files.includes(name)) continue;
@@ -93,7 +107,12 @@ for (const p of run.procs) {
     const kind = m[3].includes("Scavenge") ? "scavenge" : "mark-compact";
     gcs.push({ start: end - ms, end, ms, kind });
   }
-  procs.push({ role: p.role, gcs, stalls });
+  const marks: Marked[] = [];
+  for (const m of (run.outputs[p.pid] ?? "").matchAll(MARK_LINE)) {
+    const start = Number(m[2]), ms = Number(m[3]);
+    if (start + ms > t0 && start < t1) marks.push({ start, end: start + ms, ms, label: m[1] });
+  }
+  procs.push({ role: p.role, gcs, stalls, marks });
 }
 
 const sum = (xs: number[]) => xs.reduce((s, x) => s + x, 0);
@@ -112,6 +131,18 @@ for (const p of procs) {
         sum(big.map((s) => s.lateMs)).toFixed(0)
       })`,
   );
+}
+
+for (const p of procs) {
+  const labels = new Map<string, number[]>();
+  for (const m of p.marks) labels.set(m.label, [...(labels.get(m.label) ?? []), m.ms]);
+  for (const [label, ms] of labels) {
+    console.log(
+      `  ${p.role.padEnd(14)} ${label} ${ms.length} (${sum(ms).toFixed(0)} ms, max ${
+        Math.max(...ms).toFixed(1)
+      })`,
+    );
+  }
 }
 
 const overlaps = (a: { start: number; end: number }, from: number, to: number) =>
@@ -136,6 +167,9 @@ for (const [sent, ms] of slow) {
       if (!gc && s.jsCpuMs >= enough) causes.add("JS section (no GC)");
       // Neither on a CPU nor waiting for one: asleep in a system call (an fsync on the JS thread).
       if (s.lateMs - s.jsCpuMs - s.coreWaitMs >= enough) causes.add("JS thread asleep (a syscall)");
+    }
+    for (const m of p.marks) {
+      if (m.ms >= enough && overlaps(m, from, to)) causes.add(m.label);
     }
     if (p.stalls.some((s) => overlaps(s, from, to) && s.coreWaitMs >= enough)) waiting++;
   }
