@@ -13,8 +13,9 @@
  * starts a process that writes 4 MiB and fdatasyncs in a loop, as a file
  * transfer or another program does on a shared disk. Prints per way the
  * COMMIT's time on the JS thread (p99, max), the timer's lateness (p99, max,
- * turns ≥ 5 ms late), the CPU of the process per transaction and the largest
- * -wal file. Figures only; JSON line last.
+ * turns ≥ 5 ms late), the CPU of the process per transaction, the largest
+ * -wal file and the cycles' RESTART checkpoints (count, ms on the JS thread).
+ * WAYS=cycles runs only the cycles. Figures only; JSON line last.
  */
 // deno-lint-ignore-file no-console
 import { DatabaseSync } from "node:sqlite";
@@ -30,6 +31,7 @@ const ROWS = Number(Deno.env.get("ROWS") ?? 3);
 const EVERY = Deno.env.get("EVERY") ? Number(Deno.env.get("EVERY")) : undefined;
 /** The log's size (MiB) past which a cycle starts it over (the module's default when unset). */
 const RESTART_MIB = Deno.env.get("RESTART_MIB") ? Number(Deno.env.get("RESTART_MIB")) : undefined;
+const WAYS = (Deno.env.get("WAYS") ?? "sqlite,cycles").split(",");
 
 const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -51,6 +53,8 @@ interface Result {
   turnsLate5Ms: number;
   cpuUsPerCommit: number;
   walMaxMiB: number;
+  restarts: number;
+  restartMs: number;
 }
 
 async function once(way: "sqlite" | "cycles", dir: string): Promise<Result> {
@@ -61,6 +65,15 @@ async function once(way: "sqlite" | "cycles", dir: string): Promise<Result> {
     "CREATE TABLE m (id TEXT PRIMARY KEY, peer TEXT, body BLOB, at INTEGER);" +
       "CREATE INDEX m_peer ON m (peer, at);",
   );
+  // The cycles' RESTART checkpoints (on the JS thread, their fsyncs included).
+  const restarts: number[] = [];
+  const exec = db.exec.bind(db);
+  db.exec = (sql: string) => {
+    if (!sql.includes("wal_checkpoint(RESTART)")) return exec(sql);
+    const r0 = performance.now();
+    exec(sql);
+    restarts.push(performance.now() - r0);
+  };
   const ck = way === "cycles"
     ? new WalCheckpoints(db, path, {
       idle: () => !db.isTransaction,
@@ -115,6 +128,8 @@ async function once(way: "sqlite" | "cycles", dir: string): Promise<Result> {
     turnsLate5Ms: late.filter((x) => x >= 5).length,
     cpuUsPerCommit: Math.round((cpu * 1000) / total),
     walMaxMiB: Math.round((walMax / 1048576) * 10) / 10,
+    restarts: restarts.length,
+    restartMs: Math.round(restarts.reduce((a, b) => a + b, 0) * 10) / 10,
   };
 }
 
@@ -135,7 +150,7 @@ try {
     const order: Array<"sqlite" | "cycles"> = i % 2 === 0
       ? ["sqlite", "cycles"]
       : ["cycles", "sqlite"];
-    for (const way of order) {
+    for (const way of order.filter((w) => WAYS.includes(w))) {
       const dir = await Deno.makeTempDir({ dir: ".tmp", prefix: "exp-wal-" });
       try {
         const r = await once(way, dir);
@@ -145,7 +160,8 @@ try {
             r.way.padEnd(6)
           } COMMIT p99 ${r.commitP99Ms} max ${r.commitMaxMs} ms; 2-ms timer late ` +
             `p99 ${r.lateP99Ms} max ${r.lateMaxMs} ms, ${r.turnsLate5Ms} turns ≥ 5 ms; CPU ` +
-            `${r.cpuUsPerCommit} µs per transaction; -wal up to ${r.walMaxMiB} MiB ` +
+            `${r.cpuUsPerCommit} µs per transaction; -wal up to ${r.walMaxMiB} MiB; ` +
+            `${r.restarts} RESTARTs (${r.restartMs} ms) ` +
             `(load ${Deno.loadavg()[0]})`,
         );
       } finally {
