@@ -14,7 +14,7 @@
  * without a copy, masked in place; small ones are copied into one frame.
  *
  * Records carry several messages: the small messages sent in one iteration of
- * the event loop (until `setImmediate` runs, or up to {@linkcode RECORD_MAX_BYTES})
+ * the event loop (until its end, `atTurnEnd` in lib/turn_end.ts, or up to {@linkcode RECORD_MAX_BYTES})
  * are sealed together, as `n × (u32 length | message)`, and go out as one
  * WebSocket frame. One seal and one frame per record instead of per message
  * is most of a relay's channel cost for small messages (PERF_NOTES.md §5,
@@ -34,8 +34,8 @@
  * anyone else terminating TLS makes the bindings differ: sealed, as before.
  */
 import { createCipheriv, createDecipheriv } from "node:crypto";
-import { setImmediate } from "node:timers";
 import { decipherInto } from "../cipher_slices.ts";
+import { atTurnEnd } from "../turn_end.ts";
 import { constantTimeEqual } from "../e2e/base.ts";
 import { FRAME_ROOM_BYTES, LEND_MIN_BYTES, type WsConnection } from "../wss/mod.ts";
 import type { LinkKeys } from "./handshake.ts";
@@ -377,7 +377,7 @@ export class SecureChannel {
     if (this.#batchBytes + framed > RECORD_MAX_BYTES) this.#sealBatch();
     // Sealed when this iteration of the event loop is over, where the connection writes too: a
     // relay forwards the envelopes of several incoming records in one record and one write.
-    if (this.#batch.length === 0) setImmediate(this.#sealAtTurnEnd);
+    if (this.#batch.length === 0) atTurnEnd(this.#sealAtTurnEnd);
     this.#batch.push(message);
     this.#batchBytes += framed;
     this.#flowCheck();
