@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { setImmediate } from "node:timers";
+import { collectingUncaught } from "../tests/_helpers/uncaught.ts";
 import { atTurnEnd, MAX_ROUNDS } from "./turn_end.ts";
 
 /** Waits `ms` without yielding, so that a timer queued before is due. */
@@ -43,34 +44,27 @@ Deno.test("atTurnEnd: the same in plain setImmediate would wait for the next ite
 
 Deno.test("atTurnEnd: a throw is reported and the rest still runs; endless requeueing yields", async () => {
   const ran: string[] = [];
-  const errors: unknown[] = [];
-  const onError = (e: ErrorEvent) => {
-    e.preventDefault();
-    errors.push(e.error);
-  };
-  globalThis.addEventListener("error", onError);
-  try {
+  let n = 0;
+  let timerAt = -1;
+  const errors = await collectingUncaught(async (errors) => {
     atTurnEnd(() => {
       throw new Error("boom");
     });
     atTurnEnd(() => ran.push("after"));
     // Work that queues itself from a microtask forever runs MAX_ROUNDS times per iteration.
-    let n = 0;
     const again = () => {
       n++;
       if (n < 3 * MAX_ROUNDS) queueMicrotask(() => atTurnEnd(again));
     };
     atTurnEnd(again);
-    let timerAt = -1;
     setTimeout(() => (timerAt = n), 0);
     busy(5);
     await later(50);
-    assert.deepEqual(ran, ["after"]);
-    assert.equal(errors.length, 1);
-    assert.equal((errors[0] as Error).message, "boom");
-    assert.equal(n, 3 * MAX_ROUNDS);
-    assert.ok(timerAt >= 0 && timerAt < 3 * MAX_ROUNDS, `the timer ran in between (at ${timerAt})`);
-  } finally {
-    globalThis.removeEventListener("error", onError);
-  }
+    return errors;
+  });
+  assert.deepEqual(ran, ["after"]);
+  assert.equal(errors.length, 1);
+  assert.equal((errors[0] as Error).message, "boom");
+  assert.equal(n, 3 * MAX_ROUNDS);
+  assert.ok(timerAt >= 0 && timerAt < 3 * MAX_ROUNDS, `the timer ran in between (at ${timerAt})`);
 });
