@@ -14,7 +14,7 @@
  * without a copy, masked in place; small ones are copied into one frame.
  *
  * Records carry several messages: the small messages sent in one iteration of
- * the event loop (until `setImmediate` runs, or up to {@linkcode RECORD_MAX_BYTES})
+ * the event loop (until its end, `atTurnEnd` in lib/turn_end.ts, or up to {@linkcode RECORD_MAX_BYTES})
  * are sealed together, as `n × (u32 length | message)`, and go out as one
  * WebSocket frame. One seal and one frame per record instead of per message
  * is most of a relay's channel cost for small messages (PERF_NOTES.md §5,
@@ -34,8 +34,8 @@
  * anyone else terminating TLS makes the bindings differ: sealed, as before.
  */
 import { createCipheriv, createDecipheriv } from "node:crypto";
-import { setImmediate } from "node:timers";
 import { decipherInto } from "../cipher_slices.ts";
+import { atTurnEnd } from "../turn_end.ts";
 import { constantTimeEqual } from "../e2e/base.ts";
 import { FRAME_ROOM_BYTES, LEND_MIN_BYTES, type WsConnection } from "../wss/mod.ts";
 import type { LinkKeys } from "./handshake.ts";
@@ -377,29 +377,36 @@ export class SecureChannel {
     if (this.#batchBytes + framed > RECORD_MAX_BYTES) this.#sealBatch();
     // Sealed when this iteration of the event loop is over, where the connection writes too: a
     // relay forwards the envelopes of several incoming records in one record and one write.
-    if (this.#batch.length === 0) setImmediate(this.#sealBatch);
+    if (this.#batch.length === 0) atTurnEnd(this.#sealAtTurnEnd);
     this.#batch.push(message);
     this.#batchBytes += framed;
     this.#flowCheck();
     return true;
   }
 
-  /** Seals the messages gathered this iteration as one record. */
-  #sealBatch = (): void => {
+  /**
+   * Seals the messages gathered this iteration as one record. `now`: at the
+   * iteration's end, the connection writes it at once, with whatever else waits
+   * for this iteration's write (`WsConnection.sendParts`).
+   */
+  #sealBatch = (now = false): void => {
     if (this.#batch.length === 0) return;
     const record = frameRecord(this.#batch, this.#batchBytes);
     this.#batch = [];
     this.#batchBytes = 0;
-    if (!this.#closed) this.#sendRecord([record]);
+    if (!this.#closed) this.#sendRecord([record], { now });
   };
+
+  #sealAtTurnEnd = (): void => this.#sealBatch(true);
 
   /** Sends a record given in parts: sealed, or plain (see the module comment). */
   #sendRecord(
     parts: readonly Uint8Array[],
-    { handOver = false, release, room = false }: {
+    { handOver = false, release, room = false, now = false }: {
       handOver?: boolean;
       release?: () => void;
       room?: boolean;
+      now?: boolean;
     } = {},
   ): boolean {
     // The sealed parts are fresh cipher output: given up to the connection, which frames a
@@ -408,10 +415,17 @@ export class SecureChannel {
     // over as they arrived or given up until `release` (then framed where they lie).
     let queued: boolean;
     if (this.#plain) {
-      queued = this.#ws.sendParts(parts, { handOver, owned: release !== undefined, release, room });
+      queued = this.#ws.sendParts(parts, {
+        handOver,
+        owned: release !== undefined,
+        release,
+        room,
+        now,
+      });
     } else {
       queued = this.#ws.sendParts(seal(this.#keys.send, this.#sendCounter++, parts), {
         owned: true,
+        now,
       });
       release?.();
     }

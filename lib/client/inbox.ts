@@ -13,7 +13,6 @@
  * followed up before the next item is handled; input that cannot be read or
  * decrypted is logged and dropped, so it cannot wedge the inbox.
  */
-import { setImmediate } from "node:timers";
 import type { Address } from "../ids.ts";
 import type { Logger } from "../log.ts";
 import { decodeEnvelope, type Envelope } from "../protocol/mod.ts";
@@ -166,11 +165,12 @@ export class Inbox {
           const step = await committed;
           const after = step.after?.();
           if (after) await after;
-          this.#ack(id);
+          this.#acks.push(id);
         } catch (e) {
           this.#o.log.error("could not handle an inbox item", { id, why: String(e) });
         }
       }
+      this.#sendAcks();
     }
     this.#following = false;
   }
@@ -252,17 +252,15 @@ export class Inbox {
   }
 
   /**
-   * Acknowledges once this turn's follow-ups have run (`setImmediate`): a
-   * microtask ran between two items' follow-ups, so a burst went out as one
-   * acknowledgement per item; now it is one message per burst.
+   * Acknowledges the items whose follow-ups ran, once per round of
+   * {@linkcode #follow}: one call for a burst, not one per item (the
+   * connection gathers them into messages of at most MAX_IDS, and delays
+   * fewer than ACK_AT_ONCE: node_connection.ts). Not in a `setImmediate` of
+   * its own: queued from the commit's, it ran only in the next iteration of
+   * the event loop, after that iteration's input (docs/PERF_NOTES.md, branch
+   * `pipeline`).
    */
-  #ack(id: string): void {
-    this.#acks.push(id);
-    if (this.#acks.length === 1) {
-      setImmediate(() => {
-        // The connection splits them into messages of at most MAX_IDS.
-        this.#o.ack(this.#acks.splice(0));
-      });
-    }
+  #sendAcks(): void {
+    if (this.#acks.length > 0) this.#o.ack(this.#acks.splice(0));
   }
 }

@@ -2,7 +2,7 @@
  * Group commit for the client store: every write made in one turn of the
  * event loop (a burst of sends, a burst of pushed messages, their "sent" and
  * "delivered" states) goes into one transaction, committed once the turn is
- * over (`setImmediate`, not `setTimeout(0)`, which costs milliseconds here:
+ * over (`atTurnEnd`, lib/turn_end.ts: a `setImmediate`; not `setTimeout(0)`, which costs milliseconds here:
  * docs/PERF_NOTES.md §4). A write runs at once, so later reads in the same
  * turn see it; what must follow it (show, send to the node, acknowledge) runs
  * only after the commit: a write's `then`, in the order of the writes, and
@@ -22,7 +22,7 @@
  * from the store). One message per commit costs about 60 µs of CPU and 64
  * per commit about 6 µs each (node:sqlite, WAL, synchronous=NORMAL).
  */
-import { setImmediate } from "node:timers";
+import { atTurnEnd } from "../turn_end.ts";
 import type { Logger } from "../log.ts";
 import type { ClientStore } from "./client_store.ts";
 
@@ -30,7 +30,7 @@ import type { ClientStore } from "./client_store.ts";
 export interface TurnCommitOptions {
   store: ClientStore;
   log: Logger;
-  /** Runs `flush` once this turn is over (default: `setImmediate`); tests step it by hand. */
+  /** Runs `flush` once this turn is over (default: `atTurnEnd`, lib/turn_end.ts); tests step it by hand. */
   schedule?: (flush: () => void) => void;
   /**
    * Runs `flush` once a {@linkcode TurnCommit.later} write has waited long
@@ -49,7 +49,7 @@ interface Job {
   reject: (e: unknown) => void;
 }
 
-const defaultSchedule = (flush: () => void) => void setImmediate(flush);
+const defaultSchedule = (flush: () => void) => atTurnEnd(flush);
 const defaultScheduleLater = (flush: () => void) => {
   const timer = setTimeout(flush, LATER_MS);
   return () => clearTimeout(timer);

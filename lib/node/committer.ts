@@ -8,7 +8,7 @@
  *
  * While a flush is in flight, new writes wait (they are not yet visible, as
  * before any commit); when it ends they are committed together and flushed at
- * once. Idle, a write gets its own commit in the next turn (`setImmediate`,
+ * once. Idle, a write gets its own commit at the end of the turn (`atTurnEnd`, a `setImmediate`,
  * not `setTimeout(0)`, which costs 2–3 ms here); busy, batches grow to the
  * length of one flush. No timer waits, and the event loop never blocks on the
  * disk: with synchronous=FULL every COMMIT held it 0.5–5 ms, which at 1,000
@@ -26,7 +26,7 @@
  * the flush, and answers "sent" or "stored" only after it. That takes the
  * disk off the path of a message (docs/PERF_NOTES.md, section "msgperf").
  */
-import { setImmediate } from "node:timers";
+import { atTurnEnd } from "../turn_end.ts";
 import type { MessageStore } from "../store/mod.ts";
 import type { Logger } from "../log.ts";
 import { type StoreFailure, storeFailure } from "../store/store_failure.ts";
@@ -138,7 +138,7 @@ export class Committer {
     if (this.#scheduled || this.#syncing) return;
     if (!job.defer) {
       this.#scheduled = true;
-      setImmediate(() => this.flush());
+      atTurnEnd(() => this.flush());
     } else if (this.#deferTimer === undefined) {
       this.#deferTimer = setTimeout(() => {
         this.#deferTimer = undefined;

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { inProcessLink } from "./in_process_link.ts";
+import { collectingUncaught } from "../../tests/_helpers/uncaught.ts";
 
 const turn = () => new Promise((r) => setTimeout(r, 0));
 
@@ -44,18 +45,11 @@ Deno.test("in-process link: a handler that throws never hands the bytes back", a
   node.onMessage = () => {
     throw new Error("boom");
   };
-  const errors: unknown[] = [];
-  const onError = (e: ErrorEvent) => {
-    e.preventDefault();
-    errors.push(e.error);
-  };
-  globalThis.addEventListener("error", onError);
-  try {
+  const errors = await collectingUncaught(async (errors) => {
     client.send(Uint8Array.of(1), () => (consumed = true));
     await turn();
-  } finally {
-    globalThis.removeEventListener("error", onError);
-  }
+    return errors;
+  });
   assert.equal(errors.length, 1, "the handler ran");
   assert.equal(consumed, false);
 });

@@ -306,14 +306,22 @@ export class WsConnection {
    * it lies, masked in place when this end masks, and that buffer is not reused
    * for reading until the socket has written it (frame.ts, takeLentFrame); the
    * caller must not read the parts afterwards. Anything else is copied as above.
+   *
+   * With `now` (the caller runs at the end of an iteration already: its own
+   * `setImmediate`), what waits is written at once: an immediate queued from
+   * another one runs only in the next iteration, after that iteration's timers
+   * and reads, so every record sealed at the end of an iteration (secure_channel.ts)
+   * waited for the next batch of input to be handled before it left
+   * (docs/PERF_NOTES.md, branch `pipeline`). Still one write per iteration.
    */
   sendParts(
     parts: readonly Uint8Array[],
-    { owned = false, handOver = false, release, room = false }: {
+    { owned = false, handOver = false, release, room = false, now = false }: {
       owned?: boolean;
       handOver?: boolean;
       release?: () => void;
       room?: boolean;
+      now?: boolean;
     } = {},
   ): boolean {
     if (this.#closed || this.#closeSent) return false;
@@ -351,7 +359,8 @@ export class WsConnection {
       this.#pendingBytes += frame.length;
       release?.();
     }
-    if (first) setImmediate(this.#flush);
+    if (now) this.#flush();
+    else if (first) setImmediate(this.#flush);
     this.#flowChanged();
     return true;
   }

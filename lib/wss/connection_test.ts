@@ -72,6 +72,21 @@ Deno.test("frames queued across the microtasks of one iteration leave in one soc
   ws.destroy();
 });
 
+Deno.test("sendParts() with `now` writes what waits at once, in one write, not in the next iteration", async () => {
+  const { ws, socket } = connection();
+  ws.sendCoalesced(new Uint8Array([1]));
+  // A caller at the end of an iteration (a channel sealing its record in its setImmediate).
+  await nextIteration();
+  assert.equal(socket.writes.length, 1, "the frame queued first left at the iteration's end");
+  ws.sendCoalesced(new Uint8Array([2]));
+  assert.ok(ws.sendParts([new Uint8Array([3])], { now: true }));
+  assert.equal(socket.writes.length, 2, "written within the call");
+  assert.deepEqual(payloads(socket), [[1], [2], [3]]);
+  await nextIteration();
+  assert.equal(socket.writes.length, 2, "nothing left for the next iteration");
+  ws.destroy();
+});
+
 Deno.test("send() behind waiting frames keeps the order; drained() writes what waits", async () => {
   const { ws, socket } = connection();
   ws.sendCoalesced(new Uint8Array([1]));
