@@ -305,8 +305,10 @@ export class ClientStore {
 
   /** Keeps outgoing messages in memory while a `sent`, `held` or `delivered` may still come. */
   #remember(m: MessageRow): void {
+    // An incoming row never changes an outgoing one (MESSAGE_UPSERT, addMessage): nothing to forget.
+    if (m.direction !== "out") return;
     this.#pending.delete(m.id);
-    if (m.direction !== "out" || !UNSETTLED.has(m.state)) return;
+    if (!UNSETTLED.has(m.state)) return;
     this.#pending.set(m.id, m);
     if (this.#pending.size > PENDING_MESSAGES) {
       this.#pending.delete(this.#pending.keys().next().value!);
