@@ -13,6 +13,12 @@
  * What the core reads on every message is kept in memory, written through:
  * contact rows (a changed row is written once, at commit) and outgoing
  * messages not yet delivered. A rollback forgets both.
+ *
+ * A message's state changed in the open transaction (the node's answer, a
+ * delivery notice) is kept in memory too and written before the next
+ * statement on the messages table, at the latest at commit: the changes of
+ * one turn in one UPDATE per state (up to {@linkcode IDS_PER_UPDATE} ids),
+ * and two changes of one message (its answer, then its notice) in one.
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import type { RequestMemory } from "./request_freshness.ts";
@@ -55,6 +61,11 @@ export type {
 
 /** Outgoing messages kept in memory until delivered (more are read from the table). */
 const PENDING_MESSAGES = 4096;
+/**
+ * Ids per UPDATE of the state changes written together (`id IN (...)`): an
+ * UPDATE of 32 ids costs about half as much per id as one each.
+ */
+const IDS_PER_UPDATE = 32;
 /** States after which a "sent", "held" or "delivered" may still come. */
 const UNSETTLED: ReadonlySet<string> = new Set(["sending", "sent", "held"]);
 
@@ -83,6 +94,8 @@ export class ClientStore {
   #dirty = new Set<string>();
   /** Outgoing messages still `sending`, `sent` or `held`, by id (oldest first). */
   #pending = new Map<string, MessageRow>();
+  /** State changes of the open transaction not written yet, by id (the last one of each). */
+  #states = new Map<string, { state: MessageRow["state"]; reason: string | null }>();
   #beforeCommit: Array<() => void> = [];
   #rolledBack: Array<() => void> = [];
   #stray: (() => void) | null = null;
@@ -207,6 +220,7 @@ export class ClientStore {
   /** Stores a message row, or updates the row of the same peer and direction under its id. */
   putMessage(m: MessageRow): void {
     this.#mutating();
+    this.#writeStates();
     this.#runMessage(MESSAGE_UPSERT, m);
     this.#remember(m);
   }
@@ -214,6 +228,7 @@ export class ClientStore {
   /** Stores a new message row: false, and nothing written, when its id is taken already. */
   addMessage(m: MessageRow): boolean {
     this.#mutating();
+    this.#writeStates();
     const added = Number(this.#runMessage(MESSAGE_INSERT_NEW, m).changes) === 1;
     if (added) this.#remember(m);
     return added;
@@ -234,14 +249,23 @@ export class ClientStore {
     );
   }
 
-  /** Changes a message's state; its envelope is no longer needed. */
+  /**
+   * Changes a message's state; its envelope is no longer needed. Inside a
+   * transaction the change is written with the others of the transaction,
+   * before the next statement on the messages table or at commit.
+   */
   setMessageState(id: string, state: MessageRow["state"], reason: string | null): void {
     this.#mutating();
-    this.#stmt("UPDATE messages SET state = ?, reason = ?, envelope = NULL WHERE id = ?").run(
-      state,
-      reason,
-      id,
-    );
+    if (this.#open) {
+      // A later change of the same message replaces the earlier one: one row change.
+      this.#states.set(id, { state, reason });
+    } else {
+      this.#stmt("UPDATE messages SET state = ?, reason = ?, envelope = NULL WHERE id = ?").run(
+        state,
+        reason,
+        id,
+      );
+    }
     // Settled (the common "delivered"): forgotten without a copy made to be dropped.
     if (!UNSETTLED.has(state)) this.#pending.delete(id);
     else {
@@ -250,10 +274,41 @@ export class ClientStore {
     }
   }
 
+  /**
+   * Writes the state changes kept since the last statement on the messages
+   * table: one UPDATE per state and reason for up to {@linkcode IDS_PER_UPDATE} ids.
+   */
+  #writeStates(): void {
+    if (this.#states.size === 0) return;
+    const byState = new Map<string, string[]>();
+    for (const [id, { state, reason }] of this.#states) {
+      // The key keeps a null reason apart from an empty one.
+      const key = reason === null ? state : `${state}\n${reason}`;
+      const ids = byState.get(key);
+      if (ids) ids.push(id);
+      else byState.set(key, [id]);
+    }
+    this.#states.clear();
+    for (const [key, ids] of byState) {
+      const cut = key.indexOf("\n");
+      const state = cut < 0 ? key : key.slice(0, cut);
+      const reason = cut < 0 ? null : key.slice(cut + 1);
+      for (let i = 0; i < ids.length; i += IDS_PER_UPDATE) {
+        const slice = ids.slice(i, i + IDS_PER_UPDATE);
+        this.#stmt(
+          "UPDATE messages SET state = ?, reason = ?, envelope = NULL WHERE id IN (" +
+            `${slice.map(() => "?").join(", ")})`,
+        ).run(state, reason, ...slice);
+      }
+    }
+  }
+
   /** Keeps outgoing messages in memory while a `sent`, `held` or `delivered` may still come. */
   #remember(m: MessageRow): void {
+    // An incoming row never changes an outgoing one (MESSAGE_UPSERT, addMessage): nothing to forget.
+    if (m.direction !== "out") return;
     this.#pending.delete(m.id);
-    if (m.direction !== "out" || !UNSETTLED.has(m.state)) return;
+    if (!UNSETTLED.has(m.state)) return;
     this.#pending.set(m.id, m);
     if (this.#pending.size > PENDING_MESSAGES) {
       this.#pending.delete(this.#pending.keys().next().value!);
@@ -264,12 +319,14 @@ export class ClientStore {
   message(id: string): MessageRow | undefined {
     const pending = this.#pending.get(id);
     if (pending) return pending;
+    this.#writeStates();
     const r = this.#stmt("SELECT * FROM messages WHERE id = ?").get(id) as Row | undefined;
     return r ? toMessage(r) : undefined;
   }
 
   /** A conversation in order: by sender and its sequence, interleaved by time. */
   history(peer: string, limit: number): MessageRow[] {
+    this.#writeStates();
     const rows = (this.#stmt(
       `SELECT * FROM (SELECT * FROM messages WHERE peer = ? ORDER BY sent_at_ms DESC, seq DESC LIMIT ?)
        ORDER BY sent_at_ms, direction, seq`,
@@ -279,6 +336,7 @@ export class ClientStore {
 
   /** Outgoing messages the node has not taken yet (after a restart). */
   unsent(): MessageRow[] {
+    this.#writeStates();
     return (this.#stmt(
       "SELECT * FROM messages WHERE envelope IS NOT NULL ORDER BY sent_at_ms, seq",
     )
@@ -288,6 +346,7 @@ export class ClientStore {
   /** Outgoing messages up to `seq` not yet marked read. */
   markOutRead(peer: string, upToSeq: number): string[] {
     this.#mutating();
+    this.#writeStates();
     const rows = this.#stmt(
       "SELECT id FROM messages WHERE peer = ? AND direction = 'out' AND seq <= ? AND state IN ('sent', 'delivered')",
     ).all(peer, upToSeq) as Row[];
@@ -301,6 +360,7 @@ export class ClientStore {
 
   /** Highest incoming sequence number from `peer`. */
   lastInSeq(peer: string): number {
+    this.#writeStates();
     const r = this.#stmt(
       "SELECT max(seq) AS s FROM messages WHERE peer = ? AND direction = 'in'",
     ).get(peer) as
@@ -413,6 +473,7 @@ export class ClientStore {
    * `Step.messageId`).
    */
   wasProcessed(id: string): boolean {
+    this.#writeStates();
     return this.#stmt(
       "SELECT 1 AS x FROM processed WHERE id = ?1 UNION ALL " +
         "SELECT 1 FROM messages WHERE id = ?1 AND direction = 'in' LIMIT 1",
@@ -587,6 +648,7 @@ export class ClientStore {
     this.within(() => {
       for (const hook of this.#beforeCommit) hook();
       this.#writeDirty();
+      this.#writeStates();
     });
     this.#stmt("COMMIT").run();
     this.#open = false;
@@ -601,6 +663,7 @@ export class ClientStore {
       this.#open = false;
       this.#contacts.clear();
       this.#dirty.clear();
+      this.#states.clear();
       this.#pending.clear();
       for (const hook of this.#rolledBack) hook();
     }

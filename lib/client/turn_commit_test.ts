@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { DatabaseSync } from "node:sqlite";
+import {
+  DatabaseSync,
+  type SQLInputValue,
+  type StatementResultingChanges,
+  StatementSync,
+} from "node:sqlite";
 import { SILENT_LOGGER } from "../log.ts";
 import { ClientStore, type ContactRow, type MessageRow } from "./client_store.ts";
 import { TurnCommit } from "./turn_commit.ts";
@@ -381,6 +386,93 @@ Deno.test("laterNow() returns the write's result at once, rides the next commit,
     assert.equal(t.laters(), 0, "its deadline is cancelled");
     assert.equal(t.store.message("m1")?.state, "sent", "the earlier write of the turn is gone too");
     assert.deepEqual(followed, ["sent"]);
+  } finally {
+    await t.cleanup();
+  }
+});
+
+/** Runs `fn`, counting the statements run that start with `prefix`. */
+function statementsRun(prefix: string, fn: () => void): number {
+  const proto = StatementSync.prototype;
+  const run = proto.run;
+  let n = 0;
+  proto.run = function (this: StatementSync, ...args: SQLInputValue[]) {
+    if (this.sourceSQL.trimStart().startsWith(prefix)) n++;
+    return (run as (...a: SQLInputValue[]) => StatementResultingChanges).apply(this, args);
+  } as typeof run;
+  try {
+    fn();
+  } finally {
+    proto.run = run;
+  }
+  return n;
+}
+
+Deno.test("the states changed in one turn are written together at its commit: one UPDATE per state, one row change per message", async () => {
+  const t = await setup();
+  try {
+    const ids = Array.from({ length: 40 }, (_, i) => `m${String(i).padStart(2, "0")}`);
+    t.store.transaction(() =>
+      ids.forEach((id, i) => t.store.putMessage({ ...message(id), seq: i }))
+    );
+    const updates = statementsRun("UPDATE messages", () => {
+      void t.turn.later(() => {
+        // The node's answers, then the notices, of 39 messages; one refused with a reason.
+        for (const id of ids.slice(1)) t.store.setMessageState(id, "sent", null);
+        for (const id of ids.slice(1)) t.store.setMessageState(id, "delivered", null);
+        t.store.setMessageState(ids[0], "failed", "refused: too big");
+      });
+      assert.deepEqual(t.committedIds(), ids, "nothing of the turn is committed yet");
+      t.lateDeadline();
+    });
+    assert.equal(updates, 3, "39 delivered in two UPDATEs (32 ids each at most), the failed one");
+    t.reopened((again) => {
+      assert.deepEqual(again.unsent(), [], "every envelope dropped");
+      const failed = again.message(ids[0])!;
+      assert.equal(failed.state, "failed");
+      assert.equal(failed.reason, "refused: too big");
+      for (const id of ids.slice(1)) {
+        const m = again.message(id)!;
+        assert.deepEqual([m.state, m.reason, m.envelope], ["delivered", null, null]);
+      }
+    });
+  } finally {
+    await t.cleanup();
+  }
+});
+
+Deno.test("a state kept for the commit is written before any other read or write of the messages: never stepped back, never read stale", async () => {
+  const t = await setup();
+  try {
+    t.store.transaction(() => {
+      t.store.putMessage(message("a"));
+      t.store.putMessage({ ...message("b"), seq: 2 });
+    });
+    void t.turn.write(() => {
+      t.store.setMessageState("a", "delivered", null);
+      // Settled: no longer kept in memory, read from the table.
+      assert.equal(t.store.message("a")?.state, "delivered");
+      assert.deepEqual(t.store.unsent().map((m) => m.id), ["b"], "its envelope is gone");
+      t.store.setMessageState("b", "sent", null);
+      // The read receipt after it in the same turn wins: a later UPDATE, not the kept state.
+      assert.deepEqual(t.store.markOutRead("bob@nodeb", 2), ["a", "b"]);
+      assert.deepEqual(t.store.history("bob@nodeb", 10).map((m) => m.state), ["read", "read"]);
+    });
+    t.endTurn();
+    t.reopened((again) => {
+      assert.deepEqual(again.history("bob@nodeb", 10).map((m) => m.state), ["read", "read"]);
+    });
+    // A turn rolled back forgets the states it kept.
+    t.store.transaction(() => t.store.putMessage({ ...message("c"), seq: 3 }));
+    const boom = new Error("boom");
+    const failed = t.turn.write(() => {
+      t.store.setMessageState("c", "delivered", null);
+      throw boom;
+    });
+    await assert.rejects(failed, (e) => e === boom);
+    t.endTurn();
+    assert.equal(t.store.message("c")?.state, "sending");
+    assert.deepEqual(t.store.unsent().map((m) => m.id), ["c"], "kept for the next connection");
   } finally {
     await t.cleanup();
   }
